@@ -1,0 +1,52 @@
+import { Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value);
+
+/**
+ * The process environment, validated once at boot (style.md: fail at boot, not at 3 a.m.).
+ * Names are fixed: docs, CI, docker-compose and other tools set them.
+ */
+export class EnvironmentDto {
+  /** PostgreSQL, the source of truth. */
+  @Matches(/^postgres(ql)?:\/\/[^\s]+\/[A-Za-z0-9_-]+(\?.*)?$/, {
+    message: 'DATABASE_URL must look like postgres://user@host:5432/database',
+  })
+  DATABASE_URL = 'postgres://root@127.0.0.1:5432/reopen';
+
+  /** Redis for BullMQ. */
+  @Matches(/^rediss?:\/\/[^\s]+$/, { message: 'REDIS_URL must look like redis://host:6379' })
+  REDIS_URL = 'redis://127.0.0.1:6379';
+
+  /** Key prefix for every BullMQ key, so several deployments (or test runs) share one Redis. */
+  @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'REDIS_PREFIX must be 1-64 characters of [A-Za-z0-9_.-]' })
+  REDIS_PREFIX = 'reopen';
+
+  /** Base URL of the mailstore provisioning API, ending in /v1. */
+  @Matches(/^https?:\/\/[^\s]+\/v1$/, { message: 'MAILSTORE_URL must be an http(s) URL ending in /v1' })
+  MAILSTORE_URL = 'http://127.0.0.1:8025/v1';
+
+  @IsString()
+  @MinLength(1, { message: 'MAILSTORE_TOKEN must not be empty' })
+  MAILSTORE_TOKEN = 'sim-token';
+
+  @Transform(toInt)
+  @IsInt({ message: 'PORT must be an integer' })
+  @Min(0)
+  @Max(65535)
+  PORT = 3000;
+
+  @IsIn(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
+  LOG_LEVEL: LogLevel = 'info';
+
+  /** Port of the mailstore simulator (apps/mailstore-sim) when it is started. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'SIM_PORT must be an integer' })
+  @Min(0)
+  @Max(65535)
+  SIM_PORT = 8025;
+}

@@ -1,0 +1,36 @@
+import { ConfigError, loadConfig } from './load-config';
+
+describe('loadConfig', () => {
+  it('gives working developer defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config.DATABASE_URL).toBe('postgres://root@127.0.0.1:5432/reopen');
+    expect(config.REDIS_URL).toBe('redis://127.0.0.1:6379');
+    expect(config.MAILSTORE_URL).toMatch(/\/v1$/);
+    expect(config.PORT).toBe(3000);
+    expect(config.LOG_LEVEL).toBe('info');
+  });
+
+  it('reads the variables it knows and converts numbers', () => {
+    const config = loadConfig({ PORT: '8080', LOG_LEVEL: 'debug', MAILSTORE_URL: 'https://gw.example/v1' });
+    expect(config.PORT).toBe(8080);
+    expect(config.LOG_LEVEL).toBe('debug');
+    expect(config.MAILSTORE_URL).toBe('https://gw.example/v1');
+  });
+
+  it('names every bad variable in one error', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', MAILSTORE_URL: 'http://gw.example/api', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    for (const name of ['PORT', 'MAILSTORE_URL', 'LOG_LEVEL', 'DATABASE_URL']) expect(message).toContain(name);
+    expect((error as ConfigError).problems.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('refuses a port out of range', () => {
+    expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT/);
+  });
+});

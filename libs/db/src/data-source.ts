@@ -1,0 +1,37 @@
+import 'reflect-metadata';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { MIGRATIONS } from '../../../migrations';
+import { ENTITIES } from './entities';
+
+export interface DataSourceSettings {
+  url: string;
+  /** Pool size per process; the hot path holds one connection per batch in flight. */
+  poolSize?: number;
+  applicationName?: string;
+  /** Log failed queries (on in the apps; tests that provoke errors turn it off). */
+  logQueryErrors?: boolean;
+}
+
+/**
+ * The one DataSource definition shared by the apps, the migration command, the benchmarks and the tests
+ * (style.md). Schema changes go through migrations only: `synchronize` is never on.
+ */
+export function dataSourceOptions(settings: DataSourceSettings): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: settings.url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'schema_migrations',
+    synchronize: false,
+    migrationsRun: false,
+    logging: settings.logQueryErrors === false ? false : ['error'],
+    poolSize: settings.poolSize ?? 10,
+    applicationName: settings.applicationName ?? 'reopen',
+    extra: { connectionTimeoutMillis: 5000 },
+  };
+}
+
+export function createDataSource(settings: DataSourceSettings): DataSource {
+  return new DataSource(dataSourceOptions(settings));
+}

@@ -1,0 +1,69 @@
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { bigintNumber } from './transformers';
+
+export type OperationKind = 'enable' | 'disable' | 'rollback';
+export type OperationState = 'queued' | 'running' | 'succeeded' | 'failed';
+
+/** A single-account change requested by support: the priority lane ahead of waves. */
+@Entity({ name: 'operations' })
+export class OperationEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Column({ name: 'account_id', type: 'bigint', transformer: bigintNumber })
+  accountId!: number;
+
+  @Column({ type: 'text' })
+  login!: string;
+
+  @Column({ type: 'text' })
+  kind!: OperationKind;
+
+  @Column({ type: 'text', array: true })
+  protocols!: string[];
+
+  @Column({ type: 'text' })
+  reason!: string;
+
+  @Column({ type: 'text' })
+  ticket!: string;
+
+  @Column({ type: 'text' })
+  actor!: string;
+
+  @Column({ type: 'text', default: 'queued' })
+  state!: OperationState;
+
+  @Column({ type: 'text', nullable: true })
+  outcome!: string | null;
+
+  @Column({ type: 'jsonb', nullable: true })
+  error!: Record<string, unknown> | null;
+
+  @Column({ name: 'idempotency_key', type: 'text', unique: true })
+  idempotencyKey!: string;
+
+  @Column({ type: 'smallint', default: 0 })
+  attempts!: number;
+
+  @Column({ name: 'prior_imap', type: 'boolean', nullable: true })
+  priorImap!: boolean | null;
+
+  @Column({ name: 'prior_pop3', type: 'boolean', nullable: true })
+  priorPop3!: boolean | null;
+
+  @Column({ name: 'prior_version', type: 'integer', nullable: true })
+  priorVersion!: number | null;
+
+  @Column({ name: 'result_version', type: 'integer', nullable: true })
+  resultVersion!: number | null;
+
+  @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
+  createdAt!: Date;
+
+  @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' })
+  updatedAt!: Date;
+
+  @Column({ name: 'completed_at', type: 'timestamptz', nullable: true })
+  completedAt!: Date | null;
+}

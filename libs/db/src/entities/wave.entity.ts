@@ -1,0 +1,121 @@
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+
+export type WaveStateName =
+  | 'draft'
+  | 'scheduled'
+  | 'running'
+  | 'paused'
+  | 'completed'
+  | 'cancelled'
+  | 'halted'
+  | 'rolling_back'
+  | 'rolled_back';
+
+export type WaveSelectorJson =
+  | { type: 'cohorts'; cohorts: string[] }
+  | { type: 'logins'; logins: string[] }
+  | { type: 'remaining' };
+
+export interface WaveStepJson {
+  percent: number;
+  bakeSeconds: number;
+}
+
+@Entity({ name: 'waves' })
+export class WaveEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Column({ type: 'text' })
+  name!: string;
+
+  @Column({ type: 'text', nullable: true })
+  description!: string | null;
+
+  @Column({ type: 'jsonb' })
+  selector!: WaveSelectorJson;
+
+  @Column({ type: 'text', array: true })
+  protocols!: string[];
+
+  @Column({ type: 'text', default: 'draft' })
+  state!: WaveStateName;
+
+  @Column({ name: 'status_reason', type: 'text', nullable: true })
+  statusReason!: string | null;
+
+  @Column({ name: 'status_detail', type: 'jsonb', nullable: true })
+  statusDetail!: Record<string, unknown> | null;
+
+  @Column({ name: 'start_local', type: 'text', nullable: true })
+  startLocal!: string | null;
+
+  @Column({ name: 'time_zone', type: 'text', nullable: true })
+  timeZone!: string | null;
+
+  @Column({ name: 'start_at', type: 'timestamptz', nullable: true })
+  startAt!: Date | null;
+
+  @Column({ name: 'rate_per_second', type: 'double precision' })
+  ratePerSecond!: number;
+
+  @Column({ name: 'rollback_rate_per_second', type: 'double precision' })
+  rollbackRatePerSecond!: number;
+
+  @Column({ name: 'batch_size', type: 'integer' })
+  batchSize!: number;
+
+  @Column({ type: 'integer', default: 4 })
+  concurrency!: number;
+
+  @Column({ type: 'jsonb', default: () => "'[]'" })
+  steps!: WaveStepJson[];
+
+  @Column({ type: 'jsonb', default: () => "'[]'" })
+  gates!: Record<string, unknown>[];
+
+  @Column({ name: 'current_step', type: 'integer', default: 0 })
+  currentStep!: number;
+
+  @Column({ name: 'step_limit_seq', type: 'integer', nullable: true })
+  stepLimitSeq!: number | null;
+
+  @Column({ name: 'bake_until', type: 'timestamptz', nullable: true })
+  bakeUntil!: Date | null;
+
+  @Column({ name: 'member_count', type: 'integer', nullable: true })
+  memberCount!: number | null;
+
+  @Column({ name: 'membership_frozen_at', type: 'timestamptz', nullable: true })
+  membershipFrozenAt!: Date | null;
+
+  @Column({ name: 'schedule_fired_at', type: 'timestamptz', nullable: true })
+  scheduleFiredAt!: Date | null;
+
+  @Column({ name: 'schedule_lateness_ms', type: 'integer', nullable: true })
+  scheduleLatenessMs!: number | null;
+
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
+  startedAt!: Date | null;
+
+  @Column({ name: 'completed_at', type: 'timestamptz', nullable: true })
+  completedAt!: Date | null;
+
+  @Column({ name: 'rollback_started_at', type: 'timestamptz', nullable: true })
+  rollbackStartedAt!: Date | null;
+
+  @Column({ name: 'rollback_completed_at', type: 'timestamptz', nullable: true })
+  rollbackCompletedAt!: Date | null;
+
+  @Column({ name: 'created_by', type: 'text' })
+  createdBy!: string;
+
+  @Column({ type: 'integer', default: 1 })
+  version!: number;
+
+  @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
+  createdAt!: Date;
+
+  @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' })
+  updatedAt!: Date;
+}

@@ -1,0 +1,4 @@
+export * from './data-source';
+export * from './database-url';
+export * from './entities';
+export * from './migrate';

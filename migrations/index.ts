@@ -1,0 +1,4 @@
+import { InitialSchema1764270000000 } from './1764270000000-initial-schema';
+
+/** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
+export const MIGRATIONS = [InitialSchema1764270000000];
