@@ -20,7 +20,12 @@ describe('loadConfig', () => {
   it('names every bad variable in one error', () => {
     let error: unknown;
     try {
-      loadConfig({ PORT: 'eighty', MAILSTORE_URL: 'http://gw.example/api', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x' });
+      loadConfig({
+        PORT: 'eighty',
+        MAILSTORE_URL: 'http://gw.example/api',
+        LOG_LEVEL: 'loud',
+        DATABASE_URL: 'mysql://x',
+      });
     } catch (err) {
       error = err;
     }

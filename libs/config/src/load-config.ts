@@ -30,7 +30,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EnvironmentDto
     if (value !== undefined && value !== '') given[key] = value;
   }
   const config = plainToInstance(EnvironmentDto, given, { exposeDefaultValues: true });
-  const errors = validateSync(config, { whitelist: true, forbidUnknownValues: true });
+  const errors = validateSync(config, { whitelist: true, forbidUnknownValues: true, stopAtFirstError: true });
   if (errors.length > 0) throw new ConfigError(describe(errors));
   return config;
 }

@@ -60,8 +60,12 @@ describe('schema and migrations (real PostgreSQL)', () => {
   it('keeps logins unique and lower-case, and a wave state within its lifecycle', async () => {
     const q = db.dataSource;
     await q.query(`INSERT INTO accounts (login) VALUES ('a@example.test')`);
-    await expect(q.query(`INSERT INTO accounts (login) VALUES ('a@example.test')`)).rejects.toThrow(/accounts_login_key/);
-    await expect(q.query(`INSERT INTO accounts (login) VALUES ('B@example.test')`)).rejects.toThrow(/accounts_login_lower/);
+    await expect(q.query(`INSERT INTO accounts (login) VALUES ('a@example.test')`)).rejects.toThrow(
+      /accounts_login_key/,
+    );
+    await expect(q.query(`INSERT INTO accounts (login) VALUES ('B@example.test')`)).rejects.toThrow(
+      /accounts_login_lower/,
+    );
     await expect(
       q.query(
         `INSERT INTO waves (name, selector, protocols, state, rate_per_second, rollback_rate_per_second, batch_size, created_by)

@@ -9,9 +9,10 @@ export default async function globalTeardown(): Promise<void> {
   const admin = new Client({ connectionString: TEST_SERVER_URL });
   await admin.connect();
   try {
-    const dbs = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [
-      runDatabasePrefix(id),
-    ]);
+    const dbs = await admin.query<{ datname: string }>(
+      'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
+      [runDatabasePrefix(id)],
+    );
     for (const { datname } of dbs.rows) {
       await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(datname)} WITH (FORCE)`);
     }

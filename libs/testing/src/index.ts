@@ -1,4 +1,5 @@
 export * from './poll-until';
+export * from './population';
 export * from './test-database';
 export * from './test-env';
 export * from './test-redis';

@@ -31,7 +31,10 @@ async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
 export async function createTestDatabase(label = 'db'): Promise<TestDatabase> {
   const template = process.env[TEMPLATE_DB_VAR];
   if (!template) throw new Error(`${TEMPLATE_DB_VAR} is not set: run tests through jest`);
-  const name = `${runDatabasePrefix(runId())}_${label.replace(/[^a-z0-9]/gi, '').slice(0, 16).toLowerCase()}_${randomBytes(3).toString('hex')}`;
+  const name = `${runDatabasePrefix(runId())}_${label
+    .replace(/[^a-z0-9]/gi, '')
+    .slice(0, 16)
+    .toLowerCase()}_${randomBytes(3).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(template)}`));
   const url = withDatabase(TEST_SERVER_URL, name);
   const dataSource = createDataSource({ url, poolSize: 5, applicationName: 'reopen-test', logQueryErrors: false });

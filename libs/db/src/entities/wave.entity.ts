@@ -1,20 +1,10 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
 export type WaveStateName =
-  | 'draft'
-  | 'scheduled'
-  | 'running'
-  | 'paused'
-  | 'completed'
-  | 'cancelled'
-  | 'halted'
-  | 'rolling_back'
-  | 'rolled_back';
+  'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled' | 'halted' | 'rolling_back' | 'rolled_back';
 
 export type WaveSelectorJson =
-  | { type: 'cohorts'; cohorts: string[] }
-  | { type: 'logins'; logins: string[] }
-  | { type: 'remaining' };
+  { type: 'cohorts'; cohorts: string[] } | { type: 'logins'; logins: string[] } | { type: 'remaining' };
 
 export interface WaveStepJson {
   percent: number;

@@ -1,0 +1,120 @@
+import { createReadStream } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { DataSource } from 'typeorm';
+import { ApiKeyService, API_ROLES, AccountImportService, ImportFileError, ImportReport } from '@app/core';
+import { createDataSource, migrate } from '@app/db';
+import { ApiRole } from '@app/db';
+import { ParsedArgs } from './args';
+
+export interface CliContext {
+  databaseUrl: string;
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+export const USAGE = `Usage: npm run cli -- <command> [options]
+
+Commands:
+  migrate                                   apply pending database migrations (creates the database if missing)
+  import-accounts FILE.csv [--partial] [--json]
+                                            import accounts (header: login,cohorts,leaked,password_changed_at);
+                                            all-or-nothing unless --partial
+  create-api-key --role ROLE --name NAME    create an API key (roles: ${API_ROLES.join(', ')}); prints the secret once
+  revoke-api-key ID                         revoke an API key`;
+
+async function withDataSource<T>(ctx: CliContext, fn: (ds: DataSource) => Promise<T>): Promise<T> {
+  const ds = createDataSource({ url: ctx.databaseUrl, poolSize: 2, applicationName: 'reopen-cli' });
+  await ds.initialize();
+  try {
+    return await fn(ds);
+  } finally {
+    await ds.destroy();
+  }
+}
+
+/** Runs one command; returns the process exit code (0 ok, 1 failure, 2 bad usage or rejected input). */
+export async function runCommand(args: ParsedArgs, ctx: CliContext): Promise<number> {
+  const [command, ...rest] = args.positionals;
+  switch (command) {
+    case 'migrate': {
+      const report = await migrate(ctx.databaseUrl);
+      if (report.createdDatabase) ctx.out(`created database ${new URL(ctx.databaseUrl).pathname.slice(1)}`);
+      ctx.out(report.applied.length ? `applied: ${report.applied.join(', ')}` : 'schema is up to date');
+      return 0;
+    }
+    case 'import-accounts':
+      return importAccounts(rest[0], args, ctx);
+    case 'create-api-key': {
+      const role = args.options.role;
+      const name = args.options.name;
+      if (typeof role !== 'string' || !API_ROLES.includes(role as ApiRole) || typeof name !== 'string') {
+        ctx.err(`create-api-key needs --role (${API_ROLES.join(', ')}) and --name`);
+        return 2;
+      }
+      const key = await withDataSource(ctx, (ds) => new ApiKeyService(ds).create(role as ApiRole, name));
+      ctx.out(`created ${key.role} key "${key.name}" (id ${key.id}). Secret, shown only now:`);
+      ctx.out(key.secret);
+      return 0;
+    }
+    case 'revoke-api-key': {
+      if (!rest[0]) {
+        ctx.err('revoke-api-key needs the key id');
+        return 2;
+      }
+      const revoked = await withDataSource(ctx, (ds) => new ApiKeyService(ds).revoke(rest[0], 'cli'));
+      ctx.out(revoked ? `revoked ${rest[0]}` : `no active key ${rest[0]}`);
+      return revoked ? 0 : 1;
+    }
+    case undefined:
+    case 'help':
+      ctx.out(USAGE);
+      return command ? 0 : 2;
+    default:
+      ctx.err(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function importAccounts(file: string | undefined, args: ParsedArgs, ctx: CliContext): Promise<number> {
+  if (!file) {
+    ctx.err('import-accounts needs a CSV file: npm run cli -- import-accounts FILE.csv [--partial]');
+    return 2;
+  }
+  try {
+    await access(file);
+  } catch {
+    ctx.err(`cannot read ${file}`);
+    return 2;
+  }
+  const partial = args.options.partial === true;
+  try {
+    const report = await withDataSource(ctx, (ds) =>
+      new AccountImportService(ds).importCsv(createReadStream(file, { highWaterMark: 1 << 20 }), {
+        partial,
+        actor: `cli:${process.env.USER ?? 'unknown'}`,
+      }),
+    );
+    if (args.options.json === true) ctx.out(JSON.stringify(report));
+    else printImportReport(report, ctx);
+    return report.status === 'imported' ? 0 : 2;
+  } catch (err) {
+    if (err instanceof ImportFileError) {
+      ctx.err(`import refused, nothing imported: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+export function printImportReport(r: ImportReport, ctx: CliContext): void {
+  const verdict =
+    r.status === 'imported'
+      ? `imported: ${r.inserted} new, ${r.updated} updated, ${r.unchanged} unchanged`
+      : 'rejected: nothing imported (fix the lines below, or use --partial to import the good lines)';
+  ctx.out(
+    `${r.lines} data lines, ${r.valid} valid, ${r.rejected} bad, in ${(r.durationMs / 1000).toFixed(1)} s; ${verdict}`,
+  );
+  for (const e of r.errors.slice(0, 50)) ctx.out(`  line ${e.line}${e.field ? ` (${e.field})` : ''}: ${e.reason}`);
+  if (r.rejected > Math.min(50, r.errors.length))
+    ctx.out(`  … and ${r.rejected - Math.min(50, r.errors.length)} more bad lines`);
+}

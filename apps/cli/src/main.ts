@@ -1,0 +1,27 @@
+import 'reflect-metadata';
+import { loadConfigOrExit } from '@app/config';
+import { parseArgs } from './args';
+import { runCommand } from './commands';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const code = await runCommand(parseArgs(process.argv.slice(2)), {
+    databaseUrl: config.DATABASE_URL,
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.exitCode = code;
+}
+
+main().catch((err: unknown) => {
+  const e = err as { code?: string; message?: string; address?: string; port?: number };
+  if (e.code === 'ECONNREFUSED') {
+    process.stderr.write(
+      `cannot reach PostgreSQL at ${e.address ?? '?'}:${e.port ?? '?'} (DATABASE_URL). Start it, e.g. ` +
+        `"docker compose up -d postgres" or "pg_ctlcluster 15 main start".\n`,
+    );
+  } else {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  }
+  process.exitCode = 1;
+});

@@ -1,0 +1,198 @@
+import { Readable } from 'node:stream';
+import { createTestDatabase, populationCsv, TestDatabase } from '@app/testing';
+import { AccountImportService } from './account-import.service';
+import { ImportFileError } from './account-import.types';
+
+const HEADER = 'login,cohorts,leaked,password_changed_at';
+
+/** Builds a CSV file from lines (header added unless `header` is given), delivered in small chunks. */
+function csv(lines: string[], header: string | null = HEADER): Readable {
+  const text = [...(header === null ? [] : [header]), ...lines].join('\n') + '\n';
+  const chunks: Buffer[] = [];
+  const bytes = Buffer.from(text);
+  for (let i = 0; i < bytes.length; i += 7) chunks.push(bytes.subarray(i, i + 7)); // split mid-line and mid-character
+  return Readable.from(chunks);
+}
+
+describe('AccountImportService (real PostgreSQL)', () => {
+  let db: TestDatabase;
+  let service: AccountImportService;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('import');
+    service = new AccountImportService(db.dataSource);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+  beforeEach(async () => {
+    await db.dataSource.query('TRUNCATE accounts CASCADE');
+  });
+
+  type AccountRow = {
+    login: string;
+    cohorts: string[];
+    leaked: boolean;
+    password_changed_at: Date | null;
+    version: number;
+  };
+  const accounts = () =>
+    db.dataSource.query<AccountRow[]>(
+      `SELECT login, cohorts, leaked, password_changed_at, version FROM accounts ORDER BY login`,
+    );
+
+  it('imports a good file and reports what it did', async () => {
+    const report = await service.importCsv(
+      csv([
+        'alice@example.test,health,false,',
+        'Bob@Example.test,general|health,true,2026-05-03T10:00:00+02:00',
+        '',
+        'carol@example.test,,TRUE,',
+      ]),
+      { actor: 'test' },
+    );
+    expect(report).toMatchObject({
+      status: 'imported',
+      lines: 3,
+      valid: 3,
+      rejected: 0,
+      inserted: 3,
+      updated: 0,
+      unchanged: 0,
+      errors: [],
+    });
+    const rows = await accounts();
+    expect(rows).toEqual([
+      { login: 'alice@example.test', cohorts: ['health'], leaked: false, password_changed_at: null, version: 1 },
+      {
+        login: 'bob@example.test',
+        cohorts: ['general', 'health'],
+        leaked: true,
+        password_changed_at: new Date('2026-05-03T08:00:00Z'),
+        version: 1,
+      },
+      { login: 'carol@example.test', cohorts: [], leaked: true, password_changed_at: null, version: 1 },
+    ]);
+    const audit = await db.dataSource.query(
+      `SELECT actor, action, detail FROM audit_log WHERE action = 'accounts.imported'`,
+    );
+    expect(audit).toEqual([
+      { actor: 'test', action: 'accounts.imported', detail: expect.objectContaining({ inserted: 3, rejected: 0 }) },
+    ]);
+  });
+
+  it('rejects the whole file on any bad line, reporting every bad line with its number and reason', async () => {
+    const report = await service.importCsv(
+      csv([
+        'alice@example.test,health,false,',
+        'not-a-login,health,false,',
+        'dave@example.test,health,perhaps,',
+        'erin@example.test,health,false,tomorrow',
+        'frank@example.test,health,false',
+        'ALICE@example.test,general,false,',
+      ]),
+    );
+    expect(report.status).toBe('rejected');
+    expect(report).toMatchObject({ lines: 6, valid: 1, rejected: 5, inserted: 0 });
+    expect(report.errors).toEqual([
+      { line: 3, field: 'login', reason: expect.stringMatching(/bad login "not-a-login"/) },
+      { line: 4, field: 'leaked', reason: expect.stringMatching(/unknown boolean "perhaps"/) },
+      { line: 5, field: 'password_changed_at', reason: expect.stringMatching(/bad timestamp "tomorrow"/) },
+      { line: 6, reason: 'expected 4 columns, found 3' },
+      { line: 7, field: 'login', reason: 'duplicate login "alice@example.test" (first at line 2)' },
+    ]);
+    expect(await accounts()).toEqual([]);
+    const audit = await db.dataSource.query(
+      `SELECT count(*)::int AS n FROM audit_log WHERE action = 'accounts.imported'`,
+    );
+    expect(audit[0].n).toBe(1); // only the first test's import
+  });
+
+  it('with partial, imports the good lines (first of duplicates) and reports the bad ones', async () => {
+    const report = await service.importCsv(
+      csv([
+        'alice@example.test,health,false,',
+        'bad line',
+        'bob@example.test,general,false,',
+        'alice@example.test,general,true,',
+      ]),
+      { partial: true },
+    );
+    expect(report).toMatchObject({ status: 'imported', partial: true, lines: 4, valid: 2, rejected: 2, inserted: 2 });
+    expect(report.errors.map((e) => e.line)).toEqual([3, 5]);
+    expect((await accounts()).map((a) => [a.login, a.cohorts])).toEqual([
+      ['alice@example.test', ['health']],
+      ['bob@example.test', ['general']],
+    ]);
+  });
+
+  it('re-importing the same file changes nothing; a changed line updates only that account', async () => {
+    const lines = ['alice@example.test,health,false,', 'bob@example.test,general,true,2026-05-03T10:00:00Z'];
+    await service.importCsv(csv(lines));
+    const before = await db.dataSource.query(`SELECT login, version, updated_at FROM accounts ORDER BY login`);
+    const again = await service.importCsv(csv(lines));
+    expect(again).toMatchObject({ status: 'imported', inserted: 0, updated: 0, unchanged: 2 });
+    expect(await db.dataSource.query(`SELECT login, version, updated_at FROM accounts ORDER BY login`)).toEqual(before);
+
+    const changed = await service.importCsv(
+      csv(['alice@example.test,health,false,', 'bob@example.test,general,true,2026-05-04T10:00:00Z']),
+    );
+    expect(changed).toMatchObject({ inserted: 0, updated: 1, unchanged: 1 });
+    const bob = (await accounts()).find((a) => a.login === 'bob@example.test')!;
+    expect(bob.version).toBe(2);
+    expect(bob.password_changed_at).toEqual(new Date('2026-05-04T10:00:00Z'));
+  });
+
+  it.each([
+    [[], '', /missing header: the file is empty/],
+    [['alice@example.test,health,false,'], null, /wrong header "alice@example.test,health,false,"/],
+    [
+      ['alice@example.test,health,false,'],
+      'login,cohorts,leaked',
+      /wrong header .* expected "login,cohorts,leaked,password_changed_at"/,
+    ],
+  ])('refuses a file with a missing or wrong header (%#)', async (lines, header, message) => {
+    const source = header === '' ? Readable.from([]) : csv(lines, header);
+    await expect(service.importCsv(source)).rejects.toThrow(ImportFileError);
+    await expect(service.importCsv(header === '' ? Readable.from([]) : csv(lines, header))).rejects.toThrow(message);
+    expect(await accounts()).toEqual([]);
+  });
+
+  it('refuses a file over the line limit and writes nothing', async () => {
+    const source = csv(['a@example.test,,false,', 'b@example.test,,false,', 'c@example.test,,false,']);
+    await expect(service.importCsv(source, { maxLines: 2 })).rejects.toThrow(/more than 2 data lines/);
+    expect(await accounts()).toEqual([]);
+  });
+
+  it('caps the listed errors but counts them all', async () => {
+    const bad = Array.from({ length: 30 }, (_, i) => `bad${i},,false,`);
+    const report = await service.importCsv(csv(bad), { maxErrorsReported: 10 });
+    expect(report).toMatchObject({ status: 'rejected', rejected: 30, errorsTruncated: true });
+    expect(report.errors).toHaveLength(10);
+    expect(report.errors[0].line).toBe(2);
+  });
+
+  it('imports a 100,000-row population, then re-imports it without changes', async () => {
+    const population = { count: 100_000, seed: 7 };
+    const report = await service.importCsv(Readable.from(populationCsv(population)));
+    expect(report).toMatchObject({
+      status: 'imported',
+      lines: 100_000,
+      valid: 100_000,
+      inserted: 100_000,
+      rejected: 0,
+    });
+    const [stats] = await db.dataSource.query(`
+      SELECT count(*)::int AS n,
+             count(*) FILTER (WHERE 'health' = ANY(cohorts))::int AS health,
+             count(*) FILTER (WHERE leaked)::int AS leaked,
+             count(*) FILTER (WHERE leaked AND password_changed_at IS NULL)::int AS unreset
+        FROM accounts`);
+    expect(stats.n).toBe(100_000);
+    expect(stats.health / stats.n).toBeCloseTo(0.03, 2);
+    expect(stats.leaked / stats.n).toBeCloseTo(0.12, 2);
+    expect(stats.unreset / stats.leaked).toBeCloseTo(0.2, 1);
+    const again = await service.importCsv(Readable.from(populationCsv(population)));
+    expect(again).toMatchObject({ inserted: 0, updated: 0, unchanged: 100_000 });
+  });
+});

@@ -1,0 +1,180 @@
+import { Injectable } from '@nestjs/common';
+import { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { Writable } from 'node:stream';
+import { once } from 'node:events';
+import { DataSource } from 'typeorm';
+import { AccountRow, checkHeader, parseAccountLine, RowError } from '@app/domain';
+import { ImportFileError, ImportOptions, ImportReport } from './account-import.types';
+import { splitLines } from './line-splitter';
+
+const COPY_CHUNK_ROWS = 2000;
+
+/**
+ * Loads the population from CSV: validated line by line while streaming, COPY into a temporary staging
+ * table, then one set-based merge (upsert by login) in the same transaction. Memory stays constant:
+ * rows go to PostgreSQL as they are read; only the first `maxErrorsReported` errors are kept.
+ * Re-importing the same file changes nothing (rows whose values are equal are not touched).
+ */
+@Injectable()
+export class AccountImportService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async importCsv(source: AsyncIterable<Buffer | string>, options: ImportOptions = {}): Promise<ImportReport> {
+    const started = Date.now();
+    const partial = options.partial ?? false;
+    const maxErrors = options.maxErrorsReported ?? 1000;
+    const runner = this.dataSource.createQueryRunner();
+    const client = (await runner.connect()) as PoolClient;
+    const errors: RowError[] = [];
+    let rejected = 0;
+    const reject = (error: RowError) => {
+      rejected++;
+      if (errors.length < maxErrors) errors.push(error);
+    };
+    try {
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL work_mem = '256MB'`);
+      await client.query(`
+        CREATE TEMP TABLE import_staging (
+          line integer NOT NULL, login text NOT NULL, cohorts text[] NOT NULL,
+          leaked boolean NOT NULL, password_changed_at timestamptz
+        ) ON COMMIT DROP`);
+      const { lines, valid } = await this.copyRows(client, source, reject, options.maxLines);
+
+      const duplicates = await client.query<{ line: number; login: string; first_line: number }>(`
+        SELECT s.line, s.login, d.first_line FROM import_staging s
+        JOIN (SELECT login, min(line) AS first_line FROM import_staging GROUP BY login HAVING count(*) > 1) d
+          ON d.login = s.login AND s.line <> d.first_line
+        ORDER BY s.line`);
+      for (const dup of duplicates.rows) {
+        reject({
+          line: dup.line,
+          field: 'login',
+          reason: `duplicate login "${dup.login}" (first at line ${dup.first_line})`,
+        });
+      }
+      errors.sort((a, b) => a.line - b.line);
+      const base = { partial, lines, errors, errorsTruncated: rejected > errors.length };
+      const goodRows = valid - duplicates.rowCount!;
+
+      if (rejected > 0 && !partial) {
+        await client.query('ROLLBACK');
+        return {
+          ...base,
+          status: 'rejected',
+          valid: goodRows,
+          rejected,
+          inserted: 0,
+          updated: 0,
+          unchanged: 0,
+          durationMs: Date.now() - started,
+        };
+      }
+      if (duplicates.rowCount) {
+        await client.query('DELETE FROM import_staging WHERE line = ANY($1::int[])', [
+          duplicates.rows.map((d) => d.line),
+        ]);
+      }
+      const merged = await client.query<{ inserted: string; updated: string }>(`
+        WITH up AS (
+          INSERT INTO accounts (login, cohorts, leaked, password_changed_at)
+          SELECT login, cohorts, leaked, password_changed_at FROM import_staging
+          ON CONFLICT (login) DO UPDATE
+            SET cohorts = EXCLUDED.cohorts, leaked = EXCLUDED.leaked,
+                password_changed_at = EXCLUDED.password_changed_at,
+                version = accounts.version + 1, updated_at = now()
+            WHERE (accounts.cohorts, accounts.leaked, accounts.password_changed_at)
+                  IS DISTINCT FROM (EXCLUDED.cohorts, EXCLUDED.leaked, EXCLUDED.password_changed_at)
+          RETURNING (xmax = 0) AS inserted
+        )
+        SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM up`);
+      const inserted = Number(merged.rows[0].inserted);
+      const updated = Number(merged.rows[0].updated);
+      const report: ImportReport = {
+        ...base,
+        status: 'imported',
+        valid: goodRows,
+        rejected,
+        inserted,
+        updated,
+        unchanged: goodRows - inserted - updated,
+        durationMs: 0,
+      };
+      await client.query(`INSERT INTO audit_log (actor, action, detail) VALUES ($1, 'accounts.imported', $2)`, [
+        options.actor ?? 'cli',
+        JSON.stringify({ partial, lines, valid: goodRows, rejected, inserted, updated, unchanged: report.unchanged }),
+      ]);
+      await client.query('COMMIT');
+      return { ...report, durationMs: Date.now() - started };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** Streams the file into import_staging; returns how many data lines were read and how many were valid. */
+  private async copyRows(
+    client: PoolClient,
+    source: AsyncIterable<Buffer | string>,
+    reject: (error: RowError) => void,
+    maxLines: number | undefined,
+  ): Promise<{ lines: number; valid: number }> {
+    const copy: Writable = client.query(
+      copyFrom('COPY import_staging (line, login, cohorts, leaked, password_changed_at) FROM STDIN'),
+    );
+    const copyDone = once(copy, 'finish');
+    copyDone.catch(() => undefined); // awaited below; an early COPY error also surfaces through write()
+    let lineNo = 0;
+    let lines = 0;
+    let valid = 0;
+    let chunk: string[] = [];
+    const flush = async () => {
+      if (!chunk.length) return;
+      const ok = copy.write(chunk.join(''));
+      chunk = [];
+      if (!ok) await once(copy, 'drain');
+    };
+    try {
+      for await (const batch of splitLines(source)) {
+        for (const line of batch) {
+          lineNo++;
+          if (lineNo === 1) {
+            const problem = checkHeader(line);
+            if (problem)
+              throw new ImportFileError(problem, problem.startsWith('missing') ? 'missing_header' : 'wrong_header');
+            continue;
+          }
+          if (line.trim() === '') continue;
+          lines++;
+          if (maxLines !== undefined && lines > maxLines) {
+            throw new ImportFileError(`the file has more than ${maxLines} data lines`, 'too_many_lines');
+          }
+          const result = parseAccountLine(line, lineNo);
+          if (!result.ok) {
+            reject(result.error);
+            continue;
+          }
+          valid++;
+          chunk.push(copyLine(lineNo, result.row));
+          if (chunk.length >= COPY_CHUNK_ROWS) await flush();
+        }
+      }
+      if (lineNo === 0) throw new ImportFileError('missing header: the file is empty', 'missing_header');
+      await flush();
+      copy.end();
+      await copyDone;
+      return { lines, valid };
+    } catch (err) {
+      copy.destroy();
+      throw err;
+    }
+  }
+}
+
+/** COPY text format. Validated values hold no tab, newline or backslash, so no escaping is needed. */
+function copyLine(line: number, row: AccountRow): string {
+  return `${line}\t${row.login}\t{${row.cohorts.join(',')}}\t${row.leaked ? 't' : 'f'}\t${row.passwordChangedAt ?? '\\N'}\n`;
+}

@@ -1,0 +1,3 @@
+export * from './account-import.service';
+export * from './account-import.types';
+export * from './line-splitter';

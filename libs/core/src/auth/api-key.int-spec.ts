@@ -1,0 +1,48 @@
+import { createTestDatabase, TestDatabase } from '@app/testing';
+import { ApiKeyService, hashApiKey } from './api-key.service';
+
+describe('ApiKeyService (real PostgreSQL)', () => {
+  let db: TestDatabase;
+  let keys: ApiKeyService;
+  beforeAll(async () => {
+    db = await createTestDatabase('apikeys');
+    keys = new ApiKeyService(db.dataSource);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('creates a key, stores only its hash, and verifies the secret', async () => {
+    const created = await keys.create('ops', 'alice');
+    expect(created.secret).toMatch(/^rk_ops_[0-9a-f]{6}_[A-Za-z0-9_-]{43}$/);
+    const stored = await db.dataSource.query(`SELECT name, role, key_hash, prefix FROM api_keys WHERE id = $1`, [
+      created.id,
+    ]);
+    expect(stored).toEqual([
+      { name: 'alice', role: 'ops', key_hash: hashApiKey(created.secret), prefix: created.secret.slice(0, 13) },
+    ]);
+    expect(JSON.stringify(stored)).not.toContain(created.secret);
+    expect((await keys.verify(created.secret))?.id).toBe(created.id);
+    expect(await keys.verify(`${created.secret}x`)).toBeNull();
+  });
+
+  it('refuses an unknown role or an empty name', async () => {
+    await expect(keys.create('root' as never, 'x')).rejects.toThrow(/unknown role "root"/);
+    await expect(keys.create('viewer', '  ')).rejects.toThrow(/needs a name/);
+  });
+
+  it('revokes a key once, audited; a revoked key no longer verifies', async () => {
+    const created = await keys.create('support', 'bob');
+    expect(await keys.revoke(created.id, 'ops:alice')).toBe(true);
+    expect(await keys.revoke(created.id, 'ops:alice')).toBe(false);
+    expect(await keys.verify(created.secret)).toBeNull();
+    const audit = await db.dataSource.query(
+      `SELECT actor, action FROM audit_log WHERE action LIKE 'api_key.%' AND detail->>'id' = $1 ORDER BY id`,
+      [created.id],
+    );
+    expect(audit).toEqual([
+      { actor: 'cli', action: 'api_key.created' },
+      { actor: 'ops:alice', action: 'api_key.revoked' },
+    ]);
+  });
+});

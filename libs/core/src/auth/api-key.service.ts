@@ -1,0 +1,64 @@
+import { Injectable } from '@nestjs/common';
+import { createHash, randomBytes } from 'node:crypto';
+import { DataSource, IsNull } from 'typeorm';
+import { ApiKeyEntity, ApiRole } from '@app/db';
+
+export const API_ROLES: readonly ApiRole[] = ['ops', 'support', 'viewer', 'signals'];
+
+export interface CreatedApiKey {
+  id: string;
+  name: string;
+  role: ApiRole;
+  /** The secret: shown once, never stored. */
+  secret: string;
+}
+
+/** Keys are 32 random bytes: a plain SHA-256 is enough to store them (no dictionary to attack). */
+export function hashApiKey(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+@Injectable()
+export class ApiKeyService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async create(role: ApiRole, name: string): Promise<CreatedApiKey> {
+    if (!API_ROLES.includes(role)) throw new Error(`unknown role "${role}": use one of ${API_ROLES.join(', ')}`);
+    if (!name.trim()) throw new Error('a key needs a name (who or what uses it)');
+    const prefix = `rk_${role}_${randomBytes(3).toString('hex')}`;
+    const secret = `${prefix}_${randomBytes(32).toString('base64url')}`;
+    const saved = await this.dataSource.transaction(async (m) => {
+      const key = await m.save(
+        m.create(ApiKeyEntity, { name: name.trim(), role, prefix, keyHash: hashApiKey(secret) }),
+      );
+      await m.query(`INSERT INTO audit_log (actor, action, detail) VALUES ('cli', 'api_key.created', $1)`, [
+        JSON.stringify({ id: key.id, name: key.name, role, prefix }),
+      ]);
+      return key;
+    });
+    return { id: saved.id, name: saved.name, role, secret };
+  }
+
+  /** The active key for a secret, or null (unknown or revoked). */
+  async verify(secret: string): Promise<ApiKeyEntity | null> {
+    return this.dataSource.getRepository(ApiKeyEntity).findOne({
+      where: { keyHash: hashApiKey(secret), revokedAt: IsNull() },
+    });
+  }
+
+  async revoke(id: string, actor: string): Promise<boolean> {
+    return this.dataSource.transaction(async (m) => {
+      const result = await m.query<[{ id: string; name: string; role: string }[], number]>(
+        `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id, name, role`,
+        [id],
+      );
+      const rows = result[0];
+      if (!rows.length) return false;
+      await m.query(`INSERT INTO audit_log (actor, action, detail) VALUES ($1, 'api_key.revoked', $2)`, [
+        actor,
+        JSON.stringify(rows[0]),
+      ]);
+      return true;
+    });
+  }
+}

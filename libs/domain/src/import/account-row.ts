@@ -1,0 +1,131 @@
+import { splitCsvLine } from './csv-line';
+
+/** The import file's header, exactly (a UTF-8 BOM and surrounding spaces are tolerated). */
+export const ACCOUNT_CSV_COLUMNS = ['login', 'cohorts', 'leaked', 'password_changed_at'] as const;
+
+export interface AccountRow {
+  /** Lower-cased: the mailstore treats logins case-insensitively and the database keeps one spelling. */
+  login: string;
+  /** Lower-cased, de-duplicated, sorted. */
+  cohorts: string[];
+  leaked: boolean;
+  /** ISO 8601 in UTC, or null when the password was never changed. */
+  passwordChangedAt: string | null;
+}
+
+export type AccountCsvField = (typeof ACCOUNT_CSV_COLUMNS)[number];
+
+export interface RowError {
+  line: number;
+  field?: AccountCsvField;
+  reason: string;
+}
+
+export type RowResult = { ok: true; row: AccountRow } | { ok: false; error: RowError };
+
+const MAX_LOGIN_LENGTH = 254;
+// Local part and domain without spaces, quotes, commas, backslashes or control characters; a dotted domain.
+const LOGIN =
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what a login must not contain
+  /^[^\s@,"\\<>()[\];:\x00-\x1f\x7f]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/;
+const COHORT = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2}))?$/i;
+const TRUE_VALUES = new Set(['true', '1']);
+const FALSE_VALUES = new Set(['false', '0']);
+
+/** Checks the header line; returns a message naming what is wrong, or null when it is right. */
+export function checkHeader(line: string): string | null {
+  const fields = splitCsvLine(line.replace(/^\uFEFF/, ''));
+  const expected = ACCOUNT_CSV_COLUMNS.join(',');
+  if (!fields || fields.every((f) => f.trim() === '')) return `missing header: the first line must be "${expected}"`;
+  const got = fields.map((f) => f.trim().toLowerCase());
+  if (got.join(',') !== expected) return `wrong header "${fields.join(',')}": expected "${expected}"`;
+  return null;
+}
+
+export function parseLogin(raw: string): string | null {
+  const login = raw.trim().toLowerCase();
+  if (login.length === 0 || login.length > MAX_LOGIN_LENGTH || !LOGIN.test(login)) return null;
+  return login;
+}
+
+export function parseCohorts(raw: string): string[] | string {
+  const parts = raw
+    .split('|')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '');
+  for (const c of parts) {
+    if (!COHORT.test(c)) return `bad cohort "${c}": use 1-64 of [a-z0-9_-], starting with a letter or digit`;
+  }
+  return [...new Set(parts)].sort();
+}
+
+export function parseBoolean(raw: string): boolean | null {
+  const v = raw.trim().toLowerCase();
+  if (TRUE_VALUES.has(v)) return true;
+  if (FALSE_VALUES.has(v)) return false;
+  return null;
+}
+
+/** ISO 8601 date or date-time with an explicit offset ("Z" or ±hh:mm); a date alone means midnight UTC. */
+export function parseTimestamp(raw: string): string | null | undefined {
+  const v = raw.trim();
+  if (v === '') return null;
+  const m = TIMESTAMP.exec(v);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, frac, zone] = m;
+  if (h !== undefined && zone === undefined) return undefined;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h ?? 0);
+  const minute = Number(mi ?? 0);
+  const second = Number(s ?? 0);
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (day < 1 || day > daysInMonth) return undefined;
+  const ms = Math.floor(Number(`0.${frac ?? '0'}`) * 1000);
+  let offsetMinutes = 0;
+  if (zone && zone.toUpperCase() !== 'Z') {
+    const sign = zone.startsWith('-') ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    const oh = Number(digits.slice(0, 2));
+    const om = Number(digits.slice(2, 4));
+    if (oh > 14 || om > 59) return undefined;
+    offsetMinutes = sign * (oh * 60 + om);
+  }
+  const utc = Date.UTC(year, month - 1, day, hour, minute, second, ms) - offsetMinutes * 60_000;
+  return new Date(utc).toISOString();
+}
+
+/** Validates one data line (1-based line number as in the file, header = line 1). */
+export function parseAccountLine(line: string, lineNo: number): RowResult {
+  const fields = splitCsvLine(line);
+  const fail = (reason: string, field?: AccountCsvField): RowResult => ({
+    ok: false,
+    error: field ? { line: lineNo, field, reason } : { line: lineNo, reason },
+  });
+  if (!fields) return fail('malformed CSV: unterminated quoted field');
+  if (fields.length !== ACCOUNT_CSV_COLUMNS.length) {
+    return fail(`expected ${ACCOUNT_CSV_COLUMNS.length} columns, found ${fields.length}`);
+  }
+  const [rawLogin, rawCohorts, rawLeaked, rawChanged] = fields as [string, string, string, string];
+  const login = parseLogin(rawLogin);
+  if (!login) return fail(`bad login "${truncate(rawLogin)}": expected an e-mail address`, 'login');
+  const cohorts = parseCohorts(rawCohorts);
+  if (typeof cohorts === 'string') return fail(cohorts, 'cohorts');
+  const leaked = parseBoolean(rawLeaked);
+  if (leaked === null) return fail(`unknown boolean "${truncate(rawLeaked)}": use true or false`, 'leaked');
+  const passwordChangedAt = parseTimestamp(rawChanged);
+  if (passwordChangedAt === undefined) {
+    return fail(
+      `bad timestamp "${truncate(rawChanged)}": use ISO 8601 with an offset, e.g. 2026-05-02T10:00:00Z, or leave empty`,
+      'password_changed_at',
+    );
+  }
+  return { ok: true, row: { login, cohorts, leaked, passwordChangedAt } };
+}
+
+function truncate(s: string): string {
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
