@@ -1,0 +1,247 @@
+import fc from 'fast-check';
+import {
+  decideEligibility,
+  EligibilityAccount,
+  hasActiveOverride,
+  partitionBatch,
+  passwordResetRequired,
+  Protocol,
+  supportDisableDecision,
+  supportEnableDecision,
+} from './eligibility';
+
+const INCIDENT = new Date('2026-05-02T00:00:00Z');
+const BEFORE = new Date('2026-05-01T23:59:59Z');
+const AFTER = new Date('2026-05-02T00:00:01Z');
+
+/** Builder: a clean, not leaked, fully closed account known to the mailstore. */
+const account = (overrides: Partial<EligibilityAccount> = {}): EligibilityAccount => ({
+  leaked: false,
+  passwordChangedAt: null,
+  held: false,
+  overrideActive: false,
+  imap: false,
+  pop3: false,
+  ...overrides,
+});
+
+const BOTH: Protocol[] = ['imap', 'pop3'];
+
+describe('decideEligibility', () => {
+  it.each([
+    // [case, account, protocols, expected]
+    ['clean closed account, both', {}, BOTH, { eligible: true, desired: { imap: true, pop3: true } }],
+    ['clean closed account, imap only', {}, ['imap'], { eligible: true, desired: { imap: true } }],
+    ['clean closed account, pop3 only', {}, ['pop3'], { eligible: true, desired: { pop3: true } }],
+    ['imap already on, both requested', { imap: true }, BOTH, { eligible: true, desired: { pop3: true } }],
+    ['pop3 already on, both requested', { pop3: true }, BOTH, { eligible: true, desired: { imap: true } }],
+    ['pop3 on, imap requested', { pop3: true }, ['imap'], { eligible: true, desired: { imap: true } }],
+    ['both on, both requested', { imap: true, pop3: true }, BOTH, { eligible: false, reason: 'already_enabled' }],
+    ['imap on, imap requested', { imap: true }, ['imap'], { eligible: false, reason: 'already_enabled' }],
+    ['held', { held: true }, BOTH, { eligible: false, reason: 'held' }],
+    ['held beats leaked', { held: true, leaked: true }, BOTH, { eligible: false, reason: 'held' }],
+    ['held beats override', { held: true, overrideActive: true }, BOTH, { eligible: false, reason: 'held' }],
+    ['held beats already on', { held: true, imap: true, pop3: true }, BOTH, { eligible: false, reason: 'held' }],
+    ['held beats not found', { held: true, knownToMailstore: false }, BOTH, { eligible: false, reason: 'held' }],
+    ['leaked, never changed', { leaked: true }, BOTH, { eligible: false, reason: 'password_reset_required' }],
+    [
+      'leaked, changed before the incident',
+      { leaked: true, passwordChangedAt: BEFORE },
+      BOTH,
+      { eligible: false, reason: 'password_reset_required' },
+    ],
+    [
+      'leaked, changed exactly at the incident',
+      { leaked: true, passwordChangedAt: INCIDENT },
+      BOTH,
+      { eligible: false, reason: 'password_reset_required' },
+    ],
+    [
+      'leaked, changed one second after',
+      { leaked: true, passwordChangedAt: AFTER },
+      BOTH,
+      { eligible: true, desired: { imap: true, pop3: true } },
+    ],
+    [
+      'leaked with a support override',
+      { leaked: true, overrideActive: true },
+      ['pop3'],
+      { eligible: true, desired: { pop3: true } },
+    ],
+    [
+      'leaked beats not found',
+      { leaked: true, knownToMailstore: false },
+      BOTH,
+      { eligible: false, reason: 'password_reset_required' },
+    ],
+    [
+      'leaked beats already on',
+      { leaked: true, imap: true, pop3: true },
+      BOTH,
+      { eligible: false, reason: 'password_reset_required' },
+    ],
+    [
+      'not leaked, old password is fine',
+      { passwordChangedAt: BEFORE },
+      ['imap'],
+      { eligible: true, desired: { imap: true } },
+    ],
+    ['unknown to the mailstore', { knownToMailstore: false }, BOTH, { eligible: false, reason: 'not_found' }],
+    [
+      'not found beats already on',
+      { knownToMailstore: false, imap: true, pop3: true },
+      BOTH,
+      { eligible: false, reason: 'not_found' },
+    ],
+    ['known to the mailstore', { knownToMailstore: true }, ['imap'], { eligible: true, desired: { imap: true } }],
+  ] as const)('%s', (_case, overrides, protocols, expected) => {
+    expect(decideEligibility(account(overrides), protocols, INCIDENT)).toEqual(expected);
+  });
+
+  it.each([[[]], [['imap', 'imap']], [['smtp']]])('refuses a malformed protocol list %p', (protocols) => {
+    expect(() => decideEligibility(account(), protocols as Protocol[], INCIDENT)).toThrow(RangeError);
+  });
+
+  const arbitraryAccount = fc.record({
+    leaked: fc.boolean(),
+    passwordChangedAt: fc.option(fc.constantFrom(BEFORE, INCIDENT, AFTER), { nil: null }),
+    held: fc.boolean(),
+    overrideActive: fc.boolean(),
+    imap: fc.boolean(),
+    pop3: fc.boolean(),
+    knownToMailstore: fc.option(fc.boolean(), { nil: undefined }),
+  });
+  const arbitraryProtocols = fc.constantFrom<Protocol[]>(['imap'], ['pop3'], ['imap', 'pop3'], ['pop3', 'imap']);
+
+  it('property: a wave never opens a held account nor a leaked one without a reset or an override', () => {
+    fc.assert(
+      fc.property(arbitraryAccount, arbitraryProtocols, (a, protocols) => {
+        const decision = decideEligibility(a, protocols, INCIDENT);
+        if (!decision.eligible) return true;
+        const resetDone = a.passwordChangedAt !== null && a.passwordChangedAt > INCIDENT;
+        return !a.held && (!a.leaked || resetDone || a.overrideActive) && a.knownToMailstore !== false;
+      }),
+    );
+  });
+
+  it('property: desired is exactly the requested protocols that are off, and never empty', () => {
+    fc.assert(
+      fc.property(arbitraryAccount, arbitraryProtocols, (a, protocols) => {
+        const decision = decideEligibility(a, protocols, INCIDENT);
+        if (!decision.eligible) return true;
+        const expected = protocols.filter((p) => !a[p]).sort();
+        return JSON.stringify(Object.keys(decision.desired).sort()) === JSON.stringify(expected) && expected.length > 0;
+      }),
+    );
+  });
+});
+
+describe('partitionBatch', () => {
+  it('splits a batch in order and counts every skip reason', () => {
+    const batch = [
+      { id: 1, ...account() },
+      { id: 2, ...account({ held: true }) },
+      { id: 3, ...account({ leaked: true }) },
+      { id: 4, ...account({ imap: true }) },
+      { id: 5, ...account({ knownToMailstore: false }) },
+      { id: 6, ...account({ held: true, leaked: true }) },
+      { id: 7, ...account({ pop3: true }) },
+    ];
+    const result = partitionBatch(batch, ['imap'], INCIDENT);
+    expect(result.eligible.map((e) => [e.account.id, e.desired])).toEqual([
+      [1, { imap: true }],
+      [7, { imap: true }],
+    ]);
+    expect(result.skipped.map((s) => [s.account.id, s.reason])).toEqual([
+      [2, 'held'],
+      [3, 'password_reset_required'],
+      [4, 'already_enabled'],
+      [5, 'not_found'],
+      [6, 'held'],
+    ]);
+    expect(result.skipCounts).toEqual({ held: 2, password_reset_required: 1, not_found: 1, already_enabled: 1 });
+  });
+
+  it('gives zero counts for an empty batch', () => {
+    expect(partitionBatch([], BOTH, INCIDENT)).toEqual({
+      eligible: [],
+      skipped: [],
+      skipCounts: { held: 0, password_reset_required: 0, not_found: 0, already_enabled: 0 },
+    });
+  });
+});
+
+describe('helpers', () => {
+  it.each([
+    [false, null, false],
+    [true, null, true],
+    [true, BEFORE, true],
+    [true, INCIDENT, true],
+    [true, AFTER, false],
+    [false, BEFORE, false],
+  ] as const)('passwordResetRequired(leaked=%p, changed=%p) = %p', (leaked, passwordChangedAt, expected) => {
+    expect(passwordResetRequired({ leaked, passwordChangedAt }, INCIDENT)).toBe(expected);
+  });
+
+  it.each([
+    ['fraud check', 'SUP-1', true],
+    ['', 'SUP-1', false],
+    ['  ', 'SUP-1', false],
+    ['reason', null, false],
+    [null, 'SUP-1', false],
+    ['reason', ' \t', false],
+  ] as const)('hasActiveOverride(%p, %p) = %p', (overrideReason, overrideTicket, expected) => {
+    expect(hasActiveOverride({ overrideReason, overrideTicket })).toBe(expected);
+  });
+});
+
+describe('support lane', () => {
+  const request = { reason: 'doctor cannot bill', ticket: 'SUP-42', incidentAt: INCIDENT };
+
+  it.each([
+    ['clean account', {}, []],
+    ['leaked, not reset: overridden', { leaked: true }, ['password_reset_required']],
+    ['leaked with an override on file: nothing to override', { leaked: true, overrideActive: true }, []],
+    ['leaked and reset', { leaked: true, passwordChangedAt: AFTER }, []],
+    ['held: allowed, audited', { held: true }, ['held']],
+    [
+      'held, leaked, unknown',
+      { held: true, leaked: true, knownToMailstore: false },
+      ['held', 'password_reset_required', 'not_found'],
+    ],
+    ['already enabled: sent anyway to repair drift', { imap: true, pop3: true }, []],
+  ] as const)('enable, %s', (_case, overrides, expectedOverrides) => {
+    expect(supportEnableDecision({ ...request, account: account(overrides) })).toEqual({
+      allowed: true,
+      desired: { imap: true, pop3: true },
+      overrides: expectedOverrides,
+    });
+  });
+
+  it('enable sends only the requested protocols', () => {
+    expect(supportEnableDecision({ ...request, account: account(), protocols: ['pop3'] })).toMatchObject({
+      desired: { pop3: true },
+    });
+  });
+
+  it.each([
+    ['', 'SUP-1', 'reason_required', 'reason'],
+    ['   ', 'SUP-1', 'reason_required', 'reason'],
+    ['why', '', 'ticket_required', 'ticket'],
+    ['why', '\n', 'ticket_required', 'ticket'],
+  ] as const)('enable refuses reason=%p ticket=%p', (reason, ticket, code, field) => {
+    const decision = supportEnableDecision({ ...request, account: account({ leaked: true }), reason, ticket });
+    expect(decision).toMatchObject({ allowed: false, code, field });
+    const disable = supportDisableDecision({ account: account(), reason, ticket });
+    expect(disable).toMatchObject({ allowed: false, code, field });
+  });
+
+  it('disable closes the requested protocols, whatever the account', () => {
+    expect(
+      supportDisableDecision({ account: account({ held: true, imap: true }), reason: 'abuse', ticket: 'SEC-9' }),
+    ).toEqual({ allowed: true, desired: { imap: false, pop3: false }, overrides: [] });
+    expect(
+      supportDisableDecision({ account: account(), protocols: ['imap'], reason: 'abuse', ticket: 'SEC-9' }),
+    ).toMatchObject({ desired: { imap: false } });
+  });
+});

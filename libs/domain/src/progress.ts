@@ -1,0 +1,145 @@
+import { eta } from './rate';
+import { acceptsNewCalls, WaveState } from './wave-state';
+
+/**
+ * Progress from `wave_counters` (one small row per counter, moved in the same transaction as the members they
+ * count), never from a COUNT over a million members. Counter names:
+ *   total, pending, in_flight, enabled, skipped, failed, cancelled      member states (total = their sum)
+ *   skipped:<reason>, failed:<reason>                                   reasons (sum to their parent)
+ *   rollback:total, rollback:<pending|in_flight|rolled_back|unchanged|conflict|failed>
+ *   rollback:failed:<reason>
+ */
+
+export type Counters = Readonly<Record<string, number>>;
+export type CounterDelta = Record<string, number>;
+
+export const MEMBER_STATES = ['pending', 'in_flight', 'enabled', 'skipped', 'failed', 'cancelled'] as const;
+export type MemberState = (typeof MEMBER_STATES)[number];
+export const ROLLBACK_STATES = ['pending', 'in_flight', 'rolled_back', 'unchanged', 'conflict', 'failed'] as const;
+export type RollbackState = (typeof ROLLBACK_STATES)[number];
+
+/** Parents whose reasons are counted separately as `<parent>:<reason>`. */
+const REASONED = ['skipped', 'failed', 'rollback:failed'] as const;
+const REASON = /^[a-z0-9][a-z0-9_.-]*$/i;
+
+const get = (counters: Counters, name: string): number => counters[name] ?? 0;
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+
+/** `<parent>:<reason>` counters of one parent, by reason. */
+function reasonsOf(counters: Counters, parent: string): Record<string, number> {
+  const prefix = `${parent}:`;
+  const reasons: Record<string, number> = {};
+  for (const [name, value] of Object.entries(counters)) {
+    const reason = name.startsWith(prefix) ? name.slice(prefix.length) : undefined;
+    // `failed:` must not swallow `rollback:failed:`; a reason never contains ':'.
+    if (reason !== undefined && REASON.test(reason)) reasons[reason] = value;
+  }
+  return reasons;
+}
+
+export interface InvariantReport {
+  ok: boolean;
+  violations: string[];
+}
+
+/** Counters equal ground truth at rest (invariant 4): these identities must hold after every transaction. */
+export function countersInvariant(counters: Counters): InvariantReport {
+  const violations: string[] = [];
+  const known = new Set<string>([
+    'total',
+    ...MEMBER_STATES,
+    'rollback:total',
+    ...ROLLBACK_STATES.map((s) => `rollback:${s}`),
+  ]);
+  for (const [name, value] of Object.entries(counters)) {
+    const isReason = REASONED.some((p) => name.startsWith(`${p}:`) && REASON.test(name.slice(p.length + 1)));
+    if (!known.has(name) && !isReason) violations.push(`unknown counter ${name}`);
+    if (!Number.isInteger(value) || value < 0) violations.push(`${name} is ${value}, not a non-negative integer`);
+  }
+  const states = sum(MEMBER_STATES.map((s) => get(counters, s)));
+  if (get(counters, 'total') !== states) {
+    violations.push(`total ${get(counters, 'total')} ≠ ${MEMBER_STATES.join(' + ')} = ${states}`);
+  }
+  for (const parent of REASONED) {
+    const reasons = sum(Object.values(reasonsOf(counters, parent)));
+    if (reasons !== get(counters, parent))
+      violations.push(`${parent} ${get(counters, parent)} ≠ sum of its reasons ${reasons}`);
+  }
+  const rollbackStates = sum(ROLLBACK_STATES.map((s) => get(counters, `rollback:${s}`)));
+  if (get(counters, 'rollback:total') !== rollbackStates) {
+    violations.push(`rollback:total ${get(counters, 'rollback:total')} ≠ sum of rollback states ${rollbackStates}`);
+  }
+  return { ok: violations.length === 0, violations };
+}
+
+export interface RollbackProgress {
+  total: number;
+  counts: Record<RollbackState, number>;
+  failureReasons: Record<string, number>;
+  done: number;
+  doneFraction: number;
+}
+
+export interface ProgressView {
+  total: number;
+  counts: Record<MemberState, number>;
+  skipReasons: Record<string, number>;
+  failureReasons: Record<string, number>;
+  /** Members with a terminal outcome: enabled, skipped, failed or cancelled. */
+  done: number;
+  /** done / total; 1 for an empty wave (nothing left to do). */
+  doneFraction: number;
+  rollback: RollbackProgress | null;
+  rate: { observedPerSecond: number; targetPerSecond: number };
+  /** Null when the wave is not moving (paused, halted, not started) or no rate is known. */
+  etaSeconds: number | null;
+}
+
+export interface ProgressOptions {
+  /** Accounts per second over the recent window (from completed batches). */
+  observedRatePerSecond: number;
+  /** The rate that applies now: the wave's rate, or its rollback rate while rolling back. */
+  targetRatePerSecond: number;
+  state?: WaveState;
+}
+
+export function buildProgress(counters: Counters, options: ProgressOptions): ProgressView {
+  const counts = Object.fromEntries(MEMBER_STATES.map((s) => [s, get(counters, s)])) as Record<MemberState, number>;
+  const total = get(counters, 'total');
+  const done = counts.enabled + counts.skipped + counts.failed + counts.cancelled;
+  const rollback = buildRollback(counters);
+  const rollingBack = options.state === 'rolling_back';
+  const remaining = rollingBack
+    ? (rollback?.counts.pending ?? 0) + (rollback?.counts.in_flight ?? 0)
+    : counts.pending + counts.in_flight;
+  const moving = options.state === undefined || acceptsNewCalls(options.state);
+  return {
+    total,
+    counts,
+    skipReasons: reasonsOf(counters, 'skipped'),
+    failureReasons: reasonsOf(counters, 'failed'),
+    done,
+    doneFraction: total === 0 ? 1 : done / total,
+    rollback,
+    rate: { observedPerSecond: options.observedRatePerSecond, targetPerSecond: options.targetRatePerSecond },
+    etaSeconds:
+      remaining === 0 ? 0 : moving ? eta(remaining, options.observedRatePerSecond, options.targetRatePerSecond) : null,
+  };
+}
+
+function buildRollback(counters: Counters): RollbackProgress | null {
+  if (!('rollback:total' in counters) && !ROLLBACK_STATES.some((s) => `rollback:${s}` in counters)) return null;
+  const counts = Object.fromEntries(ROLLBACK_STATES.map((s) => [s, get(counters, `rollback:${s}`)])) as Record<
+    RollbackState,
+    number
+  >;
+  const total = get(counters, 'rollback:total');
+  const done = counts.rolled_back + counts.unchanged + counts.conflict + counts.failed;
+  return {
+    total,
+    counts,
+    failureReasons: reasonsOf(counters, 'rollback:failed'),
+    done,
+    doneFraction: total === 0 ? 1 : done / total,
+  };
+}

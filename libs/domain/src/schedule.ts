@@ -1,0 +1,162 @@
+import { DateTime, IANAZone } from 'luxon';
+
+/**
+ * Wall-clock start times in a named zone ("2026-05-09T08:00 Europe/Paris"), resolved to one instant.
+ *
+ * We do not rely on luxon's own choice for DST edge cases (it shifts gap times forward silently and picks the
+ * later instant in an overlap); instead every candidate offset around the date is tried, and exactly the
+ * instants whose wall time in the zone equals the requested one are kept:
+ *  - none  -> the time does not exist (spring forward): refused, with the first valid time after the gap;
+ *  - two   -> the time happens twice (fall back): the earlier instant, said in `note`.
+ */
+
+export type ResolveStartResult =
+  | { ok: true; instant: Date; offsetMinutes: number; timeZone: string; note?: string }
+  | {
+      ok: false;
+      code: 'invalid_time_zone' | 'invalid_local_time' | 'nonexistent_local_time';
+      message: string;
+      /** For nonexistent times: the first valid local time after the gap, same format as the input. */
+      suggestion?: string;
+    };
+
+const LOCAL_FORMAT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/;
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+export function resolveStart(localDateTime: string, timeZone: string): ResolveStartResult {
+  if (typeof timeZone !== 'string' || !IANAZone.isValidZone(timeZone)) {
+    return { ok: false, code: 'invalid_time_zone', message: `${String(timeZone)} is not an IANA time zone` };
+  }
+  const match = LOCAL_FORMAT.exec(localDateTime);
+  if (match === null) {
+    return {
+      ok: false,
+      code: 'invalid_local_time',
+      message: `${localDateTime} must be a local date-time YYYY-MM-DDTHH:mm or YYYY-MM-DDTHH:mm:ss, without offset`,
+    };
+  }
+  const [year, month, day, hour, minute, second] = match.slice(1).map((part) => Number(part ?? 0));
+  const wall = DateTime.fromObject({ year, month, day, hour, minute, second }, { zone: 'UTC' });
+  // luxon accepts hour 24 (as the next day's midnight): insist that what we read is what was written.
+  if (!wall.isValid || wall.hour !== hour || wall.day !== day) {
+    return { ok: false, code: 'invalid_local_time', message: `${localDateTime} is not a valid date-time` };
+  }
+  const zone = IANAZone.create(timeZone);
+  const canonicalZone = new Intl.DateTimeFormat('en-US', { timeZone }).resolvedOptions().timeZone;
+  // The wall time read as if it were UTC; every real instant for it is this minus the zone's offset.
+  const wallMs = wall.toMillis();
+  const offsets = new Set([-DAY, 0, DAY].map((shift) => zone.offset(wallMs + shift)));
+  const instants = [...offsets]
+    .map((offset) => wallMs - offset * MINUTE)
+    .filter((instant) => zone.offset(instant) * MINUTE + instant === wallMs)
+    .sort((a, b) => a - b);
+
+  if (instants.length === 0) {
+    const gapEnd = firstInstantAfterGap(zone, wallMs, offsets);
+    const suggestion = DateTime.fromMillis(gapEnd, { zone }).toFormat(
+      match[6] === undefined ? "yyyy-MM-dd'T'HH:mm" : "yyyy-MM-dd'T'HH:mm:ss",
+    );
+    return {
+      ok: false,
+      code: 'nonexistent_local_time',
+      message: `${localDateTime} does not exist in ${canonicalZone} (the clocks skip it); the next valid time is ${suggestion}`,
+      suggestion,
+    };
+  }
+  const instant = instants[0];
+  const offsetMinutes = zone.offset(instant);
+  const result: ResolveStartResult = { ok: true, instant: new Date(instant), offsetMinutes, timeZone: canonicalZone };
+  if (instants.length > 1) {
+    const later = instants[instants.length - 1];
+    result.note =
+      `${localDateTime} happens twice in ${canonicalZone} (the clocks go back); using the first occurrence, ` +
+      `${new Date(instant).toISOString()} (UTC${formatOffset(offsetMinutes)}), not ` +
+      `${new Date(later).toISOString()} (UTC${formatOffset(zone.offset(later))})`;
+  }
+  return result;
+}
+
+/** Binary search for the transition instant: the first instant carrying the post-gap (larger) offset. */
+function firstInstantAfterGap(zone: IANAZone, wallMs: number, offsets: Set<number>): number {
+  const before = Math.min(...offsets);
+  const after = Math.max(...offsets);
+  // Both bounds are whole seconds (the input has no milliseconds), and so are transitions: search in seconds.
+  let lo = wallMs - after * MINUTE; // still on the old offset
+  let hi = wallMs - before * MINUTE; // already on the new one
+  while (hi - lo > 1000) {
+    const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
+    if (zone.offset(mid) === before) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+export function formatOffset(offsetMinutes: number): string {
+  const sign = offsetMinutes < 0 ? '-' : '+';
+  const abs = Math.abs(offsetMinutes);
+  return `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+
+/**
+ * How late a schedule fired, in ms (stored as `schedule_lateness_ms`). Signed on purpose: a negative value
+ * means it fired early, which is a bug to see, not to clamp away.
+ */
+export function lateness(dueAt: Date, firedAt: Date): number {
+  return firedAt.getTime() - dueAt.getTime();
+}
+
+export function isDue(dueAt: Date, now: Date): boolean {
+  return now.getTime() >= dueAt.getTime();
+}
+
+export interface CompressClockOptions {
+  /** The real instant at which the story clock reads `storyAnchor`. */
+  realNow: Date;
+  /** The story instant matching `realNow`: a Date, or a wall time in a zone ('2026-05-08T23:00' Europe/Paris). */
+  storyAnchor: Date | { local: string; timeZone: string };
+  /** Story milliseconds per real millisecond (720: one story hour passes in five real seconds). */
+  scale: number;
+}
+
+export interface CompressedClock {
+  readonly storyAnchor: Date;
+  readonly scale: number;
+  /** The real instant at which a story instant happens: what the demo stores as `start_at`. */
+  toReal(story: Date): Date;
+  /** The same for a story wall time ('2026-05-09T08:00' Europe/Paris), DST-correct via `resolveStart`. */
+  toRealLocal(local: string, timeZone: string): Date;
+  /** The story instant a real instant corresponds to (for displaying "story time" next to the real clock). */
+  toStory(real: Date): Date;
+  /** A story duration (a 30-minute bake) in real ms. */
+  storyMsToReal(storyMs: number): number;
+}
+
+/**
+ * The demo plays the night of 8 May and the days after in minutes. It maps story instants onto a real clock
+ * running `scale` times slower than the story: real = realNow + (story - storyAnchor) / scale. The service itself
+ * stays on the real clock; only the demo script translates the story's times and durations through this.
+ * Throws RangeError on a bad scale or anchor (a demo misconfiguration, not a runtime condition).
+ */
+export function compressClock(options: CompressClockOptions): CompressedClock {
+  const { realNow, scale } = options;
+  if (!Number.isFinite(scale) || scale <= 0) throw new RangeError(`scale must be a positive number, got ${scale}`);
+  const storyAnchor = options.storyAnchor instanceof Date ? options.storyAnchor : mustResolve(options.storyAnchor);
+  const realBase = realNow.getTime();
+  const storyBase = storyAnchor.getTime();
+  const clock: CompressedClock = {
+    storyAnchor,
+    scale,
+    toReal: (story) => new Date(realBase + Math.round((story.getTime() - storyBase) / scale)),
+    toRealLocal: (local, timeZone) => clock.toReal(mustResolve({ local, timeZone })),
+    toStory: (real) => new Date(storyBase + Math.round((real.getTime() - realBase) * scale)),
+    storyMsToReal: (storyMs) => Math.round(storyMs / scale),
+  };
+  return clock;
+}
+
+function mustResolve({ local, timeZone }: { local: string; timeZone: string }): Date {
+  const resolved = resolveStart(local, timeZone);
+  if (!resolved.ok) throw new RangeError(resolved.message);
+  return resolved.instant;
+}

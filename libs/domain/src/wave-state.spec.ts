@@ -1,0 +1,269 @@
+import fc from 'fast-check';
+import {
+  acceptsNewCalls,
+  allowedCommands,
+  isForwardFinished,
+  isPauseReason,
+  isTerminal,
+  isWaveState,
+  PauseReason,
+  transition,
+  TransitionContext,
+  WAVE_COMMANDS,
+  WAVE_STATES,
+  WaveCommand,
+  WaveState,
+} from './wave-state';
+
+// Every state × command, as ops would issue it (gate_pause/halt carry their gate reason).
+// A cell is the target state, or '-' for an illegal transition (409).
+const MATRIX: Record<WaveState, Record<WaveCommand, WaveState | '-'>> = {
+  // prettier-ignore
+  draft: { schedule: 'scheduled', unschedule: '-', start: 'running', fire_schedule: '-', pause: '-', resume: '-', cancel: 'cancelled', halt: '-', complete: '-', rollback: '-', rollback_complete: '-', step_pause: '-', gate_pause: '-' },
+  // prettier-ignore
+  scheduled: { schedule: '-', unschedule: 'draft', start: 'running', fire_schedule: 'running', pause: '-', resume: '-', cancel: 'cancelled', halt: '-', complete: '-', rollback: '-', rollback_complete: '-', step_pause: '-', gate_pause: '-' },
+  // prettier-ignore
+  running: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: 'paused', resume: '-', cancel: 'cancelled', halt: 'halted', complete: 'completed', rollback: 'rolling_back', rollback_complete: '-', step_pause: 'paused', gate_pause: 'paused' },
+  // prettier-ignore
+  paused: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: 'paused', resume: 'running', cancel: 'cancelled', halt: 'halted', complete: '-', rollback: 'rolling_back', rollback_complete: '-', step_pause: '-', gate_pause: 'paused' },
+  // prettier-ignore
+  halted: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: '-', resume: 'running', cancel: 'cancelled', halt: '-', complete: '-', rollback: 'rolling_back', rollback_complete: '-', step_pause: '-', gate_pause: '-' },
+  // prettier-ignore
+  completed: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: '-', resume: '-', cancel: '-', halt: '-', complete: '-', rollback: 'rolling_back', rollback_complete: '-', step_pause: '-', gate_pause: '-' },
+  // prettier-ignore
+  cancelled: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: '-', resume: '-', cancel: '-', halt: '-', complete: '-', rollback: 'rolling_back', rollback_complete: '-', step_pause: '-', gate_pause: '-' },
+  // prettier-ignore
+  rolling_back: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: '-', resume: '-', cancel: '-', halt: '-', complete: '-', rollback: 'rolling_back', rollback_complete: 'rolled_back', step_pause: '-', gate_pause: '-' },
+  // prettier-ignore
+  rolled_back: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: '-', resume: '-', cancel: '-', halt: '-', complete: '-', rollback: 'rolled_back', rollback_complete: '-', step_pause: '-', gate_pause: '-' },
+};
+
+const opsContext = (command: WaveCommand): TransitionContext =>
+  command === 'gate_pause' || command === 'halt' ? { actor: 'ops', reason: 'gate:errors' } : { actor: 'ops' };
+
+describe('wave state machine', () => {
+  const cells = WAVE_STATES.flatMap((state) =>
+    WAVE_COMMANDS.map((command) => [state, command, MATRIX[state][command]] as const),
+  );
+
+  it('covers every state and command', () => {
+    expect(cells).toHaveLength(9 * 13);
+  });
+
+  it.each(cells)('%s + %s -> %s', (state, command, expected) => {
+    const result = transition(state, command, opsContext(command));
+    if (expected === '-') {
+      expect(result).toMatchObject({ ok: false, code: 'illegal_transition', from: state, command });
+      if (!result.ok) {
+        expect(result.allowed).not.toContain(command);
+        expect(result.detail).toContain(state);
+      }
+    } else {
+      expect(result).toMatchObject({ ok: true, from: state, to: expected, command });
+    }
+  });
+
+  it.each(WAVE_STATES)('allowedCommands(%s) lists exactly the legal cells for ops', (state) => {
+    const legal = WAVE_COMMANDS.filter((command) => MATRIX[state][command] !== '-');
+    expect(allowedCommands(state, { actor: 'ops' })).toEqual(legal);
+  });
+
+  describe('rollback', () => {
+    it('stops a running wave first', () => {
+      expect(transition('running', 'rollback')).toMatchObject({
+        ok: true,
+        stopFirst: true,
+        noop: false,
+        effects: ['stop_forward', 'begin_rollback'],
+      });
+    });
+
+    it.each(['paused', 'halted', 'completed', 'cancelled'] as const)('from %s does not need a stop', (state) => {
+      expect(transition(state, 'rollback')).toMatchObject({ ok: true, to: 'rolling_back', stopFirst: false });
+    });
+
+    it.each(['rolling_back', 'rolled_back'] as const)('is an idempotent no-op from %s', (state) => {
+      expect(transition(state, 'rollback')).toEqual({
+        ok: true,
+        from: state,
+        to: state,
+        command: 'rollback',
+        noop: true,
+        stopFirst: false,
+        pauseReason: null,
+        effects: [],
+      });
+    });
+  });
+
+  describe('resume', () => {
+    it('by the system ends a ramp bake', () => {
+      expect(transition('paused', 'resume', { actor: 'system', currentReason: 'ramp_bake' })).toMatchObject({
+        ok: true,
+        to: 'running',
+        pauseReason: null,
+        effects: ['clear_bake'],
+      });
+    });
+
+    it.each([
+      ['ops', 'paused'],
+      ['gate:errors', 'paused'],
+      ['inconclusive:logins', 'paused'],
+      ['mailstore_unreachable', 'paused'],
+      [null, 'paused'],
+      ['gate:errors', 'halted'],
+      ['ramp_bake', 'halted'],
+    ] as const)('by the system is refused when the reason is %s and the wave is %s', (currentReason, state) => {
+      const result = transition(state, 'resume', { actor: 'system', currentReason });
+      expect(result).toMatchObject({ ok: false, code: 'illegal_transition' });
+      if (!result.ok) expect(result.allowed).not.toContain('resume');
+    });
+
+    it('defaults to the system actor, so ops must identify itself to resume a halted wave', () => {
+      expect(transition('halted', 'resume').ok).toBe(false);
+      expect(transition('halted', 'resume', { actor: 'ops' })).toMatchObject({ ok: true, to: 'running' });
+    });
+
+    it.each(['ops', 'gate:errors', 'inconclusive:x', 'ramp_bake', 'mailstore_unreachable'] as const)(
+      'by ops works whatever the pause reason (%s)',
+      (currentReason) => {
+        expect(transition('paused', 'resume', { actor: 'ops', currentReason }).ok).toBe(true);
+      },
+    );
+  });
+
+  describe('pause reasons', () => {
+    it('step_pause records ramp_bake', () => {
+      expect(transition('running', 'step_pause')).toMatchObject({ to: 'paused', pauseReason: 'ramp_bake' });
+    });
+
+    it('ops pause during a bake replaces the reason so the bake end cannot resume it', () => {
+      const result = transition('paused', 'pause', { actor: 'ops', currentReason: 'ramp_bake' });
+      expect(result).toMatchObject({ ok: true, to: 'paused', pauseReason: 'ops', noop: false });
+      expect(transition('paused', 'resume', { actor: 'system', currentReason: 'ops' }).ok).toBe(false);
+    });
+
+    it('pausing a wave already paused by ops is a no-op', () => {
+      expect(transition('paused', 'pause', { actor: 'ops', currentReason: 'ops' })).toMatchObject({
+        ok: true,
+        noop: true,
+        pauseReason: 'ops',
+        effects: [],
+      });
+    });
+
+    it.each(['gate:error-rate', 'inconclusive:failed_logins', 'mailstore_unreachable'] as const)(
+      'gate_pause stores %s',
+      (reason) => {
+        expect(transition('running', 'gate_pause', { reason })).toMatchObject({ ok: true, pauseReason: reason });
+        expect(transition('paused', 'gate_pause', { reason, currentReason: 'ramp_bake' })).toMatchObject({
+          ok: true,
+          noop: false,
+          pauseReason: reason,
+        });
+        expect(transition('paused', 'gate_pause', { reason, currentReason: reason })).toMatchObject({ noop: true });
+      },
+    );
+
+    it.each([undefined, 'ops', 'ramp_bake'] as const)('gate_pause without a gate reason (%s) is refused', (reason) => {
+      expect(transition('running', 'gate_pause', { reason }).ok).toBe(false);
+    });
+
+    it('halt stores the gate reason when given and never refuses for lack of one', () => {
+      expect(transition('running', 'halt', { reason: 'gate:logins' })).toMatchObject({
+        ok: true,
+        pauseReason: 'gate:logins',
+        effects: ['stop_forward'],
+      });
+      expect(transition('paused', 'halt')).toMatchObject({ ok: true, to: 'halted', pauseReason: null });
+    });
+
+    it.each([
+      ['ops', true],
+      ['ramp_bake', true],
+      ['mailstore_unreachable', true],
+      ['gate:x', true],
+      ['inconclusive:failed-logins', true],
+      ['gate:', false],
+      ['gate:a b', false],
+      ['paused', false],
+      ['', false],
+      [42, false],
+      [null, false],
+    ] as const)('isPauseReason(%p) = %p', (value, expected) => {
+      expect(isPauseReason(value)).toBe(expected);
+    });
+  });
+
+  describe('effects', () => {
+    it.each([
+      ['draft', 'start', ['freeze_membership']],
+      ['scheduled', 'start', ['freeze_membership']],
+      ['scheduled', 'fire_schedule', ['freeze_membership', 'record_schedule_fire']],
+      ['running', 'cancel', ['stop_forward', 'cancel_pending']],
+      ['paused', 'cancel', ['stop_forward', 'cancel_pending']],
+      ['draft', 'cancel', []],
+      ['rolling_back', 'rollback_complete', ['finish_rollback']],
+      ['running', 'complete', []],
+    ] as const)('%s + %s -> %p', (state, command, effects) => {
+      expect(transition(state, command, { actor: 'ops' })).toMatchObject({ ok: true, effects });
+    });
+  });
+
+  describe('predicates', () => {
+    it.each([
+      ['draft', false, false, false],
+      ['scheduled', false, false, false],
+      ['running', true, false, false],
+      ['paused', false, false, false],
+      ['halted', false, false, false],
+      ['completed', false, false, true],
+      ['cancelled', false, false, true],
+      ['rolling_back', true, false, true],
+      ['rolled_back', false, true, true],
+    ] as const)('%s: acceptsNewCalls=%p terminal=%p forwardFinished=%p', (state, calls, terminal, finished) => {
+      expect(acceptsNewCalls(state)).toBe(calls);
+      expect(isTerminal(state)).toBe(terminal);
+      expect(isForwardFinished(state)).toBe(finished);
+    });
+
+    it('recognises wave states', () => {
+      expect(WAVE_STATES.every(isWaveState)).toBe(true);
+      expect(isWaveState('stopped')).toBe(false);
+      expect(isWaveState(undefined)).toBe(false);
+    });
+  });
+
+  it('property: the system alone never brings a gate-paused or halted wave back to running', () => {
+    const commands = fc.array(fc.constantFrom(...WAVE_COMMANDS), { maxLength: 30 });
+    fc.assert(
+      fc.property(fc.constantFrom<WaveState>('paused', 'halted'), commands, (start, sequence) => {
+        let state: WaveState = start;
+        let currentReason: PauseReason | null = 'gate:errors';
+        for (const command of sequence) {
+          const result = transition(state, command, { actor: 'system', reason: 'gate:errors', currentReason });
+          if (!result.ok) continue;
+          if (result.to === 'running') return false;
+          state = result.to;
+          currentReason = result.pauseReason;
+        }
+        return true;
+      }),
+    );
+  });
+
+  it('property: once rolling back, only rolling_back or rolled_back are reachable', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...WAVE_COMMANDS), { maxLength: 30 }), (sequence) => {
+        let state: WaveState = 'rolling_back';
+        for (const command of sequence) {
+          const result = transition(state, command, { actor: 'ops', reason: 'gate:g' });
+          if (result.ok) state = result.to;
+          if (state !== 'rolling_back' && state !== 'rolled_back') return false;
+        }
+        return true;
+      }),
+    );
+  });
+});
