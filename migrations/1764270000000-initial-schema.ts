@@ -241,7 +241,9 @@ export class InitialSchema1764270000000 implements MigrationInterface {
         items         integer     NOT NULL DEFAULT 0,
         item_errors   integer     NOT NULL DEFAULT 0
       )`);
-    await q.query(`CREATE INDEX mailstore_calls_wave_idx ON mailstore_calls (wave_id, started_at) WHERE wave_id IS NOT NULL`);
+    await q.query(
+      `CREATE INDEX mailstore_calls_wave_idx ON mailstore_calls (wave_id, started_at) WHERE wave_id IS NOT NULL`,
+    );
 
     await q.query(`
       CREATE TABLE api_keys (

@@ -1,4 +1,5 @@
 import { InitialSchema1764270000000 } from './1764270000000-initial-schema';
+import { WaveGeneration1764280000000 } from './1764280000000-wave-generation';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
-export const MIGRATIONS = [InitialSchema1764270000000];
+export const MIGRATIONS = [InitialSchema1764270000000, WaveGeneration1764280000000];

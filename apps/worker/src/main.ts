@@ -1,26 +1,31 @@
 import 'reflect-metadata';
 import { loadConfigOrExit } from '@app/config';
-import { createDataSource } from '@app/db';
-import Redis from 'ioredis';
+import { startWorker } from './worker-runtime';
 
-/**
- * The worker process: the only one that registers queue processors (style.md). The wave engine
- * (issue 4) plugs its processors in here; until then the worker checks its dependencies and idles.
- */
+const log = (entry: Record<string, unknown>) =>
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const ds = createDataSource({ url: config.DATABASE_URL, applicationName: 'reopen-worker' });
-  await ds.initialize();
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  await redis.ping();
-  process.stdout.write(`${JSON.stringify({ msg: 'worker ready', redisPrefix: config.REDIS_PREFIX })}\n`);
-  const shutdown = async () => {
-    redis.disconnect();
-    await ds.destroy();
-    process.exit(0);
+  const runtime = await startWorker(config, (e) => {
+    if (e.level !== 'debug' || config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace') log(e);
+  });
+  log({ level: 'info', msg: 'worker ready', redisPrefix: config.REDIS_PREFIX, concurrency: config.WORKER_CONCURRENCY });
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log({ level: 'info', msg: 'shutting down', signal });
+    runtime.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log({ level: 'error', msg: 'shutdown failed', error: String(err) });
+        process.exit(1);
+      },
+    );
   };
-  process.once('SIGTERM', () => void shutdown());
-  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
 }
 
 main().catch((err: unknown) => {

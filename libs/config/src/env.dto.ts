@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -42,6 +42,31 @@ export class EnvironmentDto {
 
   @IsIn(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL: LogLevel = 'info';
+
+  /** The incident: a leaked account whose password changed at or before this instant stays held. */
+  @IsISO8601({ strict: true }, { message: 'INCIDENT_AT must be an ISO 8601 instant, e.g. 2026-05-01T00:00:00Z' })
+  INCIDENT_AT = '2026-05-01T00:00:00Z';
+
+  /** Wave pumps one worker process runs at once (each is one batch in flight). */
+  @Transform(toInt)
+  @IsInt({ message: 'WORKER_CONCURRENCY must be an integer' })
+  @Min(1)
+  @Max(256)
+  WORKER_CONCURRENCY = 32;
+
+  /** How often each worker reconciles the queue with PostgreSQL (schedules, pumps, operations). */
+  @Transform(toInt)
+  @IsInt({ message: 'RECONCILE_INTERVAL_MS must be an integer' })
+  @Min(200)
+  @Max(600000)
+  RECONCILE_INTERVAL_MS = 5000;
+
+  /** Mailstore request timeout (whole exchange). */
+  @Transform(toInt)
+  @IsInt({ message: 'MAILSTORE_TIMEOUT_MS must be an integer' })
+  @Min(100)
+  @Max(120000)
+  MAILSTORE_TIMEOUT_MS = 10000;
 
   /** Port of the mailstore simulator (apps/mailstore-sim) when it is started. */
   @IsOptional()

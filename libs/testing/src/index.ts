@@ -3,3 +3,4 @@ export * from './population';
 export * from './test-database';
 export * from './test-env';
 export * from './test-redis';
+export * from './engine-harness';

@@ -97,6 +97,10 @@ export class WaveEntity {
   @Column({ name: 'rollback_completed_at', type: 'timestamptz', nullable: true })
   rollbackCompletedAt!: Date | null;
 
+  /** Bumped on every (re)start of dispatch; pumps of an older generation exit. */
+  @Column({ type: 'integer', default: 0 })
+  generation!: number;
+
   @Column({ name: 'created_by', type: 'text' })
   createdBy!: string;
 

@@ -1,0 +1,116 @@
+import { Job, Worker } from 'bullmq';
+import { DataSource } from 'typeorm';
+import Redis from 'ioredis';
+import { EnvironmentDto } from '@app/config';
+import { OperationRunner, Reconciler, Throttle, WaveCommandsService, WavePump } from '@app/core';
+import { createDataSource } from '@app/db';
+import { MailstoreClient } from '@app/mailstore';
+import { createRedis, JOBS, JobPayloads, QUEUES, QueueProducer, WORKER_SETTINGS } from '@app/queue';
+
+export interface WorkerRuntime {
+  stop(deadlineMs?: number): Promise<void>;
+}
+
+/**
+ * The worker process: the only one that runs queue processors (style.md). Every job name has a handler or the
+ * process refuses to start. Shutdown is ordered and bounded: stop taking jobs, let pumps finish their batch
+ * (they see the abort signal between batches), close queues, the mailstore pool, Redis, then the database.
+ */
+export async function startWorker(
+  config: EnvironmentDto,
+  log: (msg: Record<string, unknown>) => void,
+): Promise<WorkerRuntime> {
+  const dataSource: DataSource = createDataSource({
+    url: config.DATABASE_URL,
+    applicationName: 'reopen-worker',
+    poolSize: config.WORKER_CONCURRENCY + 8,
+  });
+  await dataSource.initialize();
+  const redis = createRedis(config.REDIS_URL, 'reopen-worker');
+  const producer = new QueueProducer(redis, config.REDIS_PREFIX);
+  const client = new MailstoreClient({
+    baseUrl: config.MAILSTORE_URL,
+    token: config.MAILSTORE_TOKEN,
+    requestTimeoutMs: config.MAILSTORE_TIMEOUT_MS,
+    connections: config.WORKER_CONCURRENCY + 4,
+    pacing: 'off', // the global Redis pace (Throttle) replaces the per-process buckets
+  });
+  const caps = await client.capabilities();
+  if (caps.kind !== 'ok')
+    log({ level: 'warn', msg: 'mailstore capabilities unavailable at start', outcome: caps.kind });
+  const throttle = new Throttle(redis, config.REDIS_PREFIX);
+  const commands = new WaveCommandsService(dataSource, producer);
+  const operations = new OperationRunner(dataSource, client, throttle);
+  const reconciler = new Reconciler(dataSource, producer, commands);
+  const settings = {
+    incidentAt: new Date(config.INCIDENT_AT),
+    leaseMs: 15000,
+    guardMs: 50,
+    maxConsecutiveFailures: 5,
+    requestTimeoutMs: config.MAILSTORE_TIMEOUT_MS,
+  };
+  const abort = new AbortController();
+
+  const handlers: { [N in keyof JobPayloads]: (job: Job<JobPayloads[N]>) => Promise<string> } = {
+    [JOBS.wavePump]: (job) =>
+      new WavePump(dataSource, client, throttle, commands, settings, job.data, job.id ?? 'pump', abort.signal).run(),
+    [JOBS.waveStart]: async (job) => ((await commands.fireSchedule(job.data.waveId)) ? 'fired' : 'skipped'),
+    [JOBS.waveBakeEnd]: async (job) =>
+      (await commands.endBake(job.data.waveId, job.data.step)) ? 'resumed' : 'skipped',
+    [JOBS.operationRun]: (job) => operations.run(job.data.operationId),
+  };
+  const dispatch = async (job: Job): Promise<string> => {
+    const handler = handlers[job.name as keyof JobPayloads] as ((j: Job) => Promise<string>) | undefined;
+    if (!handler) throw new Error(`no handler for job ${job.name}`);
+    const outcome = await handler(job);
+    log({ level: 'debug', msg: 'job done', job: job.name, id: job.id, outcome });
+    return outcome;
+  };
+  const common = {
+    connection: redis,
+    prefix: config.REDIS_PREFIX,
+    stalledInterval: WORKER_SETTINGS.stalledIntervalMs,
+    lockDuration: WORKER_SETTINGS.lockDurationMs,
+    maxStalledCount: WORKER_SETTINGS.maxStalledCount,
+  };
+  const workers = [
+    new Worker(QUEUES.waves, dispatch, { ...common, concurrency: config.WORKER_CONCURRENCY }),
+    new Worker(QUEUES.support, dispatch, { ...common, concurrency: 8 }),
+  ];
+  for (const w of workers) {
+    w.on('failed', (job, err) =>
+      log({ level: 'warn', msg: 'job failed', job: job?.name, id: job?.id, error: err.message }),
+    );
+    w.on('error', (err) => log({ level: 'error', msg: 'worker error', error: err.message }));
+  }
+
+  let reconciling: Promise<unknown> = Promise.resolve();
+  const reconcile = () => {
+    reconciling = reconciler
+      .run()
+      .catch((err: unknown) => log({ level: 'warn', msg: 'reconcile failed', error: String(err) }));
+  };
+  reconcile();
+  const timer = setInterval(reconcile, config.RECONCILE_INTERVAL_MS);
+
+  return {
+    stop: async (deadlineMs = 20000) => {
+      clearInterval(timer);
+      abort.abort();
+      const hard = setTimeout(() => {
+        log({ level: 'error', msg: 'shutdown deadline passed, exiting' });
+        process.exit(1);
+      }, deadlineMs);
+      hard.unref();
+      await reconciling;
+      await Promise.all(workers.map((w) => w.close()));
+      await producer.close();
+      await client.close();
+      redis.disconnect();
+      await dataSource.destroy();
+      clearTimeout(hard);
+    },
+  };
+}
+
+export type { Redis };

@@ -1,0 +1,327 @@
+import {
+  ForwardOutcome,
+  releaseDelta,
+  rollbackReleaseDelta,
+  RollbackOutcome,
+  rollbackSettleDelta,
+  settleDelta,
+} from '@app/domain';
+import { BatchItemResult } from '@app/mailstore';
+import { BatchKind, BatchMember, ClaimedBatch } from './batch.types';
+import { applyCounters, Sql } from './sql';
+
+/** What one item's answer means for a forward member. */
+export function forwardOutcome(r: BatchItemResult): ForwardOutcome {
+  switch (r.status) {
+    case 'applied':
+      return { state: 'enabled' };
+    case 'unchanged':
+      // The mailstore already had it so (our view was stale): nothing of ours to roll back.
+      return { state: 'skipped', reason: 'already_enabled' };
+    case 'not_found':
+      return { state: 'failed', reason: 'account_not_found' };
+    case 'conflict':
+      return { state: 'failed', reason: 'conflict' };
+    case 'invalid':
+      return { state: 'failed', reason: sanitize(r.error?.code ?? 'invalid') };
+  }
+}
+
+export function rollbackOutcome(r: BatchItemResult): RollbackOutcome {
+  switch (r.status) {
+    case 'applied':
+      return { state: 'rolled_back' };
+    case 'unchanged':
+      return { state: 'unchanged' };
+    // ifVersion: somebody (support, another wave) changed the account since; their change is kept.
+    case 'conflict':
+      return { state: 'conflict' };
+    case 'not_found':
+      return { state: 'failed', reason: 'account_not_found' };
+    case 'invalid':
+      return { state: 'failed', reason: sanitize(r.error?.code ?? 'invalid') };
+  }
+}
+
+function sanitize(code: string): string {
+  const clean = code.replace(/[^a-z0-9_.-]/gi, '_').slice(0, 64);
+  return clean || 'invalid';
+}
+
+/**
+ * Writes a forward batch's answer: member outcomes (with the mailstore's `previous` as the exact prior state),
+ * the accounts' new state, one ledger row per member, the counters and the batch row, in the caller's transaction.
+ */
+export async function settleForward(
+  sql: Sql,
+  batch: ClaimedBatch,
+  workerId: string,
+  results: readonly BatchItemResult[],
+): Promise<ForwardOutcome[]> {
+  await finishBatchRow(sql, batch, workerId, results);
+  const outcomes = results.map(forwardOutcome);
+  const m = batch.members;
+  const prior = (r: BatchItemResult, member: BatchMember, p: 'imap' | 'pop3') =>
+    r.previous?.[p] ?? (p === 'imap' ? member.priorImap : member.priorPop3);
+  const resultVersion = (r: BatchItemResult) => r.version ?? null;
+  await sql(
+    `UPDATE wave_members w
+        SET state = v.state, reason = v.reason, done_at = now(),
+            prior_imap = v.pi, prior_pop3 = v.pp, prior_version = v.pv, result_version = v.rv
+       FROM unnest($2::int[], $3::text[], $4::text[], $5::bool[], $6::bool[], $7::int[], $8::int[])
+            AS v(seq, state, reason, pi, pp, pv, rv)
+      WHERE w.wave_id = $1 AND w.seq = v.seq`,
+    [
+      batch.waveId,
+      m.map((x) => x.seq),
+      outcomes.map((o) => o.state),
+      outcomes.map((o) => (o.state === 'enabled' ? null : o.reason)),
+      results.map((r, i) => prior(r, m[i], 'imap')),
+      results.map((r, i) => prior(r, m[i], 'pop3')),
+      m.map((x) => x.version),
+      results.map(resultVersion),
+    ],
+  );
+  await updateAccounts(sql, m, results);
+  await sql(
+    `INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason, before, after)
+     SELECT 'engine', 'member.' || v.state, $1, v.a, v.l, v.reason,
+            jsonb_build_object('imap', v.pi, 'pop3', v.pp),
+            CASE WHEN v.state = 'enabled' THEN jsonb_build_object('imap', v.ni, 'pop3', v.np, 'version', v.rv) END
+       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::bool[], $8::bool[], $9::bool[], $10::int[])
+            AS v(a, l, state, reason, pi, pp, ni, np, rv)`,
+    [
+      batch.waveId,
+      m.map((x) => x.accountId),
+      m.map((x) => x.login),
+      outcomes.map((o) => o.state),
+      outcomes.map((o) => (o.state === 'enabled' ? null : o.reason)),
+      results.map((r, i) => prior(r, m[i], 'imap')),
+      results.map((r, i) => prior(r, m[i], 'pop3')),
+      results.map((r) => r.protocols?.imap ?? null),
+      results.map((r) => r.protocols?.pop3 ?? null),
+      results.map(resultVersion),
+    ],
+  );
+  await applyCounters(sql, batch.waveId, settleDelta(outcomes));
+  return outcomes;
+}
+
+export async function settleRollback(
+  sql: Sql,
+  batch: ClaimedBatch,
+  workerId: string,
+  results: readonly BatchItemResult[],
+): Promise<RollbackOutcome[]> {
+  await finishBatchRow(sql, batch, workerId, results);
+  const outcomes = results.map(rollbackOutcome);
+  const m = batch.members;
+  await sql(
+    `UPDATE wave_members w SET rollback_state = v.state, rollback_reason = v.reason, rolled_back_at = now()
+       FROM unnest($2::int[], $3::text[], $4::text[]) AS v(seq, state, reason)
+      WHERE w.wave_id = $1 AND w.seq = v.seq`,
+    [
+      batch.waveId,
+      m.map((x) => x.seq),
+      outcomes.map((o) => o.state),
+      outcomes.map((o) => (o.state === 'failed' ? o.reason : null)),
+    ],
+  );
+  await updateAccounts(sql, m, results);
+  await sql(
+    `INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason, after)
+     SELECT 'engine', 'member.rollback.' || v.state, $1, v.a, v.l, v.reason,
+            CASE WHEN v.ni IS NOT NULL OR v.np IS NOT NULL THEN jsonb_build_object('imap', v.ni, 'pop3', v.np, 'version', v.rv) END
+       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::bool[], $8::int[]) AS v(a, l, state, reason, ni, np, rv)`,
+    [
+      batch.waveId,
+      m.map((x) => x.accountId),
+      m.map((x) => x.login),
+      outcomes.map((o) => o.state),
+      outcomes.map((o) => (o.state === 'failed' ? o.reason : null)),
+      results.map((r) => r.protocols?.imap ?? null),
+      results.map((r) => r.protocols?.pop3 ?? null),
+      results.map((r) => r.version ?? null),
+    ],
+  );
+  await applyCounters(sql, batch.waveId, rollbackSettleDelta(outcomes));
+  return outcomes;
+}
+
+/** The service's view of each account, from what the mailstore answered (applied or unchanged items only). */
+async function updateAccounts(
+  sql: Sql,
+  members: readonly BatchMember[],
+  results: readonly BatchItemResult[],
+): Promise<void> {
+  const known = results
+    .map((r, i) => ({ r, m: members[i] }))
+    .filter(({ r }) => (r.status === 'applied' || r.status === 'unchanged') && r.protocols);
+  if (!known.length) return;
+  await sql(
+    `UPDATE accounts a
+        SET imap_enabled = COALESCE(v.imap, a.imap_enabled), pop3_enabled = COALESCE(v.pop3, a.pop3_enabled),
+            mailstore_version = COALESCE(v.version, a.mailstore_version), state_observed_at = now(), updated_at = now()
+       FROM unnest($1::bigint[], $2::bool[], $3::bool[], $4::int[]) AS v(id, imap, pop3, version)
+      WHERE a.id = v.id`,
+    [
+      known.map((k) => k.m.accountId),
+      known.map((k) => k.r.protocols?.imap ?? null),
+      known.map((k) => k.r.protocols?.pop3 ?? null),
+      known.map((k) => k.r.version ?? null),
+    ],
+  );
+}
+
+/** Thrown when another worker took the batch over (our lease expired): its answer is theirs to write. */
+export class BatchLostError extends Error {
+  constructor(readonly batchId: number) {
+    super(`batch ${batchId} is no longer ours`);
+    this.name = 'BatchLostError';
+  }
+}
+
+/**
+ * First statement of every settle: closes the batch row only if this worker still holds it, so a batch taken
+ * over after a lease expiry is settled exactly once (the loser's transaction rolls back).
+ */
+async function finishBatchRow(
+  sql: Sql,
+  batch: ClaimedBatch,
+  workerId: string,
+  results: readonly BatchItemResult[],
+): Promise<void> {
+  const summary: Record<string, number> = {};
+  for (const r of results) summary[r.status] = (summary[r.status] ?? 0) + 1;
+  const rows = await sql(
+    `UPDATE wave_batches SET state = 'done', completed_at = now(), summary = $3
+      WHERE id = $1 AND state = 'claimed' AND claimed_by = $2 RETURNING id`,
+    [batch.id, workerId, JSON.stringify(summary)],
+  );
+  if (!rows.length) throw new BatchLostError(batch.id);
+}
+
+/**
+ * Hands back a batch that was never sent (paused or halted before its first attempt): members pend again,
+ * the key is retired unused. A batch that may have reached the mailstore is never released: it keeps its key.
+ */
+export async function releaseBatch(sql: Sql, batch: ClaimedBatch): Promise<void> {
+  const seqs = batch.members.map((x) => x.seq);
+  if (batch.kind === 'forward') {
+    await sql(
+      `UPDATE wave_members SET state = 'pending', batch_id = NULL, attempts = GREATEST(attempts - 1, 0)
+        WHERE wave_id = $1 AND seq = ANY($2::int[])`,
+      [batch.waveId, seqs],
+    );
+    await applyCounters(sql, batch.waveId, releaseDelta(seqs.length));
+  } else {
+    await sql(
+      `UPDATE wave_members SET rollback_state = 'pending', rollback_batch_id = NULL WHERE wave_id = $1 AND seq = ANY($2::int[])`,
+      [batch.waveId, seqs],
+    );
+    await applyCounters(sql, batch.waveId, rollbackReleaseDelta(seqs.length));
+  }
+  await sql(`UPDATE wave_batches SET state = 'released', completed_at = now() WHERE id = $1`, [batch.id]);
+}
+
+/**
+ * Takes over one batch whose lease expired (its worker died or stalled) and rebuilds it exactly as claimed,
+ * so it is sent again under its own idempotency key.
+ */
+export async function takeOverStaleBatch(
+  sql: Sql,
+  waveId: string,
+  kind: BatchKind,
+  workerId: string,
+  leaseMs: number,
+): Promise<ClaimedBatch | null> {
+  const [b] = await sql<{ id: string; idempotency_key: string; attempts: number }>(
+    `UPDATE wave_batches SET claimed_by = $3, lease_until = now() + ($4 || ' milliseconds')::interval
+      WHERE id = (SELECT id FROM wave_batches WHERE wave_id = $1 AND kind = $2 AND state = 'claimed' AND lease_until < now()
+                  ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+      RETURNING id, idempotency_key, attempts`,
+    [waveId, kind, workerId, String(leaseMs)],
+  );
+  if (!b) return null;
+  const column = kind === 'forward' ? 'batch_id' : 'rollback_batch_id';
+  const rows = await sql<{
+    seq: number;
+    account_id: string;
+    login: string;
+    prior_imap: boolean;
+    prior_pop3: boolean;
+    v: number | null;
+  }>(
+    `SELECT m.seq, m.account_id, a.login, m.prior_imap, m.prior_pop3,
+            ${kind === 'forward' ? 'm.prior_version' : 'm.result_version'} AS v
+       FROM wave_members m JOIN accounts a ON a.id = m.account_id
+      WHERE m.wave_id = $1 AND m.${column} = $2 AND m.${kind === 'forward' ? 'state' : 'rollback_state'} = 'in_flight'
+      ORDER BY m.seq`,
+    [waveId, b.id],
+  );
+  return {
+    id: Number(b.id),
+    waveId,
+    kind,
+    idempotencyKey: b.idempotency_key,
+    attempts: b.attempts,
+    members: rows.map((r) => ({
+      seq: r.seq,
+      accountId: Number(r.account_id),
+      login: r.login,
+      priorImap: r.prior_imap ?? false,
+      priorPop3: r.prior_pop3 ?? false,
+      version: r.v,
+    })),
+  };
+}
+
+/** Before each attempt: count it and extend the lease past the call's timeout. */
+export async function markAttempt(sql: Sql, batch: ClaimedBatch, workerId: string, leaseMs: number): Promise<void> {
+  const rows = await sql(
+    `UPDATE wave_batches SET attempts = attempts + 1, lease_until = now() + ($3 || ' milliseconds')::interval
+      WHERE id = $1 AND state = 'claimed' AND claimed_by = $2 RETURNING id`,
+    [batch.id, workerId, String(leaseMs)],
+  );
+  if (!rows.length) throw new BatchLostError(batch.id);
+  batch.attempts++;
+}
+
+/** Keeps a batch ours while we wait (Retry-After, backoff) longer than its lease. */
+export async function extendLease(sql: Sql, batch: ClaimedBatch, workerId: string, leaseMs: number): Promise<void> {
+  const rows = await sql(
+    `UPDATE wave_batches SET lease_until = now() + ($3 || ' milliseconds')::interval
+      WHERE id = $1 AND state = 'claimed' AND claimed_by = $2 RETURNING id`,
+    [batch.id, workerId, String(leaseMs)],
+  );
+  if (!rows.length) throw new BatchLostError(batch.id);
+}
+
+export async function recordCall(
+  sql: Sql,
+  call: {
+    waveId: string;
+    batchId: number;
+    startedAt: Date;
+    latencyMs: number;
+    httpStatus: number | null;
+    outcome: string;
+    items: number;
+    itemErrors: number;
+  },
+): Promise<void> {
+  await sql(
+    `INSERT INTO mailstore_calls (wave_id, batch_id, started_at, latency_ms, http_status, outcome, items, item_errors)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [
+      call.waveId,
+      call.batchId,
+      call.startedAt,
+      Math.round(call.latencyMs),
+      call.httpStatus,
+      call.outcome,
+      call.items,
+      call.itemErrors,
+    ],
+  );
+}

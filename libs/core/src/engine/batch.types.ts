@@ -1,0 +1,82 @@
+import { Protocol } from '@app/domain';
+import { BatchItem, BatchOptions } from '@app/mailstore';
+
+export type BatchKind = 'forward' | 'rollback';
+
+/** One member of a claimed batch, with what is needed to build (or rebuild, identically) its request item. */
+export interface BatchMember {
+  seq: number;
+  accountId: number;
+  login: string;
+  /** Prior state captured at claim (forward) or recorded by the forward call (rollback). */
+  priorImap: boolean;
+  priorPop3: boolean;
+  /** Forward: the version before; rollback: the version our forward change produced (ifVersion). */
+  version: number | null;
+}
+
+/** A batch that holds members in_flight and has a durable idempotency key: it must be sent (again) as is. */
+export interface ClaimedBatch {
+  id: number;
+  waveId: string;
+  kind: BatchKind;
+  idempotencyKey: string;
+  attempts: number;
+  members: BatchMember[];
+}
+
+export interface WaveRuntime {
+  id: string;
+  state: string;
+  protocols: Protocol[];
+  ratePerSecond: number;
+  rollbackRatePerSecond: number;
+  batchSize: number;
+  concurrency: number;
+  stepLimitSeq: number | null;
+  generation: number;
+  statusReason: string | null;
+}
+
+/**
+ * The request for a batch, built only from what was recorded at claim, so a retry after a crash sends the
+ * identical body under the same idempotency key (a different body would be refused as a reused key).
+ */
+export function buildRequest(
+  kind: BatchKind,
+  waveId: string,
+  protocols: readonly Protocol[],
+  members: readonly BatchMember[],
+): { items: BatchItem[]; options: BatchOptions } {
+  if (kind === 'forward') {
+    return {
+      items: members.map((m) => ({ account: m.login, protocols: desiredOn(protocols, m) })),
+      options: { revokeSessions: false, reason: `wave ${waveId}` },
+    };
+  }
+  return {
+    items: members.map((m) => ({
+      account: m.login,
+      protocols: restore(protocols, m),
+      ...(m.version !== null ? { ifVersion: m.version } : {}),
+    })),
+    // Sessions are revoked only where a protocol goes from on to off (contract, section 3).
+    options: { revokeSessions: true, reason: `rollback of wave ${waveId}` },
+  };
+}
+
+/** Forward: only the wave's protocols that were off (the desired state, never a toggle). */
+function desiredOn(protocols: readonly Protocol[], m: BatchMember): { imap?: boolean; pop3?: boolean } {
+  const out: { imap?: boolean; pop3?: boolean } = {};
+  if (protocols.includes('imap') && !m.priorImap) out.imap = true;
+  if (protocols.includes('pop3') && !m.priorPop3) out.pop3 = true;
+  return out;
+}
+
+/** Rollback: each protocol the wave turned on goes back to its own prior value. */
+function restore(protocols: readonly Protocol[], m: BatchMember): { imap?: boolean; pop3?: boolean } {
+  const out: { imap?: boolean; pop3?: boolean } = {};
+  if (protocols.includes('imap') && !m.priorImap) out.imap = false;
+  if (protocols.includes('pop3') && !m.priorPop3) out.pop3 = false;
+  return out;
+}

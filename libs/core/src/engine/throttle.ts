@@ -1,0 +1,166 @@
+import Redis from 'ioredis';
+
+/**
+ * The global pace of calls to the mailstore, shared by every worker process and both lanes, kept in Redis.
+ *
+ * Generic cell rate algorithm with reservations: each caller reserves the start time of its next batch
+ * (`start = max(now, tat)`, then `tat = start + n / rate`) and sleeps until it. Starts are therefore spaced
+ * exactly n / rate apart whichever process makes them, with no burst after idle time, which is what keeps
+ * every one-second window near the set rate (BullMQ's limiter lets 52–387/s through for a 200/s target).
+ *
+ * Two buckets are charged at once: the wave's own (its rate, set by ops, read fresh on every reservation so a
+ * change applies at the next batch) and the mailstore's (the advertised account-update rate, shared by all waves
+ * and the support lane). The support lane (priority) skips the wave bucket and may start up to one tolerance
+ * ahead in the mailstore bucket: it never waits behind a wave's backlog.
+ *
+ * A 429/503 calls `penalize`: nobody starts before `Retry-After` has passed, and the pace factor halves
+ * (multiplicative decrease); each successful call adds back 5 % (additive increase, at most once per 200 ms).
+ * Redis' own clock (TIME) is the time base, so processes on different machines agree.
+ */
+const RESERVE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local cost = tonumber(ARGV[1])
+local waveRate = tonumber(ARGV[2])
+local mailRate = tonumber(ARGV[3])
+local priority = tonumber(ARGV[4])
+local maxWait = tonumber(ARGV[5])
+local tolerance = tonumber(ARGV[6])
+local blocked = tonumber(redis.call('HGET', KEYS[2], 'blocked_until') or '0')
+local factor = tonumber(redis.call('HGET', KEYS[2], 'factor') or '1')
+local waveTat = tonumber(redis.call('HGET', KEYS[1], 'tat') or '0')
+local mailTat = tonumber(redis.call('HGET', KEYS[2], 'tat') or '0')
+local start = math.max(now, blocked)
+if waveRate > 0 and priority == 0 then start = math.max(start, waveTat) end
+if mailRate > 0 then
+  if priority == 1 then start = math.max(start, mailTat - tolerance) else start = math.max(start, mailTat) end
+end
+local wait = start - now
+if wait > maxWait then return {0, tostring(wait), tostring(factor)} end
+if waveRate > 0 and priority == 0 then
+  redis.call('HSET', KEYS[1], 'tat', tostring(start + cost * 1000 / (waveRate * factor)))
+  redis.call('PEXPIRE', KEYS[1], 3600000)
+end
+if mailRate > 0 then
+  redis.call('HSET', KEYS[2], 'tat', tostring(math.max(mailTat, start) + cost * 1000 / (mailRate * factor)))
+end
+redis.call('PEXPIRE', KEYS[2], 3600000)
+return {1, tostring(wait), tostring(factor)}
+`;
+
+const PENALIZE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local until_ = now + tonumber(ARGV[1])
+local minFactor = tonumber(ARGV[2])
+local blocked = tonumber(redis.call('HGET', KEYS[1], 'blocked_until') or '0')
+if until_ > blocked then redis.call('HSET', KEYS[1], 'blocked_until', tostring(until_)) end
+local factor = tonumber(redis.call('HGET', KEYS[1], 'factor') or '1')
+local last = tonumber(redis.call('HGET', KEYS[1], 'last_decrease') or '0')
+-- one decrease per Retry-After episode: a burst of 429s from concurrent batches halves the pace once
+if now >= last then
+  factor = math.max(minFactor, factor * 0.5)
+  redis.call('HSET', KEYS[1], 'factor', tostring(factor), 'last_decrease', tostring(until_))
+end
+redis.call('PEXPIRE', KEYS[1], 3600000)
+return tostring(factor)
+`;
+
+const REWARD = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local factor = tonumber(redis.call('HGET', KEYS[1], 'factor') or '1')
+if factor >= 1 then return '1' end
+local last = tonumber(redis.call('HGET', KEYS[1], 'last_increase') or '0')
+if now - last < 200 then return tostring(factor) end
+factor = math.min(1, factor + tonumber(ARGV[1]))
+redis.call('HSET', KEYS[1], 'factor', tostring(factor), 'last_increase', tostring(now))
+return tostring(factor)
+`;
+
+export interface ReserveRequest {
+  /** Accounts in the batch (a batch of N costs N). */
+  cost: number;
+  /** The wave's rate in accounts/s; 0 for none (support lane). */
+  waveRate: number;
+  waveKey?: string;
+  /** The mailstore's advertised account updates/s; 0 when it advertises no limit. */
+  mailstoreRate: number;
+  priority?: boolean;
+  /** Do not reserve further ahead than this: sleep and ask again (so state checks and rate changes apply). */
+  maxWaitMs?: number;
+}
+
+export interface Reservation {
+  reserved: boolean;
+  /** How long to wait before starting (reserved) or before asking again (not reserved). */
+  waitMs: number;
+  /** The AIMD pace factor in force (1 = full rate). */
+  factor: number;
+}
+
+type Eval = (script: string, keys: number, ...args: (string | number)[]) => Promise<unknown>;
+
+export class Throttle {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly minFactor = 0.05,
+  ) {}
+
+  private get evalScript(): Eval {
+    return this.redis.eval.bind(this.redis);
+  }
+
+  private mailKey(): string {
+    return `${this.prefix}:throttle:mailstore`;
+  }
+
+  async reserve(req: ReserveRequest): Promise<Reservation> {
+    const waveKey = `${this.prefix}:throttle:wave:${req.waveKey ?? 'support'}`;
+    const tolerance = req.mailstoreRate > 0 ? (req.cost * 1000) / req.mailstoreRate : 0;
+    const [reserved, wait, factor] = (await this.evalScript(
+      RESERVE,
+      2,
+      waveKey,
+      this.mailKey(),
+      req.cost,
+      req.waveRate,
+      req.mailstoreRate,
+      req.priority ? 1 : 0,
+      req.maxWaitMs ?? 1000,
+      tolerance,
+    )) as [number, string, string];
+    return { reserved: reserved === 1, waitMs: Math.max(0, Number(wait)), factor: Number(factor) };
+  }
+
+  /** Waits for a slot (re-asking at most every maxWaitMs); returns false if `stillWanted` turns false meanwhile. */
+  async acquire(req: ReserveRequest, stillWanted: () => Promise<boolean> | boolean = () => true): Promise<boolean> {
+    for (;;) {
+      const r = await this.reserve(req);
+      const wait = r.reserved ? r.waitMs : Math.min(r.waitMs, req.maxWaitMs ?? 1000);
+      if (wait > 0) await sleep(wait);
+      if (r.reserved) return true;
+      if (!(await stillWanted())) return false;
+    }
+  }
+
+  /** A 429 or 503: nobody starts before retryAfterMs has passed, and the pace halves. */
+  async penalize(retryAfterMs: number): Promise<number> {
+    return Number(await this.evalScript(PENALIZE, 1, this.mailKey(), Math.max(0, retryAfterMs), this.minFactor));
+  }
+
+  /** A successful call: the pace recovers by `step` of the set rate. */
+  async reward(step = 0.05): Promise<number> {
+    return Number(await this.evalScript(REWARD, 1, this.mailKey(), step));
+  }
+
+  async state(): Promise<{ blockedUntil: number; factor: number }> {
+    const h = await this.redis.hgetall(this.mailKey());
+    return { blockedUntil: Number(h.blocked_until ?? 0), factor: Number(h.factor ?? 1) };
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,151 @@
+import { countersFromTruth, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+
+const ACCOUNTS = 3000;
+
+describe('wave engine (real PostgreSQL, Redis, simulator over HTTP)', () => {
+  let h: EngineHarness;
+
+  beforeAll(async () => {
+    h = await createEngineHarness('engine', { accounts: ACCOUNTS });
+    await h.importPopulation({ count: ACCOUNTS, seed: 3 });
+    await h.startWorker();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  async function waveState(id: string): Promise<string> {
+    const [w] = await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [id]);
+    return w.state;
+  }
+
+  it('runs a wave to completion: every member terminal, counters exact, the simulator agrees', async () => {
+    const wave = await h.commands.create(
+      {
+        name: 'health professionals',
+        selector: { type: 'cohorts', cohorts: ['health'] },
+        protocols: ['imap', 'pop3'],
+        ratePerSecond: 100_000,
+        batchSize: 50,
+      },
+      'ops:test',
+    );
+    await h.commands.start(wave.id, 'ops:test');
+    await pollUntil(async () => (await waveState(wave.id)) === 'completed', {
+      timeoutMs: 30_000,
+      description: 'wave completed',
+    });
+
+    const counters = await h.counters(wave.id);
+    expect(counters).toEqual(await countersFromTruth(h.db, wave.id));
+    const [health] = await h.db.dataSource.query<{ n: string }[]>(
+      `SELECT count(*) AS n FROM accounts WHERE 'health' = ANY(cohorts)`,
+    );
+    expect(counters.total).toBe(Number(health.n));
+    expect(counters.pending ?? 0).toBe(0);
+    expect(counters.in_flight ?? 0).toBe(0);
+    expect(counters.enabled).toBeGreaterThan(0);
+    expect(counters['skipped:password_reset_required']).toBeGreaterThan(0);
+
+    // Held back: never opened (invariant 6).
+    const held = await h.db.dataSource.query<{ login: string }[]>(
+      `SELECT a.login FROM wave_members m JOIN accounts a ON a.id = m.account_id
+        WHERE m.wave_id = $1 AND m.reason = 'password_reset_required'`,
+      [wave.id],
+    );
+    for (const { login } of held) expect(h.sim.account(login)?.protocols).toEqual({ imap: false, pop3: false });
+
+    // The simulator's state equals the service's, and each account was changed at most once.
+    const enabled = await h.db.dataSource.query<
+      { login: string; imap_enabled: boolean; pop3_enabled: boolean; prior_imap: boolean }[]
+    >(
+      `SELECT a.login, a.imap_enabled, a.pop3_enabled, m.prior_imap FROM wave_members m JOIN accounts a ON a.id = m.account_id
+        WHERE m.wave_id = $1 AND m.state = 'enabled'`,
+      [wave.id],
+    );
+    expect(enabled.length).toBe(counters.enabled);
+    for (const a of enabled) {
+      expect(h.sim.account(a.login)?.protocols).toEqual({ imap: true, pop3: true });
+      expect([a.imap_enabled, a.pop3_enabled, a.prior_imap]).toEqual([true, true, false]);
+    }
+    const applied = new Map<string, number>();
+    for (const c of h.sim.calls()) for (const a of c.applied) applied.set(a, (applied.get(a) ?? 0) + 1);
+    expect(Math.max(...applied.values())).toBe(1);
+    expect(applied.size).toBe(counters.enabled);
+
+    // One ledger row per member, and the commands audited.
+    const [ledger] = await h.db.dataSource.query<{ n: string }[]>(
+      `SELECT count(*) AS n FROM audit_log WHERE wave_id = $1 AND action LIKE 'member.%'`,
+      [wave.id],
+    );
+    expect(Number(ledger.n)).toBe(counters.total);
+    const commands = await h.db.dataSource.query<{ action: string }[]>(
+      `SELECT action FROM audit_log WHERE wave_id = $1 AND action LIKE 'wave.%' ORDER BY id`,
+      [wave.id],
+    );
+    expect(commands.map((c) => c.action)).toEqual([
+      'wave.created',
+      'wave.membership_frozen',
+      'wave.start',
+      'wave.complete',
+    ]);
+  });
+
+  it("rolls a completed wave back to each account's exact prior state; a second rollback changes nothing", async () => {
+    const wave = await h.commands.create(
+      {
+        name: 'imap only',
+        selector: { type: 'logins', logins: ['user5@example.test', 'user6@example.test', 'user7@example.test'] },
+        protocols: ['imap'],
+        ratePerSecond: 1000,
+      },
+      'ops:test',
+    );
+    // user6 already had POP on (and IMAP off) before the wave: rollback must leave POP on.
+    const before6 = h.sim.account('user6@example.test')!;
+    await fetch(`${h.sim.baseUrl}/accounts/user6%40example.test/access`, {
+      method: 'PATCH',
+      headers: {
+        authorization: 'Bearer sim-token',
+        'content-type': 'application/json',
+        'idempotency-key': 'test-prep-user6',
+      },
+      body: JSON.stringify({ protocols: { pop3: true, imap: false } }),
+    });
+    await h.commands.start(wave.id, 'ops:test');
+    await pollUntil(async () => (await waveState(wave.id)) === 'completed', { timeoutMs: 20_000 });
+    const enabledLogins = (
+      await h.db.dataSource.query<{ login: string }[]>(
+        `SELECT a.login FROM wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = $1 AND m.state = 'enabled'`,
+        [wave.id],
+      )
+    ).map((r) => r.login);
+    for (const login of enabledLogins) expect(h.sim.account(login)!.protocols.imap).toBe(true);
+
+    await h.commands.rollback(wave.id, 'ops:test');
+    await pollUntil(async () => (await waveState(wave.id)) === 'rolled_back', { timeoutMs: 20_000 });
+    if (enabledLogins.includes('user6@example.test')) {
+      expect(h.sim.account('user6@example.test')!.protocols).toEqual({ imap: false, pop3: true });
+      expect(h.sim.account('user6@example.test')!.version).toBeGreaterThan(before6.version);
+    }
+    for (const login of enabledLogins) expect(h.sim.account(login)!.protocols.imap).toBe(false);
+    expect(await h.counters(wave.id)).toEqual(await countersFromTruth(h.db, wave.id));
+
+    const callsBefore = h.sim.calls().length;
+    const again = await h.commands.rollback(wave.id, 'ops:test');
+    expect(again.noop).toBe(true);
+    expect(h.sim.calls().length).toBe(callsBefore);
+  });
+
+  it('refuses illegal transitions with the current state and what is allowed', async () => {
+    const wave = await h.commands.create(
+      { name: 'x', selector: { type: 'remaining' }, protocols: ['pop3'], ratePerSecond: 10 },
+      'ops:test',
+    );
+    await expect(h.commands.pause(wave.id, 'ops:test')).rejects.toMatchObject({
+      code: 'illegal_transition',
+      status: 409,
+      extra: { currentState: 'draft', command: 'pause', allowed: expect.arrayContaining(['start', 'cancel']) },
+    });
+  });
+});

@@ -1,0 +1,331 @@
+import { hostname } from 'node:os';
+import { DataSource, QueryRunner } from 'typeorm';
+import { backoffMs, Protocol } from '@app/domain';
+import { BatchResult, MailstoreClient, Outcome } from '@app/mailstore';
+import { WavePumpJob } from '@app/queue';
+import { WaveCommandsService } from '../waves/wave-commands.service';
+import {
+  BatchLostError,
+  extendLease,
+  markAttempt,
+  recordCall,
+  releaseBatch,
+  settleForward,
+  settleRollback,
+  takeOverStaleBatch,
+} from './batch-settle.repository';
+import { buildRequest, ClaimedBatch, WaveRuntime } from './batch.types';
+import { claimForwardBatch } from './forward-batch.repository';
+import { claimRollbackBatch, queueRollback } from './rollback-batch.repository';
+import { inTransaction, Sql, sqlOf, WAVE_LOCK_CLASS } from './sql';
+import { sleep, Throttle } from './throttle';
+
+export interface EngineSettings {
+  /** Passwords changed at or before this instant are considered known to the attackers. */
+  incidentAt: Date;
+  /** How long a claimed batch stays ours without news (then another worker may take it over). */
+  leaseMs: number;
+  /** Longest a dispatcher holds the wave's shared lock after starting a call (the call is on the wire by then). */
+  guardMs: number;
+  /** Consecutive retryable failures (5xx, timeouts, resets) of one batch before the wave pauses as unreachable. */
+  maxConsecutiveFailures: number;
+  /** Request timeout of the mailstore client (the lease must outlast one attempt). */
+  requestTimeoutMs: number;
+}
+
+export type PumpOutcome = 'drained' | 'stopped' | 'superseded' | 'paused_unreachable' | 'paused_unauthorized';
+
+/**
+ * One concurrency slot of a wave: claims a batch, waits for its slot in the global pace, sends it under the
+ * wave's shared lock (state re-checked right before the call), writes the answer, and goes on until the wave is
+ * drained, stopped, or a newer generation took over. It returns an outcome; it throws only to be retried.
+ */
+export class WavePump {
+  private readonly workerId: string;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly client: MailstoreClient,
+    private readonly throttle: Throttle,
+    private readonly commands: WaveCommandsService,
+    private readonly settings: EngineSettings,
+    private readonly job: WavePumpJob,
+    jobId: string,
+    private readonly signal?: AbortSignal,
+  ) {
+    this.workerId = `${hostname()}/${process.pid}/${jobId}`;
+  }
+
+  private get wantedState(): string {
+    return this.job.kind === 'forward' ? 'running' : 'rolling_back';
+  }
+
+  async run(): Promise<PumpOutcome> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      const sql = sqlOf(runner);
+      for (;;) {
+        if (this.signal?.aborted) return 'stopped';
+        const wave = await this.loadWave(sql);
+        if (!wave) return 'stopped';
+        if (wave.generation !== this.job.generation) return 'superseded';
+        if (wave.state !== this.wantedState) return 'stopped';
+        const batch = await this.nextBatch(runner, sql, wave);
+        if (batch === 'drained') {
+          await this.onDrained(sql, wave);
+          return 'drained';
+        }
+        if (batch === 'skipped_only') continue;
+        const result = await this.deliver(runner, sql, wave, batch);
+        if (result !== 'settled') return result;
+      }
+    } finally {
+      await runner.release();
+    }
+  }
+
+  private async loadWave(sql: Sql): Promise<WaveRuntime | null> {
+    const [w] = await sql<{
+      state: string;
+      protocols: Protocol[];
+      rate_per_second: number;
+      rollback_rate_per_second: number;
+      batch_size: number;
+      concurrency: number;
+      step_limit_seq: number | null;
+      generation: number;
+      status_reason: string | null;
+    }>(
+      `SELECT state, protocols, rate_per_second, rollback_rate_per_second, batch_size, concurrency, step_limit_seq,
+              generation, status_reason FROM waves WHERE id = $1`,
+      [this.job.waveId],
+    );
+    if (!w) return null;
+    return {
+      id: this.job.waveId,
+      state: w.state,
+      protocols: w.protocols,
+      ratePerSecond: w.rate_per_second,
+      rollbackRatePerSecond: w.rollback_rate_per_second,
+      batchSize: w.batch_size,
+      concurrency: w.concurrency,
+      stepLimitSeq: w.step_limit_seq,
+      generation: w.generation,
+      statusReason: w.status_reason,
+    };
+  }
+
+  private rate(wave: WaveRuntime): number {
+    return this.job.kind === 'forward' ? wave.ratePerSecond : wave.rollbackRatePerSecond;
+  }
+
+  /**
+   * Accounts per batch: the wave's batch size, within the mailstore's maxBatchItems, and at most a tenth of the
+   * rate so one batch arriving late in a second adds at most 10 % to that second (the 110 % window rule).
+   */
+  private batchSize(wave: WaveRuntime): number {
+    const caps = this.client.cachedCapabilities();
+    const maxItems = caps?.maxBatchItems ?? 500;
+    return Math.max(1, Math.min(wave.batchSize, maxItems, Math.floor(this.rate(wave) / 10) || 1));
+  }
+
+  private async nextBatch(
+    runner: QueryRunner,
+    sql: Sql,
+    wave: WaveRuntime,
+  ): Promise<ClaimedBatch | 'drained' | 'skipped_only'> {
+    const lease = this.leaseMs();
+    const stale = await inTransaction(runner, () =>
+      takeOverStaleBatch(sql, wave.id, this.job.kind, this.workerId, lease),
+    );
+    if (stale) return stale;
+    if (this.job.kind === 'rollback') {
+      const batch = await inTransaction(runner, () =>
+        claimRollbackBatch(sql, wave.id, this.batchSize(wave), this.workerId, lease),
+      );
+      return batch ?? 'drained';
+    }
+    const claim = await inTransaction(runner, () =>
+      claimForwardBatch(sql, wave, this.batchSize(wave), this.settings.incidentAt, this.workerId, lease),
+    );
+    if (claim.claimed === 0) return 'drained';
+    return claim.batch ?? 'skipped_only';
+  }
+
+  private leaseMs(): number {
+    return Math.max(this.settings.leaseMs, this.settings.requestTimeoutMs + 5000);
+  }
+
+  /** Sends one batch until it has a definitive answer, or the wave stops. */
+  private async deliver(
+    runner: QueryRunner,
+    sql: Sql,
+    wave: WaveRuntime,
+    batch: ClaimedBatch,
+  ): Promise<'settled' | PumpOutcome> {
+    const { items, options } = buildRequest(this.job.kind, wave.id, wave.protocols, batch.members);
+    const caps = this.client.cachedCapabilities();
+    let failures = 0;
+    try {
+      for (;;) {
+        // Waiting for the pace never counts as a retry attempt.
+        const acquired = await this.throttle.acquire(
+          {
+            cost: items.length,
+            waveRate: this.rate(wave),
+            waveKey: `${wave.id}:${this.job.kind}`,
+            mailstoreRate: caps?.rateLimits.accountUpdatesPerSecond ?? 0,
+            maxWaitMs: 1000,
+          },
+          async () => (await this.loadWave(sql))?.state === this.wantedState,
+        );
+        if (!acquired) return this.stopWith(runner, sql, batch);
+        const sent = await this.sendGuarded(sql, batch, () =>
+          this.client.batch(items, options, {
+            idempotencyKey: batch.idempotencyKey,
+            requestId: `${batch.idempotencyKey}#${batch.attempts + 1}`,
+          }),
+        );
+        if (sent === 'stopped') return this.stopWith(runner, sql, batch);
+        const { outcome, startedAt } = sent;
+        if (outcome.kind === 'ok') {
+          await inTransaction(runner, async () => {
+            if (this.job.kind === 'forward') await settleForward(sql, batch, this.workerId, outcome.value.results);
+            else await settleRollback(sql, batch, this.workerId, outcome.value.results);
+            await this.record(sql, batch, startedAt, outcome);
+          });
+          await this.throttle.reward();
+          return 'settled';
+        }
+        await this.record(sql, batch, startedAt, outcome);
+        if (outcome.kind === 'rate_limited' || outcome.kind === 'unavailable' || outcome.kind === 'in_progress') {
+          // Nothing applied: everybody waits Retry-After and the pace halves; same key next time.
+          await this.throttle.penalize(outcome.retryAfterMs);
+          await extendLease(sql, batch, this.workerId, this.leaseMs() + outcome.retryAfterMs);
+          continue;
+        }
+        if (outcome.kind === 'retryable') {
+          failures++;
+          if (failures >= this.settings.maxConsecutiveFailures) {
+            // The batch keeps its key and members (outcome unknown); resume retries it as is.
+            await this.commands.systemPause(wave.id, 'mailstore_unreachable', {
+              batchId: batch.id,
+              lastError: outcome.code,
+              attempts: failures,
+            });
+            return 'paused_unreachable';
+          }
+          const wait = backoffMs(failures, { baseMs: 500, maxMs: 8000, random: Math.random });
+          await extendLease(sql, batch, this.workerId, this.leaseMs() + wait);
+          await sleep(wait);
+          continue;
+        }
+        // Permanent: 401/403 stop everything (never retried); anything else fails the batch's members.
+        if (outcome.status === 401 || outcome.status === 403) {
+          await this.commands.systemPause(wave.id, 'mailstore_unreachable', {
+            batchId: batch.id,
+            status: outcome.status,
+            code: outcome.code,
+          });
+          return 'paused_unauthorized';
+        }
+        const code = `http_${outcome.status}_${outcome.code}`.replace(/[^a-z0-9_.-]/gi, '_').slice(0, 64);
+        await inTransaction(runner, async () => {
+          const results = batch.members.map((m) => ({ account: m.login, status: 'invalid' as const, error: { code } }));
+          if (this.job.kind === 'forward') await settleForward(sql, batch, this.workerId, results);
+          else await settleRollback(sql, batch, this.workerId, results);
+        });
+        return 'settled';
+      }
+    } catch (err) {
+      if (err instanceof BatchLostError) return 'settled'; // another worker owns it now
+      throw err;
+    }
+  }
+
+  /**
+   * Re-checks the wave's state and starts the call while holding the wave's shared advisory lock. A command
+   * (pause, cancel, halt) takes the lock exclusively, so it waits until every dispatcher that saw "running"
+   * has its call on the wire, and no dispatcher can see "running" after the command committed.
+   */
+  private async sendGuarded(
+    sql: Sql,
+    batch: ClaimedBatch,
+    call: () => Promise<Outcome<BatchResult>>,
+  ): Promise<'stopped' | { outcome: Outcome<BatchResult>; startedAt: Date }> {
+    await sql('SELECT pg_advisory_lock_shared($1, hashtext($2))', [WAVE_LOCK_CLASS, batch.waveId]);
+    let pending: Promise<Outcome<BatchResult>>;
+    let startedAt: Date;
+    try {
+      const [w] = await sql<{ state: string; generation: number }>(
+        `SELECT state, generation FROM waves WHERE id = $1`,
+        [batch.waveId],
+      );
+      if (!w || w.state !== this.wantedState || w.generation !== this.job.generation) return 'stopped';
+      await markAttempt(sql, batch, this.workerId, this.leaseMs());
+      startedAt = new Date();
+      pending = call();
+      await Promise.race([pending, sleep(this.settings.guardMs)]);
+    } finally {
+      await sql('SELECT pg_advisory_unlock_shared($1, hashtext($2))', [WAVE_LOCK_CLASS, batch.waveId]);
+    }
+    return { outcome: await pending, startedAt };
+  }
+
+  /** The wave stopped while this batch waited: hand it back if it never left, else keep it (same key later). */
+  private async stopWith(runner: QueryRunner, sql: Sql, batch: ClaimedBatch): Promise<PumpOutcome> {
+    if (batch.attempts === 0) await inTransaction(runner, () => releaseBatch(sql, batch));
+    return 'stopped';
+  }
+
+  private async record(sql: Sql, batch: ClaimedBatch, startedAt: Date, outcome: Outcome<BatchResult>): Promise<void> {
+    const itemErrors = outcome.kind === 'ok' ? outcome.value.summary.failed : 0;
+    await recordCall(sql, {
+      waveId: batch.waveId,
+      batchId: batch.id,
+      startedAt,
+      latencyMs: outcome.latencyMs,
+      httpStatus: 'status' in outcome ? (outcome.status ?? null) : null,
+      outcome:
+        outcome.kind === 'retryable' || outcome.kind === 'permanent' ? `${outcome.kind}:${outcome.code}` : outcome.kind,
+      items: batch.members.length,
+      itemErrors,
+    });
+  }
+
+  /** Nothing left to claim for this pump: finish the wave, or pause it at a ramp step boundary. */
+  private async onDrained(sql: Sql, wave: WaveRuntime): Promise<void> {
+    const counters = await readCounters(sql, wave.id);
+    if (this.job.kind === 'rollback') {
+      if ((counters['rollback:in_flight'] ?? 0) > 0 || (counters.in_flight ?? 0) > 0) return;
+      // Forward batches that were in flight when the rollback began have settled since: queue what they enabled.
+      if ((await queueRollback(sql, wave.id)) > 0) {
+        await this.commands.addPumps(wave.id, 'rollback', wave.generation, wave.concurrency);
+        return;
+      }
+      if ((counters['rollback:pending'] ?? 0) === 0) await this.commands.completeRollback(wave.id);
+      return;
+    }
+    if ((counters.in_flight ?? 0) > 0) return; // the last batches settle in other pumps, which finish the wave
+    if ((counters.pending ?? 0) === 0) {
+      await this.commands.complete(wave.id);
+      return;
+    }
+    // Pending members beyond the step's limit: the step is done, bake before the next one.
+    const [w] = await sql<{ current_step: number; steps: { percent: number; bakeSeconds: number }[] }>(
+      `SELECT current_step, steps FROM waves WHERE id = $1`,
+      [wave.id],
+    );
+    if (!w) return;
+    const step = w.steps[w.current_step];
+    await this.commands.stepPause(wave.id, w.current_step, step?.bakeSeconds ?? 0);
+  }
+}
+
+export async function readCounters(sql: Sql, waveId: string): Promise<Record<string, number>> {
+  const rows = await sql<{ name: string; value: string }>(`SELECT name, value FROM wave_counters WHERE wave_id = $1`, [
+    waveId,
+  ]);
+  return Object.fromEntries(rows.map((r) => [r.name, Number(r.value)]));
+}

@@ -1,0 +1,266 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { hasActiveOverride, isProtocol, Protocol, supportDisableDecision, supportEnableDecision } from '@app/domain';
+import { AccountEntity, OperationEntity } from '@app/db';
+import { MailstoreClient, withRetries } from '@app/mailstore';
+import { QueueProducer } from '@app/queue';
+import { NotFoundError, ValidationError } from '../errors';
+import { recordCallRow } from './operation-calls';
+import { Throttle } from '../engine/throttle';
+
+export interface SupportChangeInput {
+  protocols?: Protocol[];
+  reason: string;
+  ticket: string;
+}
+
+const MAX_TEXT = 500;
+
+/**
+ * The support lane: one account, a reason and a ticket, ahead of any wave. The request is recorded (operation +
+ * audit) in one transaction and queued on its own queue; the worker applies it through the same global pace as
+ * the waves, with priority, so it never waits behind a wave's backlog.
+ */
+@Injectable()
+export class OperationService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly producer: QueueProducer,
+    private readonly incidentAt: Date,
+  ) {}
+
+  async request(
+    login: string,
+    kind: 'enable' | 'disable',
+    input: SupportChangeInput,
+    actor: string,
+  ): Promise<OperationEntity> {
+    this.checkText(input);
+    const protocols = input.protocols ?? ['imap', 'pop3'];
+    if (
+      !Array.isArray(protocols) ||
+      !protocols.length ||
+      !protocols.every(isProtocol) ||
+      new Set(protocols).size !== protocols.length
+    ) {
+      throw new ValidationError([
+        { field: 'protocols', message: "protocols must be a non-empty list of distinct 'imap', 'pop3'" },
+      ]);
+    }
+    const op = await this.dataSource.transaction(async (m) => {
+      const account = await m.findOne(AccountEntity, {
+        where: { login: login.toLowerCase() },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!account) throw new NotFoundError('account', login);
+      const view = {
+        leaked: account.leaked,
+        passwordChangedAt: account.passwordChangedAt,
+        held: account.held,
+        overrideActive: hasActiveOverride(account),
+        imap: account.imapEnabled,
+        pop3: account.pop3Enabled,
+      };
+      const decision =
+        kind === 'enable'
+          ? supportEnableDecision({
+              account: view,
+              protocols,
+              reason: input.reason,
+              ticket: input.ticket,
+              incidentAt: this.incidentAt,
+            })
+          : supportDisableDecision({ account: view, protocols, reason: input.reason, ticket: input.ticket });
+      if (!decision.allowed) throw new ValidationError([{ field: decision.field, message: decision.message }]);
+      if (decision.overrides.includes('password_reset_required')) {
+        // The override is on the account: later waves will not hold it back for the leaked password either.
+        await m.query(
+          `UPDATE accounts SET override_reason = $2, override_ticket = $3, override_by = $4, override_at = now(),
+                  version = version + 1, updated_at = now() WHERE id = $1`,
+          [account.id, input.reason, input.ticket, actor],
+        );
+      }
+      const saved = await m.save(
+        m.create(OperationEntity, {
+          accountId: account.id,
+          login: account.login,
+          kind,
+          protocols: [...protocols].sort(),
+          reason: input.reason,
+          ticket: input.ticket,
+          actor,
+          idempotencyKey: `op-${Date.now().toString(36)}-${account.id}-${Math.random().toString(36).slice(2, 10)}`,
+        }),
+      );
+      await m.query(
+        `INSERT INTO audit_log (actor, action, account_id, login, operation_id, reason, ticket, before, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [
+          actor,
+          `support.${kind}_requested`,
+          account.id,
+          account.login,
+          saved.id,
+          input.reason,
+          input.ticket,
+          JSON.stringify({ imap: account.imapEnabled, pop3: account.pop3Enabled, held: account.held }),
+          JSON.stringify({ protocols, overrides: decision.overrides }),
+        ],
+      );
+      return saved;
+    });
+    await this.producer.addOperation(op.id);
+    return op;
+  }
+
+  async get(id: string): Promise<OperationEntity> {
+    const op = await this.dataSource.getRepository(OperationEntity).findOne({ where: { id } });
+    if (!op) throw new NotFoundError('operation', id);
+    return op;
+  }
+
+  /** Keeps an account out of every wave (or lets it back), audited. */
+  async setHold(
+    login: string,
+    hold: boolean,
+    input: { reason: string; ticket: string },
+    actor: string,
+  ): Promise<AccountEntity> {
+    this.checkText(input);
+    return this.dataSource.transaction(async (m) => {
+      const account = await m.findOne(AccountEntity, {
+        where: { login: login.toLowerCase() },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!account) throw new NotFoundError('account', login);
+      await m.query(
+        `UPDATE accounts SET held = $2, hold_reason = $3, hold_ticket = $4, held_by = $5, held_at = CASE WHEN $2 THEN now() END,
+                version = version + 1, updated_at = now() WHERE id = $1`,
+        [account.id, hold, hold ? input.reason : null, hold ? input.ticket : null, hold ? actor : null],
+      );
+      await m.query(
+        `INSERT INTO audit_log (actor, action, account_id, login, reason, ticket, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [
+          actor,
+          hold ? 'support.hold' : 'support.unhold',
+          account.id,
+          account.login,
+          input.reason,
+          input.ticket,
+          JSON.stringify({ held: account.held }),
+          JSON.stringify({ held: hold }),
+        ],
+      );
+      return (await m.findOne(AccountEntity, { where: { id: account.id } }))!;
+    });
+  }
+
+  private checkText(input: { reason: string; ticket: string }): void {
+    const errors = [];
+    if (typeof input.reason !== 'string' || !input.reason.trim() || input.reason.length > MAX_TEXT) {
+      errors.push({ field: 'reason', message: `reason must be a non-empty string of at most ${MAX_TEXT} characters` });
+    }
+    if (typeof input.ticket !== 'string' || !input.ticket.trim() || input.ticket.length > 100) {
+      errors.push({ field: 'ticket', message: 'ticket must be a non-empty string of at most 100 characters' });
+    }
+    if (errors.length) throw new ValidationError(errors);
+  }
+}
+
+/**
+ * Runs one queued operation in the worker: priority slot in the global pace, one PATCH with the operation's own
+ * idempotency key (the same on every retry), then the outcome, the account's new state and the audit row.
+ */
+export class OperationRunner {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly client: MailstoreClient,
+    private readonly throttle: Throttle,
+  ) {}
+
+  async run(operationId: string): Promise<'succeeded' | 'failed' | 'already_done'> {
+    const repo = this.dataSource.getRepository(OperationEntity);
+    const op = await repo.findOne({ where: { id: operationId } });
+    if (!op || op.state === 'succeeded' || op.state === 'failed') return 'already_done';
+    await repo.update({ id: op.id }, { state: 'running', attempts: op.attempts + 1, updatedAt: new Date() });
+    if (!this.client.cachedCapabilities()) await this.client.capabilities();
+    const caps = this.client.cachedCapabilities();
+    const desired = Object.fromEntries(op.protocols.map((p) => [p, op.kind === 'enable']));
+    const startedAt = new Date();
+    const outcome = await withRetries(
+      async () => {
+        await this.throttle.acquire({
+          cost: 1,
+          waveRate: 0,
+          mailstoreRate: caps?.rateLimits.accountUpdatesPerSecond ?? 0,
+          priority: true,
+        });
+        const o = await this.client.patchAccess(
+          op.login,
+          {
+            protocols: desired,
+            revokeSessions: op.kind === 'disable',
+            reason: `support ${op.ticket}: ${op.reason}`.slice(0, 200),
+          },
+          { idempotencyKey: op.idempotencyKey, requestId: `op-${op.id}` },
+        );
+        if (o.kind === 'rate_limited' || o.kind === 'unavailable') await this.throttle.penalize(o.retryAfterMs);
+        return o;
+      },
+      { maxAttempts: 5, maxRateLimitWaitMs: 60_000 },
+    );
+    const latencyMs = Date.now() - startedAt.getTime();
+    return this.dataSource.transaction(async (m) => {
+      await recordCallRow(m, { operationId: op.id, startedAt, latencyMs, outcome });
+      if (outcome.kind === 'ok') {
+        const v = outcome.value;
+        await m.query(
+          `UPDATE accounts SET imap_enabled = COALESCE($2, imap_enabled), pop3_enabled = COALESCE($3, pop3_enabled),
+                  mailstore_version = $4, state_observed_at = now(), updated_at = now() WHERE id = $1`,
+          [op.accountId, v.protocols.imap ?? null, v.protocols.pop3 ?? null, v.version],
+        );
+        await m.query(
+          `UPDATE operations SET state = 'succeeded', outcome = $2, result_version = $3, completed_at = now(), updated_at = now() WHERE id = $1`,
+          [op.id, v.changed ? 'applied' : 'unchanged', v.version],
+        );
+        await m.query(
+          `INSERT INTO audit_log (actor, action, account_id, login, operation_id, reason, ticket, after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [
+            op.actor,
+            `support.${op.kind}d`,
+            op.accountId,
+            op.login,
+            op.id,
+            op.reason,
+            op.ticket,
+            JSON.stringify({ ...v.protocols, version: v.version, changed: v.changed }),
+          ],
+        );
+        return 'succeeded' as const;
+      }
+      const error = {
+        kind: outcome.kind,
+        ...('code' in outcome ? { code: outcome.code } : {}),
+        ...('status' in outcome ? { status: outcome.status } : {}),
+      };
+      await m.query(
+        `UPDATE operations SET state = 'failed', outcome = $2, error = $3, completed_at = now(), updated_at = now() WHERE id = $1`,
+        [op.id, 'code' in outcome ? outcome.code : outcome.kind, JSON.stringify(error)],
+      );
+      await m.query(
+        `INSERT INTO audit_log (actor, action, account_id, login, operation_id, reason, ticket, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [
+          op.actor,
+          `support.${op.kind}_failed`,
+          op.accountId,
+          op.login,
+          op.id,
+          op.reason,
+          op.ticket,
+          JSON.stringify(error),
+        ],
+      );
+      return 'failed' as const;
+    });
+  }
+}
