@@ -203,17 +203,28 @@ async function finishBatchRow(
 
 /**
  * Hands back a batch that was never sent (paused or halted before its first attempt): members pend again,
- * the key is retired unused. A batch that may have reached the mailstore is never released: it keeps its key.
+ * the key is retired unused. If the wave was cancelled or is being rolled back meanwhile, the members end as
+ * cancelled instead (cancel already turned every other pending member into cancelled). A batch that may have
+ * reached the mailstore is never released: it keeps its key.
  */
 export async function releaseBatch(sql: Sql, batch: ClaimedBatch): Promise<void> {
   const seqs = batch.members.map((x) => x.seq);
   if (batch.kind === 'forward') {
+    const [w] = await sql<{ state: string }>(`SELECT state FROM waves WHERE id = $1 FOR SHARE`, [batch.waveId]);
+    const resumable = w !== undefined && ['running', 'paused', 'halted'].includes(w.state);
     await sql(
-      `UPDATE wave_members SET state = 'pending', batch_id = NULL, attempts = GREATEST(attempts - 1, 0)
+      `UPDATE wave_members
+          SET state = $3, batch_id = NULL, attempts = GREATEST(attempts - 1, 0),
+              reason = CASE WHEN $3 = 'cancelled' THEN 'wave_stopped' END,
+              done_at = CASE WHEN $3 = 'cancelled' THEN now() END
         WHERE wave_id = $1 AND seq = ANY($2::int[])`,
-      [batch.waveId, seqs],
+      [batch.waveId, seqs, resumable ? 'pending' : 'cancelled'],
     );
-    await applyCounters(sql, batch.waveId, releaseDelta(seqs.length));
+    await applyCounters(
+      sql,
+      batch.waveId,
+      resumable ? releaseDelta(seqs.length) : { in_flight: -seqs.length, cancelled: seqs.length },
+    );
   } else {
     await sql(
       `UPDATE wave_members SET rollback_state = 'pending', rollback_batch_id = NULL WHERE wave_id = $1 AND seq = ANY($2::int[])`,

@@ -41,6 +41,13 @@ export class Reconciler {
       report.pumpedWaves++;
     }
 
+    // Stopped waves still holding forward batches whose worker died: a forward pump finishes them (same key).
+    const leftovers = await this.dataSource.query<{ id: string; generation: number }[]>(
+      `SELECT DISTINCT w.id, w.generation FROM waves w JOIN wave_batches b ON b.wave_id = w.id
+        WHERE w.state IN ('cancelled', 'rolling_back') AND b.kind = 'forward' AND b.state = 'claimed' AND b.lease_until < now()`,
+    );
+    for (const w of leftovers) await this.commands.addPumps(w.id, 'forward', w.generation, 1);
+
     const ops = await this.dataSource.query<{ id: string }[]>(
       `SELECT id FROM operations WHERE state IN ('queued', 'running') AND updated_at < now() - interval '10 seconds'`,
     );

@@ -66,6 +66,13 @@ redis.call('PEXPIRE', KEYS[1], 3600000)
 return tostring(factor)
 `;
 
+const BLOCKED = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local blocked = tonumber(redis.call('HGET', KEYS[1], 'blocked_until') or '0')
+return tostring(math.max(0, blocked - now))
+`;
+
 const REWARD = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -148,6 +155,11 @@ export class Throttle {
   /** A 429 or 503: nobody starts before retryAfterMs has passed, and the pace halves. */
   async penalize(retryAfterMs: number): Promise<number> {
     return Number(await this.evalScript(PENALIZE, 1, this.mailKey(), Math.max(0, retryAfterMs), this.minFactor));
+  }
+
+  /** How long every dispatcher must still wait after a 429/503 (0 when not blocked). */
+  async blockedMs(): Promise<number> {
+    return Number(await this.evalScript(BLOCKED, 1, this.mailKey()));
   }
 
   /** A successful call: the pace recovers by `step` of the set rate. */

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { DataSource, QueryRunner } from 'typeorm';
-import { backoffMs, Protocol } from '@app/domain';
+import { backoffMs, Protocol, retryAfterWithJitter } from '@app/domain';
 import { BatchResult, MailstoreClient, Outcome } from '@app/mailstore';
 import { WavePumpJob } from '@app/queue';
 import { WaveCommandsService } from '../waves/wave-commands.service';
@@ -32,6 +32,9 @@ export interface EngineSettings {
   /** Request timeout of the mailstore client (the lease must outlast one attempt). */
   requestTimeoutMs: number;
 }
+
+/** Wave states in which forward batches with an unknown outcome are still finished (never new ones). */
+const RESOLVING_STATES = ['cancelled', 'rolling_back'];
 
 export type PumpOutcome = 'drained' | 'stopped' | 'superseded' | 'paused_unreachable' | 'paused_unauthorized';
 
@@ -70,7 +73,7 @@ export class WavePump {
         const wave = await this.loadWave(sql);
         if (!wave) return 'stopped';
         if (wave.generation !== this.job.generation) return 'superseded';
-        if (wave.state !== this.wantedState) return 'stopped';
+        if (wave.state !== this.wantedState) return this.resolveLeftovers(runner, sql, wave);
         const batch = await this.nextBatch(runner, sql, wave);
         if (batch === 'drained') {
           await this.onDrained(sql, wave);
@@ -83,6 +86,30 @@ export class WavePump {
     } finally {
       await runner.release();
     }
+  }
+
+  /**
+   * A cancelled or rolling-back wave may still hold forward batches that reached the mailstore with an unknown
+   * outcome (timeout, reset). Each is finished with its own idempotency key, so every account ends in one
+   * terminal outcome: the replay returns the stored answer, or applies exactly what was asked before the stop
+   * (and a rollback then restores it). No new batch is ever claimed here.
+   */
+  private async resolveLeftovers(runner: QueryRunner, sql: Sql, wave: WaveRuntime): Promise<PumpOutcome> {
+    if (this.job.kind !== 'forward' || !RESOLVING_STATES.includes(wave.state)) return 'stopped';
+    for (;;) {
+      const batch = await inTransaction(runner, () =>
+        takeOverStaleBatch(sql, wave.id, 'forward', this.workerId, this.leaseMs()),
+      );
+      if (!batch) return 'stopped';
+      const result = await this.deliver(runner, sql, wave, batch);
+      if (result !== 'settled') return result;
+    }
+  }
+
+  /** Whether this batch may be sent now: the wave runs, or it is an attempted batch being resolved. */
+  private mayCall(state: string | undefined, batch: ClaimedBatch): boolean {
+    if (state === this.wantedState) return true;
+    return this.job.kind === 'forward' && batch.attempts > 0 && state !== undefined && RESOLVING_STATES.includes(state);
   }
 
   private async loadWave(sql: Sql): Promise<WaveRuntime | null> {
@@ -178,9 +205,16 @@ export class WavePump {
             mailstoreRate: caps?.rateLimits.accountUpdatesPerSecond ?? 0,
             maxWaitMs: 1000,
           },
-          async () => (await this.loadWave(sql))?.state === this.wantedState,
+          async () => this.mayCall((await this.loadWave(sql))?.state, batch),
         );
         if (!acquired) return this.stopWith(runner, sql, batch);
+        // A slot reserved before another pump's 429 must not be used inside that Retry-After.
+        const blocked = await this.throttle.blockedMs();
+        if (blocked > 0) {
+          await extendLease(sql, batch, this.workerId, this.leaseMs() + blocked);
+          await sleep(blocked);
+          continue;
+        }
         const sent = await this.sendGuarded(sql, batch, () =>
           this.client.batch(items, options, {
             idempotencyKey: batch.idempotencyKey,
@@ -201,7 +235,7 @@ export class WavePump {
         await this.record(sql, batch, startedAt, outcome);
         if (outcome.kind === 'rate_limited' || outcome.kind === 'unavailable' || outcome.kind === 'in_progress') {
           // Nothing applied: everybody waits Retry-After and the pace halves; same key next time.
-          await this.throttle.penalize(outcome.retryAfterMs);
+          await this.throttle.penalize(retryAfterWithJitter(outcome.retryAfterMs / 1000, Math.random));
           await extendLease(sql, batch, this.workerId, this.leaseMs() + outcome.retryAfterMs);
           continue;
         }
@@ -262,7 +296,7 @@ export class WavePump {
         `SELECT state, generation FROM waves WHERE id = $1`,
         [batch.waveId],
       );
-      if (!w || w.state !== this.wantedState || w.generation !== this.job.generation) return 'stopped';
+      if (!w || w.generation !== this.job.generation || !this.mayCall(w.state, batch)) return 'stopped';
       await markAttempt(sql, batch, this.workerId, this.leaseMs());
       startedAt = new Date();
       pending = call();
@@ -308,16 +342,26 @@ export class WavePump {
       return;
     }
     if ((counters.in_flight ?? 0) > 0) return; // the last batches settle in other pumps, which finish the wave
-    if ((counters.pending ?? 0) === 0) {
+    // Counters only show committed claims; rows under another pump's uncommitted claim still read as pending
+    // here (MVCC), so these checks never end a step while a claim is being taken.
+    const [w] = await sql<{
+      current_step: number;
+      steps: { percent: number; bakeSeconds: number }[];
+      in_step: boolean;
+      any: boolean;
+    }>(
+      `SELECT current_step, steps,
+              EXISTS (SELECT 1 FROM wave_members WHERE wave_id = $1 AND state = 'pending' AND seq <= COALESCE(step_limit_seq, 2147483647)) AS in_step,
+              EXISTS (SELECT 1 FROM wave_members WHERE wave_id = $1 AND state = 'pending') AS any
+         FROM waves WHERE id = $1`,
+      [wave.id],
+    );
+    if (!w || w.in_step) return;
+    if (!w.any) {
       await this.commands.complete(wave.id);
       return;
     }
-    // Pending members beyond the step's limit: the step is done, bake before the next one.
-    const [w] = await sql<{ current_step: number; steps: { percent: number; bakeSeconds: number }[] }>(
-      `SELECT current_step, steps FROM waves WHERE id = $1`,
-      [wave.id],
-    );
-    if (!w) return;
+    // Pending members only beyond the step's limit: the step is done, bake before the next one.
     const step = w.steps[w.current_step];
     await this.commands.stepPause(wave.id, w.current_step, step?.bakeSeconds ?? 0);
   }
