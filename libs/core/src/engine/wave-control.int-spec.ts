@@ -21,7 +21,7 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
         `SELECT state, status_reason FROM waves WHERE id = $1`,
         [id],
       )
-    )[0]!;
+    )[0];
   const untilState = (id: string, wanted: string, timeoutMs = 30_000) =>
     pollUntil(async () => (await state(id)).state === wanted, { timeoutMs, description: `wave ${wanted}` });
   const logins = (from: number, to: number) =>
@@ -112,7 +112,7 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
       `SELECT count(*) AS done FROM wave_members WHERE wave_id = $1 AND state <> 'pending'`,
       [wave.id],
     );
-    expect(Number(atBake!.done)).toBe(20); // 10 % of 200, not one more
+    expect(Number(atBake.done)).toBe(20); // 10 % of 200, not one more
     await untilState(wave.id, 'completed');
     const actions = await h.db.dataSource.query<{ action: string; actor: string }[]>(
       `SELECT action, actor FROM audit_log WHERE wave_id = $1 AND action LIKE 'wave.%' ORDER BY id`,
