@@ -1,0 +1,100 @@
+import { DateTime } from 'luxon';
+import { createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import { WaveCommandsService } from './wave-commands.service';
+
+describe('wave scheduling (real PostgreSQL, Redis, simulator)', () => {
+  let h: EngineHarness;
+  beforeAll(async () => {
+    h = await createEngineHarness('schedule', { accounts: 200 });
+    await h.importPopulation({ count: 200, seed: 9 });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  const base = {
+    selector: { type: 'cohorts' as const, cohorts: ['general'] },
+    protocols: ['imap' as const],
+    ratePerSecond: 1000,
+  };
+  const row = async (id: string) =>
+    (
+      await h.db.dataSource.query<
+        { state: string; start_at: Date; schedule_lateness_ms: number | null; schedule_fired_at: Date | null }[]
+      >(`SELECT state, start_at, schedule_lateness_ms, schedule_fired_at FROM waves WHERE id = $1`, [id])
+    )[0]!;
+
+  it('maps a local start time to the right instant across DST', async () => {
+    const summer = await h.commands.create(
+      { ...base, name: 'summer', startLocal: '2026-05-09T08:00', timeZone: 'Europe/Paris' },
+      'ops:test',
+    );
+    expect((await row(summer.id)).start_at.toISOString()).toBe('2026-05-09T06:00:00.000Z');
+    const winter = await h.commands.create(
+      { ...base, name: 'winter', startLocal: '2026-11-30T08:00', timeZone: 'Europe/Paris' },
+      'ops:test',
+    );
+    expect((await row(winter.id)).start_at.toISOString()).toBe('2026-11-30T07:00:00.000Z');
+    // The fall-back hour happens twice: the first occurrence (still summer time) is taken.
+    const ambiguous = await h.commands.create(
+      { ...base, name: 'fall back', startLocal: '2026-10-25T02:30', timeZone: 'Europe/Paris' },
+      'ops:test',
+    );
+    expect((await row(ambiguous.id)).start_at.toISOString()).toBe('2026-10-25T00:30:00.000Z');
+  });
+
+  it('refuses a local time that does not exist (spring forward) or an unknown zone, naming the field', async () => {
+    await expect(
+      h.commands.create({ ...base, name: 'gap', startLocal: '2026-03-29T02:30', timeZone: 'Europe/Paris' }, 'ops:test'),
+    ).rejects.toMatchObject({ status: 400, extra: { errors: [expect.objectContaining({ field: 'startLocal' })] } });
+    await expect(
+      h.commands.create(
+        { ...base, name: 'zone', startLocal: '2026-05-09T08:00', timeZone: 'Europe/Atlantis' },
+        'ops:test',
+      ),
+    ).rejects.toMatchObject({ status: 400, extra: { errors: [expect.objectContaining({ field: 'timeZone' })] } });
+  });
+
+  it('fires exactly once when two schedulers race, and records how late it fired', async () => {
+    const past = DateTime.now().setZone('America/New_York').minus({ minutes: 3 }).toFormat("yyyy-MM-dd'T'HH:mm");
+    const wave = await h.commands.create(
+      { ...base, name: 'late', startLocal: past, timeZone: 'America/New_York' },
+      'ops:test',
+    );
+    await h.commands.schedule(wave.id, 'ops:test');
+    const other = new WaveCommandsService(h.db.dataSource, h.producer);
+    const results = await Promise.all([
+      h.commands.fireSchedule(wave.id),
+      other.fireSchedule(wave.id),
+      other.fireSchedule(wave.id),
+    ]);
+    expect(results.filter((r) => r !== null)).toHaveLength(1);
+    const r = await row(wave.id);
+    expect(r.state).toBe('running');
+    expect(r.schedule_lateness_ms).toBeGreaterThanOrEqual(120_000);
+    const fired = await h.db.dataSource.query(
+      `SELECT count(*)::int AS n FROM audit_log WHERE wave_id = $1 AND action = 'wave.schedule_fired'`,
+      [wave.id],
+    );
+    expect(fired).toEqual([{ n: 1 }]);
+  });
+
+  it('starts a scheduled wave at its time through the worker (delayed job, reconciler as safety net)', async () => {
+    await h.startWorker();
+    const soon = DateTime.now().setZone('Asia/Tokyo').plus({ seconds: 3 }).startOf('second');
+    const wave = await h.commands.create(
+      { ...base, name: 'soon', startLocal: soon.toFormat("yyyy-MM-dd'T'HH:mm:ss"), timeZone: 'Asia/Tokyo' },
+      'ops:test',
+    );
+    await h.commands.schedule(wave.id, 'ops:test');
+    expect((await row(wave.id)).state).toBe('scheduled');
+    await pollUntil(async () => (await row(wave.id)).state === 'completed', {
+      timeoutMs: 90_000,
+      intervalMs: 250,
+      description: 'fired and completed',
+    });
+    const r = await row(wave.id);
+    expect(r.schedule_fired_at!.getTime()).toBeGreaterThanOrEqual(soon.toMillis());
+    expect(r.schedule_lateness_ms).toBeLessThan(5000);
+  });
+});
