@@ -1,0 +1,22 @@
+/**
+ * The mailstore provisioning-contract simulator (docs: ../shared/docs/provisioning-contract.md).
+ * Start it in-process with startSimulator(), or as a process with `npm run start:sim` (main.ts).
+ */
+export { generatedLogin } from './account-seed';
+export { DEFAULT_RATE_LIMITS } from './rate-limiter';
+export { DEFAULT_TOKEN } from './sim-state';
+export { startSimulator } from './simulator';
+export type {
+  AccountView,
+  CallLogEntry,
+  Counters,
+  Endpoint,
+  FaultConfig,
+  FaultEndpoint,
+  FaultKind,
+  Propagation,
+  RateLimits,
+  RunningSimulator,
+  Scope,
+  SimulatorOptions,
+} from './sim.types';
