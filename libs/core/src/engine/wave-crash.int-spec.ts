@@ -73,7 +73,7 @@ describe('crash safety (worker processes, real services)', () => {
 
     await pollUntil(
       async () =>
-        (await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [wave.id]))[0]!
+        (await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [wave.id]))[0]
           .state === 'completed',
       { timeoutMs: 120_000, description: 'wave completed' },
     );
@@ -85,7 +85,7 @@ describe('crash safety (worker processes, real services)', () => {
       `SELECT count(*) AS n FROM wave_members WHERE wave_id = $1 AND state IN ('pending', 'in_flight')`,
       [wave.id],
     );
-    expect(Number(open!.n)).toBe(0);
+    expect(Number(open.n)).toBe(0);
 
     const applied = new Map<string, number>();
     for (const c of h.sim.calls()) for (const acc of c.applied) applied.set(acc, (applied.get(acc) ?? 0) + 1);

@@ -22,7 +22,7 @@ describe('wave scheduling (real PostgreSQL, Redis, simulator)', () => {
       await h.db.dataSource.query<
         { state: string; start_at: Date; schedule_lateness_ms: number | null; schedule_fired_at: Date | null }[]
       >(`SELECT state, start_at, schedule_lateness_ms, schedule_fired_at FROM waves WHERE id = $1`, [id])
-    )[0]!;
+    )[0];
 
   it('maps a local start time to the right instant across DST', async () => {
     const summer = await h.commands.create(
