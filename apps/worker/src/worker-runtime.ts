@@ -2,7 +2,7 @@ import { Job, Worker } from 'bullmq';
 import { DataSource } from 'typeorm';
 import Redis from 'ioredis';
 import { EnvironmentDto } from '@app/config';
-import { OperationRunner, Reconciler, Throttle, WaveCommandsService, WavePump } from '@app/core';
+import { GateEvaluator, OperationRunner, Reconciler, Throttle, WaveCommandsService, WavePump } from '@app/core';
 import { createDataSource } from '@app/db';
 import { MailstoreClient } from '@app/mailstore';
 import { createRedis, JOBS, JobPayloads, QUEUES, QueueProducer, WORKER_SETTINGS } from '@app/queue';
@@ -42,6 +42,7 @@ export async function startWorker(
   const commands = new WaveCommandsService(dataSource, producer);
   const operations = new OperationRunner(dataSource, client, throttle);
   const reconciler = new Reconciler(dataSource, producer, commands);
+  const gates = new GateEvaluator(dataSource, commands);
   const settings = {
     incidentAt: new Date(config.INCIDENT_AT),
     leaseMs: 15000,
@@ -92,10 +93,22 @@ export async function startWorker(
   };
   reconcile();
   const timer = setInterval(reconcile, config.RECONCILE_INTERVAL_MS);
+  // Gates act within ~1 s of a breaching sample (target: 5 s); one round at a time per process.
+  let evaluating: Promise<unknown> = Promise.resolve();
+  let busy = false;
+  const gateTimer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    evaluating = gates
+      .evaluateAll()
+      .catch((err: unknown) => log({ level: 'warn', msg: 'gate evaluation failed', error: String(err) }))
+      .finally(() => (busy = false));
+  }, config.GATE_INTERVAL_MS);
 
   return {
     stop: async (deadlineMs = 20000) => {
       clearInterval(timer);
+      clearInterval(gateTimer);
       abort.abort();
       const hard = setTimeout(() => {
         log({ level: 'error', msg: 'shutdown deadline passed, exiting' });
@@ -103,6 +116,7 @@ export async function startWorker(
       }, deadlineMs);
       hard.unref();
       await reconciling;
+      await evaluating;
       await Promise.all(workers.map((w) => w.close()));
       await producer.close();
       await client.close();

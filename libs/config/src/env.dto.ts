@@ -61,6 +61,13 @@ export class EnvironmentDto {
   @Max(600000)
   RECONCILE_INTERVAL_MS = 5000;
 
+  /** How often each worker evaluates the gates of running waves. */
+  @Transform(toInt)
+  @IsInt({ message: 'GATE_INTERVAL_MS must be an integer' })
+  @Min(100)
+  @Max(60000)
+  GATE_INTERVAL_MS = 1000;
+
   /** Mailstore request timeout (whole exchange). */
   @Transform(toInt)
   @IsInt({ message: 'MAILSTORE_TIMEOUT_MS must be an integer' })

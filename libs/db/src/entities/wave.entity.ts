@@ -97,6 +97,13 @@ export class WaveEntity {
   @Column({ name: 'rollback_completed_at', type: 'timestamptz', nullable: true })
   rollbackCompletedAt!: Date | null;
 
+  /** The latest gate evaluation: [{gate, status, value, threshold, control, reason}]. */
+  @Column({ name: 'gate_state', type: 'jsonb', nullable: true })
+  gateState!: Record<string, unknown>[] | null;
+
+  @Column({ name: 'gate_evaluated_at', type: 'timestamptz', nullable: true })
+  gateEvaluatedAt!: Date | null;
+
   /** Bumped on every (re)start of dispatch; pumps of an older generation exit. */
   @Column({ type: 'integer', default: 0 })
   generation!: number;
