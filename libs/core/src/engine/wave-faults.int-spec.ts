@@ -1,0 +1,142 @@
+import { countersFromTruth, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import { OperationService } from '../support/operation.service';
+
+/**
+ * The fault suite's mailstore scenarios: answers lost after applying, hanging calls, a mailstore unreachable
+ * long enough to pause the wave, and a rollback racing a support change. Each checks the brief's invariants.
+ */
+describe('mailstore faults (real PostgreSQL, Redis, simulator, worker)', () => {
+  let h: EngineHarness;
+  let next = 1;
+
+  beforeAll(async () => {
+    h = await createEngineHarness('faults', { accounts: 5000 }, { MAILSTORE_TIMEOUT_MS: '800' });
+    await h.importPopulation({ count: 5000, seed: 31, leakedShare: 0 });
+    await h.startWorker();
+  });
+  afterAll(async () => {
+    h.sim.setFaults({});
+    await h.close();
+  });
+  afterEach(() => h.sim.setFaults({}));
+
+  const logins = (n: number) => Array.from({ length: n }, () => `user${next++}@example.test`);
+  const state = async (id: string) =>
+    (
+      await h.db.dataSource.query<{ state: string; status_reason: string | null }[]>(
+        `SELECT state, status_reason FROM waves WHERE id = $1`,
+        [id],
+      )
+    )[0];
+  const untilState = (id: string, wanted: string, timeoutMs = 30_000) =>
+    pollUntil(async () => (await state(id)).state === wanted, { timeoutMs, description: `wave ${wanted}` });
+  const start = async (members: string[], rate = 5000, batchSize = 50) => {
+    const w = await h.commands.create(
+      {
+        name: 'fault',
+        selector: { type: 'logins', logins: members },
+        protocols: ['imap', 'pop3'],
+        ratePerSecond: rate,
+        batchSize,
+      },
+      'ops:test',
+    );
+    await h.commands.start(w.id, 'ops:test');
+    return w.id;
+  };
+
+  /** Invariants 1, 2, 4 and the simulator agreeing with the service, for one wave. */
+  async function expectInvariants(waveId: string, members: string[]): Promise<void> {
+    const counters = await h.counters(waveId);
+    expect(counters).toEqual(await countersFromTruth(h.db, waveId));
+    expect((counters.enabled ?? 0) + (counters.skipped ?? 0) + (counters.failed ?? 0) + (counters.cancelled ?? 0)).toBe(
+      members.length,
+    );
+    const applied = new Map<string, number>();
+    for (const c of h.sim.calls())
+      for (const a of c.applied) if (members.includes(a)) applied.set(a, (applied.get(a) ?? 0) + 1);
+    expect([...applied.values()].every((n) => n === 1)).toBe(true);
+    const rows = await h.db.dataSource.query<{ login: string; state: string }[]>(
+      `SELECT a.login, m.state FROM wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = $1`,
+      [waveId],
+    );
+    for (const r of rows) {
+      const sim = h.sim.account(r.login)!.protocols;
+      expect([r.login, r.state, sim.imap && sim.pop3]).toEqual([r.login, r.state, r.state === 'enabled']);
+    }
+  }
+
+  it('answers lost after applying: retried with the same key, replayed, applied once', async () => {
+    h.sim.setFaults({ rateDropAfterApply: 0.4, endpoints: ['batch'], seed: 7 });
+    const members = logins(600);
+    const id = await start(members);
+    await untilState(id, 'completed');
+    const dropped = h.sim.calls().filter((c) => c.outcome === 'dropped_after_apply' && c.idempotencyKey?.includes(id));
+    expect(dropped.length).toBeGreaterThan(0);
+    for (const d of dropped) {
+      const replay = h.sim.calls().find((c) => c.idempotencyKey === d.idempotencyKey && c.outcome === 'replayed');
+      expect(replay).toBeDefined();
+    }
+    await expectInvariants(id, members);
+  });
+
+  it('hanging calls time out and are retried with the same key; nothing lost', async () => {
+    h.sim.setFaults({ rateHang: 0.25, hangMs: 1500, endpoints: ['batch'], seed: 3 });
+    const members = logins(400);
+    const id = await start(members);
+    await untilState(id, 'completed', 60_000);
+    expect(h.sim.calls().some((c) => c.outcome === 'hang' && c.idempotencyKey?.includes(id))).toBe(true);
+    await expectInvariants(id, members);
+  });
+
+  it('a mailstore unreachable for a while pauses the wave; after ops resume it finishes without loss', async () => {
+    const members = logins(1200);
+    const id = await start(members, 1000, 20);
+    await pollUntil(async () => ((await h.counters(id)).enabled ?? 0) >= 100, { description: 'under way' });
+    h.sim.setFaults({ unreachable: true });
+    await untilState(id, 'paused', 30_000);
+    expect((await state(id)).status_reason).toBe('mailstore_unreachable');
+    const [held] = await h.db.dataSource.query<{ n: string }[]>(
+      `SELECT count(*) AS n FROM wave_batches WHERE wave_id = $1 AND state = 'claimed' AND attempts > 0`,
+      [id],
+    );
+    expect(Number(held.n)).toBeGreaterThan(0); // kept with its key, not released
+    h.sim.setFaults({});
+    await h.commands.resume(id, 'ops:test');
+    await untilState(id, 'completed');
+    await expectInvariants(id, members);
+  });
+
+  it("rollback racing a support change: the changed account is reported as a conflict and keeps support's change", async () => {
+    const members = logins(100);
+    const id = await start(members);
+    await untilState(id, 'completed');
+    const support = new OperationService(h.db.dataSource, h.producer, new Date(h.config.INCIDENT_AT));
+    const target = members[10];
+    const op = await support.request(
+      target,
+      'disable',
+      { protocols: ['pop3'], reason: 'customer asked', ticket: 'INC-7' },
+      'support:test',
+    );
+    await pollUntil(async () => (await support.get(op.id)).state === 'succeeded', {
+      description: 'support change applied',
+    });
+    expect(h.sim.account(target)!.protocols).toEqual({ imap: true, pop3: false });
+
+    await h.commands.rollback(id, 'ops:test');
+    await untilState(id, 'rolled_back');
+    const [member] = await h.db.dataSource.query<{ rollback_state: string }[]>(
+      `SELECT m.rollback_state FROM wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = $1 AND a.login = $2`,
+      [id, target],
+    );
+    expect(member.rollback_state).toBe('conflict');
+    expect(h.sim.account(target)!.protocols).toEqual({ imap: true, pop3: false }); // support's change kept
+    for (const other of members.filter((m) => m !== target))
+      expect(h.sim.account(other)!.protocols).toEqual({ imap: false, pop3: false });
+    const counters = await h.counters(id);
+    expect(counters['rollback:conflict']).toBe(1);
+    expect(counters['rollback:rolled_back']).toBe(members.length - 1);
+    expect(counters).toEqual(await countersFromTruth(h.db, id));
+  });
+});
