@@ -334,10 +334,12 @@ export class WaveCommandsService {
       const sql = sqlOf(runner);
       const result = await inTransaction(runner, async () => {
         await sql('SELECT pg_advisory_xact_lock($1, hashtext($2))', [WAVE_LOCK_CLASS, id]);
+        // NO KEY UPDATE, not UPDATE: pumps insert batch and counter rows that reference the wave (FOR KEY SHARE);
+        // a full FOR UPDATE here would deadlock with a claim whose member rows this command then waits for.
         const [wave] = await sql<WaveRow>(
           `SELECT id, state, status_reason, selector, protocols, steps, current_step, member_count, start_at,
                   concurrency, generation, version
-             FROM waves WHERE id = $1 FOR UPDATE`,
+             FROM waves WHERE id = $1 FOR NO KEY UPDATE`,
           [id],
         );
         if (!wave) throw new NotFoundError('wave', id);
