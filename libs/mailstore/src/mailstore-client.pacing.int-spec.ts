@@ -17,8 +17,14 @@ afterEach(async () => {
   await sim.close();
 });
 
+/**
+ * SAFETY: a wider margin than production's 0.9, so that scheduling jitter on a loaded 2-core CI machine (two
+ * Jest workers, worker processes) cannot bunch paced requests into a 429; the rule under test is unchanged.
+ */
+const SAFETY = 0.7;
+
 function client(pacing: 'advertised' | 'off'): MailstoreClient {
-  const c = new MailstoreClient({ baseUrl: sim.baseUrl, token: 'sim-token', pacing });
+  const c = new MailstoreClient({ baseUrl: sim.baseUrl, token: 'sim-token', pacing, pacingSafetyFactor: SAFETY });
   clients.push(c);
   return c;
 }
@@ -44,7 +50,7 @@ describe('pacing', () => {
     const calls = sim.calls(since).filter((x) => x.endpoint === 'get');
     expect(calls).toHaveLength(25);
     expect(calls.filter((x) => x.status === 429)).toHaveLength(0);
-    // Burst then 9/s (0.9 × 10): 25 calls take at least (25 - 5) / 10 s even at the full rate.
+    // Burst then 7/s (0.7 × 10): 25 calls take at least (25 - 5) / 10 s even at the full rate.
     const span = calls[calls.length - 1].startedAt - calls[0].startedAt;
     expect(span).toBeGreaterThanOrEqual(2_000);
     expect(peak(calls, 1_000)).toBeLessThanOrEqual(LIMITS.requestBurst + LIMITS.requestsPerSecond);
@@ -64,8 +70,8 @@ describe('pacing', () => {
     expect(outs.map((o) => o.kind)).toEqual(Array(5).fill('ok'));
     const calls = sim.calls().filter((x) => x.endpoint === 'batch');
     expect(calls.filter((x) => x.status === 429)).toHaveLength(0);
-    // 100 updates, burst 18 (0.9 × 20), then 36/s: the last batch starts ≥ (100 - 20 - 18) / 36 s after the first.
-    expect(calls[calls.length - 1].startedAt - calls[0].startedAt).toBeGreaterThanOrEqual(1_700);
+    // 100 updates, burst 14 (0.7 × 20), then 28/s: the last batch starts ≥ (100 - 20 - 14) / 28 s after the first.
+    expect(calls[calls.length - 1].startedAt - calls[0].startedAt).toBeGreaterThanOrEqual(2_300);
   });
 
   it('without pacing the same burst meets 429s (the limiter is real)', async () => {

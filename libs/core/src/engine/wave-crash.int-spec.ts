@@ -101,5 +101,5 @@ describe('crash safety (worker processes, real services)', () => {
       return !(s.imap && s.pop3);
     });
     expect(mismatched).toEqual([]);
-  });
+  }, 300_000); // its own waits are bounded by the pollUntil deadlines above
 });
