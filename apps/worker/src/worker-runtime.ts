@@ -2,7 +2,15 @@ import { Job, Worker } from 'bullmq';
 import { DataSource } from 'typeorm';
 import Redis from 'ioredis';
 import { EnvironmentDto } from '@app/config';
-import { GateEvaluator, OperationRunner, Reconciler, Throttle, WaveCommandsService, WavePump } from '@app/core';
+import {
+  GateEvaluator,
+  OperationRunner,
+  Reconciler,
+  Throttle,
+  WaveCommandsService,
+  WavePump,
+  WaveVerifier,
+} from '@app/core';
 import { createDataSource } from '@app/db';
 import { MailstoreClient } from '@app/mailstore';
 import { createRedis, JOBS, JobPayloads, QUEUES, QueueProducer, WORKER_SETTINGS } from '@app/queue';
@@ -41,7 +49,8 @@ export async function startWorker(
   const throttle = new Throttle(redis, config.REDIS_PREFIX);
   const commands = new WaveCommandsService(dataSource, producer);
   const operations = new OperationRunner(dataSource, client, throttle);
-  const reconciler = new Reconciler(dataSource, producer, commands);
+  const verifier = new WaveVerifier(dataSource, client, commands);
+  const reconciler = new Reconciler(dataSource, producer, commands, verifier);
   const gates = new GateEvaluator(dataSource, commands);
   const settings = {
     incidentAt: new Date(config.INCIDENT_AT),
@@ -54,7 +63,17 @@ export async function startWorker(
 
   const handlers: { [N in keyof JobPayloads]: (job: Job<JobPayloads[N]>) => Promise<string> } = {
     [JOBS.wavePump]: (job) =>
-      new WavePump(dataSource, client, throttle, commands, settings, job.data, job.id ?? 'pump', abort.signal).run(),
+      new WavePump(
+        dataSource,
+        client,
+        throttle,
+        commands,
+        verifier,
+        settings,
+        job.data,
+        job.id ?? 'pump',
+        abort.signal,
+      ).run(),
     [JOBS.waveStart]: async (job) => ((await commands.fireSchedule(job.data.waveId)) ? 'fired' : 'skipped'),
     [JOBS.waveBakeEnd]: async (job) =>
       (await commands.endBake(job.data.waveId, job.data.step)) ? 'resumed' : 'skipped',

@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { createTestDatabase, TestDatabase } from '@app/testing';
+import { MIGRATIONS } from '../../../migrations';
 import { migrate } from './migrate';
 import { withDatabase } from './database-url';
 import { TEST_SERVER_URL, runDatabasePrefix, runId } from '@app/testing';
@@ -17,7 +18,7 @@ describe('schema and migrations (real PostgreSQL)', () => {
     const url = withDatabase(TEST_SERVER_URL, `${runDatabasePrefix(runId())}_fresh`);
     const first = await migrate(url);
     expect(first.createdDatabase).toBe(true);
-    expect(first.applied).toEqual(['InitialSchema1764270000000', 'WaveGeneration1764280000000', 'GateState1764290000000']);
+    expect(first.applied).toEqual(MIGRATIONS.map((m) => m.name));
     const second = await migrate(url);
     expect(second).toEqual({ createdDatabase: false, applied: [] });
     const c = new Client({ connectionString: url });
@@ -44,7 +45,7 @@ describe('schema and migrations (real PostgreSQL)', () => {
   it('runs two migrators at once without applying anything twice', async () => {
     const url = withDatabase(TEST_SERVER_URL, `${runDatabasePrefix(runId())}_race`);
     const [a, b] = await Promise.all([migrate(url), migrate(url)]);
-    expect([...a.applied, ...b.applied].sort()).toEqual(['GateState1764290000000', 'InitialSchema1764270000000', 'WaveGeneration1764280000000']);
+    expect([...a.applied, ...b.applied].sort()).toEqual(MIGRATIONS.map((m) => m.name).sort());
   });
 
   it('refuses UPDATE, DELETE and TRUNCATE on the audit log', async () => {

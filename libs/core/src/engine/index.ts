@@ -3,3 +3,4 @@ export * from './reconciler';
 export * from './sql';
 export * from './throttle';
 export * from './wave-pump';
+export * from './wave-verifier';

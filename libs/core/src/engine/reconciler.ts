@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { QueueProducer } from '@app/queue';
 import { WaveCommandsService } from '../waves/wave-commands.service';
+import { WaveVerifier } from './wave-verifier';
 
 export interface ReconcileReport {
   firedSchedules: number;
@@ -19,6 +20,7 @@ export class Reconciler {
     private readonly dataSource: DataSource,
     private readonly producer: QueueProducer,
     private readonly commands: WaveCommandsService,
+    private readonly verifier?: WaveVerifier,
   ) {}
 
   async run(): Promise<ReconcileReport> {
@@ -39,6 +41,13 @@ export class Reconciler {
     for (const w of active) {
       await this.commands.addPumps(w.id, w.state === 'running' ? 'forward' : 'rollback', w.generation, w.concurrency);
       report.pumpedWaves++;
+    }
+
+    if (this.verifier) {
+      const due = await this.dataSource.query<{ id: string }[]>(
+        `SELECT id FROM waves WHERE state = 'running' AND verify_due_at <= now() AND (verification->>'done') IS NULL`,
+      );
+      for (const w of due) await this.verifier.verify(w.id);
     }
 
     // Stopped waves still holding forward batches whose worker died: a forward pump finishes them (same key).

@@ -19,6 +19,7 @@ import { claimForwardBatch } from './forward-batch.repository';
 import { claimRollbackBatch, queueRollback } from './rollback-batch.repository';
 import { inTransaction, Sql, sqlOf, WAVE_LOCK_CLASS } from './sql';
 import { sleep, Throttle } from './throttle';
+import { WaveVerifier } from './wave-verifier';
 
 export interface EngineSettings {
   /** Passwords changed at or before this instant are considered known to the attackers. */
@@ -51,6 +52,7 @@ export class WavePump {
     private readonly client: MailstoreClient,
     private readonly throttle: Throttle,
     private readonly commands: WaveCommandsService,
+    private readonly verifier: WaveVerifier,
     private readonly settings: EngineSettings,
     private readonly job: WavePumpJob,
     jobId: string,
@@ -358,7 +360,8 @@ export class WavePump {
     );
     if (!w || w.in_step) return;
     if (!w.any) {
-      await this.commands.complete(wave.id);
+      // Eventual propagation: the verifier completes the wave after its read-back.
+      if (await this.verifier.readyToComplete(wave.id)) await this.commands.complete(wave.id);
       return;
     }
     // Pending members only beyond the step's limit: the step is done, bake before the next one.

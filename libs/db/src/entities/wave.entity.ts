@@ -104,6 +104,13 @@ export class WaveEntity {
   @Column({ name: 'gate_evaluated_at', type: 'timestamptz', nullable: true })
   gateEvaluatedAt!: Date | null;
 
+  /** Eventual propagation: read-back plan and result ({dueAt, sample, checked, mismatches}). */
+  @Column({ type: 'jsonb', nullable: true })
+  verification!: Record<string, unknown> | null;
+
+  @Column({ name: 'verify_due_at', type: 'timestamptz', nullable: true })
+  verifyDueAt!: Date | null;
+
   /** Bumped on every (re)start of dispatch; pumps of an older generation exit. */
   @Column({ type: 'integer', default: 0 })
   generation!: number;
