@@ -94,9 +94,22 @@ export async function createEngineHarness(
   };
 }
 
-/** Counters recomputed from wave_members: what the incremental counters must equal at rest (invariant 4). */
-export async function countersFromTruth(db: TestDatabase, waveId: string): Promise<Record<string, number>> {
-  const rows = await db.dataSource.query<{ name: string; value: string }[]>(
+/** Anything that runs SQL: a DataSource, or a QueryRunner inside a snapshot transaction. */
+export interface Queryable {
+  query(sql: string, params?: unknown[]): Promise<unknown>;
+}
+
+/**
+ * Counters recomputed from wave_members: what the incremental counters must equal (invariant 4). Pass a
+ * QueryRunner in a REPEATABLE READ transaction to compare both in one snapshot while the wave runs.
+ */
+export async function countersFromTruth(
+  source: TestDatabase | Queryable,
+  waveId: string,
+): Promise<Record<string, number>> {
+  // A QueryRunner also has a dataSource property: tell a TestDatabase by its drop().
+  const q: Queryable = 'drop' in source ? source.dataSource : source;
+  const rows = (await q.query(
     `SELECT 'total' AS name, count(*) AS value FROM wave_members WHERE wave_id = $1
      UNION ALL SELECT state, count(*) FROM wave_members WHERE wave_id = $1 GROUP BY state
      UNION ALL SELECT state || ':' || reason, count(*) FROM wave_members WHERE wave_id = $1 AND reason IS NOT NULL AND state <> 'cancelled' GROUP BY state, reason
@@ -104,6 +117,6 @@ export async function countersFromTruth(db: TestDatabase, waveId: string): Promi
      UNION ALL SELECT 'rollback:total', count(*) FROM wave_members WHERE wave_id = $1 AND rollback_state IS NOT NULL
      UNION ALL SELECT 'rollback:failed:' || rollback_reason, count(*) FROM wave_members WHERE wave_id = $1 AND rollback_state = 'failed' GROUP BY rollback_reason`,
     [waveId],
-  );
+  )) as { name: string; value: string }[];
   return Object.fromEntries(rows.filter((r) => Number(r.value) > 0).map((r) => [r.name, Number(r.value)]));
 }
