@@ -32,8 +32,10 @@ export async function createEngineHarness(
   label: string,
   simOptions: SimulatorOptions = {},
   envOverrides: Record<string, string> = {},
+  /** Another PostgreSQL server (e.g. a private cluster the test restarts); default: the shared test server. */
+  serverUrl?: string,
 ): Promise<EngineHarness> {
-  const db = await createTestDatabase(label);
+  const db = await createTestDatabase(label, serverUrl);
   const redis = await createTestRedis(label);
   const sim = await startSimulator({ port: 0, rateLimits: 'none', ...simOptions });
   const env = {
