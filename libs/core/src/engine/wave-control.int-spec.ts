@@ -78,7 +78,7 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
     expect(throttled).toHaveLength(4);
     // Nobody starts within Retry-After (1 s) of a throttled answer, once the answer has reached the worker
     // (GRACE: the answer's way back and the Redis write that blocks every dispatcher).
-    const GRACE_MS = 100;
+    const GRACE_MS = 200;
     for (const t of throttled) {
       const inside = calls.filter((c) => c.startedAt > t.endedAt! + GRACE_MS && c.startedAt < t.endedAt! + 1000);
       expect(inside).toEqual([]);

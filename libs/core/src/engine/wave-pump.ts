@@ -224,6 +224,7 @@ export class WavePump {
           }),
         );
         if (sent === 'stopped') return this.stopWith(runner, sql, batch);
+        if (sent === 'blocked') continue; // the loop waits out the block before trying again
         const { outcome, startedAt } = sent;
         if (outcome.kind === 'ok') {
           await inTransaction(runner, async () => {
@@ -234,13 +235,15 @@ export class WavePump {
           await this.throttle.reward();
           return 'settled';
         }
-        await this.record(sql, batch, startedAt, outcome);
         if (outcome.kind === 'rate_limited' || outcome.kind === 'unavailable' || outcome.kind === 'in_progress') {
-          // Nothing applied: everybody waits Retry-After and the pace halves; same key next time.
+          // Nothing applied: everybody waits Retry-After and the pace halves; same key next time. Blocking
+          // comes first, before any bookkeeping, so other dispatchers learn of it as early as possible.
           await this.throttle.penalize(retryAfterWithJitter(outcome.retryAfterMs / 1000, Math.random));
+          await this.record(sql, batch, startedAt, outcome);
           await extendLease(sql, batch, this.workerId, this.leaseMs() + outcome.retryAfterMs);
           continue;
         }
+        await this.record(sql, batch, startedAt, outcome);
         if (outcome.kind === 'retryable') {
           failures++;
           if (failures >= this.settings.maxConsecutiveFailures) {
@@ -289,7 +292,7 @@ export class WavePump {
     sql: Sql,
     batch: ClaimedBatch,
     call: () => Promise<Outcome<BatchResult>>,
-  ): Promise<'stopped' | { outcome: Outcome<BatchResult>; startedAt: Date }> {
+  ): Promise<'stopped' | 'blocked' | { outcome: Outcome<BatchResult>; startedAt: Date }> {
     await sql('SELECT pg_advisory_lock_shared($1, hashtext($2))', [WAVE_LOCK_CLASS, batch.waveId]);
     let pending: Promise<Outcome<BatchResult>>;
     let startedAt: Date;
@@ -299,6 +302,8 @@ export class WavePump {
         [batch.waveId],
       );
       if (!w || w.generation !== this.job.generation || !this.mayCall(w.state, batch)) return 'stopped';
+      // Last look at the Retry-After block (another pump may have been throttled since our slot was reserved).
+      if ((await this.throttle.blockedMs()) > 0) return 'blocked';
       await markAttempt(sql, batch, this.workerId, this.leaseMs());
       startedAt = new Date();
       pending = call();
