@@ -2,6 +2,7 @@ import { InitialSchema1764270000000 } from './1764270000000-initial-schema';
 import { WaveGeneration1764280000000 } from './1764280000000-wave-generation';
 import { GateState1764290000000 } from './1764290000000-gate-state';
 import { WaveVerification1764300000000 } from './1764300000000-wave-verification';
+import { OperationRollback1764310000000 } from './1764310000000-operation-rollback';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   WaveGeneration1764280000000,
   GateState1764290000000,
   WaveVerification1764300000000,
+  OperationRollback1764310000000,
 ];

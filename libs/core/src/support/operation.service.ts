@@ -4,7 +4,8 @@ import { hasActiveOverride, isProtocol, Protocol, supportDisableDecision, suppor
 import { AccountEntity, OperationEntity } from '@app/db';
 import { MailstoreClient, withRetries } from '@app/mailstore';
 import { QueueProducer } from '@app/queue';
-import { NotFoundError, ValidationError } from '../errors';
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { applyCounters } from '../engine/sql';
 import { recordCallRow } from './operation-calls';
 import { Throttle } from '../engine/throttle';
 
@@ -113,6 +114,93 @@ export class OperationService {
     return op;
   }
 
+  /**
+   * Rolls one account back to the state it had before a wave opened it (the latest wave that enabled it, or the
+   * given one): only the protocols that wave turned on, with If-Match on the version our change produced, so a
+   * later change (by support, say) is reported as a conflict and kept. The member is marked in flight at once,
+   * so a wave rollback cannot restore it twice.
+   */
+  async requestRollback(
+    login: string,
+    input: { waveId?: string; reason: string; ticket: string },
+    actor: string,
+  ): Promise<OperationEntity> {
+    this.checkText(input);
+    const op = await this.dataSource.transaction(async (m) => {
+      const account = await m.findOne(AccountEntity, { where: { login: login.toLowerCase() } });
+      if (!account) throw new NotFoundError('account', login);
+      const rows = await m.query<
+        {
+          wave_id: string;
+          seq: number;
+          prior_imap: boolean;
+          prior_pop3: boolean;
+          result_version: number | null;
+          protocols: Protocol[];
+        }[]
+      >(
+        `SELECT m.wave_id, m.seq, m.prior_imap, m.prior_pop3, m.result_version, w.protocols
+           FROM wave_members m JOIN waves w ON w.id = m.wave_id
+          WHERE m.account_id = $1 AND m.state = 'enabled' AND m.rollback_state IS NULL
+            AND ($2::uuid IS NULL OR m.wave_id = $2::uuid)
+          ORDER BY m.done_at DESC LIMIT 1
+          FOR UPDATE OF m`,
+        [account.id, input.waveId ?? null],
+      );
+      const member = rows[0];
+      if (!member) {
+        throw new ConflictError('nothing_to_roll_back', `no wave change on ${account.login} is left to roll back`, {
+          login: account.login,
+        });
+      }
+      const opened = member.protocols.filter((p) => (p === 'imap' ? !member.prior_imap : !member.prior_pop3));
+      if (!opened.length) {
+        throw new ConflictError('nothing_to_roll_back', `the wave did not change ${account.login}'s protocols`, {
+          login: account.login,
+        });
+      }
+      await m.query(`UPDATE wave_members SET rollback_state = 'in_flight' WHERE wave_id = $1 AND seq = $2`, [
+        member.wave_id,
+        member.seq,
+      ]);
+      await applyCounters((t, p) => m.query(t, p), member.wave_id, { 'rollback:total': 1, 'rollback:in_flight': 1 });
+      const saved = await m.save(
+        m.create(OperationEntity, {
+          accountId: account.id,
+          login: account.login,
+          kind: 'rollback',
+          protocols: opened.sort(),
+          reason: input.reason,
+          ticket: input.ticket,
+          actor,
+          waveId: member.wave_id,
+          waveSeq: member.seq,
+          ifVersion: member.result_version,
+          priorImap: member.prior_imap,
+          priorPop3: member.prior_pop3,
+          idempotencyKey: `op-${Date.now().toString(36)}-${account.id}-${Math.random().toString(36).slice(2, 10)}`,
+        }),
+      );
+      await m.query(
+        `INSERT INTO audit_log (actor, action, wave_id, account_id, login, operation_id, reason, ticket, detail)
+         VALUES ($1, 'support.rollback_requested', $2, $3, $4, $5, $6, $7, $8)`,
+        [
+          actor,
+          member.wave_id,
+          account.id,
+          account.login,
+          saved.id,
+          input.reason,
+          input.ticket,
+          JSON.stringify({ protocols: opened, ifVersion: member.result_version }),
+        ],
+      );
+      return saved;
+    });
+    await this.producer.addOperation(op.id);
+    return op;
+  }
+
   async get(id: string): Promise<OperationEntity> {
     const op = await this.dataSource.getRepository(OperationEntity).findOne({ where: { id } });
     if (!op) throw new NotFoundError('operation', id);
@@ -186,6 +274,8 @@ export class OperationRunner {
     if (!this.client.cachedCapabilities()) await this.client.capabilities();
     const caps = this.client.cachedCapabilities();
     const desired = Object.fromEntries(op.protocols.map((p) => [p, op.kind === 'enable']));
+    // Rollback: never clobber a later change (If-Match on the version our wave's change produced).
+    const ifMatch = op.kind === 'rollback' && op.ifVersion !== null ? { ifMatch: op.ifVersion } : {};
     const startedAt = new Date();
     const outcome = await withRetries(
       async () => {
@@ -199,10 +289,10 @@ export class OperationRunner {
           op.login,
           {
             protocols: desired,
-            revokeSessions: op.kind === 'disable',
+            revokeSessions: op.kind !== 'enable',
             reason: `support ${op.ticket}: ${op.reason}`.slice(0, 200),
           },
-          { idempotencyKey: op.idempotencyKey, requestId: `op-${op.id}` },
+          { idempotencyKey: op.idempotencyKey, requestId: `op-${op.id}`, ...ifMatch },
         );
         if (o.kind === 'rate_limited' || o.kind === 'unavailable') await this.throttle.penalize(o.retryAfterMs);
         return o;
@@ -212,6 +302,27 @@ export class OperationRunner {
     const latencyMs = Date.now() - startedAt.getTime();
     return this.dataSource.transaction(async (m) => {
       await recordCallRow(m, { operationId: op.id, startedAt, latencyMs, outcome });
+      if (op.kind === 'rollback' && op.waveId !== null && op.waveSeq !== null) {
+        const state =
+          outcome.kind === 'ok'
+            ? outcome.value.changed
+              ? 'rolled_back'
+              : 'unchanged'
+            : outcome.kind === 'permanent' && outcome.code === 'version_mismatch'
+              ? 'conflict'
+              : 'failed';
+        const reason =
+          state === 'failed' ? ('code' in outcome ? outcome.code : outcome.kind).replace(/[^a-z0-9_.-]/gi, '_') : null;
+        await m.query(
+          `UPDATE wave_members SET rollback_state = $3, rollback_reason = $4, rolled_back_at = now() WHERE wave_id = $1 AND seq = $2`,
+          [op.waveId, op.waveSeq, state, reason],
+        );
+        await applyCounters((t, p) => m.query(t, p), op.waveId, {
+          'rollback:in_flight': -1,
+          [`rollback:${state}`]: 1,
+          ...(reason ? { [`rollback:failed:${reason}`]: 1 } : {}),
+        });
+      }
       if (outcome.kind === 'ok') {
         const v = outcome.value;
         await m.query(
@@ -227,7 +338,7 @@ export class OperationRunner {
           `INSERT INTO audit_log (actor, action, account_id, login, operation_id, reason, ticket, after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
           [
             op.actor,
-            `support.${op.kind}d`,
+            op.kind === 'rollback' ? 'support.rolled_back' : `support.${op.kind}d`,
             op.accountId,
             op.login,
             op.id,

@@ -58,6 +58,16 @@ export class OperationEntity {
   @Column({ name: 'result_version', type: 'integer', nullable: true })
   resultVersion!: number | null;
 
+  /** Rollback of one account: the wave member it restores, and the version our change produced (If-Match). */
+  @Column({ name: 'wave_id', type: 'uuid', nullable: true })
+  waveId!: string | null;
+
+  @Column({ name: 'wave_seq', type: 'integer', nullable: true })
+  waveSeq!: number | null;
+
+  @Column({ name: 'if_version', type: 'integer', nullable: true })
+  ifVersion!: number | null;
+
   @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
   createdAt!: Date;
 
