@@ -3,6 +3,7 @@ import { WaveGeneration1764280000000 } from './1764280000000-wave-generation';
 import { GateState1764290000000 } from './1764290000000-gate-state';
 import { WaveVerification1764300000000 } from './1764300000000-wave-verification';
 import { OperationRollback1764310000000 } from './1764310000000-operation-rollback';
+import { WaveMembersWithoutFk1764320000000 } from './1764320000000-wave-members-without-fk';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   GateState1764290000000,
   WaveVerification1764300000000,
   OperationRollback1764310000000,
+  WaveMembersWithoutFk1764320000000,
 ];

@@ -26,16 +26,24 @@ interface ClaimedRow {
 }
 
 export interface ClaimResult {
-  /** Null when nothing was left to claim (within the current ramp step). */
+  /** Null when nothing was left to claim (within the current ramp step), or every claimed member was skipped. */
   batch: ClaimedBatch | null;
   claimed: number;
   skipped: number;
+  /** Highest seq claimed: the pump's floor for its next claim (the index scan starts there). */
+  lastSeq: number;
 }
 
 /**
  * Claims the next members of a wave in seq order (SKIP LOCKED, so pumps never take the same member), decides
  * eligibility now (not at planning), settles the skipped ones at once, records the prior state of the others and
- * creates the batch row with its idempotency key: all in the caller's transaction, one statement per step.
+ * creates the batch row with its idempotency key, all in the caller's transaction:
+ *  1. lock and read the members with their accounts (one SELECT … FOR UPDATE SKIP LOCKED);
+ *  2. write every member's new state in one UPDATE (each row is written once);
+ *  3. ledger rows for the skipped, the batch row, and the counters last (their rows are the hot ones, so
+ *     they are held for the shortest time).
+ * `floor`: members at or below it were claimed by this pump already (the pending index is scanned from there
+ * instead of from its start, which grows with dead entries until a vacuum).
  */
 export async function claimForwardBatch(
   sql: Sql,
@@ -44,28 +52,26 @@ export async function claimForwardBatch(
   incidentAt: Date,
   workerId: string,
   leaseMs: number,
+  floor = 0,
 ): Promise<ClaimResult> {
   const rows = await sql<ClaimedRow>(
     `WITH b AS (SELECT nextval(pg_get_serial_sequence('wave_batches', 'id')) AS id),
-     claimed AS (
-       UPDATE wave_members m SET state = 'in_flight', batch_id = (SELECT id FROM b), attempts = m.attempts + 1
-       WHERE m.wave_id = $1 AND m.seq = ANY(ARRAY(
-         SELECT seq FROM wave_members
-         WHERE wave_id = $1 AND state = 'pending' AND seq <= $2
-         ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED))
-       RETURNING m.seq, m.account_id)
-     SELECT (SELECT id FROM b) AS batch_id, c.seq, c.account_id, a.login, a.leaked, a.password_changed_at, a.held,
+     picked AS (
+       SELECT seq, account_id FROM wave_members
+        WHERE wave_id = $1 AND state = 'pending' AND seq > $4 AND seq <= $2
+        ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED)
+     SELECT (SELECT id FROM b) AS batch_id, p.seq, p.account_id, a.login, a.leaked, a.password_changed_at, a.held,
             a.override_reason, a.override_ticket, a.imap_enabled, a.pop3_enabled, a.mailstore_version
-     FROM claimed c JOIN accounts a ON a.id = c.account_id
-     ORDER BY c.seq`,
-    [wave.id, wave.stepLimitSeq ?? 2147483647, size],
+       FROM picked p JOIN accounts a ON a.id = p.account_id
+      ORDER BY p.seq`,
+    [wave.id, wave.stepLimitSeq ?? 2147483647, size, floor],
   );
-  if (!rows.length) return { batch: null, claimed: 0, skipped: 0 };
+  if (!rows.length) return { batch: null, claimed: 0, skipped: 0, lastSeq: floor };
   const batchId = Number(rows[0].batch_id);
 
   const eligible: BatchMember[] = [];
   const skipped: { row: ClaimedRow; reason: SkipReason }[] = [];
-  const reasonBySeq = new Map<number, SkipReason>();
+  const reasons: (SkipReason | null)[] = [];
   for (const row of rows) {
     const decision = decideEligibility(
       {
@@ -80,6 +86,7 @@ export async function claimForwardBatch(
       incidentAt,
     );
     if (decision.eligible) {
+      reasons.push(null);
       eligible.push({
         seq: row.seq,
         accountId: Number(row.account_id),
@@ -89,29 +96,31 @@ export async function claimForwardBatch(
         version: row.mailstore_version,
       });
     } else {
+      reasons.push(decision.reason);
       skipped.push({ row, reason: decision.reason });
-      reasonBySeq.set(row.seq, decision.reason);
     }
   }
 
-  // Skipped members are terminal now; eligible ones keep the prior state seen at claim (refined by the
-  // mailstore's `previous` when the call answers).
+  // Skipped members are terminal now; eligible ones go in flight with the prior state seen at claim (refined
+  // by the mailstore's `previous` when the call answers).
   await sql(
     `UPDATE wave_members m
         SET state = CASE WHEN v.reason IS NULL THEN 'in_flight' ELSE 'skipped' END,
             reason = v.reason,
+            attempts = m.attempts + 1,
             done_at = CASE WHEN v.reason IS NULL THEN NULL ELSE now() END,
-            batch_id = CASE WHEN v.reason IS NULL THEN m.batch_id ELSE NULL END,
+            batch_id = CASE WHEN v.reason IS NULL THEN $7::bigint END,
             prior_imap = v.imap, prior_pop3 = v.pop3, prior_version = v.version
        FROM unnest($2::int[], $3::text[], $4::bool[], $5::bool[], $6::int[]) AS v(seq, reason, imap, pop3, version)
       WHERE m.wave_id = $1 AND m.seq = v.seq`,
     [
       wave.id,
       rows.map((r) => r.seq),
-      rows.map((r) => reasonBySeq.get(r.seq) ?? null),
+      reasons,
       rows.map((r) => r.imap_enabled),
       rows.map((r) => r.pop3_enabled),
       rows.map((r) => r.mailstore_version),
+      batchId,
     ],
   );
   if (skipped.length) {
@@ -121,10 +130,6 @@ export async function claimForwardBatch(
       [wave.id, skipped.map((s) => s.row.account_id), skipped.map((s) => s.row.login), skipped.map((s) => s.reason)],
     );
   }
-
-  const skipDelta = settleDelta(skipped.map((s) => ({ state: 'skipped' as const, reason: s.reason })));
-  await applyCounters(sql, wave.id, mergeDeltas(claimDelta(rows.length), skipDelta));
-
   const key = `wave-${wave.id}/forward/batch-${batchId}`;
   await sql(
     `INSERT INTO wave_batches (id, wave_id, kind, batch_no, state, size, first_seq, last_seq, idempotency_key,
@@ -144,11 +149,14 @@ export async function claimForwardBatch(
       String(leaseMs),
     ],
   );
+  const skipDelta = settleDelta(skipped.map((s) => ({ state: 'skipped' as const, reason: s.reason })));
+  await applyCounters(sql, wave.id, mergeDeltas(claimDelta(rows.length), skipDelta));
   return {
     batch: eligible.length
       ? { id: batchId, waveId: wave.id, kind: 'forward', idempotencyKey: key, attempts: 0, members: eligible }
       : null,
     claimed: rows.length,
     skipped: skipped.length,
+    lastSeq: rows[rows.length - 1].seq,
   };
 }

@@ -46,6 +46,8 @@ export type PumpOutcome = 'drained' | 'stopped' | 'superseded' | 'paused_unreach
  */
 export class WavePump {
   private readonly workerId: string;
+  /** Highest seq this pump has claimed: its next claim starts the index scan there. */
+  private floor = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -175,10 +177,18 @@ export class WavePump {
       );
       return batch ?? 'drained';
     }
-    const claim = await inTransaction(runner, () =>
-      claimForwardBatch(sql, wave, this.batchSize(wave), this.settings.incidentAt, this.workerId, lease),
+    let claim = await inTransaction(runner, () =>
+      claimForwardBatch(sql, wave, this.batchSize(wave), this.settings.incidentAt, this.workerId, lease, this.floor),
     );
+    if (claim.claimed === 0 && this.floor > 0) {
+      // Members below the floor can pend again only after another pump's claim failed: look once from the start.
+      this.floor = 0;
+      claim = await inTransaction(runner, () =>
+        claimForwardBatch(sql, wave, this.batchSize(wave), this.settings.incidentAt, this.workerId, lease),
+      );
+    }
     if (claim.claimed === 0) return 'drained';
+    this.floor = claim.lastSeq;
     return claim.batch ?? 'skipped_only';
   }
 
@@ -228,9 +238,10 @@ export class WavePump {
         const { outcome, startedAt } = sent;
         if (outcome.kind === 'ok') {
           await inTransaction(runner, async () => {
+            // The call's record first: the settle ends with the hot counter rows, held until commit.
+            await this.record(sql, batch, startedAt, outcome);
             if (this.job.kind === 'forward') await settleForward(sql, batch, this.workerId, outcome.value.results);
             else await settleRollback(sql, batch, this.workerId, outcome.value.results);
-            await this.record(sql, batch, startedAt, outcome);
           });
           await this.throttle.reward();
           return 'settled';
