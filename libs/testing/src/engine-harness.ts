@@ -51,7 +51,8 @@ export async function createEngineHarness(
     ...envOverrides,
   };
   const config = loadConfig(env);
-  const producerRedis = createRedis(redis.url, `test-${label}`);
+  // The producer talks to the Redis the workers use (a test may point them at a private one).
+  const producerRedis = createRedis(config.REDIS_URL, `test-${label}`);
   const producer = new QueueProducer(producerRedis, redis.prefix);
   const commands = new WaveCommandsService(db.dataSource, producer);
   const workers: WorkerRuntime[] = [];
