@@ -287,6 +287,32 @@ export async function takeOverStaleBatch(
   };
 }
 
+/**
+ * Members of a never-sent batch that support put on hold since the claim: skipped as `held` (terminal, with a
+ * ledger row), the batch shrinks to the others, and closes if none is left. The batch had no attempt, so its
+ * key has never been used and its body may still change.
+ */
+export async function skipHeldMembers(sql: Sql, batch: ClaimedBatch, seqs: number[]): Promise<void> {
+  const held = batch.members.filter((m) => seqs.includes(m.seq));
+  await sql(
+    `UPDATE wave_members SET state = 'skipped', reason = 'held', done_at = now(), batch_id = NULL
+      WHERE wave_id = $1 AND seq = ANY($2::int[])`,
+    [batch.waveId, seqs],
+  );
+  await sql(
+    `INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason)
+     SELECT 'engine', 'member.skipped', $1, a, l, 'held' FROM unnest($2::bigint[], $3::text[]) AS t(a, l)`,
+    [batch.waveId, held.map((m) => m.accountId), held.map((m) => m.login)],
+  );
+  batch.members = batch.members.filter((m) => !seqs.includes(m.seq));
+  await sql(
+    `UPDATE wave_batches SET size = $2, state = CASE WHEN $2::int = 0 THEN 'done' ELSE state END,
+            completed_at = CASE WHEN $2::int = 0 THEN now() END WHERE id = $1`,
+    [batch.id, batch.members.length],
+  );
+  await applyCounters(sql, batch.waveId, settleDelta(held.map(() => ({ state: 'skipped' as const, reason: 'held' }))));
+}
+
 /** Before each attempt: count it and extend the lease past the call's timeout. */
 export async function markAttempt(sql: Sql, batch: ClaimedBatch, workerId: string, leaseMs: number): Promise<void> {
   const rows = await sql(

@@ -76,3 +76,6 @@ export async function audit(sql: Sql, r: AuditRecord): Promise<void> {
 
 /** Advisory lock space for waves: dispatchers hold it shared around "check state, start the call"; commands exclusive. */
 export const WAVE_LOCK_CLASS = 7321;
+
+/** One advisory lock for holds: dispatchers hold it shared around a first send, a support hold takes it exclusively. */
+export const HOLD_LOCK_CLASS = 7322;

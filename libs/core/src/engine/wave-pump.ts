@@ -12,12 +12,13 @@ import {
   releaseBatch,
   settleForward,
   settleRollback,
+  skipHeldMembers,
   takeOverStaleBatch,
 } from './batch-settle.repository';
 import { buildRequest, ClaimedBatch, WaveRuntime } from './batch.types';
 import { claimForwardBatch } from './forward-batch.repository';
 import { claimRollbackBatch, queueRollback } from './rollback-batch.repository';
-import { inTransaction, Sql, sqlOf, WAVE_LOCK_CLASS } from './sql';
+import { HOLD_LOCK_CLASS, inTransaction, Sql, sqlOf, WAVE_LOCK_CLASS } from './sql';
 import { sleep, Throttle } from './throttle';
 import { WaveVerifier } from './wave-verifier';
 
@@ -203,7 +204,7 @@ export class WavePump {
     wave: WaveRuntime,
     batch: ClaimedBatch,
   ): Promise<'settled' | PumpOutcome> {
-    const { items, options } = buildRequest(this.job.kind, wave.id, wave.protocols, batch.members);
+    let { items, options } = buildRequest(this.job.kind, wave.id, wave.protocols, batch.members);
     const caps = this.client.cachedCapabilities();
     let failures = 0;
     try {
@@ -235,6 +236,13 @@ export class WavePump {
         );
         if (sent === 'stopped') return this.stopWith(runner, sql, batch);
         if (sent === 'blocked') continue; // the loop waits out the block before trying again
+        if ('held' in sent) {
+          // Held by support since the claim, before anything was sent: skipped as held, the rest goes on.
+          await inTransaction(runner, () => skipHeldMembers(sql, batch, sent.held));
+          if (!batch.members.length) return 'settled';
+          ({ items, options } = buildRequest(this.job.kind, wave.id, wave.protocols, batch.members));
+          continue;
+        }
         const { outcome, startedAt } = sent;
         if (outcome.kind === 'ok') {
           await inTransaction(runner, async () => {
@@ -303,8 +311,12 @@ export class WavePump {
     sql: Sql,
     batch: ClaimedBatch,
     call: () => Promise<Outcome<BatchResult>>,
-  ): Promise<'stopped' | 'blocked' | { outcome: Outcome<BatchResult>; startedAt: Date }> {
+  ): Promise<'stopped' | 'blocked' | { held: number[] } | { outcome: Outcome<BatchResult>; startedAt: Date }> {
+    // A first forward attempt also holds the hold lock shared: a support hold (exclusive) waits for it, and
+    // after the hold returns no batch containing that account can start (invariant 6).
+    const checkHolds = this.job.kind === 'forward' && batch.attempts === 0;
     await sql('SELECT pg_advisory_lock_shared($1, hashtext($2))', [WAVE_LOCK_CLASS, batch.waveId]);
+    if (checkHolds) await sql('SELECT pg_advisory_lock_shared($1, 0)', [HOLD_LOCK_CLASS]);
     let pending: Promise<Outcome<BatchResult>>;
     let startedAt: Date;
     try {
@@ -315,11 +327,20 @@ export class WavePump {
       if (!w || w.generation !== this.job.generation || !this.mayCall(w.state, batch)) return 'stopped';
       // Last look at the Retry-After block (another pump may have been throttled since our slot was reserved).
       if ((await this.throttle.blockedMs()) > 0) return 'blocked';
+      if (checkHolds) {
+        const held = await sql<{ seq: number }>(
+          `SELECT m.seq FROM wave_members m JOIN accounts a ON a.id = m.account_id
+            WHERE m.wave_id = $1 AND m.seq = ANY($2::int[]) AND a.held`,
+          [batch.waveId, batch.members.map((m) => m.seq)],
+        );
+        if (held.length) return { held: held.map((h) => h.seq) };
+      }
       await markAttempt(sql, batch, this.workerId, this.leaseMs());
       startedAt = new Date();
       pending = call();
       await Promise.race([pending, sleep(this.settings.guardMs)]);
     } finally {
+      if (checkHolds) await sql('SELECT pg_advisory_unlock_shared($1, 0)', [HOLD_LOCK_CLASS]);
       await sql('SELECT pg_advisory_unlock_shared($1, hashtext($2))', [WAVE_LOCK_CLASS, batch.waveId]);
     }
     return { outcome: await pending, startedAt };

@@ -5,7 +5,7 @@ import { AccountEntity, OperationEntity } from '@app/db';
 import { MailstoreClient, withRetries } from '@app/mailstore';
 import { QueueProducer } from '@app/queue';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
-import { applyCounters } from '../engine/sql';
+import { applyCounters, HOLD_LOCK_CLASS } from '../engine/sql';
 import { recordCallRow } from './operation-calls';
 import { Throttle } from '../engine/throttle';
 
@@ -216,6 +216,9 @@ export class OperationService {
   ): Promise<AccountEntity> {
     this.checkText(input);
     return this.dataSource.transaction(async (m) => {
+      // Exclusive hold lock: waits for dispatchers between their hold check and their call, so once this returns
+      // no wave batch containing the account can start.
+      await m.query('SELECT pg_advisory_xact_lock($1, 0)', [HOLD_LOCK_CLASS]);
       const account = await m.findOne(AccountEntity, {
         where: { login: login.toLowerCase() },
         lock: { mode: 'pessimistic_write' },
