@@ -35,18 +35,20 @@ export async function claimRollbackBatch(
   size: number,
   workerId: string,
   leaseMs: number,
+  /** Members at or below it were claimed by this pump already (see claimForwardBatch). */
+  floor = 0,
 ): Promise<ClaimedBatch | null> {
   const rows = await sql<RollbackRow>(
     `WITH b AS (SELECT nextval(pg_get_serial_sequence('wave_batches', 'id')) AS id),
      claimed AS (
        UPDATE wave_members m SET rollback_state = 'in_flight', rollback_batch_id = (SELECT id FROM b)
        WHERE m.wave_id = $1 AND m.seq = ANY(ARRAY(
-         SELECT seq FROM wave_members WHERE wave_id = $1 AND rollback_state = 'pending'
+         SELECT seq FROM wave_members WHERE wave_id = $1 AND rollback_state = 'pending' AND seq > $3
          ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED))
        RETURNING m.seq, m.account_id, m.prior_imap, m.prior_pop3, m.result_version)
      SELECT (SELECT id FROM b) AS batch_id, c.seq, c.account_id, a.login, c.prior_imap, c.prior_pop3, c.result_version
      FROM claimed c JOIN accounts a ON a.id = c.account_id ORDER BY c.seq`,
-    [waveId, size],
+    [waveId, size, floor],
   );
   if (!rows.length) return null;
   const batchId = Number(rows[0].batch_id);

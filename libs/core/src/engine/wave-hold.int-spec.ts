@@ -43,8 +43,8 @@ describe('support holds during a running wave (real services)', () => {
     }
     await pollUntil(
       async () =>
-        (await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [w.id]))[0]
-          .state === 'completed',
+        (await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [w.id]))[0].state ===
+        'completed',
       {
         timeoutMs: 60_000,
         description: 'completed',

@@ -173,10 +173,18 @@ export class WavePump {
     );
     if (stale) return stale;
     if (this.job.kind === 'rollback') {
-      const batch = await inTransaction(runner, () =>
-        claimRollbackBatch(sql, wave.id, this.batchSize(wave), this.workerId, lease),
-      );
-      return batch ?? 'drained';
+      const claim = (floor: number) =>
+        inTransaction(runner, () =>
+          claimRollbackBatch(sql, wave.id, this.batchSize(wave), this.workerId, lease, floor),
+        );
+      let batch = await claim(this.floor);
+      if (!batch && this.floor > 0) {
+        this.floor = 0;
+        batch = await claim(0);
+      }
+      if (!batch) return 'drained';
+      this.floor = batch.members[batch.members.length - 1].seq;
+      return batch;
     }
     let claim = await inTransaction(runner, () =>
       claimForwardBatch(sql, wave, this.batchSize(wave), this.settings.incidentAt, this.workerId, lease, this.floor),

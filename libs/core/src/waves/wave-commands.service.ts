@@ -318,6 +318,13 @@ export class WaveCommandsService {
         before: { state: wave.state, reason: wave.status_reason },
         after: { state: t.to, reason: t.pauseReason },
       });
+      if (t.effects.includes('freeze_membership') || t.effects.includes('begin_rollback')) {
+        // A bulk write just changed the member states: without fresh statistics the planner expects a few
+        // pending rows and sorts all of them on every claim (bench:rollback: 7.2 s instead of 0.12 s per claim).
+        after.push(async () => {
+          await this.dataSource.query('ANALYZE wave_members');
+        });
+      }
       if (resumesDispatch) {
         const kind = t.to === 'running' ? 'forward' : 'rollback';
         after.push(() => this.addPumps(id, kind, generation, wave.concurrency));
