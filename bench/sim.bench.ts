@@ -9,13 +9,14 @@
  *
  * --mode=child (default) runs the simulator as its own process (`node dist/apps/mailstore-sim/src/main.js`),
  * so client and server do not share an event loop; in-process measures both on one loop.
- * --parse=summary reads each answer's summary and fully parses every 50th; full parses all of them (what a
- * real client pays on its side). The last line printed is one JSON object with the figure and conditions.
+ * --parse=summary reads each answer's summary (its first bytes) and fully parses every 50th; full parses all
+ * of them (what a real client pays on its side, on the same 2 cores). The last line printed is one JSON object with the figure and conditions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { generatedLogin, startSimulator } from '@app/mailstore-sim';
 
 interface Args {
@@ -31,6 +32,11 @@ interface Args {
 interface RunningSim {
   origin: string;
   stop(): Promise<void>;
+}
+
+interface SimStats {
+  rssMb: number;
+  cpuMs: number;
 }
 
 const FULL_PARSE_EVERY = 50;
@@ -122,15 +128,20 @@ async function run(args: Args): Promise<void> {
   let problems = 0;
   let stop = false;
 
-  const check = (text: string, status: number, full: boolean): number => {
-    if (status !== 200) throw new Error(`HTTP ${status}: ${text.slice(0, 300)}`);
-    if (full) {
-      const body = JSON.parse(text) as { summary: { applied: number }; results: { status: string }[] };
-      if (body.results.length !== args.batch || body.results.some((r) => r.status !== 'applied')) problems++;
-      return body.summary.applied;
+  /** Applied count of one answer: from the summary at its head, or (every FULL_PARSE_EVERY-th) from all of it. */
+  const appliedIn = async (body: Dispatcher.ResponseData['body'], status: number, full: boolean): Promise<number> => {
+    if (full || status !== 200) {
+      const text = await body.text();
+      if (status !== 200) throw new Error(`HTTP ${status}: ${text.slice(0, 300)}`);
+      const parsed = JSON.parse(text) as { summary: { applied: number }; results: { status: string }[] };
+      if (parsed.results.length !== args.batch || parsed.results.some((r) => r.status !== 'applied')) problems++;
+      return parsed.summary.applied;
     }
-    const m = SUMMARY.exec(text.slice(0, 200));
-    if (!m) throw new Error(`no summary in ${text.slice(0, 200)}`);
+    // The summary comes first in the simulator's answer: read it from the first chunk, skip decoding the rest.
+    let head = '';
+    for await (const chunk of body) if (head.length < 256) head += (chunk as Buffer).toString('utf8');
+    const m = SUMMARY.exec(head.slice(0, 256));
+    if (!m) throw new Error(`no summary in ${head.slice(0, 256)}`);
     return Number(m[1]);
   };
 
@@ -147,7 +158,7 @@ async function run(args: Args): Promise<void> {
         },
         body: batchBody(b, args),
       });
-      const n = check(await body.text(), statusCode, args.parse === 'full' || b % FULL_PARSE_EVERY === 0);
+      const n = await appliedIn(body, statusCode, args.parse === 'full' || b % FULL_PARSE_EVERY === 0);
       if (n !== args.batch) problems++;
       if (measuring) {
         applied += n;
@@ -156,17 +167,19 @@ async function run(args: Args): Promise<void> {
     }
   };
 
+  const stats = async (): Promise<SimStats> => (await (await fetch(`${sim.origin}/_sim/stats`)).json()) as SimStats;
   const workers = Array.from({ length: args.concurrency }, () => worker());
   await new Promise((resolve) => setTimeout(resolve, args.warmupSeconds * 1000));
+  const before = await stats();
+  const loadBefore = loadavg()[0];
   measuring = true;
   const t0 = performance.now();
   await new Promise((resolve) => setTimeout(resolve, args.seconds * 1000));
   measuring = false;
   const elapsed = (performance.now() - t0) / 1000;
+  const after = await stats();
   stop = true;
   await Promise.all(workers);
-
-  const stats = await (await fetch(`${sim.origin}/_sim/stats`)).json();
   await pool.close();
   await sim.stop();
   if (problems > 0) throw new Error(`${problems} responses were not ${args.batch} applied items`);
@@ -182,12 +195,19 @@ async function run(args: Args): Promise<void> {
     mode: args.mode,
     parse: args.parse,
     loadSeconds: Number(loadSeconds.toFixed(2)),
-    simRssMb: (stats as { rssMb: number }).rssMb,
+    simRssMb: after.rssMb,
+    // The machine is shared: how busy the simulator was, and its work per CPU-second, tell whether the
+    // wall-clock figure was limited by the simulator or by everything else running.
+    simCpuShare: Number(((after.cpuMs - before.cpuMs) / 1000 / elapsed).toFixed(2)),
+    accountUpdatesPerSimCpuSecond: Math.round(applied / ((after.cpuMs - before.cpuMs) / 1000)),
+    loadAverage1m: [Number(loadBefore.toFixed(2)), Number(loadavg()[0].toFixed(2))],
+    cpus: cpus().length,
     node: process.version,
   };
   process.stdout.write(
     `sim bench: ${result.accountUpdatesPerSecond} account updates/s (${result.requestsPerSecond} batches/s of ` +
-      `${args.batch}, ${args.concurrency} in flight, ${args.mode}), simulator RSS ${result.simRssMb} MB\n`,
+      `${args.batch}, ${args.concurrency} in flight, ${args.mode}), simulator RSS ${result.simRssMb} MB, ` +
+      `simulator busy ${result.simCpuShare} core, ${result.accountUpdatesPerSimCpuSecond} updates per simulator CPU-second\n`,
   );
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

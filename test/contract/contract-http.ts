@@ -28,6 +28,7 @@ export interface ContractCall {
   headers?: Record<string, string>;
   /** Retry 429/503 after Retry-After (default true). Off where the 429 itself is under test. */
   followRetryAfter?: boolean;
+  signal?: AbortSignal;
 }
 
 const MAX_RETRIES = 8;
@@ -68,7 +69,13 @@ export class ContractHttp {
     if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
     const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await request(this.baseUrl + path, { method: method as 'GET', headers, body, dispatcher: this.agent });
+    const res = await request(this.baseUrl + path, {
+      method: method as 'GET',
+      headers,
+      body,
+      dispatcher: this.agent,
+      signal: options.signal,
+    });
     const text = await res.body.text();
     const flat: Record<string, string> = {};
     for (const [name, value] of Object.entries(res.headers)) {

@@ -53,7 +53,7 @@ export class ClientGoneError extends Error {
   }
 }
 
-/** The whole request body; 'too_large' (after draining nothing more) when it exceeds `limit` bytes. */
+/** The whole request body, or 'too_large' when it exceeds `limit` bytes (the rest is drained, not kept). */
 export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer | 'too_large'> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) return Promise.resolve('too_large');
@@ -69,17 +69,36 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
         resolve('too_large');
       }
     };
-    // Listeners come off once settled: 'close' fires after every request, and an Error is costly to build.
+    // The 'close' listener comes off once the body is complete: 'close' fires after every request, and an
+    // Error is costly to build. The request stream only errors when the client's connection breaks.
     const onClose = (): void => {
       if (!req.complete) reject(new ClientGoneError());
     };
     req.on('data', onData);
-    req.once('error', reject);
+    req.once('error', () => reject(new ClientGoneError()));
     req.once('close', onClose);
     req.once('end', () => {
       req.off('close', onClose);
       resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     });
+  });
+}
+
+/**
+ * Resolves after `ms`, or as soon as the response closes (the client gave up) or `signal` aborts (the
+ * simulator closes), whichever comes first. Used to hang without ever answering.
+ */
+export function untilClosed(res: ServerResponse, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      res.off('close', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    res.once('close', done);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { validateFaultConfig } from './fault-config';
 import { validateRateLimits } from './rate-limiter';
-import { DEFAULT_TOKEN } from './sim-state';
+import { DEFAULT_TOKEN, tokensFrom, validatePropagation } from './sim-state';
 import { SCOPES, type SimulatorOptions } from './sim.types';
 
 /** Port of `npm run start:sim` unless SIM_PORT says otherwise (the service's MAILSTORE_URL default). */
@@ -56,10 +56,9 @@ export function simOptionsFromEnv(env: NodeJS.ProcessEnv): SimulatorOptions {
   });
   options.tokens = { [DEFAULT_TOKEN]: [...SCOPES] };
   check('SIM_TOKEN', (v) => {
-    options.tokens = v.trimStart().startsWith('{') ? tokenMap(JSON.parse(v)) : { [v]: [...SCOPES] };
-    if (!Object.keys(options.tokens).every((t) => /^[\x21-\x7e]+$/.test(t))) {
-      throw new Error('tokens must be visible ASCII without spaces');
-    }
+    const tokens = (v.trimStart().startsWith('{') ? JSON.parse(v) : { [v]: [...SCOPES] }) as Record<string, string[]>;
+    tokensFrom(tokens); // throws on a bad token or scope
+    options.tokens = tokens;
   });
   check('SIM_RATE_LIMITS', (v) => {
     options.rateLimits = v === 'none' ? 'none' : validateRateLimits(JSON.parse(v));
@@ -68,25 +67,9 @@ export function simOptionsFromEnv(env: NodeJS.ProcessEnv): SimulatorOptions {
     options.faults = validateFaultConfig(JSON.parse(v));
   });
   check('SIM_PROPAGATION', (v) => {
-    const p = JSON.parse(v) as { mode?: unknown; maxSeconds?: unknown };
-    if ((p.mode !== 'immediate' && p.mode !== 'eventual') || typeof p.maxSeconds !== 'number' || p.maxSeconds < 0) {
-      throw new Error('must be {"mode":"immediate"|"eventual","maxSeconds":<non-negative number>}');
-    }
-    options.propagation = { mode: p.mode, maxSeconds: p.maxSeconds };
+    options.propagation = validatePropagation(JSON.parse(v));
   });
 
   if (problems.length > 0) throw new SimEnvError(problems);
   return options;
-}
-
-function tokenMap(value: unknown): Record<string, string[]> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Error('must be a token or a JSON object {"token":["access:read",...]}');
-  }
-  for (const [token, scopes] of Object.entries(value)) {
-    if (!Array.isArray(scopes) || !scopes.every((s) => (SCOPES as readonly unknown[]).includes(s))) {
-      throw new Error(`scopes of "${token}" must be a list of ${SCOPES.join(', ')}`);
-    }
-  }
-  return value as Record<string, string[]>;
 }

@@ -74,32 +74,38 @@ export class SimState {
 export function settingsFrom(options: SimulatorOptions): SimSettings {
   const maxBatchItems = options.maxBatchItems ?? DEFAULT_MAX_BATCH_ITEMS;
   if (!Number.isSafeInteger(maxBatchItems) || maxBatchItems < 1) throw new Error('maxBatchItems must be >= 1');
-  const propagation = options.propagation ?? DEFAULT_PROPAGATION;
-  if (
-    (propagation.mode !== 'immediate' && propagation.mode !== 'eventual') ||
-    typeof propagation.maxSeconds !== 'number' ||
-    !(propagation.maxSeconds >= 0)
-  ) {
-    throw new Error('propagation must be {"mode":"immediate"|"eventual","maxSeconds":<non-negative number>}');
-  }
   return {
     tokens: tokensFrom(options.tokens ?? { [DEFAULT_TOKEN]: [...SCOPES] }),
     maxBatchItems,
     revokeSessions: options.revokeSessions ?? true,
     conditionalUpdates: options.conditionalUpdates ?? true,
-    propagation: { mode: propagation.mode, maxSeconds: propagation.maxSeconds },
+    propagation: validatePropagation(options.propagation ?? DEFAULT_PROPAGATION),
     requireIdempotencyKeyForBatch: options.requireIdempotencyKeyForBatch ?? true,
     initialFaults: options.faults ?? {},
   };
 }
 
-function tokensFrom(tokens: Record<string, string[]>): Map<string, Set<Scope>> {
+/** capabilities.propagation, checked. */
+export function validatePropagation(value: unknown): Propagation {
+  const p = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const { mode, maxSeconds } = p;
+  if ((mode !== 'immediate' && mode !== 'eventual') || typeof maxSeconds !== 'number' || !(maxSeconds >= 0)) {
+    throw new Error('propagation must be {"mode":"immediate"|"eventual","maxSeconds":<non-negative number>}');
+  }
+  return { mode, maxSeconds };
+}
+
+/** token -> scopes, checked: visible ASCII tokens, known scopes only. */
+export function tokensFrom(tokens: unknown): Map<string, Set<Scope>> {
+  if (typeof tokens !== 'object' || tokens === null || Array.isArray(tokens)) {
+    throw new Error('tokens must be an object {"token":["access:read",...]}');
+  }
   const out = new Map<string, Set<Scope>>();
-  for (const [token, scopes] of Object.entries(tokens)) {
+  for (const [token, scopes] of Object.entries(tokens as Record<string, unknown>)) {
     if (!/^[\x21-\x7e]+$/.test(token)) throw new Error('tokens must be non-empty visible ASCII');
     if (!Array.isArray(scopes)) throw new Error(`scopes of token "${token}" must be a list`);
-    const bad = scopes.find((s) => !(SCOPES as readonly string[]).includes(s));
-    if (bad !== undefined) throw new Error(`unknown scope "${bad}" (known: ${SCOPES.join(', ')})`);
+    const bad: unknown = scopes.find((s) => !(SCOPES as readonly unknown[]).includes(s));
+    if (bad !== undefined) throw new Error(`unknown scope ${JSON.stringify(bad)} (known: ${SCOPES.join(', ')})`);
     out.set(token, new Set(scopes as Scope[]));
   }
   return out;

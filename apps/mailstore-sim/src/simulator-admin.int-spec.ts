@@ -215,6 +215,7 @@ describe('simulator: admin API (/_sim)', () => {
       lastSeq: expect.any(Number),
       rssMb: expect.any(Number),
       heapUsedMb: expect.any(Number),
+      cpuMs: expect.any(Number),
     });
   });
 

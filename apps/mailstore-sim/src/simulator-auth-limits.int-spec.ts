@@ -91,14 +91,15 @@ describe('simulator: rate limits', () => {
 
   it('charges a batch of N as N account updates and refuses beyond the budget with limit account-updates', async () => {
     const f = await startTestSim({
-      rateLimits: { requestsPerSecond: 1000, requestBurst: 1000, accountUpdatesPerSecond: 1, accountUpdateBurst: 5 },
+      // 6 updates in the burst, 1/s after: the second batch of 6 cannot fit for 6 s, however slow the machine.
+      rateLimits: { requestsPerSecond: 1000, requestBurst: 1000, accountUpdatesPerSecond: 1, accountUpdateBurst: 6 },
     });
     try {
-      const five = Array.from({ length: 5 }, (_, i) => item(login(i + 1), { imap: true }));
-      expect((await f.http.batch(five)).body.summary.applied).toBe(5);
+      const six = Array.from({ length: 6 }, (_, i) => item(login(i + 1), { imap: true }));
+      expect((await f.http.batch(six)).body.summary.applied).toBe(6);
       const key = newKey();
-      const two = [item(login(10), { imap: true }), item(login(11), { imap: true })];
-      const limited = await f.http.batch(two, {}, { idempotencyKey: key });
+      const more = Array.from({ length: 6 }, (_, i) => item(login(i + 10), { imap: true }));
+      const limited = await f.http.batch(more, {}, { idempotencyKey: key });
       expect(problemOf(limited)).toEqual(problem(429, 'rate_limited'));
       expect(limited.body.limit).toBe('account-updates');
       expect(limited.headers['retry-after']).toMatch(/^[1-9]\d*$/);
@@ -107,13 +108,13 @@ describe('simulator: rate limits', () => {
       // The 429 was not stored: once the budget refills, the same key runs the batch for real.
       const retried = await pollUntil(
         async () => {
-          const res = await f.http.batch(two, {}, { idempotencyKey: key });
+          const res = await f.http.batch(more, {}, { idempotencyKey: key });
           return res.status === 200 ? res : false;
         },
-        { timeoutMs: 10_000, intervalMs: 250, description: 'update budget refilled' },
+        { timeoutMs: 20_000, intervalMs: 250, description: 'update budget refilled' },
       );
       expect(retried.headers['idempotent-replayed']).toBeUndefined();
-      expect(retried.body.summary.applied).toBe(2);
+      expect(retried.body.summary.applied).toBe(6);
     } finally {
       await f.close();
     }

@@ -48,7 +48,8 @@ describe('simulator: fault injection', () => {
   });
 
   it('hangs: no answer, the socket destroyed after hangMs, nothing applied, the key held meanwhile', async () => {
-    f.sim.setFaults({ script: ['hang'], hangMs: 400 });
+    // Long enough for the second request to arrive while it hangs, even on a busy machine.
+    f.sim.setFaults({ script: ['hang'], hangMs: 1500 });
     const key = newKey();
     const items = [item(login(4), { imap: true })];
     const started = Date.now();
@@ -57,7 +58,7 @@ describe('simulator: fault injection', () => {
     const meanwhile = await f.http.batch(items, {}, { idempotencyKey: key });
     expect(problemOf(meanwhile)).toEqual(problem(409, 'idempotency_in_progress'));
     await expectNoAnswer(hanging);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
     expect(f.sim.account(login(4))?.version).toBe(1);
     expect(callsFor(key)[0]).toMatchObject({ status: 0, outcome: 'hang', applied: [] });
     const retry = await f.http.batch(items, {}, { idempotencyKey: key });
@@ -81,6 +82,27 @@ describe('simulator: fault injection', () => {
     await pollUntil(() => callsFor(key).some((c) => c.outcome === 'hang'), { description: 'hang ended' });
     const retry = await f.http.patch(login(5), { protocols: { pop3: true } }, { idempotencyKey: key });
     expect(retry.body).toMatchObject({ changed: true, version: 2 });
+  });
+
+  it('still applies a slow request whose client gave up, as a gateway that does not notice would', async () => {
+    f.sim.setFaults({ latencyMs: 2000, endpoints: ['patch'] }); // the client gives up well before
+    const key = newKey();
+    const abort = new AbortController();
+    const gaveUp = f.http.patch(
+      login(14),
+      { protocols: { imap: true } },
+      { idempotencyKey: key, signal: abort.signal },
+    );
+    await pollUntil(() => callsFor(key).some((c) => c.outcome === 'pending'), { description: 'request arrived' });
+    abort.abort();
+    await expect(gaveUp).rejects.toThrow();
+    const [call] = await pollUntil(() => (callsFor(key)[0]?.endedAt ? callsFor(key) : undefined), {
+      description: 'request ended',
+    });
+    expect(call).toMatchObject({ status: 0, outcome: 'client_closed', applied: [login(14)] });
+    expect(f.sim.account(login(14))?.protocols.imap).toBe(true);
+    const retry = await f.http.patch(login(14), { protocols: { imap: true } }, { idempotencyKey: key });
+    expect(retry.headers['idempotent-replayed']).toBe('true');
   });
 
   it('drops the connection after applying: the change stands and a retry with the key replays the 200', async () => {

@@ -80,7 +80,7 @@ describe('simulator: Idempotency-Key', () => {
   });
 
   it('answers 409 idempotency_in_progress with Retry-After while the first request runs', async () => {
-    f.sim.setFaults({ latencyMs: 400, endpoints: ['patch'] });
+    f.sim.setFaults({ latencyMs: 1500, endpoints: ['patch'] }); // room for the second request on a busy machine
     const key = newKey();
     const first = f.http.patch(login(8), { protocols: { pop3: true } }, { idempotencyKey: key });
     await pollUntil(() => f.sim.calls().some((c) => c.idempotencyKey === key && c.outcome === 'pending'), {

@@ -2,24 +2,32 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CallRecord } from './call-log';
 import type { V1Handler } from './handlers/v1-handler';
-import { ClientGoneError, header, MAX_BODY_BYTES, readBody, renderBody, send } from './http-io';
+import { ClientGoneError, header, readBody, renderBody, send, untilClosed } from './http-io';
 import type { KeyClaim, StoredResponse } from './idempotency-store';
-import { Problem, PROBLEM_CONTENT_TYPE, retryLater } from './problem';
-import type { RateLimitRejection } from './rate-limiter';
+import { Problem, PROBLEM_CONTENT_TYPE } from './problem';
 import { accountFromPath, idempotencyKeyProblem, parseJsonObject } from './request-validation';
 import type { SimState } from './sim-state';
+import {
+  authenticate,
+  authorize,
+  batchKeyRequired,
+  bodyTooLarge,
+  injectedProblem,
+  inProgress,
+  keyReused,
+  rateLimited,
+} from './v1-guards';
 import { routeV1 } from './v1-router';
-
-const REALM = 'Bearer realm="mailstore-sim"';
 
 /**
  * One /v1 request, in the order a real gateway meets it:
  *   unreachable? -> authentication (401) -> route (404/405) -> scope (403) -> request budget (429)
- *   -> Idempotency-Key syntax, account, body (400/413) -> injected fault (script, then rates)
- *   -> idempotency (replay / 422 / 409) -> update budget (429) -> claim key -> [hang | latency]
- *   -> execute (applies) -> store under key -> answer [or drop the connection after applying].
- * Invariants: nothing is applied before the last two steps, so every 4xx, 429, 503 and injected 500
- * applied nothing; 429 and 5xx are never stored (the claim is released in `finally`).
+ *   -> Idempotency-Key syntax, account, body (400/413) -> injected fault drawn (script, then rates);
+ *      429/503/500 answered here -> idempotency (422 / 409 / replay) -> [hang: holds the key, never answers]
+ *   -> update budget (429) -> claim key -> latency -> execute (applies) -> store under key
+ *   -> answer [or drop the connection after applying].
+ * Invariants: nothing is applied before `execute`, so every 4xx, 429, 503, injected 500 and hang applied
+ * nothing; only executed answers are stored (a claim not completed is released in `finally`).
  */
 export class V1Exchange {
   private readonly call: CallRecord;
@@ -67,25 +75,16 @@ export class V1Exchange {
     // Routed first only to name the endpoint in the log; an unknown route is reported after authentication.
     const route = routeV1(req.method ?? '', this.pathname);
     if (!(route instanceof Problem)) this.call.endpoint = route.handler.endpoint;
-    const token = bearerToken(header(req, 'authorization'));
-    const scopes = token === undefined ? undefined : state.settings.tokens.get(token);
-    if (token === undefined || scopes === undefined) {
-      const www = token === undefined ? REALM : `${REALM}, error="invalid_token"`;
-      return this.fail(
-        new Problem(401, 'unauthorized', 'a valid bearer token is required', {}, { 'www-authenticate': www }),
-      );
-    }
+    const credential = authenticate(state.settings.tokens, header(req, 'authorization'));
+    if (credential instanceof Problem) return this.fail(credential);
     if (route instanceof Problem) return this.fail(route);
     const { handler } = route;
-    if (!scopes.has(handler.scope)) {
-      const www = `${REALM}, error="insufficient_scope", scope="${handler.scope}"`;
-      return this.fail(
-        new Problem(403, 'forbidden', `this token lacks the ${handler.scope} scope`, {}, { 'www-authenticate': www }),
-      );
-    }
+    const forbidden = authorize(credential, handler.scope);
+    if (forbidden) return this.fail(forbidden);
+    const { token } = credential;
     const overRequests = state.limiter.takeRequest(token);
     this.rateHeaders = state.limiter.headers(token);
-    if (overRequests) return this.rateLimited(overRequests);
+    if (overRequests) return this.rateLimited(rateLimited(overRequests));
 
     const key = handler.acceptsIdempotencyKey ? header(req, 'idempotency-key') : undefined;
     this.call.idempotencyKey = key ?? null;
@@ -93,7 +92,7 @@ export class V1Exchange {
       const keyProblem = idempotencyKeyProblem(key);
       if (keyProblem) return this.fail(keyProblem);
     } else if (handler.endpoint === 'batch' && state.settings.requireIdempotencyKeyForBatch) {
-      return this.fail(new Problem(400, 'invalid_request', 'Idempotency-Key is required for batch requests'));
+      return this.fail(batchKeyRequired());
     }
     const account = route.accountSegment === undefined ? undefined : accountFromPath(route.accountSegment);
     if (account instanceof Problem) return this.fail(account);
@@ -115,16 +114,14 @@ export class V1Exchange {
     const latency = fault === 'hang' ? 0 : state.faults.latencyMs(handler.endpoint);
     if (fault === '429' || fault === '503' || fault === '500') {
       if (latency > 0) await delay(latency, undefined, { signal: this.closing });
-      return this.injectedError(fault);
+      state.counters.fault(fault);
+      const problem = injectedProblem(fault, state.faults.retryAfterSeconds);
+      return fault === '429' ? this.rateLimited(problem) : this.fail(problem);
     }
     let replay: StoredResponse | undefined;
     if (key !== undefined) {
       const found = state.idempotency.lookup(token, key, op.fingerprint);
-      if (found.kind === 'mismatch') {
-        return this.fail(
-          new Problem(422, 'idempotency_key_reused', 'this Idempotency-Key was used for a different request'),
-        );
-      }
+      if (found.kind === 'mismatch') return this.fail(keyReused());
       if (found.kind === 'in_progress') return this.fail(inProgress());
       if (found.kind === 'replay') replay = found.response;
     }
@@ -148,7 +145,7 @@ export class V1Exchange {
     const overUpdates = op.updateCost > 0 ? state.limiter.takeUpdates(token, op.updateCost) : undefined;
     if (overUpdates) {
       this.rateHeaders = state.limiter.headers(token);
-      return this.rateLimited(overUpdates);
+      return this.rateLimited(rateLimited(overUpdates));
     }
     if (key !== undefined) this.claim = state.idempotency.claim(token, key, op.fingerprint);
     if (latency > 0) await delay(latency, undefined, { signal: this.closing });
@@ -164,52 +161,20 @@ export class V1Exchange {
 
   private async readJson(handler: V1Handler): Promise<Record<string, unknown> | Problem> {
     const raw = await readBody(this.req);
-    if (raw === 'too_large') {
-      return handler.endpoint === 'batch'
-        ? new Problem(413, 'batch_too_large', `body larger than ${MAX_BODY_BYTES} bytes`, {
-            maxItems: this.state.settings.maxBatchItems,
-          })
-        : new Problem(400, 'invalid_request', `body larger than ${MAX_BODY_BYTES} bytes`);
-    }
+    if (raw === 'too_large') return bodyTooLarge(handler.endpoint === 'batch', this.state.settings.maxBatchItems);
     return parseJsonObject(raw, header(this.req, 'content-type'));
   }
 
-  private rateLimited(over: RateLimitRejection): void {
+  /** Real and injected 429s alike: counted, never stored. */
+  private rateLimited(problem: Problem): void {
     this.state.counters.rateLimited++;
-    this.fail(retryLater(429, over.retryAfterSeconds, `over the ${over.limit} limit`, { limit: over.limit }));
-  }
-
-  private injectedError(fault: '429' | '503' | '500'): void {
-    const { counters, faults } = this.state;
-    counters.fault(fault);
-    if (fault === '500') return this.fail(new Problem(500, 'internal', 'injected internal error'));
-    if (fault === '429') counters.rateLimited++;
-    const detail = fault === '429' ? 'over the requests limit (injected)' : 'temporarily unavailable (injected)';
-    this.fail(
-      retryLater(
-        fault === '429' ? 429 : 503,
-        faults.retryAfterSeconds,
-        detail,
-        fault === '429' ? { limit: 'requests' } : {},
-      ),
-    );
+    this.fail(problem);
   }
 
   /** Never answers: the socket is destroyed after hangMs, or earlier when the client gives up. */
   private async hang(): Promise<void> {
     this.state.counters.fault('hang');
-    const { res } = this;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        res.off('close', done);
-        this.closing.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, this.state.faults.hangMs);
-      res.once('close', done);
-      this.closing.addEventListener('abort', done, { once: true });
-    });
+    await untilClosed(this.res, this.state.faults.hangMs, this.closing);
     this.req.socket.destroy();
     this.finish(0, 'hang');
   }
@@ -242,21 +207,4 @@ export class V1Exchange {
     this.call.finish(status, outcome);
     this.state.counters.request(this.call.endpoint, status);
   }
-}
-
-/** The first request with this key is still running (only with latency or a hang). */
-function inProgress(): Problem {
-  return new Problem(
-    409,
-    'idempotency_in_progress',
-    'a request with this Idempotency-Key is still in progress',
-    { retryAfterSeconds: 1 },
-    { 'retry-after': '1' },
-  );
-}
-
-function bearerToken(authorization: string | undefined): string | undefined {
-  if (authorization === undefined) return undefined;
-  const m = /^Bearer +(\S+) *$/i.exec(authorization);
-  return m ? m[1] : undefined;
 }

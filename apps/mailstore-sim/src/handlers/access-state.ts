@@ -1,4 +1,4 @@
-import { IMAP, POP3, type AccountStore } from '../account-store';
+import type { AccountStore } from '../account-store';
 import type { FaultInjector } from '../faults';
 import { JSON_CONTENT_TYPE, problemResponse } from '../http-io';
 import type { StoredResponse } from '../idempotency-store';
@@ -13,13 +13,8 @@ export interface AccessState {
 }
 
 export function accessState(store: AccountStore, i: number): AccessState {
-  const flags = store.flags[i];
-  return {
-    account: store.loginAt(i),
-    protocols: { imap: (flags & IMAP) !== 0, pop3: (flags & POP3) !== 0 },
-    version: store.versions[i],
-    updatedAt: new Date(store.updatedAt[i]).toISOString(),
-  };
+  const { protocols, version, updatedAt } = store.view(i);
+  return { account: store.loginAt(i), protocols, version, updatedAt };
 }
 
 /** Strong ETag of a version: `"7"`. */

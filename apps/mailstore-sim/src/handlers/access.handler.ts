@@ -21,8 +21,9 @@ export const getAccessHandler: V1Handler = {
       fingerprint: '',
       execute(): Executed {
         const i = resolveAccount(store, state.faults, login);
-        if (i < 0)
+        if (i < 0) {
           return { response: accountNotFound(login), outcome: 'account_not_found', applied: [], tally: NO_ITEMS };
+        }
         return {
           response: stateResponse(accessState(store, i), store.versions[i]),
           outcome: 'ok',
@@ -66,8 +67,9 @@ export const patchAccessHandler: V1Handler = {
       fingerprint: needsFingerprint ? `PATCH ${login}\u0000${canonicalJson(input)}` : '',
       execute(): Executed {
         const i = resolveAccount(store, state.faults, login);
-        if (i < 0)
+        if (i < 0) {
           return { response: accountNotFound(login), outcome: 'account_not_found', applied: [], tally: failedOne };
+        }
         const version = store.versions[i];
         if (
           ifMatch !== undefined &&

@@ -3,7 +3,7 @@ import { addLogins, seedStore } from '../account-seed';
 import { FaultConfigError, mergeFaultConfig, validateFaultConfig } from '../fault-config';
 import { readBody, sendJson, sendProblem } from '../http-io';
 import { badRequest, Problem } from '../problem';
-import { accountFromPath } from '../request-validation';
+import { accountFromPath, parseJsonObject } from '../request-validation';
 import type { SimState } from '../sim-state';
 
 /** Default and maximum page of GET /_sim/calls. */
@@ -55,9 +55,10 @@ async function route(state: SimState, req: IncomingMessage, res: ServerResponse,
     const account = accountFromPath(second);
     if (account instanceof Problem) return sendProblem(res, account);
     const i = state.store.find(account);
+    const unknown = (): void =>
+      sendProblem(res, new Problem(404, 'account_not_found', `no account ${JSON.stringify(account)}`));
     if (parts.length === 2 && method === 'GET') {
-      if (i < 0)
-        return sendProblem(res, new Problem(404, 'account_not_found', `no account ${JSON.stringify(account)}`));
+      if (i < 0) return unknown();
       return sendJson(res, 200, { account, ...state.store.view(i) });
     }
     if (parts.length === 3 && third === 'sessions' && method === 'POST') {
@@ -65,8 +66,7 @@ async function route(state: SimState, req: IncomingMessage, res: ServerResponse,
       if (!Number.isSafeInteger(count) || (count as number) < 0 || (count as number) > 0xffffffff) {
         throw new AdminInputError('count must be a non-negative integer');
       }
-      if (i < 0)
-        return sendProblem(res, new Problem(404, 'account_not_found', `no account ${JSON.stringify(account)}`));
+      if (i < 0) return unknown();
       state.store.sessions[i] = count as number;
       return sendJson(res, 200, { account, ...state.store.view(i) });
     }
@@ -110,12 +110,15 @@ async function route(state: SimState, req: IncomingMessage, res: ServerResponse,
   if (first === 'stats') {
     if (method !== 'GET') return notAllowed(res, method, 'GET');
     const memory = process.memoryUsage();
+    const cpu = process.cpuUsage();
     return sendJson(res, 200, {
       accounts: state.store.size,
       idempotencyKeys: state.idempotency.size,
       lastSeq: state.callLog.lastSeq,
       rssMb: Math.round(memory.rss / 2 ** 20),
       heapUsedMb: Math.round(memory.heapUsed / 2 ** 20),
+      // CPU the process used so far: benchmarks on a shared machine divide work by it, not by wall time.
+      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     });
   }
   return sendProblem(res, new Problem(404, 'not_found', `no such resource: ${url.pathname}`));
@@ -131,16 +134,9 @@ async function optionalJsonBody(req: IncomingMessage): Promise<Record<string, un
   const raw = await readBody(req);
   if (raw === 'too_large') throw new AdminInputError('body too large');
   if (raw.length === 0) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(raw.toString('utf8'));
-  } catch (err) {
-    throw new AdminInputError(`body is not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new AdminInputError('body must be a JSON object');
-  }
-  return value as Record<string, unknown>;
+  const body = parseJsonObject(raw, undefined);
+  if (body instanceof Problem) throw new AdminInputError(body.detail);
+  return body;
 }
 
 function integerParam(url: URL, name: string, fallback: number): number {
