@@ -17,7 +17,11 @@ const results = {};
 let failed = 0;
 for (const name of names) {
   process.stdout.write(`\n== bench:${name}\n`);
-  const r = spawnSync('npm', ['run', '-s', `bench:${name}`], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync('npm', ['run', '-s', `bench:${name}`], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const last = (r.stdout || '').trim().split('\n').pop() || '';
   process.stdout.write(`${last}\n`);
   try {
@@ -28,6 +32,9 @@ for (const name of names) {
   if (r.status !== 0) failed++;
 }
 mkdirSync(join(root, 'bench/out'), { recursive: true });
-writeFileSync(join(root, 'bench/out/latest.json'), `${JSON.stringify({ at: new Date().toISOString(), results }, null, 2)}\n`);
+writeFileSync(
+  join(root, 'bench/out/latest.json'),
+  `${JSON.stringify({ at: new Date().toISOString(), results }, null, 2)}\n`,
+);
 process.stdout.write(`\n${names.length - failed} benchmarks ran, ${failed} failed; results in bench/out/latest.json\n`);
 process.exitCode = failed ? 1 : 0;
