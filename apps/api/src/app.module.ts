@@ -1,24 +1,89 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { ThrottlerModule } from '@nestjs/throttler';
+import type { Logger } from 'pino';
+import Redis from 'ioredis';
 import { EnvironmentDto } from '@app/config';
-import { dataSourceOptions } from '@app/db';
+import { AccountImportController } from './accounts/account-import.controller';
+import { AccountLookupService } from './accounts/account-lookup.service';
+import { AccountController } from './accounts/account.controller';
+import { ApiSettings } from './api-settings';
+import { AuditController } from './audit/audit.controller';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { ApiKeyVerifier } from './auth/api-key.verifier';
+import { RouteAccessCheck } from './auth/route-access.check';
+import { CORE_PROVIDERS } from './core.providers';
 import { HealthController } from './health/health.controller';
-import { HealthService } from './health/health.service';
-import { redisProvider } from './redis.provider';
+import { HealthIndicators } from './health/health.indicators';
+import { InfraModule } from './infra.module';
+import { API_SETTINGS, REDIS_CLIENT } from './infra.tokens';
+import { MetricsController } from './metrics/metrics.controller';
+import { MetricsService } from './metrics/metrics.service';
+import { OperationController } from './operations/operation.controller';
+import { ProgressCache } from './progress/progress-cache.service';
+import { ProgressEventsService } from './progress/progress-events.service';
+import { ProgressController } from './progress/progress.controller';
+import { SignalController } from './signals/signal.controller';
+import { ApiThrottlerGuard } from './throttling/api-throttler.guard';
+import { RedisThrottlerStorage } from './throttling/redis-throttler.storage';
+import { WaveLifecycleController } from './waves/wave-lifecycle.controller';
+import { WaveController } from './waves/wave.controller';
 
-/** The HTTP process: controllers and producers only; it never runs queue processors (style.md). */
+export const CONTROLLERS = [
+  AccountImportController,
+  AccountController,
+  OperationController,
+  WaveController,
+  WaveLifecycleController,
+  ProgressController,
+  SignalController,
+  AuditController,
+  HealthController,
+  MetricsController,
+];
+
+export interface AppModuleOptions {
+  config: EnvironmentDto;
+  settings: ApiSettings;
+  logger: Logger;
+  /** Build the module without connecting to anything (OpenAPI generation). */
+  offline?: boolean;
+}
+
+/** The HTTP process: controllers, guards and producers only; it never runs queue processors (style.md). */
 @Module({})
 export class AppModule {
-  static forConfig(config: EnvironmentDto): DynamicModule {
+  static register(options: AppModuleOptions): DynamicModule {
+    const { config, settings, logger } = options;
     return {
       module: AppModule,
-      global: true,
       imports: [
-        TypeOrmModule.forRoot({ ...dataSourceOptions({ url: config.DATABASE_URL, applicationName: 'reopen-api' }) }),
+        options.offline ? InfraModule.stub(config, settings, logger) : InfraModule.forConfig(config, settings, logger),
+        DiscoveryModule,
+        TerminusModule.forRoot({ logger: false }),
+        ThrottlerModule.forRootAsync({
+          inject: [API_SETTINGS, REDIS_CLIENT],
+          useFactory: (s: ApiSettings, redis: Redis) => ({
+            throttlers: [{ name: 'default', ttl: 60_000, limit: s.API_RATE_LIMIT_PER_MINUTE }],
+            ...(options.offline ? {} : { storage: new RedisThrottlerStorage(redis, config.REDIS_PREFIX) }),
+          }),
+        }),
       ],
-      controllers: [HealthController],
-      providers: [{ provide: EnvironmentDto, useValue: config }, redisProvider, HealthService],
-      exports: [EnvironmentDto],
+      controllers: CONTROLLERS,
+      providers: [
+        ...CORE_PROVIDERS,
+        ApiKeyVerifier,
+        AccountLookupService,
+        ProgressCache,
+        ProgressEventsService,
+        MetricsService,
+        HealthIndicators,
+        RouteAccessCheck,
+        // Order matters: the key is checked (and the principal set) before the per-key rate limit counts it.
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_GUARD, useClass: ApiThrottlerGuard },
+      ],
     };
   }
 }

@@ -1,14 +1,46 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
 import { loadConfigOrExit } from '@app/config';
-import { AppModule } from './app.module';
+import { loadApiSettings } from './api-settings';
+import { createApiApp } from './app.factory';
+import { createLogger } from './common/http-logger';
+
+/** A stuck dependency must not keep a stopping process alive forever. */
+const SHUTDOWN_DEADLINE_MS = 15_000;
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
-  const app = await NestFactory.create(AppModule.forConfig(config), { bufferLogs: false });
-  app.enableShutdownHooks();
+  const settings = loadApiSettings();
+  const logger = createLogger(config.LOG_LEVEL);
+  const app = await createApiApp({ config, settings, logger });
   await app.listen(config.PORT, '0.0.0.0');
-  process.stdout.write(`${JSON.stringify({ msg: 'api listening', port: config.PORT })}\n`);
+  // The bound port: PORT=0 picks a free one.
+  const address = app.getHttpServer().address() as { port: number } | null;
+  // Always printed, whatever LOG_LEVEL: tools wait for this line and read the port from it.
+  process.stdout.write(
+    `${JSON.stringify({ level: 'info', time: new Date().toISOString(), msg: 'api listening', port: address?.port ?? config.PORT })}\n`,
+  );
+
+  // Ordered, bounded shutdown: event streams end, the server stops taking requests and finishes those in flight,
+  // then queues, Redis and PostgreSQL close (Nest's shutdown hooks, in that order).
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      logger.error('shutdown deadline passed, exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
 }
 
 bootstrap().catch((err: unknown) => {

@@ -5,4 +5,8 @@ export * from './errors';
 export * from './support/operation.service';
 export * from './waves/wave-commands.service';
 export * from './waves/wave.types';
+export * from './audit';
+export * from './progress';
+export * from './signals';
+export * from './waves/wave-query.service';
 export * from './gates/gate-evaluator';

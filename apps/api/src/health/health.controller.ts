@@ -1,22 +1,36 @@
-import { Controller, Get, HttpCode, HttpStatus, Res } from '@nestjs/common';
-import type { Response } from 'express';
-import { HealthService } from './health.service';
+import { Controller, Get } from '@nestjs/common';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { Public } from '../auth/access.decorator';
+import { ApiProblem } from '../common/problem.dto';
+import { HealthIndicators } from './health.indicators';
 
-/** Liveness and readiness: open routes (no key), for orchestrators and load balancers. */
-@Controller('api/v1/health')
+/** Open routes (no key), for orchestrators and load balancers. */
+@ApiTags('operations')
+@Public()
+@Controller('health')
 export class HealthController {
-  constructor(private readonly health: HealthService) {}
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicators,
+  ) {}
 
   @Get('live')
-  @HttpCode(HttpStatus.OK)
-  live(): { status: 'ok' } {
-    return { status: 'ok' };
+  @HealthCheck()
+  @ApiOkResponse({ description: 'the process answers' })
+  live() {
+    return this.health.check([]);
   }
 
   @Get('ready')
-  async ready(@Res({ passthrough: true }) res: Response) {
-    const report = await this.health.readiness();
-    res.status(report.status === 'ok' ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
-    return report;
+  @HealthCheck()
+  @ApiOkResponse({ description: 'PostgreSQL, Redis and the mailstore capabilities all answer' })
+  @ApiProblem(503, 'not_ready, with the state of each dependency')
+  ready() {
+    return this.health.check([
+      () => this.indicators.database(),
+      () => this.indicators.redis(),
+      () => this.indicators.mailstore(),
+    ]);
   }
 }

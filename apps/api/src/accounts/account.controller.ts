@@ -1,0 +1,80 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { OperationService } from '@app/core';
+import { Access, ROLES } from '../auth/access.decorator';
+import { Actor } from '../auth/principal';
+import { LoginParamPipe } from '../common/param.pipes';
+import { ApiProblem } from '../common/problem.dto';
+import { OperationDto } from '../operations/operation.dto';
+import { AccountLookupService } from './account-lookup.service';
+import { AccountDto, HoldDto, SupportChangeDto } from './account.dto';
+
+/** Support: one account at a time, always with a reason and a ticket (audited). */
+@ApiTags('support')
+@ApiProblem(404, 'account_not_found')
+@ApiProblem(400, 'invalid input: every bad field named')
+@ApiParam({
+  name: 'login',
+  description: 'the login as the mailstore knows it, any case',
+  example: 'user5@example.test',
+})
+@Controller('accounts/:login')
+export class AccountController {
+  constructor(
+    private readonly lookup: AccountLookupService,
+    private readonly operations: OperationService,
+  ) {}
+
+  @Get()
+  @Access(...ROLES.supportReaders)
+  @ApiOkResponse({ type: AccountDto })
+  get(@Param('login', LoginParamPipe) login: string): Promise<AccountDto> {
+    return this.lookup.get(login);
+  }
+
+  @Post('enable')
+  @HttpCode(202)
+  @Access(...ROLES.support)
+  @ApiOperation({ summary: 'open POP/IMAP for one account, ahead of any wave; poll GET /operations/{id}' })
+  @ApiAcceptedResponse({ type: OperationDto })
+  async enable(
+    @Param('login', LoginParamPipe) login: string,
+    @Body() body: SupportChangeDto,
+    @Actor() actor: string,
+  ): Promise<OperationDto> {
+    return OperationDto.from(await this.operations.request(login, 'enable', body, actor));
+  }
+
+  @Post('disable')
+  @HttpCode(202)
+  @Access(...ROLES.support)
+  @ApiOperation({ summary: 're-block one account (and revoke its sessions); poll GET /operations/{id}' })
+  @ApiAcceptedResponse({ type: OperationDto })
+  async disable(
+    @Param('login', LoginParamPipe) login: string,
+    @Body() body: SupportChangeDto,
+    @Actor() actor: string,
+  ): Promise<OperationDto> {
+    return OperationDto.from(await this.operations.request(login, 'disable', body, actor));
+  }
+
+  @Post('hold')
+  @HttpCode(200)
+  @Access(...ROLES.support)
+  @ApiOperation({ summary: 'keep the account out of every wave' })
+  @ApiOkResponse({ type: AccountDto })
+  async hold(@Param('login', LoginParamPipe) login: string, @Body() body: HoldDto, @Actor() actor: string) {
+    await this.operations.setHold(login, true, body, actor);
+    return this.lookup.get(login);
+  }
+
+  @Delete('hold')
+  @HttpCode(200)
+  @Access(...ROLES.support)
+  @ApiOperation({ summary: 'let the account back into waves (body: reason and ticket, audited)' })
+  @ApiOkResponse({ type: AccountDto })
+  async release(@Param('login', LoginParamPipe) login: string, @Body() body: HoldDto, @Actor() actor: string) {
+    await this.operations.setHold(login, false, body, actor);
+    return this.lookup.get(login);
+  }
+}

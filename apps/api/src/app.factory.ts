@@ -1,0 +1,57 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
+import { SwaggerModule } from '@nestjs/swagger';
+import { json } from 'express';
+import type { Logger } from 'pino';
+import { EnvironmentDto } from '@app/config';
+import { ApiSettings, loadApiSettings } from './api-settings';
+import { AppModule } from './app.module';
+import { createLogger, PinoNestLogger, requestMiddlewares } from './common/http-logger';
+import { bodyParserErrorHandler, ProblemFilter } from './common/problem.filter';
+import { ApiValidationPipe } from './common/validation.pipe';
+import { buildOpenApiDocument } from './common/openapi-document';
+import { MetricsService } from './metrics/metrics.service';
+import { requestMetrics } from './metrics/request-metrics';
+
+export const API_PREFIX = 'api/v1';
+
+export interface CreateApiOptions {
+  config: EnvironmentDto;
+  settings?: ApiSettings;
+  logger?: Logger;
+  /** No connections at all: for building the OpenAPI document. */
+  offline?: boolean;
+}
+
+/** Builds the configured API (used by main.ts, the e2e tests, the benchmark and the OpenAPI check). */
+export async function createApiApp(options: CreateApiOptions): Promise<NestExpressApplication> {
+  const settings = options.settings ?? loadApiSettings();
+  const logger = options.logger ?? createLogger(options.config.LOG_LEVEL);
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.register({ config: options.config, settings, logger, offline: options.offline }),
+    // Explicit adapter: Nest's fallback loads it with a dynamic import(), which Jest's CommonJS runtime cannot do.
+    new ExpressAdapter(),
+    { bodyParser: false, logger: new PinoNestLogger(logger), abortOnError: false },
+  );
+  app.disable('x-powered-by');
+  // ETags are ours to make (progress views); Express's body hashes on every answer would only cost CPU.
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.setGlobalPrefix(API_PREFIX);
+  app.use(requestMetrics(app.get(MetricsService).registry));
+  for (const middleware of requestMiddlewares(logger)) app.use(middleware);
+  // Body limits: POST /waves may carry an explicit list of logins; everything else is small. The CSV import is
+  // not parsed here (text/csv): it streams, with its own size and line limits.
+  const kb = (n: number) => `${n}kb`;
+  app.use(`/${API_PREFIX}/waves`, json({ limit: kb(settings.API_WAVE_JSON_LIMIT_KB) }));
+  app.use(json({ limit: kb(settings.API_JSON_LIMIT_KB) }));
+  app.use(bodyParserErrorHandler(logger));
+  app.useGlobalFilters(new ProblemFilter(logger));
+  app.useGlobalPipes(new ApiValidationPipe());
+  const document = buildOpenApiDocument(app);
+  for (const path of ['docs', `${API_PREFIX}/docs`]) {
+    SwaggerModule.setup(path, app, document, { jsonDocumentUrl: `${path}/openapi.json`, useGlobalPrefix: false });
+  }
+  return app;
+}

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { RequestHandler } from 'express';
+import { LoggerService } from '@nestjs/common';
+import pino, { Logger } from 'pino';
+import pinoHttp from 'pino-http';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function createLogger(level: string): Logger {
+  return pino({ level, base: { app: 'reopen-api' }, timestamp: pino.stdTimeFunctions.isoTime });
+}
+
+/**
+ * The request id, taken from X-Request-Id when it is a sane token (a dashboard or a proxy may set it) or made here,
+ * and echoed back; then, when info is enabled, one JSON line per request under that id. Only method, path, status,
+ * duration and the actor are logged: never headers (they carry the keys).
+ */
+export function requestMiddlewares(logger: Logger): RequestHandler[] {
+  const assignId: RequestHandler = (req, res, next) => {
+    const given = req.headers['x-request-id'];
+    req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', req.id);
+    next();
+  };
+  // Below info the per-request logger would only cost CPU: failures are logged by the exception filter.
+  if (!logger.isLevelEnabled('info')) return [assignId];
+  const log = pinoHttp({
+    logger,
+    genReqId: (req: IncomingMessage) => req.id,
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+    customProps: (req) => ({ actor: (req as { principal?: { actor: string } }).principal?.actor }),
+    serializers: {
+      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+    autoLogging: { ignore: (req) => req.url === '/api/v1/health/live' },
+  });
+  return [assignId, log];
+}
+
+/** Nest's own messages (boot, routes) as pino lines. */
+export class PinoNestLogger implements LoggerService {
+  constructor(private readonly logger: Logger) {}
+  log(message: unknown, context?: string): void {
+    this.logger.info({ context }, String(message));
+  }
+  error(message: unknown, trace?: string, context?: string): void {
+    this.logger.error({ context, trace }, String(message));
+  }
+  warn(message: unknown, context?: string): void {
+    this.logger.warn({ context }, String(message));
+  }
+  debug(message: unknown, context?: string): void {
+    this.logger.debug({ context }, String(message));
+  }
+  verbose(message: unknown, context?: string): void {
+    this.logger.trace({ context }, String(message));
+  }
+}

@@ -1,0 +1,85 @@
+import { NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { ThrottlerException } from '@nestjs/throttler';
+import { QueryFailedError } from 'typeorm';
+import { IllegalTransitionError, ImportFileError, NotFoundError, ValidationError } from '@app/core';
+import { ApiError } from './api-exceptions';
+import { toProblem } from './problem-mapping';
+
+describe('toProblem', () => {
+  it('keeps a domain error’s status, code, message and extras; names the first bad field', () => {
+    expect(
+      toProblem(new ValidationError([{ field: 'gates[0].threshold', message: 'gates[0].threshold must be ≤ 1' }])),
+    ).toEqual({
+      type: 'urn:reopen:problem:validation_failed',
+      title: 'Bad Request',
+      status: 400,
+      detail: 'gates[0].threshold must be ≤ 1',
+      code: 'validation_failed',
+      field: 'gates[0].threshold',
+      errors: [{ field: 'gates[0].threshold', message: 'gates[0].threshold must be ≤ 1' }],
+    });
+    expect(toProblem(new IllegalTransitionError('draft', 'pause', ['start', 'cancel'], 'no'))).toMatchObject({
+      status: 409,
+      code: 'illegal_transition',
+      currentState: 'draft',
+      command: 'pause',
+      allowed: ['start', 'cancel'],
+    });
+    expect(toProblem(new NotFoundError('wave', 'w1'))).toMatchObject({
+      status: 404,
+      code: 'wave_not_found',
+      wave: 'w1',
+    });
+    expect(toProblem(new ApiError(415, 'unsupported_media_type', 'csv please'))).toMatchObject({
+      status: 415,
+      title: 'Unsupported Media Type',
+    });
+  });
+
+  it('maps import file errors, throttling and HTTP exceptions to stable codes', () => {
+    expect(toProblem(new ImportFileError('wrong header', 'wrong_header'))).toMatchObject({
+      status: 400,
+      code: 'wrong_header',
+      field: 'header',
+    });
+    expect(toProblem(new ImportFileError('too many', 'too_many_lines'))).toMatchObject({
+      status: 413,
+      code: 'too_many_lines',
+    });
+    expect(toProblem(new ThrottlerException())).toMatchObject({ status: 429, code: 'rate_limited' });
+    expect(toProblem(new NotFoundException('Cannot GET /api/v1/nope'))).toMatchObject({
+      status: 404,
+      code: 'not_found',
+      detail: 'no route GET /api/v1/nope',
+    });
+    const terminus = new ServiceUnavailableException({ status: 'error', details: { redis: { status: 'down' } } });
+    expect(toProblem(terminus)).toMatchObject({
+      status: 503,
+      code: 'not_ready',
+      checks: { redis: { status: 'down' } },
+    });
+  });
+
+  it('maps body-parser errors', () => {
+    const err = (type: string, status: number) => Object.assign(new Error('x'), { type, status });
+    expect(toProblem(err('entity.parse.failed', 400))).toMatchObject({ status: 400, code: 'invalid_json' });
+    expect(toProblem(Object.assign(err('entity.too.large', 413), { limit: 65536 }))).toMatchObject({
+      status: 413,
+      code: 'payload_too_large',
+      limitBytes: 65536,
+    });
+    expect(toProblem(err('charset.unsupported', 415))).toMatchObject({ status: 415, code: 'unsupported_media_type' });
+  });
+
+  it('answers a value PostgreSQL refuses with 400, and anything unknown with a 500 that says nothing inside', () => {
+    const pg = new QueryFailedError(
+      'SELECT',
+      [],
+      Object.assign(new Error('invalid input syntax for type uuid'), { code: '22P02' }),
+    );
+    expect(toProblem(pg)).toMatchObject({ status: 400, code: 'invalid_input' });
+    const secret = toProblem(new Error('password=hunter2 at /srv/app.js:12'));
+    expect(secret).toMatchObject({ status: 500, code: 'internal_error' });
+    expect(JSON.stringify(secret)).not.toMatch(/hunter2|app\.js/);
+  });
+});

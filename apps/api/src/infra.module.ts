@@ -1,0 +1,78 @@
+import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown, Provider } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import Redis from 'ioredis';
+import type { Logger } from 'pino';
+import { EnvironmentDto } from '@app/config';
+import { createDataSource } from '@app/db';
+import { createRedis, QueueProducer } from '@app/queue';
+import { ApiSettings } from './api-settings';
+import { API_LOGGER, API_SETTINGS, REDIS_CLIENT } from './infra.tokens';
+
+const QUEUE_REDIS = Symbol('QUEUE_REDIS');
+
+/** Closes what the API opened, after the HTTP server stopped taking requests: queues, Redis, then PostgreSQL. */
+@Injectable()
+class InfraShutdown implements OnApplicationShutdown {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly producer: QueueProducer,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    @Inject(QUEUE_REDIS) private readonly queueRedis: Redis,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.producer.close();
+    this.queueRedis.disconnect();
+    this.redis.disconnect();
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}
+
+const EXPORTS = [EnvironmentDto, API_SETTINGS, API_LOGGER, DataSource, REDIS_CLIENT, QueueProducer];
+
+/**
+ * What the API talks to: PostgreSQL (the one DataSource definition), Redis (rate limits, health) and the queue
+ * producer. The API registers producers only; it never runs a processor (style.md).
+ */
+@Global()
+@Module({})
+export class InfraModule {
+  static forConfig(config: EnvironmentDto, settings: ApiSettings, logger: Logger): DynamicModule {
+    const providers: Provider[] = [
+      { provide: EnvironmentDto, useValue: config },
+      { provide: API_SETTINGS, useValue: settings },
+      { provide: API_LOGGER, useValue: logger },
+      {
+        provide: DataSource,
+        useFactory: () => createDataSource({ url: config.DATABASE_URL, applicationName: 'reopen-api' }).initialize(),
+      },
+      {
+        provide: REDIS_CLIENT,
+        // Fail fast: a request must not hang on a Redis outage (the throttler lets it through, health says down).
+        useFactory: () =>
+          new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 1000, connectionName: 'reopen-api' }),
+      },
+      { provide: QUEUE_REDIS, useFactory: () => createRedis(config.REDIS_URL, 'reopen-api-producer') },
+      {
+        provide: QueueProducer,
+        inject: [QUEUE_REDIS],
+        useFactory: (redis: Redis) => new QueueProducer(redis, config.REDIS_PREFIX),
+      },
+      InfraShutdown,
+    ];
+    return { module: InfraModule, providers, exports: EXPORTS };
+  }
+
+  /** Inert stand-ins, for building the OpenAPI document without any connection. */
+  static stub(config: EnvironmentDto, settings: ApiSettings, logger: Logger): DynamicModule {
+    const providers: Provider[] = [
+      { provide: EnvironmentDto, useValue: config },
+      { provide: API_SETTINGS, useValue: settings },
+      { provide: API_LOGGER, useValue: logger },
+      { provide: DataSource, useValue: {} },
+      { provide: REDIS_CLIENT, useValue: {} },
+      { provide: QueueProducer, useValue: {} },
+    ];
+    return { module: InfraModule, providers, exports: EXPORTS };
+  }
+}

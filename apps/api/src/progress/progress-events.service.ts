@@ -1,0 +1,86 @@
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import type { WaveProgress } from '@app/core';
+import type { ApiSettings } from '../api-settings';
+import { ApiError } from '../common/api-exceptions';
+import { API_LOGGER, API_SETTINGS } from '../infra.tokens';
+import { ProgressCache } from './progress-cache.service';
+
+const HEARTBEAT_MS = 15_000;
+/** Each stream holds a socket and two timers: a bound keeps a buggy dashboard from exhausting the process. */
+const MAX_STREAMS = 500;
+
+/**
+ * Server-Sent Events for one wave: a `progress` event whenever the view changes (id = its ETag, so a client
+ * reconnecting with Last-Event-ID gets nothing it already has), and a `state` event when the wave changes state.
+ * Reads go through the shared progress cache; a comment line every 15 s keeps proxies from closing the stream.
+ */
+@Injectable()
+export class ProgressEventsService implements BeforeApplicationShutdown {
+  private readonly open = new Set<() => void>();
+
+  constructor(
+    private readonly cache: ProgressCache,
+    @Inject(API_SETTINGS) private readonly settings: ApiSettings,
+    @Inject(API_LOGGER) private readonly log: Logger,
+  ) {}
+
+  async stream(id: string, req: Request, res: Response): Promise<void> {
+    if (this.open.size >= MAX_STREAMS) {
+      throw new ApiError(503, 'too_many_streams', `this process already serves ${MAX_STREAMS} event streams`);
+    }
+    // Unknown wave: a plain 404 problem, before any event-stream header is sent.
+    const first = await this.cache.wave(id);
+    res.status(200);
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-cache, no-transform');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    res.write('retry: 3000\n\n');
+
+    const lastEventId = req.headers['last-event-id'];
+    let lastTag = typeof lastEventId === 'string' ? lastEventId : '';
+    let lastState: string | null = null;
+    const send = (tagged: { body: WaveProgress; etag: string }) => {
+      const { body, etag } = tagged;
+      if (lastState !== null && body.state !== lastState) {
+        write(res, 'state', { waveId: body.waveId, from: lastState, to: body.state, reason: body.statusReason });
+      }
+      lastState = body.state;
+      if (etag === lastTag) return;
+      lastTag = etag;
+      write(res, 'progress', body, etag);
+    };
+    send(first);
+
+    let busy = false;
+    const tick = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      this.cache
+        .wave(id)
+        .then(send)
+        .catch((err: unknown) => this.log.warn({ err, waveId: id }, 'progress event read failed'))
+        .finally(() => (busy = false));
+    }, this.settings.API_SSE_INTERVAL_MS);
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+    const close = () => {
+      clearInterval(tick);
+      clearInterval(heartbeat);
+      this.open.delete(close);
+      if (!res.writableEnded) res.end();
+    };
+    this.open.add(close);
+    req.on('close', close);
+  }
+
+  /** Open streams would keep the HTTP server from closing: end them first. */
+  beforeApplicationShutdown(): void {
+    for (const close of [...this.open]) close();
+  }
+}
+
+function write(res: Response, event: string, data: unknown, id?: string): void {
+  res.write(`event: ${event}\n${id ? `id: ${id}\n` : ''}data: ${JSON.stringify(data)}\n\n`);
+}

@@ -1,0 +1,49 @@
+import { Controller, Get, Param, Req, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { Access, ROLES } from '../auth/access.decorator';
+import { ApiProblem } from '../common/problem.dto';
+import { UuidParamPipe } from '../common/param.pipes';
+import { conditionalGet } from './conditional-get';
+import { ProgressCache } from './progress-cache.service';
+import { ProgressEventsService } from './progress-events.service';
+import { ProgressOverviewDto, WaveProgressDto } from './progress.dto';
+
+/** Dashboards: cheap reads from the counters, ETag/304, and a live stream. */
+@ApiTags('progress')
+@Access(...ROLES.readers)
+@Controller()
+export class ProgressController {
+  constructor(
+    private readonly cache: ProgressCache,
+    private readonly eventStream: ProgressEventsService,
+  ) {}
+
+  @Get('progress')
+  @ApiOperation({ summary: 'every active wave (and those finished in the last 24 h); ETag / If-None-Match → 304' })
+  @ApiOkResponse({ type: ProgressOverviewDto })
+  async overview(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    return conditionalGet(req, res, await this.cache.overview());
+  }
+
+  @Get('waves/:id/progress')
+  @ApiOperation({ summary: 'counts by state, rate, ETA, ramp step, gate values, status reason; ETag → 304' })
+  @ApiOkResponse({ type: WaveProgressDto })
+  @ApiProblem(404, 'not found')
+  @ApiParam({ name: 'id', format: 'uuid', description: 'the wave' })
+  async wave(@Param('id', UuidParamPipe) id: string, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    return conditionalGet(req, res, await this.cache.wave(id));
+  }
+
+  @Get('waves/:id/events')
+  @ApiOperation({
+    summary: 'Server-Sent Events: `progress` (data: the progress view) and `state` ({from, to, reason})',
+  })
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({ description: 'an event stream', schema: { type: 'string' } })
+  @ApiProblem(404, 'not found')
+  @ApiParam({ name: 'id', format: 'uuid', description: 'the wave' })
+  events(@Param('id', UuidParamPipe) id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    return this.eventStream.stream(id, req, res);
+  }
+}

@@ -1,0 +1,105 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { GATE_ACTIONS, GATE_METRICS, WAVE_STATES, type WaveState } from '@app/domain';
+
+export class MemberCountsDto {
+  @ApiProperty() pending!: number;
+  @ApiProperty() in_flight!: number;
+  @ApiProperty() enabled!: number;
+  @ApiProperty() skipped!: number;
+  @ApiProperty() failed!: number;
+  @ApiProperty() cancelled!: number;
+}
+
+export class RollbackCountsDto {
+  @ApiProperty() pending!: number;
+  @ApiProperty() in_flight!: number;
+  @ApiProperty() rolled_back!: number;
+  @ApiProperty() unchanged!: number;
+  @ApiProperty({ description: 'changed since the wave (e.g. by support): left alone' }) conflict!: number;
+  @ApiProperty() failed!: number;
+}
+
+export class RollbackProgressDto {
+  @ApiProperty() total!: number;
+  @ApiProperty({ type: RollbackCountsDto }) counts!: RollbackCountsDto;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' } }) failureReasons!: Record<string, number>;
+  @ApiProperty() done!: number;
+  @ApiProperty() doneFraction!: number;
+}
+
+export class RateDto {
+  @ApiProperty({ description: 'accounts sent per second over the last minute (or since the start)' })
+  observedPerSecond!: number;
+  @ApiProperty({ description: 'the rate set by ops (the rollback rate while rolling back)' }) targetPerSecond!: number;
+  @ApiProperty({ description: 'seconds the observed rate is measured over (≤ 60)' }) windowSeconds!: number;
+}
+
+export class StepDto {
+  @ApiProperty({ description: '0-based index of the current ramp step' }) index!: number;
+  @ApiProperty() count!: number;
+  @ApiProperty({ description: 'cumulative percent the current step reaches' }) percent!: number;
+  @ApiProperty({ nullable: true, type: Number }) memberLimit!: number | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) bakeUntil!: Date | null;
+  @ApiProperty({ nullable: true, type: Number }) bakeSecondsLeft!: number | null;
+}
+
+export class GateViewDto {
+  @ApiProperty() name!: string;
+  @ApiProperty({ enum: GATE_METRICS }) metric!: string;
+  @ApiProperty({ enum: GATE_ACTIONS }) action!: string;
+  @ApiProperty() threshold!: number;
+  @ApiProperty() windowSeconds!: number;
+  @ApiProperty({ enum: ['ok', 'breached', 'insufficient_data', 'inconclusive', 'not_evaluated'] }) status!: string;
+  @ApiProperty({ nullable: true, type: Number }) value!: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'relative signal gates: the control value' })
+  control!: number | null;
+  @ApiProperty() reason!: string;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'when the evaluator decided it' })
+  evaluatedAt!: Date | null;
+}
+
+/** Progress of one wave, from its incremental counters. */
+export class WaveProgressDto {
+  @ApiProperty({ format: 'uuid' }) waveId!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ enum: WAVE_STATES }) state!: WaveState;
+  @ApiProperty({ nullable: true, type: String, example: 'ramp_bake' }) statusReason!: string | null;
+  @ApiProperty({ example: 'paused: gate provider-errors breached (error rate 0.08 over 120 calls is above 0.05)' })
+  statusText!: string;
+  @ApiProperty({ nullable: true, type: Object }) statusDetail!: Record<string, unknown> | null;
+  @ApiProperty({ type: [String] }) protocols!: string[];
+  @ApiProperty() total!: number;
+  @ApiProperty({ type: MemberCountsDto }) counts!: MemberCountsDto;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' }, example: { password_reset_required: 12 } })
+  skipReasons!: Record<string, number>;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' } }) failureReasons!: Record<string, number>;
+  @ApiProperty() done!: number;
+  @ApiProperty() doneFraction!: number;
+  @ApiProperty({ type: RollbackProgressDto, nullable: true }) rollback!: RollbackProgressDto | null;
+  @ApiProperty({ type: RateDto }) rate!: RateDto;
+  @ApiProperty({ nullable: true, type: Number, description: 'null while the wave is not moving' })
+  etaSeconds!: number | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) etaAt!: Date | null;
+  @ApiProperty({ type: StepDto }) step!: StepDto;
+  @ApiProperty({ type: [GateViewDto] }) gates!: GateViewDto[];
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startAt!: Date | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt!: Date | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) completedAt!: Date | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) rollbackStartedAt!: Date | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) rollbackCompletedAt!: Date | null;
+  @ApiProperty() version!: number;
+  @ApiProperty({ type: String, format: 'date-time' }) asOf!: Date;
+}
+
+export class ProgressTotalsDto {
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' }, example: { running: 1, completed: 2 } })
+  waves!: Record<string, number>;
+  @ApiProperty({ type: MemberCountsDto }) members!: MemberCountsDto;
+}
+
+/** Every active wave, and those finished in the last 24 h. */
+export class ProgressOverviewDto {
+  @ApiProperty({ type: String, format: 'date-time' }) asOf!: Date;
+  @ApiProperty({ type: [WaveProgressDto] }) waves!: WaveProgressDto[];
+  @ApiProperty({ type: ProgressTotalsDto }) totals!: ProgressTotalsDto;
+}

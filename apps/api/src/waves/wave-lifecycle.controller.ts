@@ -1,0 +1,65 @@
+import { applyDecorators, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { CommandResult, WaveCommandsService } from '@app/core';
+import { Access, ROLES } from '../auth/access.decorator';
+import { Actor } from '../auth/principal';
+import { ApiProblem } from '../common/problem.dto';
+import { UuidParamPipe } from '../common/param.pipes';
+import { CommandResultDto } from './wave.dto';
+
+/** 200 with the transition (commands are synchronous: the new state is committed when they answer). */
+const Command = (summary: string) =>
+  applyDecorators(HttpCode(200), ApiOperation({ summary }), ApiOkResponse({ type: CommandResultDto }));
+
+/** Lifecycle commands: each is one transaction under the wave's lock; an illegal one is a 409 with the state. */
+@ApiTags('waves')
+@Access(...ROLES.ops)
+@ApiParam({ name: 'id', format: 'uuid', description: 'the wave' })
+@ApiProblem(404, 'wave_not_found')
+@ApiProblem(409, 'illegal_transition, with currentState and allowed commands')
+@Controller('waves/:id')
+export class WaveLifecycleController {
+  constructor(private readonly commands: WaveCommandsService) {}
+
+  @Post('schedule')
+  @Command('draft → scheduled: starts by itself at startAt (startLocal in timeZone)')
+  schedule(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<CommandResult> {
+    return this.commands.schedule(id, actor);
+  }
+
+  @Post('unschedule')
+  @Command('scheduled → draft')
+  unschedule(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<CommandResult> {
+    return this.commands.unschedule(id, actor);
+  }
+
+  @Post('start')
+  @Command('draft | scheduled → running now (freezes the membership)')
+  start(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<CommandResult> {
+    return this.commands.start(id, actor);
+  }
+
+  @Post('pause')
+  @Command('running → paused: once answered, no new mailstore call starts')
+  pause(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<CommandResult> {
+    return this.commands.pause(id, actor);
+  }
+
+  @Post('resume')
+  @Command('paused | halted → running')
+  resume(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<CommandResult> {
+    return this.commands.resume(id, actor);
+  }
+
+  @Post('cancel')
+  @Command('→ cancelled: pending members are not processed')
+  cancel(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<CommandResult> {
+    return this.commands.cancel(id, actor);
+  }
+
+  @Post('rollback')
+  @Command('→ rolling_back: restores each changed account to its prior state (idempotent)')
+  rollback(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<CommandResult> {
+    return this.commands.rollback(id, actor);
+  }
+}

@@ -1,0 +1,114 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { WAVE_STATES, type WaveState } from '@app/domain';
+import type { WaveEntity } from '@app/db';
+import type { WavePage } from '@app/core';
+import { GateDto, RampStepDto, WaveSelectorDto } from './wave-settings.dto';
+
+/** A wave as the API shows it (the entity minus engine internals such as the run generation). */
+export class WaveDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ nullable: true, type: String }) description!: string | null;
+  @ApiProperty({ type: WaveSelectorDto }) selector!: WaveSelectorDto;
+  @ApiProperty({ type: [String], example: ['imap', 'pop3'] }) protocols!: string[];
+  @ApiProperty({ enum: WAVE_STATES }) state!: WaveState;
+  @ApiProperty({ nullable: true, type: String, example: 'gate:provider-errors' }) statusReason!: string | null;
+  @ApiProperty({ nullable: true, type: Object }) statusDetail!: Record<string, unknown> | null;
+  @ApiProperty({ nullable: true, type: String }) startLocal!: string | null;
+  @ApiProperty({ nullable: true, type: String }) timeZone!: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startAt!: Date | null;
+  @ApiProperty() ratePerSecond!: number;
+  @ApiProperty() rollbackRatePerSecond!: number;
+  @ApiProperty() batchSize!: number;
+  @ApiProperty() concurrency!: number;
+  @ApiProperty({ type: [RampStepDto] }) steps!: RampStepDto[];
+  @ApiProperty({ type: [GateDto] }) gates!: GateDto[];
+  @ApiProperty({ description: '0-based index of the ramp step' }) currentStep!: number;
+  @ApiProperty({ nullable: true, type: Number, description: 'frozen membership size (null before start)' })
+  memberCount!: number | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) scheduleFiredAt!: Date | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt!: Date | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) completedAt!: Date | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) rollbackStartedAt!: Date | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) rollbackCompletedAt!: Date | null;
+  @ApiProperty() createdBy!: string;
+  @ApiProperty({ type: String, format: 'date-time' }) createdAt!: Date;
+  @ApiProperty({ type: String, format: 'date-time' }) updatedAt!: Date;
+  @ApiProperty({ description: 'moves on every change' }) version!: number;
+
+  static from(w: WaveEntity): WaveDto {
+    return {
+      id: w.id,
+      name: w.name,
+      description: w.description,
+      selector: w.selector,
+      protocols: w.protocols,
+      state: w.state,
+      statusReason: w.statusReason,
+      statusDetail: w.statusDetail,
+      startLocal: w.startLocal,
+      timeZone: w.timeZone,
+      startAt: w.startAt,
+      ratePerSecond: w.ratePerSecond,
+      rollbackRatePerSecond: w.rollbackRatePerSecond,
+      batchSize: w.batchSize,
+      concurrency: w.concurrency,
+      steps: w.steps,
+      gates: w.gates as unknown as GateDto[],
+      currentStep: w.currentStep,
+      memberCount: w.memberCount,
+      scheduleFiredAt: w.scheduleFiredAt,
+      startedAt: w.startedAt,
+      completedAt: w.completedAt,
+      rollbackStartedAt: w.rollbackStartedAt,
+      rollbackCompletedAt: w.rollbackCompletedAt,
+      createdBy: w.createdBy,
+      createdAt: w.createdAt,
+      updatedAt: w.updatedAt,
+      version: w.version,
+    };
+  }
+}
+
+export class WavePageDto {
+  @ApiProperty({ type: [WaveDto] }) items!: WaveDto[];
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'pass as cursor for the next page' })
+  nextCursor!: string | null;
+
+  static from(page: WavePage): WavePageDto {
+    return { items: page.items.map((w) => WaveDto.from(w)), nextCursor: page.nextCursor };
+  }
+}
+
+export class SkipCountsDto {
+  @ApiProperty() held!: number;
+  @ApiProperty() password_reset_required!: number;
+  @ApiProperty({ description: 'always 0 in a preview: only the mailstore can say' }) not_found!: number;
+  @ApiProperty() already_enabled!: number;
+}
+
+export class ProjectedDurationDto {
+  @ApiProperty() totalSeconds!: number;
+  @ApiProperty() sendingSeconds!: number;
+  @ApiProperty() bakeSeconds!: number;
+}
+
+export class PreviewStepDto extends RampStepDto {
+  @ApiProperty({ description: 'cumulative member count at the end of the step' }) memberLimit!: number;
+}
+
+/** The dry run: computed in SQL over the accounts, without calling the mailstore and without writing. */
+export class WavePreviewDto {
+  @ApiProperty({ format: 'uuid' }) waveId!: string;
+  @ApiProperty({ enum: ['selector', 'pending_members'] }) scope!: 'selector' | 'pending_members';
+  @ApiProperty({ type: [String] }) protocols!: string[];
+  @ApiProperty({ description: 'accounts in scope' }) members!: number;
+  @ApiProperty({ description: 'accounts a start now would open' }) eligible!: number;
+  @ApiProperty({ type: SkipCountsDto }) skips!: SkipCountsDto;
+  @ApiProperty({ description: 'accounts per batch call at the set rate' }) batchSize!: number;
+  @ApiProperty() batches!: number;
+  @ApiProperty() ratePerSecond!: number;
+  @ApiProperty({ type: ProjectedDurationDto }) projectedDuration!: ProjectedDurationDto;
+  @ApiProperty({ type: [PreviewStepDto] }) steps!: PreviewStepDto[];
+  @ApiProperty({ type: String, format: 'date-time' }) incidentAt!: Date;
+}

@@ -1,0 +1,65 @@
+import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
+import { CreateWaveInput, WaveCommandsService, WaveQueryService } from '@app/core';
+import { Access, ROLES } from '../auth/access.decorator';
+import { Actor } from '../auth/principal';
+import { ApiProblem } from '../common/problem.dto';
+import { UuidParamPipe } from '../common/param.pipes';
+import { CreateWaveDto, UpdateWaveDto, WaveListQueryDto } from './wave.dto';
+import { WaveDto, WavePageDto, WavePreviewDto } from './wave-view.dto';
+
+@ApiTags('waves')
+@ApiProblem(400, 'invalid input, every bad field named')
+@Controller('waves')
+export class WaveController {
+  constructor(
+    private readonly commands: WaveCommandsService,
+    private readonly queries: WaveQueryService,
+  ) {}
+
+  @Post()
+  @Access(...ROLES.ops)
+  @ApiCreatedResponse({ type: WaveDto, description: 'the draft wave' })
+  async create(@Body() body: CreateWaveDto, @Actor() actor: string): Promise<WaveDto> {
+    // The DTO checked the shape; the service checks the rest (selector union, steps, gates, start time).
+    return WaveDto.from(await this.commands.create(body as CreateWaveInput, actor));
+  }
+
+  @Get()
+  @Access(...ROLES.readers)
+  @ApiOkResponse({ type: WavePageDto })
+  async list(@Query() query: WaveListQueryDto): Promise<WavePageDto> {
+    return WavePageDto.from(await this.queries.list(query));
+  }
+
+  @Get(':id')
+  @Access(...ROLES.readers)
+  @ApiOkResponse({ type: WaveDto })
+  @ApiProblem(404, 'not found')
+  @ApiParam({ name: 'id', format: 'uuid', description: 'the wave' })
+  async get(@Param('id', UuidParamPipe) id: string): Promise<WaveDto> {
+    return WaveDto.from(await this.queries.get(id));
+  }
+
+  @Patch(':id')
+  @Access(...ROLES.ops)
+  @ApiOkResponse({ type: WaveDto, description: 'the wave after the change' })
+  @ApiProblem(404, 'not found')
+  async update(
+    @Param('id', UuidParamPipe) id: string,
+    @Body() body: UpdateWaveDto,
+    @Actor() actor: string,
+  ): Promise<WaveDto> {
+    await this.commands.update(id, body, actor);
+    return WaveDto.from(await this.queries.get(id));
+  }
+
+  @Get(':id/preview')
+  @Access(...ROLES.ops)
+  @ApiOkResponse({ type: WavePreviewDto })
+  @ApiProblem(404, 'not found')
+  @ApiParam({ name: 'id', format: 'uuid', description: 'the wave' })
+  preview(@Param('id', UuidParamPipe) id: string): Promise<WavePreviewDto> {
+    return this.queries.preview(id);
+  }
+}

@@ -1,0 +1,102 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { FieldErrors } from '@app/domain';
+import { ValidationError } from '../errors';
+import { AUDIT_PAGE, AuditEntryView, AuditPage, AuditQuery } from './audit-query.types';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ACTION = /^[a-z0-9_.-]{1,64}\*?$/i;
+const CURSOR = /^[1-9]\d{0,17}$/;
+
+interface AuditRow {
+  id: string;
+  at: Date;
+  actor: string;
+  action: string;
+  wave_id: string | null;
+  account_id: string | null;
+  login: string | null;
+  operation_id: string | null;
+  reason: string | null;
+  ticket: string | null;
+  before: unknown;
+  after: unknown;
+  detail: unknown;
+}
+
+/**
+ * Reads the append-only audit log, newest first, with keyset paging on id (stable while rows are appended:
+ * a new entry never shifts a page). Filters map onto the log's indexes: (wave_id, id), (login, id), (at).
+ */
+@Injectable()
+export class AuditQueryService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async find(query: AuditQuery): Promise<AuditPage> {
+    const limit = validateAuditQuery(query);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (clause: (p: string) => string, value: unknown) => {
+      params.push(value);
+      where.push(clause(`$${params.length}`));
+    };
+    if (query.waveId) add((p) => `wave_id = ${p}`, query.waveId);
+    if (query.login) add((p) => `login = ${p}`, query.login.trim().toLowerCase());
+    if (query.from) add((p) => `at >= ${p}`, query.from);
+    if (query.to) add((p) => `at < ${p}`, query.to);
+    if (query.action?.endsWith('*')) add((p) => `starts_with(action, ${p})`, query.action.slice(0, -1));
+    else if (query.action) add((p) => `action = ${p}`, query.action);
+    if (query.cursor) add((p) => `id < ${p}`, query.cursor);
+    params.push(limit + 1);
+    const rows = await this.dataSource.query<AuditRow[]>(
+      `SELECT id, at, actor, action, wave_id, account_id, login, operation_id, reason, ticket, before, after, detail
+         FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY id DESC LIMIT $${params.length}`,
+      params,
+    );
+    const page = rows.slice(0, limit).map(toView);
+    return { items: page, nextCursor: rows.length > limit ? page[page.length - 1].id : null };
+  }
+}
+
+/** Field-level checks; returns the page size. */
+export function validateAuditQuery(query: AuditQuery): number {
+  const f = new FieldErrors();
+  if (query.waveId !== undefined && !UUID.test(query.waveId)) f.add('waveId', 'must be a UUID');
+  if (query.login !== undefined && (query.login.trim() === '' || query.login.length > 254)) {
+    f.add('login', 'must be 1–254 characters');
+  }
+  for (const name of ['from', 'to'] as const) {
+    const v = query[name];
+    if (v !== undefined && !(v instanceof Date && !Number.isNaN(v.getTime())))
+      f.add(name, 'must be an ISO 8601 instant');
+  }
+  if (query.from && query.to && query.from.getTime() > query.to.getTime()) f.add('to', 'must not be before from');
+  if (query.action !== undefined && !ACTION.test(query.action)) {
+    f.add('action', 'must be an action name like wave.start, or a family like support.*');
+  }
+  if (query.cursor !== undefined && !CURSOR.test(query.cursor))
+    f.add('cursor', 'must be a cursor from a previous page');
+  const limit = query.limit ?? AUDIT_PAGE.defaultLimit;
+  f.integerIn('limit', limit, 1, AUDIT_PAGE.maxLimit);
+  if (f.errors.length) throw new ValidationError(f.errors);
+  return limit;
+}
+
+function toView(r: AuditRow): AuditEntryView {
+  return {
+    id: String(r.id),
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    waveId: r.wave_id,
+    accountId: r.account_id === null ? null : String(r.account_id),
+    login: r.login,
+    operationId: r.operation_id,
+    reason: r.reason,
+    ticket: r.ticket,
+    before: r.before,
+    after: r.after,
+    detail: r.detail,
+  };
+}

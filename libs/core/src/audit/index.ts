@@ -1,0 +1,2 @@
+export * from './audit-query.service';
+export * from './audit-query.types';

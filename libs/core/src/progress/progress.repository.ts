@@ -1,0 +1,70 @@
+import { DataSource } from 'typeorm';
+import { Counters, RampStep, WaveState } from '@app/domain';
+import { OVERVIEW_RECENT_HOURS, RATE_WINDOW_SECONDS } from './progress.types';
+
+export interface ProgressRow {
+  id: string;
+  name: string;
+  state: WaveState;
+  status_reason: string | null;
+  status_detail: Record<string, unknown> | null;
+  protocols: string[];
+  rate_per_second: number;
+  rollback_rate_per_second: number;
+  steps: RampStep[];
+  gates: Record<string, unknown>[];
+  gate_state: Record<string, unknown>[] | null;
+  gate_evaluated_at: Date | null;
+  current_step: number;
+  step_limit_seq: number | null;
+  bake_until: Date | null;
+  start_at: Date | null;
+  started_at: Date | null;
+  completed_at: Date | null;
+  rollback_started_at: Date | null;
+  rollback_completed_at: Date | null;
+  version: number;
+  now: Date;
+  counters: Counters;
+  recent_sent: string;
+}
+
+/**
+ * The reads behind progress, in one statement bounded by indexes: the wave row, its counter rows (wave_counters
+ * primary key) and the batches completed in the last minute (wave_batches_completed_idx). Never a COUNT over
+ * wave_members or accounts. Gate values are the gate evaluator's, stored on the wave row at each evaluation.
+ */
+export class ProgressRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async byIds(ids: readonly string[]): Promise<ProgressRow[]> {
+    return this.select('w.id = ANY($1::uuid[])', [ids]);
+  }
+
+  /** Active waves, and those that changed in the last day (drafts excluded). */
+  async overview(): Promise<ProgressRow[]> {
+    return this.select(
+      `w.state IN ('scheduled', 'running', 'paused', 'halted', 'rolling_back')
+       OR (w.state <> 'draft' AND w.updated_at > now() - interval '${OVERVIEW_RECENT_HOURS} hours')`,
+      [],
+    );
+  }
+
+  private async select(where: string, params: unknown[]): Promise<ProgressRow[]> {
+    return this.dataSource.query<ProgressRow[]>(
+      `SELECT w.id, w.name, w.state, w.status_reason, w.status_detail, w.protocols, w.rate_per_second,
+              w.rollback_rate_per_second, w.steps, w.gates, w.gate_state, w.gate_evaluated_at, w.current_step, w.step_limit_seq, w.bake_until,
+              w.start_at, w.started_at, w.completed_at, w.rollback_started_at, w.rollback_completed_at, w.version,
+              now() AS now,
+              COALESCE((SELECT jsonb_object_agg(c.name, c.value) FROM wave_counters c WHERE c.wave_id = w.id),
+                       '{}'::jsonb) AS counters,
+              (SELECT COALESCE(sum(b.size), 0) FROM wave_batches b
+                WHERE b.wave_id = w.id AND b.completed_at > now() - interval '${RATE_WINDOW_SECONDS} seconds'
+                  AND b.kind = CASE WHEN w.state = 'rolling_back' THEN 'rollback' ELSE 'forward' END) AS recent_sent
+         FROM waves w
+        WHERE ${where}
+        ORDER BY w.created_at DESC, w.id`,
+      params,
+    );
+  }
+}

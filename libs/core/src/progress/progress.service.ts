@@ -1,0 +1,133 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { buildProgress, Gate, GateStatus, MEMBER_STATES, MemberState, normalizeSteps } from '@app/domain';
+import { NotFoundError } from '../errors';
+import { ProgressRepository, ProgressRow } from './progress.repository';
+import { GateView, ProgressOverview, RATE_WINDOW_SECONDS, StepView, WaveProgress } from './progress.types';
+import { describeStatus } from './status-text';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const GATE_STATUSES = new Set<string>(['ok', 'breached', 'insufficient_data', 'inconclusive']);
+
+/**
+ * Progress for dashboards, from the incremental counters: one query reads the wave rows, their counter rows and
+ * what was sent in the last minute; gate values come from the evaluator's last verdict on the wave row.
+ * Cheap enough to poll; the API adds a short shared cache on top.
+ */
+@Injectable()
+export class ProgressService {
+  private readonly repo: ProgressRepository;
+
+  constructor(dataSource: DataSource) {
+    this.repo = new ProgressRepository(dataSource);
+  }
+
+  async wave(id: string): Promise<WaveProgress> {
+    const [row] = UUID.test(id) ? await this.repo.byIds([id]) : [];
+    if (!row) throw new NotFoundError('wave', id);
+    return buildWaveProgress(row);
+  }
+
+  async overview(): Promise<ProgressOverview> {
+    const rows = await this.repo.overview();
+    const waves = rows.map(buildWaveProgress);
+    const members = Object.fromEntries(MEMBER_STATES.map((s) => [s, 0])) as Record<MemberState, number>;
+    const states: ProgressOverview['totals']['waves'] = {};
+    for (const w of waves) {
+      states[w.state] = (states[w.state] ?? 0) + 1;
+      for (const s of MEMBER_STATES) members[s] += w.counts[s];
+    }
+    return { asOf: rows[0]?.now ?? new Date(), waves, totals: { waves: states, members } };
+  }
+}
+
+/** One wave's progress view from its row (pure: the clock is the database's, read with the row). */
+export function buildWaveProgress(row: ProgressRow): WaveProgress {
+  const now = row.now;
+  const rollingBack = row.state === 'rolling_back';
+  const since = rollingBack ? row.rollback_started_at : row.started_at;
+  // A wave started 10 s ago has sent over 10 s, not 60: dividing by the full window would under-read.
+  const windowSeconds = since
+    ? Math.min(RATE_WINDOW_SECONDS, Math.max(1, (now.getTime() - since.getTime()) / 1000))
+    : RATE_WINDOW_SECONDS;
+  const observed = Number(row.recent_sent) / windowSeconds;
+  const target = rollingBack ? row.rollback_rate_per_second : row.rate_per_second;
+  const view = buildProgress(row.counters, {
+    observedRatePerSecond: observed,
+    targetRatePerSecond: target,
+    state: row.state,
+  });
+  const step = stepOf(row, now);
+  const gates = gatesOf(row);
+  return {
+    waveId: row.id,
+    name: row.name,
+    state: row.state,
+    statusReason: row.status_reason,
+    statusText: describeStatus({
+      state: row.state,
+      statusReason: row.status_reason,
+      statusDetail: row.status_detail,
+      startAt: row.start_at,
+      bakeUntil: row.bake_until,
+      step,
+      gates,
+      now,
+    }),
+    statusDetail: row.status_detail,
+    protocols: row.protocols,
+    ...view,
+    rate: { observedPerSecond: round(observed, 2), targetPerSecond: target, windowSeconds: round(windowSeconds, 1) },
+    etaAt: view.etaSeconds === null ? null : new Date(now.getTime() + view.etaSeconds * 1000),
+    step,
+    gates,
+    startAt: row.start_at,
+    startedAt: row.started_at,
+    completedAt: row.completed_at,
+    rollbackStartedAt: row.rollback_started_at,
+    rollbackCompletedAt: row.rollback_completed_at,
+    version: row.version,
+    asOf: now,
+  };
+}
+
+/** Each configured gate with the evaluator's last verdict on it (by gate name), if any. */
+function gatesOf(row: ProgressRow): GateView[] {
+  const verdicts = new Map<string, Record<string, unknown>>();
+  for (const v of row.gate_state ?? []) if (typeof v.gate === 'string') verdicts.set(v.gate, v);
+  return (row.gates as unknown as Gate[]).map((g) => {
+    const v = verdicts.get(g.name);
+    const status = typeof v?.status === 'string' && GATE_STATUSES.has(v.status) ? (v.status as GateStatus) : null;
+    return {
+      name: g.name,
+      metric: g.metric,
+      action: g.action,
+      threshold: g.threshold,
+      windowSeconds: g.windowSeconds,
+      status: status ?? 'not_evaluated',
+      value: typeof v?.value === 'number' ? v.value : null,
+      control: typeof v?.control === 'number' ? v.control : null,
+      reason: typeof v?.reason === 'string' ? v.reason : 'not evaluated yet (gates are watched while the wave runs)',
+      evaluatedAt: status ? row.gate_evaluated_at : null,
+    };
+  });
+}
+
+function stepOf(row: ProgressRow, now: Date): StepView {
+  const steps = normalizeSteps(row.steps);
+  const index = Math.min(row.current_step, steps.length - 1);
+  const baking = row.state === 'paused' && row.status_reason === 'ramp_bake' && row.bake_until !== null;
+  return {
+    index,
+    count: steps.length,
+    percent: steps[index].percent,
+    memberLimit: row.step_limit_seq,
+    bakeUntil: baking ? row.bake_until : null,
+    bakeSecondsLeft: baking ? Math.max(0, Math.ceil((row.bake_until!.getTime() - now.getTime()) / 1000)) : null,
+  };
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

@@ -1,0 +1,62 @@
+import { describeStatus, StatusInput } from './status-text';
+
+const now = new Date('2026-05-09T08:00:00Z');
+const base: StatusInput = {
+  state: 'running',
+  statusReason: null,
+  statusDetail: null,
+  startAt: null,
+  bakeUntil: null,
+  step: { index: 0, count: 1, percent: 100 },
+  gates: [],
+  now,
+};
+
+describe('describeStatus', () => {
+  it('says when a scheduled wave starts', () => {
+    expect(describeStatus({ ...base, state: 'scheduled', startAt: new Date('2026-05-09T06:00:00Z') })).toBe(
+      'scheduled to start at 2026-05-09T06:00:00.000Z',
+    );
+  });
+
+  it('names the ramp step while running and the bake time left while baking', () => {
+    const step = { index: 1, count: 3, percent: 10 };
+    expect(describeStatus({ ...base, step })).toBe('running, step 2 of 3 (10 %)');
+    expect(
+      describeStatus({
+        ...base,
+        state: 'paused',
+        statusReason: 'ramp_bake',
+        bakeUntil: new Date(now.getTime() + 90_500),
+        step,
+      }),
+    ).toBe('baking after step 2 of 3 until 2026-05-09T08:01:30.500Z (91 s left)');
+  });
+
+  it('gives the gate and its own sentence, from the evaluation stored with the pause', () => {
+    const detail = {
+      gates: [{ gate: 'errors', status: 'breached', reason: 'error rate 0.08 over 120 calls is above 0.05' }],
+    };
+    expect(describeStatus({ ...base, state: 'paused', statusReason: 'gate:errors', statusDetail: detail })).toBe(
+      'paused: gate errors breached (error rate 0.08 over 120 calls is above 0.05)',
+    );
+    expect(describeStatus({ ...base, state: 'halted', statusReason: 'gate:errors', statusDetail: detail })).toMatch(
+      /^halted: gate errors breached/,
+    );
+    expect(describeStatus({ ...base, state: 'paused', statusReason: 'inconclusive:siem', statusDetail: null })).toBe(
+      'paused: gate siem has no fresh data',
+    );
+  });
+
+  it('explains ops pauses and an unreachable mailstore', () => {
+    expect(describeStatus({ ...base, state: 'paused', statusReason: 'ops' })).toBe('paused by ops');
+    expect(
+      describeStatus({
+        ...base,
+        state: 'paused',
+        statusReason: 'mailstore_unreachable',
+        statusDetail: { lastError: 'timeout' },
+      }),
+    ).toBe('paused: the mailstore is unreachable (timeout)');
+  });
+});

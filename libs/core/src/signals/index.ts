@@ -1,0 +1,2 @@
+export * from './signal.service';
+export * from './signal.types';

@@ -1,0 +1,137 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { FieldErrors, Gate, isToken, SignalSample } from '@app/domain';
+import { ValidationError } from '../errors';
+import { RecordedSignal, SIGNAL_LIMITS, SignalInput } from './signal.types';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
+
+interface SignalRow {
+  id: string;
+  name: string;
+  value: number;
+  window_seconds: number;
+  observed_at: Date;
+  cohort: string | null;
+  received_at: Date;
+  source: string | null;
+}
+
+/** A (signal, cohort) pair a gate reads; cohort null is the population-wide signal. */
+export interface SignalKey {
+  name: string;
+  cohort: string | null;
+}
+
+export const signalKey = (k: SignalKey): string => `${k.name}\u0000${k.cohort ?? ''}`;
+
+/**
+ * Pushed security signals: validated inserts, and the latest-sample lookups the gates read
+ * (signals_lookup_idx (name, cohort, observed_at DESC): one index probe per pair, never a scan).
+ */
+@Injectable()
+export class SignalService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async record(input: SignalInput, source: string, now = new Date()): Promise<RecordedSignal> {
+    const observedAt = validateSignal(input, now);
+    const [row] = await this.dataSource.query<SignalRow[]>(
+      `INSERT INTO signals (name, value, window_seconds, observed_at, cohort, source)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       RETURNING id, name, value, window_seconds, observed_at, cohort, received_at, source`,
+      [input.name, input.value, input.windowSeconds, observedAt, input.cohort ?? null, source],
+    );
+    return toRecorded(row);
+  }
+
+  /** The newest sample of one signal for one cohort (null cohort: population-wide), or null. */
+  async latest(key: SignalKey): Promise<SignalSample | null> {
+    return (await this.latestMany([key])).get(signalKey(key)) ?? null;
+  }
+
+  /** The newest sample of each pair, in one round trip (a LATERAL index probe per pair). */
+  async latestMany(keys: readonly SignalKey[]): Promise<Map<string, SignalSample>> {
+    const unique = [...new Map(keys.map((k) => [signalKey(k), k])).values()];
+    const result = new Map<string, SignalSample>();
+    if (!unique.length) return result;
+    const rows = await this.dataSource.query<
+      { name: string; cohort: string | null; value: number; window_seconds: number; observed_at: Date }[]
+    >(
+      `SELECT k.name, k.cohort, s.value, s.window_seconds, s.observed_at
+         FROM unnest($1::text[], $2::text[]) AS k(name, cohort)
+         CROSS JOIN LATERAL (
+           -- Two arms rather than IS NOT DISTINCT FROM, which no index serves.
+           (SELECT value, window_seconds, observed_at FROM signals
+             WHERE name = k.name AND cohort = k.cohort ORDER BY observed_at DESC LIMIT 1)
+           UNION ALL
+           (SELECT value, window_seconds, observed_at FROM signals
+             WHERE k.cohort IS NULL AND name = k.name AND cohort IS NULL ORDER BY observed_at DESC LIMIT 1)) s`,
+      [unique.map((k) => k.name), unique.map((k) => k.cohort)],
+    );
+    for (const r of rows) {
+      result.set(signalKey({ name: r.name, cohort: r.cohort }), {
+        value: r.value,
+        windowSeconds: r.window_seconds,
+        observedAt: r.observed_at,
+      });
+    }
+    return result;
+  }
+
+  /** Every pair the signal gates of a wave read: the gate's own cohort and its control cohort. */
+  static keysOf(gates: readonly Gate[]): SignalKey[] {
+    return gates.flatMap((g) =>
+      g.metric === 'signal' && g.signal
+        ? [
+            { name: g.signal, cohort: g.cohort ?? null },
+            ...(g.relativeTo ? [{ name: g.signal, cohort: g.relativeTo.cohort }] : []),
+          ]
+        : [],
+    );
+  }
+}
+
+/** Field-level checks of one pushed sample; returns the observation instant. */
+export function validateSignal(input: SignalInput, now: Date): Date {
+  const f = new FieldErrors();
+  if (typeof input.name !== 'string' || !NAME.test(input.name)) {
+    f.add('name', 'must be 1–64 letters, digits, _ . : - (starting with a letter or digit)');
+  }
+  if (f.finite('value', input.value) && Math.abs(input.value) > SIGNAL_LIMITS.maxAbsValue) {
+    f.add('value', `must be within ±${SIGNAL_LIMITS.maxAbsValue}`);
+  }
+  f.integerIn('windowSeconds', input.windowSeconds, 1, SIGNAL_LIMITS.maxWindowSeconds);
+  if (input.cohort !== undefined && input.cohort !== null && !isToken(input.cohort, 64)) {
+    f.add('cohort', 'must be a name of 1–64 visible characters');
+  }
+  const observedAt = parseInstant(input.observedAt);
+  if (!observedAt) f.add('observedAt', 'must be an ISO 8601 instant with an offset, e.g. 2026-05-09T08:00:00Z');
+  else if (observedAt.getTime() > now.getTime() + SIGNAL_LIMITS.maxFutureSkewMs) {
+    f.add('observedAt', 'is in the future (more than 5 minutes ahead of the server clock)');
+  } else if (observedAt.getTime() < now.getTime() - SIGNAL_LIMITS.maxAgeMs) {
+    f.add('observedAt', 'is more than 7 days old');
+  }
+  if (f.errors.length) throw new ValidationError(f.errors);
+  return observedAt!;
+}
+
+function parseInstant(value: unknown): Date | null {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value;
+  if (typeof value !== 'string' || !INSTANT.test(value)) return null;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+function toRecorded(r: SignalRow): RecordedSignal {
+  return {
+    id: Number(r.id),
+    name: r.name,
+    value: r.value,
+    windowSeconds: r.window_seconds,
+    observedAt: r.observed_at,
+    cohort: r.cohort,
+    receivedAt: r.received_at,
+    source: r.source,
+  };
+}

@@ -1,0 +1,242 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiKeyService, OperationService } from '@app/core';
+import { ApiHarness, CallOptions, KeyName, startApiHarness } from './api-harness';
+
+type Access = 'public' | readonly KeyName[];
+interface Route {
+  method: string;
+  /** As in the OpenAPI document. */
+  path: string;
+  access: Access;
+  /** The status an allowed caller gets (the table is walked in order: lifecycle calls build on each other). */
+  ok: number;
+  call: () => { path: string } & CallOptions;
+}
+
+const READERS = ['ops', 'support', 'viewer'] as const;
+const CALLERS: readonly (KeyName | null)[] = [null, 'revoked', 'ops', 'support', 'viewer', 'signals'];
+
+describe('access: every route × every role, no key and a revoked key', () => {
+  let api: ApiHarness;
+  let waveId: string;
+  let operationId: string;
+  const login = 'user3@example.test';
+  const note = { reason: 'customer call', ticket: 'SUP-1' };
+
+  beforeAll(async () => {
+    api = await startApiHarness('roles', { accounts: 50 });
+    await api.h.importPopulation({ count: 50, seed: 5 });
+    const wave = await api.h.commands.create(
+      {
+        name: 'matrix',
+        selector: { type: 'logins', logins: ['user1@example.test', 'user2@example.test'] },
+        protocols: ['imap'],
+        ratePerSecond: 1,
+        startLocal: '2030-01-07T08:00',
+        timeZone: 'Europe/Paris',
+      },
+      'ops:fixture',
+    );
+    waveId = wave.id;
+    const ops = new OperationService(api.h.db.dataSource, api.h.producer, new Date(api.h.config.INCIDENT_AT));
+    operationId = (await ops.request('user4@example.test', 'disable', note, 'support:fixture')).id;
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  // No worker runs here: waves stay where the commands put them, so the lifecycle is deterministic.
+  const routes = (): Route[] => [
+    { method: 'GET', path: '/health/live', access: 'public', ok: 200, call: () => ({ path: '/health/live' }) },
+    { method: 'GET', path: '/health/ready', access: 'public', ok: 200, call: () => ({ path: '/health/ready' }) },
+    { method: 'GET', path: '/metrics', access: READERS, ok: 200, call: () => ({ path: '/metrics' }) },
+    {
+      method: 'POST',
+      path: '/accounts/import',
+      access: ['ops'],
+      ok: 200,
+      call: () => ({
+        path: '/accounts/import',
+        raw: 'login,cohorts,leaked,password_changed_at\nnew1@example.test,general,false,\n',
+        headers: { 'content-type': 'text/csv' },
+      }),
+    },
+    {
+      method: 'GET',
+      path: '/accounts/{login}',
+      access: ['support', 'ops'],
+      ok: 200,
+      call: () => ({ path: `/accounts/${login}` }),
+    },
+    {
+      method: 'POST',
+      path: '/accounts/{login}/enable',
+      access: ['support'],
+      ok: 202,
+      call: () => ({ path: `/accounts/${login}/enable`, body: note }),
+    },
+    {
+      method: 'POST',
+      path: '/accounts/{login}/disable',
+      access: ['support'],
+      ok: 202,
+      call: () => ({ path: `/accounts/${login}/disable`, body: { ...note, protocols: ['pop3'] } }),
+    },
+    {
+      method: 'POST',
+      path: '/accounts/{login}/hold',
+      access: ['support'],
+      ok: 200,
+      call: () => ({ path: `/accounts/${login}/hold`, body: note }),
+    },
+    {
+      method: 'DELETE',
+      path: '/accounts/{login}/hold',
+      access: ['support'],
+      ok: 200,
+      call: () => ({ path: `/accounts/${login}/hold`, body: note }),
+    },
+    {
+      method: 'GET',
+      path: '/operations/{id}',
+      access: ['support', 'ops'],
+      ok: 200,
+      call: () => ({ path: `/operations/${operationId}` }),
+    },
+    {
+      method: 'POST',
+      path: '/waves',
+      access: ['ops'],
+      ok: 201,
+      call: () => ({
+        path: '/waves',
+        body: { name: 'x', selector: { type: 'remaining' }, protocols: ['pop3'], ratePerSecond: 5 },
+      }),
+    },
+    { method: 'GET', path: '/waves', access: READERS, ok: 200, call: () => ({ path: '/waves' }) },
+    { method: 'GET', path: '/waves/{id}', access: READERS, ok: 200, call: () => ({ path: `/waves/${waveId}` }) },
+    {
+      method: 'PATCH',
+      path: '/waves/{id}',
+      access: ['ops'],
+      ok: 200,
+      call: () => ({ path: `/waves/${waveId}`, body: { ratePerSecond: 2 } }),
+    },
+    {
+      method: 'GET',
+      path: '/waves/{id}/preview',
+      access: ['ops'],
+      ok: 200,
+      call: () => ({ path: `/waves/${waveId}/preview` }),
+    },
+    ...(['schedule', 'unschedule', 'start', 'pause', 'resume', 'cancel', 'rollback'] as const).map(
+      (command): Route => ({
+        method: 'POST',
+        path: `/waves/{id}/${command}`,
+        access: ['ops'],
+        ok: 200,
+        call: () => ({ path: `/waves/${waveId}/${command}` }),
+      }),
+    ),
+    {
+      method: 'GET',
+      path: '/waves/{id}/progress',
+      access: READERS,
+      ok: 200,
+      call: () => ({ path: `/waves/${waveId}/progress` }),
+    },
+    {
+      method: 'GET',
+      path: '/waves/{id}/events',
+      access: READERS,
+      ok: 200,
+      call: () => ({ path: `/waves/${waveId}/events` }),
+    },
+    { method: 'GET', path: '/progress', access: READERS, ok: 200, call: () => ({ path: '/progress' }) },
+    {
+      method: 'POST',
+      path: '/signals',
+      access: ['signals'],
+      ok: 201,
+      call: () => ({
+        path: '/signals',
+        body: { name: 'failed_logins_per_minute', value: 3, windowSeconds: 60, observedAt: new Date().toISOString() },
+      }),
+    },
+    { method: 'GET', path: '/audit', access: ['ops'], ok: 200, call: () => ({ path: `/audit?waveId=${waveId}` }) },
+  ];
+
+  /** Status only: an event stream is aborted once its headers arrived. */
+  async function statusOf(method: string, key: KeyName | null, o: { path: string } & CallOptions): Promise<number> {
+    if (!o.path.endsWith('/events')) return (await api.call(method, o.path, { ...o, key })).status;
+    const abort = new AbortController();
+    const res = await fetch(`${api.api.origin}/api/v1${o.path}`, {
+      headers: key ? { authorization: `Bearer ${api.secrets[key]}` } : {},
+      signal: abort.signal,
+    });
+    abort.abort();
+    return res.status;
+  }
+
+  it('covers every operation of the OpenAPI document', () => {
+    const doc = JSON.parse(readFileSync(join(__dirname, '../../docs/openapi.json'), 'utf8')) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/^\/api\/v1/, '')}`),
+    );
+    expect(
+      routes()
+        .map((r) => `${r.method} ${r.path}`)
+        .sort(),
+    ).toEqual(documented.sort());
+  });
+
+  it('answers 401 without a valid key, 403 to the wrong role, and success to the right ones', async () => {
+    const mismatches: string[] = [];
+    for (const route of routes()) {
+      for (const caller of CALLERS) {
+        const expected =
+          route.access === 'public'
+            ? route.ok
+            : caller === null || caller === 'revoked'
+              ? 401
+              : route.access.includes(caller)
+                ? route.ok
+                : 403;
+        const status = await statusOf(route.method, caller, route.call());
+        if (status !== expected)
+          mismatches.push(`${route.method} ${route.path} as ${caller ?? 'no key'}: ${status}, expected ${expected}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+    const [audited] = await api.h.db.dataSource.query<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM audit_log WHERE actor = $1 AND action LIKE 'wave.%' AND wave_id = $2`,
+      [`ops:${api.keyNames.ops}`, waveId],
+    );
+    expect(audited.n).toBe(8); // updated + the seven lifecycle commands, each under the caller's key
+  });
+
+  it('serves the OpenAPI document and Swagger UI without a key', async () => {
+    for (const path of ['/docs', '/docs/openapi.json', '/api/v1/docs']) {
+      expect((await fetch(`${api.api.origin}${path}`)).status).toBe(200);
+    }
+  });
+
+  it('rate-limits per key, across API processes (the count lives in Redis)', async () => {
+    const env = { API_RATE_LIMIT_PER_MINUTE: '3' };
+    const [a, b] = [await api.startAnotherApi(env), await api.startAnotherApi(env)];
+    const key = await new ApiKeyService(api.h.db.dataSource).create('viewer', 'limited');
+    const get = (origin: string) =>
+      fetch(`${origin}/api/v1/waves`, { headers: { authorization: `Bearer ${key.secret}` } });
+    const statuses = [];
+    for (const origin of [a.origin, b.origin, a.origin]) statuses.push((await get(origin)).status);
+    const refused = await get(b.origin);
+    expect([...statuses, refused.status]).toEqual([200, 200, 200, 429]);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await refused.json()).toMatchObject({ code: 'rate_limited', status: 429 });
+    // Another key is counted on its own.
+    expect((await api.call('GET', '/waves', { key: 'viewer', origin: a.origin })).status).toBe(200);
+  });
+});
