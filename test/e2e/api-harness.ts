@@ -46,10 +46,18 @@ export interface ApiHarness {
  */
 export async function startApiHarness(
   label: string,
-  options: { accounts?: number; sim?: SimulatorOptions; worker?: boolean; env?: Record<string, string> } = {},
+  options: {
+    accounts?: number;
+    sim?: SimulatorOptions;
+    worker?: boolean;
+    /** The API process's own environment (API_* settings). */
+    env?: Record<string, string>;
+    /** The engine's environment, seen by the worker and the API alike (e.g. GATE_INTERVAL_MS). */
+    engineEnv?: Record<string, string>;
+  } = {},
 ): Promise<ApiHarness> {
   ensureFreshBuild();
-  const h = await createEngineHarness(label, { accounts: options.accounts ?? 100, ...options.sim });
+  const h = await createEngineHarness(label, { accounts: options.accounts ?? 100, ...options.sim }, options.engineEnv);
   const processes: ApiProcess[] = [];
   const start = async (env: Record<string, string>) => {
     const p = await startApiProcess({ ...h.env, ...options.env, ...env });
