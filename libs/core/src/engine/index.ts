@@ -4,3 +4,4 @@ export * from './sql';
 export * from './throttle';
 export * from './wave-pump';
 export * from './wave-verifier';
+export * from './wave-runtime.repository';

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { DataSource, QueryRunner } from 'typeorm';
-import { backoffMs, Protocol, retryAfterWithJitter } from '@app/domain';
+import { backoffMs, retryAfterWithJitter } from '@app/domain';
 import { BatchResult, MailstoreClient, Outcome } from '@app/mailstore';
 import { WavePumpJob } from '@app/queue';
 import { WaveCommandsService } from '../waves/wave-commands.service';
@@ -20,6 +20,7 @@ import { claimForwardBatch } from './forward-batch.repository';
 import { claimRollbackBatch, queueRollback } from './rollback-batch.repository';
 import { HOLD_LOCK_CLASS, inTransaction, Sql, sqlOf, WAVE_LOCK_CLASS } from './sql';
 import { sleep, Throttle } from './throttle';
+import { loadWaveRuntime, readCounters } from './wave-runtime.repository';
 import { WaveVerifier } from './wave-verifier';
 
 export interface EngineSettings {
@@ -117,35 +118,8 @@ export class WavePump {
     return this.job.kind === 'forward' && batch.attempts > 0 && state !== undefined && RESOLVING_STATES.includes(state);
   }
 
-  private async loadWave(sql: Sql): Promise<WaveRuntime | null> {
-    const [w] = await sql<{
-      state: string;
-      protocols: Protocol[];
-      rate_per_second: number;
-      rollback_rate_per_second: number;
-      batch_size: number;
-      concurrency: number;
-      step_limit_seq: number | null;
-      generation: number;
-      status_reason: string | null;
-    }>(
-      `SELECT state, protocols, rate_per_second, rollback_rate_per_second, batch_size, concurrency, step_limit_seq,
-              generation, status_reason FROM waves WHERE id = $1`,
-      [this.job.waveId],
-    );
-    if (!w) return null;
-    return {
-      id: this.job.waveId,
-      state: w.state,
-      protocols: w.protocols,
-      ratePerSecond: w.rate_per_second,
-      rollbackRatePerSecond: w.rollback_rate_per_second,
-      batchSize: w.batch_size,
-      concurrency: w.concurrency,
-      stepLimitSeq: w.step_limit_seq,
-      generation: w.generation,
-      statusReason: w.status_reason,
-    };
+  private loadWave(sql: Sql): Promise<WaveRuntime | null> {
+    return loadWaveRuntime(sql, this.job.waveId);
   }
 
   private rate(wave: WaveRuntime): number {
@@ -413,11 +387,4 @@ export class WavePump {
     const step = w.steps[w.current_step];
     await this.commands.stepPause(wave.id, w.current_step, step?.bakeSeconds ?? 0);
   }
-}
-
-export async function readCounters(sql: Sql, waveId: string): Promise<Record<string, number>> {
-  const rows = await sql<{ name: string; value: string }>(`SELECT name, value FROM wave_counters WHERE wave_id = $1`, [
-    waveId,
-  ]);
-  return Object.fromEntries(rows.map((r) => [r.name, Number(r.value)]));
 }

@@ -79,9 +79,13 @@ export class GateEvaluator {
 
   private async latestSignal(name: string, cohort: string | null): Promise<SignalSample | null> {
     const [row] = await this.dataSource.query<{ value: number; observed_at: Date; window_seconds: number }[]>(
-      `SELECT value, observed_at, window_seconds FROM signals
-        WHERE name = $1 AND cohort IS NOT DISTINCT FROM $2 ORDER BY observed_at DESC LIMIT 1`,
-      [name, cohort],
+      // `cohort = $2` / `cohort IS NULL` (not IS NOT DISTINCT FROM) so signals_lookup_idx serves it every second.
+      cohort === null
+        ? `SELECT value, observed_at, window_seconds FROM signals
+            WHERE name = $1 AND cohort IS NULL ORDER BY observed_at DESC LIMIT 1`
+        : `SELECT value, observed_at, window_seconds FROM signals
+            WHERE name = $1 AND cohort = $2 ORDER BY observed_at DESC LIMIT 1`,
+      cohort === null ? [name] : [name, cohort],
     );
     return row ? { value: row.value, observedAt: row.observed_at, windowSeconds: row.window_seconds } : null;
   }

@@ -1,26 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, QueryRunner } from 'typeorm';
-import {
-  cancelPendingDelta,
-  membershipDelta,
-  normalizeSteps,
-  PauseReason,
-  RampStep,
-  stepLimits,
-  transition,
-  TransitionContext,
-  WaveCommand,
-  WaveState,
-} from '@app/domain';
+import { PauseReason, RampStep, transition, TransitionContext, WaveCommand, WaveState } from '@app/domain';
 import { WaveEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
 import { IllegalTransitionError, NotFoundError } from '../errors';
 import { queueRollback } from '../engine/rollback-batch.repository';
-import { applyCounters, audit, inTransaction, sqlOf, Sql, WAVE_LOCK_CLASS } from '../engine/sql';
+import { audit, inTransaction, sqlOf, Sql, WAVE_LOCK_CLASS } from '../engine/sql';
+import { advanceStep, cancelPending, freezeMembership } from './wave-membership.repository';
 import { validateWaveInput } from './wave-validation';
 import { CreateWaveInput, UpdateWaveInput, WAVE_DEFAULTS } from './wave.types';
 
-interface WaveRow {
+export interface WaveRow {
   id: string;
   state: WaveState;
   status_reason: string | null;
@@ -290,13 +280,13 @@ export class WaveCommandsService {
       const generation = resumesDispatch ? wave.generation + 1 : wave.generation;
       let stepUpdate = '';
       if (t.effects.includes('freeze_membership')) {
-        await this.freezeMembership(sql, wave);
+        await freezeMembership(sql, wave);
       } else if (command === 'resume' && wave.status_reason === 'ramp_bake') {
         stepUpdate = ', current_step = current_step + 1';
-        await this.advanceStep(sql, wave);
+        await advanceStep(sql, wave);
       }
       if (t.effects.includes('cancel_pending') || (t.to === 'rolling_back' && wave.member_count !== null)) {
-        await this.cancelPending(sql, id);
+        await cancelPending(sql, id);
       }
       if (t.effects.includes('begin_rollback')) await queueRollback(sql, id);
       await sql(
@@ -357,60 +347,6 @@ export class WaveCommandsService {
     } finally {
       await runner.release();
     }
-  }
-
-  /** Resolves the selector once, in a deterministic order (account id), so batches never reshuffle. */
-  private async freezeMembership(sql: Sql, wave: WaveRow): Promise<void> {
-    const s = wave.selector;
-    let where: string;
-    const params: unknown[] = [wave.id];
-    if (s.type === 'cohorts') {
-      params.push(s.cohorts);
-      where = 'cohorts && $2::text[]';
-    } else if (s.type === 'logins') {
-      params.push(s.logins.map((l) => l.toLowerCase()));
-      where = 'login = ANY($2::text[])';
-    } else {
-      where = wave.protocols.map((p) => `NOT ${p === 'imap' ? 'imap_enabled' : 'pop3_enabled'}`).join(' OR ');
-    }
-    const [row] = await sql<{ n: string }>(
-      `WITH ins AS (
-         INSERT INTO wave_members (wave_id, seq, account_id)
-         SELECT $1, row_number() OVER (ORDER BY id), id FROM accounts WHERE ${where}
-         RETURNING 1)
-       SELECT count(*) AS n FROM ins`,
-      params,
-    );
-    const members = Number(row.n);
-    const limits = stepLimits(members, normalizeSteps(wave.steps));
-    await sql(
-      `UPDATE waves SET member_count = $2, membership_frozen_at = now(), step_limit_seq = $3, current_step = 0 WHERE id = $1`,
-      [wave.id, members, limits[0] ?? members],
-    );
-    await applyCounters(sql, wave.id, membershipDelta(members));
-    await audit(sql, {
-      actor: 'engine',
-      action: 'wave.membership_frozen',
-      waveId: wave.id,
-      detail: { members, stepLimits: limits },
-    });
-  }
-
-  private async advanceStep(sql: Sql, wave: WaveRow): Promise<void> {
-    const limits = stepLimits(wave.member_count ?? 0, normalizeSteps(wave.steps));
-    const next = limits[wave.current_step + 1] ?? wave.member_count ?? 0;
-    await sql(`UPDATE waves SET step_limit_seq = $2 WHERE id = $1`, [wave.id, next]);
-  }
-
-  private async cancelPending(sql: Sql, id: string): Promise<void> {
-    const [row] = await sql<{ n: string }>(
-      `WITH c AS (UPDATE wave_members SET state = 'cancelled', reason = 'wave_stopped', done_at = now()
-                   WHERE wave_id = $1 AND state = 'pending' RETURNING 1)
-       SELECT count(*) AS n FROM c`,
-      [id],
-    );
-    const n = Number(row.n);
-    if (n) await applyCounters(sql, id, cancelPendingDelta(n));
   }
 
   async addPumps(id: string, kind: 'forward' | 'rollback', generation: number, concurrency: number): Promise<void> {

@@ -1,0 +1,62 @@
+import { cancelPendingDelta, membershipDelta, normalizeSteps, stepLimits } from '@app/domain';
+import { applyCounters, audit, Sql } from '../engine/sql';
+import type { WaveRow } from './wave-commands.service';
+
+/**
+ * The bulk membership writes behind lifecycle commands, run inside the command's transaction: freezing the
+ * selector at start, moving the ramp's limit to the next step, and cancelling what is still pending.
+ */
+
+/** Resolves the selector once, in a deterministic order (account id), so batches never reshuffle. */
+export async function freezeMembership(sql: Sql, wave: WaveRow): Promise<void> {
+  const s = wave.selector;
+  let where: string;
+  const params: unknown[] = [wave.id];
+  if (s.type === 'cohorts') {
+    params.push(s.cohorts);
+    where = 'cohorts && $2::text[]';
+  } else if (s.type === 'logins') {
+    params.push(s.logins.map((l) => l.toLowerCase()));
+    where = 'login = ANY($2::text[])';
+  } else {
+    where = wave.protocols.map((p) => `NOT ${p === 'imap' ? 'imap_enabled' : 'pop3_enabled'}`).join(' OR ');
+  }
+  const [row] = await sql<{ n: string }>(
+    `WITH ins AS (
+       INSERT INTO wave_members (wave_id, seq, account_id)
+       SELECT $1, row_number() OVER (ORDER BY id), id FROM accounts WHERE ${where}
+       RETURNING 1)
+     SELECT count(*) AS n FROM ins`,
+    params,
+  );
+  const members = Number(row.n);
+  const limits = stepLimits(members, normalizeSteps(wave.steps));
+  await sql(
+    `UPDATE waves SET member_count = $2, membership_frozen_at = now(), step_limit_seq = $3, current_step = 0 WHERE id = $1`,
+    [wave.id, members, limits[0] ?? members],
+  );
+  await applyCounters(sql, wave.id, membershipDelta(members));
+  await audit(sql, {
+    actor: 'engine',
+    action: 'wave.membership_frozen',
+    waveId: wave.id,
+    detail: { members, stepLimits: limits },
+  });
+}
+
+export async function advanceStep(sql: Sql, wave: WaveRow): Promise<void> {
+  const limits = stepLimits(wave.member_count ?? 0, normalizeSteps(wave.steps));
+  const next = limits[wave.current_step + 1] ?? wave.member_count ?? 0;
+  await sql(`UPDATE waves SET step_limit_seq = $2 WHERE id = $1`, [wave.id, next]);
+}
+
+export async function cancelPending(sql: Sql, id: string): Promise<void> {
+  const [row] = await sql<{ n: string }>(
+    `WITH c AS (UPDATE wave_members SET state = 'cancelled', reason = 'wave_stopped', done_at = now()
+                 WHERE wave_id = $1 AND state = 'pending' RETURNING 1)
+     SELECT count(*) AS n FROM c`,
+    [id],
+  );
+  const n = Number(row.n);
+  if (n) await applyCounters(sql, id, cancelPendingDelta(n));
+}
