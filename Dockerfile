@@ -11,6 +11,8 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The API's status page at / (static files, read from the source layout: see apps/api/src/status-page).
+COPY --from=build /app/apps/api/static ./apps/api/static
 COPY package.json ./
 USER node
 CMD ["node", "dist/apps/api/src/main.js"]

@@ -28,4 +28,18 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  // The status page's browser script: plain JavaScript outside any tsconfig, so no type-aware rules.
+  { ...tseslint.configs.disableTypeChecked, files: ['apps/api/static/**/*.js'] },
+  {
+    files: ['apps/api/static/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        ['window', 'document', 'sessionStorage', 'fetch', 'setTimeout', 'clearTimeout', 'Intl'].map((g) => [
+          g,
+          'readonly',
+        ]),
+      ),
+    },
+  },
 );

@@ -13,6 +13,7 @@ import { ApiValidationPipe } from './common/validation.pipe';
 import { buildOpenApiDocument } from './common/openapi-document';
 import { MetricsService } from './metrics/metrics.service';
 import { requestMetrics } from './metrics/request-metrics';
+import { statusPage } from './status-page/status-page';
 
 export const API_PREFIX = 'api/v1';
 
@@ -41,6 +42,8 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
   app.setGlobalPrefix(API_PREFIX);
   app.use(requestMetrics(app.get(MetricsService).registry));
   for (const middleware of requestMiddlewares(logger)) app.use(middleware);
+  // The status page at `/`, outside the API prefix and its key checks (GET and HEAD; the rest falls through).
+  app.use(statusPage());
   // Body limits: POST /waves may carry an explicit list of logins; everything else is small. The CSV import is
   // not parsed here (text/csv): it streams, with its own size and line limits.
   const kb = (n: number) => `${n}kb`;

@@ -1,0 +1,48 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import express, { type RequestHandler } from 'express';
+
+/**
+ * Only our own files: no inline script or style, no other origin, no framing. The page's data calls go to the
+ * same origin (connect-src falls back to 'self').
+ */
+export const STATUS_PAGE_CSP = [
+  "default-src 'self'",
+  "base-uri 'none'",
+  "object-src 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/**
+ * apps/api/static, read where it lies in the source tree rather than copied into dist: the same folder serves
+ * `node dist/apps/api/src/main.js` (dist/apps/api/src/status-page → five levels up to the root), Jest
+ * (apps/api/src/status-page → two levels up) and the image (the Dockerfile copies the folder beside dist).
+ */
+export function statusPageDir(): string {
+  const candidates = [join(__dirname, '../../static'), join(__dirname, '../../../../../apps/api/static')];
+  const found = candidates.find((dir) => existsSync(join(dir, 'index.html')));
+  // Fail at boot, not when someone opens the page during an incident.
+  if (!found) throw new Error(`status page files not found (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+/**
+ * The incident-room status page at `/`: static HTML, CSS and JS, loaded without a key (the page asks for one and
+ * sends it with each data call, so nothing here is secret). Everything else falls through to the API.
+ */
+export function statusPage(dir: string = statusPageDir()): RequestHandler {
+  return express.static(dir, {
+    index: 'index.html',
+    redirect: false,
+    dotfiles: 'ignore',
+    // Revalidated on each load: after a deploy the page and its script must not come from different versions.
+    maxAge: 0,
+    setHeaders: (res) => {
+      res.setHeader('Content-Security-Policy', STATUS_PAGE_CSP);
+      res.setHeader('X-Content-Type-Options', 'nosniff');
+      res.setHeader('Referrer-Policy', 'no-referrer');
+      res.setHeader('Cache-Control', 'no-cache');
+    },
+  });
+}
