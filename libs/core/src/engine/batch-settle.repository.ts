@@ -1,4 +1,5 @@
 import {
+  CounterDelta,
   ForwardOutcome,
   releaseDelta,
   rollbackReleaseDelta,
@@ -8,7 +9,7 @@ import {
 } from '@app/domain';
 import { BatchItemResult } from '@app/mailstore';
 import { BatchKind, BatchMember, ClaimedBatch } from './batch.types';
-import { applyCounters, Sql } from './sql';
+import { applyCounters, counterParams, Sql } from './sql';
 
 /** What one item's answer means for a forward member. */
 export function forwardOutcome(r: BatchItemResult): ForwardOutcome {
@@ -48,62 +49,125 @@ function sanitize(code: string): string {
   return clean || 'invalid';
 }
 
+/** The call that produced a batch's answer, logged with the settle (latency and error-rate metrics). */
+export interface CallRecord {
+  startedAt: Date;
+  latencyMs: number;
+  httpStatus: number | null;
+  outcome: string;
+  itemErrors: number;
+}
+
 /**
- * Writes a forward batch's answer: member outcomes (with the mailstore's `previous` as the exact prior state),
- * the accounts' new state, one ledger row per member, the counters and the batch row, in the caller's transaction.
+ * One statement, one implicit transaction, one round trip: the batch row is closed only if this worker still
+ * holds it (`fin`), and every other write is conditioned on that, so a batch taken over after a lease expiry is
+ * settled exactly once (the loser's statement changes nothing and gets BatchLostError). `writes` are the
+ * batch's data-modifying CTEs, reading the members' values from `v` and the guard from `fin`.
+ *
+ * Its commit is asynchronous (`synchronous_commit` off for this transaction only): the batch's idempotency key
+ * and attempt were made durable before the call (markAttempt commits synchronously), so if PostgreSQL crashes
+ * and loses this settle, the batch stays claimed with an attempt, another pump takes it over when the lease
+ * expires and the mailstore replays its stored answer under the same key. Nothing is applied twice; the settle
+ * is only written again.
+ */
+async function settleStatement(
+  sql: Sql,
+  batch: ClaimedBatch,
+  workerId: string,
+  results: readonly BatchItemResult[],
+  values: { columns: string; params: unknown[] },
+  writes: string,
+  delta: CounterDelta,
+  call: CallRecord | undefined,
+): Promise<void> {
+  const summary: Record<string, number> = {};
+  for (const r of results) summary[r.status] = (summary[r.status] ?? 0) + 1;
+  const counters = counterParams(delta);
+  const n = 6 + values.params.length; // $1..$4 guard and wave, $5/$6 counters, then the values, then the call
+  const callCte = call
+    ? `, logged AS (
+         INSERT INTO mailstore_calls (wave_id, batch_id, started_at, latency_ms, http_status, outcome, items, item_errors)
+         SELECT $4, $1, $${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6} FROM fin)`
+    : '';
+  const callParams = call
+    ? [call.startedAt, Math.round(call.latencyMs), call.httpStatus, call.outcome, batch.members.length, call.itemErrors]
+    : [];
+  const [row] = await sql<{ n: number }>(
+    `WITH fin AS (
+       UPDATE wave_batches SET state = 'done', completed_at = now(), summary = $3
+        WHERE id = $1 AND state = 'claimed' AND claimed_by = $2 RETURNING id),
+     async_commit AS (SELECT set_config('synchronous_commit', 'off', true) FROM fin),
+     v AS (SELECT * FROM ${values.columns}),
+     ${writes},
+     counted AS (
+       INSERT INTO wave_counters (wave_id, name, value)
+       SELECT $4, t.n, t.c FROM unnest($5::text[], $6::bigint[]) AS t(n, c)
+        WHERE EXISTS (SELECT 1 FROM fin) AND ${AFTER_WRITES}
+       ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value)${callCte}
+     SELECT count(*)::int AS n FROM fin, async_commit`,
+    [
+      batch.id,
+      workerId,
+      JSON.stringify(summary),
+      batch.waveId,
+      counters.names,
+      counters.values,
+      ...values.params,
+      ...callParams,
+    ],
+  );
+  if (!row || row.n === 0) throw new BatchLostError(batch.id);
+}
+
+/**
+ * Writes a forward batch's answer in one statement: member outcomes (with the mailstore's `previous` as the exact
+ * prior state), the accounts' new state (applied or unchanged items), one ledger row per member, the counters,
+ * the batch row and the call's log row.
  */
 export async function settleForward(
   sql: Sql,
   batch: ClaimedBatch,
   workerId: string,
   results: readonly BatchItemResult[],
+  call?: CallRecord,
 ): Promise<ForwardOutcome[]> {
-  await finishBatchRow(sql, batch, workerId, results);
   const outcomes = results.map(forwardOutcome);
   const m = batch.members;
   const prior = (r: BatchItemResult, member: BatchMember, p: 'imap' | 'pop3') =>
     r.previous?.[p] ?? (p === 'imap' ? member.priorImap : member.priorPop3);
-  const resultVersion = (r: BatchItemResult) => r.version ?? null;
-  await sql(
-    `UPDATE wave_members w
-        SET state = v.state, reason = v.reason, done_at = now(),
-            prior_imap = v.pi, prior_pop3 = v.pp, prior_version = v.pv, result_version = v.rv
-       FROM unnest($2::int[], $3::text[], $4::text[], $5::bool[], $6::bool[], $7::int[], $8::int[])
-            AS v(seq, state, reason, pi, pp, pv, rv)
-      WHERE w.wave_id = $1 AND w.seq = v.seq`,
-    [
-      batch.waveId,
+  const values = {
+    columns: `unnest($7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bool[], $13::bool[],
+                     $14::int[], $15::int[], $16::bool[], $17::bool[], $18::bool[])
+              AS v(seq, a, l, state, reason, pi, pp, pv, rv, ni, np, known)`,
+    params: [
       m.map((x) => x.seq),
-      outcomes.map((o) => o.state),
-      outcomes.map((o) => (o.state === 'enabled' ? null : o.reason)),
-      results.map((r, i) => prior(r, m[i], 'imap')),
-      results.map((r, i) => prior(r, m[i], 'pop3')),
-      m.map((x) => x.version),
-      results.map(resultVersion),
-    ],
-  );
-  await updateAccounts(sql, m, results);
-  await sql(
-    `INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason, before, after)
-     SELECT 'engine', 'member.' || v.state, $1, v.a, v.l, v.reason,
-            jsonb_build_object('imap', v.pi, 'pop3', v.pp),
-            CASE WHEN v.state = 'enabled' THEN jsonb_build_object('imap', v.ni, 'pop3', v.np, 'version', v.rv) END
-       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::bool[], $8::bool[], $9::bool[], $10::int[])
-            AS v(a, l, state, reason, pi, pp, ni, np, rv)`,
-    [
-      batch.waveId,
       m.map((x) => x.accountId),
       m.map((x) => x.login),
       outcomes.map((o) => o.state),
       outcomes.map((o) => (o.state === 'enabled' ? null : o.reason)),
       results.map((r, i) => prior(r, m[i], 'imap')),
       results.map((r, i) => prior(r, m[i], 'pop3')),
+      m.map((x) => x.version),
+      results.map((r) => r.version ?? null),
       results.map((r) => r.protocols?.imap ?? null),
       results.map((r) => r.protocols?.pop3 ?? null),
-      results.map(resultVersion),
+      results.map(knownState),
     ],
-  );
-  await applyCounters(sql, batch.waveId, settleDelta(outcomes));
+  };
+  const writes = `
+     members AS (
+       UPDATE wave_members w
+          SET state = v.state, reason = v.reason, done_at = now(),
+              prior_imap = v.pi, prior_pop3 = v.pp, prior_version = v.pv, result_version = v.rv
+         FROM v WHERE w.wave_id = $4 AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
+     ${ACCOUNTS_CTE},
+     ledger AS (
+       INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason, before, after)
+       SELECT 'engine', 'member.' || v.state, $4, v.a, v.l, v.reason,
+              jsonb_build_object('imap', v.pi, 'pop3', v.pp),
+              CASE WHEN v.state = 'enabled' THEN jsonb_build_object('imap', v.ni, 'pop3', v.np, 'version', v.rv) END
+         FROM v WHERE EXISTS (SELECT 1 FROM fin) RETURNING 1)`;
+  await settleStatement(sql, batch, workerId, results, values, writes, settleDelta(outcomes), call);
   return outcomes;
 }
 
@@ -112,29 +176,16 @@ export async function settleRollback(
   batch: ClaimedBatch,
   workerId: string,
   results: readonly BatchItemResult[],
+  call?: CallRecord,
 ): Promise<RollbackOutcome[]> {
-  await finishBatchRow(sql, batch, workerId, results);
   const outcomes = results.map(rollbackOutcome);
   const m = batch.members;
-  await sql(
-    `UPDATE wave_members w SET rollback_state = v.state, rollback_reason = v.reason, rolled_back_at = now()
-       FROM unnest($2::int[], $3::text[], $4::text[]) AS v(seq, state, reason)
-      WHERE w.wave_id = $1 AND w.seq = v.seq`,
-    [
-      batch.waveId,
+  const values = {
+    columns: `unnest($7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bool[], $13::bool[],
+                     $14::int[], $15::bool[])
+              AS v(seq, a, l, state, reason, ni, np, rv, known)`,
+    params: [
       m.map((x) => x.seq),
-      outcomes.map((o) => o.state),
-      outcomes.map((o) => (o.state === 'failed' ? o.reason : null)),
-    ],
-  );
-  await updateAccounts(sql, m, results);
-  await sql(
-    `INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason, after)
-     SELECT 'engine', 'member.rollback.' || v.state, $1, v.a, v.l, v.reason,
-            CASE WHEN v.ni IS NOT NULL OR v.np IS NOT NULL THEN jsonb_build_object('imap', v.ni, 'pop3', v.np, 'version', v.rv) END
-       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::bool[], $8::int[]) AS v(a, l, state, reason, ni, np, rv)`,
-    [
-      batch.waveId,
       m.map((x) => x.accountId),
       m.map((x) => x.login),
       outcomes.map((o) => o.state),
@@ -142,36 +193,42 @@ export async function settleRollback(
       results.map((r) => r.protocols?.imap ?? null),
       results.map((r) => r.protocols?.pop3 ?? null),
       results.map((r) => r.version ?? null),
+      results.map(knownState),
     ],
-  );
-  await applyCounters(sql, batch.waveId, rollbackSettleDelta(outcomes));
+  };
+  const writes = `
+     members AS (
+       UPDATE wave_members w SET rollback_state = v.state, rollback_reason = v.reason, rolled_back_at = now()
+         FROM v WHERE w.wave_id = $4 AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
+     ${ACCOUNTS_CTE},
+     ledger AS (
+       INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason, after)
+       SELECT 'engine', 'member.rollback.' || v.state, $4, v.a, v.l, v.reason,
+              CASE WHEN v.ni IS NOT NULL OR v.np IS NOT NULL
+                   THEN jsonb_build_object('imap', v.ni, 'pop3', v.np, 'version', v.rv) END
+         FROM v WHERE EXISTS (SELECT 1 FROM fin) RETURNING 1)`;
+  await settleStatement(sql, batch, workerId, results, values, writes, rollbackSettleDelta(outcomes), call);
   return outcomes;
 }
 
-/** The service's view of each account, from what the mailstore answered (applied or unchanged items only). */
-async function updateAccounts(
-  sql: Sql,
-  members: readonly BatchMember[],
-  results: readonly BatchItemResult[],
-): Promise<void> {
-  const known = results
-    .map((r, i) => ({ r, m: members[i] }))
-    .filter(({ r }) => (r.status === 'applied' || r.status === 'unchanged') && r.protocols);
-  if (!known.length) return;
-  await sql(
-    `UPDATE accounts a
-        SET imap_enabled = COALESCE(v.imap, a.imap_enabled), pop3_enabled = COALESCE(v.pop3, a.pop3_enabled),
-            mailstore_version = COALESCE(v.version, a.mailstore_version), state_observed_at = now(), updated_at = now()
-       FROM unnest($1::bigint[], $2::bool[], $3::bool[], $4::int[]) AS v(id, imap, pop3, version)
-      WHERE a.id = v.id`,
-    [
-      known.map((k) => k.m.accountId),
-      known.map((k) => k.r.protocols?.imap ?? null),
-      known.map((k) => k.r.protocols?.pop3 ?? null),
-      known.map((k) => k.r.version ?? null),
-    ],
-  );
+/** Whether an item's answer tells the account's state (applied or unchanged, with protocols). */
+function knownState(r: BatchItemResult): boolean {
+  return (r.status === 'applied' || r.status === 'unchanged') && r.protocols !== undefined;
 }
+
+/** The service's view of each account, from what the mailstore answered (items with a known state only). */
+const ACCOUNTS_CTE = `accounts_seen AS (
+       UPDATE accounts a
+          SET imap_enabled = COALESCE(v.ni, a.imap_enabled), pop3_enabled = COALESCE(v.np, a.pop3_enabled),
+              mailstore_version = COALESCE(v.rv, a.mailstore_version), state_observed_at = now(), updated_at = now()
+         FROM v WHERE a.id = v.a AND v.known AND EXISTS (SELECT 1 FROM fin) RETURNING 1)`;
+
+/**
+ * Makes the counters' CTE wait for the others. The order in which PostgreSQL runs a statement's data-modifying
+ * CTEs is not defined; reading the others' RETURNING rows first means the hot counter rows are locked last and
+ * held only until the commit, which every pump's claim and settle queue for.
+ */
+const AFTER_WRITES = `(SELECT count(*) FROM members) + (SELECT count(*) FROM accounts_seen) + (SELECT count(*) FROM ledger) >= 0`;
 
 /** Thrown when another worker took the batch over (our lease expired): its answer is theirs to write. */
 export class BatchLostError extends Error {
@@ -179,26 +236,6 @@ export class BatchLostError extends Error {
     super(`batch ${batchId} is no longer ours`);
     this.name = 'BatchLostError';
   }
-}
-
-/**
- * First statement of every settle: closes the batch row only if this worker still holds it, so a batch taken
- * over after a lease expiry is settled exactly once (the loser's transaction rolls back).
- */
-async function finishBatchRow(
-  sql: Sql,
-  batch: ClaimedBatch,
-  workerId: string,
-  results: readonly BatchItemResult[],
-): Promise<void> {
-  const summary: Record<string, number> = {};
-  for (const r of results) summary[r.status] = (summary[r.status] ?? 0) + 1;
-  const rows = await sql(
-    `UPDATE wave_batches SET state = 'done', completed_at = now(), summary = $3
-      WHERE id = $1 AND state = 'claimed' AND claimed_by = $2 RETURNING id`,
-    [batch.id, workerId, JSON.stringify(summary)],
-  );
-  if (!rows.length) throw new BatchLostError(batch.id);
 }
 
 /**
@@ -313,15 +350,47 @@ export async function skipHeldMembers(sql: Sql, batch: ClaimedBatch, seqs: numbe
   await applyCounters(sql, batch.waveId, settleDelta(held.map(() => ({ state: 'skipped' as const, reason: 'held' }))));
 }
 
-/** Before each attempt: count it and extend the lease past the call's timeout. */
-export async function markAttempt(sql: Sql, batch: ClaimedBatch, workerId: string, leaseMs: number): Promise<void> {
-  const rows = await sql(
-    `UPDATE wave_batches SET attempts = attempts + 1, lease_until = now() + ($3 || ' milliseconds')::interval
-      WHERE id = $1 AND state = 'claimed' AND claimed_by = $2 RETURNING id`,
-    [batch.id, workerId, String(leaseMs)],
+/**
+ * Right before a call, under the wave's shared lock, in one statement: the wave is still in a state that allows
+ * the call (and of the pump's generation), none of the members was put on hold since the claim (first forward
+ * attempt only), and the batch is still ours; then the attempt is counted and the lease extended past the call's
+ * timeout. Committed synchronously: the key's first use is durable before the call leaves (and with it every
+ * earlier asynchronous commit, the claim's included).
+ */
+export async function markAttempt(
+  sql: Sql,
+  batch: ClaimedBatch,
+  workerId: string,
+  leaseMs: number,
+  check: { generation: number; allowedStates: string[]; checkHolds: boolean },
+): Promise<'attempted' | 'stopped' | { held: number[] }> {
+  const [row] = await sql<{ callable: boolean; held: number[]; attempted: boolean }>(
+    `WITH w AS (SELECT 1 FROM waves WHERE id = $4 AND generation = $5 AND state = ANY($6::text[])),
+     held AS (SELECT m.seq FROM wave_members m JOIN accounts a ON a.id = m.account_id
+               WHERE $7 AND m.wave_id = $4 AND m.seq = ANY($8::int[]) AND a.held),
+     attempt AS (
+       UPDATE wave_batches SET attempts = attempts + 1, lease_until = now() + ($3 || ' milliseconds')::interval
+        WHERE id = $1 AND state = 'claimed' AND claimed_by = $2
+          AND EXISTS (SELECT 1 FROM w) AND NOT EXISTS (SELECT 1 FROM held)
+        RETURNING id)
+     SELECT EXISTS (SELECT 1 FROM w) AS callable, ARRAY(SELECT seq FROM held ORDER BY seq) AS held,
+            EXISTS (SELECT 1 FROM attempt) AS attempted`,
+    [
+      batch.id,
+      workerId,
+      String(leaseMs),
+      batch.waveId,
+      check.generation,
+      check.allowedStates,
+      check.checkHolds,
+      check.checkHolds ? batch.members.map((m) => m.seq) : [],
+    ],
   );
-  if (!rows.length) throw new BatchLostError(batch.id);
+  if (!row.callable) return 'stopped';
+  if (row.held.length) return { held: row.held };
+  if (!row.attempted) throw new BatchLostError(batch.id);
   batch.attempts++;
+  return 'attempted';
 }
 
 /** Keeps a batch ours while we wait (Retry-After, backoff) longer than its lease. */
@@ -336,16 +405,7 @@ export async function extendLease(sql: Sql, batch: ClaimedBatch, workerId: strin
 
 export async function recordCall(
   sql: Sql,
-  call: {
-    waveId: string;
-    batchId: number;
-    startedAt: Date;
-    latencyMs: number;
-    httpStatus: number | null;
-    outcome: string;
-    items: number;
-    itemErrors: number;
-  },
+  call: CallRecord & { waveId: string; batchId: number; items: number },
 ): Promise<void> {
   await sql(
     `INSERT INTO mailstore_calls (wave_id, batch_id, started_at, latency_ms, http_status, outcome, items, item_errors)

@@ -8,7 +8,7 @@ import {
   SkipReason,
 } from '@app/domain';
 import { BatchMember, ClaimedBatch } from './batch.types';
-import { applyCounters, Sql } from './sql';
+import { counterParams, Sql } from './sql';
 
 interface ClaimedRow {
   batch_id: string;
@@ -39,9 +39,9 @@ export interface ClaimResult {
  * eligibility now (not at planning), settles the skipped ones at once, records the prior state of the others and
  * creates the batch row with its idempotency key, all in the caller's transaction:
  *  1. lock and read the members with their accounts (one SELECT … FOR UPDATE SKIP LOCKED);
- *  2. write every member's new state in one UPDATE (each row is written once);
- *  3. ledger rows for the skipped, the batch row, and the counters last (their rows are the hot ones, so
- *     they are held for the shortest time).
+ *  2. the eligibility rules (pure TypeScript, libs/domain) decide each member;
+ *  3. one statement writes every member's new state (each row once), the ledger rows of the skipped, the batch
+ *     row and the counters, so the hot counter rows are held only from that statement to the commit.
  * `floor`: members at or below it were claimed by this pump already (the pending index is scanned from there
  * instead of from its start, which grows with dead entries until a vacuum).
  */
@@ -101,18 +101,45 @@ export async function claimForwardBatch(
     }
   }
 
-  // Skipped members are terminal now; eligible ones go in flight with the prior state seen at claim (refined
-  // by the mailstore's `previous` when the call answers).
+  // One statement: skipped members are terminal now, eligible ones go in flight with the prior state seen at
+  // claim (refined by the mailstore's `previous` when the call answers); ledger rows for the skipped; the batch
+  // row with its idempotency key; the counters. Its commit may be asynchronous: nothing leaves for the mailstore
+  // before markAttempt's synchronous commit, which makes this one durable too.
+  const key = `wave-${wave.id}/forward/batch-${batchId}`;
+  const counters = counterParams(
+    mergeDeltas(
+      claimDelta(rows.length),
+      settleDelta(skipped.map((x) => ({ state: 'skipped' as const, reason: x.reason }))),
+    ),
+  );
   await sql(
-    `UPDATE wave_members m
-        SET state = CASE WHEN v.reason IS NULL THEN 'in_flight' ELSE 'skipped' END,
-            reason = v.reason,
-            attempts = m.attempts + 1,
-            done_at = CASE WHEN v.reason IS NULL THEN NULL ELSE now() END,
-            batch_id = CASE WHEN v.reason IS NULL THEN $7::bigint END,
-            prior_imap = v.imap, prior_pop3 = v.pop3, prior_version = v.version
-       FROM unnest($2::int[], $3::text[], $4::bool[], $5::bool[], $6::int[]) AS v(seq, reason, imap, pop3, version)
-      WHERE m.wave_id = $1 AND m.seq = v.seq`,
+    `WITH v AS (SELECT * FROM unnest($2::int[], $3::text[], $4::bool[], $5::bool[], $6::int[], $7::bigint[], $8::text[])
+                 AS v(seq, reason, imap, pop3, version, a, l)),
+     members AS (
+       UPDATE wave_members m
+          SET state = CASE WHEN v.reason IS NULL THEN 'in_flight' ELSE 'skipped' END,
+              reason = v.reason,
+              attempts = m.attempts + 1,
+              done_at = CASE WHEN v.reason IS NULL THEN NULL ELSE now() END,
+              batch_id = CASE WHEN v.reason IS NULL THEN $9::bigint END,
+              prior_imap = v.imap, prior_pop3 = v.pop3, prior_version = v.version
+         FROM v WHERE m.wave_id = $1 AND m.seq = v.seq RETURNING 1),
+     ledger AS (
+       INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason)
+       SELECT 'engine', 'member.skipped', $1, v.a, v.l, v.reason FROM v WHERE v.reason IS NOT NULL RETURNING 1),
+     batch AS (
+       INSERT INTO wave_batches (id, wave_id, kind, batch_no, state, size, first_seq, last_seq, idempotency_key,
+                                 claimed_by, lease_until, completed_at)
+       OVERRIDING SYSTEM VALUE
+       VALUES ($9::bigint, $1, 'forward', $9::int, $10, $11, $12, $13, $14, $15,
+               now() + ($16 || ' milliseconds')::interval, CASE WHEN $11::int = 0 THEN now() END) RETURNING 1),
+     counted AS (
+       INSERT INTO wave_counters (wave_id, name, value)
+       SELECT $1, t.n, t.c FROM unnest($17::text[], $18::bigint[]) AS t(n, c)
+        -- the other writes first (their order is not defined otherwise): the hot counter rows are locked last
+        WHERE (SELECT count(*) FROM members) + (SELECT count(*) FROM ledger) + (SELECT count(*) FROM batch) >= 0
+       ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value)
+     SELECT set_config('synchronous_commit', 'off', true)`,
     [
       wave.id,
       rows.map((r) => r.seq),
@@ -120,26 +147,9 @@ export async function claimForwardBatch(
       rows.map((r) => r.imap_enabled),
       rows.map((r) => r.pop3_enabled),
       rows.map((r) => r.mailstore_version),
+      rows.map((r) => r.account_id),
+      rows.map((r) => r.login),
       batchId,
-    ],
-  );
-  if (skipped.length) {
-    await sql(
-      `INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason)
-       SELECT 'engine', 'member.skipped', $1, a, l, r FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(a, l, r)`,
-      [wave.id, skipped.map((s) => s.row.account_id), skipped.map((s) => s.row.login), skipped.map((s) => s.reason)],
-    );
-  }
-  const key = `wave-${wave.id}/forward/batch-${batchId}`;
-  await sql(
-    `INSERT INTO wave_batches (id, wave_id, kind, batch_no, state, size, first_seq, last_seq, idempotency_key,
-                               claimed_by, lease_until, completed_at)
-     OVERRIDING SYSTEM VALUE
-     VALUES ($1::bigint, $2, 'forward', $1::int, $3, $4, $5, $6, $7, $8, now() + ($9 || ' milliseconds')::interval,
-             CASE WHEN $4::int = 0 THEN now() END)`,
-    [
-      batchId,
-      wave.id,
       eligible.length ? 'claimed' : 'done',
       eligible.length,
       rows[0].seq,
@@ -147,10 +157,10 @@ export async function claimForwardBatch(
       key,
       workerId,
       String(leaseMs),
+      counters.names,
+      counters.values,
     ],
   );
-  const skipDelta = settleDelta(skipped.map((s) => ({ state: 'skipped' as const, reason: s.reason })));
-  await applyCounters(sql, wave.id, mergeDeltas(claimDelta(rows.length), skipDelta));
   return {
     batch: eligible.length
       ? { id: batchId, waveId: wave.id, kind: 'forward', idempotencyKey: key, attempts: 0, members: eligible }

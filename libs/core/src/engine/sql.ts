@@ -28,16 +28,22 @@ export async function inTransaction<T>(runner: QueryRunner, fn: () => Promise<T>
  * rows in the same order (no deadlocks between pumps).
  */
 export async function applyCounters(sql: Sql, waveId: string, delta: CounterDelta): Promise<void> {
-  const names = Object.keys(delta)
-    .filter((n) => delta[n] !== 0)
-    .sort();
+  const { names, values } = counterParams(delta);
   if (!names.length) return;
   await sql(
     `INSERT INTO wave_counters (wave_id, name, value)
      SELECT $1, n, v FROM unnest($2::text[], $3::bigint[]) AS t(n, v)
      ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value`,
-    [waveId, names, names.map((n) => delta[n])],
+    [waveId, names, values],
   );
+}
+
+/** A delta as parallel arrays, non-zero entries only, names sorted (the lock order every writer follows). */
+export function counterParams(delta: CounterDelta): { names: string[]; values: number[] } {
+  const names = Object.keys(delta)
+    .filter((n) => delta[n] !== 0)
+    .sort();
+  return { names, values: names.map((n) => delta[n]) };
 }
 
 export interface AuditRecord {

@@ -115,11 +115,13 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
     );
     await h.commands.start(wave.id, 'ops:test');
     await pollUntil(async () => (await state(wave.id)).status_reason === 'ramp_bake', { description: 'ramp bake' });
-    const [atBake] = await h.db.dataSource.query<{ done: string }[]>(
-      `SELECT count(*) AS done FROM wave_members WHERE wave_id = $1 AND state <> 'pending'`,
+    const [atBake] = await h.db.dataSource.query<{ done: string; sent: string }[]>(
+      `SELECT count(*) FILTER (WHERE state <> 'pending') AS done, count(*) FILTER (WHERE state = 'in_flight') AS sent
+         FROM wave_members WHERE wave_id = $1`,
       [wave.id],
     );
-    expect(Number(atBake.done)).toBe(20); // 10 % of 200, not one more
+    // 10 % of 200, not one more, and every one of them settled: the bake starts after the step's last answer.
+    expect([Number(atBake.done), Number(atBake.sent)]).toEqual([20, 0]);
     await untilState(wave.id, 'completed');
     const actions = await h.db.dataSource.query<{ action: string; actor: string }[]>(
       `SELECT action, actor FROM audit_log WHERE wave_id = $1 AND action LIKE 'wave.%' ORDER BY id`,

@@ -6,6 +6,7 @@ import { WavePumpJob } from '@app/queue';
 import { WaveCommandsService } from '../waves/wave-commands.service';
 import {
   BatchLostError,
+  CallRecord,
   extendLease,
   markAttempt,
   recordCall,
@@ -36,6 +37,20 @@ export interface EngineSettings {
   requestTimeoutMs: number;
 }
 
+function callRecord(startedAt: Date, outcome: Outcome<BatchResult>): CallRecord {
+  return {
+    startedAt,
+    latencyMs: outcome.latencyMs,
+    httpStatus: 'status' in outcome ? (outcome.status ?? null) : null,
+    outcome:
+      outcome.kind === 'retryable' || outcome.kind === 'permanent' ? `${outcome.kind}:${outcome.code}` : outcome.kind,
+    itemErrors: outcome.kind === 'ok' ? outcome.value.summary.failed : 0,
+  };
+}
+
+/** How often a pump looks for batches whose lease expired (each pump; the lease itself is much longer). */
+const STALE_CHECK_INTERVAL_MS = 1000;
+
 /** Wave states in which forward batches with an unknown outcome are still finished (never new ones). */
 const RESOLVING_STATES = ['cancelled', 'rolling_back'];
 
@@ -50,6 +65,8 @@ export class WavePump {
   private readonly workerId: string;
   /** Highest seq this pump has claimed: its next claim starts the index scan there. */
   private floor = 0;
+  /** When this pump next looks for a batch whose lease expired. */
+  private nextStaleCheckAt = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -103,9 +120,7 @@ export class WavePump {
   private async resolveLeftovers(runner: QueryRunner, sql: Sql, wave: WaveRuntime): Promise<PumpOutcome> {
     if (this.job.kind !== 'forward' || !RESOLVING_STATES.includes(wave.state)) return 'stopped';
     for (;;) {
-      const batch = await inTransaction(runner, () =>
-        takeOverStaleBatch(sql, wave.id, 'forward', this.workerId, this.leaseMs()),
-      );
+      const batch = await takeOverStaleBatch(sql, wave.id, 'forward', this.workerId, this.leaseMs());
       if (!batch) return 'stopped';
       const result = await this.deliver(runner, sql, wave, batch);
       if (result !== 'settled') return result;
@@ -142,9 +157,7 @@ export class WavePump {
     wave: WaveRuntime,
   ): Promise<ClaimedBatch | 'drained' | 'skipped_only'> {
     const lease = this.leaseMs();
-    const stale = await inTransaction(runner, () =>
-      takeOverStaleBatch(sql, wave.id, this.job.kind, this.workerId, lease),
-    );
+    const stale = await this.takeOverStale(sql, wave.id);
     if (stale) return stale;
     if (this.job.kind === 'rollback') {
       const claim = (floor: number) =>
@@ -156,7 +169,7 @@ export class WavePump {
         this.floor = 0;
         batch = await claim(0);
       }
-      if (!batch) return 'drained';
+      if (!batch) return (await this.takeOverStale(sql, wave.id, true)) ?? 'drained';
       this.floor = batch.members[batch.members.length - 1].seq;
       return batch;
     }
@@ -170,9 +183,21 @@ export class WavePump {
         claimForwardBatch(sql, wave, this.batchSize(wave), this.settings.incidentAt, this.workerId, lease),
       );
     }
-    if (claim.claimed === 0) return 'drained';
+    if (claim.claimed === 0) return (await this.takeOverStale(sql, wave.id, true)) ?? 'drained';
     this.floor = claim.lastSeq;
     return claim.batch ?? 'skipped_only';
+  }
+
+  /**
+   * A batch whose lease expired (its worker died or stalled), taken over and rebuilt as claimed. Looked for at
+   * most once a second per pump (a lease lasts many seconds, so this adds at most a second to a takeover), and
+   * always before the pump reports the wave drained.
+   */
+  private async takeOverStale(sql: Sql, waveId: string, force = false): Promise<ClaimedBatch | null> {
+    const now = Date.now();
+    if (!force && now < this.nextStaleCheckAt) return null;
+    this.nextStaleCheckAt = now + STALE_CHECK_INTERVAL_MS;
+    return takeOverStaleBatch(sql, waveId, this.job.kind, this.workerId, this.leaseMs());
   }
 
   private leaseMs(): number {
@@ -227,12 +252,10 @@ export class WavePump {
         }
         const { outcome, startedAt } = sent;
         if (outcome.kind === 'ok') {
-          await inTransaction(runner, async () => {
-            // The call's record first: the settle ends with the hot counter rows, held until commit.
-            await this.record(sql, batch, startedAt, outcome);
-            if (this.job.kind === 'forward') await settleForward(sql, batch, this.workerId, outcome.value.results);
-            else await settleRollback(sql, batch, this.workerId, outcome.value.results);
-          });
+          // One statement writes the answer and logs the call.
+          const call = callRecord(startedAt, outcome);
+          if (this.job.kind === 'forward') await settleForward(sql, batch, this.workerId, outcome.value.results, call);
+          else await settleRollback(sql, batch, this.workerId, outcome.value.results, call);
           await this.throttle.reward();
           return 'settled';
         }
@@ -271,11 +294,9 @@ export class WavePump {
           return 'paused_unauthorized';
         }
         const code = `http_${outcome.status}_${outcome.code}`.replace(/[^a-z0-9_.-]/gi, '_').slice(0, 64);
-        await inTransaction(runner, async () => {
-          const results = batch.members.map((m) => ({ account: m.login, status: 'invalid' as const, error: { code } }));
-          if (this.job.kind === 'forward') await settleForward(sql, batch, this.workerId, results);
-          else await settleRollback(sql, batch, this.workerId, results);
-        });
+        const results = batch.members.map((m) => ({ account: m.login, status: 'invalid' as const, error: { code } }));
+        if (this.job.kind === 'forward') await settleForward(sql, batch, this.workerId, results);
+        else await settleRollback(sql, batch, this.workerId, results);
         return 'settled';
       }
     } catch (err) {
@@ -287,7 +308,9 @@ export class WavePump {
   /**
    * Re-checks the wave's state and starts the call while holding the wave's shared advisory lock. A command
    * (pause, cancel, halt) takes the lock exclusively, so it waits until every dispatcher that saw "running"
-   * has its call on the wire, and no dispatcher can see "running" after the command committed.
+   * has its call on the wire, and no dispatcher can see "running" after the command committed. Three statements:
+   * the locks (before the check, so the check's snapshot is taken after any command that held them committed),
+   * the check and the attempt (durable before the call), the unlocks.
    */
   private async sendGuarded(
     sql: Sql,
@@ -297,33 +320,33 @@ export class WavePump {
     // A first forward attempt also holds the hold lock shared: a support hold (exclusive) waits for it, and
     // after the hold returns no batch containing that account can start (invariant 6).
     const checkHolds = this.job.kind === 'forward' && batch.attempts === 0;
-    await sql('SELECT pg_advisory_lock_shared($1, hashtext($2))', [WAVE_LOCK_CLASS, batch.waveId]);
-    if (checkHolds) await sql('SELECT pg_advisory_lock_shared($1, 0)', [HOLD_LOCK_CLASS]);
+    const locks = checkHolds
+      ? 'pg_advisory_lock_shared($1, hashtext($2)), pg_advisory_lock_shared($3, 0)'
+      : 'pg_advisory_lock_shared($1, hashtext($2)), $3::int';
+    await sql(`SELECT ${locks}`, [WAVE_LOCK_CLASS, batch.waveId, HOLD_LOCK_CLASS]);
     let pending: Promise<Outcome<BatchResult>>;
     let startedAt: Date;
     try {
-      const [w] = await sql<{ state: string; generation: number }>(
-        `SELECT state, generation FROM waves WHERE id = $1`,
-        [batch.waveId],
-      );
-      if (!w || w.generation !== this.job.generation || !this.mayCall(w.state, batch)) return 'stopped';
       // Last look at the Retry-After block (another pump may have been throttled since our slot was reserved).
       if ((await this.throttle.blockedMs()) > 0) return 'blocked';
-      if (checkHolds) {
-        const held = await sql<{ seq: number }>(
-          `SELECT m.seq FROM wave_members m JOIN accounts a ON a.id = m.account_id
-            WHERE m.wave_id = $1 AND m.seq = ANY($2::int[]) AND a.held`,
-          [batch.waveId, batch.members.map((m) => m.seq)],
-        );
-        if (held.length) return { held: held.map((h) => h.seq) };
-      }
-      await markAttempt(sql, batch, this.workerId, this.leaseMs());
+      const allowed = [
+        this.wantedState,
+        ...(this.job.kind === 'forward' && batch.attempts > 0 ? RESOLVING_STATES : []),
+      ];
+      const check = await markAttempt(sql, batch, this.workerId, this.leaseMs(), {
+        generation: this.job.generation,
+        allowedStates: allowed,
+        checkHolds,
+      });
+      if (check !== 'attempted') return check;
       startedAt = new Date();
       pending = call();
       await Promise.race([pending, sleep(this.settings.guardMs)]);
     } finally {
-      if (checkHolds) await sql('SELECT pg_advisory_unlock_shared($1, 0)', [HOLD_LOCK_CLASS]);
-      await sql('SELECT pg_advisory_unlock_shared($1, hashtext($2))', [WAVE_LOCK_CLASS, batch.waveId]);
+      const unlocks = checkHolds
+        ? 'pg_advisory_unlock_shared($1, hashtext($2)), pg_advisory_unlock_shared($3, 0)'
+        : 'pg_advisory_unlock_shared($1, hashtext($2)), $3::int';
+      await sql(`SELECT ${unlocks}`, [WAVE_LOCK_CLASS, batch.waveId, HOLD_LOCK_CLASS]);
     }
     return { outcome: await pending, startedAt };
   }
@@ -335,24 +358,18 @@ export class WavePump {
   }
 
   private async record(sql: Sql, batch: ClaimedBatch, startedAt: Date, outcome: Outcome<BatchResult>): Promise<void> {
-    const itemErrors = outcome.kind === 'ok' ? outcome.value.summary.failed : 0;
     await recordCall(sql, {
       waveId: batch.waveId,
       batchId: batch.id,
-      startedAt,
-      latencyMs: outcome.latencyMs,
-      httpStatus: 'status' in outcome ? (outcome.status ?? null) : null,
-      outcome:
-        outcome.kind === 'retryable' || outcome.kind === 'permanent' ? `${outcome.kind}:${outcome.code}` : outcome.kind,
       items: batch.members.length,
-      itemErrors,
+      ...callRecord(startedAt, outcome),
     });
   }
 
   /** Nothing left to claim for this pump: finish the wave, or pause it at a ramp step boundary. */
   private async onDrained(sql: Sql, wave: WaveRuntime): Promise<void> {
-    const counters = await readCounters(sql, wave.id);
     if (this.job.kind === 'rollback') {
+      const counters = await readCounters(sql, wave.id);
       if ((counters['rollback:in_flight'] ?? 0) > 0 || (counters.in_flight ?? 0) > 0) return;
       // Forward batches that were in flight when the rollback began have settled since: queue what they enabled.
       if ((await queueRollback(sql, wave.id)) > 0) {
@@ -362,22 +379,25 @@ export class WavePump {
       if ((counters['rollback:pending'] ?? 0) === 0) await this.commands.completeRollback(wave.id);
       return;
     }
-    if ((counters.in_flight ?? 0) > 0) return; // the last batches settle in other pumps, which finish the wave
-    // Counters only show committed claims; rows under another pump's uncommitted claim still read as pending
-    // here (MVCC), so these checks never end a step while a claim is being taken.
+    // One statement, so one snapshot: another pump's claim is either committed (its members count as in flight)
+    // or not (they still read as pending). Read apart, a claim committing between the counter and the pending
+    // check would look like neither, and end a ramp step while its last batch was still on its way.
     const [w] = await sql<{
       current_step: number;
       steps: { percent: number; bakeSeconds: number }[];
+      in_flight: number;
       in_step: boolean;
       any: boolean;
     }>(
       `SELECT current_step, steps,
+              COALESCE((SELECT value FROM wave_counters WHERE wave_id = $1 AND name = 'in_flight'), 0)::int AS in_flight,
               EXISTS (SELECT 1 FROM wave_members WHERE wave_id = $1 AND state = 'pending' AND seq <= COALESCE(step_limit_seq, 2147483647)) AS in_step,
               EXISTS (SELECT 1 FROM wave_members WHERE wave_id = $1 AND state = 'pending') AS any
          FROM waves WHERE id = $1`,
       [wave.id],
     );
-    if (!w || w.in_step) return;
+    // In flight: the last batches settle in other pumps, which finish the step or the wave.
+    if (!w || w.in_flight > 0 || w.in_step) return;
     if (!w.any) {
       // Eventual propagation: the verifier completes the wave after its read-back.
       if (await this.verifier.readyToComplete(wave.id)) await this.commands.complete(wave.id);
