@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm run demo`, the README's first command. Installs what is missing, builds, migrates a dedicated demo
-// database, starts the mailstore simulator, a worker and the API, then plays the reopening story
-// (dist/apps/cli/src/demo/*). `--no-keep` exits after the story; otherwise everything stays up until Ctrl-C.
+// `npm run demo`, the README's first command. Installs what is missing, builds, resets and migrates a dedicated
+// demo database, starts the mailstore simulator, a worker and the API, then plays the reopening story
+// (dist/apps/cli/src/demo/main.js). `--no-keep` exits after the story; otherwise everything stays up until Ctrl-C.
+// `--no-build` and `--no-install` skip those steps (CI, which has just built).
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const { existsSync, statSync } = require('node:fs');
@@ -9,7 +10,13 @@ const net = require('node:net');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
-const keep = !process.argv.includes('--no-keep');
+const args = process.argv.slice(2);
+const keep = !args.includes('--no-keep');
+const build = !args.includes('--no-build');
+const install = !args.includes('--no-install');
+const startedAt = Date.now();
+
+const accounts = process.env.DEMO_ACCOUNTS ?? '200000';
 const env = {
   ...process.env,
   DATABASE_URL: process.env.DEMO_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/reopen_demo',
@@ -17,9 +24,24 @@ const env = {
   REDIS_PREFIX: process.env.REDIS_PREFIX ?? 'reopen-demo',
   PORT: process.env.PORT ?? '3000',
   SIM_PORT: process.env.SIM_PORT ?? '8025',
+  DEMO_ACCOUNTS: accounts,
+  // The mailstore already holds every mailbox: user1..userN@example.test, the logins of the story's population.
+  SIM_ACCOUNTS: process.env.SIM_ACCOUNTS ?? accounts,
+  // A provider sized for the night: 20,000 account updates per second for our credential.
+  SIM_RATE_LIMITS:
+    process.env.SIM_RATE_LIMITS ??
+    JSON.stringify({
+      requestsPerSecond: 200,
+      requestBurst: 400,
+      accountUpdatesPerSecond: 20000,
+      accountUpdateBurst: 20000,
+    }),
+  // The apps' JSON logs are not shown (the story is); errors still reach stderr.
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
 };
 env.MAILSTORE_URL = process.env.MAILSTORE_URL ?? `http://127.0.0.1:${env.SIM_PORT}/v1`;
 env.MAILSTORE_TOKEN = process.env.MAILSTORE_TOKEN ?? 'sim-token';
+const databaseName = decodeURIComponent(new URL(env.DATABASE_URL).pathname.slice(1));
 
 function say(line) {
   process.stdout.write(`${line}\n`);
@@ -43,19 +65,66 @@ function reachable(url, defaultPort) {
   });
 }
 
+function portFree(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(Number(port), () => server.close(() => resolve(true)));
+  });
+}
+
 function needsInstall() {
   const lock = join(root, 'package-lock.json');
   const marker = join(root, 'node_modules', '.package-lock.json');
   return !existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs;
 }
 
+/** A fresh world on every run: the demo database is dropped (migrate re-creates it) and its Redis keys deleted. */
+async function resetState() {
+  if (['postgres', 'template0', 'template1'].includes(databaseName)) {
+    throw new Error(`DEMO_DATABASE_URL names "${databaseName}": the demo drops its database, give it its own`);
+  }
+  const { Client } = require('pg');
+  const admin = new URL(env.DATABASE_URL);
+  admin.pathname = '/postgres';
+  const pg = new Client({ connectionString: admin.toString() });
+  await pg.connect();
+  try {
+    await pg.query(`DROP DATABASE IF EXISTS "${databaseName.replace(/"/g, '""')}" WITH (FORCE)`);
+  } finally {
+    await pg.end();
+  }
+  const Redis = require('ioredis');
+  const redis = new Redis(env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  await redis.connect();
+  let deleted = 0;
+  try {
+    // BullMQ queues, the shared pace and the API's rate limiter all live under "<prefix>:".
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${env.REDIS_PREFIX}:*`, 'COUNT', 1000);
+      if (keys.length) deleted += await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+
 const children = [];
-function start(name, script) {
-  const child = spawn(process.execPath, [join(root, script)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.on('data', () => undefined); // logs stay out of the story; they are JSON lines for real deployments
-  child.stderr.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
+function start(name, script, options = {}) {
+  const child = spawn(process.execPath, [join(root, script)], {
+    cwd: root,
+    env,
+    stdio: options.inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+  });
+  if (!options.inherit) {
+    child.stdout.on('data', () => undefined); // logs stay out of the story; they are JSON lines for real deployments
+    child.stderr.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
+  }
   child.on('exit', (code, signal) => {
-    if (!shuttingDown) {
+    if (!shuttingDown && !options.expectExit) {
       say(`demo: ${name} exited unexpectedly (${signal ?? code}).`);
       shutdown(1);
     }
@@ -68,12 +137,14 @@ let shuttingDown = false;
 function shutdown(code) {
   if (shuttingDown) return;
   shuttingDown = true;
-  for (const c of children) c.kill('SIGTERM');
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   const deadline = setTimeout(() => {
     for (const c of children) c.kill('SIGKILL');
     process.exit(code);
   }, 10_000);
-  Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r))))).then(() => {
+  Promise.all(
+    children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))),
+  ).then(() => {
     clearTimeout(deadline);
     process.exit(code);
   });
@@ -84,18 +155,20 @@ async function waitForHttp(url, what, timeoutMs = 30_000) {
   while (Date.now() < deadline) {
     try {
       const res = await fetch(url);
-      if (res.status < 500) return;
+      if (res.status < 500) return true;
     } catch {
       // not up yet
     }
+    if (shuttingDown) return false;
     await new Promise((r) => setTimeout(r, 200));
   }
   say(`demo: ${what} did not come up at ${url} within ${timeoutMs / 1000} s.`);
   shutdown(1);
+  return false;
 }
 
 async function main() {
-  if (needsInstall()) {
+  if (install && needsInstall()) {
     say('demo: installing dependencies (npm ci)…');
     run('npm', ['ci', '--no-audit', '--no-fund'], 'npm ci');
   }
@@ -109,30 +182,54 @@ async function main() {
     say('      Start it: "docker compose up -d postgres redis", or "redis-server --daemonize yes".');
     process.exit(1);
   }
-  say('demo: building…');
-  run('npm', ['run', '-s', 'build'], 'build');
-  say(`demo: migrating ${new URL(env.DATABASE_URL).pathname.slice(1)}…`);
+  for (const [name, port] of [
+    ['PORT', env.PORT],
+    ['SIM_PORT', env.SIM_PORT],
+  ]) {
+    if (!(await portFree(port))) {
+      say(`demo: port ${port} is in use (is another demo still running?). Stop it, or choose another ${name}=….`);
+      process.exit(1);
+    }
+  }
+  if (build) {
+    say('demo: building…');
+    run('npm', ['run', '-s', 'build'], 'build');
+  }
+  const deleted = await resetState();
+  say(`demo: reset database ${databaseName} and ${deleted} Redis keys under "${env.REDIS_PREFIX}:"; migrating…`);
   run(process.execPath, ['dist/apps/cli/src/main.js', 'migrate'], 'migration');
 
   process.on('SIGINT', () => shutdown(0));
   process.on('SIGTERM', () => shutdown(0));
+  say(`demo: starting the mailstore simulator (${env.SIM_ACCOUNTS} mailboxes), a worker and the API…`);
   start('mailstore-sim', 'dist/apps/mailstore-sim/src/main.js');
-  await waitForHttp(`http://127.0.0.1:${env.SIM_PORT}/_sim/counters`, 'the mailstore simulator');
+  if (!(await waitForHttp(`http://127.0.0.1:${env.SIM_PORT}/_sim/counters`, 'the mailstore simulator'))) return;
   start('worker', 'dist/apps/worker/src/main.js');
   start('api', 'dist/apps/api/src/main.js');
-  await waitForHttp(`http://127.0.0.1:${env.PORT}/api/v1/health/live`, 'the API');
+  if (!(await waitForHttp(`http://127.0.0.1:${env.PORT}/api/v1/health/live`, 'the API'))) return;
+  say(`demo: stack up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+  say('');
 
-  const story = join(root, 'dist/apps/cli/src/demo/main.js');
-  if (existsSync(story)) {
-    const r = spawnSync(process.execPath, [story], { cwd: root, stdio: 'inherit', env });
-    if (r.status !== 0) return shutdown(1);
-  } else {
-    say('demo: the reopening story is not built yet (it lands with issue 7); the stack is up:');
+  const story = 'dist/apps/cli/src/demo/main.js';
+  if (!existsSync(join(root, story))) {
+    say('demo: the story is not built (dist/apps/cli/src/demo/main.js); run "npm run build".');
+    return shutdown(1);
   }
+  // Not spawnSync: this process must keep draining the apps' output while the story runs.
+  const code = await new Promise((resolve) =>
+    start('story', story, { inherit: true, expectExit: true }).once('exit', (c, signal) => resolve(signal ? 1 : c)),
+  );
+  if (shuttingDown) return;
+  if (code !== 0) {
+    say(`demo: the story failed (exit ${code}).`);
+    return shutdown(1);
+  }
+  say('');
   say(`  API        http://127.0.0.1:${env.PORT}/api/v1/health/ready`);
   say(`  simulator  ${env.MAILSTORE_URL}  (admin: http://127.0.0.1:${env.SIM_PORT}/_sim/counters)`);
+  say(`demo: done in ${((Date.now() - startedAt) / 1000).toFixed(1)} s.`);
   if (!keep) return shutdown(0);
-  say('Press Ctrl-C to stop everything.');
+  say('Everything stays up for you to explore. Press Ctrl-C to stop everything.');
 }
 
 main().catch((err) => {

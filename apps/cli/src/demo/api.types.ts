@@ -1,0 +1,135 @@
+/**
+ * The parts of the HTTP API's answers the story reads (the API's DTOs describe them in full, see /docs).
+ * Dates arrive as ISO strings.
+ */
+
+export type WaveState =
+  'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled' | 'halted' | 'rolling_back' | 'rolled_back';
+
+export interface ImportReport {
+  status: 'imported' | 'rejected';
+  lines: number;
+  valid: number;
+  rejected: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  durationMs: number;
+}
+
+export interface GateSpec {
+  name: string;
+  metric: 'mailstore_error_rate' | 'mailstore_p95_latency_ms' | 'signal';
+  signal?: string;
+  cohort?: string;
+  windowSeconds: number;
+  minSamples: number;
+  threshold: number;
+  action: 'pause' | 'halt' | 'halt_and_rollback';
+}
+
+export interface WaveSpec {
+  name: string;
+  description?: string;
+  selector: { type: 'cohorts'; cohorts: string[] } | { type: 'remaining' } | { type: 'logins'; logins: string[] };
+  protocols: ('imap' | 'pop3')[];
+  startLocal?: string;
+  timeZone?: string;
+  ratePerSecond: number;
+  batchSize?: number;
+  concurrency?: number;
+  steps?: { percent: number; bakeSeconds: number }[];
+  gates?: GateSpec[];
+}
+
+export interface Wave {
+  id: string;
+  name: string;
+  state: WaveState;
+  startLocal: string | null;
+  timeZone: string | null;
+  startAt: string | null;
+  ratePerSecond: number;
+  memberCount: number | null;
+}
+
+export interface WavePreview {
+  members: number;
+  eligible: number;
+  skips: Record<string, number>;
+  batchSize: number;
+  batches: number;
+  ratePerSecond: number;
+  projectedDuration: { totalSeconds: number; sendingSeconds: number; bakeSeconds: number };
+  steps: { percent: number; bakeSeconds: number; memberLimit: number }[];
+}
+
+export interface CommandResult {
+  id: string;
+  from: WaveState;
+  state: WaveState;
+  noop: boolean;
+}
+
+export interface MemberCounts {
+  pending: number;
+  in_flight: number;
+  enabled: number;
+  skipped: number;
+  failed: number;
+  cancelled: number;
+}
+
+export interface WaveProgress {
+  waveId: string;
+  name: string;
+  state: WaveState;
+  statusReason: string | null;
+  statusText: string;
+  total: number;
+  counts: MemberCounts;
+  skipReasons: Record<string, number>;
+  failureReasons: Record<string, number>;
+  done: number;
+  doneFraction: number;
+  rate: { observedPerSecond: number; targetPerSecond: number; windowSeconds: number };
+  etaSeconds: number | null;
+  step: { index: number; count: number; percent: number; bakeSecondsLeft: number | null };
+  gates: { name: string; status: string; value: number | null; threshold: number; reason: string }[];
+  startAt: string | null;
+  startedAt: string | null;
+  completedAt: string | null;
+  asOf: string;
+}
+
+export interface ProgressOverview {
+  asOf: string;
+  waves: WaveProgress[];
+}
+
+export interface Operation {
+  id: string;
+  login: string;
+  kind: 'enable' | 'disable' | 'rollback';
+  protocols: string[];
+  reason: string;
+  ticket: string;
+  actor: string;
+  state: 'queued' | 'running' | 'succeeded' | 'failed';
+  outcome: string | null;
+  error: Record<string, unknown> | null;
+  createdAt: string;
+  completedAt: string | null;
+}
+
+export interface Account {
+  login: string;
+  cohorts: string[];
+  leaked: boolean;
+  passwordChangedAt: string | null;
+  access: { imap: boolean; pop3: boolean; mailstoreVersion: number | null };
+  held: boolean;
+  override: { reason: string | null; ticket: string | null; by: string | null } | null;
+  eligibility: { eligible: boolean; reason: string | null };
+  waves: { name: string; memberState: string; reason: string | null }[];
+}

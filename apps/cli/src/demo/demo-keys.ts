@@ -1,0 +1,28 @@
+import { ApiKeyService } from '@app/core';
+import { ApiRole, createDataSource } from '@app/db';
+
+export type DemoKeys = Record<ApiRole, { name: string; secret: string }>;
+
+const ROLES: readonly ApiRole[] = ['ops', 'support', 'viewer', 'signals'];
+
+/**
+ * One key per role, as `npm run cli -- create-api-key` makes them (same service, on the demo database): the only
+ * step that does not go through the HTTP API, since a key is what the API asks for. Names carry a run stamp so a
+ * demo database that was not reset still takes them.
+ */
+export async function createDemoKeys(databaseUrl: string): Promise<DemoKeys> {
+  const ds = createDataSource({ url: databaseUrl, poolSize: 1, applicationName: 'reopen-demo' });
+  await ds.initialize();
+  try {
+    const service = new ApiKeyService(ds);
+    const stamp = new Date().toISOString().slice(11, 19).replace(/:/g, '');
+    const keys = {} as DemoKeys;
+    for (const role of ROLES) {
+      const key = await service.create(role, `demo-${role}-${stamp}`);
+      keys[role] = { name: key.name, secret: key.secret };
+    }
+    return keys;
+  } finally {
+    await ds.destroy();
+  }
+}

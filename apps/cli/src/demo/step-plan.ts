@@ -1,0 +1,106 @@
+import type { CommandResult, Wave, WavePreview } from './api.types';
+import { duration, int, reasons } from './format';
+import { FAILED_LOGINS_SIGNAL } from './security-feed';
+import { StoryClock } from './story-clock';
+import { PlannedWave, STORY_ZONE, Story } from './story';
+import { describeGate, gapSeconds, LEAD_SECONDS, planWaves, WavePlan } from './wave-plan';
+
+/**
+ * Step 2: ops plan the two waves as drafts (story dates), preview them, then schedule them on the compressed
+ * clock: each wave's start becomes the real instant its story date maps to, given to the API as Europe/Paris
+ * wall-clock time (PATCH startLocal/timeZone, then POST /schedule): the scheduler fires it by itself.
+ */
+export async function planAndSchedule(story: Story): Promise<[WavePlan, WavePlan]> {
+  const { term } = story;
+  const { bold } = term.paint;
+  if (!story.population) throw new Error('the population step must run first');
+  term.say(bold('2. The plan (ops)'));
+  const plans = planWaves(story.population);
+  for (const [i, plan] of plans.entries()) {
+    const wave = await story.ops.post<Wave>('/waves', plan.spec);
+    const preview = await story.ops.get<WavePreview>(`/waves/${wave.id}/preview`);
+    const planned: PlannedWave = {
+      id: wave.id,
+      label: `wave ${i + 1} · ${plan.spec.name}`,
+      storyStart: plan.storyStart,
+      spec: plan.spec,
+      preview,
+      realStart: null,
+      last: null,
+    };
+    story.waves.push(planned);
+    printPreview(story, planned);
+  }
+
+  const [first, second] = story.waves;
+  const gap = gapSeconds(first.preview.projectedDuration.totalSeconds);
+  const clock = new StoryClock(
+    STORY_ZONE,
+    first.storyStart,
+    // A whole second: the API takes start times to the second, so story dates map exactly onto them.
+    Math.ceil(Date.now() / 1000 + LEAD_SECONDS) * 1000,
+    gap / 48,
+    second.storyStart,
+  );
+  story.clock = clock;
+  term.say(
+    `   ${bold('Compressed clock')}: the night of 8 May is now; 1 story hour = ` +
+      `${clock.realSecondsPerStoryHour.toFixed(2)} real seconds until ${second.storyStart.replace('T', ' ')}, ` +
+      `real speed from then on`,
+  );
+  for (const w of [first, second]) term.say(`     ${w.label}: ${clock.describe(w.storyStart)}`);
+
+  // The gates read this signal: it must arrive before a wave runs, or the wave pauses as inconclusive.
+  await story.feed.start();
+  term.say(`   security team: pushing ${FAILED_LOGINS_SIGNAL} for health and general every 5 s (POST /api/v1/signals)`);
+
+  for (const w of [first, second]) await schedule(story, w, clock);
+  term.say();
+  return plans;
+}
+
+function printPreview(story: Story, w: PlannedWave): void {
+  const { term } = story;
+  const { spec, preview: p } = w;
+  const selector =
+    spec.selector.type === 'cohorts' ? `cohorts [${spec.selector.cohorts.join(', ')}]` : spec.selector.type;
+  term.say(
+    `   ${term.paint.bold(w.label)}: ${selector}, ${spec.protocols.join('+').toUpperCase()}, ` +
+      `from ${w.storyStart.replace('T', ' ')} ${spec.timeZone ?? ''}`,
+  );
+  const skips = Object.fromEntries(Object.entries(p.skips).filter(([r]) => r !== 'not_found'));
+  term.say(
+    `     preview: ${int(p.members)} in scope → ${int(p.eligible)} eligible; skipped by reason: ${reasons(skips)}`,
+  );
+  const ramp = p.steps
+    .map(
+      (s, i) => `${s.percent} % (${int(s.memberLimit)})${i < p.steps.length - 1 ? ` → bake ${s.bakeSeconds} s` : ''}`,
+    )
+    .join(' → ');
+  term.say(
+    `     ${int(p.batches)} batches of ≤ ${int(p.batchSize)} at ${int(p.ratePerSecond)}/s; ramp ${ramp}; ` +
+      `projected ${duration(p.projectedDuration.totalSeconds * 1000)} ` +
+      `(${duration(p.projectedDuration.sendingSeconds * 1000)} sending, ${duration(p.projectedDuration.bakeSeconds * 1000)} baking)`,
+  );
+  if (spec.selector.type === 'remaining') {
+    term.say(`     (scope computed now: the accounts wave 1 opens leave it before this wave starts)`);
+  }
+  term.say(`     gates: ${(spec.gates ?? []).map(describeGate).join('; ')}`);
+}
+
+async function schedule(story: Story, w: PlannedWave, clock: StoryClock): Promise<void> {
+  const real = clock.realOf(w.storyStart);
+  let startLocal = StoryClock.wallClock(real, STORY_ZONE);
+  let wave = await story.ops.patch<Wave>(`/waves/${w.id}`, { startLocal, timeZone: STORY_ZONE });
+  if (Math.abs(new Date(wave.startAt ?? 0).getTime() - real.getTime()) > 1500) {
+    // Only in the hour the clocks go back, when the wall-clock time happens twice: say it in UTC instead.
+    startLocal = StoryClock.wallClock(real, 'UTC');
+    wave = await story.ops.patch<Wave>(`/waves/${w.id}`, { startLocal, timeZone: 'UTC' });
+  }
+  const result = await story.ops.post<CommandResult>(`/waves/${w.id}/schedule`);
+  w.realStart = new Date(wave.startAt ?? real);
+  story.term.say(
+    `   POST /waves/${w.id.slice(0, 8)}…/schedule: ${result.from} → ${result.state}, startLocal ${startLocal} ` +
+      `${wave.timeZone ?? ''} (${w.label}, story ${w.storyStart.replace('T', ' ')})`,
+  );
+}

@@ -1,0 +1,152 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { quoteIdent, withDatabase } from '@app/db';
+import { createTestRedis, runDatabasePrefix, runId, TEST_REDIS_URL, TEST_SERVER_URL, TestRedis } from '@app/testing';
+import { ensureFreshBuild } from './api-process';
+
+const ROOT = join(__dirname, '..', '..');
+const ACCOUNTS = 20_000;
+/** The demo itself takes about a minute with 20,000 accounts on 2 cores; this is the point of giving up. */
+const DEMO_DEADLINE_MS = 240_000;
+
+/** The parts of DEMO_SUMMARY_FILE this test reads. */
+interface Summary {
+  accounts: number;
+  waves: { name: string; state: string; members: number; enabled: number; skipped: Record<string, number> }[];
+  halt: { statusReason: string | null; statusText: string | null; resumed: boolean } | null;
+  support: { kind: string; state: string; outcome: string | null }[];
+  urls: { statusPage: string; docs: string };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function pg<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * `npm run demo` as CI runs it: scripts/demo.js --no-keep on its own database, Redis prefix and ports, with a
+ * smaller population. It must exit 0 with the story's summary printed, and leave the demo database consistent.
+ */
+describe('the demo (scripts/demo.js)', () => {
+  const dbName = `${runDatabasePrefix(runId())}_demo_${randomBytes(3).toString('hex')}`;
+  const dbUrl = withDatabase(TEST_SERVER_URL, dbName);
+  const dir = mkdtempSync(join(tmpdir(), 'reopen-demo-'));
+  let redis: TestRedis;
+
+  beforeAll(async () => {
+    ensureFreshBuild();
+    redis = await createTestRedis('demo');
+  });
+
+  afterAll(async () => {
+    await redis?.cleanup();
+    await pg(TEST_SERVER_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(dbName)} WITH (FORCE)`));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(
+    'plays the reopening story through the API and exits 0',
+    async () => {
+      const summaryFile = join(dir, 'summary.json');
+      const [port, simPort] = [await freePort(), await freePort()];
+      const child = spawn(process.execPath, ['scripts/demo.js', '--no-keep', '--no-build', '--no-install'], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          DEMO_ACCOUNTS: String(ACCOUNTS),
+          DEMO_DATABASE_URL: dbUrl,
+          REDIS_URL: TEST_REDIS_URL,
+          REDIS_PREFIX: redis.prefix,
+          PORT: String(port),
+          SIM_PORT: String(simPort),
+          DEMO_SUMMARY_FILE: summaryFile,
+          NO_COLOR: '1',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGTERM'), DEMO_DEADLINE_MS);
+      const [code] = (await once(child, 'exit')) as [number | null];
+      clearTimeout(timer);
+      if (code !== 0) throw new Error(`demo exited ${code}:\n${output}`);
+
+      // The story as printed: both waves completed, the gate halted wave 2 with its reason, support succeeded.
+      expect(output).toMatch(/wave 1 · health professionals completed in/);
+      expect(output).toMatch(/wave 2 · everyone else completed in/);
+      expect(output).toMatch(
+        /halted: gate failed-logins breached \(failed_logins_per_minute for general \d+ is above 200\)/,
+      );
+      expect(output).toMatch(/POST \/waves\/\S+\/resume → halted → running/);
+      expect(output).toMatch(/enable\s+user\d+@example\.test\s+ticket SUP-\S+: succeeded \(applied\)/);
+      expect(output).toMatch(/5\. Summary/);
+      expect(output).toContain(`status page  http://127.0.0.1:${port}/`);
+      expect(output).toContain(`API docs     http://127.0.0.1:${port}/docs`);
+      expect(output).toMatch(/^\s+viewer\s+rk_viewer_\S+$/m);
+
+      const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as Summary;
+      expect(summary.accounts).toBe(ACCOUNTS);
+      expect(summary.waves.map((w) => [w.name, w.state])).toEqual([
+        ['health professionals', 'completed'],
+        ['everyone else', 'completed'],
+      ]);
+      for (const w of summary.waves) {
+        expect(w.enabled).toBeGreaterThan(0);
+        expect(w.skipped.password_reset_required).toBeGreaterThan(0);
+      }
+      expect(summary.halt).toMatchObject({ statusReason: 'gate:failed-logins', resumed: true });
+      expect(summary.support).toEqual([
+        expect.objectContaining({ kind: 'enable', state: 'succeeded', outcome: 'applied' }),
+        expect.objectContaining({ kind: 'disable', state: 'succeeded', outcome: 'applied' }),
+      ]);
+
+      // PostgreSQL, the source of truth: every member of both waves has a terminal outcome, the counters equal a
+      // GROUP BY over the members, and no held account was opened except the one support overrode.
+      await pg(dbUrl, async (c) => {
+        const open = await c.query<{ n: string }>(
+          `SELECT count(*) AS n FROM wave_members WHERE state IN ('pending', 'in_flight')`,
+        );
+        expect(Number(open.rows[0].n)).toBe(0);
+        const mismatches = await c.query(
+          `WITH truth AS (SELECT wave_id, state AS name, count(*) AS n FROM wave_members GROUP BY 1, 2)
+           SELECT t.wave_id, t.name, t.n, c.value FROM truth t
+             LEFT JOIN wave_counters c ON c.wave_id = t.wave_id AND c.name = t.name
+            WHERE c.value IS DISTINCT FROM t.n`,
+        );
+        expect(mismatches.rows).toEqual([]);
+        const members = await c.query<{ n: string }>(`SELECT count(*) AS n FROM wave_members`);
+        expect(Number(members.rows[0].n)).toBe(summary.waves.reduce((sum, w) => sum + w.members, 0));
+        const heldButOpen = await c.query<{ login: string; override_ticket: string | null }>(
+          `SELECT login, override_ticket FROM accounts
+            WHERE leaked AND (password_changed_at IS NULL OR password_changed_at <= '2026-05-01T00:00:00Z')
+              AND (imap_enabled OR pop3_enabled)`,
+        );
+        expect(heldButOpen.rows).toEqual([
+          { login: expect.any(String), override_ticket: expect.stringMatching(/^SUP-/) },
+        ]);
+      });
+    },
+    DEMO_DEADLINE_MS + 30_000,
+  );
+});
