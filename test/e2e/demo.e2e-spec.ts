@@ -118,7 +118,7 @@ describe('the demo (scripts/demo.js)', () => {
       expect(summary.halt).toMatchObject({ statusReason: 'gate:failed-logins', resumed: true });
       expect(summary.support).toEqual([
         expect.objectContaining({ kind: 'enable', state: 'succeeded', outcome: 'applied' }),
-        expect.objectContaining({ kind: 'disable', state: 'succeeded', outcome: 'applied' }),
+        expect.objectContaining({ kind: 'rollback', state: 'succeeded', outcome: 'applied' }),
       ]);
 
       // PostgreSQL, the source of truth: every member of both waves has a terminal outcome, the counters equal a

@@ -22,6 +22,7 @@ describe('access: every route × every role, no key and a revoked key', () => {
   let waveId: string;
   let operationId: string;
   const login = 'user3@example.test';
+  const rolledBack = 'user5@example.test';
   const note = { reason: 'customer call', ticket: 'SUP-1' };
 
   beforeAll(async () => {
@@ -41,6 +42,17 @@ describe('access: every route × every role, no key and a revoked key', () => {
     waveId = wave.id;
     const ops = new OperationService(api.h.db.dataSource, api.h.producer, new Date(api.h.config.INCIDENT_AT));
     operationId = (await ops.request('user4@example.test', 'disable', note, 'support:fixture')).id;
+    // A wave that changed one account (no worker runs here: its outcome is written as the engine would).
+    const changed = await api.h.commands.create(
+      { name: 'changed', selector: { type: 'logins', logins: [rolledBack] }, protocols: ['imap'], ratePerSecond: 1 },
+      'ops:fixture',
+    );
+    await api.h.commands.start(changed.id, 'ops:fixture');
+    await api.h.db.dataSource.query(
+      `UPDATE wave_members SET state = 'enabled', prior_imap = false, prior_pop3 = false, result_version = 2,
+              done_at = now() WHERE wave_id = $1`,
+      [changed.id],
+    );
   });
   afterAll(async () => {
     await api?.close();
@@ -82,6 +94,13 @@ describe('access: every route × every role, no key and a revoked key', () => {
       access: ['support'],
       ok: 202,
       call: () => ({ path: `/accounts/${login}/disable`, body: { ...note, protocols: ['pop3'] } }),
+    },
+    {
+      method: 'POST',
+      path: '/accounts/{login}/rollback',
+      access: ['support'],
+      ok: 202,
+      call: () => ({ path: `/accounts/${rolledBack}/rollback`, body: note }),
     },
     {
       method: 'POST',

@@ -7,7 +7,7 @@ import { LoginParamPipe } from '../common/param.pipes';
 import { ApiProblem } from '../common/problem.dto';
 import { OperationDto } from '../operations/operation.dto';
 import { AccountLookupService } from './account-lookup.service';
-import { AccountDto, HoldDto, SupportChangeDto } from './account.dto';
+import { AccountDto, HoldDto, RollbackAccountDto, SupportChangeDto } from './account.dto';
 
 /** Support: one account at a time, always with a reason and a ticket (audited). */
 @ApiTags('support')
@@ -56,6 +56,24 @@ export class AccountController {
     @Actor() actor: string,
   ): Promise<OperationDto> {
     return OperationDto.from(await this.operations.request(login, 'disable', body, actor));
+  }
+
+  @Post('rollback')
+  @HttpCode(202)
+  @Access(...ROLES.support)
+  @ApiOperation({
+    summary:
+      "undo a wave's change on one account: its exact prior protocols come back (If-Match on the version the wave " +
+      'left, so a later change is kept and reported as a conflict); poll GET /operations/{id}',
+  })
+  @ApiAcceptedResponse({ type: OperationDto })
+  @ApiProblem(409, 'nothing_to_roll_back: no wave change on this account is left to undo')
+  async rollback(
+    @Param('login', LoginParamPipe) login: string,
+    @Body() body: RollbackAccountDto,
+    @Actor() actor: string,
+  ): Promise<OperationDto> {
+    return OperationDto.from(await this.operations.requestRollback(login, body, actor));
   }
 
   @Post('hold')

@@ -7,6 +7,7 @@ import {
   IsIn,
   IsOptional,
   IsString,
+  IsUUID,
   MaxLength,
 } from 'class-validator';
 import { PROTOCOLS, type Protocol, SKIP_REASONS } from '@app/domain';
@@ -35,6 +36,13 @@ export class SupportChangeDto extends HoldDto {
   @ArrayUnique()
   @IsIn(PROTOCOLS, { each: true })
   protocols?: Protocol[];
+}
+
+export class RollbackAccountDto extends HoldDto {
+  @ApiPropertyOptional({ format: 'uuid', description: 'the wave whose change to undo (default: the latest one)' })
+  @IsOptional()
+  @IsUUID('all', { message: 'waveId must be a UUID' })
+  waveId?: string;
 }
 
 export class AccessStateDto {

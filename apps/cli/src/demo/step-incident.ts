@@ -14,13 +14,13 @@ const MIN_HALT_MS = 3000;
 export interface SupportCast {
   /** A health professional on the leaked list who never changed the password: held back by wave 1. */
   heldLogin: string;
-  /** A health professional that wave 1 opened, re-blocked by support. */
+  /** A health professional that wave 1 opened, whose change support rolls back. */
   reblockLogin: string;
 }
 
 /**
  * Step 4, played while wave 2 runs: a burst of failed logins halts it through its signal gate; while it is halted
- * support re-enables a held account and re-blocks another; security calms the signal and ops resume the wave at a
+ * support re-enables a held account and rolls back wave 1 on another; security calms the signal and ops resume the wave at a
  * higher rate. Driven by the watch loop: tick() is called on every progress view and starts one task at a time.
  */
 export class Incident {
@@ -114,13 +114,13 @@ export class Incident {
     );
     term.say(
       `   – security flags ${this.cast.reblockLogin}, opened by wave 1: POP3 logins from the attackers' network; ` +
-        `support re-blocks it (and revokes its sessions)`,
+        `support rolls wave 1's change back on it (its exact prior state returns, sessions revoked)`,
     );
     await supportChange(
       this.story,
-      'disable',
+      'rollback',
       this.cast.reblockLogin,
-      'POP3 logins from a flagged network after the reopening; re-blocked pending investigation',
+      'POP3 logins from a flagged network after the reopening; closed again pending investigation',
       'SEC-2026-0311',
     );
 

@@ -15,12 +15,12 @@ function eligibility(a: Account): string {
 
 /**
  * A support agent changes one account (support key): looks it up, asks for the change with a reason and a ticket
- * (POST /accounts/{login}/enable or /disable: the priority lane, ahead of the waves), then polls the operation
+ * (POST /accounts/{login}/enable, /disable or /rollback: the priority lane, ahead of the waves), then polls the operation
  * (GET /operations/{id}) until the mailstore has answered, and looks the account up again.
  */
 export async function supportChange(
   story: Story,
-  kind: 'enable' | 'disable',
+  kind: 'enable' | 'disable' | 'rollback',
   login: string,
   reason: string,
   ticket: string,

@@ -24,7 +24,7 @@ export interface PlannedWave {
 }
 
 export interface SupportAction {
-  kind: 'enable' | 'disable';
+  kind: 'enable' | 'disable' | 'rollback';
   login: string;
   reason: string;
   ticket: string;

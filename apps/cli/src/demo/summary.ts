@@ -90,7 +90,7 @@ export function printSummary(story: Story): DemoSummary {
     const override =
       a.after.override?.reason && !a.before.override?.reason ? ', override of password_reset_required' : '';
     term.say(
-      `     ${a.kind.padEnd(7)} ${a.login}  ticket ${a.ticket}: ${a.operation.state} (${a.operation.outcome ?? '–'}) in ` +
+      `     ${a.kind.padEnd(8)} ${a.login}  ticket ${a.ticket}: ${a.operation.state} (${a.operation.outcome ?? '–'}) in ` +
         `${duration(a.tookMs)}${override}; IMAP ${a.after.access.imap ? 'on' : 'off'}, POP3 ${a.after.access.pop3 ? 'on' : 'off'}`,
     );
   }
