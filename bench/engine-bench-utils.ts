@@ -648,6 +648,8 @@ export interface SimCall {
   status: number;
   outcome: string;
   accounts: string[];
+  /** Accounts whose state this call actually changed. */
+  applied: string[];
   requestId: string | null;
 }
 
