@@ -1,6 +1,6 @@
 import { rollbackClaimDelta, rollbackQueueDelta } from '@app/domain';
 import { BatchMember, ClaimedBatch } from './batch.types';
-import { applyCounters, Sql } from './sql';
+import { applyCounters, counterParams, Sql } from './sql';
 
 interface RollbackRow {
   batch_id: string;
@@ -28,7 +28,13 @@ export async function queueRollback(sql: Sql, waveId: string): Promise<number> {
   return n;
 }
 
-/** Claims the next members to restore and creates their batch row (durable idempotency key). */
+/**
+ * Claims the next members to restore and creates their batch row (durable idempotency key), in one statement:
+ * members (SKIP LOCKED, from the pump's floor), the batch row, then the counters (they read the others' rows
+ * first, so the hot counter rows are locked last). The counter names and signs come from the domain's
+ * rollbackClaimDelta for one member, scaled by how many were claimed. Its commit may be asynchronous: nothing
+ * leaves for the mailstore before markAttempt's synchronous commit, which makes this one durable too.
+ */
 export async function claimRollbackBatch(
   sql: Sql,
   waveId: string,
@@ -38,33 +44,41 @@ export async function claimRollbackBatch(
   /** Members at or below it were claimed by this pump already (see claimForwardBatch). */
   floor = 0,
 ): Promise<ClaimedBatch | null> {
-  const rows = await sql<RollbackRow>(
+  const perMember = counterParams(rollbackClaimDelta(1));
+  const rows = await sql<RollbackRow & { idempotency_key: string }>(
     `WITH b AS (SELECT nextval(pg_get_serial_sequence('wave_batches', 'id')) AS id),
      claimed AS (
        UPDATE wave_members m SET rollback_state = 'in_flight', rollback_batch_id = (SELECT id FROM b)
        WHERE m.wave_id = $1 AND m.seq = ANY(ARRAY(
          SELECT seq FROM wave_members WHERE wave_id = $1 AND rollback_state = 'pending' AND seq > $3
          ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED))
-       RETURNING m.seq, m.account_id, m.prior_imap, m.prior_pop3, m.result_version)
-     SELECT (SELECT id FROM b) AS batch_id, c.seq, c.account_id, a.login, c.prior_imap, c.prior_pop3, c.result_version
-     FROM claimed c JOIN accounts a ON a.id = c.account_id ORDER BY c.seq`,
-    [waveId, size, floor],
+       RETURNING m.seq, m.account_id, m.prior_imap, m.prior_pop3, m.result_version),
+     stats AS (SELECT count(*)::int AS n, min(seq) AS first_seq, max(seq) AS last_seq FROM claimed),
+     batch AS (
+       INSERT INTO wave_batches (id, wave_id, kind, batch_no, size, first_seq, last_seq, idempotency_key, claimed_by,
+                                 lease_until)
+       OVERRIDING SYSTEM VALUE
+       SELECT b.id, $1, 'rollback', b.id, s.n, s.first_seq, s.last_seq, 'wave-' || $1 || '/rollback/batch-' || b.id,
+              $4, now() + ($5 || ' milliseconds')::interval
+         FROM b, stats s WHERE s.n > 0
+       RETURNING idempotency_key),
+     counted AS (
+       INSERT INTO wave_counters (wave_id, name, value)
+       SELECT $1, t.n, t.c * s.n FROM unnest($6::text[], $7::bigint[]) AS t(n, c), stats s
+        WHERE s.n > 0 AND (SELECT count(*) FROM batch) >= 0
+       ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value),
+     async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS v)
+     SELECT (SELECT id FROM b) AS batch_id, (SELECT idempotency_key FROM batch) AS idempotency_key, c.seq,
+            c.account_id, a.login, c.prior_imap, c.prior_pop3, c.result_version
+       FROM claimed c JOIN accounts a ON a.id = c.account_id, async_commit ORDER BY c.seq`,
+    [waveId, size, floor, workerId, String(leaseMs), perMember.names, perMember.values],
   );
   if (!rows.length) return null;
-  const batchId = Number(rows[0].batch_id);
-  await applyCounters(sql, waveId, rollbackClaimDelta(rows.length));
-  const key = `wave-${waveId}/rollback/batch-${batchId}`;
-  await sql(
-    `INSERT INTO wave_batches (id, wave_id, kind, batch_no, size, first_seq, last_seq, idempotency_key, claimed_by, lease_until)
-     OVERRIDING SYSTEM VALUE
-     VALUES ($1::bigint, $2, 'rollback', $1::int, $3, $4, $5, $6, $7, now() + ($8 || ' milliseconds')::interval)`,
-    [batchId, waveId, rows.length, rows[0].seq, rows[rows.length - 1].seq, key, workerId, String(leaseMs)],
-  );
   return {
-    id: batchId,
+    id: Number(rows[0].batch_id),
     waveId,
     kind: 'rollback',
-    idempotencyKey: key,
+    idempotencyKey: rows[0].idempotency_key,
     attempts: 0,
     members: rows.map(toMember),
   };

@@ -161,9 +161,7 @@ export class WavePump {
     if (stale) return stale;
     if (this.job.kind === 'rollback') {
       const claim = (floor: number) =>
-        inTransaction(runner, () =>
-          claimRollbackBatch(sql, wave.id, this.batchSize(wave), this.workerId, lease, floor),
-        );
+        claimRollbackBatch(sql, wave.id, this.batchSize(wave), this.workerId, lease, floor);
       let batch = await claim(this.floor);
       if (!batch && this.floor > 0) {
         this.floor = 0;
