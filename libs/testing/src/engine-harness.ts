@@ -5,7 +5,7 @@ import { createRedis, QueueProducer } from '@app/queue';
 import { startSimulator } from '@app/mailstore-sim';
 import type { RunningSimulator, SimulatorOptions } from '@app/mailstore-sim';
 import { startWorker, WorkerRuntime } from '../../../apps/worker/src/worker-runtime';
-import { populationCsv, PopulationOptions } from './population';
+import { populationCsv, PopulationOptions } from '@app/domain';
 import { createTestDatabase, TestDatabase } from './test-database';
 import { createTestRedis, TestRedis } from './test-redis';
 

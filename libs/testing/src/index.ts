@@ -1,5 +1,14 @@
 export * from './poll-until';
-export * from './population';
+// The synthetic population lives in the domain lib (the demo uses it too); tests keep importing it from here.
+export {
+  accountCsvLine,
+  DEFAULT_INCIDENT_AT,
+  populationAccount,
+  populationCsv,
+  populationLogin,
+  type PopulationAccount,
+  type PopulationOptions,
+} from '@app/domain';
 export * from './test-database';
 export * from './test-env';
 export * from './test-redis';

@@ -1,17 +1,13 @@
+import { accountCsvLine, populationAccount, populationCsv as syntheticCsv, PopulationOptions } from '@app/domain';
+
 /**
- * The demo's synthetic population, like the incident's: about 3 % health professionals, the rest `general`;
- * 12 % on the leaked list, 80 % of those having changed their password since the incident (the others stay held
- * as password_reset_required). Deterministic: account n is the same on every run and on both sides, the service
- * (imported as CSV) and the mailstore simulator (which generates `user<n>@example.test` for n = 1..SIM_ACCOUNTS).
+ * The demo's population: the project's synthetic one (@app/domain, as in the tests and benchmarks), with the
+ * incident's shape: about 3 % health professionals, 12 % on the leaked list, 80 % of those having changed their
+ * password since the incident (the others stay held as password_reset_required). Deterministic: account n is the
+ * same on every run and on both sides, the service (imported as CSV) and the mailstore simulator (which generates
+ * `user<n>@example.test` for n = 1..SIM_ACCOUNTS).
  */
-
-export const HEALTH_SHARE = 0.03;
-export const LEAKED_SHARE = 0.12;
-/** Of the leaked accounts, the share whose password changed after the incident. */
-export const RESET_SHARE = 0.8;
-
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
+const SEED = 1;
 
 export interface DemoAccount {
   n: number;
@@ -23,60 +19,31 @@ export interface DemoAccount {
   passwordChangedAt: Date | null;
 }
 
-export function demoLogin(n: number): string {
-  return `user${n}@example.test`;
-}
-
-/** A uniform number in [0, 1) per (n, salt): a stateless integer hash, so any account can be recomputed alone. */
-function unit(n: number, salt: number): number {
-  let x = (Math.imul(n, 0x9e3779b1) ^ Math.imul(salt + 0x5bd1e995, 0x85ebca6b)) >>> 0;
-  x = Math.imul(x ^ (x >>> 16), 0x7feb352d) >>> 0;
-  x = Math.imul(x ^ (x >>> 15), 0x846ca68b) >>> 0;
-  return ((x ^ (x >>> 16)) >>> 0) / 4294967296;
+function options(count: number, incidentAt: Date): PopulationOptions {
+  return { count, seed: SEED, incidentAt: incidentAt.toISOString() };
 }
 
 export function demoAccount(n: number, incidentAt: Date): DemoAccount {
-  const health = unit(n, 1) < HEALTH_SHARE;
-  const leaked = unit(n, 2) < LEAKED_SHARE;
-  const reset = leaked && unit(n, 3) < RESET_SHARE;
-  const incident = incidentAt.getTime();
-  const r = unit(n, 4);
-  let changed: number | null;
-  if (reset) {
-    changed = incident + HOUR + Math.floor(r * 7 * DAY); // forced change, within a week of the incident
-  } else if (leaked) {
-    changed = r < 0.5 ? null : incident - DAY - Math.floor(r * 400 * DAY); // never, or long before the leak
-  } else {
-    changed = r < 0.4 ? null : incident - Math.floor(r * 900 * DAY) + 7 * DAY; // ordinary users: any time
-  }
+  const a = populationAccount(n, options(n, incidentAt));
+  const changedAt = a.passwordChangedAt === null ? null : new Date(a.passwordChangedAt);
   return {
     n,
-    login: demoLogin(n),
-    cohort: health ? 'health' : 'general',
-    leaked,
-    reset,
-    passwordChangedAt: changed === null ? null : new Date(changed),
+    login: a.login,
+    cohort: a.cohorts.includes('health') ? 'health' : 'general',
+    leaked: a.leaked,
+    reset: a.leaked && changedAt !== null && changedAt > incidentAt,
+    passwordChangedAt: changedAt,
   };
 }
 
-export function csvLine(a: DemoAccount): string {
-  return `${a.login},${a.cohort},${a.leaked},${a.passwordChangedAt?.toISOString() ?? ''}\n`;
+/** One import line of account n (what populationCsv sends for it). */
+export function csvLine(n: number, incidentAt: Date): string {
+  return accountCsvLine(populationAccount(n, options(n, incidentAt)));
 }
-
-export const CSV_HEADER = 'login,cohorts,leaked,password_changed_at\n';
 
 /** The import file, generated as it is sent: header first, then ~rowsPerChunk lines per chunk. */
 export async function* populationCsv(count: number, incidentAt: Date, rowsPerChunk = 5000): AsyncGenerator<Buffer> {
-  yield Buffer.from(CSV_HEADER);
-  let chunk = '';
-  for (let n = 1; n <= count; n++) {
-    chunk += csvLine(demoAccount(n, incidentAt));
-    if (n % rowsPerChunk === 0) {
-      yield Buffer.from(chunk);
-      chunk = '';
-    }
-  }
-  if (chunk) yield Buffer.from(chunk);
+  for (const chunk of syntheticCsv(options(count, incidentAt), rowsPerChunk)) yield Buffer.from(chunk);
 }
 
 export interface PopulationSummary {

@@ -61,10 +61,10 @@ export class Terminal {
   say(line = ''): void {
     if (this.tty && this.drawn > 0) {
       this.erase();
-      this.out.write(`${this.fit(line)}\n`);
+      this.out.write(`${this.clip(line)}\n`);
       this.draw();
     } else {
-      this.out.write(`${this.tty ? this.fit(line) : stripAnsi(line)}\n`);
+      this.out.write(`${this.tty ? this.clip(line) : stripAnsi(line)}\n`);
     }
   }
 
@@ -90,7 +90,7 @@ export class Terminal {
 
   private draw(): void {
     if (!this.block.length) return;
-    this.out.write(`${this.block.map((l) => this.fit(l)).join('\n')}\n`);
+    this.out.write(`${this.block.map((l) => this.clip(l)).join('\n')}\n`);
     this.drawn = this.block.length;
   }
 
@@ -100,7 +100,7 @@ export class Terminal {
   }
 
   /** A line that wraps would break the cursor arithmetic of the redraw: cut it to the terminal's width. */
-  private fit(line: string): string {
+  private clip(line: string): string {
     const columns = this.out.columns ?? 0;
     if (!this.tty || columns < 20 || visibleLength(line) < columns) return line;
     return `${[...stripAnsi(line)].slice(0, columns - 2).join('')}…`;

@@ -1,2 +1,3 @@
 export * from './account-row';
 export * from './csv-line';
+export * from './synthetic-population';

@@ -1,5 +1,8 @@
+import { ACCOUNT_CSV_COLUMNS } from './account-row';
+
 /**
- * A synthetic population like the incident's, deterministic for a given size and seed:
+ * A synthetic population like the incident's (tests, benchmarks and the demo), deterministic for a given size
+ * and seed:
  * ~3 % health professionals, ~12 % on the leaked list, ~80 % of those reset since the incident.
  * Logins are user<n>@example.test, the simulator's generated logins, so both sides agree.
  */
@@ -51,7 +54,7 @@ export function accountCsvLine(a: PopulationAccount): string {
 
 /** The CSV text of the population in chunks of ~`chunkRows` lines, header first (for streams and files). */
 export function* populationCsv(options: PopulationOptions, chunkRows = 5000): Generator<string> {
-  yield 'login,cohorts,leaked,password_changed_at\n';
+  yield `${ACCOUNT_CSV_COLUMNS.join(',')}\n`;
   let chunk = '';
   for (let n = 1; n <= options.count; n++) {
     chunk += accountCsvLine(populationAccount(n, options));
