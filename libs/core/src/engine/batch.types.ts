@@ -80,3 +80,11 @@ function restore(protocols: readonly Protocol[], m: BatchMember): { imap?: boole
   if (protocols.includes('pop3') && !m.priorPop3) out.pop3 = false;
   return out;
 }
+
+/** Thrown when another worker took the batch over (our lease expired): its answer is theirs to write. */
+export class BatchLostError extends Error {
+  constructor(readonly batchId: number) {
+    super(`batch ${batchId} is no longer ours`);
+    this.name = 'BatchLostError';
+  }
+}

@@ -4,24 +4,14 @@ import { backoffMs, retryAfterWithJitter } from '@app/domain';
 import { BatchResult, MailstoreClient, Outcome } from '@app/mailstore';
 import { WavePumpJob } from '@app/queue';
 import { WaveCommandsService } from '../waves/wave-commands.service';
-import {
-  BatchLostError,
-  CallRecord,
-  extendLease,
-  markAttempt,
-  recordCall,
-  releaseBatch,
-  settleForward,
-  settleRollback,
-  skipHeldMembers,
-  takeOverStaleBatch,
-} from './batch-settle.repository';
-import { buildRequest, ClaimedBatch, WaveRuntime } from './batch.types';
+import { extendLease, markAttempt, releaseBatch, skipHeldMembers, takeOverStaleBatch } from './batch-lease.repository';
+import { CallRecord, recordCall, settleForward, settleRollback } from './batch-settle.repository';
+import { BatchLostError, buildRequest, ClaimedBatch, WaveRuntime } from './batch.types';
 import { claimForwardBatch } from './forward-batch.repository';
 import { claimRollbackBatch, queueRollback } from './rollback-batch.repository';
 import { HOLD_LOCK_CLASS, inTransaction, Sql, sqlOf, WAVE_LOCK_CLASS } from './sql';
 import { sleep, Throttle } from './throttle';
-import { loadWaveRuntime, readCounters } from './wave-runtime.repository';
+import { loadWaveRuntime, readCounters, readDrainState } from './wave-runtime.repository';
 import { WaveVerifier } from './wave-verifier';
 
 export interface EngineSettings {
@@ -377,32 +367,16 @@ export class WavePump {
       if ((counters['rollback:pending'] ?? 0) === 0) await this.commands.completeRollback(wave.id);
       return;
     }
-    // One statement, so one snapshot: another pump's claim is either committed (its members count as in flight)
-    // or not (they still read as pending). Read apart, a claim committing between the counter and the pending
-    // check would look like neither, and end a ramp step while its last batch was still on its way.
-    const [w] = await sql<{
-      current_step: number;
-      steps: { percent: number; bakeSeconds: number }[];
-      in_flight: number;
-      in_step: boolean;
-      any: boolean;
-    }>(
-      `SELECT current_step, steps,
-              COALESCE((SELECT value FROM wave_counters WHERE wave_id = $1 AND name = 'in_flight'), 0)::int AS in_flight,
-              EXISTS (SELECT 1 FROM wave_members WHERE wave_id = $1 AND state = 'pending' AND seq <= COALESCE(step_limit_seq, 2147483647)) AS in_step,
-              EXISTS (SELECT 1 FROM wave_members WHERE wave_id = $1 AND state = 'pending') AS any
-         FROM waves WHERE id = $1`,
-      [wave.id],
-    );
+    const w = await readDrainState(sql, wave.id);
     // In flight: the last batches settle in other pumps, which finish the step or the wave.
-    if (!w || w.in_flight > 0 || w.in_step) return;
-    if (!w.any) {
+    if (!w || w.inFlight > 0 || w.pendingInStep) return;
+    if (!w.pendingAny) {
       // Eventual propagation: the verifier completes the wave after its read-back.
       if (await this.verifier.readyToComplete(wave.id)) await this.commands.complete(wave.id);
       return;
     }
     // Pending members only beyond the step's limit: the step is done, bake before the next one.
-    const step = w.steps[w.current_step];
-    await this.commands.stepPause(wave.id, w.current_step, step?.bakeSeconds ?? 0);
+    const step = w.steps[w.currentStep];
+    await this.commands.stepPause(wave.id, w.currentStep, step?.bakeSeconds ?? 0);
   }
 }

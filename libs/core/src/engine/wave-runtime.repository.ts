@@ -41,3 +41,44 @@ export async function readCounters(sql: Sql, waveId: string): Promise<Record<str
   ]);
   return Object.fromEntries(rows.map((r) => [r.name, Number(r.value)]));
 }
+
+/** What a forward pump that found nothing to claim needs to decide: finish the wave, end a ramp step, or wait. */
+export interface DrainState {
+  currentStep: number;
+  steps: { percent: number; bakeSeconds: number }[];
+  /** Members in batches not yet settled (the counter). */
+  inFlight: number;
+  /** Pending members within the current ramp step's limit. */
+  pendingInStep: boolean;
+  pendingAny: boolean;
+}
+
+/**
+ * One statement, so one snapshot: another pump's claim is either committed (its members count as in flight) or
+ * not (they still read as pending). Read apart, a claim committing between the counter and the pending check
+ * would look like neither, and end a ramp step while its last batch was still on its way.
+ */
+export async function readDrainState(sql: Sql, waveId: string): Promise<DrainState | null> {
+  const [w] = await sql<{
+    current_step: number;
+    steps: { percent: number; bakeSeconds: number }[];
+    in_flight: number;
+    in_step: boolean;
+    any: boolean;
+  }>(
+    `SELECT current_step, steps,
+            COALESCE((SELECT value FROM wave_counters WHERE wave_id = $1 AND name = 'in_flight'), 0)::int AS in_flight,
+            EXISTS (SELECT 1 FROM wave_members WHERE wave_id = $1 AND state = 'pending' AND seq <= COALESCE(step_limit_seq, 2147483647)) AS in_step,
+            EXISTS (SELECT 1 FROM wave_members WHERE wave_id = $1 AND state = 'pending') AS any
+       FROM waves WHERE id = $1`,
+    [waveId],
+  );
+  if (!w) return null;
+  return {
+    currentStep: w.current_step,
+    steps: w.steps,
+    inFlight: w.in_flight,
+    pendingInStep: w.in_step,
+    pendingAny: w.any,
+  };
+}
