@@ -28,24 +28,22 @@ import { DEFAULT_RATE_LIMITS } from '@app/mailstore-sim';
 import { DEFAULT_INCIDENT_AT, populationAccount } from '@app/testing';
 import { log } from './bench-utils';
 import {
+  type Cleanup,
   CpuMeter,
   epochMs,
   numberOption,
-  POPULATION_SEED,
   populatedDatabase,
-  redisPrefix,
+  POPULATION_SEED,
   round,
   runBench,
-  services,
+  type SimCall,
   simCalls,
+  type SimChild,
   simLastSeq,
   simReset,
   startSimChild,
-  startWorkerChild,
   waitForWave,
-  type Cleanup,
-  type SimCall,
-  type SimChild,
+  workerAndServices,
 } from './engine-bench-utils';
 
 const ACCOUNTS = numberOption('accounts', 20_000);
@@ -135,14 +133,7 @@ async function shellLoop(cleanup: Cleanup, sim: SimChild, logins: readonly strin
 }
 
 async function serviceWave(cleanup: Cleanup, sim: SimChild, url: string) {
-  const prefix = redisPrefix(cleanup, 'curlcmp');
-  const worker = await startWorkerChild(cleanup, 'worker', {
-    databaseUrl: url,
-    redisPrefix: prefix,
-    mailstoreUrl: sim.baseUrl,
-    concurrency: CONCURRENCY,
-  });
-  const { dataSource: ds, commands } = await services(cleanup, url, prefix, 'curlcmp');
+  const { worker, dataSource: ds, commands } = await workerAndServices(cleanup, 'curlcmp', url, sim, CONCURRENCY);
   const wave = await commands.create(
     {
       name: 'bench: everyone, at the provider rate',

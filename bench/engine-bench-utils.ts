@@ -529,6 +529,24 @@ export interface Services {
   commands: WaveCommandsService;
 }
 
+/** The usual engine setup: a Redis prefix, one worker process on it and the bench's own services. */
+export async function workerAndServices(
+  cleanup: Cleanup,
+  label: string,
+  url: string,
+  sim: SimChild,
+  concurrency: number,
+): Promise<Services & { prefix: string; worker: WorkerChild }> {
+  const prefix = redisPrefix(cleanup, label);
+  const worker = await startWorkerChild(cleanup, 'worker', {
+    databaseUrl: url,
+    redisPrefix: prefix,
+    mailstoreUrl: sim.baseUrl,
+    concurrency,
+  });
+  return { prefix, worker, ...(await services(cleanup, url, prefix, label)) };
+}
+
 export async function services(cleanup: Cleanup, url: string, prefix: string, label: string): Promise<Services> {
   const dataSource = createDataSource({ url, poolSize: 6, applicationName: `bench-${label}` });
   await dataSource.initialize();

@@ -19,18 +19,16 @@ import {
   epochMs,
   numberOption,
   populatedDatabase,
-  redisPrefix,
   round,
   runBench,
-  services,
+  type SimCall,
   simCalls,
   simLastSeq,
   sleep,
   startSimChild,
-  startWorkerChild,
   waitForWave,
   waveRow,
-  type SimCall,
+  workerAndServices,
 } from './engine-bench-utils';
 
 // Each run sends ≥ 3 s of a full-speed wave (~30k accounts/s): five runs need about 500k members.
@@ -57,14 +55,7 @@ async function insertSignal(ds: DataSource, name: string, value: number): Promis
 runBench('gate', async (cleanup) => {
   const url = await populatedDatabase(cleanup, 'gate', ACCOUNTS);
   const sim = await startSimChild(cleanup, ACCOUNTS);
-  const prefix = redisPrefix(cleanup, 'gate');
-  const worker = await startWorkerChild(cleanup, 'worker', {
-    databaseUrl: url,
-    redisPrefix: prefix,
-    mailstoreUrl: sim.baseUrl,
-    concurrency: CONCURRENCY,
-  });
-  const { dataSource: ds, commands } = await services(cleanup, url, prefix, 'gate');
+  const { worker, dataSource: ds, commands } = await workerAndServices(cleanup, 'gate', url, sim, CONCURRENCY);
   const cpu = new CpuMeter(
     { worker: [worker.pid], simulator: [sim.pid], bench: [process.pid] },
     new URL(url).pathname.slice(1),

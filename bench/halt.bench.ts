@@ -14,17 +14,15 @@ import {
   epochMs,
   numberOption,
   populatedDatabase,
-  redisPrefix,
   round,
   runBench,
-  services,
+  type SimCall,
   simCalls,
   simLastSeq,
   sleep,
   startSimChild,
-  startWorkerChild,
   waveRow,
-  type SimCall,
+  workerAndServices,
 } from './engine-bench-utils';
 
 const ACCOUNTS = numberOption('accounts', 500_000);
@@ -39,14 +37,7 @@ const QUIET_MS = 2000;
 runBench('halt', async (cleanup) => {
   const url = await populatedDatabase(cleanup, 'halt', ACCOUNTS);
   const sim = await startSimChild(cleanup, ACCOUNTS);
-  const prefix = redisPrefix(cleanup, 'halt');
-  await startWorkerChild(cleanup, 'worker', {
-    databaseUrl: url,
-    redisPrefix: prefix,
-    mailstoreUrl: sim.baseUrl,
-    concurrency: CONCURRENCY,
-  });
-  const { dataSource: ds, commands } = await services(cleanup, url, prefix, 'halt');
+  const { dataSource: ds, commands } = await workerAndServices(cleanup, 'halt', url, sim, CONCURRENCY);
   const wave = await commands.create(
     {
       name: 'bench: halt',

@@ -28,15 +28,13 @@ import {
   epochMs,
   numberOption,
   populatedDatabase,
-  redisPrefix,
   round,
   runBench,
-  services,
   simAccount,
   sleep,
   startSimChild,
-  startWorkerChild,
   waitForWave,
+  workerAndServices,
 } from './engine-bench-utils';
 
 const ACCOUNTS = numberOption('accounts', 1_000_000);
@@ -48,14 +46,7 @@ const TIMEOUT_MS = numberOption('timeout-seconds', 1200) * 1000;
 runBench('rollback', async (cleanup) => {
   const url = await populatedDatabase(cleanup, 'rollback', ACCOUNTS);
   const sim = await startSimChild(cleanup, ACCOUNTS);
-  const prefix = redisPrefix(cleanup, 'rollback');
-  const worker = await startWorkerChild(cleanup, 'worker', {
-    databaseUrl: url,
-    redisPrefix: prefix,
-    mailstoreUrl: sim.baseUrl,
-    concurrency: CONCURRENCY,
-  });
-  const { dataSource: ds, commands } = await services(cleanup, url, prefix, 'rollback');
+  const { worker, dataSource: ds, commands } = await workerAndServices(cleanup, 'rollback', url, sim, CONCURRENCY);
   const database = new URL(url).pathname.slice(1);
   const wave = await commands.create(
     {

@@ -21,16 +21,14 @@ import {
   percentile,
   populatedDatabase,
   POPULATION_SEED,
-  redisPrefix,
   round,
   runBench,
-  services,
   simAccount,
   sleep,
   startSimChild,
-  startWorkerChild,
   waitForWave,
   waveRow,
+  workerAndServices,
 } from './engine-bench-utils';
 
 const ACCOUNTS = numberOption('accounts', 1_000_000);
@@ -70,14 +68,7 @@ interface Sample {
 runBench('support', async (cleanup) => {
   const url = await populatedDatabase(cleanup, 'support', ACCOUNTS);
   const sim = await startSimChild(cleanup, ACCOUNTS);
-  const prefix = redisPrefix(cleanup, 'support');
-  await startWorkerChild(cleanup, 'worker', {
-    databaseUrl: url,
-    redisPrefix: prefix,
-    mailstoreUrl: sim.baseUrl,
-    concurrency: CONCURRENCY,
-  });
-  const { dataSource: ds, producer, commands } = await services(cleanup, url, prefix, 'support');
+  const { dataSource: ds, producer, commands } = await workerAndServices(cleanup, 'support', url, sim, CONCURRENCY);
   const operations = new OperationService(ds, producer, INCIDENT_AT);
   const logins = pickLogins(REQUESTS);
 

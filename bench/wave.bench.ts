@@ -22,22 +22,20 @@ import {
   ActivitySampler,
   batchPhases,
   checkCounters,
+  type Cleanup,
   cloneDatabase,
   CpuMeter,
   epochMs,
   numberOption,
   populatedDatabase,
-  redisPrefix,
   round,
   runBench,
-  services,
+  type SimChild,
   simReset,
   sleep,
   startSimChild,
-  startWorkerChild,
   waitForWave,
-  type Cleanup,
-  type SimChild,
+  workerAndServices,
 } from './engine-bench-utils';
 
 const ACCOUNTS = numberOption('accounts', 1_000_000);
@@ -157,14 +155,7 @@ async function bareLoop(url: string, sim: SimChild): Promise<BareResult> {
 }
 
 async function serviceWave(cleanup: Cleanup, url: string, sim: SimChild) {
-  const prefix = redisPrefix(cleanup, 'wave');
-  const worker = await startWorkerChild(cleanup, 'worker', {
-    databaseUrl: url,
-    redisPrefix: prefix,
-    mailstoreUrl: sim.baseUrl,
-    concurrency: CONCURRENCY,
-  });
-  const { dataSource: ds, commands } = await services(cleanup, url, prefix, 'wave');
+  const { worker, dataSource: ds, commands } = await workerAndServices(cleanup, 'wave', url, sim, CONCURRENCY);
   const wave = await commands.create(
     {
       name: 'bench: everyone',
