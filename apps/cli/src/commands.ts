@@ -8,6 +8,7 @@ import {
   IMPORT_READ_CHUNK_BYTES,
   ImportFileError,
   ImportReport,
+  ListedApiKey,
 } from '@app/core';
 import { createDataSource, migrate } from '@app/db';
 import { ApiRole } from '@app/db';
@@ -27,6 +28,7 @@ Commands:
                                             import accounts (header: login,cohorts,leaked,password_changed_at);
                                             all-or-nothing unless --partial
   create-api-key --role ROLE --name NAME    create an API key (roles: ${API_ROLES.join(', ')}); prints the secret once
+  list-api-keys [--json]                    list API keys: id, role, name, prefix, created, last used, revoked
   revoke-api-key ID                         revoke an API key`;
 
 async function withDataSource<T>(ctx: CliContext, fn: (ds: DataSource) => Promise<T>): Promise<T> {
@@ -63,6 +65,12 @@ export async function runCommand(args: ParsedArgs, ctx: CliContext): Promise<num
       ctx.out(key.secret);
       return 0;
     }
+    case 'list-api-keys': {
+      const keys = await withDataSource(ctx, (ds) => new ApiKeyService(ds).list());
+      if (args.options.json === true) ctx.out(JSON.stringify(keys));
+      else printKeys(keys, ctx);
+      return 0;
+    }
     case 'revoke-api-key': {
       if (!rest[0]) {
         ctx.err('revoke-api-key needs the key id');
@@ -80,6 +88,34 @@ export async function runCommand(args: ParsedArgs, ctx: CliContext): Promise<num
       ctx.err(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
+}
+
+function printKeys(keys: ListedApiKey[], ctx: CliContext): void {
+  if (!keys.length) {
+    ctx.out('no API keys (create one with create-api-key)');
+    return;
+  }
+  const when = (d: Date | null) => (d ? d.toISOString().slice(0, 16).replace('T', ' ') : '');
+  const rows = [
+    ['ID', 'ROLE', 'NAME', 'PREFIX', 'CREATED (UTC)', 'LAST USED (UTC)', 'REVOKED (UTC)'],
+    ...keys.map((k) => [
+      k.id,
+      k.role,
+      k.name,
+      k.prefix,
+      when(k.createdAt),
+      k.lastUsedAt ? when(k.lastUsedAt) : 'never',
+      when(k.revokedAt),
+    ]),
+  ];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows)
+    ctx.out(
+      r
+        .map((cell, i) => cell.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 async function importAccounts(file: string | undefined, args: ParsedArgs, ctx: CliContext): Promise<number> {

@@ -45,4 +45,40 @@ describe('ApiKeyService (real PostgreSQL)', () => {
       { actor: 'ops:alice', action: 'api_key.revoked' },
     ]);
   });
+
+  it('records when a key was last used, at most once a minute, and lists keys without their hashes', async () => {
+    const created = await keys.create('viewer', 'dashboard');
+    const lastUsed = async () =>
+      (
+        await db.dataSource.query<{ last_used_at: Date | null }[]>(`SELECT last_used_at FROM api_keys WHERE id = $1`, [
+          created.id,
+        ])
+      )[0].last_used_at;
+    expect(await lastUsed()).toBeNull();
+    expect(await keys.verify(created.secret)).toEqual({ id: created.id, name: 'dashboard', role: 'viewer' });
+    const first = await lastUsed();
+    expect(first).toBeInstanceOf(Date);
+    await keys.verify(created.secret);
+    expect(await lastUsed()).toEqual(first); // within the minute: no second write
+    await db.dataSource.query(`UPDATE api_keys SET last_used_at = now() - interval '2 minutes' WHERE id = $1`, [
+      created.id,
+    ]);
+    await keys.verify(created.secret);
+    expect((await lastUsed())!.getTime()).toBeGreaterThanOrEqual(first!.getTime());
+
+    const listed = await keys.list();
+    const mine = listed.find((k) => k.id === created.id);
+    expect(mine).toMatchObject({
+      name: 'dashboard',
+      role: 'viewer',
+      prefix: /^rk_viewer_[0-9a-f]{6}/.exec(created.secret)![0],
+      revokedAt: null,
+    });
+    expect(mine?.lastUsedAt).toBeInstanceOf(Date);
+    expect(JSON.stringify(listed)).not.toMatch(/key_?hash/i);
+    // Active keys first: every revoked key comes after every active one.
+    const firstRevoked = listed.findIndex((k) => k.revokedAt !== null);
+    expect(firstRevoked).toBeGreaterThan(0);
+    expect(listed.slice(firstRevoked).every((k) => k.revokedAt !== null)).toBe(true);
+  });
 });

@@ -1,9 +1,21 @@
 import { Injectable } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
-import { DataSource, IsNull } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { ApiKeyEntity, ApiRole } from '@app/db';
 
 export const API_ROLES: readonly ApiRole[] = ['ops', 'support', 'viewer', 'signals'];
+
+/** A key as verified for a request. */
+export type ActiveApiKey = Pick<ApiKeyEntity, 'id' | 'name' | 'role'>;
+
+/** A key as listed for ops (never its hash). */
+export type ListedApiKey = Pick<
+  ApiKeyEntity,
+  'id' | 'name' | 'role' | 'prefix' | 'createdAt' | 'lastUsedAt' | 'revokedAt'
+>;
+
+/** last_used_at is written at most this often per key: a poller does not turn every check into a write. */
+export const LAST_USED_RESOLUTION_SECONDS = 60;
 
 export interface CreatedApiKey {
   id: string;
@@ -39,10 +51,28 @@ export class ApiKeyService {
     return { id: saved.id, name: saved.name, role, secret };
   }
 
-  /** The active key for a secret, or null (unknown or revoked). */
-  async verify(secret: string): Promise<ApiKeyEntity | null> {
-    return this.dataSource.getRepository(ApiKeyEntity).findOne({
-      where: { keyHash: hashApiKey(secret), revokedAt: IsNull() },
+  /**
+   * The active key for a secret, or null (unknown or revoked), in one statement that also records when the key
+   * was last used (to the minute: ops can see which keys are idle before revoking them).
+   */
+  async verify(secret: string): Promise<ActiveApiKey | null> {
+    const rows = await this.dataSource.query<ActiveApiKey[]>(
+      `WITH k AS (SELECT id, name, role, last_used_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL),
+       touched AS (
+         UPDATE api_keys a SET last_used_at = now() FROM k
+          WHERE a.id = k.id AND (k.last_used_at IS NULL OR k.last_used_at < now() - make_interval(secs => $2))
+       )
+       SELECT id, name, role FROM k`,
+      [hashApiKey(secret), LAST_USED_RESOLUTION_SECONDS],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Every key, active ones first, newest first. */
+  async list(): Promise<ListedApiKey[]> {
+    return this.dataSource.getRepository(ApiKeyEntity).find({
+      select: { id: true, name: true, role: true, prefix: true, createdAt: true, lastUsedAt: true, revokedAt: true },
+      order: { revokedAt: { direction: 'DESC', nulls: 'FIRST' }, createdAt: 'DESC' },
     });
   }
 
