@@ -4,6 +4,7 @@ import { GateState1764290000000 } from './1764290000000-gate-state';
 import { WaveVerification1764300000000 } from './1764300000000-wave-verification';
 import { OperationRollback1764310000000 } from './1764310000000-operation-rollback';
 import { WaveMembersWithoutFk1764320000000 } from './1764320000000-wave-members-without-fk';
+import { RollbackWithoutQueueing1764330000000 } from './1764330000000-rollback-without-queueing';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   WaveVerification1764300000000,
   OperationRollback1764310000000,
   WaveMembersWithoutFk1764320000000,
+  RollbackWithoutQueueing1764330000000,
 ];

@@ -103,7 +103,8 @@ export interface Queryable {
 }
 
 /**
- * Counters recomputed from wave_members: what the incremental counters must equal (invariant 4). Pass a
+ * Counters recomputed from wave_members: what the incremental counters must equal (invariant 4). Once a wave's
+ * rollback has begun, its enabled members with no rollback_state yet are its pending restorations. Pass a
  * QueryRunner in a REPEATABLE READ transaction to compare both in one snapshot while the wave runs.
  */
 export async function countersFromTruth(
@@ -117,7 +118,10 @@ export async function countersFromTruth(
      UNION ALL SELECT state, count(*) FROM wave_members WHERE wave_id = $1 GROUP BY state
      UNION ALL SELECT state || ':' || reason, count(*) FROM wave_members WHERE wave_id = $1 AND reason IS NOT NULL AND state <> 'cancelled' GROUP BY state, reason
      UNION ALL SELECT 'rollback:' || rollback_state, count(*) FROM wave_members WHERE wave_id = $1 AND rollback_state IS NOT NULL GROUP BY rollback_state
-     UNION ALL SELECT 'rollback:total', count(*) FROM wave_members WHERE wave_id = $1 AND rollback_state IS NOT NULL
+     UNION ALL SELECT 'rollback:pending', count(*) FROM wave_members m JOIN waves w ON w.id = m.wave_id
+                WHERE m.wave_id = $1 AND w.rollback_started_at IS NOT NULL AND m.state = 'enabled' AND m.rollback_state IS NULL
+     UNION ALL SELECT 'rollback:total', count(*) FROM wave_members m JOIN waves w ON w.id = m.wave_id
+                WHERE m.wave_id = $1 AND (m.rollback_state IS NOT NULL OR (w.rollback_started_at IS NOT NULL AND m.state = 'enabled'))
      UNION ALL SELECT 'rollback:failed:' || rollback_reason, count(*) FROM wave_members WHERE wave_id = $1 AND rollback_state = 'failed' GROUP BY rollback_reason`,
     [waveId],
   )) as { name: string; value: string }[];

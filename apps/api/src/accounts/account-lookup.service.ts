@@ -30,7 +30,8 @@ export class AccountLookupService {
     const [waves, operations, history] = await Promise.all([
       this.dataSource.query<(AccountWaveDto & { notFound: boolean })[]>(
         `SELECT m.wave_id AS "waveId", w.name, w.state AS "waveState", m.state AS "memberState", m.reason,
-                m.rollback_state AS "rollbackState", m.done_at AS "doneAt", m.reason = 'not_found' AS "notFound"
+                COALESCE(m.rollback_state, CASE WHEN m.state = 'enabled' AND w.rollback_started_at IS NOT NULL
+                  THEN 'pending' END) AS "rollbackState", m.done_at AS "doneAt", m.reason = 'not_found' AS "notFound"
            FROM wave_members m JOIN waves w ON w.id = m.wave_id
           WHERE m.account_id = $1 ORDER BY w.created_at DESC LIMIT 50`,
         [account.id],

@@ -34,7 +34,7 @@ export async function releaseBatch(sql: Sql, batch: ClaimedBatch): Promise<void>
     );
   } else {
     await sql(
-      `UPDATE wave_members SET rollback_state = 'pending', rollback_batch_id = NULL WHERE wave_id = $1 AND seq = ANY($2::int[])`,
+      `UPDATE wave_members SET rollback_state = NULL, rollback_batch_id = NULL WHERE wave_id = $1 AND seq = ANY($2::int[])`,
       [batch.waveId, seqs],
     );
     await applyCounters(sql, batch.waveId, rollbackReleaseDelta(seqs.length));

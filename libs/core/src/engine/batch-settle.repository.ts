@@ -71,6 +71,8 @@ async function settleStatement(
   writes: string,
   delta: CounterDelta,
   call: CallRecord | undefined,
+  /** Forward: members this batch enabled, queued for restoration too if the wave's rollback has begun. */
+  enabled = 0,
 ): Promise<void> {
   const summary: Record<string, number> = {};
   for (const r of results) summary[r.status] = (summary[r.status] ?? 0) + 1;
@@ -84,17 +86,33 @@ async function settleStatement(
   const callParams = call
     ? [call.startedAt, Math.round(call.latencyMs), call.httpStatus, call.outcome, batch.members.length, call.itemErrors]
     : [];
+  // A batch in flight when its wave's rollback began (a straggler) settles after the rollback command counted
+  // `enabled − rollback:total`: its enabled members are claimable for restoration at once, so it counts them itself.
+  // FOR SHARE waits for a rollback command holding the wave row and then reads the row as that command left it,
+  // so every enabled member is counted exactly once, by the command or by its own settle. Taken before any
+  // counter row (every counter row below joins rb), as the command does, so the two cannot deadlock.
+  const stragglerAt = 6 + values.params.length + callParams.length + 1;
+  const rbCte =
+    enabled > 0 ? `rb AS (SELECT rollback_started_at IS NOT NULL AS started FROM waves WHERE id = $4 FOR SHARE),` : '';
+  const counterSource =
+    enabled > 0
+      ? `SELECT $4, t.n, t.c FROM rb, unnest($5::text[], $6::bigint[]) AS t(n, c)
+          WHERE EXISTS (SELECT 1 FROM fin) AND ${AFTER_WRITES}
+         UNION ALL
+         SELECT $4, r.n, $${stragglerAt}::bigint FROM rb, unnest(ARRAY['rollback:total', 'rollback:pending']) AS r(n)
+          WHERE rb.started AND EXISTS (SELECT 1 FROM fin) AND ${AFTER_WRITES}`
+      : `SELECT $4, t.n, t.c FROM unnest($5::text[], $6::bigint[]) AS t(n, c)
+          WHERE EXISTS (SELECT 1 FROM fin) AND ${AFTER_WRITES}`;
   const [row] = await sql<{ n: number }>(
     `WITH fin AS (
        UPDATE wave_batches SET state = 'done', completed_at = now(), summary = $3
         WHERE id = $1 AND state = 'claimed' AND claimed_by = $2 RETURNING id),
      async_commit AS (SELECT set_config('synchronous_commit', 'off', true) FROM fin),
      v AS (SELECT * FROM ${values.columns}),
-     ${writes},
+     ${writes},${rbCte}
      counted AS (
        INSERT INTO wave_counters (wave_id, name, value)
-       SELECT $4, t.n, t.c FROM unnest($5::text[], $6::bigint[]) AS t(n, c)
-        WHERE EXISTS (SELECT 1 FROM fin) AND ${AFTER_WRITES}
+       ${counterSource}
        ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value)${callCte}
      SELECT count(*)::int AS n FROM fin, async_commit`,
     [
@@ -106,6 +124,7 @@ async function settleStatement(
       counters.values,
       ...values.params,
       ...callParams,
+      ...(enabled > 0 ? [enabled] : []),
     ],
   );
   if (!row || row.n === 0) throw new BatchLostError(batch.id);
@@ -159,7 +178,8 @@ export async function settleForward(
               jsonb_build_object('imap', v.pi, 'pop3', v.pp),
               CASE WHEN v.state = 'enabled' THEN jsonb_build_object('imap', v.ni, 'pop3', v.np, 'version', v.rv) END
          FROM v WHERE EXISTS (SELECT 1 FROM fin) RETURNING 1)`;
-  await settleStatement(sql, batch, workerId, results, values, writes, settleDelta(outcomes), call);
+  const enabled = outcomes.filter((o) => o.state === 'enabled').length;
+  await settleStatement(sql, batch, workerId, results, values, writes, settleDelta(outcomes), call, enabled);
   return outcomes;
 }
 

@@ -13,18 +13,22 @@ interface RollbackRow {
 }
 
 /**
- * Marks every member the wave changed (state enabled) for restoration, once: a second rollback finds none
- * left with a null rollback_state, so it changes nothing more. Returns how many were queued.
+ * Counts the members a rollback will restore, without touching them: every enabled member whose rollback_state is
+ * still null waits for restoration once the wave's rollback has begun (the claim finds them through a partial
+ * index). Their number is `enabled − rollback:total` (counters are exact, and every member counted in
+ * rollback:total is an enabled one), added to rollback:total and rollback:pending. Called under the wave's lock in
+ * the transaction that sets rollback_started_at; a second call adds nothing. Forward batches that settle after
+ * it (in flight when the rollback began) count their own enabled members (settleForward). Returns the count.
  */
 export async function queueRollback(sql: Sql, waveId: string): Promise<number> {
   const [row] = await sql<{ n: string }>(
-    `WITH q AS (UPDATE wave_members SET rollback_state = 'pending'
-                 WHERE wave_id = $1 AND state = 'enabled' AND rollback_state IS NULL RETURNING 1)
-     SELECT count(*) AS n FROM q`,
+    `SELECT COALESCE(sum(value) FILTER (WHERE name = 'enabled'), 0)
+          - COALESCE(sum(value) FILTER (WHERE name = 'rollback:total'), 0) AS n
+       FROM wave_counters WHERE wave_id = $1 AND name IN ('enabled', 'rollback:total')`,
     [waveId],
   );
   const n = Number(row?.n ?? 0);
-  if (n) await applyCounters(sql, waveId, rollbackQueueDelta(n));
+  if (n > 0) await applyCounters(sql, waveId, rollbackQueueDelta(n));
   return n;
 }
 
@@ -50,7 +54,8 @@ export async function claimRollbackBatch(
      claimed AS (
        UPDATE wave_members m SET rollback_state = 'in_flight', rollback_batch_id = (SELECT id FROM b)
        WHERE m.wave_id = $1 AND m.seq = ANY(ARRAY(
-         SELECT seq FROM wave_members WHERE wave_id = $1 AND rollback_state = 'pending' AND seq > $3
+         SELECT seq FROM wave_members
+          WHERE wave_id = $1 AND state = 'enabled' AND rollback_state IS NULL AND seq > $3
          ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED))
        RETURNING m.seq, m.account_id, m.prior_imap, m.prior_pop3, m.result_version),
      stats AS (SELECT count(*)::int AS n, min(seq) AS first_seq, max(seq) AS last_seq FROM claimed),

@@ -8,7 +8,7 @@ import { extendLease, markAttempt, releaseBatch, skipHeldMembers, takeOverStaleB
 import { CallRecord, recordCall, settleForward, settleRollback } from './batch-settle.repository';
 import { BatchLostError, buildRequest, ClaimedBatch, WaveRuntime } from './batch.types';
 import { claimForwardBatch } from './forward-batch.repository';
-import { claimRollbackBatch, queueRollback } from './rollback-batch.repository';
+import { claimRollbackBatch } from './rollback-batch.repository';
 import { HOLD_LOCK_CLASS, inTransaction, Sql, sqlOf, WAVE_LOCK_CLASS } from './sql';
 import { sleep, Throttle } from './throttle';
 import { loadWaveRuntime, readCounters, readDrainState } from './wave-runtime.repository';
@@ -359,12 +359,13 @@ export class WavePump {
     if (this.job.kind === 'rollback') {
       const counters = await readCounters(sql, wave.id);
       if ((counters['rollback:in_flight'] ?? 0) > 0 || (counters.in_flight ?? 0) > 0) return;
-      // Forward batches that were in flight when the rollback began have settled since: queue what they enabled.
-      if ((await queueRollback(sql, wave.id)) > 0) {
-        await this.commands.addPumps(wave.id, 'rollback', wave.generation, wave.concurrency);
+      if ((counters['rollback:pending'] ?? 0) === 0) {
+        await this.commands.completeRollback(wave.id);
         return;
       }
-      if ((counters['rollback:pending'] ?? 0) === 0) await this.commands.completeRollback(wave.id);
+      // Members left and nobody on them: forward batches in flight when the rollback began settled since, below
+      // every pump's floor. Fresh pumps start from the first member.
+      await this.commands.addPumps(wave.id, 'rollback', wave.generation, wave.concurrency);
       return;
     }
     const w = await readDrainState(sql, wave.id);

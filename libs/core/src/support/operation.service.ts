@@ -1,6 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { hasActiveOverride, isProtocol, Protocol, supportDisableDecision, supportEnableDecision } from '@app/domain';
+import {
+  hasActiveOverride,
+  isProtocol,
+  Protocol,
+  rollbackClaimDelta,
+  supportDisableDecision,
+  supportEnableDecision,
+} from '@app/domain';
 import { AccountEntity, OperationEntity } from '@app/db';
 import { MailstoreClient, withRetries } from '@app/mailstore';
 import { QueueProducer } from '@app/queue';
@@ -137,14 +144,18 @@ export class OperationService {
           prior_pop3: boolean;
           result_version: number | null;
           protocols: Protocol[];
+          wave_rolling_back: boolean;
         }[]
       >(
-        `SELECT m.wave_id, m.seq, m.prior_imap, m.prior_pop3, m.result_version, w.protocols
+        // FOR SHARE OF w: a wave rollback command holds the wave row while it counts the members it will restore;
+        // this waits for it and then reads the row as it left it (see below).
+        `SELECT m.wave_id, m.seq, m.prior_imap, m.prior_pop3, m.result_version, w.protocols,
+                w.rollback_started_at IS NOT NULL AS wave_rolling_back
            FROM wave_members m JOIN waves w ON w.id = m.wave_id
           WHERE m.account_id = $1 AND m.state = 'enabled' AND m.rollback_state IS NULL
             AND ($2::uuid IS NULL OR m.wave_id = $2::uuid)
           ORDER BY m.done_at DESC LIMIT 1
-          FOR UPDATE OF m`,
+          FOR UPDATE OF m FOR SHARE OF w`,
         [account.id, input.waveId ?? null],
       );
       const member = rows[0];
@@ -163,7 +174,13 @@ export class OperationService {
         member.wave_id,
         member.seq,
       ]);
-      await applyCounters((t, p) => m.query(t, p), member.wave_id, { 'rollback:total': 1, 'rollback:in_flight': 1 });
+      // Once its wave's rollback has begun, the member is already counted as pending there: support takes it
+      // ahead of the pumps (pending → in flight) instead of counting it a second time.
+      await applyCounters(
+        (t, p) => m.query(t, p),
+        member.wave_id,
+        member.wave_rolling_back ? rollbackClaimDelta(1) : { 'rollback:total': 1, 'rollback:in_flight': 1 },
+      );
       const saved = await m.save(
         m.create(OperationEntity, {
           accountId: account.id,
