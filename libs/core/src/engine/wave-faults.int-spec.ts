@@ -70,7 +70,27 @@ describe('mailstore faults (real PostgreSQL, Redis, simulator, worker)', () => {
     h.sim.setFaults({ rateDropAfterApply: 0.4, endpoints: ['batch'], seed: 7 });
     const members = logins(600);
     const id = await start(members);
-    await untilState(id, 'completed');
+    // At 40 % lost answers a batch sometimes loses five in a row (seen in about 1 run in 10 under load): the wave
+    // then pauses as mailstore_unreachable by design, keeping the batch and its key. Ops resume it, as here.
+    let resumed = 0;
+    await pollUntil(
+      async () => {
+        const s = await state(id);
+        if (s.state === 'paused' && s.status_reason === 'mailstore_unreachable') {
+          await h.commands.resume(id, 'ops:test');
+          resumed++;
+        }
+        return s.state === 'completed';
+      },
+      { timeoutMs: 50_000, description: 'wave completed (resumed after any pause)' },
+    );
+    if (resumed > 0) {
+      const [kept] = await h.db.dataSource.query<{ n: string }[]>(
+        `SELECT count(*) AS n FROM audit_log WHERE wave_id = $1 AND action = 'wave.resume'`,
+        [id],
+      );
+      expect(Number(kept.n)).toBe(resumed);
+    }
     const dropped = h.sim.calls().filter((c) => c.outcome === 'dropped_after_apply' && c.idempotencyKey?.includes(id));
     expect(dropped.length).toBeGreaterThan(0);
     for (const d of dropped) {
