@@ -32,6 +32,15 @@ export async function queueRollback(sql: Sql, waveId: string): Promise<number> {
   return n;
 }
 
+/** Whether any member still waits for restoration (one probe of the rollback index). */
+export async function rollbackLeft(sql: Sql, waveId: string): Promise<boolean> {
+  const rows = await sql(
+    `SELECT 1 FROM wave_members WHERE wave_id = $1 AND state = 'enabled' AND rollback_state IS NULL LIMIT 1`,
+    [waveId],
+  );
+  return rows.length > 0;
+}
+
 /**
  * Claims the next members to restore and creates their batch row (durable idempotency key), in one statement:
  * members (SKIP LOCKED, from the pump's floor), the batch row, then the counters (they read the others' rows

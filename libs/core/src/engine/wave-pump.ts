@@ -8,7 +8,7 @@ import { extendLease, markAttempt, releaseBatch, skipHeldMembers, takeOverStaleB
 import { CallRecord, recordCall, settleForward, settleRollback } from './batch-settle.repository';
 import { BatchLostError, buildRequest, ClaimedBatch, WaveRuntime } from './batch.types';
 import { claimForwardBatch } from './forward-batch.repository';
-import { claimRollbackBatch } from './rollback-batch.repository';
+import { claimRollbackBatch, rollbackLeft } from './rollback-batch.repository';
 import { HOLD_LOCK_CLASS, inTransaction, Sql, sqlOf, WAVE_LOCK_CLASS } from './sql';
 import { sleep, Throttle } from './throttle';
 import { loadWaveRuntime, readCounters, readDrainState } from './wave-runtime.repository';
@@ -364,8 +364,11 @@ export class WavePump {
         return;
       }
       // Members left and nobody on them: forward batches in flight when the rollback began settled since, below
-      // every pump's floor. Fresh pumps start from the first member.
-      await this.commands.addPumps(wave.id, 'rollback', wave.generation, wave.concurrency);
+      // every pump's floor. Fresh pumps start from the first member (only if one is there to claim, so pumps
+      // cannot hand the wave to each other forever should the counters ever disagree with the members).
+      if (await rollbackLeft(sql, wave.id)) {
+        await this.commands.addPumps(wave.id, 'rollback', wave.generation, wave.concurrency);
+      }
       return;
     }
     const w = await readDrainState(sql, wave.id);
