@@ -95,14 +95,13 @@ async function settleStatement(
   const rbCte =
     enabled > 0 ? `rb AS (SELECT rollback_started_at IS NOT NULL AS started FROM waves WHERE id = $4 FOR SHARE),` : '';
   const counterSource =
-    enabled > 0
-      ? `SELECT $4, t.n, t.c FROM rb, unnest($5::text[], $6::bigint[]) AS t(n, c)
-          WHERE EXISTS (SELECT 1 FROM fin) AND ${AFTER_WRITES}
-         UNION ALL
+    `SELECT $4, t.n, t.c FROM unnest($5::text[], $6::bigint[]) AS t(n, c)${enabled > 0 ? ', rb' : ''}
+      WHERE EXISTS (SELECT 1 FROM fin) AND ${AFTER_WRITES}` +
+    (enabled > 0
+      ? ` UNION ALL
          SELECT $4, r.n, $${stragglerAt}::bigint FROM rb, unnest(ARRAY['rollback:total', 'rollback:pending']) AS r(n)
           WHERE rb.started AND EXISTS (SELECT 1 FROM fin) AND ${AFTER_WRITES}`
-      : `SELECT $4, t.n, t.c FROM unnest($5::text[], $6::bigint[]) AS t(n, c)
-          WHERE EXISTS (SELECT 1 FROM fin) AND ${AFTER_WRITES}`;
+      : '');
   const [row] = await sql<{ n: number }>(
     `WITH fin AS (
        UPDATE wave_batches SET state = 'done', completed_at = now(), summary = $3

@@ -20,7 +20,7 @@ interface RollbackRow {
  * the transaction that sets rollback_started_at; a second call adds nothing. Forward batches that settle after
  * it (in flight when the rollback began) count their own enabled members (settleForward). Returns the count.
  */
-export async function queueRollback(sql: Sql, waveId: string): Promise<number> {
+export async function countRollback(sql: Sql, waveId: string): Promise<number> {
   const [row] = await sql<{ n: string }>(
     `SELECT COALESCE(sum(value) FILTER (WHERE name = 'enabled'), 0)
           - COALESCE(sum(value) FILTER (WHERE name = 'rollback:total'), 0) AS n

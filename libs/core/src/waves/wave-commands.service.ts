@@ -4,7 +4,7 @@ import { PauseReason, RampStep, transition, TransitionContext, WaveCommand, Wave
 import { WaveEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
 import { IllegalTransitionError, NotFoundError } from '../errors';
-import { queueRollback } from '../engine/rollback-batch.repository';
+import { countRollback } from '../engine/rollback-batch.repository';
 import { audit, inTransaction, sqlOf, Sql, WAVE_LOCK_CLASS } from '../engine/sql';
 import { advanceStep, cancelPending, freezeMembership } from './wave-membership.repository';
 import { validateWaveInput } from './wave-validation';
@@ -288,7 +288,7 @@ export class WaveCommandsService {
       if (t.effects.includes('cancel_pending') || (t.to === 'rolling_back' && wave.member_count !== null)) {
         await cancelPending(sql, id);
       }
-      if (t.effects.includes('begin_rollback')) await queueRollback(sql, id);
+      if (t.effects.includes('begin_rollback')) await countRollback(sql, id);
       await sql(
         `UPDATE waves SET state = $2, status_reason = $3, generation = $4, version = version + 1, updated_at = now(),
                 status_detail = CASE WHEN $3::text IS NULL THEN NULL ELSE status_detail END,
