@@ -51,8 +51,13 @@ interface Child {
 }
 
 /** Starts a built app and waits for the JSON line that says it is ready. */
-async function startApp(main: string, env: Record<string, string>, ready: string): Promise<Child> {
-  const proc = spawn(process.execPath, [join(DIST, main)], {
+async function startApp(
+  main: string,
+  env: Record<string, string>,
+  ready: string,
+  nodeFlags: string[] = [],
+): Promise<Child> {
+  const proc = spawn(process.execPath, [...nodeFlags, join(DIST, main)], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -139,7 +144,7 @@ async function main(): Promise<void> {
       MAILSTORE_URL: String(sim.line.baseUrl),
       LOG_LEVEL: 'warn',
     };
-    children.push(await startApp('apps/worker/src/main.js', env, 'worker ready'));
+    children.push(await startApp('apps/worker/src/main.js', env, 'worker ready', ['--max-semi-space-size=4']));
     const api = await startApp('apps/api/src/main.js', { ...env, PORT: '0' }, 'api listening');
     children.push(api);
     const origin = `http://127.0.0.1:${String(api.line.port)}`;

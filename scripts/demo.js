@@ -114,7 +114,7 @@ async function resetState() {
 
 const children = [];
 function start(name, script, options = {}) {
-  const child = spawn(process.execPath, [join(root, script)], {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), join(root, script)], {
     cwd: root,
     env,
     stdio: options.inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'],
@@ -204,7 +204,7 @@ async function main() {
   say(`demo: starting the mailstore simulator (${env.SIM_ACCOUNTS} mailboxes), a worker and the API…`);
   start('mailstore-sim', 'dist/apps/mailstore-sim/src/main.js');
   if (!(await waitForHttp(`http://127.0.0.1:${env.SIM_PORT}/_sim/counters`, 'the mailstore simulator'))) return;
-  start('worker', 'dist/apps/worker/src/main.js');
+  start('worker', 'dist/apps/worker/src/main.js', { nodeFlags: ['--max-semi-space-size=4'] }); // as `npm run start:worker`
   start('api', 'dist/apps/api/src/main.js');
   if (!(await waitForHttp(`http://127.0.0.1:${env.PORT}/api/v1/health/live`, 'the API'))) return;
   say(`demo: stack up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
