@@ -6,16 +6,8 @@
 export type WaveState =
   'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled' | 'halted' | 'rolling_back' | 'rolled_back';
 
-export interface ImportReport {
-  status: 'imported' | 'rejected';
-  lines: number;
-  valid: number;
-  rejected: number;
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  durationMs: number;
-}
+/** POST /accounts/import answers the import service's report as is. */
+export type { ImportReport } from '@app/core';
 
 export interface GateSpec {
   name: string;

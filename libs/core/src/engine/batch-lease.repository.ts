@@ -1,5 +1,5 @@
 import { releaseDelta, rollbackReleaseDelta, settleDelta } from '@app/domain';
-import { BatchKind, BatchLostError, ClaimedBatch } from './batch.types';
+import { BatchKind, BatchLostError, ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
 import { applyCounters, Sql } from './sql';
 
 /*
@@ -62,16 +62,9 @@ export async function takeOverStaleBatch(
   );
   if (!b) return null;
   const column = kind === 'forward' ? 'batch_id' : 'rollback_batch_id';
-  const rows = await sql<{
-    seq: number;
-    account_id: string;
-    login: string;
-    prior_imap: boolean;
-    prior_pop3: boolean;
-    v: number | null;
-  }>(
+  const rows = await sql<StoredMemberRow>(
     `SELECT m.seq, m.account_id, a.login, m.prior_imap, m.prior_pop3,
-            ${kind === 'forward' ? 'm.prior_version' : 'm.result_version'} AS v
+            ${kind === 'forward' ? 'm.prior_version' : 'm.result_version'} AS version
        FROM wave_members m JOIN accounts a ON a.id = m.account_id
       WHERE m.wave_id = $1 AND m.${column} = $2 AND m.${kind === 'forward' ? 'state' : 'rollback_state'} = 'in_flight'
       ORDER BY m.seq`,
@@ -83,14 +76,7 @@ export async function takeOverStaleBatch(
     kind,
     idempotencyKey: b.idempotency_key,
     attempts: b.attempts,
-    members: rows.map((r) => ({
-      seq: r.seq,
-      accountId: Number(r.account_id),
-      login: r.login,
-      priorImap: r.prior_imap ?? false,
-      priorPop3: r.prior_pop3 ?? false,
-      version: r.v,
-    })),
+    members: rows.map(memberFromRow),
   };
 }
 

@@ -15,6 +15,27 @@ export interface BatchMember {
   version: number | null;
 }
 
+/** A member as stored in wave_members (with its login), read back to send or resend its batch. */
+export interface StoredMemberRow {
+  seq: number;
+  account_id: string;
+  login: string;
+  prior_imap: boolean | null;
+  prior_pop3: boolean | null;
+  version: number | null;
+}
+
+export function memberFromRow(r: StoredMemberRow): BatchMember {
+  return {
+    seq: r.seq,
+    accountId: Number(r.account_id),
+    login: r.login,
+    priorImap: r.prior_imap ?? false,
+    priorPop3: r.prior_pop3 ?? false,
+    version: r.version,
+  };
+}
+
 /** A batch that holds members in_flight and has a durable idempotency key: it must be sent (again) as is. */
 export interface ClaimedBatch {
   id: number;

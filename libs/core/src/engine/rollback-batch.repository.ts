@@ -1,16 +1,6 @@
 import { rollbackClaimDelta, rollbackQueueDelta } from '@app/domain';
-import { BatchMember, ClaimedBatch } from './batch.types';
+import { ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
 import { applyCounters, counterParams, Sql } from './sql';
-
-interface RollbackRow {
-  batch_id: string;
-  seq: number;
-  account_id: string;
-  login: string;
-  prior_imap: boolean | null;
-  prior_pop3: boolean | null;
-  result_version: number | null;
-}
 
 /**
  * Counts the members a rollback will restore, without touching them: every enabled member whose rollback_state is
@@ -58,7 +48,7 @@ export async function claimRollbackBatch(
   floor = 0,
 ): Promise<ClaimedBatch | null> {
   const perMember = counterParams(rollbackClaimDelta(1));
-  const rows = await sql<RollbackRow & { idempotency_key: string }>(
+  const rows = await sql<StoredMemberRow & { batch_id: string; idempotency_key: string }>(
     `WITH b AS (SELECT nextval(pg_get_serial_sequence('wave_batches', 'id')) AS id),
      claimed AS (
        UPDATE wave_members m SET rollback_state = 'in_flight', rollback_batch_id = (SELECT id FROM b)
@@ -83,7 +73,7 @@ export async function claimRollbackBatch(
        ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value),
      async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS v)
      SELECT (SELECT id FROM b) AS batch_id, (SELECT idempotency_key FROM batch) AS idempotency_key, c.seq,
-            c.account_id, a.login, c.prior_imap, c.prior_pop3, c.result_version
+            c.account_id, a.login, c.prior_imap, c.prior_pop3, c.result_version AS version
        FROM claimed c JOIN accounts a ON a.id = c.account_id, async_commit ORDER BY c.seq`,
     [waveId, size, floor, workerId, String(leaseMs), perMember.names, perMember.values],
   );
@@ -94,17 +84,6 @@ export async function claimRollbackBatch(
     kind: 'rollback',
     idempotencyKey: rows[0].idempotency_key,
     attempts: 0,
-    members: rows.map(toMember),
-  };
-}
-
-function toMember(r: RollbackRow): BatchMember {
-  return {
-    seq: r.seq,
-    accountId: Number(r.account_id),
-    login: r.login,
-    priorImap: r.prior_imap ?? false,
-    priorPop3: r.prior_pop3 ?? false,
-    version: r.result_version,
+    members: rows.map(memberFromRow),
   };
 }
