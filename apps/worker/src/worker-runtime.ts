@@ -54,7 +54,7 @@ export async function startWorker(
   const gates = new GateEvaluator(dataSource, commands);
   const settings = {
     incidentAt: new Date(config.INCIDENT_AT),
-    leaseMs: 15000,
+    leaseMs: config.BATCH_LEASE_MS,
     guardMs: 50,
     maxConsecutiveFailures: 5,
     requestTimeoutMs: config.MAILSTORE_TIMEOUT_MS,

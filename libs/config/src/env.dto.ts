@@ -75,6 +75,16 @@ export class EnvironmentDto {
   @Max(120000)
   MAILSTORE_TIMEOUT_MS = 10000;
 
+  /**
+   * How long a claimed batch stays a worker's without news before another worker may take it over. At least the
+   * request timeout plus 5 s is used whatever is set here (the lease must outlast one attempt and its settle).
+   */
+  @Transform(toInt)
+  @IsInt({ message: 'BATCH_LEASE_MS must be an integer' })
+  @Min(1000)
+  @Max(600000)
+  BATCH_LEASE_MS = 15000;
+
   /** Port of the mailstore simulator (apps/mailstore-sim) when it is started. */
   @IsOptional()
   @Transform(toInt)
