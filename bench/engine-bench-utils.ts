@@ -628,7 +628,7 @@ export async function waitForWave(
 
 /**
  * Per-batch timing from the service's own records (no engine change needed): wave_batches.created_at is the claim
- * transaction's start; lease_until − lease is when markAttempt ran (after the pace and the guard lock);
+ * transaction's start; lease_until − lease is when the send permit ran (after the pace);
  * mailstore_calls.started_at the call start, + latency_ms its end; wave_batches.completed_at the settle
  * transaction's start. Medians and p95s in ms.
  */

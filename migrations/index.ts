@@ -5,6 +5,7 @@ import { WaveVerification1764300000000 } from './1764300000000-wave-verification
 import { OperationRollback1764310000000 } from './1764310000000-operation-rollback';
 import { WaveMembersWithoutFk1764320000000 } from './1764320000000-wave-members-without-fk';
 import { RollbackWithoutQueueing1764330000000 } from './1764330000000-rollback-without-queueing';
+import { BatchFencing1764340000000 } from './1764340000000-batch-fencing';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   OperationRollback1764310000000,
   WaveMembersWithoutFk1764320000000,
   RollbackWithoutQueueing1764330000000,
+  BatchFencing1764340000000,
 ];

@@ -44,7 +44,14 @@ export class InfraModule {
       { provide: API_LOGGER, useValue: logger },
       {
         provide: DataSource,
-        useFactory: () => createDataSource({ url: config.DATABASE_URL, applicationName: 'reopen-api' }).initialize(),
+        // An API process frozen or cut off mid-command must not hold a wave's lock against the other processes
+        // for long; an import streams inside its transaction but is never idle in it for seconds.
+        useFactory: () =>
+          createDataSource({
+            url: config.DATABASE_URL,
+            applicationName: 'reopen-api',
+            idleInTransactionTimeoutMs: 5000,
+          }).initialize(),
       },
       {
         provide: REDIS_CLIENT,

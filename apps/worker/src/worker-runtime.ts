@@ -32,6 +32,9 @@ export async function startWorker(
     url: config.DATABASE_URL,
     applicationName: 'reopen-worker',
     poolSize: config.WORKER_CONCURRENCY + 8,
+    // The worker's own transactions are short (the hot path runs single statements; system commands a few): a
+    // frozen worker must not keep a command waiting on a lock for more than this (issue 14).
+    idleInTransactionTimeoutMs: 750,
   });
   await dataSource.initialize();
   const redis = createRedis(config.REDIS_URL, 'reopen-worker');
@@ -55,14 +58,18 @@ export async function startWorker(
   const settings = {
     incidentAt: new Date(config.INCIDENT_AT),
     leaseMs: config.BATCH_LEASE_MS,
-    guardMs: 50,
+    guardMs: 200,
     maxConsecutiveFailures: 5,
     requestTimeoutMs: config.MAILSTORE_TIMEOUT_MS,
   };
   const abort = new AbortController();
 
-  const handlers: { [N in keyof JobPayloads]: (job: Job<JobPayloads[N]>) => Promise<string> } = {
-    [JOBS.wavePump]: (job) =>
+  const handlers: {
+    [N in keyof JobPayloads]: (job: Job<JobPayloads[N]>, signal?: AbortSignal) => Promise<string>;
+  } = {
+    // A pump stops with the process, or when its job's lock is lost (Redis wiped, the process was frozen past the
+    // lock): the queue may then give the same slot to another pump, and two would run it.
+    [JOBS.wavePump]: (job, signal) =>
       new WavePump(
         dataSource,
         client,
@@ -72,17 +79,19 @@ export async function startWorker(
         settings,
         job.data,
         job.id ?? 'pump',
-        abort.signal,
+        signal ? AbortSignal.any([abort.signal, signal]) : abort.signal,
       ).run(),
     [JOBS.waveStart]: async (job) => ((await commands.fireSchedule(job.data.waveId)) ? 'fired' : 'skipped'),
     [JOBS.waveBakeEnd]: async (job) =>
       (await commands.endBake(job.data.waveId, job.data.step)) ? 'resumed' : 'skipped',
     [JOBS.operationRun]: (job) => operations.run(job.data.operationId),
   };
-  const dispatch = async (job: Job): Promise<string> => {
-    const handler = handlers[job.name as keyof JobPayloads] as ((j: Job) => Promise<string>) | undefined;
+  // Three parameters: BullMQ then gives each job an AbortSignal (aborted by worker.cancelJob).
+  const dispatch = async (job: Job, _token?: string, signal?: AbortSignal): Promise<string> => {
+    const handler = handlers[job.name as keyof JobPayloads] as
+      ((j: Job, signal?: AbortSignal) => Promise<string>) | undefined;
     if (!handler) throw new Error(`no handler for job ${job.name}`);
-    const outcome = await handler(job);
+    const outcome = await handler(job, signal);
     log({ level: 'debug', msg: 'job done', job: job.name, id: job.id, outcome });
     return outcome;
   };
@@ -102,6 +111,10 @@ export async function startWorker(
       log({ level: 'warn', msg: 'job failed', job: job?.name, id: job?.id, error: err.message }),
     );
     w.on('error', (err) => log({ level: 'error', msg: 'worker error', error: err.message }));
+    w.on('lockRenewalFailed', (ids: string[]) => {
+      for (const id of ids) w.cancelJob(id, 'job lock lost');
+      log({ level: 'warn', msg: 'job locks lost, jobs stopped', ids });
+    });
   }
 
   let reconciling: Promise<unknown> = Promise.resolve();

@@ -10,6 +10,11 @@ export interface DataSourceSettings {
   applicationName?: string;
   /** Log failed queries (on in the apps; tests that provoke errors turn it off). */
   logQueryErrors?: boolean;
+  /**
+   * PostgreSQL ends a session of ours that sits this long inside a transaction without sending anything (the
+   * process was frozen, or cut from the database): its locks go with it, so nobody waits on it for longer.
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
 /**
@@ -28,7 +33,12 @@ export function dataSourceOptions(settings: DataSourceSettings): DataSourceOptio
     logging: settings.logQueryErrors === false ? false : ['error'],
     poolSize: settings.poolSize ?? 10,
     applicationName: settings.applicationName ?? 'reopen',
-    extra: { connectionTimeoutMillis: 5000 },
+    extra: {
+      connectionTimeoutMillis: 5000,
+      ...(settings.idleInTransactionTimeoutMs
+        ? { options: `-c idle_in_transaction_session_timeout=${settings.idleInTransactionTimeoutMs}` }
+        : {}),
+    },
   };
 }
 

@@ -6,6 +6,7 @@ import {
   ForwardOutcome,
   membershipDelta,
   mergeDeltas,
+  releaseCancelledDelta,
   releaseDelta,
   rollbackClaimDelta,
   rollbackQueueDelta,
@@ -39,6 +40,7 @@ describe('counter deltas', () => {
     ['membership', membershipDelta(7), { total: 7, pending: 7 }],
     ['claim', claimDelta(500), { pending: -500, in_flight: 500 }],
     ['release', releaseDelta(500), { in_flight: -500, pending: 500 }],
+    ['release into a cancelled wave', releaseCancelledDelta(4), { in_flight: -4, cancelled: 4 }],
     ['cancel', cancelPendingDelta(12), { pending: -12, cancelled: 12 }],
     ['rollback queue', rollbackQueueDelta(9), { 'rollback:total': 9, 'rollback:pending': 9 }],
     ['rollback claim', rollbackClaimDelta(9), { 'rollback:pending': -9, 'rollback:in_flight': 9 }],
@@ -90,7 +92,7 @@ describe('counter deltas', () => {
   });
 
   type Step =
-    | { kind: 'claim' | 'release' | 'cancel' | 'rollback_claim' | 'rollback_release'; n: number }
+    | { kind: 'claim' | 'release' | 'release_cancelled' | 'cancel' | 'rollback_claim' | 'rollback_release'; n: number }
     | { kind: 'settle'; outcomes: ForwardOutcome[] }
     | { kind: 'rollback_settle'; outcomes: RollbackOutcome[] };
 
@@ -105,7 +107,14 @@ describe('counter deltas', () => {
   );
   const step: fc.Arbitrary<Step> = fc.oneof(
     fc.record({
-      kind: fc.constantFrom('claim', 'release', 'cancel', 'rollback_claim', 'rollback_release' as const),
+      kind: fc.constantFrom(
+        'claim',
+        'release',
+        'release_cancelled',
+        'cancel',
+        'rollback_claim',
+        'rollback_release' as const,
+      ),
       n: fc.nat(50),
     }) as fc.Arbitrary<Step>,
     fc.record({ kind: fc.constant('settle' as const), outcomes: fc.array(forwardOutcome, { maxLength: 50 }) }),
@@ -125,6 +134,8 @@ describe('counter deltas', () => {
           // Clamp each step to what the model allows, the way the SQL claims at most what is pending.
           if (s.kind === 'claim') counters = applyDelta(counters, claimDelta(Math.min(s.n, c('pending'))));
           if (s.kind === 'release') counters = applyDelta(counters, releaseDelta(Math.min(s.n, c('in_flight'))));
+          if (s.kind === 'release_cancelled')
+            counters = applyDelta(counters, releaseCancelledDelta(Math.min(s.n, c('in_flight'))));
           if (s.kind === 'cancel') counters = applyDelta(counters, cancelPendingDelta(c('pending')));
           if (s.kind === 'settle') counters = applyDelta(counters, settleDelta(s.outcomes.slice(0, c('in_flight'))));
           if (!rollbackQueued && s.kind.startsWith('rollback')) {

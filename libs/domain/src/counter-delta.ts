@@ -60,6 +60,13 @@ export const releaseDelta = (members: number): CounterDelta =>
     ['pending', members],
   ]);
 
+/** A never-sent batch handed back after its wave was cancelled or began rolling back: its members end cancelled. */
+export const releaseCancelledDelta = (members: number): CounterDelta =>
+  build([
+    ['in_flight', -count(members)],
+    ['cancelled', members],
+  ]);
+
 /** Cancel: members not yet claimed end as cancelled; in-flight ones settle normally. */
 export const cancelPendingDelta = (members: number): CounterDelta =>
   build([

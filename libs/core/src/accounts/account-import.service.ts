@@ -7,6 +7,8 @@ import { DataSource } from 'typeorm';
 import { AccountRow, checkHeader, parseAccountLine, RowError } from '@app/domain';
 import { ImportFileError, ImportOptions, ImportReport } from './account-import.types';
 import { splitLines } from './line-splitter';
+import { waitForSendPermits } from '../engine/send-permit.repository';
+import { sqlOfDataSource } from '../engine/sql';
 
 const COPY_CHUNK_ROWS = 2000;
 
@@ -113,6 +115,10 @@ export class AccountImportService {
         JSON.stringify({ partial, lines, valid: goodRows, rejected, inserted, updated, unchanged: report.unchanged }),
       ]);
       await client.query('COMMIT');
+      // Accounts that changed (now leaked, say) were locked against send permits until the commit; permits
+      // granted before it start within their window or never. Once the import answers, no wave call decided on
+      // the old values can start.
+      if (updated > 0) await waitForSendPermits(sqlOfDataSource(this.dataSource), 'forward');
       return { ...report, durationMs: Date.now() - started };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);

@@ -1,11 +1,12 @@
-import { releaseDelta, rollbackReleaseDelta, settleDelta } from '@app/domain';
+import { releaseCancelledDelta, releaseDelta, rollbackReleaseDelta } from '@app/domain';
 import { BatchKind, BatchLostError, ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
-import { applyCounters, Sql } from './sql';
+import { counterParams, Sql } from './sql';
 
 /*
- * A claimed batch's ownership and life between its claim and its settle: the attempt mark before each call, the
- * lease kept while waiting, a takeover after a lease expired, a release when it never left, and members put on
- * hold since the claim. The settle itself (the answer) is in batch-settle.repository.ts.
+ * A claimed batch's ownership between its claim and its settle: the lease kept while waiting, a takeover after a
+ * lease expired (a new lease generation), a release when it never left. Every write names the lease generation
+ * the worker holds (fencing). The permit before each call is in send-permit.repository.ts, the settle (the
+ * answer) in batch-settle.repository.ts.
  */
 
 /**
@@ -13,33 +14,59 @@ import { applyCounters, Sql } from './sql';
  * the key is retired unused. If the wave was cancelled or is being rolled back meanwhile, the members end as
  * cancelled instead (cancel already turned every other pending member into cancelled). A batch that may have
  * reached the mailstore is never released: it keeps its key.
+ *
+ * One statement, fenced: it changes anything only if the batch is still claimed by this lease generation and was
+ * never attempted, so a worker that lost its batch (its lease expired while it waited, it was frozen) cannot put
+ * members another worker settled back to pending, nor count them twice. FOR SHARE of the wave row orders it with a
+ * cancel: either the cancel commits first and the members end cancelled here, or it waits for this statement and
+ * then cancels them as pending.
  */
 export async function releaseBatch(sql: Sql, batch: ClaimedBatch): Promise<void> {
-  const seqs = batch.members.map((x) => x.seq);
   if (batch.kind === 'forward') {
-    const [w] = await sql<{ state: string }>(`SELECT state FROM waves WHERE id = $1 FOR SHARE`, [batch.waveId]);
-    const resumable = w !== undefined && ['running', 'paused', 'halted'].includes(w.state);
+    // Per member; the statement multiplies by how many it released.
+    const [r, c] = [counterParams(releaseDelta(1)), counterParams(releaseCancelledDelta(1))];
     await sql(
-      `UPDATE wave_members
-          SET state = $3, batch_id = NULL, attempts = GREATEST(attempts - 1, 0),
-              reason = CASE WHEN $3 = 'cancelled' THEN 'wave_stopped' END,
-              done_at = CASE WHEN $3 = 'cancelled' THEN now() END
-        WHERE wave_id = $1 AND seq = ANY($2::int[])`,
-      [batch.waveId, seqs, resumable ? 'pending' : 'cancelled'],
-    );
-    await applyCounters(
-      sql,
-      batch.waveId,
-      resumable ? releaseDelta(seqs.length) : { in_flight: -seqs.length, cancelled: seqs.length },
+      `WITH w AS (SELECT state IN ('running', 'paused', 'halted') AS resumable FROM waves WHERE id = $1 FOR SHARE),
+       fin AS (
+         UPDATE wave_batches SET state = 'released', completed_at = now(), send_deadline = NULL
+          WHERE id = $2 AND state = 'claimed' AND lease_gen = $3 AND attempts = 0 RETURNING id),
+       members AS (
+         UPDATE wave_members m
+            SET state = CASE WHEN w.resumable THEN 'pending' ELSE 'cancelled' END, batch_id = NULL,
+                attempts = GREATEST(m.attempts - 1, 0),
+                reason = CASE WHEN w.resumable THEN NULL ELSE 'wave_stopped' END,
+                done_at = CASE WHEN w.resumable THEN NULL ELSE now() END
+           FROM w, fin WHERE m.wave_id = $1 AND m.batch_id = fin.id AND m.state = 'in_flight'
+         RETURNING 1),
+       counted AS (
+         INSERT INTO wave_counters (wave_id, name, value)
+         SELECT $1, t.n, t.c * (SELECT count(*) FROM members)
+           FROM w, unnest(CASE WHEN w.resumable THEN $4::text[] ELSE $6::text[] END,
+                          CASE WHEN w.resumable THEN $5::bigint[] ELSE $7::bigint[] END) AS t(n, c)
+          WHERE (SELECT count(*) FROM members) > 0
+         ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value)
+       SELECT 1`,
+      [batch.waveId, batch.id, batch.fence, r.names, r.values, c.names, c.values],
     );
   } else {
+    const d = counterParams(rollbackReleaseDelta(1));
     await sql(
-      `UPDATE wave_members SET rollback_state = NULL, rollback_batch_id = NULL WHERE wave_id = $1 AND seq = ANY($2::int[])`,
-      [batch.waveId, seqs],
+      `WITH fin AS (
+         UPDATE wave_batches SET state = 'released', completed_at = now(), send_deadline = NULL
+          WHERE id = $2 AND state = 'claimed' AND lease_gen = $3 AND attempts = 0 RETURNING id),
+       members AS (
+         UPDATE wave_members m SET rollback_state = NULL, rollback_batch_id = NULL
+           FROM fin WHERE m.wave_id = $1 AND m.rollback_batch_id = fin.id AND m.rollback_state = 'in_flight'
+         RETURNING 1),
+       counted AS (
+         INSERT INTO wave_counters (wave_id, name, value)
+         SELECT $1, t.n, t.c * (SELECT count(*) FROM members) FROM unnest($4::text[], $5::bigint[]) AS t(n, c)
+          WHERE (SELECT count(*) FROM members) > 0
+         ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value)
+       SELECT 1`,
+      [batch.waveId, batch.id, batch.fence, d.names, d.values],
     );
-    await applyCounters(sql, batch.waveId, rollbackReleaseDelta(seqs.length));
   }
-  await sql(`UPDATE wave_batches SET state = 'released', completed_at = now() WHERE id = $1`, [batch.id]);
 }
 
 /**
@@ -53,11 +80,12 @@ export async function takeOverStaleBatch(
   workerId: string,
   leaseMs: number,
 ): Promise<ClaimedBatch | null> {
-  const [b] = await sql<{ id: string; idempotency_key: string; attempts: number }>(
-    `UPDATE wave_batches SET claimed_by = $3, lease_until = now() + ($4 || ' milliseconds')::interval
+  const [b] = await sql<{ id: string; idempotency_key: string; attempts: number; lease_gen: number }>(
+    `UPDATE wave_batches SET claimed_by = $3, lease_until = now() + ($4 || ' milliseconds')::interval,
+            lease_gen = lease_gen + 1, send_deadline = NULL
       WHERE id = (SELECT id FROM wave_batches WHERE wave_id = $1 AND kind = $2 AND state = 'claimed' AND lease_until < now()
                   ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-      RETURNING id, idempotency_key, attempts`,
+      RETURNING id, idempotency_key, attempts, lease_gen`,
     [waveId, kind, workerId, String(leaseMs)],
   );
   if (!b) return null;
@@ -76,85 +104,17 @@ export async function takeOverStaleBatch(
     kind,
     idempotencyKey: b.idempotency_key,
     attempts: b.attempts,
+    fence: b.lease_gen,
     members: rows.map(memberFromRow),
   };
 }
 
-/**
- * Members of a never-sent batch that support put on hold since the claim: skipped as `held` (terminal, with a
- * ledger row), the batch shrinks to the others, and closes if none is left. The batch had no attempt, so its
- * key has never been used and its body may still change.
- */
-export async function skipHeldMembers(sql: Sql, batch: ClaimedBatch, seqs: number[]): Promise<void> {
-  const held = batch.members.filter((m) => seqs.includes(m.seq));
-  await sql(
-    `UPDATE wave_members SET state = 'skipped', reason = 'held', done_at = now(), batch_id = NULL
-      WHERE wave_id = $1 AND seq = ANY($2::int[])`,
-    [batch.waveId, seqs],
-  );
-  await sql(
-    `INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason)
-     SELECT 'engine', 'member.skipped', $1, a, l, 'held' FROM unnest($2::bigint[], $3::text[]) AS t(a, l)`,
-    [batch.waveId, held.map((m) => m.accountId), held.map((m) => m.login)],
-  );
-  batch.members = batch.members.filter((m) => !seqs.includes(m.seq));
-  await sql(
-    `UPDATE wave_batches SET size = $2, state = CASE WHEN $2::int = 0 THEN 'done' ELSE state END,
-            completed_at = CASE WHEN $2::int = 0 THEN now() END WHERE id = $1`,
-    [batch.id, batch.members.length],
-  );
-  await applyCounters(sql, batch.waveId, settleDelta(held.map(() => ({ state: 'skipped' as const, reason: 'held' }))));
-}
-
-/**
- * Right before a call, under the wave's shared lock, in one statement: the wave is still in a state that allows
- * the call (and of the pump's generation), none of the members was put on hold since the claim (first forward
- * attempt only), and the batch is still ours; then the attempt is counted and the lease extended past the call's
- * timeout. Committed synchronously: the key's first use is durable before the call leaves (and with it every
- * earlier asynchronous commit, the claim's included).
- */
-export async function markAttempt(
-  sql: Sql,
-  batch: ClaimedBatch,
-  workerId: string,
-  leaseMs: number,
-  check: { generation: number; allowedStates: string[]; checkHolds: boolean },
-): Promise<'attempted' | 'stopped' | { held: number[] }> {
-  const [row] = await sql<{ callable: boolean; held: number[]; attempted: boolean }>(
-    `WITH w AS (SELECT 1 FROM waves WHERE id = $4 AND generation = $5 AND state = ANY($6::text[])),
-     held AS (SELECT m.seq FROM wave_members m JOIN accounts a ON a.id = m.account_id
-               WHERE $7 AND m.wave_id = $4 AND m.seq = ANY($8::int[]) AND a.held),
-     attempt AS (
-       UPDATE wave_batches SET attempts = attempts + 1, lease_until = now() + ($3 || ' milliseconds')::interval
-        WHERE id = $1 AND state = 'claimed' AND claimed_by = $2
-          AND EXISTS (SELECT 1 FROM w) AND NOT EXISTS (SELECT 1 FROM held)
-        RETURNING id)
-     SELECT EXISTS (SELECT 1 FROM w) AS callable, ARRAY(SELECT seq FROM held ORDER BY seq) AS held,
-            EXISTS (SELECT 1 FROM attempt) AS attempted`,
-    [
-      batch.id,
-      workerId,
-      String(leaseMs),
-      batch.waveId,
-      check.generation,
-      check.allowedStates,
-      check.checkHolds,
-      check.checkHolds ? batch.members.map((m) => m.seq) : [],
-    ],
-  );
-  if (!row.callable) return 'stopped';
-  if (row.held.length) return { held: row.held };
-  if (!row.attempted) throw new BatchLostError(batch.id);
-  batch.attempts++;
-  return 'attempted';
-}
-
 /** Keeps a batch ours while we wait (Retry-After, backoff) longer than its lease. */
-export async function extendLease(sql: Sql, batch: ClaimedBatch, workerId: string, leaseMs: number): Promise<void> {
+export async function extendLease(sql: Sql, batch: ClaimedBatch, leaseMs: number): Promise<void> {
   const rows = await sql(
     `UPDATE wave_batches SET lease_until = now() + ($3 || ' milliseconds')::interval
-      WHERE id = $1 AND state = 'claimed' AND claimed_by = $2 RETURNING id`,
-    [batch.id, workerId, String(leaseMs)],
+      WHERE id = $1 AND state = 'claimed' AND lease_gen = $2 RETURNING id`,
+    [batch.id, batch.fence, String(leaseMs)],
   );
   if (!rows.length) throw new BatchLostError(batch.id);
 }

@@ -52,12 +52,12 @@ export interface CallRecord {
 
 /**
  * One statement, one implicit transaction, one round trip: the batch row is closed only if this worker still
- * holds it (`fin`), and every other write is conditioned on that, so a batch taken over after a lease expiry is
+ * holds it (`fin`: its lease generation, the fence), and every other write is conditioned on that, so a batch taken over after a lease expiry is
  * settled exactly once (the loser's statement changes nothing and gets BatchLostError). `writes` are the
  * batch's data-modifying CTEs, reading the members' values from `v` and the guard from `fin`.
  *
  * Its commit is asynchronous (`synchronous_commit` off for this transaction only): the batch's idempotency key
- * and attempt were made durable before the call (markAttempt commits synchronously), so if PostgreSQL crashes
+ * and attempt were made durable before the call (the send permit commits synchronously), so if PostgreSQL crashes
  * and loses this settle, the batch stays claimed with an attempt, another pump takes it over when the lease
  * expires and the mailstore replays its stored answer under the same key. Nothing is applied twice; the settle
  * is only written again.
@@ -65,7 +65,6 @@ export interface CallRecord {
 async function settleStatement(
   sql: Sql,
   batch: ClaimedBatch,
-  workerId: string,
   results: readonly BatchItemResult[],
   values: { columns: string; params: unknown[] },
   writes: string,
@@ -105,7 +104,7 @@ async function settleStatement(
   const [row] = await sql<{ n: number }>(
     `WITH fin AS (
        UPDATE wave_batches SET state = 'done', completed_at = now(), summary = $3
-        WHERE id = $1 AND state = 'claimed' AND claimed_by = $2 RETURNING id),
+        WHERE id = $1 AND state = 'claimed' AND lease_gen = $2 RETURNING id),
      async_commit AS (SELECT set_config('synchronous_commit', 'off', true) FROM fin),
      v AS (SELECT * FROM ${values.columns}),
      ${writes},${rbCte}
@@ -116,7 +115,7 @@ async function settleStatement(
      SELECT count(*)::int AS n FROM fin, async_commit`,
     [
       batch.id,
-      workerId,
+      batch.fence,
       JSON.stringify(summary),
       batch.waveId,
       counters.names,
@@ -137,7 +136,6 @@ async function settleStatement(
 export async function settleForward(
   sql: Sql,
   batch: ClaimedBatch,
-  workerId: string,
   results: readonly BatchItemResult[],
   call?: CallRecord,
 ): Promise<ForwardOutcome[]> {
@@ -178,14 +176,13 @@ export async function settleForward(
               CASE WHEN v.state = 'enabled' THEN jsonb_build_object('imap', v.ni, 'pop3', v.np, 'version', v.rv) END
          FROM v WHERE EXISTS (SELECT 1 FROM fin) RETURNING 1)`;
   const enabled = outcomes.filter((o) => o.state === 'enabled').length;
-  await settleStatement(sql, batch, workerId, results, values, writes, settleDelta(outcomes), call, enabled);
+  await settleStatement(sql, batch, results, values, writes, settleDelta(outcomes), call, enabled);
   return outcomes;
 }
 
 export async function settleRollback(
   sql: Sql,
   batch: ClaimedBatch,
-  workerId: string,
   results: readonly BatchItemResult[],
   call?: CallRecord,
 ): Promise<RollbackOutcome[]> {
@@ -218,7 +215,7 @@ export async function settleRollback(
               CASE WHEN v.ni IS NOT NULL OR v.np IS NOT NULL
                    THEN jsonb_build_object('imap', v.ni, 'pop3', v.np, 'version', v.rv) END
          FROM v WHERE EXISTS (SELECT 1 FROM fin) RETURNING 1)`;
-  await settleStatement(sql, batch, workerId, results, values, writes, rollbackSettleDelta(outcomes), call);
+  await settleStatement(sql, batch, results, values, writes, rollbackSettleDelta(outcomes), call);
   return outcomes;
 }
 

@@ -36,13 +36,19 @@ export function memberFromRow(r: StoredMemberRow): BatchMember {
   };
 }
 
-/** A batch that holds members in_flight and has a durable idempotency key: it must be sent (again) as is. */
+/**
+ * A batch that holds members in_flight and has a durable idempotency key. Before its first forward attempt its
+ * members are only claimed (eligibility and prior state are decided by the send permit); from then on it must be
+ * sent (again) as is.
+ */
 export interface ClaimedBatch {
   id: number;
   waveId: string;
   kind: BatchKind;
   idempotencyKey: string;
   attempts: number;
+  /** The lease generation this worker holds (fencing): every write for the batch is conditioned on it. */
+  fence: number;
   members: BatchMember[];
 }
 

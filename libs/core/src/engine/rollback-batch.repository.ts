@@ -36,7 +36,7 @@ export async function rollbackLeft(sql: Sql, waveId: string): Promise<boolean> {
  * members (SKIP LOCKED, from the pump's floor), the batch row, then the counters (they read the others' rows
  * first, so the hot counter rows are locked last). The counter names and signs come from the domain's
  * rollbackClaimDelta for one member, scaled by how many were claimed. Its commit may be asynchronous: nothing
- * leaves for the mailstore before markAttempt's synchronous commit, which makes this one durable too.
+ * leaves for the mailstore before the send permit's synchronous commit, which makes this one durable too.
  */
 export async function claimRollbackBatch(
   sql: Sql,
@@ -84,6 +84,7 @@ export async function claimRollbackBatch(
     kind: 'rollback',
     idempotencyKey: rows[0].idempotency_key,
     attempts: 0,
+    fence: 1,
     members: rows.map(memberFromRow),
   };
 }

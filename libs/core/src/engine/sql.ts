@@ -1,4 +1,4 @@
-import { QueryRunner } from 'typeorm';
+import { DataSource, QueryRunner } from 'typeorm';
 import { CounterDelta } from '@app/domain';
 
 /** A connection-bound query function: pumps hold one connection for their advisory locks. */
@@ -9,6 +9,11 @@ export function sqlOf(runner: QueryRunner): Sql {
     const result = (await runner.query(text, params, true)) as { records: T[] };
     return result.records;
   };
+}
+
+/** The same over a DataSource's pool (one statement per call, no session state). */
+export function sqlOfDataSource(dataSource: DataSource): Sql {
+  return <T>(text: string, params: unknown[] = []) => dataSource.query<T[]>(text, params);
 }
 
 export async function inTransaction<T>(runner: QueryRunner, fn: () => Promise<T>): Promise<T> {
@@ -79,9 +84,3 @@ export async function audit(sql: Sql, r: AuditRecord): Promise<void> {
     ],
   );
 }
-
-/** Advisory lock space for waves: dispatchers hold it shared around "check state, start the call"; commands exclusive. */
-export const WAVE_LOCK_CLASS = 7321;
-
-/** One advisory lock for holds: dispatchers hold it shared around a first send, a support hold takes it exclusively. */
-export const HOLD_LOCK_CLASS = 7322;

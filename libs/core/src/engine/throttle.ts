@@ -26,17 +26,23 @@ local mailRate = tonumber(ARGV[3])
 local priority = tonumber(ARGV[4])
 local maxWait = tonumber(ARGV[5])
 local tolerance = tonumber(ARGV[6])
+local horizon = tonumber(ARGV[7])
 local blocked = tonumber(redis.call('HGET', KEYS[2], 'blocked_until') or '0')
 local factor = tonumber(redis.call('HGET', KEYS[2], 'factor') or '1')
-local waveTat = tonumber(redis.call('HGET', KEYS[1], 'tat') or '0')
-local mailTat = tonumber(redis.call('HGET', KEYS[2], 'tat') or '0')
+-- A bucket with no state (first use, an hour idle, or Redis wiped): slots may already be reserved up to the
+-- horizon ahead by callers that asked before it was lost, so its first slot starts after them.
+local waveRaw = redis.call('HGET', KEYS[1], 'tat')
+local mailRaw = redis.call('HGET', KEYS[2], 'tat')
+local waveTat = waveRaw and tonumber(waveRaw) or (now + horizon)
+local mailTat = mailRaw and tonumber(mailRaw) or (now + horizon)
 local start = math.max(now, blocked)
 if waveRate > 0 and priority == 0 then start = math.max(start, waveTat) end
 if mailRate > 0 then
   if priority == 1 then start = math.max(start, mailTat - tolerance) else start = math.max(start, mailTat) end
 end
 local wait = start - now
-if wait > maxWait then return {0, tostring(wait), tostring(factor)} end
+-- (half a millisecond of slack: a slot exactly at the horizon must not be lost to floating-point rounding)
+if wait > maxWait + 0.5 then return {0, tostring(wait), tostring(factor)} end
 if waveRate > 0 and priority == 0 then
   redis.call('HSET', KEYS[1], 'tat', tostring(start + cost * 1000 / (waveRate * factor)))
   redis.call('PEXPIRE', KEYS[1], 3600000)
@@ -94,7 +100,10 @@ export interface ReserveRequest {
   /** The mailstore's advertised account updates/s; 0 when it advertises no limit. */
   mailstoreRate: number;
   priority?: boolean;
-  /** Do not reserve further ahead than this: sleep and ask again (so state checks and rate changes apply). */
+  /**
+   * Do not reserve further ahead than this: sleep and ask again (so state checks and rate changes apply).
+   * Default and upper bound: the throttle's horizon.
+   */
   maxWaitMs?: number;
 }
 
@@ -108,11 +117,19 @@ export interface Reservation {
 
 type Eval = (script: string, keys: number, ...args: (string | number)[]) => Promise<unknown>;
 
+/**
+ * How far ahead a slot may be reserved. It bounds what a Redis wipe can let through: the reservations made before
+ * the wipe start within it, and a bucket found empty starts after it, so the pace never doubles (issue 14: a wipe
+ * with 1 s reservations let 161 % of the rate through in one second). Callers re-ask at least this often.
+ */
+export const RESERVE_HORIZON_MS = 250;
+
 export class Throttle {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly minFactor = 0.05,
+    private readonly horizonMs = RESERVE_HORIZON_MS,
   ) {}
 
   private get evalScript(): Eval {
@@ -135,17 +152,23 @@ export class Throttle {
       req.waveRate,
       req.mailstoreRate,
       req.priority ? 1 : 0,
-      req.maxWaitMs ?? 1000,
+      this.maxWait(req),
       tolerance,
+      this.horizonMs,
     )) as [number, string, string];
     return { reserved: reserved === 1, waitMs: Math.max(0, Number(wait)), factor: Number(factor) };
+  }
+
+  /** How far ahead this request may reserve: its own maxWaitMs, never beyond the horizon. */
+  private maxWait(req: ReserveRequest): number {
+    return Math.min(req.maxWaitMs ?? this.horizonMs, this.horizonMs);
   }
 
   /** Waits for a slot (re-asking at most every maxWaitMs); returns false if `stillWanted` turns false meanwhile. */
   async acquire(req: ReserveRequest, stillWanted: () => Promise<boolean> | boolean = () => true): Promise<boolean> {
     for (;;) {
       const r = await this.reserve(req);
-      const wait = r.reserved ? r.waitMs : Math.min(r.waitMs, req.maxWaitMs ?? 1000);
+      const wait = r.reserved ? r.waitMs : Math.min(r.waitMs, this.maxWait(req));
       if (wait > 0) await sleep(wait);
       if (r.reserved) return true;
       if (!(await stillWanted())) return false;

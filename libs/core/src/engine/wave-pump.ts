@@ -1,15 +1,16 @@
 import { hostname } from 'node:os';
-import { DataSource, QueryRunner } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { backoffMs, retryAfterWithJitter } from '@app/domain';
 import { BatchResult, MailstoreClient, Outcome } from '@app/mailstore';
 import { WavePumpJob } from '@app/queue';
 import { WaveCommandsService } from '../waves/wave-commands.service';
-import { extendLease, markAttempt, releaseBatch, skipHeldMembers, takeOverStaleBatch } from './batch-lease.repository';
+import { extendLease, releaseBatch, takeOverStaleBatch } from './batch-lease.repository';
 import { CallRecord, recordCall, settleForward, settleRollback } from './batch-settle.repository';
 import { BatchLostError, buildRequest, ClaimedBatch, WaveRuntime } from './batch.types';
 import { claimForwardBatch } from './forward-batch.repository';
 import { claimRollbackBatch, rollbackLeft } from './rollback-batch.repository';
-import { HOLD_LOCK_CLASS, inTransaction, Sql, sqlOf, WAVE_LOCK_CLASS } from './sql';
+import { PermitResult, permitAttempt, permitFirstForward, withdrawAttempt } from './send-permit.repository';
+import { Sql, sqlOf } from './sql';
 import { sleep, Throttle } from './throttle';
 import { loadWaveRuntime, readCounters, readDrainState } from './wave-runtime.repository';
 import { WaveVerifier } from './wave-verifier';
@@ -19,7 +20,10 @@ export interface EngineSettings {
   incidentAt: Date;
   /** How long a claimed batch stays ours without news (then another worker may take it over). */
   leaseMs: number;
-  /** Longest a dispatcher holds the wave's shared lock after starting a call (the call is on the wire by then). */
+  /**
+   * The send window: a call starts within this long of its permit's statement, or not at all (the attempt is
+   * withdrawn). A command that stops a wave waits at most this long after its commit for calls already permitted.
+   */
   guardMs: number;
   /** Consecutive retryable failures (5xx, timeouts, resets) of one batch before the wave pauses as unreachable. */
   maxConsecutiveFailures: number;
@@ -46,10 +50,27 @@ const RESOLVING_STATES = ['cancelled', 'rolling_back'];
 
 export type PumpOutcome = 'drained' | 'stopped' | 'superseded' | 'paused_unreachable' | 'paused_unauthorized';
 
+/** How long a pump waits before asking again for a permit a command's lock refused (NOWAIT). */
+const BUSY_RETRY_MS = 25;
+
+/** Reading the accounts again after one changed under a permit: at most this many times in a row, then `busy`. */
+const MAX_CHANGED_RETRIES = 5;
+
 /**
- * One concurrency slot of a wave: claims a batch, waits for its slot in the global pace, sends it under the
- * wave's shared lock (state re-checked right before the call), writes the answer, and goes on until the wave is
- * drained, stopped, or a newer generation took over. It returns an outcome; it throws only to be retried.
+ * Kept out of the send window: what the event loop may still take between the last clock reading and the request
+ * leaving (building the body, the socket write).
+ */
+const SEND_MARGIN_MS = 10;
+
+/**
+ * One concurrency slot of a wave: waits for its slot in the global pace, then claims a batch, takes the batch's
+ * send permit (state, ownership and every eligibility rule checked in the statement that commits the attempt),
+ * starts the call within the permit's window, writes the answer, and goes on until the wave is drained, stopped,
+ * or a newer generation took over. It returns an outcome; it throws only to be retried.
+ *
+ * It never holds a batch while it waits for the pace of a first attempt (so no wait can outlast a lease), keeps the
+ * lease alive through every other wait, and every write it makes for a batch names the lease generation it holds:
+ * a pump that lost its batch (frozen, starved) changes nothing and learns it with BatchLostError.
  */
 export class WavePump {
   private readonly workerId: string;
@@ -57,6 +78,8 @@ export class WavePump {
   private floor = 0;
   /** When this pump next looks for a batch whose lease expired. */
   private nextStaleCheckAt = 0;
+  /** When the lease of the batch in hand should be renewed (half of it left). */
+  private renewLeaseAt = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -86,14 +109,14 @@ export class WavePump {
         const wave = await this.loadWave(sql);
         if (!wave) return 'stopped';
         if (wave.generation !== this.job.generation) return 'superseded';
-        if (wave.state !== this.wantedState) return this.resolveLeftovers(runner, sql, wave);
-        const batch = await this.nextBatch(runner, sql, wave);
-        if (batch === 'drained') {
+        if (wave.state !== this.wantedState) return this.resolveLeftovers(sql, wave);
+        const next = await this.nextBatch(sql, wave);
+        if (next === 'drained') {
           await this.onDrained(sql, wave);
           return 'drained';
         }
-        if (batch === 'skipped_only') continue;
-        const result = await this.deliver(runner, sql, wave, batch);
+        if (next === 'stopped') return 'stopped';
+        const result = await this.deliver(sql, wave, next.batch, next.paced);
         if (result !== 'settled') return result;
       }
     } finally {
@@ -107,20 +130,22 @@ export class WavePump {
    * terminal outcome: the replay returns the stored answer, or applies exactly what was asked before the stop
    * (and a rollback then restores it). No new batch is ever claimed here.
    */
-  private async resolveLeftovers(runner: QueryRunner, sql: Sql, wave: WaveRuntime): Promise<PumpOutcome> {
+  private async resolveLeftovers(sql: Sql, wave: WaveRuntime): Promise<PumpOutcome> {
     if (this.job.kind !== 'forward' || !RESOLVING_STATES.includes(wave.state)) return 'stopped';
     for (;;) {
       const batch = await takeOverStaleBatch(sql, wave.id, 'forward', this.workerId, this.leaseMs());
       if (!batch) return 'stopped';
-      const result = await this.deliver(runner, sql, wave, batch);
+      this.leaseRenewed();
+      const result = await this.deliver(sql, wave, batch, false);
       if (result !== 'settled') return result;
     }
   }
 
-  /** Whether this batch may be sent now: the wave runs, or it is an attempted batch being resolved. */
-  private mayCall(state: string | undefined, batch: ClaimedBatch): boolean {
-    if (state === this.wantedState) return true;
-    return this.job.kind === 'forward' && batch.attempts > 0 && state !== undefined && RESOLVING_STATES.includes(state);
+  /** The wave states in which this batch may be sent: the wave runs, or it is an attempted batch being resolved. */
+  private allowedStates(batch: ClaimedBatch): string[] {
+    return this.job.kind === 'forward' && batch.attempts > 0
+      ? [this.wantedState, ...RESOLVING_STATES]
+      : [this.wantedState];
   }
 
   private loadWave(sql: Sql): Promise<WaveRuntime | null> {
@@ -141,39 +166,62 @@ export class WavePump {
     return Math.max(1, Math.min(wave.batchSize, maxItems, Math.floor(this.rate(wave) / 10) || 1));
   }
 
+  /** Waits for a slot in the global pace for `cost` accounts; false if `stillWanted` turned false meanwhile. */
+  private pace(wave: WaveRuntime, cost: number, stillWanted: () => Promise<boolean>): Promise<boolean> {
+    const caps = this.client.cachedCapabilities();
+    return this.throttle.acquire(
+      {
+        cost,
+        waveRate: this.rate(wave),
+        waveKey: `${wave.id}:${this.job.kind}`,
+        mailstoreRate: caps?.rateLimits.accountUpdatesPerSecond ?? 0,
+      },
+      stillWanted,
+    );
+  }
+
+  private async stillRunning(sql: Sql): Promise<boolean> {
+    if (this.signal?.aborted) return false;
+    const wave = await this.loadWave(sql);
+    return wave?.state === this.wantedState && wave.generation === this.job.generation;
+  }
+
+  /**
+   * The next batch: one whose lease expired (taken over, sent again as claimed), else a fresh claim made once the
+   * pace slot for a full batch has come, so a pump never holds members while it waits for the pace.
+   */
   private async nextBatch(
-    runner: QueryRunner,
     sql: Sql,
     wave: WaveRuntime,
-  ): Promise<ClaimedBatch | 'drained' | 'skipped_only'> {
-    const lease = this.leaseMs();
+  ): Promise<{ batch: ClaimedBatch; paced: boolean } | 'drained' | 'stopped'> {
     const stale = await this.takeOverStale(sql, wave.id);
-    if (stale) return stale;
-    if (this.job.kind === 'rollback') {
-      const claim = (floor: number) =>
-        claimRollbackBatch(sql, wave.id, this.batchSize(wave), this.workerId, lease, floor);
-      let batch = await claim(this.floor);
-      if (!batch && this.floor > 0) {
-        this.floor = 0;
-        batch = await claim(0);
+    if (stale) return { batch: stale, paced: false };
+    const size = this.batchSize(wave);
+    if (!(await this.pace(wave, size, () => this.stillRunning(sql)))) return 'stopped';
+    const lease = this.leaseMs();
+    const claim = async (floor: number): Promise<ClaimedBatch | null> => {
+      if (this.job.kind === 'rollback') {
+        const batch = await claimRollbackBatch(sql, wave.id, size, this.workerId, lease, floor);
+        if (batch) this.floor = batch.members[batch.members.length - 1].seq;
+        return batch;
       }
-      if (!batch) return (await this.takeOverStale(sql, wave.id, true)) ?? 'drained';
-      this.floor = batch.members[batch.members.length - 1].seq;
-      return batch;
-    }
-    let claim = await inTransaction(runner, () =>
-      claimForwardBatch(sql, wave, this.batchSize(wave), this.settings.incidentAt, this.workerId, lease, this.floor),
-    );
-    if (claim.claimed === 0 && this.floor > 0) {
-      // Members below the floor can pend again only after another pump's claim failed: look once from the start.
+      const result = await claimForwardBatch(sql, wave, size, this.workerId, lease, floor);
+      if (result.batch) this.floor = result.lastSeq;
+      return result.batch;
+    };
+    let batch = await claim(this.floor);
+    if (!batch && this.floor > 0) {
+      // Members below the floor can be claimable again only after another pump released a batch: look once from
+      // the start.
       this.floor = 0;
-      claim = await inTransaction(runner, () =>
-        claimForwardBatch(sql, wave, this.batchSize(wave), this.settings.incidentAt, this.workerId, lease),
-      );
+      batch = await claim(0);
     }
-    if (claim.claimed === 0) return (await this.takeOverStale(sql, wave.id, true)) ?? 'drained';
-    this.floor = claim.lastSeq;
-    return claim.batch ?? 'skipped_only';
+    if (batch) {
+      this.leaseRenewed();
+      return { batch, paced: true };
+    }
+    const left = await this.takeOverStale(sql, wave.id, true);
+    return left ? { batch: left, paced: true } : 'drained';
   }
 
   /**
@@ -185,65 +233,82 @@ export class WavePump {
     const now = Date.now();
     if (!force && now < this.nextStaleCheckAt) return null;
     this.nextStaleCheckAt = now + STALE_CHECK_INTERVAL_MS;
-    return takeOverStaleBatch(sql, waveId, this.job.kind, this.workerId, this.leaseMs());
+    const batch = await takeOverStaleBatch(sql, waveId, this.job.kind, this.workerId, this.leaseMs());
+    if (batch) this.leaseRenewed();
+    return batch;
   }
 
   private leaseMs(): number {
     return Math.max(this.settings.leaseMs, this.settings.requestTimeoutMs + 5000);
   }
 
-  /** Sends one batch until it has a definitive answer, or the wave stops. */
+  private leaseRenewed(extraMs = 0): void {
+    this.renewLeaseAt = Date.now() + extraMs + this.leaseMs() / 2;
+  }
+
+  /** Keeps the batch in hand ours through a wait: renewed once half of its lease has gone (fenced). */
+  private async keepLease(sql: Sql, batch: ClaimedBatch): Promise<void> {
+    if (Date.now() < this.renewLeaseAt) return;
+    await extendLease(sql, batch, this.leaseMs());
+    this.leaseRenewed();
+  }
+
+  /** Waits `ms` with the batch in hand: the lease is extended past the wait first. */
+  private async waitHolding(sql: Sql, batch: ClaimedBatch, ms: number): Promise<void> {
+    await extendLease(sql, batch, this.leaseMs() + ms);
+    this.leaseRenewed(ms);
+    await sleep(ms);
+  }
+
+  /** Sends one batch until it has a definitive answer, or the wave stops. `paced`: its pace slot has come. */
   private async deliver(
-    runner: QueryRunner,
     sql: Sql,
     wave: WaveRuntime,
     batch: ClaimedBatch,
+    paced: boolean,
   ): Promise<'settled' | PumpOutcome> {
-    let { items, options } = buildRequest(this.job.kind, wave.id, wave.protocols, batch.members);
-    const caps = this.client.cachedCapabilities();
     let failures = 0;
+    let changed = 0;
+    let needsPace = !paced;
     try {
       for (;;) {
-        // Waiting for the pace never counts as a retry attempt.
-        const acquired = await this.throttle.acquire(
-          {
-            cost: items.length,
-            waveRate: this.rate(wave),
-            waveKey: `${wave.id}:${this.job.kind}`,
-            mailstoreRate: caps?.rateLimits.accountUpdatesPerSecond ?? 0,
-            maxWaitMs: 1000,
-          },
-          async () => this.mayCall((await this.loadWave(sql))?.state, batch),
-        );
-        if (!acquired) return this.stopWith(runner, sql, batch);
+        // Waiting for the pace never counts as a retry attempt; the lease is kept alive meanwhile.
+        if (needsPace) {
+          const paced = await this.pace(wave, batch.members.length, async () => {
+            if (!this.allowedStates(batch).includes((await this.loadWave(sql))?.state ?? '')) return false;
+            await this.keepLease(sql, batch);
+            return true;
+          });
+          if (!paced) return this.stopWith(sql, batch);
+        }
+        needsPace = true;
         // A slot reserved before another pump's 429 must not be used inside that Retry-After.
         const blocked = await this.throttle.blockedMs();
         if (blocked > 0) {
-          await extendLease(sql, batch, this.workerId, this.leaseMs() + blocked);
-          await sleep(blocked);
+          await this.waitHolding(sql, batch, blocked);
           continue;
         }
-        const sent = await this.sendGuarded(sql, batch, () =>
-          this.client.batch(items, options, {
-            idempotencyKey: batch.idempotencyKey,
-            requestId: `${batch.idempotencyKey}#${batch.attempts + 1}`,
-          }),
-        );
-        if (sent === 'stopped') return this.stopWith(runner, sql, batch);
-        if (sent === 'blocked') continue; // the loop waits out the block before trying again
-        if ('held' in sent) {
-          // Held by support since the claim, before anything was sent: skipped as held, the rest goes on.
-          await inTransaction(runner, () => skipHeldMembers(sql, batch, sent.held));
-          if (!batch.members.length) return 'settled';
-          ({ items, options } = buildRequest(this.job.kind, wave.id, wave.protocols, batch.members));
+        const sent = await this.send(sql, wave, batch);
+        if (sent === 'stopped') return this.stopWith(sql, batch);
+        if (sent === 'nothing_to_send') return 'settled'; // every member was skipped at its permit
+        if (sent === 'busy' || sent === 'changed' || sent === 'late') {
+          // A command or an import holds a row the permit needs, an account changed under it, or the window was
+          // missed: ask again (the slot has been used; a missed window means the pump itself was late).
+          if (sent === 'changed' && ++changed < MAX_CHANGED_RETRIES) {
+            needsPace = false;
+            continue;
+          }
+          changed = 0;
+          needsPace = sent === 'late';
+          if (!needsPace) await sleep(BUSY_RETRY_MS);
           continue;
         }
         const { outcome, startedAt } = sent;
         if (outcome.kind === 'ok') {
           // One statement writes the answer and logs the call.
           const call = callRecord(startedAt, outcome);
-          if (this.job.kind === 'forward') await settleForward(sql, batch, this.workerId, outcome.value.results, call);
-          else await settleRollback(sql, batch, this.workerId, outcome.value.results, call);
+          if (this.job.kind === 'forward') await settleForward(sql, batch, outcome.value.results, call);
+          else await settleRollback(sql, batch, outcome.value.results, call);
           await this.throttle.reward();
           return 'settled';
         }
@@ -252,7 +317,8 @@ export class WavePump {
           // comes first, before any bookkeeping, so other dispatchers learn of it as early as possible.
           await this.throttle.penalize(retryAfterWithJitter(outcome.retryAfterMs / 1000, Math.random));
           await this.record(sql, batch, startedAt, outcome);
-          await extendLease(sql, batch, this.workerId, this.leaseMs() + outcome.retryAfterMs);
+          await extendLease(sql, batch, this.leaseMs() + outcome.retryAfterMs);
+          this.leaseRenewed(outcome.retryAfterMs);
           continue;
         }
         await this.record(sql, batch, startedAt, outcome);
@@ -267,9 +333,7 @@ export class WavePump {
             });
             return 'paused_unreachable';
           }
-          const wait = backoffMs(failures, { baseMs: 500, maxMs: 8000, random: Math.random });
-          await extendLease(sql, batch, this.workerId, this.leaseMs() + wait);
-          await sleep(wait);
+          await this.waitHolding(sql, batch, backoffMs(failures, { baseMs: 500, maxMs: 8000, random: Math.random }));
           continue;
         }
         // Permanent: 401/403 stop everything (never retried); anything else fails the batch's members.
@@ -283,8 +347,8 @@ export class WavePump {
         }
         const code = `http_${outcome.status}_${outcome.code}`.replace(/[^a-z0-9_.-]/gi, '_').slice(0, 64);
         const results = batch.members.map((m) => ({ account: m.login, status: 'invalid' as const, error: { code } }));
-        if (this.job.kind === 'forward') await settleForward(sql, batch, this.workerId, results);
-        else await settleRollback(sql, batch, this.workerId, results);
+        if (this.job.kind === 'forward') await settleForward(sql, batch, results);
+        else await settleRollback(sql, batch, results);
         return 'settled';
       }
     } catch (err) {
@@ -294,54 +358,45 @@ export class WavePump {
   }
 
   /**
-   * Re-checks the wave's state and starts the call while holding the wave's shared advisory lock. A command
-   * (pause, cancel, halt) takes the lock exclusively, so it waits until every dispatcher that saw "running"
-   * has its call on the wire, and no dispatcher can see "running" after the command committed. Three statements:
-   * the locks (before the check, so the check's snapshot is taken after any command that held them committed),
-   * the check and the attempt (durable before the call), the unlocks.
+   * Takes the batch's send permit and starts the call inside its window. The window is counted from before the
+   * permit's statement was sent (its deadline counts from the statement's start, which is later), so a call
+   * started within it starts before the deadline that commands wait for. A pump that finds the window gone (it
+   * was frozen or starved after the permit) withdraws the attempt and never starts that call.
    */
-  private async sendGuarded(
+  private async send(
     sql: Sql,
+    wave: WaveRuntime,
     batch: ClaimedBatch,
-    call: () => Promise<Outcome<BatchResult>>,
-  ): Promise<'stopped' | 'blocked' | { held: number[] } | { outcome: Outcome<BatchResult>; startedAt: Date }> {
-    // A first forward attempt also holds the hold lock shared: a support hold (exclusive) waits for it, and
-    // after the hold returns no batch containing that account can start (invariant 6).
-    const checkHolds = this.job.kind === 'forward' && batch.attempts === 0;
-    const locks = checkHolds
-      ? 'pg_advisory_lock_shared($1, hashtext($2)), pg_advisory_lock_shared($3, 0)'
-      : 'pg_advisory_lock_shared($1, hashtext($2)), $3::int';
-    await sql(`SELECT ${locks}`, [WAVE_LOCK_CLASS, batch.waveId, HOLD_LOCK_CLASS]);
-    let pending: Promise<Outcome<BatchResult>>;
-    let startedAt: Date;
-    try {
-      // Last look at the Retry-After block (another pump may have been throttled since our slot was reserved).
-      if ((await this.throttle.blockedMs()) > 0) return 'blocked';
-      const allowed = [
-        this.wantedState,
-        ...(this.job.kind === 'forward' && batch.attempts > 0 ? RESOLVING_STATES : []),
-      ];
-      const check = await markAttempt(sql, batch, this.workerId, this.leaseMs(), {
-        generation: this.job.generation,
-        allowedStates: allowed,
-        checkHolds,
-      });
-      if (check !== 'attempted') return check;
-      startedAt = new Date();
-      pending = call();
-      await Promise.race([pending, sleep(this.settings.guardMs)]);
-    } finally {
-      const unlocks = checkHolds
-        ? 'pg_advisory_unlock_shared($1, hashtext($2)), pg_advisory_unlock_shared($3, 0)'
-        : 'pg_advisory_unlock_shared($1, hashtext($2)), $3::int';
-      await sql(`SELECT ${unlocks}`, [WAVE_LOCK_CLASS, batch.waveId, HOLD_LOCK_CLASS]);
+  ): Promise<Exclude<PermitResult, 'granted'> | 'late' | { outcome: Outcome<BatchResult>; startedAt: Date }> {
+    const times = { leaseMs: this.leaseMs(), windowMs: this.settings.guardMs };
+    const askedAt = performance.now();
+    const permit =
+      this.job.kind === 'forward' && batch.attempts === 0
+        ? await permitFirstForward(sql, batch, wave, this.settings.incidentAt, times)
+        : await permitAttempt(
+            sql,
+            batch,
+            { generation: this.job.generation, allowedStates: this.allowedStates(batch) },
+            times,
+          );
+    if (permit !== 'granted') return permit;
+    this.leaseRenewed();
+    const { items, options } = buildRequest(this.job.kind, wave.id, wave.protocols, batch.members);
+    if (performance.now() - askedAt > this.settings.guardMs - SEND_MARGIN_MS) {
+      await withdrawAttempt(sql, batch);
+      return 'late';
     }
-    return { outcome: await pending, startedAt };
+    const startedAt = new Date();
+    const outcome = await this.client.batch(items, options, {
+      idempotencyKey: batch.idempotencyKey,
+      requestId: `${batch.idempotencyKey}#${batch.attempts}`,
+    });
+    return { outcome, startedAt };
   }
 
   /** The wave stopped while this batch waited: hand it back if it never left, else keep it (same key later). */
-  private async stopWith(runner: QueryRunner, sql: Sql, batch: ClaimedBatch): Promise<PumpOutcome> {
-    if (batch.attempts === 0) await inTransaction(runner, () => releaseBatch(sql, batch));
+  private async stopWith(sql: Sql, batch: ClaimedBatch): Promise<PumpOutcome> {
+    if (batch.attempts === 0) await releaseBatch(sql, batch);
     return 'stopped';
   }
 

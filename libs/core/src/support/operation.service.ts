@@ -12,7 +12,8 @@ import { AccountEntity, OperationEntity } from '@app/db';
 import { MailstoreClient, withRetries } from '@app/mailstore';
 import { QueueProducer } from '@app/queue';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
-import { applyCounters, HOLD_LOCK_CLASS } from '../engine/sql';
+import { waitForSendPermits } from '../engine/send-permit.repository';
+import { applyCounters, sqlOfDataSource } from '../engine/sql';
 import { recordCallRow } from './operation-calls';
 import { Throttle } from '../engine/throttle';
 
@@ -232,10 +233,7 @@ export class OperationService {
     actor: string,
   ): Promise<AccountEntity> {
     this.checkText(input);
-    return this.dataSource.transaction(async (m) => {
-      // Exclusive hold lock: waits for dispatchers between their hold check and their call, so once this returns
-      // no wave batch containing the account can start.
-      await m.query('SELECT pg_advisory_xact_lock($1, 0)', [HOLD_LOCK_CLASS]);
+    const held = await this.dataSource.transaction(async (m) => {
       const account = await m.findOne(AccountEntity, {
         where: { login: login.toLowerCase() },
         lock: { mode: 'pessimistic_write' },
@@ -261,6 +259,11 @@ export class OperationService {
       );
       return (await m.findOne(AccountEntity, { where: { id: account.id } }))!;
     });
+    // The account row's update conflicts with any send permit reading it (FOR SHARE): permits granted before the
+    // commit start their call within their window or never. Once this returns, no wave call containing the
+    // account can start (invariant 6).
+    if (hold) await waitForSendPermits(sqlOfDataSource(this.dataSource), { accountId: held.id });
+    return held;
   }
 
   private checkText(input: { reason: string; ticket: string }): void {

@@ -5,7 +5,8 @@ import { WaveEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
 import { IllegalTransitionError, NotFoundError } from '../errors';
 import { countRollback } from '../engine/rollback-batch.repository';
-import { audit, inTransaction, sqlOf, Sql, WAVE_LOCK_CLASS } from '../engine/sql';
+import { waitForSendPermits } from '../engine/send-permit.repository';
+import { audit, inTransaction, sqlOf, Sql } from '../engine/sql';
 import { advanceStep, cancelPending, freezeMembership } from './wave-membership.repository';
 import { validateWaveInput } from './wave-validation';
 import { CreateWaveInput, UpdateWaveInput, WAVE_DEFAULTS } from './wave.types';
@@ -36,8 +37,9 @@ type AfterCommit = (() => Promise<void>)[];
 
 /**
  * Every change of a wave's lifecycle, for ops (API), the scheduler, the ramp and the gates. Each command runs in
- * one transaction holding the wave's exclusive advisory lock: it waits for dispatchers that are between
- * "state checked" and "call started", so once a pause returns, no new call can start (invariant 3).
+ * one transaction holding the wave's row lock; a command that stops dispatch then waits for the send permits
+ * granted before its commit to pass their deadline, so once a pause returns no new call can start (invariant 3),
+ * and it never waits on a worker (a frozen one included).
  * Queue side effects (pumps, delayed jobs) are added after commit; if that fails the reconciler adds them.
  */
 @Injectable()
@@ -316,6 +318,11 @@ export class WaveCommandsService {
           await this.dataSource.query('ANALYZE wave_members');
         });
       }
+      if (t.to !== wave.state && (wave.state === 'running' || wave.state === 'rolling_back')) {
+        // Halt means halt: calls permitted before this commit start within their send window or never; the
+        // command answers once that window has passed (at most EngineSettings.guardMs), never waiting on a worker.
+        after.unshift(() => waitForSendPermits(sql, { waveId: id }));
+      }
       if (resumesDispatch) {
         const kind = t.to === 'running' ? 'forward' : 'rollback';
         after.push(() => this.addPumps(id, kind, generation, wave.concurrency));
@@ -331,7 +338,8 @@ export class WaveCommandsService {
     try {
       const sql = sqlOf(runner);
       const result = await inTransaction(runner, async () => {
-        await sql('SELECT pg_advisory_xact_lock($1, hashtext($2))', [WAVE_LOCK_CLASS, id]);
+        // The wave row's lock orders commands among themselves and with send permits (FOR SHARE NOWAIT: a permit
+        // never makes a command wait longer than its one statement, and fails rather than wait for a command).
         // NO KEY UPDATE, not UPDATE: pumps insert batch and counter rows that reference the wave (FOR KEY SHARE);
         // a full FOR UPDATE here would deadlock with a claim whose member rows this command then waits for.
         const [wave] = await sql<WaveRow>(

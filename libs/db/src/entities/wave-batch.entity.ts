@@ -43,6 +43,14 @@ export class WaveBatchEntity {
   @Column({ name: 'lease_until', type: 'timestamptz', nullable: true })
   leaseUntil!: Date | null;
 
+  /** Lease generation: 1 at the claim, +1 at each takeover; every worker write for the batch names it (fencing). */
+  @Column({ name: 'lease_gen', type: 'integer', default: 1 })
+  leaseGen!: number;
+
+  /** The current attempt's send permit: its call starts before this instant or not at all. */
+  @Column({ name: 'send_deadline', type: 'timestamptz', nullable: true })
+  sendDeadline!: Date | null;
+
   @Column({ type: 'jsonb', nullable: true })
   summary!: Record<string, unknown> | null;
 

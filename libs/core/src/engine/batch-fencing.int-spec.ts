@@ -1,0 +1,230 @@
+import { QueryRunner } from 'typeorm';
+import { countersFromTruth, createEngineHarness, EngineHarness } from '@app/testing';
+import { extendLease, releaseBatch, takeOverStaleBatch } from './batch-lease.repository';
+import { settleForward } from './batch-settle.repository';
+import { BatchLostError, ClaimedBatch } from './batch.types';
+import { claimForwardBatch } from './forward-batch.repository';
+import {
+  openPermitsMs,
+  permitAttempt,
+  permitFirstForward,
+  waitForSendPermits,
+  withdrawAttempt,
+} from './send-permit.repository';
+import { Sql, sqlOf } from './sql';
+
+const INCIDENT = new Date('2026-05-01T00:00:00Z');
+const TIMES = { leaseMs: 15_000, windowMs: 200 };
+
+/**
+ * The statements that keep a batch's record right whoever else touches it (issue 14), on a real PostgreSQL with no
+ * worker running: every write names the lease generation it holds, and the send permit decides eligibility on the
+ * accounts as they are when it commits, never waiting on a lock.
+ */
+describe('batch fencing and send permits (real PostgreSQL)', () => {
+  let h: EngineHarness;
+  let runner: QueryRunner;
+  let sql: Sql;
+  let next = 1;
+  const logins = (n: number) => Array.from({ length: n }, () => `user${next++}@example.test`);
+
+  beforeAll(async () => {
+    h = await createEngineHarness('fencing', { accounts: 2000 });
+    await h.importPopulation({ count: 2000, seed: 17, leakedShare: 0 });
+    runner = h.db.dataSource.createQueryRunner();
+    await runner.connect();
+    sql = sqlOf(runner);
+  });
+  afterAll(async () => {
+    await runner.release();
+    await h.close();
+  });
+
+  /** A started wave (no worker: nothing runs unless the test does it) and its runtime fields. */
+  async function runningWave(members: string[]) {
+    const w = await h.commands.create(
+      { name: 'fence', selector: { type: 'logins', logins: members }, protocols: ['imap'], ratePerSecond: 100 },
+      'ops:test',
+    );
+    await h.commands.start(w.id, 'ops:test');
+    const [row] = await sql<{ generation: number }>(`SELECT generation FROM waves WHERE id = $1`, [w.id]);
+    return { id: w.id, protocols: ['imap' as const], generation: row.generation, stepLimitSeq: null };
+  }
+  const claim = async (wave: Awaited<ReturnType<typeof runningWave>>, size: number, worker = 'w1') =>
+    (await claimForwardBatch(sql, wave, size, worker, TIMES.leaseMs)).batch!;
+  const expire = (batch: ClaimedBatch) =>
+    sql(`UPDATE wave_batches SET lease_until = now() - interval '1 second' WHERE id = $1`, [batch.id]);
+  const memberStates = async (waveId: string) =>
+    Object.fromEntries(
+      (
+        await sql<{ state: string; n: string }>(
+          `SELECT state, count(*) AS n FROM wave_members WHERE wave_id = $1 GROUP BY state`,
+          [waveId],
+        )
+      ).map((r) => [r.state, Number(r.n)]),
+    );
+
+  it('a pump that lost its batch to a takeover cannot release, renew or settle it', async () => {
+    const wave = await runningWave(logins(10));
+    const mine = await claim(wave, 10);
+    await expire(mine);
+    const theirs = (await takeOverStaleBatch(sql, wave.id, 'forward', 'w2', TIMES.leaseMs))!;
+    expect(theirs.fence).toBe(mine.fence + 1);
+    expect(await permitFirstForward(sql, theirs, wave, INCIDENT, TIMES)).toBe('granted');
+    await settleForward(
+      sql,
+      theirs,
+      theirs.members.map((m) => ({ account: m.login, status: 'applied' as const, protocols: { imap: true } })),
+    );
+
+    // The loser wakes up: every write of its own is refused and changes nothing.
+    await releaseBatch(sql, mine);
+    await expect(extendLease(sql, mine, TIMES.leaseMs)).rejects.toBeInstanceOf(BatchLostError);
+    await expect(
+      settleForward(
+        sql,
+        mine,
+        mine.members.map((m) => ({ account: m.login, status: 'applied' as const })),
+      ),
+    ).rejects.toBeInstanceOf(BatchLostError);
+    expect(await memberStates(wave.id)).toEqual({ enabled: 10 });
+    expect(await h.counters(wave.id)).toEqual(await countersFromTruth(h.db, wave.id));
+    expect((await h.counters(wave.id)).enabled).toBe(10);
+    const [b] = await sql<{ state: string; attempts: number }>(
+      `SELECT state, attempts FROM wave_batches WHERE id = $1`,
+      [mine.id],
+    );
+    expect(b).toEqual({ state: 'done', attempts: 1 });
+  });
+
+  it('a release by the owner hands never-sent members back, once', async () => {
+    const wave = await runningWave(logins(6));
+    const batch = await claim(wave, 6);
+    await releaseBatch(sql, batch);
+    await releaseBatch(sql, batch); // a second release (a retried statement) adds nothing
+    expect(await memberStates(wave.id)).toEqual({ pending: 6 });
+    expect(await h.counters(wave.id)).toEqual(await countersFromTruth(h.db, wave.id));
+  });
+
+  it('decides eligibility at the permit: an account leaked after the claim is skipped, not sent', async () => {
+    const members = logins(4);
+    const wave = await runningWave(members);
+    const batch = await claim(wave, 4);
+    await sql(`UPDATE accounts SET leaked = true, password_changed_at = NULL WHERE login = $1`, [members[1]]);
+    await sql(`UPDATE accounts SET held = true WHERE login = $1`, [members[2]]);
+    expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('granted');
+    expect(batch.members.map((m) => m.login)).toEqual([members[0], members[3]]);
+    const reasons = await sql<{ login: string; state: string; reason: string | null }>(
+      `SELECT a.login, m.state, m.reason FROM wave_members m JOIN accounts a ON a.id = m.account_id
+        WHERE m.wave_id = $1 ORDER BY m.seq`,
+      [wave.id],
+    );
+    expect(reasons).toEqual([
+      { login: members[0], state: 'in_flight', reason: null },
+      { login: members[1], state: 'skipped', reason: 'password_reset_required' },
+      { login: members[2], state: 'skipped', reason: 'held' },
+      { login: members[3], state: 'in_flight', reason: null },
+    ]);
+    const ledger = await sql<{ login: string; reason: string }>(
+      `SELECT login, reason FROM audit_log WHERE wave_id = $1 AND action = 'member.skipped' ORDER BY login`,
+      [wave.id],
+    );
+    expect(ledger.map((l) => l.reason).sort()).toEqual(['held', 'password_reset_required']);
+    expect(await h.counters(wave.id)).toEqual(await countersFromTruth(h.db, wave.id));
+  });
+
+  it('refuses the permit when an account changes between its read and its commit, and decides again', async () => {
+    const members = logins(3);
+    const wave = await runningWave(members);
+    const batch = await claim(wave, 3);
+    // An import commits right after the permit has read the accounts (from another connection).
+    let reads = 0;
+    const racing: Sql = async (text, params) => {
+      const rows = await sql(text, params);
+      if (text.includes('row_version') && reads++ === 0) {
+        await h.db.dataSource.query(`UPDATE accounts SET leaked = true WHERE login = $1`, [members[0]]);
+      }
+      return rows as never;
+    };
+    expect(await permitFirstForward(racing, batch, wave, INCIDENT, TIMES)).toBe('changed');
+    expect(await memberStates(wave.id)).toEqual({ in_flight: 3 }); // nothing written
+    expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('granted');
+    expect(batch.members.map((m) => m.login)).toEqual(members.slice(1));
+  });
+
+  it('never waits on a lock: a command holding the wave row makes the permit busy at once', async () => {
+    const wave = await runningWave(logins(3));
+    const batch = await claim(wave, 3);
+    const command = h.db.dataSource.createQueryRunner();
+    await command.connect();
+    try {
+      await command.startTransaction();
+      await command.query(`SELECT 1 FROM waves WHERE id = $1 FOR NO KEY UPDATE`, [wave.id]);
+      const t0 = Date.now();
+      expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('busy');
+      expect(Date.now() - t0).toBeLessThan(1000);
+      await command.query(`UPDATE waves SET state = 'paused', status_reason = 'ops' WHERE id = $1`, [wave.id]);
+      await command.commitTransaction();
+    } finally {
+      await command.release();
+    }
+    expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('stopped');
+  });
+
+  it('an account row being changed makes the permit busy, and nothing is written', async () => {
+    const members = logins(2);
+    const wave = await runningWave(members);
+    const batch = await claim(wave, 2);
+    const importer = h.db.dataSource.createQueryRunner();
+    await importer.connect();
+    try {
+      await importer.startTransaction();
+      await importer.query(`UPDATE accounts SET leaked = true WHERE login = $1`, [members[1]]);
+      expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('busy');
+      await importer.commitTransaction();
+    } finally {
+      await importer.release();
+    }
+    expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('granted');
+    expect(batch.members.map((m) => m.login)).toEqual([members[0]]);
+  });
+
+  it('a permit lasts one send window: commands wait for it, then nothing is open; a withdrawn one closes at once', async () => {
+    const members = logins(4);
+    const wave = await runningWave(members);
+    const batch = await claim(wave, 2);
+    expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('granted');
+    const open = await openPermitsMs(sql, { waveId: wave.id });
+    expect(open).toBeGreaterThan(0);
+    expect(open).toBeLessThanOrEqual(TIMES.windowMs);
+    const account = batch.members[0].accountId;
+    expect(await openPermitsMs(sql, { accountId: account })).toBeGreaterThan(0);
+    expect(await openPermitsMs(sql, 'forward')).toBeGreaterThan(0);
+    const t0 = Date.now();
+    await waitForSendPermits(sql, { waveId: wave.id });
+    expect(Date.now() - t0).toBeLessThanOrEqual(TIMES.windowMs + 100);
+    expect(await openPermitsMs(sql, { waveId: wave.id })).toBe(0);
+
+    // Missed window: the attempt is taken back (the batch is decided again at its next permit).
+    const other = await claim(wave, 2);
+    expect(await permitFirstForward(sql, other, wave, INCIDENT, TIMES)).toBe('granted');
+    await withdrawAttempt(sql, other);
+    expect(other.attempts).toBe(0);
+    expect(await openPermitsMs(sql, { waveId: wave.id })).toBe(0);
+    expect(await permitFirstForward(sql, other, wave, INCIDENT, TIMES)).toBe('granted');
+    expect(await permitAttempt(sql, other, { generation: wave.generation, allowedStates: ['running'] }, TIMES)).toBe(
+      'granted',
+    );
+    expect(other.attempts).toBe(2);
+  });
+
+  it('a permit of an older generation (before a pause and resume) is refused', async () => {
+    const wave = await runningWave(logins(2));
+    const batch = await claim(wave, 2);
+    await h.commands.pause(wave.id, 'ops:test');
+    await h.commands.resume(wave.id, 'ops:test');
+    expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('stopped');
+    await releaseBatch(sql, batch);
+    expect(await memberStates(wave.id)).toEqual({ pending: 2 });
+  });
+});

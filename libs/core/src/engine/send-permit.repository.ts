@@ -1,0 +1,268 @@
+import { decideEligibility, hasActiveOverride, Protocol, settleDelta, SkipReason } from '@app/domain';
+import { BatchLostError, BatchMember, ClaimedBatch } from './batch.types';
+import { counterParams, Sql } from './sql';
+
+/*
+ * The send permit: the one statement, committed synchronously, after which a worker may start a batch's call, and
+ * before whose deadline it must have started it (or not start it at all). It checks, under row locks taken with
+ * NOWAIT (a permit never waits for anybody, so nobody waits for a frozen worker):
+ *  - the wave is in a state that allows the call, in the pump's generation (FOR SHARE of the wave row: a command
+ *    that stops the wave either commits first, and the permit sees it, or waits for this one statement);
+ *  - the batch is still this worker's (its lease generation, `fence`);
+ *  - on a first forward attempt, every eligibility rule (held, leaked and not reset, override, already enabled),
+ *    decided by the domain's `decideEligibility` on the account rows as they are now: the statement only commits
+ *    if none of those rows changed since they were read (xmin) and it holds them FOR SHARE until it commits. An
+ *    import or a hold that changes one of them either commits before (the permit is refused and decided again) or
+ *    waits for it; members found ineligible end `skipped` with their reason in the same statement.
+ * A command that must stop calls (pause, halt, cancel, hold, an import) commits, then waits until the last permit
+ * granted before it has passed its deadline (`waitForSendPermits`): never on a worker, at most the send window.
+ */
+
+/** What a permit attempt gave. `busy`: a row it needs is being changed right now (retry shortly). */
+export type PermitResult = 'granted' | 'stopped' | 'busy' | 'changed' | 'nothing_to_send';
+
+/** PostgreSQL's lock_not_available (NOWAIT found the row locked). */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+function isLockNotAvailable(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string } };
+  return e?.code === LOCK_NOT_AVAILABLE || e?.driverError?.code === LOCK_NOT_AVAILABLE;
+}
+
+async function orBusy<T>(statement: () => Promise<T>): Promise<T | 'busy'> {
+  try {
+    return await statement();
+  } catch (err) {
+    if (isLockNotAvailable(err)) return 'busy';
+    throw err;
+  }
+}
+
+interface PermitTimes {
+  /** The lease after the permit: it must outlast the call and its settle. */
+  leaseMs: number;
+  /** The send window: the call starts within this long of the statement's start, or not at all. */
+  windowMs: number;
+}
+
+interface AccountRow {
+  seq: number;
+  account_id: string;
+  login: string;
+  leaked: boolean;
+  password_changed_at: Date | null;
+  held: boolean;
+  override_reason: string | null;
+  override_ticket: string | null;
+  imap_enabled: boolean;
+  pop3_enabled: boolean;
+  mailstore_version: number | null;
+  row_version: string;
+}
+
+/**
+ * The first attempt of a forward batch: reads its members' accounts, decides eligibility, and in one statement
+ * takes the permit, records the prior state of the eligible members (the request is built from it, now and on
+ * every retry) and ends the others as skipped with their reason (ledger rows and counters included). On success
+ * `batch.members` is the eligible ones, with their prior state; `nothing_to_send` when none is eligible (the batch
+ * is closed). Throws BatchLostError when the batch is no longer this worker's.
+ */
+export async function permitFirstForward(
+  sql: Sql,
+  batch: ClaimedBatch,
+  wave: { protocols: Protocol[]; generation: number },
+  incidentAt: Date,
+  times: PermitTimes,
+): Promise<PermitResult> {
+  const rows = await sql<AccountRow>(
+    `SELECT m.seq, a.id AS account_id, a.login, a.leaked, a.password_changed_at, a.held, a.override_reason,
+            a.override_ticket, a.imap_enabled, a.pop3_enabled, a.mailstore_version, a.xmin::text AS row_version
+       FROM wave_members m JOIN accounts a ON a.id = m.account_id
+      WHERE m.wave_id = $1 AND m.seq = ANY($2::int[])
+      ORDER BY m.seq`,
+    [batch.waveId, batch.members.map((m) => m.seq)],
+  );
+  const eligible: BatchMember[] = [];
+  const reasons: (SkipReason | null)[] = [];
+  for (const row of rows) {
+    const decision = decideEligibility(
+      {
+        leaked: row.leaked,
+        passwordChangedAt: row.password_changed_at,
+        held: row.held,
+        overrideActive: hasActiveOverride({ overrideReason: row.override_reason, overrideTicket: row.override_ticket }),
+        imap: row.imap_enabled,
+        pop3: row.pop3_enabled,
+      },
+      wave.protocols,
+      incidentAt,
+    );
+    reasons.push(decision.eligible ? null : decision.reason);
+    if (decision.eligible) {
+      eligible.push({
+        seq: row.seq,
+        accountId: Number(row.account_id),
+        login: row.login,
+        priorImap: row.imap_enabled,
+        priorPop3: row.pop3_enabled,
+        version: row.mailstore_version,
+      });
+    }
+  }
+  const skipped = reasons.filter((r): r is SkipReason => r !== null);
+  const counters = counterParams(settleDelta(skipped.map((reason) => ({ state: 'skipped' as const, reason }))));
+  const result = await orBusy(() =>
+    sql<{ callable: boolean; current: boolean; attempted: boolean }>(
+      `WITH w AS (SELECT 1 FROM waves WHERE id = $1 AND generation = $2 AND state = 'running' FOR SHARE NOWAIT),
+       seen AS (
+         SELECT a.id FROM accounts a JOIN unnest($3::bigint[], $4::text[]) AS s(id, x) ON a.id = s.id
+          WHERE a.xmin::text = s.x FOR SHARE OF a NOWAIT),
+       go AS (SELECT EXISTS (SELECT 1 FROM w) AND (SELECT count(*) FROM seen) = $5 AS ok),
+       attempt AS (
+         UPDATE wave_batches
+            SET attempts = attempts + CASE WHEN $6::int > 0 THEN 1 ELSE 0 END, size = $6,
+                state = CASE WHEN $6::int > 0 THEN 'claimed' ELSE 'done' END,
+                completed_at = CASE WHEN $6::int > 0 THEN NULL ELSE now() END,
+                lease_until = now() + ($7 || ' milliseconds')::interval,
+                send_deadline = CASE WHEN $6::int > 0 THEN now() + ($8 || ' milliseconds')::interval END
+          WHERE id = $9 AND state = 'claimed' AND lease_gen = $10 AND attempts = 0 AND (SELECT ok FROM go)
+          RETURNING id),
+       v AS (SELECT * FROM unnest($11::int[], $12::text[], $13::bool[], $14::bool[], $15::int[], $16::bigint[],
+                                  $17::text[]) AS v(seq, reason, imap, pop3, version, a, l)),
+       members AS (
+         UPDATE wave_members m
+            SET state = CASE WHEN v.reason IS NULL THEN 'in_flight' ELSE 'skipped' END, reason = v.reason,
+                done_at = CASE WHEN v.reason IS NULL THEN NULL ELSE now() END,
+                batch_id = CASE WHEN v.reason IS NULL THEN m.batch_id END,
+                prior_imap = v.imap, prior_pop3 = v.pop3, prior_version = v.version
+           FROM v WHERE m.wave_id = $1 AND m.seq = v.seq AND EXISTS (SELECT 1 FROM attempt) RETURNING 1),
+       ledger AS (
+         INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason)
+         SELECT 'engine', 'member.skipped', $1, v.a, v.l, v.reason FROM v
+          WHERE v.reason IS NOT NULL AND EXISTS (SELECT 1 FROM attempt) RETURNING 1),
+       counted AS (
+         INSERT INTO wave_counters (wave_id, name, value)
+         SELECT $1, t.n, t.c FROM unnest($18::text[], $19::bigint[]) AS t(n, c)
+          -- the other writes first: the hot counter rows are locked last, until the commit
+          WHERE EXISTS (SELECT 1 FROM attempt) AND (SELECT count(*) FROM members) + (SELECT count(*) FROM ledger) >= 0
+         ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value)
+       SELECT EXISTS (SELECT 1 FROM w) AS callable, (SELECT ok FROM go) AS current,
+              EXISTS (SELECT 1 FROM attempt) AS attempted`,
+      [
+        batch.waveId,
+        wave.generation,
+        rows.map((r) => r.account_id),
+        rows.map((r) => r.row_version),
+        rows.length,
+        eligible.length,
+        String(times.leaseMs),
+        String(times.windowMs),
+        batch.id,
+        batch.fence,
+        rows.map((r) => r.seq),
+        reasons,
+        rows.map((r) => r.imap_enabled),
+        rows.map((r) => r.pop3_enabled),
+        rows.map((r) => r.mailstore_version),
+        rows.map((r) => r.account_id),
+        rows.map((r) => r.login),
+        counters.names,
+        counters.values,
+      ],
+    ),
+  );
+  if (result === 'busy') return 'busy';
+  const [row] = result;
+  if (!row.callable) return 'stopped';
+  if (!row.current) return 'changed';
+  if (!row.attempted) throw new BatchLostError(batch.id);
+  batch.members = eligible;
+  if (!eligible.length) return 'nothing_to_send';
+  batch.attempts++;
+  return 'granted';
+}
+
+/**
+ * Any other attempt (a forward retry, which must resend the recorded body unchanged, or a rollback batch): the
+ * wave allows the call and the batch is still ours; the attempt is counted and the permit's deadline set.
+ */
+export async function permitAttempt(
+  sql: Sql,
+  batch: ClaimedBatch,
+  wave: { generation: number; allowedStates: readonly string[] },
+  times: PermitTimes,
+): Promise<Exclude<PermitResult, 'changed' | 'nothing_to_send'>> {
+  const result = await orBusy(() =>
+    sql<{ callable: boolean; attempted: boolean }>(
+      `WITH w AS (SELECT 1 FROM waves WHERE id = $1 AND generation = $2 AND state = ANY($3::text[]) FOR SHARE NOWAIT),
+       attempt AS (
+         UPDATE wave_batches SET attempts = attempts + 1, lease_until = now() + ($4 || ' milliseconds')::interval,
+                send_deadline = now() + ($5 || ' milliseconds')::interval
+          WHERE id = $6 AND state = 'claimed' AND lease_gen = $7 AND EXISTS (SELECT 1 FROM w)
+          RETURNING id)
+       SELECT EXISTS (SELECT 1 FROM w) AS callable, EXISTS (SELECT 1 FROM attempt) AS attempted`,
+      [
+        batch.waveId,
+        wave.generation,
+        wave.allowedStates,
+        String(times.leaseMs),
+        String(times.windowMs),
+        batch.id,
+        batch.fence,
+      ],
+    ),
+  );
+  if (result === 'busy') return 'busy';
+  const [row] = result;
+  if (!row.callable) return 'stopped';
+  if (!row.attempted) throw new BatchLostError(batch.id);
+  batch.attempts++;
+  return 'granted';
+}
+
+/**
+ * The worker missed its send window (it was stopped or starved between the permit and the call): the call was
+ * never started, so the attempt is taken back and the batch decided again at its next permit. Fenced: if the
+ * batch was taken over meanwhile, nothing changes (the new owner resends it under the same key).
+ */
+export async function withdrawAttempt(sql: Sql, batch: ClaimedBatch): Promise<void> {
+  const rows = await sql(
+    `UPDATE wave_batches SET attempts = attempts - 1, send_deadline = NULL
+      WHERE id = $1 AND state = 'claimed' AND lease_gen = $2 AND attempts > 0 RETURNING id`,
+    [batch.id, batch.fence],
+  );
+  if (!rows.length) throw new BatchLostError(batch.id);
+  batch.attempts--;
+}
+
+/** Whose outstanding send permits a command waits for. */
+export type PermitScope = { waveId: string } | { accountId: number } | 'forward';
+
+/**
+ * How long until the last send permit granted so far in `scope` has passed its deadline (0 when none is open).
+ * Called by a command after its commit: no permit can be granted in its scope from then on, so once this has
+ * elapsed no call that the command forbids can start.
+ */
+export async function openPermitsMs(sql: Sql, scope: PermitScope): Promise<number> {
+  const remaining = `GREATEST(0, EXTRACT(EPOCH FROM max(b.send_deadline) - clock_timestamp()) * 1000)::float8 AS ms`;
+  const open = `b.state = 'claimed' AND b.send_deadline > clock_timestamp()`;
+  const [row] =
+    scope === 'forward'
+      ? await sql<{ ms: number | null }>(`SELECT ${remaining} FROM wave_batches b WHERE b.kind = 'forward' AND ${open}`)
+      : 'waveId' in scope
+        ? await sql<{ ms: number | null }>(`SELECT ${remaining} FROM wave_batches b WHERE b.wave_id = $1 AND ${open}`, [
+            scope.waveId,
+          ])
+        : await sql<{ ms: number | null }>(
+            `SELECT ${remaining} FROM wave_members m JOIN wave_batches b ON b.id = m.batch_id
+              WHERE m.account_id = $1 AND m.state = 'in_flight' AND ${open}`,
+            [scope.accountId],
+          );
+  return Math.ceil(Number(row?.ms ?? 0));
+}
+
+/** Waits until no send permit granted before now in `scope` can still start a call (at most one send window). */
+export async function waitForSendPermits(sql: Sql, scope: PermitScope): Promise<void> {
+  const ms = await openPermitsMs(sql, scope);
+  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,82 @@
+import { createTestRedis, TestRedis } from '@app/testing';
+import { RESERVE_HORIZON_MS, Throttle } from './throttle';
+
+/**
+ * The global pace in a real Redis: slots are spaced cost/rate apart, never reserved beyond the horizon, and a
+ * Redis that lost the pace's state (FLUSHALL, a restart without persistence) starts its next slot after every slot
+ * reserved before the loss, so the pace cannot double (issue 14: 161 % of the rate in the second after a wipe).
+ */
+describe('Throttle (real Redis)', () => {
+  let redis: TestRedis;
+  let n = 0;
+  beforeAll(async () => {
+    redis = await createTestRedis('throttle');
+  });
+  afterAll(async () => {
+    await redis.cleanup();
+  });
+
+  /** The slot's start on the local clock (Redis runs on this machine: the same clock). */
+  async function reserveAt(t: Throttle, waveKey: string, cost: number, rate: number) {
+    const asked = Date.now();
+    const r = await t.reserve({ cost, waveRate: rate, waveKey, mailstoreRate: 0 });
+    return { ...r, startsAt: asked + r.waitMs };
+  }
+  const wipe = async () => {
+    const keys = await redis.client.keys(`${redis.prefix}:throttle:*`);
+    if (keys.length) await redis.client.del(...keys);
+  };
+
+  it('spaces slots cost/rate apart and never reserves beyond the horizon', async () => {
+    const t = new Throttle(redis.client, redis.prefix);
+    const key = `spacing-${n++}`;
+    // A bucket with no state starts at the horizon (slots may have been reserved up to there before it was lost).
+    const initial = await reserveAt(t, key, 10, 200); // 50 ms a slot
+    expect(initial.reserved).toBe(true);
+    expect(initial.waitMs).toBeGreaterThanOrEqual(RESERVE_HORIZON_MS - 5);
+    await new Promise((resolve) => setTimeout(resolve, initial.waitMs));
+    const first = await reserveAt(t, key, 10, 200);
+    const second = await reserveAt(t, key, 10, 200);
+    expect(first.reserved && second.reserved).toBe(true);
+    expect(second.startsAt - first.startsAt).toBeGreaterThanOrEqual(45);
+    expect(second.startsAt - first.startsAt).toBeLessThanOrEqual(60);
+    let last = second;
+    for (let i = 0; i < 20; i++) {
+      const r = await reserveAt(t, key, 10, 200);
+      if (!r.reserved) break;
+      expect(r.waitMs).toBeLessThanOrEqual(RESERVE_HORIZON_MS + 1);
+      last = r;
+    }
+    expect(last.startsAt - first.startsAt).toBeGreaterThanOrEqual(150); // several slots fit in the horizon
+  });
+
+  it('after a wipe, the first slot starts after every slot reserved before it', async () => {
+    const t = new Throttle(redis.client, redis.prefix);
+    const key = `wipe-${n++}`;
+    const before: number[] = [];
+    const initial = await reserveAt(t, key, 20, 400); // 50 ms a slot: the horizon holds about five
+    await new Promise((resolve) => setTimeout(resolve, initial.waitMs));
+    for (;;) {
+      const r = await reserveAt(t, key, 20, 400);
+      if (!r.reserved) break;
+      before.push(r.startsAt);
+    }
+    expect(before.length).toBeGreaterThanOrEqual(3);
+    await wipe();
+    const after = await reserveAt(t, key, 20, 400);
+    expect(after.reserved).toBe(true);
+    // Slots are starts: the first after the wipe is no earlier than the last before it (2 ms of clock rounding).
+    expect(after.startsAt).toBeGreaterThanOrEqual(Math.max(...before) - 2);
+  });
+
+  it('a 429 blocks every caller for Retry-After and halves the pace, which recovers by steps', async () => {
+    const t = new Throttle(redis.client, redis.prefix);
+    expect(await t.penalize(300)).toBe(0.5);
+    expect(await t.blockedMs()).toBeGreaterThan(200);
+    const r = await reserveAt(t, `blocked-${n++}`, 1, 1000);
+    expect(r.waitMs).toBeGreaterThan(200);
+    await new Promise((resolve) => setTimeout(resolve, 320));
+    expect(await t.blockedMs()).toBe(0);
+    expect(await t.reward()).toBeCloseTo(0.55, 5);
+  });
+});
