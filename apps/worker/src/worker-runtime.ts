@@ -58,7 +58,7 @@ export async function startWorker(
   const settings = {
     incidentAt: new Date(config.INCIDENT_AT),
     leaseMs: config.BATCH_LEASE_MS,
-    guardMs: 200,
+    sendWindowMs: 200,
     maxConsecutiveFailures: 5,
     requestTimeoutMs: config.MAILSTORE_TIMEOUT_MS,
   };

@@ -31,6 +31,7 @@ describe('schema and migrations (real PostgreSQL)', () => {
       'accounts',
       'api_keys',
       'audit_log',
+      'eligibility_epoch',
       'mailstore_calls',
       'operations',
       'schema_migrations',

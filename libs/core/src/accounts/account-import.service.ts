@@ -7,7 +7,7 @@ import { DataSource } from 'typeorm';
 import { AccountRow, checkHeader, parseAccountLine, RowError } from '@app/domain';
 import { ImportFileError, ImportOptions, ImportReport } from './account-import.types';
 import { splitLines } from './line-splitter';
-import { waitForSendPermits } from '../engine/send-permit.repository';
+import { BUMP_ELIGIBILITY_EPOCH, waitForSendPermits } from '../engine/send-permit.repository';
 import { sqlOfDataSource } from '../engine/sql';
 
 const COPY_CHUNK_ROWS = 2000;
@@ -110,6 +110,9 @@ export class AccountImportService {
         unchanged: goodRows - inserted - updated,
         durationMs: 0,
       };
+      // Changed accounts may have become ineligible (leaked, password not reset): permits decided before this
+      // are refused from now on. At the end, so the row is held only briefly before the commit.
+      if (updated > 0) await client.query(BUMP_ELIGIBILITY_EPOCH);
       await client.query(`INSERT INTO audit_log (actor, action, detail) VALUES ($1, 'accounts.imported', $2)`, [
         options.actor ?? 'cli',
         JSON.stringify({ partial, lines, valid: goodRows, rejected, inserted, updated, unchanged: report.unchanged }),

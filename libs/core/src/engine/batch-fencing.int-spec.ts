@@ -5,6 +5,7 @@ import { settleForward } from './batch-settle.repository';
 import { BatchLostError, ClaimedBatch } from './batch.types';
 import { claimForwardBatch } from './forward-batch.repository';
 import {
+  bumpEligibilityEpoch,
   openPermitsMs,
   permitAttempt,
   permitFirstForward,
@@ -12,6 +13,7 @@ import {
   withdrawAttempt,
 } from './send-permit.repository';
 import { Sql, sqlOf } from './sql';
+import { OperationService } from '../support/operation.service';
 
 const INCIDENT = new Date('2026-05-01T00:00:00Z');
 const TIMES = { leaseMs: 15_000, windowMs: 200 };
@@ -25,6 +27,7 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
   let h: EngineHarness;
   let runner: QueryRunner;
   let sql: Sql;
+  let support: OperationService;
   let next = 1;
   const logins = (n: number) => Array.from({ length: n }, () => `user${next++}@example.test`);
 
@@ -34,6 +37,7 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     runner = h.db.dataSource.createQueryRunner();
     await runner.connect();
     sql = sqlOf(runner);
+    support = new OperationService(h.db.dataSource, h.producer, INCIDENT);
   });
   afterAll(async () => {
     await runner.release();
@@ -133,16 +137,16 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     expect(await h.counters(wave.id)).toEqual(await countersFromTruth(h.db, wave.id));
   });
 
-  it('refuses the permit when an account changes between its read and its commit, and decides again', async () => {
+  it('refuses the permit when a hold commits between its read and its commit, and decides again', async () => {
     const members = logins(3);
     const wave = await runningWave(members);
     const batch = await claim(wave, 3);
-    // An import commits right after the permit has read the accounts (from another connection).
+    // Support holds an account right after the permit has read the accounts (another connection).
     let reads = 0;
     const racing: Sql = async (text, params) => {
       const rows = await sql(text, params);
-      if (text.includes('row_version') && reads++ === 0) {
-        await h.db.dataSource.query(`UPDATE accounts SET leaked = true WHERE login = $1`, [members[0]]);
+      if (text.includes('eligibility_epoch WHERE id = 1) AS epoch') && reads++ === 0) {
+        await support.setHold(members[0], true, { reason: 'fraud check', ticket: 'SEC-1' }, 'support:test');
       }
       return rows as never;
     };
@@ -150,6 +154,12 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     expect(await memberStates(wave.id)).toEqual({ in_flight: 3 }); // nothing written
     expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('granted');
     expect(batch.members.map((m) => m.login)).toEqual(members.slice(1));
+    const [held] = await sql<{ state: string; reason: string }>(
+      `SELECT m.state, m.reason FROM wave_members m JOIN accounts a ON a.id = m.account_id
+        WHERE m.wave_id = $1 AND a.login = $2`,
+      [wave.id, members[0]],
+    );
+    expect(held).toEqual({ state: 'skipped', reason: 'held' });
   });
 
   it('never waits on a lock: a command holding the wave row makes the permit busy at once', async () => {
@@ -171,7 +181,7 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('stopped');
   });
 
-  it('an account row being changed makes the permit busy, and nothing is written', async () => {
+  it('an import being committed makes the permit busy, and nothing is written', async () => {
     const members = logins(2);
     const wave = await runningWave(members);
     const batch = await claim(wave, 2);
@@ -180,7 +190,9 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     try {
       await importer.startTransaction();
       await importer.query(`UPDATE accounts SET leaked = true WHERE login = $1`, [members[1]]);
+      await bumpEligibilityEpoch(sqlOf(importer));
       expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('busy');
+      expect(await memberStates(wave.id)).toEqual({ in_flight: 2 });
       await importer.commitTransaction();
     } finally {
       await importer.release();

@@ -10,10 +10,11 @@ import { counterParams, Sql } from './sql';
  *    that stops the wave either commits first, and the permit sees it, or waits for this one statement);
  *  - the batch is still this worker's (its lease generation, `fence`);
  *  - on a first forward attempt, every eligibility rule (held, leaked and not reset, override, already enabled),
- *    decided by the domain's `decideEligibility` on the account rows as they are now: the statement only commits
- *    if none of those rows changed since they were read (xmin) and it holds them FOR SHARE until it commits. An
- *    import or a hold that changes one of them either commits before (the permit is refused and decided again) or
- *    waits for it; members found ineligible end `skipped` with their reason in the same statement.
+ *    decided by the domain's `decideEligibility` on the accounts as they are now. Every change that can make an
+ *    account ineligible (a hold, an import) adds one to `eligibility_epoch` in its transaction; the permit read the
+ *    epoch with the accounts and commits only if it is unchanged, holding its row FOR SHARE NOWAIT for its one
+ *    statement. Such a change therefore either commits first (the permit is refused and decided again) or waits
+ *    for this statement. Members found ineligible end `skipped` with their reason in the same statement.
  * A command that must stop calls (pause, halt, cancel, hold, an import) commits, then waits until the last permit
  * granted before it has passed its deadline (`waitForSendPermits`): never on a worker, at most the send window.
  */
@@ -57,7 +58,7 @@ interface AccountRow {
   imap_enabled: boolean;
   pop3_enabled: boolean;
   mailstore_version: number | null;
-  row_version: string;
+  epoch: string;
 }
 
 /**
@@ -76,7 +77,8 @@ export async function permitFirstForward(
 ): Promise<PermitResult> {
   const rows = await sql<AccountRow>(
     `SELECT m.seq, a.id AS account_id, a.login, a.leaked, a.password_changed_at, a.held, a.override_reason,
-            a.override_ticket, a.imap_enabled, a.pop3_enabled, a.mailstore_version, a.xmin::text AS row_version
+            a.override_ticket, a.imap_enabled, a.pop3_enabled, a.mailstore_version,
+            (SELECT epoch FROM eligibility_epoch WHERE id = 1) AS epoch
        FROM wave_members m JOIN accounts a ON a.id = m.account_id
       WHERE m.wave_id = $1 AND m.seq = ANY($2::int[])
       ORDER BY m.seq`,
@@ -114,21 +116,19 @@ export async function permitFirstForward(
   const result = await orBusy(() =>
     sql<{ callable: boolean; current: boolean; attempted: boolean }>(
       `WITH w AS (SELECT 1 FROM waves WHERE id = $1 AND generation = $2 AND state = 'running' FOR SHARE NOWAIT),
-       seen AS (
-         SELECT a.id FROM accounts a JOIN unnest($3::bigint[], $4::text[]) AS s(id, x) ON a.id = s.id
-          WHERE a.xmin::text = s.x FOR SHARE OF a NOWAIT),
-       go AS (SELECT EXISTS (SELECT 1 FROM w) AND (SELECT count(*) FROM seen) = $5 AS ok),
+       seen AS (SELECT 1 FROM eligibility_epoch WHERE id = 1 AND epoch = $3 FOR SHARE NOWAIT),
+       go AS (SELECT EXISTS (SELECT 1 FROM w) AND EXISTS (SELECT 1 FROM seen) AS ok),
        attempt AS (
          UPDATE wave_batches
-            SET attempts = attempts + CASE WHEN $6::int > 0 THEN 1 ELSE 0 END, size = $6,
-                state = CASE WHEN $6::int > 0 THEN 'claimed' ELSE 'done' END,
-                completed_at = CASE WHEN $6::int > 0 THEN NULL ELSE now() END,
-                lease_until = now() + ($7 || ' milliseconds')::interval,
-                send_deadline = CASE WHEN $6::int > 0 THEN now() + ($8 || ' milliseconds')::interval END
-          WHERE id = $9 AND state = 'claimed' AND lease_gen = $10 AND attempts = 0 AND (SELECT ok FROM go)
+            SET attempts = attempts + CASE WHEN $4::int > 0 THEN 1 ELSE 0 END, size = $4,
+                state = CASE WHEN $4::int > 0 THEN 'claimed' ELSE 'done' END,
+                completed_at = CASE WHEN $4::int > 0 THEN NULL ELSE now() END,
+                lease_until = now() + ($5 || ' milliseconds')::interval,
+                send_deadline = CASE WHEN $4::int > 0 THEN now() + ($6 || ' milliseconds')::interval END
+          WHERE id = $7 AND state = 'claimed' AND lease_gen = $8 AND attempts = 0 AND (SELECT ok FROM go)
           RETURNING id),
-       v AS (SELECT * FROM unnest($11::int[], $12::text[], $13::bool[], $14::bool[], $15::int[], $16::bigint[],
-                                  $17::text[]) AS v(seq, reason, imap, pop3, version, a, l)),
+       v AS (SELECT * FROM unnest($9::int[], $10::text[], $11::bool[], $12::bool[], $13::int[], $14::bigint[],
+                                  $15::text[]) AS v(seq, reason, imap, pop3, version, a, l)),
        members AS (
          UPDATE wave_members m
             SET state = CASE WHEN v.reason IS NULL THEN 'in_flight' ELSE 'skipped' END, reason = v.reason,
@@ -142,7 +142,7 @@ export async function permitFirstForward(
           WHERE v.reason IS NOT NULL AND EXISTS (SELECT 1 FROM attempt) RETURNING 1),
        counted AS (
          INSERT INTO wave_counters (wave_id, name, value)
-         SELECT $1, t.n, t.c FROM unnest($18::text[], $19::bigint[]) AS t(n, c)
+         SELECT $1, t.n, t.c FROM unnest($16::text[], $17::bigint[]) AS t(n, c)
           -- the other writes first: the hot counter rows are locked last, until the commit
           WHERE EXISTS (SELECT 1 FROM attempt) AND (SELECT count(*) FROM members) + (SELECT count(*) FROM ledger) >= 0
          ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value)
@@ -151,9 +151,7 @@ export async function permitFirstForward(
       [
         batch.waveId,
         wave.generation,
-        rows.map((r) => r.account_id),
-        rows.map((r) => r.row_version),
-        rows.length,
+        rows[0]?.epoch ?? '-1',
         eligible.length,
         String(times.leaseMs),
         String(times.windowMs),
@@ -234,6 +232,18 @@ export async function withdrawAttempt(sql: Sql, batch: ClaimedBatch): Promise<vo
   if (!rows.length) throw new BatchLostError(batch.id);
   batch.attempts--;
 }
+
+/**
+ * Marks a change that can make accounts ineligible (a hold, an import that marks accounts leaked), in the caller's
+ * transaction: every permit decided on the accounts as they were before is refused from now on, and permits
+ * being decided wait for the commit (busy). Call it last in the transaction: it is held until the commit.
+ */
+export async function bumpEligibilityEpoch(sql: Sql): Promise<void> {
+  await sql(BUMP_ELIGIBILITY_EPOCH);
+}
+
+/** The statement itself, for a caller on a raw pg client (the import's COPY transaction). */
+export const BUMP_ELIGIBILITY_EPOCH = `UPDATE eligibility_epoch SET epoch = epoch + 1 WHERE id = 1`;
 
 /** Whose outstanding send permits a command waits for. */
 export type PermitScope = { waveId: string } | { accountId: number } | 'forward';

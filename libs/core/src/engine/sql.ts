@@ -1,7 +1,7 @@
 import { DataSource, QueryRunner } from 'typeorm';
 import { CounterDelta } from '@app/domain';
 
-/** A connection-bound query function: pumps hold one connection for their advisory locks. */
+/** A connection-bound query function: a pump runs its statements on one connection of its own. */
 export type Sql = <T = Record<string, unknown>>(text: string, params?: unknown[]) => Promise<T[]>;
 
 export function sqlOf(runner: QueryRunner): Sql {

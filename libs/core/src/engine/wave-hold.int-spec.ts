@@ -3,7 +3,7 @@ import { OperationService } from '../support/operation.service';
 
 /**
  * Invariant 6 while a wave runs: once a support hold returns, no wave call containing that account starts,
- * even for a batch claimed before the hold (the send guard re-checks holds under the hold lock).
+ * even for a batch claimed before the hold (the send permit decides holds in the statement that commits the send).
  */
 describe('support holds during a running wave (real services)', () => {
   let h: EngineHarness;

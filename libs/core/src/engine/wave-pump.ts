@@ -24,7 +24,7 @@ export interface EngineSettings {
    * The send window: a call starts within this long of its permit's statement, or not at all (the attempt is
    * withdrawn). A command that stops a wave waits at most this long after its commit for calls already permitted.
    */
-  guardMs: number;
+  sendWindowMs: number;
   /** Consecutive retryable failures (5xx, timeouts, resets) of one batch before the wave pauses as unreachable. */
   maxConsecutiveFailures: number;
   /** Request timeout of the mailstore client (the lease must outlast one attempt). */
@@ -368,7 +368,7 @@ export class WavePump {
     wave: WaveRuntime,
     batch: ClaimedBatch,
   ): Promise<Exclude<PermitResult, 'granted'> | 'late' | { outcome: Outcome<BatchResult>; startedAt: Date }> {
-    const times = { leaseMs: this.leaseMs(), windowMs: this.settings.guardMs };
+    const times = { leaseMs: this.leaseMs(), windowMs: this.settings.sendWindowMs };
     const askedAt = performance.now();
     const permit =
       this.job.kind === 'forward' && batch.attempts === 0
@@ -382,7 +382,7 @@ export class WavePump {
     if (permit !== 'granted') return permit;
     this.leaseRenewed();
     const { items, options } = buildRequest(this.job.kind, wave.id, wave.protocols, batch.members);
-    if (performance.now() - askedAt > this.settings.guardMs - SEND_MARGIN_MS) {
+    if (performance.now() - askedAt > this.settings.sendWindowMs - SEND_MARGIN_MS) {
       await withdrawAttempt(sql, batch);
       return 'late';
     }

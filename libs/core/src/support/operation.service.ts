@@ -12,7 +12,7 @@ import { AccountEntity, OperationEntity } from '@app/db';
 import { MailstoreClient, withRetries } from '@app/mailstore';
 import { QueueProducer } from '@app/queue';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
-import { waitForSendPermits } from '../engine/send-permit.repository';
+import { bumpEligibilityEpoch, waitForSendPermits } from '../engine/send-permit.repository';
 import { applyCounters, sqlOfDataSource } from '../engine/sql';
 import { recordCallRow } from './operation-calls';
 import { Throttle } from '../engine/throttle';
@@ -257,6 +257,8 @@ export class OperationService {
           JSON.stringify({ held: hold }),
         ],
       );
+      // Last, so it is held only until the commit: permits decided before it are refused from now on.
+      if (hold) await bumpEligibilityEpoch((text, params) => m.query(text, params));
       return (await m.findOne(AccountEntity, { where: { id: account.id } }))!;
     });
     // The account row's update conflicts with any send permit reading it (FOR SHARE): permits granted before the

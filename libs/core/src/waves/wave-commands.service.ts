@@ -320,7 +320,7 @@ export class WaveCommandsService {
       }
       if (t.to !== wave.state && (wave.state === 'running' || wave.state === 'rolling_back')) {
         // Halt means halt: calls permitted before this commit start within their send window or never; the
-        // command answers once that window has passed (at most EngineSettings.guardMs), never waiting on a worker.
+        // command answers once that window has passed (at most EngineSettings.sendWindowMs), never waiting on a worker.
         after.unshift(() => waitForSendPermits(sql, { waveId: id }));
       }
       if (resumesDispatch) {
