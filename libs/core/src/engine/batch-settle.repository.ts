@@ -229,7 +229,9 @@ const ACCOUNTS_CTE = `accounts_seen AS (
        UPDATE accounts a
           SET imap_enabled = COALESCE(v.ni, a.imap_enabled), pop3_enabled = COALESCE(v.np, a.pop3_enabled),
               mailstore_version = COALESCE(v.rv, a.mailstore_version), state_observed_at = now(), updated_at = now()
-         FROM v WHERE a.id = v.a AND v.known AND EXISTS (SELECT 1 FROM fin) RETURNING 1)`;
+         FROM v WHERE a.id = v.a AND v.known AND EXISTS (SELECT 1 FROM fin)
+          -- never back in time: a support change answered with a later version may have been written first
+          AND (v.rv IS NULL OR a.mailstore_version IS NULL OR a.mailstore_version <= v.rv) RETURNING 1)`;
 
 /**
  * Makes the counters' CTE wait for the others. The order in which PostgreSQL runs a statement's data-modifying

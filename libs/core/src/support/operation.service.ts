@@ -13,7 +13,7 @@ import { MailstoreClient, withRetries } from '@app/mailstore';
 import { QueueProducer } from '@app/queue';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { bumpEligibilityEpoch, waitForSendPermits } from '../engine/send-permit.repository';
-import { applyCounters, sqlOfDataSource } from '../engine/sql';
+import { applyCounters, Sql, sqlOfDataSource } from '../engine/sql';
 import { recordCallRow } from './operation-calls';
 import { Throttle } from '../engine/throttle';
 
@@ -89,6 +89,8 @@ export class OperationService {
           [account.id, input.reason, input.ticket, actor],
         );
       }
+      const overrideEnded = kind === 'disable' && view.overrideActive;
+      if (overrideEnded) await endOverride((t, p) => m.query(t, p), account.id);
       const saved = await m.save(
         m.create(OperationEntity, {
           accountId: account.id,
@@ -113,7 +115,7 @@ export class OperationService {
           input.reason,
           input.ticket,
           JSON.stringify({ imap: account.imapEnabled, pop3: account.pop3Enabled, held: account.held }),
-          JSON.stringify({ protocols, overrides: decision.overrides }),
+          JSON.stringify({ protocols, overrides: decision.overrides, ...(overrideEnded ? { overrideEnded } : {}) }),
         ],
       );
       return saved;
@@ -257,6 +259,8 @@ export class OperationService {
           JSON.stringify({ held: hold }),
         ],
       );
+      // A hold also ends a support override of the leaked-password rule (it does not come back with the unhold).
+      if (hold && hasActiveOverride(account)) await endOverride((t, p) => m.query(t, p), account.id);
       // Last, so it is held only until the commit: permits decided before it are refused from now on.
       if (hold) await bumpEligibilityEpoch((text, params) => m.query(text, params));
       return (await m.findOne(AccountEntity, { where: { id: account.id } }))!;
@@ -280,6 +284,14 @@ export class OperationService {
   }
 }
 
+/** Thrown (so the job is retried later) while an earlier operation on the same account is not finished. */
+export class EarlierOperationPendingError extends Error {
+  constructor(operationId: string, earlierId: string) {
+    super(`operation ${operationId} waits for the earlier operation ${earlierId} on the same account`);
+    this.name = 'EarlierOperationPendingError';
+  }
+}
+
 /**
  * Runs one queued operation in the worker: priority slot in the global pace, one PATCH with the operation's own
  * idempotency key (the same on every retry), then the outcome, the account's new state and the audit row.
@@ -295,6 +307,14 @@ export class OperationRunner {
     const repo = this.dataSource.getRepository(OperationEntity);
     const op = await repo.findOne({ where: { id: operationId } });
     if (!op || op.state === 'succeeded' || op.state === 'failed') return 'already_done';
+    // Support's changes to one account apply in the order they were asked (an enable then a re-block must end
+    // blocked): an operation waits, by its job's retries, until every earlier one on the account is finished.
+    const [earlier] = await this.dataSource.query<{ id: string }[]>(
+      `SELECT id FROM operations
+        WHERE account_id = $1 AND state IN ('queued', 'running') AND (created_at, id) < ($2, $3) LIMIT 1`,
+      [op.accountId, op.createdAt, op.id],
+    );
+    if (earlier) throw new EarlierOperationPendingError(op.id, earlier.id);
     await repo.update({ id: op.id }, { state: 'running', attempts: op.attempts + 1, updatedAt: new Date() });
     if (!this.client.cachedCapabilities()) await this.client.capabilities();
     const caps = this.client.cachedCapabilities();
@@ -350,9 +370,11 @@ export class OperationRunner {
       }
       if (outcome.kind === 'ok') {
         const v = outcome.value;
+        // Never back in time: a wave's answer with a later version may have been written first.
         await m.query(
           `UPDATE accounts SET imap_enabled = COALESCE($2, imap_enabled), pop3_enabled = COALESCE($3, pop3_enabled),
-                  mailstore_version = $4, state_observed_at = now(), updated_at = now() WHERE id = $1`,
+                  mailstore_version = $4, state_observed_at = now(), updated_at = now()
+            WHERE id = $1 AND (mailstore_version IS NULL OR mailstore_version <= $4)`,
           [op.accountId, v.protocols.imap ?? null, v.protocols.pop3 ?? null, v.version],
         );
         await m.query(
@@ -399,4 +421,17 @@ export class OperationRunner {
       return 'failed' as const;
     });
   }
+}
+
+/**
+ * Ends a support override of `password_reset_required` (support re-blocked or held the account): later waves hold
+ * the account back again. Makes permits decided before it invalid (eligibility epoch), in the caller's transaction.
+ */
+async function endOverride(sql: Sql, accountId: number): Promise<void> {
+  await sql(
+    `UPDATE accounts SET override_reason = NULL, override_ticket = NULL, override_by = NULL, override_at = NULL,
+            version = version + 1, updated_at = now() WHERE id = $1`,
+    [accountId],
+  );
+  await bumpEligibilityEpoch(sql);
 }
