@@ -6,6 +6,7 @@ import { OperationRollback1764310000000 } from './1764310000000-operation-rollba
 import { WaveMembersWithoutFk1764320000000 } from './1764320000000-wave-members-without-fk';
 import { RollbackWithoutQueueing1764330000000 } from './1764330000000-rollback-without-queueing';
 import { BatchFencing1764340000000 } from './1764340000000-batch-fencing';
+import { PumpSlots1764350000000 } from './1764350000000-pump-slots';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   WaveMembersWithoutFk1764320000000,
   RollbackWithoutQueueing1764330000000,
   BatchFencing1764340000000,
+  PumpSlots1764350000000,
 ];

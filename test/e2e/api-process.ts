@@ -94,7 +94,8 @@ export async function startApiProcess(env: Record<string, string>): Promise<ApiP
     child,
     lines,
     stop: async () => {
-      if (child.exitCode !== null) return;
+      // Exited on its own, or killed by a signal (SIGKILL in a test): nothing to wait for.
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);

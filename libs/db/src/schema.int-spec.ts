@@ -39,6 +39,7 @@ describe('schema and migrations (real PostgreSQL)', () => {
       'wave_batches',
       'wave_counters',
       'wave_members',
+      'wave_pump_slots',
       'waves',
     ]);
   });

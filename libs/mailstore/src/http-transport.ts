@@ -1,7 +1,8 @@
-import { Pool } from 'undici';
+import { Dispatcher, Pool } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import { retryable, type RetryableCode, type RetryableOutcome } from './outcome';
 import { parseJson } from './response-guards';
+import { SendByOption, sendByInterceptor, SendWindowMissedError } from './send-by.interceptor';
 
 export interface TransportOptions {
   /** Origin and base path, e.g. http://127.0.0.1:8025/v1. */
@@ -19,6 +20,8 @@ export interface TransportRequest {
   headers: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
+  /** Written before this instant (`performance.now()` clock) or not at all (see send-by.interceptor.ts). */
+  sendBy?: number;
 }
 
 export type TransportResult =
@@ -31,6 +34,8 @@ export type TransportResult =
  */
 export class HttpTransport {
   private readonly pool: Pool;
+  /** The pool with the send-by check in front. */
+  private readonly dispatcher: Dispatcher;
   private readonly basePath: string;
 
   constructor(private readonly options: TransportOptions) {
@@ -42,6 +47,7 @@ export class HttpTransport {
       headersTimeout: options.requestTimeoutMs,
       bodyTimeout: options.requestTimeoutMs,
     });
+    this.dispatcher = this.pool.compose(sendByInterceptor);
   }
 
   async send(req: TransportRequest): Promise<TransportResult> {
@@ -55,13 +61,15 @@ export class HttpTransport {
     const started = performance.now();
     const latency = () => Math.round(performance.now() - started);
     try {
-      const res = await this.pool.request({
+      const options: Dispatcher.RequestOptions & SendByOption = {
         method: req.method,
         path: this.basePath + req.path,
         headers: req.headers,
         body: req.body,
         signal,
-      });
+        sendBy: req.sendBy,
+      };
+      const res = await this.dispatcher.request(options);
       const declared = Number(res.headers['content-length']);
       if (Number.isFinite(declared) && declared > this.options.maxResponseBytes) {
         res.body.destroy();
@@ -80,6 +88,7 @@ export class HttpTransport {
       const body = parseJson(Buffer.concat(chunks).toString('utf8'));
       return { type: 'response', status: res.statusCode, headers: res.headers, body, latencyMs: latency() };
     } catch (err) {
+      if (err instanceof SendWindowMissedError) return failure('send_window_missed', false, err.message, latency());
       if (req.signal?.aborted) return failure('aborted', isWrite, 'aborted by the caller', latency());
       if (deadline.signal.aborted) {
         return failure('timeout', isWrite, `no complete answer within ${this.options.requestTimeoutMs} ms`, latency());

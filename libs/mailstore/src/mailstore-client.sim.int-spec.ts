@@ -203,3 +203,53 @@ describe('MailstoreClient against the simulator: contract paths', () => {
     expect(sim.calls().map((c) => c.status)).toEqual([401, 403]);
   });
 });
+
+describe('sendBy: written before the instant or not at all', () => {
+  it('a request whose send window has passed never reaches the mailstore, and says so', async () => {
+    const { sim, client } = await setup();
+    await client.capabilities();
+    const late = await client.batch(
+      [{ account: U1, protocols: { imap: true } }],
+      {},
+      {
+        idempotencyKey: 'send-by-late',
+        sendBy: performance.now() - 1,
+      },
+    );
+    expect(late).toMatchObject({ kind: 'retryable', code: 'send_window_missed', outcomeUnknown: false });
+    expect(sim.calls().filter((c) => c.endpoint === 'batch')).toEqual([]);
+    expect(sim.account(U1)!.protocols.imap).toBe(false);
+
+    const onTime = await client.batch(
+      [{ account: U1, protocols: { imap: true } }],
+      {},
+      {
+        idempotencyKey: 'send-by-on-time',
+        sendBy: performance.now() + 5_000,
+      },
+    );
+    expect(onTime.kind).toBe('ok');
+    expect(sim.calls().filter((c) => c.endpoint === 'batch')).toHaveLength(1);
+    expect(sim.account(U1)!.protocols.imap).toBe(true);
+  });
+
+  it('is checked when the request is written, not when it is asked for (a wait for a connection counts)', async () => {
+    // One connection, held by a slow call: the second request waits for it and its window passes meanwhile.
+    const { sim, client } = await setup({}, { connections: 1 });
+    await client.capabilities();
+    sim.setFaults({ latencyMs: 300, endpoints: ['batch'] });
+    const slow = client.batch([{ account: U2, protocols: { imap: true } }], {}, { idempotencyKey: 'send-by-slow' });
+    const queued = await client.batch(
+      [{ account: U3, protocols: { imap: true } }],
+      {},
+      {
+        idempotencyKey: 'send-by-queued',
+        sendBy: performance.now() + 100,
+      },
+    );
+    expect((await slow).kind).toBe('ok');
+    expect(queued).toMatchObject({ kind: 'retryable', code: 'send_window_missed' });
+    expect(sim.calls().filter((c) => c.idempotencyKey === 'send-by-queued')).toEqual([]);
+    expect(sim.account(U3)!.protocols.imap).toBe(false);
+  });
+});

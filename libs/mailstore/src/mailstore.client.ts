@@ -195,6 +195,7 @@ export class MailstoreClient {
       headers,
       body: req.body === undefined ? undefined : JSON.stringify(req.body),
       signal: opts.signal,
+      sendBy: opts.sendBy,
     });
     if (result.type === 'failure') return result.outcome;
 

@@ -117,6 +117,11 @@ export interface CallOptions {
   requestId?: string;
   /** Aborts pacing wait and the HTTP exchange; the outcome is then `retryable`/`aborted`. */
   signal?: AbortSignal;
+  /**
+   * The request is written before this instant (`performance.now()` clock) or not at all: the outcome is then
+   * `retryable`/`send_window_missed`, and nothing left the machine.
+   */
+  sendBy?: number;
 }
 
 /** Every write carries a key; reuse it on every retry of the same logical operation. */

@@ -54,7 +54,9 @@ export type RetryableCode =
   | 'connection_refused'
   | 'protocol_error'
   /** The caller's AbortSignal fired (shutdown, deadline): not retried by withRetries. */
-  | 'aborted';
+  | 'aborted'
+  /** The request was not written before the caller's `sendBy` (it never left): not retried by withRetries. */
+  | 'send_window_missed';
 
 /** Retry with backoff and the same key. */
 export interface RetryableOutcome {

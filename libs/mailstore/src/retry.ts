@@ -68,7 +68,8 @@ export async function withRetries<T>(call: () => Promise<Outcome<T>>, policy: Re
     let waitMs: number;
     if (outcome.kind === 'retryable') {
       attemptsUsed++;
-      if (outcome.code === 'aborted' || attemptsUsed >= maxAttempts) return outcome;
+      if (outcome.code === 'aborted' || outcome.code === 'send_window_missed' || attemptsUsed >= maxAttempts)
+        return outcome;
       const ceiling = Math.min(maxBackoffMs, baseBackoffMs * 2 ** (attemptsUsed - 1));
       waitMs = Math.round(unit(random) * ceiling);
     } else {

@@ -12,7 +12,8 @@ import {
   waitForSendPermits,
   withdrawAttempt,
 } from './send-permit.repository';
-import { Sql, sqlOf } from './sql';
+import { holdPumpSlot, releasePumpSlot, renewPumpSlot } from './pump-slot.repository';
+import { Sql, sqlOf, sqlOfDataSource } from './sql';
 import { OperationService } from '../support/operation.service';
 
 const INCIDENT = new Date('2026-05-01T00:00:00Z');
@@ -238,5 +239,45 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('stopped');
     await releaseBatch(sql, batch);
     expect(await memberStates(wave.id)).toEqual({ pending: 2 });
+  });
+
+  it('one pump per slot: a second pump waits for the slot, and a pump that lost it cannot renew it', async () => {
+    const wave = await runningWave(logins(1));
+    const slot = (holder: string) => ({ waveId: wave.id, kind: 'forward' as const, slot: 3, holder });
+    expect(await holdPumpSlot(sql, slot('a'), 10_000)).toBe(0);
+    expect(await holdPumpSlot(sql, slot('a'), 10_000)).toBe(0); // already ours: renewed
+    const busy = await holdPumpSlot(sql, slot('b'), 10_000);
+    expect(busy).toBeGreaterThan(9_000);
+    expect(await renewPumpSlot(sql, slot('b'), 10_000)).toBe(false);
+    await releasePumpSlot(sql, slot('b')); // not b's: nothing happens
+    expect(await holdPumpSlot(sql, slot('b'), 10_000)).toBeGreaterThan(0);
+    await releasePumpSlot(sql, slot('a'));
+    expect(await holdPumpSlot(sql, slot('b'), 10_000)).toBe(0);
+    // b is frozen past its lease: c takes the slot, and b learns it at its next renewal.
+    await sql(`UPDATE wave_pump_slots SET lease_until = now() - interval '1 second' WHERE wave_id = $1`, [wave.id]);
+    expect(await holdPumpSlot(sql, slot('c'), 10_000)).toBe(0);
+    expect(await renewPumpSlot(sql, slot('b'), 10_000)).toBe(false);
+    expect(await renewPumpSlot(sql, slot('c'), 10_000)).toBe(true);
+  });
+
+  it('a pause answers only once the permits granted before it are closed, a repeated (noop) pause too', async () => {
+    const wave = await runningWave(logins(2));
+    const batch = await claim(wave, 2);
+    expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('granted');
+    // Whichever answers, the permit must be closed by then (read on another connection at that moment).
+    const openWhenAnswered = (p: Promise<{ noop: boolean }>) =>
+      p.then(async (a) => ({
+        noop: a.noop,
+        open: await openPermitsMs(sqlOfDataSource(h.db.dataSource), { waveId: wave.id }),
+      }));
+    const first = openWhenAnswered(h.commands.pause(wave.id, 'ops:a'));
+    const second = openWhenAnswered(h.commands.pause(wave.id, 'ops:b')); // finds it paused: noop
+    const answers = await Promise.all([first, second]);
+    expect(answers.sort((x, y) => Number(x.noop) - Number(y.noop))).toEqual([
+      { noop: false, open: 0 },
+      { noop: true, open: 0 },
+    ]);
+    const again = await h.commands.pause(wave.id, 'ops:c');
+    expect(again.noop).toBe(true);
   });
 });

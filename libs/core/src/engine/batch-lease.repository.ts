@@ -12,7 +12,8 @@ import { counterParams, Sql } from './sql';
 /**
  * Hands back a batch that was never sent (paused or halted before its first attempt): members pend again,
  * the key is retired unused. If the wave was cancelled or is being rolled back meanwhile, the members end as
- * cancelled instead (cancel already turned every other pending member into cancelled). A batch that may have
+ * cancelled instead, each with a `member.cancelled` ledger row (cancel already turned every other pending member
+ * into cancelled, counted in its own audit row). A batch that may have
  * reached the mailstore is never released: it keeps its key.
  *
  * One statement, fenced: it changes anything only if the batch is still claimed by this lease generation and was
@@ -37,13 +38,18 @@ export async function releaseBatch(sql: Sql, batch: ClaimedBatch): Promise<void>
                 reason = CASE WHEN w.resumable THEN NULL ELSE 'wave_stopped' END,
                 done_at = CASE WHEN w.resumable THEN NULL ELSE now() END
            FROM w, fin WHERE m.wave_id = $1 AND m.batch_id = fin.id AND m.state = 'in_flight'
+         RETURNING m.account_id),
+       ledger AS (
+         INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason)
+         SELECT 'engine', 'member.cancelled', $1, a.id, a.login, 'wave_stopped'
+           FROM members r JOIN accounts a ON a.id = r.account_id, w WHERE NOT w.resumable
          RETURNING 1),
        counted AS (
          INSERT INTO wave_counters (wave_id, name, value)
          SELECT $1, t.n, t.c * (SELECT count(*) FROM members)
            FROM w, unnest(CASE WHEN w.resumable THEN $4::text[] ELSE $6::text[] END,
                           CASE WHEN w.resumable THEN $5::bigint[] ELSE $7::bigint[] END) AS t(n, c)
-          WHERE (SELECT count(*) FROM members) > 0
+          WHERE (SELECT count(*) FROM members) + (SELECT count(*) FROM ledger) > 0
          ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value)
        SELECT 1`,
       [batch.waveId, batch.id, batch.fence, r.names, r.values, c.names, c.values],

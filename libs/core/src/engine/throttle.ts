@@ -166,12 +166,24 @@ export class Throttle {
 
   /** Waits for a slot (re-asking at most every maxWaitMs); returns false if `stillWanted` turns false meanwhile. */
   async acquire(req: ReserveRequest, stillWanted: () => Promise<boolean> | boolean = () => true): Promise<boolean> {
+    const startsAt = await this.book(req, stillWanted);
+    if (startsAt === null) return false;
+    await sleepUntil(startsAt);
+    return true;
+  }
+
+  /**
+   * Reserves a slot (re-asking at most every maxWaitMs while none is free) and returns when it starts, on the
+   * `performance.now()` clock, at most the horizon ahead; null if `stillWanted` turned false meanwhile. Lets the
+   * caller prepare its call while the slot comes (then `sleepUntil` it), so the call starts on time.
+   */
+  async book(req: ReserveRequest, stillWanted: () => Promise<boolean> | boolean = () => true): Promise<number | null> {
     for (;;) {
+      const asked = performance.now();
       const r = await this.reserve(req);
-      const wait = r.reserved ? r.waitMs : Math.min(r.waitMs, this.maxWait(req));
-      if (wait > 0) await sleep(wait);
-      if (r.reserved) return true;
-      if (!(await stillWanted())) return false;
+      if (r.reserved) return asked + r.waitMs;
+      await sleep(Math.min(r.waitMs, this.maxWait(req)));
+      if (!(await stillWanted())) return null;
     }
   }
 
@@ -198,4 +210,10 @@ export class Throttle {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Sleeps until `at` on the `performance.now()` clock (at once if it has passed). */
+export async function sleepUntil(at: number): Promise<void> {
+  const ms = at - performance.now();
+  if (ms > 0) await sleep(ms);
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
 import { backoffMs, retryAfterWithJitter } from '@app/domain';
@@ -9,9 +10,10 @@ import { CallRecord, recordCall, settleForward, settleRollback } from './batch-s
 import { BatchLostError, buildRequest, ClaimedBatch, WaveRuntime } from './batch.types';
 import { claimForwardBatch } from './forward-batch.repository';
 import { claimRollbackBatch, rollbackLeft } from './rollback-batch.repository';
+import { holdPumpSlot, PumpSlot, releasePumpSlot, renewPumpSlot } from './pump-slot.repository';
 import { PermitResult, permitAttempt, permitFirstForward, withdrawAttempt } from './send-permit.repository';
 import { Sql, sqlOf } from './sql';
-import { sleep, Throttle } from './throttle';
+import { ReserveRequest, sleep, sleepUntil, Throttle } from './throttle';
 import { loadWaveRuntime, readCounters, readDrainState } from './wave-runtime.repository';
 import { WaveVerifier } from './wave-verifier';
 
@@ -63,12 +65,12 @@ const MAX_CHANGED_RETRIES = 5;
 const SEND_MARGIN_MS = 10;
 
 /**
- * One concurrency slot of a wave: waits for its slot in the global pace, then claims a batch, takes the batch's
- * send permit (state, ownership and every eligibility rule checked in the statement that commits the attempt),
+ * One concurrency slot of a wave: books its slot in the global pace (at most 250 ms ahead), claims a batch while
+ * the slot comes, takes the batch's send permit (state, ownership and every eligibility rule checked in the statement that commits the attempt),
  * starts the call within the permit's window, writes the answer, and goes on until the wave is drained, stopped,
  * or a newer generation took over. It returns an outcome; it throws only to be retried.
  *
- * It never holds a batch while it waits for the pace of a first attempt (so no wait can outlast a lease), keeps the
+ * It holds a fresh batch only from its booked slot's horizon on (so no pace wait can outlast a lease), keeps the
  * lease alive through every other wait, and every write it makes for a batch names the lease generation it holds:
  * a pump that lost its batch (frozen, starved) changes nothing and learns it with BatchLostError.
  */
@@ -80,6 +82,10 @@ export class WavePump {
   private nextStaleCheckAt = 0;
   /** When the lease of the batch in hand should be renewed (half of it left). */
   private renewLeaseAt = 0;
+  /** This pump's concurrency slot, held by a lease in PostgreSQL (one pump per slot, whatever the queue does). */
+  private readonly slot: PumpSlot;
+  /** When the slot's lease should be renewed. */
+  private renewSlotAt = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -92,7 +98,10 @@ export class WavePump {
     jobId: string,
     private readonly signal?: AbortSignal,
   ) {
-    this.workerId = `${hostname()}/${process.pid}/${jobId}`;
+    // Unique per pump run (the same job may run twice in one process after its lock was lost): it names the
+    // holder of the slot and of every batch this pump claims.
+    this.workerId = `${hostname()}/${process.pid}/${jobId}/${randomBytes(4).toString('hex')}`;
+    this.slot = { waveId: job.waveId, kind: job.kind, slot: job.slot, holder: this.workerId };
   }
 
   private get wantedState(): string {
@@ -104,12 +113,15 @@ export class WavePump {
     await runner.connect();
     try {
       const sql = sqlOf(runner);
+      const held = await this.holdSlot(sql);
+      if (held !== 'held') return held;
       for (;;) {
         if (this.signal?.aborted) return 'stopped';
+        if (!(await this.keepSlot(sql))) return 'superseded';
         const wave = await this.loadWave(sql);
         if (!wave) return 'stopped';
         if (wave.generation !== this.job.generation) return 'superseded';
-        if (wave.state !== this.wantedState) return this.resolveLeftovers(sql, wave);
+        if (wave.state !== this.wantedState) return await this.resolveLeftovers(sql, wave);
         const next = await this.nextBatch(sql, wave);
         if (next === 'drained') {
           await this.onDrained(sql, wave);
@@ -120,8 +132,38 @@ export class WavePump {
         if (result !== 'settled') return result;
       }
     } finally {
+      // Best effort: if the connection is gone, the slot's lease expires by itself.
+      await releasePumpSlot(sqlOf(runner), this.slot).catch(() => undefined);
       await runner.release();
     }
+  }
+
+  /**
+   * Waits until this pump holds its slot: another pump of the same slot (a job added again after a Redis wipe, a
+   * frozen worker's) may still run it; the slot is free when that one exits or its lease expires.
+   */
+  private async holdSlot(sql: Sql): Promise<'held' | 'stopped' | 'superseded'> {
+    for (;;) {
+      if (this.signal?.aborted) return 'stopped';
+      const busyMs = await holdPumpSlot(sql, this.slot, this.leaseMs());
+      if (busyMs === 0) {
+        this.renewSlotAt = Date.now() + this.leaseMs() / 2;
+        return 'held';
+      }
+      const wave = await this.loadWave(sql);
+      if (!wave) return 'stopped';
+      if (wave.generation !== this.job.generation) return 'superseded';
+      if (wave.state !== this.wantedState && !RESOLVING_STATES.includes(wave.state)) return 'stopped';
+      await sleep(Math.min(busyMs, STALE_CHECK_INTERVAL_MS));
+    }
+  }
+
+  /** Keeps the slot's lease alive (past `extraMs` of a coming wait); false if another pump took the slot. */
+  private async keepSlot(sql: Sql, extraMs = 0): Promise<boolean> {
+    if (extraMs === 0 && Date.now() < this.renewSlotAt) return true;
+    if (!(await renewPumpSlot(sql, this.slot, this.leaseMs() + extraMs))) return false;
+    this.renewSlotAt = Date.now() + extraMs + this.leaseMs() / 2;
+    return true;
   }
 
   /**
@@ -166,29 +208,27 @@ export class WavePump {
     return Math.max(1, Math.min(wave.batchSize, maxItems, Math.floor(this.rate(wave) / 10) || 1));
   }
 
-  /** Waits for a slot in the global pace for `cost` accounts; false if `stillWanted` turned false meanwhile. */
-  private pace(wave: WaveRuntime, cost: number, stillWanted: () => Promise<boolean>): Promise<boolean> {
+  /** The pace request for `cost` accounts of this pump's wave and lane. */
+  private paceRequest(wave: WaveRuntime, cost: number): ReserveRequest {
     const caps = this.client.cachedCapabilities();
-    return this.throttle.acquire(
-      {
-        cost,
-        waveRate: this.rate(wave),
-        waveKey: `${wave.id}:${this.job.kind}`,
-        mailstoreRate: caps?.rateLimits.accountUpdatesPerSecond ?? 0,
-      },
-      stillWanted,
-    );
+    return {
+      cost,
+      waveRate: this.rate(wave),
+      waveKey: `${wave.id}:${this.job.kind}`,
+      mailstoreRate: caps?.rateLimits.accountUpdatesPerSecond ?? 0,
+    };
   }
 
   private async stillRunning(sql: Sql): Promise<boolean> {
-    if (this.signal?.aborted) return false;
+    if (this.signal?.aborted || !(await this.keepSlot(sql))) return false;
     const wave = await this.loadWave(sql);
     return wave?.state === this.wantedState && wave.generation === this.job.generation;
   }
 
   /**
    * The next batch: one whose lease expired (taken over, sent again as claimed), else a fresh claim made once the
-   * pace slot for a full batch has come, so a pump never holds members while it waits for the pace.
+   * pace slot for a full batch is booked (at most the horizon ahead), so a pump never holds members through a
+   * long pace wait.
    */
   private async nextBatch(
     sql: Sql,
@@ -197,7 +237,10 @@ export class WavePump {
     const stale = await this.takeOverStale(sql, wave.id);
     if (stale) return { batch: stale, paced: false };
     const size = this.batchSize(wave);
-    if (!(await this.pace(wave, size, () => this.stillRunning(sql)))) return 'stopped';
+    // The slot is booked first (at most the throttle's horizon, 250 ms, ahead: far less than a lease); the batch is
+    // claimed while it comes, so only the permit stands between the slot and the call.
+    const slotAt = await this.throttle.book(this.paceRequest(wave, size), () => this.stillRunning(sql));
+    if (slotAt === null) return 'stopped';
     const lease = this.leaseMs();
     const claim = async (floor: number): Promise<ClaimedBatch | null> => {
       if (this.job.kind === 'rollback') {
@@ -218,10 +261,13 @@ export class WavePump {
     }
     if (batch) {
       this.leaseRenewed();
+      await sleepUntil(slotAt);
       return { batch, paced: true };
     }
     const left = await this.takeOverStale(sql, wave.id, true);
-    return left ? { batch: left, paced: true } : 'drained';
+    if (!left) return 'drained';
+    await sleepUntil(slotAt);
+    return { batch: left, paced: true };
   }
 
   /**
@@ -255,6 +301,7 @@ export class WavePump {
 
   /** Waits `ms` with the batch in hand: the lease is extended past the wait first. */
   private async waitHolding(sql: Sql, batch: ClaimedBatch, ms: number): Promise<void> {
+    await this.keepSlot(sql, ms);
     await extendLease(sql, batch, this.leaseMs() + ms);
     this.leaseRenewed(ms);
     await sleep(ms);
@@ -274,7 +321,8 @@ export class WavePump {
       for (;;) {
         // Waiting for the pace never counts as a retry attempt; the lease is kept alive meanwhile.
         if (needsPace) {
-          const paced = await this.pace(wave, batch.members.length, async () => {
+          const paced = await this.throttle.acquire(this.paceRequest(wave, batch.members.length), async () => {
+            if (!(await this.keepSlot(sql))) return false;
             if (!this.allowedStates(batch).includes((await this.loadWave(sql))?.state ?? '')) return false;
             await this.keepLease(sql, batch);
             return true;
@@ -317,6 +365,7 @@ export class WavePump {
           // comes first, before any bookkeeping, so other dispatchers learn of it as early as possible.
           await this.throttle.penalize(retryAfterWithJitter(outcome.retryAfterMs / 1000, Math.random));
           await this.record(sql, batch, startedAt, outcome);
+          await this.keepSlot(sql, outcome.retryAfterMs);
           await extendLease(sql, batch, this.leaseMs() + outcome.retryAfterMs);
           this.leaseRenewed(outcome.retryAfterMs);
           continue;
@@ -382,15 +431,23 @@ export class WavePump {
     if (permit !== 'granted') return permit;
     this.leaseRenewed();
     const { items, options } = buildRequest(this.job.kind, wave.id, wave.protocols, batch.members);
-    if (performance.now() - askedAt > this.settings.sendWindowMs - SEND_MARGIN_MS) {
+    const sendBy = askedAt + this.settings.sendWindowMs - SEND_MARGIN_MS;
+    if (performance.now() > sendBy) {
       await withdrawAttempt(sql, batch);
       return 'late';
     }
     const startedAt = new Date();
+    // sendBy is checked again by the HTTP client right before the request is written to the socket (after any
+    // wait for a connection): a pump frozen in between does not send late.
     const outcome = await this.client.batch(items, options, {
       idempotencyKey: batch.idempotencyKey,
       requestId: `${batch.idempotencyKey}#${batch.attempts}`,
+      sendBy,
     });
+    if (outcome.kind === 'retryable' && outcome.code === 'send_window_missed') {
+      await withdrawAttempt(sql, batch);
+      return 'late';
+    }
     return { outcome, startedAt };
   }
 

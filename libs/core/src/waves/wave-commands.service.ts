@@ -276,7 +276,14 @@ export class WaveCommandsService {
         currentReason: (wave.status_reason as PauseReason | null) ?? null,
       });
       if (!t.ok) throw new IllegalTransitionError(wave.state, command, t.allowed, t.detail);
-      if (t.noop) return { id, from: wave.state, state: wave.state, noop: true };
+      if (t.noop) {
+        // Already stopped: this answer also promises that no call starts any more, so it waits like the command
+        // that stopped the wave (which may still be waiting for its permits).
+        if (wave.state !== 'running' && wave.state !== 'rolling_back') {
+          after.push(() => waitForSendPermits(sql, { waveId: id }));
+        }
+        return { id, from: wave.state, state: wave.state, noop: true };
+      }
       if (extra) await extra(sql, wave, after);
       const resumesDispatch = t.to === 'running' || t.to === 'rolling_back';
       const generation = resumesDispatch ? wave.generation + 1 : wave.generation;
@@ -287,8 +294,9 @@ export class WaveCommandsService {
         stepUpdate = ', current_step = current_step + 1';
         await advanceStep(sql, wave);
       }
+      let cancelled: number | undefined;
       if (t.effects.includes('cancel_pending') || (t.to === 'rolling_back' && wave.member_count !== null)) {
-        await cancelPending(sql, id);
+        cancelled = await cancelPending(sql, id);
       }
       if (t.effects.includes('begin_rollback')) await countRollback(sql, id);
       await sql(
@@ -309,6 +317,7 @@ export class WaveCommandsService {
         waveId: id,
         before: { state: wave.state, reason: wave.status_reason },
         after: { state: t.to, reason: t.pauseReason },
+        ...(cancelled !== undefined ? { detail: { membersCancelled: cancelled } } : {}),
       });
       if (t.effects.includes('freeze_membership')) {
         // A bulk write just changed the member states: without fresh statistics the planner expects a few

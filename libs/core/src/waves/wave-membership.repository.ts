@@ -50,7 +50,11 @@ export async function advanceStep(sql: Sql, wave: WaveRow): Promise<void> {
   await sql(`UPDATE waves SET step_limit_seq = $2 WHERE id = $1`, [wave.id, next]);
 }
 
-export async function cancelPending(sql: Sql, id: string): Promise<void> {
+/**
+ * Ends every member still pending as cancelled (reason `wave_stopped`); returns how many. Their ledger entry is the
+ * command's own audit row, which carries this count (one row per member would be a million rows in the command).
+ */
+export async function cancelPending(sql: Sql, id: string): Promise<number> {
   const [row] = await sql<{ n: string }>(
     `WITH c AS (UPDATE wave_members SET state = 'cancelled', reason = 'wave_stopped', done_at = now()
                  WHERE wave_id = $1 AND state = 'pending' RETURNING 1)
@@ -59,4 +63,5 @@ export async function cancelPending(sql: Sql, id: string): Promise<void> {
   );
   const n = Number(row.n);
   if (n) await applyCounters(sql, id, cancelPendingDelta(n));
+  return n;
 }
