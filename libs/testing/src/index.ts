@@ -14,3 +14,5 @@ export * from './test-env';
 export * from './test-redis';
 export * from './engine-harness';
 export * from './private-postgres';
+export * from './worker-process';
+export * from './wave-record';

@@ -1,7 +1,14 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { countersFromTruth, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import {
+  cleanRecord,
+  countersFromTruth,
+  createEngineHarness,
+  EngineHarness,
+  pollUntil,
+  recordVsMailstore,
+} from '@app/testing';
 
 const WORKER = join(__dirname, '../../../../dist/apps/worker/src/main.js');
 const ACCOUNTS = 20_000;
@@ -101,5 +108,17 @@ describe('crash safety (worker processes, real services)', () => {
       return !(s.imap && s.pop3);
     });
     expect(mismatched).toEqual([]);
+    // The whole record (ledger rows included) against the simulator, for every member.
+    const members = await h.db.dataSource.query<{ login: string }[]>(
+      `SELECT a.login FROM wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = $1`,
+      [wave.id],
+    );
+    expect(
+      await recordVsMailstore(
+        h,
+        wave.id,
+        members.map((m) => m.login),
+      ),
+    ).toEqual(cleanRecord(wave.id));
   }, 300_000); // its own waits are bounded by the pollUntil deadlines above
 });

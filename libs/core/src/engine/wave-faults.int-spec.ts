@@ -1,4 +1,11 @@
-import { countersFromTruth, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import {
+  cleanRecord,
+  countersFromTruth,
+  createEngineHarness,
+  EngineHarness,
+  pollUntil,
+  recordVsMailstore,
+} from '@app/testing';
 import { OperationService } from '../support/operation.service';
 
 /**
@@ -64,6 +71,7 @@ describe('mailstore faults (real PostgreSQL, Redis, simulator, worker)', () => {
       const sim = h.sim.account(r.login)!.protocols;
       expect([r.login, r.state, sim.imap && sim.pop3]).toEqual([r.login, r.state, r.state === 'enabled']);
     }
+    expect(await recordVsMailstore(h, waveId, members)).toEqual(cleanRecord(waveId));
   }
 
   it('answers lost after applying: retried with the same key, replayed, applied once', async () => {

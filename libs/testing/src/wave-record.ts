@@ -1,0 +1,134 @@
+import { countersFromTruth, EngineHarness } from './engine-harness';
+
+/** Actions of the terminal forward ledger rows of wave members. */
+const TERMINAL_ACTIONS = ['member.enabled', 'member.skipped', 'member.failed', 'member.cancelled'];
+
+export interface RecordCheckOptions {
+  /** The wave is paused: pending members are allowed (never in-flight ones). */
+  paused?: boolean;
+  /** The wave was rolled back: every enabled member must be restored, at the simulator too. */
+  rolledBack?: boolean;
+}
+
+const sample = (xs: string[]) => ({ count: xs.length, first: xs.slice(0, 5) });
+const tag = (r: { state: string; reason: string | null }) => `${r.state}${r.reason ? `:${r.reason}` : ''}`;
+
+/**
+ * The end-of-run check of the fault suite (invariants 1, 4 and 6, and the service's record agreeing with the
+ * mailstore), for a wave at rest. Returns a report; a clean one equals `cleanRecord()`:
+ *  - every member has exactly one terminal state (enabled, skipped, failed, cancelled); a paused wave may still
+ *    have pending members, never in-flight ones; a rolled-back wave has every enabled member restored;
+ *  - exactly one terminal ledger row per enabled/skipped/failed member, of that state and reason, plus one
+ *    `member.rollback.*` row once restored; a cancelled member has a `member.cancelled` row or none, and those
+ *    with none are exactly as many as the wave's commands say they cancelled (`detail.membersCancelled`);
+ *  - the counters equal the truth recomputed from the members, none negative;
+ *  - the members recorded as enabled are exactly those whose wave protocols are on at the simulator (after a
+ *    rollback: every member is back to its own prior state there).
+ */
+export async function recordVsMailstore(
+  h: Pick<EngineHarness, 'db' | 'sim' | 'counters'>,
+  waveId: string,
+  members: readonly string[],
+  opts: RecordCheckOptions = {},
+) {
+  const q = <T>(text: string, params: unknown[]) => h.db.dataSource.query<T[]>(text, params);
+  const [w] = await q<{ protocols: ('imap' | 'pop3')[] }>(`SELECT protocols FROM waves WHERE id = $1`, [waveId]);
+  const rows = await q<{
+    login: string;
+    state: string;
+    reason: string | null;
+    rollback_state: string | null;
+    prior_imap: boolean | null;
+    prior_pop3: boolean | null;
+  }>(
+    `SELECT a.login, m.state, m.reason, m.rollback_state, m.prior_imap, m.prior_pop3
+       FROM wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = $1`,
+    [waveId],
+  );
+  const ledger = await q<{ login: string; action: string; reason: string | null }>(
+    `SELECT login, action, reason FROM audit_log
+      WHERE wave_id = $1 AND (action = ANY($2::text[]) OR action LIKE 'member.rollback.%') ORDER BY id`,
+    [waveId, TERMINAL_ACTIONS],
+  );
+  const byLogin = new Map<string, string[]>();
+  for (const l of ledger)
+    byLogin.set(l.login, [...(byLogin.get(l.login) ?? []), `${l.action}${l.reason ? `:${l.reason}` : ''}`]);
+
+  const wanted = new Set(members);
+  const seen = new Set(rows.map((r) => r.login));
+  const notTerminal: Record<string, number> = {};
+  const ledgerWrong: string[] = [];
+  const enabledButClosed: string[] = [];
+  const openButNotEnabled: string[] = [];
+  const notRestored: string[] = [];
+  let cancelledWithoutRow = 0;
+  for (const r of rows) {
+    const open = r.state === 'pending' || r.state === 'in_flight';
+    if (open && !(opts.paused && r.state === 'pending')) notTerminal[r.state] = (notTerminal[r.state] ?? 0) + 1;
+    if (opts.rolledBack && r.state === 'enabled' && r.rollback_state !== 'rolled_back') {
+      const k = `rollback:${r.rollback_state}`;
+      notTerminal[k] = (notTerminal[k] ?? 0) + 1;
+    }
+    const got = byLogin.get(r.login) ?? [];
+    const expected = ['enabled', 'skipped', 'failed'].includes(r.state) ? [`member.${tag(r)}`] : [];
+    if (r.rollback_state && r.rollback_state !== 'in_flight') expected.push(`member.rollback.${r.rollback_state}`);
+    const cancelledRow = r.state === 'cancelled' && got.length === 1 && got[0].startsWith('member.cancelled');
+    if (r.state === 'cancelled' && got.length === 0) cancelledWithoutRow++;
+    if (JSON.stringify(got) !== JSON.stringify(expected) && !cancelledRow)
+      ledgerWrong.push(`${r.login} ${tag(r)} ledger=[${got.join(', ')}]`);
+    const sim = h.sim.account(r.login)!.protocols;
+    if (opts.rolledBack) {
+      // Back to its own prior state; members the wave never opened are untouched (closed: the simulator starts so).
+      const want = r.state === 'enabled' ? { imap: r.prior_imap, pop3: r.prior_pop3 } : { imap: false, pop3: false };
+      if (sim.imap !== want.imap || sim.pop3 !== want.pop3)
+        notRestored.push(`${r.login} ${r.state}/${r.rollback_state} sim=${JSON.stringify(sim)}`);
+    } else {
+      if (r.state === 'enabled' && !w.protocols.every((p) => sim[p])) enabledButClosed.push(r.login);
+      if (r.state !== 'enabled' && w.protocols.some((p) => sim[p])) openButNotEnabled.push(`${r.login} ${tag(r)}`);
+    }
+  }
+  const [byCommands] = await q<{ n: string }>(
+    `SELECT COALESCE(sum((detail->>'membersCancelled')::int), 0) AS n FROM audit_log
+      WHERE wave_id = $1 AND action LIKE 'wave.%' AND detail ? 'membersCancelled'`,
+    [waveId],
+  );
+  const raw = await q<{ name: string; value: string }>(`SELECT name, value FROM wave_counters WHERE wave_id = $1`, [
+    waveId,
+  ]);
+  const counters = await h.counters(waveId);
+  const truth = await countersFromTruth(h.db, waveId);
+  const countersDiff: Record<string, { counter: number; truth: number }> = {};
+  for (const k of new Set([...Object.keys(counters), ...Object.keys(truth)]))
+    if ((counters[k] ?? 0) !== (truth[k] ?? 0)) countersDiff[k] = { counter: counters[k] ?? 0, truth: truth[k] ?? 0 };
+  return {
+    wave: waveId,
+    missingMembers: members.filter((m) => !seen.has(m)).length,
+    extraMembers: rows.filter((r) => !wanted.has(r.login)).length,
+    notTerminal,
+    ledgerWrong: sample(ledgerWrong),
+    cancelledUnaccounted: cancelledWithoutRow - Number(byCommands.n),
+    negativeCounters: Object.fromEntries(raw.filter((c) => Number(c.value) < 0).map((c) => [c.name, Number(c.value)])),
+    countersDiff,
+    enabledButClosed: sample(enabledButClosed),
+    openButNotEnabled: sample(openButNotEnabled),
+    notRestored: sample(notRestored),
+  };
+}
+
+/** What `recordVsMailstore` reports when everything agrees. */
+export function cleanRecord(waveId: string): Awaited<ReturnType<typeof recordVsMailstore>> {
+  const none = { count: 0, first: [] };
+  return {
+    wave: waveId,
+    missingMembers: 0,
+    extraMembers: 0,
+    notTerminal: {},
+    ledgerWrong: none,
+    cancelledUnaccounted: 0,
+    negativeCounters: {},
+    countersDiff: {},
+    enabledButClosed: none,
+    openButNotEnabled: none,
+    notRestored: none,
+  };
+}
