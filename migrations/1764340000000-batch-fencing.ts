@@ -10,7 +10,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * `eligibility_epoch` (one row) orders the permits with every change that can make an account ineligible (a hold,
  * an import that marks accounts leaked): such a change adds one to it in its transaction; a permit reads it with
- * the accounts it decides on, and commits only if it is unchanged, holding the row FOR SHARE NOWAIT for its one
+ * the accounts it decides on, and commits only if it is unchanged, holding the row FOR SHARE SKIP LOCKED for its one
  * statement. One row locked per permit instead of one per account.
  */
 export class BatchFencing1764340000000 implements MigrationInterface {

@@ -7,6 +7,7 @@ import { WaveMembersWithoutFk1764320000000 } from './1764320000000-wave-members-
 import { RollbackWithoutQueueing1764330000000 } from './1764330000000-rollback-without-queueing';
 import { BatchFencing1764340000000 } from './1764340000000-batch-fencing';
 import { PumpSlots1764350000000 } from './1764350000000-pump-slots';
+import { AuditCommandsIndex1764360000000 } from './1764360000000-audit-commands-index';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   RollbackWithoutQueueing1764330000000,
   BatchFencing1764340000000,
   PumpSlots1764350000000,
+  AuditCommandsIndex1764360000000,
 ];

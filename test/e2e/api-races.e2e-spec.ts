@@ -1,13 +1,9 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { ApiKeyService } from '@app/core';
-import { cleanRecord, countersFromTruth, pollUntil, recordVsMailstore } from '@app/testing';
+import { cleanRecord, countersFromTruth, pollUntil, recordVsMailstore, WorkerProcess } from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
 import { ApiProcess, startApiProcess } from './api-process';
-
-const WORKER = join(__dirname, '../../dist/apps/worker/src/main.js');
 
 // The population (user<n>@example.test, the simulator's generated logins): three disjoint sets, so that the
 // end-of-run check of one wave never sees accounts opened by another.
@@ -385,21 +381,7 @@ describe('commands from two API processes at once, and APIs killed mid-command',
     return { problems, checkedPauses, calls: calls.length, auditRows: rows.length, noopAnsweredFirstMs };
   }
 
-  const startWorker = async () => {
-    const child = spawn(process.execPath, [WORKER], {
-      env: { ...process.env, ...api.h.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let ready = false;
-    child.stdout.on('data', (d: Buffer) => {
-      if (!ready) out += d.toString();
-    });
-    child.stderr.on('data', () => undefined);
-    await pollUntil(() => out.includes('worker ready'), { timeoutMs: 20_000, description: 'worker ready' });
-    ready = true;
-    return child;
-  };
+  const startWorker = async () => (await WorkerProcess.start(api.h.env)).child;
 
   const kill = async (p: ApiProcess) => {
     if (p.child.exitCode !== null || p.child.signalCode !== null) return;
@@ -453,7 +435,6 @@ describe('commands from two API processes at once, and APIs killed mid-command',
     )) > 0;
 
   beforeAll(async () => {
-    if (!existsSync(WORKER)) throw new Error(`${WORKER} is missing: run npm run build first`);
     api = await startApiHarness('races', { accounts: SIM_ACCOUNTS });
     const lines = ['login,cohorts,leaked,password_changed_at'];
     for (let n = RACE.from; n <= DUEL.to; n++)

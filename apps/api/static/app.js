@@ -117,7 +117,7 @@
     if (page.role !== null && page.role !== 'ops') return;
     const known = page.role;
     try {
-      const audit = await call('GET', '/audit?limit=10');
+      const audit = await call('GET', '/audit?limit=10&kind=commands');
       if (generation !== page.generation) return;
       page.role = 'ops';
       renderAudit(audit.items);

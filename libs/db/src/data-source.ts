@@ -35,6 +35,10 @@ export function dataSourceOptions(settings: DataSourceSettings): DataSourceOptio
     applicationName: settings.applicationName ?? 'reopen',
     extra: {
       connectionTimeoutMillis: 5000,
+      // A connection whose peer vanished (a network partition) is noticed after 10 s idle + the kernel's probes
+      // (about 11 min with Linux defaults), not after the default 2 h idle.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       ...(settings.idleInTransactionTimeoutMs
         ? { options: `-c idle_in_transaction_session_timeout=${settings.idleInTransactionTimeoutMs}` }
         : {}),

@@ -7,6 +7,8 @@ export interface TestRedis {
   /** A key prefix unique to this test file: give it to BullMQ and to child processes as REDIS_PREFIX. */
   prefix: string;
   client: Redis;
+  /** Deletes every key under the prefix (what a Redis restart without persistence does to us). */
+  wipe(): Promise<void>;
   /** Deletes every key under the prefix and disconnects. */
   cleanup(): Promise<void>;
 }
@@ -15,17 +17,21 @@ export async function createTestRedis(label = 'redis'): Promise<TestRedis> {
   const prefix = `reopen-test-${label.replace(/[^a-z0-9]/gi, '')}-${randomBytes(4).toString('hex')}`;
   const client = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true });
   await client.connect();
+  const wipe = async () => {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) await client.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  };
   return {
     url: TEST_REDIS_URL,
     prefix,
     client,
+    wipe,
     cleanup: async () => {
-      let cursor = '0';
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        if (keys.length) await client.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
+      await wipe();
       client.disconnect();
     },
   };

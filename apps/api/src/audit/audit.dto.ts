@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsDate, IsInt, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { IsDate, IsIn, IsInt, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
@@ -37,6 +37,15 @@ export class AuditQueryDto {
   @IsString()
   @MaxLength(65)
   action?: string;
+
+  @ApiPropertyOptional({
+    enum: ['all', 'commands'],
+    default: 'all',
+    description: 'commands: every entry but the per-member ledger rows (member.*)',
+  })
+  @IsOptional()
+  @IsIn(['all', 'commands'], { message: "kind must be 'all' or 'commands'" })
+  kind?: 'all' | 'commands';
 
   @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
   @IsOptional()

@@ -56,6 +56,23 @@ describe('AuditQueryService (real PostgreSQL)', () => {
     expect(index(combined)).toEqual([0]); // 0 is on wave B, about the login, a support action; 6, 12, … are not
   });
 
+  it('kind=commands leaves out the per-member ledger rows, however many came since, through its index', async () => {
+    await db.dataSource.query(
+      `INSERT INTO audit_log (actor, action, wave_id, login, reason)
+       SELECT 'engine', 'member.enabled', $1, 'user' || g || '@example.test', NULL FROM generate_series(1, 500) g`,
+      [WAVE_A],
+    );
+    const all = await audit.find({ limit: 3 });
+    expect(all.items.map((e) => e.action)).toEqual(['member.enabled', 'member.enabled', 'member.enabled']);
+    const commands = await audit.find({ kind: 'commands', limit: 3 });
+    expect(commands.items.map((e) => e.action)).toEqual(['wave.created', 'wave.step29', 'wave.step28']);
+    await db.dataSource.query('ANALYZE audit_log');
+    const plan = await db.dataSource.query<{ 'QUERY PLAN': string }[]>(
+      `EXPLAIN SELECT id FROM audit_log WHERE action NOT LIKE 'member.%' ORDER BY id DESC LIMIT 11`,
+    );
+    expect(plan.map((l) => l['QUERY PLAN']).join('\n')).toContain('audit_log_commands_idx');
+  });
+
   it('refuses bad filters, naming each', async () => {
     const err = await audit
       .find({
@@ -63,6 +80,7 @@ describe('AuditQueryService (real PostgreSQL)', () => {
         limit: 0,
         action: 'drop table',
         cursor: '-1',
+        kind: 'members' as never,
         from: new Date('2026-05-10'),
         to: new Date('2026-05-09'),
       })
@@ -71,6 +89,7 @@ describe('AuditQueryService (real PostgreSQL)', () => {
     expect((err as ValidationError).errors.map((e) => e.field).sort()).toEqual([
       'action',
       'cursor',
+      'kind',
       'limit',
       'to',
       'waveId',

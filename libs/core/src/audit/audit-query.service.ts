@@ -26,7 +26,8 @@ interface AuditRow {
 
 /**
  * Reads the append-only audit log, newest first, with keyset paging on id (stable while rows are appended:
- * a new entry never shifts a page). Filters map onto the log's indexes: (wave_id, id), (login, id), (at).
+ * a new entry never shifts a page). Filters map onto the log's indexes: (wave_id, id), (login, id), (at), and the
+ * partial index of non-member entries (kind=commands).
  */
 @Injectable()
 export class AuditQueryService {
@@ -46,6 +47,9 @@ export class AuditQueryService {
     if (query.to) add((p) => `at < ${p}`, query.to);
     if (query.action?.endsWith('*')) add((p) => `starts_with(action, ${p})`, query.action.slice(0, -1));
     else if (query.action) add((p) => `action = ${p}`, query.action);
+    // Exactly the predicate of the partial index audit_log_commands_idx (newest commands at once, however many
+    // member rows were written since).
+    if (query.kind === 'commands') where.push(`action NOT LIKE 'member.%'`);
     if (query.cursor) add((p) => `id < ${p}`, query.cursor);
     params.push(limit + 1);
     const rows = await this.dataSource.query<AuditRow[]>(
@@ -74,6 +78,9 @@ export function validateAuditQuery(query: AuditQuery): number {
   if (query.from && query.to && query.from.getTime() > query.to.getTime()) f.add('to', 'must not be before from');
   if (query.action !== undefined && !ACTION.test(query.action)) {
     f.add('action', 'must be an action name like wave.start, or a family like support.*');
+  }
+  if (query.kind !== undefined && query.kind !== 'all' && query.kind !== 'commands') {
+    f.add('kind', "must be 'all' or 'commands'");
   }
   if (query.cursor !== undefined && !CURSOR.test(query.cursor))
     f.add('cursor', 'must be a cursor from a previous page');

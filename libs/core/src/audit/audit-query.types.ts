@@ -7,6 +7,11 @@ export interface AuditQuery {
   to?: Date;
   /** Exact action (`wave.start`) or a family with a trailing `*` (`support.*`). */
   action?: string;
+  /**
+   * `commands`: every entry but the per-member ledger rows (`member.*`), so commands, gate halts and support
+   * actions are not buried under a wave's millions of member rows; `all` (default): everything.
+   */
+  kind?: 'all' | 'commands';
   /** Keyset cursor: only entries older (smaller id) than this one; from the previous page's nextCursor. */
   cursor?: string;
   /** Page size, 1–500 (default 100). */

@@ -5,14 +5,14 @@ import { counterParams, Sql } from './sql';
 /*
  * The send permit: the one statement, committed synchronously, after which a worker may start a batch's call, and
  * before whose deadline it must have started it (or not start it at all). It checks, under row locks taken with
- * NOWAIT (a permit never waits for anybody, so nobody waits for a frozen worker):
+ * SKIP LOCKED (a permit never waits for anybody, so nobody waits for a frozen worker):
  *  - the wave is in a state that allows the call, in the pump's generation (FOR SHARE of the wave row: a command
  *    that stops the wave either commits first, and the permit sees it, or waits for this one statement);
  *  - the batch is still this worker's (its lease generation, `fence`);
  *  - on a first forward attempt, every eligibility rule (held, leaked and not reset, override, already enabled),
  *    decided by the domain's `decideEligibility` on the accounts as they are now. Every change that can make an
  *    account ineligible (a hold, an import) adds one to `eligibility_epoch` in its transaction; the permit read the
- *    epoch with the accounts and commits only if it is unchanged, holding its row FOR SHARE NOWAIT for its one
+ *    epoch with the accounts and commits only if it is unchanged, holding its row FOR SHARE SKIP LOCKED for its one
  *    statement. Such a change therefore either commits first (the permit is refused and decided again) or waits
  *    for this statement. Members found ineligible end `skipped` with their reason in the same statement.
  * A command that must stop calls (pause, halt, cancel, hold, an import) commits, then waits until the last permit
@@ -22,21 +22,17 @@ import { counterParams, Sql } from './sql';
 /** What a permit attempt gave. `busy`: a row it needs is being changed right now (retry shortly). */
 export type PermitResult = 'granted' | 'stopped' | 'busy' | 'changed' | 'nothing_to_send';
 
-/** PostgreSQL's lock_not_available (NOWAIT found the row locked). */
-const LOCK_NOT_AVAILABLE = '55P03';
+/** The first permit's wave check, read without a lock (see lockedOutcome). */
+const WAVE_AS_READ = `(SELECT generation = $2 AND state = 'running' FROM waves WHERE id = $1) AS wave_as_read`;
 
-function isLockNotAvailable(err: unknown): boolean {
-  const e = err as { code?: string; driverError?: { code?: string } };
-  return e?.code === LOCK_NOT_AVAILABLE || e?.driverError?.code === LOCK_NOT_AVAILABLE;
-}
-
-async function orBusy<T>(statement: () => Promise<T>): Promise<T | 'busy'> {
-  try {
-    return await statement();
-  } catch (err) {
-    if (isLockNotAvailable(err)) return 'busy';
-    throw err;
-  }
+/**
+ * A row a permit locks FOR SHARE SKIP LOCKED (never waiting, never failing) either came back, or was skipped: then
+ * the same condition read without a lock tells why. Still true: a command or a change holds the row right now
+ * (`busy`, ask again shortly). False: the condition no longer holds (`stopped`).
+ */
+function lockedOutcome(locked: boolean, asRead: boolean | null): 'locked' | 'busy' | 'stopped' {
+  if (locked) return 'locked';
+  return asRead ? 'busy' : 'stopped';
 }
 
 interface PermitTimes {
@@ -113,10 +109,15 @@ export async function permitFirstForward(
   }
   const skipped = reasons.filter((r): r is SkipReason => r !== null);
   const counters = counterParams(settleDelta(skipped.map((reason) => ({ state: 'skipped' as const, reason }))));
-  const result = await orBusy(() =>
-    sql<{ callable: boolean; current: boolean; attempted: boolean }>(
-      `WITH w AS (SELECT 1 FROM waves WHERE id = $1 AND generation = $2 AND state = 'running' FOR SHARE NOWAIT),
-       seen AS (SELECT 1 FROM eligibility_epoch WHERE id = 1 AND epoch = $3 FOR SHARE NOWAIT),
+  const result = await sql<{
+    locked_wave: boolean;
+    locked_epoch: boolean;
+    wave_as_read: boolean;
+    epoch_as_read: boolean;
+    attempted: boolean;
+  }>(
+    `WITH w AS (SELECT 1 FROM waves WHERE id = $1 AND generation = $2 AND state = 'running' FOR SHARE SKIP LOCKED),
+       seen AS (SELECT 1 FROM eligibility_epoch WHERE id = 1 AND epoch = $3 FOR SHARE SKIP LOCKED),
        go AS (SELECT EXISTS (SELECT 1 FROM w) AND EXISTS (SELECT 1 FROM seen) AS ok),
        attempt AS (
          UPDATE wave_batches
@@ -146,33 +147,34 @@ export async function permitFirstForward(
           -- the other writes first: the hot counter rows are locked last, until the commit
           WHERE EXISTS (SELECT 1 FROM attempt) AND (SELECT count(*) FROM members) + (SELECT count(*) FROM ledger) >= 0
          ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value)
-       SELECT EXISTS (SELECT 1 FROM w) AS callable, (SELECT ok FROM go) AS current,
+       SELECT EXISTS (SELECT 1 FROM w) AS locked_wave, EXISTS (SELECT 1 FROM seen) AS locked_epoch,
+              ${WAVE_AS_READ}, (SELECT epoch = $3 FROM eligibility_epoch WHERE id = 1) AS epoch_as_read,
               EXISTS (SELECT 1 FROM attempt) AS attempted`,
-      [
-        batch.waveId,
-        wave.generation,
-        rows[0]?.epoch ?? '-1',
-        eligible.length,
-        String(times.leaseMs),
-        String(times.windowMs),
-        batch.id,
-        batch.fence,
-        rows.map((r) => r.seq),
-        reasons,
-        rows.map((r) => r.imap_enabled),
-        rows.map((r) => r.pop3_enabled),
-        rows.map((r) => r.mailstore_version),
-        rows.map((r) => r.account_id),
-        rows.map((r) => r.login),
-        counters.names,
-        counters.values,
-      ],
-    ),
+    [
+      batch.waveId,
+      wave.generation,
+      rows[0]?.epoch ?? '-1',
+      eligible.length,
+      String(times.leaseMs),
+      String(times.windowMs),
+      batch.id,
+      batch.fence,
+      rows.map((r) => r.seq),
+      reasons,
+      rows.map((r) => r.imap_enabled),
+      rows.map((r) => r.pop3_enabled),
+      rows.map((r) => r.mailstore_version),
+      rows.map((r) => r.account_id),
+      rows.map((r) => r.login),
+      counters.names,
+      counters.values,
+    ],
   );
-  if (result === 'busy') return 'busy';
   const [row] = result;
-  if (!row.callable) return 'stopped';
-  if (!row.current) return 'changed';
+  const wave_ = lockedOutcome(row.locked_wave, row.wave_as_read);
+  if (wave_ !== 'locked') return wave_;
+  const epoch = lockedOutcome(row.locked_epoch, row.epoch_as_read);
+  if (epoch !== 'locked') return epoch === 'stopped' ? 'changed' : 'busy';
   if (!row.attempted) throw new BatchLostError(batch.id);
   batch.members = eligible;
   if (!eligible.length) return 'nothing_to_send';
@@ -190,29 +192,28 @@ export async function permitAttempt(
   wave: { generation: number; allowedStates: readonly string[] },
   times: PermitTimes,
 ): Promise<Exclude<PermitResult, 'changed' | 'nothing_to_send'>> {
-  const result = await orBusy(() =>
-    sql<{ callable: boolean; attempted: boolean }>(
-      `WITH w AS (SELECT 1 FROM waves WHERE id = $1 AND generation = $2 AND state = ANY($3::text[]) FOR SHARE NOWAIT),
+  const [row] = await sql<{ locked_wave: boolean; wave_as_read: boolean; attempted: boolean }>(
+    `WITH w AS (SELECT 1 FROM waves WHERE id = $1 AND generation = $2 AND state = ANY($3::text[]) FOR SHARE SKIP LOCKED),
        attempt AS (
          UPDATE wave_batches SET attempts = attempts + 1, lease_until = now() + ($4 || ' milliseconds')::interval,
                 send_deadline = now() + ($5 || ' milliseconds')::interval
           WHERE id = $6 AND state = 'claimed' AND lease_gen = $7 AND EXISTS (SELECT 1 FROM w)
           RETURNING id)
-       SELECT EXISTS (SELECT 1 FROM w) AS callable, EXISTS (SELECT 1 FROM attempt) AS attempted`,
-      [
-        batch.waveId,
-        wave.generation,
-        wave.allowedStates,
-        String(times.leaseMs),
-        String(times.windowMs),
-        batch.id,
-        batch.fence,
-      ],
-    ),
+       SELECT EXISTS (SELECT 1 FROM w) AS locked_wave,
+              (SELECT generation = $2 AND state = ANY($3::text[]) FROM waves WHERE id = $1) AS wave_as_read,
+              EXISTS (SELECT 1 FROM attempt) AS attempted`,
+    [
+      batch.waveId,
+      wave.generation,
+      wave.allowedStates,
+      String(times.leaseMs),
+      String(times.windowMs),
+      batch.id,
+      batch.fence,
+    ],
   );
-  if (result === 'busy') return 'busy';
-  const [row] = result;
-  if (!row.callable) return 'stopped';
+  const outcome = lockedOutcome(row.locked_wave, row.wave_as_read);
+  if (outcome !== 'locked') return outcome;
   if (!row.attempted) throw new BatchLostError(batch.id);
   batch.attempts++;
   return 'granted';

@@ -71,12 +71,7 @@ describe('crash safety (worker processes, real services)', () => {
     }
     await pollUntil(async () => (await settled()) >= 11_000, { timeoutMs: 60_000, description: '11000 settled' });
     // Redis loses every key of ours (as after a restart without persistence): the reconciler rebuilds from PostgreSQL.
-    let cursor = '0';
-    do {
-      const [next, keys] = await h.redis.client.scan(cursor, 'MATCH', `${h.redis.prefix}*`, 'COUNT', 1000);
-      if (keys.length) await h.redis.client.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await h.redis.wipe();
 
     await pollUntil(
       async () =>

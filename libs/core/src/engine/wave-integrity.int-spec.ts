@@ -1,12 +1,16 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { ChildProcess } from 'node:child_process';
 import { Readable } from 'node:stream';
-import { join } from 'node:path';
-import { cleanRecord, createEngineHarness, EngineHarness, pollUntil, recordVsMailstore } from '@app/testing';
+import {
+  cleanRecord,
+  createEngineHarness,
+  EngineHarness,
+  pollUntil,
+  recordVsMailstore,
+  WorkerProcess,
+} from '@app/testing';
 import { AccountImportService } from '../accounts/account-import.service';
 import { OperationService } from '../support/operation.service';
 
-const WORKER = join(__dirname, '../../../../dist/apps/worker/src/main.js');
 const ACCOUNTS = 50_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const range = (from: number, to: number) =>
@@ -27,19 +31,8 @@ describe('wave integrity when batches change hands (worker processes, real servi
 
   /** A worker process with extra environment, resolved once it logged that it is ready. */
   const worker = async (env: Record<string, string> = {}): Promise<ChildProcess> => {
-    const child = spawn(process.execPath, [WORKER], {
-      env: { ...process.env, ...h.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const { child } = await WorkerProcess.start({ ...h.env, ...env });
     children.push(child);
-    let ready = false;
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      if (!ready) out += d.toString();
-    });
-    child.stderr.on('data', () => undefined);
-    await pollUntil(() => out.includes('worker ready'), { timeoutMs: 20_000, description: 'worker ready' });
-    ready = true;
     return child;
   };
   const freeze = (c: ChildProcess) => c.kill('SIGSTOP');
@@ -113,7 +106,6 @@ describe('wave integrity when batches change hands (worker processes, real servi
   };
 
   beforeAll(async () => {
-    if (!existsSync(WORKER)) throw new Error(`${WORKER} is missing: run npm run build first (npm test does)`);
     h = await createEngineHarness('integrity', { accounts: ACCOUNTS });
     await h.importPopulation({ count: ACCOUNTS, seed: 14, leakedShare: 0 });
   });
@@ -410,12 +402,7 @@ describe('wave integrity when batches change hands (worker processes, real servi
       });
       // Redis loses every key of this file's prefix (never FLUSHALL: other test files share this Redis).
       wipe.at = Date.now();
-      let cursor = '0';
-      do {
-        const [next, keys] = await h.redis.client.scan(cursor, 'MATCH', `${h.redis.prefix}*`, 'COUNT', 1000);
-        if (keys.length) await h.redis.client.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
+      await h.redis.wipe();
       await untilState(id, 'completed', 45_000);
     } finally {
       sampling = false;

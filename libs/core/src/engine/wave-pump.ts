@@ -52,7 +52,7 @@ const RESOLVING_STATES = ['cancelled', 'rolling_back'];
 
 export type PumpOutcome = 'drained' | 'stopped' | 'superseded' | 'paused_unreachable' | 'paused_unauthorized';
 
-/** How long a pump waits before asking again for a permit a command's lock refused (NOWAIT). */
+/** How long a pump waits before asking again for a permit whose row a command or a change holds (busy). */
 const BUSY_RETRY_MS = 25;
 
 /** Reading the accounts again after one changed under a permit: at most this many times in a row, then `busy`. */

@@ -347,7 +347,7 @@ export class WaveCommandsService {
     try {
       const sql = sqlOf(runner);
       const result = await inTransaction(runner, async () => {
-        // The wave row's lock orders commands among themselves and with send permits (FOR SHARE NOWAIT: a permit
+        // The wave row's lock orders commands among themselves and with send permits (FOR SHARE SKIP LOCKED: a permit
         // never makes a command wait longer than its one statement, and fails rather than wait for a command).
         // NO KEY UPDATE, not UPDATE: pumps insert batch and counter rows that reference the wave (FOR KEY SHARE);
         // a full FOR UPDATE here would deadlock with a claim whose member rows this command then waits for.
