@@ -8,6 +8,7 @@ import { RollbackWithoutQueueing1764330000000 } from './1764330000000-rollback-w
 import { BatchFencing1764340000000 } from './1764340000000-batch-fencing';
 import { PumpSlots1764350000000 } from './1764350000000-pump-slots';
 import { AuditCommandsIndex1764360000000 } from './1764360000000-audit-commands-index';
+import { BatchPriors1764370000000 } from './1764370000000-batch-priors';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   BatchFencing1764340000000,
   PumpSlots1764350000000,
   AuditCommandsIndex1764360000000,
+  BatchPriors1764370000000,
 ];

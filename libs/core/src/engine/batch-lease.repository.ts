@@ -1,5 +1,5 @@
 import { releaseCancelledDelta, releaseDelta, rollbackReleaseDelta } from '@app/domain';
-import { BatchKind, BatchLostError, ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
+import { BatchKind, BatchLostError, BatchMember, ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
 import { counterParams, Sql } from './sql';
 
 /*
@@ -86,12 +86,18 @@ export async function takeOverStaleBatch(
   workerId: string,
   leaseMs: number,
 ): Promise<ClaimedBatch | null> {
-  const [b] = await sql<{ id: string; idempotency_key: string; attempts: number; lease_gen: number }>(
+  const [b] = await sql<{
+    id: string;
+    idempotency_key: string;
+    attempts: number;
+    lease_gen: number;
+    priors: [number, boolean, boolean, number | null][] | null;
+  }>(
     `UPDATE wave_batches SET claimed_by = $3, lease_until = now() + ($4 || ' milliseconds')::interval,
             lease_gen = lease_gen + 1, send_deadline = NULL
       WHERE id = (SELECT id FROM wave_batches WHERE wave_id = $1 AND kind = $2 AND state = 'claimed' AND lease_until < now()
                   ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-      RETURNING id, idempotency_key, attempts, lease_gen`,
+      RETURNING id, idempotency_key, attempts, lease_gen, priors`,
     [waveId, kind, workerId, String(leaseMs)],
   );
   if (!b) return null;
@@ -111,7 +117,7 @@ export async function takeOverStaleBatch(
     idempotencyKey: b.idempotency_key,
     attempts: b.attempts,
     fence: b.lease_gen,
-    members: rows.map(memberFromRow),
+    members: kind === 'forward' && b.priors ? withPriors(rows.map(memberFromRow), b.priors) : rows.map(memberFromRow),
   };
 }
 
@@ -123,4 +129,13 @@ export async function extendLease(sql: Sql, batch: ClaimedBatch, leaseMs: number
     [batch.id, batch.fence, String(leaseMs)],
   );
   if (!rows.length) throw new BatchLostError(batch.id);
+}
+
+/** A forward batch's members with the prior state its first permit recorded on the batch row (the request's source). */
+function withPriors(members: BatchMember[], priors: [number, boolean, boolean, number | null][]): BatchMember[] {
+  const bySeq = new Map(priors.map(([seq, imap, pop3, version]) => [seq, { imap, pop3, version }]));
+  return members.map((m) => {
+    const p = bySeq.get(m.seq);
+    return p ? { ...m, priorImap: p.imap, priorPop3: p.pop3, version: p.version } : m;
+  });
 }

@@ -60,7 +60,8 @@ interface AccountRow {
 /**
  * The first attempt of a forward batch: reads its members' accounts, decides eligibility, and in one statement
  * takes the permit, records the prior state of the eligible members (the request is built from it, now and on
- * every retry) and ends the others as skipped with their reason (ledger rows and counters included). On success
+ * every retry: on the batch row) and ends the others as skipped with their reason (ledger rows and counters
+ * included). On success
  * `batch.members` is the eligible ones, with their prior state; `nothing_to_send` when none is eligible (the batch
  * is closed). Throws BatchLostError when the batch is no longer this worker's.
  */
@@ -107,8 +108,11 @@ export async function permitFirstForward(
       });
     }
   }
-  const skipped = reasons.filter((r): r is SkipReason => r !== null);
-  const counters = counterParams(settleDelta(skipped.map((reason) => ({ state: 'skipped' as const, reason }))));
+  const skippedRows = rows.flatMap((row, k) => {
+    const reason = reasons[k];
+    return reason === null ? [] : [{ row, reason }];
+  });
+  const counters = counterParams(settleDelta(skippedRows.map(({ reason }) => ({ state: 'skipped' as const, reason }))));
   const result = await sql<{
     locked_wave: boolean;
     locked_epoch: boolean;
@@ -125,25 +129,23 @@ export async function permitFirstForward(
                 state = CASE WHEN $4::int > 0 THEN 'claimed' ELSE 'done' END,
                 completed_at = CASE WHEN $4::int > 0 THEN NULL ELSE now() END,
                 lease_until = now() + ($5 || ' milliseconds')::interval,
-                send_deadline = CASE WHEN $4::int > 0 THEN now() + ($6 || ' milliseconds')::interval END
+                send_deadline = CASE WHEN $4::int > 0 THEN now() + ($6 || ' milliseconds')::interval END,
+                priors = $9::jsonb
           WHERE id = $7 AND state = 'claimed' AND lease_gen = $8 AND attempts = 0 AND (SELECT ok FROM go)
           RETURNING id),
-       v AS (SELECT * FROM unnest($9::int[], $10::text[], $11::bool[], $12::bool[], $13::int[], $14::bigint[],
-                                  $15::text[]) AS v(seq, reason, imap, pop3, version, a, l)),
+       -- Only the skipped members are written here (the eligible ones stay in flight; their prior state is on the
+       -- batch row, and the settle writes it to each of them).
+       v AS (SELECT * FROM unnest($10::int[], $11::text[], $12::bigint[], $13::text[]) AS v(seq, reason, a, l)),
        members AS (
-         UPDATE wave_members m
-            SET state = CASE WHEN v.reason IS NULL THEN 'in_flight' ELSE 'skipped' END, reason = v.reason,
-                done_at = CASE WHEN v.reason IS NULL THEN NULL ELSE now() END,
-                batch_id = CASE WHEN v.reason IS NULL THEN m.batch_id END,
-                prior_imap = v.imap, prior_pop3 = v.pop3, prior_version = v.version
+         UPDATE wave_members m SET state = 'skipped', reason = v.reason, done_at = now(), batch_id = NULL
            FROM v WHERE m.wave_id = $1 AND m.seq = v.seq AND EXISTS (SELECT 1 FROM attempt) RETURNING 1),
        ledger AS (
          INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason)
          SELECT 'engine', 'member.skipped', $1, v.a, v.l, v.reason FROM v
-          WHERE v.reason IS NOT NULL AND EXISTS (SELECT 1 FROM attempt) RETURNING 1),
+          WHERE EXISTS (SELECT 1 FROM attempt) RETURNING 1),
        counted AS (
          INSERT INTO wave_counters (wave_id, name, value)
-         SELECT $1, t.n, t.c FROM unnest($16::text[], $17::bigint[]) AS t(n, c)
+         SELECT $1, t.n, t.c FROM unnest($14::text[], $15::bigint[]) AS t(n, c)
           -- the other writes first: the hot counter rows are locked last, until the commit
           WHERE EXISTS (SELECT 1 FROM attempt) AND (SELECT count(*) FROM members) + (SELECT count(*) FROM ledger) >= 0
          ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value)
@@ -159,13 +161,11 @@ export async function permitFirstForward(
       String(times.windowMs),
       batch.id,
       batch.fence,
-      rows.map((r) => r.seq),
-      reasons,
-      rows.map((r) => r.imap_enabled),
-      rows.map((r) => r.pop3_enabled),
-      rows.map((r) => r.mailstore_version),
-      rows.map((r) => r.account_id),
-      rows.map((r) => r.login),
+      JSON.stringify(eligible.map((m) => [m.seq, m.priorImap, m.priorPop3, m.version])),
+      skippedRows.map((x) => x.row.seq),
+      skippedRows.map((x) => x.reason),
+      skippedRows.map((x) => x.row.account_id),
+      skippedRows.map((x) => x.row.login),
       counters.names,
       counters.values,
     ],

@@ -69,6 +69,21 @@ describe('Throttle (real Redis)', () => {
     expect(after.startsAt).toBeGreaterThanOrEqual(Math.max(...before) - 2);
   });
 
+  it('gives back the unused part of a reservation: the next slot comes that much earlier, never before now', async () => {
+    const t = new Throttle(redis.client, redis.prefix);
+    const key = `refund-${n++}`;
+    const initial = await reserveAt(t, key, 10, 100); // 100 ms a slot
+    await new Promise((resolve) => setTimeout(resolve, initial.waitMs));
+    const a = await reserveAt(t, key, 10, 100);
+    await t.refund({ cost: 4, waveRate: 100, waveKey: key, mailstoreRate: 0 }); // 4 of its 10 were not sent
+    const b = await reserveAt(t, key, 10, 100);
+    expect(b.startsAt - a.startsAt).toBeGreaterThanOrEqual(55);
+    expect(b.startsAt - a.startsAt).toBeLessThanOrEqual(66);
+    await t.refund({ cost: 1000, waveRate: 100, waveKey: key, mailstoreRate: 0 });
+    const c = await reserveAt(t, key, 10, 100);
+    expect(c.waitMs).toBeLessThanOrEqual(5); // back to now, not into the past
+  });
+
   it('a 429 blocks every caller for Retry-After and halves the pace, which recovers by steps', async () => {
     const t = new Throttle(redis.client, redis.prefix);
     expect(await t.penalize(300)).toBe(0.5);

@@ -72,6 +72,22 @@ redis.call('PEXPIRE', KEYS[1], 3600000)
 return tostring(factor)
 `;
 
+const REFUND = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local cost = tonumber(ARGV[1])
+local waveRate = tonumber(ARGV[2])
+local mailRate = tonumber(ARGV[3])
+local factor = tonumber(redis.call('HGET', KEYS[2], 'factor') or '1')
+local function give(key, rate)
+  local tat = tonumber(redis.call('HGET', key, 'tat') or '0')
+  if tat > now then redis.call('HSET', key, 'tat', tostring(math.max(now, tat - cost * 1000 / (rate * factor)))) end
+end
+if waveRate > 0 then give(KEYS[1], waveRate) end
+if mailRate > 0 then give(KEYS[2], mailRate) end
+return 1
+`;
+
 const BLOCKED = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -185,6 +201,24 @@ export class Throttle {
       await sleep(Math.min(r.waitMs, this.maxWait(req)));
       if (!(await stillWanted())) return null;
     }
+  }
+
+  /**
+   * Gives back the part of a reservation that was not used (members skipped by the send permit, which decides who
+   * is sent only after the slot was booked): the next slots come that much earlier, so the rate counts accounts
+   * sent, not accounts looked at. Never before now.
+   */
+  async refund(req: Pick<ReserveRequest, 'cost' | 'waveRate' | 'waveKey' | 'mailstoreRate'>): Promise<void> {
+    if (req.cost <= 0) return;
+    await this.evalScript(
+      REFUND,
+      2,
+      `${this.prefix}:throttle:wave:${req.waveKey ?? 'support'}`,
+      this.mailKey(),
+      req.cost,
+      req.waveRate,
+      req.mailstoreRate,
+    );
   }
 
   /** A 429 or 503: nobody starts before retryAfterMs has passed, and the pace halves. */

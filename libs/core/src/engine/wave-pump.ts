@@ -86,6 +86,8 @@ export class WavePump {
   private readonly slot: PumpSlot;
   /** When the slot's lease should be renewed. */
   private renewSlotAt = 0;
+  /** A pace refund under way (see firstPermit). */
+  private refunding: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -421,18 +423,22 @@ export class WavePump {
     const askedAt = performance.now();
     const permit =
       this.job.kind === 'forward' && batch.attempts === 0
-        ? await permitFirstForward(sql, batch, wave, this.settings.incidentAt, times)
+        ? await this.firstPermit(sql, batch, wave, times)
         : await permitAttempt(
             sql,
             batch,
             { generation: this.job.generation, allowedStates: this.allowedStates(batch) },
             times,
           );
-    if (permit !== 'granted') return permit;
+    if (permit !== 'granted') {
+      await this.refunding;
+      return permit;
+    }
     this.leaseRenewed();
     const { items, options } = buildRequest(this.job.kind, wave.id, wave.protocols, batch.members);
     const sendBy = askedAt + this.settings.sendWindowMs - SEND_MARGIN_MS;
     if (performance.now() > sendBy) {
+      await this.refunding;
       await withdrawAttempt(sql, batch);
       return 'late';
     }
@@ -444,11 +450,30 @@ export class WavePump {
       requestId: `${batch.idempotencyKey}#${batch.attempts}`,
       sendBy,
     });
+    await this.refunding;
     if (outcome.kind === 'retryable' && outcome.code === 'send_window_missed') {
       await withdrawAttempt(sql, batch);
       return 'late';
     }
     return { outcome, startedAt };
+  }
+
+  /**
+   * The first permit of a forward batch. The pace booked for the members it skips is given back (started here,
+   * awaited by the caller after its call has started: it must not eat into the send window).
+   */
+  private async firstPermit(
+    sql: Sql,
+    batch: ClaimedBatch,
+    wave: WaveRuntime,
+    times: { leaseMs: number; windowMs: number },
+  ): Promise<PermitResult> {
+    const booked = batch.members.length;
+    const permit = await permitFirstForward(sql, batch, wave, this.settings.incidentAt, times);
+    if ((permit === 'granted' || permit === 'nothing_to_send') && batch.members.length < booked) {
+      this.refunding = this.throttle.refund({ ...this.paceRequest(wave, 0), cost: booked - batch.members.length });
+    }
+    return permit;
   }
 
   /** The wave stopped while this batch waited: hand it back if it never left, else keep it (same key later). */

@@ -51,6 +51,10 @@ export class WaveBatchEntity {
   @Column({ name: 'send_deadline', type: 'timestamptz', nullable: true })
   sendDeadline!: Date | null;
 
+  /** Forward: each member's prior state as its first send permit saw it, `[seq, imap, pop3, version]`. */
+  @Column({ type: 'jsonb', nullable: true })
+  priors!: [number, boolean, boolean, number | null][] | null;
+
   @Column({ type: 'jsonb', nullable: true })
   summary!: Record<string, unknown> | null;
 
