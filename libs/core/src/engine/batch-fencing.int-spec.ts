@@ -280,4 +280,18 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     const again = await h.commands.pause(wave.id, 'ops:c');
     expect(again.noop).toBe(true);
   });
+
+  it("decides on the claim's read of the accounts only if no hold or import came since (epoch)", async () => {
+    const members = logins(3);
+    const wave = await runningWave(members);
+    const claimed = await claimForwardBatch(sql, wave, 3, 'w1', TIMES.leaseMs);
+    expect(claimed.accounts.map((a) => a.login)).toEqual(members);
+    await support.setHold(members[1], true, { reason: 'fraud check', ticket: 'SEC-2' }, 'support:test');
+    // Decided on the claim's (stale) read: refused, and nothing written.
+    expect(await permitFirstForward(sql, claimed.batch!, wave, INCIDENT, TIMES, claimed.accounts)).toBe('changed');
+    expect(await memberStates(wave.id)).toEqual({ in_flight: 3 });
+    // Read again: the held account is skipped.
+    expect(await permitFirstForward(sql, claimed.batch!, wave, INCIDENT, TIMES)).toBe('granted');
+    expect(claimed.batch!.members.map((m) => m.login)).toEqual([members[0], members[2]]);
+  });
 });

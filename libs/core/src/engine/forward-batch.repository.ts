@@ -1,10 +1,13 @@
 import { claimDelta } from '@app/domain';
 import { ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
+import { ELIGIBILITY_COLUMNS, EligibilityRow } from './send-permit.repository';
 import { counterParams, Sql } from './sql';
 
 export interface ClaimResult {
   /** Null when nothing was left to claim (within the current ramp step). */
   batch: ClaimedBatch | null;
+  /** The members' accounts as read by the claim, for the batch's first permit. */
+  accounts: EligibilityRow[];
   /** Highest seq claimed: the pump's floor for its next claim (the index scan starts there). */
   lastSeq: number;
 }
@@ -14,7 +17,8 @@ export interface ClaimResult {
  * creates the batch row with its idempotency key, in one statement: members, the batch row, then the counters
  * (they read the others' rows first, so the hot counter rows are locked last). Nothing is decided here: the
  * eligibility of each member and the prior state the request is built from are decided by the batch's send
- * permit (send-permit.repository.ts), right before the call. The pump claims only once its pace slot has come,
+ * permit (send-permit.repository.ts), right before the call, on the accounts as this statement read them
+ * (returned with the eligibility epoch of the read: the permit commits only if no hold or import came since). The pump claims only once its pace slot has come,
  * so it never holds members while it waits.
  *
  * Its commit may be asynchronous: nothing leaves for the mailstore before the permit's synchronous commit, which
@@ -30,7 +34,7 @@ export async function claimForwardBatch(
   floor = 0,
 ): Promise<ClaimResult> {
   const perMember = counterParams(claimDelta(1));
-  const rows = await sql<StoredMemberRow & { batch_id: string; idempotency_key: string }>(
+  const rows = await sql<StoredMemberRow & EligibilityRow & { batch_id: string; idempotency_key: string }>(
     `WITH b AS (SELECT nextval(pg_get_serial_sequence('wave_batches', 'id')) AS id),
      claimed AS (
        UPDATE wave_members m SET state = 'in_flight', batch_id = (SELECT id FROM b), attempts = m.attempts + 1
@@ -55,7 +59,7 @@ export async function claimForwardBatch(
        ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value),
      async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS v)
      SELECT (SELECT id FROM b) AS batch_id, (SELECT idempotency_key FROM batch) AS idempotency_key, c.seq,
-            c.account_id, a.login, NULL::boolean AS prior_imap, NULL::boolean AS prior_pop3, NULL::int AS version
+            NULL::boolean AS prior_imap, NULL::boolean AS prior_pop3, NULL::int AS version, ${ELIGIBILITY_COLUMNS}
        FROM claimed c JOIN accounts a ON a.id = c.account_id, async_commit ORDER BY c.seq`,
     [
       wave.id,
@@ -68,7 +72,7 @@ export async function claimForwardBatch(
       perMember.values,
     ],
   );
-  if (!rows.length) return { batch: null, lastSeq: floor };
+  if (!rows.length) return { batch: null, accounts: [], lastSeq: floor };
   return {
     batch: {
       id: Number(rows[0].batch_id),
@@ -79,6 +83,7 @@ export async function claimForwardBatch(
       fence: 1,
       members: rows.map(memberFromRow),
     },
+    accounts: rows,
     lastSeq: rows[rows.length - 1].seq,
   };
 }

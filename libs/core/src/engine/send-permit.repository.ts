@@ -42,7 +42,8 @@ interface PermitTimes {
   windowMs: number;
 }
 
-interface AccountRow {
+/** What a permit decides eligibility on: a member's account as read, with the eligibility epoch of that read. */
+export interface EligibilityRow {
   seq: number;
   account_id: string;
   login: string;
@@ -58,7 +59,16 @@ interface AccountRow {
 }
 
 /**
- * The first attempt of a forward batch: reads its members' accounts, decides eligibility, and in one statement
+ * The columns of an EligibilityRow, over `m` (wave_members) joined with `a` (accounts), read in one statement (one
+ * snapshot with the epoch). The claim returns them too, so the first permit right after it needs no read of its own.
+ */
+export const ELIGIBILITY_COLUMNS = `a.id AS account_id, a.login, a.leaked, a.password_changed_at, a.held,
+            a.override_reason, a.override_ticket, a.imap_enabled, a.pop3_enabled, a.mailstore_version,
+            (SELECT epoch FROM eligibility_epoch WHERE id = 1) AS epoch`;
+
+/**
+ * The first attempt of a forward batch: reads its members' accounts (or takes the claim's read), decides
+ * eligibility, and in one statement
  * takes the permit, records the prior state of the eligible members (the request is built from it, now and on
  * every retry: on the batch row) and ends the others as skipped with their reason (ledger rows and counters
  * included). On success
@@ -71,16 +81,18 @@ export async function permitFirstForward(
   wave: { protocols: Protocol[]; generation: number },
   incidentAt: Date,
   times: PermitTimes,
+  /** The members' accounts as the claim read them (no read here); the epoch check makes them safe to use. */
+  read?: readonly EligibilityRow[],
 ): Promise<PermitResult> {
-  const rows = await sql<AccountRow>(
-    `SELECT m.seq, a.id AS account_id, a.login, a.leaked, a.password_changed_at, a.held, a.override_reason,
-            a.override_ticket, a.imap_enabled, a.pop3_enabled, a.mailstore_version,
-            (SELECT epoch FROM eligibility_epoch WHERE id = 1) AS epoch
-       FROM wave_members m JOIN accounts a ON a.id = m.account_id
-      WHERE m.wave_id = $1 AND m.seq = ANY($2::int[])
-      ORDER BY m.seq`,
-    [batch.waveId, batch.members.map((m) => m.seq)],
-  );
+  const rows =
+    read ??
+    (await sql<EligibilityRow>(
+      `SELECT m.seq, ${ELIGIBILITY_COLUMNS}
+         FROM wave_members m JOIN accounts a ON a.id = m.account_id
+        WHERE m.wave_id = $1 AND m.seq = ANY($2::int[])
+        ORDER BY m.seq`,
+      [batch.waveId, batch.members.map((m) => m.seq)],
+    ));
   const eligible: BatchMember[] = [];
   const reasons: (SkipReason | null)[] = [];
   for (const row of rows) {

@@ -11,7 +11,13 @@ import { BatchLostError, buildRequest, ClaimedBatch, WaveRuntime } from './batch
 import { claimForwardBatch } from './forward-batch.repository';
 import { claimRollbackBatch, rollbackLeft } from './rollback-batch.repository';
 import { holdPumpSlot, PumpSlot, releasePumpSlot, renewPumpSlot } from './pump-slot.repository';
-import { PermitResult, permitAttempt, permitFirstForward, withdrawAttempt } from './send-permit.repository';
+import {
+  EligibilityRow,
+  PermitResult,
+  permitAttempt,
+  permitFirstForward,
+  withdrawAttempt,
+} from './send-permit.repository';
 import { Sql, sqlOf } from './sql';
 import { ReserveRequest, sleep, sleepUntil, Throttle } from './throttle';
 import { loadWaveRuntime, readCounters, readDrainState } from './wave-runtime.repository';
@@ -86,6 +92,8 @@ export class WavePump {
   private readonly slot: PumpSlot;
   /** When the slot's lease should be renewed. */
   private renewSlotAt = 0;
+  /** The accounts of the batch this pump just claimed, as the claim read them (for its first permit). */
+  private claimRead: { batchId: number; accounts: EligibilityRow[] } | null = null;
   /** A pace refund under way (see firstPermit). */
   private refunding: Promise<void> = Promise.resolve();
 
@@ -251,7 +259,10 @@ export class WavePump {
         return batch;
       }
       const result = await claimForwardBatch(sql, wave, size, this.workerId, lease, floor);
-      if (result.batch) this.floor = result.lastSeq;
+      if (result.batch) {
+        this.floor = result.lastSeq;
+        this.claimRead = { batchId: result.batch.id, accounts: result.accounts };
+      }
       return result.batch;
     };
     let batch = await claim(this.floor);
@@ -469,7 +480,10 @@ export class WavePump {
     times: { leaseMs: number; windowMs: number },
   ): Promise<PermitResult> {
     const booked = batch.members.length;
-    const permit = await permitFirstForward(sql, batch, wave, this.settings.incidentAt, times);
+    // The claim's read serves once: after a refused permit (changed, busy) the accounts are read again.
+    const read = this.claimRead?.batchId === batch.id ? this.claimRead.accounts : undefined;
+    this.claimRead = null;
+    const permit = await permitFirstForward(sql, batch, wave, this.settings.incidentAt, times, read);
     if ((permit === 'granted' || permit === 'nothing_to_send') && batch.members.length < booked) {
       this.refunding = this.throttle.refund({ ...this.paceRequest(wave, 0), cost: booked - batch.members.length });
     }
