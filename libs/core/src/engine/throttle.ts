@@ -1,5 +1,10 @@
 import Redis from 'ioredis';
 
+/** Every script starts here: `now` in milliseconds on Redis' own clock (the time base all processes share). */
+const NOW_MS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000`;
+
 /**
  * The global pace of calls to the mailstore, shared by every worker process and both lanes, kept in Redis.
  *
@@ -17,9 +22,7 @@ import Redis from 'ioredis';
  * (multiplicative decrease); each successful call adds back 5 % (additive increase, at most once per 200 ms).
  * Redis' own clock (TIME) is the time base, so processes on different machines agree.
  */
-const RESERVE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+const RESERVE = `${NOW_MS}
 local cost = tonumber(ARGV[1])
 local waveRate = tonumber(ARGV[2])
 local mailRate = tonumber(ARGV[3])
@@ -54,9 +57,7 @@ redis.call('PEXPIRE', KEYS[2], 3600000)
 return {1, tostring(wait), tostring(factor)}
 `;
 
-const PENALIZE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+const PENALIZE = `${NOW_MS}
 local until_ = now + tonumber(ARGV[1])
 local minFactor = tonumber(ARGV[2])
 local blocked = tonumber(redis.call('HGET', KEYS[1], 'blocked_until') or '0')
@@ -72,9 +73,7 @@ redis.call('PEXPIRE', KEYS[1], 3600000)
 return tostring(factor)
 `;
 
-const REFUND = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+const REFUND = `${NOW_MS}
 local cost = tonumber(ARGV[1])
 local waveRate = tonumber(ARGV[2])
 local mailRate = tonumber(ARGV[3])
@@ -88,16 +87,12 @@ if mailRate > 0 then give(KEYS[2], mailRate) end
 return 1
 `;
 
-const BLOCKED = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+const BLOCKED = `${NOW_MS}
 local blocked = tonumber(redis.call('HGET', KEYS[1], 'blocked_until') or '0')
 return tostring(math.max(0, blocked - now))
 `;
 
-const REWARD = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+const REWARD = `${NOW_MS}
 local factor = tonumber(redis.call('HGET', KEYS[1], 'factor') or '1')
 if factor >= 1 then return '1' end
 local last = tonumber(redis.call('HGET', KEYS[1], 'last_increase') or '0')
