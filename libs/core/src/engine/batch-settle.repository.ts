@@ -1,5 +1,5 @@
 import { CounterDelta, ForwardOutcome, RollbackOutcome, rollbackSettleDelta, settleDelta } from '@app/domain';
-import { BatchItemResult } from '@app/mailstore';
+import { BatchItemResult, BatchResult, Outcome } from '@app/mailstore';
 import { BatchLostError, BatchMember, ClaimedBatch } from './batch.types';
 import { counterParams, Sql } from './sql';
 
@@ -48,6 +48,18 @@ export interface CallRecord {
   httpStatus: number | null;
   outcome: string;
   itemErrors: number;
+}
+
+/** The log row of a call, from its outcome. */
+export function callRecord(startedAt: Date, outcome: Outcome<BatchResult>): CallRecord {
+  return {
+    startedAt,
+    latencyMs: outcome.latencyMs,
+    httpStatus: 'status' in outcome ? (outcome.status ?? null) : null,
+    outcome:
+      outcome.kind === 'retryable' || outcome.kind === 'permanent' ? `${outcome.kind}:${outcome.code}` : outcome.kind,
+    itemErrors: outcome.kind === 'ok' ? outcome.value.summary.failed : 0,
+  };
 }
 
 /**

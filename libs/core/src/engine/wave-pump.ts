@@ -5,22 +5,17 @@ import { backoffMs, retryAfterWithJitter } from '@app/domain';
 import { BatchResult, MailstoreClient, Outcome } from '@app/mailstore';
 import { WavePumpJob } from '@app/queue';
 import { WaveCommandsService } from '../waves/wave-commands.service';
-import { extendLease, releaseBatch, takeOverStaleBatch } from './batch-lease.repository';
-import { CallRecord, recordCall, settleForward, settleRollback } from './batch-settle.repository';
-import { BatchLostError, buildRequest, ClaimedBatch, WaveRuntime } from './batch.types';
+import { releaseBatch, takeOverStaleBatch } from './batch-lease.repository';
+import { callRecord, recordCall, settleForward, settleRollback } from './batch-settle.repository';
+import { BatchLostError, ClaimedBatch, WaveRuntime } from './batch.types';
 import { claimForwardBatch } from './forward-batch.repository';
-import { claimRollbackBatch, rollbackLeft } from './rollback-batch.repository';
-import { holdPumpSlot, PumpSlot, releasePumpSlot, renewPumpSlot } from './pump-slot.repository';
-import {
-  EligibilityRow,
-  PermitResult,
-  permitAttempt,
-  permitFirstForward,
-  withdrawAttempt,
-} from './send-permit.repository';
+import { claimRollbackBatch } from './rollback-batch.repository';
+import { PumpHolds } from './pump-holds';
+import { BatchSender } from './batch-sender';
 import { Sql, sqlOf } from './sql';
 import { ReserveRequest, sleep, sleepUntil, Throttle } from './throttle';
-import { loadWaveRuntime, readCounters, readDrainState } from './wave-runtime.repository';
+import { onPumpDrained } from './pump-drained';
+import { loadWaveRuntime } from './wave-runtime.repository';
 import { WaveVerifier } from './wave-verifier';
 
 export interface EngineSettings {
@@ -39,17 +34,6 @@ export interface EngineSettings {
   requestTimeoutMs: number;
 }
 
-function callRecord(startedAt: Date, outcome: Outcome<BatchResult>): CallRecord {
-  return {
-    startedAt,
-    latencyMs: outcome.latencyMs,
-    httpStatus: 'status' in outcome ? (outcome.status ?? null) : null,
-    outcome:
-      outcome.kind === 'retryable' || outcome.kind === 'permanent' ? `${outcome.kind}:${outcome.code}` : outcome.kind,
-    itemErrors: outcome.kind === 'ok' ? outcome.value.summary.failed : 0,
-  };
-}
-
 /** How often a pump looks for batches whose lease expired (each pump; the lease itself is much longer). */
 const STALE_CHECK_INTERVAL_MS = 1000;
 
@@ -65,16 +49,11 @@ const BUSY_RETRY_MS = 25;
 const MAX_CHANGED_RETRIES = 5;
 
 /**
- * Kept out of the send window: what the event loop may still take between the last clock reading and the request
- * leaving (building the body, the socket write).
- */
-const SEND_MARGIN_MS = 10;
-
-/**
  * One concurrency slot of a wave: books its slot in the global pace (at most 250 ms ahead), claims a batch while
- * the slot comes, takes the batch's send permit (state, ownership and every eligibility rule checked in the statement that commits the attempt),
- * starts the call within the permit's window, writes the answer, and goes on until the wave is drained, stopped,
- * or a newer generation took over. It returns an outcome; it throws only to be retried.
+ * the slot comes, has its BatchSender take the batch's send permit (state, ownership and every eligibility rule
+ * checked in the statement that commits the attempt) and start the call within the permit's window, writes the
+ * answer, and goes on until the wave is drained, stopped, or a newer generation took over. It returns an outcome;
+ * it throws only to be retried.
  *
  * It holds a fresh batch only from its booked slot's horizon on (so no pace wait can outlast a lease), keeps the
  * lease alive through every other wait, and every write it makes for a batch names the lease generation it holds:
@@ -86,16 +65,10 @@ export class WavePump {
   private floor = 0;
   /** When this pump next looks for a batch whose lease expired. */
   private nextStaleCheckAt = 0;
-  /** When the lease of the batch in hand should be renewed (half of it left). */
-  private renewLeaseAt = 0;
-  /** This pump's concurrency slot, held by a lease in PostgreSQL (one pump per slot, whatever the queue does). */
-  private readonly slot: PumpSlot;
-  /** When the slot's lease should be renewed. */
-  private renewSlotAt = 0;
-  /** The accounts of the batch this pump just claimed, as the claim read them (for its first permit). */
-  private claimRead: { batchId: number; accounts: EligibilityRow[] } | null = null;
-  /** A pace refund under way (see firstPermit). */
-  private refunding: Promise<void> = Promise.resolve();
+  /** This pump's concurrency slot (a lease in PostgreSQL: one pump per slot, whatever the queue does) and batch lease. */
+  private readonly holds: PumpHolds;
+  /** Permit and call: the way from a claimed batch to the wire. */
+  private readonly sender: BatchSender;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -111,7 +84,15 @@ export class WavePump {
     // Unique per pump run (the same job may run twice in one process after its lock was lost): it names the
     // holder of the slot and of every batch this pump claims.
     this.workerId = `${hostname()}/${process.pid}/${jobId}/${randomBytes(4).toString('hex')}`;
-    this.slot = { waveId: job.waveId, kind: job.kind, slot: job.slot, holder: this.workerId };
+    this.holds = new PumpHolds(
+      { waveId: job.waveId, kind: job.kind, slot: job.slot, holder: this.workerId },
+      this.leaseMs(),
+    );
+    this.sender = new BatchSender(client, throttle, this.holds, job.kind, {
+      incidentAt: settings.incidentAt,
+      sendWindowMs: settings.sendWindowMs,
+      leaseMs: this.leaseMs(),
+    });
   }
 
   private get wantedState(): string {
@@ -127,7 +108,7 @@ export class WavePump {
       if (held !== 'held') return held;
       for (;;) {
         if (this.signal?.aborted) return 'stopped';
-        if (!(await this.keepSlot(sql))) return 'superseded';
+        if (!(await this.holds.keepSlot(sql))) return 'superseded';
         const wave = await this.loadWave(sql);
         if (!wave) return 'stopped';
         if (wave.generation !== this.job.generation) return 'superseded';
@@ -143,7 +124,7 @@ export class WavePump {
       }
     } finally {
       // Best effort: if the connection is gone, the slot's lease expires by itself.
-      await releasePumpSlot(sqlOf(runner), this.slot).catch(() => undefined);
+      await this.holds.releaseSlot(sqlOf(runner)).catch(() => undefined);
       await runner.release();
     }
   }
@@ -155,25 +136,14 @@ export class WavePump {
   private async holdSlot(sql: Sql): Promise<'held' | 'stopped' | 'superseded'> {
     for (;;) {
       if (this.signal?.aborted) return 'stopped';
-      const busyMs = await holdPumpSlot(sql, this.slot, this.leaseMs());
-      if (busyMs === 0) {
-        this.renewSlotAt = Date.now() + this.leaseMs() / 2;
-        return 'held';
-      }
+      const busyMs = await this.holds.takeSlot(sql);
+      if (busyMs === 0) return 'held';
       const wave = await this.loadWave(sql);
       if (!wave) return 'stopped';
       if (wave.generation !== this.job.generation) return 'superseded';
       if (wave.state !== this.wantedState && !RESOLVING_STATES.includes(wave.state)) return 'stopped';
       await sleep(Math.min(busyMs, STALE_CHECK_INTERVAL_MS));
     }
-  }
-
-  /** Keeps the slot's lease alive (past `extraMs` of a coming wait); false if another pump took the slot. */
-  private async keepSlot(sql: Sql, extraMs = 0): Promise<boolean> {
-    if (extraMs === 0 && Date.now() < this.renewSlotAt) return true;
-    if (!(await renewPumpSlot(sql, this.slot, this.leaseMs() + extraMs))) return false;
-    this.renewSlotAt = Date.now() + extraMs + this.leaseMs() / 2;
-    return true;
   }
 
   /**
@@ -187,7 +157,7 @@ export class WavePump {
     for (;;) {
       const batch = await takeOverStaleBatch(sql, wave.id, 'forward', this.workerId, this.leaseMs());
       if (!batch) return 'stopped';
-      this.leaseRenewed();
+      this.holds.leaseRenewed();
       const result = await this.deliver(sql, wave, batch, false);
       if (result !== 'settled') return result;
     }
@@ -230,7 +200,7 @@ export class WavePump {
   }
 
   private async stillRunning(sql: Sql): Promise<boolean> {
-    if (this.signal?.aborted || !(await this.keepSlot(sql))) return false;
+    if (this.signal?.aborted || !(await this.holds.keepSlot(sql))) return false;
     const wave = await this.loadWave(sql);
     return wave?.state === this.wantedState && wave.generation === this.job.generation;
   }
@@ -261,7 +231,7 @@ export class WavePump {
       const result = await claimForwardBatch(sql, wave, size, this.workerId, lease, floor);
       if (result.batch) {
         this.floor = result.lastSeq;
-        this.claimRead = { batchId: result.batch.id, accounts: result.accounts };
+        this.sender.claimed(result.batch.id, result.accounts);
       }
       return result.batch;
     };
@@ -273,7 +243,7 @@ export class WavePump {
       batch = await claim(0);
     }
     if (batch) {
-      this.leaseRenewed();
+      this.holds.leaseRenewed();
       await sleepUntil(slotAt);
       return { batch, paced: true };
     }
@@ -293,31 +263,12 @@ export class WavePump {
     if (!force && now < this.nextStaleCheckAt) return null;
     this.nextStaleCheckAt = now + STALE_CHECK_INTERVAL_MS;
     const batch = await takeOverStaleBatch(sql, waveId, this.job.kind, this.workerId, this.leaseMs());
-    if (batch) this.leaseRenewed();
+    if (batch) this.holds.leaseRenewed();
     return batch;
   }
 
   private leaseMs(): number {
     return Math.max(this.settings.leaseMs, this.settings.requestTimeoutMs + 5000);
-  }
-
-  private leaseRenewed(extraMs = 0): void {
-    this.renewLeaseAt = Date.now() + extraMs + this.leaseMs() / 2;
-  }
-
-  /** Keeps the batch in hand ours through a wait: renewed once half of its lease has gone (fenced). */
-  private async keepLease(sql: Sql, batch: ClaimedBatch): Promise<void> {
-    if (Date.now() < this.renewLeaseAt) return;
-    await extendLease(sql, batch, this.leaseMs());
-    this.leaseRenewed();
-  }
-
-  /** Waits `ms` with the batch in hand: the lease is extended past the wait first. */
-  private async waitHolding(sql: Sql, batch: ClaimedBatch, ms: number): Promise<void> {
-    await this.keepSlot(sql, ms);
-    await extendLease(sql, batch, this.leaseMs() + ms);
-    this.leaseRenewed(ms);
-    await sleep(ms);
   }
 
   /** Sends one batch until it has a definitive answer, or the wave stops. `paced`: its pace slot has come. */
@@ -335,9 +286,9 @@ export class WavePump {
         // Waiting for the pace never counts as a retry attempt; the lease is kept alive meanwhile.
         if (needsPace) {
           const paced = await this.throttle.acquire(this.paceRequest(wave, batch.members.length), async () => {
-            if (!(await this.keepSlot(sql))) return false;
+            if (!(await this.holds.keepSlot(sql))) return false;
             if (!this.allowedStates(batch).includes((await this.loadWave(sql))?.state ?? '')) return false;
-            await this.keepLease(sql, batch);
+            await this.holds.keepLease(sql, batch);
             return true;
           });
           if (!paced) return this.stopWith(sql, batch);
@@ -346,10 +297,14 @@ export class WavePump {
         // A slot reserved before another pump's 429 must not be used inside that Retry-After.
         const blocked = await this.throttle.blockedMs();
         if (blocked > 0) {
-          await this.waitHolding(sql, batch, blocked);
+          await this.holds.waitHolding(sql, batch, blocked);
           continue;
         }
-        const sent = await this.send(sql, wave, batch);
+        const sent = await this.sender.send(sql, batch, {
+          wave,
+          allowedStates: this.allowedStates(batch),
+          pace: this.paceRequest(wave, batch.members.length),
+        });
         if (sent === 'stopped') return this.stopWith(sql, batch);
         if (sent === 'nothing_to_send') return 'settled'; // every member was skipped at its permit
         if (sent === 'busy' || sent === 'changed' || sent === 'late') {
@@ -378,9 +333,7 @@ export class WavePump {
           // comes first, before any bookkeeping, so other dispatchers learn of it as early as possible.
           await this.throttle.penalize(retryAfterWithJitter(outcome.retryAfterMs / 1000, Math.random));
           await this.record(sql, batch, startedAt, outcome);
-          await this.keepSlot(sql, outcome.retryAfterMs);
-          await extendLease(sql, batch, this.leaseMs() + outcome.retryAfterMs);
-          this.leaseRenewed(outcome.retryAfterMs);
+          await this.holds.coverWait(sql, batch, outcome.retryAfterMs);
           continue;
         }
         await this.record(sql, batch, startedAt, outcome);
@@ -395,7 +348,11 @@ export class WavePump {
             });
             return 'paused_unreachable';
           }
-          await this.waitHolding(sql, batch, backoffMs(failures, { baseMs: 500, maxMs: 8000, random: Math.random }));
+          await this.holds.waitHolding(
+            sql,
+            batch,
+            backoffMs(failures, { baseMs: 500, maxMs: 8000, random: Math.random }),
+          );
           continue;
         }
         // Permanent: 401/403 stop everything (never retried); anything else fails the batch's members.
@@ -419,77 +376,6 @@ export class WavePump {
     }
   }
 
-  /**
-   * Takes the batch's send permit and starts the call inside its window. The window is counted from before the
-   * permit's statement was sent (its deadline counts from the statement's start, which is later), so a call
-   * started within it starts before the deadline that commands wait for. A pump that finds the window gone (it
-   * was frozen or starved after the permit) withdraws the attempt and never starts that call.
-   */
-  private async send(
-    sql: Sql,
-    wave: WaveRuntime,
-    batch: ClaimedBatch,
-  ): Promise<Exclude<PermitResult, 'granted'> | 'late' | { outcome: Outcome<BatchResult>; startedAt: Date }> {
-    const times = { leaseMs: this.leaseMs(), windowMs: this.settings.sendWindowMs };
-    const askedAt = performance.now();
-    const permit =
-      this.job.kind === 'forward' && batch.attempts === 0
-        ? await this.firstPermit(sql, batch, wave, times)
-        : await permitAttempt(
-            sql,
-            batch,
-            { generation: this.job.generation, allowedStates: this.allowedStates(batch) },
-            times,
-          );
-    if (permit !== 'granted') {
-      await this.refunding;
-      return permit;
-    }
-    this.leaseRenewed();
-    const { items, options } = buildRequest(this.job.kind, wave.id, wave.protocols, batch.members);
-    const sendBy = askedAt + this.settings.sendWindowMs - SEND_MARGIN_MS;
-    if (performance.now() > sendBy) {
-      await this.refunding;
-      await withdrawAttempt(sql, batch);
-      return 'late';
-    }
-    const startedAt = new Date();
-    // sendBy is checked again by the HTTP client right before the request is written to the socket (after any
-    // wait for a connection): a pump frozen in between does not send late.
-    const outcome = await this.client.batch(items, options, {
-      idempotencyKey: batch.idempotencyKey,
-      requestId: `${batch.idempotencyKey}#${batch.attempts}`,
-      sendBy,
-    });
-    await this.refunding;
-    if (outcome.kind === 'retryable' && outcome.code === 'send_window_missed') {
-      await withdrawAttempt(sql, batch);
-      return 'late';
-    }
-    return { outcome, startedAt };
-  }
-
-  /**
-   * The first permit of a forward batch. The pace booked for the members it skips is given back (started here,
-   * awaited by the caller after its call has started: it must not eat into the send window).
-   */
-  private async firstPermit(
-    sql: Sql,
-    batch: ClaimedBatch,
-    wave: WaveRuntime,
-    times: { leaseMs: number; windowMs: number },
-  ): Promise<PermitResult> {
-    const booked = batch.members.length;
-    // The claim's read serves once: after a refused permit (changed, busy) the accounts are read again.
-    const read = this.claimRead?.batchId === batch.id ? this.claimRead.accounts : undefined;
-    this.claimRead = null;
-    const permit = await permitFirstForward(sql, batch, wave, this.settings.incidentAt, times, read);
-    if ((permit === 'granted' || permit === 'nothing_to_send') && batch.members.length < booked) {
-      this.refunding = this.throttle.refund({ ...this.paceRequest(wave, 0), cost: booked - batch.members.length });
-    }
-    return permit;
-  }
-
   /** The wave stopped while this batch waited: hand it back if it never left, else keep it (same key later). */
   private async stopWith(sql: Sql, batch: ClaimedBatch): Promise<PumpOutcome> {
     if (batch.attempts === 0) await releaseBatch(sql, batch);
@@ -506,32 +392,7 @@ export class WavePump {
   }
 
   /** Nothing left to claim for this pump: finish the wave, or pause it at a ramp step boundary. */
-  private async onDrained(sql: Sql, wave: WaveRuntime): Promise<void> {
-    if (this.job.kind === 'rollback') {
-      const counters = await readCounters(sql, wave.id);
-      if ((counters['rollback:in_flight'] ?? 0) > 0 || (counters.in_flight ?? 0) > 0) return;
-      if ((counters['rollback:pending'] ?? 0) === 0) {
-        await this.commands.completeRollback(wave.id);
-        return;
-      }
-      // Members left and nobody on them: forward batches in flight when the rollback began settled since, below
-      // every pump's floor. Fresh pumps start from the first member (only if one is there to claim, so pumps
-      // cannot hand the wave to each other forever should the counters ever disagree with the members).
-      if (await rollbackLeft(sql, wave.id)) {
-        await this.commands.addPumps(wave.id, 'rollback', wave.generation, wave.concurrency);
-      }
-      return;
-    }
-    const w = await readDrainState(sql, wave.id);
-    // In flight: the last batches settle in other pumps, which finish the step or the wave.
-    if (!w || w.inFlight > 0 || w.pendingInStep) return;
-    if (!w.pendingAny) {
-      // Eventual propagation: the verifier completes the wave after its read-back.
-      if (await this.verifier.readyToComplete(wave.id)) await this.commands.complete(wave.id);
-      return;
-    }
-    // Pending members only beyond the step's limit: the step is done, bake before the next one.
-    const step = w.steps[w.currentStep];
-    await this.commands.stepPause(wave.id, w.currentStep, step?.bakeSeconds ?? 0);
+  private onDrained(sql: Sql, wave: WaveRuntime): Promise<void> {
+    return onPumpDrained(sql, this.commands, this.verifier, wave, this.job.kind);
   }
 }

@@ -1,0 +1,112 @@
+import { Protocol } from '@app/domain';
+import { BatchResult, MailstoreClient, Outcome } from '@app/mailstore';
+import { BatchKind, buildRequest, ClaimedBatch } from './batch.types';
+import { PumpHolds } from './pump-holds';
+import {
+  EligibilityRow,
+  PermitResult,
+  permitAttempt,
+  permitFirstForward,
+  withdrawAttempt,
+} from './send-permit.repository';
+import { Sql } from './sql';
+import { ReserveRequest, Throttle } from './throttle';
+
+/**
+ * Kept out of the send window: what the event loop may still take between the last clock reading and the request
+ * leaving (building the body, the socket write).
+ */
+const SEND_MARGIN_MS = 10;
+
+export type SendResult = Exclude<PermitResult, 'granted'> | 'late' | { outcome: Outcome<BatchResult>; startedAt: Date };
+
+/** What a pump tells its sender about the batch being sent. */
+export interface SendContext {
+  wave: { id: string; protocols: Protocol[]; generation: number };
+  /** Wave states in which this attempt may be sent. */
+  allowedStates: string[];
+  /** The pace this batch was booked under (skipped members' share is given back to it). */
+  pace: ReserveRequest;
+}
+
+/**
+ * One pump's way from a claimed batch to a call on the wire: takes the batch's send permit, then starts the call
+ * inside the permit's window. The window is counted from before the permit's statement was sent (its deadline
+ * counts from the statement's start, which is later), so a call started within it starts before the deadline
+ * that commands wait for. A sender that finds the window gone (its process was frozen or starved after the
+ * permit) withdraws the attempt and never starts that call; the HTTP client checks the window again right before
+ * it writes the request.
+ */
+export class BatchSender {
+  /** The accounts of the batch just claimed, as the claim read them (for its first permit). */
+  private claimRead: { batchId: number; accounts: EligibilityRow[] } | null = null;
+  /** A pace refund under way (see firstPermit). */
+  private refunding: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly client: MailstoreClient,
+    private readonly throttle: Throttle,
+    private readonly holds: PumpHolds,
+    private readonly kind: BatchKind,
+    private readonly settings: { incidentAt: Date; sendWindowMs: number; leaseMs: number },
+  ) {}
+
+  /** The claim's read of a batch's accounts: its first permit decides on it (under the epoch check). */
+  claimed(batchId: number, accounts: EligibilityRow[]): void {
+    this.claimRead = { batchId, accounts };
+  }
+
+  async send(sql: Sql, batch: ClaimedBatch, ctx: SendContext): Promise<SendResult> {
+    const times = { leaseMs: this.settings.leaseMs, windowMs: this.settings.sendWindowMs };
+    const askedAt = performance.now();
+    const permit =
+      this.kind === 'forward' && batch.attempts === 0
+        ? await this.firstPermit(sql, batch, ctx, times)
+        : await permitAttempt(sql, batch, { generation: ctx.wave.generation, allowedStates: ctx.allowedStates }, times);
+    if (permit !== 'granted') {
+      await this.refunding;
+      return permit;
+    }
+    this.holds.leaseRenewed();
+    const { items, options } = buildRequest(this.kind, ctx.wave.id, ctx.wave.protocols, batch.members);
+    const sendBy = askedAt + this.settings.sendWindowMs - SEND_MARGIN_MS;
+    if (performance.now() > sendBy) {
+      await this.refunding;
+      await withdrawAttempt(sql, batch);
+      return 'late';
+    }
+    const startedAt = new Date();
+    const outcome = await this.client.batch(items, options, {
+      idempotencyKey: batch.idempotencyKey,
+      requestId: `${batch.idempotencyKey}#${batch.attempts}`,
+      sendBy,
+    });
+    await this.refunding;
+    if (outcome.kind === 'retryable' && outcome.code === 'send_window_missed') {
+      await withdrawAttempt(sql, batch);
+      return 'late';
+    }
+    return { outcome, startedAt };
+  }
+
+  /**
+   * The first permit of a forward batch. The pace booked for the members it skips is given back (started here,
+   * awaited after the call has started: it must not eat into the send window).
+   */
+  private async firstPermit(
+    sql: Sql,
+    batch: ClaimedBatch,
+    ctx: SendContext,
+    times: { leaseMs: number; windowMs: number },
+  ): Promise<PermitResult> {
+    const booked = batch.members.length;
+    // The claim's read serves once: after a refused permit (changed, busy) the accounts are read again.
+    const read = this.claimRead?.batchId === batch.id ? this.claimRead.accounts : undefined;
+    this.claimRead = null;
+    const permit = await permitFirstForward(sql, batch, ctx.wave, this.settings.incidentAt, times, read);
+    if ((permit === 'granted' || permit === 'nothing_to_send') && batch.members.length < booked) {
+      this.refunding = this.throttle.refund({ ...ctx.pace, cost: booked - batch.members.length });
+    }
+    return permit;
+  }
+}
