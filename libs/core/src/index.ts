@@ -3,6 +3,7 @@ export * from './auth';
 export * from './engine';
 export * from './errors';
 export * from './support/operation.service';
+export * from './support/operation-runner';
 export * from './waves/wave-commands.service';
 export * from './waves/wave.types';
 export * from './audit';
