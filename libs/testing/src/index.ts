@@ -16,3 +16,4 @@ export * from './engine-harness';
 export * from './private-postgres';
 export * from './worker-process';
 export * from './wave-record';
+export * from './wave-model-oracle';

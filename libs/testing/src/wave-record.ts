@@ -8,7 +8,14 @@ export interface RecordCheckOptions {
   paused?: boolean;
   /** The wave was rolled back: every enabled member must be restored, at the simulator too. */
   rolledBack?: boolean;
+  /** Accounts support changed as well: their mailstore state is the model's to judge, not this check's. */
+  supportTouched?: ReadonlySet<string>;
 }
+
+/** Rollback outcomes that end a member's restoration. */
+const ROLLBACK_TERMINAL = ['rolled_back', 'unchanged', 'conflict', 'failed'];
+/** Rollback outcomes after which the member's account is back to its prior state. */
+const RESTORED = ['rolled_back', 'unchanged'];
 
 const sample = (xs: string[]) => ({ count: xs.length, first: xs.slice(0, 5) });
 const tag = (r: { state: string; reason: string | null }) => `${r.state}${r.reason ? `:${r.reason}` : ''}`;
@@ -17,13 +24,14 @@ const tag = (r: { state: string; reason: string | null }) => `${r.state}${r.reas
  * The end-of-run check of the fault suite (invariants 1, 4 and 6, and the service's record agreeing with the
  * mailstore), for a wave at rest. Returns a report; a clean one equals `cleanRecord()`:
  *  - every member has exactly one terminal state (enabled, skipped, failed, cancelled); a paused wave may still
- *    have pending members, never in-flight ones; a rolled-back wave has every enabled member restored;
+ *    have pending members, never in-flight ones; once the wave's rollback began, every enabled member has a
+ *    terminal rollback outcome and no other member has one (`rolledBack`: every enabled member restored);
  *  - exactly one terminal ledger row per enabled/skipped/failed member, of that state and reason, plus one
- *    `member.rollback.*` row once restored; a cancelled member has a `member.cancelled` row or none, and those
- *    with none are exactly as many as the wave's commands say they cancelled (`detail.membersCancelled`);
+ *    `member.rollback.*` row of its rollback outcome; a cancelled member has a `member.cancelled` row or none, and
+ *    those with none are exactly as many as the wave's commands say they cancelled (`detail.membersCancelled`);
  *  - the counters equal the truth recomputed from the members, none negative;
- *  - the members recorded as enabled are exactly those whose wave protocols are on at the simulator (after a
- *    rollback: every member is back to its own prior state there).
+ *  - at the simulator, for every member support did not touch: open for the wave's protocols exactly when
+ *    recorded enabled and not restored, closed otherwise (`rolledBack`: back to its own prior state).
  */
 export async function recordVsMailstore(
   h: Pick<EngineHarness, 'db' | 'sim' | 'counters'>,
@@ -32,16 +40,20 @@ export async function recordVsMailstore(
   opts: RecordCheckOptions = {},
 ) {
   const q = <T>(text: string, params: unknown[]) => h.db.dataSource.query<T[]>(text, params);
-  const [w] = await q<{ protocols: ('imap' | 'pop3')[] }>(`SELECT protocols FROM waves WHERE id = $1`, [waveId]);
+  const [w] = await q<{ protocols: ('imap' | 'pop3')[]; rollback_began: boolean }>(
+    `SELECT protocols, rollback_started_at IS NOT NULL AS rollback_began FROM waves WHERE id = $1`,
+    [waveId],
+  );
   const rows = await q<{
     login: string;
     state: string;
     reason: string | null;
     rollback_state: string | null;
+    rollback_reason: string | null;
     prior_imap: boolean | null;
     prior_pop3: boolean | null;
   }>(
-    `SELECT a.login, m.state, m.reason, m.rollback_state, m.prior_imap, m.prior_pop3
+    `SELECT a.login, m.state, m.reason, m.rollback_state, m.rollback_reason, m.prior_imap, m.prior_pop3
        FROM wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = $1`,
     [waveId],
   );
@@ -65,17 +77,26 @@ export async function recordVsMailstore(
   for (const r of rows) {
     const open = r.state === 'pending' || r.state === 'in_flight';
     if (open && !(opts.paused && r.state === 'pending')) notTerminal[r.state] = (notTerminal[r.state] ?? 0) + 1;
-    if (opts.rolledBack && r.state === 'enabled' && r.rollback_state !== 'rolled_back') {
+    const rollbackDue = w.rollback_began && r.state === 'enabled';
+    const rollbackOk = opts.rolledBack
+      ? !rollbackDue || r.rollback_state === 'rolled_back'
+      : rollbackDue
+        ? ROLLBACK_TERMINAL.includes(r.rollback_state ?? '')
+        : // no wave rollback for this member (a support rollback of one account may have ended it, out of the ledger)
+          r.rollback_state === null || (!w.rollback_began && r.rollback_state !== 'in_flight');
+    if (!rollbackOk) {
       const k = `rollback:${r.rollback_state}`;
       notTerminal[k] = (notTerminal[k] ?? 0) + 1;
     }
     const got = byLogin.get(r.login) ?? [];
     const expected = ['enabled', 'skipped', 'failed'].includes(r.state) ? [`member.${tag(r)}`] : [];
-    if (r.rollback_state && r.rollback_state !== 'in_flight') expected.push(`member.rollback.${r.rollback_state}`);
+    if (w.rollback_began && r.rollback_state && r.rollback_state !== 'in_flight')
+      expected.push(`member.rollback.${tag({ state: r.rollback_state, reason: r.rollback_reason })}`);
     const cancelledRow = r.state === 'cancelled' && got.length === 1 && got[0].startsWith('member.cancelled');
     if (r.state === 'cancelled' && got.length === 0) cancelledWithoutRow++;
     if (JSON.stringify(got) !== JSON.stringify(expected) && !cancelledRow)
       ledgerWrong.push(`${r.login} ${tag(r)} ledger=[${got.join(', ')}]`);
+    if (opts.supportTouched?.has(r.login)) continue;
     const sim = h.sim.account(r.login)!.protocols;
     if (opts.rolledBack) {
       // Back to its own prior state; members the wave never opened are untouched (closed: the simulator starts so).
@@ -83,8 +104,9 @@ export async function recordVsMailstore(
       if (sim.imap !== want.imap || sim.pop3 !== want.pop3)
         notRestored.push(`${r.login} ${r.state}/${r.rollback_state} sim=${JSON.stringify(sim)}`);
     } else {
-      if (r.state === 'enabled' && !w.protocols.every((p) => sim[p])) enabledButClosed.push(r.login);
-      if (r.state !== 'enabled' && w.protocols.some((p) => sim[p])) openButNotEnabled.push(`${r.login} ${tag(r)}`);
+      const open = r.state === 'enabled' && !RESTORED.includes(r.rollback_state ?? '');
+      if (open && !w.protocols.every((p) => sim[p])) enabledButClosed.push(r.login);
+      if (!open && (sim.imap || sim.pop3)) openButNotEnabled.push(`${r.login} ${tag(r)}`);
     }
   }
   const [byCommands] = await q<{ n: string }>(

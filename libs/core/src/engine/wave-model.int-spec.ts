@@ -1,7 +1,18 @@
 import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import type { Protocol } from '@app/domain';
-import { countersFromTruth, createEngineHarness, EngineHarness, pollUntil, WorkerProcess } from '@app/testing';
+import {
+  cleanModelReport,
+  cleanRecord,
+  countersFromTruth,
+  createEngineHarness,
+  EngineHarness,
+  modelVsMailstore,
+  pollUntil,
+  recordVsMailstore,
+  RunLog,
+  WorkerProcess,
+} from '@app/testing';
 import { AccountImportService } from '../accounts/account-import.service';
 import { DomainError } from '../errors';
 import { OperationService } from '../support/operation.service';
@@ -40,19 +51,6 @@ interface WaveParams {
   callLatencyMs: number;
   /** Begin with `progress`, so that most runs act on a wave already sending (the others act on it at once). */
   warmUp: boolean;
-}
-
-/** What the run did, with the simulator's clock: what the oracle needs to say who may be open. */
-interface RunLog {
-  /** When the run began (reports say times from it). */
-  t0: number;
-  /** Members leaked with no password change since the incident from the start (the population's). */
-  heldFromStart: Set<string>;
-  imports: { logins: string[]; returnedAt: number }[];
-  support: { login: string; kind: 'enable' | 'disable'; opId: string; startedAt: number; returnedAt: number }[];
-  /** From a pause's answer to the next command that moved the wave out of paused: no forward call may start. */
-  paused: { from: number; to: number }[];
-  pausedSince: number | null;
 }
 
 const memberIndex = fc.oneof(
@@ -140,8 +138,6 @@ const FOUND: [WaveParams, Command[]][] = [
 ];
 
 /** At most this many examples in each category of an oracle's report. */
-const sample = (xs: string[]) => ({ count: xs.length, first: xs.slice(0, 5) });
-const NONE = { count: 0, first: [] };
 
 /**
  * Property: whatever sequence of ops and support commands, worker freezes (SIGSTOP, longer than a lease) and
@@ -357,288 +353,18 @@ describe('wave model (fast-check over real services and worker processes)', () =
     if (dead.length) throw new Error(`a worker process exited:\n${workerOutput()}`);
   }
 
-  /** The oracle at rest (see the describe's comment). */
+  /** The oracle at rest (see the describe's comment): the fault suite's end-of-run check, then the model's. */
   async function expectRecordMatchesMailstore(
     waveId: string,
     logins: string[],
     p: WaveParams,
     log: RunLog,
   ): Promise<void> {
-    const db = h.db.dataSource;
-    const [wave] = await db.query<{ state: string; rollback_started_at: Date | null }[]>(
-      `SELECT state, rollback_started_at FROM waves WHERE id = $1`,
-      [waveId],
-    );
-    const members = await db.query<
-      {
-        login: string;
-        state: string;
-        reason: string | null;
-        rollback_state: string | null;
-        rollback_reason: string | null;
-      }[]
-    >(
-      `SELECT a.login, m.state, m.reason, m.rollback_state, m.rollback_reason
-         FROM wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = $1`,
-      [waveId],
-    );
-    const ledger = await db.query<{ login: string; action: string; reason: string | null }[]>(
-      `SELECT login, action, reason FROM audit_log WHERE wave_id = $1 AND action LIKE 'member.%' ORDER BY id`,
-      [waveId],
-    );
-    // Every recorded change of these accounts at the mailstore, with the version it produced.
-    const changes = await db.query<
-      { login: string; action: string; operation_id: string | null; after: Record<string, unknown> | null }[]
-    >(
-      `SELECT login, action, operation_id, after FROM audit_log
-        WHERE login = ANY($1::text[])
-          AND action IN ('member.enabled', 'member.rollback.rolled_back', 'support.enabled', 'support.disabled',
-                         'support.rolled_back')
-        ORDER BY id`,
-      [logins],
-    );
-    const views = await db.query<
-      { login: string; imap_enabled: boolean; pop3_enabled: boolean; mailstore_version: number | null }[]
-    >(`SELECT login, imap_enabled, pop3_enabled, mailstore_version FROM accounts WHERE login = ANY($1::text[])`, [
-      logins,
-    ]);
-    const viewOf = new Map(views.map((v) => [v.login, v]));
-
-    const forwardRows = new Map<string, string[]>();
-    const rollbackRows = new Map<string, string[]>();
-    for (const l of ledger) {
-      const rows = l.action.startsWith('member.rollback.') ? rollbackRows : forwardRows;
-      rows.set(l.login, [...(rows.get(l.login) ?? []), `${l.action}${l.reason ? `:${l.reason}` : ''}`]);
-    }
-    const touchedBySupport = new Set(log.support.map((s) => s.login));
-    const byLogin = new Map(members.map((m) => [m.login, m]));
-    const rollbackBegan = wave.rollback_started_at !== null;
-    const TERMINAL_ROLLBACK = ['rolled_back', 'unchanged', 'conflict', 'failed'];
-
-    const notTerminal: string[] = [];
-    const forwardLedgerWrong: string[] = [];
-    const rollbackWrong: string[] = [];
-    const versionsUnexplained: string[] = [];
-    const stateNotLatestChange: string[] = [];
-    const supportNotLast: string[] = [];
-    const enabledButClosed: string[] = [];
-    const openButNotEnabled: string[] = [];
-    const viewDiffers: string[] = [];
-    const duplicateSupportRecords: string[] = [];
-
-    // Changes per account: one per mailstore version. A support operation run twice (its job taken over) may
-    // record itself twice with the same answer: counted once, and reported below if its answers differ.
-    const recorded = new Map<string, { version: number; imap?: boolean; pop3?: boolean; what: string }[]>();
-    const seenOps = new Map<string, number>();
-    for (const c of changes) {
-      const after = c.after ?? {};
-      if (c.action.startsWith('support.') && after.changed !== true) continue;
-      const version = Number(after.version);
-      if (c.operation_id) {
-        const prior = seenOps.get(c.operation_id);
-        if (prior !== undefined) {
-          if (prior !== version)
-            duplicateSupportRecords.push(`${c.login} op ${c.operation_id}: v${prior} and v${version}`);
-          continue;
-        }
-        seenOps.set(c.operation_id, version);
-      }
-      const list = recorded.get(c.login) ?? [];
-      list.push({
-        version,
-        imap: typeof after.imap === 'boolean' ? after.imap : undefined,
-        pop3: typeof after.pop3 === 'boolean' ? after.pop3 : undefined,
-        what: c.action,
-      });
-      recorded.set(c.login, list);
-    }
-
-    for (const login of logins) {
-      const m = byLogin.get(login);
-      if (!m) continue; // reported as missing below
-      const label = `${login} ${m.state}${m.reason ? `:${m.reason}` : ''}${m.rollback_state ? ` rollback:${m.rollback_state}` : ''}`;
-      if (!['enabled', 'skipped', 'failed', 'cancelled'].includes(m.state) || m.rollback_state === 'in_flight')
-        notTerminal.push(label);
-
-      // Exactly one terminal forward ledger row, of the member's state and reason. Cancellation writes none today
-      // (cancelPending and releaseBatch only update wave_members): a `member.cancelled` row is accepted, not required.
-      const got = forwardRows.get(login) ?? [];
-      const expected = ['enabled', 'skipped', 'failed'].includes(m.state)
-        ? [`member.${m.state}${m.reason ? `:${m.reason}` : ''}`]
-        : [];
-      const cancelledOk = m.state === 'cancelled' && got.length === 1 && got[0].startsWith('member.cancelled');
-      if (JSON.stringify(got) !== JSON.stringify(expected) && !cancelledOk)
-        forwardLedgerWrong.push(`${label} ledger=[${got.join(', ')}]`);
-
-      // Rollback: once begun, every enabled member has exactly one rollback outcome and ledger row; nobody else.
-      const rbGot = rollbackRows.get(login) ?? [];
-      const rbExpected = m.rollback_state
-        ? [`member.rollback.${m.rollback_state}${m.rollback_reason ? `:${m.rollback_reason}` : ''}`]
-        : [];
-      const rbStateOk =
-        rollbackBegan && m.state === 'enabled'
-          ? TERMINAL_ROLLBACK.includes(m.rollback_state ?? '')
-          : m.rollback_state === null;
-      if (!rbStateOk || JSON.stringify(rbGot) !== JSON.stringify(rbExpected))
-        rollbackWrong.push(`${label} rollbackLedger=[${rbGot.join(', ')}]`);
-
-      // The mailstore's state, explained by the service's records: versions 2..V each produced by exactly one
-      // recorded change, and the state is the one the latest of them (V) recorded.
-      const sim = h.sim.account(login)!;
-      const changesOf = (recorded.get(login) ?? []).sort((a, b) => a.version - b.version);
-      const versions = changesOf.map((x) => x.version);
-      const wanted = Array.from({ length: sim.version - 1 }, (_, i) => i + 2);
-      if (JSON.stringify(versions) !== JSON.stringify(wanted))
-        versionsUnexplained.push(
-          `${label}: mailstore v${sim.version}, recorded ${changesOf.map((x) => `v${x.version} ${x.what}`).join(', ') || 'none'}`,
-        );
-      const latest = changesOf.find((x) => x.version === sim.version);
-      const expectedState = latest ?? { imap: false, pop3: false, what: 'none (as seeded)' };
-      for (const proto of ['imap', 'pop3'] as const) {
-        const e = expectedState[proto];
-        if (e !== undefined && e !== sim.protocols[proto]) {
-          stateNotLatestChange.push(
-            `${label}: ${proto} ${sim.protocols[proto] ? 'open' : 'closed'} at v${sim.version}, latest record ${expectedState.what} says ${e ? 'open' : 'closed'}`,
-          );
-          break;
-        }
-      }
-
-      // Where support acted last (its change is the latest), the state is the one support asked for last.
-      const lastAsked = log.support.filter((s) => s.login === login).pop();
-      if (lastAsked && latest?.what.startsWith('support.')) {
-        const open = p.protocols.some((pr) => sim.protocols[pr]);
-        if ((lastAsked.kind === 'enable') !== open)
-          supportNotLast.push(
-            `${label}: support asked ${log.support
-              .filter((s) => s.login === login)
-              .map((s) => s.kind)
-              .join(' then ')}, mailstore ${open ? 'open' : 'closed'} by ${latest.what} v${latest.version}`,
-          );
-      }
-      // Where support never acted: open for the wave's protocols exactly when recorded enabled and not rolled back.
-      if (!touchedBySupport.has(login)) {
-        const open = m.state === 'enabled' && !['rolled_back', 'unchanged'].includes(m.rollback_state ?? '');
-        const simOpen = p.protocols.every((pr) => sim.protocols[pr]);
-        const anyOpen = sim.protocols.imap || sim.protocols.pop3;
-        if (open && !simOpen) enabledButClosed.push(label);
-        if (!open && anyOpen) openButNotEnabled.push(label);
-      }
-      // The service's view of the account is the mailstore's.
-      const v = viewOf.get(login)!;
-      if (
-        v.imap_enabled !== sim.protocols.imap ||
-        v.pop3_enabled !== sim.protocols.pop3 ||
-        (v.mailstore_version ?? 1) !== sim.version
-      ) {
-        viewDiffers.push(
-          `${label}${touchedBySupport.has(login) ? ' (support acted)' : ''}: service imap=${v.imap_enabled} pop3=${v.pop3_enabled} v${v.mailstore_version}, mailstore imap=${sim.protocols.imap} pop3=${sim.protocols.pop3} v${sim.version}`,
-        );
-      }
-    }
-
-    // Counters equal the truth, none negative.
-    const raw = await db.query<{ name: string; value: string }[]>(
-      `SELECT name, value FROM wave_counters WHERE wave_id = $1`,
-      [waveId],
-    );
-    const negativeCounters = raw.filter((c) => Number(c.value) < 0).map((c) => `${c.name}=${c.value}`);
-    const counters = await h.counters(waveId);
-    const truth = await countersFromTruth(h.db, waveId);
-    const countersDiff: string[] = [];
-    for (const k of new Set([...Object.keys(counters), ...Object.keys(truth)]))
-      if ((counters[k] ?? 0) !== (truth[k] ?? 0))
-        countersDiff.push(`${k}: counter ${counters[k] ?? 0}, truth ${truth[k] ?? 0}`);
-
-    // The wave's calls as the mailstore saw them.
-    const calls = h.sim.calls().filter((c) => c.endpoint === 'batch' && c.idempotencyKey?.includes(waveId));
-    const forward = calls.filter((c) => c.idempotencyKey!.includes('/forward/'));
-
-    // Invariant 6: held for password_reset_required when the call started ⇒ not opened by it.
-    const leakedAt = (login: string): number | undefined => {
-      if (log.heldFromStart.has(login)) return -Infinity;
-      const i = log.imports.find((x) => x.logins.includes(login));
-      return i?.returnedAt;
-    };
-    const heldAt = (login: string, t: number): boolean => {
-      const since = leakedAt(login);
-      if (since === undefined || t <= since) return false;
-      // The brief's override: an explicit support enable while the password must be reset; a disable ends it.
-      const events = log.support
-        .filter((s) => s.login === login)
-        .map((s) =>
-          s.kind === 'enable' ? { at: s.startedAt, on: s.startedAt > since } : { at: s.returnedAt, on: false },
-        )
-        .filter((e) => e.at < t)
-        .sort((a, b) => a.at - b.at);
-      let override = false;
-      for (const e of events) override = e.on;
-      return !override;
-    };
-    const openedWhileHeld: string[] = [];
-    for (const c of forward)
-      for (const login of c.applied)
-        if (heldAt(login, c.startedAt))
-          openedWhileHeld.push(`${login} by ${c.requestId} at +${Math.round(c.startedAt - log.t0)} ms`);
-    const heldButApplied = members
-      .filter((m) => m.reason === 'password_reset_required')
-      .filter((m) => forward.some((c) => c.applied.includes(m.login)))
-      .map((m) => m.login);
-
-    // Invariant 3: no forward call starts while the wave is paused by ops.
-    const callsWhilePaused = forward
-      .filter((c) => log.paused.some((i) => c.startedAt > i.from && c.startedAt < i.to))
-      .map((c) => `${c.requestId} at +${Math.round(c.startedAt - log.t0)} ms`);
-
-    // Invariant 2: at most one applied change per account per direction.
-    const appliedTwice: string[] = [];
-    for (const dir of ['forward', 'rollback']) {
-      const seen = new Map<string, number>();
-      for (const c of calls.filter((c) => c.idempotencyKey!.includes(`/${dir}/`)))
-        for (const a of c.applied) seen.set(a, (seen.get(a) ?? 0) + 1);
-      for (const [a, n] of seen) if (n > 1) appliedTwice.push(`${a} ${dir} x${n}`);
-    }
-
-    const wantedSet = new Set(logins);
+    const supportTouched = new Set(log.support.map((s) => s.login));
     expect({
-      missingMembers: logins.filter((l) => !byLogin.has(l)).length,
-      extraMembers: members.filter((m) => !wantedSet.has(m.login)).length,
-      notTerminal: sample(notTerminal),
-      forwardLedgerWrong: sample(forwardLedgerWrong),
-      rollbackWrong: sample(rollbackWrong),
-      negativeCounters,
-      countersDiff,
-      versionsUnexplained: sample(versionsUnexplained),
-      stateNotLatestChange: sample(stateNotLatestChange),
-      supportNotLast: sample(supportNotLast),
-      enabledButClosed: sample(enabledButClosed),
-      openButNotEnabled: sample(openButNotEnabled),
-      viewDiffers: sample(viewDiffers),
-      duplicateSupportRecords: sample(duplicateSupportRecords),
-      openedWhileHeld: sample(openedWhileHeld),
-      heldButApplied: sample(heldButApplied),
-      callsWhilePaused: sample(callsWhilePaused),
-      appliedTwice: sample(appliedTwice),
-    }).toEqual({
-      missingMembers: 0,
-      extraMembers: 0,
-      notTerminal: NONE,
-      forwardLedgerWrong: NONE,
-      rollbackWrong: NONE,
-      negativeCounters: [],
-      countersDiff: [],
-      versionsUnexplained: NONE,
-      stateNotLatestChange: NONE,
-      supportNotLast: NONE,
-      enabledButClosed: NONE,
-      openButNotEnabled: NONE,
-      viewDiffers: NONE,
-      duplicateSupportRecords: NONE,
-      openedWhileHeld: NONE,
-      heldButApplied: NONE,
-      callsWhilePaused: NONE,
-      appliedTwice: NONE,
-    });
+      record: await recordVsMailstore(h, waveId, logins, { supportTouched }),
+      model: await modelVsMailstore(h, waveId, logins, p.protocols, log),
+    }).toEqual({ record: cleanRecord(waveId), model: cleanModelReport() });
   }
 
   it('keeps the invariants under random command sequences', async () => {
