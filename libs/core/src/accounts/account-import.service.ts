@@ -118,9 +118,9 @@ export class AccountImportService {
         JSON.stringify({ partial, lines, valid: goodRows, rejected, inserted, updated, unchanged: report.unchanged }),
       ]);
       await client.query('COMMIT');
-      // Accounts that changed (now leaked, say) were locked against send permits until the commit; permits
-      // granted before it start within their window or never. Once the import answers, no wave call decided on
-      // the old values can start.
+      // Permits decided on the old values are refused since the epoch moved; those granted before the commit
+      // start within their window or never. Once the import answers, no wave call decided on the old values can
+      // start.
       if (updated > 0) await waitForSendPermits(sqlOfDataSource(this.dataSource), 'forward');
       return { ...report, durationMs: Date.now() - started };
     } catch (err) {

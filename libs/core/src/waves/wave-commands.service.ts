@@ -35,6 +35,9 @@ export interface CommandResult {
 
 type AfterCommit = (() => Promise<void>)[];
 
+/** States in which pumps send calls. */
+const DISPATCHING: readonly WaveState[] = ['running', 'rolling_back'];
+
 /**
  * Every change of a wave's lifecycle, for ops (API), the scheduler, the ramp and the gates. Each command runs in
  * one transaction holding the wave's row lock; a command that stops dispatch then waits for the send permits
@@ -276,16 +279,17 @@ export class WaveCommandsService {
         currentReason: (wave.status_reason as PauseReason | null) ?? null,
       });
       if (!t.ok) throw new IllegalTransitionError(wave.state, command, t.allowed, t.detail);
-      if (t.noop) {
-        // Already stopped: this answer also promises that no call starts any more, so it waits like the command
-        // that stopped the wave (which may still be waiting for its permits).
-        if (wave.state !== 'running' && wave.state !== 'rolling_back') {
-          after.push(() => waitForSendPermits(sql, { waveId: id }));
-        }
-        return { id, from: wave.state, state: wave.state, noop: true };
+      const to = t.noop ? wave.state : t.to;
+      if (!(to === wave.state && DISPATCHING.includes(to))) {
+        // Halt means halt: unless the wave goes on sending as it was, calls permitted before this commit start
+        // within their send window or never, and the command answers once that window has passed (at most
+        // EngineSettings.sendWindowMs), never waiting on a worker. A repeated pause too: its answer promises the
+        // same as the pause it repeats, which may still be waiting.
+        after.push(() => waitForSendPermits(sql, { waveId: id }));
       }
+      if (t.noop) return { id, from: wave.state, state: wave.state, noop: true };
       if (extra) await extra(sql, wave, after);
-      const resumesDispatch = t.to === 'running' || t.to === 'rolling_back';
+      const resumesDispatch = DISPATCHING.includes(t.to);
       const generation = resumesDispatch ? wave.generation + 1 : wave.generation;
       let stepUpdate = '';
       if (t.effects.includes('freeze_membership')) {
@@ -326,11 +330,6 @@ export class WaveCommandsService {
         after.push(async () => {
           await this.dataSource.query('ANALYZE wave_members');
         });
-      }
-      if (t.to !== wave.state && (wave.state === 'running' || wave.state === 'rolling_back')) {
-        // Halt means halt: calls permitted before this commit start within their send window or never; the
-        // command answers once that window has passed (at most EngineSettings.sendWindowMs), never waiting on a worker.
-        after.unshift(() => waitForSendPermits(sql, { waveId: id }));
       }
       if (resumesDispatch) {
         const kind = t.to === 'running' ? 'forward' : 'rollback';
