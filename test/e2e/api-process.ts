@@ -25,6 +25,7 @@ function newestMtime(dir: string): number {
  */
 export function ensureFreshBuild(): void {
   const lock = join(ROOT, 'dist', '.e2e-build.lock');
+  mkdirSync(join(ROOT, 'dist'), { recursive: true }); // a fresh clone has none: the lock's mkdir would fail forever
   const deadline = Date.now() + 180_000;
   while (!isFresh()) {
     try {
