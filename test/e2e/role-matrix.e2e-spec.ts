@@ -23,6 +23,7 @@ describe('access: every route × every role, no key and a revoked key', () => {
   let operationId: string;
   const login = 'user3@example.test';
   const rolledBack = 'user5@example.test';
+  const overridden = 'user6@example.test';
   const note = { reason: 'customer call', ticket: 'SUP-1' };
 
   beforeAll(async () => {
@@ -42,6 +43,12 @@ describe('access: every route × every role, no key and a revoked key', () => {
     waveId = wave.id;
     const ops = new OperationService(api.h.db.dataSource, api.h.producer, new Date(api.h.config.INCIDENT_AT));
     operationId = (await ops.request('user4@example.test', 'disable', note, 'support:fixture')).id;
+    // A live override for ops to revoke (as a support enable with override: true records it).
+    await api.h.db.dataSource.query(
+      `UPDATE accounts SET override_reason = 'r', override_ticket = 't', override_by = 'support:fixture',
+              override_at = now(), override_expires_at = now() + interval '1 hour' WHERE login = $1`,
+      [overridden],
+    );
     // A wave that changed one account (no worker runs here: its outcome is written as the engine would).
     const changed = await api.h.commands.create(
       { name: 'changed', selector: { type: 'logins', logins: [rolledBack] }, protocols: ['imap'], ratePerSecond: 1 },
@@ -122,6 +129,14 @@ describe('access: every route × every role, no key and a revoked key', () => {
       access: ['support', 'ops'],
       ok: 200,
       call: () => ({ path: `/operations/${operationId}` }),
+    },
+    { method: 'GET', path: '/overrides', access: ['support', 'ops'], ok: 200, call: () => ({ path: '/overrides' }) },
+    {
+      method: 'DELETE',
+      path: '/overrides/{login}',
+      access: ['ops'],
+      ok: 200,
+      call: () => ({ path: `/overrides/${overridden}`, body: note }),
     },
     {
       method: 'POST',

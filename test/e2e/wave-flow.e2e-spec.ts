@@ -301,9 +301,22 @@ describe('a wave driven only through the HTTP API (real PostgreSQL, Redis, worke
     const before = await api.call('GET', `/accounts/${login}`, { key: 'support' });
     expect(before.body.eligibility).toEqual({ eligible: false, reason: 'password_reset_required' });
 
+    const enableBody = { protocols: ['imap'], reason: 'practice software cannot bill', ticket: 'SUP-77' };
+    // Opening an account waves hold back is an explicit request: without override, 409 naming the field.
+    const refused = await api.call('POST', `/accounts/${encodeURIComponent(login)}/enable`, {
+      key: 'support',
+      body: enableBody,
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(refused.body).toMatchObject({
+      code: 'override_required',
+      field: 'override',
+      errors: [{ field: 'override' }],
+    });
     const requested = await api.call('POST', `/accounts/${encodeURIComponent(login.toUpperCase())}/enable`, {
       key: 'support',
-      body: { protocols: ['imap'], reason: 'practice software cannot bill', ticket: 'SUP-77' },
+      body: { ...enableBody, override: true },
     });
     expect(requested.status).toBe(202);
     expect(requested.body).toMatchObject({
@@ -312,6 +325,17 @@ describe('a wave driven only through the HTTP API (real PostgreSQL, Redis, worke
       protocols: ['imap'],
       state: 'queued',
       actor: support,
+      overrides: ['password_reset_required'],
+      overrideExpiresAt: expect.any(String),
+    });
+    const listed = await api.call('GET', '/overrides', { key: 'ops' });
+    expect(listed.status).toBe(200);
+    expect(listed.body.items).toEqual([
+      expect.objectContaining({ login, ticket: 'SUP-77', by: support, expiresAt: requested.body.overrideExpiresAt }),
+    ]);
+    expect((await api.call('GET', `/accounts/${login}`, { key: 'support' })).body.override).toMatchObject({
+      ticket: 'SUP-77',
+      expiresAt: requested.body.overrideExpiresAt,
     });
     const op = await pollUntil(
       async () => {

@@ -21,6 +21,7 @@ import { API_SETTINGS, REDIS_CLIENT } from './infra.tokens';
 import { MetricsController } from './metrics/metrics.controller';
 import { MetricsService } from './metrics/metrics.service';
 import { OperationController } from './operations/operation.controller';
+import { OverrideController } from './overrides/override.controller';
 import { ProgressCache } from './progress/progress-cache.service';
 import { ProgressEventsService } from './progress/progress-events.service';
 import { ProgressController } from './progress/progress.controller';
@@ -34,6 +35,7 @@ export const CONTROLLERS = [
   AccountImportController,
   AccountController,
   OperationController,
+  OverrideController,
   WaveController,
   WaveLifecycleController,
   ProgressController,

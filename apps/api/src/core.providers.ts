@@ -6,6 +6,7 @@ import {
   ApiKeyService,
   AuditQueryService,
   OperationService,
+  OverrideService,
   ProgressService,
   SignalService,
   WaveCommandsService,
@@ -31,8 +32,11 @@ export const CORE_PROVIDERS: Provider[] = [
     provide: OperationService,
     inject: [DataSource, QueueProducer, EnvironmentDto],
     useFactory: (ds: DataSource, producer: QueueProducer, config: EnvironmentDto) =>
-      new OperationService(ds, producer, incidentAt(config)),
+      new OperationService(ds, producer, incidentAt(config), {
+        overrideTtlMs: config.SUPPORT_OVERRIDE_TTL_S * 1000,
+      }),
   },
+  { provide: OverrideService, inject: [DataSource], useFactory: (ds: DataSource) => new OverrideService(ds) },
   { provide: AccountImportService, inject: [DataSource], useFactory: (ds: DataSource) => new AccountImportService(ds) },
   { provide: ApiKeyService, inject: [DataSource], useFactory: (ds: DataSource) => new ApiKeyService(ds) },
   { provide: AuditQueryService, inject: [DataSource], useFactory: (ds: DataSource) => new AuditQueryService(ds) },

@@ -1,4 +1,5 @@
 import { Transform } from 'class-transformer';
+import { DEFAULT_OVERRIDE_TTL_S } from '@app/domain';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -46,6 +47,16 @@ export class EnvironmentDto {
   /** The incident: a leaked account whose password changed at or before this instant stays held. */
   @IsISO8601({ strict: true }, { message: 'INCIDENT_AT must be an ISO 8601 instant, e.g. 2026-05-01T00:00:00Z' })
   INCIDENT_AT = '2026-05-01T00:00:00Z';
+
+  /**
+   * How long a support override of `password_reset_required` lasts (seconds; default 72 h): long enough for the
+   * waves of the reopening, short enough that a forgotten one ends by itself. Ops list and revoke them (GET /overrides).
+   */
+  @Transform(toInt)
+  @IsInt({ message: 'SUPPORT_OVERRIDE_TTL_S must be an integer' })
+  @Min(1)
+  @Max(2592000)
+  SUPPORT_OVERRIDE_TTL_S = DEFAULT_OVERRIDE_TTL_S;
 
   /** Wave pumps one worker process runs at once (each is one batch in flight). */
   @Transform(toInt)

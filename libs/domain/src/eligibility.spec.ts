@@ -183,15 +183,32 @@ describe('helpers', () => {
     expect(passwordResetRequired({ leaked, passwordChangedAt }, INCIDENT)).toBe(expected);
   });
 
+  const NOW = new Date('2026-05-10T08:00:00Z');
+  const LATER = new Date(NOW.getTime() + 1);
   it.each([
-    ['fraud check', 'SUP-1', true],
-    ['', 'SUP-1', false],
-    ['  ', 'SUP-1', false],
-    ['reason', null, false],
-    [null, 'SUP-1', false],
-    ['reason', ' \t', false],
-  ] as const)('hasActiveOverride(%p, %p) = %p', (overrideReason, overrideTicket, expected) => {
-    expect(hasActiveOverride({ overrideReason, overrideTicket })).toBe(expected);
+    ['fraud check', 'SUP-1', LATER, true],
+    ['fraud check', 'SUP-1', NOW, false],
+    ['fraud check', 'SUP-1', null, false],
+    ['', 'SUP-1', LATER, false],
+    ['  ', 'SUP-1', LATER, false],
+    ['reason', null, LATER, false],
+    [null, 'SUP-1', LATER, false],
+    ['reason', ' \t', LATER, false],
+  ] as const)(
+    'hasActiveOverride(%p, %p, expires %p) at NOW = %p',
+    (overrideReason, overrideTicket, expires, expected) => {
+      expect(hasActiveOverride({ overrideReason, overrideTicket, overrideExpiresAt: expires }, NOW)).toBe(expected);
+    },
+  );
+
+  it('an override is live strictly before its expiry, whatever the instant asked about', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -1e6, max: 1e6 }), (delta) => {
+        const at = new Date(NOW.getTime() + delta);
+        const record = { overrideReason: 'why', overrideTicket: 'SUP-1', overrideExpiresAt: NOW };
+        return hasActiveOverride(record, at) === delta < 0;
+      }),
+    );
   });
 });
 
@@ -199,23 +216,73 @@ describe('support lane', () => {
   const request = { reason: 'doctor cannot bill', ticket: 'SUP-42', incidentAt: INCIDENT };
 
   it.each([
-    ['clean account', {}, []],
-    ['leaked, not reset: overridden', { leaked: true }, ['password_reset_required']],
-    ['leaked with an override on file: nothing to override', { leaked: true, overrideActive: true }, []],
-    ['leaked and reset', { leaked: true, passwordChangedAt: AFTER }, []],
-    ['held: allowed, audited', { held: true }, ['held']],
+    ['clean account', {}, false, [], false],
+    ['clean account, override asked: nothing to override', {}, true, [], false],
+    ['leaked, not reset: overridden and recorded', { leaked: true }, true, ['password_reset_required'], true],
+    ['leaked with a live override: nothing to override', { leaked: true, overrideActive: true }, false, [], false],
+    ['leaked with a live override, override asked: renewed', { leaked: true, overrideActive: true }, true, [], true],
+    ['leaked and reset', { leaked: true, passwordChangedAt: AFTER }, true, [], false],
+    ['held: opened now, hold kept', { held: true }, true, ['held'], false],
     [
       'held, leaked, unknown',
       { held: true, leaked: true, knownToMailstore: false },
+      true,
       ['held', 'password_reset_required', 'not_found'],
+      true,
     ],
-    ['already enabled: sent anyway to repair drift', { imap: true, pop3: true }, []],
-  ] as const)('enable, %s', (_case, overrides, expectedOverrides) => {
-    expect(supportEnableDecision({ ...request, account: account(overrides) })).toEqual({
+    ['unknown to the mailstore: noted, no override needed', { knownToMailstore: false }, false, ['not_found'], false],
+    ['already enabled: sent anyway to repair drift', { imap: true, pop3: true }, false, [], false],
+  ] as const)('enable, %s', (_case, overrides, override, expectedOverrides, recordOverride) => {
+    expect(supportEnableDecision({ ...request, override, account: account(overrides) })).toEqual({
       allowed: true,
       desired: { imap: true, pop3: true },
       overrides: expectedOverrides,
+      recordOverride,
     });
+  });
+
+  it.each([
+    ['leaked, not reset', { leaked: true }, 'password_reset_required'],
+    [
+      'leaked before the incident, changed at it',
+      { leaked: true, passwordChangedAt: INCIDENT },
+      'password_reset_required',
+    ],
+    ['held', { held: true }, 'held'],
+    ['held and leaked', { held: true, leaked: true }, 'held, password_reset_required'],
+    ['held with a live override', { held: true, leaked: true, overrideActive: true }, 'held'],
+  ] as const)('enable of a %s account without override: refused naming the field', (_case, state, named) => {
+    for (const override of [undefined, false]) {
+      expect(supportEnableDecision({ ...request, override, account: account(state) })).toEqual({
+        allowed: false,
+        code: 'override_required',
+        field: 'override',
+        message: `the account is held back (${named}): set override to true to open it anyway`,
+      });
+    }
+  });
+
+  it('enable: an account a wave would hold back opens only with override, and then says what it overrode', () => {
+    const arbitraryAccount = fc.record({
+      leaked: fc.boolean(),
+      passwordChangedAt: fc.constantFrom(null, BEFORE, INCIDENT, AFTER),
+      held: fc.boolean(),
+      overrideActive: fc.boolean(),
+      imap: fc.boolean(),
+      pop3: fc.boolean(),
+      knownToMailstore: fc.constantFrom(undefined, true, false),
+    });
+    fc.assert(
+      fc.property(arbitraryAccount, fc.constantFrom(undefined, false, true), (a, override) => {
+        const decision = supportEnableDecision({ ...request, account: a, override });
+        const wave = decideEligibility(a, BOTH, INCIDENT);
+        const heldBack = !wave.eligible && (wave.reason === 'held' || wave.reason === 'password_reset_required');
+        if (heldBack && override !== true) return !decision.allowed && decision.field === 'override';
+        if (!decision.allowed) return false;
+        const lifted = decision.overrides.filter((o) => o !== 'not_found');
+        return heldBack ? lifted.length > 0 : lifted.length === 0;
+      }),
+    );
   });
 
   it('enable sends only the requested protocols', () => {
@@ -239,7 +306,7 @@ describe('support lane', () => {
   it('disable closes the requested protocols, whatever the account', () => {
     expect(
       supportDisableDecision({ account: account({ held: true, imap: true }), reason: 'abuse', ticket: 'SEC-9' }),
-    ).toEqual({ allowed: true, desired: { imap: false, pop3: false }, overrides: [] });
+    ).toEqual({ allowed: true, desired: { imap: false, pop3: false }, overrides: [], recordOverride: false });
     expect(
       supportDisableDecision({ account: account(), protocols: ['imap'], reason: 'abuse', ticket: 'SEC-9' }),
     ).toMatchObject({ desired: { imap: false } });

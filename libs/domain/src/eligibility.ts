@@ -13,7 +13,7 @@ export interface EligibilityAccount {
   leaked: boolean;
   passwordChangedAt: Date | null;
   held: boolean;
-  /** A support override (reason and ticket recorded) lifting `password_reset_required`; see `hasActiveOverride`. */
+  /** A live support override (explicitly asked for, not expired) lifting `password_reset_required`: `hasActiveOverride`. */
   overrideActive: boolean;
   /** The service's view of the mailstore state. */
   imap: boolean;
@@ -50,9 +50,29 @@ export function passwordResetRequired(
   return account.leaked && (account.passwordChangedAt === null || account.passwordChangedAt <= incidentAt);
 }
 
-/** An override counts only with both a reason and a ticket (blank strings do not). */
-export function hasActiveOverride(account: { overrideReason: string | null; overrideTicket: string | null }): boolean {
-  return nonBlank(account.overrideReason) && nonBlank(account.overrideTicket);
+/** SUPPORT_OVERRIDE_TTL_S's default: 72 hours, the span of the reopening's waves. */
+export const DEFAULT_OVERRIDE_TTL_S = 72 * 3600;
+
+/** What an account records of a support override of `password_reset_required`. */
+export interface OverrideRecord {
+  overrideReason: string | null;
+  overrideTicket: string | null;
+  /** Overrides expire (SUPPORT_OVERRIDE_TTL_S); null: none on file. */
+  overrideExpiresAt: Date | null;
+}
+
+/**
+ * An override counts only with a reason and a ticket (blank strings do not) and until it expires. `at` is the latest
+ * instant the caller's decision may act: a wave permit passes the end of its send window, so an override that expires
+ * before the call could start is already over.
+ */
+export function hasActiveOverride(account: OverrideRecord, at: Date): boolean {
+  return (
+    nonBlank(account.overrideReason) &&
+    nonBlank(account.overrideTicket) &&
+    account.overrideExpiresAt !== null &&
+    account.overrideExpiresAt.getTime() > at.getTime()
+  );
 }
 
 /**
@@ -123,23 +143,37 @@ export interface SupportRequest {
   reason: string;
   ticket: string;
   incidentAt: Date;
+  /** The request's explicit consent to open an account that a wave would hold back (`held`, `password_reset_required`). */
+  override?: boolean;
 }
 
-/** What a support enable/disable lifts or notes, recorded in the audit entry of the operation. */
+/** What a support enable lifts (`held`, `password_reset_required`: only with `override`) or notes (`not_found`). */
 export type SupportOverride = 'held' | 'password_reset_required' | 'not_found';
 
+export type SupportRefusal = 'reason_required' | 'ticket_required' | 'override_required';
+
 export type SupportDecision =
-  | { allowed: true; desired: { readonly [P in Protocol]?: boolean }; overrides: SupportOverride[] }
-  | { allowed: false; code: 'reason_required' | 'ticket_required'; field: 'reason' | 'ticket'; message: string };
+  | {
+      allowed: true;
+      desired: { readonly [P in Protocol]?: boolean };
+      overrides: SupportOverride[];
+      /** Record (or renew) an override of `password_reset_required` on the account: later waves include it too. */
+      recordOverride: boolean;
+    }
+  | { allowed: false; code: SupportRefusal; field: 'reason' | 'ticket' | 'override'; message: string };
 
 /**
  * Support enable: a person, a reason and a ticket, one account.
  *
  * Decisions (the brief is silent on some):
- *  - reason and ticket (non-blank) are always required; with them, support may override
- *    `password_reset_required` (the brief's rule) and the override is listed for the audit.
- *  - a hold keeps an account out of waves, not out of support: an explicit enable of a held account is allowed,
- *    listed as overriding `held`, and does NOT lift the hold (waves keep skipping it).
+ *  - reason and ticket (non-blank) are always required.
+ *  - opening an account that a wave would hold back needs the request's explicit `override: true`; without it the
+ *    enable is refused (`override_required`), so no enable overrides a hold by accident:
+ *    - `password_reset_required` (leaked, never reset, no live override): the override is recorded on the account
+ *      with the reason and ticket and an expiry, so later waves include the account too until it expires, is
+ *      revoked by ops, or support disables or holds the account;
+ *    - `held` (a support hold): the account is opened now but the hold is NOT lifted (waves keep skipping it).
+ *  - an `override: true` on a leaked, never-reset account with a live override renews it (new reason, ticket, expiry).
  *  - `not_found` does not block: the service's view may be stale and the mailstore is the authority (it answers
  *    404, recorded as the operation's outcome).
  *  - `already_enabled` does not block either: support sends the full desired state for the requested protocols,
@@ -150,13 +184,27 @@ export function supportEnableDecision(request: SupportRequest): SupportDecision 
   if (refused) return refused;
   const protocols = request.protocols ?? PROTOCOLS;
   assertProtocols(protocols);
-  const overrides: SupportOverride[] = [];
-  if (request.account.held) overrides.push('held');
-  if (passwordResetRequired(request.account, request.incidentAt) && !request.account.overrideActive) {
-    overrides.push('password_reset_required');
+  const { account } = request;
+  const resetRequired = passwordResetRequired(account, request.incidentAt);
+  const holds: SupportOverride[] = [];
+  if (account.held) holds.push('held');
+  if (resetRequired && !account.overrideActive) holds.push('password_reset_required');
+  if (holds.length > 0 && request.override !== true) {
+    return {
+      allowed: false,
+      code: 'override_required',
+      field: 'override',
+      message: `the account is held back (${holds.join(', ')}): set override to true to open it anyway`,
+    };
   }
-  if (request.account.knownToMailstore === false) overrides.push('not_found');
-  return { allowed: true, desired: Object.fromEntries(protocols.map((p) => [p, true])), overrides };
+  const overrides = [...holds];
+  if (account.knownToMailstore === false) overrides.push('not_found');
+  return {
+    allowed: true,
+    desired: Object.fromEntries(protocols.map((p) => [p, true])),
+    overrides,
+    recordOverride: resetRequired && request.override === true,
+  };
 }
 
 /** Support disable ("re-block"): always allowed with a reason and a ticket; closing access is never risky. */
@@ -165,7 +213,12 @@ export function supportDisableDecision(request: Omit<SupportRequest, 'incidentAt
   if (refused) return refused;
   const protocols = request.protocols ?? PROTOCOLS;
   assertProtocols(protocols);
-  return { allowed: true, desired: Object.fromEntries(protocols.map((p) => [p, false])), overrides: [] };
+  return {
+    allowed: true,
+    desired: Object.fromEntries(protocols.map((p) => [p, false])),
+    overrides: [],
+    recordOverride: false,
+  };
 }
 
 function requireReasonAndTicket(request: { reason: string; ticket: string }): SupportDecision | undefined {

@@ -7,7 +7,19 @@ export interface RunLog {
   /** Members leaked with no password change since the incident from the start (the population's). */
   heldFromStart: Set<string>;
   imports: { logins: string[]; returnedAt: number }[];
-  support: { login: string; kind: 'enable' | 'disable'; opId: string; startedAt: number; returnedAt: number }[];
+  support: {
+    login: string;
+    kind: 'enable' | 'disable';
+    opId: string;
+    startedAt: number;
+    returnedAt: number;
+    /** An enable that recorded an override of password_reset_required: its expiry (epoch ms). */
+    overrideExpiresAt?: number;
+  }[];
+  /** Support holds and releases (a hold keeps waves off the account from its answer to the next release). */
+  holds: { login: string; hold: boolean; startedAt: number; returnedAt: number }[];
+  /** Overrides revoked by ops (from the answer on). */
+  revokes: { login: string; returnedAt: number }[];
   /** From a pause's answer to the next command that moved the wave out of paused: no forward call may start. */
   paused: { from: number; to: number }[];
   pausedSince: number | null;
@@ -21,9 +33,9 @@ const sample = (xs: string[]) => ({ count: xs.length, first: xs.slice(0, 5) });
  *  - the mailstore's version of each account is accounted for by exactly one recorded change per version (wave
  *    enable, wave rollback, support), and the latest of them gives its state; if that latest change is support's,
  *    it is what support asked for last; the service's view of the account (protocols, version) is the mailstore's;
- *  - no account was opened by a wave call started while it was held for password_reset_required (leaked from the
- *    start or by an import that had answered, no override in force: a support enable gives one, a support disable
- *    ends it) (invariant 6);
+ *  - no account was opened by a wave call started while it was held by support, or held for password_reset_required
+ *    (leaked from the start or by an import that had answered) with no live override (given by a support enable that
+ *    recorded one; ended by its expiry, a support disable or hold, or an ops revoke) (invariant 6);
  *  - no forward call started while the wave was paused by ops (invariant 3); each account changed at most once per
  *    direction (invariant 2).
  */
@@ -150,25 +162,41 @@ export async function modelVsMailstore(
   const calls = h.sim.calls().filter((c) => c.endpoint === 'batch' && c.idempotencyKey?.includes(waveId));
   const forward = calls.filter((c) => c.idempotencyKey!.includes('/forward/'));
 
-  // Invariant 6: held for password_reset_required when the call started ⇒ not opened by it.
+  // Invariant 6: held by support, or leaked and never reset with no live override, when the call started ⇒ not
+  // opened by it. Lenient where the service cannot be strict (an enable or release counts from its start), strict
+  // where it promises to be (a hold, a disable, a revoke from its answer; an expiry from its instant).
   const leakedAt = (login: string): number | undefined => {
     if (log.heldFromStart.has(login)) return -Infinity;
     return log.imports.find((x) => x.logins.includes(login))?.returnedAt;
   };
-  const heldAt = (login: string, t: number): boolean => {
-    const since = leakedAt(login);
-    if (since === undefined || t <= since) return false;
-    // The brief's override: an explicit support enable while the password must be reset; a disable ends it.
-    const events = log.support
-      .filter((s) => s.login === login)
-      .map((s) =>
-        s.kind === 'enable' ? { at: s.startedAt, on: s.startedAt > since } : { at: s.returnedAt, on: false },
-      )
+  const heldBySupport = (login: string, t: number): boolean => {
+    const events = log.holds
+      .filter((e) => e.login === login)
+      .map((e) => (e.hold ? { at: e.returnedAt, on: true } : { at: e.startedAt, on: false }))
       .filter((e) => e.at < t)
       .sort((a, b) => a.at - b.at);
-    let override = false;
-    for (const e of events) override = e.on;
-    return !override;
+    return events.length > 0 && events[events.length - 1].on;
+  };
+  const overrideLive = (login: string, t: number): boolean => {
+    const ends = [
+      ...log.support.filter((s) => s.login === login && s.kind === 'disable').map((s) => s.returnedAt),
+      ...log.holds.filter((e) => e.login === login && e.hold).map((e) => e.returnedAt),
+      ...log.revokes.filter((r) => r.login === login).map((r) => r.returnedAt),
+    ];
+    return log.support.some(
+      (s) =>
+        s.login === login &&
+        s.overrideExpiresAt !== undefined &&
+        s.startedAt < t &&
+        t < s.overrideExpiresAt &&
+        !ends.some((end) => end > s.startedAt && end < t),
+    );
+  };
+  const heldAt = (login: string, t: number): boolean => {
+    if (heldBySupport(login, t)) return true;
+    const since = leakedAt(login);
+    if (since === undefined || t <= since) return false;
+    return !overrideLive(login, t);
   };
   const openedWhileHeld: string[] = [];
   for (const c of forward)
@@ -176,7 +204,7 @@ export async function modelVsMailstore(
       if (heldAt(login, c.startedAt))
         openedWhileHeld.push(`${login} by ${c.requestId} at +${Math.round(c.startedAt - log.t0)} ms`);
   const heldButApplied = members
-    .filter((m) => m.reason === 'password_reset_required')
+    .filter((m) => m.reason === 'password_reset_required' || m.reason === 'held')
     .filter((m) => forward.some((c) => c.applied.includes(m.login)))
     .map((m) => m.login);
 

@@ -41,12 +41,13 @@ export class AccountLookupService {
         .find({ where: { accountId: account.id }, order: { createdAt: 'DESC' }, take: 20 }),
       this.audit.find({ login, limit: 50 }),
     ]);
+    const overrideLive = hasActiveOverride(account, new Date());
     const decision = decideEligibility(
       {
         leaked: account.leaked,
         passwordChangedAt: account.passwordChangedAt,
         held: account.held,
-        overrideActive: hasActiveOverride(account),
+        overrideActive: overrideLive,
         imap: account.imapEnabled,
         pop3: account.pop3Enabled,
         knownToMailstore: waves.some((w) => w.notFound) ? false : undefined,
@@ -69,7 +70,16 @@ export class AccountLookupService {
       },
       held: account.held,
       hold: account.held ? note(account.holdReason, account.holdTicket, account.heldBy, account.heldAt) : null,
-      override: note(account.overrideReason, account.overrideTicket, account.overrideBy, account.overrideAt),
+      override:
+        overrideLive && account.overrideExpiresAt
+          ? {
+              reason: account.overrideReason,
+              ticket: account.overrideTicket,
+              by: account.overrideBy,
+              at: account.overrideAt,
+              expiresAt: account.overrideExpiresAt,
+            }
+          : null,
       eligibility: decision.eligible ? { eligible: true, reason: null } : { eligible: false, reason: decision.reason },
       waves: waves.map(({ notFound: _notFound, ...w }) => w),
       operations: operations.map((op) => OperationDto.from(op)),

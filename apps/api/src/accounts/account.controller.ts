@@ -7,7 +7,7 @@ import { LoginParamPipe } from '../common/param.pipes';
 import { ApiProblem } from '../common/problem.dto';
 import { OperationDto } from '../operations/operation.dto';
 import { AccountLookupService } from './account-lookup.service';
-import { AccountDto, HoldDto, RollbackAccountDto, SupportChangeDto } from './account.dto';
+import { AccountDto, HoldDto, RollbackAccountDto, SupportChangeDto, SupportEnableDto } from './account.dto';
 
 /** Support: one account at a time, always with a reason and a ticket (audited). */
 @ApiTags('support')
@@ -35,11 +35,16 @@ export class AccountController {
   @Post('enable')
   @HttpCode(202)
   @Access(...ROLES.support)
-  @ApiOperation({ summary: 'open POP/IMAP for one account, ahead of any wave; poll GET /operations/{id}' })
+  @ApiOperation({
+    summary:
+      'open POP/IMAP for one account, ahead of any wave; an account waves hold back needs override: true (the ' +
+      "answer's overrides say what was overridden); poll GET /operations/{id}",
+  })
   @ApiAcceptedResponse({ type: OperationDto })
+  @ApiProblem(409, 'override_required: the account is held back; set override to true to open it anyway')
   async enable(
     @Param('login', LoginParamPipe) login: string,
-    @Body() body: SupportChangeDto,
+    @Body() body: SupportEnableDto,
     @Actor() actor: string,
   ): Promise<OperationDto> {
     return OperationDto.from(await this.operations.request(login, 'enable', body, actor));
@@ -48,7 +53,11 @@ export class AccountController {
   @Post('disable')
   @HttpCode(202)
   @Access(...ROLES.support)
-  @ApiOperation({ summary: 're-block one account (and revoke its sessions); poll GET /operations/{id}' })
+  @ApiOperation({
+    summary:
+      're-block one account (and revoke its sessions); ends its override of password_reset_required, if any; ' +
+      'poll GET /operations/{id}',
+  })
   @ApiAcceptedResponse({ type: OperationDto })
   async disable(
     @Param('login', LoginParamPipe) login: string,

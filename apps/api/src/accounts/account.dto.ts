@@ -4,6 +4,7 @@ import {
   ArrayMinSize,
   ArrayUnique,
   IsArray,
+  IsBoolean,
   IsIn,
   IsOptional,
   IsString,
@@ -38,6 +39,20 @@ export class SupportChangeDto extends HoldDto {
   protocols?: Protocol[];
 }
 
+export class SupportEnableDto extends SupportChangeDto {
+  @ApiPropertyOptional({
+    default: false,
+    description:
+      'open the account even though waves hold it back (support hold, or leaked password never reset): required ' +
+      'for such an account (409 override_required otherwise). Over a leaked, never-reset password the override ' +
+      'is recorded on the account (waves include it too) until it expires (SUPPORT_OVERRIDE_TTL_S), ops revoke ' +
+      'it (DELETE /overrides/{login}), or support disables or holds the account; a hold is not lifted.',
+  })
+  @IsOptional()
+  @IsBoolean()
+  override?: boolean;
+}
+
 export class RollbackAccountDto extends HoldDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'the wave whose change to undo (default: the latest one)' })
   @IsOptional()
@@ -58,6 +73,10 @@ export class AnnotationDto {
   @ApiProperty({ nullable: true, type: String }) ticket!: string | null;
   @ApiProperty({ nullable: true, type: String }) by!: string | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) at!: Date | null;
+}
+
+export class LiveOverrideDto extends AnnotationDto {
+  @ApiProperty({ type: String, format: 'date-time' }) expiresAt!: Date;
 }
 
 export class EligibilityDto {
@@ -84,8 +103,12 @@ export class AccountDto {
   @ApiProperty({ type: AccessStateDto }) access!: AccessStateDto;
   @ApiProperty() held!: boolean;
   @ApiProperty({ type: AnnotationDto, nullable: true }) hold!: AnnotationDto | null;
-  @ApiProperty({ type: AnnotationDto, nullable: true, description: 'support override of password_reset_required' })
-  override!: AnnotationDto | null;
+  @ApiProperty({
+    type: () => LiveOverrideDto,
+    nullable: true,
+    description: 'the live support override of password_reset_required (null when none, or expired)',
+  })
+  override!: LiveOverrideDto | null;
   @ApiProperty({ type: EligibilityDto }) eligibility!: EligibilityDto;
   @ApiProperty({ type: [AccountWaveDto] }) waves!: AccountWaveDto[];
   @ApiProperty({ type: [OperationDto], description: 'the 20 most recent' }) operations!: OperationDto[];

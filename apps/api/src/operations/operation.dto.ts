@@ -10,6 +10,19 @@ export class OperationDto {
   @ApiProperty() reason!: string;
   @ApiProperty() ticket!: string;
   @ApiProperty({ example: 'support:bob' }) actor!: string;
+  @ApiProperty({
+    type: [String],
+    example: ['password_reset_required'],
+    description: 'what a support enable overrode (held, password_reset_required) or noted (not_found)',
+  })
+  overrides!: string[];
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'the expiry of the override of password_reset_required this enable recorded',
+  })
+  overrideExpiresAt!: Date | null;
   @ApiProperty({ enum: ['queued', 'running', 'succeeded', 'failed'] }) state!: string;
   @ApiProperty({ nullable: true, type: String, example: 'applied' }) outcome!: string | null;
   @ApiProperty({ nullable: true, type: Object }) error!: Record<string, unknown> | null;
@@ -27,6 +40,8 @@ export class OperationDto {
       reason: op.reason,
       ticket: op.ticket,
       actor: op.actor,
+      overrides: op.overrides,
+      overrideExpiresAt: op.overrideExpiresAt,
       state: op.state,
       outcome: op.outcome,
       error: op.error,

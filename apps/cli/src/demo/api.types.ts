@@ -107,6 +107,8 @@ export interface Operation {
   reason: string;
   ticket: string;
   actor: string;
+  overrides: string[];
+  overrideExpiresAt: string | null;
   state: 'queued' | 'running' | 'succeeded' | 'failed';
   outcome: string | null;
   error: Record<string, unknown> | null;

@@ -111,6 +111,7 @@ export class Incident {
       this.cast.heldLogin,
       'password changed at the desk after an identity check; practice cannot collect claim replies',
       'SUP-20260511-0142',
+      true,
     );
     term.say(
       `   – security flags ${this.cast.reblockLogin}, opened by wave 1: POP3 logins from the attackers' network; ` +

@@ -24,15 +24,27 @@ export async function supportChange(
   login: string,
   reason: string,
   ticket: string,
+  /** Enable only: open an account waves hold back (a support hold, or a leaked password never reset). */
+  override = false,
 ): Promise<SupportAction> {
   const { term } = story;
   const path = `/accounts/${encodeURIComponent(login)}`;
   const before = await story.support.get<Account>(path);
   term.say(`     GET /accounts/${login}: ${access(before)}; ${eligibility(before)}; leaked ${before.leaked}`);
   const started = Date.now();
-  const queued = await story.support.post<Operation>(`${path}/${kind}`, { reason, ticket });
+  const queued = await story.support.post<Operation>(`${path}/${kind}`, {
+    reason,
+    ticket,
+    ...(override ? { override } : {}),
+  });
+  const overridden = queued.overrides?.filter((o) => o !== 'not_found') ?? [];
   term.say(
-    `     POST /accounts/${login}/${kind} {reason, ticket ${ticket}} → 202, operation ${queued.id} ${queued.state}`,
+    `     POST /accounts/${login}/${kind} {reason, ticket ${ticket}${override ? ', override: true' : ''}} → 202, ` +
+      `operation ${queued.id} ${queued.state}` +
+      (overridden.length
+        ? `; overrides ${overridden.join(', ')}` +
+          (queued.overrideExpiresAt ? ` until ${queued.overrideExpiresAt} (ops: GET /overrides)` : '')
+        : ''),
   );
   let op = queued;
   while (op.state !== 'succeeded' && op.state !== 'failed') {

@@ -52,6 +52,7 @@ export interface EligibilityRow {
   held: boolean;
   override_reason: string | null;
   override_ticket: string | null;
+  override_expires_at: Date | null;
   imap_enabled: boolean;
   pop3_enabled: boolean;
   mailstore_version: number | null;
@@ -63,7 +64,7 @@ export interface EligibilityRow {
  * snapshot with the epoch). The claim returns them too, so the first permit right after it needs no read of its own.
  */
 export const ELIGIBILITY_COLUMNS = `a.id AS account_id, a.login, a.leaked, a.password_changed_at, a.held,
-            a.override_reason, a.override_ticket, a.imap_enabled, a.pop3_enabled, a.mailstore_version,
+            a.override_reason, a.override_ticket, a.override_expires_at, a.imap_enabled, a.pop3_enabled, a.mailstore_version,
             (SELECT epoch FROM eligibility_epoch WHERE id = 1) AS epoch`;
 
 /**
@@ -95,13 +96,22 @@ export async function permitFirstForward(
     ));
   const eligible: BatchMember[] = [];
   const reasons: (SkipReason | null)[] = [];
+  // The latest instant the call may start (the send window): an override must still be live then.
+  const callBy = new Date(Date.now() + times.windowMs);
   for (const row of rows) {
     const decision = decideEligibility(
       {
         leaked: row.leaked,
         passwordChangedAt: row.password_changed_at,
         held: row.held,
-        overrideActive: hasActiveOverride({ overrideReason: row.override_reason, overrideTicket: row.override_ticket }),
+        overrideActive: hasActiveOverride(
+          {
+            overrideReason: row.override_reason,
+            overrideTicket: row.override_ticket,
+            overrideExpiresAt: row.override_expires_at,
+          },
+          callBy,
+        ),
         imap: row.imap_enabled,
         pop3: row.pop3_enabled,
       },

@@ -156,7 +156,7 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
     const op = await support.request(
       'user5999@example.test',
       'enable',
-      { reason: 'practice software down', ticket: 'INC-42' },
+      { reason: 'practice software down', ticket: 'INC-42', override: true },
       'support:test',
     );
     await pollUntil(async () => (await support.get(op.id)).state === 'succeeded', {

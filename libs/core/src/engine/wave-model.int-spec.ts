@@ -16,6 +16,7 @@ import {
 import { AccountImportService } from '../accounts/account-import.service';
 import { DomainError } from '../errors';
 import { OperationService } from '../support/operation.service';
+import { OverrideService } from '../support/override.service';
 import type { CommandResult } from '../waves/wave-commands.service';
 
 const MEMBERS = 120;
@@ -25,6 +26,8 @@ const RUNS = 30;
 const HOT = 12;
 /** Worker processes: a lease of max(1000, 1000 + 5000) = 6 s, so a frozen worker's batches change hands in seconds. */
 const WORKER_ENV = { MAILSTORE_TIMEOUT_MS: '1000', BATCH_LEASE_MS: '1000', WORKER_CONCURRENCY: '16' };
+/** Support overrides last this long: some expire while the wave comes to their account. */
+const OVERRIDE_TTL_MS = 4000;
 /** A command answers without waiting on any worker (a frozen one included): far within this. */
 const COMMAND_CAP_MS = 10_000;
 /** The simulator's clock (its call log's startedAt), read in this process where the simulator runs. */
@@ -35,7 +38,9 @@ type Lifecycle = 'pause' | 'resume' | 'cancel' | 'rollback';
 type Command =
   | { kind: Lifecycle | 'wake' | 'fast' | 'progress' }
   | { kind: 'wait'; ms: number }
-  | { kind: 'support'; member: number; enable: boolean }
+  | { kind: 'support'; member: number; enable: boolean; override: boolean }
+  | { kind: 'hold'; member: number; hold: boolean }
+  | { kind: 'revoke'; member: number }
   | { kind: 'freeze'; worker: number }
   | { kind: 'importLeaked'; members: number[] }
   | { kind: 'slow'; rate: number };
@@ -74,9 +79,16 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   // Until the wave has moved a batch or two (or stopped, or 5 s passed): commands then meet batches in flight.
   { arbitrary: fc.constant<Command>({ kind: 'progress' }), weight: 2 },
   {
-    arbitrary: fc.record({ kind: fc.constant('support' as const), member: memberIndex, enable: fc.boolean() }),
+    arbitrary: fc.record({
+      kind: fc.constant('support' as const),
+      member: memberIndex,
+      enable: fc.boolean(),
+      override: fc.boolean(),
+    }),
     weight: 2,
   },
+  { arbitrary: fc.record({ kind: fc.constant('hold' as const), member: memberIndex, hold: fc.boolean() }), weight: 1 },
+  { arbitrary: fc.record({ kind: fc.constant('revoke' as const), member: memberIndex }), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constant('freeze' as const), worker: fc.integer({ min: 0, max: 1 }) }), weight: 2 },
   { arbitrary: fc.constant<Command>({ kind: 'wake' }), weight: 1 },
   {
@@ -121,8 +133,8 @@ const FOUND: [WaveParams, Command[]][] = [
     { protocols: ['imap', 'pop3'], rate: 30, batchSize: 5, concurrency: 2, callLatencyMs: 0, warmUp: false },
     [
       { kind: 'importLeaked', members: [119] },
-      { kind: 'support', member: 119, enable: true },
-      { kind: 'support', member: 119, enable: false },
+      { kind: 'support', member: 119, enable: true, override: true },
+      { kind: 'support', member: 119, enable: false, override: false },
       { kind: 'wait', ms: 7000 },
     ],
   ],
@@ -130,9 +142,25 @@ const FOUND: [WaveParams, Command[]][] = [
   [
     { protocols: ['imap', 'pop3'], rate: 30, batchSize: 5, concurrency: 2, callLatencyMs: 0, warmUp: false },
     [
-      { kind: 'support', member: 119, enable: true },
-      { kind: 'support', member: 119, enable: false },
+      { kind: 'support', member: 119, enable: true, override: false },
+      { kind: 'support', member: 119, enable: false, override: false },
       { kind: 'wait', ms: 1000 },
+    ],
+  ],
+  // Issue 15: an override given by support, then the account held, released and the override revoked or expired
+  // while the wave comes to it.
+  [
+    { protocols: ['imap', 'pop3'], rate: 20, batchSize: 5, concurrency: 2, callLatencyMs: 0, warmUp: false },
+    [
+      { kind: 'importLeaked', members: [110, 111, 112, 113] },
+      { kind: 'support', member: 110, enable: true, override: true },
+      { kind: 'support', member: 111, enable: true, override: true },
+      { kind: 'support', member: 112, enable: true, override: true },
+      { kind: 'support', member: 113, enable: true, override: false },
+      { kind: 'hold', member: 110, hold: true },
+      { kind: 'hold', member: 110, hold: false },
+      { kind: 'revoke', member: 111 },
+      { kind: 'wait', ms: 7000 },
     ],
   ],
 ];
@@ -140,7 +168,8 @@ const FOUND: [WaveParams, Command[]][] = [
 /** At most this many examples in each category of an oracle's report. */
 
 /**
- * Property: whatever sequence of ops and support commands, worker freezes (SIGSTOP, longer than a lease) and
+ * Property: whatever sequence of ops and support commands (enables with and without override, disables, holds and
+ * releases, override revocations), worker freezes (SIGSTOP, longer than a lease) and
  * imports of leaked accounts hits a running wave (a rate so low that pumps queue for their pace, many pumps or
  * few), after every command the counters equal the SQL truth (one snapshot), and once the wave is at rest:
  *  - every member has exactly one terminal outcome and exactly one terminal ledger row, and, if the wave was rolled
@@ -151,9 +180,11 @@ const FOUND: [WaveParams, Command[]][] = [
  *    latest of which gives its state; if that latest change is support's, it is what support asked for last
  *    (enable ⇒ open, disable ⇒ closed); where support never acted, open ⇔ recorded enabled and not rolled back;
  *    the service's view of the account (protocols, version) is the mailstore's;
- *  - no account was opened by a wave call started while it was held for password_reset_required (leaked by the
- *    population or by an import that had answered, no support override in force: an override is given by an
- *    explicit support enable and ends with a support disable, as the brief says) (invariant 6);
+ *  - no account was opened by a wave call started while it was held by support (from the hold's answer to the
+ *    release) or held for password_reset_required (leaked by the population or by an import that had answered) with
+ *    no live override: an override is given only by a support enable with `override: true` on such an account, and
+ *    ends when it expires (OVERRIDE_TTL_MS here), when support disables or holds the account, or when ops revoke it
+ *    (issue 15) (invariant 6);
  *  - no forward call started while the wave was paused by ops (invariant 3), and each account was changed at most
  *    once per direction (invariant 2).
  * Waves run on two worker processes (built apps/worker) so that one can be frozen; needs the build.
@@ -161,6 +192,7 @@ const FOUND: [WaveParams, Command[]][] = [
 describe('wave model (fast-check over real services and worker processes)', () => {
   let h: EngineHarness;
   let support: OperationService;
+  let overrides: OverrideService;
   let importer: AccountImportService;
   let workers: WorkerProcess[] = [];
   let next = 1;
@@ -171,7 +203,10 @@ describe('wave model (fast-check over real services and worker processes)', () =
     h = await createEngineHarness('model', { accounts });
     await h.importPopulation({ count: accounts, seed: 61, leakedShare: 0.15 });
     workers = await Promise.all([0, 1].map(() => WorkerProcess.start({ ...h.env, ...WORKER_ENV })));
-    support = new OperationService(h.db.dataSource, h.producer, new Date(h.config.INCIDENT_AT));
+    support = new OperationService(h.db.dataSource, h.producer, new Date(h.config.INCIDENT_AT), {
+      overrideTtlMs: OVERRIDE_TTL_MS,
+    });
+    overrides = new OverrideService(h.db.dataSource);
     importer = new AccountImportService(h.db.dataSource);
   }, 60_000);
   afterAll(async () => {
@@ -283,10 +318,43 @@ describe('wave model (fast-check over real services and worker processes)', () =
         const login = logins[c.member];
         const kind = c.enable ? ('enable' as const) : ('disable' as const);
         const startedAt = simNow();
-        const op = await bounded(`support ${kind}`, () =>
-          support.request(login, kind, { protocols: p.protocols, reason: 'model', ticket: 'T-1' }, 'support:test'),
-        );
-        log.support.push({ login, kind, opId: op.id, startedAt, returnedAt: simNow() });
+        const input = { protocols: p.protocols, reason: 'model', ticket: 'T-1' };
+        let op;
+        try {
+          op = await bounded(`support ${kind}`, () =>
+            support.request(login, kind, c.enable ? { ...input, override: c.override } : input, 'support:test'),
+          );
+        } catch (err) {
+          // An enable of an account waves hold back, without override: refused, nothing happens.
+          if (err instanceof DomainError && err.code === 'override_required' && !c.override) return;
+          throw err;
+        }
+        log.support.push({
+          login,
+          kind,
+          opId: op.id,
+          startedAt,
+          returnedAt: simNow(),
+          overrideExpiresAt: op.overrideExpiresAt?.getTime(),
+        });
+        return;
+      }
+      case 'hold': {
+        const login = logins[c.member];
+        const startedAt = simNow();
+        await bounded('hold', () => support.setHold(login, c.hold, { reason: 'model', ticket: 'T-2' }, 'support:test'));
+        log.holds.push({ login, hold: c.hold, startedAt, returnedAt: simNow() });
+        return;
+      }
+      case 'revoke': {
+        const login = logins[c.member];
+        try {
+          await bounded('revoke', () => overrides.revoke(login, { reason: 'model', ticket: 'T-3' }, 'ops:test'));
+        } catch (err) {
+          if (err instanceof DomainError && err.code === 'override_not_found') return;
+          throw err;
+        }
+        log.revokes.push({ login, returnedAt: simNow() });
         return;
       }
       case 'importLeaked':
@@ -383,6 +451,8 @@ describe('wave model (fast-check over real services and worker processes)', () =
           heldFromStart: new Set(held.map((r) => r.login)),
           imports: [],
           support: [],
+          holds: [],
+          revokes: [],
           paused: [],
           pausedSince: null,
           t0: simNow(),

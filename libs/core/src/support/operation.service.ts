@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import {
+  DEFAULT_OVERRIDE_TTL_S,
   hasActiveOverride,
   isProtocol,
   Protocol,
@@ -12,15 +13,22 @@ import { AccountEntity, OperationEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { bumpEligibilityEpoch, waitForSendPermits } from '../engine/send-permit.repository';
-import { applyCounters, Sql, sqlOfDataSource } from '../engine/sql';
+import { applyCounters, sqlOf, sqlOfDataSource } from '../engine/sql';
+import { endOverride, recordOverride } from './override.service';
+import { checkReasonAndTicket } from './reason-and-ticket';
 
 export interface SupportChangeInput {
   protocols?: Protocol[];
   reason: string;
   ticket: string;
+  /** Enable only: the explicit consent to open an account a wave would hold back (supportEnableDecision). */
+  override?: boolean;
 }
 
-const MAX_TEXT = 500;
+export interface OperationServiceOptions {
+  /** How long an override of `password_reset_required` given by a support enable lasts (SUPPORT_OVERRIDE_TTL_S). */
+  overrideTtlMs: number;
+}
 
 /**
  * The support lane: one account, a reason and a ticket, ahead of any wave. The request is recorded (operation +
@@ -33,6 +41,7 @@ export class OperationService {
     private readonly dataSource: DataSource,
     private readonly producer: QueueProducer,
     private readonly incidentAt: Date,
+    private readonly options: OperationServiceOptions = { overrideTtlMs: DEFAULT_OVERRIDE_TTL_S * 1000 },
   ) {}
 
   async request(
@@ -41,8 +50,13 @@ export class OperationService {
     input: SupportChangeInput,
     actor: string,
   ): Promise<OperationEntity> {
-    this.checkText(input);
+    checkReasonAndTicket(input);
     const protocols = input.protocols ?? ['imap', 'pop3'];
+    if (input.override !== undefined && (kind !== 'enable' || typeof input.override !== 'boolean')) {
+      throw new ValidationError([
+        { field: 'override', message: 'override must be true or false, and only on an enable' },
+      ]);
+    }
     if (
       !Array.isArray(protocols) ||
       !protocols.length ||
@@ -53,17 +67,18 @@ export class OperationService {
         { field: 'protocols', message: "protocols must be a non-empty list of distinct 'imap', 'pop3'" },
       ]);
     }
-    const op = await this.dataSource.transaction(async (m) => {
+    const { saved: op, overrideEnded } = await this.dataSource.transaction(async (m) => {
       const account = await m.findOne(AccountEntity, {
         where: { login: login.toLowerCase() },
         lock: { mode: 'pessimistic_write' },
       });
       if (!account) throw new NotFoundError('account', login);
+      const sql = sqlOf(m.queryRunner!);
       const view = {
         leaked: account.leaked,
         passwordChangedAt: account.passwordChangedAt,
         held: account.held,
-        overrideActive: hasActiveOverride(account),
+        overrideActive: hasActiveOverride(account, new Date()),
         imap: account.imapEnabled,
         pop3: account.pop3Enabled,
       };
@@ -75,19 +90,28 @@ export class OperationService {
               reason: input.reason,
               ticket: input.ticket,
               incidentAt: this.incidentAt,
+              override: input.override,
             })
           : supportDisableDecision({ account: view, protocols, reason: input.reason, ticket: input.ticket });
-      if (!decision.allowed) throw new ValidationError([{ field: decision.field, message: decision.message }]);
-      if (decision.overrides.includes('password_reset_required')) {
-        // The override is on the account: later waves will not hold it back for the leaked password either.
-        await m.query(
-          `UPDATE accounts SET override_reason = $2, override_ticket = $3, override_by = $4, override_at = now(),
-                  version = version + 1, updated_at = now() WHERE id = $1`,
-          [account.id, input.reason, input.ticket, actor],
-        );
+      if (!decision.allowed) {
+        const error = { field: decision.field, message: decision.message };
+        if (decision.code === 'override_required') {
+          throw new ConflictError(decision.code, decision.message, { login: account.login, errors: [error] });
+        }
+        throw new ValidationError([error]);
       }
+      // The override is on the account: later waves include it too, until it expires or ends.
+      const overrideExpiresAt = decision.recordOverride
+        ? await recordOverride(sql, account.id, {
+            reason: input.reason,
+            ticket: input.ticket,
+            actor,
+            ttlMs: this.options.overrideTtlMs,
+          })
+        : null;
+      // A re-block ends the override (a later wave holds the account back again), expired or not.
       const overrideEnded = kind === 'disable' && view.overrideActive;
-      if (overrideEnded) await endOverride((t, p) => m.query(t, p), account.id);
+      if (kind === 'disable' && hasOverrideOnFile(account)) await endOverride(sql, account.id);
       const saved = await m.save(
         m.create(OperationEntity, {
           accountId: account.id,
@@ -97,6 +121,8 @@ export class OperationService {
           reason: input.reason,
           ticket: input.ticket,
           actor,
+          overrides: decision.overrides,
+          overrideExpiresAt,
           idempotencyKey: `op-${Date.now().toString(36)}-${account.id}-${Math.random().toString(36).slice(2, 10)}`,
         }),
       );
@@ -112,11 +138,18 @@ export class OperationService {
           input.reason,
           input.ticket,
           JSON.stringify({ imap: account.imapEnabled, pop3: account.pop3Enabled, held: account.held }),
-          JSON.stringify({ protocols, overrides: decision.overrides, ...(overrideEnded ? { overrideEnded } : {}) }),
+          JSON.stringify({
+            protocols,
+            overrides: decision.overrides,
+            ...(overrideExpiresAt ? { overrideExpiresAt } : {}),
+            ...(overrideEnded ? { overrideEnded } : {}),
+          }),
         ],
       );
-      return saved;
+      return { saved, overrideEnded };
     });
+    // As for a hold: once a disable that ended an override returns, no wave call that counted on it can start.
+    if (overrideEnded) await waitForSendPermits(sqlOfDataSource(this.dataSource), { accountId: op.accountId });
     await this.producer.addOperation(op.id);
     return op;
   }
@@ -132,7 +165,7 @@ export class OperationService {
     input: { waveId?: string; reason: string; ticket: string },
     actor: string,
   ): Promise<OperationEntity> {
-    this.checkText(input);
+    checkReasonAndTicket(input);
     const op = await this.dataSource.transaction(async (m) => {
       const account = await m.findOne(AccountEntity, { where: { login: login.toLowerCase() } });
       if (!account) throw new NotFoundError('account', login);
@@ -231,7 +264,7 @@ export class OperationService {
     input: { reason: string; ticket: string },
     actor: string,
   ): Promise<AccountEntity> {
-    this.checkText(input);
+    checkReasonAndTicket(input);
     const held = await this.dataSource.transaction(async (m) => {
       const account = await m.findOne(AccountEntity, {
         where: { login: login.toLowerCase() },
@@ -257,7 +290,7 @@ export class OperationService {
         ],
       );
       // A hold also ends a support override of the leaked-password rule (it does not come back with the unhold).
-      if (hold && hasActiveOverride(account)) await endOverride((t, p) => m.query(t, p), account.id);
+      if (hold && hasOverrideOnFile(account)) await endOverride((t, p) => m.query(t, p), account.id);
       // Last, so it is held only until the commit: permits decided before it are refused from now on.
       if (hold) await bumpEligibilityEpoch((text, params) => m.query(text, params));
       return (await m.findOne(AccountEntity, { where: { id: account.id } }))!;
@@ -268,28 +301,9 @@ export class OperationService {
     if (hold) await waitForSendPermits(sqlOfDataSource(this.dataSource), { accountId: held.id });
     return held;
   }
-
-  private checkText(input: { reason: string; ticket: string }): void {
-    const errors = [];
-    if (typeof input.reason !== 'string' || !input.reason.trim() || input.reason.length > MAX_TEXT) {
-      errors.push({ field: 'reason', message: `reason must be a non-empty string of at most ${MAX_TEXT} characters` });
-    }
-    if (typeof input.ticket !== 'string' || !input.ticket.trim() || input.ticket.length > 100) {
-      errors.push({ field: 'ticket', message: 'ticket must be a non-empty string of at most 100 characters' });
-    }
-    if (errors.length) throw new ValidationError(errors);
-  }
 }
 
-/**
- * Ends a support override of `password_reset_required` (support re-blocked or held the account): later waves hold
- * the account back again. Makes permits decided before it invalid (eligibility epoch), in the caller's transaction.
- */
-async function endOverride(sql: Sql, accountId: number): Promise<void> {
-  await sql(
-    `UPDATE accounts SET override_reason = NULL, override_ticket = NULL, override_by = NULL, override_at = NULL,
-            version = version + 1, updated_at = now() WHERE id = $1`,
-    [accountId],
-  );
-  await bumpEligibilityEpoch(sql);
+/** An override recorded on the account, live or expired (ending it clears the record either way). */
+function hasOverrideOnFile(account: AccountEntity): boolean {
+  return account.overrideExpiresAt !== null || account.overrideReason !== null || account.overrideTicket !== null;
 }

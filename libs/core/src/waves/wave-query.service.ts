@@ -99,7 +99,8 @@ export class WaveQueryService {
       `SELECT CASE
                 WHEN a.held THEN 'held'
                 WHEN a.leaked AND (a.password_changed_at IS NULL OR a.password_changed_at <= $${params.length + 1})
-                     AND NOT (btrim(COALESCE(a.override_reason, '')) <> '' AND btrim(COALESCE(a.override_ticket, '')) <> '')
+                     AND NOT (btrim(COALESCE(a.override_reason, '')) <> '' AND btrim(COALESCE(a.override_ticket, '')) <> ''
+                              AND a.override_expires_at > now())
                   THEN 'password_reset_required'
                 WHEN NOT (${off}) THEN 'already_enabled'
                 ELSE 'eligible'

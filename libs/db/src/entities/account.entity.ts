@@ -57,6 +57,9 @@ export class AccountEntity {
   @Column({ name: 'override_at', type: 'timestamptz', nullable: true })
   overrideAt!: Date | null;
 
+  @Column({ name: 'override_expires_at', type: 'timestamptz', nullable: true })
+  overrideExpiresAt!: Date | null;
+
   @Column({ type: 'integer', default: 1 })
   version!: number;
 

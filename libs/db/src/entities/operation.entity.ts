@@ -68,6 +68,14 @@ export class OperationEntity {
   @Column({ name: 'if_version', type: 'integer', nullable: true })
   ifVersion!: number | null;
 
+  /** What a support enable overrode (`held`, `password_reset_required`, `not_found`); empty otherwise. */
+  @Column({ type: 'text', array: true, default: () => "'{}'" })
+  overrides!: string[];
+
+  /** The expiry of the override of `password_reset_required` this enable recorded, if it recorded one. */
+  @Column({ name: 'override_expires_at', type: 'timestamptz', nullable: true })
+  overrideExpiresAt!: Date | null;
+
   @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
   createdAt!: Date;
 

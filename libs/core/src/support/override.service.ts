@@ -1,0 +1,175 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { FieldErrors } from '@app/domain';
+import { NotFoundError, ValidationError } from '../errors';
+import { bumpEligibilityEpoch, waitForSendPermits } from '../engine/send-permit.repository';
+import { audit, Sql, sqlOf, sqlOfDataSource } from '../engine/sql';
+import { checkReasonAndTicket } from './reason-and-ticket';
+
+/** A live support override of `password_reset_required`: waves include the account until it expires or ends. */
+export interface OverrideView {
+  login: string;
+  reason: string;
+  ticket: string;
+  by: string | null;
+  at: Date | null;
+  expiresAt: Date;
+}
+
+export interface OverridePage {
+  items: OverrideView[];
+  /** Pass as `cursor` for the next page (sooner-expiring first); null on the last page. */
+  nextCursor: string | null;
+}
+
+export const OVERRIDE_PAGE = { default: 100, max: 500 } as const;
+
+interface OverrideRow {
+  login: string;
+  override_reason: string;
+  override_ticket: string;
+  override_by: string | null;
+  override_at: Date | null;
+  override_expires_at: Date;
+  /** The expiry to the microsecond (a Date keeps milliseconds): the cursor's key must be exact. */
+  expires_key: string;
+}
+
+const EXPIRES_KEY = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/** `<expires_at to the microsecond>|<login>`, base64url: the keyset of the listing's order. */
+function encodeCursor(row: OverrideRow): string {
+  return Buffer.from(`${row.expires_key}|${row.login}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] | undefined {
+  if (!/^[A-Za-z0-9_-]{1,400}$/.test(cursor)) return undefined;
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const bar = text.indexOf('|');
+  const key = text.slice(0, bar);
+  const login = text.slice(bar + 1);
+  if (bar < 0 || !EXPIRES_KEY.test(key) || Number.isNaN(Date.parse(key)) || !login || login.length > 254) {
+    return undefined;
+  }
+  return [key, login];
+}
+
+/**
+ * Support overrides of the leaked-password hold, as ops see and end them. An override is given only by an explicit
+ * support enable (`override: true`, OperationService) and ends when it expires, when support disables or holds the
+ * account, or when ops revoke it here.
+ */
+@Injectable()
+export class OverrideService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Live overrides, the soonest to expire first (keyset paging on expiry, login). */
+  async list(query: { limit?: number; cursor?: string }): Promise<OverridePage> {
+    const f = new FieldErrors();
+    const limit = query.limit ?? OVERRIDE_PAGE.default;
+    f.integerIn('limit', limit, 1, OVERRIDE_PAGE.max);
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    if (query.cursor !== undefined && !after) f.add('cursor', 'must be a cursor from a previous page');
+    if (f.errors.length) throw new ValidationError(f.errors);
+    // The same predicate as hasActiveOverride (reason and ticket are always written with the expiry).
+    const rows = await this.dataSource.query<OverrideRow[]>(
+      `SELECT login, override_reason, override_ticket, override_by, override_at, override_expires_at,
+              to_char(override_expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS expires_key
+         FROM accounts
+        WHERE override_expires_at > now()
+          AND ($1::timestamptz IS NULL OR (override_expires_at, login) > ($1::timestamptz, $2::text))
+        ORDER BY override_expires_at, login LIMIT $3`,
+      [after?.[0] ?? null, after?.[1] ?? null, limit + 1],
+    );
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return {
+      items: items.map((r) => ({
+        login: r.login,
+        reason: r.override_reason,
+        ticket: r.override_ticket,
+        by: r.override_by,
+        at: r.override_at,
+        expiresAt: r.override_expires_at,
+      })),
+      nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
+    };
+  }
+
+  /**
+   * Ends the live override of one account (audited `override.revoked`), whatever its expiry. Waves hold the account
+   * back again from the moment this returns; its current access at the mailstore is not changed (support disables
+   * it if it must close now). 404 when the account has no live override.
+   */
+  async revoke(login: string, input: { reason: string; ticket: string }, actor: string): Promise<OverrideView> {
+    checkReasonAndTicket(input);
+    const ended = await this.dataSource.transaction(async (m) => {
+      const sql = sqlOf(m.queryRunner!);
+      const rows = await sql<OverrideRow & { id: string }>(
+        `SELECT id, login, override_reason, override_ticket, override_by, override_at, override_expires_at
+           FROM accounts WHERE login = $1 AND override_expires_at > now() FOR UPDATE`,
+        [login.toLowerCase()],
+      );
+      const row = rows[0];
+      if (!row) throw new NotFoundError('override', login);
+      await endOverride(sql, Number(row.id));
+      await audit(sql, {
+        actor,
+        action: 'override.revoked',
+        accountId: Number(row.id),
+        login: row.login,
+        reason: input.reason,
+        ticket: input.ticket,
+        before: {
+          reason: row.override_reason,
+          ticket: row.override_ticket,
+          by: row.override_by,
+          expiresAt: row.override_expires_at,
+        },
+      });
+      return { ...row, accountId: Number(row.id) };
+    });
+    // As for a hold: once this returns, no wave call that counted on the override can start.
+    await waitForSendPermits(sqlOfDataSource(this.dataSource), { accountId: ended.accountId });
+    return {
+      login: ended.login,
+      reason: ended.override_reason,
+      ticket: ended.override_ticket,
+      by: ended.override_by,
+      at: ended.override_at,
+      expiresAt: ended.override_expires_at,
+    };
+  }
+}
+
+/**
+ * Records (or renews) an override of `password_reset_required` on the account, expiring `ttlMs` from now, in the
+ * caller's transaction. Returns the expiry.
+ */
+export async function recordOverride(
+  sql: Sql,
+  accountId: number,
+  input: { reason: string; ticket: string; actor: string; ttlMs: number },
+): Promise<Date> {
+  const rows = await sql<{ override_expires_at: Date }>(
+    `UPDATE accounts SET override_reason = $2, override_ticket = $3, override_by = $4, override_at = now(),
+            override_expires_at = now() + $5 * interval '1 millisecond', version = version + 1, updated_at = now()
+      WHERE id = $1 RETURNING override_expires_at`,
+    [accountId, input.reason, input.ticket, input.actor, input.ttlMs],
+  );
+  return rows[0].override_expires_at;
+}
+
+/**
+ * Ends a support override of `password_reset_required` (support re-blocked or held the account, or ops revoked it):
+ * later waves hold the account back again. Makes permits decided before it invalid (eligibility epoch), in the
+ * caller's transaction.
+ */
+export async function endOverride(sql: Sql, accountId: number): Promise<void> {
+  await sql(
+    `UPDATE accounts SET override_reason = NULL, override_ticket = NULL, override_by = NULL, override_at = NULL,
+            override_expires_at = NULL, version = version + 1, updated_at = now() WHERE id = $1`,
+    [accountId],
+  );
+  await bumpEligibilityEpoch(sql);
+}
