@@ -14,6 +14,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PROTOCOLS, type Protocol, WAVE_STATES, type WaveState } from '@app/domain';
+import { WAVE_LIMITS } from '@app/core';
 import { GateDto, RampStepDto, WaveSelectorDto } from './wave-settings.dto';
 
 const finite = { allowNaN: false, allowInfinity: false } as const;
@@ -57,21 +58,40 @@ export class CreateWaveDto {
   @MaxLength(64)
   timeZone?: string;
 
-  @ApiProperty({ example: 200, description: 'accounts per second; changeable while the wave runs' })
+  @ApiProperty({
+    example: 200,
+    minimum: WAVE_LIMITS.minRate,
+    maximum: WAVE_LIMITS.maxRate,
+    description: 'accounts per second; changeable while the wave runs (takes effect within 2 s)',
+  })
   @IsNumber(finite)
   ratePerSecond!: number;
 
-  @ApiPropertyOptional({ description: 'accounts per second while rolling back (default: ratePerSecond)' })
+  @ApiPropertyOptional({
+    minimum: WAVE_LIMITS.minRate,
+    maximum: WAVE_LIMITS.maxRate,
+    description: 'accounts per second while rolling back (default: ratePerSecond)',
+  })
   @IsOptional()
   @IsNumber(finite)
   rollbackRatePerSecond?: number;
 
-  @ApiPropertyOptional({ example: 500, description: 'accounts per batch call (default 500)' })
+  @ApiPropertyOptional({
+    example: 500,
+    minimum: 1,
+    maximum: WAVE_LIMITS.maxBatchSize,
+    description: 'accounts per batch call (default 500)',
+  })
   @IsOptional()
   @IsInt()
   batchSize?: number;
 
-  @ApiPropertyOptional({ example: 4, description: 'batches in flight at once (default 4)' })
+  @ApiPropertyOptional({
+    example: 4,
+    minimum: 1,
+    maximum: WAVE_LIMITS.maxConcurrency,
+    description: 'batches in flight at once (default 4)',
+  })
   @IsOptional()
   @IsInt()
   concurrency?: number;

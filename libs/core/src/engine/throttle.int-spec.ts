@@ -1,5 +1,5 @@
 import { createTestRedis, TestRedis } from '@app/testing';
-import { RESERVE_HORIZON_MS, Throttle } from './throttle';
+import { RESERVE_HORIZON_MS, sleepUntil, Throttle } from './throttle';
 
 /**
  * The global pace in a real Redis: slots are spaced cost/rate apart, never reserved beyond the horizon, and a
@@ -48,6 +48,36 @@ describe('Throttle (real Redis)', () => {
       last = r;
     }
     expect(last.startsAt - first.startsAt).toBeGreaterThanOrEqual(150); // several slots fit in the horizon
+  });
+
+  it('a rate change applies to the slot already booked: from a crawl back to 20/s within 2 s', async () => {
+    // Issue 15: a rate of 1e-300/s booked the next slot 10^303 ms ahead, and 20/s then moved nothing for an hour.
+    for (const crawl of [1e-300, 0.1]) {
+      const t = new Throttle(redis.client, redis.prefix);
+      const key = `change-${n++}`;
+      expect((await reserveAt(t, key, 5, crawl)).reserved).toBe(true);
+      expect((await reserveAt(t, key, 5, crawl)).reserved).toBe(false); // the crawl's next slot: beyond the horizon
+      const asked = performance.now();
+      const fast = (await t.book({ cost: 5, waveRate: 20, waveKey: key, mailstoreRate: 0 }))!; // 250 ms a slot
+      expect(fast - asked).toBeLessThanOrEqual(2000);
+      const next = (await t.book({ cost: 5, waveRate: 20, waveKey: key, mailstoreRate: 0 }))!;
+      expect(next - fast).toBeGreaterThanOrEqual(245);
+      expect(next - fast).toBeLessThanOrEqual(300);
+    }
+  });
+
+  it('slowing down applies at once too: the slot booked at the fast rate is stretched to the slow one', async () => {
+    const t = new Throttle(redis.client, redis.prefix);
+    const key = `slower-${n++}`;
+    const book = (rate: number) =>
+      t.book({ cost: 10, waveRate: rate, waveKey: key, mailstoreRate: 0 }) as Promise<number>;
+    await sleepUntil(await book(1000)); // 10 ms a slot
+    const a = await book(1000);
+    const b = await book(100); // what is left of a's 10 ms is stretched ×10
+    const c = await book(100);
+    expect(b - a).toBeGreaterThanOrEqual(50);
+    expect(c - b).toBeGreaterThanOrEqual(95);
+    expect(c - b).toBeLessThanOrEqual(150);
   });
 
   it('after a wipe, the first slot starts after every slot reserved before it', async () => {

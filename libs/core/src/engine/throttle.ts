@@ -38,6 +38,12 @@ local waveRaw = redis.call('HGET', KEYS[1], 'tat')
 local mailRaw = redis.call('HGET', KEYS[2], 'tat')
 local waveTat = waveRaw and tonumber(waveRaw) or (now + horizon)
 local mailTat = mailRaw and tonumber(mailRaw) or (now + horizon)
+-- A changed wave rate applies to the slot already booked too: what is left of it is rescaled to the new rate (a wave
+-- slowed to a crawl and set back to 20/s starts again at 20/s within one re-ask, not when the crawl's slot ends).
+local waveRateWas = tonumber(redis.call('HGET', KEYS[1], 'rate') or '0')
+if waveRaw and waveRateWas > 0 and waveRate > 0 and waveRateWas ~= waveRate and waveTat > now then
+  waveTat = now + (waveTat - now) * waveRateWas / waveRate
+end
 local start = math.max(now, blocked)
 if waveRate > 0 and priority == 0 then start = math.max(start, waveTat) end
 if mailRate > 0 then
@@ -47,7 +53,7 @@ local wait = start - now
 -- (half a millisecond of slack: a slot exactly at the horizon must not be lost to floating-point rounding)
 if wait > maxWait + 0.5 then return {0, tostring(wait), tostring(factor)} end
 if waveRate > 0 and priority == 0 then
-  redis.call('HSET', KEYS[1], 'tat', tostring(start + cost * 1000 / (waveRate * factor)))
+  redis.call('HSET', KEYS[1], 'tat', tostring(start + cost * 1000 / (waveRate * factor)), 'rate', tostring(waveRate))
   redis.call('PEXPIRE', KEYS[1], 3600000)
 end
 if mailRate > 0 then

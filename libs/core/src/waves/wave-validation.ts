@@ -28,8 +28,8 @@ export function validateWaveInput(
       if (required) f.add(name, 'is required');
       return;
     }
-    if (f.finite(name, v) && (v <= 0 || v > WAVE_LIMITS.maxRate))
-      f.add(name, `must be > 0 and ≤ ${WAVE_LIMITS.maxRate}`);
+    if (f.finite(name, v) && (v < WAVE_LIMITS.minRate || v > WAVE_LIMITS.maxRate))
+      f.add(name, `must be ≥ ${WAVE_LIMITS.minRate} and ≤ ${WAVE_LIMITS.maxRate} accounts per second`);
   };
   rate('ratePerSecond', creating);
   rate('rollbackRatePerSecond', false);

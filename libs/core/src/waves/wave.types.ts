@@ -33,4 +33,14 @@ export interface UpdateWaveInput {
 }
 
 export const WAVE_DEFAULTS = { batchSize: 500, concurrency: 4 } as const;
-export const WAVE_LIMITS = { maxRate: 1_000_000, maxBatchSize: 5000, maxConcurrency: 64, maxLogins: 100_000 } as const;
+/**
+ * Bounds of a wave's settings. `minRate`: one account every 10 s; below it a wave would look running while moving
+ * nothing for minutes (1e-300/s was accepted once and stalled the throttle for an hour).
+ */
+export const WAVE_LIMITS = {
+  minRate: 0.1,
+  maxRate: 1_000_000,
+  maxBatchSize: 5000,
+  maxConcurrency: 64,
+  maxLogins: 100_000,
+} as const;
