@@ -10,6 +10,7 @@ import { PumpSlots1764350000000 } from './1764350000000-pump-slots';
 import { AuditCommandsIndex1764360000000 } from './1764360000000-audit-commands-index';
 import { BatchPriors1764370000000 } from './1764370000000-batch-priors';
 import { OverrideExpiry1764385000000 } from './1764385000000-override-expiry';
+import { BatchInDoubt1764386000000 } from './1764386000000-batch-in-doubt';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   AuditCommandsIndex1764360000000,
   BatchPriors1764370000000,
   OverrideExpiry1764385000000,
+  BatchInDoubt1764386000000,
 ];

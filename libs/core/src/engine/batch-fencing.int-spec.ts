@@ -221,7 +221,7 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     // Missed window: the attempt is taken back (the batch is decided again at its next permit).
     const other = await claim(wave, 2);
     expect(await permitFirstForward(sql, other, wave, INCIDENT, TIMES)).toBe('granted');
-    await withdrawAttempt(sql, other);
+    await withdrawAttempt(sql, other, false);
     expect(other.attempts).toBe(0);
     expect(await openPermitsMs(sql, { waveId: wave.id })).toBe(0);
     expect(await permitFirstForward(sql, other, wave, INCIDENT, TIMES)).toBe('granted');

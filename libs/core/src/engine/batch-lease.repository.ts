@@ -91,13 +91,14 @@ export async function takeOverStaleBatch(
     idempotency_key: string;
     attempts: number;
     lease_gen: number;
+    in_doubt: boolean;
     priors: [number, boolean, boolean, number | null][] | null;
   }>(
     `UPDATE wave_batches SET claimed_by = $3, lease_until = now() + ($4 || ' milliseconds')::interval,
             lease_gen = lease_gen + 1, send_deadline = NULL
       WHERE id = (SELECT id FROM wave_batches WHERE wave_id = $1 AND kind = $2 AND state = 'claimed' AND lease_until < now()
                   ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-      RETURNING id, idempotency_key, attempts, lease_gen, priors`,
+      RETURNING id, idempotency_key, attempts, lease_gen, in_doubt, priors`,
     [waveId, kind, workerId, String(leaseMs)],
   );
   if (!b) return null;
@@ -117,8 +118,22 @@ export async function takeOverStaleBatch(
     idempotencyKey: b.idempotency_key,
     attempts: b.attempts,
     fence: b.lease_gen,
+    inDoubt: b.in_doubt,
     members: kind === 'forward' && b.priors ? withPriors(rows.map(memberFromRow), b.priors) : rows.map(memberFromRow),
   };
+}
+
+/**
+ * An answer said the batch's attempt applied nothing (429, 503, a failure before the request left): unless another
+ * attempt is in doubt, its next permit decides again on the accounts as they are then. Fenced.
+ */
+export async function markNothingApplied(sql: Sql, batch: ClaimedBatch, inDoubtBefore: boolean): Promise<void> {
+  const rows = await sql(
+    `UPDATE wave_batches SET in_doubt = $3 WHERE id = $1 AND state = 'claimed' AND lease_gen = $2 RETURNING id`,
+    [batch.id, batch.fence, inDoubtBefore],
+  );
+  if (!rows.length) throw new BatchLostError(batch.id);
+  batch.inDoubt = inDoubtBefore;
 }
 
 /** Keeps a batch ours while we wait (Retry-After, backoff) longer than its lease. */

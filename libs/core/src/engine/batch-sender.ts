@@ -18,7 +18,15 @@ import { ReserveRequest, Throttle } from './throttle';
  */
 const SEND_MARGIN_MS = 10;
 
-export type SendResult = Exclude<PermitResult, 'granted'> | 'late' | { outcome: Outcome<BatchResult>; startedAt: Date };
+export type SendResult =
+  | Exclude<PermitResult, 'granted'>
+  | 'late'
+  | {
+      outcome: Outcome<BatchResult>;
+      startedAt: Date;
+      /** Whether the batch was in doubt before this attempt (what an answer that applied nothing brings back). */
+      inDoubtBefore: boolean;
+    };
 
 /** What a pump tells its sender about the batch being sent. */
 export interface SendContext {
@@ -59,8 +67,11 @@ export class BatchSender {
   async send(sql: Sql, batch: ClaimedBatch, ctx: SendContext): Promise<SendResult> {
     const times = { leaseMs: this.settings.leaseMs, windowMs: this.settings.sendWindowMs };
     const askedAt = performance.now();
+    // A forward batch no earlier attempt of which may have applied anything is decided again (a hold since a 503
+    // keeps the account out); one in doubt is resent as it was, under its key.
+    const inDoubtBefore = batch.inDoubt;
     const permit =
-      this.kind === 'forward' && batch.attempts === 0
+      this.kind === 'forward' && (batch.attempts === 0 || !batch.inDoubt)
         ? await this.firstPermit(sql, batch, ctx, times)
         : await permitAttempt(sql, batch, { generation: ctx.wave.generation, allowedStates: ctx.allowedStates }, times);
     if (permit !== 'granted') {
@@ -72,7 +83,7 @@ export class BatchSender {
     const sendBy = askedAt + this.settings.sendWindowMs - SEND_MARGIN_MS;
     if (performance.now() > sendBy) {
       await this.refunding;
-      await withdrawAttempt(sql, batch);
+      await withdrawAttempt(sql, batch, inDoubtBefore);
       return 'late';
     }
     const startedAt = new Date();
@@ -83,10 +94,10 @@ export class BatchSender {
     });
     await this.refunding;
     if (outcome.kind === 'retryable' && outcome.code === 'send_window_missed') {
-      await withdrawAttempt(sql, batch);
+      await withdrawAttempt(sql, batch, inDoubtBefore);
       return 'late';
     }
-    return { outcome, startedAt };
+    return { outcome, startedAt, inDoubtBefore };
   }
 
   /**

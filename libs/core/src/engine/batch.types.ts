@@ -49,6 +49,11 @@ export interface ClaimedBatch {
   attempts: number;
   /** The lease generation this worker holds (fencing): every write for the batch is conditioned on it. */
   fence: number;
+  /**
+   * Forward: an earlier attempt may have applied something (from its permit until an answer said nothing was
+   * applied). In doubt, the batch is resent as it was, under its key; otherwise its next permit decides again.
+   */
+  inDoubt: boolean;
   members: BatchMember[];
 }
 

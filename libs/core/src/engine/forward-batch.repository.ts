@@ -81,6 +81,7 @@ export async function claimForwardBatch(
       idempotencyKey: rows[0].idempotency_key,
       attempts: 0,
       fence: 1,
+      inDoubt: false,
       members: rows.map(memberFromRow),
     },
     accounts: rows,

@@ -85,6 +85,7 @@ export async function claimRollbackBatch(
     idempotencyKey: rows[0].idempotency_key,
     attempts: 0,
     fence: 1,
+    inDoubt: false,
     members: rows.map(memberFromRow),
   };
 }

@@ -9,7 +9,8 @@ import { counterParams, Sql } from './sql';
  *  - the wave is in a state that allows the call, in the pump's generation (FOR SHARE of the wave row: a command
  *    that stops the wave either commits first, and the permit sees it, or waits for this one statement);
  *  - the batch is still this worker's (its lease generation, `fence`);
- *  - on a first forward attempt, every eligibility rule (held, leaked and not reset, override, already enabled),
+ *  - on a first forward attempt (or a later one when every attempt before it applied nothing: the batch is not in
+ *    doubt), every eligibility rule (held, leaked and not reset, override, already enabled),
  *    decided by the domain's `decideEligibility` on the accounts as they are now. Every change that can make an
  *    account ineligible (a hold, an import) adds one to `eligibility_epoch` in its transaction; the permit read the
  *    epoch with the accounts and commits only if it is unchanged, holding its row FOR SHARE SKIP LOCKED for its one
@@ -68,8 +69,9 @@ export const ELIGIBILITY_COLUMNS = `a.id AS account_id, a.login, a.leaked, a.pas
             (SELECT epoch FROM eligibility_epoch WHERE id = 1) AS epoch`;
 
 /**
- * The first attempt of a forward batch: reads its members' accounts (or takes the claim's read), decides
- * eligibility, and in one statement
+ * The first attempt of a forward batch, or a later one when no attempt before it may have applied anything (429,
+ * 503, a failure before the request left; the key then changes with the body): reads its members' accounts (or
+ * takes the claim's read), decides eligibility, and in one statement
  * takes the permit, records the prior state of the eligible members (the request is built from it, now and on
  * every retry: on the batch row) and ends the others as skipped with their reason (ledger rows and counters
  * included). On success
@@ -141,6 +143,7 @@ export async function permitFirstForward(
     wave_as_read: boolean;
     epoch_as_read: boolean;
     attempted: boolean;
+    key: string | null;
   }>(
     `WITH w AS (SELECT 1 FROM waves WHERE id = $1 AND generation = $2 AND state = 'running' FOR SHARE SKIP LOCKED),
        seen AS (SELECT 1 FROM eligibility_epoch WHERE id = 1 AND epoch = $3 FOR SHARE SKIP LOCKED),
@@ -152,9 +155,11 @@ export async function permitFirstForward(
                 completed_at = CASE WHEN $4::int > 0 THEN NULL ELSE now() END,
                 lease_until = now() + ($5 || ' milliseconds')::interval,
                 send_deadline = CASE WHEN $4::int > 0 THEN now() + ($6 || ' milliseconds')::interval END,
-                priors = $9::jsonb
-          WHERE id = $7 AND state = 'claimed' AND lease_gen = $8 AND attempts = 0 AND (SELECT ok FROM go)
-          RETURNING id),
+                priors = $9::jsonb, in_doubt = $4::int > 0,
+                -- decided again after attempts that applied nothing: a new body, so a new key
+                idempotency_key = CASE WHEN attempts > 0 THEN idempotency_key || '~' || attempts ELSE idempotency_key END
+          WHERE id = $7 AND state = 'claimed' AND lease_gen = $8 AND (attempts = 0 OR NOT in_doubt) AND (SELECT ok FROM go)
+          RETURNING id, idempotency_key),
        -- Only the skipped members are written here (the eligible ones stay in flight; their prior state is on the
        -- batch row, and the settle writes it to each of them).
        v AS (SELECT * FROM unnest($10::int[], $11::text[], $12::bigint[], $13::text[]) AS v(seq, reason, a, l)),
@@ -173,7 +178,7 @@ export async function permitFirstForward(
          ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value)
        SELECT EXISTS (SELECT 1 FROM w) AS locked_wave, EXISTS (SELECT 1 FROM seen) AS locked_epoch,
               ${WAVE_AS_READ}, (SELECT epoch = $3 FROM eligibility_epoch WHERE id = 1) AS epoch_as_read,
-              EXISTS (SELECT 1 FROM attempt) AS attempted`,
+              EXISTS (SELECT 1 FROM attempt) AS attempted, (SELECT idempotency_key FROM attempt) AS key`,
     [
       batch.waveId,
       wave.generation,
@@ -199,8 +204,10 @@ export async function permitFirstForward(
   if (epoch !== 'locked') return epoch === 'stopped' ? 'changed' : 'busy';
   if (!row.attempted) throw new BatchLostError(batch.id);
   batch.members = eligible;
+  batch.idempotencyKey = row.key ?? batch.idempotencyKey;
   if (!eligible.length) return 'nothing_to_send';
   batch.attempts++;
+  batch.inDoubt = true;
   return 'granted';
 }
 
@@ -218,7 +225,7 @@ export async function permitAttempt(
     `WITH w AS (SELECT 1 FROM waves WHERE id = $1 AND generation = $2 AND state = ANY($3::text[]) FOR SHARE SKIP LOCKED),
        attempt AS (
          UPDATE wave_batches SET attempts = attempts + 1, lease_until = now() + ($4 || ' milliseconds')::interval,
-                send_deadline = now() + ($5 || ' milliseconds')::interval
+                send_deadline = now() + ($5 || ' milliseconds')::interval, in_doubt = true
           WHERE id = $6 AND state = 'claimed' AND lease_gen = $7 AND EXISTS (SELECT 1 FROM w)
           RETURNING id)
        SELECT EXISTS (SELECT 1 FROM w) AS locked_wave,
@@ -238,6 +245,7 @@ export async function permitAttempt(
   if (outcome !== 'locked') return outcome;
   if (!row.attempted) throw new BatchLostError(batch.id);
   batch.attempts++;
+  batch.inDoubt = true;
   return 'granted';
 }
 
@@ -246,14 +254,15 @@ export async function permitAttempt(
  * never started, so the attempt is taken back and the batch decided again at its next permit. Fenced: if the
  * batch was taken over meanwhile, nothing changes (the new owner resends it under the same key).
  */
-export async function withdrawAttempt(sql: Sql, batch: ClaimedBatch): Promise<void> {
+export async function withdrawAttempt(sql: Sql, batch: ClaimedBatch, inDoubtBefore: boolean): Promise<void> {
   const rows = await sql(
-    `UPDATE wave_batches SET attempts = attempts - 1, send_deadline = NULL
+    `UPDATE wave_batches SET attempts = attempts - 1, send_deadline = NULL, in_doubt = $3
       WHERE id = $1 AND state = 'claimed' AND lease_gen = $2 AND attempts > 0 RETURNING id`,
-    [batch.id, batch.fence],
+    [batch.id, batch.fence, inDoubtBefore],
   );
   if (!rows.length) throw new BatchLostError(batch.id);
   batch.attempts--;
+  batch.inDoubt = inDoubtBefore;
 }
 
 /**

@@ -5,7 +5,7 @@ import { backoffMs, retryAfterWithJitter } from '@app/domain';
 import { BatchResult, MailstoreClient, Outcome } from '@app/mailstore';
 import { WavePumpJob } from '@app/queue';
 import { WaveCommandsService } from '../waves/wave-commands.service';
-import { releaseBatch, takeOverStaleBatch } from './batch-lease.repository';
+import { markNothingApplied, releaseBatch, takeOverStaleBatch } from './batch-lease.repository';
 import { callRecord, recordCall, settleForward, settleRollback } from './batch-settle.repository';
 import { BatchLostError, ClaimedBatch, WaveRuntime } from './batch.types';
 import { claimForwardBatch } from './forward-batch.repository';
@@ -319,7 +319,7 @@ export class WavePump {
           if (!needsPace) await sleep(BUSY_RETRY_MS);
           continue;
         }
-        const { outcome, startedAt } = sent;
+        const { outcome, startedAt, inDoubtBefore } = sent;
         if (outcome.kind === 'ok') {
           // One statement writes the answer and logs the call.
           const call = callRecord(startedAt, outcome);
@@ -333,11 +333,14 @@ export class WavePump {
           // comes first, before any bookkeeping, so other dispatchers learn of it as early as possible.
           await this.throttle.penalize(retryAfterWithJitter(outcome.retryAfterMs / 1000, Math.random));
           await this.record(sql, batch, startedAt, outcome);
+          // 429 and 503 applied nothing; 409 in progress means an earlier attempt still runs (in doubt).
+          if (outcome.kind !== 'in_progress') await markNothingApplied(sql, batch, inDoubtBefore);
           await this.holds.coverWait(sql, batch, outcome.retryAfterMs);
           continue;
         }
         await this.record(sql, batch, startedAt, outcome);
         if (outcome.kind === 'retryable') {
+          if (!outcome.outcomeUnknown) await markNothingApplied(sql, batch, inDoubtBefore);
           failures++;
           if (failures >= this.settings.maxConsecutiveFailures) {
             // The batch keeps its key and members (outcome unknown); resume retries it as is.
