@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
+import { isUtf8 } from 'node:buffer';
 import { json } from 'express';
 import type { Logger } from 'pino';
 import { EnvironmentDto } from '@app/config';
@@ -11,6 +12,7 @@ import { createLogger, PinoNestLogger, requestMiddlewares } from './common/http-
 import { bodyParserErrorHandler, ProblemFilter } from './common/problem.filter';
 import { ApiValidationPipe } from './common/validation.pipe';
 import { buildOpenApiDocument } from './common/openapi-document';
+import { urlEncodingGuard } from './common/url-guard';
 import { MetricsService } from './metrics/metrics.service';
 import { requestMetrics } from './metrics/request-metrics';
 import { statusPage } from './status-page/status-page';
@@ -44,17 +46,26 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
   for (const middleware of requestMiddlewares(logger)) app.use(middleware);
   // The status page at `/`, outside the API prefix and its key checks (GET and HEAD; the rest falls through).
   app.use(statusPage());
+  // The document is generated from the controllers: its paths are the routes whose parameters the guard names.
+  const document = buildOpenApiDocument(app);
+  app.use(urlEncodingGuard(Object.keys(document.paths)));
   // Body limits: POST /waves may carry an explicit list of logins; everything else is small. The CSV import is
   // not parsed here (text/csv): it streams, with its own size and line limits.
   const kb = (n: number) => `${n}kb`;
-  app.use(`/${API_PREFIX}/waves`, json({ limit: kb(settings.API_WAVE_JSON_LIMIT_KB) }));
-  app.use(json({ limit: kb(settings.API_JSON_LIMIT_KB) }));
+  app.use(`/${API_PREFIX}/waves`, json({ limit: kb(settings.API_WAVE_JSON_LIMIT_KB), verify: utf8Only }));
+  app.use(json({ limit: kb(settings.API_JSON_LIMIT_KB), verify: utf8Only }));
   app.use(bodyParserErrorHandler(logger));
   app.useGlobalFilters(new ProblemFilter(logger));
   app.useGlobalPipes(new ApiValidationPipe());
-  const document = buildOpenApiDocument(app);
   for (const path of ['docs', `${API_PREFIX}/docs`]) {
     SwaggerModule.setup(path, app, document, { jsonDocumentUrl: `${path}/openapi.json`, useGlobalPrefix: false });
   }
   return app;
+}
+
+/** body-parser would decode bytes that are not UTF-8 into U+FFFD: a login would silently become another one. */
+function utf8Only(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
+  if (encoding === 'utf-8' && !isUtf8(body)) {
+    throw Object.assign(new Error('the body is not valid UTF-8'), { type: 'entity.not.utf8' });
+  }
 }

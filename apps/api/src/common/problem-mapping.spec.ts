@@ -62,7 +62,12 @@ describe('toProblem', () => {
 
   it('maps body-parser errors', () => {
     const err = (type: string, status: number) => Object.assign(new Error('x'), { type, status });
-    expect(toProblem(err('entity.parse.failed', 400))).toMatchObject({ status: 400, code: 'invalid_json' });
+    expect(toProblem(err('entity.parse.failed', 400))).toMatchObject({
+      status: 400,
+      code: 'invalid_json',
+      field: 'body',
+    });
+    expect(toProblem(err('entity.not.utf8', 403))).toMatchObject({ status: 400, code: 'invalid_body', field: 'body' });
     expect(toProblem(Object.assign(err('entity.too.large', 413), { limit: 65536 }))).toMatchObject({
       status: 413,
       code: 'payload_too_large',
