@@ -585,7 +585,7 @@ describe('bad input never gets a 500: problem+json with a stable code and the fi
   });
 
   it('echoes a sane X-Request-Id and makes one otherwise', async () => {
-    const given = await api.call('GET', '/waves', { headers: { 'x-request-id': 'dash-42.a' } });
+    const given = await api.call('GET', '/waves?state=draft&limit=7', { headers: { 'x-request-id': 'dash-42.a' } });
     expect(given.headers.get('x-request-id')).toBe('dash-42.a');
     const odd = await api.call('GET', '/nope', { headers: { 'x-request-id': 'bad id\twith spaces' } });
     expect(odd.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
@@ -596,10 +596,12 @@ describe('bad input never gets a 500: problem+json with a stable code and the fi
       level: 30,
       msg: 'request completed',
       actor: `ops:${api.keyNames.ops}`,
-      req: { id: 'dash-42.a', method: 'GET', url: '/api/v1/waves' },
+      req: { id: 'dash-42.a', method: 'GET', path: '/api/v1/waves' },
       res: { statusCode: 200 },
       responseTime: expect.any(Number),
     });
     expect(api.api.lines.join('\n')).not.toContain(api.secrets.ops.slice(8));
+    // Never the query string (logins, cursors).
+    expect(line).not.toMatch(/state=|limit=7|\?/);
   });
 });

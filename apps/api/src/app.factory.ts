@@ -3,7 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import { isUtf8 } from 'node:buffer';
-import { json } from 'express';
+import { json, type NextFunction, type Request, type Response } from 'express';
+import { NotFoundException } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { EnvironmentDto } from '@app/config';
 import { ApiSettings, loadApiSettings } from './api-settings';
@@ -12,6 +13,7 @@ import { createLogger, PinoNestLogger, requestMiddlewares } from './common/http-
 import { bodyParserErrorHandler, ProblemFilter } from './common/problem.filter';
 import { ApiValidationPipe } from './common/validation.pipe';
 import { buildOpenApiDocument } from './common/openapi-document';
+import { securityHeaders } from './common/security-headers';
 import { urlEncodingGuard } from './common/url-guard';
 import { MetricsService } from './metrics/metrics.service';
 import { requestMetrics } from './metrics/request-metrics';
@@ -42,6 +44,9 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.setGlobalPrefix(API_PREFIX);
+  const docsPaths = ['docs', `${API_PREFIX}/docs`];
+  // First, so that every answer carries them, refusals and 404s included.
+  app.use(securityHeaders(docsPaths.map((p) => `/${p}`)));
   app.use(requestMetrics(app.get(MetricsService).registry));
   for (const middleware of requestMiddlewares(logger)) app.use(middleware);
   // The status page at `/`, outside the API prefix and its key checks (GET and HEAD; the rest falls through).
@@ -57,9 +62,16 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
   app.use(bodyParserErrorHandler(logger));
   app.useGlobalFilters(new ProblemFilter(logger));
   app.useGlobalPipes(new ApiValidationPipe());
-  for (const path of ['docs', `${API_PREFIX}/docs`]) {
+  for (const path of docsPaths) {
     SwaggerModule.setup(path, app, document, { jsonDocumentUrl: `${path}/openapi.json`, useGlobalPrefix: false });
   }
+  // Outside the API prefix only the status page and the docs are served (both registered above): any other path is a
+  // 404 problem like the API's, not Express's HTML error page.
+  const api = `/${API_PREFIX}`;
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    const inApi = req.path === api || req.path.startsWith(`${api}/`);
+    next(inApi ? undefined : new NotFoundException(`Cannot ${req.method} ${req.path}`));
+  });
   return app;
 }
 

@@ -47,7 +47,7 @@ describe('toProblem', () => {
       code: 'too_many_lines',
     });
     expect(toProblem(new ThrottlerException())).toMatchObject({ status: 429, code: 'rate_limited' });
-    expect(toProblem(new NotFoundException('Cannot GET /api/v1/nope'))).toMatchObject({
+    expect(toProblem(new NotFoundException('Cannot GET /api/v1/nope?login=a%40b.c'))).toMatchObject({
       status: 404,
       code: 'not_found',
       detail: 'no route GET /api/v1/nope',

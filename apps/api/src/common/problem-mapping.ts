@@ -81,7 +81,8 @@ function fromHttpException(err: HttpException): Problem {
   }
   const message = typeof body === 'string' ? body : (body as { message?: unknown }).message;
   let detail = typeof message === 'string' ? message : err.message;
-  if (status === 404 && /^Cannot [A-Z]+ /.test(detail)) detail = `no route ${detail.slice('Cannot '.length)}`;
+  // Without the query string: answers are logged by proxies, and queries carry logins.
+  if (status === 404 && /^Cannot [A-Z]+ /.test(detail)) detail = `no route ${detail.slice(7).replace(/\?.*$/s, '')}`;
   if (status >= 500) detail = 'an unexpected error occurred; quote the request id when reporting it';
   return problem(status, code, detail);
 }
