@@ -76,5 +76,8 @@ describe('ApiValidationPipe input bounds', () => {
     expect((await refuse('a\u0000', { type: 'param', metatype: String, data: 'login' })).map((e) => e.field)).toEqual([
       'login',
     ]);
+    expect((await refuse('\udc00', { type: 'query', metatype: String, data: 'partial' })).map((e) => e.field)).toEqual([
+      'partial',
+    ]);
   });
 });

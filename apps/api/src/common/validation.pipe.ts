@@ -51,7 +51,8 @@ export class ApiValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'body' || metadata.type === 'query' || metadata.type === 'param') {
       // Before class-transformer (it recurses per level) and before any value can reach PostgreSQL.
-      const fault = inspectInput(value, metadata.type === 'param' ? (metadata.data ?? 'path') : '');
+      // @Param('login'), @Query('x'), @Body('y') get one value, named; @Query() and @Body() an object of fields.
+      const fault = inspectInput(value, metadata.data ?? (metadata.type === 'param' ? 'path' : ''));
       if (fault) throw new ValidationError([fault]);
     }
     const isDto = typeof metadata.metatype === 'function' && !isPrimitiveType(metadata.metatype);
