@@ -1,10 +1,10 @@
 import 'reflect-metadata';
+import { isUtf8 } from 'node:buffer';
+import { NotFoundException } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
-import { isUtf8 } from 'node:buffer';
 import { json, type NextFunction, type Request, type Response } from 'express';
-import { NotFoundException } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { EnvironmentDto } from '@app/config';
 import { ApiSettings, loadApiSettings } from './api-settings';
