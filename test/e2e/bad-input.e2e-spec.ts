@@ -357,6 +357,103 @@ describe('bad input never gets a 500: problem+json with a stable code and the fi
       field: 'cursor',
     },
     {
+      name: 'arrays nested 2,000 deep (a 4 KB body)',
+      method: 'POST',
+      path: '/waves',
+      options: json(`{"name":"w","steps":${'['.repeat(2000)}${']'.repeat(2000)}}`),
+      status: 400,
+      code: 'validation_failed',
+      field: `steps${'[0]'.repeat(31)}`,
+    },
+    {
+      name: 'NUL byte in a support reason',
+      method: 'POST',
+      path: '/accounts/user1@example.test/enable',
+      options: { key: 'support', body: { reason: 'a\u0000b', ticket: 'T-1' } },
+      status: 400,
+      code: 'validation_failed',
+      field: 'reason',
+    },
+    {
+      name: 'NUL byte in a ticket',
+      method: 'POST',
+      path: '/accounts/user1@example.test/hold',
+      options: { key: 'support', body: { reason: 'r', ticket: 'T\u0000' } },
+      status: 400,
+      code: 'validation_failed',
+      field: 'ticket',
+    },
+    {
+      name: 'lone surrogate in a wave name',
+      method: 'PATCH',
+      path: '/waves/:wave',
+      options: json('{"name": "w\\ud800"}'),
+      status: 400,
+      code: 'validation_failed',
+      field: 'name',
+    },
+    {
+      name: 'lone surrogate in a wave login list',
+      method: 'POST',
+      path: '/waves',
+      options: json(
+        '{"name":"w","selector":{"type":"logins","logins":["user1@example.test","x\\udc00@example.test"]},' +
+          '"protocols":["imap"],"ratePerSecond":1}',
+      ),
+      status: 400,
+      code: 'validation_failed',
+      field: 'selector.logins[1]',
+    },
+    {
+      name: 'body bytes that are not UTF-8',
+      method: 'POST',
+      path: '/signals',
+      options: {
+        key: 'signals',
+        raw: Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]),
+        headers: { 'content-type': 'application/json' },
+      },
+      status: 400,
+      code: 'invalid_body',
+      field: 'body',
+    },
+    {
+      name: 'waves: forged cursor (a date PostgreSQL cannot hold)',
+      method: 'GET',
+      path: `/waves?cursor=${Buffer.from('-271821-04-20T00:00:00.000Z|00000000-0000-4000-8000-000000000000').toString('base64url')}`,
+      options: {},
+      status: 400,
+      code: 'validation_failed',
+      field: 'cursor',
+    },
+    {
+      name: '%FF in a login',
+      method: 'GET',
+      path: '/accounts/%FF',
+      options: {},
+      status: 400,
+      code: 'validation_failed',
+      field: 'login',
+    },
+    {
+      name: 'overlong %C0%AF in a wave id',
+      method: 'POST',
+      path: '/waves/%C0%AF/pause',
+      options: {},
+      status: 400,
+      code: 'validation_failed',
+      field: 'id',
+    },
+    {
+      name: 'encoded surrogate in a query parameter',
+      method: 'GET',
+      path: '/audit?login=%ED%A0%80',
+      options: {},
+      status: 400,
+      code: 'validation_failed',
+      field: 'login',
+    },
+    {
       name: 'import: wrong media type',
       method: 'POST',
       path: '/accounts/import',
@@ -488,7 +585,7 @@ describe('bad input never gets a 500: problem+json with a stable code and the fi
   });
 
   it('echoes a sane X-Request-Id and makes one otherwise', async () => {
-    const given = await api.call('GET', '/waves', { headers: { 'x-request-id': 'dash-42.a' } });
+    const given = await api.call('GET', '/waves?state=draft&limit=7', { headers: { 'x-request-id': 'dash-42.a' } });
     expect(given.headers.get('x-request-id')).toBe('dash-42.a');
     const odd = await api.call('GET', '/nope', { headers: { 'x-request-id': 'bad id\twith spaces' } });
     expect(odd.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
@@ -499,10 +596,12 @@ describe('bad input never gets a 500: problem+json with a stable code and the fi
       level: 30,
       msg: 'request completed',
       actor: `ops:${api.keyNames.ops}`,
-      req: { id: 'dash-42.a', method: 'GET', url: '/api/v1/waves' },
+      req: { id: 'dash-42.a', method: 'GET', path: '/api/v1/waves' },
       res: { statusCode: 200 },
       responseTime: expect.any(Number),
     });
     expect(api.api.lines.join('\n')).not.toContain(api.secrets.ops.slice(8));
+    // Never the query string (logins, cursors).
+    expect(line).not.toMatch(/state=|limit=7|\?/);
   });
 });

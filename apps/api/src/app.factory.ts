@@ -1,8 +1,10 @@
 import 'reflect-metadata';
+import { isUtf8 } from 'node:buffer';
+import { NotFoundException } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
-import { json } from 'express';
+import { json, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { EnvironmentDto } from '@app/config';
 import { ApiSettings, loadApiSettings } from './api-settings';
@@ -11,6 +13,8 @@ import { createLogger, PinoNestLogger, requestMiddlewares } from './common/http-
 import { bodyParserErrorHandler, ProblemFilter } from './common/problem.filter';
 import { ApiValidationPipe } from './common/validation.pipe';
 import { buildOpenApiDocument } from './common/openapi-document';
+import { securityHeaders } from './common/security-headers';
+import { urlEncodingGuard } from './common/url-guard';
 import { MetricsService } from './metrics/metrics.service';
 import { requestMetrics } from './metrics/request-metrics';
 import { statusPage } from './status-page/status-page';
@@ -40,21 +44,40 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.setGlobalPrefix(API_PREFIX);
+  const docsPaths = ['docs', `${API_PREFIX}/docs`];
+  // First, so that every answer carries them, refusals and 404s included.
+  app.use(securityHeaders(docsPaths.map((p) => `/${p}`)));
   app.use(requestMetrics(app.get(MetricsService).registry));
   for (const middleware of requestMiddlewares(logger)) app.use(middleware);
   // The status page at `/`, outside the API prefix and its key checks (GET and HEAD; the rest falls through).
   app.use(statusPage());
+  // The document is generated from the controllers: its paths are the routes whose parameters the guard names.
+  const document = buildOpenApiDocument(app);
+  app.use(urlEncodingGuard(Object.keys(document.paths)));
   // Body limits: POST /waves may carry an explicit list of logins; everything else is small. The CSV import is
   // not parsed here (text/csv): it streams, with its own size and line limits.
   const kb = (n: number) => `${n}kb`;
-  app.use(`/${API_PREFIX}/waves`, json({ limit: kb(settings.API_WAVE_JSON_LIMIT_KB) }));
-  app.use(json({ limit: kb(settings.API_JSON_LIMIT_KB) }));
+  app.use(`/${API_PREFIX}/waves`, json({ limit: kb(settings.API_WAVE_JSON_LIMIT_KB), verify: utf8Only }));
+  app.use(json({ limit: kb(settings.API_JSON_LIMIT_KB), verify: utf8Only }));
   app.use(bodyParserErrorHandler(logger));
   app.useGlobalFilters(new ProblemFilter(logger));
   app.useGlobalPipes(new ApiValidationPipe());
-  const document = buildOpenApiDocument(app);
-  for (const path of ['docs', `${API_PREFIX}/docs`]) {
+  for (const path of docsPaths) {
     SwaggerModule.setup(path, app, document, { jsonDocumentUrl: `${path}/openapi.json`, useGlobalPrefix: false });
   }
+  // Outside the API prefix only the status page and the docs are served (both registered above): any other path is a
+  // 404 problem like the API's, not Express's HTML error page.
+  const api = `/${API_PREFIX}`;
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    const inApi = req.path === api || req.path.startsWith(`${api}/`);
+    next(inApi ? undefined : new NotFoundException(`Cannot ${req.method} ${req.path}`));
+  });
   return app;
+}
+
+/** body-parser would decode bytes that are not UTF-8 into U+FFFD: a login would silently become another one. */
+function utf8Only(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
+  if (encoding === 'utf-8' && !isUtf8(body)) {
+    throw Object.assign(new Error('the body is not valid UTF-8'), { type: 'entity.not.utf8' });
+  }
 }

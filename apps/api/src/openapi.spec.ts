@@ -39,4 +39,14 @@ describe('OpenAPI document', () => {
       }
     }
   });
+
+  it('states the bounds the validators enforce, so clients (and the bad-input suite) read the same limits', () => {
+    type Schema = { properties: Record<string, { type?: string; maxLength?: number; maxItems?: number }> };
+    const doc = JSON.parse(readFileSync(CHECKED_IN, 'utf8')) as { components: { schemas: Record<string, Schema> } };
+    const { HoldDto, CreateWaveDto, UpdateWaveDto, WaveSelectorDto } = doc.components.schemas;
+    expect(HoldDto.properties.reason.maxLength).toBe(500);
+    expect(CreateWaveDto.properties.batchSize.type).toBe('integer');
+    expect(UpdateWaveDto.properties.name.maxLength).toBe(200);
+    expect(WaveSelectorDto.properties.logins.maxItems).toBe(100_000);
+  });
 });

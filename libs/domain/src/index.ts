@@ -8,5 +8,6 @@ export * from './progress';
 export * from './ramp';
 export * from './rate';
 export * from './schedule';
+export * from './text';
 export * from './validation';
 export * from './wave-state';

@@ -14,7 +14,8 @@ export function createLogger(level: string): Logger {
 /**
  * The request id, taken from X-Request-Id when it is a sane token (a dashboard or a proxy may set it) or made here,
  * and echoed back; then, when info is enabled, one JSON line per request under that id. Only method, path, status,
- * duration and the actor are logged: never headers (they carry the keys).
+ * duration and the actor are logged: never headers (they carry the keys), never the query string (it carries
+ * logins, e-mail addresses and cursors).
  */
 export function requestMiddlewares(logger: Logger): RequestHandler[] {
   const assignId: RequestHandler = (req, res, next) => {
@@ -31,12 +32,21 @@ export function requestMiddlewares(logger: Logger): RequestHandler[] {
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
     customProps: (req) => ({ actor: (req as { principal?: { actor: string } }).principal?.actor }),
     serializers: {
-      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      req: (req: { id: unknown; method: string; url: string }) => ({
+        id: req.id,
+        method: req.method,
+        path: withoutQuery(req.url),
+      }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
-    autoLogging: { ignore: (req) => req.url === '/api/v1/health/live' },
+    autoLogging: { ignore: (req) => withoutQuery(req.url ?? '') === '/api/v1/health/live' },
   });
   return [assignId, log];
+}
+
+export function withoutQuery(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
 }
 
 /** Nest's own messages (boot, routes) as pino lines. */

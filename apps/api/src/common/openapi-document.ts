@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { addValidatorBounds } from './openapi-bounds';
 
 /** The OpenAPI document, generated from the controllers and DTOs (checked in as docs/openapi.json). */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
@@ -16,7 +17,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       'api-key',
     )
     .build();
-  return SwaggerModule.createDocument(app, config, {
+  const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}`,
   });
+  addValidatorBounds(app, document);
+  return document;
 }

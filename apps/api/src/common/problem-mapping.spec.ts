@@ -47,7 +47,7 @@ describe('toProblem', () => {
       code: 'too_many_lines',
     });
     expect(toProblem(new ThrottlerException())).toMatchObject({ status: 429, code: 'rate_limited' });
-    expect(toProblem(new NotFoundException('Cannot GET /api/v1/nope'))).toMatchObject({
+    expect(toProblem(new NotFoundException('Cannot GET /api/v1/nope?login=a%40b.c'))).toMatchObject({
       status: 404,
       code: 'not_found',
       detail: 'no route GET /api/v1/nope',
@@ -62,7 +62,12 @@ describe('toProblem', () => {
 
   it('maps body-parser errors', () => {
     const err = (type: string, status: number) => Object.assign(new Error('x'), { type, status });
-    expect(toProblem(err('entity.parse.failed', 400))).toMatchObject({ status: 400, code: 'invalid_json' });
+    expect(toProblem(err('entity.parse.failed', 400))).toMatchObject({
+      status: 400,
+      code: 'invalid_json',
+      field: 'body',
+    });
+    expect(toProblem(err('entity.not.utf8', 403))).toMatchObject({ status: 400, code: 'invalid_body', field: 'body' });
     expect(toProblem(Object.assign(err('entity.too.large', 413), { limit: 65536 }))).toMatchObject({
       status: 413,
       code: 'payload_too_large',

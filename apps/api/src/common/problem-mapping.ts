@@ -16,6 +16,7 @@ const BODY_ERRORS: Record<string, [number, string, string]> = {
   'entity.parse.failed': [400, 'invalid_json', 'the body is not valid JSON'],
   'entity.too.large': [413, 'payload_too_large', 'the body is larger than this route accepts'],
   'entity.verify.failed': [400, 'invalid_body', 'the body could not be verified'],
+  'entity.not.utf8': [400, 'invalid_body', 'the body is not valid UTF-8'],
   'encoding.unsupported': [415, 'unsupported_media_type', 'the body encoding is not supported'],
   'charset.unsupported': [415, 'unsupported_media_type', 'the body charset is not supported (use utf-8)'],
   'request.aborted': [400, 'request_aborted', 'the client aborted the request'],
@@ -57,7 +58,9 @@ export function toProblem(err: unknown): Problem {
       HTTP_CODES[err.status ?? 400] ?? 'bad_request',
       'the request body was refused',
     ];
-    return problem(status, code, detail, err.type === 'entity.too.large' ? { limitBytes: err.limit } : {});
+    if (err.type === 'entity.too.large') return problem(status, code, detail, { limitBytes: err.limit });
+    // The body as a whole is at fault: named like the pipe names a body that is not a JSON object.
+    return problem(status, code, detail, status === 400 ? { field: 'body' } : {});
   }
   if (err instanceof QueryFailedError) {
     const code = (err.driverError as { code?: string } | undefined)?.code ?? '';
@@ -78,7 +81,8 @@ function fromHttpException(err: HttpException): Problem {
   }
   const message = typeof body === 'string' ? body : (body as { message?: unknown }).message;
   let detail = typeof message === 'string' ? message : err.message;
-  if (status === 404 && /^Cannot [A-Z]+ /.test(detail)) detail = `no route ${detail.slice('Cannot '.length)}`;
+  // Without the query string: answers are logged by proxies, and queries carry logins.
+  if (status === 404 && /^Cannot [A-Z]+ /.test(detail)) detail = `no route ${detail.slice(7).replace(/\?.*$/s, '')}`;
   if (status >= 500) detail = 'an unexpected error occurred; quote the request id when reporting it';
   return problem(status, code, detail);
 }

@@ -48,3 +48,36 @@ describe('ApiValidationPipe', () => {
     await expect(pipe.transform({ name: 'w', batchSize: 5 }, body)).resolves.toBeInstanceOf(WaveBody);
   });
 });
+
+describe('ApiValidationPipe input bounds', () => {
+  const pipe = new ApiValidationPipe();
+  const refuse = async (value: unknown, metadata: Parameters<ApiValidationPipe['transform']>[1]) => {
+    const err = await pipe.transform(value, metadata).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    return (err as ValidationError).errors;
+  };
+
+  it('refuses arrays nested 2,000 deep with a 400 naming the field, before class-transformer recurses', async () => {
+    let steps: unknown = [];
+    for (let i = 0; i < 2000; i++) steps = [steps];
+    const errors = await refuse({ name: 'w', steps }, { type: 'body', metatype: WaveBody });
+    expect(errors).toEqual([
+      { field: `steps${'[0]'.repeat(31)}`, message: expect.stringMatching(/nested deeper than 32 levels$/) },
+    ]);
+  });
+
+  it('refuses NUL and lone surrogates in bodies, queries and path parameters, naming the field', async () => {
+    expect(await refuse({ name: 'a\u0000' }, { type: 'body', metatype: WaveBody })).toEqual([
+      { field: 'name', message: 'name must not contain a NUL character (U+0000, at position 1)' },
+    ]);
+    expect((await refuse({ cursor: '\ud800' }, { type: 'query', metatype: Object })).map((e) => e.field)).toEqual([
+      'cursor',
+    ]);
+    expect((await refuse('a\u0000', { type: 'param', metatype: String, data: 'login' })).map((e) => e.field)).toEqual([
+      'login',
+    ]);
+    expect((await refuse('\udc00', { type: 'query', metatype: String, data: 'partial' })).map((e) => e.field)).toEqual([
+      'partial',
+    ]);
+  });
+});

@@ -2,6 +2,7 @@ import { ArgumentMetadata, Injectable, ValidationError as ClassValidationError, 
 import * as classTransformer from 'class-transformer';
 import * as classValidator from 'class-validator';
 import { ValidationError } from '@app/core';
+import { inspectInput } from './input-guard';
 
 type FieldError = { field: string; message: string };
 
@@ -27,7 +28,8 @@ export function flattenValidationErrors(errors: ClassValidationError[], parent =
 /**
  * ValidationPipe with whitelist + forbidNonWhitelisted, no implicit conversion (a JSON "5" is not a number;
  * query DTOs convert explicitly), and errors as the domain's ValidationError, so the answer is the same
- * problem+json whether the DTO or the service refused the value.
+ * problem+json whether the DTO or the service refused the value. Every body, query and path parameter is first held
+ * to the input bounds (depth, size, storable text: input-guard.ts), whatever its type.
  */
 @Injectable()
 export class ApiValidationPipe extends ValidationPipe {
@@ -47,6 +49,12 @@ export class ApiValidationPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' || metadata.type === 'query' || metadata.type === 'param') {
+      // Before class-transformer (it recurses per level) and before any value can reach PostgreSQL.
+      // @Param('login'), @Query('x'), @Body('y') get one value, named; @Query() and @Body() an object of fields.
+      const fault = inspectInput(value, metadata.data ?? (metadata.type === 'param' ? 'path' : ''));
+      if (fault) throw new ValidationError([fault]);
+    }
     const isDto = typeof metadata.metatype === 'function' && !isPrimitiveType(metadata.metatype);
     if (metadata.type === 'body' && isDto && (typeof value !== 'object' || value === null || Array.isArray(value))) {
       throw new ValidationError([

@@ -1,18 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type RequestHandler } from 'express';
-
-/**
- * Only our own files: no inline script or style, no other origin, no framing. The page's data calls go to the
- * same origin (connect-src falls back to 'self').
- */
-export const STATUS_PAGE_CSP = [
-  "default-src 'self'",
-  "base-uri 'none'",
-  "object-src 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+import { statusPageHeaders } from '../common/security-headers';
 
 /**
  * apps/api/static, read where it lies in the source tree rather than copied into dist: the same folder serves
@@ -39,17 +28,16 @@ export function statusPage(dir: string = statusPageDir()): RequestHandler {
     index: 'index.html',
     redirect: false,
     dotfiles: 'ignore',
-    // Revalidated on each load: after a deploy the page and its script must not come from different versions.
+    // Revalidated on each load (no-cache, set with the other headers): after a deploy the page and its script must
+    // not come from different versions.
     maxAge: 0,
-    setHeaders: (res) => {
-      res.setHeader('Content-Security-Policy', STATUS_PAGE_CSP);
-      res.setHeader('X-Content-Type-Options', 'nosniff');
-      res.setHeader('Referrer-Policy', 'no-referrer');
-      res.setHeader('Cache-Control', 'no-cache');
-    },
+    cacheControl: false,
   });
+  // CSP (self only), nosniff, no framing: the rules live with every other header rule.
+  const headers = statusPageHeaders();
   return (req, res, next) => {
-    if (paths.has(req.path)) void serve(req, res, next);
-    else next();
+    if (paths.has(req.path) && (req.method === 'GET' || req.method === 'HEAD')) {
+      headers(req, res, () => void serve(req, res, next));
+    } else next();
   };
 }

@@ -45,6 +45,7 @@ export class WaveController {
   @Access(...ROLES.ops)
   @ApiOkResponse({ type: WaveDto, description: 'the wave after the change' })
   @ApiProblem(404, 'not found')
+  @ApiParam({ name: 'id', format: 'uuid', description: 'the wave' })
   async update(
     @Param('id', UuidParamPipe) id: string,
     @Body() body: UpdateWaveDto,

@@ -163,8 +163,18 @@ function encodeCursor(w: WaveEntity): string {
   return Buffer.from(`${w.createdAt.toISOString()}|${w.id}`).toString('base64url');
 }
 
-function decodeCursor(cursor: string): { at: Date; id: string } | null {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const date = new Date(at ?? '');
-  return id && UUID.test(id) && !Number.isNaN(date.getTime()) ? { at: date, id } : null;
+/**
+ * Only a cursor this service could have made: canonical base64url of `<ISO instant, years 0000–9999>|<uuid>`. A
+ * forged one (a JS date PostgreSQL cannot hold, such as year -271821) reached the query as a generic invalid_input.
+ */
+export function decodeCursor(cursor: string): { at: Date; id: string } | null {
+  const parts = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (parts.length !== 2) return null;
+  const [at, id] = parts;
+  const date = new Date(at);
+  if (!UUID.test(id) || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(at) || Number.isNaN(date.getTime())) {
+    return null;
+  }
+  if (date.toISOString() !== at || Buffer.from(`${at}|${id}`).toString('base64url') !== cursor) return null;
+  return { at: date, id };
 }
