@@ -53,7 +53,12 @@ describe('bad input generated from docs/openapi.json: a 4xx problem naming the f
     // Hundreds of requests a minute on one key: above the per-key limit, which is not what is tested here.
     api = await startApiHarness('badgen', { env: { API_RATE_LIMIT_PER_MINUTE: '1000000' } });
     await api.h.importPopulation({ count: 20, seed: 5 });
-    const wave = { name: 'w', selector: { type: 'remaining' }, protocols: ['imap'], ratePerSecond: 10 };
+    const wave = {
+      name: 'w',
+      selector: { type: 'remaining' as const },
+      protocols: ['imap' as const],
+      ratePerSecond: 10,
+    };
     fixtures.waveId = (await api.h.commands.create(wave, 'ops:t')).id;
   });
   afterAll(async () => {

@@ -18,7 +18,12 @@ describe('response headers: nosniff everywhere, no-store on the API, CSP and no 
   beforeAll(async () => {
     api = await startApiHarness('headers');
     await api.h.importPopulation({ count: 5, seed: 3 });
-    const wave = { name: 'w', selector: { type: 'remaining' }, protocols: ['imap'], ratePerSecond: 10 };
+    const wave = {
+      name: 'w',
+      selector: { type: 'remaining' as const },
+      protocols: ['imap' as const],
+      ratePerSecond: 10,
+    };
     waveId = (await api.h.commands.create(wave, 'ops:t')).id;
   });
   afterAll(async () => {

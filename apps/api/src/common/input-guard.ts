@@ -19,7 +19,11 @@ export function childPath(parent: string, key: string | number): string {
  * surrogate). Iterative, so no input can exhaust the stack here either. `root` names the value itself ('' for a
  * body or query object, whose fields are named alone).
  */
-export function inspectInput(value: unknown, root = '', limits = INPUT_LIMITS): FieldError | null {
+export function inspectInput(
+  value: unknown,
+  root = '',
+  limits: { maxDepth: number; maxNodes: number } = INPUT_LIMITS,
+): FieldError | null {
   const stack: { value: unknown; path: string; depth: number }[] = [{ value, path: root, depth: 0 }];
   let nodes = 0;
   while (stack.length > 0) {

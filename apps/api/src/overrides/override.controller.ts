@@ -29,7 +29,11 @@ export class OverrideController {
   @Delete(':login')
   @HttpCode(200)
   @Access(...ROLES.ops)
-  @ApiParam({ name: 'login', description: 'the login as the mailstore knows it, any case' })
+  @ApiParam({
+    name: 'login',
+    description: 'the login as the mailstore knows it, any case',
+    example: 'user5@example.test',
+  })
   @ApiOperation({
     summary:
       'revoke a live override (body: reason and ticket, audited): waves hold the account back again once this ' +
