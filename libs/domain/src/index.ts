@@ -10,3 +10,4 @@ export * from './rate';
 export * from './schedule';
 export * from './validation';
 export * from './wave-state';
+export * from './redaction';

@@ -18,6 +18,8 @@ export const ROLES = {
   support: ['support'],
   ops: ['ops'],
   signals: ['signals'],
+  /** Who may read e-mail addresses where a reader route shows them (explicit lists, engine details): not viewers. */
+  addressReaders: ['ops', 'support'],
 } as const satisfies Record<string, readonly ApiRole[]>;
 
 export function Access(...roles: ApiRole[]): MethodDecorator & ClassDecorator {

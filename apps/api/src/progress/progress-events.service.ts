@@ -5,7 +5,8 @@ import type { WaveProgress } from '@app/core';
 import type { ApiSettings } from '../api-settings';
 import { ApiError } from '../common/api-exceptions';
 import { API_LOGGER, API_SETTINGS } from '../infra.tokens';
-import { ProgressCache } from './progress-cache.service';
+import { seesAddresses } from '../auth/principal';
+import { ProgressCache, readerView, Tagged } from './progress-cache.service';
 
 const HEARTBEAT_MS = 15_000;
 /** Each stream holds a socket and two timers: a bound keeps a buggy dashboard from exhausting the process. */
@@ -30,6 +31,8 @@ export class ProgressEventsService implements BeforeApplicationShutdown {
     if (this.open.size >= MAX_STREAMS) {
       throw new ApiError(503, 'too_many_streams', `this process already serves ${MAX_STREAMS} event streams`);
     }
+    // Viewers get the views without e-mail addresses, as from GET /waves/{id}/progress.
+    const showAddresses = seesAddresses(req.principal);
     // Unknown wave: a plain 404 problem, before any event-stream header is sent.
     const first = await this.cache.wave(id);
     res.status(200);
@@ -42,8 +45,8 @@ export class ProgressEventsService implements BeforeApplicationShutdown {
     const lastEventId = req.headers['last-event-id'];
     let lastTag = typeof lastEventId === 'string' ? lastEventId : '';
     let lastState: string | null = null;
-    const send = (tagged: { body: WaveProgress; etag: string }) => {
-      const { body, etag } = tagged;
+    const send = (tagged: Tagged<WaveProgress>) => {
+      const { body, etag } = readerView(tagged, showAddresses);
       if (lastState !== null && body.state !== lastState) {
         write(res, 'state', { waveId: body.waveId, from: lastState, to: body.state, reason: body.statusReason });
       }

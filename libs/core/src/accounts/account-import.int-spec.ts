@@ -211,7 +211,7 @@ describe('AccountImportService (real PostgreSQL)', () => {
     const firstLine = `alice@example.test,${'health|'.repeat(12_000)},false,`;
     const importing = service.importCsv(Readable.from([`${firstLine}\n`]), { maxLineChars: 100_000 });
     await expect(importing).rejects.toMatchObject({ code: 'wrong_header' });
-    const message = await importing.catch((err: Error) => err.message);
+    const message = await importing.then(String, (err: Error) => err.message);
     expect(message.length).toBeLessThan(200);
   });
 
