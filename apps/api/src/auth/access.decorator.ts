@@ -29,6 +29,11 @@ export function Access(...roles: ApiRole[]): MethodDecorator & ClassDecorator {
     ApiExtension('x-roles', roles),
     ApiProblem(401, 'no key, or an unknown or revoked key'),
     ApiProblem(403, `the key's role is not one of: ${roles.join(', ')}`),
+    ApiProblem(
+      429,
+      'rate_limited: too many requests for this key, or from this client address without a key the API knows ' +
+        '(unknown, revoked or none); Retry-After says when to try again',
+    ),
   );
 }
 

@@ -48,6 +48,12 @@ export class ProgressController {
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: 'an event stream', schema: { type: 'string' } })
   @ApiProblem(404, 'not found')
+  @ApiProblem(
+    429,
+    'too_many_streams: this key already holds API_SSE_MAX_STREAMS_PER_KEY (5) streams on this API process; ' +
+      'rate_limited as on every route; Retry-After says when to try again',
+  )
+  @ApiProblem(503, 'too_many_streams: this API process already serves 500 streams')
   @ApiParam({ name: 'id', format: 'uuid', description: 'the wave' })
   events(@Param('id', UuidParamPipe) id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     return this.eventStream.stream(id, req, res);
