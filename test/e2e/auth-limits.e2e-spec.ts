@@ -126,6 +126,19 @@ describe('limits before authentication, negative look-ups, streams per key', () 
     expect(scans).toBeLessThanOrEqual(20);
   });
 
+  it('does not charge a valid key’s concurrent first requests beyond the one look-up they share', async () => {
+    const small = await api.startAnotherApi({ API_PREAUTH_LIMIT_PER_MINUTE: '3' });
+    try {
+      // 40 dashboards behind one address open at once with a key this process has not seen yet.
+      const statuses = await Promise.all(
+        Array.from({ length: 40 }, () => get(small.origin, '/waves', api.secrets.support).then((r) => r.status)),
+      );
+      expect(new Set(statuses)).toEqual(new Set([200]));
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('counts a trusted proxy’s clients apart, IPv6 per /64, and ignores X-Forwarded-For from anyone else', async () => {
     const behindProxy = await api.startAnotherApi({ API_TRUST_PROXY: 'loopback', API_PREAUTH_LIMIT_PER_MINUTE: '3' });
     const direct = await api.startAnotherApi({ API_PREAUTH_LIMIT_PER_MINUTE: '3' });

@@ -12,8 +12,9 @@ import { Principal } from './principal';
  * Default deny: a route without an access rule is refused to everybody (and RouteAccessCheck stops the boot
  * before that can ship). Otherwise: a valid, unrevoked bearer key whose role the route lists.
  *
- * Before any look-up, a request with a key this process does not recognize is charged to its client address's
- * budget (AddressBudget): past it, 429 without touching the database, so random keys cannot each cost a query.
+ * Before any look-up, a request whose key would cost a query (not verified by this process before, no look-up of it
+ * under way) is charged to its client address's budget (AddressBudget): past it, 429 without touching the
+ * database, so random keys cannot each cost a query.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -33,7 +34,7 @@ export class ApiKeyGuard implements CanActivate {
     const header = req.headers.authorization;
     const secret = typeof header === 'string' ? /^Bearer ([^\s]+)$/i.exec(header.trim())?.[1] : undefined;
     const principal =
-      secret !== undefined && this.verifier.recognizes(secret)
+      secret !== undefined && this.verifier.isFree(secret)
         ? await this.verifier.verify(secret)
         : await this.charged(secret, req, context.switchToHttp().getResponse<Response>());
     if (!principal) {

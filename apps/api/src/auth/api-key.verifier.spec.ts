@@ -39,7 +39,7 @@ describe('ApiKeyVerifier', () => {
     'x'.repeat(60),
   ])('refuses %j, which create() never makes, without a look-up', async (malformed) => {
     expect(await verifier.verify(malformed)).toBeNull();
-    expect(verifier.recognizes(malformed)).toBe(false);
+    expect(verifier.isFree(malformed)).toBe(false);
     expect(lookups).toBe(0);
   });
 
@@ -68,26 +68,29 @@ describe('ApiKeyVerifier', () => {
     expect(lookups).toBe(2);
   });
 
-  it('shares one look-up among concurrent requests for one secret', async () => {
+  it('shares one look-up among concurrent requests for one secret (joining it is free)', async () => {
     let open: () => void = () => undefined;
     gate = new Promise((resolve) => (open = resolve));
-    const answers = Promise.all(Array.from({ length: 50 }, () => verifier.verify(unknown)));
+    expect(verifier.isFree(unknown)).toBe(false);
+    const first = verifier.verify(unknown);
+    expect(verifier.isFree(unknown)).toBe(true); // under way: a request joining it costs no query
+    const answers = Promise.all([first, ...Array.from({ length: 49 }, () => verifier.verify(unknown))]);
     open();
     expect(await answers).toEqual(Array(50).fill(null));
     expect(lookups).toBe(1);
   });
 
-  it('recognizes a key it verified until it sees it refused (those requests are not guesses)', async () => {
-    expect(verifier.recognizes(secret)).toBe(false);
+  it('counts a key it verified as free until it sees it refused (those requests are not guesses)', async () => {
+    expect(verifier.isFree(secret)).toBe(false);
     await verifier.verify(secret);
-    expect(verifier.recognizes(secret)).toBe(true);
+    expect(verifier.isFree(secret)).toBe(true);
     now += 60_000; // long past the cache time: still not a guess, but verified again before use
-    expect(verifier.recognizes(secret)).toBe(true);
+    expect(verifier.isFree(secret)).toBe(true);
     revoked = true;
     expect(await verifier.verify(secret)).toBeNull();
-    expect(verifier.recognizes(secret)).toBe(false);
+    expect(verifier.isFree(secret)).toBe(false);
     await verifier.verify(unknown);
-    expect(verifier.recognizes(unknown)).toBe(false);
+    expect(verifier.isFree(unknown)).toBe(false); // refused from memory, but charged: it is a failed attempt
   });
 
   it('a revoked key that was refused comes back when it is valid again only after the negative cache time', async () => {

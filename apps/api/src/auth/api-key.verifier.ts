@@ -37,11 +37,14 @@ export class ApiKeyVerifier {
   ) {}
 
   /**
-   * Whether this process has verified this secret before and has not seen it refused since: such a request is not
-   * a guess, so it is not charged to its address's budget (it is still re-verified as usual).
+   * Whether checking this secret costs no query of its own: this process verified it before and has not seen it
+   * refused since (not a guess; it is still re-verified as usual), or its look-up is already under way (the request
+   * shares it). Such requests are not charged to their address's budget.
    */
-  recognizes(secret: string): boolean {
-    return wellFormed(secret) && this.cache.has(hashApiKey(secret));
+  isFree(secret: string): boolean {
+    if (!wellFormed(secret)) return false;
+    const hash = hashApiKey(secret);
+    return this.cache.has(hash) || this.inFlight.has(hash);
   }
 
   async verify(secret: string): Promise<Principal | null> {
