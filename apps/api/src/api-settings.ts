@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsInt, Max, Min, validateSync } from 'class-validator';
+import { isIP } from 'node:net';
+import { IsInt, Max, Min, validateSync, ValidateBy } from 'class-validator';
 import { ConfigError } from '@app/config';
 
 const toInt = ({ value }: { value: unknown }) =>
@@ -65,6 +66,75 @@ export class ApiSettings {
   @Min(100)
   @Max(60_000)
   API_SSE_INTERVAL_MS = 1000;
+
+  /** Event streams one API key may hold open on one API process (which serves at most 500 in all). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  API_SSE_MAX_STREAMS_PER_KEY = 5;
+
+  /**
+   * Requests per client address (IPv6: per /64) not authenticated by a key the process already knows: no key, an
+   * unknown or revoked key, a key's first look-up. A burst of this many, then as many a minute; per process.
+   * Beyond it: 429 before any database look-up.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  API_PREAUTH_LIMIT_PER_MINUTE = 120;
+
+  /** An unknown or revoked key is refused from memory for this long (no look-up); a new key works at once. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
+  API_KEY_NEGATIVE_CACHE_MS = 5000;
+
+  /**
+   * Which proxies may name the client in X-Forwarded-For (Express 'trust proxy'): empty (default) trusts none, the
+   * TCP peer is the client; a hop count; or addresses, CIDR ranges and loopback/linklocal/uniquelocal, comma
+   * separated. Set it behind a load balancer, or every client shares the balancer's per-address budget.
+   */
+  @ValidateBy({
+    name: 'isTrustProxy',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && trustProxyProblem(value) === null,
+      defaultMessage: (args) => trustProxyProblem(String(args?.value)) ?? 'API_TRUST_PROXY is not valid',
+    },
+  })
+  API_TRUST_PROXY = '';
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** What is wrong with an API_TRUST_PROXY value, or null. `true` is refused: any client could name any address. */
+export function trustProxyProblem(value: string): string | null {
+  const v = value.trim();
+  if (v === '' || v === 'false' || /^\d{1,2}$/.test(v)) return null;
+  if (v === 'true') {
+    return 'API_TRUST_PROXY=true would let any client choose its address: name the proxies (addresses, CIDRs) or a hop count';
+  }
+  for (const entry of v.split(',').map((e) => e.trim())) {
+    if (PROXY_NAMES.has(entry)) continue;
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const max = family === 4 ? 32 : 128;
+    const prefixOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      return `API_TRUST_PROXY: "${entry}" is not an address, a CIDR range, loopback, linklocal or uniquelocal`;
+    }
+  }
+  return null;
+}
+
+/** The value for Express's 'trust proxy' setting. */
+export function trustProxySetting(settings: ApiSettings): boolean | number | string {
+  const v = settings.API_TRUST_PROXY.trim();
+  if (v === '' || v === 'false') return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v;
 }
 
 export function loadApiSettings(
@@ -77,7 +147,11 @@ export function loadApiSettings(
   const settings = plainToInstance(ApiSettings, { ...given, ...overrides }, { exposeDefaultValues: true });
   const errors = validateSync(settings, { whitelist: true, forbidUnknownValues: true });
   if (errors.length) {
-    throw new ConfigError(errors.map((e) => `${e.property} must be an integer in range (got ${String(e.value)})`));
+    throw new ConfigError(
+      errors.map(
+        (e) => e.constraints?.isTrustProxy ?? `${e.property} must be an integer in range (got ${String(e.value)})`,
+      ),
+    );
   }
   return settings;
 }

@@ -7,7 +7,7 @@ import { SwaggerModule } from '@nestjs/swagger';
 import { json, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { EnvironmentDto } from '@app/config';
-import { ApiSettings, loadApiSettings } from './api-settings';
+import { ApiSettings, loadApiSettings, trustProxySetting } from './api-settings';
 import { AppModule } from './app.module';
 import { createLogger, PinoNestLogger, requestMiddlewares } from './common/http-logger';
 import { bodyParserErrorHandler, ProblemFilter } from './common/problem.filter';
@@ -43,6 +43,7 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
   // ETags are ours to make (progress views); Express's body hashes on every answer would only cost CPU.
   app.set('etag', false);
   app.set('query parser', 'simple');
+  app.set('trust proxy', trustProxySetting(settings)); // req.ip: the per-address budget before authentication
   app.setGlobalPrefix(API_PREFIX);
   const docsPaths = ['docs', `${API_PREFIX}/docs`];
   // First, so that every answer carries them, refusals and 404s included.

@@ -10,6 +10,7 @@ import { AccountLookupService } from './accounts/account-lookup.service';
 import { AccountController } from './accounts/account.controller';
 import { ApiSettings } from './api-settings';
 import { AuditController } from './audit/audit.controller';
+import { AddressBudget } from './auth/address-budget';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { ApiKeyVerifier } from './auth/api-key.verifier';
 import { RouteAccessCheck } from './auth/route-access.check';
@@ -76,6 +77,7 @@ export class AppModule {
       providers: [
         ...CORE_PROVIDERS,
         ApiKeyVerifier,
+        AddressBudget,
         AccountLookupService,
         ProgressCache,
         ProgressEventsService,

@@ -7,6 +7,7 @@ import {
   AccountImportService,
   IMPORT_READ_CHUNK_BYTES,
   ImportFileError,
+  LineTooLongError,
   ImportReport,
   ListedApiKey,
 } from '@app/core';
@@ -141,7 +142,7 @@ async function importAccounts(file: string | undefined, args: ParsedArgs, ctx: C
     else printImportReport(report, ctx);
     return report.status === 'imported' ? 0 : 2;
   } catch (err) {
-    if (err instanceof ImportFileError) {
+    if (err instanceof ImportFileError || err instanceof LineTooLongError) {
       ctx.err(`import refused, nothing imported: ${err.message}`);
       return 2;
     }

@@ -11,3 +11,4 @@ export * from './schedule';
 export * from './text';
 export * from './validation';
 export * from './wave-state';
+export * from './redaction';

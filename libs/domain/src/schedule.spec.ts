@@ -29,6 +29,12 @@ describe('resolveStart', () => {
     }
   });
 
+  it('takes years 0-99 literally (no 1900s as with Date.UTC): a start in year 0050 is in year 0050', () => {
+    const result = resolveStart('0050-05-09T08:00', 'UTC');
+    expect(result).toMatchObject({ ok: true });
+    if (result.ok) expect(result.instant.getUTCFullYear()).toBe(50);
+  });
+
   it.each([
     // spring forward: [local, zone, suggestion]
     ['2026-03-29T02:30', 'Europe/Paris', '2026-03-29T03:00'],

@@ -18,6 +18,8 @@ export const ROLES = {
   support: ['support'],
   ops: ['ops'],
   signals: ['signals'],
+  /** Who may read e-mail addresses where a reader route shows them (explicit lists, engine details): not viewers. */
+  addressReaders: ['ops', 'support'],
 } as const satisfies Record<string, readonly ApiRole[]>;
 
 export function Access(...roles: ApiRole[]): MethodDecorator & ClassDecorator {
@@ -27,6 +29,11 @@ export function Access(...roles: ApiRole[]): MethodDecorator & ClassDecorator {
     ApiExtension('x-roles', roles),
     ApiProblem(401, 'no key, or an unknown or revoked key'),
     ApiProblem(403, `the key's role is not one of: ${roles.join(', ')}`),
+    ApiProblem(
+      429,
+      'rate_limited: too many requests for this key, or from this client address without a key the API knows ' +
+        '(unknown, revoked or none); Retry-After says when to try again',
+    ),
   );
 }
 

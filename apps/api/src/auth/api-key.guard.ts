@@ -1,19 +1,27 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
-import { forbidden, unauthorized } from '../common/api-exceptions';
+import type { Request, Response } from 'express';
+import { ApiError, forbidden, unauthorized } from '../common/api-exceptions';
 import { ACCESS_KEY, AccessRule } from './access.decorator';
+import { AddressBudget } from './address-budget';
 import { ApiKeyVerifier } from './api-key.verifier';
+import { addressGroup } from './client-address';
+import { Principal } from './principal';
 
 /**
  * Default deny: a route without an access rule is refused to everybody (and RouteAccessCheck stops the boot
  * before that can ship). Otherwise: a valid, unrevoked bearer key whose role the route lists.
+ *
+ * Before any look-up, a request whose key would cost a query (not verified by this process before, no look-up of it
+ * under way) is charged to its client address's budget (AddressBudget): past it, 429 without touching the
+ * database, so random keys cannot each cost a query.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly verifier: ApiKeyVerifier,
+    private readonly budget: AddressBudget,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -24,10 +32,16 @@ export class ApiKeyGuard implements CanActivate {
     if (rule && 'public' in rule) return true;
     const req = context.switchToHttp().getRequest<Request>();
     const header = req.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer ([^\s]+)$/i.exec(header.trim()) : null;
-    if (!match) throw unauthorized('send an API key: Authorization: Bearer <key>');
-    const principal = await this.verifier.verify(match[1]);
-    if (!principal) throw unauthorized('the API key is unknown or revoked');
+    const secret = typeof header === 'string' ? /^Bearer ([^\s]+)$/i.exec(header.trim())?.[1] : undefined;
+    const principal =
+      secret !== undefined && this.verifier.isFree(secret)
+        ? await this.verifier.verify(secret)
+        : await this.charged(secret, req, context.switchToHttp().getResponse<Response>());
+    if (!principal) {
+      throw unauthorized(
+        secret === undefined ? 'send an API key: Authorization: Bearer <key>' : 'the API key is unknown or revoked',
+      );
+    }
     req.principal = principal;
     if (!rule || !rule.roles.includes(principal.role)) {
       throw forbidden(`this route is not open to the ${principal.role} role`, {
@@ -36,5 +50,23 @@ export class ApiKeyGuard implements CanActivate {
       });
     }
     return true;
+  }
+
+  /** A verification paid for by the client address; a key found valid gives the token back. */
+  private async charged(secret: string | undefined, req: Request, res: Response): Promise<Principal | null> {
+    const group = addressGroup(req.ip);
+    const taken = this.budget.take(group);
+    if (!taken.ok) {
+      res.setHeader('Retry-After', String(taken.retryAfterSeconds));
+      throw new ApiError(
+        429,
+        'rate_limited',
+        'too many requests without a valid API key from this address; retry after the Retry-After delay',
+        { retryAfterSeconds: taken.retryAfterSeconds },
+      );
+    }
+    const principal = secret === undefined ? null : await this.verifier.verify(secret);
+    if (principal) this.budget.giveBack(group);
+    return principal;
   }
 }

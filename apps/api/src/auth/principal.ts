@@ -1,5 +1,6 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { ApiRole } from '@app/db';
+import { ROLES } from './access.decorator';
 
 /** The caller behind a request, set by ApiKeyGuard. `actor` is what the audit log records. */
 export interface Principal {
@@ -22,3 +23,13 @@ export const Actor = createParamDecorator((_data: unknown, ctx: ExecutionContext
   if (!principal) throw new Error('Actor used on a route without a principal');
   return principal.actor;
 });
+
+/** Whether the caller may read e-mail addresses (default deny: only the roles ROLES.addressReaders lists). */
+export function seesAddresses(principal: Principal | undefined): boolean {
+  return principal !== undefined && (ROLES.addressReaders as readonly ApiRole[]).includes(principal.role);
+}
+
+/** Whether the caller of the request may read e-mail addresses (see seesAddresses). */
+export const SeesAddresses = createParamDecorator((_data: unknown, ctx: ExecutionContext): boolean =>
+  seesAddresses(ctx.switchToHttp().getRequest<{ principal?: Principal }>().principal),
+);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { ProgressService, WaveProgress } from '@app/core';
+import { hideAddresses } from '@app/domain';
 import { QUEUES, QueueProducer } from '@app/queue';
 import { MailstoreCallMetrics } from './mailstore-call.metrics';
 
@@ -60,7 +61,8 @@ export class MetricsService {
   }
 
   private setWave(p: WaveProgress): void {
-    const l = { wave_id: p.waveId, wave: p.name };
+    // Labels end up in long-lived time series that every reader sees: never an e-mail address in them.
+    const l = { wave_id: p.waveId, wave: hideAddresses(p.name) };
     for (const [state, n] of Object.entries(p.counts)) this.g.members.set({ ...l, state }, n);
     for (const [reason, n] of Object.entries(p.skipReasons)) this.g.skipped.set({ ...l, reason }, n);
     for (const [reason, n] of Object.entries(p.failureReasons)) this.g.failed.set({ ...l, reason }, n);

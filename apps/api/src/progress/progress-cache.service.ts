@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ProgressOverview, ProgressService, WaveProgress } from '@app/core';
+import { hideAddresses } from '@app/domain';
 import type { ApiSettings } from '../api-settings';
 import { API_SETTINGS } from '../infra.tokens';
 
@@ -10,6 +11,22 @@ export interface Tagged<T> {
   json: string;
   /** Weak validator over what the view says (not when it was read): equal views, equal tags. */
   etag: string;
+  /** The view without e-mail addresses, made once per read the first time a viewer asks (see readerView). */
+  withoutAddresses?: Tagged<T>;
+}
+
+/**
+ * The view as a reader may see it: readers who may not see e-mail addresses (viewers) get it with every address
+ * replaced (an engine detail may list logins), serialized and tagged once per read; the same view when it holds
+ * none.
+ */
+export function readerView<T>(tagged: Tagged<T>, showAddresses: boolean): Tagged<T> {
+  if (showAddresses) return tagged;
+  if (!tagged.withoutAddresses) {
+    const hidden = hideAddresses(tagged.body);
+    tagged.withoutAddresses = hidden === tagged.body ? tagged : tag(hidden);
+  }
+  return tagged.withoutAddresses;
 }
 
 interface Entry {

@@ -1,6 +1,6 @@
 import type { ProgressService, WaveProgress } from '@app/core';
 import type { ApiSettings } from '../api-settings';
-import { etagOf, matchesIfNoneMatch, ProgressCache } from './progress-cache.service';
+import { etagOf, matchesIfNoneMatch, ProgressCache, readerView, Tagged } from './progress-cache.service';
 
 describe('progress ETags', () => {
   it('depend on what the view says, not on when it was read or on countdowns', () => {
@@ -19,6 +19,25 @@ describe('progress ETags', () => {
     expect(matchesIfNoneMatch('*', tag)).toBe(true);
     expect(matchesIfNoneMatch('W/"abd"', tag)).toBe(false);
     expect(matchesIfNoneMatch(undefined, tag)).toBe(false);
+  });
+});
+
+describe('readerView', () => {
+  const tagged = <T>(body: T): Tagged<T> => ({ body, json: JSON.stringify(body), etag: etagOf(body) });
+
+  it('hides addresses from readers who may not see them, once per read, with a tag of its own', () => {
+    const view = tagged({ state: 'paused', statusDetail: { mismatches: [{ login: 'a@example.test' }] } });
+    expect(readerView(view, true)).toBe(view);
+    const hidden = readerView(view, false);
+    expect(hidden.body.statusDetail.mismatches).toEqual([{ login: '[address hidden]' }]);
+    expect(hidden.json).not.toContain('a@example.test');
+    expect(hidden.etag).not.toBe(view.etag);
+    expect(readerView(view, false)).toBe(hidden); // made once, then reused
+  });
+
+  it('serves the same view when it holds no address', () => {
+    const view = tagged({ state: 'running', done: 5 });
+    expect(readerView(view, false)).toBe(view);
   });
 });
 

@@ -2,10 +2,11 @@ import { Controller, Get, Param, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Access, ROLES } from '../auth/access.decorator';
+import { SeesAddresses } from '../auth/principal';
 import { ApiProblem } from '../common/problem.dto';
 import { UuidParamPipe } from '../common/param.pipes';
 import { conditionalGet } from './conditional-get';
-import { ProgressCache } from './progress-cache.service';
+import { ProgressCache, readerView } from './progress-cache.service';
 import { ProgressEventsService } from './progress-events.service';
 import { ProgressOverviewDto, WaveProgressDto } from './progress.dto';
 
@@ -22,8 +23,8 @@ export class ProgressController {
   @Get('progress')
   @ApiOperation({ summary: 'every active wave (and those finished in the last 24 h); ETag / If-None-Match → 304' })
   @ApiOkResponse({ type: ProgressOverviewDto })
-  async overview(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
-    return conditionalGet(req, res, await this.cache.overview());
+  async overview(@Req() req: Request, @Res({ passthrough: true }) res: Response, @SeesAddresses() addresses: boolean) {
+    return conditionalGet(req, res, readerView(await this.cache.overview(), addresses));
   }
 
   @Get('waves/:id/progress')
@@ -31,8 +32,13 @@ export class ProgressController {
   @ApiOkResponse({ type: WaveProgressDto })
   @ApiProblem(404, 'not found')
   @ApiParam({ name: 'id', format: 'uuid', description: 'the wave' })
-  async wave(@Param('id', UuidParamPipe) id: string, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
-    return conditionalGet(req, res, await this.cache.wave(id));
+  async wave(
+    @Param('id', UuidParamPipe) id: string,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+    @SeesAddresses() addresses: boolean,
+  ) {
+    return conditionalGet(req, res, readerView(await this.cache.wave(id), addresses));
   }
 
   @Get('waves/:id/events')
@@ -42,6 +48,12 @@ export class ProgressController {
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: 'an event stream', schema: { type: 'string' } })
   @ApiProblem(404, 'not found')
+  @ApiProblem(
+    429,
+    'too_many_streams: this key already holds API_SSE_MAX_STREAMS_PER_KEY (5) streams on this API process; ' +
+      'rate_limited as on every route; Retry-After says when to try again',
+  )
+  @ApiProblem(503, 'too_many_streams: this API process already serves 500 streams')
   @ApiParam({ name: 'id', format: 'uuid', description: 'the wave' })
   events(@Param('id', UuidParamPipe) id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     return this.eventStream.stream(id, req, res);

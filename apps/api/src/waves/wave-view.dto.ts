@@ -1,15 +1,32 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { WAVE_STATES, type WaveState } from '@app/domain';
+import { hideAddresses, selectorView, WAVE_STATES, type WaveState } from '@app/domain';
 import type { WaveEntity } from '@app/db';
 import type { WavePage } from '@app/core';
-import { GateDto, RampStepDto, WaveSelectorDto } from './wave-settings.dto';
+import { GateDto, RampStepDto } from './wave-settings.dto';
 
-/** A wave as the API shows it (the entity minus engine internals such as the run generation). */
+/** Who a wave opens, as readers see it: an explicit list shows its count to every reader, its logins to some. */
+export class WaveSelectorViewDto {
+  @ApiProperty({ enum: ['cohorts', 'logins', 'remaining'] }) type!: 'cohorts' | 'logins' | 'remaining';
+  @ApiPropertyOptional({ type: [String], example: ['health'] }) cohorts?: string[];
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'type logins: the list, for ops and support only (viewers get loginCount alone)',
+  })
+  logins?: string[];
+  @ApiPropertyOptional({ description: 'type logins: how many logins the list names (every reader)', example: 2 })
+  loginCount?: number;
+}
+
+/**
+ * A wave as the API shows it (the entity minus engine internals such as the run generation). Readers who may not
+ * see e-mail addresses (viewers) get an explicit list's count instead of the list, and any address in the rest
+ * (status detail, name, description) replaced by "[address hidden]".
+ */
 export class WaveDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() name!: string;
   @ApiProperty({ nullable: true, type: String }) description!: string | null;
-  @ApiProperty({ type: WaveSelectorDto }) selector!: WaveSelectorDto;
+  @ApiProperty({ type: WaveSelectorViewDto }) selector!: WaveSelectorViewDto;
   @ApiProperty({ type: [String], example: ['imap', 'pop3'] }) protocols!: string[];
   @ApiProperty({ enum: WAVE_STATES }) state!: WaveState;
   @ApiProperty({ nullable: true, type: String, example: 'gate:provider-errors' }) statusReason!: string | null;
@@ -36,12 +53,12 @@ export class WaveDto {
   @ApiProperty({ type: String, format: 'date-time' }) updatedAt!: Date;
   @ApiProperty({ description: 'moves on every change' }) version!: number;
 
-  static from(w: WaveEntity): WaveDto {
-    return {
+  static from(w: WaveEntity, showAddresses: boolean): WaveDto {
+    const dto: WaveDto = {
       id: w.id,
       name: w.name,
       description: w.description,
-      selector: w.selector,
+      selector: selectorView(w.selector, showAddresses) as WaveSelectorViewDto,
       protocols: w.protocols,
       state: w.state,
       statusReason: w.statusReason,
@@ -67,6 +84,7 @@ export class WaveDto {
       updatedAt: w.updatedAt,
       version: w.version,
     };
+    return showAddresses ? dto : hideAddresses(dto);
   }
 }
 
@@ -75,8 +93,8 @@ export class WavePageDto {
   @ApiPropertyOptional({ nullable: true, type: String, description: 'pass as cursor for the next page' })
   nextCursor!: string | null;
 
-  static from(page: WavePage): WavePageDto {
-    return { items: page.items.map((w) => WaveDto.from(w)), nextCursor: page.nextCursor };
+  static from(page: WavePage, showAddresses: boolean): WavePageDto {
+    return { items: page.items.map((w) => WaveDto.from(w, showAddresses)), nextCursor: page.nextCursor };
   }
 }
 

@@ -2,7 +2,7 @@ import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common
 import { ApiCreatedResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
 import { CreateWaveInput, WaveCommandsService, WaveQueryService } from '@app/core';
 import { Access, ROLES } from '../auth/access.decorator';
-import { Actor } from '../auth/principal';
+import { Actor, SeesAddresses } from '../auth/principal';
 import { ApiProblem } from '../common/problem.dto';
 import { UuidParamPipe } from '../common/param.pipes';
 import { CreateWaveDto, UpdateWaveDto, WaveListQueryDto } from './wave.dto';
@@ -20,16 +20,20 @@ export class WaveController {
   @Post()
   @Access(...ROLES.ops)
   @ApiCreatedResponse({ type: WaveDto, description: 'the draft wave' })
-  async create(@Body() body: CreateWaveDto, @Actor() actor: string): Promise<WaveDto> {
+  async create(
+    @Body() body: CreateWaveDto,
+    @Actor() actor: string,
+    @SeesAddresses() addresses: boolean,
+  ): Promise<WaveDto> {
     // The DTO checked the shape; the service checks the rest (selector union, steps, gates, start time).
-    return WaveDto.from(await this.commands.create(body as CreateWaveInput, actor));
+    return WaveDto.from(await this.commands.create(body as CreateWaveInput, actor), addresses);
   }
 
   @Get()
   @Access(...ROLES.readers)
   @ApiOkResponse({ type: WavePageDto })
-  async list(@Query() query: WaveListQueryDto): Promise<WavePageDto> {
-    return WavePageDto.from(await this.queries.list(query));
+  async list(@Query() query: WaveListQueryDto, @SeesAddresses() addresses: boolean): Promise<WavePageDto> {
+    return WavePageDto.from(await this.queries.list(query), addresses);
   }
 
   @Get(':id')
@@ -37,8 +41,8 @@ export class WaveController {
   @ApiOkResponse({ type: WaveDto })
   @ApiProblem(404, 'not found')
   @ApiParam({ name: 'id', format: 'uuid', description: 'the wave' })
-  async get(@Param('id', UuidParamPipe) id: string): Promise<WaveDto> {
-    return WaveDto.from(await this.queries.get(id));
+  async get(@Param('id', UuidParamPipe) id: string, @SeesAddresses() addresses: boolean): Promise<WaveDto> {
+    return WaveDto.from(await this.queries.get(id), addresses);
   }
 
   @Patch(':id')
@@ -50,9 +54,10 @@ export class WaveController {
     @Param('id', UuidParamPipe) id: string,
     @Body() body: UpdateWaveDto,
     @Actor() actor: string,
+    @SeesAddresses() addresses: boolean,
   ): Promise<WaveDto> {
     await this.commands.update(id, body, actor);
-    return WaveDto.from(await this.queries.get(id));
+    return WaveDto.from(await this.queries.get(id), addresses);
   }
 
   @Get(':id/preview')

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { createTestDatabase, populationCsv, TestDatabase } from '@app/testing';
 import { AccountImportService } from './account-import.service';
-import { ImportFileError } from './account-import.types';
+import { ImportFileError, LineTooLongError } from './account-import.types';
 
 const HEADER = 'login,cohorts,leaked,password_changed_at';
 
@@ -156,6 +156,63 @@ describe('AccountImportService (real PostgreSQL)', () => {
     await expect(service.importCsv(source)).rejects.toThrow(ImportFileError);
     await expect(service.importCsv(header === '' ? Readable.from([]) : csv(lines, header))).rejects.toThrow(message);
     expect(await accounts()).toEqual([]);
+  });
+
+  it('refuses a login with an invalid UTF-8 byte (instead of storing U+FFFD), naming line and field', async () => {
+    const bytes = (latin1Login: string) =>
+      Buffer.concat([
+        Buffer.from(`${HEADER}\nalice@example.test,health,false,\n`),
+        Buffer.from(latin1Login, 'latin1'), // é as the single byte 0xE9: not UTF-8
+        Buffer.from(',health,false,\nbob@example.test,general,false,\n'),
+      ]);
+    const report = await service.importCsv(Readable.from([bytes('élise@example.test')]));
+    expect(report).toMatchObject({ status: 'rejected', rejected: 1, inserted: 0 });
+    expect(report.errors).toEqual([{ line: 3, field: 'login', reason: expect.stringMatching(/not valid UTF-8/) }]);
+    expect(await accounts()).toEqual([]);
+
+    // partial keeps its meaning: the good lines go in, the bad one is reported and never stored altered.
+    const partial = await service.importCsv(Readable.from([bytes('élise@example.test')]), { partial: true });
+    expect(partial).toMatchObject({ status: 'imported', inserted: 2, rejected: 1 });
+    expect((await accounts()).map((a) => a.login)).toEqual(['alice@example.test', 'bob@example.test']);
+  });
+
+  it.each([
+    ['a NUL byte', 'al\u0000ice@example.test,health,false,', 'login', /NUL/],
+    ['a lone surrogate', 'alice@example.test,health\ud800,false,', 'cohorts', /lone surrogate/],
+    ['year 0050', 'alice@example.test,health,true,0050-05-03T10:00:00Z', 'password_changed_at', /year 0050/],
+  ])('refuses %s naming the line and field, and stores nothing', async (_what, line, field, reason) => {
+    // Strings straight to the service (as a caller with text would send them): no decoder in between.
+    const report = await service.importCsv(Readable.from([`${HEADER}\n${line}\n`]));
+    expect(report).toMatchObject({ status: 'rejected', inserted: 0 });
+    expect(report.errors).toEqual([{ line: 2, field, reason: expect.stringMatching(reason) }]);
+    expect(await accounts()).toEqual([]);
+  });
+
+  it('refuses a line past the line limit where it passes it, without reading on, and writes nothing', async () => {
+    let pulled = 0;
+    async function* file(): AsyncGenerator<Buffer> {
+      yield Buffer.from(`${HEADER}\nalice@example.test,health,false,\nbob@example.test,`);
+      for (let i = 0; i < 10_000; i++) {
+        pulled++;
+        yield Buffer.from('general|'.repeat(128)); // 10 MB in all without a line break
+      }
+    }
+    const importing = service.importCsv(file(), { maxLineChars: 4096 });
+    await expect(importing).rejects.toThrow(LineTooLongError);
+    await expect(importing).rejects.toMatchObject({
+      code: 'line_too_long',
+      extra: { line: 3, field: 'cohorts', limitChars: 4096 },
+    });
+    expect(pulled).toBeLessThanOrEqual(5);
+    expect(await accounts()).toEqual([]);
+  });
+
+  it('names only a short prefix of a wrong first line, however long', async () => {
+    const firstLine = `alice@example.test,${'health|'.repeat(12_000)},false,`;
+    const importing = service.importCsv(Readable.from([`${firstLine}\n`]), { maxLineChars: 100_000 });
+    await expect(importing).rejects.toMatchObject({ code: 'wrong_header' });
+    const message = await importing.then(String, (err: Error) => err.message);
+    expect(message.length).toBeLessThan(200);
   });
 
   it('refuses a file over the line limit and writes nothing', async () => {

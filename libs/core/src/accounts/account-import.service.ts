@@ -4,7 +4,14 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { DataSource } from 'typeorm';
-import { AccountRow, checkHeader, parseAccountLine, RowError } from '@app/domain';
+import {
+  accountCsvFieldAt,
+  AccountRow,
+  checkHeader,
+  MAX_ACCOUNT_LINE_CHARS,
+  parseAccountLine,
+  RowError,
+} from '@app/domain';
 import { ImportFileError, ImportOptions, ImportReport } from './account-import.types';
 import { splitLines } from './line-splitter';
 import { BUMP_ELIGIBILITY_EPOCH, waitForSendPermits } from '../engine/send-permit.repository';
@@ -49,7 +56,7 @@ export class AccountImportService {
           line integer NOT NULL, login text NOT NULL, cohorts text[] NOT NULL,
           leaked boolean NOT NULL, password_changed_at timestamptz
         ) ON COMMIT DROP`);
-      const { lines, valid } = await this.copyRows(client, source, reject, options.maxLines);
+      const { lines, valid } = await this.copyRows(client, source, reject, options);
 
       const duplicates = await client.query<{ line: number; login: string; first_line: number }>(`
         SELECT s.line, s.login, d.first_line FROM import_staging s
@@ -136,7 +143,7 @@ export class AccountImportService {
     client: PoolClient,
     source: AsyncIterable<Buffer | string>,
     reject: (error: RowError) => void,
-    maxLines: number | undefined,
+    { maxLines, maxLineChars = MAX_ACCOUNT_LINE_CHARS }: ImportOptions,
   ): Promise<{ lines: number; valid: number }> {
     const copy: Writable = client.query(
       copyFrom('COPY import_staging (line, login, cohorts, leaked, password_changed_at) FROM STDIN'),
@@ -154,7 +161,8 @@ export class AccountImportService {
       if (!ok) await once(copy, 'drain');
     };
     try {
-      for await (const batch of splitLines(source)) {
+      const fieldAt = (prefix: string, line: number) => (line === 1 ? 'header' : accountCsvFieldAt(prefix));
+      for await (const batch of splitLines(source, { maxLineChars, fieldAt })) {
         for (const line of batch) {
           lineNo++;
           if (lineNo === 1) {

@@ -1,4 +1,5 @@
 import { RowError } from '@app/domain';
+import { DomainError } from '../errors';
 
 export interface ImportOptions {
   /** Import the good lines and report the bad ones; by default one bad line rejects the whole file. */
@@ -9,6 +10,8 @@ export interface ImportOptions {
   maxLines?: number;
   /** How many bad lines are listed in the report (all are counted). */
   maxErrorsReported?: number;
+  /** Refuse a line longer than this (default MAX_ACCOUNT_LINE_CHARS; tests lower it). */
+  maxLineChars?: number;
 }
 
 export interface ImportReport {
@@ -36,5 +39,25 @@ export class ImportFileError extends Error {
   ) {
     super(message);
     this.name = 'ImportFileError';
+  }
+}
+
+/**
+ * A line passed the line limit: the file is refused there, nothing is imported and the rest is not read (also with
+ * `partial`: a line that long is not a bad row but a wrong file). 413 like the other size limits.
+ */
+export class LineTooLongError extends DomainError {
+  constructor(
+    readonly line: number,
+    readonly limitChars: number,
+    field: string | undefined,
+  ) {
+    const where = field ? ` (in field ${field})` : '';
+    super('line_too_long', `line ${line} is longer than ${limitChars} characters${where}`, 413, {
+      field: field ?? 'line',
+      line,
+      limitChars,
+    });
+    this.name = 'LineTooLongError';
   }
 }

@@ -1,5 +1,5 @@
 import { createTestDatabase, TestDatabase } from '@app/testing';
-import { ApiKeyService, hashApiKey } from './api-key.service';
+import { API_KEY_SHAPE, ApiKeyService, hashApiKey } from './api-key.service';
 
 describe('ApiKeyService (real PostgreSQL)', () => {
   let db: TestDatabase;
@@ -15,6 +15,9 @@ describe('ApiKeyService (real PostgreSQL)', () => {
   it('creates a key, stores only its hash, and verifies the secret', async () => {
     const created = await keys.create('ops', 'alice');
     expect(created.secret).toMatch(/^rk_ops_[0-9a-f]{6}_[A-Za-z0-9_-]{43}$/);
+    for (const role of ['support', 'viewer', 'signals'] as const) {
+      expect((await keys.create(role, `shape-${role}`)).secret).toMatch(API_KEY_SHAPE); // the API's pre-check
+    }
     const stored = await db.dataSource.query(`SELECT name, role, key_hash, prefix FROM api_keys WHERE id = $1`, [
       created.id,
     ]);

@@ -5,6 +5,9 @@ import { ApiKeyEntity, ApiRole } from '@app/db';
 
 export const API_ROLES: readonly ApiRole[] = ['ops', 'support', 'viewer', 'signals'];
 
+/** The shape of every secret create() makes: `rk_<role>_<6 hex>_<32 random bytes in base64url>`. */
+export const API_KEY_SHAPE = new RegExp(`^rk_(?:${API_ROLES.join('|')})_[0-9a-f]{6}_[A-Za-z0-9_-]{43}$`);
+
 /** A key as verified for a request. */
 export type ActiveApiKey = Pick<ApiKeyEntity, 'id' | 'name' | 'role'>;
 

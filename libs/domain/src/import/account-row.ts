@@ -23,6 +23,17 @@ export interface RowError {
 
 export type RowResult = { ok: true; row: AccountRow } | { ok: false; error: RowError };
 
+/**
+ * The longest line the import reads (header included), in UTF-16 code units. A valid line is a login (at most
+ * 254), its cohorts (64 each), a boolean and a timestamp: this leaves room for dozens of cohorts. The reader
+ * refuses a longer line as soon as it passes this, so one endless line can neither fill memory nor cost time.
+ */
+export const MAX_ACCOUNT_LINE_CHARS = 4096;
+/** Passwords were not changed before computers kept time: an earlier year is a typo or a corrupt export. */
+export const MIN_PASSWORD_CHANGE_YEAR = 1970;
+/** Bad values are quoted in messages up to this many characters (escaped: no control character reaches a log). */
+const QUOTED_CHARS = 60;
+
 const MAX_LOGIN_LENGTH = 254;
 // Local part and domain without spaces, quotes, commas, backslashes or control characters; a dotted domain.
 const LOGIN =
@@ -30,6 +41,8 @@ const LOGIN =
   /^[^\s@,"\\<>()[\];:\x00-\x1f\x7f]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/;
 const COHORT = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2}))?$/i;
+// A high surrogate not followed by a low one, or a low one not preceded by a high one.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const TRUE_VALUES = new Set(['true', '1']);
 const FALSE_VALUES = new Set(['false', '0']);
 
@@ -39,8 +52,27 @@ export function checkHeader(line: string): string | null {
   const expected = ACCOUNT_CSV_COLUMNS.join(',');
   if (!fields || fields.every((f) => f.trim() === '')) return `missing header: the first line must be "${expected}"`;
   const got = fields.map((f) => f.trim().toLowerCase());
-  if (got.join(',') !== expected) return `wrong header "${fields.join(',')}": expected "${expected}"`;
+  // The first line of a wrong file may be anything (a data line, a binary blob): quote only a short prefix.
+  if (got.join(',') !== expected) return `wrong header ${quote(line)}: expected "${expected}"`;
   return null;
+}
+
+/**
+ * What is wrong with a field's characters, or null: U+FFFD (what an invalid UTF-8 byte sequence decodes to; a
+ * genuine U+FFFD means the export was already damaged), NUL, or a lone surrogate (from a string source). Stored,
+ * each would become a login nobody can type, or a query error.
+ */
+export function characterProblem(raw: string): string | null {
+  if (raw.includes('\uFFFD')) return 'is not valid UTF-8 (it holds a byte sequence that decodes to U+FFFD)';
+  if (raw.includes('\u0000')) return 'contains a NUL byte';
+  if (LONE_SURROGATE.test(raw)) return 'contains a lone surrogate (not valid Unicode)';
+  return null;
+}
+
+/** The column a partial line has reached (for naming the field of a line cut short), if it can tell. */
+export function accountCsvFieldAt(prefix: string): AccountCsvField | undefined {
+  const fields = splitCsvLine(prefix);
+  return fields ? ACCOUNT_CSV_COLUMNS[fields.length - 1] : undefined;
 }
 
 export function parseLogin(raw: string): string | null {
@@ -55,7 +87,7 @@ export function parseCohorts(raw: string): string[] | string {
     .map((c) => c.trim().toLowerCase())
     .filter((c) => c !== '');
   for (const c of parts) {
-    if (!COHORT.test(c)) return `bad cohort "${c}": use 1-64 of [a-z0-9_-], starting with a letter or digit`;
+    if (!COHORT.test(c)) return `bad cohort ${quote(c)}: use 1-64 of [a-z0-9_-], starting with a letter or digit`;
   }
   return [...new Set(parts)].sort();
 }
@@ -67,7 +99,10 @@ export function parseBoolean(raw: string): boolean | null {
   return null;
 }
 
-/** ISO 8601 date or date-time with an explicit offset ("Z" or ±hh:mm); a date alone means midnight UTC. */
+/**
+ * ISO 8601 date or date-time with an explicit offset ("Z" or ±hh:mm); a date alone means midnight UTC. Years
+ * are taken literally (never the 1900s for 0-99, as Date.UTC would) and must be from MIN_PASSWORD_CHANGE_YEAR on.
+ */
 export function parseTimestamp(raw: string): string | null | undefined {
   const v = raw.trim();
   if (v === '') return null;
@@ -81,8 +116,9 @@ export function parseTimestamp(raw: string): string | null | undefined {
   const hour = Number(h ?? 0);
   const minute = Number(mi ?? 0);
   const second = Number(s ?? 0);
+  if (year < MIN_PASSWORD_CHANGE_YEAR) return undefined;
   if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const daysInMonth = new Date(utcMillis(year, month, 0)).getUTCDate();
   if (day < 1 || day > daysInMonth) return undefined;
   const ms = Math.floor(Number(`0.${frac ?? '0'}`) * 1000);
   let offsetMinutes = 0;
@@ -94,8 +130,16 @@ export function parseTimestamp(raw: string): string | null | undefined {
     if (oh > 14 || om > 59) return undefined;
     offsetMinutes = sign * (oh * 60 + om);
   }
-  const utc = Date.UTC(year, month - 1, day, hour, minute, second, ms) - offsetMinutes * 60_000;
+  const utc = utcMillis(year, month - 1, day, hour, minute, second, ms) - offsetMinutes * 60_000;
   return new Date(utc).toISOString();
+}
+
+/** Date.UTC with the year taken literally: Date.UTC(50, …) is 1950, setUTCFullYear(50, …) is year 50. */
+function utcMillis(year: number, monthIndex: number, day: number, h = 0, mi = 0, s = 0, ms = 0): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, monthIndex, day);
+  date.setUTCHours(h, mi, s, ms);
+  return date.getTime();
 }
 
 /** Validates one data line (1-based line number as in the file, header = line 1). */
@@ -105,27 +149,46 @@ export function parseAccountLine(line: string, lineNo: number): RowResult {
     ok: false,
     error: field ? { line: lineNo, field, reason } : { line: lineNo, reason },
   });
+  // Characters first: a line that is not valid UTF-8 is refused as such (naming the field), whatever else is wrong.
+  for (const [i, raw] of (fields ?? [line]).entries()) {
+    const problem = characterProblem(raw);
+    const field = fields ? ACCOUNT_CSV_COLUMNS[i] : undefined;
+    if (problem) return fail(`${field ?? 'the line'} ${problem}`, field);
+  }
   if (!fields) return fail('malformed CSV: unterminated quoted field');
   if (fields.length !== ACCOUNT_CSV_COLUMNS.length) {
     return fail(`expected ${ACCOUNT_CSV_COLUMNS.length} columns, found ${fields.length}`);
   }
   const [rawLogin, rawCohorts, rawLeaked, rawChanged] = fields as [string, string, string, string];
   const login = parseLogin(rawLogin);
-  if (!login) return fail(`bad login "${truncate(rawLogin)}": expected an e-mail address`, 'login');
+  if (!login) return fail(`bad login ${quote(rawLogin)}: expected an e-mail address`, 'login');
   const cohorts = parseCohorts(rawCohorts);
   if (typeof cohorts === 'string') return fail(cohorts, 'cohorts');
   const leaked = parseBoolean(rawLeaked);
-  if (leaked === null) return fail(`unknown boolean "${truncate(rawLeaked)}": use true or false`, 'leaked');
+  if (leaked === null) return fail(`unknown boolean ${quote(rawLeaked)}: use true or false`, 'leaked');
   const passwordChangedAt = parseTimestamp(rawChanged);
   if (passwordChangedAt === undefined) {
+    const year = /^\s*(\d{4})-/.exec(rawChanged)?.[1];
+    if (year !== undefined && Number(year) < MIN_PASSWORD_CHANGE_YEAR) {
+      return fail(
+        `bad timestamp ${quote(rawChanged)}: year ${year} is before ${MIN_PASSWORD_CHANGE_YEAR}, not a password change`,
+        'password_changed_at',
+      );
+    }
     return fail(
-      `bad timestamp "${truncate(rawChanged)}": use ISO 8601 with an offset, e.g. 2026-05-02T10:00:00Z, or leave empty`,
+      `bad timestamp ${quote(rawChanged)}: use ISO 8601 with an offset, e.g. 2026-05-02T10:00:00Z, or leave empty`,
       'password_changed_at',
     );
   }
   return { ok: true, row: { login, cohorts, leaked, passwordChangedAt } };
 }
 
-function truncate(s: string): string {
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+/**
+ * A value for a message: its first QUOTED_CHARS characters (whole code points), in double quotes, JSON-escaped
+ * so control characters, quotes and lone surrogates are shown, never emitted; "…" and the length when cut.
+ */
+export function quote(s: string): string {
+  const points = Array.from(s.slice(0, QUOTED_CHARS * 2)).slice(0, QUOTED_CHARS);
+  const shown = points.join('');
+  return shown.length < s.length ? `${JSON.stringify(shown)}… (${s.length} characters)` : JSON.stringify(shown);
 }
