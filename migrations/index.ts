@@ -9,6 +9,7 @@ import { BatchFencing1764340000000 } from './1764340000000-batch-fencing';
 import { PumpSlots1764350000000 } from './1764350000000-pump-slots';
 import { AuditCommandsIndex1764360000000 } from './1764360000000-audit-commands-index';
 import { BatchPriors1764370000000 } from './1764370000000-batch-priors';
+import { AnalyzeWaveMembers1764385000000 } from './1764385000000-analyze-wave-members';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   PumpSlots1764350000000,
   AuditCommandsIndex1764360000000,
   BatchPriors1764370000000,
+  AnalyzeWaveMembers1764385000000,
 ];

@@ -30,6 +30,9 @@ export function dataSourceOptions(settings: DataSourceSettings): DataSourceOptio
     migrationsTableName: 'schema_migrations',
     synchronize: false,
     migrationsRun: false,
+    // The schema is the migrations' alone: TypeORM would otherwise try CREATE EXTENSION "uuid-ossp" on every start
+    // (the uuid keys default to gen_random_uuid(), which needs no extension), which the runtime role may not do.
+    installExtensions: false,
     logging: settings.logQueryErrors === false ? false : ['error'],
     poolSize: settings.poolSize ?? 10,
     applicationName: settings.applicationName ?? 'reopen',
@@ -49,3 +52,4 @@ export function dataSourceOptions(settings: DataSourceSettings): DataSourceOptio
 export function createDataSource(settings: DataSourceSettings): DataSource {
   return new DataSource(dataSourceOptions(settings));
 }
+

@@ -7,6 +7,13 @@ import { randomBytes } from 'node:crypto';
 export const TEST_SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/**
+ * The runtime role the services under test connect as (the API, the worker, the services a test builds), so the
+ * whole suite proves its grants are enough. Roles are cluster-wide: every run shares this one; migrate creates it
+ * when it is missing and grants it its privileges in each database it migrates (clones inherit them).
+ */
+export const TEST_RUNTIME_ROLE = 'reopen_test_app';
+
 /** Set by the global setup: the run's id and its migrated template database. */
 export const RUN_ID_VAR = 'REOPEN_TEST_RUN_ID';
 export const TEMPLATE_DB_VAR = 'REOPEN_TEST_TEMPLATE_DB';
