@@ -9,11 +9,11 @@ export function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
-/** The same server and database as another role (no password: trust or peer authentication, or a .pgpass). */
-export function withUser(url: string, user: string): string {
+/** The same server and database as another role (without a password: trust or peer authentication, or a .pgpass). */
+export function withUser(url: string, user: string, password?: string): string {
   const u = new URL(url);
   u.username = encodeURIComponent(user);
-  u.password = '';
+  u.password = password === undefined ? '' : encodeURIComponent(password);
   return u.toString();
 }
 

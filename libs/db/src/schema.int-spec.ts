@@ -2,8 +2,8 @@ import { Client } from 'pg';
 import { createTestDatabase, TestDatabase } from '@app/testing';
 import { MIGRATIONS } from '../../../migrations';
 import { migrate } from './migrate';
-import { withDatabase, withUser } from './database-url';
-import { TEST_RUNTIME_ROLE, TEST_SERVER_URL, runDatabasePrefix, runId } from '@app/testing';
+import { withDatabase } from './database-url';
+import { TEST_RUNTIME_ROLE, TEST_SERVER_URL, runDatabasePrefix, runId, testRuntimeUrl } from '@app/testing';
 
 describe('schema and migrations (real PostgreSQL)', () => {
   let db: TestDatabase;
@@ -16,7 +16,7 @@ describe('schema and migrations (real PostgreSQL)', () => {
 
   it('creates an empty database, migrates it, and a second run applies nothing', async () => {
     const url = withDatabase(TEST_SERVER_URL, `${runDatabasePrefix(runId())}_fresh`);
-    const runtimeUrl = withUser(url, TEST_RUNTIME_ROLE);
+    const runtimeUrl = testRuntimeUrl(url);
     const first = await migrate(url, runtimeUrl);
     expect(first.createdDatabase).toBe(true);
     expect(first.applied).toEqual(MIGRATIONS.map((m) => m.name));
@@ -24,7 +24,7 @@ describe('schema and migrations (real PostgreSQL)', () => {
     expect(second).toEqual({
       createdDatabase: false,
       applied: [],
-      runtimeRole: { name: TEST_RUNTIME_ROLE, created: false, updated: false },
+      runtimeRole: { name: TEST_RUNTIME_ROLE, created: false, updated: true }, // its password set again
     });
     const c = new Client({ connectionString: url });
     await c.connect();
@@ -51,7 +51,7 @@ describe('schema and migrations (real PostgreSQL)', () => {
 
   it('runs two migrators at once without applying anything twice', async () => {
     const url = withDatabase(TEST_SERVER_URL, `${runDatabasePrefix(runId())}_race`);
-    const runtimeUrl = withUser(url, TEST_RUNTIME_ROLE);
+    const runtimeUrl = testRuntimeUrl(url);
     const [a, b] = await Promise.all([migrate(url, runtimeUrl), migrate(url, runtimeUrl)]);
     expect([...a.applied, ...b.applied].sort()).toEqual(MIGRATIONS.map((m) => m.name).sort());
   });

@@ -1,14 +1,7 @@
 import { Client } from 'pg';
 import { migrate } from '../../db/src/migrate';
-import { quoteIdent, withDatabase, withUser } from '../../db/src/database-url';
-import {
-  newRunId,
-  RUN_ID_VAR,
-  runDatabasePrefix,
-  TEMPLATE_DB_VAR,
-  TEST_RUNTIME_ROLE,
-  TEST_SERVER_URL,
-} from './test-env';
+import { quoteIdent, withDatabase } from '../../db/src/database-url';
+import { newRunId, RUN_ID_VAR, runDatabasePrefix, TEMPLATE_DB_VAR, testRuntimeUrl, TEST_SERVER_URL } from './test-env';
 
 /**
  * Once per Jest run: a migrated template database that each test file clones (CREATE DATABASE … TEMPLATE
@@ -37,5 +30,5 @@ export default async function globalSetup(): Promise<void> {
   }
   const templateUrl = withDatabase(TEST_SERVER_URL, template);
   // Owner: the test server's admin; runtime role: TEST_RUNTIME_ROLE, its grants copied into every clone.
-  await migrate(templateUrl, withUser(templateUrl, TEST_RUNTIME_ROLE));
+  await migrate(templateUrl, testRuntimeUrl(templateUrl));
 }

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { createDataSource } from '../../db/src/data-source';
-import { quoteIdent, withDatabase, withUser } from '../../db/src/database-url';
+import { quoteIdent, withDatabase } from '../../db/src/database-url';
 import { migrate } from '../../db/src/migrate';
-import { runDatabasePrefix, runId, TEMPLATE_DB_VAR, TEST_RUNTIME_ROLE, TEST_SERVER_URL } from './test-env';
+import { runDatabasePrefix, runId, TEMPLATE_DB_VAR, TEST_SERVER_URL, testRuntimeUrl } from './test-env';
 
 export interface TestDatabase {
   /**
@@ -48,7 +48,7 @@ export async function createTestDatabase(label = 'db', serverUrl?: string): Prom
   const name = `${runDatabasePrefix(runId())}_${cleanLabel}_${randomBytes(3).toString('hex')}`;
   const server = serverUrl ?? TEST_SERVER_URL;
   const ownerUrl = withDatabase(server, name);
-  const url = withUser(ownerUrl, TEST_RUNTIME_ROLE);
+  const url = testRuntimeUrl(ownerUrl);
   if (serverUrl) {
     await admin((c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`), server);
     await migrate(ownerUrl, url);
