@@ -59,7 +59,7 @@ describe('CLI commands (real PostgreSQL)', () => {
   it('migrates as the owner and sets up the runtime role of DATABASE_URL', async () => {
     expect(await cli('migrate')).toEqual({
       code: 0,
-      out: `schema is up to date\nruntime role ${TEST_RUNTIME_ROLE}: updated, grants applied (it cannot alter or bypass the audit log)`,
+      out: `schema is up to date\nruntime role ${TEST_RUNTIME_ROLE}: checked, grants applied (it cannot alter or bypass the audit log)`,
       err: '',
     });
   });

@@ -65,7 +65,7 @@ export async function migrate(ownerUrl: string, runtimeUrl: string): Promise<Mig
       await runner.query('SELECT pg_advisory_lock(hashtext($1))', ['reopen:migrations']);
       const applied = await ds.runMigrations({ transaction: 'each' });
       const sql: RoleSql = (text, params) => runner.query(text, params);
-      const runtimeRole = await ensureRuntimeRole(sql, runtime);
+      const runtimeRole = await ensureRuntimeRole(sql, runtime, () => logsIn(runtimeUrl));
       await runner.startTransaction();
       try {
         await applyRuntimeGrants(sql, runtime.name);
@@ -82,6 +82,19 @@ export async function migrate(ownerUrl: string, runtimeUrl: string): Promise<Mig
     }
   } finally {
     await ds.destroy();
+  }
+}
+
+/** Whether DATABASE_URL connects as it is (its password is right, or the server does not ask for one). */
+async function logsIn(url: string): Promise<boolean> {
+  const c = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false; // wrong password, or not reachable from here: setting the password again is harmless
+  } finally {
+    await c.end().catch(() => undefined);
   }
 }
 

@@ -41,6 +41,9 @@ describe('the runtime role on a cluster with password authentication (private cl
     expect(await whoAmI(first)).toBe('reopen_app');
     await expect(whoAmI(asRole(owner, 'reopen_app', 'guess'))).rejects.toThrow(/password authentication failed/);
 
+    // Unchanged: nothing to set (the password is not sent again).
+    expect((await migrate(owner, first)).runtimeRole).toEqual({ name: 'reopen_app', created: false, updated: false });
+
     const rotated = asRole(owner, 'reopen_app', 'second:pw');
     expect((await migrate(owner, rotated)).runtimeRole).toEqual({ name: 'reopen_app', created: false, updated: true });
     expect(await whoAmI(rotated)).toBe('reopen_app');

@@ -68,14 +68,19 @@ interface RoleRow {
 
 /**
  * Makes sure the runtime role exists and can log in, as the owner (`sql`, connected to any database of the cluster).
- * With CREATEROLE (or as a superuser) it creates the role, or sets its LOGIN and its password from DATABASE_URL;
- * without, it needs an administrator and says exactly what to run. It never demotes an existing role: a role that is
+ * With CREATEROLE (or as a superuser) it creates the role, or sets its LOGIN and its password from DATABASE_URL when
+ * `logsIn` (a connection with DATABASE_URL) fails: a password is sent only to create the role or to change it, since
+ * a server that logs DDL writes it to its log. Without CREATEROLE it needs an administrator and says what to run. It never demotes an existing role: a role that is
  * more than a login is refused by `auditBypassProblems`, with the fix to apply by hand.
  *
  * Roles are cluster-wide and several migrators (test runs, CI, deployments of other databases) may race: a creation
  * that loses the race is taken as done, and an ALTER that meets a concurrent one is tried again.
  */
-export async function ensureRuntimeRole(sql: RoleSql, spec: RuntimeRoleSpec): Promise<RuntimeRoleReport> {
+export async function ensureRuntimeRole(
+  sql: RoleSql,
+  spec: RuntimeRoleSpec,
+  logsIn: () => Promise<boolean> = () => Promise.resolve(false),
+): Promise<RuntimeRoleReport> {
   const [me] = await sql<{ name: string; can_manage: boolean }>(
     `SELECT rolname AS name, rolsuper OR rolcreaterole AS can_manage FROM pg_roles WHERE rolname = current_user`,
   );
@@ -107,8 +112,8 @@ export async function ensureRuntimeRole(sql: RoleSql, spec: RuntimeRoleSpec): Pr
     }
   }
   const current = existing ?? (await find());
-  if (!me.can_manage || (current?.rolcanlogin && !spec.password))
-    return { name: spec.name, created: false, updated: false };
+  const fine = current?.rolcanlogin && (!spec.password || (await logsIn()));
+  if (!me.can_manage || fine) return { name: spec.name, created: false, updated: false };
   for (let attempt = 1; ; attempt++) {
     try {
       await sql(`ALTER ROLE ${role} WITH LOGIN${password}`);

@@ -24,7 +24,7 @@ describe('schema and migrations (real PostgreSQL)', () => {
     expect(second).toEqual({
       createdDatabase: false,
       applied: [],
-      runtimeRole: { name: TEST_RUNTIME_ROLE, created: false, updated: true }, // its password set again
+      runtimeRole: { name: TEST_RUNTIME_ROLE, created: false, updated: false },
     });
     const c = new Client({ connectionString: url });
     await c.connect();
