@@ -1,4 +1,6 @@
-# One image for every process (api, worker, mailstore-sim, migrate); the command picks the process.
+# One image for every process (api, worker, mailstore-sim, migrate); the command picks the process. No database
+# credentials in the image: the api and the worker get DATABASE_URL (the runtime role) and only `migrate` (and the
+# API-key commands) get OWNER_DATABASE_URL as well (docs/security.md, "Database roles"; docker-compose.yml).
 FROM node:20.19-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -1,11 +1,26 @@
 import { Client } from 'pg';
-import { quoteIdent, withDatabase } from '@app/db';
+import { migrate, MigrationReport, quoteIdent, withDatabase, withUser } from '@app/db';
 
 /** Benchmarks run against the local PostgreSQL unless BENCH_DATABASE_URL names another server. */
 export const BENCH_SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
 
 export function benchDatabaseUrl(label: string): string {
   return withDatabase(BENCH_SERVER_URL, `reopen_bench_${label}_${Date.now().toString(36)}`);
+}
+
+/**
+ * The worker and API processes of a benchmark connect as this runtime role, as deployed (docs/security.md): they
+ * refuse to start as the owner. The benchmark's own in-process services keep the owner's URL.
+ */
+export const BENCH_RUNTIME_ROLE = 'reopen_bench_app';
+
+export function benchRuntimeUrl(ownerUrl: string): string {
+  return withUser(ownerUrl, BENCH_RUNTIME_ROLE);
+}
+
+/** Migrates a bench database as its owner and sets up the runtime role in it. */
+export function migrateBench(ownerUrl: string): Promise<MigrationReport> {
+  return migrate(ownerUrl, benchRuntimeUrl(ownerUrl));
 }
 
 export async function dropDatabase(url: string): Promise<void> {

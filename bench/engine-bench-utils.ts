@@ -16,10 +16,18 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AccountImportService, WaveCommandsService } from '@app/core';
-import { createDataSource, migrate, quoteIdent } from '@app/db';
+import { createDataSource, quoteIdent } from '@app/db';
 import { createRedis, QueueProducer } from '@app/queue';
 import { populationCsv } from '@app/testing';
-import { BENCH_SERVER_URL, benchDatabaseUrl, conditions, dropDatabase, log } from './bench-utils';
+import {
+  BENCH_SERVER_URL,
+  benchDatabaseUrl,
+  benchRuntimeUrl,
+  conditions,
+  dropDatabase,
+  log,
+  migrateBench,
+} from './bench-utils';
 
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const POPULATION_SEED = 42;
@@ -129,7 +137,7 @@ export async function machine(): Promise<Record<string, string | number>> {
 export async function populatedDatabase(cleanup: Cleanup, label: string, count: number): Promise<string> {
   const url = benchDatabaseUrl(label);
   cleanup.add(`drop ${url}`, () => dropDatabase(url));
-  await migrate(url);
+  await migrateBench(url);
   const started = Date.now();
   const ds = createDataSource({ url, poolSize: 1, applicationName: `bench-${label}-import` });
   await ds.initialize();
@@ -305,7 +313,7 @@ export async function startWorkerChild(cleanup: Cleanup, label: string, w: Worke
   const child = spawn(process.execPath, [...args, join(DIST, 'apps', 'worker', 'src', 'main.js')], {
     env: {
       ...process.env,
-      DATABASE_URL: w.databaseUrl,
+      DATABASE_URL: benchRuntimeUrl(w.databaseUrl),
       REDIS_URL: REDIS_URL,
       REDIS_PREFIX: w.redisPrefix,
       MAILSTORE_URL: w.mailstoreUrl,

@@ -11,9 +11,9 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccountImportService, IMPORT_READ_CHUNK_BYTES } from '@app/core';
-import { createDataSource, migrate } from '@app/db';
+import { createDataSource } from '@app/db';
 import { populationCsv } from '@app/testing';
-import { benchDatabaseUrl, conditions, dropDatabase, log } from './bench-utils';
+import { benchDatabaseUrl, conditions, dropDatabase, log, migrateBench } from './bench-utils';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   log(`generating ${ROWS} rows into ${file} (not timed)…`);
   await writePopulation(file);
   const url = benchDatabaseUrl('import');
-  await migrate(url);
+  await migrateBench(url);
   try {
     log('importing in a child process…');
     const run = spawnSync(process.execPath, [__filename, '--child', file, url], {

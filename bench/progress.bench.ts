@@ -27,9 +27,9 @@ import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import Redis from 'ioredis';
 import { AccountImportService, ApiKeyService } from '@app/core';
-import { createDataSource, migrate } from '@app/db';
+import { createDataSource } from '@app/db';
 import { populationCsv } from '@app/testing';
-import { benchDatabaseUrl, conditions, dropDatabase, log } from './bench-utils';
+import { benchDatabaseUrl, benchRuntimeUrl, conditions, dropDatabase, log, migrateBench } from './bench-utils';
 import { CpuMeter } from './engine-bench-utils';
 
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 2_000_000);
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
   const url = benchDatabaseUrl('progress');
   const prefix = `bench-progress-${Date.now().toString(36)}`;
   const children: Child[] = [];
-  await migrate(url);
+  await migrateBench(url);
   const ds = createDataSource({ url, poolSize: 2, applicationName: 'bench-progress' });
   await ds.initialize();
   try {
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
     );
     children.push(sim);
     const env = {
-      DATABASE_URL: url,
+      DATABASE_URL: benchRuntimeUrl(url),
       REDIS_URL,
       REDIS_PREFIX: prefix,
       MAILSTORE_URL: String(sim.line.baseUrl),

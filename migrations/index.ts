@@ -11,6 +11,7 @@ import { AuditCommandsIndex1764360000000 } from './1764360000000-audit-commands-
 import { BatchPriors1764370000000 } from './1764370000000-batch-priors';
 import { OverrideExpiry1764385000000 } from './1764385000000-override-expiry';
 import { BatchInDoubt1764386000000 } from './1764386000000-batch-in-doubt';
+import { AnalyzeWaveMembers1764387000000 } from './1764387000000-analyze-wave-members';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   BatchPriors1764370000000,
   OverrideExpiry1764385000000,
   BatchInDoubt1764386000000,
+  AnalyzeWaveMembers1764387000000,
 ];

@@ -17,9 +17,15 @@ const install = !args.includes('--no-install');
 const startedAt = Date.now();
 
 const accounts = process.env.DEMO_ACCOUNTS ?? '200000';
+// Two roles, as deployed (docs/security.md, "Database roles"): the owner (DEMO_DATABASE_URL) resets and migrates the
+// demo database and makes the API keys; the simulator, the worker and the API never see its URL. They connect as the
+// runtime role (DEMO_APP_DATABASE_URL, by default `reopen_app` without a password: trust on 127.0.0.1), which
+// migrate creates and grants exactly what the service needs.
+const ownerUrl = process.env.DEMO_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/reopen_demo';
+const appUrl = process.env.DEMO_APP_DATABASE_URL ?? asRole(ownerUrl, 'reopen_app');
 const env = {
   ...process.env,
-  DATABASE_URL: process.env.DEMO_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/reopen_demo',
+  DATABASE_URL: appUrl,
   REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   REDIS_PREFIX: process.env.REDIS_PREFIX ?? 'reopen-demo',
   PORT: process.env.PORT ?? '3000',
@@ -41,14 +47,24 @@ const env = {
 };
 env.MAILSTORE_URL = process.env.MAILSTORE_URL ?? `http://127.0.0.1:${env.SIM_PORT}/v1`;
 env.MAILSTORE_TOKEN = process.env.MAILSTORE_TOKEN ?? 'sim-token';
-const databaseName = decodeURIComponent(new URL(env.DATABASE_URL).pathname.slice(1));
+delete env.OWNER_DATABASE_URL;
+/** For the two steps that act as the owner: migrate, and the story (its API keys). */
+const ownerEnv = { ...env, OWNER_DATABASE_URL: ownerUrl };
+const databaseName = decodeURIComponent(new URL(ownerUrl).pathname.slice(1));
+
+function asRole(url, role) {
+  const u = new URL(url);
+  u.username = role;
+  u.password = '';
+  return u.toString();
+}
 
 function say(line) {
   process.stdout.write(`${line}\n`);
 }
 
-function run(cmd, args, what) {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env });
+function run(cmd, args, what, runEnv = env) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: runEnv });
   if (r.status !== 0) {
     say(`demo: ${what} failed (exit ${r.status}).`);
     process.exit(1);
@@ -85,7 +101,7 @@ async function resetState() {
     throw new Error(`DEMO_DATABASE_URL names "${databaseName}": the demo drops its database, give it its own`);
   }
   const { Client } = require('pg');
-  const admin = new URL(env.DATABASE_URL);
+  const admin = new URL(ownerUrl);
   admin.pathname = '/postgres';
   const pg = new Client({ connectionString: admin.toString() });
   await pg.connect();
@@ -116,7 +132,7 @@ const children = [];
 function start(name, script, options = {}) {
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), join(root, script)], {
     cwd: root,
-    env,
+    env: options.env ?? env,
     stdio: options.inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'],
   });
   if (!options.inherit) {
@@ -172,8 +188,8 @@ async function main() {
     say('demo: installing dependencies (npm ci)…');
     run('npm', ['ci', '--no-audit', '--no-fund'], 'npm ci');
   }
-  if (!(await reachable(env.DATABASE_URL, 5432))) {
-    say(`demo: cannot reach PostgreSQL at ${new URL(env.DATABASE_URL).host} (DEMO_DATABASE_URL).`);
+  if (!(await reachable(ownerUrl, 5432))) {
+    say(`demo: cannot reach PostgreSQL at ${new URL(ownerUrl).host} (DEMO_DATABASE_URL).`);
     say('      Start it: "docker compose up -d postgres redis", or "pg_ctlcluster 15 main start".');
     process.exit(1);
   }
@@ -197,7 +213,7 @@ async function main() {
   }
   const deleted = await resetState();
   say(`demo: reset database ${databaseName} and ${deleted} Redis keys under "${env.REDIS_PREFIX}:"; migrating…`);
-  run(process.execPath, ['dist/apps/cli/src/main.js', 'migrate'], 'migration');
+  run(process.execPath, ['dist/apps/cli/src/main.js', 'migrate'], 'migration', ownerEnv);
 
   process.on('SIGINT', () => shutdown(0));
   process.on('SIGTERM', () => shutdown(0));
@@ -217,7 +233,9 @@ async function main() {
   }
   // Not spawnSync: this process must keep draining the apps' output while the story runs.
   const code = await new Promise((resolve) =>
-    start('story', story, { inherit: true, expectExit: true }).once('exit', (c, signal) => resolve(signal ? 1 : c)),
+    start('story', story, { inherit: true, expectExit: true, env: ownerEnv }).once('exit', (c, signal) =>
+      resolve(signal ? 1 : c),
+    ),
   );
   if (shuttingDown) return;
   if (code !== 0) {

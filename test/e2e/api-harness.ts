@@ -67,7 +67,8 @@ export async function startApiHarness(
   try {
     if (options.worker) await h.startWorker();
     const api = await start({});
-    const keys = new ApiKeyService(h.db.dataSource);
+    // Keys are the owner's to make (the CLI's create-api-key); the API's role may only verify them.
+    const keys = new ApiKeyService(h.db.owner);
     const secrets = {} as Record<KeyName, string>;
     const keyNames = {} as Record<KeyName, string>;
     for (const role of ROLE_NAMES) {

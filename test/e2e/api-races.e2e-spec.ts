@@ -445,7 +445,7 @@ describe('commands from two API processes at once, and APIs killed mid-command',
       headers: { 'content-type': 'text/csv' },
     });
     expect([imported.status, imported.body.inserted]).toEqual([200, lines.length - 1]);
-    const keyB = await new ApiKeyService(api.h.db.dataSource).create('ops', 'ops-b-races');
+    const keyB = await new ApiKeyService(api.h.db.owner).create('ops', 'ops-b-races');
     [apiB, worker] = await Promise.all([api.startAnotherApi(), startWorker()]);
     sides.A = { origin: api.api.origin, secret: api.secrets.ops, actor: `ops:${api.keyNames.ops}` };
     sides.B = { origin: apiB.origin, secret: keyB.secret, actor: `ops:${keyB.name}` };

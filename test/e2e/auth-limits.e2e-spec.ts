@@ -99,7 +99,7 @@ describe('limits before authentication, negative look-ups, streams per key', () 
   });
 
   it('refuses an unknown key from memory; a key created after works at once; a revoked one stops within 2 s', async () => {
-    const keys = new ApiKeyService(api.h.db.dataSource);
+    const keys = new ApiKeyService(api.h.db.owner);
     const { result, scans } = await countingLookups(
       { API_KEY_NEGATIVE_CACHE_MS: '60000', API_PREAUTH_LIMIT_PER_MINUTE: '1000', API_KEY_CACHE_MS: '2000' },
       async (origin) => {

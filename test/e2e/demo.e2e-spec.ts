@@ -92,6 +92,8 @@ describe('the demo (scripts/demo.js)', () => {
       clearTimeout(timer);
       if (code !== 0) throw new Error(`demo exited ${code}:\n${output}`);
 
+      // Migrated as the owner (DEMO_DATABASE_URL); the worker and the API ran as the runtime role migrate set up.
+      expect(output).toMatch(/runtime role reopen_app: (created|updated|checked), grants applied/);
       // The story as printed: both waves completed, the gate halted wave 2 with its reason, support succeeded.
       expect(output).toMatch(/wave 1 · health professionals completed in/);
       expect(output).toMatch(/wave 2 · everyone else completed in/);

@@ -261,7 +261,7 @@ describe('access: every route × every role, no key and a revoked key', () => {
   it('rate-limits per key, across API processes (the count lives in Redis)', async () => {
     const env = { API_RATE_LIMIT_PER_MINUTE: '3' };
     const [a, b] = [await api.startAnotherApi(env), await api.startAnotherApi(env)];
-    const key = await new ApiKeyService(api.h.db.dataSource).create('viewer', 'limited');
+    const key = await new ApiKeyService(api.h.db.owner).create('viewer', 'limited');
     const get = (origin: string) =>
       fetch(`${origin}/api/v1/waves`, { headers: { authorization: `Bearer ${key.secret}` } });
     const statuses = [];
@@ -271,7 +271,7 @@ describe('access: every route × every role, no key and a revoked key', () => {
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await refused.json()).toMatchObject({ code: 'rate_limited', status: 429 });
     // Another key is counted on its own.
-    const other = await new ApiKeyService(api.h.db.dataSource).create('viewer', 'limited-2');
+    const other = await new ApiKeyService(api.h.db.owner).create('viewer', 'limited-2');
     expect(
       (await fetch(`${a.origin}/api/v1/waves`, { headers: { authorization: `Bearer ${other.secret}` } })).status,
     ).toBe(200);

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { EnvironmentDto } from '@app/config';
-import { createDataSource } from '@app/db';
+import { openRuntimeDataSource } from '@app/db';
 import { createRedis, QueueProducer } from '@app/queue';
 import { ApiSettings } from './api-settings';
 import { API_LOGGER, API_SETTINGS, REDIS_CLIENT } from './infra.tokens';
@@ -47,11 +47,11 @@ export class InfraModule {
         // An API process frozen or cut off mid-command must not hold a wave's lock against the other processes
         // for long; an import streams inside its transaction but is never idle in it for seconds.
         useFactory: () =>
-          createDataSource({
+          openRuntimeDataSource({
             url: config.DATABASE_URL,
             applicationName: 'reopen-api',
             idleInTransactionTimeoutMs: 5000,
-          }).initialize(),
+          }),
       },
       {
         provide: REDIS_CLIENT,

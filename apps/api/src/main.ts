@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { loadConfigOrExit } from '@app/config';
+import { DatabaseRoleError } from '@app/db';
 import { loadApiSettings } from './api-settings';
 import { createApiApp } from './app.factory';
 import { createLogger } from './common/http-logger';
@@ -44,6 +45,9 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((err: unknown) => {
-  process.stderr.write(`api failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  // A refused database role is an operator's fix, said in one line; anything else keeps its stack.
+  const detail =
+    err instanceof DatabaseRoleError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`api failed to start: ${detail}\n`);
   process.exit(1);
 });

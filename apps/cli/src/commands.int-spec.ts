@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiKeyService } from '@app/core';
-import { createTestDatabase, TestDatabase } from '@app/testing';
+import { createTestDatabase, TEST_RUNTIME_ROLE, TestDatabase } from '@app/testing';
 import { parseArgs } from './args';
 import { runCommand } from './commands';
 
@@ -20,6 +20,7 @@ describe('CLI commands (real PostgreSQL)', () => {
     const err: string[] = [];
     const code = await runCommand(parseArgs(argv), {
       databaseUrl: db.url,
+      ownerDatabaseUrl: db.ownerUrl,
       out: (line) => out.push(line),
       err: (line) => err.push(line),
     });
@@ -53,6 +54,14 @@ describe('CLI commands (real PostgreSQL)', () => {
     expect(await cli('revoke-api-key', id)).toMatchObject({ code: 1, out: `no active key ${id}` });
     listed = await cli('list-api-keys');
     expect(listed.out).toMatch(new RegExp(`^${id}\\s+support\\s+carol\\s+.*\\d{2}:\\d{2}$`, 'm'));
+  });
+
+  it('migrates as the owner and sets up the runtime role of DATABASE_URL', async () => {
+    expect(await cli('migrate')).toEqual({
+      code: 0,
+      out: `schema is up to date\nruntime role ${TEST_RUNTIME_ROLE}: checked, grants applied (it cannot alter or bypass the audit log)`,
+      err: '',
+    });
   });
 
   it('answers bad usage with exit code 2 and says what is missing', async () => {

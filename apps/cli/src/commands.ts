@@ -16,7 +16,10 @@ import { ApiRole } from '@app/db';
 import { ParsedArgs } from './args';
 
 export interface CliContext {
+  /** The runtime role's URL (DATABASE_URL): imports run as the API runs them. */
   databaseUrl: string;
+  /** The owner's URL (OWNER_DATABASE_URL): migrations and API-key administration, which the runtime role may not do. */
+  ownerDatabaseUrl: string;
   out: (line: string) => void;
   err: (line: string) => void;
 }
@@ -24,7 +27,8 @@ export interface CliContext {
 export const USAGE = `Usage: npm run cli -- <command> [options]
 
 Commands:
-  migrate                                   apply pending database migrations (creates the database if missing)
+  migrate                                   apply pending database migrations as the owner (creates the database
+                                            if missing), then create or update the runtime role and its grants
   import-accounts FILE.csv [--partial] [--json]
                                             import accounts (header: login,cohorts,leaked,password_changed_at);
                                             all-or-nothing unless --partial
@@ -32,8 +36,8 @@ Commands:
   list-api-keys [--json]                    list API keys: id, role, name, prefix, created, last used, revoked
   revoke-api-key ID                         revoke an API key`;
 
-async function withDataSource<T>(ctx: CliContext, fn: (ds: DataSource) => Promise<T>): Promise<T> {
-  const ds = createDataSource({ url: ctx.databaseUrl, poolSize: 2, applicationName: 'reopen-cli' });
+async function withDataSource<T>(url: string, fn: (ds: DataSource) => Promise<T>): Promise<T> {
+  const ds = createDataSource({ url, poolSize: 2, applicationName: 'reopen-cli' });
   await ds.initialize();
   try {
     return await fn(ds);
@@ -47,9 +51,12 @@ export async function runCommand(args: ParsedArgs, ctx: CliContext): Promise<num
   const [command, ...rest] = args.positionals;
   switch (command) {
     case 'migrate': {
-      const report = await migrate(ctx.databaseUrl);
-      if (report.createdDatabase) ctx.out(`created database ${new URL(ctx.databaseUrl).pathname.slice(1)}`);
+      const report = await migrate(ctx.ownerDatabaseUrl, ctx.databaseUrl);
+      if (report.createdDatabase) ctx.out(`created database ${new URL(ctx.ownerDatabaseUrl).pathname.slice(1)}`);
       ctx.out(report.applied.length ? `applied: ${report.applied.join(', ')}` : 'schema is up to date');
+      const role = report.runtimeRole;
+      const done = role.created ? 'created' : role.updated ? 'updated' : 'checked';
+      ctx.out(`runtime role ${role.name}: ${done}, grants applied (it cannot alter or bypass the audit log)`);
       return 0;
     }
     case 'import-accounts':
@@ -61,13 +68,15 @@ export async function runCommand(args: ParsedArgs, ctx: CliContext): Promise<num
         ctx.err(`create-api-key needs --role (${API_ROLES.join(', ')}) and --name`);
         return 2;
       }
-      const key = await withDataSource(ctx, (ds) => new ApiKeyService(ds).create(role as ApiRole, name));
+      const key = await withDataSource(ctx.ownerDatabaseUrl, (ds) =>
+        new ApiKeyService(ds).create(role as ApiRole, name),
+      );
       ctx.out(`created ${key.role} key "${key.name}" (id ${key.id}). Secret, shown only now:`);
       ctx.out(key.secret);
       return 0;
     }
     case 'list-api-keys': {
-      const keys = await withDataSource(ctx, (ds) => new ApiKeyService(ds).list());
+      const keys = await withDataSource(ctx.ownerDatabaseUrl, (ds) => new ApiKeyService(ds).list());
       if (args.options.json === true) ctx.out(JSON.stringify(keys));
       else printKeys(keys, ctx);
       return 0;
@@ -77,7 +86,7 @@ export async function runCommand(args: ParsedArgs, ctx: CliContext): Promise<num
         ctx.err('revoke-api-key needs the key id');
         return 2;
       }
-      const revoked = await withDataSource(ctx, (ds) => new ApiKeyService(ds).revoke(rest[0], 'cli'));
+      const revoked = await withDataSource(ctx.ownerDatabaseUrl, (ds) => new ApiKeyService(ds).revoke(rest[0], 'cli'));
       ctx.out(revoked ? `revoked ${rest[0]}` : `no active key ${rest[0]}`);
       return revoked ? 0 : 1;
     }
@@ -132,7 +141,7 @@ async function importAccounts(file: string | undefined, args: ParsedArgs, ctx: C
   }
   const partial = args.options.partial === true;
   try {
-    const report = await withDataSource(ctx, (ds) =>
+    const report = await withDataSource(ctx.databaseUrl, (ds) =>
       new AccountImportService(ds).importCsv(createReadStream(file, { highWaterMark: IMPORT_READ_CHUNK_BYTES }), {
         partial,
         actor: `cli:${process.env.USER ?? 'unknown'}`,

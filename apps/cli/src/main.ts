@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { loadConfigOrExit } from '@app/config';
+import { DatabaseRoleError } from '@app/db';
 import { parseArgs } from './args';
 import { runCommand } from './commands';
 
@@ -7,6 +8,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const code = await runCommand(parseArgs(process.argv.slice(2)), {
     databaseUrl: config.DATABASE_URL,
+    ownerDatabaseUrl: config.OWNER_DATABASE_URL,
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
   });
@@ -15,9 +17,11 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   const e = err as { code?: string; message?: string; address?: string; port?: number };
-  if (e.code === 'ECONNREFUSED') {
+  if (err instanceof DatabaseRoleError) {
+    process.stderr.write(`${err.message}\n`);
+  } else if (e.code === 'ECONNREFUSED') {
     process.stderr.write(
-      `cannot reach PostgreSQL at ${e.address ?? '?'}:${e.port ?? '?'} (DATABASE_URL). Start it, e.g. ` +
+      `cannot reach PostgreSQL at ${e.address ?? '?'}:${e.port ?? '?'} (DATABASE_URL, OWNER_DATABASE_URL). Start it, e.g. ` +
         `"docker compose up -d postgres" or "pg_ctlcluster 15 main start".\n`,
     );
   } else {

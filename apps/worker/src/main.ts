@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { loadConfigOrExit } from '@app/config';
+import { DatabaseRoleError } from '@app/db';
 import { startWorker } from './worker-runtime';
 
 const log = (entry: Record<string, unknown>) =>
@@ -29,6 +30,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`worker failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  // A refused database role is an operator's fix, said in one line; anything else keeps its stack.
+  const detail =
+    err instanceof DatabaseRoleError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`worker failed to start: ${detail}\n`);
   process.exit(1);
 });

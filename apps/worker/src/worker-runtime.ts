@@ -11,7 +11,7 @@ import {
   WavePump,
   WaveVerifier,
 } from '@app/core';
-import { createDataSource } from '@app/db';
+import { openRuntimeDataSource } from '@app/db';
 import { MailstoreClient } from '@app/mailstore';
 import { createRedis, JOBS, JobPayloads, QUEUES, QueueProducer, WORKER_SETTINGS } from '@app/queue';
 
@@ -28,7 +28,7 @@ export async function startWorker(
   config: EnvironmentDto,
   log: (msg: Record<string, unknown>) => void,
 ): Promise<WorkerRuntime> {
-  const dataSource: DataSource = createDataSource({
+  const dataSource: DataSource = await openRuntimeDataSource({
     url: config.DATABASE_URL,
     applicationName: 'reopen-worker',
     poolSize: config.WORKER_CONCURRENCY + 8,
@@ -36,7 +36,6 @@ export async function startWorker(
     // frozen worker must not keep a command waiting on a lock for more than this (issue 14).
     idleInTransactionTimeoutMs: 750,
   });
-  await dataSource.initialize();
   const redis = createRedis(config.REDIS_URL, 'reopen-worker');
   const producer = new QueueProducer(redis, config.REDIS_PREFIX);
   const client = new MailstoreClient({

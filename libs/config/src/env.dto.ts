@@ -5,6 +5,8 @@ import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, Min, MinLen
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+const POSTGRES_URL = /^postgres(ql)?:\/\/[^\s]+\/[A-Za-z0-9_-]+(\?.*)?$/;
+
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
 
@@ -13,11 +15,20 @@ const toInt = ({ value }: { value: unknown }) =>
  * Names are fixed: docs, CI, docker-compose and other tools set them.
  */
 export class EnvironmentDto {
-  /** PostgreSQL, the source of truth. */
-  @Matches(/^postgres(ql)?:\/\/[^\s]+\/[A-Za-z0-9_-]+(\?.*)?$/, {
-    message: 'DATABASE_URL must look like postgres://user@host:5432/database',
-  })
-  DATABASE_URL = 'postgres://root@127.0.0.1:5432/reopen';
+  /**
+   * PostgreSQL, the source of truth, as the runtime role: the API and the worker connect with it. That role may
+   * read and write what the service needs and nothing more (it cannot alter, disable or bypass the audit log); they
+   * refuse to start when it can (docs/security.md, "Database roles"). `migrate` creates it when it is missing.
+   */
+  @Matches(POSTGRES_URL, { message: 'DATABASE_URL must look like postgres://user@host:5432/database' })
+  DATABASE_URL = 'postgres://reopen_app@127.0.0.1:5432/reopen';
+
+  /**
+   * The same database as the role that owns the schema: `migrate` and the API-key commands use it, never the API
+   * or the worker. Only the CLI reads it.
+   */
+  @Matches(POSTGRES_URL, { message: 'OWNER_DATABASE_URL must look like postgres://user@host:5432/database' })
+  OWNER_DATABASE_URL = 'postgres://root@127.0.0.1:5432/reopen';
 
   /** Redis for BullMQ. */
   @Matches(/^rediss?:\/\/[^\s]+$/, { message: 'REDIS_URL must look like redis://host:6379' })

@@ -3,7 +3,9 @@ import { ConfigError, loadConfig } from './load-config';
 describe('loadConfig', () => {
   it('gives working developer defaults when nothing is set', () => {
     const config = loadConfig({});
-    expect(config.DATABASE_URL).toBe('postgres://root@127.0.0.1:5432/reopen');
+    // The services connect as the runtime role; the CLI migrates and manages keys as the owner (root here).
+    expect(config.DATABASE_URL).toBe('postgres://reopen_app@127.0.0.1:5432/reopen');
+    expect(config.OWNER_DATABASE_URL).toBe('postgres://root@127.0.0.1:5432/reopen');
     expect(config.REDIS_URL).toBe('redis://127.0.0.1:6379');
     expect(config.MAILSTORE_URL).toMatch(/\/v1$/);
     expect(config.PORT).toBe(3000);
@@ -25,14 +27,16 @@ describe('loadConfig', () => {
         MAILSTORE_URL: 'http://gw.example/api',
         LOG_LEVEL: 'loud',
         DATABASE_URL: 'mysql://x',
+        OWNER_DATABASE_URL: 'postgres://root@127.0.0.1:5432',
       });
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as ConfigError).message;
-    for (const name of ['PORT', 'MAILSTORE_URL', 'LOG_LEVEL', 'DATABASE_URL']) expect(message).toContain(name);
-    expect((error as ConfigError).problems.length).toBeGreaterThanOrEqual(4);
+    for (const name of ['PORT', 'MAILSTORE_URL', 'LOG_LEVEL', 'DATABASE_URL', 'OWNER_DATABASE_URL'])
+      expect(message).toContain(name);
+    expect((error as ConfigError).problems.length).toBeGreaterThanOrEqual(5);
   });
 
   it('refuses a port out of range', () => {

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../../migrations';
 import { ENTITIES } from './entities';
+import { assertRuntimeRole } from './runtime-role';
 
 export interface DataSourceSettings {
   url: string;
@@ -30,6 +31,9 @@ export function dataSourceOptions(settings: DataSourceSettings): DataSourceOptio
     migrationsTableName: 'schema_migrations',
     synchronize: false,
     migrationsRun: false,
+    // The schema is the migrations' alone: TypeORM would otherwise try CREATE EXTENSION "uuid-ossp" on every start
+    // (the uuid keys default to gen_random_uuid(), which needs no extension), which the runtime role may not do.
+    installExtensions: false,
     logging: settings.logQueryErrors === false ? false : ['error'],
     poolSize: settings.poolSize ?? 10,
     applicationName: settings.applicationName ?? 'reopen',
@@ -48,4 +52,19 @@ export function dataSourceOptions(settings: DataSourceSettings): DataSourceOptio
 
 export function createDataSource(settings: DataSourceSettings): DataSource {
   return new DataSource(dataSourceOptions(settings));
+}
+
+/**
+ * The API's and the worker's DataSource: connected, and refused (closed, then a DatabaseRoleError naming what is
+ * wrong) when its role could alter or bypass the audit log. No setting skips the check (docs/security.md).
+ */
+export async function openRuntimeDataSource(settings: DataSourceSettings): Promise<DataSource> {
+  const ds = await createDataSource(settings).initialize();
+  try {
+    await assertRuntimeRole((text, params) => ds.query(text, params));
+  } catch (err) {
+    await ds.destroy();
+    throw err;
+  }
+  return ds;
 }

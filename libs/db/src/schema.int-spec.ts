@@ -3,7 +3,7 @@ import { createTestDatabase, TestDatabase } from '@app/testing';
 import { MIGRATIONS } from '../../../migrations';
 import { migrate } from './migrate';
 import { withDatabase } from './database-url';
-import { TEST_SERVER_URL, runDatabasePrefix, runId } from '@app/testing';
+import { TEST_RUNTIME_ROLE, TEST_SERVER_URL, runDatabasePrefix, runId, testRuntimeUrl } from '@app/testing';
 
 describe('schema and migrations (real PostgreSQL)', () => {
   let db: TestDatabase;
@@ -16,11 +16,16 @@ describe('schema and migrations (real PostgreSQL)', () => {
 
   it('creates an empty database, migrates it, and a second run applies nothing', async () => {
     const url = withDatabase(TEST_SERVER_URL, `${runDatabasePrefix(runId())}_fresh`);
-    const first = await migrate(url);
+    const runtimeUrl = testRuntimeUrl(url);
+    const first = await migrate(url, runtimeUrl);
     expect(first.createdDatabase).toBe(true);
     expect(first.applied).toEqual(MIGRATIONS.map((m) => m.name));
-    const second = await migrate(url);
-    expect(second).toEqual({ createdDatabase: false, applied: [] });
+    const second = await migrate(url, runtimeUrl);
+    expect(second).toEqual({
+      createdDatabase: false,
+      applied: [],
+      runtimeRole: { name: TEST_RUNTIME_ROLE, created: false, updated: false },
+    });
     const c = new Client({ connectionString: url });
     await c.connect();
     const tables = await c.query<{ tablename: string }>(
@@ -46,12 +51,15 @@ describe('schema and migrations (real PostgreSQL)', () => {
 
   it('runs two migrators at once without applying anything twice', async () => {
     const url = withDatabase(TEST_SERVER_URL, `${runDatabasePrefix(runId())}_race`);
-    const [a, b] = await Promise.all([migrate(url), migrate(url)]);
+    const runtimeUrl = testRuntimeUrl(url);
+    const [a, b] = await Promise.all([migrate(url, runtimeUrl), migrate(url, runtimeUrl)]);
     expect([...a.applied, ...b.applied].sort()).toEqual(MIGRATIONS.map((m) => m.name).sort());
   });
 
-  it('refuses UPDATE, DELETE and TRUNCATE on the audit log', async () => {
-    const q = db.dataSource;
+  it('refuses UPDATE, DELETE and TRUNCATE on the audit log, even to its owner', async () => {
+    // The service's own role is not even granted them (runtime-grants.int-spec, db-role.e2e-spec): the triggers are
+    // the second line, against a mistaken grant or a session of the owner's.
+    const q = db.owner;
     await q.query(`INSERT INTO audit_log (actor, action, detail) VALUES ('test', 'wave.created', '{"a":1}')`);
     await expect(q.query(`UPDATE audit_log SET action = 'tampered'`)).rejects.toThrow(/append-only: UPDATE/);
     await expect(q.query(`DELETE FROM audit_log`)).rejects.toThrow(/append-only: DELETE/);

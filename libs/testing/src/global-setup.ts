@@ -1,11 +1,11 @@
 import { Client } from 'pg';
 import { migrate } from '../../db/src/migrate';
 import { quoteIdent, withDatabase } from '../../db/src/database-url';
-import { newRunId, RUN_ID_VAR, runDatabasePrefix, TEMPLATE_DB_VAR, TEST_SERVER_URL } from './test-env';
+import { newRunId, RUN_ID_VAR, runDatabasePrefix, TEMPLATE_DB_VAR, testRuntimeUrl, TEST_SERVER_URL } from './test-env';
 
 /**
  * Once per Jest run: a migrated template database that each test file clones (CREATE DATABASE … TEMPLATE
- * is a file copy, ~100 ms), so files never share state. Leftovers of crashed runs older than an hour are dropped.
+ * is a file copy, ~100 ms, grants included), so files never share state. Leftovers of crashed runs older than an hour are dropped.
  */
 export default async function globalSetup(): Promise<void> {
   const id = newRunId();
@@ -28,5 +28,7 @@ export default async function globalSetup(): Promise<void> {
   } finally {
     await admin.end();
   }
-  await migrate(withDatabase(TEST_SERVER_URL, template));
+  const templateUrl = withDatabase(TEST_SERVER_URL, template);
+  // Owner: the test server's admin; runtime role: TEST_RUNTIME_ROLE, its grants copied into every clone.
+  await migrate(templateUrl, testRuntimeUrl(templateUrl));
 }

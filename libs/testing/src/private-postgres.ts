@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +37,15 @@ export function privatePostgresAvailable(): boolean {
   return existsSync('/usr/lib/postgresql');
 }
 
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+export interface PrivatePostgresOptions {
+  /**
+   * The superuser's password: the cluster then asks every client for a password (scram-sha-256), as a deployment
+   * does, instead of trusting loopback connections.
+   */
+  password?: string;
+}
+
+export async function startPrivatePostgres(options: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
   const bin = binDir();
   const dir = mkdtempSync(join(tmpdir(), 'reopen-pg-'));
   chmodSync(dir, 0o777);
@@ -51,11 +59,20 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       : spawnSync(full[0], full.slice(1), { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr || r.stdout}`);
   };
-  run('initdb', ['-D', data, '-A', 'trust', '-U', 'root', '--no-sync']);
+  if (options.password === undefined) {
+    run('initdb', ['-D', data, '-A', 'trust', '-U', 'root', '--no-sync']);
+  } else {
+    const pwfile = join(dir, 'pwfile');
+    writeFileSync(pwfile, `${options.password}\n`, { mode: 0o644 });
+    run('initdb', ['-D', data, '-A', 'scram-sha-256', '--pwfile', pwfile, '-U', 'root', '--no-sync']);
+  }
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
   run('pg_ctl', ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', 'start']);
   return {
-    url: `postgres://root@127.0.0.1:${port}/postgres`,
+    url:
+      options.password === undefined
+        ? `postgres://root@127.0.0.1:${port}/postgres`
+        : `postgres://root:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`,
     restartImmediate: () =>
       run('pg_ctl', ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-m', 'immediate', '-w', 'restart']),
     stop: () => {

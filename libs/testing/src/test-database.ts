@@ -4,14 +4,22 @@ import { DataSource } from 'typeorm';
 import { createDataSource } from '../../db/src/data-source';
 import { quoteIdent, withDatabase } from '../../db/src/database-url';
 import { migrate } from '../../db/src/migrate';
-import { runDatabasePrefix, runId, TEMPLATE_DB_VAR, TEST_SERVER_URL } from './test-env';
+import { runDatabasePrefix, runId, TEMPLATE_DB_VAR, TEST_SERVER_URL, testRuntimeUrl } from './test-env';
 
 export interface TestDatabase {
-  /** postgres:// URL of this file's own database (give it to child processes as DATABASE_URL). */
+  /**
+   * postgres:// URL of this file's own database as the runtime role (TEST_RUNTIME_ROLE): give it to child processes
+   * as DATABASE_URL, as a deployment gives it to the API and the worker.
+   */
   url: string;
+  /** The same database as its owner (the test server's admin): what `migrate` and the API-key commands use. */
+  ownerUrl: string;
   name: string;
+  /** Connected as the runtime role: build the services under test on it, so the tests prove its grants suffice. */
   dataSource: DataSource;
-  /** Closes the DataSource and drops the database. */
+  /** Connected as the owner: for fixtures the service may not do itself (API keys, TRUNCATE, ANALYZE). */
+  owner: DataSource;
+  /** Closes the DataSources and drops the database. */
   drop(): Promise<void>;
 }
 
@@ -39,21 +47,30 @@ export async function createTestDatabase(label = 'db', serverUrl?: string): Prom
     .toLowerCase();
   const name = `${runDatabasePrefix(runId())}_${cleanLabel}_${randomBytes(3).toString('hex')}`;
   const server = serverUrl ?? TEST_SERVER_URL;
+  const ownerUrl = withDatabase(server, name);
+  const url = testRuntimeUrl(ownerUrl);
   if (serverUrl) {
     await admin((c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`), server);
-    await migrate(withDatabase(server, name));
+    await migrate(ownerUrl, url);
   } else {
     await admin((c) => c.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(template)}`));
   }
-  const url = withDatabase(server, name);
   const dataSource = createDataSource({ url, poolSize: 5, applicationName: 'reopen-test', logQueryErrors: false });
-  await dataSource.initialize();
+  const owner = createDataSource({
+    url: ownerUrl,
+    poolSize: 2,
+    applicationName: 'reopen-test-owner',
+    logQueryErrors: false,
+  });
+  await Promise.all([dataSource.initialize(), owner.initialize()]);
   return {
     url,
+    ownerUrl,
     name,
     dataSource,
+    owner,
     drop: async () => {
-      if (dataSource.isInitialized) await dataSource.destroy();
+      for (const ds of [dataSource, owner]) if (ds.isInitialized) await ds.destroy();
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`), server);
     },
   };

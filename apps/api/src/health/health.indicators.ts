@@ -4,7 +4,9 @@ import { DataSource } from 'typeorm';
 import Redis from 'ioredis';
 import { request } from 'undici';
 import { EnvironmentDto } from '@app/config';
-import { REDIS_CLIENT } from '../infra.tokens';
+import type { Logger } from 'pino';
+import { assertRuntimeRole, DatabaseRoleError } from '@app/db';
+import { API_LOGGER, REDIS_CLIENT } from '../infra.tokens';
 
 const TIMEOUT_MS = 2000;
 
@@ -16,13 +18,25 @@ export class HealthIndicators {
     private readonly dataSource: DataSource,
     @Inject(REDIS_CLIENT) private readonly redisClient: Redis,
     private readonly config: EnvironmentDto,
+    @Inject(API_LOGGER) private readonly logger: Logger,
   ) {}
 
+  /**
+   * PostgreSQL answers, and the API's role still cannot alter or bypass the audit log (it was checked at boot; a role
+   * made superuser or granted a privilege since takes the instance out of rotation). The route is public: the answer
+   * only says the role is unfit, the log says how.
+   */
   database() {
     return this.indicator
       .check('database')
       .attempt(async () => {
-        await this.dataSource.query('SELECT 1');
+        try {
+          await assertRuntimeRole((text, params) => this.dataSource.query(text, params));
+        } catch (err) {
+          if (!(err instanceof DatabaseRoleError)) throw err;
+          this.logger.error(err.message);
+          throw new Error('the database role can alter or bypass the audit log (see the API log)', { cause: err });
+        }
       })
       .withTimeout(TIMEOUT_MS);
   }

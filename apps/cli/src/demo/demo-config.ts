@@ -7,7 +7,8 @@ export interface DemoConfig {
   apiOrigin: string;
   /** The simulator's own admin surface (/_sim), to check it knows the population. */
   simAdminUrl: string;
-  databaseUrl: string;
+  /** The owner's URL (OWNER_DATABASE_URL): the API keys are made as `create-api-key` makes them, as the owner. */
+  ownerDatabaseUrl: string;
   incidentAt: Date;
   /** Give up (exit 1) when the waves are not done after this long (DEMO_TIMEOUT_S, default 240). */
   timeoutMs: number;
@@ -35,7 +36,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     accounts: positiveInt(env, 'DEMO_ACCOUNTS', DEFAULT_DEMO_ACCOUNTS, 1000, 2_000_000),
     apiOrigin: `http://127.0.0.1:${config.PORT}`,
     simAdminUrl: `http://127.0.0.1:${config.SIM_PORT}/_sim`,
-    databaseUrl: config.DATABASE_URL,
+    ownerDatabaseUrl: config.OWNER_DATABASE_URL,
     incidentAt: new Date(config.INCIDENT_AT),
     timeoutMs: positiveInt(env, 'DEMO_TIMEOUT_S', 240, 10, 3600) * 1000,
     summaryFile: env.DEMO_SUMMARY_FILE || null,

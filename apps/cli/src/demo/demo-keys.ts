@@ -7,11 +7,12 @@ const ROLES: readonly ApiRole[] = ['ops', 'support', 'viewer', 'signals'];
 
 /**
  * One key per role, as `npm run cli -- create-api-key` makes them (same service, on the demo database): the only
- * step that does not go through the HTTP API, since a key is what the API asks for. Names carry a run stamp so a
+ * step that does not go through the HTTP API, since a key is what the API asks for (and the owner's to make: the
+ * API's own role may not insert keys). Names carry a run stamp so a
  * demo database that was not reset still takes them.
  */
-export async function createDemoKeys(databaseUrl: string): Promise<DemoKeys> {
-  const ds = createDataSource({ url: databaseUrl, poolSize: 1, applicationName: 'reopen-demo' });
+export async function createDemoKeys(ownerDatabaseUrl: string): Promise<DemoKeys> {
+  const ds = createDataSource({ url: ownerDatabaseUrl, poolSize: 1, applicationName: 'reopen-demo' });
   await ds.initialize();
   try {
     const service = new ApiKeyService(ds);

@@ -79,7 +79,7 @@ async function run(): Promise<number> {
   const term = new Terminal(process.stdout);
   let feed: SecurityFeed | null = null;
   try {
-    const keys = await createDemoKeys(config.databaseUrl);
+    const keys = await createDemoKeys(config.ownerDatabaseUrl);
     const api = (key: string) => new ApiClient(config.apiOrigin, key);
     feed = new SecurityFeed(api(keys.signals.secret), ['health', 'general']);
     const story: Story = {
@@ -109,7 +109,7 @@ async function run(): Promise<number> {
     } else {
       term.say(term.paint.red(`demo: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
     }
-    term.say(`demo: ${int(config.accounts)} accounts; database ${new URL(config.databaseUrl).pathname.slice(1)}`);
+    term.say(`demo: ${int(config.accounts)} accounts; database ${new URL(config.ownerDatabaseUrl).pathname.slice(1)}`);
     return 1;
   } finally {
     feed?.stop();

@@ -26,7 +26,7 @@ describe('AccountImportService (real PostgreSQL)', () => {
     await db.drop();
   });
   beforeEach(async () => {
-    await db.dataSource.query('TRUNCATE accounts CASCADE');
+    await db.owner.query('TRUNCATE accounts CASCADE'); // the owner's: the service's role may not TRUNCATE
   });
 
   type AccountRow = {

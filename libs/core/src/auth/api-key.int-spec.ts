@@ -6,7 +6,8 @@ describe('ApiKeyService (real PostgreSQL)', () => {
   let keys: ApiKeyService;
   beforeAll(async () => {
     db = await createTestDatabase('apikeys');
-    keys = new ApiKeyService(db.dataSource);
+    // Created, listed and revoked by the owner, as the CLI does (the service's role may not insert or revoke keys).
+    keys = new ApiKeyService(db.owner);
   });
   afterAll(async () => {
     await db.drop();

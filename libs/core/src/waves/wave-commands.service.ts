@@ -326,9 +326,10 @@ export class WaveCommandsService {
       if (t.effects.includes('freeze_membership')) {
         // A bulk write just changed the member states: without fresh statistics the planner expects a few
         // pending rows and sorts all of them on every claim (bench:rollback: 7.2 s instead of 0.12 s per claim).
-        // A rollback writes no member any more: its claims walk a partial index already in seq order.
+        // A rollback writes no member any more: its claims walk a partial index already in seq order. Only the owner
+        // may ANALYZE: the service's role calls the owner's one-statement function (migration 1764387000000).
         after.push(async () => {
-          await this.dataSource.query('ANALYZE wave_members');
+          await this.dataSource.query('SELECT analyze_wave_members()');
         });
       }
       if (resumesDispatch) {
