@@ -180,6 +180,7 @@ describe('AccountImportService (real PostgreSQL)', () => {
     ['a NUL byte', 'al\u0000ice@example.test,health,false,', 'login', /NUL/],
     ['a lone surrogate', 'alice@example.test,health\ud800,false,', 'cohorts', /lone surrogate/],
     ['year 0050', 'alice@example.test,health,true,0050-05-03T10:00:00Z', 'password_changed_at', /year 0050/],
+    ['a change in 2062', 'alice@example.test,health,true,2062-05-03T10:00:00Z', 'password_changed_at', /future/],
   ])('refuses %s naming the line and field, and stores nothing', async (_what, line, field, reason) => {
     // Strings straight to the service (as a caller with text would send them): no decoder in between.
     const report = await service.importCsv(Readable.from([`${HEADER}\n${line}\n`]));

@@ -145,6 +145,8 @@ export class AccountImportService {
     reject: (error: RowError) => void,
     { maxLines, maxLineChars = MAX_ACCOUNT_LINE_CHARS }: ImportOptions,
   ): Promise<{ lines: number; valid: number }> {
+    // The import's own clock: a password change dated well after it is a typo (parseAccountLine).
+    const importedAt = new Date();
     const copy: Writable = client.query(
       copyFrom('COPY import_staging (line, login, cohorts, leaked, password_changed_at) FROM STDIN'),
     );
@@ -176,7 +178,7 @@ export class AccountImportService {
           if (maxLines !== undefined && lines > maxLines) {
             throw new ImportFileError(`the file has more than ${maxLines} data lines`, 'too_many_lines');
           }
-          const result = parseAccountLine(line, lineNo);
+          const result = parseAccountLine(line, lineNo, importedAt);
           if (!result.ok) {
             reject(result.error);
             continue;

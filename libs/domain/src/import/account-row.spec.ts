@@ -252,6 +252,22 @@ describe('parseAccountLine', () => {
     });
   });
 
+  it('refuses a password change dated after the import (beyond an hour of clock skew), naming the field', () => {
+    const importedAt = new Date('2026-05-10T08:00:00Z');
+    expect(parseAccountLine('a@example.test,health,true,2062-05-03T10:00:00Z', 7, importedAt)).toEqual({
+      ok: false,
+      error: {
+        line: 7,
+        field: 'password_changed_at',
+        reason: 'bad timestamp "2062-05-03T10:00:00Z": in the future (a typo would make a leaked account look reset)',
+      },
+    });
+    expect(parseAccountLine('a@example.test,health,true,2026-05-10T09:00:01Z', 7, importedAt).ok).toBe(false);
+    expect(parseAccountLine('a@example.test,health,true,2026-05-10T09:00:00Z', 7, importedAt).ok).toBe(true);
+    expect(parseAccountLine('a@example.test,health,true,2026-05-10T10:00:00+02:00', 7, importedAt).ok).toBe(true);
+    expect(parseAccountLine('a@example.test,health,true,', 7, importedAt).ok).toBe(true);
+  });
+
   it('truncates long bad values in messages', () => {
     const result = parseAccountLine(`${'x'.repeat(500)},,false,`, 2);
     expect(result.ok).toBe(false);

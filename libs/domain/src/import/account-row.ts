@@ -31,6 +31,11 @@ export type RowResult = { ok: true; row: AccountRow } | { ok: false; error: RowE
 export const MAX_ACCOUNT_LINE_CHARS = 4096;
 /** Passwords were not changed before computers kept time: an earlier year is a typo or a corrupt export. */
 export const MIN_PASSWORD_CHANGE_YEAR = 1970;
+/**
+ * How far past the import's own clock a password change may be dated (clock skew between the export and us). A
+ * later one is a typo (2062 for 2026) that would make a leaked account look reset: refused.
+ */
+export const MAX_PASSWORD_CHANGE_SKEW_MS = 60 * 60 * 1000;
 /** Bad values are quoted in messages up to this many characters (escaped: no control character reaches a log). */
 const QUOTED_CHARS = 60;
 
@@ -142,8 +147,11 @@ function utcMillis(year: number, monthIndex: number, day: number, h = 0, mi = 0,
   return date.getTime();
 }
 
-/** Validates one data line (1-based line number as in the file, header = line 1). */
-export function parseAccountLine(line: string, lineNo: number): RowResult {
+/**
+ * Validates one data line (1-based line number as in the file, header = line 1). `importedAt`: when the import
+ * runs; a password change dated more than MAX_PASSWORD_CHANGE_SKEW_MS after it is refused.
+ */
+export function parseAccountLine(line: string, lineNo: number, importedAt?: Date): RowResult {
   const fields = splitCsvLine(line);
   const fail = (reason: string, field?: AccountCsvField): RowResult => ({
     ok: false,
@@ -177,6 +185,16 @@ export function parseAccountLine(line: string, lineNo: number): RowResult {
     }
     return fail(
       `bad timestamp ${quote(rawChanged)}: use ISO 8601 with an offset, e.g. 2026-05-02T10:00:00Z, or leave empty`,
+      'password_changed_at',
+    );
+  }
+  if (
+    passwordChangedAt !== null &&
+    importedAt !== undefined &&
+    Date.parse(passwordChangedAt) > importedAt.getTime() + MAX_PASSWORD_CHANGE_SKEW_MS
+  ) {
+    return fail(
+      `bad timestamp ${quote(rawChanged)}: in the future (a typo would make a leaked account look reset)`,
       'password_changed_at',
     );
   }
