@@ -6,6 +6,7 @@ import { startSimulator } from '@app/mailstore-sim';
 import type { RunningSimulator, SimulatorOptions } from '@app/mailstore-sim';
 import { startWorker, WorkerRuntime } from '../../../apps/worker/src/worker-runtime';
 import { populationCsv, PopulationOptions } from '@app/domain';
+import { pollUntil } from './poll-until';
 import { createTestDatabase, TestDatabase } from './test-database';
 import { createTestRedis, TestRedis } from './test-redis';
 
@@ -25,6 +26,8 @@ export interface EngineHarness {
   startWorker(): Promise<WorkerRuntime>;
   importPopulation(options: PopulationOptions): Promise<void>;
   counters(waveId: string): Promise<Record<string, number>>;
+  /** Polls the wave's state in PostgreSQL until it is `wanted` (throws after timeoutMs, default 30 s). */
+  untilWaveState(waveId: string, wanted: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -85,6 +88,11 @@ export async function createEngineHarness(
       );
       // Zero counters are rows that moved and came back; the truth query has no zero rows.
       return Object.fromEntries(rows.filter((r) => Number(r.value) !== 0).map((r) => [r.name, Number(r.value)]));
+    },
+    untilWaveState: async (waveId, wanted, timeoutMs = 30_000) => {
+      const state = async () =>
+        (await db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [waveId]))[0]?.state;
+      await pollUntil(async () => (await state()) === wanted, { timeoutMs, description: `wave ${wanted}` });
     },
     close: async () => {
       for (const w of workers) await w.stop(10000);

@@ -30,12 +30,7 @@ describe('eligibility on a retried forward batch (real services)', () => {
     const support = new OperationService(h.db.dataSource, h.producer, new Date(h.config.INCIDENT_AT));
     await support.setHold(members[1], true, { reason: 'fraud check', ticket: 'SEC-1' }, 'support:test');
     const heldAt = performance.timeOrigin + performance.now();
-    await pollUntil(
-      async () =>
-        (await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [wave.id]))[0]
-          .state === 'completed',
-      { timeoutMs: 20_000, description: 'wave completed' },
-    );
+    await h.untilWaveState(wave.id, 'completed', 20_000);
     const opened = h.sim
       .calls()
       .filter((c) => c.endpoint === 'batch' && c.startedAt > heldAt && c.applied.includes(members[1]));
@@ -67,12 +62,7 @@ describe('eligibility on a retried forward batch (real services)', () => {
       'ops:test',
     );
     await h.commands.start(wave.id, 'ops:test');
-    await pollUntil(
-      async () =>
-        (await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [wave.id]))[0]
-          .state === 'completed',
-      { timeoutMs: 20_000, description: 'wave completed' },
-    );
+    await h.untilWaveState(wave.id, 'completed', 20_000);
     const calls = h.sim.calls().filter((c) => c.endpoint === 'batch' && c.idempotencyKey?.includes(wave.id));
     expect(calls.length).toBeGreaterThanOrEqual(2);
     expect(new Set(calls.map((c) => c.idempotencyKey)).size).toBe(1);

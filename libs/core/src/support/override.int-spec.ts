@@ -60,12 +60,7 @@ describe('support overrides of password_reset_required (real services)', () => {
       'ops:test',
     );
     await h.commands.start(wave.id, 'ops:test');
-    await pollUntil(
-      async () =>
-        (await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [wave.id]))[0]
-          .state === 'completed',
-      { timeoutMs: 20_000, description: 'wave completed' },
-    );
+    await h.untilWaveState(wave.id, 'completed', 20_000);
     const rows = await h.db.dataSource.query<{ login: string; state: string; reason: string | null }[]>(
       `SELECT a.login, m.state, m.reason FROM wave_members m JOIN accounts a ON a.id = m.account_id
         WHERE m.wave_id = $1`,
