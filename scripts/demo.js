@@ -2,7 +2,7 @@
 // `npm run demo`, the README's first command. Installs what is missing, builds, resets and migrates a dedicated
 // demo database, starts the mailstore simulator, a worker and the API, then plays the reopening story
 // (dist/apps/cli/src/demo/main.js). `--no-keep` exits after the story; otherwise everything stays up until Ctrl-C.
-// `--no-build` and `--no-install` skip those steps (CI, which has just built).
+// `--no-build` and `--no-install` skip those steps (CI, which has just built); `--help` says it all.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const { existsSync, statSync } = require('node:fs');
@@ -10,19 +10,29 @@ const net = require('node:net');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
-const args = process.argv.slice(2);
-const keep = !args.includes('--no-keep');
-const build = !args.includes('--no-build');
-const install = !args.includes('--no-install');
+const { USAGE, parseDemoArgs, demoDatabaseUrls } = require('./demo-args');
+let flags;
+try {
+  flags = parseDemoArgs(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`demo: ${err.message}\n`);
+  process.exit(2);
+}
+if (flags.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const { keep, build, install } = flags;
 const startedAt = Date.now();
 
 const accounts = process.env.DEMO_ACCOUNTS ?? '200000';
-// Two roles, as deployed (docs/security.md, "Database roles"): the owner (DEMO_DATABASE_URL) resets and migrates the
-// demo database and makes the API keys; the simulator, the worker and the API never see its URL. They connect as the
-// runtime role (DEMO_APP_DATABASE_URL, by default `reopen_app` without a password: trust on 127.0.0.1), which
-// migrate creates and grants exactly what the service needs.
-const ownerUrl = process.env.DEMO_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/reopen_demo';
-const appUrl = process.env.DEMO_APP_DATABASE_URL ?? asRole(ownerUrl, 'reopen_app');
+// Two roles, as deployed (docs/security.md, "Database roles"): the owner resets and migrates the demo database and
+// makes the API keys; the simulator, the worker and the API never see its URL. They connect as the runtime role
+// (DEMO_APP_DATABASE_URL, by default `reopen_app` without a password: trust on 127.0.0.1), which migrate creates
+// and grants exactly what the service needs.
+const database = demoDatabaseUrls(process.env);
+const ownerUrl = database.owner;
+const appUrl = database.app;
 const env = {
   ...process.env,
   DATABASE_URL: appUrl,
@@ -51,13 +61,6 @@ delete env.OWNER_DATABASE_URL;
 /** For the two steps that act as the owner: migrate, and the story (its API keys). */
 const ownerEnv = { ...env, OWNER_DATABASE_URL: ownerUrl };
 const databaseName = decodeURIComponent(new URL(ownerUrl).pathname.slice(1));
-
-function asRole(url, role) {
-  const u = new URL(url);
-  u.username = role;
-  u.password = '';
-  return u.toString();
-}
 
 function say(line) {
   process.stdout.write(`${line}\n`);
@@ -98,7 +101,7 @@ function needsInstall() {
 /** A fresh world on every run: the demo database is dropped (migrate re-creates it) and its Redis keys deleted. */
 async function resetState() {
   if (['postgres', 'template0', 'template1'].includes(databaseName)) {
-    throw new Error(`DEMO_DATABASE_URL names "${databaseName}": the demo drops its database, give it its own`);
+    throw new Error(`${database.source} names "${databaseName}": the demo drops its database, give it its own`);
   }
   const { Client } = require('pg');
   const admin = new URL(ownerUrl);
@@ -184,12 +187,13 @@ async function waitForHttp(url, what, timeoutMs = 30_000) {
 }
 
 async function main() {
-  if (install && needsInstall()) {
-    say('demo: installing dependencies (npm ci)…');
-    run('npm', ['ci', '--no-audit', '--no-fund'], 'npm ci');
-  }
+  // The services first: before a long install, say what is missing.
+  const where = database.source === 'default' ? 'the default address' : `from ${database.source}`;
+  say(
+    `demo: PostgreSQL at ${new URL(ownerUrl).host} (${where}), database ${databaseName}; Redis at ${new URL(env.REDIS_URL).host}`,
+  );
   if (!(await reachable(ownerUrl, 5432))) {
-    say(`demo: cannot reach PostgreSQL at ${new URL(ownerUrl).host} (DEMO_DATABASE_URL).`);
+    say(`demo: cannot reach PostgreSQL at ${new URL(ownerUrl).host} (${where}).`);
     say('      Start it: "docker compose up -d postgres redis", or "pg_ctlcluster 15 main start".');
     process.exit(1);
   }
@@ -206,6 +210,10 @@ async function main() {
       say(`demo: port ${port} is in use (is another demo still running?). Stop it, or choose another ${name}=….`);
       process.exit(1);
     }
+  }
+  if (install && needsInstall()) {
+    say('demo: installing dependencies (npm ci)…');
+    run('npm', ['ci', '--no-audit', '--no-fund'], 'npm ci');
   }
   if (build) {
     say('demo: building…');
