@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiKeyService } from '@app/core';
 import { createTestDatabase, TEST_RUNTIME_ROLE, TestDatabase } from '@app/testing';
-import { parseArgs } from './args';
 import { runCommand } from './commands';
 
 describe('CLI commands (real PostgreSQL)', () => {
@@ -18,7 +17,7 @@ describe('CLI commands (real PostgreSQL)', () => {
   async function cli(...argv: string[]) {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runCommand(parseArgs(argv), {
+    const code = await runCommand(argv, {
       databaseUrl: db.url,
       ownerDatabaseUrl: db.ownerUrl,
       out: (line) => out.push(line),
@@ -69,8 +68,11 @@ describe('CLI commands (real PostgreSQL)', () => {
       code: 2,
       err: expect.stringContaining('--role (ops, support, viewer, signals)'),
     });
-    expect(await cli('revoke-api-key')).toMatchObject({ code: 2, err: 'revoke-api-key needs the key id' });
-    expect(await cli('import-accounts')).toMatchObject({ code: 2, err: expect.stringContaining('needs a CSV file') });
+    expect(await cli('revoke-api-key')).toMatchObject({
+      code: 2,
+      err: 'revoke-api-key takes 1 argument, got 0: npm run cli -- revoke-api-key ID',
+    });
+    expect(await cli('import-accounts')).toMatchObject({ code: 2, err: expect.stringContaining('takes 1 argument') });
     expect(await cli('import-accounts', '/nonexistent.csv')).toMatchObject({
       code: 2,
       err: 'cannot read /nonexistent.csv',
@@ -79,7 +81,22 @@ describe('CLI commands (real PostgreSQL)', () => {
       code: 2,
       err: expect.stringContaining('unknown command "frobnicate"'),
     });
-    expect(await cli()).toMatchObject({ code: 2, out: expect.stringContaining('list-api-keys') });
+    expect(await cli()).toMatchObject({ code: 2, err: expect.stringContaining('list-api-keys') });
+    expect(await cli('import-accounts', '--help')).toMatchObject({
+      code: 0,
+      out: expect.stringContaining('--partial'),
+    });
+  });
+
+  it('refuses a mistyped option instead of ignoring it: --partal imports nothing', async () => {
+    const file = join(tmpdir(), `cli-typo-${process.pid}.csv`);
+    await writeFile(file, 'login,cohorts,leaked,password_changed_at\ntypo@example.org,health,false,\n');
+    expect(await cli('import-accounts', file, '--partal')).toEqual({
+      code: 2,
+      out: '',
+      err: "import-accounts: Unknown option '--partal' (see npm run cli -- import-accounts --help)",
+    });
+    expect(await db.dataSource.query(`SELECT login FROM accounts WHERE login = 'typo@example.org'`)).toEqual([]);
   });
 
   it('imports a CSV all-or-nothing, and the good lines with --partial', async () => {

@@ -13,7 +13,7 @@ import {
 } from '@app/core';
 import { createDataSource, migrate } from '@app/db';
 import { ApiRole } from '@app/db';
-import { ParsedArgs } from './args';
+import { parseCommandLine } from './args';
 
 export interface CliContext {
   /** The runtime role's URL (DATABASE_URL): imports run as the API runs them. */
@@ -23,18 +23,6 @@ export interface CliContext {
   out: (line: string) => void;
   err: (line: string) => void;
 }
-
-export const USAGE = `Usage: npm run cli -- <command> [options]
-
-Commands:
-  migrate                                   apply pending database migrations as the owner (creates the database
-                                            if missing), then create or update the runtime role and its grants
-  import-accounts FILE.csv [--partial] [--json]
-                                            import accounts (header: login,cohorts,leaked,password_changed_at);
-                                            all-or-nothing unless --partial
-  create-api-key --role ROLE --name NAME    create an API key (roles: ${API_ROLES.join(', ')}); prints the secret once
-  list-api-keys [--json]                    list API keys: id, role, name, prefix, created, last used, revoked
-  revoke-api-key ID                         revoke an API key`;
 
 async function withDataSource<T>(url: string, fn: (ds: DataSource) => Promise<T>): Promise<T> {
   const ds = createDataSource({ url, poolSize: 2, applicationName: 'reopen-cli' });
@@ -46,9 +34,19 @@ async function withDataSource<T>(url: string, fn: (ds: DataSource) => Promise<T>
   }
 }
 
-/** Runs one command; returns the process exit code (0 ok, 1 failure, 2 bad usage or rejected input). */
-export async function runCommand(args: ParsedArgs, ctx: CliContext): Promise<number> {
-  const [command, ...rest] = args.positionals;
+/** Runs one command line; returns the process exit code (0 ok, 1 failure, 2 bad usage or rejected input). */
+export async function runCommand(argv: string[], ctx: CliContext): Promise<number> {
+  const line = parseCommandLine(argv);
+  if (line.kind === 'help') {
+    ctx.out(line.text);
+    return 0;
+  }
+  if (line.kind === 'usage_error') {
+    ctx.err(line.message);
+    return 2;
+  }
+  const { command, positionals: rest } = line;
+  const args = { options: line.options };
   switch (command) {
     case 'migrate': {
       const report = await migrate(ctx.ownerDatabaseUrl, ctx.databaseUrl);
@@ -82,21 +80,10 @@ export async function runCommand(args: ParsedArgs, ctx: CliContext): Promise<num
       return 0;
     }
     case 'revoke-api-key': {
-      if (!rest[0]) {
-        ctx.err('revoke-api-key needs the key id');
-        return 2;
-      }
       const revoked = await withDataSource(ctx.ownerDatabaseUrl, (ds) => new ApiKeyService(ds).revoke(rest[0], 'cli'));
       ctx.out(revoked ? `revoked ${rest[0]}` : `no active key ${rest[0]}`);
       return revoked ? 0 : 1;
     }
-    case undefined:
-    case 'help':
-      ctx.out(USAGE);
-      return command ? 0 : 2;
-    default:
-      ctx.err(`unknown command "${command}"\n\n${USAGE}`);
-      return 2;
   }
 }
 
@@ -128,11 +115,11 @@ function printKeys(keys: ListedApiKey[], ctx: CliContext): void {
     );
 }
 
-async function importAccounts(file: string | undefined, args: ParsedArgs, ctx: CliContext): Promise<number> {
-  if (!file) {
-    ctx.err('import-accounts needs a CSV file: npm run cli -- import-accounts FILE.csv [--partial]');
-    return 2;
-  }
+async function importAccounts(
+  file: string,
+  args: { options: Record<string, string | boolean> },
+  ctx: CliContext,
+): Promise<number> {
   try {
     await access(file);
   } catch {

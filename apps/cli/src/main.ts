@@ -1,12 +1,11 @@
 import 'reflect-metadata';
 import { loadConfigOrExit } from '@app/config';
 import { DatabaseRoleError } from '@app/db';
-import { parseArgs } from './args';
 import { runCommand } from './commands';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const code = await runCommand(parseArgs(process.argv.slice(2)), {
+  const code = await runCommand(process.argv.slice(2), {
     databaseUrl: config.DATABASE_URL,
     ownerDatabaseUrl: config.OWNER_DATABASE_URL,
     out: (line) => process.stdout.write(`${line}\n`),
