@@ -7,7 +7,16 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { quoteIdent, withDatabase } from '@app/db';
-import { createTestRedis, runDatabasePrefix, runId, TEST_REDIS_URL, TEST_SERVER_URL, TestRedis } from '@app/testing';
+import {
+  createTestRedis,
+  POSTGRES_MISSING_VAR,
+  requirePostgres,
+  runDatabasePrefix,
+  runId,
+  TEST_REDIS_URL,
+  TEST_SERVER_URL,
+  TestRedis,
+} from '@app/testing';
 import { ensureFreshBuild } from './api-process';
 
 const ROOT = join(__dirname, '..', '..');
@@ -54,13 +63,17 @@ describe('the demo (scripts/demo.js)', () => {
   let redis: TestRedis;
 
   beforeAll(async () => {
+    requirePostgres(); // its own database on the test server: one line when there is none
     ensureFreshBuild();
     redis = await createTestRedis('demo');
   });
 
   afterAll(async () => {
     await redis?.cleanup();
-    await pg(TEST_SERVER_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(dbName)} WITH (FORCE)`));
+    // Without PostgreSQL nothing was created, and the global setup has said why.
+    if (!process.env[POSTGRES_MISSING_VAR]) {
+      await pg(TEST_SERVER_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(dbName)} WITH (FORCE)`));
+    }
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,4 +1,5 @@
 import { Browser, chromium } from 'playwright-core';
+import { requireChromium } from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
 
 /** A CSP header as directive → sources. */
@@ -115,7 +116,7 @@ describe('response headers: nosniff everywhere, no-store on the API, CSP and no 
     let browser: Browser | undefined;
     beforeAll(async () => {
       browser = await chromium.launch({
-        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+        executablePath: requireChromium(),
         headless: true,
         args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
       });

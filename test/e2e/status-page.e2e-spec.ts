@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Browser, chromium, Locator, Page } from 'playwright-core';
 import type { WaveProgress } from '@app/core';
-import { pollUntil } from '@app/testing';
+import { pollUntil, requireChromium } from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
 
 /** Slow enough to watch: about 30 s of sending at 100 accounts per second. */
@@ -17,10 +17,11 @@ describe('the status page at / in a real browser (Chromium, the built API, worke
   const problems: string[] = [];
 
   beforeAll(async () => {
+    const executablePath = requireChromium(); // before the minute of setup it would waste
     api = await startApiHarness('page', { accounts: ACCOUNTS, worker: true });
     await api.h.importPopulation({ count: ACCOUNTS, seed: 11 });
     browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      executablePath,
       headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
     });

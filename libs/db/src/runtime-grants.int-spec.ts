@@ -28,7 +28,7 @@ describe('runtime role grants (real PostgreSQL)', () => {
       await db.owner.query(`DROP OWNED BY ${role}`).catch(() => undefined);
       await db.owner.query(`DROP ROLE IF EXISTS ${role}`);
     }
-    await db.drop();
+    await db?.drop();
   });
 
   it('gives the runtime role exactly the declared privileges on every table, sequence and function', async () => {

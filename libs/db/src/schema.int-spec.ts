@@ -11,7 +11,7 @@ describe('schema and migrations (real PostgreSQL)', () => {
     db = await createTestDatabase('schema');
   });
   afterAll(async () => {
-    await db.drop();
+    await db?.drop();
   });
 
   it('creates an empty database, migrates it, and a second run applies nothing', async () => {

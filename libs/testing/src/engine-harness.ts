@@ -39,7 +39,11 @@ export async function createEngineHarness(
   serverUrl?: string,
 ): Promise<EngineHarness> {
   const db = await createTestDatabase(label, serverUrl);
-  const redis = await createTestRedis(label);
+  // Without Redis the database's pools would keep Jest from exiting: drop it, then fail with Redis's line.
+  const redis = await createTestRedis(label).catch(async (err: unknown) => {
+    await db.drop();
+    throw err;
+  });
   const sim = await startSimulator({ port: 0, rateLimits: 'none', ...simOptions });
   const env = {
     DATABASE_URL: db.url,

@@ -1,16 +1,42 @@
 import { Client } from 'pg';
 import { migrate } from '../../db/src/migrate';
 import { quoteIdent, withDatabase } from '../../db/src/database-url';
-import { newRunId, RUN_ID_VAR, runDatabasePrefix, TEMPLATE_DB_VAR, testRuntimeUrl, TEST_SERVER_URL } from './test-env';
+import { POSTGRES_MISSING_VAR, probePostgres, probeRedis, REDIS_MISSING_VAR } from './prerequisites';
+import {
+  newRunId,
+  RUN_ID_VAR,
+  runDatabasePrefix,
+  TEMPLATE_DB_VAR,
+  testRuntimeUrl,
+  TEST_REDIS_URL,
+  TEST_SERVER_URL,
+} from './test-env';
 
 /**
- * Once per Jest run: a migrated template database that each test file clones (CREATE DATABASE … TEMPLATE
- * is a file copy, ~100 ms, grants included), so files never share state. Leftovers of crashed runs older than an hour are dropped.
+ * Once per Jest run that selects a project needing services (jest.config.js; the unit project has none): a migrated
+ * template database that each test file clones (CREATE DATABASE … TEMPLATE is a file copy, ~100 ms, grants
+ * included), so files never share state. Leftovers of crashed runs older than an hour are dropped.
+ *
+ * PostgreSQL and Redis are probed first. A missing one does not abort the run: the setup prints one line, and each
+ * test file that needs it fails with that line (prerequisites.ts), while the files that do not need it still run.
  */
 export default async function globalSetup(): Promise<void> {
   const id = newRunId();
-  const template = `${runDatabasePrefix(id)}_template`;
   process.env[RUN_ID_VAR] = id;
+  const [pgMissing, redisMissing] = await Promise.all([probePostgres(TEST_SERVER_URL), probeRedis(TEST_REDIS_URL)]);
+  for (const [variable, missing] of [
+    [POSTGRES_MISSING_VAR, pgMissing],
+    [REDIS_MISSING_VAR, redisMissing],
+  ] as const) {
+    if (missing) {
+      process.env[variable] = missing;
+      process.stderr.write(`\n${missing}\n`);
+    } else {
+      delete process.env[variable]; // never inherit an outer run's verdict (a test that spawns Jest)
+    }
+  }
+  if (pgMissing) return;
+  const template = `${runDatabasePrefix(id)}_template`;
   process.env[TEMPLATE_DB_VAR] = template;
 
   const admin = new Client({ connectionString: TEST_SERVER_URL });

@@ -14,6 +14,7 @@ export * from './test-env';
 export * from './test-redis';
 export * from './engine-harness';
 export * from './private-postgres';
+export * from './prerequisites';
 export * from './worker-process';
 export * from './wave-record';
 export * from './wave-model-oracle';

@@ -2,7 +2,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { findOnPath, MissingPrerequisite } from './prerequisites';
 
 /**
  * A PostgreSQL cluster of the test's own (initdb in a temp folder, its own port), so a test can restart it with
@@ -15,11 +16,22 @@ export interface PrivatePostgres {
   stop(): void;
 }
 
-function binDir(): string {
-  const root = '/usr/lib/postgresql';
-  const version = readdirSync(root).sort((a, b) => Number(b) - Number(a))[0];
-  if (!version) throw new Error('no PostgreSQL binaries under /usr/lib/postgresql');
-  return join(root, version, 'bin');
+/**
+ * initdb and pg_ctl: Debian keeps them off PATH under /usr/lib/postgresql/<version>/bin (newest wins), other
+ * systems put them on PATH.
+ */
+export function postgresBinDir(root = '/usr/lib/postgresql', path = process.env.PATH ?? ''): string {
+  const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const version of versions) {
+    const dir = join(root, version, 'bin');
+    if (existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) return dir;
+  }
+  const initdb = findOnPath('initdb', path);
+  if (initdb && findOnPath('pg_ctl', path)) return dirname(initdb);
+  throw new MissingPrerequisite(
+    `PostgreSQL server binaries (initdb, pg_ctl) are needed (this test runs a cluster of its own) and were found ` +
+      `neither under ${root}/<version>/bin nor on PATH: install them (Debian: apt-get install postgresql).`,
+  );
 }
 
 async function freePort(): Promise<number> {
@@ -34,7 +46,12 @@ async function freePort(): Promise<number> {
 }
 
 export function privatePostgresAvailable(): boolean {
-  return existsSync('/usr/lib/postgresql');
+  try {
+    postgresBinDir();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface PrivatePostgresOptions {
@@ -46,7 +63,7 @@ export interface PrivatePostgresOptions {
 }
 
 export async function startPrivatePostgres(options: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
-  const bin = binDir();
+  const bin = postgresBinDir();
   const dir = mkdtempSync(join(tmpdir(), 'reopen-pg-'));
   chmodSync(dir, 0o777);
   const data = join(dir, 'data');

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { createDataSource } from '../../db/src/data-source';
 import { quoteIdent, withDatabase } from '../../db/src/database-url';
 import { migrate } from '../../db/src/migrate';
+import { requirePostgres } from './prerequisites';
 import { runDatabasePrefix, runId, TEMPLATE_DB_VAR, TEST_SERVER_URL, testRuntimeUrl } from './test-env';
 
 export interface TestDatabase {
@@ -39,8 +40,10 @@ async function admin<T>(fn: (c: Client) => Promise<T>, serverUrl = TEST_SERVER_U
  * teardown drops leftovers on the shared server anyway).
  */
 export async function createTestDatabase(label = 'db', serverUrl?: string): Promise<TestDatabase> {
+  // A private server (serverUrl) needs no template, so only the shared one's absence stops it.
+  if (!serverUrl) requirePostgres();
   const template = process.env[TEMPLATE_DB_VAR];
-  if (!template) throw new Error(`${TEMPLATE_DB_VAR} is not set: run tests through jest`);
+  if (!serverUrl && !template) throw new Error(`${TEMPLATE_DB_VAR} is not set: run tests through jest`);
   const cleanLabel = label
     .replace(/[^a-z0-9]/gi, '')
     .slice(0, 16)
@@ -53,7 +56,7 @@ export async function createTestDatabase(label = 'db', serverUrl?: string): Prom
     await admin((c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`), server);
     await migrate(ownerUrl, url);
   } else {
-    await admin((c) => c.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(template)}`));
+    await admin((c) => c.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(template!)}`));
   }
   const dataSource = createDataSource({ url, poolSize: 5, applicationName: 'reopen-test', logQueryErrors: false });
   const owner = createDataSource({

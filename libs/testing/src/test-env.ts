@@ -2,8 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { withUser } from '../../db/src/database-url';
 
 /**
- * Where tests find the real services. Override with TEST_DATABASE_URL (any database on the server:
- * tests only use it to reach the server) and TEST_REDIS_URL.
+ * Where tests find the real services, and every environment variable the tests read (README, "Tests"):
+ * - TEST_DATABASE_URL (default postgres://root@127.0.0.1:5432/postgres): any database on the PostgreSQL server the
+ *   integration, contract and e2e tests use; its role must be able to create databases and roles.
+ * - TEST_REDIS_URL (default redis://127.0.0.1:6379): the Redis they use, each file under its own key prefix.
+ * - CHROMIUM_PATH (default /usr/bin/chromium): the browser of the status-page and security-header e2e tests.
+ * - KEEP_TEST_DATABASES: when set, the global teardown leaves the run's databases for inspection.
+ * - MAILSTORE_URL, MAILSTORE_TOKEN, MAILSTORE_TEST_ACCOUNTS, MAILSTORE_READONLY_TOKEN: run the contract suite against
+ *   another implementation (test/contract/contract-target.ts).
+ * - WAVE_MODEL_LOG=1: the model-based wave test prints the command sequences it runs.
+ * - UPDATE_OPENAPI=1: the OpenAPI unit test rewrites the committed document instead of comparing with it.
+ * The unit project reads none of the service variables: it runs with no PostgreSQL and no Redis. PATH must hold
+ * redis-server for the Redis restart test, and PostgreSQL's initdb/pg_ctl (or Debian's /usr/lib/postgresql) for the
+ * tests that run a cluster of their own; a missing one fails that test with one line (see prerequisites.ts).
  */
 export const TEST_SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
+import { requireRedis } from './prerequisites';
 import { TEST_REDIS_URL } from './test-env';
 
 export interface TestRedis {
@@ -14,6 +15,7 @@ export interface TestRedis {
 }
 
 export async function createTestRedis(label = 'redis'): Promise<TestRedis> {
+  requireRedis();
   const prefix = `reopen-test-${label.replace(/[^a-z0-9]/gi, '')}-${randomBytes(4).toString('hex')}`;
   const client = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true });
   await client.connect();

@@ -9,7 +9,7 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     storage = new RedisThrottlerStorage(redis.client, redis.prefix);
   });
   afterAll(async () => {
-    await redis.cleanup();
+    await redis?.cleanup();
   });
 
   it('counts hits in a window and blocks past the limit for the block duration', async () => {

@@ -23,7 +23,7 @@ describe('AccountImportService (real PostgreSQL)', () => {
     service = new AccountImportService(db.dataSource);
   });
   afterAll(async () => {
-    await db.drop();
+    await db?.drop();
   });
   beforeEach(async () => {
     await db.owner.query('TRUNCATE accounts CASCADE'); // the owner's: the service's role may not TRUNCATE

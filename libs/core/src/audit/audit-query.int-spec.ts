@@ -29,7 +29,7 @@ describe('AuditQueryService (real PostgreSQL)', () => {
     }
   });
   afterAll(async () => {
-    await db.drop();
+    await db?.drop();
   });
 
   const index = (page: { items: { detail: unknown }[] }) => page.items.map((e) => (e.detail as { i: number }).i);

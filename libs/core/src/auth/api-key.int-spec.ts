@@ -10,7 +10,7 @@ describe('ApiKeyService (real PostgreSQL)', () => {
     keys = new ApiKeyService(db.owner);
   });
   afterAll(async () => {
-    await db.drop();
+    await db?.drop();
   });
 
   it('creates a key, stores only its hash, and verifies the secret', async () => {

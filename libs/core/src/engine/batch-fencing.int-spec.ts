@@ -42,7 +42,7 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
   });
   afterAll(async () => {
     await runner.release();
-    await h.close();
+    await h?.close();
   });
 
   /** A started wave (no worker: nothing runs unless the test does it) and its runtime fields. */

@@ -13,7 +13,7 @@ describe('Throttle (real Redis)', () => {
     redis = await createTestRedis('throttle');
   });
   afterAll(async () => {
-    await redis.cleanup();
+    await redis?.cleanup();
   });
 
   /** The slot's start on the local clock (Redis runs on this machine: the same clock). */

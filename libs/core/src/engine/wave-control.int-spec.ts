@@ -12,7 +12,7 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
     await h.startWorker();
   });
   afterAll(async () => {
-    await h.close();
+    await h?.close();
   });
 
   const state = async (id: string) =>

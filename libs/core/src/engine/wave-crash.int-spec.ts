@@ -40,7 +40,7 @@ describe('crash safety (worker processes, real services)', () => {
   });
   afterAll(async () => {
     for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
-    await h.close();
+    await h?.close();
   });
 
   it('loses nothing and changes no account twice through SIGKILLs and a Redis wipe', async () => {

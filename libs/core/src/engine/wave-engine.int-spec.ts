@@ -11,7 +11,7 @@ describe('wave engine (real PostgreSQL, Redis, simulator over HTTP)', () => {
     await h.startWorker();
   });
   afterAll(async () => {
-    await h.close();
+    await h?.close();
   });
 
   async function waveState(id: string): Promise<string> {

@@ -23,7 +23,7 @@ describe('mailstore faults (real PostgreSQL, Redis, simulator, worker)', () => {
   });
   afterAll(async () => {
     h.sim.setFaults({});
-    await h.close();
+    await h?.close();
   });
   afterEach(() => h.sim.setFaults({}));
 

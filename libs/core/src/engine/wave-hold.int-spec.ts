@@ -13,7 +13,7 @@ describe('support holds during a running wave (real services)', () => {
     await h.startWorker();
   });
   afterAll(async () => {
-    await h.close();
+    await h?.close();
   });
 
   it('never starts a call for an account after its hold returned', async () => {

@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import { countersFromTruth, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import { countersFromTruth, createEngineHarness, EngineHarness, pollUntil, requireRedisServer } from '@app/testing';
 
 const WORKER = join(__dirname, '../../../../dist/apps/worker/src/main.js');
 
@@ -27,9 +27,10 @@ describe('Redis restart and interrupted rollback (worker processes)', () => {
   let redis: ChildProcess | undefined;
   const children: ChildProcess[] = [];
 
+  let redisServer: string;
   const startRedis = async () => {
     redis = spawn(
-      'redis-server',
+      redisServer,
       ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
       {
         stdio: 'ignore',
@@ -55,6 +56,7 @@ describe('Redis restart and interrupted rollback (worker processes)', () => {
 
   beforeAll(async () => {
     if (!existsSync(WORKER)) throw new Error(`${WORKER} is missing: run npm run build first (npm test does)`);
+    redisServer = requireRedisServer();
     redisPort = await freePort();
     await startRedis();
     h = await createEngineHarness(
@@ -66,7 +68,7 @@ describe('Redis restart and interrupted rollback (worker processes)', () => {
   });
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-    await h.close();
+    await h?.close();
     redis?.kill('SIGKILL');
   });
 

@@ -126,7 +126,7 @@ describe('wave integrity when batches change hands (worker processes, real servi
     children = [];
   });
   afterAll(async () => {
-    await h.close();
+    await h?.close();
   });
 
   it('A slow wave loses accounts, with no fault', async () => {

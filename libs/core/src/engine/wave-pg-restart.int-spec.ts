@@ -30,8 +30,8 @@ describe('PostgreSQL restart mid-wave (private cluster, worker process)', () => 
   });
   afterAll(async () => {
     if (worker && worker.exitCode === null) worker.kill('SIGKILL');
-    await h.close();
-    pg.stop();
+    await h?.close();
+    pg?.stop();
   });
 
   it('finishes the wave after an immediate restart, nothing lost or applied twice', async () => {

@@ -19,7 +19,7 @@ describe('wave rollback counting (real PostgreSQL, Redis, simulator, worker)', (
   });
   afterEach(() => h.sim.setFaults({}));
   afterAll(async () => {
-    await h.close();
+    await h?.close();
   });
 
   const waveState = async (id: string) =>

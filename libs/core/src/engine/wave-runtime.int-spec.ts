@@ -47,7 +47,7 @@ describe('wave runtime behaviour (worker process, real services)', () => {
   });
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-    await h.close();
+    await h?.close();
   });
 
   it('applies a rate change while the wave runs within 2 s', async () => {

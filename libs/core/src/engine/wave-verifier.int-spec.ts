@@ -9,7 +9,7 @@ describe('verification on eventual propagation (real services)', () => {
     await h.startWorker();
   });
   afterAll(async () => {
-    await h.close();
+    await h?.close();
   });
 
   it('waits maxSeconds after the last batch, reads a sample back, then completes', async () => {

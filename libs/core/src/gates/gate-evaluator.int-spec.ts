@@ -12,7 +12,7 @@ describe('gates (real PostgreSQL, Redis, simulator, worker)', () => {
     await h.startWorker();
   });
   afterAll(async () => {
-    await h.close();
+    await h?.close();
   });
 
   const logins = (n: number) => Array.from({ length: n }, () => `user${next++}@example.test`);

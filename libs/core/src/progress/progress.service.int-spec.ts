@@ -11,7 +11,7 @@ describe('ProgressService (real PostgreSQL)', () => {
     service = new ProgressService(db.dataSource);
   });
   afterAll(async () => {
-    await db.drop();
+    await db?.drop();
   });
 
   async function wave(fields: Record<string, unknown>): Promise<string> {

@@ -13,7 +13,7 @@ describe('SignalService (real PostgreSQL)', () => {
     signals = new SignalService(db.dataSource);
   });
   afterAll(async () => {
-    await db.drop();
+    await db?.drop();
   });
 
   it('records a sample with its source', async () => {

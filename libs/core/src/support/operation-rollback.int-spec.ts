@@ -36,7 +36,7 @@ describe('single-account rollback (real services)', () => {
     );
   });
   afterAll(async () => {
-    await h.close();
+    await h?.close();
   });
 
   const done = (id: string) =>

@@ -9,7 +9,7 @@ describe('wave scheduling (real PostgreSQL, Redis, simulator)', () => {
     await h.importPopulation({ count: 200, seed: 9 });
   });
   afterAll(async () => {
-    await h.close();
+    await h?.close();
   });
 
   const base = {

@@ -12,7 +12,7 @@ describe('wave statistics under the runtime role (real PostgreSQL)', () => {
     await h.importPopulation({ count: 100, seed: 3 });
   });
   afterAll(async () => {
-    await h.close();
+    await h?.close();
   });
 
   it('analyzes wave_members when a wave freezes its membership', async () => {
