@@ -1,0 +1,110 @@
+import { DependencyEvent, DependencyWatch, describeConnectionError, isConnectionError } from './dependency-watch';
+
+const refused = () =>
+  Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6390'), {
+    code: 'ECONNREFUSED',
+    address: '127.0.0.1',
+    port: 6390,
+  });
+
+function setup(remindEveryMs = 30_000) {
+  let now = Date.parse('2026-12-06T07:00:00.000Z');
+  const lines: DependencyEvent[] = [];
+  const watch = new DependencyWatch('redis', (e) => lines.push(e), { remindEveryMs, now: () => now });
+  return { watch, lines, advance: (ms: number) => (now += ms) };
+}
+
+describe('DependencyWatch', () => {
+  it('logs one unreachable line however many clients and retries fail', () => {
+    const { watch, lines, advance } = setup();
+    for (let i = 0; i < 20; i++) {
+      watch.failed('queue', refused());
+      watch.failed('throttler', refused());
+      advance(1000);
+    }
+    expect(lines).toEqual([
+      {
+        level: 'error',
+        msg: 'redis unreachable',
+        dependency: 'redis',
+        state: 'unreachable',
+        since: '2026-12-06T07:00:00.000Z',
+        error: 'ECONNREFUSED 127.0.0.1:6390',
+      },
+    ]);
+    expect(watch.down).toBe(true);
+  });
+
+  it('reminds at most once per period while the outage lasts, with its duration', () => {
+    const { watch, lines, advance } = setup(30_000);
+    watch.failed('queue', refused());
+    for (let i = 0; i < 90; i++) {
+      advance(1000);
+      watch.failed('queue', refused());
+    }
+    expect(lines.map((l) => [l.state, l.level, l.downForMs])).toEqual([
+      ['unreachable', 'error', undefined],
+      ['still_unreachable', 'warn', 30_000],
+      ['still_unreachable', 'warn', 60_000],
+      ['still_unreachable', 'warn', 90_000],
+    ]);
+  });
+
+  it('logs recovered once, with the outage length, when every failed client is back', () => {
+    const { watch, lines, advance } = setup();
+    watch.failed('queue', refused());
+    advance(500);
+    watch.failed('throttler', refused());
+    advance(4500);
+    watch.ok('queue');
+    expect(lines).toHaveLength(1); // the throttler's client is still down
+    advance(250);
+    watch.ok('throttler');
+    watch.ok('throttler');
+    expect(lines[1]).toEqual({
+      level: 'warn',
+      msg: 'redis recovered',
+      dependency: 'redis',
+      state: 'recovered',
+      since: '2026-12-06T07:00:00.000Z',
+      downForMs: 5250,
+    });
+    expect(lines).toHaveLength(2);
+    expect(watch.down).toBe(false);
+  });
+
+  it('says nothing while the dependency answers, and starts afresh after a recovery', () => {
+    const { watch, lines, advance } = setup();
+    watch.ok('queue');
+    expect(lines).toEqual([]);
+    watch.failed('queue', refused());
+    watch.ok('queue');
+    advance(60_000);
+    watch.failed('queue', new Error('Connection is closed.'));
+    expect(lines.map((l) => [l.state, l.since, l.error])).toEqual([
+      ['unreachable', '2026-12-06T07:00:00.000Z', 'ECONNREFUSED 127.0.0.1:6390'],
+      ['recovered', '2026-12-06T07:00:00.000Z', undefined],
+      ['unreachable', '2026-12-06T07:01:00.000Z', 'Connection is closed.'],
+    ]);
+  });
+});
+
+describe('describeConnectionError', () => {
+  it('names the code and the address, in one line', () => {
+    expect(describeConnectionError(refused())).toBe('ECONNREFUSED 127.0.0.1:6390');
+    const aggregate = Object.assign(new AggregateError([refused()], ''), { code: 'ECONNREFUSED' });
+    expect(describeConnectionError(aggregate)).toBe('ECONNREFUSED 127.0.0.1:6390');
+    expect(describeConnectionError(new Error('first line\n    at stack'))).toBe('first line');
+    expect(describeConnectionError('text')).toBe('text');
+  });
+});
+
+describe('isConnectionError', () => {
+  it('tells network failures from bugs', () => {
+    expect(isConnectionError(refused())).toBe(true);
+    expect(isConnectionError(new Error('Connection is closed.'))).toBe(true);
+    expect(isConnectionError(Object.assign(new Error('terminating connection'), { code: '57P01' }))).toBe(true);
+    expect(isConnectionError(new TypeError('x is not a function'))).toBe(false);
+    expect(isConnectionError('ECONNREFUSED')).toBe(false);
+  });
+});
