@@ -4,7 +4,14 @@ import Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { EnvironmentDto } from '@app/config';
 import { openRuntimeDataSource } from '@app/db';
-import { createRedis, QueueProducer } from '@app/queue';
+import {
+  bullmqErrorHandler,
+  createRedis,
+  DependencyEvent,
+  DependencyWatch,
+  QueueProducer,
+  watchRedisClient,
+} from '@app/queue';
 import { ApiSettings } from './api-settings';
 import { API_LOGGER, API_SETTINGS, REDIS_CLIENT } from './infra.tokens';
 
@@ -38,6 +45,9 @@ const EXPORTS = [EnvironmentDto, API_SETTINGS, API_LOGGER, DataSource, REDIS_CLI
 @Module({})
 export class InfraModule {
   static forConfig(config: EnvironmentDto, settings: ApiSettings, logger: Logger): DynamicModule {
+    // One watch per dependency for the whole process: its clients' outages make one line each, not one per retry.
+    const sink = ({ level, msg, ...fields }: DependencyEvent) => logger[level](fields, msg);
+    const redisWatch = new DependencyWatch('redis', sink);
     const providers: Provider[] = [
       { provide: EnvironmentDto, useValue: config },
       { provide: API_SETTINGS, useValue: settings },
@@ -57,13 +67,26 @@ export class InfraModule {
         provide: REDIS_CLIENT,
         // Fail fast: a request must not hang on a Redis outage (the throttler lets it through, health says down).
         useFactory: () =>
-          new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 1000, connectionName: 'reopen-api' }),
+          watchRedisClient(
+            redisWatch,
+            new Redis(config.REDIS_URL, {
+              maxRetriesPerRequest: 1,
+              commandTimeout: 1000,
+              connectionName: 'reopen-api',
+            }),
+            'reopen-api',
+          ),
       },
-      { provide: QUEUE_REDIS, useFactory: () => createRedis(config.REDIS_URL, 'reopen-api-producer') },
+      { provide: QUEUE_REDIS, useFactory: () => createRedis(config.REDIS_URL, 'reopen-api-producer', redisWatch) },
       {
         provide: QueueProducer,
         inject: [QUEUE_REDIS],
-        useFactory: (redis: Redis) => new QueueProducer(redis, config.REDIS_PREFIX),
+        useFactory: (redis: Redis) =>
+          new QueueProducer(
+            redis,
+            config.REDIS_PREFIX,
+            bullmqErrorHandler((err) => logger.error({ error: err.message }, 'queue error')),
+          ),
       },
       InfraShutdown,
     ];

@@ -13,7 +13,16 @@ import {
 } from '@app/core';
 import { openRuntimeDataSource } from '@app/db';
 import { MailstoreClient } from '@app/mailstore';
-import { createRedis, JOBS, JobPayloads, QUEUES, QueueProducer, WORKER_SETTINGS } from '@app/queue';
+import {
+  bullmqErrorHandler,
+  createRedis,
+  DependencyWatch,
+  JOBS,
+  JobPayloads,
+  QUEUES,
+  QueueProducer,
+  WORKER_SETTINGS,
+} from '@app/queue';
 
 export interface WorkerRuntime {
   stop(deadlineMs?: number): Promise<void>;
@@ -36,8 +45,14 @@ export async function startWorker(
     // frozen worker must not keep a command waiting on a lock for more than this (issue 14).
     idleInTransactionTimeoutMs: 750,
   });
-  const redis = createRedis(config.REDIS_URL, 'reopen-worker');
-  const producer = new QueueProducer(redis, config.REDIS_PREFIX);
+  // One line per outage, not one per retry (the Workers' own connections fail alongside this one).
+  const redisWatch = new DependencyWatch('redis', (e) => log({ ...e }));
+  const redis = createRedis(config.REDIS_URL, 'reopen-worker', redisWatch);
+  const producer = new QueueProducer(
+    redis,
+    config.REDIS_PREFIX,
+    bullmqErrorHandler((err) => log({ level: 'error', msg: 'queue error', error: err.message })),
+  );
   const client = new MailstoreClient({
     baseUrl: config.MAILSTORE_URL,
     token: config.MAILSTORE_TOKEN,
@@ -109,7 +124,10 @@ export async function startWorker(
     w.on('failed', (job, err) =>
       log({ level: 'warn', msg: 'job failed', job: job?.name, id: job?.id, error: err.message }),
     );
-    w.on('error', (err) => log({ level: 'error', msg: 'worker error', error: err.message }));
+    w.on(
+      'error',
+      bullmqErrorHandler((err) => log({ level: 'error', msg: 'worker error', error: err.message })),
+    );
     w.on('lockRenewalFailed', (ids: string[]) => {
       for (const id of ids) w.cancelJob(id, 'job lock lost');
       log({ level: 'warn', msg: 'job locks lost, jobs stopped', ids });

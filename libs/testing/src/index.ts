@@ -17,3 +17,4 @@ export * from './private-postgres';
 export * from './worker-process';
 export * from './wave-record';
 export * from './wave-model-oracle';
+export * from './private-redis';

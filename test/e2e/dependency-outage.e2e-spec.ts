@@ -1,0 +1,133 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { builtWorkerPath, pollUntil, PrivateRedis } from '@app/testing';
+import { ApiHarness, startApiHarness } from './api-harness';
+
+/** A built worker whose every output line is kept (the outage lines are counted, so none may scroll away). */
+function startWorkerProcess(env: Record<string, string>): { child: ChildProcess; lines: string[] } {
+  const child = spawn(process.execPath, [builtWorkerPath()], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  createInterface({ input: child.stdout }).on('line', (l) => lines.push(l));
+  createInterface({ input: child.stderr }).on('line', (l) => lines.push(l));
+  return { child, lines };
+}
+
+interface OutageLine {
+  dependency: string;
+  state: string;
+  since: string;
+  downForMs?: number;
+  error?: string;
+}
+
+/** The process's structured lines about one dependency, JSON-parsed (a line that is not JSON is not one of them). */
+function outageLines(lines: string[], dependency: string): OutageLine[] {
+  return lines.flatMap((l) => {
+    try {
+      const parsed = JSON.parse(l) as Partial<OutageLine>;
+      return parsed.dependency === dependency ? [parsed as OutageLine] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Raw client noise: ioredis's unhandled error events and stack frames. */
+function noise(lines: string[]): string[] {
+  return lines.filter((l) => /Unhandled error event|^\s+at |\n\s+at /.test(l));
+}
+
+/**
+ * The API and a worker started while their Redis is down (issue 16, finding 8): they stay up, say so in one structured
+ * line each (not one raw stack trace per reconnect attempt), readiness names Redis, and when Redis comes up they use
+ * it again by themselves: one `recovered` line, ready, and a support operation goes through the queue to the worker.
+ */
+describe('a Redis outage: one line in, one line out, recovery without a restart', () => {
+  let api: ApiHarness;
+  let redis: PrivateRedis;
+  let worker: { child: ChildProcess; lines: string[] } | undefined;
+
+  beforeAll(async () => {
+    redis = await PrivateRedis.reserve(); // nothing listens on its port yet
+    // Only the API and the worker use the private Redis; the harness's own helpers keep the shared one.
+    api = await startApiHarness('outage', { accounts: 20, env: { REDIS_URL: redis.url } });
+    await api.h.importPopulation({ count: 20, seed: 16 });
+  });
+  afterAll(async () => {
+    if (worker && worker.child.exitCode === null) {
+      const exited = once(worker.child, 'exit');
+      worker.child.kill('SIGKILL');
+      await exited;
+    }
+    await api?.close();
+    await redis?.stop();
+  });
+
+  it('stays up and says once that Redis is unreachable, then recovers when it starts', async () => {
+    worker = startWorkerProcess({ ...api.h.env, REDIS_URL: redis.url, RECONCILE_INTERVAL_MS: '500' });
+    const procs = { api: api.api.lines, worker: worker.lines };
+    const ready = () => fetch(`${api.api.origin}/api/v1/health/ready`);
+
+    await pollUntil(async () => (await ready()).status === 503, { timeoutMs: 10_000, description: 'not ready' });
+    await pollUntil(() => worker!.lines.some((l) => l.includes('"worker ready"')), {
+      timeoutMs: 20_000,
+      description: 'worker ready',
+    });
+    const down = await ready();
+    expect(down.status).toBe(503);
+    const body = (await down.json()) as { code: string; checks: Record<string, { status: string }> };
+    expect(body.code).toBe('not_ready');
+    expect(body.checks.redis.status).toBe('down');
+    expect(body.checks.database.status).toBe('up');
+    // ioredis retries every 50 ms… 2 s: this window holds several attempts, which must add no line.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(api.api.child.exitCode).toBeNull();
+    expect(worker.child.exitCode).toBeNull();
+    expect(noise([...api.api.lines, ...api.api.stderr, ...worker.lines])).toEqual([]);
+    expect(worker.lines.filter((l) => /worker error|queue error/.test(l))).toEqual([]);
+    for (const [name, lines] of Object.entries(procs)) {
+      const redisLines = outageLines(lines, 'redis');
+      expect({ name, states: redisLines.map((l) => l.state) }).toEqual({ name, states: ['unreachable'] });
+      expect(redisLines[0].error).toBe(`ECONNREFUSED 127.0.0.1:${redis.port}`);
+      expect(Number.isNaN(Date.parse(redisLines[0].since))).toBe(false);
+    }
+
+    await redis.start();
+    for (const [name, lines] of Object.entries(procs)) {
+      await pollUntil(() => outageLines(lines, 'redis').some((l) => l.state === 'recovered'), {
+        timeoutMs: 10_000,
+        description: `${name}: redis recovered line`,
+      });
+    }
+    await pollUntil(async () => (await ready()).status === 200, { timeoutMs: 5000, description: 'ready again' });
+
+    // A request that needs Redis end to end: the API queues the operation, the worker runs it.
+    const requested = await fetch(`${api.api.origin}/api/v1/accounts/user3@example.test/disable`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${api.secrets.support}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'outage test', ticket: 'SUP-16' }),
+    });
+    expect(requested.status).toBe(202);
+    const { id } = (await requested.json()) as { id: string };
+    await pollUntil(
+      async () =>
+        (await api.call<{ state: string }>('GET', `/operations/${id}`, { key: 'support' })).body.state === 'succeeded',
+      { timeoutMs: 20_000, description: 'the operation ran on the worker' },
+    );
+
+    for (const [name, lines] of Object.entries(procs)) {
+      const redisLines = outageLines(lines, 'redis');
+      expect({ name, states: redisLines.map((l) => l.state) }).toEqual({
+        name,
+        states: ['unreachable', 'recovered'],
+      });
+      expect(redisLines[1].since).toBe(redisLines[0].since);
+      expect(redisLines[1].downForMs).toBeGreaterThan(3000);
+    }
+    expect(noise([...api.api.lines, ...api.api.stderr, ...worker.lines])).toEqual([]);
+  });
+});
