@@ -1,8 +1,18 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { builtWorkerPath, pollUntil, PrivateRedis } from '@app/testing';
+import { ApiKeyService } from '@app/core';
+import {
+  builtWorkerPath,
+  createEngineHarness,
+  EngineHarness,
+  pollUntil,
+  PrivatePostgres,
+  PrivateRedis,
+  startPrivatePostgres,
+} from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
+import { ApiProcess, ensureFreshBuild, startApiProcess } from './api-process';
 
 /** A built worker whose every output line is kept (the outage lines are counted, so none may scroll away). */
 function startWorkerProcess(env: Record<string, string>): { child: ChildProcess; lines: string[] } {
@@ -36,6 +46,13 @@ function outageLines(lines: string[], dependency: string): OutageLine[] {
   });
 }
 
+async function kill(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
 /** Raw client noise: ioredis's unhandled error events and stack frames. */
 function noise(lines: string[]): string[] {
   return lines.filter((l) => /Unhandled error event|^\s+at |\n\s+at /.test(l));
@@ -58,11 +75,7 @@ describe('a Redis outage: one line in, one line out, recovery without a restart'
     await api.h.importPopulation({ count: 20, seed: 16 });
   });
   afterAll(async () => {
-    if (worker && worker.child.exitCode === null) {
-      const exited = once(worker.child, 'exit');
-      worker.child.kill('SIGKILL');
-      await exited;
-    }
+    await kill(worker?.child);
     await api?.close();
     await redis?.stop();
   });
@@ -129,5 +142,103 @@ describe('a Redis outage: one line in, one line out, recovery without a restart'
       expect(redisLines[1].downForMs).toBeGreaterThan(3000);
     }
     expect(noise([...api.api.lines, ...api.api.stderr, ...worker.lines])).toEqual([]);
+  });
+});
+
+/**
+ * PostgreSQL stopped under a running API and worker (a private cluster, so the shared server is not disturbed): one
+ * `unreachable` line each (the pool itself says nothing, a probe does), readiness names the database, and when the
+ * server is back the pool opens new connections by itself: one `recovered` line, ready, requests work again.
+ */
+describe('a PostgreSQL outage: one line in, one line out, recovery without a restart', () => {
+  let pg: PrivatePostgres;
+  let h: EngineHarness;
+  let api: ApiProcess | undefined;
+  let worker: { child: ChildProcess; lines: string[] } | undefined;
+  let halted = false;
+
+  beforeAll(async () => {
+    ensureFreshBuild();
+    pg = await startPrivatePostgres();
+    h = await createEngineHarness('pgoutage', { accounts: 20 }, {}, pg.url);
+    await h.importPopulation({ count: 20, seed: 17 });
+  });
+  afterAll(async () => {
+    await kill(worker?.child);
+    await api?.stop();
+    if (halted) pg.resume();
+    await h?.close();
+    pg?.stop();
+  });
+
+  it('stays up and says once that PostgreSQL is unreachable, then recovers when it returns', async () => {
+    const support = await new ApiKeyService(h.db.owner).create('support', 'support-pgoutage');
+    api = await startApiProcess(h.env);
+    worker = startWorkerProcess(h.env);
+    await pollUntil(() => worker!.lines.some((l) => l.includes('"worker ready"')), {
+      timeoutMs: 20_000,
+      description: 'worker ready',
+    });
+    const procs = { api: api.lines, worker: worker.lines };
+    const ready = () => fetch(`${api!.origin}/api/v1/health/ready`);
+    expect((await ready()).status).toBe(200);
+
+    pg.halt();
+    halted = true;
+    for (const [name, lines] of Object.entries(procs)) {
+      await pollUntil(() => outageLines(lines, 'postgres').some((l) => l.state === 'unreachable'), {
+        timeoutMs: 10_000,
+        description: `${name}: postgres unreachable line`,
+      });
+    }
+    const down = await ready();
+    expect(down.status).toBe(503);
+    const body = (await down.json()) as { code: string; checks: Record<string, { status: string }> };
+    expect(body.code).toBe('not_ready');
+    expect(body.checks.database.status).toBe('down');
+    expect(body.checks.redis.status).toBe('up');
+    // Probes every 2 s, gates every second, the reconciler every second: none of them may add a line.
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    expect(api.child.exitCode).toBeNull();
+    expect(worker.child.exitCode).toBeNull();
+    expect(noise([...api.lines, ...api.stderr, ...worker.lines])).toEqual([]);
+    expect(worker.lines.filter((l) => /failed/.test(l))).toEqual([]);
+    for (const [name, lines] of Object.entries(procs)) {
+      const pgLines = outageLines(lines, 'postgres');
+      expect({ name, states: pgLines.map((l) => l.state) }).toEqual({ name, states: ['unreachable'] });
+      expect(pgLines[0].error).toMatch(/^(ECONNREFUSED 127\.0\.0\.1:\d+|57P01|.*terminat.*)$/);
+    }
+
+    pg.resume();
+    halted = false;
+    for (const [name, lines] of Object.entries(procs)) {
+      await pollUntil(() => outageLines(lines, 'postgres').some((l) => l.state === 'recovered'), {
+        timeoutMs: 10_000,
+        description: `${name}: postgres recovered line`,
+      });
+    }
+    await pollUntil(async () => (await ready()).status === 200, { timeoutMs: 5000, description: 'ready again' });
+
+    // Requests that need PostgreSQL: the key is checked, the operation recorded, queued and run by the worker.
+    const requested = await fetch(`${api.origin}/api/v1/accounts/user3@example.test/disable`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${support.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'outage test', ticket: 'SUP-16' }),
+    });
+    expect(requested.status).toBe(202);
+    const { id } = (await requested.json()) as { id: string };
+    await pollUntil(
+      async () =>
+        (await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM operations WHERE id = $1`, [id]))[0]
+          ?.state === 'succeeded',
+      { timeoutMs: 20_000, description: 'the operation ran on the worker' },
+    );
+
+    for (const [name, lines] of Object.entries(procs)) {
+      const pgLines = outageLines(lines, 'postgres');
+      expect({ name, states: pgLines.map((l) => l.state) }).toEqual({ name, states: ['unreachable', 'recovered'] });
+      expect(pgLines[1].downForMs).toBeGreaterThan(4000);
+    }
+    expect(noise([...api.lines, ...api.stderr, ...worker.lines])).toEqual([]);
   });
 });

@@ -1,4 +1,13 @@
-import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown, Provider } from '@nestjs/common';
+import {
+  DynamicModule,
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+  Provider,
+} from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import Redis from 'ioredis';
 import type { Logger } from 'pino';
@@ -9,6 +18,7 @@ import {
   createRedis,
   DependencyEvent,
   DependencyWatch,
+  probeEvery,
   QueueProducer,
   watchRedisClient,
 } from '@app/queue';
@@ -16,6 +26,30 @@ import { ApiSettings } from './api-settings';
 import { API_LOGGER, API_SETTINGS, REDIS_CLIENT } from './infra.tokens';
 
 const QUEUE_REDIS = Symbol('QUEUE_REDIS');
+const POSTGRES_WATCH = Symbol('POSTGRES_WATCH');
+
+/** The pool opens connections on demand and says nothing when PostgreSQL goes: a probe does (cheap, one at a time). */
+export const POSTGRES_PROBE_INTERVAL_MS = 2000;
+
+/** Watches PostgreSQL from boot to shutdown, so an outage is logged even when no request comes. */
+@Injectable()
+class PostgresProbe implements OnApplicationBootstrap {
+  private probe: { stop(): Promise<void> } | undefined;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(POSTGRES_WATCH) private readonly watch: DependencyWatch,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.probe = probeEvery(this.watch, 'probe', () => this.dataSource.query('SELECT 1'), POSTGRES_PROBE_INTERVAL_MS);
+  }
+
+  /** Called by InfraShutdown before the pool closes (a probe then would log a false outage). */
+  async stop(): Promise<void> {
+    await this.probe?.stop();
+  }
+}
 
 /** Closes what the API opened, after the HTTP server stopped taking requests: queues, Redis, then PostgreSQL. */
 @Injectable()
@@ -25,9 +59,11 @@ class InfraShutdown implements OnApplicationShutdown {
     private readonly producer: QueueProducer,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(QUEUE_REDIS) private readonly queueRedis: Redis,
+    private readonly postgresProbe: PostgresProbe,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    await this.postgresProbe.stop();
     await this.producer.close();
     this.queueRedis.disconnect();
     this.redis.disconnect();
@@ -48,6 +84,7 @@ export class InfraModule {
     // One watch per dependency for the whole process: its clients' outages make one line each, not one per retry.
     const sink = ({ level, msg, ...fields }: DependencyEvent) => logger[level](fields, msg);
     const redisWatch = new DependencyWatch('redis', sink);
+    const postgresWatch = new DependencyWatch('postgres', sink);
     const providers: Provider[] = [
       { provide: EnvironmentDto, useValue: config },
       { provide: API_SETTINGS, useValue: settings },
@@ -88,6 +125,8 @@ export class InfraModule {
             bullmqErrorHandler((err) => logger.error({ error: err.message }, 'queue error')),
           ),
       },
+      { provide: POSTGRES_WATCH, useValue: postgresWatch },
+      PostgresProbe,
       InfraShutdown,
     ];
     return { module: InfraModule, providers, exports: EXPORTS };

@@ -17,12 +17,17 @@ import {
   bullmqErrorHandler,
   createRedis,
   DependencyWatch,
+  isConnectionError,
   JOBS,
   JobPayloads,
   QUEUES,
+  probeEvery,
   QueueProducer,
   WORKER_SETTINGS,
 } from '@app/queue';
+
+/** The pool says nothing when PostgreSQL goes: a probe does (cheap, one at a time). */
+const POSTGRES_PROBE_INTERVAL_MS = 2000;
 
 export interface WorkerRuntime {
   stop(deadlineMs?: number): Promise<void>;
@@ -47,6 +52,17 @@ export async function startWorker(
   });
   // One line per outage, not one per retry (the Workers' own connections fail alongside this one).
   const redisWatch = new DependencyWatch('redis', (e) => log({ ...e }));
+  const postgresWatch = new DependencyWatch('postgres', (e) => log({ ...e }));
+  const postgresProbe = probeEvery(
+    postgresWatch,
+    'probe',
+    () => dataSource.query('SELECT 1'),
+    POSTGRES_PROBE_INTERVAL_MS,
+  );
+  // A round that fails because a dependency is down is the watches' to report (once), not one line per round.
+  const roundFailed = (msg: string) => (err: unknown) => {
+    if (!isConnectionError(err)) log({ level: 'warn', msg, error: String(err) });
+  };
   const redis = createRedis(config.REDIS_URL, 'reopen-worker', redisWatch);
   const producer = new QueueProducer(
     redis,
@@ -136,9 +152,7 @@ export async function startWorker(
 
   let reconciling: Promise<unknown> = Promise.resolve();
   const reconcile = () => {
-    reconciling = reconciler
-      .run()
-      .catch((err: unknown) => log({ level: 'warn', msg: 'reconcile failed', error: String(err) }));
+    reconciling = reconciler.run().catch(roundFailed('reconcile failed'));
   };
   reconcile();
   const timer = setInterval(reconcile, config.RECONCILE_INTERVAL_MS);
@@ -150,7 +164,7 @@ export async function startWorker(
     busy = true;
     evaluating = gates
       .evaluateAll()
-      .catch((err: unknown) => log({ level: 'warn', msg: 'gate evaluation failed', error: String(err) }))
+      .catch(roundFailed('gate evaluation failed'))
       .finally(() => (busy = false));
   }, config.GATE_INTERVAL_MS);
 
@@ -170,6 +184,7 @@ export async function startWorker(
       await producer.close();
       await client.close();
       redis.disconnect();
+      await postgresProbe.stop();
       await dataSource.destroy();
       clearTimeout(hard);
     },

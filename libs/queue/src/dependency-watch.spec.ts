@@ -1,4 +1,10 @@
-import { DependencyEvent, DependencyWatch, describeConnectionError, isConnectionError } from './dependency-watch';
+import {
+  DependencyEvent,
+  DependencyWatch,
+  describeConnectionError,
+  isConnectionError,
+  probeEvery,
+} from './dependency-watch';
 
 const refused = () =>
   Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6390'), {
@@ -106,5 +112,38 @@ describe('isConnectionError', () => {
     expect(isConnectionError(Object.assign(new Error('terminating connection'), { code: '57P01' }))).toBe(true);
     expect(isConnectionError(new TypeError('x is not a function'))).toBe(false);
     expect(isConnectionError('ECONNREFUSED')).toBe(false);
+  });
+});
+
+describe('probeEvery', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('reports each probe to the watch, one probe at a time, and stops', async () => {
+    jest.useFakeTimers({ now: Date.parse('2026-12-06T07:00:00.000Z') });
+    const lines: DependencyEvent[] = [];
+    const watch = new DependencyWatch('postgres', (e) => lines.push(e));
+    let answer: 'ok' | 'down' = 'down';
+    let calls = 0;
+    let release: (() => void) | undefined;
+    const probe = () => {
+      calls++;
+      if (answer === 'ok') return Promise.resolve();
+      return new Promise<void>((_, reject) => (release = () => reject(refused())));
+    };
+    const p = probeEvery(watch, 'probe', probe, 1000);
+    await jest.advanceTimersByTimeAsync(3000); // the first probe hangs: no second one starts
+    expect(calls).toBe(1);
+    release!();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(lines.map((l) => l.state)).toEqual(['unreachable']);
+    answer = 'ok';
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(lines.map((l) => [l.state, l.dependency, l.downForMs])).toEqual([
+      ['unreachable', 'postgres', undefined],
+      ['recovered', 'postgres', 1000],
+    ]);
+    await p.stop();
+    await jest.advanceTimersByTimeAsync(5000);
+    expect(calls).toBe(2);
   });
 });

@@ -140,3 +140,33 @@ export function bullmqErrorHandler(other: (err: Error) => void): (err: Error) =>
     if (!isConnectionError(err)) other(err);
   };
 }
+
+/**
+ * A dependency without connection events of its own (the pg pool opens connections on demand, so it only fails a
+ * query): `probe` runs every `intervalMs`, one at a time, and reports to the watch under `source`. `stop` waits for a
+ * probe in flight, so nothing queries a pool being closed.
+ */
+export function probeEvery(
+  watch: DependencyWatch,
+  source: string,
+  probe: () => Promise<unknown>,
+  intervalMs: number,
+): { stop(): Promise<void> } {
+  let inFlight: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (inFlight) return;
+    inFlight = probe()
+      .then(
+        () => watch.ok(source),
+        (err: unknown) => watch.failed(source, err),
+      )
+      .finally(() => (inFlight = undefined));
+  }, intervalMs);
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await inFlight;
+    },
+  };
+}
