@@ -143,6 +143,36 @@ describe('a Redis outage: one line in, one line out, recovery without a restart'
     }
     expect(noise([...api.api.lines, ...api.api.stderr, ...worker.lines])).toEqual([]);
   });
+
+  it('a second outage, under processes that were connected (workers blocked on their queues), the same way', async () => {
+    const procs = { api: api.api.lines, worker: worker!.lines };
+    const ready = () => fetch(`${api.api.origin}/api/v1/health/ready`);
+    await redis.stop();
+    for (const [name, lines] of Object.entries(procs)) {
+      await pollUntil(() => outageLines(lines, 'redis').filter((l) => l.state === 'unreachable').length === 2, {
+        timeoutMs: 10_000,
+        description: `${name}: a second redis unreachable line`,
+      });
+    }
+    expect((await ready()).status).toBe(503);
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // reconnect attempts, which must add no line
+    await redis.start();
+    for (const [name, lines] of Object.entries(procs)) {
+      await pollUntil(() => outageLines(lines, 'redis').filter((l) => l.state === 'recovered').length === 2, {
+        timeoutMs: 10_000,
+        description: `${name}: a second redis recovered line`,
+      });
+    }
+    await pollUntil(async () => (await ready()).status === 200, { timeoutMs: 5000, description: 'ready again' });
+    expect(api.api.child.exitCode).toBeNull();
+    expect(worker!.child.exitCode).toBeNull();
+    for (const [name, lines] of Object.entries(procs)) {
+      const states = outageLines(lines, 'redis').map((l) => l.state);
+      expect({ name, states }).toEqual({ name, states: ['unreachable', 'recovered', 'unreachable', 'recovered'] });
+    }
+    expect(noise([...api.api.lines, ...api.api.stderr, ...worker!.lines])).toEqual([]);
+    expect(worker!.lines.filter((l) => /worker error|queue error|failed/.test(l))).toEqual([]);
+  });
 });
 
 /**
