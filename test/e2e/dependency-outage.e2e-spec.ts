@@ -271,4 +271,22 @@ describe('a PostgreSQL outage: one line in, one line out, recovery without a res
     }
     expect(noise([...api.lines, ...api.stderr, ...worker.lines])).toEqual([]);
   });
+
+  it('refuses to start while PostgreSQL is down, in one line that names it (no stack)', async () => {
+    pg.halt();
+    halted = true;
+    const said =
+      /failed to start: postgres unreachable \(ECONNREFUSED 127\.0\.0\.1:\d+\): is it running, and is DATABASE_URL right\?$/m;
+    const refused = await startApiProcess(h.env).then(
+      () => 'started',
+      (err: Error) => err.message,
+    );
+    expect(refused).toMatch(said);
+    expect(refused).not.toMatch(/^\s+at /m);
+    const w = startWorkerProcess(h.env);
+    const [code] = (await once(w.child, 'close')) as [number]; // 'close': its output is all read
+    expect(code).toBe(1);
+    expect(w.lines).toHaveLength(1);
+    expect(w.lines[0]).toMatch(said);
+  });
 });

@@ -18,6 +18,7 @@ import {
   createRedis,
   DependencyEvent,
   DependencyWatch,
+  openOrSayUnreachable,
   probeEvery,
   QueueProducer,
   watchRedisClient,
@@ -94,11 +95,13 @@ export class InfraModule {
         // An API process frozen or cut off mid-command must not hold a wave's lock against the other processes
         // for long; an import streams inside its transaction but is never idle in it for seconds.
         useFactory: () =>
-          openRuntimeDataSource({
-            url: config.DATABASE_URL,
-            applicationName: 'reopen-api',
-            idleInTransactionTimeoutMs: 5000,
-          }),
+          openOrSayUnreachable('postgres', 'DATABASE_URL', () =>
+            openRuntimeDataSource({
+              url: config.DATABASE_URL,
+              applicationName: 'reopen-api',
+              idleInTransactionTimeoutMs: 5000,
+            }),
+          ),
       },
       {
         provide: REDIS_CLIENT,

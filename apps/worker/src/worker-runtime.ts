@@ -19,6 +19,7 @@ import {
   DependencyWatch,
   isConnectionError,
   JOBS,
+  openOrSayUnreachable,
   JobPayloads,
   QUEUES,
   probeEvery,
@@ -42,14 +43,16 @@ export async function startWorker(
   config: EnvironmentDto,
   log: (msg: Record<string, unknown>) => void,
 ): Promise<WorkerRuntime> {
-  const dataSource: DataSource = await openRuntimeDataSource({
-    url: config.DATABASE_URL,
-    applicationName: 'reopen-worker',
-    poolSize: config.WORKER_CONCURRENCY + 8,
-    // The worker's own transactions are short (the hot path runs single statements; system commands a few): a
-    // frozen worker must not keep a command waiting on a lock for more than this (issue 14).
-    idleInTransactionTimeoutMs: 750,
-  });
+  const dataSource: DataSource = await openOrSayUnreachable('postgres', 'DATABASE_URL', () =>
+    openRuntimeDataSource({
+      url: config.DATABASE_URL,
+      applicationName: 'reopen-worker',
+      poolSize: config.WORKER_CONCURRENCY + 8,
+      // The worker's own transactions are short (the hot path runs single statements; system commands a few): a
+      // frozen worker must not keep a command waiting on a lock for more than this (issue 14).
+      idleInTransactionTimeoutMs: 750,
+    }),
+  );
   // One line per outage, not one per retry (the Workers' own connections fail alongside this one).
   const redisWatch = new DependencyWatch('redis', (e) => log({ ...e }));
   const postgresWatch = new DependencyWatch('postgres', (e) => log({ ...e }));

@@ -1,8 +1,10 @@
 import {
   DependencyEvent,
+  DependencyUnreachableError,
   DependencyWatch,
   describeConnectionError,
   isConnectionError,
+  openOrSayUnreachable,
   probeEvery,
 } from './dependency-watch';
 
@@ -145,5 +147,23 @@ describe('probeEvery', () => {
     await p.stop();
     await jest.advanceTimersByTimeAsync(5000);
     expect(calls).toBe(2);
+  });
+});
+
+describe('openOrSayUnreachable', () => {
+  it('names the dependency and the setting when the connection fails, in one line', async () => {
+    const failing = openOrSayUnreachable('postgres', 'DATABASE_URL', () => Promise.reject(refused()));
+    await expect(failing).rejects.toThrow(
+      new DependencyUnreachableError('postgres', 'DATABASE_URL', refused()).message,
+    );
+    await expect(failing).rejects.toThrow(
+      'postgres unreachable (ECONNREFUSED 127.0.0.1:6390): is it running, and is DATABASE_URL right?',
+    );
+  });
+
+  it('passes other errors through, and the value on success', async () => {
+    const bug = new TypeError('x is not a function');
+    await expect(openOrSayUnreachable('postgres', 'DATABASE_URL', () => Promise.reject(bug))).rejects.toBe(bug);
+    await expect(openOrSayUnreachable('postgres', 'DATABASE_URL', () => Promise.resolve(7))).resolves.toBe(7);
   });
 });

@@ -170,3 +170,34 @@ export function probeEvery(
     },
   };
 }
+
+/**
+ * A dependency the process cannot start without (PostgreSQL: the runtime role is checked at boot) did not answer. Its
+ * message is the one line the process prints before it exits, naming the dependency and the setting to check; the
+ * client's error stays as the cause.
+ */
+export class DependencyUnreachableError extends Error {
+  constructor(
+    readonly dependency: DependencyName,
+    setting: string,
+    cause: unknown,
+  ) {
+    super(`${dependency} unreachable (${describeConnectionError(cause)}): is it running, and is ${setting} right?`, {
+      cause,
+    });
+    this.name = 'DependencyUnreachableError';
+  }
+}
+
+/** Runs `open`; a connection failure becomes a DependencyUnreachableError, anything else passes through. */
+export async function openOrSayUnreachable<T>(
+  dependency: DependencyName,
+  setting: string,
+  open: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await open();
+  } catch (err) {
+    throw isConnectionError(err) ? new DependencyUnreachableError(dependency, setting, err) : err;
+  }
+}
