@@ -53,6 +53,8 @@ async function kill(child: ChildProcess | undefined): Promise<void> {
   await exited;
 }
 
+const rateLimiterLines = (lines: string[]) => lines.filter((l) => l.includes('rate limiter unavailable'));
+
 /** Raw client noise: ioredis's unhandled error events and stack frames. */
 function noise(lines: string[]): string[] {
   return lines.filter((l) => /Unhandled error event|^\s+at |\n\s+at /.test(l));
@@ -102,6 +104,11 @@ describe('a Redis outage: one line in, one line out, recovery without a restart'
     expect(worker.child.exitCode).toBeNull();
     expect(noise([...api.api.lines, ...api.api.stderr, ...worker.lines])).toEqual([]);
     expect(worker.lines.filter((l) => /worker error|queue error/.test(l))).toEqual([]);
+    // Requests that need only PostgreSQL go on, unthrottled: said once for the outage, not once per request.
+    for (let i = 0; i < 3; i++) {
+      expect((await api.call('GET', '/accounts/user1@example.test', { key: 'support' })).status).toBe(200);
+    }
+    expect(rateLimiterLines(api.api.lines)).toHaveLength(1);
     for (const [name, lines] of Object.entries(procs)) {
       const redisLines = outageLines(lines, 'redis');
       expect({ name, states: redisLines.map((l) => l.state) }).toEqual({ name, states: ['unreachable'] });
@@ -155,6 +162,7 @@ describe('a Redis outage: one line in, one line out, recovery without a restart'
       });
     }
     expect((await ready()).status).toBe(503);
+    expect((await api.call('GET', '/accounts/user1@example.test', { key: 'support' })).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 3000)); // reconnect attempts, which must add no line
     await redis.start();
     for (const [name, lines] of Object.entries(procs)) {
@@ -172,6 +180,7 @@ describe('a Redis outage: one line in, one line out, recovery without a restart'
     }
     expect(noise([...api.api.lines, ...api.api.stderr, ...worker!.lines])).toEqual([]);
     expect(worker!.lines.filter((l) => /worker error|queue error|failed/.test(l))).toEqual([]);
+    expect(rateLimiterLines(api.api.lines)).toHaveLength(2); // one per outage
   });
 });
 
