@@ -60,6 +60,8 @@ export interface ApiProcess {
   child: ChildProcess;
   /** Log lines the process wrote (JSON), for assertions on request logging. */
   lines: string[];
+  /** What it wrote to stderr, from the start (a client printing stack traces there is a defect too). */
+  stderr: string[];
   stop(): Promise<void>;
 }
 
@@ -94,6 +96,7 @@ export async function startApiProcess(env: Record<string, string>): Promise<ApiP
     origin: `http://127.0.0.1:${port}`,
     child,
     lines,
+    stderr,
     stop: async () => {
       // Exited on its own, or killed by a signal (SIGKILL in a test): nothing to wait for.
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -1,14 +1,56 @@
-import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown, Provider } from '@nestjs/common';
+import {
+  DynamicModule,
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+  Provider,
+} from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { EnvironmentDto } from '@app/config';
 import { openRuntimeDataSource } from '@app/db';
-import { createRedis, QueueProducer } from '@app/queue';
+import {
+  bullmqErrorHandler,
+  createRedis,
+  DependencyEvent,
+  DependencyWatch,
+  openOrSayUnreachable,
+  probeEvery,
+  QueueProducer,
+  watchRedisClient,
+} from '@app/queue';
 import { ApiSettings } from './api-settings';
 import { API_LOGGER, API_SETTINGS, REDIS_CLIENT } from './infra.tokens';
 
 const QUEUE_REDIS = Symbol('QUEUE_REDIS');
+const POSTGRES_WATCH = Symbol('POSTGRES_WATCH');
+
+/** The pool opens connections on demand and says nothing when PostgreSQL goes: a probe does (cheap, one at a time). */
+export const POSTGRES_PROBE_INTERVAL_MS = 2000;
+
+/** Watches PostgreSQL from boot to shutdown, so an outage is logged even when no request comes. */
+@Injectable()
+class PostgresProbe implements OnApplicationBootstrap {
+  private probe: { stop(): Promise<void> } | undefined;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(POSTGRES_WATCH) private readonly watch: DependencyWatch,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.probe = probeEvery(this.watch, 'probe', () => this.dataSource.query('SELECT 1'), POSTGRES_PROBE_INTERVAL_MS);
+  }
+
+  /** Called by InfraShutdown before the pool closes (a probe then would log a false outage). */
+  async stop(): Promise<void> {
+    await this.probe?.stop();
+  }
+}
 
 /** Closes what the API opened, after the HTTP server stopped taking requests: queues, Redis, then PostgreSQL. */
 @Injectable()
@@ -18,9 +60,11 @@ class InfraShutdown implements OnApplicationShutdown {
     private readonly producer: QueueProducer,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(QUEUE_REDIS) private readonly queueRedis: Redis,
+    private readonly postgresProbe: PostgresProbe,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    await this.postgresProbe.stop();
     await this.producer.close();
     this.queueRedis.disconnect();
     this.redis.disconnect();
@@ -38,6 +82,10 @@ const EXPORTS = [EnvironmentDto, API_SETTINGS, API_LOGGER, DataSource, REDIS_CLI
 @Module({})
 export class InfraModule {
   static forConfig(config: EnvironmentDto, settings: ApiSettings, logger: Logger): DynamicModule {
+    // One watch per dependency for the whole process: its clients' outages make one line each, not one per retry.
+    const sink = ({ level, msg, ...fields }: DependencyEvent) => logger[level](fields, msg);
+    const redisWatch = new DependencyWatch('redis', sink);
+    const postgresWatch = new DependencyWatch('postgres', sink);
     const providers: Provider[] = [
       { provide: EnvironmentDto, useValue: config },
       { provide: API_SETTINGS, useValue: settings },
@@ -47,24 +95,41 @@ export class InfraModule {
         // An API process frozen or cut off mid-command must not hold a wave's lock against the other processes
         // for long; an import streams inside its transaction but is never idle in it for seconds.
         useFactory: () =>
-          openRuntimeDataSource({
-            url: config.DATABASE_URL,
-            applicationName: 'reopen-api',
-            idleInTransactionTimeoutMs: 5000,
-          }),
+          openOrSayUnreachable('postgres', 'DATABASE_URL', () =>
+            openRuntimeDataSource({
+              url: config.DATABASE_URL,
+              applicationName: 'reopen-api',
+              idleInTransactionTimeoutMs: 5000,
+            }),
+          ),
       },
       {
         provide: REDIS_CLIENT,
         // Fail fast: a request must not hang on a Redis outage (the throttler lets it through, health says down).
         useFactory: () =>
-          new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 1000, connectionName: 'reopen-api' }),
+          watchRedisClient(
+            redisWatch,
+            new Redis(config.REDIS_URL, {
+              maxRetriesPerRequest: 1,
+              commandTimeout: 1000,
+              connectionName: 'reopen-api',
+            }),
+            'reopen-api',
+          ),
       },
-      { provide: QUEUE_REDIS, useFactory: () => createRedis(config.REDIS_URL, 'reopen-api-producer') },
+      { provide: QUEUE_REDIS, useFactory: () => createRedis(config.REDIS_URL, 'reopen-api-producer', redisWatch) },
       {
         provide: QueueProducer,
         inject: [QUEUE_REDIS],
-        useFactory: (redis: Redis) => new QueueProducer(redis, config.REDIS_PREFIX),
+        useFactory: (redis: Redis) =>
+          new QueueProducer(
+            redis,
+            config.REDIS_PREFIX,
+            bullmqErrorHandler((err) => logger.error({ error: err.message }, 'queue error')),
+          ),
       },
+      { provide: POSTGRES_WATCH, useValue: postgresWatch },
+      PostgresProbe,
       InfraShutdown,
     ];
     return { module: InfraModule, providers, exports: EXPORTS };

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { loadConfigOrExit } from '@app/config';
 import { DatabaseRoleError } from '@app/db';
+import { DependencyUnreachableError } from '@app/queue';
 import { loadApiSettings } from './api-settings';
 import { createApiApp } from './app.factory';
 import { createLogger } from './common/http-logger';
@@ -45,9 +46,14 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((err: unknown) => {
-  // A refused database role is an operator's fix, said in one line; anything else keeps its stack.
+  // A refused database role or a dependency that does not answer is an operator's fix, said in one line; anything
+  // else keeps its stack.
   const detail =
-    err instanceof DatabaseRoleError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    err instanceof DatabaseRoleError || err instanceof DependencyUnreachableError
+      ? err.message
+      : err instanceof Error
+        ? (err.stack ?? err.message)
+        : String(err);
   process.stderr.write(`api failed to start: ${detail}\n`);
   process.exit(1);
 });

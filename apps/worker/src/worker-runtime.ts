@@ -13,7 +13,22 @@ import {
 } from '@app/core';
 import { openRuntimeDataSource } from '@app/db';
 import { MailstoreClient } from '@app/mailstore';
-import { createRedis, JOBS, JobPayloads, QUEUES, QueueProducer, WORKER_SETTINGS } from '@app/queue';
+import {
+  bullmqErrorHandler,
+  createRedis,
+  DependencyWatch,
+  isConnectionError,
+  JOBS,
+  openOrSayUnreachable,
+  JobPayloads,
+  QUEUES,
+  probeEvery,
+  QueueProducer,
+  WORKER_SETTINGS,
+} from '@app/queue';
+
+/** The pool says nothing when PostgreSQL goes: a probe does (cheap, one at a time). */
+const POSTGRES_PROBE_INTERVAL_MS = 2000;
 
 export interface WorkerRuntime {
   stop(deadlineMs?: number): Promise<void>;
@@ -28,16 +43,35 @@ export async function startWorker(
   config: EnvironmentDto,
   log: (msg: Record<string, unknown>) => void,
 ): Promise<WorkerRuntime> {
-  const dataSource: DataSource = await openRuntimeDataSource({
-    url: config.DATABASE_URL,
-    applicationName: 'reopen-worker',
-    poolSize: config.WORKER_CONCURRENCY + 8,
-    // The worker's own transactions are short (the hot path runs single statements; system commands a few): a
-    // frozen worker must not keep a command waiting on a lock for more than this (issue 14).
-    idleInTransactionTimeoutMs: 750,
-  });
-  const redis = createRedis(config.REDIS_URL, 'reopen-worker');
-  const producer = new QueueProducer(redis, config.REDIS_PREFIX);
+  const dataSource: DataSource = await openOrSayUnreachable('postgres', 'DATABASE_URL', () =>
+    openRuntimeDataSource({
+      url: config.DATABASE_URL,
+      applicationName: 'reopen-worker',
+      poolSize: config.WORKER_CONCURRENCY + 8,
+      // The worker's own transactions are short (the hot path runs single statements; system commands a few): a
+      // frozen worker must not keep a command waiting on a lock for more than this (issue 14).
+      idleInTransactionTimeoutMs: 750,
+    }),
+  );
+  // One line per outage, not one per retry (the Workers' own connections fail alongside this one).
+  const redisWatch = new DependencyWatch('redis', (e) => log({ ...e }));
+  const postgresWatch = new DependencyWatch('postgres', (e) => log({ ...e }));
+  const postgresProbe = probeEvery(
+    postgresWatch,
+    'probe',
+    () => dataSource.query('SELECT 1'),
+    POSTGRES_PROBE_INTERVAL_MS,
+  );
+  // A round that fails because a dependency is down is the watches' to report (once), not one line per round.
+  const roundFailed = (msg: string) => (err: unknown) => {
+    if (!isConnectionError(err)) log({ level: 'warn', msg, error: String(err) });
+  };
+  const redis = createRedis(config.REDIS_URL, 'reopen-worker', redisWatch);
+  const producer = new QueueProducer(
+    redis,
+    config.REDIS_PREFIX,
+    bullmqErrorHandler((err) => log({ level: 'error', msg: 'queue error', error: err.message })),
+  );
   const client = new MailstoreClient({
     baseUrl: config.MAILSTORE_URL,
     token: config.MAILSTORE_TOKEN,
@@ -109,7 +143,10 @@ export async function startWorker(
     w.on('failed', (job, err) =>
       log({ level: 'warn', msg: 'job failed', job: job?.name, id: job?.id, error: err.message }),
     );
-    w.on('error', (err) => log({ level: 'error', msg: 'worker error', error: err.message }));
+    w.on(
+      'error',
+      bullmqErrorHandler((err) => log({ level: 'error', msg: 'worker error', error: err.message })),
+    );
     w.on('lockRenewalFailed', (ids: string[]) => {
       for (const id of ids) w.cancelJob(id, 'job lock lost');
       log({ level: 'warn', msg: 'job locks lost, jobs stopped', ids });
@@ -118,9 +155,7 @@ export async function startWorker(
 
   let reconciling: Promise<unknown> = Promise.resolve();
   const reconcile = () => {
-    reconciling = reconciler
-      .run()
-      .catch((err: unknown) => log({ level: 'warn', msg: 'reconcile failed', error: String(err) }));
+    reconciling = reconciler.run().catch(roundFailed('reconcile failed'));
   };
   reconcile();
   const timer = setInterval(reconcile, config.RECONCILE_INTERVAL_MS);
@@ -132,7 +167,7 @@ export async function startWorker(
     busy = true;
     evaluating = gates
       .evaluateAll()
-      .catch((err: unknown) => log({ level: 'warn', msg: 'gate evaluation failed', error: String(err) }))
+      .catch(roundFailed('gate evaluation failed'))
       .finally(() => (busy = false));
   }, config.GATE_INTERVAL_MS);
 
@@ -152,6 +187,7 @@ export async function startWorker(
       await producer.close();
       await client.close();
       redis.disconnect();
+      await postgresProbe.stop();
       await dataSource.destroy();
       clearTimeout(hard);
     },

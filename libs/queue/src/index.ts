@@ -1,2 +1,3 @@
 export * from './queue.contract';
 export * from './queue.producer';
+export * from './dependency-watch';

@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
+import { DependencyWatch, watchRedisClient } from './dependency-watch';
 import { JOB_OPTIONS, JOB_QUEUE, JobName, JobPayloads, jobIds, QUEUES } from './queue.contract';
 
 export interface QueueConnection {
@@ -7,9 +8,15 @@ export interface QueueConnection {
   prefix: string;
 }
 
-/** Builds the Redis connection BullMQ needs (maxRetriesPerRequest must be null for workers). */
-export function createRedis(url: string, name: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, connectionName: name });
+/**
+ * Builds the Redis connection BullMQ needs (maxRetriesPerRequest must be null for workers, and commands wait in the
+ * offline queue for the reconnection, as BullMQ's "going to production" guide recommends for workers). ioredis's
+ * default retryStrategy reconnects forever, at most 2 s apart, so a Redis that returns is used again within ~2 s.
+ * Pass the dependency watch: an ioredis client without an 'error' listener prints a stack per reconnect attempt.
+ */
+export function createRedis(url: string, name: string, watch?: DependencyWatch): Redis {
+  const client = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, connectionName: name });
+  return watch ? watchRedisClient(watch, client, name) : client;
 }
 
 /**
@@ -19,12 +26,18 @@ export function createRedis(url: string, name: string): Redis {
 export class QueueProducer {
   private readonly queues: Record<string, Queue>;
 
+  /** `onError`: a Queue re-emits its connection's errors and prints each with a stack when nobody listens. */
   constructor(
     connection: Redis,
     readonly prefix: string,
+    onError?: (err: Error) => void,
   ) {
     this.queues = Object.fromEntries(
-      Object.values(QUEUES).map((name) => [name, new Queue(name, { connection, prefix })]),
+      Object.values(QUEUES).map((name) => {
+        const queue = new Queue(name, { connection, prefix });
+        if (onError) queue.on('error', onError);
+        return [name, queue];
+      }),
     );
   }
 

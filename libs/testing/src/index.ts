@@ -18,3 +18,4 @@ export * from './prerequisites';
 export * from './worker-process';
 export * from './wave-record';
 export * from './wave-model-oracle';
+export * from './private-redis';

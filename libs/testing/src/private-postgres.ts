@@ -13,6 +13,9 @@ import { findOnPath, MissingPrerequisite } from './prerequisites';
 export interface PrivatePostgres {
   url: string;
   restartImmediate(): void;
+  /** An outage: the server stops at once (`-m immediate`), its data kept for `resume`. */
+  halt(): void;
+  resume(): void;
   stop(): void;
 }
 
@@ -92,6 +95,8 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
         : `postgres://root:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`,
     restartImmediate: () =>
       run('pg_ctl', ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-m', 'immediate', '-w', 'restart']),
+    halt: () => run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']),
+    resume: () => run('pg_ctl', ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', 'start']),
     stop: () => {
       try {
         run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);

@@ -23,15 +23,28 @@ export class ApiThrottlerGuard extends ThrottlerGuard {
     return principal ? `key:${principal.keyId}` : `ip:${String(req.ip)}`;
   }
 
+  /** Said already for this outage: the rate limiter's absence is one line per Redis outage, not one per request. */
+  private limiterDownSaid = false;
+
   override async canActivate(context: ExecutionContext): Promise<boolean> {
+    // Public routes never ask Redis: their answer says nothing about it (so they do not end the outage either).
+    if (await this.shouldSkip(context)) return true;
     try {
-      return await super.canActivate(context);
+      const allowed = await super.canActivate(context);
+      this.limiterDownSaid = false;
+      return allowed;
     } catch (err) {
-      if (isRedisFailure(err)) {
-        this.logger.warn(`rate limiter unavailable, request let through: ${(err as Error).message}`);
-        return true;
+      if (!isRedisFailure(err)) {
+        this.limiterDownSaid = false; // a 429: Redis answered
+        throw err;
       }
-      throw err;
+      if (!this.limiterDownSaid) {
+        this.logger.warn(
+          `rate limiter unavailable, requests let through until Redis answers: ${(err as Error).message}`,
+        );
+        this.limiterDownSaid = true;
+      }
+      return true;
     }
   }
 }

@@ -1,0 +1,301 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { ApiKeyService } from '@app/core';
+import {
+  builtWorkerPath,
+  createEngineHarness,
+  EngineHarness,
+  pollUntil,
+  PrivatePostgres,
+  PrivateRedis,
+  startPrivatePostgres,
+} from '@app/testing';
+import { ApiHarness, startApiHarness } from './api-harness';
+import { ApiProcess, ensureFreshBuild, startApiProcess } from './api-process';
+
+/** A built worker whose every output line is kept (the outage lines are counted, so none may scroll away). */
+function startWorkerProcess(env: Record<string, string>): { child: ChildProcess; lines: string[] } {
+  const child = spawn(process.execPath, [builtWorkerPath()], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  createInterface({ input: child.stdout }).on('line', (l) => lines.push(l));
+  createInterface({ input: child.stderr }).on('line', (l) => lines.push(l));
+  return { child, lines };
+}
+
+interface OutageLine {
+  dependency: string;
+  state: string;
+  since: string;
+  downForMs?: number;
+  error?: string;
+}
+
+/** The process's structured lines about one dependency, JSON-parsed (a line that is not JSON is not one of them). */
+function outageLines(lines: string[], dependency: string): OutageLine[] {
+  return lines.flatMap((l) => {
+    try {
+      const parsed = JSON.parse(l) as Partial<OutageLine>;
+      return parsed.dependency === dependency ? [parsed as OutageLine] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+async function kill(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+const rateLimiterLines = (lines: string[]) => lines.filter((l) => l.includes('rate limiter unavailable'));
+
+/** Raw client noise: ioredis's unhandled error events and stack frames. */
+function noise(lines: string[]): string[] {
+  return lines.filter((l) => /Unhandled error event|^\s+at |\n\s+at /.test(l));
+}
+
+/**
+ * The API and a worker started while their Redis is down (issue 16, finding 8): they stay up, say so in one structured
+ * line each (not one raw stack trace per reconnect attempt), readiness names Redis, and when Redis comes up they use
+ * it again by themselves: one `recovered` line, ready, and a support operation goes through the queue to the worker.
+ */
+describe('a Redis outage: one line in, one line out, recovery without a restart', () => {
+  let api: ApiHarness;
+  let redis: PrivateRedis;
+  let worker: { child: ChildProcess; lines: string[] } | undefined;
+
+  beforeAll(async () => {
+    redis = await PrivateRedis.reserve(); // nothing listens on its port yet
+    // Only the API and the worker use the private Redis; the harness's own helpers keep the shared one.
+    api = await startApiHarness('outage', { accounts: 20, env: { REDIS_URL: redis.url } });
+    await api.h.importPopulation({ count: 20, seed: 16 });
+  });
+  afterAll(async () => {
+    await kill(worker?.child);
+    await api?.close();
+    await redis?.stop();
+  });
+
+  it('stays up and says once that Redis is unreachable, then recovers when it starts', async () => {
+    worker = startWorkerProcess({ ...api.h.env, REDIS_URL: redis.url, RECONCILE_INTERVAL_MS: '500' });
+    const procs = { api: api.api.lines, worker: worker.lines };
+    const ready = () => fetch(`${api.api.origin}/api/v1/health/ready`);
+
+    await pollUntil(async () => (await ready()).status === 503, { timeoutMs: 10_000, description: 'not ready' });
+    await pollUntil(() => worker!.lines.some((l) => l.includes('"worker ready"')), {
+      timeoutMs: 20_000,
+      description: 'worker ready',
+    });
+    const down = await ready();
+    expect(down.status).toBe(503);
+    const body = (await down.json()) as { code: string; checks: Record<string, { status: string }> };
+    expect(body.code).toBe('not_ready');
+    expect(body.checks.redis.status).toBe('down');
+    expect(body.checks.database.status).toBe('up');
+    // ioredis retries every 50 ms… 2 s: this window holds several attempts, which must add no line.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(api.api.child.exitCode).toBeNull();
+    expect(worker.child.exitCode).toBeNull();
+    expect(noise([...api.api.lines, ...api.api.stderr, ...worker.lines])).toEqual([]);
+    expect(worker.lines.filter((l) => /worker error|queue error/.test(l))).toEqual([]);
+    // Requests that need only PostgreSQL go on, unthrottled: said once for the outage, not once per request.
+    for (let i = 0; i < 3; i++) {
+      expect((await api.call('GET', '/accounts/user1@example.test', { key: 'support' })).status).toBe(200);
+    }
+    expect(rateLimiterLines(api.api.lines)).toHaveLength(1);
+    for (const [name, lines] of Object.entries(procs)) {
+      const redisLines = outageLines(lines, 'redis');
+      expect({ name, states: redisLines.map((l) => l.state) }).toEqual({ name, states: ['unreachable'] });
+      expect(redisLines[0].error).toBe(`ECONNREFUSED 127.0.0.1:${redis.port}`);
+      expect(Number.isNaN(Date.parse(redisLines[0].since))).toBe(false);
+    }
+
+    await redis.start();
+    for (const [name, lines] of Object.entries(procs)) {
+      await pollUntil(() => outageLines(lines, 'redis').some((l) => l.state === 'recovered'), {
+        timeoutMs: 10_000,
+        description: `${name}: redis recovered line`,
+      });
+    }
+    await pollUntil(async () => (await ready()).status === 200, { timeoutMs: 5000, description: 'ready again' });
+
+    // A request that needs Redis end to end: the API queues the operation, the worker runs it.
+    const requested = await fetch(`${api.api.origin}/api/v1/accounts/user3@example.test/disable`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${api.secrets.support}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'outage test', ticket: 'SUP-16' }),
+    });
+    expect(requested.status).toBe(202);
+    const { id } = (await requested.json()) as { id: string };
+    await pollUntil(
+      async () =>
+        (await api.call<{ state: string }>('GET', `/operations/${id}`, { key: 'support' })).body.state === 'succeeded',
+      { timeoutMs: 20_000, description: 'the operation ran on the worker' },
+    );
+
+    for (const [name, lines] of Object.entries(procs)) {
+      const redisLines = outageLines(lines, 'redis');
+      expect({ name, states: redisLines.map((l) => l.state) }).toEqual({
+        name,
+        states: ['unreachable', 'recovered'],
+      });
+      expect(redisLines[1].since).toBe(redisLines[0].since);
+      expect(redisLines[1].downForMs).toBeGreaterThan(3000);
+    }
+    expect(noise([...api.api.lines, ...api.api.stderr, ...worker.lines])).toEqual([]);
+  });
+
+  it('a second outage, under processes that were connected (workers blocked on their queues), the same way', async () => {
+    const procs = { api: api.api.lines, worker: worker!.lines };
+    const ready = () => fetch(`${api.api.origin}/api/v1/health/ready`);
+    await redis.stop();
+    for (const [name, lines] of Object.entries(procs)) {
+      await pollUntil(() => outageLines(lines, 'redis').filter((l) => l.state === 'unreachable').length === 2, {
+        timeoutMs: 10_000,
+        description: `${name}: a second redis unreachable line`,
+      });
+    }
+    expect((await ready()).status).toBe(503);
+    expect((await api.call('GET', '/accounts/user1@example.test', { key: 'support' })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // reconnect attempts, which must add no line
+    await redis.start();
+    for (const [name, lines] of Object.entries(procs)) {
+      await pollUntil(() => outageLines(lines, 'redis').filter((l) => l.state === 'recovered').length === 2, {
+        timeoutMs: 10_000,
+        description: `${name}: a second redis recovered line`,
+      });
+    }
+    await pollUntil(async () => (await ready()).status === 200, { timeoutMs: 5000, description: 'ready again' });
+    expect(api.api.child.exitCode).toBeNull();
+    expect(worker!.child.exitCode).toBeNull();
+    for (const [name, lines] of Object.entries(procs)) {
+      const states = outageLines(lines, 'redis').map((l) => l.state);
+      expect({ name, states }).toEqual({ name, states: ['unreachable', 'recovered', 'unreachable', 'recovered'] });
+    }
+    expect(noise([...api.api.lines, ...api.api.stderr, ...worker!.lines])).toEqual([]);
+    expect(worker!.lines.filter((l) => /worker error|queue error|failed/.test(l))).toEqual([]);
+    expect(rateLimiterLines(api.api.lines)).toHaveLength(2); // one per outage
+  });
+});
+
+/**
+ * PostgreSQL stopped under a running API and worker (a private cluster, so the shared server is not disturbed): one
+ * `unreachable` line each (the pool itself says nothing, a probe does), readiness names the database, and when the
+ * server is back the pool opens new connections by itself: one `recovered` line, ready, requests work again.
+ */
+describe('a PostgreSQL outage: one line in, one line out, recovery without a restart', () => {
+  let pg: PrivatePostgres;
+  let h: EngineHarness;
+  let api: ApiProcess | undefined;
+  let worker: { child: ChildProcess; lines: string[] } | undefined;
+  let halted = false;
+
+  beforeAll(async () => {
+    ensureFreshBuild();
+    pg = await startPrivatePostgres();
+    h = await createEngineHarness('pgoutage', { accounts: 20 }, {}, pg.url);
+    await h.importPopulation({ count: 20, seed: 17 });
+  });
+  afterAll(async () => {
+    await kill(worker?.child);
+    await api?.stop();
+    if (halted) pg.resume();
+    await h?.close();
+    pg?.stop();
+  });
+
+  it('stays up and says once that PostgreSQL is unreachable, then recovers when it returns', async () => {
+    const support = await new ApiKeyService(h.db.owner).create('support', 'support-pgoutage');
+    api = await startApiProcess(h.env);
+    worker = startWorkerProcess(h.env);
+    await pollUntil(() => worker!.lines.some((l) => l.includes('"worker ready"')), {
+      timeoutMs: 20_000,
+      description: 'worker ready',
+    });
+    const procs = { api: api.lines, worker: worker.lines };
+    const ready = () => fetch(`${api!.origin}/api/v1/health/ready`);
+    expect((await ready()).status).toBe(200);
+
+    pg.halt();
+    halted = true;
+    for (const [name, lines] of Object.entries(procs)) {
+      await pollUntil(() => outageLines(lines, 'postgres').some((l) => l.state === 'unreachable'), {
+        timeoutMs: 10_000,
+        description: `${name}: postgres unreachable line`,
+      });
+    }
+    const down = await ready();
+    expect(down.status).toBe(503);
+    const body = (await down.json()) as { code: string; checks: Record<string, { status: string }> };
+    expect(body.code).toBe('not_ready');
+    expect(body.checks.database.status).toBe('down');
+    expect(body.checks.redis.status).toBe('up');
+    // Probes every 2 s, gates every second, the reconciler every second: none of them may add a line.
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    expect(api.child.exitCode).toBeNull();
+    expect(worker.child.exitCode).toBeNull();
+    expect(noise([...api.lines, ...api.stderr, ...worker.lines])).toEqual([]);
+    expect(worker.lines.filter((l) => /failed/.test(l))).toEqual([]);
+    for (const [name, lines] of Object.entries(procs)) {
+      const pgLines = outageLines(lines, 'postgres');
+      expect({ name, states: pgLines.map((l) => l.state) }).toEqual({ name, states: ['unreachable'] });
+      expect(pgLines[0].error).toMatch(/^(ECONNREFUSED 127\.0\.0\.1:\d+|57P01|.*terminat.*)$/);
+    }
+
+    pg.resume();
+    halted = false;
+    for (const [name, lines] of Object.entries(procs)) {
+      await pollUntil(() => outageLines(lines, 'postgres').some((l) => l.state === 'recovered'), {
+        timeoutMs: 10_000,
+        description: `${name}: postgres recovered line`,
+      });
+    }
+    await pollUntil(async () => (await ready()).status === 200, { timeoutMs: 5000, description: 'ready again' });
+
+    // Requests that need PostgreSQL: the key is checked, the operation recorded, queued and run by the worker.
+    const requested = await fetch(`${api.origin}/api/v1/accounts/user3@example.test/disable`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${support.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'outage test', ticket: 'SUP-16' }),
+    });
+    expect(requested.status).toBe(202);
+    const { id } = (await requested.json()) as { id: string };
+    await pollUntil(
+      async () =>
+        (await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM operations WHERE id = $1`, [id]))[0]
+          ?.state === 'succeeded',
+      { timeoutMs: 20_000, description: 'the operation ran on the worker' },
+    );
+
+    for (const [name, lines] of Object.entries(procs)) {
+      const pgLines = outageLines(lines, 'postgres');
+      expect({ name, states: pgLines.map((l) => l.state) }).toEqual({ name, states: ['unreachable', 'recovered'] });
+      expect(pgLines[1].downForMs).toBeGreaterThan(4000);
+    }
+    expect(noise([...api.lines, ...api.stderr, ...worker.lines])).toEqual([]);
+  });
+
+  it('refuses to start while PostgreSQL is down, in one line that names it (no stack)', async () => {
+    pg.halt();
+    halted = true;
+    const said =
+      /failed to start: postgres unreachable \(ECONNREFUSED 127\.0\.0\.1:\d+\): is it running, and is DATABASE_URL right\?$/m;
+    const refused = await startApiProcess(h.env).then(
+      () => 'started',
+      (err: Error) => err.message,
+    );
+    expect(refused).toMatch(said);
+    expect(refused).not.toMatch(/^\s+at /m);
+    const w = startWorkerProcess(h.env);
+    const [code] = (await once(w.child, 'close')) as [number]; // 'close': its output is all read
+    expect(code).toBe(1);
+    expect(w.lines).toHaveLength(1);
+    expect(w.lines[0]).toMatch(said);
+  });
+});
