@@ -11,7 +11,7 @@ describe('CLI commands (real PostgreSQL)', () => {
     db = await createTestDatabase('cli');
   });
   afterAll(async () => {
-    await db.drop();
+    await db?.drop();
   });
 
   async function cli(...argv: string[]) {
