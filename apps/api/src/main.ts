@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { loadConfigOrExit } from '@app/config';
+import { loadConfigOrExit, SHUTDOWN_DEADLINES_MS } from '@app/config';
 import { DatabaseRoleError } from '@app/db';
 import { DependencyUnreachableError } from '@app/queue';
 import { loadApiSettings } from './api-settings';
@@ -7,7 +7,6 @@ import { createApiApp } from './app.factory';
 import { createLogger } from './common/http-logger';
 
 /** A stuck dependency must not keep a stopping process alive forever. */
-const SHUTDOWN_DEADLINE_MS = 15_000;
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
@@ -32,7 +31,7 @@ async function bootstrap(): Promise<void> {
     setTimeout(() => {
       logger.error('shutdown deadline passed, exiting');
       process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS).unref();
+    }, SHUTDOWN_DEADLINES_MS.api).unref();
     app.close().then(
       () => process.exit(0),
       (err: unknown) => {

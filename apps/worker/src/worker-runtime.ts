@@ -1,7 +1,7 @@
 import { Job, Worker } from 'bullmq';
 import { DataSource } from 'typeorm';
 import Redis from 'ioredis';
-import { EnvironmentDto } from '@app/config';
+import { EnvironmentDto, SHUTDOWN_DEADLINES_MS } from '@app/config';
 import {
   GateEvaluator,
   OperationRunner,
@@ -172,7 +172,7 @@ export async function startWorker(
   }, config.GATE_INTERVAL_MS);
 
   return {
-    stop: async (deadlineMs = 20000) => {
+    stop: async (deadlineMs = SHUTDOWN_DEADLINES_MS.worker) => {
       clearInterval(timer);
       clearInterval(gateTimer);
       abort.abort();
