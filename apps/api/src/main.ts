@@ -1,7 +1,5 @@
 import 'reflect-metadata';
-import { loadConfigOrExit, SHUTDOWN_DEADLINES_MS } from '@app/config';
-import { DatabaseRoleError } from '@app/db';
-import { DependencyUnreachableError } from '@app/queue';
+import { loadConfigOrExit, SHUTDOWN_DEADLINES_MS, startupFailureLine } from '@app/config';
 import { loadApiSettings } from './api-settings';
 import { createApiApp } from './app.factory';
 import { createLogger } from './common/http-logger';
@@ -45,14 +43,6 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((err: unknown) => {
-  // A refused database role or a dependency that does not answer is an operator's fix, said in one line; anything
-  // else keeps its stack.
-  const detail =
-    err instanceof DatabaseRoleError || err instanceof DependencyUnreachableError
-      ? err.message
-      : err instanceof Error
-        ? (err.stack ?? err.message)
-        : String(err);
-  process.stderr.write(`api failed to start: ${detail}\n`);
+  process.stderr.write(`${startupFailureLine('api', err)}\n`);
   process.exit(1);
 });

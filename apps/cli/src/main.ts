@@ -1,6 +1,5 @@
 import 'reflect-metadata';
-import { loadConfigOrExit } from '@app/config';
-import { DatabaseRoleError } from '@app/db';
+import { isOperatorFix, loadConfigOrExit } from '@app/config';
 import { runCommand } from './commands';
 
 async function main(): Promise<void> {
@@ -16,7 +15,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   const e = err as { code?: string; message?: string; address?: string; port?: number };
-  if (err instanceof DatabaseRoleError) {
+  if (isOperatorFix(err)) {
     process.stderr.write(`${err.message}\n`);
   } else if (e.code === 'ECONNREFUSED') {
     process.stderr.write(

@@ -1,7 +1,5 @@
 import 'reflect-metadata';
-import { loadConfigOrExit } from '@app/config';
-import { DatabaseRoleError } from '@app/db';
-import { DependencyUnreachableError } from '@app/queue';
+import { loadConfigOrExit, startupFailureLine } from '@app/config';
 import { startWorker } from './worker-runtime';
 
 const log = (entry: Record<string, unknown>) =>
@@ -31,14 +29,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  // A refused database role or a dependency that does not answer is an operator's fix, said in one line; anything
-  // else keeps its stack.
-  const detail =
-    err instanceof DatabaseRoleError || err instanceof DependencyUnreachableError
-      ? err.message
-      : err instanceof Error
-        ? (err.stack ?? err.message)
-        : String(err);
-  process.stderr.write(`worker failed to start: ${detail}\n`);
+  process.stderr.write(`${startupFailureLine('worker', err)}\n`);
   process.exit(1);
 });

@@ -17,6 +17,9 @@ export function sqlOfClient(client: {
 
 /** A role set-up or a role check that an operator must fix; the message says what and how, on one line or a few. */
 export class DatabaseRoleError extends Error {
+  /** An operator's fix, said in one line (startupFailureLine). */
+  readonly operatorFix = true;
+
   constructor(message: string) {
     super(message);
     this.name = 'DatabaseRoleError';

@@ -177,6 +177,9 @@ export function probeEvery(
  * client's error stays as the cause.
  */
 export class DependencyUnreachableError extends Error {
+  /** An operator's fix, said in one line (startupFailureLine). */
+  readonly operatorFix = true;
+
   constructor(
     readonly dependency: DependencyName,
     setting: string,

@@ -19,3 +19,4 @@ export * from './worker-process';
 export * from './wave-record';
 export * from './wave-model-oracle';
 export * from './private-redis';
+export * from './ports';

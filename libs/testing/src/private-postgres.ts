@@ -1,8 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { freeLoopbackPort } from './ports';
 import { findOnPath, MissingPrerequisite } from './prerequisites';
 
 /**
@@ -37,17 +37,6 @@ export function postgresBinDir(root = '/usr/lib/postgresql', path = process.env.
   );
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 export function privatePostgresAvailable(): boolean {
   try {
     postgresBinDir();
@@ -70,7 +59,7 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
   const dir = mkdtempSync(join(tmpdir(), 'reopen-pg-'));
   chmodSync(dir, 0o777);
   const data = join(dir, 'data');
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const asPostgres = process.getuid?.() === 0;
   const run = (cmd: string, args: string[]) => {
     const full = [join(bin, cmd), ...args];

@@ -1,23 +1,7 @@
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer } from 'node:net';
-import { pollUntil } from './poll-until';
-
-/** A free TCP port on the loopback (nothing listens on it once this resolves). */
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-export function privateRedisAvailable(): boolean {
-  return spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status === 0;
-}
+import { freeLoopbackPort, untilListening } from './ports';
+import { requireRedisServer } from './prerequisites';
 
 /**
  * A `redis-server` of the test's own on a fixed free port, stopped and started at will (without persistence: it comes
@@ -27,11 +11,15 @@ export function privateRedisAvailable(): boolean {
 export class PrivateRedis {
   private child: ChildProcess | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly binary: string,
+  ) {}
 
+  /** A free port for it; fails with the one line of `requireRedisServer` when there is no redis-server. */
   static async reserve(): Promise<PrivateRedis> {
-    if (!privateRedisAvailable()) throw new Error('redis-server is not on PATH (Debian: apt-get install redis-server)');
-    return new PrivateRedis(await freeLoopbackPort());
+    const binary = requireRedisServer();
+    return new PrivateRedis(await freeLoopbackPort(), binary);
   }
 
   get url(): string {
@@ -41,19 +29,11 @@ export class PrivateRedis {
   async start(): Promise<void> {
     if (this.child) return;
     this.child = spawn(
-      'redis-server',
+      this.binary,
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
       { stdio: 'ignore' },
     );
-    await pollUntil(
-      () =>
-        new Promise<boolean>((resolve) => {
-          const s = connect(this.port, '127.0.0.1');
-          s.once('connect', () => (s.destroy(), resolve(true)));
-          s.once('error', () => resolve(false));
-        }),
-      { timeoutMs: 10_000, description: `private redis up on ${this.port}` },
-    );
+    await untilListening(this.port, `private redis up on ${this.port}`);
   }
 
   async stop(): Promise<void> {

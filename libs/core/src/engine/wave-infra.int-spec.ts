@@ -1,21 +1,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import { countersFromTruth, createEngineHarness, EngineHarness, pollUntil, requireRedisServer } from '@app/testing';
+import { countersFromTruth, createEngineHarness, EngineHarness, pollUntil, PrivateRedis } from '@app/testing';
 
 const WORKER = join(__dirname, '../../../../dist/apps/worker/src/main.js');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 /**
  * Infrastructure faults with worker processes: a Redis of the test's own restarted (without persistence, so
@@ -23,29 +11,9 @@ async function freePort(): Promise<number> {
  */
 describe('Redis restart and interrupted rollback (worker processes)', () => {
   let h: EngineHarness;
-  let redisPort: number;
-  let redis: ChildProcess | undefined;
+  let redis: PrivateRedis;
   const children: ChildProcess[] = [];
 
-  let redisServer: string;
-  const startRedis = async () => {
-    redis = spawn(
-      redisServer,
-      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      {
-        stdio: 'ignore',
-      },
-    );
-    await pollUntil(
-      () =>
-        new Promise<boolean>((resolve) => {
-          const s = connect(redisPort, '127.0.0.1');
-          s.once('connect', () => (s.destroy(), resolve(true)));
-          s.once('error', () => resolve(false));
-        }),
-      { description: 'private redis up' },
-    );
-  };
   const worker = () => {
     const child = spawn(process.execPath, [WORKER], { env: { ...process.env, ...h.env }, stdio: 'ignore' });
     children.push(child);
@@ -56,20 +24,15 @@ describe('Redis restart and interrupted rollback (worker processes)', () => {
 
   beforeAll(async () => {
     if (!existsSync(WORKER)) throw new Error(`${WORKER} is missing: run npm run build first (npm test does)`);
-    redisServer = requireRedisServer();
-    redisPort = await freePort();
-    await startRedis();
-    h = await createEngineHarness(
-      'infra',
-      { accounts: 8000 },
-      { REDIS_URL: `redis://127.0.0.1:${redisPort}`, RECONCILE_INTERVAL_MS: '1000' },
-    );
+    redis = await PrivateRedis.reserve();
+    await redis.start();
+    h = await createEngineHarness('infra', { accounts: 8000 }, { REDIS_URL: redis.url, RECONCILE_INTERVAL_MS: '1000' });
     await h.importPopulation({ count: 8000, seed: 91, leakedShare: 0 });
   });
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await h?.close();
-    redis?.kill('SIGKILL');
+    await redis?.stop();
   });
 
   it('a Redis restart that loses everything mid-wave: the queue is rebuilt from PostgreSQL, nothing lost', async () => {
@@ -90,10 +53,9 @@ describe('Redis restart and interrupted rollback (worker processes)', () => {
       timeoutMs: 30_000,
       description: 'under way',
     });
-    redis!.kill('SIGKILL');
-    await new Promise((r) => redis!.once('exit', r));
+    await redis.stop();
     await new Promise((r) => setTimeout(r, 1500)); // Redis stays down a moment: the outage is the test
-    await startRedis();
+    await redis.start();
     await pollUntil(async () => (await state(w.id)) === 'completed', {
       timeoutMs: 90_000,
       intervalMs: 250,

@@ -333,8 +333,7 @@ export class WavePump {
           // comes first, before any bookkeeping, so other dispatchers learn of it as early as possible.
           await this.throttle.penalize(retryAfterWithJitter(outcome.retryAfterMs / 1000, Math.random));
           await this.record(sql, batch, startedAt, outcome);
-          // 429 and 503 applied nothing; 409 in progress means an earlier attempt still runs (in doubt).
-          if (outcome.kind !== 'in_progress') await markNothingApplied(sql, batch, inDoubtBefore);
+          if (outcome.kind !== 'in_progress') await markNothingApplied(sql, batch, inDoubtBefore); // 409: still runs
           await this.holds.coverWait(sql, batch, outcome.retryAfterMs);
           continue;
         }
