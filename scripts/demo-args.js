@@ -8,7 +8,8 @@ const USAGE = `usage: npm run demo [-- options]
 
 Plays the 9 May / 11 May reopening against the mailstore simulator: installs what is missing, builds, resets
 and migrates its own database (reopen_demo), starts the simulator, a worker and the API, and tells the story
-through the HTTP API.
+through the HTTP API. When nothing answers at the default PostgreSQL or Redis address (and no variable names one), it
+starts its own (an embedded PostgreSQL 15 from npm, redis-server from PATH) and stops them at the end.
 
 options:
   --no-keep      exit at the end (default: everything stays up until Ctrl-C)
@@ -20,7 +21,8 @@ environment (defaults in brackets):
   DEMO_DATABASE_URL      PostgreSQL as the owner, naming the demo's database (dropped and re-created on every run)
                          [OWNER_DATABASE_URL or DATABASE_URL's server and credentials, database reopen_demo;
                           else postgres://root@127.0.0.1:5432/reopen_demo]
-  DEMO_APP_DATABASE_URL  PostgreSQL as the runtime role the API and worker use [the owner URL with user reopen_app]
+  DEMO_APP_DATABASE_URL  PostgreSQL as the runtime role the API and worker use [the owner URL with user reopen_app,
+                         password reopen-demo-app when the owner URL has one]
   REDIS_URL              [redis://127.0.0.1:6379]     REDIS_PREFIX  [reopen-demo]
   PORT                   API port [3000]              SIM_PORT      simulator port [8025]
   DEMO_ACCOUNTS          population size [200000]     DEMO_TIMEOUT_S [240]
@@ -74,11 +76,18 @@ function demoDatabaseUrls(env) {
   return { owner, app, source };
 }
 
+/**
+ * The runtime role on the owner's server. A server that asks the owner for a password asks this role too: it gets
+ * the demo's own (migrate sets it when the role cannot log in with it); a trusting server gets none.
+ */
 function asRole(url, role) {
   const u = new URL(url);
   u.username = role;
-  u.password = '';
+  u.password = u.password ? DEMO_APP_PASSWORD : '';
   return u.toString();
 }
+
+/** Not a secret: the demo's runtime role, on a demo database. */
+const DEMO_APP_PASSWORD = 'reopen-demo-app';
 
 module.exports = { USAGE, parseDemoArgs, demoDatabaseUrls };

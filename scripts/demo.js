@@ -1,13 +1,16 @@
 #!/usr/bin/env node
-// `npm run demo`, the README's first command. Installs what is missing, builds, resets and migrates a dedicated
-// demo database, starts the mailstore simulator, a worker and the API, then plays the reopening story
+// `npm run demo`, the README's first command. Brings PostgreSQL and Redis (scripts/services.js: the configured or
+// default ones, else an embedded PostgreSQL and a redis-server of its own, stopped at the end), installs what is
+// missing, builds, resets and migrates a dedicated demo database, starts the mailstore simulator, a worker and the API, then plays the reopening story
 // (dist/apps/cli/src/demo/main.js). `--no-keep` exits after the story; otherwise everything stays up until Ctrl-C.
 // `--no-build` and `--no-install` skip those steps (CI, which has just built); `--help` says it all.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
-const { existsSync, statSync } = require('node:fs');
+const { existsSync } = require('node:fs');
 const net = require('node:net');
 const { join } = require('node:path');
+const services = require('./services');
+const { needsInstall, install: npmCi } = require('./install');
 
 const root = join(__dirname, '..');
 const { USAGE, parseDemoArgs, demoDatabaseUrls } = require('./demo-args');
@@ -30,13 +33,12 @@ const accounts = process.env.DEMO_ACCOUNTS ?? '200000';
 // makes the API keys; the simulator, the worker and the API never see its URL. They connect as the runtime role
 // (DEMO_APP_DATABASE_URL, by default `reopen_app` without a password: trust on 127.0.0.1), which migrate creates
 // and grants exactly what the service needs.
-const database = demoDatabaseUrls(process.env);
-const ownerUrl = database.owner;
-const appUrl = database.app;
+// Where they are configured; `main` replaces them with the servers the bootstrap started, if it started any.
+let database = demoDatabaseUrls(process.env);
 const env = {
   ...process.env,
-  DATABASE_URL: appUrl,
-  REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  DATABASE_URL: database.app,
+  REDIS_URL: process.env.REDIS_URL || services.DEFAULT_REDIS_URL,
   REDIS_PREFIX: process.env.REDIS_PREFIX ?? 'reopen-demo',
   PORT: process.env.PORT ?? '3000',
   SIM_PORT: process.env.SIM_PORT ?? '8025',
@@ -59,8 +61,18 @@ env.MAILSTORE_URL = process.env.MAILSTORE_URL ?? `http://127.0.0.1:${env.SIM_POR
 env.MAILSTORE_TOKEN = process.env.MAILSTORE_TOKEN ?? 'sim-token';
 delete env.OWNER_DATABASE_URL;
 /** For the two steps that act as the owner: migrate, and the story (its API keys). */
-const ownerEnv = { ...env, OWNER_DATABASE_URL: ownerUrl };
-const databaseName = decodeURIComponent(new URL(ownerUrl).pathname.slice(1));
+const ownerEnv = () => ({ ...env, OWNER_DATABASE_URL: database.owner });
+const databaseName = decodeURIComponent(new URL(database.owner).pathname.slice(1));
+
+/** What the bootstrap probes: the owner's server (its `postgres` database: the demo's may not exist yet) and Redis. */
+function serviceTargets() {
+  const server = new URL(database.owner);
+  server.pathname = '/postgres';
+  return {
+    postgres: { url: server.toString(), variable: database.source === 'default' ? undefined : database.source },
+    redis: { url: env.REDIS_URL, variable: process.env.REDIS_URL ? 'REDIS_URL' : undefined },
+  };
+}
 
 function say(line) {
   process.stdout.write(`${line}\n`);
@@ -74,16 +86,6 @@ function run(cmd, args, what, runEnv = env) {
   }
 }
 
-function reachable(url, defaultPort) {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: u.hostname, port: Number(u.port || defaultPort), timeout: 2000 });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => (socket.destroy(), resolve(false)));
-  });
-}
-
 function portFree(port) {
   return new Promise((resolve) => {
     const server = net.createServer();
@@ -92,19 +94,13 @@ function portFree(port) {
   });
 }
 
-function needsInstall() {
-  const lock = join(root, 'package-lock.json');
-  const marker = join(root, 'node_modules', '.package-lock.json');
-  return !existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs;
-}
-
 /** A fresh world on every run: the demo database is dropped (migrate re-creates it) and its Redis keys deleted. */
 async function resetState() {
   if (['postgres', 'template0', 'template1'].includes(databaseName)) {
     throw new Error(`${database.source} names "${databaseName}": the demo drops its database, give it its own`);
   }
   const { Client } = require('pg');
-  const admin = new URL(ownerUrl);
+  const admin = new URL(database.owner);
   admin.pathname = '/postgres';
   const pg = new Client({ connectionString: admin.toString() });
   await pg.connect();
@@ -157,6 +153,7 @@ function shutdown(code) {
   if (shuttingDown) return;
   shuttingDown = true;
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  // The servers the bootstrap started stop on process exit (scripts/services.js), after the apps have.
   const deadline = setTimeout(() => {
     for (const c of children) c.kill('SIGKILL');
     process.exit(code);
@@ -188,18 +185,12 @@ async function waitForHttp(url, what, timeoutMs = 30_000) {
 
 async function main() {
   // The services first: before a long install, say what is missing.
-  const where = database.source === 'default' ? 'the default address' : `from ${database.source}`;
-  say(
-    `demo: PostgreSQL at ${new URL(ownerUrl).host} (${where}), database ${databaseName}; Redis at ${new URL(env.REDIS_URL).host}`,
-  );
-  if (!(await reachable(ownerUrl, 5432))) {
-    say(`demo: cannot reach PostgreSQL at ${new URL(ownerUrl).host} (${where}).`);
-    say('      Start it: "docker compose up -d postgres redis", or "pg_ctlcluster 15 main start".');
-    process.exit(1);
-  }
-  if (!(await reachable(env.REDIS_URL, 6379))) {
-    say(`demo: cannot reach Redis at ${new URL(env.REDIS_URL).host} (REDIS_URL).`);
-    say('      Start it: "docker compose up -d postgres redis", or "redis-server --daemonize yes".');
+  let plan;
+  try {
+    plan = await services.preflight(serviceTargets(), { redisVariables: ['REDIS_URL'] });
+  } catch (err) {
+    if (!(err instanceof services.ServiceError)) throw err;
+    say(`demo: ${err.message.replace(/\n/g, '\n      ')}`);
     process.exit(1);
   }
   for (const [name, port] of [
@@ -212,16 +203,35 @@ async function main() {
     }
   }
   if (install && needsInstall()) {
+    for (const line of services.describePlan(plan)) say(`demo: ${line}`);
     say('demo: installing dependencies (npm ci)…');
-    run('npm', ['ci', '--no-audit', '--no-fund'], 'npm ci');
+    if (!npmCi()) {
+      say('demo: npm ci failed.');
+      process.exit(1);
+    }
   }
+  let running;
+  try {
+    running = await services.bring(plan);
+  } catch (err) {
+    if (!(err instanceof services.ServiceError)) throw err;
+    say(`demo: ${err.message}`);
+    process.exit(1);
+  }
+  for (const line of running.lines) say(`demo: ${line}`);
+  if (plan.postgres.action === 'embedded') {
+    // The demo's database on the server just started, as its superuser; the runtime role gets a password there.
+    database = demoDatabaseUrls({ OWNER_DATABASE_URL: running.postgresUrl });
+    env.DATABASE_URL = database.app;
+  }
+  env.REDIS_URL = running.redisUrl;
   if (build) {
     say('demo: building…');
     run('npm', ['run', '-s', 'build'], 'build');
   }
   const deleted = await resetState();
   say(`demo: reset database ${databaseName} and ${deleted} Redis keys under "${env.REDIS_PREFIX}:"; migrating…`);
-  run(process.execPath, ['dist/apps/cli/src/main.js', 'migrate'], 'migration', ownerEnv);
+  run(process.execPath, ['dist/apps/cli/src/main.js', 'migrate'], 'migration', ownerEnv());
 
   process.on('SIGINT', () => shutdown(0));
   process.on('SIGTERM', () => shutdown(0));
@@ -241,7 +251,7 @@ async function main() {
   }
   // Not spawnSync: this process must keep draining the apps' output while the story runs.
   const code = await new Promise((resolve) =>
-    start('story', story, { inherit: true, expectExit: true, env: ownerEnv }).once('exit', (c, signal) =>
+    start('story', story, { inherit: true, expectExit: true, env: ownerEnv() }).once('exit', (c, signal) =>
       resolve(signal ? 1 : c),
     ),
   );

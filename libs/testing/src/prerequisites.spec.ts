@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findOnPath, MissingPrerequisite, redactUrl, requireChromium, requireRedisServer } from './prerequisites';
@@ -50,10 +50,10 @@ describe('test prerequisites outside Node: one line naming the piece, where it w
   });
 
   it('PostgreSQL server binaries in neither place: names initdb/pg_ctl, both places and the package', () => {
-    const err = thrown(() => postgresBinDir(join(emptyDir, 'nowhere'), emptyDir));
+    const err = thrown(() => postgresBinDir(join(emptyDir, 'nowhere'), emptyDir, ''));
     expect(err).toBeInstanceOf(MissingPrerequisite);
     expect(err.message).toMatch(
-      /^PostgreSQL server binaries \(initdb, pg_ctl\) .*under .*nowhere\/<version>\/bin nor on PATH.*apt-get install postgresql/,
+      /^PostgreSQL server binaries \(initdb, pg_ctl\) .*POSTGRES_BIN_DIR .*under .*nowhere\/<version>\/bin nor on PATH.*npm test .*embedded.*apt-get install postgresql/,
     );
     expect(err.stack).not.toMatch(/\n/);
   });
@@ -61,7 +61,22 @@ describe('test prerequisites outside Node: one line naming the piece, where it w
   it('PostgreSQL server binaries on PATH when the Debian folder is absent', () => {
     const dir = mkdtempSync(join(tmpdir(), 'reopen-prereq-'));
     for (const cmd of ['initdb', 'pg_ctl']) writeFileSync(join(dir, cmd), '#!/bin/sh\n', { mode: 0o755 });
-    expect(postgresBinDir(join(emptyDir, 'nowhere'), dir)).toBe(dir);
+    expect(postgresBinDir(join(emptyDir, 'nowhere'), dir, '')).toBe(dir);
+  });
+
+  it('POSTGRES_BIN_DIR (npm test: the embedded binaries) wins over the Debian folder and PATH; a wrong one is named', () => {
+    const debian = mkdtempSync(join(tmpdir(), 'reopen-prereq-'));
+    const configured = mkdtempSync(join(tmpdir(), 'reopen-prereq-'));
+    for (const dir of [join(debian, '15', 'bin'), configured]) {
+      mkdirSync(dir, { recursive: true });
+      for (const cmd of ['initdb', 'pg_ctl']) writeFileSync(join(dir, cmd), '#!/bin/sh\n', { mode: 0o755 });
+    }
+    expect(postgresBinDir(debian, '', configured)).toBe(configured);
+    expect(postgresBinDir(debian, '', '')).toBe(join(debian, '15', 'bin'));
+    const err = thrown(() => postgresBinDir(debian, '', emptyDir));
+    expect(err).toBeInstanceOf(MissingPrerequisite);
+    expect(err.message).toMatch(/^PostgreSQL server binaries .* not in POSTGRES_BIN_DIR=.*reopen-prereq-/);
+    expect(err.stack).not.toMatch(/\n/);
   });
 
   it('Chromium missing: names CHROMIUM_PATH when it was set, else the Debian path, and how to provide it', () => {

@@ -54,8 +54,9 @@ export async function probePostgres(url: string, variable = 'TEST_DATABASE_URL')
   } catch (err) {
     return (
       `PostgreSQL is needed and did not answer at ${redactUrl(url)} (from ${variable}, else the default): ${reason(err)}. ` +
-      `Start one there (Debian: apt-get install postgresql) or set ${variable} to a server whose role may create ` +
-      `databases and roles; npm test does not start one for you.`
+      `Run the tests through npm test (it starts an embedded PostgreSQL when none answers at the default address ` +
+      `and ${variable} is unset), or start one there, or set ${variable} to a server whose role may create ` +
+      `databases and roles.`
     );
   } finally {
     await c.end().catch(() => undefined);
@@ -82,7 +83,8 @@ export async function probeRedis(url: string, variable = 'TEST_REDIS_URL'): Prom
   } catch (err) {
     return (
       `Redis is needed and did not answer at ${redactUrl(url)} (from ${variable}, else the default): ${reason(socketError ?? err)}. ` +
-      `Start one there (Debian: apt-get install redis-server) or set ${variable}; npm test does not start one for you.`
+      `Run the tests through npm test (it starts redis-server when none answers at the default address and ` +
+      `${variable} is unset), or start one there (Debian: apt-get install redis-server), or set ${variable}.`
     );
   } finally {
     client.disconnect();

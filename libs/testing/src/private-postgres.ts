@@ -20,10 +20,21 @@ export interface PrivatePostgres {
 }
 
 /**
- * initdb and pg_ctl: Debian keeps them off PATH under /usr/lib/postgresql/<version>/bin (newest wins), other
- * systems put them on PATH.
+ * initdb and pg_ctl: POSTGRES_BIN_DIR when set (npm test sets it to the embedded PostgreSQL's binaries,
+ * scripts/services.js); else Debian's, off PATH under /usr/lib/postgresql/<version>/bin (newest wins); else PATH.
  */
-export function postgresBinDir(root = '/usr/lib/postgresql', path = process.env.PATH ?? ''): string {
+export function postgresBinDir(
+  root = '/usr/lib/postgresql',
+  path = process.env.PATH ?? '',
+  configured = process.env.POSTGRES_BIN_DIR,
+): string {
+  if (configured) {
+    if (existsSync(join(configured, 'initdb')) && existsSync(join(configured, 'pg_ctl'))) return configured;
+    throw new MissingPrerequisite(
+      `PostgreSQL server binaries (initdb, pg_ctl) are needed (this test runs a cluster of its own) and are not in ` +
+        `POSTGRES_BIN_DIR=${configured}: point it at a folder that holds them, or unset it.`,
+    );
+  }
   const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
   for (const version of versions) {
     const dir = join(root, version, 'bin');
@@ -33,7 +44,8 @@ export function postgresBinDir(root = '/usr/lib/postgresql', path = process.env.
   if (initdb && findOnPath('pg_ctl', path)) return dirname(initdb);
   throw new MissingPrerequisite(
     `PostgreSQL server binaries (initdb, pg_ctl) are needed (this test runs a cluster of its own) and were found ` +
-      `neither under ${root}/<version>/bin nor on PATH: install them (Debian: apt-get install postgresql).`,
+      `neither in POSTGRES_BIN_DIR nor under ${root}/<version>/bin nor on PATH: run the tests with npm test (it ` +
+      `hands them the embedded PostgreSQL's), or install them (Debian: apt-get install postgresql).`,
   );
 }
 

@@ -65,7 +65,7 @@ describe('npm run demo: where its PostgreSQL is', () => {
   it("honours DATABASE_URL's server and credentials, with the demo's own database (it drops it)", () => {
     expect(demoDatabaseUrls({ DATABASE_URL: 'postgres://me:pw@db.example:6543/production' })).toEqual({
       owner: 'postgres://me:pw@db.example:6543/reopen_demo',
-      app: 'postgres://reopen_app@db.example:6543/reopen_demo',
+      app: 'postgres://reopen_app:reopen-demo-app@db.example:6543/reopen_demo', // a server that asks for passwords
       source: 'DATABASE_URL',
     });
   });
