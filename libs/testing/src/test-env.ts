@@ -12,9 +12,12 @@ import { withUser } from '../../db/src/database-url';
  *   another implementation (test/contract/contract-target.ts).
  * - WAVE_MODEL_LOG=1: the model-based wave test prints the command sequences it runs.
  * - UPDATE_OPENAPI=1: the OpenAPI unit test rewrites the committed document instead of comparing with it.
- * The unit project reads none of the service variables: it runs with no PostgreSQL and no Redis. PATH must hold
- * redis-server for the Redis restart test, and PostgreSQL's initdb/pg_ctl (or Debian's /usr/lib/postgresql) for the
- * tests that run a cluster of their own; a missing one fails that test with one line (see prerequisites.ts).
+ * - POSTGRES_BIN_DIR: initdb/pg_ctl for the tests that run a cluster of their own (else Debian's /usr/lib/postgresql,
+ *   else PATH).
+ * npm test (scripts/run-tests.js) sets the first two to the servers it found or started, and POSTGRES_BIN_DIR to the
+ * embedded PostgreSQL's binaries (scripts/services.js). The unit project reads none of the service variables: it runs
+ * with no PostgreSQL and no Redis. PATH must hold redis-server for the Redis restart test; a missing piece fails its
+ * test with one line (see prerequisites.ts).
  */
 export const TEST_SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
