@@ -122,11 +122,9 @@ export class InfraModule {
         provide: QueueProducer,
         inject: [QUEUE_REDIS],
         useFactory: (redis: Redis) =>
-          new QueueProducer(
-            redis,
-            config.REDIS_PREFIX,
-            bullmqErrorHandler((err) => logger.error({ error: err.message }, 'queue error')),
-          ),
+          new QueueProducer(redis, config.REDIS_PREFIX, {
+            onError: bullmqErrorHandler((err) => logger.error({ error: err.message }, 'queue error')),
+          }),
       },
       { provide: POSTGRES_WATCH, useValue: postgresWatch },
       PostgresProbe,
