@@ -25,6 +25,8 @@ export interface CallOptions {
   headers?: Record<string, string>;
   /** Another API process of the harness. */
   origin?: string;
+  /** Abort the request (the call rejects with a TimeoutError) when the answer takes longer: a hang fails fast. */
+  timeoutMs?: number;
 }
 
 export interface ApiHarness {
@@ -95,7 +97,8 @@ export async function startApiHarness(
           body = JSON.stringify(o.body);
           headers['content-type'] ??= 'application/json';
         }
-        const res = await fetch(`${o.origin ?? api.origin}/api/v1${path}`, { method, headers, body });
+        const signal = o.timeoutMs === undefined ? undefined : AbortSignal.timeout(o.timeoutMs);
+        const res = await fetch(`${o.origin ?? api.origin}/api/v1${path}`, { method, headers, body, signal });
         const text = await res.text();
         const json = /json/.test(res.headers.get('content-type') ?? '') && text !== '';
         return { status: res.status, headers: res.headers, body: (json ? JSON.parse(text) : text) as T, text };

@@ -55,6 +55,27 @@ async function kill(child: ChildProcess | undefined): Promise<void> {
 
 const rateLimiterLines = (lines: string[]) => lines.filter((l) => l.includes('rate limiter unavailable'));
 
+interface NotQueuedLine {
+  level: number;
+  msg: string;
+  reason: string;
+}
+
+/** The API's line per job its producer refused while Redis was unreachable (the work is the reconciler's then). */
+function notQueuedLines(lines: string[]): NotQueuedLine[] {
+  return lines.flatMap((l) => {
+    try {
+      const parsed = JSON.parse(l) as Partial<NotQueuedLine>;
+      return / not queued: redis unreachable /.test(parsed.msg ?? '') ? [parsed as NotQueuedLine] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** An answer within this long, or the request is aborted and the test fails (a hang, not a slow machine). */
+const ANSWER_WITHIN_MS = 5000;
+
 /** Raw client noise: ioredis's unhandled error events and stack frames. */
 function noise(lines: string[]): string[] {
   return lines.filter((l) => /Unhandled error event|^\s+at |\n\s+at /.test(l));
@@ -108,6 +129,25 @@ describe('a Redis outage: one line in, one line out, recovery without a restart'
     for (let i = 0; i < 3; i++) {
       expect((await api.call('GET', '/accounts/user1@example.test', { key: 'support' })).status).toBe(200);
     }
+    // A request that queues work answers at once with its change recorded in PostgreSQL (the API's producer refuses
+    // while its connection has never been ready, instead of waiting for it); the reconciler queues it (below).
+    const during = await api.call<{ id: string; state: string }>('POST', '/accounts/user5@example.test/disable', {
+      key: 'support',
+      body: { reason: 'outage test', ticket: 'SUP-16' },
+      timeoutMs: ANSWER_WITHIN_MS,
+    });
+    expect(during.status).toBe(202);
+    expect(during.body.state).toBe('queued');
+    const notQueued = notQueuedLines(api.api.lines);
+    expect(notQueued).toEqual([
+      expect.objectContaining({
+        level: 40, // warn: the outage itself is the error line
+        msg: expect.stringMatching(
+          `^job operation\\.run op-${during.body.id} not queued: redis unreachable \\(connection (re)?connecting\\)$`,
+        ),
+      }),
+    ]);
+    expect(Object.keys(notQueued[0]).sort()).toEqual(['app', 'level', 'msg', 'reason', 'time']); // no stack, no error object
     expect(rateLimiterLines(api.api.lines)).toHaveLength(1);
     for (const [name, lines] of Object.entries(procs)) {
       const redisLines = outageLines(lines, 'redis');
@@ -137,6 +177,13 @@ describe('a Redis outage: one line in, one line out, recovery without a restart'
       async () =>
         (await api.call<{ state: string }>('GET', `/operations/${id}`, { key: 'support' })).body.state === 'succeeded',
       { timeoutMs: 20_000, description: 'the operation ran on the worker' },
+    );
+    // The one requested during the outage too, with nobody re-sending it: the reconciler queued it.
+    await pollUntil(
+      async () =>
+        (await api.call<{ state: string }>('GET', `/operations/${during.body.id}`, { key: 'support' })).body.state ===
+        'succeeded',
+      { timeoutMs: 30_000, description: 'the operation requested during the outage ran on the worker' },
     );
 
     for (const [name, lines] of Object.entries(procs)) {
@@ -181,6 +228,133 @@ describe('a Redis outage: one line in, one line out, recovery without a restart'
     expect(noise([...api.api.lines, ...api.api.stderr, ...worker!.lines])).toEqual([]);
     expect(worker!.lines.filter((l) => /worker error|queue error|failed/.test(l))).toEqual([]);
     expect(rateLimiterLines(api.api.lines)).toHaveLength(2); // one per outage
+  });
+
+  it('commands during an outage answer at once, PostgreSQL holds them, and the work goes on when Redis is back', async () => {
+    const procs = { api: api.api.lines, worker: worker!.lines };
+    const db = api.h.db.dataSource;
+    const createWave = async (name: string, logins: string[]) => {
+      const created = await api.call<{ id: string }>('POST', '/waves', {
+        body: { name, selector: { type: 'logins', logins }, protocols: ['imap', 'pop3'], ratePerSecond: 50 },
+      });
+      expect(created.status).toBe(201);
+      return created.body.id;
+    };
+    const users = (from: number, to: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => `user${from + i}@example.test`);
+    const now = await createWave('outage: started, paused, resumed', users(10, 14));
+    const later = await createWave('outage: scheduled', users(15, 19));
+    // An account support may open without an override (not leaked, or reset since the incident), in no wave.
+    const [open] = await db.query<{ login: string }[]>(
+      `SELECT login FROM accounts WHERE login = ANY($1) AND NOT held AND (NOT leaked OR password_changed_at > $2)
+        ORDER BY login LIMIT 1`,
+      [users(6, 9), api.h.config.INCIDENT_AT],
+    );
+    expect(open).toBeDefined();
+    const refusedBefore = notQueuedLines(api.api.lines).length;
+
+    await redis.stop();
+    await pollUntil(() => outageLines(api.api.lines, 'redis').filter((l) => l.state === 'unreachable').length === 3, {
+      timeoutMs: 10_000,
+      description: 'api: a third redis unreachable line',
+    });
+
+    // Each command answers within the bound (the fetch is aborted otherwise), as it does with Redis up.
+    const command = async (path: string) => {
+      const res = await api.call('POST', `/waves/${path}`, { timeoutMs: ANSWER_WITHIN_MS });
+      expect({ path, status: res.status }).toEqual({ path, status: 200 });
+      return res.body as unknown;
+    };
+    expect(await command(`${now}/start`)).toEqual({ id: now, from: 'draft', state: 'running', noop: false });
+    expect(await command(`${now}/pause`)).toEqual({ id: now, from: 'running', state: 'paused', noop: false });
+    expect(await command(`${now}/resume`)).toEqual({ id: now, from: 'paused', state: 'running', noop: false });
+    const startLocal = new Date(Date.now() + 4000).toISOString().slice(0, 19);
+    const patched = await api.call('PATCH', `/waves/${later}`, {
+      body: { startLocal, timeZone: 'UTC' },
+      timeoutMs: ANSWER_WITHIN_MS,
+    });
+    expect(patched.status).toBe(200);
+    expect(await command(`${later}/schedule`)).toEqual({ id: later, from: 'draft', state: 'scheduled', noop: false });
+    const enabled = await api.call<{ id: string; state: string }>('POST', `/accounts/${open.login}/enable`, {
+      key: 'support',
+      body: { reason: 'outage test', ticket: 'SUP-16' },
+      timeoutMs: ANSWER_WITHIN_MS,
+    });
+    expect(enabled.status).toBe(202);
+    expect(enabled.body.state).toBe('queued');
+    // The scrape answers too, with the waves and without the queue depth it cannot read.
+    const metrics = await api.call<string>('GET', '/metrics', { key: 'viewer', timeoutMs: ANSWER_WITHIN_MS });
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toContain(`reopen_wave_state{wave_id="${now}"`);
+    expect(metrics.body).not.toContain('reopen_queue_jobs{');
+
+    // PostgreSQL holds every change, audited; nothing ran (no job reached a worker).
+    const wave = async (id: string) =>
+      (await db.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [id]))[0].state;
+    expect(await wave(now)).toBe('running');
+    expect(['scheduled', 'running']).toContain(await wave(later)); // the reconciler may have fired it meanwhile
+    const audit = await db.query<{ action: string }[]>(
+      `SELECT action FROM audit_log WHERE wave_id = $1 AND action IN ('wave.start', 'wave.pause', 'wave.resume') ORDER BY id`,
+      [now],
+    );
+    expect(audit.map((a) => a.action)).toEqual(['wave.start', 'wave.pause', 'wave.resume']);
+    const [pending] = await db.query<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM wave_members WHERE wave_id = $1 AND state <> 'pending'`,
+      [now],
+    );
+    expect(pending.n).toBe(0);
+    const opState = async () =>
+      (await db.query<{ state: string }[]>(`SELECT state FROM operations WHERE id = $1`, [enabled.body.id]))[0].state;
+    expect(await opState()).toBe('queued');
+
+    // One line per refused job (start and resume: the first pump; schedule: the delayed start; the enable), no stack;
+    // the outage itself is still one line.
+    const refused = notQueuedLines(api.api.lines).slice(refusedBefore);
+    expect(refused.map((l) => l.msg.split(' ').slice(0, 2).join(' '))).toEqual([
+      'job wave.pump',
+      'job wave.pump',
+      'job wave.start',
+      'job operation.run',
+    ]);
+    expect(outageLines(api.api.lines, 'redis').map((l) => l.state)).toEqual([
+      'unreachable',
+      'recovered',
+      'unreachable',
+      'recovered',
+      'unreachable',
+    ]);
+    expect(noise([...api.api.lines, ...api.api.stderr])).toEqual([]);
+
+    // Redis comes back (empty): nobody re-sends anything, the worker's reconciler queues the work from PostgreSQL.
+    await redis.start();
+    for (const [name, lines] of Object.entries(procs)) {
+      await pollUntil(() => outageLines(lines, 'redis').filter((l) => l.state === 'recovered').length === 3, {
+        timeoutMs: 10_000,
+        description: `${name}: a third redis recovered line`,
+      });
+    }
+    await api.h.untilWaveState(now, 'completed', 60_000);
+    await api.h.untilWaveState(later, 'completed', 60_000);
+    await pollUntil(async () => (await opState()) === 'succeeded', {
+      timeoutMs: 30_000,
+      description: 'the enable requested during the outage ran on the worker',
+    });
+    const [account] = await db.query<{ imap_enabled: boolean; pop3_enabled: boolean }[]>(
+      `SELECT imap_enabled, pop3_enabled FROM accounts WHERE login = $1`,
+      [open.login],
+    );
+    expect(account).toEqual({ imap_enabled: true, pop3_enabled: true });
+
+    expect(notQueuedLines(api.api.lines).slice(refusedBefore)).toHaveLength(4); // none since Redis is back
+    expect(api.api.lines.filter((l) => /queue error|internal_error/.test(l))).toEqual([]);
+    expect(noise([...api.api.lines, ...api.api.stderr, ...worker!.lines])).toEqual([]);
+    for (const [name, lines] of Object.entries(procs)) {
+      const states = outageLines(lines, 'redis').map((l) => l.state);
+      expect({ name, states }).toEqual({
+        name,
+        states: ['unreachable', 'recovered', 'unreachable', 'recovered', 'unreachable', 'recovered'],
+      });
+    }
   });
 });
 

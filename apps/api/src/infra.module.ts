@@ -15,7 +15,7 @@ import { EnvironmentDto } from '@app/config';
 import { openRuntimeDataSource } from '@app/db';
 import {
   bullmqErrorHandler,
-  createRedis,
+  createProducerRedis,
   DependencyEvent,
   DependencyWatch,
   openOrSayUnreachable,
@@ -117,16 +117,21 @@ export class InfraModule {
             'reopen-api',
           ),
       },
-      { provide: QUEUE_REDIS, useFactory: () => createRedis(config.REDIS_URL, 'reopen-api-producer', redisWatch) },
+      // Fail fast too: a command's state is committed in PostgreSQL before its job is added, and the worker's
+      // reconciler adds every job from PostgreSQL, so a request answers at once rather than wait for Redis.
+      {
+        provide: QUEUE_REDIS,
+        useFactory: () => createProducerRedis(config.REDIS_URL, 'reopen-api-producer', redisWatch),
+      },
       {
         provide: QueueProducer,
         inject: [QUEUE_REDIS],
         useFactory: (redis: Redis) =>
-          new QueueProducer(
-            redis,
-            config.REDIS_PREFIX,
-            bullmqErrorHandler((err) => logger.error({ error: err.message }, 'queue error')),
-          ),
+          new QueueProducer(redis, config.REDIS_PREFIX, {
+            onError: bullmqErrorHandler((err) => logger.error({ error: err.message }, 'queue error')),
+            // One line per refused job, no stack: the outage itself is the watch's line.
+            onUnavailable: (err) => logger.warn({ reason: err.reason }, err.message),
+          }),
       },
       { provide: POSTGRES_WATCH, useValue: postgresWatch },
       PostgresProbe,

@@ -67,11 +67,9 @@ export async function startWorker(
     if (!isConnectionError(err)) log({ level: 'warn', msg, error: String(err) });
   };
   const redis = createRedis(config.REDIS_URL, 'reopen-worker', redisWatch);
-  const producer = new QueueProducer(
-    redis,
-    config.REDIS_PREFIX,
-    bullmqErrorHandler((err) => log({ level: 'error', msg: 'queue error', error: err.message })),
-  );
+  const producer = new QueueProducer(redis, config.REDIS_PREFIX, {
+    onError: bullmqErrorHandler((err) => log({ level: 'error', msg: 'queue error', error: err.message })),
+  });
   const client = new MailstoreClient({
     baseUrl: config.MAILSTORE_URL,
     token: config.MAILSTORE_TOKEN,

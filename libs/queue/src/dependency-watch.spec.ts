@@ -112,6 +112,9 @@ describe('isConnectionError', () => {
     expect(isConnectionError(refused())).toBe(true);
     expect(isConnectionError(new Error('Connection is closed.'))).toBe(true);
     expect(isConnectionError(Object.assign(new Error('terminating connection'), { code: '57P01' }))).toBe(true);
+    // A fail-fast producer's connection: refused while reconnecting, or no answer within its command timeout.
+    expect(isConnectionError(new Error("Stream isn't writeable and enableOfflineQueue options is false"))).toBe(true);
+    expect(isConnectionError(new Error('Command timed out'))).toBe(true);
     expect(isConnectionError(new TypeError('x is not a function'))).toBe(false);
     expect(isConnectionError('ECONNREFUSED')).toBe(false);
   });

@@ -36,8 +36,9 @@ const NETWORK_CODES = new Set([
   '57P01', // PostgreSQL: admin_shutdown (the server is stopping)
   '57P03', // PostgreSQL: cannot_connect_now (the server is starting)
 ]);
+// `Command timed out`: ioredis's commandTimeout (a fail-fast producer's Redis kept the connection but did not answer).
 const NETWORK_MESSAGES =
-  /Connection is closed|Connection terminated|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|Reached the max retries per request limit|timeout exceeded when trying to connect/;
+  /Connection is closed|Connection terminated|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|Reached the max retries per request limit|timeout exceeded when trying to connect|Command timed out/;
 
 export function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;

@@ -36,6 +36,15 @@ export class PrivateRedis {
     await untilListening(this.port, `private redis up on ${this.port}`);
   }
 
+  /** A Redis that keeps its connections open but answers nothing (SIGSTOP): a frozen host, a partition. */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;

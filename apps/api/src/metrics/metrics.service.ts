@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { ProgressService, WaveProgress } from '@app/core';
 import { hideAddresses } from '@app/domain';
-import { QUEUES, QueueProducer } from '@app/queue';
+import { QUEUES, QueueProducer, QueueUnavailableError } from '@app/queue';
 import { MailstoreCallMetrics } from './mailstore-call.metrics';
 
 type WaveLabels = 'wave_id' | 'wave';
@@ -77,15 +77,21 @@ export class MetricsService {
     }
   }
 
+  /** None while Redis is unreachable: the scrape still answers with the waves (the outage is the log's, and ready's). */
   private async queueCounts(): Promise<[string, Record<string, number>][]> {
-    return Promise.all(
-      Object.values(QUEUES).map(
-        async (name) =>
-          [
-            name,
-            await this.producer.queue(name).getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed'),
-          ] as [string, Record<string, number>],
-      ),
-    );
+    try {
+      return await Promise.all(
+        Object.values(QUEUES).map(
+          async (name) =>
+            [name, await this.producer.jobCounts(name, 'waiting', 'active', 'delayed', 'prioritized', 'failed')] as [
+              string,
+              Record<string, number>,
+            ],
+        ),
+      );
+    } catch (err) {
+      if (err instanceof QueueUnavailableError) return [];
+      throw err;
+    }
   }
 }

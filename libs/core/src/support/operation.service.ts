@@ -12,6 +12,7 @@ import {
 import { AccountEntity, OperationEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { nudge } from '../queue-nudge';
 import { bumpEligibilityEpoch, waitForSendPermits } from '../engine/send-permit.repository';
 import { applyCounters, sqlOf, sqlOfDataSource } from '../engine/sql';
 import { endOverride, recordOverride } from './override.service';
@@ -33,7 +34,8 @@ export interface OperationServiceOptions {
 /**
  * The support lane: one account, a reason and a ticket, ahead of any wave. The request is recorded (operation +
  * audit) in one transaction and queued on its own queue; the worker applies it through the same global pace as
- * the waves, with priority, so it never waits behind a wave's backlog.
+ * the waves, with priority, so it never waits behind a wave's backlog. The job is a nudge: while Redis is unreachable
+ * the request is still recorded and answered, and the reconciler queues it once Redis is back.
  */
 @Injectable()
 export class OperationService {
@@ -150,7 +152,7 @@ export class OperationService {
     });
     // As for a hold: once a disable that ended an override returns, no wave call that counted on it can start.
     if (overrideEnded) await waitForSendPermits(sqlOfDataSource(this.dataSource), { accountId: op.accountId });
-    await this.producer.addOperation(op.id);
+    await nudge(() => this.producer.addOperation(op.id));
     return op;
   }
 
@@ -247,7 +249,7 @@ export class OperationService {
       );
       return saved;
     });
-    await this.producer.addOperation(op.id);
+    await nudge(() => this.producer.addOperation(op.id));
     return op;
   }
 

@@ -4,6 +4,7 @@ import { PauseReason, RampStep, transition, TransitionContext, WaveCommand, Wave
 import { WaveEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
 import { IllegalTransitionError, NotFoundError } from '../errors';
+import { nudge } from '../queue-nudge';
 import { countRollback } from '../engine/rollback-batch.repository';
 import { waitForSendPermits } from '../engine/send-permit.repository';
 import { audit, inTransaction, sqlOf, Sql } from '../engine/sql';
@@ -43,7 +44,8 @@ const DISPATCHING: readonly WaveState[] = ['running', 'rolling_back'];
  * one transaction holding the wave's row lock; a command that stops dispatch then waits for the send permits
  * granted before its commit to pass their deadline, so once a pause returns no new call can start (invariant 3),
  * and it never waits on a worker (a frozen one included).
- * Queue side effects (pumps, delayed jobs) are added after commit; if that fails the reconciler adds them.
+ * Queue side effects (pumps, delayed jobs) are added after commit, as nudges: when Redis is unreachable the command
+ * still answers (the API's producer fails fast) and the worker's reconciler adds them from PostgreSQL.
  */
 @Injectable()
 export class WaveCommandsService {
@@ -119,14 +121,16 @@ export class WaveCommandsService {
       await sql(`UPDATE waves SET ${set.join(', ')}, version = version + 1, updated_at = now() WHERE id = $1`, params);
       await audit(sql, { actor, action: 'wave.updated', waveId: id, detail: input });
       if (wave.state === 'scheduled' && startAt)
-        after.push(() => this.producer.addStart(id, wave.version + 1, startAt));
+        after.push(() => nudge(() => this.producer.addStart(id, wave.version + 1, startAt)));
       if (
         input.concurrency &&
         input.concurrency > wave.concurrency &&
         (wave.state === 'running' || wave.state === 'rolling_back')
       ) {
         after.push(() =>
-          this.addPumps(id, wave.state === 'running' ? 'forward' : 'rollback', wave.generation, input.concurrency!),
+          nudge(() =>
+            this.addPumps(id, wave.state === 'running' ? 'forward' : 'rollback', wave.generation, input.concurrency!),
+          ),
         );
       }
     });
@@ -143,7 +147,7 @@ export class WaveCommandsService {
         );
       }
       const startAt = wave.start_at;
-      after.push(() => this.producer.addStart(id, wave.version + 1, startAt));
+      after.push(() => nudge(() => this.producer.addStart(id, wave.version + 1, startAt)));
     });
   }
 
@@ -228,7 +232,7 @@ export class WaveCommandsService {
           `UPDATE waves SET bake_until = now() + ($2 || ' seconds')::interval WHERE id = $1 RETURNING bake_until`,
           [id, String(bakeSeconds)],
         );
-        after.push(() => this.producer.addBakeEnd(id, step, row.bake_until));
+        after.push(() => nudge(() => this.producer.addBakeEnd(id, step, row.bake_until)));
       }),
     );
   }
@@ -334,7 +338,7 @@ export class WaveCommandsService {
       }
       if (resumesDispatch) {
         const kind = t.to === 'running' ? 'forward' : 'rollback';
-        after.push(() => this.addPumps(id, kind, generation, wave.concurrency));
+        after.push(() => nudge(() => this.addPumps(id, kind, generation, wave.concurrency)));
       }
       return { id, from: wave.state, state: t.to, noop: false };
     });
