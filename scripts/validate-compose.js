@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Validates docker-compose.yml where there is no Docker (CI here): against the Compose Specification's own JSON
 // schema (.ci/compose-spec.json, from github.com/compose-spec/compose-spec schema/compose-spec.json at commit
-// 170098b, 2026-06-23), then against the code: every `node dist/….js` a service runs is built from a source file
-// that exists. `docker compose config` does more (interpolation, merge semantics) and .ci/run runs it too where
-// Docker exists. Libraries: ajv (JSON Schema draft-07) and yaml (YAML 1.2 with merge keys), both well kept.
+// 170098b, 2026-06-23), then against the code: every `node dist/….js` a service runs (its command, entrypoint or
+// healthcheck) is built from a source file that exists. `docker compose config` does more (interpolation, merge
+// semantics) and .ci/run runs it too where Docker exists. Libraries: ajv (JSON Schema draft-07) and yaml (YAML 1.2
+// with merge keys), both well kept.
 'use strict';
 const { existsSync, readFileSync } = require('node:fs');
 const { join } = require('node:path');
@@ -26,11 +27,18 @@ function composeProblems(text) {
   const valid = ajv.validate(schema, doc);
   const problems = valid ? [] : ajv.errors.map((e) => `${e.instancePath || '/'} ${e.message}`);
   for (const [name, service] of Object.entries((doc && doc.services) || {})) {
-    const command = Array.isArray(service && service.command) ? service.command : [];
-    for (const arg of command) {
-      const m = /^dist\/(.+)\.js$/.exec(String(arg));
-      if (m && !existsSync(join(root, `${m[1]}.ts`))) {
-        problems.push(`/services/${name}/command runs ${arg}, but ${m[1]}.ts does not exist`);
+    // What a container runs: its command, its entrypoint and its healthcheck.
+    const runs = {
+      command: service && service.command,
+      entrypoint: service && service.entrypoint,
+      'healthcheck/test': service && service.healthcheck && service.healthcheck.test,
+    };
+    for (const [key, args] of Object.entries(runs)) {
+      for (const arg of Array.isArray(args) ? args : []) {
+        const m = /^dist\/(.+)\.js$/.exec(String(arg));
+        if (m && !existsSync(join(root, `${m[1]}.ts`))) {
+          problems.push(`/services/${name}/${key} runs ${arg}, but ${m[1]}.ts does not exist`);
+        }
       }
     }
   }

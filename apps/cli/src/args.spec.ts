@@ -1,4 +1,4 @@
-import { COMMANDS, commandHelp, parseCommandLine, USAGE } from './args';
+import { COMMANDS, commandHelp, parseCommandLine, usage, USAGE } from './args';
 
 describe('admin CLI: strict arguments (issue 16: --partal silently ran an all-or-nothing import)', () => {
   it('parses each command with its own options and positionals', () => {
@@ -51,5 +51,24 @@ describe('admin CLI: strict arguments (issue 16: --partal silently ran an all-or
     }
     for (const argv of [['help'], ['--help'], ['-h']])
       expect(parseCommandLine(argv)).toEqual({ kind: 'help', text: USAGE });
+  });
+
+  it('names the command that works where it runs: reopen-admin in the image, where there is nothing to build', () => {
+    expect(parseCommandLine(['--help'], 'reopen-admin')).toEqual({ kind: 'help', text: usage('reopen-admin') });
+    expect(usage('reopen-admin')).toMatch(/^Usage: reopen-admin <command> \[options\]/);
+    expect(usage('reopen-admin')).not.toContain('npm run');
+    expect(parseCommandLine(['create-api-key', '-h'], 'reopen-admin')).toEqual({
+      kind: 'help',
+      text: commandHelp('create-api-key', 'reopen-admin'),
+    });
+    expect(commandHelp('create-api-key', 'reopen-admin')).toMatch(/^Usage: reopen-admin create-api-key --role ROLE/);
+    expect(parseCommandLine(['import-accounts', 'a.csv', '--partal'], 'reopen-admin')).toEqual({
+      kind: 'usage_error',
+      message: "import-accounts: Unknown option '--partal' (see reopen-admin import-accounts --help)",
+    });
+    expect(parseCommandLine(['revoke-api-key'], 'reopen-admin')).toEqual({
+      kind: 'usage_error',
+      message: 'revoke-api-key takes 1 argument, got 0: reopen-admin revoke-api-key ID',
+    });
   });
 });

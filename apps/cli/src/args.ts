@@ -48,16 +48,26 @@ export const COMMANDS = {
 
 export type CommandName = keyof typeof COMMANDS;
 
-export const USAGE = `Usage: npm run cli -- <command> [options]   (every command takes --help)
+/**
+ * How the help and the error lines name the CLI: `npm run cli --` in a checkout (which builds first), `reopen-admin` in
+ * the container image (its wrapper, deploy/reopen-admin, sets REOPEN_CLI), where there is nothing to build.
+ */
+export const DEFAULT_PROGRAM = 'npm run cli --';
+
+export function usage(program = DEFAULT_PROGRAM): string {
+  return `Usage: ${program} <command> [options]   (every command takes --help)
 
 Commands:
 ${Object.entries(COMMANDS)
   .map(([name, spec]) => `  ${`${name} ${spec.synopsis}`.trimEnd()}\n      ${spec.summary}`)
   .join('\n')}`;
+}
 
-export function commandHelp(name: CommandName): string {
+export const USAGE = usage();
+
+export function commandHelp(name: CommandName, program = DEFAULT_PROGRAM): string {
   const spec: CommandSpec = COMMANDS[name];
-  return `Usage: npm run cli -- ${`${name} ${spec.synopsis}`.trimEnd()}\n\n${spec.summary}`;
+  return `Usage: ${program} ${`${name} ${spec.synopsis}`.trimEnd()}\n\n${spec.summary}`;
 }
 
 export type ParsedCommandLine =
@@ -66,11 +76,12 @@ export type ParsedCommandLine =
   /** One line; the exit code is 2. */
   | { kind: 'usage_error'; message: string };
 
-export function parseCommandLine(argv: string[]): ParsedCommandLine {
+export function parseCommandLine(argv: string[], program = DEFAULT_PROGRAM): ParsedCommandLine {
   const [name, ...rest] = argv;
-  if (name === undefined) return { kind: 'usage_error', message: `no command given\n\n${USAGE}` };
-  if (name === 'help' || name === '--help' || name === '-h') return { kind: 'help', text: USAGE };
-  if (!Object.hasOwn(COMMANDS, name)) return { kind: 'usage_error', message: `unknown command "${name}"\n\n${USAGE}` };
+  if (name === undefined) return { kind: 'usage_error', message: `no command given\n\n${usage(program)}` };
+  if (name === 'help' || name === '--help' || name === '-h') return { kind: 'help', text: usage(program) };
+  if (!Object.hasOwn(COMMANDS, name))
+    return { kind: 'usage_error', message: `unknown command "${name}"\n\n${usage(program)}` };
   const command = name as CommandName;
   const spec: CommandSpec = COMMANDS[command];
   let parsed: ReturnType<typeof parseNodeArgs>;
@@ -84,15 +95,15 @@ export function parseCommandLine(argv: string[]): ParsedCommandLine {
   } catch (err) {
     // Node's own message, without its advice on positionals that start with a dash (none of ours do).
     const first = (err as Error).message.split('\n')[0].replace(/\. To specify a positional argument.*$/, '');
-    return { kind: 'usage_error', message: `${command}: ${first} (see npm run cli -- ${command} --help)` };
+    return { kind: 'usage_error', message: `${command}: ${first} (see ${program} ${command} --help)` };
   }
   const { help, ...options } = parsed.values as Record<string, string | boolean>;
-  if (help === true) return { kind: 'help', text: commandHelp(command) };
+  if (help === true) return { kind: 'help', text: commandHelp(command, program) };
   if (parsed.positionals.length !== spec.positionals) {
     const wanted = spec.positionals === 0 ? 'no arguments' : `${spec.positionals} argument`;
     return {
       kind: 'usage_error',
-      message: `${command} takes ${wanted}, got ${parsed.positionals.length}: npm run cli -- ${`${command} ${spec.synopsis}`.trimEnd()}`,
+      message: `${command} takes ${wanted}, got ${parsed.positionals.length}: ${program} ${`${command} ${spec.synopsis}`.trimEnd()}`,
     };
   }
   return { kind: 'run', command, positionals: parsed.positionals, options };

@@ -22,6 +22,8 @@ export interface CliContext {
   ownerDatabaseUrl: string;
   out: (line: string) => void;
   err: (line: string) => void;
+  /** How help and usage errors name the CLI (default `npm run cli --`; `reopen-admin` in the image). */
+  program?: string;
 }
 
 async function withDataSource<T>(url: string, fn: (ds: DataSource) => Promise<T>): Promise<T> {
@@ -36,7 +38,7 @@ async function withDataSource<T>(url: string, fn: (ds: DataSource) => Promise<T>
 
 /** Runs one command line; returns the process exit code (0 ok, 1 failure, 2 bad usage or rejected input). */
 export async function runCommand(argv: string[], ctx: CliContext): Promise<number> {
-  const line = parseCommandLine(argv);
+  const line = parseCommandLine(argv, ctx.program);
   if (line.kind === 'help') {
     ctx.out(line.text);
     return 0;

@@ -26,11 +26,17 @@ import {
   QueueProducer,
   WORKER_SETTINGS,
 } from '@app/queue';
+import { HealthReport, runChecks } from './worker-health';
 
 /** The pool says nothing when PostgreSQL goes: a probe does (cheap, one at a time). */
 const POSTGRES_PROBE_INTERVAL_MS = 2000;
 
 export interface WorkerRuntime {
+  /**
+   * Readiness, as the health listener serves it: PostgreSQL answers `SELECT 1`, the Redis connection is up and answers
+   * PING, and the queue consumers run (not once the process is stopping). Each within 2 s.
+   */
+  health(): Promise<HealthReport>;
   stop(deadlineMs?: number): Promise<void>;
 }
 
@@ -170,6 +176,23 @@ export async function startWorker(
   }, config.GATE_INTERVAL_MS);
 
   return {
+    health: () =>
+      runChecks({
+        database: async () => {
+          await dataSource.query('SELECT 1');
+        },
+        // While ioredis reconnects, a command would wait in its offline queue (BullMQ's connections retry forever):
+        // the connection's state answers at once.
+        redis: async () => {
+          if (redis.status !== 'ready') throw new Error(`not connected (${redis.status})`);
+          await redis.ping();
+        },
+        queues: async () => {
+          if (abort.signal.aborted) throw new Error('stopping');
+          const idle = workers.filter((w) => !w.isRunning()).map((w) => w.name);
+          if (idle.length) throw new Error(`not consuming ${idle.join(', ')}`);
+        },
+      }),
     stop: async (deadlineMs = SHUTDOWN_DEADLINES_MS.worker) => {
       clearInterval(timer);
       clearInterval(gateTimer);

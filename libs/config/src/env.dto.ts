@@ -107,6 +107,18 @@ export class EnvironmentDto {
   @Max(600000)
   BATCH_LEASE_MS = 15000;
 
+  /**
+   * The worker's health listener (GET /health/live, GET /health/ready: PostgreSQL, Redis and its queue consumers), for
+   * container healthchecks and Kubernetes probes. Unset: the worker listens on no port (several workers on one host,
+   * as the tests and the demo run them, need no port each). 0 picks a free port, printed in the "worker ready" line.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @Min(0)
+  @Max(65535)
+  @IsInt({ message: 'WORKER_HEALTH_PORT must be an integer' }) // last: checked first, so 'x' is named as not a number
+  WORKER_HEALTH_PORT: number | undefined = undefined;
+
   /** Port of the mailstore simulator (apps/mailstore-sim) when it is started. */
   @IsOptional()
   @Transform(toInt)

@@ -20,3 +20,4 @@ export * from './wave-record';
 export * from './wave-model-oracle';
 export * from './private-redis';
 export * from './ports';
+export * from './dockerfile';
