@@ -58,8 +58,9 @@ describe('wave rollback counting (real PostgreSQL, Redis, simulator, worker)', (
       },
       'ops:test',
     );
-    // Slow answers: when the rollback lands, batches are in flight and settle after it.
-    h.sim.setFaults({ latencyMs: 400, endpoints: ['batch'] });
+    // Slow answers: when the rollback lands, batches are in flight and settle after it (1.5 s: on a loaded machine the
+    // command itself can take longer than 400 ms, and every batch had settled by then).
+    h.sim.setFaults({ latencyMs: 1500, endpoints: ['batch'] });
     await h.commands.start(wave.id, 'ops:test');
     await pollUntil(
       async () => {
