@@ -138,6 +138,11 @@ describe('a Redis outage: one line in, one line out, recovery without a restart'
     });
     expect(during.status).toBe(202);
     expect(during.body.state).toBe('queued');
+    // The refusal is logged after the answer may have left (the add is tried after the commit): its line comes soon.
+    await pollUntil(() => notQueuedLines(api.api.lines).length > 0, {
+      timeoutMs: 5000,
+      description: 'not queued line',
+    });
     const notQueued = notQueuedLines(api.api.lines);
     expect(notQueued).toEqual([
       expect.objectContaining({
@@ -309,6 +314,10 @@ describe('a Redis outage: one line in, one line out, recovery without a restart'
 
     // One line per refused job (start and resume: the first pump; schedule: the delayed start; the enable), no stack;
     // the outage itself is still one line.
+    await pollUntil(() => notQueuedLines(api.api.lines).length >= refusedBefore + 4, {
+      timeoutMs: 5000,
+      description: 'four not queued lines',
+    });
     const refused = notQueuedLines(api.api.lines).slice(refusedBefore);
     expect(refused.map((l) => l.msg.split(' ').slice(0, 2).join(' '))).toEqual([
       'job wave.pump',
