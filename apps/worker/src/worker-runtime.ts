@@ -81,7 +81,6 @@ export async function startWorker(
     token: config.MAILSTORE_TOKEN,
     requestTimeoutMs: config.MAILSTORE_TIMEOUT_MS,
     connections: config.WORKER_CONCURRENCY + 4,
-    pacing: 'off', // the global Redis pace (Throttle) replaces the per-process buckets
   });
   const caps = await client.capabilities();
   if (caps.kind !== 'ok')

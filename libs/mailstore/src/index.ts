@@ -3,8 +3,6 @@ export { CLIENT_DEFAULTS } from './client-options';
 export { MailstoreClient, parseEtag } from './mailstore.client';
 export * from './mailstore.types';
 export * from './outcome';
-export { Pacer, type PacerOptions, type PacingCost } from './pacer';
 export { DEFAULT_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS, parseRetryAfter } from './retry-after';
 export { withRetries, type RetryPolicy, type RetryWait } from './retry';
 export { sleep, type Sleep } from './sleep';
-export { TokenBucket, type TokenBucketOptions } from './token-bucket';
