@@ -1,6 +1,5 @@
 import { Job, Worker } from 'bullmq';
 import { DataSource } from 'typeorm';
-import Redis from 'ioredis';
 import { EnvironmentDto, SHUTDOWN_DEADLINES_MS } from '@app/config';
 import {
   GateEvaluator,
@@ -213,5 +212,3 @@ export async function startWorker(
     },
   };
 }
-
-export type { Redis };

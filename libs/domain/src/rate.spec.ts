@@ -6,7 +6,6 @@ import {
   minIntervalMs,
   projectedDuration,
   retryAfterWithJitter,
-  retryDelayMs,
   smoothBudget,
 } from './rate';
 
@@ -160,11 +159,6 @@ describe('retry delays', () => {
     [10, 7, 12_000], // a broken random is clamped
   ])('Retry-After %p s with random %p -> %p ms', (seconds, random, ms) => {
     expect(retryAfterWithJitter(seconds, () => random)).toBe(ms);
-  });
-
-  it('Retry-After wins over the backoff', () => {
-    expect(retryDelayMs(6, 1, opts(0, 'none'))).toBe(1000);
-    expect(retryDelayMs(6, undefined, opts(0, 'none'))).toBe(2000);
   });
 
   it('property: retry-after jitter stays within [100 %, 120 %]', () => {

@@ -135,13 +135,6 @@ export function retryAfterWithJitter(seconds: number, random: () => number): num
   return Math.ceil(base * (1 + 0.2 * unit(random())));
 }
 
-/** The delay before retry `attempt`: Retry-After, when the mailstore sent one, always wins over our backoff. */
-export function retryDelayMs(attempt: number, retryAfterSeconds: number | undefined, options: BackoffOptions): number {
-  return retryAfterSeconds === undefined
-    ? backoffMs(attempt, options)
-    : retryAfterWithJitter(retryAfterSeconds, options.random);
-}
-
 function unit(value: number): number {
   return Number.isFinite(value) ? Math.min(Math.max(value, 0), 1 - Number.EPSILON) : 0;
 }

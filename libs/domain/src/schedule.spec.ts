@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
-import { formatOffset, isDue, lateness, resolveStart } from './schedule';
+import { formatOffset, resolveStart } from './schedule';
 
 describe('resolveStart', () => {
   it.each([
@@ -144,17 +144,5 @@ describe('formatOffset', () => {
     [-570, '-09:30'],
   ])('%i -> %s', (minutes, text) => {
     expect(formatOffset(minutes)).toBe(text);
-  });
-});
-
-describe('lateness and isDue', () => {
-  const due = new Date('2026-05-09T06:00:00.000Z');
-  it.each([
-    ['2026-05-09T06:00:00.000Z', 0, true],
-    ['2026-05-09T06:00:01.250Z', 1250, true],
-    ['2026-05-09T05:59:59.999Z', -1, false],
-  ])('fired at %s: lateness %i ms, due %p', (fired, ms, due_) => {
-    expect(lateness(due, new Date(fired))).toBe(ms);
-    expect(isDue(due, new Date(fired))).toBe(due_);
   });
 });

@@ -97,15 +97,3 @@ export function formatOffset(offsetMinutes: number): string {
   const abs = Math.abs(offsetMinutes);
   return `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
 }
-
-/**
- * How late a schedule fired, in ms (stored as `schedule_lateness_ms`). Signed on purpose: a negative value
- * means it fired early, which is a bug to see, not to clamp away.
- */
-export function lateness(dueAt: Date, firedAt: Date): number {
-  return firedAt.getTime() - dueAt.getTime();
-}
-
-export function isDue(dueAt: Date, now: Date): boolean {
-  return now.getTime() >= dueAt.getTime();
-}
