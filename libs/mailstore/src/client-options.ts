@@ -10,7 +10,7 @@ export interface ResolvedClientOptions {
   userAgent: string;
 }
 
-export const CLIENT_DEFAULTS = {
+const CLIENT_DEFAULTS = {
   connections: 16,
   connectTimeoutMs: 2_000,
   requestTimeoutMs: 10_000,

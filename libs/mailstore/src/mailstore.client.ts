@@ -194,7 +194,7 @@ function accessPath(account: string): string {
 }
 
 /** `"7"`, `W/"7"` or `7` → 7; anything else → undefined. */
-export function parseEtag(value: string | string[] | undefined): number | undefined {
+function parseEtag(value: string | string[] | undefined): number | undefined {
   const raw = Array.isArray(value) ? value[0] : value;
   const match = raw === undefined ? null : /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(raw);
   return match ? Number(match[1]) : undefined;
