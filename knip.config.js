@@ -13,6 +13,8 @@ module.exports = {
   entry: [
     'apps/*/src/main.ts!',
     'apps/cli/src/demo/main.ts!',
+    // The worker container's healthcheck (docker-compose.yml).
+    'apps/worker/src/health-probe.ts!',
     // Run from dist to write docs/openapi.json.
     'apps/api/src/openapi.ts!',
     'bench/*.bench.ts!',
