@@ -12,7 +12,7 @@ export function benchDatabaseUrl(label: string): string {
  * The worker and API processes of a benchmark connect as this runtime role, as deployed (docs/security.md): they
  * refuse to start as the owner. The benchmark's own in-process services keep the owner's URL.
  */
-export const BENCH_RUNTIME_ROLE = 'reopen_bench_app';
+const BENCH_RUNTIME_ROLE = 'reopen_bench_app';
 
 export function benchRuntimeUrl(ownerUrl: string): string {
   return withUser(ownerUrl, BENCH_RUNTIME_ROLE);

@@ -116,7 +116,7 @@ export function runBench(name: string, body: (cleanup: Cleanup) => Promise<Recor
 }
 
 /** Machine and versions a figure depends on. */
-export async function machine(): Promise<Record<string, string | number>> {
+async function machine(): Promise<Record<string, string | number>> {
   const base = await conditions();
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   let redisVersion: string;
@@ -201,7 +201,7 @@ export function redisPrefix(cleanup: Cleanup, label: string): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Child processes
 
-export interface Child {
+interface Child {
   pid: number;
   process: ChildProcess;
   stop(): Promise<void>;
@@ -594,7 +594,7 @@ export async function counters(ds: DataSource, waveId: string): Promise<Record<s
 }
 
 /** Counters recomputed from wave_members (GROUP BY): what the incremental counters must equal at rest. */
-export async function countersFromMembers(ds: DataSource, waveId: string): Promise<Record<string, number>> {
+async function countersFromMembers(ds: DataSource, waveId: string): Promise<Record<string, number>> {
   const rows = await ds.query<{ name: string; value: string }[]>(
     `SELECT 'total' AS name, count(*) AS value FROM wave_members WHERE wave_id = $1
      UNION ALL SELECT state, count(*) FROM wave_members WHERE wave_id = $1 GROUP BY state

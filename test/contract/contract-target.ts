@@ -20,7 +20,7 @@ export interface ContractTarget {
   close(): Promise<void>;
 }
 
-export const SIM_READER_TOKEN = 'contract-reader';
+const SIM_READER_TOKEN = 'contract-reader';
 
 export async function contractTarget(env: NodeJS.ProcessEnv = process.env): Promise<ContractTarget> {
   const url = env.MAILSTORE_URL;

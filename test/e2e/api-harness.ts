@@ -5,7 +5,7 @@ import { createEngineHarness, EngineHarness } from '@app/testing';
 import { ApiProcess, ensureFreshBuild, startApiProcess } from './api-process';
 
 export type KeyName = ApiRole | 'revoked';
-export const ROLE_NAMES: readonly ApiRole[] = ['ops', 'support', 'viewer', 'signals'];
+const ROLE_NAMES: readonly ApiRole[] = ['ops', 'support', 'viewer', 'signals'];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any route's JSON; tests assert on its shape
 export interface ApiResponse<T = any> {

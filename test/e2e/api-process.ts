@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const ROOT = join(__dirname, '..', '..');
-export const API_MAIN = join(ROOT, 'dist/apps/api/src/main.js');
+const API_MAIN = join(ROOT, 'dist/apps/api/src/main.js');
 
 function newestMtime(dir: string): number {
   let newest = 0;

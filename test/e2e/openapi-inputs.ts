@@ -60,7 +60,7 @@ export interface Fixtures {
   waveId: string;
 }
 
-export const MAX_DEPTH = 32;
+const MAX_DEPTH = 32;
 const ROOT = join(__dirname, '../..');
 
 export function loadDocument(): {
@@ -251,7 +251,7 @@ export function badInputs(op: Operation, fixtures: Fixtures, doc = loadDocument(
 }
 
 /** A body that is fine as far as the schema says: required fields and those with an example. */
-export function sample(schema: Schema, resolve: (s: Schema) => Schema, fixtures: Fixtures): unknown {
+function sample(schema: Schema, resolve: (s: Schema) => Schema, fixtures: Fixtures): unknown {
   const s = resolve(schema);
   if (s.example !== undefined) return s.example;
   if (s.enum) return s.enum[0];

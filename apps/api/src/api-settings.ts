@@ -110,7 +110,7 @@ export class ApiSettings {
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
 /** What is wrong with an API_TRUST_PROXY value, or null. `true` is refused: any client could name any address. */
-export function trustProxyProblem(value: string): string | null {
+function trustProxyProblem(value: string): string | null {
   const v = value.trim();
   if (v === '' || v === 'false' || /^\d{1,2}$/.test(v)) return null;
   if (v === 'true') {

@@ -19,7 +19,7 @@ import { MetricsService } from './metrics/metrics.service';
 import { requestMetrics } from './metrics/request-metrics';
 import { statusPage } from './status-page/status-page';
 
-export const API_PREFIX = 'api/v1';
+const API_PREFIX = 'api/v1';
 
 export interface CreateApiOptions {
   config: EnvironmentDto;

@@ -32,7 +32,7 @@ import { RedisThrottlerStorage } from './throttling/redis-throttler.storage';
 import { WaveLifecycleController } from './waves/wave-lifecycle.controller';
 import { WaveController } from './waves/wave.controller';
 
-export const CONTROLLERS = [
+const CONTROLLERS = [
   AccountImportController,
   AccountController,
   OperationController,

@@ -30,7 +30,7 @@ const QUEUE_REDIS = Symbol('QUEUE_REDIS');
 const POSTGRES_WATCH = Symbol('POSTGRES_WATCH');
 
 /** The pool opens connections on demand and says nothing when PostgreSQL goes: a probe does (cheap, one at a time). */
-export const POSTGRES_PROBE_INTERVAL_MS = 2000;
+const POSTGRES_PROBE_INTERVAL_MS = 2000;
 
 /** Watches PostgreSQL from boot to shutdown, so an outage is logged even when no request comes. */
 @Injectable()

@@ -52,7 +52,7 @@ export type CommandName = keyof typeof COMMANDS;
  * How the help and the error lines name the CLI: `npm run cli --` in a checkout (which builds first), `reopen-admin` in
  * the container image (its wrapper, deploy/reopen-admin, sets REOPEN_CLI), where there is nothing to build.
  */
-export const DEFAULT_PROGRAM = 'npm run cli --';
+const DEFAULT_PROGRAM = 'npm run cli --';
 
 export function usage(program = DEFAULT_PROGRAM): string {
   return `Usage: ${program} <command> [options]   (every command takes --help)
@@ -62,8 +62,6 @@ ${Object.entries(COMMANDS)
   .map(([name, spec]) => `  ${`${name} ${spec.synopsis}`.trimEnd()}\n      ${spec.summary}`)
   .join('\n')}`;
 }
-
-export const USAGE = usage();
 
 export function commandHelp(name: CommandName, program = DEFAULT_PROGRAM): string {
   const spec: CommandSpec = COMMANDS[name];

@@ -148,7 +148,7 @@ async function importAccounts(
   }
 }
 
-export function printImportReport(r: ImportReport, ctx: CliContext): void {
+function printImportReport(r: ImportReport, ctx: CliContext): void {
   const verdict =
     r.status === 'imported'
       ? `imported: ${r.inserted} new, ${r.updated} updated, ${r.unchanged} unchanged`

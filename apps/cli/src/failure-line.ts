@@ -14,7 +14,7 @@ const LOGIN_REFUSED: Record<string, string> = {
 };
 
 /** A URL fit for a log line: the password replaced by `***`. */
-export function redactedUrl(url: string): string {
+function redactedUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';

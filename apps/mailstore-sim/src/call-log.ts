@@ -15,7 +15,7 @@ export type LoggedAccounts = readonly string[] | AccountIdList;
 const NO_ACCOUNTS: readonly string[] = [];
 
 /** epoch milliseconds, fractional (call ordering below the millisecond matters to pause tests). */
-export function epochMs(): number {
+function epochMs(): number {
   return performance.timeOrigin + performance.now();
 }
 

@@ -2,8 +2,8 @@ import { validateFaultConfig } from './fault-config';
 import type { Endpoint, FaultConfig, FaultEndpoint, FaultKind } from './sim.types';
 
 /** Probabilistic faults and the script apply to these unless FaultConfig.endpoints says otherwise. */
-export const DEFAULT_FAULT_ENDPOINTS: readonly FaultEndpoint[] = ['batch', 'patch', 'get', 'sessions'];
-export const DEFAULT_RETRY_AFTER_SECONDS = 1;
+const DEFAULT_FAULT_ENDPOINTS: readonly FaultEndpoint[] = ['batch', 'patch', 'get', 'sessions'];
+const DEFAULT_RETRY_AFTER_SECONDS = 1;
 export const DEFAULT_HANG_MS = 60_000;
 
 /** mulberry32: small, fast, and the same sequence for the same seed (deterministic fault tests). */

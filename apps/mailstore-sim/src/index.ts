@@ -4,19 +4,5 @@
  */
 export { generatedLogin } from './account-seed';
 export { DEFAULT_RATE_LIMITS } from './rate-limiter';
-export { DEFAULT_TOKEN } from './sim-state';
 export { startSimulator } from './simulator';
-export type {
-  AccountView,
-  CallLogEntry,
-  Counters,
-  Endpoint,
-  FaultConfig,
-  FaultEndpoint,
-  FaultKind,
-  Propagation,
-  RateLimits,
-  RunningSimulator,
-  Scope,
-  SimulatorOptions,
-} from './sim.types';
+export type { RunningSimulator, SimulatorOptions } from './sim.types';

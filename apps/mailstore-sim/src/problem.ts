@@ -30,7 +30,7 @@ export type ProblemCode = keyof typeof TITLES;
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /** Problem type URIs: stable identifiers, not meant to be dereferenced (RFC 9457 section 3.1.1). */
-export const PROBLEM_TYPE_BASE = 'https://mailstore-sim.invalid/problems/';
+const PROBLEM_TYPE_BASE = 'https://mailstore-sim.invalid/problems/';
 
 export class Problem {
   constructor(

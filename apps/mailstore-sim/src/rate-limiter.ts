@@ -69,7 +69,7 @@ export class TokenBucket {
   }
 }
 
-export type RateLimitName = 'requests' | 'account-updates';
+type RateLimitName = 'requests' | 'account-updates';
 
 export interface RateLimitRejection {
   limit: RateLimitName;

@@ -7,9 +7,9 @@ import { badRequest, Problem, type ProblemCode } from './problem';
  */
 
 /** Longest login accepted (RFC 5321 path limit, well above any mailbox the providers allow). */
-export const MAX_ACCOUNT_LENGTH = 320;
-export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
-export const MAX_REASON_LENGTH = 1000;
+const MAX_ACCOUNT_LENGTH = 320;
+const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+const MAX_REASON_LENGTH = 1000;
 
 export interface InvalidField {
   code: ProblemCode;

@@ -7,10 +7,10 @@ import { DEFAULT_RATE_LIMITS, RateLimiter, validateRateLimits } from './rate-lim
 import { SCOPES, type FaultConfig, type Propagation, type Scope, type SimulatorOptions } from './sim.types';
 
 export const DEFAULT_TOKEN = 'sim-token';
-export const DEFAULT_MAX_BATCH_ITEMS = 500;
+const DEFAULT_MAX_BATCH_ITEMS = 500;
 export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 86_400;
 export const DEFAULT_CALL_LOG_CAPACITY = 2_000_000;
-export const DEFAULT_PROPAGATION: Propagation = { mode: 'immediate', maxSeconds: 0 };
+const DEFAULT_PROPAGATION: Propagation = { mode: 'immediate', maxSeconds: 0 };
 
 /** Fixed at start: what the simulator promises in capabilities and how strict it is. */
 export interface SimSettings {

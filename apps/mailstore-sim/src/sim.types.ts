@@ -3,15 +3,11 @@
  * handle returned by startSimulator. The wire shapes of the contract itself live with the handlers.
  */
 
-export const PROTOCOLS = ['imap', 'pop3'] as const;
-export type Protocol = (typeof PROTOCOLS)[number];
-
 export const SCOPES = ['access:read', 'access:write', 'sessions:revoke'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The /v1 endpoints, as named in the call log and counters; 'other' is an unroutable /v1 request. */
-export const ENDPOINTS = ['capabilities', 'get', 'patch', 'batch', 'sessions', 'other'] as const;
-export type Endpoint = (typeof ENDPOINTS)[number];
+export type Endpoint = 'capabilities' | 'get' | 'patch' | 'batch' | 'sessions' | 'other';
 
 /** Endpoints a fault can be restricted to (FaultConfig.endpoints). */
 export const FAULT_ENDPOINTS = ['batch', 'patch', 'get', 'sessions', 'capabilities'] as const;

@@ -3,9 +3,9 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 
 /** Each dependency must answer within this, or it counts as down (the API's readiness uses the same 2 s). */
-export const HEALTH_CHECK_TIMEOUT_MS = 2000;
+const HEALTH_CHECK_TIMEOUT_MS = 2000;
 
-export interface CheckResult {
+interface CheckResult {
   status: 'up' | 'down';
   /** Why it is down, one line (never a stack). */
   message?: string;

@@ -1,6 +1,5 @@
 import { Job, Worker } from 'bullmq';
 import { DataSource } from 'typeorm';
-import Redis from 'ioredis';
 import { EnvironmentDto, SHUTDOWN_DEADLINES_MS } from '@app/config';
 import {
   GateEvaluator,
@@ -81,7 +80,6 @@ export async function startWorker(
     token: config.MAILSTORE_TOKEN,
     requestTimeoutMs: config.MAILSTORE_TIMEOUT_MS,
     connections: config.WORKER_CONCURRENCY + 4,
-    pacing: 'off', // the global Redis pace (Throttle) replaces the per-process buckets
   });
   const caps = await client.capabilities();
   if (caps.kind !== 'ok')
@@ -214,5 +212,3 @@ export async function startWorker(
     },
   };
 }
-
-export type { Redis };

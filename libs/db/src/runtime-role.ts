@@ -9,6 +9,10 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 /** One SQL statement's rows: a pg Client and a TypeORM DataSource both fit behind it (see sqlOfClient). */
 export type RoleSql = <T = Record<string, unknown>>(text: string, params?: unknown[]) => Promise<T[]>;
 
+/**
+ * A pg Client as RoleSql.
+ * @internal for the tests that race roles on raw connections; knip's production pass skips it.
+ */
 export function sqlOfClient(client: {
   query: (text: string, params?: unknown[]) => Promise<{ rows: unknown[] }>;
 }): RoleSql {

@@ -117,14 +117,20 @@ export function rollbackSettleDelta(outcomes: readonly RollbackOutcome[]): Count
   return delta;
 }
 
-/** Several deltas of one transaction as one map. */
+/**
+ * Several deltas of one transaction as one map.
+ * @internal the unit tests' model (the engine merges in SQL); knip's production pass skips it.
+ */
 export function mergeDeltas(...deltas: readonly CounterDelta[]): CounterDelta {
   const merged: CounterDelta = {};
   for (const delta of deltas) for (const [name, value] of Object.entries(delta)) add(merged, name, value);
   return merged;
 }
 
-/** What the SQL does, in memory: for tests, previews and the in-process fake. Absent counters start at 0. */
+/**
+ * What the SQL does, in memory. Absent counters start at 0.
+ * @internal the unit tests' model of the counter UPDATE; knip's production pass skips it.
+ */
 export function applyDelta(counters: Counters, delta: CounterDelta): Record<string, number> {
   const next: Record<string, number> = { ...counters };
   for (const [name, value] of Object.entries(delta)) next[name] = (next[name] ?? 0) + value;

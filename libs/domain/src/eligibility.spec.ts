@@ -3,7 +3,6 @@ import {
   decideEligibility,
   EligibilityAccount,
   hasActiveOverride,
-  partitionBatch,
   passwordResetRequired,
   Protocol,
   supportDisableDecision,
@@ -133,41 +132,6 @@ describe('decideEligibility', () => {
         return JSON.stringify(Object.keys(decision.desired).sort()) === JSON.stringify(expected) && expected.length > 0;
       }),
     );
-  });
-});
-
-describe('partitionBatch', () => {
-  it('splits a batch in order and counts every skip reason', () => {
-    const batch = [
-      { id: 1, ...account() },
-      { id: 2, ...account({ held: true }) },
-      { id: 3, ...account({ leaked: true }) },
-      { id: 4, ...account({ imap: true }) },
-      { id: 5, ...account({ knownToMailstore: false }) },
-      { id: 6, ...account({ held: true, leaked: true }) },
-      { id: 7, ...account({ pop3: true }) },
-    ];
-    const result = partitionBatch(batch, ['imap'], INCIDENT);
-    expect(result.eligible.map((e) => [e.account.id, e.desired])).toEqual([
-      [1, { imap: true }],
-      [7, { imap: true }],
-    ]);
-    expect(result.skipped.map((s) => [s.account.id, s.reason])).toEqual([
-      [2, 'held'],
-      [3, 'password_reset_required'],
-      [4, 'already_enabled'],
-      [5, 'not_found'],
-      [6, 'held'],
-    ]);
-    expect(result.skipCounts).toEqual({ held: 2, password_reset_required: 1, not_found: 1, already_enabled: 1 });
-  });
-
-  it('gives zero counts for an empty batch', () => {
-    expect(partitionBatch([], BOTH, INCIDENT)).toEqual({
-      eligible: [],
-      skipped: [],
-      skipCounts: { held: 0, password_reset_required: 0, not_found: 0, already_enabled: 0 },
-    });
   });
 });
 

@@ -106,36 +106,6 @@ function desiredFor(account: EligibilityAccount, protocols: readonly Protocol[])
   return desired;
 }
 
-export interface BatchPartition<T> {
-  eligible: { account: T; desired: DesiredProtocols }[];
-  skipped: { account: T; reason: SkipReason }[];
-  /** Every reason present with 0 when absent, so counters and previews can be written without checks. */
-  skipCounts: Record<SkipReason, number>;
-}
-
-/** One pass over a batch, order preserved: the eligible items become the mailstore batch, in member order. */
-export function partitionBatch<T extends EligibilityAccount>(
-  accounts: readonly T[],
-  protocols: readonly Protocol[],
-  incidentAt: Date,
-): BatchPartition<T> {
-  const result: BatchPartition<T> = {
-    eligible: [],
-    skipped: [],
-    skipCounts: { held: 0, password_reset_required: 0, not_found: 0, already_enabled: 0 },
-  };
-  for (const account of accounts) {
-    const decision = decideEligibility(account, protocols, incidentAt);
-    if (decision.eligible) {
-      result.eligible.push({ account, desired: decision.desired });
-    } else {
-      result.skipped.push({ account, reason: decision.reason });
-      result.skipCounts[decision.reason] += 1;
-    }
-  }
-  return result;
-}
-
 export interface SupportRequest {
   account: EligibilityAccount;
   /** Defaults to both protocols when the request names none. */

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { decide, p95, percentile } from './gate-decision';
+import { decide } from './gate-decision';
 import { GATE_ACTIONS, GateAction, GateResult, GateStatus } from './gates';
 
 const result = (gate: string, status: GateStatus, action: GateAction = 'pause', value?: number): GateResult => ({
@@ -104,53 +104,6 @@ describe('decide', () => {
         const anyInconclusive = results.some((r) => r.status === 'inconclusive');
         const expected = Math.max(strongestBreach, anyInconclusive ? 1 : 0);
         return RANK[decision.action] === expected && (decision.pauseReason === null) === (expected === 0);
-      }),
-    );
-  });
-});
-
-describe('percentile and p95', () => {
-  const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
-  it.each([
-    [[], null],
-    [[42], 42],
-    [oneTo(20), 19],
-    [oneTo(21), 20],
-    [oneTo(100), 95],
-    [oneTo(101), 96],
-    [[300, 100, 200], 300],
-    [[5, Number.NaN, Number.POSITIVE_INFINITY, 3], 5],
-  ])('p95(%j) = %p', (values, expected) => {
-    expect(p95(values)).toBe(expected);
-  });
-
-  it('does not reorder its input', () => {
-    const values = [3, 1, 2];
-    p95(values);
-    expect(values).toEqual([3, 1, 2]);
-  });
-
-  it.each([
-    [50, 2],
-    [100, 4],
-    [1, 1],
-    [25, 1],
-    [26, 2],
-  ])('percentile(%p) of 1..4 = %p', (q, expected) => {
-    expect(percentile([4, 3, 2, 1], q)).toBe(expected);
-  });
-
-  it.each([0, -5, 100.5, Number.NaN])('refuses percentile %p', (q) => {
-    expect(() => percentile([1], q)).toThrow(RangeError);
-  });
-
-  it('property: p95 is an observed value with at least 95 % of the values at or below it', () => {
-    fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 10_000 }), { minLength: 1, maxLength: 300 }), (values) => {
-        const p = p95(values)!;
-        const atOrBelow = values.filter((v) => v <= p).length;
-        const below = values.filter((v) => v < p).length;
-        return values.includes(p) && atOrBelow >= 0.95 * values.length && below < 0.95 * values.length;
       }),
     );
   });

@@ -59,18 +59,3 @@ export function decide(results: readonly GateResult[]): GateDecision {
     })),
   };
 }
-
-/**
- * Nearest-rank percentile (q in (0, 100]) of the finite values; null when there are none. Nearest rank always
- * returns an observed value, which is what an operator expects to read next to a latency threshold.
- */
-export function percentile(values: readonly number[], q: number): number | null {
-  if (!(q > 0 && q <= 100)) throw new RangeError(`percentile must be in (0, 100], got ${q}`);
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (sorted.length === 0) return null;
-  return sorted[Math.ceil((q * sorted.length) / 100) - 1];
-}
-
-export function p95(values: readonly number[]): number | null {
-  return percentile(values, 95);
-}

@@ -5,12 +5,9 @@
  * (invariant 2). Same character rules as BullMQ job ids (no ':', never all digits), so a key can double as one.
  */
 
-export const MAX_KEY_LENGTH = 255;
 export type BatchKind = 'forward' | 'rollback';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const KEY_CHARS = /^[A-Za-z0-9/_.-]+$/;
-const BATCH_KEY = /^wave-([0-9a-f-]{36})\/(forward|rollback)\/batch-([1-9][0-9]*)(?:\/group-([2-9]|[1-9][0-9]+))?$/;
 const OPERATION_KEY = /^operation-([0-9a-f-]{36})$/;
 
 function assertUuid(name: string, value: string): void {
@@ -42,28 +39,6 @@ export function batchKey(waveId: string, kind: BatchKind, batchNo: number, group
 export function operationKey(operationId: string): string {
   assertUuid('operationId', operationId);
   return `operation-${operationId}`;
-}
-
-/** What the contract and our job ids accept: 1–255 chars of [A-Za-z0-9/_.-], not all digits. */
-export function isValidIdempotencyKey(key: unknown): key is string {
-  return typeof key === 'string' && key.length <= MAX_KEY_LENGTH && KEY_CHARS.test(key) && !/^[0-9]+$/.test(key);
-}
-
-export interface ParsedBatchKey {
-  waveId: string;
-  kind: BatchKind;
-  batchNo: number;
-  group: number;
-}
-
-/** Inverse of `batchKey`; null for anything batchKey cannot produce (for logs and the simulator's checks). */
-export function parseBatchKey(key: string): ParsedBatchKey | null {
-  const match = BATCH_KEY.exec(key);
-  if (match === null || !UUID.test(match[1])) return null;
-  const batchNo = Number(match[3]);
-  const group = match[4] === undefined ? 1 : Number(match[4]);
-  if (!Number.isSafeInteger(batchNo) || !Number.isSafeInteger(group)) return null;
-  return { waveId: match[1], kind: match[2] as BatchKind, batchNo, group };
 }
 
 /** Inverse of `operationKey`: the operation id, or null. */

@@ -42,7 +42,10 @@ export interface InvariantReport {
   violations: string[];
 }
 
-/** Counters equal ground truth at rest (invariant 4): these identities must hold after every transaction. */
+/**
+ * Counters equal ground truth at rest (invariant 4): these identities must hold after every transaction.
+ * @internal the property tests' oracle; knip's production pass skips it.
+ */
 export function countersInvariant(counters: Counters): InvariantReport {
   const violations: string[] = [];
   const known = new Set<string>([

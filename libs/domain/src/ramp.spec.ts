@@ -3,11 +3,8 @@ import {
   batchCount,
   MAX_BAKE_SECONDS,
   MAX_STEPS,
-  nextClaimSize,
   normalizeSteps,
-  onStepProgress,
   RampStep,
-  stepFor,
   stepLimits,
   totalBakeSeconds,
   validateSteps,
@@ -147,75 +144,6 @@ describe('stepLimits', () => {
         expect(stepLimits(members, steps)).toEqual(limits); // deterministic
       }),
     );
-  });
-});
-
-describe('stepFor and nextClaimSize', () => {
-  const limits = [10, 100, 1000];
-  it.each([
-    [0, { index: 0, limit: 10, remainingInStep: 10, done: false }],
-    [9, { index: 0, limit: 10, remainingInStep: 1, done: false }],
-    [10, { index: 1, limit: 100, remainingInStep: 90, done: false }],
-    [999, { index: 2, limit: 1000, remainingInStep: 1, done: false }],
-    [1000, { index: 2, limit: 1000, remainingInStep: 0, done: true }],
-  ])('stepFor(%i)', (processed, expected) => {
-    expect(stepFor(processed, limits)).toEqual(expected);
-  });
-
-  it('stepFor on an empty wave is done at once', () => {
-    expect(stepFor(0, [0])).toEqual({ index: 0, limit: 0, remainingInStep: 0, done: true });
-  });
-
-  it.each([
-    [0, 500, 0, 10],
-    [5, 500, 0, 5],
-    [10, 500, 0, 0],
-    [10, 500, 1, 90],
-    [100, 500, 2, 500],
-    [900, 500, 2, 100],
-    [1000, 500, 2, 0],
-    [0, 500, 7, 0],
-  ])('claimed %i, batch %i, step %i -> claim %i', (claimed, batchSize, currentStep, expected) => {
-    expect(nextClaimSize(claimed, batchSize, limits, currentStep)).toBe(expected);
-  });
-});
-
-describe('onStepProgress', () => {
-  const now = new Date('2026-05-09T06:10:00Z');
-  const limits = stepLimits(1000, CANARY);
-  it.each([
-    [5, 0, { kind: 'within_step' }],
-    [10, 0, { kind: 'bake', nextStep: 1, pauseReason: 'ramp_bake', bakeUntil: new Date('2026-05-09T06:40:00Z') }],
-    [99, 1, { kind: 'within_step' }],
-    [100, 1, { kind: 'bake', nextStep: 2, pauseReason: 'ramp_bake', bakeUntil: new Date('2026-05-09T06:40:00Z') }],
-    [999, 2, { kind: 'within_step' }],
-    [1000, 2, { kind: 'complete' }],
-  ])('settled %i in step %i', (settledCount, currentStep, expected) => {
-    expect(onStepProgress({ settledCount, currentStep, limits, steps: CANARY, now })).toEqual(expected);
-  });
-
-  it('advances without a pause when the step has no bake', () => {
-    const steps = [step(10), step(100)];
-    expect(onStepProgress({ settledCount: 100, currentStep: 0, limits: stepLimits(1000, steps), steps, now })).toEqual({
-      kind: 'advance',
-      nextStep: 1,
-    });
-  });
-
-  it('completes early, without baking, when the remaining steps are empty', () => {
-    const steps = [step(1, 60), step(10, 60), step(50, 60), step(100)];
-    expect(onStepProgress({ settledCount: 2, currentStep: 1, limits: stepLimits(2, steps), steps, now })).toEqual({
-      kind: 'complete',
-    });
-  });
-
-  it('completes an empty wave and an implicit single step', () => {
-    expect(onStepProgress({ settledCount: 0, currentStep: 0, limits: [0], steps: [], now })).toEqual({
-      kind: 'complete',
-    });
-    expect(onStepProgress({ settledCount: 7, currentStep: 0, limits: stepLimits(7, []), steps: [], now })).toEqual({
-      kind: 'complete',
-    });
   });
 });
 

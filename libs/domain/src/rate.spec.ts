@@ -1,144 +1,13 @@
 import fc from 'fast-check';
 import {
-  AimdPacer,
   backoffMs,
   effectiveBatchSize,
   eta,
   minIntervalMs,
   projectedDuration,
   retryAfterWithJitter,
-  retryDelayMs,
   smoothBudget,
 } from './rate';
-
-/** A pacer on a hand-driven clock. */
-function pacer(targetRate: number, random = 0.5) {
-  const clock = { now: 1_000_000 };
-  const p = new AimdPacer({ targetRate, now: () => clock.now, random: () => random });
-  return { p, clock, advance: (ms: number) => (clock.now += ms) };
-}
-
-describe('AimdPacer', () => {
-  it('starts at the target', () => {
-    const { p } = pacer(200);
-    expect(p.currentRate).toBe(200);
-    expect(p.floorRate).toBe(10);
-    expect(p.blockedUntil()).toBeNull();
-  });
-
-  it('halves on a throttle, once per cooldown', () => {
-    const { p, advance } = pacer(200);
-    p.onThrottle();
-    expect(p.currentRate).toBe(100);
-    advance(999);
-    p.onThrottle(); // the same burst seen by another batch
-    expect(p.currentRate).toBe(100);
-    advance(1);
-    p.onThrottle();
-    expect(p.currentRate).toBe(50);
-  });
-
-  it('never goes below the floor: max(1/s, 5 % of target), capped by the target', () => {
-    const cases: [number, number][] = [
-      [200, 10],
-      [10, 1],
-      [0.5, 0.5],
-    ];
-    for (const [target, floor] of cases) {
-      const { p, advance } = pacer(target);
-      for (let i = 0; i < 20; i++) {
-        p.onThrottle();
-        advance(1000);
-      }
-      expect(p.currentRate).toBeCloseTo(floor, 10);
-    }
-  });
-
-  it('recovers 5 % of the target per second of success, up to the target', () => {
-    const { p, advance } = pacer(200);
-    p.onThrottle(); // 100
-    advance(2000);
-    p.onSuccess();
-    expect(p.currentRate).toBeCloseTo(120, 10);
-    advance(500);
-    p.onSuccess();
-    expect(p.currentRate).toBeCloseTo(125, 10);
-    advance(60_000);
-    p.onSuccess();
-    expect(p.currentRate).toBe(200);
-  });
-
-  it('follows a target change proportionally', () => {
-    const { p } = pacer(200);
-    p.onThrottle();
-    p.setTargetRate(400);
-    expect(p.currentRate).toBe(200);
-    p.setTargetRate(10);
-    expect(p.currentRate).toBe(5);
-    expect(() => p.setTargetRate(0)).toThrow(RangeError);
-  });
-
-  it('lifts the factor to the new floor when the target drops', () => {
-    const { p, advance } = pacer(1000);
-    for (let i = 0; i < 10; i++) {
-      p.onThrottle();
-      advance(1000);
-    }
-    expect(p.currentRate).toBe(50);
-    p.setTargetRate(4); // floor is now 1/s = 25 % of the target
-    expect(p.currentRate).toBe(1);
-  });
-
-  it('blocks for Retry-After plus jitter, keeping the longest window', () => {
-    const { p, clock, advance } = pacer(200, 0.5);
-    const start = clock.now;
-    p.onThrottle(10);
-    expect(p.blockedUntil()).toBe(start + 11_000);
-    p.onThrottle(2);
-    expect(p.blockedUntil()).toBe(start + 11_000);
-    advance(11_000);
-    expect(p.blockedUntil()).toBeNull();
-  });
-
-  it('reserves batch starts spaced by the smoothing interval and after any Retry-After window', () => {
-    const { p, clock } = pacer(200, 0);
-    const t0 = clock.now;
-    expect([p.reserve(100), p.reserve(100), p.reserve(100)]).toEqual([t0, t0 + 500, t0 + 1000]);
-    p.onThrottle(5); // rate 100/s, blocked 5 s
-    expect(p.reserve(100)).toBe(t0 + 5000);
-    expect(p.reserve(100)).toBe(t0 + 6000); // 100 accounts at the halved 100/s: one second apart
-  });
-
-  it('refuses a bad target', () => {
-    for (const rate of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      expect(() => new AimdPacer({ targetRate: rate, now: () => 0, random: () => 0 })).toThrow(RangeError);
-    }
-  });
-
-  it('property: the rate stays within [floor, target] whatever happens', () => {
-    const event = fc.oneof(
-      fc.record({ kind: fc.constant('success' as const), ms: fc.integer({ min: 0, max: 5000 }) }),
-      fc.record({ kind: fc.constant('throttle' as const), ms: fc.integer({ min: 0, max: 5000 }) }),
-      fc.record({ kind: fc.constant('target' as const), rate: fc.double({ min: 0.1, max: 10_000, noNaN: true }) }),
-    );
-    fc.assert(
-      fc.property(fc.double({ min: 0.1, max: 10_000, noNaN: true }), fc.array(event), (target, events) => {
-        const { p, advance } = pacer(target);
-        for (const e of events) {
-          if (e.kind === 'target') p.setTargetRate(e.rate);
-          else {
-            advance(e.ms);
-            if (e.kind === 'success') p.onSuccess();
-            else p.onThrottle();
-          }
-          const slack = 1e-9 * p.targetRate;
-          if (p.currentRate > p.targetRate + slack || p.currentRate < p.floorRate - slack) return false;
-        }
-        return true;
-      }),
-    );
-  });
-});
 
 describe('smoothBudget', () => {
   it.each([
@@ -290,11 +159,6 @@ describe('retry delays', () => {
     [10, 7, 12_000], // a broken random is clamped
   ])('Retry-After %p s with random %p -> %p ms', (seconds, random, ms) => {
     expect(retryAfterWithJitter(seconds, () => random)).toBe(ms);
-  });
-
-  it('Retry-After wins over the backoff', () => {
-    expect(retryDelayMs(6, 1, opts(0, 'none'))).toBe(1000);
-    expect(retryDelayMs(6, undefined, opts(0, 'none'))).toBe(2000);
   });
 
   it('property: retry-after jitter stays within [100 %, 120 %]', () => {

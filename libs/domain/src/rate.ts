@@ -1,113 +1,13 @@
 import { normalizeSteps, RampStep, totalBakeSeconds } from './ramp';
 
 /**
- * Rate arithmetic: pacing (AIMD), smoothing batches into per-second budgets, ETAs and retry delays.
+ * Rate arithmetic: smoothing batches into per-second budgets, ETAs and retry delays.
  * Everything takes its clock and randomness as arguments so it can be tested exactly.
  */
 
 /** Ops may exceed the target by this much in any one-second window (the brief's "≤ 110 % of target"). */
 export const WINDOW_ALLOWANCE = 1.1;
 const EPSILON = 1e-9;
-
-export interface AimdOptions {
-  /** Accounts per second set by ops (changeable while the wave runs). */
-  targetRate: number;
-  /** Milliseconds since the epoch. */
-  now: () => number;
-  /** Uniform in [0, 1): the jitter added to Retry-After windows. */
-  random: () => number;
-  /** Multiplicative decrease on 429/503 (default 0.5). */
-  decreaseFactor?: number;
-  /** The rate never drops below max(minRate, floorFraction × target), nor above the target (defaults 1/s, 5 %). */
-  minRate?: number;
-  floorFraction?: number;
-  /** Additive increase: this fraction of the target per second of success (default 0.05). */
-  increasePerSecond?: number;
-  /** Throttles arriving within this long of a decrease count once: concurrent batches see the same 429 burst. */
-  decreaseCooldownMs?: number;
-}
-
-/**
- * Additive-increase, multiplicative-decrease pacer. The state is a factor of the target in (0, 1], so when ops
- * change the target the current rate follows proportionally and recovers toward the new target.
- */
-export class AimdPacer {
-  private target: number;
-  private factor = 1;
-  private lastAdjustAt: number;
-  private lastDecreaseAt = Number.NEGATIVE_INFINITY;
-  private blockedUntilMs = 0;
-  private nextFreeAt = 0;
-  private readonly options: Required<Omit<AimdOptions, 'targetRate'>>;
-
-  constructor(options: AimdOptions) {
-    this.target = positiveRate(options.targetRate);
-    this.options = {
-      now: options.now,
-      random: options.random,
-      decreaseFactor: options.decreaseFactor ?? 0.5,
-      minRate: options.minRate ?? 1,
-      floorFraction: options.floorFraction ?? 0.05,
-      increasePerSecond: options.increasePerSecond ?? 0.05,
-      decreaseCooldownMs: options.decreaseCooldownMs ?? 1000,
-    };
-    this.lastAdjustAt = this.options.now();
-  }
-
-  get targetRate(): number {
-    return this.target;
-  }
-
-  setTargetRate(rate: number): void {
-    this.target = positiveRate(rate);
-    this.factor = Math.max(this.factor, this.floorRate / this.target);
-  }
-
-  get floorRate(): number {
-    return Math.min(this.target, Math.max(this.options.minRate, this.options.floorFraction * this.target));
-  }
-
-  get currentRate(): number {
-    return this.target * this.factor;
-  }
-
-  /** A successful call: recover toward the target in proportion to the time since the last adjustment. */
-  onSuccess(): void {
-    const now = this.options.now();
-    const seconds = Math.max(0, now - this.lastAdjustAt) / 1000;
-    this.factor = Math.min(1, this.factor + this.options.increasePerSecond * seconds);
-    this.lastAdjustAt = now;
-  }
-
-  /** A 429 or 503: halve (once per cooldown) and respect Retry-After plus 0–20 % jitter. */
-  onThrottle(retryAfterSeconds?: number): void {
-    const now = this.options.now();
-    if (now - this.lastDecreaseAt >= this.options.decreaseCooldownMs) {
-      this.factor = Math.max(this.floorRate / this.target, this.factor * this.options.decreaseFactor);
-      this.lastDecreaseAt = now;
-    }
-    this.lastAdjustAt = now;
-    if (retryAfterSeconds !== undefined) {
-      const until = now + retryAfterWithJitter(retryAfterSeconds, this.options.random);
-      this.blockedUntilMs = Math.max(this.blockedUntilMs, until);
-    }
-  }
-
-  /** End of the current Retry-After window, or null when calls may go now. */
-  blockedUntil(): number | null {
-    return this.blockedUntilMs > this.options.now() ? this.blockedUntilMs : null;
-  }
-
-  /**
-   * Book a batch of `units` accounts: returns the instant (ms) it may start, at or after now, after any
-   * Retry-After window, and spaced from the previous booking by smoothBudget's interval at the current rate.
-   */
-  reserve(units: number): number {
-    const start = Math.max(this.options.now(), this.blockedUntilMs, this.nextFreeAt);
-    this.nextFreeAt = start + minIntervalMs(units, this.currentRate);
-    return start;
-  }
-}
 
 function positiveRate(rate: number): number {
   if (!Number.isFinite(rate) || rate <= 0) throw new RangeError(`rate must be a positive number, got ${rate}`);
@@ -233,13 +133,6 @@ export function backoffMs(attempt: number, options: BackoffOptions): number {
 export function retryAfterWithJitter(seconds: number, random: () => number): number {
   const base = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
   return Math.ceil(base * (1 + 0.2 * unit(random())));
-}
-
-/** The delay before retry `attempt`: Retry-After, when the mailstore sent one, always wins over our backoff. */
-export function retryDelayMs(attempt: number, retryAfterSeconds: number | undefined, options: BackoffOptions): number {
-  return retryAfterSeconds === undefined
-    ? backoffMs(attempt, options)
-    : retryAfterWithJitter(retryAfterSeconds, options.random);
 }
 
 function unit(value: number): number {

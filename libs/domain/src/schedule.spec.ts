@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
-import { compressClock, formatOffset, isDue, lateness, resolveStart } from './schedule';
+import { formatOffset, resolveStart } from './schedule';
 
 describe('resolveStart', () => {
   it.each([
@@ -144,64 +144,5 @@ describe('formatOffset', () => {
     [-570, '-09:30'],
   ])('%i -> %s', (minutes, text) => {
     expect(formatOffset(minutes)).toBe(text);
-  });
-});
-
-describe('lateness and isDue', () => {
-  const due = new Date('2026-05-09T06:00:00.000Z');
-  it.each([
-    ['2026-05-09T06:00:00.000Z', 0, true],
-    ['2026-05-09T06:00:01.250Z', 1250, true],
-    ['2026-05-09T05:59:59.999Z', -1, false],
-  ])('fired at %s: lateness %i ms, due %p', (fired, ms, due_) => {
-    expect(lateness(due, new Date(fired))).toBe(ms);
-    expect(isDue(due, new Date(fired))).toBe(due_);
-  });
-});
-
-describe('compressClock', () => {
-  const realNow = new Date('2026-11-27T20:00:00.000Z');
-  // The night of 8 May, 23:00 in Paris, replayed at 720x: a story hour is five real seconds.
-  const clock = compressClock({
-    realNow,
-    storyAnchor: { local: '2026-05-08T23:00', timeZone: 'Europe/Paris' },
-    scale: 720,
-  });
-
-  it('anchors the story on the real now', () => {
-    expect(clock.storyAnchor.toISOString()).toBe('2026-05-08T21:00:00.000Z');
-    expect(clock.toReal(clock.storyAnchor)).toEqual(realNow);
-    expect(clock.toStory(realNow)).toEqual(clock.storyAnchor);
-  });
-
-  it.each([
-    ['2026-05-09T08:00', 'Europe/Paris', 45_000], // 9 hours later
-    ['2026-05-11T08:00', 'Europe/Paris', 285_000], // 2 days 9 hours later
-    ['2026-05-08T22:00', 'Europe/Paris', -5_000], // the past stays in the past
-  ])('story %s %s happens %i real ms after now', (local, zone, ms) => {
-    expect(clock.toRealLocal(local, zone).getTime() - realNow.getTime()).toBe(ms);
-  });
-
-  it('compresses durations: a 30-minute bake takes 2.5 s', () => {
-    expect(clock.storyMsToReal(30 * 60_000)).toBe(2_500);
-  });
-
-  it('property: toStory inverts toReal to within one story ms per scale', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: -1e10, max: 1e10 }), (offset) => {
-        const story = new Date(clock.storyAnchor.getTime() + offset);
-        return Math.abs(clock.toStory(clock.toReal(story)).getTime() - story.getTime()) <= clock.scale / 2;
-      }),
-    );
-  });
-
-  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])('refuses scale %p', (scale) => {
-    expect(() => compressClock({ realNow, storyAnchor: realNow, scale })).toThrow(RangeError);
-  });
-
-  it('refuses an anchor that does not exist', () => {
-    expect(() =>
-      compressClock({ realNow, storyAnchor: { local: '2026-03-29T02:30', timeZone: 'Europe/Paris' }, scale: 60 }),
-    ).toThrow(/does not exist/);
   });
 });

@@ -105,12 +105,6 @@ const go =
 
 const GATE_REASON = /^(gate|inconclusive):[^\s]+$/;
 
-/** Runtime guard for values read back from the database or an API body. */
-export function isPauseReason(value: unknown): value is PauseReason {
-  if (typeof value !== 'string') return false;
-  return value === 'ops' || value === 'ramp_bake' || value === 'mailstore_unreachable' || GATE_REASON.test(value);
-}
-
 const rollback: Rule = (from) =>
   from === 'rolling_back' || from === 'rolled_back'
     ? { to: from, noop: true } // idempotent: a second rollback request must not look like a failure to ops
@@ -214,21 +208,7 @@ export function transition(state: WaveState, command: WaveCommand, context: Tran
   };
 }
 
-/** Nothing can ever happen to the wave again. Completed and cancelled waves can still be rolled back. */
-export function isTerminal(state: WaveState): boolean {
-  return state === 'rolled_back';
-}
-
-/** Forward batches will never be claimed again in this state. */
-export function isForwardFinished(state: WaveState): boolean {
-  return state === 'completed' || state === 'cancelled' || state === 'rolling_back' || state === 'rolled_back';
-}
-
 /** Halt means halt: only these states may start a provider call; checked before every batch is sent. */
 export function acceptsNewCalls(state: WaveState): boolean {
   return state === 'running' || state === 'rolling_back';
-}
-
-export function isWaveState(value: unknown): value is WaveState {
-  return typeof value === 'string' && (WAVE_STATES as readonly string[]).includes(value);
 }

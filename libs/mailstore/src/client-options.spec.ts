@@ -2,13 +2,11 @@ import { classifyNetworkError } from './http-transport';
 import { validateClientOptions, validateIdempotencyKey } from './client-options';
 
 describe('validateClientOptions', () => {
-  it('fills defaults (16 connections, 10 s, 4 MiB, advertised pacing at 0.9)', () => {
+  it('fills defaults (16 connections, 10 s, 4 MiB)', () => {
     expect(validateClientOptions({ baseUrl: 'http://127.0.0.1:8025/v1', token: 't' })).toMatchObject({
       connections: 16,
       requestTimeoutMs: 10_000,
       maxResponseBytes: 4 * 1024 * 1024,
-      pacing: 'advertised',
-      pacingSafetyFactor: 0.9,
     });
   });
 
@@ -18,7 +16,6 @@ describe('validateClientOptions', () => {
     [{ baseUrl: 'not a url', token: 't' }],
     [{ baseUrl: 'http://h/v1', token: '' }],
     [{ baseUrl: 'http://h/v1', token: 't', connections: 0 }],
-    [{ baseUrl: 'http://h/v1', token: 't', pacingSafetyFactor: 2 }],
   ])('refuses %p at construction', (options) => {
     expect(() => validateClientOptions(options)).toThrow(TypeError);
   });

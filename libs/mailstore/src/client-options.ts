@@ -8,18 +8,14 @@ export interface ResolvedClientOptions {
   requestTimeoutMs: number;
   maxResponseBytes: number;
   userAgent: string;
-  pacing: 'advertised' | 'off';
-  pacingSafetyFactor: number;
 }
 
-export const CLIENT_DEFAULTS = {
+const CLIENT_DEFAULTS = {
   connections: 16,
   connectTimeoutMs: 2_000,
   requestTimeoutMs: 10_000,
   maxResponseBytes: 4 * 1024 * 1024,
   userAgent: 'reopen-access-mailstore-client/1',
-  pacing: 'advertised',
-  pacingSafetyFactor: 0.9,
 } as const;
 
 /** Fails at construction (boot), not on the first call: a bad option is a deployment bug. */
@@ -44,19 +40,11 @@ export function validateClientOptions(options: MailstoreClientOptions): Resolved
     requestTimeoutMs: options.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs,
     maxResponseBytes: options.maxResponseBytes ?? CLIENT_DEFAULTS.maxResponseBytes,
     userAgent: options.userAgent ?? CLIENT_DEFAULTS.userAgent,
-    pacing: options.pacing ?? CLIENT_DEFAULTS.pacing,
-    pacingSafetyFactor: options.pacingSafetyFactor ?? CLIENT_DEFAULTS.pacingSafetyFactor,
   };
   for (const key of ['connections', 'connectTimeoutMs', 'requestTimeoutMs', 'maxResponseBytes'] as const) {
     if (!Number.isSafeInteger(resolved[key]) || resolved[key] < 1) {
       throw new TypeError(`MailstoreClient: ${key} must be a positive integer`);
     }
-  }
-  if (!(resolved.pacingSafetyFactor > 0 && resolved.pacingSafetyFactor <= 1)) {
-    throw new TypeError('MailstoreClient: pacingSafetyFactor must be in (0, 1]');
-  }
-  if (resolved.pacing !== 'advertised' && resolved.pacing !== 'off') {
-    throw new TypeError("MailstoreClient: pacing must be 'advertised' or 'off'");
   }
   return resolved;
 }

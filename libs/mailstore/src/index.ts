@@ -1,10 +1,5 @@
 export * from './capabilities';
-export { CLIENT_DEFAULTS } from './client-options';
-export { MailstoreClient, parseEtag } from './mailstore.client';
+export { MailstoreClient } from './mailstore.client';
 export * from './mailstore.types';
 export * from './outcome';
-export { Pacer, type PacerOptions, type PacingCost } from './pacer';
-export { DEFAULT_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS, parseRetryAfter } from './retry-after';
-export { withRetries, type RetryPolicy, type RetryWait } from './retry';
-export { sleep, type Sleep } from './sleep';
-export { TokenBucket, type TokenBucketOptions } from './token-bucket';
+export { withRetries } from './retry';

@@ -32,7 +32,7 @@ let baseUrl: string;
 const clients: MailstoreClient[] = [];
 
 function client(extra: Partial<ConstructorParameters<typeof MailstoreClient>[0]> = {}): MailstoreClient {
-  const c = new MailstoreClient({ baseUrl, token: 'secret-token', pacing: 'off', requestTimeoutMs: 1_000, ...extra });
+  const c = new MailstoreClient({ baseUrl, token: 'secret-token', requestTimeoutMs: 1_000, ...extra });
   clients.push(c);
   return c;
 }

@@ -190,8 +190,8 @@ describe('MailstoreClient against the simulator: contract paths', () => {
 
   it('401 and 403 are permanent and never retried', async () => {
     const { sim } = await setup({ tokens: { 'sim-token': ['access:read', 'access:write'], reader: ['access:read'] } });
-    const wrong = new MailstoreClient({ baseUrl: sim.baseUrl, token: 'wrong', pacing: 'off' });
-    const reader = new MailstoreClient({ baseUrl: sim.baseUrl, token: 'reader', pacing: 'off' });
+    const wrong = new MailstoreClient({ baseUrl: sim.baseUrl, token: 'wrong' });
+    const reader = new MailstoreClient({ baseUrl: sim.baseUrl, token: 'reader' });
     clients.push(wrong, reader);
     const unauthorized = await withRetries(() => wrong.getAccess(U1), fast);
     expect(unauthorized).toMatchObject({ kind: 'permanent', status: 401, code: 'unauthorized' });

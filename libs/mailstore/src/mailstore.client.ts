@@ -15,7 +15,6 @@ import type {
   WriteOptions,
 } from './mailstore.types';
 import { outcomeFromResponse, retryable, type Outcome } from './outcome';
-import { Pacer, type PacingCost } from './pacer';
 import {
   checkAccessState,
   checkBatchResult,
@@ -33,15 +32,13 @@ type Check<T> = (body: unknown, headers: Record<string, string | string[] | unde
  * throws for HTTP or network failures (only for caller bugs: a bad option or idempotency key). Wrap calls in
  * `withRetries` with a closure that captures the idempotency key.
  *
- * Pacing: once capabilities have been read (call `capabilities()` at startup), every request first awaits
- * the client-side token buckets, unless `pacing: 'off'`.
+ * The client does not pace: the engine's shared Redis throttle (libs/core Throttle) sets the rate for every process.
  */
 export class MailstoreClient {
   private readonly options: ResolvedClientOptions;
   private readonly transport: HttpTransport;
   private caps: Capabilities | undefined;
   private capsInFlight: Promise<Outcome<Capabilities>> | undefined;
-  private pacer: Pacer | undefined;
 
   constructor(options: MailstoreClientOptions) {
     this.options = validateClientOptions(options);
@@ -54,7 +51,7 @@ export class MailstoreClient {
     return this.refreshCapabilities(opts);
   }
 
-  /** Reads capabilities again (concurrent callers share one request) and re-paces if the limits changed. */
+  /** Reads capabilities again (concurrent callers share one request). */
   async refreshCapabilities(opts: CallOptions = {}): Promise<Outcome<Capabilities>> {
     this.capsInFlight ??= this.fetchCapabilities(opts).finally(() => (this.capsInFlight = undefined));
     return this.capsInFlight;
@@ -77,16 +74,11 @@ export class MailstoreClient {
 
   /** `GET /v1/accounts/{account}/access`; `etag` is the version to send back as `ifMatch`. */
   async getAccess(account: string, opts: CallOptions = {}): Promise<Outcome<AccessRead>> {
-    return this.call(
-      { method: 'GET', path: accessPath(account) },
-      opts,
-      { requests: 1, updates: 0 },
-      (body, headers) => {
-        const state = checkAccessState(body, account);
-        if (!state.ok) return state;
-        return { ok: true, value: { ...state.value, etag: parseEtag(headers.etag) ?? state.value.version } };
-      },
-    );
+    return this.call({ method: 'GET', path: accessPath(account) }, opts, (body, headers) => {
+      const state = checkAccessState(body, account);
+      if (!state.ok) return state;
+      return { ok: true, value: { ...state.value, etag: parseEtag(headers.etag) ?? state.value.version } };
+    });
   }
 
   /** `PATCH /v1/accounts/{account}/access` with the desired state; only the protocols sent are touched. */
@@ -96,11 +88,8 @@ export class MailstoreClient {
     if (req.reason !== undefined) body.reason = req.reason;
     const extra: Record<string, string> = {};
     if (opts.ifMatch !== undefined) extra['if-match'] = `"${opts.ifMatch}"`;
-    return this.call(
-      { method: 'PATCH', path: accessPath(account), body, extra },
-      opts,
-      { requests: 1, updates: 1 },
-      (b) => checkPatchResult(b, account),
+    return this.call({ method: 'PATCH', path: accessPath(account), body, extra }, opts, (b) =>
+      checkPatchResult(b, account),
     );
   }
 
@@ -118,20 +107,13 @@ export class MailstoreClient {
     };
     if (batchOpts.revokeSessions !== undefined) body.revokeSessions = batchOpts.revokeSessions;
     if (batchOpts.reason !== undefined) body.reason = batchOpts.reason;
-    return this.call(
-      { method: 'POST', path: '/access/batch', body },
-      opts,
-      { requests: 1, updates: items.length },
-      (b) => checkBatchResult(b, items),
-    );
+    return this.call({ method: 'POST', path: '/access/batch', body }, opts, (b) => checkBatchResult(b, items));
   }
 
   /** `DELETE /v1/accounts/{account}/sessions`. */
   async revokeSessions(account: string, opts: WriteOptions): Promise<Outcome<RevokeSessionsResult>> {
     const path = `/accounts/${encodeURIComponent(account)}/sessions`;
-    return this.call({ method: 'DELETE', path }, opts, { requests: 1, updates: 1 }, (b) =>
-      checkRevokeResult(b, account),
-    );
+    return this.call({ method: 'DELETE', path }, opts, (b) => checkRevokeResult(b, account));
   }
 
   /** Waits for in-flight requests, then closes the pool. */
@@ -145,7 +127,7 @@ export class MailstoreClient {
   }
 
   private async fetchCapabilities(opts: CallOptions): Promise<Outcome<Capabilities>> {
-    const outcome = await this.call({ method: 'GET', path: '/capabilities' }, opts, { requests: 1, updates: 0 }, (b) =>
+    const outcome = await this.call({ method: 'GET', path: '/capabilities' }, opts, (b) =>
       b === undefined ? { ok: false, reason: 'capabilities are not JSON' } : { ok: true, value: b },
     );
     if (outcome.kind !== 'ok') return outcome;
@@ -154,13 +136,7 @@ export class MailstoreClient {
       const { status, latencyMs } = outcome;
       return { kind: 'permanent', status, code: 'invalid_capabilities', detail: checked.reason, latencyMs };
     }
-    const previous = this.caps?.rateLimits;
     this.caps = checked.value;
-    if (this.options.pacing === 'advertised' && JSON.stringify(previous) !== JSON.stringify(checked.value.rateLimits)) {
-      this.pacer = new Pacer({ rateLimits: checked.value.rateLimits, safetyFactor: this.options.pacingSafetyFactor });
-      // The capabilities request itself was charged by the server before the buckets existed.
-      this.pacer.requests.reserve(1);
-    }
     return { ...outcome, value: checked.value };
   }
 
@@ -172,7 +148,6 @@ export class MailstoreClient {
   private async call<T>(
     req: { method: TransportRequest['method']; path: string; body?: unknown; extra?: Record<string, string> },
     opts: CallOptions & { idempotencyKey?: string },
-    cost: PacingCost,
     check: Check<T>,
   ): Promise<Outcome<T>> {
     const isWrite = req.method !== 'GET';
@@ -186,9 +161,6 @@ export class MailstoreClient {
     if (opts.requestId !== undefined) headers['x-request-id'] = opts.requestId;
     if (req.body !== undefined) headers['content-type'] = 'application/json';
 
-    if (this.pacer && !(await this.pacer.acquire(cost, opts.signal))) {
-      return retryable('aborted', undefined, false, 'aborted while waiting for pacing', 0);
-    }
     const result = await this.transport.send({
       method: req.method,
       path: req.path,
@@ -213,8 +185,6 @@ export class MailstoreClient {
       isWrite,
       latencyMs,
     });
-    if (outcome.kind === 'rate_limited') this.pacer?.penalize(outcome.limit, outcome.retryAfterMs);
-    if (outcome.kind === 'unavailable') this.pacer?.penalize(undefined, outcome.retryAfterMs);
     return outcome;
   }
 }
@@ -224,7 +194,7 @@ function accessPath(account: string): string {
 }
 
 /** `"7"`, `W/"7"` or `7` → 7; anything else → undefined. */
-export function parseEtag(value: string | string[] | undefined): number | undefined {
+function parseEtag(value: string | string[] | undefined): number | undefined {
   const raw = Array.isArray(value) ? value[0] : value;
   const match = raw === undefined ? null : /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(raw);
   return match ? Number(match[1]) : undefined;

@@ -115,7 +115,7 @@ export interface Capabilities {
 export interface CallOptions {
   /** Sent as `X-Request-Id` (passed to provider logs). */
   requestId?: string;
-  /** Aborts pacing wait and the HTTP exchange; the outcome is then `retryable`/`aborted`. */
+  /** Aborts the HTTP exchange; the outcome is then `retryable`/`aborted`. */
   signal?: AbortSignal;
   /**
    * The request is written before this instant (`performance.now()` clock) or not at all: the outcome is then
@@ -147,11 +147,4 @@ export interface MailstoreClientOptions {
   /** Larger responses are aborted and reported as `protocol_error` (default 4 MiB). */
   maxResponseBytes?: number;
   userAgent?: string;
-  /**
-   * `advertised` (default): once capabilities have been read, await client-side token buckets kept at
-   * `pacingSafetyFactor` of the advertised rates before each request. `off`: benchmarks only.
-   */
-  pacing?: 'advertised' | 'off';
-  /** Fraction of the advertised rates the pacer allows itself (default 0.9). */
-  pacingSafetyFactor?: number;
 }

@@ -21,7 +21,7 @@ export interface RetryPolicy {
   onWait?: (wait: RetryWait) => void;
 }
 
-export interface RetryWait {
+interface RetryWait {
   /** The outcome that caused the wait. */
   outcome: FailureOutcome;
   waitMs: number;

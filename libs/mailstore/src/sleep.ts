@@ -11,6 +11,3 @@ export const sleep: Sleep = async (ms, signal) => {
     // Aborted: the caller looks at its signal.
   }
 };
-
-/** A monotonic clock in milliseconds (wall-clock jumps must not empty or overfill a bucket). */
-export const monotonicNow = (): number => performance.now();

@@ -44,7 +44,7 @@ export function requestMiddlewares(logger: Logger): RequestHandler[] {
   return [assignId, log];
 }
 
-export function withoutQuery(url: string): string {
+function withoutQuery(url: string): string {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
 }

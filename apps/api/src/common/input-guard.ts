@@ -5,10 +5,10 @@ import { type FieldError, textFault } from '@app/domain';
  * body of 2,000 nested arrays overflowed the stack (a 500). The deepest legitimate body is 5 levels
  * (`gates[0].relativeTo.cohort`); the widest is an explicit wave list of 100,000 logins.
  */
-export const INPUT_LIMITS = { maxDepth: 32, maxNodes: 250_000 } as const;
+const INPUT_LIMITS = { maxDepth: 32, maxNodes: 250_000 } as const;
 
 /** `a` + `0` → `a[0]`, `a` + `b` → `a.b`: the names the validation pipe and the domain validators use. */
-export function childPath(parent: string, key: string | number): string {
+function childPath(parent: string, key: string | number): string {
   if (typeof key === 'number') return `${parent}[${key}]`;
   return parent ? `${parent}.${key}` : key;
 }

@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 
-export class FieldErrorDto {
+class FieldErrorDto {
   @ApiProperty({ example: 'gates[0].threshold' })
   field!: string;
 
@@ -10,7 +10,7 @@ export class FieldErrorDto {
 }
 
 /** Every error answer (application/problem+json). */
-export class ProblemDto {
+class ProblemDto {
   @ApiProperty({ example: 'urn:reopen:problem:validation_failed' })
   type!: string;
 

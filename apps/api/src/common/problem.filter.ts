@@ -15,7 +15,7 @@ export class ProblemFilter implements ExceptionFilter {
   }
 }
 
-export function respondWithProblem(exception: unknown, req: Request, res: Response, log: Logger): void {
+function respondWithProblem(exception: unknown, req: Request, res: Response, log: Logger): void {
   const p = toProblem(exception);
   p.requestId = typeof req.id === 'string' || typeof req.id === 'number' ? String(req.id) : undefined;
   if (p.status >= 500) log.error({ err: exception, requestId: req.id }, 'request failed');

@@ -14,7 +14,7 @@ export interface Problem {
   [extension: string]: unknown;
 }
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /** Codes for answers that carry no domain code of their own (routing, auth, parsing, limits). */
 export const HTTP_CODES: Record<number, string> = {

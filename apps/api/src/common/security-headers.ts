@@ -12,7 +12,7 @@ type Directives = Record<string, string[]>;
  */
 
 /** API answers are data: nothing in them may load, run, or be framed, if a browser is ever tricked into rendering one. */
-export const API_CSP: Directives = {
+const API_CSP: Directives = {
   'default-src': ["'none'"],
   'base-uri': ["'none'"],
   'form-action': ["'none'"],
@@ -20,7 +20,7 @@ export const API_CSP: Directives = {
 };
 
 /** Only our own files: no inline script or style, no other origin, no framing (apps/api/static has none). */
-export const STATUS_PAGE_CSP: Directives = {
+const STATUS_PAGE_CSP: Directives = {
   'default-src': ["'self'"],
   'base-uri': ["'none'"],
   'object-src': ["'none'"],
@@ -34,7 +34,7 @@ export const STATUS_PAGE_CSP: Directives = {
  * 'unsafe-inline' is allowed for style-src only (hashes would break on every @nestjs/swagger upgrade). connect-src
  * stays 'self': the page's `?url=` parameter cannot make it fetch a document from elsewhere.
  */
-export const DOCS_CSP: Directives = {
+const DOCS_CSP: Directives = {
   ...STATUS_PAGE_CSP,
   'img-src': ["'self'", 'data:'],
   'style-src': ["'self'", "'unsafe-inline'"],
@@ -58,7 +58,7 @@ function headers(csp: Directives): (req: IncomingMessage, res: ServerResponse, n
  * cache. The status page and the docs are public files: revalidated on each load instead (no-cache).
  */
 export const API_CACHE_CONTROL = 'no-store';
-export const PUBLIC_FILES_CACHE_CONTROL = 'no-cache';
+const PUBLIC_FILES_CACHE_CONTROL = 'no-cache';
 
 /** Every answer: the API's headers, or the docs' for paths under one of `docsPaths`. Registered first. */
 export function securityHeaders(docsPaths: readonly string[]): RequestHandler {

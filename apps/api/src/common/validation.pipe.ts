@@ -13,7 +13,7 @@ function path(parent: string, property: string): string {
 }
 
 /** Flattens class-validator's tree into one error per field, with messages that read on their own. */
-export function flattenValidationErrors(errors: ClassValidationError[], parent = ''): FieldError[] {
+function flattenValidationErrors(errors: ClassValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((e) => {
     const field = path(parent, e.property);
     const own = Object.entries(e.constraints ?? {}).map(([constraint, message]) => ({

@@ -63,7 +63,7 @@ export interface CommandResult {
   noop: boolean;
 }
 
-export interface MemberCounts {
+interface MemberCounts {
   pending: number;
   in_flight: number;
   enabled: number;

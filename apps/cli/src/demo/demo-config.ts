@@ -16,7 +16,7 @@ export interface DemoConfig {
   summaryFile: string | null;
 }
 
-export const DEFAULT_DEMO_ACCOUNTS = 200_000;
+const DEFAULT_DEMO_ACCOUNTS = 200_000;
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];

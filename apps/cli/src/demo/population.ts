@@ -1,4 +1,4 @@
-import { accountCsvLine, populationAccount, populationCsv as syntheticCsv, PopulationOptions } from '@app/domain';
+import { populationAccount, populationCsv as syntheticCsv, PopulationOptions } from '@app/domain';
 
 /**
  * The demo's population: the project's synthetic one (@app/domain, as in the tests and benchmarks), with the
@@ -34,11 +34,6 @@ export function demoAccount(n: number, incidentAt: Date): DemoAccount {
     reset: a.leaked && changedAt !== null && changedAt > incidentAt,
     passwordChangedAt: changedAt,
   };
-}
-
-/** One import line of account n (what populationCsv sends for it). */
-export function csvLine(n: number, incidentAt: Date): string {
-  return accountCsvLine(populationAccount(n, options(n, incidentAt)));
 }
 
 /** The import file, generated as it is sent: header first, then ~rowsPerChunk lines per chunk. */

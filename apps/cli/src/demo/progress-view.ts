@@ -36,7 +36,7 @@ export function progressLines(
   return lines;
 }
 
-export function waveLines(w: PlannedWave, paint: Paint, ascii: boolean, now = Date.now()): string[] {
+function waveLines(w: PlannedWave, paint: Paint, ascii: boolean, now = Date.now()): string[] {
   const p = w.last;
   const label = padEnd(paint.bold(w.label), LABEL_WIDTH);
   if (!p || p.state === 'scheduled' || p.state === 'draft') {

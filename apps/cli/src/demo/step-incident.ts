@@ -5,7 +5,7 @@ import { PlannedWave, sleep, Story } from './story';
 import { FAILED_LOGINS_THRESHOLD } from './wave-plan';
 
 /** Share of wave 2 done when the security team sees the burst. */
-export const BURST_AT = 0.4;
+const BURST_AT = 0.4;
 /** Failed logins per minute on `general` during the burst (threshold 200). */
 const BURST = [640, 1420, 1850];
 /** The halt stays on screen at least this long before ops resume. */

@@ -35,7 +35,7 @@ export interface SupportAction {
   after: Account;
 }
 
-export interface HaltRecord {
+interface HaltRecord {
   waveId: string;
   label: string;
   burstAt: number;

@@ -3,8 +3,8 @@ import { PopulationSummary } from './population';
 import { FAILED_LOGINS_SIGNAL, SIGNAL_WINDOW_SECONDS } from './security-feed';
 
 /** The two waves of the brief, in story time (Europe/Paris wall clock). */
-export const WAVE1_START = '2026-05-09T08:00';
-export const WAVE2_START = '2026-05-11T08:00';
+const WAVE1_START = '2026-05-09T08:00';
+const WAVE2_START = '2026-05-11T08:00';
 /** Real seconds between "now" and the first wave's start on the compressed clock. */
 export const LEAD_SECONDS = 5;
 

@@ -7,7 +7,7 @@ import { accountFromPath, parseJsonObject } from '../request-validation';
 import type { SimState } from '../sim-state';
 
 /** Default and maximum page of GET /_sim/calls. */
-export const DEFAULT_CALLS_LIMIT = 10_000;
+const DEFAULT_CALLS_LIMIT = 10_000;
 
 /**
  * The simulator's own control surface, outside /v1: no authentication (it listens on loopback by

@@ -4,11 +4,11 @@ import { applyDesired, protocolsJson, turnsSomethingOff } from '../desired-state
 import type { FaultInjector } from '../faults';
 import type { BatchPlan } from './batch-plan';
 
-export const APPLIED = 1;
-export const UNCHANGED = 2;
-export const NOT_FOUND = 3;
-export const INVALID = 4;
-export const CONFLICT = 5;
+const APPLIED = 1;
+const UNCHANGED = 2;
+const NOT_FOUND = 3;
+const INVALID = 4;
+const CONFLICT = 5;
 
 const STATUS_NAMES = ['', 'applied', 'unchanged', 'not_found', 'invalid', 'conflict'];
 

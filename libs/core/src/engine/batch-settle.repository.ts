@@ -4,7 +4,7 @@ import { BatchLostError, BatchMember, ClaimedBatch } from './batch.types';
 import { counterParams, Sql } from './sql';
 
 /** What one item's answer means for a forward member. */
-export function forwardOutcome(r: BatchItemResult): ForwardOutcome {
+function forwardOutcome(r: BatchItemResult): ForwardOutcome {
   switch (r.status) {
     case 'applied':
       return { state: 'enabled' };
@@ -20,7 +20,7 @@ export function forwardOutcome(r: BatchItemResult): ForwardOutcome {
   }
 }
 
-export function rollbackOutcome(r: BatchItemResult): RollbackOutcome {
+function rollbackOutcome(r: BatchItemResult): RollbackOutcome {
   switch (r.status) {
     case 'applied':
       return { state: 'rolled_back' };
