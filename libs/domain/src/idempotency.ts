@@ -5,7 +5,7 @@
  * (invariant 2). Same character rules as BullMQ job ids (no ':', never all digits), so a key can double as one.
  */
 
-export type BatchKind = 'forward' | 'rollback';
+import type { BatchKind } from './wave-codes';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const OPERATION_KEY = /^operation-([0-9a-f-]{36})$/;

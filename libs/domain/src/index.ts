@@ -12,3 +12,5 @@ export * from './text';
 export * from './validation';
 export * from './wave-state';
 export * from './redaction';
+export * from './exhaustive';
+export * from './wave-codes';

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { EnvironmentDto } from '@app/config';
 import { AuditQueryService, NotFoundError } from '@app/core';
 import { AccountEntity, OperationEntity } from '@app/db';
-import { decideEligibility, hasActiveOverride } from '@app/domain';
+import { answeredNotFound, decideEligibility, hasActiveOverride } from '@app/domain';
 import { OperationDto } from '../operations/operation.dto';
 import { AccountDto, AccountWaveDto } from './account.dto';
 
@@ -28,10 +28,10 @@ export class AccountLookupService {
     const account = await this.dataSource.getRepository(AccountEntity).findOne({ where: { login } });
     if (!account) throw new NotFoundError('account', login);
     const [waves, operations, history] = await Promise.all([
-      this.dataSource.query<(AccountWaveDto & { notFound: boolean })[]>(
+      this.dataSource.query<AccountWaveDto[]>(
         `SELECT m.wave_id AS "waveId", w.name, w.state AS "waveState", m.state AS "memberState", m.reason,
                 COALESCE(m.rollback_state, CASE WHEN m.state = 'enabled' AND w.rollback_started_at IS NOT NULL
-                  THEN 'pending' END) AS "rollbackState", m.done_at AS "doneAt", m.reason = 'not_found' AS "notFound"
+                  THEN 'pending' END) AS "rollbackState", m.done_at AS "doneAt"
            FROM wave_members m JOIN waves w ON w.id = m.wave_id
           WHERE m.account_id = $1 ORDER BY w.created_at DESC LIMIT 50`,
         [account.id],
@@ -50,7 +50,10 @@ export class AccountLookupService {
         overrideActive: overrideLive,
         imap: account.imapEnabled,
         pop3: account.pop3Enabled,
-        knownToMailstore: waves.some((w) => w.notFound) ? false : undefined,
+        // As the settle wrote it: a wave's call answered that the mailstore does not know the login.
+        knownToMailstore: waves.some((w) => answeredNotFound({ state: w.memberState, reason: w.reason }))
+          ? false
+          : undefined,
       },
       ['imap', 'pop3'],
       this.incidentAt,
@@ -81,7 +84,7 @@ export class AccountLookupService {
             }
           : null,
       eligibility: decision.eligible ? { eligible: true, reason: null } : { eligible: false, reason: decision.reason },
-      waves: waves.map(({ notFound: _notFound, ...w }) => w),
+      waves,
       operations: operations.map((op) => OperationDto.from(op)),
       history: history.items,
       version: account.version,
