@@ -1,66 +1,9 @@
 import { CounterDelta, ForwardOutcome, RollbackOutcome, rollbackSettleDelta, settleDelta } from '@app/domain';
-import { BatchItemResult, BatchResult, Outcome } from '@app/mailstore';
+import { BatchItemResult } from '@app/mailstore';
 import { BatchLostError, BatchMember, ClaimedBatch } from './batch.types';
+import { CallRecord } from './call-record';
+import { forwardOutcome, rollbackOutcome } from './member-outcome';
 import { counterParams, Sql } from './sql';
-
-/** What one item's answer means for a forward member. */
-function forwardOutcome(r: BatchItemResult): ForwardOutcome {
-  switch (r.status) {
-    case 'applied':
-      return { state: 'enabled' };
-    case 'unchanged':
-      // The mailstore already had it so (our view was stale): nothing of ours to roll back.
-      return { state: 'skipped', reason: 'already_enabled' };
-    case 'not_found':
-      return { state: 'failed', reason: 'account_not_found' };
-    case 'conflict':
-      return { state: 'failed', reason: 'conflict' };
-    case 'invalid':
-      return { state: 'failed', reason: sanitize(r.error?.code ?? 'invalid') };
-  }
-}
-
-function rollbackOutcome(r: BatchItemResult): RollbackOutcome {
-  switch (r.status) {
-    case 'applied':
-      return { state: 'rolled_back' };
-    case 'unchanged':
-      return { state: 'unchanged' };
-    // ifVersion: somebody (support, another wave) changed the account since; their change is kept.
-    case 'conflict':
-      return { state: 'conflict' };
-    case 'not_found':
-      return { state: 'failed', reason: 'account_not_found' };
-    case 'invalid':
-      return { state: 'failed', reason: sanitize(r.error?.code ?? 'invalid') };
-  }
-}
-
-function sanitize(code: string): string {
-  const clean = code.replace(/[^a-z0-9_.-]/gi, '_').slice(0, 64);
-  return clean || 'invalid';
-}
-
-/** The call that produced a batch's answer, logged with the settle (latency and error-rate metrics). */
-export interface CallRecord {
-  startedAt: Date;
-  latencyMs: number;
-  httpStatus: number | null;
-  outcome: string;
-  itemErrors: number;
-}
-
-/** The log row of a call, from its outcome. */
-export function callRecord(startedAt: Date, outcome: Outcome<BatchResult>): CallRecord {
-  return {
-    startedAt,
-    latencyMs: outcome.latencyMs,
-    httpStatus: 'status' in outcome ? (outcome.status ?? null) : null,
-    outcome:
-      outcome.kind === 'retryable' || outcome.kind === 'permanent' ? `${outcome.kind}:${outcome.code}` : outcome.kind,
-    itemErrors: outcome.kind === 'ok' ? outcome.value.summary.failed : 0,
-  };
-}
 
 /**
  * One statement, one implicit transaction, one round trip: the batch row is closed only if this worker still

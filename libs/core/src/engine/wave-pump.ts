@@ -6,7 +6,8 @@ import { BatchResult, MailstoreClient, Outcome } from '@app/mailstore';
 import { WavePumpJob } from '@app/queue';
 import { WaveCommandsService } from '../waves/wave-commands.service';
 import { markNothingApplied, releaseBatch, takeOverStaleBatch } from './batch-lease.repository';
-import { callRecord, recordCall, settleForward, settleRollback } from './batch-settle.repository';
+import { recordCall, settleForward, settleRollback } from './batch-settle.repository';
+import { callRecord } from './call-record';
 import { BatchLostError, ClaimedBatch, WaveRuntime } from './batch.types';
 import { claimForwardBatch } from './forward-batch.repository';
 import { claimRollbackBatch } from './rollback-batch.repository';
@@ -366,7 +367,8 @@ export class WavePump {
           });
           return 'paused_unauthorized';
         }
-        const code = `http_${outcome.status}_${outcome.code}`.replace(/[^a-z0-9_.-]/gi, '_').slice(0, 64);
+        // Cleaned by the settle (errorCode), as every code an item carries.
+        const code = `http_${outcome.status}_${outcome.code}`;
         const results = batch.members.map((m) => ({ account: m.login, status: 'invalid' as const, error: { code } }));
         if (this.job.kind === 'forward') await settleForward(sql, batch, results);
         else await settleRollback(sql, batch, results);

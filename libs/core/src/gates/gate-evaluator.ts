@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { decide, evaluateGate, Gate, GateInput, GateResult, SignalSample, WindowSummary } from '@app/domain';
+import { CALL_FAILED_SQL } from '../engine/call-record';
 import { WaveCommandsService } from '../waves/wave-commands.service';
 
 interface ActiveWave {
@@ -67,8 +68,7 @@ export class GateEvaluator {
   private async window(waveId: string, windowSeconds: number): Promise<WindowSummary> {
     const [row] = await this.dataSource.query<{ calls: string; errors: string; p95: number | null }[]>(
       `SELECT count(*) AS calls,
-              count(*) FILTER (WHERE outcome LIKE 'retryable%' OR outcome LIKE 'permanent%' OR outcome = 'unavailable'
-                               OR item_errors > 0) AS errors,
+              count(*) FILTER (WHERE ${CALL_FAILED_SQL} OR item_errors > 0) AS errors,
               percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95
          FROM mailstore_calls
         WHERE wave_id = $1 AND started_at > now() - ($2 || ' seconds')::interval`,

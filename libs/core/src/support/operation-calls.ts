@@ -1,5 +1,6 @@
 import { EntityManager } from 'typeorm';
 import { Outcome } from '@app/mailstore';
+import { callHttpStatus, callOutcomeLabel } from '../engine/call-record';
 
 /** The support lane's calls go to the same log as the waves' (latency and error-rate metrics). */
 export async function recordCallRow(
@@ -14,8 +15,8 @@ export async function recordCallRow(
       call.operationId,
       call.startedAt,
       Math.round(call.latencyMs),
-      'status' in o ? (o.status ?? null) : null,
-      o.kind === 'retryable' || o.kind === 'permanent' ? `${o.kind}:${o.code}` : o.kind,
+      callHttpStatus(o),
+      callOutcomeLabel(o),
       o.kind === 'ok' ? 0 : 1,
     ],
   );

@@ -1,6 +1,8 @@
 import { DataSource } from 'typeorm';
 import { OperationEntity } from '@app/db';
+import { rollbackSettleDelta } from '@app/domain';
 import { MailstoreClient, withRetries } from '@app/mailstore';
+import { patchAnswer, rollbackOutcome } from '../engine/member-outcome';
 import { applyCounters } from '../engine/sql';
 import { Throttle } from '../engine/throttle';
 import { recordCallRow } from './operation-calls';
@@ -69,25 +71,13 @@ export class OperationRunner {
     return this.dataSource.transaction(async (m) => {
       await recordCallRow(m, { operationId: op.id, startedAt, latencyMs, outcome });
       if (op.kind === 'rollback' && op.waveId !== null && op.waveSeq !== null) {
-        const state =
-          outcome.kind === 'ok'
-            ? outcome.value.changed
-              ? 'rolled_back'
-              : 'unchanged'
-            : outcome.kind === 'permanent' && outcome.code === 'version_mismatch'
-              ? 'conflict'
-              : 'failed';
-        const reason =
-          state === 'failed' ? ('code' in outcome ? outcome.code : outcome.kind).replace(/[^a-z0-9_.-]/gi, '_') : null;
+        // The member ends as a wave rollback batch would have ended it on the same answer.
+        const member = rollbackOutcome(patchAnswer(outcome));
         await m.query(
           `UPDATE wave_members SET rollback_state = $3, rollback_reason = $4, rolled_back_at = now() WHERE wave_id = $1 AND seq = $2`,
-          [op.waveId, op.waveSeq, state, reason],
+          [op.waveId, op.waveSeq, member.state, member.state === 'failed' ? member.reason : null],
         );
-        await applyCounters((t, p) => m.query(t, p), op.waveId, {
-          'rollback:in_flight': -1,
-          [`rollback:${state}`]: 1,
-          ...(reason ? { [`rollback:failed:${reason}`]: 1 } : {}),
-        });
+        await applyCounters((t, p) => m.query(t, p), op.waveId, rollbackSettleDelta([member]));
       }
       if (outcome.kind === 'ok') {
         const v = outcome.value;
