@@ -1,4 +1,5 @@
 import { JobsOptions } from 'bullmq';
+import type { BatchKind } from '@app/domain';
 
 /**
  * The one queue contract (style.md): queue names, job names, typed payloads, job-id builders and default
@@ -12,11 +13,9 @@ export const QUEUES = {
   support: 'support',
 } as const;
 
-export type BatchKindName = 'forward' | 'rollback';
-
 export interface WavePumpJob {
   waveId: string;
-  kind: BatchKindName;
+  kind: BatchKind;
   /** The wave's run generation: a pump of an older generation (before a pause/resume) exits. */
   generation: number;
   slot: number;

@@ -1,5 +1,5 @@
-import { releaseCancelledDelta, releaseDelta, rollbackReleaseDelta } from '@app/domain';
-import { BatchKind, BatchLostError, BatchMember, ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
+import { BatchKind, releaseCancelledDelta, releaseDelta, rollbackReleaseDelta, WAVE_STOPPED } from '@app/domain';
+import { BatchLostError, BatchMember, ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
 import { counterParams, Sql } from './sql';
 
 /*
@@ -35,13 +35,13 @@ export async function releaseBatch(sql: Sql, batch: ClaimedBatch): Promise<void>
          UPDATE wave_members m
             SET state = CASE WHEN w.resumable THEN 'pending' ELSE 'cancelled' END, batch_id = NULL,
                 attempts = GREATEST(m.attempts - 1, 0),
-                reason = CASE WHEN w.resumable THEN NULL ELSE 'wave_stopped' END,
+                reason = CASE WHEN w.resumable THEN NULL ELSE '${WAVE_STOPPED}' END,
                 done_at = CASE WHEN w.resumable THEN NULL ELSE now() END
            FROM w, fin WHERE m.wave_id = $1 AND m.batch_id = fin.id AND m.state = 'in_flight'
          RETURNING m.account_id),
        ledger AS (
          INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason)
-         SELECT 'engine', 'member.cancelled', $1, a.id, a.login, 'wave_stopped'
+         SELECT 'engine', 'member.cancelled', $1, a.id, a.login, '${WAVE_STOPPED}'
            FROM members r JOIN accounts a ON a.id = r.account_id, w WHERE NOT w.resumable
          RETURNING 1),
        counted AS (

@@ -1,6 +1,6 @@
-import { Protocol } from '@app/domain';
+import { BatchKind, Protocol } from '@app/domain';
 import { BatchResult, MailstoreClient, Outcome } from '@app/mailstore';
-import { BatchKind, buildRequest, ClaimedBatch } from './batch.types';
+import { buildRequest, ClaimedBatch } from './batch.types';
 import { PumpHolds } from './pump-holds';
 import {
   EligibilityRow,

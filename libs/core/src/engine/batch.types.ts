@@ -1,7 +1,5 @@
-import { Protocol } from '@app/domain';
+import { BatchKind, Protocol } from '@app/domain';
 import { BatchItem, BatchOptions } from '@app/mailstore';
-
-export type BatchKind = 'forward' | 'rollback';
 
 /** One member of a claimed batch, with what is needed to build (or rebuild, identically) its request item. */
 export interface BatchMember {

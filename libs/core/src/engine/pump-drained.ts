@@ -1,5 +1,6 @@
+import { BatchKind } from '@app/domain';
 import { WaveCommandsService } from '../waves/wave-commands.service';
-import { BatchKind, WaveRuntime } from './batch.types';
+import { WaveRuntime } from './batch.types';
 import { rollbackLeft } from './rollback-batch.repository';
 import { Sql } from './sql';
 import { readCounters, readDrainState } from './wave-runtime.repository';

@@ -1,4 +1,4 @@
-import { BatchKind } from './batch.types';
+import { BatchKind } from '@app/domain';
 import { Sql } from './sql';
 
 /*
