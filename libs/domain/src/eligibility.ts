@@ -76,27 +76,96 @@ export function hasActiveOverride(account: OverrideRecord, at: Date): boolean {
 }
 
 /**
- * The decision for one account in a wave. Precedence, strongest first:
+ * The tests of the reasons to hold an account back, strongest first (the order of SKIP_REASONS):
  *  1. held: a support hold beats everything (invariant 6: held accounts are never opened by a wave);
  *  2. password_reset_required: the security reason is the one ops and the audit need to see, even when the
  *     account is also unknown or already enabled;
  *  3. not_found: the mailstore does not know the login, so our view of its protocols means nothing;
  *  4. already_enabled: every requested protocol is already on.
+ * SKIP_SQL below states the same tests over an accounts row, for the counts that must stay one statement.
  */
+const SKIP_TESTS: {
+  readonly [R in SkipReason]: (
+    account: EligibilityAccount,
+    protocols: readonly Protocol[],
+    incidentAt: Date,
+  ) => boolean;
+} = {
+  held: (a) => a.held,
+  password_reset_required: (a, _protocols, incidentAt) => passwordResetRequired(a, incidentAt) && !a.overrideActive,
+  not_found: (a) => a.knownToMailstore === false,
+  already_enabled: (a, protocols) => protocols.every((p) => a[p]),
+};
+
+/** The decision for one account in a wave: the first reason of SKIP_REASONS whose test holds, else eligible. */
 export function decideEligibility(
   account: EligibilityAccount,
   protocols: readonly Protocol[],
   incidentAt: Date,
 ): EligibilityDecision {
   assertProtocols(protocols);
-  if (account.held) return { eligible: false, reason: 'held' };
-  if (passwordResetRequired(account, incidentAt) && !account.overrideActive) {
-    return { eligible: false, reason: 'password_reset_required' };
+  for (const reason of SKIP_REASONS) {
+    if (SKIP_TESTS[reason](account, protocols, incidentAt)) return { eligible: false, reason };
   }
-  if (account.knownToMailstore === false) return { eligible: false, reason: 'not_found' };
-  const desired = desiredFor(account, protocols);
-  if (Object.keys(desired).length === 0) return { eligible: false, reason: 'already_enabled' };
-  return { eligible: true, desired };
+  return { eligible: true, desired: desiredFor(account, protocols) };
+}
+
+/*
+ * decideEligibility in SQL, over an `accounts` row aliased `a`: for the counts that must stay one statement over a
+ * million rows (the wave preview), where a per-account decision in TypeScript would read every row. Same reasons,
+ * same precedence (SKIP_REASONS), same predicates; wave-preview.int-spec.ts pins the preview's counts to
+ * decideEligibility account by account over the synthetic population.
+ */
+
+/** The SQL of decideEligibility's inputs that are not columns of `a`: parameters or expressions. */
+export interface EligibilitySqlInputs {
+  /** The incident instant. */
+  incidentAt: string;
+  /** The instant an override must outlive to count (hasActiveOverride's `at`), e.g. `now()`. */
+  overrideAt: string;
+}
+
+/** The outcome an eligibility count groups by: a skip reason, or eligible. */
+export type EligibilityOutcome = SkipReason | 'eligible';
+
+const PROTOCOL_COLUMNS: { readonly [P in Protocol]: string } = { imap: 'a.imap_enabled', pop3: 'a.pop3_enabled' };
+
+/** SQL: some protocol of `protocols` is off on `a` (a wave has something to change). */
+export function protocolsOffSql(protocols: readonly Protocol[]): string {
+  assertProtocols(protocols);
+  return `(${protocols.map((p) => `NOT ${PROTOCOL_COLUMNS[p]}`).join(' OR ')})`;
+}
+
+/** SQL of passwordResetRequired. */
+export function passwordResetRequiredSql(incidentAt: string): string {
+  return `(a.leaked AND (a.password_changed_at IS NULL OR a.password_changed_at <= ${incidentAt}))`;
+}
+
+/** SQL of hasActiveOverride (never NULL: an override without an expiry is not live). */
+export function activeOverrideSql(at: string): string {
+  const nonBlank = (column: string) => `btrim(COALESCE(${column}, '')) <> ''`;
+  return `(${nonBlank('a.override_reason')} AND ${nonBlank('a.override_ticket')} AND COALESCE(a.override_expires_at > ${at}, false))`;
+}
+
+/** Each reason's test in SQL; null where the accounts row cannot tell (only a call's answer says not_found). */
+const SKIP_SQL: {
+  readonly [R in SkipReason]: (protocols: readonly Protocol[], inputs: EligibilitySqlInputs) => string | null;
+} = {
+  held: () => 'a.held',
+  password_reset_required: (_protocols, inputs) =>
+    `${passwordResetRequiredSql(inputs.incidentAt)} AND NOT ${activeOverrideSql(inputs.overrideAt)}`,
+  not_found: () => null,
+  already_enabled: (protocols) => `NOT ${protocolsOffSql(protocols)}`,
+};
+
+/** SQL: decideEligibility's outcome for `a` (an EligibilityOutcome), its mailstore existence unknown. */
+export function eligibilityOutcomeSql(protocols: readonly Protocol[], inputs: EligibilitySqlInputs): string {
+  assertProtocols(protocols);
+  const whens = SKIP_REASONS.flatMap((reason) => {
+    const test = SKIP_SQL[reason](protocols, inputs);
+    return test === null ? [] : [`WHEN ${test} THEN '${reason}'`];
+  });
+  return `CASE ${whens.join(' ')} ELSE 'eligible' END`;
 }
 
 /** Only the requested protocols that are off: what we send is what we change, and what rollback restores. */

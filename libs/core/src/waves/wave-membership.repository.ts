@@ -1,5 +1,6 @@
-import { cancelPendingDelta, membershipDelta, normalizeSteps, stepLimits } from '@app/domain';
+import { cancelPendingDelta, membershipDelta, normalizeSteps, Protocol, stepLimits, WAVE_STOPPED } from '@app/domain';
 import { applyCounters, audit, Sql } from '../engine/sql';
+import { selectorWhereSql, sqlParams } from './wave-selector';
 import type { WaveRow } from './wave-commands.service';
 
 /**
@@ -9,22 +10,12 @@ import type { WaveRow } from './wave-commands.service';
 
 /** Resolves the selector once, in a deterministic order (account id), so batches never reshuffle. */
 export async function freezeMembership(sql: Sql, wave: WaveRow): Promise<void> {
-  const s = wave.selector;
-  let where: string;
-  const params: unknown[] = [wave.id];
-  if (s.type === 'cohorts') {
-    params.push(s.cohorts);
-    where = 'cohorts && $2::text[]';
-  } else if (s.type === 'logins') {
-    params.push(s.logins.map((l) => l.toLowerCase()));
-    where = 'login = ANY($2::text[])';
-  } else {
-    where = wave.protocols.map((p) => `NOT ${p === 'imap' ? 'imap_enabled' : 'pop3_enabled'}`).join(' OR ');
-  }
+  const { params, add } = sqlParams(wave.id);
+  const where = selectorWhereSql(wave.selector, wave.protocols as Protocol[], add);
   const [row] = await sql<{ n: string }>(
     `WITH ins AS (
        INSERT INTO wave_members (wave_id, seq, account_id)
-       SELECT $1, row_number() OVER (ORDER BY id), id FROM accounts WHERE ${where}
+       SELECT $1, row_number() OVER (ORDER BY a.id), a.id FROM accounts a WHERE ${where}
        RETURNING 1)
      SELECT count(*) AS n FROM ins`,
     params,
@@ -56,7 +47,7 @@ export async function advanceStep(sql: Sql, wave: WaveRow): Promise<void> {
  */
 export async function cancelPending(sql: Sql, id: string): Promise<number> {
   const [row] = await sql<{ n: string }>(
-    `WITH c AS (UPDATE wave_members SET state = 'cancelled', reason = 'wave_stopped', done_at = now()
+    `WITH c AS (UPDATE wave_members SET state = 'cancelled', reason = '${WAVE_STOPPED}', done_at = now()
                  WHERE wave_id = $1 AND state = 'pending' RETURNING 1)
      SELECT count(*) AS n FROM c`,
     [id],

@@ -3,11 +3,15 @@ import { DataSource } from 'typeorm';
 import {
   batchCount,
   effectiveBatchSize,
+  EligibilityOutcome,
+  eligibilityOutcomeSql,
   FieldErrors,
   normalizeSteps,
   projectedDuration,
   ProjectedDuration,
+  Protocol,
   RampStep,
+  SKIP_REASONS,
   SkipReason,
   stepLimits,
   WAVE_STATES,
@@ -15,6 +19,7 @@ import {
 } from '@app/domain';
 import { WaveEntity } from '@app/db';
 import { NotFoundError, ValidationError } from '../errors';
+import { selectorWhereSql, sqlParams } from './wave-selector';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -92,32 +97,21 @@ export class WaveQueryService {
   async preview(id: string): Promise<WavePreview> {
     const wave = await this.get(id);
     const frozen = wave.memberCount !== null;
-    const { scope, params } = frozen ? pendingMembers(wave) : selectorScope(wave);
-    const off = wave.protocols.map((p) => `NOT a.${p === 'imap' ? 'imap_enabled' : 'pop3_enabled'}`).join(' OR ');
-    // The same precedence as decideEligibility: held, then password_reset_required, then already_enabled.
-    const rows = await this.dataSource.query<{ outcome: string; n: string }[]>(
-      `SELECT CASE
-                WHEN a.held THEN 'held'
-                WHEN a.leaked AND (a.password_changed_at IS NULL OR a.password_changed_at <= $${params.length + 1})
-                     AND NOT (btrim(COALESCE(a.override_reason, '')) <> '' AND btrim(COALESCE(a.override_ticket, '')) <> ''
-                              AND a.override_expires_at > now())
-                  THEN 'password_reset_required'
-                WHEN NOT (${off}) THEN 'already_enabled'
-                ELSE 'eligible'
-              END AS outcome, count(*) AS n
-         FROM ${scope}
-        GROUP BY 1`,
-      [...params, this.incidentAt],
+    const protocols = wave.protocols as Protocol[];
+    const { params, add } = sqlParams();
+    const scope = frozen
+      ? `wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = ${add(wave.id)} AND m.state = 'pending'`
+      : `accounts a WHERE ${selectorWhereSql(wave.selector, protocols, add)}`;
+    // decideEligibility's own SQL twin, one count per outcome.
+    const outcome = eligibilityOutcomeSql(protocols, { incidentAt: add(this.incidentAt), overrideAt: 'now()' });
+    const rows = await this.dataSource.query<{ outcome: EligibilityOutcome; n: string }[]>(
+      `SELECT ${outcome} AS outcome, count(*) AS n FROM ${scope} GROUP BY 1`,
+      params,
     );
-    const count = (o: string) => Number(rows.find((r) => r.outcome === o)?.n ?? 0);
-    const skips: Record<SkipReason, number> = {
-      held: count('held'),
-      password_reset_required: count('password_reset_required'),
-      not_found: 0,
-      already_enabled: count('already_enabled'),
-    };
+    const count = (o: EligibilityOutcome) => Number(rows.find((r) => r.outcome === o)?.n ?? 0);
+    const skips = Object.fromEntries(SKIP_REASONS.map((r) => [r, count(r)])) as Record<SkipReason, number>;
     const eligible = count('eligible');
-    const members = eligible + skips.held + skips.password_reset_required + skips.already_enabled;
+    const members = eligible + SKIP_REASONS.reduce((sum, r) => sum + skips[r], 0);
     const steps = normalizeSteps(wave.steps);
     const limits = stepLimits(members, steps);
     const batchSize = effectiveBatchSize(wave.batchSize, wave.ratePerSecond);
@@ -139,24 +133,6 @@ export class WaveQueryService {
       incidentAt: this.incidentAt,
     };
   }
-}
-
-/** The accounts WaveCommandsService.freezeMembership would select (same predicates). */
-function selectorScope(wave: WaveEntity): { scope: string; params: unknown[] } {
-  const s = wave.selector;
-  if (s.type === 'cohorts') return { scope: 'accounts a WHERE a.cohorts && $1::text[]', params: [s.cohorts] };
-  if (s.type === 'logins') {
-    return { scope: 'accounts a WHERE a.login = ANY($1::text[])', params: [s.logins.map((l) => l.toLowerCase())] };
-  }
-  const any = wave.protocols.map((p) => `NOT a.${p === 'imap' ? 'imap_enabled' : 'pop3_enabled'}`).join(' OR ');
-  return { scope: `accounts a WHERE (${any})`, params: [] };
-}
-
-function pendingMembers(wave: WaveEntity): { scope: string; params: unknown[] } {
-  return {
-    scope: `wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = $1 AND m.state = 'pending'`,
-    params: [wave.id],
-  };
 }
 
 function encodeCursor(w: WaveEntity): string {
