@@ -35,6 +35,38 @@ export function batchKey(waveId: string, kind: BatchKind, batchNo: number, group
   return group === 1 ? base : `${base}/group-${group}`;
 }
 
+/** Stand-ins for the SQL operands of batchKeySql: a valid wave id and batch number that no key part contains. */
+const SQL_WAVE = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+const SQL_BATCH_NO = Number.MAX_SAFE_INTEGER;
+const SQL_OPERANDS = new RegExp(`(${SQL_WAVE}|${SQL_BATCH_NO})`);
+
+/**
+ * batchKey as a PostgreSQL expression, for the claim statements: they draw the batch number and write the batch row
+ * with its key in the statement that claims the members, so the key is durable before anything is sent. Generated
+ * from batchKey itself (its text around the two operands), so the two cannot drift apart; `waveId` and `batchNo`
+ * are SQL (a parameter, a column).
+ */
+export function batchKeySql(waveId: string, kind: BatchKind, batchNo: string): string {
+  return batchKey(SQL_WAVE, kind, SQL_BATCH_NO)
+    .split(SQL_OPERANDS)
+    .filter((part) => part !== '')
+    .map((part) => {
+      if (part === SQL_WAVE) return waveId;
+      if (part === String(SQL_BATCH_NO)) return batchNo;
+      return `'${part.replace(/'/g, "''")}'`;
+    })
+    .join(' || ');
+}
+
+/**
+ * A batch's key once its members were decided again after attempts that applied nothing (429, 503, nothing sent):
+ * a new body needs a new key, `<key>~<attempts>` (as PostgreSQL computes it in the send permit). The mailstore takes
+ * any printable key (contract §5); `~` keeps it apart from every key batchKey makes.
+ */
+export function redecidedBatchKeySql(key: string, attempts: string): string {
+  return `${key} || '~' || ${attempts}`;
+}
+
 /** The key of a single-account support operation: `operation-<uuid>`. */
 export function operationKey(operationId: string): string {
   assertUuid('operationId', operationId);

@@ -1,4 +1,4 @@
-import { claimDelta } from '@app/domain';
+import { batchKeySql, claimDelta } from '@app/domain';
 import { ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
 import { ELIGIBILITY_COLUMNS, EligibilityRow } from './send-permit.repository';
 import { counterParams, Sql } from './sql';
@@ -48,7 +48,7 @@ export async function claimForwardBatch(
        INSERT INTO wave_batches (id, wave_id, kind, batch_no, size, first_seq, last_seq, idempotency_key, claimed_by,
                                  lease_until)
        OVERRIDING SYSTEM VALUE
-       SELECT b.id, $1, 'forward', b.id, s.n, s.first_seq, s.last_seq, 'wave-' || $1 || '/forward/batch-' || b.id,
+       SELECT b.id, $1, 'forward', b.id, s.n, s.first_seq, s.last_seq, ${batchKeySql('$1', 'forward', 'b.id')},
               $5, now() + ($6 || ' milliseconds')::interval
          FROM b, stats s WHERE s.n > 0
        RETURNING idempotency_key),

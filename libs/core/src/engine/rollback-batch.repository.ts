@@ -1,4 +1,4 @@
-import { rollbackClaimDelta, rollbackQueueDelta } from '@app/domain';
+import { batchKeySql, rollbackClaimDelta, rollbackQueueDelta } from '@app/domain';
 import { ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
 import { applyCounters, counterParams, Sql } from './sql';
 
@@ -62,7 +62,7 @@ export async function claimRollbackBatch(
        INSERT INTO wave_batches (id, wave_id, kind, batch_no, size, first_seq, last_seq, idempotency_key, claimed_by,
                                  lease_until)
        OVERRIDING SYSTEM VALUE
-       SELECT b.id, $1, 'rollback', b.id, s.n, s.first_seq, s.last_seq, 'wave-' || $1 || '/rollback/batch-' || b.id,
+       SELECT b.id, $1, 'rollback', b.id, s.n, s.first_seq, s.last_seq, ${batchKeySql('$1', 'rollback', 'b.id')},
               $4, now() + ($5 || ' milliseconds')::interval
          FROM b, stats s WHERE s.n > 0
        RETURNING idempotency_key),

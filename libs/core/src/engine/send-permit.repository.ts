@@ -1,4 +1,11 @@
-import { decideEligibility, hasActiveOverride, Protocol, settleDelta, SkipReason } from '@app/domain';
+import {
+  decideEligibility,
+  hasActiveOverride,
+  Protocol,
+  redecidedBatchKeySql,
+  settleDelta,
+  SkipReason,
+} from '@app/domain';
 import { BatchLostError, BatchMember, ClaimedBatch } from './batch.types';
 import { counterParams, Sql } from './sql';
 
@@ -157,7 +164,8 @@ export async function permitFirstForward(
                 send_deadline = CASE WHEN $4::int > 0 THEN now() + ($6 || ' milliseconds')::interval END,
                 priors = $9::jsonb, in_doubt = $4::int > 0,
                 -- decided again after attempts that applied nothing: a new body, so a new key
-                idempotency_key = CASE WHEN attempts > 0 THEN idempotency_key || '~' || attempts ELSE idempotency_key END
+                idempotency_key = CASE WHEN attempts > 0 THEN ${redecidedBatchKeySql('idempotency_key', 'attempts')}
+                                       ELSE idempotency_key END
           WHERE id = $7 AND state = 'claimed' AND lease_gen = $8 AND (attempts = 0 OR NOT in_doubt) AND (SELECT ok FROM go)
           RETURNING id, idempotency_key),
        -- Only the skipped members are written here (the eligible ones stay in flight; their prior state is on the
