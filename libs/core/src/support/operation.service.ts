@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import {
   DEFAULT_OVERRIDE_TTL_S,
   hasActiveOverride,
   isProtocol,
+  operationKey,
   Protocol,
   rollbackClaimDelta,
   supportDisableDecision,
@@ -116,6 +118,7 @@ export class OperationService {
       if (kind === 'disable' && hasOverrideOnFile(account)) await endOverride(sql, account.id);
       const saved = await m.save(
         m.create(OperationEntity, {
+          ...operationIdentity(),
           accountId: account.id,
           login: account.login,
           kind,
@@ -125,7 +128,6 @@ export class OperationService {
           actor,
           overrides: decision.overrides,
           overrideExpiresAt,
-          idempotencyKey: `op-${Date.now().toString(36)}-${account.id}-${Math.random().toString(36).slice(2, 10)}`,
         }),
       );
       await m.query(
@@ -218,6 +220,7 @@ export class OperationService {
       );
       const saved = await m.save(
         m.create(OperationEntity, {
+          ...operationIdentity(),
           accountId: account.id,
           login: account.login,
           kind: 'rollback',
@@ -230,7 +233,6 @@ export class OperationService {
           ifVersion: member.result_version,
           priorImap: member.prior_imap,
           priorPop3: member.prior_pop3,
-          idempotencyKey: `op-${Date.now().toString(36)}-${account.id}-${Math.random().toString(36).slice(2, 10)}`,
         }),
       );
       await m.query(
@@ -303,6 +305,15 @@ export class OperationService {
     if (hold) await waitForSendPermits(sqlOfDataSource(this.dataSource), { accountId: held.id });
     return held;
   }
+}
+
+/**
+ * A new operation's id, drawn here rather than by PostgreSQL so that its idempotency key can be derived from it
+ * (operationKey: from a durable id, never from the time, and the same on every retry of the job).
+ */
+function operationIdentity(): { id: string; idempotencyKey: string } {
+  const id = randomUUID();
+  return { id, idempotencyKey: operationKey(id) };
 }
 
 /** An override recorded on the account, live or expired (ending it clears the record either way). */
