@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { rollbackSettleDelta, settleDelta } from './counter-delta';
-import { answeredNotFound, errorCode } from './wave-codes';
+import {
+  answeredNotFound,
+  BATCH_KINDS,
+  DISPATCH_STATES,
+  dispatchedKind,
+  errorCode,
+  isDispatchState,
+} from './wave-codes';
+import { WAVE_STATES } from './wave-state';
 
 describe('errorCode: a mailstore code as stored and counted', () => {
   it.each([
@@ -41,5 +49,16 @@ describe('answeredNotFound', () => {
     [{ state: 'cancelled', reason: 'wave_stopped' }, false],
   ])('%j: %s', (member, expected) => {
     expect(answeredNotFound(member)).toBe(expected);
+  });
+});
+
+describe('the states in which pumps send calls', () => {
+  it('forward pumps send while the wave runs, rollback pumps while it rolls back, and back again', () => {
+    expect(DISPATCH_STATES).toEqual({ forward: 'running', rollback: 'rolling_back' });
+    for (const kind of BATCH_KINDS) expect(dispatchedKind(DISPATCH_STATES[kind])).toBe(kind);
+  });
+
+  it('no other state dispatches', () => {
+    expect(WAVE_STATES.filter(isDispatchState)).toEqual(['running', 'rolling_back']);
   });
 });

@@ -1,4 +1,5 @@
 import type { SkipReason } from './eligibility';
+import type { WaveState } from './wave-state';
 
 /*
  * The codes of a wave's batches and members: the batch kinds, and the reasons a member ends with, as the engine
@@ -10,6 +11,21 @@ import type { SkipReason } from './eligibility';
 /** The batch kinds: a wave's forward pass, and its rollback. */
 export const BATCH_KINDS = ['forward', 'rollback'] as const;
 export type BatchKind = (typeof BATCH_KINDS)[number];
+
+/** The wave state in which the pumps of each kind send calls. */
+export const DISPATCH_STATES = { forward: 'running', rollback: 'rolling_back' } as const satisfies {
+  readonly [K in BatchKind]: WaveState;
+};
+export type DispatchState = (typeof DISPATCH_STATES)[BatchKind];
+
+export function isDispatchState(state: WaveState): state is DispatchState {
+  return BATCH_KINDS.some((kind) => DISPATCH_STATES[kind] === state);
+}
+
+/** The kind of batch a wave sends in a dispatching state. */
+export function dispatchedKind(state: DispatchState): BatchKind {
+  return BATCH_KINDS.find((kind) => DISPATCH_STATES[kind] === state)!;
+}
 
 /** The mailstore does not know the login (an item answered `not_found`, a PATCH `404 account_not_found`). */
 export const ACCOUNT_NOT_FOUND = 'account_not_found';

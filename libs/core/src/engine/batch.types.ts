@@ -1,4 +1,4 @@
-import { BatchKind, Protocol } from '@app/domain';
+import { BatchKind, Protocol, WaveState } from '@app/domain';
 import { BatchItem, BatchOptions } from '@app/mailstore';
 
 /** One member of a claimed batch, with what is needed to build (or rebuild, identically) its request item. */
@@ -57,7 +57,7 @@ export interface ClaimedBatch {
 
 export interface WaveRuntime {
   id: string;
-  state: string;
+  state: WaveState;
   protocols: Protocol[];
   ratePerSecond: number;
   rollbackRatePerSecond: number;

@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { dispatchedKind, DispatchState } from '@app/domain';
 import { QueueProducer } from '@app/queue';
 import { WaveCommandsService } from '../waves/wave-commands.service';
 import { WaveVerifier } from './wave-verifier';
@@ -36,10 +37,10 @@ export class Reconciler {
     for (const w of baked) if (await this.commands.endBake(w.id, w.current_step)) report.endedBakes++;
 
     const active = await this.dataSource.query<
-      { id: string; state: string; generation: number; concurrency: number }[]
+      { id: string; state: DispatchState; generation: number; concurrency: number }[]
     >(`SELECT id, state, generation, concurrency FROM waves WHERE state IN ('running', 'rolling_back')`);
     for (const w of active) {
-      await this.commands.addPumps(w.id, w.state === 'running' ? 'forward' : 'rollback', w.generation, w.concurrency);
+      await this.commands.addPumps(w.id, dispatchedKind(w.state), w.generation, w.concurrency);
       report.pumpedWaves++;
     }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
-import { backoffMs, retryAfterWithJitter } from '@app/domain';
+import { backoffMs, DISPATCH_STATES, retryAfterWithJitter } from '@app/domain';
 import { BatchResult, MailstoreClient, Outcome } from '@app/mailstore';
 import { WavePumpJob } from '@app/queue';
 import { WaveCommandsService } from '../waves/wave-commands.service';
@@ -97,7 +97,7 @@ export class WavePump {
   }
 
   private get wantedState(): string {
-    return this.job.kind === 'forward' ? 'running' : 'rolling_back';
+    return DISPATCH_STATES[this.job.kind];
   }
 
   async run(): Promise<PumpOutcome> {

@@ -1,11 +1,11 @@
-import { Protocol } from '@app/domain';
+import { Protocol, WaveState } from '@app/domain';
 import { WaveRuntime } from './batch.types';
 import { Sql } from './sql';
 
 /** What a pump needs of its wave, read fresh before every batch (rate, batch size and state may change). */
 export async function loadWaveRuntime(sql: Sql, waveId: string): Promise<WaveRuntime | null> {
   const [w] = await sql<{
-    state: string;
+    state: WaveState;
     protocols: Protocol[];
     rate_per_second: number;
     rollback_rate_per_second: number;

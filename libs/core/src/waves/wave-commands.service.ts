@@ -1,6 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, QueryRunner } from 'typeorm';
-import { PauseReason, RampStep, transition, TransitionContext, WaveCommand, WaveState } from '@app/domain';
+import {
+  dispatchedKind,
+  isDispatchState,
+  PauseReason,
+  Protocol,
+  RampStep,
+  transition,
+  TransitionContext,
+  WaveCommand,
+  WaveState,
+} from '@app/domain';
 import { WaveEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
 import { IllegalTransitionError, NotFoundError } from '../errors';
@@ -17,7 +27,7 @@ export interface WaveRow {
   state: WaveState;
   status_reason: string | null;
   selector: WaveEntity['selector'];
-  protocols: string[];
+  protocols: Protocol[];
   steps: RampStep[];
   current_step: number;
   member_count: number | null;
@@ -35,9 +45,6 @@ export interface CommandResult {
 }
 
 type AfterCommit = (() => Promise<void>)[];
-
-/** States in which pumps send calls. */
-const DISPATCHING: readonly WaveState[] = ['running', 'rolling_back'];
 
 /**
  * Every change of a wave's lifecycle, for ops (API), the scheduler, the ramp and the gates. Each command runs in
@@ -122,16 +129,9 @@ export class WaveCommandsService {
       await audit(sql, { actor, action: 'wave.updated', waveId: id, detail: input });
       if (wave.state === 'scheduled' && startAt)
         after.push(() => nudge(() => this.producer.addStart(id, wave.version + 1, startAt)));
-      if (
-        input.concurrency &&
-        input.concurrency > wave.concurrency &&
-        (wave.state === 'running' || wave.state === 'rolling_back')
-      ) {
-        after.push(() =>
-          nudge(() =>
-            this.addPumps(id, wave.state === 'running' ? 'forward' : 'rollback', wave.generation, input.concurrency!),
-          ),
-        );
+      const state = wave.state;
+      if (input.concurrency && input.concurrency > wave.concurrency && isDispatchState(state)) {
+        after.push(() => nudge(() => this.addPumps(id, dispatchedKind(state), wave.generation, input.concurrency!)));
       }
     });
   }
@@ -284,7 +284,7 @@ export class WaveCommandsService {
       });
       if (!t.ok) throw new IllegalTransitionError(wave.state, command, t.allowed, t.detail);
       const to = t.noop ? wave.state : t.to;
-      if (!(to === wave.state && DISPATCHING.includes(to))) {
+      if (!(to === wave.state && isDispatchState(to))) {
         // Halt means halt: unless the wave goes on sending as it was, calls permitted before this commit start
         // within their send window or never, and the command answers once that window has passed (at most
         // EngineSettings.sendWindowMs), never waiting on a worker. A repeated pause too: its answer promises the
@@ -293,8 +293,9 @@ export class WaveCommandsService {
       }
       if (t.noop) return { id, from: wave.state, state: wave.state, noop: true };
       if (extra) await extra(sql, wave, after);
-      const resumesDispatch = DISPATCHING.includes(t.to);
-      const generation = resumesDispatch ? wave.generation + 1 : wave.generation;
+      // Into a state in which pumps send calls: a new generation of pumps.
+      const dispatchTo = isDispatchState(t.to) ? t.to : null;
+      const generation = dispatchTo ? wave.generation + 1 : wave.generation;
       let stepUpdate = '';
       if (t.effects.includes('freeze_membership')) {
         await freezeMembership(sql, wave);
@@ -336,8 +337,8 @@ export class WaveCommandsService {
           await this.dataSource.query('SELECT analyze_wave_members()');
         });
       }
-      if (resumesDispatch) {
-        const kind = t.to === 'running' ? 'forward' : 'rollback';
+      if (dispatchTo) {
+        const kind = dispatchedKind(dispatchTo);
         after.push(() => nudge(() => this.addPumps(id, kind, generation, wave.concurrency)));
       }
       return { id, from: wave.state, state: t.to, noop: false };

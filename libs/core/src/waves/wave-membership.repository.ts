@@ -1,4 +1,4 @@
-import { cancelPendingDelta, membershipDelta, normalizeSteps, Protocol, stepLimits, WAVE_STOPPED } from '@app/domain';
+import { cancelPendingDelta, membershipDelta, normalizeSteps, stepLimits, WAVE_STOPPED } from '@app/domain';
 import { applyCounters, audit, Sql } from '../engine/sql';
 import { selectorWhereSql, sqlParams } from './wave-selector';
 import type { WaveRow } from './wave-commands.service';
@@ -11,7 +11,7 @@ import type { WaveRow } from './wave-commands.service';
 /** Resolves the selector once, in a deterministic order (account id), so batches never reshuffle. */
 export async function freezeMembership(sql: Sql, wave: WaveRow): Promise<void> {
   const { params, add } = sqlParams(wave.id);
-  const where = selectorWhereSql(wave.selector, wave.protocols as Protocol[], add);
+  const where = selectorWhereSql(wave.selector, wave.protocols, add);
   const [row] = await sql<{ n: string }>(
     `WITH ins AS (
        INSERT INTO wave_members (wave_id, seq, account_id)

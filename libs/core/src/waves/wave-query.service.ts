@@ -9,7 +9,6 @@ import {
   normalizeSteps,
   projectedDuration,
   ProjectedDuration,
-  Protocol,
   RampStep,
   SKIP_REASONS,
   SkipReason,
@@ -97,13 +96,12 @@ export class WaveQueryService {
   async preview(id: string): Promise<WavePreview> {
     const wave = await this.get(id);
     const frozen = wave.memberCount !== null;
-    const protocols = wave.protocols as Protocol[];
     const { params, add } = sqlParams();
     const scope = frozen
       ? `wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = ${add(wave.id)} AND m.state = 'pending'`
-      : `accounts a WHERE ${selectorWhereSql(wave.selector, protocols, add)}`;
+      : `accounts a WHERE ${selectorWhereSql(wave.selector, wave.protocols, add)}`;
     // decideEligibility's own SQL twin, one count per outcome.
-    const outcome = eligibilityOutcomeSql(protocols, { incidentAt: add(this.incidentAt), overrideAt: 'now()' });
+    const outcome = eligibilityOutcomeSql(wave.protocols, { incidentAt: add(this.incidentAt), overrideAt: 'now()' });
     const rows = await this.dataSource.query<{ outcome: EligibilityOutcome; n: string }[]>(
       `SELECT ${outcome} AS outcome, count(*) AS n FROM ${scope} GROUP BY 1`,
       params,

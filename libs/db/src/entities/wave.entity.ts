@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { Protocol } from '@app/domain';
 
 export type WaveStateName =
   'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled' | 'halted' | 'rolling_back' | 'rolled_back';
@@ -26,7 +27,7 @@ export class WaveEntity {
   selector!: WaveSelectorJson;
 
   @Column({ type: 'text', array: true })
-  protocols!: string[];
+  protocols!: Protocol[];
 
   @Column({ type: 'text', default: 'draft' })
   state!: WaveStateName;
