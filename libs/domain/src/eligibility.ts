@@ -75,6 +75,27 @@ export function hasActiveOverride(account: OverrideRecord, at: Date): boolean {
   );
 }
 
+/** An account as stored (the accounts row, named as its entity names it): what eligibility is decided on. */
+export interface AccountRecord extends OverrideRecord {
+  leaked: boolean;
+  passwordChangedAt: Date | null;
+  held: boolean;
+  imapEnabled: boolean;
+  pop3Enabled: boolean;
+}
+
+/** What decideEligibility reads of a stored account, its override judged at `at` (see hasActiveOverride). */
+export function eligibilityAccount(account: AccountRecord, at: Date): EligibilityAccount {
+  return {
+    leaked: account.leaked,
+    passwordChangedAt: account.passwordChangedAt,
+    held: account.held,
+    overrideActive: hasActiveOverride(account, at),
+    imap: account.imapEnabled,
+    pop3: account.pop3Enabled,
+  };
+}
+
 /**
  * The tests of the reasons to hold an account back, strongest first (the order of SKIP_REASONS):
  *  1. held: a support hold beats everything (invariant 6: held accounts are never opened by a wave);

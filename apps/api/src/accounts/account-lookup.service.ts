@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { EnvironmentDto } from '@app/config';
 import { AuditQueryService, NotFoundError } from '@app/core';
 import { AccountEntity, OperationEntity } from '@app/db';
-import { answeredNotFound, decideEligibility, hasActiveOverride } from '@app/domain';
+import { answeredNotFound, decideEligibility, eligibilityAccount, PROTOCOLS } from '@app/domain';
 import { OperationDto } from '../operations/operation.dto';
 import { AccountDto, AccountWaveDto } from './account.dto';
 
@@ -41,23 +41,11 @@ export class AccountLookupService {
         .find({ where: { accountId: account.id }, order: { createdAt: 'DESC' }, take: 20 }),
       this.audit.find({ login, limit: 50 }),
     ]);
-    const overrideLive = hasActiveOverride(account, new Date());
-    const decision = decideEligibility(
-      {
-        leaked: account.leaked,
-        passwordChangedAt: account.passwordChangedAt,
-        held: account.held,
-        overrideActive: overrideLive,
-        imap: account.imapEnabled,
-        pop3: account.pop3Enabled,
-        // As the settle wrote it: a wave's call answered that the mailstore does not know the login.
-        knownToMailstore: waves.some((w) => answeredNotFound({ state: w.memberState, reason: w.reason }))
-          ? false
-          : undefined,
-      },
-      ['imap', 'pop3'],
-      this.incidentAt,
-    );
+    const view = eligibilityAccount(account, new Date());
+    const overrideLive = view.overrideActive;
+    // As the settle wrote it: a wave's call answered that the mailstore does not know the login.
+    if (waves.some((w) => answeredNotFound({ state: w.memberState, reason: w.reason }))) view.knownToMailstore = false;
+    const decision = decideEligibility(view, PROTOCOLS, this.incidentAt);
     const note = (reason: string | null, ticket: string | null, by: string | null, at: Date | null) =>
       reason || ticket ? { reason, ticket, by, at } : null;
     return {

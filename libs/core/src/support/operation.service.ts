@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import {
   DEFAULT_OVERRIDE_TTL_S,
-  hasActiveOverride,
+  eligibilityAccount,
   isProtocol,
   operationKey,
   Protocol,
@@ -78,14 +78,7 @@ export class OperationService {
       });
       if (!account) throw new NotFoundError('account', login);
       const sql = sqlOf(m.queryRunner!);
-      const view = {
-        leaked: account.leaked,
-        passwordChangedAt: account.passwordChangedAt,
-        held: account.held,
-        overrideActive: hasActiveOverride(account, new Date()),
-        imap: account.imapEnabled,
-        pop3: account.pop3Enabled,
-      };
+      const view = eligibilityAccount(account, new Date());
       const decision =
         kind === 'enable'
           ? supportEnableDecision({
