@@ -1,4 +1,3 @@
-import { populationCsv } from '../../../../apps/cli/src/demo/population';
 import {
   decideEligibility,
   EligibilityAccount,
@@ -8,7 +7,6 @@ import {
   SkipReason,
 } from '@app/domain';
 import { createEngineHarness, EngineHarness } from '@app/testing';
-import { AccountImportService } from '../accounts';
 import { CreateWaveInput } from './wave.types';
 import { WavePreview, WaveQueryService } from './wave-query.service';
 
@@ -43,10 +41,8 @@ describe('wave preview = decideEligibility, account by account, over the synthet
     h = await createEngineHarness('preview', { accounts: 10 });
     incidentAt = new Date(h.config.INCIDENT_AT);
     query = new WaveQueryService(h.db.dataSource, incidentAt);
-    const report = await new AccountImportService(h.db.dataSource).importCsv(populationCsv(ACCOUNTS, incidentAt), {
-      actor: 'test',
-    });
-    expect(report).toMatchObject({ status: 'imported', inserted: ACCOUNTS });
+    // The demo's population (apps/cli/src/demo/population.ts is this generator with seed 1 and the incident).
+    await h.importPopulation({ count: ACCOUNTS, seed: 1, incidentAt: incidentAt.toISOString() });
     // What the import cannot say: support holds and overrides, and protocols a wave or support already opened.
     await h.db.dataSource.query(
       `UPDATE accounts SET
