@@ -25,6 +25,7 @@ import {
   QueueProducer,
   WORKER_SETTINGS,
 } from '@app/queue';
+import { singleFlight } from './single-flight';
 import { HealthReport, runChecks } from './worker-health';
 
 /** The pool says nothing when PostgreSQL goes: a probe does (cheap, one at a time). */
@@ -155,23 +156,13 @@ export async function startWorker(
     });
   }
 
-  let reconciling: Promise<unknown> = Promise.resolve();
-  const reconcile = () => {
-    reconciling = reconciler.run().catch(roundFailed('reconcile failed'));
-  };
-  reconcile();
-  const timer = setInterval(reconcile, config.RECONCILE_INTERVAL_MS);
-  // Gates act within ~1 s of a breaching sample (target: 5 s); one round at a time per process.
-  let evaluating: Promise<unknown> = Promise.resolve();
-  let busy = false;
-  const gateTimer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    evaluating = gates
-      .evaluateAll()
-      .catch(roundFailed('gate evaluation failed'))
-      .finally(() => (busy = false));
-  }, config.GATE_INTERVAL_MS);
+  // One round at a time per process for each timer: a round that waits for PostgreSQL or Redis makes the next ticks
+  // skip, never pile up. Gates act within ~1 s of a breaching sample (target: 5 s).
+  const reconciling = singleFlight(() => reconciler.run().catch(roundFailed('reconcile failed')));
+  reconciling.tick();
+  const timer = setInterval(reconciling.tick, config.RECONCILE_INTERVAL_MS);
+  const evaluating = singleFlight(() => gates.evaluateAll().catch(roundFailed('gate evaluation failed')));
+  const gateTimer = setInterval(evaluating.tick, config.GATE_INTERVAL_MS);
 
   return {
     health: () =>
@@ -200,8 +191,8 @@ export async function startWorker(
         process.exit(1);
       }, deadlineMs);
       hard.unref();
-      await reconciling;
-      await evaluating;
+      await reconciling.settled();
+      await evaluating.settled();
       await Promise.all(workers.map((w) => w.close()));
       await producer.close();
       await client.close();
