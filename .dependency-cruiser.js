@@ -64,7 +64,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: ['^(dist|node_modules|coverage)/', '\\.(spec|int-spec|e2e-spec|contract-spec)\\.ts$'] },
+    exclude: { path: ['^(dist|coverage)/', '\\.(spec|int-spec|e2e-spec|contract-spec)\\.ts$'] },
     // Resolves the @app/* aliases as tsc does.
     tsConfig: { fileName: 'tsconfig.json' },
     // Type-only imports count: a domain type built on a TypeORM type still ties the domain to TypeORM.
