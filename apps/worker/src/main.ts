@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { loadConfigOrExit, startupFailureLine } from '@app/config';
-import { startHealthServer } from './worker-health';
-import { startWorker } from './worker-runtime';
+import { startHealthServer, startWorker } from '@app/worker';
 
 const log = (entry: Record<string, unknown>) =>
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);

@@ -4,7 +4,7 @@ import { AccountImportService, WaveCommandsService } from '@app/core';
 import { createRedis, QueueProducer } from '@app/queue';
 import { startSimulator } from '@app/mailstore-sim';
 import type { RunningSimulator, SimulatorOptions } from '@app/mailstore-sim';
-import { startWorker, WorkerRuntime } from '../../../apps/worker/src/worker-runtime';
+import { startWorker, WorkerRuntime } from '@app/worker';
 import { populationCsv, PopulationOptions } from '@app/domain';
 import { pollUntil } from './poll-until';
 import { createTestDatabase, TestDatabase } from './test-database';
