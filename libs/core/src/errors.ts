@@ -1,14 +1,28 @@
 import { FieldError } from '@app/domain';
 
 /**
- * Domain errors with a stable code; the API maps each to an application/problem+json answer
- * (404, 409, 400/422) naming the field at fault. Anything else is a bug (500).
+ * What kind of refusal a domain error is, in the domain's words. The API turns a kind into an HTTP status in one
+ * place (apps/api/src/common/problem-mapping.ts); nothing here knows about HTTP.
+ */
+export type DomainErrorKind =
+  /** The input breaks a rule; `extra.errors` names each field at fault. */
+  | 'invalid'
+  /** What the command names does not exist. */
+  | 'not_found'
+  /** The command contradicts the current state (a transition not allowed now, nothing left to do). */
+  | 'conflict'
+  /** The input passes a size limit. */
+  | 'too_large';
+
+/**
+ * Domain errors with a stable code and a kind; the API maps each to an application/problem+json answer naming the
+ * field at fault. Anything else is a bug (500).
  */
 export class DomainError extends Error {
   constructor(
     readonly code: string,
     message: string,
-    readonly status: number,
+    readonly kind: DomainErrorKind,
     readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
@@ -18,24 +32,24 @@ export class DomainError extends Error {
 
 export class NotFoundError extends DomainError {
   constructor(what: string, id: string) {
-    super(`${what}_not_found`, `no ${what} ${id}`, 404, { [what]: id });
+    super(`${what}_not_found`, `no ${what} ${id}`, 'not_found', { [what]: id });
   }
 }
 
 export class IllegalTransitionError extends DomainError {
   constructor(currentState: string, command: string, allowed: string[], detail: string) {
-    super('illegal_transition', detail, 409, { currentState, command, allowed });
+    super('illegal_transition', detail, 'conflict', { currentState, command, allowed });
   }
 }
 
 export class ValidationError extends DomainError {
   constructor(readonly errors: FieldError[]) {
-    super('validation_failed', errors.map((e) => e.message).join('; '), 400, { errors });
+    super('validation_failed', errors.map((e) => e.message).join('; '), 'invalid', { errors });
   }
 }
 
 export class ConflictError extends DomainError {
   constructor(code: string, message: string, extra: Record<string, unknown> = {}) {
-    super(code, message, 409, extra);
+    super(code, message, 'conflict', extra);
   }
 }

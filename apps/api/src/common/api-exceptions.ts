@@ -1,9 +1,15 @@
-import { DomainError } from '@app/core';
-
-/** An HTTP-layer refusal with a stable code (auth, media type, size limits): mapped like any DomainError. */
-export class ApiError extends DomainError {
-  constructor(status: number, code: string, message: string, extra: Record<string, unknown> = {}) {
-    super(code, message, status, extra);
+/**
+ * An HTTP-layer refusal with a stable code (auth, media type, size limits): it names its own status, which a domain
+ * error never does (the domain says what went wrong, problem-mapping.ts picks the status).
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
     this.name = 'ApiError';
   }
 }

@@ -1,12 +1,43 @@
+import { STATUS_CODES } from 'node:http';
 import { NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import { QueryFailedError } from 'typeorm';
-import { IllegalTransitionError, ImportFileError, NotFoundError, ValidationError } from '@app/core';
+import {
+  ConflictError,
+  DomainError,
+  DomainErrorKind,
+  IllegalTransitionError,
+  ImportFileError,
+  LineTooLongError,
+  NotFoundError,
+  ValidationError,
+} from '@app/core';
 import { ApiError } from './api-exceptions';
 import { toProblem } from './problem-mapping';
 
+// A Record, not a list: a kind added to DomainErrorKind fails to compile here until the test says its status.
+const STATUS_BY_KIND: Record<DomainErrorKind, number> = {
+  invalid: 400,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+};
+
 describe('toProblem', () => {
-  it('keeps a domain error’s status, code, message and extras; names the first bad field', () => {
+  it.each(Object.entries(STATUS_BY_KIND))('answers a domain error of kind %s with %i', (kind, status) => {
+    const err = new DomainError('some_code', 'what went wrong', kind as DomainErrorKind, { field: 'name', id: 7 });
+    expect(toProblem(err)).toEqual({
+      type: 'urn:reopen:problem:some_code',
+      title: STATUS_CODES[status],
+      status,
+      detail: 'what went wrong',
+      code: 'some_code',
+      field: 'name',
+      id: 7,
+    });
+  });
+
+  it('keeps a domain error’s code, message and extras; names the first bad field', () => {
     expect(
       toProblem(new ValidationError([{ field: 'gates[0].threshold', message: 'gates[0].threshold must be ≤ 1' }])),
     ).toEqual({
@@ -30,10 +61,29 @@ describe('toProblem', () => {
       code: 'wave_not_found',
       wave: 'w1',
     });
+    expect(toProblem(new ConflictError('nothing_to_roll_back', 'no', { login: 'a@b.c' }))).toMatchObject({
+      status: 409,
+      code: 'nothing_to_roll_back',
+      login: 'a@b.c',
+    });
+    expect(toProblem(new LineTooLongError(2, 4096, 'cohorts'))).toMatchObject({
+      status: 413,
+      code: 'line_too_long',
+      field: 'cohorts',
+      line: 2,
+      limitChars: 4096,
+    });
+  });
+
+  it('answers an API error with its own status, and names the first bad field like a domain error', () => {
     expect(toProblem(new ApiError(415, 'unsupported_media_type', 'csv please'))).toMatchObject({
       status: 415,
       title: 'Unsupported Media Type',
     });
+    const rejected = new ApiError(422, 'import_rejected', '1 of 2 lines are invalid', {
+      errors: [{ line: 2, field: 'login', message: 'line 2: bad login' }],
+    });
+    expect(toProblem(rejected)).toMatchObject({ status: 422, code: 'import_rejected', field: 'login' });
   });
 
   it('maps import file errors, throttling and HTTP exceptions to stable codes', () => {

@@ -1,7 +1,8 @@
 import { HttpException } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import { QueryFailedError } from 'typeorm';
-import { DomainError, ImportFileError } from '@app/core';
+import { DomainError, DomainErrorKind, ImportFileError } from '@app/core';
+import { ApiError } from './api-exceptions';
 import { HTTP_CODES, Problem, problem } from './problem';
 
 interface BodyParserError {
@@ -34,16 +35,37 @@ export function isBodyParserError(err: unknown): err is BodyParserError {
 }
 
 /**
+ * The one place a domain error's kind becomes an HTTP status. No default: a new kind fails to compile here until it
+ * has its status.
+ */
+function statusOf(kind: DomainErrorKind): number {
+  switch (kind) {
+    case 'invalid':
+      return 400;
+    case 'not_found':
+      return 404;
+    case 'conflict':
+      return 409;
+    case 'too_large':
+      return 413;
+  }
+}
+
+/** A refusal's problem: its code, message and extras, with the first bad field named when only the list has it. */
+function refusal(status: number, err: DomainError | ApiError): Problem {
+  const extra = { ...err.extra };
+  const errors = extra.errors as { field: string }[] | undefined;
+  if (extra.field === undefined && errors?.length) extra.field = errors[0].field;
+  return problem(status, err.code, err.message, extra);
+}
+
+/**
  * Every error becomes a problem with a stable code. Anything unknown is a 500 `internal_error` whose detail says
  * nothing about the cause (no stack, no SQL): the log has it, under the same request id.
  */
 export function toProblem(err: unknown): Problem {
-  if (err instanceof DomainError) {
-    const extra = { ...err.extra };
-    const errors = extra.errors as { field: string }[] | undefined;
-    if (extra.field === undefined && errors?.length) extra.field = errors[0].field;
-    return problem(err.status, err.code, err.message, extra);
-  }
+  if (err instanceof DomainError) return refusal(statusOf(err.kind), err);
+  if (err instanceof ApiError) return refusal(err.status, err);
   if (err instanceof ImportFileError) {
     const status = err.code === 'too_many_lines' ? 413 : 400;
     return problem(status, err.code, err.message, err.code === 'too_many_lines' ? {} : { field: 'header' });

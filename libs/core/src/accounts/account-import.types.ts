@@ -44,7 +44,7 @@ export class ImportFileError extends Error {
 
 /**
  * A line passed the line limit: the file is refused there, nothing is imported and the rest is not read (also with
- * `partial`: a line that long is not a bad row but a wrong file). 413 like the other size limits.
+ * `partial`: a line that long is not a bad row but a wrong file). Too large, like the other size limits.
  */
 export class LineTooLongError extends DomainError {
   constructor(
@@ -53,7 +53,7 @@ export class LineTooLongError extends DomainError {
     field: string | undefined,
   ) {
     const where = field ? ` (in field ${field})` : '';
-    super('line_too_long', `line ${line} is longer than ${limitChars} characters${where}`, 413, {
+    super('line_too_long', `line ${line} is longer than ${limitChars} characters${where}`, 'too_large', {
       field: field ?? 'line',
       line,
       limitChars,

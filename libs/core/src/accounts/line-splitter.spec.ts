@@ -47,7 +47,7 @@ describe('splitLines', () => {
     })();
     await expect(splitting).rejects.toThrow(LineTooLongError);
     await expect(splitting).rejects.toMatchObject({
-      status: 413,
+      kind: 'too_large',
       code: 'line_too_long',
       message: 'line 2 is longer than 4096 characters (in field cohorts)',
       extra: { line: 2, field: 'cohorts', limitChars: 4096 },

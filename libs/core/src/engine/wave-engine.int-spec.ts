@@ -144,7 +144,7 @@ describe('wave engine (real PostgreSQL, Redis, simulator over HTTP)', () => {
     );
     await expect(h.commands.pause(wave.id, 'ops:test')).rejects.toMatchObject({
       code: 'illegal_transition',
-      status: 409,
+      kind: 'conflict',
       extra: { currentState: 'draft', command: 'pause', allowed: expect.arrayContaining(['start', 'cancel']) },
     });
   });

@@ -258,8 +258,8 @@ describe('wave model (fast-check over real services and worker processes)', () =
     try {
       result = await bounded(kind, () => h.commands[kind](waveId, 'ops:test'));
     } catch (err) {
-      // Illegal transitions are part of the model: refused with 409, nothing changes.
-      if (err instanceof DomainError && err.status === 409) return;
+      // Illegal transitions are part of the model: refused as a conflict, nothing changes.
+      if (err instanceof DomainError && err.kind === 'conflict') return;
       throw err;
     }
     if (result.from === 'paused' && result.state !== 'paused' && log.pausedSince !== null) {
@@ -370,7 +370,7 @@ describe('wave model (fast-check over real services and worker processes)', () =
             h.commands.update(waveId, { ratePerSecond: c.kind === 'slow' ? c.rate : p.rate }, 'ops:test'),
           );
         } catch (err) {
-          if (!(err instanceof DomainError && err.status === 409)) throw err;
+          if (!(err instanceof DomainError && err.kind === 'conflict')) throw err;
         }
         return;
       default:

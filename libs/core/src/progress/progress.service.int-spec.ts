@@ -172,6 +172,6 @@ describe('ProgressService (real PostgreSQL)', () => {
 
   it('refuses an unknown or malformed id with a NotFoundError', async () => {
     await expect(service.wave('00000000-0000-4000-8000-000000000000')).rejects.toBeInstanceOf(NotFoundError);
-    await expect(service.wave("x' OR 1=1")).rejects.toMatchObject({ code: 'wave_not_found', status: 404 });
+    await expect(service.wave("x' OR 1=1")).rejects.toMatchObject({ code: 'wave_not_found', kind: 'not_found' });
   });
 });

@@ -58,7 +58,7 @@ describe('single-account rollback (real services)', () => {
       support.requestRollback('user2@example.test', { reason: 'again', ticket: 'INC-9' }, 'support:test'),
     ).rejects.toMatchObject({
       code: 'nothing_to_roll_back',
-      status: 409,
+      kind: 'conflict',
     });
     const counters = await h.counters(waveId);
     expect(counters['rollback:rolled_back']).toBe(1);

@@ -46,13 +46,13 @@ describe('wave scheduling (real PostgreSQL, Redis, simulator)', () => {
   it('refuses a local time that does not exist (spring forward) or an unknown zone, naming the field', async () => {
     await expect(
       h.commands.create({ ...base, name: 'gap', startLocal: '2026-03-29T02:30', timeZone: 'Europe/Paris' }, 'ops:test'),
-    ).rejects.toMatchObject({ status: 400, extra: { errors: [expect.objectContaining({ field: 'startLocal' })] } });
+    ).rejects.toMatchObject({ kind: 'invalid', extra: { errors: [expect.objectContaining({ field: 'startLocal' })] } });
     await expect(
       h.commands.create(
         { ...base, name: 'zone', startLocal: '2026-05-09T08:00', timeZone: 'Europe/Atlantis' },
         'ops:test',
       ),
-    ).rejects.toMatchObject({ status: 400, extra: { errors: [expect.objectContaining({ field: 'timeZone' })] } });
+    ).rejects.toMatchObject({ kind: 'invalid', extra: { errors: [expect.objectContaining({ field: 'timeZone' })] } });
   });
 
   it('fires exactly once when two schedulers race, and records how late it fired', async () => {
