@@ -342,8 +342,8 @@ describe('a Redis outage: one line in, one line out, recovery without a restart'
         description: `${name}: a third redis recovered line`,
       });
     }
-    await api.h.untilWaveState(now, 'completed', 60_000);
-    await api.h.untilWaveState(later, 'completed', 60_000);
+    await api.h.untilWaveState(now, 'completed', { timeoutMs: 60_000 });
+    await api.h.untilWaveState(later, 'completed', { timeoutMs: 60_000 });
     await pollUntil(async () => (await opState()) === 'succeeded', {
       timeoutMs: 30_000,
       description: 'the enable requested during the outage ran on the worker',

@@ -1,14 +1,16 @@
 import { Readable } from 'node:stream';
 import { loadConfig, EnvironmentDto } from '@app/config';
-import { AccountImportService, WaveCommandsService } from '@app/core';
+import { AccountImportService, OperationService, OperationServiceOptions, WaveCommandsService } from '@app/core';
 import { createRedis, QueueProducer } from '@app/queue';
 import { startSimulator } from '@app/mailstore-sim';
 import type { RunningSimulator, SimulatorOptions } from '@app/mailstore-sim';
 import { startWorker, WorkerRuntime } from '@app/worker';
 import { populationCsv, PopulationOptions } from '@app/domain';
-import { pollUntil } from './poll-until';
+import { PollOptions } from './poll-until';
 import { createTestDatabase, TestDatabase } from './test-database';
 import { createTestRedis, TestRedis } from './test-redis';
+import { Counters, readCounters } from './wave-counters';
+import { AtRestOptions, untilCounters, untilWaveState, waitAtRest, waveStatus, WaveStatus } from './wave-waits';
 
 /**
  * Everything a wave needs, real and local: a fresh database, a Redis prefix, the simulator over HTTP, and
@@ -25,9 +27,20 @@ export interface EngineHarness {
   producer: QueueProducer;
   startWorker(): Promise<WorkerRuntime>;
   importPopulation(options: PopulationOptions): Promise<void>;
-  counters(waveId: string): Promise<Record<string, number>>;
-  /** Polls the wave's state in PostgreSQL until it is `wanted` (throws after timeoutMs, default 30 s). */
-  untilWaveState(waveId: string, wanted: string, timeoutMs?: number): Promise<void>;
+  /** A support service on this harness (the incident of its config). */
+  support(options?: OperationServiceOptions): OperationService;
+  /** The wave's counters as the engine keeps them (readCounters). */
+  counters(waveId: string): Promise<Counters>;
+  /** The wave's state and status_reason in PostgreSQL. */
+  waveStatus(waveId: string): Promise<WaveStatus>;
+  /** Polls the wave's state in PostgreSQL until it is `wanted` or one of them (default deadline 30 s). */
+  untilWaveState(waveId: string, wanted: string | readonly string[], options?: PollOptions): Promise<void>;
+  /** Polls the wave's counters until `done` says so. */
+  untilCounters(waveId: string, done: (c: Counters) => boolean, options?: PollOptions): Promise<void>;
+  /** Until nothing of the wave is claimed or in flight, for a while (see waitAtRest); false if never. */
+  waitAtRest(waveId: string, options?: AtRestOptions): Promise<boolean>;
+  /** The simulator's batch calls of one wave (their idempotency keys name it). */
+  batchCalls(waveId: string): ReturnType<RunningSimulator['calls']>;
   close(): Promise<void>;
 }
 
@@ -85,19 +98,13 @@ export async function createEngineHarness(
       if (report.status !== 'imported')
         throw new Error(`population import failed: ${JSON.stringify(report.errors.slice(0, 3))}`);
     },
-    counters: async (waveId) => {
-      const rows = await db.dataSource.query<{ name: string; value: string }[]>(
-        `SELECT name, value FROM wave_counters WHERE wave_id = $1`,
-        [waveId],
-      );
-      // Zero counters are rows that moved and came back; the truth query has no zero rows.
-      return Object.fromEntries(rows.filter((r) => Number(r.value) !== 0).map((r) => [r.name, Number(r.value)]));
-    },
-    untilWaveState: async (waveId, wanted, timeoutMs = 30_000) => {
-      const state = async () =>
-        (await db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [waveId]))[0]?.state;
-      await pollUntil(async () => (await state()) === wanted, { timeoutMs, description: `wave ${wanted}` });
-    },
+    support: (options) => new OperationService(db.dataSource, producer, new Date(config.INCIDENT_AT), options),
+    counters: (waveId) => readCounters(db.dataSource, waveId),
+    waveStatus: (waveId) => waveStatus(db.dataSource, waveId),
+    untilWaveState: (waveId, wanted, options) => untilWaveState(db.dataSource, waveId, wanted, options),
+    untilCounters: (waveId, done, options) => untilCounters(db.dataSource, waveId, done, options),
+    waitAtRest: (waveId, options) => waitAtRest(db.dataSource, waveId, options),
+    batchCalls: (waveId) => sim.calls().filter((c) => c.endpoint === 'batch' && c.idempotencyKey?.includes(waveId)),
     close: async () => {
       for (const w of workers) await w.stop(10000);
       await producer.close();
@@ -107,35 +114,4 @@ export async function createEngineHarness(
       await db.drop();
     },
   };
-}
-
-/** Anything that runs SQL: a DataSource, or a QueryRunner inside a snapshot transaction. */
-export interface Queryable {
-  query(sql: string, params?: unknown[]): Promise<unknown>;
-}
-
-/**
- * Counters recomputed from wave_members: what the incremental counters must equal (invariant 4). Once a wave's
- * rollback has begun, its enabled members with no rollback_state yet are its pending restorations. Pass a
- * QueryRunner in a REPEATABLE READ transaction to compare both in one snapshot while the wave runs.
- */
-export async function countersFromTruth(
-  source: TestDatabase | Queryable,
-  waveId: string,
-): Promise<Record<string, number>> {
-  // A QueryRunner also has a dataSource property: tell a TestDatabase by its drop().
-  const q: Queryable = 'drop' in source ? source.dataSource : source;
-  const rows = (await q.query(
-    `SELECT 'total' AS name, count(*) AS value FROM wave_members WHERE wave_id = $1
-     UNION ALL SELECT state, count(*) FROM wave_members WHERE wave_id = $1 GROUP BY state
-     UNION ALL SELECT state || ':' || reason, count(*) FROM wave_members WHERE wave_id = $1 AND reason IS NOT NULL AND state <> 'cancelled' GROUP BY state, reason
-     UNION ALL SELECT 'rollback:' || rollback_state, count(*) FROM wave_members WHERE wave_id = $1 AND rollback_state IS NOT NULL GROUP BY rollback_state
-     UNION ALL SELECT 'rollback:pending', count(*) FROM wave_members m JOIN waves w ON w.id = m.wave_id
-                WHERE m.wave_id = $1 AND w.rollback_started_at IS NOT NULL AND m.state = 'enabled' AND m.rollback_state IS NULL
-     UNION ALL SELECT 'rollback:total', count(*) FROM wave_members m JOIN waves w ON w.id = m.wave_id
-                WHERE m.wave_id = $1 AND (m.rollback_state IS NOT NULL OR (w.rollback_started_at IS NOT NULL AND m.state = 'enabled'))
-     UNION ALL SELECT 'rollback:failed:' || rollback_reason, count(*) FROM wave_members WHERE wave_id = $1 AND rollback_state = 'failed' GROUP BY rollback_reason`,
-    [waveId],
-  )) as { name: string; value: string }[];
-  return Object.fromEntries(rows.filter((r) => Number(r.value) > 0).map((r) => [r.name, Number(r.value)]));
 }

@@ -1,4 +1,5 @@
-import { countersFromTruth, EngineHarness } from './engine-harness';
+import { EngineHarness } from './engine-harness';
+import { countersDiff, countersFromTruth } from './wave-counters';
 
 /** Actions of the terminal forward ledger rows of wave members. */
 const TERMINAL_ACTIONS = ['member.enabled', 'member.skipped', 'member.failed', 'member.cancelled'];
@@ -119,9 +120,6 @@ export async function recordVsMailstore(
   ]);
   const counters = await h.counters(waveId);
   const truth = await countersFromTruth(h.db, waveId);
-  const countersDiff: Record<string, { counter: number; truth: number }> = {};
-  for (const k of new Set([...Object.keys(counters), ...Object.keys(truth)]))
-    if ((counters[k] ?? 0) !== (truth[k] ?? 0)) countersDiff[k] = { counter: counters[k] ?? 0, truth: truth[k] ?? 0 };
   return {
     wave: waveId,
     missingMembers: members.filter((m) => !seen.has(m)).length,
@@ -130,7 +128,7 @@ export async function recordVsMailstore(
     ledgerWrong: sample(ledgerWrong),
     cancelledUnaccounted: cancelledWithoutRow - Number(byCommands.n),
     negativeCounters: Object.fromEntries(raw.filter((c) => Number(c.value) < 0).map((c) => [c.name, Number(c.value)])),
-    countersDiff,
+    countersDiff: countersDiff(counters, truth),
     enabledButClosed: sample(enabledButClosed),
     openButNotEnabled: sample(openButNotEnabled),
     notRestored: sample(notRestored),

@@ -98,6 +98,14 @@ export class WorkerProcess {
     return this.tail.join('\n');
   }
 
+  /** SIGTERM, the graceful shutdown: resolves with its exit code (null when a signal ended it). */
+  async terminate(): Promise<number | null> {
+    if (!this.alive) return this.child.exitCode;
+    const exited = new Promise<number | null>((resolve) => this.child.once('exit', (code) => resolve(code)));
+    this.child.kill('SIGTERM');
+    return exited;
+  }
+
   /** Ends it for good (woken first, so a frozen one dies too) and waits for its exit. */
   async kill(): Promise<void> {
     if (!this.alive) return;
