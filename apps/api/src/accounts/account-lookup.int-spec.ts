@@ -1,6 +1,6 @@
 import { AuditQueryService } from '@app/core';
 import { DEFAULT_INCIDENT_AT, populationAccount } from '@app/domain';
-import { createEngineHarness, EngineHarness } from '@app/testing';
+import { aWave, createEngineHarness, EngineHarness } from '@app/testing';
 import { AccountLookupService } from './account-lookup.service';
 
 // The simulator knows user1..user20; the service imports one more, which the mailstore has never heard of.
@@ -28,17 +28,12 @@ describe('support lookup after a wave met a login unknown to the mailstore (real
     const known = populationAccount(1, { count: KNOWN + 1, seed: SEED, incidentAt: DEFAULT_INCIDENT_AT });
     expect(known.leaked).toBe(false);
 
-    const wave = await h.commands.create(
-      {
-        name: 'one unknown login',
-        selector: { type: 'logins', logins: [known.login, unknown.login] },
-        protocols: ['imap', 'pop3'],
-        ratePerSecond: 1000,
-        batchSize: 10,
-      },
-      'ops:test',
-    );
-    await h.commands.start(wave.id, 'ops:test');
+    const wave = await aWave('one unknown login')
+      .logins([known.login, unknown.login])
+      .protocols('imap', 'pop3')
+      .rate(1000)
+      .batchSize(10)
+      .started(h);
     await h.untilWaveState(wave.id, 'completed');
     expect(h.sim.account(unknown.login)).toBeUndefined();
 

@@ -1,5 +1,5 @@
 import { QueryRunner } from 'typeorm';
-import { countersFromTruth, createEngineHarness, EngineHarness } from '@app/testing';
+import { aWave, countersFromTruth, createEngineHarness, EngineHarness, loginAllocator } from '@app/testing';
 import { extendLease, releaseBatch, takeOverStaleBatch } from './batch-lease.repository';
 import { settleForward } from './batch-settle.repository';
 import { BatchLostError, ClaimedBatch } from './batch.types';
@@ -29,8 +29,7 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
   let runner: QueryRunner;
   let sql: Sql;
   let support: OperationService;
-  let next = 1;
-  const logins = (n: number) => Array.from({ length: n }, () => `user${next++}@example.test`);
+  const logins = loginAllocator();
 
   beforeAll(async () => {
     h = await createEngineHarness('fencing', { accounts: 2000 });
@@ -47,11 +46,7 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
 
   /** A started wave (no worker: nothing runs unless the test does it) and its runtime fields. */
   async function runningWave(members: string[]) {
-    const w = await h.commands.create(
-      { name: 'fence', selector: { type: 'logins', logins: members }, protocols: ['imap'], ratePerSecond: 100 },
-      'ops:test',
-    );
-    await h.commands.start(w.id, 'ops:test');
+    const w = await aWave('fence').logins(members).protocols('imap').rate(100).started(h);
     const [row] = await sql<{ generation: number }>(`SELECT generation FROM waves WHERE id = $1`, [w.id]);
     return { id: w.id, protocols: ['imap' as const], generation: row.generation, stepLimitSeq: null };
   }

@@ -1,5 +1,5 @@
 import { batchKey, BatchKind } from '@app/domain';
-import { createEngineHarness, EngineHarness } from '@app/testing';
+import { aWave, createEngineHarness, EngineHarness } from '@app/testing';
 
 const ACCOUNTS = 60;
 
@@ -18,17 +18,12 @@ describe('batch idempotency keys are batchKey (real claims, permits, simulator)'
   it('forward and rollback batches are sent under batchKey(wave, kind, batch), a redecided one with ~<attempts>', async () => {
     // The first batch call is refused with a 429: nothing applied, so its members are decided again under a new key.
     h.sim.setFaults({ script: ['429'], retryAfterSeconds: 1 });
-    const wave = await h.commands.create(
-      {
-        name: 'keys',
-        selector: { type: 'cohorts', cohorts: ['health', 'general'] },
-        protocols: ['imap', 'pop3'],
-        ratePerSecond: 1000,
-        batchSize: 10,
-      },
-      'ops:test',
-    );
-    await h.commands.start(wave.id, 'ops:test');
+    const wave = await aWave('keys')
+      .cohorts('health', 'general')
+      .protocols('imap', 'pop3')
+      .rate(1000)
+      .batchSize(10)
+      .started(h);
     await h.untilWaveState(wave.id, 'completed');
     await h.commands.rollback(wave.id, 'ops:test');
     await h.untilWaveState(wave.id, 'rolled_back');

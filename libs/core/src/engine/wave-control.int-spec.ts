@@ -1,5 +1,12 @@
-import { countersFromTruth, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
-import { OperationService } from '../support/operation.service';
+import {
+  appliedCounts,
+  aWave,
+  countersFromTruth,
+  createEngineHarness,
+  EngineHarness,
+  loginRange,
+  pollUntil,
+} from '@app/testing';
 
 /** Pause/resume, 429 and 503 storms, the ramp and the support lane, against the real services. */
 describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
@@ -15,44 +22,20 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
     await h?.close();
   });
 
-  const state = async (id: string) =>
-    (
-      await h.db.dataSource.query<{ state: string; status_reason: string | null }[]>(
-        `SELECT state, status_reason FROM waves WHERE id = $1`,
-        [id],
-      )
-    )[0];
-  const untilState = (id: string, wanted: string, timeoutMs = 30_000) =>
-    pollUntil(async () => (await state(id)).state === wanted, { timeoutMs, description: `wave ${wanted}` });
-  const logins = (from: number, to: number) =>
-    Array.from({ length: to - from + 1 }, (_, i) => `user${from + i}@example.test`);
-  const batchCalls = (key: string) =>
-    h.sim.calls().filter((c) => c.endpoint === 'batch' && c.idempotencyKey?.includes(key));
-
   it('after pause returns, no call starts; resume finishes the wave with nothing lost', async () => {
-    const wave = await h.commands.create(
-      {
-        name: 'paced',
-        selector: { type: 'logins', logins: logins(1, 1500) },
-        protocols: ['imap'],
-        ratePerSecond: 400,
-        batchSize: 40,
-      },
-      'ops:test',
-    );
-    await h.commands.start(wave.id, 'ops:test');
-    await pollUntil(() => batchCalls(wave.id).length >= 3, { description: 'first batches' });
+    const wave = await aWave('paced').logins(loginRange(1, 1500)).protocols('imap').rate(400).batchSize(40).started(h);
+    await pollUntil(() => h.batchCalls(wave.id).length >= 3, { description: 'first batches' });
     await h.commands.pause(wave.id, 'ops:test');
     const pausedAt = Date.now();
-    const countAtPause = batchCalls(wave.id).length;
+    const countAtPause = h.batchCalls(wave.id).length;
     await new Promise((r) => setTimeout(r, 1500)); // the one place a wait is the assertion: nothing may happen in it
-    const late = batchCalls(wave.id).filter((c) => c.startedAt > pausedAt);
+    const late = h.batchCalls(wave.id).filter((c) => c.startedAt > pausedAt);
     expect(late).toEqual([]);
-    expect(batchCalls(wave.id).length).toBe(countAtPause);
-    expect(await state(wave.id)).toEqual({ state: 'paused', status_reason: 'ops' });
+    expect(h.batchCalls(wave.id).length).toBe(countAtPause);
+    expect(await h.waveStatus(wave.id)).toEqual({ state: 'paused', status_reason: 'ops' });
 
     await h.commands.resume(wave.id, 'ops:test');
-    await untilState(wave.id, 'completed');
+    await h.untilWaveState(wave.id, 'completed');
     const counters = await h.counters(wave.id);
     expect(counters).toEqual(await countersFromTruth(h.db, wave.id));
     expect((counters.enabled ?? 0) + (counters.skipped ?? 0) + (counters.failed ?? 0)).toBe(1500);
@@ -60,20 +43,15 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
 
   it('honours Retry-After on 429 and 503 storms, applies each account once, and lowers the pace', async () => {
     h.sim.setFaults({ script: ['429', '429', '503', '429'], retryAfterSeconds: 1, endpoints: ['batch'] });
-    const wave = await h.commands.create(
-      {
-        name: 'storm',
-        selector: { type: 'logins', logins: logins(1501, 1800) },
-        protocols: ['pop3'],
-        ratePerSecond: 10_000,
-        batchSize: 100,
-      },
-      'ops:test',
-    );
-    await h.commands.start(wave.id, 'ops:test');
-    await untilState(wave.id, 'completed');
+    const wave = await aWave('storm')
+      .logins(loginRange(1501, 1800))
+      .protocols('pop3')
+      .rate(10_000)
+      .batchSize(100)
+      .started(h);
+    await h.untilWaveState(wave.id, 'completed');
     h.sim.setFaults({});
-    const calls = batchCalls(wave.id).sort((a, b) => a.startedAt - b.startedAt);
+    const calls = h.batchCalls(wave.id).sort((a, b) => a.startedAt - b.startedAt);
     const throttled = calls.filter((c) => c.status === 429 || c.status === 503);
     expect(throttled).toHaveLength(4);
     // The throttled batch itself is retried only after Retry-After (1 s). Nothing was applied, so the retry is decided
@@ -96,8 +74,7 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
         3,
       );
     }
-    const applied = new Map<string, number>();
-    for (const c of calls) for (const a of c.applied) applied.set(a, (applied.get(a) ?? 0) + 1);
+    const applied = appliedCounts(calls);
     expect([...applied.values()].every((n) => n === 1)).toBe(true);
     const counters = await h.counters(wave.id);
     expect(applied.size).toBe(counters.enabled);
@@ -105,22 +82,16 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
   });
 
   it('pauses at each ramp step, bakes, then resumes by itself', async () => {
-    const wave = await h.commands.create(
-      {
-        name: 'ramp',
-        selector: { type: 'logins', logins: logins(2001, 2200) },
-        protocols: ['imap', 'pop3'],
-        ratePerSecond: 10_000,
-        batchSize: 10,
-        steps: [
-          { percent: 10, bakeSeconds: 1 },
-          { percent: 100, bakeSeconds: 0 },
-        ],
-      },
-      'ops:test',
-    );
-    await h.commands.start(wave.id, 'ops:test');
-    await pollUntil(async () => (await state(wave.id)).status_reason === 'ramp_bake', { description: 'ramp bake' });
+    const wave = await aWave('ramp')
+      .logins(loginRange(2001, 2200))
+      .protocols('imap', 'pop3')
+      .rate(10_000)
+      .batchSize(10)
+      .ramp({ percent: 10, bakeSeconds: 1 }, { percent: 100, bakeSeconds: 0 })
+      .started(h);
+    await pollUntil(async () => (await h.waveStatus(wave.id)).status_reason === 'ramp_bake', {
+      description: 'ramp bake',
+    });
     const [atBake] = await h.db.dataSource.query<{ done: string; sent: string }[]>(
       `SELECT count(*) FILTER (WHERE state <> 'pending') AS done, count(*) FILTER (WHERE state = 'in_flight') AS sent
          FROM wave_members WHERE wave_id = $1`,
@@ -128,7 +99,7 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
     );
     // 10 % of 200, not one more, and every one of them settled: the bake starts after the step's last answer.
     expect([Number(atBake.done), Number(atBake.sent)]).toEqual([20, 0]);
-    await untilState(wave.id, 'completed');
+    await h.untilWaveState(wave.id, 'completed');
     const actions = await h.db.dataSource.query<{ action: string; actor: string }[]>(
       `SELECT action, actor FROM audit_log WHERE wave_id = $1 AND action LIKE 'wave.%' ORDER BY id`,
       [wave.id],
@@ -145,19 +116,14 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
   });
 
   it('serves a support enable while a large wave runs, ahead of its backlog', async () => {
-    const wave = await h.commands.create(
-      {
-        name: 'backlog',
-        selector: { type: 'logins', logins: logins(2501, 5500) },
-        protocols: ['imap'],
-        ratePerSecond: 300,
-        batchSize: 30,
-      },
-      'ops:test',
-    );
-    await h.commands.start(wave.id, 'ops:test');
-    await pollUntil(() => batchCalls(wave.id).length >= 2, { description: 'wave under way' });
-    const support = new OperationService(h.db.dataSource, h.producer, new Date(h.config.INCIDENT_AT));
+    const wave = await aWave('backlog')
+      .logins(loginRange(2501, 5500))
+      .protocols('imap')
+      .rate(300)
+      .batchSize(30)
+      .started(h);
+    await pollUntil(() => h.batchCalls(wave.id).length >= 2, { description: 'wave under way' });
+    const support = h.support();
     const started = Date.now();
     const op = await support.request(
       'user5999@example.test',
@@ -172,7 +138,7 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
     const tookMs = Date.now() - started;
     expect(h.sim.account('user5999@example.test')?.protocols).toEqual({ imap: true, pop3: true });
     expect(tookMs).toBeLessThan(5000); // a functional bound, far above the benchmark's; the figure lives in bench:support
-    expect((await state(wave.id)).state).toBe('running'); // the wave was still going: support did not wait behind it
+    expect((await h.waveStatus(wave.id)).state).toBe('running'); // the wave was still going: support did not wait behind it
     const audit = await h.db.dataSource.query<{ action: string; ticket: string }[]>(
       `SELECT action, ticket FROM audit_log WHERE operation_id = $1 ORDER BY id`,
       [op.id],
@@ -182,10 +148,7 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
       { action: 'support.enabled', ticket: 'INC-42' },
     ]);
     await h.commands.cancel(wave.id, 'ops:test');
-    await pollUntil(async () => {
-      const c = await h.counters(wave.id);
-      return (c.in_flight ?? 0) === 0 && (c.pending ?? 0) === 0;
-    });
+    await h.untilCounters(wave.id, (c) => (c.in_flight ?? 0) === 0 && (c.pending ?? 0) === 0);
     expect(await h.counters(wave.id)).toEqual(await countersFromTruth(h.db, wave.id));
   });
 });

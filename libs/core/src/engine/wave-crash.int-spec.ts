@@ -1,16 +1,15 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import {
+  appliedCounts,
+  aWave,
   cleanRecord,
   countersFromTruth,
   createEngineHarness,
   EngineHarness,
-  pollUntil,
   recordVsMailstore,
+  settledCount,
+  WorkerProcess,
 } from '@app/testing';
 
-const WORKER = join(__dirname, '../../../../dist/apps/worker/src/main.js');
 const ACCOUNTS = 20_000;
 
 /**
@@ -21,64 +20,50 @@ const ACCOUNTS = 20_000;
  */
 describe('crash safety (worker processes, real services)', () => {
   let h: EngineHarness;
-  const workers: ChildProcess[] = [];
+  const workers: WorkerProcess[] = [];
 
-  function startWorkerProcess(): ChildProcess {
-    const child = spawn(process.execPath, [WORKER], {
-      env: { ...process.env, ...h.env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child.stderr?.on('data', () => undefined);
-    workers.push(child);
-    return child;
+  async function startWorkerProcess(): Promise<WorkerProcess> {
+    const w = await WorkerProcess.start(h.env);
+    workers.push(w);
+    return w;
   }
 
   beforeAll(async () => {
-    if (!existsSync(WORKER)) throw new Error(`${WORKER} is missing: run npm run build first (npm test does)`);
     h = await createEngineHarness('crash', { accounts: ACCOUNTS }, { RECONCILE_INTERVAL_MS: '1000' });
     await h.importPopulation({ count: ACCOUNTS, seed: 5 });
   });
   afterAll(async () => {
-    for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+    await Promise.all(workers.map((w) => w.kill()));
     await h?.close();
   });
 
   it('loses nothing and changes no account twice through SIGKILLs and a Redis wipe', async () => {
-    const a = startWorkerProcess();
-    startWorkerProcess();
-    const wave = await h.commands.create(
-      {
-        name: 'crash',
-        selector: { type: 'remaining' },
-        protocols: ['imap', 'pop3'],
-        ratePerSecond: 2500,
-        batchSize: 100,
-        concurrency: 4,
-      },
-      'ops:test',
-    );
-    await h.commands.start(wave.id, 'ops:test');
-    const settled = async () => {
-      const c = await h.counters(wave.id);
-      return (c.enabled ?? 0) + (c.skipped ?? 0) + (c.failed ?? 0);
-    };
+    const a = await startWorkerProcess();
+    await startWorkerProcess();
+    const wave = await aWave('crash')
+      .remaining()
+      .protocols('imap', 'pop3')
+      .rate(2500)
+      .batchSize(100)
+      .concurrency(4)
+      .started(h);
     let victim = a;
     for (const mark of [3000, 7000]) {
-      await pollUntil(async () => (await settled()) >= mark, { timeoutMs: 60_000, description: `${mark} settled` });
-      victim.kill('SIGKILL');
-      await new Promise((r) => victim.once('exit', r));
-      victim = startWorkerProcess();
+      await h.untilCounters(wave.id, (c) => settledCount(c) >= mark, {
+        timeoutMs: 60_000,
+        description: `${mark} settled`,
+      });
+      await victim.kill();
+      victim = await startWorkerProcess();
     }
-    await pollUntil(async () => (await settled()) >= 11_000, { timeoutMs: 60_000, description: '11000 settled' });
+    await h.untilCounters(wave.id, (c) => settledCount(c) >= 11_000, {
+      timeoutMs: 60_000,
+      description: '11000 settled',
+    });
     // Redis loses every key of ours (as after a restart without persistence): the reconciler rebuilds from PostgreSQL.
     await h.redis.wipe();
 
-    await pollUntil(
-      async () =>
-        (await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [wave.id]))[0]
-          .state === 'completed',
-      { timeoutMs: 120_000, description: 'wave completed' },
-    );
+    await h.untilWaveState(wave.id, 'completed', { timeoutMs: 120_000, description: 'wave completed' });
 
     const counters = await h.counters(wave.id);
     expect(counters).toEqual(await countersFromTruth(h.db, wave.id));
@@ -89,8 +74,7 @@ describe('crash safety (worker processes, real services)', () => {
     );
     expect(Number(open.n)).toBe(0);
 
-    const applied = new Map<string, number>();
-    for (const c of h.sim.calls()) for (const acc of c.applied) applied.set(acc, (applied.get(acc) ?? 0) + 1);
+    const applied = appliedCounts(h.sim.calls());
     expect([...applied.entries()].filter(([, n]) => n > 1)).toEqual([]);
     expect(applied.size).toBe(counters.enabled);
     const enabled = await h.db.dataSource.query<{ login: string }[]>(

@@ -1,4 +1,4 @@
-import { countersFromTruth, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import { appliedCounts, aWave, countersFromTruth, createEngineHarness, EngineHarness } from '@app/testing';
 
 const ACCOUNTS = 3000;
 
@@ -14,27 +14,14 @@ describe('wave engine (real PostgreSQL, Redis, simulator over HTTP)', () => {
     await h?.close();
   });
 
-  async function waveState(id: string): Promise<string> {
-    const [w] = await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [id]);
-    return w.state;
-  }
-
   it('runs a wave to completion: every member terminal, counters exact, the simulator agrees', async () => {
-    const wave = await h.commands.create(
-      {
-        name: 'health professionals',
-        selector: { type: 'cohorts', cohorts: ['health'] },
-        protocols: ['imap', 'pop3'],
-        ratePerSecond: 100_000,
-        batchSize: 50,
-      },
-      'ops:test',
-    );
-    await h.commands.start(wave.id, 'ops:test');
-    await pollUntil(async () => (await waveState(wave.id)) === 'completed', {
-      timeoutMs: 30_000,
-      description: 'wave completed',
-    });
+    const wave = await aWave('health professionals')
+      .cohorts('health')
+      .protocols('imap', 'pop3')
+      .rate(100_000)
+      .batchSize(50)
+      .started(h);
+    await h.untilWaveState(wave.id, 'completed');
 
     const counters = await h.counters(wave.id);
     expect(counters).toEqual(await countersFromTruth(h.db, wave.id));
@@ -68,8 +55,7 @@ describe('wave engine (real PostgreSQL, Redis, simulator over HTTP)', () => {
       expect(h.sim.account(a.login)?.protocols).toEqual({ imap: true, pop3: true });
       expect([a.imap_enabled, a.pop3_enabled, a.prior_imap]).toEqual([true, true, false]);
     }
-    const applied = new Map<string, number>();
-    for (const c of h.sim.calls()) for (const a of c.applied) applied.set(a, (applied.get(a) ?? 0) + 1);
+    const applied = appliedCounts(h.sim.calls());
     expect(Math.max(...applied.values())).toBe(1);
     expect(applied.size).toBe(counters.enabled);
 
@@ -92,15 +78,11 @@ describe('wave engine (real PostgreSQL, Redis, simulator over HTTP)', () => {
   });
 
   it("rolls a completed wave back to each account's exact prior state; a second rollback changes nothing", async () => {
-    const wave = await h.commands.create(
-      {
-        name: 'imap only',
-        selector: { type: 'logins', logins: ['user5@example.test', 'user6@example.test', 'user7@example.test'] },
-        protocols: ['imap'],
-        ratePerSecond: 1000,
-      },
-      'ops:test',
-    );
+    const wave = await aWave('imap only')
+      .logins(['user5@example.test', 'user6@example.test', 'user7@example.test'])
+      .protocols('imap')
+      .rate(1000)
+      .create(h);
     // user6 already had POP on (and IMAP off) before the wave: rollback must leave POP on.
     const before6 = h.sim.account('user6@example.test')!;
     await fetch(`${h.sim.baseUrl}/accounts/user6%40example.test/access`, {
@@ -113,7 +95,7 @@ describe('wave engine (real PostgreSQL, Redis, simulator over HTTP)', () => {
       body: JSON.stringify({ protocols: { pop3: true, imap: false } }),
     });
     await h.commands.start(wave.id, 'ops:test');
-    await pollUntil(async () => (await waveState(wave.id)) === 'completed', { timeoutMs: 20_000 });
+    await h.untilWaveState(wave.id, 'completed', { timeoutMs: 20_000 });
     const enabledLogins = (
       await h.db.dataSource.query<{ login: string }[]>(
         `SELECT a.login FROM wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = $1 AND m.state = 'enabled'`,
@@ -123,7 +105,7 @@ describe('wave engine (real PostgreSQL, Redis, simulator over HTTP)', () => {
     for (const login of enabledLogins) expect(h.sim.account(login)!.protocols.imap).toBe(true);
 
     await h.commands.rollback(wave.id, 'ops:test');
-    await pollUntil(async () => (await waveState(wave.id)) === 'rolled_back', { timeoutMs: 20_000 });
+    await h.untilWaveState(wave.id, 'rolled_back', { timeoutMs: 20_000 });
     if (enabledLogins.includes('user6@example.test')) {
       expect(h.sim.account('user6@example.test')!.protocols).toEqual({ imap: false, pop3: true });
       expect(h.sim.account('user6@example.test')!.version).toBeGreaterThan(before6.version);
@@ -138,10 +120,7 @@ describe('wave engine (real PostgreSQL, Redis, simulator over HTTP)', () => {
   });
 
   it('refuses illegal transitions with the current state and what is allowed', async () => {
-    const wave = await h.commands.create(
-      { name: 'x', selector: { type: 'remaining' }, protocols: ['pop3'], ratePerSecond: 10 },
-      'ops:test',
-    );
+    const wave = await aWave('x').remaining().protocols('pop3').rate(10).create(h);
     await expect(h.commands.pause(wave.id, 'ops:test')).rejects.toMatchObject({
       code: 'illegal_transition',
       kind: 'conflict',

@@ -1,12 +1,14 @@
 import {
+  appliedCounts,
+  aWave,
   cleanRecord,
   countersFromTruth,
   createEngineHarness,
   EngineHarness,
+  loginAllocator,
   pollUntil,
   recordVsMailstore,
 } from '@app/testing';
-import { OperationService } from '../support/operation.service';
 
 /**
  * The fault suite's mailstore scenarios: answers lost after applying, hanging calls, a mailstore unreachable
@@ -14,7 +16,7 @@ import { OperationService } from '../support/operation.service';
  */
 describe('mailstore faults (real PostgreSQL, Redis, simulator, worker)', () => {
   let h: EngineHarness;
-  let next = 1;
+  const logins = loginAllocator();
 
   beforeAll(async () => {
     h = await createEngineHarness('faults', { accounts: 5000 }, { MAILSTORE_TIMEOUT_MS: '800' });
@@ -27,30 +29,8 @@ describe('mailstore faults (real PostgreSQL, Redis, simulator, worker)', () => {
   });
   afterEach(() => h.sim.setFaults({}));
 
-  const logins = (n: number) => Array.from({ length: n }, () => `user${next++}@example.test`);
-  const state = async (id: string) =>
-    (
-      await h.db.dataSource.query<{ state: string; status_reason: string | null }[]>(
-        `SELECT state, status_reason FROM waves WHERE id = $1`,
-        [id],
-      )
-    )[0];
-  const untilState = (id: string, wanted: string, timeoutMs = 30_000) =>
-    pollUntil(async () => (await state(id)).state === wanted, { timeoutMs, description: `wave ${wanted}` });
-  const start = async (members: string[], rate = 5000, batchSize = 50) => {
-    const w = await h.commands.create(
-      {
-        name: 'fault',
-        selector: { type: 'logins', logins: members },
-        protocols: ['imap', 'pop3'],
-        ratePerSecond: rate,
-        batchSize,
-      },
-      'ops:test',
-    );
-    await h.commands.start(w.id, 'ops:test');
-    return w.id;
-  };
+  const start = async (members: string[], rate = 5000, batchSize = 50) =>
+    (await aWave('fault').logins(members).protocols('imap', 'pop3').rate(rate).batchSize(batchSize).started(h)).id;
 
   /** Invariants 1, 2, 4 and the simulator agreeing with the service, for one wave. */
   async function expectInvariants(waveId: string, members: string[]): Promise<void> {
@@ -59,9 +39,7 @@ describe('mailstore faults (real PostgreSQL, Redis, simulator, worker)', () => {
     expect((counters.enabled ?? 0) + (counters.skipped ?? 0) + (counters.failed ?? 0) + (counters.cancelled ?? 0)).toBe(
       members.length,
     );
-    const applied = new Map<string, number>();
-    for (const c of h.sim.calls())
-      for (const a of c.applied) if (members.includes(a)) applied.set(a, (applied.get(a) ?? 0) + 1);
+    const applied = appliedCounts(h.sim.calls(), (a) => members.includes(a));
     expect([...applied.values()].every((n) => n === 1)).toBe(true);
     const rows = await h.db.dataSource.query<{ login: string; state: string }[]>(
       `SELECT a.login, m.state FROM wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = $1`,
@@ -83,7 +61,7 @@ describe('mailstore faults (real PostgreSQL, Redis, simulator, worker)', () => {
     let resumed = 0;
     await pollUntil(
       async () => {
-        const s = await state(id);
+        const s = await h.waveStatus(id);
         if (s.state === 'paused' && s.status_reason === 'mailstore_unreachable') {
           await h.commands.resume(id, 'ops:test');
           resumed++;
@@ -112,7 +90,7 @@ describe('mailstore faults (real PostgreSQL, Redis, simulator, worker)', () => {
     h.sim.setFaults({ rateHang: 0.25, hangMs: 1500, endpoints: ['batch'], seed: 3 });
     const members = logins(400);
     const id = await start(members);
-    await untilState(id, 'completed', 60_000);
+    await h.untilWaveState(id, 'completed', { timeoutMs: 60_000 });
     expect(h.sim.calls().some((c) => c.outcome === 'hang' && c.idempotencyKey?.includes(id))).toBe(true);
     await expectInvariants(id, members);
   });
@@ -120,10 +98,10 @@ describe('mailstore faults (real PostgreSQL, Redis, simulator, worker)', () => {
   it('a mailstore unreachable for a while pauses the wave; after ops resume it finishes without loss', async () => {
     const members = logins(1200);
     const id = await start(members, 1000, 20);
-    await pollUntil(async () => ((await h.counters(id)).enabled ?? 0) >= 100, { description: 'under way' });
+    await h.untilCounters(id, (c) => (c.enabled ?? 0) >= 100, { description: 'under way' });
     h.sim.setFaults({ unreachable: true });
-    await untilState(id, 'paused', 30_000);
-    expect((await state(id)).status_reason).toBe('mailstore_unreachable');
+    await h.untilWaveState(id, 'paused', { timeoutMs: 30_000 });
+    expect((await h.waveStatus(id)).status_reason).toBe('mailstore_unreachable');
     const [held] = await h.db.dataSource.query<{ n: string }[]>(
       `SELECT count(*) AS n FROM wave_batches WHERE wave_id = $1 AND state = 'claimed' AND attempts > 0`,
       [id],
@@ -131,15 +109,15 @@ describe('mailstore faults (real PostgreSQL, Redis, simulator, worker)', () => {
     expect(Number(held.n)).toBeGreaterThan(0); // kept with its key, not released
     h.sim.setFaults({});
     await h.commands.resume(id, 'ops:test');
-    await untilState(id, 'completed');
+    await h.untilWaveState(id, 'completed');
     await expectInvariants(id, members);
   });
 
   it("rollback racing a support change: the changed account is reported as a conflict and keeps support's change", async () => {
     const members = logins(100);
     const id = await start(members);
-    await untilState(id, 'completed');
-    const support = new OperationService(h.db.dataSource, h.producer, new Date(h.config.INCIDENT_AT));
+    await h.untilWaveState(id, 'completed');
+    const support = h.support();
     const target = members[10];
     const op = await support.request(
       target,
@@ -153,7 +131,7 @@ describe('mailstore faults (real PostgreSQL, Redis, simulator, worker)', () => {
     expect(h.sim.account(target)!.protocols).toEqual({ imap: true, pop3: false });
 
     await h.commands.rollback(id, 'ops:test');
-    await untilState(id, 'rolled_back');
+    await h.untilWaveState(id, 'rolled_back');
     const [member] = await h.db.dataSource.query<{ rollback_state: string }[]>(
       `SELECT m.rollback_state FROM wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = $1 AND a.login = $2`,
       [id, target],

@@ -1,5 +1,4 @@
-import { countersFromTruth, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
-import { OperationService } from '../support/operation.service';
+import { aWave, countersFromTruth, createEngineHarness, EngineHarness, loginRange } from '@app/testing';
 
 /**
  * Invariant 6 while a wave runs: once a support hold returns, no wave call containing that account starts,
@@ -17,20 +16,9 @@ describe('support holds during a running wave (real services)', () => {
   });
 
   it('never starts a call for an account after its hold returned', async () => {
-    const members = Array.from({ length: 2000 }, (_, i) => `user${i + 1}@example.test`);
-    const w = await h.commands.create(
-      {
-        name: 'holds',
-        selector: { type: 'logins', logins: members },
-        protocols: ['imap'],
-        ratePerSecond: 800,
-        batchSize: 40,
-        concurrency: 6,
-      },
-      'ops:test',
-    );
-    const support = new OperationService(h.db.dataSource, h.producer, new Date(h.config.INCIDENT_AT));
-    await h.commands.start(w.id, 'ops:test');
+    const members = loginRange(1, 2000);
+    const support = h.support();
+    const w = await aWave('holds').logins(members).protocols('imap').rate(800).batchSize(40).concurrency(6).started(h);
     const heldAt = new Map<string, number>();
     for (let i = 0; i < 25; i++) {
       // Just ahead of where the wave is: likely claimed already, not yet sent.
@@ -41,16 +29,8 @@ describe('support holds during a running wave (real services)', () => {
       heldAt.set(login, Date.now());
       await new Promise((r) => setTimeout(r, 60));
     }
-    await pollUntil(
-      async () =>
-        (await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [w.id]))[0].state ===
-        'completed',
-      {
-        timeoutMs: 60_000,
-        description: 'completed',
-      },
-    );
-    const calls = h.sim.calls().filter((c) => c.endpoint === 'batch' && c.idempotencyKey?.includes(w.id));
+    await h.untilWaveState(w.id, 'completed', { timeoutMs: 60_000, description: 'completed' });
+    const calls = h.batchCalls(w.id);
     for (const [login, at] of heldAt) {
       const late = calls.filter((c) => c.startedAt > at && c.accounts.includes(login));
       expect([login, late.length]).toEqual([login, 0]);

@@ -1,20 +1,19 @@
-import { ChildProcess } from 'node:child_process';
 import { Readable } from 'node:stream';
 import {
+  accountsCsv,
+  aWave,
   cleanRecord,
   createEngineHarness,
   EngineHarness,
+  loginRange,
   pollUntil,
   recordVsMailstore,
   WorkerProcess,
 } from '@app/testing';
 import { AccountImportService } from '../accounts/account-import.service';
-import { OperationService } from '../support/operation.service';
 
 const ACCOUNTS = 50_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const range = (from: number, to: number) =>
-  Array.from({ length: to - from + 1 }, (_, i) => `user${from + i}@example.test`);
 
 /**
  * The record against the mailstore when batches change hands: a pump that waited for its pace longer than its
@@ -25,65 +24,37 @@ const range = (from: number, to: number) =>
  */
 describe('wave integrity when batches change hands (worker processes, real services)', () => {
   let h: EngineHarness;
-  let children: ChildProcess[] = [];
+  let children: WorkerProcess[] = [];
   /** Waves of the current test: one left running by a failed assertion is cancelled before the next test. */
   let waves: string[] = [];
 
   /** A worker process with extra environment, resolved once it logged that it is ready. */
-  const worker = async (env: Record<string, string> = {}): Promise<ChildProcess> => {
-    const { child } = await WorkerProcess.start({ ...h.env, ...env });
+  const worker = async (env: Record<string, string> = {}): Promise<WorkerProcess> => {
+    const child = await WorkerProcess.start({ ...h.env, ...env });
     children.push(child);
     return child;
   };
-  const freeze = (c: ChildProcess) => c.kill('SIGSTOP');
-  const thaw = (c: ChildProcess) => c.kill('SIGCONT');
 
-  const state = async (id: string) =>
-    (await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [id]))[0].state;
-  const untilState = (id: string, wanted: string, timeoutMs = 30_000) =>
-    pollUntil(async () => (await state(id)) === wanted, { timeoutMs, description: `wave ${wanted}` });
-  const batchCalls = (id: string) =>
-    h.sim.calls().filter((c) => c.endpoint === 'batch' && c.idempotencyKey?.includes(id));
+  const state = async (id: string) => (await h.waveStatus(id)).state;
   const count = async (sql: string, params: unknown[]) =>
     Number((await h.db.dataSource.query<{ n: string }[]>(sql, params))[0].n);
   const claimedBatches = (id: string) =>
     count(`SELECT count(*) AS n FROM wave_batches WHERE wave_id = $1 AND state = 'claimed'`, [id]);
-  const inFlightMembers = (id: string) =>
-    count(`SELECT count(*) AS n FROM wave_members WHERE wave_id = $1 AND state = 'in_flight'`, [id]);
+  /** A started wave over `members`, cancelled after the test if a failed assertion left it running. */
   const wave = async (
     name: string,
     members: string[],
     o: { rate: number; batchSize: number; concurrency: number; protocols?: ('imap' | 'pop3')[] },
   ) => {
-    const w = await h.commands.create(
-      {
-        name,
-        selector: { type: 'logins', logins: members },
-        protocols: o.protocols ?? ['imap', 'pop3'],
-        ratePerSecond: o.rate,
-        batchSize: o.batchSize,
-        concurrency: o.concurrency,
-      },
-      'ops:test',
-    );
-    await h.commands.start(w.id, 'ops:test');
+    const w = await aWave(name)
+      .logins(members)
+      .protocols(...(o.protocols ?? ['imap', 'pop3']))
+      .rate(o.rate)
+      .batchSize(o.batchSize)
+      .concurrency(o.concurrency)
+      .started(h);
     waves.push(w.id);
     return w.id;
-  };
-
-  /**
-   * At rest: no claimed batch, no member in flight, still so after every pump had time to notice a command
-   * (a pump re-checks at least once a second). Does not throw: what is left is the check's to report.
-   */
-  const waitAtRest = async (id: string, timeoutMs = 20_000): Promise<boolean> => {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if ((await claimedBatches(id)) === 0 && (await inFlightMembers(id)) === 0) {
-        await sleep(2000);
-        if ((await claimedBatches(id)) === 0 && (await inFlightMembers(id)) === 0) return true;
-      } else await sleep(250);
-    }
-    return false;
   };
 
   /** The fault suite's end-of-run check (libs/testing/src/wave-record.ts) for a wave at rest. */
@@ -111,18 +82,12 @@ describe('wave integrity when batches change hands (worker processes, real servi
   });
   afterEach(async () => {
     h.sim.setFaults({});
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGCONT');
+    for (const c of children) c.thaw();
     for (const id of waves) {
       if (['running', 'paused', 'halted'].includes(await state(id))) await h.commands.cancel(id, 'ops:test');
     }
     waves = [];
-    for (const c of children) {
-      if (c.exitCode !== null || c.signalCode !== null) continue;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGCONT');
-      c.kill('SIGKILL');
-      await exited;
-    }
+    await Promise.all(children.map((c) => c.kill()));
     children = [];
   });
   afterAll(async () => {
@@ -135,13 +100,13 @@ describe('wave integrity when batches change hands (worker processes, real servi
     // over and settles it, and on pause the first one's releaseBatch (no ownership guard) sets its members back
     // to pending: enabled at the mailstore, recorded as cancelled, counters off.
     await worker({ BATCH_LEASE_MS: '1000', MAILSTORE_TIMEOUT_MS: '1000', WORKER_CONCURRENCY: '16' });
-    const members = range(1, 200);
+    const members = loginRange(1, 200);
     const id = await wave('slow', members, { rate: 1, batchSize: 10, concurrency: 16 });
     await sleep(15_000);
     await h.commands.pause(id, 'ops:test');
-    await waitAtRest(id);
+    await h.waitAtRest(id);
     await h.commands.cancel(id, 'ops:test');
-    await waitAtRest(id);
+    await h.waitAtRest(id);
     expect(await state(id)).toBe('cancelled');
     await expectRecordMatchesMailstore(id, members);
   }, 90_000);
@@ -155,9 +120,9 @@ describe('wave integrity when batches change hands (worker processes, real servi
     h.sim.setFaults({ latencyMs: 100, endpoints: ['batch'] });
     const a = await worker(env);
     const b = await worker(env);
-    const members = range(1001, 5000);
+    const members = loginRange(1001, 5000);
     const id = await wave('zombie', members, { rate: 200, batchSize: 20, concurrency: 12 });
-    await pollUntil(async () => ((await h.counters(id)).enabled ?? 0) >= 300, {
+    await h.untilCounters(id, (c) => (c.enabled ?? 0) >= 300, {
       timeoutMs: 20_000,
       description: '300 enabled',
     });
@@ -174,10 +139,10 @@ describe('wave integrity when batches change hands (worker processes, real servi
     let held: string[] = [];
     for (let i = 0; i < 50 && !held.length; i++) {
       zombie = i % 2 ? b : a;
-      freeze(zombie);
+      zombie.freeze();
       await sleep(100); // statements it had sent land
       held = await heldBy(zombie.pid);
-      if (!held.length) thaw(zombie);
+      if (!held.length) zombie.thaw();
     }
     expect(held.length).toBeGreaterThan(0);
     const frozenAt = Date.now();
@@ -193,14 +158,14 @@ describe('wave integrity when batches change hands (worker processes, real servi
     // A pause while the zombie may hold the wave's lock could wait for it (test 3): wake it after 3 s regardless.
     const paused = h.commands.pause(id, 'ops:test');
     await Promise.race([paused, sleep(3000)]);
-    thaw(zombie);
+    zombie.thaw();
     await paused;
-    await waitAtRest(id);
+    await h.waitAtRest(id);
     const atPause = await captured(() => expectRecordMatchesMailstore(id, members, { paused: true }));
 
     await h.commands.resume(id, 'ops:test');
-    const completed = await captured(() => untilState(id, 'completed', 45_000));
-    await waitAtRest(id, 10_000);
+    const completed = await captured(() => h.untilWaveState(id, 'completed', { timeoutMs: 45_000 }));
+    await h.waitAtRest(id, { timeoutMs: 10_000 });
     const atEnd = await captured(async () => {
       await expectRecordMatchesMailstore(id, members);
       // A completed wave has no cancelled member.
@@ -227,10 +192,10 @@ describe('wave integrity when batches change hands (worker processes, real servi
     // A mailstore answering in 60 ms: every send holds the dispatcher's locks for its whole 50 ms guard.
     h.sim.setFaults({ latencyMs: 60, endpoints: ['batch'] });
     const child = await worker();
-    const members = range(5001, 25_000);
+    const members = loginRange(5001, 25_000);
     const id = await wave('frozen', members, { rate: 2000, batchSize: 100, concurrency: 8, protocols: ['imap'] });
-    const support = new OperationService(h.db.dataSource, h.producer, new Date(h.config.INCIDENT_AT));
-    await pollUntil(() => batchCalls(id).length >= 3, { timeoutMs: 15_000, description: 'first calls' });
+    const support = h.support();
+    await pollUntil(() => h.batchCalls(id).length >= 3, { timeoutMs: 15_000, description: 'first calls' });
     const CAP_MS = 3000;
     const trials: {
       runMs: number;
@@ -248,7 +213,7 @@ describe('wave integrity when batches change hands (worker processes, real servi
           WHERE m.wave_id = $1 AND m.state = 'pending' AND NOT a.held ORDER BY m.seq DESC LIMIT 1`,
         [id],
       );
-      freeze(child);
+      child.freeze();
       const t0 = Date.now();
       let pausedAt = 0;
       let heldAt = 0;
@@ -268,10 +233,10 @@ describe('wave integrity when batches change hands (worker processes, real servi
               )
             ).map((r) => r.lock);
       await Promise.race([Promise.all([pause, hold]), sleep(CAP_MS - (Date.now() - t0))]);
-      thaw(child);
+      child.thaw();
       await Promise.all([pause, hold]);
       await sleep(1000); // anything the woken worker was about to send, it sends now
-      const calls = batchCalls(id);
+      const calls = h.batchCalls(id);
       trials.push({
         runMs,
         pauseMs: pausedAt - t0,
@@ -282,7 +247,7 @@ describe('wave integrity when batches change hands (worker processes, real servi
       });
       const resumedAt = Date.now();
       await h.commands.resume(id, 'ops:test');
-      await pollUntil(() => batchCalls(id).some((c) => c.startedAt > resumedAt), {
+      await pollUntil(() => h.batchCalls(id).some((c) => c.startedAt > resumedAt), {
         timeoutMs: 10_000,
         description: 'calls again after resume',
       });
@@ -295,7 +260,7 @@ describe('wave integrity when batches change hands (worker processes, real servi
       all: trials.map((t) => `${t.pauseMs}/${t.holdMs} ms`),
     });
     await h.commands.cancel(id, 'ops:test');
-    await waitAtRest(id);
+    await h.waitAtRest(id);
     await expectRecordMatchesMailstore(id, members);
   }, 120_000);
 
@@ -304,9 +269,9 @@ describe('wave integrity when batches change hands (worker processes, real servi
     // by a call that starts after the import returned. Before issue 14 it was decided at claim: batches claimed before the
     // import are sent after it as they were.
     await worker();
-    const members = range(25_001, 28_000);
+    const members = loginRange(25_001, 28_000);
     const id = await wave('eligibility', members, { rate: 1000, batchSize: 50, concurrency: 8 });
-    await pollUntil(async () => ((await h.counters(id)).enabled ?? 0) >= 300, {
+    await h.untilCounters(id, (c) => (c.enabled ?? 0) >= 300, {
       timeoutMs: 20_000,
       description: '300 enabled',
     });
@@ -319,19 +284,17 @@ describe('wave integrity when batches change hands (worker processes, real servi
       [id],
     );
     expect(marked.length).toBe(990);
-    const csv =
-      'login,cohorts,leaked,password_changed_at\n' +
-      marked.map((m) => `${m.login},${m.cohorts.join('|')},true,\n`).join('');
+    const csv = accountsCsv(marked.map((m) => ({ ...m, leaked: true, passwordChangedAt: null })));
     const report = await new AccountImportService(h.db.dataSource).importCsv(Readable.from([csv]), {
       actor: 'ops:test',
     });
     const T = Date.now();
     expect([report.status, report.updated]).toEqual(['imported', 990]);
-    await untilState(id, 'completed', 30_000);
-    await waitAtRest(id, 10_000);
+    await h.untilWaveState(id, 'completed', { timeoutMs: 30_000 });
+    await h.waitAtRest(id, { timeoutMs: 10_000 });
 
     const markedSet = new Set(marked.map((m) => m.login));
-    const calls = batchCalls(id);
+    const calls = h.batchCalls(id);
     const appliedAfterT = calls
       .filter((c) => c.startedAt > T)
       .flatMap((c) => c.applied.filter((l) => markedSet.has(l)));
@@ -368,7 +331,7 @@ describe('wave integrity when batches change hands (worker processes, real servi
     const RATE = 3000;
     const CONCURRENCY = 8;
     await worker();
-    const members = range(30_001, 50_000);
+    const members = loginRange(30_001, 50_000);
     const id = await wave('wipe', members, {
       rate: RATE,
       batchSize: 300,
@@ -396,14 +359,14 @@ describe('wave integrity when batches change hands (worker processes, real servi
       }
     })();
     try {
-      await pollUntil(async () => ((await h.counters(id)).enabled ?? 0) >= 6000, {
+      await h.untilCounters(id, (c) => (c.enabled ?? 0) >= 6000, {
         timeoutMs: 30_000,
         description: '6000 enabled',
       });
       // Redis loses every key of this file's prefix (never FLUSHALL: other test files share this Redis).
       wipe.at = Date.now();
       await h.redis.wipe();
-      await untilState(id, 'completed', 45_000);
+      await h.untilWaveState(id, 'completed', { timeoutMs: 45_000 });
     } finally {
       sampling = false;
       await sampler;
@@ -414,7 +377,8 @@ describe('wave integrity when batches change hands (worker processes, real servi
     // one more batch is allowed for a call started late by a busy machine (CI runs two test files at once: calls
     // were seen 100-200 ms late at a load of 4.5 on 2 cores), which bunches with the next on-time one. The engine
     // before issue 14 reached 3900-5100 here (130-170 %).
-    const starts = batchCalls(id)
+    const starts = h
+      .batchCalls(id)
       .map((c) => ({ at: c.startedAt, n: c.accounts.length }))
       .sort((x, y) => x.at - y.at);
     const allowed = RATE * 1.1 + 300;

@@ -2,11 +2,15 @@ import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import type { Protocol } from '@app/domain';
 import {
+  accountsCsv,
+  aWave,
   cleanModelReport,
   cleanRecord,
-  countersFromTruth,
+  countersAndTruth,
   createEngineHarness,
   EngineHarness,
+  inSnapshot,
+  loginAllocator,
   modelVsMailstore,
   pollUntil,
   recordVsMailstore,
@@ -195,7 +199,7 @@ describe('wave model (fast-check over real services and worker processes)', () =
   let overrides: OverrideService;
   let importer: AccountImportService;
   let workers: WorkerProcess[] = [];
-  let next = 1;
+  const nextLogins = loginAllocator();
   const verbose = process.env.WAVE_MODEL_LOG === '1';
 
   beforeAll(async () => {
@@ -203,9 +207,7 @@ describe('wave model (fast-check over real services and worker processes)', () =
     h = await createEngineHarness('model', { accounts });
     await h.importPopulation({ count: accounts, seed: 61, leakedShare: 0.15 });
     workers = await Promise.all([0, 1].map(() => WorkerProcess.start({ ...h.env, ...WORKER_ENV })));
-    support = new OperationService(h.db.dataSource, h.producer, new Date(h.config.INCIDENT_AT), {
-      overrideTtlMs: OVERRIDE_TTL_MS,
-    });
+    support = h.support({ overrideTtlMs: OVERRIDE_TTL_MS });
     overrides = new OverrideService(h.db.dataSource);
     importer = new AccountImportService(h.db.dataSource);
   }, 60_000);
@@ -233,22 +235,8 @@ describe('wave model (fast-check over real services and worker processes)', () =
   }
 
   async function snapshotInvariant(waveId: string): Promise<void> {
-    const runner = h.db.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.startTransaction('REPEATABLE READ');
-      const rows = await runner.query(`SELECT name, value FROM wave_counters WHERE wave_id = $1 AND value <> 0`, [
-        waveId,
-      ]);
-      const counters = Object.fromEntries(
-        (rows as { name: string; value: string }[]).map((r) => [r.name, Number(r.value)]),
-      );
-      const truth = await countersFromTruth(runner, waveId);
-      await runner.commitTransaction();
-      expect(counters).toEqual(truth);
-    } finally {
-      await runner.release();
-    }
+    const { counters, truth } = await inSnapshot(h.db.dataSource, (q) => countersAndTruth(q, waveId));
+    expect(counters).toEqual(truth);
   }
 
   /** Lifecycle commands, keeping the intervals in which the wave was paused by ops. */
@@ -274,9 +262,7 @@ describe('wave model (fast-check over real services and worker processes)', () =
       `SELECT login, cohorts FROM accounts WHERE login = ANY($1::text[])`,
       [logins],
     );
-    const csv =
-      'login,cohorts,leaked,password_changed_at\n' +
-      rows.map((r) => `${r.login},${r.cohorts.join('|')},true,\n`).join('');
+    const csv = accountsCsv(rows.map((r) => ({ ...r, leaked: true, passwordChangedAt: null })));
     const report = await bounded('import', () => importer.importCsv(Readable.from([csv]), { actor: 'ops:test' }));
     log.imports.push({ logins, returnedAt: simNow() });
     expect(report.status).toBe('imported');
@@ -441,7 +427,7 @@ describe('wave model (fast-check over real services and worker processes)', () =
     await fc.assert(
       fc.asyncProperty(waveParams, fc.array(command, { minLength: 2, maxLength: 10 }), async (p, commands) => {
         const runStarted = Date.now();
-        const logins = Array.from({ length: MEMBERS }, () => `user${next++}@example.test`);
+        const logins = nextLogins(MEMBERS);
         const held = await h.db.dataSource.query<{ login: string }[]>(
           `SELECT login FROM accounts WHERE login = ANY($1::text[]) AND leaked
               AND (password_changed_at IS NULL OR password_changed_at <= $2)`,
@@ -457,18 +443,14 @@ describe('wave model (fast-check over real services and worker processes)', () =
           pausedSince: null,
           t0: simNow(),
         };
-        const wave = await h.commands.create(
-          {
-            name: 'model',
-            selector: { type: 'logins', logins },
-            protocols: p.protocols,
-            ratePerSecond: p.rate,
-            rollbackRatePerSecond: 600,
-            batchSize: p.batchSize,
-            concurrency: p.concurrency,
-          },
-          'ops:test',
-        );
+        const wave = await aWave('model')
+          .logins(logins)
+          .protocols(...p.protocols)
+          .rate(p.rate)
+          .rollbackRate(600)
+          .batchSize(p.batchSize)
+          .concurrency(p.concurrency)
+          .create(h);
         h.sim.setFaults(p.callLatencyMs ? { latencyMs: p.callLatencyMs, endpoints: ['batch'] } : {});
         try {
           await h.commands.start(wave.id, 'ops:test');

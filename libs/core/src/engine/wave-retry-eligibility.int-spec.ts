@@ -1,5 +1,4 @@
-import { createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
-import { OperationService } from '../support/operation.service';
+import { aWave, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
 
 /**
  * Invariant 6 across retries (issue 15): a forward batch whose earlier calls applied nothing (429, 503, a failure
@@ -21,24 +20,17 @@ describe('eligibility on a retried forward batch (real services)', () => {
   it('does not open, on a retry, an account held after the first attempt', async () => {
     const members = ['user1@example.test', 'user2@example.test', 'user3@example.test'];
     h.sim.setFaults({ script: ['503'], retryAfterSeconds: 2, endpoints: ['batch'] });
-    const wave = await h.commands.create(
-      { name: 'retry', selector: { type: 'logins', logins: members }, protocols: ['imap'], ratePerSecond: 100 },
-      'ops:test',
-    );
-    await h.commands.start(wave.id, 'ops:test');
+    const wave = await aWave('retry').logins(members).protocols('imap').rate(100).started(h);
     await pollUntil(() => h.sim.calls().some((c) => c.endpoint === 'batch'), { description: 'first attempt' });
-    const support = new OperationService(h.db.dataSource, h.producer, new Date(h.config.INCIDENT_AT));
+    const support = h.support();
     await support.setHold(members[1], true, { reason: 'fraud check', ticket: 'SEC-1' }, 'support:test');
     const heldAt = performance.timeOrigin + performance.now();
-    await h.untilWaveState(wave.id, 'completed', 20_000);
+    await h.untilWaveState(wave.id, 'completed', { timeoutMs: 20_000 });
     const opened = h.sim
       .calls()
       .filter((c) => c.endpoint === 'batch' && c.startedAt > heldAt && c.applied.includes(members[1]));
     expect(opened).toEqual([]);
-    const keys = h.sim
-      .calls()
-      .filter((c) => c.endpoint === 'batch' && c.idempotencyKey?.includes(wave.id))
-      .map((c) => c.idempotencyKey!);
+    const keys = h.batchCalls(wave.id).map((c) => c.idempotencyKey!);
     expect(keys).toHaveLength(2);
     expect(keys[1]).toBe(`${keys[0]}~1`); // a new body, a new key
     expect(h.sim.account(members[1])?.protocols.imap).toBe(false);
@@ -57,13 +49,9 @@ describe('eligibility on a retried forward batch (real services)', () => {
   it('resends a batch in doubt as it was, under its key, and records what the mailstore did', async () => {
     const members = ['user11@example.test', 'user12@example.test'];
     h.sim.setFaults({ script: ['500'], endpoints: ['batch'] });
-    const wave = await h.commands.create(
-      { name: 'doubt', selector: { type: 'logins', logins: members }, protocols: ['imap'], ratePerSecond: 100 },
-      'ops:test',
-    );
-    await h.commands.start(wave.id, 'ops:test');
-    await h.untilWaveState(wave.id, 'completed', 20_000);
-    const calls = h.sim.calls().filter((c) => c.endpoint === 'batch' && c.idempotencyKey?.includes(wave.id));
+    const wave = await aWave('doubt').logins(members).protocols('imap').rate(100).started(h);
+    await h.untilWaveState(wave.id, 'completed', { timeoutMs: 20_000 });
+    const calls = h.batchCalls(wave.id);
     expect(calls.length).toBeGreaterThanOrEqual(2);
     expect(new Set(calls.map((c) => c.idempotencyKey)).size).toBe(1);
     const rows = await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM wave_members WHERE wave_id = $1`, [

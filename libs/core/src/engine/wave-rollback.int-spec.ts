@@ -1,4 +1,13 @@
-import { countersFromTruth, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import {
+  aWave,
+  countersAndTruth,
+  countersFromTruth,
+  createEngineHarness,
+  EngineHarness,
+  inSnapshot,
+  loginRange,
+  pollUntil,
+} from '@app/testing';
 import { OperationService } from '../support/operation.service';
 
 /**
@@ -15,75 +24,43 @@ describe('wave rollback counting (real PostgreSQL, Redis, simulator, worker)', (
     h = await createEngineHarness('rollbackcount', { accounts: ACCOUNTS });
     await h.importPopulation({ count: ACCOUNTS, seed: 93, leakedShare: 0 });
     await h.startWorker();
-    support = new OperationService(h.db.dataSource, h.producer, new Date(h.config.INCIDENT_AT));
+    support = h.support();
   });
   afterEach(() => h.sim.setFaults({}));
   afterAll(async () => {
     await h?.close();
   });
 
-  const waveState = async (id: string) =>
-    (await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [id]))[0].state;
-
   /** The counters and the truth read in one snapshot, while the engine runs. */
-  async function snapshot(waveId: string) {
-    const runner = h.db.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.startTransaction('REPEATABLE READ');
-      const rows = (await runner.query(`SELECT name, value FROM wave_counters WHERE wave_id = $1`, [waveId])) as {
-        name: string;
-        value: string;
-      }[];
-      const counters = Object.fromEntries(
-        rows.filter((r) => Number(r.value) !== 0).map((r) => [r.name, Number(r.value)]),
-      );
-      const truth = await countersFromTruth(runner, waveId);
-      await runner.commitTransaction();
-      return { counters, truth };
-    } finally {
-      await runner.release();
-    }
-  }
+  const snapshot = (waveId: string) => inSnapshot(h.db.dataSource, (q) => countersAndTruth(q, waveId));
 
   it('counts forward batches that settle after the rollback began, once, and restores them', async () => {
-    const wave = await h.commands.create(
-      {
-        name: 'stragglers',
-        selector: { type: 'cohorts', cohorts: ['general', 'health'] },
-        protocols: ['imap'],
-        ratePerSecond: 100_000,
-        batchSize: 50,
-        concurrency: 8,
-      },
-      'ops:test',
-    );
+    const wave = await aWave('stragglers')
+      .cohorts('general', 'health')
+      .protocols('imap')
+      .rate(100_000)
+      .batchSize(50)
+      .concurrency(8)
+      .create(h);
     // Slow answers: when the rollback lands, batches are in flight and settle after it (1.5 s: on a loaded machine the
     // command itself can take longer than 400 ms, and every batch had settled by then).
     h.sim.setFaults({ latencyMs: 1500, endpoints: ['batch'] });
     await h.commands.start(wave.id, 'ops:test');
-    await pollUntil(
-      async () => {
-        const c = await h.counters(wave.id);
-        return (c.enabled ?? 0) >= 400 && (c.in_flight ?? 0) >= 100;
-      },
-      { description: 'batches in flight after some have settled' },
-    );
+    await h.untilCounters(wave.id, (c) => (c.enabled ?? 0) >= 400 && (c.in_flight ?? 0) >= 100, {
+      description: 'batches in flight after some have settled',
+    });
     await h.commands.rollback(wave.id, 'ops:test');
     const inFlightAtCommand = (await h.counters(wave.id)).in_flight ?? 0;
     expect(inFlightAtCommand).toBeGreaterThan(0);
     // While stragglers settle and rollback batches run: the counters equal the truth in every snapshot.
     let samples = 0;
-    while ((await waveState(wave.id)) === 'rolling_back' && samples < 40) {
+    while ((await h.waveStatus(wave.id)).state === 'rolling_back' && samples < 40) {
       const { counters, truth } = await snapshot(wave.id);
       expect(counters).toEqual(truth);
       samples++;
     }
     expect(samples).toBeGreaterThan(0);
-    await pollUntil(async () => (await waveState(wave.id)) === 'rolled_back', {
-      timeoutMs: 60_000,
-      description: 'rolled back',
-    });
+    await h.untilWaveState(wave.id, 'rolled_back', { timeoutMs: 60_000, description: 'rolled back' });
     const end = await h.counters(wave.id);
     expect(end).toEqual(await countersFromTruth(h.db, wave.id));
     expect(end['rollback:total']).toBe(end.enabled);
@@ -105,20 +82,14 @@ describe('wave rollback counting (real PostgreSQL, Redis, simulator, worker)', (
   });
 
   it('a support rollback of a member while its wave rolls back is counted once', async () => {
-    const logins = Array.from({ length: 60 }, (_, i) => `user${i + 1}@example.test`);
-    const wave = await h.commands.create(
-      {
-        name: 'support during rollback',
-        selector: { type: 'logins', logins },
-        protocols: ['pop3'],
-        ratePerSecond: 100_000,
-        batchSize: 10,
-        concurrency: 1,
-      },
-      'ops:test',
-    );
-    await h.commands.start(wave.id, 'ops:test');
-    await pollUntil(async () => (await waveState(wave.id)) === 'completed', { description: 'completed' });
+    const wave = await aWave('support during rollback')
+      .logins(loginRange(1, 60))
+      .protocols('pop3')
+      .rate(100_000)
+      .batchSize(10)
+      .concurrency(1)
+      .started(h);
+    await h.untilWaveState(wave.id, 'completed', { timeoutMs: 10_000, description: 'completed' });
     const enabled = (await h.counters(wave.id)).enabled;
     expect(enabled).toBeGreaterThan(10);
     const [last] = await h.db.dataSource.query<{ login: string }[]>(
@@ -137,10 +108,7 @@ describe('wave rollback counting (real PostgreSQL, Redis, simulator, worker)', (
     const { counters, truth } = await snapshot(wave.id);
     expect(counters).toEqual(truth);
     expect(counters['rollback:total']).toBe(enabled);
-    await pollUntil(async () => (await waveState(wave.id)) === 'rolled_back', {
-      timeoutMs: 60_000,
-      description: 'rolled back',
-    });
+    await h.untilWaveState(wave.id, 'rolled_back', { timeoutMs: 60_000, description: 'rolled back' });
     await pollUntil(async () => (await support.get(op.id)).state === 'succeeded', { description: 'operation done' });
     const end = await h.counters(wave.id);
     expect(end).toEqual(await countersFromTruth(h.db, wave.id));

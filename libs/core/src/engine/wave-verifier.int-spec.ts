@@ -1,4 +1,4 @@
-import { countersFromTruth, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import { aWave, countersFromTruth, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
 
 /** Eventual propagation: a wave completes only after the stated delay and a read-back of a sample. */
 describe('verification on eventual propagation (real services)', () => {
@@ -13,11 +13,7 @@ describe('verification on eventual propagation (real services)', () => {
   });
 
   it('waits maxSeconds after the last batch, reads a sample back, then completes', async () => {
-    const w = await h.commands.create(
-      { name: 'eventual', selector: { type: 'remaining' }, protocols: ['imap'], ratePerSecond: 10_000, batchSize: 100 },
-      'ops:test',
-    );
-    await h.commands.start(w.id, 'ops:test');
+    const w = await aWave('eventual').remaining().protocols('imap').rate(10_000).batchSize(100).started(h);
     const row = async () =>
       (
         await h.db.dataSource.query<
@@ -28,13 +24,10 @@ describe('verification on eventual propagation (real services)', () => {
           }[]
         >(`SELECT state, verification, completed_at FROM waves WHERE id = $1`, [w.id])
       )[0];
-    await pollUntil(
-      async () => {
-        const c = await h.counters(w.id);
-        return (c.total ?? 0) > 0 && (c.pending ?? 0) === 0 && (c.in_flight ?? 0) === 0;
-      },
-      { timeoutMs: 30_000, description: 'all members terminal' },
-    );
+    await h.untilCounters(w.id, (c) => (c.total ?? 0) > 0 && (c.pending ?? 0) === 0 && (c.in_flight ?? 0) === 0, {
+      timeoutMs: 30_000,
+      description: 'all members terminal',
+    });
     expect((await row()).state).toBe('running'); // terminal members are not enough: propagation is eventual
     await pollUntil(async () => (await row()).state === 'completed', {
       timeoutMs: 20_000,

@@ -1,10 +1,10 @@
 import { Gate } from '@app/domain';
-import { createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import { aWave, createEngineHarness, EngineHarness, loginAllocator, pollUntil } from '@app/testing';
 
 /** Gates against the real services: each action, and a signal that stops arriving. */
 describe('gates (real PostgreSQL, Redis, simulator, worker)', () => {
   let h: EngineHarness;
-  let next = 1;
+  const logins = loginAllocator();
 
   beforeAll(async () => {
     h = await createEngineHarness('gates', { accounts: 4000 }, { GATE_INTERVAL_MS: '200' });
@@ -15,20 +15,14 @@ describe('gates (real PostgreSQL, Redis, simulator, worker)', () => {
     await h?.close();
   });
 
-  const logins = (n: number) => Array.from({ length: n }, () => `user${next++}@example.test`);
   const wave = async (gates: Gate[], n = 600) => {
-    const w = await h.commands.create(
-      {
-        name: 'gated',
-        selector: { type: 'logins', logins: logins(n) },
-        protocols: ['imap'],
-        ratePerSecond: 200,
-        batchSize: 20,
-        gates,
-      },
-      'ops:test',
-    );
-    return w.id;
+    const gated = aWave('gated')
+      .logins(logins(n))
+      .protocols('imap')
+      .rate(200)
+      .batchSize(20)
+      .gates(...gates);
+    return (await gated.create(h)).id;
   };
   const row = async (id: string) =>
     (
@@ -65,10 +59,7 @@ describe('gates (real PostgreSQL, Redis, simulator, worker)', () => {
     await pollUntil(() => callsOf(id).length >= 2, { description: 'wave under way' });
     await signal('failed_logins_halt', 450);
     const pushed = Date.now();
-    await pollUntil(async () => (await row(id)).state === 'halted', {
-      timeoutMs: 5000,
-      description: 'halted within 5 s',
-    });
+    await h.untilWaveState(id, 'halted', { timeoutMs: 5000, description: 'halted within 5 s' });
     const tookMs = Date.now() - pushed;
     const r = await row(id);
     expect(r.status_reason).toBe('gate:failed-logins');
@@ -103,10 +94,7 @@ describe('gates (real PostgreSQL, Redis, simulator, worker)', () => {
     await h.commands.start(id, 'ops:test');
     await pollUntil(() => callsOf(id).length >= 3, { description: 'wave under way' });
     await signal('failed_logins_rb', 80);
-    await pollUntil(async () => (await row(id)).state === 'rolled_back', {
-      timeoutMs: 20_000,
-      description: 'rolled back',
-    });
+    await h.untilWaveState(id, 'rolled_back', { timeoutMs: 20_000, description: 'rolled back' });
     const opened = await h.db.dataSource.query<{ login: string; rollback_state: string }[]>(
       `SELECT a.login, m.rollback_state FROM wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = $1 AND m.state = 'enabled'`,
       [id],
@@ -132,10 +120,7 @@ describe('gates (real PostgreSQL, Redis, simulator, worker)', () => {
         },
       ]);
       await h.commands.start(id, 'ops:test');
-      await pollUntil(async () => (await row(id)).state === 'paused', {
-        timeoutMs: 10_000,
-        description: 'paused by latency',
-      });
+      await h.untilWaveState(id, 'paused', { timeoutMs: 10_000, description: 'paused by latency' });
       expect((await row(id)).status_reason).toBe('gate:slow');
     } finally {
       h.sim.setFaults({});
@@ -157,10 +142,7 @@ describe('gates (real PostgreSQL, Redis, simulator, worker)', () => {
       },
     ]);
     await h.commands.start(id, 'ops:test');
-    await pollUntil(async () => (await row(id)).state === 'paused', {
-      timeoutMs: 5000,
-      description: 'paused as inconclusive',
-    });
+    await h.untilWaveState(id, 'paused', { timeoutMs: 5000, description: 'paused as inconclusive' });
     expect((await row(id)).status_reason).toBe('inconclusive:watch');
   });
 });

@@ -1,5 +1,5 @@
 import { operationKey } from '@app/domain';
-import { createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import { createEngineHarness, EngineHarness, untilOperationDone } from '@app/testing';
 import { OperationService } from './operation.service';
 
 describe('support operations are sent under operationKey(their id) (real services, simulator)', () => {
@@ -10,23 +10,18 @@ describe('support operations are sent under operationKey(their id) (real service
     h = await createEngineHarness('opkey', { accounts: 10 });
     await h.importPopulation({ count: 10, seed: 4, leakedShare: 0 });
     await h.startWorker();
-    support = new OperationService(h.db.dataSource, h.producer, new Date(h.config.INCIDENT_AT));
+    support = h.support();
   });
   afterAll(async () => {
     await h?.close();
   });
 
-  const done = (id: string) =>
-    pollUntil(async () => ['succeeded', 'failed'].includes((await support.get(id)).state), {
-      description: 'operation done',
-    });
-
   it('an enable and a re-block: each stored and sent under the key derived from its id, different ones', async () => {
     const change = { reason: 'customer asked', ticket: 'SUP-7' };
     const enable = await support.request('user3@example.test', 'enable', change, 'support:test');
-    await done(enable.id);
+    await untilOperationDone(support, enable.id);
     const disable = await support.request('user3@example.test', 'disable', change, 'support:test');
-    await done(disable.id);
+    await untilOperationDone(support, disable.id);
 
     const stored = await h.db.dataSource.query<{ id: string; idempotency_key: string; state: string }[]>(
       `SELECT id, idempotency_key, state FROM operations ORDER BY created_at`,

@@ -1,4 +1,11 @@
-import { countersFromTruth, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import {
+  aWave,
+  countersFromTruth,
+  createEngineHarness,
+  EngineHarness,
+  loginRange,
+  untilOperationDone,
+} from '@app/testing';
 import { OperationService } from './operation.service';
 
 /** Rolling back one account: its own prior state, If-Match against later changes, counted on its wave. */
@@ -6,13 +13,13 @@ describe('single-account rollback (real services)', () => {
   let h: EngineHarness;
   let support: OperationService;
   let waveId: string;
-  const members = Array.from({ length: 20 }, (_, i) => `user${i + 1}@example.test`);
+  const members = loginRange(1, 20);
 
   beforeAll(async () => {
     h = await createEngineHarness('oprollback', { accounts: 100 });
     await h.importPopulation({ count: 100, seed: 81, leakedShare: 0 });
     await h.startWorker();
-    support = new OperationService(h.db.dataSource, h.producer, new Date(h.config.INCIDENT_AT));
+    support = h.support();
     // user2 had POP on before the wave: rolling it back must leave POP on.
     await fetch(`${h.sim.baseUrl}/accounts/user2%40example.test/access`, {
       method: 'PATCH',
@@ -23,26 +30,12 @@ describe('single-account rollback (real services)', () => {
       },
       body: JSON.stringify({ protocols: { pop3: true } }),
     });
-    const wave = await h.commands.create(
-      { name: 'w', selector: { type: 'logins', logins: members }, protocols: ['imap', 'pop3'], ratePerSecond: 1000 },
-      'ops:test',
-    );
-    waveId = wave.id;
-    await h.commands.start(waveId, 'ops:test');
-    await pollUntil(
-      async () =>
-        (await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [waveId]))[0]
-          .state === 'completed',
-    );
+    waveId = (await aWave('w').logins(members).protocols('imap', 'pop3').rate(1000).started(h)).id;
+    await h.untilWaveState(waveId, 'completed', { timeoutMs: 10_000 });
   });
   afterAll(async () => {
     await h?.close();
   });
-
-  const done = (id: string) =>
-    pollUntil(async () => ['succeeded', 'failed'].includes((await support.get(id)).state), {
-      description: 'operation done',
-    });
 
   it('restores exactly the prior state, once; a second request has nothing left to roll back', async () => {
     const op = await support.requestRollback(
@@ -51,7 +44,7 @@ describe('single-account rollback (real services)', () => {
       'support:test',
     );
     expect(op.protocols).toEqual(['imap']); // POP was already on before the wave: not the wave's to undo
-    await done(op.id);
+    await untilOperationDone(support, op.id);
     expect(await support.get(op.id)).toMatchObject({ state: 'succeeded', outcome: 'applied' });
     expect(h.sim.account('user2@example.test')!.protocols).toEqual({ imap: false, pop3: true });
     await expect(
@@ -72,13 +65,13 @@ describe('single-account rollback (real services)', () => {
       { protocols: ['pop3'], reason: 'asked', ticket: 'INC-10' },
       'support:test',
     );
-    await done(change.id);
+    await untilOperationDone(support, change.id);
     const op = await support.requestRollback(
       'user3@example.test',
       { reason: 'undo wave', ticket: 'INC-11' },
       'support:test',
     );
-    await done(op.id);
+    await untilOperationDone(support, op.id);
     expect(await support.get(op.id)).toMatchObject({ state: 'failed', outcome: 'version_mismatch' });
     expect(h.sim.account('user3@example.test')!.protocols).toEqual({ imap: true, pop3: false });
     const counters = await h.counters(waveId);
@@ -88,11 +81,7 @@ describe('single-account rollback (real services)', () => {
 
   it('a wave rollback afterwards restores the others and leaves the handled ones alone', async () => {
     await h.commands.rollback(waveId, 'ops:test');
-    await pollUntil(
-      async () =>
-        (await h.db.dataSource.query<{ state: string }[]>(`SELECT state FROM waves WHERE id = $1`, [waveId]))[0]
-          .state === 'rolled_back',
-    );
+    await h.untilWaveState(waveId, 'rolled_back', { timeoutMs: 10_000 });
     const counters = await h.counters(waveId);
     expect(counters['rollback:rolled_back']).toBe(members.length - 1);
     expect(counters['rollback:conflict']).toBe(1);

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import { accountsCsv, aWave, createEngineHarness, EngineHarness, untilOperationDone } from '@app/testing';
 import { AccountImportService } from '../accounts/account-import.service';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { OperationService } from './operation.service';
@@ -22,19 +22,12 @@ describe('support overrides of password_reset_required (real services)', () => {
   /** A fresh account, leaked by an import and never reset since the incident. */
   const leakedAccount = async (): Promise<string> => {
     const login = `user${++next}@example.test`;
-    const csv = `login,cohorts,leaked,password_changed_at\n${login},general,true,\n`;
+    const csv = accountsCsv([{ login, cohorts: ['general'], leaked: true, passwordChangedAt: null }]);
     const report = await new AccountImportService(h.db.dataSource).importCsv(Readable.from([csv]), { actor: 'test' });
     expect(report.status).toBe('imported');
     return login;
   };
-  const done = (id: string) =>
-    pollUntil(
-      async () => {
-        const op = await support.get(id);
-        return op.state === 'succeeded' || op.state === 'failed' ? op : undefined;
-      },
-      { timeoutMs: 15_000, description: `operation ${id} done` },
-    );
+  const done = (id: string) => untilOperationDone(support, id, { timeoutMs: 15_000 });
   const open = (login: string) => h.sim.account(login)?.protocols;
   const account = async (login: string) =>
     (
@@ -49,18 +42,13 @@ describe('support overrides of password_reset_required (real services)', () => {
     )[0];
   /** A wave whose explicit list names `logins`, run to completion: each member's state and reason. */
   const waveOver = async (logins: string[]) => {
-    const wave = await h.commands.create(
-      {
-        name: `names ${logins[0]}`,
-        selector: { type: 'logins', logins },
-        protocols: ['imap', 'pop3'],
-        ratePerSecond: 200,
-        batchSize: 10,
-      },
-      'ops:test',
-    );
-    await h.commands.start(wave.id, 'ops:test');
-    await h.untilWaveState(wave.id, 'completed', 20_000);
+    const wave = await aWave(`names ${logins[0]}`)
+      .logins(logins)
+      .protocols('imap', 'pop3')
+      .rate(200)
+      .batchSize(10)
+      .started(h);
+    await h.untilWaveState(wave.id, 'completed', { timeoutMs: 20_000 });
     const rows = await h.db.dataSource.query<{ login: string; state: string; reason: string | null }[]>(
       `SELECT a.login, m.state, m.reason FROM wave_members m JOIN accounts a ON a.id = m.account_id
         WHERE m.wave_id = $1`,
@@ -73,9 +61,7 @@ describe('support overrides of password_reset_required (real services)', () => {
     h = await createEngineHarness('override', { accounts: 300 });
     await h.importPopulation({ count: 300, seed: 15, leakedShare: 0 });
     await h.startWorker();
-    support = new OperationService(h.db.dataSource, h.producer, new Date(h.config.INCIDENT_AT), {
-      overrideTtlMs: TTL_MS,
-    });
+    support = h.support({ overrideTtlMs: TTL_MS });
     overrides = new OverrideService(h.db.dataSource);
   }, 60_000);
   afterAll(async () => {
@@ -186,9 +172,7 @@ describe('support overrides of password_reset_required (real services)', () => {
   }, 60_000);
 
   it('ops list and revoke overrides: revoked, the account is held back again; revoking twice is a 404', async () => {
-    const long = new OperationService(h.db.dataSource, h.producer, new Date(h.config.INCIDENT_AT), {
-      overrideTtlMs: 3_600_000,
-    });
+    const long = h.support({ overrideTtlMs: 3_600_000 });
     const [a, b] = [await leakedAccount(), await leakedAccount()];
     await done((await long.request(a, 'enable', { ...note, override: true }, 'support:alice')).id);
     await done((await long.request(b, 'enable', { ...note, override: true }, 'support:alice')).id);

@@ -6,7 +6,7 @@ import {
   SKIP_REASONS,
   SkipReason,
 } from '@app/domain';
-import { createEngineHarness, EngineHarness } from '@app/testing';
+import { aWave, createEngineHarness, EngineHarness } from '@app/testing';
 import { CreateWaveInput } from './wave.types';
 import { WavePreview, WaveQueryService } from './wave-query.service';
 
@@ -97,7 +97,11 @@ describe('wave preview = decideEligibility, account by account, over the synthet
   const counts = (p: WavePreview) => ({ members: p.members, eligible: p.eligible, skips: p.skips });
 
   const create = (selector: CreateWaveInput['selector'], protocols: Protocol[]) =>
-    h.commands.create({ name: 'preview', selector, protocols, ratePerSecond: 100 }, 'ops:test');
+    aWave('preview')
+      .selector(selector)
+      .protocols(...protocols)
+      .rate(100)
+      .create(h);
 
   const PROTOCOL_SETS: Protocol[][] = [['imap'], ['pop3'], ['imap', 'pop3']];
 

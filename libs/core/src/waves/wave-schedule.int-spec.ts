@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import { createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import { aWave, createEngineHarness, EngineHarness } from '@app/testing';
 import { WaveCommandsService } from './wave-commands.service';
 
 describe('wave scheduling (real PostgreSQL, Redis, simulator)', () => {
@@ -12,11 +12,7 @@ describe('wave scheduling (real PostgreSQL, Redis, simulator)', () => {
     await h?.close();
   });
 
-  const base = {
-    selector: { type: 'cohorts' as const, cohorts: ['general'] },
-    protocols: ['imap' as const],
-    ratePerSecond: 1000,
-  };
+  const base = aWave().cohorts('general').protocols('imap').rate(1000);
   const row = async (id: string) =>
     (
       await h.db.dataSource.query<
@@ -25,42 +21,29 @@ describe('wave scheduling (real PostgreSQL, Redis, simulator)', () => {
     )[0];
 
   it('maps a local start time to the right instant across DST', async () => {
-    const summer = await h.commands.create(
-      { ...base, name: 'summer', startLocal: '2026-05-09T08:00', timeZone: 'Europe/Paris' },
-      'ops:test',
-    );
+    const summer = await base.name('summer').schedule('2026-05-09T08:00', 'Europe/Paris').create(h);
     expect((await row(summer.id)).start_at.toISOString()).toBe('2026-05-09T06:00:00.000Z');
-    const winter = await h.commands.create(
-      { ...base, name: 'winter', startLocal: '2026-11-30T08:00', timeZone: 'Europe/Paris' },
-      'ops:test',
-    );
+    const winter = await base.name('winter').schedule('2026-11-30T08:00', 'Europe/Paris').create(h);
     expect((await row(winter.id)).start_at.toISOString()).toBe('2026-11-30T07:00:00.000Z');
     // The fall-back hour happens twice: the first occurrence (still summer time) is taken.
-    const ambiguous = await h.commands.create(
-      { ...base, name: 'fall back', startLocal: '2026-10-25T02:30', timeZone: 'Europe/Paris' },
-      'ops:test',
-    );
+    const ambiguous = await base.name('fall back').schedule('2026-10-25T02:30', 'Europe/Paris').create(h);
     expect((await row(ambiguous.id)).start_at.toISOString()).toBe('2026-10-25T00:30:00.000Z');
   });
 
   it('refuses a local time that does not exist (spring forward) or an unknown zone, naming the field', async () => {
-    await expect(
-      h.commands.create({ ...base, name: 'gap', startLocal: '2026-03-29T02:30', timeZone: 'Europe/Paris' }, 'ops:test'),
-    ).rejects.toMatchObject({ kind: 'invalid', extra: { errors: [expect.objectContaining({ field: 'startLocal' })] } });
-    await expect(
-      h.commands.create(
-        { ...base, name: 'zone', startLocal: '2026-05-09T08:00', timeZone: 'Europe/Atlantis' },
-        'ops:test',
-      ),
-    ).rejects.toMatchObject({ kind: 'invalid', extra: { errors: [expect.objectContaining({ field: 'timeZone' })] } });
+    await expect(base.name('gap').schedule('2026-03-29T02:30', 'Europe/Paris').create(h)).rejects.toMatchObject({
+      kind: 'invalid',
+      extra: { errors: [expect.objectContaining({ field: 'startLocal' })] },
+    });
+    await expect(base.name('zone').schedule('2026-05-09T08:00', 'Europe/Atlantis').create(h)).rejects.toMatchObject({
+      kind: 'invalid',
+      extra: { errors: [expect.objectContaining({ field: 'timeZone' })] },
+    });
   });
 
   it('fires exactly once when two schedulers race, and records how late it fired', async () => {
     const past = DateTime.now().setZone('America/New_York').minus({ minutes: 3 }).toFormat("yyyy-MM-dd'T'HH:mm");
-    const wave = await h.commands.create(
-      { ...base, name: 'late', startLocal: past, timeZone: 'America/New_York' },
-      'ops:test',
-    );
+    const wave = await base.name('late').schedule(past, 'America/New_York').create(h);
     await h.commands.schedule(wave.id, 'ops:test');
     const other = new WaveCommandsService(h.db.dataSource, h.producer);
     const results = await Promise.all([
@@ -82,13 +65,10 @@ describe('wave scheduling (real PostgreSQL, Redis, simulator)', () => {
   it('starts a scheduled wave at its time through the worker (delayed job, reconciler as safety net)', async () => {
     await h.startWorker();
     const soon = DateTime.now().setZone('Asia/Tokyo').plus({ seconds: 3 }).startOf('second');
-    const wave = await h.commands.create(
-      { ...base, name: 'soon', startLocal: soon.toFormat("yyyy-MM-dd'T'HH:mm:ss"), timeZone: 'Asia/Tokyo' },
-      'ops:test',
-    );
+    const wave = await base.name('soon').schedule(soon.toFormat("yyyy-MM-dd'T'HH:mm:ss"), 'Asia/Tokyo').create(h);
     await h.commands.schedule(wave.id, 'ops:test');
     expect((await row(wave.id)).state).toBe('scheduled');
-    await pollUntil(async () => (await row(wave.id)).state === 'completed', {
+    await h.untilWaveState(wave.id, 'completed', {
       timeoutMs: 90_000,
       intervalMs: 250,
       description: 'fired and completed',

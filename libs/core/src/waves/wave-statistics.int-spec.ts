@@ -1,4 +1,4 @@
-import { createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import { aWave, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
 
 /**
  * The service runs as the runtime role, which does not own wave_members: a plain ANALYZE from it is skipped with a
@@ -23,11 +23,8 @@ describe('wave statistics under the runtime role (real PostgreSQL)', () => {
         )
       )[0].last_analyze;
     expect(await lastAnalyze()).toBeNull();
-    const wave = await h.commands.create(
-      { name: 'stats', selector: { type: 'remaining' }, protocols: ['imap'], ratePerSecond: 10, batchSize: 10 },
-      'ops:test',
-    );
-    await h.commands.start(wave.id, 'ops:test'); // h.commands runs as the runtime role, as in the worker and the API
+    // Through h.commands, which runs as the runtime role, as in the worker and the API.
+    await aWave('stats').remaining().protocols('imap').rate(10).batchSize(10).started(h);
     await pollUntil(async () => (await lastAnalyze()) !== null, {
       timeoutMs: 5000,
       description: 'wave_members analyzed',
