@@ -1,7 +1,15 @@
 import { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { ApiKeyService } from '@app/core';
-import { cleanRecord, countersFromTruth, pollUntil, recordVsMailstore, WorkerProcess } from '@app/testing';
+import {
+  cleanRecord,
+  countersAndTruth,
+  inSnapshot,
+  loginRange,
+  pollUntil,
+  recordVsMailstore,
+  WorkerProcess,
+} from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
 import { ApiProcess, startApiProcess } from './api-process';
 
@@ -20,8 +28,6 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Epoch ms, fractional: the simulator (in this process) stamps calls with the same clock. */
 const now = () => performance.timeOrigin + performance.now();
 const rand = (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1));
-const range = (from: number, to: number) =>
-  Array.from({ length: to - from + 1 }, (_, i) => `user${from + i}@example.test`);
 const T0 = Date.now();
 const verbose = (line: string) => {
   if (process.env.E2E_VERBOSE) process.stderr.write(`[api-races +${Date.now() - T0} ms] ${line}\n`);
@@ -103,12 +109,9 @@ describe('commands from two API processes at once, and APIs killed mid-command',
 
   const q = <T>(sql: string, params: unknown[] = []) => api.h.db.dataSource.query<T[]>(sql, params);
   const count = async (sql: string, params: unknown[]) => Number((await q<{ n: string }>(sql, params))[0].n);
-  const waveState = async (id: string) =>
-    (await q<{ state: string }>(`SELECT state FROM waves WHERE id = $1`, [id]))[0].state;
+  const waveState = async (id: string) => (await api.h.waveStatus(id)).state;
   const maxAuditId = async () =>
     Number((await q<{ n: string | null }>(`SELECT max(id) AS n FROM audit_log`))[0].n ?? 0);
-  const batchCalls = (id: string) =>
-    api.h.sim.calls().filter((c) => c.endpoint === 'batch' && c.idempotencyKey?.startsWith(`wave-${id}/`));
 
   /** A lifecycle command through one API process, timed with the simulator's clock. */
   const send = async (side: Side, waveId: string, command: Command, origin = sides[side].origin): Promise<Answer> => {
@@ -148,19 +151,9 @@ describe('commands from two API processes at once, and APIs killed mid-command',
   };
 
   /** The counters and the truth in one snapshot (the worker may be settling batches meanwhile). */
-  const snapshotCounters = async (id: string) => {
-    const runner = api.h.db.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.startTransaction('REPEATABLE READ');
-      const rows = (await runner.query(`SELECT name, value FROM wave_counters WHERE wave_id = $1`, [id])) as {
-        name: string;
-        value: string;
-      }[];
-      const counters = Object.fromEntries(
-        rows.filter((r) => Number(r.value) !== 0).map((r) => [r.name, Number(r.value)]),
-      );
-      const truth = await countersFromTruth(runner, id);
+  const snapshotCounters = (id: string) =>
+    inSnapshot(api.h.db.dataSource, async (runner) => {
+      const { counters, truth } = await countersAndTruth(runner, id);
       const [wave] = (await runner.query(
         `SELECT w.state, w.member_count, w.version, w.membership_frozen_at IS NOT NULL AS frozen,
                 w.started_at IS NOT NULL AS started, w.completed_at IS NOT NULL AS "completedAt",
@@ -188,40 +181,14 @@ describe('commands from two API processes at once, and APIs killed mid-command',
         cancelled: number;
         audit: Record<string, number>;
       }[];
-      await runner.commitTransaction();
       return { wave, counters, truth };
-    } finally {
-      await runner.release();
-    }
-  };
+    });
 
   /**
    * At rest: no claimed batch, no member (or rollback) in flight, still so after every pump had time to notice a
    * command (a pump re-checks at least once a second). Does not throw: what is left is the check's to report.
    */
-  const waitAtRest = async (id: string, timeoutMs = 20_000): Promise<boolean> => {
-    const busy = async () =>
-      (await count(`SELECT count(*) AS n FROM wave_batches WHERE wave_id = $1 AND state = 'claimed'`, [id])) +
-      (await count(
-        `SELECT count(*) AS n FROM wave_members WHERE wave_id = $1 AND (state = 'in_flight' OR rollback_state = 'in_flight')`,
-        [id],
-      ));
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if ((await busy()) === 0) {
-        await sleep(1100);
-        if ((await busy()) === 0) return true;
-      } else await sleep(200);
-    }
-    return false;
-  };
-
-  const untilState = (id: string, wanted: string[], timeoutMs = 30_000) =>
-    pollUntil(async () => wanted.includes(await waveState(id)), {
-      timeoutMs,
-      intervalMs: 100,
-      description: `wave ${id} ${wanted.join('|')}`,
-    });
+  const waitAtRest = (id: string) => api.h.waitAtRest(id, { quietMs: 1100, intervalMs: 200 });
 
   /** The fault suite's end-of-run check (libs/testing/src/wave-record.ts) for a wave at rest. */
   async function expectRecordMatchesMailstore(
@@ -343,7 +310,7 @@ describe('commands from two API processes at once, and APIs killed mid-command',
       }
     });
 
-    const calls = batchCalls(waveId);
+    const calls = api.h.batchCalls(waveId);
     const resumptions = rows.filter((r) => r.action === 'wave.resume' || r.action === 'wave.rollback');
     let checkedPauses = 0;
     rounds.forEach((r) => {
@@ -472,7 +439,7 @@ describe('commands from two API processes at once, and APIs killed mid-command',
     // The wave both APIs steer: 4000 accounts at 200/s in batches of 5 (40 calls a second while it runs).
     const race = await createWave('race', { type: 'cohorts', cohorts: ['race'] });
     expect((await send('A', race, 'start')).status).toBe(200);
-    await pollUntil(() => batchCalls(race).length >= 5, { timeoutMs: 10_000, description: 'first calls' });
+    await pollUntil(() => api.h.batchCalls(race).length >= 5, { timeoutMs: 10_000, description: 'first calls' });
 
     const commands: [Command, Command][] = [
       ['pause', 'resume'],
@@ -491,7 +458,7 @@ describe('commands from two API processes at once, and APIs killed mid-command',
     // Cancel against resume on paused waves, rollback against pause on running ones, each API on either side.
     const duels: { id: string; members: string[]; kind: 'cancel' | 'rollback' }[] = [];
     for (let i = 0; i < 6; i++) {
-      const members = range(DUEL.from + i * 400, DUEL.from + i * 400 + 399);
+      const members = loginRange(DUEL.from + i * 400, DUEL.from + i * 400 + 399);
       const id = await createWave(
         `duel ${i}`,
         { type: 'logins', logins: members },
@@ -529,7 +496,7 @@ describe('commands from two API processes at once, and APIs killed mid-command',
     expect(await waveState(race)).toBe('running');
     const faster = await api.call('PATCH', `/waves/${race}`, { body: { ratePerSecond: 20_000, batchSize: 100 } });
     expect(faster.status).toBe(200);
-    await untilState(race, ['completed']);
+    await api.h.untilWaveState(race, 'completed', { intervalMs: 100 });
     const rest = await Promise.all([race, ...duels.map((d) => d.id)].map((id) => waitAtRest(id)));
     expect(rest.every(Boolean)).toBe(true);
 
@@ -550,7 +517,7 @@ describe('commands from two API processes at once, and APIs killed mid-command',
     // Each round moved the race wave somewhere (pause and resume both won at least once).
     expect(rounds.some((r) => r.after === 'paused') && rounds.some((r) => r.after === 'running')).toBe(true);
 
-    await expectRecordMatchesMailstore(race, range(RACE.from, RACE.to));
+    await expectRecordMatchesMailstore(race, loginRange(RACE.from, RACE.to));
     for (const d of duels) {
       expect(await waveState(d.id)).toMatch(d.kind === 'cancel' ? /^cancelled$/ : /^(rolling_back|rolled_back)$/);
       if (d.kind === 'cancel') {
@@ -558,13 +525,13 @@ describe('commands from two API processes at once, and APIs killed mid-command',
         expect((await send('A', d.id, 'rollback')).status).toBe(200);
       }
     }
-    for (const d of duels) await untilState(d.id, ['rolled_back']);
+    for (const d of duels) await api.h.untilWaveState(d.id, 'rolled_back', { intervalMs: 100 });
     await Promise.all(duels.map((d) => waitAtRest(d.id)));
     for (const d of duels) await expectRecordMatchesMailstore(d.id, d.members, { rolledBack: true });
     verbose(`test 1 took ${Date.now() - t0} ms`);
   }, 60_000);
 
-  const BULK_MEMBERS = range(BULK.from, BULK.to);
+  const BULK_MEMBERS = loginRange(BULK.from, BULK.to);
   const bulkWave = (name: string) =>
     createWave(
       name,
@@ -576,7 +543,7 @@ describe('commands from two API processes at once, and APIs killed mid-command',
   const rollBackAndCheck = async (id: string, via: ApiProcess) => {
     const answer = await send('A', id, 'rollback', via.origin);
     expect([answer.status, answer.body.state]).toEqual([200, 'rolling_back']);
-    await untilState(id, ['rolled_back']);
+    await api.h.untilWaveState(id, 'rolled_back', { intervalMs: 100 });
     expect(await waitAtRest(id)).toBe(true);
     await expectRecordMatchesMailstore(id, BULK_MEMBERS, { rolledBack: true });
   };
@@ -792,7 +759,7 @@ describe('commands from two API processes at once, and APIs killed mid-command',
         await expectRecordMatchesMailstore(id, BULK_MEMBERS);
         await rollBackAndCheck(id, fresh);
       } else {
-        await untilState(id, ['rolled_back']);
+        await api.h.untilWaveState(id, 'rolled_back', { intervalMs: 100 });
         expect(await waitAtRest(id)).toBe(true);
         await expectRecordMatchesMailstore(id, BULK_MEMBERS, { rolledBack: true });
       }

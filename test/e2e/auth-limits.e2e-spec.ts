@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ApiKeyService } from '@app/core';
-import { pollUntil } from '@app/testing';
+import { aWave, pollUntil } from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
 import type { ApiProcess } from './api-process';
 import { SseReader } from './sse-reader';
@@ -172,10 +172,7 @@ describe('limits before authentication, negative look-ups, streams per key', () 
   });
 
   it('caps the live streams of one key (429 with Retry-After); other keys and closed slots are unaffected', async () => {
-    const wave = await api.h.commands.create(
-      { name: 'streams', selector: { type: 'remaining' }, protocols: ['imap'], ratePerSecond: 1 },
-      'ops:fixture',
-    );
+    const wave = await aWave('streams').remaining().protocols('imap').rate(1).create(api.h, 'ops:fixture');
     const origin = (await api.startAnotherApi({ API_SSE_MAX_STREAMS_PER_KEY: '2' })).origin;
     const url = `${origin}/api/v1/waves/${wave.id}/events`;
     const open = (key: string) => new SseReader().open(url, { authorization: `Bearer ${key}` });

@@ -1,3 +1,4 @@
+import { aWave } from '@app/testing';
 import { ApiHarness, ApiResponse, KeyName, startApiHarness } from './api-harness';
 import {
   BadInput,
@@ -53,13 +54,7 @@ describe('bad input generated from docs/openapi.json: a 4xx problem naming the f
     // Hundreds of requests a minute on one key: above the per-key limit, which is not what is tested here.
     api = await startApiHarness('badgen', { env: { API_RATE_LIMIT_PER_MINUTE: '1000000' } });
     await api.h.importPopulation({ count: 20, seed: 5 });
-    const wave = {
-      name: 'w',
-      selector: { type: 'remaining' as const },
-      protocols: ['imap' as const],
-      ratePerSecond: 10,
-    };
-    fixtures.waveId = (await api.h.commands.create(wave, 'ops:t')).id;
+    fixtures.waveId = (await aWave('w').remaining().protocols('imap').rate(10).create(api.h, 'ops:t')).id;
   });
   afterAll(async () => {
     await api?.close();

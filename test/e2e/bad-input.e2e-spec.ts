@@ -1,4 +1,4 @@
-import { pollUntil } from '@app/testing';
+import { aWave, pollUntil } from '@app/testing';
 import { ApiHarness, CallOptions, startApiHarness } from './api-harness';
 
 interface Case {
@@ -12,7 +12,8 @@ interface Case {
 }
 
 const HEADER = 'login,cohorts,leaked,password_changed_at';
-const wave = { name: 'w', selector: { type: 'remaining' }, protocols: ['imap'], ratePerSecond: 10 };
+/** A valid wave: each case spoils one field of it. */
+const wave = aWave('w').remaining().protocols('imap').rate(10).build();
 
 describe('bad input never gets a 500: problem+json with a stable code and the field at fault', () => {
   let api: ApiHarness;
@@ -23,8 +24,7 @@ describe('bad input never gets a 500: problem+json with a stable code and the fi
       env: { API_CSV_MAX_LINES: '50', API_CSV_MAX_MB: '1', LOG_LEVEL: 'info' },
     });
     await api.h.importPopulation({ count: 20, seed: 9 });
-    waveId = (await api.h.commands.create({ ...wave, selector: { type: 'remaining' }, protocols: ['imap'] }, 'ops:t'))
-      .id;
+    waveId = (await aWave('w').remaining().protocols('imap').rate(10).create(api.h, 'ops:t')).id;
   });
   afterAll(async () => {
     await api?.close();

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiKeyService, OperationService } from '@app/core';
+import { ApiKeyService } from '@app/core';
+import { aWave } from '@app/testing';
 import { ApiHarness, CallOptions, KeyName, startApiHarness } from './api-harness';
 
 type Access = 'public' | readonly KeyName[];
@@ -29,19 +30,14 @@ describe('access: every route × every role, no key and a revoked key', () => {
   beforeAll(async () => {
     api = await startApiHarness('roles', { accounts: 50 });
     await api.h.importPopulation({ count: 50, seed: 5 });
-    const wave = await api.h.commands.create(
-      {
-        name: 'matrix',
-        selector: { type: 'logins', logins: ['user1@example.test', 'user2@example.test'] },
-        protocols: ['imap'],
-        ratePerSecond: 1,
-        startLocal: '2030-01-07T08:00',
-        timeZone: 'Europe/Paris',
-      },
-      'ops:fixture',
-    );
+    const wave = await aWave('matrix')
+      .logins(['user1@example.test', 'user2@example.test'])
+      .protocols('imap')
+      .rate(1)
+      .schedule('2030-01-07T08:00', 'Europe/Paris')
+      .create(api.h, 'ops:fixture');
     waveId = wave.id;
-    const ops = new OperationService(api.h.db.dataSource, api.h.producer, new Date(api.h.config.INCIDENT_AT));
+    const ops = api.h.support();
     operationId = (await ops.request('user4@example.test', 'disable', note, 'support:fixture')).id;
     // A live override for ops to revoke (as a support enable with override: true records it).
     await api.h.db.dataSource.query(
@@ -50,11 +46,7 @@ describe('access: every route × every role, no key and a revoked key', () => {
       [overridden],
     );
     // A wave that changed one account (no worker runs here: its outcome is written as the engine would).
-    const changed = await api.h.commands.create(
-      { name: 'changed', selector: { type: 'logins', logins: [rolledBack] }, protocols: ['imap'], ratePerSecond: 1 },
-      'ops:fixture',
-    );
-    await api.h.commands.start(changed.id, 'ops:fixture');
+    const changed = await aWave('changed').logins([rolledBack]).protocols('imap').rate(1).started(api.h, 'ops:fixture');
     await api.h.db.dataSource.query(
       `UPDATE wave_members SET state = 'enabled', prior_imap = false, prior_pop3 = false, result_version = 2,
               done_at = now() WHERE wave_id = $1`,

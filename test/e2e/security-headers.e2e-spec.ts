@@ -1,5 +1,5 @@
 import { Browser, chromium } from 'playwright-core';
-import { requireChromium } from '@app/testing';
+import { aWave, requireChromium } from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
 
 /** A CSP header as directive → sources. */
@@ -19,13 +19,7 @@ describe('response headers: nosniff everywhere, no-store on the API, CSP and no 
   beforeAll(async () => {
     api = await startApiHarness('headers');
     await api.h.importPopulation({ count: 5, seed: 3 });
-    const wave = {
-      name: 'w',
-      selector: { type: 'remaining' as const },
-      protocols: ['imap' as const],
-      ratePerSecond: 10,
-    };
-    waveId = (await api.h.commands.create(wave, 'ops:t')).id;
+    waveId = (await aWave('w').remaining().protocols('imap').rate(10).create(api.h, 'ops:t')).id;
   });
   afterAll(async () => {
     await api?.close();

@@ -1,3 +1,4 @@
+import { aWave } from '@app/testing';
 import { ApiHarness, KeyName, startApiHarness } from './api-harness';
 import { SseReader } from './sse-reader';
 
@@ -16,18 +17,13 @@ describe('viewers see counts, never e-mail addresses', () => {
   beforeAll(async () => {
     api = await startApiHarness('redact', { accounts: 20 });
     await api.h.importPopulation({ count: 20, seed: 4 });
-    const wave = await api.h.commands.create(
-      {
-        name: 'pilot',
-        description: 'asked for by dr.who@example.test',
-        selector: { type: 'logins', logins: LOGINS },
-        protocols: ['imap'],
-        ratePerSecond: 1,
-      },
-      'ops:fixture',
-    );
+    const wave = await aWave('pilot')
+      .description('asked for by dr.who@example.test')
+      .logins(LOGINS)
+      .protocols('imap')
+      .rate(1)
+      .started(api.h, 'ops:fixture');
     waveId = wave.id;
-    await api.h.commands.start(waveId, 'ops:fixture');
     // Paused by the propagation check, as the engine records it (no worker runs here).
     await api.h.db.dataSource.query(
       `UPDATE waves SET state = 'paused', status_reason = 'gate:propagation', status_detail = $2 WHERE id = $1`,
