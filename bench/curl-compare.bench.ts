@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { passwordResetRequired } from '@app/domain';
 import { DEFAULT_RATE_LIMITS } from '@app/mailstore-sim';
-import { DEFAULT_INCIDENT_AT, populationAccount } from '@app/testing';
+import { aWave, DEFAULT_INCIDENT_AT, populationAccount } from '@app/testing';
 import { log } from './bench-utils';
 import {
   type Cleanup,
@@ -134,16 +134,12 @@ async function shellLoop(cleanup: Cleanup, sim: SimChild, logins: readonly strin
 
 async function serviceWave(cleanup: Cleanup, sim: SimChild, url: string) {
   const { worker, dataSource: ds, commands } = await workerAndServices(cleanup, 'curlcmp', url, sim, CONCURRENCY);
-  const wave = await commands.create(
-    {
-      name: 'bench: everyone, at the provider rate',
-      selector: { type: 'remaining' },
-      protocols: ['imap', 'pop3'],
-      ratePerSecond: RATE,
-      concurrency: CONCURRENCY,
-    },
-    'ops:bench',
-  );
+  const wave = await aWave('bench: everyone, at the provider rate')
+    .remaining()
+    .protocols('imap', 'pop3')
+    .rate(RATE)
+    .concurrency(CONCURRENCY)
+    .create({ commands }, 'ops:bench');
   const cpu = new CpuMeter(
     { worker: [worker.pid], simulator: [sim.pid], bench: [process.pid] },
     new URL(url).pathname.slice(1),

@@ -18,7 +18,7 @@ import { DataSource } from 'typeorm';
 import { AccountImportService, WaveCommandsService } from '@app/core';
 import { createDataSource, quoteIdent } from '@app/db';
 import { createRedis, QueueProducer } from '@app/queue';
-import { populationCsv } from '@app/testing';
+import { countersDiff, countersFromTruth, pollUntil, populationCsv, readCounters } from '@app/testing';
 import {
   BENCH_SERVER_URL,
   benchDatabaseUrl,
@@ -585,53 +585,36 @@ export async function waveRow(ds: DataSource, id: string): Promise<WaveRow> {
   return w;
 }
 
-export async function counters(ds: DataSource, waveId: string): Promise<Record<string, number>> {
-  const rows = await ds.query<{ name: string; value: string }[]>(
-    `SELECT name, value FROM wave_counters WHERE wave_id = $1`,
-    [waveId],
-  );
-  return Object.fromEntries(rows.filter((r) => Number(r.value) !== 0).map((r) => [r.name, Number(r.value)]));
-}
-
-/** Counters recomputed from wave_members (GROUP BY): what the incremental counters must equal at rest. */
-async function countersFromMembers(ds: DataSource, waveId: string): Promise<Record<string, number>> {
-  const rows = await ds.query<{ name: string; value: string }[]>(
-    `SELECT 'total' AS name, count(*) AS value FROM wave_members WHERE wave_id = $1
-     UNION ALL SELECT state, count(*) FROM wave_members WHERE wave_id = $1 GROUP BY state
-     UNION ALL SELECT state || ':' || reason, count(*) FROM wave_members
-                WHERE wave_id = $1 AND reason IS NOT NULL AND state <> 'cancelled' GROUP BY state, reason`,
-    [waveId],
-  );
-  return Object.fromEntries(rows.filter((r) => Number(r.value) > 0).map((r) => [r.name, Number(r.value)]));
-}
-
-/** Forward counters only (rollback counters are not concerned here), compared with the GROUP BY truth. */
+/**
+ * Forward counters only (rollback counters are not concerned here), compared with the truth recomputed from
+ * wave_members: the tests' definition (libs/testing/src/wave-counters.ts), restricted to the forward names.
+ */
 export async function checkCounters(
   ds: DataSource,
   waveId: string,
 ): Promise<{ exact: boolean; counters: Record<string, number>; truth: Record<string, number> }> {
-  const all = await counters(ds, waveId);
-  const forward = Object.fromEntries(Object.entries(all).filter(([k]) => !k.startsWith('rollback')));
-  const truth = await countersFromMembers(ds, waveId);
-  const keys = new Set([...Object.keys(forward), ...Object.keys(truth)]);
-  const exact = [...keys].every((k) => (forward[k] ?? 0) === (truth[k] ?? 0));
-  return { exact, counters: forward, truth };
+  const forward = (c: Record<string, number>) =>
+    Object.fromEntries(Object.entries(c).filter(([k]) => !k.startsWith('rollback')));
+  const counters = forward(await readCounters(ds, waveId));
+  const truth = forward(await countersFromTruth(ds, waveId));
+  return { exact: Object.keys(countersDiff(counters, truth)).length === 0, counters, truth };
 }
 
-export async function waitForWave(
+/** Polls the wave's row until `done` says so (pollUntil), and returns that row. */
+export function waitForWave(
   ds: DataSource,
   id: string,
   done: (w: WaveRow) => boolean,
   timeoutMs: number,
   pollMs = 50,
 ): Promise<WaveRow> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const w = await waveRow(ds, id);
-    if (done(w)) return w;
-    if (Date.now() > deadline) throw new Error(`wave ${id} still ${w.state} after ${timeoutMs} ms`);
-    await sleep(pollMs);
-  }
+  return pollUntil(
+    async () => {
+      const w = await waveRow(ds, id);
+      return done(w) && w;
+    },
+    { timeoutMs, intervalMs: pollMs, description: `wave ${id} done` },
+  );
 }
 
 /**

@@ -13,6 +13,7 @@
  * Target: gateMs ≤ 5,000 (max over the repeats). Last line: {"bench":"gate","gateMs","gateMsMedian",...}
  */
 import type { DataSource } from 'typeorm';
+import { aWave } from '@app/testing';
 import { log } from './bench-utils';
 import {
   CpuMeter,
@@ -86,28 +87,22 @@ runBench('gate', async (cleanup) => {
       pushing = false;
       await pusher;
     });
-    const wave = await commands.create(
-      {
-        name: `bench: gate ${i + 1}`,
-        selector: { type: 'remaining' },
-        protocols: ['imap', 'pop3'],
-        ratePerSecond: 1_000_000,
-        batchSize: 500,
-        concurrency: CONCURRENCY,
-        gates: [
-          {
-            name: 'failed-logins',
-            metric: 'signal',
-            signal,
-            windowSeconds: WINDOW_SECONDS,
-            minSamples: 1,
-            threshold: THRESHOLD,
-            action: 'halt',
-          },
-        ],
-      },
-      'ops:bench',
-    );
+    const wave = await aWave(`bench: gate ${i + 1}`)
+      .remaining()
+      .protocols('imap', 'pop3')
+      .rate(1_000_000)
+      .batchSize(500)
+      .concurrency(CONCURRENCY)
+      .gates({
+        name: 'failed-logins',
+        metric: 'signal',
+        signal,
+        windowSeconds: WINDOW_SECONDS,
+        minSamples: 1,
+        threshold: THRESHOLD,
+        action: 'halt',
+      })
+      .create({ commands }, 'ops:bench');
     const s0 = epochMs();
     await commands.start(wave.id, 'ops:bench');
     const startCommandMs = epochMs() - s0;

@@ -9,6 +9,7 @@
  *
  * Target: haltMs ≤ 500 (max over the repeats). Last line: {"bench":"halt","haltMs","haltMsMedian",...}
  */
+import { aWave } from '@app/testing';
 import { log } from './bench-utils';
 import {
   epochMs,
@@ -38,18 +39,13 @@ runBench('halt', async (cleanup) => {
   const url = await populatedDatabase(cleanup, 'halt', ACCOUNTS);
   const sim = await startSimChild(cleanup, ACCOUNTS);
   const { dataSource: ds, commands } = await workerAndServices(cleanup, 'halt', url, sim, CONCURRENCY);
-  const wave = await commands.create(
-    {
-      name: 'bench: halt',
-      selector: { type: 'remaining' },
-      protocols: ['imap', 'pop3'],
-      ratePerSecond: 1_000_000,
-      batchSize: 500,
-      concurrency: CONCURRENCY,
-    },
-    'ops:bench',
-  );
-  await commands.start(wave.id, 'ops:bench');
+  const wave = await aWave('bench: halt')
+    .remaining()
+    .protocols('imap', 'pop3')
+    .rate(1_000_000)
+    .batchSize(500)
+    .concurrency(CONCURRENCY)
+    .started({ commands }, 'ops:bench');
 
   const runs: { haltMs: number; rawMs: number; pauseCallMs: number; callsDuringPause: number; rate: number }[] = [];
   for (let i = 0; i < REPEATS; i++) {

@@ -19,11 +19,10 @@
  * Target: rollback ≥ 80 % of the forward rate. Last line: {"bench":"rollback","rollbackAccountsPerSecond",
  * "forwardAccountsPerSecond","ratio",...}
  */
-import { countersFromTruth } from '@app/testing';
+import { aWave, countersDiff, countersFromTruth, readCounters } from '@app/testing';
 import { log } from './bench-utils';
 import {
   ActivitySampler,
-  counters,
   CpuMeter,
   epochMs,
   numberOption,
@@ -48,18 +47,14 @@ runBench('rollback', async (cleanup) => {
   const sim = await startSimChild(cleanup, ACCOUNTS);
   const { worker, dataSource: ds, commands } = await workerAndServices(cleanup, 'rollback', url, sim, CONCURRENCY);
   const database = new URL(url).pathname.slice(1);
-  const wave = await commands.create(
-    {
-      name: 'bench: rollback everyone',
-      selector: { type: 'remaining' },
-      protocols: ['imap', 'pop3'],
-      ratePerSecond: 1_000_000,
-      rollbackRatePerSecond: 1_000_000,
-      batchSize: BATCH,
-      concurrency: CONCURRENCY,
-    },
-    'ops:bench',
-  );
+  const wave = await aWave('bench: rollback everyone')
+    .remaining()
+    .protocols('imap', 'pop3')
+    .rate(1_000_000)
+    .rollbackRate(1_000_000)
+    .batchSize(BATCH)
+    .concurrency(CONCURRENCY)
+    .create({ commands }, 'ops:bench');
 
   // Progress from the counters table, every 10 s, for the log.
   let progress = true;
@@ -68,7 +63,7 @@ runBench('rollback', async (cleanup) => {
     while (progress) {
       await sleep(10_000);
       if (!progress) break;
-      const c = await counters(ds, wave.id);
+      const c = await readCounters(ds, wave.id);
       log(
         `  ${Math.round((epochMs() - t00) / 1000)} s: enabled ${c.enabled ?? 0}, skipped ${c.skipped ?? 0}, ` +
           `rolled back ${c['rollback:rolled_back'] ?? 0}, worker RSS ${worker.rssMb()} MB`,
@@ -130,9 +125,8 @@ runBench('rollback', async (cleanup) => {
   await worker.stop();
 
   // Checks.
-  const all = await counters(ds, wave.id);
-  const keys = new Set([...Object.keys(all), ...Object.keys(truth)]);
-  const mismatches = [...keys].filter((k) => (all[k] ?? 0) !== (truth[k] ?? 0));
+  const mismatches = countersDiff(await readCounters(ds, wave.id), truth);
+  const countersExact = Object.keys(mismatches).length === 0;
   const [left] = await ds.query<{ not_restored: string; conflict: string; enabled: string }[]>(
     `SELECT count(*) FILTER (WHERE rollback_state IS DISTINCT FROM 'rolled_back'
                                AND rollback_state IS DISTINCT FROM 'conflict') AS not_restored,
@@ -157,7 +151,7 @@ runBench('rollback', async (cleanup) => {
     }),
   );
   const ratio = rollbackRate / forwardRate;
-  const checksOk = Number(left.not_restored) === 0 && mismatches.length === 0 && simOn === 0;
+  const checksOk = Number(left.not_restored) === 0 && countersExact && simOn === 0;
   return {
     rollbackAccountsPerSecond: Math.round(rollbackRate),
     forwardAccountsPerSecond: Math.round(forwardRate),
@@ -179,8 +173,8 @@ runBench('rollback', async (cleanup) => {
       enabledMembers: Number(left.enabled),
       enabledNotRestored: Number(left.not_restored),
       conflict: Number(left.conflict),
-      countersExact: mismatches.length === 0,
-      counterMismatches: Object.fromEntries(mismatches.map((k) => [k, { counter: all[k] ?? 0, truth: truth[k] ?? 0 }])),
+      countersExact,
+      counterMismatches: mismatches,
       simSample: SAMPLE,
       simSampleStillOn: simOn,
     },

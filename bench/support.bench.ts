@@ -13,7 +13,7 @@
  * Target: p95 ≤ 1,000 ms. Last line: {"bench":"support","p95Ms",...}
  */
 import { OperationService } from '@app/core';
-import { populationAccount } from '@app/testing';
+import { aWave, populationAccount } from '@app/testing';
 import { log } from './bench-utils';
 import {
   epochMs,
@@ -72,18 +72,13 @@ runBench('support', async (cleanup) => {
   const operations = new OperationService(ds, producer, INCIDENT_AT);
   const logins = pickLogins(REQUESTS);
 
-  const wave = await commands.create(
-    {
-      name: 'bench: everyone, IMAP',
-      selector: { type: 'remaining' },
-      protocols: ['imap'],
-      ratePerSecond: 1_000_000,
-      batchSize: 500,
-      concurrency: CONCURRENCY,
-    },
-    'ops:bench',
-  );
-  await commands.start(wave.id, 'ops:bench');
+  const wave = await aWave('bench: everyone, IMAP')
+    .remaining()
+    .protocols('imap')
+    .rate(1_000_000)
+    .batchSize(500)
+    .concurrency(CONCURRENCY)
+    .started({ commands }, 'ops:bench');
   // Full speed first: wait for the first settled batches.
   for (;;) {
     const [c] = await ds.query<{ v: string | null }[]>(

@@ -9,6 +9,7 @@
  * Target: mean within ±2 % of 500, no one-second window above 550 (110 %).
  * Last line: {"bench":"throttle","targetRate","meanRate","maxWindowRate",...}
  */
+import { aWave } from '@app/testing';
 import { log } from './bench-utils';
 import {
   numberOption,
@@ -50,17 +51,13 @@ runBench('throttle', async (cleanup) => {
     );
   }
   const { dataSource: ds, commands } = await services(cleanup, url, prefix, 'throttle');
-  const wave = await commands.create(
-    {
-      name: 'bench: paced',
-      selector: { type: 'remaining' },
-      protocols: ['imap', 'pop3'],
-      ratePerSecond: RATE,
-      batchSize: 500,
-      concurrency: CONCURRENCY,
-    },
-    'ops:bench',
-  );
+  const wave = await aWave('bench: paced')
+    .remaining()
+    .protocols('imap', 'pop3')
+    .rate(RATE)
+    .batchSize(500)
+    .concurrency(CONCURRENCY)
+    .create({ commands }, 'ops:bench');
   const since = await simLastSeq(sim.adminUrl);
   await commands.start(wave.id, 'ops:bench');
   log(`wave ${wave.id} at ${RATE}/s, ${WORKERS} worker processes, concurrency ${CONCURRENCY}; running ${SECONDS} s…`);

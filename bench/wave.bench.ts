@@ -17,6 +17,7 @@
  */
 import { Pool as PgPool } from 'pg';
 import { Pool as HttpPool } from 'undici';
+import { aWave } from '@app/testing';
 import { log } from './bench-utils';
 import {
   ActivitySampler,
@@ -156,17 +157,13 @@ async function bareLoop(url: string, sim: SimChild): Promise<BareResult> {
 
 async function serviceWave(cleanup: Cleanup, url: string, sim: SimChild) {
   const { worker, dataSource: ds, commands } = await workerAndServices(cleanup, 'wave', url, sim, CONCURRENCY);
-  const wave = await commands.create(
-    {
-      name: 'bench: everyone',
-      selector: { type: 'remaining' },
-      protocols: ['imap', 'pop3'],
-      ratePerSecond: 1_000_000,
-      batchSize: BATCH,
-      concurrency: CONCURRENCY,
-    },
-    'ops:bench',
-  );
+  const wave = await aWave('bench: everyone')
+    .remaining()
+    .protocols('imap', 'pop3')
+    .rate(1_000_000)
+    .batchSize(BATCH)
+    .concurrency(CONCURRENCY)
+    .create({ commands }, 'ops:bench');
   const cpu = new CpuMeter(
     { worker: [worker.pid], simulator: [sim.pid], bench: [process.pid] },
     new URL(url).pathname.slice(1),
