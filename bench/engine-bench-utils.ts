@@ -682,6 +682,35 @@ export async function simCalls(adminUrl: string, since = 0): Promise<SimCall[]> 
   }
 }
 
+/**
+ * The simulator's batch calls of the last second, followed from a sequence number: how a bench sees that a wave runs
+ * at full speed before it measures a pause or a halt.
+ */
+export class RecentBatchCalls {
+  /** Batch calls started within the last second (as of the last poll), oldest first. */
+  readonly calls: SimCall[] = [];
+
+  private constructor(
+    private readonly adminUrl: string,
+    /** The sequence number of the last batch call read: later calls are the ones after it. */
+    public seq: number,
+  ) {}
+
+  static async follow(adminUrl: string): Promise<RecentBatchCalls> {
+    return new RecentBatchCalls(adminUrl, await simLastSeq(adminUrl));
+  }
+
+  /** Reads the calls since the last poll and forgets those older than a second; returns their accounts (per s). */
+  async poll(): Promise<number> {
+    const calls = (await simCalls(this.adminUrl, this.seq)).filter((c) => c.endpoint === 'batch');
+    if (calls.length) this.seq = calls[calls.length - 1].seq;
+    this.calls.push(...calls);
+    const since = epochMs() - 1000;
+    while (this.calls.length && this.calls[0].startedAt < since) this.calls.shift();
+    return this.calls.reduce((a, c) => a + c.accounts.length, 0);
+  }
+}
+
 export async function simAccount(
   adminUrl: string,
   login: string,

@@ -20,9 +20,9 @@ import {
   epochMs,
   numberOption,
   populatedDatabase,
+  RecentBatchCalls,
   round,
   runBench,
-  type SimCall,
   simCalls,
   simLastSeq,
   sleep,
@@ -109,17 +109,11 @@ runBench('gate', async (cleanup) => {
     const startedAt = epochMs();
 
     // Full speed, and the gate evaluated ok since the start.
-    let seq = await simLastSeq(sim.adminUrl);
-    const recent: SimCall[] = [];
+    const recent = await RecentBatchCalls.follow(sim.adminUrl);
     let rate: number;
     for (;;) {
       await sleep(250);
-      const calls = (await simCalls(sim.adminUrl, seq)).filter((c) => c.endpoint === 'batch');
-      if (calls.length) seq = calls[calls.length - 1].seq;
-      recent.push(...calls);
-      const since = epochMs() - 1000;
-      while (recent.length && recent[0].startedAt < since) recent.shift();
-      rate = recent.reduce((a, c) => a + c.accounts.length, 0);
+      rate = await recent.poll();
       const [g] = await ds.query<{ ok: boolean; state: string }[]>(
         `SELECT state, gate_evaluated_at > to_timestamp($2 / 1000.0) AND gate_state::text LIKE '%"ok"%' AS ok
            FROM waves WHERE id = $1`,
@@ -144,7 +138,7 @@ runBench('gate', async (cleanup) => {
     if (w.state !== 'halted') throw new Error(`wave ${w.state} (${w.status_reason}) after the breach, not halted`);
     await sleep(QUIET_MS);
     const after = (await simCalls(sim.adminUrl, before)).filter((c) => c.endpoint === 'batch');
-    const lastBefore = recent.length ? recent[recent.length - 1].startedAt : committed;
+    const lastBefore = recent.calls.length ? recent.calls[recent.calls.length - 1].startedAt : committed;
     const lastStart = Math.max(lastBefore, ...after.map((c) => c.startedAt));
     const rawMs = lastStart - committed;
     runs.push({

@@ -15,11 +15,10 @@ import {
   epochMs,
   numberOption,
   populatedDatabase,
+  RecentBatchCalls,
   round,
   runBench,
-  type SimCall,
   simCalls,
-  simLastSeq,
   sleep,
   startSimChild,
   waveRow,
@@ -50,18 +49,12 @@ runBench('halt', async (cleanup) => {
   const runs: { haltMs: number; rawMs: number; pauseCallMs: number; callsDuringPause: number; rate: number }[] = [];
   for (let i = 0; i < REPEATS; i++) {
     // Full speed: wait until the last second's calls carry at least MIN_RATE accounts (or give up waiting).
-    let seq = await simLastSeq(sim.adminUrl);
-    const recent: SimCall[] = [];
+    const recent = await RecentBatchCalls.follow(sim.adminUrl);
     const waitStart = Date.now();
     let rate: number;
     for (;;) {
       await sleep(250);
-      const calls = (await simCalls(sim.adminUrl, seq)).filter((c) => c.endpoint === 'batch');
-      if (calls.length) seq = calls[calls.length - 1].seq;
-      recent.push(...calls);
-      const since = epochMs() - 1000;
-      while (recent.length && recent[0].startedAt < since) recent.shift();
-      rate = recent.reduce((a, c) => a + c.accounts.length, 0);
+      rate = await recent.poll();
       if (Date.now() - waitStart >= MIN_RUN_MS && rate >= MIN_RATE) break;
       if (Date.now() - waitStart > MAX_WAIT_MS) break;
     }
@@ -69,14 +62,14 @@ runBench('halt', async (cleanup) => {
       log(`wave no longer running after ${runs.length} pauses: raise --accounts`);
       break;
     }
-    if (!recent.length) throw new Error('no batch call in the last second before the pause');
-    const before = recent;
+    if (!recent.calls.length) throw new Error('no batch call in the last second before the pause');
+    const before = recent.calls;
 
     const called = epochMs();
     await commands.pause(wave.id, 'ops:bench');
     const returned = epochMs();
     await sleep(QUIET_MS);
-    const after = (await simCalls(sim.adminUrl, seq)).filter((c) => c.endpoint === 'batch');
+    const after = (await simCalls(sim.adminUrl, recent.seq)).filter((c) => c.endpoint === 'batch');
     const lastStart = Math.max(...after.map((c) => c.startedAt), before[before.length - 1].startedAt);
     const rawMs = lastStart - returned;
     const lateCalls = after.filter((c) => c.startedAt > returned).length;
