@@ -1,4 +1,4 @@
-import { appliedCounts, aWave, countersFromTruth, createEngineHarness, EngineHarness } from '@app/testing';
+import { appliedCounts, aWave, Counters, countersFromTruth, createEngineHarness, EngineHarness } from '@app/testing';
 
 const ACCOUNTS = 3000;
 
@@ -14,67 +14,77 @@ describe('wave engine (real PostgreSQL, Redis, simulator over HTTP)', () => {
     await h?.close();
   });
 
-  it('runs a wave to completion: every member terminal, counters exact, the simulator agrees', async () => {
-    const wave = await aWave('health professionals')
-      .cohorts('health')
-      .protocols('imap', 'pop3')
-      .rate(100_000)
-      .batchSize(50)
-      .started(h);
-    await h.untilWaveState(wave.id, 'completed');
+  describe('runs a wave to completion', () => {
+    let waveId: string;
+    let counters: Counters;
+    beforeAll(async () => {
+      const wave = await aWave('health professionals')
+        .cohorts('health')
+        .protocols('imap', 'pop3')
+        .rate(100_000)
+        .batchSize(50)
+        .started(h);
+      await h.untilWaveState(wave.id, 'completed');
+      waveId = wave.id;
+      counters = await h.counters(wave.id);
+    });
 
-    const counters = await h.counters(wave.id);
-    expect(counters).toEqual(await countersFromTruth(h.db, wave.id));
-    const [health] = await h.db.dataSource.query<{ n: string }[]>(
-      `SELECT count(*) AS n FROM accounts WHERE 'health' = ANY(cohorts)`,
-    );
-    expect(counters.total).toBe(Number(health.n));
-    expect(counters.pending ?? 0).toBe(0);
-    expect(counters.in_flight ?? 0).toBe(0);
-    expect(counters.enabled).toBeGreaterThan(0);
-    expect(counters['skipped:password_reset_required']).toBeGreaterThan(0);
+    it('every member terminal, counters exact', async () => {
+      expect(counters).toEqual(await countersFromTruth(h.db, waveId));
+      const [health] = await h.db.dataSource.query<{ n: string }[]>(
+        `SELECT count(*) AS n FROM accounts WHERE 'health' = ANY(cohorts)`,
+      );
+      expect(counters.total).toBe(Number(health.n));
+      expect(counters.pending ?? 0).toBe(0);
+      expect(counters.in_flight ?? 0).toBe(0);
+      expect(counters.enabled).toBeGreaterThan(0);
+      expect(counters['skipped:password_reset_required']).toBeGreaterThan(0);
+    });
 
-    // Held back: never opened (invariant 6).
-    const held = await h.db.dataSource.query<{ login: string }[]>(
-      `SELECT a.login FROM wave_members m JOIN accounts a ON a.id = m.account_id
-        WHERE m.wave_id = $1 AND m.reason = 'password_reset_required'`,
-      [wave.id],
-    );
-    for (const { login } of held) expect(h.sim.account(login)?.protocols).toEqual({ imap: false, pop3: false });
+    it('held back: never opened (invariant 6)', async () => {
+      const held = await h.db.dataSource.query<{ login: string }[]>(
+        `SELECT a.login FROM wave_members m JOIN accounts a ON a.id = m.account_id
+          WHERE m.wave_id = $1 AND m.reason = 'password_reset_required'`,
+        [waveId],
+      );
+      for (const { login } of held) expect(h.sim.account(login)?.protocols).toEqual({ imap: false, pop3: false });
+    });
 
-    // The simulator's state equals the service's, and each account was changed at most once.
-    const enabled = await h.db.dataSource.query<
-      { login: string; imap_enabled: boolean; pop3_enabled: boolean; prior_imap: boolean }[]
-    >(
-      `SELECT a.login, a.imap_enabled, a.pop3_enabled, m.prior_imap FROM wave_members m JOIN accounts a ON a.id = m.account_id
-        WHERE m.wave_id = $1 AND m.state = 'enabled'`,
-      [wave.id],
-    );
-    expect(enabled.length).toBe(counters.enabled);
-    for (const a of enabled) {
-      expect(h.sim.account(a.login)?.protocols).toEqual({ imap: true, pop3: true });
-      expect([a.imap_enabled, a.pop3_enabled, a.prior_imap]).toEqual([true, true, false]);
-    }
-    const applied = appliedCounts(h.sim.calls());
-    expect(Math.max(...applied.values())).toBe(1);
-    expect(applied.size).toBe(counters.enabled);
+    it("the simulator's state equals the service's, and each account was changed at most once", async () => {
+      const enabled = await h.db.dataSource.query<
+        { login: string; imap_enabled: boolean; pop3_enabled: boolean; prior_imap: boolean }[]
+      >(
+        `SELECT a.login, a.imap_enabled, a.pop3_enabled, m.prior_imap FROM wave_members m JOIN accounts a ON a.id = m.account_id
+          WHERE m.wave_id = $1 AND m.state = 'enabled'`,
+        [waveId],
+      );
+      expect(enabled.length).toBe(counters.enabled);
+      for (const a of enabled) {
+        expect(h.sim.account(a.login)?.protocols).toEqual({ imap: true, pop3: true });
+        expect([a.imap_enabled, a.pop3_enabled, a.prior_imap]).toEqual([true, true, false]);
+      }
+      const applied = appliedCounts(h.sim.calls());
+      expect(Math.max(...applied.values())).toBe(1);
+      expect(applied.size).toBe(counters.enabled);
+    });
 
-    // One ledger row per member, and the commands audited.
-    const [ledger] = await h.db.dataSource.query<{ n: string }[]>(
-      `SELECT count(*) AS n FROM audit_log WHERE wave_id = $1 AND action LIKE 'member.%'`,
-      [wave.id],
-    );
-    expect(Number(ledger.n)).toBe(counters.total);
-    const commands = await h.db.dataSource.query<{ action: string }[]>(
-      `SELECT action FROM audit_log WHERE wave_id = $1 AND action LIKE 'wave.%' ORDER BY id`,
-      [wave.id],
-    );
-    expect(commands.map((c) => c.action)).toEqual([
-      'wave.created',
-      'wave.membership_frozen',
-      'wave.start',
-      'wave.complete',
-    ]);
+    it('one ledger row per member, and the commands audited', async () => {
+      const [ledger] = await h.db.dataSource.query<{ n: string }[]>(
+        `SELECT count(*) AS n FROM audit_log WHERE wave_id = $1 AND action LIKE 'member.%'`,
+        [waveId],
+      );
+      expect(Number(ledger.n)).toBe(counters.total);
+      const commands = await h.db.dataSource.query<{ action: string }[]>(
+        `SELECT action FROM audit_log WHERE wave_id = $1 AND action LIKE 'wave.%' ORDER BY id`,
+        [waveId],
+      );
+      expect(commands.map((c) => c.action)).toEqual([
+        'wave.created',
+        'wave.membership_frozen',
+        'wave.start',
+        'wave.complete',
+      ]);
+    });
   });
 
   it("rolls a completed wave back to each account's exact prior state; a second rollback changes nothing", async () => {
