@@ -45,7 +45,7 @@ module.exports = {
       comment:
         'Two folders that import each other are one folder in disguise. One known exception, to be broken: ' +
         'libs/core/src/engine <-> libs/core/src/waves (the engine calls WaveCommandsService to pause, complete or ' +
-        'halt a wave; WaveCommandsService uses engine/sql.ts, countRollback and waitForSendPermits). ' +
+        'halt a wave; WaveCommandsService uses countRollback and waitForSendPermits). ' +
         'dependency-cruiser does not apply `via` to folder rules yet, so the exception is two rules: this one for a ' +
         'cycle seen from any other folder, no-folder-cycles-from-engine-or-waves for one leaving engine/ or waves/ ' +
         'for a third folder.',

@@ -14,8 +14,9 @@ import {
 } from '@app/domain';
 import { ImportFileError, ImportOptions, ImportReport } from './account-import.types';
 import { splitLines } from './line-splitter';
-import { BUMP_ELIGIBILITY_EPOCH, waitForSendPermits } from '../engine/send-permit.repository';
-import { sqlOfDataSource } from '../engine/sql';
+import { bumpEligibilityEpoch, waitForSendPermits } from '../engine/send-permit.repository';
+import { sqlOfDataSource } from '../db/sql';
+import { withTransaction } from '../db/transaction';
 
 const COPY_CHUNK_ROWS = 2000;
 
@@ -40,30 +41,27 @@ export class AccountImportService {
     const started = Date.now();
     const partial = options.partial ?? false;
     const maxErrors = options.maxErrorsReported ?? 1000;
-    const runner = this.dataSource.createQueryRunner();
-    const client = (await runner.connect()) as PoolClient;
     const errors: RowError[] = [];
     let rejected = 0;
     const reject = (error: RowError) => {
       rejected++;
       if (errors.length < maxErrors) errors.push(error);
     };
-    try {
-      await client.query('BEGIN');
-      await client.query(`SET LOCAL work_mem = '256MB'`);
-      await client.query(`
+    const report = await withTransaction(this.dataSource, async ({ sql, client }): Promise<ImportReport> => {
+      await sql(`SET LOCAL work_mem = '256MB'`);
+      await sql(`
         CREATE TEMP TABLE import_staging (
           line integer NOT NULL, login text NOT NULL, cohorts text[] NOT NULL,
           leaked boolean NOT NULL, password_changed_at timestamptz
         ) ON COMMIT DROP`);
       const { lines, valid } = await this.copyRows(client, source, reject, options);
 
-      const duplicates = await client.query<{ line: number; login: string; first_line: number }>(`
+      const duplicates = await sql<{ line: number; login: string; first_line: number }>(`
         SELECT s.line, s.login, d.first_line FROM import_staging s
         JOIN (SELECT login, min(line) AS first_line FROM import_staging GROUP BY login HAVING count(*) > 1) d
           ON d.login = s.login AND s.line <> d.first_line
         ORDER BY s.line`);
-      for (const dup of duplicates.rows) {
+      for (const dup of duplicates) {
         reject({
           line: dup.line,
           field: 'login',
@@ -72,10 +70,10 @@ export class AccountImportService {
       }
       errors.sort((a, b) => a.line - b.line);
       const base = { partial, lines, errors, errorsTruncated: rejected > errors.length };
-      const goodRows = valid - duplicates.rowCount!;
+      const goodRows = valid - duplicates.length;
 
       if (rejected > 0 && !partial) {
-        await client.query('ROLLBACK');
+        // Nothing was written but the staging table, which the commit drops.
         return {
           ...base,
           status: 'rejected',
@@ -84,15 +82,13 @@ export class AccountImportService {
           inserted: 0,
           updated: 0,
           unchanged: 0,
-          durationMs: Date.now() - started,
+          durationMs: 0,
         };
       }
-      if (duplicates.rowCount) {
-        await client.query('DELETE FROM import_staging WHERE line = ANY($1::int[])', [
-          duplicates.rows.map((d) => d.line),
-        ]);
+      if (duplicates.length) {
+        await sql('DELETE FROM import_staging WHERE line = ANY($1::int[])', [duplicates.map((d) => d.line)]);
       }
-      const merged = await client.query<{ inserted: string; updated: string }>(`
+      const [merged] = await sql<{ inserted: string; updated: string }>(`
         WITH up AS (
           INSERT INTO accounts (login, cohorts, leaked, password_changed_at)
           SELECT login, cohorts, leaked, password_changed_at FROM import_staging
@@ -105,37 +101,23 @@ export class AccountImportService {
           RETURNING (xmax = 0) AS inserted
         )
         SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM up`);
-      const inserted = Number(merged.rows[0].inserted);
-      const updated = Number(merged.rows[0].updated);
-      const report: ImportReport = {
-        ...base,
-        status: 'imported',
-        valid: goodRows,
-        rejected,
-        inserted,
-        updated,
-        unchanged: goodRows - inserted - updated,
-        durationMs: 0,
-      };
+      const inserted = Number(merged.inserted);
+      const updated = Number(merged.updated);
+      const unchanged = goodRows - inserted - updated;
       // Changed accounts may have become ineligible (leaked, password not reset): permits decided before this
       // are refused from now on. At the end, so the row is held only briefly before the commit.
-      if (updated > 0) await client.query(BUMP_ELIGIBILITY_EPOCH);
-      await client.query(`INSERT INTO audit_log (actor, action, detail) VALUES ($1, 'accounts.imported', $2)`, [
+      if (updated > 0) await bumpEligibilityEpoch(sql);
+      await sql(`INSERT INTO audit_log (actor, action, detail) VALUES ($1, 'accounts.imported', $2)`, [
         options.actor ?? 'cli',
-        JSON.stringify({ partial, lines, valid: goodRows, rejected, inserted, updated, unchanged: report.unchanged }),
+        JSON.stringify({ partial, lines, valid: goodRows, rejected, inserted, updated, unchanged }),
       ]);
-      await client.query('COMMIT');
-      // Permits decided on the old values are refused since the epoch moved; those granted before the commit
-      // start within their window or never. Once the import answers, no wave call decided on the old values can
-      // start.
-      if (updated > 0) await waitForSendPermits(sqlOfDataSource(this.dataSource), 'forward');
-      return { ...report, durationMs: Date.now() - started };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      await runner.release();
-    }
+      return { ...base, status: 'imported', valid: goodRows, rejected, inserted, updated, unchanged, durationMs: 0 };
+    });
+    // Permits decided on the old values are refused since the epoch moved; those granted before the commit
+    // start within their window or never. Once the import answers, no wave call decided on the old values can
+    // start.
+    if (report.updated > 0) await waitForSendPermits(sqlOfDataSource(this.dataSource), 'forward');
+    return { ...report, durationMs: Date.now() - started };
   }
 
   /** Streams the file into import_staging; returns how many data lines were read and how many were valid. */

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { ApiKeyEntity, ApiRole } from '@app/db';
+import { withTransaction } from '../db/transaction';
 
 export const API_ROLES: readonly ApiRole[] = ['ops', 'support', 'viewer', 'signals'];
 
@@ -42,11 +43,11 @@ export class ApiKeyService {
     if (!name.trim()) throw new Error('a key needs a name (who or what uses it)');
     const prefix = `rk_${role}_${randomBytes(3).toString('hex')}`;
     const secret = `${prefix}_${randomBytes(32).toString('base64url')}`;
-    const saved = await this.dataSource.transaction(async (m) => {
+    const saved = await withTransaction(this.dataSource, async ({ sql, manager: m }) => {
       const key = await m.save(
         m.create(ApiKeyEntity, { name: name.trim(), role, prefix, keyHash: hashApiKey(secret) }),
       );
-      await m.query(`INSERT INTO audit_log (actor, action, detail) VALUES ('cli', 'api_key.created', $1)`, [
+      await sql(`INSERT INTO audit_log (actor, action, detail) VALUES ('cli', 'api_key.created', $1)`, [
         JSON.stringify({ id: key.id, name: key.name, role, prefix }),
       ]);
       return key;
@@ -80,14 +81,13 @@ export class ApiKeyService {
   }
 
   async revoke(id: string, actor: string): Promise<boolean> {
-    return this.dataSource.transaction(async (m) => {
-      const result = await m.query<[{ id: string; name: string; role: string }[], number]>(
+    return withTransaction(this.dataSource, async ({ sql }) => {
+      const rows = await sql<{ id: string; name: string; role: string }>(
         `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id, name, role`,
         [id],
       );
-      const rows = result[0];
       if (!rows.length) return false;
-      await m.query(`INSERT INTO audit_log (actor, action, detail) VALUES ($1, 'api_key.revoked', $2)`, [
+      await sql(`INSERT INTO audit_log (actor, action, detail) VALUES ($1, 'api_key.revoked', $2)`, [
         actor,
         JSON.stringify(rows[0]),
       ]);

@@ -13,7 +13,7 @@ import {
   withdrawAttempt,
 } from './send-permit.repository';
 import { holdPumpSlot, releasePumpSlot, renewPumpSlot } from './pump-slot.repository';
-import { Sql, sqlOf, sqlOfDataSource } from './sql';
+import { Sql, sqlOf, sqlOfDataSource } from '../db/sql';
 import { OperationService } from '../support/operation.service';
 
 const INCIDENT = new Date('2026-05-01T00:00:00Z');

@@ -1,6 +1,6 @@
 import { BatchKind, releaseCancelledDelta, releaseDelta, rollbackReleaseDelta, WAVE_STOPPED } from '@app/domain';
 import { BatchLostError, BatchMember, ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
-import { counterParams, Sql } from './sql';
+import { counterParams, Sql } from '../db/sql';
 
 /*
  * A claimed batch's ownership between its claim and its settle: the lease kept while waiting, a takeover after a

@@ -9,7 +9,7 @@ import {
   permitFirstForward,
   withdrawAttempt,
 } from './send-permit.repository';
-import { Sql } from './sql';
+import { Sql } from '../db/sql';
 import { ReserveRequest, Throttle } from './throttle';
 
 /**

@@ -3,7 +3,7 @@ import { BatchItemResult } from '@app/mailstore';
 import { BatchLostError, BatchMember, ClaimedBatch } from './batch.types';
 import { CallRecord } from './call-record';
 import { forwardOutcome, rollbackOutcome } from './member-outcome';
-import { counterParams, Sql } from './sql';
+import { counterParams, Sql } from '../db/sql';
 
 /**
  * One statement, one implicit transaction, one round trip: the batch row is closed only if this worker still

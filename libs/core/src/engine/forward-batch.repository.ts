@@ -1,7 +1,7 @@
 import { batchKeySql, claimDelta } from '@app/domain';
 import { ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
 import { ELIGIBILITY_COLUMNS, EligibilityRow } from './send-permit.repository';
-import { counterParams, Sql } from './sql';
+import { counterParams, Sql } from '../db/sql';
 
 export interface ClaimResult {
   /** Null when nothing was left to claim (within the current ramp step). */

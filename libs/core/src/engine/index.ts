@@ -1,6 +1,5 @@
 export * from './batch.types';
 export * from './reconciler';
-export * from './sql';
 export * from './throttle';
 export * from './wave-pump';
 export * from './wave-verifier';

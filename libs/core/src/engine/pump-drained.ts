@@ -2,7 +2,7 @@ import { BatchKind } from '@app/domain';
 import { WaveCommandsService } from '../waves/wave-commands.service';
 import { WaveRuntime } from './batch.types';
 import { rollbackLeft } from './rollback-batch.repository';
-import { Sql } from './sql';
+import { Sql } from '../db/sql';
 import { readCounters, readDrainState } from './wave-runtime.repository';
 import { WaveVerifier } from './wave-verifier';
 

@@ -1,7 +1,7 @@
 import { extendLease } from './batch-lease.repository';
 import { ClaimedBatch } from './batch.types';
 import { holdPumpSlot, PumpSlot, releasePumpSlot, renewPumpSlot } from './pump-slot.repository';
-import { Sql } from './sql';
+import { Sql } from '../db/sql';
 import { sleep } from './throttle';
 
 /**

@@ -1,5 +1,5 @@
 import { BatchKind } from '@app/domain';
-import { Sql } from './sql';
+import { Sql } from '../db/sql';
 
 /*
  * A pump's hold on its concurrency slot (wave, kind, slot), by a lease in PostgreSQL: at most one pump runs a slot,

@@ -1,6 +1,6 @@
 import { batchKeySql, rollbackClaimDelta, rollbackQueueDelta } from '@app/domain';
 import { ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
-import { applyCounters, counterParams, Sql } from './sql';
+import { applyCounters, counterParams, Sql } from '../db/sql';
 
 /**
  * Counts the members a rollback will restore, without touching them: every enabled member whose rollback_state is

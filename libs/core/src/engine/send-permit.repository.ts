@@ -7,7 +7,7 @@ import {
   SkipReason,
 } from '@app/domain';
 import { BatchLostError, BatchMember, ClaimedBatch } from './batch.types';
-import { counterParams, Sql } from './sql';
+import { counterParams, Sql } from '../db/sql';
 
 /*
  * The send permit: the one statement, committed synchronously, after which a worker may start a batch's call, and
@@ -279,11 +279,8 @@ export async function withdrawAttempt(sql: Sql, batch: ClaimedBatch, inDoubtBefo
  * being decided wait for the commit (busy). Call it last in the transaction: it is held until the commit.
  */
 export async function bumpEligibilityEpoch(sql: Sql): Promise<void> {
-  await sql(BUMP_ELIGIBILITY_EPOCH);
+  await sql(`UPDATE eligibility_epoch SET epoch = epoch + 1 WHERE id = 1`);
 }
-
-/** The statement itself, for a caller on a raw pg client (the import's COPY transaction). */
-export const BUMP_ELIGIBILITY_EPOCH = `UPDATE eligibility_epoch SET epoch = epoch + 1 WHERE id = 1`;
 
 /** Whose outstanding send permits a command waits for. */
 export type PermitScope = { waveId: string } | { accountId: number } | 'forward';

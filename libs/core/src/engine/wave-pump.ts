@@ -13,7 +13,7 @@ import { claimForwardBatch } from './forward-batch.repository';
 import { claimRollbackBatch } from './rollback-batch.repository';
 import { PumpHolds } from './pump-holds';
 import { BatchSender } from './batch-sender';
-import { Sql, sqlOf } from './sql';
+import { Sql, sqlOf } from '../db/sql';
 import { ReserveRequest, sleep, sleepUntil, Throttle } from './throttle';
 import { onPumpDrained } from './pump-drained';
 import { loadWaveRuntime } from './wave-runtime.repository';

@@ -1,6 +1,6 @@
 import { Protocol, WaveState } from '@app/domain';
 import { WaveRuntime } from './batch.types';
-import { Sql } from './sql';
+import { Sql } from '../db/sql';
 
 /** What a pump needs of its wave, read fresh before every batch (rate, batch size and state may change). */
 export async function loadWaveRuntime(sql: Sql, waveId: string): Promise<WaveRuntime | null> {

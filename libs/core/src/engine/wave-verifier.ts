@@ -1,7 +1,8 @@
 import { DataSource } from 'typeorm';
 import { MailstoreClient, ProtocolSwitches } from '@app/mailstore';
 import { WaveCommandsService } from '../waves/wave-commands.service';
-import { audit, sqlOf } from './sql';
+import { audit } from '../db/sql';
+import { withTransaction } from '../db/transaction';
 
 interface VerificationResult {
   dueAt: string;
@@ -71,15 +72,11 @@ export class WaveVerifier {
       mismatches,
       done: true,
     };
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      const sql = sqlOf(runner);
+    // The result and its audit row together: a crash between them would complete the wave unaudited.
+    await withTransaction(this.dataSource, async ({ sql }) => {
       await sql(`UPDATE waves SET verification = $2 WHERE id = $1`, [waveId, JSON.stringify(result)]);
       await audit(sql, { actor: 'engine', action: 'wave.verified', waveId, detail: result });
-    } finally {
-      await runner.release();
-    }
+    });
     if (mismatches.length) {
       await this.commands.systemPause(waveId, 'gate:propagation', { verification: result });
       return 'paused';

@@ -3,7 +3,8 @@ import { OperationEntity } from '@app/db';
 import { rollbackSettleDelta } from '@app/domain';
 import { MailstoreClient, withRetries } from '@app/mailstore';
 import { patchAnswer, rollbackOutcome } from '../engine/member-outcome';
-import { applyCounters } from '../engine/sql';
+import { applyCounters } from '../db/sql';
+import { withTransaction } from '../db/transaction';
 import { Throttle } from '../engine/throttle';
 import { recordCallRow } from './operation-calls';
 
@@ -68,31 +69,31 @@ export class OperationRunner {
       { maxAttempts: 5, maxRateLimitWaitMs: 60_000 },
     );
     const latencyMs = Date.now() - startedAt.getTime();
-    return this.dataSource.transaction(async (m) => {
-      await recordCallRow(m, { operationId: op.id, startedAt, latencyMs, outcome });
+    return withTransaction(this.dataSource, async ({ sql }) => {
+      await recordCallRow(sql, { operationId: op.id, startedAt, latencyMs, outcome });
       if (op.kind === 'rollback' && op.waveId !== null && op.waveSeq !== null) {
         // The member ends as a wave rollback batch would have ended it on the same answer.
         const member = rollbackOutcome(patchAnswer(outcome));
-        await m.query(
+        await sql(
           `UPDATE wave_members SET rollback_state = $3, rollback_reason = $4, rolled_back_at = now() WHERE wave_id = $1 AND seq = $2`,
           [op.waveId, op.waveSeq, member.state, member.state === 'failed' ? member.reason : null],
         );
-        await applyCounters((t, p) => m.query(t, p), op.waveId, rollbackSettleDelta([member]));
+        await applyCounters(sql, op.waveId, rollbackSettleDelta([member]));
       }
       if (outcome.kind === 'ok') {
         const v = outcome.value;
         // Never back in time: a wave's answer with a later version may have been written first.
-        await m.query(
+        await sql(
           `UPDATE accounts SET imap_enabled = COALESCE($2, imap_enabled), pop3_enabled = COALESCE($3, pop3_enabled),
                   mailstore_version = $4, state_observed_at = now(), updated_at = now()
             WHERE id = $1 AND (mailstore_version IS NULL OR mailstore_version <= $4)`,
           [op.accountId, v.protocols.imap ?? null, v.protocols.pop3 ?? null, v.version],
         );
-        await m.query(
+        await sql(
           `UPDATE operations SET state = 'succeeded', outcome = $2, result_version = $3, completed_at = now(), updated_at = now() WHERE id = $1`,
           [op.id, v.changed ? 'applied' : 'unchanged', v.version],
         );
-        await m.query(
+        await sql(
           `INSERT INTO audit_log (actor, action, account_id, login, operation_id, reason, ticket, after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
           [
             op.actor,
@@ -112,11 +113,11 @@ export class OperationRunner {
         ...('code' in outcome ? { code: outcome.code } : {}),
         ...('status' in outcome ? { status: outcome.status } : {}),
       };
-      await m.query(
+      await sql(
         `UPDATE operations SET state = 'failed', outcome = $2, error = $3, completed_at = now(), updated_at = now() WHERE id = $1`,
         [op.id, 'code' in outcome ? outcome.code : outcome.kind, JSON.stringify(error)],
       );
-      await m.query(
+      await sql(
         `INSERT INTO audit_log (actor, action, account_id, login, operation_id, reason, ticket, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
         [
           op.actor,

@@ -16,7 +16,8 @@ import { QueueProducer } from '@app/queue';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { nudge } from '../queue-nudge';
 import { bumpEligibilityEpoch, waitForSendPermits } from '../engine/send-permit.repository';
-import { applyCounters, sqlOf, sqlOfDataSource } from '../engine/sql';
+import { applyCounters, sqlOfDataSource } from '../db/sql';
+import { withTransaction } from '../db/transaction';
 import { endOverride, recordOverride } from './override.service';
 import { checkReasonAndTicket } from './reason-and-ticket';
 
@@ -71,13 +72,12 @@ export class OperationService {
         { field: 'protocols', message: "protocols must be a non-empty list of distinct 'imap', 'pop3'" },
       ]);
     }
-    const { saved: op, overrideEnded } = await this.dataSource.transaction(async (m) => {
+    const { saved: op, overrideEnded } = await withTransaction(this.dataSource, async ({ sql, manager: m }) => {
       const account = await m.findOne(AccountEntity, {
         where: { login: login.toLowerCase() },
         lock: { mode: 'pessimistic_write' },
       });
       if (!account) throw new NotFoundError('account', login);
-      const sql = sqlOf(m.queryRunner!);
       const view = eligibilityAccount(account, new Date());
       const decision =
         kind === 'enable'
@@ -123,7 +123,7 @@ export class OperationService {
           overrideExpiresAt,
         }),
       );
-      await m.query(
+      await sql(
         `INSERT INTO audit_log (actor, action, account_id, login, operation_id, reason, ticket, before, detail)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
         [
@@ -163,20 +163,18 @@ export class OperationService {
     actor: string,
   ): Promise<OperationEntity> {
     checkReasonAndTicket(input);
-    const op = await this.dataSource.transaction(async (m) => {
+    const op = await withTransaction(this.dataSource, async ({ sql, manager: m }) => {
       const account = await m.findOne(AccountEntity, { where: { login: login.toLowerCase() } });
       if (!account) throw new NotFoundError('account', login);
-      const rows = await m.query<
-        {
-          wave_id: string;
-          seq: number;
-          prior_imap: boolean;
-          prior_pop3: boolean;
-          result_version: number | null;
-          protocols: Protocol[];
-          wave_rolling_back: boolean;
-        }[]
-      >(
+      const rows = await sql<{
+        wave_id: string;
+        seq: number;
+        prior_imap: boolean;
+        prior_pop3: boolean;
+        result_version: number | null;
+        protocols: Protocol[];
+        wave_rolling_back: boolean;
+      }>(
         // FOR SHARE OF w: a wave rollback command holds the wave row while it counts the members it will restore;
         // this waits for it and then reads the row as it left it (see below).
         `SELECT m.wave_id, m.seq, m.prior_imap, m.prior_pop3, m.result_version, w.protocols,
@@ -200,14 +198,14 @@ export class OperationService {
           login: account.login,
         });
       }
-      await m.query(`UPDATE wave_members SET rollback_state = 'in_flight' WHERE wave_id = $1 AND seq = $2`, [
+      await sql(`UPDATE wave_members SET rollback_state = 'in_flight' WHERE wave_id = $1 AND seq = $2`, [
         member.wave_id,
         member.seq,
       ]);
       // Once its wave's rollback has begun, the member is already counted as pending there: support takes it
       // ahead of the pumps (pending → in flight) instead of counting it a second time.
       await applyCounters(
-        (t, p) => m.query(t, p),
+        sql,
         member.wave_id,
         member.wave_rolling_back ? rollbackClaimDelta(1) : { 'rollback:total': 1, 'rollback:in_flight': 1 },
       );
@@ -228,7 +226,7 @@ export class OperationService {
           priorPop3: member.prior_pop3,
         }),
       );
-      await m.query(
+      await sql(
         `INSERT INTO audit_log (actor, action, wave_id, account_id, login, operation_id, reason, ticket, detail)
          VALUES ($1, 'support.rollback_requested', $2, $3, $4, $5, $6, $7, $8)`,
         [
@@ -262,18 +260,18 @@ export class OperationService {
     actor: string,
   ): Promise<AccountEntity> {
     checkReasonAndTicket(input);
-    const held = await this.dataSource.transaction(async (m) => {
+    const held = await withTransaction(this.dataSource, async ({ sql, manager: m }) => {
       const account = await m.findOne(AccountEntity, {
         where: { login: login.toLowerCase() },
         lock: { mode: 'pessimistic_write' },
       });
       if (!account) throw new NotFoundError('account', login);
-      await m.query(
+      await sql(
         `UPDATE accounts SET held = $2, hold_reason = $3, hold_ticket = $4, held_by = $5, held_at = CASE WHEN $2 THEN now() END,
                 version = version + 1, updated_at = now() WHERE id = $1`,
         [account.id, hold, hold ? input.reason : null, hold ? input.ticket : null, hold ? actor : null],
       );
-      await m.query(
+      await sql(
         `INSERT INTO audit_log (actor, action, account_id, login, reason, ticket, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
         [
           actor,
@@ -287,9 +285,9 @@ export class OperationService {
         ],
       );
       // A hold also ends a support override of the leaked-password rule (it does not come back with the unhold).
-      if (hold && hasOverrideOnFile(account)) await endOverride((t, p) => m.query(t, p), account.id);
+      if (hold && hasOverrideOnFile(account)) await endOverride(sql, account.id);
       // Last, so it is held only until the commit: permits decided before it are refused from now on.
-      if (hold) await bumpEligibilityEpoch((text, params) => m.query(text, params));
+      if (hold) await bumpEligibilityEpoch(sql);
       return (await m.findOne(AccountEntity, { where: { id: account.id } }))!;
     });
     // The account row's update conflicts with any send permit reading it (FOR SHARE): permits granted before the

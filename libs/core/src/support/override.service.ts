@@ -3,7 +3,8 @@ import { DataSource } from 'typeorm';
 import { FieldErrors } from '@app/domain';
 import { NotFoundError, ValidationError } from '../errors';
 import { bumpEligibilityEpoch, waitForSendPermits } from '../engine/send-permit.repository';
-import { audit, Sql, sqlOf, sqlOfDataSource } from '../engine/sql';
+import { audit, Sql, sqlOfDataSource } from '../db/sql';
+import { withTransaction } from '../db/transaction';
 import { checkReasonAndTicket } from './reason-and-ticket';
 
 /** A live support override of `password_reset_required`: waves include the account until it expires or ends. */
@@ -103,8 +104,7 @@ export class OverrideService {
    */
   async revoke(login: string, input: { reason: string; ticket: string }, actor: string): Promise<OverrideView> {
     checkReasonAndTicket(input);
-    const ended = await this.dataSource.transaction(async (m) => {
-      const sql = sqlOf(m.queryRunner!);
+    const ended = await withTransaction(this.dataSource, async ({ sql }) => {
       const rows = await sql<OverrideRow & { id: string }>(
         `SELECT id, login, override_reason, override_ticket, override_by, override_at, override_expires_at
            FROM accounts WHERE login = $1 AND override_expires_at > now() FOR UPDATE`,

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, QueryRunner } from 'typeorm';
+import { DataSource } from 'typeorm';
 import {
   dispatchedKind,
   isDispatchState,
@@ -17,7 +17,8 @@ import { IllegalTransitionError, NotFoundError } from '../errors';
 import { nudge } from '../queue-nudge';
 import { countRollback } from '../engine/rollback-batch.repository';
 import { waitForSendPermits } from '../engine/send-permit.repository';
-import { audit, inTransaction, sqlOf, Sql } from '../engine/sql';
+import { audit, Sql, sqlOfDataSource } from '../db/sql';
+import { withTransaction } from '../db/transaction';
 import { advanceStep, cancelPending, freezeMembership } from './wave-membership.repository';
 import { validateWaveInput } from './wave-validation';
 import { CreateWaveInput, UpdateWaveInput, WAVE_DEFAULTS } from './wave.types';
@@ -63,7 +64,7 @@ export class WaveCommandsService {
 
   async create(input: CreateWaveInput, actor: string): Promise<WaveEntity> {
     const { startAt } = validateWaveInput(input, true);
-    return this.dataSource.transaction(async (m) => {
+    return withTransaction(this.dataSource, async ({ sql, manager: m }) => {
       const wave = await m.save(
         m.create(WaveEntity, {
           name: input.name.trim(),
@@ -82,7 +83,7 @@ export class WaveCommandsService {
           createdBy: actor,
         }),
       );
-      await m.query(`INSERT INTO audit_log (actor, action, wave_id, after) VALUES ($1, 'wave.created', $2, $3)`, [
+      await sql(`INSERT INTO audit_log (actor, action, wave_id, after) VALUES ($1, 'wave.created', $2, $3)`, [
         actor,
         wave.id,
         JSON.stringify(input),
@@ -289,7 +290,7 @@ export class WaveCommandsService {
         // within their send window or never, and the command answers once that window has passed (at most
         // EngineSettings.sendWindowMs), never waiting on a worker. A repeated pause too: its answer promises the
         // same as the pause it repeats, which may still be waiting.
-        after.push(() => waitForSendPermits(sql, { waveId: id }));
+        after.push(() => waitForSendPermits(sqlOfDataSource(this.dataSource), { waveId: id }));
       }
       if (t.noop) return { id, from: wave.state, state: wave.state, noop: true };
       if (extra) await extra(sql, wave, after);
@@ -345,31 +346,28 @@ export class WaveCommandsService {
     });
   }
 
+  /**
+   * One transaction holding the wave's row lock, then (committed, the connection given back) the queue side effects
+   * and waits it asked for: no PostgreSQL connection is held while a nudge waits for Redis or a command for permits.
+   */
   private async locked<T>(id: string, fn: (sql: Sql, wave: WaveRow, after: AfterCommit) => Promise<T>): Promise<T> {
-    const runner: QueryRunner = this.dataSource.createQueryRunner();
-    await runner.connect();
     const after: AfterCommit = [];
-    try {
-      const sql = sqlOf(runner);
-      const result = await inTransaction(runner, async () => {
-        // The wave row's lock orders commands among themselves and with send permits (FOR SHARE SKIP LOCKED: a permit
-        // never makes a command wait longer than its one statement, and fails rather than wait for a command).
-        // NO KEY UPDATE, not UPDATE: pumps insert batch and counter rows that reference the wave (FOR KEY SHARE);
-        // a full FOR UPDATE here would deadlock with a claim whose member rows this command then waits for.
-        const [wave] = await sql<WaveRow>(
-          `SELECT id, state, status_reason, selector, protocols, steps, current_step, member_count, start_at,
-                  concurrency, generation, version
-             FROM waves WHERE id = $1 FOR NO KEY UPDATE`,
-          [id],
-        );
-        if (!wave) throw new NotFoundError('wave', id);
-        return fn(sql, wave, after);
-      });
-      for (const effect of after) await effect();
-      return result;
-    } finally {
-      await runner.release();
-    }
+    const result = await withTransaction(this.dataSource, async ({ sql }) => {
+      // The wave row's lock orders commands among themselves and with send permits (FOR SHARE SKIP LOCKED: a permit
+      // never makes a command wait longer than its one statement, and fails rather than wait for a command).
+      // NO KEY UPDATE, not UPDATE: pumps insert batch and counter rows that reference the wave (FOR KEY SHARE);
+      // a full FOR UPDATE here would deadlock with a claim whose member rows this command then waits for.
+      const [wave] = await sql<WaveRow>(
+        `SELECT id, state, status_reason, selector, protocols, steps, current_step, member_count, start_at,
+                concurrency, generation, version
+           FROM waves WHERE id = $1 FOR NO KEY UPDATE`,
+        [id],
+      );
+      if (!wave) throw new NotFoundError('wave', id);
+      return fn(sql, wave, after);
+    });
+    for (const effect of after) await effect();
+    return result;
   }
 
   async addPumps(id: string, kind: 'forward' | 'rollback', generation: number, concurrency: number): Promise<void> {

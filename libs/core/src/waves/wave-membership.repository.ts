@@ -1,5 +1,5 @@
 import { cancelPendingDelta, membershipDelta, normalizeSteps, stepLimits, WAVE_STOPPED } from '@app/domain';
-import { applyCounters, audit, Sql } from '../engine/sql';
+import { applyCounters, audit, Sql } from '../db/sql';
 import { selectorWhereSql, sqlParams } from './wave-selector';
 import type { WaveRow } from './wave-commands.service';
 

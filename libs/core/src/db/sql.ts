@@ -1,7 +1,10 @@
 import { DataSource, QueryRunner } from 'typeorm';
 import { CounterDelta } from '@app/domain';
 
-/** A connection-bound query function: a pump runs its statements on one connection of its own. */
+/**
+ * Runs one statement and gives its rows. Over one connection (sqlOf: a pump's, or a transaction's, see withTransaction)
+ * or over the pool (sqlOfDataSource).
+ */
 export type Sql = <T = Record<string, unknown>>(text: string, params?: unknown[]) => Promise<T[]>;
 
 export function sqlOf(runner: QueryRunner): Sql {
@@ -14,18 +17,6 @@ export function sqlOf(runner: QueryRunner): Sql {
 /** The same over a DataSource's pool (one statement per call, no session state). */
 export function sqlOfDataSource(dataSource: DataSource): Sql {
   return <T>(text: string, params: unknown[] = []) => dataSource.query<T[]>(text, params);
-}
-
-export async function inTransaction<T>(runner: QueryRunner, fn: () => Promise<T>): Promise<T> {
-  await runner.startTransaction();
-  try {
-    const value = await fn();
-    await runner.commitTransaction();
-    return value;
-  } catch (err) {
-    if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-    throw err;
-  }
 }
 
 /**
