@@ -16,6 +16,7 @@ import { ImportFileError, ImportOptions, ImportReport } from './account-import.t
 import { splitLines } from './line-splitter';
 import { bumpEligibilityEpoch, waitForSendPermits } from '../engine/send-permit.repository';
 import { sqlOfDataSource } from '../db/sql';
+import { audit } from '../db/audit-log';
 import { withTransaction } from '../db/transaction';
 
 const COPY_CHUNK_ROWS = 2000;
@@ -107,10 +108,11 @@ export class AccountImportService {
       // Changed accounts may have become ineligible (leaked, password not reset): permits decided before this
       // are refused from now on. At the end, so the row is held only briefly before the commit.
       if (updated > 0) await bumpEligibilityEpoch(sql);
-      await sql(`INSERT INTO audit_log (actor, action, detail) VALUES ($1, 'accounts.imported', $2)`, [
-        options.actor ?? 'cli',
-        JSON.stringify({ partial, lines, valid: goodRows, rejected, inserted, updated, unchanged }),
-      ]);
+      await audit(sql, {
+        actor: options.actor ?? 'cli',
+        action: 'accounts.imported',
+        detail: { partial, lines, valid: goodRows, rejected, inserted, updated, unchanged },
+      });
       return { ...base, status: 'imported', valid: goodRows, rejected, inserted, updated, unchanged, durationMs: 0 };
     });
     // Permits decided on the old values are refused since the epoch moved; those granted before the commit

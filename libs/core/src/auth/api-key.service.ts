@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { ApiKeyEntity, ApiRole } from '@app/db';
+import { audit } from '../db/audit-log';
 import { withTransaction } from '../db/transaction';
 
 export const API_ROLES: readonly ApiRole[] = ['ops', 'support', 'viewer', 'signals'];
@@ -47,9 +48,11 @@ export class ApiKeyService {
       const key = await m.save(
         m.create(ApiKeyEntity, { name: name.trim(), role, prefix, keyHash: hashApiKey(secret) }),
       );
-      await sql(`INSERT INTO audit_log (actor, action, detail) VALUES ('cli', 'api_key.created', $1)`, [
-        JSON.stringify({ id: key.id, name: key.name, role, prefix }),
-      ]);
+      await audit(sql, {
+        actor: 'cli',
+        action: 'api_key.created',
+        detail: { id: key.id, name: key.name, role, prefix },
+      });
       return key;
     });
     return { id: saved.id, name: saved.name, role, secret };
@@ -87,10 +90,7 @@ export class ApiKeyService {
         [id],
       );
       if (!rows.length) return false;
-      await sql(`INSERT INTO audit_log (actor, action, detail) VALUES ($1, 'api_key.revoked', $2)`, [
-        actor,
-        JSON.stringify(rows[0]),
-      ]);
+      await audit(sql, { actor, action: 'api_key.revoked', detail: rows[0] });
       return true;
     });
   }

@@ -1,6 +1,8 @@
 import { BatchKind, releaseCancelledDelta, releaseDelta, rollbackReleaseDelta, WAVE_STOPPED } from '@app/domain';
 import { BatchLostError, BatchMember, ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
-import { counterParams, Sql } from '../db/sql';
+import { auditRowsSql } from '../db/audit-log';
+import { Sql } from '../db/sql';
+import { counterParams, countersUpsertSql } from '../db/wave-counters';
 
 /*
  * A claimed batch's ownership between its claim and its settle: the lease kept while waiting, a takeover after a
@@ -40,17 +42,23 @@ export async function releaseBatch(sql: Sql, batch: ClaimedBatch): Promise<void>
            FROM w, fin WHERE m.wave_id = $1 AND m.batch_id = fin.id AND m.state = 'in_flight'
          RETURNING m.account_id),
        ledger AS (
-         INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason)
-         SELECT 'engine', 'member.cancelled', $1, a.id, a.login, '${WAVE_STOPPED}'
-           FROM members r JOIN accounts a ON a.id = r.account_id, w WHERE NOT w.resumable
+         ${auditRowsSql(
+           {
+             actor: `'engine'`,
+             action: `'member.cancelled'`,
+             waveId: '$1',
+             accountId: 'a.id',
+             login: 'a.login',
+             reason: `'${WAVE_STOPPED}'`,
+           },
+           'FROM members r JOIN accounts a ON a.id = r.account_id, w WHERE NOT w.resumable',
+         )}
          RETURNING 1),
        counted AS (
-         INSERT INTO wave_counters (wave_id, name, value)
-         SELECT $1, t.n, t.c * (SELECT count(*) FROM members)
+         ${countersUpsertSql(`SELECT $1, t.n, t.c * (SELECT count(*) FROM members)
            FROM w, unnest(CASE WHEN w.resumable THEN $4::text[] ELSE $6::text[] END,
                           CASE WHEN w.resumable THEN $5::bigint[] ELSE $7::bigint[] END) AS t(n, c)
-          WHERE (SELECT count(*) FROM members) + (SELECT count(*) FROM ledger) > 0
-         ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value)
+          WHERE (SELECT count(*) FROM members) + (SELECT count(*) FROM ledger) > 0`)})
        SELECT 1`,
       [batch.waveId, batch.id, batch.fence, r.names, r.values, c.names, c.values],
     );
@@ -65,10 +73,8 @@ export async function releaseBatch(sql: Sql, batch: ClaimedBatch): Promise<void>
            FROM fin WHERE m.wave_id = $1 AND m.rollback_batch_id = fin.id AND m.rollback_state = 'in_flight'
          RETURNING 1),
        counted AS (
-         INSERT INTO wave_counters (wave_id, name, value)
-         SELECT $1, t.n, t.c * (SELECT count(*) FROM members) FROM unnest($4::text[], $5::bigint[]) AS t(n, c)
-          WHERE (SELECT count(*) FROM members) > 0
-         ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value)
+         ${countersUpsertSql(`SELECT $1, t.n, t.c * (SELECT count(*) FROM members) FROM unnest($4::text[], $5::bigint[]) AS t(n, c)
+          WHERE (SELECT count(*) FROM members) > 0`)})
        SELECT 1`,
       [batch.waveId, batch.id, batch.fence, d.names, d.values],
     );

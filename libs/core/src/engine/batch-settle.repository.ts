@@ -3,7 +3,9 @@ import { BatchItemResult } from '@app/mailstore';
 import { BatchLostError, BatchMember, ClaimedBatch } from './batch.types';
 import { CallRecord } from './call-record';
 import { forwardOutcome, rollbackOutcome } from './member-outcome';
-import { counterParams, Sql } from '../db/sql';
+import { auditRowsSql } from '../db/audit-log';
+import { Sql } from '../db/sql';
+import { counterParams, countersUpsertSql } from '../db/wave-counters';
 
 /**
  * One statement, one implicit transaction, one round trip: the batch row is closed only if this worker still
@@ -64,9 +66,7 @@ async function settleStatement(
      v AS (SELECT * FROM ${values.columns}),
      ${writes},${rbCte}
      counted AS (
-       INSERT INTO wave_counters (wave_id, name, value)
-       ${counterSource}
-       ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value)${callCte}
+       ${countersUpsertSql(counterSource)})${callCte}
      SELECT count(*)::int AS n FROM fin, async_commit`,
     [
       batch.id,
@@ -125,11 +125,20 @@ export async function settleForward(
          FROM v WHERE w.wave_id = $4 AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
      ${ACCOUNTS_CTE},
      ledger AS (
-       INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason, before, after)
-       SELECT 'engine', 'member.' || v.state, $4, v.a, v.l, v.reason,
-              jsonb_build_object('imap', v.pi, 'pop3', v.pp),
-              CASE WHEN v.state = 'enabled' THEN jsonb_build_object('imap', v.ni, 'pop3', v.np, 'version', v.rv) END
-         FROM v WHERE EXISTS (SELECT 1 FROM fin) RETURNING 1)`;
+       ${auditRowsSql(
+         {
+           actor: `'engine'`,
+           action: `'member.' || v.state`,
+           waveId: '$4',
+           accountId: 'v.a',
+           login: 'v.l',
+           reason: 'v.reason',
+           before: `jsonb_build_object('imap', v.pi, 'pop3', v.pp)`,
+           after: `CASE WHEN v.state = 'enabled' THEN jsonb_build_object('imap', v.ni, 'pop3', v.np, 'version', v.rv) END`,
+         },
+         'FROM v WHERE EXISTS (SELECT 1 FROM fin)',
+       )}
+       RETURNING 1)`;
   const enabled = outcomes.filter((o) => o.state === 'enabled').length;
   await settleStatement(sql, batch, results, values, writes, settleDelta(outcomes), call, enabled);
   return outcomes;
@@ -165,11 +174,20 @@ export async function settleRollback(
          FROM v WHERE w.wave_id = $4 AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
      ${ACCOUNTS_CTE},
      ledger AS (
-       INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason, after)
-       SELECT 'engine', 'member.rollback.' || v.state, $4, v.a, v.l, v.reason,
-              CASE WHEN v.ni IS NOT NULL OR v.np IS NOT NULL
-                   THEN jsonb_build_object('imap', v.ni, 'pop3', v.np, 'version', v.rv) END
-         FROM v WHERE EXISTS (SELECT 1 FROM fin) RETURNING 1)`;
+       ${auditRowsSql(
+         {
+           actor: `'engine'`,
+           action: `'member.rollback.' || v.state`,
+           waveId: '$4',
+           accountId: 'v.a',
+           login: 'v.l',
+           reason: 'v.reason',
+           after: `CASE WHEN v.ni IS NOT NULL OR v.np IS NOT NULL
+                        THEN jsonb_build_object('imap', v.ni, 'pop3', v.np, 'version', v.rv) END`,
+         },
+         'FROM v WHERE EXISTS (SELECT 1 FROM fin)',
+       )}
+       RETURNING 1)`;
   await settleStatement(sql, batch, results, values, writes, rollbackSettleDelta(outcomes), call);
   return outcomes;
 }

@@ -1,7 +1,8 @@
 import { batchKeySql, claimDelta } from '@app/domain';
 import { ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
 import { ELIGIBILITY_COLUMNS, EligibilityRow } from './send-permit.repository';
-import { counterParams, Sql } from '../db/sql';
+import { Sql } from '../db/sql';
+import { counterParams, countersUpsertSql } from '../db/wave-counters';
 
 export interface ClaimResult {
   /** Null when nothing was left to claim (within the current ramp step). */
@@ -53,10 +54,8 @@ export async function claimForwardBatch(
          FROM b, stats s WHERE s.n > 0
        RETURNING idempotency_key),
      counted AS (
-       INSERT INTO wave_counters (wave_id, name, value)
-       SELECT $1, t.n, t.c * s.n FROM unnest($7::text[], $8::bigint[]) AS t(n, c), stats s
-        WHERE s.n > 0 AND (SELECT count(*) FROM batch) >= 0
-       ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value),
+       ${countersUpsertSql(`SELECT $1, t.n, t.c * s.n FROM unnest($7::text[], $8::bigint[]) AS t(n, c), stats s
+        WHERE s.n > 0 AND (SELECT count(*) FROM batch) >= 0`)}),
      async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS v)
      SELECT (SELECT id FROM b) AS batch_id, (SELECT idempotency_key FROM batch) AS idempotency_key, c.seq,
             NULL::boolean AS prior_imap, NULL::boolean AS prior_pop3, NULL::int AS version, ${ELIGIBILITY_COLUMNS}

@@ -1,6 +1,7 @@
 import { batchKeySql, rollbackClaimDelta, rollbackQueueDelta } from '@app/domain';
 import { ClaimedBatch, memberFromRow, StoredMemberRow } from './batch.types';
-import { applyCounters, counterParams, Sql } from '../db/sql';
+import { Sql } from '../db/sql';
+import { applyCounters, counterParams, countersUpsertSql } from '../db/wave-counters';
 
 /**
  * Counts the members a rollback will restore, without touching them: every enabled member whose rollback_state is
@@ -67,10 +68,8 @@ export async function claimRollbackBatch(
          FROM b, stats s WHERE s.n > 0
        RETURNING idempotency_key),
      counted AS (
-       INSERT INTO wave_counters (wave_id, name, value)
-       SELECT $1, t.n, t.c * s.n FROM unnest($6::text[], $7::bigint[]) AS t(n, c), stats s
-        WHERE s.n > 0 AND (SELECT count(*) FROM batch) >= 0
-       ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value),
+       ${countersUpsertSql(`SELECT $1, t.n, t.c * s.n FROM unnest($6::text[], $7::bigint[]) AS t(n, c), stats s
+        WHERE s.n > 0 AND (SELECT count(*) FROM batch) >= 0`)}),
      async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS v)
      SELECT (SELECT id FROM b) AS batch_id, (SELECT idempotency_key FROM batch) AS idempotency_key, c.seq,
             c.account_id, a.login, c.prior_imap, c.prior_pop3, c.result_version AS version

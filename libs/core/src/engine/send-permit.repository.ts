@@ -7,7 +7,9 @@ import {
   SkipReason,
 } from '@app/domain';
 import { BatchLostError, BatchMember, ClaimedBatch } from './batch.types';
-import { counterParams, Sql } from '../db/sql';
+import { auditRowsSql } from '../db/audit-log';
+import { Sql } from '../db/sql';
+import { counterParams, countersUpsertSql } from '../db/wave-counters';
 
 /*
  * The send permit: the one statement, committed synchronously, after which a worker may start a batch's call, and
@@ -175,15 +177,22 @@ export async function permitFirstForward(
          UPDATE wave_members m SET state = 'skipped', reason = v.reason, done_at = now(), batch_id = NULL
            FROM v WHERE m.wave_id = $1 AND m.seq = v.seq AND EXISTS (SELECT 1 FROM attempt) RETURNING 1),
        ledger AS (
-         INSERT INTO audit_log (actor, action, wave_id, account_id, login, reason)
-         SELECT 'engine', 'member.skipped', $1, v.a, v.l, v.reason FROM v
-          WHERE EXISTS (SELECT 1 FROM attempt) RETURNING 1),
+         ${auditRowsSql(
+           {
+             actor: `'engine'`,
+             action: `'member.skipped'`,
+             waveId: '$1',
+             accountId: 'v.a',
+             login: 'v.l',
+             reason: 'v.reason',
+           },
+           'FROM v WHERE EXISTS (SELECT 1 FROM attempt)',
+         )}
+         RETURNING 1),
        counted AS (
-         INSERT INTO wave_counters (wave_id, name, value)
-         SELECT $1, t.n, t.c FROM unnest($14::text[], $15::bigint[]) AS t(n, c)
+         ${countersUpsertSql(`SELECT $1, t.n, t.c FROM unnest($14::text[], $15::bigint[]) AS t(n, c)
           -- the other writes first: the hot counter rows are locked last, until the commit
-          WHERE EXISTS (SELECT 1 FROM attempt) AND (SELECT count(*) FROM members) + (SELECT count(*) FROM ledger) >= 0
-         ON CONFLICT (wave_id, name) DO UPDATE SET value = wave_counters.value + EXCLUDED.value)
+          WHERE EXISTS (SELECT 1 FROM attempt) AND (SELECT count(*) FROM members) + (SELECT count(*) FROM ledger) >= 0`)})
        SELECT EXISTS (SELECT 1 FROM w) AS locked_wave, EXISTS (SELECT 1 FROM seen) AS locked_epoch,
               ${WAVE_AS_READ}, (SELECT epoch = $3 FROM eligibility_epoch WHERE id = 1) AS epoch_as_read,
               EXISTS (SELECT 1 FROM attempt) AS attempted, (SELECT idempotency_key FROM attempt) AS key`,

@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { MailstoreClient, ProtocolSwitches } from '@app/mailstore';
 import { WaveCommandsService } from '../waves/wave-commands.service';
-import { audit } from '../db/sql';
+import { audit } from '../db/audit-log';
 import { withTransaction } from '../db/transaction';
 
 interface VerificationResult {

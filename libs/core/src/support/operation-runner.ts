@@ -3,7 +3,8 @@ import { OperationEntity } from '@app/db';
 import { rollbackSettleDelta } from '@app/domain';
 import { MailstoreClient, withRetries } from '@app/mailstore';
 import { patchAnswer, rollbackOutcome } from '../engine/member-outcome';
-import { applyCounters } from '../db/sql';
+import { audit } from '../db/audit-log';
+import { applyCounters } from '../db/wave-counters';
 import { withTransaction } from '../db/transaction';
 import { Throttle } from '../engine/throttle';
 import { recordCallRow } from './operation-calls';
@@ -93,19 +94,16 @@ export class OperationRunner {
           `UPDATE operations SET state = 'succeeded', outcome = $2, result_version = $3, completed_at = now(), updated_at = now() WHERE id = $1`,
           [op.id, v.changed ? 'applied' : 'unchanged', v.version],
         );
-        await sql(
-          `INSERT INTO audit_log (actor, action, account_id, login, operation_id, reason, ticket, after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-          [
-            op.actor,
-            op.kind === 'rollback' ? 'support.rolled_back' : `support.${op.kind}d`,
-            op.accountId,
-            op.login,
-            op.id,
-            op.reason,
-            op.ticket,
-            JSON.stringify({ ...v.protocols, version: v.version, changed: v.changed }),
-          ],
-        );
+        await audit(sql, {
+          actor: op.actor,
+          action: op.kind === 'rollback' ? 'support.rolled_back' : `support.${op.kind}d`,
+          accountId: op.accountId,
+          login: op.login,
+          operationId: op.id,
+          reason: op.reason,
+          ticket: op.ticket,
+          after: { ...v.protocols, version: v.version, changed: v.changed },
+        });
         return 'succeeded' as const;
       }
       const error = {
@@ -117,19 +115,16 @@ export class OperationRunner {
         `UPDATE operations SET state = 'failed', outcome = $2, error = $3, completed_at = now(), updated_at = now() WHERE id = $1`,
         [op.id, 'code' in outcome ? outcome.code : outcome.kind, JSON.stringify(error)],
       );
-      await sql(
-        `INSERT INTO audit_log (actor, action, account_id, login, operation_id, reason, ticket, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          op.actor,
-          `support.${op.kind}_failed`,
-          op.accountId,
-          op.login,
-          op.id,
-          op.reason,
-          op.ticket,
-          JSON.stringify(error),
-        ],
-      );
+      await audit(sql, {
+        actor: op.actor,
+        action: `support.${op.kind}_failed`,
+        accountId: op.accountId,
+        login: op.login,
+        operationId: op.id,
+        reason: op.reason,
+        ticket: op.ticket,
+        detail: error,
+      });
       return 'failed' as const;
     });
   }

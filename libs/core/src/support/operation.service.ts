@@ -16,7 +16,9 @@ import { QueueProducer } from '@app/queue';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { nudge } from '../queue-nudge';
 import { bumpEligibilityEpoch, waitForSendPermits } from '../engine/send-permit.repository';
-import { applyCounters, sqlOfDataSource } from '../db/sql';
+import { audit } from '../db/audit-log';
+import { sqlOfDataSource } from '../db/sql';
+import { applyCounters } from '../db/wave-counters';
 import { withTransaction } from '../db/transaction';
 import { endOverride, recordOverride } from './override.service';
 import { checkReasonAndTicket } from './reason-and-ticket';
@@ -123,26 +125,22 @@ export class OperationService {
           overrideExpiresAt,
         }),
       );
-      await sql(
-        `INSERT INTO audit_log (actor, action, account_id, login, operation_id, reason, ticket, before, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [
-          actor,
-          `support.${kind}_requested`,
-          account.id,
-          account.login,
-          saved.id,
-          input.reason,
-          input.ticket,
-          JSON.stringify({ imap: account.imapEnabled, pop3: account.pop3Enabled, held: account.held }),
-          JSON.stringify({
-            protocols,
-            overrides: decision.overrides,
-            ...(overrideExpiresAt ? { overrideExpiresAt } : {}),
-            ...(overrideEnded ? { overrideEnded } : {}),
-          }),
-        ],
-      );
+      await audit(sql, {
+        actor,
+        action: `support.${kind}_requested`,
+        accountId: account.id,
+        login: account.login,
+        operationId: saved.id,
+        reason: input.reason,
+        ticket: input.ticket,
+        before: { imap: account.imapEnabled, pop3: account.pop3Enabled, held: account.held },
+        detail: {
+          protocols,
+          overrides: decision.overrides,
+          ...(overrideExpiresAt ? { overrideExpiresAt } : {}),
+          ...(overrideEnded ? { overrideEnded } : {}),
+        },
+      });
       return { saved, overrideEnded };
     });
     // As for a hold: once a disable that ended an override returns, no wave call that counted on it can start.
@@ -226,20 +224,17 @@ export class OperationService {
           priorPop3: member.prior_pop3,
         }),
       );
-      await sql(
-        `INSERT INTO audit_log (actor, action, wave_id, account_id, login, operation_id, reason, ticket, detail)
-         VALUES ($1, 'support.rollback_requested', $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          actor,
-          member.wave_id,
-          account.id,
-          account.login,
-          saved.id,
-          input.reason,
-          input.ticket,
-          JSON.stringify({ protocols: opened, ifVersion: member.result_version }),
-        ],
-      );
+      await audit(sql, {
+        actor,
+        action: 'support.rollback_requested',
+        waveId: member.wave_id,
+        accountId: account.id,
+        login: account.login,
+        operationId: saved.id,
+        reason: input.reason,
+        ticket: input.ticket,
+        detail: { protocols: opened, ifVersion: member.result_version },
+      });
       return saved;
     });
     await nudge(() => this.producer.addOperation(op.id));
@@ -271,19 +266,16 @@ export class OperationService {
                 version = version + 1, updated_at = now() WHERE id = $1`,
         [account.id, hold, hold ? input.reason : null, hold ? input.ticket : null, hold ? actor : null],
       );
-      await sql(
-        `INSERT INTO audit_log (actor, action, account_id, login, reason, ticket, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          actor,
-          hold ? 'support.hold' : 'support.unhold',
-          account.id,
-          account.login,
-          input.reason,
-          input.ticket,
-          JSON.stringify({ held: account.held }),
-          JSON.stringify({ held: hold }),
-        ],
-      );
+      await audit(sql, {
+        actor,
+        action: hold ? 'support.hold' : 'support.unhold',
+        accountId: account.id,
+        login: account.login,
+        reason: input.reason,
+        ticket: input.ticket,
+        before: { held: account.held },
+        after: { held: hold },
+      });
       // A hold also ends a support override of the leaked-password rule (it does not come back with the unhold).
       if (hold && hasOverrideOnFile(account)) await endOverride(sql, account.id);
       // Last, so it is held only until the commit: permits decided before it are refused from now on.

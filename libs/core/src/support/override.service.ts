@@ -3,7 +3,8 @@ import { DataSource } from 'typeorm';
 import { FieldErrors } from '@app/domain';
 import { NotFoundError, ValidationError } from '../errors';
 import { bumpEligibilityEpoch, waitForSendPermits } from '../engine/send-permit.repository';
-import { audit, Sql, sqlOfDataSource } from '../db/sql';
+import { audit } from '../db/audit-log';
+import { Sql, sqlOfDataSource } from '../db/sql';
 import { withTransaction } from '../db/transaction';
 import { checkReasonAndTicket } from './reason-and-ticket';
 

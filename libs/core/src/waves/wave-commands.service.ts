@@ -17,7 +17,8 @@ import { IllegalTransitionError, NotFoundError } from '../errors';
 import { nudge } from '../queue-nudge';
 import { countRollback } from '../engine/rollback-batch.repository';
 import { waitForSendPermits } from '../engine/send-permit.repository';
-import { audit, Sql, sqlOfDataSource } from '../db/sql';
+import { audit } from '../db/audit-log';
+import { Sql, sqlOfDataSource } from '../db/sql';
 import { withTransaction } from '../db/transaction';
 import { advanceStep, cancelPending, freezeMembership } from './wave-membership.repository';
 import { validateWaveInput } from './wave-validation';
@@ -83,11 +84,7 @@ export class WaveCommandsService {
           createdBy: actor,
         }),
       );
-      await sql(`INSERT INTO audit_log (actor, action, wave_id, after) VALUES ($1, 'wave.created', $2, $3)`, [
-        actor,
-        wave.id,
-        JSON.stringify(input),
-      ]);
+      await audit(sql, { actor, action: 'wave.created', waveId: wave.id, after: input });
       return wave;
     });
   }

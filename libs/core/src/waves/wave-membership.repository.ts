@@ -1,6 +1,9 @@
 import { cancelPendingDelta, membershipDelta, normalizeSteps, stepLimits, WAVE_STOPPED } from '@app/domain';
-import { applyCounters, audit, Sql } from '../db/sql';
-import { selectorWhereSql, sqlParams } from './wave-selector';
+import { audit } from '../db/audit-log';
+import { Sql } from '../db/sql';
+import { applyCounters } from '../db/wave-counters';
+import { SqlParams } from '../db/sql-params';
+import { selectorWhereSql } from './wave-selector';
 import type { WaveRow } from './wave-commands.service';
 
 /**
@@ -10,15 +13,16 @@ import type { WaveRow } from './wave-commands.service';
 
 /** Resolves the selector once, in a deterministic order (account id), so batches never reshuffle. */
 export async function freezeMembership(sql: Sql, wave: WaveRow): Promise<void> {
-  const { params, add } = sqlParams(wave.id);
-  const where = selectorWhereSql(wave.selector, wave.protocols, add);
+  const p = new SqlParams();
+  const waveId = p.add(wave.id);
+  const where = selectorWhereSql(wave.selector, wave.protocols, p.add);
   const [row] = await sql<{ n: string }>(
     `WITH ins AS (
        INSERT INTO wave_members (wave_id, seq, account_id)
-       SELECT $1, row_number() OVER (ORDER BY a.id), a.id FROM accounts a WHERE ${where}
+       SELECT ${waveId}, row_number() OVER (ORDER BY a.id), a.id FROM accounts a WHERE ${where}
        RETURNING 1)
      SELECT count(*) AS n FROM ins`,
-    params,
+    p.values,
   );
   const members = Number(row.n);
   const limits = stepLimits(members, normalizeSteps(wave.steps));

@@ -18,7 +18,8 @@ import {
 } from '@app/domain';
 import { WaveEntity } from '@app/db';
 import { NotFoundError, ValidationError } from '../errors';
-import { selectorWhereSql, sqlParams } from './wave-selector';
+import { SqlParams } from '../db/sql-params';
+import { selectorWhereSql } from './wave-selector';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -96,7 +97,7 @@ export class WaveQueryService {
   async preview(id: string): Promise<WavePreview> {
     const wave = await this.get(id);
     const frozen = wave.memberCount !== null;
-    const { params, add } = sqlParams();
+    const { values: params, add } = new SqlParams();
     const scope = frozen
       ? `wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = ${add(wave.id)} AND m.state = 'pending'`
       : `accounts a WHERE ${selectorWhereSql(wave.selector, wave.protocols, add)}`;

@@ -1,20 +1,6 @@
 import { assertNever, Protocol, protocolsOffSql } from '@app/domain';
 import { WaveSelectorJson } from '@app/db';
-
-/** Adds a value to a statement's parameters and returns its placeholder (`$n`): no placeholder is counted by hand. */
-export type AddParam = (value: unknown) => string;
-
-/** A statement's parameter list with its AddParam. */
-export function sqlParams(...initial: unknown[]): { params: unknown[]; add: AddParam } {
-  const params = [...initial];
-  return {
-    params,
-    add: (value) => {
-      params.push(value);
-      return `$${params.length}`;
-    },
-  };
-}
+import { AddParam } from '../db/sql-params';
 
 /**
  * Who a wave's selector takes, as a condition over an `accounts` row aliased `a`: the one statement of it, for the
