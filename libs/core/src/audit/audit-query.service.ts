@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { FieldErrors } from '@app/domain';
+import { SqlParams } from '../db/sql-params';
 import { ValidationError } from '../errors';
 import { AUDIT_PAGE, AuditEntryView, AuditPage, AuditQuery } from './audit-query.types';
 
@@ -36,26 +37,21 @@ export class AuditQueryService {
   async find(query: AuditQuery): Promise<AuditPage> {
     const limit = validateAuditQuery(query);
     const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (clause: (p: string) => string, value: unknown) => {
-      params.push(value);
-      where.push(clause(`$${params.length}`));
-    };
-    if (query.waveId) add((p) => `wave_id = ${p}`, query.waveId);
-    if (query.login) add((p) => `login = ${p}`, query.login.trim().toLowerCase());
-    if (query.from) add((p) => `at >= ${p}`, query.from);
-    if (query.to) add((p) => `at < ${p}`, query.to);
-    if (query.action?.endsWith('*')) add((p) => `starts_with(action, ${p})`, query.action.slice(0, -1));
-    else if (query.action) add((p) => `action = ${p}`, query.action);
+    const { values: params, add } = new SqlParams();
+    if (query.waveId) where.push(`wave_id = ${add(query.waveId)}`);
+    if (query.login) where.push(`login = ${add(query.login.trim().toLowerCase())}`);
+    if (query.from) where.push(`at >= ${add(query.from)}`);
+    if (query.to) where.push(`at < ${add(query.to)}`);
+    if (query.action?.endsWith('*')) where.push(`starts_with(action, ${add(query.action.slice(0, -1))})`);
+    else if (query.action) where.push(`action = ${add(query.action)}`);
     // Exactly the predicate of the partial index audit_log_commands_idx (newest commands at once, however many
     // member rows were written since).
     if (query.kind === 'commands') where.push(`action NOT LIKE 'member.%'`);
-    if (query.cursor) add((p) => `id < ${p}`, query.cursor);
-    params.push(limit + 1);
+    if (query.cursor) where.push(`id < ${add(query.cursor)}`);
     const rows = await this.dataSource.query<AuditRow[]>(
       `SELECT id, at, actor, action, wave_id, account_id, login, operation_id, reason, ticket, before, after, detail
          FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY id DESC LIMIT $${params.length}`,
+        ORDER BY id DESC LIMIT ${add(limit + 1)}`,
       params,
     );
     const page = rows.slice(0, limit).map(toView);

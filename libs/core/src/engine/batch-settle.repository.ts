@@ -5,26 +5,33 @@ import { CallRecord } from './call-record';
 import { forwardOutcome, rollbackOutcome } from './member-outcome';
 import { auditRowsSql } from '../db/audit-log';
 import { Sql } from '../db/sql';
+import { SqlParams } from '../db/sql-params';
 import { counterParams, countersUpsertSql } from '../db/wave-counters';
+
+/**
+ * A settle's own part, on the statement's parameters: `values`, the members' values as a row source (read as `v`),
+ * and `writes`, its data-modifying CTEs, which read `v`, the guard `fin` and the wave id's placeholder.
+ */
+type SettleParts = (p: SqlParams, wave: string) => { values: string; writes: string };
 
 /**
  * One statement, one implicit transaction, one round trip: the batch row is closed only if this worker still
  * holds it (`fin`: its lease generation, the fence), and every other write is conditioned on that, so a batch taken over after a lease expiry is
- * settled exactly once (the loser's statement changes nothing and gets BatchLostError). `writes` are the
- * batch's data-modifying CTEs, reading the members' values from `v` and the guard from `fin`.
+ * settled exactly once (the loser's statement changes nothing and gets BatchLostError).
  *
  * Its commit is asynchronous (`synchronous_commit` off for this transaction only): the batch's idempotency key
  * and attempt were made durable before the call (the send permit commits synchronously), so if PostgreSQL crashes
  * and loses this settle, the batch stays claimed with an attempt, another pump takes it over when the lease
  * expires and the mailstore replays its stored answer under the same key. Nothing is applied twice; the settle
  * is only written again.
+ *
+ * Every value is a named placeholder from SqlParams: none is counted by hand.
  */
 async function settleStatement(
   sql: Sql,
   batch: ClaimedBatch,
   results: readonly BatchItemResult[],
-  values: { columns: string; params: unknown[] },
-  writes: string,
+  parts: SettleParts,
   delta: CounterDelta,
   call: CallRecord | undefined,
   /** Forward: members this batch enabled, queued for restoration too if the wave's rollback has begun. */
@@ -32,53 +39,46 @@ async function settleStatement(
 ): Promise<void> {
   const summary: Record<string, number> = {};
   for (const r of results) summary[r.status] = (summary[r.status] ?? 0) + 1;
+  const p = new SqlParams();
+  const batchId = p.add(batch.id);
+  const fence = p.add(batch.fence);
+  const wave = p.add(batch.waveId);
+  const { values, writes } = parts(p, wave);
   const counters = counterParams(delta);
-  const n = 6 + values.params.length; // $1..$4 guard and wave, $5/$6 counters, then the values, then the call
   const callCte = call
     ? `, logged AS (
          INSERT INTO mailstore_calls (wave_id, batch_id, started_at, latency_ms, http_status, outcome, items, item_errors)
-         SELECT $4, $1, $${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6} FROM fin)`
+         SELECT ${wave}, ${batchId}, ${p.add(call.startedAt)}, ${p.add(Math.round(call.latencyMs))}, ${p.add(call.httpStatus)},
+                ${p.add(call.outcome)}, ${p.add(batch.members.length)}, ${p.add(call.itemErrors)} FROM fin)`
     : '';
-  const callParams = call
-    ? [call.startedAt, Math.round(call.latencyMs), call.httpStatus, call.outcome, batch.members.length, call.itemErrors]
-    : [];
   // A batch in flight when its wave's rollback began (a straggler) settles after the rollback command counted
   // `enabled − rollback:total`: its enabled members are claimable for restoration at once, so it counts them itself.
   // FOR SHARE waits for a rollback command holding the wave row and then reads the row as that command left it,
   // so every enabled member is counted exactly once, by the command or by its own settle. Taken before any
   // counter row (every counter row below joins rb), as the command does, so the two cannot deadlock.
-  const stragglerAt = 6 + values.params.length + callParams.length + 1;
   const rbCte =
-    enabled > 0 ? `rb AS (SELECT rollback_started_at IS NOT NULL AS started FROM waves WHERE id = $4 FOR SHARE),` : '';
+    enabled > 0
+      ? `rb AS (SELECT rollback_started_at IS NOT NULL AS started FROM waves WHERE id = ${wave} FOR SHARE),`
+      : '';
   const counterSource =
-    `SELECT $4, t.n, t.c FROM unnest($5::text[], $6::bigint[]) AS t(n, c)${enabled > 0 ? ', rb' : ''}
+    `SELECT ${wave}, t.n, t.c FROM unnest(${p.add(counters.names, 'text[]')}, ${p.add(counters.values, 'bigint[]')}) AS t(n, c)${enabled > 0 ? ', rb' : ''}
       WHERE EXISTS (SELECT 1 FROM fin) AND ${AFTER_WRITES}` +
     (enabled > 0
       ? ` UNION ALL
-         SELECT $4, r.n, $${stragglerAt}::bigint FROM rb, unnest(ARRAY['rollback:total', 'rollback:pending']) AS r(n)
+         SELECT ${wave}, r.n, ${p.add(enabled, 'bigint')} FROM rb, unnest(ARRAY['rollback:total', 'rollback:pending']) AS r(n)
           WHERE rb.started AND EXISTS (SELECT 1 FROM fin) AND ${AFTER_WRITES}`
       : '');
   const [row] = await sql<{ n: number }>(
     `WITH fin AS (
-       UPDATE wave_batches SET state = 'done', completed_at = now(), summary = $3
-        WHERE id = $1 AND state = 'claimed' AND lease_gen = $2 RETURNING id),
+       UPDATE wave_batches SET state = 'done', completed_at = now(), summary = ${p.add(JSON.stringify(summary))}
+        WHERE id = ${batchId} AND state = 'claimed' AND lease_gen = ${fence} RETURNING id),
      async_commit AS (SELECT set_config('synchronous_commit', 'off', true) FROM fin),
-     v AS (SELECT * FROM ${values.columns}),
+     v AS (SELECT * FROM ${values}),
      ${writes},${rbCte}
      counted AS (
        ${countersUpsertSql(counterSource)})${callCte}
      SELECT count(*)::int AS n FROM fin, async_commit`,
-    [
-      batch.id,
-      batch.fence,
-      JSON.stringify(summary),
-      batch.waveId,
-      counters.names,
-      counters.values,
-      ...values.params,
-      ...callParams,
-      ...(enabled > 0 ? [enabled] : []),
-    ],
+    p.values,
   );
   if (!row || row.n === 0) throw new BatchLostError(batch.id);
 }
@@ -98,38 +98,34 @@ export async function settleForward(
   const m = batch.members;
   const prior = (r: BatchItemResult, member: BatchMember, p: 'imap' | 'pop3') =>
     r.previous?.[p] ?? (p === 'imap' ? member.priorImap : member.priorPop3);
-  const values = {
-    columns: `unnest($7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bool[], $13::bool[],
-                     $14::int[], $15::int[], $16::bool[], $17::bool[], $18::bool[])
-              AS v(seq, a, l, state, reason, pi, pp, pv, rv, ni, np, known)`,
-    params: [
-      m.map((x) => x.seq),
-      m.map((x) => x.accountId),
-      m.map((x) => x.login),
-      outcomes.map((o) => o.state),
-      outcomes.map((o) => (o.state === 'enabled' ? null : o.reason)),
-      results.map((r, i) => prior(r, m[i], 'imap')),
-      results.map((r, i) => prior(r, m[i], 'pop3')),
-      m.map((x) => x.version),
-      results.map((r) => r.version ?? null),
-      results.map((r) => r.protocols?.imap ?? null),
-      results.map((r) => r.protocols?.pop3 ?? null),
-      results.map(knownState),
-    ],
-  };
-  const writes = `
+  const parts: SettleParts = (p, wave) => ({
+    values: p.unnest('v', {
+      seq: ['int', m.map((x) => x.seq)],
+      a: ['bigint', m.map((x) => x.accountId)],
+      l: ['text', m.map((x) => x.login)],
+      state: ['text', outcomes.map((o) => o.state)],
+      reason: ['text', outcomes.map((o) => (o.state === 'enabled' ? null : o.reason))],
+      pi: ['bool', results.map((r, i) => prior(r, m[i], 'imap'))],
+      pp: ['bool', results.map((r, i) => prior(r, m[i], 'pop3'))],
+      pv: ['int', m.map((x) => x.version)],
+      rv: ['int', results.map((r) => r.version ?? null)],
+      ni: ['bool', results.map((r) => r.protocols?.imap ?? null)],
+      np: ['bool', results.map((r) => r.protocols?.pop3 ?? null)],
+      known: ['bool', results.map(knownState)],
+    }),
+    writes: `
      members AS (
        UPDATE wave_members w
           SET state = v.state, reason = v.reason, done_at = now(),
               prior_imap = v.pi, prior_pop3 = v.pp, prior_version = v.pv, result_version = v.rv
-         FROM v WHERE w.wave_id = $4 AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
+         FROM v WHERE w.wave_id = ${wave} AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
      ${ACCOUNTS_CTE},
      ledger AS (
        ${auditRowsSql(
          {
            actor: `'engine'`,
            action: `'member.' || v.state`,
-           waveId: '$4',
+           waveId: wave,
            accountId: 'v.a',
            login: 'v.l',
            reason: 'v.reason',
@@ -138,9 +134,10 @@ export async function settleForward(
          },
          'FROM v WHERE EXISTS (SELECT 1 FROM fin)',
        )}
-       RETURNING 1)`;
+       RETURNING 1)`,
+  });
   const enabled = outcomes.filter((o) => o.state === 'enabled').length;
-  await settleStatement(sql, batch, results, values, writes, settleDelta(outcomes), call, enabled);
+  await settleStatement(sql, batch, results, parts, settleDelta(outcomes), call, enabled);
   return outcomes;
 }
 
@@ -152,33 +149,29 @@ export async function settleRollback(
 ): Promise<RollbackOutcome[]> {
   const outcomes = results.map(rollbackOutcome);
   const m = batch.members;
-  const values = {
-    columns: `unnest($7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bool[], $13::bool[],
-                     $14::int[], $15::bool[])
-              AS v(seq, a, l, state, reason, ni, np, rv, known)`,
-    params: [
-      m.map((x) => x.seq),
-      m.map((x) => x.accountId),
-      m.map((x) => x.login),
-      outcomes.map((o) => o.state),
-      outcomes.map((o) => (o.state === 'failed' ? o.reason : null)),
-      results.map((r) => r.protocols?.imap ?? null),
-      results.map((r) => r.protocols?.pop3 ?? null),
-      results.map((r) => r.version ?? null),
-      results.map(knownState),
-    ],
-  };
-  const writes = `
+  const parts: SettleParts = (p, wave) => ({
+    values: p.unnest('v', {
+      seq: ['int', m.map((x) => x.seq)],
+      a: ['bigint', m.map((x) => x.accountId)],
+      l: ['text', m.map((x) => x.login)],
+      state: ['text', outcomes.map((o) => o.state)],
+      reason: ['text', outcomes.map((o) => (o.state === 'failed' ? o.reason : null))],
+      ni: ['bool', results.map((r) => r.protocols?.imap ?? null)],
+      np: ['bool', results.map((r) => r.protocols?.pop3 ?? null)],
+      rv: ['int', results.map((r) => r.version ?? null)],
+      known: ['bool', results.map(knownState)],
+    }),
+    writes: `
      members AS (
        UPDATE wave_members w SET rollback_state = v.state, rollback_reason = v.reason, rolled_back_at = now()
-         FROM v WHERE w.wave_id = $4 AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
+         FROM v WHERE w.wave_id = ${wave} AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
      ${ACCOUNTS_CTE},
      ledger AS (
        ${auditRowsSql(
          {
            actor: `'engine'`,
            action: `'member.rollback.' || v.state`,
-           waveId: '$4',
+           waveId: wave,
            accountId: 'v.a',
            login: 'v.l',
            reason: 'v.reason',
@@ -187,8 +180,9 @@ export async function settleRollback(
          },
          'FROM v WHERE EXISTS (SELECT 1 FROM fin)',
        )}
-       RETURNING 1)`;
-  await settleStatement(sql, batch, results, values, writes, rollbackSettleDelta(outcomes), call);
+       RETURNING 1)`,
+  });
+  await settleStatement(sql, batch, results, parts, rollbackSettleDelta(outcomes), call);
   return outcomes;
 }
 

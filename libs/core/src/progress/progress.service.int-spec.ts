@@ -1,4 +1,5 @@
 import { createTestDatabase, TestDatabase } from '@app/testing';
+import { SqlParams } from '../db/sql-params';
 import { NotFoundError } from '../errors';
 import { ProgressService } from './progress.service';
 
@@ -16,13 +17,16 @@ describe('ProgressService (real PostgreSQL)', () => {
 
   async function wave(fields: Record<string, unknown>): Promise<string> {
     const columns = Object.keys(fields);
+    const p = new SqlParams();
+    const values = columns.map((c) =>
+      /_at$|_until$/.test(c) ? `now() - (${p.add(fields[c])} || ' seconds')::interval` : p.add(fields[c]),
+    );
     const [row] = await db.dataSource.query<{ id: string }[]>(
       `INSERT INTO waves (name, selector, protocols, rate_per_second, rollback_rate_per_second, batch_size, created_by
                          ${columns.map((c) => `, ${c}`).join('')})
-       VALUES ('w', '{"type":"remaining"}', '{imap}', 10, 5, 100, 'test'
-               ${columns.map((c, i) => `, ${/_at$|_until$/.test(c) ? `now() - ($${i + 1} || ' seconds')::interval` : `$${i + 1}`}`).join('')})
+       VALUES ('w', '{"type":"remaining"}', '{imap}', 10, 5, 100, 'test' ${values.map((v) => `, ${v}`).join('')})
        RETURNING id`,
-      columns.map((c) => fields[c]),
+      p.values,
     );
     return row.id;
   }

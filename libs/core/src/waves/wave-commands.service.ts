@@ -19,6 +19,7 @@ import { countRollback } from '../engine/rollback-batch.repository';
 import { waitForSendPermits } from '../engine/send-permit.repository';
 import { audit } from '../db/audit-log';
 import { Sql, sqlOfDataSource } from '../db/sql';
+import { SqlParams } from '../db/sql-params';
 import { withTransaction } from '../db/transaction';
 import { advanceStep, cancelPending, freezeMembership } from './wave-membership.repository';
 import { validateWaveInput } from './wave-validation';
@@ -104,11 +105,8 @@ export class WaveCommandsService {
         );
       }
       const set: string[] = [];
-      const params: unknown[] = [id];
-      const put = (column: string, value: unknown) => {
-        params.push(value);
-        set.push(`${column} = $${params.length}`);
-      };
+      const p = new SqlParams();
+      const put = (column: string, value: unknown) => set.push(`${column} = ${p.add(value)}`);
       if (input.name !== undefined) put('name', input.name.trim());
       if (input.description !== undefined) put('description', input.description);
       if (input.ratePerSecond !== undefined) put('rate_per_second', input.ratePerSecond);
@@ -123,7 +121,10 @@ export class WaveCommandsService {
         put('start_at', startAt);
       }
       if (!set.length) return;
-      await sql(`UPDATE waves SET ${set.join(', ')}, version = version + 1, updated_at = now() WHERE id = $1`, params);
+      await sql(
+        `UPDATE waves SET ${set.join(', ')}, version = version + 1, updated_at = now() WHERE id = ${p.add(id)}`,
+        p.values,
+      );
       await audit(sql, { actor, action: 'wave.updated', waveId: id, detail: input });
       if (wave.state === 'scheduled' && startAt)
         after.push(() => nudge(() => this.producer.addStart(id, wave.version + 1, startAt)));
