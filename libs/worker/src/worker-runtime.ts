@@ -2,8 +2,10 @@ import { Job, Worker } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { EnvironmentDto, SHUTDOWN_DEADLINES_MS } from '@app/config';
 import {
+  engineSettings,
   GateEvaluator,
   OperationRunner,
+  paceSettings,
   Reconciler,
   Throttle,
   WaveCommandsService,
@@ -53,7 +55,9 @@ export async function startWorker(
     openRuntimeDataSource({
       url: config.DATABASE_URL,
       applicationName: 'reopen-worker',
-      poolSize: config.WORKER_CONCURRENCY + 8,
+      // A connection per pump (each holds one for its whole run); support operations, the timers and the probe share
+      // the rest.
+      poolSize: config.WORKER_CONCURRENCY + config.SUPPORT_CONCURRENCY,
       // The worker's own transactions are short (the hot path runs single statements; system commands a few): a
       // frozen worker must not keep a command waiting on a lock for more than this (issue 14).
       idleInTransactionTimeoutMs: 750,
@@ -85,19 +89,13 @@ export async function startWorker(
   const caps = await client.capabilities();
   if (caps.kind !== 'ok')
     log({ level: 'warn', msg: 'mailstore capabilities unavailable at start', outcome: caps.kind });
-  const throttle = new Throttle(redis, config.REDIS_PREFIX);
+  const throttle = new Throttle(redis, config.REDIS_PREFIX, paceSettings(config));
   const commands = new WaveCommandsService(dataSource, producer);
   const operations = new OperationRunner(dataSource, client, throttle);
   const verifier = new WaveVerifier(dataSource, client, commands);
   const reconciler = new Reconciler(dataSource, producer, commands, verifier);
   const gates = new GateEvaluator(dataSource, commands);
-  const settings = {
-    incidentAt: new Date(config.INCIDENT_AT),
-    leaseMs: config.BATCH_LEASE_MS,
-    sendWindowMs: 200,
-    maxConsecutiveFailures: 5,
-    requestTimeoutMs: config.MAILSTORE_TIMEOUT_MS,
-  };
+  const settings = engineSettings(config);
   const abort = new AbortController();
 
   const handlers: {
@@ -140,7 +138,7 @@ export async function startWorker(
   };
   const workers = [
     new Worker(QUEUES.waves, dispatch, { ...common, concurrency: config.WORKER_CONCURRENCY }),
-    new Worker(QUEUES.support, dispatch, { ...common, concurrency: 8 }),
+    new Worker(QUEUES.support, dispatch, { ...common, concurrency: config.SUPPORT_CONCURRENCY }),
   ];
   for (const w of workers) {
     w.on('failed', (job, err) =>

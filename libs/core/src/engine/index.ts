@@ -3,5 +3,6 @@ export * from './reconciler';
 export * from './sql';
 export * from './throttle';
 export * from './wave-pump';
+export * from './engine-settings';
 export * from './wave-verifier';
 export * from './wave-runtime.repository';

@@ -18,22 +18,7 @@ import { ReserveRequest, sleep, sleepUntil, Throttle } from './throttle';
 import { onPumpDrained } from './pump-drained';
 import { loadWaveRuntime } from './wave-runtime.repository';
 import { WaveVerifier } from './wave-verifier';
-
-export interface EngineSettings {
-  /** Passwords changed at or before this instant are considered known to the attackers. */
-  incidentAt: Date;
-  /** How long a claimed batch stays ours without news (then another worker may take it over). */
-  leaseMs: number;
-  /**
-   * The send window: a call starts within this long of its permit's statement, or not at all (the attempt is
-   * withdrawn). A command that stops a wave waits at most this long after its commit for calls already permitted.
-   */
-  sendWindowMs: number;
-  /** Consecutive retryable failures (5xx, timeouts, resets) of one batch before the wave pauses as unreachable. */
-  maxConsecutiveFailures: number;
-  /** Request timeout of the mailstore client (the lease must outlast one attempt). */
-  requestTimeoutMs: number;
-}
+import { EngineSettings } from './engine-settings';
 
 /** How often a pump looks for batches whose lease expired (each pump; the lease itself is much longer). */
 const STALE_CHECK_INTERVAL_MS = 1000;
@@ -268,8 +253,9 @@ export class WavePump {
     return batch;
   }
 
+  /** At least the mailstore's request timeout plus 5 s (checked with the environment at boot). */
   private leaseMs(): number {
-    return Math.max(this.settings.leaseMs, this.settings.requestTimeoutMs + 5000);
+    return this.settings.leaseMs;
   }
 
   /** Sends one batch until it has a definitive answer, or the wave stops. `paced`: its pace slot has come. */
@@ -354,7 +340,7 @@ export class WavePump {
           await this.holds.waitHolding(
             sql,
             batch,
-            backoffMs(failures, { baseMs: 500, maxMs: 8000, random: Math.random }),
+            backoffMs(failures, { ...this.settings.retryBackoff, random: Math.random }),
           );
           continue;
         }
