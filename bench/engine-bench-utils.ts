@@ -15,7 +15,8 @@ import { Readable } from 'node:stream';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { AccountImportService, WaveCommandsService } from '@app/core';
+import { loadConfig } from '@app/config';
+import { AccountImportService, buildCoreServices, OperationService, WaveCommandsService } from '@app/core';
 import { createDataSource, quoteIdent } from '@app/db';
 import { createRedis, QueueProducer } from '@app/queue';
 import { countersDiff, countersFromTruth, pollUntil, populationCsv, readCounters } from '@app/testing';
@@ -536,6 +537,7 @@ export interface Services {
   dataSource: DataSource;
   producer: QueueProducer;
   commands: WaveCommandsService;
+  operations: OperationService;
 }
 
 /** The usual engine setup: a Redis prefix, one worker process on it and the bench's own services. */
@@ -566,7 +568,9 @@ export async function services(cleanup: Cleanup, url: string, prefix: string, la
     redis.disconnect();
     await dataSource.destroy();
   });
-  return { dataSource, producer, commands: new WaveCommandsService(dataSource, producer) };
+  // The services as the API and the worker build them (libs/core's core-graph), with the worker's default settings.
+  const { commands, operations } = buildCoreServices(dataSource, producer, loadConfig({ REDIS_PREFIX: prefix }));
+  return { dataSource, producer, commands, operations };
 }
 
 export interface WaveRow {

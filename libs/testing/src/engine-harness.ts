@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { loadConfig, EnvironmentDto } from '@app/config';
-import { AccountImportService, OperationService, OperationServiceOptions, WaveCommandsService } from '@app/core';
+import { buildCoreServices, OperationService, OperationServiceOptions, WaveCommandsService } from '@app/core';
 import { createRedis, QueueProducer } from '@app/queue';
 import { startSimulator } from '@app/mailstore-sim';
 import type { RunningSimulator, SimulatorOptions } from '@app/mailstore-sim';
@@ -74,7 +74,8 @@ export async function createEngineHarness(
   // The producer talks to the Redis the workers use (a test may point them at a private one).
   const producerRedis = createRedis(config.REDIS_URL, `test-${label}`);
   const producer = new QueueProducer(producerRedis, redis.prefix);
-  const commands = new WaveCommandsService(db.dataSource, producer);
+  // The services as the API and the worker build them (libs/core's core-graph), on this harness's own connections.
+  const services = buildCoreServices(db.dataSource, producer, config);
   const workers: WorkerRuntime[] = [];
   return {
     db,
@@ -82,7 +83,7 @@ export async function createEngineHarness(
     sim,
     config,
     env,
-    commands,
+    commands: services.commands,
     producer,
     startWorker: async () => {
       const w = await startWorker(config, (e) => {
@@ -92,13 +93,15 @@ export async function createEngineHarness(
       return w;
     },
     importPopulation: async (options) => {
-      const report = await new AccountImportService(db.dataSource).importCsv(Readable.from(populationCsv(options)), {
-        actor: 'test',
-      });
+      const report = await services.imports.importCsv(Readable.from(populationCsv(options)), { actor: 'test' });
       if (report.status !== 'imported')
         throw new Error(`population import failed: ${JSON.stringify(report.errors.slice(0, 3))}`);
     },
-    support: (options) => new OperationService(db.dataSource, producer, new Date(config.INCIDENT_AT), options),
+    // As configured (services.operations), or with the test's own options (a short override TTL).
+    support: (options) =>
+      options
+        ? new OperationService(db.dataSource, producer, new Date(config.INCIDENT_AT), options)
+        : services.operations,
     counters: (waveId) => readCounters(db.dataSource, waveId),
     waveStatus: (waveId) => waveStatus(db.dataSource, waveId),
     untilWaveState: (waveId, wanted, options) => untilWaveState(db.dataSource, waveId, wanted, options),

@@ -1,26 +1,12 @@
 import { Job, Worker } from 'bullmq';
-import { DataSource } from 'typeorm';
 import { EnvironmentDto, SHUTDOWN_DEADLINES_MS } from '@app/config';
-import {
-  engineSettings,
-  GateEvaluator,
-  OperationRunner,
-  paceSettings,
-  Reconciler,
-  Throttle,
-  WaveCommandsService,
-  WavePump,
-  WaveVerifier,
-} from '@app/core';
-import { openRuntimeDataSource } from '@app/db';
-import { MailstoreClient } from '@app/mailstore';
+import { buildCoreServices, buildEngine, createMailstoreClient, openCoreDataSource } from '@app/core';
 import {
   bullmqErrorHandler,
   createRedis,
   DependencyWatch,
   isConnectionError,
   JOBS,
-  openOrSayUnreachable,
   JobPayloads,
   QUEUES,
   probeEvery,
@@ -51,18 +37,7 @@ export async function startWorker(
   config: EnvironmentDto,
   log: (msg: Record<string, unknown>) => void,
 ): Promise<WorkerRuntime> {
-  const dataSource: DataSource = await openOrSayUnreachable('postgres', 'DATABASE_URL', () =>
-    openRuntimeDataSource({
-      url: config.DATABASE_URL,
-      applicationName: 'reopen-worker',
-      // A connection per pump (each holds one for its whole run); support operations, the timers and the probe share
-      // the rest.
-      poolSize: config.WORKER_CONCURRENCY + config.SUPPORT_CONCURRENCY,
-      // The worker's own transactions are short (the hot path runs single statements; system commands a few): a
-      // frozen worker must not keep a command waiting on a lock for more than this (issue 14).
-      idleInTransactionTimeoutMs: 750,
-    }),
-  );
+  const dataSource = await openCoreDataSource(config, 'worker');
   // One line per outage, not one per retry (the Workers' own connections fail alongside this one).
   const redisWatch = new DependencyWatch('redis', (e) => log({ ...e }));
   const postgresWatch = new DependencyWatch('postgres', (e) => log({ ...e }));
@@ -80,22 +55,13 @@ export async function startWorker(
   const producer = new QueueProducer(redis, config.REDIS_PREFIX, {
     onError: bullmqErrorHandler((err) => log({ level: 'error', msg: 'queue error', error: err.message })),
   });
-  const client = new MailstoreClient({
-    baseUrl: config.MAILSTORE_URL,
-    token: config.MAILSTORE_TOKEN,
-    requestTimeoutMs: config.MAILSTORE_TIMEOUT_MS,
-    connections: config.WORKER_CONCURRENCY + 4,
-  });
+  const client = createMailstoreClient(config);
   const caps = await client.capabilities();
   if (caps.kind !== 'ok')
     log({ level: 'warn', msg: 'mailstore capabilities unavailable at start', outcome: caps.kind });
-  const throttle = new Throttle(redis, config.REDIS_PREFIX, paceSettings(config));
-  const commands = new WaveCommandsService(dataSource, producer);
-  const operations = new OperationRunner(dataSource, client, throttle);
-  const verifier = new WaveVerifier(dataSource, client, commands);
-  const reconciler = new Reconciler(dataSource, producer, commands, verifier);
-  const gates = new GateEvaluator(dataSource, commands);
-  const settings = engineSettings(config);
+  const { commands } = buildCoreServices(dataSource, producer, config);
+  const engine = buildEngine({ dataSource, producer, redis, client }, commands, config);
+  const { reconciler, gates, operations } = engine;
   const abort = new AbortController();
 
   const handlers: {
@@ -104,17 +70,7 @@ export async function startWorker(
     // A pump stops with the process, or when its job's lock is lost (Redis wiped, the process was frozen past the
     // lock): the queue may then give the same slot to another pump, and two would run it.
     [JOBS.wavePump]: (job, signal) =>
-      new WavePump(
-        dataSource,
-        client,
-        throttle,
-        commands,
-        verifier,
-        settings,
-        job.data,
-        job.id ?? 'pump',
-        signal ? AbortSignal.any([abort.signal, signal]) : abort.signal,
-      ).run(),
+      engine.pump(job.data, job.id ?? 'pump', signal ? AbortSignal.any([abort.signal, signal]) : abort.signal).run(),
     [JOBS.waveStart]: async (job) => ((await commands.fireSchedule(job.data.waveId)) ? 'fired' : 'skipped'),
     [JOBS.waveBakeEnd]: async (job) =>
       (await commands.endBake(job.data.waveId, job.data.step)) ? 'resumed' : 'skipped',
