@@ -231,6 +231,11 @@ function stopper(child: ChildProcess, label: string, graceMs: number): () => Pro
   };
 }
 
+/** pino's numeric levels (the API and the worker: 40 is warn) or the simulator's names. */
+function isWarningOrWorse(level: unknown): boolean {
+  return typeof level === 'number' ? level >= 40 : level === 'warn' || level === 'error' || level === 'fatal';
+}
+
 async function waitForLine(
   child: ChildProcess,
   label: string,
@@ -252,7 +257,7 @@ async function waitForLine(
         log(`[${label}] ${line}`);
         return;
       }
-      if (entry.level === 'warn' || entry.level === 'error' || entry.level === 'fatal') log(`[${label}] ${line}`);
+      if (isWarningOrWorse(entry.level)) log(`[${label}] ${line}`);
       if (match(entry)) {
         clearTimeout(timer);
         child.off('exit', onExit);
