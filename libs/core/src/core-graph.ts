@@ -7,6 +7,7 @@ import { openOrSayUnreachable, QueueProducer, WavePumpJob } from '@app/queue';
 import { AccountImportService } from './accounts';
 import { AuditQueryService } from './audit';
 import { ApiKeyService } from './auth';
+import { EngineMetrics, NO_ENGINE_METRICS } from './engine/engine-metrics';
 import { engineSettings, paceSettings } from './engine/engine-settings';
 import { Reconciler } from './engine/reconciler';
 import { Throttle } from './engine/throttle';
@@ -78,7 +79,13 @@ export interface EngineConnections {
   client: MailstoreClient;
 }
 
-export function buildEngine(c: EngineConnections, commands: WaveCommandsService, config: EnvironmentDto): Engine {
+export function buildEngine(
+  c: EngineConnections,
+  commands: WaveCommandsService,
+  config: EnvironmentDto,
+  /** What the engine reports as it runs (the worker's /metrics). */
+  metrics: EngineMetrics = NO_ENGINE_METRICS,
+): Engine {
   const settings = engineSettings(config);
   const throttle = new Throttle(c.redis, config.REDIS_PREFIX, paceSettings(config));
   const verifier = new WaveVerifier(c.dataSource, c.client, commands);
@@ -87,9 +94,9 @@ export function buildEngine(c: EngineConnections, commands: WaveCommandsService,
     verifier,
     reconciler: new Reconciler(c.dataSource, c.producer, commands, verifier),
     gates: new GateEvaluator(c.dataSource, commands),
-    operations: new OperationRunner(c.dataSource, c.client, throttle),
+    operations: new OperationRunner(c.dataSource, c.client, throttle, metrics),
     pump: (job, jobId, signal) =>
-      new WavePump(c.dataSource, c.client, throttle, commands, verifier, settings, job, jobId, signal),
+      new WavePump(c.dataSource, c.client, throttle, commands, verifier, settings, job, jobId, signal, metrics),
   };
 }
 

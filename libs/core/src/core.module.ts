@@ -31,6 +31,7 @@ import {
   createMailstoreClient,
   openCoreDataSource,
 } from './core-graph';
+import { EngineMetrics } from './engine/engine-metrics';
 import { AccountImportService } from './accounts';
 import { AuditQueryService } from './audit';
 import { ApiKeyService } from './auth';
@@ -60,6 +61,8 @@ export interface CoreModuleOptions {
   logger: Logger;
   /** Inert stand-ins for every connection: the API's OpenAPI document is built without connecting to anything. */
   offline?: boolean;
+  /** Worker: what the engine reports as it runs, for its /metrics. */
+  engineMetrics?: EngineMetrics;
 }
 
 /** Watches PostgreSQL from boot to shutdown, so an outage is logged even when nothing queries. */
@@ -189,7 +192,7 @@ export class CoreModule {
                 redis: Redis,
                 client: MailstoreClient,
                 commands: WaveCommandsService,
-              ) => buildEngine({ dataSource, producer, redis, client }, commands, config),
+              ) => buildEngine({ dataSource, producer, redis, client }, commands, config, options.engineMetrics),
             },
           ]
         : [];

@@ -1,10 +1,11 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { EnvironmentDto } from '@app/config';
 import { HealthServer, startHealthServer } from './worker-health';
+import { WorkerMetrics } from './worker-metrics';
 import { WorkerRuntime } from './worker-runtime';
 
 /**
- * The health listener on WORKER_HEALTH_PORT (none when unset). Started once the worker runs (its module's bootstrap
+ * The health listener on WORKER_HEALTH_PORT (none when unset): the health routes and the worker's /metrics. Started once the worker runs (its module's bootstrap
  * hook comes after the runtime's), so a probe never sees a half-built process; closed after the runtime stopped, so
  * readiness says "stopping" (503) while the consumers and pumps finish instead of refusing connections.
  */
@@ -15,6 +16,7 @@ export class HealthListener implements OnApplicationBootstrap, OnApplicationShut
   constructor(
     private readonly config: EnvironmentDto,
     private readonly runtime: WorkerRuntime,
+    private readonly metrics: WorkerMetrics,
   ) {}
 
   /** The bound port (WORKER_HEALTH_PORT, or the one picked for 0); undefined without a listener. */
@@ -24,7 +26,10 @@ export class HealthListener implements OnApplicationBootstrap, OnApplicationShut
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.WORKER_HEALTH_PORT === undefined) return;
-    this.server = await startHealthServer(this.config.WORKER_HEALTH_PORT, () => this.runtime.health());
+    this.server = await startHealthServer(this.config.WORKER_HEALTH_PORT, {
+      ready: () => this.runtime.health(),
+      metrics: () => this.metrics.render(),
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -9,6 +9,7 @@ import { MailstoreClient } from '@app/mailstore';
 import { bullmqErrorHandler, isConnectionError, JOBS, JobPayloads, QUEUES, WORKER_SETTINGS } from '@app/queue';
 import { singleFlight } from './single-flight';
 import { HealthReport, runChecks } from './worker-health';
+import { WorkerMetrics } from './worker-metrics';
 import { WORKER_LOGGER } from './worker.tokens';
 
 type Handlers = { [N in keyof JobPayloads]: (job: Job<JobPayloads[N]>, signal?: AbortSignal) => Promise<string> };
@@ -35,11 +36,13 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
     private readonly commands: WaveCommandsService,
     @Inject(ENGINE) private readonly engine: Engine,
     @Inject(WORKER_LOGGER) private readonly logger: Logger,
+    private readonly metrics: WorkerMetrics,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     const caps = await this.client.capabilities();
     if (caps.kind !== 'ok') this.logger.warn({ outcome: caps.kind }, 'mailstore capabilities unavailable at start');
+    this.metrics.readPaceFrom(this.engine.throttle, () => this.redis.status === 'ready');
     this.workers = this.startConsumers();
     this.startTimers();
   }
@@ -99,6 +102,7 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
         ((j: Job, signal?: AbortSignal) => Promise<string>) | undefined;
       if (!handler) throw new Error(`no handler for job ${job.name}`);
       const outcome = await handler(job, signal);
+      this.metrics.jobDone(job.name, outcome);
       this.logger.debug({ job: job.name, id: job.id, outcome }, 'job done');
       return outcome;
     };
@@ -136,8 +140,13 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
     const roundFailed = (msg: string) => (err: unknown) => {
       if (!isConnectionError(err)) this.logger.warn({ error: String(err) }, msg);
     };
-    const reconciling = singleFlight(() => this.engine.reconciler.run().catch(roundFailed('reconcile failed')));
-    const evaluating = singleFlight(() => this.engine.gates.evaluateAll().catch(roundFailed('gate evaluation failed')));
+    const { reconciler, gates } = this.engine;
+    const reconciling = singleFlight(() =>
+      this.metrics.timeRound('reconcile', () => reconciler.run()).catch(roundFailed('reconcile failed')),
+    );
+    const evaluating = singleFlight(() =>
+      this.metrics.timeRound('gate', () => gates.evaluateAll()).catch(roundFailed('gate evaluation failed')),
+    );
     this.rounds = [reconciling, evaluating];
     reconciling.tick();
     this.timers = [

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { EnvironmentDto } from '@app/config';
 import { CoreModule } from '@app/core';
 import { HealthListener } from './health-listener';
+import { WorkerMetrics } from './worker-metrics';
 import { WorkerRuntime } from './worker-runtime';
 import { WORKER_LOGGER } from './worker.tokens';
 
@@ -20,13 +21,19 @@ class WorkerRuntimeModule {}
 @Module({})
 class WorkerModule {
   static forRoot(config: EnvironmentDto, logger: Logger): DynamicModule {
+    // Made here, before the graph: the engine (CoreModule) reports to it, and the health listener serves it.
+    const metrics = new WorkerMetrics();
     return {
       module: WorkerModule,
       imports: [
-        CoreModule.forRoot({ config, role: 'worker', logger }),
+        CoreModule.forRoot({ config, role: 'worker', logger, engineMetrics: metrics }),
         {
           module: WorkerRuntimeModule,
-          providers: [{ provide: WORKER_LOGGER, useValue: logger }],
+          providers: [
+            { provide: WORKER_LOGGER, useValue: logger },
+            { provide: WorkerMetrics, useValue: metrics },
+          ],
+          exports: [WorkerMetrics],
         },
       ],
       providers: [HealthListener],

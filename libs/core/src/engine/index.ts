@@ -4,5 +4,6 @@ export * from './sql';
 export * from './throttle';
 export * from './wave-pump';
 export * from './engine-settings';
+export * from './engine-metrics';
 export * from './wave-verifier';
 export * from './wave-runtime.repository';

@@ -4,6 +4,7 @@ import { rollbackSettleDelta } from '@app/domain';
 import { MailstoreClient, withRetries } from '@app/mailstore';
 import { patchAnswer, rollbackOutcome } from '../engine/member-outcome';
 import { applyCounters } from '../engine/sql';
+import { EngineMetrics, NO_ENGINE_METRICS } from '../engine/engine-metrics';
 import { Throttle } from '../engine/throttle';
 import { recordCallRow } from './operation-calls';
 
@@ -24,6 +25,7 @@ export class OperationRunner {
     private readonly dataSource: DataSource,
     private readonly client: MailstoreClient,
     private readonly throttle: Throttle,
+    private readonly metrics: EngineMetrics = NO_ENGINE_METRICS,
   ) {}
 
   async run(operationId: string): Promise<'succeeded' | 'failed' | 'already_done'> {
@@ -62,7 +64,10 @@ export class OperationRunner {
           },
           { idempotencyKey: op.idempotencyKey, requestId: `op-${op.id}`, ...ifMatch },
         );
-        if (o.kind === 'rate_limited' || o.kind === 'unavailable') await this.throttle.penalize(o.retryAfterMs);
+        if (o.kind === 'rate_limited' || o.kind === 'unavailable') {
+          await this.throttle.penalize(o.retryAfterMs);
+          this.metrics.retryAfter('operation', o.retryAfterMs);
+        }
         return o;
       },
       { maxAttempts: 5, maxRateLimitWaitMs: 60_000 },
