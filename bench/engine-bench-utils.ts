@@ -15,7 +15,8 @@ import { Readable } from 'node:stream';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { AccountImportService, WaveCommandsService } from '@app/core';
+import { loadConfig } from '@app/config';
+import { AccountImportService, buildCoreServices, OperationService, WaveCommandsService } from '@app/core';
 import { createDataSource, quoteIdent } from '@app/db';
 import { createRedis, QueueProducer } from '@app/queue';
 import { countersDiff, countersFromTruth, pollUntil, populationCsv, readCounters } from '@app/testing';
@@ -230,6 +231,11 @@ function stopper(child: ChildProcess, label: string, graceMs: number): () => Pro
   };
 }
 
+/** pino's numeric levels (the API and the worker: 40 is warn) or the simulator's names. */
+function isWarningOrWorse(level: unknown): boolean {
+  return typeof level === 'number' ? level >= 40 : level === 'warn' || level === 'error' || level === 'fatal';
+}
+
 async function waitForLine(
   child: ChildProcess,
   label: string,
@@ -251,7 +257,7 @@ async function waitForLine(
         log(`[${label}] ${line}`);
         return;
       }
-      if (entry.level === 'warn' || entry.level === 'error' || entry.level === 'fatal') log(`[${label}] ${line}`);
+      if (isWarningOrWorse(entry.level)) log(`[${label}] ${line}`);
       if (match(entry)) {
         clearTimeout(timer);
         child.off('exit', onExit);
@@ -536,6 +542,7 @@ export interface Services {
   dataSource: DataSource;
   producer: QueueProducer;
   commands: WaveCommandsService;
+  operations: OperationService;
 }
 
 /** The usual engine setup: a Redis prefix, one worker process on it and the bench's own services. */
@@ -566,7 +573,9 @@ export async function services(cleanup: Cleanup, url: string, prefix: string, la
     redis.disconnect();
     await dataSource.destroy();
   });
-  return { dataSource, producer, commands: new WaveCommandsService(dataSource, producer) };
+  // The services as the API and the worker build them (libs/core's core-graph), with the worker's default settings.
+  const { commands, operations } = buildCoreServices(dataSource, producer, loadConfig({ REDIS_PREFIX: prefix }));
+  return { dataSource, producer, commands, operations };
 }
 
 export interface WaveRow {

@@ -12,7 +12,6 @@
  *
  * Target: p95 ≤ 1,000 ms. Last line: {"bench":"support","p95Ms",...}
  */
-import { OperationService } from '@app/core';
 import { aWave, populationAccount } from '@app/testing';
 import { log } from './bench-utils';
 import {
@@ -35,7 +34,6 @@ const ACCOUNTS = numberOption('accounts', 1_000_000);
 const REQUESTS = numberOption('requests', 50);
 const INTERVAL_MS = numberOption('interval-ms', 600);
 const CONCURRENCY = numberOption('concurrency', 6);
-const INCIDENT_AT = new Date('2026-05-01T00:00:00Z'); // the worker's default INCIDENT_AT and the population's
 const POLL_MS = 10;
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -68,8 +66,7 @@ interface Sample {
 runBench('support', async (cleanup) => {
   const url = await populatedDatabase(cleanup, 'support', ACCOUNTS);
   const sim = await startSimChild(cleanup, ACCOUNTS);
-  const { dataSource: ds, producer, commands } = await workerAndServices(cleanup, 'support', url, sim, CONCURRENCY);
-  const operations = new OperationService(ds, producer, INCIDENT_AT);
+  const { dataSource: ds, commands, operations } = await workerAndServices(cleanup, 'support', url, sim, CONCURRENCY);
   const logins = pickLogins(REQUESTS);
 
   const wave = await aWave('bench: everyone, IMAP')

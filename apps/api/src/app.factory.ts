@@ -7,9 +7,10 @@ import { SwaggerModule } from '@nestjs/swagger';
 import { json, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { EnvironmentDto } from '@app/config';
+import { createLogger, PinoNestLogger } from '@app/logging';
 import { ApiSettings, loadApiSettings, trustProxySetting } from './api-settings';
 import { AppModule } from './app.module';
-import { createLogger, PinoNestLogger, requestMiddlewares } from './common/http-logger';
+import { requestMiddlewares } from './common/http-logger';
 import { bodyParserErrorHandler, ProblemFilter } from './common/problem.filter';
 import { ApiValidationPipe } from './common/validation.pipe';
 import { buildOpenApiDocument } from './common/openapi-document';
@@ -32,7 +33,7 @@ export interface CreateApiOptions {
 /** Builds the configured API (used by main.ts, the e2e tests, the benchmark and the OpenAPI check). */
 export async function createApiApp(options: CreateApiOptions): Promise<NestExpressApplication> {
   const settings = options.settings ?? loadApiSettings();
-  const logger = options.logger ?? createLogger(options.config.LOG_LEVEL);
+  const logger = options.logger ?? createLogger('reopen-api', options.config.LOG_LEVEL);
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.register({ config: options.config, settings, logger, offline: options.offline }),
     // Explicit adapter: Nest's fallback loads it with a dynamic import(), which Jest's CommonJS runtime cannot do.

@@ -5,6 +5,7 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import type { Logger } from 'pino';
 import Redis from 'ioredis';
 import { EnvironmentDto } from '@app/config';
+import { CoreModule } from '@app/core';
 import { AccountImportController } from './accounts/account-import.controller';
 import { AccountLookupService } from './accounts/account-lookup.service';
 import { AccountController } from './accounts/account.controller';
@@ -14,7 +15,6 @@ import { AddressBudget } from './auth/address-budget';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { ApiKeyVerifier } from './auth/api-key.verifier';
 import { RouteAccessCheck } from './auth/route-access.check';
-import { CORE_PROVIDERS } from './core.providers';
 import { HealthController } from './health/health.controller';
 import { HealthIndicators } from './health/health.indicators';
 import { InfraModule } from './infra.module';
@@ -62,7 +62,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        options.offline ? InfraModule.stub(config, settings, logger) : InfraModule.forConfig(config, settings, logger),
+        CoreModule.forRoot({ config, role: 'api', logger, offline: options.offline }),
+        options.offline ? InfraModule.stub(settings, logger) : InfraModule.forConfig(config, settings, logger),
         DiscoveryModule,
         TerminusModule.forRoot({ logger: false }),
         ThrottlerModule.forRootAsync({
@@ -75,7 +76,6 @@ export class AppModule {
       ],
       controllers: CONTROLLERS,
       providers: [
-        ...CORE_PROVIDERS,
         ApiKeyVerifier,
         AddressBudget,
         AccountLookupService,

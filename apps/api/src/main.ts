@@ -1,23 +1,21 @@
 import 'reflect-metadata';
 import { loadConfigOrExit, SHUTDOWN_DEADLINES_MS, startupFailureLine } from '@app/config';
+import { alwaysLogged, createLogger } from '@app/logging';
 import { loadApiSettings } from './api-settings';
 import { createApiApp } from './app.factory';
-import { createLogger } from './common/http-logger';
 
 /** A stuck dependency must not keep a stopping process alive forever. */
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   const settings = loadApiSettings();
-  const logger = createLogger(config.LOG_LEVEL);
+  const logger = createLogger('reopen-api', config.LOG_LEVEL);
   const app = await createApiApp({ config, settings, logger });
   await app.listen(config.PORT, '0.0.0.0');
   // The bound port: PORT=0 picks a free one.
   const address = app.getHttpServer().address() as { port: number } | null;
   // Always printed, whatever LOG_LEVEL: tools wait for this line and read the port from it.
-  process.stdout.write(
-    `${JSON.stringify({ level: 'info', time: new Date().toISOString(), msg: 'api listening', port: address?.port ?? config.PORT })}\n`,
-  );
+  alwaysLogged(logger).info({ port: address?.port ?? config.PORT }, 'api listening');
 
   // Ordered, bounded shutdown: event streams end, the server stops taking requests and finishes those in flight,
   // then queues, Redis and PostgreSQL close (Nest's shutdown hooks, in that order).

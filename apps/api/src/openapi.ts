@@ -1,8 +1,8 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { loadConfig } from '@app/config';
+import { createLogger } from '@app/logging';
 import { loadApiSettings } from './api-settings';
 import { createApiApp } from './app.factory';
-import { createLogger } from './common/http-logger';
 import { buildOpenApiDocument } from './common/openapi-document';
 
 export { buildOpenApiDocument };
@@ -16,7 +16,7 @@ export async function generateOpenApiDocument(): Promise<OpenAPIObject> {
   const app = await createApiApp({
     config: loadConfig({}),
     settings: loadApiSettings({}),
-    logger: createLogger('silent'),
+    logger: createLogger('reopen-api', 'silent'),
     offline: true,
   });
   try {

@@ -1,49 +1,38 @@
 import 'reflect-metadata';
-import { loadConfigOrExit, startupFailureLine } from '@app/config';
-import { startHealthServer, startWorker } from '@app/worker';
+import { loadConfigOrExit, SHUTDOWN_DEADLINES_MS, startupFailureLine } from '@app/config';
+import { alwaysLogged, createLogger, PinoNestLogger } from '@app/logging';
+import { createWorkerContext, HealthListener } from '@app/worker';
 
-const log = (entry: Record<string, unknown>) =>
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const runtime = await startWorker(config, (e) => {
-    if (e.level !== 'debug' || config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace') log(e);
-  });
-  // Started once the worker runs, so a probe never sees a half-built process; closed last, so readiness says
-  // "stopping" (503) while the shutdown lasts instead of refusing connections.
-  const health =
-    config.WORKER_HEALTH_PORT === undefined
-      ? undefined
-      : await startHealthServer(config.WORKER_HEALTH_PORT, () => runtime.health()).catch(async (err: unknown) => {
-          await runtime.stop();
-          throw err;
-        });
-  log({
-    level: 'info',
-    msg: 'worker ready',
-    redisPrefix: config.REDIS_PREFIX,
-    concurrency: config.WORKER_CONCURRENCY,
-    ...(health ? { healthPort: health.port } : {}),
-  });
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log({ level: 'info', msg: 'shutting down', signal });
-    runtime
-      .stop()
-      .then(() => health?.close())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log({ level: 'error', msg: 'shutdown failed', error: String(err) });
-          process.exit(1);
-        },
-      );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  const logger = createLogger('reopen-worker', config.LOG_LEVEL);
+  const app = await createWorkerContext(config, logger);
+  app.useLogger(new PinoNestLogger(logger));
+  // Ordered, bounded shutdown: on SIGTERM or SIGINT the consumers stop taking jobs, pumps finish their batch, the
+  // timers' rounds end, then queues, the mailstore pool, Redis and PostgreSQL close (Nest's shutdown hooks, in that
+  // order), and the process exits 0 (1 if a hook failed). A stuck dependency must not keep it alive past its deadline.
+  for (const signal of SIGNALS) {
+    process.once(signal, () => {
+      logger.info({ signal }, 'shutting down');
+      setTimeout(() => {
+        logger.error('shutdown deadline passed, exiting');
+        process.exit(1);
+      }, SHUTDOWN_DEADLINES_MS.worker).unref();
+    });
+  }
+  app.enableShutdownHooks([...SIGNALS], { useProcessExit: true });
+  const healthPort = app.get(HealthListener).port;
+  // Always printed, whatever LOG_LEVEL: tools wait for this line (its signal handlers are installed by then).
+  alwaysLogged(logger).info(
+    {
+      redisPrefix: config.REDIS_PREFIX,
+      concurrency: config.WORKER_CONCURRENCY,
+      ...(healthPort === undefined ? {} : { healthPort }),
+    },
+    'worker ready',
+  );
 }
 
 main().catch((err: unknown) => {

@@ -1,14 +1,18 @@
 import { Transform } from 'class-transformer';
-import { DEFAULT_OVERRIDE_TTL_S } from '@app/domain';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import { DEFAULT_OVERRIDE_TTL_S, DEFAULT_PACE } from '@app/domain';
+import { IsIn, IsInt, IsISO8601, IsNumber, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import { AtLeast } from './at-least.validator';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const POSTGRES_URL = /^postgres(ql)?:\/\/[^\s]+\/[A-Za-z0-9_-]+(\?.*)?$/;
 
-const toInt = ({ value }: { value: unknown }) =>
+const toNumber = ({ value }: { value: unknown }) =>
   typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+
+/** A batch's lease must outlast one mailstore attempt and the settle after it: the request timeout plus this. */
+export const LEASE_MARGIN_MS = 5000;
 
 /**
  * The process environment, validated once at boot (style.md: fail at boot, not at 3 a.m.).
@@ -46,7 +50,7 @@ export class EnvironmentDto {
   @MinLength(1, { message: 'MAILSTORE_TOKEN must not be empty' })
   MAILSTORE_TOKEN = 'sim-token';
 
-  @Transform(toInt)
+  @Transform(toNumber)
   @IsInt({ message: 'PORT must be an integer' })
   @Min(0)
   @Max(65535)
@@ -63,35 +67,35 @@ export class EnvironmentDto {
    * How long a support override of `password_reset_required` lasts (seconds; default 72 h): long enough for the
    * waves of the reopening, short enough that a forgotten one ends by itself. Ops list and revoke them (GET /overrides).
    */
-  @Transform(toInt)
+  @Transform(toNumber)
   @IsInt({ message: 'SUPPORT_OVERRIDE_TTL_S must be an integer' })
   @Min(1)
   @Max(2592000)
   SUPPORT_OVERRIDE_TTL_S = DEFAULT_OVERRIDE_TTL_S;
 
   /** Wave pumps one worker process runs at once (each is one batch in flight). */
-  @Transform(toInt)
+  @Transform(toNumber)
   @IsInt({ message: 'WORKER_CONCURRENCY must be an integer' })
   @Min(1)
   @Max(256)
   WORKER_CONCURRENCY = 32;
 
   /** How often each worker reconciles the queue with PostgreSQL (schedules, pumps, operations). */
-  @Transform(toInt)
+  @Transform(toNumber)
   @IsInt({ message: 'RECONCILE_INTERVAL_MS must be an integer' })
   @Min(200)
   @Max(600000)
   RECONCILE_INTERVAL_MS = 5000;
 
   /** How often each worker evaluates the gates of running waves. */
-  @Transform(toInt)
+  @Transform(toNumber)
   @IsInt({ message: 'GATE_INTERVAL_MS must be an integer' })
   @Min(100)
   @Max(60000)
   GATE_INTERVAL_MS = 1000;
 
   /** Mailstore request timeout (whole exchange). */
-  @Transform(toInt)
+  @Transform(toNumber)
   @IsInt({ message: 'MAILSTORE_TIMEOUT_MS must be an integer' })
   @Min(100)
   @Max(120000)
@@ -99,13 +103,72 @@ export class EnvironmentDto {
 
   /**
    * How long a claimed batch stays a worker's without news before another worker may take it over. At least the
-   * request timeout plus 5 s is used whatever is set here (the lease must outlast one attempt and its settle).
+   * request timeout plus 5 s (LEASE_MARGIN_MS): the lease must outlast one attempt and its settle.
    */
-  @Transform(toInt)
+  @AtLeast<EnvironmentDto>('MAILSTORE_TIMEOUT_MS', LEASE_MARGIN_MS, 'a lease must outlast one mailstore attempt')
+  @Transform(toNumber)
   @IsInt({ message: 'BATCH_LEASE_MS must be an integer' })
   @Min(1000)
   @Max(600000)
   BATCH_LEASE_MS = 15000;
+
+  /**
+   * The send window: a batch's call starts within this long of its send permit, or not at all (the attempt is
+   * withdrawn). Every command that stops sending (pause, cancel, hold, an import that changes accounts) waits this long
+   * after its commit for calls already permitted, so it bounds how long they take to answer. At least 100 ms: the
+   * sender keeps 50 ms of it for the request's way to the mailstore (libs/core's batch-sender.ts, SEND_MARGIN_MS).
+   */
+  @Transform(toNumber)
+  @Min(100)
+  @Max(1000)
+  @IsInt({ message: 'BATCH_SEND_WINDOW_MS must be an integer' })
+  BATCH_SEND_WINDOW_MS = 200;
+
+  /** Retryable failures in a row (5xx, timeouts, resets) of one batch before its wave pauses as mailstore_unreachable. */
+  @Transform(toNumber)
+  @Min(1)
+  @Max(100)
+  @IsInt({ message: 'BATCH_MAX_CONSECUTIVE_FAILURES must be an integer' })
+  BATCH_MAX_CONSECUTIVE_FAILURES = 5;
+
+  /** The wait after a batch's first retryable failure; it doubles with each one after (full jitter). */
+  @Transform(toNumber)
+  @Min(10)
+  @Max(60000)
+  @IsInt({ message: 'BATCH_RETRY_BASE_MS must be an integer' })
+  BATCH_RETRY_BASE_MS = 500;
+
+  /** The longest wait between two attempts of a batch after retryable failures. */
+  @AtLeast<EnvironmentDto>('BATCH_RETRY_BASE_MS', 0, 'the longest wait cannot be shorter than the first')
+  @Transform(toNumber)
+  @Min(10)
+  @Max(600000)
+  @IsInt({ message: 'BATCH_RETRY_MAX_MS must be an integer' })
+  BATCH_RETRY_MAX_MS = 8000;
+
+  /**
+   * The pace after 429/503 answers halves (once per Retry-After episode), never below this share of the set rate.
+   * 1: never slowed down (only the Retry-After wait).
+   */
+  @Transform(toNumber)
+  @Min(0.01)
+  @Max(1)
+  @IsNumber({}, { message: 'PACE_MIN_FACTOR must be a number' })
+  PACE_MIN_FACTOR: number = DEFAULT_PACE.minFactor;
+
+  /** Each successful call gives back this share of the set rate, until the full pace (at most once per 200 ms). */
+  @Transform(toNumber)
+  @Min(0.001)
+  @Max(1)
+  @IsNumber({}, { message: 'PACE_RECOVERY_STEP must be a number' })
+  PACE_RECOVERY_STEP: number = DEFAULT_PACE.recoveryStep;
+
+  /** Support operations (enable, disable, rollback of one account) one worker process runs at once. */
+  @Transform(toNumber)
+  @Min(1)
+  @Max(64)
+  @IsInt({ message: 'SUPPORT_CONCURRENCY must be an integer' })
+  SUPPORT_CONCURRENCY = 8;
 
   /**
    * The worker's health listener (GET /health/live, GET /health/ready: PostgreSQL, Redis and its queue consumers), for
@@ -113,7 +176,7 @@ export class EnvironmentDto {
    * as the tests and the demo run them, need no port each). 0 picks a free port, printed in the "worker ready" line.
    */
   @IsOptional()
-  @Transform(toInt)
+  @Transform(toNumber)
   @Min(0)
   @Max(65535)
   @IsInt({ message: 'WORKER_HEALTH_PORT must be an integer' }) // last: checked first, so 'x' is named as not a number
@@ -121,7 +184,7 @@ export class EnvironmentDto {
 
   /** Port of the mailstore simulator (apps/mailstore-sim) when it is started. */
   @IsOptional()
-  @Transform(toInt)
+  @Transform(toNumber)
   @IsInt({ message: 'SIM_PORT must be an integer' })
   @Min(0)
   @Max(65535)

@@ -1,3 +1,4 @@
+import { LEASE_MARGIN_MS } from './env.dto';
 import { ConfigError, loadConfig } from './load-config';
 
 describe('loadConfig', () => {
@@ -49,5 +50,50 @@ describe('loadConfig', () => {
     expect(loadConfig({ WORKER_HEALTH_PORT: '0' }).WORKER_HEALTH_PORT).toBe(0);
     expect(() => loadConfig({ WORKER_HEALTH_PORT: 'health' })).toThrow(/WORKER_HEALTH_PORT must be an integer/);
     expect(() => loadConfig({ WORKER_HEALTH_PORT: '70000' })).toThrow(/WORKER_HEALTH_PORT/);
+  });
+
+  it('gives the engine its settings, with the values it always ran with as defaults', () => {
+    const config = loadConfig({});
+    expect({
+      lease: config.BATCH_LEASE_MS,
+      sendWindow: config.BATCH_SEND_WINDOW_MS,
+      failures: config.BATCH_MAX_CONSECUTIVE_FAILURES,
+      backoff: [config.BATCH_RETRY_BASE_MS, config.BATCH_RETRY_MAX_MS],
+      pace: [config.PACE_MIN_FACTOR, config.PACE_RECOVERY_STEP],
+      support: config.SUPPORT_CONCURRENCY,
+    }).toEqual({ lease: 15000, sendWindow: 200, failures: 5, backoff: [500, 8000], pace: [0.05, 0.05], support: 8 });
+    const tuned = loadConfig({ BATCH_SEND_WINDOW_MS: '150', PACE_MIN_FACTOR: '0.2', SUPPORT_CONCURRENCY: '2' });
+    expect([tuned.BATCH_SEND_WINDOW_MS, tuned.PACE_MIN_FACTOR, tuned.SUPPORT_CONCURRENCY]).toEqual([150, 0.2, 2]);
+  });
+
+  it('refuses a lease shorter than one mailstore attempt plus its margin, naming both settings', () => {
+    expect(LEASE_MARGIN_MS).toBe(5000);
+    expect(loadConfig({ MAILSTORE_TIMEOUT_MS: '1000', BATCH_LEASE_MS: '6000' }).BATCH_LEASE_MS).toBe(6000);
+    expect(() => loadConfig({ MAILSTORE_TIMEOUT_MS: '1000', BATCH_LEASE_MS: '5999' })).toThrow(
+      'BATCH_LEASE_MS must be at least MAILSTORE_TIMEOUT_MS + 5000 (6000 here)',
+    );
+    // The default lease (15 s) no longer fits a longer timeout: said at boot, not discovered as a double send.
+    expect(() => loadConfig({ MAILSTORE_TIMEOUT_MS: '20000' })).toThrow(/BATCH_LEASE_MS must be at least/);
+    // A timeout that is itself invalid is named once, as such.
+    const error = (() => {
+      try {
+        loadConfig({ MAILSTORE_TIMEOUT_MS: 'soon' });
+      } catch (err) {
+        return err as ConfigError;
+      }
+    })();
+    expect(error?.problems).toEqual([expect.stringMatching(/^MAILSTORE_TIMEOUT_MS /)]);
+  });
+
+  it('refuses engine settings out of their ranges or relations', () => {
+    expect(() => loadConfig({ BATCH_SEND_WINDOW_MS: '50' })).toThrow(/BATCH_SEND_WINDOW_MS/);
+    expect(() => loadConfig({ BATCH_SEND_WINDOW_MS: '5000' })).toThrow(/BATCH_SEND_WINDOW_MS/);
+    expect(() => loadConfig({ BATCH_MAX_CONSECUTIVE_FAILURES: '0' })).toThrow(/BATCH_MAX_CONSECUTIVE_FAILURES/);
+    expect(() => loadConfig({ BATCH_RETRY_BASE_MS: '2000', BATCH_RETRY_MAX_MS: '1000' })).toThrow(
+      'BATCH_RETRY_MAX_MS must be at least BATCH_RETRY_BASE_MS (2000 here)',
+    );
+    expect(() => loadConfig({ PACE_MIN_FACTOR: '0' })).toThrow(/PACE_MIN_FACTOR/);
+    expect(() => loadConfig({ PACE_RECOVERY_STEP: 'fast' })).toThrow(/PACE_RECOVERY_STEP must be a number/);
+    expect(() => loadConfig({ SUPPORT_CONCURRENCY: '0' })).toThrow(/SUPPORT_CONCURRENCY/);
   });
 });

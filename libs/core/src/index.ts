@@ -12,3 +12,5 @@ export * from './progress';
 export * from './signals';
 export * from './waves/wave-query.service';
 export * from './gates/gate-evaluator';
+export * from './core-graph';
+export * from './core.module';

@@ -114,6 +114,13 @@ export function projectedDuration(
   return { totalSeconds: sendingSeconds + bakeSeconds, sendingSeconds, bakeSeconds };
 }
 
+/**
+ * The shared pace after 429/503 answers (AIMD, libs/core's Throttle): it halves on each Retry-After episode, never below
+ * this share of the set rate, and each successful call adds back this much of it. Defaults of PACE_MIN_FACTOR and
+ * PACE_RECOVERY_STEP.
+ */
+export const DEFAULT_PACE = { minFactor: 0.05, recoveryStep: 0.05 } as const;
+
 export interface BackoffOptions {
   baseMs: number;
   maxMs: number;

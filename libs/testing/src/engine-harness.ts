@@ -1,10 +1,12 @@
 import { Readable } from 'node:stream';
 import { loadConfig, EnvironmentDto } from '@app/config';
-import { AccountImportService, OperationService, OperationServiceOptions, WaveCommandsService } from '@app/core';
+import { buildCoreServices, OperationService, OperationServiceOptions, WaveCommandsService } from '@app/core';
 import { createRedis, QueueProducer } from '@app/queue';
 import { startSimulator } from '@app/mailstore-sim';
 import type { RunningSimulator, SimulatorOptions } from '@app/mailstore-sim';
-import { startWorker, WorkerRuntime } from '@app/worker';
+import type { INestApplicationContext } from '@nestjs/common';
+import { createLogger } from '@app/logging';
+import { createWorkerContext } from '@app/worker';
 import { populationCsv, PopulationOptions } from '@app/domain';
 import { PollOptions } from './poll-until';
 import { createTestDatabase, TestDatabase } from './test-database';
@@ -25,7 +27,8 @@ export interface EngineHarness {
   env: Record<string, string>;
   commands: WaveCommandsService;
   producer: QueueProducer;
-  startWorker(): Promise<WorkerRuntime>;
+  /** A worker in this process, as apps/worker builds it (a Nest application context); closed by close(). */
+  startWorker(): Promise<INestApplicationContext>;
   importPopulation(options: PopulationOptions): Promise<void>;
   /** A support service on this harness (the incident of its config). */
   support(options?: OperationServiceOptions): OperationService;
@@ -74,31 +77,33 @@ export async function createEngineHarness(
   // The producer talks to the Redis the workers use (a test may point them at a private one).
   const producerRedis = createRedis(config.REDIS_URL, `test-${label}`);
   const producer = new QueueProducer(producerRedis, redis.prefix);
-  const commands = new WaveCommandsService(db.dataSource, producer);
-  const workers: WorkerRuntime[] = [];
+  // The services as the API and the worker build them (libs/core's core-graph), on this harness's own connections.
+  const services = buildCoreServices(db.dataSource, producer, config);
+  const workers: INestApplicationContext[] = [];
   return {
     db,
     redis,
     sim,
     config,
     env,
-    commands,
+    commands: services.commands,
     producer,
     startWorker: async () => {
-      const w = await startWorker(config, (e) => {
-        if (e.level === 'error') process.stderr.write(`[worker] ${JSON.stringify(e)}\n`);
-      });
+      // Its errors only, on stderr (Jest does not capture it): the tests' own output stays readable.
+      const w = await createWorkerContext(config, createLogger('reopen-worker', 'error', process.stderr));
       workers.push(w);
       return w;
     },
     importPopulation: async (options) => {
-      const report = await new AccountImportService(db.dataSource).importCsv(Readable.from(populationCsv(options)), {
-        actor: 'test',
-      });
+      const report = await services.imports.importCsv(Readable.from(populationCsv(options)), { actor: 'test' });
       if (report.status !== 'imported')
         throw new Error(`population import failed: ${JSON.stringify(report.errors.slice(0, 3))}`);
     },
-    support: (options) => new OperationService(db.dataSource, producer, new Date(config.INCIDENT_AT), options),
+    // As configured (services.operations), or with the test's own options (a short override TTL).
+    support: (options) =>
+      options
+        ? new OperationService(db.dataSource, producer, new Date(config.INCIDENT_AT), options)
+        : services.operations,
     counters: (waveId) => readCounters(db.dataSource, waveId),
     waveStatus: (waveId) => waveStatus(db.dataSource, waveId),
     untilWaveState: (waveId, wanted, options) => untilWaveState(db.dataSource, waveId, wanted, options),
@@ -106,7 +111,7 @@ export async function createEngineHarness(
     waitAtRest: (waveId, options) => waitAtRest(db.dataSource, waveId, options),
     batchCalls: (waveId) => sim.calls().filter((c) => c.endpoint === 'batch' && c.idempotencyKey?.includes(waveId)),
     close: async () => {
-      for (const w of workers) await w.stop(10000);
+      for (const w of workers) await closeWithin(w, 10_000);
       await producer.close();
       producerRedis.disconnect();
       await sim.close();
@@ -114,4 +119,17 @@ export async function createEngineHarness(
       await db.drop();
     },
   };
+}
+
+/** Closes an in-process worker, or fails the test after `ms` (its process is Jest's: never process.exit). */
+async function closeWithin(app: INestApplicationContext, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`an in-process worker did not stop within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([app.close(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

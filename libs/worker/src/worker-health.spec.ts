@@ -29,13 +29,14 @@ describe('the worker health listener', () => {
 
   it('answers live at once, ready from the checks, and nothing else, over real HTTP', async () => {
     let ok = true;
-    const server = await startHealthServer(0, () =>
-      runChecks({
-        redis: async () => {
-          if (!ok) throw new Error('not connected (reconnecting)');
-        },
-      }),
-    );
+    const server = await startHealthServer(0, {
+      ready: () =>
+        runChecks({
+          redis: async () => {
+            if (!ok) throw new Error('not connected (reconnecting)');
+          },
+        }),
+    });
     try {
       const base = `http://127.0.0.1:${server.port}`;
       expect(await (await fetch(`${base}/health/live`)).json()).toEqual({ status: 'ok' });
@@ -68,7 +69,7 @@ describe('the worker health listener', () => {
     await once(taken, 'listening');
     const port = (taken.address() as { port: number }).port;
     try {
-      const err = await startHealthServer(port, () => runChecks({})).catch((e: unknown) => e);
+      const err = await startHealthServer(port, { ready: () => runChecks({}) }).catch((e: unknown) => e);
       expect(isOperatorFix(err)).toBe(true);
       expect((err as Error).message).toBe(
         `WORKER_HEALTH_PORT ${port}: EADDRINUSE (another process listens on it): choose another port`,

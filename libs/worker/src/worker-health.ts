@@ -68,19 +68,36 @@ class HealthPortError extends Error {
   readonly operatorFix = true;
 }
 
+export interface HealthRoutes {
+  ready: () => Promise<HealthReport>;
+  /** The Prometheus exposition for `GET /metrics` (404 without). */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
+}
+
 /**
- * The worker's health listener, on node:http (the worker has no HTTP framework, and two routes need none):
+ * The worker's health listener, on node:http (the worker has no HTTP framework, and three routes need none):
  * - `GET /health/live`: 200 while the process answers (a Kubernetes livenessProbe; it does not look at PostgreSQL or
  *   Redis, since the worker reconnects by itself and a restart would not bring them back);
  * - `GET /health/ready`: 200 when PostgreSQL and Redis answer within 2 s and its queue consumers run, else 503 with
  *   the state of each (a readinessProbe, and the compose healthcheck through health-probe.ts). The answers mirror the
- *   API's `/api/v1/health/*`: `{status: 'ok', checks}`, or a problem `not_ready` naming the dependency that is down.
+ *   API's `/api/v1/health/*`: `{status: 'ok', checks}`, or a problem `not_ready` naming the dependency that is down;
+ * - `GET /metrics`: the worker's own Prometheus metrics (WorkerMetrics). No key, as the health routes: the listener
+ *   is meant for the container's network (compose does not publish it), and nothing in it names an account.
  */
-export async function startHealthServer(port: number, ready: () => Promise<HealthReport>): Promise<HealthServer> {
+export async function startHealthServer(port: number, routes: HealthRoutes): Promise<HealthServer> {
+  const { ready, metrics } = routes;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').replace(/\?.*$/s, '');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       send(res, 405, problem(405, 'method_not_allowed', 'the health routes answer GET only'));
+    } else if (path === '/metrics' && metrics) {
+      metrics().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+          res.end(body);
+        },
+        (err: unknown) => send(res, 500, problem(500, 'internal_error', `metrics: ${String(err)}`)),
+      );
     } else if (path === '/health/live') {
       send(res, 200, { status: 'ok' });
     } else if (path === '/health/ready') {

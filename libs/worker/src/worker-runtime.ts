@@ -1,205 +1,157 @@
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { Job, Worker } from 'bullmq';
+import type Redis from 'ioredis';
+import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
-import { EnvironmentDto, SHUTDOWN_DEADLINES_MS } from '@app/config';
-import {
-  GateEvaluator,
-  OperationRunner,
-  Reconciler,
-  Throttle,
-  WaveCommandsService,
-  WavePump,
-  WaveVerifier,
-} from '@app/core';
-import { openRuntimeDataSource } from '@app/db';
+import { EnvironmentDto } from '@app/config';
+import { ENGINE, Engine, QUEUE_REDIS, WaveCommandsService } from '@app/core';
 import { MailstoreClient } from '@app/mailstore';
-import {
-  bullmqErrorHandler,
-  createRedis,
-  DependencyWatch,
-  isConnectionError,
-  JOBS,
-  openOrSayUnreachable,
-  JobPayloads,
-  QUEUES,
-  probeEvery,
-  QueueProducer,
-  WORKER_SETTINGS,
-} from '@app/queue';
+import { bullmqErrorHandler, isConnectionError, JOBS, JobPayloads, QUEUES, WORKER_SETTINGS } from '@app/queue';
 import { singleFlight } from './single-flight';
 import { HealthReport, runChecks } from './worker-health';
+import { WorkerMetrics } from './worker-metrics';
+import { WORKER_LOGGER } from './worker.tokens';
 
-/** The pool says nothing when PostgreSQL goes: a probe does (cheap, one at a time). */
-const POSTGRES_PROBE_INTERVAL_MS = 2000;
+type Handlers = { [N in keyof JobPayloads]: (job: Job<JobPayloads[N]>, signal?: AbortSignal) => Promise<string> };
 
-export interface WorkerRuntime {
+/**
+ * The worker's body: the only process that runs queue processors (style.md). Every job name has a handler or the
+ * process refuses to start. It starts once the connections are open (CoreModule's bootstrap runs first) and stops
+ * before they close: it stops taking jobs, lets pumps finish their batch (they see the abort signal between batches)
+ * and waits for the timers' rounds in progress; CoreModule then closes the queues, the mailstore pool, Redis and the
+ * database.
+ */
+@Injectable()
+export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly abort = new AbortController();
+  private workers: Worker[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private rounds: { settled(): Promise<unknown> }[] = [];
+
+  constructor(
+    private readonly config: EnvironmentDto,
+    private readonly dataSource: DataSource,
+    @Inject(QUEUE_REDIS) private readonly redis: Redis,
+    private readonly client: MailstoreClient,
+    private readonly commands: WaveCommandsService,
+    @Inject(ENGINE) private readonly engine: Engine,
+    @Inject(WORKER_LOGGER) private readonly logger: Logger,
+    private readonly metrics: WorkerMetrics,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const caps = await this.client.capabilities();
+    if (caps.kind !== 'ok') this.logger.warn({ outcome: caps.kind }, 'mailstore capabilities unavailable at start');
+    this.metrics.readPaceFrom(this.engine.throttle, () => this.redis.status === 'ready');
+    this.workers = this.startConsumers();
+    this.startTimers();
+  }
+
+  /** Before CoreModule closes the connections (its hooks run after this module's). */
+  async beforeApplicationShutdown(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.abort.abort();
+    for (const round of this.rounds) await round.settled();
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+
   /**
    * Readiness, as the health listener serves it: PostgreSQL answers `SELECT 1`, the Redis connection is up and answers
    * PING, and the queue consumers run (not once the process is stopping). Each within 2 s.
    */
-  health(): Promise<HealthReport>;
-  stop(deadlineMs?: number): Promise<void>;
-}
-
-/**
- * The worker process: the only one that runs queue processors (style.md). Every job name has a handler or the
- * process refuses to start. Shutdown is ordered and bounded: stop taking jobs, let pumps finish their batch
- * (they see the abort signal between batches), close queues, the mailstore pool, Redis, then the database.
- */
-export async function startWorker(
-  config: EnvironmentDto,
-  log: (msg: Record<string, unknown>) => void,
-): Promise<WorkerRuntime> {
-  const dataSource: DataSource = await openOrSayUnreachable('postgres', 'DATABASE_URL', () =>
-    openRuntimeDataSource({
-      url: config.DATABASE_URL,
-      applicationName: 'reopen-worker',
-      poolSize: config.WORKER_CONCURRENCY + 8,
-      // The worker's own transactions are short (the hot path runs single statements; system commands a few): a
-      // frozen worker must not keep a command waiting on a lock for more than this (issue 14).
-      idleInTransactionTimeoutMs: 750,
-    }),
-  );
-  // One line per outage, not one per retry (the Workers' own connections fail alongside this one).
-  const redisWatch = new DependencyWatch('redis', (e) => log({ ...e }));
-  const postgresWatch = new DependencyWatch('postgres', (e) => log({ ...e }));
-  const postgresProbe = probeEvery(
-    postgresWatch,
-    'probe',
-    () => dataSource.query('SELECT 1'),
-    POSTGRES_PROBE_INTERVAL_MS,
-  );
-  // A round that fails because a dependency is down is the watches' to report (once), not one line per round.
-  const roundFailed = (msg: string) => (err: unknown) => {
-    if (!isConnectionError(err)) log({ level: 'warn', msg, error: String(err) });
-  };
-  const redis = createRedis(config.REDIS_URL, 'reopen-worker', redisWatch);
-  const producer = new QueueProducer(redis, config.REDIS_PREFIX, {
-    onError: bullmqErrorHandler((err) => log({ level: 'error', msg: 'queue error', error: err.message })),
-  });
-  const client = new MailstoreClient({
-    baseUrl: config.MAILSTORE_URL,
-    token: config.MAILSTORE_TOKEN,
-    requestTimeoutMs: config.MAILSTORE_TIMEOUT_MS,
-    connections: config.WORKER_CONCURRENCY + 4,
-  });
-  const caps = await client.capabilities();
-  if (caps.kind !== 'ok')
-    log({ level: 'warn', msg: 'mailstore capabilities unavailable at start', outcome: caps.kind });
-  const throttle = new Throttle(redis, config.REDIS_PREFIX);
-  const commands = new WaveCommandsService(dataSource, producer);
-  const operations = new OperationRunner(dataSource, client, throttle);
-  const verifier = new WaveVerifier(dataSource, client, commands);
-  const reconciler = new Reconciler(dataSource, producer, commands, verifier);
-  const gates = new GateEvaluator(dataSource, commands);
-  const settings = {
-    incidentAt: new Date(config.INCIDENT_AT),
-    leaseMs: config.BATCH_LEASE_MS,
-    sendWindowMs: 200,
-    maxConsecutiveFailures: 5,
-    requestTimeoutMs: config.MAILSTORE_TIMEOUT_MS,
-  };
-  const abort = new AbortController();
-
-  const handlers: {
-    [N in keyof JobPayloads]: (job: Job<JobPayloads[N]>, signal?: AbortSignal) => Promise<string>;
-  } = {
-    // A pump stops with the process, or when its job's lock is lost (Redis wiped, the process was frozen past the
-    // lock): the queue may then give the same slot to another pump, and two would run it.
-    [JOBS.wavePump]: (job, signal) =>
-      new WavePump(
-        dataSource,
-        client,
-        throttle,
-        commands,
-        verifier,
-        settings,
-        job.data,
-        job.id ?? 'pump',
-        signal ? AbortSignal.any([abort.signal, signal]) : abort.signal,
-      ).run(),
-    [JOBS.waveStart]: async (job) => ((await commands.fireSchedule(job.data.waveId)) ? 'fired' : 'skipped'),
-    [JOBS.waveBakeEnd]: async (job) =>
-      (await commands.endBake(job.data.waveId, job.data.step)) ? 'resumed' : 'skipped',
-    [JOBS.operationRun]: (job) => operations.run(job.data.operationId),
-  };
-  // Three parameters: BullMQ then gives each job an AbortSignal (aborted by worker.cancelJob).
-  const dispatch = async (job: Job, _token?: string, signal?: AbortSignal): Promise<string> => {
-    const handler = handlers[job.name as keyof JobPayloads] as
-      ((j: Job, signal?: AbortSignal) => Promise<string>) | undefined;
-    if (!handler) throw new Error(`no handler for job ${job.name}`);
-    const outcome = await handler(job, signal);
-    log({ level: 'debug', msg: 'job done', job: job.name, id: job.id, outcome });
-    return outcome;
-  };
-  const common = {
-    connection: redis,
-    prefix: config.REDIS_PREFIX,
-    stalledInterval: WORKER_SETTINGS.stalledIntervalMs,
-    lockDuration: WORKER_SETTINGS.lockDurationMs,
-    maxStalledCount: WORKER_SETTINGS.maxStalledCount,
-  };
-  const workers = [
-    new Worker(QUEUES.waves, dispatch, { ...common, concurrency: config.WORKER_CONCURRENCY }),
-    new Worker(QUEUES.support, dispatch, { ...common, concurrency: 8 }),
-  ];
-  for (const w of workers) {
-    w.on('failed', (job, err) =>
-      log({ level: 'warn', msg: 'job failed', job: job?.name, id: job?.id, error: err.message }),
-    );
-    w.on(
-      'error',
-      bullmqErrorHandler((err) => log({ level: 'error', msg: 'worker error', error: err.message })),
-    );
-    w.on('lockRenewalFailed', (ids: string[]) => {
-      for (const id of ids) w.cancelJob(id, 'job lock lost');
-      log({ level: 'warn', msg: 'job locks lost, jobs stopped', ids });
+  health(): Promise<HealthReport> {
+    return runChecks({
+      database: async () => {
+        await this.dataSource.query('SELECT 1');
+      },
+      // While ioredis reconnects, a command would wait in its offline queue (BullMQ's connections retry forever):
+      // the connection's state answers at once.
+      redis: async () => {
+        if (this.redis.status !== 'ready') throw new Error(`not connected (${this.redis.status})`);
+        await this.redis.ping();
+      },
+      queues: async () => {
+        if (this.abort.signal.aborted) throw new Error('stopping');
+        const idle = this.workers.filter((w) => !w.isRunning()).map((w) => w.name);
+        if (idle.length) throw new Error(`not consuming ${idle.join(', ')}`);
+      },
     });
   }
 
-  // One round at a time per process for each timer: a round that waits for PostgreSQL or Redis makes the next ticks
-  // skip, never pile up. Gates act within ~1 s of a breaching sample (target: 5 s).
-  const reconciling = singleFlight(() => reconciler.run().catch(roundFailed('reconcile failed')));
-  reconciling.tick();
-  const timer = setInterval(reconciling.tick, config.RECONCILE_INTERVAL_MS);
-  const evaluating = singleFlight(() => gates.evaluateAll().catch(roundFailed('gate evaluation failed')));
-  const gateTimer = setInterval(evaluating.tick, config.GATE_INTERVAL_MS);
+  private handlers(): Handlers {
+    const { engine, commands } = this;
+    return {
+      // A pump stops with the process, or when its job's lock is lost (Redis wiped, the process was frozen past the
+      // lock): the queue may then give the same slot to another pump, and two would run it.
+      [JOBS.wavePump]: (job, signal) =>
+        engine
+          .pump(job.data, job.id ?? 'pump', signal ? AbortSignal.any([this.abort.signal, signal]) : this.abort.signal)
+          .run(),
+      [JOBS.waveStart]: async (job) => ((await commands.fireSchedule(job.data.waveId)) ? 'fired' : 'skipped'),
+      [JOBS.waveBakeEnd]: async (job) =>
+        (await commands.endBake(job.data.waveId, job.data.step)) ? 'resumed' : 'skipped',
+      [JOBS.operationRun]: (job) => engine.operations.run(job.data.operationId),
+    };
+  }
 
-  return {
-    health: () =>
-      runChecks({
-        database: async () => {
-          await dataSource.query('SELECT 1');
-        },
-        // While ioredis reconnects, a command would wait in its offline queue (BullMQ's connections retry forever):
-        // the connection's state answers at once.
-        redis: async () => {
-          if (redis.status !== 'ready') throw new Error(`not connected (${redis.status})`);
-          await redis.ping();
-        },
-        queues: async () => {
-          if (abort.signal.aborted) throw new Error('stopping');
-          const idle = workers.filter((w) => !w.isRunning()).map((w) => w.name);
-          if (idle.length) throw new Error(`not consuming ${idle.join(', ')}`);
-        },
-      }),
-    stop: async (deadlineMs = SHUTDOWN_DEADLINES_MS.worker) => {
-      clearInterval(timer);
-      clearInterval(gateTimer);
-      abort.abort();
-      const hard = setTimeout(() => {
-        log({ level: 'error', msg: 'shutdown deadline passed, exiting' });
-        process.exit(1);
-      }, deadlineMs);
-      hard.unref();
-      await reconciling.settled();
-      await evaluating.settled();
-      await Promise.all(workers.map((w) => w.close()));
-      await producer.close();
-      await client.close();
-      redis.disconnect();
-      await postgresProbe.stop();
-      await dataSource.destroy();
-      clearTimeout(hard);
-    },
-  };
+  private startConsumers(): Worker[] {
+    const handlers = this.handlers();
+    // Three parameters: BullMQ then gives each job an AbortSignal (aborted by worker.cancelJob).
+    const dispatch = async (job: Job, _token?: string, signal?: AbortSignal): Promise<string> => {
+      const handler = handlers[job.name as keyof JobPayloads] as
+        ((j: Job, signal?: AbortSignal) => Promise<string>) | undefined;
+      if (!handler) throw new Error(`no handler for job ${job.name}`);
+      const outcome = await handler(job, signal);
+      this.metrics.jobDone(job.name, outcome);
+      this.logger.debug({ job: job.name, id: job.id, outcome }, 'job done');
+      return outcome;
+    };
+    const common = {
+      connection: this.redis,
+      prefix: this.config.REDIS_PREFIX,
+      stalledInterval: WORKER_SETTINGS.stalledIntervalMs,
+      lockDuration: WORKER_SETTINGS.lockDurationMs,
+      maxStalledCount: WORKER_SETTINGS.maxStalledCount,
+    };
+    const workers = [
+      new Worker(QUEUES.waves, dispatch, { ...common, concurrency: this.config.WORKER_CONCURRENCY }),
+      new Worker(QUEUES.support, dispatch, { ...common, concurrency: this.config.SUPPORT_CONCURRENCY }),
+    ];
+    for (const w of workers) {
+      w.on('failed', (job, err) => this.logger.warn({ job: job?.name, id: job?.id, error: err.message }, 'job failed'));
+      w.on(
+        'error',
+        bullmqErrorHandler((err) => this.logger.error({ error: err.message }, 'worker error')),
+      );
+      w.on('lockRenewalFailed', (ids: string[]) => {
+        for (const id of ids) w.cancelJob(id, 'job lock lost');
+        this.logger.warn({ ids }, 'job locks lost, jobs stopped');
+      });
+    }
+    return workers;
+  }
+
+  /**
+   * One round at a time per process for each timer: a round that waits for PostgreSQL or Redis makes the next ticks
+   * skip, never pile up. Gates act within ~1 s of a breaching sample (target: 5 s).
+   */
+  private startTimers(): void {
+    // A round that fails because a dependency is down is the watches' to report (once), not one line per round.
+    const roundFailed = (msg: string) => (err: unknown) => {
+      if (!isConnectionError(err)) this.logger.warn({ error: String(err) }, msg);
+    };
+    const { reconciler, gates } = this.engine;
+    const reconciling = singleFlight(() =>
+      this.metrics.timeRound('reconcile', () => reconciler.run()).catch(roundFailed('reconcile failed')),
+    );
+    const evaluating = singleFlight(() =>
+      this.metrics.timeRound('gate', () => gates.evaluateAll()).catch(roundFailed('gate evaluation failed')),
+    );
+    this.rounds = [reconciling, evaluating];
+    reconciling.tick();
+    this.timers = [
+      setInterval(reconciling.tick, this.config.RECONCILE_INTERVAL_MS),
+      setInterval(evaluating.tick, this.config.GATE_INTERVAL_MS),
+    ];
+  }
 }

@@ -1,15 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
-import { LoggerService } from '@nestjs/common';
-import pino, { Logger } from 'pino';
+import type { Logger } from 'pino';
 import pinoHttp from 'pino-http';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { app: 'reopen-api' }, timestamp: pino.stdTimeFunctions.isoTime });
-}
 
 /**
  * The request id, taken from X-Request-Id when it is a sane token (a dashboard or a proxy may set it) or made here,
@@ -47,24 +42,4 @@ export function requestMiddlewares(logger: Logger): RequestHandler[] {
 function withoutQuery(url: string): string {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
-}
-
-/** Nest's own messages (boot, routes) as pino lines. */
-export class PinoNestLogger implements LoggerService {
-  constructor(private readonly logger: Logger) {}
-  log(message: unknown, context?: string): void {
-    this.logger.info({ context }, String(message));
-  }
-  error(message: unknown, trace?: string, context?: string): void {
-    this.logger.error({ context, trace }, String(message));
-  }
-  warn(message: unknown, context?: string): void {
-    this.logger.warn({ context }, String(message));
-  }
-  debug(message: unknown, context?: string): void {
-    this.logger.debug({ context }, String(message));
-  }
-  verbose(message: unknown, context?: string): void {
-    this.logger.trace({ context }, String(message));
-  }
 }

@@ -2,5 +2,7 @@ export * from './batch.types';
 export * from './reconciler';
 export * from './throttle';
 export * from './wave-pump';
+export * from './engine-settings';
+export * from './engine-metrics';
 export * from './wave-verifier';
 export * from './wave-runtime.repository';

@@ -1,4 +1,6 @@
 import Redis from 'ioredis';
+import { DEFAULT_PACE } from '@app/domain';
+import type { PaceSettings } from './engine-settings';
 
 /** Every script starts here: `now` in milliseconds on Redis' own clock (the time base all processes share). */
 const NOW_MS = `
@@ -19,7 +21,8 @@ local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000`;
  * ahead in the mailstore bucket: it never waits behind a wave's backlog.
  *
  * A 429/503 calls `penalize`: nobody starts before `Retry-After` has passed, and the pace factor halves
- * (multiplicative decrease); each successful call adds back 5 % (additive increase, at most once per 200 ms).
+ * (multiplicative decrease, never below PACE_MIN_FACTOR); each successful call adds back PACE_RECOVERY_STEP of it
+ * (additive increase, at most once per 200 ms; 5 % by default).
  * Redis' own clock (TIME) is the time base, so processes on different machines agree.
  */
 const RESERVE = `${NOW_MS}
@@ -145,7 +148,7 @@ export class Throttle {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    private readonly minFactor = 0.05,
+    private readonly pace: PaceSettings = DEFAULT_PACE,
     private readonly horizonMs = RESERVE_HORIZON_MS,
   ) {}
 
@@ -224,7 +227,7 @@ export class Throttle {
 
   /** A 429 or 503: nobody starts before retryAfterMs has passed, and the pace halves. */
   async penalize(retryAfterMs: number): Promise<number> {
-    return Number(await this.evalScript(PENALIZE, 1, this.mailKey(), Math.max(0, retryAfterMs), this.minFactor));
+    return Number(await this.evalScript(PENALIZE, 1, this.mailKey(), Math.max(0, retryAfterMs), this.pace.minFactor));
   }
 
   /** How long every dispatcher must still wait after a 429/503 (0 when not blocked). */
@@ -232,9 +235,9 @@ export class Throttle {
     return Number(await this.evalScript(BLOCKED, 1, this.mailKey()));
   }
 
-  /** A successful call: the pace recovers by `step` of the set rate. */
-  async reward(step = 0.05): Promise<number> {
-    return Number(await this.evalScript(REWARD, 1, this.mailKey(), step));
+  /** A successful call: the pace recovers by the recovery step of the set rate. */
+  async reward(): Promise<number> {
+    return Number(await this.evalScript(REWARD, 1, this.mailKey(), this.pace.recoveryStep));
   }
 
   async state(): Promise<{ blockedUntil: number; factor: number }> {

@@ -95,11 +95,11 @@ describe('wave integrity when batches change hands (worker processes, real servi
   });
 
   it('A slow wave loses accounts, with no fault', async () => {
-    // 16 pumps share 1 account/s: each waits ~16 s for its pace slot, longer than its 6 s lease (1000 ms or the
-    // timeout + 5 s). Before issue 14 the lease is not kept while a pump waits for its pace, another pump takes the batch
+    // 16 pumps share 1 account/s: each waits ~16 s for its pace slot, longer than its 6 s lease (the shortest the
+    // 1 s timeout allows: the timeout + 5 s). Before issue 14 the lease is not kept while a pump waits for its pace, another pump takes the batch
     // over and settles it, and on pause the first one's releaseBatch (no ownership guard) sets its members back
     // to pending: enabled at the mailstore, recorded as cancelled, counters off.
-    await worker({ BATCH_LEASE_MS: '1000', MAILSTORE_TIMEOUT_MS: '1000', WORKER_CONCURRENCY: '16' });
+    await worker({ BATCH_LEASE_MS: '6000', MAILSTORE_TIMEOUT_MS: '1000', WORKER_CONCURRENCY: '16' });
     const members = loginRange(1, 200);
     const id = await wave('slow', members, { rate: 1, batchSize: 10, concurrency: 16 });
     await sleep(15_000);
@@ -114,8 +114,8 @@ describe('wave integrity when batches change hands (worker processes, real servi
   it('A woken zombie worker corrupts the record', async () => {
     // Before issue 14 the woken process released (releaseBatch, no ownership guard) batches the other one took over and
     // settled: their members pend again, are sent again after resume and end as skipped already_enabled.
-    // Lease 6 s (max(1000, 1000 + 5000)); 8 job slots per process and 12 pumps, so both processes run pumps.
-    const env = { BATCH_LEASE_MS: '1000', MAILSTORE_TIMEOUT_MS: '1000', WORKER_CONCURRENCY: '8' };
+    // Lease 6 s (the 1 s timeout + 5 s); 8 job slots per process and 12 pumps, so both processes run pumps.
+    const env = { BATCH_LEASE_MS: '6000', MAILSTORE_TIMEOUT_MS: '1000', WORKER_CONCURRENCY: '8' };
     // Calls take 100 ms, so a frozen process holds batches whether it claims them before or after its pace slot.
     h.sim.setFaults({ latencyMs: 100, endpoints: ['batch'] });
     const a = await worker(env);

@@ -18,22 +18,8 @@ import { ReserveRequest, sleep, sleepUntil, Throttle } from './throttle';
 import { onPumpDrained } from './pump-drained';
 import { loadWaveRuntime } from './wave-runtime.repository';
 import { WaveVerifier } from './wave-verifier';
-
-export interface EngineSettings {
-  /** Passwords changed at or before this instant are considered known to the attackers. */
-  incidentAt: Date;
-  /** How long a claimed batch stays ours without news (then another worker may take it over). */
-  leaseMs: number;
-  /**
-   * The send window: a call starts within this long of its permit's statement, or not at all (the attempt is
-   * withdrawn). A command that stops a wave waits at most this long after its commit for calls already permitted.
-   */
-  sendWindowMs: number;
-  /** Consecutive retryable failures (5xx, timeouts, resets) of one batch before the wave pauses as unreachable. */
-  maxConsecutiveFailures: number;
-  /** Request timeout of the mailstore client (the lease must outlast one attempt). */
-  requestTimeoutMs: number;
-}
+import { EngineSettings } from './engine-settings';
+import { BatchEnd, EngineMetrics, NO_ENGINE_METRICS } from './engine-metrics';
 
 /** How often a pump looks for batches whose lease expired (each pump; the lease itself is much longer). */
 const STALE_CHECK_INTERVAL_MS = 1000;
@@ -81,6 +67,7 @@ export class WavePump {
     private readonly job: WavePumpJob,
     jobId: string,
     private readonly signal?: AbortSignal,
+    private readonly metrics: EngineMetrics = NO_ENGINE_METRICS,
   ) {
     // Unique per pump run (the same job may run twice in one process after its lock was lost): it names the
     // holder of the slot and of every batch this pump claims.
@@ -268,8 +255,9 @@ export class WavePump {
     return batch;
   }
 
+  /** At least the mailstore's request timeout plus 5 s (checked with the environment at boot). */
   private leaseMs(): number {
-    return Math.max(this.settings.leaseMs, this.settings.requestTimeoutMs + 5000);
+    return this.settings.leaseMs;
   }
 
   /** Sends one batch until it has a definitive answer, or the wave stops. `paced`: its pace slot has come. */
@@ -307,7 +295,7 @@ export class WavePump {
           pace: this.paceRequest(wave, batch.members.length),
         });
         if (sent === 'stopped') return this.stopWith(sql, batch);
-        if (sent === 'nothing_to_send') return 'settled'; // every member was skipped at its permit
+        if (sent === 'nothing_to_send') return this.ended('nothing_to_send', 'settled'); // all skipped at the permit
         if (sent === 'busy' || sent === 'changed' || sent === 'late') {
           // A command or an import holds a row the permit needs, an account changed under it, or the window was
           // missed: ask again (the slot has been used; a missed window means the pump itself was late).
@@ -321,18 +309,20 @@ export class WavePump {
           continue;
         }
         const { outcome, startedAt, inDoubtBefore } = sent;
+        this.metrics.batchSent(this.job.kind, outcome.kind);
         if (outcome.kind === 'ok') {
           // One statement writes the answer and logs the call.
           const call = callRecord(startedAt, outcome);
           if (this.job.kind === 'forward') await settleForward(sql, batch, outcome.value.results, call);
           else await settleRollback(sql, batch, outcome.value.results, call);
           await this.throttle.reward();
-          return 'settled';
+          return this.ended('applied', 'settled');
         }
         if (outcome.kind === 'rate_limited' || outcome.kind === 'unavailable' || outcome.kind === 'in_progress') {
           // Nothing applied: everybody waits Retry-After and the pace halves; same key next time. Blocking
           // comes first, before any bookkeeping, so other dispatchers learn of it as early as possible.
           await this.throttle.penalize(retryAfterWithJitter(outcome.retryAfterMs / 1000, Math.random));
+          this.metrics.retryAfter('wave', outcome.retryAfterMs);
           await this.record(sql, batch, startedAt, outcome);
           if (outcome.kind !== 'in_progress') await markNothingApplied(sql, batch, inDoubtBefore); // 409: still runs
           await this.holds.coverWait(sql, batch, outcome.retryAfterMs);
@@ -349,12 +339,12 @@ export class WavePump {
               lastError: outcome.code,
               attempts: failures,
             });
-            return 'paused_unreachable';
+            return this.ended('paused', 'paused_unreachable');
           }
           await this.holds.waitHolding(
             sql,
             batch,
-            backoffMs(failures, { baseMs: 500, maxMs: 8000, random: Math.random }),
+            backoffMs(failures, { ...this.settings.retryBackoff, random: Math.random }),
           );
           continue;
         }
@@ -365,17 +355,17 @@ export class WavePump {
             status: outcome.status,
             code: outcome.code,
           });
-          return 'paused_unauthorized';
+          return this.ended('paused', 'paused_unauthorized');
         }
         // Cleaned by the settle (errorCode), as every code an item carries.
         const code = `http_${outcome.status}_${outcome.code}`;
         const results = batch.members.map((m) => ({ account: m.login, status: 'invalid' as const, error: { code } }));
         if (this.job.kind === 'forward') await settleForward(sql, batch, results);
         else await settleRollback(sql, batch, results);
-        return 'settled';
+        return this.ended('refused', 'settled');
       }
     } catch (err) {
-      if (err instanceof BatchLostError) return 'settled'; // another worker owns it now
+      if (err instanceof BatchLostError) return this.ended('lost', 'settled'); // another worker owns it now
       throw err;
     }
   }
@@ -383,7 +373,13 @@ export class WavePump {
   /** The wave stopped while this batch waited: hand it back if it never left, else keep it (same key later). */
   private async stopWith(sql: Sql, batch: ClaimedBatch): Promise<PumpOutcome> {
     if (batch.attempts === 0) await releaseBatch(sql, batch);
-    return 'stopped';
+    return this.ended(batch.attempts === 0 ? 'released' : 'stopped', 'stopped');
+  }
+
+  /** Counts how this pump finished with its batch (the worker's /metrics), and passes `result` on. */
+  private ended<R>(end: BatchEnd, result: R): R {
+    this.metrics.batchEnded(this.job.kind, end);
+    return result;
   }
 
   private async record(sql: Sql, batch: ClaimedBatch, startedAt: Date, outcome: Outcome<BatchResult>): Promise<void> {

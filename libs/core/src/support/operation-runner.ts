@@ -6,6 +6,7 @@ import { patchAnswer, rollbackOutcome } from '../engine/member-outcome';
 import { audit } from '../db/audit-log';
 import { applyCounters } from '../db/wave-counters';
 import { withTransaction } from '../db/transaction';
+import { EngineMetrics, NO_ENGINE_METRICS } from '../engine/engine-metrics';
 import { Throttle } from '../engine/throttle';
 import { recordCallRow } from './operation-calls';
 
@@ -26,6 +27,7 @@ export class OperationRunner {
     private readonly dataSource: DataSource,
     private readonly client: MailstoreClient,
     private readonly throttle: Throttle,
+    private readonly metrics: EngineMetrics = NO_ENGINE_METRICS,
   ) {}
 
   async run(operationId: string): Promise<'succeeded' | 'failed' | 'already_done'> {
@@ -64,7 +66,10 @@ export class OperationRunner {
           },
           { idempotencyKey: op.idempotencyKey, requestId: `op-${op.id}`, ...ifMatch },
         );
-        if (o.kind === 'rate_limited' || o.kind === 'unavailable') await this.throttle.penalize(o.retryAfterMs);
+        if (o.kind === 'rate_limited' || o.kind === 'unavailable') {
+          await this.throttle.penalize(o.retryAfterMs);
+          this.metrics.retryAfter('operation', o.retryAfterMs);
+        }
         return o;
       },
       { maxAttempts: 5, maxRateLimitWaitMs: 60_000 },

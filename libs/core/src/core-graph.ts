@@ -1,0 +1,137 @@
+import type Redis from 'ioredis';
+import { DataSource } from 'typeorm';
+import { EnvironmentDto } from '@app/config';
+import { openRuntimeDataSource } from '@app/db';
+import { MailstoreClient } from '@app/mailstore';
+import { openOrSayUnreachable, QueueProducer, WavePumpJob } from '@app/queue';
+import { AccountImportService } from './accounts';
+import { AuditQueryService } from './audit';
+import { ApiKeyService } from './auth';
+import { EngineMetrics, NO_ENGINE_METRICS } from './engine/engine-metrics';
+import { engineSettings, paceSettings } from './engine/engine-settings';
+import { Reconciler } from './engine/reconciler';
+import { Throttle } from './engine/throttle';
+import { WavePump } from './engine/wave-pump';
+import { WaveVerifier } from './engine/wave-verifier';
+import { GateEvaluator } from './gates/gate-evaluator';
+import { ProgressService } from './progress';
+import { SignalService } from './signals';
+import { OperationRunner } from './support/operation-runner';
+import { OperationService } from './support/operation.service';
+import { OverrideService } from './support/override.service';
+import { WaveCommandsService } from './waves/wave-commands.service';
+import { WaveQueryService } from './waves/wave-query.service';
+
+// The object graph of libs/core, built in one place from the connections and the validated environment. CoreModule
+// registers these objects as Nest providers for the API and the worker; the test harness and the benches call the
+// same functions on the connections they already hold (no Nest container to boot per test file, no second pool).
+
+/** The services the API calls and the worker's engine commands through. */
+export interface CoreServices {
+  commands: WaveCommandsService;
+  waves: WaveQueryService;
+  operations: OperationService;
+  overrides: OverrideService;
+  imports: AccountImportService;
+  apiKeys: ApiKeyService;
+  audit: AuditQueryService;
+  signals: SignalService;
+  progress: ProgressService;
+}
+
+export function buildCoreServices(
+  dataSource: DataSource,
+  producer: QueueProducer,
+  config: EnvironmentDto,
+): CoreServices {
+  const incidentAt = new Date(config.INCIDENT_AT);
+  return {
+    commands: new WaveCommandsService(dataSource, producer),
+    waves: new WaveQueryService(dataSource, incidentAt),
+    operations: new OperationService(dataSource, producer, incidentAt, {
+      overrideTtlMs: config.SUPPORT_OVERRIDE_TTL_S * 1000,
+    }),
+    overrides: new OverrideService(dataSource),
+    imports: new AccountImportService(dataSource),
+    apiKeys: new ApiKeyService(dataSource),
+    audit: new AuditQueryService(dataSource),
+    signals: new SignalService(dataSource),
+    progress: new ProgressService(dataSource),
+  };
+}
+
+/** The wave engine, which only the worker runs: the shared pace, the pumps, the support runner and the timers' rounds. */
+export interface Engine {
+  throttle: Throttle;
+  verifier: WaveVerifier;
+  reconciler: Reconciler;
+  gates: GateEvaluator;
+  operations: OperationRunner;
+  /** One concurrency slot of a wave, for one pump job (see WavePump). */
+  pump(job: WavePumpJob, jobId: string, signal: AbortSignal): WavePump;
+}
+
+export interface EngineConnections {
+  dataSource: DataSource;
+  producer: QueueProducer;
+  /** The worker's Redis (createRedis): the shared pace lives there. */
+  redis: Redis;
+  client: MailstoreClient;
+}
+
+export function buildEngine(
+  c: EngineConnections,
+  commands: WaveCommandsService,
+  config: EnvironmentDto,
+  /** What the engine reports as it runs (the worker's /metrics). */
+  metrics: EngineMetrics = NO_ENGINE_METRICS,
+): Engine {
+  const settings = engineSettings(config);
+  const throttle = new Throttle(c.redis, config.REDIS_PREFIX, paceSettings(config));
+  const verifier = new WaveVerifier(c.dataSource, c.client, commands);
+  return {
+    throttle,
+    verifier,
+    reconciler: new Reconciler(c.dataSource, c.producer, commands, verifier),
+    gates: new GateEvaluator(c.dataSource, commands),
+    operations: new OperationRunner(c.dataSource, c.client, throttle, metrics),
+    pump: (job, jobId, signal) =>
+      new WavePump(c.dataSource, c.client, throttle, commands, verifier, settings, job, jobId, signal, metrics),
+  };
+}
+
+/** Which process the graph is for: the API holds producers only (style.md); the worker runs the engine as well. */
+export type CoreRole = 'api' | 'worker';
+
+/**
+ * The process's PostgreSQL pool, as the runtime role (refused when that role could alter the audit log). A process
+ * frozen or cut off mid-command must not hold a wave's lock against the others for long: the worker's transactions are
+ * short (the hot path runs single statements, system commands a few) and a frozen worker must not keep a command
+ * waiting for more than 750 ms (issue 14); the API's import streams inside its transaction but is never idle in it for
+ * seconds. The worker needs a connection per pump (each holds one for its whole run); its support operations, timers
+ * and probe share the rest.
+ */
+export function openCoreDataSource(config: EnvironmentDto, role: CoreRole): Promise<DataSource> {
+  return openOrSayUnreachable('postgres', 'DATABASE_URL', () =>
+    openRuntimeDataSource(
+      role === 'api'
+        ? { url: config.DATABASE_URL, applicationName: 'reopen-api', idleInTransactionTimeoutMs: 5000 }
+        : {
+            url: config.DATABASE_URL,
+            applicationName: 'reopen-worker',
+            poolSize: config.WORKER_CONCURRENCY + config.SUPPORT_CONCURRENCY,
+            idleInTransactionTimeoutMs: 750,
+          },
+    ),
+  );
+}
+
+/** The worker's mailstore client: a connection per pump, and a few for the support lane and the verifier. */
+export function createMailstoreClient(config: EnvironmentDto): MailstoreClient {
+  return new MailstoreClient({
+    baseUrl: config.MAILSTORE_URL,
+    token: config.MAILSTORE_TOKEN,
+    requestTimeoutMs: config.MAILSTORE_TIMEOUT_MS,
+    connections: config.WORKER_CONCURRENCY + 4,
+  });
+}

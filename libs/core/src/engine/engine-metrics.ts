@@ -1,0 +1,29 @@
+import { BatchKind } from '@app/domain';
+import { Outcome } from '@app/mailstore';
+
+/**
+ * How a pump finished with a batch: `applied` (the mailstore's answer written), `refused` (a permanent error: its
+ * members failed), `nothing_to_send` (every member skipped at its permit), `released` (the wave stopped before it was
+ * sent), `stopped` (the wave stopped after an attempt: kept, to be resent under its key), `paused` (the mailstore
+ * unreachable or refusing our token paused the wave; kept too), `lost` (another worker took it over).
+ */
+export type BatchEnd = 'applied' | 'refused' | 'nothing_to_send' | 'released' | 'stopped' | 'paused' | 'lost';
+
+/**
+ * What the engine reports as it runs, for the worker's /metrics (libs/worker's WorkerMetrics counts it). Every method is
+ * cheap and never throws: the engine calls them on its hot path.
+ */
+export interface EngineMetrics {
+  /** A batch call answered (or failed to: retryable), by its outcome's kind. */
+  batchSent(kind: BatchKind, outcome: Outcome<unknown>['kind']): void;
+  batchEnded(kind: BatchKind, end: BatchEnd): void;
+  /** The mailstore asked everyone to wait (429, 503, 409 in progress) this long before the next call. */
+  retryAfter(source: 'wave' | 'operation', ms: number): void;
+}
+
+/** For an engine nobody scrapes (tests that build one piece alone). */
+export const NO_ENGINE_METRICS: EngineMetrics = {
+  batchSent: () => undefined,
+  batchEnded: () => undefined,
+  retryAfter: () => undefined,
+};

@@ -1,0 +1,165 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BatchEnd, EngineMetrics, Throttle } from '@app/core';
+import type { BatchKind } from '@app/domain';
+
+/** A scrape does not wait longer than this for Redis to say what the pace is. */
+const PACE_READ_TIMEOUT_MS = 1000;
+
+/** The timers' rounds whose durations are measured. */
+export type Round = 'reconcile' | 'gate';
+
+/**
+ * The worker's own Prometheus metrics (prom-client), served at GET /metrics on its health listener: what this process
+ * did (batch calls and how its batches ended, Retry-After waits, job outcomes, round durations), the shared pace as
+ * Redis holds it at the scrape, the build, and Node's process metrics. The API's /metrics stays the view of the waves
+ * (PostgreSQL's counters): these are the engine's own signals, per worker process.
+ */
+export class WorkerMetrics implements EngineMetrics {
+  readonly registry = new Registry();
+  private readonly sent: Counter<'kind' | 'outcome'>;
+  private readonly ended: Counter<'kind' | 'outcome'>;
+  private readonly retryAfterWaits: Histogram<'source'>;
+  private readonly jobs: Counter<'job' | 'outcome'>;
+  private readonly rounds: Histogram<'round' | 'result'>;
+  private pace: { throttle: Throttle; ready: () => boolean } | undefined;
+  private defaultsStarted = false;
+
+  constructor() {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'reopen_build_info',
+      help: 'The running build: its version (package.json) and Node version; always 1',
+      labelNames: ['version', 'node'],
+      registers,
+    }).set({ version: packageVersion(), node: process.version }, 1);
+    this.sent = new Counter({
+      name: 'reopen_worker_batches_sent_total',
+      help: 'Batch calls this worker made, by lane and outcome (ok, rate_limited, unavailable, in_progress, retryable, permanent)',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
+    this.ended = new Counter({
+      name: 'reopen_worker_batches_settled_total',
+      help: 'Batches this worker finished with, by lane and how (applied, refused, nothing_to_send, released, stopped, paused, lost)',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
+    this.retryAfterWaits = new Histogram({
+      name: 'reopen_worker_retry_after_seconds',
+      help: 'Waits the mailstore asked for (429, 503, 409 in progress) before the next call, by lane (wave, operation)',
+      labelNames: ['source'],
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120],
+      registers,
+    });
+    this.jobs = new Counter({
+      name: 'reopen_worker_jobs_total',
+      help: 'Queue jobs this worker ran, by name and outcome (a pump: drained, stopped, superseded, paused_*)',
+      labelNames: ['job', 'outcome'],
+      registers,
+    });
+    this.rounds = new Histogram({
+      name: 'reopen_worker_round_duration_seconds',
+      help: 'Duration of the reconcile and gate rounds (one at a time each), by result (ok, failed)',
+      labelNames: ['round', 'result'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    const readPace = <T>(read: (t: Throttle) => Promise<T>) => this.readPace(read);
+    new Gauge({
+      name: 'reopen_worker_pace_factor',
+      help: 'The shared pace after 429/503s, as a share of the set rates (1: full; halves per Retry-After episode)',
+      registers,
+      async collect() {
+        const state = await readPace((t) => t.state());
+        if (state) this.set(state.factor);
+      },
+    });
+    new Gauge({
+      name: 'reopen_worker_pace_blocked_seconds',
+      help: 'How long every worker still waits before its next call after a 429/503 (0: not blocked)',
+      registers,
+      async collect() {
+        const ms = await readPace((t) => t.blockedMs());
+        if (ms !== undefined) this.set(ms / 1000);
+      },
+    });
+  }
+
+  /** The shared pace to report: the engine's Throttle, read while its Redis connection is `ready`. */
+  readPaceFrom(throttle: Throttle, ready: () => boolean): void {
+    this.pace = { throttle, ready };
+  }
+
+  /**
+   * Reads the pace from Redis, or nothing (the gauge keeps its last value): before the engine runs, while Redis is
+   * unreachable (the worker's connection would queue the command until it returns) or when it does not answer in time.
+   */
+  private async readPace<T>(read: (t: Throttle) => Promise<T>): Promise<T | undefined> {
+    if (!this.pace?.ready()) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), PACE_READ_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([read(this.pace.throttle), late]);
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  batchSent(kind: BatchKind, outcome: string): void {
+    this.sent.inc({ kind, outcome });
+  }
+
+  batchEnded(kind: BatchKind, end: BatchEnd): void {
+    this.ended.inc({ kind, outcome: end });
+  }
+
+  retryAfter(source: 'wave' | 'operation', ms: number): void {
+    this.retryAfterWaits.observe({ source }, ms / 1000);
+  }
+
+  jobDone(job: string, outcome: string): void {
+    this.jobs.inc({ job, outcome });
+  }
+
+  /** Runs one round and records how long it took and whether it failed (its error is passed on). */
+  async timeRound<T>(round: Round, run: () => Promise<T>): Promise<T> {
+    const end = this.rounds.startTimer({ round });
+    try {
+      const result = await run();
+      end({ result: 'ok' });
+      return result;
+    } catch (err) {
+      end({ result: 'failed' });
+      throw err;
+    }
+  }
+
+  /**
+   * The exposition. The pace is read from Redis at each scrape: while Redis is unreachable its gauges keep their last
+   * values (the outage is the log's line and readiness's answer, not a failed scrape).
+   */
+  async render(): Promise<{ contentType: string; body: string }> {
+    if (!this.defaultsStarted) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'reopen_worker_' });
+      this.defaultsStarted = true;
+    }
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
+
+/** package.json's version: the nearest package.json above this file (from source or from dist, as in the image). */
+function packageVersion(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
