@@ -187,7 +187,7 @@ async function main() {
   // The services first: before a long install, say what is missing.
   let plan;
   try {
-    plan = await services.preflight(serviceTargets(), { redisVariables: ['REDIS_URL'] });
+    plan = await services.preflight(serviceTargets());
   } catch (err) {
     if (!(err instanceof services.ServiceError)) throw err;
     say(`demo: ${err.message.replace(/\n/g, '\n      ')}`);

@@ -43,7 +43,7 @@ function finish(summary, code, note = '') {
 async function main() {
   let plan;
   try {
-    plan = await services.preflight(services.testTargets());
+    plan = await services.testPreflight();
   } catch (err) {
     if (!(err instanceof services.ServiceError)) throw err;
     say(err.message);

@@ -180,6 +180,11 @@ async function preflight(targets, options = {}) {
   return plan;
 }
 
+/** The tests' preflight: their targets, and their variable named where Redis cannot be provided. */
+function testPreflight(env = process.env) {
+  return preflight(testTargets(env), { redisVariables: ['TEST_REDIS_URL'] });
+}
+
 /** What preflight decided, in one line per service (printed before a long install). */
 function describePlan(plan) {
   const { postgres, redis } = plan.targets;
@@ -577,6 +582,7 @@ module.exports = {
   embeddedBinaries,
   preflight,
   serverBinaries,
+  testPreflight,
   testTargets,
   traversableByOthers,
 };
@@ -587,7 +593,7 @@ if (require.main === module) {
     process.stderr.write('usage: node scripts/services.js check   (what npm test would use or start)\n');
     process.exit(2);
   }
-  preflight(testTargets())
+  testPreflight()
     .then((plan) => {
       for (const line of describePlan(plan)) process.stdout.write(`services: ${line}\n`);
     })
