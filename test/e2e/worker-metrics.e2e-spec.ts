@@ -90,7 +90,14 @@ describe("the worker's /metrics, scraped during a small wave", () => {
     expect(sample(during, 'reopen_worker_pace_factor')).toBeLessThan(0.3);
     await h.untilWaveState(wave.id, 'completed');
 
-    const after = await scrape();
+    // The last pump completes the wave before its job returns: scrape once that job is counted.
+    const after = await pollUntil(
+      async () => {
+        const text = await scrape();
+        return (sample(text, 'reopen_worker_jobs_total', { job: 'wave.pump', outcome: 'drained' }) ?? 0) > 0 && text;
+      },
+      { timeoutMs: 10_000, description: 'the drained pump job counted' },
+    );
     const calls = h.sim.calls().filter((c) => c.endpoint === 'batch' && c.idempotencyKey?.includes(wave.id));
     const sent = (outcome: string) => sample(after, 'reopen_worker_batches_sent_total', { kind: 'forward', outcome });
     expect(sent('rate_limited')).toBe(2);
