@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { EnvironmentDto } from '@app/config';
 import { openRuntimeDataSource } from '@app/db';
-import { MailstoreClient } from '@app/mailstore';
+import { Mailstore, MailstoreClient } from '@app/mailstore';
 import { openOrSayUnreachable, QueueProducer, WavePumpJob } from '@app/queue';
 import { AccountImportService } from './accounts';
 import { AuditQueryService } from './audit';
@@ -76,7 +76,7 @@ export interface EngineConnections {
   producer: QueueProducer;
   /** The worker's Redis (createRedis): the shared pace lives there. */
   redis: Redis;
-  client: MailstoreClient;
+  client: Mailstore;
 }
 
 export function buildEngine(
@@ -126,8 +126,8 @@ export function openCoreDataSource(config: EnvironmentDto, role: CoreRole): Prom
   );
 }
 
-/** The worker's mailstore client: a connection per pump, and a few for the support lane and the verifier. */
-export function createMailstoreClient(config: EnvironmentDto): MailstoreClient {
+/** The worker's mailstore: a connection per pump, and a few for the support lane and the verifier. */
+export function createMailstore(config: EnvironmentDto): Mailstore {
   return new MailstoreClient({
     baseUrl: config.MAILSTORE_URL,
     token: config.MAILSTORE_TOKEN,

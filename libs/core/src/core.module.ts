@@ -13,7 +13,7 @@ import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { EnvironmentDto } from '@app/config';
-import { MailstoreClient } from '@app/mailstore';
+import { MAILSTORE, type Mailstore } from '@app/mailstore';
 import {
   bullmqErrorHandler,
   createProducerRedis,
@@ -28,7 +28,7 @@ import {
   buildEngine,
   CoreRole,
   CoreServices,
-  createMailstoreClient,
+  createMailstore,
   openCoreDataSource,
 } from './core-graph';
 import { EngineMetrics } from './engine/engine-metrics';
@@ -97,7 +97,7 @@ class CoreShutdown implements OnApplicationShutdown {
     private readonly producer: QueueProducer,
     @Inject(QUEUE_REDIS) private readonly redis: Redis,
     private readonly postgresProbe: PostgresProbe,
-    @Optional() private readonly client?: MailstoreClient,
+    @Optional() @Inject(MAILSTORE) private readonly client?: Mailstore,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
@@ -182,15 +182,15 @@ export class CoreModule {
     const engine: Provider[] =
       role === 'worker'
         ? [
-            { provide: MailstoreClient, useFactory: () => createMailstoreClient(config) },
+            { provide: MAILSTORE, useFactory: () => createMailstore(config) },
             {
               provide: ENGINE,
-              inject: [DataSource, QueueProducer, QUEUE_REDIS, MailstoreClient, WaveCommandsService],
+              inject: [DataSource, QueueProducer, QUEUE_REDIS, MAILSTORE, WaveCommandsService],
               useFactory: (
                 dataSource: DataSource,
                 producer: QueueProducer,
                 redis: Redis,
-                client: MailstoreClient,
+                client: Mailstore,
                 commands: WaveCommandsService,
               ) => buildEngine({ dataSource, producer, redis, client }, commands, config, options.engineMetrics),
             },
@@ -199,7 +199,7 @@ export class CoreModule {
     return {
       module: CoreModule,
       providers: [...services, ...connections, ...engine],
-      exports: [...exported, ...(role === 'worker' ? [MailstoreClient, ENGINE] : [])],
+      exports: [...exported, ...(role === 'worker' ? [MAILSTORE, ENGINE] : [])],
     };
   }
 }

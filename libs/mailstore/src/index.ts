@@ -1,4 +1,5 @@
 export * from './capabilities';
+export { MAILSTORE, type Mailstore } from './mailstore';
 export { MailstoreClient } from './mailstore.client';
 export * from './mailstore.types';
 export * from './outcome';

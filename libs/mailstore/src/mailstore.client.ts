@@ -23,6 +23,7 @@ import {
   parseProblem,
 } from './response-guards';
 import type { Checked } from './response-guards';
+import type { Mailstore } from './mailstore';
 import { validateClientOptions, validateIdempotencyKey, type ResolvedClientOptions } from './client-options';
 
 type Check<T> = (body: unknown, headers: Record<string, string | string[] | undefined>) => Checked<T>;
@@ -34,7 +35,7 @@ type Check<T> = (body: unknown, headers: Record<string, string | string[] | unde
  *
  * The client does not pace: the engine's shared Redis throttle (libs/core Throttle) sets the rate for every process.
  */
-export class MailstoreClient {
+export class MailstoreClient implements Mailstore {
   private readonly options: ResolvedClientOptions;
   private readonly transport: HttpTransport;
   private caps: Capabilities | undefined;

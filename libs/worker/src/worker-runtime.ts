@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { EnvironmentDto } from '@app/config';
 import { ENGINE, Engine, QUEUE_REDIS, WaveCommandsService } from '@app/core';
-import { MailstoreClient } from '@app/mailstore';
+import { MAILSTORE, type Mailstore } from '@app/mailstore';
 import { bullmqErrorHandler, isConnectionError, JOBS, JobPayloads, QUEUES, WORKER_SETTINGS } from '@app/queue';
 import { singleFlight } from './single-flight';
 import { HealthReport, runChecks } from './worker-health';
@@ -32,7 +32,7 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
     private readonly config: EnvironmentDto,
     private readonly dataSource: DataSource,
     @Inject(QUEUE_REDIS) private readonly redis: Redis,
-    private readonly client: MailstoreClient,
+    @Inject(MAILSTORE) private readonly client: Mailstore,
     private readonly commands: WaveCommandsService,
     @Inject(ENGINE) private readonly engine: Engine,
     @Inject(WORKER_LOGGER) private readonly logger: Logger,

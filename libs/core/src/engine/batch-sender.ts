@@ -1,5 +1,5 @@
 import { BatchKind, Protocol } from '@app/domain';
-import { BatchResult, MailstoreClient, Outcome } from '@app/mailstore';
+import { BatchResult, Mailstore, Outcome } from '@app/mailstore';
 import { buildRequest, ClaimedBatch } from './batch.types';
 import { PumpHolds } from './pump-holds';
 import {
@@ -55,7 +55,7 @@ export class BatchSender {
   private refunding: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly client: MailstoreClient,
+    private readonly client: Mailstore,
     private readonly throttle: Throttle,
     private readonly holds: PumpHolds,
     private readonly kind: BatchKind,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
 import { backoffMs, DISPATCH_STATES, retryAfterWithJitter } from '@app/domain';
-import { BatchResult, MailstoreClient, Outcome } from '@app/mailstore';
+import { BatchResult, Mailstore, Outcome } from '@app/mailstore';
 import { WavePumpJob } from '@app/queue';
 import { WaveCommandsService } from '../waves/wave-commands.service';
 import { markNothingApplied, releaseBatch, takeOverStaleBatch } from './batch-lease.repository';
@@ -59,7 +59,7 @@ export class WavePump {
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly client: MailstoreClient,
+    private readonly client: Mailstore,
     private readonly throttle: Throttle,
     private readonly commands: WaveCommandsService,
     private readonly verifier: WaveVerifier,

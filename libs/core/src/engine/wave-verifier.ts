@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { MailstoreClient, ProtocolSwitches } from '@app/mailstore';
+import { Mailstore, ProtocolSwitches } from '@app/mailstore';
 import { WaveCommandsService } from '../waves/wave-commands.service';
 import { audit } from '../db/audit-log';
 import { withTransaction } from '../db/transaction';
@@ -21,7 +21,7 @@ interface VerificationResult {
 export class WaveVerifier {
   constructor(
     private readonly dataSource: DataSource,
-    private readonly client: MailstoreClient,
+    private readonly client: Mailstore,
     private readonly commands: WaveCommandsService,
     private readonly sampleSize = 50,
   ) {}

@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { OperationEntity } from '@app/db';
 import { rollbackSettleDelta } from '@app/domain';
-import { MailstoreClient, withRetries } from '@app/mailstore';
+import { Mailstore, withRetries } from '@app/mailstore';
 import { patchAnswer, rollbackOutcome } from '../engine/member-outcome';
 import { audit } from '../db/audit-log';
 import { applyCounters } from '../db/wave-counters';
@@ -25,7 +25,7 @@ export class EarlierOperationPendingError extends Error {
 export class OperationRunner {
   constructor(
     private readonly dataSource: DataSource,
-    private readonly client: MailstoreClient,
+    private readonly client: Mailstore,
     private readonly throttle: Throttle,
     private readonly metrics: EngineMetrics = NO_ENGINE_METRICS,
   ) {}

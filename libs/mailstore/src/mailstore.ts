@@ -1,0 +1,54 @@
+import type {
+  AccessRead,
+  BatchItem,
+  BatchOptions,
+  BatchResult,
+  CallOptions,
+  Capabilities,
+  PatchAccessRequest,
+  PatchAccessResult,
+  PatchOptions,
+  RevokeSessionsResult,
+  WriteOptions,
+} from './mailstore.types';
+import type { Outcome } from './outcome';
+
+/**
+ * The one seam between the engine (waves, rollback, the support lane, the verifier) and a mail server (issue 18).
+ * Every driver answers with the same shapes and the same `Outcome`s, so retries, the rate budget, idempotency,
+ * `ifVersion` conflicts and the pause-on-unreachable rule behave the same whatever is behind it:
+ *
+ * - `http`: the provisioning contract over HTTP (`MailstoreClient`);
+ * - native drivers (Dovecot's SQL passdb, LDAP) living in their own folder under `libs/mailstore/src/drivers/`.
+ *
+ * Rules every driver keeps (the conformance suite in test/contract checks them):
+ * - a write sets the desired state, never a toggle, so a replay changes nothing (`unchanged`);
+ * - `batch` answers `results[i]` for `items[i]`, with `previous` (the state before) on `applied`/`unchanged`,
+ *   `not_found` for an unknown login, `conflict` (with the current state) when `ifVersion` no longer holds;
+ * - a failure to reach the server is a `retryable` outcome (with `outcomeUnknown` when a write may have been
+ *   applied), never an `ok` for an account that was not changed; methods never throw for I/O failures;
+ * - `revokeSessions` on a batch ends live sessions of items where a protocol went from on to off, when the
+ *   capabilities say `revokeSessions: true`.
+ */
+export interface Mailstore {
+  /** The capabilities, read once and cached (`refreshCapabilities` reads them again). */
+  capabilities(opts?: CallOptions): Promise<Outcome<Capabilities>>;
+  refreshCapabilities(opts?: CallOptions): Promise<Outcome<Capabilities>>;
+  /** The capabilities last read, if any. */
+  cachedCapabilities(): Capabilities | undefined;
+  /** Items per batch: min(maxBatchItems, accountUpdateBurst). Needs capabilities. */
+  batchSizeLimit(): number;
+  /** Wait before verifying a write by a read: 0 for immediate propagation. Needs capabilities. */
+  propagationDelayMs(): number;
+  getAccess(account: string, opts?: CallOptions): Promise<Outcome<AccessRead>>;
+  patchAccess(account: string, req: PatchAccessRequest, opts: PatchOptions): Promise<Outcome<PatchAccessResult>>;
+  batch(items: readonly BatchItem[], batchOpts: BatchOptions, opts: WriteOptions): Promise<Outcome<BatchResult>>;
+  revokeSessions(account: string, opts: WriteOptions): Promise<Outcome<RevokeSessionsResult>>;
+  /** Waits for calls in flight, then releases the driver's connections. */
+  close(): Promise<void>;
+  /** Aborts calls in flight (their outcome: `retryable`/`aborted`) and releases the connections. */
+  destroy(): Promise<void>;
+}
+
+/** The Nest injection token of the process's `Mailstore` (the worker's; the API holds none). */
+export const MAILSTORE = Symbol('MAILSTORE');
