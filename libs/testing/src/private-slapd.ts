@@ -189,7 +189,7 @@ export class PrivateSlapd {
     try {
       await untilListening(this.port, `private slapd up on ${this.port}`);
     } catch (err) {
-      throw new Error(`slapd did not start: ${(err as Error).message}\n${this.output}`);
+      throw new Error(`slapd did not start: ${(err as Error).message}\n${this.output}`, { cause: err });
     }
   }
 

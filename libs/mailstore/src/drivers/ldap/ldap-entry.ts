@@ -9,7 +9,7 @@ import {
   type Filter,
 } from 'ldapts';
 import type { Protocol, ProtocolSwitches } from '../../mailstore.types';
-import type { LdapMailstoreOptions } from './ldap-settings';
+import { switchAttributes, type LdapMailstoreOptions } from './ldap-settings';
 
 export const PROTOCOLS: readonly Protocol[] = ['imap', 'pop3'];
 
@@ -38,8 +38,7 @@ type Options = Pick<LdapMailstoreOptions, 'switches' | 'versionAttribute' | 'log
 
 /** The attributes to ask for when reading accounts. */
 export function attributesToRead(o: Options): string[] {
-  const switches = o.switches.mode === 'attributes' ? Object.values(o.switches.attributes) : [o.switches.attribute];
-  return [o.loginAttribute, ...switches, o.versionAttribute, 'modifyTimestamp'];
+  return [o.loginAttribute, ...switchAttributes(o.switches), o.versionAttribute, 'modifyTimestamp'];
 }
 
 /** The state of one entry, or why it cannot be used (a version that is not a non-negative integer). */

@@ -208,7 +208,7 @@ service pop3-login {
         }
       })();
       await dovecot.stop();
-      throw new Error(`dovecot did not start: ${(err as Error).message}\n${log}`);
+      throw new Error(`dovecot did not start: ${(err as Error).message}\n${log}`, { cause: err });
     }
     return dovecot;
   }

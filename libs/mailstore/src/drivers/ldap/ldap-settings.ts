@@ -6,7 +6,7 @@ import type { Protocol } from '../../mailstore.types';
  * - `attributes`: one attribute per protocol holding `trueValue` (on) or anything else / nothing (off);
  * - `list`: one multi-valued attribute holding the protocols the account may use (other values are left alone).
  */
-export type LdapSwitches =
+type LdapSwitches =
   | { mode: 'attributes'; attributes: Record<Protocol, string>; trueValue: string; falseValue: string }
   | { mode: 'list'; attribute: string; values: Record<Protocol, string> };
 
@@ -45,6 +45,9 @@ export interface LdapMailstoreOptions {
 
 /** A misconfigured driver refuses to start and names the variable (never its value when it is a secret). */
 export class LdapSettingsError extends Error {
+  /** The message says what to fix: a process prints it alone, without a stack (libs/config startup-failure.ts). */
+  readonly operatorFix = true;
+
   constructor(
     readonly variable: string,
     problem: string,
@@ -207,9 +210,20 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
 
 function parseFilter(text: string): Filter {
   try {
-    if (!/^\(.*\)$/s.test(text.trim())) throw new Error('not parenthesised');
+    if (!balanced(text.trim())) throw new Error('parentheses do not balance');
     return FilterParser.parseString(text.trim());
   } catch {
     throw new LdapSettingsError('LDAP_FILTER', 'is not an LDAP filter (RFC 4515), e.g. (objectClass=inetOrgPerson)');
   }
+}
+
+/** One parenthesised filter whose parentheses balance (ldapts' parser accepts a missing closing one). */
+function balanced(text: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '(') depth++;
+    else if (text[i] === ')' && --depth === 0 && i !== text.length - 1) return false;
+    if (depth < 0) return false;
+  }
+  return depth === 0 && text.startsWith('(');
 }
