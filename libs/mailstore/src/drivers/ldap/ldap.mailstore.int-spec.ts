@@ -3,7 +3,7 @@
  * replay, ifVersion conflicts, a concurrent change caught by the assertion control, not_found, partial batches,
  * an unreachable or frozen directory, the bounded pool. Effects are asserted on the directory (read as its admin).
  */
-import { PrivateSlapd } from '@app/testing';
+import { freeLoopbackPort, PrivateSlapd } from '@app/testing';
 import { Client } from 'ldapts';
 import type { BatchItemResult } from '../../mailstore.types';
 import type { Outcome } from '../../outcome';
@@ -228,6 +228,24 @@ describe('LdapMailstore on OpenLDAP', () => {
     const outcome = await store.getAccess('user0@example.test');
     expect(outcome).toMatchObject({ kind: 'permanent', status: 401, code: 'unauthorized' });
     expect(JSON.stringify(outcome)).not.toContain('wrong-password-123');
+  });
+});
+
+describe('LdapMailstore when doveadm is away', () => {
+  it('applies the switch, says revoke_failed without sessions, and never shows the key', async () => {
+    const store = driver({
+      DOVEADM_URL: `http://127.0.0.1:${await freeLoopbackPort()}`,
+      DOVEADM_API_KEY: 'kick-key-42',
+    });
+    expect(store.cachedCapabilities().revokeSessions).toBe(true);
+    ok(await store.batch([{ account: 'user4@example.test', protocols: { imap: true } }], {}, key));
+    const off = ok(
+      await store.batch([{ account: 'user4@example.test', protocols: { imap: false } }], { revokeSessions: true }, key),
+    );
+    expect(off.results[0]).toMatchObject({ status: 'applied', error: { code: 'revoke_failed' } });
+    expect(off.results[0].sessions).toBeUndefined();
+    expect(JSON.stringify(off)).not.toContain('kick-key-42');
+    expect(await store.revokeSessions('user4@example.test', key)).toMatchObject({ kind: 'retryable' });
   });
 });
 
