@@ -6,8 +6,8 @@ import { PoolClosedError } from './ldap-pool';
 export interface FailurePhase {
   /** At least one modify was written to the directory and its answer is not known. */
   wrote: boolean;
-  /** The driver was destroyed (shutdown): every failure is `aborted`. */
-  destroyed: boolean;
+  /** The caller's signal fired or the driver was destroyed (shutdown): every failure is `aborted`. */
+  aborted: boolean;
   latencyMs: number;
 }
 
@@ -20,8 +20,8 @@ const BUSY_RETRY_AFTER_MS = 1_000;
  */
 export function failureOutcome(err: unknown, phase: FailurePhase): FailureOutcome {
   const { wrote, latencyMs } = phase;
-  if (phase.destroyed || err instanceof PoolClosedError) {
-    return retryable('aborted', undefined, wrote, 'the LDAP driver was closed', latencyMs);
+  if (phase.aborted || err instanceof PoolClosedError) {
+    return retryable('aborted', undefined, wrote, 'aborted, or the LDAP driver was closed', latencyMs);
   }
   if (err instanceof ResultCodeError) return resultCodeOutcome(err, phase);
   const e = err as { code?: unknown; message?: unknown };

@@ -33,6 +33,9 @@ export class LdapPool {
   async use<T>(fn: (client: Client) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const client = await this.acquire(signal);
     let healthy = true;
+    // An abort ends the exchange: the connection is dropped, so its operations fail at once (and it is not reused).
+    const abort = () => void client.unbind().catch(() => undefined);
+    signal?.addEventListener('abort', abort, { once: true });
     try {
       return await fn(client);
     } catch (err) {
@@ -40,6 +43,7 @@ export class LdapPool {
       healthy = err instanceof ResultCodeError;
       throw err;
     } finally {
+      signal?.removeEventListener('abort', abort);
       this.release(client, healthy);
     }
   }

@@ -278,4 +278,21 @@ describe('LdapMailstore when the directory is away', () => {
     }
     expect(await switches('user5@example.test')).toEqual({ imap: 'FALSE', pop3: 'FALSE', version: undefined });
   });
+
+  it("the caller's abort ends a call the frozen directory would hold until its timeout", async () => {
+    const store = driver({ LDAP_TIMEOUT_MS: '10000' });
+    ok(await store.getAccess('user0@example.test'));
+    await slapd.freeze();
+    try {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      const started = Date.now();
+      const outcome = await store.getAccess('user0@example.test', { signal: controller.signal });
+      expect(outcome).toMatchObject({ kind: 'retryable', code: 'aborted', outcomeUnknown: false });
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      slapd.thaw();
+    }
+    ok(await store.getAccess('user0@example.test'));
+  });
 });

@@ -110,7 +110,7 @@ export class LdapMailstore implements Mailstore {
       const { protocols, version, updatedAt } = found.state;
       return this.ok({ account, protocols: { ...protocols }, version, updatedAt, etag: version }, latencyMs);
     } catch (err) {
-      return this.failure(err, false, started);
+      return this.failure(err, false, started, opts.signal);
     }
   }
 
@@ -187,7 +187,7 @@ export class LdapMailstore implements Mailstore {
       if (err instanceof SendWindowMissed) {
         return retryable('send_window_missed', undefined, false, 'not sent before sendBy', performance.now() - started);
       }
-      return this.failure(err, phase.wrote, started);
+      return this.failure(err, phase.wrote, started, opts.signal);
     }
   }
 
@@ -321,8 +321,9 @@ export class LdapMailstore implements Mailstore {
     return { kind: 'ok', status: 200, value, latencyMs, replayed: false };
   }
 
-  private failure(err: unknown, wrote: boolean, started: number): Outcome<never> {
-    return failureOutcome(err, { wrote, destroyed: this.destroyed, latencyMs: performance.now() - started });
+  private failure(err: unknown, wrote: boolean, started: number, signal?: AbortSignal): Outcome<never> {
+    const aborted = this.destroyed || signal?.aborted === true;
+    return failureOutcome(err, { wrote, aborted, latencyMs: performance.now() - started });
   }
 }
 
