@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { EnvironmentDto } from '@app/config';
 import { openRuntimeDataSource } from '@app/db';
-import { Mailstore, MailstoreClient } from '@app/mailstore';
+import { LdapMailstore, Mailstore, MailstoreClient, parseLdapSettings } from '@app/mailstore';
 import { openOrSayUnreachable, QueueProducer, WavePumpJob } from '@app/queue';
 import { AccountImportService } from './accounts';
 import { AuditQueryService } from './audit';
@@ -126,8 +126,13 @@ export function openCoreDataSource(config: EnvironmentDto, role: CoreRole): Prom
   );
 }
 
-/** The worker's mailstore: a connection per pump, and a few for the support lane and the verifier. */
-export function createMailstore(config: EnvironmentDto): Mailstore {
+/**
+ * The worker's mailstore: a connection per pump, and a few for the support lane and the verifier.
+ * `MAILSTORE_DRIVER=ldap` (issue 18) reads its own LDAP_* settings and refuses to start naming a bad one; the
+ * variable moves into EnvironmentDto when the dovecot-sql driver's branch (which adds it there) is merged.
+ */
+export function createMailstore(config: EnvironmentDto, env: NodeJS.ProcessEnv = process.env): Mailstore {
+  if (env.MAILSTORE_DRIVER === 'ldap') return new LdapMailstore(parseLdapSettings(env));
   return new MailstoreClient({
     baseUrl: config.MAILSTORE_URL,
     token: config.MAILSTORE_TOKEN,

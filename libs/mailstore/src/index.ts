@@ -4,3 +4,4 @@ export { MailstoreClient } from './mailstore.client';
 export * from './mailstore.types';
 export * from './outcome';
 export { withRetries } from './retry';
+export { LdapMailstore, parseLdapSettings } from './drivers/ldap';

@@ -25,3 +25,4 @@ export * from './wave-model-oracle';
 export * from './private-redis';
 export * from './ports';
 export * from './dockerfile';
+export * from './private-slapd';

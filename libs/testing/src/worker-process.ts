@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { pollUntil } from './poll-until';
 
 /** The repository's root: the nearest folder above this file with a package.json (from source or from dist). */
-function repoRoot(): string {
+export function repoRoot(): string {
   let dir = __dirname;
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
   return dir;

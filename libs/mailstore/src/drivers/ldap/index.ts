@@ -1,0 +1,2 @@
+export { LdapMailstore } from './ldap.mailstore';
+export { parseLdapSettings } from './ldap-settings';

@@ -1,0 +1,407 @@
+import { performance } from 'node:perf_hooks';
+import { AndFilter, EqualityFilter, OrFilter, ResultCodeError, type Client, type Entry } from 'ldapts';
+import { batchSizeLimit, propagationDelayMs } from '../../capabilities';
+import type { Mailstore } from '../../mailstore';
+import type {
+  AccessRead,
+  BatchItem,
+  BatchItemResult,
+  BatchOptions,
+  BatchResult,
+  CallOptions,
+  Capabilities,
+  PatchAccessRequest,
+  PatchAccessResult,
+  PatchOptions,
+  Protocol,
+  RevokeSessionsResult,
+  SessionsResult,
+  WriteOptions,
+} from '../../mailstore.types';
+import { retryable, type Outcome } from '../../outcome';
+import { ASSERTION_FAILED, AssertionControl } from './assertion-control';
+import { DoveadmClient } from './doveadm';
+import { attributesToRead, loginsOf, planWrite, PROTOCOLS, readEntry, type EntryState } from './ldap-entry';
+import { failureOutcome, itemErrorCode } from './ldap-outcome';
+import { LdapPool } from './ldap-pool';
+import type { LdapMailstoreOptions } from './ldap-settings';
+
+/** Re-reads of one entry after its assertion failed (someone else wrote it between our read and our write). */
+const MAX_ASSERTION_RETRIES = 3;
+
+type Found =
+  { kind: 'found'; state: EntryState } | { kind: 'missing' } | { kind: 'invalid'; code: string; detail: string };
+
+/**
+ * The `ldap` driver (issue 18): the per-protocol switches are attributes of the account's entry in a directory
+ * (OpenLDAP, or any server with the assertion control), through ldapts.
+ *
+ * A batch holds one pooled connection: one search reads every item's entry, then each change is one modify
+ * carrying an assertion control (RFC 4528) of the state just read, so a change made by someone else in between
+ * makes the server refuse ours (`assertionFailed`): the driver reads that entry again and decides again (a
+ * conflict when `ifVersion` no longer holds). `previous` is therefore exactly the state our modify replaced.
+ * The pre-read control (RFC 4527) would return it in the modify's own answer, but ldapts' `modify` does not
+ * surface response controls; the assertion makes the separate read as good.
+ *
+ * The version is an integer attribute the driver raises by one in the same modify (LDAP_VERSION_ATTRIBUTE), not
+ * entryCSN or modifyTimestamp: those are not integers, a password change would move them (a false conflict), and
+ * modifyTimestamp has one-second resolution (two changes in one second would look like none).
+ */
+export class LdapMailstore implements Mailstore {
+  private readonly pool: LdapPool;
+  private readonly doveadm: DoveadmClient | undefined;
+  private readonly caps: Capabilities;
+  private readonly baseFilter: LdapMailstoreOptions['filter'];
+  private destroyed = false;
+
+  constructor(private readonly options: LdapMailstoreOptions) {
+    this.pool = new LdapPool(options);
+    this.doveadm = options.doveadm ? new DoveadmClient(options.doveadm) : undefined;
+    this.baseFilter = options.filter;
+    this.caps = {
+      protocols: [...PROTOCOLS],
+      maxBatchItems: options.maxBatchItems,
+      revokeSessions: this.doveadm !== undefined,
+      conditionalUpdates: true,
+      // Writes are desired states guarded by assertions: a replay is `unchanged`, no key is stored.
+      idempotencyKeyTtlSeconds: 0,
+      // Dovecot asks the directory at every login (auth cache off, its default).
+      propagation: { mode: 'immediate', maxSeconds: 0 },
+      rateLimits: {
+        requestsPerSecond: options.updatesPerSecond,
+        requestBurst: options.updatesPerSecond,
+        accountUpdatesPerSecond: options.updatesPerSecond,
+        accountUpdateBurst: options.maxBatchItems,
+      },
+    };
+  }
+
+  capabilities(): Promise<Outcome<Capabilities>> {
+    return Promise.resolve(this.ok(this.caps, 0));
+  }
+
+  refreshCapabilities(): Promise<Outcome<Capabilities>> {
+    return this.capabilities();
+  }
+
+  cachedCapabilities(): Capabilities {
+    return this.caps;
+  }
+
+  batchSizeLimit(): number {
+    return batchSizeLimit(this.caps);
+  }
+
+  propagationDelayMs(): number {
+    return propagationDelayMs(this.caps);
+  }
+
+  async getAccess(account: string, opts: CallOptions = {}): Promise<Outcome<AccessRead>> {
+    const started = performance.now();
+    try {
+      const found = await this.pool.use(
+        async (client) => (await this.read(client, [account])).get(account),
+        opts.signal,
+      );
+      const latencyMs = performance.now() - started;
+      if (!found || found.kind === 'missing') return notFound(latencyMs);
+      if (found.kind === 'invalid')
+        return { kind: 'permanent', status: 409, code: found.code, detail: found.detail, latencyMs };
+      const { protocols, version, updatedAt } = found.state;
+      return this.ok({ account, protocols: { ...protocols }, version, updatedAt, etag: version }, latencyMs);
+    } catch (err) {
+      return this.failure(err, false, started, opts.signal);
+    }
+  }
+
+  async patchAccess(account: string, req: PatchAccessRequest, opts: PatchOptions): Promise<Outcome<PatchAccessResult>> {
+    const item: BatchItem = { account, protocols: req.protocols };
+    if (opts.ifMatch !== undefined) item.ifVersion = opts.ifMatch;
+    const outcome = await this.batch([item], { revokeSessions: req.revokeSessions }, opts);
+    if (outcome.kind !== 'ok') return outcome;
+    const r = outcome.value.results[0];
+    const { latencyMs } = outcome;
+    switch (r.status) {
+      case 'applied':
+      case 'unchanged': {
+        const value: PatchAccessResult = {
+          account,
+          protocols: r.protocols ?? {},
+          version: r.version ?? 0,
+          updatedAt: r.updatedAt ?? new Date(0).toISOString(),
+          changed: r.status === 'applied',
+        };
+        if (r.sessions) value.sessions = r.sessions;
+        return this.ok(value, latencyMs);
+      }
+      case 'not_found':
+        return notFound(latencyMs);
+      case 'conflict':
+        return { kind: 'permanent', status: 412, code: 'version_mismatch', currentVersion: r.version, latencyMs };
+      case 'invalid':
+        return {
+          kind: 'permanent',
+          status: 400,
+          code: r.error?.code ?? 'invalid_request',
+          detail: r.error?.detail,
+          latencyMs,
+        };
+    }
+  }
+
+  async batch(items: readonly BatchItem[], batchOpts: BatchOptions, opts: WriteOptions): Promise<Outcome<BatchResult>> {
+    const started = performance.now();
+    if (items.length === 0) {
+      return { kind: 'permanent', status: 400, code: 'invalid_request', detail: 'no items', latencyMs: 0 };
+    }
+    if (items.length > this.options.maxBatchItems) {
+      const { maxBatchItems: maxItems } = this.options;
+      return { kind: 'permanent', status: 413, code: 'batch_too_large', maxItems, latencyMs: 0 };
+    }
+    const results: (BatchItemResult | undefined)[] = items.map((item, i) => invalidItem(item, items, i));
+    const valid = items.filter((_, i) => results[i] === undefined);
+    const phase = { wrote: false };
+    try {
+      if (valid.length > 0) {
+        if (opts.sendBy !== undefined && performance.now() > opts.sendBy) {
+          return retryable('send_window_missed', undefined, false, 'not sent before sendBy', 0);
+        }
+        await this.pool.use(async (client) => {
+          if (opts.sendBy !== undefined && performance.now() > opts.sendBy) throw new SendWindowMissed();
+          const found = await this.read(
+            client,
+            valid.map((v) => v.account),
+          );
+          await Promise.all(
+            items.map(async (item, i) => {
+              if (results[i] !== undefined) return;
+              results[i] = await this.applyItem(client, item, found.get(item.account), phase);
+            }),
+          );
+        }, opts.signal);
+      }
+      const done = results as BatchItemResult[];
+      if (batchOpts.revokeSessions) await this.revokeTurnedOff(done, opts.signal);
+      return this.ok({ summary: summarise(done), results: done }, performance.now() - started);
+    } catch (err) {
+      if (err instanceof SendWindowMissed) {
+        return retryable('send_window_missed', undefined, false, 'not sent before sendBy', performance.now() - started);
+      }
+      return this.failure(err, phase.wrote, started, opts.signal);
+    }
+  }
+
+  async revokeSessions(account: string, opts: WriteOptions): Promise<Outcome<RevokeSessionsResult>> {
+    const started = performance.now();
+    if (!this.doveadm) {
+      return {
+        kind: 'permanent',
+        status: 501,
+        code: 'revoke_not_configured',
+        detail: 'DOVEADM_URL is not set',
+        latencyMs: 0,
+      };
+    }
+    try {
+      const kicked = await this.doveadm.kick([account], opts.signal);
+      return this.ok({ account, sessions: kicked.get(account) ?? 'none' }, performance.now() - started);
+    } catch (err) {
+      return retryable('upstream_error', undefined, true, (err as Error).message, performance.now() - started);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  async destroy(): Promise<void> {
+    this.destroyed = true;
+    await this.pool.destroy();
+  }
+
+  /** One search for every login: the entries found, by the login as the caller spelled it. */
+  private async read(client: Client, accounts: readonly string[]): Promise<Map<string, Found>> {
+    const o = this.options;
+    const logins = accounts.map((account) => new EqualityFilter({ attribute: o.loginAttribute, value: account }));
+    const { searchEntries } = await client.search(o.baseDn, {
+      scope: 'sub',
+      filter: new AndFilter({
+        filters: [this.baseFilter, logins.length === 1 ? logins[0] : new OrFilter({ filters: logins })],
+      }),
+      attributes: attributesToRead(o),
+      sizeLimit: accounts.length * 2 + 1,
+    });
+    return matchEntries(accounts, searchEntries, o);
+  }
+
+  private async readOne(client: Client, account: string): Promise<Found> {
+    return (await this.read(client, [account])).get(account) ?? { kind: 'missing' };
+  }
+
+  /** Decides and writes one item; the assertion makes the decision hold at the moment of the write. */
+  private async applyItem(
+    client: Client,
+    item: BatchItem,
+    found: Found | undefined,
+    phase: { wrote: boolean },
+  ): Promise<BatchItemResult> {
+    const { account } = item;
+    for (let attempt = 0; ; attempt++) {
+      if (!found || found.kind === 'missing')
+        return { account, status: 'not_found', error: { code: 'account_not_found' } };
+      if (found.kind === 'invalid')
+        return { account, status: 'invalid', error: { code: found.code, detail: found.detail } };
+      const current = found.state;
+      const state = { protocols: { ...current.protocols }, version: current.version, updatedAt: current.updatedAt };
+      if (item.ifVersion !== undefined && item.ifVersion !== current.version) {
+        return { account, status: 'conflict', ...state, error: { code: 'version_mismatch' } };
+      }
+      const plan = planWrite(current, item.protocols, this.options);
+      if (!plan) return { account, status: 'unchanged', ...state, previous: { ...current.protocols } };
+      try {
+        phase.wrote = true;
+        await client.modify(current.dn, plan.changes, new AssertionControl(plan.assertion));
+        return {
+          account,
+          status: 'applied',
+          protocols: plan.protocols,
+          previous: { ...current.protocols },
+          version: plan.version,
+          updatedAt: new Date().toISOString(),
+        };
+      } catch (err) {
+        if (err instanceof ResultCodeError && err.code === 32)
+          return { account, status: 'not_found', error: { code: 'account_not_found' } };
+        if (err instanceof ResultCodeError && err.code === ASSERTION_FAILED && attempt < MAX_ASSERTION_RETRIES) {
+          // Someone changed the entry since our read: read it again and decide again (never clobber).
+          found = await this.readOne(client, account);
+          continue;
+        }
+        const code = itemErrorCode(err);
+        if (code)
+          return {
+            account,
+            status: 'invalid',
+            error: { code, detail: `LDAP result ${(err as ResultCodeError).code}` },
+          };
+        if (err instanceof ResultCodeError && err.code === ASSERTION_FAILED) {
+          return { account, status: 'conflict', error: { code: 'concurrent_modification' } };
+        }
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Ends the sessions of items where a protocol went from on to off (one doveadm request for the batch). A kick
+   * that fails leaves the item applied (the switch is off: no new login) with `error.code = revoke_failed` and no
+   * `sessions`, so the caller can revoke again with `revokeSessions`.
+   */
+  private async revokeTurnedOff(results: BatchItemResult[], signal?: AbortSignal): Promise<void> {
+    if (!this.doveadm) return;
+    const turnedOff = results.filter(
+      (r) =>
+        r.status === 'applied' &&
+        PROTOCOLS.some((p: Protocol) => r.previous?.[p] === true && r.protocols?.[p] === false),
+    );
+    let kicked: Map<string, SessionsResult>;
+    try {
+      kicked = await this.doveadm.kick(
+        turnedOff.map((r) => r.account),
+        signal,
+      );
+    } catch (err) {
+      for (const r of turnedOff) r.error = { code: 'revoke_failed', detail: (err as Error).message };
+      return;
+    }
+    for (const r of turnedOff) r.sessions = kicked.get(r.account) ?? 'none';
+  }
+
+  private ok<T>(value: T, latencyMs: number): Outcome<T> {
+    return { kind: 'ok', status: 200, value, latencyMs, replayed: false };
+  }
+
+  private failure(err: unknown, wrote: boolean, started: number, signal?: AbortSignal): Outcome<never> {
+    const aborted = this.destroyed || signal?.aborted === true;
+    return failureOutcome(err, { wrote, aborted, latencyMs: performance.now() - started });
+  }
+}
+
+class SendWindowMissed extends Error {}
+
+function notFound(latencyMs: number): Outcome<never> {
+  return { kind: 'permanent', status: 404, code: 'account_not_found', latencyMs };
+}
+
+/** The contract's item checks: an account once, known protocols as booleans, a non-negative integer ifVersion. */
+function invalidItem(item: BatchItem, items: readonly BatchItem[], i: number): BatchItemResult | undefined {
+  const account = item.account;
+  const bad = (code: string, detail: string): BatchItemResult => ({
+    account,
+    status: 'invalid',
+    error: { code, detail },
+  });
+  if (typeof account !== 'string' || account.length === 0 || account.length > 320)
+    return bad('invalid_account', 'account must be 1-320 characters');
+  if (items.findIndex((other) => other.account.toLowerCase() === account.toLowerCase()) !== i) {
+    return bad('duplicate_account', 'the account appears earlier in the batch');
+  }
+  const keys = Object.keys(item.protocols ?? {});
+  if (keys.length === 0) return bad('invalid_protocols', 'no protocol given');
+  for (const key of keys) {
+    if (!(PROTOCOLS as readonly string[]).includes(key)) return bad('unsupported_protocol', `unknown protocol ${key}`);
+    if (typeof item.protocols[key as Protocol] !== 'boolean')
+      return bad('invalid_protocols', `${key} is not a boolean`);
+  }
+  if (item.ifVersion !== undefined && !(Number.isSafeInteger(item.ifVersion) && item.ifVersion >= 0)) {
+    return bad('invalid_request', 'ifVersion is not a non-negative integer');
+  }
+  return undefined;
+}
+
+/** Entries matched back to the accounts asked for (the directory's login match ignores case). */
+function matchEntries(
+  accounts: readonly string[],
+  entries: readonly Entry[],
+  o: LdapMailstoreOptions,
+): Map<string, Found> {
+  const byLogin = new Map<string, Entry[]>();
+  for (const entry of entries) {
+    for (const login of loginsOf(entry, o)) {
+      const key = login.toLowerCase();
+      byLogin.set(key, [...(byLogin.get(key) ?? []), entry]);
+    }
+  }
+  const out = new Map<string, Found>();
+  for (const account of accounts) {
+    const matches = byLogin.get(account.toLowerCase()) ?? [];
+    if (matches.length === 0) {
+      out.set(account, { kind: 'missing' });
+    } else if (matches.length > 1) {
+      out.set(account, {
+        kind: 'invalid',
+        code: 'ambiguous_account',
+        detail: `${matches.length} entries have this login`,
+      });
+    } else {
+      const read = readEntry(matches[0], o);
+      out.set(
+        account,
+        read.ok
+          ? { kind: 'found', state: read.state }
+          : { kind: 'invalid', code: 'invalid_entry', detail: read.reason },
+      );
+    }
+  }
+  return out;
+}
+
+function summarise(results: readonly BatchItemResult[]): BatchResult['summary'] {
+  const summary = { applied: 0, unchanged: 0, failed: 0 };
+  for (const r of results) {
+    if (r.status === 'applied') summary.applied++;
+    else if (r.status === 'unchanged') summary.unchanged++;
+    else summary.failed++;
+  }
+  return summary;
+}
