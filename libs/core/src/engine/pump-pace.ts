@@ -11,7 +11,7 @@ import { ReserveRequest } from './throttle';
 export const RESOLVING_STATES: readonly WaveState[] = ['cancelled', 'rolling_back'];
 
 /** The lane's rate of the wave, accounts/s. */
-export function laneRate(wave: Pick<WaveRuntime, 'ratePerSecond' | 'rollbackRatePerSecond'>, kind: BatchKind): number {
+function laneRate(wave: Pick<WaveRuntime, 'ratePerSecond' | 'rollbackRatePerSecond'>, kind: BatchKind): number {
   return kind === 'forward' ? wave.ratePerSecond : wave.rollbackRatePerSecond;
 }
 
