@@ -95,18 +95,11 @@ export class SendPermitRepository {
     batch: PermitBatch,
     w: FirstPermitWrite,
   ): Promise<FirstPermitCheck & { key: string | null }> {
-    const counters = counterParams(w.skippedDelta);
     const p = new SqlParams();
     const wave = p.add(batch.waveId);
     const generation = p.add(w.wave.generation);
     const epoch = p.add(w.epoch);
     const size = p.add(w.priors.length, 'int');
-    const v = p.unnest('v', {
-      seq: ['int', w.skipped.map((x) => x.seq)],
-      reason: ['text', w.skipped.map((x) => x.reason)],
-      a: ['bigint', w.skipped.map((x) => x.accountId)],
-      l: ['text', w.skipped.map((x) => x.login)],
-    });
     const [row] = await sql<PermitCheckRow>(
       `WITH w AS (SELECT 1 FROM waves WHERE id = ${wave} AND generation = ${generation} AND state = 'running' FOR SHARE SKIP LOCKED),
        seen AS (SELECT 1 FROM eligibility_epoch WHERE id = 1 AND epoch = ${epoch} FOR SHARE SKIP LOCKED),
@@ -125,29 +118,7 @@ export class SendPermitRepository {
           WHERE id = ${p.add(batch.id)} AND state = 'claimed' AND lease_gen = ${p.add(batch.fence)}
             AND (attempts = 0 OR NOT in_doubt) AND (SELECT ok FROM go)
           RETURNING id, idempotency_key),
-       -- Only the skipped members are written here (the eligible ones stay in flight; their prior state is on the
-       -- batch row, and the settle writes it to each of them).
-       v AS (SELECT * FROM ${v}),
-       members AS (
-         UPDATE wave_members m SET state = 'skipped', reason = v.reason, done_at = now(), batch_id = NULL
-           FROM v WHERE m.wave_id = ${wave} AND m.seq = v.seq AND EXISTS (SELECT 1 FROM attempt) RETURNING 1),
-       ledger AS (
-         ${auditRowsSql(
-           {
-             actor: `'engine'`,
-             action: `'member.skipped'`,
-             waveId: wave,
-             accountId: 'v.a',
-             login: 'v.l',
-             reason: 'v.reason',
-           },
-           'FROM v WHERE EXISTS (SELECT 1 FROM attempt)',
-         )}
-         RETURNING 1),
-       counted AS (
-         ${countersUpsertSql(`SELECT ${wave}, t.n, t.c FROM unnest(${p.add(counters.names, 'text[]')}, ${p.add(counters.values, 'bigint[]')}) AS t(n, c)
-          -- the other writes first: the hot counter rows are locked last, until the commit
-          WHERE EXISTS (SELECT 1 FROM attempt) AND (SELECT count(*) FROM members) + (SELECT count(*) FROM ledger) >= 0`)})
+       ${skippedWritesSql(p, wave, w)}
        SELECT EXISTS (SELECT 1 FROM w) AS locked_wave, EXISTS (SELECT 1 FROM seen) AS locked_epoch,
               (SELECT generation = ${generation} AND state = 'running' FROM waves WHERE id = ${wave}) AS wave_as_read,
               (SELECT epoch = ${epoch} FROM eligibility_epoch WHERE id = 1) AS epoch_as_read,
@@ -203,6 +174,42 @@ export class SendPermitRepository {
     );
     return rows.length > 0;
   }
+}
+
+/**
+ * The skipped members' writes of a first permit, each conditioned on the attempt being written: the members end
+ * skipped with their reason, a ledger row each, the counters (the other writes first: the hot counter rows are locked
+ * last, until the commit). Only the skipped members are written here (the eligible ones stay in flight; their prior
+ * state is on the batch row, and the settle writes it to each of them).
+ */
+function skippedWritesSql(p: SqlParams, wave: string, w: FirstPermitWrite): string {
+  const counters = counterParams(w.skippedDelta);
+  const v = p.unnest('v', {
+    seq: ['int', w.skipped.map((x) => x.seq)],
+    reason: ['text', w.skipped.map((x) => x.reason)],
+    a: ['bigint', w.skipped.map((x) => x.accountId)],
+    l: ['text', w.skipped.map((x) => x.login)],
+  });
+  return `v AS (SELECT * FROM ${v}),
+       members AS (
+         UPDATE wave_members m SET state = 'skipped', reason = v.reason, done_at = now(), batch_id = NULL
+           FROM v WHERE m.wave_id = ${wave} AND m.seq = v.seq AND EXISTS (SELECT 1 FROM attempt) RETURNING 1),
+       ledger AS (
+         ${auditRowsSql(
+           {
+             actor: `'engine'`,
+             action: `'member.skipped'`,
+             waveId: wave,
+             accountId: 'v.a',
+             login: 'v.l',
+             reason: 'v.reason',
+           },
+           'FROM v WHERE EXISTS (SELECT 1 FROM attempt)',
+         )}
+         RETURNING 1),
+       counted AS (
+         ${countersUpsertSql(`SELECT ${wave}, t.n, t.c FROM unnest(${p.add(counters.names, 'text[]')}, ${p.add(counters.values, 'bigint[]')}) AS t(n, c)
+          WHERE EXISTS (SELECT 1 FROM attempt) AND (SELECT count(*) FROM members) + (SELECT count(*) FROM ledger) >= 0`)})`;
 }
 
 function checkOf(row: PermitCheckRow): PermitCheck {
