@@ -9,6 +9,7 @@ import { AuditQueryService } from './audit';
 import { ApiKeyService } from './auth';
 import { EngineMetrics, NO_ENGINE_METRICS } from './engine/engine-metrics';
 import { engineSettings, paceSettings } from './engine/engine-settings';
+import { PumpContext, pumpRepositories } from './engine/pump-context';
 import { Reconciler } from './engine/reconciler';
 import { Throttle } from './engine/throttle';
 import { WavePump } from './engine/wave-pump';
@@ -89,14 +90,23 @@ export function buildEngine(
   const settings = engineSettings(config);
   const throttle = new Throttle(c.redis, config.REDIS_PREFIX, paceSettings(config));
   const verifier = new WaveVerifier(c.dataSource, c.client, commands);
+  const pumps: PumpContext = {
+    dataSource: c.dataSource,
+    client: c.client,
+    throttle,
+    commands,
+    verifier,
+    settings,
+    repos: pumpRepositories(),
+    metrics,
+  };
   return {
     throttle,
     verifier,
     reconciler: new Reconciler(c.dataSource, c.producer, commands, verifier),
     gates: new GateEvaluator(c.dataSource, commands),
     operations: new OperationRunner(c.dataSource, c.client, throttle, metrics),
-    pump: (job, jobId, signal) =>
-      new WavePump(c.dataSource, c.client, throttle, commands, verifier, settings, job, jobId, signal, metrics),
+    pump: (job, jobId, signal) => new WavePump(pumps, job, jobId, signal),
   };
 }
 

@@ -1,23 +1,32 @@
 import { QueryRunner } from 'typeorm';
 import { aWave, countersFromTruth, createEngineHarness, EngineHarness, loginAllocator } from '@app/testing';
-import { extendLease, releaseBatch, takeOverStaleBatch } from './batch-lease.repository';
-import { settleForward } from './batch-settle.repository';
-import { BatchLostError, ClaimedBatch } from './batch.types';
-import { claimForwardBatch } from './forward-batch.repository';
+import { BatchItemResult } from '@app/mailstore';
+import { BatchLeaseRepository } from './batch-lease.repository';
+import { BatchPermits } from './batch-permits';
+import { BatchSettleRepository } from './batch-settle.repository';
+import { ClaimedBatch } from './batch.types';
+import { ForwardBatchRepository } from './forward-batch.repository';
+import { forwardSettlement } from './member-outcome';
 import {
   bumpEligibilityEpoch,
   openPermitsMs,
-  permitAttempt,
-  permitFirstForward,
+  SendPermitRepository,
   waitForSendPermits,
-  withdrawAttempt,
 } from './send-permit.repository';
-import { holdPumpSlot, releasePumpSlot, renewPumpSlot } from './pump-slot.repository';
+import { PumpSlotRepository } from './pump-slot.repository';
 import { Sql, sqlOf, sqlOfDataSource } from '../db/sql';
 import { OperationService } from '../support/operation.service';
 
 const INCIDENT = new Date('2026-05-01T00:00:00Z');
 const TIMES = { leaseMs: 15_000, windowMs: 200 };
+const lease = new BatchLeaseRepository();
+const forward = new ForwardBatchRepository();
+const slots = new PumpSlotRepository();
+const permits = new BatchPermits(new SendPermitRepository(), INCIDENT);
+const settles = new BatchSettleRepository();
+/** Writes a forward batch's answer as a pump does; false when the batch is no longer ours (nothing written). */
+const settleForward = (sql: Sql, batch: ClaimedBatch, results: BatchItemResult[]) =>
+  settles.settleForward(sql, batch, forwardSettlement(batch.members, results), undefined);
 
 /**
  * The statements that keep a batch's record right whoever else touches it (issue 14), on a real PostgreSQL with no
@@ -51,7 +60,7 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     return { id: w.id, protocols: ['imap' as const], generation: row.generation, stepLimitSeq: null };
   }
   const claim = async (wave: Awaited<ReturnType<typeof runningWave>>, size: number, worker = 'w1') =>
-    (await claimForwardBatch(sql, wave, size, worker, TIMES.leaseMs)).batch!;
+    (await forward.claim(sql, wave, size, worker, TIMES.leaseMs)).batch!;
   const expire = (batch: ClaimedBatch) =>
     sql(`UPDATE wave_batches SET lease_until = now() - interval '1 second' WHERE id = $1`, [batch.id]);
   const memberStates = async (waveId: string) =>
@@ -68,25 +77,27 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     const wave = await runningWave(logins(10));
     const mine = await claim(wave, 10);
     await expire(mine);
-    const theirs = (await takeOverStaleBatch(sql, wave.id, 'forward', 'w2', TIMES.leaseMs))!;
+    const theirs = (await lease.takeOverStale(sql, wave.id, 'forward', 'w2', TIMES.leaseMs))!;
     expect(theirs.fence).toBe(mine.fence + 1);
-    expect(await permitFirstForward(sql, theirs, wave, INCIDENT, TIMES)).toBe('granted');
-    await settleForward(
-      sql,
-      theirs,
-      theirs.members.map((m) => ({ account: m.login, status: 'applied' as const, protocols: { imap: true } })),
-    );
+    expect(await permits.first(sql, theirs, wave, TIMES)).toBe('granted');
+    expect(
+      await settleForward(
+        sql,
+        theirs,
+        theirs.members.map((m) => ({ account: m.login, status: 'applied' as const, protocols: { imap: true } })),
+      ),
+    ).toBe(true);
 
     // The loser wakes up: every write of its own is refused and changes nothing.
-    await releaseBatch(sql, mine);
-    await expect(extendLease(sql, mine, TIMES.leaseMs)).rejects.toBeInstanceOf(BatchLostError);
-    await expect(
-      settleForward(
+    await lease.release(sql, mine);
+    expect(await lease.extendLease(sql, mine, TIMES.leaseMs)).toBe(false);
+    expect(
+      await settleForward(
         sql,
         mine,
         mine.members.map((m) => ({ account: m.login, status: 'applied' as const })),
       ),
-    ).rejects.toBeInstanceOf(BatchLostError);
+    ).toBe(false);
     expect(await memberStates(wave.id)).toEqual({ enabled: 10 });
     expect(await h.counters(wave.id)).toEqual(await countersFromTruth(h.db, wave.id));
     expect((await h.counters(wave.id)).enabled).toBe(10);
@@ -100,8 +111,8 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
   it('a release by the owner hands never-sent members back, once', async () => {
     const wave = await runningWave(logins(6));
     const batch = await claim(wave, 6);
-    await releaseBatch(sql, batch);
-    await releaseBatch(sql, batch); // a second release (a retried statement) adds nothing
+    await lease.release(sql, batch);
+    await lease.release(sql, batch); // a second release (a retried statement) adds nothing
     expect(await memberStates(wave.id)).toEqual({ pending: 6 });
     expect(await h.counters(wave.id)).toEqual(await countersFromTruth(h.db, wave.id));
   });
@@ -112,7 +123,7 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     const batch = await claim(wave, 4);
     await sql(`UPDATE accounts SET leaked = true, password_changed_at = NULL WHERE login = $1`, [members[1]]);
     await sql(`UPDATE accounts SET held = true WHERE login = $1`, [members[2]]);
-    expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('granted');
+    expect(await permits.first(sql, batch, wave, TIMES)).toBe('granted');
     expect(batch.members.map((m) => m.login)).toEqual([members[0], members[3]]);
     const reasons = await sql<{ login: string; state: string; reason: string | null }>(
       `SELECT a.login, m.state, m.reason FROM wave_members m JOIN accounts a ON a.id = m.account_id
@@ -146,9 +157,9 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
       }
       return rows as never;
     };
-    expect(await permitFirstForward(racing, batch, wave, INCIDENT, TIMES)).toBe('changed');
+    expect(await permits.first(racing, batch, wave, TIMES)).toBe('changed');
     expect(await memberStates(wave.id)).toEqual({ in_flight: 3 }); // nothing written
-    expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('granted');
+    expect(await permits.first(sql, batch, wave, TIMES)).toBe('granted');
     expect(batch.members.map((m) => m.login)).toEqual(members.slice(1));
     const [held] = await sql<{ state: string; reason: string }>(
       `SELECT m.state, m.reason FROM wave_members m JOIN accounts a ON a.id = m.account_id
@@ -167,14 +178,14 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
       await command.startTransaction();
       await command.query(`SELECT 1 FROM waves WHERE id = $1 FOR NO KEY UPDATE`, [wave.id]);
       const t0 = Date.now();
-      expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('busy');
+      expect(await permits.first(sql, batch, wave, TIMES)).toBe('busy');
       expect(Date.now() - t0).toBeLessThan(1000);
       await command.query(`UPDATE waves SET state = 'paused', status_reason = 'ops' WHERE id = $1`, [wave.id]);
       await command.commitTransaction();
     } finally {
       await command.release();
     }
-    expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('stopped');
+    expect(await permits.first(sql, batch, wave, TIMES)).toBe('stopped');
   });
 
   it('an import being committed makes the permit busy, and nothing is written', async () => {
@@ -187,13 +198,13 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
       await importer.startTransaction();
       await importer.query(`UPDATE accounts SET leaked = true WHERE login = $1`, [members[1]]);
       await bumpEligibilityEpoch(sqlOf(importer));
-      expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('busy');
+      expect(await permits.first(sql, batch, wave, TIMES)).toBe('busy');
       expect(await memberStates(wave.id)).toEqual({ in_flight: 2 });
       await importer.commitTransaction();
     } finally {
       await importer.release();
     }
-    expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('granted');
+    expect(await permits.first(sql, batch, wave, TIMES)).toBe('granted');
     expect(batch.members.map((m) => m.login)).toEqual([members[0]]);
   });
 
@@ -201,7 +212,7 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     const members = logins(4);
     const wave = await runningWave(members);
     const batch = await claim(wave, 2);
-    expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('granted');
+    expect(await permits.first(sql, batch, wave, TIMES)).toBe('granted');
     const open = await openPermitsMs(sql, { waveId: wave.id });
     expect(open).toBeGreaterThan(0);
     expect(open).toBeLessThanOrEqual(TIMES.windowMs);
@@ -215,12 +226,12 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
 
     // Missed window: the attempt is taken back (the batch is decided again at its next permit).
     const other = await claim(wave, 2);
-    expect(await permitFirstForward(sql, other, wave, INCIDENT, TIMES)).toBe('granted');
-    await withdrawAttempt(sql, other, false);
+    expect(await permits.first(sql, other, wave, TIMES)).toBe('granted');
+    await permits.withdraw(sql, other, false);
     expect(other.attempts).toBe(0);
     expect(await openPermitsMs(sql, { waveId: wave.id })).toBe(0);
-    expect(await permitFirstForward(sql, other, wave, INCIDENT, TIMES)).toBe('granted');
-    expect(await permitAttempt(sql, other, { generation: wave.generation, allowedStates: ['running'] }, TIMES)).toBe(
+    expect(await permits.first(sql, other, wave, TIMES)).toBe('granted');
+    expect(await permits.attempt(sql, other, { generation: wave.generation, allowedStates: ['running'] }, TIMES)).toBe(
       'granted',
     );
     expect(other.attempts).toBe(2);
@@ -231,34 +242,34 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     const batch = await claim(wave, 2);
     await h.commands.pause(wave.id, 'ops:test');
     await h.commands.resume(wave.id, 'ops:test');
-    expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('stopped');
-    await releaseBatch(sql, batch);
+    expect(await permits.first(sql, batch, wave, TIMES)).toBe('stopped');
+    await lease.release(sql, batch);
     expect(await memberStates(wave.id)).toEqual({ pending: 2 });
   });
 
   it('one pump per slot: a second pump waits for the slot, and a pump that lost it cannot renew it', async () => {
     const wave = await runningWave(logins(1));
     const slot = (holder: string) => ({ waveId: wave.id, kind: 'forward' as const, slot: 3, holder });
-    expect(await holdPumpSlot(sql, slot('a'), 10_000)).toBe(0);
-    expect(await holdPumpSlot(sql, slot('a'), 10_000)).toBe(0); // already ours: renewed
-    const busy = await holdPumpSlot(sql, slot('b'), 10_000);
+    expect(await slots.hold(sql, slot('a'), 10_000)).toBe(0);
+    expect(await slots.hold(sql, slot('a'), 10_000)).toBe(0); // already ours: renewed
+    const busy = await slots.hold(sql, slot('b'), 10_000);
     expect(busy).toBeGreaterThan(9_000);
-    expect(await renewPumpSlot(sql, slot('b'), 10_000)).toBe(false);
-    await releasePumpSlot(sql, slot('b')); // not b's: nothing happens
-    expect(await holdPumpSlot(sql, slot('b'), 10_000)).toBeGreaterThan(0);
-    await releasePumpSlot(sql, slot('a'));
-    expect(await holdPumpSlot(sql, slot('b'), 10_000)).toBe(0);
+    expect(await slots.renew(sql, slot('b'), 10_000)).toBe(false);
+    await slots.release(sql, slot('b')); // not b's: nothing happens
+    expect(await slots.hold(sql, slot('b'), 10_000)).toBeGreaterThan(0);
+    await slots.release(sql, slot('a'));
+    expect(await slots.hold(sql, slot('b'), 10_000)).toBe(0);
     // b is frozen past its lease: c takes the slot, and b learns it at its next renewal.
     await sql(`UPDATE wave_pump_slots SET lease_until = now() - interval '1 second' WHERE wave_id = $1`, [wave.id]);
-    expect(await holdPumpSlot(sql, slot('c'), 10_000)).toBe(0);
-    expect(await renewPumpSlot(sql, slot('b'), 10_000)).toBe(false);
-    expect(await renewPumpSlot(sql, slot('c'), 10_000)).toBe(true);
+    expect(await slots.hold(sql, slot('c'), 10_000)).toBe(0);
+    expect(await slots.renew(sql, slot('b'), 10_000)).toBe(false);
+    expect(await slots.renew(sql, slot('c'), 10_000)).toBe(true);
   });
 
   it('a pause answers only once the permits granted before it are closed, a repeated (noop) pause too', async () => {
     const wave = await runningWave(logins(2));
     const batch = await claim(wave, 2);
-    expect(await permitFirstForward(sql, batch, wave, INCIDENT, TIMES)).toBe('granted');
+    expect(await permits.first(sql, batch, wave, TIMES)).toBe('granted');
     // Whichever answers, the permit must be closed by then (read on another connection at that moment).
     const openWhenAnswered = (p: Promise<{ noop: boolean }>) =>
       p.then(async (a) => ({
@@ -279,14 +290,14 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
   it("decides on the claim's read of the accounts only if no hold or import came since (epoch)", async () => {
     const members = logins(3);
     const wave = await runningWave(members);
-    const claimed = await claimForwardBatch(sql, wave, 3, 'w1', TIMES.leaseMs);
+    const claimed = await forward.claim(sql, wave, 3, 'w1', TIMES.leaseMs);
     expect(claimed.accounts.map((a) => a.login)).toEqual(members);
     await support.setHold(members[1], true, { reason: 'fraud check', ticket: 'SEC-2' }, 'support:test');
     // Decided on the claim's (stale) read: refused, and nothing written.
-    expect(await permitFirstForward(sql, claimed.batch!, wave, INCIDENT, TIMES, claimed.accounts)).toBe('changed');
+    expect(await permits.first(sql, claimed.batch!, wave, TIMES, claimed.accounts)).toBe('changed');
     expect(await memberStates(wave.id)).toEqual({ in_flight: 3 });
     // Read again: the held account is skipped.
-    expect(await permitFirstForward(sql, claimed.batch!, wave, INCIDENT, TIMES)).toBe('granted');
+    expect(await permits.first(sql, claimed.batch!, wave, TIMES)).toBe('granted');
     expect(claimed.batch!.members.map((m) => m.login)).toEqual([members[0], members[2]]);
   });
 });

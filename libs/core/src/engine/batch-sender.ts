@@ -1,14 +1,10 @@
 import { BatchKind, Protocol } from '@app/domain';
 import { BatchResult, Mailstore, Outcome } from '@app/mailstore';
-import { buildRequest, ClaimedBatch } from './batch.types';
+import { buildRequest, ClaimedBatch, EligibilityRow } from './batch.types';
+import { BatchPermits } from './batch-permits';
+import { PermitResult } from './permit-decision';
 import { PumpHolds } from './pump-holds';
-import {
-  EligibilityRow,
-  PermitResult,
-  permitAttempt,
-  permitFirstForward,
-  withdrawAttempt,
-} from './send-permit.repository';
+import { PermitTimes } from './send-permit.repository';
 import { Sql } from '../db/sql';
 import { ReserveRequest, Throttle } from './throttle';
 
@@ -58,8 +54,9 @@ export class BatchSender {
     private readonly client: Mailstore,
     private readonly throttle: Throttle,
     private readonly holds: PumpHolds,
+    private readonly permits: BatchPermits,
     private readonly kind: BatchKind,
-    private readonly settings: { incidentAt: Date; sendWindowMs: number; leaseMs: number },
+    private readonly settings: { sendWindowMs: number; leaseMs: number },
   ) {}
 
   /** The claim's read of a batch's accounts: its first permit decides on it (under the epoch check). */
@@ -76,7 +73,12 @@ export class BatchSender {
     const permit =
       this.kind === 'forward' && (batch.attempts === 0 || !batch.inDoubt)
         ? await this.firstPermit(sql, batch, ctx, times)
-        : await permitAttempt(sql, batch, { generation: ctx.wave.generation, allowedStates: ctx.allowedStates }, times);
+        : await this.permits.attempt(
+            sql,
+            batch,
+            { generation: ctx.wave.generation, allowedStates: ctx.allowedStates },
+            times,
+          );
     if (permit !== 'granted') {
       await this.refunding;
       return permit;
@@ -86,7 +88,7 @@ export class BatchSender {
     const sendBy = askedAt + this.settings.sendWindowMs - SEND_MARGIN_MS;
     if (performance.now() > sendBy) {
       await this.refunding;
-      await withdrawAttempt(sql, batch, inDoubtBefore);
+      await this.permits.withdraw(sql, batch, inDoubtBefore);
       return 'late';
     }
     const startedAt = new Date();
@@ -97,7 +99,7 @@ export class BatchSender {
     });
     await this.refunding;
     if (outcome.kind === 'retryable' && outcome.code === 'send_window_missed') {
-      await withdrawAttempt(sql, batch, inDoubtBefore);
+      await this.permits.withdraw(sql, batch, inDoubtBefore);
       return 'late';
     }
     return { outcome, startedAt, inDoubtBefore };
@@ -111,13 +113,13 @@ export class BatchSender {
     sql: Sql,
     batch: ClaimedBatch,
     ctx: SendContext,
-    times: { leaseMs: number; windowMs: number },
+    times: PermitTimes,
   ): Promise<PermitResult> {
     const booked = batch.members.length;
     // The claim's read serves once: after a refused permit (changed, busy) the accounts are read again.
     const read = this.claimRead?.batchId === batch.id ? this.claimRead.accounts : undefined;
     this.claimRead = null;
-    const permit = await permitFirstForward(sql, batch, ctx.wave, this.settings.incidentAt, times, read);
+    const permit = await this.permits.first(sql, batch, ctx.wave, times, read);
     if ((permit === 'granted' || permit === 'nothing_to_send') && batch.members.length < booked) {
       this.refunding = this.throttle.refund({ ...ctx.pace, cost: booked - batch.members.length });
     }

@@ -1,12 +1,14 @@
-import { CounterDelta, ForwardOutcome, RollbackOutcome, rollbackSettleDelta, settleDelta } from '@app/domain';
-import { BatchItemResult } from '@app/mailstore';
-import { BatchLostError, BatchMember, ClaimedBatch } from './batch.types';
+import { ForwardOutcome, RollbackOutcome } from '@app/domain';
+import { ClaimedBatch } from './batch.types';
 import { CallRecord } from './call-record';
-import { forwardOutcome, rollbackOutcome } from './member-outcome';
+import { SettledItem, Settlement } from './member-outcome';
 import { auditRowsSql } from '../db/audit-log';
 import { Sql } from '../db/sql';
 import { SqlParams } from '../db/sql-params';
 import { counterParams, countersUpsertSql } from '../db/wave-counters';
+
+/** The batch a settle closes: its row, the lease generation held (the fence), and how many items its call had. */
+type SettledBatch = Pick<ClaimedBatch, 'id' | 'waveId' | 'fence' | 'members'>;
 
 /**
  * A settle's own part, on the statement's parameters: `values`, the members' values as a row source (read as `v`),
@@ -15,105 +17,28 @@ import { counterParams, countersUpsertSql } from '../db/wave-counters';
 type SettleParts = (p: SqlParams, wave: string) => { values: string; writes: string };
 
 /**
- * One statement, one implicit transaction, one round trip: the batch row is closed only if this worker still
- * holds it (`fin`: its lease generation, the fence), and every other write is conditioned on that, so a batch taken over after a lease expiry is
- * settled exactly once (the loser's statement changes nothing and gets BatchLostError).
- *
- * Its commit is asynchronous (`synchronous_commit` off for this transaction only): the batch's idempotency key
- * and attempt were made durable before the call (the send permit commits synchronously), so if PostgreSQL crashes
- * and loses this settle, the batch stays claimed with an attempt, another pump takes it over when the lease
- * expires and the mailstore replays its stored answer under the same key. Nothing is applied twice; the settle
- * is only written again.
- *
- * Every value is a named placeholder from SqlParams: none is counted by hand.
+ * The statements that write a batch's answer (member outcomes decided by member-outcome.ts) and log its calls.
+ * A settle answers false when the batch was no longer this worker's (nothing was written).
  */
-async function settleStatement(
-  sql: Sql,
-  batch: ClaimedBatch,
-  results: readonly BatchItemResult[],
-  parts: SettleParts,
-  delta: CounterDelta,
-  call: CallRecord | undefined,
-  /** Forward: members this batch enabled, queued for restoration too if the wave's rollback has begun. */
-  enabled = 0,
-): Promise<void> {
-  const summary: Record<string, number> = {};
-  for (const r of results) summary[r.status] = (summary[r.status] ?? 0) + 1;
-  const p = new SqlParams();
-  const batchId = p.add(batch.id);
-  const fence = p.add(batch.fence);
-  const wave = p.add(batch.waveId);
-  const { values, writes } = parts(p, wave);
-  const counters = counterParams(delta);
-  const callCte = call
-    ? `, logged AS (
-         INSERT INTO mailstore_calls (wave_id, batch_id, started_at, latency_ms, http_status, outcome, items, item_errors)
-         SELECT ${wave}, ${batchId}, ${p.add(call.startedAt)}, ${p.add(Math.round(call.latencyMs))}, ${p.add(call.httpStatus)},
-                ${p.add(call.outcome)}, ${p.add(batch.members.length)}, ${p.add(call.itemErrors)} FROM fin)`
-    : '';
-  // A batch in flight when its wave's rollback began (a straggler) settles after the rollback command counted
-  // `enabled − rollback:total`: its enabled members are claimable for restoration at once, so it counts them itself.
-  // FOR SHARE waits for a rollback command holding the wave row and then reads the row as that command left it,
-  // so every enabled member is counted exactly once, by the command or by its own settle. Taken before any
-  // counter row (every counter row below joins rb), as the command does, so the two cannot deadlock.
-  const rbCte =
-    enabled > 0
-      ? `rb AS (SELECT rollback_started_at IS NOT NULL AS started FROM waves WHERE id = ${wave} FOR SHARE),`
-      : '';
-  const counterSource =
-    `SELECT ${wave}, t.n, t.c FROM unnest(${p.add(counters.names, 'text[]')}, ${p.add(counters.values, 'bigint[]')}) AS t(n, c)${enabled > 0 ? ', rb' : ''}
-      WHERE EXISTS (SELECT 1 FROM fin) AND ${AFTER_WRITES}` +
-    (enabled > 0
-      ? ` UNION ALL
-         SELECT ${wave}, r.n, ${p.add(enabled, 'bigint')} FROM rb, unnest(ARRAY['rollback:total', 'rollback:pending']) AS r(n)
-          WHERE rb.started AND EXISTS (SELECT 1 FROM fin) AND ${AFTER_WRITES}`
-      : '');
-  const [row] = await sql<{ n: number }>(
-    `WITH fin AS (
-       UPDATE wave_batches SET state = 'done', completed_at = now(), summary = ${p.add(JSON.stringify(summary))}
-        WHERE id = ${batchId} AND state = 'claimed' AND lease_gen = ${fence} RETURNING id),
-     async_commit AS (SELECT set_config('synchronous_commit', 'off', true) FROM fin),
-     v AS (SELECT * FROM ${values}),
-     ${writes},${rbCte}
-     counted AS (
-       ${countersUpsertSql(counterSource)})${callCte}
-     SELECT count(*)::int AS n FROM fin, async_commit`,
-    p.values,
-  );
-  if (!row || row.n === 0) throw new BatchLostError(batch.id);
-}
-
-/**
- * Writes a forward batch's answer in one statement: member outcomes (with the mailstore's `previous` as the exact
- * prior state), the accounts' new state (applied or unchanged items), one ledger row per member, the counters,
- * the batch row and the call's log row.
- */
-export async function settleForward(
-  sql: Sql,
-  batch: ClaimedBatch,
-  results: readonly BatchItemResult[],
-  call?: CallRecord,
-): Promise<ForwardOutcome[]> {
-  const outcomes = results.map(forwardOutcome);
-  const m = batch.members;
-  const prior = (r: BatchItemResult, member: BatchMember, p: 'imap' | 'pop3') =>
-    r.previous?.[p] ?? (p === 'imap' ? member.priorImap : member.priorPop3);
-  const parts: SettleParts = (p, wave) => ({
-    values: p.unnest('v', {
-      seq: ['int', m.map((x) => x.seq)],
-      a: ['bigint', m.map((x) => x.accountId)],
-      l: ['text', m.map((x) => x.login)],
-      state: ['text', outcomes.map((o) => o.state)],
-      reason: ['text', outcomes.map((o) => (o.state === 'enabled' ? null : o.reason))],
-      pi: ['bool', results.map((r, i) => prior(r, m[i], 'imap'))],
-      pp: ['bool', results.map((r, i) => prior(r, m[i], 'pop3'))],
-      pv: ['int', m.map((x) => x.version)],
-      rv: ['int', results.map((r) => r.version ?? null)],
-      ni: ['bool', results.map((r) => r.protocols?.imap ?? null)],
-      np: ['bool', results.map((r) => r.protocols?.pop3 ?? null)],
-      known: ['bool', results.map(knownState)],
-    }),
-    writes: `
+export class BatchSettleRepository {
+  /**
+   * Writes a forward batch's answer in one statement: member outcomes (with the mailstore's `previous` as the exact
+   * prior state), the accounts' new state (applied or unchanged items), one ledger row per member, the counters,
+   * the batch row and the call's log row.
+   */
+  settleForward(
+    sql: Sql,
+    batch: SettledBatch,
+    s: Settlement<ForwardOutcome>,
+    call: CallRecord | undefined,
+  ): Promise<boolean> {
+    const parts: SettleParts = (p, wave) => ({
+      values: itemValues(p, s.items, {
+        pi: ['bool', s.items.map((x) => x.priorImap)],
+        pp: ['bool', s.items.map((x) => x.priorPop3)],
+        pv: ['int', s.items.map((x) => x.member.version)],
+      }),
+      writes: `
      members AS (
        UPDATE wave_members w
           SET state = v.state, reason = v.reason, done_at = now(),
@@ -135,33 +60,20 @@ export async function settleForward(
          'FROM v WHERE EXISTS (SELECT 1 FROM fin)',
        )}
        RETURNING 1)`,
-  });
-  const enabled = outcomes.filter((o) => o.state === 'enabled').length;
-  await settleStatement(sql, batch, results, parts, settleDelta(outcomes), call, enabled);
-  return outcomes;
-}
+    });
+    return settle(sql, batch, s, parts, call);
+  }
 
-export async function settleRollback(
-  sql: Sql,
-  batch: ClaimedBatch,
-  results: readonly BatchItemResult[],
-  call?: CallRecord,
-): Promise<RollbackOutcome[]> {
-  const outcomes = results.map(rollbackOutcome);
-  const m = batch.members;
-  const parts: SettleParts = (p, wave) => ({
-    values: p.unnest('v', {
-      seq: ['int', m.map((x) => x.seq)],
-      a: ['bigint', m.map((x) => x.accountId)],
-      l: ['text', m.map((x) => x.login)],
-      state: ['text', outcomes.map((o) => o.state)],
-      reason: ['text', outcomes.map((o) => (o.state === 'failed' ? o.reason : null))],
-      ni: ['bool', results.map((r) => r.protocols?.imap ?? null)],
-      np: ['bool', results.map((r) => r.protocols?.pop3 ?? null)],
-      rv: ['int', results.map((r) => r.version ?? null)],
-      known: ['bool', results.map(knownState)],
-    }),
-    writes: `
+  /** Writes a rollback batch's answer in one statement (as settleForward, restoration states). */
+  settleRollback(
+    sql: Sql,
+    batch: SettledBatch,
+    s: Settlement<RollbackOutcome>,
+    call: CallRecord | undefined,
+  ): Promise<boolean> {
+    const parts: SettleParts = (p, wave) => ({
+      values: itemValues(p, s.items, {}),
+      writes: `
      members AS (
        UPDATE wave_members w SET rollback_state = v.state, rollback_reason = v.reason, rolled_back_at = now()
          FROM v WHERE w.wave_id = ${wave} AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
@@ -181,14 +93,123 @@ export async function settleRollback(
          'FROM v WHERE EXISTS (SELECT 1 FROM fin)',
        )}
        RETURNING 1)`,
-  });
-  await settleStatement(sql, batch, results, parts, rollbackSettleDelta(outcomes), call);
-  return outcomes;
+    });
+    return settle(sql, batch, s, parts, call);
+  }
+
+  /** Logs a call that settled nothing (an answer that applied nothing, a retryable failure). */
+  async recordCall(sql: Sql, batch: SettledBatch, call: CallRecord): Promise<void> {
+    const p = new SqlParams();
+    await sql(
+      callRowSql(p, call, { wave: p.add(batch.waveId), batchId: p.add(batch.id), items: batch.members.length }),
+      p.values,
+    );
+  }
 }
 
-/** Whether an item's answer tells the account's state (applied or unchanged, with protocols). */
-function knownState(r: BatchItemResult): boolean {
-  return (r.status === 'applied' || r.status === 'unchanged') && r.protocols !== undefined;
+/**
+ * One statement, one implicit transaction, one round trip: the batch row is closed only if this worker still
+ * holds it (`fin`: its lease generation, the fence), and every other write is conditioned on that, so a batch taken
+ * over after a lease expiry is settled exactly once (the loser's statement changes nothing and answers false).
+ *
+ * Its commit is asynchronous (`synchronous_commit` off for this transaction only): the batch's idempotency key
+ * and attempt were made durable before the call (the send permit commits synchronously), so if PostgreSQL crashes
+ * and loses this settle, the batch stays claimed with an attempt, another pump takes it over when the lease
+ * expires and the mailstore replays its stored answer under the same key. Nothing is applied twice; the settle
+ * is only written again.
+ *
+ * Every value is a named placeholder from SqlParams: none is counted by hand.
+ */
+async function settle<O>(
+  sql: Sql,
+  batch: SettledBatch,
+  s: Settlement<O>,
+  parts: SettleParts,
+  call: CallRecord | undefined,
+): Promise<boolean> {
+  const p = new SqlParams();
+  const batchId = p.add(batch.id);
+  const fence = p.add(batch.fence);
+  const wave = p.add(batch.waveId);
+  const { values, writes } = parts(p, wave);
+  const callCte = call
+    ? `, logged AS (
+         ${callRowSql(p, call, { wave, batchId, items: batch.members.length }, 'FROM fin')})`
+    : '';
+  const [row] = await sql<{ n: number }>(
+    `WITH fin AS (
+       UPDATE wave_batches SET state = 'done', completed_at = now(), summary = ${p.add(JSON.stringify(s.summary))}
+        WHERE id = ${batchId} AND state = 'claimed' AND lease_gen = ${fence} RETURNING id),
+     async_commit AS (SELECT set_config('synchronous_commit', 'off', true) FROM fin),
+     v AS (SELECT * FROM ${values}),
+     ${writes},${s.enabled > 0 ? `${rollbackStartedCte(wave)},` : ''}
+     counted AS (
+       ${countersUpsertSql(counterSource(p, wave, s))})${callCte}
+     SELECT count(*)::int AS n FROM fin, async_commit`,
+    p.values,
+  );
+  return !!row && row.n > 0;
+}
+
+/** The members' values every settle writes, plus the lane's own `extra` columns. */
+function itemValues<O extends { state: string }>(
+  p: SqlParams,
+  items: readonly SettledItem<O>[],
+  extra: Record<string, readonly [string, readonly unknown[]]>,
+): string {
+  return p.unnest('v', {
+    seq: ['int', items.map((x) => x.member.seq)],
+    a: ['bigint', items.map((x) => x.member.accountId)],
+    l: ['text', items.map((x) => x.member.login)],
+    state: ['text', items.map((x) => x.outcome.state)],
+    reason: ['text', items.map((x) => x.reason)],
+    ...extra,
+    rv: ['int', items.map((x) => x.version)],
+    ni: ['bool', items.map((x) => x.imap)],
+    np: ['bool', items.map((x) => x.pop3)],
+    known: ['bool', items.map((x) => x.known)],
+  });
+}
+
+/*
+ * A batch in flight when its wave's rollback began (a straggler) settles after the rollback command counted
+ * `enabled − rollback:total`: its enabled members are claimable for restoration at once, so it counts them itself.
+ * FOR SHARE waits for a rollback command holding the wave row and then reads the row as that command left it,
+ * so every enabled member is counted exactly once, by the command or by its own settle. Taken before any
+ * counter row (every counter row below joins rb), as the command does, so the two cannot deadlock.
+ */
+function rollbackStartedCte(wave: string): string {
+  return `rb AS (SELECT rollback_started_at IS NOT NULL AS started FROM waves WHERE id = ${wave} FOR SHARE)`;
+}
+
+/** The counters' rows of a settle: its delta, and the straggler's enabled members for a rollback begun meanwhile. */
+function counterSource<O>(p: SqlParams, wave: string, s: Settlement<O>): string {
+  const counters = counterParams(s.delta);
+  const straggler = s.enabled > 0;
+  return (
+    `SELECT ${wave}, t.n, t.c FROM unnest(${p.add(counters.names, 'text[]')}, ${p.add(counters.values, 'bigint[]')}) AS t(n, c)${straggler ? ', rb' : ''}
+      WHERE EXISTS (SELECT 1 FROM fin) AND ${AFTER_WRITES}` +
+    (straggler
+      ? ` UNION ALL
+         SELECT ${wave}, r.n, ${p.add(s.enabled, 'bigint')} FROM rb, unnest(ARRAY['rollback:total', 'rollback:pending']) AS r(n)
+          WHERE rb.started AND EXISTS (SELECT 1 FROM fin) AND ${AFTER_WRITES}`
+      : '')
+  );
+}
+
+/**
+ * The one writer of a wave batch's mailstore_calls row (the support lane logs its own, with an operation instead):
+ * `INSERT … SELECT` of the call's values, `from` a guard (the settle's `fin`) or nothing.
+ */
+function callRowSql(
+  p: SqlParams,
+  call: CallRecord,
+  of: { wave: string; batchId: string; items: number },
+  from = '',
+): string {
+  return `INSERT INTO mailstore_calls (wave_id, batch_id, started_at, latency_ms, http_status, outcome, items, item_errors)
+         SELECT ${of.wave}, ${of.batchId}, ${p.add(call.startedAt)}, ${p.add(Math.round(call.latencyMs))}, ${p.add(call.httpStatus)},
+                ${p.add(call.outcome)}, ${p.add(of.items)}, ${p.add(call.itemErrors)} ${from}`;
 }
 
 /** The service's view of each account, from what the mailstore answered (items with a known state only). */
@@ -206,23 +227,3 @@ const ACCOUNTS_CTE = `accounts_seen AS (
  * held only until the commit, which every pump's claim and settle queue for.
  */
 const AFTER_WRITES = `(SELECT count(*) FROM members) + (SELECT count(*) FROM accounts_seen) + (SELECT count(*) FROM ledger) >= 0`;
-
-export async function recordCall(
-  sql: Sql,
-  call: CallRecord & { waveId: string; batchId: number; items: number },
-): Promise<void> {
-  await sql(
-    `INSERT INTO mailstore_calls (wave_id, batch_id, started_at, latency_ms, http_status, outcome, items, item_errors)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [
-      call.waveId,
-      call.batchId,
-      call.startedAt,
-      Math.round(call.latencyMs),
-      call.httpStatus,
-      call.outcome,
-      call.items,
-      call.itemErrors,
-    ],
-  );
-}

@@ -23,6 +23,23 @@ export interface StoredMemberRow {
   version: number | null;
 }
 
+/** What a permit decides eligibility on: a member's account as read, with the eligibility epoch of that read. */
+export interface EligibilityRow {
+  seq: number;
+  account_id: string;
+  login: string;
+  leaked: boolean;
+  password_changed_at: Date | null;
+  held: boolean;
+  override_reason: string | null;
+  override_ticket: string | null;
+  override_expires_at: Date | null;
+  imap_enabled: boolean;
+  pop3_enabled: boolean;
+  mailstore_version: number | null;
+  epoch: string;
+}
+
 export function memberFromRow(r: StoredMemberRow): BatchMember {
   return {
     seq: r.seq,

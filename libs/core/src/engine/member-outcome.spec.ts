@@ -1,6 +1,14 @@
 import { answeredNotFound } from '@app/domain';
 import { BatchItemResult, Outcome, PatchAccessResult } from '@app/mailstore';
-import { forwardOutcome, patchAnswer, rollbackOutcome } from './member-outcome';
+import { BatchMember } from './batch.types';
+import {
+  forwardOutcome,
+  forwardSettlement,
+  patchAnswer,
+  refusedResults,
+  rollbackOutcome,
+  rollbackSettlement,
+} from './member-outcome';
 
 const item = (status: BatchItemResult['status'], code?: string): BatchItemResult => ({
   account: 'user1@example.test',
@@ -73,5 +81,102 @@ describe('member outcomes from the mailstore answer', () => {
     ],
   ])('a support rollback PATCH %s ends the member as a rollback batch would', (_name, outcome, member) => {
     expect(rollbackOutcome(patchAnswer(outcome))).toEqual(member);
+  });
+});
+
+const member = (seq: number): BatchMember => ({
+  seq,
+  accountId: 100 + seq,
+  login: `user${seq}@example.test`,
+  priorImap: false,
+  priorPop3: true,
+  version: 3,
+});
+
+describe("a batch's answer as its settle writes it", () => {
+  const members = [member(1), member(2), member(3), member(4)];
+  const results: BatchItemResult[] = [
+    {
+      account: 'user1@example.test',
+      status: 'applied',
+      previous: { imap: false, pop3: false },
+      protocols: { imap: true, pop3: false },
+      version: 4,
+    },
+    { account: 'user2@example.test', status: 'unchanged', protocols: { imap: true } },
+    { account: 'user3@example.test', status: 'not_found' },
+    { account: 'user4@example.test', status: 'applied', version: 9 },
+  ];
+
+  it("forward: outcomes, the prior state (the answer's previous, else the permit's read), the state the answer tells", () => {
+    const s = forwardSettlement(members, results);
+    expect(s.items.map((i) => [i.member.seq, i.outcome, i.reason])).toEqual([
+      [1, { state: 'enabled' }, null],
+      [2, { state: 'skipped', reason: 'already_enabled' }, 'already_enabled'],
+      [3, { state: 'failed', reason: 'account_not_found' }, 'account_not_found'],
+      [4, { state: 'enabled' }, null],
+    ]);
+    expect(s.items.map((i) => [i.priorImap, i.priorPop3])).toEqual([
+      [false, false],
+      [false, true],
+      [false, true],
+      [false, true],
+    ]);
+    // Known only from an applied or unchanged answer that carries the protocols.
+    expect(s.items.map((i) => [i.known, i.imap, i.pop3, i.version])).toEqual([
+      [true, true, false, 4],
+      [true, true, null, null],
+      [false, null, null, null],
+      [false, null, null, 9],
+    ]);
+    expect(s.summary).toEqual({ applied: 2, unchanged: 1, not_found: 1 });
+    expect(s.enabled).toBe(2);
+    expect(s.delta).toEqual({
+      in_flight: -4,
+      enabled: 2,
+      skipped: 1,
+      'skipped:already_enabled': 1,
+      failed: 1,
+      'failed:account_not_found': 1,
+    });
+  });
+
+  it('rollback: restoration outcomes, reasons only for failures, and no enabled members to count', () => {
+    const s = rollbackSettlement(members, [
+      ...results.slice(0, 3),
+      { account: 'user4@example.test', status: 'conflict' },
+    ]);
+    expect(s.items.map((i) => [i.outcome, i.reason])).toEqual([
+      [{ state: 'rolled_back' }, null],
+      [{ state: 'unchanged' }, null],
+      [{ state: 'failed', reason: 'account_not_found' }, 'account_not_found'],
+      [{ state: 'conflict' }, null],
+    ]);
+    expect(s.enabled).toBe(0);
+    expect(s.summary).toEqual({ applied: 1, unchanged: 1, not_found: 1, conflict: 1 });
+    expect(s.delta).toEqual({
+      'rollback:in_flight': -4,
+      'rollback:rolled_back': 1,
+      'rollback:unchanged': 1,
+      'rollback:failed': 1,
+      'rollback:failed:account_not_found': 1,
+      'rollback:conflict': 1,
+    });
+  });
+
+  it('an empty answer settles nothing', () => {
+    expect(forwardSettlement([], [])).toEqual({ items: [], delta: {}, summary: {}, enabled: 0 });
+  });
+
+  it("a permanent refusal of the batch fails every member with the call's status and code, cleaned as an item's", () => {
+    const refused = refusedResults(members.slice(0, 2), { status: 422, code: 'invalid protocols' });
+    expect(refused).toEqual([
+      { account: 'user1@example.test', status: 'invalid', error: { code: 'http_422_invalid protocols' } },
+      { account: 'user2@example.test', status: 'invalid', error: { code: 'http_422_invalid protocols' } },
+    ]);
+    expect(forwardSettlement(members.slice(0, 2), refused).items.map((i) => i.reason)).toEqual([
+      'http_422_invalid_protocols',
+      'http_422_invalid_protocols',
+    ]);
   });
 });

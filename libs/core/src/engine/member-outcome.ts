@@ -1,5 +1,16 @@
-import { ACCOUNT_NOT_FOUND, assertNever, CONFLICT, errorCode, ForwardOutcome, RollbackOutcome } from '@app/domain';
+import {
+  ACCOUNT_NOT_FOUND,
+  assertNever,
+  CONFLICT,
+  CounterDelta,
+  errorCode,
+  ForwardOutcome,
+  RollbackOutcome,
+  rollbackSettleDelta,
+  settleDelta,
+} from '@app/domain';
 import { BatchItemResult, Outcome, PatchAccessResult } from '@app/mailstore';
+import { BatchMember } from './batch.types';
 
 /**
  * What the mailstore's answer about one account means for a wave member: one rule for the batch settle and for
@@ -55,4 +66,96 @@ export function patchAnswer(outcome: Outcome<PatchAccessResult>): MemberAnswer {
   if (outcome.kind === 'permanent' && outcome.code === 'version_mismatch') return { status: 'conflict' };
   if (outcome.kind === 'permanent' && outcome.code === ACCOUNT_NOT_FOUND) return { status: 'not_found' };
   return { status: 'invalid', error: { code: 'code' in outcome ? outcome.code : outcome.kind } };
+}
+
+/** What a batch's settle writes for one member: its outcome, and the account's state as the answer tells it. */
+export interface SettledItem<O> {
+  member: BatchMember;
+  outcome: O;
+  /** The member's reason (skipped or failed), null otherwise. */
+  reason: string | null;
+  /** Forward: the exact prior state: the mailstore's `previous`, else what the permit read. */
+  priorImap: boolean;
+  priorPop3: boolean;
+  /** Whether the answer tells the account's state (applied or unchanged, with protocols). */
+  known: boolean;
+  imap: boolean | null;
+  pop3: boolean | null;
+  version: number | null;
+}
+
+/** A batch's answer as the settle writes it, in one statement. */
+export interface Settlement<O> {
+  items: SettledItem<O>[];
+  /** The counters' change. */
+  delta: CounterDelta;
+  /** How many items came back in each status (the batch row's summary). */
+  summary: Record<string, number>;
+  /** Forward: members enabled, which a rollback begun meanwhile must restore too (0 for a rollback batch). */
+  enabled: number;
+}
+
+/** A forward batch's answer, item i for member i. */
+export function forwardSettlement(
+  members: readonly BatchMember[],
+  results: readonly BatchItemResult[],
+): Settlement<ForwardOutcome> {
+  const outcomes = results.map(forwardOutcome);
+  return {
+    items: settledItems(members, results, outcomes, (o) => (o.state === 'enabled' ? null : o.reason)),
+    delta: settleDelta(outcomes),
+    summary: statusSummary(results),
+    enabled: outcomes.filter((o) => o.state === 'enabled').length,
+  };
+}
+
+/** A rollback batch's answer, item i for member i. */
+export function rollbackSettlement(
+  members: readonly BatchMember[],
+  results: readonly BatchItemResult[],
+): Settlement<RollbackOutcome> {
+  const outcomes = results.map(rollbackOutcome);
+  return {
+    items: settledItems(members, results, outcomes, (o) => (o.state === 'failed' ? o.reason : null)),
+    delta: rollbackSettleDelta(outcomes),
+    summary: statusSummary(results),
+    enabled: 0,
+  };
+}
+
+function settledItems<O>(
+  members: readonly BatchMember[],
+  results: readonly BatchItemResult[],
+  outcomes: readonly O[],
+  reason: (o: O) => string | null,
+): SettledItem<O>[] {
+  return results.map((r, i) => ({
+    member: members[i],
+    outcome: outcomes[i],
+    reason: reason(outcomes[i]),
+    priorImap: r.previous?.imap ?? members[i].priorImap,
+    priorPop3: r.previous?.pop3 ?? members[i].priorPop3,
+    known: (r.status === 'applied' || r.status === 'unchanged') && r.protocols !== undefined,
+    imap: r.protocols?.imap ?? null,
+    pop3: r.protocols?.pop3 ?? null,
+    version: r.version ?? null,
+  }));
+}
+
+function statusSummary(results: readonly BatchItemResult[]): Record<string, number> {
+  const summary: Record<string, number> = {};
+  for (const r of results) summary[r.status] = (summary[r.status] ?? 0) + 1;
+  return summary;
+}
+
+/**
+ * A permanent refusal of the whole batch (any 4xx but 401/403) as every member's answer: invalid, with the call's
+ * status and code (cleaned by errorCode, as every code an item carries).
+ */
+export function refusedResults(
+  members: readonly BatchMember[],
+  refusal: { status: number; code: string },
+): BatchItemResult[] {
+  const code = `http_${refusal.status}_${refusal.code}`;
+  return members.map((m) => ({ account: m.login, status: 'invalid' as const, error: { code } }));
 }

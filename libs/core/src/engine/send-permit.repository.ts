@@ -1,14 +1,9 @@
-import {
-  decideEligibility,
-  hasActiveOverride,
-  Protocol,
-  redecidedBatchKeySql,
-  settleDelta,
-  SkipReason,
-} from '@app/domain';
-import { BatchLostError, BatchMember, ClaimedBatch } from './batch.types';
+import { CounterDelta, redecidedBatchKeySql } from '@app/domain';
+import { EligibilityRow } from './batch.types';
+import { FirstPermitCheck, PermitCheck, SkippedMember } from './permit-decision';
 import { auditRowsSql } from '../db/audit-log';
 import { Sql } from '../db/sql';
+import { SqlParams } from '../db/sql-params';
 import { counterParams, countersUpsertSql } from '../db/wave-counters';
 
 /*
@@ -29,44 +24,33 @@ import { counterParams, countersUpsertSql } from '../db/wave-counters';
  * granted before it has passed its deadline (`waitForSendPermits`): never on a worker, at most the send window.
  */
 
-/** What a permit attempt gave. `busy`: a row it needs is being changed right now (retry shortly). */
-export type PermitResult = 'granted' | 'stopped' | 'busy' | 'changed' | 'nothing_to_send';
-
-/** The first permit's wave check, read without a lock (see lockedOutcome). */
-const WAVE_AS_READ = `(SELECT generation = $2 AND state = 'running' FROM waves WHERE id = $1) AS wave_as_read`;
-
-/**
- * A row a permit locks FOR SHARE SKIP LOCKED (never waiting, never failing) either came back, or was skipped: then
- * the same condition read without a lock tells why. Still true: a command or a change holds the row right now
- * (`busy`, ask again shortly). False: the condition no longer holds (`stopped`).
- */
-function lockedOutcome(locked: boolean, asRead: boolean | null): 'locked' | 'busy' | 'stopped' {
-  if (locked) return 'locked';
-  return asRead ? 'busy' : 'stopped';
-}
-
-interface PermitTimes {
+/** The lease and the send window a permit sets. */
+export interface PermitTimes {
   /** The lease after the permit: it must outlast the call and its settle. */
   leaseMs: number;
   /** The send window: the call starts within this long of the statement's start, or not at all. */
   windowMs: number;
 }
 
-/** What a permit decides eligibility on: a member's account as read, with the eligibility epoch of that read. */
-export interface EligibilityRow {
-  seq: number;
-  account_id: string;
-  login: string;
-  leaked: boolean;
-  password_changed_at: Date | null;
-  held: boolean;
-  override_reason: string | null;
-  override_ticket: string | null;
-  override_expires_at: Date | null;
-  imap_enabled: boolean;
-  pop3_enabled: boolean;
-  mailstore_version: number | null;
+/** The batch row a permit writes, as this worker holds it. */
+export interface PermitBatch {
+  id: number;
+  waveId: string;
+  /** The lease generation this worker holds. */
+  fence: number;
+}
+
+/** A first forward permit's statement: what the pump decided (decidePermit), to commit under the checks. */
+export interface FirstPermitWrite {
+  wave: { generation: number };
+  /** The eligibility epoch the accounts were read at ('-1' when there were none: never matches). */
   epoch: string;
+  /** The members sent, with their prior state: [seq, imap, pop3, version] (the batch row's `priors`). */
+  priors: [number, boolean, boolean, number | null][];
+  skipped: readonly SkippedMember[];
+  /** The counters' change for the skipped members. */
+  skippedDelta: CounterDelta;
+  times: PermitTimes;
 }
 
 /**
@@ -77,111 +61,145 @@ export const ELIGIBILITY_COLUMNS = `a.id AS account_id, a.login, a.leaked, a.pas
             a.override_reason, a.override_ticket, a.override_expires_at, a.imap_enabled, a.pop3_enabled, a.mailstore_version,
             (SELECT epoch FROM eligibility_epoch WHERE id = 1) AS epoch`;
 
-/**
- * The first attempt of a forward batch, or a later one when no attempt before it may have applied anything (429,
- * 503, a failure before the request left; the key then changes with the body): reads its members' accounts (or
- * takes the claim's read), decides eligibility, and in one statement
- * takes the permit, records the prior state of the eligible members (the request is built from it, now and on
- * every retry: on the batch row) and ends the others as skipped with their reason (ledger rows and counters
- * included). On success
- * `batch.members` is the eligible ones, with their prior state; `nothing_to_send` when none is eligible (the batch
- * is closed). Throws BatchLostError when the batch is no longer this worker's.
- */
-export async function permitFirstForward(
-  sql: Sql,
-  batch: ClaimedBatch,
-  wave: { protocols: Protocol[]; generation: number },
-  incidentAt: Date,
-  times: PermitTimes,
-  /** The members' accounts as the claim read them (no read here); the epoch check makes them safe to use. */
-  read?: readonly EligibilityRow[],
-): Promise<PermitResult> {
-  const rows =
-    read ??
-    (await sql<EligibilityRow>(
+/** A permit's statement's answer, as PermitCheck's columns. */
+interface PermitCheckRow {
+  locked_wave: boolean;
+  wave_as_read: boolean | null;
+  locked_epoch?: boolean;
+  epoch_as_read?: boolean | null;
+  attempted: boolean;
+  key?: string | null;
+}
+
+/** The statements of a batch's send permit (see the top of this file). Every batch write is fenced. */
+export class SendPermitRepository {
+  /** A batch's members' accounts, read with the eligibility epoch of the read (one snapshot). */
+  readEligibility(sql: Sql, waveId: string, seqs: readonly number[]): Promise<EligibilityRow[]> {
+    return sql<EligibilityRow>(
       `SELECT m.seq, ${ELIGIBILITY_COLUMNS}
          FROM wave_members m JOIN accounts a ON a.id = m.account_id
         WHERE m.wave_id = $1 AND m.seq = ANY($2::int[])
         ORDER BY m.seq`,
-      [batch.waveId, batch.members.map((m) => m.seq)],
-    ));
-  const eligible: BatchMember[] = [];
-  const reasons: (SkipReason | null)[] = [];
-  // The latest instant the call may start (the send window): an override must still be live then.
-  const callBy = new Date(Date.now() + times.windowMs);
-  for (const row of rows) {
-    const decision = decideEligibility(
-      {
-        leaked: row.leaked,
-        passwordChangedAt: row.password_changed_at,
-        held: row.held,
-        overrideActive: hasActiveOverride(
-          {
-            overrideReason: row.override_reason,
-            overrideTicket: row.override_ticket,
-            overrideExpiresAt: row.override_expires_at,
-          },
-          callBy,
-        ),
-        imap: row.imap_enabled,
-        pop3: row.pop3_enabled,
-      },
-      wave.protocols,
-      incidentAt,
+      [waveId, seqs],
     );
-    reasons.push(decision.eligible ? null : decision.reason);
-    if (decision.eligible) {
-      eligible.push({
-        seq: row.seq,
-        accountId: Number(row.account_id),
-        login: row.login,
-        priorImap: row.imap_enabled,
-        priorPop3: row.pop3_enabled,
-        version: row.mailstore_version,
-      });
-    }
   }
-  const skippedRows = rows.flatMap((row, k) => {
-    const reason = reasons[k];
-    return reason === null ? [] : [{ row, reason }];
-  });
-  const counters = counterParams(settleDelta(skippedRows.map(({ reason }) => ({ state: 'skipped' as const, reason }))));
-  const result = await sql<{
-    locked_wave: boolean;
-    locked_epoch: boolean;
-    wave_as_read: boolean;
-    epoch_as_read: boolean;
-    attempted: boolean;
-    key: string | null;
-  }>(
-    `WITH w AS (SELECT 1 FROM waves WHERE id = $1 AND generation = $2 AND state = 'running' FOR SHARE SKIP LOCKED),
-       seen AS (SELECT 1 FROM eligibility_epoch WHERE id = 1 AND epoch = $3 FOR SHARE SKIP LOCKED),
+
+  /**
+   * The first attempt of a forward batch (or a later one when no attempt before it may have applied anything): in
+   * one statement takes the permit under the wave and epoch checks, records the eligible members' prior state on the
+   * batch row (or closes the batch when none is eligible) and ends the skipped ones with their reason, ledger rows
+   * and counters included. Returns the checks and the batch's key (changed when the batch was decided again).
+   */
+  async grantFirstForward(
+    sql: Sql,
+    batch: PermitBatch,
+    w: FirstPermitWrite,
+  ): Promise<FirstPermitCheck & { key: string | null }> {
+    const p = new SqlParams();
+    const wave = p.add(batch.waveId);
+    const generation = p.add(w.wave.generation);
+    const epoch = p.add(w.epoch);
+    const size = p.add(w.priors.length, 'int');
+    const [row] = await sql<PermitCheckRow>(
+      `WITH w AS (SELECT 1 FROM waves WHERE id = ${wave} AND generation = ${generation} AND state = 'running' FOR SHARE SKIP LOCKED),
+       seen AS (SELECT 1 FROM eligibility_epoch WHERE id = 1 AND epoch = ${epoch} FOR SHARE SKIP LOCKED),
        go AS (SELECT EXISTS (SELECT 1 FROM w) AND EXISTS (SELECT 1 FROM seen) AS ok),
        attempt AS (
          UPDATE wave_batches
-            SET attempts = attempts + CASE WHEN $4::int > 0 THEN 1 ELSE 0 END, size = $4,
-                state = CASE WHEN $4::int > 0 THEN 'claimed' ELSE 'done' END,
-                completed_at = CASE WHEN $4::int > 0 THEN NULL ELSE now() END,
-                lease_until = now() + ($5 || ' milliseconds')::interval,
-                send_deadline = CASE WHEN $4::int > 0 THEN now() + ($6 || ' milliseconds')::interval END,
-                priors = $9::jsonb, in_doubt = $4::int > 0,
+            SET attempts = attempts + CASE WHEN ${size} > 0 THEN 1 ELSE 0 END, size = ${size},
+                state = CASE WHEN ${size} > 0 THEN 'claimed' ELSE 'done' END,
+                completed_at = CASE WHEN ${size} > 0 THEN NULL ELSE now() END,
+                lease_until = now() + (${p.add(String(w.times.leaseMs))} || ' milliseconds')::interval,
+                send_deadline = CASE WHEN ${size} > 0 THEN now() + (${p.add(String(w.times.windowMs))} || ' milliseconds')::interval END,
+                priors = ${p.add(JSON.stringify(w.priors), 'jsonb')}, in_doubt = ${size} > 0,
                 -- decided again after attempts that applied nothing: a new body, so a new key
                 idempotency_key = CASE WHEN attempts > 0 THEN ${redecidedBatchKeySql('idempotency_key', 'attempts')}
                                        ELSE idempotency_key END
-          WHERE id = $7 AND state = 'claimed' AND lease_gen = $8 AND (attempts = 0 OR NOT in_doubt) AND (SELECT ok FROM go)
+          WHERE id = ${p.add(batch.id)} AND state = 'claimed' AND lease_gen = ${p.add(batch.fence)}
+            AND (attempts = 0 OR NOT in_doubt) AND (SELECT ok FROM go)
           RETURNING id, idempotency_key),
-       -- Only the skipped members are written here (the eligible ones stay in flight; their prior state is on the
-       -- batch row, and the settle writes it to each of them).
-       v AS (SELECT * FROM unnest($10::int[], $11::text[], $12::bigint[], $13::text[]) AS v(seq, reason, a, l)),
+       ${skippedWritesSql(p, wave, w)}
+       SELECT EXISTS (SELECT 1 FROM w) AS locked_wave, EXISTS (SELECT 1 FROM seen) AS locked_epoch,
+              (SELECT generation = ${generation} AND state = 'running' FROM waves WHERE id = ${wave}) AS wave_as_read,
+              (SELECT epoch = ${epoch} FROM eligibility_epoch WHERE id = 1) AS epoch_as_read,
+              EXISTS (SELECT 1 FROM attempt) AS attempted, (SELECT idempotency_key FROM attempt) AS key`,
+      p.values,
+    );
+    return {
+      ...checkOf(row),
+      lockedEpoch: row.locked_epoch === true,
+      epochAsRead: row.epoch_as_read ?? null,
+      key: row.key ?? null,
+    };
+  }
+
+  /**
+   * Any other attempt (a forward retry, which must resend the recorded body unchanged, or a rollback batch): the
+   * wave allows the call and the batch is still ours; the attempt is counted and the permit's deadline set.
+   */
+  async grantAttempt(
+    sql: Sql,
+    batch: PermitBatch,
+    wave: { generation: number; allowedStates: readonly string[] },
+    times: PermitTimes,
+  ): Promise<PermitCheck> {
+    const p = new SqlParams();
+    const id = p.add(batch.waveId);
+    const generation = p.add(wave.generation);
+    const states = p.add(wave.allowedStates, 'text[]');
+    const [row] = await sql<PermitCheckRow>(
+      `WITH w AS (SELECT 1 FROM waves WHERE id = ${id} AND generation = ${generation} AND state = ANY(${states}) FOR SHARE SKIP LOCKED),
+       attempt AS (
+         UPDATE wave_batches SET attempts = attempts + 1, lease_until = now() + (${p.add(String(times.leaseMs))} || ' milliseconds')::interval,
+                send_deadline = now() + (${p.add(String(times.windowMs))} || ' milliseconds')::interval, in_doubt = true
+          WHERE id = ${p.add(batch.id)} AND state = 'claimed' AND lease_gen = ${p.add(batch.fence)} AND EXISTS (SELECT 1 FROM w)
+          RETURNING id)
+       SELECT EXISTS (SELECT 1 FROM w) AS locked_wave,
+              (SELECT generation = ${generation} AND state = ANY(${states}) FROM waves WHERE id = ${id}) AS wave_as_read,
+              EXISTS (SELECT 1 FROM attempt) AS attempted`,
+      p.values,
+    );
+    return checkOf(row);
+  }
+
+  /**
+   * Takes an attempt back (its call never started: the send window was missed), restoring the batch's doubt as it
+   * was before it. Fenced: false if the batch was taken over meanwhile (nothing changes).
+   */
+  async withdrawAttempt(sql: Sql, batch: PermitBatch, inDoubtBefore: boolean): Promise<boolean> {
+    const rows = await sql(
+      `UPDATE wave_batches SET attempts = attempts - 1, send_deadline = NULL, in_doubt = $3
+        WHERE id = $1 AND state = 'claimed' AND lease_gen = $2 AND attempts > 0 RETURNING id`,
+      [batch.id, batch.fence, inDoubtBefore],
+    );
+    return rows.length > 0;
+  }
+}
+
+/**
+ * The skipped members' writes of a first permit, each conditioned on the attempt being written: the members end
+ * skipped with their reason, a ledger row each, the counters (the other writes first: the hot counter rows are locked
+ * last, until the commit). Only the skipped members are written here (the eligible ones stay in flight; their prior
+ * state is on the batch row, and the settle writes it to each of them).
+ */
+function skippedWritesSql(p: SqlParams, wave: string, w: FirstPermitWrite): string {
+  const counters = counterParams(w.skippedDelta);
+  const v = p.unnest('v', {
+    seq: ['int', w.skipped.map((x) => x.seq)],
+    reason: ['text', w.skipped.map((x) => x.reason)],
+    a: ['bigint', w.skipped.map((x) => x.accountId)],
+    l: ['text', w.skipped.map((x) => x.login)],
+  });
+  return `v AS (SELECT * FROM ${v}),
        members AS (
          UPDATE wave_members m SET state = 'skipped', reason = v.reason, done_at = now(), batch_id = NULL
-           FROM v WHERE m.wave_id = $1 AND m.seq = v.seq AND EXISTS (SELECT 1 FROM attempt) RETURNING 1),
+           FROM v WHERE m.wave_id = ${wave} AND m.seq = v.seq AND EXISTS (SELECT 1 FROM attempt) RETURNING 1),
        ledger AS (
          ${auditRowsSql(
            {
              actor: `'engine'`,
              action: `'member.skipped'`,
-             waveId: '$1',
+             waveId: wave,
              accountId: 'v.a',
              login: 'v.l',
              reason: 'v.reason',
@@ -190,96 +208,16 @@ export async function permitFirstForward(
          )}
          RETURNING 1),
        counted AS (
-         ${countersUpsertSql(`SELECT $1, t.n, t.c FROM unnest($14::text[], $15::bigint[]) AS t(n, c)
-          -- the other writes first: the hot counter rows are locked last, until the commit
-          WHERE EXISTS (SELECT 1 FROM attempt) AND (SELECT count(*) FROM members) + (SELECT count(*) FROM ledger) >= 0`)})
-       SELECT EXISTS (SELECT 1 FROM w) AS locked_wave, EXISTS (SELECT 1 FROM seen) AS locked_epoch,
-              ${WAVE_AS_READ}, (SELECT epoch = $3 FROM eligibility_epoch WHERE id = 1) AS epoch_as_read,
-              EXISTS (SELECT 1 FROM attempt) AS attempted, (SELECT idempotency_key FROM attempt) AS key`,
-    [
-      batch.waveId,
-      wave.generation,
-      rows[0]?.epoch ?? '-1',
-      eligible.length,
-      String(times.leaseMs),
-      String(times.windowMs),
-      batch.id,
-      batch.fence,
-      JSON.stringify(eligible.map((m) => [m.seq, m.priorImap, m.priorPop3, m.version])),
-      skippedRows.map((x) => x.row.seq),
-      skippedRows.map((x) => x.reason),
-      skippedRows.map((x) => x.row.account_id),
-      skippedRows.map((x) => x.row.login),
-      counters.names,
-      counters.values,
-    ],
-  );
-  const [row] = result;
-  const wave_ = lockedOutcome(row.locked_wave, row.wave_as_read);
-  if (wave_ !== 'locked') return wave_;
-  const epoch = lockedOutcome(row.locked_epoch, row.epoch_as_read);
-  if (epoch !== 'locked') return epoch === 'stopped' ? 'changed' : 'busy';
-  if (!row.attempted) throw new BatchLostError(batch.id);
-  batch.members = eligible;
-  batch.idempotencyKey = row.key ?? batch.idempotencyKey;
-  if (!eligible.length) return 'nothing_to_send';
-  batch.attempts++;
-  batch.inDoubt = true;
-  return 'granted';
+         ${countersUpsertSql(`SELECT ${wave}, t.n, t.c FROM unnest(${p.add(counters.names, 'text[]')}, ${p.add(counters.values, 'bigint[]')}) AS t(n, c)
+          WHERE EXISTS (SELECT 1 FROM attempt) AND (SELECT count(*) FROM members) + (SELECT count(*) FROM ledger) >= 0`)})`;
 }
 
-/**
- * Any other attempt (a forward retry, which must resend the recorded body unchanged, or a rollback batch): the
- * wave allows the call and the batch is still ours; the attempt is counted and the permit's deadline set.
- */
-export async function permitAttempt(
-  sql: Sql,
-  batch: ClaimedBatch,
-  wave: { generation: number; allowedStates: readonly string[] },
-  times: PermitTimes,
-): Promise<Exclude<PermitResult, 'changed' | 'nothing_to_send'>> {
-  const [row] = await sql<{ locked_wave: boolean; wave_as_read: boolean; attempted: boolean }>(
-    `WITH w AS (SELECT 1 FROM waves WHERE id = $1 AND generation = $2 AND state = ANY($3::text[]) FOR SHARE SKIP LOCKED),
-       attempt AS (
-         UPDATE wave_batches SET attempts = attempts + 1, lease_until = now() + ($4 || ' milliseconds')::interval,
-                send_deadline = now() + ($5 || ' milliseconds')::interval, in_doubt = true
-          WHERE id = $6 AND state = 'claimed' AND lease_gen = $7 AND EXISTS (SELECT 1 FROM w)
-          RETURNING id)
-       SELECT EXISTS (SELECT 1 FROM w) AS locked_wave,
-              (SELECT generation = $2 AND state = ANY($3::text[]) FROM waves WHERE id = $1) AS wave_as_read,
-              EXISTS (SELECT 1 FROM attempt) AS attempted`,
-    [
-      batch.waveId,
-      wave.generation,
-      wave.allowedStates,
-      String(times.leaseMs),
-      String(times.windowMs),
-      batch.id,
-      batch.fence,
-    ],
-  );
-  const outcome = lockedOutcome(row.locked_wave, row.wave_as_read);
-  if (outcome !== 'locked') return outcome;
-  if (!row.attempted) throw new BatchLostError(batch.id);
-  batch.attempts++;
-  batch.inDoubt = true;
-  return 'granted';
-}
-
-/**
- * The worker missed its send window (it was stopped or starved between the permit and the call): the call was
- * never started, so the attempt is taken back and the batch decided again at its next permit. Fenced: if the
- * batch was taken over meanwhile, nothing changes (the new owner resends it under the same key).
- */
-export async function withdrawAttempt(sql: Sql, batch: ClaimedBatch, inDoubtBefore: boolean): Promise<void> {
-  const rows = await sql(
-    `UPDATE wave_batches SET attempts = attempts - 1, send_deadline = NULL, in_doubt = $3
-      WHERE id = $1 AND state = 'claimed' AND lease_gen = $2 AND attempts > 0 RETURNING id`,
-    [batch.id, batch.fence, inDoubtBefore],
-  );
-  if (!rows.length) throw new BatchLostError(batch.id);
-  batch.attempts--;
-  batch.inDoubt = inDoubtBefore;
+function checkOf(row: PermitCheckRow): PermitCheck {
+  return {
+    lockedWave: row.locked_wave,
+    waveAsRead: row.wave_as_read,
+    attempted: row.attempted,
+  };
 }
 
 /**

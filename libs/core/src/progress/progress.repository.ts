@@ -1,6 +1,6 @@
-import { DataSource } from 'typeorm';
 import { Counters, RampStep, WaveState } from '@app/domain';
 import { OVERVIEW_RECENT_HOURS, RATE_WINDOW_SECONDS } from './progress.types';
+import { Sql } from '../db/sql';
 
 export interface ProgressRow {
   id: string;
@@ -35,23 +35,22 @@ export interface ProgressRow {
  * wave_members or accounts. Gate values are the gate evaluator's, stored on the wave row at each evaluation.
  */
 export class ProgressRepository {
-  constructor(private readonly dataSource: DataSource) {}
-
-  async byIds(ids: readonly string[]): Promise<ProgressRow[]> {
-    return this.select('w.id = ANY($1::uuid[])', [ids]);
+  byIds(sql: Sql, ids: readonly string[]): Promise<ProgressRow[]> {
+    return this.select(sql, 'w.id = ANY($1::uuid[])', [ids]);
   }
 
   /** Active waves, and those that changed in the last day (drafts excluded). */
-  async overview(): Promise<ProgressRow[]> {
+  overview(sql: Sql): Promise<ProgressRow[]> {
     return this.select(
+      sql,
       `w.state IN ('scheduled', 'running', 'paused', 'halted', 'rolling_back')
        OR (w.state <> 'draft' AND w.updated_at > now() - interval '${OVERVIEW_RECENT_HOURS} hours')`,
       [],
     );
   }
 
-  private async select(where: string, params: unknown[]): Promise<ProgressRow[]> {
-    return this.dataSource.query<ProgressRow[]>(
+  private select(sql: Sql, where: string, params: unknown[]): Promise<ProgressRow[]> {
+    return sql<ProgressRow>(
       `SELECT w.id, w.name, w.state, w.status_reason, w.status_detail, w.protocols, w.rate_per_second,
               w.rollback_rate_per_second, w.steps, w.gates, w.gate_state, w.gate_evaluated_at, w.current_step, w.step_limit_seq, w.bake_until,
               w.start_at, w.started_at, w.completed_at, w.rollback_started_at, w.rollback_completed_at, w.version,

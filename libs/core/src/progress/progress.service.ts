@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { buildProgress, Gate, GateStatus, MEMBER_STATES, MemberState, normalizeSteps } from '@app/domain';
+import { Sql, sqlOfDataSource } from '../db/sql';
 import { NotFoundError } from '../errors';
 import { ProgressRepository, ProgressRow } from './progress.repository';
 import { GateView, ProgressOverview, RATE_WINDOW_SECONDS, StepView, WaveProgress } from './progress.types';
@@ -16,20 +17,23 @@ const GATE_STATUSES = new Set<string>(['ok', 'breached', 'insufficient_data', 'i
  */
 @Injectable()
 export class ProgressService {
-  private readonly repo: ProgressRepository;
+  private readonly sql: Sql;
 
-  constructor(dataSource: DataSource) {
-    this.repo = new ProgressRepository(dataSource);
+  constructor(
+    dataSource: DataSource,
+    private readonly repo = new ProgressRepository(),
+  ) {
+    this.sql = sqlOfDataSource(dataSource);
   }
 
   async wave(id: string): Promise<WaveProgress> {
-    const [row] = UUID.test(id) ? await this.repo.byIds([id]) : [];
+    const [row] = UUID.test(id) ? await this.repo.byIds(this.sql, [id]) : [];
     if (!row) throw new NotFoundError('wave', id);
     return buildWaveProgress(row);
   }
 
   async overview(): Promise<ProgressOverview> {
-    const rows = await this.repo.overview();
+    const rows = await this.repo.overview(this.sql);
     const waves = rows.map(buildWaveProgress);
     const members = Object.fromEntries(MEMBER_STATES.map((s) => [s, 0])) as Record<MemberState, number>;
     const states: ProgressOverview['totals']['waves'] = {};

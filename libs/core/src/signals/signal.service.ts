@@ -2,21 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { FieldErrors, Gate, isToken, SignalSample } from '@app/domain';
 import { ValidationError } from '../errors';
+import { Sql, sqlOfDataSource } from '../db/sql';
+import { SignalRepository, SignalRow } from './signal.repository';
 import { RecordedSignal, SIGNAL_LIMITS, SignalInput } from './signal.types';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
-
-interface SignalRow {
-  id: string;
-  name: string;
-  value: number;
-  window_seconds: number;
-  observed_at: Date;
-  cohort: string | null;
-  received_at: Date;
-  source: string | null;
-}
 
 /** A (signal, cohort) pair a gate reads; cohort null is the population-wide signal. */
 export interface SignalKey {
@@ -32,16 +23,25 @@ export const signalKey = (k: SignalKey): string => `${k.name}\u0000${k.cohort ??
  */
 @Injectable()
 export class SignalService {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly sql: Sql;
+
+  constructor(
+    dataSource: DataSource,
+    private readonly repo = new SignalRepository(),
+  ) {
+    this.sql = sqlOfDataSource(dataSource);
+  }
 
   async record(input: SignalInput, source: string, now = new Date()): Promise<RecordedSignal> {
     const observedAt = validateSignal(input, now);
-    const [row] = await this.dataSource.query<SignalRow[]>(
-      `INSERT INTO signals (name, value, window_seconds, observed_at, cohort, source)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       RETURNING id, name, value, window_seconds, observed_at, cohort, received_at, source`,
-      [input.name, input.value, input.windowSeconds, observedAt, input.cohort ?? null, source],
-    );
+    const row = await this.repo.insert(this.sql, {
+      name: input.name,
+      value: input.value,
+      windowSeconds: input.windowSeconds,
+      observedAt,
+      cohort: input.cohort ?? null,
+      source,
+    });
     return toRecorded(row);
   }
 
@@ -55,20 +55,7 @@ export class SignalService {
     const unique = [...new Map(keys.map((k) => [signalKey(k), k])).values()];
     const result = new Map<string, SignalSample>();
     if (!unique.length) return result;
-    const rows = await this.dataSource.query<
-      { name: string; cohort: string | null; value: number; window_seconds: number; observed_at: Date }[]
-    >(
-      `SELECT k.name, k.cohort, s.value, s.window_seconds, s.observed_at
-         FROM unnest($1::text[], $2::text[]) AS k(name, cohort)
-         CROSS JOIN LATERAL (
-           -- Two arms rather than IS NOT DISTINCT FROM, which no index serves.
-           (SELECT value, window_seconds, observed_at FROM signals
-             WHERE name = k.name AND cohort = k.cohort ORDER BY observed_at DESC LIMIT 1)
-           UNION ALL
-           (SELECT value, window_seconds, observed_at FROM signals
-             WHERE k.cohort IS NULL AND name = k.name AND cohort IS NULL ORDER BY observed_at DESC LIMIT 1)) s`,
-      [unique.map((k) => k.name), unique.map((k) => k.cohort)],
-    );
+    const rows = await this.repo.latest(this.sql, unique);
     for (const r of rows) {
       result.set(signalKey({ name: r.name, cohort: r.cohort }), {
         value: r.value,

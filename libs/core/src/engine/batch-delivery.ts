@@ -1,0 +1,260 @@
+import { assertNever, BatchKind, backoffMs, retryAfterWithJitter } from '@app/domain';
+import { BatchItemResult, BatchResult, OkOutcome, PermanentOutcome, RetryableOutcome } from '@app/mailstore';
+import { BatchLostError, ClaimedBatch, WaveRuntime } from './batch.types';
+import { BatchSender, SendResult } from './batch-sender';
+import { callRecord, CallRecord } from './call-record';
+import { BatchEnd } from './engine-metrics';
+import { forwardSettlement, refusedResults, rollbackSettlement } from './member-outcome';
+import { PumpContext } from './pump-context';
+import { PumpHolds } from './pump-holds';
+import { allowedStatesFor, paceRequestFor } from './pump-pace';
+import { Sql } from '../db/sql';
+import { ReserveRequest, sleep } from './throttle';
+
+export type PumpOutcome = 'drained' | 'stopped' | 'superseded' | 'paused_unreachable' | 'paused_unauthorized';
+
+/** How a delivery ended: its batch is done with (`settled`: answered, refused, skipped or lost), or the pump stops. */
+export type Delivered = 'settled' | PumpOutcome;
+
+/** How long a pump waits before asking again for a permit whose row a command or a change holds (busy). */
+const BUSY_RETRY_MS = 25;
+
+/** Reading the accounts again after one changed under a permit: at most this many times in a row, then `busy`. */
+const MAX_CHANGED_RETRIES = 5;
+
+/** One batch's delivery so far. */
+interface Attempts {
+  /** Consecutive retryable failures. */
+  failures: number;
+  /** Permits refused in a row because an account changed under them. */
+  changed: number;
+  /** The next attempt waits for a pace slot first (the one booked was used, or none was). */
+  needsPace: boolean;
+}
+
+/** A call's answer, with what the attempt that made it knew. */
+type Answered = Exclude<SendResult, string>;
+
+/**
+ * Sends one batch until it has a definitive answer, or the wave stops: a pace slot, the permit and the call (its
+ * BatchSender), then one handler per answer: written (ok), nothing applied (429, 503, 409: everybody waits), a
+ * retryable failure (backoff, or the wave pauses as unreachable), a permanent refusal (the members fail, or 401/403
+ * pause the wave). Every write for the batch is fenced: a batch lost to another worker ends the delivery (`lost`).
+ */
+export class BatchDelivery {
+  constructor(
+    private readonly ctx: PumpContext,
+    private readonly kind: BatchKind,
+    private readonly holds: PumpHolds,
+    private readonly sender: BatchSender,
+    /** The pump's wave, read fresh (a pace wait checks its state). */
+    private readonly loadWave: (sql: Sql) => Promise<WaveRuntime | null>,
+  ) {}
+
+  /** `paced`: its pace slot has come already. */
+  async deliver(sql: Sql, wave: WaveRuntime, batch: ClaimedBatch, paced: boolean): Promise<Delivered> {
+    const attempts: Attempts = { failures: 0, changed: 0, needsPace: !paced };
+    try {
+      for (;;) {
+        const delivered = await this.attempt(sql, wave, batch, attempts);
+        if (delivered !== 'again') return delivered;
+      }
+    } catch (err) {
+      if (err instanceof BatchLostError) return this.ended('lost', 'settled'); // another worker owns it now
+      throw err;
+    }
+  }
+
+  private async attempt(sql: Sql, wave: WaveRuntime, batch: ClaimedBatch, a: Attempts): Promise<Delivered | 'again'> {
+    if (a.needsPace && !(await this.pace(sql, wave, batch))) return this.stopWith(sql, batch);
+    a.needsPace = true;
+    // A slot reserved before another pump's 429 must not be used inside that Retry-After.
+    const blocked = await this.ctx.throttle.blockedMs();
+    if (blocked > 0) {
+      await this.holds.waitHolding(sql, batch, blocked);
+      return 'again';
+    }
+    const sent = await this.sender.send(sql, batch, {
+      wave,
+      allowedStates: allowedStatesFor(this.kind, batch.attempts),
+      pace: this.paceRequest(wave, batch),
+    });
+    if (sent === 'stopped') return this.stopWith(sql, batch);
+    if (sent === 'nothing_to_send') return this.ended('nothing_to_send', 'settled'); // all skipped at the permit
+    if (sent === 'busy' || sent === 'changed' || sent === 'late') return this.askAgain(sent, a);
+    this.ctx.metrics.batchSent(this.kind, sent.outcome.kind);
+    return this.onAnswer(sql, wave, batch, sent, a);
+  }
+
+  /** Waits for a pace slot (never counted as a retry attempt), the lease kept alive meanwhile; false: the wave stopped. */
+  private pace(sql: Sql, wave: WaveRuntime, batch: ClaimedBatch): Promise<boolean> {
+    return this.ctx.throttle.acquire(this.paceRequest(wave, batch), async () => {
+      if (!(await this.holds.keepSlot(sql))) return false;
+      const state = (await this.loadWave(sql))?.state;
+      if (!state || !allowedStatesFor(this.kind, batch.attempts).includes(state)) return false;
+      await this.holds.keepLease(sql, batch);
+      return true;
+    });
+  }
+
+  /**
+   * A command or an import holds a row the permit needs, an account changed under it, or the window was missed:
+   * ask again (the slot has been used; a missed window means the pump itself was late). A changed account is read
+   * again at once, a few times in a row.
+   */
+  private async askAgain(sent: 'busy' | 'changed' | 'late', a: Attempts): Promise<'again'> {
+    if (sent === 'changed' && ++a.changed < MAX_CHANGED_RETRIES) {
+      a.needsPace = false;
+      return 'again';
+    }
+    a.changed = 0;
+    a.needsPace = sent === 'late';
+    if (!a.needsPace) await sleep(BUSY_RETRY_MS);
+    return 'again';
+  }
+
+  private onAnswer(
+    sql: Sql,
+    wave: WaveRuntime,
+    batch: ClaimedBatch,
+    sent: Answered,
+    a: Attempts,
+  ): Promise<Delivered | 'again'> {
+    const { outcome } = sent;
+    switch (outcome.kind) {
+      case 'ok':
+        return this.applied(sql, batch, sent.startedAt, outcome);
+      case 'rate_limited':
+      case 'unavailable':
+      case 'in_progress':
+        return this.nothingApplied(sql, batch, sent, outcome.retryAfterMs);
+      case 'retryable':
+        return this.failed(sql, wave, batch, sent, outcome, a);
+      case 'permanent':
+        return this.refused(sql, wave, batch, sent, outcome);
+      default:
+        return assertNever(outcome, 'outcome');
+    }
+  }
+
+  /** Answered: one statement writes the answer and logs the call. */
+  private async applied(
+    sql: Sql,
+    batch: ClaimedBatch,
+    startedAt: Date,
+    outcome: OkOutcome<BatchResult>,
+  ): Promise<Delivered> {
+    await this.settle(sql, batch, outcome.value.results, callRecord(startedAt, outcome));
+    await this.ctx.throttle.reward();
+    return this.ended('applied', 'settled');
+  }
+
+  /**
+   * Nothing applied: everybody waits Retry-After and the pace halves; same key next time. Blocking comes first,
+   * before any bookkeeping, so other dispatchers learn of it as early as possible.
+   */
+  private async nothingApplied(sql: Sql, batch: ClaimedBatch, sent: Answered, retryAfterMs: number): Promise<'again'> {
+    await this.ctx.throttle.penalize(retryAfterWithJitter(retryAfterMs / 1000, Math.random));
+    this.ctx.metrics.retryAfter('wave', retryAfterMs);
+    await this.record(sql, batch, sent);
+    // 409: the earlier attempt still runs, so it may still apply.
+    if (sent.outcome.kind !== 'in_progress') await this.markNothingApplied(sql, batch, sent.inDoubtBefore);
+    await this.holds.coverWait(sql, batch, retryAfterMs);
+    return 'again';
+  }
+
+  /** A retryable failure: backoff, until too many in a row pause the wave as unreachable (the batch kept as is). */
+  private async failed(
+    sql: Sql,
+    wave: WaveRuntime,
+    batch: ClaimedBatch,
+    sent: Answered,
+    outcome: RetryableOutcome,
+    a: Attempts,
+  ): Promise<Delivered | 'again'> {
+    await this.record(sql, batch, sent);
+    if (!outcome.outcomeUnknown) await this.markNothingApplied(sql, batch, sent.inDoubtBefore);
+    a.failures++;
+    if (a.failures >= this.ctx.settings.maxConsecutiveFailures) {
+      // The batch keeps its key and members (outcome unknown); resume retries it as is.
+      await this.ctx.commands.systemPause(wave.id, 'mailstore_unreachable', {
+        batchId: batch.id,
+        lastError: outcome.code,
+        attempts: a.failures,
+      });
+      return this.ended('paused', 'paused_unreachable');
+    }
+    const backoff = backoffMs(a.failures, { ...this.ctx.settings.retryBackoff, random: Math.random });
+    await this.holds.waitHolding(sql, batch, backoff);
+    return 'again';
+  }
+
+  /** Permanent: 401/403 stop everything (never retried); anything else fails the batch's members. */
+  private async refused(
+    sql: Sql,
+    wave: WaveRuntime,
+    batch: ClaimedBatch,
+    sent: Answered,
+    outcome: PermanentOutcome,
+  ): Promise<Delivered> {
+    await this.record(sql, batch, sent);
+    if (outcome.status === 401 || outcome.status === 403) {
+      await this.ctx.commands.systemPause(wave.id, 'mailstore_unreachable', {
+        batchId: batch.id,
+        status: outcome.status,
+        code: outcome.code,
+      });
+      return this.ended('paused', 'paused_unauthorized');
+    }
+    await this.settle(sql, batch, refusedResults(batch.members, outcome), undefined);
+    return this.ended('refused', 'settled');
+  }
+
+  /** Writes the batch's answer (its outcomes: member-outcome.ts), with its call's log row when given. */
+  private async settle(
+    sql: Sql,
+    batch: ClaimedBatch,
+    results: readonly BatchItemResult[],
+    call: CallRecord | undefined,
+  ): Promise<void> {
+    const { settle } = this.ctx.repos;
+    const settled =
+      batch.kind === 'forward'
+        ? await settle.settleForward(sql, batch, forwardSettlement(batch.members, results), call)
+        : await settle.settleRollback(sql, batch, rollbackSettlement(batch.members, results), call);
+    if (!settled) throw new BatchLostError(batch.id);
+  }
+
+  /**
+   * The answer said the attempt applied nothing (429, 503, a failure before the request left): unless another
+   * attempt is in doubt, its next permit decides again on the accounts as they are then.
+   */
+  private async markNothingApplied(sql: Sql, batch: ClaimedBatch, inDoubtBefore: boolean): Promise<void> {
+    if (!(await this.ctx.repos.lease.markNothingApplied(sql, batch, inDoubtBefore))) {
+      throw new BatchLostError(batch.id);
+    }
+    batch.inDoubt = inDoubtBefore;
+  }
+
+  /** Logs a call that settled nothing. */
+  private record(sql: Sql, batch: ClaimedBatch, sent: Answered): Promise<void> {
+    return this.ctx.repos.settle.recordCall(sql, batch, callRecord(sent.startedAt, sent.outcome));
+  }
+
+  /** The wave stopped while this batch waited: hand it back if it never left, else keep it (same key later). */
+  private async stopWith(sql: Sql, batch: ClaimedBatch): Promise<PumpOutcome> {
+    if (batch.attempts === 0) await this.ctx.repos.lease.release(sql, batch);
+    return this.ended(batch.attempts === 0 ? 'released' : 'stopped', 'stopped');
+  }
+
+  /** Counts how this pump finished with its batch (the worker's /metrics), and passes `result` on. */
+  private ended<R>(end: BatchEnd, result: R): R {
+    this.ctx.metrics.batchEnded(this.kind, end);
+    return result;
+  }
+
+  private paceRequest(wave: WaveRuntime, batch: ClaimedBatch): ReserveRequest {
+    const caps = this.ctx.client.cachedCapabilities();
+    return paceRequestFor(wave, this.kind, batch.members.length, caps?.rateLimits.accountUpdatesPerSecond);
+  }
+}
