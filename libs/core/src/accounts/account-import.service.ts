@@ -14,7 +14,7 @@ import {
 } from '@app/domain';
 import { ImportFileError, ImportOptions, ImportReport } from './account-import.types';
 import { splitLines } from './line-splitter';
-import { bumpEligibilityEpoch, waitForSendPermits } from '../engine/send-permit.repository';
+import { SendPermitFence } from '../permits';
 import { sqlOfDataSource } from '../db/sql';
 import { audit } from '../db/audit-log';
 import { withTransaction } from '../db/transaction';
@@ -36,6 +36,8 @@ export const IMPORT_READ_CHUNK_BYTES = 256 * 1024;
  */
 @Injectable()
 export class AccountImportService {
+  private readonly fence = new SendPermitFence();
+
   constructor(private readonly dataSource: DataSource) {}
 
   async importCsv(source: AsyncIterable<Buffer | string>, options: ImportOptions = {}): Promise<ImportReport> {
@@ -107,7 +109,7 @@ export class AccountImportService {
       const unchanged = goodRows - inserted - updated;
       // Changed accounts may have become ineligible (leaked, password not reset): permits decided before this
       // are refused from now on. At the end, so the row is held only briefly before the commit.
-      if (updated > 0) await bumpEligibilityEpoch(sql);
+      if (updated > 0) await this.fence.bumpEligibilityEpoch(sql);
       await audit(sql, {
         actor: options.actor ?? 'cli',
         action: 'accounts.imported',
@@ -118,7 +120,7 @@ export class AccountImportService {
     // Permits decided on the old values are refused since the epoch moved; those granted before the commit
     // start within their window or never. Once the import answers, no wave call decided on the old values can
     // start.
-    if (report.updated > 0) await waitForSendPermits(sqlOfDataSource(this.dataSource), 'forward');
+    if (report.updated > 0) await this.fence.waitForSendPermits(sqlOfDataSource(this.dataSource), 'forward');
     return { ...report, durationMs: Date.now() - started };
   }
 

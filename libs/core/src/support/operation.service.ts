@@ -15,7 +15,7 @@ import { AccountEntity, OperationEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { nudge } from '../queue-nudge';
-import { bumpEligibilityEpoch, waitForSendPermits } from '../engine/send-permit.repository';
+import { SendPermitFence } from '../permits';
 import { audit } from '../db/audit-log';
 import { sqlOfDataSource } from '../db/sql';
 import { applyCounters } from '../db/wave-counters';
@@ -44,6 +44,8 @@ export interface OperationServiceOptions {
  */
 @Injectable()
 export class OperationService {
+  private readonly fence = new SendPermitFence();
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly producer: QueueProducer,
@@ -144,7 +146,8 @@ export class OperationService {
       return { saved, overrideEnded };
     });
     // As for a hold: once a disable that ended an override returns, no wave call that counted on it can start.
-    if (overrideEnded) await waitForSendPermits(sqlOfDataSource(this.dataSource), { accountId: op.accountId });
+    if (overrideEnded)
+      await this.fence.waitForSendPermits(sqlOfDataSource(this.dataSource), { accountId: op.accountId });
     await nudge(() => this.producer.addOperation(op.id));
     return op;
   }
@@ -279,13 +282,13 @@ export class OperationService {
       // A hold also ends a support override of the leaked-password rule (it does not come back with the unhold).
       if (hold && hasOverrideOnFile(account)) await endOverride(sql, account.id);
       // Last, so it is held only until the commit: permits decided before it are refused from now on.
-      if (hold) await bumpEligibilityEpoch(sql);
+      if (hold) await this.fence.bumpEligibilityEpoch(sql);
       return (await m.findOne(AccountEntity, { where: { id: account.id } }))!;
     });
     // The account row's update conflicts with any send permit reading it (FOR SHARE): permits granted before the
     // commit start their call within their window or never. Once this returns, no wave call containing the
     // account can start (invariant 6).
-    if (hold) await waitForSendPermits(sqlOfDataSource(this.dataSource), { accountId: held.id });
+    if (hold) await this.fence.waitForSendPermits(sqlOfDataSource(this.dataSource), { accountId: held.id });
     return held;
   }
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { FieldErrors } from '@app/domain';
 import { NotFoundError, ValidationError } from '../errors';
-import { bumpEligibilityEpoch, waitForSendPermits } from '../engine/send-permit.repository';
+import { SendPermitFence } from '../permits';
 import { audit } from '../db/audit-log';
 import { Sql, sqlOfDataSource } from '../db/sql';
 import { withTransaction } from '../db/transaction';
@@ -63,6 +63,8 @@ function decodeCursor(cursor: string): [string, string] | undefined {
  */
 @Injectable()
 export class OverrideService {
+  private readonly fence = new SendPermitFence();
+
   constructor(private readonly dataSource: DataSource) {}
 
   /** Live overrides, the soonest to expire first (keyset paging on expiry, login). */
@@ -131,7 +133,7 @@ export class OverrideService {
       return { ...row, accountId: Number(row.id) };
     });
     // As for a hold: once this returns, no wave call that counted on the override can start.
-    await waitForSendPermits(sqlOfDataSource(this.dataSource), { accountId: ended.accountId });
+    await this.fence.waitForSendPermits(sqlOfDataSource(this.dataSource), { accountId: ended.accountId });
     return {
       login: ended.login,
       reason: ended.override_reason,
@@ -172,5 +174,5 @@ export async function endOverride(sql: Sql, accountId: number): Promise<void> {
             override_expires_at = NULL, version = version + 1, updated_at = now() WHERE id = $1`,
     [accountId],
   );
-  await bumpEligibilityEpoch(sql);
+  await new SendPermitFence().bumpEligibilityEpoch(sql);
 }

@@ -15,13 +15,12 @@ import { WaveEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
 import { IllegalTransitionError, NotFoundError } from '../errors';
 import { nudge } from '../queue-nudge';
-import { countRollback } from '../engine/rollback-batch.repository';
-import { waitForSendPermits } from '../engine/send-permit.repository';
+import { SendPermitFence } from '../permits';
 import { audit } from '../db/audit-log';
 import { Sql, sqlOfDataSource } from '../db/sql';
 import { SqlParams } from '../db/sql-params';
 import { withTransaction } from '../db/transaction';
-import { advanceStep, cancelPending, freezeMembership } from './wave-membership.repository';
+import { advanceStep, cancelPending, countRollback, freezeMembership } from './wave-membership.repository';
 import { validateWaveInput } from './wave-validation';
 import { CreateWaveInput, UpdateWaveInput, WAVE_DEFAULTS } from './wave.types';
 
@@ -59,6 +58,8 @@ type AfterCommit = (() => Promise<void>)[];
  */
 @Injectable()
 export class WaveCommandsService {
+  private readonly fence = new SendPermitFence();
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly producer: QueueProducer,
@@ -288,7 +289,7 @@ export class WaveCommandsService {
         // within their send window or never, and the command answers once that window has passed (at most
         // EngineSettings.sendWindowMs), never waiting on a worker. A repeated pause too: its answer promises the
         // same as the pause it repeats, which may still be waiting.
-        after.push(() => waitForSendPermits(sqlOfDataSource(this.dataSource), { waveId: id }));
+        after.push(() => this.fence.waitForSendPermits(sqlOfDataSource(this.dataSource), { waveId: id }));
       }
       if (t.noop) return { id, from: wave.state, state: wave.state, noop: true };
       if (extra) await extra(sql, wave, after);

@@ -1,4 +1,11 @@
-import { cancelPendingDelta, membershipDelta, normalizeSteps, stepLimits, WAVE_STOPPED } from '@app/domain';
+import {
+  cancelPendingDelta,
+  membershipDelta,
+  normalizeSteps,
+  rollbackQueueDelta,
+  stepLimits,
+  WAVE_STOPPED,
+} from '@app/domain';
 import { audit } from '../db/audit-log';
 import { Sql } from '../db/sql';
 import { applyCounters } from '../db/wave-counters';
@@ -58,5 +65,25 @@ export async function cancelPending(sql: Sql, id: string): Promise<number> {
   );
   const n = Number(row.n);
   if (n) await applyCounters(sql, id, cancelPendingDelta(n));
+  return n;
+}
+
+/**
+ * Counts the members a rollback will restore, without touching them: every enabled member whose rollback_state is
+ * still null waits for restoration once the wave's rollback has begun (the claim finds them through a partial
+ * index). Their number is `enabled − rollback:total` (counters are exact, and every member counted in
+ * rollback:total is an enabled one), added to rollback:total and rollback:pending. Called under the wave's lock in
+ * the transaction that sets rollback_started_at; a second call adds nothing. Forward batches that settle after
+ * it (in flight when the rollback began) count their own enabled members (settleForward). Returns the count.
+ */
+export async function countRollback(sql: Sql, waveId: string): Promise<number> {
+  const [row] = await sql<{ n: string }>(
+    `SELECT COALESCE(sum(value) FILTER (WHERE name = 'enabled'), 0)
+          - COALESCE(sum(value) FILTER (WHERE name = 'rollback:total'), 0) AS n
+       FROM wave_counters WHERE wave_id = $1 AND name IN ('enabled', 'rollback:total')`,
+    [waveId],
+  );
+  const n = Number(row?.n ?? 0);
+  if (n > 0) await applyCounters(sql, waveId, rollbackQueueDelta(n));
   return n;
 }
