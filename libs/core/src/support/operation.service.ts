@@ -1,14 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import {
-  DEFAULT_OVERRIDE_TTL_S,
-  eligibilityAccount,
-  operationKey,
-  Protocol,
-  supportDisableDecision,
-  supportEnableDecision,
-} from '@app/domain';
+import { DEFAULT_OVERRIDE_TTL_S, eligibilityAccount, operationKey, Protocol } from '@app/domain';
 import { AccountEntity, OperationEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
 import { NotFoundError } from '../errors';
@@ -24,9 +17,9 @@ import { OperationRepository } from './operation.repository';
 import { OverrideService } from './override.service';
 import { checkReasonAndTicket } from './reason-and-ticket';
 import {
+  decideSupportChange,
   hasOverrideOnFile,
   operationAction,
-  refusal,
   requestedProtocols,
   rollbackTarget,
   supportRollbackDelta,
@@ -188,18 +181,8 @@ export class OperationService {
   ): Promise<{ op: OperationEntity; overrideEnded: boolean }> {
     const view = eligibilityAccount(account, new Date());
     const { reason, ticket } = input;
-    const decision =
-      kind === 'enable'
-        ? supportEnableDecision({
-            account: view,
-            protocols,
-            reason,
-            ticket,
-            incidentAt: this.incidentAt,
-            override: input.override,
-          })
-        : supportDisableDecision({ account: view, protocols, reason, ticket });
-    if (!decision.allowed) throw refusal(decision, account.login);
+    const request = { ...input, account: view, protocols, incidentAt: this.incidentAt };
+    const decision = decideSupportChange(kind, request, account.login);
     // The override is on the account: later waves include it too, until it expires or ends.
     const overrideExpiresAt = decision.recordOverride
       ? await this.overrides.record(sql, account.id, { reason, ticket, actor, ttlMs: this.options.overrideTtlMs })

@@ -3,6 +3,7 @@ import { FailureOutcome } from '@app/mailstore';
 import { ConflictError, ValidationError } from '../errors';
 import { checkReasonAndTicket } from './reason-and-ticket';
 import {
+  decideSupportChange,
   hasOverrideOnFile,
   operationAction,
   operationFailure,
@@ -82,6 +83,32 @@ describe('refusal', () => {
       expect(err).toBeInstanceOf(ValidationError);
       expect((err as ValidationError).errors).toEqual([{ field, message: `${code}!` }]);
     }
+  });
+});
+
+describe('decideSupportChange', () => {
+  const account = {
+    leaked: false,
+    passwordChangedAt: null,
+    held: true,
+    overrideActive: false,
+    imap: false,
+    pop3: false,
+  };
+  const request = { account, protocols: [...PROTOCOLS], reason: 'why', ticket: 'T-1', incidentAt: new Date(0) };
+
+  it("is the domain's decision when allowed; a refusal is thrown as its answer", () => {
+    expect(() => decideSupportChange('enable', request, 'a@x.test')).toThrow(ConflictError);
+    expect(decideSupportChange('enable', { ...request, override: true }, 'a@x.test')).toMatchObject({
+      allowed: true,
+      overrides: ['held'],
+      desired: { imap: true, pop3: true },
+    });
+    expect(decideSupportChange('disable', request, 'a@x.test')).toMatchObject({
+      allowed: true,
+      desired: { imap: false, pop3: false },
+    });
+    expect(() => decideSupportChange('disable', { ...request, ticket: '' }, 'a@x.test')).toThrow(ValidationError);
   });
 });
 

@@ -1,4 +1,14 @@
-import { CounterDelta, isProtocol, Protocol, rollbackClaimDelta, SupportDecision } from '@app/domain';
+import {
+  CounterDelta,
+  EligibilityAccount,
+  isProtocol,
+  Protocol,
+  rollbackClaimDelta,
+  SupportDecision,
+  supportDisableDecision,
+  supportEnableDecision,
+  SupportRequest,
+} from '@app/domain';
 import { AccountEntity, OperationEntity, OperationKind } from '@app/db';
 import { FailureOutcome, PatchAccessRequest, PatchOptions } from '@app/mailstore';
 import { ConflictError, DomainError, ValidationError } from '../errors';
@@ -32,6 +42,20 @@ export function requestedProtocols(
     ]);
   }
   return protocols;
+}
+
+/**
+ * The domain's decision on a support enable or disable (libs/domain's supportEnableDecision and
+ * supportDisableDecision, on the account as read under its lock); a refusal is thrown as its answer.
+ */
+export function decideSupportChange(
+  kind: 'enable' | 'disable',
+  request: SupportRequest & { account: EligibilityAccount; protocols: Protocol[] },
+  login: string,
+): Extract<SupportDecision, { allowed: true }> {
+  const decision = kind === 'enable' ? supportEnableDecision(request) : supportDisableDecision(request);
+  if (!decision.allowed) throw refusal(decision, login);
+  return decision;
 }
 
 /** What a refused support decision answers: 409 when only the explicit override is missing, else 422 on its field. */

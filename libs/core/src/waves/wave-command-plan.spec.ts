@@ -17,59 +17,82 @@ const wave = (state: WaveState, status_reason: PauseReason | null = null, member
   member_count,
 });
 
-describe('planCommand: what a lifecycle command writes and queues', () => {
-  it('over every state, reason, command and actor: refused ones throw the 409 listing what is allowed; the others hold', () => {
-    let decided = 0;
-    for (const state of WAVE_STATES) {
-      for (const reason of REASONS) {
-        for (const member_count of [null, 10]) {
-          for (const command of WAVE_COMMANDS) {
-            for (const context of CONTEXTS) {
-              const w = wave(state, reason, member_count);
-              let plan;
-              try {
-                plan = planCommand(w, command, context);
-              } catch (err) {
-                expect(err).toBeInstanceOf(IllegalTransitionError);
-                expect((err as IllegalTransitionError).extra).toMatchObject({
-                  currentState: state,
-                  allowed: allowedCommands(state, { ...context, currentReason: reason }),
-                });
-                continue;
-              }
-              decided++;
-              const dispatching = plan.to === 'running' || plan.to === 'rolling_back';
-              // Halt means halt: every command but one that leaves a dispatching wave as it was waits for permits.
-              expect(plan.waitForPermits).toBe(!(plan.to === state && dispatching));
-              expect(plan.from).toBe(state);
-              if (plan.noop) {
-                expect(plan).toMatchObject({ to: state, generation: 3, pumps: null, membership: null });
-                expect(plan).toMatchObject({ cancelPending: false, countRollback: false });
-                continue;
-              }
-              // A new generation of pumps exactly when the wave enters a dispatching state.
-              expect(plan.pumps).toBe(
-                plan.to === 'running' ? 'forward' : plan.to === 'rolling_back' ? 'rollback' : null,
-              );
-              expect(plan.generation).toBe(dispatching ? 4 : 3);
-              expect(plan.membership === 'freeze').toBe(
-                ['start', 'fire_schedule'].includes(command) && ['draft', 'scheduled'].includes(state),
-              );
-              expect(plan.membership === 'next_step').toBe(command === 'resume' && reason === 'ramp_bake');
-              expect(plan.countRollback).toBe(plan.to === 'rolling_back');
-              // Nothing more goes forward: a cancel ends the pending members, and so does a rollback once members exist.
-              expect(plan.cancelPending).toBe(
-                (command === 'cancel' && ['running', 'paused', 'halted'].includes(state)) ||
-                  (plan.to === 'rolling_back' && member_count !== null),
-              );
+/** Every command on every wave (state, reason, started or not) by every actor: its plan, or the error refusing it. */
+function everyCommand() {
+  const all = [];
+  for (const state of WAVE_STATES)
+    for (const reason of REASONS)
+      for (const member_count of [null, 10])
+        for (const command of WAVE_COMMANDS)
+          for (const context of CONTEXTS) {
+            const w = wave(state, reason, member_count);
+            try {
+              all.push({ w, command, context, plan: planCommand(w, command, context) });
+            } catch (error) {
+              all.push({ w, command, context, error });
             }
           }
-        }
-      }
+  return all;
+}
+const ALL = everyCommand();
+const DECIDED = ALL.flatMap(({ w, command, plan }) => (plan ? [{ w, command, plan }] : []));
+const CHANGES = DECIDED.filter(({ plan }) => !plan.noop);
+const dispatching = (state: WaveState) => state === 'running' || state === 'rolling_back';
+
+describe('planCommand: what a lifecycle command writes and queues (every state, reason, command and actor)', () => {
+  it('refuses what the state machine refuses, with the 409 listing the commands allowed', () => {
+    for (const { w, context, error } of ALL.filter((a) => a.error)) {
+      expect(error).toBeInstanceOf(IllegalTransitionError);
+      expect((error as IllegalTransitionError).extra).toMatchObject({
+        currentState: w.state,
+        allowed: allowedCommands(w.state, { ...context, currentReason: w.status_reason }),
+      });
     }
-    expect(decided).toBeGreaterThan(100);
+    expect(DECIDED.length).toBeGreaterThan(100);
+    expect(ALL.length - DECIDED.length).toBeGreaterThan(100);
   });
 
+  it('halt means halt: every command but one leaving a dispatching wave as it was waits for permits', () => {
+    for (const { w, plan } of DECIDED) {
+      expect(plan.from).toBe(w.state);
+      expect(plan.waitForPermits).toBe(!(plan.to === w.state && dispatching(plan.to)));
+    }
+  });
+
+  it('a no-op keeps the state and writes, counts and queues nothing', () => {
+    for (const { w, plan } of DECIDED.filter((d) => d.plan.noop)) {
+      expect(plan).toMatchObject({ to: w.state, generation: w.generation, pumps: null, membership: null });
+      expect(plan).toMatchObject({ cancelPending: false, countRollback: false });
+    }
+  });
+
+  it('a new generation of pumps, of the kind dispatched, exactly when the wave enters a dispatching state', () => {
+    for (const { w, plan } of CHANGES) {
+      expect(plan.pumps).toBe(plan.to === 'running' ? 'forward' : plan.to === 'rolling_back' ? 'rollback' : null);
+      expect(plan.generation).toBe(dispatching(plan.to) ? w.generation + 1 : w.generation);
+    }
+  });
+
+  it('membership is frozen at the first start, and the ramp moves on when a bake ends', () => {
+    for (const { w, command, plan } of CHANGES) {
+      const firstStart = ['start', 'fire_schedule'].includes(command) && ['draft', 'scheduled'].includes(w.state);
+      expect(plan.membership === 'freeze').toBe(firstStart);
+      expect(plan.membership === 'next_step').toBe(command === 'resume' && w.status_reason === 'ramp_bake');
+    }
+  });
+
+  it('nothing more goes forward: a cancel of a started wave, or any rollback once members exist, ends the pending', () => {
+    for (const { w, command, plan } of CHANGES) {
+      expect(plan.countRollback).toBe(plan.to === 'rolling_back');
+      expect(plan.cancelPending).toBe(
+        (command === 'cancel' && ['running', 'paused', 'halted'].includes(w.state)) ||
+          (plan.to === 'rolling_back' && w.member_count !== null),
+      );
+    }
+  });
+});
+
+describe('planCommand: examples', () => {
   it('a first start freezes the membership and queues forward pumps of the next generation', () => {
     expect(planCommand(wave('draft', null, null), 'start', { actor: 'ops' })).toEqual({
       from: 'draft',
