@@ -1,4 +1,4 @@
-import { ValidationError } from '../errors';
+import { invalidFields } from '@app/testing';
 import { auditFilter, validateAuditQuery } from './audit-query.service';
 
 describe('auditFilter', () => {
@@ -26,15 +26,7 @@ describe('auditFilter', () => {
 });
 
 describe('validateAuditQuery', () => {
-  const fields = (query: Parameters<typeof validateAuditQuery>[0]) => {
-    try {
-      validateAuditQuery(query);
-      return [];
-    } catch (err) {
-      if (err instanceof ValidationError) return err.errors.map((e) => e.field);
-      throw err;
-    }
-  };
+  const fields = (query: Parameters<typeof validateAuditQuery>[0]) => invalidFields(() => validateAuditQuery(query));
 
   it('gives the page size, 100 by default', () => {
     expect(validateAuditQuery({})).toBe(100);

@@ -1,5 +1,6 @@
 import { PROTOCOLS, rollbackClaimDelta, SupportDecision } from '@app/domain';
 import { FailureOutcome } from '@app/mailstore';
+import { invalidFields } from '@app/testing';
 import { ConflictError, ValidationError } from '../errors';
 import { checkReasonAndTicket } from './reason-and-ticket';
 import {
@@ -14,17 +15,6 @@ import {
   supportRollbackDelta,
 } from './support-rules';
 
-/** The fields a ValidationError names. */
-const fieldsOf = (fn: () => unknown): string[] => {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ValidationError) return err.errors.map((e) => e.field);
-    throw err;
-  }
-  return [];
-};
-
 describe('requestedProtocols', () => {
   it('defaults to both protocols and keeps the ones named', () => {
     expect(requestedProtocols('enable', {})).toEqual(['imap', 'pop3']);
@@ -33,28 +23,33 @@ describe('requestedProtocols', () => {
 
   it('refuses an empty, repeated or unknown protocol list, naming the field', () => {
     for (const protocols of [[], ['imap', 'imap'], ['smtp'], 'imap', {}]) {
-      expect(fieldsOf(() => requestedProtocols('enable', { protocols: protocols as never }))).toEqual(['protocols']);
+      expect(invalidFields(() => requestedProtocols('enable', { protocols: protocols as never }))).toEqual([
+        'protocols',
+      ]);
     }
   });
 
   it('takes an override only on an enable, and only as a boolean', () => {
     expect(requestedProtocols('enable', { override: true })).toEqual(PROTOCOLS);
     expect(requestedProtocols('enable', { override: false })).toEqual(PROTOCOLS);
-    expect(fieldsOf(() => requestedProtocols('disable', { override: true }))).toEqual(['override']);
-    expect(fieldsOf(() => requestedProtocols('disable', { override: false }))).toEqual(['override']);
-    expect(fieldsOf(() => requestedProtocols('enable', { override: 'yes' as never }))).toEqual(['override']);
+    expect(invalidFields(() => requestedProtocols('disable', { override: true }))).toEqual(['override']);
+    expect(invalidFields(() => requestedProtocols('disable', { override: false }))).toEqual(['override']);
+    expect(invalidFields(() => requestedProtocols('enable', { override: 'yes' as never }))).toEqual(['override']);
   });
 });
 
 describe('checkReasonAndTicket', () => {
   it('needs both, non-blank and bounded, and names every field at fault', () => {
-    expect(fieldsOf(() => checkReasonAndTicket({ reason: 'why', ticket: 'T-1' }))).toEqual([]);
-    expect(fieldsOf(() => checkReasonAndTicket({ reason: ' ', ticket: '' }))).toEqual(['reason', 'ticket']);
-    expect(fieldsOf(() => checkReasonAndTicket({ reason: 'x'.repeat(501), ticket: 'T' }))).toEqual(['reason']);
-    expect(fieldsOf(() => checkReasonAndTicket({ reason: 'x'.repeat(500), ticket: 't'.repeat(101) }))).toEqual([
+    expect(invalidFields(() => checkReasonAndTicket({ reason: 'why', ticket: 'T-1' }))).toEqual([]);
+    expect(invalidFields(() => checkReasonAndTicket({ reason: ' ', ticket: '' }))).toEqual(['reason', 'ticket']);
+    expect(invalidFields(() => checkReasonAndTicket({ reason: 'x'.repeat(501), ticket: 'T' }))).toEqual(['reason']);
+    expect(invalidFields(() => checkReasonAndTicket({ reason: 'x'.repeat(500), ticket: 't'.repeat(101) }))).toEqual([
       'ticket',
     ]);
-    expect(fieldsOf(() => checkReasonAndTicket({ reason: 3, ticket: null } as never))).toEqual(['reason', 'ticket']);
+    expect(invalidFields(() => checkReasonAndTicket({ reason: 3, ticket: null } as never))).toEqual([
+      'reason',
+      'ticket',
+    ]);
   });
 });
 

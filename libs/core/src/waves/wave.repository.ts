@@ -3,6 +3,7 @@ import { Gate, PauseReason, Protocol, RampStep, WaveState } from '@app/domain';
 import { WaveEntity } from '@app/db';
 import { Sql } from '../db/sql';
 import { SqlParams } from '../db/sql-params';
+import { UpdateWaveInput } from './wave.types';
 
 /** A wave as a lifecycle command reads it, under its row lock. */
 export interface WaveRow {
@@ -38,18 +39,14 @@ export type NewWave = Pick<
   | 'createdBy'
 > & { gates: Gate[] };
 
-/** What an update changes; a field left undefined keeps its value. */
-export interface WaveChanges {
-  name?: string;
+/**
+ * What an update changes (the input's settings as given; the start as one change: local time, zone and instant); a
+ * field left undefined keeps its value.
+ */
+export type WaveChanges = Omit<UpdateWaveInput, 'startLocal' | 'timeZone' | 'description'> & {
   description?: string | null;
-  ratePerSecond?: number;
-  rollbackRatePerSecond?: number;
-  batchSize?: number;
-  concurrency?: number;
-  gates?: Gate[];
-  steps?: RampStep[];
   start?: { startLocal: string; timeZone: string | null; startAt: Date | null };
-}
+};
 
 /** The state a lifecycle command writes (wave-command-plan.ts's CommandPlan). */
 export interface WaveTransitionWrite {
