@@ -1,8 +1,17 @@
 import { DataSource, EntityManager } from 'typeorm';
-import { Gate, PauseReason, Protocol, RampStep, WaveState } from '@app/domain';
+import {
+  EligibilityOutcome,
+  eligibilityOutcomeSql,
+  Gate,
+  PauseReason,
+  Protocol,
+  RampStep,
+  WaveState,
+} from '@app/domain';
 import { WaveEntity } from '@app/db';
 import { Sql } from '../db/sql';
 import { SqlParams } from '../db/sql-params';
+import { selectorWhereSql } from './wave-selector';
 import { UpdateWaveInput } from './wave.types';
 
 /** A wave as a lifecycle command reads it, under its row lock. */
@@ -58,9 +67,9 @@ export interface WaveTransitionWrite {
 }
 
 /**
- * The statements on a wave's own row, for the wave commands. SQL only: what to write is decided by
+ * The statements on waves, for the commands and the read side. SQL only: what to write is decided by
  * wave-command-plan.ts and WaveCommandsService. Each method runs on the executor it is given (the command's
- * transaction) unless it says otherwise.
+ * transaction) unless it says it runs on the pool.
  */
 export class WaveRepository {
   constructor(private readonly dataSource: DataSource) {}
@@ -142,6 +151,51 @@ export class WaveRepository {
         WHERE id = $1`,
       [id, t.to, t.pauseReason, t.generation],
     );
+  }
+
+  /** Waves newest first, after the keyset `after` (creation to the millisecond, id), on the pool. */
+  async page(
+    filter: { state?: WaveState; after?: { at: Date; id: string } | null },
+    limit: number,
+  ): Promise<WaveEntity[]> {
+    const qb = this.dataSource
+      .getRepository(WaveEntity)
+      .createQueryBuilder('w')
+      // Milliseconds: the cursor carries a JS Date, and PostgreSQL keeps microseconds.
+      .orderBy(`date_trunc('milliseconds', w.created_at)`, 'DESC')
+      .addOrderBy('w.id', 'DESC')
+      .take(limit);
+    if (filter.state) qb.andWhere('w.state = :state', { state: filter.state });
+    const after = filter.after;
+    if (after)
+      qb.andWhere(`(date_trunc('milliseconds', w.created_at), w.id) < (:at, :id)`, { at: after.at, id: after.id });
+    return qb.getMany();
+  }
+
+  async findById(id: string): Promise<WaveEntity | null> {
+    return this.dataSource.getRepository(WaveEntity).findOne({ where: { id } });
+  }
+
+  /**
+   * How many accounts a start would take now (its selector), or of a frozen membership how many are still pending,
+   * per eligibility outcome: the domain's decideEligibility as its SQL twin (eligibilityOutcomeSql), one GROUP BY
+   * (on the pool). Overrides are judged live now.
+   */
+  async eligibilityCounts(
+    wave: Pick<WaveEntity, 'id' | 'memberCount' | 'selector' | 'protocols'>,
+    incidentAt: Date,
+  ): Promise<Map<EligibilityOutcome, number>> {
+    const { values, add } = new SqlParams();
+    const scope =
+      wave.memberCount !== null
+        ? `wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = ${add(wave.id)} AND m.state = 'pending'`
+        : `accounts a WHERE ${selectorWhereSql(wave.selector, wave.protocols, add)}`;
+    const outcome = eligibilityOutcomeSql(wave.protocols, { incidentAt: add(incidentAt), overrideAt: 'now()' });
+    const rows = await this.dataSource.query<{ outcome: EligibilityOutcome; n: string }[]>(
+      `SELECT ${outcome} AS outcome, count(*) AS n FROM ${scope} GROUP BY 1`,
+      values,
+    );
+    return new Map(rows.map((r) => [r.outcome, Number(r.n)]));
   }
 
   /**
