@@ -1,5 +1,5 @@
 // The folders' dependency rule (issue 17), checked by dependency-cruiser (https://github.com/sverweij/dependency-cruiser)
-// in `npm run lint`: the domain imports no infrastructure, libs import no apps, no two folders import each other.
+// in `npm run lint`: the domain imports no infrastructure, libs import no apps, no cycle between folders.
 //
 // Test files (*.spec.ts, *.int-spec.ts, *.e2e-spec.ts, *.contract-spec.ts) are left out: they sit on top of every
 // folder (a lib's integration test starts the simulator and the worker through libs/testing), so an edge from one is
@@ -43,23 +43,13 @@ module.exports = {
       name: 'no-folder-cycles',
       severity: 'error',
       comment:
-        'Two folders that import each other are one folder in disguise. One known exception, to be broken: ' +
-        'libs/core/src/engine <-> libs/core/src/waves (the engine calls WaveCommandsService to pause, complete or ' +
-        'halt a wave; WaveCommandsService uses countRollback and waitForSendPermits). ' +
-        'dependency-cruiser does not apply `via` to folder rules yet, so the exception is two rules: this one for a ' +
-        'cycle seen from any other folder, no-folder-cycles-from-engine-or-waves for one leaving engine/ or waves/ ' +
-        'for a third folder.',
+        'Two folders that import each other, directly or through others, are one folder in disguise; this holds for ' +
+        'the folders of libs/core too, with no exception: the engine calls the wave ' +
+        'commands (waves/) to pause, complete or halt a wave, and what both need of the send permits (the fence a ' +
+        'command waits behind) lives below both, in libs/core/src/permits.',
       scope: 'folder',
-      from: { pathNot: '^libs/core/src/(engine|waves)$' },
+      from: {},
       to: { circular: true },
-    },
-    {
-      name: 'no-folder-cycles-from-engine-or-waves',
-      severity: 'error',
-      comment: 'See no-folder-cycles: only engine/ <-> waves/ is allowed, and only between the two of them.',
-      scope: 'folder',
-      from: { path: '^libs/core/src/(engine|waves)$' },
-      to: { circular: true, pathNot: '^libs/core/src/(engine|waves)$' },
     },
   ],
   options: {

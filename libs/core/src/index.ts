@@ -4,6 +4,7 @@ export * from './engine';
 export * from './errors';
 export * from './support/operation.service';
 export * from './support/operation-runner';
+export * from './support/operation.repository';
 export * from './support/override.service';
 export * from './waves/wave-commands.service';
 export * from './waves/wave.types';

@@ -26,3 +26,4 @@ export * from './private-redis';
 export * from './ports';
 export * from './dockerfile';
 export * from './private-slapd';
+export * from './field-errors';

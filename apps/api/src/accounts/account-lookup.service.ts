@@ -1,20 +1,21 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { EnvironmentDto } from '@app/config';
-import { AuditQueryService, NotFoundError } from '@app/core';
-import { AccountEntity, OperationEntity } from '@app/db';
+import { AccountRepository, AuditQueryService, NotFoundError, OperationRepository } from '@app/core';
 import { answeredNotFound, decideEligibility, eligibilityAccount, PROTOCOLS } from '@app/domain';
 import { OperationDto } from '../operations/operation.dto';
-import { AccountDto, AccountWaveDto } from './account.dto';
+import { AccountDto } from './account.dto';
 
 /**
  * One account for support, in four indexed reads (login, its wave memberships, its operations, its audit
- * history). Eligibility is the domain's decision for a wave opening both protocols, as a batch would see it now.
- * (A read model; it could live in libs/core/accounts next to the import.)
+ * history; their statements are libs/core's repositories). Eligibility is the domain's decision for a wave opening
+ * both protocols, as a batch would see it now.
  */
 @Injectable()
 export class AccountLookupService {
   private readonly incidentAt: Date;
+  private readonly accounts: AccountRepository;
+  private readonly operations: OperationRepository;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -22,23 +23,16 @@ export class AccountLookupService {
     config: EnvironmentDto,
   ) {
     this.incidentAt = new Date(config.INCIDENT_AT);
+    this.accounts = new AccountRepository(dataSource);
+    this.operations = new OperationRepository(dataSource);
   }
 
   async get(login: string): Promise<AccountDto> {
-    const account = await this.dataSource.getRepository(AccountEntity).findOne({ where: { login } });
+    const account = await this.accounts.findByLogin(this.dataSource.manager, login);
     if (!account) throw new NotFoundError('account', login);
     const [waves, operations, history] = await Promise.all([
-      this.dataSource.query<AccountWaveDto[]>(
-        `SELECT m.wave_id AS "waveId", w.name, w.state AS "waveState", m.state AS "memberState", m.reason,
-                COALESCE(m.rollback_state, CASE WHEN m.state = 'enabled' AND w.rollback_started_at IS NOT NULL
-                  THEN 'pending' END) AS "rollbackState", m.done_at AS "doneAt"
-           FROM wave_members m JOIN waves w ON w.id = m.wave_id
-          WHERE m.account_id = $1 ORDER BY w.created_at DESC LIMIT 50`,
-        [account.id],
-      ),
-      this.dataSource
-        .getRepository(OperationEntity)
-        .find({ where: { accountId: account.id }, order: { createdAt: 'DESC' }, take: 20 }),
+      this.accounts.waveMemberships(account.id, 50),
+      this.operations.recentForAccount(account.id, 20),
       this.audit.find({ login, limit: 50 }),
     ]);
     const view = eligibilityAccount(account, new Date());

@@ -1,29 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { FieldErrors } from '@app/domain';
-import { SqlParams } from '../db/sql-params';
 import { ValidationError } from '../errors';
 import { AUDIT_PAGE, AuditEntryView, AuditPage, AuditQuery } from './audit-query.types';
+import { AuditFilter, AuditRepository, AuditRow } from './audit.repository';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ACTION = /^[a-z0-9_.-]{1,64}\*?$/i;
 const CURSOR = /^[1-9]\d{0,17}$/;
-
-interface AuditRow {
-  id: string;
-  at: Date;
-  actor: string;
-  action: string;
-  wave_id: string | null;
-  account_id: string | null;
-  login: string | null;
-  operation_id: string | null;
-  reason: string | null;
-  ticket: string | null;
-  before: unknown;
-  after: unknown;
-  detail: unknown;
-}
 
 /**
  * Reads the append-only audit log, newest first, with keyset paging on id (stable while rows are appended:
@@ -32,31 +16,32 @@ interface AuditRow {
  */
 @Injectable()
 export class AuditQueryService {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly log: AuditRepository;
+
+  constructor(dataSource: DataSource) {
+    this.log = new AuditRepository(dataSource);
+  }
 
   async find(query: AuditQuery): Promise<AuditPage> {
     const limit = validateAuditQuery(query);
-    const where: string[] = [];
-    const { values: params, add } = new SqlParams();
-    if (query.waveId) where.push(`wave_id = ${add(query.waveId)}`);
-    if (query.login) where.push(`login = ${add(query.login.trim().toLowerCase())}`);
-    if (query.from) where.push(`at >= ${add(query.from)}`);
-    if (query.to) where.push(`at < ${add(query.to)}`);
-    if (query.action?.endsWith('*')) where.push(`starts_with(action, ${add(query.action.slice(0, -1))})`);
-    else if (query.action) where.push(`action = ${add(query.action)}`);
-    // Exactly the predicate of the partial index audit_log_commands_idx (newest commands at once, however many
-    // member rows were written since).
-    if (query.kind === 'commands') where.push(`action NOT LIKE 'member.%'`);
-    if (query.cursor) where.push(`id < ${add(query.cursor)}`);
-    const rows = await this.dataSource.query<AuditRow[]>(
-      `SELECT id, at, actor, action, wave_id, account_id, login, operation_id, reason, ticket, before, after, detail
-         FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY id DESC LIMIT ${add(limit + 1)}`,
-      params,
-    );
+    const rows = await this.log.page({ ...auditFilter(query), limit: limit + 1 });
     const page = rows.slice(0, limit).map(toView);
     return { items: page, nextCursor: rows.length > limit ? page[page.length - 1].id : null };
   }
+}
+
+/** A checked query as the log's filter: the login as stored, an action family (`support.*`) as a prefix. */
+export function auditFilter(query: AuditQuery): Omit<AuditFilter, 'limit'> {
+  const action = query.action;
+  return {
+    waveId: query.waveId,
+    login: query.login?.trim().toLowerCase(),
+    from: query.from,
+    to: query.to,
+    action: !action ? undefined : action.endsWith('*') ? { prefix: action.slice(0, -1) } : { exact: action },
+    commandsOnly: query.kind === 'commands',
+    beforeId: query.cursor,
+  };
 }
 
 /** Field-level checks; returns the page size. */

@@ -7,14 +7,10 @@ import { BatchSettleRepository } from './batch-settle.repository';
 import { ClaimedBatch } from './batch.types';
 import { ForwardBatchRepository } from './forward-batch.repository';
 import { forwardSettlement } from './member-outcome';
-import {
-  bumpEligibilityEpoch,
-  openPermitsMs,
-  SendPermitRepository,
-  waitForSendPermits,
-} from './send-permit.repository';
+import { SendPermitRepository } from './send-permit.repository';
 import { PumpSlotRepository } from './pump-slot.repository';
 import { Sql, sqlOf, sqlOfDataSource } from '../db/sql';
+import { SendPermitFence } from '../permits';
 import { OperationService } from '../support/operation.service';
 
 const INCIDENT = new Date('2026-05-01T00:00:00Z');
@@ -24,6 +20,7 @@ const forward = new ForwardBatchRepository();
 const slots = new PumpSlotRepository();
 const permits = new BatchPermits(new SendPermitRepository(), INCIDENT);
 const settles = new BatchSettleRepository();
+const fence = new SendPermitFence();
 /** Writes a forward batch's answer as a pump does; false when the batch is no longer ours (nothing written). */
 const settleForward = (sql: Sql, batch: ClaimedBatch, results: BatchItemResult[]) =>
   settles.settleForward(sql, batch, forwardSettlement(batch.members, results), undefined);
@@ -197,7 +194,7 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     try {
       await importer.startTransaction();
       await importer.query(`UPDATE accounts SET leaked = true WHERE login = $1`, [members[1]]);
-      await bumpEligibilityEpoch(sqlOf(importer));
+      await fence.bumpEligibilityEpoch(sqlOf(importer));
       expect(await permits.first(sql, batch, wave, TIMES)).toBe('busy');
       expect(await memberStates(wave.id)).toEqual({ in_flight: 2 });
       await importer.commitTransaction();
@@ -213,23 +210,23 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     const wave = await runningWave(members);
     const batch = await claim(wave, 2);
     expect(await permits.first(sql, batch, wave, TIMES)).toBe('granted');
-    const open = await openPermitsMs(sql, { waveId: wave.id });
+    const open = await fence.openPermitsMs(sql, { waveId: wave.id });
     expect(open).toBeGreaterThan(0);
     expect(open).toBeLessThanOrEqual(TIMES.windowMs);
     const account = batch.members[0].accountId;
-    expect(await openPermitsMs(sql, { accountId: account })).toBeGreaterThan(0);
-    expect(await openPermitsMs(sql, 'forward')).toBeGreaterThan(0);
+    expect(await fence.openPermitsMs(sql, { accountId: account })).toBeGreaterThan(0);
+    expect(await fence.openPermitsMs(sql, 'forward')).toBeGreaterThan(0);
     const t0 = Date.now();
-    await waitForSendPermits(sql, { waveId: wave.id });
+    await fence.waitForSendPermits(sql, { waveId: wave.id });
     expect(Date.now() - t0).toBeLessThanOrEqual(TIMES.windowMs + 100);
-    expect(await openPermitsMs(sql, { waveId: wave.id })).toBe(0);
+    expect(await fence.openPermitsMs(sql, { waveId: wave.id })).toBe(0);
 
     // Missed window: the attempt is taken back (the batch is decided again at its next permit).
     const other = await claim(wave, 2);
     expect(await permits.first(sql, other, wave, TIMES)).toBe('granted');
     await permits.withdraw(sql, other, false);
     expect(other.attempts).toBe(0);
-    expect(await openPermitsMs(sql, { waveId: wave.id })).toBe(0);
+    expect(await fence.openPermitsMs(sql, { waveId: wave.id })).toBe(0);
     expect(await permits.first(sql, other, wave, TIMES)).toBe('granted');
     expect(await permits.attempt(sql, other, { generation: wave.generation, allowedStates: ['running'] }, TIMES)).toBe(
       'granted',
@@ -274,7 +271,7 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     const openWhenAnswered = (p: Promise<{ noop: boolean }>) =>
       p.then(async (a) => ({
         noop: a.noop,
-        open: await openPermitsMs(sqlOfDataSource(h.db.dataSource), { waveId: wave.id }),
+        open: await fence.openPermitsMs(sqlOfDataSource(h.db.dataSource), { waveId: wave.id }),
       }));
     const first = openWhenAnswered(h.commands.pause(wave.id, 'ops:a'));
     const second = openWhenAnswered(h.commands.pause(wave.id, 'ops:b')); // finds it paused: noop

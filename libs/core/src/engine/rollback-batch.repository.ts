@@ -1,29 +1,8 @@
-import { rollbackClaimDelta, rollbackQueueDelta } from '@app/domain';
+import { rollbackClaimDelta } from '@app/domain';
 import { ClaimedBatch } from './batch.types';
 import { claimBatchSql, claimedBatchOf, ClaimRow } from './batch-claim.sql';
 import { Sql } from '../db/sql';
 import { SqlParams } from '../db/sql-params';
-import { applyCounters } from '../db/wave-counters';
-
-/**
- * Counts the members a rollback will restore, without touching them: every enabled member whose rollback_state is
- * still null waits for restoration once the wave's rollback has begun (the claim finds them through a partial
- * index). Their number is `enabled − rollback:total` (counters are exact, and every member counted in
- * rollback:total is an enabled one), added to rollback:total and rollback:pending. Called under the wave's lock in
- * the transaction that sets rollback_started_at; a second call adds nothing. Forward batches that settle after
- * it (in flight when the rollback began) count their own enabled members (settleForward). Returns the count.
- */
-export async function countRollback(sql: Sql, waveId: string): Promise<number> {
-  const [row] = await sql<{ n: string }>(
-    `SELECT COALESCE(sum(value) FILTER (WHERE name = 'enabled'), 0)
-          - COALESCE(sum(value) FILTER (WHERE name = 'rollback:total'), 0) AS n
-       FROM wave_counters WHERE wave_id = $1 AND name IN ('enabled', 'rollback:total')`,
-    [waveId],
-  );
-  const n = Number(row?.n ?? 0);
-  if (n > 0) await applyCounters(sql, waveId, rollbackQueueDelta(n));
-  return n;
-}
 
 /** The statements of the rollback lane's claim (its settle is BatchSettleRepository's). */
 export class RollbackBatchRepository {

@@ -21,7 +21,7 @@ import { counterParams, countersUpsertSql } from '../db/wave-counters';
  *    statement. Such a change therefore either commits first (the permit is refused and decided again) or waits
  *    for this statement. Members found ineligible end `skipped` with their reason in the same statement.
  * A command that must stop calls (pause, halt, cancel, hold, an import) commits, then waits until the last permit
- * granted before it has passed its deadline (`waitForSendPermits`): never on a worker, at most the send window.
+ * granted before it has passed its deadline (permits/send-permit-fence.ts): never on a worker, at most the send window.
  */
 
 /** The lease and the send window a permit sets. */
@@ -218,45 +218,4 @@ function checkOf(row: PermitCheckRow): PermitCheck {
     waveAsRead: row.wave_as_read,
     attempted: row.attempted,
   };
-}
-
-/**
- * Marks a change that can make accounts ineligible (a hold, an import that marks accounts leaked), in the caller's
- * transaction: every permit decided on the accounts as they were before is refused from now on, and permits
- * being decided wait for the commit (busy). Call it last in the transaction: it is held until the commit.
- */
-export async function bumpEligibilityEpoch(sql: Sql): Promise<void> {
-  await sql(`UPDATE eligibility_epoch SET epoch = epoch + 1 WHERE id = 1`);
-}
-
-/** Whose outstanding send permits a command waits for. */
-export type PermitScope = { waveId: string } | { accountId: number } | 'forward';
-
-/**
- * How long until the last send permit granted so far in `scope` has passed its deadline (0 when none is open).
- * Called by a command after its commit: no permit can be granted in its scope from then on, so once this has
- * elapsed no call that the command forbids can start.
- */
-export async function openPermitsMs(sql: Sql, scope: PermitScope): Promise<number> {
-  const remaining = `GREATEST(0, EXTRACT(EPOCH FROM max(b.send_deadline) - clock_timestamp()) * 1000)::float8 AS ms`;
-  const open = `b.state = 'claimed' AND b.send_deadline > clock_timestamp()`;
-  const [row] =
-    scope === 'forward'
-      ? await sql<{ ms: number | null }>(`SELECT ${remaining} FROM wave_batches b WHERE b.kind = 'forward' AND ${open}`)
-      : 'waveId' in scope
-        ? await sql<{ ms: number | null }>(`SELECT ${remaining} FROM wave_batches b WHERE b.wave_id = $1 AND ${open}`, [
-            scope.waveId,
-          ])
-        : await sql<{ ms: number | null }>(
-            `SELECT ${remaining} FROM wave_members m JOIN wave_batches b ON b.id = m.batch_id
-              WHERE m.account_id = $1 AND m.state = 'in_flight' AND ${open}`,
-            [scope.accountId],
-          );
-  return Math.ceil(Number(row?.ms ?? 0));
-}
-
-/** Waits until no send permit granted before now in `scope` can still start a call (at most one send window). */
-export async function waitForSendPermits(sql: Sql, scope: PermitScope): Promise<void> {
-  const ms = await openPermitsMs(sql, scope);
-  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -2,10 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { FieldErrors } from '@app/domain';
 import { NotFoundError, ValidationError } from '../errors';
-import { bumpEligibilityEpoch, waitForSendPermits } from '../engine/send-permit.repository';
+import { SendPermitFence } from '../permits';
 import { audit } from '../db/audit-log';
 import { Sql, sqlOfDataSource } from '../db/sql';
 import { withTransaction } from '../db/transaction';
+import { OverrideRepository, OverrideRow } from './override.repository';
 import { checkReasonAndTicket } from './reason-and-ticket';
 
 /** A live support override of `password_reset_required`: waves include the account until it expires or ends. */
@@ -26,21 +27,10 @@ export interface OverridePage {
 
 export const OVERRIDE_PAGE = { default: 100, max: 500 } as const;
 
-interface OverrideRow {
-  login: string;
-  override_reason: string;
-  override_ticket: string;
-  override_by: string | null;
-  override_at: Date | null;
-  override_expires_at: Date;
-  /** The expiry to the microsecond (a Date keeps milliseconds): the cursor's key must be exact. */
-  expires_key: string;
-}
-
 const EXPIRES_KEY = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 /** `<expires_at to the microsecond>|<login>`, base64url: the keyset of the listing's order. */
-function encodeCursor(row: OverrideRow): string {
+function encodeCursor(row: { expires_key: string; login: string }): string {
   return Buffer.from(`${row.expires_key}|${row.login}`).toString('base64url');
 }
 
@@ -63,7 +53,12 @@ function decodeCursor(cursor: string): [string, string] | undefined {
  */
 @Injectable()
 export class OverrideService {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly overrides: OverrideRepository;
+  private readonly fence = new SendPermitFence();
+
+  constructor(private readonly dataSource: DataSource) {
+    this.overrides = new OverrideRepository(dataSource);
+  }
 
   /** Live overrides, the soonest to expire first (keyset paging on expiry, login). */
   async list(query: { limit?: number; cursor?: string }): Promise<OverridePage> {
@@ -73,29 +68,10 @@ export class OverrideService {
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     if (query.cursor !== undefined && !after) f.add('cursor', 'must be a cursor from a previous page');
     if (f.errors.length) throw new ValidationError(f.errors);
-    // The same predicate as hasActiveOverride (reason and ticket are always written with the expiry).
-    const rows = await this.dataSource.query<OverrideRow[]>(
-      `SELECT login, override_reason, override_ticket, override_by, override_at, override_expires_at,
-              to_char(override_expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS expires_key
-         FROM accounts
-        WHERE override_expires_at > now()
-          AND ($1::timestamptz IS NULL OR (override_expires_at, login) > ($1::timestamptz, $2::text))
-        ORDER BY override_expires_at, login LIMIT $3`,
-      [after?.[0] ?? null, after?.[1] ?? null, limit + 1],
-    );
+    const rows = await this.overrides.listLive(after, limit + 1);
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
-    return {
-      items: items.map((r) => ({
-        login: r.login,
-        reason: r.override_reason,
-        ticket: r.override_ticket,
-        by: r.override_by,
-        at: r.override_at,
-        expiresAt: r.override_expires_at,
-      })),
-      nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
-    };
+    return { items: items.map(toView), nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
   }
 
   /**
@@ -106,18 +82,13 @@ export class OverrideService {
   async revoke(login: string, input: { reason: string; ticket: string }, actor: string): Promise<OverrideView> {
     checkReasonAndTicket(input);
     const ended = await withTransaction(this.dataSource, async ({ sql }) => {
-      const rows = await sql<OverrideRow & { id: string }>(
-        `SELECT id, login, override_reason, override_ticket, override_by, override_at, override_expires_at
-           FROM accounts WHERE login = $1 AND override_expires_at > now() FOR UPDATE`,
-        [login.toLowerCase()],
-      );
-      const row = rows[0];
+      const row = await this.overrides.lockLive(sql, login.toLowerCase());
       if (!row) throw new NotFoundError('override', login);
-      await endOverride(sql, Number(row.id));
+      await this.end(sql, row.accountId);
       await audit(sql, {
         actor,
         action: 'override.revoked',
-        accountId: Number(row.id),
+        accountId: row.accountId,
         login: row.login,
         reason: input.reason,
         ticket: input.ticket,
@@ -128,49 +99,43 @@ export class OverrideService {
           expiresAt: row.override_expires_at,
         },
       });
-      return { ...row, accountId: Number(row.id) };
+      return row;
     });
     // As for a hold: once this returns, no wave call that counted on the override can start.
-    await waitForSendPermits(sqlOfDataSource(this.dataSource), { accountId: ended.accountId });
-    return {
-      login: ended.login,
-      reason: ended.override_reason,
-      ticket: ended.override_ticket,
-      by: ended.override_by,
-      at: ended.override_at,
-      expiresAt: ended.override_expires_at,
-    };
+    await this.fence.waitForSendPermits(sqlOfDataSource(this.dataSource), { accountId: ended.accountId });
+    return toView(ended);
+  }
+
+  /**
+   * Records (or renews) an override of `password_reset_required` on the account, expiring `ttlMs` from now, in the
+   * caller's transaction. Returns the expiry.
+   */
+  async record(
+    sql: Sql,
+    accountId: number,
+    input: { reason: string; ticket: string; actor: string; ttlMs: number },
+  ): Promise<Date> {
+    return this.overrides.record(sql, accountId, input);
+  }
+
+  /**
+   * Ends a support override of `password_reset_required` (support re-blocked or held the account, or ops revoked it):
+   * later waves hold the account back again. Makes permits decided before it invalid (eligibility epoch), in the
+   * caller's transaction.
+   */
+  async end(sql: Sql, accountId: number): Promise<void> {
+    await this.overrides.end(sql, accountId);
+    await this.fence.bumpEligibilityEpoch(sql);
   }
 }
 
-/**
- * Records (or renews) an override of `password_reset_required` on the account, expiring `ttlMs` from now, in the
- * caller's transaction. Returns the expiry.
- */
-export async function recordOverride(
-  sql: Sql,
-  accountId: number,
-  input: { reason: string; ticket: string; actor: string; ttlMs: number },
-): Promise<Date> {
-  const rows = await sql<{ override_expires_at: Date }>(
-    `UPDATE accounts SET override_reason = $2, override_ticket = $3, override_by = $4, override_at = now(),
-            override_expires_at = now() + $5 * interval '1 millisecond', version = version + 1, updated_at = now()
-      WHERE id = $1 RETURNING override_expires_at`,
-    [accountId, input.reason, input.ticket, input.actor, input.ttlMs],
-  );
-  return rows[0].override_expires_at;
-}
-
-/**
- * Ends a support override of `password_reset_required` (support re-blocked or held the account, or ops revoked it):
- * later waves hold the account back again. Makes permits decided before it invalid (eligibility epoch), in the
- * caller's transaction.
- */
-export async function endOverride(sql: Sql, accountId: number): Promise<void> {
-  await sql(
-    `UPDATE accounts SET override_reason = NULL, override_ticket = NULL, override_by = NULL, override_at = NULL,
-            override_expires_at = NULL, version = version + 1, updated_at = now() WHERE id = $1`,
-    [accountId],
-  );
-  await bumpEligibilityEpoch(sql);
+function toView(r: OverrideRow): OverrideView {
+  return {
+    login: r.login,
+    reason: r.override_reason,
+    ticket: r.override_ticket,
+    by: r.override_by,
+    at: r.override_at,
+    expiresAt: r.override_expires_at,
+  };
 }

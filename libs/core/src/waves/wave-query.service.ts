@@ -4,7 +4,6 @@ import {
   batchCount,
   effectiveBatchSize,
   EligibilityOutcome,
-  eligibilityOutcomeSql,
   FieldErrors,
   normalizeSteps,
   projectedDuration,
@@ -18,8 +17,7 @@ import {
 } from '@app/domain';
 import { WaveEntity } from '@app/db';
 import { NotFoundError, ValidationError } from '../errors';
-import { SqlParams } from '../db/sql-params';
-import { selectorWhereSql } from './wave-selector';
+import { WaveRepository } from './wave.repository';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -59,10 +57,14 @@ export interface WavePreview {
  */
 @Injectable()
 export class WaveQueryService {
+  private readonly waves: WaveRepository;
+
   constructor(
-    private readonly dataSource: DataSource,
+    dataSource: DataSource,
     private readonly incidentAt: Date,
-  ) {}
+  ) {
+    this.waves = new WaveRepository(dataSource);
+  }
 
   async list(query: WaveListQuery = {}): Promise<WavePage> {
     const f = new FieldErrors();
@@ -72,24 +74,14 @@ export class WaveQueryService {
     const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
     if (query.cursor !== undefined && !after) f.add('cursor', 'must be a cursor from a previous page');
     if (f.errors.length) throw new ValidationError(f.errors);
-    const qb = this.dataSource
-      .getRepository(WaveEntity)
-      .createQueryBuilder('w')
-      // Milliseconds: the cursor carries a JS Date, and PostgreSQL keeps microseconds.
-      .orderBy(`date_trunc('milliseconds', w.created_at)`, 'DESC')
-      .addOrderBy('w.id', 'DESC')
-      .take(limit + 1);
-    if (query.state) qb.andWhere('w.state = :state', { state: query.state });
-    if (after)
-      qb.andWhere(`(date_trunc('milliseconds', w.created_at), w.id) < (:at, :id)`, { at: after.at, id: after.id });
-    const rows = await qb.getMany();
+    const rows = await this.waves.page({ state: query.state, after }, limit + 1);
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
     return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
   }
 
   async get(id: string): Promise<WaveEntity> {
-    const wave = UUID.test(id) ? await this.dataSource.getRepository(WaveEntity).findOne({ where: { id } }) : null;
+    const wave = UUID.test(id) ? await this.waves.findById(id) : null;
     if (!wave) throw new NotFoundError('wave', id);
     return wave;
   }
@@ -97,17 +89,8 @@ export class WaveQueryService {
   async preview(id: string): Promise<WavePreview> {
     const wave = await this.get(id);
     const frozen = wave.memberCount !== null;
-    const { values: params, add } = new SqlParams();
-    const scope = frozen
-      ? `wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = ${add(wave.id)} AND m.state = 'pending'`
-      : `accounts a WHERE ${selectorWhereSql(wave.selector, wave.protocols, add)}`;
-    // decideEligibility's own SQL twin, one count per outcome.
-    const outcome = eligibilityOutcomeSql(wave.protocols, { incidentAt: add(this.incidentAt), overrideAt: 'now()' });
-    const rows = await this.dataSource.query<{ outcome: EligibilityOutcome; n: string }[]>(
-      `SELECT ${outcome} AS outcome, count(*) AS n FROM ${scope} GROUP BY 1`,
-      params,
-    );
-    const count = (o: EligibilityOutcome) => Number(rows.find((r) => r.outcome === o)?.n ?? 0);
+    const counts = await this.waves.eligibilityCounts(wave, this.incidentAt);
+    const count = (o: EligibilityOutcome) => counts.get(o) ?? 0;
     const skips = Object.fromEntries(SKIP_REASONS.map((r) => [r, count(r)])) as Record<SkipReason, number>;
     const eligible = count('eligible');
     const members = eligible + SKIP_REASONS.reduce((sum, r) => sum + skips[r], 0);

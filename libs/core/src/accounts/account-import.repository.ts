@@ -1,0 +1,67 @@
+import { Writable } from 'node:stream';
+import { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { Sql } from '../db/sql';
+
+/** A data line whose login an earlier line of the same file already has. */
+export interface DuplicateLine {
+  line: number;
+  login: string;
+  first_line: number;
+}
+
+/**
+ * The statements of an account import, all in its one transaction: a temporary staging table filled by COPY (pg's
+ * COPY FROM STDIN through pg-copy-streams, on the transaction's own client), then one set-based merge. SQL only: what
+ * is valid, and what the report says, is AccountImportService's and libs/domain's.
+ */
+export class AccountImportRepository {
+  /** The staging table, dropped at the commit; memory for the merge's sort of a million rows. */
+  async createStaging(sql: Sql): Promise<void> {
+    await sql(`SET LOCAL work_mem = '256MB'`);
+    await sql(`
+      CREATE TEMP TABLE import_staging (
+        line integer NOT NULL, login text NOT NULL, cohorts text[] NOT NULL,
+        leaked boolean NOT NULL, password_changed_at timestamptz
+      ) ON COMMIT DROP`);
+  }
+
+  /** COPY into the staging table: write COPY text lines (copyLine) to the stream, then end it. */
+  openCopy(client: PoolClient): Writable {
+    return client.query(copyFrom('COPY import_staging (line, login, cohorts, leaked, password_changed_at) FROM STDIN'));
+  }
+
+  /** Every staged line but the first of its login, in line order. */
+  async duplicates(sql: Sql): Promise<DuplicateLine[]> {
+    return sql<DuplicateLine>(`
+      SELECT s.line, s.login, d.first_line FROM import_staging s
+      JOIN (SELECT login, min(line) AS first_line FROM import_staging GROUP BY login HAVING count(*) > 1) d
+        ON d.login = s.login AND s.line <> d.first_line
+      ORDER BY s.line`);
+  }
+
+  async dropLines(sql: Sql, lines: number[]): Promise<void> {
+    await sql('DELETE FROM import_staging WHERE line = ANY($1::int[])', [lines]);
+  }
+
+  /**
+   * Upserts the staged rows by login; an account whose values are equal is not touched (no new version). Returns how
+   * many were inserted and how many updated.
+   */
+  async merge(sql: Sql): Promise<{ inserted: number; updated: number }> {
+    const [merged] = await sql<{ inserted: string; updated: string }>(`
+      WITH up AS (
+        INSERT INTO accounts (login, cohorts, leaked, password_changed_at)
+        SELECT login, cohorts, leaked, password_changed_at FROM import_staging
+        ON CONFLICT (login) DO UPDATE
+          SET cohorts = EXCLUDED.cohorts, leaked = EXCLUDED.leaked,
+              password_changed_at = EXCLUDED.password_changed_at,
+              version = accounts.version + 1, updated_at = now()
+          WHERE (accounts.cohorts, accounts.leaked, accounts.password_changed_at)
+                IS DISTINCT FROM (EXCLUDED.cohorts, EXCLUDED.leaked, EXCLUDED.password_changed_at)
+        RETURNING (xmax = 0) AS inserted
+      )
+      SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM up`);
+    return { inserted: Number(merged.inserted), updated: Number(merged.updated) };
+  }
+}

@@ -1,0 +1,208 @@
+import { DataSource, EntityManager } from 'typeorm';
+import {
+  EligibilityOutcome,
+  eligibilityOutcomeSql,
+  Gate,
+  PauseReason,
+  Protocol,
+  RampStep,
+  WaveState,
+} from '@app/domain';
+import { WaveEntity } from '@app/db';
+import { Sql } from '../db/sql';
+import { SqlParams } from '../db/sql-params';
+import { selectorWhereSql } from './wave-selector';
+import { UpdateWaveInput } from './wave.types';
+
+/** A wave as a lifecycle command reads it, under its row lock. */
+export interface WaveRow {
+  id: string;
+  state: WaveState;
+  status_reason: string | null;
+  selector: WaveEntity['selector'];
+  protocols: Protocol[];
+  steps: RampStep[];
+  current_step: number;
+  member_count: number | null;
+  start_at: Date | null;
+  concurrency: number;
+  generation: number;
+  version: number;
+}
+
+/** A new wave's values (wave-command-plan.ts's newWave). */
+export type NewWave = Pick<
+  WaveEntity,
+  | 'name'
+  | 'description'
+  | 'selector'
+  | 'protocols'
+  | 'startLocal'
+  | 'timeZone'
+  | 'startAt'
+  | 'ratePerSecond'
+  | 'rollbackRatePerSecond'
+  | 'batchSize'
+  | 'concurrency'
+  | 'steps'
+  | 'createdBy'
+> & { gates: Gate[] };
+
+/**
+ * What an update changes (the input's settings as given; the start as one change: local time, zone and instant); a
+ * field left undefined keeps its value.
+ */
+export type WaveChanges = Omit<UpdateWaveInput, 'startLocal' | 'timeZone' | 'description'> & {
+  description?: string | null;
+  start?: { startLocal: string; timeZone: string | null; startAt: Date | null };
+};
+
+/** The state a lifecycle command writes (wave-command-plan.ts's CommandPlan). */
+export interface WaveTransitionWrite {
+  to: WaveState;
+  pauseReason: PauseReason | null;
+  generation: number;
+  /** The ramp moves on to its next step (a bake ended). */
+  nextStep: boolean;
+}
+
+/**
+ * The statements on waves, for the commands and the read side. SQL only: what to write is decided by
+ * wave-command-plan.ts and WaveCommandsService. Each method runs on the executor it is given (the command's
+ * transaction) unless it says it runs on the pool.
+ */
+export class WaveRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async insert(m: EntityManager, wave: NewWave): Promise<WaveEntity> {
+    return m.save(m.create(WaveEntity, { ...wave, gates: wave.gates as unknown as Record<string, unknown>[] }));
+  }
+
+  /**
+   * The wave row's lock orders commands among themselves and with send permits (FOR SHARE SKIP LOCKED: a permit
+   * never makes a command wait longer than its one statement, and fails rather than wait for a command).
+   * NO KEY UPDATE, not UPDATE: pumps insert batch and counter rows that reference the wave (FOR KEY SHARE);
+   * a full FOR UPDATE here would deadlock with a claim whose member rows this command then waits for.
+   */
+  async lockForCommand(sql: Sql, id: string): Promise<WaveRow | undefined> {
+    const [wave] = await sql<WaveRow>(
+      `SELECT id, state, status_reason, selector, protocols, steps, current_step, member_count, start_at,
+              concurrency, generation, version
+         FROM waves WHERE id = $1 FOR NO KEY UPDATE`,
+      [id],
+    );
+    return wave;
+  }
+
+  /** Writes the changed settings and moves the version on. */
+  async update(sql: Sql, id: string, changes: WaveChanges): Promise<void> {
+    const set: string[] = [];
+    const p = new SqlParams();
+    const put = (column: string, value: unknown) => {
+      if (value !== undefined) set.push(`${column} = ${p.add(value)}`);
+    };
+    put('name', changes.name);
+    put('description', changes.description);
+    put('rate_per_second', changes.ratePerSecond);
+    put('rollback_rate_per_second', changes.rollbackRatePerSecond);
+    put('batch_size', changes.batchSize);
+    put('concurrency', changes.concurrency);
+    put('gates', changes.gates === undefined ? undefined : JSON.stringify(changes.gates));
+    put('steps', changes.steps === undefined ? undefined : JSON.stringify(changes.steps));
+    if (changes.start) {
+      set.push(`start_local = ${p.add(changes.start.startLocal)}`, `time_zone = ${p.add(changes.start.timeZone)}`);
+      set.push(`start_at = ${p.add(changes.start.startAt)}`);
+    }
+    await sql(
+      `UPDATE waves SET ${set.join(', ')}, version = version + 1, updated_at = now() WHERE id = ${p.add(id)}`,
+      p.values,
+    );
+  }
+
+  async recordScheduleFired(sql: Sql, id: string, latenessMs: number): Promise<void> {
+    await sql(`UPDATE waves SET schedule_fired_at = now(), schedule_lateness_ms = $2 WHERE id = $1`, [id, latenessMs]);
+  }
+
+  /** The values a gate or the engine saw when it paused or halted the wave. */
+  async setStatusDetail(sql: Sql, id: string, detail: Record<string, unknown>): Promise<void> {
+    await sql(`UPDATE waves SET status_detail = $2 WHERE id = $1`, [id, JSON.stringify(detail)]);
+  }
+
+  /** Starts a ramp step's bake; returns when it ends. */
+  async startBake(sql: Sql, id: string, bakeSeconds: number): Promise<Date> {
+    const [row] = await sql<{ bake_until: Date }>(
+      `UPDATE waves SET bake_until = now() + ($2 || ' seconds')::interval WHERE id = $1 RETURNING bake_until`,
+      [id, String(bakeSeconds)],
+    );
+    return row.bake_until;
+  }
+
+  /** A lifecycle command's new state, with the timestamps and fields each state implies. */
+  async writeTransition(sql: Sql, id: string, t: WaveTransitionWrite): Promise<void> {
+    await sql(
+      `UPDATE waves SET state = $2, status_reason = $3, generation = $4, version = version + 1, updated_at = now(),
+              status_detail = CASE WHEN $3::text IS NULL THEN NULL ELSE status_detail END,
+              bake_until = CASE WHEN $2 = 'paused' AND $3 = 'ramp_bake' THEN bake_until ELSE NULL END,
+              started_at = CASE WHEN $2 = 'running' THEN COALESCE(started_at, now()) ELSE started_at END,
+              completed_at = CASE WHEN $2 IN ('completed', 'cancelled') THEN now() ELSE completed_at END,
+              rollback_started_at = CASE WHEN $2 = 'rolling_back' THEN COALESCE(rollback_started_at, now()) ELSE rollback_started_at END,
+              rollback_completed_at = CASE WHEN $2 = 'rolled_back' THEN now() ELSE rollback_completed_at END
+              ${t.nextStep ? ', current_step = current_step + 1' : ''}
+        WHERE id = $1`,
+      [id, t.to, t.pauseReason, t.generation],
+    );
+  }
+
+  /** Waves newest first, after the keyset `after` (creation to the millisecond, id), on the pool. */
+  async page(
+    filter: { state?: WaveState; after?: { at: Date; id: string } | null },
+    limit: number,
+  ): Promise<WaveEntity[]> {
+    const qb = this.dataSource
+      .getRepository(WaveEntity)
+      .createQueryBuilder('w')
+      // Milliseconds: the cursor carries a JS Date, and PostgreSQL keeps microseconds.
+      .orderBy(`date_trunc('milliseconds', w.created_at)`, 'DESC')
+      .addOrderBy('w.id', 'DESC')
+      .take(limit);
+    if (filter.state) qb.andWhere('w.state = :state', { state: filter.state });
+    const after = filter.after;
+    if (after)
+      qb.andWhere(`(date_trunc('milliseconds', w.created_at), w.id) < (:at, :id)`, { at: after.at, id: after.id });
+    return qb.getMany();
+  }
+
+  async findById(id: string): Promise<WaveEntity | null> {
+    return this.dataSource.getRepository(WaveEntity).findOne({ where: { id } });
+  }
+
+  /**
+   * How many accounts a start would take now (its selector), or of a frozen membership how many are still pending,
+   * per eligibility outcome: the domain's decideEligibility as its SQL twin (eligibilityOutcomeSql), one GROUP BY
+   * (on the pool). Overrides are judged live now.
+   */
+  async eligibilityCounts(
+    wave: Pick<WaveEntity, 'id' | 'memberCount' | 'selector' | 'protocols'>,
+    incidentAt: Date,
+  ): Promise<Map<EligibilityOutcome, number>> {
+    const { values, add } = new SqlParams();
+    const scope =
+      wave.memberCount !== null
+        ? `wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = ${add(wave.id)} AND m.state = 'pending'`
+        : `accounts a WHERE ${selectorWhereSql(wave.selector, wave.protocols, add)}`;
+    const outcome = eligibilityOutcomeSql(wave.protocols, { incidentAt: add(incidentAt), overrideAt: 'now()' });
+    const rows = await this.dataSource.query<{ outcome: EligibilityOutcome; n: string }[]>(
+      `SELECT ${outcome} AS outcome, count(*) AS n FROM ${scope} GROUP BY 1`,
+      values,
+    );
+    return new Map(rows.map((r) => [r.outcome, Number(r.n)]));
+  }
+
+  /**
+   * Fresh statistics for wave_members after a bulk write, on the pool. Only the owner may ANALYZE: the service's role
+   * calls the owner's one-statement function (migration 1764387000000).
+   */
+  async analyzeMembers(): Promise<void> {
+    await this.dataSource.query('SELECT analyze_wave_members()');
+  }
+}
