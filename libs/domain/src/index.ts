@@ -14,3 +14,4 @@ export * from './wave-state';
 export * from './redaction';
 export * from './exhaustive';
 export * from './wave-codes';
+export * from './analysis';
