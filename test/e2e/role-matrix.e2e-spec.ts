@@ -190,6 +190,20 @@ describe('access: every route × every role, no key and a revoked key', () => {
         body: { name: 'failed_logins_per_minute', value: 3, windowSeconds: 60, observedAt: new Date().toISOString() },
       }),
     },
+    {
+      method: 'POST',
+      path: '/login-events',
+      access: ['signals'],
+      ok: 202,
+      call: () => ({
+        path: '/login-events',
+        body: {
+          event: 'auth_request_finished',
+          end_time: new Date().toISOString(),
+          fields: { service: 'imap', user: 'nobody@example.test' },
+        },
+      }),
+    },
     { method: 'GET', path: '/audit', access: ['ops'], ok: 200, call: () => ({ path: `/audit?waveId=${waveId}` }) },
   ];
 

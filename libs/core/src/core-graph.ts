@@ -15,6 +15,7 @@ import { Throttle } from './engine/throttle';
 import { WavePump } from './engine/wave-pump';
 import { WaveVerifier } from './engine/wave-verifier';
 import { GateEvaluator } from './gates/gate-evaluator';
+import { LoginIngestService } from './logins';
 import { ProgressService } from './progress';
 import { SignalService } from './signals';
 import { OperationRunner } from './support/operation-runner';
@@ -38,6 +39,7 @@ export interface CoreServices {
   audit: AuditQueryService;
   signals: SignalService;
   progress: ProgressService;
+  logins: LoginIngestService;
 }
 
 export function buildCoreServices(
@@ -58,6 +60,7 @@ export function buildCoreServices(
     audit: new AuditQueryService(dataSource),
     signals: new SignalService(dataSource),
     progress: new ProgressService(dataSource),
+    logins: new LoginIngestService(dataSource),
   };
 }
 

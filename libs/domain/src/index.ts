@@ -15,3 +15,4 @@ export * from './redaction';
 export * from './exhaustive';
 export * from './wave-codes';
 export * from './analysis';
+export * from './login-events';
