@@ -13,6 +13,7 @@ import { OverrideExpiry1764385000000 } from './1764385000000-override-expiry';
 import { BatchInDoubt1764386000000 } from './1764386000000-batch-in-doubt';
 import { AnalyzeWaveMembers1764387000000 } from './1764387000000-analyze-wave-members';
 import { LoginCounts1764400000000 } from './1764400000000-login-counts';
+import { GateMeasurements1764401000000 } from './1764401000000-gate-measurements';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -31,4 +32,5 @@ export const MIGRATIONS = [
   BatchInDoubt1764386000000,
   AnalyzeWaveMembers1764387000000,
   LoginCounts1764400000000,
+  GateMeasurements1764401000000,
 ];
