@@ -107,7 +107,10 @@ export function buildEngine(
     throttle,
     verifier,
     reconciler: new Reconciler(c.dataSource, c.producer, commands, verifier),
-    gates: new GateEvaluator(c.dataSource, commands),
+    gates: new GateEvaluator(c.dataSource, commands, {
+      url: config.PROMETHEUS_URL,
+      timeoutMs: config.PROMETHEUS_TIMEOUT_MS,
+    }),
     operations: new OperationRunner(c.dataSource, c.client, throttle, metrics),
     pump: (job, jobId, signal) => new WavePump(pumps, job, jobId, signal),
   };

@@ -1,9 +1,9 @@
 import {
   ANALYSIS_DEFAULTS,
+  countMeasurement,
   analysisLimits,
   assessAnalysis,
   type Condition,
-  countMeasurement,
   holds,
   measure,
   MEASUREMENT_PHASES,

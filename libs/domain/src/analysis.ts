@@ -48,7 +48,11 @@ export const NO_MEASUREMENTS: AnalysisCounts = {
   consecutiveErrors: 0,
 };
 
-/** The counts after one more measurement (a non-error measurement ends a run of errors). */
+/**
+ * The counts after one more measurement (a non-error measurement ends a run of errors): the rule that
+ * GateMeasurementRepository.runs counts in SQL, kept as the unit tests' model of it.
+ * @internal
+ */
 export function countMeasurement(counts: AnalysisCounts, phase: MeasurementPhase): AnalysisCounts {
   const next = { ...counts, measurements: counts.measurements + 1 };
   switch (phase) {

@@ -1,7 +1,7 @@
 import {
   ANALYSIS_DEFAULTS,
-  assessAnalysis,
   countMeasurement,
+  assessAnalysis,
   measure,
   NO_MEASUREMENTS,
   parseCondition,
@@ -56,7 +56,7 @@ describe('login gates: validation', () => {
     ['a query on a login gate', loginGate({ query: 'up' }), 'gates[0].query'],
     [
       'silence on a mailstore gate',
-      { ...loginGate(), metric: 'mailstore_error_rate', threshold: 0.1, silenceSeconds: 60 } as Gate,
+      { ...loginGate(), metric: 'mailstore_error_rate', threshold: 0.1, silenceSeconds: 60 },
       'gates[0].silenceSeconds',
     ],
   ])('refuses %s, naming the field', (_case, gate, field) => {

@@ -181,7 +181,7 @@ function validatePrometheusGate(g: Partial<Gate>, at: string): FieldError[] {
     if (g[key] !== undefined)
       errors.add(`${at}.${key}`, 'is not for a prometheus gate (its query and conditions decide)');
   }
-  return [...errors.errors, ...validateAnalysis(g as Record<string, unknown>, at)];
+  return [...errors.errors, ...validateAnalysis(g, at)];
 }
 
 /** Our record of mailstore calls in the gate's window. */

@@ -107,20 +107,3 @@ export function failureRatio(w: LoginWindow): number | null {
   const total = w.failed + w.succeeded;
   return total === 0 ? null : w.failed / total;
 }
-
-/**
- * The per-account reaction: an account a wave reopened that then sees `failures` failed logins from at least
- * `distinctIps` addresses within `windowSeconds` is closed again at once, whatever the wave's gates say.
- */
-export interface ReclosePolicy {
-  failures: number;
-  distinctIps: number;
-  windowSeconds: number;
-}
-
-export function shouldReclose(seen: { failures: number; distinctIps: number }, policy: ReclosePolicy): boolean {
-  return seen.failures >= policy.failures && seen.distinctIps >= policy.distinctIps;
-}
-
-/** The reason recorded on the support operation that closes such an account again. */
-export const RECLOSE_REASON = 'suspected_credential_stuffing';

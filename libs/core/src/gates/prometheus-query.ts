@@ -36,7 +36,7 @@ export async function queryPrometheus(query: string, options: PrometheusQueryOpt
 }
 
 /** The API's JSON answer (https://prometheus.io/docs/prometheus/latest/querying/api/) as a measurement. */
-export function readAnswer(status: number, text: string): QueryResult {
+function readAnswer(status: number, text: string): QueryResult {
   let body: {
     status?: unknown;
     errorType?: unknown;
@@ -50,7 +50,8 @@ export function readAnswer(status: number, text: string): QueryResult {
   }
   if (body.status !== 'success') {
     const why = typeof body.error === 'string' ? body.error.slice(0, 200) : 'no error given';
-    return { kind: 'error', message: `HTTP ${status} ${String(body.errorType ?? 'error')}: ${why}` };
+    const type = typeof body.errorType === 'string' ? body.errorType : 'error';
+    return { kind: 'error', message: `HTTP ${status} ${type}: ${why}` };
   }
   const { resultType, result } = body.data ?? {};
   if (resultType === 'scalar') return valueOf(result);
@@ -69,7 +70,7 @@ export function readAnswer(status: number, text: string): QueryResult {
 
 /** `[<unix time>, "<number>"]`: Prometheus sends numbers as strings ("NaN", "+Inf" included). */
 function valueOf(sample: unknown): QueryResult {
-  const raw = Array.isArray(sample) ? sample[1] : undefined;
+  const raw: unknown = Array.isArray(sample) ? (sample as unknown[])[1] : undefined;
   if (typeof raw !== 'string') return { kind: 'error', message: 'a sample without a value' };
   const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw);
   return raw.trim() === '' || (Number.isNaN(value) && raw !== 'NaN')
