@@ -181,6 +181,13 @@ describe('access: every route × every role, no key and a revoked key', () => {
     },
     { method: 'GET', path: '/progress', access: READERS, ok: 200, call: () => ({ path: '/progress' }) },
     {
+      method: 'GET',
+      path: '/waves/{id}/gate-measurements',
+      access: READERS,
+      ok: 200,
+      call: () => ({ path: `/waves/${waveId}/gate-measurements?limit=5` }),
+    },
+    {
       method: 'POST',
       path: '/signals',
       access: ['signals'],

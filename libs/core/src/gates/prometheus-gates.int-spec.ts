@@ -1,6 +1,8 @@
 import { Gate } from '@app/domain';
 import { aWave, createEngineHarness, EngineHarness, PrivatePrometheus } from '@app/testing';
 import { sqlOfDataSource } from '../db/sql';
+import { NotFoundError } from '../errors';
+import { ProgressService } from '../progress/progress.service';
 import { GateMeasurementRepository } from './gate-measurement.repository';
 import { PrometheusGates } from './prometheus-gates';
 
@@ -107,6 +109,14 @@ describe('PrometheusGates (a real Prometheus, real PostgreSQL)', () => {
         .sort(),
     ).toEqual(['down', 'nodata']);
     expect(recent.find((m) => m.gate === 'down')).toMatchObject({ phase: 'successful', value: 1 });
+  });
+
+  it('progress serves them per wave, and says when the wave is unknown', async () => {
+    const progress = new ProgressService(h.db.dataSource);
+    expect(await progress.gateMeasurements(waveId, 3)).toEqual(await repository.recent(sql(), waveId, 3));
+    await expect(progress.gateMeasurements('00000000-0000-4000-8000-000000000000', 3)).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
   });
 
   it('without PROMETHEUS_URL a prometheus gate errs (never passes)', async () => {
