@@ -49,7 +49,7 @@ export function buildCoreServices(
 ): CoreServices {
   const incidentAt = new Date(config.INCIDENT_AT);
   return {
-    commands: new WaveCommandsService(dataSource, producer),
+    commands: new WaveCommandsService(dataSource, producer, { prometheus: config.PROMETHEUS_URL !== undefined }),
     waves: new WaveQueryService(dataSource, incidentAt),
     operations: new OperationService(dataSource, producer, incidentAt, {
       overrideTtlMs: config.SUPPORT_OVERRIDE_TTL_S * 1000,

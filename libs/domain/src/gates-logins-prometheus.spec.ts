@@ -197,3 +197,20 @@ describe('prometheus gates', () => {
     });
   });
 });
+
+describe('a deployment without Prometheus', () => {
+  it('refuses a prometheus gate, naming the metric and the missing setting', () => {
+    const gate = {
+      name: 'prom',
+      metric: 'prometheus',
+      query: 'vector(1)',
+      intervalSeconds: 5,
+      failureCondition: 'result > 1',
+      action: 'halt',
+    };
+    expect(validateGates([gate], 'gates', { prometheus: false })).toEqual([
+      { field: 'gates[0].metric', message: 'gates[0].metric prometheus needs PROMETHEUS_URL set on the service' },
+    ]);
+    expect(validateGates([gate], 'gates', { prometheus: true })).toEqual([]);
+  });
+});

@@ -95,8 +95,17 @@ const ONLY_FOR: Record<string, readonly GateMetric[]> = {
 };
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
+/** What the deployment offers the gates: a Prometheus to query (PROMETHEUS_URL), or none. */
+export interface GateEnvironment {
+  prometheus: boolean;
+}
+
 /** Field-level errors for a wave's gates, all at once; empty means valid. */
-export function validateGates(input: unknown, path = 'gates'): FieldError[] {
+export function validateGates(
+  input: unknown,
+  path = 'gates',
+  environment: GateEnvironment = { prometheus: true },
+): FieldError[] {
   const errors = new FieldErrors();
   if (!Array.isArray(input)) {
     errors.add(path, 'must be an array');
@@ -117,6 +126,7 @@ export function validateGates(input: unknown, path = 'gates'): FieldError[] {
     const metricOk = errors.oneOf(`${at}.metric`, g.metric, GATE_METRICS);
     const isSignal = g.metric === 'signal';
     if (g.metric === 'prometheus') {
+      if (!environment.prometheus) errors.add(`${at}.metric`, 'prometheus needs PROMETHEUS_URL set on the service');
       for (const e of validatePrometheusGate(g, at)) errors.errors.push(e);
     } else {
       validateThresholdGate(g, at, errors);
