@@ -12,6 +12,8 @@ import { BatchPriors1764370000000 } from './1764370000000-batch-priors';
 import { OverrideExpiry1764385000000 } from './1764385000000-override-expiry';
 import { BatchInDoubt1764386000000 } from './1764386000000-batch-in-doubt';
 import { AnalyzeWaveMembers1764387000000 } from './1764387000000-analyze-wave-members';
+import { LoginCounts1764400000000 } from './1764400000000-login-counts';
+import { GateMeasurements1764401000000 } from './1764401000000-gate-measurements';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -29,4 +31,6 @@ export const MIGRATIONS = [
   OverrideExpiry1764385000000,
   BatchInDoubt1764386000000,
   AnalyzeWaveMembers1764387000000,
+  LoginCounts1764400000000,
+  GateMeasurements1764401000000,
 ];

@@ -48,7 +48,14 @@ describe('bad input generated from docs/openapi.json: a 4xx problem naming the f
   const fixtures: Fixtures = { waveId: '' };
   const doc = loadDocument();
   const ops = operations(doc);
-  const withInput = ops.filter((op) => op.body || op.params.some((p) => p.in !== 'header'));
+  // POST /login-events is a stream of the mail server's events, not a command: their fields are Dovecot's (dozens,
+  // unknown ones included), and an event the service cannot use is counted and dropped with a 202, never refused (a
+  // refusal makes the sender retry it). test/e2e/login-events.e2e-spec.ts covers what it refuses (not an event, too
+  // many, no key).
+  const STREAMS = new Set(['POST /api/v1/login-events']);
+  const withInput = ops.filter(
+    (op) => !STREAMS.has(`${op.method} ${op.template}`) && (op.body || op.params.some((p) => p.in !== 'header')),
+  );
 
   beforeAll(async () => {
     // Hundreds of requests a minute on one key: above the per-key limit, which is not what is tested here.

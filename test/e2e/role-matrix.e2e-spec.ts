@@ -181,6 +181,13 @@ describe('access: every route × every role, no key and a revoked key', () => {
     },
     { method: 'GET', path: '/progress', access: READERS, ok: 200, call: () => ({ path: '/progress' }) },
     {
+      method: 'GET',
+      path: '/waves/{id}/gate-measurements',
+      access: READERS,
+      ok: 200,
+      call: () => ({ path: `/waves/${waveId}/gate-measurements?limit=5` }),
+    },
+    {
       method: 'POST',
       path: '/signals',
       access: ['signals'],
@@ -188,6 +195,20 @@ describe('access: every route × every role, no key and a revoked key', () => {
       call: () => ({
         path: '/signals',
         body: { name: 'failed_logins_per_minute', value: 3, windowSeconds: 60, observedAt: new Date().toISOString() },
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/login-events',
+      access: ['signals'],
+      ok: 202,
+      call: () => ({
+        path: '/login-events',
+        body: {
+          event: 'auth_request_finished',
+          end_time: new Date().toISOString(),
+          fields: { service: 'imap', user: 'nobody@example.test' },
+        },
       }),
     },
     { method: 'GET', path: '/audit', access: ['ops'], ok: 200, call: () => ({ path: `/audit?waveId=${waveId}` }) },

@@ -26,6 +26,7 @@ import { OverrideController } from './overrides/override.controller';
 import { ProgressCache } from './progress/progress-cache.service';
 import { ProgressEventsService } from './progress/progress-events.service';
 import { ProgressController } from './progress/progress.controller';
+import { LoginEventController } from './login-events/login-event.controller';
 import { SignalController } from './signals/signal.controller';
 import { ApiThrottlerGuard } from './throttling/api-throttler.guard';
 import { RedisThrottlerStorage } from './throttling/redis-throttler.storage';
@@ -41,6 +42,7 @@ const CONTROLLERS = [
   WaveLifecycleController,
   ProgressController,
   SignalController,
+  LoginEventController,
   AuditController,
   HealthController,
   MetricsController,

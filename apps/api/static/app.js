@@ -209,7 +209,9 @@
     const rows = gates.map((g) => {
       const tr = document.createElement('tr');
       const value = g.value === null ? '—' : num.format(g.value);
-      for (const text of [g.name, g.status.replace('_', ' '), `${value} / ${num.format(g.threshold)}`, g.action]) {
+      // A prometheus gate has no threshold: its conditions decide (shown in the row's title with its last reason).
+      const limit = g.threshold === null ? (g.query ?? 'query') : num.format(g.threshold);
+      for (const text of [g.name, g.status.replace('_', ' '), `${value} / ${limit}`, g.action]) {
         const td = document.createElement('td');
         td.textContent = text;
         tr.append(td);

@@ -94,6 +94,24 @@ export class EnvironmentDto {
   @Max(60000)
   GATE_INTERVAL_MS = 1000;
 
+  /**
+   * A Prometheus-compatible HTTP API (e.g. http://prometheus:9090) for gates of metric `prometheus` (issue 19). Unset:
+   * such a gate is refused when a wave is created. One address per deployment, never one per gate: a wave's plan
+   * cannot make the worker call an address of its choosing.
+   */
+  @IsOptional()
+  @Matches(/^https?:\/\/[^\s?#]+$/, {
+    message: 'PROMETHEUS_URL must be an http(s) URL without a query, e.g. http://prometheus:9090',
+  })
+  PROMETHEUS_URL?: string;
+
+  /** One Prometheus query's whole exchange; past it the measurement is an error. */
+  @Transform(toNumber)
+  @IsInt({ message: 'PROMETHEUS_TIMEOUT_MS must be an integer' })
+  @Min(100)
+  @Max(60000)
+  PROMETHEUS_TIMEOUT_MS = 5000;
+
   /** Mailstore request timeout (whole exchange). */
   @Transform(toNumber)
   @IsInt({ message: 'MAILSTORE_TIMEOUT_MS must be an integer' })

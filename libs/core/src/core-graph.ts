@@ -15,6 +15,7 @@ import { Throttle } from './engine/throttle';
 import { WavePump } from './engine/wave-pump';
 import { WaveVerifier } from './engine/wave-verifier';
 import { GateEvaluator } from './gates/gate-evaluator';
+import { LoginIngestService } from './logins';
 import { ProgressService } from './progress';
 import { SignalService } from './signals';
 import { OperationRunner } from './support/operation-runner';
@@ -38,6 +39,7 @@ export interface CoreServices {
   audit: AuditQueryService;
   signals: SignalService;
   progress: ProgressService;
+  logins: LoginIngestService;
 }
 
 export function buildCoreServices(
@@ -47,7 +49,7 @@ export function buildCoreServices(
 ): CoreServices {
   const incidentAt = new Date(config.INCIDENT_AT);
   return {
-    commands: new WaveCommandsService(dataSource, producer),
+    commands: new WaveCommandsService(dataSource, producer, { prometheus: config.PROMETHEUS_URL !== undefined }),
     waves: new WaveQueryService(dataSource, incidentAt),
     operations: new OperationService(dataSource, producer, incidentAt, {
       overrideTtlMs: config.SUPPORT_OVERRIDE_TTL_S * 1000,
@@ -58,6 +60,7 @@ export function buildCoreServices(
     audit: new AuditQueryService(dataSource),
     signals: new SignalService(dataSource),
     progress: new ProgressService(dataSource),
+    logins: new LoginIngestService(dataSource),
   };
 }
 
@@ -104,7 +107,10 @@ export function buildEngine(
     throttle,
     verifier,
     reconciler: new Reconciler(c.dataSource, c.producer, commands, verifier),
-    gates: new GateEvaluator(c.dataSource, commands),
+    gates: new GateEvaluator(c.dataSource, commands, {
+      url: config.PROMETHEUS_URL,
+      timeoutMs: config.PROMETHEUS_TIMEOUT_MS,
+    }),
     operations: new OperationRunner(c.dataSource, c.client, throttle, metrics),
     pump: (job, jobId, signal) => new WavePump(pumps, job, jobId, signal),
   };

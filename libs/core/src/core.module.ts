@@ -35,6 +35,7 @@ import { EngineMetrics } from './engine/engine-metrics';
 import { AccountImportService } from './accounts';
 import { AuditQueryService } from './audit';
 import { ApiKeyService } from './auth';
+import { LoginIngestService } from './logins';
 import { ProgressService } from './progress';
 import { SignalService } from './signals';
 import { OperationService } from './support/operation.service';
@@ -87,8 +88,8 @@ class PostgresProbe implements OnApplicationBootstrap {
 
 /**
  * Closes what the module opened, last (a global module's shutdown hooks run after the importing modules' ones: the
- * API's HTTP server and the worker's consumers have stopped by then): the queues, the mailstore pool, Redis, then
- * PostgreSQL.
+ * API's HTTP server and the worker's consumers have stopped by then): the login counts that wait, the queues, the
+ * mailstore pool, Redis, then PostgreSQL.
  */
 @Injectable()
 class CoreShutdown implements OnApplicationShutdown {
@@ -97,10 +98,12 @@ class CoreShutdown implements OnApplicationShutdown {
     private readonly producer: QueueProducer,
     @Inject(QUEUE_REDIS) private readonly redis: Redis,
     private readonly postgresProbe: PostgresProbe,
+    private readonly logins: LoginIngestService,
     @Optional() @Inject(MAILSTORE) private readonly client?: Mailstore,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    await this.logins.close(); // the login counts that wait, while PostgreSQL is still there
     await this.producer.close();
     await this.client?.close();
     this.redis.disconnect();
@@ -119,6 +122,7 @@ const SERVICES: [new (...args: never[]) => unknown, keyof CoreServices][] = [
   [AuditQueryService, 'audit'],
   [SignalService, 'signals'],
   [ProgressService, 'progress'],
+  [LoginIngestService, 'logins'],
 ];
 
 /**

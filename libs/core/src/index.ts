@@ -11,6 +11,7 @@ export * from './waves/wave.types';
 export * from './audit';
 export * from './progress';
 export * from './signals';
+export * from './logins';
 export * from './waves/wave-query.service';
 export * from './gates/gate-evaluator';
 export * from './core-graph';

@@ -26,6 +26,11 @@ export const RUNTIME_TABLE_GRANTS: Readonly<Record<string, TableGrant>> = {
   audit_log: { privileges: ['SELECT', 'INSERT'] },
   // One row, bumped by holds and imports; send permits hold it FOR SHARE (which needs UPDATE).
   eligibility_epoch: { privileges: ['SELECT', 'UPDATE'] },
+  // Prometheus gates' measurements (issue 19): the worker writes them, progress reads them.
+  gate_measurements: { privileges: ['SELECT', 'INSERT'] },
+  // Login events as counts (issue 19): the API adds to them, the gates read them.
+  login_counts: { privileges: ['SELECT', 'INSERT', 'UPDATE'] },
+  login_stream: { privileges: ['SELECT', 'UPDATE'] },
   // One row per call to the mailstore, for gates and metrics.
   mailstore_calls: { privileges: ['SELECT', 'INSERT'] },
   operations: { privileges: ['SELECT', 'INSERT', 'UPDATE'] },

@@ -99,7 +99,8 @@ describe('validateGates', () => {
       'unknown metric',
       errorRateGate({ metric: 'cpu' as never }),
       'gates[0].metric',
-      "gates[0].metric must be one of 'mailstore_error_rate', 'mailstore_p95_latency_ms', 'signal'",
+      "gates[0].metric must be one of 'mailstore_error_rate', 'mailstore_p95_latency_ms', 'signal', " +
+        "'login_failures_per_minute', 'login_failure_ratio', 'prometheus'",
     ],
     [
       'unknown action',
@@ -131,7 +132,7 @@ describe('validateGates', () => {
       'cohort on a built-in metric',
       latencyGate({ cohort: 'health' }),
       'gates[0].cohort',
-      'gates[0].cohort is only allowed when metric is signal',
+      'gates[0].cohort is only allowed when metric is signal or login_failures_per_minute or login_failure_ratio',
     ],
     [
       'grace on a built-in metric',
@@ -143,7 +144,7 @@ describe('validateGates', () => {
       'relativeTo on a built-in metric',
       errorRateGate({ relativeTo: { cohort: 'general', factor: 2 } }),
       'gates[0].relativeTo',
-      'gates[0].relativeTo is only allowed when metric is signal',
+      'gates[0].relativeTo is only allowed when metric is signal or login_failures_per_minute or login_failure_ratio',
     ],
     ['negative grace', signalGate({ graceSeconds: -1 }), 'gates[0].graceSeconds', 'gates[0].graceSeconds must be ≥ 0'],
     [

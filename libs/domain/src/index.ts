@@ -14,3 +14,5 @@ export * from './wave-state';
 export * from './redaction';
 export * from './exhaustive';
 export * from './wave-codes';
+export * from './analysis';
+export * from './login-events';

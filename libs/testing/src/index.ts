@@ -23,6 +23,7 @@ export * from './worker-process';
 export * from './wave-record';
 export * from './wave-model-oracle';
 export * from './private-redis';
+export * from './private-prometheus';
 export * from './ports';
 export * from './dockerfile';
 export * from './private-slapd';

@@ -132,6 +132,18 @@ export function requireRedisServer(): string {
   return found;
 }
 
+/** Prometheus for the gate tests (Debian's package `prometheus`, which ships promtool too). */
+export function requirePrometheus(): string {
+  const found = findOnPath('prometheus');
+  if (!found) {
+    throw new MissingPrerequisite(
+      `prometheus is needed (this test runs a Prometheus of its own) and is not on PATH (${process.env.PATH ?? ''}): ` +
+        `install it (Debian: apt-get install prometheus; .ci/run does) or add its folder to PATH.`,
+    );
+  }
+  return found;
+}
+
 /** Chromium for the browser tests: CHROMIUM_PATH, else Debian's /usr/bin/chromium; the one line when neither is there. */
 export function requireChromium(): string {
   const configured = process.env.CHROMIUM_PATH;

@@ -1,5 +1,5 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
-import { ApiBearerAuth, ApiExtension } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtension, ApiQuery } from '@nestjs/swagger';
 import type { ApiRole } from '@app/db';
 import { ApiProblem } from '../common/problem.dto';
 
@@ -34,6 +34,19 @@ export function Access(...roles: ApiRole[]): MethodDecorator & ClassDecorator {
       'rate_limited: too many requests for this key, or from this client address without a key the API knows ' +
         '(unknown, revoked or none); Retry-After says when to try again',
     ),
+  );
+}
+
+export const KEY_IN_QUERY = 'reopen:key-in-query';
+
+/**
+ * The key may also come as `?key=<key>` (when no Authorization header is sent): for machines that can only be given a
+ * URL, such as Dovecot's event exporter. The access log never writes query strings (common/http-logger.ts).
+ */
+export function KeyInQuery(): MethodDecorator {
+  return applyDecorators(
+    SetMetadata(KEY_IN_QUERY, true),
+    ApiQuery({ name: 'key', required: false, description: 'the API key, for senders that cannot set a header' }),
   );
 }
 

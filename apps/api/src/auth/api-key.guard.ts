@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { ApiError, forbidden, unauthorized } from '../common/api-exceptions';
-import { ACCESS_KEY, AccessRule } from './access.decorator';
+import { ACCESS_KEY, AccessRule, KEY_IN_QUERY } from './access.decorator';
 import { AddressBudget } from './address-budget';
 import { ApiKeyVerifier } from './api-key.verifier';
 import { addressGroup } from './client-address';
@@ -31,8 +31,7 @@ export class ApiKeyGuard implements CanActivate {
     ]);
     if (rule && 'public' in rule) return true;
     const req = context.switchToHttp().getRequest<Request>();
-    const header = req.headers.authorization;
-    const secret = typeof header === 'string' ? /^Bearer ([^\s]+)$/i.exec(header.trim())?.[1] : undefined;
+    const secret = bearer(req) ?? this.queryKey(context, req);
     const principal =
       secret !== undefined && this.verifier.isFree(secret)
         ? await this.verifier.verify(secret)
@@ -52,6 +51,14 @@ export class ApiKeyGuard implements CanActivate {
     return true;
   }
 
+  /** `?key=` on the routes that take it (KeyInQuery), when no header came. */
+  private queryKey(context: ExecutionContext, req: Request): string | undefined {
+    if (req.headers.authorization !== undefined) return undefined;
+    if (!this.reflector.get<boolean | undefined>(KEY_IN_QUERY, context.getHandler())) return undefined;
+    const key = req.query.key;
+    return typeof key === 'string' && /^[^\s]{1,512}$/.test(key) ? key : undefined;
+  }
+
   /** A verification paid for by the client address; a key found valid gives the token back. */
   private async charged(secret: string | undefined, req: Request, res: Response): Promise<Principal | null> {
     const group = addressGroup(req.ip);
@@ -69,4 +76,9 @@ export class ApiKeyGuard implements CanActivate {
     if (principal) this.budget.giveBack(group);
     return principal;
   }
+}
+
+function bearer(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  return typeof header === 'string' ? /^Bearer ([^\s]+)$/i.exec(header.trim())?.[1] : undefined;
 }

@@ -1,5 +1,6 @@
-import { Controller, Get, Param, Req, Res } from '@nestjs/common';
+import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ProgressService } from '@app/core';
 import type { Request, Response } from 'express';
 import { Access, ROLES } from '../auth/access.decorator';
 import { SeesAddresses } from '../auth/principal';
@@ -8,7 +9,7 @@ import { UuidParamPipe } from '../common/param.pipes';
 import { conditionalGet } from './conditional-get';
 import { ProgressCache, readerView } from './progress-cache.service';
 import { ProgressEventsService } from './progress-events.service';
-import { ProgressOverviewDto, WaveProgressDto } from './progress.dto';
+import { GateMeasurementDto, GateMeasurementQueryDto, ProgressOverviewDto, WaveProgressDto } from './progress.dto';
 
 /** Dashboards: cheap reads from the counters, ETag/304, and a live stream. */
 @ApiTags('progress')
@@ -18,6 +19,7 @@ export class ProgressController {
   constructor(
     private readonly cache: ProgressCache,
     private readonly eventStream: ProgressEventsService,
+    private readonly progress: ProgressService,
   ) {}
 
   @Get('progress')
@@ -39,6 +41,26 @@ export class ProgressController {
     @SeesAddresses() addresses: boolean,
   ) {
     return conditionalGet(req, res, readerView(await this.cache.wave(id), addresses));
+  }
+
+  @Get('waves/:id/gate-measurements')
+  @ApiOperation({ summary: "the prometheus gates' measurements, newest first (each evaluation's value is kept)" })
+  @ApiOkResponse({ type: [GateMeasurementDto] })
+  @ApiProblem(404, 'not found')
+  @ApiProblem(400, 'limit is not an integer from 1 to 500')
+  @ApiParam({ name: 'id', format: 'uuid', description: 'the wave' })
+  async gateMeasurements(
+    @Param('id', UuidParamPipe) id: string,
+    @Query() query: GateMeasurementQueryDto,
+  ): Promise<GateMeasurementDto[]> {
+    const rows = await this.progress.gateMeasurements(id, query.limit ?? 100);
+    return rows.map((m) => ({
+      gate: m.gate,
+      phase: m.phase,
+      value: m.value ?? null,
+      reason: m.reason,
+      takenAt: m.takenAt,
+    }));
   }
 
   @Get('waves/:id/events')

@@ -1,4 +1,6 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { GATE_ACTIONS, GATE_METRICS, WAVE_STATES, type WaveState } from '@app/domain';
 
 export class MemberCountsDto {
@@ -47,11 +49,15 @@ export class GateViewDto {
   @ApiProperty() name!: string;
   @ApiProperty({ enum: GATE_METRICS }) metric!: string;
   @ApiProperty({ enum: GATE_ACTIONS }) action!: string;
-  @ApiProperty() threshold!: number;
-  @ApiProperty() windowSeconds!: number;
+  @ApiProperty({ nullable: true, type: Number, description: 'null for a prometheus gate (its conditions decide)' })
+  threshold!: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'null for a prometheus gate' })
+  windowSeconds!: number | null;
+  @ApiPropertyOptional({ description: 'prometheus gates: the PromQL query' }) query?: string;
+  @ApiPropertyOptional({ description: 'prometheus gates: seconds between measurements' }) intervalSeconds?: number;
   @ApiProperty({ enum: ['ok', 'breached', 'insufficient_data', 'inconclusive', 'not_evaluated'] }) status!: string;
   @ApiProperty({ nullable: true, type: Number }) value!: number | null;
-  @ApiProperty({ nullable: true, type: Number, description: 'relative signal gates: the control value' })
+  @ApiProperty({ nullable: true, type: Number, description: 'relative signal and login gates: the control value' })
   control!: number | null;
   @ApiProperty() reason!: string;
   @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'when the evaluator decided it' })
@@ -102,4 +108,26 @@ export class ProgressOverviewDto {
   @ApiProperty({ type: String, format: 'date-time' }) asOf!: Date;
   @ApiProperty({ type: [WaveProgressDto] }) waves!: WaveProgressDto[];
   @ApiProperty({ type: ProgressTotalsDto }) totals!: ProgressTotalsDto;
+}
+
+/** One measurement of a prometheus gate. */
+export class GateMeasurementDto {
+  @ApiProperty() gate!: string;
+  @ApiProperty({ enum: ['successful', 'failed', 'inconclusive', 'error'] }) phase!: string;
+  @ApiProperty({ nullable: true, type: Number, description: 'the query result (null: none, e.g. an error)' })
+  value!: number | null;
+  @ApiProperty({ example: 'result > 10 (14.2)' }) reason!: string;
+  @ApiProperty({ type: String, format: 'date-time' }) takenAt!: Date;
+}
+
+export class GateMeasurementQueryDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
+  @IsOptional()
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value,
+  )
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
 }

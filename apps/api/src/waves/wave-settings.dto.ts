@@ -61,7 +61,10 @@ export class RelativeToDto {
   factor!: number;
 }
 
-/** What stops a wave: provider error rate or latency over a window, or a pushed signal; and what it then does. */
+/**
+ * What stops a wave: provider error rate or latency over a window, failed logins on the accounts it opened (the mail
+ * server's own events), a pushed signal, or a Prometheus query; and what it then does.
+ */
 export class GateDto {
   @ApiProperty({ example: 'provider-errors' })
   @IsString()
@@ -77,20 +80,36 @@ export class GateDto {
   @IsString()
   signal?: string;
 
-  @ApiPropertyOptional({ description: 'metric signal: the cohort the signal is about' })
+  @ApiPropertyOptional({
+    description: 'metric signal: the cohort the signal is about; login metrics: only the accounts of this cohort',
+  })
   @IsOptional()
   @IsString()
   cohort?: string;
 
-  @ApiProperty({ example: 300 })
+  @ApiPropertyOptional({
+    example: 300,
+    description: 'every metric but prometheus (required there); login metrics: ×10 s',
+  })
+  @ValidateIf((g: GateDto) => g.metric !== 'prometheus' || g.windowSeconds !== undefined)
   @IsInt()
   windowSeconds!: number;
 
-  @ApiProperty({ example: 20, description: 'built-in metrics: fewer calls in the window is insufficient data' })
+  @ApiPropertyOptional({
+    example: 20,
+    description: 'mailstore metrics: fewer calls in the window is insufficient data; login metrics: fewer logins',
+  })
+  @ValidateIf((g: GateDto) => g.metric !== 'prometheus' || g.minSamples !== undefined)
   @IsInt()
   minSamples!: number;
 
-  @ApiProperty({ example: 0.05, description: 'breach strictly above: error rate as a fraction, latency in ms' })
+  @ApiPropertyOptional({
+    example: 0.05,
+    description:
+      'every metric but prometheus; breach strictly above: error rate or failure ratio as a fraction, latency in ms, ' +
+      'failed logins per minute',
+  })
+  @ValidateIf((g: GateDto) => g.metric !== 'prometheus' || g.threshold !== undefined)
   @IsNumber(finite)
   threshold!: number;
 
@@ -109,6 +128,55 @@ export class GateDto {
   @IsOptional()
   @IsInt()
   graceSeconds?: number;
+
+  @ApiPropertyOptional({
+    example: 300,
+    description: 'login metrics: no login event at all for this long (default 300 s) makes the gate inconclusive',
+  })
+  @IsOptional()
+  @IsInt()
+  silenceSeconds?: number;
+
+  @ApiPropertyOptional({
+    example: 'sum(rate(dovecot_auth_failures_total[1m]))',
+    description: 'prometheus: a PromQL query giving one number (a scalar or a one-sample vector)',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(2000)
+  query?: string;
+
+  @ApiPropertyOptional({ example: 10, description: 'prometheus: seconds between measurements' })
+  @IsOptional()
+  @IsInt()
+  intervalSeconds?: number;
+
+  @ApiPropertyOptional({ example: 'result < 5', description: "prometheus: Argo's successCondition over result" })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  successCondition?: string;
+
+  @ApiPropertyOptional({ example: 'result > 20', description: "prometheus: Argo's failureCondition over result" })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  failureCondition?: string;
+
+  @ApiPropertyOptional({ example: 0, description: 'prometheus: failed measurements tolerated (default 0)' })
+  @IsOptional()
+  @IsInt()
+  failureLimit?: number;
+
+  @ApiPropertyOptional({ example: 0, description: 'prometheus: inconclusive measurements tolerated (default 0)' })
+  @IsOptional()
+  @IsInt()
+  inconclusiveLimit?: number;
+
+  @ApiPropertyOptional({ example: 4, description: 'prometheus: query errors in a row tolerated (default 4)' })
+  @IsOptional()
+  @IsInt()
+  consecutiveErrorLimit?: number;
 
   @ApiProperty({ enum: GATE_ACTIONS })
   @IsIn(GATE_ACTIONS)

@@ -1,8 +1,16 @@
 import { DataSource } from 'typeorm';
-import { decide, evaluateGate, Gate, GateInput, GateResult } from '@app/domain';
+import { AnalysisInput, decide, evaluateGate, Gate, GateInput, GateResult, LoginInput } from '@app/domain';
 import { Sql, sqlOfDataSource } from '../db/sql';
 import { WaveCommandsService } from '../waves/wave-commands.service';
 import { GatedWave, GateRepository } from './gate.repository';
+import { LoginGates } from './login-gates';
+import { PrometheusGates, PrometheusSettings } from './prometheus-gates';
+
+/** What one wave's measured inputs came to this round (read once per wave, before its gates are evaluated). */
+interface RoundInputs {
+  logins: Map<string, LoginInput>;
+  analyses: Map<string, AnalysisInput>;
+}
 
 export interface GateRound {
   waveId: string;
@@ -12,20 +20,27 @@ export interface GateRound {
 
 /**
  * Evaluates every running wave's gates (run every second by each worker; commands are conditional, so two
- * workers evaluating at once cannot act twice). Built-in metrics read our own record of mailstore calls
- * (indexed by wave and time); signals read the latest pushed sample (indexed by name, cohort, time).
- * A breach acts through the lifecycle commands (pause, halt, halt and roll back) with the gate values in the
- * wave's status and the audit log; a stale signal pauses as inconclusive.
+ * workers evaluating at once cannot act twice). Mailstore metrics read our own record of mailstore calls
+ * (indexed by wave and time); login metrics the mail server's login events as counts (LoginGates); signals the
+ * latest pushed sample (indexed by name, cohort, time); prometheus gates their measurements, taken once per interval
+ * (PrometheusGates). A breach acts through the lifecycle commands (pause, halt, halt and roll back) with the gate
+ * values in the wave's status and the audit log; a stale signal, a silent login stream or a query past its limits
+ * pauses as inconclusive.
  */
 export class GateEvaluator {
   private readonly sql: Sql;
 
+  private readonly prometheus: PrometheusGates;
+
   constructor(
     dataSource: DataSource,
     private readonly commands: WaveCommandsService,
+    prometheus: PrometheusSettings,
     private readonly repo = new GateRepository(),
+    private readonly logins = new LoginGates(),
   ) {
     this.sql = sqlOfDataSource(dataSource);
+    this.prometheus = new PrometheusGates(prometheus);
   }
 
   async evaluateAll(now = new Date()): Promise<GateRound[]> {
@@ -36,8 +51,12 @@ export class GateEvaluator {
   }
 
   private async evaluate(wave: GatedWave, now: Date): Promise<GateRound> {
+    const round: RoundInputs = {
+      logins: await this.logins.inputs(this.sql, wave.id, wave.gates, now),
+      analyses: await this.prometheus.analyse(this.sql, wave, now),
+    };
     const results: GateResult[] = [];
-    for (const gate of wave.gates) results.push(evaluateGate(gate, await this.input(wave.id, gate), now));
+    for (const gate of wave.gates) results.push(evaluateGate(gate, await this.input(wave.id, gate, round), now));
     const decision = decide(results);
     await this.repo.saveVerdict(this.sql, wave.id, decision.detail, now);
     if (decision.action !== 'none' && decision.pauseReason) {
@@ -48,7 +67,11 @@ export class GateEvaluator {
     return { waveId: wave.id, action: decision.action, results };
   }
 
-  private async input(waveId: string, gate: Gate): Promise<GateInput> {
+  private async input(waveId: string, gate: Gate, round: RoundInputs): Promise<GateInput> {
+    if (gate.metric === 'login_failures_per_minute' || gate.metric === 'login_failure_ratio') {
+      return { logins: round.logins.get(gate.name) };
+    }
+    if (gate.metric === 'prometheus') return { analysis: round.analyses.get(gate.name) };
     if (gate.metric === 'signal') {
       const name = gate.signal ?? gate.name;
       const sample = await this.repo.latestSignal(this.sql, name, gate.cohort ?? null);

@@ -5,6 +5,8 @@ import { Sql } from '../db/sql';
 /** A running wave with gates. */
 export interface GatedWave {
   id: string;
+  /** The run (start or resume) a measured gate's analysis counts in. */
+  generation: number;
   gates: Gate[];
 }
 
@@ -12,7 +14,9 @@ export interface GatedWave {
 export class GateRepository {
   /** Running waves that have gates. */
   gatedWaves(sql: Sql): Promise<GatedWave[]> {
-    return sql<GatedWave>(`SELECT id, gates FROM waves WHERE state = 'running' AND jsonb_array_length(gates) > 0`);
+    return sql<GatedWave>(
+      `SELECT id, generation, gates FROM waves WHERE state = 'running' AND jsonb_array_length(gates) > 0`,
+    );
   }
 
   /** Stores the last verdict on the wave row (progress shows it). */

@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { buildProgress, Gate, GateStatus, MEMBER_STATES, MemberState, normalizeSteps } from '@app/domain';
 import { Sql, sqlOfDataSource } from '../db/sql';
 import { NotFoundError } from '../errors';
+import { GateMeasurementRepository, StoredMeasurement } from '../gates/gate-measurement.repository';
 import { ProgressRepository, ProgressRow } from './progress.repository';
 import { GateView, ProgressOverview, RATE_WINDOW_SECONDS, StepView, WaveProgress } from './progress.types';
 import { describeStatus } from './status-text';
@@ -22,8 +23,16 @@ export class ProgressService {
   constructor(
     dataSource: DataSource,
     private readonly repo = new ProgressRepository(),
+    private readonly measurements = new GateMeasurementRepository(),
   ) {
     this.sql = sqlOfDataSource(dataSource);
+  }
+
+  /** A wave's prometheus gates' measurements, newest first (every run): each evaluation's value is kept. */
+  async gateMeasurements(id: string, limit: number): Promise<StoredMeasurement[]> {
+    const [row] = UUID.test(id) ? await this.repo.byIds(this.sql, [id]) : [];
+    if (!row) throw new NotFoundError('wave', id);
+    return this.measurements.recent(this.sql, id, limit);
   }
 
   async wave(id: string): Promise<WaveProgress> {
@@ -106,8 +115,9 @@ function gatesOf(row: ProgressRow): GateView[] {
       name: g.name,
       metric: g.metric,
       action: g.action,
-      threshold: g.threshold,
-      windowSeconds: g.windowSeconds,
+      threshold: g.threshold ?? null,
+      windowSeconds: g.windowSeconds ?? null,
+      ...(g.metric === 'prometheus' ? { query: g.query, intervalSeconds: g.intervalSeconds } : {}),
       status: status ?? 'not_evaluated',
       value: typeof v?.value === 'number' ? v.value : null,
       control: typeof v?.control === 'number' ? v.control : null,

@@ -5,8 +5,13 @@ export interface GateView {
   name: string;
   metric: GateMetric;
   action: GateAction;
-  threshold: number;
-  windowSeconds: number;
+  /** null for a prometheus gate (its conditions decide). */
+  threshold: number | null;
+  /** null for a prometheus gate (its query says its window). */
+  windowSeconds: number | null;
+  /** Prometheus gates: the query and how often it is measured (every measurement: GET /waves/{id}/gate-measurements). */
+  query?: string;
+  intervalSeconds?: number;
   /** `not_evaluated` until the evaluator (which watches running waves) has looked at the gate. */
   status: GateStatus | 'not_evaluated';
   value: number | null;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { BatchKind, PauseReason } from '@app/domain';
+import { BatchKind, GateEnvironment, PauseReason } from '@app/domain';
 import { WaveEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
 import { IllegalTransitionError } from '../errors';
@@ -32,13 +32,15 @@ export class WaveCommandsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly producer: QueueProducer,
+    /** What the gates may use here: a prometheus gate is refused without PROMETHEUS_URL. */
+    private readonly gateEnvironment: GateEnvironment = { prometheus: false },
   ) {
     this.waves = new WaveRepository(dataSource);
     this.runner = new WaveCommandRunner(dataSource, producer);
   }
 
   async create(input: CreateWaveInput, actor: string): Promise<WaveEntity> {
-    const { startAt } = validateWaveInput(input, true);
+    const { startAt } = validateWaveInput(input, true, this.gateEnvironment);
     return withTransaction(this.dataSource, async ({ sql, manager }) => {
       const wave = await this.waves.insert(manager, newWave(input, actor, startAt));
       await audit(sql, { actor, action: 'wave.created', waveId: wave.id, after: input });
@@ -48,7 +50,7 @@ export class WaveCommandsService {
 
   /** Changes rate, batch size, concurrency, gates (also while running: pumps read them before every batch). */
   async update(id: string, input: UpdateWaveInput, actor: string): Promise<void> {
-    const { startAt } = validateWaveInput(input, false);
+    const { startAt } = validateWaveInput(input, false, this.gateEnvironment);
     await this.runner.locked(id, async (sql, wave, after) => {
       const plan = planUpdate(wave, input, startAt);
       if (!plan.changes) return;

@@ -1,4 +1,4 @@
-import { FieldErrors, isProtocol, resolveStart, validateGates, validateSteps } from '@app/domain';
+import { FieldErrors, GateEnvironment, isProtocol, resolveStart, validateGates, validateSteps } from '@app/domain';
 import { ValidationError } from '../errors';
 import { CreateWaveInput, UpdateWaveInput, WAVE_LIMITS } from './wave.types';
 
@@ -8,6 +8,7 @@ const LOGIN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export function validateWaveInput(
   input: CreateWaveInput | UpdateWaveInput,
   creating: boolean,
+  gates: GateEnvironment = { prometheus: true },
 ): { startAt: Date | null } {
   const f = new FieldErrors();
   if (creating || input.name !== undefined) {
@@ -36,7 +37,7 @@ export function validateWaveInput(
   if (input.batchSize !== undefined) f.integerIn('batchSize', input.batchSize, 1, WAVE_LIMITS.maxBatchSize);
   if (input.concurrency !== undefined) f.integerIn('concurrency', input.concurrency, 1, WAVE_LIMITS.maxConcurrency);
   if (input.steps !== undefined) for (const e of validateSteps(input.steps)) f.errors.push(e);
-  if (input.gates !== undefined) for (const e of validateGates(input.gates)) f.errors.push(e);
+  if (input.gates !== undefined) for (const e of validateGates(input.gates, 'gates', gates)) f.errors.push(e);
 
   let startAt: Date | null = null;
   if (input.startLocal !== undefined || input.timeZone !== undefined) {

@@ -1,0 +1,2 @@
+export * from './login-count.repository';
+export * from './login-ingest.service';

@@ -1,0 +1,168 @@
+import { DataSource } from 'typeorm';
+import { loginBucket, LoginEvent, LoginEventDrop, readLoginEvent } from '@app/domain';
+import { sqlOfDataSource } from '../db/sql';
+import { LoginCountRepository, LoginCountRow } from './login-count.repository';
+
+export interface LoginIngestSettings {
+  /** Counts wait this long in memory before one statement adds them (the gates read them every second). */
+  flushIntervalMs: number;
+  /** A flush starts early when this many distinct (login, bucket) pairs wait. */
+  maxPendingRows: number;
+  /** Past this many waiting pairs (PostgreSQL away), new events are dropped as `overflow` and counted. */
+  maxBufferedRows: number;
+  /** Events older than this (a server that queued them) or ahead of the clock by `maxSkewMs` are `stale`. */
+  maxAgeMs: number;
+  maxSkewMs: number;
+  /** How many recent events' keys are kept to drop one posted twice. */
+  dedupeWindow: number;
+}
+
+export const LOGIN_INGEST_DEFAULTS: LoginIngestSettings = {
+  flushIntervalMs: 250,
+  maxPendingRows: 5000,
+  maxBufferedRows: 200_000,
+  maxAgeMs: 10 * 60_000,
+  maxSkewMs: 60_000,
+  dedupeWindow: 20_000,
+};
+
+export type LoginEventResult = 'accepted' | 'duplicate' | 'overflow' | LoginEventDrop;
+
+/** What the process has seen since it started (the API's /metrics). */
+export interface LoginIngestStats {
+  events: Record<LoginEventResult, number>;
+  flushes: number;
+  flushErrors: number;
+  /** (login, bucket) pairs flushed whose login the service does not know (their events count for nothing). */
+  unknownLogins: number;
+  pendingRows: number;
+}
+
+/**
+ * The mail server's login events, turned into counts cheaply (issue 19): each event is read (a pure rule), dropped
+ * with its reason or added to an in-memory count per (login, bucket); every `flushIntervalMs` (or sooner, when many
+ * wait) one statement adds the counts to login_counts (LoginCountRepository.add). Nothing per event touches
+ * PostgreSQL, and no event is ever answered with an error that would make the server send it again.
+ *
+ * While PostgreSQL is away the counts wait (up to `maxBufferedRows` pairs, then new events are counted as overflow):
+ * a flush that fails keeps its rows for the next one.
+ */
+export class LoginIngestService {
+  private pending = new Map<string, LoginCountRow>();
+  private events = 0;
+  private lastEventAt: Date | null = null;
+  private readonly recent = new Set<string>();
+  private flushing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly counts: LoginIngestStats = {
+    events: { accepted: 0, duplicate: 0, overflow: 0, malformed: 0, not_a_login: 0, other_service: 0, stale: 0 },
+    flushes: 0,
+    flushErrors: 0,
+    unknownLogins: 0,
+    pendingRows: 0,
+  };
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly repository = new LoginCountRepository(),
+    private readonly settings: LoginIngestSettings = LOGIN_INGEST_DEFAULTS,
+  ) {}
+
+  /** Reads and counts posted events (one, or an array); returns what became of each. */
+  accept(inputs: readonly unknown[], now = new Date()): LoginEventResult[] {
+    const results = inputs.map((input) => this.acceptOne(input, now));
+    this.counts.pendingRows = this.pending.size;
+    if (this.pending.size >= this.settings.maxPendingRows) void this.flush();
+    else this.schedule();
+    return results;
+  }
+
+  /** Adds what waits, in one statement; concurrent callers share the flush under way, then flush again. */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.pending.size === 0) return;
+    this.flushing = this.flushOnce().finally(() => (this.flushing = null));
+    return this.flushing;
+  }
+
+  stats(): LoginIngestStats {
+    return { ...this.counts, events: { ...this.counts.events }, pendingRows: this.pending.size };
+  }
+
+  /** Stops the timer and adds what waits (process shutdown). */
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.flush().catch(() => undefined);
+  }
+
+  private acceptOne(input: unknown, now: Date): LoginEventResult {
+    const event = readLoginEvent(input, now, this.settings);
+    const result = typeof event === 'string' ? event : this.count(event);
+    this.counts.events[result]++;
+    return result;
+  }
+
+  private count(event: LoginEvent): LoginEventResult {
+    if (this.recent.has(event.key)) return 'duplicate';
+    const bucket = loginBucket(event.at);
+    const id = `${event.login}\u0000${bucket.getTime()}`;
+    let row = this.pending.get(id);
+    if (!row) {
+      if (this.pending.size >= this.settings.maxBufferedRows) return 'overflow';
+      row = { login: event.login, bucket, failed: 0, succeeded: 0 };
+      this.pending.set(id, row);
+    }
+    if (event.success) row.succeeded++;
+    else row.failed++;
+    this.remember(event.key);
+    this.events++;
+    if (!this.lastEventAt || event.at > this.lastEventAt) this.lastEventAt = event.at;
+    return 'accepted';
+  }
+
+  /** A bounded set of recent keys: the oldest leaves first (a Set iterates in insertion order). */
+  private remember(key: string): void {
+    this.recent.add(key);
+    if (this.recent.size > this.settings.dedupeWindow) {
+      const oldest = this.recent.values().next().value;
+      if (oldest !== undefined) this.recent.delete(oldest);
+    }
+  }
+
+  private schedule(): void {
+    if (this.timer || this.pending.size === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush();
+    }, this.settings.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  private async flushOnce(): Promise<void> {
+    const rows = [...this.pending.values()];
+    const events = this.events;
+    const lastEventAt = this.lastEventAt ?? new Date();
+    this.pending = new Map();
+    this.events = 0;
+    try {
+      const matched = await this.repository.add(sqlOfDataSource(this.dataSource), rows, lastEventAt, events);
+      this.counts.flushes++;
+      this.counts.unknownLogins += rows.length - matched;
+    } catch {
+      // PostgreSQL away: the rows wait for the next flush (merged with what came since), within the buffer bound.
+      this.counts.flushErrors++;
+      this.events += events;
+      for (const row of rows) {
+        const id = `${row.login}\u0000${row.bucket.getTime()}`;
+        const newer = this.pending.get(id);
+        if (newer) {
+          newer.failed += row.failed;
+          newer.succeeded += row.succeeded;
+        } else if (this.pending.size < this.settings.maxBufferedRows) this.pending.set(id, row);
+        else this.counts.events.overflow += row.failed + row.succeeded;
+      }
+      this.schedule();
+    }
+  }
+}
