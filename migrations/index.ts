@@ -14,6 +14,7 @@ import { BatchInDoubt1764386000000 } from './1764386000000-batch-in-doubt';
 import { AnalyzeWaveMembers1764387000000 } from './1764387000000-analyze-wave-members';
 import { LoginCounts1764400000000 } from './1764400000000-login-counts';
 import { GateMeasurements1764401000000 } from './1764401000000-gate-measurements';
+import { LoginReclose1764402000000 } from './1764402000000-login-reclose';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -33,4 +34,5 @@ export const MIGRATIONS = [
   AnalyzeWaveMembers1764387000000,
   LoginCounts1764400000000,
   GateMeasurements1764401000000,
+  LoginReclose1764402000000,
 ];

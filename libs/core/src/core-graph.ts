@@ -15,7 +15,7 @@ import { Throttle } from './engine/throttle';
 import { WavePump } from './engine/wave-pump';
 import { WaveVerifier } from './engine/wave-verifier';
 import { GateEvaluator } from './gates/gate-evaluator';
-import { LoginIngestService } from './logins';
+import { LOGIN_INGEST_DEFAULTS, LoginIngestService, LoginReaction, recloseThroughSupport } from './logins';
 import { ProgressService } from './progress';
 import { SignalService } from './signals';
 import { OperationRunner } from './support/operation-runner';
@@ -48,19 +48,25 @@ export function buildCoreServices(
   config: EnvironmentDto,
 ): CoreServices {
   const incidentAt = new Date(config.INCIDENT_AT);
+  const operations = new OperationService(dataSource, producer, incidentAt, {
+    overrideTtlMs: config.SUPPORT_OVERRIDE_TTL_S * 1000,
+  });
   return {
     commands: new WaveCommandsService(dataSource, producer, { prometheus: config.PROMETHEUS_URL !== undefined }),
     waves: new WaveQueryService(dataSource, incidentAt),
-    operations: new OperationService(dataSource, producer, incidentAt, {
-      overrideTtlMs: config.SUPPORT_OVERRIDE_TTL_S * 1000,
-    }),
+    operations,
     overrides: new OverrideService(dataSource),
     imports: new AccountImportService(dataSource),
     apiKeys: new ApiKeyService(dataSource),
     audit: new AuditQueryService(dataSource),
     signals: new SignalService(dataSource),
     progress: new ProgressService(dataSource),
-    logins: new LoginIngestService(dataSource),
+    logins: new LoginIngestService(
+      dataSource,
+      undefined,
+      undefined,
+      new LoginReaction(dataSource, (c) => recloseThroughSupport(operations, c), LOGIN_INGEST_DEFAULTS.maxBufferedRows),
+    ),
   };
 }
 

@@ -14,7 +14,8 @@ export interface TableGrant {
  * What the runtime role (the API and the worker) may do to each table: one decision per table, made with the
  * migration that adds it. `migrate` applies exactly this after the migrations and revokes anything else, and fails on
  * a table that has no decision here (runtime-grants.int-spec fails first). Nobody gets TRUNCATE, REFERENCES or
- * TRIGGER, nothing is deleted but pump-slot leases, and the audit log is insert-only.
+ * TRIGGER, nothing is deleted but pump-slot leases, old failed-login buckets and
+ * reclose decisions that could not be carried out, and the audit log is insert-only.
  */
 export const RUNTIME_TABLE_GRANTS: Readonly<Record<string, TableGrant>> = {
   // Imports insert and update accounts; support, waves and rollbacks update their state. Never deleted.
@@ -31,6 +32,11 @@ export const RUNTIME_TABLE_GRANTS: Readonly<Record<string, TableGrant>> = {
   // Login events as counts (issue 19): the API adds to them, the gates read them.
   login_counts: { privileges: ['SELECT', 'INSERT', 'UPDATE'] },
   login_stream: { privileges: ['SELECT', 'UPDATE'] },
+  // Failed logins per (account, address, bucket) for the per-account reaction: old buckets are deleted.
+  login_failures: { privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] },
+  // Accounts closed again after a credential-stuffing burst, once per (wave, account); a decision whose operation could
+  // not be requested is deleted (the next failed login decides again).
+  login_reclosures: { privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] },
   // One row per call to the mailstore, for gates and metrics.
   mailstore_calls: { privileges: ['SELECT', 'INSERT'] },
   operations: { privileges: ['SELECT', 'INSERT', 'UPDATE'] },

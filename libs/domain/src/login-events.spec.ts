@@ -1,4 +1,12 @@
-import { failureRatio, failuresPerMinute, LOGIN_BUCKET_SECONDS, loginBucket, readLoginEvent } from './login-events';
+import {
+  failureRatio,
+  failuresPerMinute,
+  LOGIN_BUCKET_SECONDS,
+  loginBucket,
+  readLoginEvent,
+  shouldReclose,
+  validateReclose,
+} from './login-events';
 
 const NOW = new Date('2026-12-06T11:36:30Z');
 const LIMITS = { maxAgeMs: 600_000, maxSkewMs: 60_000 };
@@ -106,5 +114,30 @@ describe('counts', () => {
     expect(failureRatio({ failed: 1, succeeded: 3, windowSeconds: 60 })).toBe(0.25);
     // No login at all: no ratio (missing data is not "go"; the gate says insufficient).
     expect(failureRatio({ failed: 0, succeeded: 0, windowSeconds: 60 })).toBeNull();
+  });
+});
+
+describe('the per-account reaction (a wave’s reclose)', () => {
+  const policy = { failures: 5, distinctIps: 3, windowSeconds: 300 };
+
+  it('re-closes only when both the failures and the distinct addresses reach the policy', () => {
+    expect(shouldReclose({ failures: 5, distinctIps: 3 }, policy)).toBe(true);
+    expect(shouldReclose({ failures: 50, distinctIps: 2 }, policy)).toBe(false); // one user mistyping, twice
+    expect(shouldReclose({ failures: 4, distinctIps: 4 }, policy)).toBe(false);
+  });
+
+  it('validates the policy, naming each field', () => {
+    expect(validateReclose(undefined)).toEqual([]);
+    expect(validateReclose(null)).toEqual([]);
+    expect(validateReclose(policy)).toEqual([]);
+    expect(validateReclose('often').map((e) => e.field)).toEqual(['reclose']);
+    expect(
+      validateReclose({ failures: 0, distinctIps: 1.5, windowSeconds: 45, extra: 1 }).map((e) => e.message),
+    ).toEqual([
+      'reclose.failures must be ≥ 1',
+      'reclose.distinctIps must be an integer',
+      'reclose.windowSeconds must be a multiple of 10',
+      'reclose.extra is not a known field',
+    ]);
   });
 });

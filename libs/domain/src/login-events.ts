@@ -1,3 +1,5 @@
+import { FieldError, FieldErrors } from './validation';
+
 /**
  * Login events from the mail server (issue 19): what one event says, and the rules that turn many of them into the
  * numbers a gate reads. Dovecot (2.3.7+) exports `auth_request_finished` events over HTTP (`event_exporter` with
@@ -106,4 +108,50 @@ export function failuresPerMinute(w: LoginWindow): number {
 export function failureRatio(w: LoginWindow): number | null {
   const total = w.failed + w.succeeded;
   return total === 0 ? null : w.failed / total;
+}
+
+/**
+ * The per-account reaction (a wave's `reclose`): an account the wave reopened that then sees `failures` failed logins
+ * from at least `distinctIps` addresses within `windowSeconds` is closed again at once (both protocols, through the
+ * support lane), whatever the wave's gates say.
+ */
+export interface ReclosePolicy {
+  failures: number;
+  distinctIps: number;
+  windowSeconds: number;
+}
+
+/** What one account saw over its policy's window. */
+export interface FailuresSeen {
+  failures: number;
+  distinctIps: number;
+}
+
+export function shouldReclose(seen: FailuresSeen, policy: ReclosePolicy): boolean {
+  return seen.failures >= policy.failures && seen.distinctIps >= policy.distinctIps;
+}
+
+/** The reason recorded on the support operation that closes such an account again. */
+export const RECLOSE_REASON = 'suspected_credential_stuffing';
+
+/** Field errors of a wave's `reclose` (absent or null: no reaction). */
+export function validateReclose(input: unknown, path = 'reclose'): FieldError[] {
+  const f = new FieldErrors();
+  if (input === undefined || input === null) return f.errors;
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    f.add(path, 'must be an object {failures, distinctIps, windowSeconds}');
+    return f.errors;
+  }
+  const p = input as Partial<ReclosePolicy>;
+  f.integerIn(`${path}.failures`, p.failures, 1, 10_000);
+  f.integerIn(`${path}.distinctIps`, p.distinctIps, 1, 10_000);
+  if (f.integerIn(`${path}.windowSeconds`, p.windowSeconds, LOGIN_BUCKET_SECONDS, 86_400)) {
+    if (p.windowSeconds % LOGIN_BUCKET_SECONDS !== 0) {
+      f.add(`${path}.windowSeconds`, `must be a multiple of ${LOGIN_BUCKET_SECONDS}`);
+    }
+  }
+  for (const key of Object.keys(p)) {
+    if (!['failures', 'distinctIps', 'windowSeconds'].includes(key)) f.add(`${path}.${key}`, 'is not a known field');
+  }
+  return f.errors;
 }

@@ -88,6 +88,8 @@ export class WaveProgressDto {
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) etaAt!: Date | null;
   @ApiProperty({ type: StepDto }) step!: StepDto;
   @ApiProperty({ type: [GateViewDto] }) gates!: GateViewDto[];
+  @ApiProperty({ description: 'accounts this wave opened that were closed again after a credential-stuffing burst' })
+  reclosed!: number;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startAt!: Date | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt!: Date | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) completedAt!: Date | null;

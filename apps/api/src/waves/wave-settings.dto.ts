@@ -182,3 +182,22 @@ export class GateDto {
   @IsIn(GATE_ACTIONS)
   action!: GateAction;
 }
+
+/**
+ * The per-account reaction to credential stuffing: an account this wave opened that then sees `failures` failed logins
+ * from at least `distinctIps` addresses within `windowSeconds` is closed again at once (both protocols, through the
+ * support lane, reason suspected_credential_stuffing), whatever the gates say. Needs the mail server's login events.
+ */
+export class RecloseDto {
+  @ApiProperty({ example: 5 })
+  @IsInt()
+  failures!: number;
+
+  @ApiProperty({ example: 3 })
+  @IsInt()
+  distinctIps!: number;
+
+  @ApiProperty({ example: 300, description: 'a multiple of 10' })
+  @IsInt()
+  windowSeconds!: number;
+}

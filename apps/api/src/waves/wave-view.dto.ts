@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { hideAddresses, selectorView, WAVE_STATES, type WaveState } from '@app/domain';
 import type { WaveEntity } from '@app/db';
 import type { WavePage } from '@app/core';
-import { GateDto, RampStepDto } from './wave-settings.dto';
+import { GateDto, RampStepDto, RecloseDto } from './wave-settings.dto';
 
 /** Who a wave opens, as readers see it: an explicit list shows its count to every reader, its logins to some. */
 export class WaveSelectorViewDto {
@@ -40,6 +40,7 @@ export class WaveDto {
   @ApiProperty() concurrency!: number;
   @ApiProperty({ type: [RampStepDto] }) steps!: RampStepDto[];
   @ApiProperty({ type: [GateDto] }) gates!: GateDto[];
+  @ApiProperty({ type: RecloseDto, nullable: true }) reclose!: RecloseDto | null;
   @ApiProperty({ description: '0-based index of the ramp step' }) currentStep!: number;
   @ApiProperty({ nullable: true, type: Number, description: 'frozen membership size (null before start)' })
   memberCount!: number | null;
@@ -72,6 +73,7 @@ export class WaveDto {
       concurrency: w.concurrency,
       steps: w.steps,
       gates: w.gates as unknown as GateDto[],
+      reclose: w.reclose,
       currentStep: w.currentStep,
       memberCount: w.memberCount,
       scheduleFiredAt: w.scheduleFiredAt,

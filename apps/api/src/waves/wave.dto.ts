@@ -15,7 +15,7 @@ import {
 } from 'class-validator';
 import { PROTOCOLS, type Protocol, WAVE_STATES, type WaveState } from '@app/domain';
 import { WAVE_LIMITS } from '@app/core';
-import { GateDto, RampStepDto, WaveSelectorDto } from './wave-settings.dto';
+import { GateDto, RampStepDto, RecloseDto, WaveSelectorDto } from './wave-settings.dto';
 
 const finite = { allowNaN: false, allowInfinity: false } as const;
 const toInt = ({ value }: { value: unknown }) =>
@@ -117,6 +117,12 @@ export class CreateWaveDto {
   @ValidateNested({ each: true })
   @Type(() => GateDto)
   gates?: GateDto[];
+
+  @ApiPropertyOptional({ type: RecloseDto, nullable: true, description: 'null on an update: no reaction any more' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RecloseDto)
+  reclose?: RecloseDto | null;
 }
 
 /** Rate, batch size, concurrency and gates change at any time (pumps re-read them before every batch). */

@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { loginBucket, LoginEvent, LoginEventDrop, readLoginEvent } from '@app/domain';
 import { sqlOfDataSource } from '../db/sql';
 import { LoginCountRepository, LoginCountRow } from './login-count.repository';
+import { LoginReaction } from './login-reaction';
 
 export interface LoginIngestSettings {
   /** Counts wait this long in memory before one statement adds them (the gates read them every second). */
@@ -35,6 +36,9 @@ export interface LoginIngestStats {
   flushErrors: number;
   /** (login, bucket) pairs flushed whose login the service does not know (their events count for nothing). */
   unknownLogins: number;
+  /** Accounts closed again by the per-account reaction, and its flushes that failed. */
+  reclosed: number;
+  reactionErrors: number;
   pendingRows: number;
 }
 
@@ -60,12 +64,16 @@ export class LoginIngestService {
     flushErrors: 0,
     unknownLogins: 0,
     pendingRows: 0,
+    reclosed: 0,
+    reactionErrors: 0,
   };
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly repository = new LoginCountRepository(),
     private readonly settings: LoginIngestSettings = LOGIN_INGEST_DEFAULTS,
+    /** The per-account reaction (waves with `reclose`); none: failed logins are only counted. */
+    private readonly reaction?: LoginReaction,
   ) {}
 
   /** Reads and counts posted events (one, or an array); returns what became of each. */
@@ -86,7 +94,13 @@ export class LoginIngestService {
   }
 
   stats(): LoginIngestStats {
-    return { ...this.counts, events: { ...this.counts.events }, pendingRows: this.pending.size };
+    return {
+      ...this.counts,
+      events: { ...this.counts.events },
+      pendingRows: this.pending.size,
+      reclosed: this.reaction?.stats.reclosed ?? 0,
+      reactionErrors: this.reaction?.stats.errors ?? 0,
+    };
   }
 
   /** Stops the timer and adds what waits (process shutdown). */
@@ -114,7 +128,10 @@ export class LoginIngestService {
       this.pending.set(id, row);
     }
     if (event.success) row.succeeded++;
-    else row.failed++;
+    else {
+      row.failed++;
+      this.reaction?.note(event);
+    }
     this.remember(event.key);
     this.events++;
     if (!this.lastEventAt || event.at > this.lastEventAt) this.lastEventAt = event.at;
@@ -163,6 +180,9 @@ export class LoginIngestService {
         else this.counts.events.overflow += row.failed + row.succeeded;
       }
       this.schedule();
+      return;
     }
+    // After the counts (the gates' input): the per-account reaction, whose own failure keeps its rows.
+    await this.reaction?.flush(new Date()).catch(() => this.schedule());
   }
 }

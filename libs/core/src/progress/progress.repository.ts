@@ -27,6 +27,7 @@ export interface ProgressRow {
   now: Date;
   counters: Counters;
   recent_sent: string;
+  reclosed: number;
 }
 
 /**
@@ -59,7 +60,9 @@ export class ProgressRepository {
                        '{}'::jsonb) AS counters,
               (SELECT COALESCE(sum(b.size), 0) FROM wave_batches b
                 WHERE b.wave_id = w.id AND b.completed_at > now() - interval '${RATE_WINDOW_SECONDS} seconds'
-                  AND b.kind = CASE WHEN w.state = 'rolling_back' THEN 'rollback' ELSE 'forward' END) AS recent_sent
+                  AND b.kind = CASE WHEN w.state = 'rolling_back' THEN 'rollback' ELSE 'forward' END) AS recent_sent,
+              -- a few rows at most (accounts attacked after the wave opened them): login_reclosures' primary key
+              (SELECT count(*) FROM login_reclosures r WHERE r.wave_id = w.id)::int AS reclosed
          FROM waves w
         WHERE ${where}
         ORDER BY w.created_at DESC, w.id`,

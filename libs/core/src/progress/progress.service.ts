@@ -94,6 +94,7 @@ export function buildWaveProgress(row: ProgressRow): WaveProgress {
     etaAt: view.etaSeconds === null ? null : new Date(now.getTime() + view.etaSeconds * 1000),
     step,
     gates,
+    reclosed: row.reclosed ?? 0,
     startAt: row.start_at,
     startedAt: row.started_at,
     completedAt: row.completed_at,

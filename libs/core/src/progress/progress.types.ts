@@ -47,6 +47,8 @@ export interface WaveProgress extends Omit<ProgressView, 'rate'> {
   etaAt: Date | null;
   step: StepView;
   gates: GateView[];
+  /** Accounts this wave opened that were closed again after a credential-stuffing burst (its `reclose`). */
+  reclosed: number;
   startAt: Date | null;
   startedAt: Date | null;
   completedAt: Date | null;

@@ -221,6 +221,7 @@ describe('newWave', () => {
       timeZone: null,
       startAt: null,
       ratePerSecond: 7,
+      reclose: null,
       rollbackRatePerSecond: 7,
       batchSize: WAVE_DEFAULTS.batchSize,
       concurrency: WAVE_DEFAULTS.concurrency,

@@ -92,6 +92,7 @@ export function newWave(input: CreateWaveInput, actor: string, startAt: Date | n
     concurrency: input.concurrency ?? WAVE_DEFAULTS.concurrency,
     steps: input.steps ?? [],
     gates: input.gates ?? [],
+    reclose: input.reclose ?? null,
     createdBy: actor,
   };
 }
@@ -130,6 +131,7 @@ export function planUpdate(
     batchSize: input.batchSize,
     concurrency: input.concurrency,
     gates: input.gates,
+    reclose: input.reclose,
     steps: input.steps,
     start:
       input.startLocal !== undefined

@@ -1,4 +1,12 @@
-import { FieldErrors, GateEnvironment, isProtocol, resolveStart, validateGates, validateSteps } from '@app/domain';
+import {
+  FieldErrors,
+  GateEnvironment,
+  isProtocol,
+  resolveStart,
+  validateGates,
+  validateReclose,
+  validateSteps,
+} from '@app/domain';
 import { ValidationError } from '../errors';
 import { CreateWaveInput, UpdateWaveInput, WAVE_LIMITS } from './wave.types';
 
@@ -38,6 +46,7 @@ export function validateWaveInput(
   if (input.concurrency !== undefined) f.integerIn('concurrency', input.concurrency, 1, WAVE_LIMITS.maxConcurrency);
   if (input.steps !== undefined) for (const e of validateSteps(input.steps)) f.errors.push(e);
   if (input.gates !== undefined) for (const e of validateGates(input.gates, 'gates', gates)) f.errors.push(e);
+  for (const e of validateReclose(input.reclose)) f.errors.push(e);
 
   let startAt: Date | null = null;
   if (input.startLocal !== undefined || input.timeZone !== undefined) {

@@ -46,6 +46,7 @@ export type NewWave = Pick<
   | 'concurrency'
   | 'steps'
   | 'createdBy'
+  | 'reclose'
 > & { gates: Gate[] };
 
 /**
@@ -108,6 +109,7 @@ export class WaveRepository {
     put('batch_size', changes.batchSize);
     put('concurrency', changes.concurrency);
     put('gates', changes.gates === undefined ? undefined : JSON.stringify(changes.gates));
+    put('reclose', changes.reclose ? JSON.stringify(changes.reclose) : changes.reclose);
     put('steps', changes.steps === undefined ? undefined : JSON.stringify(changes.steps));
     if (changes.start) {
       set.push(`start_local = ${p.add(changes.start.startLocal)}`, `time_zone = ${p.add(changes.start.timeZone)}`);

@@ -1,4 +1,4 @@
-import { Gate, Protocol, RampStep } from '@app/domain';
+import { Gate, Protocol, RampStep, ReclosePolicy } from '@app/domain';
 import { WaveSelectorJson } from '@app/db';
 
 /** What ops give to create a wave (validated by WaveCommandsService.create). */
@@ -16,6 +16,8 @@ export interface CreateWaveInput {
   concurrency?: number;
   steps?: RampStep[];
   gates?: Gate[];
+  /** The per-account reaction to credential stuffing on the accounts this wave opens (null or absent: none). */
+  reclose?: ReclosePolicy | null;
 }
 
 /** What ops may change, also while the wave runs. */
@@ -27,6 +29,8 @@ export interface UpdateWaveInput {
   batchSize?: number;
   concurrency?: number;
   gates?: Gate[];
+  /** null: no reaction any more. */
+  reclose?: ReclosePolicy | null;
   steps?: RampStep[];
   startLocal?: string;
   timeZone?: string;

@@ -65,6 +65,10 @@ export class WaveEntity {
   @Column({ type: 'jsonb', default: () => "'[]'" })
   gates!: Record<string, unknown>[];
 
+  /** The per-account reaction to credential stuffing ({failures, distinctIps, windowSeconds}), or null. */
+  @Column({ type: 'jsonb', nullable: true })
+  reclose!: { failures: number; distinctIps: number; windowSeconds: number } | null;
+
   @Column({ name: 'current_step', type: 'integer', default: 0 })
   currentStep!: number;
 
