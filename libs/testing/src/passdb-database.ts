@@ -88,10 +88,10 @@ async function postgresPassdb(name: string, layout: PassdbLayout, ddl: string): 
     ].join(' '),
     table: 'mail_users',
     addAccounts: async (accounts) => {
-      await c.query(
-        `INSERT INTO mail_users (email, password) SELECT * FROM unnest($1::text[], $2::text[])`,
-        [accounts.map((a) => a.login), accounts.map((a) => `{PLAIN}${a.password}`)],
-      );
+      await c.query(`INSERT INTO mail_users (email, password) SELECT * FROM unnest($1::text[], $2::text[])`, [
+        accounts.map((a) => a.login),
+        accounts.map((a) => `{PLAIN}${a.password}`),
+      ]);
     },
     flags: async (login) =>
       readFlags(layout, (await c.query('SELECT * FROM mail_users WHERE email = $1', [login])).rows[0]),

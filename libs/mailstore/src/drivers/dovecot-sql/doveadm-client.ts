@@ -74,11 +74,14 @@ export class DoveadmClient {
       const user = users[Number(tag)];
       if (user === undefined) continue;
       if (kind === 'doveadmResponse') sessions.set(user, 'revoked');
-      else if (kind === 'error' && (payload as { exitCode?: unknown }).exitCode === EX_NOUSER) sessions.set(user, 'none');
+      else if (kind === 'error' && (payload as { exitCode?: unknown }).exitCode === EX_NOUSER)
+        sessions.set(user, 'none');
     }
     const missing = users.filter((u) => !sessions.has(u));
     if (missing.length > 0) {
-      const detail = this.detail(`doveadm kick failed for ${missing.length} of ${users.length} users: ${text.slice(0, 200)}`);
+      const detail = this.detail(
+        `doveadm kick failed for ${missing.length} of ${users.length} users: ${text.slice(0, 200)}`,
+      );
       return { ok: false, failure: retryable('upstream_error', undefined, false, detail, latency()) };
     }
     return { ok: true, sessions };

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createPassdbDatabase,
   holdImapSession,
@@ -104,7 +105,7 @@ describe.each<PassdbDialect>(['postgres', 'mysql'])('dovecot-sql on %s, real log
           ],
         },
       });
-      const closedAt = await Promise.race([session.closed, new Promise<number>((r) => setTimeout(() => r(NaN), 5_000))]);
+      const closedAt = await Promise.race([session.closed, sleep(5_000, NaN, { ref: false })]);
       expect(closedAt - asked).toBeLessThan(2_000);
       expect(session.lines.join('\n')).toMatch(/BYE/);
     } finally {

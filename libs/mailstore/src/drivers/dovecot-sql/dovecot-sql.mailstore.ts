@@ -29,7 +29,11 @@ import {
   type ItemDecision,
 } from './desired-state';
 import { DoveadmClient } from './doveadm-client';
-import { resolveDovecotSqlOptions, type DovecotSqlOptions, type ResolvedDovecotSqlOptions } from './dovecot-sql.options';
+import {
+  resolveDovecotSqlOptions,
+  type DovecotSqlOptions,
+  type ResolvedDovecotSqlOptions,
+} from './dovecot-sql.options';
 import { NotSent, type FlagStore, type Progress, type RowWrite, type SendGate } from './flag-store';
 import { MysqlFlagStore } from './mysql-flag-store';
 import { PgFlagStore } from './pg-flag-store';
