@@ -65,6 +65,7 @@ export class DovecotSqlMailstore implements Mailstore {
   private readonly doveadm: DoveadmClient | undefined;
   private readonly caps: Capabilities;
   private readonly owedKicks = new Map<string, { users: string[]; at: number }>();
+  private ended: Promise<void> | undefined;
 
   constructor(options: DovecotSqlOptions) {
     this.o = resolveDovecotSqlOptions(options);
@@ -254,12 +255,15 @@ export class DovecotSqlMailstore implements Mailstore {
     return { kind: 'ok', status: 200, value, latencyMs: elapsed(started), replayed: false };
   }
 
-  async close(): Promise<void> {
-    await Promise.all([this.store.close(), this.doveadm?.close()]);
+  /** Idempotent: a second close (or a destroy after it) waits for the first. */
+  close(): Promise<void> {
+    this.ended ??= Promise.all([this.store.close(), this.doveadm?.close()]).then(() => undefined);
+    return this.ended;
   }
 
-  async destroy(): Promise<void> {
-    await Promise.all([this.store.destroy(), this.doveadm?.destroy()]);
+  destroy(): Promise<void> {
+    this.ended ??= Promise.all([this.store.destroy(), this.doveadm?.destroy()]).then(() => undefined);
+    return this.ended;
   }
 
   /** The row's new values: the version one up (or the new fingerprint), the list with other names kept. */

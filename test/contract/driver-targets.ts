@@ -1,0 +1,165 @@
+import { startSimulator } from '@app/mailstore-sim';
+import { DovecotSqlMailstore, MailstoreClient, type Mailstore } from '@app/mailstore';
+import {
+  createPassdbDatabase,
+  freeLoopbackPort,
+  holdImapSession,
+  pollUntil,
+  startPrivateDovecot,
+  type PassdbDialect,
+  type PassdbLayout,
+} from '@app/testing';
+
+/**
+ * What the driver conformance suite (driver-conformance.contract-spec.ts) runs against: one factory per driver and
+ * backend. A new driver is one more factory here (docs/drivers.md, "Adding a driver").
+ */
+export interface DriverTarget {
+  mailstore: Mailstore;
+  /** Accounts the suite may change, every protocol closed at the start. */
+  accounts: [string, string, string];
+  /** An account the backend does not know. */
+  missing: string;
+  /** Versions go up by exactly one per change; false: they only tell states apart (a fingerprint). */
+  countingVersions: boolean;
+  /** Another writer (support, an operator) changes an account, bumping its version, behind the driver's back. */
+  changeElsewhere(account: string, protocols: { imap: boolean; pop3: boolean }): Promise<void>;
+  /** Opens a live session on an account whose IMAP is on; `ended` says whether the backend ended it in time. */
+  openSession(account: string): Promise<{ ended(withinMs: number): Promise<boolean>; close(): void }>;
+  /** The same driver, configured for a backend that does not answer. */
+  unreachable(): Promise<Mailstore>;
+  close(): Promise<void>;
+}
+
+export interface DriverTargetFactory {
+  name: string;
+  start(): Promise<DriverTarget>;
+}
+
+const ACCOUNTS: [string, string, string] = ['conf-a@example.test', 'conf-b@example.test', 'conf-c@example.test'];
+const MISSING = 'conf-missing@example.invalid';
+
+/** The simulator over HTTP, through the provisioning-contract client. */
+const simulatorOverHttp: DriverTargetFactory = {
+  name: 'http (simulator)',
+  async start() {
+    const sim = await startSimulator({ port: 0, accounts: [...ACCOUNTS] });
+    const mailstore = new MailstoreClient({ baseUrl: sim.baseUrl, token: 'sim-token' });
+    const other = new MailstoreClient({ baseUrl: sim.baseUrl, token: 'sim-token' });
+    let seq = 0;
+    return {
+      mailstore,
+      accounts: ACCOUNTS,
+      missing: MISSING,
+      countingVersions: true,
+      changeElsewhere: async (account, protocols) => {
+        const out = await other.patchAccess(account, { protocols }, { idempotencyKey: `elsewhere-${++seq}` });
+        if (out.kind !== 'ok') throw new Error(`simulator: ${JSON.stringify(out)}`);
+      },
+      openSession: async (account) => {
+        const res = await fetch(`${sim.adminUrl}/accounts/${encodeURIComponent(account)}/sessions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ count: 1 }),
+        });
+        if (res.status !== 200) throw new Error(`simulator admin: ${res.status}`);
+        return {
+          ended: async (withinMs) =>
+            pollUntil(() => sim.account(account)?.sessions === 0, { timeoutMs: withinMs, intervalMs: 20 })
+              .then(() => true)
+              .catch(() => false),
+          close: () => undefined,
+        };
+      },
+      unreachable: async () =>
+        new MailstoreClient({ baseUrl: `http://127.0.0.1:${await freeLoopbackPort()}/v1`, token: 'sim-token' }),
+      close: async () => {
+        await mailstore.close();
+        await other.close();
+        await sim.close();
+      },
+    };
+  },
+};
+
+/** The dovecot-sql driver on a passdb table of its own, with a private Dovecot for sessions and kicks. */
+function dovecotSql(dialect: PassdbDialect, layout: PassdbLayout, versionColumn: boolean): DriverTargetFactory {
+  return {
+    name: `dovecot-sql (${dialect === 'postgres' ? 'PostgreSQL' : 'MariaDB'}, ${layout === 'columns' ? 'a column per protocol' : 'a protocols list'}${versionColumn ? '' : ', no version column'})`,
+    async start() {
+      const passdb = await createPassdbDatabase(dialect, layout);
+      const password = (login: string) => `secret of ${login}`;
+      await passdb.addAccounts(ACCOUNTS.map((login) => ({ login, password: password(login) })));
+      if (layout === 'list') {
+        // An operator's list also names other services: the driver must leave them alone.
+        await passdb.exec("UPDATE mail_users SET allowed_protocols = 'smtp'");
+      }
+      const dovecot = await startPrivateDovecot(passdb);
+      const options = (url: string, doveadmUrl: string) => ({
+        url,
+        table: passdb.table,
+        loginColumn: 'email',
+        flags:
+          layout === 'columns'
+            ? { kind: 'columns' as const, imap: 'imap_enabled', pop3: 'pop3_enabled' }
+            : { kind: 'list' as const, column: 'allowed_protocols' },
+        versionColumn: versionColumn ? 'access_version' : undefined,
+        doveadm: { url: doveadmUrl, apiKey: dovecot.doveadmApiKey },
+        timeoutMs: 3_000,
+      });
+      const mailstore = new DovecotSqlMailstore(options(passdb.url, dovecot.doveadmUrl));
+      const unreachable: Mailstore[] = [];
+      return {
+        mailstore,
+        accounts: ACCOUNTS,
+        missing: MISSING,
+        countingVersions: versionColumn,
+        changeElsewhere: async (account, p) => {
+          const version = versionColumn ? ', access_version = access_version + 1' : '';
+          if (layout === 'columns') {
+            await passdb.exec(`UPDATE mail_users SET imap_enabled = ?, pop3_enabled = ?${version} WHERE email = ?`, [
+              p.imap,
+              p.pop3,
+              account,
+            ]);
+          } else {
+            const list = ['smtp', ...(p.imap ? ['imap'] : []), ...(p.pop3 ? ['pop3'] : [])].join(' ');
+            await passdb.exec(`UPDATE mail_users SET allowed_protocols = ?${version} WHERE email = ?`, [list, account]);
+          }
+        },
+        openSession: async (account) => {
+          const session = await holdImapSession(dovecot.imapPort, account, password(account));
+          return {
+            ended: async (withinMs) => Promise.race([session.closed.then(() => true), sleepFalse(withinMs)]),
+            close: () => session.close(),
+          };
+        },
+        unreachable: async () => {
+          const url = new URL(passdb.url);
+          url.port = String(await freeLoopbackPort());
+          const m = new DovecotSqlMailstore(options(url.toString(), dovecot.doveadmUrl));
+          unreachable.push(m);
+          return m;
+        },
+        close: async () => {
+          await Promise.all([mailstore.close(), ...unreachable.map((m) => m.close())]);
+          await dovecot.stop();
+          await passdb.drop();
+        },
+      };
+    },
+  };
+}
+
+function sleepFalse(ms: number): Promise<boolean> {
+  return new Promise((resolve) => setTimeout(() => resolve(false), ms).unref());
+}
+
+/** Every driver and backend the suite proves; the ldap driver adds its factory here. */
+export const DRIVER_TARGETS: DriverTargetFactory[] = [
+  simulatorOverHttp,
+  dovecotSql('postgres', 'columns', true),
+  dovecotSql('mysql', 'columns', true),
+  dovecotSql('postgres', 'list', false),
+  dovecotSql('mysql', 'list', true),
+];
