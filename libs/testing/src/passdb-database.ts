@@ -32,6 +32,8 @@ export interface PassdbDatabase {
   flags(login: string): Promise<{ imap: boolean; pop3: boolean; version: number } | undefined>;
   /** Any statement (fixtures: a concurrent change, a list with other names). `?` placeholders on both dialects. */
   exec(sql: string, params?: unknown[]): Promise<void>;
+  /** The rows of a query, as the database returns them. */
+  query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   drop(): Promise<void>;
 }
 
@@ -98,6 +100,7 @@ async function postgresPassdb(name: string, layout: PassdbLayout, ddl: string): 
     exec: async (sql, params = []) => {
       await c.query(numbered(sql), params);
     },
+    query: async (sql, params = []) => (await c.query(numbered(sql), params)).rows,
     drop: async () => {
       await c.end();
       const a = new Client({ connectionString: TEST_SERVER_URL });
@@ -147,6 +150,7 @@ async function mysqlPassdb(name: string, layout: PassdbLayout, ddl: string): Pro
     exec: async (sql, params = []) => {
       await admin.query(sql, params);
     },
+    query: async (sql, params = []) => (await admin.query(sql, params))[0] as Record<string, unknown>[],
     drop: async () => {
       try {
         await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);

@@ -217,12 +217,11 @@ export class DovecotSqlMailstore implements Mailstore {
       const d = decisions[i];
       const written =
         d.status === 'applied' ? { version: this.rowWrite(d.previous, d.next).version, updatedAt: at } : undefined;
+      // An unchanged item may carry a kick owed by an earlier attempt with this key.
       const kick =
         sessions === undefined || d.status === 'invalid' || d.status === 'not_found' || d.status === 'conflict'
           ? undefined
-          : d.status === 'applied' && turnedOff(d.previous, d.next)
-            ? (sessions.get(item.account) ?? 'none')
-            : 'none';
+          : (sessions.get(item.account) ?? 'none');
       return itemResult(item.account, d, written, at, kick);
     });
     const summary = { applied: 0, unchanged: 0, failed: 0 };
