@@ -53,9 +53,7 @@ function readFlags(layout: PassdbLayout, row: Record<string, unknown> | undefine
   if (!row) return undefined;
   const version = Number(row.access_version);
   if (layout === 'columns') return { imap: Boolean(row.imap_enabled), pop3: Boolean(row.pop3_enabled), version };
-  const names = String(row.allowed_protocols ?? '')
-    .toLowerCase()
-    .split(/[\s,]+/);
+  const names = (typeof row.allowed_protocols === 'string' ? row.allowed_protocols : '').toLowerCase().split(/[\s,]+/);
   return { imap: names.includes('imap'), pop3: names.includes('pop3'), version };
 }
 
@@ -100,7 +98,7 @@ async function postgresPassdb(name: string, layout: PassdbLayout, ddl: string): 
     exec: async (sql, params = []) => {
       await c.query(numbered(sql), params);
     },
-    query: async (sql, params = []) => (await c.query(numbered(sql), params)).rows,
+    query: async (sql, params = []) => (await c.query<Record<string, unknown>>(numbered(sql), params)).rows,
     drop: async () => {
       await c.end();
       const a = new Client({ connectionString: TEST_SERVER_URL });

@@ -133,7 +133,7 @@ export async function startPrivateDovecot(passdb: PassdbDatabase): Promise<Priva
   } catch (err) {
     const text = `${stderr}${log()}`;
     await stop();
-    throw new Error(`${(err as Error).message}; dovecot log:\n${text}`);
+    throw new Error(`${(err as Error).message}; dovecot log:\n${text}`, { cause: err });
   }
   return {
     imapPort,

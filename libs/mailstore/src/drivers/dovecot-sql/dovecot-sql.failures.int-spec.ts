@@ -169,10 +169,10 @@ async function startRelay(port: number, target: number): Promise<Server> {
     client.pipe(upstream).pipe(client);
   });
   const close = server.close.bind(server);
-  server.close = ((cb?: (err?: Error) => void) => {
+  server.close = (cb?: (err?: Error) => void) => {
     for (const s of sockets) s.destroy();
     return close(cb);
-  }) as Server['close'];
+  };
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return server;
 }

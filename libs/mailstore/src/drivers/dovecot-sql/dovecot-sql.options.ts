@@ -69,7 +69,7 @@ export class DriverOptionsError extends Error {
  */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,63}$/;
 
-export const DRIVER_DEFAULTS = {
+const DRIVER_DEFAULTS = {
   poolSize: 8,
   timeoutMs: 10_000,
   maxBatchItems: 500,
@@ -138,7 +138,7 @@ export function resolveDovecotSqlOptions(o: DovecotSqlOptions): ResolvedDovecotS
   for (const [option, value] of Object.entries({ poolSize, timeoutMs, maxBatchItems })) {
     if (!Number.isSafeInteger(value) || value < 1) bad(option, 'must be a positive integer');
   }
-  for (const [key, value] of Object.entries(rateLimits)) positive(`rateLimits.${key}`, value);
+  for (const [key, value] of Object.entries(rateLimits) as [string, number][]) positive(`rateLimits.${key}`, value);
   if (!Number.isFinite(authCacheTtlSeconds) || authCacheTtlSeconds < 0) {
     bad('authCacheTtlSeconds', 'must be 0 or more');
   }

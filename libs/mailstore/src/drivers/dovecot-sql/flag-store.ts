@@ -73,18 +73,25 @@ export function selectList(o: ResolvedDovecotSqlOptions): string {
 
 /** A row as either driver returns it (booleans may come as 0/1, versions as strings from a bigint). */
 export function toFlagRow(r: Record<string, unknown>, o: ResolvedDovecotSqlOptions): FlagRow {
+  const list = textOrNull(r.list);
   const switches: Switches =
-    o.flags.kind === 'columns'
-      ? { imap: truthy(r.imap), pop3: truthy(r.pop3) }
-      : parseProtocolList(r.list === null || r.list === undefined ? null : String(r.list));
+    o.flags.kind === 'columns' ? { imap: truthy(r.imap), pop3: truthy(r.pop3) } : parseProtocolList(list);
   const row: FlagRow = {
-    login: String(r.login),
+    login: textOrNull(r.login) ?? '',
     ...switches,
     // A NULL version column counts as 0: the first change makes it 1.
     version: o.versionColumn === undefined ? fingerprintVersion(switches) : Number(r.version ?? 0),
   };
-  if (o.flags.kind === 'list') row.list = r.list === null || r.list === undefined ? null : String(r.list);
+  if (o.flags.kind === 'list') row.list = list;
   return row;
+}
+
+/** A text column's value (a Buffer for a binary collation). */
+function textOrNull(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  if (typeof v === 'string') return v;
+  return typeof v === 'number' || typeof v === 'bigint' ? String(v) : JSON.stringify(v);
 }
 
 /** NULL reads as off (the example passdb query uses COALESCE(…, false) the same way). */

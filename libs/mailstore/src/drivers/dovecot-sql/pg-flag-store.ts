@@ -56,8 +56,8 @@ export class PgFlagStore implements FlagStore {
   async read(logins: readonly string[], gate: SendGate, signal?: AbortSignal): Promise<FlagRow[]> {
     return this.withClient(signal, async (c) => {
       gate();
-      const res = await c.query(this.select, [logins]);
-      return res.rows.map((r: Record<string, unknown>) => toFlagRow(r, this.o));
+      const res = await c.query<Record<string, unknown>>(this.select, [logins]);
+      return res.rows.map((r) => toFlagRow(r, this.o));
     });
   }
 
@@ -72,12 +72,13 @@ export class PgFlagStore implements FlagStore {
       gate();
       progress.phase = 'statements';
       await c.query('BEGIN');
-      const locked = await c.query(this.lock, [logins]);
-      const writes = decide(locked.rows.map((r: Record<string, unknown>) => toFlagRow(r, this.o)));
+      const locked = await c.query<Record<string, unknown>>(this.lock, [logins]);
+      const writes = decide(locked.rows.map((r) => toFlagRow(r, this.o)));
       if (writes.length > 0) {
         const rows = writes.map((w) => {
-          const values = writtenValues(w, this.o);
-          return Object.fromEntries([['login', w.login], ...values.map((v, i) => [`c${i}`, v])]);
+          const row: Record<string, unknown> = { login: w.login };
+          writtenValues(w, this.o).forEach((v, i) => (row[`c${i}`] = v));
+          return row;
         });
         await c.query(this.update, [JSON.stringify(rows)]);
       }
