@@ -34,7 +34,7 @@ import {
   type DovecotSqlOptions,
   type ResolvedDovecotSqlOptions,
 } from './dovecot-sql.options';
-import { NotSent, type FlagStore, type Progress, type RowWrite, type SendGate } from './flag-store';
+import { NotSent, TwinMismatch, type FlagStore, type Progress, type RowWrite, type SendGate } from './flag-store';
 import { MysqlFlagStore } from './mysql-flag-store';
 import { PgFlagStore } from './pg-flag-store';
 
@@ -50,7 +50,8 @@ const UNAVAILABLE_RETRY_MS = 1_000;
  * login sees a change; live sessions are ended through the doveadm HTTP API (`kick`).
  *
  * A batch is one transaction: the rows locked `FOR UPDATE`, each item decided from its row (desired-state.ts:
- * desired state, `ifVersion`, `not_found`), the changed rows written by one statement, COMMIT. Idempotency: every
+ * desired state, `ifVersion`, `not_found`), the changed rows written by one statement, COMMIT; on PostgreSQL with a
+ * column per protocol and a version column all of it is one statement (pg-flag-store.ts). Idempotency: every
  * write names the state wanted, never a toggle, so replaying a batch (the engine's retry with the same key) changes
  * nothing and answers `unchanged`; the one thing a replay could lose, a kick that failed after the commit, is
  * remembered under the idempotency key and done by the retry. Nothing is stored per key otherwise, so a replay is
@@ -187,7 +188,13 @@ export class DovecotSqlMailstore implements Mailstore {
     const progress: Progress = { phase: 'connect' };
     let at: string;
     try {
-      at = await this.store.write([...first.keys()], decide, gate(opts), progress, opts.signal);
+      at = await this.store.write(
+        [...first.values()].map((i) => items[i]),
+        decide,
+        gate(opts),
+        progress,
+        opts.signal,
+      );
     } catch (err) {
       return this.failure(err, progress, true, started, opts.signal);
     }
@@ -292,6 +299,8 @@ export class DovecotSqlMailstore implements Mailstore {
   ): FailureOutcome {
     const latencyMs = elapsed(started);
     if (err instanceof NotSent) return retryable(err.code, undefined, false, undefined, latencyMs);
+    // Committed, but not as decided: in doubt; the engine retries and, repeatedly failing, pauses the wave.
+    if (err instanceof TwinMismatch) return retryable('protocol_error', undefined, true, err.message, latencyMs);
     const f = this.store.classify(err);
     // Only a COMMIT that got no answer may have been applied; the server rolls back anything before it.
     const unknown = isWrite && progress.phase === 'commit' && !(f.kind === 'retryable' && f.answered);

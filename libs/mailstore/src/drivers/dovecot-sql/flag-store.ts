@@ -1,3 +1,4 @@
+import type { BatchItem } from '../../mailstore.types';
 import type { RetryableCode } from '../../outcome';
 import type { FlagRow, Switches } from './desired-state';
 import { fingerprintVersion, parseProtocolList } from './desired-state';
@@ -23,6 +24,17 @@ export interface Progress {
 /** Called right before the first statement leaves: throws NotSent when the caller's window closed or it aborted. */
 export type SendGate = () => void;
 
+/**
+ * The single statement (autocommitted) wrote other rows than the rule decided: a bug of its SQL twin. What it wrote
+ * stays; the answer is in doubt, so the engine retries with the same key (a replay writes desired states again).
+ */
+export class TwinMismatch extends Error {
+  constructor(detail: string) {
+    super(detail);
+    this.name = 'TwinMismatch';
+  }
+}
+
 export class NotSent extends Error {
   constructor(readonly code: 'send_window_missed' | 'aborted') {
     super(code);
@@ -46,11 +58,12 @@ export interface FlagStore {
   /** Rows of these logins, without locks (GET access, the existence check before a kick). */
   read(logins: readonly string[], gate: SendGate, signal?: AbortSignal): Promise<FlagRow[]>;
   /**
-   * One transaction: the rows of `logins` read `FOR UPDATE`, `decide` called on them, its writes applied by one
-   * statement, COMMIT. Returns the database's clock at the write (ISO-8601).
+   * One transaction: the rows of the items' logins read `FOR UPDATE`, `decide` called on them, its writes applied by
+   * one statement, COMMIT (PostgreSQL with a column per protocol and a version column: all of it one statement, whose
+   * writes must be those `decide` asks for). `items` holds each account once. Returns the time of the write.
    */
   write(
-    logins: readonly string[],
+    items: readonly BatchItem[],
     decide: (rows: FlagRow[]) => RowWrite[],
     gate: SendGate,
     progress: Progress,

@@ -1,4 +1,5 @@
 import { createPool, type Pool, type PoolConnection } from 'mysql2/promise';
+import type { BatchItem } from '../../mailstore.types';
 import type { FlagRow } from './desired-state';
 import { quoteIdentifier, redactSecrets, type ResolvedDovecotSqlOptions } from './dovecot-sql.options';
 import {
@@ -48,7 +49,7 @@ export class MysqlFlagStore implements FlagStore {
   }
 
   async write(
-    logins: readonly string[],
+    items: readonly BatchItem[],
     decide: (rows: FlagRow[]) => RowWrite[],
     gate: SendGate,
     progress: Progress,
@@ -58,6 +59,7 @@ export class MysqlFlagStore implements FlagStore {
       gate();
       progress.phase = 'statements';
       await c.query({ sql: 'START TRANSACTION', timeout: this.o.timeoutMs });
+      const logins = items.map((i) => i.account);
       const [locked] = await c.query({ sql: `${this.select} FOR UPDATE`, timeout: this.o.timeoutMs }, [logins]);
       const writes = decide((locked as Record<string, unknown>[]).map((r) => toFlagRow(r, this.o)));
       if (writes.length > 0) {
