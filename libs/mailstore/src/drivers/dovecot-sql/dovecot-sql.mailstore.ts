@@ -28,7 +28,7 @@ import {
   type FlagRow,
   type ItemDecision,
 } from './desired-state';
-import { DoveadmClient } from './doveadm-client';
+import { DoveadmClient } from '../doveadm';
 import {
   resolveDovecotSqlOptions,
   type DovecotSqlOptions,
@@ -72,7 +72,7 @@ export class DovecotSqlMailstore implements Mailstore {
     this.o = resolveDovecotSqlOptions(options);
     this.store = this.o.dialect === 'postgres' ? new PgFlagStore(this.o) : new MysqlFlagStore(this.o);
     this.doveadm = this.o.doveadm
-      ? new DoveadmClient(this.o.doveadm.url, this.o.doveadm.apiKey, this.o.timeoutMs, this.o.secrets)
+      ? new DoveadmClient({ ...this.o.doveadm, timeoutMs: this.o.timeoutMs, secrets: this.o.secrets })
       : undefined;
     this.caps = {
       protocols: ['imap', 'pop3'],

@@ -21,7 +21,7 @@ describe('dovecot-sql options', () => {
   it('tells the dialect from the URL and keeps the secrets aside for redaction', () => {
     const pg = resolveDovecotSqlOptions({ ...base, doveadm: { url: 'http://127.0.0.1:8080', apiKey: 'k3y' } });
     expect(pg.dialect).toBe('postgres');
-    expect(pg.doveadm?.url.toString()).toBe('http://127.0.0.1:8080/doveadm/v1');
+    expect(pg.doveadm?.url.toString()).toBe('http://127.0.0.1:8080/');
     expect(redactSecrets('auth failed for pw@secret with k3y', pg.secrets)).toBe('auth failed for *** with ***');
     expect(resolveDovecotSqlOptions({ ...base, url: 'mariadb://root@127.0.0.1/mail' }).dialect).toBe('mysql');
   });

@@ -116,12 +116,10 @@ export function resolveDovecotSqlOptions(o: DovecotSqlOptions): ResolvedDovecotS
   if (o.doveadm) {
     try {
       const u = new URL(o.doveadm.url);
-      if (!/^https?:$/.test(u.protocol) || u.search || u.hash) throw new TypeError();
-      // The API lives under /doveadm/v1; a bare http://host:port is completed.
-      if (u.pathname === '/' || u.pathname === '') u.pathname = '/doveadm/v1';
+      if (!/^https?:$/.test(u.protocol) || u.search || u.hash || u.username || u.password) throw new TypeError();
       doveadm = { url: u, apiKey: o.doveadm.apiKey };
     } catch {
-      bad('doveadm.url', 'must be an http(s) URL, e.g. http://127.0.0.1:8080/doveadm/v1');
+      bad('doveadm.url', 'must be an http(s) URL without credentials, e.g. http://127.0.0.1:8080');
     }
     if (!o.doveadm.apiKey || /[\r\n]/.test(o.doveadm.apiKey)) bad('doveadm.apiKey', 'must be a non-empty line');
     else secrets.push(o.doveadm.apiKey, Buffer.from(o.doveadm.apiKey).toString('base64'));

@@ -15,12 +15,11 @@ import type {
   PatchOptions,
   Protocol,
   RevokeSessionsResult,
-  SessionsResult,
   WriteOptions,
 } from '../../mailstore.types';
 import { retryable, type Outcome } from '../../outcome';
 import { ASSERTION_FAILED, AssertionControl } from './assertion-control';
-import { DoveadmClient } from './doveadm';
+import { DoveadmClient } from '../doveadm';
 import { attributesToRead, loginsOf, planWrite, PROTOCOLS, readEntry, type EntryState } from './ldap-entry';
 import { failureOutcome, itemErrorCode } from './ldap-outcome';
 import { LdapPool } from './ldap-pool';
@@ -202,12 +201,9 @@ export class LdapMailstore implements Mailstore {
         latencyMs: 0,
       };
     }
-    try {
-      const kicked = await this.doveadm.kick([account], opts.signal);
-      return this.ok({ account, sessions: kicked.get(account) ?? 'none' }, performance.now() - started);
-    } catch (err) {
-      return retryable('upstream_error', undefined, true, (err as Error).message, performance.now() - started);
-    }
+    const kicked = await this.doveadm.kick([account], opts.signal);
+    if (!kicked.ok) return kicked.failure;
+    return this.ok({ account, sessions: kicked.sessions.get(account) ?? 'none' }, performance.now() - started);
   }
 
   async close(): Promise<void> {
@@ -304,17 +300,16 @@ export class LdapMailstore implements Mailstore {
         r.status === 'applied' &&
         PROTOCOLS.some((p: Protocol) => r.previous?.[p] === true && r.protocols?.[p] === false),
     );
-    let kicked: Map<string, SessionsResult>;
-    try {
-      kicked = await this.doveadm.kick(
-        turnedOff.map((r) => r.account),
-        signal,
-      );
-    } catch (err) {
-      for (const r of turnedOff) r.error = { code: 'revoke_failed', detail: (err as Error).message };
+    const kicked = await this.doveadm.kick(
+      turnedOff.map((r) => r.account),
+      signal,
+    );
+    if (!kicked.ok) {
+      const detail = 'detail' in kicked.failure ? kicked.failure.detail : kicked.failure.kind;
+      for (const r of turnedOff) r.error = { code: 'revoke_failed', detail: detail ?? 'doveadm failed' };
       return;
     }
-    for (const r of turnedOff) r.sessions = kicked.get(r.account) ?? 'none';
+    for (const r of turnedOff) r.sessions = kicked.sessions.get(r.account) ?? 'none';
   }
 
   private ok<T>(value: T, latencyMs: number): Outcome<T> {

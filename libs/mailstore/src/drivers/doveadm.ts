@@ -1,31 +1,46 @@
 import { Agent, request } from 'undici';
-import type { SessionsResult } from '../../mailstore.types';
-import { retryable, type FailureOutcome } from '../../outcome';
-import { redactSecrets } from './dovecot-sql.options';
+import type { SessionsResult } from '../mailstore.types';
+import { retryable, type FailureOutcome } from '../outcome';
 
 /** doveadm's exit code when nothing matched (EX_NOUSER): the user had no session, which is not a failure. */
 const EX_NOUSER = 68;
 
 export type KickResult = { ok: true; sessions: Map<string, SessionsResult> } | { ok: false; failure: FailureOutcome };
 
+export interface DoveadmClientOptions {
+  /** `http://host:port` (the API's path, /doveadm/v1, is added) or the API's full URL. */
+  url: string | URL;
+  /** doveadm_api_key: sent base64-encoded, never in a detail. */
+  apiKey: string;
+  /** One call at most this long. */
+  timeoutMs: number;
+  /** Other secrets to keep out of details (the apiKey always is). */
+  secrets?: readonly string[];
+}
+
 /**
  * Dovecot's doveadm HTTP API (2.3: `service doveadm { inet_listener http }`, `doveadm_api_key`), used for one thing:
  * `kick` ends every session of a user, which a flag flip in the passdb does not. One POST carries one `kick`
  * command per user, each tagged with its index; the API answers `doveadmResponse` (kicked) or an `error` with
- * exit code 68 (no session) per tag. Kicking twice is harmless, so a retry after a failure is safe.
+ * exit code 68 (no session) per tag (one mask per command: a list is refused with exit code 64). Kicking twice is
+ * harmless, so a retry after a failure is safe. Shared by the native drivers (dovecot-sql, ldap); checked against
+ * Dovecot 2.3.19.
  */
 export class DoveadmClient {
   private readonly agent: Agent;
   private readonly authorization: string;
+  private readonly url: URL;
+  private readonly timeoutMs: number;
+  private readonly secrets: string[];
 
-  constructor(
-    private readonly url: URL,
-    apiKey: string,
-    private readonly timeoutMs: number,
-    private readonly secrets: readonly string[],
-  ) {
-    this.agent = new Agent({ connections: 4, connectTimeout: Math.min(timeoutMs, 2_000) });
-    this.authorization = `X-Dovecot-API ${Buffer.from(apiKey).toString('base64')}`;
+  constructor(options: DoveadmClientOptions) {
+    this.url = new URL(options.url);
+    if (this.url.pathname === '/' || this.url.pathname === '') this.url.pathname = '/doveadm/v1';
+    this.timeoutMs = options.timeoutMs;
+    const encoded = Buffer.from(options.apiKey).toString('base64');
+    this.authorization = `X-Dovecot-API ${encoded}`;
+    this.secrets = [options.apiKey, encoded, ...(options.secrets ?? [])].filter((x) => x.length > 0);
+    this.agent = new Agent({ connections: 4, connectTimeout: Math.min(options.timeoutMs, 2_000) });
   }
 
   async kick(users: readonly string[], signal?: AbortSignal): Promise<KickResult> {
@@ -96,7 +111,9 @@ export class DoveadmClient {
   }
 
   private detail(text: string): string {
-    return redactSecrets(text, this.secrets);
+    let out = text;
+    for (const s of this.secrets) out = out.split(s).join('***');
+    return out;
   }
 }
 
