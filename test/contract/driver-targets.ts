@@ -1,10 +1,11 @@
 import { startSimulator } from '@app/mailstore-sim';
-import { DovecotSqlMailstore, MailstoreClient, type Mailstore } from '@app/mailstore';
+import { DovecotSqlMailstore, LdapMailstore, MailstoreClient, parseLdapSettings, type Mailstore } from '@app/mailstore';
 import {
   createPassdbDatabase,
   freeLoopbackPort,
   holdImapSession,
   pollUntil,
+  PrivateSlapd,
   startPrivateDovecot,
   type PassdbDialect,
   type PassdbLayout,
@@ -151,6 +152,60 @@ function dovecotSql(dialect: PassdbDialect, layout: PassdbLayout, versionColumn:
   };
 }
 
+/** The ldap driver on a private slapd (one boolean attribute per protocol), with a private Dovecot for sessions. */
+const ldapOnSlapd: DriverTargetFactory = {
+  name: 'ldap (OpenLDAP slapd)',
+  async start() {
+    const password = (login: string) => `secret of ${login}`;
+    const off = { reopenImapEnabled: 'FALSE', reopenPop3Enabled: 'FALSE' };
+    const slapd = await PrivateSlapd.start(
+      ACCOUNTS.map((login) => ({ login, password: password(login), attributes: off })),
+    );
+    const dovecot = await startPrivateDovecot(slapd);
+    const env = (url: string) => ({
+      ...slapd.driverEnv(),
+      LDAP_URL: url,
+      LDAP_TIMEOUT_MS: '3000',
+      DOVEADM_URL: dovecot.doveadmUrl.replace(/\/doveadm\/v1$/, ''),
+      DOVEADM_API_KEY: dovecot.doveadmApiKey,
+    });
+    const mailstore = new LdapMailstore(parseLdapSettings(env(slapd.url)));
+    const unreachable: Mailstore[] = [];
+    const bool = (b: boolean) => [b ? 'TRUE' : 'FALSE'];
+    return {
+      mailstore,
+      accounts: ACCOUNTS,
+      missing: MISSING,
+      countingVersions: true,
+      changeElsewhere: async (account, p) => {
+        const version = Number((await slapd.entry(account)).reopenAccessVersion?.[0] ?? 0);
+        await slapd.replace(account, {
+          reopenImapEnabled: bool(p.imap),
+          reopenPop3Enabled: bool(p.pop3),
+          reopenAccessVersion: [String(version + 1)],
+        });
+      },
+      openSession: async (account) => {
+        const session = await holdImapSession(dovecot.imapPort, account, password(account));
+        return {
+          ended: async (withinMs) => Promise.race([session.closed.then(() => true), sleepFalse(withinMs)]),
+          close: () => session.close(),
+        };
+      },
+      unreachable: async () => {
+        const m = new LdapMailstore(parseLdapSettings(env(`ldap://127.0.0.1:${await freeLoopbackPort()}`)));
+        unreachable.push(m);
+        return m;
+      },
+      close: async () => {
+        await Promise.all([mailstore.close(), ...unreachable.map((m) => m.close())]);
+        await dovecot.stop();
+        await slapd.stop();
+      },
+    };
+  },
+};
+
 function sleepFalse(ms: number): Promise<boolean> {
   return new Promise((resolve) => setTimeout(() => resolve(false), ms).unref());
 }
@@ -162,4 +217,5 @@ export const DRIVER_TARGETS: DriverTargetFactory[] = [
   dovecotSql('mysql', 'columns', true),
   dovecotSql('postgres', 'list', false),
   dovecotSql('mysql', 'list', true),
+  ldapOnSlapd,
 ];

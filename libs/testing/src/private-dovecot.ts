@@ -5,14 +5,15 @@ import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PassdbDatabase } from './passdb-database';
+import { PrivateSlapd } from './private-slapd';
 import { freeLoopbackPort, untilListening } from './ports';
 import { MissingPrerequisite } from './prerequisites';
 
 /**
  * A Dovecot of the test's own (Debian's dovecot 2.3 packages), never the system service: its config, base_dir,
  * state and maildirs live in a temp folder, it listens on free loopback ports, and stop() ends it and removes the
- * folder. Its SQL passdb uses deploy/dovecot/'s example query file as is (only `connect` replaced), so the tests
- * prove the documented example. The auth cache is off (Dovecot's default, said explicitly): the next login sees a
+ * folder. Its passdb is the shipped example as is (deploy/dovecot/'s SQL query, only `connect` replaced; or
+ * deploy/dovecot-ldap/'s pair, pointed at a private slapd), so the tests prove the documented examples. The auth cache is off (Dovecot's default, said explicitly): the next login sees a
  * change. Passwords are `{PLAIN}` in the passdb; userdb is static.
  *
  * As root (CI, these machines) the master runs as root and drops to Dovecot's own users (`dovecot`, `dovenull`, the
@@ -48,7 +49,11 @@ export function requireDovecot(): void {
   }
 }
 
-export async function startPrivateDovecot(passdb: PassdbDatabase): Promise<PrivateDovecot> {
+/**
+ * `passdb`: a passdb database (deploy/dovecot/'s SQL query), or a private slapd (deploy/dovecot-ldap/'s two LDAP
+ * passdbs, pointed at it as Dovecot's own service DN).
+ */
+export async function startPrivateDovecot(passdb: PassdbDatabase | PrivateSlapd): Promise<PrivateDovecot> {
   requireDovecot();
   const dir = mkdtempSync(join(tmpdir(), 'reopen-dovecot-'));
   chmodSync(dir, 0o755);
@@ -63,13 +68,7 @@ export async function startPrivateDovecot(passdb: PassdbDatabase): Promise<Priva
     chownSync(mail, uid, gid);
   }
 
-  const example = readFileSync(dovecotSqlExample(passdb), 'utf8');
-  if (!/^connect = .*$/m.test(example)) throw new Error(`${dovecotSqlExample(passdb)} has no connect line`);
-  writeFileSync(
-    join(dir, 'dovecot-sql.conf.ext'),
-    example.replace(/^connect = .*$/m, `connect = ${passdb.dovecotConnect}`),
-    { mode: 0o600 },
-  );
+  const passdbBlocks = writePassdbs(dir, passdb);
   const conf = join(dir, 'dovecot.conf');
   writeFileSync(
     conf,
@@ -90,7 +89,7 @@ export async function startPrivateDovecot(passdb: PassdbDatabase): Promise<Priva
       'first_valid_uid = 1',
       ...(asRoot ? [] : [`default_internal_user = ${me}`, `default_login_user = ${me}`]),
       `mail_location = maildir:${mail}/%u`,
-      `passdb {\n  driver = sql\n  args = ${join(dir, 'dovecot-sql.conf.ext')}\n}`,
+      ...passdbBlocks,
       `userdb {\n  driver = static\n  args = uid=${asRoot ? 'dovecot' : me} gid=${asRoot ? 'dovecot' : groupOf()} home=${mail}/%u\n}`,
       `service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = ${imapPort}\n  }\n  inet_listener imaps {\n    port = 0\n  }\n}`,
       `service pop3-login {\n  inet_listener pop3 {\n    address = 127.0.0.1\n    port = ${pop3Port}\n  }\n  inet_listener pop3s {\n    port = 0\n  }\n}`,
@@ -143,6 +142,33 @@ export async function startPrivateDovecot(passdb: PassdbDatabase): Promise<Priva
     log,
     stop,
   };
+}
+
+/** Writes the passdb files of the example config into `dir`; returns the passdb blocks of dovecot.conf. */
+function writePassdbs(dir: string, passdb: PassdbDatabase | PrivateSlapd): string[] {
+  if (passdb instanceof PrivateSlapd) {
+    return ['dovecot-ldap-open.conf.ext', 'dovecot-ldap-refuse.conf.ext'].map((file) => {
+      const example = readFileSync(join(REPO_ROOT, 'deploy', 'dovecot-ldap', file), 'utf8');
+      writeFileSync(
+        join(dir, file),
+        example
+          .replace(/^uris = .*$/m, `uris = ${passdb.url}`)
+          .replace(/^dn = .*$/m, `dn = ${passdb.dovecotDn}`)
+          .replace(/^dnpass = .*$/m, `dnpass = ${passdb.dovecotPassword}`)
+          .replace(/^base = .*$/m, `base = ${passdb.peopleDn}`),
+        { mode: 0o600 },
+      );
+      return `passdb {\n  driver = ldap\n  args = ${join(dir, file)}\n}`;
+    });
+  }
+  const example = readFileSync(dovecotSqlExample(passdb), 'utf8');
+  if (!/^connect = .*$/m.test(example)) throw new Error(`${dovecotSqlExample(passdb)} has no connect line`);
+  writeFileSync(
+    join(dir, 'dovecot-sql.conf.ext'),
+    example.replace(/^connect = .*$/m, `connect = ${passdb.dovecotConnect}`),
+    { mode: 0o600 },
+  );
+  return [`passdb {\n  driver = sql\n  args = ${join(dir, 'dovecot-sql.conf.ext')}\n}`];
 }
 
 function signalGroup(group: number, signal: NodeJS.Signals): void {

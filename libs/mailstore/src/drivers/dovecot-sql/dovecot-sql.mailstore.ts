@@ -246,7 +246,7 @@ export class DovecotSqlMailstore implements Mailstore {
     const started = performance.now();
     if (!this.doveadm) {
       const detail = 'no doveadm HTTP API is configured (DOVEADM_URL)';
-      return { kind: 'permanent', status: 501, code: 'not_supported', detail, latencyMs: 0 };
+      return { kind: 'permanent', status: 501, code: 'revoke_not_configured', detail, latencyMs: 0 };
     }
     const progress: Progress = { phase: 'connect' };
     try {

@@ -201,6 +201,16 @@ export class LdapMailstore implements Mailstore {
         latencyMs: 0,
       };
     }
+    // An unknown login is 404 account_not_found, as for every other call (the conformance suite).
+    try {
+      const found = await this.pool.use(
+        async (client) => (await this.read(client, [account])).get(account),
+        opts.signal,
+      );
+      if (!found || found.kind === 'missing') return notFound(performance.now() - started);
+    } catch (err) {
+      return this.failure(err, false, started, opts.signal);
+    }
     const kicked = await this.doveadm.kick([account], opts.signal);
     if (!kicked.ok) return kicked.failure;
     return this.ok({ account, sessions: kicked.sessions.get(account) ?? 'none' }, performance.now() - started);
