@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { batchSizeLimit, propagationDelayMs } from '../../capabilities';
 import { validateIdempotencyKey } from '../../client-options';
 import type { Mailstore } from '../../mailstore';
+import { ConfiguredCapabilities } from '../configured-capabilities';
 import type {
   AccessRead,
   BatchItem,
@@ -60,15 +60,16 @@ const UNAVAILABLE_RETRY_MS = 1_000;
  * Methods never throw for I/O: a database or doveadm that cannot be reached is a `retryable` outcome, with
  * `outcomeUnknown` only when a COMMIT went without an answer.
  */
-export class DovecotSqlMailstore implements Mailstore {
+export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mailstore {
   private readonly o: ResolvedDovecotSqlOptions;
   private readonly store: FlagStore;
   private readonly doveadm: DoveadmClient | undefined;
-  private readonly caps: Capabilities;
+  protected readonly caps: Capabilities;
   private readonly owedKicks = new Map<string, { users: string[]; at: number }>();
   private ended: Promise<void> | undefined;
 
   constructor(options: DovecotSqlOptions) {
+    super();
     this.o = resolveDovecotSqlOptions(options);
     this.store = this.o.dialect === 'postgres' ? new PgFlagStore(this.o) : new MysqlFlagStore(this.o);
     this.doveadm = this.o.doveadm
@@ -80,34 +81,14 @@ export class DovecotSqlMailstore implements Mailstore {
       revokeSessions: this.doveadm !== undefined,
       // ifVersion is honoured with or without a version column (a fingerprint then; see desired-state.ts).
       conditionalUpdates: true,
-      idempotencyKeyTtlSeconds: 86_400,
+      // Writes are desired states: a replay is `unchanged`; no answer is stored under a key.
+      idempotencyKeyTtlSeconds: 0,
       propagation:
         this.o.authCacheTtlSeconds > 0
           ? { mode: 'eventual', maxSeconds: this.o.authCacheTtlSeconds }
           : { mode: 'immediate', maxSeconds: 0 },
       rateLimits: { ...this.o.rateLimits },
     };
-  }
-
-  /** From the configuration: no I/O, so never a failure. */
-  async capabilities(): Promise<Outcome<Capabilities>> {
-    return { kind: 'ok', status: 200, value: this.caps, latencyMs: 0, replayed: false };
-  }
-
-  async refreshCapabilities(): Promise<Outcome<Capabilities>> {
-    return this.capabilities();
-  }
-
-  cachedCapabilities(): Capabilities {
-    return this.caps;
-  }
-
-  batchSizeLimit(): number {
-    return batchSizeLimit(this.caps);
-  }
-
-  propagationDelayMs(): number {
-    return propagationDelayMs(this.caps);
   }
 
   async getAccess(account: string, opts: CallOptions = {}): Promise<Outcome<AccessRead>> {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { AndFilter, EqualityFilter, OrFilter, ResultCodeError, type Client, type Entry } from 'ldapts';
-import { batchSizeLimit, propagationDelayMs } from '../../capabilities';
 import type { Mailstore } from '../../mailstore';
+import { ConfiguredCapabilities } from '../configured-capabilities';
 import type {
   AccessRead,
   BatchItem,
@@ -46,14 +46,15 @@ type Found =
  * entryCSN or modifyTimestamp: those are not integers, a password change would move them (a false conflict), and
  * modifyTimestamp has one-second resolution (two changes in one second would look like none).
  */
-export class LdapMailstore implements Mailstore {
+export class LdapMailstore extends ConfiguredCapabilities implements Mailstore {
   private readonly pool: LdapPool;
   private readonly doveadm: DoveadmClient | undefined;
-  private readonly caps: Capabilities;
+  protected readonly caps: Capabilities;
   private readonly baseFilter: LdapMailstoreOptions['filter'];
   private destroyed = false;
 
   constructor(private readonly options: LdapMailstoreOptions) {
+    super();
     this.pool = new LdapPool(options);
     this.doveadm = options.doveadm ? new DoveadmClient(options.doveadm) : undefined;
     this.baseFilter = options.filter;
@@ -73,26 +74,6 @@ export class LdapMailstore implements Mailstore {
         accountUpdateBurst: options.maxBatchItems,
       },
     };
-  }
-
-  capabilities(): Promise<Outcome<Capabilities>> {
-    return Promise.resolve(this.ok(this.caps, 0));
-  }
-
-  refreshCapabilities(): Promise<Outcome<Capabilities>> {
-    return this.capabilities();
-  }
-
-  cachedCapabilities(): Capabilities {
-    return this.caps;
-  }
-
-  batchSizeLimit(): number {
-    return batchSizeLimit(this.caps);
-  }
-
-  propagationDelayMs(): number {
-    return propagationDelayMs(this.caps);
   }
 
   async getAccess(account: string, opts: CallOptions = {}): Promise<Outcome<AccessRead>> {
