@@ -9,6 +9,7 @@ import {
   startPrivateDovecot,
   type PassdbDialect,
   type PassdbLayout,
+  type PrivateDovecot,
 } from '@app/testing';
 
 /**
@@ -128,13 +129,7 @@ function dovecotSql(dialect: PassdbDialect, layout: PassdbLayout, versionColumn:
             await passdb.exec(`UPDATE mail_users SET allowed_protocols = ?${version} WHERE email = ?`, [list, account]);
           }
         },
-        openSession: async (account) => {
-          const session = await holdImapSession(dovecot.imapPort, account, password(account));
-          return {
-            ended: async (withinMs) => Promise.race([session.closed.then(() => true), sleepFalse(withinMs)]),
-            close: () => session.close(),
-          };
-        },
+        openSession: (account) => imapSession(dovecot, account, password(account)),
         unreachable: async () => {
           const url = new URL(passdb.url);
           url.port = String(await freeLoopbackPort());
@@ -185,13 +180,7 @@ const ldapOnSlapd: DriverTargetFactory = {
           reopenAccessVersion: [String(version + 1)],
         });
       },
-      openSession: async (account) => {
-        const session = await holdImapSession(dovecot.imapPort, account, password(account));
-        return {
-          ended: async (withinMs) => Promise.race([session.closed.then(() => true), sleepFalse(withinMs)]),
-          close: () => session.close(),
-        };
-      },
+      openSession: (account) => imapSession(dovecot, account, password(account)),
       unreachable: async () => {
         const m = new LdapMailstore(parseLdapSettings(env(`ldap://127.0.0.1:${await freeLoopbackPort()}`)));
         unreachable.push(m);
@@ -205,6 +194,19 @@ const ldapOnSlapd: DriverTargetFactory = {
     };
   },
 };
+
+/** A live IMAP session on a private Dovecot: ended when Dovecot closes it (a kick). */
+async function imapSession(
+  dovecot: PrivateDovecot,
+  account: string,
+  password: string,
+): ReturnType<DriverTarget['openSession']> {
+  const session = await holdImapSession(dovecot.imapPort, account, password);
+  return {
+    ended: async (withinMs) => Promise.race([session.closed.then(() => true), sleepFalse(withinMs)]),
+    close: () => session.close(),
+  };
+}
 
 function sleepFalse(ms: number): Promise<boolean> {
   return new Promise((resolve) => setTimeout(() => resolve(false), ms).unref());
