@@ -138,9 +138,13 @@ function dovecotSql(dialect: PassdbDialect, layout: PassdbLayout, versionColumn:
           return m;
         },
         close: async () => {
-          await Promise.all([mailstore.close(), ...unreachable.map((m) => m.close())]);
-          await dovecot.stop();
-          await passdb.drop();
+          // The servers stop even when a driver fails to close (no Dovecot left behind by a failing suite).
+          try {
+            await Promise.all([mailstore.close(), ...unreachable.map((m) => m.close())]);
+          } finally {
+            await dovecot.stop();
+            await passdb.drop();
+          }
         },
       };
     },
@@ -187,9 +191,12 @@ const ldapOnSlapd: DriverTargetFactory = {
         return m;
       },
       close: async () => {
-        await Promise.all([mailstore.close(), ...unreachable.map((m) => m.close())]);
-        await dovecot.stop();
-        await slapd.stop();
+        try {
+          await Promise.all([mailstore.close(), ...unreachable.map((m) => m.close())]);
+        } finally {
+          await dovecot.stop();
+          await slapd.stop();
+        }
       },
     };
   },
