@@ -2,6 +2,7 @@ import { Transform } from 'class-transformer';
 import { DEFAULT_OVERRIDE_TTL_S, DEFAULT_PACE } from '@app/domain';
 import { IsIn, IsInt, IsISO8601, IsNumber, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 import { AtLeast } from './at-least.validator';
+import { DovecotSqlEnvironment, MAILSTORE_DRIVERS, type MailstoreDriverName } from './dovecot-sql.env';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -18,7 +19,7 @@ export const LEASE_MARGIN_MS = 5000;
  * The process environment, validated once at boot (style.md: fail at boot, not at 3 a.m.).
  * Names are fixed: docs, CI, docker-compose and other tools set them.
  */
-export class EnvironmentDto {
+export class EnvironmentDto extends DovecotSqlEnvironment {
   /**
    * PostgreSQL, the source of truth, as the runtime role: the API and the worker connect with it. That role may
    * read and write what the service needs and nothing more (it cannot alter, disable or bypass the audit log); they
@@ -41,6 +42,14 @@ export class EnvironmentDto {
   /** Key prefix for every BullMQ key, so several deployments (or test runs) share one Redis. */
   @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'REDIS_PREFIX must be 1-64 characters of [A-Za-z0-9_.-]' })
   REDIS_PREFIX = 'reopen';
+
+  /**
+   * How the worker reaches the mailstore (docs/drivers.md): `http`, the provisioning contract at MAILSTORE_URL;
+   * `dovecot-sql`, Dovecot's SQL passdb table (DOVECOT_SQL_*, DOVEADM_*); `ldap`, the directory Dovecot's LDAP passdb
+   * reads.
+   */
+  @IsIn(MAILSTORE_DRIVERS, { message: `MAILSTORE_DRIVER must be one of ${MAILSTORE_DRIVERS.join(', ')}` })
+  MAILSTORE_DRIVER: MailstoreDriverName = 'http';
 
   /** Base URL of the mailstore provisioning API, ending in /v1. */
   @Matches(/^https?:\/\/[^\s]+\/v1$/, { message: 'MAILSTORE_URL must be an http(s) URL ending in /v1' })

@@ -1,8 +1,17 @@
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import { EnvironmentDto } from '@app/config';
+import { ConfigError, EnvironmentDto } from '@app/config';
+import { assertNever } from '@app/domain';
 import { openRuntimeDataSource } from '@app/db';
-import { LdapMailstore, Mailstore, MailstoreClient, parseLdapSettings } from '@app/mailstore';
+import {
+  DovecotSqlMailstore,
+  DriverOptionsError,
+  FlagLayout,
+  LdapMailstore,
+  Mailstore,
+  MailstoreClient,
+  parseLdapSettings,
+} from '@app/mailstore';
 import { openOrSayUnreachable, QueueProducer, WavePumpJob } from '@app/queue';
 import { AccountImportService } from './accounts';
 import { AuditQueryService } from './audit';
@@ -149,16 +158,82 @@ export function openCoreDataSource(config: EnvironmentDto, role: CoreRole): Prom
 }
 
 /**
- * The worker's mailstore: a connection per pump, and a few for the support lane and the verifier.
- * `MAILSTORE_DRIVER=ldap` (issue 18) reads its own LDAP_* settings and refuses to start naming a bad one; the
- * variable moves into EnvironmentDto when the dovecot-sql driver's branch (which adds it there) is merged.
+ * The worker's mailstore, by MAILSTORE_DRIVER (docs/drivers.md): a connection per pump, and a few for the support lane
+ * and the verifier. A driver whose settings do not fit (a table name that is not an identifier …) refuses to start
+ * naming the variable. The ldap driver reads its own LDAP_* variables from `env` (ldap-settings.ts).
  */
 export function createMailstore(config: EnvironmentDto, env: NodeJS.ProcessEnv = process.env): Mailstore {
-  if (env.MAILSTORE_DRIVER === 'ldap') return new LdapMailstore(parseLdapSettings(env));
-  return new MailstoreClient({
-    baseUrl: config.MAILSTORE_URL,
-    token: config.MAILSTORE_TOKEN,
-    requestTimeoutMs: config.MAILSTORE_TIMEOUT_MS,
-    connections: config.WORKER_CONCURRENCY + 4,
-  });
+  const connections = config.WORKER_CONCURRENCY + 4;
+  switch (config.MAILSTORE_DRIVER) {
+    case 'http':
+      return new MailstoreClient({
+        baseUrl: config.MAILSTORE_URL,
+        token: config.MAILSTORE_TOKEN,
+        requestTimeoutMs: config.MAILSTORE_TIMEOUT_MS,
+        connections,
+      });
+    case 'dovecot-sql':
+      return dovecotSqlMailstore(config, connections);
+    case 'ldap':
+      return new LdapMailstore(parseLdapSettings(env));
+    default:
+      return assertNever(config.MAILSTORE_DRIVER, 'MAILSTORE_DRIVER');
+  }
+}
+
+/** The dovecot-sql driver's option names, as the variables that set them. */
+const DOVECOT_SQL_VARIABLES: Record<string, string> = {
+  url: 'DOVECOT_SQL_URL',
+  table: 'DOVECOT_SQL_TABLE',
+  loginColumn: 'DOVECOT_SQL_LOGIN_COLUMN',
+  'flags.imap': 'DOVECOT_SQL_IMAP_COLUMN',
+  'flags.pop3': 'DOVECOT_SQL_POP3_COLUMN',
+  'flags.column': 'DOVECOT_SQL_PROTOCOLS_COLUMN',
+  versionColumn: 'DOVECOT_SQL_VERSION_COLUMN',
+  'doveadm.url': 'DOVEADM_URL',
+  'doveadm.apiKey': 'DOVEADM_API_KEY',
+  poolSize: 'DOVECOT_SQL_POOL_SIZE',
+  maxBatchItems: 'DOVECOT_SQL_MAX_BATCH_ITEMS',
+  timeoutMs: 'MAILSTORE_TIMEOUT_MS',
+  authCacheTtlSeconds: 'DOVECOT_AUTH_CACHE_TTL_S',
+};
+
+function dovecotSqlMailstore(config: EnvironmentDto, connections: number): Mailstore {
+  const required = (name: 'DOVECOT_SQL_URL' | 'DOVECOT_SQL_TABLE' | 'DOVECOT_SQL_LOGIN_COLUMN') => {
+    const value = config[name];
+    if (value === undefined) throw new ConfigError([`${name} is required with MAILSTORE_DRIVER=dovecot-sql`]);
+    return value;
+  };
+  const flags: FlagLayout =
+    config.DOVECOT_SQL_PROTOCOLS_COLUMN !== undefined
+      ? { kind: 'list', column: config.DOVECOT_SQL_PROTOCOLS_COLUMN }
+      : { kind: 'columns', imap: config.DOVECOT_SQL_IMAP_COLUMN ?? '', pop3: config.DOVECOT_SQL_POP3_COLUMN ?? '' };
+  const rps = config.DOVECOT_SQL_REQUESTS_PER_SECOND;
+  const ups = config.DOVECOT_SQL_ACCOUNT_UPDATES_PER_SECOND;
+  try {
+    return new DovecotSqlMailstore({
+      url: required('DOVECOT_SQL_URL'),
+      table: required('DOVECOT_SQL_TABLE'),
+      loginColumn: required('DOVECOT_SQL_LOGIN_COLUMN'),
+      flags,
+      versionColumn: config.DOVECOT_SQL_VERSION_COLUMN,
+      doveadm:
+        config.DOVEADM_URL === undefined
+          ? undefined
+          : { url: config.DOVEADM_URL, apiKey: config.DOVEADM_API_KEY ?? '' },
+      poolSize: config.DOVECOT_SQL_POOL_SIZE ?? connections,
+      timeoutMs: config.MAILSTORE_TIMEOUT_MS,
+      authCacheTtlSeconds: config.DOVECOT_AUTH_CACHE_TTL_S,
+      maxBatchItems: config.DOVECOT_SQL_MAX_BATCH_ITEMS,
+      rateLimits: {
+        requestsPerSecond: rps,
+        requestBurst: Math.max(1, Math.ceil(rps * 2)),
+        accountUpdatesPerSecond: ups,
+        accountUpdateBurst: Math.max(1, Math.ceil(ups)),
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof DriverOptionsError)) throw err;
+    throw new ConfigError(err.problems.map((p) => `${DOVECOT_SQL_VARIABLES[p.option] ?? p.option} ${p.message}`));
+  }
 }

@@ -1,6 +1,15 @@
-import { loadConfig } from '@app/config';
-import { LdapMailstore, MailstoreClient } from '@app/mailstore';
+import { ConfigError, loadConfig } from '@app/config';
+import { DovecotSqlMailstore, LdapMailstore, MailstoreClient } from '@app/mailstore';
 import { createMailstore } from './core-graph';
+
+const dovecotSql = {
+  MAILSTORE_DRIVER: 'dovecot-sql',
+  DOVECOT_SQL_URL: 'postgres://dovecot:pg-secret@127.0.0.1:5432/mail',
+  DOVECOT_SQL_TABLE: 'mail_users',
+  DOVECOT_SQL_LOGIN_COLUMN: 'email',
+  DOVECOT_SQL_IMAP_COLUMN: 'imap_enabled',
+  DOVECOT_SQL_POP3_COLUMN: 'pop3_enabled',
+};
 
 const LDAP = {
   MAILSTORE_DRIVER: 'ldap',
@@ -12,19 +21,71 @@ const LDAP = {
   LDAP_VERSION_ATTRIBUTE: 'reopenAccessVersion',
 };
 
+// Constructing a driver opens no connection (the pools connect on first use), so these need no database.
 describe('createMailstore', () => {
-  const config = loadConfig({});
-
   it('builds the HTTP client unless MAILSTORE_DRIVER says otherwise', async () => {
-    const store = createMailstore(config, {});
+    const store = createMailstore(loadConfig({}), {});
     expect(store).toBeInstanceOf(MailstoreClient);
     await store.destroy();
   });
 
+  it('builds the dovecot-sql driver from its variables, advertising revocation only with doveadm', async () => {
+    const without = createMailstore(loadConfig({ ...dovecotSql, DOVECOT_SQL_MAX_BATCH_ITEMS: '200' }));
+    const withDoveadm = createMailstore(
+      loadConfig({ ...dovecotSql, DOVEADM_URL: 'http://127.0.0.1:8080', DOVEADM_API_KEY: 'doveadm-secret' }),
+    );
+    try {
+      expect(without).toBeInstanceOf(DovecotSqlMailstore);
+      expect((await without.capabilities()).kind).toBe('ok');
+      expect(without.cachedCapabilities()).toMatchObject({
+        maxBatchItems: 200,
+        revokeSessions: false,
+        conditionalUpdates: true,
+        propagation: { mode: 'immediate', maxSeconds: 0 },
+      });
+      expect(withDoveadm.cachedCapabilities()?.revokeSessions).toBe(true);
+    } finally {
+      await without.close();
+      await withDoveadm.close();
+    }
+  });
+
+  it('says eventual propagation when Dovecot keeps an auth cache', async () => {
+    const mailstore = createMailstore(loadConfig({ ...dovecotSql, DOVECOT_AUTH_CACHE_TTL_S: '60' }));
+    expect(mailstore.cachedCapabilities()?.propagation).toEqual({ mode: 'eventual', maxSeconds: 60 });
+    expect(mailstore.propagationDelayMs()).toBe(60_000);
+    await mailstore.close();
+  });
+
+  it('refuses to start on a table or column that is not an identifier, naming the variable and no secret', () => {
+    const attempt = () =>
+      createMailstore(
+        loadConfig({
+          ...dovecotSql,
+          DOVECOT_SQL_TABLE: 'users; DROP TABLE users',
+          DOVECOT_SQL_IMAP_COLUMN: 'imap enabled',
+          DOVEADM_URL: 'http://127.0.0.1:8080',
+          DOVEADM_API_KEY: 'doveadm-secret',
+        }),
+      );
+    expect(attempt).toThrow(ConfigError);
+    let message = '';
+    try {
+      attempt();
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/DOVECOT_SQL_TABLE must be a plain SQL identifier/);
+    expect(message).toMatch(/DOVECOT_SQL_IMAP_COLUMN must be a plain SQL identifier/);
+    expect(message).not.toMatch(/pg-secret|doveadm-secret/);
+  });
+
   it('builds the ldap driver from its LDAP_* settings, and refuses to start naming a bad one', async () => {
-    const store = createMailstore(config, LDAP);
+    const store = createMailstore(loadConfig(LDAP), LDAP);
     expect(store).toBeInstanceOf(LdapMailstore);
     await store.destroy();
-    expect(() => createMailstore(config, { ...LDAP, LDAP_POOL_SIZE: 'many' })).toThrow(/^LDAP_POOL_SIZE must be/);
+    expect(() => createMailstore(loadConfig(LDAP), { ...LDAP, LDAP_POOL_SIZE: 'many' })).toThrow(
+      /^LDAP_POOL_SIZE must be/,
+    );
   });
 });

@@ -5,3 +5,4 @@ export * from './mailstore.types';
 export * from './outcome';
 export { withRetries } from './retry';
 export { LdapMailstore, parseLdapSettings } from './drivers/ldap';
+export * from './drivers/dovecot-sql';

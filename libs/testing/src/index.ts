@@ -28,3 +28,6 @@ export * from './ports';
 export * from './dockerfile';
 export * from './private-slapd';
 export * from './field-errors';
+export * from './passdb-database';
+export * from './private-dovecot';
+export * from './mail-clients';

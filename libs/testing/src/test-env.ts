@@ -14,6 +14,8 @@ import { withUser } from '../../db/src/database-url';
  * - UPDATE_OPENAPI=1: the OpenAPI unit test rewrites the committed document instead of comparing with it.
  * - POSTGRES_BIN_DIR: initdb/pg_ctl for the tests that run a cluster of their own (else Debian's /usr/lib/postgresql,
  *   else PATH).
+ * - TEST_MYSQL_URL (default mysql://root@127.0.0.1:3306/mysql): the MariaDB/MySQL of the dovecot-sql driver tests
+ *   (passdb-database.ts); DOVECOT_BIN (default /usr/sbin/dovecot): their private Dovecot (private-dovecot.ts).
  * npm test (scripts/run-tests.js) sets the first two to the servers it found or started, and POSTGRES_BIN_DIR to the
  * embedded PostgreSQL's binaries (scripts/services.js). The unit project reads none of the service variables: it runs
  * with no PostgreSQL and no Redis. PATH must hold redis-server for the Redis restart test; a missing piece fails its

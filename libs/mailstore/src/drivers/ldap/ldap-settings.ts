@@ -10,7 +10,7 @@ type LdapSwitches =
   | { mode: 'attributes'; attributes: Record<Protocol, string>; trueValue: string; falseValue: string }
   | { mode: 'list'; attribute: string; values: Record<Protocol, string> };
 
-export interface DoveadmOptions {
+interface DoveadmOptions {
   /** Base URL of Dovecot's doveadm HTTP API, e.g. `http://127.0.0.1:8080` (the client adds `/doveadm/v1`). */
   url: string;
   apiKey: string;

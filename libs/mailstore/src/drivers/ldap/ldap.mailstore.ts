@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { AndFilter, EqualityFilter, OrFilter, ResultCodeError, type Client, type Entry } from 'ldapts';
-import { batchSizeLimit, propagationDelayMs } from '../../capabilities';
 import type { Mailstore } from '../../mailstore';
+import { ConfiguredCapabilities } from '../configured-capabilities';
 import type {
   AccessRead,
   BatchItem,
@@ -15,12 +15,11 @@ import type {
   PatchOptions,
   Protocol,
   RevokeSessionsResult,
-  SessionsResult,
   WriteOptions,
 } from '../../mailstore.types';
 import { retryable, type Outcome } from '../../outcome';
 import { ASSERTION_FAILED, AssertionControl } from './assertion-control';
-import { DoveadmClient } from './doveadm';
+import { DoveadmClient } from '../doveadm';
 import { attributesToRead, loginsOf, planWrite, PROTOCOLS, readEntry, type EntryState } from './ldap-entry';
 import { failureOutcome, itemErrorCode } from './ldap-outcome';
 import { LdapPool } from './ldap-pool';
@@ -47,14 +46,15 @@ type Found =
  * entryCSN or modifyTimestamp: those are not integers, a password change would move them (a false conflict), and
  * modifyTimestamp has one-second resolution (two changes in one second would look like none).
  */
-export class LdapMailstore implements Mailstore {
+export class LdapMailstore extends ConfiguredCapabilities implements Mailstore {
   private readonly pool: LdapPool;
   private readonly doveadm: DoveadmClient | undefined;
-  private readonly caps: Capabilities;
+  protected readonly caps: Capabilities;
   private readonly baseFilter: LdapMailstoreOptions['filter'];
   private destroyed = false;
 
   constructor(private readonly options: LdapMailstoreOptions) {
+    super();
     this.pool = new LdapPool(options);
     this.doveadm = options.doveadm ? new DoveadmClient(options.doveadm) : undefined;
     this.baseFilter = options.filter;
@@ -74,26 +74,6 @@ export class LdapMailstore implements Mailstore {
         accountUpdateBurst: options.maxBatchItems,
       },
     };
-  }
-
-  capabilities(): Promise<Outcome<Capabilities>> {
-    return Promise.resolve(this.ok(this.caps, 0));
-  }
-
-  refreshCapabilities(): Promise<Outcome<Capabilities>> {
-    return this.capabilities();
-  }
-
-  cachedCapabilities(): Capabilities {
-    return this.caps;
-  }
-
-  batchSizeLimit(): number {
-    return batchSizeLimit(this.caps);
-  }
-
-  propagationDelayMs(): number {
-    return propagationDelayMs(this.caps);
   }
 
   async getAccess(account: string, opts: CallOptions = {}): Promise<Outcome<AccessRead>> {
@@ -202,12 +182,19 @@ export class LdapMailstore implements Mailstore {
         latencyMs: 0,
       };
     }
+    // An unknown login is 404 account_not_found, as for every other call (the conformance suite).
     try {
-      const kicked = await this.doveadm.kick([account], opts.signal);
-      return this.ok({ account, sessions: kicked.get(account) ?? 'none' }, performance.now() - started);
+      const found = await this.pool.use(
+        async (client) => (await this.read(client, [account])).get(account),
+        opts.signal,
+      );
+      if (!found || found.kind === 'missing') return notFound(performance.now() - started);
     } catch (err) {
-      return retryable('upstream_error', undefined, true, (err as Error).message, performance.now() - started);
+      return this.failure(err, false, started, opts.signal);
     }
+    const kicked = await this.doveadm.kick([account], opts.signal);
+    if (!kicked.ok) return kicked.failure;
+    return this.ok({ account, sessions: kicked.sessions.get(account) ?? 'none' }, performance.now() - started);
   }
 
   async close(): Promise<void> {
@@ -304,17 +291,16 @@ export class LdapMailstore implements Mailstore {
         r.status === 'applied' &&
         PROTOCOLS.some((p: Protocol) => r.previous?.[p] === true && r.protocols?.[p] === false),
     );
-    let kicked: Map<string, SessionsResult>;
-    try {
-      kicked = await this.doveadm.kick(
-        turnedOff.map((r) => r.account),
-        signal,
-      );
-    } catch (err) {
-      for (const r of turnedOff) r.error = { code: 'revoke_failed', detail: (err as Error).message };
+    const kicked = await this.doveadm.kick(
+      turnedOff.map((r) => r.account),
+      signal,
+    );
+    if (!kicked.ok) {
+      const detail = 'detail' in kicked.failure ? kicked.failure.detail : kicked.failure.kind;
+      for (const r of turnedOff) r.error = { code: 'revoke_failed', detail: detail ?? 'doveadm failed' };
       return;
     }
-    for (const r of turnedOff) r.sessions = kicked.get(r.account) ?? 'none';
+    for (const r of turnedOff) r.sessions = kicked.sessions.get(r.account) ?? 'none';
   }
 
   private ok<T>(value: T, latencyMs: number): Outcome<T> {

@@ -1,0 +1,150 @@
+import { Transform } from 'class-transformer';
+import { IsDefined, IsInt, IsNumber, IsString, Matches, Max, Min, ValidateBy, ValidateIf } from 'class-validator';
+
+export const MAILSTORE_DRIVERS = ['http', 'dovecot-sql', 'ldap'] as const;
+export type MailstoreDriverName = (typeof MAILSTORE_DRIVERS)[number];
+
+const toNumber = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+
+interface DriverChoice {
+  MAILSTORE_DRIVER: MailstoreDriverName;
+}
+const dovecotSql = (o: object) => (o as DriverChoice).MAILSTORE_DRIVER === 'dovecot-sql';
+/** A setting of the dovecot-sql driver, checked only when that driver is chosen (set but unchecked otherwise). */
+const whenDovecotSql = (check: (o: DovecotSqlEnvironment) => boolean = () => true) =>
+  ValidateIf((o: object) => dovecotSql(o) && check(o as DovecotSqlEnvironment));
+
+/**
+ * Which of the two layouts the flag columns are in, or what is wrong: one column per protocol (IMAP and POP3
+ * columns together), or one column listing the allowed protocols; never both, never neither.
+ */
+export function dovecotSqlLayoutProblem(o: DovecotSqlEnvironment): string | undefined {
+  const imap = o.DOVECOT_SQL_IMAP_COLUMN !== undefined;
+  const pop3 = o.DOVECOT_SQL_POP3_COLUMN !== undefined;
+  const list = o.DOVECOT_SQL_PROTOCOLS_COLUMN !== undefined;
+  if (list && (imap || pop3)) {
+    return 'DOVECOT_SQL_IMAP_COLUMN/DOVECOT_SQL_POP3_COLUMN and DOVECOT_SQL_PROTOCOLS_COLUMN are two layouts: set one';
+  }
+  if (!list && !imap && !pop3) {
+    return (
+      'DOVECOT_SQL_IMAP_COLUMN and DOVECOT_SQL_POP3_COLUMN (one column per protocol) or DOVECOT_SQL_PROTOCOLS_COLUMN ' +
+      '(one column listing the allowed protocols) is required with MAILSTORE_DRIVER=dovecot-sql'
+    );
+  }
+  if (imap !== pop3) {
+    return imap
+      ? 'DOVECOT_SQL_IMAP_COLUMN is set without DOVECOT_SQL_POP3_COLUMN: one column per protocol needs both'
+      : 'DOVECOT_SQL_IMAP_COLUMN is required with DOVECOT_SQL_POP3_COLUMN';
+  }
+  return undefined;
+}
+
+const FlagLayout = () =>
+  ValidateBy({
+    name: 'dovecotSqlLayout',
+    validator: {
+      validate: (_value, args) => !args || dovecotSqlLayoutProblem(args.object as DovecotSqlEnvironment) === undefined,
+      defaultMessage: (args) =>
+        (args && dovecotSqlLayoutProblem(args.object as DovecotSqlEnvironment)) ?? 'invalid flag columns',
+    },
+  });
+
+/**
+ * The settings of the `dovecot-sql` mailstore driver (MAILSTORE_DRIVER=dovecot-sql; docs/drivers.md,
+ * deploy/dovecot/). Table and column names are the operator's: the driver checks they are plain identifiers when it
+ * starts (createMailstore) and quotes them. EnvironmentDto extends this class, so these are read and validated with
+ * the rest at boot.
+ */
+export abstract class DovecotSqlEnvironment {
+  /** The passdb's database: postgres://… or mysql://… (MariaDB too). Its password never appears in a log line. */
+  @whenDovecotSql()
+  @Matches(/^(postgres(ql)?|mysql|mariadb):\/\/\S+\/[^/\s?]+(\?\S*)?$/, {
+    message: 'DOVECOT_SQL_URL must look like postgres://user@host:5432/db or mysql://user@host:3306/db',
+  })
+  @IsDefined({ message: 'DOVECOT_SQL_URL is required with MAILSTORE_DRIVER=dovecot-sql' })
+  DOVECOT_SQL_URL: string | undefined = undefined;
+
+  /** The table Dovecot's password_query reads (schema.table allowed). */
+  @whenDovecotSql()
+  @IsDefined({ message: 'DOVECOT_SQL_TABLE is required with MAILSTORE_DRIVER=dovecot-sql' })
+  DOVECOT_SQL_TABLE: string | undefined = undefined;
+
+  /** Its column compared with %u (unique). */
+  @whenDovecotSql()
+  @IsDefined({ message: 'DOVECOT_SQL_LOGIN_COLUMN is required with MAILSTORE_DRIVER=dovecot-sql' })
+  DOVECOT_SQL_LOGIN_COLUMN: string | undefined = undefined;
+
+  /** One boolean column per protocol… */
+  @whenDovecotSql()
+  @FlagLayout()
+  DOVECOT_SQL_IMAP_COLUMN: string | undefined = undefined;
+
+  @IsString()
+  @ValidateIf((o: object) => dovecotSql(o) && (o as DovecotSqlEnvironment).DOVECOT_SQL_POP3_COLUMN !== undefined)
+  DOVECOT_SQL_POP3_COLUMN: string | undefined = undefined;
+
+  /** …or one text column listing the allowed protocols ('imap,pop3'). */
+  @IsString()
+  @ValidateIf((o: object) => dovecotSql(o) && (o as DovecotSqlEnvironment).DOVECOT_SQL_PROTOCOLS_COLUMN !== undefined)
+  DOVECOT_SQL_PROTOCOLS_COLUMN: string | undefined = undefined;
+
+  /** An integer column bumped on every change (optional: without it, versions are a fingerprint of the switches). */
+  @IsString()
+  @ValidateIf((o: object) => dovecotSql(o) && (o as DovecotSqlEnvironment).DOVECOT_SQL_VERSION_COLUMN !== undefined)
+  DOVECOT_SQL_VERSION_COLUMN: string | undefined = undefined;
+
+  /** Connections to the passdb's database (default: WORKER_CONCURRENCY + 4, one per pump and a few). */
+  @whenDovecotSql((o) => o.DOVECOT_SQL_POOL_SIZE !== undefined)
+  @Transform(toNumber)
+  @Min(1)
+  @Max(256)
+  @IsInt({ message: 'DOVECOT_SQL_POOL_SIZE must be an integer' })
+  DOVECOT_SQL_POOL_SIZE: number | undefined = undefined;
+
+  /** Items per batch (one transaction) the driver accepts; the engine sizes batches from it. */
+  @whenDovecotSql()
+  @Transform(toNumber)
+  @Min(1)
+  @Max(10000)
+  @IsInt({ message: 'DOVECOT_SQL_MAX_BATCH_ITEMS must be an integer' })
+  DOVECOT_SQL_MAX_BATCH_ITEMS = 500;
+
+  /** The pace the driver advertises (the engine's shared throttle keeps to it): batches per second… */
+  @whenDovecotSql()
+  @Transform(toNumber)
+  @Min(0.1)
+  @IsNumber({}, { message: 'DOVECOT_SQL_REQUESTS_PER_SECOND must be a number' })
+  DOVECOT_SQL_REQUESTS_PER_SECOND = 50;
+
+  /** …and accounts changed per second (a burst of as many). */
+  @whenDovecotSql()
+  @Transform(toNumber)
+  @Min(1)
+  @IsNumber({}, { message: 'DOVECOT_SQL_ACCOUNT_UPDATES_PER_SECOND must be a number' })
+  DOVECOT_SQL_ACCOUNT_UPDATES_PER_SECOND = 2000;
+
+  /**
+   * Dovecot's auth_cache_ttl in seconds when its auth cache is on (auth_cache_size > 0): a change is then guaranteed
+   * visible only after it, and the service verifies after it. 0 (default): no auth cache, changes are seen at once.
+   */
+  @whenDovecotSql()
+  @Transform(toNumber)
+  @Min(0)
+  @Max(86400)
+  @IsInt({ message: 'DOVECOT_AUTH_CACHE_TTL_S must be an integer' })
+  DOVECOT_AUTH_CACHE_TTL_S = 0;
+
+  /**
+   * The doveadm HTTP API (`service doveadm { inet_listener http }`), e.g. http://127.0.0.1:8080/doveadm/v1: live
+   * sessions are kicked when a protocol is turned off. Unset: sessions are not revoked (capabilities say so).
+   */
+  @whenDovecotSql((o) => o.DOVEADM_URL !== undefined)
+  @Matches(/^https?:\/\/[^\s/]+(\/\S*)?$/, { message: 'DOVEADM_URL must be an http(s) URL' })
+  DOVEADM_URL: string | undefined = undefined;
+
+  /** doveadm_api_key of that Dovecot; required with DOVEADM_URL. Never logged. */
+  @whenDovecotSql((o) => o.DOVEADM_URL !== undefined)
+  @IsDefined({ message: 'DOVEADM_API_KEY is required with DOVEADM_URL' })
+  DOVEADM_API_KEY: string | undefined = undefined;
+}

@@ -1,0 +1,119 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  createPassdbDatabase,
+  holdImapSession,
+  imapLogin,
+  pop3Login,
+  startPrivateDovecot,
+  type PassdbDatabase,
+  type PassdbDialect,
+  type PrivateDovecot,
+} from '@app/testing';
+import { DovecotSqlMailstore } from './dovecot-sql.mailstore';
+
+/**
+ * The driver proven by real logins: a private Dovecot whose SQL passdb runs deploy/dovecot/'s example query on a
+ * database of the test's own; the driver writes that database; a real IMAP/POP3 client asks Dovecot. Assertions are
+ * on Dovecot's answers, not on the driver's view.
+ */
+const CLOSED = /access is not open yet/;
+
+describe.each<PassdbDialect>(['postgres', 'mysql'])('dovecot-sql on %s, real logins', (dialect) => {
+  let passdb: PassdbDatabase;
+  let dovecot: PrivateDovecot;
+  let driver: DovecotSqlMailstore;
+  const accounts = ['ann@example.test', 'bob@example.test', 'cid@example.test'].map((login) => ({
+    login,
+    password: `pw of ${login.split('@')[0]}`,
+  }));
+  const [ann, bob, cid] = accounts;
+  let seq = 0;
+  const key = () => `logins-${dialect}-${++seq}`;
+
+  beforeAll(async () => {
+    passdb = await createPassdbDatabase(dialect, 'columns');
+    await passdb.addAccounts(accounts);
+    dovecot = await startPrivateDovecot(passdb);
+    driver = new DovecotSqlMailstore({
+      url: passdb.url,
+      table: passdb.table,
+      loginColumn: 'email',
+      flags: { kind: 'columns', imap: 'imap_enabled', pop3: 'pop3_enabled' },
+      versionColumn: 'access_version',
+      doveadm: { url: dovecot.doveadmUrl, apiKey: dovecot.doveadmApiKey },
+    });
+  });
+
+  afterAll(async () => {
+    await driver?.close();
+    await dovecot?.stop();
+    await passdb?.drop();
+  });
+
+  it('refuses every account over IMAP and POP3 with the right password, saying why', async () => {
+    for (const a of accounts) {
+      const imap = await imapLogin(dovecot.imapPort, a.login, a.password);
+      const pop3 = await pop3Login(dovecot.pop3Port, a.login, a.password);
+      expect({ imap, pop3 }).toEqual({
+        imap: { ok: false, line: expect.stringMatching(CLOSED) },
+        pop3: { ok: false, line: expect.stringMatching(CLOSED) },
+      });
+    }
+    // A wrong password is refused as such: the closed answer above comes from nologin, after the password matched.
+    const wrong = await imapLogin(dovecot.imapPort, ann.login, 'not the password');
+    expect(wrong.ok).toBe(false);
+    expect(wrong.line).not.toMatch(CLOSED);
+  });
+
+  it('lets IMAP in once the driver enables it, and only IMAP, only for that account', async () => {
+    const out = await driver.batch([{ account: ann.login, protocols: { imap: true } }], {}, { idempotencyKey: key() });
+    expect(out).toMatchObject({ kind: 'ok', value: { results: [{ status: 'applied' }] } });
+    expect((await imapLogin(dovecot.imapPort, ann.login, ann.password)).ok).toBe(true);
+    expect(await pop3Login(dovecot.pop3Port, ann.login, ann.password)).toEqual({
+      ok: false,
+      line: expect.stringMatching(CLOSED),
+    });
+    expect((await imapLogin(dovecot.imapPort, bob.login, bob.password)).ok).toBe(false);
+    expect((await imapLogin(dovecot.imapPort, cid.login, cid.password)).ok).toBe(false);
+  });
+
+  it('lets POP3 in separately', async () => {
+    const out = await driver.batch([{ account: bob.login, protocols: { pop3: true } }], {}, { idempotencyKey: key() });
+    expect(out).toMatchObject({ kind: 'ok', value: { results: [{ status: 'applied' }] } });
+    expect((await pop3Login(dovecot.pop3Port, bob.login, bob.password)).ok).toBe(true);
+    expect((await imapLogin(dovecot.imapPort, bob.login, bob.password)).ok).toBe(false);
+  });
+
+  it('ends a live IMAP session within 2 s of a disable with revokeSessions, and refuses the next login', async () => {
+    const session = await holdImapSession(dovecot.imapPort, ann.login, ann.password);
+    try {
+      const asked = performance.now();
+      const out = await driver.batch(
+        [
+          { account: ann.login, protocols: { imap: false } },
+          { account: cid.login, protocols: { imap: false } },
+        ],
+        { revokeSessions: true },
+        { idempotencyKey: key() },
+      );
+      expect(out).toMatchObject({
+        kind: 'ok',
+        value: {
+          results: [
+            { status: 'applied', previous: { imap: true }, protocols: { imap: false }, sessions: 'revoked' },
+            { status: 'unchanged', sessions: 'none' },
+          ],
+        },
+      });
+      const closedAt = await Promise.race([session.closed, sleep(5_000, NaN, { ref: false })]);
+      expect(closedAt - asked).toBeLessThan(2_000);
+      expect(session.lines.join('\n')).toMatch(/BYE/);
+    } finally {
+      session.close();
+    }
+    expect(await imapLogin(dovecot.imapPort, ann.login, ann.password)).toEqual({
+      ok: false,
+      line: expect.stringMatching(CLOSED),
+    });
+  });
+});
