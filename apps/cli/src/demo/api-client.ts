@@ -1,6 +1,7 @@
 /** The API's error body (RFC 9457 problem details with a stable `code` and the field at fault). */
 export interface Problem {
   status?: number;
+  title?: string;
   code?: string;
   detail?: string;
   field?: string;
@@ -61,6 +62,24 @@ export class ApiClient {
 
   patch<T>(path: string, body: unknown): Promise<T> {
     return this.json<T>('PATCH', path, body);
+  }
+
+  /** Any method with an optional JSON body (the `reopen` CLI maps its commands to such calls). */
+  call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.json<T>(method, path, body);
+  }
+
+  /**
+   * Opens a text/event-stream (Last-Event-ID resumes after the last event seen); a refusal throws like any call.
+   * The caller reads the body and aborts `signal` to close it.
+   */
+  async stream(path: string, lastEventId: string | undefined, signal: AbortSignal): Promise<Response> {
+    const res = await this.send('GET', path, {
+      headers: { Accept: 'text/event-stream', ...(lastEventId && { 'Last-Event-ID': lastEventId }) },
+      signal,
+    });
+    if (!res.ok) await this.read(res, 'GET', path);
+    return res;
   }
 
   /** GET with If-None-Match: a 304 means the view did not change (dashboards poll this way). */
