@@ -67,7 +67,7 @@ export function progressLines(p: WaveProgress, paint: Paint, ascii: boolean): st
 
 /**
  * Follows GET /waves/{id}/events (Server-Sent Events, parsed by eventsource-parser) until the wave reaches a state
- * watchExit ends on; a dropped stream is reopened with Last-Event-ID. With --json, each progress view is printed as
+ * watchExit ends on (views staler than the wave are skipped); a dropped stream is reopened with Last-Event-ID. With --json, each progress view is printed as
  * one line of the API's JSON; otherwise a live block (redrawn on a terminal, plain lines every few seconds and at
  * each change of state elsewhere).
  */
@@ -79,6 +79,10 @@ export async function watchWave(
   const term = new Terminal(output.stdout, { plainIntervalMs: 5000 });
   const ascii = !term.tty;
   const path = `/waves/${encodeURIComponent(waveId)}/events`;
+  // The progress views come from a short-lived cache: one read just after a command (`rollback`, then `watch`) may
+  // still show the state before it. The wave row's version moves on every change, so a view older than the wave as
+  // read here (or than a view already seen) is skipped, never taken for the wave's state.
+  let minVersion = (await client.get<{ version: number }>(`/waves/${encodeURIComponent(waveId)}`)).version;
   let lastEventId: string | undefined;
   let lastState: string | null = null;
   let failingSince: number | null = null;
@@ -91,7 +95,9 @@ export async function watchWave(
       for await (const event of events) {
         if (event.event !== 'progress') continue;
         lastEventId = event.id;
-        const p = JSON.parse(event.data) as WaveProgress;
+        const p = JSON.parse(event.data) as WaveProgress & { version: number };
+        if (p.version < minVersion) continue;
+        minVersion = p.version;
         const changed = p.state !== lastState;
         if (changed && lastState !== null && !output.json)
           term.say(`${lastState} → ${p.state}${p.statusReason ? ` (${p.statusReason})` : ''}`);
