@@ -259,7 +259,7 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     const broken = planFile('broken.yaml', 'name: x\nname: y\n');
     expect(await reopen(['waves', 'create', '-f', broken])).toMatchObject({
       code: 1,
-      stderr: expect.stringContaining('is not valid YAML or JSON'),
+      stderr: expect.stringContaining('is not valid YAML: Map keys must be unique'),
     });
     expect(await reopen(['waves', 'create', '-f', join(home, 'missing.yaml')])).toMatchObject({
       code: 1,

@@ -8,7 +8,7 @@ export class PlanFileError extends Error {
 
 /**
  * A wave plan as kept under version control: the body of POST /waves, in YAML or JSON (`yaml`, eemeli's YAML 1.2
- * parser: JSON is YAML too, duplicate keys are errors). Only its shape as a mapping is checked here; the API checks
+ * parser: duplicate keys are errors; a .json file is read by JSON.parse). Only its shape as a mapping is checked here; the API checks
  * the rest and names the field at fault.
  */
 export function readPlan(file: string): Record<string, unknown> {
@@ -20,9 +20,12 @@ export function readPlan(file: string): Record<string, unknown> {
   }
   let plan: unknown;
   try {
-    plan = parse(text);
+    // A .json file is held to JSON (no trailing commas, no comments); anything else is read as YAML.
+    plan = /\.json$/i.test(file) ? JSON.parse(text) : parse(text);
   } catch (err) {
-    throw new PlanFileError(`${file} is not valid YAML or JSON: ${(err as Error).message}`);
+    throw new PlanFileError(
+      `${file} is not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+    );
   }
   if (typeof plan !== 'object' || plan === null || Array.isArray(plan))
     throw new PlanFileError(`${file}: a plan is a mapping (name, selector, protocols, ratePerSecond, …)`);
