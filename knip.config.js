@@ -14,8 +14,6 @@ module.exports = {
   entry: [
     'apps/*/src/main.ts!',
     'apps/cli/src/demo/main.ts!',
-    // The ops CLI (package.json bin `reopen`, deploy/reopen).
-    'apps/cli/src/reopen/main.ts!',
     // The worker container's healthcheck (docker-compose.yml).
     'apps/worker/src/health-probe.ts!',
     // Run from dist to write docs/openapi.json.

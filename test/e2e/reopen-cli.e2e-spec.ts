@@ -154,8 +154,10 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     expect(watched.stdout).not.toContain('\x1b[');
     expect(watched.stdout).toMatch(/cli-health #{30} 100\.0 % 120\/120 completed/);
 
-    const listed = JSON.parse((await reopen(['waves', 'list', '--json', '--state', 'completed'])).stdout);
-    expect(listed.items.map((w: { id: string }) => w.id)).toContain(id);
+    const listed = JSON.parse((await reopen(['waves', 'list', '--json', '--state', 'completed'])).stdout) as {
+      items: { id: string }[];
+    };
+    expect(listed.items.map((w) => w.id)).toContain(id);
     const table = await reopen(['waves', 'list']);
     expect(table.stdout).toMatch(/^ID\s+NAME\s+STATE\s+RATE\s+MEMBERS\s+START \(UTC\)$/m);
     expect(table.stdout).toMatch(new RegExp(`^${id}\\s+cli-health\\s+completed\\s+400/s\\s+120\\s+–$`, 'm'));

@@ -81,6 +81,7 @@ export function usage(program = DEFAULT_PROGRAM): string {
   return helpText(adminProgram(program, () => undefined));
 }
 
+/** @internal One command's help as --help prints it (the parser prints it itself; its test compares). */
 export function commandHelp(name: CommandName, program = DEFAULT_PROGRAM): string {
   return helpText(
     adminProgram(program, () => undefined),

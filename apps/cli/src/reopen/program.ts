@@ -4,7 +4,7 @@ import { CommandLine, commandTree, parseWith } from '../command-line';
 import { EXIT_CODES_HELP } from './exit-codes';
 
 /** One HTTP call of the API (path under /api/v1, query string included). */
-export interface ApiRequest {
+interface ApiRequest {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   body?: unknown;
@@ -14,14 +14,14 @@ export interface ApiRequest {
 export type View = 'waves' | 'wave' | 'preview' | 'command' | 'account' | 'operation' | 'audit';
 
 /** What a command line asks for: plain data, so the mapping from arguments to requests is tested without a server. */
-export type Job =
+type Job =
   | { kind: 'call'; request: ApiRequest; view: View }
   /** POST /waves with the plan file's body. */
   | { kind: 'create'; file: string }
   /** Follows the wave's event stream until it completes, halts or ends. */
   | { kind: 'watch'; waveId: string };
 
-export interface GlobalOptions {
+interface GlobalOptions {
   json: boolean;
   profile?: string;
   url?: string;
@@ -55,7 +55,7 @@ function withQuery(base: string, query: Record<string, string | undefined>): str
   const q = new URLSearchParams(
     Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),
   );
-  return q.size ? `${base}?${q}` : base;
+  return q.size ? `${base}?${q.toString()}` : base;
 }
 
 function number(value: string): number {
@@ -88,7 +88,7 @@ function supportCommand(parent: Command, name: string, summary: string): Command
 }
 
 /** The `reopen` program. `emit` receives what the parsed command line asks for. */
-export function reopenProgram(emit: (run: ReopenRun) => void): Command {
+function reopenProgram(emit: (run: ReopenRun) => void): Command {
   const root = new Command('reopen')
     .description('reopen-access for ops: waves, accounts and the audit log over the HTTP API')
     .option('--json', "machine output: the API's JSON as it answered (watch: one progress view per line)")
@@ -173,12 +173,13 @@ export function reopenProgram(emit: (run: ReopenRun) => void): Command {
   supportCommand(accounts, 'enable', 'open POP/IMAP for this account now, ahead of any wave (support key)')
     .option('--protocols <list>', 'imap,pop3 (default: both)', protocols)
     .option('--override', 'open it even though waves hold it back (held, or a leaked password never reset)')
-    .action((login: string, o: { reason: string; ticket: string; protocols?: string[]; override?: boolean }, cmd) =>
-      call(cmd, { method: 'POST', path: path('accounts', login, 'enable'), body: supportBody(o) }, 'operation'),
+    .action(
+      (login: string, o: { reason: string; ticket: string; protocols?: string[]; override?: boolean }, cmd: Command) =>
+        call(cmd, { method: 'POST', path: path('accounts', login, 'enable'), body: supportBody(o) }, 'operation'),
     );
   supportCommand(accounts, 'disable', 're-block this account and revoke its sessions (support key)')
     .option('--protocols <list>', 'imap,pop3 (default: both)', protocols)
-    .action((login: string, o: { reason: string; ticket: string; protocols?: string[] }, cmd) =>
+    .action((login: string, o: { reason: string; ticket: string; protocols?: string[] }, cmd: Command) =>
       call(cmd, { method: 'POST', path: path('accounts', login, 'disable'), body: supportBody(o) }, 'operation'),
     );
   supportCommand(accounts, 'hold', 'keep this account out of every wave (support key)').action(
