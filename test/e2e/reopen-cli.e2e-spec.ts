@@ -42,7 +42,13 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
   /** Runs the binary (never spawnSync: the worker runs in this process and must keep working meanwhile). */
   function reopen(
     args: string[],
-    o: { key?: KeyName | null; env?: Record<string, string>; onStdout?: (sofar: string) => void } = {},
+    o: {
+      key?: KeyName | null;
+      env?: Record<string, string>;
+      onStdout?: (sofar: string) => void;
+      /** Run this command line instead (it runs the binary itself), e.g. under script(1). */
+      wrap?: string[];
+    } = {},
   ): Promise<Run> {
     const key = o.key === undefined ? 'ops' : o.key;
     const env: Record<string, string> = {
@@ -52,7 +58,8 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
       ...o.env,
     };
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [REOPEN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const [file, ...argv] = o.wrap ?? [process.execPath, REOPEN, ...args];
+      const child = spawn(file, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => {
@@ -166,6 +173,18 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/^refused: 409 .*\(illegal_transition\)/);
     expect(refused.stderr).toMatch(/the wave is completed; it accepts: .*rollback/);
+  });
+
+  it('on a terminal, watch redraws live bars in place, in colour', async () => {
+    const id = await create(yamlPlan('cli-tty', 511, 570, 30));
+    await reopen(['waves', 'start', id]);
+    // util-linux's script(1) gives the binary a pseudo-terminal; -e passes its exit code on.
+    const command = [process.execPath, REOPEN, 'waves', 'watch', id].map((a) => `'${a}'`).join(' ');
+    const tty = await reopen([], { wrap: ['script', '-qfec', command, '/dev/null'] });
+    expect(tty.code).toBe(0);
+    expect(tty.stdout).toMatch(/\x1b\[\d+F\x1b\[J/); // cursor up N lines, erase: the block is redrawn, not appended
+    expect(tty.stdout).toContain('\x1b[32m'); // completed, in green
+    expect(tty.stdout).toMatch(/█{30}/);
   });
 
   it('pauses, changes the rate and resumes a running wave; --json prints the API answer', async () => {
