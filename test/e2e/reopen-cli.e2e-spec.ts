@@ -182,7 +182,9 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     const command = [process.execPath, REOPEN, 'waves', 'watch', id].map((a) => `'${a}'`).join(' ');
     const tty = await reopen([], { wrap: ['script', '-qfec', command, '/dev/null'] });
     expect(tty.code).toBe(0);
-    expect(tty.stdout).toMatch(/\x1b\[\d+F\x1b\[J/); // cursor up N lines, erase: the block is redrawn, not appended
+    // Cursor up N lines, then erase: the block is redrawn in place, not appended.
+    // eslint-disable-next-line no-control-regex -- the ANSI sequences are what is checked
+    expect(tty.stdout).toMatch(/\x1b\[\d+F\x1b\[J/);
     expect(tty.stdout).toContain('\x1b[32m'); // completed, in green
     expect(tty.stdout).toMatch(/█{30}/);
   });
