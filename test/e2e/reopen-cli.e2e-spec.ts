@@ -341,11 +341,26 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     });
   });
 
-  it('exits 3 when the API cannot be reached', async () => {
+  it('exits 3 when the API cannot be reached, or does not answer within --timeout', async () => {
     const port = await closedPort();
     const down = await reopen(['waves', 'list'], { env: { REOPEN_URL: `http://127.0.0.1:${port}` } });
     expect(down.code).toBe(3);
     expect(down.stderr).toMatch(/^cannot reach the API: GET http:\/\/127\.0\.0\.1:\d+\/api\/v1\/waves: ECONNREFUSED/);
+
+    // A listener that accepts and never answers: a hung API or proxy.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const started = Date.now();
+      const hung = await reopen(['waves', 'list', '--timeout', '1'], {
+        env: { REOPEN_URL: `http://127.0.0.1:${(silent.address() as { port: number }).port}` },
+      });
+      expect(hung.code).toBe(3);
+      expect(hung.stderr).toMatch(/^cannot reach the API: GET .*: The operation was aborted due to timeout/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      silent.close();
+    }
   });
 });
 

@@ -45,11 +45,13 @@ export class ApiClient {
     readonly origin: string,
     private readonly key: string,
     readonly base = '/api/v1',
+    /** A call (answer and body) taking longer fails as unanswered; none by default. Never applied to streams. */
+    private readonly timeoutMs?: number,
   ) {}
 
   /** The same API as another caller (another role's key). */
   as(key: string): ApiClient {
-    return new ApiClient(this.origin, key, this.base);
+    return new ApiClient(this.origin, key, this.base, this.timeoutMs);
   }
 
   get<T>(path: string): Promise<T> {
@@ -112,6 +114,7 @@ export class ApiClient {
     try {
       return await fetch(url, {
         ...init,
+        signal: init.signal ?? (this.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.timeoutMs)),
         method,
         headers: { Accept: 'application/json', Authorization: `Bearer ${this.key}`, ...init.headers },
       });
@@ -122,7 +125,13 @@ export class ApiClient {
   }
 
   private async read(res: Response, method: string, path: string): Promise<unknown> {
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      // The connection dropped or the timeout struck while the body was arriving: no answer either.
+      throw new ApiCallError(method, `${this.base}${path}`, null, null, (err as Error).message);
+    }
     if (res.ok) return text ? JSON.parse(text) : null;
     let problem: Problem | null = null;
     try {

@@ -90,11 +90,17 @@ describe('reopen: command line → API request', () => {
   });
 
   it('takes the global options before or after the command', () => {
-    expect(run('--json', 'waves', 'list').global).toEqual({ json: true, profile: undefined, url: undefined });
-    expect(run('waves', 'pause', ID, '--json', '--profile', 'prod').global).toEqual({
+    expect(run('--json', 'waves', 'list').global).toEqual({
+      json: true,
+      profile: undefined,
+      url: undefined,
+      timeoutSeconds: 30,
+    });
+    expect(run('waves', 'pause', ID, '--json', '--profile', 'prod', '--timeout', '5').global).toEqual({
       json: true,
       profile: 'prod',
       url: undefined,
+      timeoutSeconds: 5,
     });
     expect(run('waves', 'show', ID, '--url', 'http://x:3000').global).toMatchObject({
       json: false,

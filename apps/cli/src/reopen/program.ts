@@ -25,6 +25,7 @@ interface GlobalOptions {
   json: boolean;
   profile?: string;
   url?: string;
+  timeoutSeconds: number;
 }
 
 export interface ReopenRun {
@@ -97,10 +98,11 @@ function reopenProgram(emit: (run: ReopenRun) => void): Command {
       'a profile of the profiles file (default: REOPEN_PROFILE, then REOPEN_URL/REOPEN_API_KEY)',
     )
     .option('--url <url>', "the API's URL, e.g. http://127.0.0.1:3000 (default: REOPEN_URL or the profile's)")
+    .option('--timeout <seconds>', 'give up on a call unanswered after this long (exit 3); not on watch', number, 30)
     .addHelpText('after', CONNECTION_HELP);
   const global = (cmd: Command): GlobalOptions => {
-    const o = cmd.optsWithGlobals<{ json?: boolean; profile?: string; url?: string }>();
-    return { json: o.json === true, profile: o.profile, url: o.url };
+    const o = cmd.optsWithGlobals<{ json?: boolean; profile?: string; url?: string; timeout: number }>();
+    return { json: o.json === true, profile: o.profile, url: o.url, timeoutSeconds: o.timeout };
   };
   const call = (cmd: Command, request: ApiRequest, view: View) =>
     emit({ job: { kind: 'call', request, view }, global: global(cmd) });

@@ -46,7 +46,7 @@ export async function runReopen(argv: readonly string[], io: ReopenIo): Promise<
 
 async function execute({ job, global }: ReopenRun, io: ReopenIo, out: (line: string) => void): Promise<number> {
   const connection = resolveConnection(global, io.env, io.home);
-  const client = new ApiClient(connection.origin, connection.apiKey);
+  const client = new ApiClient(connection.origin, connection.apiKey, undefined, global.timeoutSeconds * 1000);
   switch (job.kind) {
     case 'watch':
       return watchWave(client, job.waveId, { json: global.json, stdout: io.stdout });
