@@ -67,9 +67,9 @@ export function progressLines(p: WaveProgress, paint: Paint, ascii: boolean): st
 
 /**
  * Follows GET /waves/{id}/events (Server-Sent Events, parsed by eventsource-parser) until the wave reaches a state
- * watchExit ends on (views staler than the wave are skipped); a dropped stream is reopened with Last-Event-ID. With --json, each progress view is printed as
- * one line of the API's JSON; otherwise a live block (redrawn on a terminal, plain lines every few seconds and at
- * each change of state elsewhere).
+ * watchExit ends on (views staler than the wave are skipped); a dropped stream is reopened with Last-Event-ID. With
+ * --json, each progress view is printed as one line of the API's JSON; otherwise a live block (redrawn on a terminal,
+ * plain lines every few seconds and at each change of state elsewhere).
  */
 export async function watchWave(
   client: ApiClient,
