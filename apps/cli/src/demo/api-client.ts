@@ -1,6 +1,7 @@
 /** The API's error body (RFC 9457 problem details with a stable `code` and the field at fault). */
 export interface Problem {
   status?: number;
+  title?: string;
   code?: string;
   detail?: string;
   field?: string;
@@ -44,11 +45,13 @@ export class ApiClient {
     readonly origin: string,
     private readonly key: string,
     readonly base = '/api/v1',
+    /** A call (answer and body) taking longer fails as unanswered; none by default. Never applied to streams. */
+    private readonly timeoutMs?: number,
   ) {}
 
   /** The same API as another caller (another role's key). */
   as(key: string): ApiClient {
-    return new ApiClient(this.origin, key, this.base);
+    return new ApiClient(this.origin, key, this.base, this.timeoutMs);
   }
 
   get<T>(path: string): Promise<T> {
@@ -61,6 +64,24 @@ export class ApiClient {
 
   patch<T>(path: string, body: unknown): Promise<T> {
     return this.json<T>('PATCH', path, body);
+  }
+
+  /** Any method with an optional JSON body (the `reopen` CLI maps its commands to such calls). */
+  call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.json<T>(method, path, body);
+  }
+
+  /**
+   * Opens a text/event-stream (Last-Event-ID resumes after the last event seen); a refusal throws like any call.
+   * The caller reads the body and aborts `signal` to close it.
+   */
+  async stream(path: string, lastEventId: string | undefined, signal: AbortSignal): Promise<Response> {
+    const res = await this.send('GET', path, {
+      headers: { Accept: 'text/event-stream', ...(lastEventId && { 'Last-Event-ID': lastEventId }) },
+      signal,
+    });
+    if (!res.ok) await this.read(res, 'GET', path);
+    return res;
   }
 
   /** GET with If-None-Match: a 304 means the view did not change (dashboards poll this way). */
@@ -93,6 +114,7 @@ export class ApiClient {
     try {
       return await fetch(url, {
         ...init,
+        signal: init.signal ?? (this.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.timeoutMs)),
         method,
         headers: { Accept: 'application/json', Authorization: `Bearer ${this.key}`, ...init.headers },
       });
@@ -103,7 +125,13 @@ export class ApiClient {
   }
 
   private async read(res: Response, method: string, path: string): Promise<unknown> {
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      // The connection dropped or the timeout struck while the body was arriving: no answer either.
+      throw new ApiCallError(method, `${this.base}${path}`, null, null, (err as Error).message);
+    }
     if (res.ok) return text ? JSON.parse(text) : null;
     let problem: Problem | null = null;
     try {

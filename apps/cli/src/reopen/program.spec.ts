@@ -1,0 +1,153 @@
+import { parseReopen, ReopenRun } from './program';
+
+/** What a command line asks of the API, without a server: the mapping is the unit here. */
+function run(...argv: string[]): ReopenRun {
+  const line = parseReopen(argv);
+  if (line.kind !== 'run') throw new Error(`${argv.join(' ')}: ${line.kind} ${line.kind === 'help' ? '' : line.text}`);
+  return line.value;
+}
+
+const ID = '3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b';
+
+describe('reopen: command line → API request', () => {
+  it.each([
+    [['waves', 'list'], 'GET', '/waves', undefined],
+    [
+      ['waves', 'list', '--state', 'halted', '--limit', '5', '--cursor', 'abc'],
+      'GET',
+      '/waves?state=halted&limit=5&cursor=abc',
+      undefined,
+    ],
+    [['waves', 'show', ID], 'GET', `/waves/${ID}`, undefined],
+    [['waves', 'preview', ID], 'GET', `/waves/${ID}/preview`, undefined],
+    [['waves', 'schedule', ID], 'POST', `/waves/${ID}/schedule`, undefined],
+    [['waves', 'unschedule', ID], 'POST', `/waves/${ID}/unschedule`, undefined],
+    [['waves', 'start', ID], 'POST', `/waves/${ID}/start`, undefined],
+    [['waves', 'pause', ID], 'POST', `/waves/${ID}/pause`, undefined],
+    [['waves', 'resume', ID], 'POST', `/waves/${ID}/resume`, undefined],
+    [['waves', 'cancel', ID], 'POST', `/waves/${ID}/cancel`, undefined],
+    [['waves', 'rollback', ID], 'POST', `/waves/${ID}/rollback`, undefined],
+    [['waves', 'set-rate', ID, '12.5'], 'PATCH', `/waves/${ID}`, { ratePerSecond: 12.5 }],
+    [['accounts', 'show', 'Dr.A+x@example.org'], 'GET', '/accounts/Dr.A%2Bx%40example.org', undefined],
+    [
+      [
+        'accounts',
+        'enable',
+        'a@x.test',
+        '--reason',
+        'on the phone',
+        '--ticket',
+        'SUP-1',
+        '--protocols',
+        'imap',
+        '--override',
+      ],
+      'POST',
+      '/accounts/a%40x.test/enable',
+      { reason: 'on the phone', ticket: 'SUP-1', protocols: ['imap'], override: true },
+    ],
+    [
+      ['accounts', 'disable', 'a@x.test', '--ticket', 'SUP-2', '--reason', 'abuse'],
+      'POST',
+      '/accounts/a%40x.test/disable',
+      { reason: 'abuse', ticket: 'SUP-2' },
+    ],
+    [
+      ['accounts', 'hold', 'a@x.test', '--reason', 'r', '--ticket', 't'],
+      'POST',
+      '/accounts/a%40x.test/hold',
+      { reason: 'r', ticket: 't' },
+    ],
+    [
+      ['accounts', 'release', 'a@x.test', '--reason', 'r', '--ticket', 't'],
+      'DELETE',
+      '/accounts/a%40x.test/hold',
+      { reason: 'r', ticket: 't' },
+    ],
+    [['audit'], 'GET', '/audit', undefined],
+    [
+      [
+        'audit',
+        '--wave',
+        ID,
+        '--login',
+        'a@x.test',
+        '--from',
+        '2026-05-09T08:00:00Z',
+        '--action',
+        'wave.*',
+        '--commands',
+        '--limit',
+        '20',
+      ],
+      'GET',
+      `/audit?waveId=${ID}&login=a%40x.test&from=2026-05-09T08%3A00%3A00Z&action=wave.*&kind=commands&limit=20`,
+      undefined,
+    ],
+  ])('%j → %s %s', (argv, method, path, body) => {
+    const request = body === undefined ? { method, path } : { method, path, body };
+    expect(run(...argv).job).toEqual({ kind: 'call', request, view: expect.any(String) });
+  });
+
+  it('takes the global options before or after the command', () => {
+    expect(run('--json', 'waves', 'list').global).toEqual({
+      json: true,
+      profile: undefined,
+      url: undefined,
+      timeoutSeconds: 30,
+    });
+    expect(run('waves', 'pause', ID, '--json', '--profile', 'prod', '--timeout', '5').global).toEqual({
+      json: true,
+      profile: 'prod',
+      url: undefined,
+      timeoutSeconds: 5,
+    });
+    expect(run('waves', 'show', ID, '--url', 'http://x:3000').global).toMatchObject({
+      json: false,
+      url: 'http://x:3000',
+    });
+  });
+
+  it('maps create and watch to their own jobs', () => {
+    expect(run('waves', 'create', '-f', 'plans/health.yaml').job).toEqual({
+      kind: 'create',
+      file: 'plans/health.yaml',
+    });
+    expect(run('waves', 'create', '--file=p.json').job).toEqual({ kind: 'create', file: 'p.json' });
+    expect(run('waves', 'watch', ID).job).toEqual({ kind: 'watch', waveId: ID });
+  });
+
+  it.each([
+    [['waves', 'set-rate', ID, 'fast'], "argument 'perSecond'. not a number"],
+    [['waves', 'list', '--limit', '0'], 'not a positive integer'],
+    [['waves', 'list', '--state', 'done'], 'Allowed choices are draft, scheduled'],
+    [
+      ['accounts', 'enable', 'a', '--reason', 'r', '--ticket', 't', '--protocols', 'imap,smtp'],
+      '"smtp" is not one of imap, pop3',
+    ],
+    [['accounts', 'hold', 'a', '--reason', 'r'], "required option '--ticket <id>' not specified"],
+    [['waves', 'create'], "required option '-f, --file <plan>' not specified"],
+    [['waves', 'pause'], "missing required argument 'id'"],
+    [['waves', 'pause', ID, ID], 'too many arguments'],
+    [['waves', 'list', '--jsn'], "unknown option '--jsn'"],
+    [['wave', 'list'], "unknown command 'wave'"],
+  ])('refuses %j: %s', (argv, message) => {
+    const line = parseReopen(argv);
+    expect(line.kind).toBe('usage_error');
+    if (line.kind === 'usage_error') expect(line.text).toContain(message);
+  });
+
+  it('answers help for the program, a group and a command', () => {
+    for (const argv of [['--help'], ['help'], ['waves', '--help'], ['waves', 'watch', '-h'], ['help', 'audit']]) {
+      const line = parseReopen(argv);
+      expect(line.kind).toBe('help');
+    }
+    const watch = parseReopen(['waves', 'watch', '--help']);
+    expect(watch.kind === 'help' && watch.text).toMatch(/^Usage: reopen waves watch \[options\] <id>\n\nlive progress/);
+    // A bare group is no command: its help, as a usage error.
+    expect(parseReopen(['accounts'])).toMatchObject({
+      kind: 'usage_error',
+      text: expect.stringContaining('Usage: reopen accounts'),
+    });
+  });
+});

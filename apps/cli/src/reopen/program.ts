@@ -1,0 +1,261 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { PROTOCOLS, WAVE_STATES } from '@app/domain';
+import { CommandLine, commandTree, parseWith } from '../command-line';
+import { EXIT_CODES_HELP } from './exit-codes';
+
+/** One HTTP call of the API (path under /api/v1, query string included). */
+interface ApiRequest {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  path: string;
+  body?: unknown;
+}
+
+/** How a call's answer is shown to a person (with --json the API's JSON is printed as it came). */
+export type View = 'waves' | 'wave' | 'preview' | 'command' | 'account' | 'operation' | 'audit';
+
+/** What a command line asks for: plain data, so the mapping from arguments to requests is tested without a server. */
+type Job =
+  | { kind: 'call'; request: ApiRequest; view: View }
+  /** POST /waves with the plan file's body. */
+  | { kind: 'create'; file: string }
+  /** Follows the wave's event stream until it completes, halts or ends. */
+  | { kind: 'watch'; waveId: string };
+
+interface GlobalOptions {
+  json: boolean;
+  profile?: string;
+  url?: string;
+  timeoutSeconds: number;
+}
+
+export interface ReopenRun {
+  job: Job;
+  global: GlobalOptions;
+}
+
+/** The commands that move a wave through its states: POST /waves/{id}/<command>. */
+const WAVE_COMMANDS = {
+  schedule: 'draft → scheduled: starts by itself at its start time',
+  unschedule: 'scheduled → draft',
+  start: 'draft | scheduled → running now',
+  pause: 'running → paused: no new mailstore call starts once answered',
+  resume: 'paused | halted → running',
+  cancel: '→ cancelled: pending members are not processed',
+  rollback: '→ rolling_back: restores every account the wave changed',
+} as const;
+
+const CONNECTION_HELP = `
+Connection: REOPEN_URL and REOPEN_API_KEY, or a profile of ~/.config/reopen/profiles.json (--profile NAME or
+REOPEN_PROFILE; the file must be private: chmod 600). See docs/cli.md.
+
+${EXIT_CODES_HELP}`;
+
+const path = (...parts: string[]) => `/${parts.map(encodeURIComponent).join('/')}`;
+
+function withQuery(base: string, query: Record<string, string | undefined>): string {
+  const q = new URLSearchParams(
+    Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),
+  );
+  return q.size ? `${base}?${q.toString()}` : base;
+}
+
+function number(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('not a number');
+  return n;
+}
+
+function positiveInteger(value: string): number {
+  const n = number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('not a positive integer');
+  return n;
+}
+
+function protocols(value: string): string[] {
+  const list = value.split(',').map((p) => p.trim());
+  const bad = list.find((p) => !(PROTOCOLS as readonly string[]).includes(p));
+  if (bad !== undefined) throw new InvalidArgumentError(`"${bad}" is not one of ${PROTOCOLS.join(', ')}`);
+  return list;
+}
+
+/** --reason and --ticket: every support change is audited with both (the API requires them). */
+function supportCommand(parent: Command, name: string, summary: string): Command {
+  return parent
+    .command(name)
+    .description(summary)
+    .argument('<login>', 'the login, any case')
+    .requiredOption('--reason <text>', 'why (audited)')
+    .requiredOption('--ticket <id>', 'the support ticket (audited)');
+}
+
+/** The `reopen` program. `emit` receives what the parsed command line asks for. */
+function reopenProgram(emit: (run: ReopenRun) => void): Command {
+  const root = new Command('reopen')
+    .description('reopen-access for ops: waves, accounts and the audit log over the HTTP API')
+    .option('--json', "machine output: the API's JSON as it answered (watch: one progress view per line)")
+    .option(
+      '--profile <name>',
+      'a profile of the profiles file (default: REOPEN_PROFILE, then REOPEN_URL/REOPEN_API_KEY)',
+    )
+    .option('--url <url>', "the API's URL, e.g. http://127.0.0.1:3000 (default: REOPEN_URL or the profile's)")
+    .option('--timeout <seconds>', 'give up on a call unanswered after this long (exit 3); not on watch', number, 30)
+    .addHelpText('after', CONNECTION_HELP);
+  const global = (cmd: Command): GlobalOptions => {
+    const o = cmd.optsWithGlobals<{ json?: boolean; profile?: string; url?: string; timeout: number }>();
+    return { json: o.json === true, profile: o.profile, url: o.url, timeoutSeconds: o.timeout };
+  };
+  const call = (cmd: Command, request: ApiRequest, view: View) =>
+    emit({ job: { kind: 'call', request, view }, global: global(cmd) });
+
+  const waves = root.command('waves').description('list, create, preview, drive and watch waves');
+  waves
+    .command('list')
+    .description('waves, newest first (one page; --cursor for the next)')
+    .addOption(new Option('--state <state>', 'only waves in this state').choices(WAVE_STATES))
+    .option('--limit <n>', 'at most this many (1–200, default 50)', positiveInteger)
+    .option('--cursor <cursor>', 'the next page: the cursor the previous page printed')
+    .action((o: { state?: string; limit?: number; cursor?: string }, cmd: Command) =>
+      call(cmd, { method: 'GET', path: withQuery('/waves', { ...o, limit: o.limit?.toString() }) }, 'waves'),
+    );
+  waves
+    .command('show')
+    .description('one wave: plan, state and why, rate, members')
+    .argument('<id>', 'the wave id')
+    .action((id: string, _o: unknown, cmd: Command) => call(cmd, { method: 'GET', path: path('waves', id) }, 'wave'));
+  waves
+    .command('create')
+    .description('create a draft wave from a plan file (YAML or JSON: the body of POST /waves)')
+    .requiredOption('-f, --file <plan>', 'the plan file, e.g. plans/health.yaml')
+    .action((o: { file: string }, cmd: Command) =>
+      emit({ job: { kind: 'create', file: o.file }, global: global(cmd) }),
+    );
+  waves
+    .command('preview')
+    .description('who the wave would open and skip, batches and projected duration')
+    .argument('<id>', 'the wave id')
+    .action((id: string, _o: unknown, cmd: Command) =>
+      call(cmd, { method: 'GET', path: path('waves', id, 'preview') }, 'preview'),
+    );
+  for (const [name, summary] of Object.entries(WAVE_COMMANDS)) {
+    waves
+      .command(name)
+      .description(summary)
+      .argument('<id>', 'the wave id')
+      .action((id: string, _o: unknown, cmd: Command) =>
+        call(cmd, { method: 'POST', path: path('waves', id, name) }, 'command'),
+      );
+  }
+  waves
+    .command('set-rate')
+    .description('change the rate (accounts per second); a running wave follows within 2 s')
+    .argument('<id>', 'the wave id')
+    .argument('<perSecond>', 'accounts per second', number)
+    .action((id: string, ratePerSecond: number, _o: unknown, cmd: Command) =>
+      call(cmd, { method: 'PATCH', path: path('waves', id), body: { ratePerSecond } }, 'wave'),
+    );
+  waves
+    .command('watch')
+    .description(
+      'live progress until the wave completes (exit 0), halts (4) or is cancelled or rolled back (5): bars on a ' +
+        'terminal, plain lines otherwise',
+    )
+    .argument('<id>', 'the wave id')
+    .action((waveId: string, _o: unknown, cmd: Command) =>
+      emit({ job: { kind: 'watch', waveId }, global: global(cmd) }),
+    );
+
+  const accounts = root.command('accounts').description('one account: its state, and support changes');
+  accounts
+    .command('show')
+    .description('access, eligibility, holds and overrides, waves, recent operations')
+    .argument('<login>', 'the login, any case')
+    .action((login: string, _o: unknown, cmd: Command) =>
+      call(cmd, { method: 'GET', path: path('accounts', login) }, 'account'),
+    );
+  supportCommand(accounts, 'enable', 'open POP/IMAP for this account now, ahead of any wave (support key)')
+    .option('--protocols <list>', 'imap,pop3 (default: both)', protocols)
+    .option('--override', 'open it even though waves hold it back (held, or a leaked password never reset)')
+    .action(
+      (login: string, o: { reason: string; ticket: string; protocols?: string[]; override?: boolean }, cmd: Command) =>
+        call(cmd, { method: 'POST', path: path('accounts', login, 'enable'), body: supportBody(o) }, 'operation'),
+    );
+  supportCommand(accounts, 'disable', 're-block this account and revoke its sessions (support key)')
+    .option('--protocols <list>', 'imap,pop3 (default: both)', protocols)
+    .action((login: string, o: { reason: string; ticket: string; protocols?: string[] }, cmd: Command) =>
+      call(cmd, { method: 'POST', path: path('accounts', login, 'disable'), body: supportBody(o) }, 'operation'),
+    );
+  supportCommand(accounts, 'hold', 'keep this account out of every wave (support key)').action(
+    (login: string, o: { reason: string; ticket: string }, cmd: Command) =>
+      call(cmd, { method: 'POST', path: path('accounts', login, 'hold'), body: supportBody(o) }, 'account'),
+  );
+  supportCommand(accounts, 'release', 'let a held account back into waves (support key)').action(
+    (login: string, o: { reason: string; ticket: string }, cmd: Command) =>
+      call(cmd, { method: 'DELETE', path: path('accounts', login, 'hold'), body: supportBody(o) }, 'account'),
+  );
+
+  root
+    .command('audit')
+    .description('the audit log, newest first (one page; --cursor for older entries)')
+    .option('--wave <id>', 'entries of this wave')
+    .option('--login <login>', 'entries about this account')
+    .option('--from <time>', 'at or after this instant (ISO 8601, e.g. 2026-05-09T08:00:00Z)')
+    .option('--to <time>', 'before this instant')
+    .option('--action <action>', 'an exact action (wave.halt) or a family (support.*)')
+    .option('--commands', 'commands only: leave out the per-member ledger (member.*)')
+    .option('--limit <n>', 'at most this many (1–500, default 100)', positiveInteger)
+    .option('--cursor <cursor>', 'older entries: the cursor the previous page printed')
+    .action((o: AuditOptions, cmd: Command) => call(cmd, { method: 'GET', path: auditPath(o) }, 'audit'));
+
+  for (const cmd of commandTree(root)) cmd.configureHelp({ showGlobalOptions: true });
+  return root;
+}
+
+interface AuditOptions {
+  wave?: string;
+  login?: string;
+  from?: string;
+  to?: string;
+  action?: string;
+  commands?: boolean;
+  limit?: number;
+  cursor?: string;
+}
+
+function auditPath(o: AuditOptions): string {
+  return withQuery('/audit', {
+    waveId: o.wave,
+    login: o.login,
+    from: o.from,
+    to: o.to,
+    action: o.action,
+    kind: o.commands ? 'commands' : undefined,
+    limit: o.limit?.toString(),
+    cursor: o.cursor,
+  });
+}
+
+function supportBody(o: { reason: string; ticket: string; protocols?: string[]; override?: boolean }) {
+  return {
+    reason: o.reason,
+    ticket: o.ticket,
+    ...(o.protocols && { protocols: o.protocols }),
+    ...(o.override && { override: true }),
+  };
+}
+
+/** The known command words at the start of `argv` ("waves set-rate"), for the help hint of a usage error. */
+export function commandWords(argv: readonly string[]): string[] {
+  const words: string[] = [];
+  let cmd = reopenProgram(() => undefined);
+  for (const word of argv) {
+    const sub = cmd.commands.find((c) => c.name() === word);
+    if (!sub) break;
+    words.push(word);
+    cmd = sub;
+  }
+  return words;
+}
+
+export function parseReopen(argv: readonly string[]): CommandLine<ReopenRun> {
+  return parseWith(reopenProgram, argv);
+}

@@ -1,0 +1,162 @@
+import type { Account, CommandResult, Operation, Wave, WavePreview } from '../demo/api.types';
+import { duration, int, reasons, table } from '../demo/format';
+import type { View } from './program';
+
+/** The parts of GET /waves/{id} shown beyond the demo's Wave (docs/openapi.json, WaveDto, has them all). */
+interface WaveDetail extends Wave {
+  description?: string | null;
+  statusReason?: string | null;
+  protocols?: string[];
+  selector?: { type: string; cohorts?: string[]; logins?: string[] };
+  steps?: { percent: number; bakeSeconds: number }[];
+  gates?: { name: string; metric: string; threshold: number; action: string }[];
+  batchSize?: number;
+  concurrency?: number;
+  startedAt?: string | null;
+  completedAt?: string | null;
+  createdBy?: string;
+  createdAt?: string;
+}
+
+interface AuditEntry {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  waveId: string | null;
+  login: string | null;
+  reason: string | null;
+  ticket: string | null;
+}
+
+interface Page<T> {
+  items: T[];
+  nextCursor?: string | null;
+}
+
+/** "2026-05-09 08:00:00Z": UTC, 24-hour, the zone said (an incident room spans zones). */
+function when(iso: string | null | undefined): string {
+  return iso ? `${iso.slice(0, 19).replace('T', ' ')}Z` : '–';
+}
+
+function nextPage(page: Page<unknown>): string[] {
+  return page.nextCursor ? [`more: --cursor ${page.nextCursor}`] : [];
+}
+
+/** The lines a person reads for an answer of the API (`body`) shown as `view`. */
+export function render(view: View, body: unknown): string[] {
+  switch (view) {
+    case 'waves':
+      return waves(body as Page<WaveDetail>);
+    case 'wave':
+      return wave(body as WaveDetail);
+    case 'preview':
+      return preview(body as WavePreview);
+    case 'command':
+      return command(body as CommandResult);
+    case 'account':
+      return account(body as Account);
+    case 'operation':
+      return operation(body as Operation);
+    case 'audit':
+      return audit(body as Page<AuditEntry>);
+  }
+}
+
+function waves(page: Page<WaveDetail>): string[] {
+  if (!page.items.length) return ['no waves'];
+  const rows = page.items.map((w) => [
+    w.id,
+    w.name,
+    w.state,
+    `${int(w.ratePerSecond)}/s`,
+    w.memberCount === null ? '–' : int(w.memberCount),
+    when(w.startAt),
+  ]);
+  return [
+    ...table([['ID', 'NAME', 'STATE', 'RATE', 'MEMBERS', 'START (UTC)'], ...rows], new Set([3, 4])),
+    ...nextPage(page),
+  ];
+}
+
+function wave(w: WaveDetail): string[] {
+  const selector = w.selector
+    ? w.selector.type === 'cohorts'
+      ? `cohorts ${w.selector.cohorts?.join(', ')}`
+      : w.selector.type === 'logins'
+        ? `${int(w.selector.logins?.length ?? 0)} logins`
+        : 'every account not yet in a wave'
+    : '–';
+  const lines = [
+    `wave      ${w.id}`,
+    `name      ${w.name}`,
+    `state     ${w.state}${w.statusReason ? ` (${w.statusReason})` : ''}`,
+    `selects   ${selector}; protocols ${w.protocols?.join(', ') ?? '–'}`,
+    `rate      ${int(w.ratePerSecond)}/s, batches of ${w.batchSize ?? '–'}, ${w.concurrency ?? '–'} in flight`,
+    `members   ${w.memberCount === null ? '– (fixed when it starts)' : int(w.memberCount)}`,
+    `start     ${w.startLocal ? `${w.startLocal.replace('T', ' ')} ${w.timeZone} (${when(w.startAt)})` : 'when started'}`,
+    `started   ${when(w.startedAt)}; completed ${when(w.completedAt)}`,
+  ];
+  if (w.steps?.length)
+    lines.push(
+      `steps     ${w.steps.map((s) => `${s.percent} %${s.bakeSeconds ? ` then bake ${s.bakeSeconds} s` : ''}`).join(', ')}`,
+    );
+  for (const g of w.gates ?? []) lines.push(`gate      ${g.name}: ${g.metric} above ${g.threshold} → ${g.action}`);
+  if (w.createdBy) lines.push(`created   ${when(w.createdAt)} by ${w.createdBy}`);
+  return lines;
+}
+
+function preview(p: WavePreview): string[] {
+  const d = p.projectedDuration;
+  return [
+    `members   ${int(p.members)}, eligible ${int(p.eligible)}`,
+    `skipped   ${reasons(p.skips)}`,
+    `batches   ${int(p.batches)} of ${int(p.batchSize)} at ${int(p.ratePerSecond)}/s`,
+    `duration  ${duration(d.totalSeconds * 1000)} (sending ${duration(d.sendingSeconds * 1000)}, baking ${duration(d.bakeSeconds * 1000)})`,
+    ...p.steps.map(
+      (s, i) => `step ${i + 1}    ${s.percent} % (up to ${int(s.memberLimit)} members), bake ${s.bakeSeconds} s`,
+    ),
+  ];
+}
+
+function command(r: CommandResult): string[] {
+  return [r.noop ? `wave ${r.id}: already ${r.state} (nothing changed)` : `wave ${r.id}: ${r.from} → ${r.state}`];
+}
+
+function account(a: Account): string[] {
+  const lines = [
+    `login        ${a.login}`,
+    `cohorts      ${a.cohorts.join(', ') || '–'}`,
+    `access       imap ${a.access.imap ? 'open' : 'closed'}, pop3 ${a.access.pop3 ? 'open' : 'closed'}`,
+    `leaked       ${a.leaked ? `yes, password changed ${when(a.passwordChangedAt)}` : 'no'}`,
+    `held         ${a.held ? 'yes (waves leave it out)' : 'no'}`,
+    `eligibility  ${a.eligibility.eligible ? 'eligible' : `not eligible: ${a.eligibility.reason}`}`,
+  ];
+  if (a.override)
+    lines.push(
+      `override     ${a.override.reason ?? ''} (ticket ${a.override.ticket ?? '–'}, by ${a.override.by ?? '–'})`,
+    );
+  for (const w of a.waves) lines.push(`wave         ${w.name}: ${w.memberState}${w.reason ? ` (${w.reason})` : ''}`);
+  return lines;
+}
+
+function operation(o: Operation): string[] {
+  return [
+    `operation ${o.id}: ${o.kind} ${o.protocols.join(', ')} for ${o.login}, ${o.state}` +
+      `${o.overrides.length ? `, overriding ${o.overrides.join(', ')}` : ''} (ticket ${o.ticket})`,
+  ];
+}
+
+function audit(page: Page<AuditEntry>): string[] {
+  if (!page.items.length) return ['no audit entries'];
+  const rows = page.items.map((e) => [
+    when(e.at),
+    e.actor,
+    e.action,
+    e.waveId ?? '',
+    e.login ?? '',
+    e.ticket ?? '',
+    e.reason ?? '',
+  ]);
+  return [...table([['AT (UTC)', 'ACTOR', 'ACTION', 'WAVE', 'LOGIN', 'TICKET', 'REASON'], ...rows]), ...nextPage(page)];
+}

@@ -1,0 +1,88 @@
+import { ApiCallError, ApiClient, Problem } from '../demo/api-client';
+import { EXIT } from './exit-codes';
+import { readPlan, PlanFileError } from './plan-file';
+import { ConnectionSettingsError, resolveConnection } from './profile';
+import { commandWords, parseReopen, ReopenRun } from './program';
+import { render } from './render';
+import { watchWave } from './watch';
+
+export interface ReopenIo {
+  env: NodeJS.ProcessEnv;
+  home: string;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+/** Runs one `reopen` command line; returns the exit code (exit-codes.ts). */
+export async function runReopen(argv: readonly string[], io: ReopenIo): Promise<number> {
+  const out = (line: string) => io.stdout.write(`${line}\n`);
+  const err = (line: string) => io.stderr.write(`${line}\n`);
+  const line = parseReopen(argv);
+  if (line.kind === 'help') {
+    out(line.text);
+    return EXIT.ok;
+  }
+  if (line.kind === 'usage_error') {
+    err(line.text);
+    // commander's error line alone does not say where help is; its help output (a bare group) needs no hint.
+    if (line.error.code !== 'commander.help') err(`(see reopen ${[...commandWords(argv), '--help'].join(' ')})`);
+    return EXIT.usage;
+  }
+  try {
+    return await execute(line.value, io, out);
+  } catch (e) {
+    if (e instanceof ConnectionSettingsError || e instanceof PlanFileError) {
+      err(e.message);
+      return EXIT.usage;
+    }
+    if (e instanceof ApiCallError) {
+      if (line.value.global.json && e.problem) out(JSON.stringify(e.problem));
+      for (const l of failureLines(e)) err(l);
+      return e.status !== null && e.status < 500 ? EXIT.refused : EXIT.unreachable;
+    }
+    throw e;
+  }
+}
+
+async function execute({ job, global }: ReopenRun, io: ReopenIo, out: (line: string) => void): Promise<number> {
+  const connection = resolveConnection(global, io.env, io.home);
+  const client = new ApiClient(connection.origin, connection.apiKey, undefined, global.timeoutSeconds * 1000);
+  switch (job.kind) {
+    case 'watch':
+      return watchWave(client, job.waveId, { json: global.json, stdout: io.stdout });
+    case 'create': {
+      const created = await client.post<{ id: string; name: string; state: string }>('/waves', readPlan(job.file));
+      if (global.json) out(JSON.stringify(created));
+      else
+        out(
+          `created wave ${created.id} "${created.name}" (${created.state}); next: reopen waves preview ${created.id}`,
+        );
+      return EXIT.ok;
+    }
+    case 'call': {
+      const body = await client.call<unknown>(job.request.method, job.request.path, job.request.body);
+      if (global.json) out(JSON.stringify(body));
+      else for (const l of render(job.view, body)) out(l);
+      return EXIT.ok;
+    }
+  }
+}
+
+/** What an operator reads when a call fails: the problem's title and detail, each field at fault, what to do. */
+export function failureLines(e: ApiCallError): string[] {
+  if (e.status === null) return [`cannot reach the API: ${e.method} ${e.url}: ${e.body}`];
+  const p: Problem | null = e.problem;
+  if (!p) return [`${e.method} ${e.url} answered ${e.status}: ${e.body.slice(0, 300) || '(empty body)'}`];
+  const title = typeof p.title === 'string' ? p.title : `HTTP ${e.status}`;
+  const lines = [
+    `${e.status < 500 ? 'refused' : 'API failure'}: ${e.status} ${title}${p.code ? ` (${p.code})` : ''}: ${p.detail ?? ''}`.trimEnd(),
+  ];
+  for (const f of p.errors ?? []) lines.push(`  ${f.field ?? '?'}: ${f.message ?? ''}`);
+  if (!p.errors?.length && p.field) lines.push(`  field: ${p.field}`);
+  if (typeof p.currentState === 'string') {
+    const allowed = Array.isArray(p.allowed) ? p.allowed.join(', ') : '';
+    lines.push(`  the wave is ${p.currentState}${allowed ? `; it accepts: ${allowed}` : ''}`);
+  }
+  if (typeof p.requestId === 'string') lines.push(`  request id: ${p.requestId}`);
+  return lines;
+}

@@ -1,0 +1,113 @@
+import { WAVE_STATES } from '@app/domain';
+import { ApiCallError } from '../demo/api-client';
+import type { WaveProgress } from '../demo/api.types';
+import { EXIT } from './exit-codes';
+import { failureLines } from './run';
+import { progressLines, watchExit } from './watch';
+
+const plain = (t: string) => t;
+const paint = { bold: plain, dim: plain, green: plain, yellow: plain, red: plain, cyan: plain };
+
+function view(over: Partial<WaveProgress>): WaveProgress {
+  return {
+    waveId: 'w',
+    name: 'health',
+    state: 'running',
+    statusReason: null,
+    statusText: 'running',
+    total: 1000,
+    counts: { pending: 500, in_flight: 20, enabled: 450, skipped: 30, failed: 0, cancelled: 0 },
+    skipReasons: { password_reset_required: 30 },
+    failureReasons: {},
+    done: 480,
+    doneFraction: 0.48,
+    rate: { observedPerSecond: 58.6, targetPerSecond: 60, windowSeconds: 10 },
+    etaSeconds: 8.7,
+    step: { index: 0, count: 1, percent: 100, bakeSecondsLeft: null },
+    gates: [{ name: 'errors', status: 'ok', value: 0.01, threshold: 0.05, reason: 'error rate 0.01' }],
+    startAt: null,
+    startedAt: '2026-05-09T08:00:00Z',
+    completedAt: null,
+    asOf: '2026-05-09T08:00:09Z',
+    ...over,
+  };
+}
+
+describe('reopen watch', () => {
+  it('ends on completed (0), halted (4), cancelled or rolled back (5), and watches every other state', () => {
+    const ends = Object.fromEntries(WAVE_STATES.map((s) => [s, watchExit(s)]));
+    expect(ends).toEqual({
+      draft: null,
+      scheduled: null,
+      running: null,
+      paused: null,
+      rolling_back: null,
+      completed: EXIT.ok,
+      halted: EXIT.halted,
+      cancelled: EXIT.ended,
+      rolled_back: EXIT.ended,
+    });
+  });
+
+  it('draws a bar with counts, rate and ETA while running; no rate or ETA once halted', () => {
+    expect(progressLines(view({}), paint, true)).toEqual([
+      'health ##############................ 48.0 % 480/1,000 59/s (target 60/s) ETA 9 s running',
+      '  enabled 450 · skipped 30 (30 password_reset_required) · failed 0 · in flight 20 — running',
+      '  gate errors: ok 0.01 (above 0.05: error rate 0.01)',
+    ]);
+    const halted = progressLines(view({ state: 'halted', statusText: 'halted: gate errors breached' }), paint, true);
+    expect(halted[0]).toBe('health ##############................ 48.0 % 480/1,000 halted');
+  });
+});
+
+describe('reopen: what a refused or failed call prints', () => {
+  it('the title, code and detail, then each field at fault', () => {
+    const e = new ApiCallError(
+      'PATCH',
+      '/api/v1/waves/x',
+      400,
+      {
+        title: 'Bad Request',
+        status: 400,
+        code: 'validation_failed',
+        detail: 'the request has invalid fields',
+        errors: [{ field: 'ratePerSecond', message: 'ratePerSecond must not be less than 0.1' }],
+        requestId: 'req-1',
+      },
+      '',
+    );
+    expect(failureLines(e)).toEqual([
+      'refused: 400 Bad Request (validation_failed): the request has invalid fields',
+      '  ratePerSecond: ratePerSecond must not be less than 0.1',
+      '  request id: req-1',
+    ]);
+  });
+
+  it('an illegal transition with the state and the commands it accepts; a lone field; no answer at all', () => {
+    const illegal = new ApiCallError(
+      'POST',
+      '/api/v1/waves/x/pause',
+      409,
+      {
+        title: 'Conflict',
+        code: 'illegal_transition',
+        detail: 'cannot pause a completed wave',
+        currentState: 'completed',
+        allowed: ['rollback'],
+      },
+      '',
+    );
+    expect(failureLines(illegal)).toEqual([
+      'refused: 409 Conflict (illegal_transition): cannot pause a completed wave',
+      '  the wave is completed; it accepts: rollback',
+    ]);
+    const field = new ApiCallError('GET', '/x', 400, { title: 'Bad Request', detail: 'bad', field: 'id' }, '');
+    expect(failureLines(field)).toEqual(['refused: 400 Bad Request: bad', '  field: id']);
+    expect(failureLines(new ApiCallError('GET', 'http://h/api/v1/waves', null, null, 'ECONNREFUSED'))).toEqual([
+      'cannot reach the API: GET http://h/api/v1/waves: ECONNREFUSED',
+    ]);
+    expect(failureLines(new ApiCallError('GET', '/api/v1/waves', 502, null, 'Bad Gateway'))).toEqual([
+      'GET /api/v1/waves answered 502: Bad Gateway',
+    ]);
+  });
+});

@@ -1,0 +1,127 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EventSourceParserStream } from 'eventsource-parser/stream';
+import type { WaveState } from '@app/domain';
+import { ApiCallError, ApiClient } from '../demo/api-client';
+import type { WaveProgress } from '../demo/api.types';
+import { bar, int, percent, reasons } from '../demo/format';
+import { Paint, Terminal } from '../demo/terminal';
+import { EXIT } from './exit-codes';
+
+/** Without an answer from the event stream for this long after it dropped, watch gives up (exit 3). */
+const RECONNECT_GIVE_UP_MS = 30_000;
+const RECONNECT_DELAY_MS = 2_000;
+
+/**
+ * Where watching ends, and the exit code it ends with: completed 0; halted 4 (a gate stopped it: ops decide);
+ * cancelled or rolled back 5. Other states (scheduled, running, paused, rolling back) are watched on.
+ */
+export function watchExit(state: WaveState): number | null {
+  switch (state) {
+    case 'completed':
+      return EXIT.ok;
+    case 'halted':
+      return EXIT.halted;
+    case 'cancelled':
+    case 'rolled_back':
+      return EXIT.ended;
+    case 'draft':
+    case 'scheduled':
+    case 'running':
+    case 'paused':
+    case 'rolling_back':
+      return null;
+  }
+}
+
+function eta(p: WaveProgress): string {
+  if (p.etaSeconds === null || p.state !== 'running') return '';
+  const s = Math.ceil(p.etaSeconds);
+  return s < 60 ? ` ETA ${s} s` : ` ETA ${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+/** The live block of one wave: bar and counts, outcomes, gates. */
+export function progressLines(p: WaveProgress, paint: Paint, ascii: boolean): string[] {
+  const style = p.state === 'completed' ? paint.green : watchExit(p.state) === null ? paint.cyan : paint.red;
+  // A rate only while something is sent: a halted or finished wave has none, whatever the trailing window says.
+  const rate =
+    p.state === 'running' ? ` ${int(p.rate.observedPerSecond)}/s (target ${int(p.rate.targetPerSecond)}/s)` : '';
+  const lines = [
+    `${paint.bold(p.name)} ${style(bar(p.doneFraction, 30, ascii))} ${percent(p.doneFraction)} ` +
+      `${int(p.done)}/${int(p.total)}${rate}${eta(p)} ${style(p.state)}`,
+    paint.dim(
+      `  enabled ${int(p.counts.enabled)} · skipped ${int(p.counts.skipped)}` +
+        (p.counts.skipped ? ` (${reasons(p.skipReasons)})` : '') +
+        ` · failed ${int(p.counts.failed)}` +
+        (p.counts.in_flight ? ` · in flight ${int(p.counts.in_flight)}` : '') +
+        ` — ${p.statusText}`,
+    ),
+  ];
+  for (const g of p.gates)
+    lines.push(
+      paint.dim(
+        `  gate ${g.name}: ${g.status}${g.value === null ? '' : ` ${g.value}`} (above ${g.threshold}: ${g.reason})`,
+      ),
+    );
+  return lines;
+}
+
+/**
+ * Follows GET /waves/{id}/events (Server-Sent Events, parsed by eventsource-parser) until the wave reaches a state
+ * watchExit ends on (views staler than the wave are skipped); a dropped stream is reopened with Last-Event-ID. With
+ * --json, each progress view is printed as one line of the API's JSON; otherwise a live block (redrawn on a terminal,
+ * plain lines every few seconds and at each change of state elsewhere).
+ */
+export async function watchWave(
+  client: ApiClient,
+  waveId: string,
+  output: { json: boolean; stdout: NodeJS.WriteStream },
+): Promise<number> {
+  const term = new Terminal(output.stdout, { plainIntervalMs: 5000 });
+  const ascii = !term.tty;
+  const path = `/waves/${encodeURIComponent(waveId)}/events`;
+  // The progress views come from a short-lived cache: one read just after a command (`rollback`, then `watch`) may
+  // still show the state before it. The wave row's version moves on every change, so a view older than the wave as
+  // read here (or than a view already seen) is skipped, never taken for the wave's state.
+  let minVersion = (await client.get<{ version: number }>(`/waves/${encodeURIComponent(waveId)}`)).version;
+  let lastEventId: string | undefined;
+  let lastState: string | null = null;
+  let failingSince: number | null = null;
+  for (;;) {
+    const abort = new AbortController();
+    try {
+      const res = await client.stream(path, lastEventId, abort.signal);
+      failingSince = null;
+      const events = res.body!.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+      for await (const event of events) {
+        if (event.event !== 'progress') continue;
+        lastEventId = event.id;
+        const p = JSON.parse(event.data) as WaveProgress & { version: number };
+        if (p.version < minVersion) continue;
+        minVersion = p.version;
+        const changed = p.state !== lastState;
+        if (changed && lastState !== null && !output.json)
+          term.say(`${lastState} → ${p.state}${p.statusReason ? ` (${p.statusReason})` : ''}`);
+        lastState = p.state;
+        const exit = watchExit(p.state);
+        if (output.json) output.stdout.write(`${event.data}\n`);
+        else term.live(progressLines(p, term.paint, ascii), changed || exit !== null);
+        if (exit !== null) {
+          term.endLive();
+          abort.abort();
+          return exit;
+        }
+      }
+    } catch (err) {
+      // A refusal (404, 401, 429 …) ends the watch as any refused call does; a dropped connection is retried.
+      if (err instanceof ApiCallError && err.status !== null && err.status < 500) throw err;
+      failingSince ??= Date.now();
+      if (Date.now() - failingSince > RECONNECT_GIVE_UP_MS)
+        throw err instanceof ApiCallError ? err : new ApiCallError('GET', path, null, null, (err as Error).message);
+    } finally {
+      abort.abort();
+    }
+    failingSince ??= Date.now();
+    if (!output.json) term.say(`event stream closed; reconnecting in ${RECONNECT_DELAY_MS / 1000} s`);
+    await sleep(RECONNECT_DELAY_MS);
+  }
+}

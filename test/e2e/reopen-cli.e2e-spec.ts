@@ -1,0 +1,374 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { populationLogin } from '@app/domain';
+import { pollUntil } from '@app/testing';
+import { ApiHarness, KeyName, startApiHarness } from './api-harness';
+
+/**
+ * The `reopen` ops CLI (issue 21) as an operator runs it: the built binary as a child process, with REOPEN_URL and
+ * REOPEN_API_KEY (or a profile), against the built API, a worker, the simulator, PostgreSQL and Redis.
+ */
+const REOPEN = join(__dirname, '..', '..', 'dist/apps/cli/src/reopen/main.js');
+const ACCOUNTS = 600;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('reopen CLI against a real stack (built binary, API, worker, simulator)', () => {
+  let api: ApiHarness;
+  let home: string;
+
+  beforeAll(async () => {
+    api = await startApiHarness('reopen-cli', {
+      accounts: ACCOUNTS,
+      worker: true,
+      engineEnv: { GATE_INTERVAL_MS: '100' },
+      env: { API_SSE_INTERVAL_MS: '200' },
+    });
+    await api.h.importPopulation({ count: ACCOUNTS, seed: 7, leakedShare: 0 });
+    home = mkdtempSync(join(tmpdir(), 'reopen-cli-home-'));
+  });
+  afterAll(async () => {
+    await api?.close();
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  /** Runs the binary (never spawnSync: the worker runs in this process and must keep working meanwhile). */
+  function reopen(
+    args: string[],
+    o: {
+      key?: KeyName | null;
+      env?: Record<string, string>;
+      onStdout?: (sofar: string) => void;
+      /** Run this command line instead (it runs the binary itself), e.g. under script(1). */
+      wrap?: string[];
+    } = {},
+  ): Promise<Run> {
+    const key = o.key === undefined ? 'ops' : o.key;
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: home,
+      ...(key && { REOPEN_URL: api.api.origin, REOPEN_API_KEY: api.secrets[key] }),
+      ...o.env,
+    };
+    return new Promise((resolve, reject) => {
+      const [file, ...argv] = o.wrap ?? [process.execPath, REOPEN, ...args];
+      const child = spawn(file, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        o.onStdout?.(stdout);
+      });
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  const logins = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) => populationLogin(from + i));
+
+  function planFile(name: string, text: string): string {
+    const file = join(home, name);
+    writeFileSync(file, text);
+    return file;
+  }
+
+  /** A plan as ops keep it in git: YAML, comments and all. */
+  function yamlPlan(name: string, from: number, to: number, rate: number, extra = ''): string {
+    return planFile(
+      `${name}.yaml`,
+      `# ${name}: reviewed in the change ticket\nname: ${name}\nselector:\n  type: logins\n  logins:\n` +
+        logins(from, to)
+          .map((l) => `    - ${l}\n`)
+          .join('') +
+        `protocols: [imap, pop3]\nratePerSecond: ${rate}\nbatchSize: 20\n${extra}`,
+    );
+  }
+
+  async function create(file: string): Promise<string> {
+    const created = await reopen(['waves', 'create', '-f', file, '--json']);
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    const wave = JSON.parse(created.stdout) as { id: string; state: string };
+    expect(wave.state).toBe('draft');
+    return wave.id;
+  }
+
+  it('answers --help for the program and each command, with the exit codes; bad usage exits 1', async () => {
+    const help = await reopen(['--help'], { key: null });
+    expect(help.code).toBe(0);
+    for (const word of ['waves', 'accounts', 'audit', 'Exit codes:', 'REOPEN_URL']) expect(help.stdout).toContain(word);
+    const setRate = await reopen(['waves', 'set-rate', '--help'], { key: null });
+    expect(setRate).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^Usage: reopen waves set-rate \[options\] <id> <perSecond>/),
+    });
+    expect(setRate.stdout).toContain('--json');
+    const enable = await reopen(['accounts', 'enable', '-h'], { key: null });
+    expect(enable.stdout).toMatch(/--reason <text>[\s\S]*--ticket <id>[\s\S]*--override/);
+
+    expect(await reopen(['waves', 'pause'], { key: null })).toMatchObject({
+      code: 1,
+      stderr: "error: missing required argument 'id'\n(see reopen waves pause --help)\n",
+    });
+    expect(await reopen(['waves', 'list', '--stat', 'running'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("unknown option '--stat'"),
+    });
+    expect(await reopen(['waves', 'list', '--state', 'runing'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('Allowed choices are draft, scheduled, running'),
+    });
+    expect(await reopen(['frobnicate'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('(see reopen --help)'),
+    });
+    expect(await reopen(['waves', 'list'], { key: null })).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('set REOPEN_URL and REOPEN_API_KEY'),
+    });
+  });
+
+  it('creates a wave from a YAML plan, previews, starts and watches it to completion (exit 0)', async () => {
+    const id = await create(yamlPlan('cli-health', 1, 120, 400));
+
+    const shown = await reopen(['waves', 'show', id]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(new RegExp(`^wave\\s+${id}$`, 'm'));
+    expect(shown.stdout).toMatch(/^state\s+draft$/m);
+
+    const preview = await reopen(['waves', 'preview', id]);
+    expect(preview.code).toBe(0);
+    expect(preview.stdout).toMatch(/^members\s+120, eligible 120$/m);
+    const previewJson = JSON.parse((await reopen(['waves', 'preview', id, '--json'])).stdout);
+    expect(previewJson).toMatchObject({ members: 120, eligible: 120, batchSize: 20 });
+
+    expect(await reopen(['waves', 'start', id])).toMatchObject({ code: 0, stdout: `wave ${id}: draft → running\n` });
+    const watched = await reopen(['waves', 'watch', id]);
+    expect(watched).toMatchObject({ code: 0, stderr: '' });
+    // Not a terminal: plain lines (no ANSI), the last block the completed wave.
+    expect(watched.stdout).not.toContain('\x1b[');
+    expect(watched.stdout).toMatch(/cli-health #{30} 100\.0 % 120\/120 completed/);
+
+    const listed = JSON.parse((await reopen(['waves', 'list', '--json', '--state', 'completed'])).stdout) as {
+      items: { id: string }[];
+    };
+    expect(listed.items.map((w) => w.id)).toContain(id);
+    const table = await reopen(['waves', 'list']);
+    expect(table.stdout).toMatch(/^ID\s+NAME\s+STATE\s+RATE\s+MEMBERS\s+START \(UTC\)$/m);
+    expect(table.stdout).toMatch(new RegExp(`^${id}\\s+cli-health\\s+completed\\s+400/s\\s+120\\s+–$`, 'm'));
+    // A completed wave cannot be paused: the API's refusal, with the state and what it accepts (exit 2).
+    const refused = await reopen(['waves', 'pause', id]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^refused: 409 .*\(illegal_transition\)/);
+    expect(refused.stderr).toMatch(/the wave is completed; it accepts: .*rollback/);
+  });
+
+  it('on a terminal, watch redraws live bars in place, in colour', async () => {
+    const id = await create(yamlPlan('cli-tty', 511, 570, 30));
+    await reopen(['waves', 'start', id]);
+    // util-linux's script(1) gives the binary a pseudo-terminal; -e passes its exit code on.
+    const command = [process.execPath, REOPEN, 'waves', 'watch', id].map((a) => `'${a}'`).join(' ');
+    const tty = await reopen([], { wrap: ['script', '-qfec', command, '/dev/null'] });
+    expect(tty.code).toBe(0);
+    // Cursor up N lines, then erase: the block is redrawn in place, not appended.
+    // eslint-disable-next-line no-control-regex -- the ANSI sequences are what is checked
+    expect(tty.stdout).toMatch(/\x1b\[\d+F\x1b\[J/);
+    expect(tty.stdout).toContain('\x1b[32m'); // completed, in green
+    expect(tty.stdout).toMatch(/█{30}/);
+  });
+
+  it('pauses, changes the rate and resumes a running wave; --json prints the API answer', async () => {
+    const id = await create(yamlPlan('cli-slow', 201, 400, 10));
+    await reopen(['waves', 'start', id]);
+    const paused = await reopen(['waves', 'pause', id, '--json']);
+    expect(paused.code).toBe(0);
+    expect(JSON.parse(paused.stdout)).toEqual({ id, from: 'running', state: 'paused', noop: false });
+    expect(await reopen(['waves', 'pause', id])).toMatchObject({
+      code: 0,
+      stdout: `wave ${id}: already paused (nothing changed)\n`,
+    });
+
+    const rate = await reopen(['--json', 'waves', 'set-rate', id, '2000']);
+    expect(rate.code).toBe(0);
+    expect(JSON.parse(rate.stdout)).toMatchObject({ id, ratePerSecond: 2000, state: 'paused' });
+    expect((await reopen(['waves', 'show', id])).stdout).toMatch(/^rate\s+2,000\/s/m);
+
+    expect(await reopen(['waves', 'resume', id])).toMatchObject({ code: 0, stdout: `wave ${id}: paused → running\n` });
+    const watched = await reopen(['waves', 'watch', id, '--json']);
+    expect(watched.code).toBe(0);
+    const views = watched.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { waveId: string; state: string; done: number; total: number });
+    expect(views.every((v) => v.waveId === id)).toBe(true);
+    expect(views.at(-1)).toMatchObject({ state: 'completed', done: 200, total: 200 });
+  });
+
+  it('watch exits 4 when a gate halts the wave, and 5 once it is rolled back', async () => {
+    const signal = (value: number) =>
+      api.call('POST', '/signals', {
+        key: 'signals',
+        body: { name: 'cli_failed_logins', value, windowSeconds: 60, observedAt: new Date().toISOString() },
+      });
+    expect((await signal(10)).status).toBe(201);
+    const gate =
+      'gates:\n  - name: failed-logins\n    metric: signal\n    signal: cli_failed_logins\n    windowSeconds: 60\n' +
+      '    minSamples: 1\n    threshold: 100\n    action: halt\n';
+    const id = await create(yamlPlan('cli-gated', 401, 500, 5, gate));
+    await reopen(['waves', 'start', id]);
+    // The signal breaches only once watch shows the wave running: it sees the halt happen.
+    let sofar = '';
+    const watching = reopen(['waves', 'watch', id], { onStdout: (text) => (sofar = text) });
+    await pollUntil(() => / running$/m.test(sofar), { timeoutMs: 20_000, description: 'watch shows the wave running' });
+    expect((await signal(450)).status).toBe(201);
+    const watched = await watching;
+    expect(watched.code).toBe(4);
+    expect(watched.stdout).toMatch(/^running → halted \(gate:failed-logins\)$/m);
+    expect(watched.stdout).toMatch(/gate failed-logins: breached 450/);
+
+    expect(await reopen(['waves', 'rollback', id])).toMatchObject({
+      code: 0,
+      stdout: `wave ${id}: halted → rolling_back\n`,
+    });
+    expect((await reopen(['waves', 'watch', id])).code).toBe(5);
+    const audit = JSON.parse((await reopen(['audit', '--wave', id, '--commands', '--json'])).stdout) as {
+      items: { action: string }[];
+    };
+    expect(audit.items.map((e) => e.action)).toEqual(expect.arrayContaining(['wave.halt', 'wave.rollback']));
+    expect(audit.items.some((e) => e.action.startsWith('member.'))).toBe(false);
+  });
+
+  it('names the field at fault when the API refuses (exit 2); a bad plan file is a usage error (exit 1)', async () => {
+    const id = await create(yamlPlan('cli-fields', 501, 510, 50));
+    const zero = await reopen(['waves', 'set-rate', id, '0']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toMatch(/^refused: 400 Bad Request \(validation_failed\)/);
+    expect(zero.stderr).toMatch(/^ {2}ratePerSecond: /m);
+    const zeroJson = await reopen(['waves', 'set-rate', id, '0', '--json']);
+    expect(JSON.parse(zeroJson.stdout)).toMatchObject({
+      status: 400,
+      code: 'validation_failed',
+      field: 'ratePerSecond',
+    });
+
+    const badGate = planFile(
+      'bad-gate.json',
+      JSON.stringify({
+        name: 'bad',
+        selector: { type: 'cohorts', cohorts: ['general'] },
+        protocols: ['imap'],
+        ratePerSecond: 10,
+        gates: [
+          { name: 'g', metric: 'mailstore_error_rate', windowSeconds: 60, minSamples: 5, threshold: 3, action: 'halt' },
+        ],
+      }),
+    );
+    const gateRefused = await reopen(['waves', 'create', '-f', badGate]);
+    expect(gateRefused.code).toBe(2);
+    expect(gateRefused.stderr).toMatch(/^ {2}gates\[0\]\.threshold: /m);
+
+    const broken = planFile('broken.yaml', 'name: x\nname: y\n');
+    expect(await reopen(['waves', 'create', '-f', broken])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('is not valid YAML: Map keys must be unique'),
+    });
+    expect(await reopen(['waves', 'create', '-f', join(home, 'missing.yaml')])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('cannot read'),
+    });
+    // A viewer may read, not drive.
+    const forbidden = await reopen(['waves', 'start', id], { key: 'viewer' });
+    expect(forbidden.code).toBe(2);
+    expect(forbidden.stderr).toMatch(/^refused: 403 /);
+    expect((await reopen(['waves', 'show', '00000000-0000-4000-8000-000000000000'])).code).toBe(2);
+  });
+
+  it('holds, shows, releases and enables an account with the support key; audit filters by login', async () => {
+    const login = populationLogin(590);
+    const why = ['--reason', 'customer on holiday', '--ticket', 'SUP-21'];
+    const held = await reopen(['accounts', 'hold', login, ...why], { key: 'support' });
+    expect(held.code).toBe(0);
+    expect(held.stdout).toMatch(/^held\s+yes/m);
+    expect((await reopen(['accounts', 'show', login])).stdout).toMatch(/^held\s+yes/m);
+    expect((await reopen(['accounts', 'release', login, ...why], { key: 'support' })).stdout).toMatch(/^held\s+no/m);
+    const enabled = await reopen(['accounts', 'enable', login, ...why, '--protocols', 'imap'], { key: 'support' });
+    expect(enabled.code).toBe(0);
+    expect(enabled.stdout).toMatch(new RegExp(`^operation \\S+: enable imap for ${login.replace('.', '\\.')}, \\w+`));
+    expect(await reopen(['accounts', 'hold', login, '--reason', 'x'], { key: 'support' })).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("required option '--ticket <id>' not specified"),
+    });
+    const audit = JSON.parse((await reopen(['audit', '--login', login, '--action', 'support.*', '--json'])).stdout) as {
+      items: { action: string; ticket: string }[];
+    };
+    expect(audit.items.map((e) => e.action)).toEqual(expect.arrayContaining(['support.hold', 'support.unhold']));
+    expect(audit.items.every((e) => e.ticket === 'SUP-21')).toBe(true);
+  });
+
+  it('reads a profile only from a private file, as ssh reads a key', async () => {
+    const file = join(home, 'profiles.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        default: 'ci',
+        profiles: { ci: { url: `${api.api.origin}/api/v1/`, apiKey: api.secrets.viewer } },
+      }),
+    );
+    chmodSync(file, 0o644);
+    const env = { REOPEN_PROFILES: file };
+    expect(await reopen(['waves', 'list'], { key: null, env })).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining(`permissions 0644 for ${file} are too open`),
+    });
+    chmodSync(file, 0o600);
+    expect(await reopen(['waves', 'list', '--json'], { key: null, env })).toMatchObject({ code: 0 });
+    expect(await reopen(['--profile', 'ci', 'waves', 'list'], { key: null, env })).toMatchObject({ code: 0 });
+    expect(await reopen(['--profile', 'prod', 'waves', 'list'], { key: null, env })).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('no profile "prod"'),
+    });
+  });
+
+  it('exits 3 when the API cannot be reached, or does not answer within --timeout', async () => {
+    const port = await closedPort();
+    const down = await reopen(['waves', 'list'], { env: { REOPEN_URL: `http://127.0.0.1:${port}` } });
+    expect(down.code).toBe(3);
+    expect(down.stderr).toMatch(/^cannot reach the API: GET http:\/\/127\.0\.0\.1:\d+\/api\/v1\/waves: ECONNREFUSED/);
+
+    // A listener that accepts and never answers: a hung API or proxy.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const started = Date.now();
+      const hung = await reopen(['waves', 'list', '--timeout', '1'], {
+        env: { REOPEN_URL: `http://127.0.0.1:${(silent.address() as { port: number }).port}` },
+      });
+      expect(hung.code).toBe(3);
+      expect(hung.stderr).toMatch(/^cannot reach the API: GET .*: The operation was aborted due to timeout/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      silent.close();
+    }
+  });
+});
+
+/** A port nothing listens on: one the system just gave out and took back. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
