@@ -49,6 +49,7 @@ export class BatchLeaseRepository {
       id: string;
       idempotency_key: string;
       attempts: number;
+      key_since: number;
       lease_gen: number;
       in_doubt: boolean;
       priors: Priors | null;
@@ -57,7 +58,7 @@ export class BatchLeaseRepository {
               lease_gen = lease_gen + 1, send_deadline = NULL
         WHERE id = (SELECT id FROM wave_batches WHERE wave_id = $1 AND kind = $2 AND state = 'claimed' AND lease_until < now()
                     ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-        RETURNING id, idempotency_key, attempts, lease_gen, in_doubt, priors`,
+        RETURNING id, idempotency_key, attempts, key_since, lease_gen, in_doubt, priors`,
       [waveId, kind, workerId, String(leaseMs)],
     );
     if (!b) return null;
@@ -69,6 +70,7 @@ export class BatchLeaseRepository {
       kind,
       idempotencyKey: b.idempotency_key,
       attempts: b.attempts,
+      keySince: b.key_since,
       fence: b.lease_gen,
       inDoubt: b.in_doubt,
       members: kind === 'forward' && b.priors ? withPriors(members, b.priors) : members,

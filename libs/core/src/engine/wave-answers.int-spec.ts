@@ -46,4 +46,25 @@ describe("the mailstore's answers, as the service records them (real services, s
     expect(truth.protocols).toEqual({ imap: true, pop3: true });
     expect(await view(login)).toEqual({ imap_enabled: true, pop3_enabled: true, mailstore_version: truth.version });
   }, 60_000);
+
+  it('request ids count the attempts under each key: #1 first, #2 for its retry, forward and rollback', async () => {
+    const logins = ['user41@example.test', 'user42@example.test', 'user43@example.test'];
+    // The first forward call is refused (429: decided again under a new key), the next one fails (500: resent as is).
+    h.sim.setFaults({ script: ['429', '500'], retryAfterSeconds: 1, endpoints: ['batch'] });
+    const wave = await aWave('request ids').logins(logins).protocols('imap').rate(100).started(h);
+    await h.untilWaveState(wave.id, 'completed', { timeoutMs: 30_000 });
+    h.sim.setFaults({ script: ['429'], retryAfterSeconds: 1, endpoints: ['batch'] });
+    await h.commands.rollback(wave.id, 'ops:test');
+    await h.untilWaveState(wave.id, 'rolled_back', { timeoutMs: 30_000 });
+
+    const calls = h.batchCalls(wave.id);
+    const byKey = new Map<string, string[]>();
+    for (const c of calls) byKey.set(c.idempotencyKey!, [...(byKey.get(c.idempotencyKey!) ?? []), c.requestId!]);
+    const forward = [...byKey.keys()].filter((k) => k.includes('/forward/'));
+    const rollback = [...byKey.keys()].filter((k) => k.includes('/rollback/'));
+    expect(forward).toHaveLength(2); // the refused key, then the key decided again
+    expect(rollback).toHaveLength(1); // a rollback batch is never decided again: its retry keeps the key
+    expect(calls.map((c) => c.status)).toEqual([429, 500, 200, 429, 200]);
+    for (const [key, ids] of byKey) expect(ids).toEqual(ids.map((_, i) => `${key}#${i + 1}`));
+  }, 60_000);
 });
