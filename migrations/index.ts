@@ -16,6 +16,7 @@ import { LoginCounts1764400000000 } from './1764400000000-login-counts';
 import { GateMeasurements1764401000000 } from './1764401000000-gate-measurements';
 import { LoginReclose1764402000000 } from './1764402000000-login-reclose';
 import { BatchKeySince1764388000000 } from './1764388000000-batch-key-since';
+import { BatchParked1764389000000 } from './1764389000000-batch-parked';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   GateMeasurements1764401000000,
   LoginReclose1764402000000,
   BatchKeySince1764388000000,
+  BatchParked1764389000000,
 ];

@@ -182,6 +182,7 @@ export class BatchDelivery {
         lastError: outcome.code,
         attempts: a.failures,
       });
+      await this.ctx.repos.lease.park(sql, batch);
       return this.ended('paused', 'paused_unreachable');
     }
     const backoff = backoffMs(a.failures, { ...this.ctx.settings.retryBackoff, random: Math.random });
@@ -204,6 +205,7 @@ export class BatchDelivery {
         status: outcome.status,
         code: outcome.code,
       });
+      await this.ctx.repos.lease.park(sql, batch);
       return this.ended('paused', 'paused_unauthorized');
     }
     await this.settle(sql, batch, refusedResults(batch.members, outcome), undefined);
@@ -241,9 +243,13 @@ export class BatchDelivery {
     return this.ctx.repos.settle.recordCall(sql, batch, callRecord(sent.startedAt, sent.outcome));
   }
 
-  /** The wave stopped while this batch waited: hand it back if it never left, else keep it (same key later). */
+  /**
+   * The wave stopped while this batch waited: hand it back if it never left, else keep it for its retry (same key
+   * later, at once after a resume: its lease ends now).
+   */
   private async stopWith(sql: Sql, batch: ClaimedBatch): Promise<PumpOutcome> {
     if (batch.attempts === 0) await this.ctx.repos.lease.release(sql, batch);
+    else await this.ctx.repos.lease.park(sql, batch);
     return this.ended(batch.attempts === 0 ? 'released' : 'stopped', 'stopped');
   }
 
