@@ -27,7 +27,7 @@ describe('a batch kept for its retry across a pause (real services, simulator)',
     ['500', 0, 'in doubt: the same key'],
   ] as const)(
     'after a %s just before a pause: shown waiting, resent at once on resume (%s, %s)',
-    async (fault, keys) => {
+    async (fault, keys, _why) => {
       const base = fault === '429' ? 1 : 11;
       const logins = [base, base + 1, base + 2].map((n) => `user${n}@example.test`);
       h.sim.setFaults({ script: [fault], retryAfterSeconds: 2, endpoints: ['batch'] });
