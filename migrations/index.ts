@@ -17,6 +17,7 @@ import { GateMeasurements1764401000000 } from './1764401000000-gate-measurements
 import { LoginReclose1764402000000 } from './1764402000000-login-reclose';
 import { BatchKeySince1764388000000 } from './1764388000000-batch-key-since';
 import { BatchParked1764389000000 } from './1764389000000-batch-parked';
+import { MailstoreCapabilities1764390000000 } from './1764390000000-mailstore-capabilities';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -39,4 +40,5 @@ export const MIGRATIONS = [
   LoginReclose1764402000000,
   BatchKeySince1764388000000,
   BatchParked1764389000000,
+  MailstoreCapabilities1764390000000,
 ];

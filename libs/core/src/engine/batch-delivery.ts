@@ -88,13 +88,16 @@ export class BatchDelivery {
 
   /** Waits for a pace slot (never counted as a retry attempt), the lease kept alive meanwhile; false: the wave stopped. */
   private pace(sql: Sql, wave: WaveRuntime, batch: ClaimedBatch): Promise<boolean> {
-    return this.ctx.throttle.acquire(this.paceRequest(wave, batch), async () => {
-      if (!(await this.holds.keepSlot(sql))) return false;
-      const state = (await this.loadWave(sql))?.state;
-      if (!state || !allowedStatesFor(this.kind, batch.attempts).includes(state)) return false;
-      await this.holds.keepLease(sql, batch);
-      return true;
-    });
+    return this.ctx.throttle.acquire(
+      () => this.paceRequest(wave, batch),
+      async () => {
+        if (!(await this.holds.keepSlot(sql))) return false;
+        const state = (await this.loadWave(sql))?.state;
+        if (!state || !allowedStatesFor(this.kind, batch.attempts).includes(state)) return false;
+        await this.holds.keepLease(sql, batch);
+        return true;
+      },
+    );
   }
 
   /**
@@ -156,6 +159,8 @@ export class BatchDelivery {
   private async nothingApplied(sql: Sql, batch: ClaimedBatch, sent: Answered, retryAfterMs: number): Promise<'again'> {
     await this.ctx.throttle.penalize(retryAfterWithJitter(retryAfterMs / 1000, Math.random));
     this.ctx.metrics.retryAfter('wave', retryAfterMs);
+    // The mailstore may have lowered its advertised rate: learn it now, not from the next 429s.
+    if (sent.outcome.kind === 'rate_limited') this.ctx.capabilities.rateLimited();
     await this.record(sql, batch, sent);
     // 409: the earlier attempt still runs, so it may still apply.
     if (sent.outcome.kind !== 'in_progress') await this.markNothingApplied(sql, batch, sent.inDoubtBefore);
