@@ -5,8 +5,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * start, every CAPABILITIES_REFRESH_MS, after a 429). The preview reads it to size batches and pace as the engine
  * will: `batch_size_limit` is the driver's own min(maxBatchItems, accountUpdateBurst), computed where it is read.
  */
-export class MailstoreCapabilities1764390000000 implements MigrationInterface {
-  name = 'MailstoreCapabilities1764390000000';
+export class MailstoreCapabilities1764412000000 implements MigrationInterface {
+  name = 'MailstoreCapabilities1764412000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`CREATE TABLE mailstore_capabilities (

@@ -6,8 +6,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * pump after a resume retries it without waiting for the lease to expire, and progress counts its members as
  * waiting for a retry, not in flight. Cleared by the takeover that retries it.
  */
-export class BatchParked1764389000000 implements MigrationInterface {
-  name = 'BatchParked1764389000000';
+export class BatchParked1764411000000 implements MigrationInterface {
+  name = 'BatchParked1764411000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE wave_batches ADD COLUMN parked_at timestamptz`);

@@ -5,8 +5,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * attempts that applied nothing gets a new key, and its request ids count attempts under that key from #1 again.
  * Batches claimed before this migration keep counting from their first attempt (0).
  */
-export class BatchKeySince1764388000000 implements MigrationInterface {
-  name = 'BatchKeySince1764388000000';
+export class BatchKeySince1764410000000 implements MigrationInterface {
+  name = 'BatchKeySince1764410000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE wave_batches ADD COLUMN key_since int NOT NULL DEFAULT 0`);
