@@ -15,6 +15,9 @@ import { AnalyzeWaveMembers1764387000000 } from './1764387000000-analyze-wave-me
 import { LoginCounts1764400000000 } from './1764400000000-login-counts';
 import { GateMeasurements1764401000000 } from './1764401000000-gate-measurements';
 import { LoginReclose1764402000000 } from './1764402000000-login-reclose';
+import { BatchKeySince1764410000000 } from './1764410000000-batch-key-since';
+import { BatchParked1764411000000 } from './1764411000000-batch-parked';
+import { MailstoreCapabilities1764412000000 } from './1764412000000-mailstore-capabilities';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -35,4 +38,7 @@ export const MIGRATIONS = [
   LoginCounts1764400000000,
   GateMeasurements1764401000000,
   LoginReclose1764402000000,
+  BatchKeySince1764410000000,
+  BatchParked1764411000000,
+  MailstoreCapabilities1764412000000,
 ];

@@ -4,7 +4,14 @@ import { SimCounters } from './counters';
 import { FaultInjector } from './faults';
 import { IdempotencyStore } from './idempotency-store';
 import { DEFAULT_RATE_LIMITS, RateLimiter, validateRateLimits } from './rate-limiter';
-import { SCOPES, type FaultConfig, type Propagation, type Scope, type SimulatorOptions } from './sim.types';
+import {
+  SCOPES,
+  type FaultConfig,
+  type Propagation,
+  type RateLimits,
+  type Scope,
+  type SimulatorOptions,
+} from './sim.types';
 
 export const DEFAULT_TOKEN = 'sim-token';
 const DEFAULT_MAX_BATCH_ITEMS = 500;
@@ -27,12 +34,13 @@ export interface SimSettings {
 /** Everything a request can touch. Single-threaded: each request's synchronous part runs alone. */
 export class SimState {
   readonly idempotency: IdempotencyStore;
-  readonly limiter: RateLimiter;
+  /** Replaced by setRateLimits (a mailstore that announces other limits at runtime). */
+  limiter: RateLimiter;
   readonly faults: FaultInjector;
   readonly callLog: CallLog;
   readonly counters = new SimCounters();
-  /** GET /v1/capabilities, rendered once: nothing in it changes while the simulator runs. */
-  readonly capabilitiesJson: string;
+  /** GET /v1/capabilities, rendered again only when the rate limits change (setRateLimits). */
+  capabilitiesJson = '';
 
   constructor(
     /** Replaced by a reseeding reset; requests in flight keep the store they started with. */
@@ -43,18 +51,25 @@ export class SimState {
     callLogCapacity: number,
   ) {
     this.idempotency = new IdempotencyStore(idempotencyTtlSeconds);
-    this.limiter = new RateLimiter(
-      rateLimits === 'none' ? 'none' : validateRateLimits(rateLimits ?? DEFAULT_RATE_LIMITS),
-    );
+    this.limiter = new RateLimiter('none');
+    this.setRateLimits(rateLimits === 'none' ? 'none' : validateRateLimits(rateLimits ?? DEFAULT_RATE_LIMITS));
     this.faults = new FaultInjector(settings.initialFaults);
     this.callLog = new CallLog(callLogCapacity);
+  }
+
+  /**
+   * New limits from now on (checked by the caller): the budgets start full under them and capabilities advertise
+   * them, as a mailstore that lowers its rate at runtime would. A reset keeps them.
+   */
+  setRateLimits(limits: RateLimits | 'none'): void {
+    this.limiter = new RateLimiter(limits);
     this.capabilitiesJson = JSON.stringify({
       protocols: ['imap', 'pop3'],
-      maxBatchItems: settings.maxBatchItems,
-      revokeSessions: settings.revokeSessions,
-      conditionalUpdates: settings.conditionalUpdates,
-      idempotencyKeyTtlSeconds: idempotencyTtlSeconds,
-      propagation: settings.propagation,
+      maxBatchItems: this.settings.maxBatchItems,
+      revokeSessions: this.settings.revokeSessions,
+      conditionalUpdates: this.settings.conditionalUpdates,
+      idempotencyKeyTtlSeconds: this.idempotency.ttlSeconds,
+      propagation: this.settings.propagation,
       rateLimits: this.limiter.advertised,
     });
   }

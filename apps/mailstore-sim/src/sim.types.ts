@@ -136,6 +136,8 @@ export interface RunningSimulator {
   port: number;
   /** Replaces the fault configuration (the script restarts, the PRNG is reseeded). */
   setFaults(f: FaultConfig): void;
+  /** New rate limits from now on, advertised in capabilities (checked as at start; a reset keeps them). */
+  setRateLimits(limits: Partial<RateLimits> | 'none'): void;
   account(login: string): AccountView | undefined;
   calls(since?: number): CallLogEntry[];
   counters(): Counters;

@@ -48,6 +48,32 @@ describe('simulator: admin API (/_sim)', () => {
     });
   });
 
+  describe('rate limits', () => {
+    afterEach(async () => {
+      await f.http.admin('PUT', '/rate-limits', { rateLimits: 'none' });
+    });
+
+    it('announces new limits at runtime in capabilities and enforces them; refuses a bad one with 400', async () => {
+      const put = await f.http.admin('PUT', '/rate-limits', {
+        rateLimits: { accountUpdatesPerSecond: 5, accountUpdateBurst: 2 },
+      });
+      expect(put.status).toBe(200);
+      expect(put.body.rateLimits).toMatchObject({ accountUpdatesPerSecond: 5, accountUpdateBurst: 2 });
+      expect((await f.http.capabilities()).body.rateLimits).toEqual({
+        requestsPerSecond: 20,
+        requestBurst: 40,
+        accountUpdatesPerSecond: 5,
+        accountUpdateBurst: 2,
+      });
+      expect((await f.http.admin('GET', '/rate-limits')).body).toEqual(put.body);
+      const bad = await f.http.admin('PUT', '/rate-limits', { rateLimits: { accountUpdatesPerSecond: -1 } });
+      expect(bad.status).toBe(400);
+      expect((await f.http.capabilities()).body.rateLimits.accountUpdatesPerSecond).toBe(5);
+      f.sim.setRateLimits('none');
+      expect((await f.http.capabilities()).body.rateLimits.accountUpdatesPerSecond).toBe(1_000_000);
+    });
+  });
+
   describe('accounts', () => {
     it('shows an account as the mailstore holds it', async () => {
       await f.http.patch(login(2), { protocols: { pop3: true } });

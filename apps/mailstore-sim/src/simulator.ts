@@ -5,6 +5,7 @@ import { validateFaultConfig } from './fault-config';
 import { handleAdmin } from './handlers/admin.handler';
 import { sendProblem } from './http-io';
 import { Problem } from './problem';
+import { validateRateLimits } from './rate-limiter';
 import { DEFAULT_CALL_LOG_CAPACITY, DEFAULT_IDEMPOTENCY_TTL_SECONDS, SimState, settingsFrom } from './sim-state';
 import type { RunningSimulator, SimulatorOptions } from './sim.types';
 import { V1Exchange } from './v1-pipeline';
@@ -36,6 +37,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     adminUrl: `${origin}/_sim`,
     port,
     setFaults: (faults) => state.faults.set(validateFaultConfig(faults)),
+    setRateLimits: (limits) => state.setRateLimits(limits === 'none' ? 'none' : validateRateLimits(limits)),
     account: (login) => {
       const i = state.store.find(login);
       return i < 0 ? undefined : state.store.view(i);

@@ -96,6 +96,16 @@ export class EnvironmentDto extends DovecotSqlEnvironment {
   @Max(600000)
   RECONCILE_INTERVAL_MS = 5000;
 
+  /**
+   * How often each worker reads the mailstore's capabilities again (also at once after a 429), so a lower advertised
+   * rate paces the next batches and the preview sizes them as the engine will.
+   */
+  @Transform(toNumber)
+  @IsInt({ message: 'CAPABILITIES_REFRESH_MS must be an integer' })
+  @Min(1000)
+  @Max(3600000)
+  CAPABILITIES_REFRESH_MS = 60000;
+
   /** How often each worker evaluates the gates of running waves. */
   @Transform(toNumber)
   @IsInt({ message: 'GATE_INTERVAL_MS must be an integer' })

@@ -17,6 +17,7 @@ import { AccountImportService } from './accounts';
 import { AuditQueryService } from './audit';
 import { ApiKeyService } from './auth';
 import { EngineMetrics, NO_ENGINE_METRICS } from './engine/engine-metrics';
+import { CapabilitiesWatch } from './engine/capabilities-watch';
 import { engineSettings, paceSettings } from './engine/engine-settings';
 import { PumpContext, pumpRepositories } from './engine/pump-context';
 import { Reconciler } from './engine/reconciler';
@@ -82,6 +83,8 @@ export function buildCoreServices(
 /** The wave engine, which only the worker runs: the shared pace, the pumps, the support runner and the timers' rounds. */
 export interface Engine {
   throttle: Throttle;
+  /** The mailstore's capabilities, read again by the worker's timer and after a 429, recorded for the preview. */
+  capabilities: CapabilitiesWatch;
   verifier: WaveVerifier;
   reconciler: Reconciler;
   gates: GateEvaluator;
@@ -108,9 +111,11 @@ export function buildEngine(
   const settings = engineSettings(config);
   const throttle = new Throttle(c.redis, config.REDIS_PREFIX, paceSettings(config));
   const verifier = new WaveVerifier(c.dataSource, c.client, commands);
+  const capabilities = new CapabilitiesWatch(c.dataSource, c.client);
   const pumps: PumpContext = {
     dataSource: c.dataSource,
     client: c.client,
+    capabilities,
     throttle,
     commands,
     verifier,
@@ -120,13 +125,14 @@ export function buildEngine(
   };
   return {
     throttle,
+    capabilities,
     verifier,
     reconciler: new Reconciler(c.dataSource, c.producer, commands, verifier),
     gates: new GateEvaluator(c.dataSource, commands, {
       url: config.PROMETHEUS_URL,
       timeoutMs: config.PROMETHEUS_TIMEOUT_MS,
     }),
-    operations: new OperationRunner(c.dataSource, c.client, throttle, metrics),
+    operations: new OperationRunner(c.dataSource, c.client, throttle, metrics, capabilities),
     pump: (job, jobId, signal) => new WavePump(pumps, job, jobId, signal),
   };
 }

@@ -37,6 +37,8 @@ export const RUNTIME_TABLE_GRANTS: Readonly<Record<string, TableGrant>> = {
   // Accounts closed again after a credential-stuffing burst, once per (wave, account); a decision whose operation could
   // not be requested is deleted (the next failed login decides again).
   login_reclosures: { privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] },
+  // One row: the capabilities a worker last read (it upserts them), which the preview reads.
+  mailstore_capabilities: { privileges: ['SELECT', 'INSERT', 'UPDATE'] },
   // One row per call to the mailstore, for gates and metrics.
   mailstore_calls: { privileges: ['SELECT', 'INSERT'] },
   operations: { privileges: ['SELECT', 'INSERT', 'UPDATE'] },

@@ -77,7 +77,15 @@ describe('buildProgress', () => {
     const view = buildProgress(MID_WAVE, { observedRatePerSecond: 180, targetRatePerSecond: 200, state: 'running' });
     expect(view).toEqual({
       total: 10_000,
-      counts: { pending: 6_500, in_flight: 500, enabled: 2_700, skipped: 250, failed: 50, cancelled: 0 },
+      counts: {
+        pending: 6_500,
+        in_flight: 500,
+        awaiting_retry: 0,
+        enabled: 2_700,
+        skipped: 250,
+        failed: 50,
+        cancelled: 0,
+      },
       skipReasons: { held: 50, password_reset_required: 200 },
       failureReasons: { account_not_found: 40, invalid: 10 },
       done: 3_000,
@@ -136,12 +144,41 @@ describe('buildProgress', () => {
     const view = buildProgress(counters, { observedRatePerSecond: 0, targetRatePerSecond: 50, state: 'rolling_back' });
     expect(view.rollback).toEqual({
       total: 2_700,
-      counts: { pending: 900, in_flight: 100, rolled_back: 1_600, unchanged: 0, conflict: 80, failed: 20 },
+      counts: {
+        pending: 900,
+        in_flight: 100,
+        awaiting_retry: 0,
+        rolled_back: 1_600,
+        unchanged: 0,
+        conflict: 80,
+        failed: 20,
+      },
       failureReasons: { upstream_timeout: 20 },
       done: 1_700,
       doneFraction: 1_700 / 2_700,
     });
     expect(view.etaSeconds).toBe(20); // 1 000 left at 50/s
+  });
+
+  it('counts the members of batches kept for a retry apart from those in flight (issue 18)', () => {
+    const view = buildProgress(
+      { ...MID_WAVE, 'rollback:total': 300, 'rollback:in_flight': 300 },
+      {
+        observedRatePerSecond: 0,
+        targetRatePerSecond: 200,
+        state: 'paused',
+        awaitingRetry: { forward: 20, rollback: 0 },
+      },
+    );
+    expect(view.counts).toMatchObject({ in_flight: 480, awaiting_retry: 20, pending: 6_500 });
+    expect(view.rollback?.counts).toMatchObject({ in_flight: 300, awaiting_retry: 0 });
+    // never more than the counters hold in flight
+    const capped = buildProgress(
+      { total: 5, in_flight: 5 },
+      { observedRatePerSecond: 0, targetRatePerSecond: 1, awaitingRetry: { forward: 9, rollback: 0 } },
+    );
+    expect(capped.counts).toMatchObject({ in_flight: 0, awaiting_retry: 5 });
+    expect(capped.etaSeconds).toBe(5);
   });
 
   it('shows an empty rollback as done as soon as it is queued', () => {

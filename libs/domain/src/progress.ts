@@ -15,6 +15,12 @@ export type CounterDelta = Record<string, number>;
 
 export const MEMBER_STATES = ['pending', 'in_flight', 'enabled', 'skipped', 'failed', 'cancelled'] as const;
 export type MemberState = (typeof MEMBER_STATES)[number];
+/**
+ * What progress counts members by: their states, with the in-flight members of batches kept for a retry (their wave
+ * stopped after an attempt; they are resent at once on resume) counted apart as `awaiting_retry`.
+ */
+export const MEMBER_COUNTS = [...MEMBER_STATES, 'awaiting_retry'] as const;
+export type MemberCount = (typeof MEMBER_COUNTS)[number];
 export const ROLLBACK_STATES = ['pending', 'in_flight', 'rolled_back', 'unchanged', 'conflict', 'failed'] as const;
 export type RollbackState = (typeof ROLLBACK_STATES)[number];
 
@@ -77,7 +83,8 @@ export function countersInvariant(counters: Counters): InvariantReport {
 
 export interface RollbackProgress {
   total: number;
-  counts: Record<RollbackState, number>;
+  /** By state; `awaiting_retry`: in flight in a batch kept for a retry (counted out of `in_flight`). */
+  counts: Record<RollbackState | 'awaiting_retry', number>;
   failureReasons: Record<string, number>;
   done: number;
   doneFraction: number;
@@ -85,7 +92,8 @@ export interface RollbackProgress {
 
 export interface ProgressView {
   total: number;
-  counts: Record<MemberState, number>;
+  /** By state; `awaiting_retry`: in flight in a batch kept for a retry (counted out of `in_flight`). */
+  counts: Record<MemberCount, number>;
   skipReasons: Record<string, number>;
   failureReasons: Record<string, number>;
   /** Members with a terminal outcome: enabled, skipped, failed or cancelled. */
@@ -104,17 +112,20 @@ export interface ProgressOptions {
   /** The rate that applies now: the wave's rate, or its rollback rate while rolling back. */
   targetRatePerSecond: number;
   state?: WaveState;
+  /** In-flight members of each lane's batches kept for a retry (parked). */
+  awaitingRetry?: { forward: number; rollback: number };
 }
 
 export function buildProgress(counters: Counters, options: ProgressOptions): ProgressView {
-  const counts = Object.fromEntries(MEMBER_STATES.map((s) => [s, get(counters, s)])) as Record<MemberState, number>;
+  const states = Object.fromEntries(MEMBER_STATES.map((s) => [s, get(counters, s)])) as Record<MemberState, number>;
+  const counts = { ...states, ...awaiting(states.in_flight, options.awaitingRetry?.forward) };
   const total = get(counters, 'total');
   const done = counts.enabled + counts.skipped + counts.failed + counts.cancelled;
-  const rollback = buildRollback(counters);
+  const rollback = buildRollback(counters, options.awaitingRetry?.rollback);
   const rollingBack = options.state === 'rolling_back';
   const remaining = rollingBack
-    ? (rollback?.counts.pending ?? 0) + (rollback?.counts.in_flight ?? 0)
-    : counts.pending + counts.in_flight;
+    ? (rollback?.counts.pending ?? 0) + (rollback?.counts.in_flight ?? 0) + (rollback?.counts.awaiting_retry ?? 0)
+    : counts.pending + counts.in_flight + counts.awaiting_retry;
   const moving = options.state === undefined || acceptsNewCalls(options.state);
   return {
     total,
@@ -130,12 +141,19 @@ export function buildProgress(counters: Counters, options: ProgressOptions): Pro
   };
 }
 
-function buildRollback(counters: Counters): RollbackProgress | null {
+/** `in_flight` split into those still in flight and those waiting for a retry (never more than in flight). */
+function awaiting(inFlight: number, parked = 0): { in_flight: number; awaiting_retry: number } {
+  const waiting = Math.min(inFlight, Math.max(0, parked));
+  return { in_flight: inFlight - waiting, awaiting_retry: waiting };
+}
+
+function buildRollback(counters: Counters, parked?: number): RollbackProgress | null {
   if (!('rollback:total' in counters) && !ROLLBACK_STATES.some((s) => `rollback:${s}` in counters)) return null;
-  const counts = Object.fromEntries(ROLLBACK_STATES.map((s) => [s, get(counters, `rollback:${s}`)])) as Record<
+  const states = Object.fromEntries(ROLLBACK_STATES.map((s) => [s, get(counters, `rollback:${s}`)])) as Record<
     RollbackState,
     number
   >;
+  const counts = { ...states, ...awaiting(states.in_flight, parked) };
   const total = get(counters, 'rollback:total');
   const done = counts.rolled_back + counts.unchanged + counts.conflict + counts.failed;
   return {

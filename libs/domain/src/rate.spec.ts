@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import {
   backoffMs,
   effectiveBatchSize,
+  sendBatchSize,
+  sendingRate,
   eta,
   minIntervalMs,
   projectedDuration,
@@ -168,5 +170,28 @@ describe('retry delays', () => {
         return ms >= s * 1000 && ms <= s * 1200;
       }),
     );
+  });
+});
+
+describe('sendBatchSize: accounts per batch as the engine sends them (and the preview says)', () => {
+  it.each([
+    [10, 100, undefined, 10], // a tenth of 100/s
+    [10, 20, undefined, 2], // the wave: 20/s sends batches of 2
+    [10, 100, 3, 3], // the mailstore's batch size limit (a burst of 3)
+    [1000, 100_000, undefined, 500], // 500 while the mailstore's limit is unknown
+    [50, 5, 500, 1], // below 10/s: one account a batch
+  ])('batch size %p at %p/s, mailstore limit %p: %p', (batchSize, rate, limit, expected) => {
+    expect(sendBatchSize(batchSize, rate, limit)).toBe(expected);
+  });
+});
+
+describe('sendingRate: the slower of the wave and the mailstore', () => {
+  it.each([
+    [100, 20, 20],
+    [100, 1_000_000, 100],
+    [100, undefined, 100],
+    [100, 0, 100], // no advertised limit
+  ])('%p/s against the mailstore at %p/s: %p/s', (rate, mailstore, expected) => {
+    expect(sendingRate(rate, mailstore)).toBe(expected);
   });
 });

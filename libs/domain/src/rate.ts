@@ -78,6 +78,24 @@ export function minIntervalMs(units: number, rate: number): number {
 }
 
 /**
+ * Accounts per batch as the engine sends them (its pumps, and the preview that describes them): the wave's batch
+ * size, within what the mailstore takes in one batch (`mailstoreLimit`: min(maxBatchItems, accountUpdateBurst); 500
+ * while not known yet), and at most a tenth of the lane's rate so one batch arriving late in a second adds at most
+ * 10 % to that second (the 110 % window rule).
+ */
+export function sendBatchSize(batchSize: number, laneRate: number, mailstoreLimit: number | undefined): number {
+  return Math.max(1, Math.min(batchSize, mailstoreLimit ?? 500, Math.floor(laneRate / 10) || 1));
+}
+
+/**
+ * Accounts per second the engine reaches: each batch is charged to the wave's pace and to the mailstore's advertised
+ * update rate (libs/core Throttle), so the slower of the two sets it.
+ */
+export function sendingRate(laneRate: number, mailstoreRate: number | undefined): number {
+  return mailstoreRate !== undefined && mailstoreRate > 0 ? Math.min(laneRate, mailstoreRate) : laneRate;
+}
+
+/**
  * Seconds left for `remaining` accounts. The observed rate when there is one, capped at the target (a burst
  * must not promise an early finish); the target otherwise. Null when nothing moves and no target is set.
  */

@@ -5,7 +5,6 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { EnvironmentDto } from '@app/config';
 import { ENGINE, Engine, QUEUE_REDIS, WaveCommandsService } from '@app/core';
-import { MAILSTORE, type Mailstore } from '@app/mailstore';
 import { bullmqErrorHandler, isConnectionError, JOBS, JobPayloads, QUEUES, WORKER_SETTINGS } from '@app/queue';
 import { singleFlight } from './single-flight';
 import { HealthReport, runChecks } from './worker-health';
@@ -32,7 +31,6 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
     private readonly config: EnvironmentDto,
     private readonly dataSource: DataSource,
     @Inject(QUEUE_REDIS) private readonly redis: Redis,
-    @Inject(MAILSTORE) private readonly client: Mailstore,
     private readonly commands: WaveCommandsService,
     @Inject(ENGINE) private readonly engine: Engine,
     @Inject(WORKER_LOGGER) private readonly logger: Logger,
@@ -40,8 +38,13 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const caps = await this.client.capabilities();
-    if (caps.kind !== 'ok') this.logger.warn({ outcome: caps.kind }, 'mailstore capabilities unavailable at start');
+    // Read (and recorded for the preview) before any pump runs; again every CAPABILITIES_REFRESH_MS and after a 429.
+    const caps = await this.engine.capabilities.refresh().catch((err: unknown) => {
+      this.logger.warn({ error: String(err) }, 'mailstore capabilities not recorded at start');
+      return null;
+    });
+    if (caps && caps.kind !== 'ok')
+      this.logger.warn({ outcome: caps.kind }, 'mailstore capabilities unavailable at start');
     this.metrics.readPaceFrom(this.engine.throttle, () => this.redis.status === 'ready');
     this.workers = this.startConsumers();
     this.startTimers();
@@ -140,18 +143,23 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
     const roundFailed = (msg: string) => (err: unknown) => {
       if (!isConnectionError(err)) this.logger.warn({ error: String(err) }, msg);
     };
-    const { reconciler, gates } = this.engine;
+    const { reconciler, gates, capabilities } = this.engine;
     const reconciling = singleFlight(() =>
       this.metrics.timeRound('reconcile', () => reconciler.run()).catch(roundFailed('reconcile failed')),
     );
     const evaluating = singleFlight(() =>
       this.metrics.timeRound('gate', () => gates.evaluateAll()).catch(roundFailed('gate evaluation failed')),
     );
-    this.rounds = [reconciling, evaluating];
+    const rereading = singleFlight(async () => {
+      const read = await capabilities.refresh().catch(roundFailed('capabilities not recorded'));
+      if (read && read.kind !== 'ok') this.logger.warn({ outcome: read.kind }, 'mailstore capabilities unavailable');
+    });
+    this.rounds = [reconciling, evaluating, rereading];
     reconciling.tick();
     this.timers = [
       setInterval(reconciling.tick, this.config.RECONCILE_INTERVAL_MS),
       setInterval(evaluating.tick, this.config.GATE_INTERVAL_MS),
+      setInterval(rereading.tick, this.config.CAPABILITIES_REFRESH_MS),
     ];
   }
 }

@@ -6,6 +6,10 @@ import { GATE_ACTIONS, GATE_METRICS, WAVE_STATES, type WaveState } from '@app/do
 export class MemberCountsDto {
   @ApiProperty() pending!: number;
   @ApiProperty() in_flight!: number;
+  @ApiProperty({
+    description: 'in a batch kept for its retry (its wave stopped after an attempt): resent at once on resume',
+  })
+  awaiting_retry!: number;
   @ApiProperty() enabled!: number;
   @ApiProperty() skipped!: number;
   @ApiProperty() failed!: number;
@@ -15,6 +19,7 @@ export class MemberCountsDto {
 export class RollbackCountsDto {
   @ApiProperty() pending!: number;
   @ApiProperty() in_flight!: number;
+  @ApiProperty({ description: 'in a batch kept for its retry: resent at once on resume' }) awaiting_retry!: number;
   @ApiProperty() rolled_back!: number;
   @ApiProperty() unchanged!: number;
   @ApiProperty({ description: 'changed since the wave (e.g. by support): left alone' }) conflict!: number;

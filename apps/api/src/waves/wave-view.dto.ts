@@ -117,6 +117,16 @@ export class PreviewStepDto extends RampStepDto {
   @ApiProperty({ description: 'cumulative member count at the end of the step' }) memberLimit!: number;
 }
 
+export class PreviewMailstoreDto {
+  @ApiProperty({
+    description: 'most accounts the mailstore takes in one batch: min(maxBatchItems, accountUpdateBurst)',
+  })
+  batchSizeLimit!: number;
+  @ApiProperty({ description: 'account updates per second it advertises' }) accountUpdatesPerSecond!: number;
+  @ApiProperty({ type: String, format: 'date-time', description: 'when a worker last read its capabilities' })
+  readAt!: Date;
+}
+
 /** The dry run: computed in SQL over the accounts, without calling the mailstore and without writing. */
 export class WavePreviewDto {
   @ApiProperty({ format: 'uuid' }) waveId!: string;
@@ -125,9 +135,18 @@ export class WavePreviewDto {
   @ApiProperty({ description: 'accounts in scope' }) members!: number;
   @ApiProperty({ description: 'accounts a start now would open' }) eligible!: number;
   @ApiProperty({ type: SkipCountsDto }) skips!: SkipCountsDto;
-  @ApiProperty({ description: 'accounts per batch call at the set rate' }) batchSize!: number;
-  @ApiProperty() batches!: number;
+  @ApiProperty({
+    description: "accounts per batch call, as the engine sends them at the set rate and the mailstore's limits",
+  })
+  batchSize!: number;
+  @ApiProperty({ description: 'batch calls the engine will make (batches never cross a ramp step)' }) batches!: number;
   @ApiProperty() ratePerSecond!: number;
+  @ApiProperty({
+    type: PreviewMailstoreDto,
+    nullable: true,
+    description: "the mailstore's limits as a worker last read them (null before any did: batches sized as if 500)",
+  })
+  mailstore!: PreviewMailstoreDto | null;
   @ApiProperty({ type: ProjectedDurationDto }) projectedDuration!: ProjectedDurationDto;
   @ApiProperty({ type: [PreviewStepDto] }) steps!: PreviewStepDto[];
   @ApiProperty({ type: String, format: 'date-time' }) incidentAt!: Date;

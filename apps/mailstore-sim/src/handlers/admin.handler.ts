@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { addLogins, seedStore } from '../account-seed';
 import { FaultConfigError, mergeFaultConfig, validateFaultConfig } from '../fault-config';
 import { readBody, sendJson, sendProblem } from '../http-io';
+import { validateRateLimits } from '../rate-limiter';
 import { badRequest, Problem } from '../problem';
 import { accountFromPath, parseJsonObject } from '../request-validation';
 import type { SimState } from '../sim-state';
@@ -91,6 +92,15 @@ async function route(state: SimState, req: IncomingMessage, res: ServerResponse,
     }
     state.reset(store);
     return sendJson(res, 200, { reset: true, accounts: state.store.size, lastSeq: state.callLog.lastSeq });
+  }
+  if (first === 'rate-limits') {
+    // {"rateLimits": {...} | "none"}: what capabilities advertise and the budgets enforce from now on.
+    if (method === 'GET')
+      return sendJson(res, 200, { rateLimits: state.limiter.enabled ? state.limiter.advertised : 'none' });
+    if (method !== 'PUT') return notAllowed(res, method, 'GET, PUT');
+    const { rateLimits } = await jsonBody(req);
+    state.setRateLimits(rateLimits === 'none' ? 'none' : guard(() => validateRateLimits(rateLimits)));
+    return sendJson(res, 200, { rateLimits: state.limiter.enabled ? state.limiter.advertised : 'none' });
   }
   if (first === 'counters') {
     return method === 'GET' ? sendJson(res, 200, state.counters.snapshot()) : notAllowed(res, method, 'GET');

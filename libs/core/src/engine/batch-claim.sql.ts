@@ -75,6 +75,7 @@ export function claimedBatchOf(kind: BatchKind, waveId: string, rows: readonly C
     kind,
     idempotencyKey: rows[0].idempotency_key,
     attempts: 0,
+    keySince: 0,
     fence: 1,
     inDoubt: false,
     members: rows.map(memberFromRow),

@@ -88,13 +88,16 @@ export class BatchDelivery {
 
   /** Waits for a pace slot (never counted as a retry attempt), the lease kept alive meanwhile; false: the wave stopped. */
   private pace(sql: Sql, wave: WaveRuntime, batch: ClaimedBatch): Promise<boolean> {
-    return this.ctx.throttle.acquire(this.paceRequest(wave, batch), async () => {
-      if (!(await this.holds.keepSlot(sql))) return false;
-      const state = (await this.loadWave(sql))?.state;
-      if (!state || !allowedStatesFor(this.kind, batch.attempts).includes(state)) return false;
-      await this.holds.keepLease(sql, batch);
-      return true;
-    });
+    return this.ctx.throttle.acquire(
+      () => this.paceRequest(wave, batch),
+      async () => {
+        if (!(await this.holds.keepSlot(sql))) return false;
+        const state = (await this.loadWave(sql))?.state;
+        if (!state || !allowedStatesFor(this.kind, batch.attempts).includes(state)) return false;
+        await this.holds.keepLease(sql, batch);
+        return true;
+      },
+    );
   }
 
   /**
@@ -156,6 +159,8 @@ export class BatchDelivery {
   private async nothingApplied(sql: Sql, batch: ClaimedBatch, sent: Answered, retryAfterMs: number): Promise<'again'> {
     await this.ctx.throttle.penalize(retryAfterWithJitter(retryAfterMs / 1000, Math.random));
     this.ctx.metrics.retryAfter('wave', retryAfterMs);
+    // The mailstore may have lowered its advertised rate: learn it now, not from the next 429s.
+    if (sent.outcome.kind === 'rate_limited') this.ctx.capabilities.rateLimited();
     await this.record(sql, batch, sent);
     // 409: the earlier attempt still runs, so it may still apply.
     if (sent.outcome.kind !== 'in_progress') await this.markNothingApplied(sql, batch, sent.inDoubtBefore);
@@ -182,6 +187,7 @@ export class BatchDelivery {
         lastError: outcome.code,
         attempts: a.failures,
       });
+      await this.ctx.repos.lease.park(sql, batch);
       return this.ended('paused', 'paused_unreachable');
     }
     const backoff = backoffMs(a.failures, { ...this.ctx.settings.retryBackoff, random: Math.random });
@@ -204,6 +210,7 @@ export class BatchDelivery {
         status: outcome.status,
         code: outcome.code,
       });
+      await this.ctx.repos.lease.park(sql, batch);
       return this.ended('paused', 'paused_unauthorized');
     }
     await this.settle(sql, batch, refusedResults(batch.members, outcome), undefined);
@@ -241,9 +248,13 @@ export class BatchDelivery {
     return this.ctx.repos.settle.recordCall(sql, batch, callRecord(sent.startedAt, sent.outcome));
   }
 
-  /** The wave stopped while this batch waited: hand it back if it never left, else keep it (same key later). */
+  /**
+   * The wave stopped while this batch waited: hand it back if it never left, else keep it for its retry (same key
+   * later, at once after a resume: its lease ends now).
+   */
   private async stopWith(sql: Sql, batch: ClaimedBatch): Promise<PumpOutcome> {
     if (batch.attempts === 0) await this.ctx.repos.lease.release(sql, batch);
+    else await this.ctx.repos.lease.park(sql, batch);
     return this.ended(batch.attempts === 0 ? 'released' : 'stopped', 'stopped');
   }
 

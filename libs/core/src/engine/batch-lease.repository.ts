@@ -49,15 +49,16 @@ export class BatchLeaseRepository {
       id: string;
       idempotency_key: string;
       attempts: number;
+      key_since: number;
       lease_gen: number;
       in_doubt: boolean;
       priors: Priors | null;
     }>(
       `UPDATE wave_batches SET claimed_by = $3, lease_until = now() + ($4 || ' milliseconds')::interval,
-              lease_gen = lease_gen + 1, send_deadline = NULL
+              lease_gen = lease_gen + 1, send_deadline = NULL, parked_at = NULL
         WHERE id = (SELECT id FROM wave_batches WHERE wave_id = $1 AND kind = $2 AND state = 'claimed' AND lease_until < now()
                     ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-        RETURNING id, idempotency_key, attempts, lease_gen, in_doubt, priors`,
+        RETURNING id, idempotency_key, attempts, key_since, lease_gen, in_doubt, priors`,
       [waveId, kind, workerId, String(leaseMs)],
     );
     if (!b) return null;
@@ -69,6 +70,7 @@ export class BatchLeaseRepository {
       kind,
       idempotencyKey: b.idempotency_key,
       attempts: b.attempts,
+      keySince: b.key_since,
       fence: b.lease_gen,
       inDoubt: b.in_doubt,
       members: kind === 'forward' && b.priors ? withPriors(members, b.priors) : members,
@@ -85,6 +87,20 @@ export class BatchLeaseRepository {
       [batch.id, batch.fence, inDoubtBefore],
     );
     return rows.length > 0;
+  }
+
+  /**
+   * Keeps a batch that was attempted for its retry when its wave stopped (it keeps its key, members and doubt): its
+   * lease ends now, so the first pump after a resume takes it over and sends it at once instead of waiting for the
+   * lease to expire, and progress counts its members as waiting for a retry (`parked_at`) until then. Fenced: a batch
+   * no longer ours is left as its owner has it.
+   */
+  async park(sql: Sql, batch: LeasedBatch): Promise<void> {
+    await sql(
+      `UPDATE wave_batches SET lease_until = now(), parked_at = now(), send_deadline = NULL
+        WHERE id = $1 AND state = 'claimed' AND lease_gen = $2 AND attempts > 0`,
+      [batch.id, batch.fence],
+    );
   }
 
   /** Extends the batch's lease to `leaseMs` from now. False when the batch is no longer ours. */

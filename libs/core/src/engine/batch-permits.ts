@@ -52,6 +52,7 @@ export class BatchPermits {
     if (outcome !== 'granted') return outcome;
     batch.members = decision.eligible;
     batch.idempotencyKey = check.key ?? batch.idempotencyKey;
+    batch.keySince = check.keySince ?? batch.keySince;
     if (!decision.eligible.length) return 'nothing_to_send';
     batch.attempts++;
     batch.inDoubt = true;

@@ -94,7 +94,8 @@ export class BatchSender {
     const startedAt = new Date();
     const outcome = await this.client.batch(items, options, {
       idempotencyKey: batch.idempotencyKey,
-      requestId: `${batch.idempotencyKey}#${batch.attempts}`,
+      // The attempt under this key: #1 first, #2… for its retries (a key decided again starts at #1).
+      requestId: `${batch.idempotencyKey}#${batch.attempts - batch.keySince}`,
       sendBy,
     });
     await this.refunding;

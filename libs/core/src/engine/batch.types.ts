@@ -62,6 +62,11 @@ export interface ClaimedBatch {
   kind: BatchKind;
   idempotencyKey: string;
   attempts: number;
+  /**
+   * Attempts made under earlier keys (a forward batch decided again gets a new key): the request id counts the
+   * attempts under the current key, `<key>#1` first.
+   */
+  keySince: number;
   /** The lease generation this worker holds (fencing): every write for the batch is conditioned on it. */
   fence: number;
   /**

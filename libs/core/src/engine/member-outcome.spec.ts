@@ -164,6 +164,21 @@ describe("a batch's answer as its settle writes it", () => {
     });
   });
 
+  it("a conflict's answer tells the account's current state: the settle records it (issue 18)", () => {
+    const s = rollbackSettlement(members.slice(0, 1), [
+      {
+        account: 'user1@example.test',
+        status: 'conflict',
+        protocols: { imap: false, pop3: true },
+        version: 7,
+        error: { code: 'version_mismatch' },
+      },
+    ]);
+    expect(s.items.map((i) => [i.outcome, i.known, i.imap, i.pop3, i.version])).toEqual([
+      [{ state: 'conflict' }, true, false, true, 7],
+    ]);
+  });
+
   it('an empty answer settles nothing', () => {
     expect(forwardSettlement([], [])).toEqual({ items: [], delta: {}, summary: {}, enabled: 0 });
   });

@@ -77,7 +77,10 @@ export interface SettledItem<O> {
   /** Forward: the exact prior state: the mailstore's `previous`, else what the permit read. */
   priorImap: boolean;
   priorPop3: boolean;
-  /** Whether the answer tells the account's state (applied or unchanged, with protocols). */
+  /**
+   * Whether the answer tells the account's state: applied, unchanged, or a conflict (which carries the state that
+   * refused our `ifVersion`, so a later wave starts from it), with protocols.
+   */
   known: boolean;
   imap: boolean | null;
   pop3: boolean | null;
@@ -123,6 +126,9 @@ export function rollbackSettlement(
   };
 }
 
+/** Item statuses whose answer carries the account's current state (contract, section 3). */
+const STATE_TELLING: ReadonlySet<BatchItemResult['status']> = new Set(['applied', 'unchanged', 'conflict']);
+
 function settledItems<O>(
   members: readonly BatchMember[],
   results: readonly BatchItemResult[],
@@ -135,7 +141,7 @@ function settledItems<O>(
     reason: reason(outcomes[i]),
     priorImap: r.previous?.imap ?? members[i].priorImap,
     priorPop3: r.previous?.pop3 ?? members[i].priorPop3,
-    known: (r.status === 'applied' || r.status === 'unchanged') && r.protocols !== undefined,
+    known: STATE_TELLING.has(r.status) && r.protocols !== undefined,
     imap: r.protocols?.imap ?? null,
     pop3: r.protocols?.pop3 ?? null,
     version: r.version ?? null,

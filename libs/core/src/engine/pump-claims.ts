@@ -1,11 +1,12 @@
 import { BatchKind } from '@app/domain';
+import { batchSizeLimit } from '@app/mailstore';
 import { ClaimedBatch, WaveRuntime } from './batch.types';
 import { BatchSender } from './batch-sender';
 import { PumpContext } from './pump-context';
 import { PumpHolds } from './pump-holds';
 import { batchSizeFor, paceRequestFor } from './pump-pace';
 import { Sql } from '../db/sql';
-import { sleepUntil } from './throttle';
+import { ReserveRequest, sleepUntil } from './throttle';
 
 /** How often a pump looks for batches whose lease expired (each pump; the lease itself is much longer). */
 export const STALE_CHECK_INTERVAL_MS = 1000;
@@ -36,17 +37,24 @@ export class PumpClaims {
   async next(sql: Sql, wave: WaveRuntime, stillRunning: () => Promise<boolean>): Promise<NextBatch> {
     const stale = await this.takeOverStale(sql, wave.id);
     if (stale) return { batch: stale, paced: false };
-    const caps = this.ctx.client.cachedCapabilities();
-    const size = batchSizeFor(wave, this.kind, caps?.maxBatchItems);
     // The slot is booked first (at most the throttle's horizon, 250 ms, ahead: far less than a lease); the batch is
-    // claimed while it comes, so only the permit stands between the slot and the call.
-    const pace = paceRequestFor(wave, this.kind, size, caps?.rateLimits.accountUpdatesPerSecond);
-    const slotAt = await this.ctx.throttle.book(pace, stillRunning);
+    // claimed while it comes, so only the permit stands between the slot and the call. Sized and paced by the
+    // capabilities as last read, at every re-ask (a lower rate or burst read meanwhile applies to this batch): the
+    // claim takes what the last re-ask booked.
+    let pace = this.paceFor(wave);
+    const slotAt = await this.ctx.throttle.book(() => (pace = this.paceFor(wave)), stillRunning);
     if (slotAt === null) return 'stopped';
-    const batch = (await this.claimFromFloor(sql, wave, size)) ?? (await this.takeOverStale(sql, wave.id, true));
+    const batch = (await this.claimFromFloor(sql, wave, pace.cost)) ?? (await this.takeOverStale(sql, wave.id, true));
     if (!batch) return 'drained';
     await sleepUntil(slotAt);
     return { batch, paced: true };
+  }
+
+  /** A full batch's pace request, by the mailstore's capabilities as last read. */
+  private paceFor(wave: WaveRuntime): ReserveRequest {
+    const caps = this.ctx.client.cachedCapabilities();
+    const size = batchSizeFor(wave, this.kind, caps ? batchSizeLimit(caps) : undefined);
+    return paceRequestFor(wave, this.kind, size, caps?.rateLimits.accountUpdatesPerSecond);
   }
 
   /** Takes over one batch of this lane whose lease expired, if any (no check interval: resolving leftovers). */

@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { Mailstore } from '@app/mailstore';
 import { WaveCommandsService } from '../waves/wave-commands.service';
 import { BatchLeaseRepository } from './batch-lease.repository';
+import { CapabilitiesWatch } from './capabilities-watch';
 import { BatchSettleRepository } from './batch-settle.repository';
 import { EngineMetrics } from './engine-metrics';
 import { EngineSettings } from './engine-settings';
@@ -40,6 +41,8 @@ export function pumpRepositories(): PumpRepositories {
 export interface PumpContext {
   dataSource: DataSource;
   client: Mailstore;
+  /** Reads the capabilities again after a 429 (pumps pace and size by the client's cached ones). */
+  capabilities: CapabilitiesWatch;
   throttle: Throttle;
   commands: WaveCommandsService;
   verifier: WaveVerifier;

@@ -1,4 +1,4 @@
-import { BatchKind, DISPATCH_STATES, WaveState } from '@app/domain';
+import { BatchKind, DISPATCH_STATES, sendBatchSize, WaveState } from '@app/domain';
 import { WaveRuntime } from './batch.types';
 import { ReserveRequest } from './throttle';
 
@@ -16,16 +16,15 @@ function laneRate(wave: Pick<WaveRuntime, 'ratePerSecond' | 'rollbackRatePerSeco
 }
 
 /**
- * Accounts per batch: the wave's batch size, within the mailstore's maxBatchItems (500 when not known yet), and at
- * most a tenth of the rate so one batch arriving late in a second adds at most 10 % to that second (the 110 % window
- * rule).
+ * Accounts per batch of a wave's lane (the domain's sendBatchSize, which the preview uses too), within the
+ * mailstore's batch size limit: min(maxBatchItems, accountUpdateBurst), undefined while its capabilities are unknown.
  */
 export function batchSizeFor(
   wave: Pick<WaveRuntime, 'batchSize' | 'ratePerSecond' | 'rollbackRatePerSecond'>,
   kind: BatchKind,
-  maxBatchItems: number | undefined,
+  mailstoreLimit: number | undefined,
 ): number {
-  return Math.max(1, Math.min(wave.batchSize, maxBatchItems ?? 500, Math.floor(laneRate(wave, kind) / 10) || 1));
+  return sendBatchSize(wave.batchSize, laneRate(wave, kind), mailstoreLimit);
 }
 
 /** The pace request for `cost` accounts of a wave's lane; `mailstoreRate` undefined: the mailstore advertises none. */

@@ -69,6 +69,7 @@ interface PermitCheckRow {
   epoch_as_read?: boolean | null;
   attempted: boolean;
   key?: string | null;
+  key_since?: number | null;
 }
 
 /** The statements of a batch's send permit (see the top of this file). Every batch write is fenced. */
@@ -88,13 +89,14 @@ export class SendPermitRepository {
    * The first attempt of a forward batch (or a later one when no attempt before it may have applied anything): in
    * one statement takes the permit under the wave and epoch checks, records the eligible members' prior state on the
    * batch row (or closes the batch when none is eligible) and ends the skipped ones with their reason, ledger rows
-   * and counters included. Returns the checks and the batch's key (changed when the batch was decided again).
+   * and counters included. Returns the checks and the batch's key (changed when the batch was decided again), with the attempts made
+   * before it (`keySince`).
    */
   async grantFirstForward(
     sql: Sql,
     batch: PermitBatch,
     w: FirstPermitWrite,
-  ): Promise<FirstPermitCheck & { key: string | null }> {
+  ): Promise<FirstPermitCheck & { key: string | null; keySince: number | null }> {
     const p = new SqlParams();
     const wave = p.add(batch.waveId);
     const generation = p.add(w.wave.generation);
@@ -114,15 +116,17 @@ export class SendPermitRepository {
                 priors = ${p.add(JSON.stringify(w.priors), 'jsonb')}, in_doubt = ${size} > 0,
                 -- decided again after attempts that applied nothing: a new body, so a new key
                 idempotency_key = CASE WHEN attempts > 0 THEN ${redecidedBatchKeySql('idempotency_key', 'attempts')}
-                                       ELSE idempotency_key END
+                                       ELSE idempotency_key END,
+                key_since = CASE WHEN attempts > 0 THEN attempts ELSE key_since END
           WHERE id = ${p.add(batch.id)} AND state = 'claimed' AND lease_gen = ${p.add(batch.fence)}
             AND (attempts = 0 OR NOT in_doubt) AND (SELECT ok FROM go)
-          RETURNING id, idempotency_key),
+          RETURNING id, idempotency_key, key_since),
        ${skippedWritesSql(p, wave, w)}
        SELECT EXISTS (SELECT 1 FROM w) AS locked_wave, EXISTS (SELECT 1 FROM seen) AS locked_epoch,
               (SELECT generation = ${generation} AND state = 'running' FROM waves WHERE id = ${wave}) AS wave_as_read,
               (SELECT epoch = ${epoch} FROM eligibility_epoch WHERE id = 1) AS epoch_as_read,
-              EXISTS (SELECT 1 FROM attempt) AS attempted, (SELECT idempotency_key FROM attempt) AS key`,
+              EXISTS (SELECT 1 FROM attempt) AS attempted, (SELECT idempotency_key FROM attempt) AS key,
+              (SELECT key_since FROM attempt) AS key_since`,
       p.values,
     );
     return {
@@ -130,6 +134,7 @@ export class SendPermitRepository {
       lockedEpoch: row.locked_epoch === true,
       epochAsRead: row.epoch_as_read ?? null,
       key: row.key ?? null,
+      keySince: row.key_since ?? null,
     };
   }
 

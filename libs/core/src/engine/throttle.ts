@@ -127,6 +127,9 @@ export interface ReserveRequest {
   maxWaitMs?: number;
 }
 
+/** A pace request, or how to build it at each re-ask (from the capabilities as last read). */
+export type PaceAsk = ReserveRequest | (() => ReserveRequest);
+
 export interface Reservation {
   reserved: boolean;
   /** How long to wait before starting (reserved) or before asking again (not reserved). */
@@ -184,8 +187,11 @@ export class Throttle {
     return Math.min(req.maxWaitMs ?? this.horizonMs, this.horizonMs);
   }
 
-  /** Waits for a slot (re-asking at most every maxWaitMs); returns false if `stillWanted` turns false meanwhile. */
-  async acquire(req: ReserveRequest, stillWanted: () => Promise<boolean> | boolean = () => true): Promise<boolean> {
+  /**
+   * Waits for a slot (re-asking at most every maxWaitMs); returns false if `stillWanted` turns false meanwhile. A
+   * request given as a function is built again at every re-ask (the mailstore's rate may have been read again).
+   */
+  async acquire(req: PaceAsk, stillWanted: () => Promise<boolean> | boolean = () => true): Promise<boolean> {
     const startsAt = await this.book(req, stillWanted);
     if (startsAt === null) return false;
     await sleepUntil(startsAt);
@@ -197,12 +203,13 @@ export class Throttle {
    * `performance.now()` clock, at most the horizon ahead; null if `stillWanted` turned false meanwhile. Lets the
    * caller prepare its call while the slot comes (then `sleepUntil` it), so the call starts on time.
    */
-  async book(req: ReserveRequest, stillWanted: () => Promise<boolean> | boolean = () => true): Promise<number | null> {
+  async book(req: PaceAsk, stillWanted: () => Promise<boolean> | boolean = () => true): Promise<number | null> {
     for (;;) {
       const asked = performance.now();
-      const r = await this.reserve(req);
+      const ask = typeof req === 'function' ? req() : req;
+      const r = await this.reserve(ask);
       if (r.reserved) return asked + r.waitMs;
-      await sleep(Math.min(r.waitMs, this.maxWait(req)));
+      await sleep(Math.min(r.waitMs, this.maxWait(ask)));
       if (!(await stillWanted())) return null;
     }
   }

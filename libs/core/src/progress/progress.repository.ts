@@ -28,11 +28,20 @@ export interface ProgressRow {
   counters: Counters;
   recent_sent: string;
   reclosed: number;
+  /** Members of forward batches kept for their retry (parked), and of rollback batches. */
+  parked_forward: string;
+  parked_rollback: string;
+}
+
+/** The members of a wave's batches of one lane kept for their retry (its few claimed batches: wave_batches_open_idx). */
+function parkedSql(kind: 'forward' | 'rollback'): string {
+  return `(SELECT COALESCE(sum(b.size), 0) FROM wave_batches b
+            WHERE b.wave_id = w.id AND b.state = 'claimed' AND b.kind = '${kind}' AND b.parked_at IS NOT NULL)`;
 }
 
 /**
  * The reads behind progress, in one statement bounded by indexes: the wave row, its counter rows (wave_counters
- * primary key) and the batches completed in the last minute (wave_batches_completed_idx). Never a COUNT over
+ * primary key), the batches completed in the last minute (wave_batches_completed_idx) and those kept for a retry. Never a COUNT over
  * wave_members or accounts. Gate values are the gate evaluator's, stored on the wave row at each evaluation.
  */
 export class ProgressRepository {
@@ -62,7 +71,8 @@ export class ProgressRepository {
                 WHERE b.wave_id = w.id AND b.completed_at > now() - interval '${RATE_WINDOW_SECONDS} seconds'
                   AND b.kind = CASE WHEN w.state = 'rolling_back' THEN 'rollback' ELSE 'forward' END) AS recent_sent,
               -- a few rows at most (accounts attacked after the wave opened them): login_reclosures' primary key
-              (SELECT count(*) FROM login_reclosures r WHERE r.wave_id = w.id)::int AS reclosed
+              (SELECT count(*) FROM login_reclosures r WHERE r.wave_id = w.id)::int AS reclosed,
+              ${parkedSql('forward')} AS parked_forward, ${parkedSql('rollback')} AS parked_rollback
          FROM waves w
         WHERE ${where}
         ORDER BY w.created_at DESC, w.id`,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { buildProgress, Gate, GateStatus, MEMBER_STATES, MemberState, normalizeSteps } from '@app/domain';
+import { buildProgress, Gate, GateStatus, MEMBER_COUNTS, MemberCount, normalizeSteps } from '@app/domain';
 import { Sql, sqlOfDataSource } from '../db/sql';
 import { NotFoundError } from '../errors';
 import { GateMeasurementRepository, StoredMeasurement } from '../gates/gate-measurement.repository';
@@ -44,11 +44,11 @@ export class ProgressService {
   async overview(): Promise<ProgressOverview> {
     const rows = await this.repo.overview(this.sql);
     const waves = rows.map(buildWaveProgress);
-    const members = Object.fromEntries(MEMBER_STATES.map((s) => [s, 0])) as Record<MemberState, number>;
+    const members = Object.fromEntries(MEMBER_COUNTS.map((s) => [s, 0])) as Record<MemberCount, number>;
     const states: ProgressOverview['totals']['waves'] = {};
     for (const w of waves) {
       states[w.state] = (states[w.state] ?? 0) + 1;
-      for (const s of MEMBER_STATES) members[s] += w.counts[s];
+      for (const s of MEMBER_COUNTS) members[s] += w.counts[s];
     }
     return { asOf: rows[0]?.now ?? new Date(), waves, totals: { waves: states, members } };
   }
@@ -69,6 +69,7 @@ export function buildWaveProgress(row: ProgressRow): WaveProgress {
     observedRatePerSecond: observed,
     targetRatePerSecond: target,
     state: row.state,
+    awaitingRetry: { forward: Number(row.parked_forward), rollback: Number(row.parked_rollback) },
   });
   const step = stepOf(row, now);
   const gates = gatesOf(row);

@@ -1,4 +1,4 @@
-import { GateAction, GateMetric, GateStatus, MemberState, ProgressView, WaveState } from '@app/domain';
+import { GateAction, GateMetric, GateStatus, MemberCount, ProgressView, WaveState } from '@app/domain';
 
 /** One gate of a wave as dashboards see it: its settings and the gate evaluator's latest verdict on it. */
 export interface GateView {
@@ -63,7 +63,7 @@ export interface WaveProgress extends Omit<ProgressView, 'rate'> {
 export interface ProgressOverview {
   asOf: Date;
   waves: WaveProgress[];
-  totals: { waves: Partial<Record<WaveState, number>>; members: Record<MemberState, number> };
+  totals: { waves: Partial<Record<WaveState, number>>; members: Record<MemberCount, number> };
 }
 
 /** Waves GET /progress lists: active ones, and finished ones for a day so dashboards show how they ended. */

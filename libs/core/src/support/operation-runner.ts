@@ -8,6 +8,7 @@ import { Sql } from '../db/sql';
 import { applyCounters } from '../db/wave-counters';
 import { withTransaction } from '../db/transaction';
 import { callHttpStatus, callOutcomeLabel } from '../engine/call-record';
+import type { CapabilitiesWatch } from '../engine/capabilities-watch';
 import { EngineMetrics, NO_ENGINE_METRICS } from '../engine/engine-metrics';
 import { patchAnswer, rollbackOutcome } from '../engine/member-outcome';
 import { Throttle } from '../engine/throttle';
@@ -44,6 +45,8 @@ export class OperationRunner {
     private readonly client: Mailstore,
     private readonly throttle: Throttle,
     private readonly metrics: EngineMetrics = NO_ENGINE_METRICS,
+    /** Told of a 429, to read the capabilities again (the worker's; none in tests that run operations alone). */
+    private readonly capabilities?: Pick<CapabilitiesWatch, 'rateLimited'>,
   ) {
     this.operations = new OperationRepository(dataSource);
     this.accounts = new AccountRepository(dataSource);
@@ -83,21 +86,22 @@ export class OperationRunner {
   /** The PATCH, each attempt through the shared pace with priority; a 429 or 503 slows the pace for everyone. */
   private async call(op: OperationEntity): Promise<Call> {
     if (!this.client.cachedCapabilities()) await this.client.capabilities();
-    const caps = this.client.cachedCapabilities();
     const { request, options } = operationPatch(op);
     const startedAt = new Date();
     const outcome = await withRetries(
       async () => {
-        await this.throttle.acquire({
+        // The rate as last read, at every re-ask (read again after a 429 and periodically).
+        await this.throttle.acquire(() => ({
           cost: 1,
           waveRate: 0,
-          mailstoreRate: caps?.rateLimits.accountUpdatesPerSecond ?? 0,
+          mailstoreRate: this.client.cachedCapabilities()?.rateLimits.accountUpdatesPerSecond ?? 0,
           priority: true,
-        });
+        }));
         const o = await this.client.patchAccess(op.login, request, options);
         if (o.kind === 'rate_limited' || o.kind === 'unavailable') {
           await this.throttle.penalize(o.retryAfterMs);
           this.metrics.retryAfter('operation', o.retryAfterMs);
+          if (o.kind === 'rate_limited') this.capabilities?.rateLimited();
         }
         return o;
       },

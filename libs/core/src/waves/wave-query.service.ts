@@ -2,13 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import {
   batchCount,
-  effectiveBatchSize,
   EligibilityOutcome,
   FieldErrors,
   normalizeSteps,
   projectedDuration,
   ProjectedDuration,
   RampStep,
+  sendBatchSize,
+  sendingRate,
   SKIP_REASONS,
   SkipReason,
   stepLimits,
@@ -17,7 +18,7 @@ import {
 } from '@app/domain';
 import { WaveEntity } from '@app/db';
 import { NotFoundError, ValidationError } from '../errors';
-import { WaveRepository } from './wave.repository';
+import { MailstoreLimits, WaveRepository } from './wave.repository';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -42,9 +43,14 @@ export interface WavePreview {
   eligible: number;
   /** By reason; `not_found` is only known once the mailstore answers, so a preview never counts it. */
   skips: Record<SkipReason, number>;
+  /** Accounts per batch call as the engine sends them (the pumps' sendBatchSize on the same figures). */
   batchSize: number;
+  /** Batch calls the engine will make. */
   batches: number;
   ratePerSecond: number;
+  /** The mailstore's limits the batches and the duration were computed with; null before a worker read them. */
+  mailstore: MailstoreLimits | null;
+  /** At the rate the engine reaches: the wave's, or the mailstore's advertised update rate when lower. */
   projectedDuration: ProjectedDuration;
   /** Cumulative member limits of the ramp steps over `members`. */
   steps: (RampStep & { memberLimit: number })[];
@@ -96,7 +102,8 @@ export class WaveQueryService {
     const members = eligible + SKIP_REASONS.reduce((sum, r) => sum + skips[r], 0);
     const steps = normalizeSteps(wave.steps);
     const limits = stepLimits(members, steps);
-    const batchSize = effectiveBatchSize(wave.batchSize, wave.ratePerSecond);
+    const mailstore = await this.waves.mailstoreLimits();
+    const batchSize = sendBatchSize(wave.batchSize, wave.ratePerSecond, mailstore?.batchSizeLimit);
     return {
       waveId: wave.id,
       scope: frozen ? 'pending_members' : 'selector',
@@ -107,9 +114,10 @@ export class WaveQueryService {
       batchSize,
       batches: batchCount(eligible, batchSize, steps),
       ratePerSecond: wave.ratePerSecond,
+      mailstore,
       projectedDuration:
         eligible > 0
-          ? projectedDuration(eligible, wave.ratePerSecond, steps, { batchSize: wave.batchSize })
+          ? projectedDuration(eligible, sendingRate(wave.ratePerSecond, mailstore?.accountUpdatesPerSecond), steps)
           : { totalSeconds: 0, sendingSeconds: 0, bakeSeconds: 0 },
       steps: steps.map((s, i) => ({ ...s, memberLimit: limits[i] ?? 0 })),
       incidentAt: this.incidentAt,

@@ -14,6 +14,14 @@ import { SqlParams } from '../db/sql-params';
 import { selectorWhereSql } from './wave-selector';
 import { UpdateWaveInput } from './wave.types';
 
+/** What the preview needs of the mailstore's capabilities, as a worker last recorded them. */
+export interface MailstoreLimits {
+  /** min(maxBatchItems, accountUpdateBurst). */
+  batchSizeLimit: number;
+  accountUpdatesPerSecond: number;
+  readAt: Date;
+}
+
 /** A wave as a lifecycle command reads it, under its row lock. */
 export interface WaveRow {
   id: string;
@@ -198,6 +206,20 @@ export class WaveRepository {
       values,
     );
     return new Map(rows.map((r) => [r.outcome, Number(r.n)]));
+  }
+
+  /** The mailstore's limits as a worker last read them (engine/capabilities.repository.ts), null before any did; on the pool. */
+  async mailstoreLimits(): Promise<MailstoreLimits | null> {
+    const [row] = await this.dataSource.query<
+      { batch_size_limit: number; account_updates_per_second: number; read_at: Date }[]
+    >(`SELECT batch_size_limit, account_updates_per_second, read_at FROM mailstore_capabilities WHERE id = 1`);
+    return row
+      ? {
+          batchSizeLimit: row.batch_size_limit,
+          accountUpdatesPerSecond: Number(row.account_updates_per_second),
+          readAt: row.read_at,
+        }
+      : null;
   }
 
   /**
