@@ -43,6 +43,7 @@ describe('schema and migrations (real PostgreSQL)', () => {
       'login_reclosures',
       'login_stream',
       'mailstore_calls',
+      'mailstore_capabilities',
       'operations',
       'schema_migrations',
       'signals',
