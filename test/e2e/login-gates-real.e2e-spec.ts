@@ -105,9 +105,19 @@ describe('gates on the real attack: Dovecot login events and Prometheus stop a w
     );
     expect(await world.api.h.waveStatus(wave.id)).toEqual({ state: 'halted', status_reason: 'gate:prom-failures' });
     expect(open.size).toBeLessThan(logins.length);
-    const measured = await world.api.call('GET', `/waves/${wave.id}/gate-measurements`);
+    // Every evaluation is kept: the breach is Dovecot's counter rising above the condition.
+    const measured = await world.api.call<{ gate: string; phase: string; value: number | null }[]>(
+      'GET',
+      `/waves/${wave.id}/gate-measurements`,
+    );
     expect(measured.status).toBe(200);
-    expect(JSON.stringify(measured.body)).toMatch(/failed/);
+    const failed = measured.body.filter((m) => m.phase === 'failed');
+    expect(failed).toEqual([expect.objectContaining({ gate: 'prom-failures', value: expect.any(Number) })]);
+    expect(failed[0].value).toBeGreaterThan(2);
+    expect(measured.body.some((m) => m.phase === 'successful')).toBe(true);
+    // Prometheus read both sides: Dovecot's stats listener and the service's /metrics (with a reader's key).
+    expect(await world.promValue('up{job="dovecot"}')).toBe(1);
+    expect(await world.promValue('up{job="reopen-api"}')).toBe(1);
   }, 120_000);
 
   /** Until Prometheus sees no failed login (an earlier test's attack has left the rate window). */
@@ -185,6 +195,14 @@ describe('gates on the real attack: Dovecot login events and Prometheus stop a w
       expect((await login(world, 0, user, password(user))).ok).toBe(true);
       expect((await login(world, 1, user, password(user))).ok).toBe(true);
     }
+    // Through the support lane, once per account, with its reason and the wave as ticket.
+    const ops = await world.api.h.db.dataSource.query<{ login: string; reason: string; ticket: string }[]>(
+      `SELECT login, reason, ticket FROM operations WHERE ticket = $1 ORDER BY login`,
+      [`wave:${wave.id}`],
+    );
+    expect(ops).toEqual(
+      [a, b].sort().map((l) => ({ login: l, reason: 'suspected_credential_stuffing', ticket: `wave:${wave.id}` })),
+    );
   }, 120_000);
 
   it('typo noise (a few wrong passwords among many right ones) does not halt the wave', async () => {
@@ -197,12 +215,22 @@ describe('gates on the real attack: Dovecot login events and Prometheus stop a w
       const user = pool[n % pool.length];
       return login(world, n, user, n % 20 === 7 ? `${password(user)}x` : password(user));
     }, 20);
+    // What the gate said while the wave ran (its progress, as a dashboard reads it).
+    const judged: { status: string; value?: number }[] = [];
+    const reader = loop(async () => {
+      const progress = await world.api.call('GET', `/waves/${wave.id}/progress`, { key: 'viewer' });
+      judged.push(...(progress.body.gates as { status: string; value?: number }[]));
+    }, 250);
     try {
       await world.api.h.untilWaveState(wave.id, ['completed', 'halted', 'paused'], { timeoutMs: 60_000 });
     } finally {
       await noise.stop();
+      await reader.stop();
     }
     expect(await world.api.h.waveStatus(wave.id)).toMatchObject({ state: 'completed' });
     expect((await world.openNow(logins)).size).toBe(logins.length);
+    // The gate did judge the noise (a failure ratio above 0 on the wave's accounts), and found it within bounds.
+    expect(judged.filter((g) => g.status === 'ok' && (g.value ?? 0) > 0).length).toBeGreaterThan(0);
+    expect(judged.map((g) => g.status)).not.toContain('breached');
   }, 120_000);
 });
