@@ -22,7 +22,7 @@ import { ApiHarness, startApiHarness } from './api-harness';
  * Accounts: `control` (opened first, by a wave of their own; their users log in all along, so the event stream is
  * alive and the control cohort has its baseline) and `general` (handed out to the tests' waves, `take(n)`).
  */
-export const CONTROL = 10;
+const CONTROL = 10;
 const GENERAL = 120;
 export const password = (login: string): string => `pw of ${login}`;
 /** Dovecot's answer to a right password on a closed account (deploy/dovecot's passdb query). */
