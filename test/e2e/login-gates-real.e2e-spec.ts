@@ -208,12 +208,15 @@ describe('gates on the real attack: Dovecot login events and Prometheus stop a w
   it('typo noise (a few wrong passwords among many right ones) does not halt the wave', async () => {
     const logins = world.take(10);
     const wave = await slowWave('typos', logins).gates(stuffing).started(world.api.h);
-    // The wave's own users log in as soon as their account is open, 1 typo in 20; the control cohort's too.
+    let opened = new Set<string>();
+    const opener = loop(async () => (opened = await world.openNow(logins)), 200);
+    // The wave's own users log in as soon as their account is open, and the control cohort's, in turn: one typo in
+    // twenty logins on each side.
     const noise = loop(async (n) => {
-      const open = [...(await world.openNow(logins))];
-      const pool = [...open, ...world.control];
-      const user = pool[n % pool.length];
-      return login(world, n, user, n % 20 === 7 ? `${password(user)}x` : password(user));
+      const open = logins.filter((l) => opened.has(l));
+      const side = n % 2 === 0 && open.length ? open : world.control;
+      const user = side[Math.floor(n / 2) % side.length];
+      return login(world, n >> 1, user, n % 40 === 6 || n % 40 === 27 ? `${password(user)}x` : password(user));
     }, 20);
     // What the gate said while the wave ran (its progress, as a dashboard reads it).
     const judged: { status: string; value?: number }[] = [];
@@ -226,6 +229,7 @@ describe('gates on the real attack: Dovecot login events and Prometheus stop a w
     } finally {
       await noise.stop();
       await reader.stop();
+      await opener.stop();
     }
     expect(await world.api.h.waveStatus(wave.id)).toMatchObject({ state: 'completed' });
     expect((await world.openNow(logins)).size).toBe(logins.length);
