@@ -73,8 +73,9 @@ class LineReader {
   }
 }
 
-async function open(port: number): Promise<LineReader> {
-  const socket = connect(port, '127.0.0.1');
+/** `from`: the client's own loopback address (127.0.0.2, …: another remote_ip for the server). */
+async function open(port: number, from?: string): Promise<LineReader> {
+  const socket = connect({ port, host: '127.0.0.1', ...(from ? { localAddress: from } : {}) });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', reject);
@@ -96,8 +97,8 @@ async function imapLoginOn(r: LineReader, login: string, password: string): Prom
 }
 
 /** IMAP LOGIN, then LOGOUT: the server's answer to the login. */
-export async function imapLogin(port: number, login: string, password: string): Promise<LoginAnswer> {
-  const r = await open(port);
+export async function imapLogin(port: number, login: string, password: string, from?: string): Promise<LoginAnswer> {
+  const r = await open(port, from);
   try {
     const answer = await imapLoginOn(r, login, password);
     r.socket.write('a2 LOGOUT\r\n');
@@ -109,8 +110,8 @@ export async function imapLogin(port: number, login: string, password: string): 
 }
 
 /** POP3 USER/PASS, then QUIT: the server's answer to PASS (or to USER when that was refused). */
-export async function pop3Login(port: number, login: string, password: string): Promise<LoginAnswer> {
-  const r = await open(port);
+export async function pop3Login(port: number, login: string, password: string, from?: string): Promise<LoginAnswer> {
+  const r = await open(port, from);
   try {
     const greeting = await r.next();
     if (!greeting?.startsWith('+OK')) throw new Error(`POP3 greeting: ${greeting}`);

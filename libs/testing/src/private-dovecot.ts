@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PassdbDatabase } from './passdb-database';
 import { PrivateSlapd } from './private-slapd';
+import { pollUntil } from './poll-until';
 import { freeLoopbackPort, untilListening } from './ports';
 import { MissingPrerequisite } from './prerequisites';
 
@@ -25,6 +26,13 @@ export interface PrivateDovecot {
   /** The doveadm HTTP API (DOVEADM_URL) and its key (DOVEADM_API_KEY). */
   doveadmUrl: string;
   doveadmApiKey: string;
+  /** With `events`: the stats HTTP listener (OpenMetrics at /metrics, dovecot_auth_failures_total among them). */
+  statsPort?: number;
+  /**
+   * With `events`: points the login-event exporter at another URL (null: the metric exports to nothing, the stream
+   * is cut) and reloads Dovecot (SIGHUP, as `doveadm reload`); resolves once the master has read the new config.
+   */
+  exportLoginEventsTo(url: string | null): Promise<void>;
   /** Dovecot's log so far (for a failing assertion's message). */
   log(): string;
   stop(): Promise<void>;
@@ -32,6 +40,33 @@ export interface PrivateDovecot {
 
 export const DOVECOT_BIN = process.env.DOVECOT_BIN ?? '/usr/sbin/dovecot';
 const REPO_ROOT = resolve(__dirname, '../../..');
+
+export interface PrivateDovecotOptions {
+  /**
+   * deploy/dovecot/events.conf as is: its exporter posts each finished login to `loginEventsUrl` (null: exports to
+   * nothing yet), its stats listener on a free port (`statsPort`).
+   */
+  events?: { loginEventsUrl: string | null };
+  /** More lines for dovecot.conf, after everything else. */
+  extraConfig?: readonly string[];
+}
+
+/** deploy/dovecot/events.conf, the documented example, with its URL and stats port set (the example's only values). */
+export function dovecotEventsConfig(loginEventsUrl: string | null, statsPort: number): string {
+  const example = readFileSync(join(REPO_ROOT, 'deploy', 'dovecot', 'events.conf'), 'utf8');
+  const set = (text: string, line: RegExp, value: string) => {
+    if (!line.test(text)) throw new Error(`deploy/dovecot/events.conf has no line ${String(line)}`);
+    return text.replace(line, value);
+  };
+  // Dovecot reads a value to the end of the line: a URL with ?key= needs no quoting, a '#' would start a comment.
+  if (loginEventsUrl?.includes('#')) throw new Error('a login-events URL for Dovecot cannot hold #');
+  const conf = set(
+    set(example, /^ {4}port = 9900$/m, `    port = ${statsPort}`),
+    /^ {2}transport_args = .*$/m,
+    `  transport_args = ${loginEventsUrl ?? 'http://127.0.0.1:9/'}`,
+  );
+  return loginEventsUrl === null ? set(conf, /^ {2}exporter = reopen\n/m, '') : conf;
+}
 
 /** The example query file of deploy/dovecot/ for this database and layout. */
 export function dovecotSqlExample(passdb: Pick<PassdbDatabase, 'dialect' | 'layout'>): string {
@@ -53,13 +88,17 @@ export function requireDovecot(): void {
  * `passdb`: a passdb database (deploy/dovecot/'s SQL query), or a private slapd (deploy/dovecot-ldap/'s two LDAP
  * passdbs, pointed at it as Dovecot's own service DN).
  */
-export async function startPrivateDovecot(passdb: PassdbDatabase | PrivateSlapd): Promise<PrivateDovecot> {
+export async function startPrivateDovecot(
+  passdb: PassdbDatabase | PrivateSlapd,
+  options: PrivateDovecotOptions = {},
+): Promise<PrivateDovecot> {
   requireDovecot();
   const dir = mkdtempSync(join(tmpdir(), 'reopen-dovecot-'));
   chmodSync(dir, 0o755);
   const asRoot = process.getuid?.() === 0;
   const me = userInfo().username;
   const [imapPort, pop3Port, httpPort] = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
+  const statsPort = options.events ? await freeLoopbackPort() : undefined;
   const apiKey = `test-${randomBytes(12).toString('hex')}`;
   const mail = join(dir, 'mail');
   mkdirSync(mail);
@@ -69,6 +108,10 @@ export async function startPrivateDovecot(passdb: PassdbDatabase | PrivateSlapd)
   }
 
   const passdbBlocks = writePassdbs(dir, passdb);
+  // The events part in a file of its own, rewritten by exportLoginEventsTo.
+  const eventsConf = join(dir, 'events.conf');
+  const writeEvents = (url: string | null) => writeFileSync(eventsConf, dovecotEventsConfig(url, statsPort!));
+  if (options.events) writeEvents(options.events.loginEventsUrl);
   const conf = join(dir, 'dovecot.conf');
   writeFileSync(
     conf,
@@ -97,6 +140,8 @@ export async function startPrivateDovecot(passdb: PassdbDatabase | PrivateSlapd)
       `doveadm_api_key = ${apiKey}`,
       // No growing delay per IP after failed logins (anvil's auth penalty): the tests refuse many logins from 127.0.0.1.
       'service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}',
+      ...(options.events ? [`!include ${eventsConf}`] : []),
+      ...(options.extraConfig ?? []),
       '',
     ].join('\n'),
   );
@@ -128,6 +173,7 @@ export async function startPrivateDovecot(passdb: PassdbDatabase | PrivateSlapd)
       untilListening(imapPort, 'dovecot imap'),
       untilListening(pop3Port, 'dovecot pop3'),
       untilListening(httpPort, 'dovecot doveadm http'),
+      ...(statsPort === undefined ? [] : [untilListening(statsPort, 'dovecot stats http')]),
     ]);
   } catch (err) {
     const text = `${stderr}${log()}`;
@@ -139,6 +185,15 @@ export async function startPrivateDovecot(passdb: PassdbDatabase | PrivateSlapd)
     pop3Port,
     doveadmUrl: `http://127.0.0.1:${httpPort}/doveadm/v1`,
     doveadmApiKey: apiKey,
+    statsPort,
+    exportLoginEventsTo: async (url) => {
+      if (!options.events) throw new Error('startPrivateDovecot was not given `events`');
+      writeEvents(url);
+      const reloads = () => log().split('reloading configuration').length;
+      const before = reloads();
+      child.kill('SIGHUP'); // the master only (it restarts its children itself), not the group
+      await pollUntil(async () => reloads() > before, { timeoutMs: 10_000, description: 'dovecot reloaded' });
+    },
     log,
     stop,
   };

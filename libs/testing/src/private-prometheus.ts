@@ -12,6 +12,8 @@ export interface PrometheusTarget {
   /** host:port */
   address: string;
   metricsPath?: string;
+  /** Sent as `Authorization: Bearer …` (the service's /metrics wants a reader's key). */
+  bearerToken?: string;
 }
 
 /**
@@ -29,14 +31,22 @@ export class PrivatePrometheus {
     private readonly dir: string,
   ) {}
 
-  static async create(targets: readonly PrometheusTarget[], scrapeIntervalSeconds = 1): Promise<PrivatePrometheus> {
+  /** `port`: one chosen beforehand (a service's PROMETHEUS_URL set before its targets exist); default a free one. */
+  static async create(
+    targets: readonly PrometheusTarget[],
+    scrapeIntervalSeconds = 1,
+    options: { port?: number } = {},
+  ): Promise<PrivatePrometheus> {
     const binary = requirePrometheus();
-    const port = await freeLoopbackPort();
+    const port = options.port ?? (await freeLoopbackPort());
     const dir = mkdtempSync(join(tmpdir(), 'reopen-prometheus-'));
     const jobs = [{ job: 'prometheus', address: `127.0.0.1:${port}` }, ...targets].map(
       (t) =>
         `  - job_name: ${JSON.stringify(t.job)}\n` +
         `    metrics_path: ${JSON.stringify(('metricsPath' in t && t.metricsPath) || '/metrics')}\n` +
+        ('bearerToken' in t && t.bearerToken
+          ? `    authorization:\n      credentials: ${JSON.stringify(t.bearerToken)}\n`
+          : '') +
         `    static_configs:\n      - targets: [${JSON.stringify(t.address)}]\n`,
     );
     writeFileSync(

@@ -1,0 +1,210 @@
+import {
+  accountsCsv,
+  createPassdbDatabase,
+  freeLoopbackPort,
+  imapLogin,
+  loginRange,
+  pollUntil,
+  pop3Login,
+  PrivatePrometheus,
+  startPrivateDovecot,
+  type PassdbDatabase,
+  type PrivateDovecot,
+} from '@app/testing';
+import { ApiHarness, startApiHarness } from './api-harness';
+
+/**
+ * The real attack, end to end (issue 19): the API and a worker drive a real Dovecot through dovecot-sql on the tests'
+ * PostgreSQL; Dovecot posts its login events to the API (deploy/dovecot/events.conf as is); a real Prometheus scrapes
+ * Dovecot's stats listener and the API's /metrics. Every account's password is known, so a test logs in as the
+ * user (right password) or as the attacker (wrong one) over real IMAP and POP3.
+ *
+ * Accounts: `control` (opened first, by a wave of their own; their users log in all along, so the event stream is
+ * alive and the control cohort has its baseline) and `general` (handed out to the tests' waves, `take(n)`).
+ */
+const CONTROL = 10;
+const GENERAL = 120;
+export const password = (login: string): string => `pw of ${login}`;
+/** Dovecot's answer to a right password on a closed account (deploy/dovecot's passdb query). */
+export const CLOSED = /access is not open yet/;
+
+export interface RealLoginWorld {
+  api: ApiHarness;
+  passdb: PassdbDatabase;
+  dovecot: PrivateDovecot;
+  prometheus: PrivatePrometheus;
+  control: string[];
+  /** The next `n` general accounts, each once. */
+  take(n: number): string[];
+  /** The exporter's URL into this API (with the signals key). */
+  eventsUrl: string;
+  /** Which of these logins Dovecot's passdb has open for IMAP, now. */
+  openNow(logins: readonly string[]): Promise<Set<string>>;
+  /** One PromQL value (NaN when empty). */
+  promValue(query: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startRealLoginWorld(label: string): Promise<RealLoginWorld> {
+  const passdb = await createPassdbDatabase('postgres', 'columns');
+  const control = loginRange(1, CONTROL);
+  const general = loginRange(CONTROL + 1, CONTROL + GENERAL);
+  await passdb.addAccounts([...control, ...general].map((login) => ({ login, password: password(login) })));
+  let dovecot: PrivateDovecot | undefined;
+  let api: ApiHarness | undefined;
+  let prometheus: PrivatePrometheus | undefined;
+  const close = async () => {
+    await prometheus?.destroy();
+    await api?.close();
+    await dovecot?.stop();
+    await passdb.drop();
+  };
+  try {
+    // The exporter is pointed at the API once the API and its key exist (a reload).
+    dovecot = await startPrivateDovecot(passdb, { events: { loginEventsUrl: null } });
+    const promPort = await freeLoopbackPort();
+    api = await startApiHarness(label, {
+      worker: true,
+      accounts: 1,
+      engineEnv: {
+        MAILSTORE_DRIVER: 'dovecot-sql',
+        DOVECOT_SQL_URL: passdb.url,
+        DOVECOT_SQL_TABLE: passdb.table,
+        DOVECOT_SQL_LOGIN_COLUMN: 'email',
+        DOVECOT_SQL_IMAP_COLUMN: 'imap_enabled',
+        DOVECOT_SQL_POP3_COLUMN: 'pop3_enabled',
+        DOVECOT_SQL_VERSION_COLUMN: 'access_version',
+        DOVEADM_URL: dovecot.doveadmUrl.replace(/\/doveadm\/v1$/, ''),
+        DOVEADM_API_KEY: dovecot.doveadmApiKey,
+        PROMETHEUS_URL: `http://127.0.0.1:${promPort}`,
+      },
+    });
+    const imported = await api.call('POST', '/accounts/import', {
+      raw: accountsCsv([
+        ...control.map((login) => ({ login, cohorts: ['control'], leaked: false, passwordChangedAt: null })),
+        ...general.map((login) => ({ login, cohorts: ['general'], leaked: false, passwordChangedAt: null })),
+      ]),
+      headers: { 'content-type': 'text/csv' },
+    });
+    if (imported.status !== 200) throw new Error(`import: ${imported.status} ${imported.text}`);
+    const eventsUrl = `${api.api.origin}/api/v1/login-events?key=${api.secrets.signals}`;
+    await dovecot.exportLoginEventsTo(eventsUrl);
+    const apiAddress = new URL(api.api.origin).host;
+    prometheus = await PrivatePrometheus.create(
+      [
+        { job: 'dovecot', address: `127.0.0.1:${dovecot.statsPort}` },
+        { job: 'reopen-api', address: apiAddress, metricsPath: '/api/v1/metrics', bearerToken: api.secrets.viewer },
+      ],
+      1,
+      { port: promPort },
+    );
+    await prometheus.start();
+    await prometheus.untilScraped('dovecot');
+    await prometheus.untilScraped('reopen-api');
+    const prom = prometheus;
+    let next = 0;
+    return {
+      api,
+      passdb,
+      dovecot,
+      prometheus,
+      control,
+      eventsUrl,
+      take: (n) => {
+        if (next + n > general.length) throw new Error(`only ${general.length} general accounts: raise GENERAL`);
+        next += n;
+        return general.slice(next - n, next);
+      },
+      openNow: async (logins) =>
+        new Set(
+          (
+            await passdb.query('SELECT email FROM mail_users WHERE imap_enabled AND email = ANY(?::text[])', [
+              [...logins],
+            ])
+          ).map((r) => String(r.email)),
+        ),
+      promValue: async (query) => {
+        const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(query)}`);
+        const body = (await res.json()) as { data?: { result?: { value: [number, string] }[] } };
+        const first = body.data?.result?.[0];
+        return first ? Number(first.value[1]) : NaN;
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** A login over IMAP or POP3 (alternately by `n`), from a loopback address of the caller's choosing. */
+export function login(world: RealLoginWorld, n: number, user: string, pw: string, from?: string) {
+  return n % 2 === 0
+    ? imapLogin(world.dovecot.imapPort, user, pw, from)
+    : pop3Login(world.dovecot.pop3Port, user, pw, from);
+}
+
+/** A loop of logins until stop(): resolves stop() once the loop has ended. */
+export function loop(step: (n: number) => Promise<unknown>, pauseMs: number): { stop(): Promise<void> } {
+  let running = true;
+  const done = (async () => {
+    for (let n = 0; running; n++) {
+      await step(n).catch(() => undefined);
+      if (pauseMs) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+    },
+  };
+}
+
+/**
+ * The control cohort's users, logging in with their right password all along (alternately IMAP and POP3): the
+ * stream is alive while a wave runs, and the control cohort's baseline is a real one.
+ */
+export function controlUsers(world: RealLoginWorld, pauseMs = 200): { stop(): Promise<void> } {
+  return loop((n) => {
+    const user = world.control[n % world.control.length];
+    return login(world, n, user, password(user));
+  }, pauseMs);
+}
+
+/**
+ * Watches which of `logins` Dovecot's passdb has open (every 50 ms) and when that last changed: the last mailstore
+ * change, read behind the service's back.
+ */
+export function watchOpen(world: RealLoginWorld, logins: readonly string[]) {
+  let last = '';
+  let lastChangeAt = performance.now();
+  let open = new Set<string>();
+  const watcher = loop(async () => {
+    open = await world.openNow(logins);
+    const key = [...open].sort().join(',');
+    if (key !== last) {
+      last = key;
+      lastChangeAt = performance.now();
+    }
+  }, 50);
+  return {
+    get open() {
+      return open;
+    },
+    get lastChangeAt() {
+      return lastChangeAt;
+    },
+    stop: () => watcher.stop(),
+  };
+}
+
+export async function untilOpen(world: RealLoginWorld, logins: readonly string[], count: number): Promise<string[]> {
+  return pollUntil(
+    async () => {
+      const open = await world.openNow(logins);
+      return open.size >= count ? logins.filter((l) => open.has(l)) : false;
+    },
+    { timeoutMs: 60_000, description: `${count} accounts open` },
+  );
+}
