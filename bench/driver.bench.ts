@@ -16,6 +16,7 @@
  * Target: ratio ≥ 0.5. Last line: {"bench":"driver","accountsPerSecond","bareLoopAccountsPerSecond","ratio",…}
  */
 import { Client, Pool } from 'pg';
+import { quoteIdent } from '@app/db';
 import { aWave } from '@app/testing';
 import { benchDatabaseUrl, BENCH_SERVER_URL, dropDatabase, log } from './bench-utils';
 import {
@@ -29,7 +30,6 @@ import {
   waitForWave,
   workerAndServices,
 } from './engine-bench-utils';
-import { quoteIdent } from '@app/db';
 
 const ACCOUNTS = numberOption('accounts', 100_000);
 const CONCURRENCY = numberOption('concurrency', 6);
