@@ -17,7 +17,7 @@
  */
 import { Client, Pool } from 'pg';
 import { quoteIdent } from '@app/db';
-import { aWave } from '@app/testing';
+import { aWave, seedMailUsersTable } from '@app/testing';
 import { benchDatabaseUrl, BENCH_SERVER_URL, dropDatabase, log } from './bench-utils';
 import {
   type Cleanup,
@@ -48,16 +48,7 @@ async function passdbDatabase(cleanup: Cleanup): Promise<string> {
     await admin.end();
   }
   await onPassdb(url, async (c) => {
-    await c.query(
-      `CREATE TABLE mail_users (email TEXT PRIMARY KEY, password TEXT NOT NULL,
-         imap_enabled BOOLEAN NOT NULL DEFAULT FALSE, pop3_enabled BOOLEAN NOT NULL DEFAULT FALSE,
-         access_version BIGINT NOT NULL DEFAULT 0)`,
-    );
-    await c.query(
-      `INSERT INTO mail_users (email, password)
-       SELECT 'user' || n || '@example.test', '{PLAIN}x' FROM generate_series(1, $1::int) AS n`,
-      [ACCOUNTS],
-    );
+    await seedMailUsersTable(c, ACCOUNTS, 'x');
     await c.query('VACUUM ANALYZE mail_users');
   });
   return url;

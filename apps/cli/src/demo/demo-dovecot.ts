@@ -1,5 +1,11 @@
 import { Client } from 'pg';
-import { startPrivateDovecot, type PassdbDatabase, type PrivateDovecot } from '@app/testing';
+import {
+  postgresDovecotConnect,
+  seedMailUsersTable,
+  startPrivateDovecot,
+  type PassdbDatabase,
+  type PrivateDovecot,
+} from '@app/testing';
 
 /** Every mailbox of the demo's Dovecot has this password (a demo; the story's real logins use it). */
 export const DEMO_MAIL_PASSWORD = 'demo-mail';
@@ -32,27 +38,11 @@ export async function startDemoDovecot(ownerUrl: string, accounts: number): Prom
   const c = new Client({ connectionString: url.toString() });
   await c.connect();
   try {
-    // The table of deploy/dovecot/README.md, step 1 (an operator's own table has more columns; the driver needs these).
-    await c.query(
-      `CREATE TABLE mail_users (email TEXT PRIMARY KEY, password TEXT NOT NULL,
-         imap_enabled BOOLEAN NOT NULL DEFAULT FALSE, pop3_enabled BOOLEAN NOT NULL DEFAULT FALSE,
-         access_version BIGINT NOT NULL DEFAULT 0)`,
-    );
-    await c.query(
-      `INSERT INTO mail_users (email, password)
-       SELECT 'user' || n || '@example.test', '{PLAIN}' || $2::text FROM generate_series(1, $1::int) AS n`,
-      [accounts, DEMO_MAIL_PASSWORD],
-    );
+    await seedMailUsersTable(c, accounts, DEMO_MAIL_PASSWORD);
   } finally {
     await c.end();
   }
-  const dovecotConnect = [
-    `host=${url.hostname}`,
-    `port=${url.port || 5432}`,
-    `dbname=${name}`,
-    `user=${decodeURIComponent(url.username) || 'postgres'}`,
-    ...(url.password ? [`password=${decodeURIComponent(url.password)}`] : []),
-  ].join(' ');
+  const dovecotConnect = postgresDovecotConnect(url.toString());
   // Only the dialect, the layout and the connect line are read for an SQL passdb.
   const passdb = { dialect: 'postgres', layout: 'columns', dovecotConnect } as Partial<PassdbDatabase>;
   const dovecot: PrivateDovecot = await startPrivateDovecot(passdb as PassdbDatabase);
