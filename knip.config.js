@@ -14,6 +14,8 @@ module.exports = {
   entry: [
     'apps/*/src/main.ts!',
     'apps/cli/src/demo/main.ts!',
+    // scripts/demo.js runs it for --mailstore=dovecot.
+    'apps/cli/src/demo/dovecot-main.ts!',
     // The worker container's healthcheck (docker-compose.yml).
     'apps/worker/src/health-probe.ts!',
     // Run from dist to write docs/openapi.json.

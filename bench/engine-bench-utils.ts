@@ -306,6 +306,8 @@ export interface WorkerEnv {
   redisPrefix: string;
   mailstoreUrl: string;
   concurrency: number;
+  /** More of the worker's environment (another MAILSTORE_DRIVER and its settings). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -328,6 +330,7 @@ export async function startWorkerChild(cleanup: Cleanup, label: string, w: Worke
       RECONCILE_INTERVAL_MS: '5000',
       MAILSTORE_TIMEOUT_MS: '10000',
       LOG_LEVEL: 'warn',
+      ...w.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -550,8 +553,9 @@ export async function workerAndServices(
   cleanup: Cleanup,
   label: string,
   url: string,
-  sim: SimChild,
+  sim: Pick<SimChild, 'baseUrl'>,
   concurrency: number,
+  env?: Record<string, string>,
 ): Promise<Services & { prefix: string; worker: WorkerChild }> {
   const prefix = redisPrefix(cleanup, label);
   const worker = await startWorkerChild(cleanup, 'worker', {
@@ -559,6 +563,7 @@ export async function workerAndServices(
     redisPrefix: prefix,
     mailstoreUrl: sim.baseUrl,
     concurrency,
+    env,
   });
   return { prefix, worker, ...(await services(cleanup, url, prefix, label)) };
 }

@@ -12,6 +12,10 @@ through the HTTP API. When nothing answers at the default PostgreSQL or Redis ad
 starts its own (an embedded PostgreSQL 15 from npm, redis-server from PATH) and stops them at the end.
 
 options:
+  --mailstore=dovecot  a real Dovecot instead of the simulator: the dovecot-sql driver on a passdb table in the demo's
+                 PostgreSQL (database reopen_demo_mail), Dovecot on free loopback ports from a config in a temp folder;
+                 the story ends with real IMAP and POP3 logins. Needs Debian's dovecot-core dovecot-imapd
+                 dovecot-pop3d dovecot-pgsql (installed by the demo when it runs as root on Debian)
   --no-keep      exit at the end (default: everything stays up until Ctrl-C)
   --no-build     do not build first (CI, which has just built)
   --no-install   do not run npm ci when node_modules is missing or stale
@@ -29,6 +33,8 @@ environment (defaults in brackets):
   DEMO_SUMMARY_FILE      write the summary as JSON there
 `;
 
+const MAILSTORES = ['simulator', 'dovecot'];
+
 /** The flags; throws a one-line Error for an unknown flag or a stray argument. */
 function parseDemoArgs(argv) {
   let values;
@@ -41,14 +47,22 @@ function parseDemoArgs(argv) {
         'no-keep': { type: 'boolean' },
         'no-build': { type: 'boolean' },
         'no-install': { type: 'boolean' },
+        mailstore: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (err) {
     throw new Error(`${err.message.split('\n')[0]} (see npm run demo -- --help)`);
   }
+  const mailstore = values.mailstore ?? 'simulator';
+  if (!MAILSTORES.includes(mailstore)) {
+    throw new Error(
+      `--mailstore must be one of ${MAILSTORES.join(', ')}, not "${mailstore}" (see npm run demo -- --help)`,
+    );
+  }
   return {
     help: values.help === true,
+    mailstore,
     keep: values['no-keep'] !== true,
     build: values['no-build'] !== true,
     install: values['no-install'] !== true,

@@ -4,9 +4,10 @@
 // missing, builds, resets and migrates a dedicated demo database, starts the mailstore simulator, a worker and the API, then plays the reopening story
 // (dist/apps/cli/src/demo/main.js). `--no-keep` exits after the story; otherwise everything stays up until Ctrl-C.
 // `--no-build` and `--no-install` skip those steps (CI, which has just built); `--help` says it all.
+// `--mailstore=dovecot` puts a real Dovecot in the simulator's place (installed when it can, see ensureDovecot).
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
-const { existsSync } = require('node:fs');
+const { existsSync, rmSync, writeFileSync } = require('node:fs');
 const net = require('node:net');
 const { join } = require('node:path');
 const services = require('./services');
@@ -26,6 +27,8 @@ if (flags.help) {
   process.exit(0);
 }
 const { keep, build, install } = flags;
+/** `--mailstore=dovecot`: a real Dovecot driven by the dovecot-sql driver instead of the simulator. */
+const withDovecot = flags.mailstore === 'dovecot';
 const startedAt = Date.now();
 
 const accounts = process.env.DEMO_ACCOUNTS ?? '200000';
@@ -183,6 +186,79 @@ async function waitForHttp(url, what, timeoutMs = 30_000) {
   return false;
 }
 
+const DOVECOT_PACKAGES = ['dovecot-core', 'dovecot-imapd', 'dovecot-pop3d', 'dovecot-pgsql'];
+
+/**
+ * Dovecot for `--mailstore=dovecot`: Debian's packages, installed with apt-get when missing and this runs as root (a
+ * policy-rc.d that exits 101 keeps apt from starting the system Dovecot, as .ci/run does); otherwise one line saying
+ * how, and exit 1.
+ */
+function ensureDovecot() {
+  const how =
+    `--mailstore=dovecot needs Dovecot: as root, apt-get install ${DOVECOT_PACKAGES.join(' ')} ` +
+    '(a /usr/sbin/policy-rc.d that exits 101 keeps apt from starting the system service), or run without it.';
+  const listed = spawnSync('dpkg-query', ['-W', '-f=${Package} ${Status}\\n', ...DOVECOT_PACKAGES], {
+    encoding: 'utf8',
+  });
+  if (listed.error) {
+    // Not Debian: a Dovecot installed some other way will do.
+    if (existsSync(process.env.DOVECOT_BIN ?? '/usr/sbin/dovecot')) return;
+    say(`demo: ${how}`);
+    process.exit(1);
+  }
+  const installed = new Set(
+    listed.stdout
+      .split('\n')
+      .filter((l) => l.endsWith('install ok installed'))
+      .map((l) => l.split(' ')[0]),
+  );
+  const missing = DOVECOT_PACKAGES.filter((p) => !installed.has(p));
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
+    say(`demo: ${how}`);
+    process.exit(1);
+  }
+  say(`demo: installing ${missing.join(' ')} (apt-get; the system Dovecot is not started)…`);
+  const guard = '/usr/sbin/policy-rc.d';
+  const guarded = !existsSync(guard);
+  if (guarded) writeFileSync(guard, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  try {
+    const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    for (const args of [
+      ['update', '-qq'],
+      ['install', '-y', '-qq', ...missing],
+    ]) {
+      const r = spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env: aptEnv });
+      if (r.status !== 0) {
+        say(`demo: apt-get ${args[0]} failed (exit ${r.status}). ${how}`);
+        process.exit(1);
+      }
+    }
+  } finally {
+    if (guarded) rmSync(guard, { force: true });
+  }
+}
+
+/**
+ * Starts the demo's Dovecot (dist/apps/cli/src/demo/dovecot-main.js: its passdb table in the demo's PostgreSQL, the
+ * server on free loopback ports) and resolves with what it printed: the worker's driver settings and the ports.
+ */
+function startDovecot() {
+  const child = start('dovecot', 'dist/apps/cli/src/demo/dovecot-main.js', { env: ownerEnv() });
+  return new Promise((resolve) => {
+    let out = '';
+    const onData = (d) => {
+      out += d;
+      const line = out.split('\n')[0];
+      if (out.includes('\n')) {
+        child.stdout.off('data', onData);
+        resolve(JSON.parse(line));
+      }
+    };
+    child.stdout.on('data', onData);
+  });
+}
+
 async function main() {
   // The services first: before a long install, say what is missing.
   let plan;
@@ -193,10 +269,8 @@ async function main() {
     say(`demo: ${err.message.replace(/\n/g, '\n      ')}`);
     process.exit(1);
   }
-  for (const [name, port] of [
-    ['PORT', env.PORT],
-    ['SIM_PORT', env.SIM_PORT],
-  ]) {
+  if (withDovecot) ensureDovecot();
+  for (const [name, port] of [['PORT', env.PORT], ...(withDovecot ? [] : [['SIM_PORT', env.SIM_PORT]])]) {
     if (!(await portFree(port))) {
       say(`demo: port ${port} is in use (is another demo still running?). Stop it, or choose another ${name}=….`);
       process.exit(1);
@@ -235,9 +309,21 @@ async function main() {
 
   process.on('SIGINT', () => shutdown(0));
   process.on('SIGTERM', () => shutdown(0));
-  say(`demo: starting the mailstore simulator (${env.SIM_ACCOUNTS} mailboxes), a worker and the API…`);
-  start('mailstore-sim', 'dist/apps/mailstore-sim/src/main.js');
-  if (!(await waitForHttp(`http://127.0.0.1:${env.SIM_PORT}/_sim/counters`, 'the mailstore simulator'))) return;
+  let dovecot = null;
+  if (withDovecot) {
+    say(`demo: starting Dovecot (${env.DEMO_ACCOUNTS} mailboxes in its SQL passdb, database ${databaseName}_mail)…`);
+    dovecot = await startDovecot();
+    // The worker drives it through the dovecot-sql driver; the story logs in to it at the end.
+    Object.assign(env, dovecot.env, {
+      DEMO_IMAP_PORT: String(dovecot.imapPort),
+      DEMO_POP3_PORT: String(dovecot.pop3Port),
+    });
+    say(`demo: starting a worker (MAILSTORE_DRIVER=dovecot-sql) and the API…`);
+  } else {
+    say(`demo: starting the mailstore simulator (${env.SIM_ACCOUNTS} mailboxes), a worker and the API…`);
+    start('mailstore-sim', 'dist/apps/mailstore-sim/src/main.js');
+    if (!(await waitForHttp(`http://127.0.0.1:${env.SIM_PORT}/_sim/counters`, 'the mailstore simulator'))) return;
+  }
   start('worker', 'dist/apps/worker/src/main.js', { nodeFlags: ['--max-semi-space-size=4'] }); // as `npm run start:worker`
   start('api', 'dist/apps/api/src/main.js');
   if (!(await waitForHttp(`http://127.0.0.1:${env.PORT}/api/v1/health/live`, 'the API'))) return;
@@ -262,7 +348,13 @@ async function main() {
   }
   say('');
   say(`  API        http://127.0.0.1:${env.PORT}/api/v1/health/ready`);
-  say(`  simulator  ${env.MAILSTORE_URL}  (admin: http://127.0.0.1:${env.SIM_PORT}/_sim/counters)`);
+  if (dovecot) {
+    say(
+      `  Dovecot    IMAP 127.0.0.1:${dovecot.imapPort}, POP3 127.0.0.1:${dovecot.pop3Port} (every mailbox's password: ${dovecot.password})`,
+    );
+  } else {
+    say(`  simulator  ${env.MAILSTORE_URL}  (admin: http://127.0.0.1:${env.SIM_PORT}/_sim/counters)`);
+  }
   say(`demo: done in ${((Date.now() - startedAt) / 1000).toFixed(1)} s.`);
   if (!keep) return shutdown(0);
   say('Everything stays up for you to explore. Press Ctrl-C to stop everything.');

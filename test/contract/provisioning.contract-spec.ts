@@ -1,10 +1,14 @@
 import { pollUntil } from '@app/testing';
 import { Agent, request } from 'undici';
 import { accessPath, ContractHttp, freshKey, sessionsPath, type ContractResponse, type Json } from './contract-http';
+import { ACCESS_STATE, CAPABILITIES, PATCH_RESULT, SESSIONS_RESULT, sessionsAnswer } from './contract-shapes';
 import { contractTarget, type ContractTarget } from './contract-target';
 
 /**
- * The provisioning contract (docs/provisioning-contract.md), checked from the outside over HTTP only.
+ * The provisioning contract (../shared/docs/provisioning-contract.md, read as docs/provisioning-contract-notes.md
+ * says where it is ambiguous), checked from the outside over HTTP only. It checks what the contract promises and
+ * accepts what it allows: every promised field is required, fields beyond them are not refused, `sessions` may be
+ * left out where nothing was turned off (contract-shapes.ts).
  * Without MAILSTORE_URL it runs against an in-process simulator; with it, against that implementation,
  * touching only MAILSTORE_TEST_ACCOUNTS and putting them back as it found them (see contract-target.ts).
  * Every check reads the current state first, so it holds whatever state the accounts start in.
@@ -112,26 +116,12 @@ function accountsPair(): [string, string] {
 
 describe('capabilities', () => {
   it('has the contract shape', () => {
-    expect(capabilities).toEqual(
-      expect.objectContaining({
-        protocols: expect.arrayContaining(['imap']),
-        maxBatchItems: expect.any(Number),
-        revokeSessions: expect.any(Boolean),
-        conditionalUpdates: expect.any(Boolean),
-        idempotencyKeyTtlSeconds: expect.any(Number),
-        propagation: { mode: expect.stringMatching(/^(immediate|eventual)$/), maxSeconds: expect.any(Number) },
-        rateLimits: {
-          requestsPerSecond: expect.any(Number),
-          requestBurst: expect.any(Number),
-          accountUpdatesPerSecond: expect.any(Number),
-          accountUpdateBurst: expect.any(Number),
-        },
-      }),
-    );
+    expect(capabilities).toMatchObject(CAPABILITIES);
     for (const p of capabilities.protocols as unknown[]) expect(['imap', 'pop3']).toContain(p);
     expect(Number.isInteger(capabilities.maxBatchItems) && capabilities.maxBatchItems >= 1).toBe(true);
     expect(capabilities.idempotencyKeyTtlSeconds).toBeGreaterThanOrEqual(86_400); // "kept at least 24 h"
-    expect(Object.values(capabilities.rateLimits).every((v) => (v as number) > 0)).toBe(true);
+    const rates = Object.keys(CAPABILITIES.rateLimits).map((name) => [name, capabilities.rateLimits[name] > 0]);
+    expect(Object.fromEntries(rates)).toEqual(Object.fromEntries(rates.map(([name]) => [name, true])));
   });
 });
 
@@ -141,12 +131,7 @@ describe('GET and PATCH access', () => {
     const res = await http.get(accessPath(a));
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
-    expect(res.body).toEqual({
-      account: a,
-      protocols: { imap: expect.any(Boolean), pop3: expect.any(Boolean) },
-      version: expect.any(Number),
-      updatedAt: expect.any(String),
-    });
+    expect(res.body).toMatchObject({ ...ACCESS_STATE, account: a });
     expect(Number.isNaN(Date.parse(res.body.updatedAt))).toBe(false);
     expect(res.headers.etag).toBe(`"${res.body.version}"`);
   });
@@ -162,6 +147,7 @@ describe('GET and PATCH access', () => {
     const wanted = !before.protocols.imap;
     const changed = await patch(a, { protocols: { imap: wanted }, reason: 'contract-suite' });
     expect(changed.status).toBe(200);
+    expect(changed.body).toMatchObject(PATCH_RESULT);
     expect(changed.body).toMatchObject({
       account: a,
       protocols: { imap: wanted, pop3: before.protocols.pop3 },
@@ -222,7 +208,7 @@ describe('batch', () => {
     });
     expect(res.status).toBe(200);
     expect(res.body.batchId).toBeDefined();
-    expect(res.body.summary).toEqual({ applied: 1, unchanged: 1, failed: 1 });
+    expect(res.body.summary).toMatchObject({ applied: 1, unchanged: 1, failed: 1 });
     const [ra, rb, rm] = res.body.results;
     expect(ra).toMatchObject({
       account: a,
@@ -262,14 +248,14 @@ describe('batch', () => {
     });
     expect(res.status).toBe(200);
     expect(statuses(res)).toEqual(['conflict', 'applied']);
-    expect(res.body.summary).toEqual({ applied: 1, unchanged: 0, failed: 1 });
+    expect(res.body.summary).toMatchObject({ applied: 1, unchanged: 0, failed: 1 });
     expect(await read(a)).toMatchObject({ version: sa.version, protocols: sa.protocols });
   });
 
   it('answers 200 even when every item failed', async () => {
     const res = await batch({ items: [{ account: missing, protocols: { imap: true } }] });
     expect(res.status).toBe(200);
-    expect(res.body.summary).toEqual({ applied: 0, unchanged: 0, failed: 1 });
+    expect(res.body.summary).toMatchObject({ applied: 0, unchanged: 0, failed: 1 });
   });
 
   it('refuses more than maxBatchItems items with 413 batch_too_large and maxItems, applying nothing', async () => {
@@ -359,10 +345,11 @@ describe('sessions', () => {
     await patch(a, { protocols: { imap: true } });
     await setSimSessions(a, 2);
     const turnOn = await patch(a, { protocols: { imap: true }, revokeSessions: true });
-    expect(turnOn.body).toMatchObject({ changed: false, sessions: 'none' });
+    expect(turnOn.body).toMatchObject({ ...PATCH_RESULT, changed: false });
+    expect({ sessions: turnOn.body.sessions }).toEqual({ sessions: sessionsAnswer(false) });
     const turnOff = await patch(a, { protocols: { imap: false }, revokeSessions: true });
     expect(turnOff.body.changed).toBe(true);
-    expect(turnOff.body.sessions).toEqual(target.simulated ? 'revoked' : expect.stringMatching(/^(revoked|none)$/));
+    expect(turnOff.body.sessions).toEqual(target.simulated ? 'revoked' : sessionsAnswer(true));
   });
 
   it('revokes sessions in a batch only for items going from on to off', async () => {
@@ -383,15 +370,17 @@ describe('sessions', () => {
       revokeSessions: true,
     });
     expect(statuses(res)).toEqual(['applied', 'applied']);
-    expect(res.body.results[1].sessions).toBe('none');
-    if (target.simulated) expect(res.body.results[0].sessions).toBe('revoked');
+    expect((res.body.results as { sessions?: unknown }[]).map((r) => ({ sessions: r.sessions }))).toEqual([
+      { sessions: target.simulated ? 'revoked' : sessionsAnswer(true) },
+      { sessions: sessionsAnswer(false) },
+    ]);
   });
 
   it('answers DELETE sessions with revoked|none, and 404 for an unknown account', async () => {
     const [a] = accountsPair();
     const res = await http.call('DELETE', sessionsPath(a), { idempotencyKey: freshKey('kick') });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ account: a, sessions: expect.stringMatching(/^(revoked|none)$/) });
+    expect(res.body).toMatchObject({ ...SESSIONS_RESULT, account: a });
     expectProblem(
       await http.call('DELETE', sessionsPath(missing), { idempotencyKey: freshKey('kick') }),
       404,
@@ -510,3 +499,61 @@ async function admin(method: string, path: string, body?: unknown): Promise<Json
   if (res.statusCode !== 200) throw new Error(`admin ${method} ${path}: ${res.statusCode} ${text}`);
   return JSON.parse(text);
 }
+
+describe("the suite's reading of the contract (docs/provisioning-contract-notes.md)", () => {
+  // The contract's own examples (section 2), as an implementation may answer them.
+  const exampleCapabilities = {
+    protocols: ['imap', 'pop3'],
+    maxBatchItems: 500,
+    revokeSessions: true,
+    conditionalUpdates: true,
+    idempotencyKeyTtlSeconds: 86400,
+    propagation: { mode: 'immediate', maxSeconds: 300 },
+    rateLimits: { requestsPerSecond: 20, requestBurst: 40, accountUpdatesPerSecond: 200, accountUpdateBurst: 500 },
+  };
+  const exampleState = { account: 'a@dom', protocols: { imap: true, pop3: false }, version: 7, updatedAt: 'x' };
+  const without = <T extends object>(o: T, key: keyof T) =>
+    Object.fromEntries(Object.entries(o).filter(([k]) => k !== key));
+
+  it('accepts fields beyond the promised ones, at any depth', () => {
+    expect({ ...exampleCapabilities, vendor: 'gateway 2.1' }).toMatchObject(CAPABILITIES);
+    expect({
+      ...exampleCapabilities,
+      rateLimits: { ...exampleCapabilities.rateLimits, concurrentRequests: 4 },
+      propagation: { ...exampleCapabilities.propagation, flushes: true },
+    }).toMatchObject(CAPABILITIES);
+    expect({ ...exampleState, provider: 'dovecot' }).toMatchObject(ACCESS_STATE);
+  });
+
+  it('refuses an answer without a promised field', () => {
+    for (const key of Object.keys(CAPABILITIES) as (keyof typeof exampleCapabilities)[]) {
+      expect(() => expect(without(exampleCapabilities, key)).toMatchObject(CAPABILITIES)).toThrow();
+    }
+    const rates = without(exampleCapabilities.rateLimits, 'accountUpdateBurst');
+    expect(() => expect({ ...exampleCapabilities, rateLimits: rates }).toMatchObject(CAPABILITIES)).toThrow();
+    const mode = without(exampleCapabilities.propagation, 'maxSeconds');
+    expect(() => expect({ ...exampleCapabilities, propagation: mode }).toMatchObject(CAPABILITIES)).toThrow();
+    for (const key of Object.keys(ACCESS_STATE) as (keyof typeof exampleState)[]) {
+      expect(() => expect(without(exampleState, key)).toMatchObject(ACCESS_STATE)).toThrow();
+    }
+    expect(() => expect(exampleState).toMatchObject(PATCH_RESULT)).toThrow(); // no `changed`
+    expect(() => expect({ account: 'a@dom' }).toMatchObject(SESSIONS_RESULT)).toThrow();
+  });
+
+  it('lets `sessions` be left out only where nothing was turned off, and never "revoked" there', () => {
+    const answers = [undefined, 'none', 'revoked'];
+    const accepted = (turnedOff: boolean) =>
+      answers.filter((sessions) => {
+        try {
+          expect({ sessions }).toEqual({ sessions: sessionsAnswer(turnedOff) });
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    expect({ nothingTurnedOff: accepted(false), turnedOff: accepted(true) }).toEqual({
+      nothingTurnedOff: [undefined, 'none'],
+      turnedOff: ['none', 'revoked'],
+    });
+  });
+});

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -10,6 +10,7 @@ import { quoteIdent, withDatabase } from '@app/db';
 import {
   createTestRedis,
   POSTGRES_MISSING_VAR,
+  requireDovecot,
   requirePostgres,
   runDatabasePrefix,
   runId,
@@ -72,38 +73,46 @@ describe('the demo (scripts/demo.js)', () => {
     await redis?.cleanup();
     // Without PostgreSQL nothing was created, and the global setup has said why.
     if (!process.env[POSTGRES_MISSING_VAR]) {
-      await pg(TEST_SERVER_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(dbName)} WITH (FORCE)`));
+      for (const name of [dbName, `${dbName}_mail`]) {
+        await pg(TEST_SERVER_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
+      }
     }
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** scripts/demo.js --no-keep on this test's database, Redis prefix and ports; fails the test unless it exits 0. */
+  async function runDemo(...flags: string[]): Promise<{ output: string; port: number; summaryFile: string }> {
+    const summaryFile = join(dir, 'summary.json');
+    const [port, simPort] = [await freePort(), await freePort()];
+    const child = spawn(process.execPath, ['scripts/demo.js', '--no-keep', '--no-build', '--no-install', ...flags], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        DEMO_ACCOUNTS: String(ACCOUNTS),
+        DEMO_DATABASE_URL: dbUrl,
+        REDIS_URL: TEST_REDIS_URL,
+        REDIS_PREFIX: redis.prefix,
+        PORT: String(port),
+        SIM_PORT: String(simPort),
+        DEMO_SUMMARY_FILE: summaryFile,
+        NO_COLOR: '1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGTERM'), DEMO_DEADLINE_MS);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(timer);
+    if (code !== 0) throw new Error(`demo exited ${code}:\n${output}`);
+    return { output, port, summaryFile };
+  }
+
   it(
     'plays the reopening story through the API and exits 0',
     async () => {
-      const summaryFile = join(dir, 'summary.json');
-      const [port, simPort] = [await freePort(), await freePort()];
-      const child = spawn(process.execPath, ['scripts/demo.js', '--no-keep', '--no-build', '--no-install'], {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          DEMO_ACCOUNTS: String(ACCOUNTS),
-          DEMO_DATABASE_URL: dbUrl,
-          REDIS_URL: TEST_REDIS_URL,
-          REDIS_PREFIX: redis.prefix,
-          PORT: String(port),
-          SIM_PORT: String(simPort),
-          DEMO_SUMMARY_FILE: summaryFile,
-          NO_COLOR: '1',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGTERM'), DEMO_DEADLINE_MS);
-      const [code] = (await once(child, 'exit')) as [number | null];
-      clearTimeout(timer);
-      if (code !== 0) throw new Error(`demo exited ${code}:\n${output}`);
+      const { output, port, summaryFile } = await runDemo();
 
       // Migrated as the owner (DEMO_DATABASE_URL); the worker and the API ran as the runtime role migrate set up.
       expect(output).toMatch(/runtime role reopen_app: (created|updated|checked), grants applied/);
@@ -161,6 +170,36 @@ describe('the demo (scripts/demo.js)', () => {
           { login: expect.any(String), override_ticket: expect.stringMatching(/^SUP-/) },
         ]);
       });
+    },
+    DEMO_DEADLINE_MS + 30_000,
+  );
+
+  it(
+    '--mailstore=dovecot plays it against a real Dovecot and ends with real logins that succeed and fail',
+    async () => {
+      requireDovecot(); // the demo installs it as root on Debian; the test says what is missing instead
+      const { output } = await runDemo('--mailstore=dovecot');
+      expect(output).toMatch(/mailstore Dovecot \(dovecot-sql driver, IMAP 127\.0\.0\.1:\d+, POP3 :\d+\)/);
+      expect(output).toMatch(/wave 1 · health professionals completed in/);
+      expect(output).toMatch(/wave 2 · everyone else completed in/);
+      // The story's end: Dovecot's own answers, which the story checked against the service's view of each account.
+      const logins = output.slice(output.indexOf('6. Real logins'));
+      expect(logins).toMatch(/user\d+@example\.test\s+IMAP OK\s+POP3 OK\s+health professional, opened by wave 1/);
+      expect(logins).toMatch(/user\d+@example\.test\s+IMAP OK\s+POP3 OK\s+held, opened by support/);
+      expect(logins).toMatch(/user\d+@example\.test\s+IMAP refused\s+POP3 refused\s+leaked, password never reset/);
+      expect(logins).toMatch(/Dovecot: a1 NO \[CONTACTADMIN\] imap access is not open yet for this account/);
+      // Its Dovecot stopped with the demo: nothing listens on its IMAP port any more.
+      const imapPort = Number(/IMAP 127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
+      const refused = await new Promise<boolean>((resolve) => {
+        const socket = connect(imapPort, '127.0.0.1');
+        socket
+          .once('error', () => resolve(true))
+          .once('connect', () => {
+            socket.destroy();
+            resolve(false);
+          });
+      });
+      expect({ imapPort, refused }).toEqual({ imapPort: expect.any(Number), refused: true });
     },
     DEMO_DEADLINE_MS + 30_000,
   );

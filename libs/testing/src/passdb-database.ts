@@ -57,6 +57,18 @@ function readFlags(layout: PassdbLayout, row: Record<string, unknown> | undefine
   return { imap: names.includes('imap'), pop3: names.includes('pop3'), version };
 }
 
+/** Dovecot's `connect =` value for a PostgreSQL database URL. */
+export function postgresDovecotConnect(url: string): string {
+  const u = new URL(url);
+  return [
+    `host=${u.hostname}`,
+    `port=${u.port || 5432}`,
+    `dbname=${decodeURIComponent(u.pathname.slice(1))}`,
+    `user=${decodeURIComponent(u.username) || 'postgres'}`,
+    ...(u.password ? [`password=${decodeURIComponent(u.password)}`] : []),
+  ].join(' ');
+}
+
 async function postgresPassdb(name: string, layout: PassdbLayout, ddl: string): Promise<PassdbDatabase> {
   requirePostgres();
   const admin = new Client({ connectionString: TEST_SERVER_URL });
@@ -70,7 +82,6 @@ async function postgresPassdb(name: string, layout: PassdbLayout, ddl: string): 
   const c = new Client({ connectionString: url });
   await c.connect();
   await c.query(ddl);
-  const u = new URL(url);
   const numbered = (sql: string) => {
     let n = 0;
     return sql.replace(/\?/g, () => `$${++n}`);
@@ -79,13 +90,7 @@ async function postgresPassdb(name: string, layout: PassdbLayout, ddl: string): 
     dialect: 'postgres',
     layout,
     url,
-    dovecotConnect: [
-      `host=${u.hostname}`,
-      `port=${u.port || 5432}`,
-      `dbname=${name}`,
-      `user=${decodeURIComponent(u.username) || 'postgres'}`,
-      ...(u.password ? [`password=${decodeURIComponent(u.password)}`] : []),
-    ].join(' '),
+    dovecotConnect: postgresDovecotConnect(url),
     table: 'mail_users',
     addAccounts: async (accounts) => {
       await c.query(`INSERT INTO mail_users (email, password) SELECT * FROM unnest($1::text[], $2::text[])`, [
@@ -157,4 +162,23 @@ async function mysqlPassdb(name: string, layout: PassdbLayout, ddl: string): Pro
       }
     },
   };
+}
+
+/**
+ * deploy/dovecot/README.md's table on PostgreSQL (a column per protocol and a version column), with `count` mailboxes
+ * user1..userN@example.test, every protocol closed, one password for all: the passdb of the demo's Dovecot
+ * (`npm run demo -- --mailstore=dovecot`) and of bench:driver.
+ */
+export async function seedMailUsersTable(c: Client, count: number, password: string): Promise<void> {
+  await c.query(
+    `CREATE TABLE mail_users (email TEXT PRIMARY KEY, password TEXT NOT NULL,
+       imap_enabled BOOLEAN NOT NULL DEFAULT FALSE, pop3_enabled BOOLEAN NOT NULL DEFAULT FALSE,
+       access_version BIGINT NOT NULL DEFAULT 0)`,
+  );
+  await c.query(
+    `INSERT INTO mail_users (email, password)
+     SELECT 'user' || n || '@example.test', '{PLAIN}' || $2::text FROM generate_series(1, $1::int) AS n`,
+    [count, password],
+  );
+  await c.query('ANALYZE mail_users');
 }

@@ -2,13 +2,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PassdbDatabase } from './passdb-database';
 import { PrivateSlapd } from './private-slapd';
 import { pollUntil } from './poll-until';
 import { freeLoopbackPort, untilListening } from './ports';
 import { MissingPrerequisite } from './prerequisites';
+import { repoRoot } from './worker-process';
 
 /**
  * A Dovecot of the test's own (Debian's dovecot 2.3 packages), never the system service: its config, base_dir,
@@ -39,7 +40,8 @@ export interface PrivateDovecot {
 }
 
 export const DOVECOT_BIN = process.env.DOVECOT_BIN ?? '/usr/sbin/dovecot';
-const REPO_ROOT = resolve(__dirname, '../../..');
+// From source or from dist (the demo runs it built): the folder of package.json.
+const REPO_ROOT = repoRoot();
 
 export interface PrivateDovecotOptions {
   /**

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 interface DemoArgs {
-  parseDemoArgs(argv: string[]): { help: boolean; keep: boolean; build: boolean; install: boolean };
+  parseDemoArgs(argv: string[]): { help: boolean; mailstore: string; keep: boolean; build: boolean; install: boolean };
   demoDatabaseUrls(env: Record<string, string | undefined>): { owner: string; app: string; source: string };
   USAGE: string;
 }
@@ -14,9 +14,10 @@ const { parseDemoArgs, demoDatabaseUrls, USAGE } = require(
 
 describe('npm run demo: its arguments (issue 16: --help ran the whole demo, unknown flags were ignored)', () => {
   it('reads the flags it knows', () => {
-    expect(parseDemoArgs([])).toEqual({ help: false, keep: true, build: true, install: true });
-    expect(parseDemoArgs(['--no-keep', '--no-build', '--no-install'])).toEqual({
+    expect(parseDemoArgs([])).toEqual({ help: false, mailstore: 'simulator', keep: true, build: true, install: true });
+    expect(parseDemoArgs(['--no-keep', '--no-build', '--no-install', '--mailstore=dovecot'])).toEqual({
       help: false,
+      mailstore: 'dovecot',
       keep: false,
       build: false,
       install: false,
@@ -25,9 +26,12 @@ describe('npm run demo: its arguments (issue 16: --help ran the whole demo, unkn
     expect(parseDemoArgs(['-h']).help).toBe(true);
   });
 
-  it.each([['--partal'], ['--no-keep', 'extra'], ['--keep=no'], ['-x']])('refuses %p in one line', (...argv) => {
-    expect(() => parseDemoArgs(argv)).toThrow(/^[^\n]+\(see npm run demo -- --help\)$/);
-  });
+  it.each([['--partal'], ['--no-keep', 'extra'], ['--keep=no'], ['-x'], ['--mailstore=exchange'], ['--mailstore']])(
+    'refuses %p in one line',
+    (...argv) => {
+      expect(() => parseDemoArgs(argv)).toThrow(/^[^\n]+\(see npm run demo -- --help\)$/);
+    },
+  );
 
   it('the script itself: --help prints the usage and does nothing else; an unknown flag exits 2 in one line', () => {
     const demo = (...argv: string[]) =>
@@ -45,7 +49,15 @@ describe('npm run demo: its arguments (issue 16: --help ran the whole demo, unkn
   });
 
   it('documents every flag and variable it reads', () => {
-    for (const word of ['--no-keep', '--no-build', '--no-install', '--help', 'DEMO_DATABASE_URL', 'DATABASE_URL']) {
+    for (const word of [
+      '--no-keep',
+      '--no-build',
+      '--no-install',
+      '--mailstore=dovecot',
+      '--help',
+      'DEMO_DATABASE_URL',
+      'DATABASE_URL',
+    ]) {
       expect(USAGE).toContain(word);
     }
   });

@@ -14,6 +14,11 @@ export interface DemoConfig {
   timeoutMs: number;
   /** Also write the summary as JSON here (DEMO_SUMMARY_FILE), for CI. */
   summaryFile: string | null;
+  /**
+   * `--mailstore=dovecot` (scripts/demo.js sets DEMO_IMAP_PORT and DEMO_POP3_PORT): a real Dovecot driven by the
+   * dovecot-sql driver, whose logins end the story; null: the simulator.
+   */
+  dovecot: { imapPort: number; pop3Port: number } | null;
 }
 
 const DEFAULT_DEMO_ACCOUNTS = 200_000;
@@ -40,5 +45,11 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     incidentAt: new Date(config.INCIDENT_AT),
     timeoutMs: positiveInt(env, 'DEMO_TIMEOUT_S', 240, 10, 3600) * 1000,
     summaryFile: env.DEMO_SUMMARY_FILE || null,
+    dovecot: env.DEMO_IMAP_PORT
+      ? {
+          imapPort: positiveInt(env, 'DEMO_IMAP_PORT', 0, 1, 65535),
+          pop3Port: positiveInt(env, 'DEMO_POP3_PORT', 0, 1, 65535),
+        }
+      : null,
   };
 }

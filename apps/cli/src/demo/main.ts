@@ -6,6 +6,7 @@ import { int } from './format';
 import { demoAccount, findAccount } from './population';
 import { SecurityFeed } from './security-feed';
 import { Incident, SupportCast } from './step-incident';
+import { showRealLogins } from './step-logins';
 import { planAndSchedule } from './step-plan';
 import { importPopulation } from './step-population';
 import { watchWaves } from './step-watch';
@@ -22,7 +23,10 @@ async function main(story: Story): Promise<void> {
   const { term, config } = story;
   const { bold } = term.paint;
   term.say(bold('Reopening POP/IMAP after the credential-stuffing incident: the night of 8 May'));
-  term.say(`   API ${config.apiOrigin}/api/v1 · mailstore simulator ${config.simAdminUrl.replace(/\/_sim$/, '')}`);
+  const mailstore = config.dovecot
+    ? `Dovecot (dovecot-sql driver, IMAP 127.0.0.1:${config.dovecot.imapPort}, POP3 :${config.dovecot.pop3Port})`
+    : `simulator ${config.simAdminUrl.replace(/\/_sim$/, '')}`;
+  term.say(`   API ${config.apiOrigin}/api/v1 · mailstore ${mailstore}`);
   term.say();
 
   term.say(bold('0. API keys') + ' (one per role, made as `npm run cli -- create-api-key` makes them; stored hashed)');
@@ -31,16 +35,17 @@ async function main(story: Story): Promise<void> {
 
   await importPopulation(story);
   const [, wave2Plan] = await planAndSchedule(story);
+  const supportCast = cast(story);
   const incident = new Incident(
     story,
     story.waves[1],
     wave2Plan.raisedRate ?? wave2Plan.spec.ratePerSecond,
-    cast(story),
+    supportCast,
   );
   await watchWaves(story, incident);
   story.feed.stop();
   printSummary(story);
-  const failures = checkOutcome(story);
+  const failures = [...checkOutcome(story), ...(await showRealLogins(story, supportCast))];
   if (failures.length) throw new Error(`the story did not go as planned:\n  - ${failures.join('\n  - ')}`);
 }
 

@@ -23,7 +23,7 @@ export async function importPopulation(story: Story): Promise<void> {
       `as password_reset_required`,
   );
 
-  await ensureSimulatorKnows(story, p.total);
+  await ensureMailstoreKnows(story, p.total);
 
   const started = Date.now();
   const report = await story.ops.postCsv<ImportReport>(
@@ -40,9 +40,16 @@ export async function importPopulation(story: Story): Promise<void> {
   term.say();
 }
 
-/** The simulator is seeded with user1..userN by scripts/demo.js (SIM_ACCOUNTS); reseed it if it was not. */
-async function ensureSimulatorKnows(story: Story, count: number): Promise<void> {
+/** The simulator is seeded with user1..userN by scripts/demo.js (SIM_ACCOUNTS); reseed it if it was not. Dovecot: seeded too. */
+async function ensureMailstoreKnows(story: Story, count: number): Promise<void> {
   const { term, config } = story;
+  if (config.dovecot) {
+    // scripts/demo.js made the passdb table with every mailbox (apps/cli/src/demo/demo-dovecot.ts).
+    term.say(
+      `   the mailstore (Dovecot, its SQL passdb on PostgreSQL) holds ${int(count)} mailboxes, POP and IMAP off for all`,
+    );
+    return;
+  }
   const stats = (await simJson(`${config.simAdminUrl}/stats`, 'GET')) as { accounts: number };
   if (stats.accounts >= count) {
     term.say(`   the mailstore (simulator) holds ${int(stats.accounts)} mailboxes, POP and IMAP off for all`);

@@ -194,9 +194,10 @@ export class PgFlagStore implements FlagStore {
 }
 
 /**
- * The batch in one statement: `p` locks and reads the rows (NULL switches as off, a NULL version as 0), `w` writes the
- * items whose row is unique, whose ifVersion holds and whose desired state differs (decideItem's rule), and the
- * answer is every locked row with whether it was written. Identifiers come quoted.
+ * The batch in one statement: `p` locks and reads the rows (NULL switches as off, a NULL version as 0), `u` keeps the
+ * logins whose row is unique (one hash aggregate: a count per row of `p` was quadratic, 3/4 of a 500-item batch's time
+ * in bench:driver), `w` writes the items whose row is unique, whose ifVersion holds and whose desired state differs
+ * (decideItem's rule), and the answer is every locked row with whether it was written. Identifiers come quoted.
  */
 function singleStatement(table: string, login: string, imap: string, pop3: string, version: string): string {
   return `WITH v AS (
@@ -205,12 +206,13 @@ function singleStatement(table: string, login: string, imap: string, pop3: strin
   SELECT t.${login} AS login, COALESCE(t.${imap}, false) AS imap, COALESCE(t.${pop3}, false) AS pop3,
          COALESCE(t.${version}, 0) AS version
   FROM ${table} AS t WHERE t.${login} = ANY($2::text[]) FOR UPDATE
+), u AS (
+  SELECT login FROM p GROUP BY login HAVING count(*) = 1
 ), w AS (
   UPDATE ${table} AS t
   SET ${imap} = COALESCE(v.imap, p.imap), ${pop3} = COALESCE(v.pop3, p.pop3), ${version} = p.version + 1
-  FROM v JOIN p ON p.login = v.login
+  FROM v JOIN p ON p.login = v.login JOIN u ON u.login = p.login
   WHERE t.${login} = p.login
-    AND (SELECT count(*) FROM p AS q WHERE q.login = p.login) = 1
     AND (v.if_version IS NULL OR v.if_version = p.version)
     AND (COALESCE(v.imap, p.imap) <> p.imap OR COALESCE(v.pop3, p.pop3) <> p.pop3)
   RETURNING t.${login} AS login, t.${version} AS new_version
