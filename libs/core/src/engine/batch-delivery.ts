@@ -249,13 +249,14 @@ export class BatchDelivery {
   }
 
   /**
-   * The wave stopped while this batch waited: hand it back if it never left, else keep it for its retry (same key
-   * later, at once after a resume: its lease ends now).
+   * The wave stopped while this batch waited: hand it back if it never left, or if its wave was cancelled or is
+   * being rolled back and no attempt applied anything (see BatchLeaseRepository.release); else keep it for its retry
+   * (at once after a resume: its lease ends now).
    */
   private async stopWith(sql: Sql, batch: ClaimedBatch): Promise<PumpOutcome> {
-    if (batch.attempts === 0) await this.ctx.repos.lease.release(sql, batch);
-    else await this.ctx.repos.lease.park(sql, batch);
-    return this.ended(batch.attempts === 0 ? 'released' : 'stopped', 'stopped');
+    const released = await this.ctx.repos.lease.release(sql, batch);
+    if (!released) await this.ctx.repos.lease.park(sql, batch);
+    return this.ended(released ? 'released' : 'stopped', 'stopped');
   }
 
   /** Counts how this pump finished with its batch (the worker's /metrics), and passes `result` on. */

@@ -22,16 +22,23 @@ export class BatchLeaseRepository {
    * Hands back a batch that was never sent (paused or halted before its first attempt): members pend again,
    * the key is retired unused. If the wave was cancelled or is being rolled back meanwhile, the members end as
    * cancelled instead, each with a `member.cancelled` ledger row (cancel already turned every other pending member
-   * into cancelled, counted in its own audit row). A batch that may have reached the mailstore is never released:
-   * it keeps its key.
+   * into cancelled, counted in its own audit row). A forward batch whose attempts all applied nothing (429, 503, a
+   * failure before the request left: not in doubt) is released too once its wave was cancelled or is being rolled
+   * back: nothing of it may be sent any more (a retry would be decided again, and a stopped wave grants no new
+   * decision), so without this its members would stay in flight for ever. A batch that may have reached the
+   * mailstore with an effect (in doubt) is never released: it keeps its key. True when it released the batch.
    *
    * One statement, fenced: it changes anything only if the batch is still claimed by this lease generation and was
    * never attempted, so a worker that lost its batch (its lease expired while it waited, it was frozen) cannot put
    * members another worker settled back to pending, nor count them twice.
    */
-  async release(sql: Sql, batch: Pick<ClaimedBatch, 'id' | 'waveId' | 'fence' | 'kind'>): Promise<void> {
+  async release(sql: Sql, batch: Pick<ClaimedBatch, 'id' | 'waveId' | 'fence' | 'kind'>): Promise<boolean> {
     const p = new SqlParams();
-    await sql(batch.kind === 'forward' ? releaseForwardSql(p, batch) : releaseRollbackSql(p, batch), p.values);
+    const [row] = await sql<{ released: string }>(
+      batch.kind === 'forward' ? releaseForwardSql(p, batch) : releaseRollbackSql(p, batch),
+      p.values,
+    );
+    return Number(row?.released ?? 0) > 0;
   }
 
   /**
@@ -136,7 +143,7 @@ function releaseForwardSql(p: SqlParams, batch: LeasedBatch): string {
   const [r, c] = [counterParams(releaseDelta(1)), counterParams(releaseCancelledDelta(1))];
   const wave = p.add(batch.waveId);
   return `WITH w AS (SELECT state IN ('running', 'paused', 'halted') AS resumable FROM waves WHERE id = ${wave} FOR SHARE),
-       fin AS (${releasedBatchSql(p, batch)}),
+       fin AS (${releasedBatchSql(p, batch, '(attempts = 0 OR (NOT in_doubt AND NOT (SELECT resumable FROM w)))')}),
        members AS (
          UPDATE wave_members m
             SET state = CASE WHEN w.resumable THEN 'pending' ELSE 'cancelled' END, batch_id = NULL,
@@ -163,14 +170,14 @@ function releaseForwardSql(p: SqlParams, batch: LeasedBatch): string {
            FROM w, unnest(CASE WHEN w.resumable THEN ${p.add(r.names, 'text[]')} ELSE ${p.add(c.names, 'text[]')} END,
                           CASE WHEN w.resumable THEN ${p.add(r.values, 'bigint[]')} ELSE ${p.add(c.values, 'bigint[]')} END) AS t(n, c)
           WHERE (SELECT count(*) FROM members) + (SELECT count(*) FROM ledger) > 0`)})
-       SELECT 1`;
+       SELECT count(*) AS released FROM fin`;
 }
 
 /** A rollback release: the members wait for restoration again. */
 function releaseRollbackSql(p: SqlParams, batch: LeasedBatch): string {
   const d = counterParams(rollbackReleaseDelta(1));
   const wave = p.add(batch.waveId);
-  return `WITH fin AS (${releasedBatchSql(p, batch)}),
+  return `WITH fin AS (${releasedBatchSql(p, batch, 'attempts = 0')}),
        members AS (
          UPDATE wave_members m SET rollback_state = NULL, rollback_batch_id = NULL
            FROM fin WHERE m.wave_id = ${wave} AND m.rollback_batch_id = fin.id AND m.rollback_state = 'in_flight'
@@ -178,14 +185,14 @@ function releaseRollbackSql(p: SqlParams, batch: LeasedBatch): string {
        counted AS (
          ${countersUpsertSql(`SELECT ${wave}, t.n, t.c * (SELECT count(*) FROM members) FROM unnest(${p.add(d.names, 'text[]')}, ${p.add(d.values, 'bigint[]')}) AS t(n, c)
           WHERE (SELECT count(*) FROM members) > 0`)})
-       SELECT 1`;
+       SELECT count(*) AS released FROM fin`;
 }
 
-/** The fenced close of a released batch (still claimed by this lease generation, never attempted). */
-function releasedBatchSql(p: SqlParams, batch: LeasedBatch): string {
+/** The fenced close of a released batch (still claimed by this lease generation, and `releasable`). */
+function releasedBatchSql(p: SqlParams, batch: LeasedBatch, releasable: string): string {
   return `
          UPDATE wave_batches SET state = 'released', completed_at = now(), send_deadline = NULL
-          WHERE id = ${p.add(batch.id)} AND state = 'claimed' AND lease_gen = ${p.add(batch.fence)} AND attempts = 0 RETURNING id`;
+          WHERE id = ${p.add(batch.id)} AND state = 'claimed' AND lease_gen = ${p.add(batch.fence)} AND ${releasable} RETURNING id`;
 }
 
 /** A forward batch's members with the prior state its first permit recorded on the batch row (the request's source). */

@@ -81,6 +81,41 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
     expect(counters).toEqual(await countersFromTruth(h.db, wave.id));
   });
 
+  it('a wave cancelled while its batches wait out a Retry-After ends cancelled, with no batch left waiting', async () => {
+    // Every batch call answers 429 with a long Retry-After: the wave's first batches are parked (nothing applied,
+    // decided again when the wait ends). Cancelled in that wait, the parked batches must not stay claimed for ever
+    // (their members in flight), nor be sent once the wait ends.
+    h.sim.setFaults({ rate429: 1, retryAfterSeconds: 4, endpoints: ['batch'] });
+    try {
+      const wave = await aWave('parked-cancel')
+        .logins(loginRange(5501, 5700))
+        .protocols('imap')
+        .rate(1000)
+        .batchSize(50)
+        .started(h);
+      await pollUntil(() => h.batchCalls(wave.id).some((c) => c.status === 429), { description: 'a 429' });
+      await h.commands.cancel(wave.id, 'ops:test');
+      const cancelledAt = Date.now();
+      await h.untilWaveState(wave.id, 'cancelled');
+      await h.untilCounters(wave.id, (c) => (c.in_flight ?? 0) === 0 && (c.pending ?? 0) === 0, { timeoutMs: 20_000 });
+      expect(await h.waitAtRest(wave.id)).toBe(true);
+      const counters = await h.counters(wave.id);
+      expect(counters).toEqual(await countersFromTruth(h.db, wave.id));
+      expect(counters.enabled ?? 0).toBe(0);
+      expect((counters.cancelled ?? 0) + (counters.skipped ?? 0)).toBe(200);
+      const open = await h.db.dataSource.query<{ n: string }[]>(
+        `SELECT count(*) AS n FROM wave_batches WHERE wave_id = $1 AND state = 'claimed'`,
+        [wave.id],
+      );
+      expect(Number(open[0].n)).toBe(0);
+      // Past the Retry-After, still nothing is sent for the cancelled wave.
+      await new Promise((r) => setTimeout(r, 4500));
+      expect(h.batchCalls(wave.id).filter((c) => c.startedAt > cancelledAt + 200)).toEqual([]);
+    } finally {
+      h.sim.setFaults({});
+    }
+  });
+
   it('pauses at each ramp step, bakes, then resumes by itself', async () => {
     const wave = await aWave('ramp')
       .logins(loginRange(2001, 2200))
