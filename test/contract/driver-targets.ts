@@ -1,5 +1,7 @@
 import { startSimulator } from '@app/mailstore-sim';
-import { DovecotSqlMailstore, LdapMailstore, MailstoreClient, parseLdapSettings, type Mailstore } from '@app/mailstore';
+import { DovecotSqlMailstore, ldapDriver, MailstoreClient, type Mailstore } from '@app/mailstore';
+
+const { LdapMailstore, parseLdapSettings } = ldapDriver();
 import {
   createPassdbDatabase,
   freeLoopbackPort,

@@ -7,10 +7,9 @@ import {
   DovecotSqlMailstore,
   DriverOptionsError,
   FlagLayout,
-  LdapMailstore,
+  ldapDriver,
   Mailstore,
   MailstoreClient,
-  parseLdapSettings,
 } from '@app/mailstore';
 import { openOrSayUnreachable, QueueProducer, WavePumpJob } from '@app/queue';
 import { AccountImportService } from './accounts';
@@ -180,8 +179,10 @@ export function createMailstore(config: EnvironmentDto, env: NodeJS.ProcessEnv =
       });
     case 'dovecot-sql':
       return dovecotSqlMailstore(config, connections);
-    case 'ldap':
+    case 'ldap': {
+      const { LdapMailstore, parseLdapSettings } = ldapDriver();
       return new LdapMailstore(parseLdapSettings(env));
+    }
     default:
       return assertNever(config.MAILSTORE_DRIVER, 'MAILSTORE_DRIVER');
   }

@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from '@app/config';
-import { DovecotSqlMailstore, LdapMailstore, MailstoreClient } from '@app/mailstore';
+import { DovecotSqlMailstore, ldapDriver, MailstoreClient } from '@app/mailstore';
 import { createMailstore } from './core-graph';
 
 const dovecotSql = {
@@ -82,7 +82,7 @@ describe('createMailstore', () => {
 
   it('builds the ldap driver from its LDAP_* settings, and refuses to start naming a bad one', async () => {
     const store = createMailstore(loadConfig(LDAP), LDAP);
-    expect(store).toBeInstanceOf(LdapMailstore);
+    expect(store).toBeInstanceOf(ldapDriver().LdapMailstore);
     await store.destroy();
     expect(() => createMailstore(loadConfig(LDAP), { ...LDAP, LDAP_POOL_SIZE: 'many' })).toThrow(
       /^LDAP_POOL_SIZE must be/,

@@ -4,5 +4,5 @@ export { MailstoreClient } from './mailstore.client';
 export * from './mailstore.types';
 export * from './outcome';
 export { withRetries } from './retry';
-export { LdapMailstore, parseLdapSettings } from './drivers/ldap';
+export { ldapDriver } from './drivers/ldap-driver';
 export * from './drivers/dovecot-sql';

@@ -35,7 +35,7 @@ import {
   type ResolvedDovecotSqlOptions,
 } from './dovecot-sql.options';
 import { NotSent, TwinMismatch, type FlagStore, type Progress, type RowWrite, type SendGate } from './flag-store';
-import { MysqlFlagStore } from './mysql-flag-store';
+import type * as MysqlFlagStoreModule from './mysql-flag-store';
 import { PgFlagStore } from './pg-flag-store';
 
 /** Kicks owed after a commit whose doveadm call failed, kept at most this many keys and this long. */
@@ -71,7 +71,7 @@ export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mails
   constructor(options: DovecotSqlOptions) {
     super();
     this.o = resolveDovecotSqlOptions(options);
-    this.store = this.o.dialect === 'postgres' ? new PgFlagStore(this.o) : new MysqlFlagStore(this.o);
+    this.store = this.o.dialect === 'postgres' ? new PgFlagStore(this.o) : mysqlFlagStore(this.o);
     this.doveadm = this.o.doveadm
       ? new DoveadmClient({ ...this.o.doveadm, timeoutMs: this.o.timeoutMs, secrets: this.o.secrets })
       : undefined;
@@ -321,4 +321,14 @@ function gate(opts: CallOptions): SendGate {
 
 function elapsed(started: number): number {
   return Math.round(performance.now() - started);
+}
+
+/**
+ * The MySQL/MariaDB store, loaded on first use: mysql2 costs about 18 MB resident (measured: `require('mysql2/promise')`
+ * in a bare node), which a worker on PostgreSQL's passdb, or on another driver, would otherwise carry.
+ */
+function mysqlFlagStore(options: ResolvedDovecotSqlOptions): FlagStore {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily on purpose (memory, see above)
+  const { MysqlFlagStore } = require('./mysql-flag-store') as typeof MysqlFlagStoreModule;
+  return new MysqlFlagStore(options);
 }
