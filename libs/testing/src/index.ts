@@ -25,6 +25,7 @@ export * from './wave-model-oracle';
 export * from './private-redis';
 export * from './private-prometheus';
 export * from './ports';
+export * from './tcp-gate';
 export * from './dockerfile';
 export * from './private-slapd';
 export * from './field-errors';

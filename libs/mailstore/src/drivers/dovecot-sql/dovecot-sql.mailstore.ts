@@ -29,6 +29,7 @@ import {
   type ItemDecision,
 } from './desired-state';
 import { DoveadmClient } from '../doveadm';
+import { kickOwed, OwedKicks } from '../owed-kicks';
 import {
   resolveDovecotSqlOptions,
   type DovecotSqlOptions,
@@ -38,9 +39,6 @@ import { NotSent, TwinMismatch, type FlagStore, type Progress, type RowWrite, ty
 import type * as MysqlFlagStoreModule from './mysql-flag-store';
 import { PgFlagStore } from './pg-flag-store';
 
-/** Kicks owed after a commit whose doveadm call failed, kept at most this many keys and this long. */
-const OWED_KICKS_MAX = 10_000;
-const OWED_KICKS_TTL_MS = 24 * 3600_000;
 /** What an overloaded database (too many connections) asks the engine to wait. */
 const UNAVAILABLE_RETRY_MS = 1_000;
 
@@ -65,7 +63,7 @@ export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mails
   private readonly store: FlagStore;
   private readonly doveadm: DoveadmClient | undefined;
   protected readonly caps: Capabilities;
-  private readonly owedKicks = new Map<string, { users: string[]; at: number }>();
+  private readonly owedKicks = new OwedKicks();
   private ended: Promise<void> | undefined;
 
   constructor(options: DovecotSqlOptions) {
@@ -186,18 +184,16 @@ export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mails
         const d = decisions[i];
         return d.status === 'applied' && turnedOff(d.previous, d.next);
       });
-      const owed = this.owedKicks.get(key)?.users ?? [];
-      const users = [...new Set([...owed, ...off.map((item) => item.account)])];
+      const users = this.owedKicks.withOwed(
+        key,
+        off.map((item) => item.account),
+      );
       const kicked = await this.doveadm.kick(users, opts.signal);
       if (!kicked.ok) {
-        this.oweKicks(key, users);
-        const { latencyMs } = kicked.failure;
-        const why = 'detail' in kicked.failure ? kicked.failure.detail : kicked.failure.kind;
-        // The flags are committed: retry with the same key (a replay changes nothing and does the owed kicks).
-        const detail = `access written, sessions not revoked: ${why ?? 'doveadm failed'}`;
-        return retryable('upstream_error', undefined, true, detail, latencyMs + elapsed(started));
+        this.owedKicks.owe(key, users);
+        return kickOwed(kicked.failure, elapsed(started));
       }
-      this.owedKicks.delete(key);
+      this.owedKicks.paid(key);
       sessions = kicked.sessions;
     }
 
@@ -259,16 +255,6 @@ export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mails
     const w: RowWrite = { login: previous.login, next, version };
     if (this.o.flags.kind === 'list') w.list = formatProtocolList(previous.list, next);
     return w;
-  }
-
-  private oweKicks(key: string, users: string[]): void {
-    const now = Date.now();
-    for (const [k, v] of this.owedKicks) {
-      if (this.owedKicks.size < OWED_KICKS_MAX && now - v.at < OWED_KICKS_TTL_MS) break;
-      this.owedKicks.delete(k); // oldest first (insertion order)
-    }
-    this.owedKicks.delete(key);
-    this.owedKicks.set(key, { users, at: now });
   }
 
   private failure(

@@ -17,9 +17,10 @@ import type {
   RevokeSessionsResult,
   WriteOptions,
 } from '../../mailstore.types';
-import { retryable, type Outcome } from '../../outcome';
+import { retryable, type FailureOutcome, type Outcome } from '../../outcome';
 import { ASSERTION_FAILED, AssertionControl } from './assertion-control';
 import { DoveadmClient } from '../doveadm';
+import { kickOwed, OwedKicks } from '../owed-kicks';
 import { attributesToRead, loginsOf, planWrite, PROTOCOLS, readEntry, type EntryState } from './ldap-entry';
 import { failureOutcome, itemErrorCode } from './ldap-outcome';
 import { LdapPool } from './ldap-pool';
@@ -49,6 +50,7 @@ type Found =
 export class LdapMailstore extends ConfiguredCapabilities implements Mailstore {
   private readonly pool: LdapPool;
   private readonly doveadm: DoveadmClient | undefined;
+  private readonly owedKicks = new OwedKicks();
   protected readonly caps: Capabilities;
   private readonly baseFilter: LdapMailstoreOptions['filter'];
   private destroyed = false;
@@ -161,7 +163,8 @@ export class LdapMailstore extends ConfiguredCapabilities implements Mailstore {
         }, opts.signal);
       }
       const done = results as BatchItemResult[];
-      if (batchOpts.revokeSessions) await this.revokeTurnedOff(done, opts.signal);
+      const owed = batchOpts.revokeSessions ? await this.revokeTurnedOff(opts.idempotencyKey, done, opts.signal) : null;
+      if (owed) return kickOwed(owed, performance.now() - started);
       return this.ok({ summary: summarise(done), results: done }, performance.now() - started);
     } catch (err) {
       if (err instanceof SendWindowMissed) {
@@ -280,27 +283,35 @@ export class LdapMailstore extends ConfiguredCapabilities implements Mailstore {
   }
 
   /**
-   * Ends the sessions of items where a protocol went from on to off (one doveadm request for the batch). A kick
-   * that fails leaves the item applied (the switch is off: no new login) with `error.code = revoke_failed` and no
-   * `sessions`, so the caller can revoke again with `revokeSessions`.
+   * Ends the sessions of items where a protocol went from on to off, and those an earlier attempt under this key
+   * owes (one doveadm request). A kick that fails is owed to the replay: its failure is returned, and the batch
+   * answers `retryable` with `outcomeUnknown` (kickOwed), the switches being written (no new login is possible).
    */
-  private async revokeTurnedOff(results: BatchItemResult[], signal?: AbortSignal): Promise<void> {
-    if (!this.doveadm) return;
+  private async revokeTurnedOff(
+    key: string,
+    results: BatchItemResult[],
+    signal?: AbortSignal,
+  ): Promise<FailureOutcome | null> {
+    if (!this.doveadm) return null;
     const turnedOff = results.filter(
       (r) =>
         r.status === 'applied' &&
         PROTOCOLS.some((p: Protocol) => r.previous?.[p] === true && r.protocols?.[p] === false),
     );
-    const kicked = await this.doveadm.kick(
+    const users = this.owedKicks.withOwed(
+      key,
       turnedOff.map((r) => r.account),
-      signal,
     );
+    const kicked = await this.doveadm.kick(users, signal);
     if (!kicked.ok) {
-      const detail = 'detail' in kicked.failure ? kicked.failure.detail : kicked.failure.kind;
-      for (const r of turnedOff) r.error = { code: 'revoke_failed', detail: detail ?? 'doveadm failed' };
-      return;
+      this.owedKicks.owe(key, users);
+      return kicked.failure;
     }
-    for (const r of turnedOff) r.sessions = kicked.sessions.get(r.account) ?? 'none';
+    this.owedKicks.paid(key);
+    for (const r of results) {
+      if (users.includes(r.account)) r.sessions = kicked.sessions.get(r.account) ?? 'none';
+    }
+    return null;
   }
 
   private ok<T>(value: T, latencyMs: number): Outcome<T> {
