@@ -70,6 +70,9 @@ export function dovecotEventsConfig(loginEventsUrl: string | null, statsPort: nu
   return loginEventsUrl === null ? set(conf, /^ {2}exporter = reopen\n/m, '') : conf;
 }
 
+/** What Dovecot's SQL passdb needs of a passdb database: its dialect, layout and connect line (a PassdbDatabase is one). */
+export type SqlPassdb = Pick<PassdbDatabase, 'dialect' | 'layout' | 'dovecotConnect'>;
+
 /** The example query file of deploy/dovecot/ for this database and layout. */
 export function dovecotSqlExample(passdb: Pick<PassdbDatabase, 'dialect' | 'layout'>): string {
   const file = `dovecot-sql${passdb.layout === 'list' ? '-list' : ''}.${passdb.dialect === 'postgres' ? 'pgsql' : 'mysql'}.conf.ext`;
@@ -91,7 +94,7 @@ export function requireDovecot(): void {
  * passdbs, pointed at it as Dovecot's own service DN).
  */
 export async function startPrivateDovecot(
-  passdb: PassdbDatabase | PrivateSlapd,
+  passdb: SqlPassdb | PrivateSlapd,
   options: PrivateDovecotOptions = {},
 ): Promise<PrivateDovecot> {
   requireDovecot();
@@ -202,7 +205,7 @@ export async function startPrivateDovecot(
 }
 
 /** Writes the passdb files of the example config into `dir`; returns the passdb blocks of dovecot.conf. */
-function writePassdbs(dir: string, passdb: PassdbDatabase | PrivateSlapd): string[] {
+function writePassdbs(dir: string, passdb: SqlPassdb | PrivateSlapd): string[] {
   if (passdb instanceof PrivateSlapd) {
     return ['dovecot-ldap-open.conf.ext', 'dovecot-ldap-refuse.conf.ext'].map((file) => {
       const example = readFileSync(join(REPO_ROOT, 'deploy', 'dovecot-ldap', file), 'utf8');

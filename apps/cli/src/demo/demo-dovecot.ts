@@ -1,11 +1,5 @@
 import { Client } from 'pg';
-import {
-  postgresDovecotConnect,
-  seedMailUsersTable,
-  startPrivateDovecot,
-  type PassdbDatabase,
-  type PrivateDovecot,
-} from '@app/testing';
+import { postgresDovecotConnect, seedMailUsersTable, startPrivateDovecot, type PrivateDovecot } from '@app/testing';
 
 /** Every mailbox of the demo's Dovecot has this password (a demo; the story's real logins use it). */
 export const DEMO_MAIL_PASSWORD = 'demo-mail';
@@ -43,9 +37,7 @@ export async function startDemoDovecot(ownerUrl: string, accounts: number): Prom
     await c.end();
   }
   const dovecotConnect = postgresDovecotConnect(url.toString());
-  // Only the dialect, the layout and the connect line are read for an SQL passdb.
-  const passdb = { dialect: 'postgres', layout: 'columns', dovecotConnect } as Partial<PassdbDatabase>;
-  const dovecot: PrivateDovecot = await startPrivateDovecot(passdb as PassdbDatabase);
+  const dovecot: PrivateDovecot = await startPrivateDovecot({ dialect: 'postgres', layout: 'columns', dovecotConnect });
   return {
     env: {
       MAILSTORE_DRIVER: 'dovecot-sql',
