@@ -26,6 +26,7 @@ export * from './private-redis';
 export * from './private-prometheus';
 export * from './ports';
 export * from './tcp-gate';
+export * from './owed-kick';
 export * from './dockerfile';
 export * from './private-slapd';
 export * from './field-errors';
