@@ -1,0 +1,205 @@
+/**
+ * bench:events — the login-event ingestion endpoint (POST /login-events, issue 19) under the mail server's load while
+ * a wave runs.
+ *
+ * The world of bench:progress (api-wave-world.ts: simulator, worker and API as separate processes, N accounts), one
+ * wave over every account at `--rate=N` accounts/s (BENCH_RATE; `max` or absent: full speed). While it runs, three
+ * back-to-back windows: quiet (BENCH_QUIET_SECONDS, 15), loaded (BENCH_SECONDS, 30), quiet (15). In the loaded window
+ * this process posts BENCH_EVENTS_PER_SECOND (5,000) events a second, as Dovecot 2.3's event exporter does
+ * (deploy/dovecot/events.conf: `format = json`, `transport = http-post`, ONE event per POST, the signals key in the
+ * URL, `transport_timeout = 2sec`): `auth_request_finished` events of the population's users (IMAP and POP3, 3 %
+ * failures), each with its own session. The sender is open-loop (events are due at the rate whatever the answers
+ * do) over a keep-alive undici Pool of BENCH_CONNECTIONS (32) connections: bounded concurrency, as a mail server's
+ * HTTP client.
+ *
+ * dropped: events the service did not count, as the exporter sees it: no 202 within 2 s (Dovecot gives up and
+ * loses the event), a connection error, any other status, or a 202 whose body says the event was dropped
+ * (overflow, stale…); plus events the sender could not even send on time (`notSent`, its own backlog). The
+ * database's login_stream.received must grow by the accepted count (checked, `countedInDatabase`).
+ * waveThroughputRatio: the wave's members/s in the loaded window ÷ the mean of the two quiet ones (same run).
+ * p99Ms: client side, from the moment the event was handed to the pool to its answer (includes waiting for a free
+ * connection, as the exporter's own queue would).
+ * Targets: eventsPerSecond 5,000 sustained with 0 dropped, waveThroughputRatio ≥ 0.9. Last line: JSON.
+ */
+import 'reflect-metadata';
+import { loadavg } from 'node:os';
+import { Pool } from 'undici';
+import { populationLogin } from '@app/testing';
+import { conditions, log } from './bench-utils';
+import { FULL_SPEED, rateOption, round1, sleep, startApiWaveWorld } from './api-wave-world';
+import { percentile } from './engine-bench-utils';
+
+const RATE = rateOption();
+const EVENTS_PER_SECOND = Number(process.env.BENCH_EVENTS_PER_SECOND ?? 5000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+const QUIET_SECONDS = Number(process.env.BENCH_QUIET_SECONDS ?? 15);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const WARMUP_SECONDS = 5;
+/** Dovecot's transport_timeout in deploy/dovecot/events.conf. */
+const TIMEOUT_MS = 2000;
+/** Events queued in the sender beyond this (2 s worth) are not sent: the exporter would have timed them out. */
+const MAX_BACKLOG = Math.max(CONNECTIONS, EVENTS_PER_SECOND * 2);
+const ACCOUNTS = Number(
+  process.env.BENCH_ACCOUNTS ??
+    (RATE >= FULL_SPEED ? 2_000_000 : Math.max(100_000, RATE * (WARMUP_SECONDS + 2 * QUIET_SECONDS + SECONDS + 30))),
+);
+
+/** One event as Dovecot 2.3's exporter writes it (`format = json`, `format_args = time-rfc3339`). */
+function dovecotEvent(n: number, at: Date): string {
+  const ok = n % 33 !== 7; // ~3 % failures: users mistyping (a failure has no `success` field)
+  const service = n % 3 === 0 ? 'pop3' : 'imap';
+  const start = new Date(at.getTime() - 3).toISOString();
+  return JSON.stringify({
+    event: 'auth_request_finished',
+    hostname: 'mx1',
+    start_time: start,
+    end_time: at.toISOString(),
+    categories: ['auth'],
+    fields: {
+      user: populationLogin(1 + ((n * 7919) % ACCOUNTS)),
+      service,
+      local_ip: '192.0.2.10',
+      local_port: service === 'imap' ? 993 : 995,
+      remote_ip: `198.51.${(n >> 8) & 255}.${n & 255}`,
+      remote_port: 40000 + (n % 20000),
+      session: `bench${n.toString(36)}`,
+      mechanism: 'PLAIN',
+      transport: 'trusted',
+      ...(ok ? { success: 'yes' } : { error: 'Password mismatch' }),
+    },
+  });
+}
+
+interface SendResult {
+  sent: number;
+  notSent: number;
+  accepted: number;
+  /** By cause: timeout, error, status NNN, or the service's own reason (overflow, stale, duplicate…). */
+  dropped: Record<string, number>;
+  latencies: number[];
+  seconds: number;
+}
+
+/** Posts events at `perSecond` for `seconds`, open-loop, over a bounded keep-alive pool. */
+async function sendEvents(pool: Pool, path: string, perSecond: number, seconds: number): Promise<SendResult> {
+  const r: SendResult = { sent: 0, notSent: 0, accepted: 0, dropped: {}, latencies: [], seconds };
+  const drop = (cause: string, n = 1) => (r.dropped[cause] = (r.dropped[cause] ?? 0) + n);
+  let inFlight = 0;
+  const inflight = new Set<Promise<void>>();
+  const post = (n: number) => {
+    const t0 = performance.now();
+    inFlight++;
+    const p = pool
+      .request({
+        path,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: dovecotEvent(n, new Date()),
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      })
+      .then(async (res) => {
+        const text = await res.body.text();
+        if (res.statusCode !== 202) {
+          drop(`status ${res.statusCode}`);
+          return;
+        }
+        const body = JSON.parse(text) as { accepted: number; dropped: Record<string, number> };
+        r.accepted += body.accepted;
+        for (const [reason, count] of Object.entries(body.dropped)) drop(reason, count);
+        r.latencies.push(performance.now() - t0);
+      })
+      .catch((err: unknown) => {
+        drop(err instanceof Error && err.name === 'TimeoutError' ? 'timeout' : 'error');
+      })
+      .finally(() => {
+        inFlight--;
+        inflight.delete(p);
+      });
+    inflight.add(p);
+  };
+  const started = performance.now();
+  const total = Math.round(perSecond * seconds);
+  let due = 0;
+  while (due < total) {
+    const elapsed = (performance.now() - started) / 1000;
+    const target = Math.min(total, Math.floor(elapsed * perSecond));
+    for (; due < target; due++) {
+      if (inFlight >= MAX_BACKLOG) r.notSent++;
+      else {
+        r.sent++;
+        post(due);
+      }
+    }
+    await sleep(5);
+  }
+  await Promise.all([...inflight]);
+  r.seconds = (performance.now() - started) / 1000;
+  return r;
+}
+
+async function main(): Promise<void> {
+  const world = await startApiWaveWorld('events', ACCOUNTS, { signals: true });
+  const pool = new Pool(world.origin, { connections: CONNECTIONS, pipelining: 1, keepAliveTimeout: 30_000 });
+  try {
+    const path = `/api/v1/login-events?key=${encodeURIComponent(world.secrets.signals)}`;
+    const received = async () =>
+      Number((await world.ds.query<{ received: string }[]>(`SELECT received FROM login_stream`))[0]?.received ?? 0);
+    // A warm-up with no wave (the API's code compiled, connections open), not counted.
+    await sendEvents(pool, path, EVENTS_PER_SECOND, WARMUP_SECONDS);
+    const waveId = await world.createWave(RATE);
+    log(`starting wave ${waveId} over ${ACCOUNTS} accounts at ${RATE}/s (freezing the membership)…`);
+    await world.startWave(waveId);
+    await sleep(WARMUP_SECONDS * 1000);
+
+    const quietBefore = await world.window(waveId, 'quiet before', QUIET_SECONDS);
+    const receivedBefore = await received();
+    const sending = sendEvents(pool, path, EVENTS_PER_SECOND, SECONDS);
+    const loaded = await world.window(waveId, 'loaded', SECONDS);
+    const result = await sending;
+    if (loaded.seconds < SECONDS - 2)
+      throw new Error('the wave finished during the loaded window: raise BENCH_ACCOUNTS');
+    const quietAfter = await world.window(waveId, 'quiet after', QUIET_SECONDS);
+    // The ingest flushes every 250 ms: by now every accepted event is in login_stream.received.
+    const counted = (await received()) - receivedBefore;
+    await world.cancelWave(waveId);
+
+    const latencies = result.latencies.sort((a, b) => a - b);
+    const dropped = result.notSent + Object.values(result.dropped).reduce((a, b) => a + b, 0);
+    const baseline = (quietBefore.rate + quietAfter.rate) / 2;
+    log(`events: ${JSON.stringify({ ...result, latencies: latencies.length })}`);
+    process.stdout.write(
+      `${JSON.stringify({
+        bench: 'events',
+        rate: RATE >= FULL_SPEED ? 'max' : RATE,
+        accounts: ACCOUNTS,
+        targetEventsPerSecond: EVENTS_PER_SECOND,
+        seconds: round1(result.seconds),
+        connections: CONNECTIONS,
+        eventsPerSecond: Math.round(result.accepted / result.seconds),
+        sent: result.sent,
+        accepted: result.accepted,
+        countedInDatabase: counted,
+        dropped,
+        droppedBy: { ...result.dropped, ...(result.notSent ? { notSent: result.notSent } : {}) },
+        p50Ms: round1(percentile(latencies, 0.5)),
+        p99Ms: round1(percentile(latencies, 0.99)),
+        maxMs: round1(latencies[latencies.length - 1] ?? NaN),
+        quietMembersPerSecond: [Math.round(quietBefore.rate), Math.round(quietAfter.rate)],
+        loadedMembersPerSecond: Math.round(loaded.rate),
+        waveThroughputRatio: Number((loaded.rate / baseline).toFixed(3)),
+        coresUsed: { quietBefore: quietBefore.cores, loaded: loaded.cores },
+        loadAverage: loadavg().map(round1),
+        targets: { eventsPerSecond: EVENTS_PER_SECOND, dropped: 0, waveThroughputRatio: 0.9 },
+        ...(await conditions()),
+      })}\n`,
+    );
+  } finally {
+    await pool.close();
+    await world.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
