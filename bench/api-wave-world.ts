@@ -148,7 +148,10 @@ export async function startApiWaveWorld(
     };
     const worker = await startApp('apps/worker/src/main.js', env, 'worker ready', ['--max-semi-space-size=4']);
     children.push(worker);
-    const api = await startApp('apps/api/src/main.js', { ...env, PORT: '0' }, 'api listening');
+    // Diagnosis: BENCH_API_CPU_PROF=<dir> writes the API's CPU profile there when it exits (--cpu-prof).
+    const profDir = process.env.BENCH_API_CPU_PROF;
+    const apiFlags = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+    const api = await startApp('apps/api/src/main.js', { ...env, PORT: '0' }, 'api listening', apiFlags);
     children.push(api);
     const origin = `http://127.0.0.1:${String(api.line.port)}`;
 
