@@ -82,7 +82,7 @@ export function rateOption(): number {
   return n;
 }
 
-export interface WaveWindow {
+interface WaveWindow {
   /** Members reaching an outcome per second. */
   rate: number;
   seconds: number;
