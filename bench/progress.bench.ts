@@ -100,7 +100,9 @@ async function main(): Promise<void> {
     // caches filled). On a virtual machine whose CPUs the host shares, this alone can exceed the target; the
     // polled window's figure is only the wave's effect where the two differ.
     await poll(WARMUP_SECONDS);
+    const floorBefore = await world.scrape();
     const floor = await poll(FLOOR_SECONDS);
+    const floorAfter = await world.scrape();
     log(
       `floor (no wave): p50 ${floor.latency.p50} ms, p99 ${floor.latency.p99} ms over ${floor.requests.total} requests`,
     );
@@ -117,8 +119,11 @@ async function main(): Promise<void> {
     const result = await cannon;
     const metricsText = await world.scrape();
     const server = serverLatency(before, metricsText);
-    const lag = (name: string) =>
-      Number(new RegExp(`^reopen_api_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(metricsText)?.[1]) * 1000;
+    const lag = (text: string, name: string) =>
+      round1(
+        Number(new RegExp(`^reopen_api_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1]) * 1000,
+      );
+    const lags = (text: string) => ({ p50: lag(text, 'p50'), p99: lag(text, 'p99'), max: lag(text, 'max') });
     if (polled.seconds < SECONDS - 2)
       throw new Error('the wave finished during the polled window: raise BENCH_ACCOUNTS');
     const quietAfter = await world.window(waveId, 'quiet after', QUIET_SECONDS);
@@ -140,10 +145,16 @@ async function main(): Promise<void> {
         p99Ms: result.latency.p99,
         maxMs: result.latency.max,
         p90Ms: result.latency.p90,
-        floorNoWave: { p50Ms: floor.latency.p50, p99Ms: floor.latency.p99, maxMs: floor.latency.max },
+        floorNoWave: {
+          p50Ms: floor.latency.p50,
+          p99Ms: floor.latency.p99,
+          maxMs: floor.latency.max,
+          serverMs: serverLatency(floorBefore, floorAfter),
+          apiEventLoopDelayMs: lags(floorAfter),
+        },
         p99OverFloor: round1(result.latency.p99 / Math.max(1, floor.latency.p99)),
         serverMs: server,
-        apiEventLoopDelayMs: { p50: round1(lag('p50')), p99: round1(lag('p99')), max: round1(lag('max')) },
+        apiEventLoopDelayMs: lags(metricsText),
         quietMembersPerSecond: [Math.round(quietBefore.rate), Math.round(quietAfter.rate)],
         quietSeconds: [round1(quietBefore.seconds), round1(quietAfter.seconds)],
         polledMembersPerSecond: Math.round(polled.rate),
