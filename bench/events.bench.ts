@@ -19,6 +19,9 @@
  * waveThroughputRatio: the wave's members/s in the loaded window ÷ the mean of the two quiet ones (same run).
  * p99Ms: client side, from the moment the event fell due to its answer (includes waiting for a free connection, as
  * in the exporter's own queue).
+ * capacityNoWavePerSecond: before the wave, the same pool posting as fast as the answers come (closed loop, 5 s): what the
+ * API ingests at most on this machine at that moment. apiCpuMsPerEvent: the API's CPU in the loaded window per event
+ * it counted.
  * Targets: eventsPerSecond 5,000 sustained with 0 dropped, waveThroughputRatio ≥ 0.9. Last line: JSON.
  */
 import 'reflect-metadata';
@@ -160,6 +163,34 @@ async function sendEvents(
   return r;
 }
 
+/**
+ * The API's ingest capacity at that moment: `connections` loops posting one event after another as fast as the
+ * answers come (closed loop), for `seconds`. Accepted events per second.
+ */
+async function capacity(pool: Pool, path: string, seconds: number, connections: number): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  let accepted = 0;
+  let n = 10_000_000; // sessions apart from the open-loop runs'
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < end) {
+        const res = await pool
+          .request({
+            path,
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: dovecotEvent(n++, new Date()),
+          })
+          .catch(() => null);
+        if (!res) continue;
+        const text = await res.body.text();
+        if (res.statusCode === 202) accepted += (JSON.parse(text) as { accepted: number }).accepted;
+      }
+    }),
+  );
+  return accepted / seconds;
+}
+
 async function main(): Promise<void> {
   const world = await startApiWaveWorld('events', ACCOUNTS, { signals: true });
   const pool = new Pool(world.origin, { connections: CONNECTIONS, pipelining: 1, keepAliveTimeout: 30_000 });
@@ -167,8 +198,10 @@ async function main(): Promise<void> {
     const path = `/api/v1/login-events?key=${encodeURIComponent(world.secrets.signals)}`;
     const received = async () =>
       Number((await world.ds.query<{ received: string }[]>(`SELECT received FROM login_stream`))[0]?.received ?? 0);
-    // A warm-up with no wave (the API's code compiled, connections open), not counted.
-    await sendEvents(pool, path, EVENTS_PER_SECOND, WARMUP_SECONDS, CONNECTIONS);
+    // A warm-up with no wave (the API's code compiled, connections open), then the capacity with no wave.
+    await capacity(pool, path, WARMUP_SECONDS, CONNECTIONS);
+    const capacityNoWave = await capacity(pool, path, WARMUP_SECONDS, CONNECTIONS);
+    log(`capacity with no wave: ${Math.round(capacityNoWave)} events/s (closed loop, ${CONNECTIONS} connections)`);
     const waveId = await world.createWave(RATE);
     log(`starting wave ${waveId} over ${ACCOUNTS} accounts at ${RATE}/s (freezing the membership)…`);
     await world.startWave(waveId);
@@ -204,6 +237,8 @@ async function main(): Promise<void> {
         countedInDatabase: counted,
         dropped,
         droppedBy: result.dropped,
+        capacityNoWavePerSecond: Math.round(capacityNoWave),
+        apiCpuMsPerEvent: round1((loaded.cores.api * loaded.seconds * 1000) / Math.max(1, counted)),
         p50Ms: round1(percentile(latencies, 0.5)),
         p99Ms: round1(percentile(latencies, 0.99)),
         maxMs: round1(latencies[latencies.length - 1] ?? NaN),
