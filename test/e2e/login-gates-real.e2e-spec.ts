@@ -1,20 +1,21 @@
 import type { Gate } from '@app/domain';
-import { aWave, pollUntil } from '@app/testing';
 import {
-  CLOSED,
+  attackUntilStopped,
+  aWave,
+  CLOSED_ANSWER as CLOSED,
   controlUsers,
-  login,
-  loop,
-  password,
+  loginLoop as loop,
+  pollUntil,
+  realLogin as login,
+  realPassword as password,
   RealLoginWorld,
   startRealLoginWorld,
   untilOpen,
-  watchOpen,
-} from './login-gates-real';
+} from '@app/testing';
 
 /**
  * Gates that watch the real attack (issue 19), on a real Dovecot, a real Prometheus and the service's own processes
- * (login-gates-real.ts): a wave reopens accounts slowly, an attacker replays wrong passwords against the accounts it
+ * (libs/testing/src/real-login-world.ts, shared with bench:attack): a wave reopens accounts slowly, an attacker replays wrong passwords against the accounts it
  * opened over IMAP and POP3, and the gates stop the wave by themselves. Times are measured and printed, never
  * asserted (a deadline only): from the first wrong password to the last change Dovecot's passdb saw.
  */
@@ -44,9 +45,13 @@ const promFailures = {
   consecutiveErrorLimit: 2,
   action: 'halt',
 } as Gate;
-/** A slow wave: one account a second, one per batch. */
-/** Concurrent attackers (each a loop of wrong passwords, one connection at a time). */
+/**
+ * Concurrent attackers (each a loop of wrong passwords, one connection at a time): one alone, on a loaded machine,
+ * tries barely 2 passwords a second (a login is a new connection), too close to the Prometheus gate's condition for
+ * the wave's 17 s left.
+ */
 const ATTACKERS = 4;
+/** A slow wave: one account a second, one per batch. */
 const slowWave = (name: string, logins: readonly string[]) => aWave(name).logins(logins).rate(1).batchSize(1);
 
 describe('gates on the real attack: Dovecot login events and Prometheus stop a wave by themselves', () => {
@@ -75,38 +80,16 @@ describe('gates on the real attack: Dovecot login events and Prometheus stop a w
     await world?.close();
   }, 60_000);
 
-  /**
-   * Starts `wave`, lets it open `before` accounts, then attacks what it opened (wrong passwords, IMAP and POP3) until
-   * the wave stops; returns the halt time (first wrong password → last passdb change) and the watcher's view.
-   */
-  async function attackUntilStopped(waveId: string, logins: readonly string[], before: number, states: string[]) {
-    const opened = await untilOpen(world, logins, before);
-    const watch = watchOpen(world, logins);
-    const t0 = performance.now();
-    // Several attackers at once: one alone, on a loaded machine, tries barely 2 passwords a second (a login is a new
-    // connection), too close to the Prometheus gate's condition for the wave's 17 s left.
-    const attackers = Array.from({ length: ATTACKERS }, (_, a) =>
-      loop((n) => {
-        const victim = opened[(n * ATTACKERS + a) % opened.length];
-        return login(world, n + a, victim, `${password(victim)}-leaked-2025`);
-      }, 0),
-    );
-    try {
-      // Any rest state ends the wait (a wave that completed or paused fails below, on its state, at once).
-      await world.api.h.untilWaveState(waveId, [...new Set([...states, 'completed', 'paused'])], { timeoutMs: 60_000 });
-    } finally {
-      await Promise.all(attackers.map((a) => a.stop()));
-    }
-    await world.api.h.waitAtRest(waveId);
-    await new Promise((resolve) => setTimeout(resolve, 1_000)); // the watcher's last look
-    await watch.stop();
-    return { haltMs: Math.round(watch.lastChangeAt - t0), open: watch.open };
-  }
-
   it('the login-event gate halts a wave whose reopened accounts see a credential-stuffing burst', async () => {
     const logins = world.take(20);
     const wave = await slowWave('stuffed', logins).gates(stuffing).started(world.api.h);
-    const { haltMs, open } = await attackUntilStopped(wave.id, logins, 3, ['halted']);
+    const { haltMs, open } = await attackUntilStopped(world, {
+      waveId: wave.id,
+      logins,
+      openedBefore: 3,
+      until: ['halted'],
+      attackers: ATTACKERS,
+    });
     console.log(`login-event gate: ${haltMs} ms from the first wrong password to the last passdb change`);
     expect(await world.api.h.waveStatus(wave.id)).toEqual({ state: 'halted', status_reason: 'gate:stuffing' });
     expect(open.size).toBeLessThan(logins.length);
@@ -116,7 +99,13 @@ describe('gates on the real attack: Dovecot login events and Prometheus stop a w
     await pollUntilQuiet();
     const logins = world.take(20);
     const wave = await slowWave('stuffed-prom', logins).gates(promFailures).started(world.api.h);
-    const { haltMs, open } = await attackUntilStopped(wave.id, logins, 3, ['halted']);
+    const { haltMs, open } = await attackUntilStopped(world, {
+      waveId: wave.id,
+      logins,
+      openedBefore: 3,
+      until: ['halted'],
+      attackers: ATTACKERS,
+    });
     console.log(
       `prometheus gate (1 s scrape and interval): ${haltMs} ms from the first wrong password to the last passdb change`,
     );

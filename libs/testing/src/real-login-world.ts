@@ -1,17 +1,11 @@
-import {
-  accountsCsv,
-  createPassdbDatabase,
-  freeLoopbackPort,
-  imapLogin,
-  loginRange,
-  pollUntil,
-  pop3Login,
-  PrivatePrometheus,
-  startPrivateDovecot,
-  type PassdbDatabase,
-  type PrivateDovecot,
-} from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
+import { imapLogin, pop3Login } from './mail-clients';
+import { createPassdbDatabase, type PassdbDatabase } from './passdb-database';
+import { pollUntil } from './poll-until';
+import { freeLoopbackPort } from './ports';
+import { startPrivateDovecot, type PrivateDovecot } from './private-dovecot';
+import { PrivatePrometheus } from './private-prometheus';
+import { accountsCsv, loginRange } from './population';
 
 /**
  * The real attack, end to end (issue 19): the API and a worker drive a real Dovecot through dovecot-sql on the tests'
@@ -21,12 +15,20 @@ import { ApiHarness, startApiHarness } from './api-harness';
  *
  * Accounts: `control` (opened first, by a wave of their own; their users log in all along, so the event stream is
  * alive and the control cohort has its baseline) and `general` (handed out to the tests' waves, `take(n)`).
+ *
+ * One home for test/e2e/login-gates-real.e2e-spec.ts and bench/attack.bench.ts (the same attack, timed).
  */
 const CONTROL = 10;
-const GENERAL = 120;
-export const password = (login: string): string => `pw of ${login}`;
+export const realPassword = (login: string): string => `pw of ${login}`;
 /** Dovecot's answer to a right password on a closed account (deploy/dovecot's passdb query). */
-export const CLOSED = /access is not open yet/;
+export const CLOSED_ANSWER = /access is not open yet/;
+
+export interface RealLoginWorldOptions {
+  /** Accounts handed out by take() (default 120). */
+  general?: number;
+  /** Prometheus's scrape and rule evaluation interval (default 1 s). */
+  prometheusIntervalSeconds?: number;
+}
 
 export interface RealLoginWorld {
   api: ApiHarness;
@@ -45,7 +47,9 @@ export interface RealLoginWorld {
   close(): Promise<void>;
 }
 
-export async function startRealLoginWorld(label: string): Promise<RealLoginWorld> {
+export async function startRealLoginWorld(label: string, options: RealLoginWorldOptions = {}): Promise<RealLoginWorld> {
+  const GENERAL = options.general ?? 120;
+  const password = realPassword;
   const passdb = await createPassdbDatabase('postgres', 'columns');
   const control = loginRange(1, CONTROL);
   const general = loginRange(CONTROL + 1, CONTROL + GENERAL);
@@ -95,7 +99,7 @@ export async function startRealLoginWorld(label: string): Promise<RealLoginWorld
         { job: 'dovecot', address: `127.0.0.1:${dovecot.statsPort}` },
         { job: 'reopen-api', address: apiAddress, metricsPath: '/api/v1/metrics', bearerToken: api.secrets.viewer },
       ],
-      1,
+      options.prometheusIntervalSeconds ?? 1,
       { port: promPort },
     );
     await prometheus.start();
@@ -138,14 +142,14 @@ export async function startRealLoginWorld(label: string): Promise<RealLoginWorld
 }
 
 /** A login over IMAP or POP3 (alternately by `n`), from a loopback address of the caller's choosing. */
-export function login(world: RealLoginWorld, n: number, user: string, pw: string, from?: string) {
+export function realLogin(world: RealLoginWorld, n: number, user: string, pw: string, from?: string) {
   return n % 2 === 0
     ? imapLogin(world.dovecot.imapPort, user, pw, from)
     : pop3Login(world.dovecot.pop3Port, user, pw, from);
 }
 
 /** A loop of logins until stop(): resolves stop() once the loop has ended. */
-export function loop(step: (n: number) => Promise<unknown>, pauseMs: number): { stop(): Promise<void> } {
+export function loginLoop(step: (n: number) => Promise<unknown>, pauseMs: number): { stop(): Promise<void> } {
   let running = true;
   const done = (async () => {
     for (let n = 0; running; n++) {
@@ -166,9 +170,9 @@ export function loop(step: (n: number) => Promise<unknown>, pauseMs: number): { 
  * stream is alive while a wave runs, and the control cohort's baseline is a real one.
  */
 export function controlUsers(world: RealLoginWorld, pauseMs = 200): { stop(): Promise<void> } {
-  return loop((n) => {
+  return loginLoop((n) => {
     const user = world.control[n % world.control.length];
-    return login(world, n, user, password(user));
+    return realLogin(world, n, user, realPassword(user));
   }, pauseMs);
 }
 
@@ -180,7 +184,7 @@ export function watchOpen(world: RealLoginWorld, logins: readonly string[]) {
   let last = '';
   let lastChangeAt = performance.now();
   let open = new Set<string>();
-  const watcher = loop(async () => {
+  const watcher = loginLoop(async () => {
     open = await world.openNow(logins);
     const key = [...open].sort().join(',');
     if (key !== last) {
@@ -207,4 +211,38 @@ export async function untilOpen(world: RealLoginWorld, logins: readonly string[]
     },
     { timeoutMs: 60_000, description: `${count} accounts open` },
   );
+}
+
+/**
+ * The attack (issue 19): once `wave` has opened `openedBefore` of `logins`, `attackers` concurrent loops replay wrong
+ * passwords against the accounts it opened (IMAP and POP3, a new connection per try) until the wave reaches one of
+ * `until` (or completes, or pauses); returns the halt time (first wrong password → last passdb change) and what the
+ * watcher saw open at the end.
+ */
+export async function attackUntilStopped(
+  world: RealLoginWorld,
+  attack: { waveId: string; logins: readonly string[]; openedBefore: number; until: string[]; attackers: number },
+): Promise<{ haltMs: number; open: Set<string> }> {
+  const { waveId, logins, attackers: count } = attack;
+  const opened = await untilOpen(world, logins, attack.openedBefore);
+  const watch = watchOpen(world, logins);
+  const t0 = performance.now();
+  const attackers = Array.from({ length: count }, (_, a) =>
+    loginLoop((n) => {
+      const victim = opened[(n * count + a) % opened.length];
+      return realLogin(world, n + a, victim, `${realPassword(victim)}-leaked-2025`);
+    }, 0),
+  );
+  try {
+    // Any rest state ends the wait (a wave that completed or paused fails the caller's check on its state, at once).
+    await world.api.h.untilWaveState(waveId, [...new Set([...attack.until, 'completed', 'paused'])], {
+      timeoutMs: 60_000,
+    });
+  } finally {
+    await Promise.all(attackers.map((a) => a.stop()));
+  }
+  await world.api.h.waitAtRest(waveId);
+  await new Promise((resolve) => setTimeout(resolve, 1_000)); // the watcher's last look
+  await watch.stop();
+  return { haltMs: Math.round(watch.lastChangeAt - t0), open: watch.open };
 }
