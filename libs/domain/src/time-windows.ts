@@ -76,7 +76,8 @@ export function validateTimeWindows(input: unknown, field = 'windows'): FieldErr
   }
   const w = input as { timeZone?: unknown; allowed?: unknown; blackouts?: unknown };
   const zoneOk = typeof w.timeZone === 'string' && IANAZone.isValidZone(w.timeZone);
-  if (!zoneOk) f.add(`${field}.timeZone`, `must be an IANA time zone such as Europe/Paris, not ${String(w.timeZone)}`);
+  if (!zoneOk)
+    f.add(`${field}.timeZone`, `must be an IANA time zone such as Europe/Paris, not ${JSON.stringify(w.timeZone)}`);
   const allowed = validateAllowed(f, w.allowed, `${field}.allowed`);
   const blackouts = validateBlackouts(f, w.blackouts, `${field}.blackouts`, zoneOk ? (w.timeZone as string) : null);
   if (f.errors.length === 0 && allowed.length === 0 && blackouts === 0) {
@@ -144,7 +145,7 @@ function validateBlackouts(f: FieldErrors, value: unknown, field: string, defaul
     let zone = defaultZone;
     if (b.timeZone !== undefined) {
       zone = typeof b.timeZone === 'string' && IANAZone.isValidZone(b.timeZone) ? b.timeZone : null;
-      if (zone === null) f.add(`${at}.timeZone`, `must be an IANA time zone, not ${String(b.timeZone)}`);
+      if (zone === null) f.add(`${at}.timeZone`, `must be an IANA time zone, not ${JSON.stringify(b.timeZone)}`);
     }
     if (b.reason !== undefined && (typeof b.reason !== 'string' || b.reason.length > WINDOW_LIMITS.maxReason)) {
       f.add(`${at}.reason`, `must be a string of at most ${WINDOW_LIMITS.maxReason} characters`);
@@ -205,7 +206,10 @@ function firstOverlap(a: readonly Interval[], b: readonly Interval[]): number | 
   return null;
 }
 
-/** Whether the wave may start a call at `at`. */
+/**
+ * Whether the wave may start a call at `at` (the engine asks windowOpenFor, with its lead).
+ * @internal the tests' and docs' plain question; knip's production pass skips it.
+ */
 export function isWindowOpenAt(windows: TimeWindows, at: Date): boolean {
   const first = openIntervals(windows, at.getTime()).next();
   return !first.done && first.value[0] <= at.getTime();
@@ -385,9 +389,4 @@ function subtract(open: Interval[], closed: Interval[]): Interval[] {
     if (s < e) out.push([s, e]);
   }
   return out;
-}
-
-/** For messages: an instant in the windows' zone, e.g. 2026-05-11T08:00+02:00. */
-export function formatInWindowZone(windows: TimeWindows, at: Date): string {
-  return DateTime.fromJSDate(at, { zone: windows.timeZone }).toISO({ suppressMilliseconds: true }) ?? at.toISOString();
 }
