@@ -215,11 +215,11 @@ export function isWindowOpenAt(windows: TimeWindows, at: Date): boolean {
   return !first.done && first.value[0] <= at.getTime();
 }
 
-/** Open at `at` and still open `leadMs` later without a break (the engine's test before each batch). */
+/** Open at `at` and for more than `leadMs` after it without a break (the engine's test before each batch). */
 export function windowOpenFor(windows: TimeWindows, at: Date, leadMs: number): boolean {
   const t = at.getTime();
   const first = openIntervals(windows, t).next();
-  return !first.done && first.value[0] <= t && first.value[1] - t >= leadMs;
+  return !first.done && first.value[0] <= t && first.value[1] - t > leadMs;
 }
 
 /**
