@@ -340,13 +340,30 @@ function allowedIn(windows: TimeWindows, zone: IANAZone, a: number, b: number): 
   return merge(out);
 }
 
+/**
+ * The zone's offset at an instant, remembered: luxon computes each with Intl's formatToParts (90 % of a window
+ * question's time, profiled), and the instants asked are the same day boundaries again and again. Deterministic, so
+ * the rules stay pure; bounded.
+ */
+const OFFSETS = new Map<string, number>();
+function offsetAt(zone: IANAZone, ms: number): number {
+  const key = `${zone.name}|${ms}`;
+  let offset = OFFSETS.get(key);
+  if (offset === undefined) {
+    if (OFFSETS.size >= 100_000) OFFSETS.clear();
+    offset = zone.offset(ms);
+    OFFSETS.set(key, offset);
+  }
+  return offset;
+}
+
 /** The first instant at which the zone's wall clock reads `wallMs` (as UTC millis) or later. */
 function reachWall(zone: IANAZone, wallMs: number): number {
-  const offsets = new Set([-DAY, 0, DAY].map((shift) => zone.offset(wallMs + shift)));
+  const offsets = new Set([-DAY, 0, DAY].map((shift) => offsetAt(zone, wallMs + shift)));
   let best = Number.POSITIVE_INFINITY;
   for (const offset of offsets) {
     const instant = wallMs - offset * MINUTE;
-    if (zone.offset(instant) * MINUTE + instant === wallMs) best = Math.min(best, instant);
+    if (offsetAt(zone, instant) * MINUTE + instant === wallMs) best = Math.min(best, instant);
   }
   if (Number.isFinite(best)) return best;
   // In a gap: the wall clock first reads a later time at the transition itself.
@@ -357,11 +374,25 @@ function resolvedBlackouts(windows: TimeWindows): Interval[] {
   const out: Interval[] = [];
   for (const b of windows.blackouts ?? []) {
     const zone = b.timeZone ?? windows.timeZone;
-    const s = resolveStart(b.start, zone);
-    const e = resolveStart(b.end, zone);
-    if (s.ok && e.ok && e.instant > s.instant) out.push([s.instant.getTime(), e.instant.getTime()]);
+    const s = resolvedLocal(b.start, zone);
+    const e = resolvedLocal(b.end, zone);
+    if (s !== null && e !== null && e > s) out.push([s, e]);
   }
   return merge(out);
+}
+
+/** resolveStart's instant (null if refused), remembered as offsetAt is: it builds an Intl formatter per call. */
+const RESOLVED = new Map<string, number | null>();
+function resolvedLocal(local: string, zone: string): number | null {
+  const key = `${zone}|${local}`;
+  let instant = RESOLVED.get(key);
+  if (instant === undefined) {
+    if (RESOLVED.size >= 10_000) RESOLVED.clear();
+    const r = resolveStart(local, zone);
+    instant = r.ok ? r.instant.getTime() : null;
+    RESOLVED.set(key, instant);
+  }
+  return instant;
 }
 
 function merge(intervals: Interval[]): Interval[] {
