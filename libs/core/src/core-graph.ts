@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { ConfigError, EnvironmentDto } from '@app/config';
-import { assertNever } from '@app/domain';
+import { assertNever, Clock, systemClock } from '@app/domain';
 import { openRuntimeDataSource } from '@app/db';
 import {
   DovecotSqlMailstore,
@@ -55,13 +55,15 @@ export function buildCoreServices(
   dataSource: DataSource,
   producer: QueueProducer,
   config: EnvironmentDto,
+  /** The clock time windows are judged on (the engine's seam: the commands, the pumps and the reconciler use it). */
+  clock: Clock = systemClock,
 ): CoreServices {
   const incidentAt = new Date(config.INCIDENT_AT);
   const operations = new OperationService(dataSource, producer, incidentAt, {
     overrideTtlMs: config.SUPPORT_OVERRIDE_TTL_S * 1000,
   });
   return {
-    commands: new WaveCommandsService(dataSource, producer, { prometheus: config.PROMETHEUS_URL !== undefined }),
+    commands: new WaveCommandsService(dataSource, producer, { prometheus: config.PROMETHEUS_URL !== undefined }, clock),
     waves: new WaveQueryService(dataSource, incidentAt),
     operations,
     overrides: new OverrideService(dataSource),

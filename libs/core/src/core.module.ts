@@ -13,6 +13,7 @@ import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { EnvironmentDto } from '@app/config';
+import type { Clock } from '@app/domain';
 import { MAILSTORE, type Mailstore } from '@app/mailstore';
 import {
   bullmqErrorHandler,
@@ -64,6 +65,8 @@ export interface CoreModuleOptions {
   offline?: boolean;
   /** Worker: what the engine reports as it runs, for its /metrics. */
   engineMetrics?: EngineMetrics;
+  /** The clock time windows are judged on (default: the system's); tests shift it. */
+  clock?: Clock;
 }
 
 /** Watches PostgreSQL from boot to shutdown, so an outage is logged even when nothing queries. */
@@ -141,7 +144,7 @@ export class CoreModule {
       {
         provide: CORE_SERVICES,
         inject: [DataSource, QueueProducer],
-        useFactory: (ds: DataSource, producer: QueueProducer) => buildCoreServices(ds, producer, config),
+        useFactory: (ds: DataSource, producer: QueueProducer) => buildCoreServices(ds, producer, config, options.clock),
       },
       ...SERVICES.map(([service, key]) => ({
         provide: service,

@@ -16,3 +16,4 @@ export * from './exhaustive';
 export * from './wave-codes';
 export * from './analysis';
 export * from './login-events';
+export * from './time-windows';

@@ -1,4 +1,5 @@
-import { eta } from './rate';
+import { eta, windowedEtaSeconds } from './rate';
+import { TimeWindows } from './time-windows';
 import { acceptsNewCalls, WaveState } from './wave-state';
 
 /**
@@ -114,6 +115,10 @@ export interface ProgressOptions {
   state?: WaveState;
   /** In-flight members of each lane's batches kept for a retry (parked). */
   awaitingRetry?: { forward: number; rollback: number };
+  /** Why it is paused: a wave waiting for its window (`outside_window`) moves again by itself, so it has an ETA. */
+  statusReason?: string | null;
+  /** Its time windows and the clock the view is read at: the ETA then counts sending time inside them only. */
+  windows?: { windows: TimeWindows; now: Date } | null;
 }
 
 export function buildProgress(counters: Counters, options: ProgressOptions): ProgressView {
@@ -126,7 +131,13 @@ export function buildProgress(counters: Counters, options: ProgressOptions): Pro
   const remaining = rollingBack
     ? (rollback?.counts.pending ?? 0) + (rollback?.counts.in_flight ?? 0) + (rollback?.counts.awaiting_retry ?? 0)
     : counts.pending + counts.in_flight + counts.awaiting_retry;
-  const moving = options.state === undefined || acceptsNewCalls(options.state);
+  const forward = options.state !== 'rolling_back';
+  const moving =
+    options.state === undefined || acceptsNewCalls(options.state) || options.statusReason === 'outside_window';
+  const etaSeconds =
+    remaining === 0 ? 0 : moving ? eta(remaining, options.observedRatePerSecond, options.targetRatePerSecond) : null;
+  // Rollbacks ignore the windows (they restore access as fast as they can): only the forward lane waits for them.
+  const w = options.windows;
   return {
     total,
     counts,
@@ -136,8 +147,7 @@ export function buildProgress(counters: Counters, options: ProgressOptions): Pro
     doneFraction: total === 0 ? 1 : done / total,
     rollback,
     rate: { observedPerSecond: options.observedRatePerSecond, targetPerSecond: options.targetRatePerSecond },
-    etaSeconds:
-      remaining === 0 ? 0 : moving ? eta(remaining, options.observedRatePerSecond, options.targetRatePerSecond) : null,
+    etaSeconds: etaSeconds && w && forward ? windowedEtaSeconds(etaSeconds, w.windows, w.now) : etaSeconds,
   };
 }
 

@@ -1,4 +1,5 @@
-import { normalizeSteps, RampStep, totalBakeSeconds } from './ramp';
+import { normalizeSteps, RampStep, stepLimits, totalBakeSeconds } from './ramp';
+import { projectedEnd, TimeWindows, WorkSegment } from './time-windows';
 
 /**
  * Rate arithmetic: smoothing batches into per-second budgets, ETAs and retry delays.
@@ -130,6 +131,48 @@ export function projectedDuration(
   const sendingSeconds = Math.ceil(eligibleCount / effective);
   const bakeSeconds = totalBakeSeconds(eligibleCount, normalizeSteps(steps));
   return { totalSeconds: sendingSeconds + bakeSeconds, sendingSeconds, bakeSeconds };
+}
+
+/**
+ * A wave's work in order, for a projection through its time windows: each ramp step's sending at `rate`, then its bake
+ * (not after the last non-empty step), as projectedDuration counts them.
+ */
+export function workSegments(eligibleCount: number, rate: number, steps: readonly RampStep[]): WorkSegment[] {
+  positiveRate(rate);
+  const normalized = normalizeSteps(steps);
+  const segments: WorkSegment[] = [];
+  let previous = 0;
+  stepLimits(eligibleCount, normalized).forEach((limit, i) => {
+    if (limit > previous) segments.push({ send: (limit - previous) / rate });
+    if (limit < eligibleCount) segments.push({ wait: normalized[i].bakeSeconds });
+    previous = limit;
+  });
+  return segments;
+}
+
+/**
+ * The preview's end with time windows: the wave's work (workSegments) from `from` (its start, or now), sending only
+ * inside its windows, bakes in wall time. Null when the windows never open for it.
+ */
+export function windowedProjection(
+  windows: TimeWindows,
+  from: Date,
+  eligibleCount: number,
+  rate: number,
+  steps: readonly RampStep[],
+): { from: Date; projectedEndAt: Date | null; totalSeconds: number | null } {
+  const end = projectedEnd(windows, from, workSegments(eligibleCount, rate, steps));
+  return {
+    from,
+    projectedEndAt: end,
+    totalSeconds: end === null ? null : Math.ceil((end.getTime() - from.getTime()) / 1000),
+  };
+}
+
+/** Seconds until `seconds` of sending are done from `now`, inside the windows (the progress ETA); null: never. */
+export function windowedEtaSeconds(seconds: number, windows: TimeWindows, now: Date): number | null {
+  const end = projectedEnd(windows, now, [{ send: seconds }]);
+  return end === null ? null : Math.ceil((end.getTime() - now.getTime()) / 1000);
 }
 
 /**

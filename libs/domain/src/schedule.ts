@@ -78,7 +78,7 @@ export function resolveStart(localDateTime: string, timeZone: string): ResolveSt
 }
 
 /** Binary search for the transition instant: the first instant carrying the post-gap (larger) offset. */
-function firstInstantAfterGap(zone: IANAZone, wallMs: number, offsets: Set<number>): number {
+export function firstInstantAfterGap(zone: IANAZone, wallMs: number, offsets: Set<number>): number {
   const before = Math.min(...offsets);
   const after = Math.max(...offsets);
   // Both bounds are whole seconds (the input has no milliseconds), and so are transitions: search in seconds.

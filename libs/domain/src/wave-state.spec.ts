@@ -15,23 +15,23 @@ import {
 // A cell is the target state, or '-' for an illegal transition (409).
 const MATRIX: Record<WaveState, Record<WaveCommand, WaveState | '-'>> = {
   // prettier-ignore
-  draft: { schedule: 'scheduled', unschedule: '-', start: 'running', fire_schedule: '-', pause: '-', resume: '-', cancel: 'cancelled', halt: '-', complete: '-', rollback: '-', rollback_complete: '-', step_pause: '-', gate_pause: '-' },
+  draft: { schedule: 'scheduled', unschedule: '-', start: 'running', fire_schedule: '-', pause: '-', resume: '-', cancel: 'cancelled', halt: '-', complete: '-', rollback: '-', rollback_complete: '-', step_pause: '-', gate_pause: '-', window_closed: '-', window_opened: '-' },
   // prettier-ignore
-  scheduled: { schedule: '-', unschedule: 'draft', start: 'running', fire_schedule: 'running', pause: '-', resume: '-', cancel: 'cancelled', halt: '-', complete: '-', rollback: '-', rollback_complete: '-', step_pause: '-', gate_pause: '-' },
+  scheduled: { schedule: '-', unschedule: 'draft', start: 'running', fire_schedule: 'running', pause: '-', resume: '-', cancel: 'cancelled', halt: '-', complete: '-', rollback: '-', rollback_complete: '-', step_pause: '-', gate_pause: '-', window_closed: '-', window_opened: '-' },
   // prettier-ignore
-  running: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: 'paused', resume: '-', cancel: 'cancelled', halt: 'halted', complete: 'completed', rollback: 'rolling_back', rollback_complete: '-', step_pause: 'paused', gate_pause: 'paused' },
+  running: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: 'paused', resume: '-', cancel: 'cancelled', halt: 'halted', complete: 'completed', rollback: 'rolling_back', rollback_complete: '-', step_pause: 'paused', gate_pause: 'paused', window_closed: '-', window_opened: '-' },
   // prettier-ignore
-  paused: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: 'paused', resume: 'running', cancel: 'cancelled', halt: 'halted', complete: '-', rollback: 'rolling_back', rollback_complete: '-', step_pause: '-', gate_pause: 'paused' },
+  paused: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: 'paused', resume: 'running', cancel: 'cancelled', halt: 'halted', complete: '-', rollback: 'rolling_back', rollback_complete: '-', step_pause: '-', gate_pause: 'paused', window_closed: '-', window_opened: '-' },
   // prettier-ignore
-  halted: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: '-', resume: 'running', cancel: 'cancelled', halt: '-', complete: '-', rollback: 'rolling_back', rollback_complete: '-', step_pause: '-', gate_pause: '-' },
+  halted: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: '-', resume: 'running', cancel: 'cancelled', halt: '-', complete: '-', rollback: 'rolling_back', rollback_complete: '-', step_pause: '-', gate_pause: '-', window_closed: '-', window_opened: '-' },
   // prettier-ignore
-  completed: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: '-', resume: '-', cancel: '-', halt: '-', complete: '-', rollback: 'rolling_back', rollback_complete: '-', step_pause: '-', gate_pause: '-' },
+  completed: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: '-', resume: '-', cancel: '-', halt: '-', complete: '-', rollback: 'rolling_back', rollback_complete: '-', step_pause: '-', gate_pause: '-', window_closed: '-', window_opened: '-' },
   // prettier-ignore
-  cancelled: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: '-', resume: '-', cancel: '-', halt: '-', complete: '-', rollback: 'rolling_back', rollback_complete: '-', step_pause: '-', gate_pause: '-' },
+  cancelled: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: '-', resume: '-', cancel: '-', halt: '-', complete: '-', rollback: 'rolling_back', rollback_complete: '-', step_pause: '-', gate_pause: '-', window_closed: '-', window_opened: '-' },
   // prettier-ignore
-  rolling_back: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: '-', resume: '-', cancel: '-', halt: '-', complete: '-', rollback: 'rolling_back', rollback_complete: 'rolled_back', step_pause: '-', gate_pause: '-' },
+  rolling_back: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: '-', resume: '-', cancel: '-', halt: '-', complete: '-', rollback: 'rolling_back', rollback_complete: 'rolled_back', step_pause: '-', gate_pause: '-', window_closed: '-', window_opened: '-' },
   // prettier-ignore
-  rolled_back: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: '-', resume: '-', cancel: '-', halt: '-', complete: '-', rollback: 'rolled_back', rollback_complete: '-', step_pause: '-', gate_pause: '-' },
+  rolled_back: { schedule: '-', unschedule: '-', start: '-', fire_schedule: '-', pause: '-', resume: '-', cancel: '-', halt: '-', complete: '-', rollback: 'rolled_back', rollback_complete: '-', step_pause: '-', gate_pause: '-', window_closed: '-', window_opened: '-' },
 };
 
 const opsContext = (command: WaveCommand): TransitionContext =>
@@ -43,7 +43,7 @@ describe('wave state machine', () => {
   );
 
   it('covers every state and command', () => {
-    expect(cells).toHaveLength(9 * 13);
+    expect(cells).toHaveLength(9 * 15);
   });
 
   it.each(cells)('%s + %s -> %s', (state, command, expected) => {

@@ -37,6 +37,8 @@ export const WAVE_COMMANDS = [
   'rollback_complete',
   'step_pause',
   'gate_pause',
+  'window_closed',
+  'window_opened',
 ] as const;
 export type WaveCommand = (typeof WAVE_COMMANDS)[number];
 
@@ -44,7 +46,8 @@ export type WaveCommand = (typeof WAVE_COMMANDS)[number];
 export type ActorKind = 'ops' | 'system';
 
 /** Why a wave is paused (or halted); stored verbatim in `waves.status_reason`. */
-export type PauseReason = 'ops' | 'ramp_bake' | `gate:${string}` | `inconclusive:${string}` | 'mailstore_unreachable';
+export type PauseReason =
+  'ops' | 'ramp_bake' | `gate:${string}` | `inconclusive:${string}` | 'mailstore_unreachable' | 'outside_window';
 
 /** What the caller must do besides writing the new state. */
 export type WaveEffect =
@@ -133,6 +136,30 @@ const pause: Rule = (from, ctx) =>
   // Pausing during a ramp bake turns it into an ops pause, so the bake end no longer resumes it.
   ({ to: 'paused', pauseReason: 'ops', noop: from === 'paused' && ctx.currentReason === 'ops' });
 
+/*
+ * Time windows (time-windows.ts): the service pauses a running wave when its window closes and resumes it when the
+ * window opens, but only a pause of its own. An ops pause, a gate's, a bake stays what it is; a bake that ends outside
+ * the window resumes, and the engine then pauses it for the window.
+ */
+const windowClosed: Rule = (from, ctx) => {
+  if (ctx.actor === 'ops') return { refuse: `only its time windows close a ${from} wave` };
+  if (from === 'running') return { to: 'paused', pauseReason: 'outside_window' };
+  if (ctx.currentReason === 'outside_window') return { to: 'paused', noop: true };
+  return {
+    refuse: `the wave is paused for ${ctx.currentReason ?? 'an unknown reason'}; its window does not change that`,
+  };
+};
+
+const windowOpened: Rule = (from, ctx) => {
+  if (ctx.actor === 'ops') return { refuse: `only its time windows open a ${from} wave` };
+  if (ctx.currentReason !== 'outside_window') {
+    return {
+      refuse: `only a wave paused outside its window resumes when it opens, not one paused for ${ctx.currentReason ?? 'an unknown reason'}`,
+    };
+  }
+  return { to: 'running' };
+};
+
 const cancel = go('cancelled', { effects: ['stop_forward', 'cancel_pending'] });
 // Halt is never refused for a missing reason: stopping must always work. The reason names the gate when known.
 const halt: Rule = (_from, ctx) => ({
@@ -158,12 +185,22 @@ const TABLE: Record<WaveState, Partial<Record<WaveCommand, Rule>>> = {
     pause,
     step_pause: go('paused', { pauseReason: 'ramp_bake' }),
     gate_pause: gatePause,
+    window_closed: windowClosed,
     halt,
     complete: go('completed'),
     cancel,
     rollback,
   },
-  paused: { pause, resume, gate_pause: gatePause, halt, cancel, rollback },
+  paused: {
+    pause,
+    resume,
+    gate_pause: gatePause,
+    window_closed: windowClosed,
+    window_opened: windowOpened,
+    halt,
+    cancel,
+    rollback,
+  },
   halted: { resume, cancel, rollback },
   completed: { rollback },
   cancelled: { rollback },

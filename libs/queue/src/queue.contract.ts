@@ -7,7 +7,7 @@ import type { BatchKind } from '@app/domain';
  * so any of them can be re-created from the database by the reconciler (same id, so never twice at once).
  */
 export const QUEUES = {
-  /** Long-running wave pumps (one per concurrency slot), scheduled starts, ramp bake ends. */
+  /** Long-running wave pumps (one per concurrency slot), scheduled starts, ramp bake ends, time window edges. */
   waves: 'waves',
   /** The support lane: single-account operations; its own queue and worker so it never waits behind waves. */
   support: 'support',
@@ -32,6 +32,13 @@ export interface WaveBakeEndJob {
   step: number;
 }
 
+/** A wave's time window closes or opens about now (docs/windows.md): the commands decide which, under the wave's lock. */
+export interface WaveWindowJob {
+  waveId: string;
+  /** ISO instant of the edge it was armed for. */
+  at: string;
+}
+
 export interface OperationJob {
   operationId: string;
 }
@@ -40,6 +47,7 @@ export const JOBS = {
   wavePump: 'wave.pump',
   waveStart: 'wave.start',
   waveBakeEnd: 'wave.bake-end',
+  waveWindow: 'wave.window',
   operationRun: 'operation.run',
 } as const;
 
@@ -49,6 +57,7 @@ export interface JobPayloads {
   'wave.pump': WavePumpJob;
   'wave.start': WaveStartJob;
   'wave.bake-end': WaveBakeEndJob;
+  'wave.window': WaveWindowJob;
   'operation.run': OperationJob;
 }
 
@@ -56,6 +65,7 @@ export const JOB_QUEUE: Record<JobName, (typeof QUEUES)[keyof typeof QUEUES]> = 
   'wave.pump': QUEUES.waves,
   'wave.start': QUEUES.waves,
   'wave.bake-end': QUEUES.waves,
+  'wave.window': QUEUES.waves,
   'operation.run': QUEUES.support,
 };
 
@@ -64,6 +74,8 @@ export const jobIds = {
   wavePump: (j: WavePumpJob) => `pump-${j.kind}-${j.waveId}-g${j.generation}-s${j.slot}`,
   waveStart: (waveId: string, version: number) => `start-${waveId}-v${version}`,
   waveBakeEnd: (waveId: string, step: number) => `bake-${waveId}-s${step}`,
+  /** One per wave and edge instant: the workers that arm the same edge add one job. */
+  waveWindow: (waveId: string, at: Date) => `window-${waveId}-t${at.getTime()}`,
   operationRun: (operationId: string) => `op-${operationId}`,
 };
 
@@ -83,6 +95,12 @@ export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
     removeOnFail: true,
   },
   'wave.bake-end': {
+    attempts: 10,
+    backoff: { type: 'exponential', delay: 1000 },
+    removeOnComplete: true,
+    removeOnFail: true,
+  },
+  'wave.window': {
     attempts: 10,
     backoff: { type: 'exponential', delay: 1000 },
     removeOnComplete: true,

@@ -166,6 +166,15 @@ export class QueueProducer {
     );
   }
 
+  /** A time window edge of a wave, `at` on the caller's clock (`now`, the same clock: the engine's seam). */
+  async addWindowEdge(waveId: string, at: Date, now: Date): Promise<void> {
+    await this.add(
+      'wave.window',
+      { waveId, at: at.toISOString() },
+      { jobId: jobIds.waveWindow(waveId, at), delay: Math.max(0, at.getTime() - now.getTime()) },
+    );
+  }
+
   async addOperation(operationId: string): Promise<void> {
     await this.add('operation.run', { operationId }, { jobId: jobIds.operationRun(operationId), priority: 1 });
   }

@@ -7,7 +7,7 @@ import type { RunningSimulator, SimulatorOptions } from '@app/mailstore-sim';
 import type { INestApplicationContext } from '@nestjs/common';
 import { createLogger } from '@app/logging';
 import { createWorkerContext } from '@app/worker';
-import { populationCsv, PopulationOptions } from '@app/domain';
+import { Clock, populationCsv, PopulationOptions } from '@app/domain';
 import { PollOptions } from './poll-until';
 import { createTestDatabase, TestDatabase } from './test-database';
 import { createTestRedis, TestRedis } from './test-redis';
@@ -53,6 +53,8 @@ export async function createEngineHarness(
   envOverrides: Record<string, string> = {},
   /** Another PostgreSQL server (e.g. a private cluster the test restarts); default: the shared test server. */
   serverUrl?: string,
+  /** The clock time windows are judged on, for the harness's commands and its in-process workers (default: now). */
+  clock?: Clock,
 ): Promise<EngineHarness> {
   const db = await createTestDatabase(label, serverUrl);
   // Without Redis the database's pools would keep Jest from exiting: drop it, then fail with Redis's line.
@@ -78,7 +80,7 @@ export async function createEngineHarness(
   const producerRedis = createRedis(config.REDIS_URL, `test-${label}`);
   const producer = new QueueProducer(producerRedis, redis.prefix);
   // The services as the API and the worker build them (libs/core's core-graph), on this harness's own connections.
-  const services = buildCoreServices(db.dataSource, producer, config);
+  const services = buildCoreServices(db.dataSource, producer, config, clock);
   const workers: INestApplicationContext[] = [];
   return {
     db,
@@ -90,7 +92,7 @@ export async function createEngineHarness(
     producer,
     startWorker: async () => {
       // Its errors only, on stderr (Jest does not capture it): the tests' own output stays readable.
-      const w = await createWorkerContext(config, createLogger('reopen-worker', 'error', process.stderr));
+      const w = await createWorkerContext(config, createLogger('reopen-worker', 'error', process.stderr), clock);
       workers.push(w);
       return w;
     },

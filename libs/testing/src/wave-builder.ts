@@ -1,6 +1,6 @@
 import type { CreateWaveInput, WaveCommandsService } from '@app/core';
 import type { WaveEntity } from '@app/db';
-import type { Gate, Protocol, RampStep, ReclosePolicy } from '@app/domain';
+import type { Gate, Protocol, RampStep, ReclosePolicy, TimeWindows } from '@app/domain';
 
 /** Whatever holds the real commands service: an EngineHarness, an API harness's `h`, a bench's services. */
 interface WithCommands {
@@ -80,6 +80,11 @@ class WaveBuilder {
   /** The per-account reaction to credential stuffing on the accounts this wave opens. */
   reclose(reclose: ReclosePolicy): WaveBuilder {
     return this.with({ reclose });
+  }
+
+  /** Time windows (docs/windows.md). */
+  windows(windows: TimeWindows): WaveBuilder {
+    return this.with({ windows });
   }
 
   /** A local wall-clock start (e.g. 2026-05-09T08:00) in an IANA time zone. */

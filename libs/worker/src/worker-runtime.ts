@@ -93,6 +93,7 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
       [JOBS.waveStart]: async (job) => ((await commands.fireSchedule(job.data.waveId)) ? 'fired' : 'skipped'),
       [JOBS.waveBakeEnd]: async (job) =>
         (await commands.endBake(job.data.waveId, job.data.step)) ? 'resumed' : 'skipped',
+      [JOBS.waveWindow]: (job) => commands.windowEdge(job.data.waveId),
       [JOBS.operationRun]: (job) => engine.operations.run(job.data.operationId),
     };
   }

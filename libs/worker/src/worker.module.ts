@@ -2,6 +2,7 @@ import { DynamicModule, INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { EnvironmentDto } from '@app/config';
+import type { Clock } from '@app/domain';
 import { CoreModule } from '@app/core';
 import { HealthListener } from './health-listener';
 import { WorkerMetrics } from './worker-metrics';
@@ -20,13 +21,13 @@ class WorkerRuntimeModule {}
  */
 @Module({})
 class WorkerModule {
-  static forRoot(config: EnvironmentDto, logger: Logger): DynamicModule {
+  static forRoot(config: EnvironmentDto, logger: Logger, clock?: Clock): DynamicModule {
     // Made here, before the graph: the engine (CoreModule) reports to it, and the health listener serves it.
     const metrics = new WorkerMetrics();
     return {
       module: WorkerModule,
       imports: [
-        CoreModule.forRoot({ config, role: 'worker', logger, engineMetrics: metrics }),
+        CoreModule.forRoot({ config, role: 'worker', logger, engineMetrics: metrics, clock }),
         {
           module: WorkerRuntimeModule,
           providers: [
@@ -47,8 +48,13 @@ class WorkerModule {
  * and `abortOnError: false` makes it a rejection instead of process.abort(). The caller closes it (app.close(), or the
  * shutdown hooks apps/worker enables).
  */
-export function createWorkerContext(config: EnvironmentDto, logger: Logger): Promise<INestApplicationContext> {
-  return NestFactory.createApplicationContext(WorkerModule.forRoot(config, logger), {
+export function createWorkerContext(
+  config: EnvironmentDto,
+  logger: Logger,
+  /** The time windows' clock; tests only (a shifted clock crosses a DST change in seconds). */
+  clock?: Clock,
+): Promise<INestApplicationContext> {
+  return NestFactory.createApplicationContext(WorkerModule.forRoot(config, logger, clock), {
     logger: false,
     abortOnError: false,
   });

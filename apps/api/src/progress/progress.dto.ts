@@ -88,7 +88,13 @@ export class WaveProgressDto {
   @ApiProperty() doneFraction!: number;
   @ApiProperty({ type: RollbackProgressDto, nullable: true }) rollback!: RollbackProgressDto | null;
   @ApiProperty({ type: RateDto }) rate!: RateDto;
-  @ApiProperty({ nullable: true, type: Number, description: 'null while the wave is not moving' })
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    description:
+      'null while the wave is not moving; with time windows, sending counts inside them only, and a wave waiting ' +
+      'for its window (outside_window) has one',
+  })
   etaSeconds!: number | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) etaAt!: Date | null;
   @ApiProperty({ type: StepDto }) step!: StepDto;

@@ -3,6 +3,7 @@ import { hideAddresses, selectorView, WAVE_STATES, type WaveState } from '@app/d
 import type { WaveEntity } from '@app/db';
 import type { WavePage } from '@app/core';
 import { GateDto, RampStepDto, RecloseDto } from './wave-settings.dto';
+import { TimeWindowsDto } from './wave-windows.dto';
 
 /** Who a wave opens, as readers see it: an explicit list shows its count to every reader, its logins to some. */
 export class WaveSelectorViewDto {
@@ -41,6 +42,12 @@ export class WaveDto {
   @ApiProperty({ type: [RampStepDto] }) steps!: RampStepDto[];
   @ApiProperty({ type: [GateDto] }) gates!: GateDto[];
   @ApiProperty({ type: RecloseDto, nullable: true }) reclose!: RecloseDto | null;
+  @ApiProperty({
+    type: TimeWindowsDto,
+    nullable: true,
+    description: 'when it may send (docs/windows.md); null: any time',
+  })
+  windows!: TimeWindowsDto | null;
   @ApiProperty({ description: '0-based index of the ramp step' }) currentStep!: number;
   @ApiProperty({ nullable: true, type: Number, description: 'frozen membership size (null before start)' })
   memberCount!: number | null;
@@ -74,6 +81,7 @@ export class WaveDto {
       steps: w.steps,
       gates: w.gates as unknown as GateDto[],
       reclose: w.reclose,
+      windows: w.windows,
       currentStep: w.currentStep,
       memberCount: w.memberCount,
       scheduleFiredAt: w.scheduleFiredAt,
@@ -113,6 +121,20 @@ export class ProjectedDurationDto {
   @ApiProperty() bakeSeconds!: number;
 }
 
+/** The projection through the wave's time windows: sending inside them only, bakes in wall time. */
+export class WindowedProjectionDto {
+  @ApiProperty({ type: String, format: 'date-time', description: 'the wave’s start time, or now when passed or none' })
+  from!: Date;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'null: the windows never open' })
+  projectedEndAt!: Date | null;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'from `from` to projectedEndAt, closed stretches included',
+  })
+  totalSeconds!: number | null;
+}
+
 export class PreviewStepDto extends RampStepDto {
   @ApiProperty({ description: 'cumulative member count at the end of the step' }) memberLimit!: number;
 }
@@ -148,6 +170,12 @@ export class WavePreviewDto {
   })
   mailstore!: PreviewMailstoreDto | null;
   @ApiProperty({ type: ProjectedDurationDto }) projectedDuration!: ProjectedDurationDto;
+  @ApiProperty({
+    type: WindowedProjectionDto,
+    nullable: true,
+    description: 'with time windows: when the wave would end, closed stretches included (null without windows)',
+  })
+  windowed!: WindowedProjectionDto | null;
   @ApiProperty({ type: [PreviewStepDto] }) steps!: PreviewStepDto[];
   @ApiProperty({ type: String, format: 'date-time' }) incidentAt!: Date;
 }

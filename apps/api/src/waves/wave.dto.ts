@@ -16,6 +16,7 @@ import {
 import { PROTOCOLS, type Protocol, WAVE_STATES, type WaveState } from '@app/domain';
 import { WAVE_LIMITS } from '@app/core';
 import { GateDto, RampStepDto, RecloseDto, WaveSelectorDto } from './wave-settings.dto';
+import { TimeWindowsDto } from './wave-windows.dto';
 
 const finite = { allowNaN: false, allowInfinity: false } as const;
 const toInt = ({ value }: { value: unknown }) =>
@@ -123,6 +124,18 @@ export class CreateWaveDto {
   @ValidateNested()
   @Type(() => RecloseDto)
   reclose?: RecloseDto | null;
+
+  @ApiPropertyOptional({
+    type: TimeWindowsDto,
+    nullable: true,
+    description:
+      'when the wave may send (docs/windows.md): outside, it pauses (outside_window) and resumes by itself; ' +
+      'changeable at any time; null: any time',
+  })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => TimeWindowsDto)
+  windows?: TimeWindowsDto | null;
 }
 
 /** Rate, batch size, concurrency and gates change at any time (pumps re-read them before every batch). */

@@ -11,7 +11,8 @@ import { allowedStatesFor, paceRequestFor } from './pump-pace';
 import { Sql } from '../db/sql';
 import { ReserveRequest, sleep } from './throttle';
 
-export type PumpOutcome = 'drained' | 'stopped' | 'superseded' | 'paused_unreachable' | 'paused_unauthorized';
+export type PumpOutcome =
+  'drained' | 'stopped' | 'superseded' | 'paused_unreachable' | 'paused_unauthorized' | 'paused_outside_window';
 
 /** How a delivery ended: its batch is done with (`settled`: answered, refused, skipped or lost), or the pump stops. */
 export type Delivered = 'settled' | PumpOutcome;

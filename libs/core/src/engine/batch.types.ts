@@ -1,4 +1,4 @@
-import { BatchKind, Protocol, WaveState } from '@app/domain';
+import { BatchKind, Protocol, TimeWindows, WaveState } from '@app/domain';
 import { BatchItem, BatchOptions } from '@app/mailstore';
 
 /** One member of a claimed batch, with what is needed to build (or rebuild, identically) its request item. */
@@ -88,6 +88,8 @@ export interface WaveRuntime {
   stepLimitSeq: number | null;
   generation: number;
   statusReason: string | null;
+  /** Its time windows (docs/windows.md); null: any time. */
+  windows: TimeWindows | null;
 }
 
 /**

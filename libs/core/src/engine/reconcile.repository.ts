@@ -1,4 +1,4 @@
-import { DispatchState } from '@app/domain';
+import { DispatchState, TimeWindows, WaveState } from '@app/domain';
 import { Sql } from '../db/sql';
 
 /** A wave the queue should be pumping. */
@@ -23,6 +23,14 @@ export class ReconcileRepository {
   endedBakes(sql: Sql): Promise<{ id: string; current_step: number }[]> {
     return sql<{ id: string; current_step: number }>(
       `SELECT id, current_step FROM waves WHERE state = 'paused' AND status_reason = 'ramp_bake' AND bake_until <= now()`,
+    );
+  }
+
+  /** Waves whose time windows the service watches: running with windows, or paused waiting for their window. */
+  windowedWaves(sql: Sql): Promise<{ id: string; state: WaveState; windows: TimeWindows | null }[]> {
+    return sql<{ id: string; state: WaveState; windows: TimeWindows | null }>(
+      `SELECT id, state, windows FROM waves
+        WHERE (state = 'running' AND windows IS NOT NULL) OR (state = 'paused' AND status_reason = 'outside_window')`,
     );
   }
 

@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { dispatchedKind } from '@app/domain';
 import { QueueProducer } from '@app/queue';
 import { WaveCommandsService } from '../waves/wave-commands.service';
+import { windowAllowsSending } from '../waves/wave-command-plan';
 import { ReconcileRepository } from './reconcile.repository';
 import { WaveVerifier } from './wave-verifier';
 import { Sql, sqlOfDataSource } from '../db/sql';
@@ -9,6 +10,9 @@ import { Sql, sqlOfDataSource } from '../db/sql';
 export interface ReconcileReport {
   firedSchedules: number;
   endedBakes: number;
+  /** Waves paused because their window closed, or resumed because it opened (their edge job was lost or late). */
+  windowsClosed: number;
+  windowsOpened: number;
   pumpedWaves: number;
   requeuedOperations: number;
 }
@@ -32,12 +36,26 @@ export class Reconciler {
   }
 
   async run(): Promise<ReconcileReport> {
-    const report: ReconcileReport = { firedSchedules: 0, endedBakes: 0, pumpedWaves: 0, requeuedOperations: 0 };
+    const report: ReconcileReport = {
+      firedSchedules: 0,
+      endedBakes: 0,
+      windowsClosed: 0,
+      windowsOpened: 0,
+      pumpedWaves: 0,
+      requeuedOperations: 0,
+    };
     for (const id of await this.repo.dueSchedules(this.sql))
       if (await this.commands.fireSchedule(id)) report.firedSchedules++;
 
     for (const w of await this.repo.endedBakes(this.sql)) {
       if (await this.commands.endBake(w.id, w.current_step)) report.endedBakes++;
+    }
+
+    // Judged here first (pure, on the commands' clock) so that a wave inside its window costs no lock per round.
+    for (const w of await this.repo.windowedWaves(this.sql)) {
+      const open = windowAllowsSending(w.windows, this.commands.clock());
+      if (w.state === 'running' && !open && (await this.commands.closeWindow(w.id))) report.windowsClosed++;
+      if (w.state === 'paused' && open && (await this.commands.openWindow(w.id))) report.windowsOpened++;
     }
 
     for (const w of await this.repo.activeWaves(this.sql)) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { DISPATCH_STATES, WaveState } from '@app/domain';
+import { DISPATCH_STATES, nextWindowTransition, WaveState, WINDOW_CLOSE_LEAD_MS } from '@app/domain';
 import { WavePumpJob } from '@app/queue';
 import { WaveRuntime } from './batch.types';
 import { BatchDelivery, PumpOutcome } from './batch-delivery';
@@ -12,6 +12,7 @@ import { onPumpDrained } from './pump-drained';
 import { PumpHolds } from './pump-holds';
 import { RESOLVING_STATES } from './pump-pace';
 import { Sql, sqlOf } from '../db/sql';
+import { windowAllowsSending } from '../waves/wave-command-plan';
 import { sleep } from './throttle';
 
 export type { PumpOutcome } from './batch-delivery';
@@ -33,6 +34,10 @@ export class WavePump {
   private readonly claims: PumpClaims;
   private readonly delivery: BatchDelivery;
   private readonly wantedState: WaveState;
+  /** The windows last found open, and until when (checked before every batch; judged again only past that). */
+  private openWindow: { windows: string; until: number } | null = null;
+  /** A pace wait ended because the wave's window closed. */
+  private windowClosed = false;
 
   constructor(
     private readonly ctx: PumpContext,
@@ -79,13 +84,15 @@ export class WavePump {
       if (!wave) return 'stopped';
       if (wave.generation !== this.job.generation) return 'superseded';
       if (wave.state !== this.wantedState) return await this.resolveLeftovers(sql, wave);
+      // Outside its time windows a wave claims nothing: it pauses (a batch in flight has settled above).
+      if (this.outsideWindow(wave)) return this.pauseOutsideWindow(wave.id);
       const next = await this.claims.next(sql, wave, () => this.stillRunning(sql));
       if (next === 'drained') {
         // Nothing left to claim for this pump: finish the wave, or pause it at a ramp step boundary.
         await onPumpDrained(sql, this.ctx, wave, this.job.kind);
         return 'drained';
       }
-      if (next === 'stopped') return 'stopped';
+      if (next === 'stopped') return this.windowClosed ? this.pauseOutsideWindow(wave.id) : 'stopped';
       const result = await this.delivery.deliver(sql, wave, next.batch, next.paced);
       if (result !== 'settled') return result;
     }
@@ -124,6 +131,27 @@ export class WavePump {
     }
   }
 
+  /**
+   * Whether a forward pump must not start a batch now: the wave's window is closed, or closes within the lead a batch
+   * needs to start its call (windowAllowsSending, the commands' own rule). Rollbacks restore access as fast as they
+   * can, windows or not.
+   */
+  private outsideWindow(wave: WaveRuntime): boolean {
+    if (this.job.kind !== 'forward' || wave.windows === null) return false;
+    const now = this.ctx.commands.clock();
+    const key = JSON.stringify(wave.windows);
+    if (this.openWindow?.windows === key && now.getTime() < this.openWindow.until) return false;
+    if (!windowAllowsSending(wave.windows, now)) return true;
+    const closes = nextWindowTransition(wave.windows, now)?.getTime() ?? Number.POSITIVE_INFINITY;
+    this.openWindow = { windows: key, until: closes - WINDOW_CLOSE_LEAD_MS };
+    return false;
+  }
+
+  private async pauseOutsideWindow(waveId: string): Promise<PumpOutcome> {
+    await this.ctx.commands.closeWindow(waveId);
+    return 'paused_outside_window';
+  }
+
   private loadWave(sql: Sql): Promise<WaveRuntime | null> {
     return this.ctx.repos.runtime.load(sql, this.job.waveId);
   }
@@ -131,6 +159,10 @@ export class WavePump {
   private async stillRunning(sql: Sql): Promise<boolean> {
     if (this.signal?.aborted || !(await this.holds.keepSlot(sql))) return false;
     const wave = await this.loadWave(sql);
+    if (wave && this.outsideWindow(wave)) {
+      this.windowClosed = true;
+      return false;
+    }
     return wave?.state === this.wantedState && wave.generation === this.job.generation;
   }
 }

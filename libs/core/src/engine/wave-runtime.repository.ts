@@ -1,4 +1,4 @@
-import { Protocol, WaveState } from '@app/domain';
+import { Protocol, TimeWindows, WaveState } from '@app/domain';
 import { WaveRuntime } from './batch.types';
 import { Sql } from '../db/sql';
 
@@ -27,9 +27,10 @@ export class WaveRuntimeRepository {
       step_limit_seq: number | null;
       generation: number;
       status_reason: string | null;
+      windows: TimeWindows | null;
     }>(
       `SELECT state, protocols, rate_per_second, rollback_rate_per_second, batch_size, concurrency, step_limit_seq,
-              generation, status_reason FROM waves WHERE id = $1`,
+              generation, status_reason, windows FROM waves WHERE id = $1`,
       [waveId],
     );
     if (!w) return null;
@@ -44,6 +45,7 @@ export class WaveRuntimeRepository {
       stepLimitSeq: w.step_limit_seq,
       generation: w.generation,
       statusReason: w.status_reason,
+      windows: w.windows,
     };
   }
 

@@ -1,4 +1,4 @@
-import { Counters, RampStep, WaveState } from '@app/domain';
+import { Counters, RampStep, TimeWindows, WaveState } from '@app/domain';
 import { OVERVIEW_RECENT_HOURS, RATE_WINDOW_SECONDS } from './progress.types';
 import { Sql } from '../db/sql';
 
@@ -24,6 +24,7 @@ export interface ProgressRow {
   rollback_started_at: Date | null;
   rollback_completed_at: Date | null;
   version: number;
+  windows: TimeWindows | null;
   now: Date;
   counters: Counters;
   recent_sent: string;
@@ -64,7 +65,7 @@ export class ProgressRepository {
       `SELECT w.id, w.name, w.state, w.status_reason, w.status_detail, w.protocols, w.rate_per_second,
               w.rollback_rate_per_second, w.steps, w.gates, w.gate_state, w.gate_evaluated_at, w.current_step, w.step_limit_seq, w.bake_until,
               w.start_at, w.started_at, w.completed_at, w.rollback_started_at, w.rollback_completed_at, w.version,
-              now() AS now,
+              w.windows, now() AS now,
               COALESCE((SELECT jsonb_object_agg(c.name, c.value) FROM wave_counters c WHERE c.wave_id = w.id),
                        '{}'::jsonb) AS counters,
               (SELECT COALESCE(sum(b.size), 0) FROM wave_batches b

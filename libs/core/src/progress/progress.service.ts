@@ -70,6 +70,8 @@ export function buildWaveProgress(row: ProgressRow): WaveProgress {
     targetRatePerSecond: target,
     state: row.state,
     awaitingRetry: { forward: Number(row.parked_forward), rollback: Number(row.parked_rollback) },
+    statusReason: row.status_reason,
+    windows: row.windows ? { windows: row.windows, now } : null,
   });
   const step = stepOf(row, now);
   const gates = gatesOf(row);

@@ -19,6 +19,13 @@ describe('describeStatus', () => {
     );
   });
 
+  it('says when the window of a wave waiting for it opens', () => {
+    const detail = { opensAt: '2026-05-11T06:00:00.000Z', timeZone: 'Europe/Paris' };
+    expect(describeStatus({ ...base, state: 'paused', statusReason: 'outside_window', statusDetail: detail })).toBe(
+      'waiting for its time window, which opens at 2026-05-11T06:00:00.000Z',
+    );
+  });
+
   it('names the ramp step while running and the bake time left while baking', () => {
     const step = { index: 1, count: 3, percent: 10 };
     expect(describeStatus({ ...base, step })).toBe('running, step 2 of 3 (10 %)');

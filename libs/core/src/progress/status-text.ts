@@ -39,6 +39,10 @@ export function describeStatus(s: StatusInput): string {
           (s.bakeUntil ? ` until ${s.bakeUntil.toISOString()} (${left} s left)` : '')
         );
       }
+      if (reason === 'outside_window') {
+        const opensAt = s.statusDetail?.opensAt;
+        return `waiting for its time window${typeof opensAt === 'string' ? `, which opens at ${opensAt}` : ''}${stepText}`;
+      }
       if (reason === 'mailstore_unreachable') {
         const last = [s.statusDetail?.lastError, s.statusDetail?.code, s.statusDetail?.status].find(
           (v): v is string | number => typeof v === 'string' || typeof v === 'number',

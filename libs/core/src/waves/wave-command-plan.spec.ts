@@ -1,6 +1,14 @@
-import { allowedCommands, PauseReason, TransitionContext, WAVE_COMMANDS, WAVE_STATES, WaveState } from '@app/domain';
+import {
+  allowedCommands,
+  PauseReason,
+  TimeWindows,
+  TransitionContext,
+  WAVE_COMMANDS,
+  WAVE_STATES,
+  WaveState,
+} from '@app/domain';
 import { IllegalTransitionError } from '../errors';
-import { newWave, planCommand, planUpdate, scheduleLateness } from './wave-command-plan';
+import { newWave, planCommand, planUpdate, scheduleLateness, windowEdgeAt } from './wave-command-plan';
 import { WAVE_DEFAULTS } from './wave.types';
 
 const REASONS: (PauseReason | null)[] = [null, 'ops', 'ramp_bake', 'gate:errors', 'inconclusive:errors'];
@@ -166,11 +174,24 @@ describe('planUpdate', () => {
     }
   });
 
+  it('a change of windows, also to none, re-arms the window edge', () => {
+    const windows = { timeZone: 'UTC', blackouts: [{ start: '2026-05-11T10:00', end: '2026-05-11T11:00' }] };
+    expect(planUpdate({ state: 'paused', concurrency: 4 }, { windows }, null)).toMatchObject({
+      changes: { windows },
+      windowsChanged: true,
+    });
+    expect(planUpdate({ state: 'running', concurrency: 4 }, { windows: null }, null)).toMatchObject({
+      changes: { windows: null },
+      windowsChanged: true,
+    });
+  });
+
   it('an empty input changes nothing; a null description is a change', () => {
     expect(planUpdate({ state: 'running', concurrency: 4 }, {}, null)).toEqual({
       changes: null,
       restartAt: null,
       morePumps: null,
+      windowsChanged: false,
     });
     expect(
       planUpdate({ state: 'running', concurrency: 4 }, { description: null as unknown as string }, null).changes,
@@ -222,6 +243,7 @@ describe('newWave', () => {
       startAt: null,
       ratePerSecond: 7,
       reclose: null,
+      windows: null,
       rollbackRatePerSecond: 7,
       batchSize: WAVE_DEFAULTS.batchSize,
       concurrency: WAVE_DEFAULTS.concurrency,
@@ -241,5 +263,31 @@ describe('scheduleLateness', () => {
       IllegalTransitionError,
     );
     expect(() => scheduleLateness({ state: 'scheduled', start_at: null }, due)).toThrow(/not due yet/);
+  });
+});
+
+describe('windowEdgeAt', () => {
+  const windows: TimeWindows = { timeZone: 'UTC', allowed: [{ days: ['mon'], start: '08:00', end: '20:00' }] };
+  const monday = (hhmmss: string) => new Date(`2026-05-11T${hhmmss}Z`);
+
+  it('a running wave: its close, a lead early; now when closed already; nothing without windows', () => {
+    const running = { state: 'running' as const, status_reason: null, windows };
+    expect(windowEdgeAt(running, monday('12:00:00'))?.toISOString()).toBe('2026-05-11T19:59:59.000Z');
+    expect(windowEdgeAt(running, monday('19:59:59.500'))?.toISOString()).toBe('2026-05-11T19:59:59.500Z');
+    expect(windowEdgeAt(running, monday('21:00:00'))?.toISOString()).toBe('2026-05-11T21:00:00.000Z');
+    expect(windowEdgeAt({ ...running, windows: null }, monday('21:00:00'))).toBeNull();
+  });
+
+  it('a wave paused outside its window: its opening; now when open or without windows; nothing for other pauses', () => {
+    const waiting = { state: 'paused' as const, status_reason: 'outside_window', windows };
+    expect(windowEdgeAt(waiting, monday('21:00:00'))?.toISOString()).toBe('2026-05-18T08:00:00.000Z');
+    expect(windowEdgeAt(waiting, monday('09:00:00'))?.toISOString()).toBe('2026-05-11T09:00:00.000Z');
+    expect(windowEdgeAt({ ...waiting, windows: null }, monday('21:00:00'))?.toISOString()).toBe(
+      '2026-05-11T21:00:00.000Z',
+    );
+    for (const reason of ['ops', 'ramp_bake', 'gate:errors']) {
+      expect(windowEdgeAt({ ...waiting, status_reason: reason }, monday('09:00:00'))).toBeNull();
+    }
+    expect(windowEdgeAt({ ...waiting, state: 'halted' }, monday('09:00:00'))).toBeNull();
   });
 });

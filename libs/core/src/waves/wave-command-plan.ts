@@ -2,11 +2,16 @@ import {
   BatchKind,
   dispatchedKind,
   isDispatchState,
+  nextWindowOpening,
+  nextWindowTransition,
   PauseReason,
+  TimeWindows,
   transition,
   TransitionContext,
   WaveCommand,
   WaveState,
+  WINDOW_CLOSE_LEAD_MS,
+  windowOpenFor,
 } from '@app/domain';
 import { IllegalTransitionError } from '../errors';
 import type { NewWave, WaveChanges, WaveRow } from './wave.repository';
@@ -93,6 +98,7 @@ export function newWave(input: CreateWaveInput, actor: string, startAt: Date | n
     steps: input.steps ?? [],
     gates: input.gates ?? [],
     reclose: input.reclose ?? null,
+    windows: input.windows ?? null,
     createdBy: actor,
   };
 }
@@ -104,6 +110,8 @@ export interface UpdatePlan {
   restartAt: Date | null;
   /** More concurrency while dispatching: pumps for the new slots, in the current generation. */
   morePumps: { kind: BatchKind; concurrency: number } | null;
+  /** The windows changed: the wave's next window edge is armed again (it may open or close at once). */
+  windowsChanged: boolean;
 }
 
 /** Decides an update (rate, batch size, concurrency and gates change also while running); throws when refused. */
@@ -132,16 +140,20 @@ export function planUpdate(
     concurrency: input.concurrency,
     gates: input.gates,
     reclose: input.reclose,
+    windows: input.windows,
     steps: input.steps,
     start:
       input.startLocal !== undefined
         ? { startLocal: input.startLocal, timeZone: input.timeZone ?? null, startAt }
         : undefined,
   };
-  if (Object.values(changes).every((v) => v === undefined)) return { changes: null, restartAt: null, morePumps: null };
+  if (Object.values(changes).every((v) => v === undefined)) {
+    return { changes: null, restartAt: null, morePumps: null, windowsChanged: false };
+  }
   const state = wave.state;
   return {
     changes,
+    windowsChanged: input.windows !== undefined,
     restartAt: state === 'scheduled' && startAt ? startAt : null,
     morePumps:
       input.concurrency && input.concurrency > wave.concurrency && isDispatchState(state)
@@ -159,4 +171,32 @@ export function scheduleLateness(wave: Pick<WaveRow, 'state' | 'start_at'>, now:
     throw new IllegalTransitionError(wave.state, 'fire_schedule', [], 'not due yet');
   }
   return Math.max(0, now.getTime() - wave.start_at.getTime());
+}
+
+/**
+ * When a wave's time windows next need the service (docs/windows.md), as read now: a running wave when its window
+ * closes (WINDOW_CLOSE_LEAD_MS early, so no call starts after the close; now if it is closed already), a wave paused
+ * outside its window when the window opens (now if it is open, or has no windows any more). Null: nothing to watch.
+ */
+export function windowEdgeAt(
+  wave: { state: WaveState; status_reason: string | null; windows: TimeWindows | null },
+  now: Date,
+): Date | null {
+  const w = wave.windows;
+  if (wave.state === 'running') {
+    if (!w) return null;
+    if (!windowOpenFor(w, now, WINDOW_CLOSE_LEAD_MS)) return now;
+    const closes = nextWindowTransition(w, now);
+    return closes ? new Date(Math.max(now.getTime(), closes.getTime() - WINDOW_CLOSE_LEAD_MS)) : null;
+  }
+  if (wave.state === 'paused' && wave.status_reason === 'outside_window') {
+    if (!w || windowOpenFor(w, now, WINDOW_CLOSE_LEAD_MS)) return now;
+    return nextWindowOpening(w, now);
+  }
+  return null;
+}
+
+/** Whether the wave may send now, as the commands and the engine both judge it (windowEdgeAt's rule). */
+export function windowAllowsSending(windows: TimeWindows | null, now: Date): boolean {
+  return windows === null || windowOpenFor(windows, now, WINDOW_CLOSE_LEAD_MS);
 }

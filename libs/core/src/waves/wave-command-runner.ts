@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import {
   BatchKind,
   cancelPendingDelta,
+  Clock,
   membershipDelta,
   normalizeSteps,
   rollbackQueueDelta,
@@ -18,7 +19,7 @@ import { Sql, sqlOfDataSource } from '../db/sql';
 import { applyCounters } from '../db/wave-counters';
 import { withTransaction } from '../db/transaction';
 import { SendPermitFence } from '../permits';
-import { CommandPlan, planCommand } from './wave-command-plan';
+import { CommandPlan, planCommand, windowEdgeAt } from './wave-command-plan';
 import { WaveMembershipRepository } from './wave-membership.repository';
 import { WaveRepository, WaveRow } from './wave.repository';
 
@@ -32,8 +33,11 @@ export interface CommandResult {
 /** Work to do once the command's transaction has committed and its connection is given back. */
 export type AfterCommit = (() => Promise<void>)[];
 
-/** A command's own writes besides the transition (a schedule's lateness, a halt's detail), in its transaction. */
-export type CommandWrites = (sql: Sql, wave: WaveRow, after: AfterCommit) => Promise<void>;
+/**
+ * A command's own writes besides the transition (a schedule's lateness, a halt's detail), in its transaction; what it
+ * returns goes into the command's audit row as detail.
+ */
+export type CommandWrites = (sql: Sql, wave: WaveRow, after: AfterCommit) => Promise<void | Record<string, unknown>>;
 
 /**
  * Runs one lifecycle command: lock and read the wave, decide (planCommand: the domain's state machine and what it
@@ -47,6 +51,8 @@ export class WaveCommandRunner {
   constructor(
     private readonly dataSource: DataSource,
     private readonly producer: QueueProducer,
+    /** The time windows' clock (the engine's seam). */
+    private readonly clock: Clock,
   ) {
     this.waves = new WaveRepository(dataSource);
   }
@@ -64,8 +70,9 @@ export class WaveCommandRunner {
         after.push(() => this.fence.waitForSendPermits(sqlOfDataSource(this.dataSource), { waveId: id }));
       }
       if (plan.noop) return { id, from: wave.state, state: wave.state, noop: true };
-      if (writes) await writes(sql, wave, after);
+      const written = writes ? await writes(sql, wave, after) : undefined;
       const cancelled = await this.writeMembers(sql, wave, plan);
+      const detail = { ...(cancelled !== undefined ? { membersCancelled: cancelled } : {}), ...(written ?? {}) };
       await this.waves.writeTransition(sql, id, { ...plan, nextStep: plan.membership === 'next_step' });
       await audit(sql, {
         actor,
@@ -73,7 +80,7 @@ export class WaveCommandRunner {
         waveId: id,
         before: { state: wave.state, reason: wave.status_reason },
         after: { state: plan.to, reason: plan.pauseReason },
-        ...(cancelled !== undefined ? { detail: { membersCancelled: cancelled } } : {}),
+        ...(Object.keys(detail).length ? { detail } : {}),
       });
       // A bulk write just changed the member states: without fresh statistics the planner expects a few pending rows
       // and sorts all of them on every claim (bench:rollback: 7.2 s instead of 0.12 s per claim). A rollback writes no
@@ -81,6 +88,10 @@ export class WaveCommandRunner {
       if (plan.membership === 'freeze') after.push(() => this.waves.analyzeMembers());
       const pumps = plan.pumps;
       if (pumps) after.push(() => nudge(() => this.addPumps(id, pumps, plan.generation, wave.concurrency)));
+      // Running again (a start, a resume, a window that opened): watch for the window's close.
+      if (plan.to === 'running' && wave.windows) {
+        after.push(() => this.armWindow({ ...wave, state: plan.to, status_reason: plan.pauseReason }));
+      }
       return { id, from: wave.state, state: plan.to, noop: false };
     });
   }
@@ -98,6 +109,13 @@ export class WaveCommandRunner {
     });
     for (const effect of after) await effect();
     return result;
+  }
+
+  /** Queues the wave's next window edge (windowEdgeAt), if it has one; a nudge: the reconciler covers a lost one. */
+  async armWindow(wave: Parameters<typeof windowEdgeAt>[0] & { id: string }): Promise<void> {
+    const now = this.clock();
+    const at = windowEdgeAt(wave, now);
+    if (at) await nudge(() => this.producer.addWindowEdge(wave.id, at, now));
   }
 
   async addPumps(id: string, kind: BatchKind, generation: number, concurrency: number): Promise<void> {

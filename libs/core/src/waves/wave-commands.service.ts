@@ -1,13 +1,21 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { BatchKind, GateEnvironment, PauseReason } from '@app/domain';
+import {
+  BatchKind,
+  Clock,
+  GateEnvironment,
+  nextWindowOpening,
+  PauseReason,
+  systemClock,
+  WINDOW_CLOSE_LEAD_MS,
+} from '@app/domain';
 import { WaveEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
 import { IllegalTransitionError } from '../errors';
 import { nudge } from '../queue-nudge';
 import { audit } from '../db/audit-log';
 import { withTransaction } from '../db/transaction';
-import { newWave, planUpdate, scheduleLateness } from './wave-command-plan';
+import { newWave, planUpdate, scheduleLateness, windowAllowsSending } from './wave-command-plan';
 import { CommandResult, WaveCommandRunner } from './wave-command-runner';
 import { WaveRepository } from './wave.repository';
 import { validateWaveInput } from './wave-validation';
@@ -34,9 +42,11 @@ export class WaveCommandsService {
     private readonly producer: QueueProducer,
     /** What the gates may use here: a prometheus gate is refused without PROMETHEUS_URL. */
     private readonly gateEnvironment: GateEnvironment = { prometheus: false },
+    /** The clock time windows are judged on (the engine's seam: tests pass a shifted one to cross a DST change). */
+    readonly clock: Clock = systemClock,
   ) {
     this.waves = new WaveRepository(dataSource);
-    this.runner = new WaveCommandRunner(dataSource, producer);
+    this.runner = new WaveCommandRunner(dataSource, producer, clock);
   }
 
   async create(input: CreateWaveInput, actor: string): Promise<WaveEntity> {
@@ -57,6 +67,7 @@ export class WaveCommandsService {
       await this.waves.update(sql, id, plan.changes);
       await audit(sql, { actor, action: 'wave.updated', waveId: id, detail: input });
       const { restartAt, morePumps } = plan;
+      if (plan.windowsChanged) after.push(() => this.runner.armWindow({ ...wave, windows: input.windows ?? null }));
       if (restartAt) after.push(() => nudge(() => this.producer.addStart(id, wave.version + 1, restartAt)));
       if (morePumps) {
         after.push(() => nudge(() => this.addPumps(id, morePumps.kind, wave.generation, morePumps.concurrency)));
@@ -162,6 +173,62 @@ export class WaveCommandsService {
         }
       }),
     );
+  }
+
+  /**
+   * The wave's time window closed (or closes within WINDOW_CLOSE_LEAD_MS): a running wave pauses as `outside_window`,
+   * and its opening is armed. Refused (null) when the window is open, or the wave is not running (an ops pause, a gate's,
+   * a bake stay theirs). Like any pause it answers once calls already permitted have started or never will.
+   */
+  async closeWindow(id: string): Promise<CommandResult | null> {
+    const now = this.clock();
+    return this.quietly(() =>
+      this.runner.run(id, 'window_closed', { actor: 'system' }, 'windows', async (sql, wave, after) => {
+        if (windowAllowsSending(wave.windows, now)) {
+          throw new IllegalTransitionError(wave.state, 'window_closed', [], 'the window is open');
+        }
+        const opensAt = wave.windows
+          ? nextWindowOpening(wave.windows, new Date(now.getTime() + WINDOW_CLOSE_LEAD_MS))
+          : null;
+        const detail = {
+          closedAt: now.toISOString(),
+          opensAt: opensAt?.toISOString() ?? null,
+          timeZone: wave.windows?.timeZone,
+        };
+        await this.waves.setStatusDetail(sql, id, detail);
+        if (opensAt) after.push(() => nudge(() => this.producer.addWindowEdge(id, opensAt, now)));
+        return detail;
+      }),
+    );
+  }
+
+  /** The window of a wave paused as `outside_window` opened: it runs again. Null when still closed, or paused otherwise. */
+  async openWindow(id: string): Promise<CommandResult | null> {
+    const now = this.clock();
+    return this.quietly(() =>
+      this.runner.run(id, 'window_opened', { actor: 'system' }, 'windows', async (_sql, wave) => {
+        if (!windowAllowsSending(wave.windows, now)) {
+          throw new IllegalTransitionError(wave.state, 'window_opened', [], 'the window is still closed');
+        }
+        return { openedAt: now.toISOString() };
+      }),
+    );
+  }
+
+  /**
+   * A window edge job: closes a running wave or opens one waiting for its window, whichever applies now, exactly once
+   * whoever calls (each under the wave's lock, on its state); otherwise arms the next edge again (a job that fired
+   * early, windows changed since it was armed).
+   */
+  async windowEdge(id: string): Promise<'closed' | 'opened' | 'skipped'> {
+    const closed = await this.closeWindow(id);
+    if (closed && !closed.noop) return 'closed';
+    if (await this.openWindow(id)) return 'opened';
+    const wave = await this.waves.findById(id);
+    if (wave) {
+      await this.runner.armWindow({ id, state: wave.state, status_reason: wave.statusReason, windows: wave.windows });
+    }
+    return 'skipped';
   }
 
   async complete(id: string): Promise<CommandResult | null> {

@@ -15,6 +15,7 @@ import {
   stepLimits,
   WAVE_STATES,
   WaveState,
+  windowedProjection,
 } from '@app/domain';
 import { WaveEntity } from '@app/db';
 import { NotFoundError, ValidationError } from '../errors';
@@ -52,6 +53,11 @@ export interface WavePreview {
   mailstore: MailstoreLimits | null;
   /** At the rate the engine reaches: the wave's, or the mailstore's advertised update rate when lower. */
   projectedDuration: ProjectedDuration;
+  /**
+   * With time windows (null without): when the wave would end if it began at its start time (or now, when that has
+   * passed or there is none), sending only inside its windows, bakes in wall time; projectedEndAt null: never.
+   */
+  windowed: { from: Date; projectedEndAt: Date | null; totalSeconds: number | null } | null;
   /** Cumulative member limits of the ramp steps over `members`. */
   steps: (RampStep & { memberLimit: number })[];
   incidentAt: Date;
@@ -104,6 +110,9 @@ export class WaveQueryService {
     const limits = stepLimits(members, steps);
     const mailstore = await this.waves.mailstoreLimits();
     const batchSize = sendBatchSize(wave.batchSize, wave.ratePerSecond, mailstore?.batchSizeLimit);
+    const rate = sendingRate(wave.ratePerSecond, mailstore?.accountUpdatesPerSecond);
+    const now = new Date();
+    const from = !frozen && wave.startAt && wave.startAt > now ? wave.startAt : now;
     return {
       waveId: wave.id,
       scope: frozen ? 'pending_members' : 'selector',
@@ -117,8 +126,9 @@ export class WaveQueryService {
       mailstore,
       projectedDuration:
         eligible > 0
-          ? projectedDuration(eligible, sendingRate(wave.ratePerSecond, mailstore?.accountUpdatesPerSecond), steps)
+          ? projectedDuration(eligible, rate, steps)
           : { totalSeconds: 0, sendingSeconds: 0, bakeSeconds: 0 },
+      windowed: wave.windows ? windowedProjection(wave.windows, from, eligible, rate, steps) : null,
       steps: steps.map((s, i) => ({ ...s, memberLimit: limits[i] ?? 0 })),
       incidentAt: this.incidentAt,
     };

@@ -6,6 +6,7 @@ import {
   validateGates,
   validateReclose,
   validateSteps,
+  validateTimeWindows,
 } from '@app/domain';
 import { ValidationError } from '../errors';
 import { CreateWaveInput, UpdateWaveInput, WAVE_LIMITS } from './wave.types';
@@ -47,6 +48,7 @@ export function validateWaveInput(
   if (input.steps !== undefined) for (const e of validateSteps(input.steps)) f.errors.push(e);
   if (input.gates !== undefined) for (const e of validateGates(input.gates, 'gates', gates)) f.errors.push(e);
   for (const e of validateReclose(input.reclose)) f.errors.push(e);
+  for (const e of validateTimeWindows(input.windows)) f.errors.push(e);
 
   let startAt: Date | null = null;
   if (input.startLocal !== undefined || input.timeZone !== undefined) {

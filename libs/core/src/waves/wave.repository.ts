@@ -6,6 +6,7 @@ import {
   PauseReason,
   Protocol,
   RampStep,
+  TimeWindows,
   WaveState,
 } from '@app/domain';
 import { WaveEntity } from '@app/db';
@@ -36,6 +37,7 @@ export interface WaveRow {
   concurrency: number;
   generation: number;
   version: number;
+  windows: TimeWindows | null;
 }
 
 /** A new wave's values (wave-command-plan.ts's newWave). */
@@ -55,6 +57,7 @@ export type NewWave = Pick<
   | 'steps'
   | 'createdBy'
   | 'reclose'
+  | 'windows'
 > & { gates: Gate[] };
 
 /**
@@ -96,7 +99,7 @@ export class WaveRepository {
   async lockForCommand(sql: Sql, id: string): Promise<WaveRow | undefined> {
     const [wave] = await sql<WaveRow>(
       `SELECT id, state, status_reason, selector, protocols, steps, current_step, member_count, start_at,
-              concurrency, generation, version
+              concurrency, generation, version, windows
          FROM waves WHERE id = $1 FOR NO KEY UPDATE`,
       [id],
     );
@@ -119,6 +122,7 @@ export class WaveRepository {
     put('gates', changes.gates === undefined ? undefined : JSON.stringify(changes.gates));
     put('reclose', changes.reclose ? JSON.stringify(changes.reclose) : changes.reclose);
     put('steps', changes.steps === undefined ? undefined : JSON.stringify(changes.steps));
+    put('windows', changes.windows ? JSON.stringify(changes.windows) : changes.windows);
     if (changes.start) {
       set.push(`start_local = ${p.add(changes.start.startLocal)}`, `time_zone = ${p.add(changes.start.timeZone)}`);
       set.push(`start_at = ${p.add(changes.start.startAt)}`);

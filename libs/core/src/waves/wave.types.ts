@@ -1,4 +1,4 @@
-import { Gate, Protocol, RampStep, ReclosePolicy } from '@app/domain';
+import { Gate, Protocol, RampStep, ReclosePolicy, TimeWindows } from '@app/domain';
 import { WaveSelectorJson } from '@app/db';
 
 /** What ops give to create a wave (validated by WaveCommandsService.create). */
@@ -18,6 +18,8 @@ export interface CreateWaveInput {
   gates?: Gate[];
   /** The per-account reaction to credential stuffing on the accounts this wave opens (null or absent: none). */
   reclose?: ReclosePolicy | null;
+  /** When the wave may send (weekly ranges, blackouts, in a zone); null or absent: any time. docs/windows.md. */
+  windows?: TimeWindows | null;
 }
 
 /** What ops may change, also while the wave runs. */
@@ -34,6 +36,8 @@ export interface UpdateWaveInput {
   steps?: RampStep[];
   startLocal?: string;
   timeZone?: string;
+  /** Also while the wave runs or waits for its window; null: any time from now on. */
+  windows?: TimeWindows | null;
 }
 
 export const WAVE_DEFAULTS = { batchSize: 500, concurrency: 4 } as const;

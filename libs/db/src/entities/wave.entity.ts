@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import type { Protocol } from '@app/domain';
+import type { Protocol, TimeWindows } from '@app/domain';
 
 export type WaveStateName =
   'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled' | 'halted' | 'rolling_back' | 'rolled_back';
@@ -68,6 +68,10 @@ export class WaveEntity {
   /** The per-account reaction to credential stuffing ({failures, distinctIps, windowSeconds}), or null. */
   @Column({ type: 'jsonb', nullable: true })
   reclose!: { failures: number; distinctIps: number; windowSeconds: number } | null;
+
+  /** Allowed weekly ranges and blackouts (libs/domain time-windows.ts); null: any time. */
+  @Column({ type: 'jsonb', nullable: true })
+  windows!: TimeWindows | null;
 
   @Column({ name: 'current_step', type: 'integer', default: 0 })
   currentStep!: number;
