@@ -1,16 +1,68 @@
 import { LoggerService } from '@nestjs/common';
-import pino, { DestinationStream, Logger } from 'pino';
+import pino, { DestinationStream, Logger, LoggerOptions } from 'pino';
+import { CENSOR, REDACT_PATHS, redactText } from './redaction';
 
 /** The processes that log, each line naming its own in `app`. */
 export type AppName = 'reopen-api' | 'reopen-worker';
 
 /**
  * The one logger setup of the API and the worker: pino JSON lines on stdout, `{"level":30,"time":"<ISO>","app":…,
- * …fields, "msg":…}`, at LOG_LEVEL. Log pipelines and the tests read both processes' lines with one schema.
+ * …fields, "msg":…}`, at LOG_LEVEL. Log pipelines and the tests read both processes' lines with one schema
+ * (docs/observability.md).
+ *
+ * Nothing secret is written (redaction.ts): pino's `redact` censors secret keys and credential headers in the fields,
+ * and the message, the top-level string fields and errors (message, stack, cause) go through redactText. Both run
+ * only for lines actually written (a level below LOG_LEVEL costs nothing).
  */
 export function createLogger(app: AppName, level: string, destination?: DestinationStream): Logger {
-  const options = { level, base: { app }, timestamp: pino.stdTimeFunctions.isoTime };
+  const options: LoggerOptions = {
+    level,
+    base: { app },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACT_PATHS, censor: CENSOR },
+    serializers: { err: serializeError, error: serializeError },
+    hooks: { logMethod: scrubArguments },
+  };
   return destination ? pino(options, destination) : pino(options);
+}
+
+/** `(fields?, message?, ...args)`: the message and the fields' top-level strings through redactText. */
+function scrubArguments(this: Logger, args: Parameters<pino.LogFn>, method: pino.LogFn): void {
+  // `logger.warn(err)`: pino would copy err.message into msg itself, past this hook.
+  const [first] = args as unknown[];
+  if (first instanceof Error && args.length === 1) {
+    method.call(this, { err: first }, redactText(first.message));
+    return;
+  }
+  const scrubbed = (args as unknown[]).map((arg, i) => {
+    if (typeof arg === 'string') return redactText(arg);
+    if (i > 0 || arg === null || typeof arg !== 'object' || arg instanceof Error) return arg;
+    let copy: Record<string, unknown> | undefined;
+    for (const [key, value] of Object.entries(arg)) {
+      if (typeof value !== 'string') continue;
+      const clean = redactText(value);
+      if (clean !== value) (copy ??= { ...(arg as Record<string, unknown>) })[key] = clean;
+    }
+    return copy ?? arg;
+  });
+  method.apply(this, scrubbed as Parameters<pino.LogFn>);
+}
+
+/** pino's standard error serializer, then its text scrubbed; a string (`error: String(err)`) is scrubbed too. */
+function serializeError(err: unknown): unknown {
+  if (typeof err === 'string') return redactText(err);
+  if (!(err instanceof Error)) return err;
+  const out = pino.stdSerializers.err(err) as unknown as Record<string, unknown>;
+  return scrubDeep(out, 0);
+}
+
+function scrubDeep(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => scrubDeep(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = scrubDeep(v, depth + 1);
+  return out;
 }
 
 /**
