@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { loadConfigOrExit, SHUTDOWN_DEADLINES_MS, startupFailureLine } from '@app/config';
-import { alwaysLogged, createLogger } from '@app/logging';
+import { alwaysLogged, createLogger, sanitizeUrl } from '@app/logging';
 import { startTracing } from '@app/tracing';
 import { loadApiSettings } from './api-settings';
 import { createApiApp } from './app.factory';
@@ -13,6 +13,7 @@ async function bootstrap(): Promise<void> {
   const logger = createLogger('reopen-api', config.LOG_LEVEL);
   // Before the app: spans of the first requests need the SDK registered (nothing is loaded when tracing is off).
   const tracing = startTracing('reopen-api', config);
+  if (tracing) logger.info({ endpoint: sanitizeUrl(tracing.endpoint) }, 'tracing on');
   const app = await createApiApp({ config, settings, logger });
   await app.listen(config.PORT, '0.0.0.0');
   // The bound port: PORT=0 picks a free one.

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { loadConfigOrExit, SHUTDOWN_DEADLINES_MS, startupFailureLine } from '@app/config';
-import { alwaysLogged, createLogger, PinoNestLogger } from '@app/logging';
+import { alwaysLogged, createLogger, PinoNestLogger, sanitizeUrl } from '@app/logging';
 import { startTracing } from '@app/tracing';
 import { createWorkerContext, HealthListener } from '@app/worker';
 
@@ -11,6 +11,7 @@ async function main(): Promise<void> {
   const logger = createLogger('reopen-worker', config.LOG_LEVEL);
   // Before the app: the consumers' spans need the SDK registered (nothing is loaded when tracing is off).
   const tracing = startTracing('reopen-worker', config);
+  if (tracing) logger.info({ endpoint: sanitizeUrl(tracing.endpoint) }, 'tracing on');
   const app = await createWorkerContext(config, logger, { onShutdown: tracing?.shutdown });
   app.useLogger(new PinoNestLogger(logger));
   // Ordered, bounded shutdown: on SIGTERM or SIGINT the consumers stop taking jobs, pumps finish their batch, the

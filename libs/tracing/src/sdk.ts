@@ -6,6 +6,8 @@ import { useTracer } from './tracing';
 import { tracingEnabled, type TracingEnvironment } from './tracing-settings';
 
 export interface TracingHandle {
+  /** Where spans go (for the start line; may carry credentials: log it through libs/logging's sanitizeUrl). */
+  endpoint: string;
   /** Exports the spans still buffered, then stops (at shutdown, before exit). */
   shutdown(): Promise<void>;
 }
@@ -37,7 +39,9 @@ export function startTracing(serviceName: string, env: TracingEnvironment): Trac
   });
   provider.register();
   useTracer(trace.getTracer('reopen-access'));
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, '') ?? 'http://localhost:4318';
   return {
+    endpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${base}/v1/traces`,
     shutdown: async () => {
       useTracer(undefined);
       await provider.shutdown();
