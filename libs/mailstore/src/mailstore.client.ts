@@ -1,4 +1,4 @@
-import { currentTraceCarrier, inSpan, SpanKind, SpanStatusCode } from '@app/tracing';
+import { currentTraceCarrier, inSpan, SpanKind, SpanStatusCode, tracingOn } from '@app/tracing';
 import { batchSizeLimit, checkCapabilities, propagationDelayMs } from './capabilities';
 import { HttpTransport, type TransportRequest } from './http-transport';
 import type {
@@ -161,6 +161,7 @@ export class MailstoreClient implements Mailstore {
     opts: CallOptions & { idempotencyKey?: string },
     check: Check<T>,
   ): Promise<Outcome<T>> {
+    if (!tracingOn()) return this.attempt(req, opts, check, undefined); // nothing built for a span when off
     const route = `${this.options.baseUrl.pathname.replace(/\/+$/, '')}${req.route ?? req.path}`;
     const attributes: Record<string, string | number> = {
       'http.request.method': req.method,
