@@ -31,13 +31,14 @@ describe('the shared logger', () => {
     expect(lines.map((l) => [l.level, l.msg, l.app])).toEqual([[30, 'worker ready', 'reopen-worker']]);
   });
 
-  it('writes no secret: headers, secret fields at any of three depths, messages, error messages and stacks', () => {
+  it('writes no secret: headers, secret fields at any depth, messages, error messages and stacks', () => {
     const { logger, lines } = capture('info');
     const planted = 'PLANTED-s3cret-42';
     logger.info(
       {
         req: { method: 'POST', headers: { authorization: `Bearer ${planted}`, cookie: planted, 'x-api-key': planted } },
-        body: { password: planted, subscription: { secret: planted } },
+        body: { password: planted, subscription: { secret: planted }, items: [{ apiKey: planted }] },
+        request: { body: { subscription: { signingSecret: planted } } },
         token: planted,
         url: `http://sim/v1?token=${planted}`,
       },
@@ -51,7 +52,8 @@ describe('the shared logger', () => {
     expect(text).not.toMatch(/alice|bob@/);
     expect(lines[0]).toMatchObject({
       req: { method: 'POST', headers: { authorization: '[REDACTED]' } },
-      body: { password: '[REDACTED]', subscription: { secret: '[REDACTED]' } },
+      body: { password: '[REDACTED]', subscription: { secret: '[REDACTED]' }, items: [{ apiKey: '[REDACTED]' }] },
+      request: { body: { subscription: { signingSecret: '[REDACTED]' } } },
       url: 'http://sim/v1?token=[REDACTED]',
       msg: 'called http://[REDACTED]@sim/v1/accounts/a***@example.test?key=[REDACTED]',
     });

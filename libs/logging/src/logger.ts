@@ -1,6 +1,6 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { DestinationStream, Logger, LoggerOptions } from 'pino';
-import { CENSOR, REDACT_PATHS, redactText } from './redaction';
+import { CENSOR, REDACT_PATHS, redactText, scrubFields } from './redaction';
 
 /** The processes that log, each line naming its own in `app`. */
 export type AppName = 'reopen-api' | 'reopen-worker';
@@ -10,9 +10,10 @@ export type AppName = 'reopen-api' | 'reopen-worker';
  * …fields, "msg":…}`, at LOG_LEVEL. Log pipelines and the tests read both processes' lines with one schema
  * (docs/observability.md).
  *
- * Nothing secret is written (redaction.ts): pino's `redact` censors secret keys and credential headers in the fields,
- * and the message, the top-level string fields and errors (message, stack, cause) go through redactText. Both run
- * only for lines actually written (a level below LOG_LEVEL costs nothing).
+ * Nothing secret is written (redaction.ts): the fields go through scrubFields (secret-named keys censored, strings
+ * through redactText, five levels deep), the message and errors (message, stack, cause) through redactText, and
+ * pino's `redact` censors a database error's parameters. All of it runs only for lines actually written (a level
+ * below LOG_LEVEL costs nothing). A child logger's bindings are not scrubbed: bind ids, never secrets.
  */
 export function createLogger(app: AppName, level: string, destination?: DestinationStream): Logger {
   const options: LoggerOptions = {
@@ -26,7 +27,7 @@ export function createLogger(app: AppName, level: string, destination?: Destinat
   return destination ? pino(options, destination) : pino(options);
 }
 
-/** `(fields?, message?, ...args)`: the message and the fields' top-level strings through redactText. */
+/** `(fields?, message?, ...args)`: the message through redactText, the fields through scrubFields. */
 function scrubArguments(this: Logger, args: Parameters<pino.LogFn>, method: pino.LogFn): void {
   // `logger.warn(err)`: pino would copy err.message into msg itself, past this hook.
   const [first] = args as unknown[];
@@ -34,17 +35,9 @@ function scrubArguments(this: Logger, args: Parameters<pino.LogFn>, method: pino
     method.call(this, { err: first }, redactText(first.message));
     return;
   }
-  const scrubbed = (args as unknown[]).map((arg, i) => {
-    if (typeof arg === 'string') return redactText(arg);
-    if (i > 0 || arg === null || typeof arg !== 'object' || arg instanceof Error) return arg;
-    let copy: Record<string, unknown> | undefined;
-    for (const [key, value] of Object.entries(arg)) {
-      if (typeof value !== 'string') continue;
-      const clean = redactText(value);
-      if (clean !== value) (copy ??= { ...(arg as Record<string, unknown>) })[key] = clean;
-    }
-    return copy ?? arg;
-  });
+  const scrubbed = (args as unknown[]).map((arg, i) =>
+    typeof arg === 'string' ? redactText(arg) : i === 0 ? scrubFields(arg) : arg,
+  );
   method.apply(this, scrubbed as Parameters<pino.LogFn>);
 }
 
@@ -52,17 +45,8 @@ function scrubArguments(this: Logger, args: Parameters<pino.LogFn>, method: pino
 function serializeError(err: unknown): unknown {
   if (typeof err === 'string') return redactText(err);
   if (!(err instanceof Error)) return err;
-  const out = pino.stdSerializers.err(err) as unknown as Record<string, unknown>;
-  return scrubDeep(out, 0);
-}
-
-function scrubDeep(value: unknown, depth: number): unknown {
-  if (typeof value === 'string') return redactText(value);
-  if (depth > 4 || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => scrubDeep(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = scrubDeep(v, depth + 1);
-  return out;
+  // A plain copy of pino's serialized error (own fields: type, message, stack, a driver's detail…), then scrubbed.
+  return scrubFields({ ...pino.stdSerializers.err(err) });
 }
 
 /**

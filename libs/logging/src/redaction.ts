@@ -6,45 +6,77 @@
 
 export const CENSOR = '[REDACTED]';
 
-/** Keys whose values are secrets wherever they appear: pino's `redact` paths below are built from them. */
-const SECRET_KEYS = [
-  'password',
-  'newPassword',
-  'secret',
-  'secretKey',
-  'clientSecret',
-  'signingSecret',
-  'token',
-  'accessToken',
-  'refreshToken',
-  'apiKey',
-  'authorization',
-  'cookie',
-  'MAILSTORE_TOKEN',
-  'DOVEADM_API_KEY',
-] as const;
-
-/** Request and response headers that carry credentials (the API takes `Authorization: Bearer`). */
-const SECRET_HEADERS = ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'];
+/**
+ * Field names whose values are secrets wherever they appear in a line's fields (compared in lower case): body fields,
+ * a subscription's secret, the service's own secret settings, and the credential headers (the API takes
+ * `Authorization: Bearer`; `x-api-key` and cookies are never its own but are kept out all the same).
+ */
+const SECRET_KEYS = new Set(
+  [
+    'password',
+    'newPassword',
+    'secret',
+    'secretKey',
+    'clientSecret',
+    'signingSecret',
+    'token',
+    'accessToken',
+    'refreshToken',
+    'apiKey',
+    'MAILSTORE_TOKEN',
+    'DOVEADM_API_KEY',
+    'authorization',
+    'proxy-authorization',
+    'cookie',
+    'set-cookie',
+    'x-api-key',
+  ].map((k) => k.toLowerCase()),
+);
 
 /**
- * pino's `redact` paths (@pinojs/redact: no deep wildcard, so each depth is named): the secret keys at the top of a
- * line and one or two levels below (`body.password`, `subscription.secret`, `req.body.password`), and the credential
- * headers of a request or response logged whole.
+ * pino's `redact` paths, for what is not a secret by its name but by where it sits: TypeORM's QueryFailedError carries
+ * the statement's parameters (logins, hashes, subscription secrets). Explicit paths only: @pinojs/redact's wildcard
+ * paths cost ~6–10× a line's own cost (docs/observability.md), so secret field names are found by
+ * scrubFields' walk instead.
  */
-export const REDACT_PATHS: string[] = [
-  ...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
-  ...['req', 'res', 'request', 'response', ''].flatMap((owner) =>
-    SECRET_HEADERS.map((h) => `${owner ? `${owner}.` : ''}headers["${h}"]`),
-  ),
-  // TypeORM's QueryFailedError carries the statement's parameters: logins, hashes, subscription secrets.
-  'err.parameters',
-  'err.driverError.parameters',
-];
+export const REDACT_PATHS: string[] = ['err.parameters', 'err.driverError.parameters', 'error.parameters'];
+
+/** How deep scrubFields looks into a line's fields (`req.body.subscription.secret` is depth 4). */
+const MAX_DEPTH = 5;
+
+/**
+ * A line's fields with every secret-named key's value censored and every string through redactText, at any depth up to
+ * MAX_DEPTH. The same object when nothing changed (no copy on the common path); errors are left to the err
+ * serializer.
+ */
+export function scrubFields(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (value === null || typeof value !== 'object' || value instanceof Error || depth >= MAX_DEPTH) return value;
+  if (Array.isArray(value)) {
+    const items = value as unknown[];
+    let copy: unknown[] | undefined;
+    items.forEach((v, i) => {
+      const clean = scrubFields(v, depth + 1);
+      if (clean !== v) (copy ??= [...items])[i] = clean;
+    });
+    return copy ?? items;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, v] of Object.entries(value)) {
+    const clean =
+      SECRET_KEYS.has(key.toLowerCase()) && v !== undefined && v !== null ? CENSOR : scrubFields(v, depth + 1);
+    if (clean !== v) (copy ??= { ...(value as Record<string, unknown>) })[key] = clean;
+  }
+  return copy ?? value;
+}
 
 /** A query parameter whose value is a credential, by its name (`key`, `token`, `api_key`, `sig`, `X-Amz-Signature`…). */
 const SECRET_PARAM =
   /(?:^|[-_.])(?:key|apikey|token|secret|password|passwd|pwd|pass|auth|authorization|sig|signature|session|code|credential|credentials)$|(?:token|secret|password|signature|apikey|api_key)/i;
+
+/** What every pattern of redactText needs somewhere in the text (one cheap test first). */
+const MAYBE_SECRET = /[@=]|bearer|basic|token|rk_/i;
 
 const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})/g;
 const HAS_EMAIL = /[A-Za-z0-9._%+-]@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/;
@@ -109,7 +141,8 @@ export function sanitizeUrl(url: string): string {
  * prefix `rk_ops_1a2b3c` kept), and e-mail addresses masked.
  */
 export function redactText(text: string): string {
-  if (text.length === 0) return text;
+  if (!MAYBE_SECRET.test(text)) return text; // most lines: nothing to look at, no replace pass
+
   return text
     .replace(/\b(Bearer|Basic|Token)\s+[^\s"',;]+/gi, `$1 ${CENSOR}`)
     .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s"']*:[^/@\s"']*@/gi, `$1${CENSOR}@`)
