@@ -14,7 +14,8 @@ const CONSUMER = 5;
 /**
  * Tracing (issue 21): one wave start, traced from the API's request through the BullMQ job to the worker's batch
  * calls to the mailstore, exported over OTLP/HTTP to a local receiver by the real API and worker processes; and with
- * tracing off (the default environment), the SDK is never loaded and the jobs carry no trace.
+ * tracing off (the default environment, or OTEL_TRACES_EXPORTER=none beside an endpoint), the SDK is never loaded and
+ * nothing is sent.
  */
 describe('traces from a wave start to the mailstore', () => {
   let api: ApiHarness;
@@ -69,8 +70,14 @@ describe('traces from a wave start to the mailstore', () => {
     return { id: created.body.id, requestId: started.headers.get('x-request-id') };
   };
 
-  it('is off by default: no SDK loaded, nothing sent, the wave runs as ever', async () => {
-    const worker = await WorkerProcess.start({ ...api.h.env, ...probeEnv('off') });
+  it('is off by default or when switched off: no SDK loaded, nothing sent, the wave runs as ever', async () => {
+    // The API with no OTEL_* variable at all; the worker pointed at the receiver but with the exporter `none`.
+    const worker = await WorkerProcess.start({
+      ...api.h.env,
+      ...probeEnv('off'),
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_TRACES_EXPORTER: 'none',
+    });
     try {
       const wave = await runWave('untraced', loginRange(1, 30), api.api.origin);
       expect(api.h.batchCalls(wave.id).length).toBe(3);
