@@ -13,6 +13,7 @@ describe('what the logs never carry', () => {
     );
     expect(sanitizePath('/api/v1/accounts/jdoe/hold')).toBe('/api/v1/accounts/j***/hold');
     expect(sanitizePath('/api/v1/accounts/import')).toBe('/api/v1/accounts/import');
+    expect(sanitizePath('/api/v1/overrides/jdoe')).toBe('/api/v1/overrides/j***');
     expect(sanitizePath('/api/v1/audit/by/carol@example.test')).toBe('/api/v1/audit/by/c***@example.test');
     expect(sanitizePath('/api/v1/waves/7f3a/progress')).toBe('/api/v1/waves/7f3a/progress');
   });

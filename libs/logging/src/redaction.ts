@@ -88,8 +88,11 @@ export function maskLogin(login: string): string {
   return login.length <= 1 ? '***' : `${login[0]}***`;
 }
 
+/** The API's routes whose next segment is a login (docs/openapi.json): `/accounts/{login}…`, `/overrides/{login}`. */
+const LOGIN_PARENTS = new Set(['accounts', 'overrides']);
+
 /**
- * Path segments that are logins (`/accounts/{login}/…`) masked, e-mail addresses anywhere in the path masked, and no
+ * Path segments that are logins (`/accounts/{login}/…`, `/overrides/{login}`) masked, e-mail addresses anywhere in the path masked, and no
  * query string: the URL a request log line or a span may show.
  */
 export function sanitizePath(url: string): string {
@@ -99,8 +102,8 @@ export function sanitizePath(url: string): string {
     .split('/')
     .map((segment, i, all) => {
       const decoded = safeDecode(segment);
-      const afterAccounts = i > 0 && all[i - 1] === 'accounts' && decoded !== 'import' && decoded !== '';
-      if (afterAccounts || decoded.includes('@'))
+      const isLogin = i > 0 && LOGIN_PARENTS.has(all[i - 1]) && decoded !== 'import' && decoded !== '';
+      if (isLogin || decoded.includes('@'))
         return encodeURIComponent(maskLogin(decoded)).replace(/%2A/g, '*').replace(/%40/g, '@');
       return segment;
     })
