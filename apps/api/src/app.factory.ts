@@ -11,6 +11,7 @@ import { createLogger, PinoNestLogger } from '@app/logging';
 import { ApiSettings, loadApiSettings, trustProxySetting } from './api-settings';
 import { AppModule } from './app.module';
 import { requestMiddlewares } from './common/http-logger';
+import { requestTracing } from './common/request-tracing';
 import { bodyParserErrorHandler, ProblemFilter } from './common/problem.filter';
 import { ApiValidationPipe } from './common/validation.pipe';
 import { buildOpenApiDocument } from './common/openapi-document';
@@ -50,7 +51,7 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
   // First, so that every answer carries them, refusals and 404s included.
   app.use(securityHeaders(docsPaths.map((p) => `/${p}`)));
   app.use(requestMetrics(app.get(MetricsService).registry));
-  for (const middleware of requestMiddlewares(logger)) app.use(middleware);
+  for (const middleware of [...requestMiddlewares(logger), ...requestTracing()]) app.use(middleware);
   // The status page at `/`, outside the API prefix and its key checks (GET and HEAD; the rest falls through).
   app.use(statusPage());
   // The document is generated from the controllers: its paths are the routes whose parameters the guard names.

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { loadConfigOrExit, SHUTDOWN_DEADLINES_MS, startupFailureLine } from '@app/config';
-import { alwaysLogged, createLogger } from '@app/logging';
+import { alwaysLogged, createLogger, sanitizeUrl } from '@app/logging';
+import { startTracing } from '@app/tracing';
 import { loadApiSettings } from './api-settings';
 import { createApiApp } from './app.factory';
 
@@ -10,6 +11,9 @@ async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   const settings = loadApiSettings();
   const logger = createLogger('reopen-api', config.LOG_LEVEL);
+  // Before the app: spans of the first requests need the SDK registered (nothing is loaded when tracing is off).
+  const tracing = startTracing('reopen-api', config);
+  if (tracing) logger.info({ endpoint: sanitizeUrl(tracing.endpoint) }, 'tracing on');
   const app = await createApiApp({ config, settings, logger });
   await app.listen(config.PORT, '0.0.0.0');
   // The bound port: PORT=0 picks a free one.
@@ -28,13 +32,16 @@ async function bootstrap(): Promise<void> {
       logger.error('shutdown deadline passed, exiting');
       process.exit(1);
     }, SHUTDOWN_DEADLINES_MS.api).unref();
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    app
+      .close()
+      .then(() => tracing?.shutdown()) // the spans still buffered are exported
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);

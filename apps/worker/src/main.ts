@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { loadConfigOrExit, SHUTDOWN_DEADLINES_MS, startupFailureLine } from '@app/config';
-import { alwaysLogged, createLogger, PinoNestLogger } from '@app/logging';
+import { alwaysLogged, createLogger, PinoNestLogger, sanitizeUrl } from '@app/logging';
+import { startTracing } from '@app/tracing';
 import { createWorkerContext, HealthListener } from '@app/worker';
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -8,7 +9,10 @@ const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger('reopen-worker', config.LOG_LEVEL);
-  const app = await createWorkerContext(config, logger);
+  // Before the app: the consumers' spans need the SDK registered (nothing is loaded when tracing is off).
+  const tracing = startTracing('reopen-worker', config);
+  if (tracing) logger.info({ endpoint: sanitizeUrl(tracing.endpoint) }, 'tracing on');
+  const app = await createWorkerContext(config, logger, { onShutdown: tracing?.shutdown });
   app.useLogger(new PinoNestLogger(logger));
   // Ordered, bounded shutdown: on SIGTERM or SIGINT the consumers stop taking jobs, pumps finish their batch, the
   // timers' rounds end, then queues, the mailstore pool, Redis and PostgreSQL close (Nest's shutdown hooks, in that

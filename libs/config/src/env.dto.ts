@@ -219,6 +219,33 @@ export class EnvironmentDto extends DovecotSqlEnvironment {
   @IsInt({ message: 'WORKER_HEALTH_PORT must be an integer' }) // last: checked first, so 'x' is named as not a number
   WORKER_HEALTH_PORT: number | undefined = undefined;
 
+  /**
+   * Tracing (docs/observability.md): OpenTelemetry's standard variables, checked here so a typo fails at boot. Off
+   * unless OTEL_TRACES_EXPORTER is `otlp` or an OTLP endpoint is set (libs/tracing's tracingEnabled); spans go over
+   * OTLP/HTTP (JSON) to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. The exporter
+   * reads the others itself (OTEL_EXPORTER_OTLP_HEADERS, OTEL_BSP_*, OTEL_TRACES_SAMPLER…).
+   */
+  @IsOptional()
+  @IsIn(['otlp', 'none'], { message: 'OTEL_TRACES_EXPORTER must be otlp or none (this service exports OTLP only)' })
+  OTEL_TRACES_EXPORTER?: string;
+
+  @IsOptional()
+  @Matches(/^https?:\/\/[^\s]+$/, { message: 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL' })
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+
+  @IsOptional()
+  @Matches(/^https?:\/\/[^\s]+$/, { message: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be an http(s) URL' })
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
+
+  @IsOptional()
+  @IsIn(['true', 'false', 'TRUE', 'FALSE'], { message: 'OTEL_SDK_DISABLED must be true or false' })
+  OTEL_SDK_DISABLED?: string;
+
+  /** The spans' service.name; default reopen-api or reopen-worker. */
+  @IsOptional()
+  @Matches(/^\S{1,128}$/, { message: 'OTEL_SERVICE_NAME must be 1-128 characters without spaces' })
+  OTEL_SERVICE_NAME?: string;
+
   /** Port of the mailstore simulator (apps/mailstore-sim) when it is started. */
   @IsOptional()
   @Transform(toNumber)

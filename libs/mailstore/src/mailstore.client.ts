@@ -1,3 +1,4 @@
+import { currentTraceCarrier, inSpan, SpanKind, SpanStatusCode, tracingOn } from '@app/tracing';
 import { batchSizeLimit, checkCapabilities, propagationDelayMs } from './capabilities';
 import { HttpTransport, type TransportRequest } from './http-transport';
 import type {
@@ -75,7 +76,7 @@ export class MailstoreClient implements Mailstore {
 
   /** `GET /v1/accounts/{account}/access`; `etag` is the version to send back as `ifMatch`. */
   async getAccess(account: string, opts: CallOptions = {}): Promise<Outcome<AccessRead>> {
-    return this.call({ method: 'GET', path: accessPath(account) }, opts, (body, headers) => {
+    return this.call({ method: 'GET', path: accessPath(account), route: ACCESS_ROUTE }, opts, (body, headers) => {
       const state = checkAccessState(body, account);
       if (!state.ok) return state;
       return { ok: true, value: { ...state.value, etag: parseEtag(headers.etag) ?? state.value.version } };
@@ -89,7 +90,7 @@ export class MailstoreClient implements Mailstore {
     if (req.reason !== undefined) body.reason = req.reason;
     const extra: Record<string, string> = {};
     if (opts.ifMatch !== undefined) extra['if-match'] = `"${opts.ifMatch}"`;
-    return this.call({ method: 'PATCH', path: accessPath(account), body, extra }, opts, (b) =>
+    return this.call({ method: 'PATCH', path: accessPath(account), route: ACCESS_ROUTE, body, extra }, opts, (b) =>
       checkPatchResult(b, account),
     );
   }
@@ -108,13 +109,17 @@ export class MailstoreClient implements Mailstore {
     };
     if (batchOpts.revokeSessions !== undefined) body.revokeSessions = batchOpts.revokeSessions;
     if (batchOpts.reason !== undefined) body.reason = batchOpts.reason;
-    return this.call({ method: 'POST', path: '/access/batch', body }, opts, (b) => checkBatchResult(b, items));
+    return this.call({ method: 'POST', path: '/access/batch', body, items: items.length }, opts, (b) =>
+      checkBatchResult(b, items),
+    );
   }
 
   /** `DELETE /v1/accounts/{account}/sessions`. */
   async revokeSessions(account: string, opts: WriteOptions): Promise<Outcome<RevokeSessionsResult>> {
     const path = `/accounts/${encodeURIComponent(account)}/sessions`;
-    return this.call({ method: 'DELETE', path }, opts, (b) => checkRevokeResult(b, account));
+    return this.call({ method: 'DELETE', path, route: '/accounts/{account}/sessions' }, opts, (b) =>
+      checkRevokeResult(b, account),
+    );
   }
 
   /** Waits for in-flight requests, then closes the pool. */
@@ -146,10 +151,45 @@ export class MailstoreClient implements Mailstore {
     return this.caps;
   }
 
-  private async call<T>(
-    req: { method: TransportRequest['method']; path: string; body?: unknown; extra?: Record<string, string> },
+  /**
+   * With tracing on, each call is a CLIENT span (child of the job's span in the worker) named after the contract's
+   * route, never the account in the path; its ids are the batch key (`Idempotency-Key`) and the attempt's X-Request-Id,
+   * and its context goes to the mailstore as `traceparent`.
+   */
+  private call<T>(
+    req: CallRequest,
     opts: CallOptions & { idempotencyKey?: string },
     check: Check<T>,
+  ): Promise<Outcome<T>> {
+    if (!tracingOn()) return this.attempt(req, opts, check, undefined); // nothing built for a span when off
+    const route = `${this.options.baseUrl.pathname.replace(/\/+$/, '')}${req.route ?? req.path}`;
+    const attributes: Record<string, string | number> = {
+      'http.request.method': req.method,
+      'url.template': route,
+      'server.address': this.options.baseUrl.hostname,
+    };
+    if (opts.idempotencyKey !== undefined) attributes['reopen.idempotency_key'] = opts.idempotencyKey;
+    if (opts.requestId !== undefined) attributes['reopen.request_id'] = opts.requestId;
+    if (req.items !== undefined) attributes['reopen.batch.items'] = req.items;
+    return inSpan(`${req.method} ${route}`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      const outcome = await this.attempt(req, opts, check, span ? currentTraceCarrier() : undefined);
+      if (span) {
+        if ('status' in outcome && outcome.status !== undefined) {
+          span.setAttribute('http.response.status_code', outcome.status);
+        }
+        const code = 'code' in outcome ? `${outcome.kind}:${outcome.code}` : outcome.kind;
+        span.setAttribute('reopen.outcome', code);
+        if (outcome.kind !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      }
+      return outcome;
+    });
+  }
+
+  private async attempt<T>(
+    req: CallRequest,
+    opts: CallOptions & { idempotencyKey?: string },
+    check: Check<T>,
+    trace: Record<string, string> | undefined,
   ): Promise<Outcome<T>> {
     const isWrite = req.method !== 'GET';
     const headers: Record<string, string> = {
@@ -157,6 +197,7 @@ export class MailstoreClient implements Mailstore {
       accept: 'application/json, application/problem+json',
       'user-agent': this.options.userAgent,
       ...req.extra,
+      ...trace,
     };
     if (isWrite) headers['idempotency-key'] = validateIdempotencyKey(opts.idempotencyKey);
     if (opts.requestId !== undefined) headers['x-request-id'] = opts.requestId;
@@ -189,6 +230,20 @@ export class MailstoreClient implements Mailstore {
     return outcome;
   }
 }
+
+interface CallRequest {
+  method: TransportRequest['method'];
+  /** Below the base path, encoded. */
+  path: string;
+  /** The contract's route when the path names an account (spans never carry logins). */
+  route?: string;
+  body?: unknown;
+  extra?: Record<string, string>;
+  /** Items of a batch call, for its span. */
+  items?: number;
+}
+
+const ACCESS_ROUTE = '/accounts/{account}/access';
 
 function accessPath(account: string): string {
   return `/accounts/${encodeURIComponent(account)}/access`;

@@ -43,6 +43,14 @@ export interface OperationJob {
   operationId: string;
 }
 
+/**
+ * Any job's data may carry the W3C trace context (`traceparent`, `tracestate`) of the command that queued it, when
+ * tracing is on (libs/tracing): the worker continues that trace. Never read for anything else; absent when off.
+ */
+export interface Traced {
+  trace?: Record<string, string>;
+}
+
 export const JOBS = {
   wavePump: 'wave.pump',
   waveStart: 'wave.start',

@@ -1,7 +1,8 @@
 import { JobsOptions, JobType, Queue } from 'bullmq';
 import Redis from 'ioredis';
+import { currentTraceCarrier, inSpan, SpanKind } from '@app/tracing';
 import { DependencyWatch, describeConnectionError, isConnectionError, watchRedisClient } from './dependency-watch';
-import { JOB_OPTIONS, JOB_QUEUE, JobName, JobPayloads, jobIds, QUEUES } from './queue.contract';
+import { JOB_OPTIONS, JOB_QUEUE, JobName, JobPayloads, jobIds, QUEUES, Traced } from './queue.contract';
 
 export interface QueueConnection {
   redisUrl: string;
@@ -120,9 +121,28 @@ export class QueueProducer {
     opts: JobsOptions & { jobId: string },
   ): Promise<void> {
     const what = `job ${name} ${opts.jobId} not queued`;
+    const queue = JOB_QUEUE[name];
     try {
       this.refuseWhileDisconnected(what);
-      await this.queue(JOB_QUEUE[name]).add(name, payload, { ...JOB_OPTIONS[name], ...opts });
+      // With tracing on, a PRODUCER span whose context travels in the job's data (`trace`): the worker's span for the
+      // job is its child. Off: the payload as it was.
+      await inSpan(
+        `${queue} publish`,
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: {
+            'messaging.system': 'bullmq',
+            'messaging.operation.type': 'send',
+            'messaging.destination.name': queue,
+            'messaging.message.id': opts.jobId,
+            'reopen.job.name': name,
+          },
+        },
+        async (span) => {
+          const data: JobPayloads[N] & Traced = span ? { ...payload, trace: currentTraceCarrier() } : payload;
+          await this.queue(queue).add(name, data, { ...JOB_OPTIONS[name], ...opts });
+        },
+      );
     } catch (err) {
       const unavailable =
         err instanceof QueueUnavailableError

@@ -92,7 +92,7 @@ export async function createEngineHarness(
     producer,
     startWorker: async () => {
       // Its errors only, on stderr (Jest does not capture it): the tests' own output stays readable.
-      const w = await createWorkerContext(config, createLogger('reopen-worker', 'error', process.stderr), clock);
+      const w = await createWorkerContext(config, createLogger('reopen-worker', 'error', process.stderr), { clock });
       workers.push(w);
       return w;
     },

@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { EnvironmentDto } from '@app/config';
 import { ENGINE, Engine, QUEUE_REDIS, WaveCommandsService } from '@app/core';
-import { bullmqErrorHandler, isConnectionError, JOBS, JobPayloads, QUEUES, WORKER_SETTINGS } from '@app/queue';
+import { bullmqErrorHandler, isConnectionError, JOBS, JobPayloads, QUEUES, Traced, WORKER_SETTINGS } from '@app/queue';
+import { inSpan, SpanKind } from '@app/tracing';
 import { singleFlight } from './single-flight';
 import { HealthReport, runChecks } from './worker-health';
 import { WorkerMetrics } from './worker-metrics';
@@ -101,7 +102,7 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
   private startConsumers(): Worker[] {
     const handlers = this.handlers();
     // Three parameters: BullMQ then gives each job an AbortSignal (aborted by worker.cancelJob).
-    const dispatch = async (job: Job, _token?: string, signal?: AbortSignal): Promise<string> => {
+    const run = async (job: Job, signal?: AbortSignal): Promise<string> => {
       const handler = handlers[job.name as keyof JobPayloads] as
         ((j: Job, signal?: AbortSignal) => Promise<string>) | undefined;
       if (!handler) throw new Error(`no handler for job ${job.name}`);
@@ -110,6 +111,28 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
       this.logger.debug({ job: job.name, id: job.id, outcome }, 'job done');
       return outcome;
     };
+    // With tracing on, each job runs in a CONSUMER span, child of the producer's when the job's data carries its
+    // context (a job the reconciler re-added starts a trace of its own); the mailstore calls below are its children.
+    const dispatch = (job: Job, _token?: string, signal?: AbortSignal): Promise<string> =>
+      inSpan(
+        `${job.queueName} process`,
+        {
+          kind: SpanKind.CONSUMER,
+          parent: (job.data as Traced).trace,
+          attributes: {
+            'messaging.system': 'bullmq',
+            'messaging.operation.type': 'process',
+            'messaging.destination.name': job.queueName,
+            'messaging.message.id': job.id ?? '',
+            'reopen.job.name': job.name,
+          },
+        },
+        async (span) => {
+          const outcome = await run(job, signal);
+          span?.setAttribute('reopen.job.outcome', outcome);
+          return outcome;
+        },
+      );
     const common = {
       connection: this.redis,
       prefix: this.config.REDIS_PREFIX,

@@ -1,4 +1,4 @@
-import { DynamicModule, INestApplicationContext, Module } from '@nestjs/common';
+import { DynamicModule, INestApplicationContext, Module, OnApplicationShutdown } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { EnvironmentDto } from '@app/config';
@@ -19,9 +19,26 @@ class WorkerRuntimeModule {}
  * order start and shutdown: connections, then consumers, then the listener; on the way down the listener says
  * "stopping" while the consumers stop, then CoreModule closes the connections.
  */
+export interface WorkerContextOptions {
+  /** Last of the shutdown, once the consumers stopped (the tracing SDK exports its buffered spans). */
+  onShutdown?: () => Promise<void>;
+  /** The time windows' clock; tests only (a shifted clock crosses a DST change in seconds). */
+  clock?: Clock;
+}
+
+const WORKER_OPTIONS = Symbol('WORKER_OPTIONS');
+
+class ShutdownCallback implements OnApplicationShutdown {
+  constructor(private readonly options: WorkerContextOptions) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.options.onShutdown?.();
+  }
+}
+
 @Module({})
 class WorkerModule {
-  static forRoot(config: EnvironmentDto, logger: Logger, clock?: Clock): DynamicModule {
+  static forRoot(config: EnvironmentDto, logger: Logger, options: WorkerContextOptions = {}): DynamicModule {
+    const { clock } = options;
     // Made here, before the graph: the engine (CoreModule) reports to it, and the health listener serves it.
     const metrics = new WorkerMetrics();
     return {
@@ -37,7 +54,15 @@ class WorkerModule {
           exports: [WorkerMetrics],
         },
       ],
-      providers: [HealthListener],
+      providers: [
+        HealthListener,
+        { provide: WORKER_OPTIONS, useValue: options },
+        {
+          provide: ShutdownCallback,
+          useFactory: (o: WorkerContextOptions) => new ShutdownCallback(o),
+          inject: [WORKER_OPTIONS],
+        },
+      ],
     };
   }
 }
@@ -51,10 +76,9 @@ class WorkerModule {
 export function createWorkerContext(
   config: EnvironmentDto,
   logger: Logger,
-  /** The time windows' clock; tests only (a shifted clock crosses a DST change in seconds). */
-  clock?: Clock,
+  options: WorkerContextOptions = {},
 ): Promise<INestApplicationContext> {
-  return NestFactory.createApplicationContext(WorkerModule.forRoot(config, logger, clock), {
+  return NestFactory.createApplicationContext(WorkerModule.forRoot(config, logger, options), {
     logger: false,
     abortOnError: false,
   });

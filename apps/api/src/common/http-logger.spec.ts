@@ -40,6 +40,18 @@ describe('request logging', () => {
     expect(line).not.toMatch(/alice|cursor|login=|\?|rk_ops_secret/);
   });
 
+  it('masks the login of a support URL, still logging the request', async () => {
+    await fetch(`${origin}/api/v1/accounts/alice.martin%40example.test/enable`, {
+      method: 'POST',
+      headers: { 'x-request-id': 'log-2' },
+    });
+    const line = await pollUntil(() => lines.find((l) => l.includes('"log-2"')), { description: 'the log line' });
+    expect(JSON.parse(line)).toMatchObject({
+      req: { method: 'POST', path: '/api/v1/accounts/a***@example.test/enable' },
+    });
+    expect(line).not.toMatch(/alice|martin/);
+  });
+
   it('does not log liveness probes, whatever their query', async () => {
     await fetch(`${origin}/api/v1/health/live?probe=1`, { headers: { 'x-request-id': 'live-1' } });
     await fetch(`${origin}/x`, { headers: { 'x-request-id': 'after-live' } });

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import pinoHttp from 'pino-http';
+import { sanitizePath } from '@app/logging';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -10,7 +11,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * The request id, taken from X-Request-Id when it is a sane token (a dashboard or a proxy may set it) or made here,
  * and echoed back; then, when info is enabled, one JSON line per request under that id. Only method, path, status,
  * duration and the actor are logged: never headers (they carry the keys), never the query string (it carries
- * logins, e-mail addresses and cursors).
+ * `?key=`, logins, e-mail addresses and cursors), and the path with its logins masked (`/accounts/a***@example.test`,
+ * libs/logging's sanitizePath): the audit log has who acted on which account in full.
  */
 export function requestMiddlewares(logger: Logger): RequestHandler[] {
   const assignId: RequestHandler = (req, res, next) => {
@@ -30,7 +32,7 @@ export function requestMiddlewares(logger: Logger): RequestHandler[] {
       req: (req: { id: unknown; method: string; url: string }) => ({
         id: req.id,
         method: req.method,
-        path: withoutQuery(req.url),
+        path: sanitizePath(req.url),
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },

@@ -1,5 +1,6 @@
 import { BatchKind, Protocol } from '@app/domain';
 import { BatchResult, Mailstore, Outcome } from '@app/mailstore';
+import { inSpan, tracingOn } from '@app/tracing';
 import { buildRequest, ClaimedBatch, EligibilityRow } from './batch.types';
 import { BatchPermits } from './batch-permits';
 import { PermitResult } from './permit-decision';
@@ -92,12 +93,30 @@ export class BatchSender {
       return 'late';
     }
     const startedAt = new Date();
-    const outcome = await this.client.batch(items, options, {
-      idempotencyKey: batch.idempotencyKey,
-      // The attempt under this key: #1 first, #2… for its retries (a key decided again starts at #1).
-      requestId: `${batch.idempotencyKey}#${batch.attempts - batch.keySince}`,
-      sendBy,
-    });
+    // The attempt under this key: #1 first, #2… for its retries (a key decided again starts at #1).
+    const requestId = `${batch.idempotencyKey}#${batch.attempts - batch.keySince}`;
+    const call = () => this.client.batch(items, options, { idempotencyKey: batch.idempotencyKey, requestId, sendBy });
+    // With tracing on, one span per attempt, whatever the driver (the HTTP driver's call is its child).
+    const outcome = !tracingOn()
+      ? await call()
+      : await inSpan(
+          `batch ${this.kind}`,
+          {
+            attributes: {
+              'reopen.wave.id': ctx.wave.id,
+              'reopen.batch.id': batch.id,
+              'reopen.batch.kind': this.kind,
+              'reopen.batch.members': batch.members.length,
+              'reopen.idempotency_key': batch.idempotencyKey,
+              'reopen.request_id': requestId,
+            },
+          },
+          async (span) => {
+            const o = await call();
+            span?.setAttribute('reopen.outcome', o.kind);
+            return o;
+          },
+        );
     await this.refunding;
     if (outcome.kind === 'retryable' && outcome.code === 'send_window_missed') {
       await this.permits.withdraw(sql, batch, inDoubtBefore);
