@@ -290,10 +290,13 @@ describe('retryDelayMs: the backoff', () => {
     expect(retryDelayMs(attempt, DEFAULT_BACKOFF)).toBe(ms);
   });
 
-  it("a 429's Retry-After is honoured as given, capped at the maximum", () => {
+  it("a 429's Retry-After is honoured as given, past the backoff's maximum too, up to an hour", () => {
     expect(retryDelayMs(1, DEFAULT_BACKOFF, 7_000)).toBe(7_000);
     expect(retryDelayMs(5, DEFAULT_BACKOFF, 0)).toBe(0);
-    expect(retryDelayMs(1, DEFAULT_BACKOFF, 3_600_000)).toBe(300_000);
+    expect(retryDelayMs(1, { baseMs: 50, maxMs: 200 }, 1_000)).toBe(1_000);
+    expect(retryDelayMs(1, DEFAULT_BACKOFF, 3_600_000)).toBe(3_600_000);
+    expect(retryDelayMs(1, DEFAULT_BACKOFF, 7_200_000)).toBe(3_600_000);
+    expect(retryDelayMs(1, DEFAULT_BACKOFF, -5)).toBe(0);
     expect(retryDelayMs(3, DEFAULT_BACKOFF, undefined)).toBe(4_000);
     expect(retryDelayMs(3, DEFAULT_BACKOFF, Number.NaN)).toBe(4_000);
   });

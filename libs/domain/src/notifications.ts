@@ -321,14 +321,17 @@ export interface BackoffSettings {
 
 export const DEFAULT_BACKOFF: BackoffSettings = { baseMs: 1_000, maxMs: 5 * 60_000 };
 
+/** A receiver's Retry-After is obeyed up to this (a broken one must not park its events for a day). */
+export const MAX_NOTIFICATION_RETRY_AFTER_MS = 60 * 60_000;
+
 /**
  * How long to wait after a failed attempt (`attempt` counts from 1) before the next: `baseMs × 2^(attempt−1)` capped
- * at `maxMs`, or the receiver's `Retry-After` (a 429) when it gave one, capped at `maxMs` too. No delivery is ever
+ * at `maxMs`, or the receiver's `Retry-After` (a 429) when it gave one, as asked (up to an hour). No delivery is ever
  * given up: a receiver down for a day gets its events when it is back.
  */
 export function retryDelayMs(attempt: number, settings: BackoffSettings = DEFAULT_BACKOFF, retryAfterMs?: number) {
   if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs)) {
-    return Math.min(Math.max(0, retryAfterMs), settings.maxMs);
+    return Math.min(Math.max(0, retryAfterMs), MAX_NOTIFICATION_RETRY_AFTER_MS);
   }
   const exponent = Math.min(Math.max(attempt, 1) - 1, 30);
   return Math.min(settings.baseMs * 2 ** exponent, settings.maxMs);

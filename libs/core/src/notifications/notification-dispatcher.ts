@@ -11,7 +11,7 @@ import {
   signatureOf,
 } from '@app/domain';
 import { parseRetryAfter } from '@app/mailstore';
-import { sqlOfDataSource } from '../db/sql';
+import { withTransaction } from '../db/transaction';
 import { EngineMetrics, NO_ENGINE_METRICS } from '../engine/engine-metrics';
 import { ClaimedDelivery, DeliveryOutcome, NotificationRepository } from './notification.repository';
 
@@ -36,17 +36,14 @@ export interface DispatcherSettings {
  */
 export class NotificationDispatcher {
   private readonly repo = new NotificationRepository();
-  private readonly sql;
   // undici's pooled client (the mailstore client's library): keep-alive to each receiver, bounded connections.
   private readonly agent = new Agent({ connections: 16, keepAliveTimeout: 10_000 });
 
   constructor(
-    dataSource: DataSource,
+    private readonly dataSource: DataSource,
     private readonly settings: DispatcherSettings,
     private readonly metrics: Pick<EngineMetrics, 'notificationsAttempted'> = NO_ENGINE_METRICS,
-  ) {
-    this.sql = sqlOfDataSource(dataSource);
-  }
+  ) {}
 
   /** Delivers batches until none is due (or `signal` aborts); returns how many were acknowledged. */
   async drain(signal?: AbortSignal): Promise<number> {
@@ -62,10 +59,15 @@ export class NotificationDispatcher {
   /** One claim, its posts in parallel, one settle. */
   async deliverBatch(): Promise<{ claimed: number; acknowledged: number }> {
     const owner = randomUUID();
-    const claimed = await this.repo.claim(this.sql, owner, this.settings.leaseMs, this.settings.batchSize);
+    // Each a one-statement transaction (an UPDATE … RETURNING on the pool gives TypeORM's [rows, count], not rows).
+    const claimed = await withTransaction(this.dataSource, ({ sql }) =>
+      this.repo.claim(sql, owner, this.settings.leaseMs, this.settings.batchSize),
+    );
     if (!claimed.length) return { claimed: 0, acknowledged: 0 };
     const outcomes = await Promise.all(claimed.map((d) => this.post(d)));
-    const settled = new Set(await this.repo.settle(this.sql, owner, outcomes));
+    const settled = new Set(
+      await withTransaction(this.dataSource, ({ sql }) => this.repo.settle(sql, owner, outcomes)),
+    );
     const lost = outcomes.filter((o) => !settled.has(o.id)).length;
     if (lost) this.metrics.notificationsAttempted('lost', lost);
     return {
