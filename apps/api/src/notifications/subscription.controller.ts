@@ -50,8 +50,8 @@ export class SubscriptionController {
   @ApiNoContentResponse({ description: 'ended: what it had not received yet is dropped' })
   @ApiProblem(404, 'subscription_not_found')
   @ApiParam({ name: 'id', format: 'uuid', description: 'the subscription' })
-  async delete(@Param('id', UuidParamPipe) id: string): Promise<void> {
-    await this.notifications.delete(id);
+  async delete(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<void> {
+    await this.notifications.delete(id, actor);
   }
 
   @Get(':id/deliveries')

@@ -227,7 +227,7 @@ describe('notification delivery (real PostgreSQL, a real receiver)', () => {
     await receiver.down();
     await aWave('deleted').rate(1).started(h);
     await dispatcher.drain();
-    await service.delete(sub.id);
+    await service.delete(sub.id, 'ops:test');
     await receiver.up();
     await dispatcher.drain();
     expect(receiver.acknowledged('/deleted')).toHaveLength(0);

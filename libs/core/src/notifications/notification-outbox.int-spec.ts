@@ -106,7 +106,7 @@ describe('the notification outbox (real PostgreSQL)', () => {
     const all = (await service.list()).find((s) => s.name === 'all')!;
     const halts = await service.create({ name: 'halts', url: 'http://127.0.0.1:9/', kinds: ['wave.halted'] }, 'ops:t');
     const gone = await service.create({ name: 'gone', url: 'http://127.0.0.1:9/', format: 'slack' }, 'ops:t');
-    await service.delete(gone.id);
+    await service.delete(gone.id, 'ops:t');
     await audit(sqlOfDataSource(db.dataSource), [
       { actor: 'ops:a', action: 'wave.start', waveId: WAVE2 },
       { actor: 'engine', action: 'wave.halt', waveId: WAVE2 },
@@ -157,5 +157,14 @@ describe('the notification outbox (real PostgreSQL)', () => {
     expect(created.secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
     expect(JSON.stringify(await service.get(created.id))).not.toContain(created.secret);
     expect(JSON.stringify(await service.list())).not.toContain(created.secret);
+    const [row] = await db.dataSource.query<{ actor: string; detail: Record<string, unknown> }[]>(
+      `SELECT actor, detail FROM audit_log WHERE action = 'subscription.created' AND detail->>'id' = $1`,
+      [created.id],
+    );
+    expect(row).toEqual({
+      actor: 'ops:t',
+      detail: { id: created.id, name: 'secret', url: 'https://hooks.example/x', format: 'json', kinds: null },
+    });
+    expect(JSON.stringify(row)).not.toContain(created.secret);
   });
 });

@@ -8,6 +8,7 @@ import {
   NotificationKind,
 } from '@app/domain';
 import { NotFoundError, ValidationError } from '../errors';
+import { audit } from '../db/audit-log';
 import { sqlOfDataSource } from '../db/sql';
 import { withTransaction } from '../db/transaction';
 import { DeliveryRow, NotificationRepository, SubscriptionRow } from './notification.repository';
@@ -63,13 +64,19 @@ export class NotificationService {
     if (errors.length) throw new ValidationError(errors);
     // 32 random bytes: the HMAC key of the signature (docs/notifications.md); stored, since the worker signs with it.
     const secret = `whsec_${randomBytes(32).toString('base64url')}`;
-    const row = await this.repo.insertSubscription(this.sql, {
-      name: input.name,
-      url: input.url,
-      format: input.format ?? 'json',
-      kinds: input.kinds?.length ? [...new Set(input.kinds)] : null,
-      secret,
-      created_by: actor,
+    // Audited with it (never the secret): a subscription decides where the service posts what it knows.
+    const row = await withTransaction(this.dataSource, async ({ sql }) => {
+      const inserted = await this.repo.insertSubscription(sql, {
+        name: input.name,
+        url: input.url,
+        format: input.format ?? 'json',
+        kinds: input.kinds?.length ? [...new Set(input.kinds)] : null,
+        secret,
+        created_by: actor,
+      });
+      const { id, name, url, format, kinds } = inserted;
+      await audit(sql, { actor, action: 'subscription.created', detail: { id, name, url, format, kinds } });
+      return inserted;
     });
     return { ...view(row), secret };
   }
@@ -87,8 +94,12 @@ export class NotificationService {
   }
 
   /** Ends a subscription: what it had not received yet is dropped (state `dropped`), nothing more is queued for it. */
-  async delete(id: string): Promise<void> {
-    const deleted = await withTransaction(this.dataSource, ({ sql }) => this.repo.deleteSubscription(sql, id));
+  async delete(id: string, actor: string): Promise<void> {
+    const deleted = await withTransaction(this.dataSource, async ({ sql }) => {
+      const ended = await this.repo.deleteSubscription(sql, id);
+      if (ended) await audit(sql, { actor, action: 'subscription.deleted', detail: { id } });
+      return ended;
+    });
     if (!deleted) throw new NotFoundError('subscription', id);
   }
 
