@@ -2,6 +2,10 @@ import { JsonNotification, verifySignature } from '@app/domain';
 import { NotificationReceiver, pollUntil } from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
 
+interface DeliveryPage {
+  items: { kind: string; state: string; attempts: number; lastStatus: number | null; lastError: string | null }[];
+}
+
 /**
  * Notifications through the HTTP API only (issue 20): ops subscribe a local receiver (JSON and Slack), a signal gate
  * halts a running wave, the receiver gets the halt with the gate, its value and threshold, signed; ops read the
@@ -47,8 +51,8 @@ describe('notifications over the API (real PostgreSQL, Redis, worker, receiver)'
       body: { name: 'slack', url: `${receiver.url}/slack`, format: 'slack', kinds: ['wave.halted'] },
     });
     expect(slack.status).toBe(201);
-    const listed = await api.call('GET', '/subscriptions');
-    expect(listed.body.items.map((s: { name: string }) => s.name)).toEqual(['incident room', 'slack']);
+    const listed = await api.call<{ items: { name: string }[] }>('GET', '/subscriptions');
+    expect(listed.body.items.map((s) => s.name)).toEqual(['incident room', 'slack']);
     expect(JSON.stringify(listed.body)).not.toContain(json.body.secret);
 
     const signal = (value: number) =>
@@ -106,12 +110,12 @@ describe('notifications over the API (real PostgreSQL, Redis, worker, receiver)'
 
     const deliveries = await pollUntil(
       async () => {
-        const page = await api.call('GET', `/subscriptions/${json.body.id}/deliveries`);
-        return page.body.items.every((d: { state: string }) => d.state === 'delivered') ? page : undefined;
+        const page = await api.call<DeliveryPage>('GET', `/subscriptions/${json.body.id}/deliveries`);
+        return page.body.items.every((d) => d.state === 'delivered') ? page : undefined;
       },
       { description: 'deliveries acknowledged' },
     );
-    expect(deliveries.body.items.map((d: { kind: string; attempts: number }) => [d.kind, d.attempts])).toEqual([
+    expect(deliveries.body.items.map((d) => [d.kind, d.attempts])).toEqual([
       ['wave.halted', 1],
       ['wave.started', 1],
     ]);
@@ -134,9 +138,8 @@ describe('notifications over the API (real PostgreSQL, Redis, worker, receiver)'
         'm',
       ),
     );
-    const [head] = (await api.call('GET', `/subscriptions/${json.body.id}/deliveries?state=pending`)).body.items.slice(
-      -1,
-    );
+    const pending = await api.call<DeliveryPage>('GET', `/subscriptions/${json.body.id}/deliveries?state=pending`);
+    const head = pending.body.items[pending.body.items.length - 1];
     expect(head).toMatchObject({ kind: 'wave.rollback_started', lastStatus: null });
     expect(head.lastError).toMatch(/ECONNREFUSED/);
 

@@ -42,6 +42,8 @@ const HELD_OVERRIDES = new Set(['support_hold', 'password_reset_required']);
  * The event an audit row reports, or null. Wave commands are audited as `wave.<command>`: a resume after a ramp bake
  * (actor `ramp`) is the ramp's own next step, not an event (its step's end was one); `wave.fire_schedule` is the
  * scheduled start. A support enable is an event when it overrides a hold (the `overrides` of its detail).
+ * @internal the rule the outbox trigger's SQL follows (pinned by notification-outbox.int-spec.ts); knip's production
+ * pass skips it.
  */
 export function notificationKindOf(row: AuditFacts): NotificationKind | null {
   switch (row.action) {
@@ -78,7 +80,10 @@ export function notificationKindOf(row: AuditFacts): NotificationKind | null {
   }
 }
 
-/** Every audit action that may be an event (the outbox trigger's WHEN clause lists exactly these). */
+/**
+ * Every audit action that may be an event (the outbox trigger's WHEN clause lists exactly these).
+ * @internal the tests' list; knip's production pass skips it.
+ */
 export const NOTIFIABLE_ACTIONS = [
   'wave.schedule',
   'wave.start',

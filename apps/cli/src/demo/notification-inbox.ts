@@ -21,24 +21,25 @@ export class NotificationInbox {
   readonly received: ReceivedNotification[] = [];
   private secret = '';
 
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
+  private readonly server: Server;
+  url = '';
 
-  static async start(story: Story): Promise<NotificationInbox> {
-    let inbox: NotificationInbox | undefined;
-    const server = createServer((req, res) => {
+  private constructor(story: Story) {
+    this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        inbox?.accept(story, Buffer.concat(chunks).toString('utf8'), req.headers);
+        if (this.secret) this.accept(story, Buffer.concat(chunks).toString('utf8'), req.headers);
         res.writeHead(204).end();
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
-    inbox = new NotificationInbox(server, `http://127.0.0.1:${port}/incident-room`);
+  }
+
+  static async start(story: Story): Promise<NotificationInbox> {
+    const inbox = new NotificationInbox(story);
+    await new Promise<void>((resolve) => inbox.server.listen(0, '127.0.0.1', resolve));
+    const { port } = inbox.server.address() as { port: number };
+    inbox.url = `http://127.0.0.1:${port}/incident-room`;
     const created = await story.ops.post<{ id: string; secret: string }>('/subscriptions', {
       name: 'incident room (demo receiver)',
       url: inbox.url,
