@@ -10,7 +10,9 @@ import {
   IsString,
   IsUrl,
   Matches,
+  Max,
   MaxLength,
+  Min,
   MinLength,
 } from 'class-validator';
 import { DELIVERY_PAGE, DELIVERY_STATES } from '@app/core';
@@ -103,6 +105,8 @@ export class DeliveryQueryDto {
   @IsOptional()
   @Transform(toInt)
   @IsInt()
+  @Min(1)
+  @Max(DELIVERY_PAGE.max)
   limit?: number;
 }
 
