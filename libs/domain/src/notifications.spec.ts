@@ -159,6 +159,15 @@ describe('summarize: what an event says', () => {
     );
   });
 
+  it('a ramp step names its step, counted from 1', () => {
+    expect(summarize(event({ kind: 'wave.ramp_step_done', detail: { step: 0 } })).title).toBe(
+      'Wave "everyone else": ramp step 1 done, baking',
+    );
+    expect(summarize(event({ kind: 'wave.ramp_step_done', detail: {} })).title).toBe(
+      'Wave "everyone else": ramp step done, baking',
+    );
+  });
+
   it('a wave without its name is named by its id', () => {
     expect(summarize(event({ kind: 'wave.completed', waveName: null })).title).toBe(`Wave ${WAVE} completed`);
   });

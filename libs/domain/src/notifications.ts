@@ -156,8 +156,11 @@ export function summarize(event: NotificationEvent): EventSummary {
       return { title: `${wave} scheduled`, reason: by };
     case 'wave.started':
       return { title: `${wave} started`, reason: event.actor === 'scheduler' ? 'its scheduled start' : by };
-    case 'wave.ramp_step_done':
-      return { title: `${wave}: ramp step done, baking`, reason: 'ramp step limit reached' };
+    case 'wave.ramp_step_done': {
+      // `step` is the ramp's index (0 for the first step) as the engine records it.
+      const step = typeof detail.step === 'number' ? ` ${detail.step + 1}` : '';
+      return { title: `${wave}: ramp step${step} done, baking`, reason: 'the step’s accounts are done; gates watch' };
+    }
     case 'wave.paused':
     case 'wave.halted': {
       const verb = event.kind === 'wave.halted' ? 'HALTED' : 'paused';
