@@ -82,6 +82,8 @@ export class Notifications1764420000000 implements MigrationInterface {
           WHEN 'wave.step_pause' THEN 'wave.ramp_step_done'
           WHEN 'wave.pause' THEN 'wave.paused'
           WHEN 'wave.gate_pause' THEN 'wave.paused'
+          WHEN 'wave.window_closed' THEN 'wave.paused'
+          WHEN 'wave.window_opened' THEN 'wave.resumed'
           WHEN 'wave.halt' THEN 'wave.halted'
           WHEN 'wave.resume' THEN CASE WHEN NEW.actor = 'ramp' THEN NULL ELSE 'wave.resumed' END
           WHEN 'wave.complete' THEN 'wave.completed'
@@ -111,7 +113,7 @@ export class Notifications1764420000000 implements MigrationInterface {
       CREATE TRIGGER audit_log_notification_outbox AFTER INSERT ON audit_log
       FOR EACH ROW
       WHEN (NEW.action IN ('wave.schedule', 'wave.start', 'wave.fire_schedule', 'wave.step_pause', 'wave.pause',
-                           'wave.gate_pause', 'wave.halt', 'wave.resume', 'wave.complete', 'wave.cancel',
+                           'wave.gate_pause', 'wave.window_closed', 'wave.window_opened', 'wave.halt', 'wave.resume', 'wave.complete', 'wave.cancel',
                            'wave.rollback', 'wave.rollback_complete', 'support.enable_requested',
                            'approval.requested', 'approval.given'))
       EXECUTE FUNCTION notification_outbox()`);

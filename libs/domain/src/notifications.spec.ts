@@ -45,6 +45,8 @@ describe('notificationKindOf: which audit rows are events', () => {
     ['wave.step_pause', 'ramp', 'wave.ramp_step_done'],
     ['wave.pause', 'ops:alice', 'wave.paused'],
     ['wave.gate_pause', 'engine', 'wave.paused'],
+    ['wave.window_closed', 'windows', 'wave.paused'],
+    ['wave.window_opened', 'windows', 'wave.resumed'],
     ['wave.halt', 'engine', 'wave.halted'],
     ['wave.resume', 'ops:alice', 'wave.resumed'],
     ['wave.resume', 'ramp', null],
@@ -123,6 +125,18 @@ describe('summarize: what an event says', () => {
     );
     expect(summarize(event({ kind: 'wave.paused', actor: 'ops:alice', after: { reason: 'ops' } })).reason).toBe('ops');
     expect(summarize(event({ kind: 'wave.paused', actor: 'ops:alice', after: null })).reason).toBe('by ops:alice');
+  });
+
+  it('a time window: the pause says when it opens, the resume that it opened', () => {
+    const closed = event({
+      kind: 'wave.paused',
+      actor: 'windows',
+      after: { state: 'paused', reason: 'outside_window' },
+      detail: { opensAt: '2026-05-11T06:00:00.000Z' },
+    });
+    expect(summarize(closed).reason).toBe('outside its time window; opens 2026-05-11T06:00:00.000Z');
+    expect(summarize({ ...closed, detail: {} }).reason).toBe('outside its time window; opens at the next window');
+    expect(summarize(event({ kind: 'wave.resumed', actor: 'windows' })).reason).toBe('its time window opened');
   });
 
   it('a finished rollback counts its conflicts', () => {

@@ -56,7 +56,10 @@ export function notificationKindOf(row: AuditFacts): NotificationKind | null {
       return 'wave.ramp_step_done';
     case 'wave.pause':
     case 'wave.gate_pause':
+    case 'wave.window_closed':
       return 'wave.paused';
+    case 'wave.window_opened':
+      return 'wave.resumed';
     case 'wave.halt':
       return 'wave.halted';
     case 'wave.resume':
@@ -91,6 +94,8 @@ export const NOTIFIABLE_ACTIONS = [
   'wave.step_pause',
   'wave.pause',
   'wave.gate_pause',
+  'wave.window_closed',
+  'wave.window_opened',
   'wave.halt',
   'wave.resume',
   'wave.complete',
@@ -167,11 +172,13 @@ export function summarize(event: NotificationEvent): EventSummary {
       const gate = gateReading(statusReason, detail);
       const reason = gate
         ? `gate ${gate.gate}: value ${show(gate.value)}, threshold ${show(gate.threshold)}`
-        : (statusReason ?? by);
+        : statusReason === 'outside_window'
+          ? `outside its time window; opens ${typeof detail.opensAt === 'string' ? detail.opensAt : 'at the next window'}`
+          : (statusReason ?? by);
       return { title: `${wave} ${verb}`, reason, ...(gate ? { gate } : {}) };
     }
     case 'wave.resumed':
-      return { title: `${wave} resumed`, reason: by };
+      return { title: `${wave} resumed`, reason: event.actor === 'windows' ? 'its time window opened' : by };
     case 'wave.completed':
       return { title: `${wave} completed`, reason: 'every member done' };
     case 'wave.cancelled':
