@@ -32,6 +32,7 @@ interface Summary {
   halt: { statusReason: string | null; statusText: string | null; resumed: boolean } | null;
   support: { kind: string; state: string; outcome: string | null }[];
   urls: { statusPage: string; docs: string };
+  notifications: { id: string; kind: string; title: string; reason: string; signed: boolean }[];
 }
 
 async function freePort(): Promise<number> {
@@ -124,7 +125,12 @@ describe('the demo (scripts/demo.js)', () => {
       );
       expect(output).toMatch(/POST \/waves\/\S+\/resume → halted → running/);
       expect(output).toMatch(/enable\s+user\d+@example\.test\s+ticket SUP-\S+: succeeded \(applied\)/);
+      // The incident room (a local receiver the demo subscribed) got the gate's halt, with its value and threshold.
+      expect(output).toMatch(
+        /📨 incident room: Wave "everyone else" HALTED: gate failed-logins: value \d+, threshold 200/,
+      );
       expect(output).toMatch(/5\. Summary/);
+      expect(output).toMatch(/notifications delivered to the incident room \(\d+, each signed and once\)/);
       expect(output).toContain(`status page  http://127.0.0.1:${port}/`);
       expect(output).toContain(`API docs     http://127.0.0.1:${port}/docs`);
       expect(output).toMatch(/^\s+viewer\s+rk_viewer_\S+$/m);
@@ -140,6 +146,12 @@ describe('the demo (scripts/demo.js)', () => {
         expect(w.skipped.password_reset_required).toBeGreaterThan(0);
       }
       expect(summary.halt).toMatchObject({ statusReason: 'gate:failed-logins', resumed: true });
+      const kinds = summary.notifications.map((n) => n.kind);
+      expect(kinds).toEqual(expect.arrayContaining(['wave.started', 'wave.halted', 'wave.resumed', 'wave.completed']));
+      expect(kinds.filter((k) => k === 'wave.halted')).toHaveLength(1);
+      expect(kinds).toContain('account.override');
+      expect(summary.notifications.every((n) => n.signed)).toBe(true);
+      expect(new Set(summary.notifications.map((n) => n.id)).size).toBe(summary.notifications.length);
       expect(summary.support).toEqual([
         expect.objectContaining({ kind: 'enable', state: 'succeeded', outcome: 'applied' }),
         expect.objectContaining({ kind: 'rollback', state: 'succeeded', outcome: 'applied' }),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiKeyService } from '@app/core';
+import { ApiKeyService, NotificationService } from '@app/core';
 import { aWave } from '@app/testing';
 import { ApiHarness, CallOptions, KeyName, startApiHarness } from './api-harness';
 
@@ -22,6 +22,7 @@ describe('access: every route × every role, no key and a revoked key', () => {
   let api: ApiHarness;
   let waveId: string;
   let operationId: string;
+  let subscriptionId: string;
   const login = 'user3@example.test';
   const rolledBack = 'user5@example.test';
   const overridden = 'user6@example.test';
@@ -37,6 +38,9 @@ describe('access: every route × every role, no key and a revoked key', () => {
       .schedule('2030-01-07T08:00', 'Europe/Paris')
       .create(api.h, 'ops:fixture');
     waveId = wave.id;
+    subscriptionId = (
+      await new NotificationService(api.h.db.dataSource).create({ name: 'matrix', url: 'http://127.0.0.1:9/' }, 'ops:x')
+    ).id;
     const ops = api.h.support();
     operationId = (await ops.request('user4@example.test', 'disable', note, 'support:fixture')).id;
     // A live override for ops to revoke (as a support enable with override: true records it).
@@ -212,6 +216,35 @@ describe('access: every route × every role, no key and a revoked key', () => {
       }),
     },
     { method: 'GET', path: '/audit', access: ['ops'], ok: 200, call: () => ({ path: `/audit?waveId=${waveId}` }) },
+    {
+      method: 'POST',
+      path: '/subscriptions',
+      access: ['ops'],
+      ok: 201,
+      call: () => ({ path: '/subscriptions', body: { name: 'chan', url: 'https://hooks.example/x', format: 'slack' } }),
+    },
+    { method: 'GET', path: '/subscriptions', access: ['ops'], ok: 200, call: () => ({ path: '/subscriptions' }) },
+    {
+      method: 'GET',
+      path: '/subscriptions/{id}',
+      access: ['ops'],
+      ok: 200,
+      call: () => ({ path: `/subscriptions/${subscriptionId}` }),
+    },
+    {
+      method: 'GET',
+      path: '/subscriptions/{id}/deliveries',
+      access: ['ops'],
+      ok: 200,
+      call: () => ({ path: `/subscriptions/${subscriptionId}/deliveries` }),
+    },
+    {
+      method: 'DELETE',
+      path: '/subscriptions/{id}',
+      access: ['ops'],
+      ok: 204,
+      call: () => ({ path: `/subscriptions/${subscriptionId}` }),
+    },
   ];
 
   /** Status only: an event stream is aborted once its headers arrived. */

@@ -23,6 +23,7 @@ import { MetricsController } from './metrics/metrics.controller';
 import { MetricsService } from './metrics/metrics.service';
 import { OperationController } from './operations/operation.controller';
 import { OverrideController } from './overrides/override.controller';
+import { SubscriptionController } from './notifications/subscription.controller';
 import { ProgressCache } from './progress/progress-cache.service';
 import { ProgressEventsService } from './progress/progress-events.service';
 import { ProgressController } from './progress/progress.controller';
@@ -46,6 +47,7 @@ const CONTROLLERS = [
   AuditController,
   HealthController,
   MetricsController,
+  SubscriptionController,
 ];
 
 export interface AppModuleOptions {

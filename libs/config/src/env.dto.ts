@@ -246,6 +246,61 @@ export class EnvironmentDto extends DovecotSqlEnvironment {
   @Matches(/^\S{1,128}$/, { message: 'OTEL_SERVICE_NAME must be 1-128 characters without spaces' })
   OTEL_SERVICE_NAME?: string;
 
+  /**
+   * The status page's address as readers of the notifications reach it (issue 20): the links in Slack, Mattermost,
+   * Teams and JSON bodies. Unset: http://127.0.0.1:<PORT>/ (right for a laptop, wrong behind a proxy).
+   */
+  @IsOptional()
+  @Matches(/^https?:\/\/[^\s?#]+$/, {
+    message: 'PUBLIC_URL must be an http(s) URL without a query, e.g. https://reopen.example',
+  })
+  PUBLIC_URL?: string;
+
+  /** How often each worker looks for notifications due (it also goes on at once while a batch was full). */
+  @Transform(toNumber)
+  @IsInt({ message: 'NOTIFY_POLL_MS must be an integer' })
+  @Min(50)
+  @Max(60000)
+  NOTIFY_POLL_MS = 1000;
+
+  /** Deliveries one worker claims per statement and posts at once. */
+  @Transform(toNumber)
+  @IsInt({ message: 'NOTIFY_BATCH_SIZE must be an integer' })
+  @Min(1)
+  @Max(1000)
+  NOTIFY_BATCH_SIZE = 100;
+
+  /** One notification POST's whole exchange; past it the attempt failed and is retried. */
+  @Transform(toNumber)
+  @IsInt({ message: 'NOTIFY_TIMEOUT_MS must be an integer' })
+  @Min(100)
+  @Max(120000)
+  NOTIFY_TIMEOUT_MS = 10000;
+
+  /**
+   * A claimed delivery's lease: a worker that dies (SIGKILL) holds its deliveries this long, then another sends them.
+   * Must exceed NOTIFY_TIMEOUT_MS, so a live worker always settles its own before anyone may take them over.
+   */
+  @Transform(toNumber)
+  @IsInt({ message: 'NOTIFY_LEASE_MS must be an integer' })
+  @Min(200)
+  @Max(600000)
+  NOTIFY_LEASE_MS = 30000;
+
+  /** The first retry's wait after a failed delivery; doubled each attempt up to NOTIFY_BACKOFF_MAX_MS. */
+  @Transform(toNumber)
+  @IsInt({ message: 'NOTIFY_BACKOFF_BASE_MS must be an integer' })
+  @Min(10)
+  @Max(600000)
+  NOTIFY_BACKOFF_BASE_MS = 1000;
+
+  /** The longest wait between two attempts of one delivery (a 429's Retry-After too). */
+  @Transform(toNumber)
+  @IsInt({ message: 'NOTIFY_BACKOFF_MAX_MS must be an integer' })
+  @Min(10)
+  @Max(3600000)
+  NOTIFY_BACKOFF_MAX_MS = 300000;
+
   /** Port of the mailstore simulator (apps/mailstore-sim) when it is started. */
   @IsOptional()
   @Transform(toNumber)

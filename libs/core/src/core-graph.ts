@@ -24,6 +24,7 @@ import { Throttle } from './engine/throttle';
 import { WavePump } from './engine/wave-pump';
 import { WaveVerifier } from './engine/wave-verifier';
 import { GateEvaluator } from './gates/gate-evaluator';
+import { DispatcherSettings, NotificationDispatcher, NotificationService } from './notifications';
 import { LOGIN_INGEST_DEFAULTS, LoginIngestService, LoginReaction, recloseThroughSupport } from './logins';
 import { ProgressService } from './progress';
 import { SignalService } from './signals';
@@ -49,6 +50,7 @@ export interface CoreServices {
   signals: SignalService;
   progress: ProgressService;
   logins: LoginIngestService;
+  notifications: NotificationService;
 }
 
 export function buildCoreServices(
@@ -72,6 +74,7 @@ export function buildCoreServices(
     audit: new AuditQueryService(dataSource),
     signals: new SignalService(dataSource),
     progress: new ProgressService(dataSource),
+    notifications: new NotificationService(dataSource),
     logins: new LoginIngestService(
       dataSource,
       undefined,
@@ -90,6 +93,8 @@ export interface Engine {
   reconciler: Reconciler;
   gates: GateEvaluator;
   operations: OperationRunner;
+  /** The notifications' delivery (issue 20): the worker's timer drains it. */
+  notifications: NotificationDispatcher;
   /** One concurrency slot of a wave, for one pump job (see WavePump). */
   pump(job: WavePumpJob, jobId: string, signal: AbortSignal): WavePump;
 }
@@ -134,7 +139,19 @@ export function buildEngine(
       timeoutMs: config.PROMETHEUS_TIMEOUT_MS,
     }),
     operations: new OperationRunner(c.dataSource, c.client, throttle, metrics, capabilities),
+    notifications: new NotificationDispatcher(c.dataSource, dispatcherSettings(config), metrics),
     pump: (job, jobId, signal) => new WavePump(pumps, job, jobId, signal),
+  };
+}
+
+/** The notifications' delivery settings from the environment (PUBLIC_URL, NOTIFY_*). */
+export function dispatcherSettings(config: EnvironmentDto): DispatcherSettings {
+  return {
+    publicUrl: config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}/`,
+    batchSize: config.NOTIFY_BATCH_SIZE,
+    timeoutMs: config.NOTIFY_TIMEOUT_MS,
+    leaseMs: Math.max(config.NOTIFY_LEASE_MS, config.NOTIFY_TIMEOUT_MS + 1000),
+    backoff: { baseMs: config.NOTIFY_BACKOFF_BASE_MS, maxMs: config.NOTIFY_BACKOFF_MAX_MS },
   };
 }
 
@@ -157,7 +174,8 @@ export function openCoreDataSource(config: EnvironmentDto, role: CoreRole): Prom
         : {
             url: config.DATABASE_URL,
             applicationName: 'reopen-worker',
-            poolSize: config.WORKER_CONCURRENCY + config.SUPPORT_CONCURRENCY,
+            // + 1: the notifications' claim and settle (short statements, one at a time).
+            poolSize: config.WORKER_CONCURRENCY + config.SUPPORT_CONCURRENCY + 1,
             idleInTransactionTimeoutMs: 750,
           },
     ),

@@ -43,6 +43,7 @@ import { OperationService } from './support/operation.service';
 import { OverrideService } from './support/override.service';
 import { WaveCommandsService } from './waves/wave-commands.service';
 import { WaveQueryService } from './waves/wave-query.service';
+import { NotificationService } from './notifications';
 
 /** The Redis connection the queues use (and, in the worker, its Workers and the shared pace). */
 export const QUEUE_REDIS = Symbol('QUEUE_REDIS');
@@ -126,6 +127,7 @@ const SERVICES: [new (...args: never[]) => unknown, keyof CoreServices][] = [
   [SignalService, 'signals'],
   [ProgressService, 'progress'],
   [LoginIngestService, 'logins'],
+  [NotificationService, 'notifications'],
 ];
 
 /**

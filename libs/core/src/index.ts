@@ -12,6 +12,7 @@ export * from './audit';
 export * from './progress';
 export * from './signals';
 export * from './logins';
+export * from './notifications';
 export * from './waves/wave-query.service';
 export * from './gates/gate-evaluator';
 export * from './core-graph';

@@ -39,6 +39,25 @@ export const RUNTIME_TABLE_GRANTS: Readonly<Record<string, TableGrant>> = {
   login_reclosures: { privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] },
   // One row: the capabilities a worker last read (it upserts them), which the preview reads.
   mailstore_capabilities: { privileges: ['SELECT', 'INSERT', 'UPDATE'] },
+  // Notifications (issue 20): ops create subscriptions and end them (deleted_at; deliveries keep their subscription);
+  // the outbox trigger on audit_log inserts events and deliveries in the change's transaction; the worker leases and
+  // settles deliveries. Nothing is deleted.
+  notification_deliveries: {
+    privileges: ['SELECT', 'INSERT'],
+    updateColumns: [
+      'state',
+      'attempts',
+      'next_attempt_at',
+      'lease_owner',
+      'lease_until',
+      'last_attempt_at',
+      'last_status',
+      'last_error',
+      'delivered_at',
+    ],
+  },
+  notification_events: { privileges: ['SELECT', 'INSERT'] },
+  notification_subscriptions: { privileges: ['SELECT', 'INSERT'], updateColumns: ['deleted_at'] },
   // One row per call to the mailstore, for gates and metrics.
   mailstore_calls: { privileges: ['SELECT', 'INSERT'] },
   operations: { privileges: ['SELECT', 'INSERT', 'UPDATE'] },

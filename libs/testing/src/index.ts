@@ -39,3 +39,4 @@ export * from './real-login-world';
 // A benchmark built on the tests' worlds (bench:attack) runs outside Jest: it opens and closes the run itself.
 export { default as openTestRun } from './global-setup';
 export { default as closeTestRun } from './global-teardown';
+export * from './notification-receiver';

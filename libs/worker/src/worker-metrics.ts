@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { BatchEnd, EngineMetrics, Throttle } from '@app/core';
+import type { BatchEnd, DeliveryAttemptOutcome, EngineMetrics, Throttle } from '@app/core';
 import type { BatchKind } from '@app/domain';
 
 /** A scrape does not wait longer than this for Redis to say what the pace is. */
 const PACE_READ_TIMEOUT_MS = 1000;
 
 /** The timers' rounds whose durations are measured. */
-export type Round = 'reconcile' | 'gate';
+export type Round = 'reconcile' | 'gate' | 'notify';
 
 /**
  * The worker's own Prometheus metrics (prom-client), served at GET /metrics on its health listener: what this process
@@ -23,6 +23,7 @@ export class WorkerMetrics implements EngineMetrics {
   private readonly retryAfterWaits: Histogram<'source'>;
   private readonly jobs: Counter<'job' | 'outcome'>;
   private readonly rounds: Histogram<'round' | 'result'>;
+  private readonly notifications: Counter<'outcome'>;
   private pace: { throttle: Throttle; ready: () => boolean } | undefined;
   private defaultsStarted = false;
 
@@ -64,6 +65,12 @@ export class WorkerMetrics implements EngineMetrics {
       help: 'Duration of the reconcile and gate rounds (one at a time each), by result (ok, failed)',
       labelNames: ['round', 'result'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.notifications = new Counter({
+      name: 'reopen_notification_deliveries_total',
+      help: 'Notification delivery attempts this worker made, by outcome (delivered, failed, rate_limited, unreachable, lost)',
+      labelNames: ['outcome'],
       registers,
     });
     const readPace = <T>(read: (t: Throttle) => Promise<T>) => this.readPace(read);
@@ -121,6 +128,10 @@ export class WorkerMetrics implements EngineMetrics {
 
   retryAfter(source: 'wave' | 'operation', ms: number): void {
     this.retryAfterWaits.observe({ source }, ms / 1000);
+  }
+
+  notificationsAttempted(outcome: DeliveryAttemptOutcome, n: number): void {
+    this.notifications.inc({ outcome }, n);
   }
 
   jobDone(job: string, outcome: string): void {

@@ -57,6 +57,7 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
     this.abort.abort();
     for (const round of this.rounds) await round.settled();
     await Promise.all(this.workers.map((w) => w.close()));
+    await this.engine.notifications.close();
   }
 
   /**
@@ -167,7 +168,7 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
     const roundFailed = (msg: string) => (err: unknown) => {
       if (!isConnectionError(err)) this.logger.warn({ error: String(err) }, msg);
     };
-    const { reconciler, gates, capabilities } = this.engine;
+    const { reconciler, gates, capabilities, notifications } = this.engine;
     const reconciling = singleFlight(() =>
       this.metrics.timeRound('reconcile', () => reconciler.run()).catch(roundFailed('reconcile failed')),
     );
@@ -178,12 +179,19 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
       const read = await capabilities.refresh().catch(roundFailed('capabilities not recorded'));
       if (read && read.kind !== 'ok') this.logger.warn({ outcome: read.kind }, 'mailstore capabilities unavailable');
     });
-    this.rounds = [reconciling, evaluating, rereading];
+    // Notifications (issue 20): batches of due deliveries until none is left, then wait for the next tick.
+    const notifying = singleFlight(() =>
+      this.metrics
+        .timeRound('notify', () => notifications.drain(this.abort.signal))
+        .catch(roundFailed('notification delivery failed')),
+    );
+    this.rounds = [reconciling, evaluating, rereading, notifying];
     reconciling.tick();
     this.timers = [
       setInterval(reconciling.tick, this.config.RECONCILE_INTERVAL_MS),
       setInterval(evaluating.tick, this.config.GATE_INTERVAL_MS),
       setInterval(rereading.tick, this.config.CAPABILITIES_REFRESH_MS),
+      setInterval(notifying.tick, this.config.NOTIFY_POLL_MS),
     ];
   }
 }

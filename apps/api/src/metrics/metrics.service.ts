@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { ProgressService, WaveProgress } from '@app/core';
+import { NotificationService, ProgressService, WaveProgress } from '@app/core';
 import { hideAddresses } from '@app/domain';
 import { QUEUES, QueueProducer, QueueUnavailableError } from '@app/queue';
+import { registerNotificationMetrics } from '../notifications/notification.metrics';
 import { MailstoreCallMetrics } from './mailstore-call.metrics';
 
 type WaveLabels = 'wave_id' | 'wave';
@@ -24,6 +25,7 @@ export class MetricsService {
     private readonly progress: ProgressService,
     private readonly producer: QueueProducer,
     dataSource: DataSource,
+    notifications: NotificationService,
   ) {
     const gauge = <L extends string>(name: string, help: string, labels: L[]) =>
       new Gauge<L>({ name, help, labelNames: labels, registers: [this.registry] });
@@ -44,6 +46,7 @@ export class MetricsService {
       queue: gauge('reopen_queue_jobs', 'BullMQ jobs by queue and state', ['queue', 'state']),
     };
     this.calls = new MailstoreCallMetrics(dataSource, this.registry);
+    registerNotificationMetrics(this.registry, notifications);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

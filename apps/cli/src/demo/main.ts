@@ -3,6 +3,7 @@ import { ApiCallError, ApiClient } from './api-client';
 import { loadDemoConfig } from './demo-config';
 import { createDemoKeys } from './demo-keys';
 import { int } from './format';
+import { NotificationInbox } from './notification-inbox';
 import { demoAccount, findAccount } from './population';
 import { SecurityFeed } from './security-feed';
 import { Incident, SupportCast } from './step-incident';
@@ -10,7 +11,7 @@ import { showRealLogins } from './step-logins';
 import { planAndSchedule } from './step-plan';
 import { importPopulation } from './step-population';
 import { watchWaves } from './step-watch';
-import { Story } from './story';
+import { sleep, Story } from './story';
 import { printSummary } from './summary';
 import { Terminal } from './terminal';
 
@@ -31,6 +32,11 @@ async function main(story: Story): Promise<void> {
 
   term.say(bold('0. API keys') + ' (one per role, made as `npm run cli -- create-api-key` makes them; stored hashed)');
   for (const [role, key] of Object.entries(story.keys)) term.say(`   ${role.padEnd(8)} ${key.name}`);
+  story.inbox = await NotificationInbox.start(story);
+  term.say(
+    `   the incident room: a local receiver at ${story.inbox.url}, subscribed to every event ` +
+      '(POST /api/v1/subscriptions; each post signed, HMAC-SHA256)',
+  );
   term.say();
 
   await importPopulation(story);
@@ -44,6 +50,7 @@ async function main(story: Story): Promise<void> {
   );
   await watchWaves(story, incident);
   story.feed.stop();
+  await untilHaltPosted(story);
   printSummary(story);
   const failures = [...checkOutcome(story), ...(await showRealLogins(story, supportCast))];
   if (failures.length) throw new Error(`the story did not go as planned:\n  - ${failures.join('\n  - ')}`);
@@ -63,6 +70,12 @@ function cast(story: Story): SupportCast {
   return { heldLogin: heldAccount.login, reblockLogin: reblock.login };
 }
 
+/** The worker posts within a poll (NOTIFY_POLL_MS, 1 s): give the halt's post a few seconds to arrive. */
+async function untilHaltPosted(story: Story): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && !story.inbox?.received.some((n) => n.kind === 'wave.halted')) await sleep(100);
+}
+
 /** What must have happened for the demo to count as a success (CI runs it). */
 function checkOutcome(story: Story): string[] {
   const failures: string[] = [];
@@ -76,6 +89,9 @@ function checkOutcome(story: Story): string[] {
     if (a.operation.state !== 'succeeded') failures.push(`support ${a.kind} of ${a.login}: ${a.operation.state}`);
   }
   if (story.supportActions.length < 2) failures.push(`only ${story.supportActions.length} support actions ran`);
+  const halt = story.inbox?.received.find((n) => n.kind === 'wave.halted');
+  if (!halt?.gate) failures.push('the incident room did not receive the gate halt');
+  if (story.inbox?.received.some((n) => !n.signed)) failures.push('a notification came with a bad signature');
   return failures;
 }
 
@@ -83,11 +99,12 @@ async function run(): Promise<number> {
   const config = loadDemoConfig();
   const term = new Terminal(process.stdout);
   let feed: SecurityFeed | null = null;
+  let story: Story | undefined;
   try {
     const keys = await createDemoKeys(config.ownerDatabaseUrl);
     const api = (key: string) => new ApiClient(config.apiOrigin, key);
     feed = new SecurityFeed(api(keys.signals.secret), ['health', 'general']);
-    const story: Story = {
+    story = {
       config,
       term,
       keys,
@@ -102,6 +119,7 @@ async function run(): Promise<number> {
       waves: [],
       supportActions: [],
       halt: null,
+      inbox: null,
       startedAt: Date.now(),
     };
     await main(story);
@@ -118,6 +136,7 @@ async function run(): Promise<number> {
     return 1;
   } finally {
     feed?.stop();
+    await story?.inbox?.close();
   }
 }
 

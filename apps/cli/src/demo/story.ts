@@ -2,6 +2,7 @@ import { ApiClient } from './api-client';
 import type { Account, ImportReport, Operation, WavePreview, WaveProgress, WaveSpec } from './api.types';
 import { DemoConfig } from './demo-config';
 import { DemoKeys } from './demo-keys';
+import type { NotificationInbox } from './notification-inbox';
 import { PopulationSummary } from './population';
 import { SecurityFeed } from './security-feed';
 import { StoryClock } from './story-clock';
@@ -64,6 +65,8 @@ export interface Story {
   waves: PlannedWave[];
   supportActions: SupportAction[];
   halt: HaltRecord | null;
+  /** The local receiver ops subscribed (issue 20): what the incident channel received. */
+  inbox: NotificationInbox | null;
   startedAt: number;
 }
 

@@ -19,6 +19,8 @@ export interface DemoSummary {
   halt: { wave: string; statusReason: string | null; statusText: string | null; resumed: boolean } | null;
   support: { kind: string; login: string; ticket: string; state: string; outcome: string | null; tookMs: number }[];
   urls: { statusPage: string; docs: string };
+  /** What the incident room's receiver acknowledged (issue 20), in order of arrival. */
+  notifications: { id: string; kind: string; title: string; reason: string; signed: boolean }[];
 }
 
 function waveDuration(startedAt: string | null | undefined, completedAt: string | null | undefined): number | null {
@@ -61,6 +63,13 @@ export function printSummary(story: Story): DemoSummary {
       tookMs: a.tookMs,
     })),
     urls: { statusPage, docs },
+    notifications: (story.inbox?.received ?? []).map(({ id, kind, title, reason, signed }) => ({
+      id,
+      kind,
+      title,
+      reason,
+      signed,
+    })),
   };
 
   term.say(bold('5. Summary'));
@@ -94,6 +103,8 @@ export function printSummary(story: Story): DemoSummary {
         `${duration(a.tookMs)}${override}; IMAP ${a.after.access.imap ? 'on' : 'off'}, POP3 ${a.after.access.pop3 ? 'on' : 'off'}`,
     );
   }
+  term.say(`   notifications delivered to the incident room (${summary.notifications.length}, each signed and once):`);
+  for (const n of summary.notifications) term.say(`     ${n.kind.padEnd(22)} ${n.title}: ${n.reason}`);
   term.say(`   the whole story took ${duration(Date.now() - story.startedAt)} (${int(config.accounts)} accounts)`);
   term.say();
   term.say(`   status page  ${statusPage}`);

@@ -19,11 +19,17 @@ export interface EngineMetrics {
   batchEnded(kind: BatchKind, end: BatchEnd): void;
   /** The mailstore asked everyone to wait (429, 503, 409 in progress) this long before the next call. */
   retryAfter(source: 'wave' | 'operation', ms: number): void;
+  /** Notification delivery attempts (issue 20), by how they ended. */
+  notificationsAttempted(outcome: DeliveryAttemptOutcome, n: number): void;
 }
+
+/** How one notification delivery attempt ended: acknowledged (2xx), another status, 429, no answer, lease lost. */
+export type DeliveryAttemptOutcome = 'delivered' | 'failed' | 'rate_limited' | 'unreachable' | 'lost';
 
 /** For an engine nobody scrapes (tests that build one piece alone). */
 export const NO_ENGINE_METRICS: EngineMetrics = {
   batchSent: () => undefined,
   batchEnded: () => undefined,
   retryAfter: () => undefined,
+  notificationsAttempted: () => undefined,
 };

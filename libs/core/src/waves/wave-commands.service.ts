@@ -133,9 +133,10 @@ export class WaveCommandsService {
   /** Gates and the engine: pause (gate, inconclusive, mailstore unreachable) or halt with the values seen. */
   async systemPause(id: string, reason: PauseReason, detail: Record<string, unknown>): Promise<CommandResult | null> {
     return this.quietly(() =>
-      this.runner.run(id, 'gate_pause', { actor: 'system', reason }, 'engine', (sql) =>
-        this.waves.setStatusDetail(sql, id, detail),
-      ),
+      this.runner.run(id, 'gate_pause', { actor: 'system', reason }, 'engine', async (sql) => {
+        await this.waves.setStatusDetail(sql, id, detail);
+        return detail;
+      }),
     );
   }
 
@@ -146,9 +147,10 @@ export class WaveCommandsService {
     thenRollback: boolean,
   ): Promise<CommandResult | null> {
     const halted = await this.quietly(() =>
-      this.runner.run(id, 'halt', { actor: 'system', reason }, 'engine', (sql) =>
-        this.waves.setStatusDetail(sql, id, detail),
-      ),
+      this.runner.run(id, 'halt', { actor: 'system', reason }, 'engine', async (sql) => {
+        await this.waves.setStatusDetail(sql, id, detail);
+        return detail;
+      }),
     );
     if (thenRollback) return this.quietly(() => this.runner.run(id, 'rollback', { actor: 'system' }, 'engine'));
     return halted;
@@ -160,6 +162,7 @@ export class WaveCommandsService {
       this.runner.run(id, 'step_pause', { actor: 'system' }, 'ramp', async (sql, _wave, after) => {
         const bakeUntil = await this.waves.startBake(sql, id, bakeSeconds);
         after.push(() => nudge(() => this.producer.addBakeEnd(id, step, bakeUntil)));
+        return { step, bakeUntil: bakeUntil.toISOString() };
       }),
     );
   }
@@ -236,7 +239,11 @@ export class WaveCommandsService {
   }
 
   async completeRollback(id: string): Promise<CommandResult | null> {
-    return this.quietly(() => this.runner.run(id, 'rollback_complete', { actor: 'system' }, 'engine'));
+    return this.quietly(() =>
+      this.runner.run(id, 'rollback_complete', { actor: 'system' }, 'engine', (sql) =>
+        this.waves.rollbackOutcomes(sql, id),
+      ),
+    );
   }
 
   /** Queues a wave's pumps, one per concurrency slot (the engine's reconciler and drain call it too). */

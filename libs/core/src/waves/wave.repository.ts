@@ -142,6 +142,18 @@ export class WaveRepository {
     await sql(`UPDATE waves SET status_detail = $2 WHERE id = $1`, [id, JSON.stringify(detail)]);
   }
 
+  /** A finished rollback's outcomes from its counters (`rollback:<state>`), for its audit row and notification. */
+  async rollbackOutcomes(sql: Sql, id: string): Promise<{ restored: number; conflicts: number; failed: number }> {
+    const [row] = await sql<{ restored: string; conflicts: string; failed: string }>(
+      `SELECT coalesce(sum(value) FILTER (WHERE name = 'rollback:rolled_back'), 0) AS restored,
+              coalesce(sum(value) FILTER (WHERE name = 'rollback:conflict'), 0) AS conflicts,
+              coalesce(sum(value) FILTER (WHERE name = 'rollback:failed'), 0) AS failed
+         FROM wave_counters WHERE wave_id = $1 AND name IN ('rollback:rolled_back', 'rollback:conflict', 'rollback:failed')`,
+      [id],
+    );
+    return { restored: Number(row.restored), conflicts: Number(row.conflicts), failed: Number(row.failed) };
+  }
+
   /** Starts a ramp step's bake; returns when it ends. */
   async startBake(sql: Sql, id: string, bakeSeconds: number): Promise<Date> {
     const [row] = await sql<{ bake_until: Date }>(

@@ -1,0 +1,2 @@
+export * from './notification.service';
+export * from './notification-dispatcher';
