@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { ProgressOverview, ProgressService, WaveProgress } from '@app/core';
+import { ProgressOverview, ProgressService, RateHistory, WaveProgress } from '@app/core';
 import { hideAddresses } from '@app/domain';
 import type { ApiSettings } from '../api-settings';
 import { API_SETTINGS } from '../infra.tokens';
@@ -39,6 +39,11 @@ interface Entry {
 const MAX_ENTRIES = 1000;
 /** Past this age a view is not served while a new read is in flight: the caller waits for the new one. */
 const MAX_STALE_MS = 10_000;
+/**
+ * A history read scans the wave's batch rows (its samples are ≥ 5 s wide): one read per wave per this many ms per API
+ * process, whatever the number of pages that open it.
+ */
+const HISTORY_TTL_MS = 2000;
 
 /**
  * Shares one progress read among every poller of the same view. A view younger than API_PROGRESS_CACHE_MS is
@@ -62,8 +67,13 @@ export class ProgressCache {
     return this.get('overview', () => this.progress.overview());
   }
 
-  private get<T>(key: string, load: () => Promise<T>): Promise<Tagged<T>> {
-    const ttl = this.settings.API_PROGRESS_CACHE_MS;
+  history(id: string): Promise<Tagged<RateHistory>> {
+    const ttl =
+      this.settings.API_PROGRESS_CACHE_MS === 0 ? 0 : Math.max(HISTORY_TTL_MS, this.settings.API_PROGRESS_CACHE_MS);
+    return this.get(`history:${id}`, () => this.progress.history(id), ttl);
+  }
+
+  private get<T>(key: string, load: () => Promise<T>, ttl = this.settings.API_PROGRESS_CACHE_MS): Promise<Tagged<T>> {
     if (ttl === 0) return load().then(tag);
     const now = Date.now();
     let entry = this.entries.get(key);
