@@ -442,7 +442,8 @@
     const forward = samples.map((s) => s.forwardPerSecond);
     const rollback = samples.map((s) => s.rollbackPerSecond);
     const max = Math.max(1, w.rate.targetPerSecond, ...forward, ...rollback);
-    const width = 300 / Math.max(1, samples.length);
+    // At least 30 slots: a young wave's few samples are bars, not blocks across the chart.
+    const width = 300 / Math.max(30, samples.length);
     const shapes = [];
     const bar = (v, i, cls) => {
       const rect = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
