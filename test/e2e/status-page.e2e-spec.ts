@@ -59,13 +59,12 @@ describe('the status page at / in a real browser (Chromium, the built API, worke
       });
       return p;
     };
-    page = watch(
-      await (
-        await browser.newContext({ locale: 'en-GB', timezoneId: 'UTC' })
-      ).newPage({
-        viewport: { width: 1366, height: 900 },
-      }),
-    );
+    const english = await browser.newContext({
+      locale: 'en-GB',
+      timezoneId: 'UTC',
+      viewport: { width: 1366, height: 900 },
+    });
+    page = watch(await english.newPage());
     // A newcomer in the French incident room: the browser's language picks the page's.
     french = await browser.newContext({
       locale: 'fr-FR',
@@ -107,6 +106,9 @@ describe('the status page at / in a real browser (Chromium, the built API, worke
         void dialog.accept();
       });
     });
+  /** The actions the audit pane lists, newest first. */
+  const auditActions = async (p: Page) =>
+    Promise.all((await p.locator('#audit li').all()).map((li) => li.getAttribute('data-action')));
   /** Bars on the chart against the API's samples with something sent (the chart draws those). */
   const chartMatchesApi = async (p: Page) => {
     const h = await history();
@@ -333,18 +335,14 @@ describe('the status page at / in a real browser (Chromium, the built API, worke
 
     // The audit pane lists the wave's own events, not its members'; those are behind the wave's link.
     await waitForText(page.locator('#audit'), /wave\.pause/, 'the pause in the audit list');
-    const actions = await page
-      .locator('#audit li')
-      .evaluateAll((lis) => lis.map((li) => li.getAttribute('data-action')));
+    const actions = await auditActions(page);
     expect(actions).toEqual(expect.arrayContaining(['wave.pause', 'wave.updated', 'wave.start']));
     expect(actions.filter((a) => a?.startsWith('member.'))).toEqual([]);
 
     await card(page).getByRole('link', { name: 'Member events of this wave' }).click();
     await waitForText(page.locator('#audit-title'), new RegExp(`^Member events: ${NAME}$`), 'the member view');
     await waitForText(page.locator('#audit'), /member\.enabled/, "the wave's member events");
-    const memberActions = await page
-      .locator('#audit li')
-      .evaluateAll((lis) => lis.map((li) => li.getAttribute('data-action')));
+    const memberActions = await auditActions(page);
     expect(memberActions.every((a) => a?.startsWith('member.'))).toBe(true);
     await page.getByRole('link', { name: '← Wave events' }).click();
     await waitForText(page.locator('#audit'), /wave\.pause/, 'back to the wave events');
