@@ -9,6 +9,8 @@
   const POLL_MS = 2000;
   /** A running wave's history and measurements are read again at most this often (the API caches them 2 s). */
   const DETAILS_MS = 5000;
+  const SETTLE_MS = 20_000;
+  const FINISHED_MS = 60_000;
   const MEASUREMENTS = 20;
   const KEY_STORE = 'reopen.apiKey';
   const LANG_STORE = 'reopen.lang';
@@ -158,16 +160,17 @@
   }
 
   /**
-   * The wave's whole rate history and its Prometheus gates' measurements: when first seen, when its state changed,
-   * and every DETAILS_MS while it may still move. A failed read keeps what is on screen.
+   * The wave's whole rate history and its Prometheus gates' measurements: when first seen, when its state changed, and
+   * every DETAILS_MS while it may still move or for SETTLE_MS after it stopped (the API caches a history for a few
+   * seconds, and batches in flight at a pause or a cancel still land); a finished wave's, every FINISHED_MS. A failed
+   * read keeps what is on screen.
    */
   async function refreshDetails(w, generation, force = false) {
     const known = page.details.get(w.waveId);
-    const due =
-      force ||
-      !known ||
-      known.state !== w.state ||
-      (!FINISHED.includes(w.state) && Date.now() - known.at >= DETAILS_MS);
+    const now = Date.now();
+    const changedAt = known && known.state === w.state ? known.changedAt : now;
+    const every = !FINISHED.includes(w.state) || now - changedAt < SETTLE_MS ? DETAILS_MS : FINISHED_MS;
+    const due = force || !known || known.state !== w.state || now - known.at >= every;
     if (!due) return;
     const measured = w.gates.some((g) => g.metric === 'prometheus');
     try {
@@ -178,7 +181,7 @@
           : Promise.resolve(known?.measurements ?? []),
       ]);
       if (generation !== page.generation) return;
-      page.details.set(w.waveId, { at: Date.now(), state: w.state, history, measurements });
+      page.details.set(w.waveId, { at: Date.now(), state: w.state, changedAt, history, measurements });
       const card = page.cards.get(w.waveId);
       if (card && page.shown.has(w.waveId)) renderWave(card, page.shown.get(w.waveId));
     } catch (err) {

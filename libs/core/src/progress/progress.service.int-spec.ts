@@ -290,9 +290,11 @@ describe('ProgressService (real PostgreSQL)', () => {
       const done = await wave({ state: 'completed', started_at: '3600', completed_at: '3000' });
       await batch(done, 'forward', 600, 3001, 1);
       const h = await service.history(done);
-      expect(h.to!.getTime() - h.from!.getTime()).toBeGreaterThanOrEqual(598_000);
-      expect(h.to!.getTime() - h.from!.getTime()).toBeLessThanOrEqual(600_000);
-      expect(h.bucketSeconds).toBe(5);
+      // Its end: completed 600 s after the start (a second after its last batch), an hour ago, not now.
+      expect(h.to!.getTime() - h.from!.getTime()).toBeGreaterThanOrEqual(599_000);
+      expect(h.to!.getTime() - h.from!.getTime()).toBeLessThanOrEqual(601_000);
+      expect(h.bucketSeconds).toBe(10); // 600 s in 5 s buckets would be 121 with the end's own
+      expect(h.samples).toHaveLength(61);
       expect(h.samples.reduce((n, s) => n + s.forwardPerSecond * h.bucketSeconds, 0)).toBeCloseTo(600, 0);
       const draft = await wave({});
       expect(await service.history(draft)).toMatchObject({ from: null, to: null, samples: [] });
