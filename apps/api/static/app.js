@@ -328,6 +328,10 @@
           );
         }
         if (reason === 'mailstore_unreachable') return s.unreachable;
+        if (reason === 'outside_window') {
+          const opens = w.statusDetail?.opensAt;
+          return s.outsideWindow(typeof opens === 'string' ? fmt.clock(opens) : '') + step;
+        }
         return s.other(verb, reason);
       case 'halted':
         return s.other(verb, reason);

@@ -134,6 +134,7 @@ window.REOPEN_I18N = {
       pausedOps: (step) => `paused by ops${step}`,
       baking: (i, n, until, left) => `baking after step ${i} of ${n}${until ? ` until ${until} (${left} left)` : ''}`,
       unreachable: 'paused: the mailstore is unreachable',
+      outsideWindow: (opens) => `waiting for its time window${opens ? `, which opens at ${opens}` : ''}`,
       other: (state, reason) => `${state}${reason ? ` (${reason})` : ''}`,
       completed: 'completed: every member has an outcome',
       cancelled: 'cancelled: pending members were not processed',
@@ -278,6 +279,7 @@ window.REOPEN_I18N = {
       baking: (i, n, until, left) =>
         `observation après le palier ${i} sur ${n}${until ? ` jusqu’à ${until} (encore ${left})` : ''}`,
       unreachable: 'en pause : le serveur de messagerie est injoignable',
+      outsideWindow: (opens) => `en attente de sa plage horaire${opens ? `, qui s’ouvre à ${opens}` : ''}`,
       other: (state, reason) => `${state}${reason ? ` (${reason})` : ''}`,
       completed: 'terminée : chaque compte a un résultat',
       cancelled: 'annulée : les comptes en attente n’ont pas été traités',
