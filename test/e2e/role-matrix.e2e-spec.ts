@@ -192,6 +192,13 @@ describe('access: every route × every role, no key and a revoked key', () => {
       call: () => ({ path: `/waves/${waveId}/gate-measurements?limit=5` }),
     },
     {
+      method: 'GET',
+      path: '/waves/{id}/history',
+      access: READERS,
+      ok: 200,
+      call: () => ({ path: `/waves/${waveId}/history` }),
+    },
+    {
       method: 'POST',
       path: '/signals',
       access: ['signals'],

@@ -26,7 +26,7 @@ import { WaveVerifier } from './engine/wave-verifier';
 import { GateEvaluator } from './gates/gate-evaluator';
 import { DispatcherSettings, NotificationDispatcher, NotificationService } from './notifications';
 import { LOGIN_INGEST_DEFAULTS, LoginIngestService, LoginReaction, recloseThroughSupport } from './logins';
-import { ProgressService } from './progress';
+import { PaceRepository, ProgressService } from './progress';
 import { SignalService } from './signals';
 import { OperationRunner } from './support/operation-runner';
 import { OperationService } from './support/operation.service';
@@ -59,6 +59,8 @@ export function buildCoreServices(
   config: EnvironmentDto,
   /** The clock time windows are judged on (the engine's seam: the commands, the pumps and the reconciler use it). */
   clock: Clock = systemClock,
+  /** The queues' Redis, where the engine keeps its shared pace: progress reads it to say why a wave is slow. */
+  redis?: Redis,
 ): CoreServices {
   const incidentAt = new Date(config.INCIDENT_AT);
   const operations = new OperationService(dataSource, producer, incidentAt, {
@@ -73,7 +75,12 @@ export function buildCoreServices(
     apiKeys: new ApiKeyService(dataSource),
     audit: new AuditQueryService(dataSource),
     signals: new SignalService(dataSource),
-    progress: new ProgressService(dataSource),
+    progress: new ProgressService(
+      dataSource,
+      undefined,
+      undefined,
+      redis ? new PaceRepository(redis, config.REDIS_PREFIX) : undefined,
+    ),
     notifications: new NotificationService(dataSource),
     logins: new LoginIngestService(
       dataSource,

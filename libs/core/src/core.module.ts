@@ -145,8 +145,9 @@ export class CoreModule {
       { provide: EnvironmentDto, useValue: config },
       {
         provide: CORE_SERVICES,
-        inject: [DataSource, QueueProducer],
-        useFactory: (ds: DataSource, producer: QueueProducer) => buildCoreServices(ds, producer, config, options.clock),
+        inject: [DataSource, QueueProducer, QUEUE_REDIS],
+        useFactory: (ds: DataSource, producer: QueueProducer, redis: Redis) =>
+          buildCoreServices(ds, producer, config, options.clock, options.offline ? undefined : redis),
       },
       ...SERVICES.map(([service, key]) => ({
         provide: service,

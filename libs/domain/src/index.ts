@@ -18,3 +18,5 @@ export * from './analysis';
 export * from './login-events';
 export * from './time-windows';
 export * from './notifications';
+export * from './pace';
+export * from './rate-history';

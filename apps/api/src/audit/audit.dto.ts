@@ -39,13 +39,15 @@ export class AuditQueryDto {
   action?: string;
 
   @ApiPropertyOptional({
-    enum: ['all', 'commands'],
+    enum: ['all', 'commands', 'waves'],
     default: 'all',
-    description: 'commands: every entry but the per-member ledger rows (member.*)',
+    description:
+      'commands: every entry but the per-member ledger rows (member.*); waves: of those, the entries about a wave ' +
+      '(commands, gate pauses and halts, approvals)',
   })
   @IsOptional()
-  @IsIn(['all', 'commands'], { message: "kind must be 'all' or 'commands'" })
-  kind?: 'all' | 'commands';
+  @IsIn(['all', 'commands', 'waves'], { message: "kind must be 'all', 'commands' or 'waves'" })
+  kind?: 'all' | 'commands' | 'waves';
 
   @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
   @IsOptional()

@@ -1,4 +1,4 @@
-import type { ProgressService, WaveProgress } from '@app/core';
+import type { ProgressService, RateHistory, WaveProgress } from '@app/core';
 import type { ApiSettings } from '../api-settings';
 import { etagOf, matchesIfNoneMatch, ProgressCache, readerView, Tagged } from './progress-cache.service';
 
@@ -50,6 +50,7 @@ describe('ProgressCache', () => {
 
   function setup(cacheMs: number) {
     let reads = 0;
+    let bucketSeconds = 5;
     let fail = false;
     let release: () => void = () => undefined;
     let hold = false;
@@ -60,6 +61,10 @@ describe('ProgressCache', () => {
         if (fail) throw new Error('down');
         return { waveId: id, read: n } as unknown as WaveProgress;
       },
+      history: async (id: string) => {
+        const n = ++reads;
+        return { waveId: id, read: n, bucketSeconds } as unknown as RateHistory;
+      },
     } as unknown as ProgressService;
     const cache = new ProgressCache(service, { API_PROGRESS_CACHE_MS: cacheMs } as ApiSettings);
     return {
@@ -68,6 +73,7 @@ describe('ProgressCache', () => {
       setFail: (v: boolean) => (fail = v),
       holdReads: (v: boolean) => (hold = v),
       release: () => release(),
+      setBucket: (s: number) => (bucketSeconds = s),
     };
   }
   const readOf = (t: { body: unknown }) => (t.body as { read: number }).read;
@@ -112,5 +118,24 @@ describe('ProgressCache', () => {
     await t.cache.wave('w1');
     await t.cache.wave('w1');
     expect(t.reads()).toBe(2);
+  });
+
+  it("keeps a history for a quarter of its sample width, at least 2 s, so an old wave's scan is rare", async () => {
+    const t = setup(200);
+    expect(readOf(await t.cache.history('w1'))).toBe(1);
+    now += 1900;
+    expect(readOf(await t.cache.history('w1'))).toBe(1); // 5 s samples: fresh for 2 s, not the progress' 200 ms
+    now += 200;
+    await t.cache.history('w1'); // expired: served while one read replaces it
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(t.reads()).toBe(2);
+    t.setBucket(120); // a 3-hour wave: 2-minute samples
+    now += 2100;
+    await t.cache.history('w1');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(t.reads()).toBe(3);
+    now += 29_000;
+    expect(readOf(await t.cache.history('w1'))).toBe(3); // fresh for 30 s
+    expect(t.reads()).toBe(3);
   });
 });

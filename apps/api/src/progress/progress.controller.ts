@@ -9,7 +9,13 @@ import { UuidParamPipe } from '../common/param.pipes';
 import { conditionalGet } from './conditional-get';
 import { ProgressCache, readerView } from './progress-cache.service';
 import { ProgressEventsService } from './progress-events.service';
-import { GateMeasurementDto, GateMeasurementQueryDto, ProgressOverviewDto, WaveProgressDto } from './progress.dto';
+import {
+  GateMeasurementDto,
+  GateMeasurementQueryDto,
+  ProgressOverviewDto,
+  RateHistoryDto,
+  WaveProgressDto,
+} from './progress.dto';
 
 /** Dashboards: cheap reads from the counters, ETag/304, and a live stream. */
 @ApiTags('progress')
@@ -41,6 +47,23 @@ export class ProgressController {
     @SeesAddresses() addresses: boolean,
   ) {
     return conditionalGet(req, res, readerView(await this.cache.wave(id), addresses));
+  }
+
+  @Get('waves/:id/history')
+  @ApiOperation({
+    summary:
+      "the wave's sending rate over its whole run (≤ 120 samples, from its per-batch rows), so a chart opened late " +
+      'shows the whole wave; ETag → 304',
+  })
+  @ApiOkResponse({ type: RateHistoryDto })
+  @ApiProblem(404, 'not found')
+  @ApiParam({ name: 'id', format: 'uuid', description: 'the wave' })
+  async history(
+    @Param('id', UuidParamPipe) id: string,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    return conditionalGet(req, res, await this.cache.history(id));
   }
 
   @Get('waves/:id/gate-measurements')

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { GATE_ACTIONS, GATE_METRICS, WAVE_STATES, type WaveState } from '@app/domain';
+import { GATE_ACTIONS, GATE_METRICS, SLOW_REASONS, WAVE_STATES, type SlowReason, type WaveState } from '@app/domain';
 
 export class MemberCountsDto {
   @ApiProperty() pending!: number;
@@ -37,8 +37,50 @@ export class RollbackProgressDto {
 export class RateDto {
   @ApiProperty({ description: 'accounts sent per second over the last minute (or since the start)' })
   observedPerSecond!: number;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    description: 'the rate now: the observed rate while the wave sends (running, rolling back), null when it does not',
+  })
+  currentPerSecond!: number | null;
   @ApiProperty({ description: 'the rate set by ops (the rollback rate while rolling back)' }) targetPerSecond!: number;
   @ApiProperty({ description: 'seconds the observed rate is measured over (≤ 60)' }) windowSeconds!: number;
+}
+
+/** Why a wave sends below its set rate: the engine's shared pace and the mailstore's advertised limit. */
+export class PaceDto {
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    description:
+      "share of the set rates the shared pace allows after the mailstore's 429/503s (1: full); null: unreadable",
+  })
+  factor!: number | null;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    description: "seconds every sender still waits for the mailstore's Retry-After (0: none); null: unreadable",
+  })
+  retryAfterSeconds!: number | null;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    description: "the mailstore's advertised account updates per second (its capabilities); null until read",
+  })
+  mailstoreRatePerSecond!: number | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) capabilitiesReadAt!: Date | null;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    description: "the most the engine can send for this wave now: min(set rate, mailstore's rate) × factor",
+  })
+  ceilingPerSecond!: number | null;
+  @ApiProperty({
+    enum: SLOW_REASONS,
+    isArray: true,
+    description: 'what holds the wave below its set rate, most pressing first; empty when nothing does',
+  })
+  slowReasons!: SlowReason[];
 }
 
 export class StepDto {
@@ -54,12 +96,25 @@ export class GateViewDto {
   @ApiProperty() name!: string;
   @ApiProperty({ enum: GATE_METRICS }) metric!: string;
   @ApiProperty({ enum: GATE_ACTIONS }) action!: string;
+  @ApiProperty({
+    enum: ['fraction', 'ms', 'per_minute', 'number'],
+    description: 'what value and threshold are in: fraction (0.05 = 5 %), ms, per_minute, number (own unit)',
+  })
+  unit!: string;
   @ApiProperty({ nullable: true, type: Number, description: 'null for a prometheus gate (its conditions decide)' })
   threshold!: number | null;
+  @ApiPropertyOptional({
+    description: "breached only above factor × the control cohort's value (signals and login metrics)",
+    type: 'object',
+    properties: { cohort: { type: 'string' }, factor: { type: 'number' } },
+  })
+  relativeTo?: { cohort: string; factor: number };
   @ApiProperty({ nullable: true, type: Number, description: 'null for a prometheus gate' })
   windowSeconds!: number | null;
   @ApiPropertyOptional({ description: 'prometheus gates: the PromQL query' }) query?: string;
   @ApiPropertyOptional({ description: 'prometheus gates: seconds between measurements' }) intervalSeconds?: number;
+  @ApiPropertyOptional({ example: 'result < 0.05' }) successCondition?: string;
+  @ApiPropertyOptional({ example: 'result >= 0.05' }) failureCondition?: string;
   @ApiProperty({ enum: ['ok', 'breached', 'insufficient_data', 'inconclusive', 'not_evaluated'] }) status!: string;
   @ApiProperty({ nullable: true, type: Number }) value!: number | null;
   @ApiProperty({ nullable: true, type: Number, description: 'relative signal and login gates: the control value' })
@@ -88,6 +143,7 @@ export class WaveProgressDto {
   @ApiProperty() doneFraction!: number;
   @ApiProperty({ type: RollbackProgressDto, nullable: true }) rollback!: RollbackProgressDto | null;
   @ApiProperty({ type: RateDto }) rate!: RateDto;
+  @ApiProperty({ type: PaceDto }) pace!: PaceDto;
   @ApiProperty({
     nullable: true,
     type: Number,
@@ -96,7 +152,13 @@ export class WaveProgressDto {
       'for its window (outside_window) has one',
   })
   etaSeconds!: number | null;
-  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) etaAt!: Date | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'when it should be done; null unless the wave is sending',
+  })
+  etaAt!: Date | null;
   @ApiProperty({ type: StepDto }) step!: StepDto;
   @ApiProperty({ type: [GateViewDto] }) gates!: GateViewDto[];
   @ApiProperty({ description: 'accounts this wave opened that were closed again after a credential-stuffing burst' })
@@ -131,6 +193,24 @@ export class GateMeasurementDto {
   value!: number | null;
   @ApiProperty({ example: 'result > 10 (14.2)' }) reason!: string;
   @ApiProperty({ type: String, format: 'date-time' }) takenAt!: Date;
+}
+
+export class RateSampleDto {
+  @ApiProperty({ type: String, format: 'date-time', description: 'start of the bucket' }) at!: Date;
+  @ApiProperty({ description: 'accounts sent per second in the bucket, forward' }) forwardPerSecond!: number;
+  @ApiProperty({ description: 'accounts restored per second in the bucket, rollback' }) rollbackPerSecond!: number;
+}
+
+/** A wave's rate over its whole run (at most 120 samples), from its per-batch rows. */
+export class RateHistoryDto {
+  @ApiProperty({ format: 'uuid' }) waveId!: string;
+  @ApiProperty({ description: 'width of each sample (5 s up to a day, growing with the wave)' }) bucketSeconds!: number;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'first start (null: never)' })
+  from!: Date | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'now, or the end of a finished wave' })
+  to!: Date | null;
+  @ApiProperty({ type: [RateSampleDto] }) samples!: RateSampleDto[];
+  @ApiProperty({ type: String, format: 'date-time' }) asOf!: Date;
 }
 
 export class GateMeasurementQueryDto {

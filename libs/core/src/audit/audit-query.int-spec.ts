@@ -73,6 +73,21 @@ describe('AuditQueryService (real PostgreSQL)', () => {
     expect(plan.map((l) => l['QUERY PLAN']).join('\n')).toContain('audit_log_commands_idx');
   });
 
+  it('kind=waves keeps only the entries about a wave: no member rows, nothing without a wave (support, imports)', async () => {
+    await db.dataSource.query(
+      `INSERT INTO audit_log (actor, action, wave_id) VALUES ('gate', 'wave.halt', $1), ('engine', 'member.failed', $1)`,
+      [WAVE_B],
+    );
+    await db.dataSource.query(`INSERT INTO audit_log (actor, action) VALUES ('ops:carol', 'accounts.imported')`);
+    const waves = await audit.find({ kind: 'waves', limit: 4 });
+    // wave.created (no wave id) and accounts.imported are left out, and so is the member row
+    expect(waves.items.map((e) => e.action)).toEqual(['wave.halt', 'wave.step29', 'wave.step28', 'wave.step27']);
+    expect(waves.items.every((e) => e.waveId !== null)).toBe(true);
+    // The wave's own filter and a family work with it: the status page's pane for one wave.
+    const one = await audit.find({ kind: 'waves', waveId: WAVE_B, limit: 2 });
+    expect(one.items.map((e) => e.action)).toEqual(['wave.halt', 'wave.step28']);
+  });
+
   it('refuses bad filters, naming each', async () => {
     const err = await audit
       .find({

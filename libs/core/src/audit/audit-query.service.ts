@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { FieldErrors } from '@app/domain';
 import { ValidationError } from '../errors';
-import { AUDIT_PAGE, AuditEntryView, AuditPage, AuditQuery } from './audit-query.types';
+import { AUDIT_KINDS, AUDIT_PAGE, AuditEntryView, AuditPage, AuditQuery } from './audit-query.types';
 import { AuditFilter, AuditRepository, AuditRow } from './audit.repository';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -40,6 +40,7 @@ export function auditFilter(query: AuditQuery): Omit<AuditFilter, 'limit'> {
     to: query.to,
     action: !action ? undefined : action.endsWith('*') ? { prefix: action.slice(0, -1) } : { exact: action },
     commandsOnly: query.kind === 'commands',
+    wavesOnly: query.kind === 'waves',
     beforeId: query.cursor,
   };
 }
@@ -60,8 +61,8 @@ export function validateAuditQuery(query: AuditQuery): number {
   if (query.action !== undefined && !ACTION.test(query.action)) {
     f.add('action', 'must be an action name like wave.start, or a family like support.*');
   }
-  if (query.kind !== undefined && query.kind !== 'all' && query.kind !== 'commands') {
-    f.add('kind', "must be 'all' or 'commands'");
+  if (query.kind !== undefined && !(AUDIT_KINDS as readonly string[]).includes(query.kind)) {
+    f.add('kind', "must be 'all', 'commands' or 'waves'");
   }
   if (query.cursor !== undefined && !CURSOR.test(query.cursor))
     f.add('cursor', 'must be a cursor from a previous page');

@@ -20,8 +20,10 @@ describe('auditFilter', () => {
       to: undefined,
       action: undefined,
       commandsOnly: false,
+      wavesOnly: false,
       beforeId: undefined,
     });
+    expect(auditFilter({ kind: 'waves' })).toMatchObject({ commandsOnly: false, wavesOnly: true });
   });
 });
 

@@ -9,9 +9,10 @@ export interface AuditQuery {
   action?: string;
   /**
    * `commands`: every entry but the per-member ledger rows (`member.*`), so commands, gate halts and support
-   * actions are not buried under a wave's millions of member rows; `all` (default): everything.
+   * actions are not buried under a wave's millions of member rows; `waves`: of those, the entries about a wave
+   * (its commands, gate pauses and halts, approvals: the status page's audit pane); `all` (default): everything.
    */
-  kind?: 'all' | 'commands';
+  kind?: 'all' | 'commands' | 'waves';
   /** Keyset cursor: only entries older (smaller id) than this one; from the previous page's nextCursor. */
   cursor?: string;
   /** Page size, 1–500 (default 100). */
@@ -39,5 +40,7 @@ export interface AuditPage {
   /** Pass as `cursor` for the next (older) page; null on the last page. */
   nextCursor: string | null;
 }
+
+export const AUDIT_KINDS = ['all', 'commands', 'waves'] as const;
 
 export const AUDIT_PAGE = { defaultLimit: 100, maxLimit: 500 } as const;

@@ -28,6 +28,8 @@ export interface AuditFilter {
   action?: { exact: string } | { prefix: string };
   /** Every entry but the per-member ledger rows (`member.*`). */
   commandsOnly: boolean;
+  /** Of those, only the entries about a wave (commands, gate pauses and halts, approvals: a wave id, no member). */
+  wavesOnly?: boolean;
   /** Keyset: only entries older (smaller id) than this one. */
   beforeId?: string;
   limit: number;
@@ -52,7 +54,8 @@ export class AuditRepository {
     if (filter.action && 'exact' in filter.action) where.push(`action = ${add(filter.action.exact)}`);
     // Exactly the predicate of the partial index audit_log_commands_idx (newest commands at once, however many
     // member rows were written since).
-    if (filter.commandsOnly) where.push(`action NOT LIKE 'member.%'`);
+    if (filter.commandsOnly || filter.wavesOnly) where.push(`action NOT LIKE 'member.%'`);
+    if (filter.wavesOnly) where.push(`wave_id IS NOT NULL`);
     if (filter.beforeId) where.push(`id < ${add(filter.beforeId)}`);
     return this.dataSource.query<AuditRow[]>(
       `SELECT id, at, actor, action, wave_id, account_id, login, operation_id, reason, ticket, before, after, detail

@@ -160,7 +160,7 @@ export class Throttle {
   }
 
   private mailKey(): string {
-    return `${this.prefix}:throttle:mailstore`;
+    return throttleMailstoreKey(this.prefix);
   }
 
   async reserve(req: ReserveRequest): Promise<Reservation> {
@@ -251,6 +251,11 @@ export class Throttle {
     const h = await this.redis.hgetall(this.mailKey());
     return { blockedUntil: Number(h.blocked_until ?? 0), factor: Number(h.factor ?? 1) };
   }
+}
+
+/** The Redis hash of the mailstore's bucket: its reservations, the pace factor and the Retry-After block. */
+export function throttleMailstoreKey(prefix: string): string {
+  return `${prefix}:throttle:mailstore`;
 }
 
 export function sleep(ms: number): Promise<void> {

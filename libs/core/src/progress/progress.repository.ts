@@ -32,6 +32,26 @@ export interface ProgressRow {
   /** Members of forward batches kept for their retry (parked), and of rollback batches. */
   parked_forward: string;
   parked_rollback: string;
+  /** The mailstore's advertised account updates/s as a worker last read them (null: never read). */
+  mailstore_rate: number | null;
+  capabilities_read_at: Date | null;
+}
+
+/** Accounts sent in one time bucket of a wave's run, by lane (wave_batches_completed_idx). */
+export interface HistoryRow {
+  index: number;
+  kind: 'forward' | 'rollback';
+  accounts: number;
+}
+
+/** A wave's times that bound its history. */
+export interface HistoryBoundsRow {
+  state: WaveState;
+  started_at: Date | null;
+  completed_at: Date | null;
+  rollback_completed_at: Date | null;
+  last_batch_at: Date | null;
+  now: Date;
 }
 
 /** The members of a wave's batches of one lane kept for their retry (its few claimed batches: wave_batches_open_idx). */
@@ -73,11 +93,40 @@ export class ProgressRepository {
                   AND b.kind = CASE WHEN w.state = 'rolling_back' THEN 'rollback' ELSE 'forward' END) AS recent_sent,
               -- a few rows at most (accounts attacked after the wave opened them): login_reclosures' primary key
               (SELECT count(*) FROM login_reclosures r WHERE r.wave_id = w.id)::int AS reclosed,
-              ${parkedSql('forward')} AS parked_forward, ${parkedSql('rollback')} AS parked_rollback
+              ${parkedSql('forward')} AS parked_forward, ${parkedSql('rollback')} AS parked_rollback,
+              mc.account_updates_per_second AS mailstore_rate, mc.read_at AS capabilities_read_at
          FROM waves w
+         LEFT JOIN mailstore_capabilities mc ON mc.id = 1
         WHERE ${where}
         ORDER BY w.created_at DESC, w.id`,
       params,
+    );
+  }
+
+  /** What bounds a wave's history: its first start, its ends, its newest completed batch (one index probe). */
+  async historyBounds(sql: Sql, id: string): Promise<HistoryBoundsRow | undefined> {
+    const [row] = await sql<HistoryBoundsRow>(
+      `SELECT w.state, w.started_at, w.completed_at, w.rollback_completed_at, now() AS now,
+              (SELECT max(b.completed_at) FROM wave_batches b
+                WHERE b.wave_id = w.id AND b.completed_at IS NOT NULL) AS last_batch_at
+         FROM waves w WHERE w.id = $1`,
+      [id],
+    );
+    return row;
+  }
+
+  /**
+   * Accounts sent per bucket of `bucketSeconds` from `origin`, by lane: one range scan of the wave's completed batches
+   * (wave_batches_completed_idx), one row per bucket and lane.
+   */
+  history(sql: Sql, id: string, origin: Date, bucketSeconds: number): Promise<HistoryRow[]> {
+    return sql<HistoryRow>(
+      `SELECT floor(extract(epoch FROM b.completed_at - $2::timestamptz) / $3)::int AS index, b.kind,
+              sum(b.size)::int AS accounts
+         FROM wave_batches b
+        WHERE b.wave_id = $1 AND b.completed_at IS NOT NULL AND b.completed_at >= $2::timestamptz
+        GROUP BY 1, 2 ORDER BY 1, 2`,
+      [id, origin, bucketSeconds],
     );
   }
 }

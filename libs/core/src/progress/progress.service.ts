@@ -1,20 +1,43 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { buildProgress, Gate, GateStatus, MEMBER_COUNTS, MemberCount, normalizeSteps } from '@app/domain';
+import {
+  acceptsNewCalls,
+  buildProgress,
+  explainPace,
+  Gate,
+  gateUnit,
+  GateStatus,
+  historyBucketSeconds,
+  historyPoints,
+  MEMBER_COUNTS,
+  MemberCount,
+  normalizeSteps,
+} from '@app/domain';
 import { Sql, sqlOfDataSource } from '../db/sql';
 import { NotFoundError } from '../errors';
 import { GateMeasurementRepository, StoredMeasurement } from '../gates/gate-measurement.repository';
-import { ProgressRepository, ProgressRow } from './progress.repository';
-import { GateView, ProgressOverview, RATE_WINDOW_SECONDS, StepView, WaveProgress } from './progress.types';
+import { PaceNow, PaceRepository } from './pace.repository';
+import { HistoryBoundsRow, ProgressRepository, ProgressRow } from './progress.repository';
+import {
+  GateView,
+  PaceView,
+  ProgressOverview,
+  RATE_WINDOW_SECONDS,
+  RateHistory,
+  StepView,
+  WaveProgress,
+} from './progress.types';
 import { describeStatus } from './status-text';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const FINISHED = new Set<string>(['completed', 'cancelled', 'rolled_back']);
 const GATE_STATUSES = new Set<string>(['ok', 'breached', 'insufficient_data', 'inconclusive']);
 
 /**
  * Progress for dashboards, from the incremental counters: one query reads the wave rows, their counter rows and
- * what was sent in the last minute; gate values come from the evaluator's last verdict on the wave row.
- * Cheap enough to poll; the API adds a short shared cache on top.
+ * what was sent in the last minute; gate values come from the evaluator's last verdict on the wave row; the shared
+ * pace (why a wave is slow) is one Redis read, whatever the number of waves. Cheap enough to poll (O(1) in the size
+ * of a wave); the API adds a short shared cache on top.
  */
 @Injectable()
 export class ProgressService {
@@ -24,6 +47,8 @@ export class ProgressService {
     dataSource: DataSource,
     private readonly repo = new ProgressRepository(),
     private readonly measurements = new GateMeasurementRepository(),
+    /** The engine's shared pace in Redis; without it (no Redis given) the pace reads as unknown. */
+    private readonly pace?: PaceRepository,
   ) {
     this.sql = sqlOfDataSource(dataSource);
   }
@@ -36,14 +61,15 @@ export class ProgressService {
   }
 
   async wave(id: string): Promise<WaveProgress> {
-    const [row] = UUID.test(id) ? await this.repo.byIds(this.sql, [id]) : [];
+    if (!UUID.test(id)) throw new NotFoundError('wave', id);
+    const [[row], pace] = await Promise.all([this.repo.byIds(this.sql, [id]), this.readPace()]);
     if (!row) throw new NotFoundError('wave', id);
-    return buildWaveProgress(row);
+    return buildWaveProgress(row, pace);
   }
 
   async overview(): Promise<ProgressOverview> {
-    const rows = await this.repo.overview(this.sql);
-    const waves = rows.map(buildWaveProgress);
+    const [rows, pace] = await Promise.all([this.repo.overview(this.sql), this.readPace()]);
+    const waves = rows.map((row) => buildWaveProgress(row, pace));
     const members = Object.fromEntries(MEMBER_COUNTS.map((s) => [s, 0])) as Record<MemberCount, number>;
     const states: ProgressOverview['totals']['waves'] = {};
     for (const w of waves) {
@@ -52,10 +78,46 @@ export class ProgressService {
     }
     return { asOf: rows[0]?.now ?? new Date(), waves, totals: { waves: states, members } };
   }
+
+  /**
+   * A wave's sending rate over its whole run, from its per-batch rows: one range scan of its completed batches,
+   * grouped into at most HISTORY_MAX_SAMPLES buckets (the chart a reload or a newcomer sees whole).
+   */
+  async history(id: string): Promise<RateHistory> {
+    const bounds = UUID.test(id) ? await this.repo.historyBounds(this.sql, id) : undefined;
+    if (!bounds) throw new NotFoundError('wave', id);
+    const from = bounds.started_at;
+    const to = from ? historyEnd(bounds) : null;
+    if (!from || !to)
+      return { waveId: id, bucketSeconds: historyBucketSeconds(0), from, to, samples: [], asOf: bounds.now };
+    const span = Math.max(0, (to.getTime() - from.getTime()) / 1000);
+    const bucketSeconds = historyBucketSeconds(span);
+    const sums = await this.repo.history(this.sql, id, from, bucketSeconds);
+    const samples = historyPoints(sums, span, bucketSeconds).map((p) => ({
+      at: new Date(from.getTime() + p.offsetSeconds * 1000),
+      forwardPerSecond: p.forwardPerSecond,
+      rollbackPerSecond: p.rollbackPerSecond,
+    }));
+    return { waveId: id, bucketSeconds, from, to, samples, asOf: bounds.now };
+  }
+
+  private readPace(): Promise<PaceNow | null> {
+    return this.pace ? this.pace.now() : Promise.resolve(null);
+  }
+}
+
+/** Now while the wave may still send; once it is finished, its last batch (or its end, whichever is later). */
+function historyEnd(b: HistoryBoundsRow): Date {
+  const finished = ['completed', 'cancelled', 'rolled_back'].includes(b.state);
+  if (!finished) return b.now;
+  const ends = [b.last_batch_at, b.completed_at, b.rollback_completed_at, b.started_at].filter(
+    (d): d is Date => d !== null,
+  );
+  return new Date(Math.max(...ends.map((d) => d.getTime())));
 }
 
 /** One wave's progress view from its row (pure: the clock is the database's, read with the row). */
-export function buildWaveProgress(row: ProgressRow): WaveProgress {
+export function buildWaveProgress(row: ProgressRow, paceNow: PaceNow | null = null): WaveProgress {
   const now = row.now;
   const rollingBack = row.state === 'rolling_back';
   const since = rollingBack ? row.rollback_started_at : row.started_at;
@@ -75,6 +137,25 @@ export function buildWaveProgress(row: ProgressRow): WaveProgress {
   });
   const step = stepOf(row, now);
   const gates = gatesOf(row);
+  const sending = acceptsNewCalls(row.state);
+  const mailstoreRate =
+    row.mailstore_rate === null || row.mailstore_rate === undefined ? null : Number(row.mailstore_rate);
+  const explained = explainPace({
+    state: row.state,
+    targetPerSecond: target,
+    mailstoreRatePerSecond: mailstoreRate,
+    factor: paceNow?.factor ?? null,
+    blockedMs: paceNow?.blockedMs ?? null,
+  });
+  const pace: PaceView = {
+    factor: paceNow ? round(paceNow.factor, 2) : null,
+    // Whole seconds, rounded up: the view (and its ETag) changes once a second at most while a wait runs.
+    retryAfterSeconds: paceNow ? Math.ceil(paceNow.blockedMs / 1000) : null,
+    mailstoreRatePerSecond: mailstoreRate,
+    capabilitiesReadAt: row.capabilities_read_at ?? null,
+    ceilingPerSecond: explained.ceilingPerSecond,
+    slowReasons: explained.reasons,
+  };
   return {
     waveId: row.id,
     name: row.name,
@@ -93,8 +174,17 @@ export function buildWaveProgress(row: ProgressRow): WaveProgress {
     statusDetail: row.status_detail,
     protocols: row.protocols,
     ...view,
-    rate: { observedPerSecond: round(observed, 2), targetPerSecond: target, windowSeconds: round(windowSeconds, 1) },
-    etaAt: view.etaSeconds === null ? null : new Date(now.getTime() + view.etaSeconds * 1000),
+    rate: {
+      observedPerSecond: round(observed, 2),
+      currentPerSecond: sending ? round(observed, 2) : null,
+      targetPerSecond: target,
+      windowSeconds: round(windowSeconds, 1),
+    },
+    pace,
+    // A finished wave has no ETA to show (its etaSeconds stays 0: nothing left); a stopped one has none (null) unless
+    // it waits for its time window.
+    etaAt:
+      view.etaSeconds === null || FINISHED.has(row.state) ? null : new Date(now.getTime() + view.etaSeconds * 1000),
     step,
     gates,
     reclosed: row.reclosed ?? 0,
@@ -119,9 +209,18 @@ function gatesOf(row: ProgressRow): GateView[] {
       name: g.name,
       metric: g.metric,
       action: g.action,
+      unit: gateUnit(g.metric),
       threshold: g.threshold ?? null,
+      ...(g.relativeTo ? { relativeTo: g.relativeTo } : {}),
       windowSeconds: g.windowSeconds ?? null,
-      ...(g.metric === 'prometheus' ? { query: g.query, intervalSeconds: g.intervalSeconds } : {}),
+      ...(g.metric === 'prometheus'
+        ? {
+            query: g.query,
+            intervalSeconds: g.intervalSeconds,
+            ...(g.successCondition ? { successCondition: g.successCondition } : {}),
+            ...(g.failureCondition ? { failureCondition: g.failureCondition } : {}),
+          }
+        : {}),
       status: status ?? 'not_evaluated',
       value: typeof v?.value === 'number' ? v.value : null,
       control: typeof v?.control === 'number' ? v.control : null,
