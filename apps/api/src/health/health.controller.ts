@@ -36,7 +36,8 @@ export class HealthController {
 
   @Get('dependencies')
   @ApiOperation({
-    summary: 'Every dependency, the mailstore included, as this process sees it now; always 200 (a report, not a probe)',
+    summary:
+      'Every dependency, the mailstore included, as this process sees it now; always 200 (a report, not a probe)',
   })
   @ApiOkResponse({ type: DependenciesDto })
   async dependencies(): Promise<DependenciesDto> {

@@ -1,0 +1,1 @@
+export { createProcessRegistry, METRICS_REGISTRY, MetricsProcess, startProcessMetrics } from './process-metrics';
