@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { freeLoopbackPort, WorkerProcess } from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
-import { exportedNames, promqlMetricNames } from './prometheus-text';
+import { exportedNames, promqlMetricNames, sumOf } from './prometheus-text';
 
 const DEPLOY = join(__dirname, '../../deploy');
+const VERSION = (JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string })
+  .version;
 const RULES = join(DEPLOY, 'prometheus/reopen-alerts.yml');
 const RULES_TEST = join(DEPLOY, 'prometheus/reopen-alerts.test.yml');
 const DASHBOARD = join(DEPLOY, 'grafana/reopen-access.dashboard.json');
@@ -78,6 +80,10 @@ describe('deploy/: the alert rules and the dashboard', () => {
     const apiText = (await api.call('GET', '/metrics', { key: 'viewer' })).text;
     const workerText = await (await fetch(`http://127.0.0.1:${workerPort}/metrics`)).text();
     const exported = new Set([...exportedNames(apiText), ...exportedNames(workerText)]);
+    // Each process says which build it runs (the dashboard's "Builds running" panel counts them).
+    const build = { version: VERSION, node: process.version };
+    expect(sumOf(apiText, 'reopen_build_info', { process: 'api', ...build })).toBe(1);
+    expect(sumOf(workerText, 'reopen_build_info', { process: 'worker', ...build })).toBe(1);
     expect(exported.has('reopen_wave_state')).toBe(true); // the API's, before any wave
     expect(exported.has('reopen_mailstore_call_duration_seconds_bucket')).toBe(true); // the worker's, before any call
 

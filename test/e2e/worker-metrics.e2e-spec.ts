@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEngineHarness, EngineHarness, freeLoopbackPort, pollUntil, WorkerProcess } from '@app/testing';
 import { ensureFreshBuild } from './api-process';
+import { sample } from './prometheus-text';
 
 const VERSION = (JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string })
   .version;
@@ -10,18 +11,6 @@ const VERSION = (JSON.parse(readFileSync(join(__dirname, '../../package.json'), 
 const COMMIT = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: join(__dirname, '../..') })
   .toString()
   .trim();
-
-/** The value of `name{labels}` in a Prometheus text exposition (exactly those labels, in any order), if present. */
-function sample(exposition: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of exposition.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
-    const wanted = Object.entries(labels);
-    if (Object.keys(got).length === wanted.length && wanted.every(([k, v]) => got[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
 
 /**
  * The worker's own /metrics (issue 17), on its health listener, scraped from a real worker process while it runs a
