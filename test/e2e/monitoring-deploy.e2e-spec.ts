@@ -19,8 +19,10 @@ function promtool(...args: string[]): string {
     return execFileSync('promtool', args, { cwd: join(DEPLOY, 'prometheus'), encoding: 'utf8', stdio: 'pipe' });
   } catch (err) {
     const e = err as { code?: string; stdout?: string; stderr?: string };
-    if (e.code === 'ENOENT') throw new Error('promtool is missing: install Debian package prometheus (.ci/run does)');
-    throw new Error(`promtool ${args.join(' ')}:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    if (e.code === 'ENOENT') {
+      throw new Error('promtool is missing: install Debian package prometheus (.ci/run does)', { cause: err });
+    }
+    throw new Error(`promtool ${args.join(' ')}:\n${e.stdout ?? ''}${e.stderr ?? ''}`, { cause: err });
   }
 }
 

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
 /** One dependency as GET /health/dependencies reports it. */
-export class DependencyStateDto {
+class DependencyStateDto {
   @ApiProperty({ enum: ['up', 'down'] })
   status!: 'up' | 'down';
 

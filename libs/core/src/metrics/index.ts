@@ -1,1 +1,1 @@
-export { createProcessRegistry, METRICS_REGISTRY, MetricsProcess, startProcessMetrics } from './process-metrics';
+export { createProcessRegistry, METRICS_REGISTRY, startProcessMetrics } from './process-metrics';

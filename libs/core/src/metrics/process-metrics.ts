@@ -16,7 +16,7 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
  */
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 
-export type MetricsProcess = 'api' | 'worker';
+type MetricsProcess = 'api' | 'worker';
 
 /**
  * A registry with `reopen_build_info` in it. Node's process metrics (prefix `reopen_<process>_`) start with
