@@ -1,25 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Gauge, Registry } from 'prom-client';
 import { METRICS_REGISTRY, NotificationService, ProgressService, startProcessMetrics, WaveProgress } from '@app/core';
-import { GateMetric, hideAddresses } from '@app/domain';
+import { hideAddresses } from '@app/domain';
 import { QUEUES, QueueProducer, QueueUnavailableError } from '@app/queue';
 import { HealthIndicators } from '../health/health.indicators';
 import { registerNotificationMetrics } from '../notifications/notification.metrics';
+import { gateValueSeries } from './gate-value-series';
 
 type WaveLabels = 'wave_id' | 'wave';
-
-/**
- * A gate's value by its metric, in one family per unit (one unit per family: a ratio, seconds and a rate never share
- * one); `scale` turns the gate's own unit into the family's base unit.
- */
-const GATE_VALUE_FAMILY: Record<GateMetric, { family: string; scale: number }> = {
-  mailstore_error_rate: { family: 'ratio', scale: 1 },
-  login_failure_ratio: { family: 'ratio', scale: 1 },
-  mailstore_p95_latency_ms: { family: 'latency', scale: 1 / 1000 },
-  login_failures_per_minute: { family: 'perSecond', scale: 1 / 60 },
-  signal: { family: 'signal', scale: 1 },
-  prometheus: { family: 'query', scale: 1 },
-};
 
 /**
  * The API's Prometheus exposition (GET /api/v1/metrics), on the process's registry (METRICS_REGISTRY: other providers
@@ -123,8 +111,9 @@ export class MetricsService {
     if (p.etaSeconds !== null) this.g.eta.set(l, p.etaSeconds);
     for (const gate of p.gates) {
       this.g.gate.set({ ...l, gate: gate.name, status: gate.status }, 1);
-      const { family, scale } = GATE_VALUE_FAMILY[gate.metric];
-      if (gate.value !== null) this.g[family].set({ ...l, gate: gate.name }, gate.value * scale);
+      if (gate.value === null) continue;
+      const { family, value } = gateValueSeries(gate.metric, gate.value);
+      this.g[family].set({ ...l, gate: gate.name }, value);
     }
   }
 
