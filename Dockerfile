@@ -16,6 +16,9 @@ RUN npm run build && npm prune --omit=dev
 # lines without Docker and runs the CLI and a worker from them).
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
+# The commit in reopen_build_info (docs/metrics.md): `docker build --build-arg BUILD_COMMIT=$(git rev-parse HEAD) .`
+ARG BUILD_COMMIT=unknown
+ENV BUILD_COMMIT=$BUILD_COMMIT
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 # Every process, the admin CLI (dist/apps/cli) and the worker's healthcheck (dist/apps/worker/src/health-probe.js)

@@ -482,3 +482,65 @@ describe('a PostgreSQL outage: one line in, one line out, recovery without a res
     expect(w.lines[0]).toMatch(said);
   });
 });
+
+/**
+ * The mailstore is the provider's, not the process's (issue 21): its outage pauses waves, but readiness stays 200 so
+ * that, under Kubernetes, every API pod stays in service with the status page and its Pause and Roll back buttons. Its
+ * health is reported apart: GET /health/dependencies and the `reopen_api_dependency_up` gauge.
+ */
+describe('a mailstore outage: ready stays 200, the dependencies report says it is down', () => {
+  let api: ApiHarness;
+
+  beforeAll(async () => {
+    api = await startApiHarness('mailstoredown', { accounts: 5 });
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  const dependencies = () =>
+    api.call<{ status: string; dependencies: Record<string, { status: string; neededForReady: boolean }> }>(
+      'GET',
+      '/health/dependencies',
+      { key: null },
+    );
+  const upGauge = async () => {
+    const text = (await api.call('GET', '/metrics', { key: 'viewer' })).text;
+    return /^reopen_api_dependency_up\{dependency="mailstore"\} (\d)$/m.exec(text)?.[1];
+  };
+
+  it('stays ready while the mailstore is unreachable, and reports it down, then up again', async () => {
+    expect((await dependencies()).body.status).toBe('ok');
+    expect(await upGauge()).toBe('1');
+
+    api.h.sim.setFaults({ unreachable: true }); // every /v1 request's connection destroyed, unanswered
+    const down = await pollUntil(
+      async () => {
+        const d = await dependencies();
+        return d.body.dependencies.mailstore.status === 'down' && d;
+      },
+      { timeoutMs: 10_000, description: 'the mailstore reported down' },
+    );
+    expect(down.status).toBe(200);
+    expect(down.body).toMatchObject({
+      status: 'degraded',
+      dependencies: {
+        database: { status: 'up', neededForReady: true },
+        redis: { status: 'up', neededForReady: true },
+        mailstore: { status: 'down', neededForReady: false, message: expect.any(String) },
+      },
+    });
+    const ready = await api.call('GET', '/health/ready', { key: null });
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatchObject({ status: 'ok', error: {} });
+    expect(Object.keys(ready.body.details).sort()).toEqual(['database', 'redis']); // the mailstore is not asked
+    expect(await upGauge()).toBe('0');
+
+    api.h.sim.setFaults({});
+    await pollUntil(async () => (await dependencies()).body.status === 'ok', {
+      timeoutMs: 10_000,
+      description: 'the mailstore reported up again',
+    });
+    expect(await upGauge()).toBe('1');
+  });
+});

@@ -65,6 +65,13 @@ describe('access: every route × every role, no key and a revoked key', () => {
   const routes = (): Route[] => [
     { method: 'GET', path: '/health/live', access: 'public', ok: 200, call: () => ({ path: '/health/live' }) },
     { method: 'GET', path: '/health/ready', access: 'public', ok: 200, call: () => ({ path: '/health/ready' }) },
+    {
+      method: 'GET',
+      path: '/health/dependencies',
+      access: 'public',
+      ok: 200,
+      call: () => ({ path: '/health/dependencies' }),
+    },
     { method: 'GET', path: '/metrics', access: READERS, ok: 200, call: () => ({ path: '/metrics' }) },
     {
       method: 'POST',

@@ -1,22 +1,16 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEngineHarness, EngineHarness, freeLoopbackPort, pollUntil, WorkerProcess } from '@app/testing';
 import { ensureFreshBuild } from './api-process';
+import { sample } from './prometheus-text';
 
 const VERSION = (JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string })
   .version;
-
-/** The value of `name{labels}` in a Prometheus text exposition (exactly those labels, in any order), if present. */
-function sample(exposition: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of exposition.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
-    const wanted = Object.entries(labels);
-    if (Object.keys(got).length === wanted.length && wanted.every(([k, v]) => got[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
+/** The checkout's commit, as the build-info metric reads it without BUILD_COMMIT. */
+const COMMIT = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: join(__dirname, '../..') })
+  .toString()
+  .trim();
 
 /**
  * The worker's own /metrics (issue 17), on its health listener, scraped from a real worker process while it runs a
@@ -54,7 +48,9 @@ describe("the worker's /metrics, scraped during a small wave", () => {
 
   it('serves the build and, before any work, no batch', async () => {
     const idle = await scrape();
-    expect(sample(idle, 'reopen_build_info', { version: VERSION, node: process.version })).toBe(1);
+    const build = { process: 'worker', version: VERSION, commit: COMMIT, node: process.version };
+    expect(sample(idle, 'reopen_build_info', build)).toBe(1);
+    expect(sample(idle, 'reopen_worker_batches_in_flight', { kind: 'forward' })).toBe(0);
     expect(sample(idle, 'reopen_worker_batches_sent_total', { kind: 'forward', outcome: 'ok' })).toBeUndefined();
     expect(sample(idle, 'reopen_worker_pace_factor')).toBe(1); // Redis holds no pace yet: full
     expect(sample(idle, 'reopen_worker_process_resident_memory_bytes')).toBeGreaterThan(0);
@@ -121,6 +117,25 @@ describe("the worker's /metrics, scraped during a small wave", () => {
     expect(factor).toBeLessThan(0.25 + 0.001 * (sent('ok')! + 1));
     expect(factor).toBe(Number(await h.redis.client.hget(`${h.redis.prefix}:throttle:mailstore`, 'factor')));
     expect(sample(after, 'reopen_worker_pace_blocked_seconds')).toBe(0);
+
+    // Its mailstore calls, as it made them: every row it logged in mailstore_calls, once (issue 21: the API no longer
+    // rebuilds them from the table). One worker here, so its counts are the whole log.
+    const [log] = await h.db.dataSource.query<{ calls: string; limited: string; items: string }[]>(
+      `SELECT count(*) AS calls, count(*) FILTER (WHERE outcome = 'rate_limited') AS limited, sum(items) AS items
+         FROM mailstore_calls WHERE wave_id = $1`,
+      [wave.id],
+    );
+    const calls429 = sample(after, 'reopen_mailstore_call_duration_seconds_count', {
+      source: 'wave',
+      outcome: 'rate_limited',
+    });
+    const callsOk = sample(after, 'reopen_mailstore_call_duration_seconds_count', { source: 'wave', outcome: 'ok' });
+    expect(calls429).toBe(Number(log.limited));
+    expect(callsOk! + calls429!).toBe(Number(log.calls));
+    expect(sample(after, 'reopen_mailstore_call_items_total', { source: 'wave', result: 'sent' })).toBe(
+      Number(log.items),
+    );
+    expect(sample(after, 'reopen_worker_batches_in_flight', { kind: 'forward' })).toBe(0);
 
     expect(sample(after, 'reopen_worker_jobs_total', { job: 'wave.pump', outcome: 'drained' })).toBeGreaterThan(0);
     for (const round of ['reconcile', 'gate']) {

@@ -21,6 +21,7 @@ import { InfraModule } from './infra.module';
 import { API_SETTINGS, REDIS_CLIENT } from './infra.tokens';
 import { MetricsController } from './metrics/metrics.controller';
 import { MetricsService } from './metrics/metrics.service';
+import { SignalStreamMetrics } from './metrics/signal-metrics';
 import { OperationController } from './operations/operation.controller';
 import { OverrideController } from './overrides/override.controller';
 import { SubscriptionController } from './notifications/subscription.controller';
@@ -86,6 +87,7 @@ export class AppModule {
         ProgressCache,
         ProgressEventsService,
         MetricsService,
+        SignalStreamMetrics,
         HealthIndicators,
         RouteAccessCheck,
         // Order matters: the key is checked (and the principal set) before the per-key rate limit counts it.

@@ -33,6 +33,8 @@ import {
   openCoreDataSource,
 } from './core-graph';
 import { EngineMetrics } from './engine/engine-metrics';
+import { createProcessRegistry, METRICS_REGISTRY } from './metrics';
+import type { Registry } from 'prom-client';
 import { AccountImportService } from './accounts';
 import { AuditQueryService } from './audit';
 import { ApiKeyService } from './auth';
@@ -68,6 +70,8 @@ export interface CoreModuleOptions {
   engineMetrics?: EngineMetrics;
   /** The clock time windows are judged on (default: the system's); tests shift it. */
   clock?: Clock;
+  /** The process's Prometheus registry (METRICS_REGISTRY), when made before the module (the worker's); else one is. */
+  metricsRegistry?: Registry;
 }
 
 /** Watches PostgreSQL from boot to shutdown, so an outage is logged even when nothing queries. */
@@ -143,6 +147,7 @@ export class CoreModule {
     const { config, role, logger } = options;
     const services: Provider[] = [
       { provide: EnvironmentDto, useValue: config },
+      { provide: METRICS_REGISTRY, useValue: options.metricsRegistry ?? createProcessRegistry(role) },
       {
         provide: CORE_SERVICES,
         inject: [DataSource, QueueProducer, QUEUE_REDIS],
@@ -155,7 +160,15 @@ export class CoreModule {
         useFactory: (s: CoreServices) => s[key],
       })),
     ];
-    const exported = [EnvironmentDto, DataSource, QueueProducer, QUEUE_REDIS, REDIS_WATCH, ...SERVICES.map(([s]) => s)];
+    const exported = [
+      EnvironmentDto,
+      METRICS_REGISTRY,
+      DataSource,
+      QueueProducer,
+      QUEUE_REDIS,
+      REDIS_WATCH,
+      ...SERVICES.map(([s]) => s),
+    ];
     if (options.offline) {
       const inert = [DataSource, QueueProducer, QUEUE_REDIS, REDIS_WATCH].map((token) => ({
         provide: token,

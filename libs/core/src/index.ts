@@ -17,3 +17,4 @@ export * from './waves/wave-query.service';
 export * from './gates/gate-evaluator';
 export * from './core-graph';
 export * from './core.module';
+export * from './metrics';

@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { BatchEnd, DeliveryAttemptOutcome, EngineMetrics, Throttle } from '@app/core';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { startProcessMetrics } from '@app/core';
+import type { BatchEnd, CallRecord, DeliveryAttemptOutcome, EngineMetrics, Throttle } from '@app/core';
 import type { BatchKind } from '@app/domain';
 
 /** A scrape does not wait longer than this for Redis to say what the pace is. */
@@ -12,12 +11,16 @@ export type Round = 'reconcile' | 'gate' | 'notify';
 
 /**
  * The worker's own Prometheus metrics (prom-client), served at GET /metrics on its health listener: what this process
- * did (batch calls and how its batches ended, Retry-After waits, job outcomes, round durations), the shared pace as
- * Redis holds it at the scrape, the build, and Node's process metrics. The API's /metrics stays the view of the waves
- * (PostgreSQL's counters): these are the engine's own signals, per worker process.
+ * did (its mailstore calls' latency and outcomes, batch calls and how its batches ended, batches in flight, Retry-After
+ * waits, job outcomes, round durations), the shared pace as Redis holds it at the scrape, and, from the process's
+ * registry (METRICS_REGISTRY, made by createProcessRegistry), the build and Node's process metrics. Counters and
+ * histograms are this process's own: `sum()` across workers is every call once, and a restart starts from 0. The API's
+ * /metrics stays the view of the waves (PostgreSQL's counters).
  */
 export class WorkerMetrics implements EngineMetrics {
-  readonly registry = new Registry();
+  private readonly callDuration: Histogram<'source' | 'outcome'>;
+  private readonly callItems: Counter<'source' | 'result'>;
+  private readonly inFlight: Gauge<'kind'>;
   private readonly sent: Counter<'kind' | 'outcome'>;
   private readonly ended: Counter<'kind' | 'outcome'>;
   private readonly retryAfterWaits: Histogram<'source'>;
@@ -25,16 +28,29 @@ export class WorkerMetrics implements EngineMetrics {
   private readonly rounds: Histogram<'round' | 'result'>;
   private readonly notifications: Counter<'outcome'>;
   private pace: { throttle: Throttle; ready: () => boolean } | undefined;
-  private defaultsStarted = false;
 
-  constructor() {
-    const registers = [this.registry];
-    new Gauge({
-      name: 'reopen_build_info',
-      help: 'The running build: its version (package.json) and Node version; always 1',
-      labelNames: ['version', 'node'],
+  constructor(readonly registry: Registry) {
+    const registers = [registry];
+    this.callDuration = new Histogram({
+      name: 'reopen_mailstore_call_duration_seconds',
+      help: 'Mailstore calls this worker made (as logged in mailstore_calls), by lane (wave, operation) and outcome (ok, rate_limited, unavailable, in_progress, retryable:<code>, permanent:<code>)',
+      labelNames: ['source', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
-    }).set({ version: packageVersion(), node: process.version }, 1);
+    });
+    this.callItems = new Counter({
+      name: 'reopen_mailstore_call_items_total',
+      help: 'Accounts carried by the mailstore calls this worker made (result="sent"), and those the mailstore refused item by item (result="refused")',
+      labelNames: ['source', 'result'],
+      registers,
+    });
+    this.inFlight = new Gauge({
+      name: 'reopen_worker_batches_in_flight',
+      help: 'Batches this worker holds now, between its claim and their end (waiting for pace, a permit, the call or a Retry-After), by lane',
+      labelNames: ['kind'],
+      registers,
+    });
+    for (const kind of ['forward', 'rollback'] as const) this.inFlight.set({ kind }, 0);
     this.sent = new Counter({
       name: 'reopen_worker_batches_sent_total',
       help: 'Batch calls this worker made, by lane and outcome (ok, rate_limited, unavailable, in_progress, retryable, permanent)',
@@ -118,6 +134,16 @@ export class WorkerMetrics implements EngineMetrics {
     }
   }
 
+  mailstoreCall(source: 'wave' | 'operation', call: CallRecord, items: number): void {
+    this.callDuration.observe({ source, outcome: call.outcome }, call.latencyMs / 1000);
+    this.callItems.inc({ source, result: 'sent' }, items);
+    if (call.itemErrors) this.callItems.inc({ source, result: 'refused' }, call.itemErrors);
+  }
+
+  batchInFlight(kind: BatchKind, delta: 1 | -1): void {
+    this.inFlight.inc({ kind }, delta);
+  }
+
   batchSent(kind: BatchKind, outcome: string): void {
     this.sent.inc({ kind, outcome });
   }
@@ -156,21 +182,7 @@ export class WorkerMetrics implements EngineMetrics {
    * values (the outage is the log's line and readiness's answer, not a failed scrape).
    */
   async render(): Promise<{ contentType: string; body: string }> {
-    if (!this.defaultsStarted) {
-      collectDefaultMetrics({ register: this.registry, prefix: 'reopen_worker_' });
-      this.defaultsStarted = true;
-    }
+    startProcessMetrics(this.registry, 'worker');
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
-  }
-}
-
-/** package.json's version: the nearest package.json above this file (from source or from dist, as in the image). */
-function packageVersion(): string {
-  let dir = __dirname;
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  try {
-    return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
-  } catch {
-    return 'unknown';
   }
 }

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { EnvironmentDto } from '@app/config';
 import type { Clock } from '@app/domain';
-import { CoreModule } from '@app/core';
+import { CoreModule, createProcessRegistry } from '@app/core';
 import { HealthListener } from './health-listener';
 import { WorkerMetrics } from './worker-metrics';
 import { WorkerRuntime } from './worker-runtime';
@@ -40,11 +40,19 @@ class WorkerModule {
   static forRoot(config: EnvironmentDto, logger: Logger, options: WorkerContextOptions = {}): DynamicModule {
     const { clock } = options;
     // Made here, before the graph: the engine (CoreModule) reports to it, and the health listener serves it.
-    const metrics = new WorkerMetrics();
+    const registry = createProcessRegistry('worker');
+    const metrics = new WorkerMetrics(registry);
     return {
       module: WorkerModule,
       imports: [
-        CoreModule.forRoot({ config, role: 'worker', logger, engineMetrics: metrics, clock }),
+        CoreModule.forRoot({
+          config,
+          role: 'worker',
+          logger,
+          engineMetrics: metrics,
+          metricsRegistry: registry,
+          clock,
+        }),
         {
           module: WorkerRuntimeModule,
           providers: [

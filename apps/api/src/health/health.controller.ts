@@ -1,11 +1,12 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { Public } from '../auth/access.decorator';
 import { ApiProblem } from '../common/problem.dto';
+import { DependenciesDto } from './health.dto';
 import { HealthIndicators } from './health.indicators';
 
-/** Open routes (no key), for orchestrators and load balancers. */
+/** Open routes (no key), for orchestrators, load balancers and monitoring. */
 @ApiTags('operations')
 @Public()
 @Controller('health')
@@ -24,13 +25,24 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
-  @ApiOkResponse({ description: 'PostgreSQL, Redis and the mailstore capabilities all answer' })
+  @ApiOperation({
+    summary: 'Readiness: what this process needs to serve (PostgreSQL, Redis); the mailstore is not one of them',
+  })
+  @ApiOkResponse({ description: 'PostgreSQL and Redis answer' })
   @ApiProblem(503, 'not_ready, with the state of each dependency')
   ready() {
-    return this.health.check([
-      () => this.indicators.database(),
-      () => this.indicators.redis(),
-      () => this.indicators.mailstore(),
-    ]);
+    return this.health.check([() => this.indicators.database(), () => this.indicators.redis()]);
+  }
+
+  @Get('dependencies')
+  @ApiOperation({
+    summary:
+      'Every dependency, the mailstore included, as this process sees it now; always 200 (a report, not a probe)',
+  })
+  @ApiOkResponse({ type: DependenciesDto })
+  async dependencies(): Promise<DependenciesDto> {
+    const dependencies = await this.indicators.dependencies();
+    const down = Object.values(dependencies).some((d) => d.status === 'down');
+    return { status: down ? 'degraded' : 'ok', dependencies };
   }
 }

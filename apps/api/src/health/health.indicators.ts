@@ -10,7 +10,23 @@ import { API_LOGGER, REDIS_CLIENT } from '../infra.tokens';
 
 const TIMEOUT_MS = 2000;
 
-/** Readiness probes: each dependency answers within 2 s, or the instance is taken out of rotation. */
+export type Dependency = 'database' | 'redis' | 'mailstore';
+
+/** What this process needs to serve: readiness checks these only. The mailstore is reported, never a reason to leave. */
+const NEEDED_FOR_READY: Record<Dependency, boolean> = { database: true, redis: true, mailstore: false };
+
+export interface DependencyState {
+  status: 'up' | 'down';
+  neededForReady: boolean;
+  message?: string;
+}
+
+/**
+ * Health probes, each answered within 2 s. Readiness takes the instance out of rotation only for what the process
+ * itself needs (PostgreSQL, Redis); the mailstore's health is reported by `dependencies()` (GET /health/dependencies,
+ * the `reopen_dependency_up` gauge) and by the waves it pauses, so a provider outage never takes every API pod (and
+ * with it the status page and its Pause and Roll back buttons) out of service.
+ */
 @Injectable()
 export class HealthIndicators {
   constructor(
@@ -48,6 +64,22 @@ export class HealthIndicators {
         await this.redisClient.ping();
       })
       .withTimeout(TIMEOUT_MS);
+  }
+
+  /** Every dependency's state now (the mailstore's cached 1 s: a dashboard polling this never floods it). */
+  async dependencies(): Promise<Record<Dependency, DependencyState>> {
+    const results = await Promise.all([this.database(), this.redis(), this.mailstore()]);
+    const merged: Record<string, { status: string; message?: unknown }> = Object.assign({}, ...results);
+    const state = (name: Dependency): DependencyState => {
+      const r = merged[name];
+      const message = typeof r?.message === 'string' ? r.message : undefined;
+      return {
+        status: r?.status === 'up' ? 'up' : 'down',
+        neededForReady: NEEDED_FOR_READY[name],
+        ...(r?.status !== 'up' && message ? { message } : {}),
+      };
+    };
+    return { database: state('database'), redis: state('redis'), mailstore: state('mailstore') };
   }
 
   /** The capabilities document: it needs the token, so a wrong MAILSTORE_TOKEN shows here too. */

@@ -5,6 +5,7 @@ import { LoginEventResult, LoginIngestService } from '@app/core';
 import { Access, KeyInQuery, ROLES } from '../auth/access.decorator';
 import { invalidParameter } from '../common/api-exceptions';
 import { ApiProblem } from '../common/problem.dto';
+import { SignalStreamMetrics } from '../metrics/signal-metrics';
 import { LoginEventsAcceptedDto } from './login-event.dto';
 
 /** At most this many events in one POST (Dovecot sends one; a relay may batch). */
@@ -23,7 +24,10 @@ const MAX_EVENTS = 1000;
 @ApiTags('signals')
 @Controller('login-events')
 export class LoginEventController {
-  constructor(private readonly logins: LoginIngestService) {}
+  constructor(
+    private readonly logins: LoginIngestService,
+    private readonly metrics: SignalStreamMetrics,
+  ) {}
 
   @Post()
   @HttpCode(202)
@@ -42,6 +46,7 @@ export class LoginEventController {
       throw invalidParameter('body', `must be a JSON object or an array of at most ${MAX_EVENTS} objects`);
     }
     const results = this.logins.accept(events);
+    this.metrics.loginEventsReceived(results);
     const dropped: Partial<Record<LoginEventResult, number>> = {};
     for (const r of results) if (r !== 'accepted') dropped[r] = (dropped[r] ?? 0) + 1;
     return { accepted: results.length - Object.values(dropped).reduce((a, b) => a + b, 0), dropped };

@@ -1,64 +1,98 @@
-import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { NotificationService, ProgressService, WaveProgress } from '@app/core';
+import { Inject, Injectable } from '@nestjs/common';
+import { Gauge, Registry } from 'prom-client';
+import { METRICS_REGISTRY, NotificationService, ProgressService, startProcessMetrics, WaveProgress } from '@app/core';
 import { hideAddresses } from '@app/domain';
 import { QUEUES, QueueProducer, QueueUnavailableError } from '@app/queue';
+import { HealthIndicators } from '../health/health.indicators';
 import { registerNotificationMetrics } from '../notifications/notification.metrics';
-import { MailstoreCallMetrics } from './mailstore-call.metrics';
+import { gateValueSeries } from './gate-value-series';
 
 type WaveLabels = 'wave_id' | 'wave';
 
 /**
- * Prometheus exposition, refreshed at each scrape from the same sources as the progress endpoints (counters,
- * last-minute rate, gates), plus mailstore call latency/outcomes and queue depth. Gauges are reset at each
- * scrape, so a wave that left the overview leaves the output too.
+ * The API's Prometheus exposition (GET /api/v1/metrics), on the process's registry (METRICS_REGISTRY: other providers
+ * add theirs to it). Two kinds, as docs/metrics.md says:
+ * - state read at each scrape, the same on every API replica (aggregate with `max`): the waves from the same sources as
+ *   the progress endpoints (counters, last-minute rate, gates), the queues' depth (Redis);
+ * - what this process observed itself (aggregate with `sum`): its answers (request-metrics.ts), the signals and login
+ *   events it received (signal-metrics.ts), whether it reaches each dependency now.
+ * The mailstore's calls are the worker's to count (it makes them): the API no longer rebuilds them from
+ * `mailstore_calls`, which counted every call once per replica and replayed history at each restart.
+ * Gauges are reset at each scrape, so a wave that left the overview leaves the output too.
  */
 @Injectable()
 export class MetricsService {
-  readonly registry = new Registry();
-  private readonly calls: MailstoreCallMetrics;
   private readonly g: Record<string, Gauge<string>>;
-  private defaultsStarted = false;
 
   constructor(
+    @Inject(METRICS_REGISTRY) readonly registry: Registry,
     private readonly progress: ProgressService,
     private readonly producer: QueueProducer,
-    dataSource: DataSource,
+    private readonly health: HealthIndicators,
     notifications: NotificationService,
   ) {
     const gauge = <L extends string>(name: string, help: string, labels: L[]) =>
-      new Gauge<L>({ name, help, labelNames: labels, registers: [this.registry] });
+      new Gauge<L>({ name, help, labelNames: labels, registers: [registry] });
     const w: WaveLabels[] = ['wave_id', 'wave'];
+    const gw: (WaveLabels | 'gate')[] = [...w, 'gate'];
     this.g = {
       members: gauge('reopen_wave_members', 'Members of a wave by state', [...w, 'state']),
       skipped: gauge('reopen_wave_skipped_members', 'Skipped members by reason', [...w, 'reason']),
       failed: gauge('reopen_wave_failed_members', 'Failed members by reason', [...w, 'reason']),
       rollback: gauge('reopen_wave_rollback_members', 'Rollback members by state', [...w, 'state']),
       state: gauge('reopen_wave_state', '1 for the state the wave is in', [...w, 'state']),
+      reason: gauge(
+        'reopen_wave_status_reason',
+        '1 for why the wave is in its state (ops, ramp_bake, gate:<name>, mailstore_unreachable, …); absent without one',
+        [...w, 'reason'],
+      ),
       rate: gauge('reopen_wave_rate_per_second', 'Accounts per second: observed (last minute) and target', [
         ...w,
         'kind',
       ]),
       eta: gauge('reopen_wave_eta_seconds', 'Seconds left at the current rate (absent when not moving)', w),
-      gate: gauge('reopen_wave_gate_status', '1 for the status each gate evaluates to now', [...w, 'gate', 'status']),
-      gateValue: gauge('reopen_wave_gate_value', 'The value each gate compares with its threshold', [...w, 'gate']),
+      gate: gauge('reopen_wave_gate_status', '1 for the status each gate evaluates to now', [...gw, 'status']),
+      ratio: gauge(
+        'reopen_wave_gate_ratio',
+        'Gates on a share (mailstore_error_rate, login_failure_ratio): the value compared with the threshold, 0..1',
+        gw,
+      ),
+      latency: gauge(
+        'reopen_wave_gate_latency_seconds',
+        'Gates on mailstore latency (mailstore_p95_latency_ms): the p95 compared with the threshold, in seconds',
+        gw,
+      ),
+      perSecond: gauge(
+        'reopen_wave_gate_login_failures_per_second',
+        'Gates on failed logins (login_failures_per_minute): the rate compared with the threshold, per second',
+        gw,
+      ),
+      signal: gauge('reopen_wave_gate_signal_value', 'Signal gates: the signal compared, in its own unit', gw),
+      query: gauge('reopen_wave_gate_query_value', 'Prometheus gates: the query measured, in its own unit', gw),
       queue: gauge('reopen_queue_jobs', 'BullMQ jobs by queue and state', ['queue', 'state']),
+      up: gauge(
+        'reopen_api_dependency_up',
+        'Whether this API process reaches each dependency now (1) or not (0); readiness needs only database and redis',
+        ['dependency'],
+      ),
     };
-    this.calls = new MailstoreCallMetrics(dataSource, this.registry);
     registerNotificationMetrics(this.registry, notifications);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {
-    if (!this.defaultsStarted) {
-      collectDefaultMetrics({ register: this.registry, prefix: 'reopen_api_' });
-      this.defaultsStarted = true;
-    }
-    const [overview, queues] = await Promise.all([this.progress.overview(), this.queueCounts(), this.calls.poll()]);
+    startProcessMetrics(this.registry, 'api');
+    const [overview, queues, dependencies] = await Promise.all([
+      this.progress.overview(),
+      this.queueCounts(),
+      this.health.dependencies(),
+    ]);
     for (const gauge of Object.values(this.g)) gauge.reset();
     for (const wave of overview.waves) this.setWave(wave);
     for (const [queue, counts] of queues) {
       for (const [state, n] of Object.entries(counts)) this.g.queue.set({ queue, state }, n);
+    }
+    for (const [dependency, d] of Object.entries(dependencies)) {
+      this.g.up.set({ dependency }, d.status === 'up' ? 1 : 0);
     }
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
@@ -71,12 +105,15 @@ export class MetricsService {
     for (const [reason, n] of Object.entries(p.failureReasons)) this.g.failed.set({ ...l, reason }, n);
     for (const [state, n] of Object.entries(p.rollback?.counts ?? {})) this.g.rollback.set({ ...l, state }, n);
     this.g.state.set({ ...l, state: p.state }, 1);
+    if (p.statusReason) this.g.reason.set({ ...l, reason: p.statusReason }, 1);
     this.g.rate.set({ ...l, kind: 'observed' }, p.rate.observedPerSecond);
     this.g.rate.set({ ...l, kind: 'target' }, p.rate.targetPerSecond);
     if (p.etaSeconds !== null) this.g.eta.set(l, p.etaSeconds);
     for (const gate of p.gates) {
       this.g.gate.set({ ...l, gate: gate.name, status: gate.status }, 1);
-      if (gate.value !== null) this.g.gateValue.set({ ...l, gate: gate.name }, gate.value);
+      if (gate.value === null) continue;
+      const { family, value } = gateValueSeries(gate.metric, gate.value);
+      this.g[family].set({ ...l, gate: gate.name }, value);
     }
   }
 

@@ -55,6 +55,7 @@ export class BatchDelivery {
   /** `paced`: its pace slot has come already. */
   async deliver(sql: Sql, wave: WaveRuntime, batch: ClaimedBatch, paced: boolean): Promise<Delivered> {
     const attempts: Attempts = { failures: 0, changed: 0, needsPace: !paced };
+    this.ctx.metrics.batchInFlight(this.kind, 1);
     try {
       for (;;) {
         const delivered = await this.attempt(sql, wave, batch, attempts);
@@ -63,6 +64,8 @@ export class BatchDelivery {
     } catch (err) {
       if (err instanceof BatchLostError) return this.ended('lost', 'settled'); // another worker owns it now
       throw err;
+    } finally {
+      this.ctx.metrics.batchInFlight(this.kind, -1);
     }
   }
 
@@ -84,6 +87,7 @@ export class BatchDelivery {
     if (sent === 'nothing_to_send') return this.ended('nothing_to_send', 'settled'); // all skipped at the permit
     if (sent === 'busy' || sent === 'changed' || sent === 'late') return this.askAgain(sent, a);
     this.ctx.metrics.batchSent(this.kind, sent.outcome.kind);
+    this.ctx.metrics.mailstoreCall('wave', callRecord(sent.startedAt, sent.outcome), batch.members.length);
     return this.onAnswer(sql, wave, batch, sent, a);
   }
 

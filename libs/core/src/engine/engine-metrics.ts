@@ -1,5 +1,6 @@
 import { BatchKind } from '@app/domain';
 import { Outcome } from '@app/mailstore';
+import type { CallRecord } from './call-record';
 
 /**
  * How a pump finished with a batch: `applied` (the mailstore's answer written), `refused` (a permanent error: its
@@ -21,6 +22,13 @@ export interface EngineMetrics {
   retryAfter(source: 'wave' | 'operation', ms: number): void;
   /** Notification delivery attempts (issue 20), by how they ended. */
   notificationsAttempted(outcome: DeliveryAttemptOutcome, n: number): void;
+  /**
+   * A mailstore call this process made, as it logs it in `mailstore_calls` (one per batch answer, one per support
+   * operation): its outcome label, latency, and the accounts it carried (`items`; `call.itemErrors` refused one by one).
+   */
+  mailstoreCall(source: 'wave' | 'operation', call: CallRecord, items: number): void;
+  /** A pump took a batch on (+1) or is done with it (-1), however it ended: the batches in flight. */
+  batchInFlight(kind: BatchKind, delta: 1 | -1): void;
 }
 
 /** How one notification delivery attempt ended: acknowledged (2xx), another status, 429, no answer, lease lost. */
@@ -32,4 +40,6 @@ export const NO_ENGINE_METRICS: EngineMetrics = {
   batchEnded: () => undefined,
   retryAfter: () => undefined,
   notificationsAttempted: () => undefined,
+  mailstoreCall: () => undefined,
+  batchInFlight: () => undefined,
 };

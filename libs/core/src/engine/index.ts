@@ -4,5 +4,6 @@ export * from './throttle';
 export * from './wave-pump';
 export * from './engine-settings';
 export * from './engine-metrics';
+export type { CallRecord } from './call-record';
 export * from './wave-verifier';
 export * from './wave-runtime.repository';

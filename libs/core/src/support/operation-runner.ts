@@ -56,14 +56,16 @@ export class OperationRunner {
     const op = await this.begin(operationId);
     if (!op) return 'already_done';
     const call = await this.call(op);
+    const record = {
+      startedAt: call.startedAt,
+      latencyMs: call.latencyMs,
+      httpStatus: callHttpStatus(call.outcome),
+      outcome: callOutcomeLabel(call.outcome),
+      itemErrors: call.outcome.kind === 'ok' ? 0 : 1,
+    };
+    this.metrics.mailstoreCall('operation', record, 1);
     return withTransaction(this.dataSource, async ({ sql }) => {
-      await this.operations.recordCall(sql, op.id, {
-        startedAt: call.startedAt,
-        latencyMs: call.latencyMs,
-        httpStatus: callHttpStatus(call.outcome),
-        outcome: callOutcomeLabel(call.outcome),
-        itemErrors: call.outcome.kind === 'ok' ? 0 : 1,
-      });
+      await this.operations.recordCall(sql, op.id, record);
       if (op.kind === 'rollback') await this.settleMember(sql, op, call.outcome);
       return call.outcome.kind === 'ok'
         ? this.succeeded(sql, op, call.outcome.value)

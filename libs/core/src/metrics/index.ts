@@ -1,0 +1,1 @@
+export { createProcessRegistry, METRICS_REGISTRY, startProcessMetrics } from './process-metrics';
