@@ -41,6 +41,8 @@ const WARMUP_SECONDS = 5;
 /** The closed-loop capacity's window; BENCH_CAPACITY_ONLY=1 stops after it (no wave: the per-POST cost alone). */
 const CAPACITY_SECONDS = Number(process.env.BENCH_CAPACITY_SECONDS ?? WARMUP_SECONDS);
 const CAPACITY_ONLY = process.env.BENCH_CAPACITY_ONLY === '1';
+/** With BENCH_CAPACITY_ONLY: then this many events/s for CAPACITY_SECONDS (open loop), the API's CPU per event. */
+const FIXED_RATE = Number(process.env.BENCH_CAPACITY_FIXED_RATE ?? 200);
 /** Dovecot's transport_timeout in deploy/dovecot/events.conf. */
 const TIMEOUT_MS = 2000;
 const ACCOUNTS = Number(
@@ -222,12 +224,20 @@ async function main(): Promise<void> {
         `API CPU ${noWave.apiCpuMsPerEvent} ms per event`,
     );
     if (CAPACITY_ONLY) {
+      // At a fixed rate the API can keep up with, the CPU per event does not depend on how many answers one wake-up
+      // of the event loop writes (the closed loop's figure does): the figure to compare between two builds.
+      const ticks0 = cpuTicks(world.pids.api);
+      const fixed = await sendEvents(pool, path, FIXED_RATE, CAPACITY_SECONDS, CONNECTIONS);
+      const fixedCpuMs = (cpuTicks(world.pids.api) - ticks0) * TICK_MS;
       const out = { bench: 'events', capacityOnly: true, seconds: CAPACITY_SECONDS, connections: CONNECTIONS };
       process.stdout.write(
         `${JSON.stringify({
           ...out,
           capacityNoWavePerSecond: Math.round(capacityNoWave),
           apiCpuMsPerEventNoWave: noWave.apiCpuMsPerEvent,
+          fixedRate: FIXED_RATE,
+          fixedAccepted: fixed.accepted,
+          apiCpuMsPerEventAtFixedRate: Math.round((fixedCpuMs / Math.max(1, fixed.accepted)) * 1000) / 1000,
           loadAverage: loadavg().map(round1),
           ...(await conditions()),
         })}\n`,
