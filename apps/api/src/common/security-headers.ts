@@ -72,7 +72,7 @@ function replayed(
   };
   let finished = false;
   middleware({} as IncomingMessage, recorder as unknown as ServerResponse, (err) => {
-    if (err) throw err instanceof Error ? err : new Error(String(err));
+    if (err) throw err instanceof Error ? err : new Error('helmet refused its own options');
     finished = true;
   });
   if (!finished) throw new Error('helmet did not set its headers synchronously: replaying them would be wrong');
