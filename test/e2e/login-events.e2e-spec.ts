@@ -147,6 +147,20 @@ describe('POST /login-events: the mail server posts its login events with a sign
       },
     );
     expect(longer.status).toBe(404);
+    // As Express matches a route: a trailing slash and the case of the route's path do not matter (the API prefix's
+    // case does: outside /api/v1 is a 404).
+    const upper = await fetch(`${api.api.origin}/API/v1/login-events?key=${encodeURIComponent(api.secrets.signals)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(dovecotEvent(login, true)),
+    });
+    expect(upper.status).toBe(404);
+    const slash = await fetch(`${api.api.origin}/api/v1/Login-Events/?key=${encodeURIComponent(api.secrets.signals)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(dovecotEvent(login, true)),
+    });
+    expect(slash.status).toBe(202);
 
     const metrics = await (
       await fetch(`${api.api.origin}/api/v1/metrics`, { headers: { authorization: `Bearer ${api.secrets.ops}` } })

@@ -21,7 +21,7 @@ import { ApiValidationPipe } from './common/validation.pipe';
 import { buildOpenApiDocument } from './common/openapi-document';
 import { securityHeaders } from './common/security-headers';
 import { urlEncodingGuard } from './common/url-guard';
-import { LOGIN_EVENTS_ROUTE, loginEventsFastRoute } from './login-events/login-event.fast-route';
+import { loginEventsFastRoute } from './login-events/login-event.fast-route';
 import { MetricsService } from './metrics/metrics.service';
 import { requestMetrics } from './metrics/request-metrics';
 import { statusPage } from './status-page/status-page';
@@ -70,7 +70,6 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
   // The mail server's login events (5,000 POSTs/s): answered here, ahead of Nest's router, with the same checks
   // (login-event.fast-route.ts says why and how; bench:events' apiCpuMsPerEvent is the figure).
   app.use(
-    LOGIN_EVENTS_ROUTE,
     loginEventsFastRoute({
       guard: new ApiKeyGuard(app.get(Reflector), app.get(ApiKeyVerifier), app.get(AddressBudget)),
       logins: app.get(LoginIngestService),

@@ -9,7 +9,7 @@ import { respondWithProblem } from '../common/problem.filter';
 import { ingestLoginEvents } from './login-event.controller';
 
 /** The route as Nest registers it (global prefix included): the request metrics' `route` label. */
-export const LOGIN_EVENTS_ROUTE = '/api/v1/login-events';
+const LOGIN_EVENTS_ROUTE = '/api/v1/login-events';
 
 /**
  * POST /api/v1/login-events answered ahead of Nest's router (issue 19, bench:events). Dovecot's exporter posts one
@@ -20,7 +20,7 @@ export const LOGIN_EVENTS_ROUTE = '/api/v1/login-events';
  *
  * The contract is LoginEventController's, which stays the route's declaration (OpenAPI, access check) and shares
  * its work (ingestLoginEvents). Mounted after the same middlewares as every route (security headers, request
- * metrics, request id and log, URL check, the same JSON body parser and limit: its errors skip this handler and
+ * metrics, request id and log, request tracing, URL check, the same JSON body parser and limit: its errors skip this handler and
  * reach the body-parser error handler), so only Nest's own steps are done here, the same way:
  * - the key: ApiKeyGuard.admit, the guard's own check (same verifier and cache, address budget, `?key=`, 401/403);
  * - the body: the validation pipe's input bounds (inspectInput), then the controller's rule (400 naming `body`);
@@ -36,8 +36,9 @@ export function loginEventsFastRoute(deps: {
   const roles: readonly ApiRole[] = ROLES.signals;
   const route = { path: LOGIN_EVENTS_ROUTE };
   return (req: Request, res: Response, next: NextFunction) => {
-    // Mounted at the route's path: `/` is the route itself (with or without a trailing slash, as Express matches).
-    if (req.method !== 'POST' || req.path !== '/') {
+    // Mounted without a path (so req.baseUrl stays '' and the metrics and trace name the route as Nest's): the
+    // route's path as Express matches it, case-insensitive, with or without one trailing slash.
+    if (req.method !== 'POST' || !isRoutePath(req.path)) {
       next();
       return;
     }
@@ -59,4 +60,10 @@ export function loginEventsFastRoute(deps: {
       (err: unknown) => respondWithProblem(err, req, res, deps.logger),
     );
   };
+}
+
+function isRoutePath(path: string): boolean {
+  const p = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  // The prefix is matched case-sensitively before Nest's routes (app.factory.ts's 404 for paths outside /api/v1).
+  return p.length === LOGIN_EVENTS_ROUTE.length && p.startsWith('/api/v1/') && p.toLowerCase() === LOGIN_EVENTS_ROUTE;
 }
