@@ -374,9 +374,9 @@ function readStatusKb(pid: number, field: string): number {
 // ---------------------------------------------------------------------------------------------------------------
 // CPU accounting (who used the two cores)
 
-const TICK_MS = 10; // USER_HZ = 100 on Linux
+export const TICK_MS = 10; // USER_HZ = 100 on Linux
 
-function cpuTicks(pid: number): number {
+export function cpuTicks(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -30,7 +30,7 @@ import { Pool } from 'undici';
 import { populationLogin } from '@app/testing';
 import { conditions, log } from './bench-utils';
 import { FULL_SPEED, rateOption, round1, sleep, startApiWaveWorld } from './api-wave-world';
-import { percentile } from './engine-bench-utils';
+import { cpuTicks, percentile, TICK_MS } from './engine-bench-utils';
 
 const RATE = rateOption();
 const EVENTS_PER_SECOND = Number(process.env.BENCH_EVENTS_PER_SECOND ?? 5000);
@@ -38,6 +38,11 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const QUIET_SECONDS = Number(process.env.BENCH_QUIET_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const WARMUP_SECONDS = 5;
+/** The closed-loop capacity's window; BENCH_CAPACITY_ONLY=1 stops after it (no wave: the per-POST cost alone). */
+const CAPACITY_SECONDS = Number(process.env.BENCH_CAPACITY_SECONDS ?? WARMUP_SECONDS);
+const CAPACITY_ONLY = process.env.BENCH_CAPACITY_ONLY === '1';
+/** With BENCH_CAPACITY_ONLY: then this many events/s for CAPACITY_SECONDS (open loop), the API's CPU per event. */
+const FIXED_RATE = Number(process.env.BENCH_CAPACITY_FIXED_RATE ?? 200);
 /** Dovecot's transport_timeout in deploy/dovecot/events.conf. */
 const TIMEOUT_MS = 2000;
 const ACCOUNTS = Number(
@@ -165,9 +170,17 @@ async function sendEvents(
 
 /**
  * The API's ingest capacity at that moment: `connections` loops posting one event after another as fast as the
- * answers come (closed loop), for `seconds`. Accepted events per second.
+ * answers come (closed loop), for `seconds`. Accepted events per second, and the API process's CPU per accepted
+ * event (ms; /proc ticks of 10 ms, so give it a few seconds).
  */
-async function capacity(pool: Pool, path: string, seconds: number, connections: number): Promise<number> {
+async function capacity(
+  pool: Pool,
+  path: string,
+  seconds: number,
+  connections: number,
+  apiPid: number,
+): Promise<{ perSecond: number; apiCpuMsPerEvent: number }> {
+  const ticks0 = cpuTicks(apiPid);
   const end = performance.now() + seconds * 1000;
   let accepted = 0;
   let n = 10_000_000; // sessions apart from the open-loop runs'
@@ -188,7 +201,11 @@ async function capacity(pool: Pool, path: string, seconds: number, connections: 
       }
     }),
   );
-  return accepted / seconds;
+  const apiCpuMs = (cpuTicks(apiPid) - ticks0) * TICK_MS;
+  return {
+    perSecond: accepted / seconds,
+    apiCpuMsPerEvent: Math.round((apiCpuMs / Math.max(1, accepted)) * 1000) / 1000,
+  };
 }
 
 async function main(): Promise<void> {
@@ -199,9 +216,34 @@ async function main(): Promise<void> {
     const received = async () =>
       Number((await world.ds.query<{ received: string }[]>(`SELECT received FROM login_stream`))[0]?.received ?? 0);
     // A warm-up with no wave (the API's code compiled, connections open), then the capacity with no wave.
-    await capacity(pool, path, WARMUP_SECONDS, CONNECTIONS);
-    const capacityNoWave = await capacity(pool, path, WARMUP_SECONDS, CONNECTIONS);
-    log(`capacity with no wave: ${Math.round(capacityNoWave)} events/s (closed loop, ${CONNECTIONS} connections)`);
+    await capacity(pool, path, WARMUP_SECONDS, CONNECTIONS, world.pids.api);
+    const noWave = await capacity(pool, path, CAPACITY_SECONDS, CONNECTIONS, world.pids.api);
+    const capacityNoWave = noWave.perSecond;
+    log(
+      `capacity with no wave: ${Math.round(capacityNoWave)} events/s (closed loop, ${CONNECTIONS} connections), ` +
+        `API CPU ${noWave.apiCpuMsPerEvent} ms per event`,
+    );
+    if (CAPACITY_ONLY) {
+      // At a fixed rate the API can keep up with, the CPU per event does not depend on how many answers one wake-up
+      // of the event loop writes (the closed loop's figure does): the figure to compare between two builds.
+      const ticks0 = cpuTicks(world.pids.api);
+      const fixed = await sendEvents(pool, path, FIXED_RATE, CAPACITY_SECONDS, CONNECTIONS);
+      const fixedCpuMs = (cpuTicks(world.pids.api) - ticks0) * TICK_MS;
+      const out = { bench: 'events', capacityOnly: true, seconds: CAPACITY_SECONDS, connections: CONNECTIONS };
+      process.stdout.write(
+        `${JSON.stringify({
+          ...out,
+          capacityNoWavePerSecond: Math.round(capacityNoWave),
+          apiCpuMsPerEventNoWave: noWave.apiCpuMsPerEvent,
+          fixedRate: FIXED_RATE,
+          fixedAccepted: fixed.accepted,
+          apiCpuMsPerEventAtFixedRate: Math.round((fixedCpuMs / Math.max(1, fixed.accepted)) * 1000) / 1000,
+          loadAverage: loadavg().map(round1),
+          ...(await conditions()),
+        })}\n`,
+      );
+      return;
+    }
     const waveId = await world.createWave(RATE);
     log(`starting wave ${waveId} over ${ACCOUNTS} accounts at ${RATE}/s (freezing the membership)…`);
     await world.startWave(waveId);
@@ -238,6 +280,7 @@ async function main(): Promise<void> {
         dropped,
         droppedBy: result.dropped,
         capacityNoWavePerSecond: Math.round(capacityNoWave),
+        apiCpuMsPerEventNoWave: noWave.apiCpuMsPerEvent,
         apiCpuMsPerEvent: round1((loaded.cores.api * loaded.seconds * 1000) / Math.max(1, counted)),
         p50Ms: round1(percentile(latencies, 0.5)),
         p99Ms: round1(percentile(latencies, 0.99)),

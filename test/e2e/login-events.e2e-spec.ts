@@ -84,6 +84,93 @@ describe('POST /login-events: the mail server posts its login events with a sign
     expect(elsewhere.status).toBe(401);
   });
 
+  // The route is answered ahead of Nest's router (login-event.fast-route.ts): the same answers as every other route.
+  it('answers on its fast path as any route does: headers, problems, limits, metrics', async () => {
+    const ok = await post(JSON.stringify(dovecotEvent(login, true)), api.secrets.signals);
+    expect(ok.status).toBe(202);
+    expect(ok.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(ok.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(ok.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(ok.headers.get('cache-control')).toBe('no-store');
+    expect(ok.headers.get('x-request-id')).toBeTruthy();
+
+    const missing = await post('{}', null);
+    expect(missing.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="reopen"');
+    expect(await missing.json()).toMatchObject({ status: 401, code: 'unauthorized' });
+    expect(
+      await (await post('{}', 'rk_signals_abcdef_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG')).json(),
+    ).toMatchObject({ status: 401, code: 'unauthorized', detail: 'the API key is unknown or revoked' });
+    const viewer = await post('{}', api.secrets.viewer);
+    expect(await viewer.json()).toMatchObject({ code: 'forbidden', role: 'viewer', allowedRoles: ['signals'] });
+    // The key in the header works too, as on every route.
+    const bearer = await fetch(`${api.api.origin}/api/v1/login-events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${api.secrets.signals}` },
+      body: JSON.stringify([dovecotEvent(login, true), dovecotEvent(login, true)]),
+    });
+    expect(bearer.status).toBe(202);
+    expect(await bearer.json()).toEqual({ accepted: 2, dropped: {} });
+
+    const big = await post(JSON.stringify({ event: 'x'.repeat(70 * 1024) }), api.secrets.signals);
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ code: 'payload_too_large' });
+    const notJson = await fetch(
+      `${api.api.origin}/api/v1/login-events?key=${encodeURIComponent(api.secrets.signals)}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: 'user=a',
+      },
+    );
+    expect(notJson.status).toBe(400);
+    expect(await notJson.json()).toMatchObject({ code: 'validation_failed', field: 'body' });
+    const nul = await post(
+      JSON.stringify({ event: 'auth_request_finished', fields: { user: 'a\u0000' } }),
+      api.secrets.signals,
+    );
+    expect(nul.status).toBe(400);
+    expect(await nul.json()).toMatchObject({ code: 'validation_failed', errors: [{ field: 'fields.user' }] });
+    const number = await post('5', api.secrets.signals);
+    expect(number.status).toBe(400);
+
+    // Other methods and longer paths are not this route.
+    const get = await fetch(`${api.api.origin}/api/v1/login-events?key=${encodeURIComponent(api.secrets.signals)}`);
+    expect(get.status).toBe(404);
+    expect(get.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    const longer = await fetch(
+      `${api.api.origin}/api/v1/login-events/x?key=${encodeURIComponent(api.secrets.signals)}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      },
+    );
+    expect(longer.status).toBe(404);
+    // As Express matches a route: a trailing slash and the case of the route's path do not matter (the API prefix's
+    // case does: outside /api/v1 is a 404).
+    const upper = await fetch(`${api.api.origin}/API/v1/login-events?key=${encodeURIComponent(api.secrets.signals)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(dovecotEvent(login, true)),
+    });
+    expect(upper.status).toBe(404);
+    const slash = await fetch(`${api.api.origin}/api/v1/Login-Events/?key=${encodeURIComponent(api.secrets.signals)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(dovecotEvent(login, true)),
+    });
+    expect(slash.status).toBe(202);
+
+    const metrics = await (
+      await fetch(`${api.api.origin}/api/v1/metrics`, { headers: { authorization: `Bearer ${api.secrets.ops}` } })
+    ).text();
+    expect(metrics).toMatch(
+      /reopen_api_request_duration_seconds_count\{method="POST",route="\/api\/v1\/login-events",status="202"\} [1-9]/,
+    );
+    expect(metrics).toMatch(/route="\/api\/v1\/login-events",status="401"/);
+  });
+
   it('never writes the key to the log', async () => {
     await post(JSON.stringify(dovecotEvent(login, true)), api.secrets.signals);
     await pollUntil(async () => api.api.lines.some((l) => l.includes('/api/v1/login-events')));

@@ -1,6 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
+import type { ApiRole } from '@app/db';
 import { ApiError, forbidden, unauthorized } from '../common/api-exceptions';
 import { ACCESS_KEY, AccessRule, KEY_IN_QUERY } from './access.decorator';
 import { AddressBudget } from './address-budget';
@@ -30,33 +31,36 @@ export class ApiKeyGuard implements CanActivate {
       context.getClass(),
     ]);
     if (rule && 'public' in rule) return true;
-    const req = context.switchToHttp().getRequest<Request>();
-    const secret = bearer(req) ?? this.queryKey(context, req);
+    const http = context.switchToHttp();
+    const keyInQuery = this.reflector.get<boolean | undefined>(KEY_IN_QUERY, context.getHandler()) === true;
+    await this.admit(http.getRequest<Request>(), http.getResponse<Response>(), rule?.roles ?? [], keyInQuery);
+    return true;
+  }
+
+  /**
+   * What canActivate checks, for a route that answers outside Nest's router (the login-event ingestion,
+   * login-events/login-event.fast-route.ts): the key (header, or `?key=` when `keyInQuery`), the address budget, the
+   * role. Sets req.principal; throws the same 401/403/429 ApiErrors.
+   */
+  async admit(req: Request, res: Response, roles: readonly ApiRole[], keyInQuery: boolean): Promise<Principal> {
+    const secret = bearer(req) ?? (keyInQuery ? queryKey(req) : undefined);
     const principal =
       secret !== undefined && this.verifier.isFree(secret)
         ? await this.verifier.verify(secret)
-        : await this.charged(secret, req, context.switchToHttp().getResponse<Response>());
+        : await this.charged(secret, req, res);
     if (!principal) {
       throw unauthorized(
         secret === undefined ? 'send an API key: Authorization: Bearer <key>' : 'the API key is unknown or revoked',
       );
     }
     req.principal = principal;
-    if (!rule || !rule.roles.includes(principal.role)) {
+    if (!roles.includes(principal.role)) {
       throw forbidden(`this route is not open to the ${principal.role} role`, {
         role: principal.role,
-        allowedRoles: rule?.roles ?? [],
+        allowedRoles: roles,
       });
     }
-    return true;
-  }
-
-  /** `?key=` on the routes that take it (KeyInQuery), when no header came. */
-  private queryKey(context: ExecutionContext, req: Request): string | undefined {
-    if (req.headers.authorization !== undefined) return undefined;
-    if (!this.reflector.get<boolean | undefined>(KEY_IN_QUERY, context.getHandler())) return undefined;
-    const key = req.query.key;
-    return typeof key === 'string' && /^[^\s]{1,512}$/.test(key) ? key : undefined;
+    return principal;
   }
 
   /** A verification paid for by the client address; a key found valid gives the token back. */
@@ -76,6 +80,13 @@ export class ApiKeyGuard implements CanActivate {
     if (principal) this.budget.giveBack(group);
     return principal;
   }
+}
+
+/** `?key=` on the routes that take it (KeyInQuery), when no header came. */
+function queryKey(req: Request): string | undefined {
+  if (req.headers.authorization !== undefined) return undefined;
+  const key = req.query.key;
+  return typeof key === 'string' && /^[^\s]{1,512}$/.test(key) ? key : undefined;
 }
 
 function bearer(req: Request): string | undefined {

@@ -41,14 +41,30 @@ export class LoginEventController {
   @ApiAcceptedResponse({ type: LoginEventsAcceptedDto })
   @ApiProblem(400, 'the body is not a JSON object or an array of at most 1000 of them')
   accept(@Body() body: unknown): LoginEventsAcceptedDto {
-    const events = Array.isArray(body) ? body : [body];
-    if ((!Array.isArray(body) && (typeof body !== 'object' || body === null)) || events.length > MAX_EVENTS) {
-      throw invalidParameter('body', `must be a JSON object or an array of at most ${MAX_EVENTS} objects`);
-    }
-    const results = this.logins.accept(events);
-    this.metrics.loginEventsReceived(results);
-    const dropped: Partial<Record<LoginEventResult, number>> = {};
-    for (const r of results) if (r !== 'accepted') dropped[r] = (dropped[r] ?? 0) + 1;
-    return { accepted: results.length - Object.values(dropped).reduce((a, b) => a + b, 0), dropped };
+    return ingestLoginEvents(this.logins, this.metrics, body);
   }
+}
+
+/**
+ * The route's work, shared with its fast path (login-event.fast-route.ts, which answers the POSTs before Nest's
+ * router; this controller declares the contract, for the OpenAPI document and the access check).
+ */
+export function ingestLoginEvents(
+  logins: LoginIngestService,
+  metrics: Pick<SignalStreamMetrics, 'loginEventsReceived'>,
+  body: unknown,
+): LoginEventsAcceptedDto {
+  const events = Array.isArray(body) ? body : [body];
+  if ((!Array.isArray(body) && (typeof body !== 'object' || body === null)) || events.length > MAX_EVENTS) {
+    throw invalidParameter('body', `must be a JSON object or an array of at most ${MAX_EVENTS} objects`);
+  }
+  const results = logins.accept(events);
+  metrics.loginEventsReceived(results);
+  const dropped: Partial<Record<LoginEventResult, number>> = {};
+  let accepted = 0;
+  for (const r of results) {
+    if (r === 'accepted') accepted++;
+    else dropped[r] = (dropped[r] ?? 0) + 1;
+  }
+  return { accepted, dropped };
 }
