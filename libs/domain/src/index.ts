@@ -17,3 +17,4 @@ export * from './wave-codes';
 export * from './analysis';
 export * from './login-events';
 export * from './time-windows';
+export * from './approval';
