@@ -18,6 +18,7 @@ import { LoginReclose1764402000000 } from './1764402000000-login-reclose';
 import { BatchKeySince1764410000000 } from './1764410000000-batch-key-since';
 import { BatchParked1764411000000 } from './1764411000000-batch-parked';
 import { MailstoreCapabilities1764412000000 } from './1764412000000-mailstore-capabilities';
+import { Approvals1764421000000 } from './1764421000000-approvals';
 import { WaveWindows1764422000000 } from './1764422000000-wave-windows';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
@@ -42,5 +43,6 @@ export const MIGRATIONS = [
   BatchKeySince1764410000000,
   BatchParked1764411000000,
   MailstoreCapabilities1764412000000,
+  Approvals1764421000000,
   WaveWindows1764422000000,
 ];

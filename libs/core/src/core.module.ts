@@ -42,6 +42,7 @@ import { SignalService } from './signals';
 import { OperationService } from './support/operation.service';
 import { OverrideService } from './support/override.service';
 import { WaveCommandsService } from './waves/wave-commands.service';
+import { ApprovalService } from './approvals/approval.service';
 import { WaveQueryService } from './waves/wave-query.service';
 
 /** The Redis connection the queues use (and, in the worker, its Workers and the shared pace). */
@@ -126,6 +127,7 @@ const SERVICES: [new (...args: never[]) => unknown, keyof CoreServices][] = [
   [SignalService, 'signals'],
   [ProgressService, 'progress'],
   [LoginIngestService, 'logins'],
+  [ApprovalService, 'approvals'],
 ];
 
 /**

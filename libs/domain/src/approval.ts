@@ -265,12 +265,7 @@ export interface ApprovalRecord {
 
 /** Why an approval cannot be given or used now. */
 export type ApprovalRefusal =
-  | 'not_pending'
-  | 'not_approved'
-  | 'expired'
-  | 'plan_changed'
-  | 'self_approval'
-  | 'wrong_role';
+  'not_pending' | 'not_approved' | 'expired' | 'plan_changed' | 'self_approval' | 'wrong_role';
 
 /** Whether `approver` (a key id, and its role) may approve `record` now, the subject hashing to `currentHash`. */
 export function canApprove(
