@@ -100,7 +100,7 @@ export type ApprovalAction =
   | { command: 'schedule' | 'start'; ratePerSecond: number }
   | { command: 'resume'; state: string }
   | { command: 'rollback' }
-  | { command: 'update'; currentRate: number; newRate: number | undefined }
+  | { command: 'update'; currentRate: number; newRate: number | undefined; state: string }
   | { command: 'support_override' };
 
 /** The rule that puts this command behind a second key under `policy`, or null when one ops key is enough. */
@@ -117,6 +117,8 @@ export function approvalRuleFor(policy: ApprovalPolicy, action: ApprovalAction):
     case 'rollback':
       return has('rollback') ? 'rollback' : null;
     case 'update':
+      // A scheduled wave starts by itself on the plan approved at its schedule: changing it is approving it again.
+      if (action.state === 'scheduled' && has('start')) return 'start';
       return action.newRate !== undefined && action.newRate > action.currentRate && aboveBound(action.newRate)
         ? 'raise_rate'
         : null;

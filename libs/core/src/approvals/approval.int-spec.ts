@@ -88,6 +88,10 @@ describe('two-person approval (real PostgreSQL, Redis)', () => {
       detail: { approvalId: approvalId(first), waveId: wave.id, command: 'schedule' },
     });
     expect((await audits('wave.schedule', wave.id))[0].detail).toMatchObject({ approvalId: approvalId(first) });
+    // Scheduled, it starts by itself on the plan a second key saw: changing that plan needs one again.
+    const change = await refusal(s.commands.update(wave.id, { ratePerSecond: 400 }, ALICE.actor, ALICE.key));
+    expect(change.extra).toMatchObject({ rule: 'start', command: 'update' });
+    expect((await s.waves.get(wave.id)).ratePerSecond).toBe(500);
     // Used once: unscheduling and scheduling again asks again.
     await s.commands.unschedule(wave.id, ALICE.actor, ALICE.key);
     expect(approvalId(await refusal(s.commands.schedule(wave.id, ALICE.actor, ALICE.key)))).not.toBe(approvalId(first));

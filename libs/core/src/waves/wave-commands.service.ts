@@ -78,7 +78,12 @@ export class WaveCommandsService {
       if (this.approvals) {
         // The update as given is what is approved: the same body sent again runs it.
         const args = JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
-        const action = { command: 'update', currentRate: wave.rate_per_second, newRate: input.ratePerSecond } as const;
+        const action = {
+          command: 'update',
+          currentRate: wave.rate_per_second,
+          newRate: input.ratePerSecond,
+          state: wave.state,
+        } as const;
         const gate = await this.approvals.check(sql, wave, action, args, requester(actor, key));
         if (!gate.run) return gate.request;
         approvalId = gate.approvalId;
