@@ -91,7 +91,8 @@ describe('two-person approval over HTTP (two ops keys)', () => {
     expect(again.status).toBe(409);
     const second = again.body.approvalId as string;
     expect(second).not.toBe(first);
-    expect((await api.call('GET', '/approvals?state=pending')).body.map((a: { id: string }) => a.id)).toContain(second);
+    const pending = await api.call<{ id: string }[]>('GET', '/approvals?state=pending');
+    expect(pending.body.map((a) => a.id)).toContain(second);
     expect((await api.call('GET', `/waves/${id}`)).body.ratePerSecond).toBe(50);
   });
 

@@ -25,8 +25,6 @@ export interface ApprovalPolicy {
   rateBound: number | null;
 }
 
-export const NO_APPROVAL_POLICY: ApprovalPolicy = { require: [], rateBound: null };
-
 /** Parses the deployment's list (`APPROVAL_REQUIRED_FOR=start,rollback`); returns the unknown names as errors. */
 export function parseApprovalRules(text: string): { rules: ApprovalRule[]; unknown: string[] } {
   const names = text
@@ -83,7 +81,7 @@ export function validateWavePolicy(f: FieldErrors, field: string, value: unknown
     else v.require.forEach((r, i) => f.oneOf(`${field}.require[${i}]`, r, APPROVAL_RULES));
   }
   if (v.rateBound !== undefined && v.rateBound !== null) {
-    if (f.finite(`${field}.rateBound`, v.rateBound) && (v.rateBound as number) <= 0) {
+    if (f.finite(`${field}.rateBound`, v.rateBound) && v.rateBound <= 0) {
       f.add(`${field}.rateBound`, 'must be > 0');
     }
   }
