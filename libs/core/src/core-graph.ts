@@ -62,15 +62,16 @@ export function buildCoreServices(
   clock: Clock = systemClock,
 ): CoreServices {
   const incidentAt = new Date(config.INCIDENT_AT);
-  const operations = new OperationService(dataSource, producer, incidentAt, {
-    overrideTtlMs: config.SUPPORT_OVERRIDE_TTL_S * 1000,
-  });
   const gate = new ApprovalGate({
     deployment: {
       require: parseApprovalRules(config.APPROVAL_REQUIRED_FOR).rules,
       rateBound: config.APPROVAL_RATE_BOUND ?? null,
     },
     ttlSeconds: config.APPROVAL_TTL_S,
+  });
+  const operations = new OperationService(dataSource, producer, incidentAt, {
+    overrideTtlMs: config.SUPPORT_OVERRIDE_TTL_S * 1000,
+    approvals: gate,
   });
   const commands = new WaveCommandsService(
     dataSource,
@@ -81,7 +82,9 @@ export function buildCoreServices(
   );
   return {
     commands,
-    approvals: new ApprovalService(dataSource, gate, (sql, row) => commands.approvalSubject(sql, row)),
+    approvals: new ApprovalService(dataSource, gate, (sql, row) =>
+      row.command === 'support_override' ? operations.approvalSubject(sql, row) : commands.approvalSubject(sql, row),
+    ),
     waves: new WaveQueryService(dataSource, incidentAt),
     operations,
     overrides: new OverrideService(dataSource),

@@ -5,7 +5,7 @@ import { ApprovalRequiredError } from '../errors';
 
 /*
  * Two-person approval against the real PostgreSQL and Redis (docs/approvals.md). The deployment asks a second ops key
- * for a resume after a halt, a rollback and a rate above 1000/s; waves that say so also for their start or schedule.
+ * for a resume after a halt, a rollback, a rate above 1000/s and a support override; waves that say so also for their start or schedule.
  * Keys: alice requests, bob approves (identities are key ids: the API passes the caller's).
  */
 const ALICE = { actor: 'ops:alice', key: 'key-alice' };
@@ -18,7 +18,7 @@ describe('two-person approval (real PostgreSQL, Redis)', () => {
     h = await createEngineHarness(
       'approvals',
       { accounts: 300 },
-      { APPROVAL_REQUIRED_FOR: 'resume_after_halt,rollback,raise_rate', APPROVAL_RATE_BOUND: '1000' },
+      { APPROVAL_REQUIRED_FOR: 'resume_after_halt,rollback,raise_rate,support_override', APPROVAL_RATE_BOUND: '1000' },
     );
     await h.importPopulation({ count: 200, seed: 9 });
     s = buildCoreServices(h.db.dataSource, h.producer, h.config);
@@ -248,6 +248,41 @@ describe('two-person approval (real PostgreSQL, Redis)', () => {
     await expect(s.approvals.list({ state: 'nope' })).rejects.toMatchObject({
       kind: 'invalid',
       extra: { errors: [{ field: 'state' }] },
+    });
+  });
+
+  it('a support override of a held account waits for a second ops key, bound to the account as it was', async () => {
+    const held = await h.db.dataSource.query<{ login: string }[]>(
+      `SELECT login FROM accounts WHERE leaked AND (password_changed_at IS NULL OR password_changed_at <= $1)
+        ORDER BY id LIMIT 2`,
+      [h.config.INCIDENT_AT],
+    );
+    const [first, second] = held.map((r) => r.login);
+    const carol = { actor: 'support:carol', key: 'key-carol' };
+    const input = { reason: 'customer on the phone', ticket: 'SUP-9', override: true };
+    const ask = (login: string) => s.operations.request(login, 'enable', input, carol.actor, carol.key);
+
+    const refused = await refusal(ask(first));
+    expect(refused.extra).toMatchObject({ rule: 'support_override', command: 'support_override', waveId: null });
+    const operations = () =>
+      h.db.dataSource.query(`SELECT id FROM operations WHERE login = $1 AND kind = 'enable'`, [first]);
+    expect(await operations()).toEqual([]);
+    await s.approvals.approve(approvalId(refused), BOB, 'identity checked');
+    const op = await ask(first);
+    expect(op).toMatchObject({ login: first, kind: 'enable' });
+    expect(await row(approvalId(refused))).toMatchObject({ state: 'executed' });
+    // An enable that overrides nothing needs no second key.
+    const plain = await h.db.dataSource.query<{ login: string }[]>(
+      `SELECT login FROM accounts WHERE NOT leaked AND NOT held ORDER BY id LIMIT 1`,
+    );
+    await expect(s.operations.request(plain[0].login, 'enable', input, carol.actor, carol.key)).resolves.toBeTruthy();
+
+    // The account changed after the request (support held it): what was shown is gone.
+    const other = approvalId(await refusal(ask(second)));
+    await s.operations.setHold(second, true, { reason: 'fraud', ticket: 'SUP-10' }, 'support:dave');
+    await expect(s.approvals.approve(other, BOB, null)).rejects.toMatchObject({
+      code: 'approval_invalidated',
+      extra: { changes: expect.arrayContaining([expect.objectContaining({ field: 'plan.held' })]) },
     });
   });
 });
