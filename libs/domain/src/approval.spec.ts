@@ -45,6 +45,7 @@ const row = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
   ],
   gates: [{ metric: 'error_rate', threshold: 0.05, windowSeconds: 60, onBreach: 'halt' }],
   reclose: null,
+  windows: null,
   approval_policy: null,
   state: 'draft',
   status_reason: null,
@@ -265,6 +266,18 @@ describe('approvalHash', () => {
     const plan = canonicalPlan(row({ state: 'scheduled', version: 7, updated_at: '2027-01-01T00:00:00+00:00' }));
     expect(approvalHash(subject({ plan }))).toBe(base);
   });
+  it("does not move when the wave's window closes (what closeWindow writes is runtime)", () => {
+    const plan = canonicalPlan(
+      row({
+        state: 'paused',
+        status_reason: 'outside_window',
+        status_detail: { closedAt: '2026-05-11T18:00:00.000Z', opensAt: '2026-05-18T06:00:00.000Z' },
+        generation: 1,
+        version: 3,
+      }),
+    );
+    expect(approvalHash(subject({ plan }))).toBe(base);
+  });
   const changes: [string, Partial<ApprovalSubject>][] = [
     ['the rate', { plan: canonicalPlan(row({ rate_per_second: 501 })) }],
     ['the selector', { plan: canonicalPlan(row({ selector: { type: 'remaining' } })) }],
@@ -274,7 +287,15 @@ describe('approvalHash', () => {
     ['the batch size', { plan: canonicalPlan(row({ batch_size: 100 })) }],
     ['the ramp', { plan: canonicalPlan(row({ steps: [{ percent: 100, bakeSeconds: 0 }] })) }],
     ['a gate threshold', { plan: canonicalPlan(row({ gates: [{ metric: 'error_rate', threshold: 0.1 }] })) }],
-    ['a field added later', { plan: canonicalPlan(row({ windows: [] })) }],
+    [
+      'the time windows',
+      {
+        plan: canonicalPlan(
+          row({ windows: { timeZone: 'Europe/Paris', allowed: [{ days: ['mon'], start: '08:00', end: '20:00' }] } }),
+        ),
+      },
+    ],
+    ['a field added later', { plan: canonicalPlan(row({ windows_v2: [] })) }],
     ['the eligible count', { counts: { scope: 'selector', eligible: 101, heldBack: { held: 3 } } }],
     [
       'a held-back count',

@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { populationLogin, TimeWindows } from '@app/domain';
 import { aWave, createEngineHarness, EngineHarness } from '@app/testing';
 import { buildCoreServices, CoreServices } from '../core-graph';
 import { ApprovalRequiredError } from '../errors';
@@ -212,6 +213,91 @@ describe('two-person approval (real PostgreSQL, Redis)', () => {
     await s.approvals.approve(rollback, BOB, null);
     await s.commands.rollback(wave.id, ALICE.actor, ALICE.key);
     expect(await state(wave.id)).toMatch(/^rolling_back|rolled_back$/);
+  });
+
+  describe('time windows (docs/windows.md)', () => {
+    const local = (ms: number) => DateTime.fromMillis(ms, { zone: 'UTC' }).toFormat("yyyy-MM-dd'T'HH:mm");
+    /** Closed now: a blackout from an hour ago to a day from now. */
+    const closedNow = (): TimeWindows => ({
+      timeZone: 'UTC',
+      blackouts: [{ start: local(Date.now() - 3_600_000), end: local(Date.now() + 86_400_000) }],
+    });
+    const windowed = (name: string, first: number) =>
+      aWave()
+        .name(name)
+        .selector({ type: 'logins', logins: Array.from({ length: 10 }, (_, i) => populationLogin(first + i)) })
+        .protocols('imap')
+        .rate(500);
+
+    it('are part of the plan: changing them invalidates an approval, and the start asks again', async () => {
+      const wave = await windowed('windows in the plan', 101)
+        .approvalPolicy({ require: ['start'] })
+        .windows(closedNow())
+        .create(h, ALICE.actor);
+      const request = approvalId(await refusal(s.commands.start(wave.id, ALICE.actor, ALICE.key)));
+      await s.approvals.approve(request, BOB, null);
+      await s.commands.update(
+        wave.id,
+        { windows: { timeZone: 'UTC', allowed: [{ days: ['mon', 'tue'], start: '08:00', end: '20:00' }] } },
+        ALICE.actor,
+        ALICE.key,
+      );
+      expect(await row(request)).toMatchObject({ state: 'invalidated', ended_reason: 'plan_changed' });
+      const invalidated = await audits('approval.invalidated', wave.id);
+      expect(invalidated[0].detail.changes).toEqual(
+        expect.arrayContaining([expect.objectContaining({ field: expect.stringMatching(/^plan\.windows/) })]),
+      );
+      // Removing them is a change too.
+      const again = approvalId(await refusal(s.commands.start(wave.id, ALICE.actor, ALICE.key)));
+      expect(again).not.toBe(request);
+      await s.approvals.approve(again, BOB, null);
+      await s.commands.update(wave.id, { windows: null }, ALICE.actor, ALICE.key);
+      expect(await row(again)).toMatchObject({ state: 'invalidated', ended_reason: 'plan_changed' });
+      expect(await state(wave.id)).toBe('draft');
+    });
+
+    it('their close and opening never ask; an ops resume of a wave paused outside its window is not one after a halt', async () => {
+      // Every rule in force: the deployment's (resume after a halt, rollback) and the wave's start.
+      const wave = await windowed('windows never ask', 121)
+        .approvalPolicy({ require: ['start'] })
+        .windows(closedNow())
+        .create(h, ALICE.actor);
+      const start = approvalId(await refusal(s.commands.start(wave.id, ALICE.actor, ALICE.key)));
+      await s.approvals.approve(start, BOB, null);
+      await s.commands.start(wave.id, ALICE.actor, ALICE.key);
+
+      expect(await s.commands.closeWindow(wave.id)).toMatchObject({ from: 'running', state: 'paused', noop: false });
+      expect(await h.waveStatus(wave.id)).toMatchObject({ state: 'paused', status_reason: 'outside_window' });
+      // An ops resume (the window still closed) runs on one key: the wave is paused, not halted.
+      expect(await s.commands.resume(wave.id, ALICE.actor, ALICE.key)).toMatchObject({ state: 'running' });
+      expect(await s.commands.closeWindow(wave.id)).toMatchObject({ state: 'paused', noop: false });
+      await s.commands.update(wave.id, { windows: null }, ALICE.actor, ALICE.key);
+      expect(await s.commands.openWindow(wave.id)).toMatchObject({ from: 'paused', state: 'running', noop: false });
+
+      const asked = await h.db.dataSource.query<{ id: string; command: string }[]>(
+        `SELECT id, command FROM approvals WHERE wave_id = $1 ORDER BY requested_at`,
+        [wave.id],
+      );
+      expect(asked.map((a) => a.command)).toEqual(['start']);
+      for (const action of ['wave.window_closed', 'wave.window_opened']) {
+        const rows = await audits(action, wave.id);
+        expect(rows.length).toBeGreaterThan(0);
+        for (const r of rows) expect(r.detail ?? {}).not.toHaveProperty('approvalId');
+      }
+      await s.commands.cancel(wave.id, ALICE.actor, ALICE.key);
+    });
+
+    it("the window's close writes no plan column: an approval given before it still runs after it", async () => {
+      const wave = await windowed('window pause keeps the approval', 141).windows(closedNow()).create(h, ALICE.actor);
+      await s.commands.start(wave.id, ALICE.actor, ALICE.key);
+      const rollback = approvalId(await refusal(s.commands.rollback(wave.id, ALICE.actor, ALICE.key)));
+      await s.approvals.approve(rollback, BOB, null);
+      await s.commands.closeWindow(wave.id);
+      expect(await h.waveStatus(wave.id)).toMatchObject({ state: 'paused', status_reason: 'outside_window' });
+      await s.commands.rollback(wave.id, ALICE.actor, ALICE.key);
+      expect(await row(rollback)).toMatchObject({ state: 'executed' });
+      expect(await state(wave.id)).toMatch(/^rolling_back|rolled_back$/);
+    });
   });
 
   it("a wave's own policy only tightens", async () => {
