@@ -19,6 +19,7 @@ import { BatchKeySince1764410000000 } from './1764410000000-batch-key-since';
 import { BatchParked1764411000000 } from './1764411000000-batch-parked';
 import { MailstoreCapabilities1764412000000 } from './1764412000000-mailstore-capabilities';
 import { Notifications1764420000000 } from './1764420000000-notifications';
+import { Approvals1764421000000 } from './1764421000000-approvals';
 import { WaveWindows1764422000000 } from './1764422000000-wave-windows';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
@@ -44,5 +45,6 @@ export const MIGRATIONS = [
   BatchParked1764411000000,
   MailstoreCapabilities1764412000000,
   Notifications1764420000000,
+  Approvals1764421000000,
   WaveWindows1764422000000,
 ];

@@ -124,6 +124,9 @@ describe('the demo (scripts/demo.js)', () => {
         /halted: gate failed-logins breached \(failed_logins_per_minute for general \d+ is above 200\)/,
       );
       expect(output).toMatch(/POST \/waves\/\S+\/resume → halted → running/);
+      // Two-person approval: wave 2's schedule waited for a second ops key.
+      expect(output).toMatch(/schedule: 409 approval_required \(wave 2 · everyone else: rule start\)/);
+      expect(output).toMatch(/POST \/waves\/\S+\/schedule: draft → scheduled, .*\(wave 2 · everyone else/);
       expect(output).toMatch(/enable\s+user\d+@example\.test\s+ticket SUP-\S+: succeeded \(applied\)/);
       // The incident room (a local receiver the demo subscribed) got the gate's halt, with its value and threshold.
       expect(output).toMatch(
@@ -178,6 +181,18 @@ describe('the demo (scripts/demo.js)', () => {
             WHERE leaked AND (password_changed_at IS NULL OR password_changed_at <= '2026-05-01T00:00:00Z')
               AND (imap_enabled OR pop3_enabled)`,
         );
+        const approvals = await c.query<{ command: string; state: string; requested_by: string; decided_by: string }>(
+          `SELECT a.command, a.state, a.requested_by, a.decided_by FROM approvals a JOIN waves w ON w.id = a.wave_id
+            WHERE w.name = 'everyone else' AND a.state = 'executed'`,
+        );
+        expect(approvals.rows).toEqual([
+          {
+            command: 'schedule',
+            state: 'executed',
+            requested_by: expect.stringMatching(/^ops:demo-ops-/),
+            decided_by: expect.stringMatching(/^ops:demo-ops2-/),
+          },
+        ]);
         expect(heldButOpen.rows).toEqual([
           { login: expect.any(String), override_ticket: expect.stringMatching(/^SUP-/) },
         ]);

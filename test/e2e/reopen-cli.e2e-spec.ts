@@ -317,6 +317,36 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     expect(audit.items.every((e) => e.ticket === 'SUP-21')).toBe(true);
   });
 
+  it('approvals: a start refused for a second key (exit 2, the request named), approved with another ops key', async () => {
+    const id = await create(yamlPlan('cli-approval', 571, 580, 50, 'approvalPolicy:\n  require: [start]\n'));
+    const refused = await reopen(['waves', 'start', id]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^refused: 409 Conflict \(approval_required\)/);
+    const approvalId = /reopen approvals approve (\S+)`/.exec(refused.stderr)?.[1] ?? '';
+    expect(approvalId).toMatch(/^[0-9a-f-]{36}$/);
+
+    const listed = await reopen(['approvals', 'list', '--wave', id]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`${approvalId}\\s+${id}\\s+start\\s+start\\s+pending`));
+    const shown = await reopen(['approvals', 'show', approvalId]);
+    expect(shown.stdout).toMatch(/now {7}plan and counts unchanged/);
+
+    const self = await reopen(['approvals', 'approve', approvalId]);
+    expect(self.code).toBe(2);
+    expect(self.stderr).toMatch(/403 Forbidden \(self_approval\)/);
+    const approved = await reopen(['approvals', 'approve', approvalId, '--note', 'plan read'], { key: 'ops2' });
+    expect(approved.code).toBe(0);
+    expect(approved.stdout).toMatch(
+      new RegExp(`approval  ${approvalId}: start of wave ${id} \\(rule start\\), approved`),
+    );
+
+    const started = await reopen(['waves', 'start', id]);
+    expect(started).toMatchObject({ code: 0, stdout: `wave ${id}: draft → running\n` });
+    const rejected = await reopen(['approvals', 'reject', approvalId, '--reason', 'late'], { key: 'ops2' });
+    expect(rejected.code).toBe(2);
+    expect(rejected.stderr).toMatch(/\(approval_not_pending\)/);
+  });
+
   it('reads a profile only from a private file, as ssh reads a key', async () => {
     const file = join(home, 'profiles.json');
     writeFileSync(

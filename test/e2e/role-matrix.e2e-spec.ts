@@ -23,6 +23,8 @@ describe('access: every route × every role, no key and a revoked key', () => {
   let waveId: string;
   let operationId: string;
   let subscriptionId: string;
+  /** Requests an ops key of the fixture made (docs/approvals.md): one for ops to approve, one to reject. */
+  const approvals: string[] = [];
   const login = 'user3@example.test';
   const rolledBack = 'user5@example.test';
   const overridden = 'user6@example.test';
@@ -49,6 +51,16 @@ describe('access: every route × every role, no key and a revoked key', () => {
               override_at = now(), override_expires_at = now() + interval '1 hour' WHERE login = $1`,
       [overridden],
     );
+    for (const name of ['to approve', 'to reject']) {
+      const guarded = await aWave(name)
+        .logins(['user7@example.test'])
+        .protocols('imap')
+        .rate(1)
+        .approvalPolicy({ require: ['start'] })
+        .create(api.h, 'ops:fixture');
+      const refused = await api.h.commands.start(guarded.id, 'ops:fixture', 'fixture-key').catch((e: unknown) => e);
+      approvals.push((refused as { extra: { approvalId: string } }).extra.approvalId);
+    }
     // A wave that changed one account (no worker runs here: its outcome is written as the engine would).
     const changed = await aWave('changed').logins([rolledBack]).protocols('imap').rate(1).started(api.h, 'ops:fixture');
     await api.h.db.dataSource.query(
@@ -258,6 +270,28 @@ describe('access: every route × every role, no key and a revoked key', () => {
       access: ['ops'],
       ok: 204,
       call: () => ({ path: `/subscriptions/${subscriptionId}` }),
+    },
+    { method: 'GET', path: '/approvals', access: READERS, ok: 200, call: () => ({ path: '/approvals' }) },
+    {
+      method: 'GET',
+      path: '/approvals/{id}',
+      access: READERS,
+      ok: 200,
+      call: () => ({ path: `/approvals/${approvals[0]}` }),
+    },
+    {
+      method: 'POST',
+      path: '/approvals/{id}/approve',
+      access: ['ops'],
+      ok: 200,
+      call: () => ({ path: `/approvals/${approvals[0]}/approve`, body: { note: 'fine' } }),
+    },
+    {
+      method: 'POST',
+      path: '/approvals/{id}/reject',
+      access: ['ops'],
+      ok: 200,
+      call: () => ({ path: `/approvals/${approvals[1]}/reject`, body: { reason: 'not now' } }),
     },
   ];
 

@@ -10,6 +10,7 @@ import { AccountImportController } from './accounts/account-import.controller';
 import { AccountLookupService } from './accounts/account-lookup.service';
 import { AccountController } from './accounts/account.controller';
 import { ApiSettings } from './api-settings';
+import { ApprovalController } from './approvals/approval.controller';
 import { AuditController } from './audit/audit.controller';
 import { AddressBudget } from './auth/address-budget';
 import { ApiKeyGuard } from './auth/api-key.guard';
@@ -46,6 +47,7 @@ const CONTROLLERS = [
   SignalController,
   LoginEventController,
   AuditController,
+  ApprovalController,
   HealthController,
   MetricsController,
   SubscriptionController,

@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { DEFAULT_OVERRIDE_TTL_S, DEFAULT_PACE } from '@app/domain';
+import { APPROVAL_RULES, DEFAULT_OVERRIDE_TTL_S, DEFAULT_PACE } from '@app/domain';
 import { IsIn, IsInt, IsISO8601, IsNumber, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 import { AtLeast } from './at-least.validator';
 import { DovecotSqlEnvironment, MAILSTORE_DRIVERS, type MailstoreDriverName } from './dovecot-sql.env';
@@ -81,6 +81,30 @@ export class EnvironmentDto extends DovecotSqlEnvironment {
   @Min(1)
   @Max(2592000)
   SUPPORT_OVERRIDE_TTL_S = DEFAULT_OVERRIDE_TTL_S;
+
+  /**
+   * Two-person approval (docs/approvals.md): the commands that need a second ops key in this deployment, a comma list
+   * of start (start or schedule), resume_after_halt, rollback, raise_rate (above APPROVAL_RATE_BOUND),
+   * support_override. Empty (the default): one ops key is enough, unless a wave's own policy says otherwise.
+   */
+  @Matches(new RegExp(`^$|^\\s*(${APPROVAL_RULES.join('|')})\\s*(,\\s*(${APPROVAL_RULES.join('|')})\\s*)*$`), {
+    message: `APPROVAL_REQUIRED_FOR must be a comma list of ${APPROVAL_RULES.join(', ')}`,
+  })
+  APPROVAL_REQUIRED_FOR = '';
+
+  /** `raise_rate`: the highest rate (accounts/s) one ops key may set alone. Unset: no bound (the rule is idle). */
+  @IsOptional()
+  @Transform(toNumber)
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'APPROVAL_RATE_BOUND must be a number' })
+  @Min(0.1)
+  APPROVAL_RATE_BOUND?: number;
+
+  /** How long a request waits for its approval, and an approval for its command (seconds; default 1 h). */
+  @Transform(toNumber)
+  @IsInt({ message: 'APPROVAL_TTL_S must be an integer' })
+  @Min(1)
+  @Max(604800)
+  APPROVAL_TTL_S = 3600;
 
   /** Wave pumps one worker process runs at once (each is one batch in flight). */
   @Transform(toNumber)

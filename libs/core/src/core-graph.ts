@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { ConfigError, EnvironmentDto } from '@app/config';
-import { assertNever, Clock, systemClock } from '@app/domain';
+import { assertNever, Clock, parseApprovalRules, systemClock } from '@app/domain';
 import { openRuntimeDataSource } from '@app/db';
 import {
   DovecotSqlMailstore,
@@ -13,6 +13,8 @@ import {
 } from '@app/mailstore';
 import { openOrSayUnreachable, QueueProducer, WavePumpJob } from '@app/queue';
 import { AccountImportService } from './accounts';
+import { ApprovalGate } from './approvals/approval-gate';
+import { ApprovalService } from './approvals/approval.service';
 import { AuditQueryService } from './audit';
 import { ApiKeyService } from './auth';
 import { EngineMetrics, NO_ENGINE_METRICS } from './engine/engine-metrics';
@@ -51,6 +53,7 @@ export interface CoreServices {
   progress: ProgressService;
   logins: LoginIngestService;
   notifications: NotificationService;
+  approvals: ApprovalService;
 }
 
 export function buildCoreServices(
@@ -63,11 +66,29 @@ export function buildCoreServices(
   redis?: Redis,
 ): CoreServices {
   const incidentAt = new Date(config.INCIDENT_AT);
+  const gate = new ApprovalGate({
+    deployment: {
+      require: parseApprovalRules(config.APPROVAL_REQUIRED_FOR).rules,
+      rateBound: config.APPROVAL_RATE_BOUND ?? null,
+    },
+    ttlSeconds: config.APPROVAL_TTL_S,
+  });
   const operations = new OperationService(dataSource, producer, incidentAt, {
     overrideTtlMs: config.SUPPORT_OVERRIDE_TTL_S * 1000,
+    approvals: gate,
   });
+  const commands = new WaveCommandsService(
+    dataSource,
+    producer,
+    { prometheus: config.PROMETHEUS_URL !== undefined },
+    clock,
+    { gate, incidentAt },
+  );
   return {
-    commands: new WaveCommandsService(dataSource, producer, { prometheus: config.PROMETHEUS_URL !== undefined }, clock),
+    commands,
+    approvals: new ApprovalService(dataSource, gate, (sql, row) =>
+      row.command === 'support_override' ? operations.approvalSubject(sql, row) : commands.approvalSubject(sql, row),
+    ),
     waves: new WaveQueryService(dataSource, incidentAt),
     operations,
     overrides: new OverrideService(dataSource),

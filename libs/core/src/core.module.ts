@@ -44,6 +44,7 @@ import { SignalService } from './signals';
 import { OperationService } from './support/operation.service';
 import { OverrideService } from './support/override.service';
 import { WaveCommandsService } from './waves/wave-commands.service';
+import { ApprovalService } from './approvals/approval.service';
 import { WaveQueryService } from './waves/wave-query.service';
 import { NotificationService } from './notifications';
 
@@ -132,6 +133,7 @@ const SERVICES: [new (...args: never[]) => unknown, keyof CoreServices][] = [
   [ProgressService, 'progress'],
   [LoginIngestService, 'logins'],
   [NotificationService, 'notifications'],
+  [ApprovalService, 'approvals'],
 ];
 
 /**

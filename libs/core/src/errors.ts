@@ -12,7 +12,9 @@ export type DomainErrorKind =
   /** The command contradicts the current state (a transition not allowed now, nothing left to do). */
   | 'conflict'
   /** The input passes a size limit. */
-  | 'too_large';
+  | 'too_large'
+  /** The caller may not do this, whatever the state (approving their own request). */
+  | 'forbidden';
 
 /**
  * Domain errors with a stable code and a kind; the API maps each to an application/problem+json answer naming the
@@ -51,5 +53,21 @@ export class ValidationError extends DomainError {
 export class ConflictError extends DomainError {
   constructor(code: string, message: string, extra: Record<string, unknown> = {}) {
     super(code, message, 'conflict', extra);
+  }
+}
+
+/**
+ * The command needs a second ops key (docs/approvals.md): nothing of it was done; the approval request it made (or the
+ * open one it matches) is committed and named, for another ops key to approve. Once approved, the same command runs.
+ */
+export class ApprovalRequiredError extends DomainError {
+  constructor(request: { approvalId: string; rule: string; command: string; waveId: string | null; expiresAt: Date }) {
+    super(
+      'approval_required',
+      `${request.command} needs the approval of a second ops key (rule ${request.rule}): ` +
+        `POST /api/v1/approvals/${request.approvalId}/approve with another ops key, then send the command again`,
+      'conflict',
+      { ...request },
+    );
   }
 }

@@ -7,6 +7,7 @@ export * from './support/operation-runner';
 export * from './support/operation.repository';
 export * from './support/override.service';
 export * from './waves/wave-commands.service';
+export * from './approvals';
 export * from './waves/wave.types';
 export * from './audit';
 export * from './progress';

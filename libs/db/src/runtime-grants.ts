@@ -23,6 +23,9 @@ export const RUNTIME_TABLE_GRANTS: Readonly<Record<string, TableGrant>> = {
   // Keys are created and revoked by the owner (the CLI); the API verifies them and stamps their last use only, so a
   // compromised service can neither mint a key, nor revive a revoked one, nor change a key's role.
   api_keys: { privileges: ['SELECT'], updateColumns: ['last_used_at'] },
+  // Two-person approval (issue 20): the commands request, ops approve or reject, execution and expiry end them. Never
+  // deleted: the trail of who allowed what.
+  approvals: { privileges: ['SELECT', 'INSERT', 'UPDATE'] },
   // Append-only: written in the change's transaction, read by GET /audit. Its triggers refuse the rest to anyone.
   audit_log: { privileges: ['SELECT', 'INSERT'] },
   // One row, bumped by holds and imports; send permits hold it FOR SHARE (which needs UPDATE).

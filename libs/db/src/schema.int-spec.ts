@@ -35,6 +35,7 @@ describe('schema and migrations (real PostgreSQL)', () => {
     expect(tables.rows.map((r) => r.tablename)).toEqual([
       'accounts',
       'api_keys',
+      'approvals',
       'audit_log',
       'eligibility_epoch',
       'gate_measurements',

@@ -20,3 +20,4 @@ export * from './time-windows';
 export * from './notifications';
 export * from './pace';
 export * from './rate-history';
+export * from './approval';

@@ -4,7 +4,8 @@ import type { ApiRole } from '@app/db';
 import { ApiProcess, ensureFreshBuild, startApiProcess } from './api-process';
 import { createEngineHarness, EngineHarness } from './engine-harness';
 
-export type KeyName = ApiRole | 'revoked';
+/** One key per role, a revoked one, and a second ops key (`ops2`: two-person approval, docs/approvals.md). */
+export type KeyName = ApiRole | 'revoked' | 'ops2';
 const ROLE_NAMES: readonly ApiRole[] = ['ops', 'support', 'viewer', 'signals'];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any route's JSON; tests assert on its shape
@@ -44,7 +45,7 @@ export interface ApiHarness {
 /**
  * The built API as a child process (its real entry point, environment validation and shutdown) over an engine
  * harness: a fresh PostgreSQL database, a Redis prefix, the simulator over HTTP and, when asked, an in-process
- * worker. One key per role plus a revoked one. Tests talk to it over real HTTP with fetch.
+ * worker. One key per role, a second ops key and a revoked one. Tests talk to it over real HTTP with fetch.
  */
 export async function startApiHarness(
   label: string,
@@ -78,6 +79,9 @@ export async function startApiHarness(
       secrets[role] = key.secret;
       keyNames[role] = key.name;
     }
+    const second = await keys.create('ops', `ops2-${label}`);
+    secrets.ops2 = second.secret;
+    keyNames.ops2 = second.name;
     const revoked = await keys.create('ops', `revoked-${label}`);
     await keys.revoke(revoked.id, 'test');
     secrets.revoked = revoked.secret;

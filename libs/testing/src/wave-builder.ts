@@ -88,6 +88,11 @@ class WaveBuilder {
   }
 
   /** A local wall-clock start (e.g. 2026-05-09T08:00) in an IANA time zone. */
+  /** The wave's own two-person approval rules (docs/approvals.md). */
+  approvalPolicy(policy: CreateWaveInput['approvalPolicy']): WaveBuilder {
+    return this.with({ approvalPolicy: policy });
+  }
+
   schedule(startLocal: string, timeZone: string): WaveBuilder {
     return this.with({ startLocal, timeZone });
   }

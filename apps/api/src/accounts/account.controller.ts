@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/co
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { OperationService } from '@app/core';
 import { Access, ROLES } from '../auth/access.decorator';
-import { Actor } from '../auth/principal';
+import { Actor, KeyId } from '../auth/principal';
 import { LoginParamPipe } from '../common/param.pipes';
 import { ApiProblem } from '../common/problem.dto';
 import { OperationDto } from '../operations/operation.dto';
@@ -41,13 +41,18 @@ export class AccountController {
       "answer's overrides say what was overridden); poll GET /operations/{id}",
   })
   @ApiAcceptedResponse({ type: OperationDto })
-  @ApiProblem(409, 'override_required: the account is held back; set override to true to open it anyway')
+  @ApiProblem(
+    409,
+    'override_required: the account is held back; set override to true to open it anyway; approval_required: ' +
+      'the policy puts an override behind a second ops key (docs/approvals.md)',
+  )
   async enable(
     @Param('login', LoginParamPipe) login: string,
     @Body() body: SupportEnableDto,
     @Actor() actor: string,
+    @KeyId() key: string,
   ): Promise<OperationDto> {
-    return OperationDto.from(await this.operations.request(login, 'enable', body, actor));
+    return OperationDto.from(await this.operations.request(login, 'enable', body, actor, key));
   }
 
   @Post('disable')

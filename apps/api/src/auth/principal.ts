@@ -33,3 +33,17 @@ export function seesAddresses(principal: Principal | undefined): boolean {
 export const SeesAddresses = createParamDecorator((_data: unknown, ctx: ExecutionContext): boolean =>
   seesAddresses(ctx.switchToHttp().getRequest<{ principal?: Principal }>().principal),
 );
+
+/** The caller's key id: the identity the two-person rule compares (docs/approvals.md). Only behind ApiKeyGuard. */
+export const KeyId = createParamDecorator((_data: unknown, ctx: ExecutionContext): string => {
+  const principal = ctx.switchToHttp().getRequest<{ principal?: Principal }>().principal;
+  if (!principal) throw new Error('KeyId used on a route without a principal');
+  return principal.keyId;
+});
+
+/** The whole principal of the request. Only behind ApiKeyGuard. */
+export const Caller = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {
+  const principal = ctx.switchToHttp().getRequest<{ principal?: Principal }>().principal;
+  if (!principal) throw new Error('Caller used on a route without a principal');
+  return principal;
+});

@@ -48,6 +48,8 @@ function statusOf(kind: DomainErrorKind): number {
       return 409;
     case 'too_large':
       return 413;
+    case 'forbidden':
+      return 403;
   }
 }
 

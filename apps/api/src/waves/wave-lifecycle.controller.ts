@@ -2,7 +2,7 @@ import { applyDecorators, Controller, HttpCode, Param, Post } from '@nestjs/comm
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { CommandResult, WaveCommandsService } from '@app/core';
 import { Access, ROLES } from '../auth/access.decorator';
-import { Actor } from '../auth/principal';
+import { Actor, KeyId } from '../auth/principal';
 import { ApiProblem } from '../common/problem.dto';
 import { UuidParamPipe } from '../common/param.pipes';
 import { CommandResultDto } from './wave.dto';
@@ -16,50 +16,67 @@ const Command = (summary: string) =>
 @Access(...ROLES.ops)
 @ApiParam({ name: 'id', format: 'uuid', description: 'the wave' })
 @ApiProblem(404, 'wave_not_found')
-@ApiProblem(409, 'illegal_transition, with currentState and allowed commands')
+@ApiProblem(
+  409,
+  'illegal_transition, with currentState and allowed commands; or approval_required (docs/approvals.md): the ' +
+    'policy needs a second ops key, the request is made (approvalId): approve it with another ops key, then send ' +
+    'the command again',
+)
 @Controller('waves/:id')
 export class WaveLifecycleController {
   constructor(private readonly commands: WaveCommandsService) {}
 
   @Post('schedule')
   @Command('draft → scheduled: starts by itself at startAt (startLocal in timeZone)')
-  schedule(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<CommandResult> {
-    return this.commands.schedule(id, actor);
+  schedule(
+    @Param('id', UuidParamPipe) id: string,
+    @Actor() actor: string,
+    @KeyId() key: string,
+  ): Promise<CommandResult> {
+    return this.commands.schedule(id, actor, key);
   }
 
   @Post('unschedule')
   @Command('scheduled → draft')
-  unschedule(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<CommandResult> {
-    return this.commands.unschedule(id, actor);
+  unschedule(
+    @Param('id', UuidParamPipe) id: string,
+    @Actor() actor: string,
+    @KeyId() key: string,
+  ): Promise<CommandResult> {
+    return this.commands.unschedule(id, actor, key);
   }
 
   @Post('start')
   @Command('draft | scheduled → running now (freezes the membership)')
-  start(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<CommandResult> {
-    return this.commands.start(id, actor);
+  start(@Param('id', UuidParamPipe) id: string, @Actor() actor: string, @KeyId() key: string): Promise<CommandResult> {
+    return this.commands.start(id, actor, key);
   }
 
   @Post('pause')
   @Command('running → paused: once answered, no new mailstore call starts')
-  pause(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<CommandResult> {
-    return this.commands.pause(id, actor);
+  pause(@Param('id', UuidParamPipe) id: string, @Actor() actor: string, @KeyId() key: string): Promise<CommandResult> {
+    return this.commands.pause(id, actor, key);
   }
 
   @Post('resume')
   @Command('paused | halted → running')
-  resume(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<CommandResult> {
-    return this.commands.resume(id, actor);
+  resume(@Param('id', UuidParamPipe) id: string, @Actor() actor: string, @KeyId() key: string): Promise<CommandResult> {
+    return this.commands.resume(id, actor, key);
   }
 
   @Post('cancel')
   @Command('→ cancelled: pending members are not processed')
-  cancel(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<CommandResult> {
-    return this.commands.cancel(id, actor);
+  cancel(@Param('id', UuidParamPipe) id: string, @Actor() actor: string, @KeyId() key: string): Promise<CommandResult> {
+    return this.commands.cancel(id, actor, key);
   }
 
   @Post('rollback')
   @Command('→ rolling_back: restores each changed account to its prior state (idempotent)')
-  rollback(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<CommandResult> {
-    return this.commands.rollback(id, actor);
+  rollback(
+    @Param('id', UuidParamPipe) id: string,
+    @Actor() actor: string,
+    @KeyId() key: string,
+  ): Promise<CommandResult> {
+    return this.commands.rollback(id, actor, key);
   }
 }

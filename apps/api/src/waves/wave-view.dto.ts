@@ -48,6 +48,8 @@ export class WaveDto {
     description: 'when it may send (docs/windows.md); null: any time',
   })
   windows!: TimeWindowsDto | null;
+  @ApiProperty({ type: Object, nullable: true, description: "the wave's own approval rules ({require, rateBound})" })
+  approvalPolicy!: { require: string[]; rateBound: number | null } | null;
   @ApiProperty({ description: '0-based index of the ramp step' }) currentStep!: number;
   @ApiProperty({ nullable: true, type: Number, description: 'frozen membership size (null before start)' })
   memberCount!: number | null;
@@ -82,6 +84,7 @@ export class WaveDto {
       gates: w.gates as unknown as GateDto[],
       reclose: w.reclose,
       windows: w.windows,
+      approvalPolicy: w.approvalPolicy,
       currentStep: w.currentStep,
       memberCount: w.memberCount,
       scheduleFiredAt: w.scheduleFiredAt,

@@ -2,7 +2,7 @@ import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common
 import { ApiCreatedResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
 import { CreateWaveInput, WaveCommandsService, WaveQueryService } from '@app/core';
 import { Access, ROLES } from '../auth/access.decorator';
-import { Actor, SeesAddresses } from '../auth/principal';
+import { Actor, KeyId, SeesAddresses } from '../auth/principal';
 import { ApiProblem } from '../common/problem.dto';
 import { UuidParamPipe } from '../common/param.pipes';
 import { CreateWaveDto, UpdateWaveDto, WaveListQueryDto } from './wave.dto';
@@ -49,14 +49,16 @@ export class WaveController {
   @Access(...ROLES.ops)
   @ApiOkResponse({ type: WaveDto, description: 'the wave after the change' })
   @ApiProblem(404, 'not found')
+  @ApiProblem(409, 'approval_required: a rate above the approval bound needs a second ops key (docs/approvals.md)')
   @ApiParam({ name: 'id', format: 'uuid', description: 'the wave' })
   async update(
     @Param('id', UuidParamPipe) id: string,
     @Body() body: UpdateWaveDto,
     @Actor() actor: string,
+    @KeyId() key: string,
     @SeesAddresses() addresses: boolean,
   ): Promise<WaveDto> {
-    await this.commands.update(id, body, actor);
+    await this.commands.update(id, body, actor, key);
     return WaveDto.from(await this.queries.get(id), addresses);
   }
 

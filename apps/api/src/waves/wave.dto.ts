@@ -13,7 +13,7 @@ import {
   MaxLength,
   ValidateNested,
 } from 'class-validator';
-import { PROTOCOLS, type Protocol, WAVE_STATES, type WaveState } from '@app/domain';
+import { APPROVAL_RULES, type ApprovalRule, PROTOCOLS, type Protocol, WAVE_STATES, type WaveState } from '@app/domain';
 import { WAVE_LIMITS } from '@app/core';
 import { GateDto, RampStepDto, RecloseDto, WaveSelectorDto } from './wave-settings.dto';
 import { TimeWindowsDto } from './wave-windows.dto';
@@ -21,6 +21,25 @@ import { TimeWindowsDto } from './wave-windows.dto';
 const finite = { allowNaN: false, allowInfinity: false } as const;
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+
+/** A wave's own two-person approval rules, on top of the deployment's (docs/approvals.md). */
+export class ApprovalPolicyDto {
+  @ApiPropertyOptional({ enum: APPROVAL_RULES, isArray: true, description: 'commands that need a second ops key' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(APPROVAL_RULES.length)
+  @IsIn(APPROVAL_RULES, { each: true })
+  require?: ApprovalRule[];
+
+  @ApiPropertyOptional({
+    nullable: true,
+    type: Number,
+    description: 'raise_rate: the highest rate one ops key may set',
+  })
+  @IsOptional()
+  @IsNumber(finite)
+  rateBound?: number | null;
+}
 
 export class CreateWaveDto {
   @ApiProperty({ example: 'health professionals' })
@@ -136,6 +155,16 @@ export class CreateWaveDto {
   @ValidateNested()
   @Type(() => TimeWindowsDto)
   windows?: TimeWindowsDto | null;
+
+  @ApiPropertyOptional({
+    type: ApprovalPolicyDto,
+    nullable: true,
+    description: "this wave's approval rules on top of the deployment's; an update may only tighten them",
+  })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ApprovalPolicyDto)
+  approvalPolicy?: ApprovalPolicyDto | null;
 }
 
 /** Rate, batch size, concurrency and gates change at any time (pumps re-read them before every batch). */

@@ -32,6 +32,8 @@ export interface WaveSpec {
   concurrency?: number;
   steps?: { percent: number; bakeSeconds: number }[];
   gates?: GateSpec[];
+  /** The wave's own two-person approval rules (docs/approvals.md). */
+  approvalPolicy?: { require: string[]; rateBound?: number | null };
 }
 
 export interface Wave {
@@ -126,4 +128,16 @@ export interface Account {
   override: { reason: string | null; ticket: string | null; by: string | null } | null;
   eligibility: { eligible: boolean; reason: string | null };
   waves: { name: string; memberState: string; reason: string | null }[];
+}
+
+/** An approval request (GET /approvals/{id}). */
+export interface Approval {
+  id: string;
+  command: string;
+  rule: string;
+  state: string;
+  hash: string;
+  requestedBy: string;
+  decidedBy: string | null;
+  counts: { eligible: number; heldBack: Record<string, number> } | null;
 }

@@ -109,6 +109,7 @@ async function run(): Promise<number> {
       term,
       keys,
       ops: api(keys.ops.secret),
+      ops2: api(keys.ops2.secret),
       support: api(keys.support.secret),
       viewer: api(keys.viewer.secret),
       signals: api(keys.signals.secret),

@@ -1,4 +1,5 @@
-import type { CommandResult, Wave, WavePreview } from './api.types';
+import { ApiCallError } from './api-client';
+import type { Approval, CommandResult, Wave, WavePreview } from './api.types';
 import { duration, int, reasons } from './format';
 import { FAILED_LOGINS_SIGNAL } from './security-feed';
 import { StoryClock } from './story-clock';
@@ -97,10 +98,37 @@ async function schedule(story: Story, w: PlannedWave, clock: StoryClock): Promis
     startLocal = StoryClock.wallClock(real, 'UTC');
     wave = await story.ops.patch<Wave>(`/waves/${w.id}`, { startLocal, timeZone: 'UTC' });
   }
-  const result = await story.ops.post<CommandResult>(`/waves/${w.id}/schedule`);
+  const result = await scheduleWithApproval(story, w);
   w.realStart = new Date(wave.startAt ?? real);
   story.term.say(
     `   POST /waves/${w.id.slice(0, 8)}…/schedule: ${result.from} → ${result.state}, startLocal ${startLocal} ` +
       `${wave.timeZone ?? ''} (${w.label}, story ${w.storyStart.replace('T', ' ')})`,
   );
+}
+
+/**
+ * POST /schedule; when the wave's policy asks for a second ops key (409 approval_required), the second key reads the
+ * request (the plan's hash and the preview's counts it is bound to) and approves it, then the first sends it again.
+ */
+async function scheduleWithApproval(story: Story, w: PlannedWave, attempt = 1): Promise<CommandResult> {
+  const path = `/waves/${w.id}/schedule`;
+  try {
+    return await story.ops.post<CommandResult>(path);
+  } catch (err) {
+    // A third refusal means the preview keeps moving under the approvals: stop there.
+    if (!(err instanceof ApiCallError) || err.problem?.code !== 'approval_required' || attempt > 2) throw err;
+    const id = String(err.problem.approvalId);
+    const request = await story.ops2.get<Approval>(`/approvals/${id}`);
+    const approved = await story.ops2.post<Approval>(`/approvals/${id}/approve`, { note: 'plan and preview checked' });
+    story.term.say(
+      `   POST /waves/${w.id.slice(0, 8)}…/schedule: 409 approval_required (${w.label}: rule ${request.rule}); ` +
+        `request ${id.slice(0, 8)}… bound to plan hash ${request.hash.slice(0, 12)}… and ` +
+        `${int(request.counts?.eligible ?? 0)} eligible`,
+    );
+    story.term.say(
+      `   ${approved.decidedBy ?? 'a second ops key'} approves it (the requester ${request.requestedBy} may not): ` +
+        `${approved.state}; ops send the schedule again`,
+    );
+    return scheduleWithApproval(story, w, attempt + 1);
+  }
 }

@@ -55,6 +55,8 @@ export interface Story {
   term: Terminal;
   keys: DemoKeys;
   ops: ApiClient;
+  /** A second ops key: approves what the first requests (two-person approval). */
+  ops2: ApiClient;
   support: ApiClient;
   viewer: ApiClient;
   signals: ApiClient;

@@ -92,6 +92,8 @@ export function planWaves(p: PopulationSummary): [WavePlan, WavePlan] {
           { percent: 100, bakeSeconds: 0 },
         ],
         gates: gates('general'),
+        // Everyone else: a second ops key approves the plan and its preview before it is scheduled.
+        approvalPolicy: { require: ['start'] },
       },
     },
   ];

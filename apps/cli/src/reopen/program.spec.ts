@@ -28,6 +28,17 @@ describe('reopen: command line → API request', () => {
     [['waves', 'cancel', ID], 'POST', `/waves/${ID}/cancel`, undefined],
     [['waves', 'rollback', ID], 'POST', `/waves/${ID}/rollback`, undefined],
     [['waves', 'set-rate', ID, '12.5'], 'PATCH', `/waves/${ID}`, { ratePerSecond: 12.5 }],
+    [['approvals', 'list'], 'GET', '/approvals', undefined],
+    [
+      ['approvals', 'list', '--state', 'approved', '--wave', ID, '--limit', '3'],
+      'GET',
+      `/approvals?state=approved&waveId=${ID}&limit=3`,
+      undefined,
+    ],
+    [['approvals', 'show', ID], 'GET', `/approvals/${ID}`, undefined],
+    [['approvals', 'approve', ID], 'POST', `/approvals/${ID}/approve`, {}],
+    [['approvals', 'approve', ID, '--note', 'seen'], 'POST', `/approvals/${ID}/approve`, { note: 'seen' }],
+    [['approvals', 'reject', ID, '--reason', 'no'], 'POST', `/approvals/${ID}/reject`, { reason: 'no' }],
     [['accounts', 'show', 'Dr.A+x@example.org'], 'GET', '/accounts/Dr.A%2Bx%40example.org', undefined],
     [
       [

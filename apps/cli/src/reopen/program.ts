@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { PROTOCOLS, WAVE_STATES } from '@app/domain';
+import { APPROVAL_STATES, PROTOCOLS, WAVE_STATES } from '@app/domain';
 import { CommandLine, commandTree, parseWith } from '../command-line';
 import { EXIT_CODES_HELP } from './exit-codes';
 
@@ -11,7 +11,8 @@ interface ApiRequest {
 }
 
 /** How a call's answer is shown to a person (with --json the API's JSON is printed as it came). */
-export type View = 'waves' | 'wave' | 'preview' | 'command' | 'account' | 'operation' | 'audit';
+export type View =
+  'waves' | 'wave' | 'preview' | 'command' | 'account' | 'operation' | 'audit' | 'approvals' | 'approval';
 
 /** What a command line asks for: plain data, so the mapping from arguments to requests is tested without a server. */
 type Job =
@@ -192,6 +193,53 @@ function reopenProgram(emit: (run: ReopenRun) => void): Command {
     (login: string, o: { reason: string; ticket: string }, cmd: Command) =>
       call(cmd, { method: 'DELETE', path: path('accounts', login, 'hold'), body: supportBody(o) }, 'account'),
   );
+
+  const approvals = root
+    .command('approvals')
+    .description('two-person approval: requests a command made for a second ops key (docs/approvals.md)');
+  approvals
+    .command('list')
+    .description('requests (default: pending), newest first, with what changed since the last approval of the wave')
+    .addOption(new Option('--state <state>', 'only requests in this state').choices(APPROVAL_STATES))
+    .option('--wave <id>', 'requests of this wave')
+    .option('--limit <n>', 'at most this many (1–200, default 50)', positiveInteger)
+    .action((o: { state?: string; wave?: string; limit?: number }, cmd: Command) =>
+      call(
+        cmd,
+        {
+          method: 'GET',
+          path: withQuery('/approvals', { state: o.state, waveId: o.wave, limit: o.limit?.toString() }),
+        },
+        'approvals',
+      ),
+    );
+  approvals
+    .command('show')
+    .description('one request: the command, the plan hash and counts it is bound to, whether they still match')
+    .argument('<id>', 'the approval request id')
+    .action((id: string, _o: unknown, cmd: Command) =>
+      call(cmd, { method: 'GET', path: path('approvals', id) }, 'approval'),
+    );
+  approvals
+    .command('approve')
+    .description("approve with this ops key (never the requester's own); the requester then sends the command again")
+    .argument('<id>', 'the approval request id')
+    .option('--note <text>', 'why it is fine (audited)')
+    .action((id: string, o: { note?: string }, cmd: Command) =>
+      call(
+        cmd,
+        { method: 'POST', path: path('approvals', id, 'approve'), body: o.note ? { note: o.note } : {} },
+        'approval',
+      ),
+    );
+  approvals
+    .command('reject')
+    .description('reject an open request (the requester may withdraw their own)')
+    .argument('<id>', 'the approval request id')
+    .requiredOption('--reason <text>', 'why not (audited)')
+    .action((id: string, o: { reason: string }, cmd: Command) =>
+      call(cmd, { method: 'POST', path: path('approvals', id, 'reject'), body: { reason: o.reason } }, 'approval'),
+    );
 
   root
     .command('audit')

@@ -29,6 +29,31 @@ interface AuditEntry {
   ticket: string | null;
 }
 
+/** GET /approvals/{id} (docs/openapi.json, ApprovalDetailDto). */
+interface ApprovalEntry {
+  id: string;
+  waveId: string | null;
+  command: string;
+  rule: string;
+  state: string;
+  hash: string;
+  requestedBy: string;
+  requestedAt: string;
+  expiresAt: string;
+  decidedBy: string | null;
+  note: string | null;
+  endedReason: string | null;
+  counts: { eligible: number; heldBack: Record<string, number> } | null;
+  sinceLastApproval: { approvalId: string; changes: FieldChange[] } | null;
+  current?: { matches: boolean; changes: FieldChange[] } | null;
+}
+
+interface FieldChange {
+  field: string;
+  before?: unknown;
+  after?: unknown;
+}
+
 interface Page<T> {
   items: T[];
   nextCursor?: string | null;
@@ -60,6 +85,10 @@ export function render(view: View, body: unknown): string[] {
       return operation(body as Operation);
     case 'audit':
       return audit(body as Page<AuditEntry>);
+    case 'approvals':
+      return approvalList(body as ApprovalEntry[]);
+    case 'approval':
+      return approval(body as ApprovalEntry);
   }
 }
 
@@ -159,4 +188,42 @@ function audit(page: Page<AuditEntry>): string[] {
     e.reason ?? '',
   ]);
   return [...table([['AT (UTC)', 'ACTOR', 'ACTION', 'WAVE', 'LOGIN', 'TICKET', 'REASON'], ...rows]), ...nextPage(page)];
+}
+
+function change(c: FieldChange): string {
+  const show = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v));
+  return `${c.field}: ${show(c.before)} → ${show(c.after)}`;
+}
+
+function approvalList(items: ApprovalEntry[]): string[] {
+  if (!items.length) return ['no approval requests'];
+  const rows = items.map((a) => [
+    a.id,
+    a.waveId ?? '',
+    a.command,
+    a.rule,
+    a.state,
+    a.requestedBy,
+    when(a.expiresAt),
+    a.sinceLastApproval ? String(a.sinceLastApproval.changes.length) : '–',
+  ]);
+  return table([['ID', 'WAVE', 'COMMAND', 'RULE', 'STATE', 'REQUESTED BY', 'EXPIRES (UTC)', 'CHANGES'], ...rows]);
+}
+
+function approval(a: ApprovalEntry): string[] {
+  const lines = [
+    `approval  ${a.id}: ${a.command} of wave ${a.waveId ?? '–'} (rule ${a.rule}), ${a.state}`,
+    `requested ${when(a.requestedAt)} by ${a.requestedBy}; expires ${when(a.expiresAt)}`,
+    `hash      ${a.hash}`,
+  ];
+  if (a.counts) lines.push(`counts    eligible ${int(a.counts.eligible)}; held back ${reasons(a.counts.heldBack)}`);
+  if (a.decidedBy) lines.push(`decided   by ${a.decidedBy}${a.note ? `: ${a.note}` : ''}`);
+  if (a.endedReason) lines.push(`ended     ${a.endedReason}`);
+  if (a.current) lines.push(`now       ${a.current.matches ? 'plan and counts unchanged' : 'MOVED since the request'}`);
+  for (const c of a.current?.changes ?? []) lines.push(`  ${change(c)}`);
+  if (a.sinceLastApproval) {
+    lines.push(`since the last approval (${a.sinceLastApproval.approvalId}):`);
+    for (const c of a.sinceLastApproval.changes) lines.push(`  ${change(c)}`);
+  }
+  return lines;
 }

@@ -83,6 +83,12 @@ export function failureLines(e: ApiCallError): string[] {
     const allowed = Array.isArray(p.allowed) ? p.allowed.join(', ') : '';
     lines.push(`  the wave is ${p.currentState}${allowed ? `; it accepts: ${allowed}` : ''}`);
   }
+  if (p.code === 'approval_required' && typeof p.approvalId === 'string') {
+    lines.push(
+      `  approval request ${p.approvalId}: another ops key runs \`reopen approvals approve ${p.approvalId}\`,`,
+    );
+    lines.push('  then send this command again (docs/approvals.md)');
+  }
   if (typeof p.requestId === 'string') lines.push(`  request id: ${p.requestId}`);
   return lines;
 }

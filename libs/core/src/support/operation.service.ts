@@ -1,10 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { DEFAULT_OVERRIDE_TTL_S, eligibilityAccount, operationKey, Protocol } from '@app/domain';
+import {
+  approvalRuleFor,
+  ApprovalSubject,
+  DEFAULT_OVERRIDE_TTL_S,
+  eligibilityAccount,
+  operationKey,
+  Protocol,
+} from '@app/domain';
 import { AccountEntity, OperationEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
-import { NotFoundError } from '../errors';
+import { ApprovalGate, Requester } from '../approvals/approval-gate';
+import { ApprovalRow } from '../approvals/approval.repository';
+import { ApprovalRequiredError, NotFoundError } from '../errors';
 import { nudge } from '../queue-nudge';
 import { AccountRepository } from '../accounts/account.repository';
 import { audit } from '../db/audit-log';
@@ -36,6 +45,8 @@ export interface SupportChangeInput {
 export interface OperationServiceOptions {
   /** How long an override of `password_reset_required` given by a support enable lasts (SUPPORT_OVERRIDE_TTL_S). */
   overrideTtlMs: number;
+  /** Two-person approval (docs/approvals.md): rule `support_override` puts an override behind a second ops key. */
+  approvals?: ApprovalGate;
 }
 
 /**
@@ -68,14 +79,28 @@ export class OperationService {
     kind: 'enable' | 'disable',
     input: SupportChangeInput,
     actor: string,
+    /** The caller's key id, from the API: its override may need a second ops key. */
+    key?: string,
   ): Promise<OperationEntity> {
     checkReasonAndTicket(input);
     const protocols = requestedProtocols(kind, input);
-    const { op, overrideEnded } = await withTransaction(this.dataSource, async (tx) => {
+    const requester = key ? { actor, key } : null;
+    const outcome = await withTransaction(this.dataSource, async (tx) => {
       const account = await this.accounts.findByLogin(tx.manager, login.toLowerCase(), true);
       if (!account) throw new NotFoundError('account', login);
-      return this.recordChange(tx, account, kind, protocols, input, actor);
+      return this.recordChange(tx, account, kind, protocols, input, actor, requester);
     });
+    if ('request' in outcome) {
+      const r = outcome.request;
+      throw new ApprovalRequiredError({
+        approvalId: r.id,
+        rule: r.rule,
+        command: r.command,
+        waveId: null,
+        expiresAt: r.expires_at,
+      });
+    }
+    const { op, overrideEnded } = outcome;
     // As for a hold: once a disable that ended an override returns, no wave call that counted on it can start.
     if (overrideEnded) {
       await this.fence.waitForSendPermits(sqlOfDataSource(this.dataSource), { accountId: op.accountId });
@@ -178,11 +203,21 @@ export class OperationService {
     protocols: Protocol[],
     input: SupportChangeInput,
     actor: string,
-  ): Promise<{ op: OperationEntity; overrideEnded: boolean }> {
+    requester: Requester | null,
+  ): Promise<{ op: OperationEntity; overrideEnded: boolean } | { request: ApprovalRow }> {
     const view = eligibilityAccount(account, new Date());
     const { reason, ticket } = input;
     const request = { ...input, account: view, protocols, incidentAt: this.incidentAt };
     const decision = decideSupportChange(kind, request, account.login);
+    const gate = this.options.approvals;
+    if (gate && requester && decision.overrides.length > 0) {
+      const rule = approvalRuleFor(gate.settings.deployment, { command: 'support_override' });
+      if (rule) {
+        const subject = overrideSubject(account, { kind, protocols, reason, ticket });
+        const checked = await gate.check(sql, subject, rule, requester);
+        if (!checked.run) return { request: checked.request };
+      }
+    }
     // The override is on the account: later waves include it too, until it expires or ends.
     const overrideExpiresAt = decision.recordOverride
       ? await this.overrides.record(sql, account.id, { reason, ticket, actor, ttlMs: this.options.overrideTtlMs })
@@ -216,6 +251,19 @@ export class OperationService {
     return { op, overrideEnded };
   }
 
+  /** What an override's approval is bound to, read again now (ApprovalService's show and approve). */
+  async approvalSubject(sql: Sql, row: ApprovalRow): Promise<ApprovalSubject> {
+    const args = row.args as { login: string; kind: 'enable'; protocols: Protocol[]; reason: string; ticket: string };
+    const [account] = await sql<AccountEntity>(
+      `SELECT id, login, leaked, password_changed_at AS "passwordChangedAt", imap_enabled AS "imapEnabled",
+              pop3_enabled AS "pop3Enabled", held, hold_reason AS "holdReason", override_expires_at AS "overrideExpiresAt"
+         FROM accounts WHERE login = $1`,
+      [args.login],
+    );
+    if (!account) throw new NotFoundError('account', args.login);
+    return overrideSubject(account, args);
+  }
+
   private async auditRequest(sql: Sql, op: OperationEntity, detail: Record<string, unknown>, before?: unknown) {
     await audit(sql, {
       actor: op.actor,
@@ -239,4 +287,40 @@ export class OperationService {
 function operationIdentity(): { id: string; idempotencyKey: string } {
   const id = randomUUID();
   return { id, idempotencyKey: operationKey(id) };
+}
+
+/**
+ * A support override's approval subject: the request as sent and the account as it was shown (held, leaked, when its
+ * password changed, its access, a live override): a change of any of them is a new decision.
+ */
+function overrideSubject(
+  account: Pick<
+    AccountEntity,
+    | 'login'
+    | 'leaked'
+    | 'passwordChangedAt'
+    | 'imapEnabled'
+    | 'pop3Enabled'
+    | 'held'
+    | 'holdReason'
+    | 'overrideExpiresAt'
+  >,
+  change: { kind: string; protocols: Protocol[]; reason: string; ticket: string },
+): ApprovalSubject {
+  return {
+    waveId: null,
+    command: 'support_override',
+    args: { login: account.login, ...change, protocols: [...change.protocols].sort() },
+    plan: {
+      login: account.login,
+      leaked: account.leaked,
+      passwordChangedAt: account.passwordChangedAt ? new Date(account.passwordChangedAt).toISOString() : null,
+      imap: account.imapEnabled,
+      pop3: account.pop3Enabled,
+      held: account.held,
+      holdReason: account.holdReason,
+      overrideExpiresAt: account.overrideExpiresAt ? new Date(account.overrideExpiresAt).toISOString() : null,
+    },
+    counts: null,
+  };
 }

@@ -186,6 +186,25 @@ describe('planUpdate', () => {
     });
   });
 
+  it("tightens a wave's approval policy, never loosens it", () => {
+    const wave = {
+      state: 'draft' as const,
+      concurrency: 4,
+      approval_policy: { require: ['start' as const], rateBound: 100 },
+    };
+    expect(
+      planUpdate(wave, { approvalPolicy: { require: ['rollback', 'start'], rateBound: 50 } }, null).changes,
+    ).toMatchObject({ approvalPolicy: { require: ['start', 'rollback'], rateBound: 50 } });
+    expect(() => planUpdate(wave, { approvalPolicy: { require: [], rateBound: 100 } }, null)).toThrow(/only tightens/);
+    expect(() => planUpdate(wave, { approvalPolicy: null }, null)).toThrow(/only tightens/);
+    expect(() => planUpdate(wave, { approvalPolicy: { require: ['start'], rateBound: 101 } }, null)).toThrow(
+      /only tightens/,
+    );
+    expect(planUpdate({ state: 'draft', concurrency: 4 }, { approvalPolicy: null }, null).changes).toMatchObject({
+      approvalPolicy: null,
+    });
+  });
+
   it('an empty input changes nothing; a null description is a change', () => {
     expect(planUpdate({ state: 'running', concurrency: 4 }, {}, null)).toEqual({
       changes: null,
@@ -244,6 +263,7 @@ describe('newWave', () => {
       ratePerSecond: 7,
       reclose: null,
       windows: null,
+      approvalPolicy: null,
       rollbackRatePerSecond: 7,
       batchSize: WAVE_DEFAULTS.batchSize,
       concurrency: WAVE_DEFAULTS.concurrency,

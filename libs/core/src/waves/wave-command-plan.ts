@@ -2,8 +2,10 @@ import {
   BatchKind,
   dispatchedKind,
   isDispatchState,
+  loosens,
   nextWindowOpening,
   nextWindowTransition,
+  normalizeWavePolicy,
   PauseReason,
   TimeWindows,
   transition,
@@ -99,6 +101,7 @@ export function newWave(input: CreateWaveInput, actor: string, startAt: Date | n
     gates: input.gates ?? [],
     reclose: input.reclose ?? null,
     windows: input.windows ?? null,
+    approvalPolicy: normalizeWavePolicy(input.approvalPolicy),
     createdBy: actor,
   };
 }
@@ -116,7 +119,7 @@ export interface UpdatePlan {
 
 /** Decides an update (rate, batch size, concurrency and gates change also while running); throws when refused. */
 export function planUpdate(
-  wave: Pick<WaveRow, 'state' | 'concurrency'>,
+  wave: Pick<WaveRow, 'state' | 'concurrency'> & Partial<Pick<WaveRow, 'approval_policy'>>,
   input: UpdateWaveInput,
   startAt: Date | null,
 ): UpdatePlan {
@@ -131,6 +134,14 @@ export function planUpdate(
       'steps and start time can change only before the wave starts',
     );
   }
+  if (input.approvalPolicy !== undefined && loosens(wave.approval_policy ?? null, input.approvalPolicy)) {
+    throw new IllegalTransitionError(
+      wave.state,
+      'update',
+      [],
+      "a wave's approval policy only tightens: a rule dropped or a rate bound raised is refused",
+    );
+  }
   const changes: WaveChanges = {
     name: input.name?.trim(),
     description: input.description,
@@ -142,6 +153,7 @@ export function planUpdate(
     reclose: input.reclose,
     windows: input.windows,
     steps: input.steps,
+    approvalPolicy: input.approvalPolicy === undefined ? undefined : normalizeWavePolicy(input.approvalPolicy),
     start:
       input.startLocal !== undefined
         ? { startLocal: input.startLocal, timeZone: input.timeZone ?? null, startAt }

@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import {
+  ApprovalAction,
   BatchKind,
   cancelPendingDelta,
   Clock,
@@ -12,7 +13,9 @@ import {
   WaveState,
 } from '@app/domain';
 import { QueueProducer } from '@app/queue';
-import { NotFoundError } from '../errors';
+import type { Requester } from '../approvals/approval-gate';
+import { ApprovalRow } from '../approvals/approval.repository';
+import { ApprovalRequiredError, NotFoundError } from '../errors';
 import { nudge } from '../queue-nudge';
 import { audit } from '../db/audit-log';
 import { Sql, sqlOfDataSource } from '../db/sql';
@@ -20,6 +23,7 @@ import { applyCounters } from '../db/wave-counters';
 import { withTransaction } from '../db/transaction';
 import { SendPermitFence } from '../permits';
 import { CommandPlan, planCommand, windowEdgeAt } from './wave-command-plan';
+import { WaveApprovals } from './wave-approvals';
 import { WaveMembershipRepository } from './wave-membership.repository';
 import { WaveRepository, WaveRow } from './wave.repository';
 
@@ -53,26 +57,50 @@ export class WaveCommandRunner {
     private readonly producer: QueueProducer,
     /** The time windows' clock (the engine's seam). */
     private readonly clock: Clock,
+    /** Two-person approval (docs/approvals.md); null: every command runs on one key. */
+    readonly approvals: WaveApprovals | null = null,
   ) {
     this.waves = new WaveRepository(dataSource);
   }
 
+  /**
+   * `requester`: the ops key behind a command from the API, whose commands the approval policy may put behind a
+   * second key (ApprovalRequiredError, the request committed); system commands have none.
+   */
   async run(
     id: string,
     command: WaveCommand,
     context: TransitionContext,
     actor: string,
     writes?: CommandWrites,
+    requester?: Requester,
   ): Promise<CommandResult> {
-    return this.locked(id, async (sql, wave, after) => {
+    const outcome = await this.locked(id, async (sql, wave, after): Promise<CommandResult | ApprovalRow> => {
       const plan = planCommand(wave, command, context);
-      if (plan.waitForPermits) {
-        after.push(() => this.fence.waitForSendPermits(sqlOfDataSource(this.dataSource), { waveId: id }));
+      const waitForPermits = () => {
+        if (plan.waitForPermits) {
+          after.push(() => this.fence.waitForSendPermits(sqlOfDataSource(this.dataSource), { waveId: id }));
+        }
+      };
+      if (plan.noop) {
+        waitForPermits();
+        return { id, from: wave.state, state: wave.state, noop: true };
       }
-      if (plan.noop) return { id, from: wave.state, state: wave.state, noop: true };
+      let approvalId: string | null = null;
+      const action = approvalAction(command, wave);
+      if (requester && action && this.approvals) {
+        const gate = await this.approvals.check(sql, wave, action, {}, requester);
+        if (!gate.run) return gate.request;
+        approvalId = gate.approvalId;
+      }
+      waitForPermits();
       const written = writes ? await writes(sql, wave, after) : undefined;
       const cancelled = await this.writeMembers(sql, wave, plan);
-      const detail = { ...(cancelled !== undefined ? { membersCancelled: cancelled } : {}), ...(written ?? {}) };
+      const detail = {
+        ...(cancelled !== undefined ? { membersCancelled: cancelled } : {}),
+        ...(written ?? {}),
+        ...(approvalId ? { approvalId } : {}),
+      };
       await this.waves.writeTransition(sql, id, { ...plan, nextStep: plan.membership === 'next_step' });
       await audit(sql, {
         actor,
@@ -94,6 +122,8 @@ export class WaveCommandRunner {
       }
       return { id, from: wave.state, state: plan.to, noop: false };
     });
+    if ('hash' in outcome) throw approvalRequired(outcome);
+    return outcome;
   }
 
   /**
@@ -157,4 +187,29 @@ export class WaveCommandRunner {
       detail: { members, stepLimits: limits },
     });
   }
+}
+
+/** A lifecycle command as the approval rules see it; null for those no policy can put behind a second key. */
+function approvalAction(command: WaveCommand, wave: WaveRow): ApprovalAction | null {
+  switch (command) {
+    case 'schedule':
+    case 'start':
+      return { command, ratePerSecond: wave.rate_per_second };
+    case 'resume':
+      return { command, state: wave.state };
+    case 'rollback':
+      return { command };
+    default:
+      return null;
+  }
+}
+
+export function approvalRequired(request: ApprovalRow): ApprovalRequiredError {
+  return new ApprovalRequiredError({
+    approvalId: request.id,
+    rule: request.rule,
+    command: request.command,
+    waveId: request.wave_id,
+    expiresAt: request.expires_at,
+  });
 }

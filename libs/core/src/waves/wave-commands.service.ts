@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import {
+  ApprovalSubject,
   BatchKind,
   Clock,
   GateEnvironment,
@@ -9,14 +10,18 @@ import {
   systemClock,
   WINDOW_CLOSE_LEAD_MS,
 } from '@app/domain';
+import { Sql } from '../db/sql';
 import { WaveEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
+import { ApprovalGate, Requester } from '../approvals/approval-gate';
+import { ApprovalRow } from '../approvals/approval.repository';
 import { IllegalTransitionError } from '../errors';
 import { nudge } from '../queue-nudge';
 import { audit } from '../db/audit-log';
 import { withTransaction } from '../db/transaction';
 import { newWave, planUpdate, scheduleLateness, windowAllowsSending } from './wave-command-plan';
-import { CommandResult, WaveCommandRunner } from './wave-command-runner';
+import { approvalRequired, CommandResult, WaveCommandRunner } from './wave-command-runner';
+import { WaveApprovals } from './wave-approvals';
 import { WaveRepository } from './wave.repository';
 import { validateWaveInput } from './wave-validation';
 import { CreateWaveInput, UpdateWaveInput } from './wave.types';
@@ -44,10 +49,15 @@ export class WaveCommandsService {
     private readonly gateEnvironment: GateEnvironment = { prometheus: false },
     /** The clock time windows are judged on (the engine's seam: tests pass a shifted one to cross a DST change). */
     readonly clock: Clock = systemClock,
+    /** Two-person approval (docs/approvals.md): the gate and the incident the preview's counts are taken at. */
+    approvals: { gate: ApprovalGate; incidentAt: Date } | null = null,
   ) {
     this.waves = new WaveRepository(dataSource);
-    this.runner = new WaveCommandRunner(dataSource, producer, clock);
+    this.approvals = approvals ? new WaveApprovals(approvals.gate, this.waves, approvals.incidentAt) : null;
+    this.runner = new WaveCommandRunner(dataSource, producer, clock, this.approvals);
   }
+
+  private readonly approvals: WaveApprovals | null;
 
   async create(input: CreateWaveInput, actor: string): Promise<WaveEntity> {
     const { startAt } = validateWaveInput(input, true, this.gateEnvironment);
@@ -59,13 +69,34 @@ export class WaveCommandsService {
   }
 
   /** Changes rate, batch size, concurrency, gates (also while running: pumps read them before every batch). */
-  async update(id: string, input: UpdateWaveInput, actor: string): Promise<void> {
+  async update(id: string, input: UpdateWaveInput, actor: string, key?: string): Promise<void> {
     const { startAt } = validateWaveInput(input, false, this.gateEnvironment);
-    await this.runner.locked(id, async (sql, wave, after) => {
+    const request = await this.runner.locked(id, async (sql, wave, after): Promise<ApprovalRow | undefined> => {
       const plan = planUpdate(wave, input, startAt);
       if (!plan.changes) return;
+      let approvalId: string | null = null;
+      if (this.approvals) {
+        // The update as given is what is approved: the same body sent again runs it.
+        const args = JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
+        const action = {
+          command: 'update',
+          currentRate: wave.rate_per_second,
+          newRate: input.ratePerSecond,
+          state: wave.state,
+        } as const;
+        const gate = await this.approvals.check(sql, wave, action, args, requester(actor, key));
+        if (!gate.run) return gate.request;
+        approvalId = gate.approvalId;
+      }
       await this.waves.update(sql, id, plan.changes);
-      await audit(sql, { actor, action: 'wave.updated', waveId: id, detail: input });
+      await audit(sql, {
+        actor,
+        action: 'wave.updated',
+        waveId: id,
+        detail: approvalId ? { ...input, approvalId } : input,
+      });
+      // Every open request of this wave was bound to the plan before this change.
+      if (this.approvals) await this.approvals.planChanged(sql, id, actor, approvalId);
       const { restartAt, morePumps } = plan;
       if (plan.windowsChanged) after.push(() => this.runner.armWindow({ ...wave, windows: input.windows ?? null }));
       if (restartAt) after.push(() => nudge(() => this.producer.addStart(id, wave.version + 1, restartAt)));
@@ -73,29 +104,39 @@ export class WaveCommandsService {
         after.push(() => nudge(() => this.addPumps(id, morePumps.kind, wave.generation, morePumps.concurrency)));
       }
     });
+    if (request) throw approvalRequired(request);
   }
 
-  async schedule(id: string, actor: string): Promise<CommandResult> {
-    return this.runner.run(id, 'schedule', { actor: 'ops' }, actor, async (_sql, wave, after) => {
-      if (!wave.start_at) {
-        throw new IllegalTransitionError(
-          wave.state,
-          'schedule',
-          ['start'],
-          'the wave has no start time (startLocal and timeZone)',
-        );
-      }
-      const startAt = wave.start_at;
-      after.push(() => nudge(() => this.producer.addStart(id, wave.version + 1, startAt)));
-    });
+  /** `key`: the caller's key id (the two-person rule compares it); without one, the actor stands for the key. */
+  async schedule(id: string, actor: string, key?: string): Promise<CommandResult> {
+    const by = requester(actor, key);
+    return this.runner.run(
+      id,
+      'schedule',
+      { actor: 'ops' },
+      actor,
+      async (_sql, wave, after) => {
+        if (!wave.start_at) {
+          throw new IllegalTransitionError(
+            wave.state,
+            'schedule',
+            ['start'],
+            'the wave has no start time (startLocal and timeZone)',
+          );
+        }
+        const startAt = wave.start_at;
+        after.push(() => nudge(() => this.producer.addStart(id, wave.version + 1, startAt)));
+      },
+      by,
+    );
   }
 
-  async unschedule(id: string, actor: string): Promise<CommandResult> {
-    return this.runner.run(id, 'unschedule', { actor: 'ops' }, actor);
+  async unschedule(id: string, actor: string, key?: string): Promise<CommandResult> {
+    return this.runner.run(id, 'unschedule', { actor: 'ops' }, actor, undefined, requester(actor, key));
   }
 
-  async start(id: string, actor: string): Promise<CommandResult> {
-    return this.runner.run(id, 'start', { actor: 'ops' }, actor);
+  async start(id: string, actor: string, key?: string): Promise<CommandResult> {
+    return this.runner.run(id, 'start', { actor: 'ops' }, actor, undefined, requester(actor, key));
   }
 
   /** The scheduled start: exactly once whoever calls it (delayed job, reconciler, several workers). */
@@ -114,20 +155,20 @@ export class WaveCommandsService {
     );
   }
 
-  async pause(id: string, actor: string): Promise<CommandResult> {
-    return this.runner.run(id, 'pause', { actor: 'ops' }, actor);
+  async pause(id: string, actor: string, key?: string): Promise<CommandResult> {
+    return this.runner.run(id, 'pause', { actor: 'ops' }, actor, undefined, requester(actor, key));
   }
 
-  async resume(id: string, actor: string): Promise<CommandResult> {
-    return this.runner.run(id, 'resume', { actor: 'ops' }, actor);
+  async resume(id: string, actor: string, key?: string): Promise<CommandResult> {
+    return this.runner.run(id, 'resume', { actor: 'ops' }, actor, undefined, requester(actor, key));
   }
 
-  async cancel(id: string, actor: string): Promise<CommandResult> {
-    return this.runner.run(id, 'cancel', { actor: 'ops' }, actor);
+  async cancel(id: string, actor: string, key?: string): Promise<CommandResult> {
+    return this.runner.run(id, 'cancel', { actor: 'ops' }, actor, undefined, requester(actor, key));
   }
 
-  async rollback(id: string, actor: string): Promise<CommandResult> {
-    return this.runner.run(id, 'rollback', { actor: 'ops' }, actor);
+  async rollback(id: string, actor: string, key?: string): Promise<CommandResult> {
+    return this.runner.run(id, 'rollback', { actor: 'ops' }, actor, undefined, requester(actor, key));
   }
 
   /** Gates and the engine: pause (gate, inconclusive, mailstore unreachable) or halt with the values seen. */
@@ -246,6 +287,12 @@ export class WaveCommandsService {
     );
   }
 
+  /** What an approval request is bound to, read again now (ApprovalService's show and approve). */
+  async approvalSubject(sql: Sql, row: ApprovalRow): Promise<ApprovalSubject> {
+    if (!this.approvals || !row.wave_id) throw new Error(`approval ${row.id} is not bound to a wave`);
+    return this.approvals.subject(sql, row.wave_id, row.command, row.args);
+  }
+
   /** Queues a wave's pumps, one per concurrency slot (the engine's reconciler and drain call it too). */
   async addPumps(id: string, kind: BatchKind, generation: number, concurrency: number): Promise<void> {
     await this.runner.addPumps(id, kind, generation, concurrency);
@@ -260,4 +307,8 @@ export class WaveCommandsService {
       throw err;
     }
   }
+}
+
+function requester(actor: string, key: string | undefined): Requester {
+  return { actor, key: key ?? actor };
 }

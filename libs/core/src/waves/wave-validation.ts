@@ -7,6 +7,7 @@ import {
   validateReclose,
   validateSteps,
   validateTimeWindows,
+  validateWavePolicy,
 } from '@app/domain';
 import { ValidationError } from '../errors';
 import { CreateWaveInput, UpdateWaveInput, WAVE_LIMITS } from './wave.types';
@@ -49,6 +50,7 @@ export function validateWaveInput(
   if (input.gates !== undefined) for (const e of validateGates(input.gates, 'gates', gates)) f.errors.push(e);
   for (const e of validateReclose(input.reclose)) f.errors.push(e);
   for (const e of validateTimeWindows(input.windows)) f.errors.push(e);
+  validateWavePolicy(f, 'approvalPolicy', input.approvalPolicy);
 
   let startAt: Date | null = null;
   if (input.startLocal !== undefined || input.timeZone !== undefined) {

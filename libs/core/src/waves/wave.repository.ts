@@ -1,5 +1,6 @@
 import { DataSource, EntityManager } from 'typeorm';
 import {
+  ApprovalPolicy,
   EligibilityOutcome,
   eligibilityOutcomeSql,
   Gate,
@@ -38,6 +39,8 @@ export interface WaveRow {
   generation: number;
   version: number;
   windows: TimeWindows | null;
+  rate_per_second: number;
+  approval_policy: ApprovalPolicy | null;
 }
 
 /** A new wave's values (wave-command-plan.ts's newWave). */
@@ -58,14 +61,15 @@ export type NewWave = Pick<
   | 'createdBy'
   | 'reclose'
   | 'windows'
-> & { gates: Gate[] };
+> & { gates: Gate[]; approvalPolicy: ApprovalPolicy | null };
 
 /**
  * What an update changes (the input's settings as given; the start as one change: local time, zone and instant); a
  * field left undefined keeps its value.
  */
-export type WaveChanges = Omit<UpdateWaveInput, 'startLocal' | 'timeZone' | 'description'> & {
+export type WaveChanges = Omit<UpdateWaveInput, 'startLocal' | 'timeZone' | 'description' | 'approvalPolicy'> & {
   description?: string | null;
+  approvalPolicy?: ApprovalPolicy | null;
   start?: { startLocal: string; timeZone: string | null; startAt: Date | null };
 };
 
@@ -99,7 +103,7 @@ export class WaveRepository {
   async lockForCommand(sql: Sql, id: string): Promise<WaveRow | undefined> {
     const [wave] = await sql<WaveRow>(
       `SELECT id, state, status_reason, selector, protocols, steps, current_step, member_count, start_at,
-              concurrency, generation, version, windows
+              concurrency, generation, version, windows, rate_per_second, approval_policy
          FROM waves WHERE id = $1 FOR NO KEY UPDATE`,
       [id],
     );
@@ -123,6 +127,7 @@ export class WaveRepository {
     put('reclose', changes.reclose ? JSON.stringify(changes.reclose) : changes.reclose);
     put('steps', changes.steps === undefined ? undefined : JSON.stringify(changes.steps));
     put('windows', changes.windows ? JSON.stringify(changes.windows) : changes.windows);
+    put('approval_policy', changes.approvalPolicy ? JSON.stringify(changes.approvalPolicy) : changes.approvalPolicy);
     if (changes.start) {
       set.push(`start_local = ${p.add(changes.start.startLocal)}`, `time_zone = ${p.add(changes.start.timeZone)}`);
       set.push(`start_at = ${p.add(changes.start.startAt)}`);
@@ -205,11 +210,13 @@ export class WaveRepository {
   /**
    * How many accounts a start would take now (its selector), or of a frozen membership how many are still pending,
    * per eligibility outcome: the domain's decideEligibility as its SQL twin (eligibilityOutcomeSql), one GROUP BY
-   * (on the pool). Overrides are judged live now.
+   * (on the pool, or on `sql` when given: an approval check counts in its command's transaction). Overrides are judged
+   * live now.
    */
   async eligibilityCounts(
     wave: Pick<WaveEntity, 'id' | 'memberCount' | 'selector' | 'protocols'>,
     incidentAt: Date,
+    sql: Sql = (text, params) => this.dataSource.query(text, params),
   ): Promise<Map<EligibilityOutcome, number>> {
     const { values, add } = new SqlParams();
     const scope =
@@ -217,11 +224,19 @@ export class WaveRepository {
         ? `wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = ${add(wave.id)} AND m.state = 'pending'`
         : `accounts a WHERE ${selectorWhereSql(wave.selector, wave.protocols, add)}`;
     const outcome = eligibilityOutcomeSql(wave.protocols, { incidentAt: add(incidentAt), overrideAt: 'now()' });
-    const rows = await this.dataSource.query<{ outcome: EligibilityOutcome; n: string }[]>(
+    const rows = await sql<{ outcome: EligibilityOutcome; n: string }>(
       `SELECT ${outcome} AS outcome, count(*) AS n FROM ${scope} GROUP BY 1`,
       values,
     );
     return new Map(rows.map((r) => [r.outcome, Number(r.n)]));
+  }
+
+  /** The stored row as JSON (every column, those added later too): what an approval binds the plan from. */
+  async storedRow(sql: Sql, id: string): Promise<Record<string, unknown> | undefined> {
+    const [row] = await sql<{ row: Record<string, unknown> }>(`SELECT to_jsonb(w) AS row FROM waves w WHERE id = $1`, [
+      id,
+    ]);
+    return row?.row;
   }
 
   /** The mailstore's limits as a worker last read them (engine/capabilities.repository.ts), null before any did; on the pool. */

@@ -1,4 +1,4 @@
-import { Gate, Protocol, RampStep, ReclosePolicy, TimeWindows } from '@app/domain';
+import { ApprovalPolicy, Gate, Protocol, RampStep, ReclosePolicy, TimeWindows } from '@app/domain';
 import { WaveSelectorJson } from '@app/db';
 
 /** What ops give to create a wave (validated by WaveCommandsService.create). */
@@ -20,6 +20,8 @@ export interface CreateWaveInput {
   reclose?: ReclosePolicy | null;
   /** When the wave may send (weekly ranges, blackouts, in a zone); null or absent: any time. docs/windows.md. */
   windows?: TimeWindows | null;
+  /** Two-person approval rules of this wave, on top of the deployment's (docs/approvals.md). */
+  approvalPolicy?: Partial<ApprovalPolicy> | null;
 }
 
 /** What ops may change, also while the wave runs. */
@@ -38,6 +40,8 @@ export interface UpdateWaveInput {
   timeZone?: string;
   /** Also while the wave runs or waits for its window; null: any time from now on. */
   windows?: TimeWindows | null;
+  /** Tightens only: a rule dropped or a bound raised is refused. */
+  approvalPolicy?: Partial<ApprovalPolicy> | null;
 }
 
 export const WAVE_DEFAULTS = { batchSize: 500, concurrency: 4 } as const;

@@ -73,6 +73,10 @@ export class WaveEntity {
   @Column({ type: 'jsonb', nullable: true })
   windows!: TimeWindows | null;
 
+  /** The wave's own two-person approval rules on top of the deployment's ({require, rateBound}), or null. */
+  @Column({ name: 'approval_policy', type: 'jsonb', nullable: true })
+  approvalPolicy!: { require: string[]; rateBound: number | null } | null;
+
   @Column({ name: 'current_step', type: 'integer', default: 0 })
   currentStep!: number;
 

@@ -1,0 +1,124 @@
+import { DateTime } from 'luxon';
+import { ApiHarness, startApiHarness } from './api-harness';
+
+/*
+ * Two-person approval through the HTTP API (docs/approvals.md), with two ops keys: the deployment asks a second key
+ * for a rate above 100/s; the wave asks one for its schedule. No worker: the scheduled wave stays scheduled.
+ */
+describe('two-person approval over HTTP (two ops keys)', () => {
+  let api: ApiHarness;
+  beforeAll(async () => {
+    api = await startApiHarness('approvals', {
+      accounts: 60,
+      env: { APPROVAL_REQUIRED_FOR: 'raise_rate', APPROVAL_RATE_BOUND: '100', APPROVAL_TTL_S: '600' },
+    });
+    await api.h.importPopulation({ count: 60, seed: 4 });
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  const startLocal = DateTime.now().setZone('Europe/Paris').plus({ days: 3 }).toFormat("yyyy-MM-dd'T'HH:mm");
+
+  it('schedule: 409 approval_required, the requester refused, a second ops key approves, then it is scheduled', async () => {
+    const created = await api.call('POST', '/waves', {
+      body: {
+        name: 'guarded',
+        selector: { type: 'cohorts', cohorts: ['general'] },
+        protocols: ['imap'],
+        ratePerSecond: 50,
+        startLocal,
+        timeZone: 'Europe/Paris',
+        approvalPolicy: { require: ['start'] },
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.approvalPolicy).toEqual({ require: ['start'], rateBound: null });
+    const id = created.body.id as string;
+
+    const refused = await api.call('POST', `/waves/${id}/schedule`);
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(refused.body).toMatchObject({ code: 'approval_required', rule: 'start', command: 'schedule', waveId: id });
+    const approvalId = refused.body.approvalId as string;
+
+    const listed = await api.call('GET', '/approvals', { key: 'viewer' });
+    expect(listed.status).toBe(200);
+    const mine = (listed.body as { id: string; counts: { eligible: number } }[]).find((a) => a.id === approvalId);
+    const preview = await api.call('GET', `/waves/${id}/preview`);
+    expect(mine?.counts.eligible).toBe(preview.body.eligible);
+
+    const self = await api.call('POST', `/approvals/${approvalId}/approve`, { body: {} });
+    expect(self.status).toBe(403);
+    expect(self.body.code).toBe('self_approval');
+
+    const given = await api.call('POST', `/approvals/${approvalId}/approve`, { key: 'ops2', body: { note: 'ok' } });
+    expect(given.status).toBe(200);
+    expect(given.body).toMatchObject({ state: 'approved', decidedBy: `ops:${api.keyNames.ops2}` });
+
+    const scheduled = await api.call('POST', `/waves/${id}/schedule`);
+    expect(scheduled.status).toBe(200);
+    expect(scheduled.body).toMatchObject({ from: 'draft', state: 'scheduled' });
+    expect((await api.call('GET', `/approvals/${approvalId}`)).body).toMatchObject({
+      state: 'executed',
+      current: null,
+    });
+
+    const audit = await api.call('GET', `/audit?waveId=${id}`);
+    const actions = (audit.body.items as { action: string }[]).map((r) => r.action);
+    expect(actions).toEqual(
+      expect.arrayContaining(['approval.requested', 'approval.given', 'approval.executed', 'wave.schedule']),
+    );
+  });
+
+  it('a rate raised above the bound waits for a second key; a rate change invalidates an approval made before it', async () => {
+    const created = await api.call('POST', '/waves', {
+      body: { name: 'rate', selector: { type: 'remaining' }, protocols: ['pop3'], ratePerSecond: 50 },
+    });
+    const id = created.body.id as string;
+    const raise = await api.call('PATCH', `/waves/${id}`, { body: { ratePerSecond: 500 } });
+    expect(raise.status).toBe(409);
+    expect(raise.body).toMatchObject({ code: 'approval_required', rule: 'raise_rate', command: 'update' });
+    const first = raise.body.approvalId as string;
+    expect((await api.call('POST', `/approvals/${first}/approve`, { key: 'ops2', body: {} })).status).toBe(200);
+
+    // Another change after the approval: the plan it was bound to is gone.
+    expect((await api.call('PATCH', `/waves/${id}`, { body: { batchSize: 100 } })).status).toBe(200);
+    const shown = await api.call('GET', `/approvals/${first}`);
+    expect(shown.body).toMatchObject({ state: 'invalidated', endedReason: 'plan_changed' });
+
+    const again = await api.call('PATCH', `/waves/${id}`, { body: { ratePerSecond: 500 } });
+    expect(again.status).toBe(409);
+    const second = again.body.approvalId as string;
+    expect(second).not.toBe(first);
+    const pending = await api.call<{ id: string }[]>('GET', '/approvals?state=pending');
+    expect(pending.body.map((a) => a.id)).toContain(second);
+    expect((await api.call('GET', `/waves/${id}`)).body.ratePerSecond).toBe(50);
+  });
+
+  it('refuses bad input naming the field, and unknown requests with 404', async () => {
+    const unknown = await api.call('POST', '/approvals/6f1c0b8e-0000-4000-8000-000000000001/approve', {
+      key: 'ops2',
+      body: {},
+    });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.code).toBe('approval_not_found');
+    const noReason = await api.call('POST', '/approvals/6f1c0b8e-0000-4000-8000-000000000001/reject', { body: {} });
+    expect(noReason.status).toBe(400);
+    expect(noReason.body.field).toBe('reason');
+    const badState = await api.call('GET', '/approvals?state=maybe');
+    expect(badState.status).toBe(400);
+    expect(badState.body.field).toBe('state');
+    const badPolicy = await api.call('POST', '/waves', {
+      body: {
+        name: 'bad policy',
+        selector: { type: 'remaining' },
+        protocols: ['pop3'],
+        ratePerSecond: 5,
+        approvalPolicy: { require: ['everything'] },
+      },
+    });
+    expect(badPolicy.status).toBe(400);
+    expect(badPolicy.body.field).toMatch(/^approvalPolicy/);
+  });
+});
