@@ -70,6 +70,9 @@ describe('the database role the API and the worker run as', () => {
       'ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete': /must be owner of table audit_log/,
       'DROP TRIGGER audit_log_no_update_delete ON audit_log': /must be owner of (table|relation) audit_log/,
       'DROP TRIGGER audit_log_no_truncate ON audit_log': /must be owner of (table|relation) audit_log/,
+      // The notifications outbox (issue 20): a change the service made is never left unreported.
+      'ALTER TABLE audit_log DISABLE TRIGGER audit_log_notification_outbox': /must be owner of table audit_log/,
+      'DROP TRIGGER audit_log_notification_outbox ON audit_log': /must be owner of (table|relation) audit_log/,
       [`CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql
          AS $$ BEGIN RETURN NEW; END $$`]: /permission denied for schema public|must be owner of function/,
       [`ALTER TABLE audit_log OWNER TO ${TEST_RUNTIME_ROLE}`]: /must be owner of table audit_log/,
@@ -96,6 +99,7 @@ describe('the database role the API and the worker run as', () => {
     ).toEqual([
       { name: 'audit_log_no_truncate', enabled: 'O' },
       { name: 'audit_log_no_update_delete', enabled: 'O' },
+      { name: 'audit_log_notification_outbox', enabled: 'O' },
     ]);
     expect(await asService(`SELECT count(*) FROM audit_log WHERE action = 'db-role.probe'`)).toBeNull();
   });
