@@ -27,7 +27,9 @@ import {
   controlUsers,
   openTestRun,
   pollUntil,
+  promFailuresGate,
   startRealLoginWorld,
+  STUFFING_GATE,
 } from '@app/testing';
 import { conditions, log } from './bench-utils';
 
@@ -36,30 +38,10 @@ const PROM_INTERVAL_SECONDS = Number(process.env.BENCH_PROM_INTERVAL_SECONDS ?? 
 /** Accounts per wave: at 1 a second the wave must outlast the slower gate by far. */
 const WAVE_ACCOUNTS = 60;
 
-const stuffing: Gate = {
-  name: 'stuffing',
-  metric: 'login_failure_ratio',
-  windowSeconds: 30,
-  minSamples: 5,
-  threshold: 0.3,
-  relativeTo: { cohort: 'control', factor: 3 },
-  silenceSeconds: 10,
-  action: 'halt',
-};
+const stuffing = STUFFING_GATE;
 /** A rate over four scrapes: one scrape interval alone holds at most one sample. */
 const FAILURE_RATE = `sum(rate(dovecot_auth_failures_total[${4 * PROM_INTERVAL_SECONDS}s]))`;
-// A prometheus gate has no window, samples or threshold (Gate types them for every metric; validation refuses them).
-const promFailures = {
-  name: 'prom-failures',
-  metric: 'prometheus',
-  query: FAILURE_RATE,
-  intervalSeconds: PROM_INTERVAL_SECONDS,
-  failureCondition: 'result > 0.5',
-  failureLimit: 0,
-  inconclusiveLimit: 3,
-  consecutiveErrorLimit: 2,
-  action: 'halt',
-} as Gate;
+const promFailures = promFailuresGate(FAILURE_RATE, PROM_INTERVAL_SECONDS, 'result > 0.5');
 
 async function main(): Promise<void> {
   // The tests' run (a migrated template database each world clones), as Jest's global setup makes it.

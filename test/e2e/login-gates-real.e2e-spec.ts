@@ -1,4 +1,3 @@
-import type { Gate } from '@app/domain';
 import {
   attackUntilStopped,
   aWave,
@@ -6,10 +5,12 @@ import {
   controlUsers,
   loginLoop as loop,
   pollUntil,
+  promFailuresGate,
   realLogin as login,
   realPassword as password,
   RealLoginWorld,
   startRealLoginWorld,
+  STUFFING_GATE,
   untilOpen,
 } from '@app/testing';
 
@@ -21,30 +22,10 @@ import {
  */
 
 /** The login-event gate: a failure ratio well above the control cohort's, on the accounts this wave opened. */
-const stuffing: Gate = {
-  name: 'stuffing',
-  metric: 'login_failure_ratio',
-  windowSeconds: 30,
-  minSamples: 5,
-  threshold: 0.3,
-  relativeTo: { cohort: 'control', factor: 3 },
-  silenceSeconds: 10,
-  action: 'halt',
-};
+const stuffing = STUFFING_GATE;
 /** The same question asked of Prometheus: Dovecot's failed-login counter, as a rate. */
 const FAILURE_RATE = 'sum(rate(dovecot_auth_failures_total[5s]))';
-// A prometheus gate has no window, samples or threshold (Gate types them for every metric; validation refuses them).
-const promFailures = {
-  name: 'prom-failures',
-  metric: 'prometheus',
-  query: FAILURE_RATE,
-  intervalSeconds: 1,
-  failureCondition: 'result > 2',
-  failureLimit: 0,
-  inconclusiveLimit: 3,
-  consecutiveErrorLimit: 2,
-  action: 'halt',
-} as Gate;
+const promFailures = promFailuresGate(FAILURE_RATE, 1, 'result > 2');
 /**
  * Concurrent attackers (each a loop of wrong passwords, one connection at a time): one alone, on a loaded machine,
  * tries barely 2 passwords a second (a login is a new connection), too close to the Prometheus gate's condition for

@@ -1,3 +1,4 @@
+import type { Gate } from '@app/domain';
 import { ApiHarness, startApiHarness } from './api-harness';
 import { imapLogin, pop3Login } from './mail-clients';
 import { createPassdbDatabase, type PassdbDatabase } from './passdb-database';
@@ -245,4 +246,35 @@ export async function attackUntilStopped(
   await new Promise((resolve) => setTimeout(resolve, 1_000)); // the watcher's last look
   await watch.stop();
   return { haltMs: Math.round(watch.lastChangeAt - t0), open: watch.open };
+}
+
+/** The login-event gate both the e2e spec and bench:attack run: a failure ratio well above the control cohort's. */
+export const STUFFING_GATE: Gate = {
+  name: 'stuffing',
+  metric: 'login_failure_ratio',
+  windowSeconds: 30,
+  minSamples: 5,
+  threshold: 0.3,
+  relativeTo: { cohort: 'control', factor: 3 },
+  silenceSeconds: 10,
+  action: 'halt',
+};
+
+/**
+ * The same question asked of Prometheus (Dovecot's failed-login counter, as a rate over `query`'s range), evaluated
+ * every `intervalSeconds`, failing on `failureCondition`. A prometheus gate has no window, samples or threshold (Gate
+ * types them for every metric; validation refuses them): hence the cast.
+ */
+export function promFailuresGate(query: string, intervalSeconds: number, failureCondition: string): Gate {
+  return {
+    name: 'prom-failures',
+    metric: 'prometheus',
+    query,
+    intervalSeconds,
+    failureCondition,
+    failureLimit: 0,
+    inconclusiveLimit: 3,
+    consecutiveErrorLimit: 2,
+    action: 'halt',
+  } as Gate;
 }
