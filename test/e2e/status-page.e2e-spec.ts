@@ -400,7 +400,21 @@ describe('the status page at / in a real browser (Chromium, the built API, worke
     expect(await text(field(frPage, 'statusText'))).toBe('annulée : les comptes en attente n’ont pas été traités');
     expect(await text(field(frPage, 'rate'))).toBe('— (n’envoie pas)');
     expect(await text(field(frPage, 'eta'))).toBe('—');
-    expect(await text(field(frPage, 'cancelled'))).toBe(cancelled.counts.cancelled.toLocaleString('fr-FR'));
+    // A batch that was waiting out a Retry-After when the wave stopped ends cancelled a moment after the wave does:
+    // compare once nothing is left in flight or waiting.
+    const settled = await pollUntil(
+      async () => {
+        const p = await progress();
+        const c = p.counts as Record<string, number>;
+        return (c.in_flight ?? 0) + (c.pending ?? 0) + (c.awaiting_retry ?? 0) === 0 ? p : undefined;
+      },
+      { timeoutMs: 20_000, description: 'the cancel settled' },
+    );
+    await waitForText(
+      field(frPage, 'cancelled'),
+      new RegExp(`^${settled.counts.cancelled.toLocaleString('fr-FR')}$`),
+      'the settled cancelled count on the page',
+    );
     await waitForText(frPage.locator('#audit'), /wave\.cancel/, 'the cancel in the audit list');
     // Only a rollback is left to ask of a cancelled wave.
     expect(await card(frPage).getByRole('button', { name: 'Revenir en arrière' }).isVisible()).toBe(true);
