@@ -67,7 +67,9 @@ async function trigger(q: QueryRunner, actions: string): Promise<void> {
  * (`waves.schedule_approval`: the approval id, the plan's hash and the counts, written when the schedule, or an
  * approved change of the scheduled wave, committed; a runtime column, outside the plan an approval hashes). A fire
  * that finds them moved does not start the wave: it goes back to draft, audited `wave.schedule_refused`, which the
- * outbox now reports (kind `wave.schedule_refused`).
+ * outbox now reports (kind `wave.schedule_refused`). A wave scheduled under an approval before this migration is bound
+ * to that approval's plan and counts (a change approved since then is not: its fire is refused, and it is scheduled
+ * again under a new approval).
  */
 export class NotificationGiveUp1764425005000 implements MigrationInterface {
   name = 'NotificationGiveUp1764425005000';
@@ -81,6 +83,12 @@ export class NotificationGiveUp1764425005000 implements MigrationInterface {
     await q.query(`CREATE INDEX notification_deliveries_failed_idx ON notification_deliveries (subscription_id, id)
       WHERE state = 'failed'`);
     await q.query(`ALTER TABLE waves ADD COLUMN schedule_approval jsonb`);
+    // Waves already scheduled under an approval fire on it: its plan and counts, as that approval bound them.
+    await q.query(`
+      UPDATE waves w SET schedule_approval = jsonb_build_object('approvalId', a.id, 'plan', a.plan, 'counts', a.counts)
+        FROM (SELECT DISTINCT ON (wave_id) id, wave_id, plan, counts FROM approvals
+               WHERE command = 'schedule' AND state = 'executed' ORDER BY wave_id, executed_at DESC) a
+       WHERE w.id = a.wave_id AND w.state = 'scheduled'`);
     await q.query(outboxFunction(`\n        WHEN 'wave.schedule_refused' THEN 'wave.schedule_refused'`));
     await trigger(q, `${NOTIFIABLE}, 'wave.schedule_refused'`);
   }
