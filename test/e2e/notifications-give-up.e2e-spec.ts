@@ -26,7 +26,7 @@ describe('notifications given up, over the API (real PostgreSQL, Redis, worker, 
       engineEnv: { NOTIFY_POLL_MS: '100', NOTIFY_BACKOFF_BASE_MS: '100', NOTIFY_MAX_ATTEMPTS: '2' },
     });
     await api.h.importPopulation({ count: 100, seed: 12, leakedShare: 0 });
-  });
+  }, 180_000); // an API and a worker process to start: on a loaded machine more than the default minute
   afterAll(async () => {
     await api?.close();
     await receiver?.close();
