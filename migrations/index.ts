@@ -21,6 +21,7 @@ import { MailstoreCapabilities1764412000000 } from './1764412000000-mailstore-ca
 import { Notifications1764420000000 } from './1764420000000-notifications';
 import { Approvals1764421000000 } from './1764421000000-approvals';
 import { WaveWindows1764422000000 } from './1764422000000-wave-windows';
+import { NotificationGiveUp1764425005000 } from './1764425005000-notification-give-up';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -47,4 +48,5 @@ export const MIGRATIONS = [
   Notifications1764420000000,
   Approvals1764421000000,
   WaveWindows1764422000000,
+  NotificationGiveUp1764425005000,
 ];

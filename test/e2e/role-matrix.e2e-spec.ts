@@ -265,6 +265,21 @@ describe('access: every route × every role, no key and a revoked key', () => {
       call: () => ({ path: `/subscriptions/${subscriptionId}/deliveries` }),
     },
     {
+      method: 'POST',
+      path: '/subscriptions/{id}/deliveries/redeliver',
+      access: ['ops'],
+      ok: 200,
+      call: () => ({ path: `/subscriptions/${subscriptionId}/deliveries/redeliver` }),
+    },
+    {
+      method: 'POST',
+      path: '/subscriptions/{id}/deliveries/{deliveryId}/redeliver',
+      access: ['ops'],
+      // No failed delivery to send again: past the role check, the answer is the delivery's 404.
+      ok: 404,
+      call: () => ({ path: `/subscriptions/${subscriptionId}/deliveries/1/redeliver` }),
+    },
+    {
       method: 'DELETE',
       path: '/subscriptions/{id}',
       access: ['ops'],

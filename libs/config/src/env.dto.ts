@@ -325,6 +325,23 @@ export class EnvironmentDto extends DovecotSqlEnvironment {
   @Max(3600000)
   NOTIFY_BACKOFF_MAX_MS = 300000;
 
+  /**
+   * How long a notification is retried, from its event (or its redelivery by ops), before it is given up: it ends
+   * `failed` with its last error, and the next events of its wave go on to that subscription. Default one day.
+   */
+  @Transform(toNumber)
+  @Min(1)
+  @Max(2592000)
+  @IsInt({ message: 'NOTIFY_GIVE_UP_AFTER_S must be an integer' }) // last: checked first, so 'x' is named as not a number
+  NOTIFY_GIVE_UP_AFTER_S = 86400;
+
+  /** At most this many attempts per notification before it is given up; 0 (default): the time bound alone. */
+  @Transform(toNumber)
+  @Min(0)
+  @Max(100000)
+  @IsInt({ message: 'NOTIFY_MAX_ATTEMPTS must be an integer' }) // last: checked first, so 'x' is named as not a number
+  NOTIFY_MAX_ATTEMPTS = 0;
+
   /** Port of the mailstore simulator (apps/mailstore-sim) when it is started. */
   @IsOptional()
   @Transform(toNumber)

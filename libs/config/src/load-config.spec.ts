@@ -96,4 +96,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PACE_RECOVERY_STEP: 'fast' })).toThrow(/PACE_RECOVERY_STEP must be a number/);
     expect(() => loadConfig({ SUPPORT_CONCURRENCY: '0' })).toThrow(/SUPPORT_CONCURRENCY/);
   });
+
+  it('bounds notification retries: a day by default, no attempts bound; refuses a bound out of range, naming it', () => {
+    expect(loadConfig({})).toMatchObject({ NOTIFY_GIVE_UP_AFTER_S: 86400, NOTIFY_MAX_ATTEMPTS: 0 });
+    expect(loadConfig({ NOTIFY_GIVE_UP_AFTER_S: '3600', NOTIFY_MAX_ATTEMPTS: '20' })).toMatchObject({
+      NOTIFY_GIVE_UP_AFTER_S: 3600,
+      NOTIFY_MAX_ATTEMPTS: 20,
+    });
+    expect(() => loadConfig({ NOTIFY_GIVE_UP_AFTER_S: '0' })).toThrow(/NOTIFY_GIVE_UP_AFTER_S/);
+    expect(() => loadConfig({ NOTIFY_GIVE_UP_AFTER_S: 'forever' })).toThrow(
+      /NOTIFY_GIVE_UP_AFTER_S must be an integer/,
+    );
+    expect(() => loadConfig({ NOTIFY_MAX_ATTEMPTS: '-1' })).toThrow(/NOTIFY_MAX_ATTEMPTS/);
+  });
 });

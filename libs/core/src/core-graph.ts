@@ -180,6 +180,7 @@ export function dispatcherSettings(config: EnvironmentDto): DispatcherSettings {
     timeoutMs: config.NOTIFY_TIMEOUT_MS,
     leaseMs: Math.max(config.NOTIFY_LEASE_MS, config.NOTIFY_TIMEOUT_MS + 1000),
     backoff: { baseMs: config.NOTIFY_BACKOFF_BASE_MS, maxMs: config.NOTIFY_BACKOFF_MAX_MS },
+    giveUp: { afterMs: config.NOTIFY_GIVE_UP_AFTER_S * 1000, maxAttempts: config.NOTIFY_MAX_ATTEMPTS },
   };
 }
 

@@ -57,6 +57,8 @@ export const RUNTIME_TABLE_GRANTS: Readonly<Record<string, TableGrant>> = {
       'last_status',
       'last_error',
       'delivered_at',
+      'failed_at',
+      'redelivered_at',
     ],
   },
   notification_events: { privileges: ['SELECT', 'INSERT'] },

@@ -154,6 +154,8 @@ export const WAVE_RUNTIME_COLUMNS = [
   'created_at',
   'updated_at',
   'created_by',
+  // What a schedule was approved on (the fire's re-check): written by the schedule itself, never part of a plan.
+  'schedule_approval',
 ] as const;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

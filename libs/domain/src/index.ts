@@ -21,3 +21,4 @@ export * from './notifications';
 export * from './pace';
 export * from './rate-history';
 export * from './approval';
+export * from './schedule-approval';

@@ -1,4 +1,5 @@
 import {
+  afterFailedAttempt,
   DEFAULT_BACKOFF,
   isAcknowledged,
   NOTIFIABLE_ACTIONS,
@@ -327,6 +328,30 @@ describe('retryDelayMs: the backoff', () => {
   it('follows its settings', () => {
     expect(retryDelayMs(3, { baseMs: 50, maxMs: 150 })).toBe(150);
     expect(retryDelayMs(2, { baseMs: 50, maxMs: 150 })).toBe(100);
+  });
+});
+
+describe('afterFailedAttempt: the give-up bound', () => {
+  const day = { afterMs: 86_400_000, maxAttempts: 0 };
+
+  it('tries again after the backoff while the bound is far', () => {
+    expect(afterFailedAttempt(3, 3_600_000, 4_000, day)).toEqual({ giveUp: false, delayMs: 4_000 });
+  });
+
+  it('makes its last attempt when the bound falls, not a backoff after it', () => {
+    expect(afterFailedAttempt(40, 1_500, 300_000, day)).toEqual({ giveUp: false, delayMs: 1_500 });
+  });
+
+  it('gives up once the bound has passed, whatever the count', () => {
+    expect(afterFailedAttempt(1, 0, 1_000, day)).toEqual({ giveUp: true });
+    expect(afterFailedAttempt(1, -5, 1_000, day)).toEqual({ giveUp: true });
+  });
+
+  it('gives up at the attempts bound when one is set; 0 means none', () => {
+    const three = { afterMs: 86_400_000, maxAttempts: 3 };
+    expect(afterFailedAttempt(2, 60_000, 1_000, three)).toEqual({ giveUp: false, delayMs: 1_000 });
+    expect(afterFailedAttempt(3, 60_000, 1_000, three)).toEqual({ giveUp: true });
+    expect(afterFailedAttempt(300, 60_000, 1_000, day)).toEqual({ giveUp: false, delayMs: 1_000 });
   });
 });
 

@@ -22,6 +22,7 @@ export const NOTIFICATION_KINDS = [
   'account.override',
   'approval.requested',
   'approval.given',
+  'wave.schedule_refused',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
@@ -78,6 +79,8 @@ export function notificationKindOf(row: AuditFacts): NotificationKind | null {
       return 'approval.requested';
     case 'approval.given':
       return 'approval.given';
+    case 'wave.schedule_refused':
+      return 'wave.schedule_refused';
     default:
       return null;
   }
@@ -105,6 +108,7 @@ export const NOTIFIABLE_ACTIONS = [
   'support.enable_requested',
   'approval.requested',
   'approval.given',
+  'wave.schedule_refused',
 ] as const;
 
 function overridesAHold(detail: unknown): boolean {
@@ -198,6 +202,11 @@ export function summarize(event: NotificationEvent): EventSummary {
       return { title: `${wave}: approval requested for ${command(detail)}`, reason: by };
     case 'approval.given':
       return { title: `${wave}: ${command(detail)} approved`, reason: by };
+    case 'wave.schedule_refused':
+      return {
+        title: `${wave} NOT started at its scheduled time`,
+        reason: `its approved plan or counts moved since the approval (${changedFields(detail)}); back to draft, schedule it again`,
+      };
     default:
       return assertNever(event.kind, 'notification kind');
   }
@@ -214,6 +223,12 @@ function gateReading(statusReason: string | null, detail: Record<string, unknown
   const found = gates.find((g) => g.gate === name);
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
   return { gate: name, value: num(found?.value), threshold: num(found?.threshold) };
+}
+
+function changedFields(detail: Record<string, unknown>): string {
+  const changes = Array.isArray(detail.changes) ? (detail.changes as unknown[]).map(asRecord) : [];
+  const fields = changes.map((c) => c.field).filter((f): f is string => typeof f === 'string');
+  return fields.length ? fields.slice(0, 5).join(', ') + (fields.length > 5 ? ', …' : '') : 'no approval on record';
 }
 
 function command(detail: Record<string, unknown>): string {
@@ -341,8 +356,8 @@ export const MAX_NOTIFICATION_RETRY_AFTER_MS = 60 * 60_000;
 
 /**
  * How long to wait after a failed attempt (`attempt` counts from 1) before the next: `baseMs × 2^(attempt−1)` capped
- * at `maxMs`, or the receiver's `Retry-After` (a 429) when it gave one, as asked (up to an hour). No delivery is ever
- * given up: a receiver down for a day gets its events when it is back.
+ * at `maxMs`, or the receiver's `Retry-After` (a 429) when it gave one, as asked (up to an hour). Whether to try again
+ * at all is `afterFailedAttempt`'s.
  */
 export function retryDelayMs(attempt: number, settings: BackoffSettings = DEFAULT_BACKOFF, retryAfterMs?: number) {
   if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs)) {
@@ -352,7 +367,30 @@ export function retryDelayMs(attempt: number, settings: BackoffSettings = DEFAUL
   return Math.min(settings.baseMs * 2 ** exponent, settings.maxMs);
 }
 
-/** An answer acknowledges the event when it is a 2xx; anything else (or none) is retried. */
+/** When a delivery is given up (NOTIFY_GIVE_UP_AFTER_S, NOTIFY_MAX_ATTEMPTS). */
+export interface GiveUpBound {
+  /** How long after its event (or its redelivery by ops) a delivery may still be tried. */
+  afterMs: number;
+  /** At most this many attempts; 0: no bound on the count. */
+  maxAttempts: number;
+}
+
+/**
+ * What follows a failed attempt (`attempts` made so far, `remainingMs` of its bound left when it was claimed): give up
+ * (the delivery ends `failed`, and the next events of its wave go on), or try again after `delayMs`, never later than
+ * the bound itself, so the last attempt is made when the bound falls, not up to a backoff after it.
+ */
+export function afterFailedAttempt(
+  attempts: number,
+  remainingMs: number,
+  delayMs: number,
+  bound: GiveUpBound,
+): { giveUp: true } | { giveUp: false; delayMs: number } {
+  if (remainingMs <= 0 || (bound.maxAttempts > 0 && attempts >= bound.maxAttempts)) return { giveUp: true };
+  return { giveUp: false, delayMs: Math.min(delayMs, remainingMs) };
+}
+
+/** An answer acknowledges the event when it is a 2xx; anything else (or none) is retried, within its bound. */
 export function isAcknowledged(status: number | null): boolean {
   return status !== null && status >= 200 && status < 300;
 }

@@ -1,18 +1,29 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Injectable, Param, PipeTransform, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
 import { NotificationService } from '@app/core';
 import { Access, ROLES } from '../auth/access.decorator';
 import { Actor } from '../auth/principal';
 import { UuidParamPipe } from '../common/param.pipes';
+import { invalidParameter } from '../common/api-exceptions';
 import { ApiProblem } from '../common/problem.dto';
 import {
   CreatedSubscriptionDto,
   CreateSubscriptionDto,
   DeliveryPageDto,
   DeliveryQueryDto,
+  RedeliveredDto,
   SubscriptionDto,
   SubscriptionListDto,
 } from './subscription.dto';
+
+/** A delivery's id is a positive bigint (as GET …/deliveries shows it): anything else is a 400 naming it. */
+@Injectable()
+class DeliveryIdPipe implements PipeTransform<string, string> {
+  transform(value: string): string {
+    if (!/^[1-9]\d{0,17}$/.test(value)) throw invalidParameter('deliveryId', 'must be a delivery id');
+    return value;
+  }
+}
 
 /** Ops' subscriptions to the service's events (issue 20, docs/notifications.md). */
 @ApiTags('notifications')
@@ -61,5 +72,30 @@ export class SubscriptionController {
   @ApiParam({ name: 'id', format: 'uuid', description: 'the subscription' })
   deliveries(@Param('id', UuidParamPipe) id: string, @Query() query: DeliveryQueryDto): Promise<DeliveryPageDto> {
     return this.notifications.deliveries(id, query);
+  }
+
+  @Post(':id/deliveries/redeliver')
+  @HttpCode(200)
+  @Access(...ROLES.ops)
+  @ApiOkResponse({ type: RedeliveredDto, description: 'every failed delivery of the subscription, pending again' })
+  @ApiProblem(404, 'subscription_not_found')
+  @ApiParam({ name: 'id', format: 'uuid', description: 'the subscription' })
+  redeliverAll(@Param('id', UuidParamPipe) id: string, @Actor() actor: string): Promise<RedeliveredDto> {
+    return this.notifications.redeliver(id, null, actor);
+  }
+
+  @Post(':id/deliveries/:deliveryId/redeliver')
+  @HttpCode(200)
+  @Access(...ROLES.ops)
+  @ApiOkResponse({ type: RedeliveredDto, description: 'the failed delivery, pending again' })
+  @ApiProblem(404, 'subscription_not_found, delivery_not_found (not a failed delivery of it)')
+  @ApiParam({ name: 'id', format: 'uuid', description: 'the subscription' })
+  @ApiParam({ name: 'deliveryId', description: 'a delivery id (GET …/deliveries)' })
+  redeliverOne(
+    @Param('id', UuidParamPipe) id: string,
+    @Param('deliveryId', DeliveryIdPipe) deliveryId: string,
+    @Actor() actor: string,
+  ): Promise<RedeliveredDto> {
+    return this.notifications.redeliver(id, deliveryId, actor);
   }
 }

@@ -59,10 +59,21 @@ export class CreateSubscriptionDto {
   kinds?: NotificationKind[];
 }
 
+class LastFailureDto {
+  @ApiProperty({ type: String, format: 'date-time', description: 'when it was given up' }) at!: Date;
+  @ApiProperty({ nullable: true, type: String, description: "the receiver's last error" }) error!: string | null;
+}
+
 class DeliveryCountsDto {
   @ApiProperty() pending!: number;
   @ApiProperty() delivered!: number;
   @ApiProperty({ description: 'pending after at least one failed attempt' }) failing!: number;
+  @ApiProperty({
+    description: 'given up (NOTIFY_GIVE_UP_AFTER_S, NOTIFY_MAX_ATTEMPTS); POST …/redeliver sends them again',
+  })
+  failed!: number;
+  @ApiProperty({ type: LastFailureDto, nullable: true, description: 'the latest delivery given up' })
+  lastFailure!: LastFailureDto | null;
 }
 
 export class SubscriptionDto {
@@ -125,10 +136,17 @@ export class DeliveryDto {
   lastStatus!: number | null;
   @ApiProperty({ nullable: true, type: String, description: 'why the last attempt failed' }) lastError!: string | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) deliveredAt!: Date | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'when it was given up' })
+  failedAt!: Date | null;
 }
 
 export class DeliveryPageDto {
   @ApiProperty({ type: [DeliveryDto], description: 'newest first' }) items!: DeliveryDto[];
   @ApiProperty({ nullable: true, type: String, description: 'pass as before for the next page' })
   nextBefore!: string | null;
+}
+
+export class RedeliveredDto {
+  @ApiProperty({ type: [String], description: 'the deliveries sent again (pending now, in their wave’s order)' })
+  redelivered!: string[];
 }

@@ -39,6 +39,13 @@ describe('reopen: command line → API request', () => {
     [['approvals', 'approve', ID], 'POST', `/approvals/${ID}/approve`, {}],
     [['approvals', 'approve', ID, '--note', 'seen'], 'POST', `/approvals/${ID}/approve`, { note: 'seen' }],
     [['approvals', 'reject', ID, '--reason', 'no'], 'POST', `/approvals/${ID}/reject`, { reason: 'no' }],
+    [['subscriptions', 'redeliver', ID], 'POST', `/subscriptions/${ID}/deliveries/redeliver`, undefined],
+    [
+      ['subscriptions', 'redeliver', ID, '--delivery', '42'],
+      'POST',
+      `/subscriptions/${ID}/deliveries/42/redeliver`,
+      undefined,
+    ],
     [['accounts', 'show', 'Dr.A+x@example.org'], 'GET', '/accounts/Dr.A%2Bx%40example.org', undefined],
     [
       [

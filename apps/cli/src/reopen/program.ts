@@ -12,7 +12,16 @@ interface ApiRequest {
 
 /** How a call's answer is shown to a person (with --json the API's JSON is printed as it came). */
 export type View =
-  'waves' | 'wave' | 'preview' | 'command' | 'account' | 'operation' | 'audit' | 'approvals' | 'approval';
+  | 'waves'
+  | 'wave'
+  | 'preview'
+  | 'command'
+  | 'account'
+  | 'operation'
+  | 'audit'
+  | 'approvals'
+  | 'approval'
+  | 'redelivered';
 
 /** What a command line asks for: plain data, so the mapping from arguments to requests is tested without a server. */
 type Job =
@@ -239,6 +248,26 @@ function reopenProgram(emit: (run: ReopenRun) => void): Command {
     .requiredOption('--reason <text>', 'why not (audited)')
     .action((id: string, o: { reason: string }, cmd: Command) =>
       call(cmd, { method: 'POST', path: path('approvals', id, 'reject'), body: { reason: o.reason } }, 'approval'),
+    );
+
+  root
+    .command('subscriptions')
+    .description('notification subscriptions (docs/notifications.md)')
+    .command('redeliver')
+    .description('send failed (given up) deliveries again, once the receiver is fixed: every one of it, or --delivery')
+    .argument('<id>', 'the subscription id')
+    .option('--delivery <id>', 'only this failed delivery (GET /subscriptions/{id}/deliveries?state=failed)')
+    .action((id: string, o: { delivery?: string }, cmd: Command) =>
+      call(
+        cmd,
+        {
+          method: 'POST',
+          path: o.delivery
+            ? path('subscriptions', id, 'deliveries', o.delivery, 'redeliver')
+            : path('subscriptions', id, 'deliveries', 'redeliver'),
+        },
+        'redelivered',
+      ),
     );
 
   root

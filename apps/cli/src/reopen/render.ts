@@ -89,6 +89,12 @@ export function render(view: View, body: unknown): string[] {
       return approvalList(body as ApprovalEntry[]);
     case 'approval':
       return approval(body as ApprovalEntry);
+    case 'redelivered': {
+      const { redelivered } = body as { redelivered: string[] };
+      return redelivered.length
+        ? [`${redelivered.length} deliveries pending again: ${redelivered.join(', ')}`]
+        : ['no failed delivery to send again'];
+    }
   }
 }
 

@@ -32,7 +32,8 @@ export interface EngineMetrics {
 }
 
 /** How one notification delivery attempt ended: acknowledged (2xx), another status, 429, no answer, lease lost. */
-export type DeliveryAttemptOutcome = 'delivered' | 'failed' | 'rate_limited' | 'unreachable' | 'lost';
+/** `gave_up`: deliveries that ended `failed` past their bound (counted besides the attempt's own outcome). */
+export type DeliveryAttemptOutcome = 'delivered' | 'failed' | 'rate_limited' | 'unreachable' | 'lost' | 'gave_up';
 
 /** For an engine nobody scrapes (tests that build one piece alone). */
 export const NO_ENGINE_METRICS: EngineMetrics = {

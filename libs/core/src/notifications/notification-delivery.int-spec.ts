@@ -18,6 +18,7 @@ describe('notification delivery (real PostgreSQL, a real receiver)', () => {
     timeoutMs: 400,
     leaseMs: 3000,
     backoff: { baseMs: 50, maxMs: 200 },
+    giveUp: { afterMs: 86_400_000, maxAttempts: 0 },
   };
   let dispatcher: NotificationDispatcher;
 

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { DataSource } from 'typeorm';
 import {
+  afterFailedAttempt,
   BackoffSettings,
+  GiveUpBound,
   isAcknowledged,
   NotificationEvent,
   notificationBody,
@@ -25,6 +27,8 @@ export interface DispatcherSettings {
   /** A claim's lease: longer than timeoutMs, so a live worker always settles before another may take it over. */
   leaseMs: number;
   backoff: BackoffSettings;
+  /** When a delivery is given up (ends `failed`): NOTIFY_GIVE_UP_AFTER_S, NOTIFY_MAX_ATTEMPTS. */
+  giveUp: GiveUpBound;
 }
 
 /**
@@ -32,7 +36,8 @@ export interface DispatcherSettings {
  * subscription's format, signed, then settle the batch (one statement). Exactly once per subscription as far as the
  * service can know: a delivery is leased by one worker at a time and, once acknowledged (a 2xx), is never claimed
  * again; a worker killed mid-batch leaves leases that expire, and its deliveries are sent again (the receiver keeps
- * the event id to drop a second copy of one whose acknowledgement was lost with the worker).
+ * the event id to drop a second copy of one whose acknowledgement was lost with the worker). A delivery still failing
+ * when its bound falls (`giveUp`) ends `failed`, with its last status and error, and its wave's next events go on.
  */
 export class NotificationDispatcher {
   private readonly repo = new NotificationRepository();
@@ -61,7 +66,7 @@ export class NotificationDispatcher {
     const owner = randomUUID();
     // Each a one-statement transaction (an UPDATE … RETURNING on the pool gives TypeORM's [rows, count], not rows).
     const claimed = await withTransaction(this.dataSource, ({ sql }) =>
-      this.repo.claim(sql, owner, this.settings.leaseMs, this.settings.batchSize),
+      this.repo.claim(sql, owner, this.settings.leaseMs, this.settings.batchSize, this.settings.giveUp.afterMs),
     );
     if (!claimed.length) return { claimed: 0, acknowledged: 0 };
     const outcomes = await Promise.all(claimed.map((d) => this.post(d)));
@@ -70,6 +75,8 @@ export class NotificationDispatcher {
     );
     const lost = outcomes.filter((o) => !settled.has(o.id)).length;
     if (lost) this.metrics.notificationsAttempted('lost', lost);
+    const gaveUp = outcomes.filter((o) => o.giveUp && settled.has(o.id)).length;
+    if (gaveUp) this.metrics.notificationsAttempted('gave_up', gaveUp);
     return {
       claimed: claimed.length,
       acknowledged: outcomes.filter((o) => o.acknowledged && settled.has(o.id)).length,
@@ -96,13 +103,18 @@ export class NotificationDispatcher {
     };
     const body = JSON.stringify(notificationBody(d.format, event, this.settings.publicUrl));
     const timestamp = Math.floor(Date.now() / 1000);
-    const failed = (status: number | null, error: string, retryAfterMs?: number): DeliveryOutcome => ({
-      id: d.id,
-      acknowledged: false,
-      status,
-      error: error.slice(0, 500),
-      delayMs: retryDelayMs(d.attempts, this.settings.backoff, retryAfterMs),
-    });
+    const failed = (status: number | null, error: string, retryAfterMs?: number): DeliveryOutcome => {
+      const delayMs = retryDelayMs(d.attempts, this.settings.backoff, retryAfterMs);
+      const next = afterFailedAttempt(d.attempts, d.give_up_in_ms, delayMs, this.settings.giveUp);
+      return {
+        id: d.id,
+        acknowledged: false,
+        giveUp: next.giveUp,
+        status,
+        error: error.slice(0, 500),
+        delayMs: next.giveUp ? 0 : next.delayMs,
+      };
+    };
     try {
       const res = await request(d.url, {
         method: 'POST',
@@ -122,7 +134,7 @@ export class NotificationDispatcher {
       await res.body.dump();
       if (isAcknowledged(res.statusCode)) {
         this.metrics.notificationsAttempted('delivered', 1);
-        return { id: d.id, acknowledged: true, status: res.statusCode, error: null, delayMs: 0 };
+        return { id: d.id, acknowledged: true, giveUp: false, status: res.statusCode, error: null, delayMs: 0 };
       }
       if (res.statusCode === 429) {
         this.metrics.notificationsAttempted('rate_limited', 1);

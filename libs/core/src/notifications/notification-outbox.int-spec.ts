@@ -130,7 +130,13 @@ describe('the notification outbox (real PostgreSQL)', () => {
       { sub: all.id, kind: 'account.override', stream: '', state: 'pending' },
     ]);
     // `all` was created before the earlier tests' events: it has those too; `halts` only what came after it.
-    expect((await service.get(halts.id)).deliveries).toEqual({ pending: 1, delivered: 0, failing: 0 });
+    expect((await service.get(halts.id)).deliveries).toEqual({
+      pending: 1,
+      delivered: 0,
+      failing: 0,
+      failed: 0,
+      lastFailure: null,
+    });
     await expect(service.get(gone.id)).rejects.toMatchObject({ code: 'subscription_not_found' });
   });
 

@@ -29,7 +29,17 @@ export interface Subscription {
   kinds: NotificationKind[] | null;
   createdBy: string;
   createdAt: Date;
-  deliveries: { pending: number; delivered: number; failing: number };
+  deliveries: DeliveryCounts;
+}
+
+export interface DeliveryCounts {
+  pending: number;
+  delivered: number;
+  failing: number;
+  /** Given up past NOTIFY_GIVE_UP_AFTER_S (or NOTIFY_MAX_ATTEMPTS): ops may redeliver them. */
+  failed: number;
+  /** The latest given up: when, and the receiver's last error. */
+  lastFailure: { at: Date; error: string | null } | null;
 }
 
 export interface Delivery {
@@ -45,12 +55,16 @@ export interface Delivery {
   lastStatus: number | null;
   lastError: string | null;
   deliveredAt: Date | null;
+  failedAt: Date | null;
 }
 
 export const DELIVERY_PAGE = { default: 50, max: 500 } as const;
-export const DELIVERY_STATES = ['pending', 'delivered', 'dropped'] as const;
+export const DELIVERY_STATES = ['pending', 'delivered', 'dropped', 'failed'] as const;
 
-/** Ops' subscriptions to the service's events (issue 20): create (the secret shown once), list, get, delete. */
+/**
+ * Ops' subscriptions to the service's events (issue 20): create (the secret shown once), list, get, delete, their
+ * deliveries, and sending failed ones again.
+ */
 export class NotificationService {
   private readonly repo = new NotificationRepository();
   private readonly sql;
@@ -124,30 +138,61 @@ export class NotificationService {
         lastStatus: r.last_status,
         lastError: r.last_error,
         deliveredAt: r.delivered_at,
+        failedAt: r.failed_at,
       })),
       nextBefore: rows.length === limit ? rows[rows.length - 1].id : null,
     };
   }
 
-  /** Pending deliveries per live subscription, for the metrics. */
-  async pending(): Promise<{ subscriptionId: string; name: string; pending: number }[]> {
-    const rows = await this.repo.pending(this.sql);
-    return rows.map((r) => ({ subscriptionId: r.subscription_id, name: r.name, pending: Number(r.pending) }));
+  /**
+   * Sends failed deliveries again (one, or every failed one of the subscription): pending from now, with a new bound.
+   * Audited (`subscription.redelivered`). A delivery id that is not a failed delivery of this subscription is a 404.
+   */
+  async redeliver(id: string, deliveryId: string | null, actor: string): Promise<{ redelivered: string[] }> {
+    const redelivered = await withTransaction(this.dataSource, async ({ sql }) => {
+      if (!(await this.repo.findSubscription(sql, id))) throw new NotFoundError('subscription', id);
+      const ids = await this.repo.redeliver(sql, id, deliveryId);
+      if (deliveryId && !ids.length) throw new NotFoundError('delivery', deliveryId);
+      if (ids.length) {
+        await audit(sql, { actor, action: 'subscription.redelivered', detail: { id, deliveries: ids } });
+      }
+      return ids;
+    });
+    return { redelivered };
   }
 
-  private async countsOf(ids: string[]): Promise<Map<string, Subscription['deliveries']>> {
+  /** Pending and failed deliveries per live subscription, for the metrics. */
+  async pending(): Promise<{ subscriptionId: string; name: string; pending: number; failed: number }[]> {
+    const rows = await this.repo.pending(this.sql);
+    return rows.map((r) => ({
+      subscriptionId: r.subscription_id,
+      name: r.name,
+      pending: Number(r.pending),
+      failed: Number(r.failed),
+    }));
+  }
+
+  private async countsOf(ids: string[]): Promise<Map<string, DeliveryCounts>> {
     if (!ids.length) return new Map();
     const rows = await this.repo.counts(this.sql, ids);
     return new Map(
       rows.map((r) => [
         r.subscription_id,
-        { pending: Number(r.pending), delivered: Number(r.delivered), failing: Number(r.failing) },
+        {
+          pending: Number(r.pending),
+          delivered: Number(r.delivered),
+          failing: Number(r.failing),
+          failed: Number(r.failed),
+          lastFailure: r.last_failed_at ? { at: r.last_failed_at, error: r.last_failure_error } : null,
+        },
       ]),
     );
   }
 }
 
-function view(row: SubscriptionRow, counts = { pending: 0, delivered: 0, failing: 0 }): Subscription {
+const NO_DELIVERIES: DeliveryCounts = { pending: 0, delivered: 0, failing: 0, failed: 0, lastFailure: null };
+
+function view(row: SubscriptionRow, counts = NO_DELIVERIES): Subscription {
   return {
     id: row.id,
     name: row.name,

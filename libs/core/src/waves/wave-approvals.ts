@@ -6,6 +6,9 @@ import {
   ApprovalSubject,
   canonicalPlan,
   effectivePolicy,
+  FieldChange,
+  ScheduleApproval,
+  scheduleFireRefusal,
   SKIP_REASONS,
 } from '@app/domain';
 import { ApprovalGate, GateOutcome, Requester } from '../approvals/approval-gate';
@@ -70,6 +73,31 @@ export class WaveApprovals {
     const rule = approvalRuleFor(effectivePolicy(this.gate.settings.deployment, wave.approval_policy), action);
     if (!rule) return { run: true, approvalId: null };
     return this.gate.check(sql, await this.subject(sql, wave.id, action.command, args), rule, requester);
+  }
+
+  /**
+   * Records what the wave's schedule was approved on (`approvalId`: the approval the schedule, or an approved change of
+   * the scheduled wave, consumed; null: it ran on one key, nothing to hold the fire to).
+   */
+  async bindSchedule(sql: Sql, waveId: string, approvalId: string | null): Promise<void> {
+    if (!approvalId) return this.waves.setScheduleApproval(sql, waveId, null);
+    const { plan, counts } = await this.subject(sql, waveId, 'schedule', {});
+    await this.waves.setScheduleApproval(sql, waveId, { approvalId, plan, counts });
+  }
+
+  /**
+   * The scheduler's check before a scheduled wave starts, in the fire's transaction: when the policy asks a second key
+   * for its start, the plan and counts now must be those its schedule was approved on (scheduleFireRefusal); returns
+   * what moved, or null when it may fire.
+   */
+  async fireRefusal(sql: Sql, wave: WaveRow): Promise<{ approvalId: string | null; changes: FieldChange[] } | null> {
+    const action = { command: 'schedule', ratePerSecond: wave.rate_per_second } as const;
+    if (!approvalRuleFor(effectivePolicy(this.gate.settings.deployment, wave.approval_policy), action)) return null;
+    const { plan, counts } = await this.subject(sql, wave.id, 'schedule', {});
+    const row = await this.waves.storedRow(sql, wave.id);
+    const approved = (row?.schedule_approval ?? null) as ScheduleApproval | null;
+    const changes = scheduleFireRefusal(approved, { plan, counts });
+    return changes.length ? { approvalId: approved?.approvalId ?? null, changes } : null;
   }
 
   /** The wave's plan changed (an update): its other open requests end. */

@@ -3,6 +3,7 @@ import {
   ApprovalAction,
   BatchKind,
   cancelPendingDelta,
+  FieldChange,
   Clock,
   membershipDelta,
   normalizeSteps,
@@ -93,6 +94,11 @@ export class WaveCommandRunner {
         if (!gate.run) return gate.request;
         approvalId = gate.approvalId;
       }
+      // A scheduled start under a second key's approval fires only on what that key saw (docs/approvals.md).
+      if (command === 'fire_schedule' && this.approvals) {
+        const refused = await this.approvals.fireRefusal(sql, wave);
+        if (refused) return this.refuseFire(sql, wave, refused);
+      }
       waitForPermits();
       const written = writes ? await writes(sql, wave, after) : undefined;
       const cancelled = await this.writeMembers(sql, wave, plan);
@@ -102,6 +108,7 @@ export class WaveCommandRunner {
         ...(approvalId ? { approvalId } : {}),
       };
       await this.waves.writeTransition(sql, id, { ...plan, nextStep: plan.membership === 'next_step' });
+      if (command === 'schedule' && this.approvals) await this.approvals.bindSchedule(sql, id, approvalId);
       await audit(sql, {
         actor,
         action: `wave.${command}`,
@@ -139,6 +146,32 @@ export class WaveCommandRunner {
     });
     for (const effect of after) await effect();
     return result;
+  }
+
+  /**
+   * The scheduled start refused: the plan or the counts moved since its schedule's approval. The wave goes back to
+   * draft (nothing frozen, no pump), audited `wave.schedule_refused` with what moved (an event: the channel hears it);
+   * ops schedule it again, under a new approval.
+   */
+  private async refuseFire(
+    sql: Sql,
+    wave: WaveRow,
+    refused: { approvalId: string | null; changes: FieldChange[] },
+  ): Promise<CommandResult> {
+    const plan = planCommand(wave, 'unschedule', { actor: 'system' });
+    await this.waves.writeTransition(sql, wave.id, { ...plan, nextStep: false });
+    await this.waves.setScheduleApproval(sql, wave.id, null);
+    const detail = { reason: 'approval_stale', approvalId: refused.approvalId, changes: refused.changes };
+    await this.waves.setStatusDetail(sql, wave.id, detail);
+    await audit(sql, {
+      actor: 'scheduler',
+      action: 'wave.schedule_refused',
+      waveId: wave.id,
+      before: { state: wave.state, reason: wave.status_reason },
+      after: { state: plan.to, reason: plan.pauseReason },
+      detail: { ...detail, dueAt: wave.start_at },
+    });
+    return { id: wave.id, from: wave.state, state: plan.to, noop: false };
   }
 
   /** Queues the wave's next window edge (windowEdgeAt), if it has one; a nudge: the reconciler covers a lost one. */

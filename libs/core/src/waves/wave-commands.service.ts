@@ -89,6 +89,10 @@ export class WaveCommandsService {
         approvalId = gate.approvalId;
       }
       await this.waves.update(sql, id, plan.changes);
+      // An approved change of a scheduled wave: its start now fires on the plan this approval saw.
+      if (this.approvals && approvalId && wave.state === 'scheduled') {
+        await this.approvals.bindSchedule(sql, id, approvalId);
+      }
       await audit(sql, {
         actor,
         action: 'wave.updated',

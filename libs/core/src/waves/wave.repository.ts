@@ -7,6 +7,7 @@ import {
   PauseReason,
   Protocol,
   RampStep,
+  ScheduleApproval,
   TimeWindows,
   WaveState,
 } from '@app/domain';
@@ -145,6 +146,11 @@ export class WaveRepository {
   /** The values a gate or the engine saw when it paused or halted the wave. */
   async setStatusDetail(sql: Sql, id: string, detail: Record<string, unknown>): Promise<void> {
     await sql(`UPDATE waves SET status_detail = $2 WHERE id = $1`, [id, JSON.stringify(detail)]);
+  }
+
+  /** What the wave's schedule was approved on (the fire checks it), or null: a runtime column, outside any plan. */
+  async setScheduleApproval(sql: Sql, id: string, approval: ScheduleApproval | null): Promise<void> {
+    await sql(`UPDATE waves SET schedule_approval = $2 WHERE id = $1`, [id, approval && JSON.stringify(approval)]);
   }
 
   /** A finished rollback's outcomes from its counters (`rollback:<state>`), for its audit row and notification. */
