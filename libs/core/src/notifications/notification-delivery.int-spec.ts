@@ -15,8 +15,10 @@ describe('notification delivery (real PostgreSQL, a real receiver)', () => {
   const settings = {
     publicUrl: 'https://reopen.example/',
     batchSize: 10,
-    timeoutMs: 400,
-    leaseMs: 3000,
+    // Long enough that a busy CI machine never turns an acknowledged POST into a timeout (and so a second copy);
+    // the slow-receiver test uses its own, shorter one.
+    timeoutMs: 5_000,
+    leaseMs: 8_000,
     backoff: { baseMs: 50, maxMs: 200 },
     giveUp: { afterMs: 86_400_000, maxAttempts: 0 },
   };
@@ -151,15 +153,16 @@ describe('notification delivery (real PostgreSQL, a real receiver)', () => {
 
   it('a slow receiver: an answer past the timeout is no acknowledgement; the event comes again and is acknowledged once', async () => {
     const sub = await subscribe('slow');
+    const impatient = new NotificationDispatcher(h.db.dataSource, { ...settings, timeoutMs: 1_000 });
     let slow = true;
-    receiver.answer((r) => (r.path === '/slow' && slow ? { kind: 'slow', delayMs: 1500 } : { kind: 'ok' }));
+    receiver.answer((r) => (r.path === '/slow' && slow ? { kind: 'slow', delayMs: 3_000 } : { kind: 'ok' }));
     const wave = await aWave('slow').rate(1).started(h);
-    await dispatcher.drain();
+    await impatient.drain();
     const [first] = (await service.deliveries(sub.id, {})).items;
     expect(first).toMatchObject({ state: 'pending', attempts: 1, lastStatus: null });
     expect(receiver.received.filter((r) => r.path === '/slow')).toHaveLength(1);
     slow = false;
-    await deliverAll(sub.id);
+    await deliverAll(sub.id, impatient);
     const seen = receiver.received.filter((r) => r.path === '/slow');
     expect(seen.length).toBeGreaterThanOrEqual(2);
     expect(new Set(seen.map((r) => r.eventId)).size).toBe(1); // the same event id on every attempt
@@ -168,9 +171,10 @@ describe('notification delivery (real PostgreSQL, a real receiver)', () => {
     // Within the timeout a slow receiver is just slow.
     receiver.answer((r) => (r.path === '/slow' ? { kind: 'slow', delayMs: 100 } : { kind: 'ok' }));
     await h.commands.pause(wave.id, 'ops:test');
-    await deliverAll(sub.id);
+    await deliverAll(sub.id, impatient);
     expect(kinds('slow', wave.id)).toEqual(['wave.started', 'wave.paused']);
     receiver.answer({ kind: 'ok' });
+    await impatient.close();
   });
 
   it('a failing head holds back its own wave for its own subscription only', async () => {
