@@ -71,7 +71,11 @@ export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mails
     this.o = resolveDovecotSqlOptions(options);
     this.store = this.o.dialect === 'postgres' ? new PgFlagStore(this.o) : mysqlFlagStore(this.o);
     this.doveadm = this.o.doveadm
-      ? new DoveadmClient({ ...this.o.doveadm, timeoutMs: this.o.timeoutMs, secrets: this.o.secrets })
+      ? new DoveadmClient({
+          ...this.o.doveadm,
+          timeoutMs: this.o.doveadm.timeoutMs ?? this.o.timeoutMs,
+          secrets: this.o.secrets,
+        })
       : undefined;
     this.caps = {
       protocols: ['imap', 'pop3'],

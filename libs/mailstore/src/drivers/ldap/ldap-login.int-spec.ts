@@ -16,7 +16,8 @@ import {
 } from '@app/testing';
 import type { Outcome } from '../../outcome';
 import { LdapMailstore } from './ldap.mailstore';
-import { parseLdapSettings } from './ldap-settings';
+import { loadConfig } from '@app/config';
+import { ldapMailstoreOptions } from '@app/core';
 
 const OFF = { reopenImapEnabled: 'FALSE', reopenPop3Enabled: 'FALSE' };
 const ALICE = { login: 'alice@example.test', password: 'alice-pw', attributes: OFF };
@@ -29,7 +30,14 @@ let store: LdapMailstore;
 const key = { idempotencyKey: 'login-test' };
 const storeWith = (doveadmUrl: string) =>
   new LdapMailstore(
-    parseLdapSettings({ ...slapd.driverEnv(), DOVEADM_URL: doveadmUrl, DOVEADM_API_KEY: dovecot.doveadmApiKey }),
+    ldapMailstoreOptions(
+      loadConfig({
+        MAILSTORE_DRIVER: 'ldap',
+        ...slapd.driverEnv(),
+        DOVEADM_URL: doveadmUrl,
+        DOVEADM_API_KEY: dovecot.doveadmApiKey,
+      }),
+    ),
   );
 
 beforeAll(async () => {

@@ -1,5 +1,14 @@
 import { performance } from 'node:perf_hooks';
-import { AndFilter, EqualityFilter, OrFilter, ResultCodeError, type Client, type Entry } from 'ldapts';
+import {
+  AndFilter,
+  EqualityFilter,
+  FilterParser,
+  OrFilter,
+  ResultCodeError,
+  type Client,
+  type Entry,
+  type Filter,
+} from 'ldapts';
 import type { Mailstore } from '../../mailstore';
 import { ConfiguredCapabilities } from '../configured-capabilities';
 import type {
@@ -24,7 +33,7 @@ import { kickOwed, OwedKicks } from '../owed-kicks';
 import { attributesToRead, loginsOf, planWrite, PROTOCOLS, readEntry, type EntryState } from './ldap-entry';
 import { failureOutcome, itemErrorCode } from './ldap-outcome';
 import { LdapPool } from './ldap-pool';
-import type { LdapMailstoreOptions } from './ldap-settings';
+import type { LdapMailstoreOptions } from './ldap.options';
 
 /** Re-reads of one entry after its assertion failed (someone else wrote it between our read and our write). */
 const MAX_ASSERTION_RETRIES = 3;
@@ -52,14 +61,15 @@ export class LdapMailstore extends ConfiguredCapabilities implements Mailstore {
   private readonly doveadm: DoveadmClient | undefined;
   private readonly owedKicks = new OwedKicks();
   protected readonly caps: Capabilities;
-  private readonly baseFilter: LdapMailstoreOptions['filter'];
+  private readonly baseFilter: Filter;
   private destroyed = false;
 
   constructor(private readonly options: LdapMailstoreOptions) {
     super();
     this.pool = new LdapPool(options);
     this.doveadm = options.doveadm ? new DoveadmClient(options.doveadm) : undefined;
-    this.baseFilter = options.filter;
+    // Checked at boot by the same parser (libs/config ldap.env.ts).
+    this.baseFilter = FilterParser.parseString(options.filter.trim());
     this.caps = {
       protocols: [...PROTOCOLS],
       maxBatchItems: options.maxBatchItems,
