@@ -118,20 +118,18 @@ describe.each<PassdbDialect>(['postgres', 'mysql'])('dovecot-sql on %s, real log
     });
   });
 
+  const storeFor = (doveadmUrl: string) =>
+    new DovecotSqlMailstore({
+      url: passdb.url,
+      table: passdb.table,
+      loginColumn: 'email',
+      flags: { kind: 'columns', imap: 'imap_enabled', pop3: 'pop3_enabled' },
+      versionColumn: 'access_version',
+      doveadm: { url: doveadmUrl, apiKey: dovecot.doveadmApiKey },
+    });
+
   it('owes the kick of a write whose doveadm call failed to the replay under the same key', async () => {
-    const seen = await runOwedKickScenario(
-      dovecot,
-      cid,
-      (doveadmUrl) =>
-        new DovecotSqlMailstore({
-          url: passdb.url,
-          table: passdb.table,
-          loginColumn: 'email',
-          flags: { kind: 'columns', imap: 'imap_enabled', pop3: 'pop3_enabled' },
-          versionColumn: 'access_version',
-          doveadm: { url: doveadmUrl, apiKey: dovecot.doveadmApiKey },
-        }),
-    );
+    const seen = await runOwedKickScenario(dovecot, cid, storeFor);
     // Written, sessions not ended: in doubt for the engine, which resends under the same key; the replay changes
     // no switch and ends the session it owed.
     expect(seen).toMatchObject({
@@ -139,7 +137,34 @@ describe.each<PassdbDialect>(['postgres', 'mysql'])('dovecot-sql on %s, real log
       loginAfterWrite: { ok: false, line: expect.stringMatching(CLOSED) },
       sessionSurvivedTheWrite: true,
       replay: { kind: 'ok', value: { results: [{ status: 'unchanged', sessions: 'revoked' }] } },
+      loginAfterReplay: { ok: false, line: expect.stringMatching(CLOSED) },
     });
     expect(seen.sessionEndedMs).toBeLessThan(2_000);
+  });
+
+  it('does the owed kick after a restart: a fresh driver replaying the batch in doubt ends the session', async () => {
+    // As the engine's rollback sends it (ifVersion of the enable), by a driver that never saw the first attempt.
+    const seen = await runOwedKickScenario(dovecot, cid, storeFor, { restart: true, ifVersion: true, idle: ann.login });
+    expect(seen).toMatchObject({
+      whileShut: { kind: 'retryable', outcomeUnknown: true },
+      sessionSurvivedTheWrite: true,
+      replay: {
+        kind: 'ok',
+        value: {
+          results: [
+            // The first attempt's own write moved the version past ifVersion: refused as a conflict, state as asked.
+            { status: 'conflict', protocols: { imap: false }, sessions: 'revoked' },
+            // No session to end: doveadm's "no such user" (exit code 68) is `none`, not a failure.
+            { status: 'unchanged', protocols: { imap: false }, sessions: 'none' },
+          ],
+        },
+      },
+      loginAfterReplay: { ok: false, line: expect.stringMatching(CLOSED) },
+    });
+    expect(seen.sessionEndedMs).toBeLessThan(2_000);
+    expect(await imapLogin(dovecot.imapPort, ann.login, ann.password)).toEqual({
+      ok: false,
+      line: expect.stringMatching(CLOSED),
+    });
   });
 });

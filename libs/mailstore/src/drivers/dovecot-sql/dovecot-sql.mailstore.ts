@@ -14,7 +14,6 @@ import type {
   PatchAccessResult,
   PatchOptions,
   RevokeSessionsResult,
-  SessionsResult,
   WriteOptions,
 } from '../../mailstore.types';
 import { retryable, type FailureOutcome, type Outcome } from '../../outcome';
@@ -24,12 +23,11 @@ import {
   formatProtocolList,
   fingerprintVersion,
   itemResult,
-  turnedOff,
   type FlagRow,
   type ItemDecision,
 } from './desired-state';
 import { DoveadmClient } from '../doveadm';
-import { kickOwed, OwedKicks } from '../owed-kicks';
+import { revokeTurnedOff } from '../session-kicks';
 import {
   resolveDovecotSqlOptions,
   type DovecotSqlOptions,
@@ -51,8 +49,8 @@ const UNAVAILABLE_RETRY_MS = 1_000;
  * desired state, `ifVersion`, `not_found`), the changed rows written by one statement, COMMIT; on PostgreSQL with a
  * column per protocol and a version column all of it is one statement (pg-flag-store.ts). Idempotency: every
  * write names the state wanted, never a toggle, so replaying a batch (the engine's retry with the same key) changes
- * nothing and answers `unchanged`; the one thing a replay could lose, a kick that failed after the commit, is
- * remembered under the idempotency key and done by the retry. Nothing is stored per key otherwise, so a replay is
+ * nothing and answers `unchanged`; the one thing a replay could lose, a kick that failed after the commit, is done
+ * by the retry the engine marks in doubt (`inDoubt`: session-kicks.ts). Nothing is stored per key, so a replay is
  * not marked `replayed`: an `unchanged` after an in-doubt attempt may be our own write (the engine's `in_doubt`).
  *
  * Methods never throw for I/O: a database or doveadm that cannot be reached is a `retryable` outcome, with
@@ -63,7 +61,6 @@ export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mails
   private readonly store: FlagStore;
   private readonly doveadm: DoveadmClient | undefined;
   protected readonly caps: Capabilities;
-  private readonly owedKicks = new OwedKicks();
   private ended: Promise<void> | undefined;
 
   constructor(options: DovecotSqlOptions) {
@@ -145,7 +142,7 @@ export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mails
   }
 
   async batch(items: readonly BatchItem[], batchOpts: BatchOptions, opts: WriteOptions): Promise<Outcome<BatchResult>> {
-    const key = validateIdempotencyKey(opts.idempotencyKey);
+    validateIdempotencyKey(opts.idempotencyKey);
     const started = performance.now();
     if (items.length === 0 || items.length > this.o.maxBatchItems) {
       const latencyMs = elapsed(started);
@@ -182,36 +179,16 @@ export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mails
       return this.failure(err, progress, true, started, opts.signal);
     }
 
-    let sessions: Map<string, SessionsResult> | undefined;
-    if (batchOpts.revokeSessions && this.doveadm) {
-      const off = items.filter((_item, i) => {
-        const d = decisions[i];
-        return d.status === 'applied' && turnedOff(d.previous, d.next);
-      });
-      const users = this.owedKicks.withOwed(
-        key,
-        off.map((item) => item.account),
-      );
-      const kicked = await this.doveadm.kick(users, opts.signal);
-      if (!kicked.ok) {
-        this.owedKicks.owe(key, users);
-        return kickOwed(kicked.failure, elapsed(started));
-      }
-      this.owedKicks.paid(key);
-      sessions = kicked.sessions;
-    }
-
     const results: BatchItemResult[] = items.map((item, i) => {
       const d = decisions[i];
       const written =
         d.status === 'applied' ? { version: this.rowWrite(d.previous, d.next).version, updatedAt: at } : undefined;
-      // An unchanged item may carry a kick owed by an earlier attempt with this key.
-      const kick =
-        sessions === undefined || d.status === 'invalid' || d.status === 'not_found' || d.status === 'conflict'
-          ? undefined
-          : (sessions.get(item.account) ?? 'none');
-      return itemResult(item.account, d, written, at, kick);
+      return itemResult(item.account, d, written, at);
     });
+    if (batchOpts.revokeSessions && this.doveadm) {
+      const failed = await revokeTurnedOff(this.doveadm, items, results, opts, () => elapsed(started));
+      if (failed) return failed;
+    }
     const summary = { applied: 0, unchanged: 0, failed: 0 };
     for (const r of results) {
       if (r.status === 'applied') summary.applied++;

@@ -113,7 +113,35 @@ describe('Dovecot with an LDAP passdb, switched by the ldap driver', () => {
       loginAfterWrite: { ok: false, line: expect.stringMatching(/^a\d* NO \[CONTACTADMIN\]/) },
       sessionSurvivedTheWrite: true,
       replay: { kind: 'ok', value: { results: [{ status: 'unchanged', sessions: 'revoked' }] } },
+      loginAfterReplay: { ok: false, line: expect.stringMatching(/^a\d* NO \[CONTACTADMIN\]/) },
     });
     expect(seen.sessionEndedMs).toBeLessThan(2_000);
+  });
+
+  it('does the owed kick after a restart: a fresh driver replaying the batch in doubt ends the session', async () => {
+    // As the engine's rollback sends it (ifVersion of the enable), by a driver that never saw the first attempt.
+    const seen = await runOwedKickScenario(dovecot, CAROL, storeWith, {
+      restart: true,
+      ifVersion: true,
+      idle: ALICE.login,
+    });
+    expect(seen).toMatchObject({
+      whileShut: { kind: 'retryable', outcomeUnknown: true },
+      sessionSurvivedTheWrite: true,
+      replay: {
+        kind: 'ok',
+        value: {
+          results: [
+            // The first attempt's own write moved the version past ifVersion: refused as a conflict, state as asked.
+            { status: 'conflict', protocols: { imap: false }, sessions: 'revoked' },
+            // No session to end: doveadm's "no such user" (exit code 68) is `none`, not a failure.
+            { status: 'unchanged', protocols: { imap: false }, sessions: 'none' },
+          ],
+        },
+      },
+      loginAfterReplay: { ok: false, line: expect.stringMatching(/^a\d* NO \[CONTACTADMIN\]/) },
+    });
+    expect(seen.sessionEndedMs).toBeLessThan(2_000);
+    expect(await imap(ALICE)).toMatch(/^a\d* NO \[CONTACTADMIN\]/);
   });
 });

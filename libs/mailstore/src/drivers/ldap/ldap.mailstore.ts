@@ -26,10 +26,10 @@ import type {
   RevokeSessionsResult,
   WriteOptions,
 } from '../../mailstore.types';
-import { retryable, type FailureOutcome, type Outcome } from '../../outcome';
+import { retryable, type Outcome } from '../../outcome';
 import { ASSERTION_FAILED, AssertionControl } from './assertion-control';
 import { DoveadmClient } from '../doveadm';
-import { kickOwed, OwedKicks } from '../owed-kicks';
+import { revokeTurnedOff } from '../session-kicks';
 import { attributesToRead, loginsOf, planWrite, PROTOCOLS, readEntry, type EntryState } from './ldap-entry';
 import { failureOutcome, itemErrorCode } from './ldap-outcome';
 import { LdapPool } from './ldap-pool';
@@ -59,7 +59,6 @@ type Found =
 export class LdapMailstore extends ConfiguredCapabilities implements Mailstore {
   private readonly pool: LdapPool;
   private readonly doveadm: DoveadmClient | undefined;
-  private readonly owedKicks = new OwedKicks();
   protected readonly caps: Capabilities;
   private readonly baseFilter: Filter;
   private destroyed = false;
@@ -173,8 +172,10 @@ export class LdapMailstore extends ConfiguredCapabilities implements Mailstore {
         }, opts.signal);
       }
       const done = results as BatchItemResult[];
-      const owed = batchOpts.revokeSessions ? await this.revokeTurnedOff(opts.idempotencyKey, done, opts.signal) : null;
-      if (owed) return kickOwed(owed, performance.now() - started);
+      if (batchOpts.revokeSessions && this.doveadm) {
+        const failed = await revokeTurnedOff(this.doveadm, items, done, opts, () => performance.now() - started);
+        if (failed) return failed;
+      }
       return this.ok({ summary: summarise(done), results: done }, performance.now() - started);
     } catch (err) {
       if (err instanceof SendWindowMissed) {
@@ -290,38 +291,6 @@ export class LdapMailstore extends ConfiguredCapabilities implements Mailstore {
         throw err;
       }
     }
-  }
-
-  /**
-   * Ends the sessions of items where a protocol went from on to off, and those an earlier attempt under this key
-   * owes (one doveadm request). A kick that fails is owed to the replay: its failure is returned, and the batch
-   * answers `retryable` with `outcomeUnknown` (kickOwed), the switches being written (no new login is possible).
-   */
-  private async revokeTurnedOff(
-    key: string,
-    results: BatchItemResult[],
-    signal?: AbortSignal,
-  ): Promise<FailureOutcome | null> {
-    if (!this.doveadm) return null;
-    const turnedOff = results.filter(
-      (r) =>
-        r.status === 'applied' &&
-        PROTOCOLS.some((p: Protocol) => r.previous?.[p] === true && r.protocols?.[p] === false),
-    );
-    const users = this.owedKicks.withOwed(
-      key,
-      turnedOff.map((r) => r.account),
-    );
-    const kicked = await this.doveadm.kick(users, signal);
-    if (!kicked.ok) {
-      this.owedKicks.owe(key, users);
-      return kicked.failure;
-    }
-    this.owedKicks.paid(key);
-    for (const r of results) {
-      if (users.includes(r.account)) r.sessions = kicked.sessions.get(r.account) ?? 'none';
-    }
-    return null;
   }
 
   private ok<T>(value: T, latencyMs: number): Outcome<T> {
