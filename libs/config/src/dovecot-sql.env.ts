@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
-import { IsDefined, IsInt, IsNumber, IsString, Matches, Max, Min, ValidateBy } from 'class-validator';
-import { toNumber, whenDriver } from './driver-choice';
+import { IsDefined, IsInt, IsNumber, IsString, Matches, Max, Min } from 'class-validator';
+import { SwitchLayoutHolds, toNumber, whenDriver } from './driver-choice';
 
 /** A setting of the dovecot-sql driver, checked only when that driver is chosen (set but unchecked otherwise). */
 const whenDovecotSql = (check?: (o: DovecotSqlEnvironment) => boolean) => whenDriver(['dovecot-sql'], check);
@@ -8,39 +8,14 @@ const whenDovecotSql = (check?: (o: DovecotSqlEnvironment) => boolean) => whenDr
 const whenDovecotSqlSet = (name: keyof DovecotSqlEnvironment) =>
   whenDriver<DovecotSqlEnvironment>(['dovecot-sql'], (o) => o[name] !== undefined);
 
-/**
- * Which of the two layouts the flag columns are in, or what is wrong: one column per protocol (IMAP and POP3
- * columns together), or one column listing the allowed protocols; never both, never neither.
- */
-export function dovecotSqlLayoutProblem(o: DovecotSqlEnvironment): string | undefined {
-  const imap = o.DOVECOT_SQL_IMAP_COLUMN !== undefined;
-  const pop3 = o.DOVECOT_SQL_POP3_COLUMN !== undefined;
-  const list = o.DOVECOT_SQL_PROTOCOLS_COLUMN !== undefined;
-  if (list && (imap || pop3)) {
-    return 'DOVECOT_SQL_IMAP_COLUMN/DOVECOT_SQL_POP3_COLUMN and DOVECOT_SQL_PROTOCOLS_COLUMN are two layouts: set one';
-  }
-  if (!list && !imap && !pop3) {
-    return (
-      'DOVECOT_SQL_IMAP_COLUMN and DOVECOT_SQL_POP3_COLUMN (one column per protocol) or DOVECOT_SQL_PROTOCOLS_COLUMN ' +
-      '(one column listing the allowed protocols) is required with MAILSTORE_DRIVER=dovecot-sql'
-    );
-  }
-  if (imap !== pop3) {
-    return imap
-      ? 'DOVECOT_SQL_IMAP_COLUMN is set without DOVECOT_SQL_POP3_COLUMN: one column per protocol needs both'
-      : 'DOVECOT_SQL_IMAP_COLUMN is required with DOVECOT_SQL_POP3_COLUMN';
-  }
-  return undefined;
-}
-
 const FlagLayout = () =>
-  ValidateBy({
-    name: 'dovecotSqlLayout',
-    validator: {
-      validate: (_value, args) => !args || dovecotSqlLayoutProblem(args.object as DovecotSqlEnvironment) === undefined,
-      defaultMessage: (args) =>
-        (args && dovecotSqlLayoutProblem(args.object as DovecotSqlEnvironment)) ?? 'invalid flag columns',
-    },
+  SwitchLayoutHolds({
+    driver: 'dovecot-sql',
+    imap: 'DOVECOT_SQL_IMAP_COLUMN',
+    pop3: 'DOVECOT_SQL_POP3_COLUMN',
+    list: 'DOVECOT_SQL_PROTOCOLS_COLUMN',
+    unit: 'column',
+    listing: '(one column listing the allowed protocols)',
   });
 
 /**

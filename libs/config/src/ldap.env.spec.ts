@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './load-config';
+import { checkConfig, ConfigError, loadConfig } from './load-config';
 
 const BASE = {
   MAILSTORE_DRIVER: 'ldap',
@@ -11,15 +11,7 @@ const BASE = {
   LDAP_VERSION_ATTRIBUTE: 'reopenAccessVersion',
 };
 
-function problems(env: Record<string, string | undefined>): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problems = (env: Record<string, string | undefined>) => checkConfig(env).problems;
 
 describe('the ldap settings (MAILSTORE_DRIVER=ldap)', () => {
   it('are not checked for another driver', () => {

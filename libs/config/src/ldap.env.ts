@@ -2,7 +2,7 @@ import { Transform } from 'class-transformer';
 import { IsDefined, IsInt, Matches, Max, Min, ValidateBy, type ValidationArguments } from 'class-validator';
 import type * as Ldapts from 'ldapts';
 import { DoveadmEnvironment } from './doveadm.env';
-import { toNumber, whenDriver } from './driver-choice';
+import { SwitchLayoutHolds, toNumber, whenDriver } from './driver-choice';
 
 /** A setting of the ldap driver, checked only when that driver is chosen (set but unchecked otherwise). */
 const whenLdap = (check?: (o: LdapEnvironment) => boolean) => whenDriver(['ldap'], check);
@@ -78,31 +78,6 @@ function balanced(text: string): boolean {
   return depth === 0 && text.startsWith('(');
 }
 
-/**
- * Which layout the switches are in, or what is wrong: one attribute per protocol (IMAP and POP3 together), or one
- * multi-valued attribute of allowed protocols; never both, never neither.
- */
-function layoutProblem(o: LdapEnvironment): string | undefined {
-  const imap = o.LDAP_IMAP_ATTRIBUTE !== undefined;
-  const pop3 = o.LDAP_POP3_ATTRIBUTE !== undefined;
-  const list = o.LDAP_PROTOCOLS_ATTRIBUTE !== undefined;
-  if (list && (imap || pop3)) {
-    return 'LDAP_IMAP_ATTRIBUTE/LDAP_POP3_ATTRIBUTE and LDAP_PROTOCOLS_ATTRIBUTE are two layouts: set one';
-  }
-  if (!list && !imap && !pop3) {
-    return (
-      'LDAP_IMAP_ATTRIBUTE and LDAP_POP3_ATTRIBUTE (one attribute per protocol) or LDAP_PROTOCOLS_ATTRIBUTE ' +
-      '(one multi-valued attribute of allowed protocols) is required with MAILSTORE_DRIVER=ldap'
-    );
-  }
-  if (imap !== pop3) {
-    return imap
-      ? 'LDAP_IMAP_ATTRIBUTE is set without LDAP_POP3_ATTRIBUTE: one attribute per protocol needs both'
-      : 'LDAP_IMAP_ATTRIBUTE is required with LDAP_POP3_ATTRIBUTE';
-  }
-  return undefined;
-}
-
 /** The version must move only with the switches: it cannot be the login or a switch itself. */
 function sharedAttributeProblem(o: LdapEnvironment): string | undefined {
   const named = [o.LDAP_LOGIN_ATTRIBUTE, o.LDAP_VERSION_ATTRIBUTE, o.LDAP_IMAP_ATTRIBUTE, o.LDAP_POP3_ATTRIBUTE]
@@ -161,7 +136,14 @@ export abstract class LdapEnvironment extends DoveadmEnvironment {
 
   /** One attribute per protocol, on when it holds LDAP_TRUE_VALUE… */
   @whenLdap()
-  @Holds('ldapLayout', layoutProblem)
+  @SwitchLayoutHolds({
+    driver: 'ldap',
+    imap: 'LDAP_IMAP_ATTRIBUTE',
+    pop3: 'LDAP_POP3_ATTRIBUTE',
+    list: 'LDAP_PROTOCOLS_ATTRIBUTE',
+    unit: 'attribute',
+    listing: '(one multi-valued attribute of allowed protocols)',
+  })
   @ValidateBy({
     name: 'ldapAttribute',
     validator: {
