@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BatchItem, BatchOptions, BatchResult, Outcome, WriteOptions } from '@app/mailstore';
+import type { BatchItem, BatchItemResult, BatchOptions, BatchResult, Outcome, WriteOptions } from '@app/mailstore';
 import { holdImapSession, imapLogin, type LoginAnswer } from './mail-clients';
 import type { PrivateDovecot } from './private-dovecot';
 import { startTcpGate } from './tcp-gate';
@@ -26,7 +26,7 @@ export interface OwedKickScenario {
   loginAfterReplay: LoginAnswer;
 }
 
-interface ScenarioOptions {
+export interface OwedKickOptions {
   /**
    * The replay is sent by a fresh driver instance, the first one closed (a worker restarted in between): nothing of
    * the first attempt survives but the directory or database, and what the engine keeps (the batch in doubt).
@@ -51,7 +51,7 @@ export async function runOwedKickScenario(
   dovecot: PrivateDovecot,
   account: { login: string; password: string },
   storeFor: (doveadmUrl: string) => KickingStore,
-  options: ScenarioOptions = {},
+  options: OwedKickOptions = {},
 ): Promise<OwedKickScenario> {
   const gate = await startTcpGate(Number(new URL(dovecot.doveadmUrl).port));
   const doveadmUrl = `http://127.0.0.1:${gate.port}/doveadm/v1`;
@@ -103,4 +103,16 @@ export async function runOwedKickScenario(
     await stores[stores.length - 1].close();
     await gate.close();
   }
+}
+
+/** The replay's item answers, the same for both native drivers (for `toMatchObject`). */
+export function owedKickReplayResults(options: OwedKickOptions = {}): Partial<BatchItemResult>[] {
+  return [
+    options.ifVersion
+      ? // The first attempt's own write moved the version past ifVersion: a conflict, in the state asked for.
+        { status: 'conflict', protocols: { imap: false }, sessions: 'revoked' }
+      : { status: 'unchanged', protocols: { imap: false }, sessions: 'revoked' },
+    // No session to end: doveadm's "no such user" (exit code 68) is `none`, not a failure.
+    ...(options.idle ? [{ status: 'unchanged' as const, protocols: { imap: false }, sessions: 'none' as const }] : []),
+  ];
 }
