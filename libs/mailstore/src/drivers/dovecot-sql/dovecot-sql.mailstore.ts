@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { validateIdempotencyKey } from '../../client-options';
 import type { Mailstore } from '../../mailstore';
-import { ConfiguredCapabilities } from '../configured-capabilities';
 import type {
   AccessRead,
   BatchItem,
@@ -10,9 +9,6 @@ import type {
   BatchResult,
   CallOptions,
   Capabilities,
-  PatchAccessRequest,
-  PatchAccessResult,
-  PatchOptions,
   RevokeSessionsResult,
   WriteOptions,
 } from '../../mailstore.types';
@@ -27,6 +23,7 @@ import {
   type ItemDecision,
 } from './desired-state';
 import { DoveadmClient } from '../doveadm';
+import { NativeMailstore, summarise } from '../native-mailstore';
 import { revokeTurnedOff } from '../session-kicks';
 import {
   resolveDovecotSqlOptions,
@@ -56,7 +53,7 @@ const UNAVAILABLE_RETRY_MS = 1_000;
  * Methods never throw for I/O: a database or doveadm that cannot be reached is a `retryable` outcome, with
  * `outcomeUnknown` only when a COMMIT went without an answer.
  */
-export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mailstore {
+export class DovecotSqlMailstore extends NativeMailstore implements Mailstore {
   private readonly o: ResolvedDovecotSqlOptions;
   private readonly store: FlagStore;
   private readonly doveadm: DoveadmClient | undefined;
@@ -102,42 +99,6 @@ export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mails
       return { kind: 'ok', status: 200, value, latencyMs, replayed: false };
     } catch (err) {
       return this.failure(err, progress, false, started, opts.signal);
-    }
-  }
-
-  async patchAccess(account: string, req: PatchAccessRequest, opts: PatchOptions): Promise<Outcome<PatchAccessResult>> {
-    const item: BatchItem = { account, protocols: req.protocols };
-    if (opts.ifMatch !== undefined) item.ifVersion = opts.ifMatch;
-    const outcome = await this.batch([item], { revokeSessions: req.revokeSessions, reason: req.reason }, opts);
-    if (outcome.kind !== 'ok') return outcome;
-    const r = outcome.value.results[0];
-    const { latencyMs } = outcome;
-    switch (r.status) {
-      case 'applied':
-      case 'unchanged': {
-        const value: PatchAccessResult = {
-          account,
-          protocols: r.protocols ?? {},
-          version: r.version ?? 0,
-          updatedAt: r.updatedAt ?? new Date().toISOString(),
-          changed: r.status === 'applied',
-        };
-        if (r.sessions !== undefined) value.sessions = r.sessions;
-        return { ...outcome, value };
-      }
-      case 'conflict':
-        return {
-          kind: 'permanent',
-          status: 412,
-          code: 'version_mismatch',
-          detail: r.error?.detail,
-          currentVersion: r.version,
-          latencyMs,
-        };
-      case 'not_found':
-        return missingOrAmbiguous(0, latencyMs);
-      case 'invalid':
-        return { kind: 'permanent', status: 409, code: r.error?.code ?? 'invalid', detail: r.error?.detail, latencyMs };
     }
   }
 
@@ -189,13 +150,7 @@ export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mails
       const failed = await revokeTurnedOff(this.doveadm, items, results, opts, () => elapsed(started));
       if (failed) return failed;
     }
-    const summary = { applied: 0, unchanged: 0, failed: 0 };
-    for (const r of results) {
-      if (r.status === 'applied') summary.applied++;
-      else if (r.status === 'unchanged') summary.unchanged++;
-      else summary.failed++;
-    }
-    const value: BatchResult = { batchId: randomUUID(), summary, results };
+    const value: BatchResult = { batchId: randomUUID(), summary: summarise(results), results };
     return { kind: 'ok', status: 200, value, latencyMs: elapsed(started), replayed: false };
   }
 
