@@ -1,7 +1,7 @@
 import { startSimulator } from '@app/mailstore-sim';
-import { DovecotSqlMailstore, ldapDriver, MailstoreClient, type Mailstore } from '@app/mailstore';
-
-const { LdapMailstore, parseLdapSettings } = ldapDriver();
+import { loadConfig } from '@app/config';
+import { createMailstore } from '@app/core';
+import { DovecotSqlMailstore, MailstoreClient, type Mailstore } from '@app/mailstore';
 import {
   createPassdbDatabase,
   freeLoopbackPort,
@@ -163,14 +163,19 @@ const ldapOnSlapd: DriverTargetFactory = {
       ACCOUNTS.map((login) => ({ login, password: password(login), attributes: off })),
     );
     const dovecot = await startPrivateDovecot(slapd);
-    const env = (url: string) => ({
-      ...slapd.driverEnv(),
-      LDAP_URL: url,
-      LDAP_TIMEOUT_MS: '3000',
-      DOVEADM_URL: dovecot.doveadmUrl.replace(/\/doveadm\/v1$/, ''),
-      DOVEADM_API_KEY: dovecot.doveadmApiKey,
-    });
-    const mailstore = new LdapMailstore(parseLdapSettings(env(slapd.url)));
+    // Through the worker's own path: the variables validated at boot, then createMailstore.
+    const ldapAt = (url: string) =>
+      createMailstore(
+        loadConfig({
+          MAILSTORE_DRIVER: 'ldap',
+          ...slapd.driverEnv(),
+          LDAP_URL: url,
+          LDAP_TIMEOUT_MS: '3000',
+          DOVEADM_URL: dovecot.doveadmUrl.replace(/\/doveadm\/v1$/, ''),
+          DOVEADM_API_KEY: dovecot.doveadmApiKey,
+        }),
+      );
+    const mailstore = ldapAt(slapd.url);
     const unreachable: Mailstore[] = [];
     const bool = (b: boolean) => [b ? 'TRUE' : 'FALSE'];
     return {
@@ -188,7 +193,7 @@ const ldapOnSlapd: DriverTargetFactory = {
       },
       openSession: (account) => imapSession(dovecot, account, password(account)),
       unreachable: async () => {
-        const m = new LdapMailstore(parseLdapSettings(env(`ldap://127.0.0.1:${await freeLoopbackPort()}`)));
+        const m = ldapAt(`ldap://127.0.0.1:${await freeLoopbackPort()}`);
         unreachable.push(m);
         return m;
       },

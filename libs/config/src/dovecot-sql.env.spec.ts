@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './load-config';
+import { checkConfig, loadConfig } from './load-config';
 
 const columns = {
   MAILSTORE_DRIVER: 'dovecot-sql',
@@ -9,15 +9,7 @@ const columns = {
   DOVECOT_SQL_POP3_COLUMN: 'pop3_enabled',
 };
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problems = (env: Record<string, string | undefined>) => checkConfig(env).problems;
 
 describe('MAILSTORE_DRIVER and the dovecot-sql settings', () => {
   it('defaults to the http driver, which needs none of the dovecot-sql settings', () => {

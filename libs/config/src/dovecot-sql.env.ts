@@ -1,53 +1,21 @@
 import { Transform } from 'class-transformer';
-import { IsDefined, IsInt, IsNumber, IsString, Matches, Max, Min, ValidateBy, ValidateIf } from 'class-validator';
+import { IsDefined, IsInt, IsNumber, IsString, Matches, Max, Min } from 'class-validator';
+import { SwitchLayoutHolds, toNumber, whenDriver } from './driver-choice';
 
-export const MAILSTORE_DRIVERS = ['http', 'dovecot-sql', 'ldap'] as const;
-export type MailstoreDriverName = (typeof MAILSTORE_DRIVERS)[number];
-
-const toNumber = ({ value }: { value: unknown }) =>
-  typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-
-interface DriverChoice {
-  MAILSTORE_DRIVER: MailstoreDriverName;
-}
-const dovecotSql = (o: object) => (o as DriverChoice).MAILSTORE_DRIVER === 'dovecot-sql';
 /** A setting of the dovecot-sql driver, checked only when that driver is chosen (set but unchecked otherwise). */
-const whenDovecotSql = (check: (o: DovecotSqlEnvironment) => boolean = () => true) =>
-  ValidateIf((o: object) => dovecotSql(o) && check(o as DovecotSqlEnvironment));
-
-/**
- * Which of the two layouts the flag columns are in, or what is wrong: one column per protocol (IMAP and POP3
- * columns together), or one column listing the allowed protocols; never both, never neither.
- */
-export function dovecotSqlLayoutProblem(o: DovecotSqlEnvironment): string | undefined {
-  const imap = o.DOVECOT_SQL_IMAP_COLUMN !== undefined;
-  const pop3 = o.DOVECOT_SQL_POP3_COLUMN !== undefined;
-  const list = o.DOVECOT_SQL_PROTOCOLS_COLUMN !== undefined;
-  if (list && (imap || pop3)) {
-    return 'DOVECOT_SQL_IMAP_COLUMN/DOVECOT_SQL_POP3_COLUMN and DOVECOT_SQL_PROTOCOLS_COLUMN are two layouts: set one';
-  }
-  if (!list && !imap && !pop3) {
-    return (
-      'DOVECOT_SQL_IMAP_COLUMN and DOVECOT_SQL_POP3_COLUMN (one column per protocol) or DOVECOT_SQL_PROTOCOLS_COLUMN ' +
-      '(one column listing the allowed protocols) is required with MAILSTORE_DRIVER=dovecot-sql'
-    );
-  }
-  if (imap !== pop3) {
-    return imap
-      ? 'DOVECOT_SQL_IMAP_COLUMN is set without DOVECOT_SQL_POP3_COLUMN: one column per protocol needs both'
-      : 'DOVECOT_SQL_IMAP_COLUMN is required with DOVECOT_SQL_POP3_COLUMN';
-  }
-  return undefined;
-}
+const whenDovecotSql = (check?: (o: DovecotSqlEnvironment) => boolean) => whenDriver(['dovecot-sql'], check);
+/** An optional one: checked when set. */
+const whenDovecotSqlSet = (name: keyof DovecotSqlEnvironment) =>
+  whenDriver<DovecotSqlEnvironment>(['dovecot-sql'], (o) => o[name] !== undefined);
 
 const FlagLayout = () =>
-  ValidateBy({
-    name: 'dovecotSqlLayout',
-    validator: {
-      validate: (_value, args) => !args || dovecotSqlLayoutProblem(args.object as DovecotSqlEnvironment) === undefined,
-      defaultMessage: (args) =>
-        (args && dovecotSqlLayoutProblem(args.object as DovecotSqlEnvironment)) ?? 'invalid flag columns',
-    },
+  SwitchLayoutHolds({
+    driver: 'dovecot-sql',
+    imap: 'DOVECOT_SQL_IMAP_COLUMN',
+    pop3: 'DOVECOT_SQL_POP3_COLUMN',
+    list: 'DOVECOT_SQL_PROTOCOLS_COLUMN',
+    unit: 'column',
+    listing: '(one column listing the allowed protocols)',
   });
 
 /**
@@ -81,21 +49,21 @@ export abstract class DovecotSqlEnvironment {
   DOVECOT_SQL_IMAP_COLUMN: string | undefined = undefined;
 
   @IsString()
-  @ValidateIf((o: object) => dovecotSql(o) && (o as DovecotSqlEnvironment).DOVECOT_SQL_POP3_COLUMN !== undefined)
+  @whenDovecotSqlSet('DOVECOT_SQL_POP3_COLUMN')
   DOVECOT_SQL_POP3_COLUMN: string | undefined = undefined;
 
   /** …or one text column listing the allowed protocols ('imap,pop3'). */
   @IsString()
-  @ValidateIf((o: object) => dovecotSql(o) && (o as DovecotSqlEnvironment).DOVECOT_SQL_PROTOCOLS_COLUMN !== undefined)
+  @whenDovecotSqlSet('DOVECOT_SQL_PROTOCOLS_COLUMN')
   DOVECOT_SQL_PROTOCOLS_COLUMN: string | undefined = undefined;
 
   /** An integer column bumped on every change (optional: without it, versions are a fingerprint of the switches). */
   @IsString()
-  @ValidateIf((o: object) => dovecotSql(o) && (o as DovecotSqlEnvironment).DOVECOT_SQL_VERSION_COLUMN !== undefined)
+  @whenDovecotSqlSet('DOVECOT_SQL_VERSION_COLUMN')
   DOVECOT_SQL_VERSION_COLUMN: string | undefined = undefined;
 
   /** Connections to the passdb's database (default: WORKER_CONCURRENCY + 4, one per pump and a few). */
-  @whenDovecotSql((o) => o.DOVECOT_SQL_POOL_SIZE !== undefined)
+  @whenDovecotSqlSet('DOVECOT_SQL_POOL_SIZE')
   @Transform(toNumber)
   @Min(1)
   @Max(256)
@@ -134,17 +102,4 @@ export abstract class DovecotSqlEnvironment {
   @Max(86400)
   @IsInt({ message: 'DOVECOT_AUTH_CACHE_TTL_S must be an integer' })
   DOVECOT_AUTH_CACHE_TTL_S = 0;
-
-  /**
-   * The doveadm HTTP API (`service doveadm { inet_listener http }`), e.g. http://127.0.0.1:8080/doveadm/v1: live
-   * sessions are kicked when a protocol is turned off. Unset: sessions are not revoked (capabilities say so).
-   */
-  @whenDovecotSql((o) => o.DOVEADM_URL !== undefined)
-  @Matches(/^https?:\/\/[^\s/]+(\/\S*)?$/, { message: 'DOVEADM_URL must be an http(s) URL' })
-  DOVEADM_URL: string | undefined = undefined;
-
-  /** doveadm_api_key of that Dovecot; required with DOVEADM_URL. Never logged. */
-  @whenDovecotSql((o) => o.DOVEADM_URL !== undefined)
-  @IsDefined({ message: 'DOVEADM_API_KEY is required with DOVEADM_URL' })
-  DOVEADM_API_KEY: string | undefined = undefined;
 }

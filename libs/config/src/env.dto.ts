@@ -2,15 +2,13 @@ import { Transform } from 'class-transformer';
 import { APPROVAL_RULES, DEFAULT_OVERRIDE_TTL_S, DEFAULT_PACE } from '@app/domain';
 import { IsIn, IsInt, IsISO8601, IsNumber, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 import { AtLeast } from './at-least.validator';
-import { DovecotSqlEnvironment, MAILSTORE_DRIVERS, type MailstoreDriverName } from './dovecot-sql.env';
+import { MAILSTORE_DRIVERS, toNumber, type MailstoreDriverName } from './driver-choice';
+import { LdapEnvironment } from './ldap.env';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const POSTGRES_URL = /^postgres(ql)?:\/\/[^\s]+\/[A-Za-z0-9_-]+(\?.*)?$/;
-
-const toNumber = ({ value }: { value: unknown }) =>
-  typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
 
 /** A batch's lease must outlast one mailstore attempt and the settle after it: the request timeout plus this. */
 export const LEASE_MARGIN_MS = 5000;
@@ -19,7 +17,7 @@ export const LEASE_MARGIN_MS = 5000;
  * The process environment, validated once at boot (style.md: fail at boot, not at 3 a.m.).
  * Names are fixed: docs, CI, docker-compose and other tools set them.
  */
-export class EnvironmentDto extends DovecotSqlEnvironment {
+export class EnvironmentDto extends LdapEnvironment {
   /**
    * PostgreSQL, the source of truth, as the runtime role: the API and the worker connect with it. That role may
    * read and write what the service needs and nothing more (it cannot alter, disable or bypass the audit log); they
@@ -46,7 +44,7 @@ export class EnvironmentDto extends DovecotSqlEnvironment {
   /**
    * How the worker reaches the mailstore (docs/drivers.md): `http`, the provisioning contract at MAILSTORE_URL;
    * `dovecot-sql`, Dovecot's SQL passdb table (DOVECOT_SQL_*, DOVEADM_*); `ldap`, the directory Dovecot's LDAP passdb
-   * reads.
+   * reads (LDAP_*, DOVEADM_*).
    */
   @IsIn(MAILSTORE_DRIVERS, { message: `MAILSTORE_DRIVER must be one of ${MAILSTORE_DRIVERS.join(', ')}` })
   MAILSTORE_DRIVER: MailstoreDriverName = 'http';

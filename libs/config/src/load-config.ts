@@ -19,10 +19,10 @@ function describe(errors: ValidationError[]): string[] {
 }
 
 /**
- * Reads the known variables from `env` (unset or empty ones keep their defaults) and validates them.
- * Throws a ConfigError naming every bad variable; callers at boot print it and exit non-zero.
+ * Reads the known variables from `env` (unset or empty ones keep their defaults) and validates them: the configuration,
+ * and every problem found (each names its variable; none when the configuration is valid).
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): EnvironmentDto {
+export function checkConfig(env: NodeJS.ProcessEnv = process.env): { config: EnvironmentDto; problems: string[] } {
   const known = Object.keys(new EnvironmentDto());
   const given: Record<string, string> = {};
   for (const key of known) {
@@ -31,7 +31,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EnvironmentDto
   }
   const config = plainToInstance(EnvironmentDto, given, { exposeDefaultValues: true });
   const errors = validateSync(config, { whitelist: true, forbidUnknownValues: true, stopAtFirstError: true });
-  if (errors.length > 0) throw new ConfigError(describe(errors));
+  return { config, problems: describe(errors) };
+}
+
+/** The validated configuration; a ConfigError naming every bad variable otherwise (callers at boot print it, exit 1). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): EnvironmentDto {
+  const { config, problems } = checkConfig(env);
+  if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
 

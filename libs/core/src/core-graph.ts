@@ -8,6 +8,7 @@ import {
   DriverOptionsError,
   FlagLayout,
   ldapDriver,
+  type LdapMailstoreOptions,
   Mailstore,
   MailstoreClient,
 } from '@app/mailstore';
@@ -214,9 +215,9 @@ export function openCoreDataSource(config: EnvironmentDto, role: CoreRole): Prom
 /**
  * The worker's mailstore, by MAILSTORE_DRIVER (docs/drivers.md): a connection per pump, and a few for the support lane
  * and the verifier. A driver whose settings do not fit (a table name that is not an identifier …) refuses to start
- * naming the variable. The ldap driver reads its own LDAP_* variables from `env` (ldap-settings.ts).
+ * naming the variable (each driver's variables are validated at boot: libs/config).
  */
-export function createMailstore(config: EnvironmentDto, env: NodeJS.ProcessEnv = process.env): Mailstore {
+export function createMailstore(config: EnvironmentDto): Mailstore {
   const connections = config.WORKER_CONCURRENCY + 4;
   switch (config.MAILSTORE_DRIVER) {
     case 'http':
@@ -228,10 +229,8 @@ export function createMailstore(config: EnvironmentDto, env: NodeJS.ProcessEnv =
       });
     case 'dovecot-sql':
       return dovecotSqlMailstore(config, connections);
-    case 'ldap': {
-      const { LdapMailstore, parseLdapSettings } = ldapDriver();
-      return new LdapMailstore(parseLdapSettings(env));
-    }
+    case 'ldap':
+      return new (ldapDriver().LdapMailstore)(ldapMailstoreOptions(config));
     default:
       return assertNever(config.MAILSTORE_DRIVER, 'MAILSTORE_DRIVER');
   }
@@ -276,7 +275,7 @@ function dovecotSqlMailstore(config: EnvironmentDto, connections: number): Mails
       doveadm:
         config.DOVEADM_URL === undefined
           ? undefined
-          : { url: config.DOVEADM_URL, apiKey: config.DOVEADM_API_KEY ?? '' },
+          : { url: config.DOVEADM_URL, apiKey: config.DOVEADM_API_KEY ?? '', timeoutMs: config.DOVEADM_TIMEOUT_MS },
       poolSize: config.DOVECOT_SQL_POOL_SIZE ?? connections,
       timeoutMs: config.MAILSTORE_TIMEOUT_MS,
       authCacheTtlSeconds: config.DOVECOT_AUTH_CACHE_TTL_S,
@@ -292,4 +291,46 @@ function dovecotSqlMailstore(config: EnvironmentDto, connections: number): Mails
     if (!(err instanceof DriverOptionsError)) throw err;
     throw new ConfigError(err.problems.map((p) => `${DOVECOT_SQL_VARIABLES[p.option] ?? p.option} ${p.message}`));
   }
+}
+
+/** The ldap driver's options from its LDAP_* and DOVEADM_* variables, as validated at boot (libs/config ldap.env.ts). */
+export function ldapMailstoreOptions(config: EnvironmentDto): LdapMailstoreOptions {
+  const set = (
+    name: 'LDAP_URL' | 'LDAP_BIND_DN' | 'LDAP_BIND_PASSWORD' | 'LDAP_BASE_DN' | 'LDAP_VERSION_ATTRIBUTE',
+  ) => {
+    const value = config[name];
+    if (value === undefined) throw new ConfigError([`${name} is required with MAILSTORE_DRIVER=ldap`]);
+    return value;
+  };
+  const c = config;
+  return {
+    url: set('LDAP_URL'),
+    bindDn: set('LDAP_BIND_DN'),
+    bindPassword: set('LDAP_BIND_PASSWORD'),
+    baseDn: set('LDAP_BASE_DN'),
+    loginAttribute: c.LDAP_LOGIN_ATTRIBUTE,
+    filter: c.LDAP_FILTER,
+    switches:
+      c.LDAP_PROTOCOLS_ATTRIBUTE !== undefined
+        ? {
+            mode: 'list',
+            attribute: c.LDAP_PROTOCOLS_ATTRIBUTE,
+            values: { imap: c.LDAP_IMAP_VALUE, pop3: c.LDAP_POP3_VALUE },
+          }
+        : {
+            mode: 'attributes',
+            attributes: { imap: c.LDAP_IMAP_ATTRIBUTE ?? '', pop3: c.LDAP_POP3_ATTRIBUTE ?? '' },
+            trueValue: c.LDAP_TRUE_VALUE,
+            falseValue: c.LDAP_FALSE_VALUE,
+          },
+    versionAttribute: set('LDAP_VERSION_ATTRIBUTE'),
+    poolSize: c.LDAP_POOL_SIZE,
+    timeoutMs: c.LDAP_TIMEOUT_MS,
+    connectTimeoutMs: c.LDAP_CONNECT_TIMEOUT_MS,
+    maxBatchItems: c.LDAP_MAX_BATCH_ITEMS,
+    updatesPerSecond: c.LDAP_UPDATES_PER_SECOND,
+    ...(c.DOVEADM_URL === undefined
+      ? {}
+      : { doveadm: { url: c.DOVEADM_URL, apiKey: c.DOVEADM_API_KEY ?? '', timeoutMs: c.DOVEADM_TIMEOUT_MS } }),
+  };
 }

@@ -25,6 +25,8 @@ const SECRET_KEYS = new Set(
     'apiKey',
     'MAILSTORE_TOKEN',
     'DOVEADM_API_KEY',
+    'LDAP_BIND_PASSWORD',
+    'bindPassword',
     'authorization',
     'proxy-authorization',
     'cookie',

@@ -5,5 +5,6 @@ export * from './mailstore.types';
 export * from './outcome';
 export { withRetries } from './retry';
 export { ldapDriver } from './drivers/ldap-driver';
+export type { LdapMailstoreOptions } from './drivers/ldap/ldap.options';
 export { parseRetryAfter } from './retry-after';
 export * from './drivers/dovecot-sql';

@@ -127,6 +127,13 @@ export interface CallOptions {
 /** Every write carries a key; reuse it on every retry of the same logical operation. */
 export interface WriteOptions extends CallOptions {
   idempotencyKey: string;
+  /**
+   * An earlier attempt under this key may have applied the write (the engine's `wave_batches.in_doubt`, the support
+   * lane's retry after an answer in doubt). A driver that keeps nothing per key then does again what such an attempt
+   * may have left undone: the native drivers kick every item whose desired state turns a protocol off
+   * (drivers/session-kicks.ts). The HTTP contract answers a replay from its own idempotency store: not sent.
+   */
+  inDoubt?: boolean;
 }
 
 export interface PatchOptions extends WriteOptions {

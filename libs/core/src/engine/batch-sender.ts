@@ -95,7 +95,9 @@ export class BatchSender {
     const startedAt = new Date();
     // The attempt under this key: #1 first, #2… for its retries (a key decided again starts at #1).
     const requestId = `${batch.idempotencyKey}#${batch.attempts - batch.keySince}`;
-    const call = () => this.client.batch(items, options, { idempotencyKey: batch.idempotencyKey, requestId, sendBy });
+    // In doubt: a driver that keeps nothing per key redoes what an earlier attempt may have left undone (its kicks).
+    const callOpts = { idempotencyKey: batch.idempotencyKey, requestId, sendBy, inDoubt: inDoubtBefore };
+    const call = () => this.client.batch(items, options, callOpts);
     // With tracing on, one span per attempt, whatever the driver (the HTTP driver's call is its child).
     const outcome = !tracingOn()
       ? await call()

@@ -89,6 +89,9 @@ export class OperationRunner {
   private async call(op: OperationEntity): Promise<Call> {
     if (!this.client.cachedCapabilities()) await this.client.capabilities();
     const { request, options } = operationPatch(op);
+    // In doubt after an earlier run (it may have sent the call) or an answer in doubt: a native driver then kicks
+    // again what such an attempt may have left open (libs/mailstore drivers/session-kicks.ts).
+    let inDoubt = op.attempts > 0;
     const startedAt = new Date();
     const outcome = await withRetries(
       async () => {
@@ -99,7 +102,8 @@ export class OperationRunner {
           mailstoreRate: this.client.cachedCapabilities()?.rateLimits.accountUpdatesPerSecond ?? 0,
           priority: true,
         }));
-        const o = await this.client.patchAccess(op.login, request, options);
+        const o = await this.client.patchAccess(op.login, request, { ...options, inDoubt });
+        if (o.kind === 'retryable' && o.outcomeUnknown) inDoubt = true;
         if (o.kind === 'rate_limited' || o.kind === 'unavailable') {
           await this.throttle.penalize(o.retryAfterMs);
           this.metrics.retryAfter('operation', o.retryAfterMs);

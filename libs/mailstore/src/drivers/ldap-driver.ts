@@ -1,7 +1,7 @@
 import type * as LdapDriver from './ldap';
 
 /**
- * The ldap driver (its class and its settings' parser), loaded on first use: ldapts costs about 5 MB resident (measured:
+ * The ldap driver, loaded on first use: ldapts costs about 5 MB resident (measured:
  * `require('ldapts')` in a bare node), which a process on another driver would otherwise carry.
  */
 export function ldapDriver(): typeof LdapDriver {

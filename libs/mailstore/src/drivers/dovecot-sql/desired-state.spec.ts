@@ -4,7 +4,6 @@ import {
   firstOccurrences,
   formatProtocolList,
   parseProtocolList,
-  turnedOff,
   type FlagRow,
 } from './desired-state';
 
@@ -63,12 +62,6 @@ describe('batch helpers', () => {
       ['a', 0],
       ['b', 1],
     ]);
-  });
-
-  it('kicks only when a protocol went from on to off', () => {
-    expect(turnedOff({ imap: true, pop3: false }, { imap: false, pop3: false })).toBe(true);
-    expect(turnedOff({ imap: false, pop3: true }, { imap: true, pop3: false })).toBe(true);
-    expect(turnedOff({ imap: false, pop3: false }, { imap: true, pop3: true })).toBe(false);
   });
 
   it('gives each state its own fingerprint version when there is no version column', () => {

@@ -1,4 +1,4 @@
-import type { BatchItem, BatchItemResult, SessionsResult } from '../../mailstore.types';
+import type { BatchItem, BatchItemResult } from '../../mailstore.types';
 
 /** Both switches as the passdb reads them. */
 export interface Switches {
@@ -51,11 +51,6 @@ export function firstOccurrences(items: readonly BatchItem[]): Map<string, numbe
   return first;
 }
 
-/** A protocol went from on to off: the only case where `revokeSessions` kicks (contract §3). */
-export function turnedOff(previous: Switches, next: Switches): boolean {
-  return (previous.imap && !next.imap) || (previous.pop3 && !next.pop3);
-}
-
 /**
  * Without a version column an account's version is a fingerprint of its switches (1–4): `ifVersion` still refuses
  * to clobber a change made since, except one that was undone again (A → B → A).
@@ -64,13 +59,12 @@ export function fingerprintVersion(s: Switches): number {
   return 1 + (s.imap ? 1 : 0) + (s.pop3 ? 2 : 0);
 }
 
-/** The batch item's answer, in the contract's shape. `sessions` only when revocation was asked. */
+/** The batch item's answer, in the contract's shape (`sessions` is added by the kick: session-kicks.ts). */
 export function itemResult(
   account: string,
   d: ItemDecision,
   written: { version: number; updatedAt: string } | undefined,
   readAt: string,
-  sessions: SessionsResult | undefined,
 ): BatchItemResult {
   switch (d.status) {
     case 'invalid':
@@ -94,38 +88,28 @@ export function itemResult(
         },
       };
     case 'unchanged':
-      return withSessions(
-        {
-          account,
-          status: 'unchanged',
-          protocols: switches(d.current),
-          previous: switches(d.current),
-          version: d.current.version,
-          updatedAt: readAt,
-        },
-        sessions,
-      );
+      return {
+        account,
+        status: 'unchanged',
+        protocols: switches(d.current),
+        previous: switches(d.current),
+        version: d.current.version,
+        updatedAt: readAt,
+      };
     case 'applied':
-      return withSessions(
-        {
-          account,
-          status: 'applied',
-          protocols: { ...d.next },
-          previous: switches(d.previous),
-          version: written?.version ?? d.previous.version,
-          updatedAt: written?.updatedAt ?? readAt,
-        },
-        sessions,
-      );
+      return {
+        account,
+        status: 'applied',
+        protocols: { ...d.next },
+        previous: switches(d.previous),
+        version: written?.version ?? d.previous.version,
+        updatedAt: written?.updatedAt ?? readAt,
+      };
   }
 }
 
 function switches(s: Switches): Switches {
   return { imap: s.imap, pop3: s.pop3 };
-}
-
-function withSessions(r: BatchItemResult, sessions: SessionsResult | undefined): BatchItemResult {
-  return sessions === undefined ? r : { ...r, sessions };
 }
 
 /** The names this driver switches in a list column; matched case-insensitively. */

@@ -49,7 +49,7 @@ describe.each<PassdbDialect>(['postgres', 'mysql'])(
       await passdb?.drop();
     });
 
-    it('owes a kick that failed after the commit to the retry with the same key', async () => {
+    it('owes a kick that failed after the commit to the retry under the same key, which the engine marks in doubt', async () => {
       // doveadm is first down (nothing listens on its port), then back (a relay to the real one on that port).
       const port = await freeLoopbackPort();
       const d = driver({ doveadm: { url: `http://127.0.0.1:${port}/doveadm/v1`, apiKey: dovecot.doveadmApiKey } });
@@ -73,7 +73,7 @@ describe.each<PassdbDialect>(['postgres', 'mysql'])(
         const retry = await d.batch(
           [{ account: ann.login, protocols: { imap: false } }],
           { revokeSessions: true },
-          { idempotencyKey: k },
+          { idempotencyKey: k, inDoubt: true },
         );
         expect(retry).toMatchObject({
           kind: 'ok',

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { validateIdempotencyKey } from '../../client-options';
 import type { Mailstore } from '../../mailstore';
-import { ConfiguredCapabilities } from '../configured-capabilities';
 import type {
   AccessRead,
   BatchItem,
@@ -10,11 +9,7 @@ import type {
   BatchResult,
   CallOptions,
   Capabilities,
-  PatchAccessRequest,
-  PatchAccessResult,
-  PatchOptions,
   RevokeSessionsResult,
-  SessionsResult,
   WriteOptions,
 } from '../../mailstore.types';
 import { retryable, type FailureOutcome, type Outcome } from '../../outcome';
@@ -24,12 +19,12 @@ import {
   formatProtocolList,
   fingerprintVersion,
   itemResult,
-  turnedOff,
   type FlagRow,
   type ItemDecision,
 } from './desired-state';
 import { DoveadmClient } from '../doveadm';
-import { kickOwed, OwedKicks } from '../owed-kicks';
+import { NativeMailstore, summarise } from '../native-mailstore';
+import { revokeTurnedOff } from '../session-kicks';
 import {
   resolveDovecotSqlOptions,
   type DovecotSqlOptions,
@@ -51,19 +46,18 @@ const UNAVAILABLE_RETRY_MS = 1_000;
  * desired state, `ifVersion`, `not_found`), the changed rows written by one statement, COMMIT; on PostgreSQL with a
  * column per protocol and a version column all of it is one statement (pg-flag-store.ts). Idempotency: every
  * write names the state wanted, never a toggle, so replaying a batch (the engine's retry with the same key) changes
- * nothing and answers `unchanged`; the one thing a replay could lose, a kick that failed after the commit, is
- * remembered under the idempotency key and done by the retry. Nothing is stored per key otherwise, so a replay is
+ * nothing and answers `unchanged`; the one thing a replay could lose, a kick that failed after the commit, is done
+ * by the retry the engine marks in doubt (`inDoubt`: session-kicks.ts). Nothing is stored per key, so a replay is
  * not marked `replayed`: an `unchanged` after an in-doubt attempt may be our own write (the engine's `in_doubt`).
  *
  * Methods never throw for I/O: a database or doveadm that cannot be reached is a `retryable` outcome, with
  * `outcomeUnknown` only when a COMMIT went without an answer.
  */
-export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mailstore {
+export class DovecotSqlMailstore extends NativeMailstore implements Mailstore {
   private readonly o: ResolvedDovecotSqlOptions;
   private readonly store: FlagStore;
   private readonly doveadm: DoveadmClient | undefined;
   protected readonly caps: Capabilities;
-  private readonly owedKicks = new OwedKicks();
   private ended: Promise<void> | undefined;
 
   constructor(options: DovecotSqlOptions) {
@@ -71,7 +65,11 @@ export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mails
     this.o = resolveDovecotSqlOptions(options);
     this.store = this.o.dialect === 'postgres' ? new PgFlagStore(this.o) : mysqlFlagStore(this.o);
     this.doveadm = this.o.doveadm
-      ? new DoveadmClient({ ...this.o.doveadm, timeoutMs: this.o.timeoutMs, secrets: this.o.secrets })
+      ? new DoveadmClient({
+          ...this.o.doveadm,
+          timeoutMs: this.o.doveadm.timeoutMs ?? this.o.timeoutMs,
+          secrets: this.o.secrets,
+        })
       : undefined;
     this.caps = {
       protocols: ['imap', 'pop3'],
@@ -104,44 +102,8 @@ export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mails
     }
   }
 
-  async patchAccess(account: string, req: PatchAccessRequest, opts: PatchOptions): Promise<Outcome<PatchAccessResult>> {
-    const item: BatchItem = { account, protocols: req.protocols };
-    if (opts.ifMatch !== undefined) item.ifVersion = opts.ifMatch;
-    const outcome = await this.batch([item], { revokeSessions: req.revokeSessions, reason: req.reason }, opts);
-    if (outcome.kind !== 'ok') return outcome;
-    const r = outcome.value.results[0];
-    const { latencyMs } = outcome;
-    switch (r.status) {
-      case 'applied':
-      case 'unchanged': {
-        const value: PatchAccessResult = {
-          account,
-          protocols: r.protocols ?? {},
-          version: r.version ?? 0,
-          updatedAt: r.updatedAt ?? new Date().toISOString(),
-          changed: r.status === 'applied',
-        };
-        if (r.sessions !== undefined) value.sessions = r.sessions;
-        return { ...outcome, value };
-      }
-      case 'conflict':
-        return {
-          kind: 'permanent',
-          status: 412,
-          code: 'version_mismatch',
-          detail: r.error?.detail,
-          currentVersion: r.version,
-          latencyMs,
-        };
-      case 'not_found':
-        return missingOrAmbiguous(0, latencyMs);
-      case 'invalid':
-        return { kind: 'permanent', status: 409, code: r.error?.code ?? 'invalid', detail: r.error?.detail, latencyMs };
-    }
-  }
-
   async batch(items: readonly BatchItem[], batchOpts: BatchOptions, opts: WriteOptions): Promise<Outcome<BatchResult>> {
-    const key = validateIdempotencyKey(opts.idempotencyKey);
+    validateIdempotencyKey(opts.idempotencyKey);
     const started = performance.now();
     if (items.length === 0 || items.length > this.o.maxBatchItems) {
       const latencyMs = elapsed(started);
@@ -178,43 +140,17 @@ export class DovecotSqlMailstore extends ConfiguredCapabilities implements Mails
       return this.failure(err, progress, true, started, opts.signal);
     }
 
-    let sessions: Map<string, SessionsResult> | undefined;
-    if (batchOpts.revokeSessions && this.doveadm) {
-      const off = items.filter((_item, i) => {
-        const d = decisions[i];
-        return d.status === 'applied' && turnedOff(d.previous, d.next);
-      });
-      const users = this.owedKicks.withOwed(
-        key,
-        off.map((item) => item.account),
-      );
-      const kicked = await this.doveadm.kick(users, opts.signal);
-      if (!kicked.ok) {
-        this.owedKicks.owe(key, users);
-        return kickOwed(kicked.failure, elapsed(started));
-      }
-      this.owedKicks.paid(key);
-      sessions = kicked.sessions;
-    }
-
     const results: BatchItemResult[] = items.map((item, i) => {
       const d = decisions[i];
       const written =
         d.status === 'applied' ? { version: this.rowWrite(d.previous, d.next).version, updatedAt: at } : undefined;
-      // An unchanged item may carry a kick owed by an earlier attempt with this key.
-      const kick =
-        sessions === undefined || d.status === 'invalid' || d.status === 'not_found' || d.status === 'conflict'
-          ? undefined
-          : (sessions.get(item.account) ?? 'none');
-      return itemResult(item.account, d, written, at, kick);
+      return itemResult(item.account, d, written, at);
     });
-    const summary = { applied: 0, unchanged: 0, failed: 0 };
-    for (const r of results) {
-      if (r.status === 'applied') summary.applied++;
-      else if (r.status === 'unchanged') summary.unchanged++;
-      else summary.failed++;
+    if (batchOpts.revokeSessions && this.doveadm) {
+      const failed = await revokeTurnedOff(this.doveadm, items, results, opts, () => elapsed(started));
+      if (failed) return failed;
     }
-    const value: BatchResult = { batchId: randomUUID(), summary, results };
+    const value: BatchResult = { batchId: randomUUID(), summary: summarise(results), results };
     return { kind: 'ok', status: 200, value, latencyMs: elapsed(started), replayed: false };
   }
 

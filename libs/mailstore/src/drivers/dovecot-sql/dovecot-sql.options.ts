@@ -24,8 +24,8 @@ export interface DovecotSqlOptions {
    * fingerprint of its two switches: `ifVersion` then means "only if the switches are still as I left them".
    */
   versionColumn?: string;
-  /** The doveadm HTTP API (`service doveadm { inet_listener http }`), for kicking sessions. */
-  doveadm?: { url: string; apiKey: string };
+  /** The doveadm HTTP API (`service doveadm { inet_listener http }`), for kicking sessions (default: `timeoutMs`). */
+  doveadm?: { url: string; apiKey: string; timeoutMs?: number };
   /** Connections to the database (default 8). */
   poolSize?: number;
   /** One statement, or one doveadm call, at most this long (default 10 000 ms). */
@@ -46,7 +46,7 @@ export interface ResolvedDovecotSqlOptions {
   loginColumn: string;
   flags: FlagLayout;
   versionColumn: string | undefined;
-  doveadm: { url: URL; apiKey: string } | undefined;
+  doveadm: { url: URL; apiKey: string; timeoutMs: number | undefined } | undefined;
   poolSize: number;
   timeoutMs: number;
   authCacheTtlSeconds: number;
@@ -117,7 +117,7 @@ export function resolveDovecotSqlOptions(o: DovecotSqlOptions): ResolvedDovecotS
     try {
       const u = new URL(o.doveadm.url);
       if (!/^https?:$/.test(u.protocol) || u.search || u.hash || u.username || u.password) throw new TypeError();
-      doveadm = { url: u, apiKey: o.doveadm.apiKey };
+      doveadm = { url: u, apiKey: o.doveadm.apiKey, timeoutMs: o.doveadm.timeoutMs };
     } catch {
       bad('doveadm.url', 'must be an http(s) URL without credentials, e.g. http://127.0.0.1:8080');
     }

@@ -74,6 +74,37 @@ export interface FlagStore {
   destroy(): Promise<void>;
 }
 
+/** One dialect's statements of a batch's transaction (writeInTransaction runs them in order). */
+export interface TransactionSteps {
+  begin(): Promise<unknown>;
+  /** The items' rows, read `FOR UPDATE`. */
+  lock(): Promise<Record<string, unknown>[]>;
+  /** One statement writing every changed row. */
+  update(writes: RowWrite[]): Promise<unknown>;
+  commit(): Promise<unknown>;
+}
+
+/**
+ * A batch's transaction as every dialect runs it: BEGIN, the locking read, `decide` on the rows, one UPDATE of the
+ * changed rows, COMMIT. `progress` says how far it got, which decides what a failure means: only a COMMIT without an
+ * answer may have been applied (the server rolls back anything before it). Returns the time of the write.
+ */
+export async function writeInTransaction(
+  steps: TransactionSteps,
+  decide: (rows: FlagRow[]) => RowWrite[],
+  progress: Progress,
+  o: ResolvedDovecotSqlOptions,
+): Promise<string> {
+  progress.phase = 'statements';
+  await steps.begin();
+  const writes = decide((await steps.lock()).map((r) => toFlagRow(r, o)));
+  if (writes.length > 0) await steps.update(writes);
+  progress.phase = 'commit';
+  await steps.commit();
+  progress.phase = 'done';
+  return new Date().toISOString();
+}
+
 /** The SELECT list every dialect reads (flags as the layout keeps them, the version when there is a column). */
 export function selectList(o: ResolvedDovecotSqlOptions): string {
   const q = (name: string) => quoteIdentifier(o.dialect, name);

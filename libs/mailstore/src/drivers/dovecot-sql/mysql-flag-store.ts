@@ -12,6 +12,8 @@ import {
   type RowWrite,
   type SendGate,
   type SqlFailure,
+  type TransactionSteps,
+  writeInTransaction,
 } from './flag-store';
 import { connectionFailure } from './sql-failure';
 
@@ -57,19 +59,18 @@ export class MysqlFlagStore implements FlagStore {
   ): Promise<string> {
     return this.withConnection(signal, async (c) => {
       gate();
-      progress.phase = 'statements';
-      await c.query({ sql: 'START TRANSACTION', timeout: this.o.timeoutMs });
+      const query = (sql: string, values?: unknown[]) => c.query({ sql, timeout: this.o.timeoutMs }, values);
       const logins = items.map((i) => i.account);
-      const [locked] = await c.query({ sql: `${this.select} FOR UPDATE`, timeout: this.o.timeoutMs }, [logins]);
-      const writes = decide((locked as Record<string, unknown>[]).map((r) => toFlagRow(r, this.o)));
-      if (writes.length > 0) {
-        const { sql, values } = this.update(writes);
-        await c.query({ sql, timeout: this.o.timeoutMs }, values);
-      }
-      progress.phase = 'commit';
-      await c.query({ sql: 'COMMIT', timeout: this.o.timeoutMs });
-      progress.phase = 'done';
-      return new Date().toISOString();
+      const steps: TransactionSteps = {
+        begin: () => query('START TRANSACTION'),
+        lock: async () => (await query(`${this.select} FOR UPDATE`, [logins]))[0] as Record<string, unknown>[],
+        update: (writes) => {
+          const { sql, values } = this.update(writes);
+          return query(sql, values);
+        },
+        commit: () => query('COMMIT'),
+      };
+      return writeInTransaction(steps, decide, progress, this.o);
     });
   }
 

@@ -12,7 +12,9 @@ import {
   type RowWrite,
   type SendGate,
   type SqlFailure,
+  type TransactionSteps,
   TwinMismatch,
+  writeInTransaction,
 } from './flag-store';
 import { connectionFailure } from './sql-failure';
 
@@ -81,22 +83,20 @@ export class PgFlagStore implements FlagStore {
     return this.withClient(signal, async (c) => {
       gate();
       if (this.single !== undefined) return this.writeInOneStatement(c, this.single, items, decide, progress);
-      progress.phase = 'statements';
-      await c.query('BEGIN');
-      const locked = await c.query<Record<string, unknown>>(this.lock, [logins]);
-      const writes = decide(locked.rows.map((r) => toFlagRow(r, this.o)));
-      if (writes.length > 0) {
-        const rows = writes.map((w) => {
-          const row: Record<string, unknown> = { login: w.login };
-          writtenValues(w, this.o).forEach((v, i) => (row[`c${i}`] = v));
-          return row;
-        });
-        await c.query(this.update, [JSON.stringify(rows)]);
-      }
-      progress.phase = 'commit';
-      await c.query('COMMIT');
-      progress.phase = 'done';
-      return new Date().toISOString();
+      const steps: TransactionSteps = {
+        begin: () => c.query('BEGIN'),
+        lock: async () => (await c.query<Record<string, unknown>>(this.lock, [logins])).rows,
+        update: (writes) => {
+          const rows = writes.map((w) => {
+            const row: Record<string, unknown> = { login: w.login };
+            writtenValues(w, this.o).forEach((v, i) => (row[`c${i}`] = v));
+            return row;
+          });
+          return c.query(this.update, [JSON.stringify(rows)]);
+        },
+        commit: () => c.query('COMMIT'),
+      };
+      return writeInTransaction(steps, decide, progress, this.o);
     });
   }
 

@@ -1,2 +1,1 @@
 export { LdapMailstore } from './ldap.mailstore';
-export { parseLdapSettings } from './ldap-settings';

@@ -9,7 +9,7 @@ import {
   type Filter,
 } from 'ldapts';
 import type { Protocol, ProtocolSwitches } from '../../mailstore.types';
-import { switchAttributes, type LdapMailstoreOptions } from './ldap-settings';
+import { switchAttributes, type LdapMailstoreOptions } from './ldap.options';
 
 export const PROTOCOLS: readonly Protocol[] = ['imap', 'pop3'];
 

@@ -1,5 +1,5 @@
 import { Client, ResultCodeError } from 'ldapts';
-import type { LdapMailstoreOptions } from './ldap-settings';
+import type { LdapMailstoreOptions } from './ldap.options';
 
 type PoolOptions = Pick<
   LdapMailstoreOptions,

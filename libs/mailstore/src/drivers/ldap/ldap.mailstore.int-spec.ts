@@ -8,7 +8,8 @@ import { Client } from 'ldapts';
 import type { BatchItemResult } from '../../mailstore.types';
 import type { Outcome } from '../../outcome';
 import { LdapMailstore } from './ldap.mailstore';
-import { parseLdapSettings } from './ldap-settings';
+import { loadConfig } from '@app/config';
+import { ldapMailstoreOptions } from '@app/core';
 
 const OFF = { reopenImapEnabled: 'FALSE', reopenPop3Enabled: 'FALSE' };
 const accounts = Array.from({ length: 8 }, (_, i) => ({
@@ -26,7 +27,8 @@ const stores: LdapMailstore[] = [];
 const key = { idempotencyKey: 'test-key' };
 
 function driver(env: Record<string, string> = {}, mode: 'attributes' | 'list' = 'attributes'): LdapMailstore {
-  const store = new LdapMailstore(parseLdapSettings({ ...slapd.driverEnv(mode), ...env }));
+  const config = loadConfig({ MAILSTORE_DRIVER: 'ldap', ...slapd.driverEnv(mode), ...env });
+  const store = new LdapMailstore(ldapMailstoreOptions(config));
   stores.push(store);
   return store;
 }

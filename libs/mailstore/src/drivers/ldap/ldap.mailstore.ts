@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { AndFilter, EqualityFilter, OrFilter, ResultCodeError, type Client, type Entry } from 'ldapts';
+import { FilterParser, ResultCodeError, type Client, type Filter } from 'ldapts';
 import type { Mailstore } from '../../mailstore';
-import { ConfiguredCapabilities } from '../configured-capabilities';
 import type {
   AccessRead,
   BatchItem,
@@ -10,27 +9,23 @@ import type {
   BatchResult,
   CallOptions,
   Capabilities,
-  PatchAccessRequest,
-  PatchAccessResult,
-  PatchOptions,
-  Protocol,
   RevokeSessionsResult,
   WriteOptions,
 } from '../../mailstore.types';
-import { retryable, type FailureOutcome, type Outcome } from '../../outcome';
+import { retryable, type Outcome } from '../../outcome';
 import { ASSERTION_FAILED, AssertionControl } from './assertion-control';
 import { DoveadmClient } from '../doveadm';
-import { kickOwed, OwedKicks } from '../owed-kicks';
-import { attributesToRead, loginsOf, planWrite, PROTOCOLS, readEntry, type EntryState } from './ldap-entry';
+import { NativeMailstore, summarise } from '../native-mailstore';
+import { revokeTurnedOff } from '../session-kicks';
+import { planWrite, PROTOCOLS } from './ldap-entry';
+import { invalidItem } from './ldap-items';
+import { searchAccounts, type Found } from './ldap-read';
 import { failureOutcome, itemErrorCode } from './ldap-outcome';
 import { LdapPool } from './ldap-pool';
-import type { LdapMailstoreOptions } from './ldap-settings';
+import type { LdapMailstoreOptions } from './ldap.options';
 
 /** Re-reads of one entry after its assertion failed (someone else wrote it between our read and our write). */
 const MAX_ASSERTION_RETRIES = 3;
-
-type Found =
-  { kind: 'found'; state: EntryState } | { kind: 'missing' } | { kind: 'invalid'; code: string; detail: string };
 
 /**
  * The `ldap` driver (issue 18): the per-protocol switches are attributes of the account's entry in a directory
@@ -47,19 +42,19 @@ type Found =
  * entryCSN or modifyTimestamp: those are not integers, a password change would move them (a false conflict), and
  * modifyTimestamp has one-second resolution (two changes in one second would look like none).
  */
-export class LdapMailstore extends ConfiguredCapabilities implements Mailstore {
+export class LdapMailstore extends NativeMailstore implements Mailstore {
   private readonly pool: LdapPool;
   private readonly doveadm: DoveadmClient | undefined;
-  private readonly owedKicks = new OwedKicks();
   protected readonly caps: Capabilities;
-  private readonly baseFilter: LdapMailstoreOptions['filter'];
+  private readonly baseFilter: Filter;
   private destroyed = false;
 
   constructor(private readonly options: LdapMailstoreOptions) {
     super();
     this.pool = new LdapPool(options);
     this.doveadm = options.doveadm ? new DoveadmClient(options.doveadm) : undefined;
-    this.baseFilter = options.filter;
+    // Checked at boot by the same parser (libs/config ldap.env.ts).
+    this.baseFilter = FilterParser.parseString(options.filter.trim());
     this.caps = {
       protocols: [...PROTOCOLS],
       maxBatchItems: options.maxBatchItems,
@@ -96,41 +91,6 @@ export class LdapMailstore extends ConfiguredCapabilities implements Mailstore {
     }
   }
 
-  async patchAccess(account: string, req: PatchAccessRequest, opts: PatchOptions): Promise<Outcome<PatchAccessResult>> {
-    const item: BatchItem = { account, protocols: req.protocols };
-    if (opts.ifMatch !== undefined) item.ifVersion = opts.ifMatch;
-    const outcome = await this.batch([item], { revokeSessions: req.revokeSessions }, opts);
-    if (outcome.kind !== 'ok') return outcome;
-    const r = outcome.value.results[0];
-    const { latencyMs } = outcome;
-    switch (r.status) {
-      case 'applied':
-      case 'unchanged': {
-        const value: PatchAccessResult = {
-          account,
-          protocols: r.protocols ?? {},
-          version: r.version ?? 0,
-          updatedAt: r.updatedAt ?? new Date(0).toISOString(),
-          changed: r.status === 'applied',
-        };
-        if (r.sessions) value.sessions = r.sessions;
-        return this.ok(value, latencyMs);
-      }
-      case 'not_found':
-        return notFound(latencyMs);
-      case 'conflict':
-        return { kind: 'permanent', status: 412, code: 'version_mismatch', currentVersion: r.version, latencyMs };
-      case 'invalid':
-        return {
-          kind: 'permanent',
-          status: 400,
-          code: r.error?.code ?? 'invalid_request',
-          detail: r.error?.detail,
-          latencyMs,
-        };
-    }
-  }
-
   async batch(items: readonly BatchItem[], batchOpts: BatchOptions, opts: WriteOptions): Promise<Outcome<BatchResult>> {
     const started = performance.now();
     if (items.length === 0) {
@@ -163,8 +123,10 @@ export class LdapMailstore extends ConfiguredCapabilities implements Mailstore {
         }, opts.signal);
       }
       const done = results as BatchItemResult[];
-      const owed = batchOpts.revokeSessions ? await this.revokeTurnedOff(opts.idempotencyKey, done, opts.signal) : null;
-      if (owed) return kickOwed(owed, performance.now() - started);
+      if (batchOpts.revokeSessions && this.doveadm) {
+        const failed = await revokeTurnedOff(this.doveadm, items, done, opts, () => performance.now() - started);
+        if (failed) return failed;
+      }
       return this.ok({ summary: summarise(done), results: done }, performance.now() - started);
     } catch (err) {
       if (err instanceof SendWindowMissed) {
@@ -209,19 +171,9 @@ export class LdapMailstore extends ConfiguredCapabilities implements Mailstore {
     await this.pool.destroy();
   }
 
-  /** One search for every login: the entries found, by the login as the caller spelled it. */
-  private async read(client: Client, accounts: readonly string[]): Promise<Map<string, Found>> {
-    const o = this.options;
-    const logins = accounts.map((account) => new EqualityFilter({ attribute: o.loginAttribute, value: account }));
-    const { searchEntries } = await client.search(o.baseDn, {
-      scope: 'sub',
-      filter: new AndFilter({
-        filters: [this.baseFilter, logins.length === 1 ? logins[0] : new OrFilter({ filters: logins })],
-      }),
-      attributes: attributesToRead(o),
-      sizeLimit: accounts.length * 2 + 1,
-    });
-    return matchEntries(accounts, searchEntries, o);
+  /** One search for every login (ldap-read.ts). */
+  private read(client: Client, accounts: readonly string[]): Promise<Map<string, Found>> {
+    return searchAccounts(client, accounts, this.options, this.baseFilter);
   }
 
   private async readOne(client: Client, account: string): Promise<Found> {
@@ -282,38 +234,6 @@ export class LdapMailstore extends ConfiguredCapabilities implements Mailstore {
     }
   }
 
-  /**
-   * Ends the sessions of items where a protocol went from on to off, and those an earlier attempt under this key
-   * owes (one doveadm request). A kick that fails is owed to the replay: its failure is returned, and the batch
-   * answers `retryable` with `outcomeUnknown` (kickOwed), the switches being written (no new login is possible).
-   */
-  private async revokeTurnedOff(
-    key: string,
-    results: BatchItemResult[],
-    signal?: AbortSignal,
-  ): Promise<FailureOutcome | null> {
-    if (!this.doveadm) return null;
-    const turnedOff = results.filter(
-      (r) =>
-        r.status === 'applied' &&
-        PROTOCOLS.some((p: Protocol) => r.previous?.[p] === true && r.protocols?.[p] === false),
-    );
-    const users = this.owedKicks.withOwed(
-      key,
-      turnedOff.map((r) => r.account),
-    );
-    const kicked = await this.doveadm.kick(users, signal);
-    if (!kicked.ok) {
-      this.owedKicks.owe(key, users);
-      return kicked.failure;
-    }
-    this.owedKicks.paid(key);
-    for (const r of results) {
-      if (users.includes(r.account)) r.sessions = kicked.sessions.get(r.account) ?? 'none';
-    }
-    return null;
-  }
-
   private ok<T>(value: T, latencyMs: number): Outcome<T> {
     return { kind: 'ok', status: 200, value, latencyMs, replayed: false };
   }
@@ -328,77 +248,4 @@ class SendWindowMissed extends Error {}
 
 function notFound(latencyMs: number): Outcome<never> {
   return { kind: 'permanent', status: 404, code: 'account_not_found', latencyMs };
-}
-
-/** The contract's item checks: an account once, known protocols as booleans, a non-negative integer ifVersion. */
-function invalidItem(item: BatchItem, items: readonly BatchItem[], i: number): BatchItemResult | undefined {
-  const account = item.account;
-  const bad = (code: string, detail: string): BatchItemResult => ({
-    account,
-    status: 'invalid',
-    error: { code, detail },
-  });
-  if (typeof account !== 'string' || account.length === 0 || account.length > 320)
-    return bad('invalid_account', 'account must be 1-320 characters');
-  if (items.findIndex((other) => other.account.toLowerCase() === account.toLowerCase()) !== i) {
-    return bad('duplicate_account', 'the account appears earlier in the batch');
-  }
-  const keys = Object.keys(item.protocols ?? {});
-  if (keys.length === 0) return bad('invalid_protocols', 'no protocol given');
-  for (const key of keys) {
-    if (!(PROTOCOLS as readonly string[]).includes(key)) return bad('unsupported_protocol', `unknown protocol ${key}`);
-    if (typeof item.protocols[key as Protocol] !== 'boolean')
-      return bad('invalid_protocols', `${key} is not a boolean`);
-  }
-  if (item.ifVersion !== undefined && !(Number.isSafeInteger(item.ifVersion) && item.ifVersion >= 0)) {
-    return bad('invalid_request', 'ifVersion is not a non-negative integer');
-  }
-  return undefined;
-}
-
-/** Entries matched back to the accounts asked for (the directory's login match ignores case). */
-function matchEntries(
-  accounts: readonly string[],
-  entries: readonly Entry[],
-  o: LdapMailstoreOptions,
-): Map<string, Found> {
-  const byLogin = new Map<string, Entry[]>();
-  for (const entry of entries) {
-    for (const login of loginsOf(entry, o)) {
-      const key = login.toLowerCase();
-      byLogin.set(key, [...(byLogin.get(key) ?? []), entry]);
-    }
-  }
-  const out = new Map<string, Found>();
-  for (const account of accounts) {
-    const matches = byLogin.get(account.toLowerCase()) ?? [];
-    if (matches.length === 0) {
-      out.set(account, { kind: 'missing' });
-    } else if (matches.length > 1) {
-      out.set(account, {
-        kind: 'invalid',
-        code: 'ambiguous_account',
-        detail: `${matches.length} entries have this login`,
-      });
-    } else {
-      const read = readEntry(matches[0], o);
-      out.set(
-        account,
-        read.ok
-          ? { kind: 'found', state: read.state }
-          : { kind: 'invalid', code: 'invalid_entry', detail: read.reason },
-      );
-    }
-  }
-  return out;
-}
-
-function summarise(results: readonly BatchItemResult[]): BatchResult['summary'] {
-  const summary = { applied: 0, unchanged: 0, failed: 0 };
-  for (const r of results) {
-    if (r.status === 'applied') summary.applied++;
-    else if (r.status === 'unchanged') summary.unchanged++;
-    else summary.failed++;
-  }
-  return summary;
 }

@@ -1,0 +1,214 @@
+import { Transform } from 'class-transformer';
+import { IsDefined, IsInt, Matches, Max, Min, ValidateBy, type ValidationArguments } from 'class-validator';
+import type * as Ldapts from 'ldapts';
+import { DoveadmEnvironment } from './doveadm.env';
+import { SwitchLayoutHolds, toNumber, whenDriver } from './driver-choice';
+
+/** A setting of the ldap driver, checked only when that driver is chosen (set but unchecked otherwise). */
+const whenLdap = (check?: (o: LdapEnvironment) => boolean) => whenDriver(['ldap'], check);
+/** An optional one: checked when set. */
+const whenLdapSet = (name: keyof LdapEnvironment) =>
+  whenDriver<LdapEnvironment>(['ldap'], (o) => o[name] !== undefined);
+
+// RFC 4512 §2.5 attribute description: a name (letter, then letters, digits, hyphens) or a numeric OID.
+const ATTRIBUTE = /^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$/;
+// A value the driver writes (a Boolean, a protocol of the list), compared by the attribute's matching rule.
+const VALUE = /^[\x21-\x7e]{1,64}$/;
+
+const attributeName = (name: string) => Matches(ATTRIBUTE, { message: `${name} is not an LDAP attribute name` });
+const value = (name: string) => Matches(VALUE, { message: `${name} must be 1-64 printable ASCII characters` });
+
+/** An integer setting within bounds, one message for every way to miss them. */
+function integerFrom(min: number, max: number): PropertyDecorator {
+  return (target, key) => {
+    const message = `${String(key)} must be an integer from ${min} to ${max}`;
+    // Registered in this order, checked in this order (stopAtFirstError): 'x' is named as not an integer.
+    for (const d of [whenLdap(), IsInt({ message }), Min(min, { message }), Max(max, { message })]) d(target, key);
+    Transform(toNumber)(target, key);
+  };
+}
+
+/** A check of the whole object, named after the decorated variable: `problem` says what is wrong, or nothing. */
+function Holds(name: string, problem: (o: LdapEnvironment) => string | undefined): PropertyDecorator {
+  return ValidateBy({
+    name,
+    validator: {
+      validate: (_value, args) => !args || problem(args.object as LdapEnvironment) === undefined,
+      defaultMessage: (args?: ValidationArguments) => (args && problem(args.object as LdapEnvironment)) ?? name,
+    },
+  });
+}
+
+/** A DN is RDNs separated by commas, each `attr=value` (escaped characters allowed); ldapts escapes no base DN. */
+function isDn(text: unknown): boolean {
+  return (
+    typeof text === 'string' &&
+    !/[\r\n\0]/.test(text) &&
+    /^[^=,]+=[^,]*(?:,[^=,]+=[^,]*)*$/.test(text.trim().replace(/\\./g, '_'))
+  );
+}
+const Dn = (name: string) =>
+  ValidateBy({
+    name: 'ldapDn',
+    validator: { validate: isDn, defaultMessage: () => `${name} is not a distinguished name (attr=value,attr=value…)` },
+  });
+
+/**
+ * An RFC 4515 filter as the driver will use it: parsed by ldapts' own parser (loaded here only when the ldap driver is
+ * chosen: the worker loads it then anyway), after a check that its parentheses balance, which that parser does not make.
+ */
+function isLdapFilter(text: unknown): boolean {
+  if (typeof text !== 'string' || !balanced(text.trim())) return false;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- ldapts only when MAILSTORE_DRIVER=ldap
+    (require('ldapts') as typeof Ldapts).FilterParser.parseString(text.trim());
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function balanced(text: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '(') depth++;
+    else if (text[i] === ')' && --depth === 0 && i !== text.length - 1) return false;
+    if (depth < 0) return false;
+  }
+  return depth === 0 && text.startsWith('(');
+}
+
+/** The version must move only with the switches: it cannot be the login or a switch itself. */
+function sharedAttributeProblem(o: LdapEnvironment): string | undefined {
+  const named = [o.LDAP_LOGIN_ATTRIBUTE, o.LDAP_VERSION_ATTRIBUTE, o.LDAP_IMAP_ATTRIBUTE, o.LDAP_POP3_ATTRIBUTE]
+    .concat(o.LDAP_PROTOCOLS_ATTRIBUTE)
+    .filter((a): a is string => a !== undefined)
+    .map((a) => a.toLowerCase());
+  return new Set(named).size === named.length
+    ? undefined
+    : 'LDAP_VERSION_ATTRIBUTE, LDAP_LOGIN_ATTRIBUTE and the switch attributes must be different attributes';
+}
+
+/**
+ * The settings of the `ldap` mailstore driver (MAILSTORE_DRIVER=ldap; docs/drivers-ldap.md, deploy/dovecot-ldap/),
+ * read and validated with the rest at boot (EnvironmentDto extends this class): a bad value is named in the one
+ * startup-failure line, never the password. createMailstore maps them to the driver's options.
+ */
+export abstract class LdapEnvironment extends DoveadmEnvironment {
+  /** The directory: ldap://host[:port] or ldaps://host[:port]. */
+  @whenLdap()
+  @Matches(/^ldaps?:\/\/[^/\s?#]+\/?$/i, { message: 'LDAP_URL must be ldap://host[:port] or ldaps://host[:port]' })
+  @IsDefined({ message: 'LDAP_URL is required with MAILSTORE_DRIVER=ldap' })
+  LDAP_URL: string | undefined = undefined;
+
+  /** The service DN the driver binds as (docs/drivers-ldap.md: the access it needs). */
+  @whenLdap()
+  @Dn('LDAP_BIND_DN')
+  @IsDefined({ message: 'LDAP_BIND_DN is required with MAILSTORE_DRIVER=ldap' })
+  LDAP_BIND_DN: string | undefined = undefined;
+
+  /** Its password. Never logged, never in a message. */
+  @whenLdap()
+  @IsDefined({ message: 'LDAP_BIND_PASSWORD is required with MAILSTORE_DRIVER=ldap' })
+  LDAP_BIND_PASSWORD: string | undefined = undefined;
+
+  /** Accounts are searched under it (subtree). */
+  @whenLdap()
+  @Dn('LDAP_BASE_DN')
+  @IsDefined({ message: 'LDAP_BASE_DN is required with MAILSTORE_DRIVER=ldap' })
+  LDAP_BASE_DN: string | undefined = undefined;
+
+  /** The attribute holding the login the service knows (uid, mail …). */
+  @whenLdap()
+  @attributeName('LDAP_LOGIN_ATTRIBUTE')
+  LDAP_LOGIN_ATTRIBUTE = 'uid';
+
+  /** ANDed with the login, e.g. (objectClass=reopenAccessAccount). */
+  @whenLdap()
+  @ValidateBy({
+    name: 'ldapFilter',
+    validator: {
+      validate: isLdapFilter,
+      defaultMessage: () => 'LDAP_FILTER is not an LDAP filter (RFC 4515), e.g. (objectClass=inetOrgPerson)',
+    },
+  })
+  LDAP_FILTER = '(objectClass=*)';
+
+  /** One attribute per protocol, on when it holds LDAP_TRUE_VALUE… */
+  @whenLdap()
+  @SwitchLayoutHolds({
+    driver: 'ldap',
+    imap: 'LDAP_IMAP_ATTRIBUTE',
+    pop3: 'LDAP_POP3_ATTRIBUTE',
+    list: 'LDAP_PROTOCOLS_ATTRIBUTE',
+    unit: 'attribute',
+    listing: '(one multi-valued attribute of allowed protocols)',
+  })
+  @ValidateBy({
+    name: 'ldapAttribute',
+    validator: {
+      validate: (v: unknown) => v === undefined || (typeof v === 'string' && ATTRIBUTE.test(v)),
+      defaultMessage: () => 'LDAP_IMAP_ATTRIBUTE is not an LDAP attribute name',
+    },
+  })
+  LDAP_IMAP_ATTRIBUTE: string | undefined = undefined;
+
+  @whenLdapSet('LDAP_POP3_ATTRIBUTE')
+  @attributeName('LDAP_POP3_ATTRIBUTE')
+  LDAP_POP3_ATTRIBUTE: string | undefined = undefined;
+
+  /** What the driver writes in them (LDAP Boolean syntax by default). */
+  @whenLdap()
+  @value('LDAP_TRUE_VALUE')
+  LDAP_TRUE_VALUE = 'TRUE';
+
+  @whenLdap()
+  @Holds('ldapFalseValue', (o) =>
+    o.LDAP_FALSE_VALUE.toLowerCase() === o.LDAP_TRUE_VALUE.toLowerCase()
+      ? 'LDAP_FALSE_VALUE must differ from LDAP_TRUE_VALUE'
+      : undefined,
+  )
+  @value('LDAP_FALSE_VALUE')
+  LDAP_FALSE_VALUE = 'FALSE';
+
+  /** …or one multi-valued attribute of allowed protocols (its other values are left alone)… */
+  @whenLdapSet('LDAP_PROTOCOLS_ATTRIBUTE')
+  @attributeName('LDAP_PROTOCOLS_ATTRIBUTE')
+  LDAP_PROTOCOLS_ATTRIBUTE: string | undefined = undefined;
+
+  /** …holding these values. */
+  @whenLdap()
+  @value('LDAP_IMAP_VALUE')
+  LDAP_IMAP_VALUE = 'imap';
+
+  @whenLdap()
+  @value('LDAP_POP3_VALUE')
+  LDAP_POP3_VALUE = 'pop3';
+
+  /** An integer attribute the driver raises by one with each change it makes: the version ifVersion checks. */
+  @whenLdap()
+  @Holds('ldapSharedAttribute', sharedAttributeProblem)
+  @attributeName('LDAP_VERSION_ATTRIBUTE')
+  @IsDefined({ message: 'LDAP_VERSION_ATTRIBUTE is required with MAILSTORE_DRIVER=ldap' })
+  LDAP_VERSION_ATTRIBUTE: string | undefined = undefined;
+
+  /** Connections to the directory, each bound as LDAP_BIND_DN. */
+  @integerFrom(1, 64)
+  LDAP_POOL_SIZE = 4;
+
+  /** Per LDAP operation… */
+  @integerFrom(100, 120000)
+  LDAP_TIMEOUT_MS = 5000;
+
+  /** …and per connection attempt. */
+  @integerFrom(100, 60000)
+  LDAP_CONNECT_TIMEOUT_MS = 2000;
+
+  /** Items per batch (one search, then one modify per changed account, pipelined on one connection). */
+  @integerFrom(1, 5000)
+  LDAP_MAX_BATCH_ITEMS = 500;
+
+  /** Advertised in the capabilities: the engine's shared throttle paces writes to it. */
+  @integerFrom(1, 1000000)
+  LDAP_UPDATES_PER_SECOND = 1000;
+}

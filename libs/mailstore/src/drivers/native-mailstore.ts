@@ -1,0 +1,87 @@
+import type {
+  BatchItem,
+  BatchItemResult,
+  BatchOptions,
+  BatchResult,
+  PatchAccessRequest,
+  PatchAccessResult,
+  PatchOptions,
+  WriteOptions,
+} from '../mailstore.types';
+import type { Outcome } from '../outcome';
+import { ConfiguredCapabilities } from './configured-capabilities';
+
+/** Item errors that say the request was wrong (400); any other says the account's entry or row is (409). */
+const REQUEST_ERRORS: ReadonlySet<string> = new Set([
+  'invalid_request',
+  'invalid_account',
+  'invalid_protocols',
+  'unsupported_protocol',
+  'duplicate_account',
+]);
+
+/**
+ * What the native drivers (dovecot-sql, ldap) share of `Mailstore` beyond their capabilities: one account's PATCH is a
+ * one-item batch (the same rule, the same kicks, `ifMatch` as the item's `ifVersion`), answered as the contract answers
+ * a PATCH: 412 `version_mismatch` with the current version, 404 `account_not_found`, 400 for a wrong request and 409
+ * for an account the driver cannot switch (two rows, a broken entry).
+ */
+export abstract class NativeMailstore extends ConfiguredCapabilities {
+  abstract batch(
+    items: readonly BatchItem[],
+    batchOpts: BatchOptions,
+    opts: WriteOptions,
+  ): Promise<Outcome<BatchResult>>;
+
+  patchAccess(account: string, req: PatchAccessRequest, opts: PatchOptions): Promise<Outcome<PatchAccessResult>> {
+    return patchThroughBatch(this, account, req, opts);
+  }
+}
+
+async function patchThroughBatch(
+  store: NativeMailstore,
+  account: string,
+  req: PatchAccessRequest,
+  opts: PatchOptions,
+): Promise<Outcome<PatchAccessResult>> {
+  const item: BatchItem = { account, protocols: req.protocols };
+  if (opts.ifMatch !== undefined) item.ifVersion = opts.ifMatch;
+  const outcome = await store.batch([item], { revokeSessions: req.revokeSessions, reason: req.reason }, opts);
+  if (outcome.kind !== 'ok') return outcome;
+  const r = outcome.value.results[0];
+  const { latencyMs } = outcome;
+  const detail = r.error?.detail;
+  switch (r.status) {
+    case 'applied':
+    case 'unchanged': {
+      const value: PatchAccessResult = {
+        account,
+        protocols: r.protocols ?? {},
+        version: r.version ?? 0,
+        updatedAt: r.updatedAt ?? new Date().toISOString(),
+        changed: r.status === 'applied',
+      };
+      if (r.sessions !== undefined) value.sessions = r.sessions;
+      return { ...outcome, value };
+    }
+    case 'conflict':
+      return { kind: 'permanent', status: 412, code: 'version_mismatch', detail, currentVersion: r.version, latencyMs };
+    case 'not_found':
+      return { kind: 'permanent', status: 404, code: 'account_not_found', detail, latencyMs };
+    case 'invalid': {
+      const code = r.error?.code ?? 'invalid_request';
+      return { kind: 'permanent', status: REQUEST_ERRORS.has(code) ? 400 : 409, code, detail, latencyMs };
+    }
+  }
+}
+
+/** A batch's summary, counted from its per-item answers (the truth). */
+export function summarise(results: readonly BatchItemResult[]): BatchResult['summary'] {
+  const summary = { applied: 0, unchanged: 0, failed: 0 };
+  for (const r of results) {
+    if (r.status === 'applied') summary.applied++;
+    else if (r.status === 'unchanged') summary.unchanged++;
+    else summary.failed++;
+  }
+  return summary;
+}
