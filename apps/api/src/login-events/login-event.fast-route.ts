@@ -10,7 +10,7 @@ import { SignalStreamMetrics } from '../metrics/signal-metrics';
 import { ingestLoginEvents } from './login-event.controller';
 
 /** The route as Nest registers it (global prefix included): the request metrics' `route` label. */
-const LOGIN_EVENTS_ROUTE = '/api/v1/login-events';
+export const LOGIN_EVENTS_ROUTE = '/api/v1/login-events';
 
 /**
  * POST /api/v1/login-events answered ahead of Nest's router (issue 19, bench:events). Dovecot's exporter posts one
@@ -64,7 +64,8 @@ export function loginEventsFastRoute(deps: {
   };
 }
 
-function isRoutePath(path: string): boolean {
+/** The route's path as Express matches it: case-insensitive, one trailing slash allowed, the prefix as is. */
+export function isRoutePath(path: string): boolean {
   const p = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
   // The prefix is matched case-sensitively before Nest's routes (app.factory.ts's 404 for paths outside /api/v1).
   return p.length === LOGIN_EVENTS_ROUTE.length && p.startsWith('/api/v1/') && p.toLowerCase() === LOGIN_EVENTS_ROUTE;
