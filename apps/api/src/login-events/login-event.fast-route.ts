@@ -27,7 +27,9 @@ export const LOGIN_EVENTS_ROUTE = '/api/v1/login-events';
  * - the body: the validation pipe's input bounds (inspectInput), then the controller's rule (400 naming `body`);
  * - not throttled (the controller's @SkipThrottle);
  * - errors: the exception filter's answer (respondWithProblem: problem+json, 5xx logged), never Express's page.
- * Any other method, or a longer path, goes on to Nest as before.
+ * Any other method, or a longer path, goes on to Nest as before. The plain case (a key verified less than
+ * API_KEY_CACHE_MS ago, a JSON body) does not even reach this: login-event.raw-route.ts answers it on node's request
+ * event; this handler takes the rest (the first request of a key, every refusal of a key, unusual requests).
  */
 export function loginEventsFastRoute(deps: {
   guard: Pick<ApiKeyGuard, 'admit'>;
