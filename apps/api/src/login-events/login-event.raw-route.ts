@@ -60,7 +60,7 @@ export function installLoginEventsRawRoute(server: Server, deps: RawRouteDeps): 
 }
 
 /** The handler: true when it took the request (it answers it), false to leave it to Express. */
-export function loginEventsRawHandler(deps: RawRouteDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
+function loginEventsRawHandler(deps: RawRouteDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
   const roles: readonly ApiRole[] = ROLES.signals;
   const fixedHeaders = recordHeaders(deps.securityHeaders);
   const histogram = deps.registry.getSingleMetric('reopen_api_request_duration_seconds') as
