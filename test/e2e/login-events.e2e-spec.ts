@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { pollUntil } from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
 
@@ -22,7 +23,8 @@ describe('POST /login-events: the mail server posts its login events with a sign
   let login: string;
 
   beforeAll(async () => {
-    api = await startApiHarness('login-events', { env: { LOG_LEVEL: 'info' } });
+    // debug: an accepted POST answered on the request event is logged at debug only (login-event.raw-route.ts).
+    api = await startApiHarness('login-events', { env: { LOG_LEVEL: 'debug' } });
     await api.h.importPopulation({ count: 20, seed: 3 });
     const [row] = await api.h.db.dataSource.query<{ login: string }[]>(
       `SELECT login FROM accounts ORDER BY id LIMIT 1`,
@@ -171,9 +173,58 @@ describe('POST /login-events: the mail server posts its login events with a sign
     expect(metrics).toMatch(/route="\/api\/v1\/login-events",status="401"/);
   });
 
+  /** A POST written in pieces with chunked transfer encoding (no Content-Length), as a streaming client sends it. */
+  function postChunked(pieces: (string | Buffer)[], headers: Record<string, string> = {}) {
+    return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+      const req = request(
+        `${api.api.origin}/api/v1/login-events?key=${encodeURIComponent(api.secrets.signals)}`,
+        { method: 'POST', headers: { 'content-type': 'application/json', ...headers } },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
+      req.on('error', reject);
+      for (const piece of pieces) req.write(piece);
+      req.end();
+    });
+  }
+
+  // A key in use is answered on node's request event (login-event.raw-route.ts), its body read there: the same answers.
+  it('reads a body that comes in pieces, bounds it without a Content-Length, and echoes the request id', async () => {
+    expect((await post(JSON.stringify(dovecotEvent(login, true)), api.secrets.signals)).status).toBe(202); // key known
+    const event = JSON.stringify([dovecotEvent(login, true), dovecotEvent(login, false)]);
+    const pieces = await postChunked([event.slice(0, 10), event.slice(10, 200), event.slice(200)], {
+      'x-request-id': 'dovecot-1',
+    });
+    expect(pieces.status).toBe(202);
+    expect(JSON.parse(pieces.body)).toEqual({ accepted: 2, dropped: {} });
+    expect(pieces.headers['x-request-id']).toBe('dovecot-1');
+    expect(pieces.headers['content-security-policy']).toContain("default-src 'none'");
+
+    const huge = await postChunked(Array.from({ length: 70 }, () => ' '.repeat(1024)).concat(['{}']));
+    expect(huge.status).toBe(413);
+    expect(huge.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(JSON.parse(huge.body)).toMatchObject({ code: 'payload_too_large', limitBytes: 65536 });
+
+    const broken = await postChunked(['{"event": "auth_request_finished",', ' "fields": ']);
+    expect(broken.status).toBe(400);
+    expect(JSON.parse(broken.body)).toMatchObject({ code: 'invalid_json', field: 'body' });
+    const latin1 = await postChunked(['{"fields": {"user": "', Buffer.from([0xe9]), '"}}']);
+    expect(latin1.status).toBe(400);
+    expect(JSON.parse(latin1.body)).toMatchObject({ code: 'invalid_body', field: 'body' });
+    const empty = await postChunked([]);
+    expect(empty.status).toBe(202); // an empty body is `{}`, as the JSON parser reads it: one malformed event
+    expect(JSON.parse(empty.body)).toEqual({ accepted: 0, dropped: { malformed: 1 } });
+  });
+
   it('never writes the key to the log', async () => {
     await post(JSON.stringify(dovecotEvent(login, true)), api.secrets.signals);
-    await pollUntil(async () => api.api.lines.some((l) => l.includes('/api/v1/login-events')));
+    await pollUntil(async () =>
+      api.api.lines.some((l) => l.includes('/api/v1/login-events') && l.includes('"statusCode":202')),
+    );
     expect(api.api.lines.join('\n')).not.toContain(api.secrets.signals);
   });
 });

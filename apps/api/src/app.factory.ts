@@ -22,6 +22,7 @@ import { buildOpenApiDocument } from './common/openapi-document';
 import { securityHeaders } from './common/security-headers';
 import { urlEncodingGuard } from './common/url-guard';
 import { loginEventsFastRoute } from './login-events/login-event.fast-route';
+import { installLoginEventsRawRoute } from './login-events/login-event.raw-route';
 import { MetricsService } from './metrics/metrics.service';
 import { requestMetrics } from './metrics/request-metrics';
 import { SignalStreamMetrics } from './metrics/signal-metrics';
@@ -55,7 +56,8 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
   app.setGlobalPrefix(API_PREFIX);
   const docsPaths = ['docs', `${API_PREFIX}/docs`];
   // First, so that every answer carries them, refusals and 404s included.
-  app.use(securityHeaders(docsPaths.map((p) => `/${p}`)));
+  const headers = securityHeaders(docsPaths.map((p) => `/${p}`));
+  app.use(headers);
   app.use(requestMetrics(app.get(MetricsService).registry));
   for (const middleware of [...requestMiddlewares(logger), ...requestTracing()]) app.use(middleware);
   // The status page at `/`, outside the API prefix and its key checks (GET and HEAD; the rest falls through).
@@ -78,6 +80,16 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
       logger,
     }),
   );
+  // Its plain case (a known key, a JSON body) is answered sooner still, on node's request event (login-event.raw-route.ts).
+  installLoginEventsRawRoute(app.getHttpServer(), {
+    verifier: app.get(ApiKeyVerifier),
+    logins: app.get(LoginIngestService),
+    metrics: app.get(SignalStreamMetrics),
+    registry: app.get(MetricsService).registry,
+    securityHeaders: headers,
+    logger,
+    limitBytes: settings.API_JSON_LIMIT_KB * 1024,
+  });
   app.use(bodyParserErrorHandler(logger));
   app.useGlobalFilters(new ProblemFilter(logger));
   app.useGlobalPipes(new ApiValidationPipe());

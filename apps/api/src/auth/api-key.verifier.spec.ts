@@ -101,4 +101,23 @@ describe('ApiKeyVerifier', () => {
     now += 5000;
     expect(await verifier.verify(secret)).not.toBeNull();
   });
+  it('answers from memory only (cached): a key verified within the cache time, re-verified past half of it', async () => {
+    expect(verifier.cached(secret)).toBeUndefined(); // never verified: no look-up from here, the caller verifies
+    expect(lookups).toBe(0);
+    await verifier.verify(secret);
+    expect(verifier.cached(secret)).toMatchObject({ role: 'viewer', actor: 'viewer:wall' });
+    now += 1200;
+    revoked = true;
+    expect(verifier.cached(secret)).toMatchObject({ role: 'viewer' }); // still served, checked again behind the scenes
+    await flush();
+    expect(lookups).toBe(2);
+    expect(verifier.cached(secret)).toBeUndefined(); // the background check saw the revocation
+    revoked = false;
+    await verifier.verify(unknown);
+    expect(verifier.cached(unknown)).toBeUndefined();
+    now += 5000;
+    await verifier.verify(secret);
+    now += 2000; // the whole cache time: not from memory any more
+    expect(verifier.cached(secret)).toBeUndefined();
+  });
 });

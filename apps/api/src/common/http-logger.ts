@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import pinoHttp from 'pino-http';
 import { sanitizePath } from '@app/logging';
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * The request id, taken from X-Request-Id when it is a sane token (a dashboard or a proxy may set it) or made here,

@@ -10,7 +10,7 @@ import { SignalStreamMetrics } from '../metrics/signal-metrics';
 import { ingestLoginEvents } from './login-event.controller';
 
 /** The route as Nest registers it (global prefix included): the request metrics' `route` label. */
-const LOGIN_EVENTS_ROUTE = '/api/v1/login-events';
+export const LOGIN_EVENTS_ROUTE = '/api/v1/login-events';
 
 /**
  * POST /api/v1/login-events answered ahead of Nest's router (issue 19, bench:events). Dovecot's exporter posts one
@@ -27,7 +27,9 @@ const LOGIN_EVENTS_ROUTE = '/api/v1/login-events';
  * - the body: the validation pipe's input bounds (inspectInput), then the controller's rule (400 naming `body`);
  * - not throttled (the controller's @SkipThrottle);
  * - errors: the exception filter's answer (respondWithProblem: problem+json, 5xx logged), never Express's page.
- * Any other method, or a longer path, goes on to Nest as before.
+ * Any other method, or a longer path, goes on to Nest as before. The plain case (a key verified less than
+ * API_KEY_CACHE_MS ago, a JSON body) does not even reach this: login-event.raw-route.ts answers it on node's request
+ * event; this handler takes the rest (the first request of a key, every refusal of a key, unusual requests).
  */
 export function loginEventsFastRoute(deps: {
   guard: Pick<ApiKeyGuard, 'admit'>;
@@ -64,7 +66,8 @@ export function loginEventsFastRoute(deps: {
   };
 }
 
-function isRoutePath(path: string): boolean {
+/** The route's path as Express matches it: case-insensitive, one trailing slash allowed, the prefix as is. */
+export function isRoutePath(path: string): boolean {
   const p = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
   // The prefix is matched case-sensitively before Nest's routes (app.factory.ts's 404 for paths outside /api/v1).
   return p.length === LOGIN_EVENTS_ROUTE.length && p.startsWith('/api/v1/') && p.toLowerCase() === LOGIN_EVENTS_ROUTE;

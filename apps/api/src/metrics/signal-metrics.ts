@@ -29,10 +29,15 @@ export class SignalStreamMetrics {
     });
   }
 
+  /** One child per result, made once: inc() with a label object hashes the labels on every call (5,000 a second). */
+  private readonly byResult = new Map<string, Counter.Internal>();
+
   loginEventsReceived(results: readonly LoginEventResult[]): void {
-    const byResult = new Map<string, number>();
-    for (const r of results) byResult.set(r, (byResult.get(r) ?? 0) + 1);
-    for (const [result, n] of byResult) this.loginEvents.inc({ result }, n);
+    for (const r of results) {
+      let child = this.byResult.get(r);
+      if (!child) this.byResult.set(r, (child = this.loginEvents.labels(r)));
+      child.inc();
+    }
   }
 
   signalReceived(): void {

@@ -172,4 +172,20 @@ describe('LoginIngestService (real PostgreSQL, a wave that opened a cohort)', ()
     expect(total(after).succeeded - total(before).succeeded).toBe(1);
     await pool.destroy();
   });
+  it('drops an event posted twice within the last dedupeWindow events, and forgets the oldest beyond them', async () => {
+    const ingest = new LoginIngestService(h.db.dataSource, repository, { ...LOGIN_INGEST_DEFAULTS, dedupeWindow: 3 });
+    const now = new Date();
+    const e = (session: string) => event('nobody@example.test', true, '192.0.2.1', now, session);
+    expect(ingest.accept([e('a'), e('b'), e('a'), e('c'), e('b'), e('d')])).toEqual([
+      'accepted',
+      'accepted',
+      'duplicate',
+      'accepted',
+      'duplicate',
+      'accepted', // b, c, d remembered now: a was forgotten
+    ]);
+    // a comes back (b forgotten for it), d and c are still remembered, then b is new again.
+    expect(ingest.accept([e('a'), e('d'), e('c'), e('b')])).toEqual(['accepted', 'duplicate', 'duplicate', 'accepted']);
+    await ingest.close();
+  });
 });
