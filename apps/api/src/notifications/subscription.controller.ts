@@ -90,7 +90,11 @@ export class SubscriptionController {
   @ApiOkResponse({ type: RedeliveredDto, description: 'the failed delivery, pending again' })
   @ApiProblem(404, 'subscription_not_found, delivery_not_found (not a failed delivery of it)')
   @ApiParam({ name: 'id', format: 'uuid', description: 'the subscription' })
-  @ApiParam({ name: 'deliveryId', description: 'a delivery id (GET …/deliveries)' })
+  @ApiParam({
+    name: 'deliveryId',
+    description: 'a delivery id (GET …/deliveries)',
+    schema: { type: 'string', pattern: '^[1-9][0-9]{0,17}$', example: '1' },
+  })
   redeliverOne(
     @Param('id', UuidParamPipe) id: string,
     @Param('deliveryId', DeliveryIdPipe) deliveryId: string,
