@@ -4,7 +4,7 @@ import { BatchLostError, ClaimedBatch, WaveRuntime } from './batch.types';
 import { BatchSender, SendResult } from './batch-sender';
 import { callRecord, CallRecord } from './call-record';
 import { BatchEnd } from './engine-metrics';
-import { forwardSettlement, refusedResults, rollbackSettlement } from './member-outcome';
+import { forwardSettlement, ownEarlierWrites, refusedResults, rollbackSettlement } from './member-outcome';
 import { PumpContext } from './pump-context';
 import { PumpHolds } from './pump-holds';
 import { allowedStatesFor, paceRequestFor } from './pump-pace';
@@ -131,7 +131,7 @@ export class BatchDelivery {
     const { outcome } = sent;
     switch (outcome.kind) {
       case 'ok':
-        return this.applied(sql, batch, sent.startedAt, outcome);
+        return this.applied(sql, batch, sent, outcome);
       case 'rate_limited':
       case 'unavailable':
       case 'in_progress':
@@ -145,14 +145,18 @@ export class BatchDelivery {
     }
   }
 
-  /** Answered: one statement writes the answer and logs the call. */
+  /**
+   * Answered: one statement writes the answer and logs the call. The answer to a resend in doubt may tell of our own
+   * earlier attempt's work as somebody else's: member-outcome's ownEarlierWrites.
+   */
   private async applied(
     sql: Sql,
     batch: ClaimedBatch,
-    startedAt: Date,
+    sent: Answered,
     outcome: OkOutcome<BatchResult>,
   ): Promise<Delivered> {
-    await this.settle(sql, batch, outcome.value.results, callRecord(startedAt, outcome));
+    const results = sent.inDoubtBefore ? ownEarlierWrites(sent.items, outcome.value.results) : outcome.value.results;
+    await this.settle(sql, batch, results, callRecord(sent.startedAt, outcome));
     await this.ctx.throttle.reward();
     return this.ended('applied', 'settled');
   }

@@ -1,5 +1,5 @@
 import { BatchKind, Protocol } from '@app/domain';
-import { BatchResult, Mailstore, Outcome } from '@app/mailstore';
+import { BatchItem, BatchResult, Mailstore, Outcome } from '@app/mailstore';
 import { inSpan, tracingOn } from '@app/tracing';
 import { buildRequest, ClaimedBatch, EligibilityRow } from './batch.types';
 import { BatchPermits } from './batch-permits';
@@ -26,6 +26,8 @@ export type SendResult =
       startedAt: Date;
       /** Whether the batch was in doubt before this attempt (what an answer that applied nothing brings back). */
       inDoubtBefore: boolean;
+      /** The items sent, item i for member i (what an answer is read against). */
+      items: BatchItem[];
     };
 
 /** What a pump tells its sender about the batch being sent. */
@@ -124,7 +126,7 @@ export class BatchSender {
       await this.permits.withdraw(sql, batch, inDoubtBefore);
       return 'late';
     }
-    return { outcome, startedAt, inDoubtBefore };
+    return { outcome, startedAt, inDoubtBefore, items };
   }
 
   /**

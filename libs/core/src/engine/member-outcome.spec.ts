@@ -4,6 +4,7 @@ import { BatchMember } from './batch.types';
 import {
   forwardOutcome,
   forwardSettlement,
+  ownEarlierWrites,
   patchAnswer,
   refusedResults,
   rollbackOutcome,
@@ -193,5 +194,44 @@ describe("a batch's answer as its settle writes it", () => {
       'http_422_invalid_protocols',
       'http_422_invalid_protocols',
     ]);
+  });
+});
+
+describe('the answer to a batch resent in doubt (ownEarlierWrites)', () => {
+  const at = '2026-05-09T06:00:00.000Z';
+  const state = (imap: boolean, pop3: boolean) => ({ imap, pop3 });
+  const answer = (status: BatchItemResult['status'], now?: { imap: boolean; pop3: boolean }): BatchItemResult => ({
+    account: 'user1@example.test',
+    status,
+    ...(now ? { protocols: now, version: 7, updatedAt: at, previous: now } : {}),
+  });
+
+  it('an item already as asked is ours: applied, with no previous (the permit read is the prior state)', () => {
+    const forward = { account: 'user1@example.test', protocols: { imap: true, pop3: true } };
+    expect(ownEarlierWrites([forward], [answer('unchanged', state(true, true))])).toEqual([
+      { account: 'user1@example.test', status: 'applied', protocols: state(true, true), version: 7, updatedAt: at },
+    ]);
+    const rollback = { account: 'user1@example.test', protocols: { imap: false, pop3: false }, ifVersion: 6 };
+    expect(ownEarlierWrites([rollback], [answer('conflict', state(false, false))])[0]).toMatchObject({
+      status: 'applied',
+      version: 7,
+    });
+    // Only the protocols the item names count.
+    const imapOnly = { account: 'user1@example.test', protocols: { imap: true } };
+    expect(ownEarlierWrites([imapOnly], [answer('unchanged', state(true, false))])[0].status).toBe('applied');
+  });
+
+  it('anything else is left as answered', () => {
+    const forward = { account: 'user1@example.test', protocols: { imap: true, pop3: true } };
+    // Not as asked: somebody else's state (a conflict keeps their change) or a partial one.
+    expect(ownEarlierWrites([forward], [answer('conflict', state(true, false))])[0].status).toBe('conflict');
+    expect(ownEarlierWrites([forward], [answer('unchanged', state(false, true))])[0].status).toBe('unchanged');
+    // No state told, or a status that is not about the state.
+    expect(ownEarlierWrites([forward], [answer('unchanged')])[0].status).toBe('unchanged');
+    for (const status of ['applied', 'not_found', 'invalid'] as const) {
+      expect(ownEarlierWrites([forward], [answer(status, state(true, true))])[0]).toEqual(
+        answer(status, state(true, true)),
+      );
+    }
   });
 });

@@ -9,7 +9,7 @@ import {
   rollbackSettleDelta,
   settleDelta,
 } from '@app/domain';
-import { BatchItemResult, Outcome, PatchAccessResult } from '@app/mailstore';
+import { BatchItem, BatchItemResult, Outcome, PatchAccessResult } from '@app/mailstore';
 import { BatchMember } from './batch.types';
 
 /**
@@ -54,6 +54,34 @@ export function rollbackOutcome(r: MemberAnswer): RollbackOutcome {
     default:
       return assertNever(r.status, 'item status');
   }
+}
+
+/**
+ * The answer to a batch resent in doubt (an earlier attempt under its key may have written). A mailstore that keeps
+ * nothing per key (the native drivers), or that forgot the key, answers it afresh: an item that already holds every
+ * protocol as asked holds it, as far as anyone can tell, by our own earlier attempt; even a replay may be of such an
+ * afresh answer (the key forgotten after the first attempt, the second's answer stored and lost). Such an item is read
+ * as `applied` with no `previous` (the settle keeps the prior state the permit read). Read as `unchanged`, a forward
+ * member would be skipped `already_enabled` with its new state as prior, so a rollback would leave it open; read as a
+ * `conflict`, a rollback member would be left as somebody else's change while the version moved by our own write.
+ * What this cannot tell: an account somebody else put in that very state between the attempts is counted as ours (a
+ * rollback then closes it: the safe side after a credential-stuffing incident).
+ */
+export function ownEarlierWrites(items: readonly BatchItem[], results: readonly BatchItemResult[]): BatchItemResult[] {
+  return results.map((r, i) => {
+    if (r.status !== 'unchanged' && r.status !== 'conflict') return r;
+    const now = r.protocols;
+    const asked = Object.entries(items[i].protocols) as [keyof NonNullable<typeof now>, boolean | undefined][];
+    if (!now || !asked.every(([p, v]) => v === undefined || now[p] === v)) return r;
+    return {
+      account: r.account,
+      status: 'applied',
+      protocols: now,
+      version: r.version,
+      updatedAt: r.updatedAt,
+      sessions: r.sessions,
+    };
+  });
 }
 
 /**
