@@ -22,6 +22,7 @@ export * from './prerequisites';
 export * from './worker-process';
 export * from './wave-record';
 export * from './wave-model-oracle';
+export * from './wave-model-commands';
 export * from './private-redis';
 export * from './private-prometheus';
 export * from './ports';
