@@ -19,17 +19,9 @@ import { Client, Pool } from 'pg';
 import { quoteIdent } from '@app/db';
 import { aWave, seedMailUsersTable } from '@app/testing';
 import { benchDatabaseUrl, BENCH_SERVER_URL, dropDatabase, log } from './bench-utils';
-import {
-  type Cleanup,
-  CpuMeter,
-  epochMs,
-  numberOption,
-  populatedDatabase,
-  round,
-  runBench,
-  waitForWave,
-  workerAndServices,
-} from './engine-bench-utils';
+import { waitForWave } from './engine-bench-checks';
+import { type Cleanup, CpuMeter, epochMs, numberOption, round, runBench } from './engine-bench-utils';
+import { populatedDatabase, workerAndServices } from './engine-bench-world';
 
 const ACCOUNTS = numberOption('accounts', 100_000);
 const CONCURRENCY = numberOption('concurrency', 6);

@@ -15,22 +15,10 @@
 import type { DataSource } from 'typeorm';
 import { aWave } from '@app/testing';
 import { log } from './bench-utils';
-import {
-  CpuMeter,
-  epochMs,
-  numberOption,
-  populatedDatabase,
-  RecentBatchCalls,
-  round,
-  runBench,
-  simCalls,
-  simLastSeq,
-  sleep,
-  startSimChild,
-  waitForWave,
-  waveRow,
-  workerAndServices,
-} from './engine-bench-utils';
+import { startSimChild } from './engine-bench-children';
+import { RecentBatchCalls, simCalls, simLastSeq, waitForWave, waveRow } from './engine-bench-checks';
+import { CpuMeter, epochMs, numberOption, round, runBench, sleep } from './engine-bench-utils';
+import { populatedDatabase, workerAndServices } from './engine-bench-world';
 
 // Each run sends ≥ 3 s of a full-speed wave (~30k accounts/s): five runs need about 500k members.
 const ACCOUNTS = numberOption('accounts', 1_000_000);

@@ -11,19 +11,10 @@
  */
 import { aWave } from '@app/testing';
 import { log } from './bench-utils';
-import {
-  epochMs,
-  numberOption,
-  populatedDatabase,
-  RecentBatchCalls,
-  round,
-  runBench,
-  simCalls,
-  sleep,
-  startSimChild,
-  waveRow,
-  workerAndServices,
-} from './engine-bench-utils';
+import { startSimChild } from './engine-bench-children';
+import { RecentBatchCalls, simCalls, waveRow } from './engine-bench-checks';
+import { epochMs, numberOption, round, runBench, sleep } from './engine-bench-utils';
+import { populatedDatabase, workerAndServices } from './engine-bench-world';
 
 const ACCOUNTS = numberOption('accounts', 500_000);
 const REPEATS = numberOption('repeats', 5);

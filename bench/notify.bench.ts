@@ -21,21 +21,10 @@ import { JsonNotification } from '@app/domain';
 import { aWave, NotificationReceiver, pollUntil } from '@app/testing';
 import { NotificationService } from '@app/core';
 import { log } from './bench-utils';
-import {
-  type Cleanup,
-  cloneDatabase,
-  epochMs,
-  numberOption,
-  populatedDatabase,
-  round,
-  runBench,
-  type SimChild,
-  simReset,
-  sleep,
-  startSimChild,
-  waitForWave,
-  workerAndServices,
-} from './engine-bench-utils';
+import { type SimChild, startSimChild } from './engine-bench-children';
+import { simReset, waitForWave } from './engine-bench-checks';
+import { type Cleanup, epochMs, numberOption, round, runBench, sleep } from './engine-bench-utils';
+import { cloneDatabase, populatedDatabase, workerAndServices } from './engine-bench-world';
 
 const ACCOUNTS = numberOption('accounts', 1_000_000);
 const CONCURRENCY = numberOption('concurrency', 6);

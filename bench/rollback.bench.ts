@@ -21,20 +21,10 @@
  */
 import { aWave, countersDiff, countersFromTruth, readCounters } from '@app/testing';
 import { log } from './bench-utils';
-import {
-  ActivitySampler,
-  CpuMeter,
-  epochMs,
-  numberOption,
-  populatedDatabase,
-  round,
-  runBench,
-  simAccount,
-  sleep,
-  startSimChild,
-  waitForWave,
-  workerAndServices,
-} from './engine-bench-utils';
+import { startSimChild } from './engine-bench-children';
+import { simAccount, waitForWave } from './engine-bench-checks';
+import { ActivitySampler, CpuMeter, epochMs, numberOption, round, runBench, sleep } from './engine-bench-utils';
+import { populatedDatabase, workerAndServices } from './engine-bench-world';
 
 const ACCOUNTS = numberOption('accounts', 1_000_000);
 const CONCURRENCY = numberOption('concurrency', 6);

@@ -14,21 +14,10 @@
  */
 import { aWave, populationAccount } from '@app/testing';
 import { log } from './bench-utils';
-import {
-  epochMs,
-  numberOption,
-  percentile,
-  populatedDatabase,
-  POPULATION_SEED,
-  round,
-  runBench,
-  simAccount,
-  sleep,
-  startSimChild,
-  waitForWave,
-  waveRow,
-  workerAndServices,
-} from './engine-bench-utils';
+import { startSimChild } from './engine-bench-children';
+import { simAccount, waitForWave, waveRow } from './engine-bench-checks';
+import { epochMs, numberOption, percentile, POPULATION_SEED, round, runBench, sleep } from './engine-bench-utils';
+import { populatedDatabase, workerAndServices } from './engine-bench-world';
 
 const ACCOUNTS = numberOption('accounts', 1_000_000);
 const REQUESTS = numberOption('requests', 50);

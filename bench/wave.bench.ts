@@ -19,25 +19,19 @@ import { Pool as PgPool } from 'pg';
 import { Pool as HttpPool } from 'undici';
 import { aWave } from '@app/testing';
 import { log } from './bench-utils';
+import { type SimChild, startSimChild } from './engine-bench-children';
+import { batchPhases, checkCounters, simReset, waitForWave } from './engine-bench-checks';
 import {
   ActivitySampler,
-  batchPhases,
-  checkCounters,
   type Cleanup,
-  cloneDatabase,
   CpuMeter,
   epochMs,
   numberOption,
-  populatedDatabase,
   round,
   runBench,
-  type SimChild,
-  simReset,
   sleep,
-  startSimChild,
-  waitForWave,
-  workerAndServices,
 } from './engine-bench-utils';
+import { cloneDatabase, populatedDatabase, workerAndServices } from './engine-bench-world';
 
 const ACCOUNTS = numberOption('accounts', 1_000_000);
 const CONCURRENCY = numberOption('concurrency', 6);
