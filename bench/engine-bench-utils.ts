@@ -38,6 +38,25 @@ export function numberOption(name: string, fallback: number): number {
   return n;
 }
 
+/** The options of the benches that run a wave: its accounts, its pumps, how long to wait for it (arguments win). */
+export interface WaveBenchOptions {
+  accounts: number;
+  concurrency: number;
+  timeoutMs: number;
+}
+
+export function waveBenchOptions(defaults: {
+  accounts: number;
+  concurrency?: number;
+  timeoutSeconds?: number;
+}): WaveBenchOptions {
+  return {
+    accounts: numberOption('accounts', defaults.accounts),
+    concurrency: numberOption('concurrency', defaults.concurrency ?? 6),
+    timeoutMs: numberOption('timeout-seconds', defaults.timeoutSeconds ?? 900) * 1000,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Cleanup
 

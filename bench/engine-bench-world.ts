@@ -11,10 +11,10 @@ import { loadConfig } from '@app/config';
 import { AccountImportService, buildCoreServices, OperationService, WaveCommandsService } from '@app/core';
 import { createDataSource, quoteIdent } from '@app/db';
 import { createRedis, QueueProducer } from '@app/queue';
-import { populationCsv } from '@app/testing';
+import { aWave, populationCsv } from '@app/testing';
 import { BENCH_SERVER_URL, benchDatabaseUrl, dropDatabase, log, migrateBench } from './bench-utils';
-import { SimChild, startWorkerChild, WorkerChild } from './engine-bench-children';
-import { Cleanup, POPULATION_SEED, REDIS_URL } from './engine-bench-utils';
+import { SimChild, startSimChild, startWorkerChild, WorkerChild } from './engine-bench-children';
+import { Cleanup, POPULATION_SEED, REDIS_URL, type WaveBenchOptions } from './engine-bench-utils';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Databases and population
@@ -127,4 +127,28 @@ export async function services(cleanup: Cleanup, url: string, prefix: string, la
   // The services as the API and the worker build them (libs/core's core-graph), with the worker's default settings.
   const { commands, operations } = buildCoreServices(dataSource, producer, loadConfig({ REDIS_PREFIX: prefix }));
   return { dataSource, producer, commands, operations };
+}
+
+/**
+ * The usual engine bench's world: a database with `accounts` accounts, the simulator with as many, one worker process
+ * (`concurrency` pumps) and the bench's own services, all undone by the cleanup.
+ */
+export async function engineBenchWorld(
+  cleanup: Cleanup,
+  label: string,
+  options: Pick<WaveBenchOptions, 'accounts' | 'concurrency'>,
+): Promise<Services & { url: string; sim: SimChild; prefix: string; worker: WorkerChild }> {
+  const url = await populatedDatabase(cleanup, label, options.accounts);
+  const sim = await startSimChild(cleanup, options.accounts);
+  return { url, sim, ...(await workerAndServices(cleanup, label, url, sim, options.concurrency)) };
+}
+
+/** A wave of every remaining account, IMAP and POP3, at full speed (rate 1e6/s) in batches of `batchSize`. */
+export function fullSpeedWave(name: string, concurrency: number, batchSize = 500): ReturnType<typeof aWave> {
+  return aWave(name)
+    .remaining()
+    .protocols('imap', 'pop3')
+    .rate(1_000_000)
+    .batchSize(batchSize)
+    .concurrency(concurrency);
 }
