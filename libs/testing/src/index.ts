@@ -41,3 +41,4 @@ export * from './real-login-world';
 export { default as openTestRun } from './global-setup';
 export { default as closeTestRun } from './global-teardown';
 export * from './notification-receiver';
+export * from './sim-clients';
