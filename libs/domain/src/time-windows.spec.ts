@@ -5,13 +5,13 @@ import {
   isWindowOpenAt,
   nextWindowOpening,
   nextWindowTransition,
-  openIntervals,
   projectedEnd,
   TimeWindows,
   validateTimeWindows,
   WEEKDAYS,
   windowOpenFor,
 } from './time-windows';
+import { openIntervals } from './time-window-intervals';
 import { transition } from './wave-state';
 
 const PARIS = 'Europe/Paris';
