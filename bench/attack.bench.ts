@@ -21,13 +21,12 @@ import 'reflect-metadata';
 import { loadavg } from 'node:os';
 import type { Gate } from '@app/domain';
 import {
-  attackUntilStopped,
-  aWave,
+  attackGatedWave,
   closeTestRun,
-  controlUsers,
   openTestRun,
   pollUntil,
   promFailuresGate,
+  startControlUsers,
   startRealLoginWorld,
   STUFFING_GATE,
 } from '@app/testing';
@@ -61,27 +60,13 @@ async function attack(): Promise<void> {
   let users: { stop(): Promise<void> } | undefined;
   try {
     const h = world.api.h;
-    const control = await aWave('control').cohorts('control').rate(100).started(h);
-    await h.untilWaveState(control.id, 'completed');
-    users = controlUsers(world);
-    await pollUntil(
-      async () =>
-        Number(
-          (await h.db.dataSource.query<{ received: string }[]>(`SELECT received FROM login_stream`))[0]?.received,
-        ) > 0,
-      { timeoutMs: 30_000, intervalMs: 250, description: 'a first login event received' },
-    );
+    users = await startControlUsers(world);
     const run = async (name: string, gate: Gate) => {
-      const logins = world.take(WAVE_ACCOUNTS);
-      const wave = await aWave(name).logins(logins).rate(1).batchSize(1).gates(gate).started(h);
-      const { haltMs, open } = await attackUntilStopped(world, {
-        waveId: wave.id,
-        logins,
-        openedBefore: 3,
-        until: ['halted'],
+      const { waveId, logins, haltMs, open } = await attackGatedWave(world, name, gate, {
+        accounts: WAVE_ACCOUNTS,
         attackers: ATTACKERS,
       });
-      const status = await h.waveStatus(wave.id);
+      const status = await h.waveStatus(waveId);
       log(`${name}: ${haltMs} ms, ${open.size} of ${logins.length} open, ${JSON.stringify(status)}`);
       if (status.state !== 'halted' || status.status_reason !== `gate:${gate.name}`) {
         throw new Error(`${name}: the wave ended ${JSON.stringify(status)}, not halted by ${gate.name}`);

@@ -27,24 +27,10 @@ import { passwordResetRequired } from '@app/domain';
 import { DEFAULT_RATE_LIMITS } from '@app/mailstore-sim';
 import { aWave, DEFAULT_INCIDENT_AT, populationAccount } from '@app/testing';
 import { log } from './bench-utils';
-import {
-  type Cleanup,
-  CpuMeter,
-  epochMs,
-  numberOption,
-  populatedDatabase,
-  POPULATION_SEED,
-  round,
-  runBench,
-  type SimCall,
-  simCalls,
-  type SimChild,
-  simLastSeq,
-  simReset,
-  startSimChild,
-  waitForWave,
-  workerAndServices,
-} from './engine-bench-utils';
+import { type SimChild, startSimChild } from './engine-bench-children';
+import { type SimCall, simCalls, simLastSeq, simReset, waitForWave } from './engine-bench-checks';
+import { type Cleanup, CpuMeter, epochMs, numberOption, POPULATION_SEED, round, runBench } from './engine-bench-utils';
+import { populatedDatabase, workerAndServices } from './engine-bench-world';
 
 const ACCOUNTS = numberOption('accounts', 20_000);
 const PARALLEL = numberOption('parallel', 32);

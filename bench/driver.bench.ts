@@ -15,57 +15,35 @@
  *
  * Target: ratio ≥ 0.5. Last line: {"bench":"driver","accountsPerSecond","bareLoopAccountsPerSecond","ratio",…}
  */
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
 import { quoteIdent } from '@app/db';
-import { aWave, seedMailUsersTable } from '@app/testing';
+import { dovecotSqlEnv, seedMailUsersTable, withPgClient } from '@app/testing';
 import { benchDatabaseUrl, BENCH_SERVER_URL, dropDatabase, log } from './bench-utils';
-import {
-  type Cleanup,
-  CpuMeter,
-  epochMs,
-  numberOption,
-  populatedDatabase,
-  round,
-  runBench,
-  waitForWave,
-  workerAndServices,
-} from './engine-bench-utils';
+import { waitForWave } from './engine-bench-checks';
+import { type Cleanup, CpuMeter, epochMs, round, runBench, waveBenchOptions } from './engine-bench-utils';
+import { fullSpeedWave, populatedDatabase, workerAndServices } from './engine-bench-world';
 
-const ACCOUNTS = numberOption('accounts', 100_000);
-const CONCURRENCY = numberOption('concurrency', 6);
+const {
+  accounts: ACCOUNTS,
+  concurrency: CONCURRENCY,
+  timeoutMs: TIMEOUT_MS,
+} = waveBenchOptions({ accounts: 100_000, timeoutSeconds: 600 });
 const BATCH = 500;
-const TIMEOUT_MS = numberOption('timeout-seconds', 600) * 1000;
 
 /** The passdb database: deploy/dovecot/README.md's table, user1..userN@example.test, every protocol closed. */
 async function passdbDatabase(cleanup: Cleanup): Promise<string> {
   const url = benchDatabaseUrl('driver_passdb');
   cleanup.add(`drop ${url}`, () => dropDatabase(url));
-  const admin = new Client({ connectionString: BENCH_SERVER_URL });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${quoteIdent(new URL(url).pathname.slice(1))}`);
-  } finally {
-    await admin.end();
-  }
-  await onPassdb(url, async (c) => {
+  await withPgClient(BENCH_SERVER_URL, (c) => c.query(`CREATE DATABASE ${quoteIdent(new URL(url).pathname.slice(1))}`));
+  await withPgClient(url, async (c) => {
     await seedMailUsersTable(c, ACCOUNTS, 'x');
     await c.query('VACUUM ANALYZE mail_users');
   });
   return url;
 }
 
-async function onPassdb<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
 async function openLogins(passdbUrl: string): Promise<number> {
-  return onPassdb(passdbUrl, async (c) => {
+  return withPgClient(passdbUrl, async (c) => {
     const r = await c.query<{ n: string }>('SELECT count(*) AS n FROM mail_users WHERE imap_enabled AND pop3_enabled');
     return Number(r.rows[0].n);
   });
@@ -73,13 +51,7 @@ async function openLogins(passdbUrl: string): Promise<number> {
 
 async function serviceWave(cleanup: Cleanup, url: string, passdbUrl: string) {
   const env = {
-    MAILSTORE_DRIVER: 'dovecot-sql',
-    DOVECOT_SQL_URL: passdbUrl,
-    DOVECOT_SQL_TABLE: 'mail_users',
-    DOVECOT_SQL_LOGIN_COLUMN: 'email',
-    DOVECOT_SQL_IMAP_COLUMN: 'imap_enabled',
-    DOVECOT_SQL_POP3_COLUMN: 'pop3_enabled',
-    DOVECOT_SQL_VERSION_COLUMN: 'access_version',
+    ...dovecotSqlEnv({ url: passdbUrl, table: 'mail_users' }),
     DOVECOT_SQL_MAX_BATCH_ITEMS: String(BATCH),
     // No rate limit: the pace the driver advertises is out of reach.
     DOVECOT_SQL_REQUESTS_PER_SECOND: '1000000',
@@ -91,13 +63,7 @@ async function serviceWave(cleanup: Cleanup, url: string, passdbUrl: string) {
     dataSource: ds,
     commands,
   } = await workerAndServices(cleanup, 'driver', url, unused, CONCURRENCY, env);
-  const wave = await aWave('bench: dovecot-sql')
-    .remaining()
-    .protocols('imap', 'pop3')
-    .rate(1_000_000)
-    .batchSize(BATCH)
-    .concurrency(CONCURRENCY)
-    .create({ commands }, 'ops:bench');
+  const wave = await fullSpeedWave('bench: dovecot-sql', CONCURRENCY, BATCH).create({ commands }, 'ops:bench');
   const cpu = new CpuMeter({ worker: [worker.pid], bench: [process.pid] });
   await cpu.start();
   const t0 = epochMs();
@@ -128,7 +94,7 @@ async function serviceWave(cleanup: Cleanup, url: string, passdbUrl: string) {
 
 /** C connections, each taking the next batch of logins: one statement per batch that locks, reads, writes, returns. */
 async function bareLoop(passdbUrl: string, logins: readonly string[]) {
-  await onPassdb(passdbUrl, async (c) => {
+  await withPgClient(passdbUrl, async (c) => {
     await c.query('UPDATE mail_users SET imap_enabled = false, pop3_enabled = false');
     await c.query('VACUUM ANALYZE mail_users');
   });

@@ -1,38 +1,18 @@
 /**
- * Shared pieces of the engine benchmarks (bench:wave, bench:throttle, bench:halt, bench:support): fresh databases
- * with an imported population, the simulator and workers as child processes, the lifecycle commands in the
- * bench process (as the API would call them), the simulator's call log, process CPU and RSS sampling, and a
- * cleanup stack that runs on success, failure and Ctrl-C (databases dropped, Redis keys deleted, children
- * stopped).
+ * The frame of the engine benchmarks (bench:wave, bench:throttle, bench:halt, bench:support…): options, a cleanup
+ * stack that runs on success, failure and Ctrl-C, the one JSON result line with the machine's conditions, and what
+ * the benches measure with (process CPU, RSS, what the database sessions do, percentiles). Next to it:
+ * engine-bench-children.ts (the simulator and workers as child processes), engine-bench-world.ts (databases with a
+ * population, Redis prefixes, the services as the API calls them), engine-bench-checks.ts (the wave's row and
+ * counters, batch timings, the simulator's call log).
  */
-import 'reflect-metadata';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
-import { loadConfig } from '@app/config';
-import { AccountImportService, buildCoreServices, OperationService, WaveCommandsService } from '@app/core';
-import { createDataSource, quoteIdent } from '@app/db';
-import { createRedis, QueueProducer } from '@app/queue';
-import { countersDiff, countersFromTruth, pollUntil, populationCsv, readCounters } from '@app/testing';
-import {
-  BENCH_SERVER_URL,
-  benchDatabaseUrl,
-  benchRuntimeUrl,
-  conditions,
-  dropDatabase,
-  log,
-  migrateBench,
-} from './bench-utils';
+import { BENCH_SERVER_URL, conditions, log } from './bench-utils';
 
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const POPULATION_SEED = 42;
-const DIST = join(__dirname, '..');
 
 /** Epoch milliseconds, fractional: the same clock as the simulator's call log (startedAt). */
 export function epochMs(): number {
@@ -56,6 +36,25 @@ export function numberOption(name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${raw}`);
   return n;
+}
+
+/** The options of the benches that run a wave: its accounts, its pumps, how long to wait for it (arguments win). */
+export interface WaveBenchOptions {
+  accounts: number;
+  concurrency: number;
+  timeoutMs: number;
+}
+
+export function waveBenchOptions(defaults: {
+  accounts: number;
+  concurrency?: number;
+  timeoutSeconds?: number;
+}): WaveBenchOptions {
+  return {
+    accounts: numberOption('accounts', defaults.accounts),
+    concurrency: numberOption('concurrency', defaults.concurrency ?? 6),
+    timeoutMs: numberOption('timeout-seconds', defaults.timeoutSeconds ?? 900) * 1000,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -131,238 +130,8 @@ async function machine(): Promise<Record<string, string | number>> {
   return { ...base, redis: redisVersion, memGiB, date: new Date().toISOString().slice(0, 10) };
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Databases and population
-
-/** A fresh, migrated database holding `count` synthetic accounts (user1…userN, seed 42), analyzed. Not timed. */
-export async function populatedDatabase(cleanup: Cleanup, label: string, count: number): Promise<string> {
-  const url = benchDatabaseUrl(label);
-  cleanup.add(`drop ${url}`, () => dropDatabase(url));
-  await migrateBench(url);
-  const started = Date.now();
-  const ds = createDataSource({ url, poolSize: 1, applicationName: `bench-${label}-import` });
-  await ds.initialize();
-  try {
-    const report = await new AccountImportService(ds).importCsv(
-      Readable.from(populationCsv({ count, seed: POPULATION_SEED })),
-      { actor: 'bench' },
-    );
-    if (report.status !== 'imported' || report.inserted !== count) {
-      throw new Error(`population import failed: ${JSON.stringify(report).slice(0, 500)}`);
-    }
-    // The import happened long before a wave in real life: autovacuum has analyzed the table by then.
-    await ds.query('VACUUM ANALYZE accounts');
-  } finally {
-    await ds.destroy();
-  }
-  log(`imported ${count} accounts into ${new URL(url).pathname.slice(1)} in ${Date.now() - started} ms (not timed)`);
-  return url;
-}
-
-/** A copy of a database (CREATE DATABASE … TEMPLATE; nobody may be connected to the source). */
-export async function cloneDatabase(cleanup: Cleanup, source: string, label: string): Promise<string> {
-  const url = benchDatabaseUrl(label);
-  cleanup.add(`drop ${url}`, () => dropDatabase(url));
-  const admin = new Client({ connectionString: BENCH_SERVER_URL });
-  await admin.connect();
-  try {
-    const src = new URL(source).pathname.slice(1);
-    const dst = new URL(url).pathname.slice(1);
-    await admin.query(`CREATE DATABASE ${quoteIdent(dst)} TEMPLATE ${quoteIdent(src)}`);
-  } finally {
-    await admin.end();
-  }
-  return url;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Redis
-
-/** A unique REDIS_PREFIX whose keys are deleted at cleanup. */
-export function redisPrefix(cleanup: Cleanup, label: string): string {
-  const prefix = `reopen-bench-${label}-${randomBytes(4).toString('hex')}`;
-  cleanup.add(`redis keys ${prefix}:*`, async () => {
-    const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-    try {
-      let cursor = '0';
-      let deleted = 0;
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        if (keys.length) deleted += await client.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-      log(`deleted ${deleted} Redis keys under ${prefix}:`);
-    } finally {
-      client.disconnect();
-    }
-  });
-  return prefix;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Child processes
-
-interface Child {
-  pid: number;
-  process: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** Forwards a child's output lines (stdout is drained so the child never blocks on a full pipe). */
-function pipeLines(child: ChildProcess, label: string, onLine: (line: string) => void): void {
-  if (child.stdout) createInterface({ input: child.stdout }).on('line', onLine);
-  if (child.stderr) createInterface({ input: child.stderr }).on('line', (l) => log(`[${label}!] ${l}`));
-}
-
-function stopper(child: ChildProcess, label: string, graceMs: number): () => Promise<void> {
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
-  return async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      log(`${label} did not stop within ${graceMs} ms: SIGKILL`);
-      child.kill('SIGKILL');
-    }, graceMs);
-    await exited;
-    clearTimeout(timer);
-  };
-}
-
-/** pino's numeric levels (the API and the worker: 40 is warn) or the simulator's names. */
-function isWarningOrWorse(level: unknown): boolean {
-  return typeof level === 'number' ? level >= 40 : level === 'warn' || level === 'error' || level === 'fatal';
-}
-
-async function waitForLine(
-  child: ChildProcess,
-  label: string,
-  match: (entry: Record<string, unknown>) => boolean,
-  timeoutMs: number,
-): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${label} not ready within ${timeoutMs} ms`)), timeoutMs);
-    const onExit = (code: number | null) => {
-      clearTimeout(timer);
-      reject(new Error(`${label} exited (code ${code}) before it was ready`));
-    };
-    child.once('exit', onExit);
-    pipeLines(child, label, (line) => {
-      let entry: Record<string, unknown>;
-      try {
-        entry = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        log(`[${label}] ${line}`);
-        return;
-      }
-      if (isWarningOrWorse(entry.level)) log(`[${label}] ${line}`);
-      if (match(entry)) {
-        clearTimeout(timer);
-        child.off('exit', onExit);
-        resolve(entry);
-      }
-    });
-  });
-}
-
-export interface SimChild extends Child {
-  baseUrl: string;
-  adminUrl: string;
-}
-
-/** `node dist/apps/mailstore-sim/src/main.js` on a free port, `SIM_ACCOUNTS` accounts, rate limits off. */
-export async function startSimChild(cleanup: Cleanup, accounts: number, env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [join(DIST, 'apps', 'mailstore-sim', 'src', 'main.js')], {
-    env: { ...process.env, SIM_PORT: '0', SIM_ACCOUNTS: String(accounts), SIM_RATE_LIMITS: 'none', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stop = stopper(child, 'simulator', 10_000);
-  cleanup.add('stop simulator', stop);
-  const ready = await waitForLine(child, 'sim', (e) => e.msg === 'mailstore-sim listening', 120_000);
-  log(
-    `simulator pid ${child.pid} at ${String(ready.baseUrl)} (${accounts} accounts, started in ${Number(ready.startupMs)} ms)`,
-  );
-  const sim: SimChild = {
-    pid: child.pid!,
-    process: child,
-    stop,
-    baseUrl: ready.baseUrl as string,
-    adminUrl: ready.adminUrl as string,
-  };
-  return sim;
-}
-
-export interface WorkerChild extends Child {
-  /** Peak resident set size so far (VmHWM), MB; read before the process exits. */
-  peakRssMb(): number;
-  /** Resident set size now (VmRSS), MB. */
-  rssMb(): number;
-}
-
-export interface WorkerEnv {
-  databaseUrl: string;
-  redisPrefix: string;
-  mailstoreUrl: string;
-  concurrency: number;
-  /** More of the worker's environment (another MAILSTORE_DRIVER and its settings). */
-  env?: Record<string, string>;
-}
-
-/**
- * `node dist/apps/worker/src/main.js`. BENCH_WORKER_CPU_PROF=<dir> adds `--cpu-prof` (profile written on exit).
- * VmHWM is sampled every 200 ms so the peak is known even if the process dies.
- */
-export async function startWorkerChild(cleanup: Cleanup, label: string, w: WorkerEnv): Promise<WorkerChild> {
-  const profDir = process.env.BENCH_WORKER_CPU_PROF;
-  // As deployed (`npm run start:worker`, docker-compose.yml): a 4 MB young generation.
-  const args = ['--max-semi-space-size=4', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
-  const child = spawn(process.execPath, [...args, join(DIST, 'apps', 'worker', 'src', 'main.js')], {
-    env: {
-      ...process.env,
-      DATABASE_URL: benchRuntimeUrl(w.databaseUrl),
-      REDIS_URL: REDIS_URL,
-      REDIS_PREFIX: w.redisPrefix,
-      MAILSTORE_URL: w.mailstoreUrl,
-      MAILSTORE_TOKEN: 'sim-token',
-      WORKER_CONCURRENCY: String(Math.max(8, w.concurrency)),
-      RECONCILE_INTERVAL_MS: '5000',
-      MAILSTORE_TIMEOUT_MS: '10000',
-      LOG_LEVEL: 'warn',
-      ...w.env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const pid = child.pid!;
-  let peakKb = 0;
-  const sample = () => {
-    const kb = readStatusKb(pid, 'VmHWM');
-    if (kb > peakKb) peakKb = kb;
-  };
-  const sampler = setInterval(sample, 200);
-  const stopChild = stopper(child, label, 25_000);
-  const stop = async () => {
-    sample();
-    clearInterval(sampler);
-    await stopChild();
-  };
-  cleanup.add(`stop ${label}`, stop);
-  await waitForLine(child, label, (e) => e.msg === 'worker ready', 60_000);
-  log(`${label} pid ${pid} ready (WORKER_CONCURRENCY ${Math.max(8, w.concurrency)})`);
-  return {
-    pid,
-    process: child,
-    stop,
-    peakRssMb: () => {
-      sample();
-      return round(peakKb / 1024, 1);
-    },
-    rssMb: () => round(readStatusKb(pid, 'VmRSS') / 1024, 1),
-  };
-}
-
-function readStatusKb(pid: number, field: string): number {
+/** A /proc/<pid>/status field in kB (VmHWM, VmRSS); 0 once the process is gone. */
+export function readStatusKb(pid: number, field: string): number {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : 0;
@@ -536,211 +305,6 @@ export class ActivitySampler {
         .map(([k, v]) => [k, round(v / n, 2)]),
     );
   }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The service, as the API process would drive it
-
-export interface Services {
-  dataSource: DataSource;
-  producer: QueueProducer;
-  commands: WaveCommandsService;
-  operations: OperationService;
-}
-
-/** The usual engine setup: a Redis prefix, one worker process on it and the bench's own services. */
-export async function workerAndServices(
-  cleanup: Cleanup,
-  label: string,
-  url: string,
-  sim: Pick<SimChild, 'baseUrl'>,
-  concurrency: number,
-  env?: Record<string, string>,
-): Promise<Services & { prefix: string; worker: WorkerChild }> {
-  const prefix = redisPrefix(cleanup, label);
-  const worker = await startWorkerChild(cleanup, 'worker', {
-    databaseUrl: url,
-    redisPrefix: prefix,
-    mailstoreUrl: sim.baseUrl,
-    concurrency,
-    env,
-  });
-  return { prefix, worker, ...(await services(cleanup, url, prefix, label)) };
-}
-
-export async function services(cleanup: Cleanup, url: string, prefix: string, label: string): Promise<Services> {
-  const dataSource = createDataSource({ url, poolSize: 6, applicationName: `bench-${label}` });
-  await dataSource.initialize();
-  const redis = createRedis(REDIS_URL, `bench-${label}`);
-  const producer = new QueueProducer(redis, prefix);
-  cleanup.add('close bench services', async () => {
-    await producer.close();
-    redis.disconnect();
-    await dataSource.destroy();
-  });
-  // The services as the API and the worker build them (libs/core's core-graph), with the worker's default settings.
-  const { commands, operations } = buildCoreServices(dataSource, producer, loadConfig({ REDIS_PREFIX: prefix }));
-  return { dataSource, producer, commands, operations };
-}
-
-export interface WaveRow {
-  state: string;
-  status_reason: string | null;
-  started_at: Date | null;
-  completed_at: Date | null;
-  member_count: number | null;
-}
-
-export async function waveRow(ds: DataSource, id: string): Promise<WaveRow> {
-  const [w] = await ds.query<WaveRow[]>(
-    `SELECT state, status_reason, started_at, completed_at, member_count FROM waves WHERE id = $1`,
-    [id],
-  );
-  return w;
-}
-
-/**
- * Forward counters only (rollback counters are not concerned here), compared with the truth recomputed from
- * wave_members: the tests' definition (libs/testing/src/wave-counters.ts), restricted to the forward names.
- */
-export async function checkCounters(
-  ds: DataSource,
-  waveId: string,
-): Promise<{ exact: boolean; counters: Record<string, number>; truth: Record<string, number> }> {
-  const forward = (c: Record<string, number>) =>
-    Object.fromEntries(Object.entries(c).filter(([k]) => !k.startsWith('rollback')));
-  const counters = forward(await readCounters(ds, waveId));
-  const truth = forward(await countersFromTruth(ds, waveId));
-  return { exact: Object.keys(countersDiff(counters, truth)).length === 0, counters, truth };
-}
-
-/** Polls the wave's row until `done` says so (pollUntil), and returns that row. */
-export function waitForWave(
-  ds: DataSource,
-  id: string,
-  done: (w: WaveRow) => boolean,
-  timeoutMs: number,
-  pollMs = 50,
-): Promise<WaveRow> {
-  return pollUntil(
-    async () => {
-      const w = await waveRow(ds, id);
-      return done(w) && w;
-    },
-    { timeoutMs, intervalMs: pollMs, description: `wave ${id} done` },
-  );
-}
-
-/**
- * Per-batch timing from the service's own records (no engine change needed): wave_batches.created_at is the claim
- * transaction's start; lease_until − lease is when the send permit ran (after the pace);
- * mailstore_calls.started_at the call start, + latency_ms its end; wave_batches.completed_at the settle
- * transaction's start. Medians and p95s in ms.
- */
-export async function batchPhases(ds: DataSource, waveId: string, leaseMs = 15_000): Promise<Record<string, number>> {
-  const [r] = await ds.query<Record<string, string | null>[]>(
-    `WITH p AS (
-       SELECT extract(epoch FROM (b.lease_until - make_interval(secs => $2 / 1000.0)) - b.created_at) * 1000 AS claim_to_attempt,
-              extract(epoch FROM c.started_at - (b.lease_until - make_interval(secs => $2 / 1000.0))) * 1000 AS attempt_to_call,
-              c.latency_ms AS call_ms,
-              extract(epoch FROM b.completed_at - c.started_at) * 1000 - c.latency_ms AS answer_to_settle
-         FROM wave_batches b JOIN mailstore_calls c ON c.batch_id = b.id AND c.wave_id = b.wave_id
-        WHERE b.wave_id = $1 AND b.kind = 'forward' AND b.state = 'done' AND c.outcome = 'ok' AND b.attempts = 1)
-     SELECT count(*) AS batches,
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY claim_to_attempt) AS claim_to_attempt_p50,
-            percentile_cont(0.95) WITHIN GROUP (ORDER BY claim_to_attempt) AS claim_to_attempt_p95,
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY attempt_to_call) AS attempt_to_call_p50,
-            percentile_cont(0.95) WITHIN GROUP (ORDER BY attempt_to_call) AS attempt_to_call_p95,
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY call_ms) AS call_p50,
-            percentile_cont(0.95) WITHIN GROUP (ORDER BY call_ms) AS call_p95,
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY answer_to_settle) AS answer_to_settle_p50,
-            percentile_cont(0.95) WITHIN GROUP (ORDER BY answer_to_settle) AS answer_to_settle_p95
-       FROM p`,
-    [waveId, leaseMs],
-  );
-  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(Number(v ?? 0), 1)]));
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The simulator's admin API
-
-export interface SimCall {
-  seq: number;
-  startedAt: number;
-  endedAt: number | null;
-  endpoint: string;
-  status: number;
-  outcome: string;
-  accounts: string[];
-  /** Accounts whose state this call actually changed. */
-  applied: string[];
-  requestId: string | null;
-}
-
-export async function simLastSeq(adminUrl: string): Promise<number> {
-  const res = await fetch(`${adminUrl}/calls?since=${Number.MAX_SAFE_INTEGER}&limit=1`);
-  return ((await res.json()) as { lastSeq: number }).lastSeq;
-}
-
-/** Every logged call after `since`, paged (2,000 a page). */
-export async function simCalls(adminUrl: string, since = 0): Promise<SimCall[]> {
-  const out: SimCall[] = [];
-  let cursor = since;
-  for (;;) {
-    const res = await fetch(`${adminUrl}/calls?since=${cursor}&limit=2000`);
-    if (!res.ok) throw new Error(`GET /_sim/calls: HTTP ${res.status}`);
-    const { calls } = (await res.json()) as { calls: SimCall[] };
-    if (!calls.length) return out;
-    out.push(...calls);
-    cursor = calls[calls.length - 1].seq;
-  }
-}
-
-/**
- * The simulator's batch calls of the last second, followed from a sequence number: how a bench sees that a wave runs
- * at full speed before it measures a pause or a halt.
- */
-export class RecentBatchCalls {
-  /** Batch calls started within the last second (as of the last poll), oldest first. */
-  readonly calls: SimCall[] = [];
-
-  private constructor(
-    private readonly adminUrl: string,
-    /** The sequence number of the last batch call read: later calls are the ones after it. */
-    public seq: number,
-  ) {}
-
-  static async follow(adminUrl: string): Promise<RecentBatchCalls> {
-    return new RecentBatchCalls(adminUrl, await simLastSeq(adminUrl));
-  }
-
-  /** Reads the calls since the last poll and forgets those older than a second; returns their accounts (per s). */
-  async poll(): Promise<number> {
-    const calls = (await simCalls(this.adminUrl, this.seq)).filter((c) => c.endpoint === 'batch');
-    if (calls.length) this.seq = calls[calls.length - 1].seq;
-    this.calls.push(...calls);
-    const since = epochMs() - 1000;
-    while (this.calls.length && this.calls[0].startedAt < since) this.calls.shift();
-    return this.calls.reduce((a, c) => a + c.accounts.length, 0);
-  }
-}
-
-export async function simAccount(
-  adminUrl: string,
-  login: string,
-): Promise<{ protocols: { imap: boolean; pop3: boolean }; version: number; updatedAt: string }> {
-  const res = await fetch(`${adminUrl}/accounts/${encodeURIComponent(login)}`);
-  if (!res.ok) throw new Error(`GET /_sim/accounts/${login}: HTTP ${res.status}`);
-  return (await res.json()) as { protocols: { imap: boolean; pop3: boolean }; version: number; updatedAt: string };
-}
-
-export async function simReset(adminUrl: string, accounts: number): Promise<void> {
-  const res = await fetch(`${adminUrl}/reset`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ accounts }),
-  });
-  if (!res.ok) throw new Error(`POST /_sim/reset: HTTP ${res.status}`);
 }
 
 export function percentile(sorted: readonly number[], p: number): number {

@@ -13,29 +13,15 @@
  * Target: gateMs ≤ 5,000 (max over the repeats). Last line: {"bench":"gate","gateMs","gateMsMedian",...}
  */
 import type { DataSource } from 'typeorm';
-import { aWave } from '@app/testing';
 import { log } from './bench-utils';
-import {
-  CpuMeter,
-  epochMs,
-  numberOption,
-  populatedDatabase,
-  RecentBatchCalls,
-  round,
-  runBench,
-  simCalls,
-  simLastSeq,
-  sleep,
-  startSimChild,
-  waitForWave,
-  waveRow,
-  workerAndServices,
-} from './engine-bench-utils';
+import { RecentBatchCalls, simCalls, simLastSeq, waitForWave, waveRow } from './engine-bench-checks';
+import { CpuMeter, epochMs, numberOption, round, runBench, sleep, waveBenchOptions } from './engine-bench-utils';
+import { engineBenchWorld, fullSpeedWave } from './engine-bench-world';
 
 // Each run sends ≥ 3 s of a full-speed wave (~30k accounts/s): five runs need about 500k members.
-const ACCOUNTS = numberOption('accounts', 1_000_000);
+const OPTIONS = waveBenchOptions({ accounts: 1_000_000 });
+const { accounts: ACCOUNTS, concurrency: CONCURRENCY } = OPTIONS;
 const REPEATS = numberOption('repeats', 5);
-const CONCURRENCY = numberOption('concurrency', 6);
 /** Breach only at full speed: at least this many accounts/s in the last second (or after MAX_WAIT_MS). */
 const MIN_RATE = numberOption('min-rate', 2000);
 const MIN_RUN_MS = 3000;
@@ -54,9 +40,7 @@ async function insertSignal(ds: DataSource, name: string, value: number): Promis
 }
 
 runBench('gate', async (cleanup) => {
-  const url = await populatedDatabase(cleanup, 'gate', ACCOUNTS);
-  const sim = await startSimChild(cleanup, ACCOUNTS);
-  const { worker, dataSource: ds, commands } = await workerAndServices(cleanup, 'gate', url, sim, CONCURRENCY);
+  const { url, sim, worker, dataSource: ds, commands } = await engineBenchWorld(cleanup, 'gate', OPTIONS);
   const cpu = new CpuMeter(
     { worker: [worker.pid], simulator: [sim.pid], bench: [process.pid] },
     new URL(url).pathname.slice(1),
@@ -87,12 +71,7 @@ runBench('gate', async (cleanup) => {
       pushing = false;
       await pusher;
     });
-    const wave = await aWave(`bench: gate ${i + 1}`)
-      .remaining()
-      .protocols('imap', 'pop3')
-      .rate(1_000_000)
-      .batchSize(500)
-      .concurrency(CONCURRENCY)
+    const wave = await fullSpeedWave(`bench: gate ${i + 1}`, CONCURRENCY)
       .gates({
         name: 'failed-logins',
         metric: 'signal',

@@ -9,25 +9,14 @@
  *
  * Target: haltMs ≤ 500 (max over the repeats). Last line: {"bench":"halt","haltMs","haltMsMedian",...}
  */
-import { aWave } from '@app/testing';
 import { log } from './bench-utils';
-import {
-  epochMs,
-  numberOption,
-  populatedDatabase,
-  RecentBatchCalls,
-  round,
-  runBench,
-  simCalls,
-  sleep,
-  startSimChild,
-  waveRow,
-  workerAndServices,
-} from './engine-bench-utils';
+import { RecentBatchCalls, simCalls, waveRow } from './engine-bench-checks';
+import { epochMs, numberOption, round, runBench, sleep, waveBenchOptions } from './engine-bench-utils';
+import { engineBenchWorld, fullSpeedWave } from './engine-bench-world';
 
-const ACCOUNTS = numberOption('accounts', 500_000);
+const OPTIONS = waveBenchOptions({ accounts: 500_000 });
+const { accounts: ACCOUNTS, concurrency: CONCURRENCY } = OPTIONS;
 const REPEATS = numberOption('repeats', 5);
-const CONCURRENCY = numberOption('concurrency', 6);
 /** Pause only at full speed: at least this many accounts/s in the last second (and MIN_RUN_MS of running). */
 const MIN_RATE = numberOption('min-rate', 4000);
 const MIN_RUN_MS = 1500;
@@ -35,16 +24,8 @@ const MAX_WAIT_MS = 30_000;
 const QUIET_MS = 2000;
 
 runBench('halt', async (cleanup) => {
-  const url = await populatedDatabase(cleanup, 'halt', ACCOUNTS);
-  const sim = await startSimChild(cleanup, ACCOUNTS);
-  const { dataSource: ds, commands } = await workerAndServices(cleanup, 'halt', url, sim, CONCURRENCY);
-  const wave = await aWave('bench: halt')
-    .remaining()
-    .protocols('imap', 'pop3')
-    .rate(1_000_000)
-    .batchSize(500)
-    .concurrency(CONCURRENCY)
-    .started({ commands }, 'ops:bench');
+  const { sim, dataSource: ds, commands } = await engineBenchWorld(cleanup, 'halt', OPTIONS);
+  const wave = await fullSpeedWave('bench: halt', CONCURRENCY).started({ commands }, 'ops:bench');
 
   const runs: { haltMs: number; rawMs: number; pauseCallMs: number; callsDuringPause: number; rate: number }[] = [];
   for (let i = 0; i < REPEATS; i++) {

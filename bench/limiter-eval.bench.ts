@@ -30,16 +30,8 @@ import Redis from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { Throttle } from '@app/core';
 import { log } from './bench-utils';
-import {
-  CpuMeter,
-  numberOption,
-  REDIS_URL,
-  redisPrefix,
-  round,
-  runBench,
-  sleep,
-  type Cleanup,
-} from './engine-bench-utils';
+import { CpuMeter, numberOption, REDIS_URL, round, runBench, sleep, type Cleanup } from './engine-bench-utils';
+import { redisPrefix } from './engine-bench-world';
 
 const SECONDS = numberOption('seconds', 30);
 const RATE = numberOption('rate', 500);

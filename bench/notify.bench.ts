@@ -18,31 +18,22 @@
  */
 import { DataSource } from 'typeorm';
 import { JsonNotification } from '@app/domain';
-import { aWave, NotificationReceiver, pollUntil } from '@app/testing';
+import { NotificationReceiver, pollUntil } from '@app/testing';
 import { NotificationService } from '@app/core';
 import { log } from './bench-utils';
-import {
-  type Cleanup,
-  cloneDatabase,
-  epochMs,
-  numberOption,
-  populatedDatabase,
-  round,
-  runBench,
-  type SimChild,
-  simReset,
-  sleep,
-  startSimChild,
-  waitForWave,
-  workerAndServices,
-} from './engine-bench-utils';
+import { type SimChild, startSimChild } from './engine-bench-children';
+import { simReset, waitForWave } from './engine-bench-checks';
+import { type Cleanup, epochMs, numberOption, round, runBench, sleep, waveBenchOptions } from './engine-bench-utils';
+import { cloneDatabase, fullSpeedWave, populatedDatabase, workerAndServices } from './engine-bench-world';
 
-const ACCOUNTS = numberOption('accounts', 1_000_000);
-const CONCURRENCY = numberOption('concurrency', 6);
+const {
+  accounts: ACCOUNTS,
+  concurrency: CONCURRENCY,
+  timeoutMs: TIMEOUT_MS,
+} = waveBenchOptions({ accounts: 1_000_000 });
 const DOWN_MS = numberOption('down-seconds', 30) * 1000;
 const BATCH = 500;
 const HALT_AT = 0.6;
-const TIMEOUT_MS = numberOption('timeout-seconds', 900) * 1000;
 const NOTIFY_ENV = { NOTIFY_POLL_MS: '1000', NOTIFY_BACKOFF_MAX_MS: '5000' };
 
 interface WaveRun {
@@ -83,12 +74,7 @@ async function runWave(
   for (const [i, r] of receivers.entries()) {
     await notifications.create({ name: `bench ${i + 1}`, url: `${r.url}/bench` }, 'ops:bench');
   }
-  const wave = await aWave(`bench: ${label}`)
-    .remaining()
-    .protocols('imap', 'pop3')
-    .rate(1_000_000)
-    .batchSize(BATCH)
-    .concurrency(CONCURRENCY)
+  const wave = await fullSpeedWave(`bench: ${label}`, CONCURRENCY, BATCH)
     .ramp({ percent: 10, bakeSeconds: 2 }, { percent: 50, bakeSeconds: 2 }, { percent: 100, bakeSeconds: 0 })
     .create({ commands }, 'ops:bench');
   const down = receivers.length ? receivers[receivers.length - 1] : null;

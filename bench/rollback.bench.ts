@@ -19,41 +19,22 @@
  * Target: rollback ≥ 80 % of the forward rate. Last line: {"bench":"rollback","rollbackAccountsPerSecond",
  * "forwardAccountsPerSecond","ratio",...}
  */
-import { aWave, countersDiff, countersFromTruth, readCounters } from '@app/testing';
+import { countersDiff, countersFromTruth, readCounters } from '@app/testing';
 import { log } from './bench-utils';
-import {
-  ActivitySampler,
-  CpuMeter,
-  epochMs,
-  numberOption,
-  populatedDatabase,
-  round,
-  runBench,
-  simAccount,
-  sleep,
-  startSimChild,
-  waitForWave,
-  workerAndServices,
-} from './engine-bench-utils';
+import { simAccount, waitForWave } from './engine-bench-checks';
+import { ActivitySampler, CpuMeter, epochMs, round, runBench, sleep, waveBenchOptions } from './engine-bench-utils';
+import { engineBenchWorld, fullSpeedWave } from './engine-bench-world';
 
-const ACCOUNTS = numberOption('accounts', 1_000_000);
-const CONCURRENCY = numberOption('concurrency', 6);
+const OPTIONS = waveBenchOptions({ accounts: 1_000_000, timeoutSeconds: 1200 });
+const { accounts: ACCOUNTS, concurrency: CONCURRENCY, timeoutMs: TIMEOUT_MS } = OPTIONS;
 const BATCH = 500;
 const SAMPLE = 1000;
-const TIMEOUT_MS = numberOption('timeout-seconds', 1200) * 1000;
 
 runBench('rollback', async (cleanup) => {
-  const url = await populatedDatabase(cleanup, 'rollback', ACCOUNTS);
-  const sim = await startSimChild(cleanup, ACCOUNTS);
-  const { worker, dataSource: ds, commands } = await workerAndServices(cleanup, 'rollback', url, sim, CONCURRENCY);
+  const { url, sim, worker, dataSource: ds, commands } = await engineBenchWorld(cleanup, 'rollback', OPTIONS);
   const database = new URL(url).pathname.slice(1);
-  const wave = await aWave('bench: rollback everyone')
-    .remaining()
-    .protocols('imap', 'pop3')
-    .rate(1_000_000)
+  const wave = await fullSpeedWave('bench: rollback everyone', CONCURRENCY, BATCH)
     .rollbackRate(1_000_000)
-    .batchSize(BATCH)
-    .concurrency(CONCURRENCY)
     .create({ commands }, 'ops:bench');
 
   // Progress from the counters table, every 10 s, for the log.

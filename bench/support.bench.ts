@@ -14,26 +14,23 @@
  */
 import { aWave, populationAccount } from '@app/testing';
 import { log } from './bench-utils';
+import { simAccount, waitForWave, waveRow } from './engine-bench-checks';
 import {
   epochMs,
   numberOption,
   percentile,
-  populatedDatabase,
   POPULATION_SEED,
   round,
   runBench,
-  simAccount,
   sleep,
-  startSimChild,
-  waitForWave,
-  waveRow,
-  workerAndServices,
+  waveBenchOptions,
 } from './engine-bench-utils';
+import { engineBenchWorld } from './engine-bench-world';
 
-const ACCOUNTS = numberOption('accounts', 1_000_000);
+const OPTIONS = waveBenchOptions({ accounts: 1_000_000 });
+const { accounts: ACCOUNTS, concurrency: CONCURRENCY } = OPTIONS;
 const REQUESTS = numberOption('requests', 50);
 const INTERVAL_MS = numberOption('interval-ms', 600);
-const CONCURRENCY = numberOption('concurrency', 6);
 const POLL_MS = 10;
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -64,9 +61,7 @@ interface Sample {
 }
 
 runBench('support', async (cleanup) => {
-  const url = await populatedDatabase(cleanup, 'support', ACCOUNTS);
-  const sim = await startSimChild(cleanup, ACCOUNTS);
-  const { dataSource: ds, commands, operations } = await workerAndServices(cleanup, 'support', url, sim, CONCURRENCY);
+  const { sim, dataSource: ds, commands, operations } = await engineBenchWorld(cleanup, 'support', OPTIONS);
   const logins = pickLogins(REQUESTS);
 
   const wave = await aWave('bench: everyone, IMAP')

@@ -11,20 +11,10 @@
  */
 import { aWave } from '@app/testing';
 import { log } from './bench-utils';
-import {
-  numberOption,
-  populatedDatabase,
-  redisPrefix,
-  round,
-  runBench,
-  services,
-  simCalls,
-  simLastSeq,
-  sleep,
-  startSimChild,
-  startWorkerChild,
-  waitForWave,
-} from './engine-bench-utils';
+import { startSimChild, startWorkerChild } from './engine-bench-children';
+import { simCalls, simLastSeq, waitForWave } from './engine-bench-checks';
+import { numberOption, round, runBench, sleep } from './engine-bench-utils';
+import { populatedDatabase, redisPrefix, services } from './engine-bench-world';
 
 const RATE = numberOption('rate', 500);
 const SECONDS = numberOption('seconds', 60);

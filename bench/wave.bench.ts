@@ -17,33 +17,28 @@
  */
 import { Pool as PgPool } from 'pg';
 import { Pool as HttpPool } from 'undici';
-import { aWave } from '@app/testing';
 import { log } from './bench-utils';
+import { type SimChild, startSimChild } from './engine-bench-children';
+import { batchPhases, checkCounters, simReset, waitForWave } from './engine-bench-checks';
 import {
   ActivitySampler,
-  batchPhases,
-  checkCounters,
   type Cleanup,
-  cloneDatabase,
   CpuMeter,
   epochMs,
-  numberOption,
-  populatedDatabase,
   round,
   runBench,
-  type SimChild,
-  simReset,
   sleep,
-  startSimChild,
-  waitForWave,
-  workerAndServices,
+  waveBenchOptions,
 } from './engine-bench-utils';
+import { cloneDatabase, fullSpeedWave, populatedDatabase, workerAndServices } from './engine-bench-world';
 
-const ACCOUNTS = numberOption('accounts', 1_000_000);
-const CONCURRENCY = numberOption('concurrency', 6);
+const {
+  accounts: ACCOUNTS,
+  concurrency: CONCURRENCY,
+  timeoutMs: TIMEOUT_MS,
+} = waveBenchOptions({ accounts: 1_000_000 });
 const BATCH = 500;
 const BARE_IN_FLIGHT = 4;
-const TIMEOUT_MS = numberOption('timeout-seconds', 900) * 1000;
 /** `--no-bare`: service only (for tuning the concurrency); the ratio is then not computed. */
 const BARE = !process.argv.includes('--no-bare');
 
@@ -157,13 +152,7 @@ async function bareLoop(url: string, sim: SimChild): Promise<BareResult> {
 
 async function serviceWave(cleanup: Cleanup, url: string, sim: SimChild) {
   const { worker, dataSource: ds, commands } = await workerAndServices(cleanup, 'wave', url, sim, CONCURRENCY);
-  const wave = await aWave('bench: everyone')
-    .remaining()
-    .protocols('imap', 'pop3')
-    .rate(1_000_000)
-    .batchSize(BATCH)
-    .concurrency(CONCURRENCY)
-    .create({ commands }, 'ops:bench');
+  const wave = await fullSpeedWave('bench: everyone', CONCURRENCY, BATCH).create({ commands }, 'ops:bench');
   const cpu = new CpuMeter(
     { worker: [worker.pid], simulator: [sim.pid], bench: [process.pid] },
     new URL(url).pathname.slice(1),

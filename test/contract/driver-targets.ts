@@ -112,7 +112,11 @@ function dovecotSql(dialect: PassdbDialect, layout: PassdbLayout, versionColumn:
         timeoutMs: 3_000,
       });
       const mailstore = new DovecotSqlMailstore(options(passdb.url, dovecot.doveadmUrl));
-      const unreachable: Mailstore[] = [];
+      const drivers = driversThenServers(
+        mailstore,
+        () => dovecot.stop(),
+        () => passdb.drop(),
+      );
       return {
         mailstore,
         accounts: ACCOUNTS,
@@ -135,19 +139,9 @@ function dovecotSql(dialect: PassdbDialect, layout: PassdbLayout, versionColumn:
         unreachable: async () => {
           const url = new URL(passdb.url);
           url.port = String(await freeLoopbackPort());
-          const m = new DovecotSqlMailstore(options(url.toString(), dovecot.doveadmUrl));
-          unreachable.push(m);
-          return m;
+          return drivers.add(new DovecotSqlMailstore(options(url.toString(), dovecot.doveadmUrl)));
         },
-        close: async () => {
-          // The servers stop even when a driver fails to close (no Dovecot left behind by a failing suite).
-          try {
-            await Promise.all([mailstore.close(), ...unreachable.map((m) => m.close())]);
-          } finally {
-            await dovecot.stop();
-            await passdb.drop();
-          }
-        },
+        close: drivers.close,
       };
     },
   };
@@ -176,7 +170,11 @@ const ldapOnSlapd: DriverTargetFactory = {
         }),
       );
     const mailstore = ldapAt(slapd.url);
-    const unreachable: Mailstore[] = [];
+    const drivers = driversThenServers(
+      mailstore,
+      () => dovecot.stop(),
+      () => slapd.stop(),
+    );
     const bool = (b: boolean) => [b ? 'TRUE' : 'FALSE'];
     return {
       mailstore,
@@ -192,22 +190,32 @@ const ldapOnSlapd: DriverTargetFactory = {
         });
       },
       openSession: (account) => imapSession(dovecot, account, password(account)),
-      unreachable: async () => {
-        const m = ldapAt(`ldap://127.0.0.1:${await freeLoopbackPort()}`);
-        unreachable.push(m);
-        return m;
-      },
-      close: async () => {
-        try {
-          await Promise.all([mailstore.close(), ...unreachable.map((m) => m.close())]);
-        } finally {
-          await dovecot.stop();
-          await slapd.stop();
-        }
-      },
+      unreachable: async () => drivers.add(ldapAt(`ldap://127.0.0.1:${await freeLoopbackPort()}`)),
+      close: drivers.close,
     };
   },
 };
+
+/**
+ * The drivers a target made (its own, the unreachable ones) and the servers under them: `close` closes the drivers,
+ * then stops the servers in order, even when a driver fails to close (no Dovecot left behind by a failing suite).
+ */
+function driversThenServers(mailstore: Mailstore, ...stops: (() => Promise<void>)[]) {
+  const made: Mailstore[] = [mailstore];
+  return {
+    add: <M extends Mailstore>(m: M): M => {
+      made.push(m);
+      return m;
+    },
+    close: async (): Promise<void> => {
+      try {
+        await Promise.all(made.map((m) => m.close()));
+      } finally {
+        for (const stop of stops) await stop();
+      }
+    },
+  };
+}
 
 /** A live IMAP session on a private Dovecot: ended when Dovecot closes it (a kick). */
 async function imapSession(

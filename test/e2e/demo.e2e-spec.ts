@@ -5,7 +5,6 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { quoteIdent, withDatabase } from '@app/db';
 import {
   createTestRedis,
@@ -17,6 +16,7 @@ import {
   TEST_REDIS_URL,
   TEST_SERVER_URL,
   TestRedis,
+  withPgClient,
 } from '@app/testing';
 import { ensureFreshBuild } from './api-process';
 
@@ -44,16 +44,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function pg<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
 /**
  * `npm run demo` as CI runs it: scripts/demo.js --no-keep on its own database, Redis prefix and ports, with a
  * smaller population. It must exit 0 with the story's summary printed, and leave the demo database consistent.
@@ -75,7 +65,7 @@ describe('the demo (scripts/demo.js)', () => {
     // Without PostgreSQL nothing was created, and the global setup has said why.
     if (!process.env[POSTGRES_MISSING_VAR]) {
       for (const name of [dbName, `${dbName}_mail`]) {
-        await pg(TEST_SERVER_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
+        await withPgClient(TEST_SERVER_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
       }
     }
     rmSync(dir, { recursive: true, force: true });
@@ -162,7 +152,7 @@ describe('the demo (scripts/demo.js)', () => {
 
       // PostgreSQL, the source of truth: every member of both waves has a terminal outcome, the counters equal a
       // GROUP BY over the members, and no held account was opened except the one support overrode.
-      await pg(dbUrl, async (c) => {
+      await withPgClient(dbUrl, async (c) => {
         const open = await c.query<{ n: string }>(
           `SELECT count(*) AS n FROM wave_members WHERE state IN ('pending', 'in_flight')`,
         );

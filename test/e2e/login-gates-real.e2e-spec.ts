@@ -1,14 +1,15 @@
 import {
-  attackUntilStopped,
+  attackGatedWave,
   aWave,
   CLOSED_ANSWER as CLOSED,
-  controlUsers,
   loginLoop as loop,
   pollUntil,
   promFailuresGate,
   realLogin as login,
   realPassword as password,
   RealLoginWorld,
+  slowWave,
+  startControlUsers,
   startRealLoginWorld,
   STUFFING_GATE,
   untilOpen,
@@ -32,8 +33,6 @@ const promFailures = promFailuresGate(FAILURE_RATE, 1, 'result > 2');
  * the wave's 17 s left.
  */
 const ATTACKERS = 4;
-/** A slow wave: one account a second, one per batch. */
-const slowWave = (name: string, logins: readonly string[]) => aWave(name).logins(logins).rate(1).batchSize(1);
 
 describe('gates on the real attack: Dovecot login events and Prometheus stop a wave by themselves', () => {
   let world: RealLoginWorld;
@@ -41,19 +40,7 @@ describe('gates on the real attack: Dovecot login events and Prometheus stop a w
 
   beforeAll(async () => {
     world = await startRealLoginWorld('login-gates-real');
-    const control = await aWave('control').cohorts('control').rate(100).started(world.api.h);
-    await world.api.h.untilWaveState(control.id, 'completed');
-    users = controlUsers(world);
-    // A wave with a silence limit pauses at once while the stream has never delivered (Dovecot posts its first events
-    // a moment after the first logins; on a loaded machine, seconds).
-    await pollUntil(
-      async () =>
-        Number(
-          (await world.api.h.db.dataSource.query<{ received: string }[]>(`SELECT received FROM login_stream`))[0]
-            ?.received ?? 0,
-        ) > 0,
-      { timeoutMs: 30_000, intervalMs: 250, description: 'a first login event received' },
-    );
+    users = await startControlUsers(world);
   }, 120_000);
 
   afterAll(async () => {
@@ -62,40 +49,30 @@ describe('gates on the real attack: Dovecot login events and Prometheus stop a w
   }, 60_000);
 
   it('the login-event gate halts a wave whose reopened accounts see a credential-stuffing burst', async () => {
-    const logins = world.take(20);
-    const wave = await slowWave('stuffed', logins).gates(stuffing).started(world.api.h);
-    const { haltMs, open } = await attackUntilStopped(world, {
-      waveId: wave.id,
-      logins,
-      openedBefore: 3,
-      until: ['halted'],
+    const { waveId, logins, haltMs, open } = await attackGatedWave(world, 'stuffed', stuffing, {
+      accounts: 20,
       attackers: ATTACKERS,
     });
     console.log(`login-event gate: ${haltMs} ms from the first wrong password to the last passdb change`);
-    expect(await world.api.h.waveStatus(wave.id)).toEqual({ state: 'halted', status_reason: 'gate:stuffing' });
+    expect(await world.api.h.waveStatus(waveId)).toEqual({ state: 'halted', status_reason: 'gate:stuffing' });
     expect(open.size).toBeLessThan(logins.length);
   }, 120_000);
 
   it('a Prometheus gate on Dovecot failed-login counter halts the same attack', async () => {
     await pollUntilQuiet();
-    const logins = world.take(20);
-    const wave = await slowWave('stuffed-prom', logins).gates(promFailures).started(world.api.h);
-    const { haltMs, open } = await attackUntilStopped(world, {
-      waveId: wave.id,
-      logins,
-      openedBefore: 3,
-      until: ['halted'],
+    const { waveId, logins, haltMs, open } = await attackGatedWave(world, 'stuffed-prom', promFailures, {
+      accounts: 20,
       attackers: ATTACKERS,
     });
     console.log(
       `prometheus gate (1 s scrape and interval): ${haltMs} ms from the first wrong password to the last passdb change`,
     );
-    expect(await world.api.h.waveStatus(wave.id)).toEqual({ state: 'halted', status_reason: 'gate:prom-failures' });
+    expect(await world.api.h.waveStatus(waveId)).toEqual({ state: 'halted', status_reason: 'gate:prom-failures' });
     expect(open.size).toBeLessThan(logins.length);
     // Every evaluation is kept: the breach is Dovecot's counter rising above the condition.
     const measured = await world.api.call<{ gate: string; phase: string; value: number | null }[]>(
       'GET',
-      `/waves/${wave.id}/gate-measurements`,
+      `/waves/${waveId}/gate-measurements`,
     );
     expect(measured.status).toBe(200);
     const failed = measured.body.filter((m) => m.phase === 'failed');

@@ -1,6 +1,7 @@
 import type { WaveProgress } from '@app/core';
 import {
   createPassdbDatabase,
+  dovecotSqlEnv,
   holdImapSession,
   imapLogin,
   pollUntil,
@@ -59,13 +60,7 @@ function dovecotSqlBackend(dialect: 'postgres' | 'mysql'): () => Promise<Backend
       dovecot,
       // deploy/dovecot/README.md's settings, pointed at this passdb.
       engineEnv: {
-        MAILSTORE_DRIVER: 'dovecot-sql',
-        DOVECOT_SQL_URL: passdb.url,
-        DOVECOT_SQL_TABLE: passdb.table,
-        DOVECOT_SQL_LOGIN_COLUMN: 'email',
-        DOVECOT_SQL_IMAP_COLUMN: 'imap_enabled',
-        DOVECOT_SQL_POP3_COLUMN: 'pop3_enabled',
-        DOVECOT_SQL_VERSION_COLUMN: 'access_version',
+        ...dovecotSqlEnv(passdb),
         ...doveadmEnv(dovecot),
       },
       close: async () => {

@@ -5,35 +5,16 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { startSimulator, type RunningSimulator } from '@app/mailstore-sim';
+import { SimClients } from '@app/testing';
 import { MailstoreClient } from './mailstore.client';
-import type { MailstoreClientOptions } from './mailstore.types';
 import { withRetries } from './retry';
-
-type SimOptions = NonNullable<Parameters<typeof startSimulator>[0]>;
 
 const U1 = 'user1@example.test';
 const U2 = 'user2@example.test';
-const sims: RunningSimulator[] = [];
-const clients: MailstoreClient[] = [];
 
-async function setup(simOptions: SimOptions = {}, clientOptions: Partial<MailstoreClientOptions> = {}) {
-  const sim = await startSimulator({ accounts: 10, rateLimits: 'none', ...simOptions });
-  sims.push(sim);
-  const client = new MailstoreClient({
-    baseUrl: sim.baseUrl,
-    token: 'sim-token',
-    requestTimeoutMs: 2_000,
-    ...clientOptions,
-  });
-  clients.push(client);
-  return { sim, client };
-}
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.destroy()));
-  await Promise.all(sims.splice(0).map((s) => s.close()));
-});
+const sims = new SimClients();
+const setup = sims.start;
+afterEach(() => sims.closeAll());
 
 const fast = { baseBackoffMs: 20, maxBackoffMs: 100 };
 const enable = { protocols: { imap: true } };
@@ -137,7 +118,7 @@ describe('fault modes', () => {
     probe.close();
     await once(probe, 'close');
     const client = new MailstoreClient({ baseUrl: `http://127.0.0.1:${port}/v1`, token: 't', connectTimeoutMs: 500 });
-    clients.push(client);
+    sims.closeLater(client);
     const out = await client.patchAccess(U1, enable, { idempotencyKey: 'r-1' });
     expect(out).toMatchObject({ kind: 'retryable', code: 'connection_refused', outcomeUnknown: false });
   });

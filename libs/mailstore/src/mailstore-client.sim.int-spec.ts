@@ -2,37 +2,19 @@
  * The client and withRetries against the real simulator over real HTTP, one fault mode per test.
  * Timings are asserted on the simulator's call log; effects on its account state.
  */
-import { startSimulator, type RunningSimulator } from '@app/mailstore-sim';
+import type { RunningSimulator } from '@app/mailstore-sim';
+import { SimClients } from '@app/testing';
 import { request } from 'undici';
 import { MailstoreClient } from './mailstore.client';
-import type { MailstoreClientOptions } from './mailstore.types';
 import { withRetries } from './retry';
-
-type SimOptions = NonNullable<Parameters<typeof startSimulator>[0]>;
 
 const U1 = 'user1@example.test';
 const U2 = 'user2@example.test';
 const U3 = 'user3@example.test';
-const sims: RunningSimulator[] = [];
-const clients: MailstoreClient[] = [];
 
-async function setup(simOptions: SimOptions = {}, clientOptions: Partial<MailstoreClientOptions> = {}) {
-  const sim = await startSimulator({ accounts: 10, rateLimits: 'none', ...simOptions });
-  sims.push(sim);
-  const client = new MailstoreClient({
-    baseUrl: sim.baseUrl,
-    token: 'sim-token',
-    requestTimeoutMs: 2_000,
-    ...clientOptions,
-  });
-  clients.push(client);
-  return { sim, client };
-}
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.destroy()));
-  await Promise.all(sims.splice(0).map((s) => s.close()));
-});
+const sims = new SimClients();
+const setup = sims.start;
+afterEach(() => sims.closeAll());
 
 /** Live sessions are simulated: the admin API sets them. */
 async function setSessions(sim: RunningSimulator, account: string, count: number): Promise<void> {
@@ -192,7 +174,7 @@ describe('MailstoreClient against the simulator: contract paths', () => {
     const { sim } = await setup({ tokens: { 'sim-token': ['access:read', 'access:write'], reader: ['access:read'] } });
     const wrong = new MailstoreClient({ baseUrl: sim.baseUrl, token: 'wrong' });
     const reader = new MailstoreClient({ baseUrl: sim.baseUrl, token: 'reader' });
-    clients.push(wrong, reader);
+    sims.closeLater(wrong, reader);
     const unauthorized = await withRetries(() => wrong.getAccess(U1), fast);
     expect(unauthorized).toMatchObject({ kind: 'permanent', status: 401, code: 'unauthorized' });
     const forbidden = await withRetries(

@@ -57,6 +57,19 @@ function readFlags(layout: PassdbLayout, row: Record<string, unknown> | undefine
   return { imap: names.includes('imap'), pop3: names.includes('pop3'), version };
 }
 
+/** The dovecot-sql driver's settings for a passdb of the `columns` layout (deploy/dovecot/README.md's names). */
+export function dovecotSqlEnv(passdb: Pick<PassdbDatabase, 'url' | 'table'>): Record<string, string> {
+  return {
+    MAILSTORE_DRIVER: 'dovecot-sql',
+    DOVECOT_SQL_URL: passdb.url,
+    DOVECOT_SQL_TABLE: passdb.table,
+    DOVECOT_SQL_LOGIN_COLUMN: 'email',
+    DOVECOT_SQL_IMAP_COLUMN: 'imap_enabled',
+    DOVECOT_SQL_POP3_COLUMN: 'pop3_enabled',
+    DOVECOT_SQL_VERSION_COLUMN: 'access_version',
+  };
+}
+
 /** Dovecot's `connect =` value for a PostgreSQL database URL. */
 export function postgresDovecotConnect(url: string): string {
   const u = new URL(url);

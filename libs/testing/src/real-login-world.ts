@@ -1,8 +1,9 @@
 import type { Gate } from '@app/domain';
 import { ApiHarness, startApiHarness } from './api-harness';
 import { imapLogin, pop3Login } from './mail-clients';
-import { createPassdbDatabase, type PassdbDatabase } from './passdb-database';
+import { createPassdbDatabase, dovecotSqlEnv, type PassdbDatabase } from './passdb-database';
 import { pollUntil } from './poll-until';
+import { aWave } from './wave-builder';
 import { freeLoopbackPort } from './ports';
 import { startPrivateDovecot, type PrivateDovecot } from './private-dovecot';
 import { PrivatePrometheus } from './private-prometheus';
@@ -72,13 +73,7 @@ export async function startRealLoginWorld(label: string, options: RealLoginWorld
       worker: true,
       accounts: 1,
       engineEnv: {
-        MAILSTORE_DRIVER: 'dovecot-sql',
-        DOVECOT_SQL_URL: passdb.url,
-        DOVECOT_SQL_TABLE: passdb.table,
-        DOVECOT_SQL_LOGIN_COLUMN: 'email',
-        DOVECOT_SQL_IMAP_COLUMN: 'imap_enabled',
-        DOVECOT_SQL_POP3_COLUMN: 'pop3_enabled',
-        DOVECOT_SQL_VERSION_COLUMN: 'access_version',
+        ...dovecotSqlEnv(passdb),
         DOVEADM_URL: dovecot.doveadmUrl.replace(/\/doveadm\/v1$/, ''),
         DOVEADM_API_KEY: dovecot.doveadmApiKey,
         PROMETHEUS_URL: `http://127.0.0.1:${promPort}`,
@@ -170,7 +165,7 @@ export function loginLoop(step: (n: number) => Promise<unknown>, pauseMs: number
  * The control cohort's users, logging in with their right password all along (alternately IMAP and POP3): the
  * stream is alive while a wave runs, and the control cohort's baseline is a real one.
  */
-export function controlUsers(world: RealLoginWorld, pauseMs = 200): { stop(): Promise<void> } {
+function controlUsers(world: RealLoginWorld, pauseMs = 200): { stop(): Promise<void> } {
   return loginLoop((n) => {
     const user = world.control[n % world.control.length];
     return realLogin(world, n, user, realPassword(user));
@@ -220,7 +215,7 @@ export async function untilOpen(world: RealLoginWorld, logins: readonly string[]
  * `until` (or completes, or pauses); returns the halt time (first wrong password → last passdb change) and what the
  * watcher saw open at the end.
  */
-export async function attackUntilStopped(
+async function attackUntilStopped(
   world: RealLoginWorld,
   attack: { waveId: string; logins: readonly string[]; openedBefore: number; until: string[]; attackers: number },
 ): Promise<{ haltMs: number; open: Set<string> }> {
@@ -246,6 +241,56 @@ export async function attackUntilStopped(
   await new Promise((resolve) => setTimeout(resolve, 1_000)); // the watcher's last look
   await watch.stop();
   return { haltMs: Math.round(watch.lastChangeAt - t0), open: watch.open };
+}
+
+/**
+ * The control cohort opened (by a wave of its own) and its users logging in all along (controlUsers), once the stream
+ * has delivered a first event: a wave with a silence limit pauses at once while the stream has never delivered
+ * (Dovecot posts its first events a moment after the first logins; on a loaded machine, seconds).
+ */
+export async function startControlUsers(world: RealLoginWorld): Promise<{ stop(): Promise<void> }> {
+  const h = world.api.h;
+  const control = await aWave('control').cohorts('control').rate(100).started(h);
+  await h.untilWaveState(control.id, 'completed');
+  const users = controlUsers(world);
+  try {
+    await pollUntil(
+      async () =>
+        Number(
+          (await h.db.dataSource.query<{ received: string }[]>(`SELECT received FROM login_stream`))[0]?.received ?? 0,
+        ) > 0,
+      { timeoutMs: 30_000, intervalMs: 250, description: 'a first login event received' },
+    );
+  } catch (err) {
+    await users.stop();
+    throw err;
+  }
+  return users;
+}
+
+/** A slow wave over `logins`: one account a second, one per batch (the attack meets it while it runs). */
+export const slowWave = (name: string, logins: readonly string[]) => aWave(name).logins(logins).rate(1).batchSize(1);
+
+/**
+ * The attack against one gate: a slow wave with `gate` over `accounts` fresh general accounts, attacked once 3 of
+ * them are open until it halts (attackUntilStopped); its id, its logins and what the attack saw.
+ */
+export async function attackGatedWave(
+  world: RealLoginWorld,
+  name: string,
+  gate: Gate,
+  attack: { accounts: number; attackers: number },
+): Promise<{ waveId: string; logins: string[]; haltMs: number; open: Set<string> }> {
+  const logins = world.take(attack.accounts);
+  const wave = await slowWave(name, logins).gates(gate).started(world.api.h);
+  const seen = await attackUntilStopped(world, {
+    waveId: wave.id,
+    logins,
+    openedBefore: 3,
+    until: ['halted'],
+    attackers: attack.attackers,
+  });
+  return { waveId: wave.id, logins, ...seen };
 }
 
 /** The login-event gate both the e2e spec and bench:attack run: a failure ratio well above the control cohort's. */

@@ -24,14 +24,19 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-async function admin<T>(fn: (c: Client) => Promise<T>, serverUrl = TEST_SERVER_URL): Promise<T> {
-  const c = new Client({ connectionString: serverUrl });
+/** One client on `url` for the length of `fn`, closed however `fn` ends (the tests' and the benches' fixtures). */
+export async function withPgClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: url });
   await c.connect();
   try {
     return await fn(c);
   } finally {
     await c.end();
   }
+}
+
+function admin<T>(fn: (c: Client) => Promise<T>, serverUrl = TEST_SERVER_URL): Promise<T> {
+  return withPgClient(serverUrl, fn);
 }
 
 /**

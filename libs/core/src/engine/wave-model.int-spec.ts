@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { Readable } from 'node:stream';
-import type { Protocol } from '@app/domain';
 import {
   accountsCsv,
   aWave,
@@ -11,6 +10,13 @@ import {
   EngineHarness,
   inSnapshot,
   loginAllocator,
+  MODEL_FOUND,
+  MODEL_MEMBERS,
+  modelCommand,
+  type ModelCommand,
+  type ModelLifecycle,
+  modelWaveParams,
+  type ModelWaveParams,
   modelVsMailstore,
   pollUntil,
   recordVsMailstore,
@@ -23,11 +29,8 @@ import { OperationService } from '../support/operation.service';
 import { OverrideService } from '../support/override.service';
 import type { CommandResult } from '../waves/wave-commands.service';
 
-const MEMBERS = 120;
-/** Random runs per property check (after the FOUND examples): each run's wave takes fresh accounts. */
+/** Random runs per property check (after the MODEL_FOUND examples): each run's wave takes fresh accounts. */
 const RUNS = 30;
-/** The last members of a wave (sent last): support and imports pick them often, so their actions meet the wave's. */
-const HOT = 12;
 /** Worker processes: a lease of 6 s (the 1 s timeout + 5 s), so a frozen worker's batches change hands in seconds. */
 const WORKER_ENV = { MAILSTORE_TIMEOUT_MS: '1000', BATCH_LEASE_MS: '6000', WORKER_CONCURRENCY: '16' };
 /** Support overrides last this long: some expire while the wave comes to their account. */
@@ -37,139 +40,6 @@ const COMMAND_CAP_MS = 10_000;
 /** The simulator's clock (its call log's startedAt), read in this process where the simulator runs. */
 const simNow = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-type Lifecycle = 'pause' | 'resume' | 'cancel' | 'rollback';
-type Command =
-  | { kind: Lifecycle | 'wake' | 'fast' | 'progress' }
-  | { kind: 'wait'; ms: number }
-  | { kind: 'support'; member: number; enable: boolean; override: boolean }
-  | { kind: 'hold'; member: number; hold: boolean }
-  | { kind: 'revoke'; member: number }
-  | { kind: 'freeze'; worker: number }
-  | { kind: 'importLeaked'; members: number[] }
-  | { kind: 'slow'; rate: number };
-
-interface WaveParams {
-  protocols: Protocol[];
-  /** Accounts per second at start, and again after `fast`. */
-  rate: number;
-  batchSize: number;
-  /** Pumps: a few, or many (more than one worker process runs at once). */
-  concurrency: number;
-  /** How long the mailstore takes to answer a batch: with it, a frozen worker is often caught mid-call. */
-  callLatencyMs: number;
-  /** Begin with `progress`, so that most runs act on a wave already sending (the others act on it at once). */
-  warmUp: boolean;
-}
-
-const memberIndex = fc.oneof(
-  { arbitrary: fc.integer({ min: MEMBERS - HOT, max: MEMBERS - 1 }), weight: 1 },
-  { arbitrary: fc.integer({ min: 0, max: MEMBERS - 1 }), weight: 2 },
-);
-const command: fc.Arbitrary<Command> = fc.oneof(
-  {
-    arbitrary: fc.constantFrom<Command>(
-      { kind: 'pause' },
-      { kind: 'pause' },
-      { kind: 'resume' },
-      { kind: 'resume' },
-      { kind: 'cancel' },
-      { kind: 'rollback' },
-    ),
-    weight: 4,
-  },
-  // A long wait outlasts a lease (6 s): a frozen worker's batches change hands meanwhile.
-  { arbitrary: fc.constantFrom(150, 1000, 7000).map((ms): Command => ({ kind: 'wait', ms })), weight: 3 },
-  // Until the wave has moved a batch or two (or stopped, or 5 s passed): commands then meet batches in flight.
-  { arbitrary: fc.constant<Command>({ kind: 'progress' }), weight: 2 },
-  {
-    arbitrary: fc.record({
-      kind: fc.constant('support' as const),
-      member: memberIndex,
-      enable: fc.boolean(),
-      override: fc.boolean(),
-    }),
-    weight: 2,
-  },
-  { arbitrary: fc.record({ kind: fc.constant('hold' as const), member: memberIndex, hold: fc.boolean() }), weight: 1 },
-  { arbitrary: fc.record({ kind: fc.constant('revoke' as const), member: memberIndex }), weight: 1 },
-  { arbitrary: fc.record({ kind: fc.constant('freeze' as const), worker: fc.integer({ min: 0, max: 1 }) }), weight: 2 },
-  { arbitrary: fc.constant<Command>({ kind: 'wake' }), weight: 1 },
-  {
-    arbitrary: fc.record({
-      kind: fc.constant('importLeaked' as const),
-      members: fc.uniqueArray(memberIndex, { minLength: 1, maxLength: 10 }),
-    }),
-    weight: 1,
-  },
-  { arbitrary: fc.record({ kind: fc.constant('slow' as const), rate: fc.integer({ min: 1, max: 3 }) }), weight: 1 },
-  { arbitrary: fc.constant<Command>({ kind: 'fast' }), weight: 1 },
-);
-const waveParams: fc.Arbitrary<WaveParams> = fc.record({
-  protocols: fc.constantFrom<Protocol[]>(['imap', 'pop3'], ['imap'], ['pop3']),
-  rate: fc.integer({ min: 20, max: 200 }),
-  batchSize: fc.integer({ min: 1, max: 25 }),
-  concurrency: fc.oneof(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 16, max: 32 })),
-  callLatencyMs: fc.constantFrom(0, 50, 200),
-  warmUp: fc.constantFrom(true, true, true, false),
-});
-
-/**
- * Sequences that broke an invariant (issue 14's model), replayed before the random ones. Each depends on timing, so
- * a run may pass them by luck; the random runs reach the same states.
- */
-const FOUND: [WaveParams, Command[]][] = [
-  // A forward batch left in flight by a frozen worker when the wave is rolled back: the leftover pump fails on
-  // every attempt, the wave stays rolling_back with members in flight.
-  [
-    { protocols: ['imap'], rate: 50, batchSize: 1, concurrency: 21, callLatencyMs: 50, warmUp: true },
-    [
-      { kind: 'fast' },
-      { kind: 'freeze', worker: 1 },
-      { kind: 'pause' },
-      { kind: 'rollback' },
-      { kind: 'pause' },
-      { kind: 'wait', ms: 1000 },
-    ],
-  ],
-  // Leaked by an import, enabled by support (override), then disabled by support: the wave opens it.
-  [
-    { protocols: ['imap', 'pop3'], rate: 30, batchSize: 5, concurrency: 2, callLatencyMs: 0, warmUp: false },
-    [
-      { kind: 'importLeaked', members: [119] },
-      { kind: 'support', member: 119, enable: true, override: true },
-      { kind: 'support', member: 119, enable: false, override: false },
-      { kind: 'wait', ms: 7000 },
-    ],
-  ],
-  // Support enables, then disables one account: the mailstore may apply them in the other order (left open).
-  [
-    { protocols: ['imap', 'pop3'], rate: 30, batchSize: 5, concurrency: 2, callLatencyMs: 0, warmUp: false },
-    [
-      { kind: 'support', member: 119, enable: true, override: false },
-      { kind: 'support', member: 119, enable: false, override: false },
-      { kind: 'wait', ms: 1000 },
-    ],
-  ],
-  // Issue 15: an override given by support, then the account held, released and the override revoked or expired
-  // while the wave comes to it.
-  [
-    { protocols: ['imap', 'pop3'], rate: 20, batchSize: 5, concurrency: 2, callLatencyMs: 0, warmUp: false },
-    [
-      { kind: 'importLeaked', members: [110, 111, 112, 113] },
-      { kind: 'support', member: 110, enable: true, override: true },
-      { kind: 'support', member: 111, enable: true, override: true },
-      { kind: 'support', member: 112, enable: true, override: true },
-      { kind: 'support', member: 113, enable: true, override: false },
-      { kind: 'hold', member: 110, hold: true },
-      { kind: 'hold', member: 110, hold: false },
-      { kind: 'revoke', member: 111 },
-      { kind: 'wait', ms: 7000 },
-    ],
-  ],
-];
-
-/** At most this many examples in each category of an oracle's report. */
 
 /**
  * Property: whatever sequence of ops and support commands (enables with and without override, disables, holds and
@@ -203,7 +73,7 @@ describe('wave model (fast-check over real services and worker processes)', () =
   const verbose = process.env.WAVE_MODEL_LOG === '1';
 
   beforeAll(async () => {
-    const accounts = MEMBERS * (RUNS + FOUND.length) + 500;
+    const accounts = MODEL_MEMBERS * (RUNS + MODEL_FOUND.length) + 500;
     h = await createEngineHarness('model', { accounts });
     await h.importPopulation({ count: accounts, seed: 61, leakedShare: 0.15 });
     workers = await Promise.all([0, 1].map(() => WorkerProcess.start({ ...h.env, ...WORKER_ENV })));
@@ -240,7 +110,7 @@ describe('wave model (fast-check over real services and worker processes)', () =
   }
 
   /** Lifecycle commands, keeping the intervals in which the wave was paused by ops. */
-  async function lifecycle(waveId: string, kind: Lifecycle, log: RunLog): Promise<void> {
+  async function lifecycle(waveId: string, kind: ModelLifecycle, log: RunLog): Promise<void> {
     const startedAt = simNow();
     let result: CommandResult;
     try {
@@ -268,7 +138,13 @@ describe('wave model (fast-check over real services and worker processes)', () =
     expect(report.status).toBe('imported');
   }
 
-  async function run(waveId: string, logins: string[], p: WaveParams, c: Command, log: RunLog): Promise<void> {
+  async function run(
+    waveId: string,
+    logins: string[],
+    p: ModelWaveParams,
+    c: ModelCommand,
+    log: RunLog,
+  ): Promise<void> {
     switch (c.kind) {
       case 'wait':
         await sleep(c.ms);
@@ -411,7 +287,7 @@ describe('wave model (fast-check over real services and worker processes)', () =
   async function expectRecordMatchesMailstore(
     waveId: string,
     logins: string[],
-    p: WaveParams,
+    p: ModelWaveParams,
     log: RunLog,
   ): Promise<void> {
     const supportTouched = new Set(log.support.map((s) => s.login));
@@ -425,63 +301,67 @@ describe('wave model (fast-check over real services and worker processes)', () =
     const started = Date.now();
     let runs = 0;
     await fc.assert(
-      fc.asyncProperty(waveParams, fc.array(command, { minLength: 2, maxLength: 10 }), async (p, commands) => {
-        const runStarted = Date.now();
-        const logins = nextLogins(MEMBERS);
-        const held = await h.db.dataSource.query<{ login: string }[]>(
-          `SELECT login FROM accounts WHERE login = ANY($1::text[]) AND leaked
+      fc.asyncProperty(
+        modelWaveParams,
+        fc.array(modelCommand, { minLength: 2, maxLength: 10 }),
+        async (p, commands) => {
+          const runStarted = Date.now();
+          const logins = nextLogins(MODEL_MEMBERS);
+          const held = await h.db.dataSource.query<{ login: string }[]>(
+            `SELECT login FROM accounts WHERE login = ANY($1::text[]) AND leaked
               AND (password_changed_at IS NULL OR password_changed_at <= $2)`,
-          [logins, h.config.INCIDENT_AT],
-        );
-        const log: RunLog = {
-          heldFromStart: new Set(held.map((r) => r.login)),
-          imports: [],
-          support: [],
-          holds: [],
-          revokes: [],
-          paused: [],
-          pausedSince: null,
-          t0: simNow(),
-        };
-        const wave = await aWave('model')
-          .logins(logins)
-          .protocols(...p.protocols)
-          .rate(p.rate)
-          .rollbackRate(600)
-          .batchSize(p.batchSize)
-          .concurrency(p.concurrency)
-          .create(h);
-        h.sim.setFaults(p.callLatencyMs ? { latencyMs: p.callLatencyMs, endpoints: ['batch'] } : {});
-        try {
-          await h.commands.start(wave.id, 'ops:test');
-          for (const c of p.warmUp ? [{ kind: 'progress' } as const, ...commands] : commands) {
-            await run(wave.id, logins, p, c, log);
+            [logins, h.config.INCIDENT_AT],
+          );
+          const log: RunLog = {
+            heldFromStart: new Set(held.map((r) => r.login)),
+            imports: [],
+            support: [],
+            holds: [],
+            revokes: [],
+            paused: [],
+            pausedSince: null,
+            t0: simNow(),
+          };
+          const wave = await aWave('model')
+            .logins(logins)
+            .protocols(...p.protocols)
+            .rate(p.rate)
+            .rollbackRate(600)
+            .batchSize(p.batchSize)
+            .concurrency(p.concurrency)
+            .create(h);
+          h.sim.setFaults(p.callLatencyMs ? { latencyMs: p.callLatencyMs, endpoints: ['batch'] } : {});
+          try {
+            await h.commands.start(wave.id, 'ops:test');
+            for (const c of p.warmUp ? [{ kind: 'progress' } as const, ...commands] : commands) {
+              await run(wave.id, logins, p, c, log);
+              await snapshotInvariant(wave.id);
+            }
+            await bringToRest(wave.id, log);
             await snapshotInvariant(wave.id);
+            await expectRecordMatchesMailstore(wave.id, logins, p, log);
+          } finally {
+            for (const w of workers) w.thaw();
+            h.sim.setFaults({});
           }
-          await bringToRest(wave.id, log);
-          await snapshotInvariant(wave.id);
-          await expectRecordMatchesMailstore(wave.id, logins, p, log);
-        } finally {
-          for (const w of workers) w.thaw();
-          h.sim.setFaults({});
-        }
-        runs++;
-        if (verbose) {
-          const [b] = await h.db.dataSource.query<{ batches: string; taken_over: string; state: string }[]>(
-            `SELECT count(*) AS batches, count(*) FILTER (WHERE lease_gen > 1) AS taken_over,
+          runs++;
+          if (verbose) {
+            const [b] = await h.db.dataSource.query<{ batches: string; taken_over: string; state: string }[]>(
+              `SELECT count(*) AS batches, count(*) FILTER (WHERE lease_gen > 1) AS taken_over,
                     (SELECT state FROM waves WHERE id = $1) AS state
                FROM wave_batches WHERE wave_id = $1`,
-            [wave.id],
-          );
-          const calls = h.sim.calls().filter((c) => c.idempotencyKey?.includes(wave.id));
-          process.stdout.write(
-            `run ${runs}: ${Date.now() - runStarted} ms, ${b.state}, ${b.batches} batches (${b.taken_over} taken over), ` +
-              `${calls.length} calls (${calls.filter((c) => c.outcome === 'replayed').length} replayed), ` +
-              `counters ${JSON.stringify(await h.counters(wave.id))}, ${JSON.stringify(p)} ${JSON.stringify(commands)}\n`,
-          );
-        }
-      }),
-      { numRuns: RUNS, endOnFailure: true, examples: FOUND },
+              [wave.id],
+            );
+            const calls = h.sim.calls().filter((c) => c.idempotencyKey?.includes(wave.id));
+            process.stdout.write(
+              `run ${runs}: ${Date.now() - runStarted} ms, ${b.state}, ${b.batches} batches (${b.taken_over} taken over), ` +
+                `${calls.length} calls (${calls.filter((c) => c.outcome === 'replayed').length} replayed), ` +
+                `counters ${JSON.stringify(await h.counters(wave.id))}, ${JSON.stringify(p)} ${JSON.stringify(commands)}\n`,
+            );
+          }
+        },
+      ),
+      { numRuns: RUNS, endOnFailure: true, examples: MODEL_FOUND },
     );
     if (verbose) process.stdout.write(`${runs} runs in ${Date.now() - started} ms\n`);
   }, 300_000);

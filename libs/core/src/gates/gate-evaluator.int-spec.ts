@@ -39,21 +39,20 @@ describe('gates (real PostgreSQL, Redis, simulator, worker)', () => {
       `INSERT INTO signals (name, value, window_seconds, observed_at, cohort) VALUES ($1, $2, 60, now() - ($3 || ' seconds')::interval, $4)`,
       [name, value, String(ageSeconds), cohort],
     );
+  /** A gate on one signal of the `health` cohort: one sample in the last minute decides. */
+  const signalGate = (g: Pick<Gate, 'name' | 'signal' | 'threshold' | 'action'>): Gate => ({
+    ...g,
+    metric: 'signal',
+    cohort: 'health',
+    windowSeconds: 60,
+    minSamples: 1,
+  });
   const callsOf = (id: string) => h.sim.calls().filter((c) => c.idempotencyKey?.includes(id));
 
   it('halts on a breaching signal within seconds, with the gate and its value in the status and the audit', async () => {
     await signal('failed_logins_halt', 10);
     const id = await wave([
-      {
-        name: 'failed-logins',
-        metric: 'signal',
-        signal: 'failed_logins_halt',
-        cohort: 'health',
-        windowSeconds: 60,
-        minSamples: 1,
-        threshold: 100,
-        action: 'halt',
-      },
+      signalGate({ name: 'failed-logins', signal: 'failed_logins_halt', threshold: 100, action: 'halt' }),
     ]);
     await h.commands.start(id, 'ops:test');
     await pollUntil(() => callsOf(id).length >= 2, { description: 'wave under way' });
@@ -80,16 +79,7 @@ describe('gates (real PostgreSQL, Redis, simulator, worker)', () => {
   it('halts and rolls back: everything the wave opened is closed again', async () => {
     await signal('failed_logins_rb', 5);
     const id = await wave([
-      {
-        name: 'spike',
-        metric: 'signal',
-        signal: 'failed_logins_rb',
-        cohort: 'health',
-        windowSeconds: 60,
-        minSamples: 1,
-        threshold: 50,
-        action: 'halt_and_rollback',
-      },
+      signalGate({ name: 'spike', signal: 'failed_logins_rb', threshold: 50, action: 'halt_and_rollback' }),
     ]);
     await h.commands.start(id, 'ops:test');
     await pollUntil(() => callsOf(id).length >= 3, { description: 'wave under way' });
@@ -130,16 +120,7 @@ describe('gates (real PostgreSQL, Redis, simulator, worker)', () => {
   it('pauses as inconclusive when a signal stops arriving: missing data never means go', async () => {
     await signal('failed_logins_stale', 1, 'health', 3600); // last seen an hour ago
     const id = await wave([
-      {
-        name: 'watch',
-        metric: 'signal',
-        signal: 'failed_logins_stale',
-        cohort: 'health',
-        windowSeconds: 60,
-        minSamples: 1,
-        threshold: 100,
-        action: 'halt',
-      },
+      signalGate({ name: 'watch', signal: 'failed_logins_stale', threshold: 100, action: 'halt' }),
     ]);
     await h.commands.start(id, 'ops:test');
     await h.untilWaveState(id, 'paused', { timeoutMs: 5000, description: 'paused as inconclusive' });
