@@ -5,7 +5,7 @@
  * Not autocannon (used until session 9): with `overallRate` it sends each connection's share of a second back to back
  * at the start of each second (bursts of 10 concurrent requests, not a steady 200/s), and "corrects for coordinated
  * omission" with an expected interval of 1 ms, recording an answer of v ms v times: its p99 was mostly that
- * correction (docs/benchmarks.md, progress). Here requests are sent when due (open loop) and each is timed once.
+ * correction (docs/benchmarks.md, progress). Here 20 dashboards poll at a steady cadence and each request is timed once.
  *
  * A client whose event loop is busy adds its own waits to every latency it reports, so the generator runs apart from
  * the bench's sampling and CPU meters, and reports its own event-loop delay and how late it sent (`sendLagMs`) next
@@ -27,7 +27,7 @@ export interface PollOptions {
   keys: string[];
   rps: number;
   seconds: number;
-  /** Keep-alive connections kept open between requests (a request finding them all busy opens another). */
+  /** Dashboards polling, each on its own keep-alive connection (autocannon: connections). */
   connections: number;
   /** `autocannon` (BENCH_LOAD_GENERATOR): the generator used until session 9, to compare with in one round. */
   generator?: 'steady' | 'autocannon';
@@ -83,72 +83,66 @@ function autocannonP99(latencies: readonly number[]): number {
 }
 
 /**
- * Polls at `rps` requests a second, evenly spaced (open loop: a request is sent when it is due, whatever the answers
- * to earlier ones are doing, as independent dashboards would), over keep-alive connections, rotating the keys.
- * Latency: from writing the request to the answer's last byte. `sendLagMs`: how late this process sent requests
- * against their schedule (its own waits for a CPU). The event-loop delay and CPU of this process over the window.
+ * Polls as `connections` dashboards would, together `rps` requests a second: each on a keep-alive connection of its
+ * own, with one key, asking again at a fixed cadence (period = connections / rps; the dashboards' phases spread
+ * evenly, so the requests do too) but never before its previous answer came back — the status page's poller (a
+ * timer after each answer). An answer later than the period delays that dashboard's next request (`sendLagMs`)
+ * instead of piling requests up. Latency: from writing the request to the answer's last byte, each request once.
+ * `sendLagMs` also holds this process's own waits for a CPU; its event-loop delay and CPU over the window too.
  */
 export async function poll(options: PollOptions): Promise<PollResult> {
   if (options.generator === 'autocannon') return pollWithAutocannon(options);
-  const { origin, paths, keys, rps, seconds, connections } = options;
-  const agent = new Agent({ keepAlive: true, maxFreeSockets: connections });
+  const { origin, paths, keys, rps, seconds, connections: dashboards } = options;
   const url = new URL(origin);
   const latencies: number[] = [];
   const lags: number[] = [];
   let non2xx = 0;
   let errors = 0;
   let bytes = 0;
-  let inFlight = 0;
   let sent = 0;
-  const total = Math.round(rps * seconds);
-  const interval = 1000 / rps;
-  const send = (due: number) => {
-    const started = performance.now();
-    lags.push(started - due);
-    const i = sent++;
-    inFlight++;
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: paths[i % paths.length],
-        agent,
-        headers: { authorization: `Bearer ${keys[i % keys.length]}` },
-      },
-      (res) => {
-        let size = 0;
-        res.on('data', (chunk: Buffer) => (size += chunk.length));
-        res.on('end', () => {
-          inFlight--;
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) latencies.push(performance.now() - started);
-          else non2xx++;
-          bytes += size;
-        });
-      },
-    );
-    req.on('error', () => {
-      inFlight--;
-      errors++;
+  const period = (dashboards * 1000) / rps;
+  const get = (agent: Agent, path: string, key: string) =>
+    new Promise<void>((resolve) => {
+      const started = performance.now();
+      const req = request(
+        { host: url.hostname, port: url.port, path, agent, headers: { authorization: `Bearer ${key}` } },
+        (res) => {
+          res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) latencies.push(performance.now() - started);
+            else non2xx++;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end();
     });
-    req.end();
+  const dashboard = async (d: number, t0: number) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    for (let k = 0; ; k++) {
+      const due = t0 + (k + d / dashboards) * period;
+      if (due - t0 >= seconds * 1000) break;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      lags.push(performance.now() - due);
+      sent++;
+      await get(agent, paths[(k * dashboards + d) % paths.length], keys[d % keys.length]);
+    }
+    agent.destroy();
   };
   const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   delay.enable();
-  while (sent < total) {
-    const due = t0 + sent * interval;
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait);
-    // Catch up with every request already due (a late timer sends them at once, each timed from its own send).
-    while (sent < total && t0 + sent * interval <= performance.now()) send(t0 + sent * interval);
-  }
-  while (inFlight > 0 && performance.now() - t0 < (seconds + 10) * 1000) await sleep(5);
+  await Promise.all(Array.from({ length: dashboards }, (_, d) => dashboard(d, t0)));
   const elapsed = performance.now() - t0;
   delay.disable();
   const cpu = process.cpuUsage(cpu0);
-  agent.destroy();
   const sorted = [...latencies].sort((a, b) => a - b);
   const lagSorted = [...lags].sort((a, b) => a - b);
   return {

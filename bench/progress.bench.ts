@@ -5,9 +5,9 @@
  * One database with N accounts (BENCH_ACCOUNTS; default 2,000,000 at full speed, so the wave outlasts the three
  * windows at ~30k members/s, and what the rate needs otherwise; same synthetic population as bench:import), the
  * simulator, a worker and the API as separate processes (api-wave-world.ts), one wave over every account. While it runs, three back-to-back windows: quiet (BENCH_QUIET_SECONDS, 15), polled (BENCH_SECONDS,
- * 30), quiet (15). In the polled window a load generator (progress-load.ts, its own process) sends BENCH_RPS (200)
- * requests/s evenly spaced, alternating GET /progress and
- * GET /waves/{id}/progress, spread over 20 viewer keys (dashboards; each stays under the per-key limit), without
+ * 30), quiet (15). In the polled window a load generator (progress-load.ts, its own process) polls as 20 dashboards
+ * would (one connection and key each, each asking again at a steady cadence once answered), BENCH_RPS (200) requests/s
+ * in all, GET /progress and GET /waves/{id}/progress over 20 viewer keys (each stays under the per-key limit), without
  * If-None-Match (the worst case). The wave's throughput (members reaching an outcome per second, read from its
  * counters) in the polled window is compared with the mean of the two quiet ones around it: drift over the run
  * (tables growing, caches warming) cancels out.
