@@ -22,6 +22,7 @@ import { Notifications1764420000000 } from './1764420000000-notifications';
 import { Approvals1764421000000 } from './1764421000000-approvals';
 import { WaveWindows1764422000000 } from './1764422000000-wave-windows';
 import { NotificationGiveUp1764425005000 } from './1764425005000-notification-give-up';
+import { BatchHistoryCovering1764425006000 } from './1764425006000-batch-history-covering';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -49,4 +50,5 @@ export const MIGRATIONS = [
   Approvals1764421000000,
   WaveWindows1764422000000,
   NotificationGiveUp1764425005000,
+  BatchHistoryCovering1764425006000,
 ];

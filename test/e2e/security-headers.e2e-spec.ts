@@ -60,7 +60,7 @@ describe('response headers: nosniff everywhere, no-store on the API, CSP and no 
     ]);
   });
 
-  it('progress keeps its conditional GET under no-store: the ETag, then a 304 on If-None-Match', async () => {
+  it('progress and history keep their conditional GET under no-store: the ETag, then a 304 on If-None-Match', async () => {
     const first = await get(`/api/v1/waves/${waveId}/progress`);
     expect(first.status).toBe(200);
     expect(first.headers.get('cache-control')).toBe('no-store');
@@ -73,6 +73,15 @@ describe('response headers: nosniff everywhere, no-store on the API, CSP and no 
     const overview = await get('/api/v1/progress');
     const overviewAgain = await get('/api/v1/progress', { 'if-none-match': overview.headers.get('etag')! });
     expect([overview.status, overviewAgain.status]).toEqual([200, 304]);
+    const history = await get(`/api/v1/waves/${waveId}/history`);
+    const historyAgain = await get(`/api/v1/waves/${waveId}/history`, {
+      'if-none-match': history.headers.get('etag')!,
+    });
+    expect([history.status, historyAgain.status, historyAgain.headers.get('etag')]).toEqual([
+      200,
+      304,
+      history.headers.get('etag'),
+    ]);
   });
 
   it.each(['/', '/app.js'])('the status page (%s): self-only CSP, no framing, revalidated', async (path) => {

@@ -40,9 +40,10 @@ const MAX_ENTRIES = 1000;
 /** Past this age a view is not served while a new read is in flight: the caller waits for the new one. */
 const MAX_STALE_MS = 10_000;
 /**
- * A history read scans the wave's batch rows (a wave of a million accounts in batches of 20: 50,000 rows, ~300 ms on a
- * loaded 2-core machine). One read per wave per API process per a quarter of its sample width (at least 2 s), whatever
- * the number of pages that open it: a young wave's 5 s bars move every 2 s, a 3-hour wave's 2-minute bars every 30 s.
+ * A history read scans the wave's completed batches (a wave of a million accounts in batches of 20: 50,000 index
+ * entries, ~20 ms once vacuumed, ~300 ms while the batch rows themselves must be read). One read per wave per API
+ * process per a quarter of its sample width (at least 2 s), whatever the number of pages that open it: a young wave's
+ * 5 s bars move every 2 s, a 3-hour wave's 2-minute bars every 30 s.
  */
 const HISTORY_MIN_TTL_MS = 2000;
 const historyTtl = (h: RateHistory | undefined) => Math.max(HISTORY_MIN_TTL_MS, ((h?.bucketSeconds ?? 0) * 1000) / 4);

@@ -117,7 +117,8 @@ export class ProgressRepository {
 
   /**
    * Accounts sent per bucket of `bucketSeconds` from `origin`, by lane: one range scan of the wave's completed batches
-   * (wave_batches_completed_idx), one row per bucket and lane.
+   * (wave_batches_completed_idx), one row per bucket and lane. The index carries `kind` and `size`, so once vacuum has
+   * marked the settled batches' pages visible the scan never reads the wide batch rows (their members' priors).
    */
   history(sql: Sql, id: string, origin: Date, bucketSeconds: number): Promise<HistoryRow[]> {
     return sql<HistoryRow>(
