@@ -310,14 +310,20 @@ export interface WorkerEnv {
   env?: Record<string, string>;
 }
 
+/** The worker's node flags as deployed: those of `npm run start:worker` (docker-compose.yml runs the same). */
+const WORKER_NODE_FLAGS = (
+  JSON.parse(readFileSync(join(DIST, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+).scripts['start:worker']
+  .split(' ')
+  .filter((arg) => arg.startsWith('--'));
+
 /**
  * `node dist/apps/worker/src/main.js`. BENCH_WORKER_CPU_PROF=<dir> adds `--cpu-prof` (profile written on exit).
  * VmHWM is sampled every 200 ms so the peak is known even if the process dies.
  */
 export async function startWorkerChild(cleanup: Cleanup, label: string, w: WorkerEnv): Promise<WorkerChild> {
   const profDir = process.env.BENCH_WORKER_CPU_PROF;
-  // As deployed (`npm run start:worker`, docker-compose.yml): a 4 MB young generation.
-  const args = ['--max-semi-space-size=4', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
+  const args = [...WORKER_NODE_FLAGS, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
   const child = spawn(process.execPath, [...args, join(DIST, 'apps', 'worker', 'src', 'main.js')], {
     env: {
       ...process.env,
