@@ -19,6 +19,7 @@ import { createDataSource } from '@app/db';
 import { populationCsv } from '@app/testing';
 import { benchDatabaseUrl, benchRuntimeUrl, dropDatabase, log, migrateBench } from './bench-utils';
 import { CpuMeter } from './engine-bench-utils';
+import { WORKER_NODE_FLAGS } from './engine-bench-children';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** dist/: this file runs as dist/bench/api-wave-world.js. */
@@ -146,7 +147,7 @@ export async function startApiWaveWorld(
       MAILSTORE_URL: String(sim.line.baseUrl),
       LOG_LEVEL: 'warn',
     };
-    const worker = await startApp('apps/worker/src/main.js', env, 'worker ready', ['--max-semi-space-size=4']);
+    const worker = await startApp('apps/worker/src/main.js', env, 'worker ready', WORKER_NODE_FLAGS);
     children.push(worker);
     // Diagnosis: BENCH_API_CPU_PROF=<dir> writes the API's CPU profile there when it exits (--cpu-prof).
     const profDir = process.env.BENCH_API_CPU_PROF;

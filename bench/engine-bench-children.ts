@@ -1,11 +1,19 @@
 /** The simulator and the worker as child processes of a bench, stopped by its cleanup (engine-bench-utils.ts). */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { benchRuntimeUrl, log } from './bench-utils';
 import { Cleanup, readStatusKb, REDIS_URL, round } from './engine-bench-utils';
 
 const DIST = join(__dirname, '..');
+
+/** The worker's node flags as deployed: those of `npm run start:worker` (docker-compose.yml runs the same). */
+export const WORKER_NODE_FLAGS = (
+  JSON.parse(readFileSync(join(DIST, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+).scripts['start:worker']
+  .split(' ')
+  .filter((arg) => arg.startsWith('--'));
 
 interface Child {
   pid: number;
@@ -122,7 +130,7 @@ export interface WorkerEnv {
 export async function startWorkerChild(cleanup: Cleanup, label: string, w: WorkerEnv): Promise<WorkerChild> {
   const profDir = process.env.BENCH_WORKER_CPU_PROF;
   // As deployed (`npm run start:worker`, docker-compose.yml): a 4 MB young generation.
-  const args = ['--max-semi-space-size=4', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
+  const args = [...WORKER_NODE_FLAGS, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
   const child = spawn(process.execPath, [...args, join(DIST, 'apps', 'worker', 'src', 'main.js')], {
     env: {
       ...process.env,

@@ -324,7 +324,11 @@ async function main() {
     start('mailstore-sim', 'dist/apps/mailstore-sim/src/main.js');
     if (!(await waitForHttp(`http://127.0.0.1:${env.SIM_PORT}/_sim/counters`, 'the mailstore simulator'))) return;
   }
-  start('worker', 'dist/apps/worker/src/main.js', { nodeFlags: ['--max-semi-space-size=4'] }); // as `npm run start:worker`
+  // The node flags of `npm run start:worker`, as deployed.
+  const nodeFlags = require('../package.json')
+    .scripts['start:worker'].split(' ')
+    .filter((a) => a.startsWith('--'));
+  start('worker', 'dist/apps/worker/src/main.js', { nodeFlags });
   start('api', 'dist/apps/api/src/main.js');
   if (!(await waitForHttp(`http://127.0.0.1:${env.PORT}/api/v1/health/live`, 'the API'))) return;
   say(`demo: stack up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
