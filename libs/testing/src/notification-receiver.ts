@@ -1,5 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { DispatcherSettings } from '@app/core';
 import { SIGNATURE_HEADERS } from '@app/domain';
 
 /** What the receiver does with the next request. */
@@ -139,3 +140,17 @@ export class NotificationReceiver {
     });
   }
 }
+
+/**
+ * A dispatcher's settings for tests against a NotificationReceiver: quick backoff, a day's give-up bound, and a POST
+ * timeout long enough that a busy CI machine never turns an acknowledged POST into a timeout (and so a second copy);
+ * a test about timeouts sets its own.
+ */
+export const TEST_DISPATCHER_SETTINGS: DispatcherSettings = {
+  publicUrl: 'https://reopen.example/',
+  batchSize: 10,
+  timeoutMs: 5_000,
+  leaseMs: 8_000,
+  backoff: { baseMs: 50, maxMs: 200 },
+  giveUp: { afterMs: 86_400_000, maxAttempts: 0 },
+};

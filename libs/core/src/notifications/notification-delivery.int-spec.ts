@@ -1,5 +1,12 @@
 import { JsonNotification, verifySignature } from '@app/domain';
-import { aWave, createEngineHarness, EngineHarness, NotificationReceiver, pollUntil } from '@app/testing';
+import {
+  aWave,
+  createEngineHarness,
+  EngineHarness,
+  NotificationReceiver,
+  pollUntil,
+  TEST_DISPATCHER_SETTINGS,
+} from '@app/testing';
 import { NotificationDispatcher } from './notification-dispatcher';
 import { NotificationService } from './notification.service';
 
@@ -12,16 +19,7 @@ describe('notification delivery (real PostgreSQL, a real receiver)', () => {
   let h: EngineHarness;
   let receiver: NotificationReceiver;
   let service: NotificationService;
-  const settings = {
-    publicUrl: 'https://reopen.example/',
-    batchSize: 10,
-    // Long enough that a busy CI machine never turns an acknowledged POST into a timeout (and so a second copy);
-    // the slow-receiver test uses its own, shorter one.
-    timeoutMs: 5_000,
-    leaseMs: 8_000,
-    backoff: { baseMs: 50, maxMs: 200 },
-    giveUp: { afterMs: 86_400_000, maxAttempts: 0 },
-  };
+  const settings = TEST_DISPATCHER_SETTINGS;
   let dispatcher: NotificationDispatcher;
 
   beforeAll(async () => {

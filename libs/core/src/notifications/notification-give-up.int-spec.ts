@@ -1,5 +1,12 @@
 import { JsonNotification } from '@app/domain';
-import { aWave, createEngineHarness, EngineHarness, NotificationReceiver, pollUntil } from '@app/testing';
+import {
+  aWave,
+  createEngineHarness,
+  EngineHarness,
+  NotificationReceiver,
+  pollUntil,
+  TEST_DISPATCHER_SETTINGS,
+} from '@app/testing';
 import { DeliveryAttemptOutcome } from '../engine/engine-metrics';
 import { NotFoundError } from '../errors';
 import { DispatcherSettings, NotificationDispatcher } from './notification-dispatcher';
@@ -19,14 +26,7 @@ describe('notification give-up bound (real PostgreSQL, a real receiver)', () => 
   const metrics = {
     notificationsAttempted: (o: DeliveryAttemptOutcome, n: number) => outcomes.set(o, (outcomes.get(o) ?? 0) + n),
   };
-  const base: DispatcherSettings = {
-    publicUrl: 'https://reopen.example/',
-    batchSize: 10,
-    timeoutMs: 400,
-    leaseMs: 3000,
-    backoff: { baseMs: 50, maxMs: 200 },
-    giveUp: { afterMs: 86_400_000, maxAttempts: 0 },
-  };
+  const base = TEST_DISPATCHER_SETTINGS;
   const dispatchers: NotificationDispatcher[] = [];
   const dispatcher = (giveUp: DispatcherSettings['giveUp']) => {
     const d = new NotificationDispatcher(h.db.dataSource, { ...base, giveUp }, metrics);
