@@ -1,9 +1,10 @@
 import { answeredNotFound } from '@app/domain';
-import { BatchItemResult, Outcome, PatchAccessResult } from '@app/mailstore';
+import { AccessRead, BatchItemResult, Outcome, PatchAccessResult } from '@app/mailstore';
 import { BatchMember } from './batch.types';
 import {
   forwardOutcome,
   forwardSettlement,
+  ownEarlierPatch,
   ownEarlierWrites,
   patchAnswer,
   refusedResults,
@@ -233,5 +234,54 @@ describe('the answer to a batch resent in doubt (ownEarlierWrites)', () => {
         answer(status, state(true, true)),
       );
     }
+  });
+});
+
+describe('the answer to one PATCH resent in doubt (ownEarlierPatch)', () => {
+  const at = '2026-05-09T06:00:00.000Z';
+  const closed = { imap: false, pop3: true };
+  const mismatch: Outcome<PatchAccessResult> = {
+    kind: 'permanent',
+    status: 412,
+    code: 'version_mismatch',
+    currentVersion: 8,
+    latencyMs: 4,
+  };
+  const read = (protocols: { imap: boolean; pop3: boolean }): Outcome<AccessRead> => ({
+    kind: 'ok',
+    status: 200,
+    latencyMs: 2,
+    replayed: false,
+    value: { account: 'user1@example.test', protocols, version: 8, etag: 8, updatedAt: at },
+  });
+
+  it('a 412 whose account reads back as asked is our own earlier write: made, with the state read', () => {
+    expect(ownEarlierPatch({ imap: false }, mismatch, read(closed))).toEqual({
+      kind: 'ok',
+      status: 200,
+      latencyMs: 4,
+      replayed: false,
+      value: { account: 'user1@example.test', protocols: closed, version: 8, updatedAt: at, changed: true },
+    });
+  });
+
+  it('unchanged with the state as asked is made; a change that was made stays as answered', () => {
+    expect(ownEarlierPatch({ imap: false }, patched(false))).toEqual({
+      ...patched(false),
+      value: { ...(patched(false) as { value: PatchAccessResult }).value, changed: true },
+    });
+    expect(ownEarlierPatch({ imap: false }, patched(true))).toEqual(patched(true));
+  });
+
+  it('anything else is left as answered', () => {
+    // Somebody else's state: the 412 stands (their change is kept), unchanged stays unchanged.
+    expect(ownEarlierPatch({ imap: false }, mismatch, read({ imap: true, pop3: true }))).toBe(mismatch);
+    expect(ownEarlierPatch({ imap: true }, patched(false))).toEqual(patched(false));
+    // A 412 with no read, or a read that failed; a failure that is not about the version.
+    expect(ownEarlierPatch({ imap: false }, mismatch)).toBe(mismatch);
+    const unreachable: Outcome<AccessRead> = { kind: 'unavailable', status: 503, retryAfterMs: 1000, latencyMs: 1 };
+    expect(ownEarlierPatch({ imap: false }, mismatch, unreachable)).toBe(mismatch);
+    const notFound: Outcome<PatchAccessResult> = { ...mismatch, status: 404, code: 'account_not_found' };
+    expect(ownEarlierPatch({ imap: false }, notFound, read(closed))).toBe(notFound);
   });
 });

@@ -9,7 +9,7 @@ import {
   rollbackSettleDelta,
   settleDelta,
 } from '@app/domain';
-import { BatchItem, BatchItemResult, Outcome, PatchAccessResult } from '@app/mailstore';
+import { AccessRead, BatchItem, BatchItemResult, Outcome, PatchAccessResult, ProtocolSwitches } from '@app/mailstore';
 import { BatchMember } from './batch.types';
 
 /**
@@ -70,18 +70,58 @@ export function rollbackOutcome(r: MemberAnswer): RollbackOutcome {
 export function ownEarlierWrites(items: readonly BatchItem[], results: readonly BatchItemResult[]): BatchItemResult[] {
   return results.map((r, i) => {
     if (r.status !== 'unchanged' && r.status !== 'conflict') return r;
-    const now = r.protocols;
-    const asked = Object.entries(items[i].protocols) as [keyof NonNullable<typeof now>, boolean | undefined][];
-    if (!now || !asked.every(([p, v]) => v === undefined || now[p] === v)) return r;
+    if (!holdsAsked(items[i].protocols, r.protocols)) return r;
     return {
       account: r.account,
       status: 'applied',
-      protocols: now,
+      protocols: r.protocols,
       version: r.version,
       updatedAt: r.updatedAt,
       sessions: r.sessions,
     };
   });
+}
+
+/** Whether an account's state holds every protocol a write names, as the write asks. */
+function holdsAsked(asked: ProtocolSwitches, now: ProtocolSwitches | undefined): boolean {
+  if (!now) return false;
+  return (Object.entries(asked) as [keyof ProtocolSwitches, boolean | undefined][]).every(
+    ([p, v]) => v === undefined || now[p] === v,
+  );
+}
+
+/** A PATCH refused by its `If-Match` (412): resent in doubt, only a read of the account tells whose write moved it. */
+export function isVersionMismatch(outcome: Outcome<PatchAccessResult>): boolean {
+  return outcome.kind === 'permanent' && outcome.code === 'version_mismatch';
+}
+
+/**
+ * The answer to one account's PATCH resent in doubt (support's operation run again after a crash, or re-asked after
+ * an answer lost), read as ownEarlierWrites reads a batch's: an account that holds every protocol as asked holds it by
+ * our own earlier attempt, so the write counts as made (`changed`). `unchanged` carries the state; a 412
+ * (`version_mismatch`: our earlier write moved the version our `If-Match` names) does not, so `read` is the account
+ * read back after it (isVersionMismatch). Read as answered, support's rollback of a wave member would be recorded a
+ * conflict, and the member left as the wave's while the account is closed. What this cannot tell, as for batches: an
+ * account somebody else put in that very state between the attempts counts as ours.
+ */
+export function ownEarlierPatch(
+  asked: ProtocolSwitches,
+  outcome: Outcome<PatchAccessResult>,
+  read?: Outcome<AccessRead>,
+): Outcome<PatchAccessResult> {
+  if (outcome.kind === 'ok') {
+    if (outcome.value.changed || !holdsAsked(asked, outcome.value.protocols)) return outcome;
+    return { ...outcome, value: { ...outcome.value, changed: true } };
+  }
+  if (!isVersionMismatch(outcome) || read?.kind !== 'ok' || !holdsAsked(asked, read.value.protocols)) return outcome;
+  const { account, protocols, version, updatedAt } = read.value;
+  return {
+    kind: 'ok',
+    status: 200,
+    latencyMs: outcome.latencyMs,
+    replayed: false,
+    value: { account, protocols, version, updatedAt, changed: true },
+  };
 }
 
 /**

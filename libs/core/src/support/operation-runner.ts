@@ -10,7 +10,7 @@ import { withTransaction } from '../db/transaction';
 import { callHttpStatus, callOutcomeLabel } from '../engine/call-record';
 import type { CapabilitiesWatch } from '../engine/capabilities-watch';
 import { EngineMetrics, NO_ENGINE_METRICS } from '../engine/engine-metrics';
-import { patchAnswer, rollbackOutcome } from '../engine/member-outcome';
+import { isVersionMismatch, ownEarlierPatch, patchAnswer, rollbackOutcome } from '../engine/member-outcome';
 import { Throttle } from '../engine/throttle';
 import { MemberRollbackRepository } from './member-rollback.repository';
 import { OperationRepository } from './operation.repository';
@@ -113,7 +113,15 @@ export class OperationRunner {
       },
       { maxAttempts: 5, maxRateLimitWaitMs: 60_000 },
     );
-    return { outcome, startedAt, latencyMs: Date.now() - startedAt.getTime() };
+    if (!inDoubt) return { outcome, startedAt, latencyMs: Date.now() - startedAt.getTime() };
+    // An earlier attempt may have written: a mailstore that answers afresh (a native driver, a forgotten key) then
+    // says `unchanged` or 412 about our own write (member-outcome's ownEarlierPatch).
+    const read = isVersionMismatch(outcome) ? await this.client.getAccess(op.login) : undefined;
+    return {
+      outcome: ownEarlierPatch(request.protocols, outcome, read),
+      startedAt,
+      latencyMs: Date.now() - startedAt.getTime(),
+    };
   }
 
   /** A rollback's member ends as a wave rollback batch would have ended it on the same answer. */
