@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loginRange, WorkerProcess } from '@app/testing';
+import { createPassdbDatabase, dovecotSqlEnv, loginRange, WorkerProcess } from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
 import { OtlpReceiver, ReceivedSpan } from './otlp-receiver';
 
@@ -183,5 +183,51 @@ describe('traces from a wave start to the mailstore', () => {
       expect(call?.idempotencyKey).toBe(batch.attributes['reopen.idempotency_key']);
     }
     expect(JSON.stringify(receiver.spans)).not.toMatch(/user\d+@example\.test|user\d+%40/);
+  });
+  it('traces a native driver the same way: each batch span holds the driver’s client span (dovecot-sql)', async () => {
+    const passdb = await createPassdbDatabase('postgres', 'columns');
+    const logins = loginRange(61, 90);
+    await passdb.addAccounts(logins.map((login) => ({ login, password: 'secret' })));
+    const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' };
+    const traced = await api.startAnotherApi(otel);
+    const worker = await WorkerProcess.start({ ...api.h.env, ...otel, ...dovecotSqlEnv(passdb) });
+    const traceId = randomBytes(16).toString('hex');
+    let wave: { id: string };
+    try {
+      wave = await runWave('traced native', logins, traced.origin, {
+        traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+      });
+      // The mail server did it: every login open for IMAP in the passdb.
+      for (const login of logins) expect([login, (await passdb.flags(login))?.imap]).toEqual([login, true]);
+    } finally {
+      expect(await worker.terminate()).toBe(0);
+      await traced.stop();
+      await passdb.drop();
+    }
+    const spans = receiver.spans.filter((s) => s.traceId === traceId);
+    const jobs = spans.filter((s) => s.kind === CONSUMER && s.attributes['reopen.job.name'] === 'wave.pump');
+    expect(jobs).toHaveLength(1);
+    const batches = spans.filter((s) => s.parentSpanId === jobs[0].spanId && s.name === 'batch forward');
+    expect(batches).toHaveLength(3); // 30 members in batches of 10
+    for (const batch of batches) {
+      expect(batch.attributes).toMatchObject({ 'reopen.wave.id': wave.id, 'reopen.outcome': 'ok' });
+      const client = spans.filter((s) => s.parentSpanId === batch.spanId && s.kind === CLIENT);
+      expect(client).toHaveLength(1);
+      expect(client[0]).toMatchObject({
+        service: 'reopen-worker',
+        name: 'dovecot-sql batch',
+        attributes: {
+          'reopen.driver': 'dovecot-sql',
+          'server.address': '127.0.0.1',
+          'reopen.idempotency_key': batch.attributes['reopen.idempotency_key'],
+          'reopen.request_id': batch.attributes['reopen.request_id'],
+          'reopen.batch.items': 10,
+          'reopen.outcome': 'ok',
+        },
+      });
+      // Not an HTTP call: no HTTP status on it.
+      expect(client[0].attributes['http.response.status_code']).toBeUndefined();
+    }
+    expect(JSON.stringify(spans)).not.toMatch(/user\d+@example\.test|user\d+%40/);
   });
 });

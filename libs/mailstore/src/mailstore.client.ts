@@ -1,4 +1,5 @@
-import { currentTraceCarrier, inSpan, SpanKind, SpanStatusCode, tracingOn } from '@app/tracing';
+import { currentTraceCarrier, tracingOn } from '@app/tracing';
+import { callSpan } from './call-span';
 import { batchSizeLimit, checkCapabilities, propagationDelayMs } from './capabilities';
 import { HttpTransport, type TransportRequest } from './http-transport';
 import type {
@@ -171,18 +172,9 @@ export class MailstoreClient implements Mailstore {
     if (opts.idempotencyKey !== undefined) attributes['reopen.idempotency_key'] = opts.idempotencyKey;
     if (opts.requestId !== undefined) attributes['reopen.request_id'] = opts.requestId;
     if (req.items !== undefined) attributes['reopen.batch.items'] = req.items;
-    return inSpan(`${req.method} ${route}`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
-      const outcome = await this.attempt(req, opts, check, span ? currentTraceCarrier() : undefined);
-      if (span) {
-        if ('status' in outcome && outcome.status !== undefined) {
-          span.setAttribute('http.response.status_code', outcome.status);
-        }
-        const code = 'code' in outcome ? `${outcome.kind}:${outcome.code}` : outcome.kind;
-        span.setAttribute('reopen.outcome', code);
-        if (outcome.kind !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: code });
-      }
-      return outcome;
-    });
+    return callSpan(`${req.method} ${route}`, attributes, (traced) =>
+      this.attempt(req, opts, check, traced ? currentTraceCarrier() : undefined),
+    );
   }
 
   private async attempt<T>(

@@ -1,4 +1,6 @@
 import { Agent, request } from 'undici';
+import { inSpan, SpanKind, tracingOn } from '@app/tracing';
+import { spanOutcome } from '../call-span';
 import type { SessionsResult } from '../mailstore.types';
 import { retryable, type FailureOutcome } from '../outcome';
 
@@ -43,7 +45,22 @@ export class DoveadmClient {
     this.agent = new Agent({ connections: 4, connectTimeout: Math.min(options.timeoutMs, 2_000) });
   }
 
-  async kick(users: readonly string[], signal?: AbortSignal): Promise<KickResult> {
+  /** Ends every session of these users; with tracing on, one client span (the users counted, never named). */
+  kick(users: readonly string[], signal?: AbortSignal): Promise<KickResult> {
+    if (users.length === 0 || !tracingOn()) return this.send(users, signal);
+    const attributes = {
+      'http.request.method': 'POST',
+      'server.address': this.url.hostname,
+      'reopen.kick.users': users.length,
+    };
+    return inSpan('POST doveadm kick', { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      const kicked = await this.send(users, signal);
+      if (span) spanOutcome(span, kicked.ok ? { kind: 'ok', status: 200 } : kicked.failure, true);
+      return kicked;
+    });
+  }
+
+  private async send(users: readonly string[], signal?: AbortSignal): Promise<KickResult> {
     const sessions = new Map<string, SessionsResult>();
     if (users.length === 0) return { ok: true, sessions };
     const started = performance.now();

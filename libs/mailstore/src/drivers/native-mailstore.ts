@@ -1,8 +1,11 @@
+import { callSpan } from '../call-span';
 import type {
+  AccessRead,
   BatchItem,
   BatchItemResult,
   BatchOptions,
   BatchResult,
+  CallOptions,
   PatchAccessRequest,
   PatchAccessResult,
   PatchOptions,
@@ -27,14 +30,45 @@ const REQUEST_ERRORS: ReadonlySet<string> = new Set([
  * for an account the driver cannot switch (two rows, a broken entry).
  */
 export abstract class NativeMailstore extends ConfiguredCapabilities {
-  abstract batch(
+  /** What a trace calls the driver (`reopen.driver`, and the spans' names). */
+  protected abstract readonly driverName: 'dovecot-sql' | 'ldap';
+  /** The server the driver talks to (its URL's host, never its credentials): the spans' `server.address`. */
+  protected abstract readonly serverHost: string;
+  /** The driver's batch write (the `Mailstore.batch` rules): `batch` is it, traced. */
+  protected abstract writeBatch(
     items: readonly BatchItem[],
     batchOpts: BatchOptions,
     opts: WriteOptions,
   ): Promise<Outcome<BatchResult>>;
+  /** The driver's read of one account: `getAccess` is it, traced. */
+  protected abstract readAccess(account: string, opts: CallOptions): Promise<Outcome<AccessRead>>;
+
+  /**
+   * A batch as one client span, as the HTTP client's call (call-span.ts): the SQL transaction or LDAP exchange and
+   * the doveadm kick inside it, with the batch's key and the attempt's request id; never a login.
+   */
+  batch(items: readonly BatchItem[], batchOpts: BatchOptions, opts: WriteOptions): Promise<Outcome<BatchResult>> {
+    const attributes = this.spanAttributes(opts);
+    attributes['reopen.idempotency_key'] = opts.idempotencyKey;
+    attributes['reopen.batch.items'] = items.length;
+    return callSpan(`${this.driverName} batch`, attributes, () => this.writeBatch(items, batchOpts, opts));
+  }
+
+  getAccess(account: string, opts: CallOptions = {}): Promise<Outcome<AccessRead>> {
+    return callSpan(`${this.driverName} read`, this.spanAttributes(opts), () => this.readAccess(account, opts));
+  }
 
   patchAccess(account: string, req: PatchAccessRequest, opts: PatchOptions): Promise<Outcome<PatchAccessResult>> {
     return patchThroughBatch(this, account, req, opts);
+  }
+
+  private spanAttributes(opts: CallOptions): Record<string, string | number> {
+    const attributes: Record<string, string | number> = {
+      'reopen.driver': this.driverName,
+      'server.address': this.serverHost,
+    };
+    if (opts.requestId !== undefined) attributes['reopen.request_id'] = opts.requestId;
+    return attributes;
   }
 }
 

@@ -58,11 +58,14 @@ export class DovecotSqlMailstore extends NativeMailstore implements Mailstore {
   private readonly store: FlagStore;
   private readonly doveadm: DoveadmClient | undefined;
   protected readonly caps: Capabilities;
+  protected readonly driverName = 'dovecot-sql';
+  protected readonly serverHost: string;
   private ended: Promise<void> | undefined;
 
   constructor(options: DovecotSqlOptions) {
     super();
     this.o = resolveDovecotSqlOptions(options);
+    this.serverHost = new URL(this.o.url).hostname;
     this.store = this.o.dialect === 'postgres' ? new PgFlagStore(this.o) : mysqlFlagStore(this.o);
     this.doveadm = this.o.doveadm
       ? new DoveadmClient({
@@ -87,7 +90,7 @@ export class DovecotSqlMailstore extends NativeMailstore implements Mailstore {
     };
   }
 
-  async getAccess(account: string, opts: CallOptions = {}): Promise<Outcome<AccessRead>> {
+  protected async readAccess(account: string, opts: CallOptions): Promise<Outcome<AccessRead>> {
     const started = performance.now();
     const progress: Progress = { phase: 'connect' };
     try {
@@ -102,7 +105,11 @@ export class DovecotSqlMailstore extends NativeMailstore implements Mailstore {
     }
   }
 
-  async batch(items: readonly BatchItem[], batchOpts: BatchOptions, opts: WriteOptions): Promise<Outcome<BatchResult>> {
+  protected async writeBatch(
+    items: readonly BatchItem[],
+    batchOpts: BatchOptions,
+    opts: WriteOptions,
+  ): Promise<Outcome<BatchResult>> {
     validateIdempotencyKey(opts.idempotencyKey);
     const started = performance.now();
     if (items.length === 0 || items.length > this.o.maxBatchItems) {

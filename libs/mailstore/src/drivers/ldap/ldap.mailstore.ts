@@ -46,12 +46,15 @@ export class LdapMailstore extends NativeMailstore implements Mailstore {
   private readonly pool: LdapPool;
   private readonly doveadm: DoveadmClient | undefined;
   protected readonly caps: Capabilities;
+  protected readonly driverName = 'ldap';
+  protected readonly serverHost: string;
   private readonly baseFilter: Filter;
   private destroyed = false;
 
   constructor(private readonly options: LdapMailstoreOptions) {
     super();
     this.pool = new LdapPool(options);
+    this.serverHost = new URL(options.url).hostname;
     this.doveadm = options.doveadm ? new DoveadmClient(options.doveadm) : undefined;
     // Checked at boot by the same parser (libs/config ldap.env.ts).
     this.baseFilter = FilterParser.parseString(options.filter.trim());
@@ -73,7 +76,7 @@ export class LdapMailstore extends NativeMailstore implements Mailstore {
     };
   }
 
-  async getAccess(account: string, opts: CallOptions = {}): Promise<Outcome<AccessRead>> {
+  protected async readAccess(account: string, opts: CallOptions): Promise<Outcome<AccessRead>> {
     const started = performance.now();
     try {
       const found = await this.pool.use(
@@ -91,7 +94,11 @@ export class LdapMailstore extends NativeMailstore implements Mailstore {
     }
   }
 
-  async batch(items: readonly BatchItem[], batchOpts: BatchOptions, opts: WriteOptions): Promise<Outcome<BatchResult>> {
+  protected async writeBatch(
+    items: readonly BatchItem[],
+    batchOpts: BatchOptions,
+    opts: WriteOptions,
+  ): Promise<Outcome<BatchResult>> {
     const started = performance.now();
     if (items.length === 0) {
       return { kind: 'permanent', status: 400, code: 'invalid_request', detail: 'no items', latencyMs: 0 };
