@@ -1,4 +1,4 @@
-import type { ApiKeyService } from '@app/core';
+import { hashApiKey, type ApiKeyService } from '@app/core';
 import type { ApiKeyEntity } from '@app/db';
 import type { ApiSettings } from '../api-settings';
 import { ApiKeyVerifier } from './api-key.verifier';
@@ -10,11 +10,18 @@ describe('ApiKeyVerifier', () => {
   let revoked = false;
   let lookups = 0;
   let gate: Promise<void> = Promise.resolve();
+  const key = { id: 'k1', name: 'wall', role: 'viewer' } as ApiKeyEntity;
   const keys = {
     verify: async (s: string) => {
       lookups++;
       await gate;
-      return revoked || s !== secret ? null : ({ id: 'k1', name: 'wall', role: 'viewer' } as ApiKeyEntity);
+      return revoked || s !== secret ? null : key;
+    },
+    // The background re-verification of every cached key (one look-up for all of them).
+    verifyHashes: async (hashes: string[]) => {
+      lookups++;
+      await gate;
+      return new Map(revoked ? [] : hashes.filter((h) => h === hashApiKey(secret)).map((h) => [h, key]));
     },
   } as unknown as ApiKeyService;
   const settings = { API_KEY_CACHE_MS: 2000, API_KEY_NEGATIVE_CACHE_MS: 5000 } as ApiSettings;

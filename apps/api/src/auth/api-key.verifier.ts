@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { API_KEY_SHAPE, ApiKeyService, hashApiKey } from '@app/core';
+import { API_KEY_SHAPE, ActiveApiKey, ApiKeyService, hashApiKey } from '@app/core';
 import { API_SETTINGS } from '../infra.tokens';
 import type { ApiSettings } from '../api-settings';
 import { Principal } from './principal';
@@ -10,15 +10,20 @@ const MAX_REFUSED = 10_000;
 
 interface Entry {
   principal: Principal;
+  /** When the query that verified it was sent: what it saw was true then or later. */
   verifiedAt: number;
-  refreshing?: Promise<unknown>;
+  /** Asked for since verifiedAt: the next refresh re-verifies it (a key nobody uses just ages out). */
+  used?: boolean;
+  /** Taken by a refresh: one background attempt per verification, as a failed one is not retried. */
+  refreshing?: boolean;
 }
 
 /**
  * Verifies a bearer secret against the stored hashes, and remembers a verified key for API_KEY_CACHE_MS so
- * pollers do not cost a query per request. Past half that time the key is re-verified in the background while
- * requests go on; past the whole of it, a request waits for a fresh verification. A revocation therefore takes
- * effect within API_KEY_CACHE_MS.
+ * pollers do not cost a query per request. When a key in use is past half that time, every key served since its last
+ * verification is re-verified in the background with ONE query (ApiKeyService.verifyHashes: a mail server's, a
+ * dashboard's and the CLI's keys cost one statement per refresh, not one each) while requests go on; past the whole
+ * of it, a request waits for a verification of its own. A revocation therefore takes effect within API_KEY_CACHE_MS.
  *
  * A secret found unknown or revoked is refused from memory for API_KEY_NEGATIVE_CACHE_MS (a dashboard left on a
  * revoked key polls for free). A key created since cannot be among them: its secret is random and was never
@@ -30,6 +35,8 @@ export class ApiKeyVerifier {
   /** Hash → when the refusal expires, least recently refused first. */
   private readonly refused = new Map<string, number>();
   private readonly inFlight = new Map<string, Promise<Principal | null>>();
+  /** The background re-verification under way, if any (one at a time). */
+  private refreshing?: Promise<void>;
 
   constructor(
     private readonly keys: ApiKeyService,
@@ -50,7 +57,7 @@ export class ApiKeyVerifier {
   async verify(secret: string): Promise<Principal | null> {
     if (!wellFormed(secret)) return null;
     const hash = this.hash(secret);
-    const fresh = this.fresh(secret, hash);
+    const fresh = this.fresh(hash);
     if (fresh) return fresh;
     const refusedUntil = this.refused.get(hash);
     if (refusedUntil !== undefined) {
@@ -66,17 +73,48 @@ export class ApiKeyVerifier {
    * login-event route answered on node's request event (login-event.raw-route.ts), which must not wait a tick.
    */
   cached(secret: string): Principal | undefined {
-    return wellFormed(secret) ? this.fresh(secret, this.hash(secret)) : undefined;
+    return wellFormed(secret) ? this.fresh(this.hash(secret)) : undefined;
   }
 
-  private fresh(secret: string, hash: string): Principal | undefined {
+  private fresh(hash: string): Principal | undefined {
     const ttl = this.settings.API_KEY_CACHE_MS;
     const hit = this.cache.get(hash);
     if (!hit) return undefined;
     const age = Date.now() - hit.verifiedAt;
     if (age >= ttl) return undefined;
-    if (age >= ttl / 2) hit.refreshing ??= this.lookup(secret, hash).catch(() => undefined);
+    hit.used = true;
+    if (age >= ttl / 2 && !hit.refreshing && !this.refreshing) {
+      this.refreshing = this.refresh()
+        .catch(() => undefined) // the keys age out and are verified one by one, as when the database is away
+        .finally(() => (this.refreshing = undefined));
+    }
     return hit.principal;
+  }
+
+  /**
+   * Re-verifies, in one query, every key served since its last verification and not past the cache time (those go
+   * through verify's own look-up). A key found unknown or revoked is dropped and refused, as verify refuses it.
+   */
+  private async refresh(): Promise<void> {
+    const ttl = this.settings.API_KEY_CACHE_MS;
+    const started = Date.now();
+    const batch = new Map<string, Entry>();
+    for (const [hash, entry] of this.cache) {
+      if (!entry.used || entry.refreshing || started - entry.verifiedAt >= ttl) continue;
+      entry.refreshing = true;
+      batch.set(hash, entry);
+    }
+    const found = await this.keys.verifyHashes([...batch.keys()]);
+    for (const [hash, entry] of batch) {
+      if (this.cache.get(hash) !== entry) continue; // replaced since by a newer verification, or dropped
+      const key = found.get(hash);
+      if (key) {
+        this.cache.set(hash, { principal: principalOf(key), verifiedAt: started });
+      } else {
+        this.cache.delete(hash);
+        this.refuse(hash);
+      }
+    }
   }
 
   /**
@@ -99,16 +137,17 @@ export class ApiKeyVerifier {
   }
 
   private async query(secret: string, hash: string): Promise<Principal | null> {
+    const started = Date.now();
     const key = await this.keys.verify(secret);
     if (!key) {
       this.cache.delete(hash);
       this.refuse(hash);
       return null;
     }
-    const principal: Principal = { keyId: key.id, name: key.name, role: key.role, actor: `${key.role}:${key.name}` };
+    const principal = principalOf(key);
     if (this.settings.API_KEY_CACHE_MS > 0) {
       if (this.cache.size >= MAX_CACHED) this.cache.clear();
-      this.cache.set(hash, { principal, verifiedAt: Date.now() });
+      this.cache.set(hash, { principal, verifiedAt: started, used: true }); // by the request that asked
     }
     return principal;
   }
@@ -120,6 +159,10 @@ export class ApiKeyVerifier {
     if (this.refused.size >= MAX_REFUSED) this.refused.delete(this.refused.keys().next().value!);
     this.refused.set(hash, Date.now() + ttl);
   }
+}
+
+function principalOf(key: ActiveApiKey): Principal {
+  return { keyId: key.id, name: key.name, role: key.role, actor: `${key.role}:${key.name}` };
 }
 
 function wellFormed(secret: string): boolean {

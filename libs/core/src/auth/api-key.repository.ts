@@ -5,6 +5,9 @@ import { Sql } from '../db/sql';
 /** A key as verified for a request. */
 export type ActiveApiKey = Pick<ApiKeyEntity, 'id' | 'name' | 'role'>;
 
+/** An active key with the hash it was found by. */
+export type VerifiedApiKey = ActiveApiKey & Pick<ApiKeyEntity, 'keyHash'>;
+
 /** A key as listed for ops (never its hash). */
 export type ListedApiKey = Pick<
   ApiKeyEntity,
@@ -26,20 +29,22 @@ export class ApiKeyRepository {
   }
 
   /**
-   * The active key with this hash, or undefined (unknown or revoked), in one statement that also records when the
-   * key was last used, at most once per `resolutionSeconds`.
+   * The active keys among these hashes (unknown and revoked ones are left out), each with its hash, in one statement
+   * that also records when each was last used, at most once per `resolutionSeconds`. One hash for a request's key;
+   * many for the API's cache re-verifying every key it holds at once (apps/api/src/auth/api-key.verifier.ts).
    */
-  async findActiveAndTouch(keyHash: string, resolutionSeconds: number): Promise<ActiveApiKey | undefined> {
-    const rows = await this.dataSource.query<ActiveApiKey[]>(
-      `WITH k AS (SELECT id, name, role, last_used_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL),
+  async findActiveAndTouch(keyHashes: readonly string[], resolutionSeconds: number): Promise<VerifiedApiKey[]> {
+    return this.dataSource.query<VerifiedApiKey[]>(
+      `WITH k AS (
+         SELECT id, name, role, key_hash, last_used_at FROM api_keys WHERE key_hash = ANY($1) AND revoked_at IS NULL
+       ),
        touched AS (
          UPDATE api_keys a SET last_used_at = now() FROM k
           WHERE a.id = k.id AND (k.last_used_at IS NULL OR k.last_used_at < now() - make_interval(secs => $2))
        )
-       SELECT id, name, role FROM k`,
-      [keyHash, resolutionSeconds],
+       SELECT id, name, role, key_hash AS "keyHash" FROM k`,
+      [keyHashes, resolutionSeconds],
     );
-    return rows[0];
   }
 
   /** Every key, active ones first, newest first. */
