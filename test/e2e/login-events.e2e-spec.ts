@@ -220,6 +220,37 @@ describe('POST /login-events: the mail server posts its login events with a sign
     expect(JSON.parse(empty.body)).toEqual({ accepted: 0, dropped: { malformed: 1 } });
   });
 
+  // The raw route takes only the plain case; Nest answers the rest (here: any URL with a `%` goes on to Express).
+  it('answers alike whether the request is taken on the request event or by Nest', async () => {
+    const key = encodeURIComponent(api.secrets.signals);
+    const raw = `${api.api.origin}/api/v1/login-events?key=${key}`;
+    const viaNest = `${raw}&via=%4Eest`;
+    expect((await post('{}', api.secrets.signals)).status).toBe(202); // the key is in use
+    const bodies: (() => string | Buffer)[] = [
+      () => JSON.stringify(dovecotEvent(login, false)),
+      () => JSON.stringify([dovecotEvent(login, true), { event: 'auth_request_finished' }, { event: 'other' }]),
+      () => '"hello"',
+      () => '5',
+      () => '{"event": "auth_request_finished", "fields": ',
+      () => JSON.stringify(Array.from({ length: 1001 }, () => ({}))),
+      () => JSON.stringify({ event: 'auth_request_finished', fields: { user: 'a\u0000' } }),
+      () => JSON.stringify({ event: 'x'.repeat(70 * 1024) }),
+      () => Buffer.concat([Buffer.from('{"fields": {"user": "'), Buffer.from([0xe9]), Buffer.from('"}}')]),
+      () => `${'['.repeat(40)}${']'.repeat(40)}`,
+    ];
+    const answer = async (url: string, body: string | Buffer) => {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const { requestId, ...rest } = (await res.json()) as Record<string, unknown>;
+      expect(typeof (requestId ?? '')).toBe('string');
+      return { status: res.status, type: res.headers.get('content-type'), body: rest };
+    };
+    for (const body of bodies) {
+      const taken = await answer(raw, body());
+      expect(taken).toEqual(await answer(viaNest, body()));
+      expect(taken.status).not.toBe(500);
+    }
+  });
+
   it('never writes the key to the log', async () => {
     await post(JSON.stringify(dovecotEvent(login, true)), api.secrets.signals);
     await pollUntil(async () =>

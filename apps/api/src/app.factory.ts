@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { isUtf8 } from 'node:buffer';
 import { NotFoundException } from '@nestjs/common';
-import { NestFactory, Reflector } from '@nestjs/core';
+import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import { json, type NextFunction, type Request, type Response } from 'express';
@@ -11,8 +11,6 @@ import { LoginIngestService } from '@app/core';
 import { createLogger, PinoNestLogger } from '@app/logging';
 import { ApiSettings, loadApiSettings, trustProxySetting } from './api-settings';
 import { AppModule } from './app.module';
-import { AddressBudget } from './auth/address-budget';
-import { ApiKeyGuard } from './auth/api-key.guard';
 import { ApiKeyVerifier } from './auth/api-key.verifier';
 import { requestMiddlewares } from './common/http-logger';
 import { requestTracing } from './common/request-tracing';
@@ -21,7 +19,6 @@ import { ApiValidationPipe } from './common/validation.pipe';
 import { buildOpenApiDocument } from './common/openapi-document';
 import { securityHeaders } from './common/security-headers';
 import { urlEncodingGuard } from './common/url-guard';
-import { loginEventsFastRoute } from './login-events/login-event.fast-route';
 import { installLoginEventsRawRoute } from './login-events/login-event.raw-route';
 import { MetricsService } from './metrics/metrics.service';
 import { requestMetrics } from './metrics/request-metrics';
@@ -70,17 +67,9 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
   const kb = (n: number) => `${n}kb`;
   app.use(`/${API_PREFIX}/waves`, json({ limit: kb(settings.API_WAVE_JSON_LIMIT_KB), verify: utf8Only }));
   app.use(json({ limit: kb(settings.API_JSON_LIMIT_KB), verify: utf8Only }));
-  // The mail server's login events (5,000 POSTs/s): answered here, ahead of Nest's router, with the same checks
-  // (login-event.fast-route.ts says why and how; bench:events' apiCpuMsPerEvent is the figure).
-  app.use(
-    loginEventsFastRoute({
-      guard: new ApiKeyGuard(app.get(Reflector), app.get(ApiKeyVerifier), app.get(AddressBudget)),
-      logins: app.get(LoginIngestService),
-      metrics: app.get(SignalStreamMetrics),
-      logger,
-    }),
-  );
-  // Its plain case (a known key, a JSON body) is answered sooner still, on node's request event (login-event.raw-route.ts).
+  // The mail server's login events (5,000 POSTs/s): their plain case (a key in use, a JSON body) is answered on node's
+  // request event, ahead of Express (login-event.raw-route.ts says why and how; bench:events' apiCpuMsPerEvent is the
+  // figure). The rest (a key's first request, refusals of a key, unusual requests) goes through Nest as any route.
   installLoginEventsRawRoute(app.getHttpServer(), {
     verifier: app.get(ApiKeyVerifier),
     logins: app.get(LoginIngestService),

@@ -38,11 +38,10 @@ export class ApiKeyGuard implements CanActivate {
   }
 
   /**
-   * What canActivate checks, for a route that answers outside Nest's router (the login-event ingestion,
-   * login-events/login-event.fast-route.ts): the key (header, or `?key=` when `keyInQuery`), the address budget, the
-   * role. Sets req.principal; throws the same 401/403/429 ApiErrors.
+   * The key (header, or `?key=` when `keyInQuery`), the address budget, the role. Sets req.principal; throws the
+   * 401/403/429 ApiErrors.
    */
-  async admit(req: Request, res: Response, roles: readonly ApiRole[], keyInQuery: boolean): Promise<Principal> {
+  private async admit(req: Request, res: Response, roles: readonly ApiRole[], keyInQuery: boolean): Promise<Principal> {
     const secret = bearer(req) ?? (keyInQuery ? queryKey(req) : undefined);
     const principal =
       secret !== undefined && this.verifier.isFree(secret)

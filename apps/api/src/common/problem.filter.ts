@@ -15,7 +15,7 @@ export class ProblemFilter implements ExceptionFilter {
   }
 }
 
-/** The filter's answer for an error, for handlers outside Nest (the body-parser errors, the login-event fast route). */
+/** The filter's answer for an error, for handlers outside Nest (the body-parser errors). */
 export function respondWithProblem(exception: unknown, req: Request, res: Response, log: Logger): void {
   const p = toProblem(exception);
   p.requestId = typeof req.id === 'string' || typeof req.id === 'number' ? String(req.id) : undefined;

@@ -46,8 +46,8 @@ export class LoginEventController {
 }
 
 /**
- * The route's work, shared with its fast path (login-event.fast-route.ts, which answers the POSTs before Nest's
- * router; this controller declares the contract, for the OpenAPI document and the access check).
+ * The route's work, shared with its raw path (login-event.raw-route.ts, which answers the plain POSTs of a key in use
+ * on node's request event; this controller declares the contract and answers the rest).
  */
 export function ingestLoginEvents(
   logins: LoginIngestService,

@@ -15,7 +15,9 @@ import { inspectInput } from '../common/input-guard';
 import { toProblem } from '../common/problem-mapping';
 import type { SignalStreamMetrics } from '../metrics/signal-metrics';
 import { ingestLoginEvents } from './login-event.controller';
-import { LOGIN_EVENTS_ROUTE, isRoutePath } from './login-event.fast-route';
+
+/** The route as Nest registers it (global prefix included): the request metrics' `route` label. */
+const LOGIN_EVENTS_ROUTE = '/api/v1/login-events';
 
 export interface RawRouteDeps {
   verifier: Pick<ApiKeyVerifier, 'cached'>;
@@ -35,13 +37,15 @@ type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 /**
  * POST /api/v1/login-events answered on node's `request` event, before Express sees the request (issue 19,
  * bench:events: Dovecot 2.3's exporter posts one event per request, 5,000 a second). Express's middleware chain (the
- * body parser, request id, request log, metrics and header middlewares, then the fast route) cost about as much per
- * POST as the rest of the HTTP path; here each step is done once, directly:
+ * body parser, request id, request log, metrics and header middlewares, then Nest's router, guards and pipe) cost
+ * several times as much per POST as the rest of the HTTP path; here each step is done once, directly. The contract is LoginEventController's (the
+ * OpenAPI document, the access rule, the work: ingestLoginEvents), and Nest answers whatever this leaves:
  * - only the plain case: POST on the route's path (as Express matches it), no `%` in the URL (the URL guard's checks
  *   and a key to decode), `Content-Type: application/json` (utf-8 or no charset), no Content-Encoding, a body, tracing
  *   off, and a key (`?key=` alone, or the Authorization header, as ApiKeyGuard reads them) that the verifier verified
- *   less than API_KEY_CACHE_MS ago for a role the route takes. Anything else goes on to Express unchanged (the fast
- *   route and Nest): the first request of a key, every 401/403/429, other methods and paths;
+ *   less than API_KEY_CACHE_MS ago for a role the route takes. Anything else goes on to Express and Nest unchanged:
+ *   the first request of a key (the guard verifies it, then this takes the next), every 401/403/429, other methods
+ *   and paths;
  * - the body: at most `limitBytes` (413 as the body parser's), UTF-8, JSON whose first character is `{` or `[` (the
  *   parser's strict mode), the validation pipe's input bounds, the controller's rule and work (ingestLoginEvents);
  *   refusals are the exception filter's problems (toProblem), with the same headers;
@@ -163,6 +167,13 @@ function loginEventsRawHandler(deps: RawRouteDeps): (req: IncomingMessage, res: 
     });
     return true;
   };
+}
+
+/** The route's path as Express matches it: case-insensitive, one trailing slash allowed, the prefix as is. */
+function isRoutePath(path: string): boolean {
+  const p = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  // The prefix is matched case-sensitively before Nest's routes (app.factory.ts's 404 for paths outside /api/v1).
+  return p.length === LOGIN_EVENTS_ROUTE.length && p.startsWith('/api/v1/') && p.toLowerCase() === LOGIN_EVENTS_ROUTE;
 }
 
 /** The body as express.json() with `verify: utf8Only` reads it, then the validation pipe's input bounds. */
