@@ -8,30 +8,34 @@
  * this process posts BENCH_EVENTS_PER_SECOND (5,000) events a second, as Dovecot 2.3's event exporter does
  * (deploy/dovecot/events.conf: `format = json`, `transport = http-post`, ONE event per POST, the signals key in the
  * URL, `transport_timeout = 2sec`): `auth_request_finished` events of the population's users (IMAP and POP3, 3 %
- * failures), each with its own session. The sender is open-loop (events are due at the rate whatever the answers
- * do) over a keep-alive undici Pool of BENCH_CONNECTIONS (32) connections: bounded concurrency, as a mail server's
- * HTTP client. It posts by a bare dispatch handler (post()): it stands in for a mail server on another machine, and
- * on this one it shares the service's 2 cores, so it is kept cheap (senderCpuMsPerEventAtFixedRate says how cheap).
+ * failures), each with its own session. The sender is open-loop (events fall due at the rate whatever the answers
+ * do) over BENCH_CONNECTIONS (32) keep-alive connections, one request at a time on each: bounded concurrency, as a
+ * mail server's HTTP client. It stands in for a mail server on another machine, and on this one it shares the
+ * service's 2 cores, so it costs what a real client could at least (event-sender.ts: each request one string written
+ * on a node:net socket, answers read into one buffer, a 202's body compared with the one for a counted event; no HTTP
+ * library). Its CPU per event: senderCpuMsPerEvent (the loaded window, from the bench's CPU meter),
+ * senderCpuMsPerEventAtFixedRate (BENCH_CAPACITY_ONLY); with undici's dispatch it was about twice that.
  *
- * dropped: events the service did not count, as the exporter sees it: no 202 within 2 s of falling due (Dovecot
- * gives up and loses the event), a connection error, any other status, or a 202 whose body says the event was
- * dropped (overflow, stale…). The
- * database's login_stream.received must grow by the accepted count (checked, `countedInDatabase`).
+ * dropped: events the service did not count, each by its own answer, as the exporter sees it: no answer within 2 s
+ * of falling due (Dovecot gives up, closes the connection and loses the event; one that waited that long for a
+ * connection is not sent), a connection error, any other status, or a 202 whose body says the event was dropped
+ * (overflow, stale…). Every event due is accounted once (the sender checks). The database's login_stream.received
+ * must grow by the accepted count (checked, `countedInDatabase`).
  * waveThroughputRatio: the wave's members/s in the loaded window ÷ the mean of the two quiet ones (same run).
- * p99Ms: client side, from the moment the event fell due to its answer (includes waiting for a free connection, as
- * in the exporter's own queue).
- * capacityNoWavePerSecond: before the wave, the same pool posting as fast as the answers come (closed loop, 5 s): what the
- * API ingests at most on this machine at that moment. apiCpuMsPerEvent: the API's CPU in the loaded window per event
+ * p99Ms: client side, per request, from the moment its event fell due to the end of its answer (includes waiting for
+ * a free connection, as in the exporter's own queue, and for the sender's 2 ms tick).
+ * capacityNoWavePerSecond: before the wave, the same connections posting as fast as the answers come (closed loop,
+ * 5 s): what the API ingests at most on this machine at that moment. apiCpuMsPerEvent: the API's CPU in the loaded window per event
  * it counted.
  * Targets: eventsPerSecond 5,000 sustained with 0 dropped, waveThroughputRatio ≥ 0.9. Last line: JSON.
  */
 import 'reflect-metadata';
 import { loadavg } from 'node:os';
-import { Pool } from 'undici';
 import { populationLogin } from '@app/testing';
 import { conditions, log } from './bench-utils';
 import { FULL_SPEED, rateOption, round1, sleep, startApiWaveWorld } from './api-wave-world';
 import { cpuTicks, percentile, TICK_MS } from './engine-bench-utils';
+import { EventSender } from './event-sender';
 
 const RATE = rateOption();
 const EVENTS_PER_SECOND = Number(process.env.BENCH_EVENTS_PER_SECOND ?? 5000);
@@ -51,196 +55,49 @@ const ACCOUNTS = Number(
     (RATE >= FULL_SPEED ? 2_000_000 : Math.max(100_000, RATE * (WARMUP_SECONDS + 2 * QUIET_SECONDS + SECONDS + 30))),
 );
 
-/** One event as Dovecot 2.3's exporter writes it (`format = json`, `format_args = time-rfc3339`). */
-function dovecotEvent(n: number, at: Date): string {
-  const ok = n % 33 !== 7; // ~3 % failures: users mistyping (a failure has no `success` field)
-  const service = n % 3 === 0 ? 'pop3' : 'imap';
-  const start = new Date(at.getTime() - 3).toISOString();
-  return JSON.stringify({
-    event: 'auth_request_finished',
-    hostname: 'mx1',
-    start_time: start,
-    end_time: at.toISOString(),
-    categories: ['auth'],
-    fields: {
-      user: populationLogin(1 + ((n * 7919) % ACCOUNTS)),
-      service,
-      local_ip: '192.0.2.10',
-      local_port: service === 'imap' ? 993 : 995,
-      remote_ip: `198.51.${(n >> 8) & 255}.${n & 255}`,
-      remote_port: 40000 + (n % 20000),
-      session: `bench${n.toString(36)}`,
-      mechanism: 'PLAIN',
-      transport: 'trusted',
-      ...(ok ? { success: 'yes' } : { error: 'Password mismatch' }),
-    },
-  });
-}
-
-interface SendResult {
-  due: number;
-  accepted: number;
-  /** By cause: timeout, error, status NNN, or the service's own reason (overflow, stale, duplicate…). */
-  dropped: Record<string, number>;
-  /** From the moment each accepted event was due to its answer, ms. */
-  latencies: number[];
-  seconds: number;
-}
-
-interface InFlight {
-  deadline: number;
-  abort?: (err: Error) => void;
-}
-
-/** The POSTs under way, and one timer for all of their deadlines (no timer per request). */
-const inFlight = new Set<InFlight>();
-let deadlineTimer: NodeJS.Timeout | undefined;
-function watchDeadlines(): void {
-  deadlineTimer ??= setInterval(() => {
-    const now = performance.now();
-    for (const entry of inFlight) if (entry.deadline <= now) entry.abort?.(new Error('transport_timeout'));
-  }, 10).unref();
-}
-
-const HEADERS = ['content-type', 'application/json'];
-
-/**
- * One POST on the pool, by a bare dispatch handler: no response stream, no AbortSignal, no timer of its own. The
- * sender stands in for Dovecot on another machine; with undici's request() (a Readable per answer, an
- * AbortSignal.timeout per event) it cost ~0.1 ms of CPU per event, here ~0.07 (docs/benchmarks.md "events").
- * `deadline` (performance.now() time) passed: aborted, and 'timeout', also for an answer that comes after it before the
- * shared timer's next 10 ms tick.
- */
-function post(
-  pool: Pool,
-  path: string,
-  body: string,
-  deadline: number,
-): Promise<{ status: number; text: string } | 'timeout' | 'error'> {
-  watchDeadlines();
-  return new Promise((resolve) => {
-    const entry: InFlight = { deadline };
-    let status = 0;
-    let text = '';
-    const done = (result: { status: number; text: string } | 'error') => {
-      inFlight.delete(entry);
-      resolve(performance.now() >= deadline ? 'timeout' : result);
-    };
-    inFlight.add(entry);
-    pool.dispatch(
-      { path, method: 'POST', headers: HEADERS, body },
-      {
-        onConnect: (abort: (err?: Error) => void) => (entry.abort = abort),
-        onHeaders: (statusCode: number) => {
-          status = statusCode;
-          return true;
-        },
-        onData: (chunk: Buffer) => {
-          text += chunk.toString();
-          return true;
-        },
-        onComplete: () => done({ status, text }),
-        onError: () => done('error'),
-      },
-    );
-  });
-}
-
-/**
- * Posts events at `perSecond` for `seconds`: they fall due at that rate whatever the answers do (open loop) and wait
- * in the sender's queue for one of `connections` keep-alive connections (bounded concurrency, as the exporter's HTTP
- * client). An event not answered within TIMEOUT_MS of falling due is lost, as Dovecot loses it.
- */
-async function sendEvents(
-  pool: Pool,
-  path: string,
-  perSecond: number,
-  seconds: number,
-  connections: number,
-): Promise<SendResult> {
-  const r: SendResult = { due: 0, accepted: 0, dropped: {}, latencies: [], seconds };
-  const drop = (cause: string, n = 1) => (r.dropped[cause] = (r.dropped[cause] ?? 0) + n);
-  const queue: { n: number; dueAt: number }[] = [];
-  let head = 0;
-  let producing = true;
-  /** Senders waiting for an event to fall due. */
-  let idle: (() => void)[] = [];
-  const wakeAll = () => {
-    const waiting = idle;
-    idle = [];
-    for (const resolve of waiting) resolve();
-  };
-  const send = async () => {
-    for (;;) {
-      if (head === queue.length) {
-        if (!producing) return;
-        await new Promise<void>((resolve) => idle.push(resolve));
-        continue;
-      }
-      const { n, dueAt } = queue[head++];
-      if (performance.now() - dueAt >= TIMEOUT_MS) {
-        drop('timeout');
-        continue;
-      }
-      const res = await post(pool, path, dovecotEvent(n, new Date()), dueAt + TIMEOUT_MS);
-      if (res === 'timeout' || res === 'error') {
-        if (res === 'error' && !r.dropped.error) log('first connection error');
-        drop(res);
-      } else if (res.status !== 202) drop(`status ${res.status}`);
-      else {
-        const body = JSON.parse(res.text) as { accepted: number; dropped: Record<string, number> };
-        r.accepted += body.accepted;
-        for (const [reason, count] of Object.entries(body.dropped)) drop(reason, count);
-        r.latencies.push(performance.now() - dueAt);
-      }
-    }
-  };
-  const senders = Array.from({ length: connections }, () => send());
-  const started = performance.now();
-  const total = Math.round(perSecond * seconds);
-  while (r.due < total) {
-    const now = performance.now();
-    const target = Math.min(total, Math.floor(((now - started) / 1000) * perSecond));
-    for (; r.due < target; r.due++) queue.push({ n: r.due, dueAt: started + (r.due / perSecond) * 1000 });
-    if (head > 100_000) {
-      queue.splice(0, head);
-      head = 0;
-    }
-    wakeAll();
-    await sleep(2);
+/** An event's start and end times as ISO-8601 text, kept for the last millisecond asked (events share it). */
+const times = { at: NaN, start: '', end: '' };
+function timesAt(at: number): { start: string; end: string } {
+  if (times.at !== at) {
+    times.at = at;
+    times.start = new Date(at - 3).toISOString();
+    times.end = new Date(at).toISOString();
   }
-  producing = false;
-  wakeAll();
-  await Promise.all(senders);
-  r.seconds = (performance.now() - started) / 1000;
-  return r;
+  return times;
 }
 
 /**
- * The API's ingest capacity at that moment: `connections` loops posting one event after another as fast as the
- * answers come (closed loop), for `seconds`. Accepted events per second, and the API process's CPU per accepted
- * event (ms; /proc ticks of 10 ms, so give it a few seconds).
+ * One event as Dovecot 2.3's exporter writes it (`format = json`, `format_args = time-rfc3339`), at `at` (ms): the
+ * bytes JSON.stringify writes for that object, from a template (its values are ASCII and need no escaping), without
+ * building the object.
+ */
+function dovecotEvent(n: number, at: number): string {
+  const ok = n % 33 !== 7; // ~3 % failures: users mistyping (a failure has no `success` field)
+  const imap = n % 3 !== 0;
+  const { start, end } = timesAt(at);
+  return (
+    `{"event":"auth_request_finished","hostname":"mx1","start_time":"${start}","end_time":"${end}",` +
+    `"categories":["auth"],"fields":{"user":"${populationLogin(1 + ((n * 7919) % ACCOUNTS))}",` +
+    `"service":"${imap ? 'imap' : 'pop3'}","local_ip":"192.0.2.10","local_port":${imap ? 993 : 995},` +
+    `"remote_ip":"198.51.${(n >> 8) & 255}.${n & 255}","remote_port":${40000 + (n % 20000)},` +
+    `"session":"bench${n.toString(36)}","mechanism":"PLAIN","transport":"trusted",` +
+    `${ok ? '"success":"yes"' : '"error":"Password mismatch"'}}}`
+  );
+}
+
+/**
+ * The API's ingest capacity at that moment: every connection posting one event after another as fast as the answers
+ * come (closed loop), for `seconds`. Accepted events per second, and the API process's CPU per accepted event (ms;
+ * /proc ticks of 10 ms, so give it a few seconds).
  */
 async function capacity(
-  pool: Pool,
-  path: string,
+  sender: EventSender,
   seconds: number,
-  connections: number,
+  firstN: number,
   apiPid: number,
 ): Promise<{ perSecond: number; apiCpuMsPerEvent: number }> {
   const ticks0 = cpuTicks(apiPid);
-  const end = performance.now() + seconds * 1000;
-  let accepted = 0;
-  let n = 10_000_000; // sessions apart from the open-loop runs'
-  await Promise.all(
-    Array.from({ length: connections }, async () => {
-      while (performance.now() < end) {
-        const res = await post(pool, path, dovecotEvent(n++, new Date()), Infinity);
-        if (typeof res === 'object' && res.status === 202)
-          accepted += (JSON.parse(res.text) as { accepted: number }).accepted;
-      }
-    }),
-  );
+  const accepted = await sender.closedLoop(seconds, firstN);
   const apiCpuMs = (cpuTicks(apiPid) - ticks0) * TICK_MS;
   return {
     perSecond: accepted / seconds,
@@ -250,14 +107,16 @@ async function capacity(
 
 async function main(): Promise<void> {
   const world = await startApiWaveWorld('events', ACCOUNTS, { signals: true });
-  const pool = new Pool(world.origin, { connections: CONNECTIONS, pipelining: 1, keepAliveTimeout: 30_000 });
+  const path = `/api/v1/login-events?key=${encodeURIComponent(world.secrets.signals)}`;
+  let sender: EventSender | undefined;
   try {
-    const path = `/api/v1/login-events?key=${encodeURIComponent(world.secrets.signals)}`;
+    sender = new EventSender(world.origin, path, CONNECTIONS, dovecotEvent);
+    await sender.open();
     const received = async () =>
       Number((await world.ds.query<{ received: string }[]>(`SELECT received FROM login_stream`))[0]?.received ?? 0);
     // A warm-up with no wave (the API's code compiled, connections open), then the capacity with no wave.
-    await capacity(pool, path, WARMUP_SECONDS, CONNECTIONS, world.pids.api);
-    const noWave = await capacity(pool, path, CAPACITY_SECONDS, CONNECTIONS, world.pids.api);
+    await capacity(sender, WARMUP_SECONDS, 10_000_000, world.pids.api);
+    const noWave = await capacity(sender, CAPACITY_SECONDS, 20_000_000, world.pids.api); // sessions apart
     const capacityNoWave = noWave.perSecond;
     log(
       `capacity with no wave: ${Math.round(capacityNoWave)} events/s (closed loop, ${CONNECTIONS} connections), ` +
@@ -268,10 +127,13 @@ async function main(): Promise<void> {
       // of the event loop writes (the closed loop's figure does): the figure to compare between two builds.
       const ticks0 = cpuTicks(world.pids.api);
       const own0 = process.cpuUsage();
-      const fixed = await sendEvents(pool, path, FIXED_RATE, CAPACITY_SECONDS, CONNECTIONS);
+      const fixed = await sender.openLoop(FIXED_RATE, CAPACITY_SECONDS, TIMEOUT_MS);
       const fixedCpuMs = (cpuTicks(world.pids.api) - ticks0) * TICK_MS;
       const own = process.cpuUsage(own0);
       const senderCpuMs = (own.user + own.system) / 1000;
+      log(
+        `sender at ${FIXED_RATE}/s: ${Math.round(own.user / 1000)} ms user, ${Math.round(own.system / 1000)} ms system`,
+      );
       const out = { bench: 'events', capacityOnly: true, seconds: CAPACITY_SECONDS, connections: CONNECTIONS };
       process.stdout.write(
         `${JSON.stringify({
@@ -296,7 +158,7 @@ async function main(): Promise<void> {
 
     const quietBefore = await world.window(waveId, 'quiet before', QUIET_SECONDS);
     const receivedBefore = await received();
-    const sending = sendEvents(pool, path, EVENTS_PER_SECOND, SECONDS, CONNECTIONS);
+    const sending = sender.openLoop(EVENTS_PER_SECOND, SECONDS, TIMEOUT_MS);
     const loaded = await world.window(waveId, 'loaded', SECONDS);
     const result = await sending;
     if (loaded.seconds < SECONDS - 2)
@@ -320,6 +182,7 @@ async function main(): Promise<void> {
         connections: CONNECTIONS,
         eventsPerSecond: Math.round(result.accepted / result.seconds),
         due: result.due,
+        sent: result.sent,
         accepted: result.accepted,
         countedInDatabase: counted,
         dropped,
@@ -327,6 +190,10 @@ async function main(): Promise<void> {
         capacityNoWavePerSecond: Math.round(capacityNoWave),
         apiCpuMsPerEventNoWave: noWave.apiCpuMsPerEvent,
         apiCpuMsPerEvent: round1((loaded.cores.api * loaded.seconds * 1000) / Math.max(1, counted)),
+        // This process in the loaded window (the sender, and the world's 1 s samples) per event posted.
+        senderCpuMsPerEvent: Number(
+          ((loaded.cores.bench * loaded.seconds * 1000) / Math.max(1, result.sent)).toFixed(3),
+        ),
         p50Ms: round1(percentile(latencies, 0.5)),
         p99Ms: round1(percentile(latencies, 0.99)),
         maxMs: round1(latencies[latencies.length - 1] ?? NaN),
@@ -340,7 +207,7 @@ async function main(): Promise<void> {
       })}\n`,
     );
   } finally {
-    await pool.close();
+    sender?.close();
     await world.close();
   }
 }
