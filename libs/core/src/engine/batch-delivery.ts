@@ -4,7 +4,8 @@ import { BatchLostError, ClaimedBatch, WaveRuntime } from './batch.types';
 import { BatchSender, SendResult } from './batch-sender';
 import { callRecord, CallRecord } from './call-record';
 import { BatchEnd } from './engine-metrics';
-import { forwardSettlement, ownEarlierWrites, refusedResults, rollbackSettlement } from './member-outcome';
+import { forwardSettlement, refusedResults, rollbackSettlement } from './member-outcome';
+import { presumedOwn, resentAnswer } from './resent-answer';
 import { PumpContext } from './pump-context';
 import { PumpHolds } from './pump-holds';
 import { allowedStatesFor, paceRequestFor } from './pump-pace';
@@ -147,7 +148,7 @@ export class BatchDelivery {
 
   /**
    * Answered: one statement writes the answer and logs the call. The answer to a resend in doubt may tell of our own
-   * earlier attempt's work as somebody else's: member-outcome's ownEarlierWrites.
+   * earlier attempt's work as somebody else's: resentAnswer.
    */
   private async applied(
     sql: Sql,
@@ -155,10 +156,32 @@ export class BatchDelivery {
     sent: Answered,
     outcome: OkOutcome<BatchResult>,
   ): Promise<Delivered> {
-    const results = sent.inDoubtBefore ? ownEarlierWrites(sent.items, outcome.value.results) : outcome.value.results;
+    const results = sent.inDoubtBefore
+      ? await this.resentAnswer(sql, batch, sent.items, outcome)
+      : outcome.value.results;
     await this.settle(sql, batch, results, callRecord(sent.startedAt, outcome));
     await this.ctx.throttle.reward();
     return this.ended('applied', 'settled');
+  }
+
+  /**
+   * The answer to a resend in doubt (resent-answer.ts): an account already as asked is our earlier attempt's work,
+   * unless another wave or a support operation is recorded to have made the version answered.
+   */
+  private async resentAnswer(
+    sql: Sql,
+    batch: ClaimedBatch,
+    items: Answered['items'],
+    outcome: OkOutcome<BatchResult>,
+  ): Promise<BatchItemResult[]> {
+    const { results } = outcome.value;
+    const presumed = presumedOwn(
+      items,
+      results,
+      batch.members.map((m) => m.accountId),
+    );
+    const theirs = await this.ctx.repos.settle.othersWrites(sql, batch.waveId, presumed);
+    return resentAnswer(items, results, theirs);
   }
 
   /**
