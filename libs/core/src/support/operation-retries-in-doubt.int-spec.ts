@@ -6,6 +6,7 @@ import {
   loginAllocator,
   untilOperationDone,
 } from '@app/testing';
+import type { RunningSimulator } from '@app/mailstore-sim';
 import { OperationService } from './operation.service';
 
 /**
@@ -26,7 +27,10 @@ describe('a support operation in doubt when its retries run out (real PostgreSQL
   let h: EngineHarness;
   let support: OperationService;
   const logins = loginAllocator();
-  const lostThenFailing = { script: ['drop_after_apply', '500', '500', '500', '500'], endpoints: ['patch'] } as const;
+  const lostThenFailing = (): Parameters<RunningSimulator['setFaults']>[0] => ({
+    script: ['drop_after_apply', '500', '500', '500', '500'],
+    endpoints: ['patch'],
+  });
 
   beforeAll(async () => {
     h = await createEngineHarness('opdoubt', { accounts: 50 });
@@ -51,7 +55,7 @@ describe('a support operation in doubt when its retries run out (real PostgreSQL
     'an enable applied before its retries ran out is not recorded as failed with the account closed',
     async () => {
       const [login] = logins(1);
-      h.sim.setFaults({ ...lostThenFailing, script: [...lostThenFailing.script] });
+      h.sim.setFaults(lostThenFailing());
       const op = await support.request(login, 'enable', { reason: 'user asked', ticket: 'INC-1' }, 'support:test');
       const done = await untilOperationDone(support, op.id, { timeoutMs: 30_000 });
       // The premise: the first PATCH applied (its answer lost), the others applied nothing.
@@ -76,7 +80,7 @@ describe('a support operation in doubt when its retries run out (real PostgreSQL
     const members = logins(3);
     const wave = await aWave('opdoubt').logins(members).protocols('imap', 'pop3').rate(1000).started(h);
     await h.untilWaveState(wave.id, 'completed');
-    h.sim.setFaults({ ...lostThenFailing, script: [...lostThenFailing.script] });
+    h.sim.setFaults(lostThenFailing());
     const op = await support.requestRollback(
       members[0],
       { reason: 'reopened by mistake', ticket: 'INC-2' },
