@@ -1,11 +1,18 @@
 import { assertNever, BatchKind, backoffMs, retryAfterWithJitter } from '@app/domain';
-import { BatchItemResult, BatchResult, OkOutcome, PermanentOutcome, RetryableOutcome } from '@app/mailstore';
+import {
+  AccessState,
+  BatchItemResult,
+  BatchResult,
+  OkOutcome,
+  PermanentOutcome,
+  RetryableOutcome,
+} from '@app/mailstore';
 import { BatchLostError, ClaimedBatch, WaveRuntime } from './batch.types';
 import { BatchSender, SendResult } from './batch-sender';
 import { callRecord, CallRecord } from './call-record';
 import { BatchEnd } from './engine-metrics';
 import { forwardSettlement, refusedResults, rollbackSettlement } from './member-outcome';
-import { presumedOwn, resentAnswer } from './resent-answer';
+import { presumedOwn, readBackAnswer, resentAnswer, toldByReads } from './resent-answer';
 import { PumpContext } from './pump-context';
 import { PumpHolds } from './pump-holds';
 import { allowedStatesFor, paceRequestFor } from './pump-pace';
@@ -157,7 +164,7 @@ export class BatchDelivery {
     outcome: OkOutcome<BatchResult>,
   ): Promise<Delivered> {
     const results = sent.inDoubtBefore
-      ? await this.resentAnswer(sql, batch, sent.items, outcome)
+      ? await this.resentAnswer(sql, batch, sent.items, outcome.value.results)
       : outcome.value.results;
     await this.settle(sql, batch, results, callRecord(sent.startedAt, outcome));
     await this.ctx.throttle.reward();
@@ -172,9 +179,8 @@ export class BatchDelivery {
     sql: Sql,
     batch: ClaimedBatch,
     items: Answered['items'],
-    outcome: OkOutcome<BatchResult>,
+    results: readonly BatchItemResult[],
   ): Promise<BatchItemResult[]> {
-    const { results } = outcome.value;
     const presumed = presumedOwn(
       items,
       results,
@@ -227,7 +233,11 @@ export class BatchDelivery {
     return 'again';
   }
 
-  /** Permanent: 401/403 stop everything (never retried); anything else fails the batch's members. */
+  /**
+   * Permanent: 401/403 stop everything (never retried); anything else fails the batch's members, except those an
+   * earlier attempt in doubt wrote, which a read of their accounts tells (readBackAnswer). When an account cannot be
+   * read, the batch stays in doubt, kept with its key, and the wave pauses.
+   */
   private async refused(
     sql: Sql,
     wave: WaveRuntime,
@@ -236,17 +246,40 @@ export class BatchDelivery {
     outcome: PermanentOutcome,
   ): Promise<Delivered> {
     await this.record(sql, batch, sent);
-    if (outcome.status === 401 || outcome.status === 403) {
+    const auth = outcome.status === 401 || outcome.status === 403;
+    const refused = refusedResults(batch.members, outcome);
+    const results = auth ? null : sent.inDoubtBefore ? await this.readBack(sql, batch, sent.items, refused) : refused;
+    if (!results) {
       await this.ctx.commands.systemPause(wave.id, 'mailstore_unreachable', {
         batchId: batch.id,
         status: outcome.status,
         code: outcome.code,
+        ...(auth ? {} : { inDoubt: true }),
       });
       await this.ctx.repos.lease.park(sql, batch);
-      return this.ended('paused', 'paused_unauthorized');
+      return this.ended('paused', auth ? 'paused_unauthorized' : 'paused_unreachable');
     }
-    await this.settle(sql, batch, refusedResults(batch.members, outcome), undefined);
+    await this.settle(sql, batch, results, undefined);
     return this.ended('refused', 'settled');
+  }
+
+  /** A refused resend in doubt, answered from a read of each account (readBackAnswer); null when one read failed. */
+  private async readBack(
+    sql: Sql,
+    batch: ClaimedBatch,
+    items: Answered['items'],
+    refused: BatchItemResult[],
+  ): Promise<BatchItemResult[] | null> {
+    const reads: AccessState[] = [];
+    for (const item of items) {
+      const read = await this.ctx.client.getAccess(item.account, { requestId: `${batch.idempotencyKey}/read` });
+      if (read.kind !== 'ok') return null;
+      reads.push(read.value);
+    }
+    const told = toldByReads(reads);
+    const ids = batch.members.map((m) => m.accountId);
+    const theirs = await this.ctx.repos.settle.othersWrites(sql, batch.waveId, presumedOwn(items, told, ids));
+    return readBackAnswer(items, told, theirs, refused);
   }
 
   /** Writes the batch's answer (its outcomes: member-outcome.ts), with its call's log row when given. */

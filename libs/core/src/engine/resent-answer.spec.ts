@@ -1,5 +1,5 @@
 import { BatchItem, BatchItemResult } from '@app/mailstore';
-import { presumedOwn, resentAnswer } from './resent-answer';
+import { presumedOwn, readBackAnswer, resentAnswer, toldByReads } from './resent-answer';
 
 const at = '2026-05-09T06:00:00.000Z';
 const forward = (n: number): BatchItem => ({ account: `user${n}@example.test`, protocols: { imap: true } });
@@ -38,5 +38,30 @@ describe('the answer to a batch resent in doubt, against the writes of our other
       'applied',
       'unchanged',
     ]);
+  });
+});
+
+describe('a resend in doubt refused outright, answered from a read of each account', () => {
+  const items = [forward(1), forward(2), forward(3)];
+  const read = (n: number, imap: boolean, version: number) => ({
+    account: `user${n}@example.test`,
+    protocols: { imap, pop3: false },
+    version,
+    updatedAt: at,
+  });
+  const refused: BatchItemResult[] = [1, 2, 3].map((n) => ({
+    account: `user${n}@example.test`,
+    status: 'invalid',
+    error: { code: 'http_413_batch_too_large' },
+  }));
+
+  it('as asked: our earlier attempt (applied) or another writer’s (unchanged); otherwise the refusal', () => {
+    const told = toldByReads([read(1, true, 4), read(2, true, 9), read(3, false, 2)]);
+    expect(told[0]).toEqual({ ...answer(1, 'unchanged', true, 4) });
+    expect(presumedOwn(items, told, [11, 12, 13]).map((p) => p.index)).toEqual([0, 1]);
+    const answered = readBackAnswer(items, told, new Set([1]), refused);
+    expect(answered.map((r) => r.status)).toEqual(['applied', 'unchanged', 'invalid']);
+    expect(answered[0]).toMatchObject({ version: 4, protocols: { imap: true } });
+    expect(answered[2]).toBe(refused[2]);
   });
 });

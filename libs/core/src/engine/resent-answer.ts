@@ -1,4 +1,4 @@
-import { BatchItem, BatchItemResult } from '@app/mailstore';
+import { AccessState, BatchItem, BatchItemResult } from '@app/mailstore';
 import { ownEarlierWrites } from './member-outcome';
 
 /** An item of a resend in doubt that ownEarlierWrites would count as ours: its account and the version answered. */
@@ -42,4 +42,33 @@ export function resentAnswer(
 ): BatchItemResult[] {
   const presumed = ownEarlierWrites(items, results);
   return presumed.map((r, i) => (theirs.has(i) ? results[i] : r));
+}
+
+/** Accounts as read back (GET), told as the `unchanged` items a batch would have answered, state included. */
+export function toldByReads(reads: readonly AccessState[]): BatchItemResult[] {
+  return reads.map((r) => ({
+    account: r.account,
+    status: 'unchanged',
+    protocols: r.protocols,
+    version: r.version,
+    updatedAt: r.updatedAt,
+  }));
+}
+
+/**
+ * A resend in doubt refused outright (any 4xx but 401/403): the refusal applied nothing and says nothing of the
+ * earlier attempt, which may have written. Answered from a read of each account (`told`, toldByReads): one already as
+ * asked is our earlier attempt's work (applied), or another writer's (`theirs`: left `unchanged`); any other was not
+ * written by it and takes the refusal (`refused`, item i for member i). Read as the refusal alone, members the
+ * earlier attempt opened would be recorded failed and left open by a rollback.
+ */
+export function readBackAnswer(
+  items: readonly BatchItem[],
+  told: readonly BatchItemResult[],
+  theirs: ReadonlySet<number>,
+  refused: readonly BatchItemResult[],
+): BatchItemResult[] {
+  const read = resentAnswer(items, told, theirs);
+  const asAsked = ownEarlierWrites(items, told).map((r) => r.status === 'applied');
+  return read.map((r, i) => (asAsked[i] ? r : refused[i]));
 }
