@@ -31,6 +31,12 @@ const BUSY_RETRY_MS = 25;
 /** Reading the accounts again after one changed under a permit: at most this many times in a row, then `busy`. */
 const MAX_CHANGED_RETRIES = 5;
 
+/**
+ * A resend in doubt whose answer cannot be read yet (another writer of ours may have made an account's state and not
+ * recorded it): a failure with an unknown outcome, retried under the same key (a replay answers the same).
+ */
+const UNDECIDED = { code: 'undecided_other_writer', outcomeUnknown: true } as const;
+
 /** One batch's delivery so far. */
 interface Attempts {
   /** Consecutive retryable failures. */
@@ -139,7 +145,7 @@ export class BatchDelivery {
     const { outcome } = sent;
     switch (outcome.kind) {
       case 'ok':
-        return this.applied(sql, batch, sent, outcome);
+        return this.applied(sql, wave, batch, sent, outcome, a);
       case 'rate_limited':
       case 'unavailable':
       case 'in_progress':
@@ -159,13 +165,17 @@ export class BatchDelivery {
    */
   private async applied(
     sql: Sql,
+    wave: WaveRuntime,
     batch: ClaimedBatch,
     sent: Answered,
     outcome: OkOutcome<BatchResult>,
-  ): Promise<Delivered> {
+    a: Attempts,
+  ): Promise<Delivered | 'again'> {
     const results = sent.inDoubtBefore
       ? await this.resentAnswer(sql, batch, sent.items, outcome.value.results)
       : outcome.value.results;
+    // Another writer of ours may have made an account's state and not recorded it yet: resent later, still in doubt.
+    if (results === 'undecided') return this.failed(sql, wave, batch, sent, UNDECIDED, a);
     await this.settle(sql, batch, results, callRecord(sent.startedAt, outcome));
     await this.ctx.throttle.reward();
     return this.ended('applied', 'settled');
@@ -173,21 +183,18 @@ export class BatchDelivery {
 
   /**
    * The answer to a resend in doubt (resent-answer.ts): an account already as asked is our earlier attempt's work,
-   * unless another wave or a support operation is recorded to have made the version answered.
+   * unless another wave or a support operation is recorded to have made the version answered; `undecided` while
+   * another writer of ours may have made it without having recorded it yet.
    */
   private async resentAnswer(
     sql: Sql,
     batch: ClaimedBatch,
     items: Answered['items'],
     results: readonly BatchItemResult[],
-  ): Promise<BatchItemResult[]> {
-    const presumed = presumedOwn(
-      items,
-      results,
-      batch.members.map((m) => m.accountId),
-    );
-    const theirs = await this.ctx.repos.settle.othersWrites(sql, batch.waveId, presumed);
-    return resentAnswer(items, results, theirs);
+  ): Promise<BatchItemResult[] | 'undecided'> {
+    const ids = batch.members.map((m) => m.accountId);
+    const others = await this.ctx.repos.settle.othersWrites(sql, batch.waveId, presumedOwn(items, results, ids));
+    return others.pending.size > 0 ? 'undecided' : resentAnswer(items, results, others.theirs);
   }
 
   /**
@@ -212,7 +219,7 @@ export class BatchDelivery {
     wave: WaveRuntime,
     batch: ClaimedBatch,
     sent: Answered,
-    outcome: RetryableOutcome,
+    outcome: Pick<RetryableOutcome, 'outcomeUnknown'> & { code: string },
     a: Attempts,
   ): Promise<Delivered | 'again'> {
     await this.record(sql, batch, sent);
@@ -263,7 +270,10 @@ export class BatchDelivery {
     return this.ended('refused', 'settled');
   }
 
-  /** A refused resend in doubt, answered from a read of each account (readBackAnswer); null when one read failed. */
+  /**
+   * A refused resend in doubt, answered from a read of each account (readBackAnswer); null when one read failed, or
+   * another writer of ours may have made an account's state without having recorded it yet.
+   */
   private async readBack(
     sql: Sql,
     batch: ClaimedBatch,
@@ -278,8 +288,8 @@ export class BatchDelivery {
     }
     const told = toldByReads(reads);
     const ids = batch.members.map((m) => m.accountId);
-    const theirs = await this.ctx.repos.settle.othersWrites(sql, batch.waveId, presumedOwn(items, told, ids));
-    return readBackAnswer(items, told, theirs, refused);
+    const others = await this.ctx.repos.settle.othersWrites(sql, batch.waveId, presumedOwn(items, told, ids));
+    return others.pending.size > 0 ? null : readBackAnswer(items, told, others.theirs, refused);
   }
 
   /** Writes the batch's answer (its outcomes: member-outcome.ts), with its call's log row when given. */

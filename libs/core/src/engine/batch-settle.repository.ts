@@ -99,22 +99,37 @@ export class BatchSettleRepository {
   }
 
   /**
-   * Of the accounts a resend in doubt found already as asked (resent-answer.ts), the indexes of those whose state at
-   * the answered version another writer of ours is recorded to have made: another wave's enabled member, or a support
-   * operation that applied. Only answers to writes are records here, never a read (a GET may have seen our own lost
-   * write's version).
+   * Of the accounts a resend in doubt found already as asked (resent-answer.ts), by item index: `theirs`, those whose
+   * state at the answered version another writer of ours is recorded to have made (another wave's enabled member, a
+   * support operation that applied); `pending`, the others that another writer of ours may have written without
+   * having recorded it yet (another wave's member in a batch already attempted, a support operation begun). Only
+   * answers to writes are records here, never a read (a GET may have seen our own lost write's version).
    */
-  async othersWrites(sql: Sql, waveId: string, items: readonly PresumedOwn[]): Promise<Set<number>> {
-    if (!items.length) return new Set();
-    const rows = await sql<{ i: number }>(
-      `SELECT t.i FROM unnest($2::int[], $3::bigint[], $4::int[]) AS t(i, a, v)
-        WHERE EXISTS (SELECT 1 FROM wave_members m
-                       WHERE m.account_id = t.a AND m.wave_id <> $1 AND m.state = 'enabled' AND m.result_version = t.v)
-           OR EXISTS (SELECT 1 FROM operations o
-                       WHERE o.account_id = t.a AND o.outcome = 'applied' AND o.result_version = t.v)`,
+  async othersWrites(
+    sql: Sql,
+    waveId: string,
+    items: readonly PresumedOwn[],
+  ): Promise<{ theirs: Set<number>; pending: Set<number> }> {
+    if (!items.length) return { theirs: new Set(), pending: new Set() };
+    const rows = await sql<{ i: number; theirs: boolean }>(
+      `SELECT i, theirs FROM (
+         SELECT t.i,
+                EXISTS (SELECT 1 FROM wave_members m
+                         WHERE m.account_id = t.a AND m.wave_id <> $1 AND m.state = 'enabled' AND m.result_version = t.v)
+             OR EXISTS (SELECT 1 FROM operations o
+                         WHERE o.account_id = t.a AND o.outcome = 'applied' AND o.result_version = t.v) AS theirs,
+                EXISTS (SELECT 1 FROM wave_members m JOIN wave_batches b ON b.id = m.batch_id
+                         WHERE m.account_id = t.a AND m.wave_id <> $1 AND m.state = 'in_flight' AND b.attempts > 0)
+             OR EXISTS (SELECT 1 FROM operations o
+                         WHERE o.account_id = t.a AND o.state IN ('queued', 'running') AND o.attempts > 0) AS pending
+           FROM unnest($2::int[], $3::bigint[], $4::int[]) AS t(i, a, v)) x
+        WHERE theirs OR pending`,
       [waveId, items.map((x) => x.index), items.map((x) => x.accountId), items.map((x) => x.version)],
     );
-    return new Set(rows.map((r) => Number(r.i)));
+    return {
+      theirs: new Set(rows.filter((r) => r.theirs).map((r) => Number(r.i))),
+      pending: new Set(rows.filter((r) => !r.theirs).map((r) => Number(r.i))),
+    };
   }
 
   /** Logs a call that settled nothing (an answer that applied nothing, a retryable failure). */

@@ -98,6 +98,62 @@ describe('two waves overlapping on the same accounts (real PostgreSQL, Redis, si
     expect(members.filter((m) => h.sim.account(m)!.protocols.imap)).toEqual([]);
   }, 60_000);
 
+  it('nor when the other wave’s write is settled only after the resend was answered', async () => {
+    // B's first call hangs (nothing applied); B is paused with it in doubt. A's first call opens the accounts and its
+    // answer is lost; A is paused with it in doubt. B's resend finds them open while A has recorded nothing yet;
+    // A's resend then gets its stored answer (applied). Only A opened them.
+    const parkedInDoubt = (id: string) =>
+      pollUntil(
+        async () =>
+          (
+            await q<{ n: string }>(
+              `SELECT count(*) AS n FROM wave_batches WHERE wave_id = $1 AND state = 'claimed' AND in_doubt AND parked_at IS NOT NULL`,
+              [id],
+            )
+          )[0].n === '1',
+        { timeoutMs: 10_000, description: 'the batch parked in doubt' },
+      );
+    const members = logins(5);
+    h.sim.setFaults({ script: ['hang'], hangMs: 60_000, endpoints: ['batch'] });
+    const b = await aWave('overlap-b3').logins(members).protocols('imap').rate(1000).batchSize(5).started(h);
+    await pollUntil(async () => h.batchCalls(b.id).some((c) => c.outcome === 'hang' && c.endedAt !== null), {
+      timeoutMs: 10_000,
+      description: "wave B's call hung and was given up",
+    });
+    await h.commands.pause(b.id, 'ops:test');
+    await parkedInDoubt(b.id);
+    h.sim.setFaults({ script: ['drop_after_apply'], endpoints: ['batch'] });
+    const a = await aWave('overlap-a3').logins(members).protocols('imap').rate(1000).batchSize(5).started(h);
+    await pollUntil(async () => h.batchCalls(a.id).some((c) => c.outcome === 'dropped_after_apply'), {
+      timeoutMs: 10_000,
+      description: "wave A's answer lost",
+    });
+    await h.commands.pause(a.id, 'ops:test');
+    await parkedInDoubt(a.id);
+    await h.commands.resume(b.id, 'ops:test');
+    // B's resend is answered (the accounts already open) while A's write is still unsettled.
+    await pollUntil(async () => h.batchCalls(b.id).some((c) => c.status === 200), {
+      timeoutMs: 10_000,
+      description: "wave B's resend answered",
+    });
+    await h.commands.resume(a.id, 'ops:test');
+    await h.untilWaveState(a.id, 'completed', { timeoutMs: 20_000 });
+    // B settles once A's write is recorded (resumed by ops if it paused waiting for it).
+    await pollUntil(
+      async () => {
+        const s = await h.waveStatus(b.id);
+        if (s.state === 'paused') await h.commands.resume(b.id, 'ops:test');
+        return s.state === 'completed';
+      },
+      { timeoutMs: 30_000, description: 'wave B completed' },
+    );
+    expect(h.batchCalls(b.id).flatMap((c) => c.applied)).toEqual([]);
+    expect({ a: await outcomes(a.id), b: await outcomes(b.id) }).toEqual({
+      a: { enabled: 5 },
+      b: { 'skipped:already_enabled': 5 },
+    });
+  }, 60_000);
+
   it('one wave rolled back while the other runs: each records its own writes, the mailstore agrees', async () => {
     const members = logins(60);
     // A opens IMAP slowly; B (IMAP and POP3) starts over the same accounts once A has opened some, and is rolled back
