@@ -1,10 +1,18 @@
 import { assertNever, BatchKind, backoffMs, retryAfterWithJitter } from '@app/domain';
-import { BatchItemResult, BatchResult, OkOutcome, PermanentOutcome, RetryableOutcome } from '@app/mailstore';
+import {
+  AccessState,
+  BatchItemResult,
+  BatchResult,
+  OkOutcome,
+  PermanentOutcome,
+  RetryableOutcome,
+} from '@app/mailstore';
 import { BatchLostError, ClaimedBatch, WaveRuntime } from './batch.types';
 import { BatchSender, SendResult } from './batch-sender';
 import { callRecord, CallRecord } from './call-record';
 import { BatchEnd } from './engine-metrics';
-import { forwardSettlement, ownEarlierWrites, refusedResults, rollbackSettlement } from './member-outcome';
+import { forwardSettlement, refusedResults, rollbackSettlement } from './member-outcome';
+import { presumedOwn, readBackAnswer, resentAnswer, toldByReads } from './resent-answer';
 import { PumpContext } from './pump-context';
 import { PumpHolds } from './pump-holds';
 import { allowedStatesFor, paceRequestFor } from './pump-pace';
@@ -22,6 +30,12 @@ const BUSY_RETRY_MS = 25;
 
 /** Reading the accounts again after one changed under a permit: at most this many times in a row, then `busy`. */
 const MAX_CHANGED_RETRIES = 5;
+
+/**
+ * A resend in doubt whose answer cannot be read yet (another writer of ours may have made an account's state and not
+ * recorded it): a failure with an unknown outcome, retried under the same key (a replay answers the same).
+ */
+const UNDECIDED = { code: 'undecided_other_writer', outcomeUnknown: true } as const;
 
 /** One batch's delivery so far. */
 interface Attempts {
@@ -131,7 +145,7 @@ export class BatchDelivery {
     const { outcome } = sent;
     switch (outcome.kind) {
       case 'ok':
-        return this.applied(sql, batch, sent, outcome);
+        return this.applied(sql, wave, batch, sent, outcome, a);
       case 'rate_limited':
       case 'unavailable':
       case 'in_progress':
@@ -147,18 +161,40 @@ export class BatchDelivery {
 
   /**
    * Answered: one statement writes the answer and logs the call. The answer to a resend in doubt may tell of our own
-   * earlier attempt's work as somebody else's: member-outcome's ownEarlierWrites.
+   * earlier attempt's work as somebody else's: resentAnswer.
    */
   private async applied(
     sql: Sql,
+    wave: WaveRuntime,
     batch: ClaimedBatch,
     sent: Answered,
     outcome: OkOutcome<BatchResult>,
-  ): Promise<Delivered> {
-    const results = sent.inDoubtBefore ? ownEarlierWrites(sent.items, outcome.value.results) : outcome.value.results;
+    a: Attempts,
+  ): Promise<Delivered | 'again'> {
+    const results = sent.inDoubtBefore
+      ? await this.resentAnswer(sql, batch, sent.items, outcome.value.results)
+      : outcome.value.results;
+    // Another writer of ours may have made an account's state and not recorded it yet: resent later, still in doubt.
+    if (results === 'undecided') return this.failed(sql, wave, batch, sent, UNDECIDED, a);
     await this.settle(sql, batch, results, callRecord(sent.startedAt, outcome));
     await this.ctx.throttle.reward();
     return this.ended('applied', 'settled');
+  }
+
+  /**
+   * The answer to a resend in doubt (resent-answer.ts): an account already as asked is our earlier attempt's work,
+   * unless another wave or a support operation is recorded to have made the version answered; `undecided` while
+   * another writer of ours may have made it without having recorded it yet.
+   */
+  private async resentAnswer(
+    sql: Sql,
+    batch: ClaimedBatch,
+    items: Answered['items'],
+    results: readonly BatchItemResult[],
+  ): Promise<BatchItemResult[] | 'undecided'> {
+    const ids = batch.members.map((m) => m.accountId);
+    const others = await this.ctx.repos.settle.othersWrites(sql, batch.waveId, presumedOwn(items, results, ids));
+    return others.pending.size > 0 ? 'undecided' : resentAnswer(items, results, others.theirs);
   }
 
   /**
@@ -183,7 +219,7 @@ export class BatchDelivery {
     wave: WaveRuntime,
     batch: ClaimedBatch,
     sent: Answered,
-    outcome: RetryableOutcome,
+    outcome: Pick<RetryableOutcome, 'outcomeUnknown'> & { code: string },
     a: Attempts,
   ): Promise<Delivered | 'again'> {
     await this.record(sql, batch, sent);
@@ -204,7 +240,11 @@ export class BatchDelivery {
     return 'again';
   }
 
-  /** Permanent: 401/403 stop everything (never retried); anything else fails the batch's members. */
+  /**
+   * Permanent: 401/403 stop everything (never retried); anything else fails the batch's members, except those an
+   * earlier attempt in doubt wrote, which a read of their accounts tells (readBackAnswer). When an account cannot be
+   * read, the batch stays in doubt, kept with its key, and the wave pauses.
+   */
   private async refused(
     sql: Sql,
     wave: WaveRuntime,
@@ -213,17 +253,43 @@ export class BatchDelivery {
     outcome: PermanentOutcome,
   ): Promise<Delivered> {
     await this.record(sql, batch, sent);
-    if (outcome.status === 401 || outcome.status === 403) {
+    const auth = outcome.status === 401 || outcome.status === 403;
+    const refused = refusedResults(batch.members, outcome);
+    const results = auth ? null : sent.inDoubtBefore ? await this.readBack(sql, batch, sent.items, refused) : refused;
+    if (!results) {
       await this.ctx.commands.systemPause(wave.id, 'mailstore_unreachable', {
         batchId: batch.id,
         status: outcome.status,
         code: outcome.code,
+        ...(auth ? {} : { inDoubt: true }),
       });
       await this.ctx.repos.lease.park(sql, batch);
-      return this.ended('paused', 'paused_unauthorized');
+      return this.ended('paused', auth ? 'paused_unauthorized' : 'paused_unreachable');
     }
-    await this.settle(sql, batch, refusedResults(batch.members, outcome), undefined);
+    await this.settle(sql, batch, results, undefined);
     return this.ended('refused', 'settled');
+  }
+
+  /**
+   * A refused resend in doubt, answered from a read of each account (readBackAnswer); null when one read failed, or
+   * another writer of ours may have made an account's state without having recorded it yet.
+   */
+  private async readBack(
+    sql: Sql,
+    batch: ClaimedBatch,
+    items: Answered['items'],
+    refused: BatchItemResult[],
+  ): Promise<BatchItemResult[] | null> {
+    const reads: AccessState[] = [];
+    for (const item of items) {
+      const read = await this.ctx.client.getAccess(item.account, { requestId: `${batch.idempotencyKey}/read` });
+      if (read.kind !== 'ok') return null;
+      reads.push(read.value);
+    }
+    const told = toldByReads(reads);
+    const ids = batch.members.map((m) => m.accountId);
+    const others = await this.ctx.repos.settle.othersWrites(sql, batch.waveId, presumedOwn(items, told, ids));
+    return others.pending.size > 0 ? null : readBackAnswer(items, told, others.theirs, refused);
   }
 
   /** Writes the batch's answer (its outcomes: member-outcome.ts), with its call's log row when given. */

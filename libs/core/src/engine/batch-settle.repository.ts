@@ -2,6 +2,7 @@ import { ForwardOutcome, RollbackOutcome } from '@app/domain';
 import { ClaimedBatch } from './batch.types';
 import { CallRecord } from './call-record';
 import { SettledItem, Settlement } from './member-outcome';
+import { PresumedOwn } from './resent-answer';
 import { auditRowsSql } from '../db/audit-log';
 import { Sql } from '../db/sql';
 import { SqlParams } from '../db/sql-params';
@@ -95,6 +96,40 @@ export class BatchSettleRepository {
        RETURNING 1)`,
     });
     return settle(sql, batch, s, parts, call);
+  }
+
+  /**
+   * Of the accounts a resend in doubt found already as asked (resent-answer.ts), by item index: `theirs`, those whose
+   * state at the answered version another writer of ours is recorded to have made (another wave's enabled member, a
+   * support operation that applied); `pending`, the others that another writer of ours may have written without
+   * having recorded it yet (another wave's member in a batch already attempted, a support operation begun). Only
+   * answers to writes are records here, never a read (a GET may have seen our own lost write's version).
+   */
+  async othersWrites(
+    sql: Sql,
+    waveId: string,
+    items: readonly PresumedOwn[],
+  ): Promise<{ theirs: Set<number>; pending: Set<number> }> {
+    if (!items.length) return { theirs: new Set(), pending: new Set() };
+    const rows = await sql<{ i: number; theirs: boolean }>(
+      `SELECT i, theirs FROM (
+         SELECT t.i,
+                EXISTS (SELECT 1 FROM wave_members m
+                         WHERE m.account_id = t.a AND m.wave_id <> $1 AND m.state = 'enabled' AND m.result_version = t.v)
+             OR EXISTS (SELECT 1 FROM operations o
+                         WHERE o.account_id = t.a AND o.outcome = 'applied' AND o.result_version = t.v) AS theirs,
+                EXISTS (SELECT 1 FROM wave_members m JOIN wave_batches b ON b.id = m.batch_id
+                         WHERE m.account_id = t.a AND m.wave_id <> $1 AND m.state = 'in_flight' AND b.attempts > 0)
+             OR EXISTS (SELECT 1 FROM operations o
+                         WHERE o.account_id = t.a AND o.state IN ('queued', 'running') AND o.attempts > 0) AS pending
+           FROM unnest($2::int[], $3::bigint[], $4::int[]) AS t(i, a, v)) x
+        WHERE theirs OR pending`,
+      [waveId, items.map((x) => x.index), items.map((x) => x.accountId), items.map((x) => x.version)],
+    );
+    return {
+      theirs: new Set(rows.filter((r) => r.theirs).map((r) => Number(r.i))),
+      pending: new Set(rows.filter((r) => !r.theirs).map((r) => Number(r.i))),
+    };
   }
 
   /** Logs a call that settled nothing (an answer that applied nothing, a retryable failure). */
