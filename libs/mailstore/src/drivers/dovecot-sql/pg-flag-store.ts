@@ -174,6 +174,12 @@ export class PgFlagStore implements FlagStore {
     const onAbort = () => this.kill(c);
     signal?.addEventListener('abort', onAbort, { once: true });
     let broken: Error | undefined;
+    // The pool listens for errors on idle connections only: one the server ends while it is ours, between two
+    // statements (an administrator's pg_terminate_backend, a restart), emits 'error' with no listener, which ended
+    // the worker process (wave-native-faults.int-spec). Kept here: the next statement then fails as the call's own
+    // failure, and the connection is not handed back.
+    const onError = (err: Error) => (broken ??= err);
+    c.on('error', onError);
     try {
       return await fn(c);
     } catch (err) {
@@ -182,6 +188,7 @@ export class PgFlagStore implements FlagStore {
       throw err;
     } finally {
       signal?.removeEventListener('abort', onAbort);
+      c.off('error', onError);
       this.active.delete(c);
       c.release(broken);
     }
