@@ -38,6 +38,8 @@ type Check<T> = (body: unknown, headers: Record<string, string | string[] | unde
  * The client does not pace: the engine's shared Redis throttle (libs/core Throttle) sets the rate for every process.
  */
 export class MailstoreClient implements Mailstore {
+  /** The contract's version goes up at every change. */
+  readonly versionsNameWrites = true;
   private readonly options: ResolvedClientOptions;
   private readonly transport: HttpTransport;
   private caps: Capabilities | undefined;

@@ -31,6 +31,13 @@ import type { Outcome } from './outcome';
  *   capabilities say `revokeSessions: true`.
  */
 export interface Mailstore {
+  /**
+   * Whether an account's version names one write: it goes up at every change (the HTTP contract's `version`, the
+   * ldap driver's version attribute, a passdb's version column), so two writes never answer the same version. False
+   * for a passdb without a version column, whose version is a fingerprint of the switches (every write to the same
+   * state answers the same): the engine then cannot tell another writer's write from its own by the version.
+   */
+  readonly versionsNameWrites: boolean;
   /** The capabilities, read once and cached (`refreshCapabilities` reads them again). */
   capabilities(opts?: CallOptions): Promise<Outcome<Capabilities>>;
   refreshCapabilities(opts?: CallOptions): Promise<Outcome<Capabilities>>;

@@ -192,9 +192,26 @@ export class BatchDelivery {
     items: Answered['items'],
     results: readonly BatchItemResult[],
   ): Promise<BatchItemResult[] | 'undecided'> {
-    const ids = batch.members.map((m) => m.accountId);
-    const others = await this.ctx.repos.settle.othersWrites(sql, batch.waveId, presumedOwn(items, results, ids));
+    const others = await this.othersWrites(sql, batch, items, results);
     return others.pending.size > 0 ? 'undecided' : resentAnswer(items, results, others.theirs);
+  }
+
+  /**
+   * Which of the items a resend in doubt found as asked another writer of ours made (settle repository's
+   * othersWrites), told by the version answered. Only where a version names one write (Mailstore.versionsNameWrites):
+   * a passdb without a version column answers the same fingerprint for every write to the same state, so another
+   * wave's write long ago would take our own lost one's place, and our rollback would leave it open. There, every such
+   * item is presumed ours (ownEarlierWrites), which a rollback closes: the safe side.
+   */
+  private async othersWrites(
+    sql: Sql,
+    batch: ClaimedBatch,
+    items: Answered['items'],
+    results: readonly BatchItemResult[],
+  ): Promise<{ theirs: ReadonlySet<number>; pending: ReadonlySet<number> }> {
+    if (!this.ctx.client.versionsNameWrites) return { theirs: new Set(), pending: new Set() };
+    const ids = batch.members.map((m) => m.accountId);
+    return this.ctx.repos.settle.othersWrites(sql, batch.waveId, presumedOwn(items, results, ids));
   }
 
   /**
@@ -287,8 +304,7 @@ export class BatchDelivery {
       reads.push(read.value);
     }
     const told = toldByReads(reads);
-    const ids = batch.members.map((m) => m.accountId);
-    const others = await this.ctx.repos.settle.othersWrites(sql, batch.waveId, presumedOwn(items, told, ids));
+    const others = await this.othersWrites(sql, batch, items, told);
     return others.pending.size > 0 ? null : readBackAnswer(items, told, others.theirs, refused);
   }
 

@@ -15,13 +15,12 @@ import { OperationService } from './operation.service';
  * account; the record must not say it did not (a failed enable leaves the account open while the service shows it
  * closed; a failed rollback leaves its member recorded open and never restorable again).
  *
- * DEFECT, not fixed here (OperationRunner is being changed by another hand): both tests fail today, so they are
- * `it.failing`; the fix turns them into `it`. Seen: the enable ends `failed` with the account recorded closed while
- * the simulator has it open; the rollback ends `failed`, its member `rollback_state = failed` (so neither support
- * nor a wave rollback can take it again) and the account recorded open while the simulator has it closed. The fix:
- * an operation any attempt of which may have applied (an answer in doubt: `outcomeUnknown`) is not finished as
- * failed when its retries run out; it stays unfinished and its job is retried later under the same key, so the
- * mailstore's stored answer settles it, as the wave engine keeps a batch in doubt instead of failing its members.
+ * Both failed before OperationInDoubtError (operation-runner.ts): the enable ended `failed` with the account recorded
+ * closed while the simulator had it open; the rollback ended `failed`, its member `rollback_state = failed` (neither
+ * support nor a wave rollback could take it again) and the account recorded open while the simulator had it closed.
+ * Now an operation any attempt of which may have applied (an answer in doubt) is not finished as failed when its
+ * retries run out: it stays unfinished and its job runs again later under the same key, whose stored answer settles
+ * it, as the wave engine keeps a batch in doubt instead of failing its members.
  */
 describe('a support operation in doubt when its retries run out (real PostgreSQL, Redis, simulator, worker)', () => {
   let h: EngineHarness;
@@ -51,32 +50,31 @@ describe('a support operation in doubt when its retries run out (real PostgreSQL
       )
     )[0];
 
-  it.failing(
-    'an enable applied before its retries ran out is not recorded as failed with the account closed',
-    async () => {
-      const [login] = logins(1);
-      h.sim.setFaults(lostThenFailing());
-      const op = await support.request(login, 'enable', { reason: 'user asked', ticket: 'INC-1' }, 'support:test');
-      const done = await untilOperationDone(support, op.id, { timeoutMs: 30_000 });
-      // The premise: the first PATCH applied (its answer lost), the others applied nothing.
-      const patches = h.sim.calls().filter((c) => c.endpoint === 'patch' && c.accounts.includes(login));
-      expect(patches.map((c) => c.outcome)).toEqual([
-        'dropped_after_apply',
-        'internal',
-        'internal',
-        'internal',
-        'internal',
-      ]);
-      expect(h.sim.account(login)!.protocols).toEqual({ imap: true, pop3: true });
-      // The record agrees with the mailstore: the account is shown open, the operation not failed.
-      expect({ state: done.state, account: await account(login) }).toEqual({
-        state: 'succeeded',
-        account: { imap: true, pop3: true },
-      });
-    },
-  );
+  it('an enable applied before its retries ran out is not recorded as failed with the account closed', async () => {
+    const [login] = logins(1);
+    h.sim.setFaults(lostThenFailing());
+    const op = await support.request(login, 'enable', { reason: 'user asked', ticket: 'INC-1' }, 'support:test');
+    const done = await untilOperationDone(support, op.id, { timeoutMs: 30_000 });
+    // The premise: the first PATCH applied (its answer lost), the others applied nothing.
+    const patches = h.sim.calls().filter((c) => c.endpoint === 'patch' && c.accounts.includes(login));
+    expect(patches.map((c) => c.outcome)).toEqual([
+      'dropped_after_apply',
+      'internal',
+      'internal',
+      'internal',
+      'internal',
+      // The operation's next run: the stored answer of the first attempt, under the same key.
+      'replayed',
+    ]);
+    expect(h.sim.account(login)!.protocols).toEqual({ imap: true, pop3: true });
+    // The record agrees with the mailstore: the account is shown open, the operation not failed.
+    expect({ state: done.state, account: await account(login) }).toEqual({
+      state: 'succeeded',
+      account: { imap: true, pop3: true },
+    });
+  });
 
-  it.failing('a rollback applied before its retries ran out restores its member, as the mailstore did', async () => {
+  it('a rollback applied before its retries ran out restores its member, as the mailstore did', async () => {
     const members = logins(3);
     const wave = await aWave('opdoubt').logins(members).protocols('imap', 'pop3').rate(1000).started(h);
     await h.untilWaveState(wave.id, 'completed');

@@ -24,11 +24,24 @@ export class EarlierOperationPendingError extends Error {
   }
 }
 
-/** The PATCH's answer after its retries, and when it was sent. */
+/**
+ * Thrown (so the job is retried later, then re-added by the reconciler) when an operation's retries ran out on
+ * failures while an attempt may have applied (an answer in doubt): finished as failed, it would be recorded as not
+ * done while the mailstore did it; the next run re-asks under the same key, whose stored answer settles it.
+ */
+export class OperationInDoubtError extends Error {
+  constructor(operationId: string, outcome: string) {
+    super(`operation ${operationId} is in doubt (${outcome}): asked again later under the same key`);
+    this.name = 'OperationInDoubtError';
+  }
+}
+
+/** The PATCH's answer after its retries, when it was sent, and whether an attempt may have applied it. */
 interface Call {
   outcome: Outcome<PatchAccessResult>;
   startedAt: Date;
   latencyMs: number;
+  inDoubt: boolean;
 }
 
 /**
@@ -64,6 +77,11 @@ export class OperationRunner {
       itemErrors: call.outcome.kind === 'ok' ? 0 : 1,
     };
     this.metrics.mailstoreCall('operation', record, 1);
+    const { outcome } = call;
+    if (call.inDoubt && outcome.kind !== 'ok' && outcome.kind !== 'permanent') {
+      await withTransaction(this.dataSource, ({ sql }) => this.operations.recordCall(sql, op.id, record));
+      throw new OperationInDoubtError(op.id, record.outcome);
+    }
     return withTransaction(this.dataSource, async ({ sql }) => {
       await this.operations.recordCall(sql, op.id, record);
       if (op.kind === 'rollback') await this.settleMember(sql, op, call.outcome);
@@ -113,7 +131,7 @@ export class OperationRunner {
       },
       { maxAttempts: 5, maxRateLimitWaitMs: 60_000 },
     );
-    if (!inDoubt) return { outcome, startedAt, latencyMs: Date.now() - startedAt.getTime() };
+    if (!inDoubt) return { outcome, startedAt, latencyMs: Date.now() - startedAt.getTime(), inDoubt };
     // An earlier attempt may have written: a mailstore that answers afresh (a native driver, a forgotten key) then
     // says `unchanged` or 412 about our own write (member-outcome's ownEarlierPatch).
     const read = isVersionMismatch(outcome) ? await this.client.getAccess(op.login) : undefined;
@@ -121,6 +139,7 @@ export class OperationRunner {
       outcome: ownEarlierPatch(request.protocols, outcome, read),
       startedAt,
       latencyMs: Date.now() - startedAt.getTime(),
+      inDoubt,
     };
   }
 

@@ -59,6 +59,8 @@ export class DovecotSqlMailstore extends NativeMailstore implements Mailstore {
   private readonly doveadm: DoveadmClient | undefined;
   protected readonly caps: Capabilities;
   protected readonly driverName = 'dovecot-sql';
+  /** With a version column; without one, a version is a fingerprint of the switches (desired-state.ts). */
+  readonly versionsNameWrites: boolean;
   protected readonly serverHost: string;
   private ended: Promise<void> | undefined;
 
@@ -66,6 +68,7 @@ export class DovecotSqlMailstore extends NativeMailstore implements Mailstore {
     super();
     this.o = resolveDovecotSqlOptions(options);
     this.serverHost = new URL(this.o.url).hostname;
+    this.versionsNameWrites = this.o.versionColumn !== undefined;
     this.store = this.o.dialect === 'postgres' ? new PgFlagStore(this.o) : mysqlFlagStore(this.o);
     this.doveadm = this.o.doveadm
       ? new DoveadmClient({

@@ -1,3 +1,4 @@
+import { DovecotSqlMailstore } from './dovecot-sql.mailstore';
 import { DriverOptionsError, quoteIdentifier, redactSecrets, resolveDovecotSqlOptions } from './dovecot-sql.options';
 
 const base = {
@@ -54,5 +55,17 @@ describe('dovecot-sql options', () => {
   it('quotes identifiers per dialect, schema and table apart', () => {
     expect(quoteIdentifier('postgres', 'mail.users')).toBe('"mail"."users"');
     expect(quoteIdentifier('mysql', 'users')).toBe('`users`');
+  });
+
+  it('says its versions name writes only with a version column (a fingerprint of the switches otherwise)', async () => {
+    // The pools connect on first use: nothing is reached here.
+    const versioned = new DovecotSqlMailstore({ ...base, versionColumn: 'access_version' });
+    const fingerprinted = new DovecotSqlMailstore(base);
+    try {
+      expect(versioned.versionsNameWrites).toBe(true);
+      expect(fingerprinted.versionsNameWrites).toBe(false);
+    } finally {
+      await Promise.all([versioned.close(), fingerprinted.close()]);
+    }
   });
 });

@@ -47,6 +47,8 @@ export class LdapMailstore extends NativeMailstore implements Mailstore {
   private readonly doveadm: DoveadmClient | undefined;
   protected readonly caps: Capabilities;
   protected readonly driverName = 'ldap';
+  /** The version attribute is raised by one in every modify. */
+  readonly versionsNameWrites = true;
   protected readonly serverHost: string;
   private readonly baseFilter: Filter;
   private destroyed = false;
