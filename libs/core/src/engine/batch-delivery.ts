@@ -272,7 +272,11 @@ export class BatchDelivery {
     await this.record(sql, batch, sent);
     const auth = outcome.status === 401 || outcome.status === 403;
     const refused = refusedResults(batch.members, outcome);
-    const results = auth ? null : sent.inDoubtBefore ? await this.readBack(sql, batch, sent.items, refused) : refused;
+    const results = auth
+      ? null
+      : sent.inDoubtBefore
+        ? await this.readBack(sql, wave, batch, sent.items, refused)
+        : refused;
     if (!results) {
       await this.ctx.commands.systemPause(wave.id, 'mailstore_unreachable', {
         batchId: batch.id,
@@ -293,10 +297,14 @@ export class BatchDelivery {
    */
   private async readBack(
     sql: Sql,
+    wave: WaveRuntime,
     batch: ClaimedBatch,
     items: Answered['items'],
     refused: BatchItemResult[],
   ): Promise<BatchItemResult[] | null> {
+    // The reads share the pace as one more batch of these accounts would (a 429 here would pause the wave); read
+    // even if the wave stopped meanwhile: the answer is owed to the record either way.
+    await this.pace(sql, wave, batch);
     const reads: AccessState[] = [];
     for (const item of items) {
       const read = await this.ctx.client.getAccess(item.account, { requestId: `${batch.idempotencyKey}/read` });
