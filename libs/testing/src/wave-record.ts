@@ -1,6 +1,19 @@
 import { EngineHarness } from './engine-harness';
 import { countersDiff, countersFromTruth } from './wave-counters';
 
+/** What recordVsMailstore reads of the mail server: each member's switches (the simulator, or switchesView). */
+export interface MailstoreView {
+  account(login: string): { protocols: { imap?: boolean; pop3?: boolean } } | undefined;
+}
+
+/**
+ * A native mail server's store (a passdb's rows, a directory's entries) read into a map, as the simulator answers: an
+ * account it does not hold is closed.
+ */
+export function switchesView(state: ReadonlyMap<string, { imap: boolean; pop3: boolean }>): MailstoreView {
+  return { account: (login) => ({ protocols: state.get(login) ?? { imap: false, pop3: false } }) };
+}
+
 /** Actions of the terminal forward ledger rows of wave members. */
 const TERMINAL_ACTIONS = ['member.enabled', 'member.skipped', 'member.failed', 'member.cancelled'];
 
@@ -35,7 +48,7 @@ const tag = (r: { state: string; reason: string | null }) => `${r.state}${r.reas
  *    recorded enabled and not restored, closed otherwise (`rolledBack`: back to its own prior state).
  */
 export async function recordVsMailstore(
-  h: Pick<EngineHarness, 'db' | 'sim' | 'counters'>,
+  h: Pick<EngineHarness, 'db' | 'counters'> & { sim: MailstoreView },
   waveId: string,
   members: readonly string[],
   opts: RecordCheckOptions = {},

@@ -8,6 +8,7 @@ import {
   PrivateSlapd,
   recordVsMailstore,
   startTcpGate,
+  switchesView,
   type TcpGate,
   WorkerProcess,
 } from '@app/testing';
@@ -33,11 +34,7 @@ describe('a wave through ldap with its connections cut (real slapd, PostgreSQL, 
       const e = await slapd.entry(login);
       state.set(login, { imap: e.reopenImapEnabled?.[0] === 'TRUE', pop3: e.reopenPop3Enabled?.[0] === 'TRUE' });
     }
-    return {
-      db: h.db,
-      counters: h.counters,
-      sim: { account: (login: string) => ({ protocols: state.get(login) ?? { imap: false, pop3: false } }) },
-    } as unknown as Parameters<typeof recordVsMailstore>[0];
+    return { ...h, sim: switchesView(state) };
   }
 
   /** Until the wave is in `state`, cutting the directory's connections at every poll and resuming after a pause. */

@@ -10,6 +10,7 @@ import {
   type PassdbDialect,
   pollUntil,
   recordVsMailstore,
+  switchesView,
   WorkerProcess,
 } from '@app/testing';
 
@@ -85,11 +86,7 @@ describe.each(['postgres', 'mysql'] as const)(
       const state = new Map(
         rows.map((r) => [r.email as string, { imap: Boolean(r.imap_enabled), pop3: Boolean(r.pop3_enabled) }]),
       );
-      return {
-        db: h.db,
-        counters: h.counters,
-        sim: { account: (login: string) => ({ protocols: state.get(login) ?? { imap: false, pop3: false } }) },
-      } as unknown as Parameters<typeof recordVsMailstore>[0];
+      return { ...h, sim: switchesView(state) };
     }
 
     /** Every passdb write statement takes `seconds` longer (0: as fast as it is). */

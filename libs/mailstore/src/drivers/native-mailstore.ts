@@ -1,3 +1,4 @@
+import { tracingOn } from '@app/tracing';
 import { callSpan } from '../call-span';
 import type {
   AccessRead,
@@ -48,6 +49,7 @@ export abstract class NativeMailstore extends ConfiguredCapabilities {
    * the doveadm kick inside it, with the batch's key and the attempt's request id; never a login.
    */
   batch(items: readonly BatchItem[], batchOpts: BatchOptions, opts: WriteOptions): Promise<Outcome<BatchResult>> {
+    if (!tracingOn()) return this.writeBatch(items, batchOpts, opts); // nothing built for a span when off
     const attributes = this.spanAttributes(opts);
     attributes['reopen.idempotency_key'] = opts.idempotencyKey;
     attributes['reopen.batch.items'] = items.length;
@@ -55,6 +57,7 @@ export abstract class NativeMailstore extends ConfiguredCapabilities {
   }
 
   getAccess(account: string, opts: CallOptions = {}): Promise<Outcome<AccessRead>> {
+    if (!tracingOn()) return this.readAccess(account, opts);
     return callSpan(`${this.driverName} read`, this.spanAttributes(opts), () => this.readAccess(account, opts));
   }
 
