@@ -23,6 +23,7 @@ import { Approvals1764421000000 } from './1764421000000-approvals';
 import { WaveWindows1764422000000 } from './1764422000000-wave-windows';
 import { NotificationGiveUp1764425005000 } from './1764425005000-notification-give-up';
 import { BatchHistoryCovering1764425006000 } from './1764425006000-batch-history-covering';
+import { RollbackReask1764425020000 } from './1764425020000-rollback-reask';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -51,4 +52,5 @@ export const MIGRATIONS = [
   WaveWindows1764422000000,
   NotificationGiveUp1764425005000,
   BatchHistoryCovering1764425006000,
+  RollbackReask1764425020000,
 ];

@@ -57,10 +57,12 @@ describe('counter deltas', () => {
       { state: 'rolled_back' },
       { state: 'unchanged' },
       { state: 'conflict' },
+      { state: 'reasked' },
       { state: 'failed', reason: 'upstream_timeout' },
     ];
     expect(rollbackSettleDelta(outcomes)).toEqual({
-      'rollback:in_flight': -5,
+      'rollback:in_flight': -6,
+      'rollback:pending': 1,
       'rollback:rolled_back': 2,
       'rollback:unchanged': 1,
       'rollback:conflict': 1,
@@ -102,7 +104,9 @@ describe('counter deltas', () => {
     fc.record({ state: fc.constantFrom('skipped' as const, 'failed' as const), reason }),
   );
   const rollbackOutcome: fc.Arbitrary<RollbackOutcome> = fc.oneof(
-    fc.record({ state: fc.constantFrom('rolled_back' as const, 'unchanged' as const, 'conflict' as const) }),
+    fc.record({
+      state: fc.constantFrom('rolled_back' as const, 'unchanged' as const, 'conflict' as const, 'reasked' as const),
+    }),
     fc.record({ state: fc.constant('failed' as const), reason }),
   );
   const step: fc.Arbitrary<Step> = fc.oneof(

@@ -10,8 +10,12 @@ import type { CounterDelta, Counters } from './progress';
 /** The terminal outcome of one forward member. `reason` is a code such as `held` or `account_not_found`. */
 export type ForwardOutcome = { state: 'enabled' } | { state: 'skipped' | 'failed'; reason: string };
 
-/** The terminal outcome of one rollback member. */
-export type RollbackOutcome = { state: 'rolled_back' | 'unchanged' | 'conflict' } | { state: 'failed'; reason: string };
+/**
+ * The outcome of one rollback member: terminal, or `reasked` (a conflict that only our own later writes on other
+ * protocols caused, rollback-reask.ts: the member waits for restoration again, at the version answered).
+ */
+export type RollbackOutcome =
+  { state: 'rolled_back' | 'unchanged' | 'conflict' | 'reasked' } | { state: 'failed'; reason: string };
 
 const REASON = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 
@@ -111,7 +115,7 @@ export function rollbackSettleDelta(outcomes: readonly RollbackOutcome[]): Count
   const delta: CounterDelta = {};
   add(delta, 'rollback:in_flight', -outcomes.length);
   for (const outcome of outcomes) {
-    add(delta, `rollback:${outcome.state}`, 1);
+    add(delta, outcome.state === 'reasked' ? 'rollback:pending' : `rollback:${outcome.state}`, 1);
     if (outcome.state === 'failed') add(delta, reasonKey('rollback:failed', outcome.reason), 1);
   }
   return delta;

@@ -22,3 +22,4 @@ export * from './pace';
 export * from './rate-history';
 export * from './approval';
 export * from './schedule-approval';
+export * from './rollback-reask';

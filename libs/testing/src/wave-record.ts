@@ -73,7 +73,7 @@ export async function recordVsMailstore(
   );
   const ledger = await q<{ login: string; action: string; reason: string | null }>(
     `SELECT login, action, reason FROM audit_log
-      WHERE wave_id = $1 AND (action = ANY($2::text[]) OR action LIKE 'member.rollback.%') ORDER BY id`,
+      WHERE wave_id = $1 AND (action = ANY($2::text[]) OR (action LIKE 'member.rollback.%' AND action <> 'member.rollback.reasked')) ORDER BY id`,
     [waveId, TERMINAL_ACTIONS],
   );
   const byLogin = new Map<string, string[]>();

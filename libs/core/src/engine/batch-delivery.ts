@@ -13,6 +13,7 @@ import { callRecord, CallRecord } from './call-record';
 import { BatchEnd } from './engine-metrics';
 import { forwardSettlement, refusedResults, rollbackSettlement } from './member-outcome';
 import { presumedOwn, readBackAnswer, resentAnswer, toldByReads } from './resent-answer';
+import { conflictAccounts, judgeConflicts, RollbackConflicts } from './rollback-conflicts';
 import { PumpContext } from './pump-context';
 import { PumpHolds } from './pump-holds';
 import { allowedStatesFor, paceRequestFor } from './pump-pace';
@@ -176,7 +177,9 @@ export class BatchDelivery {
       : outcome.value.results;
     // Another writer of ours may have made an account's state and not recorded it yet: resent later, still in doubt.
     if (results === 'undecided') return this.failed(sql, wave, batch, sent, UNDECIDED, a);
-    await this.settle(sql, batch, results, callRecord(sent.startedAt, outcome));
+    const conflicts = await this.rollbackConflicts(sql, batch, sent.items, results);
+    if (conflicts.undecided) return this.failed(sql, wave, batch, sent, UNDECIDED, a);
+    await this.settle(sql, batch, results, callRecord(sent.startedAt, outcome), conflicts.reasked);
     await this.ctx.throttle.reward();
     return this.ended('applied', 'settled');
   }
@@ -194,6 +197,24 @@ export class BatchDelivery {
   ): Promise<BatchItemResult[] | 'undecided'> {
     const others = await this.othersWrites(sql, batch, items, results);
     return others.pending.size > 0 ? 'undecided' : resentAnswer(items, results, others.theirs);
+  }
+
+  /**
+   * A rollback answer's conflicts, judged against our recorded writes to their accounts (rollback-conflicts.ts, one
+   * query, only when the answer has a conflict carrying a version): those only our own later writes on other
+   * protocols caused are asked again. Rolling back two overlapping waves, in either order or at once, then closes
+   * what each opened.
+   */
+  private async rollbackConflicts(
+    sql: Sql,
+    batch: ClaimedBatch,
+    items: Answered['items'],
+    results: readonly BatchItemResult[],
+  ): Promise<RollbackConflicts> {
+    const accounts = batch.kind === 'rollback' ? conflictAccounts(batch.members, results) : [];
+    if (!accounts.length) return { reasked: new Set(), undecided: false };
+    const own = await this.ctx.repos.rollback.ownWrites(sql, batch.waveId, accounts);
+    return judgeConflicts(batch.members, items, results, own);
   }
 
   /**
@@ -322,12 +343,13 @@ export class BatchDelivery {
     batch: ClaimedBatch,
     results: readonly BatchItemResult[],
     call: CallRecord | undefined,
+    reasked?: ReadonlySet<number>,
   ): Promise<void> {
     const { settle } = this.ctx.repos;
     const settled =
       batch.kind === 'forward'
         ? await settle.settleForward(sql, batch, forwardSettlement(batch.members, results), call)
-        : await settle.settleRollback(sql, batch, rollbackSettlement(batch.members, results), call);
+        : await settle.settleRollback(sql, batch, rollbackSettlement(batch.members, results, reasked), call);
     if (!settled) throw new BatchLostError(batch.id);
   }
 

@@ -3,6 +3,7 @@ import { BatchMember, ClaimedBatch, memberFromRow, StoredMemberRow } from './bat
 import { auditRowsSql } from '../db/audit-log';
 import { Sql } from '../db/sql';
 import { SqlParams } from '../db/sql-params';
+import { ROLLBACK_IF_VERSION } from './rollback-batch.repository';
 import { counterParams, countersUpsertSql } from '../db/wave-counters';
 
 /** The batch row a lease write names: its id and the lease generation the worker holds (fencing). */
@@ -125,7 +126,7 @@ export class BatchLeaseRepository {
     const column = kind === 'forward' ? 'batch_id' : 'rollback_batch_id';
     return sql<StoredMemberRow>(
       `SELECT m.seq, m.account_id, a.login, m.prior_imap, m.prior_pop3,
-              ${kind === 'forward' ? 'm.prior_version' : 'm.result_version'} AS version
+              ${kind === 'forward' ? 'm.prior_version' : ROLLBACK_IF_VERSION('m')} AS version
          FROM wave_members m JOIN accounts a ON a.id = m.account_id
         WHERE m.wave_id = $1 AND m.${column} = $2 AND m.${kind === 'forward' ? 'state' : 'rollback_state'} = 'in_flight'
         ORDER BY m.seq`,

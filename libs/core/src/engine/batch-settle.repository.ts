@@ -65,7 +65,11 @@ export class BatchSettleRepository {
     return settle(sql, batch, s, parts, call);
   }
 
-  /** Writes a rollback batch's answer in one statement (as settleForward, restoration states). */
+  /**
+   * Writes a rollback batch's answer in one statement (as settleForward, restoration states). A `reasked` member waits
+   * for restoration again (no rollback state) at the version its conflict answered; a restored one keeps the version
+   * its restoration made, a link in the chain of our writes (RollbackBatchRepository.ownWrites).
+   */
   settleRollback(
     sql: Sql,
     batch: SettledBatch,
@@ -76,7 +80,12 @@ export class BatchSettleRepository {
       values: itemValues(p, s.items, {}),
       writes: `
      members AS (
-       UPDATE wave_members w SET rollback_state = v.state, rollback_reason = v.reason, rolled_back_at = now()
+       UPDATE wave_members w
+          SET rollback_state = NULLIF(v.state, 'reasked'), rollback_reason = v.reason,
+              rolled_back_at = CASE WHEN v.state = 'reasked' THEN NULL ELSE now() END,
+              rollback_batch_id = CASE WHEN v.state = 'reasked' THEN NULL ELSE w.rollback_batch_id END,
+              rollback_if_version = CASE WHEN v.state = 'reasked' THEN v.rv ELSE w.rollback_if_version END,
+              rollback_result_version = CASE WHEN v.state = 'rolled_back' THEN v.rv ELSE w.rollback_result_version END
          FROM v WHERE w.wave_id = ${wave} AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
      ${ACCOUNTS_CTE},
      ledger AS (

@@ -9,7 +9,7 @@ export interface BatchMember {
   /** Prior state captured at claim (forward) or recorded by the forward call (rollback). */
   priorImap: boolean;
   priorPop3: boolean;
-  /** Forward: the version before; rollback: the version our forward change produced (ifVersion). */
+  /** Forward: the version before; rollback: its ifVersion (ROLLBACK_IF_VERSION). */
   version: number | null;
 }
 

@@ -180,12 +180,16 @@ export function forwardSettlement(
   };
 }
 
-/** A rollback batch's answer, item i for member i. */
+/**
+ * A rollback batch's answer, item i for member i; `reasked`, the items whose conflict only our own later writes on
+ * other protocols caused (rollback-conflicts.ts): their members wait for restoration again, at the version answered.
+ */
 export function rollbackSettlement(
   members: readonly BatchMember[],
   results: readonly BatchItemResult[],
+  reasked: ReadonlySet<number> = new Set(),
 ): Settlement<RollbackOutcome> {
-  const outcomes = results.map(rollbackOutcome);
+  const outcomes = results.map((r, i): RollbackOutcome => (reasked.has(i) ? { state: 'reasked' } : rollbackOutcome(r)));
   return {
     items: settledItems(members, results, outcomes, (o) => (o.state === 'failed' ? o.reason : null)),
     delta: rollbackSettleDelta(outcomes),

@@ -4,7 +4,22 @@ import { claimBatchSql, claimedBatchOf, ClaimRow } from './batch-claim.sql';
 import { Sql } from '../db/sql';
 import { SqlParams } from '../db/sql-params';
 
-/** The statements of the rollback lane's claim (its settle is BatchSettleRepository's). */
+/**
+ * A member's rollback `ifVersion`, over its row `m`: the version our forward change produced, or the one a conflict
+ * answered when only our own later writes on other protocols made it (rollback_if_version, libs/domain
+ * rollback-reask.ts).
+ */
+export const ROLLBACK_IF_VERSION = (m: string) => `COALESCE(${m}.rollback_if_version, ${m}.result_version)`;
+
+/** Our recorded writes to an account (libs/domain OwnWrite), as read for a rollback's conflicts. */
+export interface OwnWriteRow {
+  account_id: string;
+  from_version: number;
+  to_version: number;
+  names: ('imap' | 'pop3')[];
+}
+
+/** The statements of the rollback lane's claim and its conflicts' question (its settle is BatchSettleRepository's). */
 export class RollbackBatchRepository {
   /** Whether any member still waits for restoration (one probe of the rollback index). */
   async anyLeft(sql: Sql, waveId: string): Promise<boolean> {
@@ -17,7 +32,7 @@ export class RollbackBatchRepository {
 
   /**
    * Claims the next members to restore (enabled, not yet restored) and creates their batch (claimBatchSql: one
-   * statement), with each member's recorded prior state and the version our forward change produced (ifVersion).
+   * statement), with each member's recorded prior state and its ifVersion (ROLLBACK_IF_VERSION).
    */
   async claim(
     sql: Sql,
@@ -35,12 +50,59 @@ export class RollbackBatchRepository {
         kind: 'rollback',
         set: `rollback_state = 'in_flight', rollback_batch_id = (SELECT id FROM b)`,
         claimable: () => `state = 'enabled' AND rollback_state IS NULL`,
-        returning: 'm.seq, m.account_id, m.prior_imap, m.prior_pop3, m.result_version',
-        select: 'c.account_id, a.login, c.prior_imap, c.prior_pop3, c.result_version AS version',
+        returning: 'm.seq, m.account_id, m.prior_imap, m.prior_pop3, m.result_version, m.rollback_if_version',
+        select: `c.account_id, a.login, c.prior_imap, c.prior_pop3, ${ROLLBACK_IF_VERSION('c')} AS version`,
         perMember: rollbackClaimDelta(1),
       },
       { waveId, size, floor, workerId, leaseMs },
     );
     return claimedBatchOf('rollback', waveId, await sql<ClaimRow>(text, p.values));
+  }
+
+  /**
+   * Every write of ours to these accounts whose versions are recorded, in one query: a wave's forward write (from the
+   * version its permit read; naming the wave's protocols that were off), its restoration (from its ifVersion), and
+   * support's rollback of one member (from its If-Match). Support's enable and disable record no version they found:
+   * no chain goes through them, so their changes are kept. `pending`: accounts another writer of ours may have written
+   * without having recorded it yet (another wave's member in a batch of either lane already attempted, a support
+   * operation begun), as othersWrites asks. Read only for a rollback batch's conflicts.
+   */
+  async ownWrites(
+    sql: Sql,
+    waveId: string,
+    accountIds: readonly number[],
+  ): Promise<{ writes: OwnWriteRow[]; pending: Set<number> }> {
+    if (!accountIds.length) return { writes: [], pending: new Set() };
+    const rows = await sql<OwnWriteRow & { pending: boolean }>(
+      `WITH m AS (
+         SELECT m.*, ARRAY(SELECT p FROM unnest(w.protocols) AS p
+                            WHERE (p = 'imap' AND NOT m.prior_imap) OR (p = 'pop3' AND NOT m.prior_pop3)) AS names
+           FROM wave_members m JOIN waves w ON w.id = m.wave_id
+          WHERE m.account_id = ANY($1::bigint[]))
+       SELECT account_id, prior_version AS from_version, result_version AS to_version, names, false AS pending FROM m
+        WHERE state = 'enabled' AND prior_version IS NOT NULL AND result_version IS NOT NULL
+       UNION ALL
+       SELECT account_id, ${ROLLBACK_IF_VERSION('m')}, rollback_result_version, names, false FROM m
+        WHERE state = 'enabled' AND rollback_state = 'rolled_back' AND rollback_result_version IS NOT NULL
+          AND ${ROLLBACK_IF_VERSION('m')} IS NOT NULL
+       UNION ALL
+       SELECT account_id, if_version, result_version, protocols, false FROM operations
+        WHERE account_id = ANY($1::bigint[]) AND kind = 'rollback' AND outcome = 'applied'
+          AND if_version IS NOT NULL AND result_version IS NOT NULL
+       UNION ALL
+       SELECT m.account_id, NULL, NULL, NULL, true FROM m JOIN wave_batches b ON b.id = m.batch_id
+        WHERE m.wave_id <> $2 AND m.state = 'in_flight' AND b.attempts > 0
+       UNION ALL
+       SELECT m.account_id, NULL, NULL, NULL, true FROM m JOIN wave_batches b ON b.id = m.rollback_batch_id
+        WHERE m.wave_id <> $2 AND m.rollback_state = 'in_flight' AND b.attempts > 0
+       UNION ALL
+       SELECT account_id, NULL, NULL, NULL, true FROM operations
+        WHERE account_id = ANY($1::bigint[]) AND state IN ('queued', 'running') AND attempts > 0`,
+      [accountIds, waveId],
+    );
+    return {
+      writes: rows.filter((r) => !r.pending),
+      pending: new Set(rows.filter((r) => r.pending).map((r) => Number(r.account_id))),
+    };
   }
 }

@@ -1,5 +1,6 @@
 import { Protocol, RollbackOutcome } from '@app/domain';
 import { Sql } from '../db/sql';
+import { ROLLBACK_IF_VERSION } from '../engine/rollback-batch.repository';
 
 /** The wave member a support rollback restores, with what its wave opened. */
 export interface RestorableMember {
@@ -7,6 +8,7 @@ export interface RestorableMember {
   seq: number;
   prior_imap: boolean;
   prior_pop3: boolean;
+  /** The If-Match of its restoration (ROLLBACK_IF_VERSION: our forward write's version, or a conflict's re-ask). */
   result_version: number | null;
   protocols: Protocol[];
   /** Its wave's rollback has begun: the member is already counted as pending there. */
@@ -25,7 +27,7 @@ export class MemberRollbackRepository {
    */
   async lockRestorable(sql: Sql, accountId: number, waveId: string | null): Promise<RestorableMember | undefined> {
     const [member] = await sql<RestorableMember>(
-      `SELECT m.wave_id, m.seq, m.prior_imap, m.prior_pop3, m.result_version, w.protocols,
+      `SELECT m.wave_id, m.seq, m.prior_imap, m.prior_pop3, ${ROLLBACK_IF_VERSION('m')} AS result_version, w.protocols,
               w.rollback_started_at IS NOT NULL AS wave_rolling_back
          FROM wave_members m JOIN waves w ON w.id = m.wave_id
         WHERE m.account_id = $1 AND m.state = 'enabled' AND m.rollback_state IS NULL
