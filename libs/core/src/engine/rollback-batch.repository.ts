@@ -65,12 +65,14 @@ export class RollbackBatchRepository {
    * support's rollback of one member (from its If-Match). Support's enable and disable record no version they found:
    * no chain goes through them, so their changes are kept. `pending`: accounts another writer of ours may have written
    * without having recorded it yet (another wave's member in a batch of either lane already attempted, a support
-   * operation begun), as othersWrites asks. Read only for a rollback batch's conflicts.
+   * operation begun), as othersWrites asks. Read only for a rollback's conflicts: a batch's, or support's rollback of
+   * one member (`exceptOperation`: that operation, running, is not another writer).
    */
   async ownWrites(
     sql: Sql,
     waveId: string,
     accountIds: readonly number[],
+    exceptOperation: string | null = null,
   ): Promise<{ writes: OwnWriteRow[]; pending: Set<number> }> {
     if (!accountIds.length) return { writes: [], pending: new Set() };
     const rows = await sql<OwnWriteRow & { pending: boolean }>(
@@ -97,8 +99,9 @@ export class RollbackBatchRepository {
         WHERE m.wave_id <> $2 AND m.rollback_state = 'in_flight' AND b.attempts > 0
        UNION ALL
        SELECT account_id, NULL, NULL, NULL, true FROM operations
-        WHERE account_id = ANY($1::bigint[]) AND state IN ('queued', 'running') AND attempts > 0`,
-      [accountIds, waveId],
+        WHERE account_id = ANY($1::bigint[]) AND state IN ('queued', 'running') AND attempts > 0
+          AND ($3::uuid IS NULL OR id <> $3::uuid)`,
+      [accountIds, waveId, exceptOperation],
     );
     return {
       writes: rows.filter((r) => !r.pending),

@@ -28,11 +28,7 @@ export function judgeConflicts(
   results: readonly BatchItemResult[],
   own: { writes: readonly OwnWriteRow[]; pending: ReadonlySet<number> },
 ): RollbackConflicts {
-  const byAccount = new Map<number, OwnWrite[]>();
-  for (const w of own.writes) {
-    const id = Number(w.account_id);
-    byAccount.set(id, [...(byAccount.get(id) ?? []), { from: w.from_version, to: w.to_version, names: w.names }]);
-  }
+  const byAccount = ownWritesByAccount(own.writes);
   const reasked = new Set<number>();
   let undecided = false;
   results.forEach((r, i) => {
@@ -44,6 +40,16 @@ export function judgeConflicts(
     else if (own.pending.has(m.accountId)) undecided = true;
   });
   return { reasked, undecided };
+}
+
+/** Our recorded writes (RollbackBatchRepository.ownWrites' rows) by account, as the domain rule reads them. */
+export function ownWritesByAccount(rows: readonly OwnWriteRow[]): Map<number, OwnWrite[]> {
+  const byAccount = new Map<number, OwnWrite[]>();
+  for (const w of rows) {
+    const id = Number(w.account_id);
+    byAccount.set(id, [...(byAccount.get(id) ?? []), { from: w.from_version, to: w.to_version, names: w.names }]);
+  }
+  return byAccount;
 }
 
 function judgeable(m: BatchMember, r: BatchItemResult): boolean {

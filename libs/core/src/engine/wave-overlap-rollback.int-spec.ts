@@ -100,6 +100,37 @@ describe('rolling back two overlapping waves (real PostgreSQL, Redis, simulator,
     for (const w of [a, b]) expect(await h.counters(w.id)).toEqual(await countersFromTruth(h.db, w.id));
   });
 
+  it("support's rollback of the first wave's change on one account closes it too (asked again, audited)", async () => {
+    const members = logins(5);
+    const [one] = members;
+    const { a } = await twoWaves('support-rb', members);
+    const support = h.support();
+    const op = await support.requestRollback(
+      one,
+      { waveId: a.id, reason: 'opened by mistake', ticket: 'INC-8' },
+      'support:test',
+    );
+    await pollUntil(async () => ['succeeded', 'failed'].includes((await support.get(op.id)).state), {
+      description: 'support rollback done',
+    });
+    expect(await support.get(op.id)).toMatchObject({ state: 'succeeded', outcome: 'applied' });
+    expect(h.sim.account(one)!.protocols).toEqual({ imap: false, pop3: true });
+    const [m] = await q<{ rollback_state: string }>(
+      `SELECT m.rollback_state FROM wave_members m JOIN accounts x ON x.id = m.account_id WHERE m.wave_id = $1 AND x.login = $2`,
+      [a.id, one],
+    );
+    expect(m.rollback_state).toBe('rolled_back');
+    const actions = await q<{ action: string }>(`SELECT action FROM audit_log WHERE operation_id = $1 ORDER BY id`, [
+      op.id,
+    ]);
+    expect(actions.map((x) => x.action)).toEqual([
+      'support.rollback_requested',
+      'support.rollback_reasked',
+      'support.rolled_back',
+    ]);
+    expect(await h.counters(a.id)).toEqual(await countersFromTruth(h.db, a.id));
+  });
+
   it("support's change after the first wave is kept: its rollback stays a conflict there", async () => {
     const members = logins(5);
     const [kept] = members;

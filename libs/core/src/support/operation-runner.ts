@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { OperationEntity } from '@app/db';
-import { rollbackSettleDelta } from '@app/domain';
+import { reaskable, rollbackSettleDelta } from '@app/domain';
 import { FailureOutcome, Mailstore, Outcome, PatchAccessResult, withRetries } from '@app/mailstore';
 import { AccountRepository } from '../accounts/account.repository';
 import { audit } from '../db/audit-log';
@@ -11,6 +11,8 @@ import { callHttpStatus, callOutcomeLabel } from '../engine/call-record';
 import type { CapabilitiesWatch } from '../engine/capabilities-watch';
 import { EngineMetrics, NO_ENGINE_METRICS } from '../engine/engine-metrics';
 import { isVersionMismatch, ownEarlierPatch, patchAnswer, rollbackOutcome } from '../engine/member-outcome';
+import { RollbackBatchRepository } from '../engine/rollback-batch.repository';
+import { ownWritesByAccount } from '../engine/rollback-conflicts';
 import { Throttle } from '../engine/throttle';
 import { MemberRollbackRepository } from './member-rollback.repository';
 import { OperationRepository } from './operation.repository';
@@ -36,6 +38,9 @@ export class OperationInDoubtError extends Error {
   }
 }
 
+/** At most this many re-asks of one support rollback (each needs a newer write of ours to follow: a few at most). */
+const MAX_REASKS = 4;
+
 /** The PATCH's answer after its retries, when it was sent, and whether an attempt may have applied it. */
 interface Call {
   outcome: Outcome<PatchAccessResult>;
@@ -52,6 +57,7 @@ export class OperationRunner {
   private readonly operations: OperationRepository;
   private readonly accounts: AccountRepository;
   private readonly members = new MemberRollbackRepository();
+  private readonly rollbacks = new RollbackBatchRepository();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -66,9 +72,15 @@ export class OperationRunner {
   }
 
   async run(operationId: string): Promise<'succeeded' | 'failed' | 'already_done'> {
-    const op = await this.begin(operationId);
+    let op = await this.begin(operationId);
     if (!op) return 'already_done';
-    const call = await this.call(op);
+    let call = await this.call(op);
+    for (let n = 0; n < MAX_REASKS && op.kind === 'rollback' && isVersionMismatch(call.outcome); n++) {
+      const next = await this.reasked(op);
+      if (!next) break;
+      op = next;
+      call = await this.call(op);
+    }
     const record = {
       startedAt: call.startedAt,
       latencyMs: call.latencyMs,
@@ -141,6 +153,39 @@ export class OperationRunner {
       latencyMs: Date.now() - startedAt.getTime(),
       inDoubt,
     };
+  }
+
+  /**
+   * A support rollback refused by its If-Match (412), judged as a wave rollback batch's conflict (rollback-conflicts.ts,
+   * on the account read back): when only our own later writes on other protocols moved its version, the operation is
+   * asked again at the version read, under a key of its own (the request changed), audited; null when the refusal
+   * stands. In doubt (run again later) while another writer of ours on the account has not recorded its write.
+   */
+  private async reasked(op: OperationEntity): Promise<OperationEntity | null> {
+    const { waveId, ifVersion } = op;
+    if (waveId === null || ifVersion === null) return null;
+    const read = await this.client.getAccess(op.login);
+    if (read.kind !== 'ok') return null;
+    const { protocols, version } = read.value;
+    const { request } = operationPatch(op);
+    return withTransaction(this.dataSource, async ({ sql }) => {
+      const own = await this.rollbacks.ownWrites(sql, waveId, [op.accountId], op.id);
+      const now = { imap: protocols.imap === true, pop3: protocols.pop3 === true };
+      const writes = ownWritesByAccount(own.writes).get(op.accountId) ?? [];
+      if (!reaskable(request.protocols, now, { from: ifVersion, to: version }, writes)) {
+        if (own.pending.size > 0) throw new OperationInDoubtError(op.id, 'undecided_other_writer');
+        return null;
+      }
+      const idempotencyKey = `${op.idempotencyKey}/v${version}`;
+      await this.operations.reask(sql, op.id, version, idempotencyKey);
+      await audit(sql, {
+        ...auditOf(op),
+        action: operationAction(op.kind, 'reasked'),
+        before: { version: ifVersion },
+        after: { ...now, version },
+      });
+      return { ...op, ifVersion: version, idempotencyKey };
+    });
   }
 
   /** A rollback's member ends as a wave rollback batch would have ended it on the same answer. */

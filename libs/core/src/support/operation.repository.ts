@@ -55,6 +55,15 @@ export class OperationRepository {
       .update({ id: op.id }, { state: 'running', attempts: op.attempts + 1, updatedAt: new Date() });
   }
 
+  /** A rollback asked again at `ifVersion` (OperationRunner.reasked), under its own key. */
+  async reask(sql: Sql, id: string, ifVersion: number, idempotencyKey: string): Promise<void> {
+    await sql(`UPDATE operations SET if_version = $2, idempotency_key = $3, updated_at = now() WHERE id = $1`, [
+      id,
+      ifVersion,
+      idempotencyKey,
+    ]);
+  }
+
   async markSucceeded(sql: Sql, id: string, outcome: 'applied' | 'unchanged', resultVersion: number): Promise<void> {
     await sql(
       `UPDATE operations SET state = 'succeeded', outcome = $2, result_version = $3, completed_at = now(), updated_at = now() WHERE id = $1`,

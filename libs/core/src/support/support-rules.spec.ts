@@ -204,12 +204,12 @@ describe('operationFailure', () => {
 describe('operationAction', () => {
   it('names each step of each kind', () => {
     const table = (['enable', 'disable', 'rollback'] as const).map((kind) =>
-      (['requested', 'done', 'failed'] as const).map((step) => operationAction(kind, step)),
+      (['requested', 'done', 'failed', 'reasked'] as const).map((step) => operationAction(kind, step)),
     );
     expect(table).toEqual([
-      ['support.enable_requested', 'support.enabled', 'support.enable_failed'],
-      ['support.disable_requested', 'support.disabled', 'support.disable_failed'],
-      ['support.rollback_requested', 'support.rolled_back', 'support.rollback_failed'],
+      ['support.enable_requested', 'support.enabled', 'support.enable_failed', 'support.enable_reasked'],
+      ['support.disable_requested', 'support.disabled', 'support.disable_failed', 'support.disable_reasked'],
+      ['support.rollback_requested', 'support.rolled_back', 'support.rollback_failed', 'support.rollback_reasked'],
     ]);
   });
 });

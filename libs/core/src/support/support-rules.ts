@@ -131,8 +131,8 @@ export function operationFailure(outcome: FailureOutcome): { outcome: string; er
   };
 }
 
-/** The audit action of an operation's step: requested, done (`support.enabled`, `support.rolled_back`…), failed. */
-export function operationAction(kind: OperationKind, step: 'requested' | 'done' | 'failed'): string {
+/** The audit action of an operation's step: requested, done (`support.enabled`, `support.rolled_back`…), failed, reasked. */
+export function operationAction(kind: OperationKind, step: 'requested' | 'done' | 'failed' | 'reasked'): string {
   if (step === 'done') return kind === 'rollback' ? 'support.rolled_back' : `support.${kind}d`;
   return `support.${kind}_${step}`;
 }
