@@ -128,6 +128,12 @@ describe('rolling back two overlapping waves (real PostgreSQL, Redis, simulator,
       'support.rollback_reasked',
       'support.rolled_back',
     ]);
+    // Both calls logged: the one its If-Match refused, the one asked again.
+    const calls = await q<{ http_status: number }>(
+      `SELECT http_status FROM mailstore_calls WHERE operation_id = $1 ORDER BY started_at`,
+      [op.id],
+    );
+    expect(calls.map((c) => c.http_status)).toEqual([412, 200]);
     expect(await h.counters(a.id)).toEqual(await countersFromTruth(h.db, a.id));
   });
 

@@ -76,19 +76,12 @@ export class OperationRunner {
     if (!op) return 'already_done';
     let call = await this.call(op);
     for (let n = 0; n < MAX_REASKS && op.kind === 'rollback' && isVersionMismatch(call.outcome); n++) {
-      const next = await this.reasked(op);
+      const next = await this.reasked(op, call);
       if (!next) break;
       op = next;
       call = await this.call(op);
     }
-    const record = {
-      startedAt: call.startedAt,
-      latencyMs: call.latencyMs,
-      httpStatus: callHttpStatus(call.outcome),
-      outcome: callOutcomeLabel(call.outcome),
-      itemErrors: call.outcome.kind === 'ok' ? 0 : 1,
-    };
-    this.metrics.mailstoreCall('operation', record, 1);
+    const record = this.observed(call);
     const { outcome } = call;
     if (call.inDoubt && outcome.kind !== 'ok' && outcome.kind !== 'permanent') {
       await withTransaction(this.dataSource, ({ sql }) => this.operations.recordCall(sql, op.id, record));
@@ -161,7 +154,7 @@ export class OperationRunner {
    * asked again at the version read, under a key of its own (the request changed), audited; null when the refusal
    * stands. In doubt (run again later) while another writer of ours on the account has not recorded its write.
    */
-  private async reasked(op: OperationEntity): Promise<OperationEntity | null> {
+  private async reasked(op: OperationEntity, refused: Call): Promise<OperationEntity | null> {
     const { waveId, ifVersion } = op;
     if (waveId === null || ifVersion === null) return null;
     const read = await this.client.getAccess(op.login);
@@ -177,6 +170,7 @@ export class OperationRunner {
         return null;
       }
       const idempotencyKey = `${op.idempotencyKey}/v${version}`;
+      await this.operations.recordCall(sql, op.id, this.observed(refused));
       await this.operations.reask(sql, op.id, version, idempotencyKey);
       await audit(sql, {
         ...auditOf(op),
@@ -186,6 +180,19 @@ export class OperationRunner {
       });
       return { ...op, ifVersion: version, idempotencyKey };
     });
+  }
+
+  /** A call's log row, counted in the metrics as it is made. */
+  private observed(call: Call) {
+    const record = {
+      startedAt: call.startedAt,
+      latencyMs: call.latencyMs,
+      httpStatus: callHttpStatus(call.outcome),
+      outcome: callOutcomeLabel(call.outcome),
+      itemErrors: call.outcome.kind === 'ok' ? 0 : 1,
+    };
+    this.metrics.mailstoreCall('operation', record, 1);
+    return record;
   }
 
   /** A rollback's member ends as a wave rollback batch would have ended it on the same answer. */
