@@ -327,6 +327,9 @@
             duration(w.step.bakeSecondsLeft ?? 0),
           );
         }
+        if (reason === 'mailstore_unreachable' && w.statusDetail?.lastError === 'undecided_other_writer') {
+          return s.undecided;
+        }
         if (reason === 'mailstore_unreachable') return s.unreachable;
         if (reason === 'outside_window') {
           const opens = w.statusDetail?.opensAt;

@@ -134,6 +134,7 @@ window.REOPEN_I18N = {
       pausedOps: (step) => `paused by ops${step}`,
       baking: (i, n, until, left) => `baking after step ${i} of ${n}${until ? ` until ${until} (${left} left)` : ''}`,
       unreachable: 'paused: the mailstore is unreachable',
+      undecided: 'paused: waiting for another wave or a support operation to record its write on the same accounts',
       outsideWindow: (opens) => `waiting for its time window${opens ? `, which opens at ${opens}` : ''}`,
       other: (state, reason) => `${state}${reason ? ` (${reason})` : ''}`,
       completed: 'completed: every member has an outcome',
@@ -279,6 +280,8 @@ window.REOPEN_I18N = {
       baking: (i, n, until, left) =>
         `observation après le palier ${i} sur ${n}${until ? ` jusqu’à ${until} (encore ${left})` : ''}`,
       unreachable: 'en pause : le serveur de messagerie est injoignable',
+      undecided:
+        'en pause : en attente qu’une autre vague ou une opération du support enregistre sa modification des mêmes comptes',
       outsideWindow: (opens) => `en attente de sa plage horaire${opens ? `, qui s’ouvre à ${opens}` : ''}`,
       other: (state, reason) => `${state}${reason ? ` (${reason})` : ''}`,
       completed: 'terminée : chaque compte a un résultat',

@@ -34,6 +34,13 @@ export const CONFLICT = 'conflict';
 /** A pending member ended by a cancel, a halt or a rollback before any batch claimed it. */
 export const WAVE_STOPPED = 'wave_stopped';
 
+/**
+ * A batch's answer (or support's 412) that cannot be read yet: another writer of ours (a wave's batch already sent, a
+ * support operation begun) may have written one of its accounts without having recorded it. The batch is resent later
+ * under its key; when that keeps happening, the wave pauses with this as its last error (the mailstore is fine).
+ */
+export const UNDECIDED_OTHER_WRITER = 'undecided_other_writer';
+
 /** The failure reasons of our own; any other is the mailstore's code, made safe by `errorCode`. */
 export const FAILURE_REASONS = [ACCOUNT_NOT_FOUND, CONFLICT] as const;
 

@@ -1,4 +1,4 @@
-import { assertNever, BatchKind, backoffMs, retryAfterWithJitter } from '@app/domain';
+import { assertNever, BatchKind, backoffMs, retryAfterWithJitter, UNDECIDED_OTHER_WRITER } from '@app/domain';
 import {
   AccessState,
   BatchItemResult,
@@ -36,7 +36,7 @@ const MAX_CHANGED_RETRIES = 5;
  * A resend in doubt whose answer cannot be read yet (another writer of ours may have made an account's state and not
  * recorded it): a failure with an unknown outcome, retried under the same key (a replay answers the same).
  */
-const UNDECIDED = { code: 'undecided_other_writer', outcomeUnknown: true } as const;
+const UNDECIDED = { code: UNDECIDED_OTHER_WRITER, outcomeUnknown: true } as const;
 
 /** One batch's delivery so far. */
 interface Attempts {

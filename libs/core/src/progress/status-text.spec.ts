@@ -65,5 +65,16 @@ describe('describeStatus', () => {
         statusDetail: { lastError: 'timeout' },
       }),
     ).toBe('paused: the mailstore is unreachable (timeout)');
+    // Paused because another writer of ours has not recorded its write yet: the mailstore is fine, say so.
+    expect(
+      describeStatus({
+        ...base,
+        state: 'paused',
+        statusReason: 'mailstore_unreachable',
+        statusDetail: { lastError: 'undecided_other_writer' },
+      }),
+    ).toBe(
+      'paused: waiting for another wave or a support operation to record its write on the same accounts (undecided_other_writer); resume once it has',
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { WaveState } from '@app/domain';
+import { UNDECIDED_OTHER_WRITER, WaveState } from '@app/domain';
 import { GateView } from './progress.types';
 
 export interface StatusInput {
@@ -43,6 +43,8 @@ export function describeStatus(s: StatusInput): string {
         const opensAt = s.statusDetail?.opensAt;
         return `waiting for its time window${typeof opensAt === 'string' ? `, which opens at ${opensAt}` : ''}${stepText}`;
       }
+      if (reason === 'mailstore_unreachable' && s.statusDetail?.lastError === UNDECIDED_OTHER_WRITER)
+        return `paused: waiting for another wave or a support operation to record its write on the same accounts (${UNDECIDED_OTHER_WRITER}); resume once it has`;
       if (reason === 'mailstore_unreachable') {
         const last = [s.statusDetail?.lastError, s.statusDetail?.code, s.statusDetail?.status].find(
           (v): v is string | number => typeof v === 'string' || typeof v === 'number',

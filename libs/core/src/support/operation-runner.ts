@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { OperationEntity } from '@app/db';
-import { reaskable, rollbackSettleDelta } from '@app/domain';
+import { reaskable, rollbackSettleDelta, UNDECIDED_OTHER_WRITER } from '@app/domain';
 import { FailureOutcome, Mailstore, Outcome, PatchAccessResult, withRetries } from '@app/mailstore';
 import { AccountRepository } from '../accounts/account.repository';
 import { audit } from '../db/audit-log';
@@ -166,7 +166,7 @@ export class OperationRunner {
       const now = { imap: protocols.imap === true, pop3: protocols.pop3 === true };
       const writes = ownWritesByAccount(own.writes).get(op.accountId) ?? [];
       if (!reaskable(request.protocols, now, { from: ifVersion, to: version }, writes)) {
-        if (own.pending.size > 0) throw new OperationInDoubtError(op.id, 'undecided_other_writer');
+        if (own.pending.size > 0) throw new OperationInDoubtError(op.id, UNDECIDED_OTHER_WRITER);
         return null;
       }
       const idempotencyKey = `${op.idempotencyKey}/v${version}`;
