@@ -11,11 +11,12 @@ import type { CounterDelta, Counters } from './progress';
 export type ForwardOutcome = { state: 'enabled' } | { state: 'skipped' | 'failed'; reason: string };
 
 /**
- * The outcome of one rollback member: terminal, or `reasked` (a conflict that only our own later writes on other
- * protocols caused, rollback-reask.ts: the member waits for restoration again, at the version answered).
+ * The outcome of one rollback member: terminal, or `reasked`: the member waits for restoration again (a conflict
+ * that only our own later writes on other protocols caused, rollback-reask.ts, asked again at the version answered;
+ * or one no chain explains yet while another writer of ours is unrecorded, with that as its reason).
  */
 export type RollbackOutcome =
-  { state: 'rolled_back' | 'unchanged' | 'conflict' | 'reasked' } | { state: 'failed'; reason: string };
+  { state: 'rolled_back' | 'unchanged' | 'conflict' | 'reasked' } | { state: 'failed' | 'reasked'; reason: string };
 
 const REASON = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 

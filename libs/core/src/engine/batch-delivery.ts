@@ -13,7 +13,7 @@ import { callRecord, CallRecord } from './call-record';
 import { BatchEnd } from './engine-metrics';
 import { forwardSettlement, refusedResults, rollbackSettlement } from './member-outcome';
 import { presumedOwn, readBackAnswer, resentAnswer, toldByReads } from './resent-answer';
-import { conflictAccounts, judgeConflicts, RollbackConflicts } from './rollback-conflicts';
+import { conflictAccounts, judgeConflicts, Reask } from './rollback-conflicts';
 import { PumpContext } from './pump-context';
 import { PumpHolds } from './pump-holds';
 import { allowedStatesFor, paceRequestFor } from './pump-pace';
@@ -177,9 +177,8 @@ export class BatchDelivery {
       : outcome.value.results;
     // Another writer of ours may have made an account's state and not recorded it yet: resent later, still in doubt.
     if (results === 'undecided') return this.failed(sql, wave, batch, sent, UNDECIDED, a);
-    const conflicts = await this.rollbackConflicts(sql, batch, sent.items, results);
-    if (conflicts.undecided) return this.failed(sql, wave, batch, sent, UNDECIDED, a);
-    await this.settle(sql, batch, results, callRecord(sent.startedAt, outcome), conflicts.reasked);
+    const reasked = await this.rollbackConflicts(sql, batch, sent.items, results);
+    await this.settle(sql, batch, results, callRecord(sent.startedAt, outcome), reasked);
     await this.ctx.throttle.reward();
     return this.ended('applied', 'settled');
   }
@@ -201,18 +200,17 @@ export class BatchDelivery {
 
   /**
    * A rollback answer's conflicts, judged against our recorded writes to their accounts (rollback-conflicts.ts, one
-   * query, only when the answer has a conflict carrying a version): those only our own later writes on other
-   * protocols caused are asked again. Rolling back two overlapping waves, in either order or at once, then closes
-   * what each opened.
+   * query, only when the answer has a conflict carrying a version): the members asked again, by item index. Rolling
+   * back two overlapping waves, in either order or at once, then closes what each opened.
    */
   private async rollbackConflicts(
     sql: Sql,
     batch: ClaimedBatch,
     items: Answered['items'],
     results: readonly BatchItemResult[],
-  ): Promise<RollbackConflicts> {
+  ): Promise<ReadonlyMap<number, Reask>> {
     const accounts = batch.kind === 'rollback' ? conflictAccounts(batch.members, results) : [];
-    if (!accounts.length) return { reasked: new Set(), undecided: false };
+    if (!accounts.length) return new Map();
     const own = await this.ctx.repos.rollback.ownWrites(sql, batch.waveId, accounts);
     return judgeConflicts(batch.members, items, results, own);
   }
@@ -343,7 +341,7 @@ export class BatchDelivery {
     batch: ClaimedBatch,
     results: readonly BatchItemResult[],
     call: CallRecord | undefined,
-    reasked?: ReadonlySet<number>,
+    reasked?: ReadonlyMap<number, Reask>,
   ): Promise<void> {
     const { settle } = this.ctx.repos;
     const settled =

@@ -7,6 +7,7 @@ import { auditRowsSql } from '../db/audit-log';
 import { Sql } from '../db/sql';
 import { SqlParams } from '../db/sql-params';
 import { counterParams, countersUpsertSql } from '../db/wave-counters';
+import { ROLLBACK_IF_VERSION } from './rollback-batch.repository';
 
 /** The batch a settle closes: its row, the lease generation held (the fence), and how many items its call had. */
 type SettledBatch = Pick<ClaimedBatch, 'id' | 'waveId' | 'fence' | 'members'>;
@@ -67,24 +68,28 @@ export class BatchSettleRepository {
 
   /**
    * Writes a rollback batch's answer in one statement (as settleForward, restoration states). A `reasked` member waits
-   * for restoration again (no rollback state) at the version its conflict answered; a restored one keeps the version
+   * for restoration again (no rollback state) at its `askAt` ifVersion (the version its conflict answered, or its own
+   * when sent back to wait for another writer of ours: counted in rollback_requeues); a restored one keeps the version
    * its restoration made, a link in the chain of our writes (RollbackBatchRepository.ownWrites).
    */
   settleRollback(
     sql: Sql,
     batch: SettledBatch,
-    s: Settlement<RollbackOutcome>,
+    s: Settlement<RollbackOutcome> & { askAt: readonly (number | null)[] },
     call: CallRecord | undefined,
   ): Promise<boolean> {
     const parts: SettleParts = (p, wave) => ({
-      values: itemValues(p, s.items, {}),
+      values: itemValues(p, s.items, { iv: ['int', s.askAt] }),
       writes: `
      members AS (
        UPDATE wave_members w
-          SET rollback_state = NULLIF(v.state, 'reasked'), rollback_reason = v.reason,
+          SET rollback_state = NULLIF(v.state, 'reasked'),
+              rollback_reason = CASE WHEN v.state = 'reasked' THEN NULL ELSE v.reason END,
               rolled_back_at = CASE WHEN v.state = 'reasked' THEN NULL ELSE now() END,
               rollback_batch_id = CASE WHEN v.state = 'reasked' THEN NULL ELSE w.rollback_batch_id END,
-              rollback_if_version = CASE WHEN v.state = 'reasked' THEN v.rv ELSE w.rollback_if_version END,
+              rollback_if_version = CASE WHEN v.state = 'reasked' THEN v.iv ELSE w.rollback_if_version END,
+              rollback_requeues = w.rollback_requeues
+                + CASE WHEN v.state = 'reasked' AND v.iv = ${ROLLBACK_IF_VERSION('w')} THEN 1 ELSE 0 END,
               rollback_result_version = CASE WHEN v.state = 'rolled_back' THEN v.rv ELSE w.rollback_result_version END
          FROM v WHERE w.wave_id = ${wave} AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
      ${ACCOUNTS_CTE},

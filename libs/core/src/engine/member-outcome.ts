@@ -181,20 +181,21 @@ export function forwardSettlement(
 }
 
 /**
- * A rollback batch's answer, item i for member i; `reasked`, the items whose conflict only our own later writes on
- * other protocols caused (rollback-conflicts.ts): their members wait for restoration again, at the version answered.
+ * A rollback batch's answer, item i for member i; `reasked`, the conflicts judged by rollback-conflicts.ts: their
+ * members wait for restoration again, each at its `askAt` ifVersion (null for the others).
  */
 export function rollbackSettlement(
   members: readonly BatchMember[],
   results: readonly BatchItemResult[],
-  reasked: ReadonlySet<number> = new Set(),
-): Settlement<RollbackOutcome> {
-  const outcomes = results.map((r, i): RollbackOutcome => (reasked.has(i) ? { state: 'reasked' } : rollbackOutcome(r)));
+  reasked: ReadonlyMap<number, { ifVersion: number; outcome: RollbackOutcome }> = new Map(),
+): Settlement<RollbackOutcome> & { askAt: (number | null)[] } {
+  const outcomes = results.map((r, i): RollbackOutcome => reasked.get(i)?.outcome ?? rollbackOutcome(r));
   return {
-    items: settledItems(members, results, outcomes, (o) => (o.state === 'failed' ? o.reason : null)),
+    items: settledItems(members, results, outcomes, (o) => ('reason' in o ? o.reason : null)),
     delta: rollbackSettleDelta(outcomes),
     summary: statusSummary(results),
     enabled: 0,
+    askAt: results.map((_r, i) => reasked.get(i)?.ifVersion ?? null),
   };
 }
 

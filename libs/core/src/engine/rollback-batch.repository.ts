@@ -19,6 +19,15 @@ export interface OwnWriteRow {
   names: ('imap' | 'pop3')[];
 }
 
+/** Our recorded writes to some accounts, and what a rollback's judgement of their conflicts needs beside them. */
+export interface OwnWrites {
+  writes: OwnWriteRow[];
+  /** Accounts another writer of ours may have written without having recorded it yet. */
+  pending: Set<number>;
+  /** This wave's members' rollback_requeues, by account. */
+  requeues: Map<number, number>;
+}
+
 /** The statements of the rollback lane's claim and its conflicts' question (its settle is BatchSettleRepository's). */
 export class RollbackBatchRepository {
   /** Whether any member still waits for restoration (one probe of the rollback index). */
@@ -65,47 +74,51 @@ export class RollbackBatchRepository {
    * support's rollback of one member (from its If-Match). Support's enable and disable record no version they found:
    * no chain goes through them, so their changes are kept. `pending`: accounts another writer of ours may have written
    * without having recorded it yet (another wave's member in a batch of either lane already attempted, a support
-   * operation begun), as othersWrites asks. Read only for a rollback's conflicts: a batch's, or support's rollback of
-   * one member (`exceptOperation`: that operation, running, is not another writer).
+   * operation begun), as othersWrites asks; `requeues`: this wave's members' rollback_requeues, by account. Read only
+   * for a rollback's conflicts: a batch's, or support's rollback of one member (`exceptOperation`: that operation,
+   * running, is not another writer).
    */
   async ownWrites(
     sql: Sql,
     waveId: string,
     accountIds: readonly number[],
     exceptOperation: string | null = null,
-  ): Promise<{ writes: OwnWriteRow[]; pending: Set<number> }> {
-    if (!accountIds.length) return { writes: [], pending: new Set() };
-    const rows = await sql<OwnWriteRow & { pending: boolean }>(
+  ): Promise<OwnWrites> {
+    if (!accountIds.length) return { writes: [], pending: new Set(), requeues: new Map() };
+    const rows = await sql<OwnWriteRow & { kind: 'write' | 'pending' | 'requeues'; n: number | null }>(
       `WITH m AS (
          SELECT m.*, ARRAY(SELECT p FROM unnest(w.protocols) AS p
                             WHERE (p = 'imap' AND NOT m.prior_imap) OR (p = 'pop3' AND NOT m.prior_pop3)) AS names
            FROM wave_members m JOIN waves w ON w.id = m.wave_id
           WHERE m.account_id = ANY($1::bigint[]))
-       SELECT account_id, prior_version AS from_version, result_version AS to_version, names, false AS pending FROM m
-        WHERE state = 'enabled' AND prior_version IS NOT NULL AND result_version IS NOT NULL
+       SELECT account_id, prior_version AS from_version, result_version AS to_version, names, 'write' AS kind, NULL::int AS n
+         FROM m WHERE state = 'enabled' AND prior_version IS NOT NULL AND result_version IS NOT NULL
        UNION ALL
-       SELECT account_id, ${ROLLBACK_IF_VERSION('m')}, rollback_result_version, names, false FROM m
+       SELECT account_id, ${ROLLBACK_IF_VERSION('m')}, rollback_result_version, names, 'write', NULL FROM m
         WHERE state = 'enabled' AND rollback_state = 'rolled_back' AND rollback_result_version IS NOT NULL
           AND ${ROLLBACK_IF_VERSION('m')} IS NOT NULL
        UNION ALL
-       SELECT account_id, if_version, result_version, protocols, false FROM operations
+       SELECT account_id, if_version, result_version, protocols, 'write', NULL FROM operations
         WHERE account_id = ANY($1::bigint[]) AND kind = 'rollback' AND outcome = 'applied'
           AND if_version IS NOT NULL AND result_version IS NOT NULL
        UNION ALL
-       SELECT m.account_id, NULL, NULL, NULL, true FROM m JOIN wave_batches b ON b.id = m.batch_id
+       SELECT m.account_id, NULL, NULL, NULL, 'pending', NULL FROM m JOIN wave_batches b ON b.id = m.batch_id
         WHERE m.wave_id <> $2 AND m.state = 'in_flight' AND b.attempts > 0
        UNION ALL
-       SELECT m.account_id, NULL, NULL, NULL, true FROM m JOIN wave_batches b ON b.id = m.rollback_batch_id
+       SELECT m.account_id, NULL, NULL, NULL, 'pending', NULL FROM m JOIN wave_batches b ON b.id = m.rollback_batch_id
         WHERE m.wave_id <> $2 AND m.rollback_state = 'in_flight' AND b.attempts > 0
        UNION ALL
-       SELECT account_id, NULL, NULL, NULL, true FROM operations
+       SELECT account_id, NULL, NULL, NULL, 'pending', NULL FROM operations
         WHERE account_id = ANY($1::bigint[]) AND state IN ('queued', 'running') AND attempts > 0
-          AND ($3::uuid IS NULL OR id <> $3::uuid)`,
+          AND ($3::uuid IS NULL OR id <> $3::uuid)
+       UNION ALL
+       SELECT account_id, NULL, NULL, NULL, 'requeues', rollback_requeues FROM m WHERE wave_id = $2`,
       [accountIds, waveId, exceptOperation],
     );
     return {
-      writes: rows.filter((r) => !r.pending),
-      pending: new Set(rows.filter((r) => r.pending).map((r) => Number(r.account_id))),
+      writes: rows.filter((r) => r.kind === 'write'),
+      pending: new Set(rows.filter((r) => r.kind === 'pending').map((r) => Number(r.account_id))),
+      requeues: new Map(rows.filter((r) => r.kind === 'requeues').map((r) => [Number(r.account_id), Number(r.n)])),
     };
   }
 }

@@ -1,14 +1,15 @@
-import { OwnWrite, reaskable } from '@app/domain';
+import { OwnWrite, reaskable, RollbackOutcome, UNDECIDED_OTHER_WRITER } from '@app/domain';
 import { BatchItem, BatchItemResult } from '@app/mailstore';
 import { BatchMember } from './batch.types';
-import { OwnWriteRow } from './rollback-batch.repository';
+import { OwnWriteRow, OwnWrites } from './rollback-batch.repository';
 
-/** Of a rollback batch's answer: the items asked again (reaskable), and whether any is undecided yet. */
-export interface RollbackConflicts {
-  /** Item indexes whose conflict only our own later writes on other protocols caused: asked again at its version. */
-  reasked: Set<number>;
-  /** An item's conflict no recorded chain explains while another writer of ours may not have recorded its write. */
-  undecided: boolean;
+/** How many times one member's conflict may be sent back to wait for another writer of ours; then it stands. */
+const MAX_REQUEUES = 5;
+
+/** A rollback member asked again: at which `ifVersion`, and the outcome its settle records. */
+export interface Reask {
+  ifVersion: number;
+  outcome: RollbackOutcome;
 }
 
 /** The accounts of a rollback answer's conflicts that carry a version and a state (the only ones to judge). */
@@ -18,28 +19,32 @@ export function conflictAccounts(members: readonly BatchMember[], results: reado
 
 /**
  * The rule (libs/domain reaskable) on each conflict of a rollback batch's answer, with our recorded writes to its
- * accounts (RollbackBatchRepository.ownWrites, one query per batch). A conflict no chain explains stays a conflict,
- * unless another writer of ours is still unrecorded on that account: the answer is then undecided and the batch is
- * resent later under its key (as a resend in doubt waits for such a writer: batch-delivery's UNDECIDED).
+ * accounts (RollbackBatchRepository.ownWrites, one query per batch): by item index, the members asked again. One that
+ * only our own later writes on other protocols caused is asked at the version answered; one no chain explains while
+ * another writer of ours is unrecorded on the account goes back to wait at its own `ifVersion` (it wrote nothing),
+ * at most MAX_REQUEUES times, and is judged again once that writer has recorded. Any other conflict stands. The batch
+ * itself always settles: a batch that waited for another, undecided, would keep its own applied items unrecorded, and
+ * two rollbacks at once would wait for each other for ever.
  */
 export function judgeConflicts(
   members: readonly BatchMember[],
   items: readonly BatchItem[],
   results: readonly BatchItemResult[],
-  own: { writes: readonly OwnWriteRow[]; pending: ReadonlySet<number> },
-): RollbackConflicts {
+  own: OwnWrites,
+): Map<number, Reask> {
   const byAccount = ownWritesByAccount(own.writes);
-  const reasked = new Set<number>();
-  let undecided = false;
+  const reasked = new Map<number, Reask>();
   results.forEach((r, i) => {
     const m = members[i];
     if (!judgeable(m, r)) return;
     const now = { imap: r.protocols?.imap === true, pop3: r.protocols?.pop3 === true };
     const versions = { from: Number(m.version), to: Number(r.version) };
-    if (reaskable(items[i].protocols, now, versions, byAccount.get(m.accountId) ?? [])) reasked.add(i);
-    else if (own.pending.has(m.accountId)) undecided = true;
+    if (reaskable(items[i].protocols, now, versions, byAccount.get(m.accountId) ?? []))
+      reasked.set(i, { ifVersion: versions.to, outcome: { state: 'reasked' } });
+    else if (own.pending.has(m.accountId) && (own.requeues.get(m.accountId) ?? 0) < MAX_REQUEUES)
+      reasked.set(i, { ifVersion: versions.from, outcome: { state: 'reasked', reason: UNDECIDED_OTHER_WRITER } });
   });
-  return { reasked, undecided };
+  return reasked;
 }
 
 /** Our recorded writes (RollbackBatchRepository.ownWrites' rows) by account, as the domain rule reads them. */
