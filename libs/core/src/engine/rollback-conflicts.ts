@@ -37,14 +37,33 @@ export function judgeConflicts(
   results.forEach((r, i) => {
     const m = members[i];
     if (!judgeable(m, r)) return;
-    const now = { imap: r.protocols?.imap === true, pop3: r.protocols?.pop3 === true };
-    const versions = { from: Number(m.version), to: Number(r.version) };
-    if (reaskable(items[i].protocols, now, versions, byAccount.get(m.accountId) ?? []))
-      reasked.set(i, { ifVersion: versions.to, outcome: { state: 'reasked' } });
-    else if (own.pending.has(m.accountId) && (own.requeues.get(m.accountId) ?? 0) < MAX_REQUEUES)
-      reasked.set(i, { ifVersion: versions.from, outcome: { state: 'reasked', reason: UNDECIDED_OTHER_WRITER } });
+    const from = Number(m.version);
+    const to = Number(r.version);
+    const verdict = judgeConflict(items[i].protocols, { protocols: r.protocols, from, to }, m.accountId, {
+      writes: byAccount.get(m.accountId) ?? [],
+      pending: own.pending,
+    });
+    if (verdict === 'reask') reasked.set(i, { ifVersion: to, outcome: { state: 'reasked' } });
+    else if (verdict === 'wait' && (own.requeues.get(m.accountId) ?? 0) < MAX_REQUEUES)
+      reasked.set(i, { ifVersion: from, outcome: { state: 'reasked', reason: UNDECIDED_OTHER_WRITER } });
   });
   return reasked;
+}
+
+/**
+ * One account's conflict, for a wave's rollback batch and support's rollback of one member alike: `reask` at the
+ * version answered (libs/domain reaskable on our writes to it), `wait` while another writer of ours on it is
+ * unrecorded, else the conflict `stands`.
+ */
+export function judgeConflict(
+  restores: BatchItem['protocols'],
+  answered: { protocols: BatchItemResult['protocols']; from: number; to: number },
+  accountId: number,
+  own: { writes: readonly OwnWrite[]; pending: ReadonlySet<number> },
+): 'reask' | 'wait' | 'stands' {
+  const now = { imap: answered.protocols?.imap === true, pop3: answered.protocols?.pop3 === true };
+  if (reaskable(restores, now, answered, own.writes)) return 'reask';
+  return own.pending.has(accountId) ? 'wait' : 'stands';
 }
 
 /** Our recorded writes (RollbackBatchRepository.ownWrites' rows) by account, as the domain rule reads them. */

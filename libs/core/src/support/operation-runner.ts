@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { OperationEntity } from '@app/db';
-import { reaskable, rollbackSettleDelta, UNDECIDED_OTHER_WRITER } from '@app/domain';
+import { rollbackSettleDelta, UNDECIDED_OTHER_WRITER } from '@app/domain';
 import { FailureOutcome, Mailstore, Outcome, PatchAccessResult, withRetries } from '@app/mailstore';
 import { AccountRepository } from '../accounts/account.repository';
 import { audit } from '../db/audit-log';
@@ -12,7 +12,7 @@ import type { CapabilitiesWatch } from '../engine/capabilities-watch';
 import { EngineMetrics, NO_ENGINE_METRICS } from '../engine/engine-metrics';
 import { isVersionMismatch, ownEarlierPatch, patchAnswer, rollbackOutcome } from '../engine/member-outcome';
 import { RollbackBatchRepository } from '../engine/rollback-batch.repository';
-import { ownWritesByAccount } from '../engine/rollback-conflicts';
+import { judgeConflict, ownWritesByAccount } from '../engine/rollback-conflicts';
 import { Throttle } from '../engine/throttle';
 import { MemberRollbackRepository } from './member-rollback.repository';
 import { OperationRepository } from './operation.repository';
@@ -163,12 +163,13 @@ export class OperationRunner {
     const { request } = operationPatch(op);
     return withTransaction(this.dataSource, async ({ sql }) => {
       const own = await this.rollbacks.ownWrites(sql, waveId, [op.accountId], op.id);
-      const now = { imap: protocols.imap === true, pop3: protocols.pop3 === true };
       const writes = ownWritesByAccount(own.writes).get(op.accountId) ?? [];
-      if (!reaskable(request.protocols, now, { from: ifVersion, to: version }, writes)) {
-        if (own.pending.size > 0) throw new OperationInDoubtError(op.id, UNDECIDED_OTHER_WRITER);
-        return null;
-      }
+      const verdict = judgeConflict(request.protocols, { protocols, from: ifVersion, to: version }, op.accountId, {
+        writes,
+        pending: own.pending,
+      });
+      if (verdict === 'wait') throw new OperationInDoubtError(op.id, UNDECIDED_OTHER_WRITER);
+      if (verdict === 'stands') return null;
       const idempotencyKey = `${op.idempotencyKey}/v${version}`;
       await this.operations.recordCall(sql, op.id, this.observed(refused));
       await this.operations.reask(sql, op.id, version, idempotencyKey);
@@ -176,7 +177,7 @@ export class OperationRunner {
         ...auditOf(op),
         action: operationAction(op.kind, 'reasked'),
         before: { version: ifVersion },
-        after: { ...now, version },
+        after: { imap: protocols.imap === true, pop3: protocols.pop3 === true, version },
       });
       return { ...op, ifVersion: version, idempotencyKey };
     });
