@@ -24,6 +24,7 @@ import { WaveWindows1764422000000 } from './1764422000000-wave-windows';
 import { NotificationGiveUp1764425005000 } from './1764425005000-notification-give-up';
 import { BatchHistoryCovering1764425006000 } from './1764425006000-batch-history-covering';
 import { RollbackReask1764425020000 } from './1764425020000-rollback-reask';
+import { RollbackNotBefore1764425021000 } from './1764425021000-rollback-not-before';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -53,4 +54,5 @@ export const MIGRATIONS = [
   NotificationGiveUp1764425005000,
   BatchHistoryCovering1764425006000,
   RollbackReask1764425020000,
+  RollbackNotBefore1764425021000,
 ];

@@ -1,5 +1,12 @@
 import fc from 'fast-check';
-import { OwnWrite, reaskable } from './rollback-reask';
+import {
+  OwnWrite,
+  reaskable,
+  REQUEUE_FIRST_DELAY_MS,
+  REQUEUE_LIMIT,
+  REQUEUE_MAX_DELAY_MS,
+  requeueDelayMs,
+} from './rollback-reask';
 
 const open = { imap: true, pop3: true };
 const w = (from: number, to: number, ...names: OwnWrite['names']): OwnWrite => ({ from, to, names });
@@ -78,6 +85,35 @@ describe('reaskable: a rollback conflict asked again at the version answered', (
           expect(reaskable(restores, now, { from, to }, writes)).toBe(want);
         },
       ),
+    );
+  });
+});
+
+describe('requeueDelayMs: the waits of a conflict judged again while another writer of ours is unrecorded', () => {
+  it('doubles from the first delay, capped, and none past the limit', () => {
+    const waits = Array.from({ length: REQUEUE_LIMIT + 2 }, (_, n) => requeueDelayMs(n));
+    expect(waits).toEqual([250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000, 30000, null, null]);
+  });
+
+  it('the waits add up to minutes, not a second (a batch in doubt is retried with backoff up to 8 s)', () => {
+    let total = 0;
+    for (let n = 0; requeueDelayMs(n) !== null; n++) total += requeueDelayMs(n)!;
+    expect(total).toBe(181_750);
+  });
+
+  it('refuses a count that is not a whole number of waits so far', () => {
+    for (const n of [-1, 0.5, Number.NaN, Number.POSITIVE_INFINITY]) expect(requeueDelayMs(n)).toBeNull();
+  });
+
+  it('model: non-decreasing, within [first, max], defined exactly below the limit', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 100 }), (n) => {
+        const d = requeueDelayMs(n);
+        if (n >= REQUEUE_LIMIT) return expect(d).toBeNull();
+        expect(d).toBeGreaterThanOrEqual(REQUEUE_FIRST_DELAY_MS);
+        expect(d).toBeLessThanOrEqual(REQUEUE_MAX_DELAY_MS);
+        if (n > 0) expect(d).toBeGreaterThanOrEqual(requeueDelayMs(n - 1)!);
+      }),
     );
   });
 });

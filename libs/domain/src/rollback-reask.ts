@@ -51,3 +51,21 @@ export function reaskable(
   }
   return false;
 }
+
+/**
+ * A rollback conflict that no chain of our writes explains while another writer of ours has not recorded its write
+ * yet (a batch of another wave in doubt, retried with backoff; a support operation under way) waits to be judged
+ * again, spaced in time so that writer has the time to record: the n-th wait (n from 0) lasts
+ * REQUEUE_FIRST_DELAY_MS × 2^n, at most REQUEUE_MAX_DELAY_MS, and after REQUEUE_LIMIT waits (about three minutes in
+ * all) the conflict stands. Waiting without spacing (the first version: five re-judgements within a second) let
+ * the conflict stand, and the account stay open, whenever the other writer took longer than that.
+ */
+export const REQUEUE_LIMIT = 12;
+export const REQUEUE_FIRST_DELAY_MS = 250;
+export const REQUEUE_MAX_DELAY_MS = 30_000;
+
+/** How long a rollback member sent back to wait for the `waitsSoFar`-th time waits; null once none is left. */
+export function requeueDelayMs(waitsSoFar: number): number | null {
+  if (!Number.isInteger(waitsSoFar) || waitsSoFar < 0 || waitsSoFar >= REQUEUE_LIMIT) return null;
+  return Math.min(REQUEUE_MAX_DELAY_MS, REQUEUE_FIRST_DELAY_MS * 2 ** waitsSoFar);
+}

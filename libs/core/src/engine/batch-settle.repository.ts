@@ -1,7 +1,7 @@
 import { ForwardOutcome, RollbackOutcome } from '@app/domain';
 import { ClaimedBatch } from './batch.types';
 import { CallRecord } from './call-record';
-import { SettledItem, Settlement } from './member-outcome';
+import { RollbackAsks, SettledItem, Settlement } from './member-outcome';
 import { PresumedOwn } from './resent-answer';
 import { auditRowsSql } from '../db/audit-log';
 import { Sql } from '../db/sql';
@@ -69,17 +69,18 @@ export class BatchSettleRepository {
   /**
    * Writes a rollback batch's answer in one statement (as settleForward, restoration states). A `reasked` member waits
    * for restoration again (no rollback state) at its `askAt` ifVersion (the version its conflict answered, or its own
-   * when sent back to wait for another writer of ours: counted in rollback_requeues); a restored one keeps the version
+   * when sent back to wait for another writer of ours: counted in rollback_requeues, claimable again only from
+   * rollback_not_before); a restored one keeps the version
    * its restoration made, a link in the chain of our writes (RollbackBatchRepository.ownWrites).
    */
   settleRollback(
     sql: Sql,
     batch: SettledBatch,
-    s: Settlement<RollbackOutcome> & { askAt: readonly (number | null)[] },
+    s: Settlement<RollbackOutcome> & Readonly<RollbackAsks>,
     call: CallRecord | undefined,
   ): Promise<boolean> {
     const parts: SettleParts = (p, wave) => ({
-      values: itemValues(p, s.items, { iv: ['int', s.askAt] }),
+      values: itemValues(p, s.items, { iv: ['int', s.askAt], wait: ['int', s.waitMs] }),
       writes: `
      members AS (
        UPDATE wave_members w
@@ -90,6 +91,7 @@ export class BatchSettleRepository {
               rollback_if_version = CASE WHEN v.state = 'reasked' THEN v.iv ELSE w.rollback_if_version END,
               rollback_requeues = w.rollback_requeues
                 + CASE WHEN v.state = 'reasked' AND v.iv = ${ROLLBACK_IF_VERSION('w')} THEN 1 ELSE 0 END,
+              rollback_not_before = now() + make_interval(secs => v.wait / 1000.0),
               rollback_result_version = CASE WHEN v.state = 'rolled_back' THEN v.rv ELSE w.rollback_result_version END
          FROM v WHERE w.wave_id = ${wave} AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
      ${ACCOUNTS_CTE},

@@ -180,15 +180,22 @@ export function forwardSettlement(
   };
 }
 
+/** Per item of a rollback settlement: the ifVersion a re-asked member waits at, and how long it waits (else null). */
+export interface RollbackAsks {
+  askAt: (number | null)[];
+  waitMs: (number | null)[];
+}
+
 /**
  * A rollback batch's answer, item i for member i; `reasked`, the conflicts judged by rollback-conflicts.ts: their
- * members wait for restoration again, each at its `askAt` ifVersion (null for the others).
+ * members wait for restoration again, each at its `askAt` ifVersion (null for the others), claimable again after
+ * `waitMs` (null: at once).
  */
 export function rollbackSettlement(
   members: readonly BatchMember[],
   results: readonly BatchItemResult[],
-  reasked: ReadonlyMap<number, { ifVersion: number; outcome: RollbackOutcome }> = new Map(),
-): Settlement<RollbackOutcome> & { askAt: (number | null)[] } {
+  reasked: ReadonlyMap<number, { ifVersion: number; outcome: RollbackOutcome; waitMs: number | null }> = new Map(),
+): Settlement<RollbackOutcome> & RollbackAsks {
   const outcomes = results.map((r, i): RollbackOutcome => reasked.get(i)?.outcome ?? rollbackOutcome(r));
   return {
     items: settledItems(members, results, outcomes, (o) => ('reason' in o ? o.reason : null)),
@@ -196,6 +203,7 @@ export function rollbackSettlement(
     summary: statusSummary(results),
     enabled: 0,
     askAt: results.map((_r, i) => reasked.get(i)?.ifVersion ?? null),
+    waitMs: results.map((_r, i) => reasked.get(i)?.waitMs ?? null),
   };
 }
 

@@ -11,6 +11,13 @@ import { SqlParams } from '../db/sql-params';
  */
 export const ROLLBACK_IF_VERSION = (m: string) => `COALESCE(${m}.rollback_if_version, ${m}.result_version)`;
 
+/**
+ * A member waiting for restoration that may be claimed now: not sent back to wait for another writer of ours, or its
+ * wait over (rollback_not_before, libs/domain requeueDelayMs).
+ */
+const ROLLBACK_WAITING = `state = 'enabled' AND rollback_state IS NULL`;
+const ROLLBACK_DUE = `${ROLLBACK_WAITING} AND (rollback_not_before IS NULL OR rollback_not_before <= now())`;
+
 /** Our recorded writes to an account (libs/domain OwnWrite), as read for a rollback's conflicts. */
 export interface OwnWriteRow {
   account_id: string;
@@ -30,17 +37,27 @@ export interface OwnWrites {
 
 /** The statements of the rollback lane's claim and its conflicts' question (its settle is BatchSettleRepository's). */
 export class RollbackBatchRepository {
-  /** Whether any member still waits for restoration (one probe of the rollback index). */
+  /** Whether any member waiting for restoration may be claimed now (one probe of the rollback index). */
   async anyLeft(sql: Sql, waveId: string): Promise<boolean> {
-    const rows = await sql(
-      `SELECT 1 FROM wave_members WHERE wave_id = $1 AND state = 'enabled' AND rollback_state IS NULL LIMIT 1`,
-      [waveId],
-    );
+    const rows = await sql(`SELECT 1 FROM wave_members WHERE wave_id = $1 AND ${ROLLBACK_DUE} LIMIT 1`, [waveId]);
     return rows.length > 0;
   }
 
   /**
-   * Claims the next members to restore (enabled, not yet restored) and creates their batch (claimBatchSql: one
+   * In how many milliseconds (on the database's clock) the first member sent back to wait for another writer of ours
+   * may be claimed again, if one waits (read when a claim found nothing: the rollback index then holds only such members).
+   */
+  async nextDueInMs(sql: Sql, waveId: string): Promise<number | null> {
+    const [row] = await sql<{ ms: number | null }>(
+      `SELECT ceil(extract(epoch FROM min(rollback_not_before) - now()) * 1000)::int AS ms FROM wave_members
+        WHERE wave_id = $1 AND ${ROLLBACK_WAITING} AND rollback_not_before > now()`,
+      [waveId],
+    );
+    return row?.ms ?? null;
+  }
+
+  /**
+   * Claims the next members to restore (enabled, not yet restored, not waiting) and creates their batch (claimBatchSql: one
    * statement), with each member's recorded prior state and its ifVersion (ROLLBACK_IF_VERSION).
    */
   async claim(
@@ -58,7 +75,7 @@ export class RollbackBatchRepository {
       {
         kind: 'rollback',
         set: `rollback_state = 'in_flight', rollback_batch_id = (SELECT id FROM b)`,
-        claimable: () => `state = 'enabled' AND rollback_state IS NULL`,
+        claimable: () => ROLLBACK_DUE,
         returning: 'm.seq, m.account_id, m.prior_imap, m.prior_pop3, m.result_version, m.rollback_if_version',
         select: `c.account_id, a.login, c.prior_imap, c.prior_pop3, ${ROLLBACK_IF_VERSION('c')} AS version`,
         perMember: rollbackClaimDelta(1),

@@ -1,15 +1,14 @@
-import { OwnWrite, reaskable, RollbackOutcome, UNDECIDED_OTHER_WRITER } from '@app/domain';
+import { OwnWrite, reaskable, requeueDelayMs, RollbackOutcome, UNDECIDED_OTHER_WRITER } from '@app/domain';
 import { BatchItem, BatchItemResult } from '@app/mailstore';
 import { BatchMember } from './batch.types';
 import { OwnWriteRow, OwnWrites } from './rollback-batch.repository';
-
-/** How many times one member's conflict may be sent back to wait for another writer of ours; then it stands. */
-const MAX_REQUEUES = 5;
 
 /** A rollback member asked again: at which `ifVersion`, and the outcome its settle records. */
 export interface Reask {
   ifVersion: number;
   outcome: RollbackOutcome;
+  /** How long it waits before it may be claimed again (null: at once). */
+  waitMs: number | null;
 }
 
 /** The accounts of a rollback answer's conflicts that carry a version and a state (the only ones to judge). */
@@ -22,7 +21,7 @@ export function conflictAccounts(members: readonly BatchMember[], results: reado
  * accounts (RollbackBatchRepository.ownWrites, one query per batch): by item index, the members asked again. One that
  * only our own later writes on other protocols caused is asked at the version answered; one no chain explains while
  * another writer of ours is unrecorded on the account goes back to wait at its own `ifVersion` (it wrote nothing),
- * at most MAX_REQUEUES times, and is judged again once that writer has recorded. Any other conflict stands. The batch
+ * spaced in time and bounded (libs/domain requeueDelayMs), and is judged again once that writer may have recorded. Any other conflict stands. The batch
  * itself always settles: a batch that waited for another, undecided, would keep its own applied items unrecorded, and
  * two rollbacks at once would wait for each other for ever.
  */
@@ -43,9 +42,11 @@ export function judgeConflicts(
       writes: byAccount.get(m.accountId) ?? [],
       pending: own.pending,
     });
-    if (verdict === 'reask') reasked.set(i, { ifVersion: to, outcome: { state: 'reasked' } });
-    else if (verdict === 'wait' && (own.requeues.get(m.accountId) ?? 0) < MAX_REQUEUES)
-      reasked.set(i, { ifVersion: from, outcome: { state: 'reasked', reason: UNDECIDED_OTHER_WRITER } });
+    if (verdict === 'reask') reasked.set(i, { ifVersion: to, outcome: { state: 'reasked' }, waitMs: null });
+    if (verdict !== 'wait') return;
+    const waitMs = requeueDelayMs(own.requeues.get(m.accountId) ?? 0);
+    if (waitMs !== null)
+      reasked.set(i, { ifVersion: from, outcome: { state: 'reasked', reason: UNDECIDED_OTHER_WRITER }, waitMs });
   });
   return reasked;
 }

@@ -88,6 +88,7 @@ export class WavePump {
       if (this.outsideWindow(wave)) return this.pauseOutsideWindow(wave.id);
       const next = await this.claims.next(sql, wave, () => this.stillRunning(sql));
       if (next === 'drained') {
+        if (this.job.kind === 'rollback' && (await this.awaitWaiting(sql))) continue;
         // Nothing left to claim for this pump: finish the wave, or pause it at a ramp step boundary.
         await onPumpDrained(sql, this.ctx, wave, this.job.kind);
         return 'drained';
@@ -96,6 +97,22 @@ export class WavePump {
       const result = await this.delivery.deliver(sql, wave, next.batch, next.paced);
       if (result !== 'settled') return result;
     }
+  }
+
+  /**
+   * A rollback whose members left all wait for another writer of ours (a conflict sent back, libs/domain
+   * requeueDelayMs) is not drained: the pump waits until the first of them may be claimed (its slot kept, the wave
+   * checked every second; the loop then sees a stop) and claims again. False when none waits.
+   */
+  private async awaitWaiting(sql: Sql): Promise<boolean> {
+    const ms = await this.ctx.repos.rollback.nextDueInMs(sql, this.job.waveId);
+    if (ms === null) return false;
+    const until = Date.now() + ms;
+    for (let left = ms; left > 0; left = until - Date.now()) {
+      if (!(await this.stillRunning(sql))) return true;
+      await sleep(Math.min(left, STALE_CHECK_INTERVAL_MS));
+    }
+    return true;
   }
 
   /**
