@@ -149,6 +149,26 @@ describe.each(DRIVERS)('real IMAP/POP3 logins through the HTTP API: $name', ({ n
       { timeoutMs: 60_000, intervalMs: 100, description: `wave ${id} ${state}` },
     );
 
+  it("the API's dependency report asks the driver's own store (and doveadm), not an HTTP mailstore", async () => {
+    // The harness's simulator still listens at MAILSTORE_URL: made unreachable, it must not matter.
+    api.h.sim.setFaults({ unreachable: true });
+    try {
+      const report = await api.call<{ dependencies: { mailstore: { status: string } } }>(
+        'GET',
+        '/health/dependencies',
+        {
+          key: null,
+        },
+      );
+      expect(report.body.dependencies.mailstore).toEqual({ status: 'up', neededForReady: false });
+      expect((await api.call('GET', '/metrics', { key: 'viewer' })).text).toMatch(
+        /^reopen_api_dependency_up\{dependency="mailstore"\} 1$/m,
+      );
+    } finally {
+      api.h.sim.setFaults({});
+    }
+  });
+
   it('imports the accounts through the API; Dovecot refuses every one of them over IMAP and POP3', async () => {
     // The population has what the story needs: an eligible part of the cohort, held ones, another cohort.
     expect([waveOne.length > 1, held.length > 0, inCohort.length < LOGINS.length]).toEqual([true, true, true]);

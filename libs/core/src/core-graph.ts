@@ -213,12 +213,11 @@ export function openCoreDataSource(config: EnvironmentDto, role: CoreRole): Prom
 }
 
 /**
- * The worker's mailstore, by MAILSTORE_DRIVER (docs/drivers.md): a connection per pump, and a few for the support lane
- * and the verifier. A driver whose settings do not fit (a table name that is not an identifier …) refuses to start
+ * The mailstore, by MAILSTORE_DRIVER (docs/drivers.md): for the worker, a connection per pump, and a few for the
+ * support lane and the verifier (the default); the API asks for fewer (its health probe). A driver whose settings do not fit (a table name that is not an identifier …) refuses to start
  * naming the variable (each driver's variables are validated at boot: libs/config).
  */
-export function createMailstore(config: EnvironmentDto): Mailstore {
-  const connections = config.WORKER_CONCURRENCY + 4;
+export function createMailstore(config: EnvironmentDto, connections = config.WORKER_CONCURRENCY + 4): Mailstore {
   switch (config.MAILSTORE_DRIVER) {
     case 'http':
       return new MailstoreClient({

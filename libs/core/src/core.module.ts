@@ -95,6 +95,9 @@ class PostgresProbe implements OnApplicationBootstrap {
   }
 }
 
+/** The API's mailstore connections: its health probe's (GET /health/dependencies, cached a second). */
+const API_CONNECTIONS = 2;
+
 /**
  * Closes what the module opened, last (a global module's shutdown hooks run after the importing modules' ones: the
  * API's HTTP server and the worker's consumers have stopped by then): the login counts that wait, the queues, the
@@ -204,10 +207,14 @@ export class CoreModule {
       PostgresProbe,
       CoreShutdown,
     ];
+    // The worker's drives the waves; the API's only answers its health probe (two connections at most).
+    const mailstore: Provider = {
+      provide: MAILSTORE,
+      useFactory: () => (role === 'worker' ? createMailstore(config) : createMailstore(config, API_CONNECTIONS)),
+    };
     const engine: Provider[] =
       role === 'worker'
         ? [
-            { provide: MAILSTORE, useFactory: () => createMailstore(config) },
             {
               provide: ENGINE,
               inject: [DataSource, QueueProducer, QUEUE_REDIS, MAILSTORE, WaveCommandsService],
@@ -223,8 +230,8 @@ export class CoreModule {
         : [];
     return {
       module: CoreModule,
-      providers: [...services, ...connections, ...engine],
-      exports: [...exported, ...(role === 'worker' ? [MAILSTORE, ENGINE] : [])],
+      providers: [...services, ...connections, mailstore, ...engine],
+      exports: [...exported, MAILSTORE, ...(role === 'worker' ? [ENGINE] : [])],
     };
   }
 }

@@ -1,5 +1,5 @@
 export * from './capabilities';
-export { MAILSTORE, type Mailstore } from './mailstore';
+export { failureReason, MAILSTORE, type Mailstore, PROBE_LOGIN, type Probe, type ProbePart } from './mailstore';
 export { MailstoreClient } from './mailstore.client';
 export * from './mailstore.types';
 export * from './outcome';

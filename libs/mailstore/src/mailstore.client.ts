@@ -25,7 +25,7 @@ import {
   parseProblem,
 } from './response-guards';
 import type { Checked } from './response-guards';
-import type { Mailstore } from './mailstore';
+import { failureReason, type Mailstore, type Probe } from './mailstore';
 import { validateClientOptions, validateIdempotencyKey, type ResolvedClientOptions } from './client-options';
 
 type Check<T> = (body: unknown, headers: Record<string, string | string[] | undefined>) => Checked<T>;
@@ -60,6 +60,14 @@ export class MailstoreClient implements Mailstore {
   async refreshCapabilities(opts: CallOptions = {}): Promise<Outcome<Capabilities>> {
     this.capsInFlight ??= this.fetchCapabilities(opts).finally(() => (this.capsInFlight = undefined));
     return this.capsInFlight;
+  }
+
+  /** The contract's capabilities, read afresh (they need the token, so a wrong MAILSTORE_TOKEN shows here too). */
+  async probe(opts: CallOptions = {}): Promise<Probe> {
+    const read = await this.refreshCapabilities(opts);
+    return read.kind === 'ok'
+      ? { up: true }
+      : { up: false, part: 'mailstore', reason: `capabilities: ${failureReason(read)}` };
   }
 
   /** The capabilities last read, if any. */

@@ -11,7 +11,7 @@ import type {
   RevokeSessionsResult,
   WriteOptions,
 } from './mailstore.types';
-import type { Outcome } from './outcome';
+import type { FailureOutcome, Outcome } from './outcome';
 
 /**
  * The one seam between the engine (waves, rollback, the support lane, the verifier) and a mail server (issue 18).
@@ -51,10 +51,30 @@ export interface Mailstore {
   patchAccess(account: string, req: PatchAccessRequest, opts: PatchOptions): Promise<Outcome<PatchAccessResult>>;
   batch(items: readonly BatchItem[], batchOpts: BatchOptions, opts: WriteOptions): Promise<Outcome<BatchResult>>;
   revokeSessions(account: string, opts: WriteOptions): Promise<Outcome<RevokeSessionsResult>>;
+  /**
+   * Whether the store answers now, and if not which part of it does not: the HTTP contract's capabilities; a native
+   * driver's passdb or directory (a read of a login that cannot exist, so its table, columns or base DN are checked
+   * too) and its doveadm HTTP API when one is configured (a kick of that login). For health reports only: it
+   * changes nothing and is never traced.
+   */
+  probe(opts?: CallOptions): Promise<Probe>;
   /** Waits for calls in flight, then releases the driver's connections. */
   close(): Promise<void>;
   /** Aborts calls in flight (their outcome: `retryable`/`aborted`) and releases the connections. */
   destroy(): Promise<void>;
+}
+
+/** A probe's answer (`Mailstore.probe`): the part that failed is named, its failure said without a secret. */
+export type Probe = { up: true } | { up: false; part: ProbePart; reason: string };
+export type ProbePart = 'mailstore' | 'passdb' | 'directory' | 'doveadm';
+
+/** The login a native driver's probe reads and kicks: `.invalid` is reserved (RFC 2606), no account has it. */
+export const PROBE_LOGIN = 'reopen-health-probe@example.invalid';
+
+/** One line for a failed call, for a probe's reason: its status and code, never a body. */
+export function failureReason(o: FailureOutcome): string {
+  const code = 'code' in o ? o.code : o.kind;
+  return o.status === undefined ? code : `HTTP ${o.status} ${code}`;
 }
 
 /** The Nest injection token of the process's `Mailstore` (the worker's; the API holds none). */

@@ -2,8 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
 import Redis from 'ioredis';
-import { request } from 'undici';
-import { EnvironmentDto } from '@app/config';
+import { MAILSTORE, type Mailstore } from '@app/mailstore';
 import type { Logger } from 'pino';
 import { assertRuntimeRole, DatabaseRoleError } from '@app/db';
 import { API_LOGGER, REDIS_CLIENT } from '../infra.tokens';
@@ -33,7 +32,7 @@ export class HealthIndicators {
     private readonly indicator: HealthIndicatorService,
     private readonly dataSource: DataSource,
     @Inject(REDIS_CLIENT) private readonly redisClient: Redis,
-    private readonly config: EnvironmentDto,
+    @Inject(MAILSTORE) private readonly store: Mailstore,
     @Inject(API_LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -82,17 +81,17 @@ export class HealthIndicators {
     return { database: state('database'), redis: state('redis'), mailstore: state('mailstore') };
   }
 
-  /** The capabilities document: it needs the token, so a wrong MAILSTORE_TOKEN shows here too. */
+  /**
+   * The mailstore as the configured driver (MAILSTORE_DRIVER) reaches it, `Mailstore.probe`: the HTTP contract's
+   * capabilities (they need the token, so a wrong MAILSTORE_TOKEN shows here too), or a native driver's passdb or
+   * directory and its doveadm; the message names the part that failed.
+   */
   mailstore() {
     return this.indicator
       .check('mailstore')
       .attempt(async ({ signal }) => {
-        const res = await request(`${this.config.MAILSTORE_URL}/capabilities`, {
-          headers: { authorization: `Bearer ${this.config.MAILSTORE_TOKEN}` },
-          signal,
-        });
-        await res.body.dump();
-        if (res.statusCode !== 200) throw new Error(`capabilities answered HTTP ${res.statusCode}`);
+        const probe = await this.store.probe({ signal });
+        if (!probe.up) throw new Error(`${probe.part}: ${probe.reason}`);
       })
       .withTimeout(TIMEOUT_MS)
       .cacheFor(1000);

@@ -13,7 +13,9 @@ import type {
   WriteOptions,
 } from '../mailstore.types';
 import type { Outcome } from '../outcome';
+import { failureReason, PROBE_LOGIN, type Probe } from '../mailstore';
 import { ConfiguredCapabilities } from './configured-capabilities';
+import type { DoveadmClient } from './doveadm';
 
 /** Item errors that say the request was wrong (400); any other says the account's entry or row is (409). */
 const REQUEST_ERRORS: ReadonlySet<string> = new Set([
@@ -43,6 +45,23 @@ export abstract class NativeMailstore extends ConfiguredCapabilities {
   ): Promise<Outcome<BatchResult>>;
   /** The driver's read of one account: `getAccess` is it, traced. */
   protected abstract readAccess(account: string, opts: CallOptions): Promise<Outcome<AccessRead>>;
+  /** Where the switches live, as a probe names it. */
+  protected abstract readonly storePart: 'passdb' | 'directory';
+  /** The doveadm HTTP API that ends sessions, when one is configured. */
+  protected abstract readonly doveadm: DoveadmClient | undefined;
+
+  /**
+   * The store read for a login that cannot exist (answered `account_not_found`: the table, its columns or the base
+   * DN and filter work), then doveadm, if configured, asked to kick that login (no session: answered as such).
+   */
+  async probe(opts: CallOptions = {}): Promise<Probe> {
+    const read = await this.readAccess(PROBE_LOGIN, opts);
+    if (read.kind !== 'ok' && !(read.kind === 'permanent' && read.code === 'account_not_found'))
+      return { up: false, part: this.storePart, reason: failureReason(read) };
+    const kicked = await this.doveadm?.kick([PROBE_LOGIN], opts.signal);
+    if (kicked && !kicked.ok) return { up: false, part: 'doveadm', reason: failureReason(kicked.failure) };
+    return { up: true };
+  }
 
   /**
    * A batch as one client span, as the HTTP client's call (call-span.ts): the SQL transaction or LDAP exchange and

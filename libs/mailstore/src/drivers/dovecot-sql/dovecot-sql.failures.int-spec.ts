@@ -49,6 +49,27 @@ describe.each<PassdbDialect>(['postgres', 'mysql'])(
       await passdb?.drop();
     });
 
+    it('probe: up while the passdb and doveadm answer; else names the part that does not, never its key', async () => {
+      expect(await driver().probe()).toEqual({ up: true });
+      const dead = await freeLoopbackPort();
+      const elsewhere = new URL(passdb.url);
+      elsewhere.port = String(dead);
+      for (const d of [driver({ table: 'no_such_passdb' }), driver({ url: elsewhere.toString() })])
+        expect(await d.probe()).toMatchObject({ up: false, part: 'passdb', reason: expect.any(String) });
+      const keys = [
+        driver({ doveadm: { url: `http://127.0.0.1:${dead}/doveadm/v1`, apiKey: dovecot.doveadmApiKey } }),
+        driver({ doveadm: { url: dovecot.doveadmUrl, apiKey: 'not-the-key' } }),
+      ];
+      for (const d of keys) {
+        const probe = await d.probe();
+        expect(probe).toMatchObject({ up: false, part: 'doveadm' });
+        expect(JSON.stringify(probe)).not.toContain(dovecot.doveadmApiKey);
+        expect(JSON.stringify(probe)).not.toContain('not-the-key');
+      }
+      // Without doveadm configured, the passdb alone is asked.
+      expect(await driver({ doveadm: undefined }).probe()).toEqual({ up: true });
+    });
+
     it('owes a kick that failed after the commit to the retry under the same key, which the engine marks in doubt', async () => {
       // doveadm is first down (nothing listens on its port), then back (a relay to the real one on that port).
       const port = await freeLoopbackPort();

@@ -56,7 +56,8 @@ const UNAVAILABLE_RETRY_MS = 1_000;
 export class DovecotSqlMailstore extends NativeMailstore implements Mailstore {
   private readonly o: ResolvedDovecotSqlOptions;
   private readonly store: FlagStore;
-  private readonly doveadm: DoveadmClient | undefined;
+  protected readonly doveadm: DoveadmClient | undefined;
+  protected readonly storePart = 'passdb';
   protected readonly caps: Capabilities;
   protected readonly driverName = 'dovecot-sql';
   /** With a version column; without one, a version is a fingerprint of the switches (desired-state.ts). */

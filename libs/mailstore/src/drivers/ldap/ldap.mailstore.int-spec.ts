@@ -62,6 +62,21 @@ describe('LdapMailstore on OpenLDAP', () => {
     expect(caps.propagation).toEqual({ mode: 'immediate', maxSeconds: 0 });
   });
 
+  it('probe: up while the directory answers; a missing base DN, a wrong bind or no server says the directory', async () => {
+    expect(await driver().probe()).toEqual({ up: true });
+    expect(await driver({}, 'list').probe()).toEqual({ up: true });
+    const dead = await freeLoopbackPort();
+    for (const env of [
+      { LDAP_BASE_DN: 'ou=nowhere,dc=example,dc=test' } as Record<string, string>,
+      { LDAP_BIND_PASSWORD: 'not-the-password' },
+      { LDAP_URL: `ldap://127.0.0.1:${dead}` },
+    ]) {
+      const probe = await driver(env).probe();
+      expect(probe).toMatchObject({ up: false, part: 'directory', reason: expect.any(String) });
+      expect(JSON.stringify(probe)).not.toContain('not-the-password');
+    }
+  });
+
   it('reads an account: its switches and version (0 before the driver wrote it); unknown → account_not_found', async () => {
     const store = driver();
     expect(ok(await store.getAccess('user7@example.test'))).toMatchObject({

@@ -44,7 +44,8 @@ const MAX_ASSERTION_RETRIES = 3;
  */
 export class LdapMailstore extends NativeMailstore implements Mailstore {
   private readonly pool: LdapPool;
-  private readonly doveadm: DoveadmClient | undefined;
+  protected readonly doveadm: DoveadmClient | undefined;
+  protected readonly storePart = 'directory';
   protected readonly caps: Capabilities;
   protected readonly driverName = 'ldap';
   /** The version attribute is raised by one in every modify. */
