@@ -138,6 +138,15 @@ describe('notifications over the API (real PostgreSQL, Redis, worker, receiver)'
         'm',
       ),
     );
+    // The signal (in its sender's unit) as a multiple of its gate's threshold: one dimensionless family for every
+    // signal gate, whatever their units (412 / 100).
+    expect(metrics.text).toMatch(
+      new RegExp(
+        `^reopen_wave_gate_signal_threshold_ratio\\{wave_id="${id}",wave="everyone else",gate="failed-logins"\\} 4\\.12$`,
+        'm',
+      ),
+    );
+    expect(metrics.text).not.toMatch(/^reopen_wave_gate_(signal|query)_value/m);
     const pending = await api.call<DeliveryPage>('GET', `/subscriptions/${json.body.id}/deliveries?state=pending`);
     const head = pending.body.items[pending.body.items.length - 1];
     expect(head).toMatchObject({ kind: 'wave.rollback_started', lastStatus: null });

@@ -67,8 +67,11 @@ export class MetricsService {
         'Gates on failed logins (login_failures_per_minute): the rate compared with the threshold, per second',
         gw,
       ),
-      signal: gauge('reopen_wave_gate_signal_value', 'Signal gates: the signal compared, in its own unit', gw),
-      query: gauge('reopen_wave_gate_query_value', 'Prometheus gates: the query measured, in its own unit', gw),
+      signalOverThreshold: gauge(
+        'reopen_wave_gate_signal_threshold_ratio',
+        'Signal gates: the signal over the gate threshold, dimensionless (above 1: above it); none with a threshold of 0',
+        gw,
+      ),
       queue: gauge('reopen_queue_jobs', 'BullMQ jobs by queue and state', ['queue', 'state']),
       up: gauge(
         'reopen_api_dependency_up',
@@ -112,8 +115,8 @@ export class MetricsService {
     for (const gate of p.gates) {
       this.g.gate.set({ ...l, gate: gate.name, status: gate.status }, 1);
       if (gate.value === null) continue;
-      const { family, value } = gateValueSeries(gate.metric, gate.value);
-      this.g[family].set({ ...l, gate: gate.name }, value);
+      const series = gateValueSeries(gate.metric, gate.value, gate.threshold);
+      if (series) this.g[series.family].set({ ...l, gate: gate.name }, series.value);
     }
   }
 
