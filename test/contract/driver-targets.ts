@@ -147,54 +147,63 @@ function dovecotSql(dialect: PassdbDialect, layout: PassdbLayout, versionColumn:
   };
 }
 
-/** The ldap driver on a private slapd (one boolean attribute per protocol), with a private Dovecot for sessions. */
-const ldapOnSlapd: DriverTargetFactory = {
-  name: 'ldap (OpenLDAP slapd)',
-  async start() {
-    const password = (login: string) => `secret of ${login}`;
-    const off = { reopenImapEnabled: 'FALSE', reopenPop3Enabled: 'FALSE' };
-    const slapd = await PrivateSlapd.start(
-      ACCOUNTS.map((login) => ({ login, password: password(login), attributes: off })),
-    );
-    const dovecot = await startPrivateDovecot(slapd);
-    // Through the worker's own path: the variables validated at boot, then createMailstore.
-    const ldapAt = (url: string) =>
-      createMailstore(
-        loadConfig({
-          MAILSTORE_DRIVER: 'ldap',
-          ...slapd.driverEnv(),
-          LDAP_URL: url,
-          LDAP_TIMEOUT_MS: '3000',
-          DOVEADM_URL: dovecot.doveadmUrl.replace(/\/doveadm\/v1$/, ''),
-          DOVEADM_API_KEY: dovecot.doveadmApiKey,
-        }),
+/**
+ * The ldap driver on a private slapd, in either of its layouts (`attributes`: one boolean attribute per protocol;
+ * `list`: one multi-valued attribute of allowed protocols), with a private Dovecot for sessions.
+ */
+function ldapOnSlapd(mode: 'attributes' | 'list'): DriverTargetFactory {
+  return {
+    name: `ldap (OpenLDAP slapd, ${mode === 'attributes' ? 'an attribute per protocol' : 'a protocols list'})`,
+    async start() {
+      const password = (login: string) => `secret of ${login}`;
+      // Every protocol closed. An operator's list also names other services: the driver must leave them alone.
+      const off: Record<string, string | string[]> =
+        mode === 'attributes'
+          ? { reopenImapEnabled: 'FALSE', reopenPop3Enabled: 'FALSE' }
+          : { reopenAllowedProtocol: ['sieve'] };
+      const slapd = await PrivateSlapd.start(
+        ACCOUNTS.map((login) => ({ login, password: password(login), attributes: off })),
       );
-    const mailstore = ldapAt(slapd.url);
-    const drivers = driversThenServers(
-      mailstore,
-      () => dovecot.stop(),
-      () => slapd.stop(),
-    );
-    const bool = (b: boolean) => [b ? 'TRUE' : 'FALSE'];
-    return {
-      mailstore,
-      accounts: ACCOUNTS,
-      missing: MISSING,
-      countingVersions: true,
-      changeElsewhere: async (account, p) => {
-        const version = Number((await slapd.entry(account)).reopenAccessVersion?.[0] ?? 0);
-        await slapd.replace(account, {
-          reopenImapEnabled: bool(p.imap),
-          reopenPop3Enabled: bool(p.pop3),
-          reopenAccessVersion: [String(version + 1)],
-        });
-      },
-      openSession: (account) => imapSession(dovecot, account, password(account)),
-      unreachable: async () => drivers.add(ldapAt(`ldap://127.0.0.1:${await freeLoopbackPort()}`)),
-      close: drivers.close,
-    };
-  },
-};
+      const dovecot = await startPrivateDovecot(slapd, { ldapLayout: mode });
+      // Through the worker's own path: the variables validated at boot, then createMailstore.
+      const ldapAt = (url: string) =>
+        createMailstore(
+          loadConfig({
+            MAILSTORE_DRIVER: 'ldap',
+            ...slapd.driverEnv(mode),
+            LDAP_URL: url,
+            LDAP_TIMEOUT_MS: '3000',
+            DOVEADM_URL: dovecot.doveadmUrl.replace(/\/doveadm\/v1$/, ''),
+            DOVEADM_API_KEY: dovecot.doveadmApiKey,
+          }),
+        );
+      const mailstore = ldapAt(slapd.url);
+      const drivers = driversThenServers(
+        mailstore,
+        () => dovecot.stop(),
+        () => slapd.stop(),
+      );
+      const bool = (b: boolean) => [b ? 'TRUE' : 'FALSE'];
+      return {
+        mailstore,
+        accounts: ACCOUNTS,
+        missing: MISSING,
+        countingVersions: true,
+        changeElsewhere: async (account, p) => {
+          const version = Number((await slapd.entry(account)).reopenAccessVersion?.[0] ?? 0);
+          const switches: Record<string, string[]> =
+            mode === 'attributes'
+              ? { reopenImapEnabled: bool(p.imap), reopenPop3Enabled: bool(p.pop3) }
+              : { reopenAllowedProtocol: ['sieve', ...(p.imap ? ['imap'] : []), ...(p.pop3 ? ['pop3'] : [])] };
+          await slapd.replace(account, { ...switches, reopenAccessVersion: [String(version + 1)] });
+        },
+        openSession: (account) => imapSession(dovecot, account, password(account)),
+        unreachable: async () => drivers.add(ldapAt(`ldap://127.0.0.1:${await freeLoopbackPort()}`)),
+        close: drivers.close,
+      };
+    },
+  };
+}
 
 /**
  * The drivers a target made (its own, the unreachable ones) and the servers under them: `close` closes the drivers,
@@ -241,5 +250,6 @@ export const DRIVER_TARGETS: DriverTargetFactory[] = [
   dovecotSql('mysql', 'columns', true),
   dovecotSql('postgres', 'list', false),
   dovecotSql('mysql', 'list', true),
-  ldapOnSlapd,
+  ldapOnSlapd('attributes'),
+  ldapOnSlapd('list'),
 ];

@@ -51,6 +51,11 @@ export interface PrivateDovecotOptions {
   events?: { loginEventsUrl: string | null };
   /** More lines for dovecot.conf, after everything else. */
   extraConfig?: readonly string[];
+  /**
+   * A slapd passdb: which of deploy/dovecot-ldap's two documented filters admits a login, one boolean attribute per
+   * protocol (its active line, the default) or one multi-valued attribute of allowed protocols (its commented line).
+   */
+  ldapLayout?: 'attributes' | 'list';
 }
 
 /** deploy/dovecot/events.conf, the documented example, with its URL and stats port set (the example's only values). */
@@ -112,7 +117,7 @@ export async function startPrivateDovecot(
     chownSync(mail, uid, gid);
   }
 
-  const passdbBlocks = writePassdbs(dir, passdb);
+  const passdbBlocks = writePassdbs(dir, passdb, options.ldapLayout ?? 'attributes');
   // The events part in a file of its own, rewritten by exportLoginEventsTo.
   const eventsConf = join(dir, 'events.conf');
   const writeEvents = (url: string | null) => writeFileSync(eventsConf, dovecotEventsConfig(url, statsPort!));
@@ -205,13 +210,14 @@ export async function startPrivateDovecot(
 }
 
 /** Writes the passdb files of the example config into `dir`; returns the passdb blocks of dovecot.conf. */
-function writePassdbs(dir: string, passdb: SqlPassdb | PrivateSlapd): string[] {
+function writePassdbs(dir: string, passdb: SqlPassdb | PrivateSlapd, ldapLayout: 'attributes' | 'list'): string[] {
   if (passdb instanceof PrivateSlapd) {
     return ['dovecot-ldap-open.conf.ext', 'dovecot-ldap-refuse.conf.ext'].map((file) => {
       const example = readFileSync(join(REPO_ROOT, 'deploy', 'dovecot-ldap', file), 'utf8');
+      const filtered = ldapLayout === 'attributes' ? example : listFilter(example, file);
       writeFileSync(
         join(dir, file),
-        example
+        filtered
           .replace(/^uris = .*$/m, `uris = ${passdb.url}`)
           .replace(/^dn = .*$/m, `dn = ${passdb.dovecotDn}`)
           .replace(/^dnpass = .*$/m, `dnpass = ${passdb.dovecotPassword}`)
@@ -229,6 +235,14 @@ function writePassdbs(dir: string, passdb: SqlPassdb | PrivateSlapd): string[] {
     { mode: 0o600 },
   );
   return [`passdb {\n  driver = sql\n  args = ${join(dir, 'dovecot-sql.conf.ext')}\n}`];
+}
+
+/** The example with its commented list filter in force instead of its boolean-attribute one (the open passdb only). */
+function listFilter(example: string, file: string): string {
+  if (!/^pass_filter = .*reopenImapEnabled/m.test(example)) return example;
+  const list = /^# (pass_filter = .*reopenAllowedProtocol.*)$/m.exec(example);
+  if (!list) throw new Error(`deploy/dovecot-ldap/${file} has no commented list pass_filter`);
+  return example.replace(/^pass_filter = .*reopenImapEnabled.*$/m, list[1]);
 }
 
 function signalGroup(group: number, signal: NodeJS.Signals): void {

@@ -79,6 +79,55 @@ describe('the per-account reaction to credential stuffing (real PostgreSQL, the 
       { kind: string; reason: string; ticket: string; actor: string; state: string }[]
     >(`SELECT kind, reason, ticket, actor, state FROM operations WHERE id = $1`, [decided[0].operation_id]);
     expect(op).toMatchObject({ kind: 'disable', reason: 'suspected_credential_stuffing', ticket: `wave:${waveId}` });
+    // What the wave left on the account: both protocols on, at the version its write made.
+    const [left] = await h.db.dataSource.query<{ account_id: string; result_version: number }[]>(
+      `SELECT m.account_id, m.result_version FROM wave_members m JOIN accounts a ON a.id = m.account_id
+        WHERE m.wave_id = $1 AND a.login = $2 AND m.state = 'enabled'`,
+      [waveId, attacked],
+    );
+    // The operation applied the change on that state (the simulator's versions count writes: one more, its own).
+    // The mailstore changes before the runner's transaction records it: wait for that commit.
+    const finished = async () => {
+      const [{ state }] = await h.db.dataSource.query<{ state: string }[]>(
+        `SELECT state FROM operations WHERE id = $1`,
+        [decided[0].operation_id],
+      );
+      return state === 'succeeded' || state === 'failed';
+    };
+    await pollUntil(finished, { timeoutMs: 10_000 });
+    const [done] = await h.db.dataSource.query<{ state: string; outcome: string; result_version: number }[]>(
+      `SELECT state, outcome, result_version FROM operations WHERE id = $1`,
+      [decided[0].operation_id],
+    );
+    expect(done).toEqual({ state: 'succeeded', outcome: 'applied', result_version: left.result_version + 1 });
+    // Audited under the engine's name: the request with the account's prior state (the state the wave left, as the
+    // service knew it under the account's lock), then the change with both protocols off at the version it made.
+    const audited = await h.db.dataSource.query<Record<string, unknown>[]>(
+      `SELECT actor, action, account_id, login, reason, ticket, before, after FROM audit_log
+        WHERE operation_id = $1 ORDER BY id`,
+      [decided[0].operation_id],
+    );
+    const row = {
+      actor: 'engine:login-events',
+      account_id: left.account_id,
+      login: attacked,
+      reason: 'suspected_credential_stuffing',
+      ticket: `wave:${waveId}`,
+    };
+    expect(audited).toEqual([
+      {
+        ...row,
+        action: 'support.disable_requested',
+        before: { imap: true, pop3: true, held: false },
+        after: null,
+      },
+      {
+        ...row,
+        action: 'support.disabled',
+        before: null,
+        after: { imap: false, pop3: false, version: left.result_version + 1, changed: true },
+      },
+    ]);
     expect(h.sim.account(typo)?.protocols).toEqual({ imap: true, pop3: true });
     expect(h.sim.account(other)?.protocols).toEqual({ imap: false, pop3: false });
     // Counted in progress.
