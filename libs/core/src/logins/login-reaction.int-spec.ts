@@ -95,11 +95,18 @@ describe('the per-account reaction to credential stuffing (real PostgreSQL, the 
       return state === 'succeeded' || state === 'failed';
     };
     await pollUntil(finished, { timeoutMs: 10_000 });
-    const [done] = await h.db.dataSource.query<{ state: string; outcome: string; result_version: number }[]>(
-      `SELECT state, outcome, result_version FROM operations WHERE id = $1`,
+    const [done] = await h.db.dataSource.query<Record<string, unknown>[]>(
+      `SELECT state, outcome, result_version, prior_imap, prior_pop3 FROM operations WHERE id = $1`,
       [decided[0].operation_id],
     );
-    expect(done).toEqual({ state: 'succeeded', outcome: 'applied', result_version: left.result_version + 1 });
+    // Its own prior state recorded on the operation too: what the wave left (both on).
+    expect(done).toEqual({
+      state: 'succeeded',
+      outcome: 'applied',
+      result_version: left.result_version + 1,
+      prior_imap: true,
+      prior_pop3: true,
+    });
     // Audited under the engine's name: the request with the account's prior state (the state the wave left, as the
     // service knew it under the account's lock), then the change with both protocols off at the version it made.
     const audited = await h.db.dataSource.query<Record<string, unknown>[]>(

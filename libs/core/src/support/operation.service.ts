@@ -236,6 +236,9 @@ export class OperationService {
       actor,
       overrides: decision.overrides,
       overrideExpiresAt,
+      // The account's state as the service knows it (each mailstore answer recorded), beside the audit's `before`.
+      priorImap: account.imapEnabled,
+      priorPop3: account.pop3Enabled,
     });
     await this.auditRequest(
       sql,
