@@ -1,5 +1,5 @@
 export * from './capabilities';
-export { failureReason, MAILSTORE, type Mailstore, PROBE_LOGIN, type Probe, type ProbePart } from './mailstore';
+export { MAILSTORE, type Mailstore, type Probe, type ProbePart } from './mailstore';
 export { MailstoreClient } from './mailstore.client';
 export * from './mailstore.types';
 export * from './outcome';
