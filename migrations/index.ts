@@ -25,6 +25,7 @@ import { NotificationGiveUp1764425005000 } from './1764425005000-notification-gi
 import { BatchHistoryCovering1764425006000 } from './1764425006000-batch-history-covering';
 import { RollbackReask1764425020000 } from './1764425020000-rollback-reask';
 import { RollbackNotBefore1764425021000 } from './1764425021000-rollback-not-before';
+import { BatchUndecided1764425022000 } from './1764425022000-batch-undecided';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -55,4 +56,5 @@ export const MIGRATIONS = [
   BatchHistoryCovering1764425006000,
   RollbackReask1764425020000,
   RollbackNotBefore1764425021000,
+  BatchUndecided1764425022000,
 ];

@@ -112,6 +112,7 @@ export interface SimulatorOptions {
   callLogCapacity?: number;
   /** As in production (default true): a batch without Idempotency-Key is a 400. */
   requireIdempotencyKeyForBatch?: boolean;
+  /** How long an answer is kept under its key (default a day); 0 keeps none, as a native driver: every resend is answered afresh. */
   idempotencyTtlSeconds?: number;
 }
 

@@ -17,7 +17,7 @@ import { V1Exchange } from './v1-pipeline';
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
   const settings = settingsFrom(options);
   const ttl = options.idempotencyTtlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS;
-  if (!Number.isSafeInteger(ttl) || ttl < 1) throw new Error('idempotencyTtlSeconds must be a positive integer');
+  if (!Number.isSafeInteger(ttl) || ttl < 0) throw new Error('idempotencyTtlSeconds must be a non-negative integer');
   const store = await seedStore({ accounts: options.accounts, accountsCsv: options.accountsCsv });
   const state = new SimState(
     store,

@@ -230,7 +230,12 @@ export class BatchDelivery {
   ): Promise<{ theirs: ReadonlySet<number>; pending: ReadonlySet<number> }> {
     if (!this.ctx.client.versionsNameWrites) return { theirs: new Set(), pending: new Set() };
     const ids = batch.members.map((m) => m.accountId);
-    return this.ctx.repos.settle.othersWrites(sql, batch.waveId, presumedOwn(items, results, ids));
+    // Forward batches may wait for each other: the older does not wait for a younger one that waits (no two wait for
+    // each other). A rollback batch waits for any (no forward batch ever waits for a rollback's).
+    const self = batch.kind === 'forward' ? batch.id : null;
+    const others = await this.ctx.repos.settle.othersWrites(sql, batch.waveId, presumedOwn(items, results, ids), self);
+    if (self !== null && others.pending.size > 0) await this.ctx.repos.settle.markUndecided(sql, batch.id);
+    return others;
   }
 
   /**

@@ -120,11 +120,18 @@ export class BatchSettleRepository {
    * support operation that applied); `pending`, the others that another writer of ours may have written without
    * having recorded it yet (another wave's member in a batch already attempted, a support operation begun). Only
    * answers to writes are records here, never a read (a GET may have seen our own lost write's version).
+   *
+   * `self` (a forward batch's own id): a younger batch that is itself undecided (markUndecided) is not waited for.
+   * Two forward batches resending in doubt on the same accounts each saw the other pending and waited for it, both
+   * until their waves paused; now the younger waits and the older decides (the accounts its own: a rollback closes
+   * them) and records, and the younger then finds that write recorded. A writer that is not waiting is still waited
+   * for, whatever its age (its answer may say it made the state).
    */
   async othersWrites(
     sql: Sql,
     waveId: string,
     items: readonly PresumedOwn[],
+    self: number | null = null,
   ): Promise<{ theirs: Set<number>; pending: Set<number> }> {
     if (!items.length) return { theirs: new Set(), pending: new Set() };
     const rows = await sql<{ i: number; theirs: boolean }>(
@@ -135,17 +142,23 @@ export class BatchSettleRepository {
              OR EXISTS (SELECT 1 FROM operations o
                          WHERE o.account_id = t.a AND o.outcome = 'applied' AND o.result_version = t.v) AS theirs,
                 EXISTS (SELECT 1 FROM wave_members m JOIN wave_batches b ON b.id = m.batch_id
-                         WHERE m.account_id = t.a AND m.wave_id <> $1 AND m.state = 'in_flight' AND b.attempts > 0)
+                         WHERE m.account_id = t.a AND m.wave_id <> $1 AND m.state = 'in_flight' AND b.attempts > 0
+                           AND NOT (b.undecided AND b.id > COALESCE($5::bigint, b.id)))
              OR EXISTS (SELECT 1 FROM operations o
                          WHERE o.account_id = t.a AND o.state IN ('queued', 'running') AND o.attempts > 0) AS pending
            FROM unnest($2::int[], $3::bigint[], $4::int[]) AS t(i, a, v)) x
         WHERE theirs OR pending`,
-      [waveId, items.map((x) => x.index), items.map((x) => x.accountId), items.map((x) => x.version)],
+      [waveId, items.map((x) => x.index), items.map((x) => x.accountId), items.map((x) => x.version), self],
     );
     return {
       theirs: new Set(rows.filter((r) => r.theirs).map((r) => Number(r.i))),
       pending: new Set(rows.filter((r) => !r.theirs).map((r) => Number(r.i))),
     };
+  }
+
+  /** A resend in doubt that waits for another writer of ours to record (othersWrites' `self`). */
+  async markUndecided(sql: Sql, batchId: number): Promise<void> {
+    await sql(`UPDATE wave_batches SET undecided = true WHERE id = $1 AND NOT undecided`, [batchId]);
   }
 
   /** Logs a call that settled nothing (an answer that applied nothing, a retryable failure). */
