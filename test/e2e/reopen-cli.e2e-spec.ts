@@ -3,8 +3,9 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { populationLogin } from '@app/domain';
-import { pollUntil } from '@app/testing';
+import { DateTime } from 'luxon';
+import { JsonNotification, populationLogin } from '@app/domain';
+import { NotificationReceiver, pollUntil } from '@app/testing';
 import { ApiHarness, KeyName, startApiHarness } from './api-harness';
 
 /**
@@ -23,12 +24,20 @@ interface Run {
 describe('reopen CLI against a real stack (built binary, API, worker, simulator)', () => {
   let api: ApiHarness;
   let home: string;
+  let receiver: NotificationReceiver;
 
   beforeAll(async () => {
+    receiver = await NotificationReceiver.start();
     api = await startApiHarness('reopen-cli', {
       accounts: ACCOUNTS,
       worker: true,
-      engineEnv: { GATE_INTERVAL_MS: '100' },
+      // Notifications given up after two quick attempts: `subscriptions redeliver` has failed deliveries to send.
+      engineEnv: {
+        GATE_INTERVAL_MS: '100',
+        NOTIFY_POLL_MS: '100',
+        NOTIFY_BACKOFF_BASE_MS: '100',
+        NOTIFY_MAX_ATTEMPTS: '2',
+      },
       env: { API_SSE_INTERVAL_MS: '200' },
     });
     await api.h.importPopulation({ count: ACCOUNTS, seed: 7, leakedShare: 0 });
@@ -36,6 +45,7 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
   });
   afterAll(async () => {
     await api?.close();
+    await receiver?.close();
     if (home) rmSync(home, { recursive: true, force: true });
   });
 
@@ -103,6 +113,47 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     const wave = JSON.parse(created.stdout) as { id: string; state: string };
     expect(wave.state).toBe('draft');
     return wave.id;
+  }
+
+  /** The wave's row in PostgreSQL: the source of truth behind the API's answers. */
+  async function waveRow(id: string) {
+    const [row] = await api.h.db.dataSource.query<
+      {
+        state: string;
+        start_at: Date | null;
+        schedule_fired_at: Date | null;
+        started_at: Date | null;
+        member_count: number | null;
+      }[]
+    >(`SELECT state, start_at, schedule_fired_at, started_at, member_count FROM waves WHERE id = $1`, [id]);
+    return row;
+  }
+
+  /** How many of the wave's members are in each state, from wave_members. */
+  async function memberStates(id: string): Promise<Record<string, number>> {
+    const rows = await api.h.db.dataSource.query<{ state: string; n: number }[]>(
+      `SELECT state, count(*)::int AS n FROM wave_members WHERE wave_id = $1 GROUP BY state`,
+      [id],
+    );
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  /** A wall-clock start `seconds` ahead in Paris, as a plan says it, and the instant it stands for. */
+  function parisStart(seconds: number): { local: string; at: Date } {
+    const start = DateTime.now().setZone('Europe/Paris').plus({ seconds }).startOf('second');
+    return { local: start.toFormat("yyyy-MM-dd'T'HH:mm:ss"), at: start.toJSDate() };
+  }
+
+  async function operationDone(id: string): Promise<{ kind: string; state: string; outcome: string }> {
+    return pollUntil(
+      async () => {
+        const r = await api.call<{ kind: string; state: string; outcome: string }>('GET', `/operations/${id}`, {
+          key: 'support',
+        });
+        return r.body.state === 'succeeded' || r.body.state === 'failed' ? r.body : undefined;
+      },
+      { timeoutMs: 20_000, description: `operation ${id} done` },
+    );
   }
 
   it('answers --help for the program and each command, with the exit codes; bad usage exits 1', async () => {
@@ -189,6 +240,93 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     expect(tty.stdout).toMatch(/█{30}/);
   });
 
+  it('schedules a wave that then starts by itself at its time; an unscheduled one stays a draft past it', async () => {
+    // B's time comes before A's: once watch has seen A start and complete, B's time has passed too.
+    const a = parisStart(12);
+    const b = parisStart(9);
+    const zone = 'timeZone: Europe/Paris\n';
+    const idA = await create(yamlPlan('cli-scheduled', 121, 140, 50, `startLocal: '${a.local}'\n${zone}`));
+    const idB = await create(yamlPlan('cli-unscheduled', 141, 150, 50, `startLocal: '${b.local}'\n${zone}`));
+    const utc = (d: Date) => `${d.toISOString().slice(0, 19).replace('T', ' ')}Z`;
+
+    const scheduled = await reopen(['waves', 'schedule', idA, '--json']);
+    expect(scheduled).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(scheduled.stdout)).toEqual({ id: idA, from: 'draft', state: 'scheduled', noop: false });
+    expect(await waveRow(idA)).toMatchObject({ state: 'scheduled', start_at: a.at, schedule_fired_at: null });
+    expect((await api.call('GET', `/waves/${idA}`)).body).toMatchObject({
+      state: 'scheduled',
+      startLocal: a.local,
+      startAt: a.at.toISOString(),
+    });
+    const shown = await reopen(['waves', 'show', idA]);
+    expect(shown.stdout).toMatch(/^state\s+scheduled$/m);
+    expect(shown.stdout).toContain(`start     ${a.local.replace('T', ' ')} Europe/Paris (${utc(a.at)})`);
+    const listed = await reopen(['waves', 'list', '--state', 'scheduled']);
+    expect(listed.stdout).toMatch(
+      new RegExp(`^${idA}\\s+cli-scheduled\\s+scheduled\\s+50/s\\s+–\\s+${utc(a.at)}$`, 'm'),
+    );
+    // Scheduled already: a second schedule is an illegal transition.
+    const again = await reopen(['waves', 'schedule', idA]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^refused: 409 .*\(illegal_transition\)/);
+    expect(again.stderr).toMatch(/the wave is scheduled; it accepts: .*unschedule/);
+
+    expect(await reopen(['waves', 'schedule', idB])).toMatchObject({
+      code: 0,
+      stdout: `wave ${idB}: draft → scheduled\n`,
+    });
+    expect((await waveRow(idB)).state).toBe('scheduled');
+    const unscheduled = await reopen(['waves', 'unschedule', idB, '--json']);
+    expect(unscheduled.code).toBe(0);
+    expect(JSON.parse(unscheduled.stdout)).toEqual({ id: idB, from: 'scheduled', state: 'draft', noop: false });
+    // A draft again; its planned time is kept for a later schedule.
+    expect(await waveRow(idB)).toMatchObject({ state: 'draft', start_at: b.at, schedule_fired_at: null });
+    expect((await reopen(['waves', 'list', '--state', 'scheduled', '--json'])).stdout).not.toContain(idB);
+    const twice = await reopen(['waves', 'unschedule', idB]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/the wave is draft; it accepts: schedule, start, cancel/);
+
+    // A wave without a start time cannot be scheduled: refused, and still a draft.
+    const idC = await create(yamlPlan('cli-no-start', 581, 589, 50));
+    const noStart = await reopen(['waves', 'schedule', idC]);
+    expect(noStart.code).toBe(2);
+    expect(noStart.stderr).toMatch(/^refused: 409 .*the wave has no start time/);
+    expect((await waveRow(idC)).state).toBe('draft');
+
+    // watch follows the scheduled wave through its start, to completion.
+    const watched = await reopen(['waves', 'watch', idA]);
+    expect(watched).toMatchObject({ code: 0, stderr: '' });
+    // Its first view is the scheduled wave and its time; 20 accounts at 50/s may run between two views.
+    expect(watched.stdout).toMatch(/^cli-scheduled .* 0\/0 scheduled$/m);
+    expect(watched.stdout).toContain(`scheduled to start at ${a.at.toISOString()}`);
+    expect(watched.stdout).toMatch(/^scheduled → (running|completed)$/m);
+    expect(watched.stdout).toMatch(/cli-scheduled #{30} 100\.0 % 20\/20 completed/);
+    const fired = await waveRow(idA);
+    expect(fired).toMatchObject({ state: 'completed', member_count: 20 });
+    expect(fired.schedule_fired_at!.getTime()).toBeGreaterThanOrEqual(a.at.getTime());
+    expect(await memberStates(idA)).toEqual({ enabled: 20 });
+    const auditA = JSON.parse((await reopen(['audit', '--wave', idA, '--commands', '--json'])).stdout) as {
+      items: { action: string }[];
+    };
+    expect(auditA.items.map((e) => e.action)).toEqual(expect.arrayContaining(['wave.schedule', 'wave.schedule_fired']));
+
+    // B's time has passed: it never started, nothing of it reached the mailstore.
+    expect(Date.now()).toBeGreaterThan(b.at.getTime());
+    expect(await waveRow(idB)).toMatchObject({
+      state: 'draft',
+      schedule_fired_at: null,
+      started_at: null,
+      member_count: null,
+    });
+    expect(await memberStates(idB)).toEqual({});
+    expect(api.h.batchCalls(idB)).toEqual([]);
+    expect(api.h.sim.account(populationLogin(141))?.protocols).toEqual({ imap: false, pop3: false });
+    const auditB = JSON.parse((await reopen(['audit', '--wave', idB, '--commands', '--json'])).stdout) as {
+      items: { action: string }[];
+    };
+    expect(auditB.items.map((e) => e.action).sort()).toEqual(['wave.created', 'wave.schedule', 'wave.unschedule']);
+  });
+
   it('pauses, changes the rate and resumes a running wave; --json prints the API answer', async () => {
     const id = await create(yamlPlan('cli-slow', 201, 400, 10));
     await reopen(['waves', 'start', id]);
@@ -248,6 +386,66 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     };
     expect(audit.items.map((e) => e.action)).toEqual(expect.arrayContaining(['wave.halt', 'wave.rollback']));
     expect(audit.items.some((e) => e.action.startsWith('member.'))).toBe(false);
+  });
+
+  it('cancels a running wave: its pending members are cancelled, watch exits 5', async () => {
+    const id = await create(yamlPlan('cli-cancel', 151, 200, 2));
+    await reopen(['waves', 'start', id]);
+    let sofar = '';
+    const watching = reopen(['waves', 'watch', id], { onStdout: (text) => (sofar = text) });
+    await pollUntil(() => / running$/m.test(sofar), { timeoutMs: 20_000, description: 'watch shows the wave running' });
+    // Some members enabled, the rest still to come: 2 accounts a second for 50.
+    await pollUntil(async () => ((await memberStates(id)).enabled ?? 0) > 0, {
+      timeoutMs: 20_000,
+      description: 'a first member enabled',
+    });
+
+    const cancelled = await reopen(['waves', 'cancel', id, '--json']);
+    expect(cancelled).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(cancelled.stdout)).toEqual({ id, from: 'running', state: 'cancelled', noop: false });
+    const watched = await watching;
+    expect(watched.code).toBe(5);
+    expect(watched.stdout).toMatch(/^running → cancelled$/m);
+    expect(watched.stdout).toMatch(/cli-cancel .* cancelled$/m);
+
+    expect((await waveRow(id)).state).toBe('cancelled');
+    expect(await api.h.waitAtRest(id)).toBe(true);
+    const states = await memberStates(id);
+    expect(states.pending).toBeUndefined();
+    expect(states.in_flight).toBeUndefined();
+    expect(states.enabled).toBeGreaterThan(0);
+    expect(states.cancelled).toBeGreaterThan(0);
+    expect((states.enabled ?? 0) + (states.cancelled ?? 0)).toBe(50);
+    // A cancelled member was never opened on the mailstore.
+    const [never] = await api.h.db.dataSource.query<{ login: string }[]>(
+      `SELECT a.login FROM wave_members m JOIN accounts a ON a.id = m.account_id
+        WHERE m.wave_id = $1 AND m.state = 'cancelled' ORDER BY m.seq DESC LIMIT 1`,
+      [id],
+    );
+    expect(api.h.sim.account(never.login)?.protocols).toEqual({ imap: false, pop3: false });
+    expect((await api.call('GET', `/waves/${id}/progress`, { key: 'viewer' })).body).toMatchObject({
+      state: 'cancelled',
+      counts: { pending: 0, cancelled: states.cancelled, enabled: states.enabled },
+    });
+    // The pending ones are counted in the cancel's own audit row; members claimed but not yet sent when it came end
+    // cancelled too (the engine releases their batch), each with a ledger row of its own.
+    const auditOf = async (action: string) =>
+      (
+        JSON.parse((await reopen(['audit', '--wave', id, '--action', action, '--limit', '100', '--json'])).stdout) as {
+          items: { action: string; detail: { membersCancelled: number } | null }[];
+        }
+      ).items;
+    const [command] = await auditOf('wave.cancel');
+    expect(command.detail!.membersCancelled).toBeGreaterThan(0);
+    expect(command.detail!.membersCancelled + (await auditOf('member.cancelled')).length).toBe(states.cancelled);
+
+    // Watching a cancelled wave ends at once, with the same code; a second cancel is refused.
+    const again = await reopen(['waves', 'watch', id, '--json']);
+    expect(again.code).toBe(5);
+    expect(JSON.parse(again.stdout.trim().split('\n').at(-1)!)).toMatchObject({ waveId: id, state: 'cancelled' });
+    const twice = await reopen(['waves', 'cancel', id]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/the wave is cancelled; it accepts: rollback/);
   });
 
   it('names the field at fault when the API refuses (exit 2); a bad plan file is a usage error (exit 1)', async () => {
@@ -317,6 +515,72 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     expect(audit.items.every((e) => e.ticket === 'SUP-21')).toBe(true);
   });
 
+  it('disables an account with the support key: the operation runs, the mailstore closes it and ends its sessions', async () => {
+    const login = populationLogin(595);
+    const why = ['--reason', 'suspected takeover', '--ticket', 'SUP-22'];
+    // Opened first (both protocols), with live sessions on the mailstore.
+    const opened = await api.call('POST', `/accounts/${login}/enable`, {
+      key: 'support',
+      body: { reason: 'setup', ticket: 'SUP-22' },
+    });
+    expect(opened.status).toBe(202);
+    expect(await operationDone(opened.body.id as string)).toMatchObject({ state: 'succeeded' });
+    expect(api.h.sim.account(login)?.protocols).toEqual({ imap: true, pop3: true });
+    const sessions = await fetch(`${api.h.sim.adminUrl}/accounts/${encodeURIComponent(login)}/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ count: 3 }),
+    });
+    expect(sessions.status).toBe(200);
+    expect(api.h.sim.account(login)?.sessions).toBe(3);
+
+    const disabled = await reopen(['accounts', 'disable', login, ...why, '--protocols', 'pop3', '--json'], {
+      key: 'support',
+    });
+    expect(disabled).toMatchObject({ code: 0, stderr: '' });
+    const op = JSON.parse(disabled.stdout) as { id: string };
+    expect(op).toMatchObject({
+      login,
+      kind: 'disable',
+      protocols: ['pop3'],
+      state: 'queued',
+      reason: 'suspected takeover',
+      ticket: 'SUP-22',
+    });
+    expect(await operationDone(op.id)).toMatchObject({ kind: 'disable', state: 'succeeded', outcome: 'applied' });
+    expect(api.h.sim.account(login)).toMatchObject({ protocols: { imap: true, pop3: false }, sessions: 0 });
+    const [row] = await api.h.db.dataSource.query<{ kind: string; state: string; protocols: string[] }[]>(
+      `SELECT kind, state, protocols FROM operations WHERE id = $1`,
+      [op.id],
+    );
+    expect(row).toEqual({ kind: 'disable', state: 'succeeded', protocols: ['pop3'] });
+    expect((await reopen(['accounts', 'show', login])).stdout).toMatch(/^access\s+imap open, pop3 closed$/m);
+
+    // Without --protocols: both, in the operator's words.
+    const both = await reopen(['accounts', 'disable', login, ...why], { key: 'support' });
+    expect(both.code).toBe(0);
+    const plain = new RegExp(
+      `^operation (\\S+): disable imap, pop3 for ${literal(login)}, queued \\(ticket SUP-22\\)$`,
+    );
+    expect(both.stdout.trim()).toMatch(plain);
+    expect(await operationDone(plain.exec(both.stdout.trim())![1])).toMatchObject({ state: 'succeeded' });
+    expect(api.h.sim.account(login)?.protocols).toEqual({ imap: false, pop3: false });
+    expect((await api.call('GET', `/accounts/${login}`, { key: 'support' })).body.access).toMatchObject({
+      imap: false,
+      pop3: false,
+    });
+
+    // An ops key may not: support changes are the support role's (exit 2, nothing queued).
+    const forbidden = await reopen(['accounts', 'disable', login, ...why]);
+    expect(forbidden.code).toBe(2);
+    expect(forbidden.stderr).toMatch(/^refused: 403 /);
+    const audit = JSON.parse(
+      (await reopen(['audit', '--login', login, '--action', 'support.disable*', '--json'])).stdout,
+    ) as { items: { action: string }[] };
+    expect(audit.items.filter((e) => e.action === 'support.disable_requested')).toHaveLength(2);
+    expect(audit.items.filter((e) => e.action === 'support.disabled')).toHaveLength(2);
+  });
+
   it('approvals: a start refused for a second key (exit 2, the request named), approved with another ops key', async () => {
     const id = await create(yamlPlan('cli-approval', 571, 580, 50, 'approvalPolicy:\n  require: [start]\n'));
     const refused = await reopen(['waves', 'start', id]);
@@ -345,6 +609,83 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     const rejected = await reopen(['approvals', 'reject', approvalId, '--reason', 'late'], { key: 'ops2' });
     expect(rejected.code).toBe(2);
     expect(rejected.stderr).toMatch(/\(approval_not_pending\)/);
+  });
+
+  it('redelivers failed notifications once the receiver is back: one with --delivery, then every one', async () => {
+    let gone = true;
+    receiver.answer(() => (gone ? { kind: 'status', status: 410 } : { kind: 'ok' }));
+    const sub = await api.call('POST', '/subscriptions', {
+      body: { name: 'cli-gone', url: `${receiver.url}/cli`, kinds: ['wave.scheduled'] },
+    });
+    expect(sub.status).toBe(201);
+    const subId = sub.body.id as string;
+    // Two events of one wave, both given up after NOTIFY_MAX_ATTEMPTS (2) while the receiver answers 410.
+    const id = await create(yamlPlan('cli-notified', 591, 600, 50, "startLocal: '2099-01-05T08:00'\ntimeZone: UTC\n"));
+    for (const command of ['schedule', 'unschedule', 'schedule'])
+      expect((await api.call('POST', `/waves/${id}/${command}`)).status).toBe(200);
+    const deliveries = async (state: string) =>
+      (
+        await api.call<{ items: { id: string; kind: string }[] }>(
+          'GET',
+          `/subscriptions/${subId}/deliveries?state=${state}`,
+        )
+      ).body.items;
+    const failed = await pollUntil(
+      async () => {
+        const items = await deliveries('failed');
+        return items.length === 2 ? items : undefined;
+      },
+      { timeoutMs: 30_000, description: 'both deliveries given up' },
+    );
+    expect(failed.map((d) => d.kind)).toEqual(['wave.scheduled', 'wave.scheduled']);
+    const [second, first] = failed; // newest first
+    const dbState = async (deliveryId: string) =>
+      (
+        await api.h.db.dataSource.query<{ state: string }[]>(
+          `SELECT state FROM notification_deliveries WHERE id = $1`,
+          [deliveryId],
+        )
+      )[0].state;
+    expect(await dbState(first.id)).toBe('failed');
+
+    gone = false;
+    const one = await reopen(['subscriptions', 'redeliver', subId, '--delivery', first.id, '--json']);
+    expect(one).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(one.stdout)).toEqual({ redelivered: [first.id] });
+    await pollUntil(async () => (await dbState(first.id)) === 'delivered', { description: 'the one redelivered' });
+    expect(await dbState(second.id)).toBe('failed');
+    expect((await deliveries('failed')).map((d) => d.id)).toEqual([second.id]);
+
+    const every = await reopen(['subscriptions', 'redeliver', subId]);
+    expect(every).toMatchObject({ code: 0, stdout: `1 deliveries pending again: ${second.id}\n` });
+    await pollUntil(async () => (await dbState(second.id)) === 'delivered', { description: 'the rest redelivered' });
+    expect((await api.call('GET', `/subscriptions/${subId}`)).body.deliveries).toMatchObject({
+      pending: 0,
+      failed: 0,
+      delivered: 2,
+      lastFailure: null,
+    });
+    const acknowledged = receiver.acknowledged('/cli').map((r) => JSON.parse(r.body) as JsonNotification);
+    expect(acknowledged.map((n) => [n.kind, n.wave?.id])).toEqual([
+      ['wave.scheduled', id],
+      ['wave.scheduled', id],
+    ]);
+
+    // Nothing failed left; a delivered one is not a failed delivery (404); a viewer may not (403).
+    expect(await reopen(['subscriptions', 'redeliver', subId])).toMatchObject({
+      code: 0,
+      stdout: 'no failed delivery to send again\n',
+    });
+    expect(JSON.parse((await reopen(['subscriptions', 'redeliver', subId, '--json'])).stdout)).toEqual({
+      redelivered: [],
+    });
+    const notFailed = await reopen(['subscriptions', 'redeliver', subId, '--delivery', first.id]);
+    expect(notFailed.code).toBe(2);
+    expect(notFailed.stderr).toMatch(/^refused: 404 .*\(delivery_not_found\)/);
+    const viewer = await reopen(['subscriptions', 'redeliver', subId], { key: 'viewer' });
+    expect(viewer.code).toBe(2);
+    expect(viewer.stderr).toMatch(/^refused: 403 /);
+    expect((await api.call('POST', `/waves/${id}/cancel`)).status).toBe(200);
   });
 
   it('reads a profile only from a private file, as ssh reads a key', async () => {
@@ -401,4 +742,9 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** `text` matched literally inside a RegExp. */
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
