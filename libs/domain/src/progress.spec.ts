@@ -110,6 +110,18 @@ describe('buildProgress', () => {
     expect(view.etaSeconds).toBe(expected);
   });
 
+  it.each(['draft', 'scheduled'] as const)(
+    'is not done, with no ETA, before it starts (%s: no members yet)',
+    (state) => {
+      expect(buildProgress({}, { observedRatePerSecond: 0, targetRatePerSecond: 200, state })).toMatchObject({
+        total: 0,
+        done: 0,
+        doneFraction: 0,
+        etaSeconds: null,
+      });
+    },
+  );
+
   it('is done for an empty wave and a finished one', () => {
     expect(buildProgress({}, { observedRatePerSecond: 0, targetRatePerSecond: 200, state: 'completed' })).toMatchObject(
       {

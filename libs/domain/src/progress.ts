@@ -99,7 +99,7 @@ export interface ProgressView {
   failureReasons: Record<string, number>;
   /** Members with a terminal outcome: enabled, skipped, failed or cancelled. */
   done: number;
-  /** done / total; 1 for an empty wave (nothing left to do). */
+  /** done / total; 1 for an empty wave (nothing left to do), 0 before it started (its members are not chosen yet). */
   doneFraction: number;
   rollback: RollbackProgress | null;
   rate: { observedPerSecond: number; targetPerSecond: number };
@@ -134,8 +134,15 @@ export function buildProgress(counters: Counters, options: ProgressOptions): Pro
   const forward = options.state !== 'rolling_back';
   const moving =
     options.state === undefined || acceptsNewCalls(options.state) || options.statusReason === 'outside_window';
-  const etaSeconds =
-    remaining === 0 ? 0 : moving ? eta(remaining, options.observedRatePerSecond, options.targetRatePerSecond) : null;
+  // A draft or scheduled wave has no members yet (chosen when it starts): not done, and no ETA, rather than "0/0, 100 %".
+  const notStarted = options.state === 'draft' || options.state === 'scheduled';
+  const etaSeconds = notStarted
+    ? null
+    : remaining === 0
+      ? 0
+      : moving
+        ? eta(remaining, options.observedRatePerSecond, options.targetRatePerSecond)
+        : null;
   // Rollbacks ignore the windows (they restore access as fast as they can): only the forward lane waits for them.
   const w = options.windows;
   return {
@@ -144,7 +151,7 @@ export function buildProgress(counters: Counters, options: ProgressOptions): Pro
     skipReasons: reasonsOf(counters, 'skipped'),
     failureReasons: reasonsOf(counters, 'failed'),
     done,
-    doneFraction: total === 0 ? 1 : done / total,
+    doneFraction: notStarted ? 0 : total === 0 ? 1 : done / total,
     rollback,
     rate: { observedPerSecond: options.observedRatePerSecond, targetPerSecond: options.targetRatePerSecond },
     etaSeconds: etaSeconds && w && forward ? windowedEtaSeconds(etaSeconds, w.windows, w.now) : etaSeconds,
