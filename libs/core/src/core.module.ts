@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { EnvironmentDto } from '@app/config';
 import type { Clock } from '@app/domain';
-import { MAILSTORE, type Mailstore } from '@app/mailstore';
+import { MAILSTORE, type Mailstore, type Probe } from '@app/mailstore';
 import {
   bullmqErrorHandler,
   createProducerRedis,
@@ -54,6 +54,15 @@ export const QUEUE_REDIS = Symbol('QUEUE_REDIS');
 export const REDIS_WATCH = Symbol('REDIS_WATCH');
 /** The wave engine (worker only): see buildEngine. */
 export const ENGINE = Symbol('ENGINE');
+
+/**
+ * What the API holds of the mailstore: its probe, and nothing else (style.md: the API does no provisioning work; it
+ * only reports whether the configured driver's store answers, GET /health/dependencies).
+ */
+export interface MailstoreProbe {
+  probe(opts?: { signal?: AbortSignal }): Promise<Probe>;
+}
+export const MAILSTORE_PROBE = Symbol('MAILSTORE_PROBE');
 const POSTGRES_WATCH = Symbol('POSTGRES_WATCH');
 const CORE_SERVICES = Symbol('CORE_SERVICES');
 
@@ -175,11 +184,11 @@ export class CoreModule {
       ...SERVICES.map(([s]) => s),
     ];
     if (options.offline) {
-      const inert = [DataSource, QueueProducer, QUEUE_REDIS, REDIS_WATCH].map((token) => ({
+      const inert = [DataSource, QueueProducer, QUEUE_REDIS, REDIS_WATCH, MAILSTORE_PROBE].map((token) => ({
         provide: token,
         useValue: {},
       }));
-      return { module: CoreModule, providers: [...services, ...inert], exports: exported };
+      return { module: CoreModule, providers: [...services, ...inert], exports: [...exported, MAILSTORE_PROBE] };
     }
     const sink = ({ level, msg, ...fields }: DependencyEvent) => logger[level](fields, msg);
     const connections: Provider[] = [
@@ -207,11 +216,19 @@ export class CoreModule {
       PostgresProbe,
       CoreShutdown,
     ];
-    // The worker's drives the waves; the API's only answers its health probe (two connections at most).
-    const mailstore: Provider = {
-      provide: MAILSTORE,
-      useFactory: () => (role === 'worker' ? createMailstore(config) : createMailstore(config, API_CONNECTIONS)),
-    };
+    // The worker's drives the waves; the API's only answers its health probe (two connections at most), and the API
+    // is given the probe alone.
+    const mailstore: Provider[] = [
+      {
+        provide: MAILSTORE,
+        useFactory: () => (role === 'worker' ? createMailstore(config) : createMailstore(config, API_CONNECTIONS)),
+      },
+      {
+        provide: MAILSTORE_PROBE,
+        inject: [MAILSTORE],
+        useFactory: (store: Mailstore): MailstoreProbe => ({ probe: (opts) => store.probe(opts) }),
+      },
+    ];
     const engine: Provider[] =
       role === 'worker'
         ? [
@@ -230,8 +247,8 @@ export class CoreModule {
         : [];
     return {
       module: CoreModule,
-      providers: [...services, ...connections, mailstore, ...engine],
-      exports: [...exported, MAILSTORE, ...(role === 'worker' ? [ENGINE] : [])],
+      providers: [...services, ...connections, ...mailstore, ...engine],
+      exports: [...exported, MAILSTORE_PROBE, ...(role === 'worker' ? [MAILSTORE, ENGINE] : [])],
     };
   }
 }

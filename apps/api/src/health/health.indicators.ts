@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
 import Redis from 'ioredis';
-import { MAILSTORE, type Mailstore } from '@app/mailstore';
+import { MAILSTORE_PROBE, type MailstoreProbe } from '@app/core';
 import type { Logger } from 'pino';
 import { assertRuntimeRole, DatabaseRoleError } from '@app/db';
 import { API_LOGGER, REDIS_CLIENT } from '../infra.tokens';
@@ -32,7 +32,7 @@ export class HealthIndicators {
     private readonly indicator: HealthIndicatorService,
     private readonly dataSource: DataSource,
     @Inject(REDIS_CLIENT) private readonly redisClient: Redis,
-    @Inject(MAILSTORE) private readonly store: Mailstore,
+    @Inject(MAILSTORE_PROBE) private readonly store: MailstoreProbe,
     @Inject(API_LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -82,7 +82,7 @@ export class HealthIndicators {
   }
 
   /**
-   * The mailstore as the configured driver (MAILSTORE_DRIVER) reaches it, `Mailstore.probe`: the HTTP contract's
+   * The mailstore as the configured driver (MAILSTORE_DRIVER) reaches it, its probe (`Mailstore.probe`): the HTTP contract's
    * capabilities (they need the token, so a wrong MAILSTORE_TOKEN shows here too), or a native driver's passdb or
    * directory and its doveadm; the message names the part that failed.
    */
