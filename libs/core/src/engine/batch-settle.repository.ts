@@ -7,7 +7,6 @@ import { auditRowsSql } from '../db/audit-log';
 import { Sql } from '../db/sql';
 import { SqlParams } from '../db/sql-params';
 import { counterParams, countersUpsertSql } from '../db/wave-counters';
-import { ROLLBACK_IF_VERSION } from './rollback-batch.repository';
 
 /** The batch a settle closes: its row, the lease generation held (the fence), and how many items its call had. */
 type SettledBatch = Pick<ClaimedBatch, 'id' | 'waveId' | 'fence' | 'members'>;
@@ -70,8 +69,8 @@ export class BatchSettleRepository {
    * Writes a rollback batch's answer in one statement (as settleForward, restoration states). A `reasked` member waits
    * for restoration again (no rollback state) at its `askAt` ifVersion (the version its conflict answered, or its own
    * when sent back to wait for another writer of ours: counted in rollback_requeues, claimable again only from
-   * rollback_not_before); a restored one keeps the version
-   * its restoration made, a link in the chain of our writes (RollbackBatchRepository.ownWrites).
+   * rollback_not_before); a restored one keeps the version its restoration made, a link in the chain of our writes
+   * (RollbackBatchRepository.ownWrites).
    */
   settleRollback(
     sql: Sql,
@@ -89,8 +88,7 @@ export class BatchSettleRepository {
               rolled_back_at = CASE WHEN v.state = 'reasked' THEN NULL ELSE now() END,
               rollback_batch_id = CASE WHEN v.state = 'reasked' THEN NULL ELSE w.rollback_batch_id END,
               rollback_if_version = CASE WHEN v.state = 'reasked' THEN v.iv ELSE w.rollback_if_version END,
-              rollback_requeues = w.rollback_requeues
-                + CASE WHEN v.state = 'reasked' AND v.iv = ${ROLLBACK_IF_VERSION('w')} THEN 1 ELSE 0 END,
+              rollback_requeues = w.rollback_requeues + CASE WHEN v.wait IS NULL THEN 0 ELSE 1 END,
               rollback_not_before = now() + make_interval(secs => v.wait / 1000.0),
               rollback_result_version = CASE WHEN v.state = 'rolled_back' THEN v.rv ELSE w.rollback_result_version END
          FROM v WHERE w.wave_id = ${wave} AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),

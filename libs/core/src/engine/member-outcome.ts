@@ -11,6 +11,7 @@ import {
 } from '@app/domain';
 import { AccessRead, BatchItem, BatchItemResult, Outcome, PatchAccessResult, ProtocolSwitches } from '@app/mailstore';
 import { BatchMember } from './batch.types';
+import type { Reask } from './rollback-conflicts';
 
 /**
  * What the mailstore's answer about one account means for a wave member: one rule for the batch settle and for
@@ -194,7 +195,7 @@ export interface RollbackAsks {
 export function rollbackSettlement(
   members: readonly BatchMember[],
   results: readonly BatchItemResult[],
-  reasked: ReadonlyMap<number, { ifVersion: number; outcome: RollbackOutcome; waitMs: number | null }> = new Map(),
+  reasked: ReadonlyMap<number, Reask> = new Map(),
 ): Settlement<RollbackOutcome> & RollbackAsks {
   const outcomes = results.map((r, i): RollbackOutcome => reasked.get(i)?.outcome ?? rollbackOutcome(r));
   return {

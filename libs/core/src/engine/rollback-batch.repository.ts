@@ -45,7 +45,8 @@ export class RollbackBatchRepository {
 
   /**
    * In how many milliseconds (on the database's clock) the first member sent back to wait for another writer of ours
-   * may be claimed again, if one waits (read when a claim found nothing: the rollback index then holds only such members).
+   * may be claimed again, if one waits (read when a claim found nothing: the rollback index then holds only such
+   * members).
    */
   async nextDueInMs(sql: Sql, waveId: string): Promise<number | null> {
     const [row] = await sql<{ ms: number | null }>(
@@ -57,8 +58,8 @@ export class RollbackBatchRepository {
   }
 
   /**
-   * Claims the next members to restore (enabled, not yet restored, not waiting) and creates their batch (claimBatchSql: one
-   * statement), with each member's recorded prior state and its ifVersion (ROLLBACK_IF_VERSION).
+   * Claims the next members to restore (enabled, not yet restored, not waiting) and creates their batch
+   * (claimBatchSql: one statement), with each member's recorded prior state and its ifVersion (ROLLBACK_IF_VERSION).
    */
   async claim(
     sql: Sql,

@@ -21,9 +21,9 @@ export function conflictAccounts(members: readonly BatchMember[], results: reado
  * accounts (RollbackBatchRepository.ownWrites, one query per batch): by item index, the members asked again. One that
  * only our own later writes on other protocols caused is asked at the version answered; one no chain explains while
  * another writer of ours is unrecorded on the account goes back to wait at its own `ifVersion` (it wrote nothing),
- * spaced in time and bounded (libs/domain requeueDelayMs), and is judged again once that writer may have recorded. Any other conflict stands. The batch
- * itself always settles: a batch that waited for another, undecided, would keep its own applied items unrecorded, and
- * two rollbacks at once would wait for each other for ever.
+ * spaced in time and bounded (libs/domain requeueDelayMs), and is judged again once that writer may have recorded.
+ * Any other conflict stands. The batch itself always settles: a batch that waited for another, undecided, would keep
+ * its own applied items unrecorded, and two rollbacks at once would wait for each other for ever.
  */
 export function judgeConflicts(
   members: readonly BatchMember[],
