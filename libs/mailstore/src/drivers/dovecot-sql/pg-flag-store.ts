@@ -45,6 +45,12 @@ export class PgFlagStore implements FlagStore {
     });
     // An idle connection that breaks is dropped by the pool; the next call reports its own failure.
     this.pool.on('error', () => undefined);
+    // Each connection keeps a listener for its whole life. The pool takes its own off as it hands a connection out,
+    // and withClient puts one on only once the borrower runs: a FATAL parsed in the same chunk as the ReadyForQuery
+    // that ended the start-up (a backend terminated right then) is emitted in between, with no listener, which ends
+    // the process (pg-connection-ends.int-spec). Swallowed here, the connection is left not queryable, so the
+    // borrower's first statement fails as its call's own failure and the connection is not handed back.
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
     const q = (name: string) => quoteIdentifier('postgres', name);
     const table = q(o.table);
     this.select = `SELECT ${selectList(o)} FROM ${table} WHERE ${q(o.loginColumn)} = ANY($1::text[])`;
@@ -174,10 +180,9 @@ export class PgFlagStore implements FlagStore {
     const onAbort = () => this.kill(c);
     signal?.addEventListener('abort', onAbort, { once: true });
     let broken: Error | undefined;
-    // The pool listens for errors on idle connections only: one the server ends while it is ours, between two
-    // statements (an administrator's pg_terminate_backend, a restart), emits 'error' with no listener, which ended
-    // the worker process (wave-native-faults.int-spec). Kept here: the next statement then fails as the call's own
-    // failure, and the connection is not handed back.
+    // A connection the server ends while it is ours, between two statements (an administrator's
+    // pg_terminate_backend, a restart), is kept here as broken: the next statement then fails as the call's own
+    // failure, and the connection is not handed back (the 'connect' listener above keeps the process alive).
     const onError = (err: Error) => (broken ??= err);
     c.on('error', onError);
     try {
