@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { parse } from 'yaml';
 import { EnvironmentDto, loadConfig, SHUTDOWN_DEADLINES_MS } from '@app/config';
+import { readDriverSettings } from '@app/mailstore';
 import { parseDockerfile } from '@app/testing';
 import { COMMANDS, parseCommandLine } from './args';
 
@@ -186,8 +187,8 @@ describe('docker-compose.yml: database roles agree with PostgreSQL, the CLI and 
       });
       expect(runtime.password).not.toBe('');
       expect(runtime.password).not.toBe(pg.POSTGRES_PASSWORD);
-      // Each environment is one the process accepts (the same validation as at boot).
-      expect(() => loadConfig(env)).not.toThrow();
+      // Each environment is one the process accepts (the same validation as at boot, the driver's included).
+      expect(readDriverSettings(loadConfig(env).MAILSTORE_DRIVER, env).problems).toEqual([]);
     }
   });
 
@@ -198,7 +199,9 @@ describe('docker-compose.yml: database roles agree with PostgreSQL, the CLI and 
 
   it('points the API and the worker at the simulator by default, which the demo profile starts', () => {
     for (const name of ['api', 'worker']) {
-      expect(loadConfig(services[name].environment).MAILSTORE_URL).toBe('http://mailstore-sim:8025/v1');
+      const env = services[name].environment!;
+      expect(loadConfig(env).MAILSTORE_DRIVER).toBe('http');
+      expect(readDriverSettings('http', env).settings).toMatchObject({ MAILSTORE_URL: 'http://mailstore-sim:8025/v1' });
     }
     expect(compose).toMatch(/MAILSTORE_URL: \$\{MAILSTORE_URL:-http:\/\/mailstore-sim:8025\/v1\}/);
     expect(compose).toMatch(/MAILSTORE_TOKEN: \$\{MAILSTORE_TOKEN:-sim-token\}/);

@@ -1,9 +1,8 @@
 import { Transform } from 'class-transformer';
 import { APPROVAL_RULES, DEFAULT_OVERRIDE_TTL_S, DEFAULT_PACE } from '@app/domain';
-import { IsIn, IsInt, IsISO8601, IsNumber, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import { IsIn, IsInt, IsISO8601, IsNumber, IsOptional, Matches, Max, Min } from 'class-validator';
 import { AtLeast } from './at-least.validator';
-import { MAILSTORE_DRIVERS, toNumber, type MailstoreDriverName } from './driver-choice';
-import { LdapEnvironment } from './ldap.env';
+import { toNumber } from './settings';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -13,11 +12,27 @@ const POSTGRES_URL = /^postgres(ql)?:\/\/[^\s]+\/[A-Za-z0-9_-]+(\?.*)?$/;
 /** A batch's lease must outlast one mailstore attempt and the settle after it: the request timeout plus this. */
 export const LEASE_MARGIN_MS = 5000;
 
+const ENVIRONMENTS = new WeakMap<EnvironmentDto, Readonly<Record<string, string | undefined>>>();
+
+/** Keeps the variables `config` was read from, for its `environment` (load-config.ts). */
+export function rememberEnvironment(config: EnvironmentDto, env: Readonly<Record<string, string | undefined>>): void {
+  ENVIRONMENTS.set(config, { ...env });
+}
+
 /**
  * The process environment, validated once at boot (style.md: fail at boot, not at 3 a.m.).
  * Names are fixed: docs, CI, docker-compose and other tools set them.
  */
-export class EnvironmentDto extends LdapEnvironment {
+export class EnvironmentDto {
+  /**
+   * The variables this configuration was read from (loadConfig's `env`; none for one built with `new`): the mailstore
+   * driver reads its own from them. A getter, not a field: no spread, log line or JSON of the configuration carries
+   * them (a driver's password among them).
+   */
+  get environment(): Readonly<Record<string, string | undefined>> {
+    return ENVIRONMENTS.get(this) ?? {};
+  }
+
   /**
    * PostgreSQL, the source of truth, as the runtime role: the API and the worker connect with it. That role may
    * read and write what the service needs and nothing more (it cannot alter, disable or bypass the audit log); they
@@ -42,20 +57,13 @@ export class EnvironmentDto extends LdapEnvironment {
   REDIS_PREFIX = 'reopen';
 
   /**
-   * How the worker reaches the mailstore (docs/drivers.md): `http`, the provisioning contract at MAILSTORE_URL;
-   * `dovecot-sql`, Dovecot's SQL passdb table (DOVECOT_SQL_*, DOVEADM_*); `ldap`, the directory Dovecot's LDAP passdb
-   * reads (LDAP_*, DOVEADM_*).
+   * How the worker reaches the mailstore: the name of a driver (libs/mailstore/src/drivers/registry.ts,
+   * docs/drivers.md). `http`, the provisioning contract at MAILSTORE_URL; `dovecot-sql`, Dovecot's SQL passdb table
+   * (DOVECOT_SQL_*, DOVEADM_*); `ldap`, the directory Dovecot's LDAP passdb reads (LDAP_*, DOVEADM_*). The driver reads
+   * and checks its own variables at boot (createMailstore), and names an unknown driver with the choices.
    */
-  @IsIn(MAILSTORE_DRIVERS, { message: `MAILSTORE_DRIVER must be one of ${MAILSTORE_DRIVERS.join(', ')}` })
-  MAILSTORE_DRIVER: MailstoreDriverName = 'http';
-
-  /** Base URL of the mailstore provisioning API, ending in /v1. */
-  @Matches(/^https?:\/\/[^\s]+\/v1$/, { message: 'MAILSTORE_URL must be an http(s) URL ending in /v1' })
-  MAILSTORE_URL = 'http://127.0.0.1:8025/v1';
-
-  @IsString()
-  @MinLength(1, { message: 'MAILSTORE_TOKEN must not be empty' })
-  MAILSTORE_TOKEN = 'sim-token';
+  @Matches(/^[a-z][a-z0-9-]{0,31}$/, { message: 'MAILSTORE_DRIVER must be a driver name, e.g. http' })
+  MAILSTORE_DRIVER = 'http';
 
   @Transform(toNumber)
   @IsInt({ message: 'PORT must be an integer' })

@@ -1,4 +1,4 @@
-import { LEASE_MARGIN_MS } from './env.dto';
+import { EnvironmentDto, LEASE_MARGIN_MS } from './env.dto';
 import { ConfigError, loadConfig } from './load-config';
 
 describe('loadConfig', () => {
@@ -8,16 +8,16 @@ describe('loadConfig', () => {
     expect(config.DATABASE_URL).toBe('postgres://reopen_app@127.0.0.1:5432/reopen');
     expect(config.OWNER_DATABASE_URL).toBe('postgres://root@127.0.0.1:5432/reopen');
     expect(config.REDIS_URL).toBe('redis://127.0.0.1:6379');
-    expect(config.MAILSTORE_URL).toMatch(/\/v1$/);
+    expect(config.MAILSTORE_DRIVER).toBe('http');
     expect(config.PORT).toBe(3000);
     expect(config.LOG_LEVEL).toBe('info');
   });
 
   it('reads the variables it knows and converts numbers', () => {
-    const config = loadConfig({ PORT: '8080', LOG_LEVEL: 'debug', MAILSTORE_URL: 'https://gw.example/v1' });
+    const config = loadConfig({ PORT: '8080', LOG_LEVEL: 'debug', MAILSTORE_DRIVER: 'dovecot-sql' });
     expect(config.PORT).toBe(8080);
     expect(config.LOG_LEVEL).toBe('debug');
-    expect(config.MAILSTORE_URL).toBe('https://gw.example/v1');
+    expect(config.MAILSTORE_DRIVER).toBe('dovecot-sql');
   });
 
   it('names every bad variable in one error', () => {
@@ -25,7 +25,7 @@ describe('loadConfig', () => {
     try {
       loadConfig({
         PORT: 'eighty',
-        MAILSTORE_URL: 'http://gw.example/api',
+        MAILSTORE_DRIVER: 'Dovecot SQL',
         LOG_LEVEL: 'loud',
         DATABASE_URL: 'mysql://x',
         OWNER_DATABASE_URL: 'postgres://root@127.0.0.1:5432',
@@ -35,9 +35,17 @@ describe('loadConfig', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as ConfigError).message;
-    for (const name of ['PORT', 'MAILSTORE_URL', 'LOG_LEVEL', 'DATABASE_URL', 'OWNER_DATABASE_URL'])
+    for (const name of ['PORT', 'MAILSTORE_DRIVER', 'LOG_LEVEL', 'DATABASE_URL', 'OWNER_DATABASE_URL'])
       expect(message).toContain(name);
     expect((error as ConfigError).problems.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('keeps the variables it was read from for the mailstore driver, out of any spread, log line or JSON of it', () => {
+    const config = loadConfig({ MAILSTORE_DRIVER: 'ldap', LDAP_BIND_PASSWORD: 'pw-secret', PORT: '' });
+    expect(config.environment).toMatchObject({ MAILSTORE_DRIVER: 'ldap', LDAP_BIND_PASSWORD: 'pw-secret' });
+    expect(JSON.stringify(config)).not.toContain('pw-secret');
+    expect(Object.keys({ ...config })).not.toContain('environment');
+    expect(new EnvironmentDto().environment).toEqual({});
   });
 
   it('refuses a port out of range', () => {

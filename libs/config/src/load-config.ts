@@ -1,37 +1,17 @@
-import 'reflect-metadata';
-import { plainToInstance } from 'class-transformer';
-import { validateSync, ValidationError } from 'class-validator';
-import { EnvironmentDto } from './env.dto';
+import { EnvironmentDto, rememberEnvironment } from './env.dto';
+import { ConfigError, readSettings } from './settings';
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-  }
-}
-
-function describe(errors: ValidationError[]): string[] {
-  return errors.flatMap((e) =>
-    Object.values(e.constraints ?? {}).map((message) =>
-      message.startsWith(e.property) ? message : `${e.property}: ${message}`,
-    ),
-  );
-}
+export { ConfigError } from './settings';
 
 /**
  * Reads the known variables from `env` (unset or empty ones keep their defaults) and validates them: the configuration,
- * and every problem found (each names its variable; none when the configuration is valid).
+ * and every problem found (each names its variable; none when the configuration is valid). The mailstore driver's
+ * own variables are read and checked by the driver (createMailstore, at boot: libs/mailstore drivers/registry.ts).
  */
 export function checkConfig(env: NodeJS.ProcessEnv = process.env): { config: EnvironmentDto; problems: string[] } {
-  const known = Object.keys(new EnvironmentDto());
-  const given: Record<string, string> = {};
-  for (const key of known) {
-    const value = env[key];
-    if (value !== undefined && value !== '') given[key] = value;
-  }
-  const config = plainToInstance(EnvironmentDto, given, { exposeDefaultValues: true });
-  const errors = validateSync(config, { whitelist: true, forbidUnknownValues: true, stopAtFirstError: true });
-  return { config, problems: describe(errors) };
+  const { settings: config, problems } = readSettings(EnvironmentDto, env);
+  rememberEnvironment(config, env);
+  return { config, problems };
 }
 
 /** The validated configuration; a ConfigError naming every bad variable otherwise (callers at boot print it, exit 1). */

@@ -1,17 +1,9 @@
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import { ConfigError, EnvironmentDto } from '@app/config';
-import { assertNever, Clock, parseApprovalRules, systemClock } from '@app/domain';
+import { EnvironmentDto } from '@app/config';
+import { Clock, parseApprovalRules, systemClock } from '@app/domain';
 import { openRuntimeDataSource } from '@app/db';
-import {
-  DovecotSqlMailstore,
-  DriverOptionsError,
-  FlagLayout,
-  ldapDriver,
-  type LdapMailstoreOptions,
-  Mailstore,
-  MailstoreClient,
-} from '@app/mailstore';
+import { createDriverMailstore, Mailstore } from '@app/mailstore';
 import { openOrSayUnreachable, QueueProducer, WavePumpJob } from '@app/queue';
 import { AccountImportService } from './accounts';
 import { ApprovalGate } from './approvals/approval-gate';
@@ -213,123 +205,14 @@ export function openCoreDataSource(config: EnvironmentDto, role: CoreRole): Prom
 }
 
 /**
- * The mailstore, by MAILSTORE_DRIVER (docs/drivers.md): for the worker, a connection per pump, and a few for the
- * support lane and the verifier (the default); the API asks for fewer (its health probe). A driver whose settings do not fit (a table name that is not an identifier …) refuses to start
- * naming the variable (each driver's variables are validated at boot: libs/config).
+ * The mailstore, by MAILSTORE_DRIVER (docs/drivers.md; libs/mailstore drivers/registry.ts), from its variables in the
+ * environment the configuration was read from: for the worker, a connection per pump, and a few for the support lane
+ * and the verifier (the default); the API asks for fewer (its health probe). A driver whose settings do not fit (a
+ * missing one, a table name that is not an identifier …) refuses to start naming the variable.
  */
 export function createMailstore(config: EnvironmentDto, connections = config.WORKER_CONCURRENCY + 4): Mailstore {
-  switch (config.MAILSTORE_DRIVER) {
-    case 'http':
-      return new MailstoreClient({
-        baseUrl: config.MAILSTORE_URL,
-        token: config.MAILSTORE_TOKEN,
-        requestTimeoutMs: config.MAILSTORE_TIMEOUT_MS,
-        connections,
-      });
-    case 'dovecot-sql':
-      return dovecotSqlMailstore(config, connections);
-    case 'ldap':
-      return new (ldapDriver().LdapMailstore)(ldapMailstoreOptions(config));
-    default:
-      return assertNever(config.MAILSTORE_DRIVER, 'MAILSTORE_DRIVER');
-  }
-}
-
-/** The dovecot-sql driver's option names, as the variables that set them. */
-const DOVECOT_SQL_VARIABLES: Record<string, string> = {
-  url: 'DOVECOT_SQL_URL',
-  table: 'DOVECOT_SQL_TABLE',
-  loginColumn: 'DOVECOT_SQL_LOGIN_COLUMN',
-  'flags.imap': 'DOVECOT_SQL_IMAP_COLUMN',
-  'flags.pop3': 'DOVECOT_SQL_POP3_COLUMN',
-  'flags.column': 'DOVECOT_SQL_PROTOCOLS_COLUMN',
-  versionColumn: 'DOVECOT_SQL_VERSION_COLUMN',
-  'doveadm.url': 'DOVEADM_URL',
-  'doveadm.apiKey': 'DOVEADM_API_KEY',
-  poolSize: 'DOVECOT_SQL_POOL_SIZE',
-  maxBatchItems: 'DOVECOT_SQL_MAX_BATCH_ITEMS',
-  timeoutMs: 'MAILSTORE_TIMEOUT_MS',
-  authCacheTtlSeconds: 'DOVECOT_AUTH_CACHE_TTL_S',
-};
-
-function dovecotSqlMailstore(config: EnvironmentDto, connections: number): Mailstore {
-  const required = (name: 'DOVECOT_SQL_URL' | 'DOVECOT_SQL_TABLE' | 'DOVECOT_SQL_LOGIN_COLUMN') => {
-    const value = config[name];
-    if (value === undefined) throw new ConfigError([`${name} is required with MAILSTORE_DRIVER=dovecot-sql`]);
-    return value;
-  };
-  const flags: FlagLayout =
-    config.DOVECOT_SQL_PROTOCOLS_COLUMN !== undefined
-      ? { kind: 'list', column: config.DOVECOT_SQL_PROTOCOLS_COLUMN }
-      : { kind: 'columns', imap: config.DOVECOT_SQL_IMAP_COLUMN ?? '', pop3: config.DOVECOT_SQL_POP3_COLUMN ?? '' };
-  const rps = config.DOVECOT_SQL_REQUESTS_PER_SECOND;
-  const ups = config.DOVECOT_SQL_ACCOUNT_UPDATES_PER_SECOND;
-  try {
-    return new DovecotSqlMailstore({
-      url: required('DOVECOT_SQL_URL'),
-      table: required('DOVECOT_SQL_TABLE'),
-      loginColumn: required('DOVECOT_SQL_LOGIN_COLUMN'),
-      flags,
-      versionColumn: config.DOVECOT_SQL_VERSION_COLUMN,
-      doveadm:
-        config.DOVEADM_URL === undefined
-          ? undefined
-          : { url: config.DOVEADM_URL, apiKey: config.DOVEADM_API_KEY ?? '', timeoutMs: config.DOVEADM_TIMEOUT_MS },
-      poolSize: config.DOVECOT_SQL_POOL_SIZE ?? connections,
-      timeoutMs: config.MAILSTORE_TIMEOUT_MS,
-      authCacheTtlSeconds: config.DOVECOT_AUTH_CACHE_TTL_S,
-      maxBatchItems: config.DOVECOT_SQL_MAX_BATCH_ITEMS,
-      rateLimits: {
-        requestsPerSecond: rps,
-        requestBurst: Math.max(1, Math.ceil(rps * 2)),
-        accountUpdatesPerSecond: ups,
-        accountUpdateBurst: Math.max(1, Math.ceil(ups)),
-      },
-    });
-  } catch (err) {
-    if (!(err instanceof DriverOptionsError)) throw err;
-    throw new ConfigError(err.problems.map((p) => `${DOVECOT_SQL_VARIABLES[p.option] ?? p.option} ${p.message}`));
-  }
-}
-
-/** The ldap driver's options from its LDAP_* and DOVEADM_* variables, as validated at boot (libs/config ldap.env.ts). */
-export function ldapMailstoreOptions(config: EnvironmentDto): LdapMailstoreOptions {
-  const set = (
-    name: 'LDAP_URL' | 'LDAP_BIND_DN' | 'LDAP_BIND_PASSWORD' | 'LDAP_BASE_DN' | 'LDAP_VERSION_ATTRIBUTE',
-  ) => {
-    const value = config[name];
-    if (value === undefined) throw new ConfigError([`${name} is required with MAILSTORE_DRIVER=ldap`]);
-    return value;
-  };
-  const c = config;
-  return {
-    url: set('LDAP_URL'),
-    bindDn: set('LDAP_BIND_DN'),
-    bindPassword: set('LDAP_BIND_PASSWORD'),
-    baseDn: set('LDAP_BASE_DN'),
-    loginAttribute: c.LDAP_LOGIN_ATTRIBUTE,
-    filter: c.LDAP_FILTER,
-    switches:
-      c.LDAP_PROTOCOLS_ATTRIBUTE !== undefined
-        ? {
-            mode: 'list',
-            attribute: c.LDAP_PROTOCOLS_ATTRIBUTE,
-            values: { imap: c.LDAP_IMAP_VALUE, pop3: c.LDAP_POP3_VALUE },
-          }
-        : {
-            mode: 'attributes',
-            attributes: { imap: c.LDAP_IMAP_ATTRIBUTE ?? '', pop3: c.LDAP_POP3_ATTRIBUTE ?? '' },
-            trueValue: c.LDAP_TRUE_VALUE,
-            falseValue: c.LDAP_FALSE_VALUE,
-          },
-    versionAttribute: set('LDAP_VERSION_ATTRIBUTE'),
-    poolSize: c.LDAP_POOL_SIZE,
-    timeoutMs: c.LDAP_TIMEOUT_MS,
-    connectTimeoutMs: c.LDAP_CONNECT_TIMEOUT_MS,
-    maxBatchItems: c.LDAP_MAX_BATCH_ITEMS,
-    updatesPerSecond: c.LDAP_UPDATES_PER_SECOND,
-    ...(c.DOVEADM_URL === undefined
-      ? {}
-      : { doveadm: { url: c.DOVEADM_URL, apiKey: c.DOVEADM_API_KEY ?? '', timeoutMs: c.DOVEADM_TIMEOUT_MS } }),
-  };
+  return createDriverMailstore(config.MAILSTORE_DRIVER, config.environment, {
+    connections,
+    timeoutMs: config.MAILSTORE_TIMEOUT_MS,
+  });
 }

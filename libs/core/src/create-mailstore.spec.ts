@@ -85,7 +85,9 @@ describe('createMailstore', () => {
     expect(store).toBeInstanceOf(ldapDriver().LdapMailstore);
     expect(store.cachedCapabilities()).toMatchObject({ maxBatchItems: 500, revokeSessions: false });
     await store.destroy();
-    // Refused at boot, with the rest of the environment: the worker never reaches createMailstore.
-    expect(() => loadConfig({ ...LDAP, LDAP_POOL_SIZE: 'many' })).toThrow(/LDAP_POOL_SIZE must be an integer/);
+    // Refused before any connection: the driver's variables are checked as it is built, at boot.
+    expect(() => createMailstore(loadConfig({ ...LDAP, LDAP_POOL_SIZE: 'many' }))).toThrow(
+      /LDAP_POOL_SIZE must be an integer/,
+    );
   });
 });

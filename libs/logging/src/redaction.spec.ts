@@ -1,6 +1,33 @@
-import { maskLogin, redactText, sanitizePath, sanitizeUrl } from './redaction';
+import { CENSOR, maskLogin, redactText, sanitizePath, sanitizeUrl, scrubFields } from './redaction';
 
 describe('what the logs never carry', () => {
+  it('censors a setting whose name says it is a secret, whichever driver it belongs to, and keeps the others', () => {
+    const fields = {
+      env: {
+        MAILSTORE_TOKEN: 't1',
+        DOVEADM_API_KEY: 'k1',
+        LDAP_BIND_PASSWORD: 'p1',
+        CYRUS_ADMIN_PASSWORD: 'p2',
+        WEBHOOK_SECRET: 's1',
+        LDAP_BIND_DN: 'cn=reopen',
+        DOVECOT_SQL_TABLE: 'mail_users',
+        API_KEY_HASH_ROUNDS: '10',
+      },
+    };
+    expect(scrubFields(fields)).toEqual({
+      env: {
+        MAILSTORE_TOKEN: CENSOR,
+        DOVEADM_API_KEY: CENSOR,
+        LDAP_BIND_PASSWORD: CENSOR,
+        CYRUS_ADMIN_PASSWORD: CENSOR,
+        WEBHOOK_SECRET: CENSOR,
+        LDAP_BIND_DN: 'cn=reopen',
+        DOVECOT_SQL_TABLE: 'mail_users',
+        API_KEY_HASH_ROUNDS: '10',
+      },
+    });
+  });
+
   it('masks logins: the first character and the domain stay', () => {
     expect(maskLogin('alice.martin@example.test')).toBe('a***@example.test');
     expect(maskLogin('bob')).toBe('b***');

@@ -23,9 +23,6 @@ const SECRET_KEYS = new Set(
     'accessToken',
     'refreshToken',
     'apiKey',
-    'MAILSTORE_TOKEN',
-    'DOVEADM_API_KEY',
-    'LDAP_BIND_PASSWORD',
     'bindPassword',
     'authorization',
     'proxy-authorization',
@@ -34,6 +31,14 @@ const SECRET_KEYS = new Set(
     'x-api-key',
   ].map((k) => k.toLowerCase()),
 );
+
+/**
+ * A setting's name that says it holds a secret: the service's and each mailstore driver's (MAILSTORE_TOKEN,
+ * DOVEADM_API_KEY, LDAP_BIND_PASSWORD, and those of a driver added later) by the one naming rule, not a list to keep.
+ */
+const SECRET_SETTING = /^[A-Z][A-Z0-9_]*_(?:PASSWORD|TOKEN|API_KEY|SECRET)$/;
+
+const isSecretKey = (key: string) => SECRET_KEYS.has(key.toLowerCase()) || SECRET_SETTING.test(key);
 
 /**
  * pino's `redact` paths, for what is not a secret by its name but by where it sits: TypeORM's QueryFailedError carries
@@ -66,8 +71,7 @@ export function scrubFields(value: unknown, depth = 0): unknown {
   if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
   let copy: Record<string, unknown> | undefined;
   for (const [key, v] of Object.entries(value)) {
-    const clean =
-      SECRET_KEYS.has(key.toLowerCase()) && v !== undefined && v !== null ? CENSOR : scrubFields(v, depth + 1);
+    const clean = isSecretKey(key) && v !== undefined && v !== null ? CENSOR : scrubFields(v, depth + 1);
     if (clean !== v) (copy ??= { ...(value as Record<string, unknown>) })[key] = clean;
   }
   return copy ?? value;

@@ -1,10 +1,16 @@
 export * from './capabilities';
 export { MAILSTORE, type Mailstore, type Probe, type ProbePart } from './mailstore';
+/** @internal the http driver builds it (drivers/http); exported for the tests' clients of the simulator. */
 export { MailstoreClient } from './mailstore.client';
 export * from './mailstore.types';
 export * from './outcome';
 export { withRetries } from './retry';
+/** @internal the ldap driver loads it (drivers/ldap/ldap.driver.ts); exported for createMailstore's test. */
 export { ldapDriver } from './drivers/ldap-driver';
 export type { LdapMailstoreOptions } from './drivers/ldap/ldap.options';
 export { parseRetryAfter } from './retry-after';
 export * from './drivers/dovecot-sql';
+export type { DriverContext, MailstoreDriver } from './drivers/driver';
+export { createDriverMailstore } from './drivers/registry';
+/** @internal createDriverMailstore reads them; exported for the tests that check a deployment's variables. */
+export { readDriverSettings } from './drivers/registry';

@@ -54,7 +54,7 @@ export interface ResolvedDovecotSqlOptions {
   rateLimits: RateLimits;
 }
 
-/** A misconfigured driver: each problem names the option (createMailstore maps options to variables). */
+/** A misconfigured driver: each problem names the option (dovecot-sql.driver.ts maps options to variables). */
 export class DriverOptionsError extends Error {
   constructor(readonly problems: { option: string; message: string }[]) {
     super(`dovecot-sql driver: ${problems.map((p) => `${p.option}: ${p.message}`).join('; ')}`);

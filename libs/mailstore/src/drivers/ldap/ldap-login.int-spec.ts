@@ -18,8 +18,9 @@ import {
 } from '@app/testing';
 import type { Outcome } from '../../outcome';
 import { LdapMailstore } from './ldap.mailstore';
-import { loadConfig } from '@app/config';
-import { ldapMailstoreOptions } from '@app/core';
+import { readSettings } from '@app/config';
+import { ldapMailstoreOptions } from './ldap.driver';
+import { LdapSettings } from './ldap.settings';
 
 const REFUSED = /^a\d* NO \[CONTACTADMIN\]/;
 const OFF = { reopenImapEnabled: 'FALSE', reopenPop3Enabled: 'FALSE' };
@@ -34,12 +35,11 @@ const key = { idempotencyKey: 'login-test' };
 const storeWith = (doveadmUrl: string) =>
   new LdapMailstore(
     ldapMailstoreOptions(
-      loadConfig({
-        MAILSTORE_DRIVER: 'ldap',
+      readSettings(LdapSettings, {
         ...slapd.driverEnv(),
         DOVEADM_URL: doveadmUrl,
         DOVEADM_API_KEY: dovecot.doveadmApiKey,
-      }),
+      }).settings,
     ),
   );
 

@@ -8,8 +8,9 @@ import { Client } from 'ldapts';
 import type { BatchItemResult } from '../../mailstore.types';
 import type { Outcome } from '../../outcome';
 import { LdapMailstore } from './ldap.mailstore';
-import { loadConfig } from '@app/config';
-import { ldapMailstoreOptions } from '@app/core';
+import { readSettings } from '@app/config';
+import { ldapMailstoreOptions } from './ldap.driver';
+import { LdapSettings } from './ldap.settings';
 
 const OFF = { reopenImapEnabled: 'FALSE', reopenPop3Enabled: 'FALSE' };
 const accounts = Array.from({ length: 8 }, (_, i) => ({
@@ -27,8 +28,9 @@ const stores: LdapMailstore[] = [];
 const key = { idempotencyKey: 'test-key' };
 
 function driver(env: Record<string, string> = {}, mode: 'attributes' | 'list' = 'attributes'): LdapMailstore {
-  const config = loadConfig({ MAILSTORE_DRIVER: 'ldap', ...slapd.driverEnv(mode), ...env });
-  const store = new LdapMailstore(ldapMailstoreOptions(config));
+  const { settings, problems } = readSettings(LdapSettings, { ...slapd.driverEnv(mode), ...env });
+  expect(problems).toEqual([]);
+  const store = new LdapMailstore(ldapMailstoreOptions(settings));
   stores.push(store);
   return store;
 }

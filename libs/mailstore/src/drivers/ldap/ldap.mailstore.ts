@@ -59,7 +59,7 @@ export class LdapMailstore extends NativeMailstore implements Mailstore {
     this.pool = new LdapPool(options);
     this.serverHost = new URL(options.url).hostname;
     this.doveadm = options.doveadm ? new DoveadmClient(options.doveadm) : undefined;
-    // Checked at boot by the same parser (libs/config ldap.env.ts).
+    // Checked at boot by the same parser (ldap.settings.ts).
     this.baseFilter = FilterParser.parseString(options.filter.trim());
     this.caps = {
       protocols: [...PROTOCOLS],

@@ -10,8 +10,8 @@ type LdapSwitches =
   | { mode: 'list'; attribute: string; values: Record<Protocol, string> };
 
 /**
- * The ldap driver's options. They come from the LDAP_* and DOVEADM_* variables, validated at boot with the rest of the
- * environment (libs/config ldap.env.ts, the one home of those rules) and mapped here by createMailstore.
+ * The ldap driver's options. They come from the LDAP_* and DOVEADM_* variables, checked at boot (ldap.settings.ts, the
+ * one home of those rules) and mapped by ldap.driver.ts.
  */
 export interface LdapMailstoreOptions {
   /** `ldap://host:port` or `ldaps://host:port`. */

@@ -1,12 +1,8 @@
 import { Transform } from 'class-transformer';
-import { IsDefined, IsInt, IsNumber, IsString, Matches, Max, Min } from 'class-validator';
-import { SwitchLayoutHolds, toNumber, whenDriver } from './driver-choice';
-
-/** A setting of the dovecot-sql driver, checked only when that driver is chosen (set but unchecked otherwise). */
-const whenDovecotSql = (check?: (o: DovecotSqlEnvironment) => boolean) => whenDriver(['dovecot-sql'], check);
-/** An optional one: checked when set. */
-const whenDovecotSqlSet = (name: keyof DovecotSqlEnvironment) =>
-  whenDriver<DovecotSqlEnvironment>(['dovecot-sql'], (o) => o[name] !== undefined);
+import { IsDefined, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { toNumber } from '@app/config';
+import { DoveadmSettings } from '../doveadm.settings';
+import { SwitchLayoutHolds } from '../switch-layout';
 
 const FlagLayout = () =>
   SwitchLayoutHolds({
@@ -21,12 +17,10 @@ const FlagLayout = () =>
 /**
  * The settings of the `dovecot-sql` mailstore driver (MAILSTORE_DRIVER=dovecot-sql; docs/drivers.md,
  * deploy/dovecot/). Table and column names are the operator's: the driver checks they are plain identifiers when it
- * starts (createMailstore) and quotes them. EnvironmentDto extends this class, so these are read and validated with
- * the rest at boot.
+ * starts (dovecot-sql.driver.ts) and quotes them. Read and checked at boot when MAILSTORE_DRIVER=dovecot-sql.
  */
-export abstract class DovecotSqlEnvironment {
+export class DovecotSqlSettings extends DoveadmSettings {
   /** The passdb's database: postgres://… or mysql://… (MariaDB too). Its password never appears in a log line. */
-  @whenDovecotSql()
   @Matches(/^(postgres(ql)?|mysql|mariadb):\/\/\S+\/[^/\s?]+(\?\S*)?$/, {
     message: 'DOVECOT_SQL_URL must look like postgres://user@host:5432/db or mysql://user@host:3306/db',
   })
@@ -34,36 +28,33 @@ export abstract class DovecotSqlEnvironment {
   DOVECOT_SQL_URL: string | undefined = undefined;
 
   /** The table Dovecot's password_query reads (schema.table allowed). */
-  @whenDovecotSql()
   @IsDefined({ message: 'DOVECOT_SQL_TABLE is required with MAILSTORE_DRIVER=dovecot-sql' })
   DOVECOT_SQL_TABLE: string | undefined = undefined;
 
   /** Its column compared with %u (unique). */
-  @whenDovecotSql()
   @IsDefined({ message: 'DOVECOT_SQL_LOGIN_COLUMN is required with MAILSTORE_DRIVER=dovecot-sql' })
   DOVECOT_SQL_LOGIN_COLUMN: string | undefined = undefined;
 
   /** One boolean column per protocol… */
-  @whenDovecotSql()
   @FlagLayout()
   DOVECOT_SQL_IMAP_COLUMN: string | undefined = undefined;
 
   @IsString()
-  @whenDovecotSqlSet('DOVECOT_SQL_POP3_COLUMN')
+  @IsOptional()
   DOVECOT_SQL_POP3_COLUMN: string | undefined = undefined;
 
   /** …or one text column listing the allowed protocols ('imap,pop3'). */
   @IsString()
-  @whenDovecotSqlSet('DOVECOT_SQL_PROTOCOLS_COLUMN')
+  @IsOptional()
   DOVECOT_SQL_PROTOCOLS_COLUMN: string | undefined = undefined;
 
   /** An integer column bumped on every change (optional: without it, versions are a fingerprint of the switches). */
   @IsString()
-  @whenDovecotSqlSet('DOVECOT_SQL_VERSION_COLUMN')
+  @IsOptional()
   DOVECOT_SQL_VERSION_COLUMN: string | undefined = undefined;
 
   /** Connections to the passdb's database (default: WORKER_CONCURRENCY + 4, one per pump and a few). */
-  @whenDovecotSqlSet('DOVECOT_SQL_POOL_SIZE')
+  @IsOptional()
   @Transform(toNumber)
   @Min(1)
   @Max(256)
@@ -71,7 +62,6 @@ export abstract class DovecotSqlEnvironment {
   DOVECOT_SQL_POOL_SIZE: number | undefined = undefined;
 
   /** Items per batch (one transaction) the driver accepts; the engine sizes batches from it. */
-  @whenDovecotSql()
   @Transform(toNumber)
   @Min(1)
   @Max(10000)
@@ -79,14 +69,12 @@ export abstract class DovecotSqlEnvironment {
   DOVECOT_SQL_MAX_BATCH_ITEMS = 500;
 
   /** The pace the driver advertises (the engine's shared throttle keeps to it): batches per second… */
-  @whenDovecotSql()
   @Transform(toNumber)
   @Min(0.1)
   @IsNumber({}, { message: 'DOVECOT_SQL_REQUESTS_PER_SECOND must be a number' })
   DOVECOT_SQL_REQUESTS_PER_SECOND = 50;
 
   /** …and accounts changed per second (a burst of as many). */
-  @whenDovecotSql()
   @Transform(toNumber)
   @Min(1)
   @IsNumber({}, { message: 'DOVECOT_SQL_ACCOUNT_UPDATES_PER_SECOND must be a number' })
@@ -96,7 +84,6 @@ export abstract class DovecotSqlEnvironment {
    * Dovecot's auth_cache_ttl in seconds when its auth cache is on (auth_cache_size > 0): a change is then guaranteed
    * visible only after it, and the service verifies after it. 0 (default): no auth cache, changes are seen at once.
    */
-  @whenDovecotSql()
   @Transform(toNumber)
   @Min(0)
   @Max(86400)

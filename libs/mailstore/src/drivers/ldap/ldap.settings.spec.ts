@@ -1,7 +1,8 @@
-import { checkConfig, ConfigError, loadConfig } from './load-config';
+import { ConfigError } from '@app/config';
+import { createDriverMailstore, readDriverSettings } from '../registry';
+import { LdapSettings } from './ldap.settings';
 
 const BASE = {
-  MAILSTORE_DRIVER: 'ldap',
   LDAP_URL: 'ldap://127.0.0.1:389',
   LDAP_BIND_DN: 'cn=reopen-access,ou=services,dc=example,dc=test',
   LDAP_BIND_PASSWORD: 'p@ss-secret',
@@ -11,15 +12,17 @@ const BASE = {
   LDAP_VERSION_ATTRIBUTE: 'reopenAccessVersion',
 };
 
-const problems = (env: Record<string, string | undefined>) => checkConfig(env).problems;
+const problems = (env: Record<string, string | undefined>) => readDriverSettings('ldap', env).problems;
+/** The settings of a configuration with no problem. */
+function load(env: Record<string, string | undefined>): LdapSettings {
+  const { settings, problems } = readDriverSettings('ldap', env);
+  expect(problems).toEqual([]);
+  return settings as LdapSettings;
+}
 
 describe('the ldap settings (MAILSTORE_DRIVER=ldap)', () => {
-  it('are not checked for another driver', () => {
-    expect(problems({ LDAP_POOL_SIZE: 'many', LDAP_FILTER: 'nonsense', DOVEADM_TIMEOUT_MS: 'x' })).toEqual([]);
-  });
-
   it('reads one attribute per protocol, with the defaults of the rest', () => {
-    expect(loadConfig(BASE)).toMatchObject({
+    expect(load(BASE)).toMatchObject({
       LDAP_URL: 'ldap://127.0.0.1:389',
       LDAP_LOGIN_ATTRIBUTE: 'uid',
       LDAP_FILTER: '(objectClass=*)',
@@ -37,7 +40,7 @@ describe('the ldap settings (MAILSTORE_DRIVER=ldap)', () => {
   });
 
   it('reads one multi-valued attribute of allowed protocols, and doveadm when configured', () => {
-    const config = loadConfig({
+    const config = load({
       ...BASE,
       LDAP_IMAP_ATTRIBUTE: undefined,
       LDAP_POP3_ATTRIBUTE: undefined,
@@ -60,7 +63,7 @@ describe('the ldap settings (MAILSTORE_DRIVER=ldap)', () => {
   });
 
   it('names every missing variable when ldap is chosen with nothing else', () => {
-    expect(problems({ MAILSTORE_DRIVER: 'ldap' })).toEqual([
+    expect(problems({})).toEqual([
       'LDAP_URL is required with MAILSTORE_DRIVER=ldap',
       'LDAP_BIND_DN is required with MAILSTORE_DRIVER=ldap',
       'LDAP_BIND_PASSWORD is required with MAILSTORE_DRIVER=ldap',
@@ -99,10 +102,11 @@ describe('the ldap settings (MAILSTORE_DRIVER=ldap)', () => {
     expect(found.join('\n')).not.toContain('p@ss-secret');
   });
 
-  it('names several bad values at once, in one error', () => {
+  it('names several bad values at once, in one error: the driver is not built', () => {
     let error: unknown;
     try {
-      loadConfig({ ...BASE, LDAP_URL: 'ldap:/x', LDAP_POOL_SIZE: '0', DOVEADM_URL: 'ftp://x', DOVEADM_API_KEY: 'dk' });
+      const env = { ...BASE, LDAP_URL: 'ldap:/x', LDAP_POOL_SIZE: '0', DOVEADM_URL: 'ftp://x', DOVEADM_API_KEY: 'dk' };
+      createDriverMailstore('ldap', env, { connections: 4, timeoutMs: 10_000 });
     } catch (err) {
       error = err;
     }

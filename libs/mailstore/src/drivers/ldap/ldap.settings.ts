@@ -1,14 +1,9 @@
 import { Transform } from 'class-transformer';
-import { IsDefined, IsInt, Matches, Max, Min, ValidateBy, type ValidationArguments } from 'class-validator';
+import { IsDefined, IsInt, IsOptional, Matches, Max, Min, ValidateBy, type ValidationArguments } from 'class-validator';
 import type * as Ldapts from 'ldapts';
-import { DoveadmEnvironment } from './doveadm.env';
-import { SwitchLayoutHolds, toNumber, whenDriver } from './driver-choice';
-
-/** A setting of the ldap driver, checked only when that driver is chosen (set but unchecked otherwise). */
-const whenLdap = (check?: (o: LdapEnvironment) => boolean) => whenDriver(['ldap'], check);
-/** An optional one: checked when set. */
-const whenLdapSet = (name: keyof LdapEnvironment) =>
-  whenDriver<LdapEnvironment>(['ldap'], (o) => o[name] !== undefined);
+import { toNumber } from '@app/config';
+import { DoveadmSettings } from '../doveadm.settings';
+import { SwitchLayoutHolds } from '../switch-layout';
 
 // RFC 4512 §2.5 attribute description: a name (letter, then letters, digits, hyphens) or a numeric OID.
 const ATTRIBUTE = /^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$/;
@@ -23,18 +18,18 @@ function integerFrom(min: number, max: number): PropertyDecorator {
   return (target, key) => {
     const message = `${String(key)} must be an integer from ${min} to ${max}`;
     // Registered in this order, checked in this order (stopAtFirstError): 'x' is named as not an integer.
-    for (const d of [whenLdap(), IsInt({ message }), Min(min, { message }), Max(max, { message })]) d(target, key);
+    for (const d of [IsInt({ message }), Min(min, { message }), Max(max, { message })]) d(target, key);
     Transform(toNumber)(target, key);
   };
 }
 
 /** A check of the whole object, named after the decorated variable: `problem` says what is wrong, or nothing. */
-function Holds(name: string, problem: (o: LdapEnvironment) => string | undefined): PropertyDecorator {
+function Holds(name: string, problem: (o: LdapSettings) => string | undefined): PropertyDecorator {
   return ValidateBy({
     name,
     validator: {
-      validate: (_value, args) => !args || problem(args.object as LdapEnvironment) === undefined,
-      defaultMessage: (args?: ValidationArguments) => (args && problem(args.object as LdapEnvironment)) ?? name,
+      validate: (_value, args) => !args || problem(args.object as LdapSettings) === undefined,
+      defaultMessage: (args?: ValidationArguments) => (args && problem(args.object as LdapSettings)) ?? name,
     },
   });
 }
@@ -79,7 +74,7 @@ function balanced(text: string): boolean {
 }
 
 /** The version must move only with the switches: it cannot be the login or a switch itself. */
-function sharedAttributeProblem(o: LdapEnvironment): string | undefined {
+function sharedAttributeProblem(o: LdapSettings): string | undefined {
   const named = [o.LDAP_LOGIN_ATTRIBUTE, o.LDAP_VERSION_ATTRIBUTE, o.LDAP_IMAP_ATTRIBUTE, o.LDAP_POP3_ATTRIBUTE]
     .concat(o.LDAP_PROTOCOLS_ATTRIBUTE)
     .filter((a): a is string => a !== undefined)
@@ -91,40 +86,34 @@ function sharedAttributeProblem(o: LdapEnvironment): string | undefined {
 
 /**
  * The settings of the `ldap` mailstore driver (MAILSTORE_DRIVER=ldap; docs/drivers-ldap.md, deploy/dovecot-ldap/),
- * read and validated with the rest at boot (EnvironmentDto extends this class): a bad value is named in the one
- * startup-failure line, never the password. createMailstore maps them to the driver's options.
+ * read and checked at boot when that driver is chosen: a bad value is named in the one startup-failure line, never the
+ * password. ldap.driver.ts maps them to the driver's options.
  */
-export abstract class LdapEnvironment extends DoveadmEnvironment {
+export class LdapSettings extends DoveadmSettings {
   /** The directory: ldap://host[:port] or ldaps://host[:port]. */
-  @whenLdap()
   @Matches(/^ldaps?:\/\/[^/\s?#]+\/?$/i, { message: 'LDAP_URL must be ldap://host[:port] or ldaps://host[:port]' })
   @IsDefined({ message: 'LDAP_URL is required with MAILSTORE_DRIVER=ldap' })
   LDAP_URL: string | undefined = undefined;
 
   /** The service DN the driver binds as (docs/drivers-ldap.md: the access it needs). */
-  @whenLdap()
   @Dn('LDAP_BIND_DN')
   @IsDefined({ message: 'LDAP_BIND_DN is required with MAILSTORE_DRIVER=ldap' })
   LDAP_BIND_DN: string | undefined = undefined;
 
   /** Its password. Never logged, never in a message. */
-  @whenLdap()
   @IsDefined({ message: 'LDAP_BIND_PASSWORD is required with MAILSTORE_DRIVER=ldap' })
   LDAP_BIND_PASSWORD: string | undefined = undefined;
 
   /** Accounts are searched under it (subtree). */
-  @whenLdap()
   @Dn('LDAP_BASE_DN')
   @IsDefined({ message: 'LDAP_BASE_DN is required with MAILSTORE_DRIVER=ldap' })
   LDAP_BASE_DN: string | undefined = undefined;
 
   /** The attribute holding the login the service knows (uid, mail …). */
-  @whenLdap()
   @attributeName('LDAP_LOGIN_ATTRIBUTE')
   LDAP_LOGIN_ATTRIBUTE = 'uid';
 
   /** ANDed with the login, e.g. (objectClass=reopenAccessAccount). */
-  @whenLdap()
   @ValidateBy({
     name: 'ldapFilter',
     validator: {
@@ -135,7 +124,6 @@ export abstract class LdapEnvironment extends DoveadmEnvironment {
   LDAP_FILTER = '(objectClass=*)';
 
   /** One attribute per protocol, on when it holds LDAP_TRUE_VALUE… */
-  @whenLdap()
   @SwitchLayoutHolds({
     driver: 'ldap',
     imap: 'LDAP_IMAP_ATTRIBUTE',
@@ -153,16 +141,14 @@ export abstract class LdapEnvironment extends DoveadmEnvironment {
   })
   LDAP_IMAP_ATTRIBUTE: string | undefined = undefined;
 
-  @whenLdapSet('LDAP_POP3_ATTRIBUTE')
+  @IsOptional()
   @attributeName('LDAP_POP3_ATTRIBUTE')
   LDAP_POP3_ATTRIBUTE: string | undefined = undefined;
 
   /** What the driver writes in them (LDAP Boolean syntax by default). */
-  @whenLdap()
   @value('LDAP_TRUE_VALUE')
   LDAP_TRUE_VALUE = 'TRUE';
 
-  @whenLdap()
   @Holds('ldapFalseValue', (o) =>
     o.LDAP_FALSE_VALUE.toLowerCase() === o.LDAP_TRUE_VALUE.toLowerCase()
       ? 'LDAP_FALSE_VALUE must differ from LDAP_TRUE_VALUE'
@@ -172,21 +158,18 @@ export abstract class LdapEnvironment extends DoveadmEnvironment {
   LDAP_FALSE_VALUE = 'FALSE';
 
   /** …or one multi-valued attribute of allowed protocols (its other values are left alone)… */
-  @whenLdapSet('LDAP_PROTOCOLS_ATTRIBUTE')
+  @IsOptional()
   @attributeName('LDAP_PROTOCOLS_ATTRIBUTE')
   LDAP_PROTOCOLS_ATTRIBUTE: string | undefined = undefined;
 
   /** …holding these values. */
-  @whenLdap()
   @value('LDAP_IMAP_VALUE')
   LDAP_IMAP_VALUE = 'imap';
 
-  @whenLdap()
   @value('LDAP_POP3_VALUE')
   LDAP_POP3_VALUE = 'pop3';
 
   /** An integer attribute the driver raises by one with each change it makes: the version ifVersion checks. */
-  @whenLdap()
   @Holds('ldapSharedAttribute', sharedAttributeProblem)
   @attributeName('LDAP_VERSION_ATTRIBUTE')
   @IsDefined({ message: 'LDAP_VERSION_ATTRIBUTE is required with MAILSTORE_DRIVER=ldap' })

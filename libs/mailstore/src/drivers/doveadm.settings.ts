@@ -1,11 +1,9 @@
 import { Transform } from 'class-transformer';
-import { IsDefined, IsInt, Matches, Max, Min, ValidateBy } from 'class-validator';
-import { toNumber, whenDriver } from './driver-choice';
-import { DovecotSqlEnvironment } from './dovecot-sql.env';
+import { IsDefined, IsInt, Matches, Max, Min, ValidateBy, ValidateIf } from 'class-validator';
+import { toNumber } from '@app/config';
 
-/** doveadm ends sessions for both native drivers; the http driver's mailstore does it behind its contract. */
-const NATIVE = ['dovecot-sql', 'ldap'] as const;
-const whenDoveadm = () => whenDriver<DoveadmEnvironment>(NATIVE, (o) => o.DOVEADM_URL !== undefined);
+/** Checked only when DOVEADM_URL is set. */
+const whenDoveadm = () => ValidateIf((o: DoveadmSettings) => o.DOVEADM_URL !== undefined);
 
 function isDoveadmUrl(value: unknown): boolean {
   try {
@@ -17,10 +15,11 @@ function isDoveadmUrl(value: unknown): boolean {
 }
 
 /**
- * Dovecot's doveadm HTTP API, shared by the two native drivers (dovecot-sql, ldap; docs/drivers.md): live sessions are
- * kicked through it when a protocol is turned off. Checked only when one of them is chosen and DOVEADM_URL is set.
+ * Dovecot's doveadm HTTP API, shared by the two native drivers (dovecot-sql, ldap: their settings extend this class;
+ * docs/drivers.md): live sessions are kicked through it when a protocol is turned off. The http driver's mailstore
+ * does that behind its contract.
  */
-export abstract class DoveadmEnvironment extends DovecotSqlEnvironment {
+export abstract class DoveadmSettings {
   /**
    * `service doveadm { inet_listener http }`, e.g. http://127.0.0.1:8080 (the API's path, /doveadm/v1, is added when
    * the URL has none). Unset: sessions are not revoked (capabilities say so).
@@ -49,4 +48,11 @@ export abstract class DoveadmEnvironment extends DovecotSqlEnvironment {
   @Min(100, { message: 'DOVEADM_TIMEOUT_MS must be an integer from 100 to 60000' })
   @IsInt({ message: 'DOVEADM_TIMEOUT_MS must be an integer from 100 to 60000' })
   DOVEADM_TIMEOUT_MS = 5000;
+}
+
+/** The doveadm options of a native driver, when DOVEADM_URL is set. */
+export function doveadmOptions(s: DoveadmSettings): { url: string; apiKey: string; timeoutMs: number } | undefined {
+  return s.DOVEADM_URL === undefined
+    ? undefined
+    : { url: s.DOVEADM_URL, apiKey: s.DOVEADM_API_KEY ?? '', timeoutMs: s.DOVEADM_TIMEOUT_MS };
 }

@@ -1,7 +1,7 @@
-import { checkConfig, loadConfig } from './load-config';
+import { readDriverSettings } from '../registry';
+import { DovecotSqlSettings } from './dovecot-sql.settings';
 
 const columns = {
-  MAILSTORE_DRIVER: 'dovecot-sql',
   DOVECOT_SQL_URL: 'postgres://dovecot:secret@db.example:5432/mail',
   DOVECOT_SQL_TABLE: 'mail.users',
   DOVECOT_SQL_LOGIN_COLUMN: 'email',
@@ -9,24 +9,18 @@ const columns = {
   DOVECOT_SQL_POP3_COLUMN: 'pop3_enabled',
 };
 
-const problems = (env: Record<string, string | undefined>) => checkConfig(env).problems;
+const problems = (env: Record<string, string | undefined>) => readDriverSettings('dovecot-sql', env).problems;
+/** The settings of a configuration with no problem. */
+function load(env: Record<string, string | undefined>): DovecotSqlSettings {
+  const { settings, problems } = readDriverSettings('dovecot-sql', env);
+  expect(problems).toEqual([]);
+  return settings as DovecotSqlSettings;
+}
 
-describe('MAILSTORE_DRIVER and the dovecot-sql settings', () => {
-  it('defaults to the http driver, which needs none of the dovecot-sql settings', () => {
-    const config = loadConfig({});
-    expect(config.MAILSTORE_DRIVER).toBe('http');
-    expect(config.DOVECOT_SQL_URL).toBeUndefined();
-    expect(problems({ MAILSTORE_DRIVER: 'http', DOVECOT_SQL_MAX_BATCH_ITEMS: 'lots' })).toEqual([]);
-  });
-
-  it('refuses an unknown driver, naming the choices', () => {
-    expect(problems({ MAILSTORE_DRIVER: 'imap' })).toEqual(['MAILSTORE_DRIVER must be one of http, dovecot-sql, ldap']);
-  });
-
+describe('the dovecot-sql settings (MAILSTORE_DRIVER=dovecot-sql)', () => {
   it('reads a complete dovecot-sql configuration, with its defaults', () => {
-    const config = loadConfig({ ...columns, DOVEADM_URL: 'http://127.0.0.1:8080', DOVEADM_API_KEY: 'k' });
+    const config = load({ ...columns, DOVEADM_URL: 'http://127.0.0.1:8080', DOVEADM_API_KEY: 'k' });
     expect(config).toMatchObject({
-      MAILSTORE_DRIVER: 'dovecot-sql',
       DOVECOT_SQL_TABLE: 'mail.users',
       DOVECOT_SQL_VERSION_COLUMN: undefined,
       DOVECOT_SQL_MAX_BATCH_ITEMS: 500,
@@ -34,16 +28,14 @@ describe('MAILSTORE_DRIVER and the dovecot-sql settings', () => {
       DOVEADM_URL: 'http://127.0.0.1:8080',
     });
     const list = { ...columns, DOVECOT_SQL_IMAP_COLUMN: '', DOVECOT_SQL_POP3_COLUMN: '' };
-    expect(loadConfig({ ...list, DOVECOT_SQL_PROTOCOLS_COLUMN: 'allowed' }).DOVECOT_SQL_PROTOCOLS_COLUMN).toBe(
-      'allowed',
-    );
-    expect(loadConfig({ ...columns, DOVECOT_SQL_URL: 'mysql://root@127.0.0.1:3306/mail' }).DOVECOT_SQL_URL).toMatch(
+    expect(load({ ...list, DOVECOT_SQL_PROTOCOLS_COLUMN: 'allowed' }).DOVECOT_SQL_PROTOCOLS_COLUMN).toBe('allowed');
+    expect(load({ ...columns, DOVECOT_SQL_URL: 'mysql://root@127.0.0.1:3306/mail' }).DOVECOT_SQL_URL).toMatch(
       /^mysql:/,
     );
   });
 
   it('names every missing variable when dovecot-sql is chosen with nothing else', () => {
-    expect(problems({ MAILSTORE_DRIVER: 'dovecot-sql' })).toEqual([
+    expect(problems({})).toEqual([
       'DOVECOT_SQL_URL is required with MAILSTORE_DRIVER=dovecot-sql',
       'DOVECOT_SQL_TABLE is required with MAILSTORE_DRIVER=dovecot-sql',
       'DOVECOT_SQL_LOGIN_COLUMN is required with MAILSTORE_DRIVER=dovecot-sql',

@@ -1,0 +1,12 @@
+import { IsString, Matches, MinLength } from 'class-validator';
+
+/** The http driver's variables: where the provisioning contract is served, and the token it takes. */
+export class HttpSettings {
+  /** Base URL of the mailstore provisioning API, ending in /v1. */
+  @Matches(/^https?:\/\/[^\s]+\/v1$/, { message: 'MAILSTORE_URL must be an http(s) URL ending in /v1' })
+  MAILSTORE_URL = 'http://127.0.0.1:8025/v1';
+
+  @IsString()
+  @MinLength(1, { message: 'MAILSTORE_TOKEN must not be empty' })
+  MAILSTORE_TOKEN = 'sim-token';
+}
