@@ -33,6 +33,6 @@ describe('API settings: the limits before authentication', () => {
   });
 
   it.each(['API_SSE_MAX_STREAMS_PER_KEY', 'API_PREAUTH_LIMIT_PER_MINUTE'])('refuses %s=0', (name) => {
-    expect(() => loadApiSettings({ [name]: '0' })).toThrow(new RegExp(`${name} must be an integer in range`));
+    expect(() => loadApiSettings({ [name]: '0' })).toThrow(new RegExp(`${name} must be an integer from 1 to`));
   });
 });

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import { plainToInstance } from 'class-transformer';
-import { validateSync, ValidationError } from 'class-validator';
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsInt, Max, Min, validateSync, ValidationError } from 'class-validator';
 
 export class ConfigError extends Error {
   /** The operator fixes it (startup-failure.ts): the problems are all a process prints, no stack. */
@@ -15,6 +15,16 @@ export class ConfigError extends Error {
 /** A variable's text as a number ('' and non-strings left as they are, for the validators to name). */
 export const toNumber = ({ value }: { value: unknown }) =>
   typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+
+/** An integer setting within bounds, one message for every way to miss them ('x', 0, 1.5: the same line). */
+export function IntegerFrom(min: number, max: number): PropertyDecorator {
+  return (target, key) => {
+    const message = `${String(key)} must be an integer from ${min} to ${max}`;
+    // Registered in this order, checked in this order (stopAtFirstError): 'x' is named as not an integer.
+    for (const d of [IsInt({ message }), Min(min, { message }), Max(max, { message })]) d(target, key);
+    Transform(toNumber)(target, key);
+  };
+}
 
 function describe(errors: ValidationError[]): string[] {
   return errors.flatMap((e) =>

@@ -1,7 +1,6 @@
-import { Transform } from 'class-transformer';
-import { IsDefined, IsInt, IsOptional, Matches, Max, Min, ValidateBy, type ValidationArguments } from 'class-validator';
+import { IsDefined, IsOptional, Matches, ValidateBy, type ValidationArguments } from 'class-validator';
 import type * as Ldapts from 'ldapts';
-import { toNumber } from '@app/config';
+import { IntegerFrom } from '@app/config';
 import { DoveadmSettings } from '../doveadm.settings';
 import { SwitchLayoutHolds } from '../switch-layout';
 
@@ -12,16 +11,6 @@ const VALUE = /^[\x21-\x7e]{1,64}$/;
 
 const attributeName = (name: string) => Matches(ATTRIBUTE, { message: `${name} is not an LDAP attribute name` });
 const value = (name: string) => Matches(VALUE, { message: `${name} must be 1-64 printable ASCII characters` });
-
-/** An integer setting within bounds, one message for every way to miss them. */
-function integerFrom(min: number, max: number): PropertyDecorator {
-  return (target, key) => {
-    const message = `${String(key)} must be an integer from ${min} to ${max}`;
-    // Registered in this order, checked in this order (stopAtFirstError): 'x' is named as not an integer.
-    for (const d of [IsInt({ message }), Min(min, { message }), Max(max, { message })]) d(target, key);
-    Transform(toNumber)(target, key);
-  };
-}
 
 /** A check of the whole object, named after the decorated variable: `problem` says what is wrong, or nothing. */
 function Holds(name: string, problem: (o: LdapSettings) => string | undefined): PropertyDecorator {
@@ -176,22 +165,22 @@ export class LdapSettings extends DoveadmSettings {
   LDAP_VERSION_ATTRIBUTE: string | undefined = undefined;
 
   /** Connections to the directory, each bound as LDAP_BIND_DN. */
-  @integerFrom(1, 64)
+  @IntegerFrom(1, 64)
   LDAP_POOL_SIZE = 4;
 
   /** Per LDAP operation… */
-  @integerFrom(100, 120000)
+  @IntegerFrom(100, 120000)
   LDAP_TIMEOUT_MS = 5000;
 
   /** …and per connection attempt. */
-  @integerFrom(100, 60000)
+  @IntegerFrom(100, 60000)
   LDAP_CONNECT_TIMEOUT_MS = 2000;
 
   /** Items per batch (one search, then one modify per changed account, pipelined on one connection). */
-  @integerFrom(1, 5000)
+  @IntegerFrom(1, 5000)
   LDAP_MAX_BATCH_ITEMS = 500;
 
   /** Advertised in the capabilities: the engine's shared throttle paces writes to it. */
-  @integerFrom(1, 1000000)
+  @IntegerFrom(1, 1000000)
   LDAP_UPDATES_PER_SECOND = 1000;
 }
