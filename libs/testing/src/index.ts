@@ -42,3 +42,5 @@ export { default as openTestRun } from './global-setup';
 export { default as closeTestRun } from './global-teardown';
 export * from './notification-receiver';
 export * from './sim-clients';
+export * from './pg-terminating-relay';
+export * from './uncaught-errors';
