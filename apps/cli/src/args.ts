@@ -46,6 +46,15 @@ export const COMMANDS = {
     args: [],
   },
   'revoke-api-key': { synopsis: 'ID', summary: 'revoke an API key', options: {}, args: ['ID'] },
+  'check-config': {
+    synopsis: '[--probe] [--json]',
+    summary:
+      "check the environment as the API and the worker read it at boot, every problem at once (the service's " +
+      "variables and the MAILSTORE_DRIVER's); --probe then asks the mail server through the driver whether it " +
+      'answers; exit 1 on a problem or a failed probe',
+    options: { probe: { type: 'boolean' }, json: { type: 'boolean' } },
+    args: [],
+  },
 } as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;

@@ -5,6 +5,7 @@ import {
   ApiKeyService,
   API_ROLES,
   AccountImportService,
+  checkEnvironment,
   IMPORT_READ_CHUNK_BYTES,
   ImportFileError,
   LineTooLongError,
@@ -24,6 +25,8 @@ export interface CliContext {
   err: (line: string) => void;
   /** How help and usage errors name the CLI (default `npm run cli --`; `reopen-admin` in the image). */
   program?: string;
+  /** The environment check-config reads (default: the process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 async function withDataSource<T>(url: string, fn: (ds: DataSource) => Promise<T>): Promise<T> {
@@ -81,12 +84,38 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
       else printKeys(keys, ctx);
       return 0;
     }
+    case 'check-config':
+      return checkConfigCommand(args, ctx);
     case 'revoke-api-key': {
       const revoked = await withDataSource(ctx.ownerDatabaseUrl, (ds) => new ApiKeyService(ds).revoke(rest[0], 'cli'));
       ctx.out(revoked ? `revoked ${rest[0]}` : `no active key ${rest[0]}`);
       return revoked ? 0 : 1;
     }
   }
+}
+
+async function checkConfigCommand(
+  args: { options: Record<string, string | boolean> },
+  ctx: CliContext,
+): Promise<number> {
+  const check = await checkEnvironment(ctx.env ?? process.env, { probe: args.options.probe === true });
+  const failed = check.problems.length > 0 || check.probe?.up === false;
+  if (args.options.json === true) {
+    ctx.out(JSON.stringify({ ok: !failed, ...check }));
+    return failed ? 1 : 0;
+  }
+  if (check.problems.length > 0) {
+    ctx.err(`the API and the worker would refuse to start (MAILSTORE_DRIVER=${check.driver}):`);
+    for (const p of check.problems) ctx.err(`  - ${p}`);
+    return 1;
+  }
+  ctx.out(`configuration ok (MAILSTORE_DRIVER=${check.driver})`);
+  if (check.probe?.up === true) ctx.out('mailstore: up');
+  if (check.probe?.up === false) {
+    ctx.err(`mailstore: down (${check.probe.part}: ${check.probe.reason})`);
+    return 1;
+  }
+  return 0;
 }
 
 function printKeys(keys: ListedApiKey[], ctx: CliContext): void {

@@ -1,10 +1,11 @@
 import 'reflect-metadata';
-import { loadConfigOrExit } from '@app/config';
+import { checkConfig, loadConfigOrExit } from '@app/config';
 import { runCommand } from './commands';
 import { cliFailureLine } from './failure-line';
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+  // check-config reports a bad environment itself, every problem at once; every other command needs a valid one.
+  const config = process.argv[2] === 'check-config' ? checkConfig().config : loadConfigOrExit();
   try {
     process.exitCode = await runCommand(process.argv.slice(2), {
       databaseUrl: config.DATABASE_URL,

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from '@app/config';
 import { DovecotSqlMailstore, ldapDriver, MailstoreClient } from '@app/mailstore';
+import { checkEnvironment } from './check-environment';
 import { createMailstore } from './core-graph';
 
 const dovecotSql = {
@@ -89,5 +90,47 @@ describe('createMailstore', () => {
     expect(() => createMailstore(loadConfig({ ...LDAP, LDAP_POOL_SIZE: 'many' }))).toThrow(
       /LDAP_POOL_SIZE must be an integer/,
     );
+  });
+});
+
+// Without `probe` nothing connects: these need no database.
+describe('checkEnvironment: what the API and the worker would refuse to start on, all at once', () => {
+  it('passes the defaults and a complete driver configuration, asking nothing of the mail server', async () => {
+    expect(await checkEnvironment({})).toEqual({ driver: 'http', problems: [] });
+    expect(await checkEnvironment(dovecotSql)).toEqual({ driver: 'dovecot-sql', problems: [] });
+  });
+
+  it("names the service's bad variables and the driver's in one list, never a secret", async () => {
+    const check = await checkEnvironment({
+      PORT: 'eighty',
+      MAILSTORE_DRIVER: 'ldap',
+      LDAP_BIND_PASSWORD: 'ldap-secret',
+      LDAP_POOL_SIZE: 'many',
+    });
+    expect(check.driver).toBe('ldap');
+    expect(check.problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^PORT /),
+        'LDAP_URL is required with MAILSTORE_DRIVER=ldap',
+        'LDAP_POOL_SIZE must be an integer from 1 to 64',
+      ]),
+    );
+    expect(JSON.stringify(check)).not.toContain('ldap-secret');
+  });
+
+  it('names an unknown driver with the choices, and a malformed name as such', async () => {
+    expect(await checkEnvironment({ MAILSTORE_DRIVER: 'imap' })).toEqual({
+      driver: 'imap',
+      problems: ['MAILSTORE_DRIVER must be one of http, dovecot-sql, ldap'],
+    });
+    expect((await checkEnvironment({ MAILSTORE_DRIVER: 'Dovecot SQL' })).problems).toEqual([
+      'MAILSTORE_DRIVER must be a driver name, e.g. http',
+    ]);
+  });
+
+  it('adds what only the driver checks as it is built: identifiers, naming their variables', async () => {
+    const check = await checkEnvironment({ ...dovecotSql, DOVECOT_SQL_TABLE: 'users; DROP TABLE users' });
+    expect(check.problems).toEqual([expect.stringMatching(/^DOVECOT_SQL_TABLE must be a plain SQL identifier/)]);
+    expect(JSON.stringify(check)).not.toContain('pg-secret');
   });
 });

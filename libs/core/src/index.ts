@@ -17,5 +17,6 @@ export * from './notifications';
 export * from './waves/wave-query.service';
 export * from './gates/gate-evaluator';
 export * from './core-graph';
+export * from './check-environment';
 export * from './core.module';
 export * from './metrics';
