@@ -6,10 +6,9 @@ import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express
 import { SwaggerModule } from '@nestjs/swagger';
 import { json, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { EnvironmentDto } from '@app/config';
+import { ApiSettings, EnvironmentDto, loadApiSettings, trustProxySetting } from '@app/config';
 import { LoginIngestService } from '@app/core';
 import { createLogger, PinoNestLogger } from '@app/logging';
-import { ApiSettings, loadApiSettings, trustProxySetting } from './api-settings';
 import { AppModule } from './app.module';
 import { ApiKeyVerifier } from './auth/api-key.verifier';
 import { requestMiddlewares } from './common/http-logger';

@@ -1,10 +1,9 @@
 import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown, Provider } from '@nestjs/common';
 import Redis from 'ioredis';
 import type { Logger } from 'pino';
-import { EnvironmentDto } from '@app/config';
+import { ApiSettings, EnvironmentDto } from '@app/config';
 import { REDIS_WATCH } from '@app/core';
 import { DependencyWatch, watchRedisClient } from '@app/queue';
-import { ApiSettings } from './api-settings';
 import { API_LOGGER, API_SETTINGS, REDIS_CLIENT } from './infra.tokens';
 
 /** Closes the API's own Redis connection once the HTTP server stopped taking requests. */

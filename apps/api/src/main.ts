@@ -1,14 +1,15 @@
 import 'reflect-metadata';
-import { loadConfigOrExit, SHUTDOWN_DEADLINES_MS, startupFailureLine } from '@app/config';
+import { loadApiSettings, SHUTDOWN_DEADLINES_MS, startupFailureLine } from '@app/config';
 import { alwaysLogged, createLogger, sanitizeUrl } from '@app/logging';
 import { startTracing } from '@app/tracing';
-import { loadApiSettings } from './api-settings';
 import { createApiApp } from './app.factory';
+import { loadEnvironmentOrExit } from '@app/core';
 
 /** A stuck dependency must not keep a stopping process alive forever. */
 
 async function bootstrap(): Promise<void> {
-  const config = loadConfigOrExit();
+  // Every bad variable at once, the mailstore driver's too, before anything connects.
+  const config = loadEnvironmentOrExit('api');
   const settings = loadApiSettings();
   const logger = createLogger('reopen-api', config.LOG_LEVEL);
   // Before the app: spans of the first requests need the SDK registered (nothing is loaded when tracing is off).

@@ -1,7 +1,6 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
-import { loadConfig } from '@app/config';
+import { loadApiSettings, loadConfig } from '@app/config';
 import { createLogger } from '@app/logging';
-import { loadApiSettings } from './api-settings';
 import { createApiApp } from './app.factory';
 import { buildOpenApiDocument } from './common/openapi-document';
 

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { parse } from 'yaml';
 import { EnvironmentDto, loadConfig, SHUTDOWN_DEADLINES_MS } from '@app/config';
+import { environmentProblems } from '@app/core';
 import { readDriverSettings } from '@app/mailstore';
 import { parseDockerfile } from '@app/testing';
 import { COMMANDS, parseCommandLine } from './args';
@@ -188,7 +189,7 @@ describe('docker-compose.yml: database roles agree with PostgreSQL, the CLI and 
       expect(runtime.password).not.toBe('');
       expect(runtime.password).not.toBe(pg.POSTGRES_PASSWORD);
       // Each environment is one the process accepts (the same validation as at boot, the driver's included).
-      expect(readDriverSettings(loadConfig(env).MAILSTORE_DRIVER, env).problems).toEqual([]);
+      expect(environmentProblems(env, { api: name === 'api' }).problems).toEqual([]);
     }
   });
 

@@ -1,13 +1,15 @@
 import 'reflect-metadata';
-import { loadConfigOrExit, SHUTDOWN_DEADLINES_MS, startupFailureLine } from '@app/config';
+import { SHUTDOWN_DEADLINES_MS, startupFailureLine } from '@app/config';
 import { alwaysLogged, createLogger, PinoNestLogger, sanitizeUrl } from '@app/logging';
 import { startTracing } from '@app/tracing';
 import { createWorkerContext, HealthListener } from '@app/worker';
+import { loadEnvironmentOrExit } from '@app/core';
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+  // Every bad variable at once, the mailstore driver's too, before anything connects.
+  const config = loadEnvironmentOrExit('worker');
   const logger = createLogger('reopen-worker', config.LOG_LEVEL);
   // Before the app: the consumers' spans need the SDK registered (nothing is loaded when tracing is off).
   const tracing = startTracing('reopen-worker', config);

@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
 import { APPROVAL_RULES, DEFAULT_OVERRIDE_TTL_S, DEFAULT_PACE } from '@app/domain';
-import { IsIn, IsInt, IsISO8601, IsNumber, IsOptional, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsISO8601, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { AtLeast } from './at-least.validator';
 import { toNumber } from './settings';
 
@@ -60,9 +60,9 @@ export class EnvironmentDto {
    * How the worker reaches the mailstore: the name of a driver (libs/mailstore/src/drivers/registry.ts,
    * docs/drivers.md). `http`, the provisioning contract at MAILSTORE_URL; `dovecot-sql`, Dovecot's SQL passdb table
    * (DOVECOT_SQL_*, DOVEADM_*); `ldap`, the directory Dovecot's LDAP passdb reads (LDAP_*, DOVEADM_*). The driver reads
-   * and checks its own variables at boot (createMailstore), and names an unknown driver with the choices.
+   * and checks its own variables at boot (createMailstore), and an unknown name is refused with the choices (libs/core check-environment.ts).
    */
-  @Matches(/^[a-z][a-z0-9-]{0,31}$/, { message: 'MAILSTORE_DRIVER must be a driver name, e.g. http' })
+  @IsString()
   MAILSTORE_DRIVER = 'http';
 
   @Transform(toNumber)

@@ -25,7 +25,7 @@ describe('loadConfig', () => {
     try {
       loadConfig({
         PORT: 'eighty',
-        MAILSTORE_DRIVER: 'Dovecot SQL',
+        REDIS_URL: 'localhost:6379',
         LOG_LEVEL: 'loud',
         DATABASE_URL: 'mysql://x',
         OWNER_DATABASE_URL: 'postgres://root@127.0.0.1:5432',
@@ -35,7 +35,7 @@ describe('loadConfig', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as ConfigError).message;
-    for (const name of ['PORT', 'MAILSTORE_DRIVER', 'LOG_LEVEL', 'DATABASE_URL', 'OWNER_DATABASE_URL'])
+    for (const name of ['PORT', 'REDIS_URL', 'LOG_LEVEL', 'DATABASE_URL', 'OWNER_DATABASE_URL'])
       expect(message).toContain(name);
     expect((error as ConfigError).problems.length).toBeGreaterThanOrEqual(5);
   });

@@ -1,40 +1,70 @@
-import { checkConfig, ConfigError } from '@app/config';
+import { ApiSettings, checkConfig, ConfigError, EnvironmentDto, readSettings } from '@app/config';
 import { readDriverSettings, type Probe } from '@app/mailstore';
 import { createMailstore } from './core-graph';
 
 export interface EnvironmentCheck {
   /** MAILSTORE_DRIVER as read (the default when unset). */
   driver: string;
-  /** Every problem the API and the worker would refuse to start on, each naming its variable (none: they start). */
+  /** Every problem found, each naming its variable, never a secret (none: the processes start). */
   problems: string[];
   /** With `probe` and no problem: the mailstore as the driver reaches it (the API's dependency report's answer). */
   probe?: Probe;
 }
 
 /**
- * The environment as the API and the worker read it at boot, every problem at once: the service's own variables
- * (libs/config), the chosen driver's (its settings class), and what only the driver checks as it is built (dovecot-sql's
- * identifiers). With `probe`, the driver is then asked whether its backend answers (Mailstore.probe: the passdb, the
- * directory, doveadm, the contract), with one connection, and closed. `reopen-admin check-config`, the night before.
+ * Every variable a process would refuse to start on, in one list, building and connecting nothing: the service's own
+ * (libs/config), the API's limits when `api` (the worker does not read them), and the chosen mailstore driver's (its
+ * settings class; an unknown driver is named with the choices).
+ */
+export function environmentProblems(
+  env: NodeJS.ProcessEnv,
+  options: { api: boolean },
+): { config: EnvironmentDto; problems: string[] } {
+  const { config, problems } = checkConfig(env);
+  if (options.api) problems.push(...readSettings(ApiSettings, env).problems);
+  problems.push(...readDriverSettings(config.MAILSTORE_DRIVER, env).problems);
+  return { config, problems };
+}
+
+/** For the API's and the worker's entry points: the configuration, or every problem printed and exit(1). */
+export function loadEnvironmentOrExit(
+  process_: 'api' | 'worker',
+  env: NodeJS.ProcessEnv = process.env,
+): EnvironmentDto {
+  const { config, problems } = environmentProblems(env, { api: process_ === 'api' });
+  if (problems.length === 0) return config;
+  process.stderr.write(`${new ConfigError(problems).message}\n`);
+  process.exit(1);
+}
+
+/**
+ * The environment as the API and the worker read it at boot, every problem at once (environmentProblems, the API's
+ * included), then what only the driver checks as it is built (dovecot-sql's identifiers). With `probe` and no
+ * problem, the driver is asked whether its backend answers (Mailstore.probe: the passdb, the directory, doveadm, the
+ * contract), with one connection, and closed. `reopen-admin check-config`, the night before.
  */
 export async function checkEnvironment(
   env: NodeJS.ProcessEnv,
   options: { probe?: boolean } = {},
 ): Promise<EnvironmentCheck> {
-  const { config, problems } = checkConfig(env);
+  const { config, problems } = environmentProblems(env, { api: true });
   const driver = config.MAILSTORE_DRIVER;
-  if (problems.some((p) => p.startsWith('MAILSTORE_DRIVER'))) return { driver, problems };
-  const settings = readDriverSettings(driver, env).problems;
-  if (problems.length > 0 || settings.length > 0) return { driver, problems: [...problems, ...settings] };
+  const named = (p: string) => problems.some((q) => q.split(' ')[0] === p.split(' ')[0]);
+  // The driver's own checks need its settings read: skipped only when they are wrong (each already named).
+  if (problems.some((p) => /^MAILSTORE_DRIVER\b/.test(p)) || readDriverSettings(driver, env).problems.length > 0)
+    return { driver, problems };
   let mailstore;
   try {
     mailstore = createMailstore(config, 1);
   } catch (err) {
-    if (err instanceof ConfigError) return { driver, problems: err.problems };
+    if (err instanceof ConfigError)
+      return { driver, problems: [...problems, ...err.problems.filter((p) => !named(p))] };
+    if (problems.length > 0) return { driver, problems }; // built from a configuration refused already
     throw err;
   }
   try {
-    return options.probe ? { driver, problems, probe: await mailstore.probe() } : { driver, problems };
+    if (problems.length > 0 || !options.probe) return { driver, problems };
+    return { driver, problems, probe: await mailstore.probe() };
   } finally {
     await mailstore.destroy();
   }

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from '@app/config';
 import { DovecotSqlMailstore, ldapDriver, MailstoreClient } from '@app/mailstore';
-import { checkEnvironment } from './check-environment';
+import { checkEnvironment, environmentProblems } from './check-environment';
 import { createMailstore } from './core-graph';
 
 const dovecotSql = {
@@ -118,13 +118,14 @@ describe('checkEnvironment: what the API and the worker would refuse to start on
     expect(JSON.stringify(check)).not.toContain('ldap-secret');
   });
 
-  it('names an unknown driver with the choices, and a malformed name as such', async () => {
+  it('names an unknown driver with the choices', async () => {
     expect(await checkEnvironment({ MAILSTORE_DRIVER: 'imap' })).toEqual({
       driver: 'imap',
       problems: ['MAILSTORE_DRIVER must be one of http, dovecot-sql, ldap'],
     });
-    expect((await checkEnvironment({ MAILSTORE_DRIVER: 'Dovecot SQL' })).problems).toEqual([
-      'MAILSTORE_DRIVER must be a driver name, e.g. http',
+    // A mistyped name, whatever its case or punctuation, gets the list.
+    expect((await checkEnvironment({ MAILSTORE_DRIVER: 'dovecot_sql' })).problems).toEqual([
+      'MAILSTORE_DRIVER must be one of http, dovecot-sql, ldap',
     ]);
   });
 
@@ -132,5 +133,21 @@ describe('checkEnvironment: what the API and the worker would refuse to start on
     const check = await checkEnvironment({ ...dovecotSql, DOVECOT_SQL_TABLE: 'users; DROP TABLE users' });
     expect(check.problems).toEqual([expect.stringMatching(/^DOVECOT_SQL_TABLE must be a plain SQL identifier/)]);
     expect(JSON.stringify(check)).not.toContain('pg-secret');
+  });
+
+  it("the API's own limits too: what the API refuses, the worker (which does not read them) starts on", async () => {
+    const env = { API_TRUST_PROXY: 'true', API_JSON_LIMIT_KB: '0', MAILSTORE_DRIVER: 'ldap' };
+    const api = environmentProblems(env, { api: true }).problems;
+    expect(api).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^API_TRUST_PROXY=true would let any client choose its address/),
+        'API_JSON_LIMIT_KB must be an integer from 1 to 10240',
+        'LDAP_URL is required with MAILSTORE_DRIVER=ldap',
+      ]),
+    );
+    const worker = environmentProblems(env, { api: false }).problems;
+    expect(worker).toContain('LDAP_URL is required with MAILSTORE_DRIVER=ldap');
+    expect(worker.filter((p) => p.startsWith('API_'))).toEqual([]);
+    expect((await checkEnvironment(env)).problems).toEqual(api);
   });
 });

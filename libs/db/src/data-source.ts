@@ -56,22 +56,23 @@ export function createDataSource(settings: DataSourceSettings): DataSource {
 }
 
 /**
- * The API's and the worker's DataSource: connected, and refused (closed, then a DatabaseRoleError naming what is
- * wrong) when its role could alter or bypass the audit log. No setting skips the check (docs/security.md).
- */
-/**
  * Every new connection of `ds`'s pool keeps an 'error' listener for its whole life. pg-pool takes its own listener off
  * as it hands a connection out, and TypeORM's query runner puts one on only once the borrower runs: a FATAL parsed in
  * the same chunk as the ReadyForQuery that ended a new connection's start-up (its backend terminated right then: a
  * restart, pg_terminate_backend) is emitted in between, with no listener, which ends the process
  * (data-source.int-spec). Heard here, the connection is left not queryable: the statement that drew it fails and the
- * pool drops it. (Connections made before this call were handed out and back already: only new ones have the gap.)
+ * pool drops it. Call it once `ds` is initialized (connections made before were handed out and back already: only new
+ * ones have the gap).
  */
-function hearEveryConnectionError(ds: DataSource): void {
+export function hearEveryConnectionError(ds: DataSource): void {
   const pool = (ds.driver as unknown as { master?: Pool }).master;
   pool?.on('connect', (client) => client.on('error', () => undefined));
 }
 
+/**
+ * The API's and the worker's DataSource: connected, and refused (closed, then a DatabaseRoleError naming what is
+ * wrong) when its role could alter or bypass the audit log. No setting skips the check (docs/security.md).
+ */
 export async function openRuntimeDataSource(settings: DataSourceSettings): Promise<DataSource> {
   const ds = await createDataSource(settings).initialize();
   hearEveryConnectionError(ds);

@@ -43,4 +43,3 @@ export { default as closeTestRun } from './global-teardown';
 export * from './notification-receiver';
 export * from './sim-clients';
 export * from './pg-terminating-relay';
-export * from './uncaught-errors';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { createDataSource } from '../../db/src/data-source';
+import { createDataSource, hearEveryConnectionError } from '../../db/src/data-source';
 import { quoteIdent, withDatabase } from '../../db/src/database-url';
 import { migrate } from '../../db/src/migrate';
 import { requirePostgres } from './prerequisites';
@@ -71,6 +71,9 @@ export async function createTestDatabase(label = 'db', serverUrl?: string): Prom
     logQueryErrors: false,
   });
   await Promise.all([dataSource.initialize(), owner.initialize()]);
+  // As the processes' own (openRuntimeDataSource): a spec that ends backends must not end the test process.
+  hearEveryConnectionError(dataSource);
+  hearEveryConnectionError(owner);
   return {
     url,
     ownerUrl,

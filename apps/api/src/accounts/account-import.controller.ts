@@ -7,7 +7,7 @@ import { Access, ROLES } from '../auth/access.decorator';
 import { Actor } from '../auth/principal';
 import { ApiError } from '../common/api-exceptions';
 import { ApiProblem } from '../common/problem.dto';
-import type { ApiSettings } from '../api-settings';
+import type { ApiSettings } from '@app/config';
 import { API_SETTINGS } from '../infra.tokens';
 import { ImportQueryDto, ImportReportDto } from './account-import.dto';
 import { csvUpload } from './csv-upload';

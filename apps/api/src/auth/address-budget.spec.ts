@@ -1,4 +1,4 @@
-import type { ApiSettings } from '../api-settings';
+import type { ApiSettings } from '@app/config';
 import { AddressBudget } from './address-budget';
 
 describe('AddressBudget', () => {

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { ApiSettings } from '../api-settings';
+import type { ApiSettings } from '@app/config';
 import { API_SETTINGS } from '../infra.tokens';
 
 interface Bucket {

@@ -2,7 +2,7 @@ import { DataSource, type Logger } from 'typeorm';
 import { ApiKeyService, hashApiKey } from '@app/core';
 import { dataSourceOptions } from '@app/db';
 import { createTestDatabase, TestDatabase } from '@app/testing';
-import type { ApiSettings } from '../api-settings';
+import type { ApiSettings } from '@app/config';
 import { ApiKeyVerifier } from './api-key.verifier';
 
 /**

@@ -1,6 +1,6 @@
 import { hashApiKey, type ApiKeyService } from '@app/core';
 import type { ApiKeyEntity } from '@app/db';
-import type { ApiSettings } from '../api-settings';
+import type { ApiSettings } from '@app/config';
 import { ApiKeyVerifier } from './api-key.verifier';
 
 describe('ApiKeyVerifier', () => {

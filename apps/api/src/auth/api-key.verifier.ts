@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { API_KEY_SHAPE, ActiveApiKey, ApiKeyService, hashApiKey } from '@app/core';
 import { API_SETTINGS } from '../infra.tokens';
-import type { ApiSettings } from '../api-settings';
+import type { ApiSettings } from '@app/config';
 import { Principal } from './principal';
 
 const MAX_CACHED = 10_000;

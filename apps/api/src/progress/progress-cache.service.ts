@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ProgressOverview, ProgressService, RateHistory, WaveProgress } from '@app/core';
 import { hideAddresses } from '@app/domain';
-import type { ApiSettings } from '../api-settings';
+import type { ApiSettings } from '@app/config';
 import { API_SETTINGS } from '../infra.tokens';
 
 export interface Tagged<T> {

@@ -1,5 +1,5 @@
 import type { ProgressService, RateHistory, WaveProgress } from '@app/core';
-import type { ApiSettings } from '../api-settings';
+import type { ApiSettings } from '@app/config';
 import { etagOf, matchesIfNoneMatch, ProgressCache, readerView, Tagged } from './progress-cache.service';
 
 describe('progress ETags', () => {

@@ -3,7 +3,7 @@ import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { WaveProgress } from '@app/core';
-import type { ApiSettings } from '../api-settings';
+import type { ApiSettings } from '@app/config';
 import { ApiError } from '../common/api-exceptions';
 import { API_LOGGER, API_SETTINGS } from '../infra.tokens';
 import { seesAddresses } from '../auth/principal';

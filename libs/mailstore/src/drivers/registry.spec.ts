@@ -25,9 +25,16 @@ describe('the driver registry (MAILSTORE_DRIVER)', () => {
   it('checks only the chosen driver’s variables: another driver’s, however wrong, are not read', () => {
     const others = { DOVECOT_SQL_MAX_BATCH_ITEMS: 'lots', LDAP_POOL_SIZE: 'many', LDAP_FILTER: 'x', DOVEADM_URL: 'y' };
     expect(readDriverSettings('http', others).problems).toEqual([]);
-    expect(readDriverSettings('dovecot-sql', { MAILSTORE_URL: 'nowhere' }).problems).not.toContainEqual(
-      expect.stringMatching(/MAILSTORE_URL/),
-    );
+    const dovecotSql = {
+      DOVECOT_SQL_URL: 'postgres://dovecot@127.0.0.1:5432/mail',
+      DOVECOT_SQL_TABLE: 'mail_users',
+      DOVECOT_SQL_LOGIN_COLUMN: 'email',
+      DOVECOT_SQL_PROTOCOLS_COLUMN: 'allowed',
+    };
+    expect(readDriverSettings('dovecot-sql', dovecotSql).problems).toEqual([]);
+    expect(
+      readDriverSettings('dovecot-sql', { ...dovecotSql, MAILSTORE_URL: 'nowhere', MAILSTORE_TOKEN: ' ' }).problems,
+    ).toEqual([]);
   });
 
   it('http: the contract at MAILSTORE_URL with MAILSTORE_TOKEN, defaults for the local simulator', async () => {
@@ -39,8 +46,11 @@ describe('the driver registry (MAILSTORE_DRIVER)', () => {
       MAILSTORE_URL: 'https://gw.example/v1',
     });
     expect(
-      readDriverSettings('http', { MAILSTORE_URL: 'http://gw.example/api', MAILSTORE_TOKEN: ' ' }).problems,
-    ).toEqual(['MAILSTORE_URL must be an http(s) URL ending in /v1']);
+      readDriverSettings('http', { MAILSTORE_URL: 'http://gw.example/api', MAILSTORE_TOKEN: 'two words' }).problems,
+    ).toEqual([
+      'MAILSTORE_URL must be an http(s) URL ending in /v1',
+      'MAILSTORE_TOKEN must be one word (a bearer token: no spaces)',
+    ]);
     const store = createDriverMailstore('http', { MAILSTORE_URL: 'https://gw.example/v1' }, context);
     expect(store).toBeInstanceOf(MailstoreClient);
     await store.destroy();

@@ -95,7 +95,10 @@ describe('the ldap settings (MAILSTORE_DRIVER=ldap)', () => {
       { DOVEADM_URL: 'http://user:pw@127.0.0.1:8080', DOVEADM_API_KEY: 'k' },
       expect.stringMatching(/^DOVEADM_URL must be an http\(s\) URL without credentials/),
     ],
-    [{ DOVEADM_URL: 'http://127.0.0.1:8080', DOVEADM_API_KEY: 'k', DOVEADM_TIMEOUT_MS: '10' }, expect.any(String)],
+    [
+      { DOVEADM_URL: 'http://127.0.0.1:8080', DOVEADM_API_KEY: 'k', DOVEADM_TIMEOUT_MS: '10' },
+      'DOVEADM_TIMEOUT_MS must be an integer from 100 to 60000',
+    ],
   ])('refuses %j, naming the variable in the one line and never the password', (change, message) => {
     const found = problems({ ...BASE, ...change });
     expect(found).toEqual([message]);

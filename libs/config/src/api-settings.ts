@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { ValidateBy } from 'class-validator';
-import { ConfigError, IntegerFrom, readSettings } from '@app/config';
+import { ConfigError, IntegerFrom, readSettings } from './settings';
 
 /**
  * The API's own limits, from API_* variables (defaults suit production), validated at boot like the
