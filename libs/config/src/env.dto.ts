@@ -2,7 +2,7 @@ import { Transform } from 'class-transformer';
 import { APPROVAL_RULES, DEFAULT_OVERRIDE_TTL_S, DEFAULT_PACE } from '@app/domain';
 import { IsIn, IsInt, IsISO8601, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { AtLeast } from './at-least.validator';
-import { toNumber } from './settings';
+import { IntegerFrom, toNumber } from './settings';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -65,10 +65,7 @@ export class EnvironmentDto {
   @IsString()
   MAILSTORE_DRIVER = 'http';
 
-  @Transform(toNumber)
-  @IsInt({ message: 'PORT must be an integer' })
-  @Min(0)
-  @Max(65535)
+  @IntegerFrom(0, 65535)
   PORT = 3000;
 
   @IsIn(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
@@ -82,10 +79,7 @@ export class EnvironmentDto {
    * How long a support override of `password_reset_required` lasts (seconds; default 72 h): long enough for the
    * waves of the reopening, short enough that a forgotten one ends by itself. Ops list and revoke them (GET /overrides).
    */
-  @Transform(toNumber)
-  @IsInt({ message: 'SUPPORT_OVERRIDE_TTL_S must be an integer' })
-  @Min(1)
-  @Max(2592000)
+  @IntegerFrom(1, 2592000)
   SUPPORT_OVERRIDE_TTL_S = DEFAULT_OVERRIDE_TTL_S;
 
   /**
@@ -106,41 +100,26 @@ export class EnvironmentDto {
   APPROVAL_RATE_BOUND?: number;
 
   /** How long a request waits for its approval, and an approval for its command (seconds; default 1 h). */
-  @Transform(toNumber)
-  @IsInt({ message: 'APPROVAL_TTL_S must be an integer' })
-  @Min(1)
-  @Max(604800)
+  @IntegerFrom(1, 604800)
   APPROVAL_TTL_S = 3600;
 
   /** Wave pumps one worker process runs at once (each is one batch in flight). */
-  @Transform(toNumber)
-  @IsInt({ message: 'WORKER_CONCURRENCY must be an integer' })
-  @Min(1)
-  @Max(256)
+  @IntegerFrom(1, 256)
   WORKER_CONCURRENCY = 32;
 
   /** How often each worker reconciles the queue with PostgreSQL (schedules, pumps, operations). */
-  @Transform(toNumber)
-  @IsInt({ message: 'RECONCILE_INTERVAL_MS must be an integer' })
-  @Min(200)
-  @Max(600000)
+  @IntegerFrom(200, 600000)
   RECONCILE_INTERVAL_MS = 5000;
 
   /**
    * How often each worker reads the mailstore's capabilities again (also at once after a 429), so a lower advertised
    * rate paces the next batches and the preview sizes them as the engine will.
    */
-  @Transform(toNumber)
-  @IsInt({ message: 'CAPABILITIES_REFRESH_MS must be an integer' })
-  @Min(1000)
-  @Max(3600000)
+  @IntegerFrom(1000, 3600000)
   CAPABILITIES_REFRESH_MS = 60000;
 
   /** How often each worker evaluates the gates of running waves. */
-  @Transform(toNumber)
-  @IsInt({ message: 'GATE_INTERVAL_MS must be an integer' })
-  @Min(100)
-  @Max(60000)
+  @IntegerFrom(100, 60000)
   GATE_INTERVAL_MS = 1000;
 
   /**
@@ -155,17 +134,11 @@ export class EnvironmentDto {
   PROMETHEUS_URL?: string;
 
   /** One Prometheus query's whole exchange; past it the measurement is an error. */
-  @Transform(toNumber)
-  @IsInt({ message: 'PROMETHEUS_TIMEOUT_MS must be an integer' })
-  @Min(100)
-  @Max(60000)
+  @IntegerFrom(100, 60000)
   PROMETHEUS_TIMEOUT_MS = 5000;
 
   /** Mailstore request timeout (whole exchange). */
-  @Transform(toNumber)
-  @IsInt({ message: 'MAILSTORE_TIMEOUT_MS must be an integer' })
-  @Min(100)
-  @Max(120000)
+  @IntegerFrom(100, 120000)
   MAILSTORE_TIMEOUT_MS = 10000;
 
   /**
@@ -173,10 +146,7 @@ export class EnvironmentDto {
    * request timeout plus 5 s (LEASE_MARGIN_MS): the lease must outlast one attempt and its settle.
    */
   @AtLeast<EnvironmentDto>('MAILSTORE_TIMEOUT_MS', LEASE_MARGIN_MS, 'a lease must outlast one mailstore attempt')
-  @Transform(toNumber)
-  @IsInt({ message: 'BATCH_LEASE_MS must be an integer' })
-  @Min(1000)
-  @Max(600000)
+  @IntegerFrom(1000, 600000)
   BATCH_LEASE_MS = 15000;
 
   /**
@@ -287,48 +257,30 @@ export class EnvironmentDto {
   PUBLIC_URL?: string;
 
   /** How often each worker looks for notifications due (it also goes on at once while a batch was full). */
-  @Transform(toNumber)
-  @IsInt({ message: 'NOTIFY_POLL_MS must be an integer' })
-  @Min(50)
-  @Max(60000)
+  @IntegerFrom(50, 60000)
   NOTIFY_POLL_MS = 1000;
 
   /** Deliveries one worker claims per statement and posts at once. */
-  @Transform(toNumber)
-  @IsInt({ message: 'NOTIFY_BATCH_SIZE must be an integer' })
-  @Min(1)
-  @Max(1000)
+  @IntegerFrom(1, 1000)
   NOTIFY_BATCH_SIZE = 100;
 
   /** One notification POST's whole exchange; past it the attempt failed and is retried. */
-  @Transform(toNumber)
-  @IsInt({ message: 'NOTIFY_TIMEOUT_MS must be an integer' })
-  @Min(100)
-  @Max(120000)
+  @IntegerFrom(100, 120000)
   NOTIFY_TIMEOUT_MS = 10000;
 
   /**
    * A claimed delivery's lease: a worker that dies (SIGKILL) holds its deliveries this long, then another sends them.
    * Must exceed NOTIFY_TIMEOUT_MS, so a live worker always settles its own before anyone may take them over.
    */
-  @Transform(toNumber)
-  @IsInt({ message: 'NOTIFY_LEASE_MS must be an integer' })
-  @Min(200)
-  @Max(600000)
+  @IntegerFrom(200, 600000)
   NOTIFY_LEASE_MS = 30000;
 
   /** The first retry's wait after a failed delivery; doubled each attempt up to NOTIFY_BACKOFF_MAX_MS. */
-  @Transform(toNumber)
-  @IsInt({ message: 'NOTIFY_BACKOFF_BASE_MS must be an integer' })
-  @Min(10)
-  @Max(600000)
+  @IntegerFrom(10, 600000)
   NOTIFY_BACKOFF_BASE_MS = 1000;
 
   /** The longest wait between two attempts of one delivery (a 429's Retry-After too). */
-  @Transform(toNumber)
-  @IsInt({ message: 'NOTIFY_BACKOFF_MAX_MS must be an integer' })
-  @Min(10)
-  @Max(3600000)
+  @IntegerFrom(10, 3600000)
   NOTIFY_BACKOFF_MAX_MS = 300000;
 
   /**
@@ -350,9 +302,6 @@ export class EnvironmentDto {
 
   /** Port of the mailstore simulator (apps/mailstore-sim) when it is started. */
   @IsOptional()
-  @Transform(toNumber)
-  @IsInt({ message: 'SIM_PORT must be an integer' })
-  @Min(0)
-  @Max(65535)
+  @IntegerFrom(0, 65535)
   SIM_PORT = 8025;
 }

@@ -48,8 +48,9 @@ describe('loadConfig', () => {
     expect(new EnvironmentDto().environment).toEqual({});
   });
 
-  it('refuses a port out of range', () => {
-    expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT/);
+  it('refuses a port out of range or not a number, saying the bounds', () => {
+    for (const port of ['70000', 'eighty', '80.5'])
+      expect(() => loadConfig({ PORT: port })).toThrow('PORT must be an integer from 0 to 65535');
   });
 
   it('starts no worker health listener unless WORKER_HEALTH_PORT is set, and takes 0 for a free port', () => {
