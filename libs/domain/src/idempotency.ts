@@ -59,8 +59,9 @@ export function batchKeySql(waveId: string, kind: BatchKind, batchNo: string): s
 }
 
 /**
- * A batch's key once its members were decided again after attempts that applied nothing (429, 503, nothing sent):
- * a new body needs a new key, `<key>~<attempts>` (as PostgreSQL computes it in the send permit). The mailstore takes
+ * A batch's key once its members were decided again after attempts that applied nothing (429, 503, nothing sent) and
+ * its body changed (a member now held or already open): a new body needs a new key, `<key>~<attempts>` (as PostgreSQL
+ * computes it in the send permit; the same body keeps its key). The mailstore takes
  * any printable key (contract §5); `~` keeps it apart from every key batchKey makes.
  */
 export function redecidedBatchKeySql(key: string, attempts: string): string {

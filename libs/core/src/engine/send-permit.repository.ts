@@ -89,8 +89,8 @@ export class SendPermitRepository {
    * The first attempt of a forward batch (or a later one when no attempt before it may have applied anything): in
    * one statement takes the permit under the wave and epoch checks, records the eligible members' prior state on the
    * batch row (or closes the batch when none is eligible) and ends the skipped ones with their reason, ledger rows
-   * and counters included. Returns the checks and the batch's key (changed when the batch was decided again), with the attempts made
-   * before it (`keySince`).
+   * and counters included. Returns the checks and the batch's key (changed when the batch, decided again, has another
+   * body), with the attempts made before it (`keySince`).
    */
   async grantFirstForward(
     sql: Sql,
@@ -102,6 +102,14 @@ export class SendPermitRepository {
     const generation = p.add(w.wave.generation);
     const epoch = p.add(w.epoch);
     const size = p.add(w.priors.length, 'int');
+    const priors = p.add(JSON.stringify(w.priors), 'jsonb');
+    // Decided again after attempts that applied nothing: the body (buildRequest: each member's login and the
+    // protocols that were off) changes only if the members or their prior switches did. The same body keeps its key,
+    // as the contract asks after a 429 or a 5xx (section 5: not stored, "same key"); a new body gets a new one, or
+    // the mailstore would refuse it as a reused key.
+    const body = (json: string) =>
+      `(SELECT jsonb_agg(jsonb_build_array(e->0, e->1, e->2) ORDER BY o) FROM jsonb_array_elements(${json}) WITH ORDINALITY AS x(e, o))`;
+    const newBody = `attempts > 0 AND ${body('priors')} IS DISTINCT FROM ${body(priors)}`;
     const [row] = await sql<PermitCheckRow>(
       `WITH w AS (SELECT 1 FROM waves WHERE id = ${wave} AND generation = ${generation} AND state = 'running' FOR SHARE SKIP LOCKED),
        seen AS (SELECT 1 FROM eligibility_epoch WHERE id = 1 AND epoch = ${epoch} FOR SHARE SKIP LOCKED),
@@ -113,11 +121,10 @@ export class SendPermitRepository {
                 completed_at = CASE WHEN ${size} > 0 THEN NULL ELSE now() END,
                 lease_until = now() + (${p.add(String(w.times.leaseMs))} || ' milliseconds')::interval,
                 send_deadline = CASE WHEN ${size} > 0 THEN now() + (${p.add(String(w.times.windowMs))} || ' milliseconds')::interval END,
-                priors = ${p.add(JSON.stringify(w.priors), 'jsonb')}, in_doubt = ${size} > 0,
-                -- decided again after attempts that applied nothing: a new body, so a new key
-                idempotency_key = CASE WHEN attempts > 0 THEN ${redecidedBatchKeySql('idempotency_key', 'attempts')}
+                priors = ${priors}, in_doubt = ${size} > 0,
+                idempotency_key = CASE WHEN ${newBody} THEN ${redecidedBatchKeySql('idempotency_key', 'attempts')}
                                        ELSE idempotency_key END,
-                key_since = CASE WHEN attempts > 0 THEN attempts ELSE key_since END
+                key_since = CASE WHEN ${newBody} THEN attempts ELSE key_since END
           WHERE id = ${p.add(batch.id)} AND state = 'claimed' AND lease_gen = ${p.add(batch.fence)}
             AND (attempts = 0 OR NOT in_doubt) AND (SELECT ok FROM go)
           RETURNING id, idempotency_key, key_since),

@@ -49,7 +49,8 @@ describe("the mailstore's answers, as the service records them (real services, s
 
   it('request ids count the attempts under each key: #1 first, #2 for its retry, forward and rollback', async () => {
     const logins = ['user41@example.test', 'user42@example.test', 'user43@example.test'];
-    // The first forward call is refused (429: decided again under a new key), the next one fails (500: resent as is).
+    // The first forward call is refused (429: decided again, the same body under the same key), the next one fails
+    // (500: resent as is): three attempts under one key.
     h.sim.setFaults({ script: ['429', '500'], retryAfterSeconds: 1, endpoints: ['batch'] });
     const wave = await aWave('request ids').logins(logins).protocols('imap').rate(100).started(h);
     await h.untilWaveState(wave.id, 'completed', { timeoutMs: 30_000 });
@@ -62,9 +63,10 @@ describe("the mailstore's answers, as the service records them (real services, s
     for (const c of calls) byKey.set(c.idempotencyKey!, [...(byKey.get(c.idempotencyKey!) ?? []), c.requestId!]);
     const forward = [...byKey.keys()].filter((k) => k.includes('/forward/'));
     const rollback = [...byKey.keys()].filter((k) => k.includes('/rollback/'));
-    expect(forward).toHaveLength(2); // the refused key, then the key decided again
+    expect(forward).toHaveLength(1); // decided again with the same members: the same body keeps its key
     expect(rollback).toHaveLength(1); // a rollback batch is never decided again: its retry keeps the key
     expect(calls.map((c) => c.status)).toEqual([429, 500, 200, 429, 200]);
     for (const [key, ids] of byKey) expect(ids).toEqual(ids.map((_, i) => `${key}#${i + 1}`));
+    expect(byKey.get(forward[0])).toHaveLength(3);
   }, 60_000);
 });

@@ -55,7 +55,7 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
     const throttled = calls.filter((c) => c.status === 429 || c.status === 503);
     expect(throttled).toHaveLength(4);
     // The throttled batch itself is retried only after Retry-After (1 s). Nothing was applied, so the retry is decided
-    // again and sent under the batch's key with a new suffix (`<key>~<attempts>`).
+    // again: under the batch's key, with a suffix (`<key>~<attempts>`) only if its body changed meanwhile.
     const batchOf = (key: string | null) => key?.split('~')[0];
     for (const t of throttled) {
       const retry = calls.find(
