@@ -19,11 +19,12 @@ export interface EnvironmentCheck {
 export function environmentProblems(
   env: NodeJS.ProcessEnv,
   options: { api: boolean },
-): { config: EnvironmentDto; problems: string[] } {
+): { config: EnvironmentDto; problems: string[]; driverRead: boolean } {
   const { config, problems } = checkConfig(env);
   if (options.api) problems.push(...readSettings(ApiSettings, env).problems);
-  problems.push(...readDriverSettings(config.MAILSTORE_DRIVER, env).problems);
-  return { config, problems };
+  const driver = readDriverSettings(config.MAILSTORE_DRIVER, env).problems;
+  problems.push(...driver);
+  return { config, problems, driverRead: driver.length === 0 };
 }
 
 /** For the API's and the worker's entry points: the configuration, or every problem printed and exit(1). */
@@ -47,12 +48,11 @@ export async function checkEnvironment(
   env: NodeJS.ProcessEnv,
   options: { probe?: boolean } = {},
 ): Promise<EnvironmentCheck> {
-  const { config, problems } = environmentProblems(env, { api: true });
+  const { config, problems, driverRead } = environmentProblems(env, { api: true });
   const driver = config.MAILSTORE_DRIVER;
+  // The driver's own checks need its settings read: skipped when they are wrong (an unknown driver too), each named.
+  if (!driverRead) return { driver, problems };
   const named = (p: string) => problems.some((q) => q.split(' ')[0] === p.split(' ')[0]);
-  // The driver's own checks need its settings read: skipped only when they are wrong (each already named).
-  if (problems.some((p) => /^MAILSTORE_DRIVER\b/.test(p)) || readDriverSettings(driver, env).problems.length > 0)
-    return { driver, problems };
   let mailstore;
   try {
     mailstore = createMailstore(config, 1);

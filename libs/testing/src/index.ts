@@ -43,3 +43,4 @@ export { default as closeTestRun } from './global-teardown';
 export * from './notification-receiver';
 export * from './sim-clients';
 export * from './pg-terminating-relay';
+export * from './valid-settings';

@@ -1,4 +1,5 @@
-import { readDriverSettings } from '../registry';
+import { readSettings } from '@app/config';
+import { validSettings } from '@app/testing';
 import { DovecotSqlSettings } from './dovecot-sql.settings';
 
 const columns = {
@@ -9,13 +10,8 @@ const columns = {
   DOVECOT_SQL_POP3_COLUMN: 'pop3_enabled',
 };
 
-const problems = (env: Record<string, string | undefined>) => readDriverSettings('dovecot-sql', env).problems;
-/** The settings of a configuration with no problem. */
-function load(env: Record<string, string | undefined>): DovecotSqlSettings {
-  const { settings, problems } = readDriverSettings('dovecot-sql', env);
-  expect(problems).toEqual([]);
-  return settings as DovecotSqlSettings;
-}
+const problems = (env: Record<string, string | undefined>) => readSettings(DovecotSqlSettings, env).problems;
+const load = (env: Record<string, string | undefined>) => validSettings(DovecotSqlSettings, env);
 
 describe('the dovecot-sql settings (MAILSTORE_DRIVER=dovecot-sql)', () => {
   it('reads a complete dovecot-sql configuration, with its defaults', () => {

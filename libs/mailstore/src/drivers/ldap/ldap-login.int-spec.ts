@@ -15,10 +15,10 @@ import {
   type OwedKickOptions,
   startPrivateDovecot,
   type PrivateDovecot,
+  validSettings,
 } from '@app/testing';
 import type { Outcome } from '../../outcome';
 import { LdapMailstore } from './ldap.mailstore';
-import { readSettings } from '@app/config';
 import { ldapMailstoreOptions } from './ldap.driver';
 import { LdapSettings } from './ldap.settings';
 
@@ -35,11 +35,11 @@ const key = { idempotencyKey: 'login-test' };
 const storeWith = (doveadmUrl: string) =>
   new LdapMailstore(
     ldapMailstoreOptions(
-      readSettings(LdapSettings, {
+      validSettings(LdapSettings, {
         ...slapd.driverEnv(),
         DOVEADM_URL: doveadmUrl,
         DOVEADM_API_KEY: dovecot.doveadmApiKey,
-      }).settings,
+      }),
     ),
   );
 

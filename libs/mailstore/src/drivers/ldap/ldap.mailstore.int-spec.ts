@@ -3,12 +3,11 @@
  * replay, ifVersion conflicts, a concurrent change caught by the assertion control, not_found, partial batches,
  * an unreachable or frozen directory, the bounded pool. Effects are asserted on the directory (read as its admin).
  */
-import { freeLoopbackPort, PrivateSlapd } from '@app/testing';
+import { freeLoopbackPort, PrivateSlapd, validSettings } from '@app/testing';
 import { Client } from 'ldapts';
 import type { BatchItemResult } from '../../mailstore.types';
 import type { Outcome } from '../../outcome';
 import { LdapMailstore } from './ldap.mailstore';
-import { readSettings } from '@app/config';
 import { ldapMailstoreOptions } from './ldap.driver';
 import { LdapSettings } from './ldap.settings';
 
@@ -28,9 +27,9 @@ const stores: LdapMailstore[] = [];
 const key = { idempotencyKey: 'test-key' };
 
 function driver(env: Record<string, string> = {}, mode: 'attributes' | 'list' = 'attributes'): LdapMailstore {
-  const { settings, problems } = readSettings(LdapSettings, { ...slapd.driverEnv(mode), ...env });
-  expect(problems).toEqual([]);
-  const store = new LdapMailstore(ldapMailstoreOptions(settings));
+  const store = new LdapMailstore(
+    ldapMailstoreOptions(validSettings(LdapSettings, { ...slapd.driverEnv(mode), ...env })),
+  );
   stores.push(store);
   return store;
 }

@@ -1,5 +1,6 @@
-import { ConfigError } from '@app/config';
-import { createDriverMailstore, readDriverSettings } from '../registry';
+import { ConfigError, readSettings } from '@app/config';
+import { validSettings } from '@app/testing';
+import { createDriverMailstore } from '../registry';
 import { LdapSettings } from './ldap.settings';
 
 const BASE = {
@@ -12,13 +13,8 @@ const BASE = {
   LDAP_VERSION_ATTRIBUTE: 'reopenAccessVersion',
 };
 
-const problems = (env: Record<string, string | undefined>) => readDriverSettings('ldap', env).problems;
-/** The settings of a configuration with no problem. */
-function load(env: Record<string, string | undefined>): LdapSettings {
-  const { settings, problems } = readDriverSettings('ldap', env);
-  expect(problems).toEqual([]);
-  return settings as LdapSettings;
-}
+const problems = (env: Record<string, string | undefined>) => readSettings(LdapSettings, env).problems;
+const load = (env: Record<string, string | undefined>) => validSettings(LdapSettings, env);
 
 describe('the ldap settings (MAILSTORE_DRIVER=ldap)', () => {
   it('reads one attribute per protocol, with the defaults of the rest', () => {
