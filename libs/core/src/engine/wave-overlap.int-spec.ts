@@ -122,7 +122,10 @@ describe('two waves overlapping on the same accounts (real PostgreSQL, Redis, si
     });
     await h.commands.pause(b.id, 'ops:test');
     await parkedInDoubt(b.id);
-    h.sim.setFaults({ script: ['drop_after_apply'], endpoints: ['batch'] });
+    // The next call hangs: the retry backoff has full jitter, so A's resend may come before the pause below (it once
+    // did, and A completed before it could be paused); hung, it applies nothing and A is still in doubt. When the
+    // pause comes first, B's resend takes the hang instead, then is resent: the same story either way.
+    h.sim.setFaults({ script: ['drop_after_apply', 'hang'], hangMs: 60_000, endpoints: ['batch'] });
     const a = await aWave('overlap-a3').logins(members).protocols('imap').rate(1000).batchSize(5).started(h);
     await pollUntil(async () => h.batchCalls(a.id).some((c) => c.outcome === 'dropped_after_apply'), {
       timeoutMs: 10_000,
