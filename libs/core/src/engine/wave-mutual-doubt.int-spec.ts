@@ -31,7 +31,10 @@ describe('two waves resending in doubt on the same accounts (real PostgreSQL, Re
 
   it('both complete, the older batch’s wave owning the accounts, and its rollback closes them', async () => {
     const members = logins(10);
-    h.sim.setFaults({ script: ['drop_after_apply', 'drop_after_apply'], endpoints: ['batch'] });
+    // Each batch call waits 1.5 s at the mailstore before it applies: both waves' first calls take the script's two
+    // entries before either resend can arrive. Without it the resend came 0–300 ms after its first call (full
+    // jitter), sometimes before the other wave's first call, and took its drop: that call was answered 'ok' (CI, 04d0931).
+    h.sim.setFaults({ script: ['drop_after_apply', 'drop_after_apply'], endpoints: ['batch'], latencyMs: 1500 });
     const [a, b] = await Promise.all(
       ['mutual-a', 'mutual-b'].map((name) =>
         aWave(name).logins(members).protocols('imap').rate(1000).batchSize(10).started(h),
