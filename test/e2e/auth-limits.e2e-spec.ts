@@ -120,7 +120,7 @@ describe('limits before authentication, negative look-ups, streams per key', () 
     );
     expect(new Set(result.refused)).toEqual(new Set([401]));
     expect(result.fresh).toBe(200);
-    expect(result.stoppedAfterMs).toBeLessThanOrEqual(2000 + 500); // API_KEY_CACHE_MS, plus one poll
+    expect(result.stoppedAfterMs).toBeLessThanOrEqual(2000 + 1500); // API_KEY_CACHE_MS, plus a poll on a busy machine
     // 300 refusals: one look-up. The new key: its first look-up, the last-used touch, re-checks until revoked.
     expect(scans).toBeGreaterThanOrEqual(2); // the stranger's one look-up and the new key's first are seen
     expect(scans).toBeLessThanOrEqual(20);

@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { SimClients } from '@app/testing';
+import { pollUntil, SimClients } from '@app/testing';
 import { MailstoreClient } from './mailstore.client';
 import { withRetries } from './retry';
 
@@ -92,9 +92,13 @@ describe('fault modes', () => {
   });
 
   it('409 idempotency_in_progress while the first attempt with the key is still running', async () => {
-    const { client } = await setup({ faults: { latencyMs: 600, endpoints: ['patch'] } });
+    const { sim, client } = await setup({ faults: { latencyMs: 1500, endpoints: ['patch'] } });
     const first = client.patchAccess(U1, enable, { idempotencyKey: 'ip-1' });
-    await new Promise((r) => setTimeout(r, 150));
+    // The simulator names the call's accounts in the same tick as it claims the key, before its latency: the second
+    // request surely finds the key taken (a fixed 150 ms wait did not, when the first request was late).
+    await pollUntil(() => sim.calls().some((c) => c.idempotencyKey === 'ip-1' && c.accounts.length > 0), {
+      description: 'the first PATCH holding its key',
+    });
     const second = await client.patchAccess(U1, enable, { idempotencyKey: 'ip-1' });
     expect(second).toMatchObject({ kind: 'in_progress', status: 409 });
     expect((await first).kind).toBe('ok');

@@ -17,10 +17,16 @@ describe('Throttle (real Redis)', () => {
   });
 
   /** The slot's start on the local clock (Redis runs on this machine: the same clock). */
+  /**
+   * A reservation's start on this process's clock, from the instant it asked. Redis measured the wait a little later,
+   * by at most the request's round trip (`roundTripMs`): two starts' difference is the slots' spacing on Redis's clock
+   * minus up to the later one's round trip, plus up to the earlier one's. Bounds below allow exactly that.
+   */
   async function reserveAt(t: Throttle, waveKey: string, cost: number, rate: number) {
     const asked = Date.now();
+    const sent = performance.now();
     const r = await t.reserve({ cost, waveRate: rate, waveKey, mailstoreRate: 0 });
-    return { ...r, startsAt: asked + r.waitMs };
+    return { ...r, startsAt: asked + r.waitMs, roundTripMs: performance.now() - sent };
   }
   const wipe = async () => {
     const keys = await redis.client.keys(`${redis.prefix}:throttle:*`);
@@ -38,8 +44,8 @@ describe('Throttle (real Redis)', () => {
     const first = await reserveAt(t, key, 10, 200);
     const second = await reserveAt(t, key, 10, 200);
     expect(first.reserved && second.reserved).toBe(true);
-    expect(second.startsAt - first.startsAt).toBeGreaterThanOrEqual(45);
-    expect(second.startsAt - first.startsAt).toBeLessThanOrEqual(60);
+    expect(second.startsAt - first.startsAt).toBeGreaterThanOrEqual(45 - second.roundTripMs);
+    expect(second.startsAt - first.startsAt).toBeLessThanOrEqual(60 + first.roundTripMs);
     let last = second;
     for (let i = 0; i < 20; i++) {
       const r = await reserveAt(t, key, 10, 200);
@@ -61,26 +67,32 @@ describe('Throttle (real Redis)', () => {
       const fast = (await t.book({ cost: 5, waveRate: 20, waveKey: key, mailstoreRate: 0 }))!; // 250 ms a slot
       // book() places Redis's slot on this process's clock from the instant it asked: off by the request's way to
       // Redis, at most its round trip (milliseconds on a loaded machine). Slots are exactly 250 ms apart on Redis's.
-      const roundTrip = performance.now() - asked;
+      const fastTrip = performance.now() - asked;
       expect(fast - asked).toBeLessThanOrEqual(2000);
+      const sentNext = performance.now();
       const next = (await t.book({ cost: 5, waveRate: 20, waveKey: key, mailstoreRate: 0 }))!;
-      expect(next - fast).toBeGreaterThanOrEqual(Math.min(245, 250 - roundTrip));
-      expect(next - fast).toBeLessThanOrEqual(300);
+      const nextTrip = performance.now() - sentNext;
+      expect(next - fast).toBeGreaterThanOrEqual(245 - nextTrip);
+      expect(next - fast).toBeLessThanOrEqual(300 + fastTrip);
     }
   });
 
   it('slowing down applies at once too: the slot booked at the fast rate is stretched to the slow one', async () => {
     const t = new Throttle(redis.client, redis.prefix);
     const key = `slower-${n++}`;
-    const book = (rate: number) =>
-      t.book({ cost: 10, waveRate: rate, waveKey: key, mailstoreRate: 0 }) as Promise<number>;
-    await sleepUntil(await book(1000)); // 10 ms a slot
+    // Each booked start with the round trip that placed it (see reserveAt).
+    const book = async (rate: number) => {
+      const sent = performance.now();
+      const at = (await t.book({ cost: 10, waveRate: rate, waveKey: key, mailstoreRate: 0 })) as number;
+      return { at, roundTripMs: performance.now() - sent };
+    };
+    await sleepUntil((await book(1000)).at); // 10 ms a slot
     const a = await book(1000);
     const b = await book(100); // what is left of a's 10 ms is stretched ×10
     const c = await book(100);
-    expect(b - a).toBeGreaterThanOrEqual(50);
-    expect(c - b).toBeGreaterThanOrEqual(95);
-    expect(c - b).toBeLessThanOrEqual(150);
+    expect(b.at - a.at).toBeGreaterThanOrEqual(50 - b.roundTripMs);
+    expect(c.at - b.at).toBeGreaterThanOrEqual(95 - c.roundTripMs);
+    expect(c.at - b.at).toBeLessThanOrEqual(150 + b.roundTripMs);
   });
 
   it('after a wipe, the first slot starts after every slot reserved before it', async () => {
@@ -98,8 +110,9 @@ describe('Throttle (real Redis)', () => {
     await wipe();
     const after = await reserveAt(t, key, 20, 400);
     expect(after.reserved).toBe(true);
-    // Slots are starts: the first after the wipe is no earlier than the last before it (2 ms of clock rounding).
-    expect(after.startsAt).toBeGreaterThanOrEqual(Math.max(...before) - 2);
+    // Slots are starts: the first after the wipe is no earlier than the last before it (2 ms of clock rounding, and
+    // its own round trip: see reserveAt).
+    expect(after.startsAt).toBeGreaterThanOrEqual(Math.max(...before) - 2 - after.roundTripMs);
   });
 
   it('gives back the unused part of a reservation: the next slot comes that much earlier, never before now', async () => {
@@ -110,8 +123,8 @@ describe('Throttle (real Redis)', () => {
     const a = await reserveAt(t, key, 10, 100);
     await t.refund({ cost: 4, waveRate: 100, waveKey: key, mailstoreRate: 0 }); // 4 of its 10 were not sent
     const b = await reserveAt(t, key, 10, 100);
-    expect(b.startsAt - a.startsAt).toBeGreaterThanOrEqual(55);
-    expect(b.startsAt - a.startsAt).toBeLessThanOrEqual(66);
+    expect(b.startsAt - a.startsAt).toBeGreaterThanOrEqual(55 - b.roundTripMs);
+    expect(b.startsAt - a.startsAt).toBeLessThanOrEqual(66 + a.roundTripMs);
     await t.refund({ cost: 1000, waveRate: 100, waveKey: key, mailstoreRate: 0 });
     const c = await reserveAt(t, key, 10, 100);
     expect(c.waitMs).toBeLessThanOrEqual(5); // back to now, not into the past

@@ -122,7 +122,7 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
       .protocols('imap', 'pop3')
       .rate(10_000)
       .batchSize(10)
-      .ramp({ percent: 10, bakeSeconds: 1 }, { percent: 100, bakeSeconds: 0 })
+      .ramp({ percent: 10, bakeSeconds: 3 }, { percent: 100, bakeSeconds: 0 }) // 3 s: room for the query below
       .started(h);
     await pollUntil(async () => (await h.waveStatus(wave.id)).status_reason === 'ramp_bake', {
       description: 'ramp bake',

@@ -145,7 +145,11 @@ describe('wave integrity when batches change hands (worker processes, real servi
       if (!held.length) zombie.thaw();
     }
     expect(held.length).toBeGreaterThan(0);
-    const frozenAt = Date.now();
+    // Each held batch's lease as the frozen worker left it (it cannot renew it now), on the database's clock.
+    const leases = await h.db.dataSource.query<{ id: string; lease_until: Date }[]>(
+      `SELECT id, lease_until FROM wave_batches WHERE id = ANY($1::bigint[])`,
+      [held],
+    );
     // Until the other worker settled every batch the frozen one held (bounded: a stall is the check's to report).
     await pollUntil(
       async () =>
@@ -154,7 +158,14 @@ describe('wave integrity when batches change hands (worker processes, real servi
         ])) === 0,
       { timeoutMs: 25_000, description: "the frozen worker's batches taken over and settled" },
     ).catch(() => undefined);
-    expect(Date.now() - frozenAt).toBeGreaterThan(6000); // longer than the lease
+    // None was settled before its lease ran out (the lease was renewed up to ~1 s before the freeze, so a bound from
+    // the freeze itself, once asserted here, could be missed by a correct takeover).
+    const settled = await h.db.dataSource.query<{ id: string; after_lease: boolean | null }[]>(
+      `SELECT b.id, b.completed_at >= l.lease_until AS after_lease
+         FROM wave_batches b JOIN unnest($1::bigint[], $2::timestamptz[]) AS l(id, lease_until) USING (id)`,
+      [leases.map((l) => l.id), leases.map((l) => l.lease_until)],
+    );
+    expect(settled.filter((b) => b.after_lease !== true)).toEqual([]);
     // A pause while the zombie may hold the wave's lock could wait for it (test 3): wake it after 3 s regardless.
     const paused = h.commands.pause(id, 'ops:test');
     await Promise.race([paused, sleep(3000)]);

@@ -31,7 +31,9 @@ describe('a batch kept for its retry across a pause (real services, simulator)',
     async (fault, _why) => {
       const base = fault === '429' ? 1 : 11;
       const logins = [base, base + 1, base + 2].map((n) => `user${n}@example.test`);
-      h.sim.setFaults({ script: [fault], retryAfterSeconds: 2, endpoints: ['batch'] });
+      // The answer leaves the mailstore 1 s after the call arrives: the pause below commits before it, so a 500's
+      // retry (0–500 ms of backoff, full jitter) cannot come before the pause.
+      h.sim.setFaults({ script: [fault], retryAfterSeconds: 2, endpoints: ['batch'], latencyMs: 1_000 });
       const wave = await aWave(`kept ${fault}`).logins(logins).protocols('imap').rate(100).started(h);
       await pollUntil(() => h.batchCalls(wave.id).length > 0, { description: 'the refused call' });
       await h.commands.pause(wave.id, 'ops:test');

@@ -1,6 +1,6 @@
 import { aWave, countersFromTruth, createEngineHarness, EngineHarness, loginAllocator, pollUntil } from '@app/testing';
 
-/** How long the other wave's batch stays in doubt before its resend records its write. */
+/** The other wave's backoff before its resend (the test holds the resend back with a pause anyway). */
 const RESEND_AFTER_MS = 4_000;
 
 /**
@@ -36,9 +36,13 @@ describe('a rollback waiting for another wave to record its write (real PostgreS
     const members = logins(10);
     const a = await aWave('slow-a').logins(members).protocols('imap').rate(1000).batchSize(10).started(h);
     await h.untilWaveState(a.id, 'completed');
-    // B's only batch is applied at the mailstore and its answer lost: in doubt until its resend.
-    h.sim.setFaults({ script: ['drop_after_apply'], endpoints: ['batch'] });
+    // B's only batch is applied at the mailstore and its answer lost: in doubt until its resend. B is paused while
+    // that call is still at the mailstore (1 s there), so its resend waits for the resume below: with full jitter a
+    // resend could otherwise come within a few hundred ms, before A's rollback meets B's unrecorded write.
+    h.sim.setFaults({ script: ['drop_after_apply'], endpoints: ['batch'], latencyMs: 1_000 });
     const b = await aWave('slow-b').logins(members).protocols('imap', 'pop3').rate(1000).batchSize(10).started(h);
+    await pollUntil(() => h.batchCalls(b.id).length > 0, { description: "B's call at the mailstore" });
+    await h.commands.pause(b.id, 'ops:test');
     await pollUntil(() => members.every((m) => h.sim.account(m)!.protocols.pop3), { description: 'B applied' });
     const [inDoubt] = await q<{ n: number }>(
       `SELECT count(*)::int AS n FROM wave_members m JOIN wave_batches b ON b.id = m.batch_id
@@ -48,6 +52,19 @@ describe('a rollback waiting for another wave to record its write (real PostgreS
     expect(inDoubt.n).toBe(10);
 
     await h.commands.rollback(a.id, 'ops:test');
+    // Every member of A meets B's write unrecorded and goes back to wait; then B resumes and resends.
+    await pollUntil(
+      async () => {
+        const [w] = await q<{ members: number }>(
+          `SELECT count(DISTINCT account_id)::int AS members FROM audit_log
+            WHERE wave_id = $1 AND action = 'member.rollback.reasked' AND reason = 'undecided_other_writer'`,
+          [a.id],
+        );
+        return w.members === 10;
+      },
+      { description: "A's members waiting for B", timeoutMs: 30_000 },
+    );
+    await h.commands.resume(b.id, 'ops:test');
     await h.untilWaveState(a.id, 'rolled_back', { timeoutMs: 60_000 });
     await h.untilWaveState(b.id, 'completed');
 

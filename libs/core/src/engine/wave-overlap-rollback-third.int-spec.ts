@@ -43,8 +43,9 @@ describe('two rollbacks at once, both refused by a third writer (real PostgreSQL
       );
       await pollUntil(async () => (await support.get(op.id)).state === 'succeeded', { description: 'support disable' });
     }
-    // Every batch call takes 400 ms, so the two rollbacks' batches are at the mailstore at the same moment.
-    h.sim.setFaults({ latencyMs: 400, endpoints: ['batch'] });
+    // Every batch call takes 1.5 s, so the two rollbacks' batches are at the mailstore at the same moment (400 ms left
+    // too little room for one rollback's pump starting late on a busy machine).
+    h.sim.setFaults({ latencyMs: 1_500, endpoints: ['batch'] });
     await Promise.all([h.commands.rollback(a.id, 'ops:test'), h.commands.rollback(b.id, 'ops:test')]);
     for (const w of [a, b]) {
       await pollUntil(

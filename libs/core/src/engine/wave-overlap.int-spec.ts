@@ -50,9 +50,11 @@ describe('two waves overlapping on the same accounts (real PostgreSQL, Redis, si
     h.sim.setFaults({ script: ['hang'], hangMs: 60_000, endpoints: ['batch'] });
     const members = logins(5);
     const b = await aWave('overlap-b').logins(members).protocols('imap').rate(1000).batchSize(5).started(h);
-    await pollUntil(async () => h.batchCalls(b.id).some((c) => c.outcome === 'hang' && c.endedAt !== null), {
+    // Paused while its call still hangs (the service gives up after 800 ms): a resend after the give-up (full jitter,
+    // possibly within a few ms) can no longer come before the pause and complete B.
+    await pollUntil(async () => h.batchCalls(b.id).length > 0, {
       timeoutMs: 10_000,
-      description: "wave B's call hung and was given up",
+      description: "wave B's call at the mailstore",
     });
     await h.commands.pause(b.id, 'ops:test');
     await pollUntil(
@@ -116,9 +118,11 @@ describe('two waves overlapping on the same accounts (real PostgreSQL, Redis, si
     const members = logins(5);
     h.sim.setFaults({ script: ['hang'], hangMs: 60_000, endpoints: ['batch'] });
     const b = await aWave('overlap-b3').logins(members).protocols('imap').rate(1000).batchSize(5).started(h);
-    await pollUntil(async () => h.batchCalls(b.id).some((c) => c.outcome === 'hang' && c.endedAt !== null), {
+    // Paused while its call still hangs (the service gives up after 800 ms): a resend after the give-up (full jitter,
+    // possibly within a few ms) can no longer come before the pause and complete B.
+    await pollUntil(async () => h.batchCalls(b.id).length > 0, {
       timeoutMs: 10_000,
-      description: "wave B's call hung and was given up",
+      description: "wave B's call at the mailstore",
     });
     await h.commands.pause(b.id, 'ops:test');
     await parkedInDoubt(b.id);
@@ -161,12 +165,12 @@ describe('two waves overlapping on the same accounts (real PostgreSQL, Redis, si
     const members = logins(60);
     // A opens IMAP slowly; B (IMAP and POP3) starts over the same accounts once A has opened some, and is rolled back
     // while A still runs. A's permits then find some accounts closed again by B's rollback, and open them.
-    const a = await aWave('overlap-a2').logins(members).protocols('imap').rate(10).batchSize(5).started(h);
+    const a = await aWave('overlap-a2').logins(members).protocols('imap').rate(5).batchSize(5).started(h);
     await h.untilCounters(a.id, (c) => (c.enabled ?? 0) >= 15);
     const b = await aWave('overlap-b2').logins(members).protocols('imap', 'pop3').rate(60).batchSize(5).started(h);
     await h.untilWaveState(b.id, 'completed');
     await h.commands.rollback(b.id, 'ops:test');
-    // The premise: A still runs (at 10 accounts/s, 60 take it 6 s).
+    // The premise: A still runs (at 5 accounts/s, 60 take it 12 s; B and its rollback command take 1–3 s).
     expect((await h.waveStatus(a.id)).state).toBe('running');
     await h.untilWaveState(b.id, 'rolled_back');
     await h.untilWaveState(a.id, 'completed');

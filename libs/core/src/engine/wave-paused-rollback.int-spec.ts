@@ -37,8 +37,10 @@ describe('rollback of a paused wave with a batch kept for its retry (real Postgr
     'after a %s',
     async (fault) => {
       const members = logins(30);
-      // The first batch is answered, the second meets the fault; one pump, so nothing else is sent meanwhile.
-      h.sim.setFaults({ script: ['ok', fault], retryAfterSeconds: 3, endpoints: ['batch'] });
+      // The first batch is answered, the second meets the fault; one pump, so nothing else is sent meanwhile. Each
+      // answer leaves the mailstore 1 s after its call arrives: the pause below commits before the fault's answer, so
+      // its retry (full jitter: possibly within a few ms of the answer) cannot come first.
+      h.sim.setFaults({ script: ['ok', fault], retryAfterSeconds: 3, endpoints: ['batch'], latencyMs: 1_000 });
       const wave = await aWave(`pausedrb-${fault}`)
         .logins(members)
         .protocols('imap', 'pop3')
@@ -46,9 +48,9 @@ describe('rollback of a paused wave with a batch kept for its retry (real Postgr
         .batchSize(10)
         .concurrency(1)
         .started(h);
-      await pollUntil(async () => h.batchCalls(wave.id).some((c) => c.status === Number(fault)), {
+      await pollUntil(async () => h.batchCalls(wave.id).length === 2, {
         timeoutMs: 15_000,
-        description: `a ${fault}`,
+        description: `the call that meets the ${fault}`,
       });
       await h.commands.pause(wave.id, 'ops:test');
       const parked = async () =>
@@ -60,6 +62,7 @@ describe('rollback of a paused wave with a batch kept for its retry (real Postgr
           )
         )[0].n === '1';
       await pollUntil(parked, { timeoutMs: 10_000, description: 'the batch parked' });
+      expect(h.batchCalls(wave.id).map((c) => c.status)).toEqual([200, Number(fault)]);
       h.sim.setFaults({});
       await h.commands.rollback(wave.id, 'ops:test');
       await h.untilWaveState(wave.id, 'rolled_back', { timeoutMs: 30_000 });

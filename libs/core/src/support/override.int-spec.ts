@@ -5,7 +5,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { OperationService } from './operation.service';
 import { OverrideService } from './override.service';
 
-const TTL_MS = 2500;
+const TTL_MS = 5000;
 const note = { reason: 'practice cannot bill', ticket: 'SUP-1' };
 
 /**
