@@ -234,7 +234,8 @@ describe('a wave driven only through the HTTP API (real PostgreSQL, Redis, worke
         name: 'race',
         selector: { type: 'cohorts', cohorts: ['health'] },
         protocols: ['imap'],
-        ratePerSecond: 50,
+        // Slow enough (51 eligible accounts: ~10 s) to be still running at the rate change, the pause and the cancel.
+        ratePerSecond: 5,
       },
     });
     const id: string = wave.body.id;
@@ -251,13 +252,13 @@ describe('a wave driven only through the HTTP API (real PostgreSQL, Redis, worke
     expect(starts.n).toBe(1);
 
     // Live changes while it runs: rate (read by the pumps before every batch), then pause, resume, cancel.
-    const faster = await api.call('PATCH', `/waves/${id}`, { body: { ratePerSecond: 80, batchSize: 5 } });
+    const faster = await api.call('PATCH', `/waves/${id}`, { body: { ratePerSecond: 8, batchSize: 5 } });
     expect(faster.status).toBe(200);
-    expect(faster.body).toMatchObject({ ratePerSecond: 80, batchSize: 5, state: 'running' });
+    expect(faster.body).toMatchObject({ ratePerSecond: 8, batchSize: 5, state: 'running' });
     expect((await api.call('POST', `/waves/${id}/pause`)).body.state).toBe('paused');
     const paused = await pollUntil(async () => {
       const p = await progress(id);
-      return p.state === 'paused' && p.rate.targetPerSecond === 80 ? p : undefined;
+      return p.state === 'paused' && p.rate.targetPerSecond === 8 ? p : undefined;
     });
     expect(paused).toMatchObject({ statusReason: 'ops', etaSeconds: null, gates: [] });
     expect(paused.statusText).toMatch(/^paused by ops/);

@@ -44,7 +44,11 @@ export class RateDto {
   })
   currentPerSecond!: number | null;
   @ApiProperty({ description: 'the rate set by ops (the rollback rate while rolling back)' }) targetPerSecond!: number;
-  @ApiProperty({ description: 'seconds the observed rate is measured over (≤ 60)' }) windowSeconds!: number;
+  @ApiProperty({
+    description:
+      'seconds the observed rate is measured over (≤ 60): up to now, or for a finished wave up to its end (its figures then stay as they were)',
+  })
+  windowSeconds!: number;
 }
 
 /** Why a wave sends below its set rate: the engine's shared pace and the mailstore's advertised limit. */

@@ -28,6 +28,11 @@ export interface ProgressRow {
   now: Date;
   counters: Counters;
   recent_sent: string;
+  /**
+   * Where the rate's window ends: now while the wave can still send, its end (completed, cancelled, rolled back) once
+   * finished, so a finished wave's view, and its ETag, stop changing.
+   */
+  rate_until: Date;
   reclosed: number;
   /** Members of forward batches kept for their retry (parked), and of rollback batches. */
   parked_forward: string;
@@ -85,17 +90,21 @@ export class ProgressRepository {
       `SELECT w.id, w.name, w.state, w.status_reason, w.status_detail, w.protocols, w.rate_per_second,
               w.rollback_rate_per_second, w.steps, w.gates, w.gate_state, w.gate_evaluated_at, w.current_step, w.step_limit_seq, w.bake_until,
               w.start_at, w.started_at, w.completed_at, w.rollback_started_at, w.rollback_completed_at, w.version,
-              w.windows, now() AS now,
+              w.windows, now() AS now, ru.at AS rate_until,
               COALESCE((SELECT jsonb_object_agg(c.name, c.value) FROM wave_counters c WHERE c.wave_id = w.id),
                        '{}'::jsonb) AS counters,
               (SELECT COALESCE(sum(b.size), 0) FROM wave_batches b
-                WHERE b.wave_id = w.id AND b.completed_at > now() - interval '${RATE_WINDOW_SECONDS} seconds'
+                WHERE b.wave_id = w.id AND b.completed_at > ru.at - interval '${RATE_WINDOW_SECONDS} seconds'
                   AND b.kind = CASE WHEN w.state = 'rolling_back' THEN 'rollback' ELSE 'forward' END) AS recent_sent,
               -- a few rows at most (accounts attacked after the wave opened them): login_reclosures' primary key
               (SELECT count(*) FROM login_reclosures r WHERE r.wave_id = w.id)::int AS reclosed,
               ${parkedSql('forward')} AS parked_forward, ${parkedSql('rollback')} AS parked_rollback,
               mc.account_updates_per_second AS mailstore_rate, mc.read_at AS capabilities_read_at
          FROM waves w
+         CROSS JOIN LATERAL (
+           SELECT CASE WHEN w.state IN ('completed', 'cancelled', 'rolled_back')
+                       THEN LEAST(now(), GREATEST(w.completed_at, w.rollback_completed_at)) ELSE now() END AS at
+         ) ru
          LEFT JOIN mailstore_capabilities mc ON mc.id = 1
         WHERE ${where}
         ORDER BY w.created_at DESC, w.id`,

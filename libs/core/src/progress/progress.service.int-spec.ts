@@ -210,6 +210,30 @@ describe('ProgressService (real PostgreSQL)', () => {
     expect(p).toMatchObject({ etaSeconds: 0, etaAt: null, rate: { currentPerSecond: null } });
   });
 
+  it("measures a finished wave's rate over its own last minute: the view stops changing when the wave ends", async () => {
+    const id = await wave({ state: 'completed', started_at: '80', completed_at: '5' });
+    await counters(id, { total: 27, enabled: 27 });
+    await batch(id, 'forward', 20, 10, 1);
+    await batch(id, 'forward', 7, 62, 2); // over a minute ago, within the minute before the wave completed
+    const first = await service.wave(id);
+    expect(first.rate).toEqual({
+      observedPerSecond: 0.45,
+      currentPerSecond: null,
+      targetPerSecond: 10,
+      windowSeconds: 60,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const later = await service.wave(id);
+    expect(later.rate).toEqual(first.rate);
+    expect({ ...later, asOf: null }).toEqual({ ...first, asOf: null });
+
+    // A wave completed 20 s after its start: its window is those 20 s, not the time since.
+    const short = await wave({ state: 'completed', started_at: '30', completed_at: '10' });
+    await counters(short, { total: 30, enabled: 30 });
+    await batch(short, 'forward', 30, 12, 1);
+    expect((await service.wave(short)).rate).toMatchObject({ observedPerSecond: 1.5, windowSeconds: 20 });
+  });
+
   describe('why a wave is slow: the shared pace in Redis and the mailstore capabilities', () => {
     let redis: TestRedis;
     let paced: ProgressService;

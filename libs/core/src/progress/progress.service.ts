@@ -121,9 +121,10 @@ export function buildWaveProgress(row: ProgressRow, paceNow: PaceNow | null = nu
   const now = row.now;
   const rollingBack = row.state === 'rolling_back';
   const since = rollingBack ? row.rollback_started_at : row.started_at;
-  // A wave started 10 s ago has sent over 10 s, not 60: dividing by the full window would under-read.
+  // A wave started 10 s ago has sent over 10 s, not 60: dividing by the full window would under-read. A finished
+  // wave's window ends where it ended (rate_until), so its figures stay what they were.
   const windowSeconds = since
-    ? Math.min(RATE_WINDOW_SECONDS, Math.max(1, (now.getTime() - since.getTime()) / 1000))
+    ? Math.min(RATE_WINDOW_SECONDS, Math.max(1, (row.rate_until.getTime() - since.getTime()) / 1000))
     : RATE_WINDOW_SECONDS;
   const observed = Number(row.recent_sent) / windowSeconds;
   const target = rollingBack ? row.rollback_rate_per_second : row.rate_per_second;
