@@ -414,6 +414,9 @@ describe('overload and faults (simulator only)', () => {
       intervalMs: 250,
       description: 'request budget back',
     });
+    // And full again, for the next test: one request's worth is not enough for its read and its PATCH.
+    const { requestBurst, requestsPerSecond } = capabilities.rateLimits;
+    await new Promise((resolve) => setTimeout(resolve, (1000 * requestBurst) / requestsPerSecond));
   });
 
   itSim('answers 503 with Retry-After when unavailable, applying nothing', async () => {

@@ -241,9 +241,10 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
   });
 
   it('schedules a wave that then starts by itself at its time; an unscheduled one stays a draft past it', async () => {
-    // B's time comes before A's: once watch has seen A start and complete, B's time has passed too.
-    const a = parisStart(12);
-    const b = parisStart(9);
+    // B's time comes before A's: once watch has seen A start and complete, B's time has passed too. Both far enough
+    // ahead for the 13 CLI runs before watch's first view (up to ~1 s each with the other jest worker busy).
+    const a = parisStart(30);
+    const b = parisStart(25);
     const zone = 'timeZone: Europe/Paris\n';
     const idA = await create(yamlPlan('cli-scheduled', 121, 140, 50, `startLocal: '${a.local}'\n${zone}`));
     const idB = await create(yamlPlan('cli-unscheduled', 141, 150, 50, `startLocal: '${b.local}'\n${zone}`));
@@ -325,7 +326,7 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
       items: { action: string }[];
     };
     expect(auditB.items.map((e) => e.action).sort()).toEqual(['wave.created', 'wave.schedule', 'wave.unschedule']);
-  });
+  }, 90_000);
 
   it('pauses, changes the rate and resumes a running wave; --json prints the API answer', async () => {
     const id = await create(yamlPlan('cli-slow', 201, 400, 10));

@@ -218,7 +218,7 @@ describe('batch fencing and send permits (real PostgreSQL)', () => {
     expect(await fence.openPermitsMs(sql, 'forward')).toBeGreaterThan(0);
     const t0 = Date.now();
     await fence.waitForSendPermits(sql, { waveId: wave.id });
-    expect(Date.now() - t0).toBeLessThanOrEqual(TIMES.windowMs + 100);
+    expect(Date.now() - t0).toBeLessThanOrEqual(TIMES.windowMs + 500); // a query and a timer: room for a busy machine
     expect(await fence.openPermitsMs(sql, { waveId: wave.id })).toBe(0);
 
     // Missed window: the attempt is taken back (the batch is decided again at its next permit).

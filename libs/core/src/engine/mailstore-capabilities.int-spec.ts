@@ -109,7 +109,10 @@ describe("the mailstore's capabilities (real services, simulator)", () => {
       const accounts = calls.filter((c) => c.status === 200).reduce((n, c) => n + c.accounts.length, 0);
       const seconds = (performance.timeOrigin + performance.now() - from) / 1000;
       expect(calls.filter((c) => c.status === 429)).toEqual([]);
-      expect(accounts / seconds).toBeLessThanOrEqual(5 * 1.1);
+      // A window of whole seconds holds one more batch start or one fewer depending on where the slots fall: one
+      // batch of slack (at 5/s over ~4 s, 24 accounts in six batches of 4 was a correct pace read as 6/s).
+      const largest = Math.max(...calls.map((c) => c.accounts.length));
+      expect(accounts).toBeLessThanOrEqual(5 * 1.1 * seconds + largest);
       expect(accounts).toBeGreaterThan(0);
       await h.commands.cancel(wave.id, 'ops:test');
     }, 60_000);
