@@ -12,5 +12,5 @@ export { parseRetryAfter } from './retry-after';
 export * from './drivers/dovecot-sql';
 export type { DriverContext, MailstoreDriver } from './drivers/driver';
 export { createDriverMailstore } from './drivers/registry';
-/** @internal createDriverMailstore reads them; exported for the tests that check a deployment's variables. */
+/** The chosen driver's settings and every problem with them: the boot check (libs/core check-environment) lists them. */
 export { readDriverSettings } from './drivers/registry';
