@@ -414,6 +414,18 @@ describe('a wave driven only through the HTTP API (real PostgreSQL, Redis, worke
     ]) {
       expect(metrics.text).toMatch(series);
     }
+    // A finished wave sends nothing: its observed rate reads 0 (its progress view keeps its last minute's figure).
+    const finished = [
+      ...metrics.text.matchAll(
+        /^reopen_wave_state\{wave_id="([^"]+)",[^}]*state="(completed|cancelled|rolled_back)"\} 1$/gm,
+      ),
+    ].map((m) => m[1]);
+    expect(finished.length).toBeGreaterThan(0);
+    for (const id of finished) {
+      expect(metrics.text).toMatch(
+        new RegExp(`^reopen_wave_rate_per_second\\{wave_id="${id}",[^}]*kind="observed"\\} 0$`, 'm'),
+      );
+    }
     // The mailstore's calls are the worker's to count (its own /metrics: worker-metrics.e2e-spec.ts), not rebuilt here.
     expect(metrics.text).not.toMatch(/^reopen_mailstore_call/m);
 

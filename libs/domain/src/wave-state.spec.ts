@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   acceptsNewCalls,
+  isFinished,
   allowedCommands,
   PauseReason,
   transition,
@@ -192,18 +193,24 @@ describe('wave state machine', () => {
   });
 
   describe('predicates', () => {
-    it.each([
-      ['draft', false],
-      ['scheduled', false],
-      ['running', true],
-      ['paused', false],
-      ['halted', false],
-      ['completed', false],
-      ['cancelled', false],
-      ['rolling_back', true],
-      ['rolled_back', false],
-    ] as const)('%s: acceptsNewCalls=%p', (state, calls) => {
+    const table = [
+      ['draft', false, false],
+      ['scheduled', false, false],
+      ['running', true, false],
+      ['paused', false, false],
+      ['halted', false, false],
+      ['completed', false, true],
+      ['cancelled', false, true],
+      ['rolling_back', true, false],
+      ['rolled_back', false, true],
+    ] as const;
+    it.each(table)('%s: acceptsNewCalls=%p, isFinished=%p', (state, calls, finished) => {
       expect(acceptsNewCalls(state)).toBe(calls);
+      expect(isFinished(state)).toBe(finished);
+    });
+
+    it('the table covers every state', () => {
+      expect(table.map(([state]) => state).sort()).toEqual([...WAVE_STATES].sort());
     });
   });
 

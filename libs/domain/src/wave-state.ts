@@ -245,6 +245,14 @@ export function transition(state: WaveState, command: WaveCommand, context: Tran
   };
 }
 
+/**
+ * The wave has ended: completed, cancelled or rolled back. Nothing of it moves until ops rolls it back (a completed or
+ * cancelled wave may be); progress shows no ETA and a rate measured up to its end.
+ */
+export function isFinished(state: string): boolean {
+  return state === 'completed' || state === 'cancelled' || state === 'rolled_back';
+}
+
 /** Halt means halt: only these states may start a provider call; checked before every batch is sent. */
 export function acceptsNewCalls(state: WaveState): boolean {
   return state === 'running' || state === 'rolling_back';

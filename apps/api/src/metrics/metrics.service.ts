@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Gauge, Registry } from 'prom-client';
 import { METRICS_REGISTRY, NotificationService, ProgressService, startProcessMetrics, WaveProgress } from '@app/core';
-import { hideAddresses } from '@app/domain';
+import { hideAddresses, isFinished } from '@app/domain';
 import { QUEUES, QueueProducer, QueueUnavailableError } from '@app/queue';
 import { HealthIndicators } from '../health/health.indicators';
 import { registerNotificationMetrics } from '../notifications/notification.metrics';
@@ -109,7 +109,8 @@ export class MetricsService {
     for (const [state, n] of Object.entries(p.rollback?.counts ?? {})) this.g.rollback.set({ ...l, state }, n);
     this.g.state.set({ ...l, state: p.state }, 1);
     if (p.statusReason) this.g.reason.set({ ...l, reason: p.statusReason }, 1);
-    this.g.rate.set({ ...l, kind: 'observed' }, p.rate.observedPerSecond);
+    // A finished wave sends nothing: its time series drops to 0 (its progress view keeps the last minute's figure).
+    this.g.rate.set({ ...l, kind: 'observed' }, isFinished(p.state) ? 0 : p.rate.observedPerSecond);
     this.g.rate.set({ ...l, kind: 'target' }, p.rate.targetPerSecond);
     if (p.etaSeconds !== null) this.g.eta.set(l, p.etaSeconds);
     for (const gate of p.gates) {

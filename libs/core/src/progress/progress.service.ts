@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import {
   acceptsNewCalls,
+  isFinished,
   buildProgress,
   explainPace,
   Gate,
@@ -30,7 +31,6 @@ import {
 import { describeStatus } from './status-text';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const FINISHED = new Set<string>(['completed', 'cancelled', 'rolled_back']);
 const GATE_STATUSES = new Set<string>(['ok', 'breached', 'insufficient_data', 'inconclusive']);
 
 /**
@@ -108,8 +108,7 @@ export class ProgressService {
 
 /** Now while the wave may still send; once it is finished, its last batch (or its end, whichever is later). */
 function historyEnd(b: HistoryBoundsRow): Date {
-  const finished = ['completed', 'cancelled', 'rolled_back'].includes(b.state);
-  if (!finished) return b.now;
+  if (!isFinished(b.state)) return b.now;
   const ends = [b.last_batch_at, b.completed_at, b.rollback_completed_at, b.started_at].filter(
     (d): d is Date => d !== null,
   );
@@ -184,8 +183,7 @@ export function buildWaveProgress(row: ProgressRow, paceNow: PaceNow | null = nu
     pace,
     // A finished wave has no ETA to show (its etaSeconds stays 0: nothing left); a stopped one has none (null) unless
     // it waits for its time window.
-    etaAt:
-      view.etaSeconds === null || FINISHED.has(row.state) ? null : new Date(now.getTime() + view.etaSeconds * 1000),
+    etaAt: view.etaSeconds === null || isFinished(row.state) ? null : new Date(now.getTime() + view.etaSeconds * 1000),
     step,
     gates,
     reclosed: row.reclosed ?? 0,
