@@ -250,8 +250,9 @@ export function transition(state: WaveState, command: WaveCommand, context: Tran
  * cancelled wave may be); progress shows no ETA and a rate measured up to its end.
  */
 export function isFinished(state: string): boolean {
-  return state === 'completed' || state === 'cancelled' || state === 'rolled_back';
+  return (FINISHED_STATES as readonly string[]).includes(state);
 }
+export const FINISHED_STATES = ['completed', 'cancelled', 'rolled_back'] as const satisfies readonly WaveState[];
 
 /** Halt means halt: only these states may start a provider call; checked before every batch is sent. */
 export function acceptsNewCalls(state: WaveState): boolean {

@@ -1,4 +1,4 @@
-import { Counters, RampStep, TimeWindows, WaveState } from '@app/domain';
+import { Counters, FINISHED_STATES, RampStep, TimeWindows, WaveState } from '@app/domain';
 import { OVERVIEW_RECENT_HOURS, RATE_WINDOW_SECONDS } from './progress.types';
 import { Sql } from '../db/sql';
 
@@ -65,6 +65,9 @@ function parkedSql(kind: 'forward' | 'rollback'): string {
             WHERE b.wave_id = w.id AND b.state = 'claimed' AND b.kind = '${kind}' AND b.parked_at IS NOT NULL)`;
 }
 
+/** The finished states as an SQL list (constants of libs/domain, not input). */
+const FINISHED_SQL = FINISHED_STATES.map((state) => `'${state}'`).join(', ');
+
 /**
  * The reads behind progress, in one statement bounded by indexes: the wave row, its counter rows (wave_counters
  * primary key), the batches completed in the last minute (wave_batches_completed_idx) and those kept for a retry. Never a COUNT over
@@ -102,7 +105,7 @@ export class ProgressRepository {
               mc.account_updates_per_second AS mailstore_rate, mc.read_at AS capabilities_read_at
          FROM waves w
          CROSS JOIN LATERAL (
-           SELECT CASE WHEN w.state IN ('completed', 'cancelled', 'rolled_back')
+           SELECT CASE WHEN w.state IN (${FINISHED_SQL})
                        THEN LEAST(now(), GREATEST(w.completed_at, w.rollback_completed_at)) ELSE now() END AS at
          ) ru
          LEFT JOIN mailstore_capabilities mc ON mc.id = 1
