@@ -12,6 +12,7 @@ import {
 } from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
 import { ApiProcess, startApiProcess } from './api-process';
+import { simNow } from '@app/mailstore-sim';
 
 // The population (user<n>@example.test, the simulator's generated logins): three disjoint sets, so that the
 // end-of-run check of one wave never sees accounts opened by another.
@@ -25,8 +26,8 @@ type Command = 'pause' | 'resume' | 'cancel' | 'rollback' | 'start';
 type Side = 'A' | 'B';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-/** Epoch ms, fractional: the simulator (in this process) stamps calls with the same clock. */
-const now = () => performance.timeOrigin + performance.now();
+/** The simulator (in this process) stamps calls with this clock. */
+const now = simNow;
 const rand = (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1));
 const T0 = Date.now();
 const verbose = (line: string) => {

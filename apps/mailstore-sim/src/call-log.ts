@@ -14,8 +14,12 @@ export type LoggedAccounts = readonly string[] | AccountIdList;
 
 const NO_ACCOUNTS: readonly string[] = [];
 
-/** epoch milliseconds, fractional (call ordering below the millisecond matters to pause tests). */
-function epochMs(): number {
+/**
+ * The call log's clock: epoch milliseconds, fractional (call ordering below the millisecond matters to pause tests).
+ * A test in the simulator's process that compares its own instants with calls' `startedAt` reads this clock, not
+ * Date.now() (whole milliseconds, and apart from this one by up to a millisecond).
+ */
+export function epochMs(): number {
   return performance.timeOrigin + performance.now();
 }
 

@@ -7,6 +7,7 @@ import {
   loginRange,
   pollUntil,
 } from '@app/testing';
+import { simNow } from '@app/mailstore-sim';
 
 /** Pause/resume, 429 and 503 storms, the ramp and the support lane, against the real services. */
 describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
@@ -26,7 +27,7 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
     const wave = await aWave('paced').logins(loginRange(1, 1500)).protocols('imap').rate(400).batchSize(40).started(h);
     await pollUntil(() => h.batchCalls(wave.id).length >= 3, { description: 'first batches' });
     await h.commands.pause(wave.id, 'ops:test');
-    const pausedAt = Date.now();
+    const pausedAt = simNow();
     const countAtPause = h.batchCalls(wave.id).length;
     await new Promise((r) => setTimeout(r, 1500)); // the one place a wait is the assertion: nothing may happen in it
     const late = h.batchCalls(wave.id).filter((c) => c.startedAt > pausedAt);
@@ -95,7 +96,7 @@ describe('wave control (real PostgreSQL, Redis, simulator over HTTP)', () => {
         .started(h);
       await pollUntil(() => h.batchCalls(wave.id).some((c) => c.status === 429), { description: 'a 429' });
       await h.commands.cancel(wave.id, 'ops:test');
-      const cancelledAt = Date.now();
+      const cancelledAt = simNow();
       await h.untilWaveState(wave.id, 'cancelled');
       await h.untilCounters(wave.id, (c) => (c.in_flight ?? 0) === 0 && (c.pending ?? 0) === 0, { timeoutMs: 20_000 });
       expect(await h.waitAtRest(wave.id)).toBe(true);

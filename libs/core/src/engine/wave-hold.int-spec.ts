@@ -1,4 +1,5 @@
 import { aWave, countersFromTruth, createEngineHarness, EngineHarness, loginRange } from '@app/testing';
+import { simNow } from '@app/mailstore-sim';
 
 /**
  * Invariant 6 while a wave runs: once a support hold returns, no wave call containing that account starts,
@@ -26,7 +27,7 @@ describe('support holds during a running wave (real services)', () => {
       const login = members[Math.min(members.length - 1, done + 50 + i)];
       if (heldAt.has(login)) continue;
       await support.setHold(login, true, { reason: 'fraud check', ticket: `SEC-${i}` }, 'support:test');
-      heldAt.set(login, Date.now());
+      heldAt.set(login, simNow());
       await new Promise((r) => setTimeout(r, 60));
     }
     await h.untilWaveState(w.id, 'completed', { timeoutMs: 60_000, description: 'completed' });

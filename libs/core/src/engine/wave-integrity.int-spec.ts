@@ -10,6 +10,7 @@ import {
   recordVsMailstore,
   WorkerProcess,
 } from '@app/testing';
+import { simNow } from '@app/mailstore-sim';
 import { AccountImportService } from '../accounts/account-import.service';
 
 const ACCOUNTS = 50_000;
@@ -197,6 +198,13 @@ describe('wave integrity when batches change hands (worker processes, real servi
     // from that worker once woken. Before issue 14 a dispatcher held the wave's shared advisory lock and the global hold
     // lock (session-level) around every send; frozen there, pause and setHold wait until it is woken.
     // A mailstore answering in 60 ms: every send holds the dispatcher's locks for its whole 50 ms guard.
+    // What is measured: the only worker is frozen from before the commands until THAW_AFTER_MS after both answered, so
+    // no call can start in between; every call it starts once woken arrives after `thawedAt`, and must be none (for
+    // the held account, none with it). A call the worker wrote before the freeze is stamped by the simulator (in this
+    // process) when this event loop reads it, which a stalled loop can put after a command's answer (seen on CI: one
+    // call at +1 ms after a pause that waited 196 ms); the frozen interval keeps it apart from a call the woken worker
+    // starts. All instants on the simulator's clock (simNow).
+    const THAW_AFTER_MS = 250;
     h.sim.setFaults({ latencyMs: 60, endpoints: ['batch'] });
     const child = await worker();
     const members = loginRange(5001, 25_000);
@@ -221,13 +229,13 @@ describe('wave integrity when batches change hands (worker processes, real servi
         [id],
       );
       child.freeze();
-      const t0 = Date.now();
+      const t0 = simNow();
       let pausedAt = 0;
       let heldAt = 0;
-      const pause = h.commands.pause(id, 'ops:test').then(() => (pausedAt = Date.now()));
+      const pause = h.commands.pause(id, 'ops:test').then(() => (pausedAt = simNow()));
       const hold = support
         .setHold(target.login, true, { reason: 'fraud check', ticket: `SEC-${trial}` }, 'support:test')
-        .then(() => (heldAt = Date.now()));
+        .then(() => (heldAt = simNow()));
       await Promise.race([Promise.all([pause, hold]), sleep(1200)]);
       // Diagnostics: the advisory locks the frozen worker holds while a command still waits.
       const workerLocks =
@@ -239,20 +247,25 @@ describe('wave integrity when batches change hands (worker processes, real servi
                   WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'reopen-worker' ORDER BY 1`,
               )
             ).map((r) => r.lock);
-      await Promise.race([Promise.all([pause, hold]), sleep(CAP_MS - (Date.now() - t0))]);
+      const answered = await Promise.race([
+        Promise.all([pause, hold]).then(() => true),
+        sleep(CAP_MS - (simNow() - t0)).then(() => false),
+      ]);
+      if (answered) await sleep(THAW_AFTER_MS); // else the trial has failed (pauseMs or holdMs ≥ CAP_MS)
+      const thawedAt = simNow();
       child.thaw();
       await Promise.all([pause, hold]);
       await sleep(1000); // anything the woken worker was about to send, it sends now
-      const calls = h.batchCalls(id);
+      const woken = h.batchCalls(id).filter((c) => c.startedAt > thawedAt);
       trials.push({
         runMs,
-        pauseMs: pausedAt - t0,
-        holdMs: heldAt - t0,
-        callsAfterPause: calls.filter((c) => c.startedAt > pausedAt).length,
-        heldLoginCallsAfterHold: calls.filter((c) => c.startedAt > heldAt && c.accounts.includes(target.login)).length,
+        pauseMs: Math.round(pausedAt - t0),
+        holdMs: Math.round(heldAt - t0),
+        callsAfterPause: woken.length,
+        heldLoginCallsAfterHold: woken.filter((c) => c.accounts.includes(target.login)).length,
         workerLocks,
       });
-      const resumedAt = Date.now();
+      const resumedAt = simNow();
       await h.commands.resume(id, 'ops:test');
       await pollUntil(() => h.batchCalls(id).some((c) => c.startedAt > resumedAt), {
         timeoutMs: 10_000,

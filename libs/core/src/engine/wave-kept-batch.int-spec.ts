@@ -1,5 +1,6 @@
 import { aWave, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
 import { ProgressService } from '../progress';
+import { simNow } from '@app/mailstore-sim';
 
 const LEASE_MS = 15_000;
 
@@ -50,7 +51,7 @@ describe('a batch kept for its retry across a pause (real services, simulator)',
       await new Promise((resolve) => setTimeout(resolve, 2_500));
       expect(h.batchCalls(wave.id)).toHaveLength(1);
 
-      const resumedAt = performance.timeOrigin + performance.now();
+      const resumedAt = simNow();
       await h.commands.resume(wave.id, 'ops:test');
       const retry = await pollUntil(() => h.batchCalls(wave.id)[1], { description: 'the retry', timeoutMs: 30_000 });
       const delayMs = retry.startedAt - resumedAt;

@@ -28,6 +28,7 @@ import { DomainError } from '../errors';
 import { OperationService } from '../support/operation.service';
 import { OverrideService } from '../support/override.service';
 import type { CommandResult } from '../waves/wave-commands.service';
+import { simNow } from '@app/mailstore-sim';
 
 /** Random runs per property check (after the MODEL_FOUND examples): each run's wave takes fresh accounts. */
 const RUNS = 30;
@@ -37,8 +38,6 @@ const WORKER_ENV = { MAILSTORE_TIMEOUT_MS: '1000', BATCH_LEASE_MS: '6000', WORKE
 const OVERRIDE_TTL_MS = 4000;
 /** A command answers without waiting on any worker (a frozen one included): far within this. */
 const COMMAND_CAP_MS = 10_000;
-/** The simulator's clock (its call log's startedAt), read in this process where the simulator runs. */
-const simNow = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**

@@ -1,4 +1,5 @@
 import { aWave, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import { simNow } from '@app/mailstore-sim';
 
 /**
  * Invariant 6 across retries (issue 15): a forward batch whose earlier calls applied nothing (429, 503, a failure
@@ -24,7 +25,7 @@ describe('eligibility on a retried forward batch (real services)', () => {
     await pollUntil(() => h.sim.calls().some((c) => c.endpoint === 'batch'), { description: 'first attempt' });
     const support = h.support();
     await support.setHold(members[1], true, { reason: 'fraud check', ticket: 'SEC-1' }, 'support:test');
-    const heldAt = performance.timeOrigin + performance.now();
+    const heldAt = simNow();
     await h.untilWaveState(wave.id, 'completed', { timeoutMs: 20_000 });
     const opened = h.sim
       .calls()

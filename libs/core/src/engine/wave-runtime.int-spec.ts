@@ -7,6 +7,7 @@ import {
   pollUntil,
   WorkerProcess,
 } from '@app/testing';
+import { simNow } from '@app/mailstore-sim';
 
 /** A live rate change, and a graceful SIGTERM with batches in flight (worker as a real process). */
 describe('wave runtime behaviour (worker process, real services)', () => {
@@ -48,11 +49,11 @@ describe('wave runtime behaviour (worker process, real services)', () => {
         timeoutMs: 15_000,
         description: 'first call',
       });
-      const t0 = Date.now();
+      const t0 = simNow();
       await new Promise((r) => setTimeout(r, 3000)); // measuring a rate needs time to pass
       const before = perSecond(w.id, t0, t0 + 3000);
       await h.commands.update(w.id, { ratePerSecond: 150 }, 'ops:test');
-      const changed = Date.now();
+      const changed = simNow();
       await new Promise((r) => setTimeout(r, 4000));
       const after = perSecond(w.id, changed + 2000, changed + 4000);
       // Batches are a tenth of the rate (5 then 15 accounts), so both rates are 10 batches/s: the same load, which
