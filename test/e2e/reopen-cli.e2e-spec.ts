@@ -381,7 +381,21 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
       code: 0,
       stdout: `wave ${id}: halted → rolling_back\n`,
     });
-    expect((await reopen(['waves', 'watch', id])).code).toBe(5);
+    const rolledBack = await reopen(['waves', 'watch', id]);
+    expect(rolledBack.code).toBe(5);
+    // The rollback's own bar and outcomes, as wave_members has them: every member the wave enabled restored.
+    const [rb] = await api.h.db.dataSource.query<{ enabled: number; restored: number }[]>(
+      `SELECT count(*) FILTER (WHERE state = 'enabled')::int AS enabled,
+              count(*) FILTER (WHERE rollback_state = 'rolled_back')::int AS restored
+         FROM wave_members WHERE wave_id = $1`,
+      [id],
+    );
+    expect(rb.restored).toBe(rb.enabled);
+    expect(rb.restored).toBeGreaterThan(0);
+    expect(rolledBack.stdout).toContain(`  rollback ${'#'.repeat(30)} 100.0 % ${rb.enabled}/${rb.enabled}\n`);
+    expect(rolledBack.stdout).toContain(
+      `  restored ${rb.restored} · unchanged 0 · conflicts 0 (changed since, left alone) · failed 0\n`,
+    );
     const audit = JSON.parse((await reopen(['audit', '--wave', id, '--commands', '--json'])).stdout) as {
       items: { action: string }[];
     };

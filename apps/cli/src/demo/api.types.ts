@@ -72,6 +72,25 @@ interface MemberCounts {
   skipped: number;
   failed: number;
   cancelled: number;
+  /** In flight in a batch kept for a retry (counted out of `in_flight`). */
+  awaiting_retry?: number;
+}
+
+/** A rollback's progress (the API's `rollback` field): null until the wave is rolled back. */
+interface RollbackProgress {
+  total: number;
+  counts: {
+    pending: number;
+    in_flight: number;
+    rolled_back: number;
+    unchanged: number;
+    conflict: number;
+    failed: number;
+    awaiting_retry: number;
+  };
+  failureReasons: Record<string, number>;
+  done: number;
+  doneFraction: number;
 }
 
 export interface WaveProgress {
@@ -86,6 +105,8 @@ export interface WaveProgress {
   failureReasons: Record<string, number>;
   done: number;
   doneFraction: number;
+  rollback?: RollbackProgress | null;
+  /** The lane that moves: the forward rate, or the rollback's while rolling back (so is etaSeconds). */
   rate: { observedPerSecond: number; targetPerSecond: number; windowSeconds: number };
   etaSeconds: number | null;
   step: { index: number; count: number; percent: number; bakeSecondsLeft: number | null };

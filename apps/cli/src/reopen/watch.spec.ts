@@ -58,6 +58,71 @@ describe('reopen watch', () => {
     const halted = progressLines(view({ state: 'halted', statusText: 'halted: gate errors breached' }), paint, true);
     expect(halted[0]).toBe('health ##############................ 48.0 % 480/1,000 halted');
   });
+
+  it('says how many members wait for a retry (a batch kept after a 429), apart from those in flight', () => {
+    const kept = view({
+      counts: { pending: 500, in_flight: 5, enabled: 450, skipped: 30, failed: 0, cancelled: 0, awaiting_retry: 15 },
+    });
+    expect(progressLines(kept, paint, true)[1]).toBe(
+      '  enabled 450 · skipped 30 (30 password_reset_required) · failed 0 · in flight 5 · waiting for a retry 15 — running',
+    );
+  });
+
+  it('while rolling back: the rollback bar carries the rate and ETA, the forward bar none; then its outcomes', () => {
+    const rollback = {
+      total: 450,
+      counts: {
+        pending: 200,
+        in_flight: 40,
+        rolled_back: 180,
+        unchanged: 10,
+        conflict: 0,
+        failed: 0,
+        awaiting_retry: 20,
+      },
+      failureReasons: {},
+      done: 190,
+      doneFraction: 190 / 450,
+    };
+    const rollingBack = view({
+      state: 'rolling_back',
+      statusText: 'rolling back',
+      rollback,
+      rate: { observedPerSecond: 99.6, targetPerSecond: 100, windowSeconds: 10 },
+      etaSeconds: 2.6,
+      gates: [],
+    });
+    expect(progressLines(rollingBack, paint, true)).toEqual([
+      'health ##############................ 48.0 % 480/1,000 rolling_back',
+      '  enabled 450 · skipped 30 (30 password_reset_required) · failed 0 · in flight 20 — rolling back',
+      '  rollback #############................. 42.2 % 190/450 100/s (target 100/s) ETA 3 s',
+      '  restored 180 · unchanged 10 · conflicts 0 (changed since, left alone) · failed 0 · in flight 40 · waiting for a retry 20',
+    ]);
+    const ended = view({
+      state: 'rolled_back',
+      statusText: 'rolled back',
+      gates: [],
+      rollback: {
+        ...rollback,
+        counts: {
+          ...rollback.counts,
+          pending: 0,
+          in_flight: 0,
+          awaiting_retry: 0,
+          rolled_back: 436,
+          conflict: 3,
+          failed: 1,
+        },
+        failureReasons: { account_not_found: 1 },
+        done: 450,
+        doneFraction: 1,
+      },
+    });
+    expect(progressLines(ended, paint, true).slice(2)).toEqual([
+      '  rollback ############################## 100.0 % 450/450',
+      '  restored 436 · unchanged 10 · conflicts 3 (changed since, left alone) · failed 1 (1 account_not_found)',
+    ]);
+  });
 });
 
 describe('reopen: what a refused or failed call prints', () => {

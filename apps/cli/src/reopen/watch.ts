@@ -33,28 +33,59 @@ export function watchExit(state: WaveState): number | null {
   }
 }
 
-function eta(p: WaveProgress): string {
-  if (p.etaSeconds === null || p.state !== 'running') return '';
+/**
+ * Rate and ETA of the lane that moves: the forward one while running, the rollback's while rolling back (the API's
+ * view gives the moving lane's). None otherwise: a halted or finished wave sends nothing, whatever the trailing
+ * window says.
+ */
+function pace(p: WaveProgress, lane: 'running' | 'rolling_back'): string {
+  if (p.state !== lane) return '';
+  const rate = ` ${int(p.rate.observedPerSecond)}/s (target ${int(p.rate.targetPerSecond)}/s)`;
+  if (p.etaSeconds === null) return rate;
   const s = Math.ceil(p.etaSeconds);
-  return s < 60 ? ` ETA ${s} s` : ` ETA ${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${rate}${s < 60 ? ` ETA ${s} s` : ` ETA ${Math.floor(s / 60)} min ${s % 60} s`}`;
 }
 
-/** The live block of one wave: bar and counts, outcomes, gates. */
+/** " · in flight 20 · waiting for a retry 5", the parts that are not zero. */
+function moving(counts: { in_flight: number; awaiting_retry?: number }): string {
+  return (
+    (counts.in_flight ? ` · in flight ${int(counts.in_flight)}` : '') +
+    (counts.awaiting_retry ? ` · waiting for a retry ${int(counts.awaiting_retry)}` : '')
+  );
+}
+
+/** The rollback's bar and outcomes, once the wave is rolled back (what it restored is what ops watch then). */
+function rollbackLines(p: WaveProgress, paint: Paint, ascii: boolean): string[] {
+  const rb = p.rollback;
+  if (!rb) return [];
+  const settled = rb.counts.conflict || rb.counts.failed ? paint.yellow : paint.green;
+  const style = p.state === 'rolling_back' ? paint.cyan : settled;
+  return [
+    `  rollback ${style(bar(rb.doneFraction, 30, ascii))} ${percent(rb.doneFraction)} ` +
+      `${int(rb.done)}/${int(rb.total)}${pace(p, 'rolling_back')}`,
+    paint.dim(
+      `  restored ${int(rb.counts.rolled_back)} · unchanged ${int(rb.counts.unchanged)}` +
+        ` · conflicts ${int(rb.counts.conflict)} (changed since, left alone) · failed ${int(rb.counts.failed)}` +
+        (rb.counts.failed ? ` (${reasons(rb.failureReasons)})` : '') +
+        moving(rb.counts),
+    ),
+  ];
+}
+
+/** The live block of one wave: bar and counts, outcomes, its rollback's, gates. */
 export function progressLines(p: WaveProgress, paint: Paint, ascii: boolean): string[] {
   const style = p.state === 'completed' ? paint.green : watchExit(p.state) === null ? paint.cyan : paint.red;
-  // A rate only while something is sent: a halted or finished wave has none, whatever the trailing window says.
-  const rate =
-    p.state === 'running' ? ` ${int(p.rate.observedPerSecond)}/s (target ${int(p.rate.targetPerSecond)}/s)` : '';
   const lines = [
     `${paint.bold(p.name)} ${style(bar(p.doneFraction, 30, ascii))} ${percent(p.doneFraction)} ` +
-      `${int(p.done)}/${int(p.total)}${rate}${eta(p)} ${style(p.state)}`,
+      `${int(p.done)}/${int(p.total)}${pace(p, 'running')} ${style(p.state)}`,
     paint.dim(
       `  enabled ${int(p.counts.enabled)} · skipped ${int(p.counts.skipped)}` +
         (p.counts.skipped ? ` (${reasons(p.skipReasons)})` : '') +
         ` · failed ${int(p.counts.failed)}` +
-        (p.counts.in_flight ? ` · in flight ${int(p.counts.in_flight)}` : '') +
+        moving(p.counts) +
         ` — ${p.statusText}`,
     ),
+    ...rollbackLines(p, paint, ascii),
   ];
   for (const g of p.gates)
     lines.push(
