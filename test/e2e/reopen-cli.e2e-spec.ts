@@ -204,6 +204,21 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     expect(preview.stdout).toMatch(/^members\s+120, eligible 120$/m);
     const previewJson = JSON.parse((await reopen(['waves', 'preview', id, '--json'])).stdout);
     expect(previewJson).toMatchObject({ members: 120, eligible: 120, batchSize: 20 });
+    // What the engine will send, and what it sized the batches against.
+    expect(preview.stdout).toMatch(
+      new RegExp(`^batches\\s+${previewJson.batches} calls of up to 20 accounts at 400/s$`, 'm'),
+    );
+    expect(previewJson.batches).toBeGreaterThanOrEqual(6);
+    const limits = previewJson.mailstore as { batchSizeLimit: number; accountUpdatesPerSecond: number } | null;
+    expect(preview.stdout).toMatch(
+      limits
+        ? new RegExp(
+            `^mailstore at most ${limits.batchSizeLimit.toLocaleString('en-US')} accounts per call, ` +
+              `${limits.accountUpdatesPerSecond.toLocaleString('en-US')}/s \\(read .+Z\\)$`,
+            'm',
+          )
+        : /^mailstore limits not read yet/m,
+    );
 
     expect(await reopen(['waves', 'start', id])).toMatchObject({ code: 0, stdout: `wave ${id}: draft → running\n` });
     const watched = await reopen(['waves', 'watch', id]);

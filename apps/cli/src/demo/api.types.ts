@@ -54,6 +54,8 @@ export interface WavePreview {
   batchSize: number;
   batches: number;
   ratePerSecond: number;
+  /** The mailstore's limits as a worker last read them; null before any did. */
+  mailstore: { batchSizeLimit: number; accountUpdatesPerSecond: number; readAt: string } | null;
   projectedDuration: { totalSeconds: number; sendingSeconds: number; bakeSeconds: number };
   steps: { percent: number; bakeSeconds: number; memberLimit: number }[];
 }

@@ -141,12 +141,19 @@ function wave(w: WaveDetail): string[] {
   return lines;
 }
 
+/** What the batches were sized against: the mailstore's limits as a worker last read them. */
+function mailstoreLimits(m: WavePreview['mailstore']): string {
+  if (!m) return 'limits not read yet (batches sized as if it took 500 accounts per call)';
+  return `at most ${int(m.batchSizeLimit)} accounts per call, ${int(m.accountUpdatesPerSecond)}/s (read ${when(m.readAt)})`;
+}
+
 function preview(p: WavePreview): string[] {
   const d = p.projectedDuration;
   return [
     `members   ${int(p.members)}, eligible ${int(p.eligible)}`,
     `skipped   ${reasons(p.skips)}`,
-    `batches   ${int(p.batches)} of ${int(p.batchSize)} at ${int(p.ratePerSecond)}/s`,
+    `batches   ${int(p.batches)} calls of up to ${int(p.batchSize)} accounts at ${int(p.ratePerSecond)}/s`,
+    `mailstore ${mailstoreLimits(p.mailstore)}`,
     `duration  ${duration(d.totalSeconds * 1000)} (sending ${duration(d.sendingSeconds * 1000)}, baking ${duration(d.bakeSeconds * 1000)})`,
     ...p.steps.map(
       (s, i) => `step ${i + 1}    ${s.percent} % (up to ${int(s.memberLimit)} members), bake ${s.bakeSeconds} s`,
