@@ -382,7 +382,7 @@ describe('the status page at / in a real browser (Chromium, the built API, worke
     await waitForText(frPage.locator('h1'), /^Réouverture des accès POP\/IMAP$/, 'French again');
   }, 60_000);
 
-  it('lets ops cancel after a confirmation; the cancelled wave shows no rate and no ETA', async () => {
+  it('lets ops cancel after a confirmation (no rate, no ETA), then roll back: the rollback line is the API figures', async () => {
     const cancel = card(frPage).getByRole('button', { name: 'Annuler la vague' });
     const question = confirmNext(frPage);
     await cancel.click();
@@ -423,6 +423,33 @@ describe('the status page at / in a real browser (Chromium, the built API, worke
     // Its chart stays: the whole run, from the API.
     await pollUntil(() => chartMatchesApi(frPage), { timeoutMs: 15_000, description: 'the chart of a finished wave' });
     await frPage.screenshot({ path: SCREENSHOT_FR, fullPage: true });
+
+    // Rolled back from the page: what the wave enabled is history, the rollback line says what is closed again.
+    expect(await text(card(frPage).locator('[data-field="enabledLabel"]'))).toBe('Rouverts');
+    const rollback = card(frPage).getByRole('button', { name: 'Revenir en arrière' });
+    const asked = confirmNext(frPage);
+    await rollback.click();
+    expect(await asked).toMatch(new RegExp(`^Revenir en arrière sur la vague « ${NAME} » \\?`));
+    const rolledBack = await pollUntil(
+      async () => {
+        const p = await progress();
+        return p.state === 'rolled_back' ? p : undefined;
+      },
+      { timeoutMs: 30_000, description: 'wave rolled back' },
+    );
+    const rb = rolledBack.rollback!;
+    expect(rb.counts.rolled_back).toBe(settled.counts.enabled);
+    await waitForText(field(frPage, 'state'), /^revenue en arrière$/, 'rolled back on the page');
+    expect(await text(card(frPage).locator('[data-field="enabledLabel"]'))).toBe('Rouverts avant le retour arrière');
+    expect(await text(field(frPage, 'enabled'))).toBe(settled.counts.enabled.toLocaleString('fr-FR'));
+    await waitForText(
+      field(frPage, 'rollback'),
+      new RegExp(
+        `^Retour arrière : ${rb.done.toLocaleString('fr-FR')} sur ${rb.total.toLocaleString('fr-FR')} traités ; ` +
+          `${rb.counts.rolled_back.toLocaleString('fr-FR')} restaurés`,
+      ),
+      'the rollback line',
+    );
     expect(problems).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 });

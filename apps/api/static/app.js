@@ -259,6 +259,10 @@
     for (const name of ['enabled', 'skipped', 'failed', 'pending', 'in_flight', 'cancelled']) {
       set(name, fmt.int(w.counts[name]));
     }
+    // Once rolled back, what the wave enabled is history: the rollback line says what is closed again.
+    const enabledLabel = w.rollback ? 'count.enabledBeforeRollback' : 'count.enabled';
+    field('enabledLabel').dataset.i18n = enabledLabel;
+    set('enabledLabel', T[enabledLabel]);
     // A wave that does not send has no current rate (the last minute's batches are history, not a rate).
     const current = w.rate.currentPerSecond;
     set('rate', current === null || current === undefined ? `— (${T.notSending})` : fmt.perSecond(current));

@@ -94,7 +94,7 @@ describe('reopen watch', () => {
     });
     expect(progressLines(rollingBack, paint, true)).toEqual([
       'health ##############................ 48.0 % 480/1,000 rolling_back',
-      '  enabled 450 · skipped 30 (30 password_reset_required) · failed 0 · in flight 20 — rolling back',
+      '  enabled 450 (before the rollback) · skipped 30 (30 password_reset_required) · failed 0 · in flight 20 — rolling back',
       '  rollback #############................. 42.2 % 190/450 100/s (target 100/s) ETA 3 s',
       '  restored 180 · unchanged 10 · conflicts 0 (changed since, left alone) · failed 0 · in flight 40 · waiting for a retry 20',
     ]);

@@ -79,7 +79,7 @@ export function progressLines(p: WaveProgress, paint: Paint, ascii: boolean): st
     `${paint.bold(p.name)} ${style(bar(p.doneFraction, 30, ascii))} ${percent(p.doneFraction)} ` +
       `${int(p.done)}/${int(p.total)}${pace(p, 'running')} ${style(p.state)}`,
     paint.dim(
-      `  enabled ${int(p.counts.enabled)} · skipped ${int(p.counts.skipped)}` +
+      `  enabled ${int(p.counts.enabled)}${p.rollback ? ' (before the rollback)' : ''} · skipped ${int(p.counts.skipped)}` +
         (p.counts.skipped ? ` (${reasons(p.skipReasons)})` : '') +
         ` · failed ${int(p.counts.failed)}` +
         moving(p.counts) +
