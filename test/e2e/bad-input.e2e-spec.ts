@@ -530,6 +530,35 @@ describe('bad input never gets a 500: problem+json with a stable code and the fi
     expect(res.text).not.toMatch(/\bat .+\.(js|ts):\d+|QueryFailedError|node_modules/);
   });
 
+  it('refuses a wave over a cohort no imported account is in (a typo would select nobody), naming it', async () => {
+    const waves = async () =>
+      Number((await api.h.db.dataSource.query<{ n: string }[]>(`SELECT count(*) AS n FROM waves`))[0].n);
+    const known = (
+      await api.h.db.dataSource.query<{ name: string }[]>(
+        `SELECT DISTINCT unnest(cohorts) AS name FROM accounts ORDER BY name`,
+      )
+    ).map((r) => r.name);
+    expect(known.length).toBeGreaterThan(0);
+    const before = await waves();
+    const res = await api.call('POST', '/waves', {
+      body: { ...wave, selector: { type: 'cohorts', cohorts: ['helth', ...known, 'generl'] } },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: 'validation_failed', field: 'selector.cohorts[0]' });
+    const there = `(the population's cohorts: ${known.join(', ')})`;
+    const last = `selector.cohorts[${known.length + 1}]`;
+    expect(res.body.errors).toEqual([
+      {
+        field: 'selector.cohorts[0]',
+        message: `selector.cohorts[0] is "helth", a cohort no imported account is in ${there}`,
+      },
+      { field: last, message: `${last} is "generl", a cohort no imported account is in ${there}` },
+    ]);
+    expect(await waves()).toBe(before);
+    const good = await api.call('POST', '/waves', { body: { ...wave, selector: { type: 'cohorts', cohorts: known } } });
+    expect(good.status).toBe(201);
+  });
+
   it('names every bad line of a rejected import, and imports nothing', async () => {
     const file = `${HEADER}\nok1@example.test,general,false,\nnot-a-login,general,false,\nok2@example.test,general,perhaps,\n`;
     const res = await api.call('POST', '/accounts/import', csv(file));

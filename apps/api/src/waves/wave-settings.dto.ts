@@ -23,7 +23,13 @@ export class WaveSelectorDto {
   @IsIn(['cohorts', 'logins', 'remaining'])
   type!: 'cohorts' | 'logins' | 'remaining';
 
-  @ApiPropertyOptional({ type: [String], example: ['health'], description: 'type cohorts: 1–50 cohort names' })
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['health'],
+    description:
+      'type cohorts: 1–50 cohort names, each one that an imported account is in (otherwise 400, naming it and the ' +
+      "population's cohorts: a misspelt cohort would select nobody)",
+  })
   @ValidateIf((s: WaveSelectorDto) => s.type === 'cohorts' || s.cohorts !== undefined)
   @IsArray()
   @ArrayMinSize(1)

@@ -23,6 +23,7 @@ import { newWave, planUpdate, scheduleLateness, windowAllowsSending } from './wa
 import { approvalRequired, CommandResult, WaveCommandRunner } from './wave-command-runner';
 import { WaveApprovals } from './wave-approvals';
 import { WaveRepository } from './wave.repository';
+import { checkCohortsExist } from './wave-cohorts';
 import { validateWaveInput } from './wave-validation';
 import { CreateWaveInput, UpdateWaveInput } from './wave.types';
 
@@ -62,6 +63,7 @@ export class WaveCommandsService {
   async create(input: CreateWaveInput, actor: string): Promise<WaveEntity> {
     const { startAt } = validateWaveInput(input, true, this.gateEnvironment);
     return withTransaction(this.dataSource, async ({ sql, manager }) => {
+      await checkCohortsExist(sql, input.selector);
       const wave = await this.waves.insert(manager, newWave(input, actor, startAt));
       await audit(sql, { actor, action: 'wave.created', waveId: wave.id, after: input });
       return wave;
