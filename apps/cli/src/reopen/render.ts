@@ -152,7 +152,7 @@ function preview(p: WavePreview): string[] {
   return [
     `members   ${int(p.members)}, eligible ${int(p.eligible)}`,
     `skipped   ${reasons(p.skips)}`,
-    `batches   ${int(p.batches)} calls of up to ${int(p.batchSize)} accounts at ${int(p.ratePerSecond)}/s`,
+    `batches   ${int(p.batches)} calls of up to ${int(p.batchSize)} account${p.batchSize === 1 ? '' : 's'} at ${int(p.ratePerSecond)}/s`,
     `mailstore ${mailstoreLimits(p.mailstore)}`,
     `duration  ${duration(d.totalSeconds * 1000)} (sending ${duration(d.sendingSeconds * 1000)}, baking ${duration(d.bakeSeconds * 1000)})`,
     ...p.steps.map(
