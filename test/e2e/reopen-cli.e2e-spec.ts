@@ -529,11 +529,26 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     const held = await reopen(['accounts', 'hold', login, ...why], { key: 'support' });
     expect(held.code).toBe(0);
     expect(held.stdout).toMatch(/^held\s+yes/m);
-    expect((await reopen(['accounts', 'show', login])).stdout).toMatch(/^held\s+yes/m);
+    const shown = (await reopen(['accounts', 'show', login])).stdout;
+    expect(shown).toMatch(/^held\s+yes/m);
+    expect(shown).toMatch(
+      /^hold\s+customer on holiday \(ticket SUP-21, by support:\S+, \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\)$/m,
+    );
     expect((await reopen(['accounts', 'release', login, ...why], { key: 'support' })).stdout).toMatch(/^held\s+no/m);
+    // enable waits for the operation's end and says what the mailstore did; the mailstore has it open.
     const enabled = await reopen(['accounts', 'enable', login, ...why, '--protocols', 'imap'], { key: 'support' });
-    expect(enabled.code).toBe(0);
-    expect(enabled.stdout).toMatch(new RegExp(`^operation \\S+: enable imap for ${login.replace('.', '\\.')}, \\w+`));
+    expect(enabled).toMatchObject({ code: 0, stderr: '' });
+    expect(enabled.stdout).toMatch(
+      new RegExp(
+        `^operation \\S+: enable imap for ${literal(login)}: succeeded \\(applied\\) in [\\d.]+ m?s \\(ticket SUP-21\\)$`,
+        'm',
+      ),
+    );
+    expect(api.h.sim.account(login)?.protocols.imap).toBe(true);
+    // show lists it among the account's recent operations.
+    expect((await reopen(['accounts', 'show', login])).stdout).toMatch(
+      /^operation\s+\S+ \S+ enable imap: succeeded \(applied\) in [\d.]+ m?s \(ticket SUP-21, by support:\S+\)$/m,
+    );
     expect(await reopen(['accounts', 'hold', login, '--reason', 'x'], { key: 'support' })).toMatchObject({
       code: 1,
       stderr: expect.stringContaining("required option '--ticket <id>' not specified"),
@@ -564,11 +579,13 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     expect(sessions.status).toBe(200);
     expect(api.h.sim.account(login)?.sessions).toBe(3);
 
-    const disabled = await reopen(['accounts', 'disable', login, ...why, '--protocols', 'pop3', '--json'], {
-      key: 'support',
-    });
+    const disabled = await reopen(
+      ['accounts', 'disable', login, ...why, '--protocols', 'pop3', '--json', '--no-wait'],
+      { key: 'support' },
+    );
     expect(disabled).toMatchObject({ code: 0, stderr: '' });
     const op = JSON.parse(disabled.stdout) as { id: string };
+    // --no-wait: the answer of the POST, queued.
     expect(op).toMatchObject({
       login,
       kind: 'disable',
@@ -586,15 +603,19 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     expect(row).toEqual({ kind: 'disable', state: 'succeeded', protocols: ['pop3'] });
     expect((await reopen(['accounts', 'show', login])).stdout).toMatch(/^access\s+imap open, pop3 closed$/m);
 
-    // Without --protocols: both, in the operator's words.
+    // Without --protocols: both, in the operator's words, once the mailstore answered (no need to poll).
     const both = await reopen(['accounts', 'disable', login, ...why], { key: 'support' });
     expect(both.code).toBe(0);
     const plain = new RegExp(
-      `^operation (\\S+): disable imap, pop3 for ${literal(login)}, queued \\(ticket SUP-22\\)$`,
+      `^operation (\\S+): disable imap, pop3 for ${literal(login)}: succeeded \\(applied\\) in [\\d.]+ m?s \\(ticket SUP-22\\)$`,
     );
     expect(both.stdout.trim()).toMatch(plain);
-    expect(await operationDone(plain.exec(both.stdout.trim())![1])).toMatchObject({ state: 'succeeded' });
     expect(api.h.sim.account(login)?.protocols).toEqual({ imap: false, pop3: false });
+    const [done] = await api.h.db.dataSource.query<{ state: string; outcome: string }[]>(
+      `SELECT state, outcome FROM operations WHERE id = $1`,
+      [plain.exec(both.stdout.trim())![1]],
+    );
+    expect(done).toEqual({ state: 'succeeded', outcome: 'applied' });
     expect((await api.call('GET', `/accounts/${login}`, { key: 'support' })).body.access).toMatchObject({
       imap: false,
       pop3: false,
@@ -609,6 +630,28 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     ) as { items: { action: string }[] };
     expect(audit.items.filter((e) => e.action === 'support.disable_requested')).toHaveLength(2);
     expect(audit.items.filter((e) => e.action === 'support.disabled')).toHaveLength(2);
+  });
+
+  it('an enable the mailstore refuses ends with exit 6 and its outcome printed', async () => {
+    const login = populationLogin(597);
+    api.h.sim.setFaults({ notFoundAccounts: [login] });
+    try {
+      const refused = await reopen(['accounts', 'enable', login, '--reason', 'r', '--ticket', 'SUP-23'], {
+        key: 'support',
+      });
+      expect(refused.code).toBe(6);
+      const line = new RegExp(`^operation (\\S+): enable imap, pop3 for ${literal(login)}: failed \\((\\S+)\\) in .+$`);
+      expect(refused.stdout.trim()).toMatch(line);
+      const [, id, outcome] = line.exec(refused.stdout.trim())!;
+      const [row] = await api.h.db.dataSource.query<{ state: string; outcome: string }[]>(
+        `SELECT state, outcome FROM operations WHERE id = $1`,
+        [id],
+      );
+      expect(row).toEqual({ state: 'failed', outcome });
+    } finally {
+      api.h.sim.setFaults({});
+    }
+    expect(api.h.sim.account(login)?.protocols).toEqual({ imap: false, pop3: false });
   });
 
   it('approvals: a start refused for a second key (exit 2, the request named), approved with another ops key', async () => {

@@ -148,9 +148,12 @@ export interface Account {
   passwordChangedAt: string | null;
   access: { imap: boolean; pop3: boolean; mailstoreVersion: number | null };
   held: boolean;
+  hold?: { reason: string | null; ticket: string | null; by: string | null; at: string | null } | null;
   override: { reason: string | null; ticket: string | null; by: string | null } | null;
   eligibility: { eligible: boolean; reason: string | null };
   waves: { name: string; memberState: string; reason: string | null }[];
+  /** The most recent support operations, newest first. */
+  operations?: Operation[];
 }
 
 /** An approval request (GET /approvals/{id}). */

@@ -15,6 +15,8 @@ export const EXIT = {
   halted: 4,
   /** `watch`: the wave ended without completing (cancelled, rolled back). */
   ended: 5,
+  /** `accounts enable|disable`: the operation failed at the mailstore (its outcome and error are printed). */
+  failed: 6,
   /** A bug of the CLI (its stack is printed): EX_SOFTWARE of sysexits.h. */
   internal: 70,
 } as const;
@@ -26,4 +28,5 @@ export const EXIT_CODES_HELP = `Exit codes:
   ${EXIT.unreachable}  the API is unreachable, timed out or failed (5xx)
   ${EXIT.halted}  watch: the wave halted
   ${EXIT.ended}  watch: the wave was cancelled or rolled back
+  ${EXIT.failed}  accounts enable/disable: the operation failed at the mailstore (outcome and error printed)
   ${EXIT.internal} a bug of the CLI (its stack is printed)`;

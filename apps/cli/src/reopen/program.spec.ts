@@ -48,29 +48,6 @@ describe('reopen: command line → API request', () => {
     ],
     [['accounts', 'show', 'Dr.A+x@example.org'], 'GET', '/accounts/Dr.A%2Bx%40example.org', undefined],
     [
-      [
-        'accounts',
-        'enable',
-        'a@x.test',
-        '--reason',
-        'on the phone',
-        '--ticket',
-        'SUP-1',
-        '--protocols',
-        'imap',
-        '--override',
-      ],
-      'POST',
-      '/accounts/a%40x.test/enable',
-      { reason: 'on the phone', ticket: 'SUP-1', protocols: ['imap'], override: true },
-    ],
-    [
-      ['accounts', 'disable', 'a@x.test', '--ticket', 'SUP-2', '--reason', 'abuse'],
-      'POST',
-      '/accounts/a%40x.test/disable',
-      { reason: 'abuse', ticket: 'SUP-2' },
-    ],
-    [
       ['accounts', 'hold', 'a@x.test', '--reason', 'r', '--ticket', 't'],
       'POST',
       '/accounts/a%40x.test/hold',
@@ -105,6 +82,36 @@ describe('reopen: command line → API request', () => {
   ])('%j → %s %s', (argv, method, path, body) => {
     const request = body === undefined ? { method, path } : { method, path, body };
     expect(run(...argv).job).toEqual({ kind: 'call', request, view: expect.any(String) });
+  });
+
+  it('maps support enable and disable to operations that wait for their end, unless --no-wait', () => {
+    expect(
+      run(
+        'accounts',
+        'enable',
+        'a@x.test',
+        '--reason',
+        'on the phone',
+        '--ticket',
+        'SUP-1',
+        '--protocols',
+        'imap',
+        '--override',
+      ).job,
+    ).toEqual({
+      kind: 'operation',
+      request: {
+        method: 'POST',
+        path: '/accounts/a%40x.test/enable',
+        body: { reason: 'on the phone', ticket: 'SUP-1', protocols: ['imap'], override: true },
+      },
+      wait: true,
+    });
+    expect(run('accounts', 'disable', 'a@x.test', '--ticket', 'SUP-2', '--reason', 'abuse', '--no-wait').job).toEqual({
+      kind: 'operation',
+      request: { method: 'POST', path: '/accounts/a%40x.test/disable', body: { reason: 'abuse', ticket: 'SUP-2' } },
+      wait: false,
+    });
   });
 
   it('takes the global options before or after the command', () => {

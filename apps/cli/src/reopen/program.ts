@@ -29,7 +29,9 @@ type Job =
   /** POST /waves with the plan file's body. */
   | { kind: 'create'; file: string }
   /** Follows the wave's event stream until it completes, halts or ends. */
-  | { kind: 'watch'; waveId: string };
+  | { kind: 'watch'; waveId: string }
+  /** A support change: POST, then (`wait`) GET /operations/{id} until it succeeded or failed. */
+  | { kind: 'operation'; request: ApiRequest; wait: boolean };
 
 interface GlobalOptions {
   json: boolean;
@@ -182,18 +184,26 @@ function reopenProgram(emit: (run: ReopenRun) => void): Command {
     .action((login: string, _o: unknown, cmd: Command) =>
       call(cmd, { method: 'GET', path: path('accounts', login) }, 'account'),
     );
+  type OperationOptions = { reason: string; ticket: string; protocols?: string[]; override?: boolean; wait: boolean };
+  const operation = (cmd: Command, login: string, kind: 'enable' | 'disable', o: OperationOptions) =>
+    emit({
+      job: {
+        kind: 'operation',
+        request: { method: 'POST', path: path('accounts', login, kind), body: supportBody(o) },
+        wait: o.wait,
+      },
+      global: global(cmd),
+    });
+  const NO_WAIT = "answer once queued (the operation's id), without waiting for the mailstore";
   supportCommand(accounts, 'enable', 'open POP/IMAP for this account now, ahead of any wave (support key)')
     .option('--protocols <list>', 'imap,pop3 (default: both)', protocols)
     .option('--override', 'open it even though waves hold it back (held, or a leaked password never reset)')
-    .action(
-      (login: string, o: { reason: string; ticket: string; protocols?: string[]; override?: boolean }, cmd: Command) =>
-        call(cmd, { method: 'POST', path: path('accounts', login, 'enable'), body: supportBody(o) }, 'operation'),
-    );
+    .option('--no-wait', NO_WAIT)
+    .action((login: string, o: OperationOptions, cmd: Command) => operation(cmd, login, 'enable', o));
   supportCommand(accounts, 'disable', 're-block this account and revoke its sessions (support key)')
     .option('--protocols <list>', 'imap,pop3 (default: both)', protocols)
-    .action((login: string, o: { reason: string; ticket: string; protocols?: string[] }, cmd: Command) =>
-      call(cmd, { method: 'POST', path: path('accounts', login, 'disable'), body: supportBody(o) }, 'operation'),
-    );
+    .option('--no-wait', NO_WAIT)
+    .action((login: string, o: OperationOptions, cmd: Command) => operation(cmd, login, 'disable', o));
   supportCommand(accounts, 'hold', 'keep this account out of every wave (support key)').action(
     (login: string, o: { reason: string; ticket: string }, cmd: Command) =>
       call(cmd, { method: 'POST', path: path('accounts', login, 'hold'), body: supportBody(o) }, 'account'),

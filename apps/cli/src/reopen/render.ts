@@ -165,6 +165,9 @@ function command(r: CommandResult): string[] {
   return [r.noop ? `wave ${r.id}: already ${r.state} (nothing changed)` : `wave ${r.id}: ${r.from} → ${r.state}`];
 }
 
+/** Recent support operations `accounts show` lists (the API sends up to 20; --json has them all). */
+const SHOWN_OPERATIONS = 5;
+
 function account(a: Account): string[] {
   const lines = [
     `login        ${a.login}`,
@@ -178,13 +181,30 @@ function account(a: Account): string[] {
     lines.push(
       `override     ${a.override.reason ?? ''} (ticket ${a.override.ticket ?? '–'}, by ${a.override.by ?? '–'})`,
     );
+  if (a.hold)
+    lines.push(
+      `hold         ${a.hold.reason ?? ''} (ticket ${a.hold.ticket ?? '–'}, by ${a.hold.by ?? '–'}, ${when(a.hold.at)})`,
+    );
   for (const w of a.waves) lines.push(`wave         ${w.name}: ${w.memberState}${w.reason ? ` (${w.reason})` : ''}`);
+  const ops = a.operations ?? [];
+  for (const o of ops.slice(0, SHOWN_OPERATIONS))
+    lines.push(
+      `operation    ${when(o.createdAt)} ${o.kind} ${o.protocols.join(', ')}: ${operationState(o)} (ticket ${o.ticket}, by ${o.actor})`,
+    );
+  if (ops.length > SHOWN_OPERATIONS) lines.push(`             and ${ops.length - SHOWN_OPERATIONS} older (--json)`);
   return lines;
+}
+
+/** "succeeded (applied) in 118 ms", "failed (http_503) in 2.1 s: {...}", or "queued". */
+function operationState(o: Operation): string {
+  if (o.state !== 'succeeded' && o.state !== 'failed') return o.state;
+  const took = o.completedAt ? ` in ${duration(Date.parse(o.completedAt) - Date.parse(o.createdAt))}` : '';
+  return `${o.state} (${o.outcome ?? 'no outcome'})${took}${o.error ? `: ${JSON.stringify(o.error)}` : ''}`;
 }
 
 function operation(o: Operation): string[] {
   return [
-    `operation ${o.id}: ${o.kind} ${o.protocols.join(', ')} for ${o.login}, ${o.state}` +
+    `operation ${o.id}: ${o.kind} ${o.protocols.join(', ')} for ${o.login}: ${operationState(o)}` +
       `${o.overrides.length ? `, overriding ${o.overrides.join(', ')}` : ''} (ticket ${o.ticket})`,
   ];
 }

@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiCallError, ApiClient, Problem } from '../demo/api-client';
+import type { Operation } from '../demo/api.types';
 import { EXIT } from './exit-codes';
 import { readPlan, PlanFileError } from './plan-file';
 import { ConnectionSettingsError, resolveConnection } from './profile';
@@ -59,6 +61,8 @@ async function execute({ job, global }: ReopenRun, io: ReopenIo, out: (line: str
         );
       return EXIT.ok;
     }
+    case 'operation':
+      return runOperation(client, job, global, out);
     case 'call': {
       const body = await client.call<unknown>(job.request.method, job.request.path, job.request.body);
       if (global.json) out(JSON.stringify(body));
@@ -66,6 +70,40 @@ async function execute({ job, global }: ReopenRun, io: ReopenIo, out: (line: str
       return EXIT.ok;
     }
   }
+}
+
+/** How often a waited operation is read again. */
+const OPERATION_POLL_MS = 200;
+
+/**
+ * A support change: queued by the POST, then (unless --no-wait) read until it succeeded or failed, within --timeout:
+ * support sees the mailstore's answer, not only that the request was taken. Exit 6 when it failed; 3 when it is still
+ * running at the timeout (the line says how to follow it).
+ */
+async function runOperation(
+  client: ApiClient,
+  job: Extract<ReopenRun['job'], { kind: 'operation' }>,
+  global: ReopenRun['global'],
+  out: (line: string) => void,
+): Promise<number> {
+  let op = await client.call<Operation>(job.request.method, job.request.path, job.request.body);
+  const until = Date.now() + global.timeoutSeconds * 1000;
+  while (job.wait && !operationEnded(op) && Date.now() < until) {
+    await sleep(OPERATION_POLL_MS);
+    op = await client.get<Operation>(`/operations/${encodeURIComponent(op.id)}`);
+  }
+  if (global.json) out(JSON.stringify(op));
+  else for (const l of render('operation', op)) out(l);
+  if (op.state === 'failed') return EXIT.failed;
+  if (job.wait && !operationEnded(op)) {
+    if (!global.json) out(`still ${op.state} after ${global.timeoutSeconds} s: reopen accounts show ${op.login}`);
+    return EXIT.unreachable;
+  }
+  return EXIT.ok;
+}
+
+function operationEnded(op: Operation): boolean {
+  return op.state === 'succeeded' || op.state === 'failed';
 }
 
 /** What an operator reads when a call fails: the problem's title and detail, each field at fault, what to do. */

@@ -1,0 +1,77 @@
+import type { Account, Operation } from '../demo/api.types';
+import { render } from './render';
+
+const op = (over: Partial<Operation>): Operation => ({
+  id: 'op-1',
+  login: 'dr.a@example.test',
+  kind: 'enable',
+  protocols: ['imap', 'pop3'],
+  reason: 'practice cannot collect replies',
+  ticket: 'SUP-1',
+  actor: 'support:bob',
+  overrides: [],
+  overrideExpiresAt: null,
+  state: 'succeeded',
+  outcome: 'applied',
+  error: null,
+  createdAt: '2026-05-09T08:00:00.000Z',
+  completedAt: '2026-05-09T08:00:00.118Z',
+  ...over,
+});
+
+describe('reopen: what support reads', () => {
+  it("an operation's end: its outcome and how long it took; a failure's error; a queued one as queued", () => {
+    expect(render('operation', op({}))).toEqual([
+      'operation op-1: enable imap, pop3 for dr.a@example.test: succeeded (applied) in 118 ms (ticket SUP-1)',
+    ]);
+    expect(
+      render(
+        'operation',
+        op({
+          kind: 'disable',
+          state: 'failed',
+          outcome: 'http_503',
+          error: { kind: 'retryable', status: 503 },
+          completedAt: '2026-05-09T08:00:02.100Z',
+        }),
+      ),
+    ).toEqual([
+      'operation op-1: disable imap, pop3 for dr.a@example.test: failed (http_503) in 2.1 s: ' +
+        '{"kind":"retryable","status":503} (ticket SUP-1)',
+    ]);
+    expect(render('operation', op({ state: 'queued', outcome: null, completedAt: null, overrides: ['held'] }))).toEqual(
+      ['operation op-1: enable imap, pop3 for dr.a@example.test: queued, overriding held (ticket SUP-1)'],
+    );
+  });
+
+  it('an account: its hold, waves and the five most recent operations, newest first', () => {
+    const account: Account = {
+      login: 'dr.a@example.test',
+      cohorts: ['health'],
+      leaked: false,
+      passwordChangedAt: null,
+      access: { imap: true, pop3: false, mailstoreVersion: 3 },
+      held: true,
+      hold: { reason: 'fraud check', ticket: 'SEC-9', by: 'support:eve', at: '2026-05-09T09:00:00.000Z' },
+      override: null,
+      eligibility: { eligible: false, reason: 'held' },
+      waves: [{ name: 'health', memberState: 'enabled', reason: null }],
+      operations: Array.from({ length: 7 }, (_, i) => op({ id: `op-${i}`, ticket: `SUP-${i}` })),
+    };
+    expect(render('account', account)).toEqual([
+      'login        dr.a@example.test',
+      'cohorts      health',
+      'access       imap open, pop3 closed',
+      'leaked       no',
+      'held         yes (waves leave it out)',
+      'eligibility  not eligible: held',
+      'hold         fraud check (ticket SEC-9, by support:eve, 2026-05-09 09:00:00Z)',
+      'wave         health: enabled',
+      ...[0, 1, 2, 3, 4].map(
+        (i) =>
+          `operation    2026-05-09 08:00:00Z enable imap, pop3: succeeded (applied) in 118 ms (ticket SUP-${i}, by support:bob)`,
+      ),
+      '             and 2 older (--json)',
+    ]);
+  });
+});
