@@ -424,8 +424,25 @@ describe('the status page at / in a real browser (Chromium, the built API, worke
     await pollUntil(() => chartMatchesApi(frPage), { timeoutMs: 15_000, description: 'the chart of a finished wave' });
     await frPage.screenshot({ path: SCREENSHOT_FR, fullPage: true });
 
-    // Rolled back from the page: what the wave enabled is history, the rollback line says what is closed again.
+    // Support rolls one member back: a rollback line for it, and the wave's enabled count still stands as such.
+    const [member] = await api.h.db.dataSource.query<{ login: string }[]>(
+      `SELECT a.login FROM wave_members m JOIN accounts a ON a.id = m.account_id
+        WHERE m.wave_id = $1 AND m.state = 'enabled' ORDER BY m.seq LIMIT 1`,
+      [waveId],
+    );
+    const one = await api.call('POST', `/accounts/${member.login}/rollback`, {
+      key: 'support',
+      body: { reason: 'opened by mistake', ticket: 'SUP-7' },
+    });
+    expect(one.status).toBe(202);
+    await waitForText(
+      field(frPage, 'rollback'),
+      /^Retour arrière : 1 sur 1 traités ; 1 restaurés/,
+      'one member rolled back',
+    );
     expect(await text(card(frPage).locator('[data-field="enabledLabel"]'))).toBe('Rouverts');
+
+    // Rolled back from the page: what the wave enabled is history, the rollback line says what is closed again.
     const rollback = card(frPage).getByRole('button', { name: 'Revenir en arrière' });
     const asked = confirmNext(frPage);
     await rollback.click();

@@ -259,8 +259,10 @@
     for (const name of ['enabled', 'skipped', 'failed', 'pending', 'in_flight', 'cancelled']) {
       set(name, fmt.int(w.counts[name]));
     }
-    // Once rolled back, what the wave enabled is history: the rollback line says what is closed again.
-    const enabledLabel = w.rollback ? 'count.enabledBeforeRollback' : 'count.enabled';
+    // Once the wave is rolled back, what it enabled is history: the rollback line says what is closed again. (A
+    // rollback line without it is support's rollback of single members: the wave's count still stands.)
+    const rolledBack = w.state === 'rolling_back' || w.state === 'rolled_back';
+    const enabledLabel = rolledBack ? 'count.enabledBeforeRollback' : 'count.enabled';
     field('enabledLabel').dataset.i18n = enabledLabel;
     set('enabledLabel', T[enabledLabel]);
     // A wave that does not send has no current rate (the last minute's batches are history, not a rate).

@@ -118,6 +118,25 @@ describe('reopen watch', () => {
         doneFraction: 1,
       },
     });
+    // Support's rollback of one member of a completed wave: its line, and the wave's enabled count as it stands.
+    const oneMember = progressLines(
+      view({
+        state: 'completed',
+        statusText: 'completed',
+        gates: [],
+        rollback: {
+          ...rollback,
+          total: 1,
+          counts: { ...rollback.counts, pending: 0, in_flight: 0, awaiting_retry: 0, rolled_back: 1, unchanged: 0 },
+          done: 1,
+          doneFraction: 1,
+        },
+      }),
+      paint,
+      true,
+    );
+    expect(oneMember[1]).toMatch(/^ {2}enabled 450 · skipped/);
+    expect(oneMember[2]).toBe('  rollback ############################## 100.0 % 1/1');
     expect(progressLines(ended, paint, true).slice(2)).toEqual([
       '  rollback ############################## 100.0 % 450/450',
       '  restored 436 · unchanged 10 · conflicts 3 (changed since, left alone) · failed 1 (1 account_not_found)',

@@ -72,6 +72,14 @@ function rollbackLines(p: WaveProgress, paint: Paint, ascii: boolean): string[] 
   ];
 }
 
+/**
+ * Whether the wave itself is rolled back: its enabled count is history then. (A rollback without it is support's
+ * rollback of single members: the wave's count still stands.)
+ */
+function rolledBack(state: WaveState): boolean {
+  return state === 'rolling_back' || state === 'rolled_back';
+}
+
 /** The live block of one wave: bar and counts, outcomes, its rollback's, gates. */
 export function progressLines(p: WaveProgress, paint: Paint, ascii: boolean): string[] {
   const style = p.state === 'completed' ? paint.green : watchExit(p.state) === null ? paint.cyan : paint.red;
@@ -79,7 +87,8 @@ export function progressLines(p: WaveProgress, paint: Paint, ascii: boolean): st
     `${paint.bold(p.name)} ${style(bar(p.doneFraction, 30, ascii))} ${percent(p.doneFraction)} ` +
       `${int(p.done)}/${int(p.total)}${pace(p, 'running')} ${style(p.state)}`,
     paint.dim(
-      `  enabled ${int(p.counts.enabled)}${p.rollback ? ' (before the rollback)' : ''} · skipped ${int(p.counts.skipped)}` +
+      `  enabled ${int(p.counts.enabled)}${rolledBack(p.state) ? ' (before the rollback)' : ''}` +
+        ` · skipped ${int(p.counts.skipped)}` +
         (p.counts.skipped ? ` (${reasons(p.skipReasons)})` : '') +
         ` · failed ${int(p.counts.failed)}` +
         moving(p.counts) +
