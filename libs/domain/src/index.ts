@@ -10,6 +10,7 @@ export * from './rate';
 export * from './schedule';
 export * from './text';
 export * from './validation';
+export * from './operation-state';
 export * from './wave-state';
 export * from './redaction';
 export * from './exhaustive';

@@ -1,4 +1,5 @@
 import type { OperationEntity } from '@app/db';
+import { operationEnded } from '@app/domain';
 import { pollUntil, PollOptions } from './poll-until';
 import { Counters, Queryable, readCounters } from './wave-counters';
 
@@ -104,7 +105,7 @@ export async function untilOperationDone(
   return pollUntil(
     async () => {
       const op = await support.get(id);
-      return op.state === 'succeeded' || op.state === 'failed' ? op : undefined;
+      return operationEnded(op.state) ? op : undefined;
     },
     { description: `operation ${id} done`, ...options },
   );

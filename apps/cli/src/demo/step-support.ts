@@ -1,3 +1,4 @@
+import { operationEnded } from '@app/domain';
 import type { Account, Operation } from './api.types';
 import { duration } from './format';
 import { sleep, Story, SupportAction } from './story';
@@ -47,7 +48,7 @@ export async function supportChange(
         : ''),
   );
   let op = queued;
-  while (op.state !== 'succeeded' && op.state !== 'failed') {
+  while (!operationEnded(op.state)) {
     if (Date.now() - started > OPERATION_TIMEOUT_MS) {
       throw new Error(`operation ${op.id} (${kind} ${login}) still ${op.state} after ${OPERATION_TIMEOUT_MS / 1000} s`);
     }

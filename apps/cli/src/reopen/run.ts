@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { operationEnded } from '@app/domain';
 import { ApiCallError, ApiClient, Problem } from '../demo/api-client';
 import type { Operation } from '../demo/api.types';
 import { EXIT } from './exit-codes';
@@ -88,22 +89,18 @@ async function runOperation(
 ): Promise<number> {
   let op = await client.call<Operation>(job.request.method, job.request.path, job.request.body);
   const until = Date.now() + global.timeoutSeconds * 1000;
-  while (job.wait && !operationEnded(op) && Date.now() < until) {
+  while (job.wait && !operationEnded(op.state) && Date.now() < until) {
     await sleep(OPERATION_POLL_MS);
     op = await client.get<Operation>(`/operations/${encodeURIComponent(op.id)}`);
   }
   if (global.json) out(JSON.stringify(op));
   else for (const l of render('operation', op)) out(l);
   if (op.state === 'failed') return EXIT.failed;
-  if (job.wait && !operationEnded(op)) {
+  if (job.wait && !operationEnded(op.state)) {
     if (!global.json) out(`still ${op.state} after ${global.timeoutSeconds} s: reopen accounts show ${op.login}`);
     return EXIT.unreachable;
   }
   return EXIT.ok;
-}
-
-function operationEnded(op: Operation): boolean {
-  return op.state === 'succeeded' || op.state === 'failed';
 }
 
 /** What an operator reads when a call fails: the problem's title and detail, each field at fault, what to do. */

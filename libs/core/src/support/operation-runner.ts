@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { OperationEntity } from '@app/db';
-import { rollbackSettleDelta, UNDECIDED_OTHER_WRITER } from '@app/domain';
+import { operationEnded, rollbackSettleDelta, UNDECIDED_OTHER_WRITER } from '@app/domain';
 import { FailureOutcome, Mailstore, Outcome, PatchAccessResult, withRetries } from '@app/mailstore';
 import { AccountRepository } from '../accounts/account.repository';
 import { audit } from '../db/audit-log';
@@ -99,7 +99,7 @@ export class OperationRunner {
   /** The operation to run, marked running; null when it is already finished. */
   private async begin(operationId: string): Promise<OperationEntity | null> {
     const op = await this.operations.findById(operationId);
-    if (!op || op.state === 'succeeded' || op.state === 'failed') return null;
+    if (!op || operationEnded(op.state)) return null;
     // Support's changes to one account apply in the order they were asked (an enable then a re-block must end
     // blocked): an operation waits, by its job's retries, until every earlier one on the account is finished.
     const earlier = await this.operations.earlierUnfinished(op);

@@ -1,8 +1,9 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { OperationState } from '@app/domain';
 import { bigintNumber } from './transformers';
 
 export type OperationKind = 'enable' | 'disable' | 'rollback';
-export type OperationState = 'queued' | 'running' | 'succeeded' | 'failed';
+export type { OperationState };
 
 /** A single-account change requested by support: the priority lane ahead of waves. */
 @Entity({ name: 'operations' })
