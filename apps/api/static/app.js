@@ -261,7 +261,7 @@
     }
     // Once the wave is rolled back, what it enabled is history: the rollback line says what is closed again. (A
     // rollback line without it is support's rollback of single members: the wave's count still stands.)
-    const rolledBack = w.state === 'rolling_back' || w.state === 'rolled_back';
+    const rolledBack = w.state === 'rolling_back' || w.state === 'rolled_back'; // libs/domain isRolledBack
     const enabledLabel = rolledBack ? 'count.enabledBeforeRollback' : 'count.enabled';
     field('enabledLabel').dataset.i18n = enabledLabel;
     set('enabledLabel', T[enabledLabel]);

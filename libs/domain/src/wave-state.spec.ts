@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import {
   acceptsNewCalls,
   isFinished,
+  isRolledBack,
   allowedCommands,
   PauseReason,
   transition,
@@ -194,19 +195,20 @@ describe('wave state machine', () => {
 
   describe('predicates', () => {
     const table = [
-      ['draft', false, false],
-      ['scheduled', false, false],
-      ['running', true, false],
-      ['paused', false, false],
-      ['halted', false, false],
-      ['completed', false, true],
-      ['cancelled', false, true],
-      ['rolling_back', true, false],
-      ['rolled_back', false, true],
+      ['draft', false, false, false],
+      ['scheduled', false, false, false],
+      ['running', true, false, false],
+      ['paused', false, false, false],
+      ['halted', false, false, false],
+      ['completed', false, true, false],
+      ['cancelled', false, true, false],
+      ['rolling_back', true, false, true],
+      ['rolled_back', false, true, true],
     ] as const;
-    it.each(table)('%s: acceptsNewCalls=%p, isFinished=%p', (state, calls, finished) => {
+    it.each(table)('%s: acceptsNewCalls=%p, isFinished=%p, isRolledBack=%p', (state, calls, finished, rolled) => {
       expect(acceptsNewCalls(state)).toBe(calls);
       expect(isFinished(state)).toBe(finished);
+      expect(isRolledBack(state)).toBe(rolled);
     });
 
     it('the table covers every state', () => {

@@ -109,7 +109,7 @@ const go =
 const GATE_REASON = /^(gate|inconclusive):[^\s]+$/;
 
 const rollback: Rule = (from) =>
-  from === 'rolling_back' || from === 'rolled_back'
+  isRolledBack(from)
     ? { to: from, noop: true } // idempotent: a second rollback request must not look like a failure to ops
     : { to: 'rolling_back', stopFirst: from === 'running', effects: ['stop_forward', 'begin_rollback'] };
 
@@ -253,6 +253,11 @@ export function isFinished(state: string): boolean {
   return (FINISHED_STATES as readonly string[]).includes(state);
 }
 export const FINISHED_STATES = ['completed', 'cancelled', 'rolled_back'] as const satisfies readonly WaveState[];
+
+/** The wave itself is rolled back, or rolling back: what it enabled is being, or has been, closed again. */
+export function isRolledBack(state: WaveState): boolean {
+  return state === 'rolling_back' || state === 'rolled_back';
+}
 
 /** Halt means halt: only these states may start a provider call; checked before every batch is sent. */
 export function acceptsNewCalls(state: WaveState): boolean {

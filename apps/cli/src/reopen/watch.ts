@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventSourceParserStream } from 'eventsource-parser/stream';
-import type { WaveState } from '@app/domain';
+import { isRolledBack, type WaveState } from '@app/domain';
 import { ApiCallError, ApiClient } from '../demo/api-client';
 import type { WaveProgress } from '../demo/api.types';
 import { bar, int, percent, reasons } from '../demo/format';
@@ -72,14 +72,6 @@ function rollbackLines(p: WaveProgress, paint: Paint, ascii: boolean): string[] 
   ];
 }
 
-/**
- * Whether the wave itself is rolled back: its enabled count is history then. (A rollback without it is support's
- * rollback of single members: the wave's count still stands.)
- */
-function rolledBack(state: WaveState): boolean {
-  return state === 'rolling_back' || state === 'rolled_back';
-}
-
 /** The live block of one wave: bar and counts, outcomes, its rollback's, gates. */
 export function progressLines(p: WaveProgress, paint: Paint, ascii: boolean): string[] {
   const style = p.state === 'completed' ? paint.green : watchExit(p.state) === null ? paint.cyan : paint.red;
@@ -87,7 +79,9 @@ export function progressLines(p: WaveProgress, paint: Paint, ascii: boolean): st
     `${paint.bold(p.name)} ${style(bar(p.doneFraction, 30, ascii))} ${percent(p.doneFraction)} ` +
       `${int(p.done)}/${int(p.total)}${pace(p, 'running')} ${style(p.state)}`,
     paint.dim(
-      `  enabled ${int(p.counts.enabled)}${rolledBack(p.state) ? ' (before the rollback)' : ''}` +
+      // Once the wave itself is rolled back its enabled count is history (a rollback line without that is support's
+      // rollback of single members: the count still stands).
+      `  enabled ${int(p.counts.enabled)}${isRolledBack(p.state) ? ' (before the rollback)' : ''}` +
         ` · skipped ${int(p.counts.skipped)}` +
         (p.counts.skipped ? ` (${reasons(p.skipReasons)})` : '') +
         ` · failed ${int(p.counts.failed)}` +
