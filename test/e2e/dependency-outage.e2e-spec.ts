@@ -292,6 +292,10 @@ describe('a Redis outage: one line in, one line out, recovery without a restart'
     expect(metrics.status).toBe(200);
     expect(metrics.body).toContain(`reopen_wave_state{wave_id="${now}"`);
     expect(metrics.body).not.toContain('reopen_queue_jobs{');
+    expect(metrics.body).not.toMatch(/^reopen_workers\{/m); // unknown, not a false 0
+    // The worker roster lives in Redis: a 503 problem, within the bound, never a 500.
+    const roster = await api.call('GET', '/workers', { key: 'viewer', timeoutMs: ANSWER_WITHIN_MS });
+    expect({ status: roster.status, code: roster.body.code }).toEqual({ status: 503, code: 'unavailable' });
 
     // PostgreSQL holds every change, audited; nothing ran (no job reached a worker).
     const wave = async (id: string) =>
@@ -492,7 +496,8 @@ describe('a mailstore outage: ready stays 200, the dependencies report says it i
   let api: ApiHarness;
 
   beforeAll(async () => {
-    api = await startApiHarness('mailstoredown', { accounts: 5 });
+    // A worker runs (in process), so every other dependency is up: the report's status follows the mailstore alone.
+    api = await startApiHarness('mailstoredown', { accounts: 5, worker: true });
   });
   afterAll(async () => {
     await api?.close();

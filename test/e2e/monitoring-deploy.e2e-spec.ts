@@ -27,7 +27,27 @@ function promtool(...args: string[]): string {
 }
 
 interface RuleFile {
-  groups: { name: string; rules: { alert?: string; record?: string; expr: string }[] }[];
+  groups: {
+    name: string;
+    rules: { alert?: string; record?: string; expr: string; annotations?: Record<string, string> }[];
+  }[];
+}
+
+const RUNBOOK = join(__dirname, '../../docs/runbook.md');
+
+/** The anchors GitHub gives a Markdown file's headings (lower case, punctuation dropped, spaces as hyphens). */
+function headingAnchors(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  for (const m of markdown.matchAll(/^#{1,6} (.+)$/gm)) {
+    anchors.add(
+      m[1]
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N} _-]/gu, '')
+        .replace(/ /g, '-'),
+    );
+  }
+  return anchors;
 }
 interface Panel {
   title: string;
@@ -100,6 +120,20 @@ describe('deploy/: the alert rules and the dashboard', () => {
     expect(unknown).toEqual([]);
     // Every query names at least one metric (a constant or a typo the parser took for a function is no query).
     expect(all.filter((q) => promqlMetricNames(q.expr).length === 0)).toEqual([]);
+  });
+
+  it('link every alert to its section of docs/runbook.md, which exists', () => {
+    const rules = (parse(readFileSync(RULES, 'utf8')) as RuleFile).groups.flatMap((g) => g.rules);
+    const anchors = headingAnchors(readFileSync(RUNBOOK, 'utf8'));
+    const alerts = rules.filter((r) => r.alert);
+    expect(alerts.length).toBeGreaterThanOrEqual(8);
+    const links = alerts.map((r) => [r.alert, r.annotations?.runbook_url]);
+    expect(links).toEqual(alerts.map((r) => [r.alert, `docs/runbook.md#${r.alert!.toLowerCase()}`]));
+    expect(alerts.map((r) => r.alert!.toLowerCase()).filter((a) => !anchors.has(a))).toEqual([]);
+    // The check itself: a heading with punctuation and a missing anchor.
+    expect(headingAnchors('## The night before\n### ReopenNoWorker (page)\n')).toEqual(
+      new Set(['the-night-before', 'reopennoworker-page']),
+    );
   });
 
   it('the name check itself catches an unknown metric and a broken query', () => {

@@ -85,6 +85,7 @@ describe('access: every route × every role, no key and a revoked key', () => {
       call: () => ({ path: '/health/dependencies' }),
     },
     { method: 'GET', path: '/metrics', access: READERS, ok: 200, call: () => ({ path: '/metrics' }) },
+    { method: 'GET', path: '/workers', access: READERS, ok: 200, call: () => ({ path: '/workers' }) },
     {
       method: 'POST',
       path: '/accounts/import',

@@ -443,6 +443,7 @@ describe('a wave driven only through the HTTP API (real PostgreSQL, Redis, worke
         database: { status: 'up', neededForReady: true },
         redis: { status: 'up', neededForReady: true },
         mailstore: { status: 'up', neededForReady: false },
+        workers: { status: 'up', neededForReady: false },
       },
     });
   });

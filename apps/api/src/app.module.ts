@@ -23,6 +23,7 @@ import { MetricsController } from './metrics/metrics.controller';
 import { MetricsService } from './metrics/metrics.service';
 import { SignalStreamMetrics } from './metrics/signal-metrics';
 import { OperationController } from './operations/operation.controller';
+import { WorkerController } from './workers/worker.controller';
 import { OverrideController } from './overrides/override.controller';
 import { SubscriptionController } from './notifications/subscription.controller';
 import { ProgressCache } from './progress/progress-cache.service';
@@ -48,6 +49,7 @@ const CONTROLLERS = [
   AuditController,
   ApprovalController,
   HealthController,
+  WorkerController,
   MetricsController,
   SubscriptionController,
 ];

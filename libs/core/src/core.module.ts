@@ -23,6 +23,7 @@ import {
   DependencyWatch,
   probeEvery,
   QueueProducer,
+  WorkerRoster,
 } from '@app/queue';
 import {
   buildCoreServices,
@@ -181,13 +182,16 @@ export class CoreModule {
       QueueProducer,
       QUEUE_REDIS,
       REDIS_WATCH,
+      WorkerRoster,
       ...SERVICES.map(([s]) => s),
     ];
     if (options.offline) {
-      const inert = [DataSource, QueueProducer, QUEUE_REDIS, REDIS_WATCH, MAILSTORE_PROBE].map((token) => ({
-        provide: token,
-        useValue: {},
-      }));
+      const inert = [DataSource, QueueProducer, QUEUE_REDIS, REDIS_WATCH, WorkerRoster, MAILSTORE_PROBE].map(
+        (token) => ({
+          provide: token,
+          useValue: {},
+        }),
+      );
       return { module: CoreModule, providers: [...services, ...inert], exports: [...exported, MAILSTORE_PROBE] };
     }
     const sink = ({ level, msg, ...fields }: DependencyEvent) => logger[level](fields, msg);
@@ -212,6 +216,11 @@ export class CoreModule {
             // One line per refused job, no stack: the outage itself is the watch's line (fail-fast producers only).
             onUnavailable: (err) => logger.warn({ reason: err.reason }, err.message),
           }),
+      },
+      {
+        provide: WorkerRoster,
+        inject: [QUEUE_REDIS],
+        useFactory: (redis: Redis) => new WorkerRoster(redis, config.REDIS_PREFIX),
       },
       PostgresProbe,
       CoreShutdown,

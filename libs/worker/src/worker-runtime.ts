@@ -1,11 +1,24 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { Job, Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { EnvironmentDto } from '@app/config';
-import { ENGINE, Engine, QUEUE_REDIS, WaveCommandsService } from '@app/core';
-import { bullmqErrorHandler, isConnectionError, JOBS, JobPayloads, QUEUES, Traced, WORKER_SETTINGS } from '@app/queue';
+import { buildInfo, ENGINE, Engine, QUEUE_REDIS, WaveCommandsService } from '@app/core';
+import {
+  bullmqErrorHandler,
+  isConnectionError,
+  JOBS,
+  JobPayloads,
+  QUEUES,
+  Traced,
+  WORKER_REPORT_MS,
+  WORKER_SETTINGS,
+  WorkerIdentity,
+  WorkerRoster,
+} from '@app/queue';
 import { inSpan, SpanKind } from '@app/tracing';
 import { singleFlight } from './single-flight';
 import { HealthReport, runChecks } from './worker-health';
@@ -27,6 +40,8 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
   private workers: Worker[] = [];
   private timers: NodeJS.Timeout[] = [];
   private rounds: { settled(): Promise<unknown> }[] = [];
+  /** What this process reports to the roster (GET /workers, `reopen preflight`, the ReopenNoWorker alert). */
+  private readonly identity: WorkerIdentity;
 
   constructor(
     private readonly config: EnvironmentDto,
@@ -36,7 +51,17 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(ENGINE) private readonly engine: Engine,
     @Inject(WORKER_LOGGER) private readonly logger: Logger,
     private readonly metrics: WorkerMetrics,
-  ) {}
+    private readonly roster: WorkerRoster,
+  ) {
+    this.identity = {
+      id: `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`,
+      ...buildInfo(),
+      hostname: hostname(),
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      driver: config.MAILSTORE_DRIVER,
+    };
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     // Read (and recorded for the preview) before any pump runs; again every CAPABILITIES_REFRESH_MS and after a 429.
@@ -58,6 +83,8 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
     for (const round of this.rounds) await round.settled();
     await Promise.all(this.workers.map((w) => w.close()));
     await this.engine.notifications.close();
+    // Said once the consumers stopped; a Redis that is down then only loses the line (the report ages out in 15 s).
+    if (this.redis.status === 'ready') await this.roster.leave(this.identity).catch(() => undefined);
   }
 
   /**
@@ -185,9 +212,13 @@ export class WorkerRuntime implements OnApplicationBootstrap, BeforeApplicationS
         .timeRound('notify', () => notifications.drain(this.abort.signal))
         .catch(roundFailed('notification delivery failed')),
     );
-    this.rounds = [reconciling, evaluating, rereading, notifying];
+    // From the event loop, so a frozen process stops counting as alive; a Redis that is down is the watch's to report.
+    const reporting = singleFlight(() => this.roster.report(this.identity).catch(roundFailed('worker report failed')));
+    this.rounds = [reconciling, evaluating, rereading, notifying, reporting];
+    reporting.tick();
     reconciling.tick();
     this.timers = [
+      setInterval(reporting.tick, WORKER_REPORT_MS),
       setInterval(reconciling.tick, this.config.RECONCILE_INTERVAL_MS),
       setInterval(evaluating.tick, this.config.GATE_INTERVAL_MS),
       setInterval(rereading.tick, this.config.CAPABILITIES_REFRESH_MS),

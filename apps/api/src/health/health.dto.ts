@@ -7,8 +7,9 @@ class DependencyStateDto {
 
   @ApiProperty({
     description:
-      'Whether readiness (GET /health/ready) waits for it: PostgreSQL and Redis yes, the mailstore never (an outage ' +
-      'of the provider pauses waves; it must not take the API, its status page and its Pause button out of service)',
+      'Whether readiness (GET /health/ready) waits for it: PostgreSQL and Redis yes, the mailstore and the workers ' +
+      'never (an outage of the provider pauses waves; it must not take the API, its status page and its Pause button ' +
+      'out of service)',
   })
   neededForReady!: boolean;
 
@@ -20,6 +21,8 @@ class DependencyStatesDto {
   @ApiProperty() database!: DependencyStateDto;
   @ApiProperty() redis!: DependencyStateDto;
   @ApiProperty() mailstore!: DependencyStateDto;
+  @ApiProperty({ description: 'At least one worker process reported in the last 15 s (GET /workers names them)' })
+  workers!: DependencyStateDto;
 }
 
 export class DependenciesDto {

@@ -5,14 +5,23 @@ import Redis from 'ioredis';
 import { MAILSTORE_PROBE, type MailstoreProbe } from '@app/core';
 import type { Logger } from 'pino';
 import { assertRuntimeRole, DatabaseRoleError } from '@app/db';
+import { WORKER_ALIVE_MS, WorkerRoster } from '@app/queue';
 import { API_LOGGER, REDIS_CLIENT } from '../infra.tokens';
 
 const TIMEOUT_MS = 2000;
 
-export type Dependency = 'database' | 'redis' | 'mailstore';
+export type Dependency = 'database' | 'redis' | 'mailstore' | 'workers';
 
-/** What this process needs to serve: readiness checks these only. The mailstore is reported, never a reason to leave. */
-const NEEDED_FOR_READY: Record<Dependency, boolean> = { database: true, redis: true, mailstore: false };
+/**
+ * What this process needs to serve: readiness checks these only. The mailstore and the workers are reported, never a
+ * reason to leave (the API serves the status page, its Pause button and the support lane's queue without them).
+ */
+const NEEDED_FOR_READY: Record<Dependency, boolean> = {
+  database: true,
+  redis: true,
+  mailstore: false,
+  workers: false,
+};
 
 export interface DependencyState {
   status: 'up' | 'down';
@@ -34,6 +43,7 @@ export class HealthIndicators {
     @Inject(REDIS_CLIENT) private readonly redisClient: Redis,
     @Inject(MAILSTORE_PROBE) private readonly store: MailstoreProbe,
     @Inject(API_LOGGER) private readonly logger: Logger,
+    private readonly roster: WorkerRoster,
   ) {}
 
   /**
@@ -67,8 +77,11 @@ export class HealthIndicators {
 
   /** Every dependency's state now (the mailstore's cached 1 s: a dashboard polling this never floods it). */
   async dependencies(): Promise<Record<Dependency, DependencyState>> {
-    const results = await Promise.all([this.database(), this.redis(), this.mailstore()]);
-    const merged: Record<string, { status: string; message?: unknown }> = Object.assign({}, ...results);
+    const results = await Promise.all([this.database(), this.redis(), this.mailstore(), this.workers()]);
+    const merged = Object.assign({}, ...(results as object[])) as Record<
+      string,
+      { status: string; message?: unknown } | undefined
+    >;
     const state = (name: Dependency): DependencyState => {
       const r = merged[name];
       const message = typeof r?.message === 'string' ? r.message : undefined;
@@ -78,7 +91,26 @@ export class HealthIndicators {
         ...(r?.status !== 'up' && message ? { message } : {}),
       };
     };
-    return { database: state('database'), redis: state('redis'), mailstore: state('mailstore') };
+    return {
+      database: state('database'),
+      redis: state('redis'),
+      mailstore: state('mailstore'),
+      workers: state('workers'),
+    };
+  }
+
+  /**
+   * At least one worker process reported within WORKER_ALIVE_MS (the roster in Redis): without one no wave moves, no
+   * scheduled start fires and no support operation runs. GET /workers names them.
+   */
+  workers() {
+    return this.indicator
+      .check('workers')
+      .attempt(async () => {
+        const alive = (await this.roster.read()).filter((w) => w.alive).length;
+        if (!alive) throw new Error(`no worker has reported in the last ${WORKER_ALIVE_MS / 1000} s`);
+      })
+      .withTimeout(TIMEOUT_MS);
   }
 
   /**

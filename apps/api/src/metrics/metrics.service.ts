@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Gauge, Registry } from 'prom-client';
 import { METRICS_REGISTRY, NotificationService, ProgressService, startProcessMetrics, WaveProgress } from '@app/core';
 import { hideAddresses, isFinished } from '@app/domain';
-import { QUEUES, QueueProducer, QueueUnavailableError } from '@app/queue';
+import { isConnectionError, QUEUES, QueueProducer, QueueUnavailableError, WorkerRoster } from '@app/queue';
 import { HealthIndicators } from '../health/health.indicators';
 import { registerNotificationMetrics } from '../notifications/notification.metrics';
 import { gateValueSeries } from './gate-value-series';
@@ -29,6 +29,7 @@ export class MetricsService {
     private readonly progress: ProgressService,
     private readonly producer: QueueProducer,
     private readonly health: HealthIndicators,
+    private readonly roster: WorkerRoster,
     notifications: NotificationService,
   ) {
     const gauge = <L extends string>(name: string, help: string, labels: L[]) =>
@@ -51,6 +52,17 @@ export class MetricsService {
         'kind',
       ]),
       eta: gauge('reopen_wave_eta_seconds', 'Seconds left at the current rate (absent when not moving)', w),
+      scheduledStart: gauge(
+        'reopen_wave_scheduled_start_timestamp_seconds',
+        'A scheduled wave: when it should start (Unix time); still here past it means its start has not fired',
+        w,
+      ),
+      workers: gauge(
+        'reopen_workers',
+        'Worker processes by state (the roster in Redis, the last hour): alive (reported in the last 15 s), stopped ' +
+          '(said so), lost (stopped reporting); absent while Redis is unreachable',
+        ['state'],
+      ),
       gate: gauge('reopen_wave_gate_status', '1 for the status each gate evaluates to now', [...gw, 'status']),
       ratio: gauge(
         'reopen_wave_gate_ratio',
@@ -84,10 +96,11 @@ export class MetricsService {
 
   async render(): Promise<{ contentType: string; body: string }> {
     startProcessMetrics(this.registry, 'api');
-    const [overview, queues, dependencies] = await Promise.all([
+    const [overview, queues, dependencies, workers] = await Promise.all([
       this.progress.overview(),
       this.queueCounts(),
       this.health.dependencies(),
+      this.workersAlive(),
     ]);
     for (const gauge of Object.values(this.g)) gauge.reset();
     for (const wave of overview.waves) this.setWave(wave);
@@ -97,6 +110,7 @@ export class MetricsService {
     for (const [dependency, d] of Object.entries(dependencies)) {
       this.g.up.set({ dependency }, d.status === 'up' ? 1 : 0);
     }
+    for (const [state, n] of Object.entries(workers ?? {})) this.g.workers.set({ state }, n);
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 
@@ -113,11 +127,28 @@ export class MetricsService {
     this.g.rate.set({ ...l, kind: 'observed' }, isFinished(p.state) ? 0 : p.rate.observedPerSecond);
     this.g.rate.set({ ...l, kind: 'target' }, p.rate.targetPerSecond);
     if (p.etaSeconds !== null) this.g.eta.set(l, p.etaSeconds);
+    if (p.state === 'scheduled' && p.startAt) this.g.scheduledStart.set(l, p.startAt.getTime() / 1000);
     for (const gate of p.gates) {
       this.g.gate.set({ ...l, gate: gate.name, status: gate.status }, 1);
       if (gate.value === null) continue;
       const series = gateValueSeries(gate.metric, gate.value, gate.threshold);
       if (series) this.g[series.family].set({ ...l, gate: gate.name }, series.value);
+    }
+  }
+
+  /** The roster's workers by state; null while Redis is unreachable (the gauge is left out, not a false 0). */
+  private async workersAlive(): Promise<Record<'alive' | 'stopped' | 'lost', number> | null> {
+    try {
+      const workers = await this.roster.read();
+      const count = (f: (w: (typeof workers)[number]) => boolean) => workers.filter(f).length;
+      return {
+        alive: count((w) => w.alive),
+        stopped: count((w) => !w.alive && !!w.leftAt),
+        lost: count((w) => !w.alive && !w.leftAt),
+      };
+    } catch (err) {
+      if (isConnectionError(err)) return null;
+      throw err;
     }
   }
 

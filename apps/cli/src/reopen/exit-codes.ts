@@ -17,6 +17,8 @@ export const EXIT = {
   ended: 5,
   /** `accounts enable|disable`: the operation failed at the mailstore (its outcome and error are printed). */
   failed: 6,
+  /** `preflight`: at least one check failed (no-go); its lines say which. */
+  nogo: 7,
   /** A bug of the CLI (its stack is printed): EX_SOFTWARE of sysexits.h. */
   internal: 70,
 } as const;
@@ -29,4 +31,5 @@ export const EXIT_CODES_HELP = `Exit codes:
   ${EXIT.halted}  watch: the wave halted
   ${EXIT.ended}  watch: the wave was cancelled or rolled back
   ${EXIT.failed}  accounts enable/disable: the operation failed at the mailstore (outcome and error printed)
+  ${EXIT.nogo}  preflight: a check failed (no-go)
   ${EXIT.internal} a bug of the CLI (its stack is printed)`;

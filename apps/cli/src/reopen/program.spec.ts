@@ -142,9 +142,19 @@ describe('reopen: command line → API request', () => {
     expect(run('waves', 'watch', ID).job).toEqual({ kind: 'watch', waveId: ID });
   });
 
+  it('maps preflight to its checks: 24 hours by default, repeated --wave', () => {
+    expect(run('preflight').job).toEqual({ kind: 'preflight', withinHours: 24, waves: [] });
+    expect(run('preflight', '--within', '2.5', '--wave', ID, '--wave', 'w2').job).toEqual({
+      kind: 'preflight',
+      withinHours: 2.5,
+      waves: [ID, 'w2'],
+    });
+  });
+
   it.each([
     [['waves', 'set-rate', ID, 'fast'], "argument 'perSecond'. not a number"],
     [['waves', 'list', '--limit', '0'], 'not a positive integer'],
+    [['preflight', '--within', '0'], 'not a positive number'],
     [['waves', 'list', '--state', 'done'], 'Allowed choices are draft, scheduled'],
     [
       ['accounts', 'enable', 'a', '--reason', 'r', '--ticket', 't', '--protocols', 'imap,smtp'],

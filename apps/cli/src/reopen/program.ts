@@ -31,7 +31,9 @@ type Job =
   /** Follows the wave's event stream until it completes, halts or ends. */
   | { kind: 'watch'; waveId: string }
   /** A support change: POST, then (`wait`) GET /operations/{id} until it succeeded or failed. */
-  | { kind: 'operation'; request: ApiRequest; wait: boolean };
+  | { kind: 'operation'; request: ApiRequest; wait: boolean }
+  /** The go/no-go checks of the night before (preflight.ts). */
+  | { kind: 'preflight'; withinHours: number; waves: string[] };
 
 interface GlobalOptions {
   json: boolean;
@@ -80,6 +82,12 @@ function number(value: string): number {
 function positiveInteger(value: string): number {
   const n = number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('not a positive integer');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = number(value);
+  if (n <= 0) throw new InvalidArgumentError('not a positive number');
   return n;
 }
 
@@ -278,6 +286,18 @@ function reopenProgram(emit: (run: ReopenRun) => void): Command {
         },
         'redelivered',
       ),
+    );
+
+  root
+    .command('preflight')
+    .description(
+      'go/no-go before a wave (ops key): dependencies, workers, the waves scheduled within --within hours and those ' +
+        'named (start not missed, eligible members, gates, pending approvals), notifications; exit 7 when a check fails',
+    )
+    .option('--within <hours>', 'waves scheduled to start within this many hours (default 24)', positiveNumber, 24)
+    .option('--wave <id>', 'also check this wave (repeatable)', (id: string, all: string[]) => [...all, id], [])
+    .action((o: { within: number; wave: string[] }, cmd: Command) =>
+      emit({ job: { kind: 'preflight', withinHours: o.within, waves: o.wave }, global: global(cmd) }),
     );
 
   root

@@ -1,1 +1,1 @@
-export { createProcessRegistry, METRICS_REGISTRY, startProcessMetrics } from './process-metrics';
+export { buildInfo, createProcessRegistry, METRICS_REGISTRY, startProcessMetrics } from './process-metrics';

@@ -45,7 +45,7 @@ export function startProcessMetrics(registry: Registry, process: MetricsProcess)
 let cached: { version: string; commit: string } | undefined;
 
 /** package.json's version and the commit: BUILD_COMMIT (the image's build argument), else git's HEAD, else unknown. */
-function buildInfo(): { version: string; commit: string } {
+export function buildInfo(): { version: string; commit: string } {
   if (cached) return cached;
   let dir = __dirname;
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
