@@ -469,4 +469,28 @@ describe('the status page at / in a real browser (Chromium, the built API, worke
     );
     expect(problems).toEqual([]);
   }, 90_000);
+
+  it('says when no worker runs (GET /workers), in both languages, and nothing once one is back', async () => {
+    const banner = (p: Page) => p.locator('#workers-alert');
+    expect(await banner(page).isHidden()).toBe(true);
+    await api.h.stopWorkers();
+    try {
+      await waitForText(
+        banner(page),
+        /^No worker is running: no wave moves, no scheduled start fires, no support change is made\. Last seen: \S+ .+\.$/,
+        'the no-worker banner',
+      );
+      expect(await banner(page).isVisible()).toBe(true);
+      await waitForText(banner(frPage), /^Aucun worker ne tourne : aucune vague n’avance/, 'the French banner');
+      expect((await api.call('GET', '/workers', { key: 'viewer' })).body.alive).toBe(0);
+    } finally {
+      await api.h.startWorker();
+    }
+    await pollUntil(async () => (await banner(page).isHidden()) || undefined, {
+      timeoutMs: 15_000,
+      intervalMs: 100,
+      description: 'the banner gone once a worker runs',
+    });
+    expect(problems).toEqual([]);
+  }, 60_000);
 });

@@ -12,6 +12,8 @@
   const SETTLE_MS = 20_000;
   const FINISHED_MS = 60_000;
   const MEASUREMENTS = 20;
+  /** GET /workers at most this often: a worker counts as gone 15 s after its last report. */
+  const WORKERS_MS = 5000;
   const KEY_STORE = 'reopen.apiKey';
   const LANG_STORE = 'reopen.lang';
   const I18N = window.REOPEN_I18N;
@@ -38,6 +40,7 @@
     details: new Map(), // waveId -> { at, state, history, measurements }
     audit: null, // the last audit items shown
     members: null, // { waveId } while the audit pane shows one wave's member events
+    workers: null, // { at, roster }: GET /workers, read every WORKERS_MS
   };
 
   // ---- language and formats ------------------------------------------------------------------------------
@@ -64,6 +67,7 @@
     }
     for (const [id, card] of page.cards) if (page.shown.has(id)) renderWave(card, page.shown.get(id));
     renderAuditPane();
+    renderWorkers();
   }
 
   // ---- HTTP ----------------------------------------------------------------------------------------------
@@ -121,7 +125,8 @@
   function start(key) {
     page.generation += 1;
     clearTimeout(page.timer);
-    Object.assign(page, { key, role: null, audit: null });
+    Object.assign(page, { key, role: null, audit: null, workers: null });
+    renderWorkers();
     page.views.clear();
     page.shown.clear();
     page.details.clear();
@@ -139,7 +144,11 @@
       const overview = await call('GET', '/progress', { conditional: true });
       if (generation !== page.generation) return;
       renderWaves(overview.waves);
-      await Promise.all([refreshAudit(generation), ...overview.waves.map((w) => refreshDetails(w, generation))]);
+      await Promise.all([
+        refreshAudit(generation),
+        refreshWorkers(generation),
+        ...overview.waves.map((w) => refreshDetails(w, generation)),
+      ]);
       if (generation !== page.generation) return;
       page.updatedAt = new Date().toISOString();
       $('updated').textContent = T.updated(fmt.clock(page.updatedAt));
@@ -187,6 +196,32 @@
     } catch (err) {
       if (err instanceof ApiError && (err.status === 401 || err.status === 403)) throw err;
     }
+  }
+
+  /**
+   * Whether a worker runs (GET /workers): without one the page would show waves that never move and scheduled starts
+   * that never fire, with nothing saying why. A failed read keeps what is shown (the progress alarm covers outages).
+   */
+  async function refreshWorkers(generation) {
+    if (page.workers && Date.now() - page.workers.at < WORKERS_MS) return;
+    try {
+      const roster = await call('GET', '/workers');
+      if (generation !== page.generation) return;
+      page.workers = { at: Date.now(), roster };
+      renderWorkers();
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) throw err;
+    }
+  }
+
+  function renderWorkers() {
+    const roster = page.workers?.roster;
+    const none = !!roster && roster.alive === 0;
+    const last = none && roster.workers.length ? roster.workers[0] : null;
+    $('workers-alert').textContent = none
+      ? T.noWorker(last ? `${last.hostname} ${fmt.clock(last.lastSeenAt)}` : '')
+      : '';
+    $('workers-alert').hidden = !none;
   }
 
   /** The audit log is open to ops only: its answer also tells the page which role the key has. */

@@ -52,6 +52,8 @@ window.REOPEN_I18N = {
     keyForgotten: 'Key forgotten.',
     keyRefused: (why) => `Key refused: ${why}. Enter a valid API key.`,
     cannotRead: (why, s) => `Cannot read progress (${why}); retrying every ${s} s.`,
+    noWorker: (last) =>
+      `No worker is running: no wave moves, no scheduled start fires, no support change is made.${last ? ` Last seen: ${last}.` : ''}`,
     connectedOps: 'Connected with an ops key: wave controls are enabled.',
     connectedReader: (role) => `Connected with a ${role} key: read only.`,
     percentDone: (p) => `${p} done`,
@@ -195,6 +197,8 @@ window.REOPEN_I18N = {
     keyForgotten: 'Clé oubliée.',
     keyRefused: (why) => `Clé refusée : ${why}. Saisissez une clé d’API valide.`,
     cannotRead: (why, s) => `Impossible de lire l’avancement (${why}) ; nouvel essai toutes les ${s} s.`,
+    noWorker: (last) =>
+      `Aucun worker ne tourne : aucune vague n’avance, aucun démarrage programmé ne part, aucune modification du support n’est faite.${last ? ` Vu en dernier : ${last}.` : ''}`,
     connectedOps: 'Connecté avec une clé ops : les commandes des vagues sont disponibles.',
     connectedReader: (role) => `Connecté avec une clé ${role} : lecture seule.`,
     percentDone: (p) => `${p} traités`,

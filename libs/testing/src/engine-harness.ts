@@ -29,6 +29,8 @@ export interface EngineHarness {
   producer: QueueProducer;
   /** A worker in this process, as apps/worker builds it (a Nest application context); closed by close(). */
   startWorker(): Promise<INestApplicationContext>;
+  /** Stops every in-process worker (a graceful shutdown: each says it left the roster). */
+  stopWorkers(): Promise<void>;
   importPopulation(options: PopulationOptions): Promise<void>;
   /** A support service on this harness (the incident of its config). */
   support(options?: OperationServiceOptions): OperationService;
@@ -95,6 +97,9 @@ export async function createEngineHarness(
       const w = await createWorkerContext(config, createLogger('reopen-worker', 'error', process.stderr), { clock });
       workers.push(w);
       return w;
+    },
+    stopWorkers: async () => {
+      for (const w of workers.splice(0)) await closeWithin(w, 10_000);
     },
     importPopulation: async (options) => {
       const report = await services.imports.importCsv(Readable.from(populationCsv(options)), { actor: 'test' });
