@@ -117,6 +117,8 @@ describe('the demo (scripts/demo.js)', () => {
       // Two-person approval: wave 2's schedule waited for a second ops key.
       expect(output).toMatch(/schedule: 409 approval_required \(wave 2 · everyone else: rule start\)/);
       expect(output).toMatch(/POST \/waves\/\S+\/schedule: draft → scheduled, .*\(wave 2 · everyone else/);
+      // The night before's go/no-go (reopen preflight's own code): every check ok once both waves are scheduled.
+      expect(output).toMatch(/reopen preflight: GO \(\d+ checks ok\)/);
       expect(output).toMatch(/enable\s+user\d+@example\.test\s+ticket SUP-\S+: succeeded \(applied\)/);
       // The incident room (a local receiver the demo subscribed) got the gate's halt, with its value and threshold.
       expect(output).toMatch(

@@ -1,3 +1,4 @@
+import { gatherPreflight, judge, renderChecks } from '../reopen/preflight';
 import { ApiCallError } from './api-client';
 import type { Approval, CommandResult, Wave, WavePreview } from './api.types';
 import { duration, int, reasons } from './format';
@@ -56,8 +57,23 @@ export async function planAndSchedule(story: Story): Promise<[WavePlan, WavePlan
   term.say(`   security team: pushing ${FAILED_LOGINS_SIGNAL} for health and general every 5 s (POST /api/v1/signals)`);
 
   for (const w of [first, second]) await schedule(story, w, clock);
+  await preflight(story);
   term.say();
   return plans;
+}
+
+/**
+ * The night before's go/no-go, as `reopen preflight` reads it (its own code): dependencies, a worker alive, both waves
+ * scheduled ahead with eligible members and gates, a notification subscription. A no-go stops the story there.
+ */
+async function preflight(story: Story): Promise<void> {
+  const now = Date.now();
+  const checks = judge(await gatherPreflight(story.ops, { withinHours: 24, waves: [] }, now), now);
+  const verdict = renderChecks(checks).at(-1) ?? '';
+  const notOk = checks.filter((c) => c.level !== 'ok');
+  story.term.say(`   reopen preflight: ${verdict}${notOk.length ? '' : ` (${checks.length} checks ok)`}`);
+  for (const c of notOk) story.term.say(`     ${c.level} ${c.name}: ${c.detail}`);
+  if (checks.some((c) => c.level === 'fail')) throw new Error(`reopen preflight: ${verdict}`);
 }
 
 function printPreview(story: Story, w: PlannedWave): void {
