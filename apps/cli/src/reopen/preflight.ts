@@ -1,4 +1,7 @@
-import type { ApiClient } from '../demo/api-client';
+/** What the checks need of an API client (the CLI's and the demo's ApiClient): GET, answered JSON or thrown. */
+interface Reader {
+  get<T>(path: string): Promise<T>;
+}
 
 /** One line of `reopen preflight`: ok, warn (look at it), fail (no-go). */
 export interface Check {
@@ -155,7 +158,7 @@ function minutes(ms: number): string {
 
 /** The waves a preflight looks at: every scheduled one starting before `within` hours from now, and the named ones. */
 export async function gatherPreflight(
-  client: ApiClient,
+  client: Reader,
   opts: { withinHours: number; waves: readonly string[] },
   nowMs: number,
 ): Promise<PreflightInput> {
