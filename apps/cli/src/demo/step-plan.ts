@@ -1,4 +1,4 @@
-import { gatherPreflight, judge, renderChecks } from '../reopen/preflight';
+import { gatherPreflight, judge, renderChecks } from '../preflight/preflight';
 import { ApiCallError } from './api-client';
 import type { Approval, CommandResult, Wave, WavePreview } from './api.types';
 import { duration, int, reasons } from './format';

@@ -6,7 +6,7 @@ import { EXIT } from './exit-codes';
 import { readPlan, PlanFileError } from './plan-file';
 import { ConnectionSettingsError, resolveConnection } from './profile';
 import { commandWords, parseReopen, ReopenRun } from './program';
-import { gatherPreflight, judge, renderChecks } from './preflight';
+import { gatherPreflight, judge, renderChecks } from '../preflight/preflight';
 import { render } from './render';
 import { watchWave } from './watch';
 

@@ -1,4 +1,5 @@
-/** What the checks need of an API client (the CLI's and the demo's ApiClient): GET, answered JSON or thrown. */
+/** What the checks need of an API client (the CLI's and the demo's ApiClient): GET, answered JSON or thrown. Its own
+ * folder: both `reopen preflight` and the demo run these checks, and demo ↔ reopen would be a folder cycle. */
 interface Reader {
   get<T>(path: string): Promise<T>;
 }
