@@ -101,7 +101,8 @@ export class HealthIndicators {
 
   /**
    * At least one worker process reported within WORKER_ALIVE_MS (the roster in Redis): without one no wave moves, no
-   * scheduled start fires and no support operation runs. GET /workers names them.
+   * scheduled start fires and no support operation runs. GET /workers names them. Cached a second, as the mailstore's:
+   * the route is public, and a poller never turns into one Redis script per request.
    */
   workers() {
     return this.indicator
@@ -110,7 +111,8 @@ export class HealthIndicators {
         const alive = (await this.roster.read()).filter((w) => w.alive).length;
         if (!alive) throw new Error(`no worker has reported in the last ${WORKER_ALIVE_MS / 1000} s`);
       })
-      .withTimeout(TIMEOUT_MS);
+      .withTimeout(TIMEOUT_MS)
+      .cacheFor(1000);
   }
 
   /**
