@@ -8,6 +8,8 @@ const wave = (over: Partial<PreflightWave> = {}): PreflightWave => ({
   name: 'health',
   state: 'scheduled',
   startAt: '2026-05-09T06:00:00.000Z',
+  startLocal: '2026-05-09T08:00',
+  timeZone: 'Europe/Paris',
   gates: [{ name: 'errors' }],
   windows: null,
   ...over,
@@ -33,7 +35,7 @@ describe('reopen preflight: the go/no-go rules', () => {
       'Redis answers',
       'the mailstore (the configured driver) answers',
       '1 alive',
-      'starts 2026-05-09T06:00:00.000Z, in 10 h',
+      'starts 2026-05-09T08:00 Europe/Paris (2026-05-09T06:00:00.000Z), in 10 h',
       '5000 eligible',
       '1 subscription(s)',
     ]);
@@ -88,7 +90,13 @@ describe('reopen preflight: the go/no-go rules', () => {
 
   it('a wave still scheduled after its start: a fail that asks for a worker', () => {
     const input = fine({
-      waves: [{ wave: wave({ startAt: '2026-05-08T19:45:00.000Z' }), eligible: 10, pendingApprovals: [] }],
+      waves: [
+        {
+          wave: wave({ startAt: '2026-05-08T19:45:00.000Z', startLocal: null, timeZone: null }),
+          eligible: 10,
+          pendingApprovals: [],
+        },
+      ],
     });
     expect(notOk(judge(input, NOW))).toEqual([
       {
@@ -107,15 +115,28 @@ describe('reopen preflight: the go/no-go rules', () => {
     ]);
   });
 
-  it('a named draft: a warning; a named running wave: ok', () => {
+  it('a named draft: a warning; a named running wave: ok, eligibility not asked; a finished one: its state only', () => {
     const input = fine({
       waves: [
         { wave: wave({ state: 'draft', startAt: null }), eligible: 10, pendingApprovals: [] },
-        { wave: wave({ id: 'w2', name: 'everyone', state: 'running' }), eligible: 10, pendingApprovals: [] },
+        { wave: wave({ id: 'w2', name: 'everyone', state: 'running' }), eligible: 0, pendingApprovals: [] },
+        { wave: wave({ id: 'w3', name: 'done', state: 'completed', gates: [] }), eligible: 0, pendingApprovals: [] },
       ],
     });
-    expect(notOk(judge(input, NOW)).map((c) => [c.level, c.detail])).toEqual([
+    const checks = judge(input, NOW);
+    expect(notOk(checks).map((c) => [c.level, c.detail])).toEqual([
       ['warn', 'a draft: it starts only when scheduled or started'],
+    ]);
+    expect(checks.filter((c) => c.name.includes('(w2)')).map((c) => c.detail)).toEqual(['is running']);
+    expect(checks.filter((c) => c.name.includes('(w3)')).map((c) => c.detail)).toEqual(['is completed']);
+  });
+
+  it('a running wave without a gate: still a warning', () => {
+    const input = fine({
+      waves: [{ wave: wave({ state: 'running', gates: [] }), eligible: 0, pendingApprovals: [] }],
+    });
+    expect(notOk(judge(input, NOW)).map((c) => c.detail)).toEqual([
+      'no gate: nothing halts it by itself (docs/gates.md)',
     ]);
   });
 
@@ -154,10 +175,16 @@ describe('reopen preflight: the go/no-go rules', () => {
 
   it('durations read in minutes, then hours', () => {
     const far = fine({
-      waves: [{ wave: wave({ startAt: '2026-05-11T06:00:00.000Z' }), eligible: 1, pendingApprovals: [] }],
+      waves: [
+        {
+          wave: wave({ startAt: '2026-05-11T06:00:00.000Z', startLocal: '2026-05-11T08:00' }),
+          eligible: 1,
+          pendingApprovals: [],
+        },
+      ],
     });
     expect(judge(far, NOW).find((c) => c.name.startsWith('wave'))?.detail).toBe(
-      'starts 2026-05-11T06:00:00.000Z, in 58 h',
+      'starts 2026-05-11T08:00 Europe/Paris (2026-05-11T06:00:00.000Z), in 58 h',
     );
   });
 

@@ -22,6 +22,9 @@ export interface PreflightWave {
   name: string;
   state: string;
   startAt: string | null;
+  /** The start as planned: wall-clock time in its zone (what the change ticket says). */
+  startLocal: string | null;
+  timeZone: string | null;
   gates: unknown[];
   windows: unknown;
 }
@@ -96,6 +99,9 @@ function workerChecks(w: PreflightInput['workers']): Check[] {
   return checks;
 }
 
+const NOT_STARTED = ['draft', 'scheduled'];
+const FINISHED = ['completed', 'cancelled', 'rolled_back'];
+
 function waveChecks(w: PreflightInput['waves'][number], nowMs: number): Check[] {
   const { wave } = w;
   const name = `wave "${wave.name}" (${wave.id})`;
@@ -113,13 +119,17 @@ function waveChecks(w: PreflightInput['waves'][number], nowMs: number): Check[] 
     checks.push({
       level: 'fail',
       name,
-      detail: `still scheduled ${minutes(nowMs - startMs)} after its start (${wave.startAt}): is a worker running?`,
+      detail: `still scheduled ${minutes(nowMs - startMs)} after its start (${planned(wave)}): is a worker running?`,
     });
   } else {
-    checks.push({ level: 'ok', name, detail: `starts ${wave.startAt}, in ${minutes(startMs - nowMs)}` });
+    checks.push({ level: 'ok', name, detail: `starts ${planned(wave)}, in ${minutes(startMs - nowMs)}` });
   }
-  if (w.eligible === 0) checks.push({ level: 'warn', name, detail: 'no eligible member: it would open nothing' });
-  else checks.push({ level: 'ok', name, detail: `${w.eligible} eligible` });
+  // Once it ran, its members are fixed and its finished ones no longer eligible: what it would open is a plan's question.
+  if (NOT_STARTED.includes(wave.state)) {
+    if (w.eligible === 0) checks.push({ level: 'warn', name, detail: 'no eligible member: it would open nothing' });
+    else checks.push({ level: 'ok', name, detail: `${w.eligible} eligible` });
+  }
+  if (FINISHED.includes(wave.state)) return checks;
   if (!wave.gates.length) {
     checks.push({ level: 'warn', name, detail: 'no gate: nothing halts it by itself (docs/gates.md)' });
   }
@@ -150,6 +160,13 @@ function notificationCheck(subscriptions: PreflightInput['subscriptions']): Chec
     };
   }
   return { level: 'ok', name: 'notifications', detail: `${subscriptions.length} subscription(s)` };
+}
+
+/** `2026-05-09T08:00 Europe/Paris (2026-05-09T06:00:00.000Z)`: the plan's wall clock, then the instant it means. */
+function planned(wave: PreflightWave): string {
+  return wave.startLocal && wave.timeZone
+    ? `${wave.startLocal} ${wave.timeZone} (${wave.startAt})`
+    : String(wave.startAt);
 }
 
 function minutes(ms: number): string {

@@ -60,6 +60,7 @@ describe('reopen: command line → API request', () => {
       { reason: 'r', ticket: 't' },
     ],
     [['audit'], 'GET', '/audit', undefined],
+    [['workers'], 'GET', '/workers', undefined],
     [
       [
         'audit',

@@ -21,7 +21,8 @@ export type View =
   | 'audit'
   | 'approvals'
   | 'approval'
-  | 'redelivered';
+  | 'redelivered'
+  | 'workers';
 
 /** What a command line asks for: plain data, so the mapping from arguments to requests is tested without a server. */
 type Job =
@@ -287,6 +288,11 @@ function reopenProgram(emit: (run: ReopenRun) => void): Command {
         'redelivered',
       ),
     );
+
+  root
+    .command('workers')
+    .description('the worker processes: alive now, and those that stopped in the last hour, with their builds')
+    .action((_o: unknown, cmd: Command) => call(cmd, { method: 'GET', path: '/workers' }, 'workers'));
 
   root
     .command('preflight')

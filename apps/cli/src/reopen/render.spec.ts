@@ -74,4 +74,34 @@ describe('reopen: what support reads', () => {
       '             and 2 older (--json)',
     ]);
   });
+
+  it('the workers: alive, stopped (when) and lost, with their builds; none alive says what it means', () => {
+    const base = { version: '1.0.0', commit: 'abc1234', driver: 'http', startedAt: '2026-05-09T05:00:00.000Z' };
+    expect(
+      render('workers', {
+        alive: 1,
+        api: { version: '1.0.0', commit: 'abc1234' },
+        workers: [
+          { ...base, id: 'h1/10/aaaaaa', alive: true, lastSeenAt: '2026-05-09T06:00:00.000Z' },
+          {
+            ...base,
+            id: 'h2/11/bbbbbb',
+            alive: false,
+            lastSeenAt: '2026-05-09T05:30:00.000Z',
+            leftAt: '2026-05-09T05:30:01.000Z',
+          },
+          { ...base, id: 'h3/12/cccccc', version: '0.9.0', alive: false, lastSeenAt: '2026-05-09T05:40:00.000Z' },
+        ],
+      }),
+    ).toEqual([
+      '1 alive; the API runs 1.0.0 (abc1234)',
+      'ID            STATE                         BUILD            DRIVER  STARTED (UTC)         LAST REPORT (UTC)',
+      'h1/10/aaaaaa  alive                         1.0.0 (abc1234)  http    2026-05-09 05:00:00Z  2026-05-09 06:00:00Z',
+      'h2/11/bbbbbb  stopped 2026-05-09 05:30:01Z  1.0.0 (abc1234)  http    2026-05-09 05:00:00Z  2026-05-09 05:30:00Z',
+      'h3/12/cccccc  lost                          0.9.0 (abc1234)  http    2026-05-09 05:00:00Z  2026-05-09 05:40:00Z',
+    ]);
+    expect(render('workers', { alive: 0, api: { version: '1.0.0', commit: 'abc1234' }, workers: [] })).toEqual([
+      '0 alive: no wave moves, no scheduled start fires; the API runs 1.0.0 (abc1234)',
+    ]);
+  });
 });

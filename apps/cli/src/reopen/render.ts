@@ -89,6 +89,8 @@ export function render(view: View, body: unknown): string[] {
       return approvalList(body as ApprovalEntry[]);
     case 'approval':
       return approval(body as ApprovalEntry);
+    case 'workers':
+      return workers(body as Roster);
     case 'redelivered': {
       const { redelivered } = body as { redelivered: string[] };
       return redelivered.length
@@ -96,6 +98,38 @@ export function render(view: View, body: unknown): string[] {
         : ['no failed delivery to send again'];
     }
   }
+}
+
+/** GET /workers (docs/openapi.json, WorkersDto). */
+interface Roster {
+  alive: number;
+  api: { version: string; commit: string };
+  workers: {
+    id: string;
+    alive: boolean;
+    version: string;
+    commit: string;
+    driver: string;
+    startedAt: string;
+    lastSeenAt: string;
+    leftAt?: string;
+  }[];
+}
+
+function workers(r: Roster): string[] {
+  const state = (w: Roster['workers'][number]) => (w.alive ? 'alive' : w.leftAt ? `stopped ${when(w.leftAt)}` : 'lost');
+  const rows = r.workers.map((w) => [
+    w.id,
+    state(w),
+    `${w.version} (${w.commit})`,
+    w.driver,
+    when(w.startedAt),
+    when(w.lastSeenAt),
+  ]);
+  return [
+    `${r.alive} alive${r.alive ? '' : ': no wave moves, no scheduled start fires'}; the API runs ${r.api.version} (${r.api.commit})`,
+    ...(rows.length ? table([['ID', 'STATE', 'BUILD', 'DRIVER', 'STARTED (UTC)', 'LAST REPORT (UTC)'], ...rows]) : []),
+  ];
 }
 
 function waves(page: Page<WaveDetail>): string[] {
