@@ -169,9 +169,13 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     const enable = await reopen(['accounts', 'enable', '-h'], { key: null });
     expect(enable.stdout).toMatch(/--reason <text>[\s\S]*--ticket <id>[\s\S]*--override/);
 
+    expect(await reopen(['waves', 'resume'], { key: null })).toMatchObject({
+      code: 1,
+      stderr: "error: missing required argument 'id'\n(see reopen waves resume --help)\n",
+    });
     expect(await reopen(['waves', 'pause'], { key: null })).toMatchObject({
       code: 1,
-      stderr: "error: missing required argument 'id'\n(see reopen waves pause --help)\n",
+      stderr: 'error: give a wave id or --all (not both)\n(see reopen waves pause --help)\n',
     });
     expect(await reopen(['waves', 'list', '--stat', 'running'])).toMatchObject({
       code: 1,
@@ -759,6 +763,39 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     expect(viewer.code).toBe(2);
     expect(viewer.stderr).toMatch(/^refused: 403 /);
     expect((await api.call('POST', `/waves/${id}/cancel`)).status).toBe(200);
+  });
+
+  it('pause --all stops every running wave (the emergency stop), each pause audited; then none is running', async () => {
+    // Accounts of their own (601–640): every earlier login has been opened by another test's wave.
+    await api.h.importPopulation({ count: 640, seed: 7, leakedShare: 0 });
+    const ids = [await create(yamlPlan('cli-stop-a', 601, 620, 1)), await create(yamlPlan('cli-stop-b', 621, 640, 1))];
+    for (const id of ids) expect((await reopen(['waves', 'start', id])).code).toBe(0);
+    for (const id of ids) expect((await waveRow(id)).state).toBe('running');
+
+    const stop = await reopen(['waves', 'pause', '--all']);
+    expect({ code: stop.code, stderr: stop.stderr }).toEqual({ code: 0, stderr: '' });
+    for (const id of ids)
+      expect(stop.stdout).toMatch(new RegExp(`^wave ${id} "cli-stop-[ab]": running → paused$`, 'm'));
+    expect(stop.stdout).toMatch(/^\d+ paused; no wave is running\n$/m);
+    for (const id of ids) {
+      expect((await waveRow(id)).state).toBe('paused');
+      const audit = JSON.parse((await reopen(['audit', '--wave', id, '--action', 'wave.pause', '--json'])).stdout) as {
+        items: { action: string; actor: string }[];
+      };
+      expect(audit.items).toEqual([
+        expect.objectContaining({ action: 'wave.pause', actor: `ops:${api.keyNames.ops}` }),
+      ]);
+    }
+    expect((await api.call('GET', '/waves?state=running', { key: 'viewer' })).body.items).toEqual([]);
+
+    // Nothing left to stop: said, exit 0; --json gives both lists. An id and --all together are a usage error.
+    const again = await reopen(['waves', 'pause', '--all', '--json']);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual({ paused: [], stillRunning: [] });
+    const both = await reopen(['waves', 'pause', ids[0], '--all']);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain('give a wave id or --all (not both)');
+    for (const id of ids) expect((await reopen(['waves', 'cancel', id])).code).toBe(0);
   });
 
   it('reads a profile only from a private file, as ssh reads a key', async () => {

@@ -143,6 +143,15 @@ describe('reopen: command line → API request', () => {
     expect(run('waves', 'watch', ID).job).toEqual({ kind: 'watch', waveId: ID });
   });
 
+  it('maps pause --all to the emergency stop, and pause ID to its command', () => {
+    expect(run('waves', 'pause', '--all').job).toEqual({ kind: 'pause-all' });
+    expect(run('waves', 'pause', ID).job).toEqual({
+      kind: 'call',
+      request: { method: 'POST', path: `/waves/${ID}/pause` },
+      view: 'command',
+    });
+  });
+
   it('maps preflight to its checks: 24 hours by default, repeated --wave', () => {
     expect(run('preflight').job).toEqual({ kind: 'preflight', withinHours: 24, waves: [] });
     expect(run('preflight', '--within', '2.5', '--wave', ID, '--wave', 'w2').job).toEqual({
@@ -163,7 +172,8 @@ describe('reopen: command line → API request', () => {
     ],
     [['accounts', 'hold', 'a', '--reason', 'r'], "required option '--ticket <id>' not specified"],
     [['waves', 'create'], "required option '-f, --file <plan>' not specified"],
-    [['waves', 'pause'], "missing required argument 'id'"],
+    [['waves', 'pause'], 'give a wave id or --all (not both)'],
+    [['waves', 'pause', ID, '--all'], 'give a wave id or --all (not both)'],
     [['waves', 'pause', ID, ID], 'too many arguments'],
     [['waves', 'list', '--jsn'], "unknown option '--jsn'"],
     [['wave', 'list'], "unknown command 'wave'"],

@@ -33,6 +33,8 @@ type Job =
   | { kind: 'watch'; waveId: string }
   /** A support change: POST, then (`wait`) GET /operations/{id} until it succeeded or failed. */
   | { kind: 'operation'; request: ApiRequest; wait: boolean }
+  /** The emergency stop: every running wave paused, listed again until none is left running (pause-all.ts). */
+  | { kind: 'pause-all' }
   /** The go/no-go checks of the night before (preflight.ts). */
   | { kind: 'preflight'; withinHours: number; waves: string[] };
 
@@ -158,6 +160,7 @@ function reopenProgram(emit: (run: ReopenRun) => void): Command {
       call(cmd, { method: 'GET', path: path('waves', id, 'preview') }, 'preview'),
     );
   for (const [name, summary] of Object.entries(WAVE_COMMANDS)) {
+    if (name === 'pause') continue;
     waves
       .command(name)
       .description(summary)
@@ -166,6 +169,17 @@ function reopenProgram(emit: (run: ReopenRun) => void): Command {
         call(cmd, { method: 'POST', path: path('waves', id, name) }, 'command'),
       );
   }
+  waves
+    .command('pause')
+    .description(`${WAVE_COMMANDS.pause}; --all: every running wave (the emergency stop)`)
+    .argument('[id]', 'the wave id (or --all)')
+    .option('--all', 'pause every running wave, listing again until none is left running')
+    .action((id: string | undefined, o: { all?: boolean }, cmd: Command) => {
+      const all = o.all === true;
+      if (all === (id !== undefined)) cmd.error('error: give a wave id or --all (not both)');
+      if (all) emit({ job: { kind: 'pause-all' }, global: global(cmd) });
+      else call(cmd, { method: 'POST', path: path('waves', id!, 'pause') }, 'command');
+    });
   waves
     .command('set-rate')
     .description('change the rate (accounts per second); a running wave follows within 2 s')

@@ -7,6 +7,7 @@ import { readPlan, PlanFileError } from './plan-file';
 import { ConnectionSettingsError, resolveConnection } from './profile';
 import { commandWords, parseReopen, ReopenRun } from './program';
 import { gatherPreflight, judge, renderChecks } from '../preflight/preflight';
+import { pauseAll } from './pause-all';
 import { render } from './render';
 import { watchWave } from './watch';
 
@@ -65,6 +66,8 @@ async function execute({ job, global }: ReopenRun, io: ReopenIo, out: (line: str
     }
     case 'operation':
       return runOperation(client, job, global, out);
+    case 'pause-all':
+      return pauseAll(client, out, global.json);
     case 'preflight': {
       const now = Date.now();
       const checks = judge(await gatherPreflight(client, job, now), now);
