@@ -314,10 +314,10 @@ function reopenProgram(emit: (run: ReopenRun) => void): Command {
       'go/no-go before a wave (ops key): dependencies, workers, the waves scheduled within --within hours and those ' +
         'named (start not missed, eligible members, gates, pending approvals), notifications; exit 7 when a check fails',
     )
-    .option('--within <hours>', 'waves scheduled to start within this many hours (default 24)', positiveNumber, 24)
-    .option('--wave <id>', 'also check this wave (repeatable)', (id: string, all: string[]) => [...all, id], [])
-    .action((o: { within: number; wave: string[] }, cmd: Command) =>
-      emit({ job: { kind: 'preflight', withinHours: o.within, waves: o.wave }, global: global(cmd) }),
+    .option('--within <hours>', 'waves scheduled to start within this many hours', positiveNumber, 24)
+    .option('--wave <id>', 'also check this wave (repeatable)', (id: string, all: string[] = []) => [...all, id])
+    .action((o: { within: number; wave?: string[] }, cmd: Command) =>
+      emit({ job: { kind: 'preflight', withinHours: o.within, waves: o.wave ?? [] }, global: global(cmd) }),
     );
 
   root
