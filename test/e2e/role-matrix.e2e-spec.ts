@@ -213,6 +213,13 @@ describe('access: every route × every role, no key and a revoked key', () => {
     },
     {
       method: 'GET',
+      path: '/waves/{id}/gate-check',
+      access: READERS,
+      ok: 200,
+      call: () => ({ path: `/waves/${waveId}/gate-check` }),
+    },
+    {
+      method: 'GET',
       path: '/waves/{id}/history',
       access: READERS,
       ok: 200,

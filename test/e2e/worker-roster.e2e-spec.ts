@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -239,6 +240,54 @@ describe('the worker roster', () => {
     ]);
     const text = await metrics();
     expect(['alive', 'stopped', 'lost'].map((st) => gauge(text, `reopen_workers{state="${st}"}`))).toEqual([0, 1, 0]);
+  });
+
+  it('preflight warns of a gate whose input is missing (GET /waves/{id}/gate-check), and not once it arrives', async () => {
+    const startLocal = new Date(Date.now() + 3_600_000).toISOString().slice(0, 19);
+    const created = await api.call<{ id: string }>('POST', '/waves', {
+      body: {
+        name: 'gated',
+        selector: { type: 'cohorts', cohorts: ['general'] },
+        protocols: ['imap'],
+        ratePerSecond: 50,
+        startLocal,
+        timeZone: 'UTC',
+        gates: [
+          {
+            name: 'feed',
+            metric: 'signal',
+            signal: 'failed_logins_per_minute',
+            windowSeconds: 60,
+            minSamples: 1,
+            threshold: 100,
+            action: 'halt',
+          },
+        ],
+      },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    const check = await api.call('GET', `/waves/${id}/gate-check`, { key: 'viewer' });
+    expect(check.status).toBe(200);
+    expect(check.body).toMatchObject({
+      waveId: id,
+      gates: [{ gate: 'feed', status: 'inconclusive', action: 'halt', threshold: 100 }],
+    });
+    const warned = await preflight('--wave', id);
+    expect(warned.stdout).toMatch(
+      new RegExp(`^warn  wave "gated" \\(${id}\\): gate feed would pause it as soon as it runs: .+$`, 'm'),
+    );
+
+    const sent = await api.call('POST', '/signals', {
+      key: 'signals',
+      body: { name: 'failed_logins_per_minute', value: 3, windowSeconds: 60, observedAt: new Date().toISOString() },
+    });
+    expect(sent.status).toBeLessThan(300);
+    expect((await api.call('GET', `/waves/${id}/gate-check`, { key: 'viewer' })).body.gates).toEqual([
+      expect.objectContaining({ gate: 'feed', status: 'ok', value: 3 }),
+    ]);
+    expect((await preflight('--wave', id)).stdout).not.toContain('gate feed');
+    expect((await api.call('GET', `/waves/${randomUUID()}/gate-check`, { key: 'viewer' })).status).toBe(404);
   });
 
   it('is behind a key: none is 401, a signals key 403', async () => {

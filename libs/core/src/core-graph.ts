@@ -47,6 +47,8 @@ export interface CoreServices {
   logins: LoginIngestService;
   notifications: NotificationService;
   approvals: ApprovalService;
+  /** The gates' dry run (GateEvaluator.check): what they would say now, acting on nothing. */
+  gateCheck: GateEvaluator;
 }
 
 export function buildCoreServices(
@@ -79,6 +81,10 @@ export function buildCoreServices(
   );
   return {
     commands,
+    gateCheck: new GateEvaluator(dataSource, commands, {
+      url: config.PROMETHEUS_URL,
+      timeoutMs: config.PROMETHEUS_TIMEOUT_MS,
+    }),
     approvals: new ApprovalService(dataSource, gate, (sql, row) =>
       row.command === 'support_override' ? operations.approvalSubject(sql, row) : commands.approvalSubject(sql, row),
     ),

@@ -46,6 +46,7 @@ import { OperationService } from './support/operation.service';
 import { OverrideService } from './support/override.service';
 import { WaveCommandsService } from './waves/wave-commands.service';
 import { ApprovalService } from './approvals/approval.service';
+import { GateEvaluator } from './gates/gate-evaluator';
 import { WaveQueryService } from './waves/wave-query.service';
 import { NotificationService } from './notifications';
 
@@ -147,6 +148,7 @@ const SERVICES: [new (...args: never[]) => unknown, keyof CoreServices][] = [
   [LoginIngestService, 'logins'],
   [NotificationService, 'notifications'],
   [ApprovalService, 'approvals'],
+  [GateEvaluator, 'gateCheck'],
 ];
 
 /**

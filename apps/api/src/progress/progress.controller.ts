@@ -1,6 +1,6 @@
 import { applyDecorators, Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { ProgressService } from '@app/core';
+import { GateEvaluator, NotFoundError, ProgressService } from '@app/core';
 import type { Request, Response } from 'express';
 import { Access, ROLES } from '../auth/access.decorator';
 import { SeesAddresses } from '../auth/principal';
@@ -10,6 +10,7 @@ import { ConditionalGet, ConditionalReply } from './conditional-get';
 import { ProgressCache, readerView } from './progress-cache.service';
 import { ProgressEventsService } from './progress-events.service';
 import {
+  GateCheckAnswerDto,
   GateMeasurementDto,
   GateMeasurementQueryDto,
   ProgressOverviewDto,
@@ -33,6 +34,7 @@ export class ProgressController {
     private readonly cache: ProgressCache,
     private readonly eventStream: ProgressEventsService,
     private readonly progress: ProgressService,
+    private readonly gates: GateEvaluator,
   ) {}
 
   @Get('progress')
@@ -84,6 +86,21 @@ export class ProgressController {
       reason: m.reason,
       takenAt: m.takenAt,
     }));
+  }
+
+  @Get('waves/:id/gate-check')
+  @ApiOperation({
+    summary:
+      "what the wave's gates would decide now, acting on nothing: before a start, whether each gate's input is there " +
+      '(a stale signal or a silent login stream would pause it at once); `reopen preflight` reads it',
+  })
+  @ApiOkResponse({ type: GateCheckAnswerDto })
+  @WaveRoute()
+  async gateCheck(@Param('id', UuidParamPipe) id: string): Promise<GateCheckAnswerDto> {
+    const checkedAt = new Date();
+    const gates = await this.gates.check(id, checkedAt);
+    if (gates === null) throw new NotFoundError('wave', id);
+    return { waveId: id, checkedAt, gates };
   }
 
   @Get('waves/:id/events')

@@ -189,6 +189,30 @@ export class ProgressOverviewDto {
   @ApiProperty({ type: ProgressTotalsDto }) totals!: ProgressTotalsDto;
 }
 
+/** One gate as it would decide now (GET /waves/{id}/gate-check). */
+export class GateCheckDto {
+  @ApiProperty() gate!: string;
+  @ApiProperty({ enum: ['pause', 'halt', 'halt_and_rollback'] }) action!: string;
+  @ApiProperty({
+    enum: ['ok', 'breached', 'insufficient_data', 'inconclusive', 'not_evaluated'],
+    description:
+      'inconclusive: its input is missing (a stale signal, a silent login stream): the wave would pause as soon as it ' +
+      'runs; insufficient_data: too few samples yet (never a pause); not_evaluated: a prometheus gate (the workers measure it)',
+  })
+  status!: string;
+  @ApiPropertyOptional() value?: number;
+  @ApiProperty() threshold!: number;
+  @ApiPropertyOptional({ description: 'the control cohort, for a relative gate' }) control?: number;
+  @ApiProperty({ example: 'signal failed_logins_per_minute for general last received 3600 s ago (stale after 120 s)' })
+  reason!: string;
+}
+
+export class GateCheckAnswerDto {
+  @ApiProperty({ format: 'uuid' }) waveId!: string;
+  @ApiProperty({ type: String, format: 'date-time' }) checkedAt!: Date;
+  @ApiProperty({ type: [GateCheckDto] }) gates!: GateCheckDto[];
+}
+
 /** One measurement of a prometheus gate. */
 export class GateMeasurementDto {
   @ApiProperty() gate!: string;

@@ -152,6 +152,28 @@ describe('reopen preflight: the go/no-go rules', () => {
     expect(renderChecks(judge(input, NOW)).at(-1)).toBe('GO with 3 warning(s) to read');
   });
 
+  it('a gate whose input is missing (it would pause the wave at once), or breached now: a warning each; others quiet', () => {
+    const input = fine({
+      waves: [
+        {
+          wave: wave(),
+          eligible: 10,
+          pendingApprovals: [],
+          gateCheck: [
+            { gate: 'feed', status: 'inconclusive', reason: 'no signal failed_logins received' },
+            { gate: 'errors', status: 'breached', reason: 'error rate 0.2 above 0.05' },
+            { gate: 'quiet', status: 'insufficient_data', reason: 'no call yet' },
+            { gate: 'prom', status: 'not_evaluated', reason: 'measured by the workers' },
+          ],
+        },
+      ],
+    });
+    expect(notOk(judge(input, NOW)).map((c) => c.detail)).toEqual([
+      'gate feed would pause it as soon as it runs: no signal failed_logins received',
+      'gate errors is breached now: error rate 0.2 above 0.05',
+    ]);
+  });
+
   it('no wave in the window: a warning', () => {
     expect(notOk(judge(fine({ waves: [] }), NOW))).toEqual([
       { level: 'warn', name: 'waves', detail: 'no wave is scheduled in the window (and none was named)' },

@@ -38,8 +38,16 @@ export interface PreflightInput {
     api: { version: string; commit: string };
     workers: { id: string; alive: boolean; version: string; commit: string }[];
   };
-  /** The waves to check, each with its preview's eligible count and its pending approval requests' commands. */
-  waves: { wave: PreflightWave; eligible: number; pendingApprovals: { id: string; command: string }[] }[];
+  /**
+   * The waves to check, each with its preview's eligible count, its pending approval requests' commands and its gates as
+   * they would decide now (GET /waves/{id}/gate-check; none for a finished wave).
+   */
+  waves: {
+    wave: PreflightWave;
+    eligible: number;
+    pendingApprovals: { id: string; command: string }[];
+    gateCheck?: { gate: string; status: string; reason: string }[];
+  }[];
   /** GET /subscriptions: each one's given-up deliveries. */
   subscriptions: { name: string; failed: number }[];
 }
@@ -133,6 +141,13 @@ function waveChecks(w: PreflightInput['waves'][number], nowMs: number): Check[] 
   if (!wave.gates.length) {
     checks.push({ level: 'warn', name, detail: 'no gate: nothing halts it by itself (docs/gates.md)' });
   }
+  for (const g of w.gateCheck ?? []) {
+    if (g.status === 'inconclusive') {
+      checks.push({ level: 'warn', name, detail: `gate ${g.gate} would pause it as soon as it runs: ${g.reason}` });
+    } else if (g.status === 'breached') {
+      checks.push({ level: 'warn', name, detail: `gate ${g.gate} is breached now: ${g.reason}` });
+    }
+  }
   for (const a of w.pendingApprovals) {
     checks.push({
       level: 'warn',
@@ -193,11 +208,14 @@ export async function gatherPreflight(
   );
   const waves = await Promise.all(
     [...due, ...named].map(async (wave) => {
-      const [preview, approvals] = await Promise.all([
+      const [preview, approvals, gateCheck] = await Promise.all([
         client.get<{ eligible: number }>(`${waveUrl(wave.id)}/preview`),
         client.get<{ id: string; command: string }[]>(`/approvals?state=pending&waveId=${encodeURIComponent(wave.id)}`),
+        FINISHED.includes(wave.state)
+          ? Promise.resolve(undefined)
+          : client.get<{ gates: { gate: string; status: string; reason: string }[] }>(`${waveUrl(wave.id)}/gate-check`),
       ]);
-      return { wave, eligible: preview.eligible, pendingApprovals: approvals };
+      return { wave, eligible: preview.eligible, pendingApprovals: approvals, gateCheck: gateCheck?.gates };
     }),
   );
   return {

@@ -1,4 +1,5 @@
 import { Gate } from '@app/domain';
+import { GateEvaluator } from './gate-evaluator';
 import { aWave, createEngineHarness, EngineHarness, loginAllocator, pollUntil } from '@app/testing';
 
 /** Gates against the real services: each action, and a signal that stops arriving. */
@@ -125,5 +126,37 @@ describe('gates (real PostgreSQL, Redis, simulator, worker)', () => {
     await h.commands.start(id, 'ops:test');
     await h.untilWaveState(id, 'paused', { timeoutMs: 5000, description: 'paused as inconclusive' });
     expect((await row(id)).status_reason).toBe('inconclusive:watch');
+  });
+
+  it('check(): what the gates would decide now, acting on nothing (a stale signal, a silent login stream)', async () => {
+    await signal('feed_fresh', 3, 'health', 5);
+    await signal('feed_stale', 3, 'health', 3600);
+    const id = await wave([
+      signalGate({ name: 'fresh', signal: 'feed_fresh', threshold: 100, action: 'halt' }),
+      signalGate({ name: 'stale', signal: 'feed_stale', threshold: 100, action: 'halt' }),
+      {
+        name: 'stuffing',
+        metric: 'login_failures_per_minute',
+        windowSeconds: 120,
+        minSamples: 10,
+        threshold: 30,
+        action: 'halt',
+      },
+    ]);
+    const check = new GateEvaluator(h.db.dataSource, h.commands, { timeoutMs: 1000 });
+    const results = await check.check(id);
+    expect(results?.map((r) => [r.gate, r.status])).toEqual([
+      ['fresh', 'ok'],
+      ['stale', 'inconclusive'],
+      ['stuffing', 'inconclusive'], // no login event from the mail server ever: the wave would pause at once
+    ]);
+    expect(results?.[2].reason).toMatch(/^no login event from the mail server ever/);
+    // Nothing acted on, nothing written: still a draft, no verdict on its row.
+    const [after] = await h.db.dataSource.query<{ state: string; gate_state: unknown }[]>(
+      `SELECT state, gate_state FROM waves WHERE id = $1`,
+      [id],
+    );
+    expect(after).toEqual({ state: 'draft', gate_state: null });
+    expect(await check.check('00000000-0000-4000-8000-000000000000')).toBeNull();
   });
 });

@@ -12,6 +12,9 @@ interface RoundInputs {
   analyses: Map<string, AnalysisInput>;
 }
 
+/** A Prometheus gate in a check: its queries are the workers' (each one a measurement of the wave's analysis). */
+export type PrometheusNotChecked = Omit<GateResult, 'status'> & { status: 'not_evaluated' };
+
 export interface GateRound {
   waveId: string;
   action: string;
@@ -65,6 +68,33 @@ export class GateEvaluator {
       else await this.commands.halt(wave.id, decision.pauseReason, detail, decision.action === 'halt_and_rollback');
     }
     return { waveId: wave.id, action: decision.action, results };
+  }
+
+  /**
+   * What a wave's gates would say now, acting on nothing and writing nothing (GET /waves/{id}/gate-check, `reopen
+   * preflight`): the same inputs and rules as a round. Before a start it tells whether a gate's input is there at all:
+   * a stale signal or a silent login stream is `inconclusive`, and would pause the wave as soon as it runs. Prometheus
+   * gates are the workers' to measure (a query is one measurement of the wave's analysis): not evaluated here.
+   */
+  async check(waveId: string, now = new Date()): Promise<(GateResult | PrometheusNotChecked)[] | null> {
+    const gates = await this.repo.waveGates(this.sql, waveId);
+    if (gates === null) return null;
+    const round: RoundInputs = { logins: await this.logins.inputs(this.sql, waveId, gates, now), analyses: new Map() };
+    const results: (GateResult | PrometheusNotChecked)[] = [];
+    for (const gate of gates) {
+      results.push(
+        gate.metric === 'prometheus'
+          ? {
+              gate: gate.name,
+              action: gate.action,
+              status: 'not_evaluated',
+              threshold: gate.threshold,
+              reason: 'measured by the workers (PROMETHEUS_URL) once the wave runs',
+            }
+          : evaluateGate(gate, await this.input(waveId, gate, round), now),
+      );
+    }
+    return results;
   }
 
   private async input(waveId: string, gate: Gate, round: RoundInputs): Promise<GateInput> {

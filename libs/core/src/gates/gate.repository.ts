@@ -19,6 +19,12 @@ export class GateRepository {
     );
   }
 
+  /** One wave's gates, whatever its state; null when there is no such wave. */
+  async waveGates(sql: Sql, waveId: string): Promise<Gate[] | null> {
+    const [row] = await sql<{ gates: Gate[] }>(`SELECT gates FROM waves WHERE id = $1`, [waveId]);
+    return row ? row.gates : null;
+  }
+
   /** Stores the last verdict on the wave row (progress shows it). */
   async saveVerdict(sql: Sql, waveId: string, detail: unknown, evaluatedAt: Date): Promise<void> {
     await sql(`UPDATE waves SET gate_state = $2, gate_evaluated_at = $3 WHERE id = $1`, [
