@@ -1,6 +1,6 @@
 import { eta, windowedEtaSeconds } from './rate';
 import { TimeWindows } from './time-windows';
-import { acceptsNewCalls, WaveState } from './wave-state';
+import { acceptsNewCalls, isNotStarted, WaveState } from './wave-state';
 
 /**
  * Progress from `wave_counters` (one small row per counter, moved in the same transaction as the members they
@@ -135,7 +135,7 @@ export function buildProgress(counters: Counters, options: ProgressOptions): Pro
   const moving =
     options.state === undefined || acceptsNewCalls(options.state) || options.statusReason === 'outside_window';
   // A draft or scheduled wave has no members yet (chosen when it starts): not done, and no ETA, rather than "0/0, 100 %".
-  const notStarted = options.state === 'draft' || options.state === 'scheduled';
+  const notStarted = options.state !== undefined && isNotStarted(options.state);
   const etaSeconds = notStarted
     ? null
     : remaining === 0

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import {
   acceptsNewCalls,
   isFinished,
+  isNotStarted,
   isRolledBack,
   allowedCommands,
   PauseReason,
@@ -195,21 +196,25 @@ describe('wave state machine', () => {
 
   describe('predicates', () => {
     const table = [
-      ['draft', false, false, false],
-      ['scheduled', false, false, false],
-      ['running', true, false, false],
-      ['paused', false, false, false],
-      ['halted', false, false, false],
-      ['completed', false, true, false],
-      ['cancelled', false, true, false],
-      ['rolling_back', true, false, true],
-      ['rolled_back', false, true, true],
+      ['draft', false, false, false, true],
+      ['scheduled', false, false, false, true],
+      ['running', true, false, false, false],
+      ['paused', false, false, false, false],
+      ['halted', false, false, false, false],
+      ['completed', false, true, false, false],
+      ['cancelled', false, true, false, false],
+      ['rolling_back', true, false, true, false],
+      ['rolled_back', false, true, true, false],
     ] as const;
-    it.each(table)('%s: acceptsNewCalls=%p, isFinished=%p, isRolledBack=%p', (state, calls, finished, rolled) => {
-      expect(acceptsNewCalls(state)).toBe(calls);
-      expect(isFinished(state)).toBe(finished);
-      expect(isRolledBack(state)).toBe(rolled);
-    });
+    it.each(table)(
+      '%s: acceptsNewCalls=%p, isFinished=%p, isRolledBack=%p, isNotStarted=%p',
+      (state, calls, finished, rolled, notStarted) => {
+        expect(acceptsNewCalls(state)).toBe(calls);
+        expect(isFinished(state)).toBe(finished);
+        expect(isRolledBack(state)).toBe(rolled);
+        expect(isNotStarted(state)).toBe(notStarted);
+      },
+    );
 
     it('the table covers every state', () => {
       expect(table.map(([state]) => state).sort()).toEqual([...WAVE_STATES].sort());

@@ -254,6 +254,11 @@ export function isFinished(state: string): boolean {
 }
 export const FINISHED_STATES = ['completed', 'cancelled', 'rolled_back'] as const satisfies readonly WaveState[];
 
+/** The wave has not started: its membership is not frozen yet, and its plan (start, steps, selector) may still change. */
+export function isNotStarted(state: string): boolean {
+  return state === 'draft' || state === 'scheduled';
+}
+
 /** The wave itself is rolled back, or rolling back: what it enabled is being, or has been, closed again. */
 export function isRolledBack(state: WaveState): boolean {
   return state === 'rolling_back' || state === 'rolled_back';

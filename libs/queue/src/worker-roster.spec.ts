@@ -1,4 +1,4 @@
-import { sightingOf, WORKER_ALIVE_MS, WorkerIdentity } from './worker-roster';
+import { countWorkers, sightingOf, WORKER_ALIVE_MS, WorkerIdentity } from './worker-roster';
 
 const ID: WorkerIdentity = {
   id: 'host/42/abcdef',
@@ -28,5 +28,17 @@ describe('sightingOf: the alive rule', () => {
   it('a worker that said it was stopping is not alive, however recent its report', () => {
     const left = sightingOf({ ...ID, leftAt: '2026-05-09T06:00:00.000Z' }, NOW, NOW);
     expect(left).toMatchObject({ alive: false, leftAt: '2026-05-09T06:00:00.000Z' });
+  });
+});
+
+describe('countWorkers', () => {
+  it('counts alive, stopped (said so) and lost (stopped reporting), each once', () => {
+    const seen = (ageMs: number, leftAt?: string) => sightingOf({ ...ID, ...(leftAt && { leftAt }) }, NOW - ageMs, NOW);
+    expect(countWorkers([])).toEqual({ alive: 0, stopped: 0, lost: 0 });
+    expect(countWorkers([seen(0), seen(1000), seen(0, '2026-05-09T06:00:00.000Z'), seen(60_000)])).toEqual({
+      alive: 2,
+      stopped: 1,
+      lost: 1,
+    });
   });
 });

@@ -44,6 +44,13 @@ export function sightingOf(
   };
 }
 
+/** How many workers the roster knows in each state: alive, stopped (said so), lost (stopped reporting). */
+export function countWorkers(sightings: readonly WorkerSighting[]): Record<'alive' | 'stopped' | 'lost', number> {
+  const counts = { alive: 0, stopped: 0, lost: 0 };
+  for (const w of sightings) counts[w.alive ? 'alive' : w.leftAt ? 'stopped' : 'lost'] += 1;
+  return counts;
+}
+
 // Redis's clock in ms, for both scripts.
 const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 

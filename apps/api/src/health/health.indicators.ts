@@ -5,7 +5,7 @@ import Redis from 'ioredis';
 import { MAILSTORE_PROBE, type MailstoreProbe } from '@app/core';
 import type { Logger } from 'pino';
 import { assertRuntimeRole, DatabaseRoleError } from '@app/db';
-import { WORKER_ALIVE_MS, WorkerRoster } from '@app/queue';
+import { countWorkers, WORKER_ALIVE_MS, WorkerRoster } from '@app/queue';
 import { API_LOGGER, REDIS_CLIENT } from '../infra.tokens';
 
 const TIMEOUT_MS = 2000;
@@ -108,7 +108,7 @@ export class HealthIndicators {
     return this.indicator
       .check('workers')
       .attempt(async () => {
-        const alive = (await this.roster.read()).filter((w) => w.alive).length;
+        const { alive } = countWorkers(await this.roster.read());
         if (!alive) throw new Error(`no worker has reported in the last ${WORKER_ALIVE_MS / 1000} s`);
       })
       .withTimeout(TIMEOUT_MS)

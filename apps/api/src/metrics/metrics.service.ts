@@ -2,7 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Gauge, Registry } from 'prom-client';
 import { METRICS_REGISTRY, NotificationService, ProgressService, startProcessMetrics, WaveProgress } from '@app/core';
 import { hideAddresses, isFinished } from '@app/domain';
-import { isConnectionError, QUEUES, QueueProducer, QueueUnavailableError, WorkerRoster } from '@app/queue';
+import {
+  countWorkers,
+  isConnectionError,
+  QUEUES,
+  QueueProducer,
+  QueueUnavailableError,
+  WorkerRoster,
+} from '@app/queue';
 import { HealthIndicators } from '../health/health.indicators';
 import { registerNotificationMetrics } from '../notifications/notification.metrics';
 import { gateValueSeries } from './gate-value-series';
@@ -100,7 +107,7 @@ export class MetricsService {
       this.progress.overview(),
       this.queueCounts(),
       this.health.dependencies(),
-      this.workersAlive(),
+      this.workerCounts(),
     ]);
     for (const gauge of Object.values(this.g)) gauge.reset();
     for (const wave of overview.waves) this.setWave(wave);
@@ -137,15 +144,9 @@ export class MetricsService {
   }
 
   /** The roster's workers by state; null while Redis is unreachable (the gauge is left out, not a false 0). */
-  private async workersAlive(): Promise<Record<'alive' | 'stopped' | 'lost', number> | null> {
+  private async workerCounts(): Promise<ReturnType<typeof countWorkers> | null> {
     try {
-      const workers = await this.roster.read();
-      const count = (f: (w: (typeof workers)[number]) => boolean) => workers.filter(f).length;
-      return {
-        alive: count((w) => w.alive),
-        stopped: count((w) => !w.alive && !!w.leftAt),
-        lost: count((w) => !w.alive && !w.leftAt),
-      };
+      return countWorkers(await this.roster.read());
     } catch (err) {
       if (isConnectionError(err)) return null;
       throw err;

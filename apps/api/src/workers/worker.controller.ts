@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { buildInfo } from '@app/core';
-import { isConnectionError, WorkerRoster } from '@app/queue';
+import { countWorkers, isConnectionError, WorkerRoster } from '@app/queue';
 import { ApiError } from '../common/api-exceptions';
 import { Access, ROLES } from '../auth/access.decorator';
 import { ApiProblem } from '../common/problem.dto';
@@ -21,7 +21,7 @@ export class WorkerController {
   async list(): Promise<WorkersDto> {
     try {
       const workers = await this.roster.read();
-      return { alive: workers.filter((w) => w.alive).length, api: buildInfo(), workers };
+      return { alive: countWorkers(workers).alive, api: buildInfo(), workers };
     } catch (err) {
       // ioredis's refusals on the fail-fast connection (offline, closed, Command timed out) are connection errors.
       if (!isConnectionError(err)) throw err;

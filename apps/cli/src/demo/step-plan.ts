@@ -1,4 +1,4 @@
-import { gatherPreflight, judge, renderChecks } from '../preflight/preflight';
+import { gatherPreflight, isNoGo, judge, renderChecks } from '../preflight/preflight';
 import { ApiCallError } from './api-client';
 import type { Approval, CommandResult, Wave, WavePreview } from './api.types';
 import { duration, int, reasons } from './format';
@@ -73,7 +73,7 @@ async function preflight(story: Story): Promise<void> {
   const notOk = checks.filter((c) => c.level !== 'ok');
   story.term.say(`   reopen preflight: ${verdict}${notOk.length ? '' : ` (${checks.length} checks ok)`}`);
   for (const c of notOk) story.term.say(`     ${c.level} ${c.name}: ${c.detail}`);
-  if (checks.some((c) => c.level === 'fail')) throw new Error(`reopen preflight: ${verdict}`);
+  if (isNoGo(checks)) throw new Error(`reopen preflight: ${verdict}`);
 }
 
 function printPreview(story: Story, w: PlannedWave): void {

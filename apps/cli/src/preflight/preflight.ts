@@ -1,3 +1,5 @@
+import { isFinished, isNotStarted } from '@app/domain';
+
 /** What the checks need of an API client (the CLI's and the demo's ApiClient): GET, answered JSON or thrown. Its own
  * folder: both `reopen preflight` and the demo run these checks, and demo ↔ reopen would be a folder cycle. */
 interface Reader {
@@ -107,9 +109,6 @@ function workerChecks(w: PreflightInput['workers']): Check[] {
   return checks;
 }
 
-const NOT_STARTED = ['draft', 'scheduled'];
-const FINISHED = ['completed', 'cancelled', 'rolled_back'];
-
 function waveChecks(w: PreflightInput['waves'][number], nowMs: number): Check[] {
   const { wave } = w;
   const name = `wave "${wave.name}" (${wave.id})`;
@@ -133,11 +132,11 @@ function waveChecks(w: PreflightInput['waves'][number], nowMs: number): Check[] 
     checks.push({ level: 'ok', name, detail: `starts ${planned(wave)}, in ${minutes(startMs - nowMs)}` });
   }
   // Once it ran, its members are fixed and its finished ones no longer eligible: what it would open is a plan's question.
-  if (NOT_STARTED.includes(wave.state)) {
+  if (isNotStarted(wave.state)) {
     if (w.eligible === 0) checks.push({ level: 'warn', name, detail: 'no eligible member: it would open nothing' });
     else checks.push({ level: 'ok', name, detail: `${w.eligible} eligible` });
   }
-  if (FINISHED.includes(wave.state)) return checks;
+  if (isFinished(wave.state)) return checks;
   if (!wave.gates.length) {
     checks.push({ level: 'warn', name, detail: 'no gate: nothing halts it by itself (docs/gates.md)' });
   }
@@ -211,7 +210,7 @@ export async function gatherPreflight(
       const [preview, approvals, gateCheck] = await Promise.all([
         client.get<{ eligible: number }>(`${waveUrl(wave.id)}/preview`),
         client.get<{ id: string; command: string }[]>(`/approvals?state=pending&waveId=${encodeURIComponent(wave.id)}`),
-        FINISHED.includes(wave.state)
+        isFinished(wave.state)
           ? Promise.resolve(undefined)
           : client.get<{ gates: { gate: string; status: string; reason: string }[] }>(`${waveUrl(wave.id)}/gate-check`),
       ]);
@@ -228,10 +227,15 @@ export async function gatherPreflight(
 
 const waveUrl = (id: string) => `/waves/${encodeURIComponent(id)}`;
 
+/** No-go: at least one check failed (exit 7). */
+export function isNoGo(checks: readonly Check[]): boolean {
+  return checks.some((c) => c.level === 'fail');
+}
+
 /** `ok    workers: 2 alive`, aligned; then the verdict. */
 export function renderChecks(checks: readonly Check[]): string[] {
   const label = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
-  const fails = checks.filter((c) => c.level === 'fail').length;
+  const fails = checks.filter((c) => c.level === 'fail').length; // isNoGo: fails > 0
   const warns = checks.filter((c) => c.level === 'warn').length;
   return [
     ...checks.map((c) => `${label[c.level]}  ${c.name}: ${c.detail}`),

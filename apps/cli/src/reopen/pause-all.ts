@@ -32,10 +32,10 @@ async function running(client: ApiClient): Promise<Listed[]> {
  */
 export async function pauseAll(client: ApiClient, out: (line: string) => void, json: boolean): Promise<number> {
   const results: { id: string; name: string; result?: CommandResult; refused?: string }[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const waves = await running(client);
-    if (!waves.length) break;
-    for (const w of waves) {
+  let refusals = 0;
+  let left = await running(client);
+  for (let round = 0; round < ROUNDS && left.length; round++) {
+    for (const w of left) {
       try {
         const result = await client.post<CommandResult>(`/waves/${encodeURIComponent(w.id)}/pause`);
         results.push({ ...w, result });
@@ -47,14 +47,14 @@ export async function pauseAll(client: ApiClient, out: (line: string) => void, j
         if (!(err instanceof ApiCallError) || err.status === null || err.status >= 500) throw err;
         // illegal_transition: it left running meanwhile (its state is in the problem); anything else is a refusal.
         const now = typeof err.problem?.currentState === 'string' ? err.problem.currentState : null;
+        if (!now) refusals += 1;
         const refused = now ? `no longer running (${now})` : `refused: ${err.status} ${err.problem?.code ?? ''}`.trim();
         results.push({ ...w, refused });
         if (!json) out(`wave ${w.id} "${w.name}": ${refused}`);
       }
     }
+    left = await running(client);
   }
-  const left = await running(client);
-  const refusals = results.filter((r) => r.refused && !r.refused.startsWith('no longer running'));
   const paused = results.filter((r) => r.result && !r.result.noop).length;
   if (json) out(JSON.stringify({ paused: results, stillRunning: left }));
   else {
@@ -64,5 +64,5 @@ export async function pauseAll(client: ApiClient, out: (line: string) => void, j
         : `${paused} paused; no wave is running`,
     );
   }
-  return left.length || refusals.length ? EXIT.refused : EXIT.ok;
+  return left.length || refusals ? EXIT.refused : EXIT.ok;
 }

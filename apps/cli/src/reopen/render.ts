@@ -1,3 +1,4 @@
+import { operationEnded } from '@app/domain';
 import type { Account, CommandResult, Operation, Wave, WavePreview } from '../demo/api.types';
 import { duration, int, reasons, table } from '../demo/format';
 import type { View } from './program';
@@ -231,7 +232,7 @@ function account(a: Account): string[] {
 
 /** "succeeded (applied) in 118 ms", "failed (http_503) in 2.1 s: {...}", or "queued". */
 function operationState(o: Operation): string {
-  if (o.state !== 'succeeded' && o.state !== 'failed') return o.state;
+  if (!operationEnded(o.state)) return o.state;
   const took = o.completedAt ? ` in ${duration(Date.parse(o.completedAt) - Date.parse(o.createdAt))}` : '';
   return `${o.state} (${o.outcome ?? 'no outcome'})${took}${o.error ? `: ${JSON.stringify(o.error)}` : ''}`;
 }

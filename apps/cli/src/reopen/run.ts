@@ -6,7 +6,7 @@ import { EXIT } from './exit-codes';
 import { readPlan, PlanFileError } from './plan-file';
 import { ConnectionSettingsError, resolveConnection } from './profile';
 import { commandWords, parseReopen, ReopenRun } from './program';
-import { gatherPreflight, judge, renderChecks } from '../preflight/preflight';
+import { gatherPreflight, isNoGo, judge, renderChecks } from '../preflight/preflight';
 import { pauseAll } from './pause-all';
 import { render } from './render';
 import { watchWave } from './watch';
@@ -71,9 +71,9 @@ async function execute({ job, global }: ReopenRun, io: ReopenIo, out: (line: str
     case 'preflight': {
       const now = Date.now();
       const checks = judge(await gatherPreflight(client, job, now), now);
-      if (global.json) out(JSON.stringify({ go: !checks.some((c) => c.level === 'fail'), checks }));
+      if (global.json) out(JSON.stringify({ go: !isNoGo(checks), checks }));
       else for (const l of renderChecks(checks)) out(l);
-      return checks.some((c) => c.level === 'fail') ? EXIT.nogo : EXIT.ok;
+      return isNoGo(checks) ? EXIT.nogo : EXIT.ok;
     }
     case 'call': {
       const body = await client.call<unknown>(job.request.method, job.request.path, job.request.body);

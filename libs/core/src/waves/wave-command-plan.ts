@@ -2,6 +2,7 @@ import {
   BatchKind,
   dispatchedKind,
   isDispatchState,
+  isNotStarted,
   loosens,
   nextWindowOpening,
   nextWindowTransition,
@@ -126,7 +127,7 @@ export function planUpdate(
   if (wave.state === 'rolled_back') {
     throw new IllegalTransitionError(wave.state, 'update', [], 'a rolled back wave cannot change');
   }
-  if ((input.steps || input.startLocal) && !['draft', 'scheduled'].includes(wave.state)) {
+  if ((input.steps || input.startLocal) && !isNotStarted(wave.state)) {
     throw new IllegalTransitionError(
       wave.state,
       'update',
