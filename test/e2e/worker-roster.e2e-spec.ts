@@ -275,7 +275,10 @@ describe('the worker roster', () => {
     });
     const warned = await preflight('--wave', id);
     expect(warned.stdout).toMatch(
-      new RegExp(`^warn  wave "gated" \\(${id}\\): gate feed would pause it as soon as it runs: .+$`, 'm'),
+      new RegExp(
+        `^warn  wave "gated" \\(${id}\\): gate feed is inconclusive now \\(a running wave pauses on it\\): .+$`,
+        'm',
+      ),
     );
 
     const sent = await api.call('POST', '/signals', {

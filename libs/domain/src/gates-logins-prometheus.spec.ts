@@ -6,7 +6,7 @@ import {
   NO_MEASUREMENTS,
   parseCondition,
 } from './analysis';
-import { evaluateGate, Gate, LoginInput, validateGates } from './gates';
+import { checkMeasurement, evaluateGate, Gate, LoginInput, validateGates } from './gates';
 
 const NOW = new Date('2026-05-11T09:00:00.000Z');
 const ago = (s: number) => new Date(NOW.getTime() - s * 1000);
@@ -194,6 +194,38 @@ describe('prometheus gates', () => {
     ).toMatchObject({
       status: 'insufficient_data',
       reason: 'error, within the limits: query failed: unreachable (ECONNREFUSED)',
+    });
+  });
+
+  it('reads a trial query for a check: only a number meeting the conditions is ok, anything else is flagged', () => {
+    const success = parseCondition('result < 1');
+    if (typeof success === 'string') throw new Error(success);
+    const both = { successCondition: success, failureCondition: failure };
+    const trial = (result: Parameters<typeof measure>[0]) => checkMeasurement(promGate(), measure(result, both));
+    expect(trial({ kind: 'value', value: 0.5 })).toEqual({
+      gate: 'prom',
+      action: 'halt',
+      threshold: undefined,
+      status: 'ok',
+      value: 0.5,
+      reason: 'trial query: result < 1 (0.5)',
+    });
+    expect(trial({ kind: 'value', value: 30 })).toMatchObject({ status: 'breached', value: 30 });
+    // Between the two conditions: Argo's inconclusive, as a run would count it.
+    expect(trial({ kind: 'value', value: 5 })).toMatchObject({
+      status: 'inconclusive',
+      value: 5,
+      reason: 'trial query: neither result < 1 nor result > 10 (5)',
+    });
+    expect(trial({ kind: 'value', value: NaN })).toEqual(
+      expect.objectContaining({ status: 'inconclusive', reason: 'trial query: the query returned NaN' }),
+    );
+    expect(trial({ kind: 'value', value: NaN })).not.toHaveProperty('value');
+    expect(trial({ kind: 'empty' })).toMatchObject({ status: 'inconclusive' });
+    // An error a run would tolerate up to consecutiveErrorLimit is flagged here: the night before is for fixing it.
+    expect(trial({ kind: 'error', message: 'unreachable (ECONNREFUSED)' })).toMatchObject({
+      status: 'inconclusive',
+      reason: 'trial query: query failed: unreachable (ECONNREFUSED)',
     });
   });
 });

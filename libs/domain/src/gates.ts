@@ -369,6 +369,26 @@ function evaluateAnalysis(input: AnalysisInput | undefined, base: Base): GateRes
   return { ...base, ...value, status: 'insufficient_data', reason: `${last.phase}, within the limits: ${last.reason}` };
 }
 
+/**
+ * A prometheus gate's trial query in a check (GET /waves/{id}/gate-check, `reopen preflight`): one measurement taken
+ * now, recorded nowhere. A run's analysis tolerates errors and empty answers up to its limits; a check flags any answer
+ * that is not a number meeting the conditions as inconclusive, since the night before is when a query gets fixed.
+ */
+export function checkMeasurement(gate: Gate, measurement: Measurement): GateResult {
+  const value =
+    measurement.value !== undefined && Number.isFinite(measurement.value) ? { value: measurement.value } : {};
+  const status =
+    measurement.phase === 'successful' ? 'ok' : measurement.phase === 'failed' ? 'breached' : 'inconclusive';
+  return {
+    gate: gate.name,
+    action: gate.action,
+    threshold: gate.threshold,
+    ...value,
+    status,
+    reason: `trial query: ${measurement.reason}`,
+  };
+}
+
 /** Four significant digits for reasons: 0.035, 2000, 12350 (never 2e+3, never trailing zeros). */
 export function formatGateValue(value: number): string {
   return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));

@@ -194,10 +194,11 @@ export class GateCheckDto {
   @ApiProperty() gate!: string;
   @ApiProperty({ enum: ['pause', 'halt', 'halt_and_rollback'] }) action!: string;
   @ApiProperty({
-    enum: ['ok', 'breached', 'insufficient_data', 'inconclusive', 'not_evaluated'],
+    enum: ['ok', 'breached', 'insufficient_data', 'inconclusive'],
     description:
       'inconclusive: its input is missing (a stale signal, a silent login stream): the wave would pause as soon as it ' +
-      'runs; insufficient_data: too few samples yet (never a pause); not_evaluated: a prometheus gate (the workers measure it)',
+      'runs; for a prometheus gate, its query tried once now failed or gave no number; insufficient_data: too few ' +
+      'samples yet (never a pause)',
   })
   status!: string;
   @ApiPropertyOptional() value?: number;

@@ -152,7 +152,7 @@ describe('reopen preflight: the go/no-go rules', () => {
     expect(renderChecks(judge(input, NOW)).at(-1)).toBe('GO with 3 warning(s) to read');
   });
 
-  it('a gate whose input is missing (it would pause the wave at once), or breached now: a warning each; others quiet', () => {
+  it('a gate inconclusive now (a running wave pauses on it), or breached now: a warning each; others quiet', () => {
     const input = fine({
       waves: [
         {
@@ -163,14 +163,15 @@ describe('reopen preflight: the go/no-go rules', () => {
             { gate: 'feed', status: 'inconclusive', reason: 'no signal failed_logins received' },
             { gate: 'errors', status: 'breached', reason: 'error rate 0.2 above 0.05' },
             { gate: 'quiet', status: 'insufficient_data', reason: 'no call yet' },
-            { gate: 'prom', status: 'not_evaluated', reason: 'measured by the workers' },
+            { gate: 'prom', status: 'inconclusive', reason: 'trial query: query failed: unreachable (ECONNREFUSED)' },
           ],
         },
       ],
     });
     expect(notOk(judge(input, NOW)).map((c) => c.detail)).toEqual([
-      'gate feed would pause it as soon as it runs: no signal failed_logins received',
+      'gate feed is inconclusive now (a running wave pauses on it): no signal failed_logins received',
       'gate errors is breached now: error rate 0.2 above 0.05',
+      'gate prom is inconclusive now (a running wave pauses on it): trial query: query failed: unreachable (ECONNREFUSED)',
     ]);
   });
 

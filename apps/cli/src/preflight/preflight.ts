@@ -142,7 +142,11 @@ function waveChecks(w: PreflightInput['waves'][number], nowMs: number): Check[] 
   }
   for (const g of w.gateCheck ?? []) {
     if (g.status === 'inconclusive') {
-      checks.push({ level: 'warn', name, detail: `gate ${g.gate} would pause it as soon as it runs: ${g.reason}` });
+      checks.push({
+        level: 'warn',
+        name,
+        detail: `gate ${g.gate} is inconclusive now (a running wave pauses on it): ${g.reason}`,
+      });
     } else if (g.status === 'breached') {
       checks.push({ level: 'warn', name, detail: `gate ${g.gate} is breached now: ${g.reason}` });
     }

@@ -1,5 +1,14 @@
 import { DataSource } from 'typeorm';
-import { AnalysisInput, decide, evaluateGate, Gate, GateInput, GateResult, LoginInput } from '@app/domain';
+import {
+  AnalysisInput,
+  checkMeasurement,
+  decide,
+  evaluateGate,
+  Gate,
+  GateInput,
+  GateResult,
+  LoginInput,
+} from '@app/domain';
 import { Sql, sqlOfDataSource } from '../db/sql';
 import { WaveCommandsService } from '../waves/wave-commands.service';
 import { GatedWave, GateRepository } from './gate.repository';
@@ -11,9 +20,6 @@ interface RoundInputs {
   logins: Map<string, LoginInput>;
   analyses: Map<string, AnalysisInput>;
 }
-
-/** A Prometheus gate in a check: its queries are the workers' (each one a measurement of the wave's analysis). */
-export type PrometheusNotChecked = Omit<GateResult, 'status'> & { status: 'not_evaluated' };
 
 export interface GateRound {
   waveId: string;
@@ -73,26 +79,24 @@ export class GateEvaluator {
   /**
    * What a wave's gates would say now, acting on nothing and writing nothing (GET /waves/{id}/gate-check, `reopen
    * preflight`): the same inputs and rules as a round. Before a start it tells whether a gate's input is there at all:
-   * a stale signal or a silent login stream is `inconclusive`, and would pause the wave as soon as it runs. Prometheus
-   * gates are the workers' to measure (a query is one measurement of the wave's analysis): not evaluated here.
+   * a stale signal or a silent login stream is `inconclusive`, and would pause the wave as soon as it runs. A
+   * Prometheus gate's query is tried once, all of them at once (checkMeasurement: an error or no data is inconclusive),
+   * and the measurement kept nowhere: a run's analysis is the workers' (one measurement per interval).
    */
-  async check(waveId: string, now = new Date()): Promise<(GateResult | PrometheusNotChecked)[] | null> {
+  async check(waveId: string, now = new Date()): Promise<GateResult[] | null> {
     const gates = await this.repo.waveGates(this.sql, waveId);
     if (gates === null) return null;
     const round: RoundInputs = { logins: await this.logins.inputs(this.sql, waveId, gates, now), analyses: new Map() };
-    const results: (GateResult | PrometheusNotChecked)[] = [];
+    const trials = new Map(
+      await Promise.all(
+        gates
+          .filter((gate) => gate.metric === 'prometheus')
+          .map(async (gate) => [gate.name, checkMeasurement(gate, await this.prometheus.take(gate))] as const),
+      ),
+    );
+    const results: GateResult[] = [];
     for (const gate of gates) {
-      results.push(
-        gate.metric === 'prometheus'
-          ? {
-              gate: gate.name,
-              action: gate.action,
-              status: 'not_evaluated',
-              threshold: gate.threshold,
-              reason: 'measured by the workers (PROMETHEUS_URL) once the wave runs',
-            }
-          : evaluateGate(gate, await this.input(waveId, gate, round), now),
-      );
+      results.push(trials.get(gate.name) ?? evaluateGate(gate, await this.input(waveId, gate, round), now));
     }
     return results;
   }

@@ -3,6 +3,7 @@ import { aWave, createEngineHarness, EngineHarness, PrivatePrometheus } from '@a
 import { sqlOfDataSource } from '../db/sql';
 import { NotFoundError } from '../errors';
 import { ProgressService } from '../progress/progress.service';
+import { GateEvaluator } from './gate-evaluator';
 import { GateMeasurementRepository } from './gate-measurement.repository';
 import { PrometheusGates } from './prometheus-gates';
 
@@ -69,6 +70,42 @@ describe('PrometheusGates (a real Prometheus, real PostgreSQL)', () => {
     // The next interval: a second failure passes failureLimit 1.
     const next = await workerA.analyse(sql(), wave, at(1));
     expect(next.get('tolerant')?.verdict).toEqual({ phase: 'failed', message: 'failed (2) > failureLimit (1)' });
+  });
+
+  it('check(): tries each query once, records nothing, and calls an error or no data inconclusive', async () => {
+    const gates = [
+      gate('calm', 'vector(3)'),
+      gate('burst', 'vector(30)'),
+      gate('nodata', 'sum(absent_metric_total)'),
+      gate('typo', 'sum(rate(x[5m])'),
+    ];
+    const { id } = await aWave('checked').remaining().rate(10).create(h);
+    await h.db.dataSource.query(`UPDATE waves SET gates = $2 WHERE id = $1`, [id, JSON.stringify(gates)]);
+    const check = new GateEvaluator(h.db.dataSource, h.commands, { url: prom.url, timeoutMs: 2000 });
+    const results = await check.check(id);
+    expect(results?.map((r) => [r.gate, r.status, r.value])).toEqual([
+      ['calm', 'ok', 3],
+      ['burst', 'breached', 30],
+      ['nodata', 'inconclusive', undefined],
+      ['typo', 'inconclusive', undefined],
+    ]);
+    expect(results?.[1].reason).toBe('trial query: result > 10 (30)');
+    expect(results?.[2].reason).toBe('trial query: the query returned no data');
+    expect(results?.[3].reason).toMatch(/^trial query: query failed: HTTP 400 bad_data: /);
+    await prom.stop();
+    try {
+      expect((await check.check(id))?.[0]).toMatchObject({
+        status: 'inconclusive',
+        reason: 'trial query: query failed: unreachable (ECONNREFUSED)',
+      });
+    } finally {
+      await prom.start();
+    }
+    const [kept] = await h.db.dataSource.query<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM gate_measurements WHERE wave_id = $1`,
+      [id],
+    );
+    expect(kept.n).toBe(0);
   });
 
   it('an empty result is inconclusive at once; a stopped Prometheus errs after consecutiveErrorLimit', async () => {

@@ -5,6 +5,7 @@ import {
   Conditions,
   Gate,
   measure,
+  Measurement,
   NO_MEASUREMENTS,
   parseCondition,
 } from '@app/domain';
@@ -60,6 +61,11 @@ export class PrometheusGates {
     const slot = Math.floor(now.getTime() / 1000 / (gate.intervalSeconds ?? 1));
     const key = { waveId: wave.id, generation: wave.generation, gate: gate.name, slot };
     if (await this.measurements.taken(sql, key)) return;
+    await this.measurements.record(sql, key, await this.take(gate, signal), new Date());
+  }
+
+  /** One measurement of the gate now: its query, read with its conditions. Records nothing (a check's trial). */
+  async take(gate: Gate, signal?: AbortSignal): Promise<Measurement> {
     const result = this.settings.url
       ? await queryPrometheus(gate.query ?? '', {
           baseUrl: this.settings.url,
@@ -67,7 +73,7 @@ export class PrometheusGates {
           signal,
         })
       : ({ kind: 'error', message: 'PROMETHEUS_URL is not set' } as const);
-    await this.measurements.record(sql, key, measure(result, conditionsOf(gate)), new Date());
+    return measure(result, conditionsOf(gate));
   }
 }
 
