@@ -13,7 +13,7 @@ import { AppModule } from './app.module';
 import { ApiKeyVerifier } from './auth/api-key.verifier';
 import { requestMiddlewares } from './common/http-logger';
 import { requestTracing } from './common/request-tracing';
-import { bodyParserErrorHandler, ProblemFilter } from './common/problem.filter';
+import { answerParserErrors, bodyParserErrorHandler, ProblemFilter } from './common/problem.filter';
 import { ApiValidationPipe } from './common/validation.pipe';
 import { buildOpenApiDocument } from './common/openapi-document';
 import { securityHeaders } from './common/security-headers';
@@ -81,6 +81,7 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
     logger,
     limitBytes: settings.API_JSON_LIMIT_KB * 1024,
   });
+  answerParserErrors(app.getHttpServer());
   app.use(bodyParserErrorHandler(logger));
   app.useGlobalFilters(new ProblemFilter(logger));
   app.useGlobalPipes(new ApiValidationPipe());
