@@ -4,7 +4,7 @@ import { NotFoundException } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
-import { json, type NextFunction, type Request, type Response } from 'express';
+import { json, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import { ApiSettings, EnvironmentDto, loadApiSettings, trustProxySetting } from '@app/config';
 import { LoginIngestService } from '@app/core';
@@ -13,7 +13,7 @@ import { AppModule } from './app.module';
 import { ApiKeyVerifier } from './auth/api-key.verifier';
 import { requestMiddlewares } from './common/http-logger';
 import { requestTracing } from './common/request-tracing';
-import { bodyParserErrorHandler, ProblemFilter } from './common/problem.filter';
+import { answerParserErrors, bodyParserErrorHandler, ProblemFilter } from './common/problem.filter';
 import { ApiValidationPipe } from './common/validation.pipe';
 import { buildOpenApiDocument } from './common/openapi-document';
 import { securityHeaders } from './common/security-headers';
@@ -64,8 +64,11 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
   // Body limits: POST /waves may carry an explicit list of logins; everything else is small. The CSV import is
   // not parsed here (text/csv): it streams, with its own size and line limits.
   const kb = (n: number) => `${n}kb`;
-  app.use(`/${API_PREFIX}/waves`, json({ limit: kb(settings.API_WAVE_JSON_LIMIT_KB), verify: utf8Only }));
-  app.use(json({ limit: kb(settings.API_JSON_LIMIT_KB), verify: utf8Only }));
+  app.use(
+    `/${API_PREFIX}/waves`,
+    decodeErrorsTyped(json({ limit: kb(settings.API_WAVE_JSON_LIMIT_KB), verify: utf8Only })),
+  );
+  app.use(decodeErrorsTyped(json({ limit: kb(settings.API_JSON_LIMIT_KB), verify: utf8Only })));
   // The mail server's login events (5,000 POSTs/s): their plain case (a key in use, a JSON body) is answered on node's
   // request event, ahead of Express (login-event.raw-route.ts says why and how; bench:events' apiCpuMsPerEvent is the
   // figure). The rest (a key's first request, refusals of a key, unusual requests) goes through Nest as any route.
@@ -78,6 +81,7 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
     logger,
     limitBytes: settings.API_JSON_LIMIT_KB * 1024,
   });
+  answerParserErrors(app.getHttpServer());
   app.use(bodyParserErrorHandler(logger));
   app.useGlobalFilters(new ProblemFilter(logger));
   app.useGlobalPipes(new ApiValidationPipe());
@@ -92,6 +96,20 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
     next(inApi ? undefined : new NotFoundException(`Cannot ${req.method} ${req.path}`));
   });
   return app;
+}
+
+/**
+ * body-parser inflates a gzip, deflate or br body before parsing it, and passes a decompression error on without a
+ * `type` (its other errors have one): Nest's fallback then answered zlib's message with no field. Typed here, it is the
+ * body's fault like any body the API cannot read (problem-mapping.ts: 400 invalid_body naming `body`).
+ */
+function decodeErrorsTyped(parser: RequestHandler): RequestHandler {
+  return (req, res, next) =>
+    parser(req, res, (err?: unknown) => {
+      const e = err as { type?: unknown; status?: unknown } | undefined;
+      if (e && typeof e === 'object' && e.type === undefined && e.status === 400) e.type = 'entity.decode.failed';
+      next(err);
+    });
 }
 
 /** body-parser would decode bytes that are not UTF-8 into U+FFFD: a login would silently become another one. */

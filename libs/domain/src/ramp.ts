@@ -49,8 +49,13 @@ export function validateSteps(input: unknown, path = 'steps'): FieldError[] {
   return errors.errors;
 }
 
+/**
+ * Two decimals up to float noise (0.29 * 100 is 28.999999999999996), and at least 0.01: with an absolute tolerance
+ * alone, any percent under 1e-8 passed as "two decimals" although it rounds to 0.00.
+ */
 function hasAtMostTwoDecimals(percent: number): boolean {
-  return Math.abs(percent * 100 - Math.round(percent * 100)) < 1e-6;
+  const hundredths = Math.round(percent * 100);
+  return hundredths >= 1 && Math.abs(percent * 100 - hundredths) < 1e-6;
 }
 
 /** No steps means one implicit step of 100 % without bake. Assumes valid steps. */

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { HIDDEN_ADDRESS, hideAddresses, selectorView } from './redaction';
+import { HIDDEN_ADDRESS, hideAddresses, hideLogins, selectorView } from './redaction';
 
 describe('selectorView', () => {
   const list = { type: 'logins', logins: ['a@example.test', 'b@example.test', 'c@example.test'] };
@@ -106,5 +106,29 @@ describe('hideAddresses', () => {
         expect(JSON.stringify(hideAddresses(value))).not.toMatch(/[a-z0-9.+_-]@[a-z0-9-]+\.[a-z]{2,4}/);
       }),
     );
+  });
+});
+
+describe('hideLogins', () => {
+  it('turns lists into counts and hides logins, addresses or not, and both sides of a change of one', () => {
+    const at = new Date(0);
+    const view = {
+      plan: { selector: { type: 'logins', logins: ['jdoe', 'b@example.test'] }, name: 'for c@example.test' },
+      args: { login: 'jdoe', reason: 'asked', held: true },
+      changes: [
+        { field: 'plan.selector.logins[1]', before: 'kroe', after: 'jdoe' },
+        { field: 'plan.rate_per_second', before: 1, after: 2 },
+      ],
+      at,
+    };
+    expect(hideLogins(view)).toEqual({
+      plan: { selector: { type: 'logins', loginCount: 2 }, name: `for ${HIDDEN_ADDRESS}` },
+      args: { login: HIDDEN_ADDRESS, reason: 'asked', held: true },
+      changes: [
+        { field: 'plan.selector.logins[1]', before: HIDDEN_ADDRESS, after: HIDDEN_ADDRESS },
+        { field: 'plan.rate_per_second', before: 1, after: 2 },
+      ],
+      at,
+    });
   });
 });

@@ -83,6 +83,40 @@ export function hideAddresses<T>(value: T): T {
   return value;
 }
 
+/** A field change (`{ field, before, after }`, approvals' diffs) of a login or a list of them. */
+const LOGIN_FIELD = /(^|\.)logins?(\[\d+\])?$/;
+
+/**
+ * Any view as a reader who may not see addresses reads it, where a login may sit under a known name (an approval
+ * request's plan and input, its diffs, a support override's account): an explicit list (`logins`) becomes its count
+ * (`loginCount`), a `login` reads HIDDEN_ADDRESS (a login need not be an address), both sides of a field change of a
+ * login are hidden, and any address left in a string is hidden (hideAddresses). Shapes, counts and Dates are kept.
+ */
+export function hideLogins<T>(value: T): T {
+  return hideAddresses(withoutLogins(value) as T);
+}
+
+function withoutLogins(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutLogins);
+  if (!isPlainObject(value)) return value;
+  const change = typeof value.field === 'string' && LOGIN_FIELD.test(value.field);
+  const out: Record<string, unknown> = {};
+  const put = (name: string, item: unknown) =>
+    Object.defineProperty(out, name, { value: item, enumerable: true, writable: true, configurable: true });
+  for (const [key, item] of Object.entries(value)) {
+    if (key === 'logins' && Array.isArray(item)) put('loginCount', item.length);
+    else if (key === 'login' && typeof item === 'string') put(key, HIDDEN_ADDRESS);
+    else if (change && (key === 'before' || key === 'after')) put(key, hideEveryString(item));
+    else put(key, withoutLogins(item));
+  }
+  return out;
+}
+
+function hideEveryString(value: unknown): unknown {
+  if (typeof value === 'string') return HIDDEN_ADDRESS;
+  return Array.isArray(value) ? value.map(hideEveryString) : value;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const proto = Object.getPrototypeOf(value) as unknown;

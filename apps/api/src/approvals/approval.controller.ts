@@ -1,8 +1,9 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApprovalService } from '@app/core';
+import { hideLogins } from '@app/domain';
 import { Access, ROLES } from '../auth/access.decorator';
-import { Caller, Principal } from '../auth/principal';
+import { Caller, Principal, SeesAddresses } from '../auth/principal';
 import { UuidParamPipe } from '../common/param.pipes';
 import { ApiProblem } from '../common/problem.dto';
 import { ApprovalDetailDto, ApprovalDto, ApprovalQueryDto, ApproveDto, RejectDto } from './approval.dto';
@@ -24,8 +25,9 @@ export class ApprovalController {
       'approval requests (default: pending), newest first, each with the diff since the last approval of its wave',
   })
   @ApiOkResponse({ type: [ApprovalDto] })
-  list(@Query() query: ApprovalQueryDto): Promise<ApprovalDto[]> {
-    return this.approvals.list(query);
+  async list(@Query() query: ApprovalQueryDto, @SeesAddresses() addresses: boolean): Promise<ApprovalDto[]> {
+    const views = await this.approvals.list(query);
+    return addresses ? views : hideLogins(views);
   }
 
   @Get(':id')
@@ -34,8 +36,9 @@ export class ApprovalController {
   @ApiOperation({ summary: 'one request; an open one with its plan and counts read again (current)' })
   @ApiOkResponse({ type: ApprovalDetailDto })
   @ApiProblem(404, 'approval_not_found')
-  show(@Param('id', UuidParamPipe) id: string): Promise<ApprovalDetailDto> {
-    return this.approvals.show(id);
+  async show(@Param('id', UuidParamPipe) id: string, @SeesAddresses() addresses: boolean): Promise<ApprovalDetailDto> {
+    const view = await this.approvals.show(id);
+    return addresses ? view : hideLogins(view);
   }
 
   @Post(':id/approve')

@@ -88,7 +88,8 @@ function queryKey(req: Request): string | undefined {
   return typeof key === 'string' && /^[^\s]{1,512}$/.test(key) ? key : undefined;
 }
 
-function bearer(req: Request): string | undefined {
+/** The key of `Authorization: Bearer <key>`, as the guard reads it (the progress stream checks it again as it runs). */
+export function bearer(req: Request): string | undefined {
   const header = req.headers.authorization;
   return typeof header === 'string' ? /^Bearer ([^\s]+)$/i.exec(header.trim())?.[1] : undefined;
 }

@@ -57,3 +57,28 @@ export function inspectInput(
   }
   return null;
 }
+
+/**
+ * The first field of a DTO's input (body or query object) named like a member of Object.prototype (`__proto__`,
+ * `constructor`, `toString`…), at any depth, as `<field> is not a known field`. class-transformer skips such keys
+ * (its guard against prototype pollution), so the validation pipe's whitelist never saw them: they were accepted and
+ * dropped in silence where any other unknown field is refused. Iterative; run after inspectInput (its bounds hold).
+ */
+export function inheritedNameField(value: unknown, root = ''): FieldError | null {
+  const stack: { value: unknown; path: string }[] = [{ value, path: root }];
+  while (stack.length > 0) {
+    const { value: v, path } = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: childPath(path, i) });
+      continue;
+    }
+    const keys = Object.keys(v);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const field = childPath(path, keys[i]);
+      if (keys[i] in Object.prototype) return { field, message: `${field} is not a known field` };
+      stack.push({ value: (v as Record<string, unknown>)[keys[i]], path: field });
+    }
+  }
+  return null;
+}

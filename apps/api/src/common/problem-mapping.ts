@@ -18,6 +18,7 @@ const BODY_ERRORS: Record<string, [number, string, string]> = {
   'entity.too.large': [413, 'payload_too_large', 'the body is larger than this route accepts'],
   'entity.verify.failed': [400, 'invalid_body', 'the body could not be verified'],
   'entity.not.utf8': [400, 'invalid_body', 'the body is not valid UTF-8'],
+  'entity.decode.failed': [400, 'invalid_body', 'the body does not decode as its Content-Encoding says'],
   'encoding.unsupported': [415, 'unsupported_media_type', 'the body encoding is not supported'],
   'charset.unsupported': [415, 'unsupported_media_type', 'the body charset is not supported (use utf-8)'],
   'request.aborted': [400, 'request_aborted', 'the client aborted the request'],

@@ -1,8 +1,10 @@
+import { type Server, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { isBodyParserError, toProblem } from './problem-mapping';
-import { sendProblem } from './problem';
+import { HTTP_CODES, problem, sendProblem } from './problem';
 
 /** The one place errors become answers: application/problem+json, a stable code, never a stack trace. */
 @Catch()
@@ -34,4 +36,45 @@ export function bodyParserErrorHandler(log: Logger) {
     }
     respondWithProblem(err, req, res, log);
   };
+}
+
+/** node's parser errors (llhttp codes) → the status, the part at fault and what to say. */
+const PARSER_FAULTS: Record<string, [number, string, string]> = {
+  HPE_INVALID_METHOD: [400, 'method', 'the method is not an HTTP method'],
+  HPE_INVALID_CONTENT_LENGTH: [400, 'content-length', 'Content-Length must be a decimal number of bytes'],
+  HPE_UNEXPECTED_CONTENT_LENGTH: [400, 'content-length', 'Content-Length must be sent once'],
+  HPE_INVALID_TRANSFER_ENCODING: [
+    400,
+    'transfer-encoding',
+    'Transfer-Encoding must end with chunked and come without Content-Length',
+  ],
+  HPE_INVALID_CHUNK_SIZE: [400, 'body', 'the chunked body is malformed'],
+  HPE_HEADER_OVERFLOW: [431, 'headers', 'the request headers are larger than the server accepts'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request', 'the request did not arrive in time'],
+};
+
+/**
+ * Requests node's HTTP parser refuses never reach Express nor the login-event fast path (an unknown method, a bad or
+ * doubled Content-Length, Content-Length with chunked encoding, a bad chunk, headers past the limit, a request past
+ * its timeout): node answered a bare status line. Each gets the problem+json every refusal gets, naming the part at
+ * fault, and the connection is closed (what follows on it cannot be framed).
+ */
+export function answerParserErrors(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // As node's own answer: none once anything was written on the socket (an answer already under way).
+    const written = (socket as Duplex & { bytesWritten?: number }).bytesWritten ?? 0;
+    if (err.code === 'ECONNRESET' || !socket.writable || written > 0) {
+      socket.destroy();
+      return;
+    }
+    const [status, field, detail] = PARSER_FAULTS[err.code ?? ''] ?? [400, 'request', 'the request is not valid HTTP'];
+    const body = JSON.stringify(problem(status, HTTP_CODES[status] ?? 'bad_request', detail, { field }));
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\n` +
+        'Content-Type: application/problem+json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n' +
+        body,
+    );
+  });
 }

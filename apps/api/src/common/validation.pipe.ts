@@ -2,7 +2,7 @@ import { ArgumentMetadata, Injectable, ValidationError as ClassValidationError, 
 import * as classTransformer from 'class-transformer';
 import * as classValidator from 'class-validator';
 import { ValidationError } from '@app/core';
-import { inspectInput } from './input-guard';
+import { inheritedNameField, inspectInput } from './input-guard';
 
 type FieldError = { field: string; message: string };
 
@@ -56,6 +56,11 @@ export class ApiValidationPipe extends ValidationPipe {
       if (fault) throw new ValidationError([fault]);
     }
     const isDto = typeof metadata.metatype === 'function' && !isPrimitiveType(metadata.metatype);
+    if (isDto && (metadata.type === 'body' || metadata.type === 'query')) {
+      // The whitelist cannot see these names (inheritedNameField says why): refused as any unknown field.
+      const fault = inheritedNameField(value, metadata.data ?? '');
+      if (fault) throw new ValidationError([fault]);
+    }
     if (metadata.type === 'body' && isDto && (typeof value !== 'object' || value === null || Array.isArray(value))) {
       throw new ValidationError([
         { field: 'body', message: 'body must be a JSON object sent with Content-Type: application/json' },

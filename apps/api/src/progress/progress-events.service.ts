@@ -6,6 +6,8 @@ import type { WaveProgress } from '@app/core';
 import type { ApiSettings } from '@app/config';
 import { ApiError } from '../common/api-exceptions';
 import { API_LOGGER, API_SETTINGS } from '../infra.tokens';
+import { bearer } from '../auth/api-key.guard';
+import { ApiKeyVerifier } from '../auth/api-key.verifier';
 import { seesAddresses } from '../auth/principal';
 import { ProgressCache, readerView, Tagged } from './progress-cache.service';
 
@@ -18,7 +20,9 @@ const STREAM_RETRY_AFTER_S = 15;
 /**
  * Server-Sent Events for one wave: a `progress` event whenever the view changes (id = its ETag, so a client
  * reconnecting with Last-Event-ID gets nothing it already has), and a `state` event when the wave changes state.
- * Reads go through the shared progress cache; a comment line every 15 s keeps proxies from closing the stream.
+ * Reads go through the shared progress cache; a comment line every 15 s keeps proxies from closing the stream. The
+ * stream's key is verified again at each tick (from memory while it is fresh: ApiKeyVerifier): a stream outlives no
+ * revocation by more than API_KEY_CACHE_MS and a tick, as a request would not.
  */
 @Injectable()
 export class ProgressEventsService implements BeforeApplicationShutdown {
@@ -32,6 +36,7 @@ export class ProgressEventsService implements BeforeApplicationShutdown {
     private readonly cache: ProgressCache,
     @Inject(API_SETTINGS) private readonly settings: ApiSettings,
     @Inject(API_LOGGER) private readonly log: Logger,
+    private readonly verifier: ApiKeyVerifier,
   ) {}
 
   async stream(id: string, req: Request, res: Response): Promise<void> {
@@ -69,13 +74,17 @@ export class ProgressEventsService implements BeforeApplicationShutdown {
     };
     send(first);
 
+    const secret = bearer(req);
     let busy = false;
     const tick = setInterval(() => {
       if (busy) return;
       busy = true;
-      this.cache
-        .wave(id)
-        .then(send)
+      (secret === undefined ? Promise.resolve(null) : this.verifier.verify(secret))
+        .then(async (principal) => {
+          // None: revoked since the stream opened (a request without a key never gets past the guard).
+          if (principal) send(await this.cache.wave(id));
+          else close();
+        })
         .catch((err: unknown) => this.log.warn({ err, waveId: id }, 'progress event read failed'))
         .finally(() => (busy = false));
     }, this.settings.API_SSE_INTERVAL_MS);

@@ -1,6 +1,7 @@
 import { applyDecorators, Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { GateEvaluator, NotFoundError, ProgressService } from '@app/core';
+import { hideAddresses } from '@app/domain';
 import type { Request, Response } from 'express';
 import { Access, ROLES } from '../auth/access.decorator';
 import { SeesAddresses } from '../auth/principal';
@@ -96,11 +97,15 @@ export class ProgressController {
   })
   @ApiOkResponse({ type: GateCheckAnswerDto })
   @WaveRoute()
-  async gateCheck(@Param('id', UuidParamPipe) id: string): Promise<GateCheckAnswerDto> {
+  async gateCheck(
+    @Param('id', UuidParamPipe) id: string,
+    @SeesAddresses() addresses: boolean,
+  ): Promise<GateCheckAnswerDto> {
     const checkedAt = new Date();
     const gates = await this.gates.check(id, checkedAt);
     if (gates === null) throw new NotFoundError('wave', id);
-    return { waveId: id, checkedAt, gates };
+    const answer = { waveId: id, checkedAt, gates };
+    return addresses ? answer : hideAddresses(answer);
   }
 
   @Get('waves/:id/events')

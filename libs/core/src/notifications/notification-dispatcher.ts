@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { lookup } from 'node:dns';
+import type { LookupFunction } from 'node:net';
 import { Agent, request } from 'undici';
 import { DataSource } from 'typeorm';
 import {
@@ -8,6 +10,8 @@ import {
   isAcknowledged,
   NotificationEvent,
   notificationBody,
+  refusedTargetAddress,
+  refusedTargetUrl,
   retryDelayMs,
   SIGNATURE_HEADERS,
   signatureOf,
@@ -42,7 +46,8 @@ export interface DispatcherSettings {
 export class NotificationDispatcher {
   private readonly repo = new NotificationRepository();
   // undici's pooled client (the mailstore client's library): keep-alive to each receiver, bounded connections.
-  private readonly agent = new Agent({ connections: 16, keepAliveTimeout: 10_000 });
+  // Each address a receiver's name resolves to is checked as it connects (refusedTargetAddress).
+  private readonly agent = new Agent({ connections: 16, keepAliveTimeout: 10_000, connect: { lookup: guardedLookup } });
 
   constructor(
     private readonly dataSource: DataSource,
@@ -115,6 +120,19 @@ export class NotificationDispatcher {
         delayMs: next.giveUp ? 0 : next.delayMs,
       };
     };
+    const refused = refusedTargetUrl(d.url);
+    if (refused) {
+      // Never sent, and never will be (a subscription made before the rule): given up at once, with the reason.
+      this.metrics.notificationsAttempted('unreachable', 1);
+      return {
+        id: d.id,
+        acknowledged: false,
+        giveUp: true,
+        status: null,
+        error: `refused target: ${refused}`,
+        delayMs: 0,
+      };
+    }
     try {
       const res = await request(d.url, {
         method: 'POST',
@@ -148,6 +166,30 @@ export class NotificationDispatcher {
     }
   }
 }
+
+/**
+ * dns.lookup for the delivery agent's connections, refusing a name that resolves to an address no receiver lives at
+ * (the metadata services: refusedTargetAddress); the check is on the addresses the socket will use, so a name that
+ * changes its address after the subscription was made is caught too.
+ */
+const guardedLookup: LookupFunction = (hostname, options, callback) => {
+  lookup(hostname, options, (err, address, family) => {
+    if (err) {
+      callback(err, address, family);
+      return;
+    }
+    const all = Array.isArray(address) ? address : [{ address, family: family ?? 0 }];
+    const refused = all.map((a) => refusedTargetAddress(a.address)).find((r) => r !== null);
+    if (refused) {
+      const error = Object.assign(new Error(`refused target: ${hostname} resolves to ${refused}`), {
+        code: 'ETARGETREFUSED',
+      });
+      callback(error, address, family);
+      return;
+    }
+    callback(null, address, family);
+  });
+};
 
 function errorText(err: unknown): string {
   if (err instanceof Error) {

@@ -6,6 +6,7 @@ import {
   NOTIFICATION_KINDS,
   NotificationFormat,
   NotificationKind,
+  refusedTargetUrl,
 } from '@app/domain';
 import { NotFoundError, ValidationError } from '../errors';
 import { audit } from '../db/audit-log';
@@ -211,6 +212,9 @@ function checkSubscription(input: CreateSubscriptionInput): FieldError[] {
   if (!input.name?.trim()) errors.push({ field: 'name', message: 'name must not be empty' });
   if (!['http:', 'https:'].includes(urlProtocol(input.url))) {
     errors.push({ field: 'url', message: 'url must be an http(s) URL' });
+  } else {
+    const refused = refusedTargetUrl(input.url);
+    if (refused) errors.push({ field: 'url', message: `url must lead to a receiver: ${refused}` });
   }
   if (input.format !== undefined && !NOTIFICATION_FORMATS.includes(input.format)) {
     errors.push({ field: 'format', message: `format must be one of ${NOTIFICATION_FORMATS.join(', ')}` });

@@ -105,9 +105,20 @@ export function validateSignal(input: SignalInput, now: Date): Date {
 
 function parseInstant(value: unknown): Date | null {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value;
-  if (typeof value !== 'string' || !INSTANT.test(value)) return null;
+  if (typeof value !== 'string' || !INSTANT.test(value) || !existingDateTime(value)) return null;
   const date = new Date(value);
   return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/**
+ * The wall-clock date and time as written exist: Date rolls a day past the month's end over (2026-11-31 is read as
+ * 2026-12-01) and reads 24:00 as the next day, so a sample would be stored for another instant than the feed sent.
+ */
+function existingDateTime(value: string): boolean {
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number);
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day && Number(value.slice(11, 13)) <= 23;
 }
 
 function toRecorded(r: SignalRow): RecordedSignal {
