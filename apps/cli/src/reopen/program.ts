@@ -61,6 +61,9 @@ const WAVE_COMMANDS = {
   rollback: '→ rolling_back: restores every account the wave changed',
 } as const;
 
+/** The wave commands a person sends (`reopen waves <command> ID`), as a refusal lists those a wave accepts. */
+export const OPS_WAVE_COMMANDS = Object.keys(WAVE_COMMANDS) as readonly string[];
+
 const CONNECTION_HELP = `
 Connection: REOPEN_URL and REOPEN_API_KEY, or a profile of ~/.config/reopen/profiles.json (--profile NAME or
 REOPEN_PROFILE; the file must be private: chmod 600). See docs/cli.md.

@@ -194,4 +194,29 @@ describe('reopen: what a refused or failed call prints', () => {
       'GET /api/v1/waves answered 502: Bad Gateway',
     ]);
   });
+
+  it('says where the URL or the key came from, the commands a person can send, and --override', () => {
+    const via = { origin: 'http://h:3000', urlSource: '--url', keySource: 'profile prod (/p.json)' };
+    expect(
+      failureLines(new ApiCallError('GET', 'http://h:3000/api/v1/waves', null, null, 'ECONNREFUSED'), via),
+    ).toEqual([
+      'cannot reach the API: GET http://h:3000/api/v1/waves: ECONNREFUSED',
+      '  the URL http://h:3000 comes from --url: is the API up, and is this its address?',
+    ]);
+    const refused = (status: number, title: string, code: string, extra: Record<string, unknown> = {}) =>
+      failureLines(new ApiCallError('POST', '/x', status, { title, code, detail: 'no', ...extra }, ''), via);
+    expect(refused(401, 'Unauthorized', 'unauthorized')[1]).toBe(
+      '  the key comes from profile prod (/p.json): is it a key of this API (http://h:3000), not revoked?',
+    );
+    expect(refused(403, 'Forbidden', 'forbidden')[1]).toBe(
+      '  the key comes from profile prod (/p.json): use a key of the role this command needs (docs/cli.md, "Commands")',
+    );
+    expect(refused(409, 'Conflict', 'override_required')[1]).toBe(
+      '  to open it anyway: the same command with --override (audited; it may need a second ops key)',
+    );
+    const illegal = { currentState: 'scheduled', allowed: ['unschedule', 'start', 'fire_schedule', 'cancel'] };
+    expect(refused(409, 'Conflict', 'illegal_transition', illegal)[1]).toBe(
+      '  the wave is scheduled; it accepts: unschedule, start, cancel',
+    );
+  });
 });
