@@ -75,6 +75,42 @@ describe('reopen: what support reads', () => {
     ]);
   });
 
+  it("an account's wave since rolled back: the member's outcome, then what the rollback did to it", () => {
+    const account: Account = {
+      login: 'user7@example.test',
+      cohorts: ['general'],
+      leaked: false,
+      passwordChangedAt: null,
+      access: { imap: false, pop3: false, mailstoreVersion: 5 },
+      held: false,
+      override: null,
+      eligibility: { eligible: true, reason: null },
+      waves: [
+        { name: 'retry', waveState: 'running', memberState: 'pending', reason: null, rollbackState: null },
+        {
+          name: 'everyone else',
+          waveState: 'rolled_back',
+          memberState: 'enabled',
+          reason: null,
+          rollbackState: 'rolled_back',
+        },
+        { name: 'early', waveState: 'rolled_back', memberState: 'enabled', reason: null, rollbackState: 'conflict' },
+      ],
+    };
+    expect(render('account', account).filter((l) => l.startsWith('wave'))).toEqual([
+      'wave         retry (running): pending',
+      'wave         everyone else (rolled_back): enabled, then rollback: restored to its prior state',
+      'wave         early (rolled_back): enabled, then rollback: conflict (changed since, left alone)',
+    ]);
+  });
+
+  it('rates below 10/s keep their decimals: 0.5/s is not shown as 1/s, nor 0.4/s as 0/s', () => {
+    const wave = { id: 'w', name: 'slow', state: 'running', memberCount: 10, startAt: null, ratePerSecond: 0.5 };
+    expect(render('waves', { items: [wave] })[1]).toMatch(/ slow +running +0\.5\/s +10 +– *$/);
+    expect(render('wave', { ...wave, ratePerSecond: 2.5 })).toContain('rate      2.5/s, batches of –, – in flight');
+    expect(render('wave', { ...wave, ratePerSecond: 1200 })).toContain('rate      1,200/s, batches of –, – in flight');
+  });
+
   it('the workers: alive, stopped (when) and lost, with their builds; none alive says what it means', () => {
     const base = { version: '1.0.0', commit: 'abc1234', driver: 'http', startedAt: '2026-05-09T05:00:00.000Z' };
     expect(

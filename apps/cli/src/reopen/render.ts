@@ -1,6 +1,6 @@
 import { operationEnded } from '@app/domain';
 import type { Account, CommandResult, Operation, Wave, WavePreview } from '../demo/api.types';
-import { duration, int, reasons, table } from '../demo/format';
+import { duration, int, perSecond, reasons, table } from '../demo/format';
 import type { View } from './program';
 
 /** The parts of GET /waves/{id} shown beyond the demo's Wave (docs/openapi.json, WaveDto, has them all). */
@@ -139,7 +139,7 @@ function waves(page: Page<WaveDetail>): string[] {
     w.id,
     w.name,
     w.state,
-    `${int(w.ratePerSecond)}/s`,
+    perSecond(w.ratePerSecond),
     w.memberCount === null ? '–' : int(w.memberCount),
     when(w.startAt),
   ]);
@@ -162,7 +162,7 @@ function wave(w: WaveDetail): string[] {
     `name      ${w.name}`,
     `state     ${w.state}${w.statusReason ? ` (${w.statusReason})` : ''}`,
     `selects   ${selector}; protocols ${w.protocols?.join(', ') ?? '–'}`,
-    `rate      ${int(w.ratePerSecond)}/s, batches of ${w.batchSize ?? '–'}, ${w.concurrency ?? '–'} in flight`,
+    `rate      ${perSecond(w.ratePerSecond)}, batches of ${w.batchSize ?? '–'}, ${w.concurrency ?? '–'} in flight`,
     `members   ${w.memberCount === null ? '– (fixed when it starts)' : int(w.memberCount)}`,
     `start     ${w.startLocal ? `${w.startLocal.replace('T', ' ')} ${w.timeZone} (${when(w.startAt)})` : 'when started'}`,
     `started   ${when(w.startedAt)}; completed ${when(w.completedAt)}`,
@@ -187,7 +187,7 @@ function preview(p: WavePreview): string[] {
   return [
     `members   ${int(p.members)}, eligible ${int(p.eligible)}`,
     `skipped   ${reasons(p.skips)}`,
-    `batches   ${int(p.batches)} calls of up to ${int(p.batchSize)} account${p.batchSize === 1 ? '' : 's'} at ${int(p.ratePerSecond)}/s`,
+    `batches   ${int(p.batches)} calls of up to ${int(p.batchSize)} account${p.batchSize === 1 ? '' : 's'} at ${perSecond(p.ratePerSecond)}`,
     `mailstore ${mailstoreLimits(p.mailstore)}`,
     `duration  ${duration(d.totalSeconds * 1000)} (sending ${duration(d.sendingSeconds * 1000)}, baking ${duration(d.bakeSeconds * 1000)})`,
     ...p.steps.map(
@@ -202,6 +202,16 @@ function command(r: CommandResult): string[] {
 
 /** Recent support operations `accounts show` lists (the API sends up to 20; --json has them all). */
 const SHOWN_OPERATIONS = 5;
+
+/** A member's rollback state (wave_members.rollback_state) in words. */
+const ROLLBACK_WORDS: Record<string, string> = {
+  pending: 'pending (not restored yet)',
+  in_flight: 'in flight',
+  rolled_back: 'restored to its prior state',
+  unchanged: 'nothing to restore',
+  conflict: 'conflict (changed since, left alone)',
+  failed: 'failed (not restored)',
+};
 
 function account(a: Account): string[] {
   const lines = [
@@ -220,7 +230,12 @@ function account(a: Account): string[] {
     lines.push(
       `hold         ${a.hold.reason ?? ''} (ticket ${a.hold.ticket ?? '–'}, by ${a.hold.by ?? '–'}, ${when(a.hold.at)})`,
     );
-  for (const w of a.waves) lines.push(`wave         ${w.name}: ${w.memberState}${w.reason ? ` (${w.reason})` : ''}`);
+  for (const w of a.waves)
+    lines.push(
+      `wave         ${w.name}${w.waveState ? ` (${w.waveState})` : ''}: ${w.memberState}${w.reason ? ` (${w.reason})` : ''}` +
+        // `enabled` stays the member's outcome after its wave's rollback: what the rollback did to it comes next.
+        (w.rollbackState ? `, then rollback: ${ROLLBACK_WORDS[w.rollbackState] ?? w.rollbackState}` : ''),
+    );
   const ops = a.operations ?? [];
   for (const o of ops.slice(0, SHOWN_OPERATIONS))
     lines.push(

@@ -59,6 +59,33 @@ describe('reopen watch', () => {
     expect(halted[0]).toBe('health ##############................ 48.0 % 480/1,000 halted');
   });
 
+  it('says why a running wave is below its target (the pace), and nothing when nothing holds it back', () => {
+    const pace = {
+      factor: 0.25,
+      retryAfterSeconds: 12.2,
+      mailstoreRatePerSecond: 40,
+      ceilingPerSecond: 10,
+      slowReasons: ['retry_after', 'pace_after_errors', 'mailstore_rate_limit'] as const,
+    };
+    const slow = view({
+      rate: { observedPerSecond: 0.4, targetPerSecond: 60, windowSeconds: 10 },
+      pace: { ...pace, slowReasons: [...pace.slowReasons] },
+    });
+    expect(progressLines(slow, paint, true)).toEqual([
+      'health ##############................ 48.0 % 480/1,000 0.4/s (target 60/s) ETA 9 s running',
+      '  enabled 450 · skipped 30 (30 password_reset_required) · failed 0 · in flight 20 — running',
+      "  below its target because the mailstore asked to wait (Retry-After, 13 s left); the pace is down to 25 % of the set rate after the mailstore's 429 answers; the mailstore accepts at most 40/s (its advertised rate limit); at most 10/s now",
+      '  gate errors: ok 0.01 (above 0.05: error rate 0.01)',
+    ]);
+    expect(progressLines(view({ pace: { ...pace, slowReasons: [] } }), paint, true)).toHaveLength(3);
+    expect(progressLines(view({ pace: { ...pace, factor: null, slowReasons: [] } }), paint, true)[2]).toBe(
+      '  below its target? the shared pace cannot be read now (Redis): reason unknown',
+    );
+    // A paused wave sends nothing: no reason to give.
+    const paused = view({ state: 'paused', pace: { ...pace, slowReasons: ['retry_after'] } });
+    expect(progressLines(paused, paint, true)).toHaveLength(3);
+  });
+
   it('says how many members wait for a retry (a batch kept after a 429), apart from those in flight', () => {
     const kept = view({
       counts: { pending: 500, in_flight: 5, enabled: 450, skipped: 30, failed: 0, cancelled: 0, awaiting_retry: 15 },

@@ -3,7 +3,7 @@ import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { isRolledBack, type WaveState } from '@app/domain';
 import { ApiCallError, ApiClient } from '../demo/api-client';
 import type { WaveProgress } from '../demo/api.types';
-import { bar, int, percent, reasons } from '../demo/format';
+import { bar, int, percent, perSecond, reasons } from '../demo/format';
 import { Paint, Terminal } from '../demo/terminal';
 import { EXIT } from './exit-codes';
 
@@ -40,10 +40,34 @@ export function watchExit(state: WaveState): number | null {
  */
 function pace(p: WaveProgress, lane: 'running' | 'rolling_back'): string {
   if (p.state !== lane) return '';
-  const rate = ` ${int(p.rate.observedPerSecond)}/s (target ${int(p.rate.targetPerSecond)}/s)`;
+  const rate = ` ${perSecond(p.rate.observedPerSecond)} (target ${perSecond(p.rate.targetPerSecond)})`;
   if (p.etaSeconds === null) return rate;
   const s = Math.ceil(p.etaSeconds);
   return `${rate}${s < 60 ? ` ETA ${s} s` : ` ETA ${Math.floor(s / 60)} min ${s % 60} s`}`;
+}
+
+/**
+ * Why a sending wave is below its target, as the status page says it (docs/runbook.md, "Below its target"): the
+ * mailstore's Retry-After, the shared pace lowered after its 429s, its advertised rate limit; and the most it can send
+ * now. Nothing when nothing holds it back: a rate that is still ramping up is not explained by the pace.
+ */
+function slowLine(p: WaveProgress): string[] {
+  const pace = p.pace;
+  if (!pace || (p.state !== 'running' && p.state !== 'rolling_back')) return [];
+  if (pace.factor === null) return ['  below its target? the shared pace cannot be read now (Redis): reason unknown'];
+  if (!pace.slowReasons.length) return [];
+  const parts = pace.slowReasons.map((r) => {
+    switch (r) {
+      case 'retry_after':
+        return `the mailstore asked to wait (Retry-After, ${Math.ceil(pace.retryAfterSeconds ?? 0)} s left)`;
+      case 'pace_after_errors':
+        return `the pace is down to ${percent(pace.factor ?? 1, 0)} of the set rate after the mailstore's 429 answers`;
+      case 'mailstore_rate_limit':
+        return `the mailstore accepts at most ${perSecond(pace.mailstoreRatePerSecond ?? 0)} (its advertised rate limit)`;
+    }
+  });
+  const ceiling = pace.ceilingPerSecond === null ? '' : `; at most ${perSecond(pace.ceilingPerSecond)} now`;
+  return [`  below its target because ${parts.join('; ')}${ceiling}`];
 }
 
 /** " · in flight 20 · waiting for a retry 5", the parts that are not zero. */
@@ -89,6 +113,8 @@ export function progressLines(p: WaveProgress, paint: Paint, ascii: boolean): st
         ` — ${p.statusText}`,
     ),
     ...rollbackLines(p, paint, ascii),
+    // After the bar of the lane that moves (the rollback's while it rolls back).
+    ...slowLine(p).map((l) => paint.yellow(l)),
   ];
   for (const g of p.gates)
     lines.push(
