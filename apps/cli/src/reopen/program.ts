@@ -124,7 +124,12 @@ function reopenProgram(emit: (run: ReopenRun) => void): Command {
       'a profile of the profiles file (default: REOPEN_PROFILE, then REOPEN_URL/REOPEN_API_KEY)',
     )
     .option('--url <url>', "the API's URL, e.g. http://127.0.0.1:3000 (default: REOPEN_URL or the profile's)")
-    .option('--timeout <seconds>', 'give up on a call unanswered after this long (exit 3); not on watch', number, 30)
+    .option(
+      '--timeout <seconds>',
+      'give up on a call unanswered after this long (exit 3); not on watch',
+      positiveNumber,
+      30,
+    )
     .addHelpText('after', CONNECTION_HELP);
   const global = (cmd: Command): GlobalOptions => {
     const o = cmd.optsWithGlobals<{ json?: boolean; profile?: string; url?: string; timeout: number }>();

@@ -170,6 +170,8 @@ export async function watchWave(
           abort.abort();
           return exit;
         }
+        // Nobody reads any more (`watch ID | head -5`, the pipe closed): stop instead of following the wave unseen.
+        if (!output.stdout.writable) return EXIT.ok;
       }
     } catch (err) {
       // A refusal (404, 401, 429 …) ends the watch as any refused call does; a dropped connection is retried.
