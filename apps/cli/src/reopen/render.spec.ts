@@ -111,6 +111,23 @@ describe('reopen: what support reads', () => {
     expect(render('wave', { ...wave, ratePerSecond: 1200 })).toContain('rate      1,200/s, batches of –, – in flight');
   });
 
+  it('the list says why a wave is paused or halted: which to resume after the mailstore came back', () => {
+    const wave = { id: 'w1', name: 'a', state: 'paused', memberCount: 10, startAt: null, ratePerSecond: 50 };
+    const lines = render('waves', {
+      items: [
+        { ...wave, statusReason: 'mailstore_unreachable' },
+        { ...wave, id: 'w2', statusReason: 'ops' },
+        { ...wave, id: 'w3', state: 'completed', statusReason: null },
+      ],
+    });
+    expect(lines.map((l) => l.split(/ {2,}/)[2])).toEqual([
+      'STATE',
+      'paused (mailstore_unreachable)',
+      'paused (ops)',
+      'completed',
+    ]);
+  });
+
   it('the workers: alive, stopped (when) and lost, with their builds; none alive says what it means', () => {
     const base = { version: '1.0.0', commit: 'abc1234', driver: 'http', startedAt: '2026-05-09T05:00:00.000Z' };
     expect(

@@ -138,7 +138,8 @@ function waves(page: Page<WaveDetail>): string[] {
   const rows = page.items.map((w) => [
     w.id,
     w.name,
-    w.state,
+    // Why it is paused or halted: the runbook resumes only the waves paused as mailstore_unreachable, from this list.
+    w.statusReason ? `${w.state} (${w.statusReason})` : w.state,
     perSecond(w.ratePerSecond),
     w.memberCount === null ? '–' : int(w.memberCount),
     when(w.startAt),
