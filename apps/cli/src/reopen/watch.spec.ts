@@ -1,9 +1,10 @@
+import { PassThrough } from 'node:stream';
 import { WAVE_STATES } from '@app/domain';
 import { ApiCallError } from '../demo/api-client';
 import type { WaveProgress } from '../demo/api.types';
 import { EXIT } from './exit-codes';
 import { failureLines } from './run';
-import { progressLines, watchExit } from './watch';
+import { progressLines, watchExit, watchWave } from './watch';
 
 const plain = (t: string) => t;
 const paint = { bold: plain, dim: plain, green: plain, yellow: plain, red: plain, cyan: plain };
@@ -168,6 +169,53 @@ describe('reopen watch', () => {
       '  rollback ############################## 100.0 % 450/450',
       '  restored 436 · unchanged 10 · conflicts 3 (changed since, left alone) · failed 1 (1 account_not_found)',
     ]);
+  });
+});
+
+describe('reopen watch on a stream that goes silent (an API or proxy frozen: the socket never closes)', () => {
+  it('reopens it after the silence, says so, then gives up (exit 3) instead of showing a stale block forever', async () => {
+    let opened = 0;
+    const client = {
+      get: <T>() => Promise.resolve({ version: 1 } as T),
+      // One progress event, then nothing: no event, no heartbeat, no close; the next opens never answer.
+      stream: (_path: string, _last: string | undefined, signal: AbortSignal) => {
+        opened += 1;
+        if (opened > 1)
+          return new Promise<Response>((_resolve, reject) =>
+            signal.addEventListener('abort', () => reject(new Error('aborted'))),
+          );
+        const body = new ReadableStream<Uint8Array>({
+          start(into) {
+            into.enqueue(
+              new TextEncoder().encode(
+                `id: 1\nevent: progress\ndata: ${JSON.stringify({ ...view({}), version: 1 })}\n\n`,
+              ),
+            );
+            signal.addEventListener('abort', () => into.error(signal.reason));
+          },
+        });
+        return Promise.resolve(new Response(body));
+      },
+    };
+    const stdout = new PassThrough();
+    let printed = '';
+    stdout.on('data', (d: Buffer) => (printed += d.toString()));
+    const started = Date.now();
+    const err = (await watchWave(
+      client,
+      'w',
+      { json: false, stdout: stdout as unknown as NodeJS.WriteStream },
+      { stallMs: 200, giveUpMs: 500, reconnectMs: 20 },
+    ).catch((e: unknown) => e)) as ApiCallError;
+    expect(err).toBeInstanceOf(ApiCallError);
+    expect(err.status).toBeNull();
+    expect(failureLines(err)).toEqual([
+      'cannot reach the API: GET /waves/w/events: no event nor heartbeat from the API for 0.2 s',
+    ]);
+    expect(printed).toContain('health ##############');
+    expect(printed).toContain('no event nor heartbeat from the API for 0.2 s; reconnecting in 0.02 s');
+    expect(opened).toBeGreaterThanOrEqual(2);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });
 

@@ -7,9 +7,12 @@ import { bar, int, percent, perSecond, reasons } from '../demo/format';
 import { Paint, Terminal } from '../demo/terminal';
 import { EXIT } from './exit-codes';
 
-/** Without an answer from the event stream for this long after it dropped, watch gives up (exit 3). */
-const RECONNECT_GIVE_UP_MS = 30_000;
-const RECONNECT_DELAY_MS = 2_000;
+/**
+ * How watch follows the stream: the API sends an event on each change and a `: ping` heartbeat every 15 s, so a stream
+ * silent for `stallMs` is dead (an API or proxy frozen, a network cut without a reset: the socket never closes) and is
+ * reopened; with nothing heard for `giveUpMs`, watch gives up (exit 3) rather than show a stale block forever.
+ */
+const WATCH_TIMING = { stallMs: 25_000, giveUpMs: 30_000, reconnectMs: 2_000 };
 
 /**
  * Where watching ends, and the exit code it ends with: completed 0; halted 4 (a gate stopped it: ops decide);
@@ -132,9 +135,10 @@ export function progressLines(p: WaveProgress, paint: Paint, ascii: boolean): st
  * plain lines every few seconds and at each change of state elsewhere).
  */
 export async function watchWave(
-  client: ApiClient,
+  client: Pick<ApiClient, 'get' | 'stream'>,
   waveId: string,
   output: { json: boolean; stdout: NodeJS.WriteStream },
+  timing = WATCH_TIMING,
 ): Promise<number> {
   const term = new Terminal(output.stdout, { plainIntervalMs: 5000 });
   const ascii = !term.tty;
@@ -145,13 +149,30 @@ export async function watchWave(
   let minVersion = (await client.get<{ version: number }>(`/waves/${encodeURIComponent(waveId)}`)).version;
   let lastEventId: string | undefined;
   let lastState: string | null = null;
-  let failingSince: number | null = null;
+  /** When the API was last heard from: an answer, an event or a heartbeat. */
+  let heard = Date.now();
   for (;;) {
     const abort = new AbortController();
+    const silence = `no event nor heartbeat from the API for ${timing.stallMs / 1000} s`;
+    const stalled = setInterval(
+      () => {
+        if (Date.now() - heard > timing.stallMs) abort.abort(new Error(silence));
+      },
+      Math.min(1000, timing.stallMs / 4),
+    );
     try {
       const res = await client.stream(path, lastEventId, abort.signal);
-      failingSince = null;
-      const events = res.body!.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+      heard = Date.now();
+      const tap = new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, into) {
+          heard = Date.now();
+          into.enqueue(chunk);
+        },
+      });
+      const events = res
+        .body!.pipeThrough(tap)
+        .pipeThrough(new TextDecoderStream())
+        .pipeThrough(new EventSourceParserStream());
       for await (const event of events) {
         if (event.event !== 'progress') continue;
         lastEventId = event.id;
@@ -176,14 +197,19 @@ export async function watchWave(
     } catch (err) {
       // A refusal (404, 401, 429 …) ends the watch as any refused call does; a dropped connection is retried.
       if (err instanceof ApiCallError && err.status !== null && err.status < 500) throw err;
-      failingSince ??= Date.now();
-      if (Date.now() - failingSince > RECONNECT_GIVE_UP_MS)
+      if (Date.now() - heard > timing.giveUpMs) {
+        // Aborted here only by the silence check (the finally's abort comes after).
+        if (abort.signal.aborted) throw new ApiCallError('GET', path, null, null, silence);
         throw err instanceof ApiCallError ? err : new ApiCallError('GET', path, null, null, (err as Error).message);
+      }
     } finally {
+      clearInterval(stalled);
       abort.abort();
     }
-    failingSince ??= Date.now();
-    if (!output.json) term.say(`event stream closed; reconnecting in ${RECONNECT_DELAY_MS / 1000} s`);
-    await sleep(RECONNECT_DELAY_MS);
+    if (!output.json) {
+      const closed = Date.now() - heard > timing.stallMs ? silence : 'event stream closed';
+      term.say(`${closed}; reconnecting in ${timing.reconnectMs / 1000} s`);
+    }
+    await sleep(timing.reconnectMs);
   }
 }
