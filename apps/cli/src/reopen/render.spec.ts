@@ -111,6 +111,13 @@ describe('reopen: what support reads', () => {
     expect(render('wave', { ...wave, ratePerSecond: 1200 })).toContain('rate      1,200/s, batches of –, – in flight');
   });
 
+  it('a page with more: the hint repeats the command (its filters), not a bare --cursor that drops them', () => {
+    const entry = { id: '1', at: '2026-05-09T08:00:00.000Z', actor: 'ops:a', action: 'wave.pause', waveId: 'w' };
+    const page = { items: [{ ...entry, login: null, reason: null, ticket: null }], nextCursor: '40689' };
+    expect(render('audit', page).at(-1)).toBe('more: the same command with --cursor 40689');
+    expect(render('audit', { ...page, nextCursor: null }).at(-1)).not.toMatch(/^more/);
+  });
+
   it('the list says why a wave is paused or halted: which to resume after the mailstore came back', () => {
     const wave = { id: 'w1', name: 'a', state: 'paused', memberCount: 10, startAt: null, ratePerSecond: 50 };
     const lines = render('waves', {

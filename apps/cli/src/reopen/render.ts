@@ -65,8 +65,12 @@ function when(iso: string | null | undefined): string {
   return iso ? `${iso.slice(0, 19).replace('T', ' ')}Z` : '–';
 }
 
+/**
+ * The cursor is a position only (the filters are not in it): `reopen audit --cursor C` alone would list every older
+ * entry, not the next page of `--wave ID`; so the hint says to repeat the command.
+ */
 function nextPage(page: Page<unknown>): string[] {
-  return page.nextCursor ? [`more: --cursor ${page.nextCursor}`] : [];
+  return page.nextCursor ? [`more: the same command with --cursor ${page.nextCursor}`] : [];
 }
 
 /** The lines a person reads for an answer of the API (`body`) shown as `view`. */
