@@ -160,6 +160,7 @@ export async function watchWave(
       },
       Math.min(1000, timing.stallMs / 4),
     );
+    let closed = 'event stream closed';
     try {
       const res = await client.stream(path, lastEventId, abort.signal);
       heard = Date.now();
@@ -197,8 +198,15 @@ export async function watchWave(
     } catch (err) {
       // A refusal (404, 401, 429 …) ends the watch as any refused call does; a dropped connection is retried.
       if (err instanceof ApiCallError && err.status !== null && err.status < 500) throw err;
+      // Aborted here only by the silence check (the finally's abort comes after).
+      const failed =
+        err instanceof ApiCallError
+          ? err.status === null
+            ? err.body
+            : `answered ${err.status}`
+          : (err as Error).message;
+      closed = abort.signal.aborted ? silence : `event stream failed (${failed})`;
       if (Date.now() - heard > timing.giveUpMs) {
-        // Aborted here only by the silence check (the finally's abort comes after).
         if (abort.signal.aborted) throw new ApiCallError('GET', path, null, null, silence);
         throw err instanceof ApiCallError ? err : new ApiCallError('GET', path, null, null, (err as Error).message);
       }
@@ -206,10 +214,7 @@ export async function watchWave(
       clearInterval(stalled);
       abort.abort();
     }
-    if (!output.json) {
-      const closed = Date.now() - heard > timing.stallMs ? silence : 'event stream closed';
-      term.say(`${closed}; reconnecting in ${timing.reconnectMs / 1000} s`);
-    }
+    if (!output.json) term.say(`${closed}; reconnecting in ${timing.reconnectMs / 1000} s`);
     await sleep(timing.reconnectMs);
   }
 }
