@@ -111,6 +111,34 @@ describe('reopen: what support reads', () => {
     expect(render('wave', { ...wave, ratePerSecond: 1200 })).toContain('rate      1,200/s, batches of –, – in flight');
   });
 
+  it("a wave's gates say what they read: the signal and cohort, the window, a Prometheus query and its condition", () => {
+    const wave = { id: 'w', name: 'g', state: 'draft', memberCount: null, startAt: null, ratePerSecond: 10 };
+    const gates = [
+      { name: 'errors', metric: 'mailstore_error_rate', threshold: 0.05, windowSeconds: 300, action: 'pause' },
+      {
+        name: 'failed-logins',
+        metric: 'signal',
+        signal: 'failed_logins_per_minute',
+        cohort: 'general',
+        threshold: 100,
+        windowSeconds: 60,
+        action: 'halt',
+      },
+      {
+        name: 'prom',
+        metric: 'prometheus',
+        query: 'sum(rate(x[5m]))',
+        failureCondition: 'result > 3',
+        action: 'pause',
+      },
+    ];
+    expect(render('wave', { ...wave, gates }).filter((l) => l.startsWith('gate'))).toEqual([
+      'gate      errors: mailstore_error_rate above 0.05 over 300 s → pause',
+      'gate      failed-logins: signal failed_logins_per_minute for general above 100 over 60 s → halt',
+      'gate      prom: prometheus "sum(rate(x[5m]))" failing when result > 3 → pause',
+    ]);
+  });
+
   it('a page with more: the hint repeats the command (its filters), not a bare --cursor that drops them', () => {
     const entry = { id: '1', at: '2026-05-09T08:00:00.000Z', actor: 'ops:a', action: 'wave.pause', waveId: 'w' };
     const page = { items: [{ ...entry, login: null, reason: null, ticket: null }], nextCursor: '40689' };

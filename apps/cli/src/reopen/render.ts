@@ -10,13 +10,50 @@ interface WaveDetail extends Wave {
   protocols?: string[];
   selector?: { type: string; cohorts?: string[]; logins?: string[] };
   steps?: { percent: number; bakeSeconds: number }[];
-  gates?: { name: string; metric: string; threshold: number; action: string }[];
+  gates?: WaveGate[];
   batchSize?: number;
   concurrency?: number;
   startedAt?: string | null;
   completedAt?: string | null;
   createdBy?: string;
   createdAt?: string;
+}
+
+/** A gate as GET /waves/{id} has it (libs/domain/src/gates.ts, GateSpec): what it reads, and its limit. */
+interface WaveGate {
+  name: string;
+  metric: string;
+  action: string;
+  threshold?: number | null;
+  windowSeconds?: number;
+  cohort?: string;
+  signal?: string;
+  query?: string;
+  failureCondition?: string;
+  successCondition?: string;
+}
+
+/**
+ * "failed-logins: signal failed_logins_per_minute for general above 100 over 60 s → halt": which input the gate
+ * reads (the runbook's night before checks that each signal a plan names is pushed; it had to be dug out of --json).
+ */
+function gateLine(g: WaveGate): string {
+  const input =
+    g.metric === 'signal'
+      ? `signal ${g.signal ?? '?'}`
+      : g.metric === 'prometheus'
+        ? `prometheus ${JSON.stringify(g.query ?? '')}`
+        : g.metric;
+  const limit =
+    typeof g.threshold === 'number'
+      ? ` above ${g.threshold}`
+      : g.failureCondition
+        ? ` failing when ${g.failureCondition}`
+        : g.successCondition
+          ? ` passing when ${g.successCondition}`
+          : '';
+  const window = g.windowSeconds ? ` over ${g.windowSeconds} s` : '';
+  return `gate      ${g.name}: ${input}${g.cohort ? ` for ${g.cohort}` : ''}${limit}${window} → ${g.action}`;
 }
 
 interface AuditEntry {
@@ -176,7 +213,7 @@ function wave(w: WaveDetail): string[] {
     lines.push(
       `steps     ${w.steps.map((s) => `${s.percent} %${s.bakeSeconds ? ` then bake ${s.bakeSeconds} s` : ''}`).join(', ')}`,
     );
-  for (const g of w.gates ?? []) lines.push(`gate      ${g.name}: ${g.metric} above ${g.threshold} → ${g.action}`);
+  for (const g of w.gates ?? []) lines.push(gateLine(g));
   if (w.createdBy) lines.push(`created   ${when(w.createdAt)} by ${w.createdBy}`);
   return lines;
 }
