@@ -119,9 +119,16 @@ export class ApiClient {
         headers: { Accept: 'application/json', Authorization: `Bearer ${this.key}`, ...init.headers },
       });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new ApiCallError(method, url, null, null, cause?.code ?? cause?.message ?? (err as Error).message);
+      throw new ApiCallError(method, url, null, null, this.noAnswer(err));
     }
+  }
+
+  /** Why a call got no answer, in words: the timeout said in seconds (not "the operation was aborted"), or the cause. */
+  private noAnswer(err: unknown): string {
+    if ((err as Error).name === 'TimeoutError' && this.timeoutMs !== undefined)
+      return `no answer within ${this.timeoutMs / 1000} s`;
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    return cause?.code ?? cause?.message ?? (err as Error).message;
   }
 
   private async read(res: Response, method: string, path: string): Promise<unknown> {
@@ -130,9 +137,26 @@ export class ApiClient {
       text = await res.text();
     } catch (err) {
       // The connection dropped or the timeout struck while the body was arriving: no answer either.
-      throw new ApiCallError(method, `${this.base}${path}`, null, null, (err as Error).message);
+      throw new ApiCallError(method, `${this.base}${path}`, null, null, this.noAnswer(err));
     }
-    if (res.ok) return text ? JSON.parse(text) : null;
+    if (res.ok) {
+      if (!text) return null;
+      try {
+        return JSON.parse(text);
+      } catch {
+        // A 2xx that is not JSON is not the API: a proxy's login page, a web server at the wrong URL. Nothing of the
+        // API answered, so it is said as such (not as a bug of the client), with what did answer.
+        const type = res.headers.get('content-type') ?? 'no content type';
+        throw new ApiCallError(
+          method,
+          `${this.origin}${this.base}${path}`,
+          null,
+          null,
+          `answered ${res.status} with ${type}, not the API's JSON (${JSON.stringify(text.slice(0, 80))}): ` +
+            `is this the API's URL?`,
+        );
+      }
+    }
     let problem: Problem | null = null;
     try {
       problem = JSON.parse(text) as Problem;

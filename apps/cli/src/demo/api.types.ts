@@ -2,6 +2,7 @@
  * The parts of the HTTP API's answers the story reads (the API's DTOs describe them in full, see /docs).
  * Dates arrive as ISO strings.
  */
+import type { SlowReason } from '@app/domain';
 
 export type WaveState =
   'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled' | 'halted' | 'rolling_back' | 'rolled_back';
@@ -110,6 +111,14 @@ export interface WaveProgress {
   rollback?: RollbackProgress | null;
   /** The lane that moves: the forward rate, or the rollback's while rolling back (so is etaSeconds). */
   rate: { observedPerSecond: number; targetPerSecond: number; windowSeconds: number };
+  /** What holds a sending wave below its target (docs/runbook.md, "Below its target"). */
+  pace?: {
+    factor: number | null;
+    retryAfterSeconds: number | null;
+    mailstoreRatePerSecond: number | null;
+    ceilingPerSecond: number | null;
+    slowReasons: SlowReason[];
+  };
   etaSeconds: number | null;
   step: { index: number; count: number; percent: number; bakeSecondsLeft: number | null };
   gates: { name: string; status: string; value: number | null; threshold: number; reason: string }[];
@@ -151,7 +160,15 @@ export interface Account {
   hold?: { reason: string | null; ticket: string | null; by: string | null; at: string | null } | null;
   override: { reason: string | null; ticket: string | null; by: string | null } | null;
   eligibility: { eligible: boolean; reason: string | null };
-  waves: { name: string; memberState: string; reason: string | null }[];
+  waves: {
+    name: string;
+    /** The wave's own state: a member `enabled` by a wave since rolled back is closed again. */
+    waveState?: string;
+    memberState: string;
+    reason: string | null;
+    /** Its wave's rollback for this member: pending, in_flight, rolled_back, unchanged, conflict, failed; or null. */
+    rollbackState?: string | null;
+  }[];
   /** The most recent support operations, newest first. */
   operations?: Operation[];
 }

@@ -4,6 +4,15 @@ export function int(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
+/**
+ * A rate, accounts per second: 1,200/s, 27/s, 2.5/s, 0.25/s. Below 10 it keeps its decimals: a wave set to 0.5/s (the
+ * API takes 0.1 and up) is never shown as 1/s, nor one crawling at 0.4/s as 0/s, stopped.
+ */
+export function perSecond(n: number): string {
+  const digits = Math.abs(n) >= 10 ? 0 : Math.abs(n) >= 1 ? 1 : 2;
+  return `${n.toLocaleString('en-US', { maximumFractionDigits: digits })}/s`;
+}
+
 export function percent(fraction: number, digits = 1): string {
   return `${(fraction * 100).toFixed(digits)} %`;
 }

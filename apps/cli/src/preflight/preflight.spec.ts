@@ -1,4 +1,5 @@
-import { Check, judge, PreflightInput, PreflightWave, renderChecks } from './preflight';
+import { ApiCallError } from '../demo/api-client';
+import { Check, gatherPreflight, judge, PreflightInput, PreflightWave, renderChecks } from './preflight';
 
 const NOW = Date.parse('2026-05-08T20:00:00.000Z');
 const BUILD = { version: '1.0.0', commit: 'abc1234' };
@@ -66,6 +67,42 @@ describe('reopen preflight: the go/no-go rules', () => {
         detail: 'no worker is running: no wave moves, no scheduled start fires (last seen: h/1/aa)',
       },
     ]);
+  });
+
+  it('Redis down: the roster unreadable (503) is a FAIL with the dependency, NO-GO (exit 7), not an API failure (3)', async () => {
+    const answers: Record<string, unknown> = {
+      '/health/dependencies': {
+        dependencies: {
+          database: { status: 'up' },
+          redis: { status: 'down', message: 'ECONNREFUSED' },
+          mailstore: { status: 'up' },
+        },
+      },
+      '/waves?state=scheduled&limit=200': { items: [] },
+      '/subscriptions': { items: [{ name: 'incident room', deliveries: { failed: 0 } }] },
+    };
+    const reader = {
+      get: <T>(path: string): Promise<T> =>
+        path === '/workers'
+          ? Promise.reject(
+              new ApiCallError('GET', '/api/v1/workers', 503, { detail: 'Redis does not answer', code: 'x' }, ''),
+            )
+          : Promise.resolve(answers[path] as T),
+    };
+    const checks = judge(await gatherPreflight(reader, { withinHours: 24, waves: [] }, NOW), NOW);
+    expect(checks.filter((c) => c.level === 'fail')).toEqual([
+      { level: 'fail', name: 'redis', detail: 'Redis is down: ECONNREFUSED' },
+      {
+        level: 'fail',
+        name: 'workers',
+        detail: 'cannot tell whether any worker runs: GET /workers answered 503: Redis does not answer',
+      },
+    ]);
+    expect(renderChecks(checks).at(-1)).toBe('NO-GO: 2 failed check(s), 1 warning(s)');
+    // A refusal (a support key: 403) is not a dependency down: it still fails the command (exit 2).
+    const refused = new ApiCallError('GET', '/api/v1/workers', 403, { detail: 'no' }, '');
+    const support = { get: <T>(path: string) => (path === '/workers' ? Promise.reject(refused) : reader.get<T>(path)) };
+    await expect(gatherPreflight(support, { withinHours: 24, waves: [] }, NOW)).rejects.toBe(refused);
   });
 
   it('a worker of another build: a warning; a dead one of another build is not counted', () => {

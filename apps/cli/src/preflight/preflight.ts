@@ -34,12 +34,14 @@ export interface PreflightWave {
 export interface PreflightInput {
   /** GET /health/dependencies. */
   dependencies: Record<string, DependencyState>;
-  /** GET /workers. */
-  workers: {
-    alive: number;
-    api: { version: string; commit: string };
-    workers: { id: string; alive: boolean; version: string; commit: string }[];
-  };
+  /** GET /workers; `unreadable`: the API could not read the roster (a 5xx: Redis, where the workers report, is down). */
+  workers:
+    | {
+        alive: number;
+        api: { version: string; commit: string };
+        workers: { id: string; alive: boolean; version: string; commit: string }[];
+      }
+    | { unreadable: string };
   /**
    * The waves to check, each with its preview's eligible count, its pending approval requests' commands and its gates as
    * they would decide now (GET /waves/{id}/gate-check; none for a finished wave).
@@ -86,6 +88,9 @@ export function judge(input: PreflightInput, nowMs: number): Check[] {
 }
 
 function workerChecks(w: PreflightInput['workers']): Check[] {
+  if ('unreadable' in w) {
+    return [{ level: 'fail', name: 'workers', detail: `cannot tell whether any worker runs: ${w.unreadable}` }];
+  }
   if (w.alive === 0) {
     const last = w.workers.length ? ` (last seen: ${w.workers.map((x) => x.id).join(', ')})` : '';
     return [
@@ -200,7 +205,14 @@ export async function gatherPreflight(
 ): Promise<PreflightInput> {
   const [dependencies, workers, scheduled, subscriptions] = await Promise.all([
     client.get<{ dependencies: Record<string, DependencyState> }>('/health/dependencies'),
-    client.get<PreflightInput['workers']>('/workers'),
+    // With Redis down the roster cannot be read (503), while the dependencies' report still says which part is down:
+    // a FAIL line and NO-GO (exit 7), not the whole preflight failing as an unreachable API (exit 3).
+    client.get<PreflightInput['workers']>('/workers').catch((e: unknown) => {
+      const failed = e as { status?: unknown; problem?: { detail?: unknown } | null; message?: string };
+      if (typeof failed.status !== 'number' || failed.status < 500) throw e;
+      const detail = typeof failed.problem?.detail === 'string' ? failed.problem.detail : `HTTP ${failed.status}`;
+      return { unreadable: `GET /workers answered ${failed.status}: ${detail}` };
+    }),
     client.get<{ items: PreflightWave[] }>('/waves?state=scheduled&limit=200'),
     client.get<{ items: { name: string; deliveries: { failed: number } }[] }>('/subscriptions'),
   ]);

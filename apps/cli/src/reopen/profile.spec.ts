@@ -31,6 +31,8 @@ describe('reopen: where the URL and the key come from', () => {
       origin: 'http://127.0.0.1:3000',
       apiKey: 'k',
       source: 'environment',
+      urlSource: 'REOPEN_URL',
+      keySource: 'REOPEN_API_KEY',
     });
     expect(() => resolveConnection({}, { REOPEN_URL: 'http://x' }, home, uid)).toThrow('REOPEN_API_KEY is not');
     expect(() => resolveConnection({}, {}, home, uid)).toThrow(
@@ -45,6 +47,8 @@ describe('reopen: where the URL and the key come from', () => {
       origin: 'https://ops.example.org/reopen',
       apiKey: 'rk_ops_prod',
       source: `profile prod (${file})`,
+      urlSource: `profile prod (${file})`,
+      keySource: `profile prod (${file})`,
     });
     expect(resolveConnection({}, { ...env, REOPEN_PROFILE: 'prod' }, home, uid).apiKey).toBe('rk_ops_prod');
     expect(resolveConnection({}, env, home, uid).apiKey).toBe('rk_env');
@@ -52,7 +56,11 @@ describe('reopen: where the URL and the key come from', () => {
       origin: 'http://staging:3000',
       apiKey: 'rk_ops_staging',
     });
-    expect(resolveConnection({ url: 'http://other:4000' }, {}, home, uid).origin).toBe('http://other:4000');
+    expect(resolveConnection({ url: 'http://other:4000' }, {}, home, uid)).toMatchObject({
+      origin: 'http://other:4000',
+      urlSource: '--url',
+      keySource: `profile staging (${file})`,
+    });
     expect(() => resolveConnection({ profile: 'qa' }, {}, home, uid)).toThrow('no profile "qa" in');
     expect(resolveConnection({}, { XDG_CONFIG_HOME: join(home, 'none'), ...env }, home, uid).source).toBe(
       'environment',

@@ -8,6 +8,10 @@ export interface Connection {
   apiKey: string;
   /** Where the pair came from, for error lines: `environment`, or `profile NAME (FILE)`. */
   source: string;
+  /** Where the URL came from, for the line of an API that does not answer: `--url`, `REOPEN_URL` or the profile. */
+  urlSource: string;
+  /** Where the key came from, for the line of a 401 or 403: `REOPEN_API_KEY` or the profile. */
+  keySource: string;
 }
 
 /** A setting the operator must fix: the CLI exits with the usage code and this one message. */
@@ -63,7 +67,14 @@ export function resolveConnection(
   }
   const url = flags.url ?? found.url;
   if (!url) throw new ConnectionSettingsError(`no API URL: set REOPEN_URL or --url (key from ${found.source})`);
-  return { origin: apiOrigin(url), apiKey: found.apiKey!, source: found.source };
+  const fromEnv = found.source === 'environment';
+  return {
+    origin: apiOrigin(url),
+    apiKey: found.apiKey!,
+    source: found.source,
+    urlSource: flags.url !== undefined ? '--url' : fromEnv ? 'REOPEN_URL' : found.source,
+    keySource: fromEnv ? 'REOPEN_API_KEY' : found.source,
+  };
 }
 
 function fromProfile(profiles: ProfilesFile, name: string, file: string) {

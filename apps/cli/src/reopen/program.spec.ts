@@ -165,6 +165,9 @@ describe('reopen: command line → API request', () => {
     [['waves', 'set-rate', ID, 'fast'], "argument 'perSecond'. not a number"],
     [['waves', 'list', '--limit', '0'], 'not a positive integer'],
     [['preflight', '--within', '0'], 'not a positive number'],
+    // A timeout of 0 or less failed every call as "cannot reach the API" (exit 3): a typo, not an outage.
+    [['workers', '--timeout', '0'], "option '--timeout <seconds>' argument '0' is invalid. not a positive number"],
+    [['--timeout', '-5', 'workers'], 'not a positive number'],
     [['waves', 'list', '--state', 'done'], 'Allowed choices are draft, scheduled'],
     [
       ['accounts', 'enable', 'a', '--reason', 'r', '--ticket', 't', '--protocols', 'imap,smtp'],

@@ -61,6 +61,9 @@ const WAVE_COMMANDS = {
   rollback: '→ rolling_back: restores every account the wave changed',
 } as const;
 
+/** The wave commands a person sends (`reopen waves <command> ID`), as a refusal lists those a wave accepts. */
+export const OPS_WAVE_COMMANDS = Object.keys(WAVE_COMMANDS) as readonly string[];
+
 const CONNECTION_HELP = `
 Connection: REOPEN_URL and REOPEN_API_KEY, or a profile of ~/.config/reopen/profiles.json (--profile NAME or
 REOPEN_PROFILE; the file must be private: chmod 600). See docs/cli.md.
@@ -121,7 +124,12 @@ function reopenProgram(emit: (run: ReopenRun) => void): Command {
       'a profile of the profiles file (default: REOPEN_PROFILE, then REOPEN_URL/REOPEN_API_KEY)',
     )
     .option('--url <url>', "the API's URL, e.g. http://127.0.0.1:3000 (default: REOPEN_URL or the profile's)")
-    .option('--timeout <seconds>', 'give up on a call unanswered after this long (exit 3); not on watch', number, 30)
+    .option(
+      '--timeout <seconds>',
+      'give up on a call unanswered after this long (exit 3); not on watch',
+      positiveNumber,
+      30,
+    )
     .addHelpText('after', CONNECTION_HELP);
   const global = (cmd: Command): GlobalOptions => {
     const o = cmd.optsWithGlobals<{ json?: boolean; profile?: string; url?: string; timeout: number }>();

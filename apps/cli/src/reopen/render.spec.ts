@@ -75,6 +75,94 @@ describe('reopen: what support reads', () => {
     ]);
   });
 
+  it("an account's wave since rolled back: the member's outcome, then what the rollback did to it", () => {
+    const account: Account = {
+      login: 'user7@example.test',
+      cohorts: ['general'],
+      leaked: false,
+      passwordChangedAt: null,
+      access: { imap: false, pop3: false, mailstoreVersion: 5 },
+      held: false,
+      override: null,
+      eligibility: { eligible: true, reason: null },
+      waves: [
+        { name: 'retry', waveState: 'running', memberState: 'pending', reason: null, rollbackState: null },
+        {
+          name: 'everyone else',
+          waveState: 'rolled_back',
+          memberState: 'enabled',
+          reason: null,
+          rollbackState: 'rolled_back',
+        },
+        { name: 'early', waveState: 'rolled_back', memberState: 'enabled', reason: null, rollbackState: 'conflict' },
+      ],
+    };
+    expect(render('account', account).filter((l) => l.startsWith('wave'))).toEqual([
+      'wave         retry (running): pending',
+      'wave         everyone else (rolled_back): enabled, then rollback: restored to its prior state',
+      'wave         early (rolled_back): enabled, then rollback: conflict (changed since, left alone)',
+    ]);
+  });
+
+  it('rates below 10/s keep their decimals: 0.5/s is not shown as 1/s, nor 0.4/s as 0/s', () => {
+    const wave = { id: 'w', name: 'slow', state: 'running', memberCount: 10, startAt: null, ratePerSecond: 0.5 };
+    expect(render('waves', { items: [wave] })[1]).toMatch(/ slow +running +0\.5\/s +10 +– *$/);
+    expect(render('wave', { ...wave, ratePerSecond: 2.5 })).toContain('rate      2.5/s, batches of –, – in flight');
+    expect(render('wave', { ...wave, ratePerSecond: 1200 })).toContain('rate      1,200/s, batches of –, – in flight');
+  });
+
+  it("a wave's gates say what they read: the signal and cohort, the window, a Prometheus query and its condition", () => {
+    const wave = { id: 'w', name: 'g', state: 'draft', memberCount: null, startAt: null, ratePerSecond: 10 };
+    const gates = [
+      { name: 'errors', metric: 'mailstore_error_rate', threshold: 0.05, windowSeconds: 300, action: 'pause' },
+      {
+        name: 'failed-logins',
+        metric: 'signal',
+        signal: 'failed_logins_per_minute',
+        cohort: 'general',
+        threshold: 100,
+        windowSeconds: 60,
+        action: 'halt',
+      },
+      {
+        name: 'prom',
+        metric: 'prometheus',
+        query: 'sum(rate(x[5m]))',
+        failureCondition: 'result > 3',
+        action: 'pause',
+      },
+    ];
+    expect(render('wave', { ...wave, gates }).filter((l) => l.startsWith('gate'))).toEqual([
+      'gate      errors: mailstore_error_rate above 0.05 over 300 s → pause',
+      'gate      failed-logins: signal failed_logins_per_minute for general above 100 over 60 s → halt',
+      'gate      prom: prometheus "sum(rate(x[5m]))" failing when result > 3 → pause',
+    ]);
+  });
+
+  it('a page with more: the hint repeats the command (its filters), not a bare --cursor that drops them', () => {
+    const entry = { id: '1', at: '2026-05-09T08:00:00.000Z', actor: 'ops:a', action: 'wave.pause', waveId: 'w' };
+    const page = { items: [{ ...entry, login: null, reason: null, ticket: null }], nextCursor: '40689' };
+    expect(render('audit', page).at(-1)).toBe('more: the same command with --cursor 40689');
+    expect(render('audit', { ...page, nextCursor: null }).at(-1)).not.toMatch(/^more/);
+  });
+
+  it('the list says why a wave is paused or halted: which to resume after the mailstore came back', () => {
+    const wave = { id: 'w1', name: 'a', state: 'paused', memberCount: 10, startAt: null, ratePerSecond: 50 };
+    const lines = render('waves', {
+      items: [
+        { ...wave, statusReason: 'mailstore_unreachable' },
+        { ...wave, id: 'w2', statusReason: 'ops' },
+        { ...wave, id: 'w3', state: 'completed', statusReason: null },
+      ],
+    });
+    expect(lines.map((l) => l.split(/ {2,}/)[2])).toEqual([
+      'STATE',
+      'paused (mailstore_unreachable)',
+      'paused (ops)',
+      'completed',
+    ]);
+  });
+
   it('the workers: alive, stopped (when) and lost, with their builds; none alive says what it means', () => {
     const base = { version: '1.0.0', commit: 'abc1234', driver: 'http', startedAt: '2026-05-09T05:00:00.000Z' };
     expect(

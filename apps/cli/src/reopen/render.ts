@@ -1,6 +1,6 @@
 import { operationEnded } from '@app/domain';
 import type { Account, CommandResult, Operation, Wave, WavePreview } from '../demo/api.types';
-import { duration, int, reasons, table } from '../demo/format';
+import { duration, int, perSecond, reasons, table } from '../demo/format';
 import type { View } from './program';
 
 /** The parts of GET /waves/{id} shown beyond the demo's Wave (docs/openapi.json, WaveDto, has them all). */
@@ -10,13 +10,50 @@ interface WaveDetail extends Wave {
   protocols?: string[];
   selector?: { type: string; cohorts?: string[]; logins?: string[] };
   steps?: { percent: number; bakeSeconds: number }[];
-  gates?: { name: string; metric: string; threshold: number; action: string }[];
+  gates?: WaveGate[];
   batchSize?: number;
   concurrency?: number;
   startedAt?: string | null;
   completedAt?: string | null;
   createdBy?: string;
   createdAt?: string;
+}
+
+/** A gate as GET /waves/{id} has it (libs/domain/src/gates.ts, GateSpec): what it reads, and its limit. */
+interface WaveGate {
+  name: string;
+  metric: string;
+  action: string;
+  threshold?: number | null;
+  windowSeconds?: number;
+  cohort?: string;
+  signal?: string;
+  query?: string;
+  failureCondition?: string;
+  successCondition?: string;
+}
+
+/**
+ * "failed-logins: signal failed_logins_per_minute for general above 100 over 60 s → halt": which input the gate
+ * reads (the runbook's night before checks that each signal a plan names is pushed; it had to be dug out of --json).
+ */
+function gateLine(g: WaveGate): string {
+  const input =
+    g.metric === 'signal'
+      ? `signal ${g.signal ?? '?'}`
+      : g.metric === 'prometheus'
+        ? `prometheus ${JSON.stringify(g.query ?? '')}`
+        : g.metric;
+  const limit =
+    typeof g.threshold === 'number'
+      ? ` above ${g.threshold}`
+      : g.failureCondition
+        ? ` failing when ${g.failureCondition}`
+        : g.successCondition
+          ? ` passing when ${g.successCondition}`
+          : '';
+  const window = g.windowSeconds ? ` over ${g.windowSeconds} s` : '';
+  return `gate      ${g.name}: ${input}${g.cohort ? ` for ${g.cohort}` : ''}${limit}${window} → ${g.action}`;
 }
 
 interface AuditEntry {
@@ -65,8 +102,12 @@ function when(iso: string | null | undefined): string {
   return iso ? `${iso.slice(0, 19).replace('T', ' ')}Z` : '–';
 }
 
+/**
+ * The cursor is a position only (the filters are not in it): `reopen audit --cursor C` alone would list every older
+ * entry, not the next page of `--wave ID`; so the hint says to repeat the command.
+ */
 function nextPage(page: Page<unknown>): string[] {
-  return page.nextCursor ? [`more: --cursor ${page.nextCursor}`] : [];
+  return page.nextCursor ? [`more: the same command with --cursor ${page.nextCursor}`] : [];
 }
 
 /** The lines a person reads for an answer of the API (`body`) shown as `view`. */
@@ -138,8 +179,9 @@ function waves(page: Page<WaveDetail>): string[] {
   const rows = page.items.map((w) => [
     w.id,
     w.name,
-    w.state,
-    `${int(w.ratePerSecond)}/s`,
+    // Why it is paused or halted: the runbook resumes only the waves paused as mailstore_unreachable, from this list.
+    w.statusReason ? `${w.state} (${w.statusReason})` : w.state,
+    perSecond(w.ratePerSecond),
     w.memberCount === null ? '–' : int(w.memberCount),
     when(w.startAt),
   ]);
@@ -162,7 +204,7 @@ function wave(w: WaveDetail): string[] {
     `name      ${w.name}`,
     `state     ${w.state}${w.statusReason ? ` (${w.statusReason})` : ''}`,
     `selects   ${selector}; protocols ${w.protocols?.join(', ') ?? '–'}`,
-    `rate      ${int(w.ratePerSecond)}/s, batches of ${w.batchSize ?? '–'}, ${w.concurrency ?? '–'} in flight`,
+    `rate      ${perSecond(w.ratePerSecond)}, batches of ${w.batchSize ?? '–'}, ${w.concurrency ?? '–'} in flight`,
     `members   ${w.memberCount === null ? '– (fixed when it starts)' : int(w.memberCount)}`,
     `start     ${w.startLocal ? `${w.startLocal.replace('T', ' ')} ${w.timeZone} (${when(w.startAt)})` : 'when started'}`,
     `started   ${when(w.startedAt)}; completed ${when(w.completedAt)}`,
@@ -171,7 +213,7 @@ function wave(w: WaveDetail): string[] {
     lines.push(
       `steps     ${w.steps.map((s) => `${s.percent} %${s.bakeSeconds ? ` then bake ${s.bakeSeconds} s` : ''}`).join(', ')}`,
     );
-  for (const g of w.gates ?? []) lines.push(`gate      ${g.name}: ${g.metric} above ${g.threshold} → ${g.action}`);
+  for (const g of w.gates ?? []) lines.push(gateLine(g));
   if (w.createdBy) lines.push(`created   ${when(w.createdAt)} by ${w.createdBy}`);
   return lines;
 }
@@ -187,7 +229,7 @@ function preview(p: WavePreview): string[] {
   return [
     `members   ${int(p.members)}, eligible ${int(p.eligible)}`,
     `skipped   ${reasons(p.skips)}`,
-    `batches   ${int(p.batches)} calls of up to ${int(p.batchSize)} account${p.batchSize === 1 ? '' : 's'} at ${int(p.ratePerSecond)}/s`,
+    `batches   ${int(p.batches)} calls of up to ${int(p.batchSize)} account${p.batchSize === 1 ? '' : 's'} at ${perSecond(p.ratePerSecond)}`,
     `mailstore ${mailstoreLimits(p.mailstore)}`,
     `duration  ${duration(d.totalSeconds * 1000)} (sending ${duration(d.sendingSeconds * 1000)}, baking ${duration(d.bakeSeconds * 1000)})`,
     ...p.steps.map(
@@ -202,6 +244,16 @@ function command(r: CommandResult): string[] {
 
 /** Recent support operations `accounts show` lists (the API sends up to 20; --json has them all). */
 const SHOWN_OPERATIONS = 5;
+
+/** A member's rollback state (wave_members.rollback_state) in words. */
+const ROLLBACK_WORDS: Record<string, string> = {
+  pending: 'pending (not restored yet)',
+  in_flight: 'in flight',
+  rolled_back: 'restored to its prior state',
+  unchanged: 'nothing to restore',
+  conflict: 'conflict (changed since, left alone)',
+  failed: 'failed (not restored)',
+};
 
 function account(a: Account): string[] {
   const lines = [
@@ -220,7 +272,12 @@ function account(a: Account): string[] {
     lines.push(
       `hold         ${a.hold.reason ?? ''} (ticket ${a.hold.ticket ?? '–'}, by ${a.hold.by ?? '–'}, ${when(a.hold.at)})`,
     );
-  for (const w of a.waves) lines.push(`wave         ${w.name}: ${w.memberState}${w.reason ? ` (${w.reason})` : ''}`);
+  for (const w of a.waves)
+    lines.push(
+      `wave         ${w.name}${w.waveState ? ` (${w.waveState})` : ''}: ${w.memberState}${w.reason ? ` (${w.reason})` : ''}` +
+        // `enabled` stays the member's outcome after its wave's rollback: what the rollback did to it comes next.
+        (w.rollbackState ? `, then rollback: ${ROLLBACK_WORDS[w.rollbackState] ?? w.rollbackState}` : ''),
+    );
   const ops = a.operations ?? [];
   for (const o of ops.slice(0, SHOWN_OPERATIONS))
     lines.push(

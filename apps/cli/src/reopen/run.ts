@@ -4,8 +4,8 @@ import { ApiCallError, ApiClient, Problem } from '../demo/api-client';
 import type { Operation } from '../demo/api.types';
 import { EXIT } from './exit-codes';
 import { readPlan, PlanFileError } from './plan-file';
-import { ConnectionSettingsError, resolveConnection } from './profile';
-import { commandWords, parseReopen, ReopenRun } from './program';
+import { Connection, ConnectionSettingsError, resolveConnection } from './profile';
+import { commandWords, OPS_WAVE_COMMANDS, parseReopen, ReopenRun } from './program';
 import { gatherPreflight, isNoGo, judge, renderChecks } from '../preflight/preflight';
 import { pauseAll } from './pause-all';
 import { render } from './render';
@@ -33,8 +33,10 @@ export async function runReopen(argv: readonly string[], io: ReopenIo): Promise<
     if (line.error.code !== 'commander.help') err(`(see reopen ${[...commandWords(argv), '--help'].join(' ')})`);
     return EXIT.usage;
   }
+  let connection: Connection | undefined;
   try {
-    return await execute(line.value, io, out);
+    connection = resolveConnection(line.value.global, io.env, io.home);
+    return await execute(line.value, connection, io, out);
   } catch (e) {
     if (e instanceof ConnectionSettingsError || e instanceof PlanFileError) {
       err(e.message);
@@ -42,15 +44,19 @@ export async function runReopen(argv: readonly string[], io: ReopenIo): Promise<
     }
     if (e instanceof ApiCallError) {
       if (line.value.global.json && e.problem) out(JSON.stringify(e.problem));
-      for (const l of failureLines(e)) err(l);
+      for (const l of failureLines(e, connection)) err(l);
       return e.status !== null && e.status < 500 ? EXIT.refused : EXIT.unreachable;
     }
     throw e;
   }
 }
 
-async function execute({ job, global }: ReopenRun, io: ReopenIo, out: (line: string) => void): Promise<number> {
-  const connection = resolveConnection(global, io.env, io.home);
+async function execute(
+  { job, global }: ReopenRun,
+  connection: Connection,
+  io: ReopenIo,
+  out: (line: string) => void,
+): Promise<number> {
   const client = new ApiClient(connection.origin, connection.apiKey, undefined, global.timeoutSeconds * 1000);
   switch (job.kind) {
     case 'watch':
@@ -114,9 +120,16 @@ async function runOperation(
   return EXIT.ok;
 }
 
-/** What an operator reads when a call fails: the problem's title and detail, each field at fault, what to do. */
-export function failureLines(e: ApiCallError): string[] {
-  if (e.status === null) return [`cannot reach the API: ${e.method} ${e.url}: ${e.body}`];
+/**
+ * What an operator reads when a call fails: the problem's title and detail, each field at fault, what to do. With the
+ * connection, an API that does not answer names the URL and where it came from, a 401 or 403 where the key came from.
+ */
+export function failureLines(e: ApiCallError, via?: Pick<Connection, 'origin' | 'urlSource' | 'keySource'>): string[] {
+  if (e.status === null) {
+    const line = `cannot reach the API: ${e.method} ${e.url}: ${e.body}`;
+    if (!via) return [line];
+    return [line, `  the URL ${via.origin} comes from ${via.urlSource}: is the API up, and is this its address?`];
+  }
   const p: Problem | null = e.problem;
   if (!p) return [`${e.method} ${e.url} answered ${e.status}: ${e.body.slice(0, 300) || '(empty body)'}`];
   const title = typeof p.title === 'string' ? p.title : `HTTP ${e.status}`;
@@ -126,9 +139,20 @@ export function failureLines(e: ApiCallError): string[] {
   for (const f of p.errors ?? []) lines.push(`  ${f.field ?? '?'}: ${f.message ?? ''}`);
   if (!p.errors?.length && p.field) lines.push(`  field: ${p.field}`);
   if (typeof p.currentState === 'string') {
-    const allowed = Array.isArray(p.allowed) ? p.allowed.join(', ') : '';
+    // Only the commands a person can send (`reopen waves <command>`), not the engine's own (fire_schedule, halt …).
+    const allowed = Array.isArray(p.allowed)
+      ? p.allowed.filter((c) => (OPS_WAVE_COMMANDS as readonly unknown[]).includes(c)).join(', ')
+      : '';
     lines.push(`  the wave is ${p.currentState}${allowed ? `; it accepts: ${allowed}` : ''}`);
   }
+  if (via && e.status === 401)
+    lines.push(`  the key comes from ${via.keySource}: is it a key of this API (${via.origin}), not revoked?`);
+  if (via && e.status === 403)
+    lines.push(
+      `  the key comes from ${via.keySource}: use a key of the role this command needs (docs/cli.md, "Commands")`,
+    );
+  if (p.code === 'override_required')
+    lines.push('  to open it anyway: the same command with --override (audited; it may need a second ops key)');
   if (p.code === 'approval_required' && typeof p.approvalId === 'string') {
     lines.push(
       `  approval request ${p.approvalId}: another ops key runs \`reopen approvals approve ${p.approvalId}\`,`,

@@ -1,9 +1,10 @@
+import { PassThrough } from 'node:stream';
 import { WAVE_STATES } from '@app/domain';
 import { ApiCallError } from '../demo/api-client';
 import type { WaveProgress } from '../demo/api.types';
 import { EXIT } from './exit-codes';
 import { failureLines } from './run';
-import { progressLines, watchExit } from './watch';
+import { progressLines, watchExit, watchWave } from './watch';
 
 const plain = (t: string) => t;
 const paint = { bold: plain, dim: plain, green: plain, yellow: plain, red: plain, cyan: plain };
@@ -57,6 +58,33 @@ describe('reopen watch', () => {
     ]);
     const halted = progressLines(view({ state: 'halted', statusText: 'halted: gate errors breached' }), paint, true);
     expect(halted[0]).toBe('health ##############................ 48.0 % 480/1,000 halted');
+  });
+
+  it('says why a running wave is below its target (the pace), and nothing when nothing holds it back', () => {
+    const pace = {
+      factor: 0.25,
+      retryAfterSeconds: 12.2,
+      mailstoreRatePerSecond: 40,
+      ceilingPerSecond: 10,
+      slowReasons: ['retry_after', 'pace_after_errors', 'mailstore_rate_limit'] as const,
+    };
+    const slow = view({
+      rate: { observedPerSecond: 0.4, targetPerSecond: 60, windowSeconds: 10 },
+      pace: { ...pace, slowReasons: [...pace.slowReasons] },
+    });
+    expect(progressLines(slow, paint, true)).toEqual([
+      'health ##############................ 48.0 % 480/1,000 0.4/s (target 60/s) ETA 9 s running',
+      '  enabled 450 · skipped 30 (30 password_reset_required) · failed 0 · in flight 20 — running',
+      "  below its target because the mailstore asked to wait (Retry-After, 13 s left); the pace is down to 25 % of the set rate after the mailstore's 429 answers; the mailstore accepts at most 40/s (its advertised rate limit); at most 10/s now",
+      '  gate errors: ok 0.01 (above 0.05: error rate 0.01)',
+    ]);
+    expect(progressLines(view({ pace: { ...pace, slowReasons: [] } }), paint, true)).toHaveLength(3);
+    expect(progressLines(view({ pace: { ...pace, factor: null, slowReasons: [] } }), paint, true)[2]).toBe(
+      '  below its target? the shared pace cannot be read now (Redis): reason unknown',
+    );
+    // A paused wave sends nothing: no reason to give.
+    const paused = view({ state: 'paused', pace: { ...pace, slowReasons: ['retry_after'] } });
+    expect(progressLines(paused, paint, true)).toHaveLength(3);
   });
 
   it('says how many members wait for a retry (a batch kept after a 429), apart from those in flight', () => {
@@ -144,6 +172,53 @@ describe('reopen watch', () => {
   });
 });
 
+describe('reopen watch on a stream that goes silent (an API or proxy frozen: the socket never closes)', () => {
+  it('reopens it after the silence, says so, then gives up (exit 3) instead of showing a stale block forever', async () => {
+    let opened = 0;
+    const client = {
+      get: <T>() => Promise.resolve({ version: 1 } as T),
+      // One progress event, then nothing: no event, no heartbeat, no close; the next opens never answer.
+      stream: (_path: string, _last: string | undefined, signal: AbortSignal) => {
+        opened += 1;
+        if (opened > 1)
+          return new Promise<Response>((_resolve, reject) =>
+            signal.addEventListener('abort', () => reject(new Error('aborted'))),
+          );
+        const body = new ReadableStream<Uint8Array>({
+          start(into) {
+            into.enqueue(
+              new TextEncoder().encode(
+                `id: 1\nevent: progress\ndata: ${JSON.stringify({ ...view({}), version: 1 })}\n\n`,
+              ),
+            );
+            signal.addEventListener('abort', () => into.error(signal.reason));
+          },
+        });
+        return Promise.resolve(new Response(body));
+      },
+    };
+    const stdout = new PassThrough();
+    let printed = '';
+    stdout.on('data', (d: Buffer) => (printed += d.toString()));
+    const started = Date.now();
+    const err = (await watchWave(
+      client,
+      'w',
+      { json: false, stdout: stdout as unknown as NodeJS.WriteStream },
+      { stallMs: 200, giveUpMs: 500, reconnectMs: 20 },
+    ).catch((e: unknown) => e)) as ApiCallError;
+    expect(err).toBeInstanceOf(ApiCallError);
+    expect(err.status).toBeNull();
+    expect(failureLines(err)).toEqual([
+      'cannot reach the API: GET /waves/w/events: no event nor heartbeat from the API for 0.2 s',
+    ]);
+    expect(printed).toContain('health ##############');
+    expect(printed).toContain('no event nor heartbeat from the API for 0.2 s; reconnecting in 0.02 s');
+    expect(opened).toBeGreaterThanOrEqual(2);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
 describe('reopen: what a refused or failed call prints', () => {
   it('the title, code and detail, then each field at fault', () => {
     const e = new ApiCallError(
@@ -193,5 +268,30 @@ describe('reopen: what a refused or failed call prints', () => {
     expect(failureLines(new ApiCallError('GET', '/api/v1/waves', 502, null, 'Bad Gateway'))).toEqual([
       'GET /api/v1/waves answered 502: Bad Gateway',
     ]);
+  });
+
+  it('says where the URL or the key came from, the commands a person can send, and --override', () => {
+    const via = { origin: 'http://h:3000', urlSource: '--url', keySource: 'profile prod (/p.json)' };
+    expect(
+      failureLines(new ApiCallError('GET', 'http://h:3000/api/v1/waves', null, null, 'ECONNREFUSED'), via),
+    ).toEqual([
+      'cannot reach the API: GET http://h:3000/api/v1/waves: ECONNREFUSED',
+      '  the URL http://h:3000 comes from --url: is the API up, and is this its address?',
+    ]);
+    const refused = (status: number, title: string, code: string, extra: Record<string, unknown> = {}) =>
+      failureLines(new ApiCallError('POST', '/x', status, { title, code, detail: 'no', ...extra }, ''), via);
+    expect(refused(401, 'Unauthorized', 'unauthorized')[1]).toBe(
+      '  the key comes from profile prod (/p.json): is it a key of this API (http://h:3000), not revoked?',
+    );
+    expect(refused(403, 'Forbidden', 'forbidden')[1]).toBe(
+      '  the key comes from profile prod (/p.json): use a key of the role this command needs (docs/cli.md, "Commands")',
+    );
+    expect(refused(409, 'Conflict', 'override_required')[1]).toBe(
+      '  to open it anyway: the same command with --override (audited; it may need a second ops key)',
+    );
+    const illegal = { currentState: 'scheduled', allowed: ['unschedule', 'start', 'fire_schedule', 'cancel'] };
+    expect(refused(409, 'Conflict', 'illegal_transition', illegal)[1]).toBe(
+      '  the wave is scheduled; it accepts: unschedule, start, cancel',
+    );
   });
 });

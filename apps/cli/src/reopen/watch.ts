@@ -3,13 +3,16 @@ import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { isRolledBack, type WaveState } from '@app/domain';
 import { ApiCallError, ApiClient } from '../demo/api-client';
 import type { WaveProgress } from '../demo/api.types';
-import { bar, int, percent, reasons } from '../demo/format';
+import { bar, int, percent, perSecond, reasons } from '../demo/format';
 import { Paint, Terminal } from '../demo/terminal';
 import { EXIT } from './exit-codes';
 
-/** Without an answer from the event stream for this long after it dropped, watch gives up (exit 3). */
-const RECONNECT_GIVE_UP_MS = 30_000;
-const RECONNECT_DELAY_MS = 2_000;
+/**
+ * How watch follows the stream: the API sends an event on each change and a `: ping` heartbeat every 15 s, so a stream
+ * silent for `stallMs` is dead (an API or proxy frozen, a network cut without a reset: the socket never closes) and is
+ * reopened; with nothing heard for `giveUpMs`, watch gives up (exit 3) rather than show a stale block forever.
+ */
+const WATCH_TIMING = { stallMs: 25_000, giveUpMs: 30_000, reconnectMs: 2_000 };
 
 /**
  * Where watching ends, and the exit code it ends with: completed 0; halted 4 (a gate stopped it: ops decide);
@@ -40,10 +43,34 @@ export function watchExit(state: WaveState): number | null {
  */
 function pace(p: WaveProgress, lane: 'running' | 'rolling_back'): string {
   if (p.state !== lane) return '';
-  const rate = ` ${int(p.rate.observedPerSecond)}/s (target ${int(p.rate.targetPerSecond)}/s)`;
+  const rate = ` ${perSecond(p.rate.observedPerSecond)} (target ${perSecond(p.rate.targetPerSecond)})`;
   if (p.etaSeconds === null) return rate;
   const s = Math.ceil(p.etaSeconds);
   return `${rate}${s < 60 ? ` ETA ${s} s` : ` ETA ${Math.floor(s / 60)} min ${s % 60} s`}`;
+}
+
+/**
+ * Why a sending wave is below its target, as the status page says it (docs/runbook.md, "Below its target"): the
+ * mailstore's Retry-After, the shared pace lowered after its 429s, its advertised rate limit; and the most it can send
+ * now. Nothing when nothing holds it back: a rate that is still ramping up is not explained by the pace.
+ */
+function slowLine(p: WaveProgress): string[] {
+  const pace = p.pace;
+  if (!pace || (p.state !== 'running' && p.state !== 'rolling_back')) return [];
+  if (pace.factor === null) return ['  below its target? the shared pace cannot be read now (Redis): reason unknown'];
+  if (!pace.slowReasons.length) return [];
+  const parts = pace.slowReasons.map((r) => {
+    switch (r) {
+      case 'retry_after':
+        return `the mailstore asked to wait (Retry-After, ${Math.ceil(pace.retryAfterSeconds ?? 0)} s left)`;
+      case 'pace_after_errors':
+        return `the pace is down to ${percent(pace.factor ?? 1, 0)} of the set rate after the mailstore's 429 answers`;
+      case 'mailstore_rate_limit':
+        return `the mailstore accepts at most ${perSecond(pace.mailstoreRatePerSecond ?? 0)} (its advertised rate limit)`;
+    }
+  });
+  const ceiling = pace.ceilingPerSecond === null ? '' : `; at most ${perSecond(pace.ceilingPerSecond)} now`;
+  return [`  below its target because ${parts.join('; ')}${ceiling}`];
 }
 
 /** " · in flight 20 · waiting for a retry 5", the parts that are not zero. */
@@ -89,6 +116,8 @@ export function progressLines(p: WaveProgress, paint: Paint, ascii: boolean): st
         ` — ${p.statusText}`,
     ),
     ...rollbackLines(p, paint, ascii),
+    // After the bar of the lane that moves (the rollback's while it rolls back).
+    ...slowLine(p).map((l) => paint.yellow(l)),
   ];
   for (const g of p.gates)
     lines.push(
@@ -106,9 +135,10 @@ export function progressLines(p: WaveProgress, paint: Paint, ascii: boolean): st
  * plain lines every few seconds and at each change of state elsewhere).
  */
 export async function watchWave(
-  client: ApiClient,
+  client: Pick<ApiClient, 'get' | 'stream'>,
   waveId: string,
   output: { json: boolean; stdout: NodeJS.WriteStream },
+  timing = WATCH_TIMING,
 ): Promise<number> {
   const term = new Terminal(output.stdout, { plainIntervalMs: 5000 });
   const ascii = !term.tty;
@@ -119,13 +149,31 @@ export async function watchWave(
   let minVersion = (await client.get<{ version: number }>(`/waves/${encodeURIComponent(waveId)}`)).version;
   let lastEventId: string | undefined;
   let lastState: string | null = null;
-  let failingSince: number | null = null;
+  /** When the API was last heard from: an answer, an event or a heartbeat. */
+  let heard = Date.now();
   for (;;) {
     const abort = new AbortController();
+    const silence = `no event nor heartbeat from the API for ${timing.stallMs / 1000} s`;
+    const stalled = setInterval(
+      () => {
+        if (Date.now() - heard > timing.stallMs) abort.abort(new Error(silence));
+      },
+      Math.min(1000, timing.stallMs / 4),
+    );
+    let closed = 'event stream closed';
     try {
       const res = await client.stream(path, lastEventId, abort.signal);
-      failingSince = null;
-      const events = res.body!.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+      heard = Date.now();
+      const tap = new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, into) {
+          heard = Date.now();
+          into.enqueue(chunk);
+        },
+      });
+      const events = res
+        .body!.pipeThrough(tap)
+        .pipeThrough(new TextDecoderStream())
+        .pipeThrough(new EventSourceParserStream());
       for await (const event of events) {
         if (event.event !== 'progress') continue;
         lastEventId = event.id;
@@ -144,18 +192,29 @@ export async function watchWave(
           abort.abort();
           return exit;
         }
+        // Nobody reads any more (`watch ID | head -5`, the pipe closed): stop instead of following the wave unseen.
+        if (!output.stdout.writable) return EXIT.ok;
       }
     } catch (err) {
       // A refusal (404, 401, 429 …) ends the watch as any refused call does; a dropped connection is retried.
       if (err instanceof ApiCallError && err.status !== null && err.status < 500) throw err;
-      failingSince ??= Date.now();
-      if (Date.now() - failingSince > RECONNECT_GIVE_UP_MS)
+      // Aborted here only by the silence check (the finally's abort comes after).
+      const failed =
+        err instanceof ApiCallError
+          ? err.status === null
+            ? err.body
+            : `answered ${err.status}`
+          : (err as Error).message;
+      closed = abort.signal.aborted ? silence : `event stream failed (${failed})`;
+      if (Date.now() - heard > timing.giveUpMs) {
+        if (abort.signal.aborted) throw new ApiCallError('GET', path, null, null, silence);
         throw err instanceof ApiCallError ? err : new ApiCallError('GET', path, null, null, (err as Error).message);
+      }
     } finally {
+      clearInterval(stalled);
       abort.abort();
     }
-    failingSince ??= Date.now();
-    if (!output.json) term.say(`event stream closed; reconnecting in ${RECONNECT_DELAY_MS / 1000} s`);
-    await sleep(RECONNECT_DELAY_MS);
+    if (!output.json) term.say(`${closed}; reconnecting in ${timing.reconnectMs / 1000} s`);
+    await sleep(timing.reconnectMs);
   }
 }

@@ -17,7 +17,10 @@ describe('wave scheduling (real PostgreSQL, Redis, simulator)', () => {
     (
       await h.db.dataSource.query<
         { state: string; start_at: Date; schedule_lateness_ms: number | null; schedule_fired_at: Date | null }[]
-      >(`SELECT state, start_at, schedule_lateness_ms, schedule_fired_at FROM waves WHERE id = $1`, [id])
+      >(
+        `SELECT state, start_at, schedule_lateness_ms::float8 AS schedule_lateness_ms, schedule_fired_at FROM waves WHERE id = $1`,
+        [id],
+      )
     )[0];
 
   it('maps a local start time to the right instant across DST', async () => {
@@ -60,6 +63,18 @@ describe('wave scheduling (real PostgreSQL, Redis, simulator)', () => {
       [wave.id],
     );
     expect(fired).toEqual([{ n: 1 }]);
+  });
+
+  it('fires a schedule whose start passed more than 2^31 ms (24.8 days) ago, recording the whole lateness', async () => {
+    // A plan scheduled with a start long past (last year's date kept in a plan file): the lateness no longer fits an
+    // integer column; the UPDATE failed on every reconcile round, the wave stayed scheduled for good.
+    const past = DateTime.now().setZone('Europe/Paris').minus({ days: 40 }).toFormat("yyyy-MM-dd'T'HH:mm");
+    const wave = await base.name('long past').schedule(past, 'Europe/Paris').create(h);
+    await h.commands.schedule(wave.id, 'ops:test');
+    expect(await h.commands.fireSchedule(wave.id)).toMatchObject({ state: 'running' });
+    const r = await row(wave.id);
+    expect(r.state).toBe('running');
+    expect(r.schedule_lateness_ms).toBeGreaterThanOrEqual(40 * 86_400_000 - 60_000);
   });
 
   it('starts a scheduled wave at its time through the worker (delayed job, reconciler as safety net)', async () => {

@@ -1,5 +1,6 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import type { Protocol, TimeWindows } from '@app/domain';
+import { bigintNumber } from './transformers';
 
 export type WaveStateName =
   'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled' | 'halted' | 'rolling_back' | 'rolled_back';
@@ -95,7 +96,7 @@ export class WaveEntity {
   @Column({ name: 'schedule_fired_at', type: 'timestamptz', nullable: true })
   scheduleFiredAt!: Date | null;
 
-  @Column({ name: 'schedule_lateness_ms', type: 'integer', nullable: true })
+  @Column({ name: 'schedule_lateness_ms', type: 'bigint', nullable: true, transformer: bigintNumber })
   scheduleLatenessMs!: number | null;
 
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
