@@ -205,7 +205,7 @@ async function settle<O>(
   const [row] = await sql<{ n: number }>(
     `WITH fin AS (
        UPDATE wave_batches SET state = 'done', completed_at = now(), summary = ${p.add(JSON.stringify(s.summary))}
-        WHERE id = ${batchId} AND state = 'claimed' AND lease_gen = ${fence} RETURNING id),
+        WHERE id = ${batchId} AND state = 'claimed' AND lease_gen = ${fence} RETURNING id, attempted_at),
      async_commit AS (SELECT set_config('synchronous_commit', 'off', true) FROM fin),
      v AS (SELECT * FROM ${values}),
      ${writes},${s.enabled > 0 ? `${rollbackStartedCte(wave)},` : ''}
@@ -281,13 +281,17 @@ function callRowSql(
 /**
  * The service's view of each account, from what the mailstore answered (items with a known state only). Never back in
  * time where versions name writes (Mailstore.versionsNameWrites: a support change answered with a later version may
- * have been written first); where they do not (a passdb's fingerprint of the switches, lower after any close), a
- * version says nothing of order and the answer is recorded: kept out, a rollback's close left the account recorded
- * open, and a later wave's open at a lower fingerprint left it recorded closed.
+ * have been written first), unless this attempt was permitted after the account's state was last recorded: its answer
+ * is then newer whatever its version (a row or entry an operator re-created starts its version again; kept out, the
+ * account stayed recorded closed while open). Where versions do not name writes (a passdb's fingerprint of the
+ * switches, lower after any close), a version says nothing of order and the answer is recorded: kept out, a
+ * rollback's close left the account recorded open, and a later wave's open at a lower fingerprint left it recorded
+ * closed.
  */
 function accountsCte(versionsNameWrites: boolean): string {
   const inOrder = versionsNameWrites
-    ? 'AND (v.rv IS NULL OR a.mailstore_version IS NULL OR a.mailstore_version <= v.rv)'
+    ? `AND (v.rv IS NULL OR a.mailstore_version IS NULL OR a.mailstore_version <= v.rv
+               OR a.state_observed_at < (SELECT attempted_at FROM fin))`
     : '';
   return `accounts_seen AS (
        UPDATE accounts a

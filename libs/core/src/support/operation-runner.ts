@@ -208,6 +208,7 @@ export class OperationRunner {
     await this.accounts.recordObservedAccess(
       sql,
       op.accountId,
+      op.id,
       { ...v.protocols, version: v.version },
       this.client.versionsNameWrites,
     );
