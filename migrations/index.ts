@@ -26,6 +26,7 @@ import { BatchHistoryCovering1764425006000 } from './1764425006000-batch-history
 import { RollbackReask1764425020000 } from './1764425020000-rollback-reask';
 import { RollbackNotBefore1764425021000 } from './1764425021000-rollback-not-before';
 import { BatchUndecided1764425022000 } from './1764425022000-batch-undecided';
+import { AttemptedAt1764425023000 } from './1764425023000-attempted-at';
 import { ScheduleLatenessBigint1764425030000 } from './1764425030000-schedule-lateness-bigint';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
@@ -58,5 +59,6 @@ export const MIGRATIONS = [
   RollbackReask1764425020000,
   RollbackNotBefore1764425021000,
   BatchUndecided1764425022000,
+  AttemptedAt1764425023000,
   ScheduleLatenessBigint1764425030000,
 ];

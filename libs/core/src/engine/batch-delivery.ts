@@ -349,10 +349,11 @@ export class BatchDelivery {
     reasked?: ReadonlyMap<number, Reask>,
   ): Promise<void> {
     const { settle } = this.ctx.repos;
+    const ordered = this.ctx.client.versionsNameWrites;
     const settled =
       batch.kind === 'forward'
-        ? await settle.settleForward(sql, batch, forwardSettlement(batch.members, results), call)
-        : await settle.settleRollback(sql, batch, rollbackSettlement(batch.members, results, reasked), call);
+        ? await settle.settleForward(sql, batch, forwardSettlement(batch.members, results), call, ordered)
+        : await settle.settleRollback(sql, batch, rollbackSettlement(batch.members, results, reasked), call, ordered);
     if (!settled) throw new BatchLostError(batch.id);
   }
 

@@ -32,6 +32,8 @@ export class BatchSettleRepository {
     batch: SettledBatch,
     s: Settlement<ForwardOutcome>,
     call: CallRecord | undefined,
+    /** Mailstore.versionsNameWrites: whether an older version answered is an older write (accountsCte). */
+    versionsNameWrites = true,
   ): Promise<boolean> {
     const parts: SettleParts = (p, wave) => ({
       values: itemValues(p, s.items, {
@@ -45,7 +47,7 @@ export class BatchSettleRepository {
           SET state = v.state, reason = v.reason, done_at = now(),
               prior_imap = v.pi, prior_pop3 = v.pp, prior_version = v.pv, result_version = v.rv
          FROM v WHERE w.wave_id = ${wave} AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
-     ${ACCOUNTS_CTE},
+     ${accountsCte(versionsNameWrites)},
      ledger AS (
        ${auditRowsSql(
          {
@@ -77,6 +79,8 @@ export class BatchSettleRepository {
     batch: SettledBatch,
     s: Settlement<RollbackOutcome> & Readonly<RollbackAsks>,
     call: CallRecord | undefined,
+    /** Mailstore.versionsNameWrites (accountsCte). */
+    versionsNameWrites = true,
   ): Promise<boolean> {
     const parts: SettleParts = (p, wave) => ({
       values: itemValues(p, s.items, { iv: ['int', s.askAt], wait: ['int', s.waitMs] }),
@@ -92,7 +96,7 @@ export class BatchSettleRepository {
               rollback_not_before = now() + make_interval(secs => v.wait / 1000.0),
               rollback_result_version = CASE WHEN v.state = 'rolled_back' THEN v.rv ELSE w.rollback_result_version END
          FROM v WHERE w.wave_id = ${wave} AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
-     ${ACCOUNTS_CTE},
+     ${accountsCte(versionsNameWrites)},
      ledger AS (
        ${auditRowsSql(
          {
@@ -201,7 +205,7 @@ async function settle<O>(
   const [row] = await sql<{ n: number }>(
     `WITH fin AS (
        UPDATE wave_batches SET state = 'done', completed_at = now(), summary = ${p.add(JSON.stringify(s.summary))}
-        WHERE id = ${batchId} AND state = 'claimed' AND lease_gen = ${fence} RETURNING id),
+        WHERE id = ${batchId} AND state = 'claimed' AND lease_gen = ${fence} RETURNING id, attempted_at),
      async_commit AS (SELECT set_config('synchronous_commit', 'off', true) FROM fin),
      v AS (SELECT * FROM ${values}),
      ${writes},${s.enabled > 0 ? `${rollbackStartedCte(wave)},` : ''}
@@ -274,14 +278,27 @@ function callRowSql(
                 ${p.add(call.outcome)}, ${p.add(of.items)}, ${p.add(call.itemErrors)} ${from}`;
 }
 
-/** The service's view of each account, from what the mailstore answered (items with a known state only). */
-const ACCOUNTS_CTE = `accounts_seen AS (
+/**
+ * The service's view of each account, from what the mailstore answered (items with a known state only). Never back in
+ * time where versions name writes (Mailstore.versionsNameWrites: a support change answered with a later version may
+ * have been written first), unless this attempt was permitted after the account's state was last recorded: its answer
+ * is then newer whatever its version (a row or entry an operator re-created starts its version again; kept out, the
+ * account stayed recorded closed while open). Where versions do not name writes (a passdb's fingerprint of the
+ * switches, lower after any close), a version says nothing of order and the answer is recorded: kept out, a
+ * rollback's close left the account recorded open, and a later wave's open at a lower fingerprint left it recorded
+ * closed.
+ */
+function accountsCte(versionsNameWrites: boolean): string {
+  const inOrder = versionsNameWrites
+    ? `AND (v.rv IS NULL OR a.mailstore_version IS NULL OR a.mailstore_version <= v.rv
+               OR a.state_observed_at < (SELECT attempted_at FROM fin))`
+    : '';
+  return `accounts_seen AS (
        UPDATE accounts a
           SET imap_enabled = COALESCE(v.ni, a.imap_enabled), pop3_enabled = COALESCE(v.np, a.pop3_enabled),
               mailstore_version = COALESCE(v.rv, a.mailstore_version), state_observed_at = now(), updated_at = now()
-         FROM v WHERE a.id = v.a AND v.known AND EXISTS (SELECT 1 FROM fin)
-          -- never back in time: a support change answered with a later version may have been written first
-          AND (v.rv IS NULL OR a.mailstore_version IS NULL OR a.mailstore_version <= v.rv) RETURNING 1)`;
+         FROM v WHERE a.id = v.a AND v.known AND EXISTS (SELECT 1 FROM fin) ${inOrder} RETURNING 1)`;
+}
 
 /**
  * Makes the counters' CTE wait for the others. The order in which PostgreSQL runs a statement's data-modifying

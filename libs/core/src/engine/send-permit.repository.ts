@@ -121,6 +121,7 @@ export class SendPermitRepository {
                 completed_at = CASE WHEN ${size} > 0 THEN NULL ELSE now() END,
                 lease_until = now() + (${p.add(String(w.times.leaseMs))} || ' milliseconds')::interval,
                 send_deadline = CASE WHEN ${size} > 0 THEN now() + (${p.add(String(w.times.windowMs))} || ' milliseconds')::interval END,
+                attempted_at = now(),
                 priors = ${priors}, in_doubt = ${size} > 0,
                 idempotency_key = CASE WHEN ${newBody} THEN ${redecidedBatchKeySql('idempotency_key', 'attempts')}
                                        ELSE idempotency_key END,
@@ -163,7 +164,8 @@ export class SendPermitRepository {
       `WITH w AS (SELECT 1 FROM waves WHERE id = ${id} AND generation = ${generation} AND state = ANY(${states}) FOR SHARE SKIP LOCKED),
        attempt AS (
          UPDATE wave_batches SET attempts = attempts + 1, lease_until = now() + (${p.add(String(times.leaseMs))} || ' milliseconds')::interval,
-                send_deadline = now() + (${p.add(String(times.windowMs))} || ' milliseconds')::interval, in_doubt = true
+                send_deadline = now() + (${p.add(String(times.windowMs))} || ' milliseconds')::interval, in_doubt = true,
+                attempted_at = now()
           WHERE id = ${p.add(batch.id)} AND state = 'claimed' AND lease_gen = ${p.add(batch.fence)} AND EXISTS (SELECT 1 FROM w)
           RETURNING id)
        SELECT EXISTS (SELECT 1 FROM w) AS locked_wave,

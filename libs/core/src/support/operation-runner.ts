@@ -205,7 +205,13 @@ export class OperationRunner {
   }
 
   private async succeeded(sql: Sql, op: OperationEntity, v: PatchAccessResult): Promise<'succeeded'> {
-    await this.accounts.recordObservedAccess(sql, op.accountId, { ...v.protocols, version: v.version });
+    await this.accounts.recordObservedAccess(
+      sql,
+      op.accountId,
+      op.id,
+      { ...v.protocols, version: v.version },
+      this.client.versionsNameWrites,
+    );
     await this.operations.markSucceeded(sql, op.id, v.changed ? 'applied' : 'unchanged', v.version);
     await audit(sql, {
       ...auditOf(op),

@@ -52,7 +52,11 @@ export class OperationRepository {
   async markRunning(op: Pick<OperationEntity, 'id' | 'attempts'>): Promise<void> {
     await this.dataSource
       .getRepository(OperationEntity)
-      .update({ id: op.id }, { state: 'running', attempts: op.attempts + 1, updatedAt: new Date() });
+      // attempted_at on PostgreSQL's clock, before any call of this run: what recordObservedAccess orders answers by.
+      .update(
+        { id: op.id },
+        { state: 'running', attempts: op.attempts + 1, updatedAt: new Date(), attemptedAt: () => 'now()' },
+      );
   }
 
   /** A rollback asked again at `ifVersion` (OperationRunner.reasked), under its own key. */

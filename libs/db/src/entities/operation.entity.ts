@@ -83,6 +83,10 @@ export class OperationEntity {
   @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' })
   updatedAt!: Date;
 
+  /** When its current run was permitted (PostgreSQL's clock, before its calls): AccountRepository.recordObservedAccess. */
+  @Column({ name: 'attempted_at', type: 'timestamptz', nullable: true })
+  attemptedAt!: Date | null;
+
   @Column({ name: 'completed_at', type: 'timestamptz', nullable: true })
   completedAt!: Date | null;
 }
