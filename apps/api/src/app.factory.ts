@@ -11,9 +11,11 @@ import { LoginIngestService } from '@app/core';
 import { createLogger, PinoNestLogger } from '@app/logging';
 import { AppModule } from './app.module';
 import { ApiKeyVerifier } from './auth/api-key.verifier';
+import { KeyAuthenticator } from './auth/key-authenticator';
+import { keyBeforeBody } from './auth/key-before-body';
 import { requestMiddlewares } from './common/http-logger';
 import { requestTracing } from './common/request-tracing';
-import { answerParserErrors, bodyParserErrorHandler, ProblemFilter } from './common/problem.filter';
+import { answerParserErrors, bodyParserErrorHandler, ProblemFilter, respondWithProblem } from './common/problem.filter';
 import { ApiValidationPipe } from './common/validation.pipe';
 import { buildOpenApiDocument } from './common/openapi-document';
 import { securityHeaders } from './common/security-headers';
@@ -60,7 +62,11 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
   app.use(statusPage());
   // The document is generated from the controllers: its paths are the routes whose parameters the guard names.
   const document = buildOpenApiDocument(app);
-  app.use(urlEncodingGuard(Object.keys(document.paths)));
+  const templates = Object.keys(document.paths);
+  app.use(urlEncodingGuard(templates));
+  // The key before the body: an anonymous upload is refused unread (auth/key-before-body.ts).
+  const refuse = (err: unknown, req: Request, res: Response) => respondWithProblem(err, req, res, logger);
+  app.use(keyBeforeBody(`/${API_PREFIX}`, templates, app.get(KeyAuthenticator), refuse));
   // Body limits: POST /waves may carry an explicit list of logins; everything else is small. The CSV import is
   // not parsed here (text/csv): it streams, with its own size and line limits.
   const kb = (n: number) => `${n}kb`;

@@ -13,6 +13,7 @@ import { ApprovalController } from './approvals/approval.controller';
 import { AuditController } from './audit/audit.controller';
 import { AddressBudget } from './auth/address-budget';
 import { ApiKeyGuard } from './auth/api-key.guard';
+import { KeyAuthenticator } from './auth/key-authenticator';
 import { ApiKeyVerifier } from './auth/api-key.verifier';
 import { RouteAccessCheck } from './auth/route-access.check';
 import { HealthController } from './health/health.controller';
@@ -86,6 +87,7 @@ export class AppModule {
       providers: [
         ApiKeyVerifier,
         AddressBudget,
+        KeyAuthenticator,
         AccountLookupService,
         ProgressCache,
         ProgressEventsService,

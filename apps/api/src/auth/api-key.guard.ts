@@ -2,27 +2,21 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import type { ApiRole } from '@app/db';
-import { ApiError, forbidden, unauthorized } from '../common/api-exceptions';
+import { forbidden, unauthorized } from '../common/api-exceptions';
 import { ACCESS_KEY, AccessRule, KEY_IN_QUERY } from './access.decorator';
-import { AddressBudget } from './address-budget';
-import { ApiKeyVerifier } from './api-key.verifier';
-import { addressGroup } from './client-address';
+import { KeyAuthenticator, unauthenticatedMessage } from './key-authenticator';
 import { Principal } from './principal';
 
 /**
  * Default deny: a route without an access rule is refused to everybody (and RouteAccessCheck stops the boot
- * before that can ship). Otherwise: a valid, unrevoked bearer key whose role the route lists.
- *
- * Before any look-up, a request whose key would cost a query (not verified by this process before, no look-up of it
- * under way) is charged to its client address's budget (AddressBudget): past it, 429 without touching the
- * database, so random keys cannot each cost a query.
+ * before that can ship). Otherwise: a valid, unrevoked bearer key whose role the route lists, authenticated at the
+ * price its client address may pay (KeyAuthenticator: past the address's budget, 429 without touching the database).
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    private readonly verifier: ApiKeyVerifier,
-    private readonly budget: AddressBudget,
+    private readonly keys: KeyAuthenticator,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -43,15 +37,8 @@ export class ApiKeyGuard implements CanActivate {
    */
   private async admit(req: Request, res: Response, roles: readonly ApiRole[], keyInQuery: boolean): Promise<Principal> {
     const secret = bearer(req) ?? (keyInQuery ? queryKey(req) : undefined);
-    const principal =
-      secret !== undefined && this.verifier.isFree(secret)
-        ? await this.verifier.verify(secret)
-        : await this.charged(secret, req, res);
-    if (!principal) {
-      throw unauthorized(
-        secret === undefined ? 'send an API key: Authorization: Bearer <key>' : 'the API key is unknown or revoked',
-      );
-    }
+    const principal = await this.keys.authenticate(secret, req, res);
+    if (!principal) throw unauthorized(unauthenticatedMessage(secret));
     req.principal = principal;
     if (!roles.includes(principal.role)) {
       throw forbidden(`this route is not open to the ${principal.role} role`, {
@@ -61,28 +48,10 @@ export class ApiKeyGuard implements CanActivate {
     }
     return principal;
   }
-
-  /** A verification paid for by the client address; a key found valid gives the token back. */
-  private async charged(secret: string | undefined, req: Request, res: Response): Promise<Principal | null> {
-    const group = addressGroup(req.ip);
-    const taken = this.budget.take(group);
-    if (!taken.ok) {
-      res.setHeader('Retry-After', String(taken.retryAfterSeconds));
-      throw new ApiError(
-        429,
-        'rate_limited',
-        'too many requests without a valid API key from this address; retry after the Retry-After delay',
-        { retryAfterSeconds: taken.retryAfterSeconds },
-      );
-    }
-    const principal = secret === undefined ? null : await this.verifier.verify(secret);
-    if (principal) this.budget.giveBack(group);
-    return principal;
-  }
 }
 
 /** `?key=` on the routes that take it (KeyInQuery), when no header came. */
-function queryKey(req: Request): string | undefined {
+export function queryKey(req: Request): string | undefined {
   if (req.headers.authorization !== undefined) return undefined;
   const key = req.query.key;
   return typeof key === 'string' && /^[^\s]{1,512}$/.test(key) ? key : undefined;

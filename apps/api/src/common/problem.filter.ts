@@ -18,7 +18,7 @@ export class ProblemFilter implements ExceptionFilter {
 }
 
 /** The filter's answer for an error, also for the body parsers' errors (they never reach Nest's filters). */
-function respondWithProblem(exception: unknown, req: Request, res: Response, log: Logger): void {
+export function respondWithProblem(exception: unknown, req: Request, res: Response, log: Logger): void {
   const p = toProblem(exception);
   p.requestId = typeof req.id === 'string' || typeof req.id === 'number' ? String(req.id) : undefined;
   if (p.status >= 500) log.error({ err: exception, requestId: req.id }, 'request failed');

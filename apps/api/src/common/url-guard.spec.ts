@@ -1,4 +1,4 @@
-import { undecodableParam, undecodableQueryParam } from './url-guard';
+import { routeLabelOf, undecodableParam, undecodableQueryParam } from './url-guard';
 
 describe('undecodableParam', () => {
   const templates = [
@@ -43,5 +43,33 @@ describe('undecodableQueryParam', () => {
 
   it.each([['login=a%40b.c&limit=5'], ['x=%00'], ['flag'], ['a=1+2'], ['']])('%s passes', (query) => {
     expect(undecodableQueryParam(query)).toBeUndefined();
+  });
+});
+
+describe('routeLabelOf', () => {
+  const templates = [
+    '/api/v1/waves',
+    '/api/v1/waves/{id}',
+    '/api/v1/waves/{id}/pause',
+    '/api/v1/accounts/{login}/enable',
+    '/api/v1/accounts/import',
+    '/api/v1/accounts/{login}',
+  ];
+
+  it("names the route a path reaches, in Express's :name form", () => {
+    expect(routeLabelOf(templates, '/api/v1/waves')).toBe('/api/v1/waves');
+    expect(routeLabelOf(templates, '/api/v1/waves/')).toBe('/api/v1/waves');
+    expect(routeLabelOf(templates, '/api/v1/WAVES/abc/pause')).toBe('/api/v1/waves/:id/pause');
+    expect(routeLabelOf(templates, '/api/v1/accounts/a%40b.test/enable')).toBe('/api/v1/accounts/:login/enable');
+  });
+
+  it('prefers the route with the most literal segments, as Express would reach it', () => {
+    expect(routeLabelOf(templates, '/api/v1/accounts/import')).toBe('/api/v1/accounts/import');
+    expect(routeLabelOf(templates, '/api/v1/accounts/someone')).toBe('/api/v1/accounts/:login');
+  });
+
+  it('is undefined where no route fits', () => {
+    expect(routeLabelOf(templates, '/api/v1/nothing')).toBeUndefined();
+    expect(routeLabelOf(templates, '/api/v1/waves/a/b/c')).toBeUndefined();
   });
 });

@@ -29,6 +29,24 @@ export function undecodableParam(templates: readonly string[], rawPath: string):
   return undefined;
 }
 
+/**
+ * The route a path would reach, as the request metrics label it (Express's `:name` form): the template whose literal
+ * segments match (case-insensitively, a trailing slash allowed), the one with the most literals when several do.
+ * For answers given before routing (key-before-body.ts); undefined when no route fits.
+ */
+export function routeLabelOf(templates: readonly string[], path: string): string | undefined {
+  const raw = path.replace(/\/+$/, '').split('/');
+  let best: { template: string; literals: number } | undefined;
+  for (const template of templates) {
+    const route = segments(template);
+    if (route.length !== raw.length) continue;
+    if (!route.every((seg, i) => typeof seg !== 'string' || seg === raw[i].toLowerCase())) continue;
+    const literals = route.filter((seg) => typeof seg === 'string').length;
+    if (!best || literals > best.literals) best = { template, literals };
+  }
+  return best?.template.replace(/\{([^}]+)\}/g, ':$1');
+}
+
 /** The first query parameter whose name or value is not valid percent-encoded UTF-8, named as well as it can be. */
 export function undecodableQueryParam(rawQuery: string): string | undefined {
   for (const part of rawQuery.split('&')) {
