@@ -129,6 +129,9 @@ describe('the demo (scripts/demo.js)', () => {
       expect(output).toContain(`status page  http://127.0.0.1:${port}/`);
       expect(output).toContain(`API docs     http://127.0.0.1:${port}/docs`);
       expect(output).toMatch(/^\s+viewer\s+rk_viewer_\S+$/m);
+      // The keys the runbook's flows need too: a second ops key for approvals, the signals key for a gate's feed.
+      expect(output).toMatch(/^\s+ops2\s+rk_ops_\S+ {3}\(a second ops key: approves what ops asks\)$/m);
+      expect(output).toMatch(/^\s+signals\s+rk_signals_\S+ {3}\(POST \/signals and \/login-events\)$/m);
 
       const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as Summary;
       expect(summary.accounts).toBe(ACCOUNTS);

@@ -98,6 +98,15 @@ describe('reopen CLI: what an operator meets at 3 am (built binary, real stack)'
     expect(paused).toMatchObject({ code: 0, stderr: '' });
     expect([await state(a), await state(b)]).toEqual(['paused', 'paused']);
 
+    // --json: who was paused and the pause's answer, not the listed wave's fields (its `state: "running"`).
+    expect((await reopen(['waves', 'resume', a])).code).toBe(0);
+    const json = await reopen(['--json', 'waves', 'pause', '--all']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({
+      paused: [{ id: a, name: 'pipe-a', result: { id: a, from: 'running', state: 'paused', noop: false } }],
+      stillRunning: [],
+    });
+
     // Watching a running wave for nobody: it ends instead of following the wave unseen until it finishes.
     expect((await reopen(['waves', 'resume', a])).code).toBe(0);
     const started = Date.now();

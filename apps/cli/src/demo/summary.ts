@@ -110,8 +110,12 @@ export function printSummary(story: Story): DemoSummary {
   term.say(`   status page  ${statusPage}`);
   term.say(`   API docs     ${docs}`);
   term.say('   API keys (Authorization: Bearer <key>):');
-  for (const role of ['ops', 'support', 'viewer'] as const) {
-    term.say(`     ${role.padEnd(8)} ${story.keys[role].secret}`);
+  // Every key the story made: the runbook's flows need a second ops key (approvals) and the signals key (a signal
+  // gate's feed, login events), not only the three a person reads with.
+  const uses = { ops2: 'a second ops key: approves what ops asks', signals: 'POST /signals and /login-events' };
+  for (const role of ['ops', 'ops2', 'support', 'viewer', 'signals'] as const) {
+    const use = role in uses ? `   (${uses[role as keyof typeof uses]})` : '';
+    term.say(`     ${role.padEnd(8)} ${story.keys[role].secret}${use}`);
   }
   term.say(`   e.g. curl -H "Authorization: Bearer ${story.keys.viewer.secret}" ${config.apiOrigin}/api/v1/progress`);
   if (config.summaryFile) writeFileSync(config.summaryFile, `${JSON.stringify(summary, null, 2)}\n`);

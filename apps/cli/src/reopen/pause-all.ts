@@ -18,7 +18,9 @@ async function running(client: ApiClient): Promise<Listed[]> {
     const page = await client.get<{ items: Listed[]; nextCursor?: string | null }>(
       `/waves?state=running&limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
     );
-    all.push(...page.items);
+    // Only who it is: the listed wave's other fields (its state: running) would read as stale next to the pause's
+    // answer in the --json output, `state: "running"` under `paused`.
+    all.push(...page.items.map(({ id, name }) => ({ id, name })));
     cursor = page.nextCursor;
   } while (cursor);
   return all;

@@ -97,6 +97,11 @@ describe('reopen: what support reads', () => {
         { name: 'early', waveState: 'rolled_back', memberState: 'enabled', reason: null, rollbackState: 'conflict' },
       ],
     };
+    // Leaked, never reset (why it is held back): said in words, not 'password changed –'.
+    expect(render('account', { ...account, leaked: true })).toContain('leaked       yes, no password change recorded');
+    expect(render('account', { ...account, leaked: true, passwordChangedAt: '2026-05-02T10:00:00.000Z' })).toContain(
+      'leaked       yes, password changed 2026-05-02 10:00:00Z',
+    );
     expect(render('account', account).filter((l) => l.startsWith('wave'))).toEqual([
       'wave         retry (running): pending',
       'wave         everyone else (rolled_back): enabled, then rollback: restored to its prior state',

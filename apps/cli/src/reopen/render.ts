@@ -260,7 +260,7 @@ function account(a: Account): string[] {
     `login        ${a.login}`,
     `cohorts      ${a.cohorts.join(', ') || '–'}`,
     `access       imap ${a.access.imap ? 'open' : 'closed'}, pop3 ${a.access.pop3 ? 'open' : 'closed'}`,
-    `leaked       ${a.leaked ? `yes, password changed ${when(a.passwordChangedAt)}` : 'no'}`,
+    `leaked       ${!a.leaked ? 'no' : a.passwordChangedAt ? `yes, password changed ${when(a.passwordChangedAt)}` : 'yes, no password change recorded'}`,
     `held         ${a.held ? 'yes (waves leave it out)' : 'no'}`,
     `eligibility  ${a.eligibility.eligible ? 'eligible' : `not eligible: ${a.eligibility.reason}`}`,
   ];

@@ -44,38 +44,61 @@ export class Reconciler {
       pumpedWaves: 0,
       requeuedOperations: 0,
     };
+    // One wave whose step fails (a bug, a value its row cannot hold) must not stop the round for every other wave: each
+    // step runs, and the round fails at its end with the first failure (logged, counted), so it is still seen.
+    const failures: unknown[] = [];
+    const each = async (work: () => Promise<unknown>) => {
+      try {
+        await work();
+      } catch (err) {
+        failures.push(err);
+      }
+    };
+
     for (const id of await this.repo.dueSchedules(this.sql))
-      if (await this.commands.fireSchedule(id)) report.firedSchedules++;
+      await each(async () => {
+        if (await this.commands.fireSchedule(id)) report.firedSchedules++;
+      });
 
     for (const w of await this.repo.endedBakes(this.sql)) {
-      if (await this.commands.endBake(w.id, w.current_step)) report.endedBakes++;
+      await each(async () => {
+        if (await this.commands.endBake(w.id, w.current_step)) report.endedBakes++;
+      });
     }
 
     // Judged here first (pure, on the commands' clock) so that a wave inside its window costs no lock per round.
     for (const w of await this.repo.windowedWaves(this.sql)) {
       const open = windowAllowsSending(w.windows, this.commands.clock());
-      if (w.state === 'running' && !open && (await this.commands.closeWindow(w.id))) report.windowsClosed++;
-      if (w.state === 'paused' && open && (await this.commands.openWindow(w.id))) report.windowsOpened++;
+      await each(async () => {
+        if (w.state === 'running' && !open && (await this.commands.closeWindow(w.id))) report.windowsClosed++;
+        if (w.state === 'paused' && open && (await this.commands.openWindow(w.id))) report.windowsOpened++;
+      });
     }
 
     for (const w of await this.repo.activeWaves(this.sql)) {
-      await this.commands.addPumps(w.id, dispatchedKind(w.state), w.generation, w.concurrency);
-      report.pumpedWaves++;
+      await each(async () => {
+        await this.commands.addPumps(w.id, dispatchedKind(w.state), w.generation, w.concurrency);
+        report.pumpedWaves++;
+      });
     }
 
     if (this.verifier) {
-      for (const id of await this.repo.dueVerifications(this.sql)) await this.verifier.verify(id);
+      const verifier = this.verifier;
+      for (const id of await this.repo.dueVerifications(this.sql)) await each(() => verifier.verify(id));
     }
 
     // Stopped waves still holding forward batches whose worker died: a forward pump finishes them (same key).
     for (const w of await this.repo.stoppedWithStaleBatches(this.sql)) {
-      await this.commands.addPumps(w.id, 'forward', w.generation, 1);
+      await each(() => this.commands.addPumps(w.id, 'forward', w.generation, 1));
     }
 
     for (const id of await this.repo.stalledOperations(this.sql)) {
-      await this.producer.addOperation(id);
-      report.requeuedOperations++;
+      await each(async () => {
+        await this.producer.addOperation(id);
+        report.requeuedOperations++;
+      });
     }
+    if (failures.length) throw failures[0];
     return report;
   }
 }
