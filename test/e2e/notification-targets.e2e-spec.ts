@@ -92,3 +92,86 @@ describe('notification targets: no metadata or link-local address', () => {
     await pollUntil(async () => receiver.acknowledged('/ok').length >= 1, { description: 'the loopback delivery' });
   });
 });
+
+/*
+ * A deployment that names its receivers (NOTIFY_ALLOWED_HOSTS): no other host is posted to, internal services
+ * included: refused at creation by the API, given up by the worker for a subscription made before the list.
+ */
+describe('notification targets: NOTIFY_ALLOWED_HOSTS names the receivers', () => {
+  let api: ApiHarness;
+  let receiver: NotificationReceiver;
+  const count = async (table: string) =>
+    Number((await api.h.db.owner.query(`SELECT count(*)::int AS n FROM ${table}`))[0].n);
+
+  beforeAll(async () => {
+    receiver = await NotificationReceiver.start();
+    expect(new URL(receiver.url).hostname).toBe('127.0.0.1');
+    api = await startApiHarness('allowhosts', {
+      accounts: 20,
+      worker: true,
+      engineEnv: {
+        NOTIFY_POLL_MS: '100',
+        NOTIFY_BACKOFF_BASE_MS: '100',
+        NOTIFY_ALLOWED_HOSTS: '127.0.0.1,*.chat.example',
+      },
+    });
+    await api.h.importPopulation({ count: 20, seed: 12, leakedShare: 0 });
+  }, 180_000);
+  afterAll(async () => {
+    await api?.close();
+    await receiver?.close();
+  });
+
+  it.each([
+    ['http://10.0.0.7/hooks/x', '10.0.0.7'],
+    ['http://localhost:6379/', 'localhost'],
+    ['https://chat.example/hooks', 'chat.example'],
+  ])('POST /subscriptions to %s: 400 naming url, nothing written', async (url, host) => {
+    const [subs, audit] = [await count('notification_subscriptions'), await count('audit_log')];
+    const res = await api.call('POST', '/subscriptions', { body: { name: 'elsewhere', url } });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({
+      field: 'url',
+      errors: [
+        {
+          field: 'url',
+          message: `url must lead to a receiver: ${host} is not among the receivers NOTIFY_ALLOWED_HOSTS names`,
+        },
+      ],
+    });
+    expect(await count('notification_subscriptions')).toBe(subs);
+    expect(await count('audit_log')).toBe(audit);
+  });
+
+  it('a listed receiver is posted to; one stored before the list, on a host it leaves out, is given up', async () => {
+    const listed = await api.call('POST', '/subscriptions', { body: { name: 'listed', url: `${receiver.url}/ok` } });
+    expect(listed.status).toBe(201);
+    const mm = await api.call('POST', '/subscriptions', { body: { name: 'mm', url: 'https://mm.chat.example/h/1' } });
+    expect(mm.status).toBe(201);
+    // Nothing listens there: out of the delivery below.
+    expect((await api.call('DELETE', `/subscriptions/${mm.body.id}`)).status).toBeLessThan(300);
+    // The same receiver under a name the list does not give: stored as before the list was set.
+    const unlisted = receiver.url.replace('127.0.0.1', 'localhost');
+    const [{ id: stored }] = await api.h.db.owner.query(
+      `INSERT INTO notification_subscriptions (name, url, format, secret, created_by)
+       VALUES ('old', $1, 'json', 'whsec_x', 'ops:old') RETURNING id`,
+      [`${unlisted}/old`],
+    );
+    const created = await api.call('POST', '/waves', {
+      body: { name: 'allowed', selector: { type: 'remaining' }, protocols: ['imap'], ratePerSecond: 1 },
+    });
+    expect((await api.call('POST', `/waves/${created.body.id}/cancel`)).status).toBe(200);
+
+    const counts = async () =>
+      (await api.call<{ deliveries: Counts }>('GET', `/subscriptions/${stored}`)).body.deliveries;
+    const given = await pollUntil(async () => ((await counts()).failed === 1 ? counts() : undefined), {
+      timeoutMs: 30_000,
+      description: 'the unlisted delivery given up',
+    });
+    expect(given.lastFailure?.error).toBe(
+      'refused target: localhost is not among the receivers NOTIFY_ALLOWED_HOSTS names',
+    );
+    await pollUntil(async () => receiver.acknowledged('/ok').length >= 1, { description: 'the listed delivery' });
+    expect(receiver.acknowledged('/old')).toEqual([]);
+  });
+});

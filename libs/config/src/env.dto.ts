@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
-import { APPROVAL_RULES, DEFAULT_OVERRIDE_TTL_S, DEFAULT_PACE } from '@app/domain';
-import { IsIn, IsInt, IsISO8601, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { APPROVAL_RULES, DEFAULT_OVERRIDE_TTL_S, DEFAULT_PACE, parseTargetAllowList } from '@app/domain';
+import { IsIn, IsInt, IsISO8601, IsNumber, IsOptional, IsString, Matches, Max, Min, ValidateBy } from 'class-validator';
 import { AtLeast } from './at-least.validator';
 import { IntegerFrom, toNumber } from './settings';
 
@@ -292,6 +292,25 @@ export class EnvironmentDto {
   @Max(2592000)
   @IsInt({ message: 'NOTIFY_GIVE_UP_AFTER_S must be an integer' }) // last: checked first, so 'x' is named as not a number
   NOTIFY_GIVE_UP_AFTER_S = 86400;
+
+  /**
+   * The receivers notifications may be posted to, comma separated: host names, `*.domain` (every name under it),
+   * addresses and CIDR ranges, e.g. `hooks.slack.com,*.chat.example,10.20.0.0/16`. Unset: any host but link-local,
+   * metadata and the like (docs/notifications.md). Set it in production: an ops key then cannot make the worker post
+   * to an internal service. Read by the API (a subscription elsewhere is refused) and the worker (never posted).
+   */
+  @IsOptional()
+  @ValidateBy({
+    name: 'isTargetAllowList',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && typeof parseTargetAllowList(value) !== 'string',
+      defaultMessage: (args) => {
+        const parsed = parseTargetAllowList(String(args?.value));
+        return `NOTIFY_ALLOWED_HOSTS: ${typeof parsed === 'string' ? parsed : 'not valid'}`;
+      },
+    },
+  })
+  NOTIFY_ALLOWED_HOSTS?: string;
 
   /** At most this many attempts per notification before it is given up; 0 (default): the time bound alone. */
   @Transform(toNumber)

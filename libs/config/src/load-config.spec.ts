@@ -118,4 +118,14 @@ describe('loadConfig', () => {
     );
     expect(() => loadConfig({ NOTIFY_MAX_ATTEMPTS: '-1' })).toThrow(/NOTIFY_MAX_ATTEMPTS/);
   });
+
+  it('reads the receivers a deployment names, and refuses a bad entry at boot, naming it', () => {
+    expect(loadConfig({}).NOTIFY_ALLOWED_HOSTS).toBeUndefined();
+    expect(loadConfig({ NOTIFY_ALLOWED_HOSTS: 'hooks.slack.com,10.0.0.0/8' }).NOTIFY_ALLOWED_HOSTS).toBe(
+      'hooks.slack.com,10.0.0.0/8',
+    );
+    expect(() => loadConfig({ NOTIFY_ALLOWED_HOSTS: 'hooks.slack.com,https://x.example' })).toThrow(
+      'NOTIFY_ALLOWED_HOSTS: "https://x.example" is not a host name, a *.domain, an address or a CIDR range',
+    );
+  });
 });

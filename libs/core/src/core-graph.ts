@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { EnvironmentDto } from '@app/config';
-import { Clock, parseApprovalRules, systemClock } from '@app/domain';
+import { Clock, parseApprovalRules, parseTargetAllowList, systemClock, type TargetAllowList } from '@app/domain';
 import { openRuntimeDataSource } from '@app/db';
 import { createDriverMailstore, Mailstore } from '@app/mailstore';
 import { openOrSayUnreachable, QueueProducer, WavePumpJob } from '@app/queue';
@@ -101,7 +101,7 @@ export function buildCoreServices(
       undefined,
       redis ? new PaceRepository(redis, config.REDIS_PREFIX) : undefined,
     ),
-    notifications: new NotificationService(dataSource),
+    notifications: new NotificationService(dataSource, allowedTargetsOf(config)),
     logins: new LoginIngestService(
       dataSource,
       undefined,
@@ -180,7 +180,16 @@ export function dispatcherSettings(config: EnvironmentDto): DispatcherSettings {
     leaseMs: Math.max(config.NOTIFY_LEASE_MS, config.NOTIFY_TIMEOUT_MS + 1000),
     backoff: { baseMs: config.NOTIFY_BACKOFF_BASE_MS, maxMs: config.NOTIFY_BACKOFF_MAX_MS },
     giveUp: { afterMs: config.NOTIFY_GIVE_UP_AFTER_S * 1000, maxAttempts: config.NOTIFY_MAX_ATTEMPTS },
+    allowedTargets: allowedTargetsOf(config),
   };
+}
+
+/** NOTIFY_ALLOWED_HOSTS, parsed (validated with the environment: a problem here cannot happen). */
+function allowedTargetsOf(config: EnvironmentDto): TargetAllowList | undefined {
+  if (config.NOTIFY_ALLOWED_HOSTS === undefined) return undefined;
+  const allowed = parseTargetAllowList(config.NOTIFY_ALLOWED_HOSTS);
+  if (typeof allowed === 'string') throw new Error(`NOTIFY_ALLOWED_HOSTS passed validation: ${allowed}`);
+  return allowed;
 }
 
 /** Which process the graph is for: the API holds producers only (style.md); the worker runs the engine as well. */

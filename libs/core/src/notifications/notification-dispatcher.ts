@@ -8,13 +8,14 @@ import {
   BackoffSettings,
   GiveUpBound,
   isAcknowledged,
-  NotificationEvent,
   notificationBody,
+  NotificationEvent,
+  refusedTarget,
   refusedTargetAddress,
-  refusedTargetUrl,
   retryDelayMs,
   SIGNATURE_HEADERS,
   signatureOf,
+  TargetAllowList,
 } from '@app/domain';
 import { parseRetryAfter } from '@app/mailstore';
 import { withTransaction } from '../db/transaction';
@@ -33,6 +34,8 @@ export interface DispatcherSettings {
   backoff: BackoffSettings;
   /** When a delivery is given up (ends `failed`): NOTIFY_GIVE_UP_AFTER_S, NOTIFY_MAX_ATTEMPTS. */
   giveUp: GiveUpBound;
+  /** NOTIFY_ALLOWED_HOSTS: the receivers this deployment names (unset: any host but those always refused). */
+  allowedTargets?: TargetAllowList;
 }
 
 /**
@@ -120,9 +123,10 @@ export class NotificationDispatcher {
         delayMs: next.giveUp ? 0 : next.delayMs,
       };
     };
-    const refused = refusedTargetUrl(d.url);
+    const refused = refusedTarget(d.url, this.settings.allowedTargets);
     if (refused) {
-      // Never sent, and never will be (a subscription made before the rule): given up at once, with the reason.
+      // Never sent, and never will be (a subscription made before the rule, or before NOTIFY_ALLOWED_HOSTS left its
+      // host out): given up at once, with the reason.
       this.metrics.notificationsAttempted('unreachable', 1);
       return {
         id: d.id,

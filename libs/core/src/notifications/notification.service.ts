@@ -6,7 +6,8 @@ import {
   NOTIFICATION_KINDS,
   NotificationFormat,
   NotificationKind,
-  refusedTargetUrl,
+  refusedTarget,
+  TargetAllowList,
 } from '@app/domain';
 import { NotFoundError, ValidationError } from '../errors';
 import { audit } from '../db/audit-log';
@@ -70,12 +71,16 @@ export class NotificationService {
   private readonly repo = new NotificationRepository();
   private readonly sql;
 
-  constructor(private readonly dataSource: DataSource) {
+  constructor(
+    private readonly dataSource: DataSource,
+    /** NOTIFY_ALLOWED_HOSTS: the receivers this deployment names (unset: any host but those always refused). */
+    private readonly allowedTargets?: TargetAllowList,
+  ) {
     this.sql = sqlOfDataSource(dataSource);
   }
 
   async create(input: CreateSubscriptionInput, actor: string): Promise<Subscription & { secret: string }> {
-    const errors = checkSubscription(input);
+    const errors = checkSubscription(input, this.allowedTargets);
     if (errors.length) throw new ValidationError(errors);
     // 32 random bytes: the HMAC key of the signature (docs/notifications.md); stored, since the worker signs with it.
     const secret = `whsec_${randomBytes(32).toString('base64url')}`;
@@ -207,13 +212,13 @@ function view(row: SubscriptionRow, counts = NO_DELIVERIES): Subscription {
 }
 
 /** The rules the DTO cannot state alone (the service is called by the harness and the demo too). */
-function checkSubscription(input: CreateSubscriptionInput): FieldError[] {
+function checkSubscription(input: CreateSubscriptionInput, allowedTargets?: TargetAllowList): FieldError[] {
   const errors: FieldError[] = [];
   if (!input.name?.trim()) errors.push({ field: 'name', message: 'name must not be empty' });
   if (!['http:', 'https:'].includes(urlProtocol(input.url))) {
     errors.push({ field: 'url', message: 'url must be an http(s) URL' });
   } else {
-    const refused = refusedTargetUrl(input.url);
+    const refused = refusedTarget(input.url, allowedTargets);
     if (refused) errors.push({ field: 'url', message: `url must lead to a receiver: ${refused}` });
   }
   if (input.format !== undefined && !NOTIFICATION_FORMATS.includes(input.format)) {
