@@ -8,6 +8,7 @@ import {
   PauseReason,
   transition,
   TransitionContext,
+  OPERATOR_COMMANDS,
   WAVE_COMMANDS,
   WAVE_STATES,
   WaveCommand,
@@ -62,9 +63,24 @@ describe('wave state machine', () => {
     }
   });
 
-  it.each(WAVE_STATES)('allowedCommands(%s) lists exactly the legal cells for ops', (state) => {
-    const legal = WAVE_COMMANDS.filter((command) => MATRIX[state][command] !== '-');
-    expect(allowedCommands(state, { actor: 'ops' })).toEqual(legal);
+  it.each(WAVE_STATES)(
+    'allowedCommands(%s) lists exactly the legal cells: all for the service, a person’s for ops',
+    (state) => {
+      const legal = WAVE_COMMANDS.filter((command) => MATRIX[state][command] !== '-');
+      expect(allowedCommands(state, { actor: 'ops' })).toEqual(
+        legal.filter((c) => (OPERATOR_COMMANDS as readonly string[]).includes(c)),
+      );
+    },
+  );
+
+  it('offers a person only the commands a person sends; the service, every command the state accepts', () => {
+    const refused = (actor: 'ops' | 'system') => transition('scheduled', 'resume', { actor });
+    expect(refused('ops')).toMatchObject({ ok: false, allowed: ['unschedule', 'start', 'cancel'] });
+    expect(refused('system')).toMatchObject({ ok: false, allowed: ['unschedule', 'start', 'fire_schedule', 'cancel'] });
+    for (const state of WAVE_STATES) {
+      const r = transition(state, 'unschedule', { actor: 'ops' });
+      if (!r.ok) expect(r.allowed.every((c) => (OPERATOR_COMMANDS as readonly string[]).includes(c))).toBe(true);
+    }
   });
 
   describe('rollback', () => {

@@ -42,6 +42,20 @@ export const WAVE_COMMANDS = [
 ] as const;
 export type WaveCommand = (typeof WAVE_COMMANDS)[number];
 
+/** The lifecycle commands a person sends (`POST /waves/{id}/<command>`); the others are the service's own. */
+export const OPERATOR_COMMANDS = [
+  'schedule',
+  'unschedule',
+  'start',
+  'pause',
+  'resume',
+  'cancel',
+  'rollback',
+] as const satisfies readonly WaveCommand[];
+export type OperatorCommand = (typeof OPERATOR_COMMANDS)[number];
+const isOperatorCommand = (command: WaveCommand): command is OperatorCommand =>
+  (OPERATOR_COMMANDS as readonly WaveCommand[]).includes(command);
+
 /** Who issues a command: a person through the ops API, or the service itself (scheduler, ramp, gates). */
 export type ActorKind = 'ops' | 'system';
 
@@ -90,7 +104,7 @@ export interface TransitionRefused {
   code: 'illegal_transition';
   from: WaveState;
   command: WaveCommand;
-  /** Commands this state accepts for the same actor: what a 409 answer lists. */
+  /** Commands this state accepts for the same actor (allowedCommands): what a 409 answer lists. */
   allowed: WaveCommand[];
   detail: string;
 }
@@ -213,9 +227,14 @@ function evaluate(state: WaveState, command: WaveCommand, context: TransitionCon
   return rule?.(state, { ...context, actor: context.actor ?? 'system' });
 }
 
-/** Commands `state` accepts for this actor and context (the same check `transition` makes). */
+/**
+ * Commands `state` accepts for this actor and context (the same check `transition` makes): for a person (`ops`), those
+ * a person sends (OPERATOR_COMMANDS), not the service's own (fire_schedule, halt, gate_pause …) that a 409 would
+ * otherwise offer; for the service, all of them.
+ */
 export function allowedCommands(state: WaveState, context: TransitionContext = {}): WaveCommand[] {
-  return WAVE_COMMANDS.filter((command) => {
+  const commands = context.actor === 'ops' ? WAVE_COMMANDS.filter(isOperatorCommand) : WAVE_COMMANDS;
+  return commands.filter((command) => {
     const outcome = evaluate(state, command, command === 'gate_pause' ? { reason: 'gate:any', ...context } : context);
     return outcome !== undefined && 'to' in outcome;
   });

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { APPROVAL_STATES, PROTOCOLS, WAVE_STATES } from '@app/domain';
+import { APPROVAL_STATES, type OperatorCommand, PROTOCOLS, WAVE_STATES } from '@app/domain';
 import { CommandLine, commandTree, parseWith } from '../command-line';
 import { EXIT_CODES_HELP } from './exit-codes';
 
@@ -51,7 +51,7 @@ export interface ReopenRun {
 }
 
 /** The commands that move a wave through its states: POST /waves/{id}/<command>. */
-const WAVE_COMMANDS = {
+const WAVE_COMMANDS: Record<OperatorCommand, string> = {
   schedule: 'draft → scheduled: starts by itself at its start time',
   unschedule: 'scheduled → draft',
   start: 'draft | scheduled → running now',
@@ -59,10 +59,7 @@ const WAVE_COMMANDS = {
   resume: 'paused | halted → running',
   cancel: '→ cancelled: pending members are not processed',
   rollback: '→ rolling_back: restores every account the wave changed',
-} as const;
-
-/** The wave commands a person sends (`reopen waves <command> ID`), as a refusal lists those a wave accepts. */
-export const OPS_WAVE_COMMANDS = Object.keys(WAVE_COMMANDS) as readonly string[];
+};
 
 const CONNECTION_HELP = `
 Connection: REOPEN_URL and REOPEN_API_KEY, or a profile of ~/.config/reopen/profiles.json (--profile NAME or

@@ -5,7 +5,7 @@ import type { Operation } from '../demo/api.types';
 import { EXIT } from './exit-codes';
 import { readPlan, PlanFileError } from './plan-file';
 import { Connection, ConnectionSettingsError, resolveConnection } from './profile';
-import { commandWords, OPS_WAVE_COMMANDS, parseReopen, ReopenRun } from './program';
+import { commandWords, parseReopen, ReopenRun } from './program';
 import { gatherPreflight, isNoGo, judge, renderChecks } from '../preflight/preflight';
 import { pauseAll } from './pause-all';
 import { render } from './render';
@@ -139,10 +139,8 @@ export function failureLines(e: ApiCallError, via?: Pick<Connection, 'origin' | 
   for (const f of p.errors ?? []) lines.push(`  ${f.field ?? '?'}: ${f.message ?? ''}`);
   if (!p.errors?.length && p.field) lines.push(`  field: ${p.field}`);
   if (typeof p.currentState === 'string') {
-    // Only the commands a person can send (`reopen waves <command>`), not the engine's own (fire_schedule, halt …).
-    const allowed = Array.isArray(p.allowed)
-      ? p.allowed.filter((c) => (OPS_WAVE_COMMANDS as readonly unknown[]).includes(c)).join(', ')
-      : '';
+    // The API lists only the commands a person can send (OPERATOR_COMMANDS), each one `reopen waves <command>`.
+    const allowed = Array.isArray(p.allowed) ? p.allowed.join(', ') : '';
     lines.push(`  the wave is ${p.currentState}${allowed ? `; it accepts: ${allowed}` : ''}`);
   }
   if (via && e.status === 401)

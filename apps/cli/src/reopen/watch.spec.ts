@@ -289,7 +289,8 @@ describe('reopen: what a refused or failed call prints', () => {
     expect(refused(409, 'Conflict', 'override_required')[1]).toBe(
       '  to open it anyway: the same command with --override (audited; it may need a second ops key)',
     );
-    const illegal = { currentState: 'scheduled', allowed: ['unschedule', 'start', 'fire_schedule', 'cancel'] };
+    // The API lists the commands a person can send (OPERATOR_COMMANDS), each a `reopen waves` command.
+    const illegal = { currentState: 'scheduled', allowed: ['unschedule', 'start', 'cancel'] };
     expect(refused(409, 'Conflict', 'illegal_transition', illegal)[1]).toBe(
       '  the wave is scheduled; it accepts: unschedule, start, cancel',
     );
