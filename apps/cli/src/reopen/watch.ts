@@ -16,7 +16,8 @@ const WATCH_TIMING = { stallMs: 25_000, giveUpMs: 30_000, reconnectMs: 2_000 };
 
 /**
  * Where watching ends, and the exit code it ends with: completed 0; halted 4 (a gate stopped it: ops decide);
- * cancelled or rolled back 5. Other states (scheduled, running, paused, rolling back) are watched on.
+ * cancelled or rolled back 5. Other states (draft, scheduled, running, paused, rolling back) are watched on: a draft
+ * until someone schedules or starts it.
  */
 export function watchExit(state: WaveState): number | null {
   switch (state) {
