@@ -227,6 +227,27 @@ describe('a wave driven only through the HTTP API (real PostgreSQL, Redis, worke
     });
   });
 
+  it('refuses to schedule a start long past (409 start_passed naming startLocal): it would start at once', async () => {
+    const startLocal = DateTime.now().setZone('Europe/Paris').minus({ days: 3 }).toFormat("yyyy-MM-dd'T'HH:mm");
+    const wave = await api.call('POST', '/waves', {
+      body: {
+        name: 'stale plan',
+        selector: { type: 'remaining' },
+        protocols: ['imap'],
+        ratePerSecond: 5,
+        startLocal,
+        timeZone: 'Europe/Paris',
+      },
+    });
+    expect(wave.status).toBe(201);
+    const refused = await api.call('POST', `/waves/${wave.body.id}/schedule`);
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(refused.body).toMatchObject({ code: 'start_passed', field: 'startLocal' });
+    expect(refused.body.detail).toMatch(/passed 3 days ago.*set a new startLocal \(PATCH\), or start it now/);
+    expect((await api.call('GET', `/waves/${wave.body.id}`)).body.state).toBe('draft');
+  });
+
   it('lets one of two simultaneous starts win; the other gets 409 with the current state', async () => {
     await ensureAccounts();
     const wave = await api.call('POST', '/waves', {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
-import { formatOffset, resolveStart } from './schedule';
+import { formatOffset, resolveStart, SCHEDULE_LATE_GRACE_MS, scheduleRefusal } from './schedule';
 
 describe('resolveStart', () => {
   it.each([
@@ -144,5 +144,26 @@ describe('formatOffset', () => {
     [-570, '-09:30'],
   ])('%i -> %s', (minutes, text) => {
     expect(formatOffset(minutes)).toBe(text);
+  });
+});
+
+describe('scheduleRefusal: a start long past is not armed', () => {
+  const start = new Date('2026-05-09T06:00:00.000Z');
+  const at = (ms: number) => new Date(start.getTime() + ms);
+
+  it('lets a start in the future or up to the grace ago be scheduled', () => {
+    expect(scheduleRefusal(start, at(-86_400_000))).toBeNull();
+    expect(scheduleRefusal(start, at(0))).toBeNull();
+    expect(scheduleRefusal(start, at(SCHEDULE_LATE_GRACE_MS))).toBeNull();
+    expect(SCHEDULE_LATE_GRACE_MS).toBe(15 * 60_000);
+  });
+
+  it('refuses past the grace, saying how late in a unit a person reads, and what to do', () => {
+    expect(scheduleRefusal(start, at(SCHEDULE_LATE_GRACE_MS + 1))).toBe(
+      'its start (2026-05-09T06:00:00.000Z) passed 15 min ago, more than the 15 min a schedule may be late: ' +
+        'set a new startLocal (PATCH), or start it now (start)',
+    );
+    expect(scheduleRefusal(start, at(3 * 3_600_000))).toMatch(/passed 3 h ago/);
+    expect(scheduleRefusal(start, at(212 * 86_400_000 + 5))).toMatch(/passed 212 days ago/);
   });
 });

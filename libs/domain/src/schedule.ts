@@ -97,3 +97,29 @@ export function formatOffset(offsetMinutes: number): string {
   const abs = Math.abs(offsetMinutes);
   return `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
 }
+
+/**
+ * How long after its start a wave may still be scheduled: an approval or a hesitation of a few minutes, not a plan file
+ * kept from an earlier day, whose wave would start at once, at an hour nobody planned.
+ */
+export const SCHEDULE_LATE_GRACE_MS = 15 * MINUTE;
+
+/**
+ * Why a wave whose start is `startAt` may not be scheduled at `now`, or null when it may. Once scheduled, a late start
+ * still fires (a worker that was down fires it when back, and ReopenWaveStartOverdue says so): this judges only the
+ * command that arms it.
+ */
+export function scheduleRefusal(startAt: Date, now: Date): string | null {
+  const lateMs = now.getTime() - startAt.getTime();
+  if (lateMs <= SCHEDULE_LATE_GRACE_MS) return null;
+  const ago =
+    lateMs < 2 * 60 * MINUTE
+      ? `${Math.floor(lateMs / MINUTE)} min`
+      : lateMs < 2 * DAY
+        ? `${Math.floor(lateMs / (60 * MINUTE))} h`
+        : `${Math.floor(lateMs / DAY)} days`;
+  return (
+    `its start (${startAt.toISOString()}) passed ${ago} ago, more than the ${SCHEDULE_LATE_GRACE_MS / MINUTE} min a ` +
+    'schedule may be late: set a new startLocal (PATCH), or start it now (start)'
+  );
+}

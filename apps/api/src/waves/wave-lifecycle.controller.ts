@@ -27,7 +27,10 @@ export class WaveLifecycleController {
   constructor(private readonly commands: WaveCommandsService) {}
 
   @Post('schedule')
-  @Command('draft → scheduled: starts by itself at startAt (startLocal in timeZone)')
+  @Command(
+    'draft → scheduled: starts by itself at startAt (startLocal in timeZone); a start more than 15 min past is ' +
+      'refused (409 start_passed, field startLocal): it would start at once, unplanned; use start for that',
+  )
   schedule(
     @Param('id', UuidParamPipe) id: string,
     @Actor() actor: string,

@@ -7,6 +7,7 @@ import {
   GateEnvironment,
   nextWindowOpening,
   PauseReason,
+  scheduleRefusal,
   systemClock,
   WINDOW_CLOSE_LEAD_MS,
 } from '@app/domain';
@@ -15,7 +16,7 @@ import { WaveEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
 import { ApprovalGate, Requester } from '../approvals/approval-gate';
 import { ApprovalRow } from '../approvals/approval.repository';
-import { IllegalTransitionError } from '../errors';
+import { ConflictError, IllegalTransitionError } from '../errors';
 import { nudge } from '../queue-nudge';
 import { audit } from '../db/audit-log';
 import { withTransaction } from '../db/transaction';
@@ -131,6 +132,10 @@ export class WaveCommandsService {
           );
         }
         const startAt = wave.start_at;
+        // Not a start long past (a plan file kept from another day): it would start at once, unplanned.
+        const late = wave.state === 'draft' ? scheduleRefusal(startAt, this.clock()) : null;
+        if (late)
+          throw new ConflictError('start_passed', `the wave cannot be scheduled: ${late}`, { field: 'startLocal' });
         after.push(() => nudge(() => this.producer.addStart(id, wave.version + 1, startAt)));
       },
       by,

@@ -65,12 +65,31 @@ describe('wave scheduling (real PostgreSQL, Redis, simulator)', () => {
     expect(fired).toEqual([{ n: 1 }]);
   });
 
-  it('fires a schedule whose start passed more than 2^31 ms (24.8 days) ago, recording the whole lateness', async () => {
-    // A plan scheduled with a start long past (last year's date kept in a plan file): the lateness no longer fits an
-    // integer column; the UPDATE failed on every reconcile round, the wave stayed scheduled for good.
+  it('refuses to schedule a start long past (a plan file kept from another day): it would start at once', async () => {
     const past = DateTime.now().setZone('Europe/Paris').minus({ days: 40 }).toFormat("yyyy-MM-dd'T'HH:mm");
-    const wave = await base.name('long past').schedule(past, 'Europe/Paris').create(h);
+    const wave = await base.name('stale plan').schedule(past, 'Europe/Paris').create(h);
+    await expect(h.commands.schedule(wave.id, 'ops:test')).rejects.toMatchObject({
+      code: 'start_passed',
+      kind: 'conflict',
+      extra: { field: 'startLocal' },
+      message: expect.stringMatching(/^the wave cannot be scheduled: its start \(.+\) passed 40 days ago, more than/),
+    });
+    expect((await row(wave.id)).state).toBe('draft');
+    const audits = await h.db.dataSource.query(`SELECT action FROM audit_log WHERE wave_id = $1 ORDER BY id`, [
+      wave.id,
+    ]);
+    expect(audits).toEqual([{ action: 'wave.created' }]);
+    // Started now on purpose, it runs.
+    expect(await h.commands.start(wave.id, 'ops:test')).toMatchObject({ state: 'running' });
+  });
+
+  it('fires a schedule whose start passed more than 2^31 ms (24.8 days) ago, recording the whole lateness', async () => {
+    // Scheduled in time, then no worker for 40 days: the lateness no longer fits an integer column; the UPDATE failed
+    // on every reconcile round, the wave stayed scheduled for good.
+    const soon = DateTime.now().setZone('Europe/Paris').plus({ hours: 1 }).toFormat("yyyy-MM-dd'T'HH:mm");
+    const wave = await base.name('long past').schedule(soon, 'Europe/Paris').create(h);
     await h.commands.schedule(wave.id, 'ops:test');
+    await h.db.owner.query(`UPDATE waves SET start_at = now() - interval '40 days' WHERE id = $1`, [wave.id]);
     expect(await h.commands.fireSchedule(wave.id)).toMatchObject({ state: 'running' });
     const r = await row(wave.id);
     expect(r.state).toBe('running');
