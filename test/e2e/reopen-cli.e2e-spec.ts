@@ -390,6 +390,18 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     let sofar = '';
     const watching = reopen(['waves', 'watch', id], { onStdout: (text) => (sofar = text) });
     await pollUntil(() => / running$/m.test(sofar), { timeoutMs: 20_000, description: 'watch shows the wave running' });
+    // And once it has enabled someone, so that the rollback below has accounts to restore (on a busy machine the
+    // first batch may not have settled when watch first says running).
+    await pollUntil(
+      async () =>
+        (
+          await api.h.db.dataSource.query<{ n: number }[]>(
+            `SELECT count(*)::int AS n FROM wave_members WHERE wave_id = $1 AND state = 'enabled'`,
+            [id],
+          )
+        )[0].n > 0,
+      { timeoutMs: 20_000, description: 'a member enabled' },
+    );
     expect((await signal(450)).status).toBe(201);
     const watched = await watching;
     expect(watched.code).toBe(4);
