@@ -1,6 +1,10 @@
 import { NotificationReceiver, pollUntil } from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
 
+/** Rows in a table, as its owner reads them (a refusal writes nothing). */
+const rowsIn = async (api: ApiHarness, table: string) =>
+  Number((await api.h.db.owner.query(`SELECT count(*)::int AS n FROM ${table}`))[0].n);
+
 interface Counts {
   pending: number;
   delivered: number;
@@ -18,8 +22,7 @@ interface Counts {
 describe('notification targets: no metadata or link-local address', () => {
   let api: ApiHarness;
   let receiver: NotificationReceiver;
-  const count = async (table: string) =>
-    Number((await api.h.db.owner.query(`SELECT count(*)::int AS n FROM ${table}`))[0].n);
+  const count = (table: string) => rowsIn(api, table);
 
   beforeAll(async () => {
     receiver = await NotificationReceiver.start();
@@ -100,8 +103,7 @@ describe('notification targets: no metadata or link-local address', () => {
 describe('notification targets: NOTIFY_ALLOWED_HOSTS names the receivers', () => {
   let api: ApiHarness;
   let receiver: NotificationReceiver;
-  const count = async (table: string) =>
-    Number((await api.h.db.owner.query(`SELECT count(*)::int AS n FROM ${table}`))[0].n);
+  const count = (table: string) => rowsIn(api, table);
 
   beforeAll(async () => {
     receiver = await NotificationReceiver.start();

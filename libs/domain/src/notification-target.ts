@@ -45,14 +45,19 @@ export function refusedTargetAddress(address: string): string | null {
     : null;
 }
 
+/** A URL's host as the rules read it: lower case, no trailing dot; null when it is not a URL (the protocol rule names it). */
+function hostOf(url: string): string | null {
+  try {
+    return new URL(url).hostname.toLowerCase().replace(/\.$/, '');
+  } catch {
+    return null;
+  }
+}
+
 /** Why a subscription may not post to this URL's host (a literal address or a name), or null when it may. */
 export function refusedTargetUrl(url: string): string | null {
-  let host: string;
-  try {
-    host = new URL(url).hostname.toLowerCase().replace(/\.$/, '');
-  } catch {
-    return null; // not a URL: the protocol rule names it
-  }
+  const host = hostOf(url);
+  if (host === null) return null;
   if (REFUSED_NAMES.has(host)) return `${host} is a cloud metadata service, not a receiver`;
   return refusedTargetAddress(host);
 }
@@ -110,13 +115,8 @@ export function parseTargetAllowList(text: string): TargetAllowList | string {
  */
 export function refusedTarget(url: string, allowed?: TargetAllowList): string | null {
   const always = refusedTargetUrl(url);
-  if (always || !allowed) return always;
-  let host: string;
-  try {
-    host = new URL(url).hostname.toLowerCase().replace(/\.$/, '');
-  } catch {
-    return null; // not a URL: the protocol rule names it
-  }
+  const host = hostOf(url);
+  if (always || !allowed || host === null) return always;
   const ip = unmapped(host.replace(/^\[|\]$/g, ''));
   const family = isIP(ip);
   const listed =

@@ -30,6 +30,8 @@ export interface PassdbDatabase {
   addAccounts(accounts: readonly { login: string; password: string }[]): Promise<void>;
   /** What the passdb holds now, read behind the driver's back. */
   flags(login: string): Promise<{ imap: boolean; pop3: boolean; version: number } | undefined>;
+  /** The switches of each of these logins the passdb holds (one query), read behind the driver's back. */
+  switches(logins: readonly string[]): Promise<Map<string, { imap: boolean; pop3: boolean }>>;
   /** Any statement (fixtures: a concurrent change, a list with other names). `?` placeholders on both dialects. */
   exec(sql: string, params?: unknown[]): Promise<void>;
   /** The rows of a query, as the database returns them. */
@@ -55,6 +57,19 @@ function readFlags(layout: PassdbLayout, row: Record<string, unknown> | undefine
   if (layout === 'columns') return { imap: Boolean(row.imap_enabled), pop3: Boolean(row.pop3_enabled), version };
   const names = (typeof row.allowed_protocols === 'string' ? row.allowed_protocols : '').toLowerCase().split(/[\s,]+/);
   return { imap: names.includes('imap'), pop3: names.includes('pop3'), version };
+}
+
+/** Rows of mail_users as each login's switches (PostgreSQL answers booleans, MySQL 0/1: readFlags reads both). */
+function switchesOf(
+  layout: PassdbLayout,
+  rows: Record<string, unknown>[],
+): Map<string, { imap: boolean; pop3: boolean }> {
+  return new Map(
+    rows.map((row) => {
+      const { imap, pop3 } = readFlags(layout, row)!;
+      return [row.email as string, { imap, pop3 }];
+    }),
+  );
 }
 
 /** The dovecot-sql driver's settings for a passdb of the `columns` layout (deploy/dovecot/README.md's names). */
@@ -113,6 +128,8 @@ async function postgresPassdb(name: string, layout: PassdbLayout, ddl: string): 
     },
     flags: async (login) =>
       readFlags(layout, (await c.query('SELECT * FROM mail_users WHERE email = $1', [login])).rows[0]),
+    switches: async (logins) =>
+      switchesOf(layout, (await c.query('SELECT * FROM mail_users WHERE email = ANY($1::text[])', [logins])).rows),
     exec: async (sql, params = []) => {
       await c.query(numbered(sql), params);
     },
@@ -162,6 +179,11 @@ async function mysqlPassdb(name: string, layout: PassdbLayout, ddl: string): Pro
     flags: async (login) => {
       const [rows] = await admin.query('SELECT * FROM mail_users WHERE email = ?', [login]);
       return readFlags(layout, (rows as Record<string, unknown>[])[0]);
+    },
+    switches: async (logins) => {
+      if (!logins.length) return new Map();
+      const [rows] = await admin.query('SELECT * FROM mail_users WHERE email IN (?)', [logins]);
+      return switchesOf(layout, rows as Record<string, unknown>[]);
     },
     exec: async (sql, params = []) => {
       await admin.query(sql, params);

@@ -165,3 +165,26 @@ export function cleanRecord(waveId: string): Awaited<ReturnType<typeof recordVsM
     notRestored: none,
   };
 }
+
+type Switches = { imap: boolean; pop3: boolean };
+
+/**
+ * Accounts whose switches as the service records them (accounts.imap_enabled, pop3_enabled) are not the mail
+ * server's, with both: empty when the record is the truth. The account-level view, beside recordVsMailstore's
+ * member-level one (a wave's outcomes).
+ */
+export async function accessDisagreements(
+  h: Pick<EngineHarness, 'db'>,
+  store: { switches(logins: readonly string[]): Promise<ReadonlyMap<string, Switches>> },
+  logins: readonly string[],
+): Promise<{ login: string; recorded?: Switches; store?: Switches }[]> {
+  const rows = await h.db.dataSource.query<{ login: string; imap: boolean; pop3: boolean }[]>(
+    `SELECT login, imap_enabled AS imap, pop3_enabled AS pop3 FROM accounts WHERE login = ANY($1::text[])`,
+    [logins],
+  );
+  const recorded = new Map(rows.map((r) => [r.login, { imap: r.imap, pop3: r.pop3 }]));
+  const held = await store.switches(logins);
+  return logins
+    .filter((login) => JSON.stringify(recorded.get(login)) !== JSON.stringify(held.get(login)))
+    .map((login) => ({ login, recorded: recorded.get(login), store: held.get(login) }));
+}

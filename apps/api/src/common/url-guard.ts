@@ -10,6 +10,13 @@ function segments(template: string): Segment[] {
   return template.split('/').map((s) => (/^\{[^}]+\}$/.test(s) ? { name: s.slice(1, -1) } : s.toLowerCase()));
 }
 
+/** Whether a path's segments reach this route, as Express matches: literal segments equal, case-insensitively. */
+function fits(route: Segment[], raw: string[]): boolean {
+  return (
+    route.length === raw.length && route.every((seg, i) => typeof seg !== 'string' || seg === raw[i].toLowerCase())
+  );
+}
+
 /**
  * Which route parameter a raw path puts an undecodable segment in: the route whose literal segments match (as
  * Express matches them: on the raw path, case-insensitively, a trailing slash allowed). undefined when no route
@@ -21,9 +28,9 @@ export function undecodableParam(templates: readonly string[], rawPath: string):
   if (!bad.includes(true)) return undefined;
   for (const template of templates) {
     const route = segments(template);
-    if (route.length !== raw.length) continue;
-    const fits = route.every((seg, i) => (typeof seg === 'string' ? seg === raw[i].toLowerCase() : true));
-    const name = fits ? route.find((seg, i): seg is { name: string } => bad[i] && typeof seg !== 'string') : undefined;
+    const name = fits(route, raw)
+      ? route.find((seg, i): seg is { name: string } => bad[i] && typeof seg !== 'string')
+      : undefined;
     if (name) return name.name;
   }
   return undefined;
@@ -39,8 +46,7 @@ export function routeLabelOf(templates: readonly string[], path: string): string
   let best: { template: string; literals: number } | undefined;
   for (const template of templates) {
     const route = segments(template);
-    if (route.length !== raw.length) continue;
-    if (!route.every((seg, i) => typeof seg !== 'string' || seg === raw[i].toLowerCase())) continue;
+    if (!fits(route, raw)) continue;
     const literals = route.filter((seg) => typeof seg === 'string').length;
     if (!best || literals > best.literals) best = { template, literals };
   }

@@ -1,4 +1,5 @@
 import {
+  accessDisagreements,
   aWave,
   createEngineHarness,
   createPassdbDatabase,
@@ -6,16 +7,10 @@ import {
   EngineHarness,
   loginRange,
   type PassdbDatabase,
-  type PassdbDialect,
   untilOperationDone,
 } from '@app/testing';
 
 const ACCOUNTS = 30;
-
-/** What the spec reads of a passdb, in each dialect's SQL (`?` placeholders on both: PassdbDatabase numbers them). */
-const ANY_LOGIN: Record<PassdbDialect, string> = { postgres: 'email = ANY(?::text[])', mysql: 'email IN (?)' };
-
-type Switches = { imap: boolean; pop3: boolean };
 
 /**
  * A passdb without a version column: the dovecot-sql driver answers a fingerprint of the switches as the version
@@ -44,34 +39,8 @@ describe.each(['postgres', 'mysql'] as const)(
       await passdb?.drop();
     });
 
-    /** What the passdb holds for each member. */
-    async function store(): Promise<Map<string, Switches>> {
-      const rows = await passdb.query(
-        `SELECT email, imap_enabled, pop3_enabled FROM mail_users WHERE ${ANY_LOGIN[dialect]}`,
-        [members],
-      );
-      // PostgreSQL answers booleans, MySQL 0/1.
-      return new Map(
-        rows.map((r) => [r.email as string, { imap: Boolean(r.imap_enabled), pop3: Boolean(r.pop3_enabled) }]),
-      );
-    }
-
-    /** What the service records for each member. */
-    async function recorded(): Promise<Map<string, Switches>> {
-      const rows = await h.db.dataSource.query<{ login: string; imap: boolean; pop3: boolean }[]>(
-        `SELECT login, imap_enabled AS imap, pop3_enabled AS pop3 FROM accounts WHERE login = ANY($1::text[])`,
-        [members],
-      );
-      return new Map(rows.map((r) => [r.login, { imap: r.imap, pop3: r.pop3 }]));
-    }
-
-    /** Members whose recorded state is not the passdb's, with both: empty when the record is the truth. */
-    async function disagreements(): Promise<{ login: string; recorded?: Switches; store?: Switches }[]> {
-      const [r, s] = [await recorded(), await store()];
-      return members
-        .filter((login) => JSON.stringify(r.get(login)) !== JSON.stringify(s.get(login)))
-        .map((login) => ({ login, recorded: r.get(login), store: s.get(login) }));
-    }
+    const store = () => passdb.switches(members);
+    const disagreements = () => accessDisagreements(h, passdb, members);
 
     async function openedBy(name: string, protocols: ('imap' | 'pop3')[]) {
       const wave = await aWave(name)

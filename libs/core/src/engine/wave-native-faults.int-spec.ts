@@ -78,15 +78,7 @@ describe.each(['postgres', 'mysql'] as const)(
 
     /** The passdb's switches for these logins, in the simulator's shape recordVsMailstore reads. */
     async function passdbAsMailstore(logins: readonly string[]) {
-      const rows = await passdb.query(
-        `SELECT email, imap_enabled, pop3_enabled FROM mail_users WHERE ${sql.anyLogin}`,
-        [logins],
-      );
-      // PostgreSQL answers booleans, MySQL 0/1.
-      const state = new Map(
-        rows.map((r) => [r.email as string, { imap: Boolean(r.imap_enabled), pop3: Boolean(r.pop3_enabled) }]),
-      );
-      return { ...h, sim: switchesView(state) };
+      return { ...h, sim: switchesView(await passdb.switches(logins)) };
     }
 
     /** Every passdb write statement takes `seconds` longer (0: as fast as it is). */

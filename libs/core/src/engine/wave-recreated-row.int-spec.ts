@@ -1,4 +1,5 @@
 import {
+  accessDisagreements,
   aWave,
   createEngineHarness,
   createPassdbDatabase,
@@ -14,8 +15,6 @@ const ACCOUNTS = 20;
 
 /** What the spec reads of a passdb, in each dialect's SQL (`?` placeholders on both: PassdbDatabase numbers them). */
 const ANY_LOGIN: Record<PassdbDialect, string> = { postgres: 'email = ANY(?::text[])', mysql: 'email IN (?)' };
-
-type Switches = { imap: boolean; pop3: boolean };
 
 /**
  * An operator re-provisions mailboxes the service already wrote (the row deleted and inserted again, or restored from
@@ -44,29 +43,8 @@ describe.each(['postgres', 'mysql'] as const)(
       await passdb?.drop();
     });
 
-    async function store(): Promise<Map<string, Switches>> {
-      const rows = await passdb.query(
-        `SELECT email, imap_enabled, pop3_enabled FROM mail_users WHERE ${ANY_LOGIN[dialect]}`,
-        [members],
-      );
-      // PostgreSQL answers booleans, MySQL 0/1.
-      return new Map(
-        rows.map((r) => [r.email as string, { imap: Boolean(r.imap_enabled), pop3: Boolean(r.pop3_enabled) }]),
-      );
-    }
-
-    /** Members whose recorded state is not the passdb's, with both: empty when the record is the truth. */
-    async function disagreements(): Promise<{ login: string; recorded?: Switches; store?: Switches }[]> {
-      const rows = await h.db.dataSource.query<{ login: string; imap: boolean; pop3: boolean }[]>(
-        `SELECT login, imap_enabled AS imap, pop3_enabled AS pop3 FROM accounts WHERE login = ANY($1::text[])`,
-        [members],
-      );
-      const recorded = new Map(rows.map((r) => [r.login, { imap: r.imap, pop3: r.pop3 }]));
-      const s = await store();
-      return members
-        .filter((login) => JSON.stringify(recorded.get(login)) !== JSON.stringify(s.get(login)))
-        .map((login) => ({ login, recorded: recorded.get(login), store: s.get(login) }));
-    }
+    const store = () => passdb.switches(members);
+    const disagreements = () => accessDisagreements(h, passdb, members);
 
     /** The operator's re-provisioning: the rows as new, version 0, IMAP as given. */
     async function recreate(logins: readonly string[], imap: boolean): Promise<void> {
