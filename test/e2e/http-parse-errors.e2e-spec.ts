@@ -66,6 +66,87 @@ describe('requests the HTTP parser refuses get a problem naming the part at faul
     expect(typeof body.code).toBe('string');
   });
 
+  it('a keep-alive connection whose earlier answer is complete gets the problem too, not a silent close', async () => {
+    const socket = connect(port, '127.0.0.1');
+    let out = '';
+    socket.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.write('GET /api/v1/health/live HTTP/1.1\r\nHost: x\r\n\r\n');
+    const deadline = Date.now() + 5000;
+    while (!/^HTTP\/1\.1 200[^]*\r\n\r\n[^]*\}/.test(out) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    socket.write('FOO /api/v1/waves HTTP/1.1\r\nHost: x\r\n\r\n');
+    await closed;
+    expect(out.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400']);
+    const second = out.slice(out.indexOf('HTTP/1.1 400'));
+    expect(second).toMatch(/\r\ncontent-type: application\/problem\+json; charset=utf-8/i);
+    expect(JSON.parse(second.split('\r\n\r\n')[1] ?? '')).toMatchObject({ status: 400, field: 'method' });
+  });
+
+  describe('slow clients are cut at the configured limits, with a 408 problem', () => {
+    let slow: { origin: string };
+    let slowPort: number;
+    beforeAll(async () => {
+      slow = await api.startAnotherApi({ API_HEADERS_TIMEOUT_MS: '1000', API_REQUEST_TIMEOUT_MS: '2500' });
+      slowPort = Number(new URL(slow.origin).port);
+    });
+
+    /** Writes bytes and keeps the connection open; resolves with what the server wrote and when it closed. */
+    const hold = (bytes: string) =>
+      new Promise<{ out: string; ms: number }>((resolve, reject) => {
+        const started = Date.now();
+        const socket = connect(slowPort, '127.0.0.1');
+        let out = '';
+        const timer = setTimeout(() => socket.destroy(new Error(`still open after 10 s: ${out}`)), 10_000);
+        socket.on('data', (d: Buffer) => (out += d.toString('latin1')));
+        socket.on('error', reject);
+        socket.on('close', () => {
+          clearTimeout(timer);
+          resolve({ out, ms: Date.now() - started });
+        });
+        socket.write(bytes);
+      });
+
+    it('headers that never end: 408 naming the request after API_HEADERS_TIMEOUT_MS, the connection closed', async () => {
+      const res = await hold('GET /api/v1/waves HTTP/1.1\r\nHost: x\r\nX-Slow: a');
+      expect(res.out).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(res.out).toMatch(/\r\ncontent-type: application\/problem\+json; charset=utf-8/i);
+      expect(JSON.parse(res.out.split('\r\n\r\n')[1] ?? '')).toMatchObject({ status: 408, field: 'request' });
+      expect(res.ms).toBeGreaterThanOrEqual(1000);
+      expect(res.ms).toBeLessThan(5000); // node's defaults: 60 s
+    });
+
+    it('a body that never ends, from a key holder: 408 after API_REQUEST_TIMEOUT_MS, nothing written', async () => {
+      const before = await api.call<unknown[]>('GET', '/waves', { key: 'viewer' });
+      const res = await hold(
+        `POST /api/v1/waves HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${api.secrets.ops}\r\n` +
+          'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":',
+      );
+      expect(res.out).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(res.ms).toBeGreaterThanOrEqual(2500);
+      expect(res.ms).toBeLessThan(7000); // node's defaults: 300 s
+      const after = await api.call<unknown[]>('GET', '/waves', { key: 'viewer' });
+      expect(after.body).toEqual(before.body);
+    });
+
+    it('an idle keep-alive connection is not cut by the headers limit', async () => {
+      const socket = connect(slowPort, '127.0.0.1');
+      const answers: string[] = [];
+      socket.on('data', (d: Buffer) => answers.push(d.toString('latin1')));
+      const ask = () => socket.write('GET /api/v1/health/live HTTP/1.1\r\nHost: x\r\n\r\n');
+      ask();
+      await new Promise((r) => setTimeout(r, 1500)); // idle past the 1 s headers limit, within keep-alive's 5 s
+      ask();
+      const deadline = Date.now() + 5000;
+      while (answers.join('').match(/HTTP\/1\.1 200/g)?.length !== 2 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      socket.destroy();
+      expect(answers.join('').match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200']);
+    });
+  });
+
   it('the API goes on serving afterwards', async () => {
     expect((await api.call('GET', '/waves', { key: 'viewer' })).status).toBe(200);
   });

@@ -19,6 +19,7 @@ import { answerParserErrors, bodyParserErrorHandler, ProblemFilter, respondWithP
 import { ApiValidationPipe } from './common/validation.pipe';
 import { buildOpenApiDocument } from './common/openapi-document';
 import { securityHeaders } from './common/security-headers';
+import { boundSlowClients } from './common/slow-clients';
 import { urlEncodingGuard } from './common/url-guard';
 import { installLoginEventsRawRoute } from './login-events/login-event.raw-route';
 import { MetricsService } from './metrics/metrics.service';
@@ -88,6 +89,7 @@ export async function createApiApp(options: CreateApiOptions): Promise<NestExpre
     limitBytes: settings.API_JSON_LIMIT_KB * 1024,
   });
   answerParserErrors(app.getHttpServer());
+  boundSlowClients(app.getHttpServer(), settings);
   app.use(bodyParserErrorHandler(logger));
   app.useGlobalFilters(new ProblemFilter(logger));
   app.useGlobalPipes(new ApiValidationPipe());

@@ -32,6 +32,23 @@ describe('API settings: the limits before authentication', () => {
     expect(() => loadApiSettings({ API_TRUST_PROXY: value })).toThrow(message);
   });
 
+  it("bounds slow clients: headers within 10 s, a whole request within node's 300 s, keep-alive 5 s", () => {
+    expect(loadApiSettings({})).toMatchObject({
+      API_HEADERS_TIMEOUT_MS: 10_000,
+      API_REQUEST_TIMEOUT_MS: 300_000,
+      API_KEEP_ALIVE_TIMEOUT_MS: 5_000,
+    });
+  });
+
+  it('refuses a headers timeout longer than the request timeout, naming both', () => {
+    expect(() => loadApiSettings({ API_HEADERS_TIMEOUT_MS: '20000', API_REQUEST_TIMEOUT_MS: '10000' })).toThrow(
+      /API_HEADERS_TIMEOUT_MS must not be longer than API_REQUEST_TIMEOUT_MS/,
+    );
+    expect(loadApiSettings({ API_HEADERS_TIMEOUT_MS: '10000', API_REQUEST_TIMEOUT_MS: '10000' })).toMatchObject({
+      API_HEADERS_TIMEOUT_MS: 10_000,
+    });
+  });
+
   it.each(['API_SSE_MAX_STREAMS_PER_KEY', 'API_PREAUTH_LIMIT_PER_MINUTE'])('refuses %s=0', (name) => {
     expect(() => loadApiSettings({ [name]: '0' })).toThrow(new RegExp(`${name} must be an integer from 1 to`));
   });

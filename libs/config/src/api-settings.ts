@@ -26,6 +26,22 @@ export class ApiSettings {
   @IntegerFrom(1, 50_000_000)
   API_CSV_MAX_LINES = 5_000_000;
 
+  /**
+   * A request's headers must all arrive within this, or it gets a 408 problem and its connection is closed: a client
+   * dripping headers (no key needed) holds a connection this long, not node's 60 s. Idle keep-alive does not count.
+   */
+  @IntegerFrom(1_000, 120_000)
+  API_HEADERS_TIMEOUT_MS = 10_000;
+
+  /** A whole request, body included (node's default: a 256 MB import needs ~1 MB/s to fit); 408 beyond it. */
+  @IntegerFrom(1_000, 3_600_000)
+  API_REQUEST_TIMEOUT_MS = 300_000;
+
+  /** An idle keep-alive connection is closed after this (node's default); behind a load balancer, set it above the
+   * balancer's own idle timeout, or it may send a request on a connection the API is closing (a 502). */
+  @IntegerFrom(1_000, 600_000)
+  API_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
   /** Progress views are shared by all pollers for this long: dashboards poll every few seconds. */
   @IntegerFrom(0, 10_000)
   API_PROGRESS_CACHE_MS = 1000;
@@ -101,6 +117,9 @@ export function trustProxySetting(settings: ApiSettings): boolean | number | str
 
 export function loadApiSettings(env: NodeJS.ProcessEnv = process.env): ApiSettings {
   const { settings, problems } = readSettings(ApiSettings, env);
+  if (problems.length === 0 && settings.API_HEADERS_TIMEOUT_MS > settings.API_REQUEST_TIMEOUT_MS) {
+    problems.push('API_HEADERS_TIMEOUT_MS must not be longer than API_REQUEST_TIMEOUT_MS (the headers are part of it)');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return settings;
 }

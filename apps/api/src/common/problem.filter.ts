@@ -61,9 +61,10 @@ const PARSER_FAULTS: Record<string, [number, string, string]> = {
  */
 export function answerParserErrors(server: Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    // As node's own answer: none once anything was written on the socket (an answer already under way).
-    const written = (socket as Duplex & { bytesWritten?: number }).bytesWritten ?? 0;
-    if (err.code === 'ECONNRESET' || !socket.writable || written > 0) {
+    // As node's own answer (its socketOnError): none once the answer in progress on this connection has sent its
+    // headers; a keep-alive connection whose earlier answers are complete gets one, like a fresh connection.
+    const current = (socket as Duplex & { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || current?.headersSent) {
       socket.destroy();
       return;
     }
