@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { populationLogin } from '@app/domain';
-import { pollUntil } from '@app/testing';
+import { CliRun, pollUntil, runReopen } from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
 
 /**
@@ -14,14 +13,7 @@ import { ApiHarness, startApiHarness } from './api-harness';
  * 1/s, an account whose wave was rolled back. The built binary against the built API, a worker, the simulator,
  * PostgreSQL and Redis.
  */
-const REOPEN = join(__dirname, '..', '..', 'dist/apps/cli/src/reopen/main.js');
 const ACCOUNTS = 200;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('reopen CLI: what an operator meets at 3 am (built binary, real stack)', () => {
   let api: ApiHarness;
@@ -41,8 +33,8 @@ describe('reopen CLI: what an operator meets at 3 am (built binary, real stack)'
     if (home) rmSync(home, { recursive: true, force: true });
   });
 
-  /** Runs the binary as ops; `closeStdout`: the reader leaves at once (`reopen … | head -0`). */
-  function reopen(args: string[], o: { env?: Record<string, string>; closeStdout?: boolean } = {}): Promise<Run> {
+  /** Runs the binary as ops, with this test's HOME. */
+  function reopen(args: string[], o: { env?: Record<string, string>; closeStdout?: boolean } = {}): Promise<CliRun> {
     const env = {
       PATH: process.env.PATH ?? '',
       HOME: home,
@@ -50,20 +42,7 @@ describe('reopen CLI: what an operator meets at 3 am (built binary, real stack)'
       REOPEN_API_KEY: api.secrets.ops,
       ...o.env,
     };
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [REOPEN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      if (o.closeStdout) child.stdout.destroy();
-      else child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    return runReopen(args, { closeStdout: o.closeStdout, env });
   }
 
   /** A draft wave over users from..to, created through the CLI from a YAML plan. */

@@ -1,25 +1,17 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { JsonNotification, populationLogin } from '@app/domain';
-import { NotificationReceiver, pollUntil } from '@app/testing';
+import { CliRun, CliRunOptions, NotificationReceiver, pollUntil, REOPEN_MAIN, runReopen } from '@app/testing';
 import { ApiHarness, KeyName, startApiHarness } from './api-harness';
 
 /**
  * The `reopen` ops CLI (issue 21) as an operator runs it: the built binary as a child process, with REOPEN_URL and
  * REOPEN_API_KEY (or a profile), against the built API, a worker, the simulator, PostgreSQL and Redis.
  */
-const REOPEN = join(__dirname, '..', '..', 'dist/apps/cli/src/reopen/main.js');
 const ACCOUNTS = 600;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('reopen CLI against a real stack (built binary, API, worker, simulator)', () => {
   let api: ApiHarness;
@@ -49,17 +41,11 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     if (home) rmSync(home, { recursive: true, force: true });
   });
 
-  /** Runs the binary (never spawnSync: the worker runs in this process and must keep working meanwhile). */
+  /** Runs the binary with a key of the harness (ops unless told) and this test's HOME. */
   function reopen(
     args: string[],
-    o: {
-      key?: KeyName | null;
-      env?: Record<string, string>;
-      onStdout?: (sofar: string) => void;
-      /** Run this command line instead (it runs the binary itself), e.g. under script(1). */
-      wrap?: string[];
-    } = {},
-  ): Promise<Run> {
+    o: { key?: KeyName | null; env?: Record<string, string> } & Omit<CliRunOptions, 'env'> = {},
+  ): Promise<CliRun> {
     const key = o.key === undefined ? 'ops' : o.key;
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
@@ -67,23 +53,7 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
       ...(key && { REOPEN_URL: api.api.origin, REOPEN_API_KEY: api.secrets[key] }),
       ...o.env,
     };
-    return new Promise((resolve, reject) => {
-      const [file, ...argv] = o.wrap ?? [process.execPath, REOPEN, ...args];
-      const child = spawn(file, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => {
-        stdout += d.toString();
-        o.onStdout?.(stdout);
-      });
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    return runReopen(args, { ...o, env });
   }
 
   const logins = (from: number, to: number) =>
@@ -249,7 +219,7 @@ describe('reopen CLI against a real stack (built binary, API, worker, simulator)
     const id = await create(yamlPlan('cli-tty', 511, 570, 30));
     await reopen(['waves', 'start', id]);
     // util-linux's script(1) gives the binary a pseudo-terminal; -e passes its exit code on.
-    const command = [process.execPath, REOPEN, 'waves', 'watch', id].map((a) => `'${a}'`).join(' ');
+    const command = [process.execPath, REOPEN_MAIN, 'waves', 'watch', id].map((a) => `'${a}'`).join(' ');
     const tty = await reopen([], { wrap: ['script', '-qfec', command, '/dev/null'] });
     expect(tty.code).toBe(0);
     // Cursor up N lines, then erase: the block is redrawn in place, not appended.

@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { pollUntil, WorkerProcess } from '@app/testing';
+import { pollUntil, runReopen, WorkerProcess } from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
 
-const REOPEN = join(__dirname, '..', '..', 'dist/apps/cli/src/reopen/main.js');
 const VERSION = (JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string })
   .version;
 
@@ -66,19 +64,10 @@ describe('the worker roster', () => {
     return line === undefined ? undefined : Number(line.slice(series.length + 1));
   };
 
-  /** `reopen …` as an operator runs it: the built binary with an ops key (async: the API is in this process). */
+  /** `reopen …` as an operator runs it, with an ops key. */
   const reopen = (...args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [REOPEN, ...args], {
-        env: { PATH: process.env.PATH ?? '', REOPEN_URL: api.api.origin, REOPEN_API_KEY: api.secrets.ops },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    runReopen(args, {
+      env: { PATH: process.env.PATH ?? '', REOPEN_URL: api.api.origin, REOPEN_API_KEY: api.secrets.ops },
     });
   const preflight = (...args: string[]) => reopen('preflight', ...args);
 
