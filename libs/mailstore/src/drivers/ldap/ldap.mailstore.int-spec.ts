@@ -17,6 +17,7 @@ const accounts = Array.from({ length: 8 }, (_, i) => ({
   password: `pw-${i}`,
   attributes: i === 7 ? { ...OFF, reopenAccessVersion: '41' } : OFF,
 }));
+const movedAccounts = [{ login: 'moved0@example.test', password: 'pw', attributes: OFF }];
 const listAccounts = [
   { login: 'list0@example.test', password: 'pw', attributes: { reopenAllowedProtocol: ['sieve'] } },
   { login: 'list1@example.test', password: 'pw', attributes: { reopenAllowedProtocol: ['imap', 'pop3'] } },
@@ -45,7 +46,7 @@ async function switches(login: string) {
 }
 
 beforeAll(async () => {
-  slapd = await PrivateSlapd.start([...accounts, ...listAccounts]);
+  slapd = await PrivateSlapd.start([...accounts, ...movedAccounts, ...listAccounts]);
 });
 
 afterEach(async () => {
@@ -168,6 +169,25 @@ describe('LdapMailstore on OpenLDAP', () => {
       version: 7,
     });
     expect(await switches('user2@example.test')).toEqual({ imap: 'TRUE', pop3: 'FALSE', version: '7' });
+  });
+
+  it('finds an entry moved between its read and its write by its login again: never not_found while it is there', async () => {
+    const store = driver();
+    ok(await store.batch([{ account: 'moved0@example.test', protocols: { imap: true } }], {}, key));
+    expect(await switches('moved0@example.test')).toEqual({ imap: 'TRUE', pop3: 'FALSE', version: '1' });
+    const realModify = Client.prototype.modify;
+    // A directory reorganised by someone else: the entry moves to another OU after the search, before the modify.
+    const spy = jest.spyOn(Client.prototype, 'modify').mockImplementation(async function (this: Client, ...args) {
+      spy.mockRestore();
+      await slapd.move('moved0@example.test');
+      return realModify.apply(this, args);
+    });
+    // A rollback's item: the entry is closed where it now is, not reported unknown while it stays open.
+    const rollback = ok(
+      await store.batch([{ account: 'moved0@example.test', protocols: { imap: false }, ifVersion: 1 }], {}, key),
+    );
+    expect(rollback.results[0]).toMatchObject({ status: 'applied', previous: { imap: true }, version: 2 });
+    expect(await switches('moved0@example.test')).toEqual({ imap: 'FALSE', pop3: 'FALSE', version: '2' });
   });
 
   it('answers each item of a partial batch on its own, in order', async () => {
