@@ -143,6 +143,24 @@ describe('AccountImportService (real PostgreSQL)', () => {
     expect(bob.password_changed_at).toEqual(new Date('2026-05-04T10:00:00Z'));
   });
 
+  it('two imports of the same logins at once, in opposite orders, both answer; the last one merged holds every row', async () => {
+    const logins = Array.from({ length: 20_000 }, (_, i) => `u${String(i).padStart(5, '0')}@example.test`);
+    await service.importCsv(csv(logins.map((l) => `${l},general,false,`)));
+    const health = logins.map((l) => `${l},health,false,`);
+    const leaked = [...logins].reverse().map((l) => `${l},general,true,`);
+    // Each locks the rows it merges in its own file's order: without one merge at a time, PostgreSQL found a
+    // deadlock in each of 3 runs and the loser's operator got a 500 for a file that was fine.
+    const reports = await Promise.all([service.importCsv(csv(health)), service.importCsv(csv(leaked))]);
+    expect(reports.map((r) => [r.status, r.updated])).toEqual([
+      ['imported', 20_000],
+      ['imported', 20_000],
+    ]);
+    const [mix] = await db.dataSource.query<{ kinds: number; n: number }[]>(
+      `SELECT count(DISTINCT (cohorts, leaked))::int AS kinds, count(*)::int AS n FROM accounts`,
+    );
+    expect(mix).toEqual({ kinds: 1, n: 20_000 });
+  });
+
   it.each([
     [[], '', /missing header: the file is empty/],
     [['alice@example.test,health,false,'], null, /wrong header "alice@example.test,health,false,"/],

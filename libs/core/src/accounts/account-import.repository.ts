@@ -45,6 +45,15 @@ export class AccountImportRepository {
   }
 
   /**
+   * Waits until no other import is merging, then holds that until the commit. Two merges at once lock the same
+   * accounts in their own files' orders and deadlock (PostgreSQL aborts one: a 500 for a good file); one at a time,
+   * the second merges over the first, whole. Taken after staging, so uploads still stream side by side.
+   */
+  async lockMerge(sql: Sql): Promise<void> {
+    await sql(`SELECT pg_advisory_xact_lock(hashtext('reopen:account-import'))`);
+  }
+
+  /**
    * Upserts the staged rows by login; an account whose values are equal is not touched (no new version). Returns how
    * many were inserted and how many updated.
    */

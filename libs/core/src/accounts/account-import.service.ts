@@ -72,6 +72,7 @@ export class AccountImportService {
         sql,
         duplicates.map((d) => d.line),
       );
+    await this.imports.lockMerge(sql);
     const merged = await this.imports.merge(sql);
     // Changed accounts may have become ineligible (leaked, password not reset): permits decided before this
     // are refused from now on. At the end, so the row is held only briefly before the commit.
