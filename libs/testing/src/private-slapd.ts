@@ -50,12 +50,15 @@ export class PrivateSlapd {
   ) {}
 
   /** Starts it with the base entries, the two service DNs and `accounts`. */
-  static async start(accounts: readonly SlapdAccount[] = []): Promise<PrivateSlapd> {
+  static async start(
+    accounts: readonly SlapdAccount[] = [],
+    options: { sizeLimit?: number } = {},
+  ): Promise<PrivateSlapd> {
     const binary = requireSlapd();
     const dir = mkdtempSync(join(tmpdir(), 'reopen-slapd-'));
     const slapd = new PrivateSlapd(await freeLoopbackPort(), dir, binary);
     mkdirSync(join(dir, 'db'));
-    writeFileSync(join(dir, 'slapd.conf'), slapd.config());
+    writeFileSync(join(dir, 'slapd.conf'), slapd.config(options.sizeLimit));
     try {
       await slapd.run();
       await slapd.asAdmin((c) => slapd.seedBase(c));
@@ -236,7 +239,8 @@ export class PrivateSlapd {
     }
   }
 
-  private config(): string {
+  /** `sizeLimit`: the most entries a search returns to anyone but the admin (OpenLDAP's default: 500). */
+  private config(sizeLimit?: number): string {
     const schema = '/etc/ldap/schema';
     const quoted = (s: string) => `"${s}"`;
     return [
@@ -255,6 +259,7 @@ export class PrivateSlapd {
       `rootdn ${quoted(this.adminDn)}`,
       `rootpw ${ADMIN_PASSWORD}`,
       `directory ${join(this.dir, 'db')}`,
+      ...(sizeLimit === undefined ? [] : [`sizelimit ${sizeLimit}`]),
       'maxsize 104857600',
       'index objectClass eq',
       'index uid eq',

@@ -279,6 +279,37 @@ describe('LdapMailstore on OpenLDAP', () => {
   });
 });
 
+describe('LdapMailstore on a directory that returns fewer entries per search than a batch has', () => {
+  let small: PrivateSlapd;
+  const logins = Array.from({ length: 8 }, (_, i) => `limited${i}@example.test`);
+
+  beforeAll(async () => {
+    // OpenLDAP's sizelimit (500 by default; Active Directory's MaxPageSize is 1000) under LDAP_MAX_BATCH_ITEMS.
+    small = await PrivateSlapd.start(
+      logins.map((login) => ({ login, password: 'pw', attributes: OFF })),
+      { sizeLimit: 3 },
+    );
+  });
+  afterAll(async () => {
+    await small?.stop();
+  });
+
+  it('writes every item, never not_found for an entry the search limit cut off', async () => {
+    const store = new LdapMailstore(ldapMailstoreOptions(validSettings(LdapSettings, small.driverEnv())));
+    stores.push(store);
+    const batch = ok(
+      await store.batch(
+        logins.map((account) => ({ account, protocols: { imap: true } })),
+        {},
+        key,
+      ),
+    );
+    expect(batch.summary).toEqual({ applied: 8, unchanged: 0, failed: 0 });
+    const open = await Promise.all(logins.map(async (l) => (await small.entry(l)).reopenImapEnabled?.[0]));
+    expect(open).toEqual(logins.map(() => 'TRUE'));
+  });
+});
+
 describe('LdapMailstore when doveadm is away', () => {
   it('writes the switch, answers retryable in doubt (the kick is owed to the replay), and never shows the key', async () => {
     const store = driver({
