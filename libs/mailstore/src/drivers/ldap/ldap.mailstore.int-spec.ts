@@ -17,7 +17,11 @@ const accounts = Array.from({ length: 8 }, (_, i) => ({
   password: `pw-${i}`,
   attributes: i === 7 ? { ...OFF, reopenAccessVersion: '41' } : OFF,
 }));
-const movedAccounts = [{ login: 'moved0@example.test', password: 'pw', attributes: OFF }];
+const movedAccounts = [
+  { login: 'moved0@example.test', password: 'pw', attributes: OFF },
+  // The version attribute given a starting value by hand when the schema was added.
+  { login: 'zero0@example.test', password: 'pw', attributes: { ...OFF, reopenAccessVersion: '0' } },
+];
 const listAccounts = [
   { login: 'list0@example.test', password: 'pw', attributes: { reopenAllowedProtocol: ['sieve'] } },
   { login: 'list1@example.test', password: 'pw', attributes: { reopenAllowedProtocol: ['imap', 'pop3'] } },
@@ -116,6 +120,13 @@ describe('LdapMailstore on OpenLDAP', () => {
     });
     expect(replay.summary).toEqual({ applied: 0, unchanged: 1, failed: 0 });
     expect(await switches('user0@example.test')).toEqual({ imap: 'TRUE', pop3: 'TRUE', version: '1' });
+  });
+
+  it('writes an entry whose version attribute holds 0 (not absent): never a conflict with itself', async () => {
+    const store = driver();
+    const result = ok(await store.batch([{ account: 'zero0@example.test', protocols: { imap: true } }], {}, key));
+    expect(result.results[0]).toMatchObject({ status: 'applied', previous: { imap: false }, version: 1 });
+    expect(await switches('zero0@example.test')).toEqual({ imap: 'TRUE', pop3: 'FALSE', version: '1' });
   });
 
   it('touches only the protocols named', async () => {
