@@ -16,7 +16,7 @@ import { DataSource } from 'typeorm';
 import { AccountImportService, ApiKeyService } from '@app/core';
 import type { ApiRole } from '@app/db';
 import { createDataSource } from '@app/db';
-import { populationCsv } from '@app/testing';
+import { DEFAULT_INCIDENT_AT, populationCsv } from '@app/testing';
 import { benchDatabaseUrl, benchRuntimeUrl, dropDatabase, log, migrateBench } from './bench-utils';
 import { CpuMeter } from './engine-bench-utils';
 import { WORKER_NODE_FLAGS } from './engine-bench-children';
@@ -132,7 +132,9 @@ export async function startApiWaveWorld(
   try {
     const file = await populationFile(accounts);
     log(`importing ${accounts} accounts (not timed)…`);
-    await new AccountImportService(ds).importCsv(createReadStream(file, { highWaterMark: 1 << 20 }));
+    await new AccountImportService(ds, new Date(DEFAULT_INCIDENT_AT)).importCsv(
+      createReadStream(file, { highWaterMark: 1 << 20 }),
+    );
 
     const sim = await startApp(
       'apps/mailstore-sim/src/main.js',

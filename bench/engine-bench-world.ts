@@ -11,7 +11,7 @@ import { loadConfig } from '@app/config';
 import { AccountImportService, buildCoreServices, OperationService, WaveCommandsService } from '@app/core';
 import { createDataSource, quoteIdent } from '@app/db';
 import { createRedis, QueueProducer } from '@app/queue';
-import { aWave, populationCsv } from '@app/testing';
+import { aWave, DEFAULT_INCIDENT_AT, populationCsv } from '@app/testing';
 import { BENCH_SERVER_URL, benchDatabaseUrl, dropDatabase, log, migrateBench } from './bench-utils';
 import { SimChild, startSimChild, startWorkerChild, WorkerChild } from './engine-bench-children';
 import { Cleanup, POPULATION_SEED, REDIS_URL, type WaveBenchOptions } from './engine-bench-utils';
@@ -28,7 +28,7 @@ export async function populatedDatabase(cleanup: Cleanup, label: string, count: 
   const ds = createDataSource({ url, poolSize: 1, applicationName: `bench-${label}-import` });
   await ds.initialize();
   try {
-    const report = await new AccountImportService(ds).importCsv(
+    const report = await new AccountImportService(ds, new Date(DEFAULT_INCIDENT_AT)).importCsv(
       Readable.from(populationCsv({ count, seed: POPULATION_SEED })),
       { actor: 'bench' },
     );

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccountImportService, IMPORT_READ_CHUNK_BYTES } from '@app/core';
 import { createDataSource } from '@app/db';
-import { populationCsv } from '@app/testing';
+import { DEFAULT_INCIDENT_AT, populationCsv } from '@app/testing';
 import { benchDatabaseUrl, conditions, dropDatabase, log, migrateBench } from './bench-utils';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -31,7 +31,7 @@ async function child(file: string, url: string): Promise<void> {
   const ds = createDataSource({ url, poolSize: 1, applicationName: 'bench-import' });
   await ds.initialize();
   const started = process.hrtime.bigint();
-  const report = await new AccountImportService(ds).importCsv(
+  const report = await new AccountImportService(ds, new Date(DEFAULT_INCIDENT_AT)).importCsv(
     createReadStream(file, { highWaterMark: IMPORT_READ_CHUNK_BYTES }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -25,6 +25,7 @@ describe('check-config: the environment as the processes read it, then the mail 
     const code = await runCommand(['check-config', ...argv], {
       databaseUrl: 'postgres://unused@127.0.0.1:1/unused',
       ownerDatabaseUrl: 'postgres://unused@127.0.0.1:1/unused',
+      incidentAt: new Date(0),
       out: (line) => out.push(line),
       err: (line) => err.push(line),
       env,

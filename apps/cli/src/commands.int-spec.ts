@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiKeyService } from '@app/core';
-import { createTestDatabase, TEST_RUNTIME_ROLE, TestDatabase } from '@app/testing';
+import { createTestDatabase, DEFAULT_INCIDENT_AT, TEST_RUNTIME_ROLE, TestDatabase } from '@app/testing';
 import { runCommand } from './commands';
 
 describe('CLI commands (real PostgreSQL)', () => {
@@ -20,6 +20,7 @@ describe('CLI commands (real PostgreSQL)', () => {
     const code = await runCommand(argv, {
       databaseUrl: db.url,
       ownerDatabaseUrl: db.ownerUrl,
+      incidentAt: new Date(DEFAULT_INCIDENT_AT),
       out: (line) => out.push(line),
       err: (line) => err.push(line),
     });

@@ -21,6 +21,8 @@ export interface CliContext {
   databaseUrl: string;
   /** The owner's URL (OWNER_DATABASE_URL): migrations and API-key administration, which the runtime role may not do. */
   ownerDatabaseUrl: string;
+  /** INCIDENT_AT: which imported accounts are held back (the import report's `openHeld`). */
+  incidentAt: Date;
   out: (line: string) => void;
   err: (line: string) => void;
   /** How help and usage errors name the CLI (default `npm run cli --`; `reopen-admin` in the image). */
@@ -160,10 +162,13 @@ async function importAccounts(
   const partial = args.options.partial === true;
   try {
     const report = await withDataSource(ctx.databaseUrl, (ds) =>
-      new AccountImportService(ds).importCsv(createReadStream(file, { highWaterMark: IMPORT_READ_CHUNK_BYTES }), {
-        partial,
-        actor: `cli:${process.env.USER ?? 'unknown'}`,
-      }),
+      new AccountImportService(ds, ctx.incidentAt).importCsv(
+        createReadStream(file, { highWaterMark: IMPORT_READ_CHUNK_BYTES }),
+        {
+          partial,
+          actor: `cli:${process.env.USER ?? 'unknown'}`,
+        },
+      ),
     );
     if (args.options.json === true) ctx.out(JSON.stringify(report));
     else printImportReport(report, ctx);
@@ -185,6 +190,14 @@ function printImportReport(r: ImportReport, ctx: CliContext): void {
   ctx.out(
     `${r.lines} data lines, ${r.valid} valid, ${r.rejected} bad, in ${(r.durationMs / 1000).toFixed(1)} s; ${verdict}`,
   );
+  if (r.openHeld > 0) {
+    ctx.out(
+      `WARNING ${r.openHeld} accounts recorded open are now held back (password_reset_required): close them ` +
+        `(support disable, or the wave's rollback)`,
+    );
+    for (const login of r.openHeldLogins.slice(0, 50)) ctx.out(`  ${login}`);
+    if (r.openHeld > 50) ctx.out(`  … and ${r.openHeld - 50} more (--json lists ${r.openHeldLogins.length})`);
+  }
   for (const e of r.errors.slice(0, 50)) ctx.out(`  line ${e.line}${e.field ? ` (${e.field})` : ''}: ${e.reason}`);
   if (r.rejected > Math.min(50, r.errors.length))
     ctx.out(`  … and ${r.rejected - Math.min(50, r.errors.length)} more bad lines`);

@@ -10,6 +10,7 @@ async function main(): Promise<void> {
     process.exitCode = await runCommand(process.argv.slice(2), {
       databaseUrl: config.DATABASE_URL,
       ownerDatabaseUrl: config.OWNER_DATABASE_URL,
+      incidentAt: new Date(config.INCIDENT_AT),
       out: (line) => process.stdout.write(`${line}\n`),
       err: (line) => process.stderr.write(`${line}\n`),
       // Set by the image's wrapper (deploy/reopen-admin), so help names the command that works there.

@@ -91,7 +91,7 @@ export function buildCoreServices(
     waves: new WaveQueryService(dataSource, incidentAt),
     operations,
     overrides: new OverrideService(dataSource),
-    imports: new AccountImportService(dataSource),
+    imports: new AccountImportService(dataSource, incidentAt),
     apiKeys: new ApiKeyService(dataSource),
     audit: new AuditQueryService(dataSource),
     signals: new SignalService(dataSource),

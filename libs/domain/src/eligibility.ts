@@ -162,6 +162,11 @@ export function passwordResetRequiredSql(incidentAt: string): string {
   return `(a.leaked AND (a.password_changed_at IS NULL OR a.password_changed_at <= ${incidentAt}))`;
 }
 
+/** SQL: `a` is held back as `password_reset_required` (leaked, not reset since the incident, no live override). */
+export function resetHoldSql(inputs: EligibilitySqlInputs): string {
+  return `(${passwordResetRequiredSql(inputs.incidentAt)} AND NOT ${activeOverrideSql(inputs.overrideAt)})`;
+}
+
 /** SQL of hasActiveOverride (never NULL: an override without an expiry is not live). */
 export function activeOverrideSql(at: string): string {
   const nonBlank = (column: string) => `btrim(COALESCE(${column}, '')) <> ''`;
@@ -173,8 +178,7 @@ const SKIP_SQL: {
   readonly [R in SkipReason]: (protocols: readonly Protocol[], inputs: EligibilitySqlInputs) => string | null;
 } = {
   held: () => 'a.held',
-  password_reset_required: (_protocols, inputs) =>
-    `${passwordResetRequiredSql(inputs.incidentAt)} AND NOT ${activeOverrideSql(inputs.overrideAt)}`,
+  password_reset_required: (_protocols, inputs) => resetHoldSql(inputs),
   not_found: () => null,
   already_enabled: (protocols) => `NOT ${protocolsOffSql(protocols)}`,
 };

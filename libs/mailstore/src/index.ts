@@ -9,6 +9,8 @@ export { withRetries } from './retry';
 export { ldapDriver } from './drivers/ldap-driver';
 export type { LdapMailstoreOptions } from './drivers/ldap/ldap.options';
 export { parseRetryAfter } from './retry-after';
+/** Whether a state holds what a write asks: the batch answer's guard, and the engine's reading of a replay. */
+export { holdsAsked } from './response-guards';
 export * from './drivers/dovecot-sql';
 export type { DriverContext, MailstoreDriver } from './drivers/driver';
 export { createDriverMailstore } from './drivers/registry';

@@ -73,6 +73,13 @@ describe('response guards', () => {
       ['results in another order', [notFound, applied]],
       ['an unknown status', [applied, { ...notFound, status: 'skipped' }]],
       ['applied without version', [{ account: A, status: 'applied', protocols: { imap: true } }, notFound]],
+      // The state an applied or unchanged item carries is recorded as the account's: it must hold what was asked.
+      ['applied with the asked protocol off', [{ ...applied, protocols: { imap: false, pop3: false } }, notFound]],
+      ['applied without the asked protocol', [{ ...applied, protocols: { pop3: false } }, notFound]],
+      [
+        'unchanged with the asked protocol off',
+        [{ ...applied, status: 'unchanged', protocols: { imap: false } }, notFound],
+      ],
     ])('rejects %s (the whole call becomes unknown)', (_label, results) => {
       expect(checkBatchResult({ results }, items).ok).toBe(false);
     });

@@ -153,6 +153,14 @@ function checkBatchItem(raw: unknown, index: number): Checked<BatchItemResult> {
   return { ok: true, value: item };
 }
 
+/** Whether an account's state holds every protocol a write names, as the write asks. */
+export function holdsAsked(asked: ProtocolSwitches, now: ProtocolSwitches | undefined): boolean {
+  if (!now) return false;
+  return (Object.entries(asked) as [keyof ProtocolSwitches, boolean | undefined][]).every(
+    ([p, v]) => v === undefined || now[p] === v,
+  );
+}
+
 /**
  * A batch answer is only usable if `results[i]` answers `items[i]`. Anything else means we cannot tell which
  * items were applied: the caller reports the whole call as unknown (`protocol_error`, retry with the same key).
@@ -169,6 +177,12 @@ export function checkBatchResult(body: unknown, items: readonly BatchItem[]): Ch
     if (!item.ok) return item;
     if (item.value.account !== items[i].account) {
       return { ok: false, reason: `results[${i}] answers another account than items[${i}]` };
+    }
+    // An applied or unchanged item is the account in the state asked (contract, section 3), and the engine records its
+    // protocols as the account's: one that says otherwise (a protocol asked left out, or the other way) is no answer.
+    const { status, protocols } = item.value;
+    if ((status === 'applied' || status === 'unchanged') && !holdsAsked(items[i].protocols, protocols)) {
+      return { ok: false, reason: `results[${i}] is ${item.value.status} in a state other than items[${i}] asks` };
     }
     results.push(item.value);
     if (item.value.status === 'applied') summary.applied++;

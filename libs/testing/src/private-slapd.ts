@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Attribute, Change, Client } from 'ldapts';
+import { Attribute, Change, Client, EqualityFilter } from 'ldapts';
 import { pollUntil } from './poll-until';
 import { freeLoopbackPort, untilListening } from './ports';
 import { findOnPath, MissingPrerequisite } from './prerequisites';
@@ -50,12 +50,15 @@ export class PrivateSlapd {
   ) {}
 
   /** Starts it with the base entries, the two service DNs and `accounts`. */
-  static async start(accounts: readonly SlapdAccount[] = []): Promise<PrivateSlapd> {
+  static async start(
+    accounts: readonly SlapdAccount[] = [],
+    options: { sizeLimit?: number } = {},
+  ): Promise<PrivateSlapd> {
     const binary = requireSlapd();
     const dir = mkdtempSync(join(tmpdir(), 'reopen-slapd-'));
     const slapd = new PrivateSlapd(await freeLoopbackPort(), dir, binary);
     mkdirSync(join(dir, 'db'));
-    writeFileSync(join(dir, 'slapd.conf'), slapd.config());
+    writeFileSync(join(dir, 'slapd.conf'), slapd.config(options.sizeLimit));
     try {
       await slapd.run();
       await slapd.asAdmin((c) => slapd.seedBase(c));
@@ -108,7 +111,9 @@ export class PrivateSlapd {
   /** An entry's attributes as the directory holds them (read as the admin, so the test sees the truth). */
   async entry(login: string): Promise<Record<string, string[]>> {
     return this.asAdmin(async (c) => {
-      const { searchEntries } = await c.search(`uid=${login},${this.peopleDn}`, { scope: 'base' });
+      const dn = await this.findDn(c, login);
+      if (dn === undefined) return {};
+      const { searchEntries } = await c.search(dn, { scope: 'base' });
       const out: Record<string, string[]> = {};
       for (const [key, value] of Object.entries(searchEntries[0] ?? {})) {
         if (key !== 'dn') out[key] = (Array.isArray(value) ? value : [value]).map(String);
@@ -119,14 +124,28 @@ export class PrivateSlapd {
 
   /** Replaces attributes of an entry as the admin: a change made by someone else than the driver. */
   async replace(login: string, attributes: Record<string, string[]>): Promise<void> {
-    await this.asAdmin((c) =>
+    await this.asAdmin(async (c) =>
       c.modify(
-        `uid=${login},${this.peopleDn}`,
+        await this.dnOf(c, login),
         Object.entries(attributes).map(
           ([type, values]) => new Change({ operation: 'replace', modification: new Attribute({ type, values }) }),
         ),
       ),
     );
+  }
+
+  /**
+   * Moves an entry to `ou=<ou>` under `peopleDn` (created if need be), its RDN and attributes kept: a directory
+   * reorganised by someone else while the driver works. The entry is still found by its login (subtree search).
+   */
+  async move(login: string, ou = 'moved'): Promise<void> {
+    await this.asAdmin(async (c) => {
+      const parent = `ou=${ou},${this.peopleDn}`;
+      const { searchEntries } = await c.search(this.peopleDn, { scope: 'one', filter: `(ou=${ou})` });
+      if (searchEntries.length === 0) await c.add(parent, { objectClass: 'organizationalUnit', ou });
+      const dn = await this.dnOf(c, login);
+      await c.modifyDN(dn, `${dn.slice(0, dn.indexOf(','))},${parent}`);
+    });
   }
 
   /** Connections open to the server now, from its monitor backend (our own admin connection included). */
@@ -193,6 +212,23 @@ export class PrivateSlapd {
     }
   }
 
+  /** The DN of the entry with this login, wherever it is under `peopleDn`; undefined when there is none. */
+  private async findDn(c: Client, login: string): Promise<string | undefined> {
+    const { searchEntries } = await c.search(this.peopleDn, {
+      scope: 'sub',
+      filter: new EqualityFilter({ attribute: 'uid', value: login }),
+      attributes: ['1.1'],
+    });
+    if (searchEntries.length > 1) throw new Error(`${searchEntries.length} entries have uid ${login}`);
+    return searchEntries[0]?.dn;
+  }
+
+  private async dnOf(c: Client, login: string): Promise<string> {
+    const dn = await this.findDn(c, login);
+    if (dn === undefined) throw new Error(`no entry has uid ${login}`);
+    return dn;
+  }
+
   private async asAdmin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
     const c = new Client({ url: this.url, timeout: 5_000, connectTimeout: 2_000 });
     try {
@@ -203,7 +239,8 @@ export class PrivateSlapd {
     }
   }
 
-  private config(): string {
+  /** `sizeLimit`: the most entries a search returns to anyone but the admin (OpenLDAP's default: 500). */
+  private config(sizeLimit?: number): string {
     const schema = '/etc/ldap/schema';
     const quoted = (s: string) => `"${s}"`;
     return [
@@ -222,6 +259,7 @@ export class PrivateSlapd {
       `rootdn ${quoted(this.adminDn)}`,
       `rootpw ${ADMIN_PASSWORD}`,
       `directory ${join(this.dir, 'db')}`,
+      ...(sizeLimit === undefined ? [] : [`sizelimit ${sizeLimit}`]),
       'maxsize 104857600',
       'index objectClass eq',
       'index uid eq',

@@ -26,6 +26,14 @@ export class ImportReportDto {
   @ApiProperty() inserted!: number;
   @ApiProperty() updated!: number;
   @ApiProperty() unchanged!: number;
+  @ApiProperty({
+    description:
+      'accounts this import updated that the service records open (IMAP or POP3) and that their new values hold back ' +
+      '(password_reset_required, e.g. a late leaked list): nothing closes them by itself',
+  })
+  openHeld!: number;
+  @ApiProperty({ type: [String], description: 'their logins, in order (the first 1000)' })
+  openHeldLogins!: string[];
   @ApiProperty({ type: [ImportLineErrorDto], description: 'bad lines in order (the first 1000)' })
   errors!: ImportLineErrorDto[];
   @ApiProperty() errorsTruncated!: boolean;

@@ -108,6 +108,8 @@ describe('importReport and refusesFile', () => {
       inserted: 0,
       updated: 0,
       unchanged: 0,
+      openHeld: 0,
+      openHeldLogins: [],
       errors: [{ line: 7, field: 'login', reason: 'duplicate login "a@x.test" (first at line 2)' }],
       errorsTruncated: false,
       durationMs: 0,
@@ -115,13 +117,16 @@ describe('importReport and refusesFile', () => {
   });
 
   it('an imported file reports the good rows neither inserted nor updated as unchanged', () => {
-    expect(importReport({ ...counts, partial: true }, bad(), { inserted: 3, updated: 4 })).toMatchObject({
+    const merged = { inserted: 3, updated: 4, openHeld: 1, openHeldLogins: ['b@x.test'] };
+    expect(importReport({ ...counts, partial: true }, bad(), merged)).toMatchObject({
       status: 'imported',
       valid: 8,
       rejected: 1,
       inserted: 3,
       updated: 4,
       unchanged: 1,
+      openHeld: 1,
+      openHeldLogins: ['b@x.test'],
     });
   });
 });

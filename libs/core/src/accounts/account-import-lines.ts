@@ -1,5 +1,5 @@
 import { accountCsvFieldAt, AccountRow, checkHeader, parseAccountLine, RowError } from '@app/domain';
-import type { DuplicateLine } from './account-import.repository';
+import type { DuplicateLine, MergeResult } from './account-import.repository';
 import { ImportFileError, ImportReport } from './account-import.types';
 
 /*
@@ -98,13 +98,10 @@ export interface ImportCounts {
  * The report, before its duration: `merged` null when nothing is merged (the file is refused: any bad line without
  * `partial`), else how many rows the merge inserted and updated; the other good rows were unchanged.
  */
-export function importReport(
-  counts: ImportCounts,
-  rejected: RejectedLines,
-  merged: { inserted: number; updated: number } | null,
-): ImportReport {
+export function importReport(counts: ImportCounts, rejected: RejectedLines, merged: MergeResult | null): ImportReport {
   const base = { ...counts, ...rejected.report(), rejected: rejected.count, durationMs: 0 };
-  if (!merged) return { ...base, status: 'rejected', inserted: 0, updated: 0, unchanged: 0 };
+  if (!merged)
+    return { ...base, status: 'rejected', inserted: 0, updated: 0, unchanged: 0, openHeld: 0, openHeldLogins: [] };
   const unchanged = counts.valid - merged.inserted - merged.updated;
   return { ...base, status: 'imported', ...merged, unchanged };
 }

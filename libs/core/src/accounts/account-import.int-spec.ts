@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { createTestDatabase, populationCsv, TestDatabase } from '@app/testing';
+import { createTestDatabase, DEFAULT_INCIDENT_AT, populationCsv, TestDatabase } from '@app/testing';
 import { AccountImportService } from './account-import.service';
 import { ImportFileError, LineTooLongError } from './account-import.types';
 
@@ -20,7 +20,7 @@ describe('AccountImportService (real PostgreSQL)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('import');
-    service = new AccountImportService(db.dataSource);
+    service = new AccountImportService(db.dataSource, new Date(DEFAULT_INCIDENT_AT));
   });
   afterAll(async () => {
     await db?.drop();
@@ -141,6 +141,64 @@ describe('AccountImportService (real PostgreSQL)', () => {
     const bob = (await accounts()).find((a) => a.login === 'bob@example.test')!;
     expect(bob.version).toBe(2);
     expect(bob.password_changed_at).toEqual(new Date('2026-05-04T10:00:00Z'));
+  });
+
+  it('two imports of the same logins at once, in opposite orders, both answer; the last one merged holds every row', async () => {
+    const logins = Array.from({ length: 20_000 }, (_, i) => `u${String(i).padStart(5, '0')}@example.test`);
+    await service.importCsv(csv(logins.map((l) => `${l},general,false,`)));
+    const health = logins.map((l) => `${l},health,false,`);
+    const leaked = [...logins].reverse().map((l) => `${l},general,true,`);
+    // Each locks the rows it merges in its own file's order: without one merge at a time, PostgreSQL found a
+    // deadlock in each of 3 runs and the loser's operator got a 500 for a file that was fine.
+    const reports = await Promise.all([service.importCsv(csv(health)), service.importCsv(csv(leaked))]);
+    expect(reports.map((r) => [r.status, r.updated])).toEqual([
+      ['imported', 20_000],
+      ['imported', 20_000],
+    ]);
+    const [mix] = await db.dataSource.query<{ kinds: number; n: number }[]>(
+      `SELECT count(DISTINCT (cohorts, leaked))::int AS kinds, count(*)::int AS n FROM accounts`,
+    );
+    expect(mix).toEqual({ kinds: 1, n: 20_000 });
+  });
+
+  it('a late leaked list names the accounts it holds back that are recorded open, in the report and the audit', async () => {
+    const first = ['alice', 'bob', 'carol', 'dave'].map((n) => `${n}@example.test,health,false,`);
+    await service.importCsv(csv(first));
+    // Opened by a wave (alice IMAP, bob POP3, dave both: dave by support, over the hold, with a live override).
+    await db.owner.query(
+      `UPDATE accounts SET imap_enabled = true WHERE login IN ('alice@example.test', 'dave@example.test')`,
+    );
+    await db.owner.query(
+      `UPDATE accounts SET pop3_enabled = true WHERE login IN ('bob@example.test', 'dave@example.test')`,
+    );
+    await db.owner.query(
+      `UPDATE accounts SET override_reason = 'billing', override_ticket = 'T-1', override_expires_at = now() + interval '1 day'
+        WHERE login = 'dave@example.test'`,
+    );
+    const report = await service.importCsv(
+      csv([
+        'alice@example.test,health,true,',
+        'bob@example.test,health,true,2026-04-30T10:00:00Z', // changed before the incident: still held
+        'carol@example.test,health,true,', // held, but closed
+        'dave@example.test,health,true,',
+      ]),
+      { actor: 'ops:late-list' },
+    );
+    expect(report).toMatchObject({
+      status: 'imported',
+      updated: 4,
+      openHeld: 2,
+      openHeldLogins: ['alice@example.test', 'bob@example.test'],
+    });
+    const [audit] = await db.dataSource.query<{ detail: Record<string, unknown> }[]>(
+      `SELECT detail FROM audit_log WHERE action = 'accounts.imported' AND actor = 'ops:late-list'`,
+    );
+    expect(audit.detail).toMatchObject({ openHeld: 2, openHeldLogins: ['alice@example.test', 'bob@example.test'] });
+    // Re-imported, nothing changes, and nothing is reported again.
+    expect(await service.importCsv(csv(['alice@example.test,health,true,']))).toMatchObject({
+      updated: 0,
+      openHeld: 0,
+    });
   });
 
   it.each([

@@ -40,7 +40,11 @@ export class AccountImportService {
   private readonly imports = new AccountImportRepository();
   private readonly fence = new SendPermitFence();
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    /** The incident (INCIDENT_AT): which accounts the imported values hold back (the report's `openHeld`). */
+    private readonly incidentAt: Date,
+  ) {}
 
   async importCsv(source: AsyncIterable<Buffer | string>, options: ImportOptions = {}): Promise<ImportReport> {
     const started = Date.now();
@@ -72,12 +76,13 @@ export class AccountImportService {
         sql,
         duplicates.map((d) => d.line),
       );
-    const merged = await this.imports.merge(sql);
+    await this.imports.lockMerge(sql);
+    const merged = await this.imports.merge(sql, this.incidentAt);
     // Changed accounts may have become ineligible (leaked, password not reset): permits decided before this
     // are refused from now on. At the end, so the row is held only briefly before the commit.
     if (merged.updated > 0) await this.fence.bumpEligibilityEpoch(sql);
     const report = importReport(counts, rejected, merged);
-    const { inserted, updated, unchanged } = report;
+    const { inserted, updated, unchanged, openHeld, openHeldLogins } = report;
     await audit(sql, {
       actor: options.actor ?? 'cli',
       action: 'accounts.imported',
@@ -89,6 +94,8 @@ export class AccountImportService {
         inserted,
         updated,
         unchanged,
+        openHeld,
+        openHeldLogins,
       },
     });
     return report;

@@ -25,6 +25,14 @@ export interface ImportReport {
   inserted: number;
   updated: number;
   unchanged: number;
+  /**
+   * Accounts this import updated that the service records open (IMAP or POP3) and that their new values hold back
+   * (`password_reset_required`: leaked, not reset since the incident, no live override), e.g. a late leaked list.
+   * Nothing closes them by itself: disable them (support) or roll back the wave that opened them.
+   */
+  openHeld: number;
+  /** Their logins, in order, the first OPEN_HELD_LISTED (1000). */
+  openHeldLogins: string[];
   /** Bad lines in line order, at most maxErrorsReported of them. */
   errors: RowError[];
   errorsTruncated: boolean;

@@ -9,7 +9,15 @@ import {
   rollbackSettleDelta,
   settleDelta,
 } from '@app/domain';
-import { AccessRead, BatchItem, BatchItemResult, Outcome, PatchAccessResult, ProtocolSwitches } from '@app/mailstore';
+import {
+  AccessRead,
+  BatchItem,
+  BatchItemResult,
+  holdsAsked,
+  Outcome,
+  PatchAccessResult,
+  ProtocolSwitches,
+} from '@app/mailstore';
 import { BatchMember } from './batch.types';
 import type { Reask } from './rollback-conflicts';
 
@@ -81,14 +89,6 @@ export function ownEarlierWrites(items: readonly BatchItem[], results: readonly 
       sessions: r.sessions,
     };
   });
-}
-
-/** Whether an account's state holds every protocol a write names, as the write asks. */
-function holdsAsked(asked: ProtocolSwitches, now: ProtocolSwitches | undefined): boolean {
-  if (!now) return false;
-  return (Object.entries(asked) as [keyof ProtocolSwitches, boolean | undefined][]).every(
-    ([p, v]) => v === undefined || now[p] === v,
-  );
 }
 
 /** A PATCH refused by its `If-Match` (412): resent in doubt, only a read of the account tells whose write moved it. */

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import {
+  DEFAULT_INCIDENT_AT,
   accountsCsv,
   aWave,
   cleanRecord,
@@ -305,9 +306,12 @@ describe('wave integrity when batches change hands (worker processes, real servi
     );
     expect(marked.length).toBe(990);
     const csv = accountsCsv(marked.map((m) => ({ ...m, leaked: true, passwordChangedAt: null })));
-    const report = await new AccountImportService(h.db.dataSource).importCsv(Readable.from([csv]), {
-      actor: 'ops:test',
-    });
+    const report = await new AccountImportService(h.db.dataSource, new Date(DEFAULT_INCIDENT_AT)).importCsv(
+      Readable.from([csv]),
+      {
+        actor: 'ops:test',
+      },
+    );
     const T = Date.now();
     expect([report.status, report.updated]).toEqual(['imported', 990]);
     await h.untilWaveState(id, 'completed', { timeoutMs: 30_000 });

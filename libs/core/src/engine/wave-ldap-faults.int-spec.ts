@@ -101,4 +101,25 @@ describe('a wave through ldap with its connections cut (real slapd, PostgreSQL, 
       cleanRecord(wave.id),
     );
   }, 240_000);
+
+  it('pauses, failing no member, while the base DN is missing (a directory restored empty, a typo), then goes on', async () => {
+    await worker?.kill();
+    worker = await WorkerProcess.start({ ...h.env, LDAP_BASE_DN: 'ou=gone,dc=example,dc=test' });
+    const few = members.slice(0, 20);
+    const wave = await aWave('ldap-no-base').logins(few).protocols('imap').rate(100).batchSize(10).started(h);
+    await h.untilWaveState(wave.id, ['paused', 'completed'], { timeoutMs: 30_000 });
+    // The search's noSuchObject says nothing of the accounts: failing them, a rollback would leave them open.
+    const [m] = await h.db.dataSource.query<{ failed: number; state: string; reason: string }[]>(
+      `SELECT (SELECT count(*)::int FROM wave_members WHERE wave_id = $1 AND state = 'failed') AS failed,
+              state, status_reason AS reason FROM waves WHERE id = $1`,
+      [wave.id],
+    );
+    expect(m).toEqual({ failed: 0, state: 'paused', reason: 'mailstore_unreachable' });
+
+    await worker.kill();
+    worker = await WorkerProcess.start(h.env);
+    await h.commands.resume(wave.id, 'ops:test');
+    await h.untilWaveState(wave.id, 'completed', { timeoutMs: 60_000 });
+    expect(await recordVsMailstore(await directoryAsMailstore(), wave.id, few)).toEqual(cleanRecord(wave.id));
+  }, 120_000);
 });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import {
+  DEFAULT_INCIDENT_AT,
   accountsCsv,
   aWave,
   cleanModelReport,
@@ -78,7 +79,7 @@ describe('wave model (fast-check over real services and worker processes)', () =
     workers = await Promise.all([0, 1].map(() => WorkerProcess.start({ ...h.env, ...WORKER_ENV })));
     support = h.support({ overrideTtlMs: OVERRIDE_TTL_MS });
     overrides = new OverrideService(h.db.dataSource);
-    importer = new AccountImportService(h.db.dataSource);
+    importer = new AccountImportService(h.db.dataSource, new Date(DEFAULT_INCIDENT_AT));
   }, 60_000);
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.kill()));

@@ -1,5 +1,12 @@
 import { Readable } from 'node:stream';
-import { accountsCsv, aWave, createEngineHarness, EngineHarness, untilOperationDone } from '@app/testing';
+import {
+  accountsCsv,
+  aWave,
+  createEngineHarness,
+  DEFAULT_INCIDENT_AT,
+  EngineHarness,
+  untilOperationDone,
+} from '@app/testing';
 import { AccountImportService } from '../accounts/account-import.service';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { OperationService } from './operation.service';
@@ -23,7 +30,10 @@ describe('support overrides of password_reset_required (real services)', () => {
   const leakedAccount = async (): Promise<string> => {
     const login = `user${++next}@example.test`;
     const csv = accountsCsv([{ login, cohorts: ['general'], leaked: true, passwordChangedAt: null }]);
-    const report = await new AccountImportService(h.db.dataSource).importCsv(Readable.from([csv]), { actor: 'test' });
+    const report = await new AccountImportService(h.db.dataSource, new Date(DEFAULT_INCIDENT_AT)).importCsv(
+      Readable.from([csv]),
+      { actor: 'test' },
+    );
     expect(report.status).toBe('imported');
     return login;
   };

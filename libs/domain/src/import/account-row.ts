@@ -45,7 +45,9 @@ const LOGIN =
   // eslint-disable-next-line no-control-regex -- control characters are exactly what a login must not contain
   /^[^\s@,"\\<>()[\];:\x00-\x1f\x7f]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/;
 const COHORT = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2}))?$/i;
+// The offset: Z, ±hh:mm, ±hhmm or ±hh (ISO 8601's hours-only form, which PostgreSQL writes for whole hours).
+const TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?))?$/i;
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const TRUE_VALUES = new Set(['true', '1']);
@@ -105,7 +107,7 @@ export function parseBoolean(raw: string): boolean | null {
 }
 
 /**
- * ISO 8601 date or date-time with an explicit offset ("Z" or ±hh:mm); a date alone means midnight UTC. Years
+ * ISO 8601 date or date-time with an explicit offset ("Z", ±hh:mm, ±hhmm or ±hh); a date alone means midnight UTC. Years
  * are taken literally (never the 1900s for 0-99, as Date.UTC would) and must be from MIN_PASSWORD_CHANGE_YEAR on.
  */
 export function parseTimestamp(raw: string): string | null | undefined {
@@ -131,7 +133,7 @@ export function parseTimestamp(raw: string): string | null | undefined {
     const sign = zone.startsWith('-') ? -1 : 1;
     const digits = zone.slice(1).replace(':', '');
     const oh = Number(digits.slice(0, 2));
-    const om = Number(digits.slice(2, 4));
+    const om = Number(digits.slice(2, 4)); // 0 for an hours-only offset
     if (oh > 14 || om > 59) return undefined;
     offsetMinutes = sign * (oh * 60 + om);
   }

@@ -19,6 +19,11 @@ export interface EntryState {
   protocols: Record<Protocol, boolean>;
   /** The version attribute's value; 0 while the driver has never written the entry. */
   version: number;
+  /**
+   * Whether the entry has the version attribute: an entry given `0` by hand (the attribute added to every account
+   * with a starting value) has it, and only an assertion that it equals 0 holds for it, not one that it is absent.
+   */
+  versionPresent: boolean;
   updatedAt: string;
 }
 
@@ -55,6 +60,7 @@ export function readEntry(entry: Entry, o: Options): { ok: true; state: EntrySta
       dn: entry.dn,
       protocols,
       version: versionValues.length === 0 ? 0 : Number(versionValues[0]),
+      versionPresent: versionValues.length > 0,
       updatedAt: generalizedTimeToIso(values(entry, 'modifyTimestamp')[0]),
     },
   };
@@ -87,7 +93,7 @@ export function planWrite(state: EntryState, desired: ProtocolSwitches, o: Optio
 
 function assertionOf(state: EntryState, o: Options): Filter {
   const filters: Filter[] = [
-    state.version === 0
+    !state.versionPresent
       ? new NotFilter({ filter: new PresenceFilter({ attribute: o.versionAttribute }) })
       : new EqualityFilter({ attribute: o.versionAttribute, value: String(state.version) }),
   ];

@@ -46,9 +46,11 @@ function resultCodeOutcome(err: ResultCodeError, phase: FailurePhase): FailureOu
     // insufficientAccessRights on a read: the service DN may not read the accounts (a write is per item).
     case 50:
       return { kind: 'permanent', status: 403, code: 'forbidden', detail, latencyMs };
-    // noSuchObject on a search: the base DN does not exist. Not a million missing accounts.
+    // noSuchObject on a search: the base DN does not exist (a typo, a directory restored empty). Not a million missing
+    // accounts, nor a refusal of these items: 403 stops every wave and pauses it, as the SQL drivers' schema_mismatch
+    // (a 404 failed each batch's members in turn, and a rollback's failed members stay open).
     case 32:
-      return { kind: 'permanent', status: 404, code: 'base_dn_not_found', detail, latencyMs };
+      return { kind: 'permanent', status: 403, code: 'base_dn_not_found', detail, latencyMs };
     // busy, unavailable, unwillingToPerform (a read-only replica, a server in maintenance), timeLimitExceeded,
     // adminLimitExceeded: the directory applied nothing.
     case 51:

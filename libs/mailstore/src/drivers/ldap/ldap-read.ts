@@ -1,4 +1,4 @@
-import { AndFilter, EqualityFilter, OrFilter, type Client, type Entry, type Filter } from 'ldapts';
+import { AndFilter, EqualityFilter, OrFilter, ResultCodeError, type Client, type Entry, type Filter } from 'ldapts';
 import { attributesToRead, loginsOf, readEntry, type EntryState } from './ldap-entry';
 import type { LdapMailstoreOptions } from './ldap.options';
 
@@ -6,9 +6,18 @@ import type { LdapMailstoreOptions } from './ldap.options';
 export type Found =
   { kind: 'found'; state: EntryState } | { kind: 'missing' } | { kind: 'invalid'; code: string; detail: string };
 
+/** LDAP result sizeLimitExceeded: the directory has more entries for the search than it returns to the service DN. */
+const SIZE_LIMIT_EXCEEDED = 4;
+
 /**
- * One search for every login of a batch (the base filter ANDed with an OR of the logins, at most two entries a login
- * asked, so a login held by two entries is seen), the entries found by the login as the caller spelled it.
+ * The entries of every login of a batch: one search (the base filter ANDed with an OR of the logins, so a login held
+ * by two entries is seen), matched back to the logins as the caller spelled them.
+ *
+ * No client size limit: with one, ldapts returns the entries the directory sent before its own limit as a complete
+ * answer (OpenLDAP's default `sizelimit` is 500, Active Directory's MaxPageSize 1000), and the logins cut off would be
+ * `not_found` while their entries exist (a rollback would record them failed and leave them open). Without one, a
+ * directory that has more entries than it returns refuses the search (sizeLimitExceeded): the logins are then asked
+ * in halves, down to one login per search.
  */
 export async function searchAccounts(
   client: Client,
@@ -16,6 +25,23 @@ export async function searchAccounts(
   o: LdapMailstoreOptions,
   baseFilter: Filter,
 ): Promise<Map<string, Found>> {
+  try {
+    return matchEntries(accounts, await searchEntriesOf(client, accounts, o, baseFilter), o);
+  } catch (err) {
+    if (!(err instanceof ResultCodeError && err.code === SIZE_LIMIT_EXCEEDED) || accounts.length < 2) throw err;
+    const half = Math.ceil(accounts.length / 2);
+    const first = await searchAccounts(client, accounts.slice(0, half), o, baseFilter);
+    const second = await searchAccounts(client, accounts.slice(half), o, baseFilter);
+    return new Map([...first, ...second]);
+  }
+}
+
+async function searchEntriesOf(
+  client: Client,
+  accounts: readonly string[],
+  o: LdapMailstoreOptions,
+  baseFilter: Filter,
+): Promise<Entry[]> {
   const logins = accounts.map((account) => new EqualityFilter({ attribute: o.loginAttribute, value: account }));
   const { searchEntries } = await client.search(o.baseDn, {
     scope: 'sub',
@@ -23,9 +49,8 @@ export async function searchAccounts(
       filters: [baseFilter, logins.length === 1 ? logins[0] : new OrFilter({ filters: logins })],
     }),
     attributes: attributesToRead(o),
-    sizeLimit: accounts.length * 2 + 1,
   });
-  return matchEntries(accounts, searchEntries, o);
+  return searchEntries;
 }
 
 /** Entries matched back to the accounts asked for (the directory's login match ignores case). */

@@ -17,6 +17,11 @@ const accounts = Array.from({ length: 8 }, (_, i) => ({
   password: `pw-${i}`,
   attributes: i === 7 ? { ...OFF, reopenAccessVersion: '41' } : OFF,
 }));
+const movedAccounts = [
+  { login: 'moved0@example.test', password: 'pw', attributes: OFF },
+  // The version attribute given a starting value by hand when the schema was added.
+  { login: 'zero0@example.test', password: 'pw', attributes: { ...OFF, reopenAccessVersion: '0' } },
+];
 const listAccounts = [
   { login: 'list0@example.test', password: 'pw', attributes: { reopenAllowedProtocol: ['sieve'] } },
   { login: 'list1@example.test', password: 'pw', attributes: { reopenAllowedProtocol: ['imap', 'pop3'] } },
@@ -45,7 +50,7 @@ async function switches(login: string) {
 }
 
 beforeAll(async () => {
-  slapd = await PrivateSlapd.start([...accounts, ...listAccounts]);
+  slapd = await PrivateSlapd.start([...accounts, ...movedAccounts, ...listAccounts]);
 });
 
 afterEach(async () => {
@@ -117,6 +122,13 @@ describe('LdapMailstore on OpenLDAP', () => {
     expect(await switches('user0@example.test')).toEqual({ imap: 'TRUE', pop3: 'TRUE', version: '1' });
   });
 
+  it('writes an entry whose version attribute holds 0 (not absent): never a conflict with itself', async () => {
+    const store = driver();
+    const result = ok(await store.batch([{ account: 'zero0@example.test', protocols: { imap: true } }], {}, key));
+    expect(result.results[0]).toMatchObject({ status: 'applied', previous: { imap: false }, version: 1 });
+    expect(await switches('zero0@example.test')).toEqual({ imap: 'TRUE', pop3: 'FALSE', version: '1' });
+  });
+
   it('touches only the protocols named', async () => {
     const store = driver();
     ok(await store.batch([{ account: 'user1@example.test', protocols: { pop3: true } }], {}, key));
@@ -168,6 +180,25 @@ describe('LdapMailstore on OpenLDAP', () => {
       version: 7,
     });
     expect(await switches('user2@example.test')).toEqual({ imap: 'TRUE', pop3: 'FALSE', version: '7' });
+  });
+
+  it('finds an entry moved between its read and its write by its login again: never not_found while it is there', async () => {
+    const store = driver();
+    ok(await store.batch([{ account: 'moved0@example.test', protocols: { imap: true } }], {}, key));
+    expect(await switches('moved0@example.test')).toEqual({ imap: 'TRUE', pop3: 'FALSE', version: '1' });
+    const realModify = Client.prototype.modify;
+    // A directory reorganised by someone else: the entry moves to another OU after the search, before the modify.
+    const spy = jest.spyOn(Client.prototype, 'modify').mockImplementation(async function (this: Client, ...args) {
+      spy.mockRestore();
+      await slapd.move('moved0@example.test');
+      return realModify.apply(this, args);
+    });
+    // A rollback's item: the entry is closed where it now is, not reported unknown while it stays open.
+    const rollback = ok(
+      await store.batch([{ account: 'moved0@example.test', protocols: { imap: false }, ifVersion: 1 }], {}, key),
+    );
+    expect(rollback.results[0]).toMatchObject({ status: 'applied', previous: { imap: true }, version: 2 });
+    expect(await switches('moved0@example.test')).toEqual({ imap: 'FALSE', pop3: 'FALSE', version: '2' });
   });
 
   it('answers each item of a partial batch on its own, in order', async () => {
@@ -256,6 +287,37 @@ describe('LdapMailstore on OpenLDAP', () => {
     const outcome = await store.getAccess('user0@example.test');
     expect(outcome).toMatchObject({ kind: 'permanent', status: 401, code: 'unauthorized' });
     expect(JSON.stringify(outcome)).not.toContain('wrong-password-123');
+  });
+});
+
+describe('LdapMailstore on a directory that returns fewer entries per search than a batch has', () => {
+  let small: PrivateSlapd;
+  const logins = Array.from({ length: 8 }, (_, i) => `limited${i}@example.test`);
+
+  beforeAll(async () => {
+    // OpenLDAP's sizelimit (500 by default; Active Directory's MaxPageSize is 1000) under LDAP_MAX_BATCH_ITEMS.
+    small = await PrivateSlapd.start(
+      logins.map((login) => ({ login, password: 'pw', attributes: OFF })),
+      { sizeLimit: 3 },
+    );
+  });
+  afterAll(async () => {
+    await small?.stop();
+  });
+
+  it('writes every item, never not_found for an entry the search limit cut off', async () => {
+    const store = new LdapMailstore(ldapMailstoreOptions(validSettings(LdapSettings, small.driverEnv())));
+    stores.push(store);
+    const batch = ok(
+      await store.batch(
+        logins.map((account) => ({ account, protocols: { imap: true } })),
+        {},
+        key,
+      ),
+    );
+    expect(batch.summary).toEqual({ applied: 8, unchanged: 0, failed: 0 });
+    const open = await Promise.all(logins.map(async (l) => (await small.entry(l)).reopenImapEnabled?.[0]));
+    expect(open).toEqual(logins.map(() => 'TRUE'));
   });
 });
 

@@ -24,8 +24,10 @@ import { failureOutcome, itemErrorCode } from './ldap-outcome';
 import { LdapPool } from './ldap-pool';
 import type { LdapMailstoreOptions } from './ldap.options';
 
-/** Re-reads of one entry after its assertion failed (someone else wrote it between our read and our write). */
+/** Re-reads of one entry after its assertion failed or its DN vanished (someone else wrote or moved it meanwhile). */
 const MAX_ASSERTION_RETRIES = 3;
+/** LDAP result noSuchObject: on a modify, no entry at that DN (deleted, or moved or renamed since our search). */
+const NO_SUCH_OBJECT = 32;
 
 /**
  * The `ldap` driver (issue 18): the per-protocol switches are attributes of the account's entry in a directory
@@ -222,13 +224,16 @@ export class LdapMailstore extends NativeMailstore implements Mailstore {
           updatedAt: new Date().toISOString(),
         };
       } catch (err) {
-        if (err instanceof ResultCodeError && err.code === 32)
-          return { account, status: 'not_found', error: { code: 'account_not_found' } };
-        if (err instanceof ResultCodeError && err.code === ASSERTION_FAILED && attempt < MAX_ASSERTION_RETRIES) {
-          // Someone changed the entry since our read: read it again and decide again (never clobber).
+        const reread = err instanceof ResultCodeError && (err.code === ASSERTION_FAILED || err.code === NO_SUCH_OBJECT);
+        if (reread && attempt < MAX_ASSERTION_RETRIES) {
+          // Someone changed the entry since our read (assertionFailed), or moved or renamed it (noSuchObject at the
+          // DN read): read it again by its login and decide again (never clobber; never `not_found` for an entry
+          // that is still there, which a rollback would record as restored-nothing while the account stays open).
           found = await this.readOne(client, account);
           continue;
         }
+        if (err instanceof ResultCodeError && err.code === NO_SUCH_OBJECT)
+          return { account, status: 'not_found', error: { code: 'account_not_found' } };
         const code = itemErrorCode(err);
         if (code)
           return {
