@@ -51,7 +51,7 @@ export class ApprovalController {
       'and the preview counts hash the same',
   })
   @ApiOkResponse({ type: ApprovalDto })
-  @ApiProblem(403, "self_approval: the requester's own key cannot approve")
+  @ApiProblem(403, "self_approval: the requester's own key, or another key of its name, cannot approve")
   @ApiProblem(404, 'approval_not_found')
   @ApiProblem(
     409,

@@ -135,5 +135,11 @@ export class ApprovalGate {
 }
 
 export function recordOf(row: ApprovalRow) {
-  return { state: row.state, hash: row.hash, requestedBy: row.requested_key, expiresAt: row.expires_at };
+  return {
+    state: row.state,
+    hash: row.hash,
+    requestedBy: row.requested_key,
+    requestedActor: row.requested_by,
+    expiresAt: row.expires_at,
+  };
 }

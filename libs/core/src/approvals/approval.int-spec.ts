@@ -98,6 +98,29 @@ describe('two-person approval (real PostgreSQL, Redis)', () => {
     expect(approvalId(await refusal(s.commands.schedule(wave.id, ALICE.actor, ALICE.key)))).not.toBe(approvalId(first));
   });
 
+  it("refuses the requester's other keys: a second ops key of the same name, the ops key of the support requester", async () => {
+    const wave = await guarded('same person').create(h, ALICE.actor);
+    const request = approvalId(await refusal(s.commands.start(wave.id, ALICE.actor, ALICE.key)));
+    const aliceAgain = { actor: 'ops:alice', key: 'key-alice-rotated', role: 'ops' };
+    await expect(s.approvals.approve(request, aliceAgain, null)).rejects.toMatchObject({ code: 'self_approval' });
+    expect(await row(request)).toMatchObject({ state: 'pending', decided_by: null });
+    await s.approvals.approve(request, BOB, null);
+    expect((await row(request)).state).toBe('approved');
+
+    const [leaked] = await h.db.dataSource.query<{ login: string }[]>(
+      `SELECT login FROM accounts WHERE leaked AND NOT held AND (password_changed_at IS NULL OR password_changed_at <= $1)
+        ORDER BY id DESC LIMIT 1`,
+      [h.config.INCIDENT_AT],
+    );
+    const input = { reason: 'customer on the phone', ticket: 'SUP-10', override: true };
+    const override = approvalId(
+      await refusal(s.operations.request(leaked.login, 'enable', input, 'support:dave', 'key-dave-support')),
+    );
+    const daveOps = { actor: 'ops:dave', key: 'key-dave-ops', role: 'ops' };
+    await expect(s.approvals.approve(override, daveOps, null)).rejects.toMatchObject({ code: 'self_approval' });
+    expect(await row(override)).toMatchObject({ state: 'pending', decided_by: null });
+  });
+
   it('an approval is invalidated by a rate change made after it: the start asks again', async () => {
     const wave = await guarded('rate after approval').create(h, ALICE.actor);
     const request = approvalId(await refusal(s.commands.start(wave.id, ALICE.actor, ALICE.key)));

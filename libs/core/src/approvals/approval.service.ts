@@ -121,7 +121,7 @@ export class ApprovalService {
       const now = await this.subjectOf(sql, row);
       const refusal = canApprove(
         recordOf(row),
-        { identity: approver.key, role: approver.role },
+        { identity: approver.key, role: approver.role, actor: approver.actor },
         approvalHash(now),
         new Date(),
       );
@@ -132,9 +132,14 @@ export class ApprovalService {
           await this.gate.invalidate(sql, row, now, approver.actor);
           return { invalidated: changesOf(row, now) };
         case 'self_approval':
-          throw new DomainError('self_approval', 'the key that requested this approval cannot give it', 'forbidden', {
-            approvalId: id,
-          });
+          throw new DomainError(
+            'self_approval',
+            'the key that requested this approval, or another key of its name, cannot give it',
+            'forbidden',
+            {
+              approvalId: id,
+            },
+          );
         case 'wrong_role':
           throw new DomainError('forbidden', 'only an ops key approves', 'forbidden', { approvalId: id });
         case 'expired':
