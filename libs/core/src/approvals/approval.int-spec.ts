@@ -394,4 +394,26 @@ describe('two-person approval (real PostgreSQL, Redis)', () => {
       extra: { changes: expect.arrayContaining([expect.objectContaining({ field: 'plan.held' })]) },
     });
   });
+
+  it('lifting a hold waits for a second ops key too: a release then a plain enable would open it on one key', async () => {
+    const [{ login }] = await h.db.dataSource.query<{ login: string }[]>(
+      `SELECT login FROM accounts WHERE NOT leaked AND NOT held ORDER BY id DESC LIMIT 1`,
+    );
+    const note = { reason: 'fraud suspicion', ticket: 'SEC-4' };
+    await s.operations.setHold(login, true, note, 'support:erin', 'key-erin');
+    const heldNow = async () =>
+      (await h.db.dataSource.query<{ held: boolean }[]>(`SELECT held FROM accounts WHERE login = $1`, [login]))[0].held;
+    expect(await heldNow()).toBe(true);
+
+    const release = { reason: 'customer verified', ticket: 'SUP-11' };
+    const refused = await refusal(s.operations.setHold(login, false, release, 'support:frank', 'key-frank'));
+    expect(refused.extra).toMatchObject({ rule: 'support_override', command: 'support_override', waveId: null });
+    expect(await heldNow()).toBe(true);
+    await s.approvals.approve(approvalId(refused), BOB, 'verified');
+    await s.operations.setHold(login, false, release, 'support:frank', 'key-frank');
+    expect(await heldNow()).toBe(false);
+    expect(await row(approvalId(refused))).toMatchObject({ state: 'executed' });
+    // Releasing an account that is not held changes nothing: no second key.
+    await expect(s.operations.setHold(login, false, release, 'support:frank', 'key-frank')).resolves.toBeTruthy();
+  });
 });
