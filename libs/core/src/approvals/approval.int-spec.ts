@@ -1,6 +1,7 @@
 import { DateTime } from 'luxon';
 import { populationLogin, TimeWindows } from '@app/domain';
 import { aWave, createEngineHarness, EngineHarness } from '@app/testing';
+import { ApiKeyService } from '../auth';
 import { buildCoreServices, CoreServices } from '../core-graph';
 import { ApprovalRequiredError } from '../errors';
 
@@ -119,6 +120,29 @@ describe('two-person approval (real PostgreSQL, Redis)', () => {
     const daveOps = { actor: 'ops:dave', key: 'key-dave-ops', role: 'ops' };
     await expect(s.approvals.approve(override, daveOps, null)).rejects.toMatchObject({ code: 'self_approval' });
     expect(await row(override)).toMatchObject({ state: 'pending', decided_by: null });
+  });
+
+  it('revoking a key ends its open requests and the approvals it gave that are not used yet', async () => {
+    // Keys are the owner's to make and revoke (the CLI's create-api-key, revoke-api-key).
+    const keys = new ApiKeyService(h.db.owner);
+    const grace = await keys.create('ops', 'grace');
+    const heidi = await keys.create('ops', 'heidi');
+    const requested = await guarded('requested by a revoked key').create(h, 'ops:grace');
+    const asked = approvalId(await refusal(s.commands.start(requested.id, 'ops:grace', grace.id)));
+    const approvedWave = await guarded('approved by a revoked key').create(h, ALICE.actor);
+    const given = approvalId(await refusal(s.commands.start(approvedWave.id, ALICE.actor, ALICE.key)));
+    await s.approvals.approve(given, { actor: 'ops:heidi', key: heidi.id, role: 'ops' }, null);
+
+    await keys.revoke(grace.id, 'cli');
+    await keys.revoke(heidi.id, 'cli');
+    expect(await row(asked)).toMatchObject({ state: 'invalidated', ended_reason: 'key_revoked' });
+    expect(await row(given)).toMatchObject({ state: 'invalidated', ended_reason: 'key_revoked' });
+    await expect(s.approvals.approve(asked, BOB, null)).rejects.toMatchObject({ code: 'approval_not_pending' });
+    // The start asks a second key again rather than running on the revoked key's approval.
+    expect(approvalId(await refusal(s.commands.start(approvedWave.id, ALICE.actor, ALICE.key)))).not.toBe(given);
+    expect(await state(approvedWave.id)).toBe('draft');
+    const ended = await audits('approval.invalidated', approvedWave.id);
+    expect(ended[0]).toMatchObject({ actor: 'cli', detail: { approvalId: given, reason: 'key_revoked' } });
   });
 
   it('an approval is invalidated by a rate change made after it: the start asks again', async () => {

@@ -73,6 +73,36 @@ export class ApprovalRepository {
     return Number(rows[0]?.n ?? 0);
   }
 
+  /**
+   * A revoked key's open requests (pending or approved) and the approvals it gave that were not used yet end
+   * `invalidated` (reason `key_revoked`), each with its `approval.invalidated` audit row (actor: who revoked it), in
+   * one statement: the key no longer vouches for anything.
+   */
+  async endOfKey(sql: Sql, keyId: string, actor: string): Promise<number> {
+    const rows = await sql<{ n: string }>(
+      `WITH ended AS (
+         UPDATE approvals SET state = 'invalidated', ended_reason = 'key_revoked'
+          WHERE ${OPEN} AND (requested_key = $1 OR (state = 'approved' AND decided_key = $1))
+        RETURNING *
+       ), audited AS (
+         ${auditRowsSql(
+           {
+             actor: '$2',
+             action: `'approval.invalidated'`,
+             waveId: 'e.wave_id',
+             detail: `jsonb_build_object('approvalId', e.id, 'waveId', e.wave_id, 'command', e.command, 'rule', e.rule,
+                        'args', e.args, 'hash', e.hash, 'requestedBy', e.requested_by, 'expiresAt', e.expires_at,
+                        'reason', 'key_revoked', 'keyId', $1::text)`,
+           },
+           'FROM ended e',
+         )}
+       )
+       SELECT count(*) AS n FROM ended`,
+      [keyId, actor],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   /** The open request for this command and input on this wave, locked, if any. */
   async lockOpen(sql: Sql, waveId: string | null, command: string, argsKey: string): Promise<ApprovalRow | undefined> {
     const [row] = await sql<ApprovalRow>(
