@@ -95,6 +95,11 @@ export class ApprovalGate {
     return { run: false, request };
   }
 
+  /** Whether a key behind this approval (its requester's, its approver's) was revoked since. */
+  keyRevoked(sql: Sql, approvalId: string): Promise<boolean> {
+    return this.approvals.keyRevoked(sql, approvalId);
+  }
+
   /**
    * A change of the wave's plan (`plan`, as now stored) ends every open request of the wave but `except` (the
    * one this change carries out): they were bound to the plan before it.

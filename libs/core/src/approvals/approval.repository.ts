@@ -103,6 +103,17 @@ export class ApprovalRepository {
     return Number(rows[0]?.n ?? 0);
   }
 
+  /** Whether the key that asked for this approval, or the one that gave it, is revoked now. */
+  async keyRevoked(sql: Sql, id: string): Promise<boolean> {
+    const [row] = await sql<{ revoked: boolean }>(
+      `SELECT EXISTS (
+         SELECT 1 FROM approvals a JOIN api_keys k ON k.id::text IN (a.requested_key, a.decided_key)
+          WHERE a.id = $1 AND k.revoked_at IS NOT NULL) AS revoked`,
+      [id],
+    );
+    return row?.revoked === true;
+  }
+
   /** The open request for this command and input on this wave, locked, if any. */
   async lockOpen(sql: Sql, waveId: string | null, command: string, argsKey: string): Promise<ApprovalRow | undefined> {
     const [row] = await sql<ApprovalRow>(
