@@ -439,5 +439,11 @@ describe('two-person approval (real PostgreSQL, Redis)', () => {
     expect(await row(approvalId(refused))).toMatchObject({ state: 'executed' });
     // Releasing an account that is not held changes nothing: no second key.
     await expect(s.operations.setHold(login, false, release, 'support:frank', 'key-frank')).resolves.toBeTruthy();
+    // The account's own history (GET /audit?login=, GET /accounts/{login}) shows its approval, as it shows its hold.
+    const history = await h.db.dataSource.query<{ action: string }[]>(
+      `SELECT action FROM audit_log WHERE login = $1 AND action LIKE 'approval.%' ORDER BY id`,
+      [login],
+    );
+    expect(history.map((r) => r.action)).toEqual(['approval.requested', 'approval.given', 'approval.executed']);
   });
 });

@@ -41,6 +41,8 @@ export interface NewApproval {
 }
 
 const OPEN = `state IN ('pending', 'approved')`;
+/** approvalAuditTarget's login in SQL, over an approvals row `e`: a support override's account (it has no wave). */
+const APPROVAL_LOGIN_SQL = `CASE WHEN e.wave_id IS NULL THEN e.args->>'login' END`;
 
 /**
  * The statements on approvals (docs/approvals.md). SQL only: what to write is decided by the domain's approval rules
@@ -56,13 +58,14 @@ export class ApprovalRepository {
       `WITH ended AS (
          UPDATE approvals SET state = 'expired', ended_reason = 'expired'
           WHERE ${OPEN} AND expires_at <= now()
-        RETURNING id, wave_id, command, rule, expires_at, state
+        RETURNING id, wave_id, args, command, rule, expires_at, state
        ), audited AS (
          ${auditRowsSql(
            {
              actor: `'system'`,
              action: `'approval.expired'`,
              waveId: 'e.wave_id',
+             login: APPROVAL_LOGIN_SQL,
              detail: `jsonb_build_object('approvalId', e.id, 'waveId', e.wave_id, 'command', e.command, 'rule', e.rule, 'expiresAt', e.expires_at)`,
            },
            'FROM ended e',
@@ -90,6 +93,7 @@ export class ApprovalRepository {
              actor: '$2',
              action: `'approval.invalidated'`,
              waveId: 'e.wave_id',
+             login: APPROVAL_LOGIN_SQL,
              detail: `jsonb_build_object('approvalId', e.id, 'waveId', e.wave_id, 'command', e.command, 'rule', e.rule,
                         'args', e.args, 'hash', e.hash, 'requestedBy', e.requested_by, 'expiresAt', e.expires_at,
                         'reason', 'key_revoked', 'keyId', $1::text)`,

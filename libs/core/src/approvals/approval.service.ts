@@ -14,7 +14,7 @@ import { ConflictError, DomainError, NotFoundError, ValidationError } from '../e
 import { audit } from '../db/audit-log';
 import { Sql, sqlOfDataSource } from '../db/sql';
 import { withTransaction } from '../db/transaction';
-import { ApprovalGate, approvalDetail, recordOf } from './approval-gate';
+import { ApprovalGate, approvalAuditTarget, approvalDetail, recordOf } from './approval-gate';
 import { ApprovalRepository, ApprovalRow } from './approval.repository';
 
 /** What an approval is bound to now (the wave's plan and preview counts read again), from its row. */
@@ -151,7 +151,7 @@ export class ApprovalService {
       await audit(sql, {
         actor: approver.actor,
         action: 'approval.given',
-        waveId: approved.wave_id,
+        ...approvalAuditTarget(approved),
         detail: approvalDetail(approved, { approvedBy: approver.actor, note }),
       });
       return { approved };
@@ -180,7 +180,7 @@ export class ApprovalService {
       await audit(sql, {
         actor: by.actor,
         action: 'approval.rejected',
-        waveId: row.wave_id,
+        ...approvalAuditTarget(row),
         reason: row.note,
         detail: approvalDetail(row, { rejectedBy: by.actor, reason: row.note }),
       });
