@@ -117,6 +117,25 @@ describe('two-person approval over HTTP (two ops keys)', () => {
     expect(released.body.held).toBe(false);
   });
 
+  it('the requester withdraws its own request (was a 500); a support key only its own override request', async () => {
+    const created = await api.call('POST', '/waves', {
+      body: { name: 'withdrawn', selector: { type: 'remaining' }, protocols: ['imap'], ratePerSecond: 500 },
+    });
+    const asked = await api.call('POST', `/waves/${created.body.id}/start`);
+    expect(asked.body.code).toBe('approval_required');
+    const bySupport = await api.call('POST', `/approvals/${asked.body.approvalId}/reject`, {
+      key: 'support',
+      body: { reason: 'not mine' },
+    });
+    expect(bySupport.status).toBe(403);
+    expect(bySupport.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    const withdrawn = await api.call('POST', `/approvals/${asked.body.approvalId}/reject`, {
+      body: { reason: 'wrong rate' },
+    });
+    expect(withdrawn.status).toBe(200);
+    expect(withdrawn.body).toMatchObject({ state: 'rejected', decidedBy: `ops:${api.keyNames.ops}` });
+  });
+
   it('refuses bad input naming the field, and unknown requests with 404', async () => {
     const unknown = await api.call('POST', '/approvals/6f1c0b8e-0000-4000-8000-000000000001/approve', {
       key: 'ops2',

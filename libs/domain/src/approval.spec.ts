@@ -7,6 +7,7 @@ import {
   approvalRuleFor,
   ApprovalSubject,
   canApprove,
+  canReject,
   canExecute,
   canonicalJson,
   canonicalPlan,
@@ -379,6 +380,11 @@ describe('canApprove and canExecute', () => {
       'self_approval',
     );
     expect(canApprove(override, { identity: 'key-d', role: 'ops', actor: 'ops:carol-bis' }, 'h1', now)).toBeNull();
+  });
+  it('lets any ops key reject, and another role withdraw only its own request', () => {
+    expect(canReject(record(), { identity: 'key-b', role: 'ops' })).toBe(true);
+    expect(canReject(record({ requestedBy: 'key-c' }), { identity: 'key-c', role: 'support' })).toBe(true);
+    expect(canReject(record({ requestedBy: 'key-c' }), { identity: 'key-d', role: 'support' })).toBe(false);
   });
   it('refuses a key that is not ops', () => {
     expect(canApprove(record(), { identity: 'key-b', role: 'support', actor: 'support:bob' }, 'h1', now)).toBe(

@@ -302,6 +302,14 @@ export function canApprove(
   return null;
 }
 
+/**
+ * Whether `by` may reject (or withdraw) an open request: any ops key; another role's key (support, asking for an
+ * override) only a request it made itself.
+ */
+export function canReject(record: ApprovalRecord, by: { identity: string; role: string }): boolean {
+  return by.role === 'ops' || by.identity === record.requestedBy;
+}
+
 /** Whether an approved record lets its command run now, the subject hashing to `currentHash`. */
 export function canExecute(record: ApprovalRecord, currentHash: string, now: Date): ApprovalRefusal | null {
   if (record.state !== 'approved') return 'not_approved';

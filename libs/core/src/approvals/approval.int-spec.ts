@@ -419,6 +419,27 @@ describe('two-person approval (real PostgreSQL, Redis)', () => {
     });
   });
 
+  it('the requester withdraws its own request (docs: any ops key, the requester too)', async () => {
+    const wave = await guarded('withdrawn').create(h, ALICE.actor);
+    const request = approvalId(await refusal(s.commands.start(wave.id, ALICE.actor, ALICE.key)));
+    await s.approvals.reject(request, { ...ALICE, role: 'ops' }, 'wrong cohort');
+    expect(await row(request)).toMatchObject({ state: 'rejected', decided_by: 'ops:alice' });
+  });
+
+  it('a support key withdraws its own override request; not one another key made', async () => {
+    const [{ login }] = await h.db.dataSource.query<{ login: string }[]>(
+      `SELECT login FROM accounts WHERE NOT leaked AND NOT held ORDER BY id DESC OFFSET 1 LIMIT 1`,
+    );
+    await s.operations.setHold(login, true, { reason: 'fraud suspicion', ticket: 'SEC-5' }, 'support:erin');
+    const release = { reason: 'wrong account', ticket: 'SUP-12' };
+    const request = approvalId(await refusal(s.operations.setHold(login, false, release, 'support:gina', 'key-gina')));
+    const other = { actor: 'support:hank', key: 'key-hank', role: 'support' };
+    await expect(s.approvals.reject(request, other, 'not mine')).rejects.toMatchObject({ code: 'forbidden' });
+    expect((await row(request)).state).toBe('pending');
+    await s.approvals.reject(request, { actor: 'support:gina', key: 'key-gina', role: 'support' }, 'wrong account');
+    expect(await row(request)).toMatchObject({ state: 'rejected', decided_by: 'support:gina' });
+  });
+
   it('lifting a hold waits for a second ops key too: a release then a plain enable would open it on one key', async () => {
     const [{ login }] = await h.db.dataSource.query<{ login: string }[]>(
       `SELECT login FROM accounts WHERE NOT leaked AND NOT held ORDER BY id DESC LIMIT 1`,

@@ -179,9 +179,14 @@ export class ApprovalRepository {
     return row;
   }
 
+  /**
+   * Rejected, or withdrawn by its requester: `decided_key` names a second key (the table's check refuses the
+   * requester's there), so a withdrawal leaves it null; `decided_by` says who.
+   */
   async reject(sql: Sql, id: string, by: { actor: string; key: string }, note: string): Promise<ApprovalRow> {
     const [row] = await sql<ApprovalRow>(
-      `UPDATE approvals SET state = 'rejected', decided_by = $2, decided_key = $3, decided_at = now(), note = $4,
+      `UPDATE approvals SET state = 'rejected', decided_by = $2, decided_key = NULLIF($3, requested_key),
+              decided_at = now(), note = $4,
               ended_reason = 'rejected'
         WHERE id = $1 RETURNING *`,
       [id, by.actor, by.key, note],

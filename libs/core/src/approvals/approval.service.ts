@@ -6,6 +6,7 @@ import {
   ApprovalSubject,
   approvalHash,
   canApprove,
+  canReject,
   diffJson,
   FieldChange,
   FieldErrors,
@@ -166,7 +167,10 @@ export class ApprovalService {
     return this.view(sqlOfDataSource(this.dataSource), outcome.approved);
   }
 
-  /** Any ops key (the requester too, to withdraw it) rejects an open request, with a reason. */
+  /**
+   * Any ops key (the requester too, to withdraw it) rejects an open request, with a reason; a support key withdraws
+   * the override requests it made.
+   */
   async reject(id: string, by: Approver, reason: string): Promise<ApprovalView> {
     if (typeof reason !== 'string' || !reason.trim() || reason.length > 500) {
       throw new ValidationError([
@@ -175,7 +179,14 @@ export class ApprovalService {
     }
     await this.approvals.expireDue(sqlOfDataSource(this.dataSource));
     const rejected = await withTransaction(this.dataSource, async ({ sql }) => {
-      await this.lockDecidable(sql, id, ['pending', 'approved']);
+      // Who may decide first (a support key on another's request: 403 whatever its state), then whether it is open.
+      await this.lockDecidable(sql, id, ['pending', 'approved'], (open) => {
+        if (!canReject(recordOf(open), { identity: by.key, role: by.role })) {
+          throw new DomainError('forbidden', 'a support key withdraws only a request it made', 'forbidden', {
+            approvalId: id,
+          });
+        }
+      });
       const row = await this.approvals.reject(sql, id, by, reason.trim());
       await audit(sql, {
         actor: by.actor,
@@ -189,9 +200,16 @@ export class ApprovalService {
     return this.view(sqlOfDataSource(this.dataSource), rejected);
   }
 
-  private async lockDecidable(sql: Sql, id: string, states: ApprovalState[] = ['pending']): Promise<ApprovalRow> {
+  private async lockDecidable(
+    sql: Sql,
+    id: string,
+    states: ApprovalState[] = ['pending'],
+    /** Throws when the caller may not decide this request at all (checked before its state). */
+    mayDecide: (row: ApprovalRow) => void = () => undefined,
+  ): Promise<ApprovalRow> {
     const row = UUID.test(id) ? await this.approvals.lockById(sql, id) : undefined;
     if (!row) throw new NotFoundError('approval', id);
+    mayDecide(row);
     if (!states.includes(row.state)) throw notOpen(row);
     return row;
   }
