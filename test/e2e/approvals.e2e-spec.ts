@@ -3,14 +3,14 @@ import { ApiHarness, startApiHarness } from './api-harness';
 
 /*
  * Two-person approval through the HTTP API (docs/approvals.md), with two ops keys: the deployment asks a second key
- * for a rate above 100/s; the wave asks one for its schedule. No worker: the scheduled wave stays scheduled.
+ * for a rate above 100/s and for a support override; the wave asks one for its schedule. No worker: the scheduled wave stays scheduled.
  */
 describe('two-person approval over HTTP (two ops keys)', () => {
   let api: ApiHarness;
   beforeAll(async () => {
     api = await startApiHarness('approvals', {
       accounts: 60,
-      env: { APPROVAL_REQUIRED_FOR: 'raise_rate', APPROVAL_RATE_BOUND: '100', APPROVAL_TTL_S: '600' },
+      env: { APPROVAL_REQUIRED_FOR: 'raise_rate,support_override', APPROVAL_RATE_BOUND: '100', APPROVAL_TTL_S: '600' },
     });
     await api.h.importPopulation({ count: 60, seed: 4 });
   });
@@ -94,6 +94,46 @@ describe('two-person approval over HTTP (two ops keys)', () => {
     const pending = await api.call<{ id: string }[]>('GET', '/approvals?state=pending');
     expect(pending.body.map((a) => a.id)).toContain(second);
     expect((await api.call('GET', `/waves/${id}`)).body.ratePerSecond).toBe(50);
+  });
+
+  it('support: lifting a hold waits for an ops key (409 approval_required), then releases the account', async () => {
+    const [{ login }] = await api.h.db.dataSource.query<{ login: string }[]>(
+      `SELECT login FROM accounts WHERE NOT leaked AND NOT held ORDER BY id LIMIT 1`,
+    );
+    const path = `/accounts/${encodeURIComponent(login)}/hold`;
+    const held = await api.call('POST', path, { key: 'support', body: { reason: 'fraud check', ticket: 'SEC-1' } });
+    expect(held.status).toBe(200);
+    expect(held.body.held).toBe(true);
+    const release = { reason: 'customer verified', ticket: 'SUP-2' };
+    const refused = await api.call('DELETE', path, { key: 'support', body: release });
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(refused.body).toMatchObject({ code: 'approval_required', rule: 'support_override', waveId: null });
+    expect((await api.call('GET', `/accounts/${encodeURIComponent(login)}`, { key: 'support' })).body.held).toBe(true);
+    const approved = await api.call('POST', `/approvals/${refused.body.approvalId}/approve`, { body: {} });
+    expect(approved.status).toBe(200);
+    const released = await api.call('DELETE', path, { key: 'support', body: release });
+    expect(released.status).toBe(200);
+    expect(released.body.held).toBe(false);
+  });
+
+  it('the requester withdraws its own request (was a 500); a support key only its own override request', async () => {
+    const created = await api.call('POST', '/waves', {
+      body: { name: 'withdrawn', selector: { type: 'remaining' }, protocols: ['imap'], ratePerSecond: 500 },
+    });
+    const asked = await api.call('POST', `/waves/${created.body.id}/start`);
+    expect(asked.body.code).toBe('approval_required');
+    const bySupport = await api.call('POST', `/approvals/${asked.body.approvalId}/reject`, {
+      key: 'support',
+      body: { reason: 'not mine' },
+    });
+    expect(bySupport.status).toBe(403);
+    expect(bySupport.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    const withdrawn = await api.call('POST', `/approvals/${asked.body.approvalId}/reject`, {
+      body: { reason: 'wrong rate' },
+    });
+    expect(withdrawn.status).toBe(200);
+    expect(withdrawn.body).toMatchObject({ state: 'rejected', decidedBy: `ops:${api.keyNames.ops}` });
   });
 
   it('refuses bad input naming the field, and unknown requests with 404', async () => {

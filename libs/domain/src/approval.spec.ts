@@ -7,6 +7,7 @@ import {
   approvalRuleFor,
   ApprovalSubject,
   canApprove,
+  canReject,
   canExecute,
   canonicalJson,
   canonicalPlan,
@@ -356,19 +357,39 @@ describe('canApprove and canExecute', () => {
     state: 'pending',
     hash: 'h1',
     requestedBy: 'key-a',
+    requestedActor: 'ops:alice',
     expiresAt: new Date(now.getTime() + 60_000),
     ...over,
   });
-  const other = { identity: 'key-b', role: 'ops' };
+  const other = { identity: 'key-b', role: 'ops', actor: 'ops:bob' };
 
   it('lets a second ops key approve a pending, unexpired, unchanged request', () => {
     expect(canApprove(record(), other, 'h1', now)).toBeNull();
   });
   it('refuses the requester', () => {
-    expect(canApprove(record(), { identity: 'key-a', role: 'ops' }, 'h1', now)).toBe('self_approval');
+    expect(canApprove(record(), { identity: 'key-a', role: 'ops', actor: 'ops:alice' }, 'h1', now)).toBe(
+      'self_approval',
+    );
+  });
+  it("refuses another key of the requester's name: a rotated key, or the same person's key of another role", () => {
+    expect(canApprove(record(), { identity: 'key-a2', role: 'ops', actor: 'ops:alice' }, 'h1', now)).toBe(
+      'self_approval',
+    );
+    const override = record({ requestedBy: 'key-c', requestedActor: 'support:carol' });
+    expect(canApprove(override, { identity: 'key-c2', role: 'ops', actor: 'ops:Carol ' }, 'h1', now)).toBe(
+      'self_approval',
+    );
+    expect(canApprove(override, { identity: 'key-d', role: 'ops', actor: 'ops:carol-bis' }, 'h1', now)).toBeNull();
+  });
+  it('lets any ops key reject, and another role withdraw only its own request', () => {
+    expect(canReject(record(), { identity: 'key-b', role: 'ops' })).toBe(true);
+    expect(canReject(record({ requestedBy: 'key-c' }), { identity: 'key-c', role: 'support' })).toBe(true);
+    expect(canReject(record({ requestedBy: 'key-c' }), { identity: 'key-d', role: 'support' })).toBe(false);
   });
   it('refuses a key that is not ops', () => {
-    expect(canApprove(record(), { identity: 'key-b', role: 'support' }, 'h1', now)).toBe('wrong_role');
+    expect(canApprove(record(), { identity: 'key-b', role: 'support', actor: 'support:bob' }, 'h1', now)).toBe(
+      'wrong_role',
+    );
   });
   it('refuses once the plan or the counts moved', () => {
     expect(canApprove(record(), other, 'h2', now)).toBe('plan_changed');

@@ -262,26 +262,52 @@ export interface ApprovalRecord {
   hash: string;
   /** The requester's key (its id, or the actor when it came without one). */
   requestedBy: string;
+  /** The requester's audit actor (`ops:alice`, `support:carol`): its key's name is the person. */
+  requestedActor: string;
   expiresAt: Date;
+}
+
+/**
+ * Whether two audit actors (`<role>:<key name>`) name the same person: the key's name, whatever its role, trimmed,
+ * case aside. The audit log records the names, so an approval between two keys of one name proves no second person.
+ */
+function samePerson(a: string, b: string): boolean {
+  const name = (actor: string) =>
+    actor
+      .slice(actor.indexOf(':') + 1)
+      .trim()
+      .toLowerCase();
+  return name(a) === name(b);
 }
 
 /** Why an approval cannot be given or used now. */
 export type ApprovalRefusal =
   'not_pending' | 'not_approved' | 'expired' | 'plan_changed' | 'self_approval' | 'wrong_role';
 
-/** Whether `approver` (a key id, and its role) may approve `record` now, the subject hashing to `currentHash`. */
+/** Whether `approver` (a key id, its role and audit actor) may approve `record` now, the subject hashing to `currentHash`. */
 export function canApprove(
   record: ApprovalRecord,
-  approver: { identity: string; role: string },
+  approver: { identity: string; role: string; actor: string },
   currentHash: string,
   now: Date,
 ): ApprovalRefusal | null {
   if (record.state !== 'pending') return 'not_pending';
   if (record.expiresAt.getTime() <= now.getTime()) return 'expired';
   if (approver.role !== 'ops') return 'wrong_role';
-  if (approver.identity === record.requestedBy) return 'self_approval';
+  // The requester's key, or another of its name (a rotated key, the same person's key of another role).
+  if (approver.identity === record.requestedBy || samePerson(approver.actor, record.requestedActor)) {
+    return 'self_approval';
+  }
   if (record.hash !== currentHash) return 'plan_changed';
   return null;
+}
+
+/**
+ * Whether `by` may reject (or withdraw) an open request: any ops key; another role's key (support, asking for an
+ * override) only a request it made itself.
+ */
+export function canReject(record: ApprovalRecord, by: { identity: string; role: string }): boolean {
+  return by.role === 'ops' || by.identity === record.requestedBy;
 }
 
 /** Whether an approved record lets its command run now, the subject hashing to `currentHash`. */

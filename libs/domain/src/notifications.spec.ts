@@ -174,6 +174,23 @@ describe('summarize: what an event says', () => {
     );
   });
 
+  it("a support override's approval names the account, not a wave", () => {
+    const override = (kind: 'approval.requested' | 'approval.given', change: string) =>
+      summarize(
+        event({
+          kind,
+          waveId: null,
+          waveName: null,
+          detail: { command: 'support_override', args: { login: 'u@x.test', kind: change } },
+          actor: 'support:c',
+        }),
+      ).title;
+    expect(override('approval.requested', 'enable')).toBe(
+      'Account u@x.test: approval requested for support_override (enable)',
+    );
+    expect(override('approval.given', 'release')).toBe('Account u@x.test: support_override (release) approved');
+  });
+
   it('a ramp step names its step, counted from 1', () => {
     expect(summarize(event({ kind: 'wave.ramp_step_done', detail: { step: 0 } })).title).toBe(
       'Wave "everyone else": ramp step 1 done, baking',

@@ -199,9 +199,9 @@ export function summarize(event: NotificationEvent): EventSummary {
         reason: `${event.reason ?? 'no reason'} (${by})`,
       };
     case 'approval.requested':
-      return { title: `${wave}: approval requested for ${command(detail)}`, reason: by };
+      return { title: `${approvalSubject(event, wave)}: approval requested for ${command(detail)}`, reason: by };
     case 'approval.given':
-      return { title: `${wave}: ${command(detail)} approved`, reason: by };
+      return { title: `${approvalSubject(event, wave)}: ${command(detail)} approved`, reason: by };
     case 'wave.schedule_refused':
       return {
         title: `${wave} NOT started at its scheduled time`,
@@ -232,7 +232,19 @@ function changedFields(detail: Record<string, unknown>): string {
 }
 
 function command(detail: Record<string, unknown>): string {
-  return typeof detail.command === 'string' ? detail.command : 'a command';
+  if (typeof detail.command !== 'string') return 'a command';
+  // A support override's request says which change it is (an enable past a hold, a release of it).
+  const change = asRecord(detail.args).kind;
+  return detail.command === 'support_override' && typeof change === 'string'
+    ? `${detail.command} (${change})`
+    : detail.command;
+}
+
+/** What an approval is about: its wave, or for a support override (no wave) the account its request names. */
+function approvalSubject(event: NotificationEvent, wave: string): string {
+  if (event.waveId) return wave;
+  const login = asRecord(asRecord(event.detail).args).login;
+  return typeof login === 'string' ? `Account ${login}` : 'An account';
 }
 
 function show(n: number | null): string {

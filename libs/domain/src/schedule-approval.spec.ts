@@ -36,6 +36,12 @@ describe('scheduleFireRefusal: a scheduled start fires only on what its approval
     expect(fields({ plan, counts: counts(980, { already_enabled: 15 }) })).toEqual([]);
   });
 
+  it('refuses an unchanged plan whose approval came from, or was given by, a key revoked since', () => {
+    expect(scheduleFireRefusal(approved, { plan: { ...plan }, counts: counts(1000) }, true)).toEqual([
+      { field: 'approval', before: 'a1', after: 'a key that asked for or gave it was revoked' },
+    ]);
+  });
+
   it('refuses more eligible accounts (an import, a hold lifted)', () => {
     expect(fields({ plan, counts: counts(1001) })).toEqual(['counts.eligible']);
   });

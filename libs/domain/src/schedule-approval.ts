@@ -19,13 +19,19 @@ const OPENED_MEANWHILE = 'already_enabled';
  * were opened meanwhile (an earlier wave, support): they leave the scope (`remaining`) or become `already_enabled`,
  * by no more than `eligible` dropped. That only narrows whom this wave opens, and a wave scheduled behind another
  * one on the remaining accounts depends on it. Anything else refuses: more eligible accounts (an import, a hold
- * lifted), a held-back count that moved (accounts held, leaked, reset, imported), no approval on record at all.
+ * lifted), a held-back count that moved (accounts held, leaked, reset, imported), no approval on record at all, an
+ * approval whose requester's or approver's key was revoked since.
  */
 export function scheduleFireRefusal(
   approved: ScheduleApproval | null,
   now: { plan: CanonicalPlan; counts: ApprovalCounts | null },
+  /** A key that asked for or gave the approval was revoked since: it vouches for nothing that has not happened. */
+  keyRevoked = false,
 ): FieldChange[] {
   if (!approved) return [{ field: 'approval', before: null, after: 'none on record for this schedule' }];
+  if (keyRevoked) {
+    return [{ field: 'approval', before: approved.approvalId, after: 'a key that asked for or gave it was revoked' }];
+  }
   const planChanges = diffJson(approved.plan, now.plan, 'plan');
   const counts = diffJson(approved.counts, now.counts, 'counts');
   if (!counts.length || !approved.counts || !now.counts) return [...planChanges, ...counts];

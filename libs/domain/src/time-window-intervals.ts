@@ -58,8 +58,10 @@ export function* openIntervals(windows: TimeWindows, from: number): Generator<In
   const blackouts = resolvedBlackouts(windows);
   const settled = Math.max(from, ...blackouts.map((b) => b[1])) + CHUNK;
   let pending: Interval | null = null;
-  // A first day alone (most questions are about now), then a week at a time.
+  // A first day alone (most questions are about now), then a week at a time; a blackout is stepped over whole (one
+  // years long, a typo in its year, would otherwise cost a week's work per week of it on every question).
   for (let a = from, size = DAY; ; a += size, size = CHUNK) {
+    a = Math.max(a, blackouts.find(([s, e]) => s <= a && a < e)?.[1] ?? a);
     const b = a + size;
     const chunk = subtract(allowedIn(windows, zone, a, b), blackouts);
     for (const iv of chunk) {

@@ -184,6 +184,20 @@ describe('blackouts', () => {
     };
     expect(iso(nextWindowOpening(w, at('2026-05-10T00:00:00Z')))).toBe('2026-06-01T08:00:00.000Z');
   });
+
+  it('years long (a typo in the year): answered at once, not week by week (the pump asks before each batch)', () => {
+    const w: TimeWindows = {
+      ...office,
+      blackouts: [{ start: '2026-12-24T00:00', end: '2226-12-26T00:00', reason: 'typo: 2226 for 2026' }],
+    };
+    const started = performance.now();
+    expect(isWindowOpenAt(w, paris('2026-12-28T10:00'))).toBe(false);
+    expect(windowOpenFor(w, paris('2026-12-28T10:00'), 1000)).toBe(false);
+    expect(iso(nextWindowOpening(w, paris('2026-12-28T10:00')))).toBe(iso(paris('2226-12-26T08:00')));
+    expect(iso(nextWindowTransition(w, paris('2026-12-23T19:00')))).toBe(iso(paris('2026-12-23T20:00')));
+    // Week by week, each question took seconds here (0.5 s for ten years, hours to year 9999), blocking the worker.
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
 });
 
 describe('projectedEnd', () => {

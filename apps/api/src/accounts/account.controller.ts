@@ -103,10 +103,20 @@ export class AccountController {
   @Delete('hold')
   @HttpCode(200)
   @Access(...ROLES.support)
-  @ApiOperation({ summary: 'let the account back into waves (body: reason and ticket, audited)' })
+  @ApiOperation({
+    summary:
+      'let the account back into waves (body: reason and ticket, audited); lifting a hold is an override: the ' +
+      'support_override rule puts it behind a second ops key',
+  })
   @ApiOkResponse({ type: AccountDto })
-  async release(@Param('login', LoginParamPipe) login: string, @Body() body: HoldDto, @Actor() actor: string) {
-    await this.operations.setHold(login, false, body, actor);
+  @ApiProblem(409, 'approval_required: the policy puts lifting a hold behind a second ops key (docs/approvals.md)')
+  async release(
+    @Param('login', LoginParamPipe) login: string,
+    @Body() body: HoldDto,
+    @Actor() actor: string,
+    @KeyId() key: string,
+  ) {
+    await this.operations.setHold(login, false, body, actor, key);
     return this.lookup.get(login);
   }
 }

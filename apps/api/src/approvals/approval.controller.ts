@@ -51,7 +51,7 @@ export class ApprovalController {
       'and the preview counts hash the same',
   })
   @ApiOkResponse({ type: ApprovalDto })
-  @ApiProblem(403, "self_approval: the requester's own key cannot approve")
+  @ApiProblem(403, "self_approval: the requester's own key, or another key of its name, cannot approve")
   @ApiProblem(404, 'approval_not_found')
   @ApiProblem(
     409,
@@ -67,10 +67,15 @@ export class ApprovalController {
 
   @Post(':id/reject')
   @HttpCode(200)
-  @Access(...ROLES.ops)
+  @Access(...ROLES.supportReaders)
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOperation({ summary: 'an ops key (the requester too) rejects an open request, with a reason' })
+  @ApiOperation({
+    summary:
+      'an ops key (the requester too) rejects an open request, with a reason; a support key withdraws an override ' +
+      'request it made',
+  })
   @ApiOkResponse({ type: ApprovalDto })
+  @ApiProblem(403, 'forbidden: a support key withdraws only a request it made')
   @ApiProblem(404, 'approval_not_found')
   @ApiProblem(409, 'approval_not_pending, approval_expired')
   reject(

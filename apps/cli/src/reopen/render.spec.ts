@@ -198,3 +198,47 @@ describe('reopen: what support reads', () => {
     ]);
   });
 });
+
+describe('reopen: what the second ops key reads before approving', () => {
+  it("a support override's request: the account, the change asked with its reason and ticket, the account as shown", () => {
+    const lines = render('approval', {
+      id: 'ap-1',
+      waveId: null,
+      command: 'support_override',
+      rule: 'support_override',
+      args: {
+        login: 'dr.a@example.test',
+        kind: 'release',
+        protocols: [],
+        reason: 'customer verified',
+        ticket: 'SUP-2',
+      },
+      state: 'pending',
+      hash: 'h',
+      plan: {
+        login: 'dr.a@example.test',
+        held: true,
+        holdReason: 'fraud check',
+        leaked: false,
+        imap: false,
+        pop3: false,
+      },
+      counts: null,
+      requestedBy: 'support:carol',
+      requestedAt: '2026-05-09T08:00:00.000Z',
+      expiresAt: '2026-05-09T09:00:00.000Z',
+      decidedBy: null,
+      note: null,
+      endedReason: null,
+      sinceLastApproval: null,
+      current: { hash: 'h', matches: true, changes: [] },
+    });
+    expect(lines[0]).toBe(
+      'approval  ap-1: support_override of account dr.a@example.test (rule support_override), pending',
+    );
+    expect(lines).toContain('change    release (reason: customer verified; ticket SUP-2)');
+    expect(lines).toContain(
+      'account   {"held":true,"holdReason":"fraud check","imap":false,"leaked":false,"login":"dr.a@example.test","pop3":false}',
+    );
+  });
+});

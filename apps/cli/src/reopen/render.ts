@@ -72,6 +72,10 @@ interface ApprovalEntry {
   id: string;
   waveId: string | null;
   command: string;
+  /** The command's input: a support override's account, change, reason and ticket. */
+  args: Record<string, unknown>;
+  /** The wave's plan, or a support override's account as it was shown. */
+  plan: Record<string, unknown> | null;
   rule: string;
   state: string;
   hash: string;
@@ -336,11 +340,20 @@ function approvalList(items: ApprovalEntry[]): string[] {
 }
 
 function approval(a: ApprovalEntry): string[] {
+  // A support override has no wave: it is about one account, and what the approver decides on is the change asked
+  // and the account as it was shown (its args and plan).
+  const account = a.waveId === null && typeof a.args?.login === 'string' ? a.args.login : null;
   const lines = [
-    `approval  ${a.id}: ${a.command} of wave ${a.waveId ?? '–'} (rule ${a.rule}), ${a.state}`,
+    `approval  ${a.id}: ${a.command} of ${account ? `account ${account}` : `wave ${a.waveId ?? '–'}`} (rule ${a.rule}), ${a.state}`,
     `requested ${when(a.requestedAt)} by ${a.requestedBy}; expires ${when(a.expiresAt)}`,
     `hash      ${a.hash}`,
   ];
+  if (account) {
+    const { kind, protocols, reason, ticket } = a.args;
+    const asked = [kind, ...(Array.isArray(protocols) ? (protocols as unknown[]) : [])].map(String).join(' ');
+    lines.push(`change    ${asked} (reason: ${String(reason)}; ticket ${String(ticket)})`);
+    if (a.plan) lines.push(`account   ${JSON.stringify(a.plan, Object.keys(a.plan).sort())}`);
+  }
   if (a.counts) lines.push(`counts    eligible ${int(a.counts.eligible)}; held back ${reasons(a.counts.heldBack)}`);
   if (a.decidedBy) lines.push(`decided   by ${a.decidedBy}${a.note ? `: ${a.note}` : ''}`);
   if (a.endedReason) lines.push(`ended     ${a.endedReason}`);

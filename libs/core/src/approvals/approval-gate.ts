@@ -28,6 +28,18 @@ export interface ApprovalSettings {
 /** The outcome of a command's check: it may run (no approval needed, or its approval consumed), or it waits. */
 export type GateOutcome = { run: true; approvalId: string | null } | { run: false; request: ApprovalRow };
 
+/**
+ * Where an approval's audit rows belong: its wave, or for a support override (no wave) the account its request names,
+ * so that the account's history (GET /audit?login=, GET /accounts/{login}) shows it.
+ */
+export function approvalAuditTarget(row: Pick<ApprovalRow, 'wave_id' | 'args'>): {
+  waveId: string | null;
+  login?: string;
+} {
+  const login = row.wave_id === null ? row.args.login : undefined;
+  return { waveId: row.wave_id, ...(typeof login === 'string' ? { login } : {}) };
+}
+
 /** What an approval's audit rows carry: the notifications (issue 20) read them. */
 export function approvalDetail(row: ApprovalRow, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -65,7 +77,7 @@ export class ApprovalGate {
         await audit(sql, {
           actor: requester.actor,
           action: 'approval.executed',
-          waveId: open.wave_id,
+          ...approvalAuditTarget(open),
           detail: approvalDetail(open, { approvedBy: open.decided_by }),
         });
         return { run: true, approvalId: open.id };
@@ -89,10 +101,15 @@ export class ApprovalGate {
     await audit(sql, {
       actor: requester.actor,
       action: 'approval.requested',
-      waveId: request.wave_id,
+      ...approvalAuditTarget(request),
       detail: approvalDetail(request, { counts: request.counts }),
     });
     return { run: false, request };
+  }
+
+  /** Whether a key behind this approval (its requester's, its approver's) was revoked since. */
+  keyRevoked(sql: Sql, approvalId: string): Promise<boolean> {
+    return this.approvals.keyRevoked(sql, approvalId);
   }
 
   /**
@@ -128,12 +145,18 @@ export class ApprovalGate {
     await audit(sql, {
       actor,
       action: 'approval.invalidated',
-      waveId: open.wave_id,
+      ...approvalAuditTarget(open),
       detail: approvalDetail(open, { reason, changes }),
     });
   }
 }
 
 export function recordOf(row: ApprovalRow) {
-  return { state: row.state, hash: row.hash, requestedBy: row.requested_key, expiresAt: row.expires_at };
+  return {
+    state: row.state,
+    hash: row.hash,
+    requestedBy: row.requested_key,
+    requestedActor: row.requested_by,
+    expiresAt: row.expires_at,
+  };
 }

@@ -1,5 +1,6 @@
 import { DateTime } from 'luxon';
 import { aWave, createEngineHarness, EngineHarness, loginAllocator, pollUntil } from '@app/testing';
+import { ApiKeyService } from '../auth';
 import { buildCoreServices, CoreServices } from '../core-graph';
 import { ApprovalRequiredError } from '../errors';
 
@@ -37,7 +38,7 @@ describe('a scheduled start re-checks its approval when it fires (real PostgreSQ
     return (err as ApprovalRequiredError).extra.approvalId as string;
   };
   /** Scheduled by alice once bob approved it. */
-  const scheduledWave = async (name: string, accounts: string[]) => {
+  const scheduledWave = async (name: string, accounts: string[], approver = BOB) => {
     const wave = await aWave()
       .name(name)
       .logins(accounts)
@@ -46,7 +47,7 @@ describe('a scheduled start re-checks its approval when it fires (real PostgreSQ
       .schedule(past, 'Europe/Paris')
       .create(h, ALICE.actor);
     const request = await approvalIdOf(s.commands.schedule(wave.id, ALICE.actor, ALICE.key));
-    await s.approvals.approve(request, BOB, 'checked the preview');
+    await s.approvals.approve(request, approver, 'checked the preview');
     expect(await s.commands.schedule(wave.id, ALICE.actor, ALICE.key)).toMatchObject({ state: 'scheduled' });
     return { id: wave.id, approvalId: request };
   };
@@ -84,6 +85,15 @@ describe('a scheduled start re-checks its approval when it fires (real PostgreSQ
     const imported = await scheduledWave('imported', importedScope);
     const behind = await scheduledWave('changed behind', logins(20));
     const approvedChange = await scheduledWave('approved change', logins(20));
+    // Approved by a key revoked since (it leaked): the start it vouched for has not happened yet.
+    const keys = new ApiKeyService(h.db.owner);
+    const ivan = await keys.create('ops', 'ivan');
+    const revoked = await scheduledWave('approved by a revoked key', logins(20), {
+      actor: 'ops:ivan',
+      key: ivan.id,
+      role: 'ops',
+    });
+    await keys.revoke(ivan.id, 'cli');
 
     // Accounts held by support after the approval: the preview's counts moved.
     await h.support().setHold(heldScope[3], true, { reason: 'owner unreachable', ticket: 'INC-7' }, 'support:carol');
@@ -97,7 +107,7 @@ describe('a scheduled start re-checks its approval when it fires (real PostgreSQ
 
     await h.startWorker();
     await Promise.all([fired(unchanged.id), fired(approvedChange.id)]);
-    await Promise.all([held, imported, behind].map((w) => refused(w.id)));
+    await Promise.all([held, imported, behind, revoked].map((w) => refused(w.id)));
 
     for (const w of [unchanged, approvedChange]) {
       expect((await waveRow(w.id)).member_count).toBe(20);
@@ -107,6 +117,7 @@ describe('a scheduled start re-checks its approval when it fires (real PostgreSQ
       [held, ['counts.eligible', 'counts.heldBack.held']],
       [imported, ['counts.eligible']],
       [behind, ['plan.rate_per_second']],
+      [revoked, ['approval']],
     ];
     for (const [w, fields] of expected) {
       const row = await waveRow(w.id);

@@ -1,6 +1,7 @@
 import { DateTime } from 'luxon';
 import { populationLogin, TimeWindows } from '@app/domain';
 import { aWave, createEngineHarness, EngineHarness } from '@app/testing';
+import { ApiKeyService } from '../auth';
 import { buildCoreServices, CoreServices } from '../core-graph';
 import { ApprovalRequiredError } from '../errors';
 
@@ -96,6 +97,52 @@ describe('two-person approval (real PostgreSQL, Redis)', () => {
     // Used once: unscheduling and scheduling again asks again.
     await s.commands.unschedule(wave.id, ALICE.actor, ALICE.key);
     expect(approvalId(await refusal(s.commands.schedule(wave.id, ALICE.actor, ALICE.key)))).not.toBe(approvalId(first));
+  });
+
+  it("refuses the requester's other keys: a second ops key of the same name, the ops key of the support requester", async () => {
+    const wave = await guarded('same person').create(h, ALICE.actor);
+    const request = approvalId(await refusal(s.commands.start(wave.id, ALICE.actor, ALICE.key)));
+    const aliceAgain = { actor: 'ops:alice', key: 'key-alice-rotated', role: 'ops' };
+    await expect(s.approvals.approve(request, aliceAgain, null)).rejects.toMatchObject({ code: 'self_approval' });
+    expect(await row(request)).toMatchObject({ state: 'pending', decided_by: null });
+    await s.approvals.approve(request, BOB, null);
+    expect((await row(request)).state).toBe('approved');
+
+    const [leaked] = await h.db.dataSource.query<{ login: string }[]>(
+      `SELECT login FROM accounts WHERE leaked AND NOT held AND (password_changed_at IS NULL OR password_changed_at <= $1)
+        ORDER BY id DESC LIMIT 1`,
+      [h.config.INCIDENT_AT],
+    );
+    const input = { reason: 'customer on the phone', ticket: 'SUP-10', override: true };
+    const override = approvalId(
+      await refusal(s.operations.request(leaked.login, 'enable', input, 'support:dave', 'key-dave-support')),
+    );
+    const daveOps = { actor: 'ops:dave', key: 'key-dave-ops', role: 'ops' };
+    await expect(s.approvals.approve(override, daveOps, null)).rejects.toMatchObject({ code: 'self_approval' });
+    expect(await row(override)).toMatchObject({ state: 'pending', decided_by: null });
+  });
+
+  it('revoking a key ends its open requests and the approvals it gave that are not used yet', async () => {
+    // Keys are the owner's to make and revoke (the CLI's create-api-key, revoke-api-key).
+    const keys = new ApiKeyService(h.db.owner);
+    const grace = await keys.create('ops', 'grace');
+    const heidi = await keys.create('ops', 'heidi');
+    const requested = await guarded('requested by a revoked key').create(h, 'ops:grace');
+    const asked = approvalId(await refusal(s.commands.start(requested.id, 'ops:grace', grace.id)));
+    const approvedWave = await guarded('approved by a revoked key').create(h, ALICE.actor);
+    const given = approvalId(await refusal(s.commands.start(approvedWave.id, ALICE.actor, ALICE.key)));
+    await s.approvals.approve(given, { actor: 'ops:heidi', key: heidi.id, role: 'ops' }, null);
+
+    await keys.revoke(grace.id, 'cli');
+    await keys.revoke(heidi.id, 'cli');
+    expect(await row(asked)).toMatchObject({ state: 'invalidated', ended_reason: 'key_revoked' });
+    expect(await row(given)).toMatchObject({ state: 'invalidated', ended_reason: 'key_revoked' });
+    await expect(s.approvals.approve(asked, BOB, null)).rejects.toMatchObject({ code: 'approval_not_pending' });
+    // The start asks a second key again rather than running on the revoked key's approval.
+    expect(approvalId(await refusal(s.commands.start(approvedWave.id, ALICE.actor, ALICE.key)))).not.toBe(given);
+    expect(await state(approvedWave.id)).toBe('draft');
+    const ended = await audits('approval.invalidated', approvedWave.id);
+    expect(ended[0]).toMatchObject({ actor: 'cli', detail: { approvalId: given, reason: 'key_revoked' } });
   });
 
   it('an approval is invalidated by a rate change made after it: the start asks again', async () => {
@@ -370,5 +417,54 @@ describe('two-person approval (real PostgreSQL, Redis)', () => {
       code: 'approval_invalidated',
       extra: { changes: expect.arrayContaining([expect.objectContaining({ field: 'plan.held' })]) },
     });
+  });
+
+  it('the requester withdraws its own request (docs: any ops key, the requester too)', async () => {
+    const wave = await guarded('withdrawn').create(h, ALICE.actor);
+    const request = approvalId(await refusal(s.commands.start(wave.id, ALICE.actor, ALICE.key)));
+    await s.approvals.reject(request, { ...ALICE, role: 'ops' }, 'wrong cohort');
+    expect(await row(request)).toMatchObject({ state: 'rejected', decided_by: 'ops:alice' });
+  });
+
+  it('a support key withdraws its own override request; not one another key made', async () => {
+    const [{ login }] = await h.db.dataSource.query<{ login: string }[]>(
+      `SELECT login FROM accounts WHERE NOT leaked AND NOT held ORDER BY id DESC OFFSET 1 LIMIT 1`,
+    );
+    await s.operations.setHold(login, true, { reason: 'fraud suspicion', ticket: 'SEC-5' }, 'support:erin');
+    const release = { reason: 'wrong account', ticket: 'SUP-12' };
+    const request = approvalId(await refusal(s.operations.setHold(login, false, release, 'support:gina', 'key-gina')));
+    const other = { actor: 'support:hank', key: 'key-hank', role: 'support' };
+    await expect(s.approvals.reject(request, other, 'not mine')).rejects.toMatchObject({ code: 'forbidden' });
+    expect((await row(request)).state).toBe('pending');
+    await s.approvals.reject(request, { actor: 'support:gina', key: 'key-gina', role: 'support' }, 'wrong account');
+    expect(await row(request)).toMatchObject({ state: 'rejected', decided_by: 'support:gina' });
+  });
+
+  it('lifting a hold waits for a second ops key too: a release then a plain enable would open it on one key', async () => {
+    const [{ login }] = await h.db.dataSource.query<{ login: string }[]>(
+      `SELECT login FROM accounts WHERE NOT leaked AND NOT held ORDER BY id DESC LIMIT 1`,
+    );
+    const note = { reason: 'fraud suspicion', ticket: 'SEC-4' };
+    await s.operations.setHold(login, true, note, 'support:erin', 'key-erin');
+    const heldNow = async () =>
+      (await h.db.dataSource.query<{ held: boolean }[]>(`SELECT held FROM accounts WHERE login = $1`, [login]))[0].held;
+    expect(await heldNow()).toBe(true);
+
+    const release = { reason: 'customer verified', ticket: 'SUP-11' };
+    const refused = await refusal(s.operations.setHold(login, false, release, 'support:frank', 'key-frank'));
+    expect(refused.extra).toMatchObject({ rule: 'support_override', command: 'support_override', waveId: null });
+    expect(await heldNow()).toBe(true);
+    await s.approvals.approve(approvalId(refused), BOB, 'verified');
+    await s.operations.setHold(login, false, release, 'support:frank', 'key-frank');
+    expect(await heldNow()).toBe(false);
+    expect(await row(approvalId(refused))).toMatchObject({ state: 'executed' });
+    // Releasing an account that is not held changes nothing: no second key.
+    await expect(s.operations.setHold(login, false, release, 'support:frank', 'key-frank')).resolves.toBeTruthy();
+    // The account's own history (GET /audit?login=, GET /accounts/{login}) shows its approval, as it shows its hold.
+    const history = await h.db.dataSource.query<{ action: string }[]>(
+      `SELECT action FROM audit_log WHERE login = $1 AND action LIKE 'approval.%' ORDER BY id`,
+      [login],
+    );
+    expect(history.map((r) => r.action)).toEqual(['approval.requested', 'approval.given', 'approval.executed']);
   });
 });

@@ -41,6 +41,8 @@ export interface NewApproval {
 }
 
 const OPEN = `state IN ('pending', 'approved')`;
+/** approvalAuditTarget's login in SQL, over an approvals row `e`: a support override's account (it has no wave). */
+const APPROVAL_LOGIN_SQL = `CASE WHEN e.wave_id IS NULL THEN e.args->>'login' END`;
 
 /**
  * The statements on approvals (docs/approvals.md). SQL only: what to write is decided by the domain's approval rules
@@ -56,13 +58,14 @@ export class ApprovalRepository {
       `WITH ended AS (
          UPDATE approvals SET state = 'expired', ended_reason = 'expired'
           WHERE ${OPEN} AND expires_at <= now()
-        RETURNING id, wave_id, command, rule, expires_at, state
+        RETURNING id, wave_id, args, command, rule, expires_at, state
        ), audited AS (
          ${auditRowsSql(
            {
              actor: `'system'`,
              action: `'approval.expired'`,
              waveId: 'e.wave_id',
+             login: APPROVAL_LOGIN_SQL,
              detail: `jsonb_build_object('approvalId', e.id, 'waveId', e.wave_id, 'command', e.command, 'rule', e.rule, 'expiresAt', e.expires_at)`,
            },
            'FROM ended e',
@@ -71,6 +74,48 @@ export class ApprovalRepository {
        SELECT count(*) AS n FROM ended`,
     );
     return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
+   * A revoked key's open requests (pending or approved) and the approvals it gave that were not used yet end
+   * `invalidated` (reason `key_revoked`), each with its `approval.invalidated` audit row (actor: who revoked it), in
+   * one statement: the key no longer vouches for anything.
+   */
+  async endOfKey(sql: Sql, keyId: string, actor: string): Promise<number> {
+    const rows = await sql<{ n: string }>(
+      `WITH ended AS (
+         UPDATE approvals SET state = 'invalidated', ended_reason = 'key_revoked'
+          WHERE ${OPEN} AND (requested_key = $1 OR (state = 'approved' AND decided_key = $1))
+        RETURNING *
+       ), audited AS (
+         ${auditRowsSql(
+           {
+             actor: '$2',
+             action: `'approval.invalidated'`,
+             waveId: 'e.wave_id',
+             login: APPROVAL_LOGIN_SQL,
+             detail: `jsonb_build_object('approvalId', e.id, 'waveId', e.wave_id, 'command', e.command, 'rule', e.rule,
+                        'args', e.args, 'hash', e.hash, 'requestedBy', e.requested_by, 'expiresAt', e.expires_at,
+                        'reason', 'key_revoked', 'keyId', $1::text)`,
+           },
+           'FROM ended e',
+         )}
+       )
+       SELECT count(*) AS n FROM ended`,
+      [keyId, actor],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Whether the key that asked for this approval, or the one that gave it, is revoked now. */
+  async keyRevoked(sql: Sql, id: string): Promise<boolean> {
+    const [row] = await sql<{ revoked: boolean }>(
+      `SELECT EXISTS (
+         SELECT 1 FROM approvals a JOIN api_keys k ON k.id::text IN (a.requested_key, a.decided_key)
+          WHERE a.id = $1 AND k.revoked_at IS NOT NULL) AS revoked`,
+      [id],
+    );
+    return row?.revoked === true;
   }
 
   /** The open request for this command and input on this wave, locked, if any. */
@@ -134,9 +179,14 @@ export class ApprovalRepository {
     return row;
   }
 
+  /**
+   * Rejected, or withdrawn by its requester: `decided_key` names a second key (the table's check refuses the
+   * requester's there), so a withdrawal leaves it null; `decided_by` says who.
+   */
   async reject(sql: Sql, id: string, by: { actor: string; key: string }, note: string): Promise<ApprovalRow> {
     const [row] = await sql<ApprovalRow>(
-      `UPDATE approvals SET state = 'rejected', decided_by = $2, decided_key = $3, decided_at = now(), note = $4,
+      `UPDATE approvals SET state = 'rejected', decided_by = $2, decided_key = NULLIF($3, requested_key),
+              decided_at = now(), note = $4,
               ended_reason = 'rejected'
         WHERE id = $1 RETURNING *`,
       [id, by.actor, by.key, note],

@@ -6,6 +6,7 @@ import {
   ApprovalSubject,
   approvalHash,
   canApprove,
+  canReject,
   diffJson,
   FieldChange,
   FieldErrors,
@@ -14,7 +15,7 @@ import { ConflictError, DomainError, NotFoundError, ValidationError } from '../e
 import { audit } from '../db/audit-log';
 import { Sql, sqlOfDataSource } from '../db/sql';
 import { withTransaction } from '../db/transaction';
-import { ApprovalGate, approvalDetail, recordOf } from './approval-gate';
+import { ApprovalGate, approvalAuditTarget, approvalDetail, recordOf } from './approval-gate';
 import { ApprovalRepository, ApprovalRow } from './approval.repository';
 
 /** What an approval is bound to now (the wave's plan and preview counts read again), from its row. */
@@ -121,7 +122,7 @@ export class ApprovalService {
       const now = await this.subjectOf(sql, row);
       const refusal = canApprove(
         recordOf(row),
-        { identity: approver.key, role: approver.role },
+        { identity: approver.key, role: approver.role, actor: approver.actor },
         approvalHash(now),
         new Date(),
       );
@@ -132,9 +133,14 @@ export class ApprovalService {
           await this.gate.invalidate(sql, row, now, approver.actor);
           return { invalidated: changesOf(row, now) };
         case 'self_approval':
-          throw new DomainError('self_approval', 'the key that requested this approval cannot give it', 'forbidden', {
-            approvalId: id,
-          });
+          throw new DomainError(
+            'self_approval',
+            'the key that requested this approval, or another key of its name, cannot give it',
+            'forbidden',
+            {
+              approvalId: id,
+            },
+          );
         case 'wrong_role':
           throw new DomainError('forbidden', 'only an ops key approves', 'forbidden', { approvalId: id });
         case 'expired':
@@ -146,7 +152,7 @@ export class ApprovalService {
       await audit(sql, {
         actor: approver.actor,
         action: 'approval.given',
-        waveId: approved.wave_id,
+        ...approvalAuditTarget(approved),
         detail: approvalDetail(approved, { approvedBy: approver.actor, note }),
       });
       return { approved };
@@ -161,7 +167,10 @@ export class ApprovalService {
     return this.view(sqlOfDataSource(this.dataSource), outcome.approved);
   }
 
-  /** Any ops key (the requester too, to withdraw it) rejects an open request, with a reason. */
+  /**
+   * Any ops key (the requester too, to withdraw it) rejects an open request, with a reason; a support key withdraws
+   * the override requests it made.
+   */
   async reject(id: string, by: Approver, reason: string): Promise<ApprovalView> {
     if (typeof reason !== 'string' || !reason.trim() || reason.length > 500) {
       throw new ValidationError([
@@ -170,12 +179,19 @@ export class ApprovalService {
     }
     await this.approvals.expireDue(sqlOfDataSource(this.dataSource));
     const rejected = await withTransaction(this.dataSource, async ({ sql }) => {
-      await this.lockDecidable(sql, id, ['pending', 'approved']);
+      // Who may decide first (a support key on another's request: 403 whatever its state), then whether it is open.
+      await this.lockDecidable(sql, id, ['pending', 'approved'], (open) => {
+        if (!canReject(recordOf(open), { identity: by.key, role: by.role })) {
+          throw new DomainError('forbidden', 'a support key withdraws only a request it made', 'forbidden', {
+            approvalId: id,
+          });
+        }
+      });
       const row = await this.approvals.reject(sql, id, by, reason.trim());
       await audit(sql, {
         actor: by.actor,
         action: 'approval.rejected',
-        waveId: row.wave_id,
+        ...approvalAuditTarget(row),
         reason: row.note,
         detail: approvalDetail(row, { rejectedBy: by.actor, reason: row.note }),
       });
@@ -184,9 +200,16 @@ export class ApprovalService {
     return this.view(sqlOfDataSource(this.dataSource), rejected);
   }
 
-  private async lockDecidable(sql: Sql, id: string, states: ApprovalState[] = ['pending']): Promise<ApprovalRow> {
+  private async lockDecidable(
+    sql: Sql,
+    id: string,
+    states: ApprovalState[] = ['pending'],
+    /** Throws when the caller may not decide this request at all (checked before its state). */
+    mayDecide: (row: ApprovalRow) => void = () => undefined,
+  ): Promise<ApprovalRow> {
     const row = UUID.test(id) ? await this.approvals.lockById(sql, id) : undefined;
     if (!row) throw new NotFoundError('approval', id);
+    mayDecide(row);
     if (!states.includes(row.state)) throw notOpen(row);
     return row;
   }

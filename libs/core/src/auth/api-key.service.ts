@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { ApiRole } from '@app/db';
+import { ApprovalRepository } from '../approvals/approval.repository';
 import { audit } from '../db/audit-log';
 import { withTransaction } from '../db/transaction';
 import { ActiveApiKey, ApiKeyRepository, ListedApiKey } from './api-key.repository';
@@ -87,6 +88,8 @@ export class ApiKeyService {
       const revoked = await this.keys.revoke(sql, id);
       if (!revoked) return false;
       await audit(sql, { actor, action: 'api_key.revoked', detail: revoked });
+      // What the key asked for or approved and was not done yet no longer stands (docs/approvals.md).
+      await new ApprovalRepository().endOfKey(sql, id, actor);
       return true;
     });
   }

@@ -90,16 +90,7 @@ export class OperationService {
       if (!account) throw new NotFoundError('account', login);
       return this.recordChange(tx, account, kind, protocols, input, actor, requester);
     });
-    if ('request' in outcome) {
-      const r = outcome.request;
-      throw new ApprovalRequiredError({
-        approvalId: r.id,
-        rule: r.rule,
-        command: r.command,
-        waveId: null,
-        expiresAt: r.expires_at,
-      });
-    }
+    if ('request' in outcome) throw overrideApprovalRequired(outcome.request);
     const { op, overrideEnded } = outcome;
     // As for a hold: once a disable that ended an override returns, no wave call that counted on it can start.
     if (overrideEnded) {
@@ -156,38 +147,52 @@ export class OperationService {
     return op;
   }
 
-  /** Keeps an account out of every wave (or lets it back), audited. */
+  /**
+   * Keeps an account out of every wave (or lets it back), audited. Lifting a hold overrides it as an enable with
+   * `override` does: under the `support_override` rule it waits for a second ops key too (`key`: the caller's).
+   */
   async setHold(
     login: string,
     hold: boolean,
     input: { reason: string; ticket: string },
     actor: string,
+    key?: string,
   ): Promise<AccountEntity> {
     checkReasonAndTicket(input);
-    const held = await withTransaction(this.dataSource, async ({ sql, manager }) => {
-      const account = await this.accounts.findByLogin(manager, login.toLowerCase(), true);
-      if (!account) throw new NotFoundError('account', login);
-      await this.accounts.setHold(
-        sql,
-        account.id,
-        hold ? { reason: input.reason, ticket: input.ticket, by: actor } : null,
-      );
-      await audit(sql, {
-        actor,
-        action: hold ? 'support.hold' : 'support.unhold',
-        accountId: account.id,
-        login: account.login,
-        reason: input.reason,
-        ticket: input.ticket,
-        before: { held: account.held },
-        after: { held: hold },
-      });
-      // A hold also ends a support override of the leaked-password rule (it does not come back with the unhold).
-      if (hold && hasOverrideOnFile(account)) await this.overrides.end(sql, account.id);
-      // Last, so it is held only until the commit: permits decided before it are refused from now on.
-      if (hold) await this.fence.bumpEligibilityEpoch(sql);
-      return (await this.accounts.findById(manager, account.id))!;
-    });
+    const outcome = await withTransaction<{ request: ApprovalRow } | { held: AccountEntity }>(
+      this.dataSource,
+      async ({ sql, manager }) => {
+        const account = await this.accounts.findByLogin(manager, login.toLowerCase(), true);
+        if (!account) throw new NotFoundError('account', login);
+        if (!hold && account.held && key) {
+          const change: OverrideChange = { kind: 'release', protocols: [], reason: input.reason, ticket: input.ticket };
+          const request = await this.overrideApproval(sql, account, change, { actor, key });
+          if (request) return { request };
+        }
+        await this.accounts.setHold(
+          sql,
+          account.id,
+          hold ? { reason: input.reason, ticket: input.ticket, by: actor } : null,
+        );
+        await audit(sql, {
+          actor,
+          action: hold ? 'support.hold' : 'support.unhold',
+          accountId: account.id,
+          login: account.login,
+          reason: input.reason,
+          ticket: input.ticket,
+          before: { held: account.held },
+          after: { held: hold },
+        });
+        // A hold also ends a support override of the leaked-password rule (it does not come back with the unhold).
+        if (hold && hasOverrideOnFile(account)) await this.overrides.end(sql, account.id);
+        // Last, so it is held only until the commit: permits decided before it are refused from now on.
+        if (hold) await this.fence.bumpEligibilityEpoch(sql);
+        return { held: (await this.accounts.findById(manager, account.id))! };
+      },
+    );
+    if ('request' in outcome) throw overrideApprovalRequired(outcome.request);
+    const { held } = outcome;
     // The account row's update conflicts with any send permit reading it (FOR SHARE): permits granted before the
     // commit start their call within their window or never. Once this returns, no wave call containing the
     // account can start (invariant 6).
@@ -209,14 +214,9 @@ export class OperationService {
     const { reason, ticket } = input;
     const request = { ...input, account: view, protocols, incidentAt: this.incidentAt };
     const decision = decideSupportChange(kind, request, account.login);
-    const gate = this.options.approvals;
-    if (gate && requester && decision.overrides.length > 0) {
-      const rule = approvalRuleFor(gate.settings.deployment, { command: 'support_override' });
-      if (rule) {
-        const subject = overrideSubject(account, { kind, protocols, reason, ticket });
-        const checked = await gate.check(sql, subject, rule, requester);
-        if (!checked.run) return { request: checked.request };
-      }
+    if (requester && decision.overrides.length > 0) {
+      const request = await this.overrideApproval(sql, account, { kind, protocols, reason, ticket }, requester);
+      if (request) return { request };
     }
     // The override is on the account: later waves include it too, until it expires or ends.
     const overrideExpiresAt = decision.recordOverride
@@ -254,9 +254,26 @@ export class OperationService {
     return { op, overrideEnded };
   }
 
+  /**
+   * The `support_override` rule's check of a change that overrides a hold (an enable past it, a release of it), in its
+   * transaction: the request it waits for, or undefined when it may run (no such rule, or its approval consumed).
+   */
+  private async overrideApproval(
+    sql: Sql,
+    account: AccountEntity,
+    change: OverrideChange,
+    requester: Requester,
+  ): Promise<ApprovalRow | undefined> {
+    const gate = this.options.approvals;
+    const rule = gate ? approvalRuleFor(gate.settings.deployment, { command: 'support_override' }) : null;
+    if (!gate || !rule) return undefined;
+    const checked = await gate.check(sql, overrideSubject(account, change), rule, requester);
+    return checked.run ? undefined : checked.request;
+  }
+
   /** What an override's approval is bound to, read again now (ApprovalService's show and approve). */
   async approvalSubject(sql: Sql, row: ApprovalRow): Promise<ApprovalSubject> {
-    const args = row.args as { login: string; kind: 'enable'; protocols: Protocol[]; reason: string; ticket: string };
+    const args = row.args as unknown as { login: string } & OverrideChange;
     const [account] = await sql<AccountEntity>(
       `SELECT id, login, leaked, password_changed_at AS "passwordChangedAt", imap_enabled AS "imapEnabled",
               pop3_enabled AS "pop3Enabled", held, hold_reason AS "holdReason", override_expires_at AS "overrideExpiresAt"
@@ -292,6 +309,25 @@ function operationIdentity(): { id: string; idempotencyKey: string } {
   return { id, idempotencyKey: operationKey(id) };
 }
 
+/** A change that overrides a hold: an enable past it (its protocols), or its release (`release`, no protocols). */
+interface OverrideChange {
+  kind: 'enable' | 'disable' | 'release';
+  protocols: Protocol[];
+  reason: string;
+  ticket: string;
+}
+
+/** The 409 a support change overriding a hold answers while it waits for a second ops key. */
+function overrideApprovalRequired(r: ApprovalRow): ApprovalRequiredError {
+  return new ApprovalRequiredError({
+    approvalId: r.id,
+    rule: r.rule,
+    command: r.command,
+    waveId: null,
+    expiresAt: r.expires_at,
+  });
+}
+
 /**
  * A support override's approval subject: the request as sent and the account as it was shown (held, leaked, when its
  * password changed, its access, a live override): a change of any of them is a new decision.
@@ -308,7 +344,7 @@ function overrideSubject(
     | 'holdReason'
     | 'overrideExpiresAt'
   >,
-  change: { kind: string; protocols: Protocol[]; reason: string; ticket: string },
+  change: OverrideChange,
 ): ApprovalSubject {
   return {
     waveId: null,

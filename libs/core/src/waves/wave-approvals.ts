@@ -96,7 +96,8 @@ export class WaveApprovals {
     const { plan, counts } = await this.subject(sql, wave.id, 'schedule', {});
     const row = await this.waves.storedRow(sql, wave.id);
     const approved = (row?.schedule_approval ?? null) as ScheduleApproval | null;
-    const changes = scheduleFireRefusal(approved, { plan, counts });
+    const keyRevoked = approved ? await this.gate.keyRevoked(sql, approved.approvalId) : false;
+    const changes = scheduleFireRefusal(approved, { plan, counts }, keyRevoked);
     return changes.length ? { approvalId: approved?.approvalId ?? null, changes } : null;
   }
 
