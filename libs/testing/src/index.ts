@@ -37,6 +37,7 @@ export * from './mail-clients';
 export * from './api-process';
 export * from './api-harness';
 export * from './reopen-binary';
+export * from './http-gateway';
 export * from './real-login-world';
 // A benchmark built on the tests' worlds (bench:attack) runs outside Jest: it opens and closes the run itself.
 export { default as openTestRun } from './global-setup';

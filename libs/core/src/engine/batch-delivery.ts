@@ -284,7 +284,9 @@ export class BatchDelivery {
   /**
    * Permanent: 401/403 stop everything (never retried); anything else fails the batch's members, except those an
    * earlier attempt in doubt wrote, which a read of their accounts tells (readBackAnswer). When an account cannot be
-   * read, the batch stays in doubt, kept with its key, and the wave pauses.
+   * read, the batch stays in doubt, kept with its key, and the wave pauses. A rollback's batch is never failed by a
+   * refusal of the whole call (it applied nothing, contract §3): a failed restoration leaves its account open under a
+   * rollback that says rolled_back. It is kept with its key, as after an outage, and sent again.
    */
   private async refused(
     sql: Sql,
@@ -296,17 +298,18 @@ export class BatchDelivery {
     await this.record(sql, batch, sent);
     const auth = outcome.status === 401 || outcome.status === 403;
     const refused = refusedResults(batch.members, outcome);
-    const results = auth
-      ? null
-      : sent.inDoubtBefore
-        ? await this.readBack(sql, wave, batch, sent.items, refused)
-        : refused;
+    const results =
+      auth || batch.kind === 'rollback'
+        ? null
+        : sent.inDoubtBefore
+          ? await this.readBack(sql, wave, batch, sent.items, refused)
+          : refused;
     if (!results) {
       await this.ctx.commands.systemPause(wave.id, 'mailstore_unreachable', {
         batchId: batch.id,
         status: outcome.status,
         code: outcome.code,
-        ...(auth ? {} : { inDoubt: true }),
+        ...(auth ? {} : { inDoubt: sent.inDoubtBefore }),
       });
       await this.ctx.repos.lease.park(sql, batch);
       return this.ended('paused', auth ? 'paused_unauthorized' : 'paused_unreachable');
