@@ -24,7 +24,7 @@ export interface LoginEvent {
   success: boolean;
   /** The client's address (real_remote_ip behind a proxy); null when the server did not say. */
   remoteIp: string | null;
-  /** When the login finished. */
+  /** When the login finished (staleness only: counts and the stream use its arrival, LoginIngestService.count). */
   at: Date;
   /** Session and end time: the same event posted twice has the same key. */
   key: string;

@@ -1,16 +1,7 @@
-import { aWave, createEngineHarness, EngineHarness, pollUntil } from '@app/testing';
+import { aWave, createEngineHarness, dovecotLogin, EngineHarness, pollUntil } from '@app/testing';
 import { LoginCountRepository } from '../logins/login-count.repository';
 import { LOGIN_INGEST_DEFAULTS, LoginIngestService } from '../logins/login-ingest.service';
 import { LoginReaction, recloseThroughSupport } from '../logins/login-reaction';
-
-/** A failed login as Dovecot exports it (no `success` field). */
-function failure(login: string, ip: string) {
-  return {
-    event: 'auth_request_finished',
-    end_time: new Date().toISOString(),
-    fields: { service: 'imap', original_user: login, remote_ip: ip, session: `s${Math.random()}` },
-  };
-}
 
 /**
  * Eventual propagation's read-back against a later writer: an account the wave opened and the per-account reaction
@@ -51,7 +42,10 @@ describe('read-back after the per-account reaction closed an account again (real
         WHERE m.wave_id = $1 AND m.state = 'enabled' ORDER BY m.seq LIMIT 1`,
       [w.id],
     );
-    ingest.accept([failure(login, '198.51.100.1'), failure(login, '198.51.100.2')]);
+    ingest.accept([
+      dovecotLogin(login, { ok: false, ip: '198.51.100.1' }),
+      dovecotLogin(login, { ok: false, ip: '198.51.100.2' }),
+    ]);
     await ingest.flush();
     await pollUntil(async () => h.sim.account(login)?.protocols.imap === false, {
       timeoutMs: 10_000,
