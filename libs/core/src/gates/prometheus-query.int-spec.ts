@@ -22,7 +22,7 @@ describe('queryPrometheus (a real Prometheus, Debian package)', () => {
     expect(await ask('scalar(vector(3))')).toEqual({ kind: 'value', value: 3 });
   });
 
-  it('NaN and infinities come back as numbers (the analysis reads them as inconclusive)', async () => {
+  it('NaN and infinities come back as numbers (the analysis reads them: analysis.ts measure)', async () => {
     expect(await ask('0/0')).toEqual({ kind: 'value', value: NaN });
     expect(await ask('1/0')).toEqual({ kind: 'value', value: Infinity });
     expect(await ask('-1/0')).toEqual({ kind: 'value', value: -Infinity });

@@ -13,7 +13,7 @@ const MAX_BODY_BYTES = 1 << 20;
 
 /**
  * One instant query (`GET /api/v1/query?query=…`, Prometheus' HTTP API) read as a gate's measurement: a scalar or a
- * vector of exactly one sample is its value (NaN and ±Inf included: the analysis reads those as inconclusive); an
+ * vector of exactly one sample is its value (NaN and ±Inf included: the analysis reads them, analysis.ts measure); an
  * empty vector is `empty`; anything else (several series, a matrix, an error answer, a timeout, an unreachable server)
  * is an `error` whose message says which. Never throws. Node's fetch (undici): one GET needs nothing more.
  */
