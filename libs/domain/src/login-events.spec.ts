@@ -66,8 +66,11 @@ describe('readLoginEvent', () => {
     });
   });
 
-  it('takes the login as the client typed it (original_user), lower-cased, and user when that is absent', () => {
-    const { original_user: _, ...fields } = SUCCESS.fields;
+  it('takes the passdb’s name (user), lower-cased, and what the client typed (original_user) when that is absent', () => {
+    // auth_default_realm: the client typed the local part, the passdb (and the service's accounts) know the address.
+    const realm = { ...FAILURE, fields: { ...FAILURE.fields, original_user: 'Alice', user: 'alice@example.org' } };
+    expect(readLoginEvent(realm, NOW, LIMITS)).toMatchObject({ login: 'alice@example.org' });
+    const { user: _, ...fields } = SUCCESS.fields;
     expect(readLoginEvent({ ...SUCCESS, fields }, NOW, LIMITS)).toMatchObject({ login: 'alice@example.org' });
   });
 
@@ -85,7 +88,7 @@ describe('readLoginEvent', () => {
     ['no fields', { event: 'auth_request_finished', end_time: SUCCESS.end_time }, 'malformed'],
     ['no user', { ...SUCCESS, fields: { service: 'imap' } }, 'malformed'],
     ['an empty user', { ...SUCCESS, fields: { ...SUCCESS.fields, original_user: '', user: '' } }, 'malformed'],
-    ['a huge user', { ...SUCCESS, fields: { ...SUCCESS.fields, original_user: 'a'.repeat(321) } }, 'malformed'],
+    ['a huge user', { ...SUCCESS, fields: { ...SUCCESS.fields, user: 'a'.repeat(321) } }, 'malformed'],
     ['no service', { ...SUCCESS, fields: { user: 'a@b' } }, 'malformed'],
     ['smtp', { ...SUCCESS, fields: { ...SUCCESS.fields, service: 'smtp' } }, 'other_service'],
     ['no end time', { ...SUCCESS, end_time: undefined }, 'malformed'],

@@ -12,6 +12,7 @@ export function dovecotLogin(
     fields: {
       service: opts.service ?? 'imap',
       original_user: login,
+      user: login,
       remote_ip: opts.ip ?? '203.0.113.7',
       session: `s${Math.random()}`,
       ...(opts.ok ? { success: 'yes' } : {}),
