@@ -72,6 +72,32 @@ describe('queryPrometheus (a real Prometheus, Debian package)', () => {
     }
   });
 
+  it('sends the credentials of PROMETHEUS_URL (user:password@host) as HTTP Basic auth, never in the URL', async () => {
+    // A Prometheus behind an authenticating proxy (web.config.yml basic_auth_users, a managed service): fetch refuses a
+    // URL with credentials outright, so every measurement was an error and every prometheus gate paused its wave.
+    const seen: { auth?: string; url?: string }[] = [];
+    const proxy = createServer((req, res) => {
+      seen.push({ auth: req.headers.authorization, url: req.url });
+      const ok = req.headers.authorization === `Basic ${Buffer.from('reopen:p@ss:word').toString('base64')}`;
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(
+        ok
+          ? JSON.stringify({ status: 'success', data: { resultType: 'scalar', result: [1, '7'] } })
+          : JSON.stringify({ status: 'error', errorType: 'unauthorized', error: 'no' }),
+      );
+    });
+    await new Promise((r) => proxy.listen(0, '127.0.0.1', () => r(null)));
+    const { port } = proxy.address() as AddressInfo;
+    try {
+      const baseUrl = `http://reopen:p%40ss%3Aword@127.0.0.1:${port}/prom`;
+      expect(await queryPrometheus('up', { baseUrl, timeoutMs: 5000 })).toEqual({ kind: 'value', value: 7 });
+      expect(seen).toEqual([{ auth: expect.stringMatching(/^Basic /), url: '/prom/api/v1/query?query=up' }]);
+    } finally {
+      proxy.closeAllConnections();
+      proxy.close();
+    }
+  });
+
   it('a stopped Prometheus is an error', async () => {
     await prom.stop();
     expect(await ask('up', 2000)).toEqual({ kind: 'error', message: 'unreachable (ECONNREFUSED)' });
