@@ -1,4 +1,12 @@
-import { aWave, createEngineHarness, dovecotLogin, EngineHarness, STUFFING_GATE } from '@app/testing';
+import {
+  aWave,
+  cohortLogins,
+  createEngineHarness,
+  dovecotLogin,
+  enabledLogins,
+  EngineHarness,
+  STUFFING_GATE,
+} from '@app/testing';
 import { LoginIngestService } from '../logins/login-ingest.service';
 
 /** The mail server's clock this far behind ours (NTP broken on the Dovecot host): within the 10 min it accepts. */
@@ -33,20 +41,10 @@ describe('login gates fed by a mail server whose clock is behind (real PostgreSQ
 
   it('a burst of failed logins on the accounts the wave opened halts it', async () => {
     // The stream speaks (others' logins, stamped by the same clock), so the gate is not inconclusive for silence.
-    const general = await h.db.dataSource.query<{ login: string }[]>(
-      `SELECT login FROM accounts WHERE cohorts = '{general}' LIMIT 20`,
-    );
-    ingest.accept(general.map((r) => event(r.login, true)));
+    ingest.accept((await cohortLogins(h, 'general', 20)).map((l) => event(l, true)));
     await ingest.flush();
     const wave = await aWave('health').cohorts('health').rate(10).gates(stuffing).started(h);
-    await h.untilCounters(wave.id, (c) => (c.enabled ?? 0) >= 10);
-    const opened = (
-      await h.db.dataSource.query<{ login: string }[]>(
-        `SELECT a.login FROM wave_members m JOIN accounts a ON a.id = m.account_id
-          WHERE m.wave_id = $1 AND m.state = 'enabled' ORDER BY m.seq LIMIT 10`,
-        [wave.id],
-      )
-    ).map((r) => r.login);
+    const opened = await enabledLogins(h, wave.id, 10);
     const results = ingest.accept(
       opened.flatMap((l, i) => [event(l, false, `198.51.100.${i}`), event(l, false, `198.51.101.${i}`)]),
     );
