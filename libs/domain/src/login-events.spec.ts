@@ -40,8 +40,8 @@ const FAILURE = {
     mechanism: 'PLAIN',
     service: 'pop3',
     session: 'q7XGhPVh5Mx/AAAB',
-    remote_ip: '10.0.0.1',
-    real_remote_ip: '203.0.113.9',
+    remote_ip: '203.0.113.9',
+    real_remote_ip: '10.0.0.1',
     original_user: 'alice@example.org',
     user: 'alice@example.org',
     policy_result: 'ok',
@@ -58,7 +58,7 @@ describe('readLoginEvent', () => {
       at: new Date('2026-12-06T11:36:03.371Z'),
       key: 'kzFDg/VhYo5/AAAB|2026-12-06T11:36:03.371297Z',
     });
-    // The client's own address (real_remote_ip), not the proxy's.
+    // The client's own address (remote_ip, forwarded by a trusted proxy or webmail), not the proxy's (real_remote_ip).
     expect(readLoginEvent(FAILURE, NOW, LIMITS)).toMatchObject({
       service: 'pop3',
       success: false,
@@ -100,7 +100,7 @@ describe('readLoginEvent', () => {
   });
 
   it('keeps an event without a usable address, address unknown', () => {
-    const fields = { ...FAILURE.fields, real_remote_ip: 'not an ip', remote_ip: undefined };
+    const fields = { ...FAILURE.fields, remote_ip: 'not an ip', real_remote_ip: undefined };
     expect(readLoginEvent({ ...FAILURE, fields }, NOW, LIMITS)).toMatchObject({ remoteIp: null, success: false });
   });
 });

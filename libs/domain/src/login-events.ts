@@ -22,7 +22,10 @@ export interface LoginEvent {
   login: string;
   service: LoginService;
   success: boolean;
-  /** The client's address (real_remote_ip behind a proxy); null when the server did not say. */
+  /**
+   * The client's address: `remote_ip`, which a trusted proxy or webmail (login_trusted_networks, HAProxy) sets to the
+   * client it forwards, where `real_remote_ip` stays the proxy's own; null when the server did not say.
+   */
   remoteIp: string | null;
   /** When the login finished (staleness only: counts and the stream use its arrival, LoginIngestService.count). */
   at: Date;
@@ -63,7 +66,7 @@ export function readLoginEvent(
   if (at.getTime() < now.getTime() - limits.maxAgeMs || at.getTime() > now.getTime() + limits.maxSkewMs) {
     return 'stale';
   }
-  const ip = [fields.real_remote_ip, fields.remote_ip].find((v): v is string => typeof v === 'string' && IP.test(v));
+  const ip = [fields.remote_ip, fields.real_remote_ip].find((v): v is string => typeof v === 'string' && IP.test(v));
   const session = typeof fields.session === 'string' ? fields.session.slice(0, 64) : '';
   return {
     login: user.toLowerCase(),
