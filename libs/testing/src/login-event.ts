@@ -1,3 +1,10 @@
+import {
+  LOGIN_INGEST_DEFAULTS,
+  LoginCountRepository,
+  LoginIngestService,
+  LoginReaction,
+  recloseThroughSupport,
+} from '@app/core';
 import type { EngineHarness } from './engine-harness';
 
 /**
@@ -40,4 +47,10 @@ export async function cohortLogins(h: EngineHarness, cohort: string, n: number):
     [cohort, n],
   );
   return rows.map((r) => r.login);
+}
+
+/** A login-event intake whose per-account reaction closes accounts through the harness's support lane. */
+export function reactingIngest(h: EngineHarness): LoginIngestService {
+  const reaction = new LoginReaction(h.db.dataSource, (c) => recloseThroughSupport(h.support(), c), 1000);
+  return new LoginIngestService(h.db.dataSource, new LoginCountRepository(), LOGIN_INGEST_DEFAULTS, reaction);
 }

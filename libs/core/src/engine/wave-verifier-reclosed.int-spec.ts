@@ -1,7 +1,5 @@
-import { aWave, createEngineHarness, dovecotLogin, EngineHarness, pollUntil } from '@app/testing';
-import { LoginCountRepository } from '../logins/login-count.repository';
-import { LOGIN_INGEST_DEFAULTS, LoginIngestService } from '../logins/login-ingest.service';
-import { LoginReaction, recloseThroughSupport } from '../logins/login-reaction';
+import { aWave, createEngineHarness, reactingIngest, dovecotLogin, EngineHarness, pollUntil } from '@app/testing';
+import type { LoginIngestService } from '../logins/login-ingest.service';
 
 /**
  * Eventual propagation's read-back against a later writer: an account the wave opened and the per-account reaction
@@ -17,8 +15,7 @@ describe('read-back after the per-account reaction closed an account again (real
     });
     await h.importPopulation({ count: 40, seed: 52, leakedShare: 0 });
     await h.startWorker();
-    const reaction = new LoginReaction(h.db.dataSource, (c) => recloseThroughSupport(h.support(), c), 1000);
-    ingest = new LoginIngestService(h.db.dataSource, new LoginCountRepository(), LOGIN_INGEST_DEFAULTS, reaction);
+    ingest = reactingIngest(h);
   });
   afterAll(async () => {
     await ingest?.close();
