@@ -28,6 +28,7 @@ import { RollbackNotBefore1764425021000 } from './1764425021000-rollback-not-bef
 import { BatchUndecided1764425022000 } from './1764425022000-batch-undecided';
 import { AttemptedAt1764425023000 } from './1764425023000-attempted-at';
 import { ScheduleLatenessBigint1764425030000 } from './1764425030000-schedule-lateness-bigint';
+import { GateMeasurementRunSlot1764425040500 } from './1764425040500-gate-measurement-run-slot';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -61,4 +62,5 @@ export const MIGRATIONS = [
   BatchUndecided1764425022000,
   AttemptedAt1764425023000,
   ScheduleLatenessBigint1764425030000,
+  GateMeasurementRunSlot1764425040500,
 ];

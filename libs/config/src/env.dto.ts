@@ -125,7 +125,7 @@ export class EnvironmentDto {
   /**
    * A Prometheus-compatible HTTP API (e.g. http://prometheus:9090) for gates of metric `prometheus` (issue 19). Unset:
    * such a gate is refused when a wave is created. One address per deployment, never one per gate: a wave's plan
-   * cannot make the worker call an address of its choosing.
+   * cannot make the worker call an address of its choosing. `user:password@` in it: HTTP Basic auth (prometheus-query.ts).
    */
   @IsOptional()
   @Matches(/^https?:\/\/[^\s?#]+$/, {

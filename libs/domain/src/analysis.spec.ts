@@ -100,11 +100,26 @@ describe('measure (Argo: both, success only, failure only)', () => {
     const c = { successCondition: success };
     expect(measure({ kind: 'empty' }, c)).toEqual({ phase: 'inconclusive', reason: 'the query returned no data' });
     expect(measure({ kind: 'value', value: NaN }, c)).toMatchObject({ phase: 'inconclusive' });
-    expect(measure({ kind: 'value', value: Infinity }, c)).toMatchObject({ phase: 'inconclusive' });
+    expect(measure({ kind: 'value', value: -Infinity }, c)).toMatchObject({ phase: 'inconclusive' });
     expect(measure({ kind: 'error', message: 'connection refused' }, c)).toEqual({
       phase: 'error',
       reason: 'query failed: connection refused',
     });
+  });
+
+  it('an infinity that fails the conditions is a failure (as Argo compares it), never a success', () => {
+    // histogram_quantile past the last bucket, a ratio over no requests: +Inf above every failure threshold.
+    const failure = { failureCondition: condition('result > 20') };
+    expect(measure({ kind: 'value', value: Infinity }, failure)).toEqual({
+      phase: 'failed',
+      value: Infinity,
+      reason: 'result > 20 (Infinity)',
+    });
+    expect(measure({ kind: 'value', value: Infinity }, { successCondition: success }).phase).toBe('failed');
+    // An infinity that would meet the success condition, or that fails nothing: inconclusive, never "go".
+    expect(measure({ kind: 'value', value: -Infinity }, failure).phase).toBe('inconclusive');
+    expect(measure({ kind: 'value', value: -Infinity }, { successCondition: success }).phase).toBe('inconclusive');
+    expect(measure({ kind: 'value', value: NaN }, failure).phase).toBe('inconclusive');
   });
 });
 

@@ -9,7 +9,7 @@ import { FieldErrors, type FieldError } from './validation';
  * - with both conditions, `failureCondition` true is a failure, else `successCondition` true a success, else
  *   inconclusive; with only `successCondition`, false is a failure; with only `failureCondition`, false is a success;
  * - a query that fails (unreachable, bad answer) is an `error`; here an empty result or NaN is `inconclusive`
- *   (missing data is never "go");
+ *   (missing data is never "go"), and so is ±Inf unless it fails the conditions as Argo compares it (`+Inf > 20`);
  * - the gate fails once failed measurements exceed `failureLimit` (default 0), is inconclusive once inconclusive ones
  *   exceed `inconclusiveLimit` (default 0), and errs once consecutive errors exceed `consecutiveErrorLimit` (default 4).
  *
@@ -105,7 +105,17 @@ export function measure(result: QueryResult, conditions: Conditions): Measuremen
   if (result.kind === 'error') return { phase: 'error', reason: `query failed: ${result.message}` };
   if (result.kind === 'empty') return { phase: 'inconclusive', reason: 'the query returned no data' };
   const { value } = result;
-  if (!Number.isFinite(value)) return { phase: 'inconclusive', value, reason: `the query returned ${value}` };
+  if (Number.isNaN(value)) return { phase: 'inconclusive', value, reason: `the query returned ${value}` };
+  if (!Number.isFinite(value)) {
+    // ±Inf compares as Argo compares it when that fails the gate (+Inf above a failure threshold); never a success.
+    const read = readConditions(value, conditions);
+    return read.phase === 'failed' ? read : { phase: 'inconclusive', value, reason: `the query returned ${value}` };
+  }
+  return readConditions(value, conditions);
+}
+
+/** Argo's reading of the two conditions on a number. */
+function readConditions(value: number, conditions: Conditions): Measurement {
   const { successCondition: success, failureCondition: failure } = conditions;
   if (failure && holds(failure, value)) return { phase: 'failed', value, reason: `${failure.text} (${value})` };
   if (success) {

@@ -25,3 +25,4 @@ export * from './rate-history';
 export * from './approval';
 export * from './schedule-approval';
 export * from './rollback-reask';
+export * from './read-back';

@@ -40,8 +40,8 @@ const FAILURE = {
     mechanism: 'PLAIN',
     service: 'pop3',
     session: 'q7XGhPVh5Mx/AAAB',
-    remote_ip: '10.0.0.1',
-    real_remote_ip: '203.0.113.9',
+    remote_ip: '203.0.113.9',
+    real_remote_ip: '10.0.0.1',
     original_user: 'alice@example.org',
     user: 'alice@example.org',
     policy_result: 'ok',
@@ -58,7 +58,7 @@ describe('readLoginEvent', () => {
       at: new Date('2026-12-06T11:36:03.371Z'),
       key: 'kzFDg/VhYo5/AAAB|2026-12-06T11:36:03.371297Z',
     });
-    // The client's own address (real_remote_ip), not the proxy's.
+    // The client's own address (remote_ip, forwarded by a trusted proxy or webmail), not the proxy's (real_remote_ip).
     expect(readLoginEvent(FAILURE, NOW, LIMITS)).toMatchObject({
       service: 'pop3',
       success: false,
@@ -66,8 +66,11 @@ describe('readLoginEvent', () => {
     });
   });
 
-  it('takes the login as the client typed it (original_user), lower-cased, and user when that is absent', () => {
-    const { original_user: _, ...fields } = SUCCESS.fields;
+  it('takes the passdb’s name (user), lower-cased, and what the client typed (original_user) when that is absent', () => {
+    // auth_default_realm: the client typed the local part, the passdb (and the service's accounts) know the address.
+    const realm = { ...FAILURE, fields: { ...FAILURE.fields, original_user: 'Alice', user: 'alice@example.org' } };
+    expect(readLoginEvent(realm, NOW, LIMITS)).toMatchObject({ login: 'alice@example.org' });
+    const { user: _, ...fields } = SUCCESS.fields;
     expect(readLoginEvent({ ...SUCCESS, fields }, NOW, LIMITS)).toMatchObject({ login: 'alice@example.org' });
   });
 
@@ -85,7 +88,7 @@ describe('readLoginEvent', () => {
     ['no fields', { event: 'auth_request_finished', end_time: SUCCESS.end_time }, 'malformed'],
     ['no user', { ...SUCCESS, fields: { service: 'imap' } }, 'malformed'],
     ['an empty user', { ...SUCCESS, fields: { ...SUCCESS.fields, original_user: '', user: '' } }, 'malformed'],
-    ['a huge user', { ...SUCCESS, fields: { ...SUCCESS.fields, original_user: 'a'.repeat(321) } }, 'malformed'],
+    ['a huge user', { ...SUCCESS, fields: { ...SUCCESS.fields, user: 'a'.repeat(321) } }, 'malformed'],
     ['no service', { ...SUCCESS, fields: { user: 'a@b' } }, 'malformed'],
     ['smtp', { ...SUCCESS, fields: { ...SUCCESS.fields, service: 'smtp' } }, 'other_service'],
     ['no end time', { ...SUCCESS, end_time: undefined }, 'malformed'],
@@ -97,7 +100,7 @@ describe('readLoginEvent', () => {
   });
 
   it('keeps an event without a usable address, address unknown', () => {
-    const fields = { ...FAILURE.fields, real_remote_ip: 'not an ip', remote_ip: undefined };
+    const fields = { ...FAILURE.fields, remote_ip: 'not an ip', real_remote_ip: undefined };
     expect(readLoginEvent({ ...FAILURE, fields }, NOW, LIMITS)).toMatchObject({ remoteIp: null, success: false });
   });
 });

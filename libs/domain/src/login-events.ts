@@ -18,13 +18,16 @@ export const LOGIN_SERVICES = ['imap', 'pop3'] as const;
 export type LoginService = (typeof LOGIN_SERVICES)[number];
 
 export interface LoginEvent {
-  /** As the mail server saw it, lower-cased (accounts.login is stored lower-case). */
+  /** The passdb's name for the account (the event's `user`), lower-cased (accounts.login is stored lower-case). */
   login: string;
   service: LoginService;
   success: boolean;
-  /** The client's address (real_remote_ip behind a proxy); null when the server did not say. */
+  /**
+   * The client's address: `remote_ip`, which a trusted proxy or webmail (login_trusted_networks, HAProxy) sets to the
+   * client it forwards, where `real_remote_ip` stays the proxy's own; null when the server did not say.
+   */
   remoteIp: string | null;
-  /** When the login finished. */
+  /** When the login finished (staleness only: counts and the stream use its arrival, LoginIngestService.count). */
   at: Date;
   /** Session and end time: the same event posted twice has the same key. */
   key: string;
@@ -50,7 +53,10 @@ export function readLoginEvent(
   if (input.event !== 'auth_request_finished') return typeof input.event === 'string' ? 'not_a_login' : 'malformed';
   const fields = input.fields;
   if (!isRecord(fields)) return 'malformed';
-  const user = typeof fields.original_user === 'string' ? fields.original_user : fields.user;
+  // The passdb's name for the account (`user`: after auth_default_realm, auth_username_format and the passdb's own
+  // `user` field), which is the login the service's drivers write; not what the client typed (`original_user`: `ann`
+  // where the passdb and the accounts know `ann@example.test`). Measured on Dovecot 2.3.19.
+  const user = typeof fields.user === 'string' ? fields.user : fields.original_user;
   if (typeof user !== 'string' || user.length === 0 || user.length > MAX_LOGIN) return 'malformed';
   const service = fields.service;
   if (typeof service !== 'string') return 'malformed';
@@ -60,7 +66,7 @@ export function readLoginEvent(
   if (at.getTime() < now.getTime() - limits.maxAgeMs || at.getTime() > now.getTime() + limits.maxSkewMs) {
     return 'stale';
   }
-  const ip = [fields.real_remote_ip, fields.remote_ip].find((v): v is string => typeof v === 'string' && IP.test(v));
+  const ip = [fields.remote_ip, fields.real_remote_ip].find((v): v is string => typeof v === 'string' && IP.test(v));
   const session = typeof fields.session === 'string' ? fields.session.slice(0, 64) : '';
   return {
     login: user.toLowerCase(),

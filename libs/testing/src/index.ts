@@ -46,3 +46,4 @@ export * from './notification-receiver';
 export * from './sim-clients';
 export * from './pg-terminating-relay';
 export * from './valid-settings';
+export * from './login-event';

@@ -43,14 +43,14 @@ export class WaveVerificationRepository {
     return w ? { protocols: w.protocols, verifyDueAt: w.verify_due_at } : null;
   }
 
-  /** A random sample of the logins a wave enabled. */
-  async sample(sql: Sql, waveId: string, size: number): Promise<string[]> {
-    const rows = await sql<{ login: string }>(
-      `SELECT a.login FROM wave_members m JOIN accounts a ON a.id = m.account_id
+  /** A random sample of the logins a wave enabled, each with the version its write made (null: not recorded). */
+  async sample(sql: Sql, waveId: string, size: number): Promise<{ login: string; resultVersion: number | null }[]> {
+    const rows = await sql<{ login: string; result_version: number | null }>(
+      `SELECT a.login, m.result_version FROM wave_members m JOIN accounts a ON a.id = m.account_id
         WHERE m.wave_id = $1 AND m.state = 'enabled' ORDER BY random() LIMIT $2`,
       [waveId, size],
     );
-    return rows.map((r) => r.login);
+    return rows.map((r) => ({ login: r.login, resultVersion: r.result_version }));
   }
 
   /** Stores the result with its audit row (run it in one transaction: unaudited, a wave would complete). */

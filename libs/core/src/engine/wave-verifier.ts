@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { readBackMismatch } from '@app/domain';
 import { Mailstore } from '@app/mailstore';
 import { WaveCommandsService } from '../waves/wave-commands.service';
 import { Sql, sqlOfDataSource } from '../db/sql';
@@ -9,7 +10,8 @@ import { VerificationResult, WaveVerificationRepository } from './wave-verificat
  * Read-back when the mailstore says propagation is eventual (capabilities.propagation): once every member is
  * terminal, the wave waits `maxSeconds` after its last batch, then reads back a random sample of the accounts it
  * enabled with GET (the contract has no batch read, so a sample keeps this per-wave, not per-account). The wave
- * completes only when the sample shows the change; a mismatch pauses it (gate:propagation) for ops to look at.
+ * completes only when the sample shows the change (an account written again since, e.g. closed by the per-account
+ * reaction, shows that later change: readBackMismatch); a mismatch pauses it (gate:propagation) for ops to look at.
  */
 export class WaveVerifier {
   private readonly sql: Sql;
@@ -40,11 +42,13 @@ export class WaveVerifier {
     if (!wave) return 'retry_later';
     const sample = await this.repo.sample(this.sql, waveId, this.sampleSize);
     const mismatches: VerificationResult['mismatches'] = [];
-    for (const login of sample) {
+    for (const { login, resultVersion } of sample) {
       const read = await this.client.getAccess(login, { requestId: `verify-${waveId}` });
       if (read.kind !== 'ok') return 'retry_later'; // no answer is no evidence either way: try again later
-      if (!wave.protocols.every((p) => read.value.protocols[p] === true))
+      // An account written again since (the per-account reaction, support) shows that change: not a mismatch.
+      if (readBackMismatch(wave.protocols, read.value, resultVersion)) {
         mismatches.push({ login, protocols: read.value.protocols });
+      }
     }
     const result: VerificationResult = {
       dueAt: wave.verifyDueAt.toISOString(),

@@ -6,7 +6,7 @@ export interface MeasurementKey {
   /** The wave's run (start or resume): an analysis counts the measurements of one run. */
   generation: number;
   gate: string;
-  /** The interval it belongs to (floor of epoch seconds / intervalSeconds): one row per interval. */
+  /** The interval it belongs to (floor of epoch seconds / intervalSeconds): one row per interval of a run. */
   slot: number;
 }
 
@@ -37,23 +37,22 @@ interface RunRow {
 
 /** The SQL of gate_measurements (migrations/1764401000000-gate-measurements.ts), and nothing else. */
 export class GateMeasurementRepository {
-  /** Writes a measurement unless one of that interval exists (another worker's): false then. */
+  /** Writes a measurement unless one of that run's interval exists (another worker's): false then. */
   async record(sql: Sql, key: MeasurementKey, m: Measurement, takenAt: Date): Promise<boolean> {
     const rows = await sql(
       `INSERT INTO gate_measurements (wave_id, generation, gate, slot, taken_at, phase, value, reason)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (wave_id, gate, slot) DO NOTHING RETURNING 1`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (wave_id, generation, gate, slot) DO NOTHING RETURNING 1`,
       [key.waveId, key.generation, key.gate, key.slot, takenAt, m.phase, numberOrNull(m.value), m.reason],
     );
     return rows.length === 1;
   }
 
-  /** Whether the interval already has its measurement (the worker that took it may be another). */
-  async taken(sql: Sql, key: Omit<MeasurementKey, 'generation'>): Promise<boolean> {
-    const rows = await sql(`SELECT 1 FROM gate_measurements WHERE wave_id = $1 AND gate = $2 AND slot = $3`, [
-      key.waveId,
-      key.gate,
-      key.slot,
-    ]);
+  /** Whether the run's interval already has its measurement (the worker that took it may be another). */
+  async taken(sql: Sql, key: MeasurementKey): Promise<boolean> {
+    const rows = await sql(
+      `SELECT 1 FROM gate_measurements WHERE wave_id = $1 AND generation = $2 AND gate = $3 AND slot = $4`,
+      [key.waveId, key.generation, key.gate, key.slot],
+    );
     return rows.length > 0;
   }
 

@@ -1,20 +1,9 @@
 import { Gate } from '@app/domain';
-import { aWave, createEngineHarness, EngineHarness } from '@app/testing';
+import { aWave, createEngineHarness, dovecotLogin, EngineHarness } from '@app/testing';
 import { LoginIngestService } from '../logins/login-ingest.service';
 
-/** A Dovecot auth_request_finished event (a failure has no `success` field). */
-function event(login: string, ok: boolean, ip = '203.0.113.7') {
-  return {
-    event: 'auth_request_finished',
-    end_time: new Date().toISOString(),
-    fields: {
-      service: 'imap',
-      original_user: login,
-      remote_ip: ip,
-      session: `s${Math.random()}`,
-      ...(ok ? { success: 'yes' } : {}),
-    },
-  };
+function event(login: string, ok: boolean, ip?: string) {
+  return dovecotLogin(login, { ok, ip });
 }
 
 const stuffing = (over: Partial<Gate> = {}): Gate => ({

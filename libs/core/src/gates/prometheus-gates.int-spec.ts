@@ -135,6 +135,22 @@ describe('PrometheusGates (a real Prometheus, real PostgreSQL)', () => {
     expect(resumed.get('nodata')?.verdict.phase).toBe('inconclusive');
   });
 
+  it('a resumed run measures at once, even within the interval its previous run measured', async () => {
+    // A halt on a failed measurement, then a resume 10 s later: with a 60 s interval, the new run must not go on
+    // without a measurement (insufficient data, no action) until the next interval starts.
+    const { id } = await aWave('resumed').remaining().rate(10).create(h);
+    const gates = [gate('hourly', 'vector(30)', { intervalSeconds: 60 })];
+    const runner = new PrometheusGates({ url: prom.url, timeoutMs: 2000 });
+    expect((await runner.analyse(sql(), { id, generation: 1, gates }, at(40))).get('hourly')?.verdict.phase).toBe(
+      'failed',
+    );
+    const resumed = await runner.analyse(sql(), { id, generation: 2, gates }, at(50));
+    expect(resumed.get('hourly')).toMatchObject({ last: { phase: 'failed', value: 30 }, verdict: { phase: 'failed' } });
+    // Still one measurement per interval within a run.
+    await runner.analyse(sql(), { id, generation: 2, gates }, at(55));
+    expect((await repository.runs(sql(), id, 2)).get('hourly')?.counts.measurements).toBe(1);
+  });
+
   it('keeps every value, newest first, for progress and the status page', async () => {
     const recent = await repository.recent(sql(), waveId, 3);
     // The newest: the resumed run's; before it, the interval where both gates were measured at once.

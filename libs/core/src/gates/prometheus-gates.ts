@@ -20,11 +20,20 @@ export interface PrometheusSettings {
 }
 
 /**
+ * How long a gate round waits for a measurement under way before it reads the analysis as it stands: a query that
+ * takes longer goes on and is recorded when it ends, while the round acts on the wave's other gates.
+ */
+const ROUND_WAIT_MS = 500;
+
+/**
  * The measured gates of one wave's run (issue 19): each prometheus gate whose interval has come is measured once
  * (whichever worker gets there first writes the interval's row), then every such gate's analysis is read back in one
  * statement. Returns each gate's analysis for evaluateGate.
  */
 export class PrometheusGates {
+  /** Measurements under way in this process, by run, gate and interval: one query each. */
+  private readonly underWay = new Map<string, Promise<void>>();
+
   constructor(
     private readonly settings: PrometheusSettings,
     private readonly measurements = new GateMeasurementRepository(),
@@ -51,6 +60,11 @@ export class PrometheusGates {
     return result;
   }
 
+  /**
+   * Takes the interval's measurement unless it is taken, waiting for it at most ROUND_WAIT_MS: a Prometheus that hangs
+   * (up to PROMETHEUS_TIMEOUT_MS) must not hold up the round's other gates and waves. A failure within the wait is the
+   * round's; later, the next round's measurement says it.
+   */
   private async measureWhenDue(
     sql: Sql,
     wave: { id: string; generation: number },
@@ -60,8 +74,23 @@ export class PrometheusGates {
   ): Promise<void> {
     const slot = Math.floor(now.getTime() / 1000 / (gate.intervalSeconds ?? 1));
     const key = { waveId: wave.id, generation: wave.generation, gate: gate.name, slot };
-    if (await this.measurements.taken(sql, key)) return;
-    await this.measurements.record(sql, key, await this.take(gate, signal), new Date());
+    const id = `${key.waveId}/${key.generation}/${key.gate}/${key.slot}`;
+    let measuring = this.underWay.get(id);
+    if (!measuring) {
+      measuring = (async () => {
+        if (await this.measurements.taken(sql, key)) return;
+        await this.measurements.record(sql, key, await this.take(gate, signal), new Date());
+      })().finally(() => this.underWay.delete(id));
+      measuring.catch(() => undefined); // past the wait, nobody awaits it
+      this.underWay.set(id, measuring);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, ROUND_WAIT_MS)));
+    try {
+      await Promise.race([measuring, waited]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** One measurement of the gate now: its query, read with its conditions. Records nothing (a check's trial). */

@@ -22,7 +22,7 @@ describe('queryPrometheus (a real Prometheus, Debian package)', () => {
     expect(await ask('scalar(vector(3))')).toEqual({ kind: 'value', value: 3 });
   });
 
-  it('NaN and infinities come back as numbers (the analysis reads them as inconclusive)', async () => {
+  it('NaN and infinities come back as numbers (the analysis reads them: analysis.ts measure)', async () => {
     expect(await ask('0/0')).toEqual({ kind: 'value', value: NaN });
     expect(await ask('1/0')).toEqual({ kind: 'value', value: Infinity });
     expect(await ask('-1/0')).toEqual({ kind: 'value', value: -Infinity });
@@ -69,6 +69,32 @@ describe('queryPrometheus (a real Prometheus, Debian package)', () => {
     } finally {
       for (const s of [silent, huge, html]) s.closeAllConnections();
       for (const s of [silent, huge, html]) s.close();
+    }
+  });
+
+  it('sends the credentials of PROMETHEUS_URL (user:password@host) as HTTP Basic auth, never in the URL', async () => {
+    // A Prometheus behind an authenticating proxy (web.config.yml basic_auth_users, a managed service): fetch refuses a
+    // URL with credentials outright, so every measurement was an error and every prometheus gate paused its wave.
+    const seen: { auth?: string; url?: string }[] = [];
+    const proxy = createServer((req, res) => {
+      seen.push({ auth: req.headers.authorization, url: req.url });
+      const ok = req.headers.authorization === `Basic ${Buffer.from('reopen:p@ss:word').toString('base64')}`;
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(
+        ok
+          ? JSON.stringify({ status: 'success', data: { resultType: 'scalar', result: [1, '7'] } })
+          : JSON.stringify({ status: 'error', errorType: 'unauthorized', error: 'no' }),
+      );
+    });
+    await new Promise((r) => proxy.listen(0, '127.0.0.1', () => r(null)));
+    const { port } = proxy.address() as AddressInfo;
+    try {
+      const baseUrl = `http://reopen:p%40ss%3Aword@127.0.0.1:${port}/prom`;
+      expect(await queryPrometheus('up', { baseUrl, timeoutMs: 5000 })).toEqual({ kind: 'value', value: 7 });
+      expect(seen).toEqual([{ auth: expect.stringMatching(/^Basic /), url: '/prom/api/v1/query?query=up' }]);
+    } finally {
+      proxy.closeAllConnections();
+      proxy.close();
     }
   });
 

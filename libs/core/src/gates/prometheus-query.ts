@@ -13,17 +13,20 @@ const MAX_BODY_BYTES = 1 << 20;
 
 /**
  * One instant query (`GET /api/v1/query?query=…`, Prometheus' HTTP API) read as a gate's measurement: a scalar or a
- * vector of exactly one sample is its value (NaN and ±Inf included: the analysis reads those as inconclusive); an
+ * vector of exactly one sample is its value (NaN and ±Inf included: the analysis reads them, analysis.ts measure); an
  * empty vector is `empty`; anything else (several series, a matrix, an error answer, a timeout, an unreachable server)
  * is an `error` whose message says which. Never throws. Node's fetch (undici): one GET needs nothing more.
  */
 export async function queryPrometheus(query: string, options: PrometheusQueryOptions): Promise<QueryResult> {
-  const url = `${options.baseUrl.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`;
   const signal = options.signal
     ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)])
     : AbortSignal.timeout(options.timeoutMs);
   try {
-    const res = await fetch(url, { headers: { accept: 'application/json' }, signal });
+    const { base, authorization } = withoutCredentials(options.baseUrl);
+    const url = `${base.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (authorization) headers.authorization = authorization;
+    const res = await fetch(url, { headers, signal });
     const text = await readCapped(res);
     return text === null
       ? { kind: 'error', message: `HTTP ${res.status}, an answer over ${MAX_BODY_BYTES} bytes` }
@@ -33,6 +36,19 @@ export async function queryPrometheus(query: string, options: PrometheusQueryOpt
     if (e.name === 'TimeoutError') return { kind: 'error', message: `no answer within ${options.timeoutMs} ms` };
     return { kind: 'error', message: `unreachable (${e.cause?.code ?? e.message ?? 'fetch failed'})` };
   }
+}
+
+/**
+ * PROMETHEUS_URL's `user:password@` (a Prometheus behind basic auth) as an Authorization header, and the address
+ * without it: fetch refuses a URL with credentials, and its error would carry them into a measurement's reason.
+ */
+function withoutCredentials(baseUrl: string): { base: string; authorization?: string } {
+  const url = new URL(baseUrl);
+  if (!url.username && !url.password) return { base: baseUrl };
+  const pair = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  url.username = '';
+  url.password = '';
+  return { base: url.href, authorization: `Basic ${Buffer.from(pair).toString('base64')}` };
 }
 
 /** The API's JSON answer (https://prometheus.io/docs/prometheus/latest/querying/api/) as a measurement. */

@@ -60,16 +60,19 @@ describe('LoginIngestService (real PostgreSQL, a wave that opened a cohort)', ()
     const ingest = new LoginIngestService(h.db.dataSource);
     const now = new Date();
     const dup = event(opened, false, '203.0.113.1', now, 'dup');
-    const results = ingest.accept([
-      event(opened.toUpperCase(), false, '203.0.113.1', now),
-      event(opened, false, '203.0.113.2', now),
-      dup,
-      dup,
-      event(opened, true, '198.51.100.7', now),
-      event(notOpened, false, '203.0.113.1', now),
-      event('nobody@example.test', false, '203.0.113.1', now),
-      { event: 'auth_request_finished', fields: {} },
-    ]);
+    const results = ingest.accept(
+      [
+        event(opened.toUpperCase(), false, '203.0.113.1', now),
+        event(opened, false, '203.0.113.2', now),
+        dup,
+        dup,
+        event(opened, true, '198.51.100.7', now),
+        event(notOpened, false, '203.0.113.1', now),
+        event('nobody@example.test', false, '203.0.113.1', now),
+        { event: 'auth_request_finished', fields: {} },
+      ],
+      now,
+    );
     expect(results).toEqual([
       'accepted',
       'accepted',

@@ -115,14 +115,19 @@ export class LoginIngestService {
 
   private acceptOne(input: unknown, now: Date): LoginEventResult {
     const event = readLoginEvent(input, now, this.settings);
-    const result = typeof event === 'string' ? event : this.count(event);
+    const result = typeof event === 'string' ? event : this.count(event, now);
     this.counts.events[result]++;
     return result;
   }
 
-  private count(event: LoginEvent): LoginEventResult {
+  /**
+   * Counts an event when it arrives (`now`, the service's clock), not at its own end_time: a mail server whose clock
+   * runs behind (within `maxAgeMs`) would otherwise put its logins in buckets the gates' windows no longer read, and
+   * the stream would look alive while every gate saw nothing. Its end_time only decides staleness and duplicates.
+   */
+  private count(event: LoginEvent, now: Date): LoginEventResult {
     if (this.recent.has(event.key)) return 'duplicate';
-    const bucket = loginBucket(event.at);
+    const bucket = loginBucket(now);
     const id = `${event.login}\u0000${bucket.getTime()}`;
     let row = this.pending.get(id);
     if (!row) {
@@ -133,11 +138,11 @@ export class LoginIngestService {
     if (event.success) row.succeeded++;
     else {
       row.failed++;
-      this.reaction?.note(event);
+      this.reaction?.note(event, now);
     }
     this.remember(event.key);
     this.events++;
-    if (!this.lastEventAt || event.at > this.lastEventAt) this.lastEventAt = event.at;
+    if (!this.lastEventAt || now > this.lastEventAt) this.lastEventAt = now;
     return 'accepted';
   }
 

@@ -47,9 +47,9 @@ export class LoginReaction {
     private readonly repository = new LoginRecloseRepository(),
   ) {}
 
-  /** A failed login to look at with the next flush; false when the buffer is full. */
-  note(event: LoginEvent): boolean {
-    const bucket = loginBucket(event.at);
+  /** A failed login, in the bucket of its arrival (LoginIngestService.count), for the next flush; false: buffer full. */
+  note(event: LoginEvent, arrivedAt: Date): boolean {
+    const bucket = loginBucket(arrivedAt);
     const ip = event.remoteIp ?? 'unknown';
     const id = `${event.login}\u0000${ip}\u0000${bucket.getTime()}`;
     const row = this.pending.get(id);
