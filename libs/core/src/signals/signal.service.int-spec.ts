@@ -54,6 +54,24 @@ describe('SignalService (real PostgreSQL)', () => {
     ).rejects.toMatchObject({ errors: [{ field: 'observedAt' }] });
   });
 
+  it('records a sample dated ahead of our clock as observed now: it neither hides later samples nor outlives its window', async () => {
+    const t0 = new Date(Date.now() - 60_000);
+    const at = (s: number) => new Date(t0.getTime() + s * 1000);
+    // A feed 4 minutes fast says all is well, then (1 s later, by a correct clock) that logins fail.
+    const ahead = await signals.record(
+      { name: 'skewed', value: 0, windowSeconds: 60, observedAt: at(240).toISOString() },
+      'signals:fast',
+      t0,
+    );
+    expect(ahead.observedAt).toEqual(t0);
+    await signals.record(
+      { name: 'skewed', value: 500, windowSeconds: 60, observedAt: at(1).toISOString() },
+      's',
+      at(1),
+    );
+    expect(await signals.latest({ name: 'skewed', cohort: null })).toMatchObject({ value: 500, observedAt: at(1) });
+  });
+
   it('finds the latest sample per (signal, cohort), the population-wide one apart from cohorts', async () => {
     await signals.record({ name: 'fails', value: 1, windowSeconds: 60, observedAt: ago(120) }, 's');
     await signals.record({ name: 'fails', value: 2, windowSeconds: 60, observedAt: ago(60) }, 's');

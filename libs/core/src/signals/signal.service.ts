@@ -79,7 +79,11 @@ export class SignalService {
   }
 }
 
-/** Field-level checks of one pushed sample; returns the observation instant. */
+/**
+ * Field-level checks of one pushed sample; returns the observation instant to record. A feed whose clock runs ahead
+ * (up to 5 minutes is accepted) is recorded as observed now: dated ahead, its sample would stay "fresh" past the
+ * feed's silence (missing data read as data) and would hide, as the latest, every correctly dated sample until then.
+ */
 export function validateSignal(input: SignalInput, now: Date): Date {
   const f = new FieldErrors();
   if (typeof input.name !== 'string' || !NAME.test(input.name)) {
@@ -100,7 +104,7 @@ export function validateSignal(input: SignalInput, now: Date): Date {
     f.add('observedAt', 'is more than 7 days old');
   }
   if (f.errors.length) throw new ValidationError(f.errors);
-  return observedAt!;
+  return observedAt!.getTime() > now.getTime() ? now : observedAt!;
 }
 
 function parseInstant(value: unknown): Date | null {
