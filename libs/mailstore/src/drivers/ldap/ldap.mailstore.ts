@@ -126,12 +126,17 @@ export class LdapMailstore extends NativeMailstore implements Mailstore {
             client,
             valid.map((v) => v.account),
           );
-          await Promise.all(
+          // Every item settles before the connection goes back (allSettled, not all): after a failure, an item still
+          // re-reading its entry would run on a connection the pool dropped, and ldapts would open it again, unbound
+          // and outside the pool, never closed.
+          const settled = await Promise.allSettled(
             items.map(async (item, i) => {
               if (results[i] !== undefined) return;
               results[i] = await this.applyItem(client, item, found.get(item.account), phase);
             }),
           );
+          const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+          if (failed) throw failed.reason;
         }, opts.signal);
       }
       const done = results as BatchItemResult[];
