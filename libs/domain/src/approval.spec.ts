@@ -5,6 +5,7 @@ import {
   ApprovalPolicy,
   ApprovalRecord,
   approvalRuleFor,
+  weakensGuards,
   ApprovalSubject,
   canApprove,
   canReject,
@@ -182,45 +183,73 @@ describe('approvalRuleFor', () => {
     [
       'rate raised above the bound',
       all,
-      { command: 'update', currentRate: 500, newRate: 1001, state: 'running' },
+      { command: 'update', currentRate: 500, newRate: 1001, state: 'running', weakensGuards: false },
       'raise_rate',
     ],
-    ['rate raised to the bound', all, { command: 'update', currentRate: 500, newRate: 1000, state: 'running' }, null],
+    [
+      'rate raised to the bound',
+      all,
+      { command: 'update', currentRate: 500, newRate: 1000, state: 'running', weakensGuards: false },
+      null,
+    ],
     [
       'rate lowered while above the bound',
       all,
-      { command: 'update', currentRate: 5000, newRate: 2000, state: 'running' },
+      { command: 'update', currentRate: 5000, newRate: 2000, state: 'running', weakensGuards: false },
       null,
     ],
-    ['rate unchanged', all, { command: 'update', currentRate: 5000, newRate: 5000, state: 'running' }, null],
+    [
+      'rate unchanged',
+      all,
+      { command: 'update', currentRate: 5000, newRate: 5000, state: 'running', weakensGuards: false },
+      null,
+    ],
     [
       'update without a rate',
       all,
-      { command: 'update', currentRate: 5000, newRate: undefined, state: 'running' },
+      { command: 'update', currentRate: 5000, newRate: undefined, state: 'running', weakensGuards: false },
       null,
     ],
     [
       'rate raised without the rule',
       none,
-      { command: 'update', currentRate: 500, newRate: 5000, state: 'running' },
+      { command: 'update', currentRate: 500, newRate: 5000, state: 'running', weakensGuards: false },
       null,
     ],
     [
       'any update of a scheduled wave under start',
       policy(['start']),
-      { command: 'update', currentRate: 500, newRate: undefined, state: 'scheduled' },
+      { command: 'update', currentRate: 500, newRate: undefined, state: 'scheduled', weakensGuards: false },
       'start',
     ],
     [
       'an update of a draft under start',
       policy(['start']),
-      { command: 'update', currentRate: 500, newRate: undefined, state: 'draft' },
+      { command: 'update', currentRate: 500, newRate: undefined, state: 'draft', weakensGuards: false },
       null,
     ],
     [
       'an update of a scheduled wave without start',
       policy(['raise_rate'], 1000),
-      { command: 'update', currentRate: 500, newRate: 600, state: 'scheduled' },
+      { command: 'update', currentRate: 500, newRate: 600, state: 'scheduled', weakensGuards: false },
+      null,
+    ],
+    [
+      'an update of a started wave that takes a guard away, under start',
+      policy(['start']),
+      { command: 'update', currentRate: 500, newRate: undefined, state: 'paused', weakensGuards: true },
+      'start',
+    ],
+    [
+      'an update of a draft that takes a guard away, under start',
+      policy(['start']),
+      { command: 'update', currentRate: 500, newRate: undefined, state: 'draft', weakensGuards: true },
+      null,
+    ],
+    [
+      'an update of a started wave that takes a guard away, without start',
+      policy(['raise_rate', 'rollback'], 1000),
+      { command: 'update', currentRate: 500, newRate: undefined, state: 'running', weakensGuards: true },
       null,
     ],
     ['support override', all, { command: 'support_override' }, 'support_override'],
@@ -412,5 +441,33 @@ describe('canApprove and canExecute', () => {
     for (const state of ['pending', 'rejected', 'executed', 'invalidated', 'expired'] as const) {
       expect(canExecute(record({ state }), 'h1', now)).toBe('not_approved');
     }
+  });
+});
+
+describe('weakensGuards', () => {
+  const gate = { metric: 'mailstore_error_rate', threshold: 0.05, windowSeconds: 60, action: 'halt' };
+  const other = { metric: 'signal', signal: 'fails', threshold: 10, windowSeconds: 60, action: 'pause' };
+  const reclose = { failures: 5, distinctIps: 2, windowSeconds: 600 };
+  const current = { gates: [gate, other], reclose };
+  it.each([
+    ['nothing about guards', {}, false],
+    [
+      'the same gates, keys in another order',
+      { gates: [{ ...other }, { windowSeconds: 60, action: 'halt', threshold: 0.05, metric: 'mailstore_error_rate' }] },
+      false,
+    ],
+    ['a gate added, the others kept', { gates: [gate, other, { ...gate, threshold: 0.01 }] }, false],
+    ['every gate removed', { gates: [] }, true],
+    ['one gate removed', { gates: [gate] }, true],
+    ['a threshold raised', { gates: [{ ...gate, threshold: 0.5 }, other] }, true],
+    ['an action softened', { gates: [{ ...gate, action: 'pause' }, other] }, true],
+    ['the reaction removed', { reclose: null }, true],
+    ['the reaction changed', { reclose: { ...reclose, failures: 50 } }, true],
+    ['the same reaction sent again', { reclose: { ...reclose } }, false],
+  ])('%s: %s', (_what, update, expected) => {
+    expect(weakensGuards(current, update)).toBe(expected);
+  });
+  it('a reaction added where there was none takes nothing away', () => {
+    expect(weakensGuards({ gates: [], reclose: null }, { reclose })).toBe(false);
   });
 });

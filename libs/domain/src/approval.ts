@@ -98,7 +98,7 @@ export type ApprovalAction =
   | { command: 'schedule' | 'start'; ratePerSecond: number }
   | { command: 'resume'; state: string }
   | { command: 'rollback' }
-  | { command: 'update'; currentRate: number; newRate: number | undefined; state: string }
+  | { command: 'update'; currentRate: number; newRate: number | undefined; state: string; weakensGuards: boolean }
   | { command: 'support_override' };
 
 /** The rule that puts this command behind a second key under `policy`, or null when one ops key is enough. */
@@ -117,12 +117,32 @@ export function approvalRuleFor(policy: ApprovalPolicy, action: ApprovalAction):
     case 'update':
       // A scheduled wave starts by itself on the plan approved at its schedule: changing it is approving it again.
       if (action.state === 'scheduled' && has('start')) return 'start';
+      // Started on an approved plan: taking away one of its guards (weakensGuards) is changing what was approved.
+      if (action.state !== 'draft' && action.weakensGuards && has('start')) return 'start';
       return action.newRate !== undefined && action.newRate > action.currentRate && aboveBound(action.newRate)
         ? 'raise_rate'
         : null;
     case 'support_override':
       return has('support_override') ? 'support_override' : null;
   }
+}
+
+/**
+ * Whether an update takes away a guard of the wave's plan: a gate removed or changed (its threshold, action, window:
+ * any field), or the per-account reaction (`reclose`) removed or changed. Adding a gate, the others kept as they are,
+ * does not: it can only stop the wave sooner. Compared as canonical JSON (stored JSONB reorders keys).
+ */
+export function weakensGuards(
+  current: { gates: readonly unknown[]; reclose: unknown },
+  update: { gates?: readonly unknown[]; reclose?: unknown },
+): boolean {
+  const canonical = (v: unknown) => JSON.stringify(sortKeys(v));
+  if (update.gates !== undefined) {
+    const kept = new Set(update.gates.map(canonical));
+    if (current.gates.some((g) => !kept.has(canonical(g)))) return true;
+  }
+  const reclose = current.reclose ?? null;
+  return update.reclose !== undefined && reclose !== null && canonical(update.reclose) !== canonical(reclose);
 }
 
 /**

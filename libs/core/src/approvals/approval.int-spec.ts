@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import { populationLogin, TimeWindows } from '@app/domain';
+import { Gate, populationLogin, TimeWindows } from '@app/domain';
 import { aWave, createEngineHarness, EngineHarness } from '@app/testing';
 import { ApiKeyService } from '../auth';
 import { buildCoreServices, CoreServices } from '../core-graph';
@@ -260,6 +260,57 @@ describe('two-person approval (real PostgreSQL, Redis)', () => {
     await s.approvals.approve(rollback, BOB, null);
     await s.commands.rollback(wave.id, ALICE.actor, ALICE.key);
     expect(await state(wave.id)).toMatch(/^rolling_back|rolled_back$/);
+  });
+
+  it('under start, a started wave loses a gate or its reaction only on a second key; adding a gate needs none', async () => {
+    const gate: Gate = {
+      name: 'errors',
+      metric: 'mailstore_error_rate',
+      threshold: 0.05,
+      windowSeconds: 60,
+      minSamples: 20,
+      action: 'halt',
+    };
+    const reclose = { failures: 5, distinctIps: 2, windowSeconds: 600 };
+    const wave = await aWave()
+      .name('guards')
+      .cohorts('health')
+      .protocols('imap')
+      .rate(500)
+      .gates(gate)
+      .reclose(reclose)
+      .approvalPolicy({ require: ['start'] })
+      .create(h, ALICE.actor);
+    await s.approvals.approve(approvalId(await refusal(s.commands.start(wave.id, ALICE.actor, ALICE.key))), BOB, null);
+    await s.commands.start(wave.id, ALICE.actor, ALICE.key);
+    await s.commands.pause(wave.id, ALICE.actor, ALICE.key);
+
+    const stripped = await refusal(s.commands.update(wave.id, { gates: [] }, ALICE.actor, ALICE.key));
+    expect((await row(approvalId(stripped))).rule).toBe('start');
+    const softened = await refusal(
+      s.commands.update(wave.id, { gates: [{ ...gate, threshold: 0.9 }] }, ALICE.actor, ALICE.key),
+    );
+    expect((await row(approvalId(softened))).rule).toBe('start');
+    await refusal(s.commands.update(wave.id, { reclose: null }, ALICE.actor, ALICE.key));
+    const [stored] = await h.db.dataSource.query<{ gates: unknown[]; reclose: unknown }[]>(
+      `SELECT gates, reclose FROM waves WHERE id = $1`,
+      [wave.id],
+    );
+    expect(stored).toEqual({ gates: [gate], reclose });
+
+    // Stricter needs no second key: a gate added, the first kept.
+    const stricter: Gate[] = [gate, { ...gate, name: 'errors-early', threshold: 0.01, action: 'pause' }];
+    await s.commands.update(wave.id, { gates: stricter }, ALICE.actor, ALICE.key);
+    expect(
+      (await h.db.dataSource.query<{ gates: unknown[] }[]>(`SELECT gates FROM waves WHERE id = $1`, [wave.id]))[0],
+    ).toEqual({ gates: stricter });
+    // The removal, approved by another person, runs.
+    await s.approvals.approve(
+      approvalId(await refusal(s.commands.update(wave.id, { gates: [gate] }, ALICE.actor, ALICE.key))),
+      BOB,
+      null,
+    );
+    await s.commands.update(wave.id, { gates: [gate] }, ALICE.actor, ALICE.key);
   });
 
   describe('time windows (docs/windows.md)', () => {

@@ -9,6 +9,7 @@ import {
   PauseReason,
   scheduleRefusal,
   systemClock,
+  weakensGuards,
   WINDOW_CLOSE_LEAD_MS,
 } from '@app/domain';
 import { Sql } from '../db/sql';
@@ -86,6 +87,7 @@ export class WaveCommandsService {
           currentRate: wave.rate_per_second,
           newRate: input.ratePerSecond,
           state: wave.state,
+          weakensGuards: weakensGuards(wave, input),
         } as const;
         const gate = await this.approvals.check(sql, wave, action, args, requester(actor, key));
         if (!gate.run) return gate.request;

@@ -4,6 +4,7 @@ import {
   EligibilityOutcome,
   eligibilityOutcomeSql,
   Gate,
+  ReclosePolicy,
   PauseReason,
   Protocol,
   RampStep,
@@ -42,6 +43,9 @@ export interface WaveRow {
   windows: TimeWindows | null;
   rate_per_second: number;
   approval_policy: ApprovalPolicy | null;
+  /** The guards an update may take away (weakensGuards). */
+  gates: Gate[];
+  reclose: ReclosePolicy | null;
 }
 
 /** A new wave's values (wave-command-plan.ts's newWave). */
@@ -104,7 +108,7 @@ export class WaveRepository {
   async lockForCommand(sql: Sql, id: string): Promise<WaveRow | undefined> {
     const [wave] = await sql<WaveRow>(
       `SELECT id, state, status_reason, selector, protocols, steps, current_step, member_count, start_at,
-              concurrency, generation, version, windows, rate_per_second, approval_policy
+              concurrency, generation, version, windows, rate_per_second, approval_policy, gates, reclose
          FROM waves WHERE id = $1 FOR NO KEY UPDATE`,
       [id],
     );
