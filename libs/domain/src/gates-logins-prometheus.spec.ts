@@ -97,14 +97,14 @@ describe('login gates: evaluation', () => {
   it('a silent stream is inconclusive: no event for longer than silenceSeconds (default 300), or none ever', () => {
     expect(evaluateGate(loginGate(), { logins: logins(0, 50, { lastEventAt: ago(301) }) }, NOW)).toMatchObject({
       status: 'inconclusive',
-      reason: `no login event from the mail server since ${ago(301).toISOString()} (silence limit 300 s)`,
+      reason: `no login event for a known account from the mail server since ${ago(301).toISOString()} (silence limit 300 s)`,
     });
     expect(
       evaluateGate(loginGate({ silenceSeconds: 30 }), { logins: logins(0, 50, { lastEventAt: ago(31) }) }, NOW).status,
     ).toBe('inconclusive');
     expect(evaluateGate(loginGate(), { logins: logins(0, 0, { lastEventAt: null }) }, NOW)).toMatchObject({
       status: 'inconclusive',
-      reason: 'no login event from the mail server ever (silence limit 300 s)',
+      reason: 'no login event for a known account from the mail server ever (silence limit 300 s)',
     });
     expect(evaluateGate(loginGate(), {}, NOW).status).toBe('inconclusive');
   });

@@ -46,8 +46,8 @@ export interface Gate {
    */
   threshold: number;
   /**
-   * Login metrics: the event stream is dead (inconclusive) when no login event at all has arrived for this long
-   * (default 300 s), while the wave runs and logins are expected.
+   * Login metrics: the event stream is dead (inconclusive) when no login event naming a known account has arrived for
+   * this long (default 300 s), while the wave runs and logins are expected.
    */
   silenceSeconds?: number;
   /** Prometheus: the PromQL query (one number: a scalar or a one-sample vector), run every `intervalSeconds`. */
@@ -322,7 +322,7 @@ function evaluateLogins(gate: Gate, input: LoginInput | undefined, now: Date, ba
     return {
       ...base,
       status: 'inconclusive',
-      reason: `no login event from the mail server ${since} (silence limit ${silence} s)`,
+      reason: `no login event for a known account from the mail server ${since} (silence limit ${silence} s)`,
     };
   }
   const w = input.window;

@@ -137,7 +137,8 @@ export class GateDto {
 
   @ApiPropertyOptional({
     example: 300,
-    description: 'login metrics: no login event at all for this long (default 300 s) makes the gate inconclusive',
+    description:
+      'login metrics: no login event naming a known account for this long (default 300 s) makes the gate inconclusive',
   })
   @IsOptional()
   @IsInt()

@@ -150,7 +150,7 @@ describe('gates (real PostgreSQL, Redis, simulator, worker)', () => {
       ['stale', 'inconclusive'],
       ['stuffing', 'inconclusive'], // no login event from the mail server ever: the wave would pause at once
     ]);
-    expect(results?.[2].reason).toMatch(/^no login event from the mail server ever/);
+    expect(results?.[2].reason).toMatch(/^no login event for a known account from the mail server ever/);
     // Nothing acted on, nothing written: still a draft, no verdict on its row.
     const [after] = await h.db.dataSource.query<{ state: string; gate_state: unknown }[]>(
       `SELECT state, gate_state FROM waves WHERE id = $1`,

@@ -54,8 +54,12 @@ export class LoginCountRepository {
          ON CONFLICT (wave_id, cohort, bucket)
            DO UPDATE SET failed = t.failed + excluded.failed, succeeded = t.succeeded + excluded.succeeded
          RETURNING 1),
+       -- Only an event naming a known account is a sign of life for the gates: a stream of logins the service cannot
+       -- map (the wrong login field, a realm, another population) leaves every gate without data, not "go".
        stream AS (
-         UPDATE login_stream SET last_event_at = greatest(last_event_at, $5), received = received + $6
+         UPDATE login_stream
+            SET last_event_at = CASE WHEN EXISTS (SELECT 1 FROM acc) THEN greatest(last_event_at, $5) ELSE last_event_at END,
+                received = received + $6
           WHERE id = 1 AND (SELECT count(*) FROM counted) >= 0
          RETURNING 1)
        SELECT (SELECT count(*) FROM acc)::int AS matched, (SELECT count(*) FROM stream)::int AS stream`,
@@ -81,7 +85,7 @@ export class LoginCountRepository {
     return { failed: Number(row?.failed ?? 0), succeeded: Number(row?.succeeded ?? 0) };
   }
 
-  /** When the last login event arrived (any process), and how many have arrived. */
+  /** When the last login event naming a known account arrived (any process), and how many events have arrived. */
   async stream(sql: Sql): Promise<{ lastEventAt: Date | null; received: number }> {
     const [row] = await sql<{ last_event_at: Date | null; received: string }>(
       `SELECT last_event_at, received FROM login_stream WHERE id = 1`,

@@ -103,6 +103,23 @@ describe('LoginIngestService (real PostgreSQL, a wave that opened a cohort)', ()
     expect(stream.lastEventAt?.getTime()).toBe(now.getTime());
   });
 
+  it('a flush of logins no account has is received, but is no sign of life for the gates', async () => {
+    const sql = sqlOfDataSource(h.db.dataSource);
+    const before = await repository.stream(sql);
+    const ingest = new LoginIngestService(h.db.dataSource);
+    const later = new Date(Date.now() + 1000);
+    // Dovecot posting the login without its domain (a realm the imported logins do not have): nothing maps.
+    const local = opened.split('@')[0];
+    expect(
+      ingest.accept([event(local, false, '203.0.113.1', later), event(local, true, '203.0.113.2', later)], later),
+    ).toEqual(['accepted', 'accepted']);
+    await ingest.flush();
+    expect(ingest.stats()).toMatchObject({ unknownLogins: 1 });
+    const after = await repository.stream(sql);
+    expect(after.received).toBe(before.received + 2);
+    expect(after.lastEventAt).toEqual(before.lastEventAt);
+  });
+
   it('adds to the counts of earlier flushes and of other processes, and the gates read them by scope', async () => {
     const first = new LoginIngestService(h.db.dataSource);
     const second = new LoginIngestService(h.db.dataSource);
