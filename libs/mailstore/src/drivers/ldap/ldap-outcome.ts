@@ -11,6 +11,10 @@ export interface FailurePhase {
   latencyMs: number;
 }
 
+/** Node's (OpenSSL's) codes for a certificate it does not trust: self-signed, unknown issuer, expired, wrong host. */
+const TLS_TRUST_ERRORS =
+  /^(?:DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(?:VERIFY_LEAF_SIGNATURE|GET_ISSUER_CERT(?:_LOCALLY)?)|CERT_(?:HAS_EXPIRED|NOT_YET_VALID|UNTRUSTED|REJECTED)|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
 /** How long to wait after the directory said busy/unavailable (it sends no Retry-After). */
 const BUSY_RETRY_AFTER_MS = 1_000;
 
@@ -27,6 +31,11 @@ export function failureOutcome(err: unknown, phase: FailurePhase): FailureOutcom
   const e = err as { code?: unknown; message?: unknown };
   const message = typeof e.message === 'string' ? e.message.split('\n')[0] : String(err);
   if (e.code === 'ECONNREFUSED') return retryable('connection_refused', undefined, false, message, latencyMs);
+  // The directory's certificate does not chain to a trusted CA, has expired or names another host: a configuration
+  // (or an interception) no retry mends. Stop and alert, as for a 401/403; nothing was sent past the handshake.
+  if (typeof e.code === 'string' && TLS_TRUST_ERRORS.test(e.code)) {
+    return { kind: 'permanent', status: 403, code: 'tls_untrusted', detail: `TLS: ${message}`, latencyMs };
+  }
   if (message === 'Connection timeout') return retryable('timeout', undefined, false, message, latencyMs);
   if (/timed out/i.test(message)) return retryable('timeout', undefined, wrote, message, latencyMs);
   return retryable('connection_reset', undefined, wrote, message, latencyMs);

@@ -1,10 +1,17 @@
+import { isIP } from 'node:net';
 import { Client, ResultCodeError } from 'ldapts';
 import type { LdapMailstoreOptions } from './ldap.options';
 
 type PoolOptions = Pick<
   LdapMailstoreOptions,
-  'url' | 'bindDn' | 'bindPassword' | 'poolSize' | 'timeoutMs' | 'connectTimeoutMs'
+  'url' | 'startTls' | 'caPem' | 'bindDn' | 'bindPassword' | 'poolSize' | 'timeoutMs' | 'connectTimeoutMs'
 >;
+
+/** The host a StartTLS certificate must name: `host` for the check, `servername` (SNI) for a name, never an address. */
+function serverIdentity(url: string): { host: string; servername?: string } {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  return isIP(host) === 0 ? { host, servername: host } : { host };
+}
 
 /** Thrown to callers waiting for a connection when the pool is closed or the wait is aborted. */
 export class PoolClosedError extends Error {
@@ -76,13 +83,21 @@ export class LdapPool {
   }
 
   private async connect(): Promise<Client> {
+    const { caPem, startTls } = this.options;
+    // The certificate is checked against these CAs (and the URL's host name) by Node's TLS, never skipped.
+    const tlsOptions = caPem === undefined ? {} : { ca: [caPem] };
     const client = new Client({
       url: this.options.url,
       timeout: this.options.timeoutMs,
       connectTimeout: this.options.connectTimeoutMs,
+      // ldaps:// only: given on an ldap:// URL, ldapts opens TLS at once and a later StartTLS finds no server for it.
+      ...(startTls ? {} : { tlsOptions }),
     });
     this.all.add(client);
     try {
+      // Upgraded before the bind: the password is only ever sent inside TLS. The certificate must name the URL's host
+      // (ldapts would check it against "localhost" on an upgraded socket).
+      if (startTls) await client.startTLS({ ...tlsOptions, ...serverIdentity(this.options.url) });
       await client.bind(this.options.bindDn, this.options.bindPassword);
       return client;
     } catch (err) {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { defineDriver } from '../driver';
 import { doveadmOptions } from '../doveadm.settings';
 import { ldapDriver } from '../ldap-driver';
@@ -10,6 +11,8 @@ export function ldapMailstoreOptions(s: LdapSettings): LdapMailstoreOptions {
   return {
     // Required by the settings' checks: defined here.
     url: s.LDAP_URL ?? '',
+    startTls: s.LDAP_STARTTLS === 'true',
+    ...(s.LDAP_CA_FILE === undefined ? {} : { caPem: readFileSync(s.LDAP_CA_FILE, 'utf8') }),
     bindDn: s.LDAP_BIND_DN ?? '',
     bindPassword: s.LDAP_BIND_PASSWORD ?? '',
     baseDn: s.LDAP_BASE_DN ?? '',

@@ -16,6 +16,10 @@ type LdapSwitches =
 export interface LdapMailstoreOptions {
   /** `ldap://host:port` or `ldaps://host:port`. */
   url: string;
+  /** ldap:// upgraded with StartTLS before the bind. */
+  startTls: boolean;
+  /** PEM CA certificate(s) the directory's certificate must chain to (a private CA); Node's bundle when absent. */
+  caPem?: string;
   bindDn: string;
   bindPassword: string;
   /** Accounts are searched under it (subtree). */

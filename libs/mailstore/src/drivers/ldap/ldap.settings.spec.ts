@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { ConfigError, readSettings } from '@app/config';
 import { validSettings } from '@app/testing';
 import { createDriverMailstore } from '../registry';
@@ -12,6 +13,9 @@ const BASE = {
   LDAP_POP3_ATTRIBUTE: 'reopenPop3Enabled',
   LDAP_VERSION_ATTRIBUTE: 'reopenAccessVersion',
 };
+
+/** A readable file that is no certificate. */
+const NOT_PEM = join(__dirname, 'ldap.options.ts');
 
 const problems = (env: Record<string, string | undefined>) => readSettings(LdapSettings, env).problems;
 const load = (env: Record<string, string | undefined>) => validSettings(LdapSettings, env);
@@ -86,6 +90,13 @@ describe('the ldap settings (MAILSTORE_DRIVER=ldap)', () => {
     [{ LDAP_POOL_SIZE: '0' }, 'LDAP_POOL_SIZE must be an integer from 1 to 64'],
     [{ LDAP_POOL_SIZE: '2x' }, 'LDAP_POOL_SIZE must be an integer from 1 to 64'],
     [{ LDAP_TIMEOUT_MS: '-5' }, 'LDAP_TIMEOUT_MS must be an integer from 100 to 120000'],
+    [{ LDAP_STARTTLS: 'yes' }, 'LDAP_STARTTLS must be true or false'],
+    [
+      { LDAP_STARTTLS: 'true', LDAP_URL: 'ldaps://dir:636' },
+      'LDAP_STARTTLS is for an ldap:// URL: an ldaps:// one is TLS already',
+    ],
+    [{ LDAP_CA_FILE: '/nonexistent/ca.pem' }, 'LDAP_CA_FILE cannot be read (ENOENT): /nonexistent/ca.pem'],
+    [{ LDAP_CA_FILE: NOT_PEM }, `LDAP_CA_FILE holds no PEM certificate (-----BEGIN CERTIFICATE-----): ${NOT_PEM}`],
     [{ DOVEADM_URL: 'http://127.0.0.1:8080' }, 'DOVEADM_API_KEY is required with DOVEADM_URL'],
     [
       { DOVEADM_URL: 'http://user:pw@127.0.0.1:8080', DOVEADM_API_KEY: 'k' },

@@ -1,4 +1,5 @@
-import { IsDefined, IsOptional, Matches, ValidateBy, type ValidationArguments } from 'class-validator';
+import { readFileSync } from 'node:fs';
+import { IsDefined, IsIn, IsOptional, Matches, ValidateBy, type ValidationArguments } from 'class-validator';
 import type * as Ldapts from 'ldapts';
 import { IntegerFrom } from '@app/config';
 import { DoveadmSettings } from '../doveadm.settings';
@@ -62,6 +63,19 @@ function balanced(text: string): boolean {
   return depth === 0 && text.startsWith('(');
 }
 
+/** What is wrong with LDAP_CA_FILE's file, or nothing: it must be readable and hold a PEM certificate. */
+function caFileProblem(path: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return `LDAP_CA_FILE cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): ${path}`;
+  }
+  return text.includes('-----BEGIN CERTIFICATE-----')
+    ? undefined
+    : `LDAP_CA_FILE holds no PEM certificate (-----BEGIN CERTIFICATE-----): ${path}`;
+}
+
 /** The version must move only with the switches: it cannot be the login or a switch itself. */
 function sharedAttributeProblem(o: LdapSettings): string | undefined {
   const named = [o.LDAP_LOGIN_ATTRIBUTE, o.LDAP_VERSION_ATTRIBUTE, o.LDAP_IMAP_ATTRIBUTE, o.LDAP_POP3_ATTRIBUTE]
@@ -83,6 +97,32 @@ export class LdapSettings extends DoveadmSettings {
   @Matches(/^ldaps?:\/\/[^/\s?#]+\/?$/i, { message: 'LDAP_URL must be ldap://host[:port] or ldaps://host[:port]' })
   @IsDefined({ message: 'LDAP_URL is required with MAILSTORE_DRIVER=ldap' })
   LDAP_URL: string | undefined = undefined;
+
+  /**
+   * ldap:// only: each connection is upgraded with StartTLS before it binds, so the service DN's password never
+   * crosses the network in clear (ldaps:// is TLS from the first byte).
+   */
+  @Holds('ldapStartTls', (o) =>
+    o.LDAP_STARTTLS === 'true' && /^ldaps:/i.test(o.LDAP_URL ?? '')
+      ? 'LDAP_STARTTLS is for an ldap:// URL: an ldaps:// one is TLS already'
+      : undefined,
+  )
+  @IsIn(['true', 'false'], { message: 'LDAP_STARTTLS must be true or false' })
+  LDAP_STARTTLS = 'false';
+
+  /**
+   * The CA certificate(s), PEM, that signed the directory's certificate (ldaps:// or LDAP_STARTTLS): a private CA.
+   * Unset: Node's bundled public CAs. Read once at boot.
+   */
+  @IsOptional()
+  @ValidateBy({
+    name: 'ldapCaFile',
+    validator: {
+      validate: (v: unknown) => typeof v === 'string' && caFileProblem(v) === undefined,
+      defaultMessage: (args?: ValidationArguments) => caFileProblem(String(args?.value)) ?? 'LDAP_CA_FILE',
+    },
+  })
+  LDAP_CA_FILE: string | undefined = undefined;
 
   /** The service DN the driver binds as (docs/drivers-ldap.md: the access it needs). */
   @Dn('LDAP_BIND_DN')
