@@ -156,6 +156,12 @@ describe('the notification outbox (real PostgreSQL)', () => {
       },
     });
     expect((await service.list()).length).toBe(before);
+    await expect(
+      service.create({ name: 'creds', url: 'https://bot:hunter2@hooks.example/x' }, 'o'),
+    ).rejects.toMatchObject({
+      extra: { errors: [{ field: 'url', message: expect.stringMatching(/^url must not carry credentials/) }] },
+    });
+    expect((await service.list()).length).toBe(before);
   });
 
   it('shows the secret once: at creation, never in list or get', async () => {

@@ -217,6 +217,13 @@ function checkSubscription(input: CreateSubscriptionInput, allowedTargets?: Targ
   if (!input.name?.trim()) errors.push({ field: 'name', message: 'name must not be empty' });
   if (!['http:', 'https:'].includes(urlProtocol(input.url))) {
     errors.push({ field: 'url', message: 'url must be an http(s) URL' });
+  } else if (hasCredentials(input.url)) {
+    // The URL is shown to every ops key and written to the audit: a password in it would be too. Receivers check
+    // the signature instead (docs/notifications.md, "Verifying a delivery").
+    errors.push({
+      field: 'url',
+      message: 'url must not carry credentials (user:password@): receivers verify the signature',
+    });
   } else {
     const refused = refusedTarget(input.url, allowedTargets);
     if (refused) errors.push({ field: 'url', message: `url must lead to a receiver: ${refused}` });
@@ -230,6 +237,11 @@ function checkSubscription(input: CreateSubscriptionInput, allowedTargets?: Targ
     }
   }
   return errors;
+}
+
+function hasCredentials(url: string): boolean {
+  const { username, password } = new URL(url);
+  return username !== '' || password !== '';
 }
 
 function urlProtocol(url: string): string {
