@@ -29,6 +29,7 @@ import { BatchUndecided1764425022000 } from './1764425022000-batch-undecided';
 import { AttemptedAt1764425023000 } from './1764425023000-attempted-at';
 import { ScheduleLatenessBigint1764425030000 } from './1764425030000-schedule-lateness-bigint';
 import { GateMeasurementRunSlot1764425040500 } from './1764425040500-gate-measurement-run-slot';
+import { OperationClientKey1764425050000 } from './1764425050000-operation-client-key';
 
 /** Every migration, in order. The one DataSource (libs/db) and the tests use this list, never a glob. */
 export const MIGRATIONS = [
@@ -63,4 +64,5 @@ export const MIGRATIONS = [
   AttemptedAt1764425023000,
   ScheduleLatenessBigint1764425030000,
   GateMeasurementRunSlot1764425040500,
+  OperationClientKey1764425050000,
 ];

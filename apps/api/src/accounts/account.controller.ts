@@ -1,12 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { OperationService } from '@app/core';
+import { clientKey, OperationService } from '@app/core';
 import { Access, ROLES } from '../auth/access.decorator';
 import { Actor, KeyId } from '../auth/principal';
 import { LoginParamPipe } from '../common/param.pipes';
 import { ApiProblem } from '../common/problem.dto';
 import { OperationDto } from '../operations/operation.dto';
 import { AccountLookupService } from './account-lookup.service';
+import { ApiIdempotencyKey, IdempotencyKey } from './idempotency-key';
 import { AccountDto, HoldDto, RollbackAccountDto, SupportChangeDto, SupportEnableDto } from './account.dto';
 
 /** Support: one account at a time, always with a reason and a ticket (audited). */
@@ -46,13 +47,16 @@ export class AccountController {
     'override_required: the account is held back; set override to true to open it anyway; approval_required: ' +
       'the policy puts an override behind a second ops key (docs/approvals.md)',
   )
+  @ApiIdempotencyKey()
   async enable(
     @Param('login', LoginParamPipe) login: string,
     @Body() body: SupportEnableDto,
     @Actor() actor: string,
     @KeyId() key: string,
+    @IdempotencyKey() idempotencyKey?: string,
   ): Promise<OperationDto> {
-    return OperationDto.from(await this.operations.request(login, 'enable', body, actor, key));
+    const client = idempotencyKey === undefined ? undefined : clientKey(idempotencyKey, 'enable', login, body);
+    return OperationDto.from(await this.operations.request(login, 'enable', body, actor, key, client));
   }
 
   @Post('disable')
@@ -64,12 +68,15 @@ export class AccountController {
       'poll GET /operations/{id}',
   })
   @ApiAcceptedResponse({ type: OperationDto })
+  @ApiIdempotencyKey()
   async disable(
     @Param('login', LoginParamPipe) login: string,
     @Body() body: SupportChangeDto,
     @Actor() actor: string,
+    @IdempotencyKey() idempotencyKey?: string,
   ): Promise<OperationDto> {
-    return OperationDto.from(await this.operations.request(login, 'disable', body, actor));
+    const client = idempotencyKey === undefined ? undefined : clientKey(idempotencyKey, 'disable', login, body);
+    return OperationDto.from(await this.operations.request(login, 'disable', body, actor, undefined, client));
   }
 
   @Post('rollback')
@@ -82,12 +89,15 @@ export class AccountController {
   })
   @ApiAcceptedResponse({ type: OperationDto })
   @ApiProblem(409, 'nothing_to_roll_back: no wave change on this account is left to undo')
+  @ApiIdempotencyKey()
   async rollback(
     @Param('login', LoginParamPipe) login: string,
     @Body() body: RollbackAccountDto,
     @Actor() actor: string,
+    @IdempotencyKey() idempotencyKey?: string,
   ): Promise<OperationDto> {
-    return OperationDto.from(await this.operations.requestRollback(login, body, actor));
+    const client = idempotencyKey === undefined ? undefined : clientKey(idempotencyKey, 'rollback', login, body);
+    return OperationDto.from(await this.operations.requestRollback(login, body, actor, client));
   }
 
   @Post('hold')

@@ -11,7 +11,15 @@ export type NewOperation = Pick<
   Partial<
     Pick<
       OperationEntity,
-      'overrides' | 'overrideExpiresAt' | 'waveId' | 'waveSeq' | 'ifVersion' | 'priorImap' | 'priorPop3'
+      | 'overrides'
+      | 'overrideExpiresAt'
+      | 'waveId'
+      | 'waveSeq'
+      | 'ifVersion'
+      | 'priorImap'
+      | 'priorPop3'
+      | 'clientKey'
+      | 'clientRequestHash'
     >
   >;
 
@@ -25,6 +33,17 @@ export class OperationRepository {
 
   async insert(m: EntityManager, op: NewOperation): Promise<OperationEntity> {
     return m.save(m.create(OperationEntity, op));
+  }
+
+  /**
+   * The operation this caller made under its own Idempotency-Key, if any, after taking the key's transaction lock:
+   * two requests with one key are decided one after the other (the second sees the first's operation).
+   */
+  async lockClientKey(m: EntityManager, sql: Sql, actor: string, clientKey: string): Promise<OperationEntity | null> {
+    await sql(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
+      JSON.stringify(['operation-client-key', actor, clientKey]),
+    ]);
+    return m.getRepository(OperationEntity).findOne({ where: { actor, clientKey } });
   }
 
   async findById(id: string): Promise<OperationEntity | null> {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import {
@@ -13,7 +13,7 @@ import { AccountEntity, OperationEntity } from '@app/db';
 import { QueueProducer } from '@app/queue';
 import { ApprovalGate, Requester } from '../approvals/approval-gate';
 import { ApprovalRow } from '../approvals/approval.repository';
-import { ApprovalRequiredError, NotFoundError } from '../errors';
+import { ApprovalRequiredError, ConflictError, NotFoundError } from '../errors';
 import { nudge } from '../queue-nudge';
 import { AccountRepository } from '../accounts/account.repository';
 import { audit } from '../db/audit-log';
@@ -40,6 +40,25 @@ export interface SupportChangeInput {
   ticket: string;
   /** Enable only: the explicit consent to open an account a wave would hold back (supportEnableDecision). */
   override?: boolean;
+}
+
+/**
+ * The caller's own Idempotency-Key for a support request (a double click, a retry after a lost answer): the same
+ * caller sending the same request under it gets the operation the first one made; under another request, a 409.
+ */
+export interface ClientKey {
+  key: string;
+  /** What identifies the request: its kind, the account, the body. */
+  hash: string;
+}
+
+/** The ClientKey of a request: sha256 of its kind, login (lower case) and body, keys sorted. */
+export function clientKey(key: string, kind: string, login: string, body: object): ClientKey {
+  const entries = Object.entries(body).sort(([a], [b]) => a.localeCompare(b));
+  const hash = createHash('sha256')
+    .update(JSON.stringify([kind, login.toLowerCase(), entries]))
+    .digest('hex');
+  return { key, hash };
 }
 
 export interface OperationServiceOptions {
@@ -81,15 +100,19 @@ export class OperationService {
     actor: string,
     /** The caller's key id, from the API: its override may need a second ops key. */
     key?: string,
+    client?: ClientKey,
   ): Promise<OperationEntity> {
     checkReasonAndTicket(input);
     const protocols = requestedProtocols(kind, input);
     const requester = key ? { actor, key } : null;
     const outcome = await withTransaction(this.dataSource, async (tx) => {
+      const earlier = client ? await this.earlierRequest(tx, actor, client) : null;
+      if (earlier) return { earlier };
       const account = await this.accounts.findByLogin(tx.manager, login.toLowerCase(), true);
       if (!account) throw new NotFoundError('account', login);
-      return this.recordChange(tx, account, kind, protocols, input, actor, requester);
+      return this.recordChange(tx, account, kind, protocols, input, actor, requester, client);
     });
+    if ('earlier' in outcome) return outcome.earlier;
     if ('request' in outcome) throw overrideApprovalRequired(outcome.request);
     const { op, overrideEnded } = outcome;
     // As for a hold: once a disable that ended an override returns, no wave call that counted on it can start.
@@ -110,9 +133,12 @@ export class OperationService {
     login: string,
     input: { waveId?: string; reason: string; ticket: string },
     actor: string,
+    client?: ClientKey,
   ): Promise<OperationEntity> {
     checkReasonAndTicket(input);
     const op = await withTransaction(this.dataSource, async ({ sql, manager }) => {
+      const earlier = client ? await this.earlierRequest({ sql, manager }, actor, client) : null;
+      if (earlier) return { earlier };
       const account = await this.accounts.findByLogin(manager, login.toLowerCase());
       if (!account) throw new NotFoundError('account', login);
       const found = await this.members.lockRestorable(sql, account.id, input.waveId ?? null);
@@ -133,12 +159,31 @@ export class OperationService {
         ifVersion: member.result_version,
         priorImap: member.prior_imap,
         priorPop3: member.prior_pop3,
+        ...clientColumns(client),
       });
       await this.auditRequest(sql, saved, { protocols: opened, ifVersion: member.result_version });
       return saved;
     });
+    if ('earlier' in op) return op.earlier;
     await nudge(() => this.producer.addOperation(op.id));
     return op;
+  }
+
+  /** The operation this caller's key made before, for the same request; a 409 when the key came with another one. */
+  private async earlierRequest(
+    { sql, manager }: Pick<Tx, 'sql' | 'manager'>,
+    actor: string,
+    client: ClientKey,
+  ): Promise<OperationEntity | null> {
+    const earlier = await this.operations.lockClientKey(manager, sql, actor, client.key);
+    if (earlier && earlier.clientRequestHash !== client.hash) {
+      throw new ConflictError(
+        'idempotency_key_reused',
+        'this Idempotency-Key was sent with another request: use a new key for a new request',
+        { field: 'Idempotency-Key', operationId: earlier.id },
+      );
+    }
+    return earlier;
   }
 
   async get(id: string): Promise<OperationEntity> {
@@ -209,6 +254,7 @@ export class OperationService {
     input: SupportChangeInput,
     actor: string,
     requester: Requester | null,
+    client: ClientKey | undefined,
   ): Promise<{ op: OperationEntity; overrideEnded: boolean } | { request: ApprovalRow }> {
     const view = eligibilityAccount(account, new Date());
     const { reason, ticket } = input;
@@ -239,6 +285,7 @@ export class OperationService {
       // The account's state as the service knows it (each mailstore answer recorded), beside the audit's `before`.
       priorImap: account.imapEnabled,
       priorPop3: account.pop3Enabled,
+      ...clientColumns(client),
     });
     await this.auditRequest(
       sql,
@@ -362,4 +409,8 @@ function overrideSubject(
     },
     counts: null,
   };
+}
+
+function clientColumns(client: ClientKey | undefined): { clientKey?: string; clientRequestHash?: string } {
+  return client ? { clientKey: client.key, clientRequestHash: client.hash } : {};
 }

@@ -44,6 +44,13 @@ export class OperationEntity {
   @Column({ name: 'idempotency_key', type: 'text', unique: true })
   idempotencyKey!: string;
 
+  /** The caller's own Idempotency-Key, when it sent one (unique per actor), and what it was sent with. */
+  @Column({ name: 'client_key', type: 'text', nullable: true })
+  clientKey!: string | null;
+
+  @Column({ name: 'client_request_hash', type: 'text', nullable: true })
+  clientRequestHash!: string | null;
+
   @Column({ type: 'smallint', default: 0 })
   attempts!: number;
 
