@@ -14,7 +14,7 @@ export interface GatewayRefusal {
  */
 export class HttpGateway {
   /** Answers a request itself when this returns a refusal; relays it otherwise. */
-  intercept: (req: IncomingMessage) => GatewayRefusal | undefined = () => undefined;
+  intercept: (req: IncomingMessage, body: Buffer) => GatewayRefusal | undefined = () => undefined;
   /** Batch calls seen (relayed or refused). */
   batchCalls = 0;
   target = '';
@@ -42,7 +42,7 @@ export class HttpGateway {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     if (req.method === 'POST' && req.url?.endsWith('/access/batch')) this.batchCalls++;
-    const refusal = this.intercept(req);
+    const refusal = this.intercept(req, Buffer.concat(chunks));
     if (refusal) {
       res.writeHead(refusal.status, { 'content-type': 'application/problem+json' });
       return void res.end(JSON.stringify({ type: 'about:blank', status: refusal.status, ...refusal.problem }));

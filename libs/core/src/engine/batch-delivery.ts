@@ -296,6 +296,14 @@ export class BatchDelivery {
     outcome: PermanentOutcome,
   ): Promise<Delivered> {
     await this.record(sql, batch, sent);
+    // Too large, and no attempt of it may have applied anything: the contract's "split". Later batches carry at most
+    // what the mailstore said; this one's members go back to be claimed again in such batches, not failed. (One
+    // account refused as too many is no split: it is refused as any other batch.)
+    if (outcome.status === 413 && !sent.inDoubtBefore && batch.members.length > 1) {
+      this.ctx.capabilities.batchTooLarge(batch.members.length, outcome.maxItems);
+      await this.ctx.repos.lease.markNothingApplied(sql, batch, false);
+      if (await this.ctx.repos.lease.release(sql, batch, true)) return this.ended('released', 'settled');
+    }
     const auth = outcome.status === 401 || outcome.status === 403;
     const refused = refusedResults(batch.members, outcome);
     const results =

@@ -33,10 +33,15 @@ export class BatchLeaseRepository {
    * never attempted, so a worker that lost its batch (its lease expired while it waited, it was frozen) cannot put
    * members another worker settled back to pending, nor count them twice.
    */
-  async release(sql: Sql, batch: Pick<ClaimedBatch, 'id' | 'waveId' | 'fence' | 'kind'>): Promise<boolean> {
+  async release(
+    sql: Sql,
+    batch: Pick<ClaimedBatch, 'id' | 'waveId' | 'fence' | 'kind'>,
+    /** Attempted, but no attempt applied anything (a 413 to a batch never in doubt): released whatever the wave's state. */
+    unapplied = false,
+  ): Promise<boolean> {
     const p = new SqlParams();
     const [row] = await sql<{ released: string }>(
-      batch.kind === 'forward' ? releaseForwardSql(p, batch) : releaseRollbackSql(p, batch),
+      batch.kind === 'forward' ? releaseForwardSql(p, batch, unapplied) : releaseRollbackSql(p, batch, unapplied),
       p.values,
     );
     return Number(row?.released ?? 0) > 0;
@@ -140,11 +145,11 @@ export class BatchLeaseRepository {
  * members end cancelled here, or it waits for this statement and then cancels them as pending. Counters per member
  * released, multiplied by how many it released.
  */
-function releaseForwardSql(p: SqlParams, batch: LeasedBatch): string {
+function releaseForwardSql(p: SqlParams, batch: LeasedBatch, unapplied: boolean): string {
   const [r, c] = [counterParams(releaseDelta(1)), counterParams(releaseCancelledDelta(1))];
   const wave = p.add(batch.waveId);
   return `WITH w AS (SELECT state IN ('running', 'paused', 'halted') AS resumable FROM waves WHERE id = ${wave} FOR SHARE),
-       fin AS (${releasedBatchSql(p, batch, '(attempts = 0 OR (NOT in_doubt AND NOT (SELECT resumable FROM w)))')}),
+       fin AS (${releasedBatchSql(p, batch, unapplied ? 'NOT in_doubt' : '(attempts = 0 OR (NOT in_doubt AND NOT (SELECT resumable FROM w)))')}),
        members AS (
          UPDATE wave_members m
             SET state = CASE WHEN w.resumable THEN 'pending' ELSE 'cancelled' END, batch_id = NULL,
@@ -175,10 +180,10 @@ function releaseForwardSql(p: SqlParams, batch: LeasedBatch): string {
 }
 
 /** A rollback release: the members wait for restoration again. */
-function releaseRollbackSql(p: SqlParams, batch: LeasedBatch): string {
+function releaseRollbackSql(p: SqlParams, batch: LeasedBatch, unapplied: boolean): string {
   const d = counterParams(rollbackReleaseDelta(1));
   const wave = p.add(batch.waveId);
-  return `WITH fin AS (${releasedBatchSql(p, batch, 'attempts = 0')}),
+  return `WITH fin AS (${releasedBatchSql(p, batch, unapplied ? 'NOT in_doubt' : 'attempts = 0')}),
        members AS (
          UPDATE wave_members m SET rollback_state = NULL, rollback_batch_id = NULL
            FROM fin WHERE m.wave_id = ${wave} AND m.rollback_batch_id = fin.id AND m.rollback_state = 'in_flight'

@@ -15,6 +15,8 @@ const AFTER_429_MIN_INTERVAL_MS = 1_000;
 export class CapabilitiesWatch {
   private reading: Promise<Outcome<Capabilities>> | null = null;
   private lastReadAt = 0;
+  /** The most items a batch call was last told it may carry by a 413 (for this process's life; undefined: none). */
+  private refusedLimit: number | undefined;
   private readonly sql: Sql;
 
   constructor(
@@ -38,6 +40,27 @@ export class CapabilitiesWatch {
   rateLimited(): void {
     if (this.reading || Date.now() - this.lastReadAt < AFTER_429_MIN_INTERVAL_MS) return;
     this.refresh().catch(() => undefined);
+  }
+
+  /**
+   * The most accounts a batch may carry now: the capabilities as last read (min(maxBatchItems, accountUpdateBurst)),
+   * and never more than a 413 said; undefined while the capabilities are unknown and no 413 came.
+   */
+  batchLimit(): number | undefined {
+    const caps = this.client.cachedCapabilities();
+    const read = caps ? batchSizeLimit(caps) : undefined;
+    if (this.refusedLimit === undefined) return read;
+    return read === undefined ? this.refusedLimit : Math.min(read, this.refusedLimit);
+  }
+
+  /**
+   * A batch of `sent` items was refused as too large (413 batch_too_large, nothing applied): later batches carry at
+   * most its `maxItems`, or half of what was sent when it says none; the capabilities are read again too.
+   */
+  batchTooLarge(sent: number, maxItems: number | undefined): void {
+    const limit = Math.max(1, Math.min(maxItems ?? Math.floor(sent / 2), sent - 1));
+    this.refusedLimit = Math.min(this.refusedLimit ?? limit, limit);
+    this.rateLimited();
   }
 
   private async read(): Promise<Outcome<Capabilities>> {

@@ -1,5 +1,4 @@
 import { BatchKind } from '@app/domain';
-import { batchSizeLimit } from '@app/mailstore';
 import { ClaimedBatch, WaveRuntime } from './batch.types';
 import { BatchSender } from './batch-sender';
 import { PumpContext } from './pump-context';
@@ -53,7 +52,7 @@ export class PumpClaims {
   /** A full batch's pace request, by the mailstore's capabilities as last read. */
   private paceFor(wave: WaveRuntime): ReserveRequest {
     const caps = this.ctx.client.cachedCapabilities();
-    const size = batchSizeFor(wave, this.kind, caps ? batchSizeLimit(caps) : undefined);
+    const size = batchSizeFor(wave, this.kind, this.ctx.capabilities.batchLimit());
     return paceRequestFor(wave, this.kind, size, caps?.rateLimits.accountUpdatesPerSecond);
   }
 
