@@ -60,13 +60,17 @@ export class CapabilitiesWatch {
   batchTooLarge(sent: number, maxItems: number | undefined): void {
     const limit = Math.max(1, Math.min(maxItems ?? Math.floor(sent / 2), sent - 1));
     this.refusedLimit = Math.min(this.refusedLimit ?? limit, limit);
-    this.rateLimited();
+    this.refresh().catch(() => undefined);
   }
 
   private async read(): Promise<Outcome<Capabilities>> {
     try {
       const outcome = await this.client.refreshCapabilities();
-      if (outcome.kind === 'ok') await this.repo.record(this.sql, outcome.value, batchSizeLimit(outcome.value));
+      // The limit recorded is the one this worker applies (a 413's too), so the preview describes what it sends.
+      if (outcome.kind === 'ok') {
+        const limit = Math.min(batchSizeLimit(outcome.value), this.refusedLimit ?? Infinity);
+        await this.repo.record(this.sql, outcome.value, limit);
+      }
       return outcome;
     } finally {
       this.lastReadAt = Date.now();

@@ -5,6 +5,7 @@ import {
   EngineHarness,
   HttpGateway,
   loginAllocator,
+  pollUntil,
   recordVsMailstore,
 } from '@app/testing';
 
@@ -51,6 +52,13 @@ describe('batches the mailstore finds too large (real PostgreSQL, Redis, simulat
     expect(refused.every((n) => n === 6)).toBe(true);
     expect(Math.max(...h.batchCalls(wave.id).map((c) => c.applied.length))).toBeLessThanOrEqual(3);
     refused.length = 0;
+    // The limit recorded for the preview is the one the worker now applies.
+    await pollUntil(
+      async () =>
+        (await h.db.dataSource.query<{ l: number }[]>(`SELECT batch_size_limit AS l FROM mailstore_capabilities`))[0]
+          ?.l === 3,
+      { description: 'batch_size_limit 3 recorded' },
+    );
     expect(await recordVsMailstore(h, wave.id, members)).toEqual(cleanRecord(wave.id));
 
     maxItems = 1;
