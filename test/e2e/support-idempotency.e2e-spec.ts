@@ -1,4 +1,5 @@
-import { pollUntil, populationLogin } from '@app/testing';
+import { tmpdir } from 'node:os';
+import { pollUntil, populationLogin, runReopen } from '@app/testing';
 import { ApiHarness, startApiHarness } from './api-harness';
 
 /**
@@ -76,6 +77,25 @@ describe('support requests under an Idempotency-Key', () => {
     const plain = [await enable(login, undefined), await enable(login, undefined)];
     expect(new Set(plain.map((p) => p.body.id)).size).toBe(2);
     expect(await count(`SELECT count(*) AS n FROM operations WHERE login = $1`, [login])).toBe(3);
+  });
+
+  it('reopen accounts enable --idempotency-key, run twice: the same operation', async () => {
+    const login = populationLogin(4);
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: tmpdir(),
+      REOPEN_URL: api.api.origin,
+      REOPEN_API_KEY: api.secrets.support,
+    };
+    const args = ['--json', 'accounts', 'enable', login, '--reason', 'r', '--ticket', 'SUP-9', '--no-wait'];
+    const runs = [
+      await runReopen([...args, '--idempotency-key', 'SUP-9-1'], { env }),
+      await runReopen([...args, '--idempotency-key', 'SUP-9-1'], { env }),
+    ];
+    expect(runs.map((r) => r.code)).toEqual([0, 0]);
+    const ids = runs.map((r) => (JSON.parse(r.stdout) as { id: string }).id);
+    expect(ids[1]).toBe(ids[0]);
+    expect(await count(`SELECT count(*) AS n FROM operations WHERE login = $1`, [login])).toBe(1);
   });
 
   it.each([

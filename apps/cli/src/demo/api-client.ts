@@ -67,8 +67,8 @@ export class ApiClient {
   }
 
   /** Any method with an optional JSON body (the `reopen` CLI maps its commands to such calls). */
-  call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return this.json<T>(method, path, body);
+  call<T>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
+    return this.json<T>(method, path, body, headers);
   }
 
   /**
@@ -101,9 +101,9 @@ export class ApiClient {
     return (await this.read(res, 'POST', path)) as T;
   }
 
-  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async json<T>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
     const res = await this.send(method, path, {
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      headers: { ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     return (await this.read(res, method, path)) as T;

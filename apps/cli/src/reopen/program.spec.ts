@@ -108,6 +108,9 @@ describe('reopen: command line → API request', () => {
       },
       wait: true,
     });
+    expect(
+      run('accounts', 'enable', 'a@x.test', '--reason', 'r', '--ticket', 'SUP-3', '--idempotency-key', 'SUP-3-1').job,
+    ).toMatchObject({ request: { headers: { 'Idempotency-Key': 'SUP-3-1' } } });
     expect(run('accounts', 'disable', 'a@x.test', '--ticket', 'SUP-2', '--reason', 'abuse', '--no-wait').job).toEqual({
       kind: 'operation',
       request: { method: 'POST', path: '/accounts/a%40x.test/disable', body: { reason: 'abuse', ticket: 'SUP-2' } },

@@ -8,6 +8,8 @@ interface ApiRequest {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   body?: unknown;
+  /** Sent with it (the support changes' Idempotency-Key). */
+  headers?: Record<string, string>;
 }
 
 /** How a call's answer is shown to a person (with --json the API's JSON is printed as it came). */
@@ -212,24 +214,40 @@ function reopenProgram(emit: (run: ReopenRun) => void): Command {
     .action((login: string, _o: unknown, cmd: Command) =>
       call(cmd, { method: 'GET', path: path('accounts', login) }, 'account'),
     );
-  type OperationOptions = { reason: string; ticket: string; protocols?: string[]; override?: boolean; wait: boolean };
+  type OperationOptions = {
+    reason: string;
+    ticket: string;
+    protocols?: string[];
+    override?: boolean;
+    wait: boolean;
+    idempotencyKey?: string;
+  };
   const operation = (cmd: Command, login: string, kind: 'enable' | 'disable', o: OperationOptions) =>
     emit({
       job: {
         kind: 'operation',
-        request: { method: 'POST', path: path('accounts', login, kind), body: supportBody(o) },
+        request: {
+          method: 'POST',
+          path: path('accounts', login, kind),
+          body: supportBody(o),
+          ...(o.idempotencyKey === undefined ? {} : { headers: { 'Idempotency-Key': o.idempotencyKey } }),
+        },
         wait: o.wait,
       },
       global: global(cmd),
     });
+  const IDEMPOTENCY_KEY =
+    'your own key for this change (a ticket id): the same command run again under it answers the change it made';
   const NO_WAIT = "answer once queued (the operation's id), without waiting for the mailstore";
   supportCommand(accounts, 'enable', 'open POP/IMAP for this account now, ahead of any wave (support key)')
     .option('--protocols <list>', 'imap,pop3 (default: both)', protocols)
     .option('--override', 'open it even though waves hold it back (held, or a leaked password never reset)')
+    .option('--idempotency-key <key>', IDEMPOTENCY_KEY)
     .option('--no-wait', NO_WAIT)
     .action((login: string, o: OperationOptions, cmd: Command) => operation(cmd, login, 'enable', o));
   supportCommand(accounts, 'disable', 're-block this account and revoke its sessions (support key)')
     .option('--protocols <list>', 'imap,pop3 (default: both)', protocols)
+    .option('--idempotency-key <key>', IDEMPOTENCY_KEY)
     .option('--no-wait', NO_WAIT)
     .action((login: string, o: OperationOptions, cmd: Command) => operation(cmd, login, 'disable', o));
   supportCommand(accounts, 'hold', 'keep this account out of every wave (support key)').action(

@@ -104,7 +104,7 @@ async function runOperation(
   global: ReopenRun['global'],
   out: (line: string) => void,
 ): Promise<number> {
-  let op = await client.call<Operation>(job.request.method, job.request.path, job.request.body);
+  let op = await client.call<Operation>(job.request.method, job.request.path, job.request.body, job.request.headers);
   const until = Date.now() + global.timeoutSeconds * 1000;
   while (job.wait && !operationEnded(op.state) && Date.now() < until) {
     await sleep(OPERATION_POLL_MS);
