@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { PassdbDatabase } from './passdb-database';
 import { PrivateSlapd } from './private-slapd';
 import { pollUntil } from './poll-until';
-import { freeLoopbackPort, untilListening } from './ports';
+import { freeLoopbackPorts, untilListening } from './ports';
 import { MissingPrerequisite } from './prerequisites';
 import { repoRoot } from './worker-process';
 
@@ -107,8 +107,8 @@ export async function startPrivateDovecot(
   chmodSync(dir, 0o755);
   const asRoot = process.getuid?.() === 0;
   const me = userInfo().username;
-  const [imapPort, pop3Port, httpPort] = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
-  const statsPort = options.events ? await freeLoopbackPort() : undefined;
+  const [imapPort, pop3Port, httpPort, eventsPort] = await freeLoopbackPorts(options.events ? 4 : 3);
+  const statsPort: number | undefined = eventsPort;
   const apiKey = `test-${randomBytes(12).toString('hex')}`;
   const mail = join(dir, 'mail');
   mkdirSync(mail);

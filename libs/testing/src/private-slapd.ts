@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Attribute, Change, Client, EqualityFilter } from 'ldapts';
 import { pollUntil } from './poll-until';
-import { freeLoopbackPort, untilListening } from './ports';
+import { freeLoopbackPorts, untilListening } from './ports';
 import { findOnPath, MissingPrerequisite } from './prerequisites';
 import { repoRoot } from './worker-process';
 
@@ -62,10 +62,11 @@ export class PrivateSlapd {
   ): Promise<PrivateSlapd> {
     const binary = requireSlapd();
     const dir = mkdtempSync(join(tmpdir(), 'reopen-slapd-'));
-    const slapd = new PrivateSlapd(await freeLoopbackPort(), dir, binary);
+    const [port, tlsPort] = await freeLoopbackPorts(options.tls ? 2 : 1);
+    const slapd = new PrivateSlapd(port, dir, binary);
     mkdirSync(join(dir, 'db'));
     if (options.tls) {
-      slapd.tlsPort = await freeLoopbackPort();
+      slapd.tlsPort = tlsPort;
       makeCertificates(dir);
     }
     writeFileSync(join(dir, 'slapd.conf'), slapd.config(options.sizeLimit));
