@@ -107,8 +107,8 @@ export async function startPrivateDovecot(
   chmodSync(dir, 0o755);
   const asRoot = process.getuid?.() === 0;
   const me = userInfo().username;
-  const [imapPort, pop3Port, httpPort, eventsPort] = await freeLoopbackPorts(options.events ? 4 : 3);
-  const statsPort: number | undefined = eventsPort;
+  const [imapPort, pop3Port, httpPort, eventsPort] = await freeLoopbackPorts(4);
+  const statsPort: number | undefined = options.events ? eventsPort : undefined;
   const apiKey = `test-${randomBytes(12).toString('hex')}`;
   const mail = join(dir, 'mail');
   mkdirSync(mail);
