@@ -3,6 +3,7 @@ export * from './auth';
 export * from './engine';
 export * from './errors';
 export * from './support/operation.service';
+export { clientKey, type ClientKey } from './support/client-key';
 export * from './support/operation-runner';
 export * from './support/operation.repository';
 export * from './support/override.service';

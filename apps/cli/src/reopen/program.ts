@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { APPROVAL_STATES, type OperatorCommand, PROTOCOLS, WAVE_STATES } from '@app/domain';
 import { CommandLine, commandTree, parseWith } from '../command-line';
 import { EXIT_CODES_HELP } from './exit-codes';
+import { auditPath, AuditOptions, path, supportBody, withQuery } from './requests';
 
 /** One HTTP call of the API (path under /api/v1, query string included). */
 interface ApiRequest {
@@ -68,15 +69,6 @@ Connection: REOPEN_URL and REOPEN_API_KEY, or a profile of ~/.config/reopen/prof
 REOPEN_PROFILE; the file must be private: chmod 600). See docs/cli.md.
 
 ${EXIT_CODES_HELP}`;
-
-const path = (...parts: string[]) => `/${parts.map(encodeURIComponent).join('/')}`;
-
-function withQuery(base: string, query: Record<string, string | undefined>): string {
-  const q = new URLSearchParams(
-    Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),
-  );
-  return q.size ? `${base}?${q.toString()}` : base;
-}
 
 function number(value: string): number {
   const n = Number(value);
@@ -358,39 +350,6 @@ function reopenProgram(emit: (run: ReopenRun) => void): Command {
 
   for (const cmd of commandTree(root)) cmd.configureHelp({ showGlobalOptions: true });
   return root;
-}
-
-interface AuditOptions {
-  wave?: string;
-  login?: string;
-  from?: string;
-  to?: string;
-  action?: string;
-  commands?: boolean;
-  limit?: number;
-  cursor?: string;
-}
-
-function auditPath(o: AuditOptions): string {
-  return withQuery('/audit', {
-    waveId: o.wave,
-    login: o.login,
-    from: o.from,
-    to: o.to,
-    action: o.action,
-    kind: o.commands ? 'commands' : undefined,
-    limit: o.limit?.toString(),
-    cursor: o.cursor,
-  });
-}
-
-function supportBody(o: { reason: string; ticket: string; protocols?: string[]; override?: boolean }) {
-  return {
-    reason: o.reason,
-    ticket: o.ticket,
-    ...(o.protocols && { protocols: o.protocols }),
-    ...(o.override && { override: true }),
-  };
 }
 
 /** The known command words at the start of `argv` ("waves set-rate"), for the help hint of a usage error. */

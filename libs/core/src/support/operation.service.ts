@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import {
@@ -24,6 +24,7 @@ import { SendPermitFence } from '../permits';
 import { MemberRollbackRepository } from './member-rollback.repository';
 import { OperationRepository } from './operation.repository';
 import { OverrideService } from './override.service';
+import { ClientKey, clientColumns } from './client-key';
 import { checkReasonAndTicket } from './reason-and-ticket';
 import {
   decideSupportChange,
@@ -40,25 +41,6 @@ export interface SupportChangeInput {
   ticket: string;
   /** Enable only: the explicit consent to open an account a wave would hold back (supportEnableDecision). */
   override?: boolean;
-}
-
-/**
- * The caller's own Idempotency-Key for a support request (a double click, a retry after a lost answer): the same
- * caller sending the same request under it gets the operation the first one made; under another request, a 409.
- */
-export interface ClientKey {
-  key: string;
-  /** What identifies the request: its kind, the account, the body. */
-  hash: string;
-}
-
-/** The ClientKey of a request: sha256 of its kind, login (lower case) and body, keys sorted. */
-export function clientKey(key: string, kind: string, login: string, body: object): ClientKey {
-  const entries = Object.entries(body).sort(([a], [b]) => a.localeCompare(b));
-  const hash = createHash('sha256')
-    .update(JSON.stringify([kind, login.toLowerCase(), entries]))
-    .digest('hex');
-  return { key, hash };
 }
 
 export interface OperationServiceOptions {
@@ -409,8 +391,4 @@ function overrideSubject(
     },
     counts: null,
   };
-}
-
-function clientColumns(client: ClientKey | undefined): { clientKey?: string; clientRequestHash?: string } {
-  return client ? { clientKey: client.key, clientRequestHash: client.hash } : {};
 }
