@@ -335,6 +335,14 @@
     renderActions(card);
   }
 
+  /** A wave paused on a refusal of a whole call (a 4xx): its sentence with the status and code; null for an outage. */
+  function refusalLine(s, detail) {
+    const status = detail?.status;
+    if (typeof status !== 'number' || status < 400 || status >= 500) return null;
+    const what = `${status}${typeof detail.code === 'string' ? ` ${detail.code}` : ''}`;
+    return status === 401 || status === 403 ? s.refusedCredentials(what) : s.refused(what);
+  }
+
   /** The wave's status in the page's language, from the machine-readable reason and the gates' verdicts. */
   function statusLine(w) {
     const s = T.status;
@@ -371,7 +379,7 @@
         if (reason === 'mailstore_unreachable' && w.statusDetail?.lastError === 'undecided_other_writer') {
           return s.undecided;
         }
-        if (reason === 'mailstore_unreachable') return s.unreachable;
+        if (reason === 'mailstore_unreachable') return refusalLine(s, w.statusDetail) ?? s.unreachable;
         if (reason === 'outside_window') {
           const opens = w.statusDetail?.opensAt;
           return s.outsideWindow(typeof opens === 'string' ? fmt.clock(opens) : '') + step;

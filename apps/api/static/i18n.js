@@ -137,6 +137,10 @@ window.REOPEN_I18N = {
       pausedOps: (step) => `paused by ops${step}`,
       baking: (i, n, until, left) => `baking after step ${i} of ${n}${until ? ` until ${until} (${left} left)` : ''}`,
       unreachable: 'paused: the mailstore is unreachable',
+      refusedCredentials: (status) =>
+        `paused: the mailstore refused our credentials (HTTP ${status}); fix the key, then resume`,
+      refused: (status) =>
+        `paused: the mailstore refused a batch as a whole (HTTP ${status}); no member was failed; fix the cause, then resume`,
       undecided: 'paused: waiting for another wave or a support operation to record its write on the same accounts',
       outsideWindow: (opens) => `waiting for its time window${opens ? `, which opens at ${opens}` : ''}`,
       other: (state, reason) => `${state}${reason ? ` (${reason})` : ''}`,
@@ -286,6 +290,10 @@ window.REOPEN_I18N = {
       baking: (i, n, until, left) =>
         `observation après le palier ${i} sur ${n}${until ? ` jusqu’à ${until} (encore ${left})` : ''}`,
       unreachable: 'en pause : le serveur de messagerie est injoignable',
+      refusedCredentials: (status) =>
+        `en pause : le serveur de messagerie refuse nos identifiants (HTTP ${status}) ; corriger la clé, puis reprendre`,
+      refused: (status) =>
+        `en pause : le serveur de messagerie refuse un lot entier (HTTP ${status}) ; aucun membre n’est en échec ; corriger la cause, puis reprendre`,
       undecided:
         'en pause : en attente qu’une autre vague ou une opération du support enregistre sa modification des mêmes comptes',
       outsideWindow: (opens) => `en attente de sa plage horaire${opens ? `, qui s’ouvre à ${opens}` : ''}`,

@@ -11,7 +11,7 @@ import { BatchLostError, ClaimedBatch, WaveRuntime } from './batch.types';
 import { BatchSender, SendResult } from './batch-sender';
 import { callRecord, CallRecord } from './call-record';
 import { BatchEnd } from './engine-metrics';
-import { forwardSettlement, refusedResults, rollbackSettlement } from './member-outcome';
+import { forwardSettlement, refusalOfItsAccount, rollbackSettlement } from './member-outcome';
 import { presumedOwn, readBackAnswer, resentAnswer, toldByReads } from './resent-answer';
 import { conflictAccounts, judgeConflicts, Reask } from './rollback-conflicts';
 import { PumpContext } from './pump-context';
@@ -282,11 +282,11 @@ export class BatchDelivery {
   }
 
   /**
-   * Permanent: 401/403 stop everything (never retried); anything else fails the batch's members, except those an
-   * earlier attempt in doubt wrote, which a read of their accounts tells (readBackAnswer). When an account cannot be
-   * read, the batch stays in doubt, kept with its key, and the wave pauses. A rollback's batch is never failed by a
-   * refusal of the whole call (it applied nothing, contract §3): a failed restoration leaves its account open under a
-   * rollback that says rolled_back. It is kept with its key, as after an outage, and sent again.
+   * Permanent: a refusal of the whole call applied nothing (contract §3) and, but for one account's own code
+   * (refusalOfItsAccount), judged none of the accounts: the batch is kept with its key and the wave pauses (401/403,
+   * a gateway's 404, a 400 about our request), as after an outage; a rollback's batch is sent again. A resend in
+   * doubt is answered first from a read of its accounts (readBackAnswer): those the earlier attempt wrote settle as
+   * written; when one was not, or cannot be read, the batch stays in doubt, kept, and the wave pauses.
    */
   private async refused(
     sql: Sql,
@@ -305,7 +305,7 @@ export class BatchDelivery {
       if (await this.ctx.repos.lease.release(sql, batch, true)) return this.ended('released', 'settled');
     }
     const auth = outcome.status === 401 || outcome.status === 403;
-    const refused = refusedResults(batch.members, outcome);
+    const refused = refusalOfItsAccount(batch.members, outcome);
     const results =
       auth || batch.kind === 'rollback'
         ? null
@@ -335,7 +335,7 @@ export class BatchDelivery {
     wave: WaveRuntime,
     batch: ClaimedBatch,
     items: Answered['items'],
-    refused: BatchItemResult[],
+    refused: BatchItemResult[] | null,
   ): Promise<BatchItemResult[] | null> {
     // The reads share the pace as one more batch of these accounts would (a 429 here would pause the wave); read
     // even if the wave stopped meanwhile: the answer is owed to the record either way.

@@ -3,10 +3,11 @@ import { Outcome } from '@app/mailstore';
 import type { CallRecord } from './call-record';
 
 /**
- * How a pump finished with a batch: `applied` (the mailstore's answer written), `refused` (a permanent error: its
- * members failed), `nothing_to_send` (every member skipped at its permit), `released` (the wave stopped before it was
- * sent), `stopped` (the wave stopped after an attempt: kept, to be resent under its key), `paused` (the mailstore
- * unreachable or refusing our token paused the wave; kept too), `lost` (another worker took it over).
+ * How a pump finished with a batch: `applied` (the mailstore's answer written), `refused` (a batch of one refused
+ * with its account's code: that member failed), `nothing_to_send` (every member skipped at its permit), `released`
+ * (the wave stopped before it was sent), `stopped` (the wave stopped after an attempt: kept, to be resent under its
+ * key), `paused` (the mailstore unreachable, or refusing our token or the whole call, paused the wave; kept too),
+ * `lost` (another worker took it over).
  */
 export type BatchEnd = 'applied' | 'refused' | 'nothing_to_send' | 'released' | 'stopped' | 'paused' | 'lost';
 

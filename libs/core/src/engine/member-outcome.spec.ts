@@ -7,7 +7,7 @@ import {
   ownEarlierPatch,
   ownEarlierWrites,
   patchAnswer,
-  refusedResults,
+  refusalOfItsAccount,
   rollbackOutcome,
   rollbackSettlement,
 } from './member-outcome';
@@ -185,16 +185,35 @@ describe("a batch's answer as its settle writes it", () => {
     expect(forwardSettlement([], [])).toEqual({ items: [], delta: {}, summary: {}, enabled: 0 });
   });
 
-  it("a permanent refusal of the batch fails every member with the call's status and code, cleaned as an item's", () => {
-    const refused = refusedResults(members.slice(0, 2), { status: 422, code: 'invalid protocols' });
-    expect(refused).toEqual([
-      { account: 'user1@example.test', status: 'invalid', error: { code: 'http_422_invalid protocols' } },
-      { account: 'user2@example.test', status: 'invalid', error: { code: 'http_422_invalid protocols' } },
+  it('a refusal of a whole batch answers for its members only when it names its one account', () => {
+    const one = members.slice(0, 1);
+    const two = members.slice(0, 2);
+    expect(refusalOfItsAccount(one, { status: 404, code: 'account_not_found' })).toEqual([
+      { account: 'user1@example.test', status: 'not_found' },
     ]);
-    expect(forwardSettlement(members.slice(0, 2), refused).items.map((i) => i.reason)).toEqual([
-      'http_422_invalid_protocols',
-      'http_422_invalid_protocols',
+    const invalid = refusalOfItsAccount(one, { status: 400, code: 'invalid_account' });
+    expect(invalid).toEqual([
+      { account: 'user1@example.test', status: 'invalid', error: { code: 'http_400_invalid_account' } },
     ]);
+    expect(forwardSettlement(one, invalid!).items.map((i) => i.reason)).toEqual(['http_400_invalid_account']);
+    expect(forwardSettlement(one, refusalOfItsAccount(one, { status: 404, code: 'account_not_found' })!).delta).toEqual(
+      forwardSettlement(one, [{ account: 'user1@example.test', status: 'not_found' }]).delta,
+    );
+    // About the call, not the accounts: a gateway's route, our request, a reused key, a batch of one "too large".
+    for (const refusal of [
+      { status: 404, code: 'not_found' },
+      { status: 400, code: 'invalid_request' },
+      { status: 400, code: 'invalid_json' },
+      { status: 405, code: 'method_not_allowed' },
+      { status: 413, code: 'batch_too_large' },
+      { status: 422, code: 'idempotency_key_reused' },
+    ]) {
+      expect(refusalOfItsAccount(one, refusal)).toBeNull();
+    }
+    // Naming an account, but which one of two?
+    expect(refusalOfItsAccount(two, { status: 404, code: 'account_not_found' })).toBeNull();
+    expect(refusalOfItsAccount(two, { status: 400, code: 'invalid_account' })).toBeNull();
+    expect(refusalOfItsAccount([], { status: 404, code: 'account_not_found' })).toBeNull();
   });
 });
 

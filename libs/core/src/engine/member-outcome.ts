@@ -236,14 +236,23 @@ function statusSummary(results: readonly BatchItemResult[]): Record<string, numb
   return summary;
 }
 
+/** The contract's codes (§6) by which a refusal of a whole call names the account it carried. */
+const ACCOUNT_REFUSALS: ReadonlySet<string> = new Set([ACCOUNT_NOT_FOUND, 'invalid_account']);
+
 /**
- * A permanent refusal of the whole batch (any 4xx but 401/403) as every member's answer: invalid, with the call's
- * status and code (cleaned by errorCode, as every code an item carries).
+ * A permanent refusal of a whole forward batch (any 4xx but 401/403 and a 413 split) as its members' answers, when
+ * it is an answer about them: only a batch of one account refused by a code naming an account (404
+ * `account_not_found` is that account not found; 400 `invalid_account` is it refused, with the call's status and
+ * code cleaned as an item's). Any other refusal is about the call (a gateway's route, our request, a key reused):
+ * null, and the wave pauses with the batch kept. Failing the members would end a whole wave as failed on one
+ * misrouted path, while the mailstore judged none of its accounts.
  */
-export function refusedResults(
+export function refusalOfItsAccount(
   members: readonly BatchMember[],
   refusal: { status: number; code: string },
-): BatchItemResult[] {
-  const code = `http_${refusal.status}_${refusal.code}`;
-  return members.map((m) => ({ account: m.login, status: 'invalid' as const, error: { code } }));
+): BatchItemResult[] | null {
+  if (members.length !== 1 || !ACCOUNT_REFUSALS.has(refusal.code)) return null;
+  const account = members[0].login;
+  if (refusal.code === ACCOUNT_NOT_FOUND) return [{ account, status: 'not_found' }];
+  return [{ account, status: 'invalid', error: { code: `http_${refusal.status}_${refusal.code}` } }];
 }

@@ -60,8 +60,19 @@ describe('a resend in doubt refused outright, answered from a read of each accou
     expect(told[0]).toEqual({ ...answer(1, 'unchanged', true, 4) });
     expect(presumedOwn(items, told, [11, 12, 13]).map((p) => p.index)).toEqual([0, 1]);
     const answered = readBackAnswer(items, told, new Set([1]), refused);
-    expect(answered.map((r) => r.status)).toEqual(['applied', 'unchanged', 'invalid']);
-    expect(answered[0]).toMatchObject({ version: 4, protocols: { imap: true } });
-    expect(answered[2]).toBe(refused[2]);
+    expect(answered!.map((r) => r.status)).toEqual(['applied', 'unchanged', 'invalid']);
+    expect(answered![0]).toMatchObject({ version: 4, protocols: { imap: true } });
+    expect(answered![2]).toBe(refused[2]);
+  });
+
+  it('a refusal about the call (null) answers only when every account read is as asked', () => {
+    const mixed = toldByReads([read(1, true, 4), read(2, true, 9), read(3, false, 2)]);
+    expect(readBackAnswer(items, mixed, new Set([1]), null)).toBeNull();
+    const all = toldByReads([read(1, true, 4), read(2, true, 9), read(3, true, 2)]);
+    expect(readBackAnswer(items, all, new Set([1]), null)!.map((r) => r.status)).toEqual([
+      'applied',
+      'unchanged',
+      'applied',
+    ]);
   });
 });

@@ -59,16 +59,18 @@ export function toldByReads(reads: readonly AccessState[]): BatchItemResult[] {
  * A resend in doubt refused outright (any 4xx but 401/403): the refusal applied nothing and says nothing of the
  * earlier attempt, which may have written. Answered from a read of each account (`told`, toldByReads): one already as
  * asked is our earlier attempt's work (applied), or another writer's (`theirs`: left `unchanged`); any other was not
- * written by it and takes the refusal (`refused`, item i for member i). Read as the refusal alone, members the
- * earlier attempt opened would be recorded failed and left open by a rollback.
+ * written by it and takes the refusal (`refused`, item i for member i), or, when the refusal is not about the
+ * accounts (null: refusalOfItsAccount), makes the whole answer null (the wave pauses). Read as the refusal alone,
+ * members the earlier attempt opened would be recorded failed and left open by a rollback.
  */
 export function readBackAnswer(
   items: readonly BatchItem[],
   told: readonly BatchItemResult[],
   theirs: ReadonlySet<number>,
-  refused: readonly BatchItemResult[],
-): BatchItemResult[] {
+  refused: readonly BatchItemResult[] | null,
+): BatchItemResult[] | null {
   const read = resentAnswer(items, told, theirs);
   const asAsked = ownEarlierWrites(items, told).map((r) => r.status === 'applied');
-  return read.map((r, i) => (asAsked[i] ? r : refused[i]));
+  if (!refused && asAsked.some((a) => !a)) return null;
+  return read.map((r, i) => (asAsked[i] || !refused ? r : refused[i]));
 }

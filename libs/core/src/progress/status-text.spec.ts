@@ -65,6 +65,28 @@ describe('describeStatus', () => {
         statusDetail: { lastError: 'timeout' },
       }),
     ).toBe('paused: the mailstore is unreachable (timeout)');
+    // Refused as a whole (a gateway's 404, our credentials): reachable, and the operator's fix is different.
+    const refused = (status: number, code: string) =>
+      describeStatus({
+        ...base,
+        state: 'paused',
+        statusReason: 'mailstore_unreachable',
+        statusDetail: { batchId: 'b', status, code, inDoubt: false },
+      });
+    expect(refused(404, 'not_found')).toBe(
+      'paused: the mailstore refused a batch as a whole (HTTP 404 not_found); no member was failed; fix the cause (its address, a gateway), then resume',
+    );
+    expect(refused(401, 'unauthorized')).toBe(
+      'paused: the mailstore refused our credentials (HTTP 401 unauthorized); fix the key, then resume',
+    );
+    expect(
+      describeStatus({
+        ...base,
+        state: 'paused',
+        statusReason: 'mailstore_unreachable',
+        statusDetail: { status: 503 },
+      }),
+    ).toBe('paused: the mailstore is unreachable (503)');
     // Paused because another writer of ours has not recorded its write yet: the mailstore is fine, say so.
     expect(
       describeStatus({

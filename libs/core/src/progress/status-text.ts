@@ -45,6 +45,13 @@ export function describeStatus(s: StatusInput): string {
       }
       if (reason === 'mailstore_unreachable' && s.statusDetail?.lastError === UNDECIDED_OTHER_WRITER)
         return `paused: waiting for another wave or a support operation to record its write on the same accounts (${UNDECIDED_OTHER_WRITER}); resume once it has`;
+      if (reason === 'mailstore_unreachable' && refusedStatus(s.statusDetail) !== undefined) {
+        const status = refusedStatus(s.statusDetail)!;
+        const code = typeof s.statusDetail?.code === 'string' ? ` ${s.statusDetail.code}` : '';
+        return status === 401 || status === 403
+          ? `paused: the mailstore refused our credentials (HTTP ${status}${code}); fix the key, then resume`
+          : `paused: the mailstore refused a batch as a whole (HTTP ${status}${code}); no member was failed; fix the cause (its address, a gateway), then resume`;
+      }
       if (reason === 'mailstore_unreachable') {
         const last = [s.statusDetail?.lastError, s.statusDetail?.code, s.statusDetail?.status].find(
           (v): v is string | number => typeof v === 'string' || typeof v === 'number',
@@ -63,6 +70,12 @@ export function describeStatus(s: StatusInput): string {
     case 'rolled_back':
       return 'rolled back';
   }
+}
+
+/** The HTTP status of a refusal of a whole call (4xx) the wave paused on; undefined for an outage. */
+function refusedStatus(detail: Record<string, unknown> | null): number | undefined {
+  const status = detail?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }
 
 /** The gate's own sentence from the evaluation stored with the pause (shape tolerant: reason or detail[]). */
