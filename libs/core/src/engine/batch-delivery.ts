@@ -12,8 +12,9 @@ import { BatchSender, SendResult } from './batch-sender';
 import { callRecord, CallRecord } from './call-record';
 import { BatchEnd } from './engine-metrics';
 import { forwardSettlement, refusalOfItsAccount, rollbackSettlement } from './member-outcome';
-import { presumedOwn, readBackAnswer, resentAnswer, toldByReads } from './resent-answer';
-import { conflictAccounts, judgeConflicts, Reask } from './rollback-conflicts';
+import { readBackAnswer, toldByReads } from './resent-answer';
+import { Reask } from './rollback-conflicts';
+import { AnswerWriters } from './answer-writers';
 import { PumpContext } from './pump-context';
 import { PumpHolds } from './pump-holds';
 import { allowedStatesFor, paceRequestFor } from './pump-pace';
@@ -54,8 +55,8 @@ type Answered = Exclude<SendResult, string>;
 /**
  * Sends one batch until it has a definitive answer, or the wave stops: a pace slot, the permit and the call (its
  * BatchSender), then one handler per answer: written (ok), nothing applied (429, 503, 409: everybody waits), a
- * retryable failure (backoff, or the wave pauses as unreachable), a permanent refusal (the members fail, or 401/403
- * pause the wave). Every write for the batch is fenced: a batch lost to another worker ends the delivery (`lost`).
+ * retryable failure (backoff, or the wave pauses as unreachable), a permanent refusal (the wave pauses with the batch
+ * kept; a batch of one refused with its account's code fails that member). Every write for the batch is fenced: a batch lost to another worker ends the delivery (`lost`).
  */
 export class BatchDelivery {
   constructor(
@@ -65,6 +66,7 @@ export class BatchDelivery {
     private readonly sender: BatchSender,
     /** The pump's wave, read fresh (a pace wait checks its state). */
     private readonly loadWave: (sql: Sql) => Promise<WaveRuntime | null>,
+    private readonly writers = new AnswerWriters(ctx),
   ) {}
 
   /** `paced`: its pace slot has come already. */
@@ -173,69 +175,14 @@ export class BatchDelivery {
     a: Attempts,
   ): Promise<Delivered | 'again'> {
     const results = sent.inDoubtBefore
-      ? await this.resentAnswer(sql, batch, sent.items, outcome.value.results)
+      ? await this.writers.resentAnswer(sql, batch, sent.items, outcome.value.results)
       : outcome.value.results;
     // Another writer of ours may have made an account's state and not recorded it yet: resent later, still in doubt.
     if (results === 'undecided') return this.failed(sql, wave, batch, sent, UNDECIDED, a);
-    const reasked = await this.rollbackConflicts(sql, batch, sent.items, results);
+    const reasked = await this.writers.rollbackConflicts(sql, batch, sent.items, results);
     await this.settle(sql, batch, results, callRecord(sent.startedAt, outcome), reasked);
     await this.ctx.throttle.reward();
     return this.ended('applied', 'settled');
-  }
-
-  /**
-   * The answer to a resend in doubt (resent-answer.ts): an account already as asked is our earlier attempt's work,
-   * unless another wave or a support operation is recorded to have made the version answered; `undecided` while
-   * another writer of ours may have made it without having recorded it yet.
-   */
-  private async resentAnswer(
-    sql: Sql,
-    batch: ClaimedBatch,
-    items: Answered['items'],
-    results: readonly BatchItemResult[],
-  ): Promise<BatchItemResult[] | 'undecided'> {
-    const others = await this.othersWrites(sql, batch, items, results);
-    return others.pending.size > 0 ? 'undecided' : resentAnswer(items, results, others.theirs);
-  }
-
-  /**
-   * A rollback answer's conflicts, judged against our recorded writes to their accounts (rollback-conflicts.ts, one
-   * query, only when the answer has a conflict carrying a version): the members asked again, by item index. Rolling
-   * back two overlapping waves, in either order or at once, then closes what each opened.
-   */
-  private async rollbackConflicts(
-    sql: Sql,
-    batch: ClaimedBatch,
-    items: Answered['items'],
-    results: readonly BatchItemResult[],
-  ): Promise<ReadonlyMap<number, Reask>> {
-    const accounts = batch.kind === 'rollback' ? conflictAccounts(batch.members, results) : [];
-    if (!accounts.length) return new Map();
-    const own = await this.ctx.repos.rollback.ownWrites(sql, batch.waveId, accounts);
-    return judgeConflicts(batch.members, items, results, own);
-  }
-
-  /**
-   * Which of the items a resend in doubt found as asked another writer of ours made (settle repository's
-   * othersWrites), told by the version answered. Only where a version names one write (Mailstore.versionsNameWrites):
-   * a passdb without a version column answers the same fingerprint for every write to the same state, so another
-   * wave's write long ago would take our own lost one's place, and our rollback would leave it open. There, every such
-   * item is presumed ours (ownEarlierWrites), which a rollback closes: the safe side.
-   */
-  private async othersWrites(
-    sql: Sql,
-    batch: ClaimedBatch,
-    items: Answered['items'],
-    results: readonly BatchItemResult[],
-  ): Promise<{ theirs: ReadonlySet<number>; pending: ReadonlySet<number> }> {
-    if (!this.ctx.client.versionsNameWrites) return { theirs: new Set(), pending: new Set() };
-    const ids = batch.members.map((m) => m.accountId);
-    // Forward batches may wait for each other: the older does not wait for a younger one that waits (no two wait for
-    // each other). A rollback batch waits for any (no forward batch ever waits for a rollback's).
-    const self = batch.kind === 'forward' ? batch.id : null;
-    const others = await this.ctx.repos.settle.othersWrites(sql, batch.waveId, presumedOwn(items, results, ids), self);
-    if (self !== null && others.pending.size > 0) await this.ctx.repos.settle.markUndecided(sql, batch.id);
-    return others;
   }
 
   /**
@@ -347,7 +294,7 @@ export class BatchDelivery {
       reads.push(read.value);
     }
     const told = toldByReads(reads);
-    const others = await this.othersWrites(sql, batch, items, told);
+    const others = await this.writers.othersWrites(sql, batch, items, told);
     return others.pending.size > 0 ? null : readBackAnswer(items, told, others.theirs, refused);
   }
 
