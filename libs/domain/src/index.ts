@@ -19,6 +19,7 @@ export * from './analysis';
 export * from './login-events';
 export * from './time-windows';
 export * from './notifications';
+export * from './notification-delivery';
 export * from './notification-target';
 export * from './pace';
 export * from './rate-history';

@@ -2,6 +2,11 @@ import {
   afterFailedAttempt,
   DEFAULT_BACKOFF,
   isAcknowledged,
+  retryDelayMs,
+  signatureOf,
+  verifySignature,
+} from './notification-delivery';
+import {
   NOTIFIABLE_ACTIONS,
   NOTIFICATION_FORMATS,
   NOTIFICATION_KINDS,
@@ -9,11 +14,8 @@ import {
   notificationBody,
   notificationKindOf,
   NotificationKind,
-  retryDelayMs,
-  signatureOf,
   statusPageLink,
   summarize,
-  verifySignature,
 } from './notifications';
 import { createHmac } from 'node:crypto';
 
