@@ -125,6 +125,18 @@ export const MODEL_FOUND: [ModelWaveParams, ModelCommand[]][] = [
       { kind: 'wait', ms: 1000 },
     ],
   ],
+  // Support enables a member (override) while the wave is slowed and a worker frozen: the operation run again in
+  // doubt found the account as the wave's batch had made it, and credited the wave's write to itself (both recorded
+  // the same version).
+  [
+    { protocols: ['pop3'], rate: 26, batchSize: 22, concurrency: 1, callLatencyMs: 200, warmUp: true },
+    [
+      { kind: 'support', member: 0, enable: true, override: true },
+      { kind: 'slow', rate: 2 },
+      { kind: 'freeze', worker: 1 },
+      { kind: 'progress' },
+    ],
+  ],
   // Issue 15: an override given by support, then the account held, released and the override revoked or expired
   // while the wave comes to it.
   [

@@ -64,9 +64,12 @@ export class AnswerWriters {
     const ids = batch.members.map((m) => m.accountId);
     // Forward batches may wait for each other: the older does not wait for a younger one that waits (no two wait for
     // each other). A rollback batch waits for any (no forward batch ever waits for a rollback's).
-    const self = batch.kind === 'forward' ? batch.id : null;
-    const others = await this.ctx.repos.settle.othersWrites(sql, batch.waveId, presumedOwn(items, results, ids), self);
-    if (self !== null && others.pending.size > 0) await this.ctx.repos.settle.markUndecided(sql, batch.id);
+    const forward = batch.kind === 'forward';
+    const others = await this.ctx.repos.settle.othersWrites(sql, presumedOwn(items, results, ids), {
+      waveId: batch.waveId,
+      ...(forward ? { olderThan: batch.id } : {}),
+    });
+    if (forward && others.pending.size > 0) await this.ctx.repos.settle.markUndecided(sql, batch.id);
     return others;
   }
 }

@@ -21,6 +21,13 @@ type SettleParts = (p: SqlParams, wave: string) => { values: string; writes: str
  * The statements that write a batch's answer (member outcomes decided by member-outcome.ts) and log its calls.
  * A settle answers false when the batch was no longer this worker's (nothing was written).
  */
+/** Who asks othersWrites: a batch (its wave; `olderThan`: a forward batch's own id) or a support operation (its id). */
+export interface WriterSelf {
+  waveId?: string;
+  olderThan?: number;
+  operationId?: string;
+}
+
 export class BatchSettleRepository {
   /**
    * Writes a forward batch's answer in one statement: member outcomes (with the mailstore's `previous` as the exact
@@ -123,34 +130,46 @@ export class BatchSettleRepository {
    * having recorded it yet (another wave's member in a batch already attempted, a support operation begun). Only
    * answers to writes are records here, never a read (a GET may have seen our own lost write's version).
    *
-   * `self` (a forward batch's own id): a younger batch that is itself undecided (markUndecided) is not waited for.
-   * Two forward batches resending in doubt on the same accounts each saw the other pending and waited for it, both
-   * until their waves paused; now the younger waits and the older decides (the accounts its own: a rollback closes
-   * them) and records, and the younger then finds that write recorded. A writer that is not waiting is still waited
-   * for, whatever its age (its answer may say it made the state).
+   * `self` says who asks: a batch's wave (its members are not others), or a support operation (itself is not another).
+   * `self.olderThan`: a younger batch that is itself undecided (markUndecided) is not waited for. Two forward batches
+   * resending in doubt on the same accounts each saw the other pending and waited for it, both until their waves
+   * paused; now the younger waits and the older decides (the accounts its own: a rollback closes them) and records,
+   * and the younger then finds that write recorded. A support operation counts as older than every batch (0), which
+   * waits for it. A writer that is not waiting is still waited for, whatever its age (its answer may say it made the
+   * state).
    */
   async othersWrites(
     sql: Sql,
-    waveId: string,
     items: readonly PresumedOwn[],
-    self: number | null = null,
+    self: WriterSelf,
   ): Promise<{ theirs: Set<number>; pending: Set<number> }> {
     if (!items.length) return { theirs: new Set(), pending: new Set() };
+    const { waveId = null, olderThan = null, operationId = null } = self;
     const rows = await sql<{ i: number; theirs: boolean }>(
       `SELECT i, theirs FROM (
          SELECT t.i,
                 EXISTS (SELECT 1 FROM wave_members m
-                         WHERE m.account_id = t.a AND m.wave_id <> $1 AND m.state = 'enabled' AND m.result_version = t.v)
+                         WHERE m.account_id = t.a AND m.wave_id IS DISTINCT FROM $1::uuid AND m.state = 'enabled'
+                           AND m.result_version = t.v)
              OR EXISTS (SELECT 1 FROM operations o
-                         WHERE o.account_id = t.a AND o.outcome = 'applied' AND o.result_version = t.v) AS theirs,
+                         WHERE o.account_id = t.a AND o.id IS DISTINCT FROM $6::uuid AND o.outcome = 'applied'
+                           AND o.result_version = t.v) AS theirs,
                 EXISTS (SELECT 1 FROM wave_members m JOIN wave_batches b ON b.id = m.batch_id
-                         WHERE m.account_id = t.a AND m.wave_id <> $1 AND m.state = 'in_flight' AND b.attempts > 0
-                           AND NOT (b.undecided AND b.id > COALESCE($5::bigint, b.id)))
+                         WHERE m.account_id = t.a AND m.wave_id IS DISTINCT FROM $1::uuid AND m.state = 'in_flight'
+                           AND b.attempts > 0 AND NOT (b.undecided AND b.id > COALESCE($5::bigint, b.id)))
              OR EXISTS (SELECT 1 FROM operations o
-                         WHERE o.account_id = t.a AND o.state IN ('queued', 'running') AND o.attempts > 0) AS pending
+                         WHERE o.account_id = t.a AND o.id IS DISTINCT FROM $6::uuid AND o.state IN ('queued', 'running')
+                           AND o.attempts > 0) AS pending
            FROM unnest($2::int[], $3::bigint[], $4::int[]) AS t(i, a, v)) x
         WHERE theirs OR pending`,
-      [waveId, items.map((x) => x.index), items.map((x) => x.accountId), items.map((x) => x.version), self],
+      [
+        waveId,
+        items.map((x) => x.index),
+        items.map((x) => x.accountId),
+        items.map((x) => x.version),
+        olderThan,
+        operationId,
+      ],
     );
     return {
       theirs: new Set(rows.filter((r) => r.theirs).map((r) => Number(r.i))),

@@ -1,10 +1,12 @@
 import { answeredNotFound } from '@app/domain';
-import { AccessRead, BatchItemResult, Outcome, PatchAccessResult } from '@app/mailstore';
+import { AccessRead, BatchItemResult, OkOutcome, Outcome, PatchAccessResult } from '@app/mailstore';
 import { BatchMember } from './batch.types';
 import {
   forwardOutcome,
   forwardSettlement,
   ownEarlierPatch,
+  creditedPatchVersion,
+  othersPatch,
   ownEarlierWrites,
   patchAnswer,
   refusalOfItsAccount,
@@ -302,5 +304,26 @@ describe('the answer to one PATCH resent in doubt (ownEarlierPatch)', () => {
     expect(ownEarlierPatch({ imap: false }, mismatch, unreachable)).toBe(mismatch);
     const notFound: Outcome<PatchAccessResult> = { ...mismatch, status: 404, code: 'account_not_found' };
     expect(ownEarlierPatch({ imap: false }, notFound, read(closed))).toBe(notFound);
+  });
+
+  it("credits a version only where it turned an answer into our write; as another writer's, it is unchanged", () => {
+    const credited = ownEarlierPatch({ imap: false }, mismatch, read(closed));
+    expect(creditedPatchVersion(mismatch, credited)).toBe(8);
+    const unchanged = ownEarlierPatch({ imap: false }, patched(false));
+    expect(creditedPatchVersion(patched(false), unchanged)).toBe(
+      (unchanged as { value: PatchAccessResult }).value.version,
+    );
+    // Made by this very answer, or not turned: nothing credited.
+    expect(creditedPatchVersion(patched(true), ownEarlierPatch({ imap: false }, patched(true)))).toBeNull();
+    expect(creditedPatchVersion(patched(false), ownEarlierPatch({ imap: true }, patched(false)))).toBeNull();
+    expect(creditedPatchVersion(mismatch, mismatch)).toBeNull();
+    // Another writer's: as asked, changed nothing, with the state read.
+    expect(othersPatch(credited as OkOutcome<PatchAccessResult>)).toEqual({
+      kind: 'ok',
+      status: 200,
+      latencyMs: 4,
+      replayed: false,
+      value: { account: 'user1@example.test', protocols: closed, version: 8, updatedAt: at, changed: false },
+    });
   });
 });

@@ -14,6 +14,7 @@ import {
   BatchItem,
   BatchItemResult,
   holdsAsked,
+  OkOutcome,
   Outcome,
   PatchAccessResult,
   ProtocolSwitches,
@@ -102,8 +103,9 @@ export function isVersionMismatch(outcome: Outcome<PatchAccessResult>): boolean 
  * our own earlier attempt, so the write counts as made (`changed`). `unchanged` carries the state; a 412
  * (`version_mismatch`: our earlier write moved the version our `If-Match` names) does not, so `read` is the account
  * read back after it (isVersionMismatch). Read as answered, support's rollback of a wave member would be recorded a
- * conflict, and the member left as the wave's while the account is closed. What this cannot tell, as for batches: an
- * account somebody else put in that very state between the attempts counts as ours.
+ * conflict, and the member left as the wave's while the account is closed. What this cannot tell alone: another
+ * writer of ours that put the account in that very state between the attempts (the runner asks the record:
+ * creditedPatchVersion); somebody outside the service doing so counts as ours.
  */
 export function ownEarlierPatch(
   asked: ProtocolSwitches,
@@ -123,6 +125,24 @@ export function ownEarlierPatch(
     replayed: false,
     value: { account, protocols, version, updatedAt, changed: true },
   };
+}
+
+/**
+ * The version ownEarlierPatch credited to our earlier attempt: the answer it turned into our write (`unchanged`, or a
+ * 412 read back, as asked); null when it turned none. Where versions name writes, the runner then asks whether another
+ * writer of ours is recorded to have made that version (othersWrites), as a batch resent in doubt does.
+ */
+export function creditedPatchVersion(
+  answered: Outcome<PatchAccessResult>,
+  presumed: Outcome<PatchAccessResult>,
+): number | null {
+  if (presumed.kind !== 'ok' || !presumed.value.changed) return null;
+  return answered.kind === 'ok' && answered.value.changed ? null : presumed.value.version;
+}
+
+/** A credited answer (creditedPatchVersion) whose version another writer of ours made: as asked, not by us. */
+export function othersPatch(presumed: OkOutcome<PatchAccessResult>): OkOutcome<PatchAccessResult> {
+  return { ...presumed, value: { ...presumed.value, changed: false } };
 }
 
 /**

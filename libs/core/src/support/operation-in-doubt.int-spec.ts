@@ -93,4 +93,31 @@ describe('a support operation run again in doubt (real PostgreSQL, Redis, simula
     expect(await support.get(enable.id)).toMatchObject({ state: 'succeeded', outcome: 'applied' });
     expect(h.sim.account('user30@example.test')!.protocols).toMatchObject({ imap: true });
   });
+
+  it("does not count as made an account a wave's recorded write put as asked between the two runs", async () => {
+    await h.stopWorkers();
+    // user3 was opened by the wave (its member recorded enabled at the version it answered). The earlier run of this
+    // enable died before its PATCH left; the run again finds the account as asked: the wave's write, not ours.
+    const enable = await support.request(
+      'user3@example.test',
+      'enable',
+      { protocols: ['imap'], reason: 'practice software', ticket: 'INC-23' },
+      'support:test',
+    );
+    await h.db.dataSource.query(`UPDATE operations SET state = 'running', attempts = 1 WHERE id = $1`, [enable.id]);
+    const [member] = await h.db.dataSource.query<{ result_version: number }[]>(
+      `SELECT m.result_version FROM wave_members m JOIN accounts a ON a.id = m.account_id
+        WHERE m.wave_id = $1 AND a.login = 'user3@example.test' AND m.state = 'enabled'`,
+      [waveId],
+    );
+    expect(h.sim.account('user3@example.test')!.version).toBe(member.result_version);
+
+    await h.startWorker();
+    await untilOperationDone(support, enable.id, { timeoutMs: 20_000 });
+    expect(await support.get(enable.id)).toMatchObject({
+      state: 'succeeded',
+      outcome: 'unchanged',
+      resultVersion: member.result_version,
+    });
+  });
 });

@@ -10,7 +10,15 @@ import { withTransaction } from '../db/transaction';
 import { callHttpStatus, callOutcomeLabel } from '../engine/call-record';
 import type { CapabilitiesWatch } from '../engine/capabilities-watch';
 import { EngineMetrics, NO_ENGINE_METRICS } from '../engine/engine-metrics';
-import { isVersionMismatch, ownEarlierPatch, patchAnswer, rollbackOutcome } from '../engine/member-outcome';
+import {
+  creditedPatchVersion,
+  isVersionMismatch,
+  othersPatch,
+  ownEarlierPatch,
+  patchAnswer,
+  rollbackOutcome,
+} from '../engine/member-outcome';
+import { BatchSettleRepository } from '../engine/batch-settle.repository';
 import { RollbackBatchRepository } from '../engine/rollback-batch.repository';
 import { judgeConflict, ownWritesByAccount } from '../engine/rollback-conflicts';
 import { Throttle } from '../engine/throttle';
@@ -47,6 +55,8 @@ interface Call {
   startedAt: Date;
   latencyMs: number;
   inDoubt: boolean;
+  /** In doubt, answered as asked, while another writer of ours on the account has not recorded its write yet. */
+  undecided?: boolean;
 }
 
 /**
@@ -58,6 +68,7 @@ export class OperationRunner {
   private readonly accounts: AccountRepository;
   private readonly members = new MemberRollbackRepository();
   private readonly rollbacks = new RollbackBatchRepository();
+  private readonly settles = new BatchSettleRepository();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -83,9 +94,9 @@ export class OperationRunner {
     }
     const record = this.observed(call);
     const { outcome } = call;
-    if (call.inDoubt && outcome.kind !== 'ok' && outcome.kind !== 'permanent') {
+    if (call.undecided || (call.inDoubt && outcome.kind !== 'ok' && outcome.kind !== 'permanent')) {
       await withTransaction(this.dataSource, ({ sql }) => this.operations.recordCall(sql, op.id, record));
-      throw new OperationInDoubtError(op.id, record.outcome);
+      throw new OperationInDoubtError(op.id, call.undecided ? UNDECIDED_OTHER_WRITER : record.outcome);
     }
     return withTransaction(this.dataSource, async ({ sql }) => {
       await this.operations.recordCall(sql, op.id, record);
@@ -140,12 +151,31 @@ export class OperationRunner {
     // An earlier attempt may have written: a mailstore that answers afresh (a native driver, a forgotten key) then
     // says `unchanged` or 412 about our own write (member-outcome's ownEarlierPatch).
     const read = isVersionMismatch(outcome) ? await this.client.getAccess(op.login) : undefined;
+    const presumed = ownEarlierPatch(request.protocols, outcome, read);
+    const others = await this.othersWrite(op, creditedPatchVersion(outcome, presumed));
     return {
-      outcome: ownEarlierPatch(request.protocols, outcome, read),
+      outcome: others === 'theirs' && presumed.kind === 'ok' ? othersPatch(presumed) : presumed,
       startedAt,
       latencyMs: Date.now() - startedAt.getTime(),
       inDoubt,
+      ...(others === 'pending' ? { undecided: true } : {}),
     };
+  }
+
+  /**
+   * Whether the version our earlier attempt was credited with (ownEarlierPatch) is another writer's of ours, as a
+   * batch resent in doubt asks (BatchSettleRepository.othersWrites): a wave's member or another operation recorded
+   * it (`theirs`: the operation found the account as asked, changed nothing), or one may have written it without
+   * having recorded it yet (`pending`: asked again later). Only where versions name writes (else presumed ours).
+   */
+  private async othersWrite(op: OperationEntity, version: number | null): Promise<'theirs' | 'pending' | null> {
+    if (version === null || !this.client.versionsNameWrites) return null;
+    const sql: Sql = (text, params) => this.dataSource.query(text, params);
+    const found = await this.settles.othersWrites(sql, [{ index: 0, accountId: Number(op.accountId), version }], {
+      operationId: op.id,
+      olderThan: 0, // an operation does not wait for a batch that waits for it (the batch then finds its record)
+    });
+    return found.theirs.size ? 'theirs' : found.pending.size ? 'pending' : null;
   }
 
   /**
