@@ -220,6 +220,11 @@ export interface ApprovalCounts {
   /** `selector`: a start's scope now; `members`: a frozen membership's size (its pending counts move as it runs). */
   scope: 'selector' | 'members';
   eligible: number;
+  /**
+   * `selector` only: who is eligible, as a digest of their accounts (16 hex digits): the same counts over other
+   * accounts (one leaked, another reset) are not what was approved. Absent from approvals stored before it existed.
+   */
+  eligibleDigest?: string;
   heldBack: Record<string, number>;
 }
 

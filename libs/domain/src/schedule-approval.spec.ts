@@ -68,6 +68,29 @@ describe('scheduleFireRefusal: a scheduled start fires only on what its approval
     ]);
   });
 
+  it('at unchanged counts, fires only on the eligible accounts approved (their digest)', () => {
+    const digested = (eligible: number, eligibleDigest: string, heldBack: Record<string, number> = {}) => ({
+      ...counts(eligible, heldBack),
+      eligibleDigest,
+    });
+    const withDigest: ScheduleApproval = { approvalId: 'a2', plan, counts: digested(1000, '00000000000000aa') };
+    const refusal = (now: ApprovalCounts) => scheduleFireRefusal(withDigest, { plan, counts: now });
+    expect(refusal(digested(1000, '00000000000000aa'))).toEqual([]);
+    // One account leaked, another reset: the same counts, another set.
+    expect(refusal(digested(1000, '00000000000000bb'))).toEqual([
+      { field: 'counts.eligibleDigest', before: '00000000000000aa', after: '00000000000000bb' },
+    ]);
+    // Narrowed by accounts opened meanwhile: the digest moves with them, which is tolerated then.
+    expect(refusal(digested(990, '00000000000000cc', { already_enabled: 20 }))).toEqual([]);
+    // Moved in a way the counts refuse: listed with the rest.
+    expect(refusal(digested(1001, '00000000000000dd')).map((c) => c.field)).toEqual([
+      'counts.eligible',
+      'counts.eligibleDigest',
+    ]);
+    // Approved before the digest existed: held to its counts alone.
+    expect(fields({ plan, counts: digested(1000, '00000000000000ee') })).toEqual([]);
+  });
+
   it('refuses a schedule with no approval on record', () => {
     expect(scheduleFireRefusal(null, { plan, counts: counts(1000) }).map((c) => c.field)).toEqual(['approval']);
   });

@@ -18,7 +18,8 @@ const OPENED_MEANWHILE = 'already_enabled';
  * approved (any field moved is listed). The counts may move in one way only: accounts leave `eligible` because they
  * were opened meanwhile (an earlier wave, support): they leave the scope (`remaining`) or become `already_enabled`,
  * by no more than `eligible` dropped. That only narrows whom this wave opens, and a wave scheduled behind another
- * one on the remaining accounts depends on it. Anything else refuses: more eligible accounts (an import, a hold
+ * one on the remaining accounts depends on it. At unchanged counts, the eligible accounts must be those approved
+ * (`eligibleDigest`). Anything else refuses: more eligible accounts (an import, a hold
  * lifted), a held-back count that moved (accounts held, leaked, reset, imported), no approval on record at all, an
  * approval whose requester's or approver's key was revoked since.
  */
@@ -39,6 +40,9 @@ export function scheduleFireRefusal(
   const opened = (now.counts.heldBack[OPENED_MEANWHILE] ?? 0) - (approved.counts.heldBack[OPENED_MEANWHILE] ?? 0);
   const narrowed = dropped >= 0 && opened >= 0 && opened <= dropped;
   const tolerated = new Set(narrowed ? ['counts.eligible', `counts.heldBack.${OPENED_MEANWHILE}`] : []);
+  // Who is eligible: a set that narrowed has another digest, which says nothing more then; at the same counts it must
+  // be the set approved. A schedule approved before the digest existed is held to its counts alone.
+  if ((narrowed && dropped > 0) || approved.counts.eligibleDigest === undefined) tolerated.add('counts.eligibleDigest');
   // Refused: every change is listed, the tolerated ones too (what moved, whole).
   const refusing = planChanges.length > 0 || counts.some((c) => !tolerated.has(c.field));
   return refusing ? [...planChanges, ...counts] : [];

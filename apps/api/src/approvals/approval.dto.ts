@@ -65,7 +65,12 @@ export class ApprovalDto {
   hash!: string;
   @ApiProperty({ type: Object, nullable: true, description: "the wave's plan as stored, canonical" })
   plan!: Record<string, unknown> | null;
-  @ApiProperty({ type: Object, nullable: true, description: '{scope, eligible, heldBack: {reason: n}}' })
+  @ApiProperty({
+    type: Object,
+    nullable: true,
+    description:
+      '{scope, eligible, eligibleDigest (selector scope: a digest of who is eligible), heldBack: {reason: n}}',
+  })
   counts!: Record<string, unknown> | null;
   @ApiProperty({ example: 'ops:alice' }) requestedBy!: string;
   @ApiProperty({ type: String, format: 'date-time' }) requestedAt!: Date;

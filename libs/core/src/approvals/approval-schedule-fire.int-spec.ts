@@ -114,8 +114,8 @@ describe('a scheduled start re-checks its approval when it fires (real PostgreSQ
       expect(await audits('wave.fire_schedule', w.id)).toHaveLength(1);
     }
     const expected: [typeof held, string[]][] = [
-      [held, ['counts.eligible', 'counts.heldBack.held']],
-      [imported, ['counts.eligible']],
+      [held, ['counts.eligible', 'counts.eligibleDigest', 'counts.heldBack.held']],
+      [imported, ['counts.eligible', 'counts.eligibleDigest']],
       [behind, ['plan.rate_per_second']],
       [revoked, ['approval']],
     ];

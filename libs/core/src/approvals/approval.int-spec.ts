@@ -196,6 +196,30 @@ describe('two-person approval (real PostgreSQL, Redis)', () => {
     expect(await state(other.id)).toBe('draft');
   });
 
+  it('the same counts over other accounts (one leaked, another reset) are not the preview approved', async () => {
+    const wave = await guarded('swapped').create(h, ALICE.actor);
+    const pending = approvalId(await refusal(s.commands.schedule(wave.id, ALICE.actor, ALICE.key)));
+    // An eligible account found leaked, and a held-back leaked one whose password was changed: counts unchanged.
+    await h.db.owner.query(
+      `UPDATE accounts SET leaked = true, password_changed_at = NULL
+        WHERE id = (SELECT id FROM accounts WHERE 'general' = ANY(cohorts) AND NOT leaked AND NOT imap_enabled
+                     AND NOT held ORDER BY id LIMIT 1)`,
+    );
+    await h.db.owner.query(
+      `UPDATE accounts SET password_changed_at = now()
+        WHERE id = (SELECT id FROM accounts WHERE 'general' = ANY(cohorts) AND leaked AND password_changed_at IS NULL
+                     AND NOT imap_enabled AND NOT held ORDER BY id DESC LIMIT 1)`,
+    );
+    const shown = await s.approvals.show(pending);
+    expect(shown.current?.matches).toBe(false);
+    expect(shown.current?.changes.map((c) => c.field)).toEqual(['counts.eligibleDigest']);
+    await expect(s.approvals.approve(pending, BOB, null)).rejects.toMatchObject({
+      code: 'approval_invalidated',
+      extra: { changes: [expect.objectContaining({ field: 'counts.eligibleDigest' })] },
+    });
+    expect(await row(pending)).toMatchObject({ state: 'invalidated', ended_reason: 'counts_changed' });
+  });
+
   it('requests expire: a pending one can no longer be approved, an approved one no longer runs', async () => {
     const wave = await guarded('expiry').create(h, ALICE.actor);
     const pending = approvalId(await refusal(s.commands.schedule(wave.id, ALICE.actor, ALICE.key)));

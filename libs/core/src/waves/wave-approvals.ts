@@ -38,7 +38,7 @@ export class WaveApprovals {
     const memberCount = row.member_count as number | null;
     let counts: ApprovalCounts;
     if (memberCount === null) {
-      const byOutcome = await this.waves.eligibilityCounts(
+      const { byOutcome, eligibleDigest } = await this.waves.eligibilityWithDigest(
         {
           id: waveId,
           memberCount: null,
@@ -51,6 +51,7 @@ export class WaveApprovals {
       counts = {
         scope: 'selector',
         eligible: byOutcome.get('eligible') ?? 0,
+        eligibleDigest,
         heldBack: Object.fromEntries(SKIP_REASONS.map((r) => [r, byOutcome.get(r) ?? 0])),
       };
     } else {

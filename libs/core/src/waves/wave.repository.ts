@@ -92,6 +92,9 @@ export interface WaveTransitionWrite {
  * wave-command-plan.ts and WaveCommandsService. Each method runs on the executor it is given (the command's
  * transaction) unless it says it runs on the pool.
  */
+/** The eligible-set digest of no account (eligibilityWithDigest). */
+const EMPTY_DIGEST = '0000000000000000';
+
 export class WaveRepository {
   constructor(private readonly dataSource: DataSource) {}
 
@@ -228,17 +231,44 @@ export class WaveRepository {
     incidentAt: Date,
     sql: Sql = (text, params) => this.dataSource.query(text, params),
   ): Promise<Map<EligibilityOutcome, number>> {
+    return (await this.eligibility(wave, incidentAt, sql, false)).byOutcome;
+  }
+
+  /**
+   * eligibilityCounts with who is eligible, as an approval binds it (wave-approvals.ts): a digest of the eligible
+   * accounts, the XOR of a 64-bit hash of each id (order-free, one pass, no list kept), so that a population that
+   * swapped accounts at the same counts (one leaked, another reset) is not the one approved.
+   */
+  async eligibilityWithDigest(
+    wave: Pick<WaveEntity, 'id' | 'memberCount' | 'selector' | 'protocols'>,
+    incidentAt: Date,
+    sql: Sql,
+  ): Promise<{ byOutcome: Map<EligibilityOutcome, number>; eligibleDigest: string }> {
+    const { byOutcome, digests } = await this.eligibility(wave, incidentAt, sql, true);
+    return { byOutcome, eligibleDigest: digests.get('eligible') ?? EMPTY_DIGEST };
+  }
+
+  private async eligibility(
+    wave: Pick<WaveEntity, 'id' | 'memberCount' | 'selector' | 'protocols'>,
+    incidentAt: Date,
+    sql: Sql,
+    digest: boolean,
+  ) {
     const { values, add } = new SqlParams();
     const scope =
       wave.memberCount !== null
         ? `wave_members m JOIN accounts a ON a.id = m.account_id WHERE m.wave_id = ${add(wave.id)} AND m.state = 'pending'`
         : `accounts a WHERE ${selectorWhereSql(wave.selector, wave.protocols, add)}`;
     const outcome = eligibilityOutcomeSql(wave.protocols, { incidentAt: add(incidentAt), overrideAt: 'now()' });
-    const rows = await sql<{ outcome: EligibilityOutcome; n: string }>(
-      `SELECT ${outcome} AS outcome, count(*) AS n FROM ${scope} GROUP BY 1`,
+    const digestSql = digest ? `lpad(to_hex(bit_xor(hashtextextended(a.id::text, 0))), 16, '0')` : 'NULL';
+    const rows = await sql<{ outcome: EligibilityOutcome; n: string; digest: string | null }>(
+      `SELECT ${outcome} AS outcome, count(*) AS n, ${digestSql} AS digest FROM ${scope} GROUP BY 1`,
       values,
     );
-    return new Map(rows.map((r) => [r.outcome, Number(r.n)]));
+    return {
+      byOutcome: new Map(rows.map((r) => [r.outcome, Number(r.n)])),
+      digests: new Map(rows.map((r) => [r.outcome, r.digest ?? EMPTY_DIGEST])),
+    };
   }
 
   /** The stored row as JSON (every column, those added later too): what an approval binds the plan from. */
