@@ -137,6 +137,19 @@ export const MODEL_FOUND: [ModelWaveParams, ModelCommand[]][] = [
       { kind: 'progress' },
     ],
   ],
+  // Support closes a member while a worker is frozen: the wave's batch that opened it, taken over and resent under
+  // its key after support's close, had its first answer replayed, and the service recorded the account open again.
+  [
+    { protocols: ['imap', 'pop3'], rate: 21, batchSize: 23, concurrency: 32, callLatencyMs: 200, warmUp: true },
+    [
+      { kind: 'support', member: 40, enable: false, override: false },
+      { kind: 'freeze', worker: 1 },
+      { kind: 'progress' },
+      { kind: 'fast' },
+      { kind: 'support', member: 42, enable: false, override: true },
+      { kind: 'cancel' },
+    ],
+  ],
   // Issue 15: an override given by support, then the account held, released and the override revoked or expired
   // while the wave comes to it.
   [

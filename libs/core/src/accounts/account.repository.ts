@@ -54,23 +54,32 @@ export class AccountRepository {
    * The access operation `operationId`'s call was answered with, never back in time where versions name writes
    * (`versionsNameWrites`): a wave's answer with a later version may have been written first; unless the operation's
    * run was permitted (`operations.attempted_at`) after the account's state was last recorded: its answer is newer
-   * then, whatever its version (a row or entry an operator re-created starts its version again). Where versions do
-   * not name writes (a passdb's fingerprint of the switches, lower after a close), a version says nothing of order:
-   * the answer is recorded. A protocol the answer leaves out keeps its value.
+   * then, whatever its version (a row or entry an operator re-created starts its version again), unless the answer
+   * is an earlier run's replayed under the key (`replayed`: permitted before). Where versions do not name writes (a
+   * passdb's fingerprint of the switches, lower after a close), a version says nothing of order: the answer is
+   * recorded. A protocol the answer leaves out keeps its value.
    */
   async recordObservedAccess(
     sql: Sql,
     accountId: number,
     operationId: string,
     access: { imap?: boolean; pop3?: boolean; version: number },
-    versionsNameWrites: boolean,
+    answer: { versionsNameWrites: boolean; replayed: boolean },
   ): Promise<void> {
     await sql(
       `UPDATE accounts SET imap_enabled = COALESCE($2, imap_enabled), pop3_enabled = COALESCE($3, pop3_enabled),
               mailstore_version = $4, state_observed_at = now(), updated_at = now()
         WHERE id = $1 AND (NOT $5 OR mailstore_version IS NULL OR mailstore_version <= $4
-              OR state_observed_at < (SELECT attempted_at FROM operations WHERE id = $6))`,
-      [accountId, access.imap ?? null, access.pop3 ?? null, access.version, versionsNameWrites, operationId],
+              OR (NOT $7 AND state_observed_at < (SELECT attempted_at FROM operations WHERE id = $6)))`,
+      [
+        accountId,
+        access.imap ?? null,
+        access.pop3 ?? null,
+        access.version,
+        answer.versionsNameWrites,
+        operationId,
+        answer.replayed,
+      ],
     );
   }
 

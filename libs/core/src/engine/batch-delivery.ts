@@ -180,7 +180,7 @@ export class BatchDelivery {
     // Another writer of ours may have made an account's state and not recorded it yet: resent later, still in doubt.
     if (results === 'undecided') return this.failed(sql, wave, batch, sent, UNDECIDED, a);
     const reasked = await this.writers.rollbackConflicts(sql, batch, sent.items, results);
-    await this.settle(sql, batch, results, callRecord(sent.startedAt, outcome), reasked);
+    await this.settle(sql, batch, results, callRecord(sent.startedAt, outcome), reasked, outcome.replayed);
     await this.ctx.throttle.reward();
     return this.ended('applied', 'settled');
   }
@@ -305,13 +305,21 @@ export class BatchDelivery {
     results: readonly BatchItemResult[],
     call: CallRecord | undefined,
     reasked?: ReadonlyMap<number, Reask>,
+    replayed = false,
   ): Promise<void> {
     const { settle } = this.ctx.repos;
     const ordered = this.ctx.client.versionsNameWrites;
     const settled =
       batch.kind === 'forward'
-        ? await settle.settleForward(sql, batch, forwardSettlement(batch.members, results), call, ordered)
-        : await settle.settleRollback(sql, batch, rollbackSettlement(batch.members, results, reasked), call, ordered);
+        ? await settle.settleForward(sql, batch, forwardSettlement(batch.members, results), call, ordered, replayed)
+        : await settle.settleRollback(
+            sql,
+            batch,
+            rollbackSettlement(batch.members, results, reasked),
+            call,
+            ordered,
+            replayed,
+          );
     if (!settled) throw new BatchLostError(batch.id);
   }
 

@@ -41,6 +41,8 @@ export class BatchSettleRepository {
     call: CallRecord | undefined,
     /** Mailstore.versionsNameWrites: whether an older version answered is an older write (accountsCte). */
     versionsNameWrites = true,
+    /** The answer is an earlier attempt's, replayed under the key (accountsCte). */
+    replayed = false,
   ): Promise<boolean> {
     const parts: SettleParts = (p, wave) => ({
       values: itemValues(p, s.items, {
@@ -54,7 +56,7 @@ export class BatchSettleRepository {
           SET state = v.state, reason = v.reason, done_at = now(),
               prior_imap = v.pi, prior_pop3 = v.pp, prior_version = v.pv, result_version = v.rv
          FROM v WHERE w.wave_id = ${wave} AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
-     ${accountsCte(versionsNameWrites)},
+     ${accountsCte(versionsNameWrites, replayed)},
      ledger AS (
        ${auditRowsSql(
          {
@@ -88,6 +90,8 @@ export class BatchSettleRepository {
     call: CallRecord | undefined,
     /** Mailstore.versionsNameWrites (accountsCte). */
     versionsNameWrites = true,
+    /** The answer is an earlier attempt's, replayed under the key (accountsCte). */
+    replayed = false,
   ): Promise<boolean> {
     const parts: SettleParts = (p, wave) => ({
       values: itemValues(p, s.items, { iv: ['int', s.askAt], wait: ['int', s.waitMs] }),
@@ -103,7 +107,7 @@ export class BatchSettleRepository {
               rollback_not_before = now() + make_interval(secs => v.wait / 1000.0),
               rollback_result_version = CASE WHEN v.state = 'rolled_back' THEN v.rv ELSE w.rollback_result_version END
          FROM v WHERE w.wave_id = ${wave} AND w.seq = v.seq AND EXISTS (SELECT 1 FROM fin) RETURNING 1),
-     ${accountsCte(versionsNameWrites)},
+     ${accountsCte(versionsNameWrites, replayed)},
      ledger AS (
        ${auditRowsSql(
          {
@@ -302,15 +306,17 @@ function callRowSql(
  * time where versions name writes (Mailstore.versionsNameWrites: a support change answered with a later version may
  * have been written first), unless this attempt was permitted after the account's state was last recorded: its answer
  * is then newer whatever its version (a row or entry an operator re-created starts its version again; kept out, the
- * account stayed recorded closed while open). Where versions do not name writes (a passdb's fingerprint of the
+ * account stayed recorded closed while open). Not a replayed answer (`Idempotent-Replayed`): it tells of an earlier
+ * attempt under the key, permitted before this one; taken as newer, a batch resent after support had closed an
+ * account it opened recorded the account open again. Where versions do not name writes (a passdb's fingerprint of the
  * switches, lower after any close), a version says nothing of order and the answer is recorded: kept out, a
  * rollback's close left the account recorded open, and a later wave's open at a lower fingerprint left it recorded
  * closed.
  */
-function accountsCte(versionsNameWrites: boolean): string {
+function accountsCte(versionsNameWrites: boolean, replayed: boolean): string {
+  const permittedAfter = replayed ? '' : `OR a.state_observed_at < (SELECT attempted_at FROM fin)`;
   const inOrder = versionsNameWrites
-    ? `AND (v.rv IS NULL OR a.mailstore_version IS NULL OR a.mailstore_version <= v.rv
-               OR a.state_observed_at < (SELECT attempted_at FROM fin))`
+    ? `AND (v.rv IS NULL OR a.mailstore_version IS NULL OR a.mailstore_version <= v.rv ${permittedAfter})`
     : '';
   return `accounts_seen AS (
        UPDATE accounts a

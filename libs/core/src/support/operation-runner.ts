@@ -102,7 +102,7 @@ export class OperationRunner {
       await this.operations.recordCall(sql, op.id, record);
       if (op.kind === 'rollback') await this.settleMember(sql, op, call.outcome);
       return call.outcome.kind === 'ok'
-        ? this.succeeded(sql, op, call.outcome.value)
+        ? this.succeeded(sql, op, call.outcome.value, call.outcome.replayed)
         : this.failed(sql, op, call.outcome);
     });
   }
@@ -234,13 +234,18 @@ export class OperationRunner {
     await applyCounters(sql, op.waveId, rollbackSettleDelta([member]));
   }
 
-  private async succeeded(sql: Sql, op: OperationEntity, v: PatchAccessResult): Promise<'succeeded'> {
+  private async succeeded(
+    sql: Sql,
+    op: OperationEntity,
+    v: PatchAccessResult,
+    replayed: boolean,
+  ): Promise<'succeeded'> {
     await this.accounts.recordObservedAccess(
       sql,
       op.accountId,
       op.id,
       { ...v.protocols, version: v.version },
-      this.client.versionsNameWrites,
+      { versionsNameWrites: this.client.versionsNameWrites, replayed },
     );
     await this.operations.markSucceeded(sql, op.id, v.changed ? 'applied' : 'unchanged', v.version);
     await audit(sql, {
