@@ -82,12 +82,14 @@ export class OperationRunner {
     this.accounts = new AccountRepository(dataSource);
   }
 
-  async run(operationId: string): Promise<'succeeded' | 'failed' | 'already_done'> {
-    let op = await this.begin(operationId);
-    if (!op) return 'already_done';
+  async run(operationId: string): Promise<'succeeded' | 'failed' | 'already_done' | 'superseded'> {
+    const begun = await this.begin(operationId);
+    if (!begun) return 'already_done';
+    let { op } = begun;
+    const { fence } = begun;
     let call = await this.call(op);
     for (let n = 0; n < MAX_REASKS && op.kind === 'rollback' && isVersionMismatch(call.outcome); n++) {
-      const next = await this.reasked(op, call);
+      const next = await this.reasked(op, fence, call);
       if (!next) break;
       op = next;
       call = await this.call(op);
@@ -100,6 +102,8 @@ export class OperationRunner {
     }
     return withTransaction(this.dataSource, async ({ sql }) => {
       await this.operations.recordCall(sql, op.id, record);
+      // Another run began since (this worker froze past its job's lock): its answer is the operation's, not ours.
+      if (!(await this.operations.holds(sql, op.id, fence))) return 'superseded';
       if (op.kind === 'rollback') await this.settleMember(sql, op, call.outcome);
       return call.outcome.kind === 'ok'
         ? this.succeeded(sql, op, call.outcome.value, call.outcome.replayed)
@@ -107,16 +111,19 @@ export class OperationRunner {
     });
   }
 
-  /** The operation to run, marked running; null when it is already finished. */
-  private async begin(operationId: string): Promise<OperationEntity | null> {
+  /**
+   * The operation to run (as read: `attempts` are the earlier runs'), marked running, with this run's fence (its
+   * attempt number); null when it is already finished, or another run began it meanwhile.
+   */
+  private async begin(operationId: string): Promise<{ op: OperationEntity; fence: number } | null> {
     const op = await this.operations.findById(operationId);
     if (!op || operationEnded(op.state)) return null;
     // Support's changes to one account apply in the order they were asked (an enable then a re-block must end
     // blocked): an operation waits, by its job's retries, until every earlier one on the account is finished.
     const earlier = await this.operations.earlierUnfinished(op);
     if (earlier) throw new EarlierOperationPendingError(op.id, earlier);
-    await this.operations.markRunning(op);
-    return op;
+    if (!(await this.operations.markRunning(op))) return null;
+    return { op, fence: op.attempts + 1 };
   }
 
   /** The PATCH, each attempt through the shared pace with priority; a 429 or 503 slows the pace for everyone. */
@@ -184,7 +191,7 @@ export class OperationRunner {
    * asked again at the version read, under a key of its own (the request changed), audited; null when the refusal
    * stands. In doubt (run again later) while another writer of ours on the account has not recorded its write.
    */
-  private async reasked(op: OperationEntity, refused: Call): Promise<OperationEntity | null> {
+  private async reasked(op: OperationEntity, fence: number, refused: Call): Promise<OperationEntity | null> {
     const { waveId, ifVersion } = op;
     if (waveId === null || ifVersion === null) return null;
     const read = await this.client.getAccess(op.login);
@@ -192,6 +199,7 @@ export class OperationRunner {
     const { protocols, version } = read.value;
     const { request } = operationPatch(op);
     return withTransaction(this.dataSource, async ({ sql }) => {
+      if (!(await this.operations.holds(sql, op.id, fence))) return null; // another run has it
       const own = await this.rollbacks.ownWrites(sql, waveId, [op.accountId], op.id);
       const writes = ownWritesByAccount(own.writes).get(op.accountId) ?? [];
       const verdict = judgeConflict(request.protocols, { protocols, from: ifVersion, to: version }, op.accountId, {

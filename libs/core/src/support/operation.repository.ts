@@ -68,14 +68,31 @@ export class OperationRepository {
   }
 
   /** The operation is being run (one more attempt). */
-  async markRunning(op: Pick<OperationEntity, 'id' | 'attempts'>): Promise<void> {
-    await this.dataSource
-      .getRepository(OperationEntity)
-      // attempted_at on PostgreSQL's clock, before any call of this run: what recordObservedAccess orders answers by.
-      .update(
-        { id: op.id },
-        { state: 'running', attempts: op.attempts + 1, updatedAt: new Date(), attemptedAt: () => 'now()' },
-      );
+  /**
+   * Marks a run of the operation begun, if no other run began since `op` was read (its attempts unchanged): the run's
+   * attempt number is then its fence (holds). False: another run has it. attempted_at on PostgreSQL's clock, before
+   * any call of this run: what recordObservedAccess orders answers by.
+   */
+  async markRunning(op: Pick<OperationEntity, 'id' | 'attempts'>): Promise<boolean> {
+    const rows = await this.dataSource.query<unknown[]>(
+      `UPDATE operations SET state = 'running', attempts = attempts + 1, updated_at = now(), attempted_at = now()
+        WHERE id = $1 AND attempts = $2 RETURNING 1`,
+      [op.id, op.attempts],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Whether the run whose attempt number is `fence` still has the operation (running, no later run begun), locking its
+   * row for the transaction that writes the run's outcome. A run whose worker froze past its job's lock, and whose
+   * operation another worker ran again, must not write its older answer over the later run's.
+   */
+  async holds(sql: Sql, id: string, fence: number): Promise<boolean> {
+    const rows = await sql(
+      `SELECT 1 FROM operations WHERE id = $1 AND attempts = $2 AND state = 'running' FOR UPDATE`,
+      [id, fence],
+    );
+    return rows.length > 0;
   }
 
   /** A rollback asked again at `ifVersion` (OperationRunner.reasked), under its own key. */
