@@ -17,10 +17,6 @@ type SettledBatch = Pick<ClaimedBatch, 'id' | 'waveId' | 'fence' | 'members'>;
  */
 type SettleParts = (p: SqlParams, wave: string) => { values: string; writes: string };
 
-/**
- * The statements that write a batch's answer (member outcomes decided by member-outcome.ts) and log its calls.
- * A settle answers false when the batch was no longer this worker's (nothing was written).
- */
 /** Who asks othersWrites: a batch (its wave; `olderThan`: a forward batch's own id) or a support operation (its id). */
 export interface WriterSelf {
   waveId?: string;
@@ -28,6 +24,10 @@ export interface WriterSelf {
   operationId?: string;
 }
 
+/**
+ * The statements that write a batch's answer (member outcomes decided by member-outcome.ts) and log its calls.
+ * A settle answers false when the batch was no longer this worker's (nothing was written).
+ */
 export class BatchSettleRepository {
   /**
    * Writes a forward batch's answer in one statement: member outcomes (with the mailstore's `previous` as the exact
