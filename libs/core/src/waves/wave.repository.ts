@@ -87,14 +87,14 @@ export interface WaveTransitionWrite {
   nextStep: boolean;
 }
 
+/** The eligible-set digest of no account (eligibilityWithDigest). */
+const EMPTY_DIGEST = '0000000000000000';
+
 /**
  * The statements on waves, for the commands and the read side. SQL only: what to write is decided by
  * wave-command-plan.ts and WaveCommandsService. Each method runs on the executor it is given (the command's
  * transaction) unless it says it runs on the pool.
  */
-/** The eligible-set digest of no account (eligibilityWithDigest). */
-const EMPTY_DIGEST = '0000000000000000';
-
 export class WaveRepository {
   constructor(private readonly dataSource: DataSource) {}
 
